@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`. Both install what is missing
+# (scripts/bootstrap), configure with CMake + Ninja, and build; the CLI lands at build/kakunin.
+
+BUILD_DIR ?= build
+FUZZ_DIR ?= build-fuzz
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+# Seconds each fuzz target runs inside `make test` (when clang-14 is present).
+FUZZ_SECONDS ?= 20
+
+.PHONY: all build run test unit fuzz fuzz-build bench demo clean format
+
+all: build
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	@scripts/bootstrap
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: $(BUILD_DIR)/build.ninja
+	@scripts/bootstrap
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@scripts/demo $(BUILD_DIR)/kakunin
+
+unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+test: unit
+	@scripts/cli_test $(BUILD_DIR)/kakunin
+	@if command -v clang++-14 >/dev/null; then $(MAKE) --no-print-directory fuzz; \
+	  else echo "clang++-14 not installed: fuzz targets skipped"; fi
+
+fuzz-build:
+	@scripts/bootstrap
+	CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DKAKUNIN_BUILD_FUZZERS=ON -DKAKUNIN_BUILD_TESTS=OFF -DKAKUNIN_BUILD_BENCHMARKS=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_targets
+
+fuzz: fuzz-build
+	@scripts/fuzz $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+bench: build
+	@scripts/bench $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)
+
+format:
+	find src tests bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i

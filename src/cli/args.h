@@ -1,0 +1,57 @@
+#pragma once
+
+// A small, strict command-line parser: every option must be declared, values are
+// checked by the command, and unknown options are usage errors (exit 2).
+
+#include <iosfwd>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::cli {
+
+struct OptionSpec {
+  std::string name;        // without dashes: "format"
+  std::string value_name;  // empty for a flag: "jsonl|csv"
+  std::string help;
+};
+
+class Args {
+ public:
+  // Parses `argv` (after the command name) against `specs`. "--name value",
+  // "--name=value" and "--flag" are accepted; "-" and words not starting with "--" are
+  // positional; "--" ends options. "--help"/"-h" is always recognised.
+  static Result<Args> Parse(const std::vector<std::string>& argv,
+                            const std::vector<OptionSpec>& specs);
+
+  bool help() const { return help_; }
+  bool Has(std::string_view name) const { return values_.count(std::string(name)) > 0; }
+  std::optional<std::string> Get(std::string_view name) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  bool help_ = false;
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+// Where a command writes; injected so tests run commands in-process.
+struct Io {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+// Exit statuses shared by every command (the contract's, for validate and ingest).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRejected = 1;
+inline constexpr int kExitUsage = 2;
+
+// Formats the options of a command for --help.
+std::string FormatOptions(const std::vector<OptionSpec>& specs);
+
+}  // namespace kakunin::cli

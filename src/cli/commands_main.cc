@@ -1,0 +1,49 @@
+#include <ostream>
+
+#include "cli/commands.h"
+
+namespace kakunin::cli {
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"validate", "更新通知の論理チェック", "check notifications against the contract",
+       RunValidate},
+      {"generate", "架空の記載通知の生成", "generate fictitious entry notifications", RunGenerate},
+  };
+  return kCommands;
+}
+
+namespace {
+void PrintHelp(std::ostream& out) {
+  out << "Kakunin（確認）— 都道府県の本人確認情報を保存・提供するサーバ\n"
+         "Kakunin keeps the identity confirmation information (本人確認情報) of a\n"
+         "prefecture's residents.\n\n"
+         "使い方 / usage: kakunin COMMAND [OPTIONS]\n\n"
+         "Commands:\n";
+  for (const auto& c : Commands()) {
+    std::string name = c.name;
+    name.resize(12, ' ');
+    out << "  " << name << c.summary_ja << " / " << c.summary_en << "\n";
+  }
+  out << "\n`kakunin COMMAND --help` explains a command, with examples.\n"
+         "Example: kakunin generate --count 3 | kakunin validate -\n";
+}
+}  // namespace
+
+int Main(const std::vector<std::string>& argv, Io& io) {
+  if (argv.size() < 2 || argv[1] == "--help" || argv[1] == "-h" || argv[1] == "help") {
+    PrintHelp(io.out);
+    return argv.size() < 2 ? kExitUsage : kExitOk;
+  }
+  for (const auto& c : Commands()) {
+    if (argv[1] == c.name) {
+      std::vector<std::string> rest(argv.begin() + 2, argv.end());
+      return c.run(rest, io);
+    }
+  }
+  io.err << "kakunin: unknown command '" << argv[1] << "'\n";
+  PrintHelp(io.err);
+  return kExitUsage;
+}
+
+}  // namespace kakunin::cli

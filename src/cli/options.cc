@@ -1,0 +1,89 @@
+#include "cli/options.h"
+
+#include <ostream>
+
+#include "core/clock.h"
+#include "text/json.h"
+
+namespace kakunin::cli {
+
+std::vector<OptionSpec> InputOptionSpecs() {
+  return {
+      {"format", "jsonl|csv", "入力形式 / input format (default: csv for *.csv, else jsonl)"},
+      {"encoding", "utf-8|cp932", "文字コード (CSVのみ cp932 可) / encoding; cp932 for CSV only"},
+      {"today", "YYYY-MM-DD", "基準日 / the date used for future_date (default: today, JST)"},
+      {"resident-code-check", "full|format",
+       "住民票コードの検査 / resident-code check digit or format only (default: full)"},
+  };
+}
+
+std::optional<InputOptions> ParseInputOptions(const Args& args, const char* command, Io& io) {
+  auto usage = [&](const std::string& msg) {
+    io.err << "kakunin " << command << ": " << msg << "\n"
+           << "詳しくは / see: kakunin " << command << " --help\n";
+    return std::nullopt;
+  };
+  InputOptions o;
+  if (args.positional().size() != 1) return usage("give exactly one input FILE, or - for stdin");
+  o.path = args.positional()[0];
+  bool csv_name = o.path.size() > 4 && o.path.compare(o.path.size() - 4, 4, ".csv") == 0;
+  std::string format = args.Get("format").value_or(csv_name ? "csv" : "jsonl");
+  if (format == "jsonl") {
+    o.format = InputFormat::kJsonLines;
+  } else if (format == "csv") {
+    o.format = InputFormat::kCsv;
+  } else {
+    return usage("--format must be jsonl or csv");
+  }
+  std::string encoding = args.Get("encoding").value_or("utf-8");
+  if (encoding == "utf-8" || encoding == "utf8") {
+    o.encoding = InputEncoding::kUtf8;
+  } else if (encoding == "cp932" || encoding == "windows-31j") {
+    if (o.format != InputFormat::kCsv) return usage("--encoding cp932 is for CSV only");
+    o.encoding = InputEncoding::kCp932;
+  } else {
+    return usage("--encoding must be utf-8 or cp932");
+  }
+  if (auto today = args.Get("today")) {
+    DateParse p = ParseIsoDate(*today);
+    if (!p.date) return usage("--today must be a date YYYY-MM-DD");
+    o.check.today = *p.date;
+  } else {
+    o.check.today = SystemClock().TodayJst();
+  }
+  std::string rc = args.Get("resident-code-check").value_or("full");
+  if (rc == "full") {
+    o.check.resident_code_check = ResidentCodeCheck::kFull;
+  } else if (rc == "format") {
+    o.check.resident_code_check = ResidentCodeCheck::kFormatOnly;
+  } else {
+    return usage("--resident-code-check must be full or format");
+  }
+  return o;
+}
+
+void AppendResultLine(const char* key, size_t number, const CheckResult& result, bool duplicate,
+                      std::string* out) {
+  out->append("{\"");
+  out->append(key);
+  out->append("\":");
+  out->append(std::to_string(number));
+  if (result.ok()) {
+    out->append(duplicate ? ",\"ok\":true,\"duplicate\":true}\n" : ",\"ok\":true}\n");
+    return;
+  }
+  out->append(",\"ok\":false,\"errors\":[");
+  bool first = true;
+  for (const FieldError& e : result.errors) {
+    if (!first) out->push_back(',');
+    first = false;
+    out->append("{\"field\":");
+    text::AppendJsonString(e.field, out);
+    out->append(",\"code\":\"");
+    out->append(ErrorCodeName(e.code));
+    out->append("\"}");
+  }
+  out->append("]}\n");
+}
+
+}  // namespace kakunin::cli

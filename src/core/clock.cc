@@ -1,0 +1,25 @@
+#include "core/clock.h"
+
+namespace kakunin {
+namespace {
+constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
+constexpr int64_t kJstOffsetMicros = int64_t{9} * 3600 * 1000000;
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+}  // namespace
+
+Date Clock::TodayJst() const {
+  return Date::FromDays(FloorDiv(NowMicros() + kJstOffsetMicros, kMicrosPerDay));
+}
+
+int64_t SystemClock::NowMicros() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+FixedClock FixedClock::AtDate(const Date& date) {
+  return FixedClock(date.ToDays() * kMicrosPerDay + 3 * 3600 * int64_t{1000000});
+}
+
+}  // namespace kakunin

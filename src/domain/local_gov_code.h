@@ -1,0 +1,81 @@
+#pragma once
+
+// 全国地方公共団体コード (JIS X 0402) and the table of every prefecture, municipality and
+// designated-city ward, shipped as data/local_gov_codes.tsv (which states its source)
+// and compiled into the binary.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/errors.h"
+
+namespace kakunin {
+
+enum class LocalGovKind {
+  kPrefecture,
+  kCity,            // 市
+  kSpecialWard,     // 東京都の特別区
+  kDesignatedCity,  // 政令指定都市
+  kWard,            // 政令指定都市の区
+  kTown,            // 町
+  kVillage,         // 村
+};
+
+std::string_view LocalGovKindName(LocalGovKind k);
+
+struct LocalGovEntry {
+  std::string code;  // 6 digits
+  LocalGovKind kind;
+  std::string prefecture;  // 山梨県
+  std::string name;        // 甲府市; for a ward only the ward (中央区)
+  std::string kana;        // コウフシ
+  std::string parent;      // a ward's designated city code, else empty
+  // Search keys (text::SearchKey) for the address rule.
+  std::string prefecture_key;
+  std::string name_key;
+  std::string parent_name;      // a ward's city name (札幌市), else empty
+  std::string parent_name_key;
+
+  bool is_municipality() const { return kind != LocalGovKind::kPrefecture; }
+  // The two-digit prefecture code, as a number (山梨県 = 19).
+  int prefecture_number() const { return (code[0] - '0') * 10 + (code[1] - '0'); }
+  // 山梨県甲府市, 北海道札幌市中央区.
+  std::string FullName() const;
+};
+
+// The code table. Immutable after construction; thread-safe.
+class LocalGovTable {
+ public:
+  // The table compiled into the binary (built once, on first use).
+  static const LocalGovTable& Builtin();
+  // Parses a table in the data file's format; for tests. Bad rows are skipped and counted.
+  static LocalGovTable Parse(std::string_view tsv, size_t* bad_rows = nullptr);
+
+  // nullptr if the code is not in the table.
+  const LocalGovEntry* Find(std::string_view code) const;
+  // The prefecture entry for a prefecture number (1..47), or nullptr.
+  const LocalGovEntry* Prefecture(int number) const;
+  // Every municipality (and ward) of a prefecture, in code order.
+  std::vector<const LocalGovEntry*> MunicipalitiesOf(int prefecture_number) const;
+  std::span<const LocalGovEntry> entries() const { return entries_; }
+
+  // The contract's address rule: `address` begins with the sender's prefecture, then
+  // (for a town or village) optionally its 郡, then the municipality; for a ward, the
+  // city and then the ward. Variants are folded (ヶ/ケ/ヵ, 﨑/崎, width, spaces).
+  // REQUIRES: `address` is valid UTF-8; `sender` is a municipality entry of this table.
+  bool AddressBeginsWith(const LocalGovEntry& sender, std::string_view address) const;
+
+ private:
+  std::vector<LocalGovEntry> entries_;  // sorted by code
+};
+
+// Validates a 全国地方公共団体コード against format, check digit and (optionally) the table.
+// Sets *error to kFormat, kCheckDigit or kUnknownValue.
+const LocalGovEntry* LookupLocalGovCode(std::string_view code, const LocalGovTable& table,
+                                        ErrorCode* error);
+
+}  // namespace kakunin

@@ -1,0 +1,403 @@
+#include "domain/notification_reader.h"
+
+#include <algorithm>
+#include <array>
+
+#include "domain/check_digit.h"
+#include "text/cp932.h"
+#include "text/search_key.h"
+#include "text/utf8.h"
+
+namespace kakunin {
+namespace {
+
+enum FieldIndex : int {
+  kMunicipalityCode,
+  kSequence,
+  kKind,
+  kReason,
+  kChangeDate,
+  kResidentCode,
+  kIndividualNumber,
+  kName,
+  kNameKana,
+  kFormerSurname,
+  kAlias,
+  kSex,
+  kBirthDate,
+  kAddress,
+  kNewResidentCode,
+  kFieldCount,
+};
+
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "municipality_code", "sequence",   "kind",           "reason",    "change_date",
+    "resident_code",     "individual_number", "name",     "name_kana", "former_surname",
+    "alias",             "sex",        "birth_date",     "address",   "new_resident_code",
+};
+
+int FindField(std::string_view key) {
+  for (int i = 0; i < kFieldCount; ++i) {
+    if (kFieldNames[i] == key) return i;
+  }
+  return -1;
+}
+
+// Field-by-field checking of one notification.
+class Checker {
+ public:
+  explicit Checker(const CheckOptions& options) : opt_(options) {}
+
+  CheckResult Run(const std::vector<RawField>& fields) {
+    std::vector<std::string_view> reported;  // keys already reported as duplicate
+    for (const RawField& f : fields) {
+      int idx = FindField(f.key);
+      if (idx < 0) {
+        out_.errors.push_back({f.key, ErrorCode::kUnknownField});
+        continue;
+      }
+      if (present_[idx] != nullptr) {
+        if (std::find(reported.begin(), reported.end(), f.key) == reported.end()) {
+          out_.errors.push_back({f.key, ErrorCode::kDuplicateKey});
+          reported.push_back(f.key);
+        }
+        continue;
+      }
+      present_[idx] = &f.value;
+    }
+
+    Notification n;
+    // municipality_code
+    const LocalGovEntry* sender = nullptr;
+    if (auto s = Text(kMunicipalityCode, true, 0)) {
+      ErrorCode e;
+      sender = LookupLocalGovCode(*s, *opt_.table, &e);
+      if (sender == nullptr) {
+        Error(kMunicipalityCode, e);
+      } else if (!sender->is_municipality()) {
+        sender = nullptr;
+        Error(kMunicipalityCode, ErrorCode::kUnknownValue);
+      } else {
+        n.municipality_code = sender->code;
+      }
+    }
+    CheckSequence(&n.sequence);
+    std::optional<NotificationKind> kind;
+    if (auto s = Text(kKind, true, 0)) {
+      kind = ParseNotificationKind(*s);
+      if (!kind) Error(kKind, ErrorCode::kUnknownValue);
+    }
+    std::optional<ChangeReason> reason;
+    if (auto s = Text(kReason, true, 0)) {
+      reason = ParseChangeReason(*s);
+      if (!reason) {
+        Error(kReason, ErrorCode::kUnknownValue);
+      } else if (kind && KindOf(*reason) != *kind) {
+        Error(kReason, ErrorCode::kKindMismatch);
+      }
+    }
+    auto change_date = DateField(kChangeDate);
+    std::optional<ResidentCode> resident_code;
+    if (auto s = Text(kResidentCode, true, 0)) {
+      ErrorCode e;
+      resident_code = ResidentCode::Parse(*s, opt_.resident_code_check, &e);
+      if (!resident_code) Error(kResidentCode, e);
+    }
+    std::optional<IndividualNumber> number;
+    if (auto s = Text(kIndividualNumber, true, 0)) {
+      ErrorCode e;
+      number = IndividualNumber::Parse(*s, &e);
+      if (!number) Error(kIndividualNumber, e);
+    }
+    auto name = Text(kName, true, kMaxNameCodePoints);
+    auto kana = Text(kNameKana, false, kMaxKanaCodePoints);
+    if (kana && !text::IsKanaText(*kana)) {
+      Error(kNameKana, ErrorCode::kInvalidText);
+      kana.reset();
+    }
+    auto former = Text(kFormerSurname, false, kMaxFormerSurnameCodePoints);
+    auto alias = Text(kAlias, false, kMaxAliasCodePoints);
+    std::optional<Sex> sex;
+    if (auto s = Text(kSex, true, 0)) {
+      sex = ParseSex(*s);
+      if (!sex) Error(kSex, ErrorCode::kUnknownValue);
+    }
+    auto birth_date = DateField(kBirthDate);
+    if (change_date && birth_date && *change_date < *birth_date) {
+      Error(kChangeDate, ErrorCode::kDateOrder);
+    }
+    auto address = Text(kAddress, true, kMaxAddressCodePoints);
+    if (address && sender && !opt_.table->AddressBeginsWith(*sender, *address)) {
+      Error(kAddress, ErrorCode::kAddressMismatch);
+    }
+    // new_resident_code: required for resident_code_changed, forbidden otherwise.
+    bool needs_new_code = reason && *reason == ChangeReason::kResidentCodeChanged;
+    bool has_new_code = !IsEmpty(present_[kNewResidentCode]);
+    if (reason && !needs_new_code && has_new_code) {
+      Error(kNewResidentCode, ErrorCode::kNotApplicable);
+    } else if (needs_new_code || has_new_code) {
+      if (auto s = Text(kNewResidentCode, needs_new_code, 0)) {
+        ErrorCode e;
+        n.new_resident_code = ResidentCode::Parse(*s, opt_.resident_code_check, &e);
+        if (!n.new_resident_code) Error(kNewResidentCode, e);
+      }
+    }
+
+    if (!out_.errors.empty()) return std::move(out_);
+    n.kind = *kind;
+    n.reason = *reason;
+    n.change_date = *change_date;
+    n.resident_code = *resident_code;
+    n.individual_number = *number;
+    n.name = std::string(*name);
+    if (kana) n.name_kana = std::string(*kana);
+    if (former) n.former_surname = std::string(*former);
+    if (alias) n.alias = std::string(*alias);
+    n.sex = *sex;
+    n.birth_date = *birth_date;
+    n.address = std::string(*address);
+    out_.notification = std::move(n);
+    return std::move(out_);
+  }
+
+ private:
+  void Error(int idx, ErrorCode code) {
+    out_.errors.push_back({std::string(kFieldNames[idx]), code});
+  }
+
+  static bool IsEmpty(const RawValue* v) {
+    return v == nullptr || v->kind == RawValue::Kind::kNull ||
+           (v->kind == RawValue::Kind::kString && v->text.empty());
+  }
+
+  // A text field: present (else `missing` when required), a string, well-formed text
+  // without forbidden characters, at most `max_cp` code points (0: no limit here).
+  std::optional<std::string_view> Text(int idx, bool required, size_t max_cp) {
+    const RawValue* v = present_[idx];
+    if (IsEmpty(v)) {
+      if (required) Error(idx, ErrorCode::kMissing);
+      return std::nullopt;
+    }
+    if (v->kind != RawValue::Kind::kString) {
+      Error(idx, ErrorCode::kType);
+      return std::nullopt;
+    }
+    size_t cps = 0;
+    if (!v->well_formed || text::CheckText(v->text, &cps) != text::TextCheck::kOk) {
+      Error(idx, ErrorCode::kInvalidText);
+      return std::nullopt;
+    }
+    if (max_cp != 0 && cps > max_cp) {
+      Error(idx, ErrorCode::kTooLong);
+      return std::nullopt;
+    }
+    return std::string_view(v->text);
+  }
+
+  void CheckSequence(uint64_t* out) {
+    const RawValue* v = present_[kSequence];
+    if (v == nullptr || v->kind == RawValue::Kind::kNull) {
+      Error(kSequence, ErrorCode::kMissing);
+      return;
+    }
+    if (v->kind != RawValue::Kind::kNumber) {
+      Error(kSequence, v->kind == RawValue::Kind::kString && v->text.empty() ? ErrorCode::kMissing
+                                                                           : ErrorCode::kType);
+      return;
+    }
+    const std::string& t = v->text;
+    // An integer literal of at most 16 digits without sign: 1 .. 2^53-1.
+    if (!v->integer_literal || t.empty() || t.size() > 16 || t[0] == '-' ||
+        !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      Error(kSequence, ErrorCode::kFormat);
+      return;
+    }
+    uint64_t value = 0;
+    for (char c : t) value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (value < 1 || value > kMaxSequence) {
+      Error(kSequence, ErrorCode::kFormat);
+      return;
+    }
+    *out = value;
+  }
+
+  std::optional<Date> DateField(int idx) {
+    auto s = Text(idx, true, 0);
+    if (!s) return std::nullopt;
+    DateParse p = opt_.allow_wareki_dates ? ParseIsoOrWarekiDate(*s) : ParseIsoDate(*s);
+    if (!p.date) {
+      Error(idx, p.error == DateError::kFormat ? ErrorCode::kFormat : ErrorCode::kInvalidDate);
+      return std::nullopt;
+    }
+    if (*p.date < GregorianAdoption()) {
+      Error(idx, ErrorCode::kInvalidDate);
+      return std::nullopt;
+    }
+    if (*p.date > opt_.today) {
+      Error(idx, ErrorCode::kFutureDate);
+      return std::nullopt;
+    }
+    return p.date;
+  }
+
+  const CheckOptions& opt_;
+  std::array<const RawValue*, kFieldCount> present_{};
+  CheckResult out_;
+};
+
+CheckResult RecordError(ErrorCode code) {
+  CheckResult r;
+  r.errors.push_back({std::string(kRecordField), code});
+  return r;
+}
+
+}  // namespace
+
+CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOptions& options) {
+  return Checker(options).Run(fields);
+}
+
+CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptions& options) {
+  if (!value.is_object()) return RecordError(ErrorCode::kType);
+  std::vector<RawField> fields;
+  fields.reserve(value.members().size());
+  for (const auto& [key, v] : value.members()) {
+    RawField f;
+    f.key = key;
+    switch (v.type()) {
+      case text::JsonValue::Type::kNull: f.value.kind = RawValue::Kind::kNull; break;
+      case text::JsonValue::Type::kString:
+        f.value.kind = RawValue::Kind::kString;
+        f.value.text = v.text();
+        f.value.well_formed = v.well_formed();
+        break;
+      case text::JsonValue::Type::kNumber:
+        f.value.kind = RawValue::Kind::kNumber;
+        f.value.text = v.text();
+        f.value.integer_literal = v.is_integer_literal();
+        break;
+      default: f.value.kind = RawValue::Kind::kOther; break;
+    }
+    fields.push_back(std::move(f));
+  }
+  return CheckNotification(fields, options);
+}
+
+CheckResult CheckJsonNotification(std::string_view json, const CheckOptions& options) {
+  if (json.size() > kMaxNotificationBytes) return RecordError(ErrorCode::kTooLong);
+  text::JsonLimits limits;
+  limits.max_bytes = kMaxNotificationBytes;
+  limits.max_depth = 8;
+  Result<text::JsonValue> v = text::ParseJson(json, limits);
+  if (!v.ok()) return RecordError(ErrorCode::kFormat);
+  return CheckJsonNotification(*v, options);
+}
+
+NotificationStream::NotificationStream(std::istream& in, InputFormat format,
+                                       InputEncoding encoding, CheckOptions options)
+    : format_(format), encoding_(encoding), options_(options) {
+  if (format_ == InputFormat::kCsv) {
+    options_.allow_wareki_dates = true;
+    csv_ = std::make_unique<text::CsvReader>(in, kMaxNotificationBytes,
+                                             encoding_ == InputEncoding::kUtf8);
+  } else {
+    lines_ = std::make_unique<text::LineReader>(in, kMaxNotificationBytes);
+  }
+}
+
+NotificationStream::~NotificationStream() = default;
+
+bool NotificationStream::Next(StreamItem* item) {
+  if (!status_.ok()) return false;
+  return format_ == InputFormat::kCsv ? NextCsvRow(item) : NextJsonLine(item);
+}
+
+bool NotificationStream::NextJsonLine(StreamItem* item) {
+  text::Line line;
+  while (lines_->Next(&line)) {
+    item->line = line.number;
+    if (line.too_long) {
+      item->result = RecordError(ErrorCode::kTooLong);
+      return true;
+    }
+    bool blank = std::all_of(line.text.begin(), line.text.end(),
+                             [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+    if (blank) continue;
+    item->result = CheckJsonNotification(line.text, options_);
+    return true;
+  }
+  if (lines_->failed()) status_ = Status::IoError("read error");
+  return false;
+}
+
+std::optional<RawValue> NotificationStream::DecodeCell(const std::string& cell) const {
+  RawValue v;
+  if (cell.empty()) return v;  // kNull: an empty cell is an absent field
+  v.kind = RawValue::Kind::kString;
+  if (encoding_ == InputEncoding::kCp932) {
+    auto decoded = text::DecodeCp932(cell);
+    if (decoded) {
+      v.text = std::move(*decoded);
+    } else {
+      v.well_formed = false;
+    }
+  } else {
+    v.text = cell;
+    v.well_formed = text::IsValidUtf8(cell);
+  }
+  return v;
+}
+
+bool NotificationStream::NextCsvRow(StreamItem* item) {
+  text::CsvRecord rec;
+  if (!header_read_) {
+    header_read_ = true;
+    if (!csv_->Next(&rec)) {
+      if (csv_->failed()) status_ = Status::IoError("read error");
+      return false;  // empty input: no records
+    }
+    if (rec.malformed || rec.too_long) {
+      status_ = Status::InvalidArgument("CSV header on line 1 is malformed");
+      return false;
+    }
+    for (const std::string& cell : rec.fields) {
+      auto v = DecodeCell(cell);
+      if (!v->well_formed || !text::IsValidUtf8(v->text)) {
+        status_ = Status::InvalidArgument("CSV header is not valid text in the given encoding");
+        return false;
+      }
+      header_.push_back(v->text);
+    }
+  }
+  if (!csv_->Next(&rec)) {
+    if (csv_->failed()) status_ = Status::IoError("read error");
+    return false;
+  }
+  item->line = rec.line;
+  if (rec.too_long) {
+    item->result = RecordError(ErrorCode::kTooLong);
+    return true;
+  }
+  if (rec.malformed || rec.fields.size() != header_.size()) {
+    item->result = RecordError(ErrorCode::kFormat);
+    return true;
+  }
+  std::vector<RawField> fields(header_.size());
+  for (size_t i = 0; i < header_.size(); ++i) {
+    fields[i].key = header_[i];
+    fields[i].value = *DecodeCell(rec.fields[i]);
+    if (header_[i] == "sequence" && fields[i].value.kind == RawValue::Kind::kString &&
+        fields[i].value.well_formed) {
+      // CSV has no types: a sequence cell is a number if it is plain digits, and a
+      // malformed number (`format`) otherwise.
+      RawValue& v = fields[i].value;
+      v.kind = RawValue::Kind::kNumber;
+      v.integer_literal = std::all_of(v.text.begin(), v.text.end(),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+    }
+  }
+  item->result = CheckNotification(fields, options_);
+  return true;
+}
+
+}  // namespace kakunin

@@ -1,0 +1,124 @@
+#pragma once
+
+// Reading notifications from outside: every field check of spec/notifications.md, with
+// every field error reported at once. JSON (one object) and CSV (header + rows, UTF-8 or
+// CP932) share one checker, so both formats answer identically.
+
+#include <cstddef>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/date.h"
+#include "core/status.h"
+#include "domain/errors.h"
+#include "domain/identifiers.h"
+#include "domain/local_gov_code.h"
+#include "domain/notification.h"
+#include "text/csv.h"
+#include "text/json.h"
+
+namespace kakunin {
+
+// A notification's JSON text may not exceed this; a CSV record likewise.
+inline constexpr size_t kMaxNotificationBytes = 16 * 1024;
+
+// Length limits in code points (the contract's, plus name_kana, which it leaves open:
+// we allow what `name` allows).
+inline constexpr size_t kMaxNameCodePoints = 200;
+inline constexpr size_t kMaxKanaCodePoints = 200;
+inline constexpr size_t kMaxFormerSurnameCodePoints = 100;
+inline constexpr size_t kMaxAliasCodePoints = 200;
+inline constexpr size_t kMaxAddressCodePoints = 300;
+
+// One field as it arrived, before checking.
+struct RawValue {
+  enum class Kind {
+    kNull,    // JSON null, or an empty CSV cell
+    kString,  // JSON string or CSV cell
+    kNumber,  // JSON number
+    kOther,   // JSON true/false/array/object
+  };
+  Kind kind = Kind::kNull;
+  std::string text;        // string bytes, or the number literal
+  bool well_formed = true;  // string: valid UTF-8 (after decoding), no lone surrogates
+  bool integer_literal = false;  // number: no fraction or exponent
+};
+
+struct RawField {
+  std::string key;
+  RawValue value;
+};
+
+struct CheckOptions {
+  // The node's current date, for `future_date`.
+  Date today = Date::FromYmd(2000, 1, 1);
+  ResidentCodeCheck resident_code_check = ResidentCodeCheck::kFull;
+  // CSV only: dates may be written in 和暦.
+  bool allow_wareki_dates = false;
+  // REQUIRES: non-null. Defaults to the built-in table.
+  const LocalGovTable* table = &LocalGovTable::Builtin();
+};
+
+struct CheckResult {
+  std::optional<Notification> notification;  // set iff errors is empty
+  FieldErrors errors;
+  bool ok() const { return errors.empty(); }
+};
+
+// Checks fields in arrival order (duplicates and unknown keys included). Errors come in
+// arrival order for unknown_field/duplicate_key, then in the contract's field order.
+CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOptions& options);
+
+// One notification as JSON text. A text that is not JSON gets {record, format}; not an
+// object {record, type}; over kMaxNotificationBytes {record, too_long}.
+CheckResult CheckJsonNotification(std::string_view json, const CheckOptions& options);
+// One notification already parsed (e.g. an element of an API request).
+CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptions& options);
+
+enum class InputFormat { kJsonLines, kCsv };
+enum class InputEncoding { kUtf8, kCp932 };
+
+// One input record and its verdict.
+struct StreamItem {
+  size_t line = 0;  // the physical line the record starts on (1-based)
+  CheckResult result;
+};
+
+// Reads a whole JSON Lines or CSV stream record by record, with bounded memory.
+// JSON Lines: blank lines are skipped; `line` is the line number. CSV: the first record is
+// the header (the contract's column names, any order; an unknown or repeated column is
+// reported on every row as unknown_field / duplicate_key); `line` is where the row starts
+// (the header is line 1). Not thread-safe.
+class NotificationStream {
+ public:
+  // REQUIRES: encoding is kUtf8 unless format is kCsv. `in` outlives the stream.
+  NotificationStream(std::istream& in, InputFormat format, InputEncoding encoding,
+                     CheckOptions options);
+  ~NotificationStream();
+
+  // The next record; false at the end of input or on an error of the input as a whole
+  // (unreadable, bad CSV header): see status().
+  bool Next(StreamItem* item);
+  // OK unless reading stopped because of an I/O error or a bad header.
+  const Status& status() const { return status_; }
+
+ private:
+  bool NextJsonLine(StreamItem* item);
+  bool NextCsvRow(StreamItem* item);
+  std::optional<RawValue> DecodeCell(const std::string& cell) const;
+
+  InputFormat format_;
+  InputEncoding encoding_;
+  CheckOptions options_;
+  std::unique_ptr<text::LineReader> lines_;
+  std::unique_ptr<text::CsvReader> csv_;
+  std::vector<std::string> header_;
+  bool header_read_ = false;
+  Status status_;
+};
+
+}  // namespace kakunin

@@ -1,0 +1,29 @@
+#pragma once
+
+// Search keys for names, kana and addresses. Stored names are never normalised
+// (spec/notifications.md); these keys exist only to find them. The fold:
+//   1. NFKC (ICU): half-width katakana → full width, full-width Latin and digits → ASCII,
+//      U+3000 → space, compatibility ideographs to their unified forms;
+//   2. spaces, tabs, ・ and variation selectors (incl. IVS) removed;
+//   3. katakana → hiragana, small kana → large (ぁ→あ, っ→つ), ヶ/ケ/ヵ → け;
+//   4. a small 異体字 table (髙→高, 﨑→崎, 邊/邉→辺, 齋/齊→斎, 濵/濱→浜, …);
+//   5. Latin letters case-folded.
+// So ﾔﾏﾀﾞ ﾀﾛｳ, やまだたろう and ヤマダ　タロウ have the same key, and so do 髙橋 and 高橋.
+
+#include <string>
+#include <string_view>
+
+namespace kakunin::text {
+
+// REQUIRES: `s` is valid UTF-8 (invalid sequences are skipped). Thread-safe.
+std::string SearchKey(std::string_view s);
+
+// The 異体字 fold alone, for one code point (returns `cp` when not in the table).
+char32_t FoldVariant(char32_t cp);
+
+// True iff `s` is non-empty, valid UTF-8 and consists only of kana (hiragana, katakana,
+// full or half width, including ー, ゝゞヽヾ, ・, voiced-sound marks) and spaces
+// (U+0020, U+3000): what the contract allows in `name_kana`.
+bool IsKanaText(std::string_view s);
+
+}  // namespace kakunin::text
