@@ -166,8 +166,9 @@ class Checker {
   }
 
   static bool IsEmpty(const RawValue* v) {
+    // A string that failed to decode is not empty: it is bad text.
     return v == nullptr || v->kind == RawValue::Kind::kNull ||
-           (v->kind == RawValue::Kind::kString && v->text.empty());
+           (v->kind == RawValue::Kind::kString && v->text.empty() && v->well_formed);
   }
 
   // A text field: present (else `missing` when required), a string, well-formed text

@@ -1,0 +1,305 @@
+#include "domain/notification_reader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace kakunin {
+
+void PrintTo(const FieldError& e, std::ostream* os) {
+  *os << "{" << e.field << ", " << ErrorCodeName(e.code) << "}";
+}
+
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+CheckOptions Options() {
+  CheckOptions o;
+  o.today = Date::FromYmd(2026, 11, 21);
+  return o;
+}
+
+// A valid notification; tests change one field at a time.
+std::map<std::string, std::string> Base() {
+  return {
+      {"municipality_code", R"("192015")"},
+      {"sequence", "1"},
+      {"kind", R"("entry")"},
+      {"reason", R"("birth")"},
+      {"change_date", R"("2026-04-01")"},
+      {"resident_code", R"("24727059608")"},
+      {"individual_number", R"("123456789018")"},
+      {"name", R"("山田　太郎")"},
+      {"name_kana", R"("ヤマダ　タロウ")"},
+      {"sex", R"("male")"},
+      {"birth_date", R"("2026-04-01")"},
+      {"address", R"("山梨県甲府市丸の内一丁目6番1号")"},
+  };
+}
+
+std::string ToJson(const std::map<std::string, std::string>& fields) {
+  std::string s = "{";
+  for (const auto& [k, v] : fields) {
+    if (s.size() > 1) s += ",";
+    s += "\"" + k + "\":" + v;
+  }
+  return s + "}";
+}
+
+FieldErrors ErrorsOf(const std::map<std::string, std::string>& fields) {
+  return CheckJsonNotification(ToJson(fields), Options()).errors;
+}
+
+FieldErrors With(const std::string& key, const std::string& value) {
+  auto f = Base();
+  f[key] = value;
+  return ErrorsOf(f);
+}
+
+FieldErrors Without(const std::string& key) {
+  auto f = Base();
+  f.erase(key);
+  return ErrorsOf(f);
+}
+
+FieldError E(const std::string& field, ErrorCode code) { return {field, code}; }
+
+TEST(NotificationReaderTest, AcceptsAValidNotification) {
+  CheckResult r = CheckJsonNotification(ToJson(Base()), Options());
+  ASSERT_TRUE(r.ok()) << ErrorCodeName(r.errors[0].code) << " " << r.errors[0].field;
+  const Notification& n = *r.notification;
+  EXPECT_EQ(n.municipality_code, "192015");
+  EXPECT_EQ(n.sequence, 1u);
+  EXPECT_EQ(n.kind, NotificationKind::kEntry);
+  EXPECT_EQ(n.reason, ChangeReason::kBirth);
+  EXPECT_EQ(n.resident_code.str(), "24727059608");
+  EXPECT_EQ(n.name, "山田　太郎");
+  EXPECT_EQ(n.name_kana, "ヤマダ　タロウ");
+  EXPECT_FALSE(n.former_surname);
+}
+
+TEST(NotificationReaderTest, EveryFieldErrorCode) {
+  EXPECT_THAT(Without("name"), ElementsAre(E("name", ErrorCode::kMissing)));
+  EXPECT_THAT(With("name", "null"), ElementsAre(E("name", ErrorCode::kMissing)));
+  EXPECT_THAT(With("name", R"("")"), ElementsAre(E("name", ErrorCode::kMissing)));
+  EXPECT_THAT(With("nickname", R"("x")"), ElementsAre(E("nickname", ErrorCode::kUnknownField)));
+  EXPECT_THAT(With("municipality_code", "192015"),
+              ElementsAre(E("municipality_code", ErrorCode::kType)));
+  EXPECT_THAT(With("sequence", R"("1")"), ElementsAre(E("sequence", ErrorCode::kType)));
+  EXPECT_THAT(With("name", "[]"), ElementsAre(E("name", ErrorCode::kType)));
+  EXPECT_THAT(With("resident_code", R"("2472705960")"),
+              ElementsAre(E("resident_code", ErrorCode::kFormat)));
+  EXPECT_THAT(With("resident_code", R"("24727059609")"),
+              ElementsAre(E("resident_code", ErrorCode::kCheckDigit)));
+  EXPECT_THAT(With("individual_number", R"("123456789019")"),
+              ElementsAre(E("individual_number", ErrorCode::kCheckDigit)));
+  EXPECT_THAT(With("municipality_code", R"("192016")"),
+              ElementsAre(E("municipality_code", ErrorCode::kCheckDigit)));
+  EXPECT_THAT(With("kind", R"("birth")"), UnorderedElementsAre(E("kind", ErrorCode::kUnknownValue)));
+  EXPECT_THAT(With("reason", R"("moved_out")"),
+              ElementsAre(E("reason", ErrorCode::kKindMismatch)));
+  EXPECT_THAT(With("reason", R"("adopted")"), ElementsAre(E("reason", ErrorCode::kUnknownValue)));
+  EXPECT_THAT(With("sex", R"("other")"), ElementsAre(E("sex", ErrorCode::kUnknownValue)));
+  EXPECT_THAT(With("birth_date", R"("2023-02-29")"),
+              ElementsAre(E("birth_date", ErrorCode::kInvalidDate)));
+  EXPECT_THAT(With("birth_date", R"("1872-12-31")"),
+              ElementsAre(E("birth_date", ErrorCode::kInvalidDate)));
+  EXPECT_THAT(With("birth_date", R"("2026/04/01")"),
+              ElementsAre(E("birth_date", ErrorCode::kFormat)));
+  EXPECT_THAT(With("change_date", R"("2026-11-22")"),
+              ElementsAre(E("change_date", ErrorCode::kFutureDate)));
+  EXPECT_THAT(With("change_date", R"("2026-03-31")"),
+              ElementsAre(E("change_date", ErrorCode::kDateOrder)));
+  EXPECT_THAT(With("name", "\"山田\\u0000\""), ElementsAre(E("name", ErrorCode::kInvalidText)));
+  EXPECT_THAT(With("name", "\"山田\xE2\x80\xAE\""), ElementsAre(E("name", ErrorCode::kInvalidText)));
+  EXPECT_THAT(With("name", "\"\\ud800\""), ElementsAre(E("name", ErrorCode::kInvalidText)));
+  EXPECT_THAT(With("name", "\"\xC3\""), ElementsAre(E("name", ErrorCode::kInvalidText)));
+  EXPECT_THAT(With("name_kana", R"("山田")"), ElementsAre(E("name_kana", ErrorCode::kInvalidText)));
+  EXPECT_THAT(With("new_resident_code", R"("24727059608")"),
+              ElementsAre(E("new_resident_code", ErrorCode::kNotApplicable)));
+  EXPECT_THAT(With("address", R"("山梨県甲斐市篠原")"),
+              ElementsAre(E("address", ErrorCode::kAddressMismatch)));
+  // 19999 + its check digit (199991): not in the table. 190004 (the prefecture) is no sender.
+  EXPECT_THAT(With("municipality_code", R"("199991")"),
+              ElementsAre(E("municipality_code", ErrorCode::kUnknownValue)));
+  EXPECT_THAT(With("municipality_code", R"("190004")"),
+              ElementsAre(E("municipality_code", ErrorCode::kUnknownValue)));
+}
+
+TEST(NotificationReaderTest, DuplicateKeys) {
+  std::string json = ToJson(Base());
+  json.insert(json.size() - 1, R"(,"sex":"female","sex":"male")");
+  EXPECT_THAT(CheckJsonNotification(json, Options()).errors,
+              ElementsAre(E("sex", ErrorCode::kDuplicateKey)));
+}
+
+TEST(NotificationReaderTest, LengthLimitsInCodePoints) {
+  std::string name200, name201;
+  for (int i = 0; i < 200; ++i) name200 += "𠮷";
+  name201 = name200 + "a";
+  EXPECT_THAT(With("name", "\"" + name200 + "\""), ElementsAre());
+  EXPECT_THAT(With("name", "\"" + name201 + "\""), ElementsAre(E("name", ErrorCode::kTooLong)));
+  std::string former(101, 'x');
+  EXPECT_THAT(With("former_surname", "\"" + former + "\""),
+              ElementsAre(E("former_surname", ErrorCode::kTooLong)));
+  std::string address = "山梨県甲府市" + std::string(295, '1');
+  EXPECT_THAT(With("address", "\"" + address + "\""),
+              ElementsAre(E("address", ErrorCode::kTooLong)));
+}
+
+TEST(NotificationReaderTest, SequenceRange) {
+  EXPECT_THAT(With("sequence", "0"), ElementsAre(E("sequence", ErrorCode::kFormat)));
+  EXPECT_THAT(With("sequence", "-1"), ElementsAre(E("sequence", ErrorCode::kFormat)));
+  EXPECT_THAT(With("sequence", "1.5"), ElementsAre(E("sequence", ErrorCode::kFormat)));
+  EXPECT_THAT(With("sequence", "9007199254740991"), ElementsAre());  // 2^53-1
+  EXPECT_THAT(With("sequence", "9007199254740992"), ElementsAre(E("sequence", ErrorCode::kFormat)));
+  EXPECT_THAT(With("sequence", "123456789012345678901234567890"),
+              ElementsAre(E("sequence", ErrorCode::kFormat)));
+}
+
+TEST(NotificationReaderTest, ResidentCodeChange) {
+  auto f = Base();
+  f["kind"] = R"("amendment")";
+  f["reason"] = R"("resident_code_changed")";
+  EXPECT_THAT(ErrorsOf(f), ElementsAre(E("new_resident_code", ErrorCode::kMissing)));
+  f["new_resident_code"] = R"("12345")";
+  EXPECT_THAT(ErrorsOf(f), ElementsAre(E("new_resident_code", ErrorCode::kFormat)));
+  f["new_resident_code"] = "\"" + ResidentCode::FromTenDigits("1234567890").str() + "\"";
+  CheckResult r = CheckJsonNotification(ToJson(f), Options());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.notification->new_resident_code->str(),
+            ResidentCode::FromTenDigits("1234567890").str());
+}
+
+TEST(NotificationReaderTest, ReportsEveryFieldErrorAtOnce) {
+  auto f = Base();
+  f["resident_code"] = R"("1")";
+  f["individual_number"] = R"("123456789019")";
+  f["sex"] = R"("x")";
+  f.erase("address");
+  EXPECT_THAT(ErrorsOf(f), ElementsAre(E("resident_code", ErrorCode::kFormat),
+                                       E("individual_number", ErrorCode::kCheckDigit),
+                                       E("sex", ErrorCode::kUnknownValue),
+                                       E("address", ErrorCode::kMissing)));
+}
+
+TEST(NotificationReaderTest, RecordLevelErrors) {
+  EXPECT_THAT(CheckJsonNotification("not json", Options()).errors,
+              ElementsAre(E("record", ErrorCode::kFormat)));
+  EXPECT_THAT(CheckJsonNotification("[1,2]", Options()).errors,
+              ElementsAre(E("record", ErrorCode::kType)));
+  EXPECT_THAT(CheckJsonNotification(std::string(kMaxNotificationBytes + 1, ' '), Options()).errors,
+              ElementsAre(E("record", ErrorCode::kTooLong)));
+}
+
+TEST(NotificationReaderTest, NamesRoundTripByteForByte) {
+  // IVS selector (葛 + U+E0100), CJK Extension B (𠮷), PUA 外字 (U+E000), 﨑 (U+FA11).
+  const std::string name = "𠮷田　葛\xF3\xA0\x84\x80子\xEE\x80\x80﨑";
+  auto f = Base();
+  f["name"] = "\"" + name + "\"";
+  CheckResult r = CheckJsonNotification(ToJson(f), Options());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.notification->name, name);
+  std::string json = ToCanonicalJson(*r.notification);
+  EXPECT_NE(json.find(name), std::string::npos);
+  CheckResult again = CheckJsonNotification(json, Options());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again.notification, *r.notification);
+  EXPECT_EQ(ToCanonicalJson(*again.notification), json);
+}
+
+std::vector<StreamItem> ReadStream(const std::string& input, InputFormat format,
+                                   InputEncoding encoding = InputEncoding::kUtf8) {
+  std::istringstream in(input);
+  NotificationStream s(in, format, encoding, Options());
+  std::vector<StreamItem> out;
+  StreamItem item;
+  while (s.Next(&item)) out.push_back(item);
+  EXPECT_TRUE(s.status().ok()) << s.status().ToString();
+  return out;
+}
+
+TEST(NotificationStreamTest, JsonLinesNumbersLinesAndSkipsBlanks) {
+  std::string good = ToJson(Base());
+  auto items = ReadStream(good + "\n\n{\"x\":1}\r\n" + good, InputFormat::kJsonLines);
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].line, 1u);
+  EXPECT_TRUE(items[0].result.ok());
+  EXPECT_EQ(items[1].line, 3u);
+  EXPECT_FALSE(items[1].result.ok());
+  EXPECT_EQ(items[2].line, 4u);
+  EXPECT_TRUE(items[2].result.ok());
+}
+
+const char kCsvHeader[] =
+    "municipality_code,sequence,kind,reason,change_date,resident_code,individual_number,name,"
+    "name_kana,sex,birth_date,address\r\n";
+
+TEST(NotificationStreamTest, CsvWithWarekiDates) {
+  std::string csv = std::string(kCsvHeader) +
+                    "192015,1,entry,birth,令和8年4月1日,24727059608,123456789018,"
+                    "\"山田　太郎\",ヤマダ　タロウ,male,R08.04.01,山梨県甲府市丸の内1\r\n"
+                    "192015,2,entry,birth,R8.4.1,24727059608,123456789018,山田,,male,"
+                    "2026-04-01,山梨県甲府市\r\n"
+                    "192015,x,entry,birth,平成31年5月1日,24727059608,123456789018,山田,,male,"
+                    "2026-04-01,山梨県甲府市\r\n"
+                    "192015,3,entry\r\n";
+  auto items = ReadStream(csv, InputFormat::kCsv);
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_TRUE(items[0].result.ok());
+  EXPECT_EQ(items[0].line, 2u);
+  EXPECT_EQ(items[0].result.notification->change_date, Date::FromYmd(2026, 4, 1));
+  EXPECT_TRUE(items[1].result.ok());
+  EXPECT_FALSE(items[1].result.notification->name_kana);  // empty cell = absent
+  EXPECT_THAT(items[2].result.errors, ElementsAre(E("sequence", ErrorCode::kFormat),
+                                                  E("change_date", ErrorCode::kInvalidDate)));
+  EXPECT_THAT(items[3].result.errors, ElementsAre(E("record", ErrorCode::kFormat)));
+}
+
+TEST(NotificationStreamTest, CsvUnknownColumnIsReportedPerRow) {
+  std::string csv = "municipality_code,shoe_size\n192015,27\n";
+  auto items = ReadStream(csv, InputFormat::kCsv);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].result.errors[0], E("shoe_size", ErrorCode::kUnknownField));
+}
+
+TEST(NotificationStreamTest, Cp932CsvMadeWithIconv) {
+  std::string utf8 = std::string(kCsvHeader) +
+                     "192015,1,entry,birth,令和8年4月1日,24727059608,123456789018,"
+                     "髙橋　花子,ﾀｶﾊｼ ﾊﾅｺ,female,R8.4.1,山梨県甲府市丸の内一丁目\r\n";
+  std::string path = testing::TempDir() + "/kakunin_cp932.csv";
+  {
+    std::ofstream(path + ".utf8", std::ios::binary) << utf8;
+  }
+  ASSERT_EQ(std::system(("iconv -f UTF-8 -t CP932 " + path + ".utf8 > " + path).c_str()), 0);
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto items = ReadStream(ss.str(), InputFormat::kCsv, InputEncoding::kCp932);
+  ASSERT_EQ(items.size(), 1u);
+  ASSERT_TRUE(items[0].result.ok());
+  EXPECT_EQ(items[0].result.notification->name, "髙橋　花子");
+  EXPECT_EQ(items[0].result.notification->name_kana, "ﾀｶﾊｼ ﾊﾅｺ");  // stored as sent
+  // The same bytes read as UTF-8 are not text.
+  auto as_utf8 = ReadStream(ss.str(), InputFormat::kCsv, InputEncoding::kUtf8);
+  ASSERT_EQ(as_utf8.size(), 1u);
+  EXPECT_FALSE(as_utf8[0].result.ok());
+  EXPECT_EQ(as_utf8[0].result.errors[0].code, ErrorCode::kInvalidText);
+}
+
+TEST(NotificationStreamTest, Cp932InvalidBytesAreInvalidText) {
+  std::string csv = std::string(kCsvHeader) +
+                    "192015,1,entry,birth,2026-04-01,24727059608,123456789018,\x82\x20,,male,"
+                    "2026-04-01,x\r\n";
+  auto items = ReadStream(csv, InputFormat::kCsv, InputEncoding::kCp932);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].result.errors[0], E("name", ErrorCode::kInvalidText));
+}
+
+}  // namespace
+}  // namespace kakunin
