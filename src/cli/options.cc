@@ -62,6 +62,56 @@ std::optional<InputOptions> ParseInputOptions(const Args& args, const char* comm
   return o;
 }
 
+void ValidationSummary::Add(const CheckResult& result) {
+  ++total_;
+  if (result.ok()) {
+    ++accepted_;
+    const Notification& n = *result.notification;
+    ++by_municipality_[n.municipality_code];
+    ++by_reason_[std::string(ChangeReasonJapanese(n.reason)) + " (" +
+                 std::string(ChangeReasonName(n.reason)) + ")"];
+    return;
+  }
+  for (const FieldError& e : result.errors) {
+    ++by_error_[e.field + ": " + std::string(ErrorCodeName(e.code))];
+  }
+}
+
+std::string ValidationSummary::Format(const LocalGovTable& table) const {
+  auto line = [](const std::string& label, size_t n) {
+    // Terminal columns: ASCII takes one, Japanese text two.
+    size_t width = 0;
+    for (unsigned char c : label) {
+      if (c < 0x80) ++width;
+      else if ((c & 0xC0) != 0x80) width += 2;
+    }
+    std::string count = std::to_string(n);
+    size_t pad = width < 40 ? 40 - width : 1;
+    if (count.size() < 8) pad += 8 - count.size();
+    return "  " + label + std::string(pad, ' ') + count + "\n";
+  };
+  std::string out;
+  out += "検査件数 / records checked: " + std::to_string(total_) + "\n";
+  out += "受理 / accepted: " + std::to_string(accepted_) + "\n";
+  out += "不受理 / rejected: " + std::to_string(total_ - accepted_) + "\n";
+  if (!by_error_.empty()) {
+    out += "\nエラー（項目: コード）/ errors (field: code):\n";
+    for (const auto& [k, n] : by_error_) out += line(k, n);
+  }
+  if (!by_reason_.empty()) {
+    out += "\n異動事由 / change reasons:\n";
+    for (const auto& [k, n] : by_reason_) out += line(k, n);
+  }
+  if (!by_municipality_.empty()) {
+    out += "\n通知元市区町村 / senders:\n";
+    for (const auto& [code, n] : by_municipality_) {
+      const LocalGovEntry* e = table.Find(code);
+      out += line(code + " " + (e ? e->FullName() : std::string("?")), n);
+    }
+  }
+  return out;
+}
+
 void AppendResultLine(const char* key, size_t number, const CheckResult& result, bool duplicate,
                       std::string* out) {
   out->append("{\"");

@@ -3,6 +3,7 @@
 // Options shared by the commands that read notification files (validate, and later
 // ingest), and the contract's per-record result line.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,22 @@ std::optional<InputOptions> ParseInputOptions(const Args& args, const char* comm
 
 // Appends one result line of the contract: {"<key>":N,"ok":true[,"duplicate":true]} or
 // {"<key>":N,"ok":false,"errors":[{"field":…,"code":…},…]} and a newline.
+// Counts for `validate --summary`: what a person wants to know about a file, without
+// any personal data (municipality names come from the public code table).
+class ValidationSummary {
+ public:
+  void Add(const CheckResult& result);
+  // Bilingual text, Japanese first.
+  std::string Format(const LocalGovTable& table) const;
+
+ private:
+  size_t total_ = 0;
+  size_t accepted_ = 0;
+  std::map<std::string, size_t> by_error_;         // "field: code"
+  std::map<std::string, size_t> by_municipality_;  // accepted, by sender
+  std::map<std::string, size_t> by_reason_;        // accepted, by 異動事由
+};
+
 void AppendResultLine(const char* key, size_t number, const CheckResult& result, bool duplicate,
                       std::string* out);
 

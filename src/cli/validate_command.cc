@@ -31,12 +31,14 @@ const char kHelp[] =
 const char kExample[] =
     "\nExamples:\n"
     "  kakunin generate --count 3 | kakunin validate -\n"
-    "  kakunin validate --format csv --encoding cp932 --today 2026-04-01 idou.csv\n";
+    "  kakunin validate --format csv --encoding cp932 --today 2026-04-01 idou.csv\n"
+    "  kakunin validate --summary notifications.jsonl\n";
 
 }  // namespace
 
 int RunValidate(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = InputOptionSpecs();
+  specs.push_back({"summary", "", "結果の集計を表示 / print a summary for people instead of one line per record"});
   auto args = Args::Parse(argv, specs);
   if (!args.ok()) {
     io.err << "kakunin validate: " << args.status().message() << "\n"
@@ -61,19 +63,26 @@ int RunValidate(const std::vector<std::string>& argv, Io& io) {
     in = &file;
   }
 
+  const bool summary = args->Has("summary");
   NotificationStream stream(*in, input->format, input->encoding, input->check);
   StreamItem item;
   bool any_rejected = false;
+  ValidationSummary totals;
   std::string buf;
   buf.reserve(1 << 16);
   while (stream.Next(&item)) {
-    AppendResultLine("line", item.line, item.result, /*duplicate=*/false, &buf);
+    if (summary) {
+      totals.Add(item.result);
+    } else {
+      AppendResultLine("line", item.line, item.result, /*duplicate=*/false, &buf);
+    }
     any_rejected |= !item.result.ok();
     if (buf.size() >= (1 << 16) - 1024) {
       io.out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
       buf.clear();
     }
   }
+  if (summary) buf = totals.Format(*input->check.table);
   io.out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
   io.out.flush();
   if (!stream.status().ok()) {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# End-to-end smoke test of the built binary. Usage: tests/cli_smoke.sh path/to/kakunin
+set -euo pipefail
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$bin" --help > "$tmp/help"; grep -q validate "$tmp/help" || fail "top-level help"
+"$bin" generate --count 500 --seed 3 > "$tmp/a.jsonl"
+[ "$(wc -l < "$tmp/a.jsonl")" -eq 500 ] || fail "generate count"
+"$bin" validate --today 2026-04-01 "$tmp/a.jsonl" > "$tmp/out" || fail "generated data rejected"
+[ "$(grep -c '"ok":true' "$tmp/out")" -eq 500 ] || fail "500 ok lines"
+
+# CSV in CP932, as a municipal system exports it; *.csv implies --format csv.
+"$bin" generate --count 100 --format csv > "$tmp/u.csv"
+iconv -f UTF-8 -t CP932 "$tmp/u.csv" > "$tmp/s.csv"
+"$bin" validate --encoding cp932 --today 2026-04-01 "$tmp/s.csv" > "$tmp/out" || fail "cp932 csv"
+[ "$(grep -c '"ok":true' "$tmp/out")" -eq 100 ] || fail "100 ok lines (cp932)"
+# The same bytes read as UTF-8 are rejected record by record (exit 1), not crashed on.
+set +e
+"$bin" validate --today 2026-04-01 "$tmp/s.csv" > "$tmp/out"; rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "cp932 read as utf-8 should exit 1, got $rc"
+grep -q invalid_text "$tmp/out" || fail "invalid_text reported"
+
+# One bad record: exit 1 and the contract's line.
+head -3 "$tmp/a.jsonl" \
+  | sed '2s/"individual_number":"[0-9]*"/"individual_number":"123456789019"/' > "$tmp/bad.jsonl"
+set +e
+"$bin" validate --today 2026-04-01 - < "$tmp/bad.jsonl" > "$tmp/out"; rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "exit 1 on a rejected record, got $rc"
+[ "$(sed -n 2p "$tmp/out")" = '{"line":2,"ok":false,"errors":[{"field":"individual_number","code":"check_digit"}]}' ] \
+  || fail "contract line for check_digit: $(sed -n 2p "$tmp/out")"
+
+# Usage and I/O errors: exit 2 with a message on stderr.
+set +e
+"$bin" validate "$tmp/missing.jsonl" 2> "$tmp/err"; rc=$?
+set -e
+[ "$rc" -eq 2 ] && [ -s "$tmp/err" ] || fail "missing file exit 2"
+echo "cli smoke: 1 passed, 0 failed"
