@@ -27,7 +27,6 @@ unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 test: unit
-	@scripts/cli_test $(BUILD_DIR)/kakunin
 	@if command -v clang++-14 >/dev/null; then $(MAKE) --no-print-directory fuzz; \
 	  else echo "clang++-14 not installed: fuzz targets skipped"; fi
 
