@@ -23,6 +23,13 @@ const std::vector<Command>& Commands();
 
 int RunValidate(const std::vector<std::string>& args, Io& io);
 int RunGenerate(const std::vector<std::string>& args, Io& io);
+int RunInitCommand(const std::vector<std::string>& args, Io& io);
+int RunIngestCommand(const std::vector<std::string>& args, Io& io);
+int RunShowCommand(const std::vector<std::string>& args, Io& io);
+int RunSearchCommand(const std::vector<std::string>& args, Io& io);
+int RunHistoryCommand(const std::vector<std::string>& args, Io& io);
+int RunStatsCommand(const std::vector<std::string>& args, Io& io);
+int RunPurgeCommand(const std::vector<std::string>& args, Io& io);
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

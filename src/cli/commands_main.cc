@@ -9,6 +9,15 @@ const std::vector<Command>& Commands() {
       {"validate", "更新通知の論理チェック", "check notifications against the contract",
        RunValidate},
       {"generate", "架空の記載通知の生成", "generate fictitious entry notifications", RunGenerate},
+      {"init", "ノードの作成", "create a node (configuration, key file, database)",
+       RunInitCommand},
+      {"ingest", "更新通知の登録", "check and apply notifications", RunIngestCommand},
+      {"show", "本人確認情報の表示", "show a resident's record", RunShowCommand},
+      {"search", "検索（4情報・個人番号）", "search by the 4 information or number",
+       RunSearchCommand},
+      {"history", "履歴の表示", "show a resident's versions, newest first", RunHistoryCommand},
+      {"stats", "統計", "counts, without personal data", RunStatsCommand},
+      {"purge", "保存期間経過分の消去", "erase what retention no longer allows", RunPurgeCommand},
   };
   return kCommands;
 }

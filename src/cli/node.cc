@@ -1,0 +1,104 @@
+#include "cli/node.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "crypto/keys.h"
+#include "store/sqlite/sqlite_registry_store.h"
+
+namespace kakunin::cli {
+
+Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir) {
+  auto node = std::make_unique<Node>();
+  auto config = registry::LoadNodeConfig(data_dir);
+  if (!config.ok()) return config.status();
+  node->config = *config;
+  // The key first: a missing or wrong key must stop us before the database is opened.
+  auto keys = crypto::LoadKeyFile(node->config.key_file);
+  if (!keys.ok()) return keys.status();
+  auto store = store::sqlite::OpenRegistryStore(node->config.database_path, /*create=*/false);
+  if (!store.ok()) return store.status();
+  node->store = std::move(*store);
+  auto key_id = node->store->GetMeta("key_id");
+  if (!key_id.ok()) return key_id.status();
+  if (!*key_id) return Status::DataLoss("the database has no key id (was it made by kakunin init?)");
+  if (**key_id != crypto::KeyId(*keys)) {
+    return Status::PermissionDenied(
+        "the key file does not belong to this database (key id mismatch); nothing was changed");
+  }
+  auto prefecture = node->store->GetMeta("prefecture");
+  if (!prefecture.ok()) return prefecture.status();
+  if (!*prefecture || **prefecture != std::to_string(node->config.prefecture)) {
+    return Status::FailedPrecondition(
+        "the configuration's prefecture does not match the database's");
+  }
+  node->cipher = std::make_unique<crypto::FieldCipher>(*keys);
+  node->registry = std::make_unique<registry::Registry>(node->config, node->store.get(),
+                                                         node->cipher.get(), &node->clock);
+  return node;
+}
+
+Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) return Status::IoError("cannot create the data directory");
+  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  std::string config_path = data_dir + "/kakunin.toml";
+  if (fs::exists(config_path)) {
+    return Status::AlreadyExists("a node already exists in " + data_dir);
+  }
+  registry::NodeConfig c;
+  c.role = registry::NodeRole::kPrefecture;
+  c.prefecture = prefecture;
+  c.key_file = key_file.empty() ? "keys" : key_file;
+  // Resolve paths the way loading will.
+  auto parsed = registry::ParseNodeConfig(registry::RenderNodeConfig(c), data_dir);
+  if (!parsed.ok()) return parsed.status();
+  if (!fs::exists(parsed->key_file)) {
+    KAKUNIN_RETURN_IF_ERROR(crypto::CreateKeyFile(parsed->key_file));
+  }
+  auto keys = crypto::LoadKeyFile(parsed->key_file);
+  if (!keys.ok()) return keys.status();
+  if (fs::exists(parsed->database_path)) {
+    return Status::AlreadyExists("a database already exists at " + parsed->database_path);
+  }
+  auto store = store::sqlite::OpenRegistryStore(parsed->database_path, /*create=*/true);
+  if (!store.ok()) return store.status();
+  // Personal data: readable by the node's user only (the WAL and shared-memory files SQLite
+  // creates later take the database file's mode).
+  fs::permissions(parsed->database_path, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace, ec);
+  if (ec) return Status::IoError("cannot restrict the database file's permissions");
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("key_id", crypto::KeyId(*keys)));
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("prefecture", std::to_string(prefecture)));
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("role", "prefecture"));
+  // The configuration last: its presence marks a complete node.
+  std::string tmp = config_path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << registry::RenderNodeConfig(c);
+    if (!out) return Status::IoError("cannot write the configuration");
+  }
+  fs::rename(tmp, config_path, ec);
+  if (ec) return Status::IoError("cannot write the configuration");
+  return Status::Ok();
+}
+
+OptionSpec DataOption() {
+  return {"data", "DIR", "ノードのデータディレクトリ / the node's data directory (required)"};
+}
+
+std::optional<std::string> RequireData(const Args& args, const char* command, Io& io) {
+  auto d = args.Get("data");
+  if (!d || d->empty()) {
+    io.err << "kakunin " << command << ": --data DIR is required\n"
+           << "詳しくは / see: kakunin " << command << " --help\n";
+    return std::nullopt;
+  }
+  return d;
+}
+
+}  // namespace kakunin::cli

@@ -1,0 +1,59 @@
+#pragma once
+
+// Personal fields at rest (DESIGN §5): the 個人番号 is stored sealed with an AEAD, so a copy of
+// the database reveals nothing without the key file, together with a keyed hash, so that the
+// registry can still find a record by number through an ordinary index.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "crypto/keys.h"
+
+namespace kakunin::crypto {
+
+// What Seal() adds to the plaintext: a version byte, a 24-byte nonce and a 16-byte tag.
+inline constexpr size_t kSealOverhead = 1 + 24 + 16;
+inline constexpr size_t kLookupHashSize = 32;
+
+// Seals, opens and hashes fields under the node's keys. Thread-safe: the methods are const and
+// the object holds nothing but the keys, so one instance may serve every thread. Not copyable,
+// so that the keys exist once; the destructor wipes them.
+class FieldCipher {
+ public:
+  // Copies the keys; `keys` may be destroyed afterwards. REQUIRES: both keys are kKeySize
+  // bytes (LoadKeyFile guarantees it); otherwise the process aborts, since reading a key
+  // beyond its end would be worse. Also aborts if libsodium cannot start: call InitSodium()
+  // at startup to get a Status instead.
+  explicit FieldCipher(const NodeKeys& keys);
+  ~FieldCipher();
+  FieldCipher(const FieldCipher&) = delete;
+  FieldCipher& operator=(const FieldCipher&) = delete;
+
+  // Encrypts and authenticates `plaintext` with XChaCha20-Poly1305 under a fresh random nonce
+  // (192 bits, so random nonces never collide in practice). Returns
+  // version 0x01 ‖ nonce ‖ ciphertext ‖ tag, plaintext.size() + kSealOverhead bytes.
+  // `associated_data` is authenticated, not stored: pass what identifies the row (e.g. the
+  // record's id), so that a sealed value copied into another row fails to open. Sealing the
+  // same value twice gives different blobs, so equal numbers cannot be spotted in the table.
+  std::string Seal(std::string_view plaintext, std::string_view associated_data) const;
+
+  // The plaintext of a blob from Seal() with the same `associated_data` and keys. Any other
+  // input (wrong key, wrong associated data, a changed or missing byte, unknown version) is
+  // DataLoss("sealed field failed authentication"); the causes are deliberately not told apart.
+  Result<std::string> Open(std::string_view sealed, std::string_view associated_data) const;
+
+  // HMAC-SHA-256 of `value` under the hmac key: kLookupHashSize raw bytes. Deterministic, so
+  // equal values have equal hashes and an index on it finds a record by number; not reversible
+  // without the key, even though there are only 10^12 possible numbers. Normalise `value`
+  // (e.g. the 12 ASCII digits) before hashing, since different spellings hash differently.
+  std::string LookupHash(std::string_view value) const;
+
+ private:
+  std::array<unsigned char, kKeySize> aead_key_;
+  std::array<unsigned char, kKeySize> hmac_key_;
+};
+
+}  // namespace kakunin::crypto

@@ -1,0 +1,220 @@
+#include "crypto/keys.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/bytes.h"
+
+namespace kakunin::crypto {
+namespace {
+
+constexpr std::string_view kAeadHex =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+constexpr std::string_view kHmacHex =
+    "f0e1d2c3b4a5968778695a4b3c2d1e0fffeeddccbbaa99887766554433221100";
+
+std::string ValidFile() {
+  return "kakunin-keys v1\naead " + std::string(kAeadHex) + "\nhmac " + std::string(kHmacHex) +
+         "\n";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+class KeysTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = testing::TempDir() + "kakunin_keys_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/node.keys";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Writes `contents` to path_ with `mode`, as an operator or a damaged disk might.
+  void WriteKeyFile(std::string_view contents, mode_t mode = 0600) {
+    std::filesystem::remove(path_);
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, contents.data(), contents.size()), static_cast<ssize_t>(contents.size()));
+    ASSERT_EQ(::close(fd), 0);
+    ASSERT_EQ(::chmod(path_.c_str(), mode), 0);  // whatever the umask
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(KeysTest, CreateThenLoadGivesTheSameKeys) {
+  ASSERT_TRUE(CreateKeyFile(path_).ok());
+  Result<NodeKeys> first = LoadKeyFile(path_);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->aead_key.size(), kKeySize);
+  EXPECT_EQ(first->hmac_key.size(), kKeySize);
+  EXPECT_NE(first->aead_key, first->hmac_key);
+  Result<NodeKeys> second = LoadKeyFile(path_);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->aead_key, second->aead_key);
+  EXPECT_EQ(first->hmac_key, second->hmac_key);
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+}
+
+TEST_F(KeysTest, FileHasTheDocumentedFormat) {
+  ASSERT_TRUE(CreateKeyFile(path_).ok());
+  Result<NodeKeys> keys = LoadKeyFile(path_);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(ReadFile(path_), "kakunin-keys v1\naead " + HexEncode(keys->aead_key) + "\nhmac " +
+                                 HexEncode(keys->hmac_key) + "\n");
+}
+
+TEST_F(KeysTest, EachFileGetsFreshKeys) {
+  const std::string other = dir_ + "/other.keys";
+  ASSERT_TRUE(CreateKeyFile(path_).ok());
+  ASSERT_TRUE(CreateKeyFile(other).ok());
+  Result<NodeKeys> a = LoadKeyFile(path_);
+  Result<NodeKeys> b = LoadKeyFile(other);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->aead_key, b->aead_key);
+  EXPECT_NE(a->hmac_key, b->hmac_key);
+}
+
+TEST_F(KeysTest, CreateNeverOverwrites) {
+  ASSERT_TRUE(CreateKeyFile(path_).ok());
+  const std::string before = ReadFile(path_);
+  Status second = CreateKeyFile(path_);
+  EXPECT_EQ(second.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(ReadFile(path_), before);
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+}
+
+TEST_F(KeysTest, CreateRefusesWhenATemporaryFileIsLeft) {
+  std::ofstream(path_ + ".tmp") << "left by a crash";
+  EXPECT_EQ(CreateKeyFile(path_).code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(std::filesystem::exists(path_));
+  EXPECT_EQ(ReadFile(path_ + ".tmp"), "left by a crash");
+}
+
+TEST_F(KeysTest, CreateInAMissingDirectoryIsAnIoError) {
+  EXPECT_EQ(CreateKeyFile(dir_ + "/missing/node.keys").code(), StatusCode::kIoError);
+}
+
+TEST_F(KeysTest, CreatedFileIsOwnerOnly) {
+  const mode_t old_umask = ::umask(0);  // the mode must not depend on the caller's umask
+  Status created = CreateKeyFile(path_);
+  ::umask(old_umask);
+  ASSERT_TRUE(created.ok());
+  struct stat st;
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(KeysTest, LoadMissingFileIsNotFound) {
+  Result<NodeKeys> keys = LoadKeyFile(path_);
+  EXPECT_EQ(keys.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(keys.status().message(), "key file not found: " + path_);
+}
+
+TEST_F(KeysTest, LoadsAHandWrittenFileWithOrWithoutTheFinalNewline) {
+  for (std::string contents : {ValidFile(), ValidFile().substr(0, ValidFile().size() - 1)}) {
+    WriteKeyFile(contents);
+    Result<NodeKeys> keys = LoadKeyFile(path_);
+    ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+    EXPECT_EQ(HexEncode(keys->aead_key), kAeadHex);
+    EXPECT_EQ(HexEncode(keys->hmac_key), kHmacHex);
+  }
+}
+
+TEST_F(KeysTest, AnyCorruptionIsDataLoss) {
+  const std::string aead = "aead " + std::string(kAeadHex);
+  const std::string hmac = "hmac " + std::string(kHmacHex);
+  std::string non_hex = ValidFile();
+  non_hex[30] = 'g';
+  std::string upper_case = ValidFile();
+  upper_case[30] = 'A';
+  const struct {
+    const char* name;
+    std::string contents;
+  } cases[] = {
+      {"empty file", ""},
+      {"bad header", "kakunin-keys v2\n" + aead + "\n" + hmac + "\n"},
+      {"header with trailing space", "kakunin-keys v1 \n" + aead + "\n" + hmac + "\n"},
+      {"short hex", "kakunin-keys v1\n" + aead.substr(0, aead.size() - 2) + "\n" + hmac + "\n"},
+      {"long hex", "kakunin-keys v1\n" + aead + "00\n" + hmac + "\n"},
+      {"non-hex character", non_hex},
+      {"upper-case hex", upper_case},
+      {"extra line", ValidFile() + "note: backup copy\n"},
+      {"blank line at the end", ValidFile() + "\n"},
+      {"swapped lines", "kakunin-keys v1\n" + hmac + "\n" + aead + "\n"},
+      {"missing hmac line", "kakunin-keys v1\n" + aead + "\n"},
+      {"truncated file", ValidFile().substr(0, 100)},
+      {"CRLF line ends", "kakunin-keys v1\r\n" + aead + "\r\n" + hmac + "\r\n"},
+      {"two spaces after label", "kakunin-keys v1\naead  " + std::string(kAeadHex) + "\n" + hmac},
+      {"over 4 KiB", ValidFile() + std::string(5000, '#')},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    WriteKeyFile(c.contents);
+    Result<NodeKeys> keys = LoadKeyFile(path_);
+    EXPECT_EQ(keys.status().code(), StatusCode::kDataLoss);
+    EXPECT_EQ(keys.status().message(), "key file is malformed");
+  }
+}
+
+TEST_F(KeysTest, FileOpenToGroupOrOthersIsRefused) {
+  for (mode_t mode : {0644, 0640, 0604, 0601, 0610}) {
+    SCOPED_TRACE(mode);
+    WriteKeyFile(ValidFile(), mode);
+    Result<NodeKeys> keys = LoadKeyFile(path_);
+    EXPECT_EQ(keys.status().code(), StatusCode::kPermissionDenied);
+    EXPECT_EQ(keys.status().message(),
+              "key file must not be readable by group or others (chmod 600)");
+  }
+  WriteKeyFile(ValidFile(), 0400);
+  EXPECT_TRUE(LoadKeyFile(path_).ok());
+}
+
+TEST_F(KeysTest, DirectoryIsNotAKeyFile) {
+  ASSERT_TRUE(std::filesystem::create_directory(path_));
+  EXPECT_EQ(LoadKeyFile(path_).status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(KeyIdTest, IsTheDocumentedHmacPrefix) {
+  NodeKeys keys{.aead_key = std::string(kKeySize, 'a'), .hmac_key = std::string(kKeySize, 'h')};
+  constexpr std::string_view kLabel = "kakunin key id v1";
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_size = 0;
+  ASSERT_NE(
+      HMAC(EVP_sha256(), keys.hmac_key.data(), static_cast<int>(keys.hmac_key.size()),
+           reinterpret_cast<const unsigned char*>(kLabel.data()), kLabel.size(), mac, &mac_size),
+      nullptr);
+  const std::string expected =
+      HexEncode(std::string_view(reinterpret_cast<const char*>(mac), mac_size)).substr(0, 16);
+  EXPECT_EQ(KeyId(keys), expected);
+}
+
+TEST(KeyIdTest, IsStableAndTellsKeysApart) {
+  NodeKeys keys{.aead_key = std::string(kKeySize, 'a'), .hmac_key = std::string(kKeySize, 'h')};
+  NodeKeys same{.aead_key = std::string(kKeySize, 'a'), .hmac_key = std::string(kKeySize, 'h')};
+  NodeKeys other{.aead_key = std::string(kKeySize, 'a'), .hmac_key = std::string(kKeySize, 'i')};
+  const std::string id = KeyId(keys);
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(id, KeyId(keys));
+  EXPECT_EQ(id, KeyId(same));
+  EXPECT_NE(id, KeyId(other));
+}
+
+}  // namespace
+}  // namespace kakunin::crypto

@@ -1,0 +1,53 @@
+#include "crypto/sha256.h"
+
+#include <openssl/evp.h>
+
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+
+namespace kakunin::crypto {
+namespace {
+
+// OpenSSL fails here only without memory; carrying on would produce wrong digests.
+void CheckOpenSsl(int ok) {
+  if (ok == 1) return;
+  std::fputs("kakunin::crypto: OpenSSL SHA-256 failed; aborting\n", stderr);
+  std::abort();
+}
+
+}  // namespace
+
+std::string Sha256(std::string_view data) {
+  std::string digest(kSha256Size, '\0');
+  unsigned int size = 0;
+  CheckOpenSsl(EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(digest.data()),
+                          &size, EVP_sha256(), nullptr));
+  assert(size == kSha256Size);
+  return digest;
+}
+
+void Sha256Hasher::ContextDeleter::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  CheckOpenSsl(ctx_ != nullptr);
+  CheckOpenSsl(EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr));
+}
+
+void Sha256Hasher::Update(std::string_view data) {
+  assert(ctx_ != nullptr);
+  CheckOpenSsl(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()));
+}
+
+std::string Sha256Hasher::Finish() {
+  assert(ctx_ != nullptr);
+  std::string digest(kSha256Size, '\0');
+  unsigned int size = 0;
+  CheckOpenSsl(
+      EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(digest.data()), &size));
+  assert(size == kSha256Size);
+  CheckOpenSsl(EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr));
+  return digest;
+}
+
+}  // namespace kakunin::crypto

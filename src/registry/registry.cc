@@ -1,0 +1,380 @@
+#include "registry/registry.h"
+
+#include "core/bytes.h"
+#include "text/search_key.h"
+#include "text/utf8.h"
+
+namespace kakunin::registry {
+namespace {
+
+using store::ResidentRow;
+using store::ResidentStatus;
+using store::VersionRow;
+
+constexpr int64_t kMicrosPerSecond = 1000000;
+
+// Domain separation for the keyed hashes: a payload MAC can never equal a number MAC.
+std::string NumberMac(const crypto::FieldCipher& c, std::string_view number) {
+  return c.LookupHash(std::string("kakunin/individual_number/v1:") + std::string(number));
+}
+
+ApplyResult Reject(ErrorCode code) {
+  ApplyResult r;
+  r.errors.push_back({std::string(kRecordField), code});
+  return r;
+}
+
+// Midnight (JST) at the start of `d`, in µs since the epoch.
+int64_t StartOfDayJst(const Date& d) {
+  return (d.ToDays() * 86400 - 9 * 3600) * kMicrosPerSecond;
+}
+
+Date YearsBefore(const Date& d, int years) {
+  int y = d.year() - years;
+  int day = std::min(d.day(), Date::DaysInMonth(y, d.month()));
+  return Date::FromYmd(y, d.month(), day);
+}
+
+VersionRow MakeVersion(const PreparedNotification& p, int64_t person_id, int64_t now) {
+  const Notification& n = *p.check.notification;
+  VersionRow v;
+  v.person_id = person_id;
+  v.municipality_code = n.municipality_code;
+  v.sequence = static_cast<int64_t>(n.sequence);
+  v.kind = std::string(NotificationKindName(n.kind));
+  v.reason = std::string(ChangeReasonName(n.reason));
+  v.change_date = n.change_date.ToIso();
+  v.resident_code = n.resident_code.str();
+  v.sealed_number = p.sealed_number;
+  v.name = n.name;
+  v.name_kana = n.name_kana;
+  v.former_surname = n.former_surname;
+  v.alias = n.alias;
+  v.sex = std::string(SexName(n.sex));
+  v.birth_date = n.birth_date.ToIso();
+  v.address = n.address;
+  if (n.new_resident_code) v.new_resident_code = n.new_resident_code->str();
+  v.applied_at = now;
+  return v;
+}
+
+// Copies the notification's record into the person's current state.
+void SetCurrent(ResidentRow* r, const PreparedNotification& p, int64_t now) {
+  const Notification& n = *p.check.notification;
+  r->resident_code = n.new_resident_code ? n.new_resident_code->str() : n.resident_code.str();
+  r->municipality_code = n.municipality_code;
+  r->name = n.name;
+  r->name_kana = n.name_kana;
+  r->sex = std::string(SexName(n.sex));
+  r->birth_date = n.birth_date.ToIso();
+  r->address = n.address;
+  r->number_mac = p.number_mac;
+  r->name_key = p.name_key;
+  r->kana_key = p.kana_key;
+  r->address_key = p.address_key;
+  r->updated_at = now;
+}
+
+#define KAKUNIN_ASSIGN(var, expr)          \
+  auto var##_result = (expr);              \
+  if (!var##_result.ok()) return var##_result.status(); \
+  auto var = std::move(*var##_result)
+
+}  // namespace
+
+std::string NumberAssociatedData(const std::string& municipality, int64_t sequence) {
+  return "kakunin/version/" + municipality + "/" + std::to_string(sequence);
+}
+
+Registry::Registry(const NodeConfig& config, store::RegistryStore* store,
+                   const crypto::FieldCipher* cipher, const Clock* clock)
+    : config_(config), store_(store), cipher_(cipher), clock_(clock) {}
+
+CheckOptions Registry::check_options() const {
+  CheckOptions o;
+  o.today = clock_->TodayJst();
+  o.resident_code_check = config_.resident_code_check;
+  return o;
+}
+
+PreparedNotification Registry::Prepare(CheckResult checked) const {
+  PreparedNotification p;
+  p.check = std::move(checked);
+  if (!p.check.ok()) return p;
+  const Notification& n = *p.check.notification;
+  std::string json = ToCanonicalJson(n);
+  p.payload_mac = cipher_->LookupHash("kakunin/notification/v1:" + json);
+  p.number_mac = NumberMac(*cipher_, n.individual_number.str());
+  const int64_t seq = static_cast<int64_t>(n.sequence);
+  p.sealed_number =
+      cipher_->Seal(n.individual_number.str(), NumberAssociatedData(n.municipality_code, seq));
+  p.sealed_payload = cipher_->Seal(
+      json, "kakunin/outbox/" + n.municipality_code + "/" + std::to_string(seq));
+  p.name_key = text::SearchKey(n.name);
+  p.kana_key = n.name_kana ? text::SearchKey(*n.name_kana) : std::string();
+  p.address_key = text::SearchKey(n.address);
+  return p;
+}
+
+Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
+                                       int64_t now) const {
+  const Notification& n = *p.check.notification;
+  const std::string& sender = n.municipality_code;
+  const int64_t seq = static_cast<int64_t>(n.sequence);
+
+  if (config_.role == NodeRole::kPrefecture) {
+    const LocalGovEntry* e = LocalGovTable::Builtin().Find(sender);
+    if (e == nullptr || e->prefecture_number() != config_.prefecture) {
+      return Reject(ErrorCode::kOutsidePrefecture);
+    }
+  }
+
+  // Sequence: replays are acknowledged, conflicts and gaps refused.
+  KAKUNIN_ASSIGN(last, txn.LastSequence(sender));
+  if (seq <= last) {
+    KAKUNIN_ASSIGN(mac, txn.AppliedMac(sender, seq));
+    if (mac && ConstantTimeEquals(*mac, p.payload_mac)) {
+      ApplyResult dup;
+      dup.duplicate = true;
+      return dup;
+    }
+    return Reject(ErrorCode::kSequenceConflict);
+  }
+  if (seq > last + 1) return Reject(ErrorCode::kSequenceGap);
+
+  KAKUNIN_ASSIGN(person, txn.FindByResidentCode(n.resident_code.str()));
+  const bool active = person && person->status == ResidentStatus::kActive;
+
+  switch (n.kind) {
+    case NotificationKind::kEntry: {
+      std::string moved_from;
+      if (active) {
+        if (person->municipality_code == sender) return Reject(ErrorCode::kAlreadyRegistered);
+        // Only a 転入 may supersede a registration elsewhere: B's move-in reached us before
+        // A's move-out, which is then expected and recorded in history.
+        if (n.reason != ChangeReason::kMovedIn) return Reject(ErrorCode::kAlreadyRegistered);
+        moved_from = person->municipality_code;
+      } else if (!person) {
+        // A replaced code is never reissued.
+        KAKUNIN_ASSIGN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
+        if (known) return Reject(ErrorCode::kCodeInUse);
+      }
+      KAKUNIN_ASSIGN(taken, txn.NumberHeldByOther(p.number_mac, person ? person->person_id : 0));
+      if (taken) return Reject(ErrorCode::kNumberInUse);
+      ResidentRow row = person ? *person : ResidentRow();
+      SetCurrent(&row, p, now);
+      row.status = ResidentStatus::kActive;
+      row.removed_at = 0;
+      row.moved_from = moved_from;
+      if (!person) {
+        KAKUNIN_ASSIGN(pid, txn.InsertResident(row));
+        row.person_id = pid;
+      } else {
+        KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+      }
+      KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, row.person_id, now)));
+      row.version_id = vid;
+      KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      break;
+    }
+    case NotificationKind::kRemoval: {
+      if (!person) return Reject(ErrorCode::kNotFound);
+      if (!active) return Reject(ErrorCode::kRemoved);
+      if (person->municipality_code != sender) {
+        if (n.reason == ChangeReason::kMovedOut && person->moved_from == sender) {
+          // The late 転出 of a move already registered at the new municipality: history only.
+          VersionRow v = MakeVersion(p, person->person_id, now);
+          v.superseded_at = now;
+          KAKUNIN_RETURN_IF_ERROR(txn.InsertVersion(v).status());
+          ResidentRow row = *person;
+          row.moved_from.clear();
+          row.updated_at = now;
+          KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+          break;
+        }
+        return Reject(ErrorCode::kWrongMunicipality);
+      }
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+      KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      ResidentRow row = *person;
+      SetCurrent(&row, p, now);
+      row.status = ResidentStatus::kRemoved;
+      row.removed_at = now;
+      row.moved_from.clear();
+      row.version_id = vid;
+      KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      break;
+    }
+    case NotificationKind::kAmendment: {
+      if (!person) return Reject(ErrorCode::kNotFound);
+      if (!active) return Reject(ErrorCode::kRemoved);
+      if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
+      if (n.new_resident_code) {
+        KAKUNIN_ASSIGN(known, txn.IsResidentCodeKnown(n.new_resident_code->str()));
+        if (known) return Reject(ErrorCode::kCodeInUse);
+      }
+      KAKUNIN_ASSIGN(taken, txn.NumberHeldByOther(p.number_mac, person->person_id));
+      if (taken) return Reject(ErrorCode::kNumberInUse);
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+      KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      ResidentRow row = *person;
+      SetCurrent(&row, p, now);
+      row.version_id = vid;
+      KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      if (n.new_resident_code) {
+        KAKUNIN_RETURN_IF_ERROR(txn.RecordCodeChange(n.resident_code.str(),
+                                                     n.new_resident_code->str(),
+                                                     person->person_id, now));
+      }
+      break;
+    }
+  }
+  KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
+  KAKUNIN_RETURN_IF_ERROR(txn.SetLastSequence(sender, seq));
+  KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(sender, seq, p.sealed_payload, now));
+  return ApplyResult();
+}
+
+Result<std::vector<ApplyResult>> Registry::ApplyIn(
+    store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch) const {
+  std::vector<ApplyResult> results;
+  results.reserve(batch.size());
+  const int64_t now = clock_->NowMicros();
+  for (const PreparedNotification& p : batch) {
+    if (!p.check.ok()) {
+      ApplyResult r;
+      r.errors = p.check.errors;
+      results.push_back(std::move(r));
+      continue;
+    }
+    KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
+    auto r = ApplyOne(txn, p, now);
+    if (!r.ok()) {
+      (void)txn.RollbackToSavepoint();
+      return r.status();
+    }
+    if (r->ok() && !r->duplicate) {
+      KAKUNIN_RETURN_IF_ERROR(txn.ReleaseSavepoint());
+    } else {
+      KAKUNIN_RETURN_IF_ERROR(txn.RollbackToSavepoint());
+    }
+    results.push_back(std::move(*r));
+  }
+  return results;
+}
+
+Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotification>& batch) {
+  std::vector<ApplyResult> results;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    auto r = ApplyIn(txn, batch);
+    if (!r.ok()) return r.status();
+    results = std::move(*r);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return results;
+}
+
+Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader,
+                                                   const std::string& resident_code) const {
+  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
+  if (!row) return std::optional<ResidentView>();
+  KAKUNIN_ASSIGN(version, reader.Version(row->version_id));
+  if (!version) return Status::DataLoss("a resident's current version is missing");
+  KAKUNIN_ASSIGN(number, cipher_->Open(version->sealed_number,
+                                       NumberAssociatedData(version->municipality_code,
+                                                            version->sequence)));
+  ResidentView v;
+  v.row = std::move(*row);
+  v.individual_number = std::move(number);
+  v.former_surname = version->former_surname;
+  v.alias = version->alias;
+  v.change_reason = version->reason;
+  v.change_date = version->change_date;
+  return std::optional<ResidentView>(std::move(v));
+}
+
+Result<SearchOutcome> Registry::Search(store::RegistryReader& reader,
+                                       const SearchRequest& req) const {
+  SearchOutcome out;
+  if (req.limit < 1 || req.limit > 1000) return Status::InvalidArgument("limit must be 1..1000");
+  if (req.number) {
+    ErrorCode e;
+    if (!IndividualNumber::Parse(*req.number, &e)) {
+      return Status::InvalidArgument("the individual number is not valid");
+    }
+    KAKUNIN_ASSIGN(rows, reader.FindByNumberMac(NumberMac(*cipher_, *req.number),
+                                                req.include_removed));
+    out.rows = std::move(rows);
+    return out;
+  }
+  store::SearchQuery q;
+  auto key = [](const std::optional<std::string>& s) -> Result<std::optional<std::string>> {
+    if (!s) return std::optional<std::string>();
+    if (text::CheckText(*s) != text::TextCheck::kOk) {
+      return Status::InvalidArgument("search text is not valid UTF-8 text");
+    }
+    std::string k = text::SearchKey(*s);
+    if (k.empty()) return Status::InvalidArgument("a search criterion is empty");
+    return std::optional<std::string>(std::move(k));
+  };
+  KAKUNIN_ASSIGN(kana, key(req.kana));
+  KAKUNIN_ASSIGN(name, key(req.name));
+  KAKUNIN_ASSIGN(address, key(req.address));
+  q.kana_key = kana;
+  q.name_key = name;
+  q.address_key = address;
+  if (req.birth_date) {
+    if (!ParseIsoDate(*req.birth_date).date) {
+      return Status::InvalidArgument("birth date must be YYYY-MM-DD");
+    }
+    q.birth_date = req.birth_date;
+  }
+  if (req.sex) {
+    if (!ParseSex(*req.sex)) return Status::InvalidArgument("sex must be male or female");
+    q.sex = req.sex;
+  }
+  if (!q.kana_key && !q.name_key && !q.address_key && !q.birth_date) {
+    // Searches are for finding a person, never for listing residents.
+    return Status::InvalidArgument("give a kana, name, address or birth date");
+  }
+  q.include_removed = req.include_removed;
+  q.limit = req.limit;
+  KAKUNIN_ASSIGN(res, reader.Search(q));
+  out.rows = std::move(res.rows);
+  out.cut = res.cut;
+  return out;
+}
+
+Result<std::optional<std::vector<VersionView>>> Registry::History(
+    store::RegistryReader& reader, const std::string& resident_code) const {
+  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
+  if (!row) return std::optional<std::vector<VersionView>>();
+  KAKUNIN_ASSIGN(versions, reader.History(row->person_id));
+  std::vector<VersionView> out;
+  out.reserve(versions.size());
+  for (auto& v : versions) {
+    KAKUNIN_ASSIGN(number,
+                   cipher_->Open(v.sealed_number,
+                                 NumberAssociatedData(v.municipality_code, v.sequence)));
+    out.push_back({std::move(v), std::move(number)});
+  }
+  return std::optional<std::vector<VersionView>>(std::move(out));
+}
+
+Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run) {
+  const int64_t superseded_before =
+      StartOfDayJst(YearsBefore(as_of, config_.superseded_retention_years));
+  const int64_t removed_before = StartOfDayJst(YearsBefore(as_of, config_.removed_retention_years));
+  store::PurgeCounts counts;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    auto r = txn.Purge(superseded_before, removed_before, dry_run);
+    if (!r.ok()) return r.status();
+    counts = *r;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return counts;
+}
+
+}  // namespace kakunin::registry

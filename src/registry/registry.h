@@ -1,0 +1,115 @@
+#pragma once
+
+// The registry's use cases (DESIGN §3): apply notifications with every state check of the
+// contract, look residents up, search, show history, purge what retention no longer
+// allows. The only place that combines the store with the rules.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "crypto/field_cipher.h"
+#include "domain/notification_reader.h"
+#include "registry/config.h"
+#include "store/registry_store.h"
+
+namespace kakunin::registry {
+
+// The contract's per-notification answer.
+struct ApplyResult {
+  FieldErrors errors;      // empty: applied (or acknowledged again)
+  bool duplicate = false;  // an identical replay of an applied sequence
+  bool ok() const { return errors.empty(); }
+};
+
+// A notification made ready for the writer outside the write transaction: checked, and
+// with its keys, MACs and sealed fields computed (the costly, stateless part).
+struct PreparedNotification {
+  CheckResult check;  // field verdict; the rest is set only if check.ok()
+  std::string payload_mac;
+  std::string number_mac;
+  std::string sealed_number;
+  std::string sealed_payload;  // canonical JSON, sealed, for the outbox
+  std::string name_key, kana_key, address_key;
+};
+
+// A resident as shown to a caller, individual number decrypted.
+struct ResidentView {
+  store::ResidentRow row;
+  std::string individual_number;
+  std::optional<std::string> former_surname;
+  std::optional<std::string> alias;
+  std::string change_reason;
+  std::string change_date;
+};
+
+struct VersionView {
+  store::VersionRow row;
+  std::string individual_number;
+};
+
+// Criteria as a person types them; turned into search keys here.
+struct SearchRequest {
+  std::optional<std::string> kana;
+  std::optional<std::string> name;
+  std::optional<std::string> birth_date;  // YYYY-MM-DD
+  std::optional<std::string> sex;         // male | female
+  std::optional<std::string> address;     // a prefix, e.g. 山梨県甲府市丸の内
+  std::optional<std::string> number;      // 個人番号
+  bool include_removed = false;
+  int limit = 20;
+};
+
+struct SearchOutcome {
+  std::vector<store::ResidentRow> rows;
+  bool cut = false;
+};
+
+// Thread-safe: the store serialises writes; each call that reads opens or reuses a
+// reader on the calling thread's behalf.
+class Registry {
+ public:
+  // All pointers must outlive the registry.
+  Registry(const NodeConfig& config, store::RegistryStore* store,
+           const crypto::FieldCipher* cipher, const Clock* clock);
+
+  // The options for the field checks this node applies.
+  CheckOptions check_options() const;
+
+  // The stateless part; may run on any thread.
+  PreparedNotification Prepare(CheckResult checked) const;
+
+  // Applies a batch in order inside `txn`: each notification with its own savepoint, so a
+  // rejected one changes nothing. Returns one result per input.
+  Result<std::vector<ApplyResult>> ApplyIn(store::RegistryTxn& txn,
+                                           const std::vector<PreparedNotification>& batch) const;
+
+  // Applies a batch in one durable transaction (commit before return).
+  Result<std::vector<ApplyResult>> Apply(const std::vector<PreparedNotification>& batch);
+
+  // By resident code (an old code leads to the current record).
+  Result<std::optional<ResidentView>> Show(store::RegistryReader& reader,
+                                           const std::string& resident_code) const;
+  Result<SearchOutcome> Search(store::RegistryReader& reader, const SearchRequest& request) const;
+  // Every version, newest first; nullopt if the code is unknown.
+  Result<std::optional<std::vector<VersionView>>> History(store::RegistryReader& reader,
+                                                          const std::string& resident_code) const;
+  // Retention as of `as_of` (a date in Japan).
+  Result<store::PurgeCounts> Purge(const Date& as_of, bool dry_run);
+
+ private:
+  Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
+                               int64_t now) const;
+
+  NodeConfig config_;
+  store::RegistryStore* store_;
+  const crypto::FieldCipher* cipher_;
+  const Clock* clock_;
+};
+
+// Associated data binding a sealed individual number to its version.
+std::string NumberAssociatedData(const std::string& municipality, int64_t sequence);
+
+}  // namespace kakunin::registry

@@ -1,0 +1,65 @@
+#include "registry/write_queue.h"
+
+namespace kakunin::registry {
+
+WriteQueue::WriteQueue(store::RegistryStore* store, size_t max_batch)
+    : store_(store), max_batch_(max_batch == 0 ? 1 : max_batch) {}
+
+Status WriteQueue::Submit(Job job) {
+  Pending me;
+  me.job = std::move(job);
+  std::unique_lock<std::mutex> lock(mu_);
+  queue_.push_back(&me);
+  while (!me.done) {
+    if (!leader_active_) {
+      // Become the leader: take what is queued (up to the cap) and write it.
+      leader_active_ = true;
+      std::deque<Pending*> batch;
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      lock.unlock();
+      RunBatch(batch);
+      lock.lock();
+      for (Pending* p : batch) p->done = true;
+      ++batches_;
+      jobs_ += batch.size();
+      leader_active_ = false;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock);
+    }
+  }
+  return me.status;
+}
+
+void WriteQueue::RunBatch(std::deque<Pending*> batch) {
+  Status commit = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    for (Pending* p : batch) {
+      KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
+      p->status = p->job(txn);
+      KAKUNIN_RETURN_IF_ERROR(p->status.ok() ? txn.ReleaseSavepoint()
+                                             : txn.RollbackToSavepoint());
+    }
+    return Status::Ok();
+  });
+  if (!commit.ok()) {
+    // Nothing of the batch is durable: every job learns that, even one that succeeded.
+    for (Pending* p : batch) {
+      if (p->status.ok()) p->status = commit;
+    }
+  }
+}
+
+size_t WriteQueue::batches() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return batches_;
+}
+
+size_t WriteQueue::jobs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return jobs_;
+}
+
+}  // namespace kakunin::registry

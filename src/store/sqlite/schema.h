@@ -1,0 +1,226 @@
+#pragma once
+
+// Numbered migrations and named SQL for the SQLite registry store. Every statement binds
+// its parameters; nothing is concatenated from input.
+
+namespace kakunin::store::sqlite {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// In order; each runs once, in its own transaction, recorded in schema_migrations.
+inline constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE senders (
+  municipality_code TEXT PRIMARY KEY,
+  last_sequence INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE applied (
+  municipality_code TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  payload_mac BLOB NOT NULL,
+  applied_at INTEGER NOT NULL,
+  PRIMARY KEY (municipality_code, sequence)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE residents (
+  person_id INTEGER PRIMARY KEY,
+  resident_code TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL CHECK (status IN ('active', 'removed')),
+  municipality_code TEXT NOT NULL,
+  version_id INTEGER NOT NULL,
+  moved_from TEXT NOT NULL DEFAULT '',
+  name TEXT NOT NULL,
+  name_kana TEXT,
+  sex TEXT NOT NULL CHECK (sex IN ('male', 'female')),
+  birth_date TEXT NOT NULL,
+  address TEXT NOT NULL,
+  number_mac BLOB NOT NULL,
+  name_key TEXT NOT NULL,
+  kana_key TEXT NOT NULL,
+  address_key TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  removed_at INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX residents_number ON residents (number_mac);
+CREATE INDEX residents_birth_kana ON residents (birth_date, kana_key);
+CREATE INDEX residents_kana ON residents (kana_key);
+CREATE INDEX residents_birth_name ON residents (birth_date, name_key);
+CREATE INDEX residents_name ON residents (name_key);
+CREATE INDEX residents_address ON residents (address_key);
+CREATE INDEX residents_removed ON residents (removed_at) WHERE status = 'removed';
+
+CREATE TABLE versions (
+  version_id INTEGER PRIMARY KEY,
+  person_id INTEGER NOT NULL REFERENCES residents (person_id),
+  municipality_code TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  change_date TEXT NOT NULL,
+  resident_code TEXT NOT NULL,
+  sealed_number BLOB NOT NULL,
+  name TEXT NOT NULL,
+  name_kana TEXT,
+  former_surname TEXT,
+  alias TEXT,
+  sex TEXT NOT NULL,
+  birth_date TEXT NOT NULL,
+  address TEXT NOT NULL,
+  new_resident_code TEXT,
+  applied_at INTEGER NOT NULL,
+  superseded_at INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (municipality_code, sequence)
+) STRICT;
+CREATE INDEX versions_person ON versions (person_id, version_id);
+CREATE INDEX versions_superseded ON versions (superseded_at) WHERE superseded_at > 0;
+
+CREATE TABLE code_changes (
+  old_code TEXT PRIMARY KEY,
+  new_code TEXT NOT NULL,
+  person_id INTEGER NOT NULL REFERENCES residents (person_id),
+  changed_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX code_changes_person ON code_changes (person_id);
+
+CREATE TABLE outbox (
+  outbox_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  municipality_code TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  sealed_payload BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  delivered_at INTEGER
+) STRICT;
+CREATE INDEX outbox_pending ON outbox (outbox_id) WHERE delivered_at IS NULL;
+)sql"},
+};
+
+// --- meta ---
+inline constexpr char kGetMeta[] = "SELECT value FROM meta WHERE key = ?1";
+inline constexpr char kSetMeta[] =
+    "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+// --- senders and applied sequences ---
+inline constexpr char kLastSequence[] =
+    "SELECT last_sequence FROM senders WHERE municipality_code = ?1";
+inline constexpr char kSetLastSequence[] =
+    "INSERT INTO senders (municipality_code, last_sequence) VALUES (?1, ?2) "
+    "ON CONFLICT (municipality_code) DO UPDATE SET last_sequence = excluded.last_sequence";
+inline constexpr char kAppliedMac[] =
+    "SELECT payload_mac FROM applied WHERE municipality_code = ?1 AND sequence = ?2";
+inline constexpr char kRecordApplied[] =
+    "INSERT INTO applied (municipality_code, sequence, payload_mac, applied_at) "
+    "VALUES (?1, ?2, ?3, ?4)";
+
+// --- residents ---
+#define KAKUNIN_RESIDENT_COLUMNS                                                              \
+  "person_id, resident_code, status, municipality_code, version_id, moved_from, name, "      \
+  "name_kana, sex, birth_date, address, number_mac, name_key, kana_key, address_key, "       \
+  "updated_at, removed_at"
+inline constexpr char kResidentColumns[] = KAKUNIN_RESIDENT_COLUMNS;
+inline constexpr char kResidentByCode[] =
+    "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE resident_code = ?1";
+inline constexpr char kResidentByOldCode[] =
+    "SELECT " KAKUNIN_RESIDENT_COLUMNS
+    " FROM residents WHERE person_id = (SELECT person_id FROM code_changes WHERE old_code = ?1)";
+inline constexpr char kResidentsByNumber[] =
+    "SELECT " KAKUNIN_RESIDENT_COLUMNS
+    " FROM residents WHERE number_mac = ?1 AND (?2 OR status = 'active') ORDER BY person_id";
+inline constexpr char kCodeKnown[] =
+    "SELECT EXISTS (SELECT 1 FROM residents WHERE resident_code = ?1) "
+    "OR EXISTS (SELECT 1 FROM code_changes WHERE old_code = ?1)";
+inline constexpr char kNumberHeldByOther[] =
+    "SELECT EXISTS (SELECT 1 FROM residents WHERE number_mac = ?1 AND status = 'active' "
+    "AND person_id <> ?2)";
+inline constexpr char kInsertResident[] =
+    "INSERT INTO residents (resident_code, status, municipality_code, version_id, moved_from, "
+    "name, name_kana, sex, birth_date, address, number_mac, name_key, kana_key, address_key, "
+    "updated_at, removed_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+inline constexpr char kUpdateResident[] =
+    "UPDATE residents SET resident_code = ?1, status = ?2, municipality_code = ?3, "
+    "version_id = ?4, moved_from = ?5, name = ?6, name_kana = ?7, sex = ?8, birth_date = ?9, "
+    "address = ?10, number_mac = ?11, name_key = ?12, kana_key = ?13, address_key = ?14, "
+    "updated_at = ?15, removed_at = ?16 WHERE person_id = ?17";
+
+// --- versions ---
+#define KAKUNIN_VERSION_COLUMNS                                                               \
+  "version_id, person_id, municipality_code, sequence, kind, reason, change_date, "          \
+  "resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, "  \
+  "address, new_resident_code, applied_at, superseded_at"
+inline constexpr char kInsertVersion[] =
+    "INSERT INTO versions (person_id, municipality_code, sequence, kind, reason, change_date, "
+    "resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, "
+    "address, new_resident_code, applied_at, superseded_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+inline constexpr char kMarkSuperseded[] =
+    "UPDATE versions SET superseded_at = ?2 WHERE version_id = ?1 AND superseded_at = 0";
+inline constexpr char kHistory[] =
+    "SELECT " KAKUNIN_VERSION_COLUMNS
+    " FROM versions WHERE person_id = ?1 ORDER BY version_id DESC";
+inline constexpr char kVersionById[] =
+    "SELECT " KAKUNIN_VERSION_COLUMNS " FROM versions WHERE version_id = ?1";
+
+// --- code changes and outbox ---
+inline constexpr char kRecordCodeChange[] =
+    "INSERT INTO code_changes (old_code, new_code, person_id, changed_at) VALUES (?1, ?2, ?3, ?4)";
+inline constexpr char kEnqueueOutbox[] =
+    "INSERT INTO outbox (municipality_code, sequence, sealed_payload, created_at) "
+    "VALUES (?1, ?2, ?3, ?4)";
+
+// --- search: a driving fragment and filters, each a constant; see SqliteReader::Search ---
+inline constexpr char kSearchSelect[] = "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE 1";
+inline constexpr char kSearchKana[] = " AND kana_key >= ? AND kana_key < ?";
+inline constexpr char kSearchName[] = " AND name_key >= ? AND name_key < ?";
+inline constexpr char kSearchBirth[] = " AND birth_date = ?";
+inline constexpr char kSearchSex[] = " AND sex = ?";
+inline constexpr char kSearchAddress[] = " AND address_key >= ? AND address_key < ?";
+inline constexpr char kSearchActive[] = " AND status = 'active'";
+inline constexpr char kSearchOrderKana[] = " ORDER BY kana_key, birth_date, person_id LIMIT ?";
+inline constexpr char kSearchOrderName[] = " ORDER BY name_key, birth_date, person_id LIMIT ?";
+inline constexpr char kSearchOrderAddress[] =
+    " ORDER BY address_key, birth_date, person_id LIMIT ?";
+inline constexpr char kSearchOrderBirth[] = " ORDER BY birth_date, kana_key, person_id LIMIT ?";
+
+// --- stats ---
+inline constexpr char kStats[] =
+    "SELECT (SELECT count(*) FROM residents WHERE status = 'active'), "
+    "(SELECT count(*) FROM residents WHERE status = 'removed'), "
+    "(SELECT count(*) FROM versions), "
+    "(SELECT count(*) FROM versions WHERE superseded_at > 0), "
+    "(SELECT count(*) FROM code_changes), "
+    "(SELECT count(*) FROM senders), "
+    "(SELECT count(*) FROM applied), "
+    "(SELECT count(*) FROM outbox WHERE delivered_at IS NULL)";
+
+// --- retention ---
+inline constexpr char kCountSuperseded[] =
+    "SELECT count(*) FROM versions v JOIN residents r USING (person_id) "
+    "WHERE v.superseded_at > 0 AND v.superseded_at < ?1 "
+    "AND NOT (r.status = 'removed' AND r.removed_at < ?2)";
+inline constexpr char kDeleteSuperseded[] =
+    "DELETE FROM versions WHERE superseded_at > 0 AND superseded_at < ?1 AND person_id NOT IN "
+    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?2)";
+inline constexpr char kCountRemoved[] =
+    "SELECT count(*), (SELECT count(*) FROM versions WHERE person_id IN "
+    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)) "
+    "FROM residents WHERE status = 'removed' AND removed_at < ?1";
+inline constexpr char kDeleteRemovedVersions[] =
+    "DELETE FROM versions WHERE person_id IN "
+    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+inline constexpr char kDeleteRemovedCodeChanges[] =
+    "DELETE FROM code_changes WHERE person_id IN "
+    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+inline constexpr char kDeleteRemovedResidents[] =
+    "DELETE FROM residents WHERE status = 'removed' AND removed_at < ?1";
+
+}  // namespace kakunin::store::sqlite

@@ -1,0 +1,516 @@
+#include "store/sqlite/sqlite_registry_store.h"
+
+#include <sys/stat.h>
+
+#include <mutex>
+
+#include "store/sqlite/db.h"
+#include "store/sqlite/schema.h"
+
+namespace kakunin::store::sqlite {
+namespace {
+
+// Everything here runs with a prepared statement from the connection's cache.
+#define KAKUNIN_PREPARE(var, db, sql)          \
+  auto var##_r = (db)->Prepare(sql);           \
+  if (!var##_r.ok()) return var##_r.status();  \
+  Stmt& var = **var##_r
+
+const char* StatusText(ResidentStatus s) { return s == ResidentStatus::kActive ? "active" : "removed"; }
+
+ResidentRow ReadResident(const Stmt& s) {
+  ResidentRow r;
+  r.person_id = s.Int(0);
+  r.resident_code = s.Text(1);
+  r.status = s.Text(2) == "active" ? ResidentStatus::kActive : ResidentStatus::kRemoved;
+  r.municipality_code = s.Text(3);
+  r.version_id = s.Int(4);
+  r.moved_from = s.Text(5);
+  r.name = s.Text(6);
+  r.name_kana = s.OptionalText(7);
+  r.sex = s.Text(8);
+  r.birth_date = s.Text(9);
+  r.address = s.Text(10);
+  r.number_mac = s.Blob(11);
+  r.name_key = s.Text(12);
+  r.kana_key = s.Text(13);
+  r.address_key = s.Text(14);
+  r.updated_at = s.Int(15);
+  r.removed_at = s.Int(16);
+  return r;
+}
+
+VersionRow ReadVersion(const Stmt& s) {
+  VersionRow v;
+  v.version_id = s.Int(0);
+  v.person_id = s.Int(1);
+  v.municipality_code = s.Text(2);
+  v.sequence = s.Int(3);
+  v.kind = s.Text(4);
+  v.reason = s.Text(5);
+  v.change_date = s.Text(6);
+  v.resident_code = s.Text(7);
+  v.sealed_number = s.Blob(8);
+  v.name = s.Text(9);
+  v.name_kana = s.OptionalText(10);
+  v.former_surname = s.OptionalText(11);
+  v.alias = s.OptionalText(12);
+  v.sex = s.Text(13);
+  v.birth_date = s.Text(14);
+  v.address = s.Text(15);
+  v.new_resident_code = s.OptionalText(16);
+  v.applied_at = s.Int(17);
+  v.superseded_at = s.Int(18);
+  return v;
+}
+
+void BindResident(Stmt& s, const ResidentRow& r) {
+  s.Bind(1, r.resident_code)
+      .Bind(2, std::string_view(StatusText(r.status)))
+      .Bind(3, r.municipality_code)
+      .Bind(4, r.version_id)
+      .Bind(5, r.moved_from)
+      .Bind(6, r.name)
+      .BindOptional(7, r.name_kana)
+      .Bind(8, r.sex)
+      .Bind(9, r.birth_date)
+      .Bind(10, r.address)
+      .BindBlob(11, r.number_mac)
+      .Bind(12, r.name_key)
+      .Bind(13, r.kana_key)
+      .Bind(14, r.address_key)
+      .Bind(15, r.updated_at)
+      .Bind(16, r.removed_at);
+}
+
+// Runs a query expected to return at most one resident.
+Result<std::optional<ResidentRow>> QueryResident(Db* db, const char* sql, const std::string& key) {
+  KAKUNIN_PREPARE(s, db, sql);
+  s.Bind(1, key);
+  Status st;
+  std::optional<ResidentRow> out;
+  if (s.Step(&st)) out = ReadResident(s);
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<ResidentRow>> FindByAnyCode(Db* db, const std::string& code) {
+  auto r = QueryResident(db, kResidentByCode, code);
+  if (!r.ok() || r->has_value()) return r;
+  return QueryResident(db, kResidentByOldCode, code);
+}
+
+// The smallest string greater than every string that begins with `prefix` (keys are
+// UTF-8, compared bytewise): prefix + U+10FFFF.
+std::string PrefixEnd(const std::string& prefix) { return prefix + "\xF4\x8F\xBF\xBF"; }
+
+class SqliteReader final : public RegistryReader {
+ public:
+  explicit SqliteReader(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) override {
+    return FindByAnyCode(db_.get(), code);
+  }
+
+  Result<std::vector<ResidentRow>> FindByNumberMac(const std::string& mac,
+                                                   bool include_removed) override {
+    KAKUNIN_PREPARE(s, db_.get(), kResidentsByNumber);
+    s.BindBlob(1, mac).Bind(2, int64_t{include_removed});
+    std::vector<ResidentRow> out;
+    Status st;
+    while (s.Step(&st)) out.push_back(ReadResident(s));
+    s.Reset();
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<SearchResult> Search(const SearchQuery& q) override {
+    // The statement is assembled from constant fragments only; every value is bound.
+    std::string sql = kSearchSelect;
+    std::vector<std::string> params;
+    if (q.kana_key) {
+      sql += kSearchKana;
+      params.push_back(*q.kana_key);
+      params.push_back(PrefixEnd(*q.kana_key));
+    }
+    if (q.name_key) {
+      sql += kSearchName;
+      params.push_back(*q.name_key);
+      params.push_back(PrefixEnd(*q.name_key));
+    }
+    if (q.birth_date) {
+      sql += kSearchBirth;
+      params.push_back(*q.birth_date);
+    }
+    if (q.sex) {
+      sql += kSearchSex;
+      params.push_back(*q.sex);
+    }
+    if (q.address_key) {
+      sql += kSearchAddress;
+      params.push_back(*q.address_key);
+      params.push_back(PrefixEnd(*q.address_key));
+    }
+    if (!q.include_removed) sql += kSearchActive;
+    sql += q.kana_key ? kSearchOrderKana
+           : q.name_key ? kSearchOrderName
+           : (q.address_key && !q.birth_date) ? kSearchOrderAddress
+                                              : kSearchOrderBirth;
+    auto it = dynamic_.find(sql);
+    if (it == dynamic_.end()) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v3(db_->raw(), sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &raw,
+                             nullptr) != SQLITE_OK) {
+        return db_->LastError("prepare search");
+      }
+      it = dynamic_.emplace(sql, std::make_unique<Stmt>(db_.get(), raw)).first;
+    }
+    Stmt& s = *it->second;
+    s.Reset();
+    int i = 1;
+    for (const auto& p : params) s.Bind(i++, p);
+    s.Bind(i, int64_t{q.limit} + 1);
+    SearchResult out;
+    Status st;
+    while (s.Step(&st)) out.rows.push_back(ReadResident(s));
+    s.Reset();
+    if (!st.ok()) return st;
+    if (out.rows.size() > static_cast<size_t>(q.limit)) {
+      out.rows.pop_back();
+      out.cut = true;
+    }
+    return out;
+  }
+
+  Result<std::vector<VersionRow>> History(int64_t person_id) override {
+    KAKUNIN_PREPARE(s, db_.get(), kHistory);
+    s.Bind(1, person_id);
+    std::vector<VersionRow> out;
+    Status st;
+    while (s.Step(&st)) out.push_back(ReadVersion(s));
+    s.Reset();
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::optional<VersionRow>> Version(int64_t version_id) override {
+    KAKUNIN_PREPARE(s, db_.get(), kVersionById);
+    s.Bind(1, version_id);
+    std::optional<VersionRow> out;
+    Status st;
+    if (s.Step(&st)) out = ReadVersion(s);
+    s.Reset();
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<StoreStats> Stats() override {
+    KAKUNIN_PREPARE(s, db_.get(), kStats);
+    StoreStats out;
+    Status st;
+    if (s.Step(&st)) {
+      out.active = s.Int(0);
+      out.removed = s.Int(1);
+      out.versions = s.Int(2);
+      out.superseded_versions = s.Int(3);
+      out.code_changes = s.Int(4);
+      out.senders = s.Int(5);
+      out.applied_notifications = s.Int(6);
+      out.outbox_pending = s.Int(7);
+    }
+    s.Reset();
+    if (!st.ok()) return st;
+    return out;
+  }
+
+ private:
+  std::unique_ptr<Db> db_;
+  std::unordered_map<std::string, std::unique_ptr<Stmt>> dynamic_;
+};
+
+class SqliteTxn final : public RegistryTxn {
+ public:
+  explicit SqliteTxn(Db* db) : db_(db) {}
+
+  Status Savepoint() override {
+    return db_->Exec("SAVEPOINT sp" + std::to_string(++depth_));
+  }
+  Status RollbackToSavepoint() override {
+    std::string name = "sp" + std::to_string(depth_--);
+    KAKUNIN_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO " + name));
+    return db_->Exec("RELEASE " + name);
+  }
+  Status ReleaseSavepoint() override { return db_->Exec("RELEASE sp" + std::to_string(depth_--)); }
+
+  Result<int64_t> LastSequence(const std::string& municipality) override {
+    KAKUNIN_PREPARE(s, db_, kLastSequence);
+    s.Bind(1, municipality);
+    Status st;
+    int64_t last = 0;
+    if (s.Step(&st)) last = s.Int(0);
+    s.Reset();
+    if (!st.ok()) return st;
+    return last;
+  }
+
+  Status SetLastSequence(const std::string& municipality, int64_t sequence) override {
+    KAKUNIN_PREPARE(s, db_, kSetLastSequence);
+    return s.Bind(1, municipality).Bind(2, sequence).Exec();
+  }
+
+  Result<std::optional<std::string>> AppliedMac(const std::string& municipality,
+                                                int64_t sequence) override {
+    KAKUNIN_PREPARE(s, db_, kAppliedMac);
+    s.Bind(1, municipality).Bind(2, sequence);
+    Status st;
+    std::optional<std::string> mac;
+    if (s.Step(&st)) mac = s.Blob(0);
+    s.Reset();
+    if (!st.ok()) return st;
+    return mac;
+  }
+
+  Status RecordApplied(const std::string& municipality, int64_t sequence,
+                       const std::string& payload_mac, int64_t applied_at) override {
+    KAKUNIN_PREPARE(s, db_, kRecordApplied);
+    return s.Bind(1, municipality).Bind(2, sequence).BindBlob(3, payload_mac).Bind(4, applied_at)
+        .Exec();
+  }
+
+  Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) override {
+    return QueryResident(db_, kResidentByCode, code);
+  }
+
+  Result<bool> IsResidentCodeKnown(const std::string& code) override {
+    KAKUNIN_PREPARE(s, db_, kCodeKnown);
+    s.Bind(1, code);
+    Status st;
+    bool known = s.Step(&st) && s.Int(0) != 0;
+    s.Reset();
+    if (!st.ok()) return st;
+    return known;
+  }
+
+  Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override {
+    KAKUNIN_PREPARE(s, db_, kNumberHeldByOther);
+    s.BindBlob(1, mac).Bind(2, except_person);
+    Status st;
+    bool held = s.Step(&st) && s.Int(0) != 0;
+    s.Reset();
+    if (!st.ok()) return st;
+    return held;
+  }
+
+  Result<int64_t> InsertResident(const ResidentRow& row) override {
+    KAKUNIN_PREPARE(s, db_, kInsertResident);
+    BindResident(s, row);
+    KAKUNIN_RETURN_IF_ERROR(s.Exec());
+    return db_->LastInsertRowId();
+  }
+
+  Status UpdateResident(const ResidentRow& row) override {
+    KAKUNIN_PREPARE(s, db_, kUpdateResident);
+    BindResident(s, row);
+    s.Bind(17, row.person_id);
+    return s.Exec();
+  }
+
+  Result<int64_t> InsertVersion(const VersionRow& v) override {
+    KAKUNIN_PREPARE(s, db_, kInsertVersion);
+    s.Bind(1, v.person_id)
+        .Bind(2, v.municipality_code)
+        .Bind(3, v.sequence)
+        .Bind(4, v.kind)
+        .Bind(5, v.reason)
+        .Bind(6, v.change_date)
+        .Bind(7, v.resident_code)
+        .BindBlob(8, v.sealed_number)
+        .Bind(9, v.name)
+        .BindOptional(10, v.name_kana)
+        .BindOptional(11, v.former_surname)
+        .BindOptional(12, v.alias)
+        .Bind(13, v.sex)
+        .Bind(14, v.birth_date)
+        .Bind(15, v.address)
+        .BindOptional(16, v.new_resident_code)
+        .Bind(17, v.applied_at)
+        .Bind(18, v.superseded_at);
+    KAKUNIN_RETURN_IF_ERROR(s.Exec());
+    return db_->LastInsertRowId();
+  }
+
+  Status MarkSuperseded(int64_t version_id, int64_t at) override {
+    KAKUNIN_PREPARE(s, db_, kMarkSuperseded);
+    return s.Bind(1, version_id).Bind(2, at).Exec();
+  }
+
+  Status RecordCodeChange(const std::string& old_code, const std::string& new_code,
+                          int64_t person_id, int64_t at) override {
+    KAKUNIN_PREPARE(s, db_, kRecordCodeChange);
+    return s.Bind(1, old_code).Bind(2, new_code).Bind(3, person_id).Bind(4, at).Exec();
+  }
+
+  Status EnqueueOutbox(const std::string& municipality, int64_t sequence,
+                       const std::string& sealed_payload, int64_t at) override {
+    KAKUNIN_PREPARE(s, db_, kEnqueueOutbox);
+    return s.Bind(1, municipality).Bind(2, sequence).BindBlob(3, sealed_payload).Bind(4, at)
+        .Exec();
+  }
+
+  Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
+                            bool dry_run) override {
+    PurgeCounts c;
+    {
+      KAKUNIN_PREPARE(s, db_, kCountSuperseded);
+      s.Bind(1, superseded_before).Bind(2, removed_before);
+      Status st;
+      if (s.Step(&st)) c.superseded_versions = s.Int(0);
+      s.Reset();
+      KAKUNIN_RETURN_IF_ERROR(st);
+    }
+    {
+      KAKUNIN_PREPARE(s, db_, kCountRemoved);
+      s.Bind(1, removed_before);
+      Status st;
+      if (s.Step(&st)) {
+        c.removed_residents = s.Int(0);
+        c.removed_resident_versions = s.Int(1);
+      }
+      s.Reset();
+      KAKUNIN_RETURN_IF_ERROR(st);
+    }
+    if (dry_run) return c;
+    {
+      KAKUNIN_PREPARE(s, db_, kDeleteSuperseded);
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, superseded_before).Bind(2, removed_before).Exec());
+    }
+    for (const char* sql : {kDeleteRemovedVersions, kDeleteRemovedCodeChanges,
+                            kDeleteRemovedResidents}) {
+      KAKUNIN_PREPARE(s, db_, sql);
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, removed_before).Exec());
+    }
+    return c;
+  }
+
+ private:
+  Db* db_;
+  int depth_ = 0;
+};
+
+class SqliteRegistryStore final : public RegistryStore {
+ public:
+  SqliteRegistryStore(std::string path, std::unique_ptr<Db> writer)
+      : path_(std::move(path)), writer_(std::move(writer)) {}
+
+  Status Write(const std::function<Status(RegistryTxn&)>& fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto txn = Txn::Begin(writer_.get());
+    if (!txn.ok()) return txn.status();
+    SqliteTxn t(writer_.get());
+    Status st = fn(t);
+    if (!st.ok()) return st;  // ~Txn rolls back
+    return (*txn)->Commit();
+  }
+
+  Result<std::unique_ptr<RegistryReader>> OpenReader() override {
+    auto db = Db::Open(path_, /*create=*/false, /*read_only=*/true);
+    if (!db.ok()) return db.status();
+    return std::unique_ptr<RegistryReader>(new SqliteReader(std::move(*db)));
+  }
+
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_PREPARE(s, writer_.get(), kGetMeta);
+    s.Bind(1, key);
+    Status st;
+    std::optional<std::string> v;
+    if (s.Step(&st)) v = s.Text(0);
+    s.Reset();
+    if (!st.ok()) return st;
+    return v;
+  }
+
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_PREPARE(s, writer_.get(), kSetMeta);
+    return s.Bind(1, key).Bind(2, value).Exec();
+  }
+
+  Status CheckIntegrity() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_PREPARE(s, writer_.get(), "PRAGMA integrity_check");
+    Status st;
+    std::string first;
+    if (s.Step(&st)) first = s.Text(0);
+    s.Reset();
+    KAKUNIN_RETURN_IF_ERROR(st);
+    if (first != "ok") return Status::DataLoss("integrity check failed");
+    return Status::Ok();
+  }
+
+ private:
+  std::mutex mu_;
+  std::string path_;
+  std::unique_ptr<Db> writer_;
+};
+
+Status Migrate(Db* db) {
+  KAKUNIN_RETURN_IF_ERROR(db->Exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+      "applied_at TEXT NOT NULL) STRICT"));
+  int current = 0;
+  {
+    KAKUNIN_PREPARE(s, db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    Status st;
+    if (s.Step(&st)) current = static_cast<int>(s.Int(0));
+    s.Reset();
+    KAKUNIN_RETURN_IF_ERROR(st);
+  }
+  if (current > LatestSchemaVersion()) {
+    return Status::FailedPrecondition("database schema is newer than this build");
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= current) continue;
+    auto txn = Txn::Begin(db);
+    if (!txn.ok()) return txn.status();
+    KAKUNIN_RETURN_IF_ERROR(db->Exec(m.sql));
+    KAKUNIN_PREPARE(s, db,
+                    "INSERT INTO schema_migrations (version, applied_at) "
+                    "VALUES (?1, datetime('now'))");
+    KAKUNIN_RETURN_IF_ERROR(s.Bind(1, int64_t{m.version}).Exec());
+    KAKUNIN_RETURN_IF_ERROR((*txn)->Commit());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int LatestSchemaVersion() {
+  int v = 0;
+  for (const Migration& m : kMigrations) v = std::max(v, m.version);
+  return v;
+}
+
+Result<std::unique_ptr<RegistryStore>> OpenRegistryStore(const std::string& path, bool create) {
+  struct stat st;
+  bool exists = ::stat(path.c_str(), &st) == 0;
+  if (!exists && !create) return Status::NotFound("registry database not found (run kakunin init)");
+  auto db = Db::Open(path, create, /*read_only=*/false);
+  if (!db.ok()) return db.status();
+  if (exists) {
+    // Refuse files that are not ours before changing anything in them.
+    auto s = (*db)->Prepare(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'");
+    if (!s.ok()) return s.status();
+    Status step;
+    bool ours = (*s)->Step(&step) && (*s)->Int(0) == 1;
+    (*s)->Reset();
+    KAKUNIN_RETURN_IF_ERROR(step);
+    if (!ours && !create) return Status::DataLoss("not a Kakunin registry database");
+  }
+  KAKUNIN_RETURN_IF_ERROR(Migrate(db->get()));
+  return std::unique_ptr<RegistryStore>(new SqliteRegistryStore(path, std::move(*db)));
+}
+
+}  // namespace kakunin::store::sqlite
