@@ -1,0 +1,524 @@
+// The registry's state rules (spec/notifications.md, "State checks" and "Moves"), on a real
+// SQLite database with real keys.
+
+#include "registry/registry.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "crypto/keys.h"
+#include "registry/write_queue.h"
+#include "store/sqlite/sqlite_registry_store.h"
+
+namespace kakunin {
+
+void PrintTo(const FieldError& e, std::ostream* os) {
+  *os << "{" << e.field << ", " << ErrorCodeName(e.code) << "}";
+}
+
+namespace registry {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RegistryTest : public ::testing::Test {
+  public:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kakunin_registry_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ASSERT_TRUE(crypto::CreateKeyFile((dir_ / "keys").string()).ok());
+    auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
+    ASSERT_TRUE(keys.ok());
+    cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
+    auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    config_.prefecture = 19;
+    registry_ = std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A valid notification; the test adjusts what it needs.
+  Notification Make(const std::string& municipality, uint64_t seq, ChangeReason reason,
+                    const std::string& code10, const std::string& number11) {
+    Notification n;
+    n.municipality_code = municipality;
+    n.sequence = seq;
+    n.kind = KindOf(reason);
+    n.reason = reason;
+    n.change_date = Date::FromYmd(2026, 4, 1);
+    n.resident_code = ResidentCode::FromTenDigits(code10);
+    n.individual_number = IndividualNumber::FromElevenDigits(number11);
+    n.name = "山田　太郎";
+    n.name_kana = "ヤマダ　タロウ";
+    n.sex = Sex::kMale;
+    n.birth_date = Date::FromYmd(1980, 5, 1);
+    n.address = LocalGovTable::Builtin().Find(municipality)->FullName() + "1番地";
+    return n;
+  }
+
+  // Applies through the real field checks (via canonical JSON), as a sender would.
+  std::vector<ApplyResult> Send(const std::vector<Notification>& ns) {
+    std::vector<PreparedNotification> batch;
+    CheckOptions opt = registry_->check_options();
+    for (const auto& n : ns) {
+      batch.push_back(registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), opt)));
+    }
+    auto r = registry_->Apply(batch);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::vector<ApplyResult>();
+  }
+  ApplyResult SendOne(const Notification& n) { return Send({n})[0]; }
+
+  std::optional<ResidentView> Show(const std::string& code) {
+    auto reader = store_->OpenReader();
+    EXPECT_TRUE(reader.ok());
+    auto v = registry_->Show(**reader, code);
+    EXPECT_TRUE(v.ok());
+    return *v;
+  }
+
+  std::vector<VersionView> History(const std::string& code) {
+    auto reader = store_->OpenReader();
+    auto h = registry_->History(**reader, code);
+    EXPECT_TRUE(h.ok());
+    return h->value_or(std::vector<VersionView>());
+  }
+
+  store::StoreStats Stats() {
+    auto reader = store_->OpenReader();
+    return *(*reader)->Stats();
+  }
+
+  static FieldErrors Record(ErrorCode c) { return {{"record", c}}; }
+
+  fs::path dir_;
+  NodeConfig config_;
+  FixedClock clock_ = FixedClock::AtDate(Date::FromYmd(2026, 11, 21));
+  std::unique_ptr<crypto::FieldCipher> cipher_;
+  std::unique_ptr<store::RegistryStore> store_;
+  std::unique_ptr<Registry> registry_;
+};
+
+constexpr char kKofu[] = "192015";
+constexpr char kKai[] = "192104";
+constexpr char kShinjuku[] = "131041";
+
+TEST_F(RegistryTest, EntryAmendmentRemovalKeepEveryVersion) {
+  auto e = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  ASSERT_TRUE(SendOne(e).ok());
+  auto a = Make(kKofu, 2, ChangeReason::kMovedWithin, "1000000001", "10000000001");
+  a.address = "山梨県甲府市丸の内2";
+  ASSERT_TRUE(SendOne(a).ok());
+  auto view = Show(e.resident_code.str());
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->row.address, "山梨県甲府市丸の内2");
+  EXPECT_EQ(view->individual_number, e.individual_number.str());
+  auto r = Make(kKofu, 3, ChangeReason::kDeath, "1000000001", "10000000001");
+  ASSERT_TRUE(SendOne(r).ok());
+  view = Show(e.resident_code.str());
+  EXPECT_EQ(view->row.status, store::ResidentStatus::kRemoved);
+  auto h = History(e.resident_code.str());
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].row.reason, "death");  // newest first
+  EXPECT_EQ(h[1].row.reason, "moved_within");
+  EXPECT_NE(h[1].row.superseded_at, 0);
+  EXPECT_EQ(h[2].row.reason, "birth");
+  EXPECT_EQ(Stats().outbox_pending, 3);
+}
+
+TEST_F(RegistryTest, SequenceRules) {
+  auto n1 = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  ASSERT_TRUE(SendOne(n1).ok());
+  // An identical replay is acknowledged and changes nothing.
+  ApplyResult again = SendOne(n1);
+  EXPECT_TRUE(again.ok());
+  EXPECT_TRUE(again.duplicate);
+  // The same sequence with another payload conflicts.
+  auto other = n1;
+  other.name = "山田　次郎";
+  EXPECT_EQ(SendOne(other).errors, Record(ErrorCode::kSequenceConflict));
+  // A gap is refused; so is everything after it until the gap is filled.
+  auto n3 = Make(kKofu, 3, ChangeReason::kBirth, "1000000003", "10000000003");
+  EXPECT_EQ(SendOne(n3).errors, Record(ErrorCode::kSequenceGap));
+  auto n2 = Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002");
+  auto results = Send({n2, n3});
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_TRUE(results[1].ok());
+  EXPECT_EQ(Stats().active, 3);
+  EXPECT_EQ(Stats().outbox_pending, 3);  // the replay added nothing
+}
+
+TEST_F(RegistryTest, ARejectedNotificationChangesNothingAndKeepsItsSequence) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  // Same number as the resident above: refused, sequence 2 not used up.
+  auto clash = Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000001");
+  EXPECT_EQ(SendOne(clash).errors, Record(ErrorCode::kNumberInUse));
+  auto before = Stats();
+  EXPECT_EQ(before.active, 1);
+  EXPECT_EQ(before.applied_notifications, 1);
+  // Corrected and sent again under the same number.
+  clash.individual_number = IndividualNumber::FromElevenDigits("10000000002");
+  EXPECT_TRUE(SendOne(clash).ok());
+  EXPECT_EQ(Stats().active, 2);
+}
+
+TEST_F(RegistryTest, FieldErrorsPassThroughWithoutState) {
+  std::vector<PreparedNotification> batch;
+  batch.push_back(registry_->Prepare(CheckJsonNotification("{}", registry_->check_options())));
+  auto r = registry_->Apply(batch);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE((*r)[0].ok());
+  EXPECT_EQ((*r)[0].errors[0].code, ErrorCode::kMissing);
+  EXPECT_EQ(Stats().applied_notifications, 0);
+}
+
+TEST_F(RegistryTest, EveryStateErrorCode) {
+  EXPECT_EQ(SendOne(Make(kShinjuku, 1, ChangeReason::kBirth, "1000000009", "10000000009")).errors,
+            Record(ErrorCode::kOutsidePrefecture));
+  EXPECT_EQ(SendOne(Make(kKofu, 1, ChangeReason::kDeath, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kNotFound));
+  EXPECT_EQ(SendOne(Make(kKofu, 1, ChangeReason::kMovedWithin, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kNotFound));
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(SendOne(Make(kKofu, 2, ChangeReason::kOtherEntry, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kAlreadyRegistered));
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kMovedWithin, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kWrongMunicipality));
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kDeath, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kWrongMunicipality));
+  // Only a 転入 supersedes a registration in another municipality.
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kAlreadyRegistered));
+  EXPECT_EQ(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000001")).errors,
+            Record(ErrorCode::kNumberInUse));
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  auto change = Make(kKofu, 3, ChangeReason::kResidentCodeChanged, "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000002");
+  EXPECT_EQ(SendOne(change).errors, Record(ErrorCode::kCodeInUse));
+  auto renumber = Make(kKofu, 3, ChangeReason::kIndividualNumberChanged, "1000000001",
+                       "10000000002");
+  EXPECT_EQ(SendOne(renumber).errors, Record(ErrorCode::kNumberInUse));
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kDeath, "1000000002", "10000000002")).ok());
+  EXPECT_EQ(SendOne(Make(kKofu, 4, ChangeReason::kMovedWithin, "1000000002", "10000000002")).errors,
+            Record(ErrorCode::kRemoved));
+  EXPECT_EQ(SendOne(Make(kKofu, 4, ChangeReason::kDeath, "1000000002", "10000000002")).errors,
+            Record(ErrorCode::kRemoved));
+  // A removed resident's number is free again.
+  renumber.sequence = 4;
+  EXPECT_TRUE(SendOne(renumber).ok());
+}
+
+TEST_F(RegistryTest, MoveInBeforeMoveOut) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  // B (甲斐市) records the move-in first: it supersedes A's registration.
+  auto in = Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001");
+  ASSERT_TRUE(SendOne(in).ok());
+  auto v = Show(in.resident_code.str());
+  EXPECT_EQ(v->row.municipality_code, kKai);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  // A's later move-out is recorded in history and does not remove B's registration.
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  v = Show(in.resident_code.str());
+  EXPECT_EQ(v->row.municipality_code, kKai);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  auto h = History(in.resident_code.str());
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].row.reason, "moved_out");
+  EXPECT_NE(h[0].row.superseded_at, 0);  // history only
+  // A second move-out from A is no longer expected.
+  EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kWrongMunicipality));
+}
+
+TEST_F(RegistryTest, MoveOutBeforeMoveIn) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(Show("10000000018")->row.status, store::ResidentStatus::kRemoved);
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  auto v = Show(ResidentCode::FromTenDigits("1000000001").str());
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_EQ(v->row.municipality_code, kKai);
+  EXPECT_EQ(History(v->row.resident_code).size(), 3u);
+}
+
+TEST_F(RegistryTest, ResidentCodeChangeKeepsTheChain) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  auto change = Make(kKofu, 2, ChangeReason::kResidentCodeChanged, "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("2000000002");
+  ASSERT_TRUE(SendOne(change).ok());
+  std::string old_code = ResidentCode::FromTenDigits("1000000001").str();
+  std::string new_code = change.new_resident_code->str();
+  auto v = Show(old_code);  // the old code leads to the current record
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->row.resident_code, new_code);
+  EXPECT_EQ(History(old_code).size(), 2u);
+  // The old code is never reissued; the new one is used from now on.
+  EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kBirth, "1000000001", "10000000005")).errors,
+            Record(ErrorCode::kCodeInUse));
+  EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kMovedWithin, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kNotFound));
+  EXPECT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kMovedWithin, "2000000002", "10000000001")).ok());
+}
+
+TEST_F(RegistryTest, SearchFoldsKanaWidthAndVariants) {
+  auto a = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  a.name = "髙橋　一郎";
+  a.name_kana = "タカハシ　イチロウ";
+  auto b = Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002");
+  b.name = "山田　太郎";
+  b.name_kana = "ヤマダ　タロウ";
+  auto c = Make(kKofu, 3, ChangeReason::kBirth, "1000000003", "10000000003");
+  c.name = "山田　太一";
+  c.name_kana = "ヤマダ　タイチ";
+  c.birth_date = Date::FromYmd(1990, 1, 1);
+  ASSERT_EQ(Send({a, b, c}).size(), 3u);
+  auto reader = *store_->OpenReader();
+  auto search = [&](SearchRequest r) { return *registry_->Search(*reader, r); };
+  for (const char* kana : {"ﾔﾏﾀﾞ ﾀﾛｳ", "やまだたろう", "ヤマダ　タロウ"}) {
+    SearchRequest r;
+    r.kana = kana;
+    auto out = search(r);
+    ASSERT_EQ(out.rows.size(), 1u) << kana;
+    EXPECT_EQ(out.rows[0].resident_code, b.resident_code.str());
+  }
+  SearchRequest by_name;
+  by_name.name = "高橋";
+  EXPECT_EQ(search(by_name).rows.size(), 1u);
+  SearchRequest prefix;
+  prefix.kana = "ヤマダ";
+  EXPECT_EQ(search(prefix).rows.size(), 2u);
+  prefix.birth_date = "1990-01-01";
+  ASSERT_EQ(search(prefix).rows.size(), 1u);
+  EXPECT_EQ(search(prefix).rows[0].resident_code, c.resident_code.str());
+  SearchRequest capped;
+  capped.address = "山梨県甲府市";
+  capped.limit = 2;
+  auto out = search(capped);
+  EXPECT_EQ(out.rows.size(), 2u);
+  EXPECT_TRUE(out.cut);
+  SearchRequest by_number;
+  by_number.number = a.individual_number.str();
+  ASSERT_EQ(search(by_number).rows.size(), 1u);
+  SearchRequest nothing;
+  nothing.sex = "male";
+  EXPECT_FALSE(registry_->Search(*reader, nothing).ok());  // not a way to list residents
+  // Removed residents only when asked for.
+  ASSERT_TRUE(SendOne(Make(kKofu, 4, ChangeReason::kDeath, "1000000002", "10000000002")).ok());
+  SearchRequest taro;
+  taro.kana = "やまだたろう";
+  EXPECT_EQ(search(taro).rows.size(), 0u);
+  taro.include_removed = true;
+  EXPECT_EQ(search(taro).rows.size(), 1u);
+}
+
+TEST_F(RegistryTest, PurgeErasesOnlyWhatRetentionEnded) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedWithin, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 4, ChangeReason::kDeath, "1000000002", "10000000002")).ok());
+  // Applied on 2026-11-21: nothing is due before 2176-11-21.
+  auto early = registry_->Purge(Date::FromYmd(2176, 11, 20), false);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->superseded_versions, 0);
+  EXPECT_EQ(early->removed_residents, 0);
+  auto dry = registry_->Purge(Date::FromYmd(2176, 11, 22), true);
+  EXPECT_EQ(dry->superseded_versions, 1);
+  EXPECT_EQ(dry->removed_residents, 1);
+  EXPECT_EQ(dry->removed_resident_versions, 2);
+  EXPECT_EQ(Stats().versions, 4);  // a dry run erases nothing
+  auto done = registry_->Purge(Date::FromYmd(2176, 11, 22), false);
+  EXPECT_EQ(done->superseded_versions, 1);
+  EXPECT_EQ(done->removed_residents, 1);
+  auto s = Stats();
+  EXPECT_EQ(s.versions, 1);
+  EXPECT_EQ(s.active, 1);
+  EXPECT_EQ(s.removed, 0);
+  EXPECT_FALSE(Show(ResidentCode::FromTenDigits("1000000002").str()));
+  EXPECT_EQ(History(ResidentCode::FromTenDigits("1000000001").str()).size(), 1u);
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
+// A random but valid stream: entries, amendments, code changes, deaths and moves between
+// municipalities in both orders, with sequences per sender.
+std::vector<Notification> RandomStream(RegistryTest* t, uint32_t seed, int steps) {
+  std::mt19937 rng(seed);
+  const std::vector<std::string> munis = {"192015", "192104", "192112", "194301"};
+  struct Person {
+    std::string code10, number11, muni;
+    bool active = true;
+  };
+  std::vector<Person> people;
+  std::map<std::string, uint64_t> seq;
+  std::vector<Notification> out;
+  int next_id = 1;
+  // Unique digits: 10 for a resident code body, 11 for an individual number body.
+  auto fresh = [&](int base, int width = 10) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%d%0*d", base, width - 1, next_id++);
+    return std::string(buf);
+  };
+  auto emit = [&](const std::string& muni, ChangeReason r, const Person& p) {
+    out.push_back(t->Make(muni, ++seq[muni], r, p.code10, p.number11));
+    return &out.back();
+  };
+  for (int i = 0; i < steps; ++i) {
+    int what = static_cast<int>(rng() % 10);
+    std::vector<Person*> active;
+    for (auto& p : people) {
+      if (p.active) active.push_back(&p);
+    }
+    if (what < 3 || active.empty()) {
+      Person p{fresh(1), fresh(3, 11), munis[rng() % munis.size()]};
+      emit(p.muni, ChangeReason::kBirth, p);
+      people.push_back(p);
+    } else if (what < 5) {
+      Person& p = *active[rng() % active.size()];
+      Notification* n = emit(p.muni, ChangeReason::kMovedWithin, p);
+      n->address += std::to_string(rng() % 100);
+    } else if (what < 6) {
+      Person& p = *active[rng() % active.size()];
+      Notification* n = emit(p.muni, ChangeReason::kResidentCodeChanged, p);
+      std::string code = fresh(2);
+      n->new_resident_code = ResidentCode::FromTenDigits(code);
+      p.code10 = code;
+    } else if (what < 7) {
+      Person& p = *active[rng() % active.size()];
+      emit(p.muni, ChangeReason::kDeath, p);
+      p.active = false;
+    } else {
+      Person& p = *active[rng() % active.size()];
+      std::string to = munis[rng() % munis.size()];
+      if (to == p.muni) continue;
+      if (rng() % 2) {  // move-in reaches the registry first
+        emit(to, ChangeReason::kMovedIn, p);
+        emit(p.muni, ChangeReason::kMovedOut, p);
+      } else {
+        emit(p.muni, ChangeReason::kMovedOut, p);
+        emit(to, ChangeReason::kMovedIn, p);
+      }
+      p.muni = to;
+    }
+  }
+  return out;
+}
+
+// Everything a reader can see, without ciphertexts (their nonces differ by design).
+std::string Dump(Registry& reg, store::RegistryStore& store,
+                 const std::vector<Notification>& stream) {
+  auto reader = *store.OpenReader();
+  std::string out;
+  auto s = *reader->Stats();
+  out += std::to_string(s.active) + "/" + std::to_string(s.removed) + "/" +
+         std::to_string(s.versions) + "/" + std::to_string(s.superseded_versions) + "/" +
+         std::to_string(s.code_changes) + "/" + std::to_string(s.applied_notifications) + "/" +
+         std::to_string(s.outbox_pending) + "\n";
+  for (const auto& n : stream) {
+    auto h = *reg.History(*reader, n.resident_code.str());
+    if (!h) continue;
+    for (const auto& v : *h) {
+      out += v.row.resident_code + v.row.municipality_code + std::to_string(v.row.sequence) +
+             v.row.reason + v.row.address + v.individual_number +
+             std::to_string(v.row.superseded_at != 0) + "\n";
+    }
+    auto show = *reg.Show(*reader, n.resident_code.str());
+    out += show->row.resident_code + show->row.municipality_code +
+           (show->row.status == store::ResidentStatus::kActive ? "A" : "R") + "\n";
+  }
+  return out;
+}
+
+TEST_F(RegistryTest, PropertyDuplicatesAndRetriesEqualApplyingOnce) {
+  for (uint32_t seed = 1; seed <= 3; ++seed) {
+    auto stream = RandomStream(this, seed, 150);
+    // Once, in one pass.
+    {
+      auto results = Send(stream);
+      for (size_t i = 0; i < results.size(); ++i) {
+        ASSERT_TRUE(results[i].ok()) << "seed " << seed << " #" << i << " "
+                                     << ErrorCodeName(results[i].errors[0].code);
+        ASSERT_FALSE(results[i].duplicate);
+      }
+    }
+    std::string once = Dump(*registry_, *store_, stream);
+
+    // Again, into a fresh database: random batches, random replays of earlier notifications,
+    // and whole batches retried as a sender would after a lost answer.
+    TearDown();
+    SetUp();
+    std::mt19937 rng(seed * 7919);
+    size_t i = 0;
+    while (i < stream.size()) {
+      size_t n = 1 + rng() % 8;
+      std::vector<Notification> batch;
+      for (size_t k = 0; k < n && i + k < stream.size(); ++k) {
+        if (i > 0 && rng() % 4 == 0) batch.push_back(stream[rng() % i]);  // a stale duplicate
+        batch.push_back(stream[i + k]);
+      }
+      for (const auto& r : Send(batch)) ASSERT_TRUE(r.ok());
+      if (rng() % 3 == 0) {
+        for (const auto& r : Send(batch)) {
+          ASSERT_TRUE(r.ok());
+          ASSERT_TRUE(r.duplicate);
+        }
+      }
+      i += std::min(n, stream.size() - i);
+    }
+    EXPECT_EQ(Dump(*registry_, *store_, stream), once) << "seed " << seed;
+    TearDown();
+    SetUp();
+  }
+}
+
+TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
+  WriteQueue queue(store_.get(), 64);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        char code[32], number[32];
+        std::snprintf(code, sizeof code, "%d%09d", t + 1, i);
+        std::snprintf(number, sizeof number, "%d%010d", t + 1, i);
+        // Sequences are per sender and in order: each thread is its own sender.
+        const std::string sender = t == 0 ? "192015" : t == 1 ? "192104" : t == 2 ? "192112" : "192139";
+        std::vector<PreparedNotification> one;
+        one.push_back(registry_->Prepare(CheckJsonNotification(
+            ToCanonicalJson(Make(sender, static_cast<uint64_t>(i + 1), ChangeReason::kBirth, code,
+                                 number)),
+            registry_->check_options())));
+        Status st = queue.Submit([&](store::RegistryTxn& txn) -> Status {
+          auto r = registry_->ApplyIn(txn, one);
+          if (!r.ok()) return r.status();
+          return (*r)[0].ok() ? Status::Ok() : Status::InvalidArgument("rejected");
+        });
+        if (!st.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(queue.jobs(), 200u);
+  EXPECT_LE(queue.batches(), 200u);
+  EXPECT_EQ(Stats().active, 200);
+  // A failing job is undone; its batch-mates are not.
+  Status bad = queue.Submit([&](store::RegistryTxn& txn) -> Status {
+    (void)txn.SetLastSequence("192015", 999);
+    return Status::InvalidArgument("changed my mind");
+  });
+  EXPECT_FALSE(bad.ok());
+  auto reader = *store_->OpenReader();
+  EXPECT_EQ(Stats().applied_notifications, 200);
+}
+
+}  // namespace
+}  // namespace registry
+}  // namespace kakunin
