@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/node.h"
 #include "cli/options.h"
+#include "registry/pipeline.h"
 #include "domain/local_gov_code.h"
 #include "text/json.h"
 
@@ -172,38 +173,31 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
   }
   NotificationStream stream(*in, input->format, input->encoding, check);
   bool any_rejected = false;
-  std::vector<size_t> lines;
-  std::vector<registry::PreparedNotification> batch;
   std::string out;
-  auto flush = [&]() -> Status {
-    if (batch.empty()) return Status::Ok();
-    auto results = reg.Apply(batch);
-    if (!results.ok()) return results.status();
-    out.clear();
-    for (size_t i = 0; i < results->size(); ++i) {
-      const registry::ApplyResult& r = (*results)[i];
-      CheckResult shown;
-      shown.errors = r.errors;
-      AppendResultLine("line", lines[i], shown, r.duplicate, &out);
-      any_rejected |= !r.ok();
-    }
-    // Results are printed only after their batch is durable.
-    io.out.write(out.data(), static_cast<std::streamsize>(out.size()));
-    io.out.flush();
-    batch.clear();
-    lines.clear();
-    return Status::Ok();
-  };
-  StreamItem item;
-  while (stream.Next(&item)) {
-    lines.push_back(item.line);
-    batch.push_back(reg.Prepare(std::move(item.result)));
-    if (batch.size() >= batch_size) {
-      Status st = flush();
-      if (!st.ok()) return Fail(io, "ingest", st);
-    }
-  }
-  Status st = flush();
+  Status st = registry::PipelinedIngest(
+      reg, batch_size,
+      [&](registry::IngestBatch* b) {
+        StreamItem item;
+        while (b->items.size() < batch_size) {
+          if (!stream.Next(&item)) return false;
+          b->positions.push_back(item.line);
+          b->items.push_back(reg.Prepare(std::move(item.result)));
+        }
+        return true;
+      },
+      [&](const registry::IngestBatch& b, const std::vector<registry::ApplyResult>& results) {
+        out.clear();
+        for (size_t i = 0; i < results.size(); ++i) {
+          CheckResult shown;
+          shown.errors = results[i].errors;
+          AppendResultLine("line", b.positions[i], shown, results[i].duplicate, &out);
+          any_rejected |= !results[i].ok();
+        }
+        // Results are printed only after their batch is durable.
+        io.out.write(out.data(), static_cast<std::streamsize>(out.size()));
+        io.out.flush();
+        return io.out ? Status::Ok() : Status::IoError("cannot write results");
+      });
   if (!st.ok()) return Fail(io, "ingest", st);
   if (!stream.status().ok()) return Fail(io, "ingest", stream.status());
   return any_rejected ? kExitRejected : kExitOk;

@@ -108,8 +108,6 @@ PreparedNotification Registry::Prepare(CheckResult checked) const {
   const int64_t seq = static_cast<int64_t>(n.sequence);
   p.sealed_number =
       cipher_->Seal(n.individual_number.str(), NumberAssociatedData(n.municipality_code, seq));
-  p.sealed_payload = cipher_->Seal(
-      json, "kakunin/outbox/" + n.municipality_code + "/" + std::to_string(seq));
   p.name_key = text::SearchKey(n.name);
   p.kana_key = n.name_kana ? text::SearchKey(*n.name_kana) : std::string();
   p.address_key = text::SearchKey(n.address);
@@ -143,6 +141,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   if (seq > last + 1) return Reject(ErrorCode::kSequenceGap);
 
   KAKUNIN_ASSIGN(person, txn.FindByResidentCode(n.resident_code.str()));
+  int64_t version_id = 0;  // the version this notification becomes
   const bool active = person && person->status == ResidentStatus::kActive;
 
   switch (n.kind) {
@@ -168,13 +167,16 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       row.moved_from = moved_from;
       if (!person) {
         KAKUNIN_ASSIGN(pid, txn.InsertResident(row));
-        row.person_id = pid;
-      } else {
-        KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+        KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, pid, now)));
+        KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
+        version_id = vid;
+        break;
       }
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
       KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, row.person_id, now)));
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      version_id = vid;
       break;
     }
     case NotificationKind::kRemoval: {
@@ -185,7 +187,8 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
           // The late 転出 of a move already registered at the new municipality: history only.
           VersionRow v = MakeVersion(p, person->person_id, now);
           v.superseded_at = now;
-          KAKUNIN_RETURN_IF_ERROR(txn.InsertVersion(v).status());
+          KAKUNIN_ASSIGN(vid, txn.InsertVersion(v));
+          version_id = vid;
           ResidentRow row = *person;
           row.moved_from.clear();
           row.updated_at = now;
@@ -203,6 +206,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       row.moved_from.clear();
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      version_id = vid;
       break;
     }
     case NotificationKind::kAmendment: {
@@ -221,6 +225,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       SetCurrent(&row, p, now);
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      version_id = vid;
       if (n.new_resident_code) {
         KAKUNIN_RETURN_IF_ERROR(txn.RecordCodeChange(n.resident_code.str(),
                                                      n.new_resident_code->str(),
@@ -230,8 +235,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
     }
   }
   KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
-  KAKUNIN_RETURN_IF_ERROR(txn.SetLastSequence(sender, seq));
-  KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(sender, seq, p.sealed_payload, now));
+  KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(version_id, now));
   return ApplyResult();
 }
 

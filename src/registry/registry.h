@@ -31,7 +31,6 @@ struct PreparedNotification {
   std::string payload_mac;
   std::string number_mac;
   std::string sealed_number;
-  std::string sealed_payload;  // canonical JSON, sealed, for the outbox
   std::string name_key, kana_key, address_key;
 };
 

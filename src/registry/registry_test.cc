@@ -511,7 +511,7 @@ TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
   EXPECT_EQ(Stats().active, 200);
   // A failing job is undone; its batch-mates are not.
   Status bad = queue.Submit([&](store::RegistryTxn& txn) -> Status {
-    (void)txn.SetLastSequence("192015", 999);
+    (void)txn.RecordApplied("192015", 999, "mac", 0);
     return Status::InvalidArgument("changed my mind");
   });
   EXPECT_FALSE(bad.ok());

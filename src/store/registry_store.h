@@ -130,8 +130,8 @@ class RegistryTxn {
   virtual Status RollbackToSavepoint() = 0;
   virtual Status ReleaseSavepoint() = 0;
 
+  // The sender's greatest applied sequence (0 if none). RecordApplied advances it.
   virtual Result<int64_t> LastSequence(const std::string& municipality) = 0;
-  virtual Status SetLastSequence(const std::string& municipality, int64_t sequence) = 0;
   // The payload MAC recorded for an applied sequence, if any.
   virtual Result<std::optional<std::string>> AppliedMac(const std::string& municipality,
                                                         int64_t sequence) = 0;
@@ -146,12 +146,14 @@ class RegistryTxn {
 
   virtual Result<int64_t> InsertResident(const ResidentRow& row) = 0;  // returns person_id
   virtual Status UpdateResident(const ResidentRow& row) = 0;
+  // Points a person at their latest version (after InsertVersion for a new person).
+  virtual Status SetResidentVersion(int64_t person_id, int64_t version_id) = 0;
   virtual Result<int64_t> InsertVersion(const VersionRow& row) = 0;  // returns version_id
   virtual Status MarkSuperseded(int64_t version_id, int64_t at) = 0;
   virtual Status RecordCodeChange(const std::string& old_code, const std::string& new_code,
                                   int64_t person_id, int64_t at) = 0;
-  virtual Status EnqueueOutbox(const std::string& municipality, int64_t sequence,
-                               const std::string& sealed_payload, int64_t at) = 0;
+  // Queues a version for the national node (the link delivers it, in outbox order).
+  virtual Status EnqueueOutbox(int64_t version_id, int64_t at) = 0;
 
   // Retention: erase superseded versions with superseded_at < `superseded_before` and
   // removed residents (with all their versions) with removed_at < `removed_before`. With

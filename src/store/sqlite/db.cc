@@ -83,11 +83,14 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-65536"));  // 64 MiB per connection
+  // Savepoint journals stay in memory: one savepoint per notification must not cost a file.
+  KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=MEMORY"));
   return db;
 }
 
 Db::~Db() {
   cache_.clear();
+  text_cache_.clear();
   sqlite3_close_v2(db_);
 }
 
@@ -112,6 +115,21 @@ Result<Stmt*> Db::Prepare(const char* sql) {
   auto owned = std::make_unique<Stmt>(this, stmt);
   Stmt* p = owned.get();
   cache_.emplace(sql, std::move(owned));
+  return p;
+}
+
+Result<Stmt*> Db::PrepareText(const std::string& sql) {
+  auto it = text_cache_.find(sql);
+  if (it != text_cache_.end()) {
+    it->second->Reset();
+    return it->second.get();
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return LastError("prepare");
+  auto owned = std::make_unique<Stmt>(this, stmt);
+  Stmt* p = owned.get();
+  text_cache_.emplace(sql, std::move(owned));
   return p;
 }
 

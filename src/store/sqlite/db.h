@@ -67,6 +67,8 @@ class Db {
   // A statement from this connection's cache, reset and ready to bind. The reference is
   // valid until the connection closes; do not hold two uses of one statement at once.
   Result<Stmt*> Prepare(const char* sql);
+  // The same for SQL built at run time from constant fragments (cached by text).
+  Result<Stmt*> PrepareText(const std::string& sql);
   int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
 
@@ -78,6 +80,7 @@ class Db {
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<const char*, std::unique_ptr<Stmt>> cache_;
+  std::unordered_map<std::string, std::unique_ptr<Stmt>> text_cache_;
 };
 
 // Runs `BEGIN IMMEDIATE` … `COMMIT`, rolling back in the destructor unless committed.

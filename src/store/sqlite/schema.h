@@ -18,11 +18,6 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 ) STRICT;
 
-CREATE TABLE senders (
-  municipality_code TEXT PRIMARY KEY,
-  last_sequence INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
-
 CREATE TABLE applied (
   municipality_code TEXT NOT NULL,
   sequence INTEGER NOT NULL,
@@ -77,8 +72,7 @@ CREATE TABLE versions (
   address TEXT NOT NULL,
   new_resident_code TEXT,
   applied_at INTEGER NOT NULL,
-  superseded_at INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (municipality_code, sequence)
+  superseded_at INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX versions_person ON versions (person_id, version_id);
 CREATE INDEX versions_superseded ON versions (superseded_at) WHERE superseded_at > 0;
@@ -91,11 +85,11 @@ CREATE TABLE code_changes (
 ) STRICT;
 CREATE INDEX code_changes_person ON code_changes (person_id);
 
+-- Changes to forward to the national node, in order. The payload is the version row itself
+-- (it holds every field of the notification), so nothing personal is stored twice.
 CREATE TABLE outbox (
   outbox_id INTEGER PRIMARY KEY AUTOINCREMENT,
-  municipality_code TEXT NOT NULL,
-  sequence INTEGER NOT NULL,
-  sealed_payload BLOB NOT NULL,
+  version_id INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   delivered_at INTEGER
 ) STRICT;
@@ -109,12 +103,10 @@ inline constexpr char kSetMeta[] =
     "INSERT INTO meta (key, value) VALUES (?1, ?2) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-// --- senders and applied sequences ---
+// --- applied sequences (one row per applied notification; a sender's last sequence is the
+// greatest, found through the primary key) ---
 inline constexpr char kLastSequence[] =
-    "SELECT last_sequence FROM senders WHERE municipality_code = ?1";
-inline constexpr char kSetLastSequence[] =
-    "INSERT INTO senders (municipality_code, last_sequence) VALUES (?1, ?2) "
-    "ON CONFLICT (municipality_code) DO UPDATE SET last_sequence = excluded.last_sequence";
+    "SELECT max(sequence) FROM applied WHERE municipality_code = ?1";
 inline constexpr char kAppliedMac[] =
     "SELECT payload_mac FROM applied WHERE municipality_code = ?1 AND sequence = ?2";
 inline constexpr char kRecordApplied[] =
@@ -152,6 +144,10 @@ inline constexpr char kUpdateResident[] =
     "address = ?10, number_mac = ?11, name_key = ?12, kana_key = ?13, address_key = ?14, "
     "updated_at = ?15, removed_at = ?16 WHERE person_id = ?17";
 
+// Only the unindexed column: cheap, unlike a full update that rewrites every index entry.
+inline constexpr char kSetResidentVersion[] =
+    "UPDATE residents SET version_id = ?2 WHERE person_id = ?1";
+
 // --- versions ---
 #define KAKUNIN_VERSION_COLUMNS                                                               \
   "version_id, person_id, municipality_code, sequence, kind, reason, change_date, "          \
@@ -174,8 +170,7 @@ inline constexpr char kVersionById[] =
 inline constexpr char kRecordCodeChange[] =
     "INSERT INTO code_changes (old_code, new_code, person_id, changed_at) VALUES (?1, ?2, ?3, ?4)";
 inline constexpr char kEnqueueOutbox[] =
-    "INSERT INTO outbox (municipality_code, sequence, sealed_payload, created_at) "
-    "VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO outbox (version_id, created_at) VALUES (?1, ?2)";
 
 // --- search: a driving fragment and filters, each a constant; see SqliteReader::Search ---
 inline constexpr char kSearchSelect[] = "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE 1";
@@ -198,7 +193,7 @@ inline constexpr char kStats[] =
     "(SELECT count(*) FROM versions), "
     "(SELECT count(*) FROM versions WHERE superseded_at > 0), "
     "(SELECT count(*) FROM code_changes), "
-    "(SELECT count(*) FROM senders), "
+    "(SELECT count(DISTINCT municipality_code) FROM applied), "
     "(SELECT count(*) FROM applied), "
     "(SELECT count(*) FROM outbox WHERE delivered_at IS NULL)";
 

@@ -157,17 +157,9 @@ class SqliteReader final : public RegistryReader {
            : q.name_key ? kSearchOrderName
            : (q.address_key && !q.birth_date) ? kSearchOrderAddress
                                               : kSearchOrderBirth;
-    auto it = dynamic_.find(sql);
-    if (it == dynamic_.end()) {
-      sqlite3_stmt* raw = nullptr;
-      if (sqlite3_prepare_v3(db_->raw(), sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &raw,
-                             nullptr) != SQLITE_OK) {
-        return db_->LastError("prepare search");
-      }
-      it = dynamic_.emplace(sql, std::make_unique<Stmt>(db_.get(), raw)).first;
-    }
-    Stmt& s = *it->second;
-    s.Reset();
+    auto prepared = db_->PrepareText(sql);
+    if (!prepared.ok()) return prepared.status();
+    Stmt& s = **prepared;
     int i = 1;
     for (const auto& p : params) s.Bind(i++, p);
     s.Bind(i, int64_t{q.limit} + 1);
@@ -226,22 +218,20 @@ class SqliteReader final : public RegistryReader {
 
  private:
   std::unique_ptr<Db> db_;
-  std::unordered_map<std::string, std::unique_ptr<Stmt>> dynamic_;
 };
 
 class SqliteTxn final : public RegistryTxn {
  public:
   explicit SqliteTxn(Db* db) : db_(db) {}
 
-  Status Savepoint() override {
-    return db_->Exec("SAVEPOINT sp" + std::to_string(++depth_));
-  }
+  // Savepoint statements are prepared once per depth and reused: one per notification.
+  Status Savepoint() override { return Run("SAVEPOINT sp" + std::to_string(++depth_)); }
   Status RollbackToSavepoint() override {
     std::string name = "sp" + std::to_string(depth_--);
-    KAKUNIN_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO " + name));
-    return db_->Exec("RELEASE " + name);
+    KAKUNIN_RETURN_IF_ERROR(Run("ROLLBACK TO " + name));
+    return Run("RELEASE " + name);
   }
-  Status ReleaseSavepoint() override { return db_->Exec("RELEASE sp" + std::to_string(depth_--)); }
+  Status ReleaseSavepoint() override { return Run("RELEASE sp" + std::to_string(depth_--)); }
 
   Result<int64_t> LastSequence(const std::string& municipality) override {
     KAKUNIN_PREPARE(s, db_, kLastSequence);
@@ -252,11 +242,6 @@ class SqliteTxn final : public RegistryTxn {
     s.Reset();
     if (!st.ok()) return st;
     return last;
-  }
-
-  Status SetLastSequence(const std::string& municipality, int64_t sequence) override {
-    KAKUNIN_PREPARE(s, db_, kSetLastSequence);
-    return s.Bind(1, municipality).Bind(2, sequence).Exec();
   }
 
   Result<std::optional<std::string>> AppliedMac(const std::string& municipality,
@@ -340,6 +325,11 @@ class SqliteTxn final : public RegistryTxn {
     return db_->LastInsertRowId();
   }
 
+  Status SetResidentVersion(int64_t person_id, int64_t version_id) override {
+    KAKUNIN_PREPARE(s, db_, kSetResidentVersion);
+    return s.Bind(1, person_id).Bind(2, version_id).Exec();
+  }
+
   Status MarkSuperseded(int64_t version_id, int64_t at) override {
     KAKUNIN_PREPARE(s, db_, kMarkSuperseded);
     return s.Bind(1, version_id).Bind(2, at).Exec();
@@ -351,11 +341,9 @@ class SqliteTxn final : public RegistryTxn {
     return s.Bind(1, old_code).Bind(2, new_code).Bind(3, person_id).Bind(4, at).Exec();
   }
 
-  Status EnqueueOutbox(const std::string& municipality, int64_t sequence,
-                       const std::string& sealed_payload, int64_t at) override {
+  Status EnqueueOutbox(int64_t version_id, int64_t at) override {
     KAKUNIN_PREPARE(s, db_, kEnqueueOutbox);
-    return s.Bind(1, municipality).Bind(2, sequence).BindBlob(3, sealed_payload).Bind(4, at)
-        .Exec();
+    return s.Bind(1, version_id).Bind(2, at).Exec();
   }
 
   Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
@@ -394,6 +382,12 @@ class SqliteTxn final : public RegistryTxn {
   }
 
  private:
+  Status Run(const std::string& sql) {
+    auto s = db_->PrepareText(sql);
+    if (!s.ok()) return s.status();
+    return (*s)->Exec();
+  }
+
   Db* db_;
   int depth_ = 0;
 };
