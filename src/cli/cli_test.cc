@@ -63,7 +63,7 @@ TEST(ValidateCommandTest, UsageErrorsExitTwo) {
   CliRun missing = Cli({"validate", "/nonexistent/file.jsonl"});
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.err.find("cannot open"), std::string::npos);
-  EXPECT_EQ(Cli({"validate", "--format", "csv", "-"}, "a,b\n\"open\n").status, 1);
+  EXPECT_EQ(Cli({"validate", "--format", "csv", "-"}, "municipality_code,b\n\"open\n").status, 1);
   EXPECT_EQ(Cli({"validate", "--format", "csv", "-"}, "\"bad\"header\n1\n").status, 2);
 }
 
@@ -75,6 +75,30 @@ TEST(ValidateCommandTest, ErrorsNeverEchoValues) {
   EXPECT_EQ(r.out.find("\xFF"), std::string::npos);
   EXPECT_EQ(r.out.find("24727059608"), std::string::npos);
   EXPECT_EQ(r.err, "");
+}
+
+// Regression (review): a CSV without a header row had its first record taken for column
+// names, which were then echoed in every answer as unknown fields.
+TEST(ValidateCommandTest, CsvWithoutHeaderIsRefusedWithoutEcho) {
+  CliRun r = Cli({"validate", "--format", "csv", "-"},
+                 "192015,1,entry,birth,2026-04-01,24727059608,123456789018,山田　太郎,,male,"
+                 "2026-04-01,山梨県甲府市\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.find("山田"), std::string::npos);
+  EXPECT_EQ(r.err.find("123456789018"), std::string::npos);
+  EXPECT_NE(r.err.find("header"), std::string::npos);
+}
+
+TEST(ValidateCommandTest, UnknownKeysAreNamedOnlyIfTheyLookLikeFieldNames) {
+  std::string odd = kValid;
+  odd.insert(odd.size() - 1, R"(,"shoe_size":27,"山田　花子":1,"123456789018":2)");
+  CliRun r = Cli({"validate", "--today", "2026-11-21", "-"}, odd + "\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("{\"field\":\"shoe_size\",\"code\":\"unknown_field\"}"), std::string::npos);
+  EXPECT_EQ(r.out.find("山田"), std::string::npos);
+  EXPECT_EQ(r.out.find("123456789018"), std::string::npos);
+  EXPECT_NE(r.out.find("(unnamed)"), std::string::npos);
 }
 
 TEST(ValidateCommandTest, EmptyInputAcceptsNothingAndSucceeds) {

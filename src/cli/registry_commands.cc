@@ -161,7 +161,14 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
   if (!node.ok()) return Fail(io, "ingest", node.status());
   registry::Registry& reg = *(*node)->registry;
   CheckOptions check = reg.check_options();
-  if (args->Has("today")) check.today = input->check.today;
+  if (args->Has("today")) {
+    // --today may move "today" back (to replay a day's files as of that day), never forward:
+    // future-dated notifications must not enter the registry.
+    if (input->check.today > check.today) {
+      return Usage(io, "ingest", "--today cannot be after today's date");
+    }
+    check.today = input->check.today;
+  }
   if (args->Has("resident-code-check")) check.resident_code_check = input->check.resident_code_check;
 
   std::ifstream file;

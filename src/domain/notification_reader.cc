@@ -36,6 +36,14 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "alias",             "sex",        "birth_date",     "address",   "new_resident_code",
 };
 
+// An unknown key is named in the answer only if it looks like a field name; anything else
+// (a CSV without a header row puts names and numbers there) is never echoed.
+std::string Nameable(std::string_view key) {
+  bool ok = !key.empty() && key.size() <= 40 && key[0] >= 'a' && key[0] <= 'z';
+  for (char c : key) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+  return ok ? std::string(key) : std::string("(unnamed)");
+}
+
 int FindField(std::string_view key) {
   for (int i = 0; i < kFieldCount; ++i) {
     if (kFieldNames[i] == key) return i;
@@ -53,7 +61,7 @@ class Checker {
     for (const RawField& f : fields) {
       int idx = FindField(f.key);
       if (idx < 0) {
-        out_.errors.push_back({f.key, ErrorCode::kUnknownField});
+        out_.errors.push_back({Nameable(f.key), ErrorCode::kUnknownField});
         continue;
       }
       if (present_[idx] != nullptr) {
@@ -316,6 +324,7 @@ bool NotificationStream::Next(StreamItem* item) {
 bool NotificationStream::NextJsonLine(StreamItem* item) {
   text::Line line;
   while (lines_->Next(&line)) {
+    if (lines_->failed()) break;  // a read error cut this line short: never apply a part
     item->line = line.number;
     if (line.too_long) {
       item->result = RecordError(ErrorCode::kTooLong);
@@ -369,8 +378,18 @@ bool NotificationStream::NextCsvRow(StreamItem* item) {
       }
       header_.push_back(v->text);
     }
+    if (std::none_of(header_.begin(), header_.end(),
+                     [](const std::string& h) { return FindField(h) >= 0; })) {
+      // Most likely a file without a header row: its first record must not be taken for
+      // column names (and echoed back as such).
+      status_ = Status::InvalidArgument(
+          "the first CSV row has none of the contract's column names: a header row is required");
+      header_.clear();
+      return false;
+    }
   }
-  if (!csv_->Next(&rec)) {
+  if (!csv_->Next(&rec) || csv_->failed()) {
+    // A read error may have cut the last record short: it is not returned.
     if (csv_->failed()) status_ = Status::IoError("read error");
     return false;
   }

@@ -140,19 +140,37 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   }
   if (seq > last + 1) return Reject(ErrorCode::kSequenceGap);
 
-  KAKUNIN_ASSIGN(person, txn.FindByResidentCode(n.resident_code.str()));
   int64_t version_id = 0;  // the version this notification becomes
+  // The late 転出 of a move already registered at the new municipality is recorded in
+  // history only, whatever happened to the person since (another move, a removal, a code
+  // change): otherwise the old municipality could never get past it.
+  if (n.reason == ChangeReason::kMovedOut) {
+    KAKUNIN_ASSIGN(anyone, txn.FindByAnyResidentCode(n.resident_code.str()));
+    if (anyone) {
+      KAKUNIN_ASSIGN(expected, txn.TakeExpectedMoveOut(anyone->person_id, sender));
+      if (expected) {
+        VersionRow v = MakeVersion(p, anyone->person_id, now);
+        v.superseded_at = now;
+        KAKUNIN_ASSIGN(vid, txn.InsertVersion(v));
+        KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
+        KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(vid, now));
+        return ApplyResult();
+      }
+    }
+  }
+
+  KAKUNIN_ASSIGN(person, txn.FindByResidentCode(n.resident_code.str()));
   const bool active = person && person->status == ResidentStatus::kActive;
 
   switch (n.kind) {
     case NotificationKind::kEntry: {
-      std::string moved_from;
       if (active) {
         if (person->municipality_code == sender) return Reject(ErrorCode::kAlreadyRegistered);
         // Only a 転入 may supersede a registration elsewhere: B's move-in reached us before
         // A's move-out, which is then expected and recorded in history.
         if (n.reason != ChangeReason::kMovedIn) return Reject(ErrorCode::kAlreadyRegistered);
-        moved_from = person->municipality_code;
+        KAKUNIN_RETURN_IF_ERROR(
+            txn.AddExpectedMoveOut(person->person_id, person->municipality_code));
       } else if (!person) {
         // A replaced code is never reissued.
         KAKUNIN_ASSIGN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
@@ -164,7 +182,6 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       SetCurrent(&row, p, now);
       row.status = ResidentStatus::kActive;
       row.removed_at = 0;
-      row.moved_from = moved_from;
       if (!person) {
         KAKUNIN_ASSIGN(pid, txn.InsertResident(row));
         KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, pid, now)));
@@ -182,28 +199,13 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
     case NotificationKind::kRemoval: {
       if (!person) return Reject(ErrorCode::kNotFound);
       if (!active) return Reject(ErrorCode::kRemoved);
-      if (person->municipality_code != sender) {
-        if (n.reason == ChangeReason::kMovedOut && person->moved_from == sender) {
-          // The late 転出 of a move already registered at the new municipality: history only.
-          VersionRow v = MakeVersion(p, person->person_id, now);
-          v.superseded_at = now;
-          KAKUNIN_ASSIGN(vid, txn.InsertVersion(v));
-          version_id = vid;
-          ResidentRow row = *person;
-          row.moved_from.clear();
-          row.updated_at = now;
-          KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
-          break;
-        }
-        return Reject(ErrorCode::kWrongMunicipality);
-      }
+      if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
       KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
       ResidentRow row = *person;
       SetCurrent(&row, p, now);
       row.status = ResidentStatus::kRemoved;
       row.removed_at = now;
-      row.moved_from.clear();
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
       version_id = vid;
@@ -367,6 +369,10 @@ Result<std::optional<std::vector<VersionView>>> Registry::History(
 }
 
 Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run) {
+  // An erasure cannot be undone: a date typed wrong must not erase what the law keeps.
+  if (!dry_run && as_of > clock_->TodayJst()) {
+    return Status::InvalidArgument("a purge cannot be dated after today (preview with --dry-run)");
+  }
   const int64_t superseded_before =
       StartOfDayJst(YearsBefore(as_of, config_.superseded_retention_years));
   const int64_t removed_before = StartOfDayJst(YearsBefore(as_of, config_.removed_retention_years));

@@ -239,6 +239,61 @@ TEST_F(RegistryTest, MoveInBeforeMoveOut) {
             Record(ErrorCode::kWrongMunicipality));
 }
 
+// Regression (review of the first version): only one expected move-out was remembered and it
+// was forgotten on removal or re-entry, so the old municipality's late 転出 was refused for
+// good and every later notification from it became a sequence_gap.
+constexpr char kFuefuki[] = "192112";
+
+TEST_F(RegistryTest, LateMoveOutAfterASecondMove) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kFuefuki, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  auto v = Show(ResidentCode::FromTenDigits("1000000001").str());
+  EXPECT_EQ(v->row.municipality_code, kFuefuki);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kBirth, "1000000003", "10000000003")).ok());
+}
+
+TEST_F(RegistryTest, LateMoveOutAfterTheNewMunicipalityRemoved) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 2, ChangeReason::kDeath, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  auto v = Show(ResidentCode::FromTenDigits("1000000001").str());
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kRemoved);
+  EXPECT_EQ(v->row.municipality_code, kKai);
+  EXPECT_EQ(History(v->row.resident_code).size(), 4u);
+}
+
+TEST_F(RegistryTest, LateMoveOutAfterMovingBack) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  // Both late move-outs arrive: history only, the person stays at 甲府市.
+  ASSERT_TRUE(SendOne(Make(kKai, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  auto v = Show(ResidentCode::FromTenDigits("1000000001").str());
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_EQ(v->row.municipality_code, kKofu);
+  // A real move-out from 甲府市 now removes.
+  ASSERT_TRUE(SendOne(Make(kKofu, 4, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(Show(v->row.resident_code)->row.status, store::ResidentStatus::kRemoved);
+}
+
+TEST_F(RegistryTest, LateMoveOutUnderTheOldResidentCode) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  auto change = Make(kKai, 2, ChangeReason::kResidentCodeChanged, "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("2000000002");
+  ASSERT_TRUE(SendOne(change).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  auto v = Show(change.new_resident_code->str());
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_EQ(History(v->row.resident_code).size(), 4u);
+}
+
 TEST_F(RegistryTest, MoveOutBeforeMoveIn) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
@@ -326,6 +381,7 @@ TEST_F(RegistryTest, PurgeErasesOnlyWhatRetentionEnded) {
   ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
   ASSERT_TRUE(SendOne(Make(kKofu, 4, ChangeReason::kDeath, "1000000002", "10000000002")).ok());
   // Applied on 2026-11-21: nothing is due before 2176-11-21.
+  clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 20));
   auto early = registry_->Purge(Date::FromYmd(2176, 11, 20), false);
   ASSERT_TRUE(early.ok());
   EXPECT_EQ(early->superseded_versions, 0);
@@ -335,6 +391,8 @@ TEST_F(RegistryTest, PurgeErasesOnlyWhatRetentionEnded) {
   EXPECT_EQ(dry->removed_residents, 1);
   EXPECT_EQ(dry->removed_resident_versions, 2);
   EXPECT_EQ(Stats().versions, 4);  // a dry run erases nothing
+  EXPECT_FALSE(registry_->Purge(Date::FromYmd(2176, 11, 22), false).ok());  // a future date
+  clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
   auto done = registry_->Purge(Date::FromYmd(2176, 11, 22), false);
   EXPECT_EQ(done->superseded_versions, 1);
   EXPECT_EQ(done->removed_residents, 1);

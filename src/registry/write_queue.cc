@@ -20,7 +20,11 @@ Status WriteQueue::Submit(Job job) {
         queue_.pop_front();
       }
       lock.unlock();
-      RunBatch(batch);
+      try {
+        RunBatch(batch);
+      } catch (...) {
+        for (Pending* p : batch) p->status = Status::Internal("write batch failed unexpectedly");
+      }
       lock.lock();
       for (Pending* p : batch) p->done = true;
       ++batches_;
@@ -38,7 +42,12 @@ void WriteQueue::RunBatch(std::deque<Pending*> batch) {
   Status commit = store_->Write([&](store::RegistryTxn& txn) -> Status {
     for (Pending* p : batch) {
       KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
-      p->status = p->job(txn);
+      try {
+        p->status = p->job(txn);
+      } catch (...) {
+        // A job that throws must not leave the other writers waiting forever.
+        p->status = Status::Internal("write job failed unexpectedly");
+      }
       KAKUNIN_RETURN_IF_ERROR(p->status.ok() ? txn.ReleaseSavepoint()
                                              : txn.RollbackToSavepoint());
     }

@@ -32,9 +32,6 @@ struct ResidentRow {
   ResidentStatus status = ResidentStatus::kActive;
   std::string municipality_code;
   int64_t version_id = 0;  // the latest version
-  // A municipality whose `moved_out` is still expected: set when a `moved_in` elsewhere
-  // superseded its registration (the contract's "moves between municipalities").
-  std::string moved_from;
   std::string name;
   std::optional<std::string> name_kana;
   std::string sex;         // "male" | "female"
@@ -139,6 +136,12 @@ class RegistryTxn {
                                const std::string& payload_mac, int64_t applied_at) = 0;
 
   virtual Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) = 0;
+  // By current code or, failing that, an old one (through the change chain).
+  virtual Result<std::optional<ResidentRow>> FindByAnyResidentCode(const std::string& code) = 0;
+  // Move-outs expected from a municipality whose registration a 転入 elsewhere superseded
+  // (the contract's "moves between municipalities"). Take removes and reports the entry.
+  virtual Status AddExpectedMoveOut(int64_t person_id, const std::string& municipality) = 0;
+  virtual Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) = 0;
   // Whether a code is held by anyone now or was ever replaced (codes are never reissued).
   virtual Result<bool> IsResidentCodeKnown(const std::string& code) = 0;
   // An active person, other than `except_person`, holding this number MAC.

@@ -26,13 +26,12 @@ void CsvReader::SkipRestOfLine() {
 bool CsvReader::Next(CsvRecord* rec) {
   if (at_start_) {
     at_start_ = false;
-    if (strip_bom_ && src_.Peek() == 0xEF) {
-      // Only a complete BOM is dropped; anything else stays for the parser to judge.
+    // Only a complete BOM is dropped; anything else stays for the parser to judge.
+    if (strip_bom_ && src_.PeekAhead(0) == 0xEF && src_.PeekAhead(1) == 0xBB &&
+        src_.PeekAhead(2) == 0xBF) {
       src_.Get();
-      if (src_.Peek() == 0xBB) {
-        src_.Get();
-        if (src_.Peek() == 0xBF) src_.Get();
-      }
+      src_.Get();
+      src_.Get();
     }
   }
   while (true) {

@@ -24,6 +24,12 @@ class ByteSource {
     if (pos_ == len_ && !Fill()) return -1;
     return static_cast<unsigned char>(buf_[pos_]);
   }
+  // The byte `k` ahead of the next, if already buffered (no refill), else -1. Used only at
+  // the start of input, when the first buffer holds it.
+  int PeekAhead(size_t k) {
+    if (pos_ == len_ && !Fill()) return -1;
+    return pos_ + k < len_ ? static_cast<unsigned char>(buf_[pos_ + k]) : -1;
+  }
   // True if reading stopped because of an I/O error rather than end of input.
   bool failed() const { return in_.bad(); }
 

@@ -32,7 +32,6 @@ CREATE TABLE residents (
   status TEXT NOT NULL CHECK (status IN ('active', 'removed')),
   municipality_code TEXT NOT NULL,
   version_id INTEGER NOT NULL,
-  moved_from TEXT NOT NULL DEFAULT '',
   name TEXT NOT NULL,
   name_kana TEXT,
   sex TEXT NOT NULL CHECK (sex IN ('male', 'female')),
@@ -77,6 +76,14 @@ CREATE TABLE versions (
 CREATE INDEX versions_person ON versions (person_id, version_id);
 CREATE INDEX versions_superseded ON versions (superseded_at) WHERE superseded_at > 0;
 
+-- Move-outs still expected: a 転入 at B that reached us before A's 転出 superseded A's
+-- registration; A's 転出 is then recorded in history only, whatever happened since.
+CREATE TABLE expected_moveouts (
+  person_id INTEGER NOT NULL REFERENCES residents (person_id),
+  municipality_code TEXT NOT NULL,
+  PRIMARY KEY (person_id, municipality_code)
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE code_changes (
   old_code TEXT PRIMARY KEY,
   new_code TEXT NOT NULL,
@@ -115,9 +122,8 @@ inline constexpr char kRecordApplied[] =
 
 // --- residents ---
 #define KAKUNIN_RESIDENT_COLUMNS                                                              \
-  "person_id, resident_code, status, municipality_code, version_id, moved_from, name, "      \
-  "name_kana, sex, birth_date, address, number_mac, name_key, kana_key, address_key, "       \
-  "updated_at, removed_at"
+  "person_id, resident_code, status, municipality_code, version_id, name, name_kana, sex, "  \
+  "birth_date, address, number_mac, name_key, kana_key, address_key, updated_at, removed_at"
 inline constexpr char kResidentColumns[] = KAKUNIN_RESIDENT_COLUMNS;
 inline constexpr char kResidentByCode[] =
     "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE resident_code = ?1";
@@ -134,15 +140,19 @@ inline constexpr char kNumberHeldByOther[] =
     "SELECT EXISTS (SELECT 1 FROM residents WHERE number_mac = ?1 AND status = 'active' "
     "AND person_id <> ?2)";
 inline constexpr char kInsertResident[] =
-    "INSERT INTO residents (resident_code, status, municipality_code, version_id, moved_from, "
-    "name, name_kana, sex, birth_date, address, number_mac, name_key, kana_key, address_key, "
+    "INSERT INTO residents (resident_code, status, municipality_code, version_id, name, "
+    "name_kana, sex, birth_date, address, number_mac, name_key, kana_key, address_key, "
     "updated_at, removed_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 inline constexpr char kUpdateResident[] =
     "UPDATE residents SET resident_code = ?1, status = ?2, municipality_code = ?3, "
-    "version_id = ?4, moved_from = ?5, name = ?6, name_kana = ?7, sex = ?8, birth_date = ?9, "
-    "address = ?10, number_mac = ?11, name_key = ?12, kana_key = ?13, address_key = ?14, "
-    "updated_at = ?15, removed_at = ?16 WHERE person_id = ?17";
+    "version_id = ?4, name = ?5, name_kana = ?6, sex = ?7, birth_date = ?8, address = ?9, "
+    "number_mac = ?10, name_key = ?11, kana_key = ?12, address_key = ?13, updated_at = ?14, "
+    "removed_at = ?15 WHERE person_id = ?16";
+inline constexpr char kAddExpectedMoveOut[] =
+    "INSERT OR IGNORE INTO expected_moveouts (person_id, municipality_code) VALUES (?1, ?2)";
+inline constexpr char kTakeExpectedMoveOut[] =
+    "DELETE FROM expected_moveouts WHERE person_id = ?1 AND municipality_code = ?2";
 
 // Only the unindexed column: cheap, unlike a full update that rewrites every index entry.
 inline constexpr char kSetResidentVersion[] =
@@ -211,6 +221,9 @@ inline constexpr char kCountRemoved[] =
     "FROM residents WHERE status = 'removed' AND removed_at < ?1";
 inline constexpr char kDeleteRemovedVersions[] =
     "DELETE FROM versions WHERE person_id IN "
+    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+inline constexpr char kDeleteRemovedExpectedMoveOuts[] =
+    "DELETE FROM expected_moveouts WHERE person_id IN "
     "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
 inline constexpr char kDeleteRemovedCodeChanges[] =
     "DELETE FROM code_changes WHERE person_id IN "

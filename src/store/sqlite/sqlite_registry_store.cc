@@ -25,18 +25,17 @@ ResidentRow ReadResident(const Stmt& s) {
   r.status = s.Text(2) == "active" ? ResidentStatus::kActive : ResidentStatus::kRemoved;
   r.municipality_code = s.Text(3);
   r.version_id = s.Int(4);
-  r.moved_from = s.Text(5);
-  r.name = s.Text(6);
-  r.name_kana = s.OptionalText(7);
-  r.sex = s.Text(8);
-  r.birth_date = s.Text(9);
-  r.address = s.Text(10);
-  r.number_mac = s.Blob(11);
-  r.name_key = s.Text(12);
-  r.kana_key = s.Text(13);
-  r.address_key = s.Text(14);
-  r.updated_at = s.Int(15);
-  r.removed_at = s.Int(16);
+  r.name = s.Text(5);
+  r.name_kana = s.OptionalText(6);
+  r.sex = s.Text(7);
+  r.birth_date = s.Text(8);
+  r.address = s.Text(9);
+  r.number_mac = s.Blob(10);
+  r.name_key = s.Text(11);
+  r.kana_key = s.Text(12);
+  r.address_key = s.Text(13);
+  r.updated_at = s.Int(14);
+  r.removed_at = s.Int(15);
   return r;
 }
 
@@ -69,18 +68,17 @@ void BindResident(Stmt& s, const ResidentRow& r) {
       .Bind(2, std::string_view(StatusText(r.status)))
       .Bind(3, r.municipality_code)
       .Bind(4, r.version_id)
-      .Bind(5, r.moved_from)
-      .Bind(6, r.name)
-      .BindOptional(7, r.name_kana)
-      .Bind(8, r.sex)
-      .Bind(9, r.birth_date)
-      .Bind(10, r.address)
-      .BindBlob(11, r.number_mac)
-      .Bind(12, r.name_key)
-      .Bind(13, r.kana_key)
-      .Bind(14, r.address_key)
-      .Bind(15, r.updated_at)
-      .Bind(16, r.removed_at);
+      .Bind(5, r.name)
+      .BindOptional(6, r.name_kana)
+      .Bind(7, r.sex)
+      .Bind(8, r.birth_date)
+      .Bind(9, r.address)
+      .BindBlob(10, r.number_mac)
+      .Bind(11, r.name_key)
+      .Bind(12, r.kana_key)
+      .Bind(13, r.address_key)
+      .Bind(14, r.updated_at)
+      .Bind(15, r.removed_at);
 }
 
 // Runs a query expected to return at most one resident.
@@ -225,7 +223,11 @@ class SqliteTxn final : public RegistryTxn {
   explicit SqliteTxn(Db* db) : db_(db) {}
 
   // Savepoint statements are prepared once per depth and reused: one per notification.
-  Status Savepoint() override { return Run("SAVEPOINT sp" + std::to_string(++depth_)); }
+  Status Savepoint() override {
+    KAKUNIN_RETURN_IF_ERROR(Run("SAVEPOINT sp" + std::to_string(depth_ + 1)));
+    ++depth_;
+    return Status::Ok();
+  }
   Status RollbackToSavepoint() override {
     std::string name = "sp" + std::to_string(depth_--);
     KAKUNIN_RETURN_IF_ERROR(Run("ROLLBACK TO " + name));
@@ -267,6 +269,21 @@ class SqliteTxn final : public RegistryTxn {
     return QueryResident(db_, kResidentByCode, code);
   }
 
+  Result<std::optional<ResidentRow>> FindByAnyResidentCode(const std::string& code) override {
+    return FindByAnyCode(db_, code);
+  }
+
+  Status AddExpectedMoveOut(int64_t person_id, const std::string& municipality) override {
+    KAKUNIN_PREPARE(s, db_, kAddExpectedMoveOut);
+    return s.Bind(1, person_id).Bind(2, municipality).Exec();
+  }
+
+  Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) override {
+    KAKUNIN_PREPARE(s, db_, kTakeExpectedMoveOut);
+    KAKUNIN_RETURN_IF_ERROR(s.Bind(1, person_id).Bind(2, municipality).Exec());
+    return db_->Changes() > 0;
+  }
+
   Result<bool> IsResidentCodeKnown(const std::string& code) override {
     KAKUNIN_PREPARE(s, db_, kCodeKnown);
     s.Bind(1, code);
@@ -297,7 +314,7 @@ class SqliteTxn final : public RegistryTxn {
   Status UpdateResident(const ResidentRow& row) override {
     KAKUNIN_PREPARE(s, db_, kUpdateResident);
     BindResident(s, row);
-    s.Bind(17, row.person_id);
+    s.Bind(16, row.person_id);
     return s.Exec();
   }
 
@@ -373,8 +390,8 @@ class SqliteTxn final : public RegistryTxn {
       KAKUNIN_PREPARE(s, db_, kDeleteSuperseded);
       KAKUNIN_RETURN_IF_ERROR(s.Bind(1, superseded_before).Bind(2, removed_before).Exec());
     }
-    for (const char* sql : {kDeleteRemovedVersions, kDeleteRemovedCodeChanges,
-                            kDeleteRemovedResidents}) {
+    for (const char* sql : {kDeleteRemovedVersions, kDeleteRemovedExpectedMoveOuts,
+                            kDeleteRemovedCodeChanges, kDeleteRemovedResidents}) {
       KAKUNIN_PREPARE(s, db_, sql);
       KAKUNIN_RETURN_IF_ERROR(s.Bind(1, removed_before).Exec());
     }
