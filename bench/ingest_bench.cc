@@ -164,7 +164,11 @@ int main(int argc, char** argv) {
   FixedClock clock = FixedClock::AtDate(g.today);
   auto store = store::sqlite::OpenRegistryStore((dir / "registry.db").string(), true);
   if (!store.ok()) return 1;
-  registry::Registry reg(config, store->get(), &cipher, &clock);
+  if (!audit::CreateSigningKeyFile((dir / "audit.key").string()).ok()) return 1;
+  auto signer = audit::LoadSigningKeyFile((dir / "audit.key").string());
+  audit::AuditLog log(signer->get(), &clock);
+  registry::Registry reg(config, store->get(), &cipher, &clock, &log);
+  const registry::Actor actor{"os:bench", "bench"};
   CheckOptions opt = reg.check_options();
 
   // Full path, timed: the same pipeline as `kakunin ingest`.
@@ -173,7 +177,7 @@ int main(int argc, char** argv) {
   auto t0 = SteadyClock::now();
   size_t accepted = 0, next = 0;
   Status st = registry::PipelinedIngest(
-      reg, batch,
+      reg, actor, batch,
       [&](registry::IngestBatch* b) {
         for (; next < count && b->items.size() < batch; ++next) {
           b->positions.push_back(next);
@@ -242,7 +246,7 @@ int main(int argc, char** argv) {
         req.birth_date = n.birth_date.ToIso();
       }
       auto t = SteadyClock::now();
-      auto r = reg.Search(**reader, req);
+      auto r = reg.Search(**reader, req, actor, "bench");
       kinds[k].ms.push_back(Since(t) * 1000);
       if (r.ok() && !r->rows.empty()) ++found;
     }

@@ -40,4 +40,9 @@ stats=$("$bin" stats --data "$tmp/node" --json)
 echo "$stats" | grep -q "\"active\":$count," || fail "active count: $stats"
 echo "$stats" | grep -q "\"versions\":$count," || fail "a notification was applied twice: $stats"
 [ "$(sqlite3 "$tmp/node/registry.db" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
+# The operation log survived every kill: it verifies, and holds an entry for every
+# notification the ingests acknowledged (plus the refusals and replays of later runs).
+"$bin" audit verify --data "$tmp/node" > "$tmp/verify" || fail "audit verify: $(cat "$tmp/verify")"
+entries=$(sed 's/.*verified: \([0-9]*\) entries.*/\1/' "$tmp/verify")
+[ "$entries" -ge "$count" ] || fail "the log holds $entries entries for $count notifications"
 echo "crash ingest: 20 kills, $printed_total results printed before kills, all durable; 1 passed, 0 failed"

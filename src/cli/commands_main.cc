@@ -18,6 +18,8 @@ const std::vector<Command>& Commands() {
       {"history", "履歴の表示", "show a resident's versions, newest first", RunHistoryCommand},
       {"stats", "統計", "counts, without personal data", RunStatsCommand},
       {"purge", "保存期間経過分の消去", "erase what retention no longer allows", RunPurgeCommand},
+      {"audit", "操作履歴の検証・証明・検索", "verify, prove and search the operation log",
+       RunAuditCommand},
   };
   return kCommands;
 }

@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +12,18 @@
 #include "store/sqlite/sqlite_registry_store.h"
 
 namespace kakunin::cli {
+
+namespace {
+registry::Actor OsActor() {
+  registry::Actor a;
+  struct passwd* pw = ::getpwuid(::geteuid());
+  a.id = std::string("os:") + (pw ? pw->pw_name : std::to_string(::geteuid()).c_str());
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  a.terminal = std::string("cli@") + host;
+  return a;
+}
+}  // namespace
 
 Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir) {
   auto node = std::make_unique<Node>();
@@ -34,9 +49,20 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir) {
     return Status::FailedPrecondition(
         "the configuration's prefecture does not match the database's");
   }
+  auto signer = audit::LoadSigningKeyFile(node->config.signing_key);
+  if (!signer.ok()) return signer.status();
+  node->signer = std::move(*signer);
+  auto log_key = node->store->GetMeta("log_key_id");
+  if (!log_key.ok()) return log_key.status();
+  if (!*log_key || **log_key != node->signer->key_id()) {
+    return Status::PermissionDenied(
+        "the signing key does not belong to this database's operation log; nothing was changed");
+  }
   node->cipher = std::make_unique<crypto::FieldCipher>(*keys);
-  node->registry = std::make_unique<registry::Registry>(node->config, node->store.get(),
-                                                         node->cipher.get(), &node->clock);
+  node->log = std::make_unique<audit::AuditLog>(node->signer.get(), &node->clock);
+  node->registry = std::make_unique<registry::Registry>(
+      node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
+  node->actor = OsActor();
   return node;
 }
 
@@ -60,6 +86,11 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   if (!fs::exists(parsed->key_file)) {
     KAKUNIN_RETURN_IF_ERROR(crypto::CreateKeyFile(parsed->key_file));
   }
+  if (!fs::exists(parsed->signing_key)) {
+    KAKUNIN_RETURN_IF_ERROR(audit::CreateSigningKeyFile(parsed->signing_key));
+  }
+  auto signer = audit::LoadSigningKeyFile(parsed->signing_key);
+  if (!signer.ok()) return signer.status();
   auto keys = crypto::LoadKeyFile(parsed->key_file);
   if (!keys.ok()) return keys.status();
   if (fs::exists(parsed->database_path)) {
@@ -73,6 +104,7 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
                   fs::perm_options::replace, ec);
   if (ec) return Status::IoError("cannot restrict the database file's permissions");
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("key_id", crypto::KeyId(*keys)));
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("log_key_id", (*signer)->key_id()));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("prefecture", std::to_string(prefecture)));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("role", "prefecture"));
   // The configuration last: its presence marks a complete node.

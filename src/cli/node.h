@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "core/clock.h"
+#include "audit/log.h"
 #include "crypto/field_cipher.h"
 #include "registry/config.h"
 #include "registry/registry.h"
@@ -20,7 +21,10 @@ struct Node {
   std::unique_ptr<store::RegistryStore> store;
   std::unique_ptr<crypto::FieldCipher> cipher;
   SystemClock clock;
+  std::unique_ptr<audit::Signer> signer;
+  std::unique_ptr<audit::AuditLog> log;
   std::unique_ptr<registry::Registry> registry;
+  registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 };
 
 // Opens the node in `data_dir`: reads kakunin.toml, loads the key file, opens the database

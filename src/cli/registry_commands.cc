@@ -81,6 +81,20 @@ std::string WarekiOf(const std::string& iso) {
   return d ? d->ToWareki() : iso;
 }
 
+OptionSpec PurposeOption() {
+  return {"purpose", "ID", "利用事由 / the purpose of this read (required; recorded)"};
+}
+
+std::optional<std::string> RequirePurpose(const Args& args, const char* command, Io& io) {
+  auto p = args.Get("purpose");
+  if (!p || !registry::IsValidPurposeId(*p)) {
+    Usage(io, command, "--purpose ID is required (letters a-z, digits, . _ -): every read "
+                       "of resident data names its purpose and is recorded");
+    return std::nullopt;
+  }
+  return p;
+}
+
 // --- init ---
 
 const char kInitHelp[] =
@@ -182,7 +196,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
   bool any_rejected = false;
   std::string out;
   Status st = registry::PipelinedIngest(
-      reg, batch_size,
+      reg, (*node)->actor, batch_size,
       [&](registry::IngestBatch* b) {
         StreamItem item;
         while (b->items.size() < batch_size) {
@@ -206,6 +220,9 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
         return io.out ? Status::Ok() : Status::IoError("cannot write results");
       });
   if (!st.ok()) return Fail(io, "ingest", st);
+  // Sign where the log now ends.
+  Status cp = reg.Checkpoint();
+  if (!cp.ok()) return Fail(io, "ingest", cp);
   if (!stream.status().ok()) return Fail(io, "ingest", stream.status());
   return any_rejected ? kExitRejected : kExitOk;
 }
@@ -241,23 +258,28 @@ const char kShowHelp[] =
     "Removed residents are shown only with --include-removed. Exit 0 found, 1 not found.\n";
 
 int RunShow(const std::vector<std::string>& argv, Io& io) {
-  std::vector<OptionSpec> specs = {DataOption(), {"json", "", "JSONで出力 / print JSON"},
+  std::vector<OptionSpec> specs = {DataOption(), PurposeOption(),
+                                   {"json", "", "JSONで出力 / print JSON"},
                                    {"include-removed", "", "消除者も対象 / include removed residents"}};
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "show", kShowHelp,
-                          "  kakunin show --data /var/lib/kakunin 24727059608\n", io, &exit);
+                          "  kakunin show --data /var/lib/kakunin --purpose disclosure 24727059608\n",
+                          io, &exit);
   if (!args) return exit;
   auto data = RequireData(*args, "show", io);
   if (!data) return kExitUsage;
+  auto purpose = RequirePurpose(*args, "show", io);
+  if (!purpose) return kExitUsage;
   if (args->positional().size() != 1) return Usage(io, "show", "give one RESIDENT_CODE");
   auto node = OpenNode(*data);
   if (!node.ok()) return Fail(io, "show", node.status());
   auto reader = (*node)->store->OpenReader();
   if (!reader.ok()) return Fail(io, "show", reader.status());
-  auto view = (*node)->registry->Show(**reader, args->positional()[0]);
+  auto view = (*node)->registry->Show(**reader, args->positional()[0], (*node)->actor, *purpose,
+                                      args->Has("include-removed"));
   if (!view.ok()) return Fail(io, "show", view.status());
-  if (!*view || ((*view)->row.status == store::ResidentStatus::kRemoved &&
-                 !args->Has("include-removed"))) {
+  (void)(*node)->registry->Checkpoint();
+  if (!*view) {
     io.err << "kakunin show: 該当なし / not found\n";
     return kExitRejected;
   }
@@ -283,28 +305,32 @@ const char kHistoryHelp[] =
     "and which municipality sent it. Removed residents only with --include-removed.\n";
 
 int RunHistory(const std::vector<std::string>& argv, Io& io) {
-  std::vector<OptionSpec> specs = {DataOption(), {"json", "", "JSONで出力 / print JSON"},
+  std::vector<OptionSpec> specs = {DataOption(), PurposeOption(),
+                                   {"json", "", "JSONで出力 / print JSON"},
                                    {"include-removed", "", "消除者も対象 / include removed residents"}};
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "history", kHistoryHelp,
-                          "  kakunin history --data /var/lib/kakunin 24727059608\n", io, &exit);
+                          "  kakunin history --data /var/lib/kakunin --purpose disclosure "
+                          "24727059608\n",
+                          io, &exit);
   if (!args) return exit;
   auto data = RequireData(*args, "history", io);
   if (!data) return kExitUsage;
+  auto purpose = RequirePurpose(*args, "history", io);
+  if (!purpose) return kExitUsage;
   if (args->positional().size() != 1) return Usage(io, "history", "give one RESIDENT_CODE");
   auto node = OpenNode(*data);
   if (!node.ok()) return Fail(io, "history", node.status());
   auto reader = (*node)->store->OpenReader();
   if (!reader.ok()) return Fail(io, "history", reader.status());
-  auto current = (*reader)->FindByResidentCode(args->positional()[0]);
-  if (!current.ok()) return Fail(io, "history", current.status());
-  if (!*current || ((*current)->status == store::ResidentStatus::kRemoved &&
-                    !args->Has("include-removed"))) {
+  auto history = (*node)->registry->History(**reader, args->positional()[0], (*node)->actor,
+                                            *purpose, args->Has("include-removed"));
+  if (!history.ok()) return Fail(io, "history", history.status());
+  (void)(*node)->registry->Checkpoint();
+  if (!*history) {
     io.err << "kakunin history: 該当なし / not found\n";
     return kExitRejected;
   }
-  auto history = (*node)->registry->History(**reader, args->positional()[0]);
-  if (!history.ok()) return Fail(io, "history", history.status());
   for (const auto& v : **history) {
     const auto& r = v.row;
     if (args->Has("json")) {
@@ -356,6 +382,7 @@ const char kSearchHelp[] =
 int RunSearch(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {
       DataOption(),
+      PurposeOption(),
       {"kana", "KANA", "氏名の振り仮名（前方一致）/ kana, prefix"},
       {"name", "NAME", "氏名（前方一致）/ name, prefix"},
       {"birth-date", "YYYY-MM-DD", "生年月日 / birth date"},
@@ -368,12 +395,16 @@ int RunSearch(const std::vector<std::string>& argv, Io& io) {
   };
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "search", kSearchHelp,
-                          "  kakunin search --data d --kana 'ﾔﾏﾀﾞ ﾀﾛｳ' --birth-date 1980-05-01\n"
-                          "  kakunin search --data d --name 髙橋 --address 山梨県甲府市\n",
+                          "  kakunin search --data d --purpose disclosure --kana 'ﾔﾏﾀﾞ ﾀﾛｳ' "
+                          "--birth-date 1980-05-01\n"
+                          "  kakunin search --data d --purpose disclosure --name 髙橋 "
+                          "--address 山梨県甲府市\n",
                           io, &exit);
   if (!args) return exit;
   auto data = RequireData(*args, "search", io);
   if (!data) return kExitUsage;
+  auto purpose = RequirePurpose(*args, "search", io);
+  if (!purpose) return kExitUsage;
   if (!args->positional().empty()) return Usage(io, "search", "unexpected argument");
   registry::SearchRequest req;
   req.kana = args->Get("kana");
@@ -394,7 +425,8 @@ int RunSearch(const std::vector<std::string>& argv, Io& io) {
   if (!node.ok()) return Fail(io, "search", node.status());
   auto reader = (*node)->store->OpenReader();
   if (!reader.ok()) return Fail(io, "search", reader.status());
-  auto found = (*node)->registry->Search(**reader, req);
+  auto found = (*node)->registry->Search(**reader, req, (*node)->actor, *purpose);
+  (void)(*node)->registry->Checkpoint();
   if (!found.ok()) {
     if (found.status().code() == StatusCode::kInvalidArgument) {
       return Usage(io, "search", found.status().message());
@@ -496,19 +528,25 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
     as_of = *d;
   }
   bool dry = args->Has("dry-run");
-  auto c = (*node)->registry->Purge(as_of, dry);
+  auto c = (*node)->registry->Purge(as_of, dry, (*node)->actor);
   if (!c.ok()) return Fail(io, "purge", c.status());
+  (void)(*node)->registry->Checkpoint();
   if (args->Has("json")) {
     io.out << "{\"as_of\":\"" << as_of.ToIso() << "\",\"dry_run\":" << (dry ? "true" : "false")
            << ",\"superseded_versions\":" << c->superseded_versions
            << ",\"removed_residents\":" << c->removed_residents
-           << ",\"removed_resident_versions\":" << c->removed_resident_versions << "}\n";
+           << ",\"removed_resident_versions\":" << c->removed_resident_versions
+           << ",\"audit_payloads\":" << c->audit_payloads << ",\"provisions\":" << c->provisions
+           << "}\n";
   } else {
     io.out << (dry ? "消去対象（試行）/ would erase" : "消去しました / erased") << " (as of "
            << as_of.ToIso() << "):\n"
            << "  履歴 / superseded versions: " << c->superseded_versions << "\n"
            << "  消除者 / removed residents: " << c->removed_residents << " ("
-           << c->removed_resident_versions << " versions)\n";
+           << c->removed_resident_versions << " versions)\n"
+           << "  操作履歴の内容 / operation-log payloads: " << c->audit_payloads
+           << " (leaf hashes kept)\n"
+           << "  提供の記録 / provision records: " << c->provisions << "\n";
   }
   return kExitOk;
 }

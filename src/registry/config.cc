@@ -38,7 +38,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
                                    std::string(err.description()));
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
-      t, {"role", "prefecture", "database", "key_file", "retention", "checks"}, ""));
+      t, {"role", "prefecture", "database", "key_file", "signing_key", "retention", "checks"},
+      ""));
   NodeConfig c;
   c.data_dir = data_dir;
   auto role = t["role"];
@@ -74,14 +75,18 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   auto key = path("key_file", "keys");
   if (!key.ok()) return key.status();
   c.key_file = *key;
+  auto signing = path("signing_key", "audit.key");
+  if (!signing.ok()) return signing.status();
+  c.signing_key = *signing;
   if (auto ret = t["retention"]) {
     if (!ret.is_table()) return Status::InvalidArgument("config: [retention] must be a table");
     const toml::table& rt = *ret.as_table();
     KAKUNIN_RETURN_IF_ERROR(
-        CheckKeys(rt, {"superseded_years", "removed_years"}, "retention."));
+        CheckKeys(rt, {"superseded_years", "removed_years", "audit_years"}, "retention."));
     for (auto [key_name, target] :
          {std::pair{"superseded_years", &c.superseded_retention_years},
-          std::pair{"removed_years", &c.removed_retention_years}}) {
+          std::pair{"removed_years", &c.removed_retention_years},
+          std::pair{"audit_years", &c.audit_retention_years}}) {
       if (auto n = rt[key_name]) {
         if (!n.is_integer() || *n.value<int64_t>() < 1 || *n.value<int64_t>() > 1000) {
           return Status::InvalidArgument(std::string("config: retention.") + key_name +
@@ -129,12 +134,16 @@ std::string RenderNodeConfig(const NodeConfig& c) {
   o << "database = \"registry.db\"\n"
     << "# The key file encrypts individual numbers; keep it (and its backup) apart from the\n"
     << "# database's backups.\n"
-    << "key_file = \"" << c.key_file << "\"\n\n"
+    << "key_file = \"" << c.key_file << "\"\n"
+    << "# Signs the operation log's checkpoints; its public half is audit.key.pub.\n"
+    << "signing_key = \"" << (c.signing_key.empty() ? "audit.key" : c.signing_key) << "\"\n\n"
     << "[retention]\n"
     << "# 住民基本台帳法施行令: superseded versions are kept 150 years after the next\n"
     << "# notification for the person, removed residents 150 years after the removal.\n"
     << "superseded_years = " << c.superseded_retention_years << "\n"
-    << "removed_years = " << c.removed_retention_years << "\n\n"
+    << "removed_years = " << c.removed_retention_years << "\n"
+    << "# The operation log and the provision records: 7 years.\n"
+    << "audit_years = " << c.audit_retention_years << "\n\n"
     << "[checks]\n"
     << "resident_code_check = \""
     << (c.resident_code_check == ResidentCodeCheck::kFull ? "full" : "format") << "\"\n";

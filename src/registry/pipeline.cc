@@ -4,7 +4,7 @@
 
 namespace kakunin::registry {
 
-Status PipelinedIngest(Registry& registry, size_t batch_size,
+Status PipelinedIngest(Registry& registry, const Actor& actor, size_t batch_size,
                        const std::function<bool(IngestBatch*)>& fill,
                        const std::function<Status(const IngestBatch&,
                                                   const std::vector<ApplyResult>&)>& committed) {
@@ -19,7 +19,7 @@ Status PipelinedIngest(Registry& registry, size_t batch_size,
     auto [batch, more] = pending.get();
     if (more) pending = std::async(std::launch::async, produce);
     if (!batch.items.empty()) {
-      auto results = registry.Apply(batch.items);
+      auto results = registry.Apply(batch.items, actor);
       Status st = results.ok() ? committed(batch, *results) : results.status();
       if (!st.ok()) {
         if (more) (void)pending.get();  // let the producer finish before returning

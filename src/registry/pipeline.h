@@ -21,7 +21,7 @@ struct IngestBatch {
 // Registry::Prepare) and returns false when the input is exhausted; it runs on a helper
 // thread, one call at a time. `committed` receives each batch's results in order, after
 // the batch is durable; it runs on the calling thread. Stops at the first error.
-Status PipelinedIngest(Registry& registry, size_t batch_size,
+Status PipelinedIngest(Registry& registry, const Actor& actor, size_t batch_size,
                        const std::function<bool(IngestBatch*)>& fill,
                        const std::function<Status(const IngestBatch&,
                                                   const std::vector<ApplyResult>&)>& committed);

@@ -1,6 +1,7 @@
 #include "registry/registry.h"
 
 #include "core/bytes.h"
+#include "text/json.h"
 #include "text/search_key.h"
 #include "text/utf8.h"
 
@@ -86,9 +87,20 @@ std::string NumberAssociatedData(const std::string& municipality, int64_t sequen
   return "kakunin/version/" + municipality + "/" + std::to_string(sequence);
 }
 
+bool IsValidPurposeId(std::string_view purpose) {
+  if (purpose.empty() || purpose.size() > 64) return false;
+  for (char c : purpose) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Registry::Registry(const NodeConfig& config, store::RegistryStore* store,
-                   const crypto::FieldCipher* cipher, const Clock* clock)
-    : config_(config), store_(store), cipher_(cipher), clock_(clock) {}
+                   const crypto::FieldCipher* cipher, const Clock* clock,
+                   const audit::AuditLog* log)
+    : config_(config), store_(store), cipher_(cipher), clock_(clock), log_(log) {}
 
 CheckOptions Registry::check_options() const {
   CheckOptions o;
@@ -242,37 +254,60 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
 }
 
 Result<std::vector<ApplyResult>> Registry::ApplyIn(
-    store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch) const {
+    store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch,
+    const Actor& actor) const {
   std::vector<ApplyResult> results;
   results.reserve(batch.size());
   const int64_t now = clock_->NowMicros();
   for (const PreparedNotification& p : batch) {
+    ApplyResult result;
     if (!p.check.ok()) {
-      ApplyResult r;
-      r.errors = p.check.errors;
-      results.push_back(std::move(r));
-      continue;
-    }
-    KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
-    auto r = ApplyOne(txn, p, now);
-    if (!r.ok()) {
-      (void)txn.RollbackToSavepoint();
-      return r.status();
-    }
-    if (r->ok() && !r->duplicate) {
-      KAKUNIN_RETURN_IF_ERROR(txn.ReleaseSavepoint());
+      result.errors = p.check.errors;
     } else {
-      KAKUNIN_RETURN_IF_ERROR(txn.RollbackToSavepoint());
+      KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
+      auto r = ApplyOne(txn, p, now);
+      if (!r.ok()) {
+        (void)txn.RollbackToSavepoint();
+        return r.status();
+      }
+      if (r->ok() && !r->duplicate) {
+        KAKUNIN_RETURN_IF_ERROR(txn.ReleaseSavepoint());
+      } else {
+        KAKUNIN_RETURN_IF_ERROR(txn.RollbackToSavepoint());
+      }
+      result = std::move(*r);
     }
-    results.push_back(std::move(*r));
+    // Refusals and replays are operations too.
+    audit::AuditEntry e;
+    e.actor = actor.id;
+    e.terminal = actor.terminal;
+    e.action = "notification.apply";
+    if (p.check.ok()) {
+      const Notification& n = *p.check.notification;
+      e.targets.push_back(n.resident_code.str());
+      if (n.new_resident_code) e.targets.push_back(n.new_resident_code->str());
+      e.conditions = n.municipality_code + "#" + std::to_string(n.sequence) + " " +
+                     std::string(ChangeReasonName(n.reason));
+    }
+    e.result_count = result.ok() ? 1 : 0;
+    if (result.ok()) {
+      e.outcome = result.duplicate ? "duplicate" : "done";
+    } else {
+      e.outcome = "refused:" + result.errors[0].field + ":" +
+                  std::string(ErrorCodeName(result.errors[0].code));
+    }
+    auto seq = log_->Append(txn, std::move(e));
+    if (!seq.ok()) return seq.status();
+    results.push_back(std::move(result));
   }
   return results;
 }
 
-Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotification>& batch) {
+Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotification>& batch,
+                                                 const Actor& actor) {
   std::vector<ApplyResult> results;
   Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
-    auto r = ApplyIn(txn, batch);
+    auto r = ApplyIn(txn, batch, actor);
     if (!r.ok()) return r.status();
     results = std::move(*r);
     return Status::Ok();
@@ -281,10 +316,42 @@ Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotif
   return results;
 }
 
+Status Registry::Record(audit::AuditEntry entry) const {
+  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    return log_->Append(txn, std::move(entry)).status();
+  });
+}
+
+Status Registry::Checkpoint() const {
+  return store_->Write([&](store::RegistryTxn& txn) { return log_->WriteCheckpoint(txn); });
+}
+
+namespace {
+audit::AuditEntry ReadEntry(const Actor& actor, const char* action, const std::string& purpose) {
+  audit::AuditEntry e;
+  e.actor = actor.id;
+  e.terminal = actor.terminal;
+  e.action = action;
+  e.purpose = purpose;
+  return e;
+}
+}  // namespace
+
 Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader,
-                                                   const std::string& resident_code) const {
+                                                   const std::string& resident_code,
+                                                   const Actor& actor, const std::string& purpose,
+                                                   bool include_removed) const {
+  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
-  if (!row) return std::optional<ResidentView>();
+  if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
+  audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
+  entry.targets.push_back(row ? row->resident_code : resident_code);
+  entry.result_count = row ? 1 : 0;
+  entry.outcome = "done";
+  if (!row) {
+    KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
+    return std::optional<ResidentView>();
+  }
   KAKUNIN_ASSIGN(version, reader.Version(row->version_id));
   if (!version) return Status::DataLoss("a resident's current version is missing");
   KAKUNIN_ASSIGN(number, cipher_->Open(version->sealed_number,
@@ -297,12 +364,38 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
   v.alias = version->alias;
   v.change_reason = version->reason;
   v.change_date = version->change_date;
+  // Recorded before it is answered.
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
   return std::optional<ResidentView>(std::move(v));
 }
 
-Result<SearchOutcome> Registry::Search(store::RegistryReader& reader,
-                                       const SearchRequest& req) const {
+Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const SearchRequest& req,
+                                       const Actor& actor, const std::string& purpose) const {
+  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
   SearchOutcome out;
+  // The conditions, as asked, go into the log with the codes found.
+  std::string conditions = "{";
+  auto cond = [&](const char* k, const std::optional<std::string>& v) {
+    if (!v) return;
+    if (conditions.size() > 1) conditions += ",";
+    conditions += "\"" + std::string(k) + "\":";
+    text::AppendJsonString(text::IsValidUtf8(*v) ? *v : std::string("(invalid)"), &conditions);
+  };
+  cond("kana", req.kana);
+  cond("name", req.name);
+  cond("birth_date", req.birth_date);
+  cond("sex", req.sex);
+  cond("address", req.address);
+  cond("number", req.number);
+  conditions += "}";
+  auto record = [&](const SearchOutcome& o) {
+    audit::AuditEntry e = ReadEntry(actor, "resident.search", purpose);
+    e.conditions = conditions;
+    for (const auto& r : o.rows) e.targets.push_back(r.resident_code);
+    e.result_count = static_cast<int64_t>(o.rows.size());
+    e.outcome = o.cut ? "done:cut" : "done";
+    return Record(std::move(e));
+  };
   if (req.limit < 1 || req.limit > 1000) return Status::InvalidArgument("limit must be 1..1000");
   if (req.number) {
     ErrorCode e;
@@ -312,6 +405,7 @@ Result<SearchOutcome> Registry::Search(store::RegistryReader& reader,
     KAKUNIN_ASSIGN(rows, reader.FindByNumberMac(NumberMac(*cipher_, *req.number),
                                                 req.include_removed));
     out.rows = std::move(rows);
+    KAKUNIN_RETURN_IF_ERROR(record(out));
     return out;
   }
   store::SearchQuery q;
@@ -349,13 +443,23 @@ Result<SearchOutcome> Registry::Search(store::RegistryReader& reader,
   KAKUNIN_ASSIGN(res, reader.Search(q));
   out.rows = std::move(res.rows);
   out.cut = res.cut;
+  KAKUNIN_RETURN_IF_ERROR(record(out));
   return out;
 }
 
 Result<std::optional<std::vector<VersionView>>> Registry::History(
-    store::RegistryReader& reader, const std::string& resident_code) const {
+    store::RegistryReader& reader, const std::string& resident_code, const Actor& actor,
+    const std::string& purpose, bool include_removed) const {
+  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
-  if (!row) return std::optional<std::vector<VersionView>>();
+  if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
+  audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);
+  entry.targets.push_back(row ? row->resident_code : resident_code);
+  entry.outcome = "done";
+  if (!row) {
+    KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
+    return std::optional<std::vector<VersionView>>();
+  }
   KAKUNIN_ASSIGN(versions, reader.History(row->person_id));
   std::vector<VersionView> out;
   out.reserve(versions.size());
@@ -365,10 +469,12 @@ Result<std::optional<std::vector<VersionView>>> Registry::History(
                                  NumberAssociatedData(v.municipality_code, v.sequence)));
     out.push_back({std::move(v), std::move(number)});
   }
+  entry.result_count = static_cast<int64_t>(out.size());
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
   return std::optional<std::vector<VersionView>>(std::move(out));
 }
 
-Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run) {
+Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, const Actor& actor) {
   // An erasure cannot be undone: a date typed wrong must not erase what the law keeps.
   if (!dry_run && as_of > clock_->TodayJst()) {
     return Status::InvalidArgument("a purge cannot be dated after today (preview with --dry-run)");
@@ -377,11 +483,29 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run) {
       StartOfDayJst(YearsBefore(as_of, config_.superseded_retention_years));
   const int64_t removed_before = StartOfDayJst(YearsBefore(as_of, config_.removed_retention_years));
   store::PurgeCounts counts;
+  const int64_t audit_before = StartOfDayJst(YearsBefore(as_of, config_.audit_retention_years));
   Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
     auto r = txn.Purge(superseded_before, removed_before, dry_run);
     if (!r.ok()) return r.status();
     counts = *r;
-    return Status::Ok();
+    if (!dry_run) {
+      // The log keeps every leaf hash, so proofs stay valid after its payloads go.
+      auto erased = txn.EraseAuditBefore(audit_before);
+      if (!erased.ok()) return erased.status();
+      counts.audit_payloads = erased->first;
+      counts.provisions = erased->second;
+    }
+    audit::AuditEntry e;
+    e.actor = actor.id;
+    e.terminal = actor.terminal;
+    e.action = dry_run ? "registry.purge.dry_run" : "registry.purge";
+    e.conditions = "as_of=" + as_of.ToIso() + " superseded=" +
+                   std::to_string(counts.superseded_versions) + " removed=" +
+                   std::to_string(counts.removed_residents) + " audit_payloads=" +
+                   std::to_string(counts.audit_payloads) + " provisions=" +
+                   std::to_string(counts.provisions);
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
   });
   if (!st.ok()) return st;
   return counts;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/log.h"
 #include "core/clock.h"
 #include "crypto/field_cipher.h"
 #include "domain/notification_reader.h"
@@ -33,6 +34,15 @@ struct PreparedNotification {
   std::string sealed_number;
   std::string name_key, kana_key, address_key;
 };
+
+// Who is acting, for the operation log.
+struct Actor {
+  std::string id;        // "os:<user>", "operator:<id>", "cert:<spki-sha256-hex>"
+  std::string terminal;  // host or console terminal
+};
+
+// A read names its purpose (利用事由); checked for shape here, against the catalogue later.
+bool IsValidPurposeId(std::string_view purpose);
 
 // A resident as shown to a caller, individual number decrypted.
 struct ResidentView {
@@ -72,7 +82,7 @@ class Registry {
  public:
   // All pointers must outlive the registry.
   Registry(const NodeConfig& config, store::RegistryStore* store,
-           const crypto::FieldCipher* cipher, const Clock* clock);
+           const crypto::FieldCipher* cipher, const Clock* clock, const audit::AuditLog* log);
 
   // The options for the field checks this node applies.
   CheckOptions check_options() const;
@@ -82,21 +92,38 @@ class Registry {
 
   // Applies a batch in order inside `txn`: each notification with its own savepoint, so a
   // rejected one changes nothing. Returns one result per input.
+  // Every notification, applied or refused, leaves an operation-log entry in `txn`.
   Result<std::vector<ApplyResult>> ApplyIn(store::RegistryTxn& txn,
-                                           const std::vector<PreparedNotification>& batch) const;
+                                           const std::vector<PreparedNotification>& batch,
+                                           const Actor& actor) const;
 
   // Applies a batch in one durable transaction (commit before return).
-  Result<std::vector<ApplyResult>> Apply(const std::vector<PreparedNotification>& batch);
+  Result<std::vector<ApplyResult>> Apply(const std::vector<PreparedNotification>& batch,
+                                         const Actor& actor);
 
+  // Reads. Each is recorded in the operation log (durably) before it returns: a read that
+  // cannot be recorded is not answered. `purpose` must satisfy IsValidPurposeId.
   // By resident code (an old code leads to the current record).
   Result<std::optional<ResidentView>> Show(store::RegistryReader& reader,
-                                           const std::string& resident_code) const;
-  Result<SearchOutcome> Search(store::RegistryReader& reader, const SearchRequest& request) const;
+                                           const std::string& resident_code, const Actor& actor,
+                                           const std::string& purpose,
+                                           bool include_removed = false) const;
+  Result<SearchOutcome> Search(store::RegistryReader& reader, const SearchRequest& request,
+                               const Actor& actor, const std::string& purpose) const;
   // Every version, newest first; nullopt if the code is unknown.
   Result<std::optional<std::vector<VersionView>>> History(store::RegistryReader& reader,
-                                                          const std::string& resident_code) const;
-  // Retention as of `as_of` (a date in Japan).
-  Result<store::PurgeCounts> Purge(const Date& as_of, bool dry_run);
+                                                          const std::string& resident_code,
+                                                          const Actor& actor,
+                                                          const std::string& purpose,
+                                                          bool include_removed = false) const;
+  // Retention as of `as_of` (a date in Japan): superseded versions, removed residents, and
+  // operation-log payloads and provision records older than `audit_retention_years`.
+  Result<store::PurgeCounts> Purge(const Date& as_of, bool dry_run, const Actor& actor);
+
+  // Records an operation that is not one of the above (for example a refused command).
+  Status Record(audit::AuditEntry entry) const;
+  // Signs a checkpoint if the log grew (at the end of a command, at shutdown).
+  Status Checkpoint() const;
 
  private:
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
@@ -106,6 +133,7 @@ class Registry {
   store::RegistryStore* store_;
   const crypto::FieldCipher* cipher_;
   const Clock* clock_;
+  const audit::AuditLog* log_;
 };
 
 // Associated data binding a sealed individual number to its version.

@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/write_queue.h"
 #include "store/sqlite/sqlite_registry_store.h"
@@ -42,7 +43,11 @@ class RegistryTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
     config_.prefecture = 19;
-    registry_ = std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_);
+    ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit.key").string()).ok());
+    signer_ = std::move(*audit::LoadSigningKeyFile((dir_ / "audit.key").string()));
+    log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
+    registry_ = std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_,
+                                           log_.get());
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -72,7 +77,7 @@ class RegistryTest : public ::testing::Test {
     for (const auto& n : ns) {
       batch.push_back(registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), opt)));
     }
-    auto r = registry_->Apply(batch);
+    auto r = registry_->Apply(batch, actor_);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : std::vector<ApplyResult>();
   }
@@ -81,14 +86,14 @@ class RegistryTest : public ::testing::Test {
   std::optional<ResidentView> Show(const std::string& code) {
     auto reader = store_->OpenReader();
     EXPECT_TRUE(reader.ok());
-    auto v = registry_->Show(**reader, code);
+    auto v = registry_->Show(**reader, code, actor_, "test", true);
     EXPECT_TRUE(v.ok());
     return *v;
   }
 
   std::vector<VersionView> History(const std::string& code) {
     auto reader = store_->OpenReader();
-    auto h = registry_->History(**reader, code);
+    auto h = registry_->History(**reader, code, actor_, "test", true);
     EXPECT_TRUE(h.ok());
     return h->value_or(std::vector<VersionView>());
   }
@@ -105,7 +110,10 @@ class RegistryTest : public ::testing::Test {
   FixedClock clock_ = FixedClock::AtDate(Date::FromYmd(2026, 11, 21));
   std::unique_ptr<crypto::FieldCipher> cipher_;
   std::unique_ptr<store::RegistryStore> store_;
+  std::unique_ptr<audit::Signer> signer_;
+  std::unique_ptr<audit::AuditLog> log_;
   std::unique_ptr<Registry> registry_;
+  Actor actor_{"os:test", "test"};
 };
 
 constexpr char kKofu[] = "192015";
@@ -174,7 +182,7 @@ TEST_F(RegistryTest, ARejectedNotificationChangesNothingAndKeepsItsSequence) {
 TEST_F(RegistryTest, FieldErrorsPassThroughWithoutState) {
   std::vector<PreparedNotification> batch;
   batch.push_back(registry_->Prepare(CheckJsonNotification("{}", registry_->check_options())));
-  auto r = registry_->Apply(batch);
+  auto r = registry_->Apply(batch, actor_);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE((*r)[0].ok());
   EXPECT_EQ((*r)[0].errors[0].code, ErrorCode::kMissing);
@@ -337,7 +345,7 @@ TEST_F(RegistryTest, SearchFoldsKanaWidthAndVariants) {
   c.birth_date = Date::FromYmd(1990, 1, 1);
   ASSERT_EQ(Send({a, b, c}).size(), 3u);
   auto reader = *store_->OpenReader();
-  auto search = [&](SearchRequest r) { return *registry_->Search(*reader, r); };
+  auto search = [&](SearchRequest r) { return *registry_->Search(*reader, r, actor_, "test"); };
   for (const char* kana : {"ﾔﾏﾀﾞ ﾀﾛｳ", "やまだたろう", "ヤマダ　タロウ"}) {
     SearchRequest r;
     r.kana = kana;
@@ -365,7 +373,7 @@ TEST_F(RegistryTest, SearchFoldsKanaWidthAndVariants) {
   ASSERT_EQ(search(by_number).rows.size(), 1u);
   SearchRequest nothing;
   nothing.sex = "male";
-  EXPECT_FALSE(registry_->Search(*reader, nothing).ok());  // not a way to list residents
+  EXPECT_FALSE(registry_->Search(*reader, nothing, actor_, "test").ok());  // never a list
   // Removed residents only when asked for.
   ASSERT_TRUE(SendOne(Make(kKofu, 4, ChangeReason::kDeath, "1000000002", "10000000002")).ok());
   SearchRequest taro;
@@ -382,18 +390,18 @@ TEST_F(RegistryTest, PurgeErasesOnlyWhatRetentionEnded) {
   ASSERT_TRUE(SendOne(Make(kKofu, 4, ChangeReason::kDeath, "1000000002", "10000000002")).ok());
   // Applied on 2026-11-21: nothing is due before 2176-11-21.
   clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 20));
-  auto early = registry_->Purge(Date::FromYmd(2176, 11, 20), false);
+  auto early = registry_->Purge(Date::FromYmd(2176, 11, 20), false, actor_);
   ASSERT_TRUE(early.ok());
   EXPECT_EQ(early->superseded_versions, 0);
   EXPECT_EQ(early->removed_residents, 0);
-  auto dry = registry_->Purge(Date::FromYmd(2176, 11, 22), true);
+  auto dry = registry_->Purge(Date::FromYmd(2176, 11, 22), true, actor_);
   EXPECT_EQ(dry->superseded_versions, 1);
   EXPECT_EQ(dry->removed_residents, 1);
   EXPECT_EQ(dry->removed_resident_versions, 2);
   EXPECT_EQ(Stats().versions, 4);  // a dry run erases nothing
-  EXPECT_FALSE(registry_->Purge(Date::FromYmd(2176, 11, 22), false).ok());  // a future date
+  EXPECT_FALSE(registry_->Purge(Date::FromYmd(2176, 11, 22), false, actor_).ok());  // a future date
   clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
-  auto done = registry_->Purge(Date::FromYmd(2176, 11, 22), false);
+  auto done = registry_->Purge(Date::FromYmd(2176, 11, 22), false, actor_);
   EXPECT_EQ(done->superseded_versions, 1);
   EXPECT_EQ(done->removed_residents, 1);
   auto s = Stats();
@@ -472,6 +480,7 @@ std::vector<Notification> RandomStream(RegistryTest* t, uint32_t seed, int steps
 // Everything a reader can see, without ciphertexts (their nonces differ by design).
 std::string Dump(Registry& reg, store::RegistryStore& store,
                  const std::vector<Notification>& stream) {
+  const Actor actor{"os:test", "test"};
   auto reader = *store.OpenReader();
   std::string out;
   auto s = *reader->Stats();
@@ -480,14 +489,14 @@ std::string Dump(Registry& reg, store::RegistryStore& store,
          std::to_string(s.code_changes) + "/" + std::to_string(s.applied_notifications) + "/" +
          std::to_string(s.outbox_pending) + "\n";
   for (const auto& n : stream) {
-    auto h = *reg.History(*reader, n.resident_code.str());
+    auto h = *reg.History(*reader, n.resident_code.str(), actor, "test", true);
     if (!h) continue;
     for (const auto& v : *h) {
       out += v.row.resident_code + v.row.municipality_code + std::to_string(v.row.sequence) +
              v.row.reason + v.row.address + v.individual_number +
              std::to_string(v.row.superseded_at != 0) + "\n";
     }
-    auto show = *reg.Show(*reader, n.resident_code.str());
+    auto show = *reg.Show(*reader, n.resident_code.str(), actor, "test", true);
     out += show->row.resident_code + show->row.municipality_code +
            (show->row.status == store::ResidentStatus::kActive ? "A" : "R") + "\n";
   }
@@ -554,7 +563,7 @@ TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
                                  number)),
             registry_->check_options())));
         Status st = queue.Submit([&](store::RegistryTxn& txn) -> Status {
-          auto r = registry_->ApplyIn(txn, one);
+          auto r = registry_->ApplyIn(txn, one, actor_);
           if (!r.ok()) return r.status();
           return (*r)[0].ok() ? Status::Ok() : Status::InvalidArgument("rejected");
         });

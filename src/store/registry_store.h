@@ -100,6 +100,60 @@ struct PurgeCounts {
   int64_t superseded_versions = 0;
   int64_t removed_residents = 0;
   int64_t removed_resident_versions = 0;
+  int64_t audit_payloads = 0;  // operation-log entries whose payload was erased
+  int64_t provisions = 0;      // provision records erased
+};
+
+// One entry of the operation log as stored. `payload` is the canonical encoding
+// (audit/entry.h); absent once erased by retention, when only `leaf_hash` remains.
+struct AuditRow {
+  int64_t seq = 0;
+  int64_t time = 0;  // µs since epoch
+  std::string actor;
+  std::string action;
+  std::string purpose;
+  std::optional<std::string> payload;
+  std::string leaf_hash;
+};
+
+struct CheckpointRow {
+  int64_t tree_size = 0;
+  std::string root;
+  int64_t time = 0;  // µs since epoch
+  std::string key_id;
+  std::string signature;
+};
+
+// 提供・移転の記録.
+struct ProvisionRow {
+  std::string resident_code;
+  int64_t provided_at = 0;     // µs since epoch
+  std::string function;        // 機能区分: lookup | search | batch
+  std::string purpose;         // 利用事由
+  std::string provision_kind;  // 提供事務区分
+  bool number_provided = false;
+  std::string source;     // 提供元
+  std::string recipient;  // 提供先
+  std::string items;      // the fields provided, comma-separated
+  int64_t audit_seq = 0;  // the operation-log entry of the provision
+};
+
+struct AuditQuery {
+  std::optional<int64_t> from_time;  // inclusive, µs
+  std::optional<int64_t> to_time;    // exclusive, µs
+  std::optional<std::string> actor;
+  std::optional<std::string> action;
+  std::optional<std::string> purpose;
+  std::optional<std::string> target;  // a resident code
+  int limit = 1000;
+};
+
+// Streams one level of the operation log's stored tree nodes in index order.
+class NodeCursor {
+ public:
+  virtual ~NodeCursor() = default;
+  // False at the end (or on error: see *status).
+  virtual bool Next(int64_t* index, std::string* hash, Status* status) = 0;
 };
 
 // Reads. One reader per thread; a reader sees a consistent snapshot per call.
@@ -115,6 +169,18 @@ class RegistryReader {
   virtual Result<std::vector<VersionRow>> History(int64_t person_id) = 0;
   virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
   virtual Result<StoreStats> Stats() = 0;
+
+  // --- operation log ---
+  virtual Result<int64_t> AuditSize() = 0;
+  virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
+  // Every entry from `from_seq` on, in order; stops early if `fn` returns false.
+  virtual Status ForEachAuditEntry(int64_t from_seq,
+                                   const std::function<bool(const AuditRow&)>& fn) = 0;
+  // Every stored node of one level, in index order; usable while ForEachAuditEntry runs.
+  virtual Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) = 0;
+  virtual Result<std::vector<CheckpointRow>> Checkpoints() = 0;
+  virtual Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& query) = 0;
+  virtual Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) = 0;
 };
 
 // Writes inside one transaction (see RegistryStore::Write). Not thread-safe.
@@ -157,6 +223,18 @@ class RegistryTxn {
                                   int64_t person_id, int64_t at) = 0;
   // Queues a version for the national node (the link delivers it, in outbox order).
   virtual Status EnqueueOutbox(int64_t version_id, int64_t at) = 0;
+
+  // --- operation log (see audit/log.h, which owns the rules) ---
+  virtual Result<int64_t> AuditSize() = 0;
+  virtual Status InsertAuditEntry(const AuditRow& row, const std::vector<std::string>& targets) = 0;
+  virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
+  virtual Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) = 0;
+  virtual Status InsertCheckpoint(const CheckpointRow& row) = 0;
+  virtual Result<std::optional<CheckpointRow>> LatestCheckpoint() = 0;
+  virtual Status InsertProvision(const ProvisionRow& row) = 0;
+  // Retention of the log: payloads and target index of entries before `time`, and provision
+  // records before it. Returns (entries erased, provisions erased).
+  virtual Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time) = 0;
 
   // Retention: erase superseded versions with superseded_at < `superseded_before` and
   // removed residents (with all their versions) with removed_at < `removed_before`. With

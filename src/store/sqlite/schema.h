@@ -102,6 +102,65 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_pending ON outbox (outbox_id) WHERE delivered_at IS NULL;
 )sql"},
+    {2, R"sql(
+-- The operation log (操作履歴): one row per entry, in sequence order from 0. `payload` is the
+-- entry's canonical encoding (audit/entry.h) and `leaf_hash` its RFC 9162 leaf hash; after the
+-- retention period the payload (and the searchable copies beside it) are erased and the leaf
+-- hash stays, so every proof remains valid.
+CREATE TABLE audit_entries (
+  seq INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  payload BLOB,
+  leaf_hash BLOB NOT NULL
+) STRICT;
+CREATE INDEX audit_entries_time ON audit_entries (time);
+CREATE INDEX audit_entries_actor ON audit_entries (actor, time);
+
+CREATE TABLE audit_targets (
+  resident_code TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (resident_code, seq)
+) STRICT, WITHOUT ROWID;
+
+-- Hashes of every complete perfect subtree above the leaves: (level, idx) covers leaves
+-- [idx * 2^level, (idx + 1) * 2^level); level 0 is audit_entries.leaf_hash. Proofs read
+-- O(log n) of them.
+CREATE TABLE audit_nodes (
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) STRICT, WITHOUT ROWID;
+
+-- Signed checkpoints (tree size, root, time; Ed25519 over audit/checkpoint.h's text).
+CREATE TABLE audit_checkpoints (
+  tree_size INTEGER PRIMARY KEY,
+  root BLOB NOT NULL,
+  time INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  signature BLOB NOT NULL
+) STRICT;
+
+-- 提供・移転の記録: every record provided or transferred, kept 7 years, per resident.
+CREATE TABLE provisions (
+  id INTEGER PRIMARY KEY,
+  resident_code TEXT NOT NULL,
+  provided_at INTEGER NOT NULL,
+  function TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  provision_kind TEXT NOT NULL,
+  number_provided INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  items TEXT NOT NULL,
+  audit_seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX provisions_resident ON provisions (resident_code, provided_at);
+CREATE INDEX provisions_time ON provisions (provided_at);
+)sql"},
 };
 
 // --- meta ---
@@ -230,5 +289,46 @@ inline constexpr char kDeleteRemovedCodeChanges[] =
     "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
 inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE status = 'removed' AND removed_at < ?1";
+
+// --- operation log ---
+inline constexpr char kAuditSize[] = "SELECT coalesce(max(seq) + 1, 0) FROM audit_entries";
+inline constexpr char kInsertAuditEntry[] =
+    "INSERT INTO audit_entries (seq, time, actor, action, purpose, payload, leaf_hash) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr char kInsertAuditTarget[] =
+    "INSERT OR IGNORE INTO audit_targets (resident_code, seq) VALUES (?1, ?2)";
+inline constexpr char kGetAuditLeaf[] = "SELECT leaf_hash FROM audit_entries WHERE seq = ?1";
+inline constexpr char kGetAuditNode[] = "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2";
+inline constexpr char kPutAuditNode[] =
+    "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
+inline constexpr char kInsertCheckpoint[] =
+    "INSERT OR REPLACE INTO audit_checkpoints (tree_size, root, time, key_id, signature) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr char kLatestCheckpoint[] =
+    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints "
+    "ORDER BY tree_size DESC LIMIT 1";
+inline constexpr char kCheckpointAt[] =
+    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints WHERE tree_size = ?1";
+inline constexpr char kAllCheckpoints[] =
+    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints ORDER BY tree_size";
+inline constexpr char kAuditEntriesFrom[] =
+    "SELECT seq, time, actor, action, purpose, payload, leaf_hash FROM audit_entries "
+    "WHERE seq >= ?1 ORDER BY seq LIMIT ?2";
+inline constexpr char kAuditNodesOfLevel[] =
+    "SELECT idx, hash FROM audit_nodes WHERE level = ?1 ORDER BY idx";
+inline constexpr char kEraseAuditPayloads[] =
+    "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '' "
+    "WHERE time < ?1 AND payload IS NOT NULL";
+inline constexpr char kEraseAuditTargets[] =
+    "DELETE FROM audit_targets WHERE seq IN (SELECT seq FROM audit_entries WHERE time < ?1)";
+inline constexpr char kInsertProvision[] =
+    "INSERT INTO provisions (resident_code, provided_at, function, purpose, provision_kind, "
+    "number_provided, source, recipient, items, audit_seq) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+inline constexpr char kProvisionsOf[] =
+    "SELECT resident_code, provided_at, function, purpose, provision_kind, number_provided, "
+    "source, recipient, items, audit_seq FROM provisions WHERE resident_code = ?1 "
+    "ORDER BY provided_at, id";
+inline constexpr char kErasePastProvisions[] = "DELETE FROM provisions WHERE provided_at < ?1";
 
 }  // namespace kakunin::store::sqlite

@@ -63,6 +63,54 @@ VersionRow ReadVersion(const Stmt& s) {
   return v;
 }
 
+AuditRow ReadAudit(const Stmt& s) {
+  AuditRow a;
+  a.seq = s.Int(0);
+  a.time = s.Int(1);
+  a.actor = s.Text(2);
+  a.action = s.Text(3);
+  a.purpose = s.Text(4);
+  if (!s.IsNull(5)) a.payload = s.Blob(5);
+  a.leaf_hash = s.Blob(6);
+  return a;
+}
+
+CheckpointRow ReadCheckpoint(const Stmt& s) {
+  CheckpointRow c;
+  c.tree_size = s.Int(0);
+  c.root = s.Blob(1);
+  c.time = s.Int(2);
+  c.key_id = s.Text(3);
+  c.signature = s.Blob(4);
+  return c;
+}
+
+Result<int64_t> QueryInt(Db* db, const char* sql) {
+  KAKUNIN_PREPARE(s, db, sql);
+  Status st;
+  int64_t v = 0;
+  if (s.Step(&st)) v = s.Int(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return v;
+}
+
+// Level 0 is each entry's leaf hash, kept with the entry (not stored twice).
+Result<std::optional<std::string>> QueryNode(Db* db, uint32_t level, int64_t index) {
+  KAKUNIN_PREPARE(s, db, level == 0 ? kGetAuditLeaf : kGetAuditNode);
+  if (level == 0) {
+    s.Bind(1, index);
+  } else {
+    s.Bind(1, int64_t{level}).Bind(2, index);
+  }
+  Status st;
+  std::optional<std::string> h;
+  if (s.Step(&st)) h = s.Blob(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return h;
+}
+
 void BindResident(Stmt& s, const ResidentRow& r) {
   s.Bind(1, r.resident_code)
       .Bind(2, std::string_view(StatusText(r.status)))
@@ -102,6 +150,17 @@ Result<std::optional<ResidentRow>> FindByAnyCode(Db* db, const std::string& code
 // The smallest string greater than every string that begins with `prefix` (keys are
 // UTF-8, compared bytewise): prefix + U+10FFFF.
 std::string PrefixEnd(const std::string& prefix) { return prefix + "\xF4\x8F\xBF\xBF"; }
+
+struct SqliteNodeCursor final : public NodeCursor {
+  SqliteNodeCursor(Db* db, sqlite3_stmt* raw) : stmt(db, raw) {}
+  bool Next(int64_t* index, std::string* hash, Status* status) override {
+    if (!stmt.Step(status)) return false;
+    *index = stmt.Int(0);
+    *hash = stmt.Blob(1);
+    return true;
+  }
+  Stmt stmt;
+};
 
 class SqliteReader final : public RegistryReader {
  public:
@@ -208,6 +267,125 @@ class SqliteReader final : public RegistryReader {
       out.senders = s.Int(5);
       out.applied_notifications = s.Int(6);
       out.outbox_pending = s.Int(7);
+    }
+    s.Reset();
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<int64_t> AuditSize() override { return QueryInt(db_.get(), kAuditSize); }
+
+  Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override {
+    return QueryNode(db_.get(), level, index);
+  }
+
+  Status ForEachAuditEntry(int64_t from_seq,
+                           const std::function<bool(const AuditRow&)>& fn) override {
+    // Own statement (not the cache): callers may run other queries inside `fn`.
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_->raw(), kAuditEntriesFrom, -1, &raw, nullptr) != SQLITE_OK) {
+      return db_->LastError("prepare");
+    }
+    Stmt s(db_.get(), raw);
+    s.Bind(1, from_seq).Bind(2, int64_t{-1});
+    Status st;
+    while (s.Step(&st)) {
+      if (!fn(ReadAudit(s))) break;
+    }
+    return st;
+  }
+
+  Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) override {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_->raw(), kAuditNodesOfLevel, -1, &raw, nullptr) != SQLITE_OK) {
+      return db_->LastError("prepare");
+    }
+    auto c = std::make_unique<SqliteNodeCursor>(db_.get(), raw);
+    c->stmt.Bind(1, int64_t{level});
+    return std::unique_ptr<NodeCursor>(std::move(c));
+  }
+
+  Result<std::vector<CheckpointRow>> Checkpoints() override {
+    KAKUNIN_PREPARE(s, db_.get(), kAllCheckpoints);
+    std::vector<CheckpointRow> out;
+    Status st;
+    while (s.Step(&st)) out.push_back(ReadCheckpoint(s));
+    s.Reset();
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& q) override {
+    // Assembled from constant fragments; every value bound.
+    std::string sql =
+        "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash "
+        "FROM audit_entries e WHERE 1";
+    std::vector<std::string> text;
+    std::vector<int64_t> ints;
+    std::vector<bool> is_int;
+    if (q.target) {
+      sql += " AND e.seq IN (SELECT seq FROM audit_targets WHERE resident_code = ?)";
+      text.push_back(*q.target);
+      is_int.push_back(false);
+    }
+    if (q.from_time) {
+      sql += " AND e.time >= ?";
+      ints.push_back(*q.from_time);
+      is_int.push_back(true);
+    }
+    if (q.to_time) {
+      sql += " AND e.time < ?";
+      ints.push_back(*q.to_time);
+      is_int.push_back(true);
+    }
+    for (const auto* f : {&q.actor, &q.action, &q.purpose}) {
+      if (*f) {
+        sql += f == &q.actor ? " AND e.actor = ?" : f == &q.action ? " AND e.action = ?"
+                                                                    : " AND e.purpose = ?";
+        text.push_back(**f);
+        is_int.push_back(false);
+      }
+    }
+    sql += " ORDER BY e.seq LIMIT ?";
+    auto prepared = db_->PrepareText(sql);
+    if (!prepared.ok()) return prepared.status();
+    Stmt& s = **prepared;
+    int i = 1;
+    size_t ti = 0, ii = 0;
+    for (bool b : is_int) {
+      if (b) {
+        s.Bind(i++, ints[ii++]);
+      } else {
+        s.Bind(i++, text[ti++]);
+      }
+    }
+    s.Bind(i, int64_t{q.limit});
+    std::vector<AuditRow> out;
+    Status st;
+    while (s.Step(&st)) out.push_back(ReadAudit(s));
+    s.Reset();
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) override {
+    KAKUNIN_PREPARE(s, db_.get(), kProvisionsOf);
+    s.Bind(1, resident_code);
+    std::vector<ProvisionRow> out;
+    Status st;
+    while (s.Step(&st)) {
+      ProvisionRow p;
+      p.resident_code = s.Text(0);
+      p.provided_at = s.Int(1);
+      p.function = s.Text(2);
+      p.purpose = s.Text(3);
+      p.provision_kind = s.Text(4);
+      p.number_provided = s.Int(5) != 0;
+      p.source = s.Text(6);
+      p.recipient = s.Text(7);
+      p.items = s.Text(8);
+      p.audit_seq = s.Int(9);
+      out.push_back(std::move(p));
     }
     s.Reset();
     if (!st.ok()) return st;
@@ -361,6 +539,78 @@ class SqliteTxn final : public RegistryTxn {
   Status EnqueueOutbox(int64_t version_id, int64_t at) override {
     KAKUNIN_PREPARE(s, db_, kEnqueueOutbox);
     return s.Bind(1, version_id).Bind(2, at).Exec();
+  }
+
+  Result<int64_t> AuditSize() override { return QueryInt(db_, kAuditSize); }
+
+  Status InsertAuditEntry(const AuditRow& a, const std::vector<std::string>& targets) override {
+    {
+      KAKUNIN_PREPARE(s, db_, kInsertAuditEntry);
+      s.Bind(1, a.seq).Bind(2, a.time).Bind(3, a.actor).Bind(4, a.action).Bind(5, a.purpose);
+      if (a.payload) {
+        s.BindBlob(6, *a.payload);
+      } else {
+        s.BindNull(6);
+      }
+      s.BindBlob(7, a.leaf_hash);
+      KAKUNIN_RETURN_IF_ERROR(s.Exec());
+    }
+    for (const auto& t : targets) {
+      KAKUNIN_PREPARE(s, db_, kInsertAuditTarget);
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, t).Bind(2, a.seq).Exec());
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override {
+    return QueryNode(db_, level, index);
+  }
+
+  Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) override {
+    KAKUNIN_PREPARE(s, db_, kPutAuditNode);
+    return s.Bind(1, int64_t{level}).Bind(2, index).BindBlob(3, hash).Exec();
+  }
+
+  Status InsertCheckpoint(const CheckpointRow& c) override {
+    KAKUNIN_PREPARE(s, db_, kInsertCheckpoint);
+    return s.Bind(1, c.tree_size).BindBlob(2, c.root).Bind(3, c.time).Bind(4, c.key_id)
+        .BindBlob(5, c.signature).Exec();
+  }
+
+  Result<std::optional<CheckpointRow>> LatestCheckpoint() override {
+    KAKUNIN_PREPARE(s, db_, kLatestCheckpoint);
+    Status st;
+    std::optional<CheckpointRow> c;
+    if (s.Step(&st)) c = ReadCheckpoint(s);
+    s.Reset();
+    if (!st.ok()) return st;
+    return c;
+  }
+
+  Status InsertProvision(const ProvisionRow& p) override {
+    KAKUNIN_PREPARE(s, db_, kInsertProvision);
+    return s.Bind(1, p.resident_code).Bind(2, p.provided_at).Bind(3, p.function)
+        .Bind(4, p.purpose).Bind(5, p.provision_kind).Bind(6, int64_t{p.number_provided})
+        .Bind(7, p.source).Bind(8, p.recipient).Bind(9, p.items).Bind(10, p.audit_seq).Exec();
+  }
+
+  Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time) override {
+    {
+      KAKUNIN_PREPARE(s, db_, kEraseAuditTargets);
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, time).Exec());
+    }
+    int64_t entries = 0, provisions = 0;
+    {
+      KAKUNIN_PREPARE(s, db_, kEraseAuditPayloads);
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, time).Exec());
+      entries = db_->Changes();
+    }
+    {
+      KAKUNIN_PREPARE(s, db_, kErasePastProvisions);
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, time).Exec());
+      provisions = db_->Changes();
+    }
+    return std::make_pair(entries, provisions);
   }
 
   Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,

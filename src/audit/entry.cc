@@ -1,0 +1,96 @@
+#include "audit/entry.h"
+
+namespace kakunin::audit {
+namespace {
+
+void PutU32(uint32_t v, std::string* out) {
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+void PutU64(uint64_t v, std::string* out) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+void PutStr(std::string_view s, std::string* out) {
+  PutU32(static_cast<uint32_t>(s.size()), out);
+  out->append(s);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool U8(uint8_t* v) {
+    if (pos_ + 1 > in_.size()) return false;
+    *v = static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool U32(uint32_t* v) {
+    if (pos_ + 4 > in_.size()) return false;
+    *v = 0;
+    for (int i = 0; i < 4; ++i) *v = (*v << 8) | static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (pos_ + 8 > in_.size()) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v = (*v << 8) | static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool Str(std::string* s) {
+    uint32_t n;
+    if (!U32(&n) || n > in_.size() - pos_) return false;
+    s->assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string EncodeEntry(const AuditEntry& e) {
+  std::string out;
+  out.reserve(128 + e.conditions.size());
+  out.push_back(static_cast<char>(kEntryVersion));
+  PutU64(e.sequence, &out);
+  PutU64(static_cast<uint64_t>(e.time), &out);
+  PutStr(e.actor, &out);
+  PutStr(e.terminal, &out);
+  PutStr(e.action, &out);
+  PutStr(e.purpose, &out);
+  PutU32(static_cast<uint32_t>(e.targets.size()), &out);
+  for (const auto& t : e.targets) PutStr(t, &out);
+  PutStr(e.conditions, &out);
+  PutU64(static_cast<uint64_t>(e.result_count), &out);
+  PutStr(e.outcome, &out);
+  return out;
+}
+
+Result<AuditEntry> DecodeEntry(std::string_view bytes) {
+  Reader r(bytes);
+  AuditEntry e;
+  uint8_t version;
+  uint64_t time, count;
+  uint32_t targets;
+  if (!r.U8(&version) || version != kEntryVersion) {
+    return Status::DataLoss("operation-log entry has an unknown version");
+  }
+  bool ok = r.U64(&e.sequence) && r.U64(&time) && r.Str(&e.actor) && r.Str(&e.terminal) &&
+            r.Str(&e.action) && r.Str(&e.purpose) && r.U32(&targets);
+  // Each target needs at least its 4-byte length: bound the count before reserving.
+  ok = ok && targets <= bytes.size() / 4;
+  for (uint32_t i = 0; ok && i < targets; ++i) {
+    std::string t;
+    ok = r.Str(&t);
+    e.targets.push_back(std::move(t));
+  }
+  ok = ok && r.Str(&e.conditions) && r.U64(&count) && r.Str(&e.outcome) && r.done();
+  if (!ok) return Status::DataLoss("operation-log entry is malformed");
+  e.time = static_cast<int64_t>(time);
+  e.result_count = static_cast<int64_t>(count);
+  return e;
+}
+
+}  // namespace kakunin::audit

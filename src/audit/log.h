@@ -1,0 +1,91 @@
+#pragma once
+
+// The operation log (操作履歴, DESIGN §6): entries appended in the same transaction as the
+// operation they record, hashed into an RFC 9162 Merkle tree whose complete perfect subtrees
+// are stored (so a proof reads O(log n) of them), signed checkpoints, proofs, and a verifier
+// that recomputes everything and names the first entry or checkpoint that does not match.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/signer.h"
+#include "core/clock.h"
+#include "store/registry_store.h"
+
+namespace kakunin::audit {
+
+struct LogSettings {
+  int64_t checkpoint_every = 1000;                        // entries
+  int64_t checkpoint_interval_micros = int64_t{60} * 1000000;  // or this long since the last
+};
+
+// Thread-compatible: Append and WriteCheckpoint run inside the registry's write transaction,
+// which is serialised.
+class AuditLog {
+ public:
+  // `signer` and `clock` must outlive the log.
+  AuditLog(const Signer* signer, const Clock* clock, LogSettings settings = {});
+
+  // Appends `entry` (its sequence and time are set here) inside `txn`, and writes a signed
+  // checkpoint when one is due. Returns the entry's sequence number.
+  Result<uint64_t> Append(store::RegistryTxn& txn, AuditEntry entry) const;
+
+  // Writes a checkpoint now if the log grew since the last one (at shutdown, at the end of a
+  // command).
+  Status WriteCheckpoint(store::RegistryTxn& txn) const;
+
+  const Signer& signer() const { return *signer_; }
+
+ private:
+  Status Sign(store::RegistryTxn& txn, int64_t size) const;
+  const Signer* signer_;
+  const Clock* clock_;
+  LogSettings settings_;
+};
+
+struct InclusionProofDoc {
+  int64_t leaf_index = 0;
+  int64_t tree_size = 0;
+  std::string leaf_hash;
+  std::vector<std::string> path;
+};
+
+struct ConsistencyProofDoc {
+  int64_t old_size = 0;
+  int64_t new_size = 0;
+  std::vector<std::string> path;
+};
+
+// Proofs from the stored tree. `tree_size` must not exceed the log's size.
+Result<InclusionProofDoc> ProveInclusion(store::RegistryReader& reader, int64_t leaf_index,
+                                         int64_t tree_size);
+Result<ConsistencyProofDoc> ProveConsistency(store::RegistryReader& reader, int64_t old_size,
+                                             int64_t new_size);
+Result<std::string> RootAt(store::RegistryReader& reader, int64_t tree_size);
+
+std::string InclusionProofToJson(const InclusionProofDoc& p);
+std::string ConsistencyProofToJson(const ConsistencyProofDoc& p);
+// Either kind; `kind` is set to "inclusion" or "consistency".
+Result<InclusionProofDoc> InclusionProofFromJson(std::string_view json);
+Result<ConsistencyProofDoc> ConsistencyProofFromJson(std::string_view json);
+
+struct VerifyReport {
+  bool ok = false;
+  int64_t entries = 0;
+  int64_t erased_payloads = 0;
+  int64_t checkpoints = 0;
+  std::string problem;  // the first thing that does not match, if !ok
+};
+
+// Recomputes every leaf from its payload (or takes the kept leaf hash of an erased entry),
+// rebuilds the tree and compares it with every stored node, checks every checkpoint's
+// signature with `public_key` and its root against the recomputed tree (which also makes
+// consecutive checkpoints consistent), and that no checkpoint covers more than the log holds.
+// Stops at the first problem.
+Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view public_key);
+
+}  // namespace kakunin::audit

@@ -1,0 +1,267 @@
+// kakunin audit: verify, checkpoint, prove, check-proof, search.
+
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include "audit/log.h"
+#include "audit/merkle.h"
+#include "cli/commands.h"
+#include "cli/node.h"
+#include "core/bytes.h"
+#include "text/json.h"
+#include "text/utf8.h"
+
+namespace kakunin::cli {
+namespace {
+
+int Usage(Io& io, const std::string& msg) {
+  io.err << "kakunin audit: " << msg << "\n詳しくは / see: kakunin audit --help\n";
+  return kExitUsage;
+}
+
+int Fail(Io& io, const Status& st) {
+  io.err << "kakunin audit: " << st.message() << "\n";
+  return kExitUsage;
+}
+
+Result<std::string> ReadFile(const std::string& path, size_t limit = 1 << 20) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open " + path);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (s.size() > limit) return Status::InvalidArgument(path + " is too large");
+  return s;
+}
+
+std::optional<int64_t> ParseCount(const std::optional<std::string>& s) {
+  if (!s || s->empty() || s->size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : *s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+const char kHelp[] =
+    "使い方 / usage: kakunin audit SUBCOMMAND --data DIR [OPTIONS]\n\n"
+    "操作履歴（改ざん検知可能なログ）の検証・証明・検索。\n"
+    "The operation log: every operation (ingest, show, search, history, purge, refusals\n"
+    "included) is an entry in an RFC 9162 Merkle tree with signed checkpoints.\n\n"
+    "  verify [--data DIR]          recompute every leaf, node and checkpoint; name the first\n"
+    "                               entry or checkpoint that does not match (exit 0 only if all holds)\n"
+    "  checkpoint                   the latest signed checkpoint (JSON)\n"
+    "  prove --entry N [--size M]   inclusion proof of entry N in the tree of size M (JSON;\n"
+    "                               M defaults to the latest checkpoint)\n"
+    "  prove --from M --to N        consistency proof between tree sizes M and N (JSON)\n"
+    "  check-proof --public-key FILE --checkpoint FILE [--old-checkpoint FILE] PROOF\n"
+    "                               check a proof with nothing but the public key (no --data)\n"
+    "  search [--from D] [--to D] [--actor A] [--action X] [--purpose P] [--target CODE]\n"
+    "         [--limit N]            entries as JSON lines (the search is itself recorded)\n"
+    "\nExamples:\n"
+    "  kakunin audit verify --data /var/lib/kakunin\n"
+    "  kakunin audit checkpoint --data d > cp.json && kakunin audit prove --data d --entry 7 > p.json\n"
+    "  kakunin audit check-proof --public-key d/audit.key.pub --checkpoint cp.json p.json\n";
+
+std::string EntryJson(const store::AuditRow& row) {
+  std::string out = "{\"seq\":" + std::to_string(row.seq) + ",\"time\":" + std::to_string(row.time);
+  if (!row.payload) {
+    return out + ",\"erased\":true,\"leaf_hash\":\"" + HexEncode(row.leaf_hash) + "\"}";
+  }
+  auto e = audit::DecodeEntry(*row.payload);
+  if (!e.ok()) return out + ",\"malformed\":true}";
+  auto field = [&](const char* k, const std::string& v) {
+    out += ",\"";
+    out += k;
+    out += "\":";
+    text::AppendJsonString(text::IsValidUtf8(v) ? v : std::string("(invalid)"), &out);
+  };
+  field("actor", e->actor);
+  field("terminal", e->terminal);
+  field("action", e->action);
+  field("purpose", e->purpose);
+  out += ",\"targets\":[";
+  for (size_t i = 0; i < e->targets.size(); ++i) {
+    if (i) out += ",";
+    text::AppendJsonString(e->targets[i], &out);
+  }
+  out += "]";
+  field("conditions", e->conditions);
+  out += ",\"result_count\":" + std::to_string(e->result_count);
+  field("outcome", e->outcome);
+  return out + "}";
+}
+
+int Verify(Node& node, Io& io) {
+  auto reader = node.store->OpenReader();
+  if (!reader.ok()) return Fail(io, reader.status());
+  auto report = audit::VerifyLog(**reader, node.signer->public_key());
+  if (!report.ok()) return Fail(io, report.status());
+  if (!report->ok) {
+    io.out << "検証失敗 / verification FAILED: " << report->problem << "\n";
+    return kExitRejected;
+  }
+  io.out << "検証成功 / verified: " << report->entries << " entries ("
+         << report->erased_payloads << " with payload erased by retention), "
+         << report->checkpoints << " signed checkpoints\n";
+  return kExitOk;
+}
+
+int CheckProof(const Args& args, Io& io) {
+  auto pub_path = args.Get("public-key");
+  auto cp_path = args.Get("checkpoint");
+  // positional: "check-proof" PROOF
+  if (!pub_path || !cp_path || args.positional().size() != 2) {
+    return Usage(io, "check-proof needs --public-key, --checkpoint and one PROOF file");
+  }
+  auto pub = audit::LoadPublicKeyFile(*pub_path);
+  if (!pub.ok()) return Fail(io, pub.status());
+  auto cp_text = ReadFile(*cp_path);
+  if (!cp_text.ok()) return Fail(io, cp_text.status());
+  auto cp = audit::CheckpointFromJson(*cp_text);
+  if (!cp.ok()) return Fail(io, cp.status());
+  if (!audit::VerifyCheckpoint(*cp, *pub)) {
+    io.out << "不正 / INVALID: the checkpoint's signature does not verify\n";
+    return kExitRejected;
+  }
+  auto proof_text = ReadFile(args.positional()[1]);
+  if (!proof_text.ok()) return Fail(io, proof_text.status());
+  if (auto inc = audit::InclusionProofFromJson(*proof_text); inc.ok()) {
+    bool ok = inc->tree_size == cp->tree_size && inc->leaf_index >= 0 &&
+              audit::VerifyInclusion(inc->leaf_hash, static_cast<uint64_t>(inc->leaf_index),
+                                     static_cast<uint64_t>(inc->tree_size), inc->path, cp->root);
+    io.out << (ok ? "有効 / VALID" : "不正 / INVALID") << ": entry " << inc->leaf_index
+           << " in the signed tree of " << cp->tree_size << " entries\n";
+    return ok ? kExitOk : kExitRejected;
+  }
+  auto con = audit::ConsistencyProofFromJson(*proof_text);
+  if (!con.ok()) return Fail(io, Status::InvalidArgument("the proof file is not a proof"));
+  auto old_path = args.Get("old-checkpoint");
+  if (!old_path) return Usage(io, "a consistency proof needs --old-checkpoint");
+  auto old_text = ReadFile(*old_path);
+  if (!old_text.ok()) return Fail(io, old_text.status());
+  auto old_cp = audit::CheckpointFromJson(*old_text);
+  if (!old_cp.ok()) return Fail(io, old_cp.status());
+  bool ok = audit::VerifyCheckpoint(*old_cp, *pub) && con->old_size == old_cp->tree_size &&
+            con->new_size == cp->tree_size && con->old_size > 0 &&
+            audit::VerifyConsistency(static_cast<uint64_t>(con->old_size),
+                                     static_cast<uint64_t>(con->new_size), old_cp->root, cp->root,
+                                     con->path);
+  io.out << (ok ? "有効 / VALID" : "不正 / INVALID") << ": the tree of " << con->old_size
+         << " entries is a prefix of the tree of " << con->new_size << "\n";
+  return ok ? kExitOk : kExitRejected;
+}
+
+}  // namespace
+
+int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
+  std::vector<OptionSpec> specs = {
+      DataOption(),
+      {"entry", "N", "entry number"},
+      {"size", "M", "tree size"},
+      {"from", "M|DATE", "from (size for prove, date for search)"},
+      {"to", "N|DATE", "to (size for prove, date for search; exclusive)"},
+      {"public-key", "FILE", "public key file (audit.key.pub)"},
+      {"checkpoint", "FILE", "checkpoint JSON"},
+      {"old-checkpoint", "FILE", "older checkpoint JSON"},
+      {"actor", "A", "actor"},
+      {"action", "X", "action"},
+      {"purpose", "P", "purpose"},
+      {"target", "CODE", "target resident code"},
+      {"limit", "N", "at most N entries (default 1000)"},
+  };
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) return Usage(io, args.status().message());
+  if (args->help() || args->positional().empty()) {
+    io.out << kHelp;
+    return args->help() ? kExitOk : kExitUsage;
+  }
+  const std::string sub = args->positional()[0];
+  if (sub == "check-proof") return CheckProof(*args, io);  // needs no node
+  auto data = RequireData(*args, "audit", io);
+  if (!data) return kExitUsage;
+  auto node = OpenNode(*data);
+  if (!node.ok()) return Fail(io, node.status());
+  Node& n = **node;
+  if (sub == "verify") return Verify(n, io);
+  auto reader = n.store->OpenReader();
+  if (!reader.ok()) return Fail(io, reader.status());
+  if (sub == "checkpoint") {
+    (void)n.registry->Checkpoint();
+    auto cps = (*reader)->Checkpoints();
+    if (!cps.ok()) return Fail(io, cps.status());
+    if (cps->empty()) return Fail(io, Status::NotFound("the log has no checkpoint yet"));
+    const auto& c = cps->back();
+    io.out << audit::CheckpointToJson({c.tree_size, c.root, c.time, c.key_id, c.signature})
+           << "\n";
+    return kExitOk;
+  }
+  if (sub == "prove") {
+    if (args->Has("entry")) {
+      auto entry = ParseCount(args->Get("entry"));
+      std::optional<int64_t> size = ParseCount(args->Get("size"));
+      if (!entry) return Usage(io, "--entry must be a number");
+      if (!size) {
+        auto cps = (*reader)->Checkpoints();
+        if (!cps.ok()) return Fail(io, cps.status());
+        if (cps->empty()) return Fail(io, Status::NotFound("the log has no checkpoint yet"));
+        size = cps->back().tree_size;
+      }
+      auto p = audit::ProveInclusion(**reader, *entry, *size);
+      if (!p.ok()) return Fail(io, p.status());
+      io.out << audit::InclusionProofToJson(*p) << "\n";
+      return kExitOk;
+    }
+    auto from = ParseCount(args->Get("from"));
+    auto to = ParseCount(args->Get("to"));
+    if (!from || !to) return Usage(io, "prove needs --entry N, or --from M --to N");
+    auto p = audit::ProveConsistency(**reader, *from, *to);
+    if (!p.ok()) return Fail(io, p.status());
+    io.out << audit::ConsistencyProofToJson(*p) << "\n";
+    return kExitOk;
+  }
+  if (sub == "search") {
+    store::AuditQuery q;
+    auto date = [&](const char* key, std::optional<int64_t>* out) -> bool {
+      auto v = args->Get(key);
+      if (!v) return true;
+      auto d = ParseIsoDate(*v).date;
+      if (!d) return false;
+      *out = (d->ToDays() * 86400 - 9 * 3600) * int64_t{1000000};  // JST midnight
+      return true;
+    };
+    if (!date("from", &q.from_time) || !date("to", &q.to_time)) {
+      return Usage(io, "--from and --to are dates YYYY-MM-DD (JST)");
+    }
+    q.actor = args->Get("actor");
+    q.action = args->Get("action");
+    q.purpose = args->Get("purpose");
+    q.target = args->Get("target");
+    if (auto l = args->Get("limit")) {
+      auto v = ParseCount(l);
+      if (!v || *v < 1 || *v > 100000) return Usage(io, "--limit must be 1..100000");
+      q.limit = static_cast<int>(*v);
+    }
+    auto rows = (*reader)->SearchAudit(q);
+    if (!rows.ok()) return Fail(io, rows.status());
+    // Reading the log is an operation too.
+    audit::AuditEntry e;
+    e.actor = n.actor.id;
+    e.terminal = n.actor.terminal;
+    e.action = "audit.search";
+    if (q.target) e.targets.push_back(*q.target);
+    e.conditions = "actor=" + q.actor.value_or("") + " action=" + q.action.value_or("") +
+                   " purpose=" + q.purpose.value_or("") + " from=" +
+                   args->Get("from").value_or("") + " to=" + args->Get("to").value_or("");
+    e.result_count = static_cast<int64_t>(rows->size());
+    e.outcome = "done";
+    Status st = n.registry->Record(std::move(e));
+    if (!st.ok()) return Fail(io, st);
+    (void)n.registry->Checkpoint();
+    for (const auto& r : *rows) io.out << EntryJson(r) << "\n";
+    return kExitOk;
+  }
+  return Usage(io, "unknown subcommand '" + sub + "'");
+}
+
+}  // namespace kakunin::cli

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Tamper tests on the database file itself (issue: "nobody — a database administrator
+# included — can change, remove, reorder or truncate an entry without it being detected").
+# Each case edits a fresh copy of a node's database with the sqlite3 shell, then
+# `kakunin audit verify` must fail (exit 1) and name what does not match.
+# Usage: tests/audit_tamper.sh path/to/kakunin
+set -euo pipefail
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
+"$bin" generate --count 1500 --seed 5 --today 2026-04-01 \
+  | "$bin" ingest --data "$tmp/node" --today 2026-04-01 --batch 200 - > /dev/null
+code=$("$bin" generate --count 1 --seed 5 | sed 's/.*"resident_code":"\([0-9]*\)".*/\1/')
+"$bin" show --data "$tmp/node" --purpose test "$code" > /dev/null
+"$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
+cp "$tmp/node/registry.db" "$tmp/clean.db"
+
+passed=0
+# expect_detected NAME SQL PATTERN: apply SQL to a fresh copy; verify must fail naming PATTERN.
+expect_detected() {
+  local name=$1 sql=$2 pattern=$3
+  cp "$tmp/clean.db" "$tmp/node/registry.db"
+  sqlite3 "$tmp/node/registry.db" "$sql"
+  set +e
+  "$bin" audit verify --data "$tmp/node" > "$tmp/out" 2>&1
+  local rc=$?
+  set -e
+  [ "$rc" -eq 1 ] || fail "$name: verify exited $rc: $(cat "$tmp/out")"
+  grep -q "$pattern" "$tmp/out" || fail "$name: expected '$pattern', got: $(cat "$tmp/out")"
+  echo "detected $name: $(cat "$tmp/out")"
+  passed=$((passed + 1))
+}
+
+expect_detected "one changed byte" \
+  "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB) WHERE seq = 700" \
+  "entry 700 does not match its leaf hash"
+# The attacker recomputes the leaf hash of the changed entry (SHA-256(0x00 ‖ payload), with
+# perl's core Digest::SHA): the stored tree above it no longer matches.
+cp "$tmp/clean.db" "$tmp/forged.db"
+sqlite3 "$tmp/forged.db" "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB) WHERE seq = 700"
+forged=$(sqlite3 "$tmp/forged.db" "SELECT hex(payload) FROM audit_entries WHERE seq = 700" \
+  | perl -MDigest::SHA=sha256_hex -ne 'chomp; print sha256_hex("\x00" . pack("H*", $_))')
+expect_detected "a changed byte with its leaf hash recomputed by the attacker" \
+  "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB), leaf_hash = X'$forged' WHERE seq = 700" \
+  "stored tree node (1, 350) does not match entries 700…701"
+expect_detected "a deleted entry" \
+  "DELETE FROM audit_entries WHERE seq = 400" \
+  "entry 400 is missing"
+expect_detected "two swapped entries" \
+  "UPDATE audit_entries SET seq = -1 WHERE seq = 10; UPDATE audit_entries SET seq = 10 WHERE seq = 11; UPDATE audit_entries SET seq = 11 WHERE seq = -1;" \
+  "entry 10 holds entry 11"
+expect_detected "the newest entries truncated" \
+  "DELETE FROM audit_entries WHERE seq >= 1400" \
+  "truncated"
+expect_detected "a replaced checkpoint" \
+  "UPDATE audit_checkpoints SET root = X'$(printf '%064d' 0)' WHERE tree_size = (SELECT max(tree_size) FROM audit_checkpoints)" \
+  "bad signature"
+expect_detected "an altered searchable column" \
+  "UPDATE audit_entries SET actor = 'os:someone-else' WHERE seq = 1500" \
+  "searchable columns"
+expect_detected "an altered tree node" \
+  "UPDATE audit_nodes SET hash = X'$(printf '%064d' 0)' WHERE level = 3 AND idx = 5" \
+  "stored tree node (3, 5)"
+
+# A checkpoint and an inclusion proof checked elsewhere with nothing but the public key.
+cp "$tmp/clean.db" "$tmp/node/registry.db"
+"$bin" audit checkpoint --data "$tmp/node" > "$tmp/cp.json"
+"$bin" audit prove --data "$tmp/node" --entry 1234 > "$tmp/proof.json"
+"$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint "$tmp/cp.json" \
+  "$tmp/proof.json" > /dev/null || fail "a valid proof was refused"
+sed 's/"leaf_index":1234/"leaf_index":1235/' "$tmp/proof.json" > "$tmp/bad.json"
+if "$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint "$tmp/cp.json" \
+  "$tmp/bad.json" > /dev/null; then fail "a proof for the wrong index was accepted"; fi
+echo "audit tamper: $passed tampering cases detected; $((passed + 1)) passed, 0 failed"
