@@ -61,11 +61,11 @@ struct SubtreeNode {
 };
 
 // The perfect subtrees completed by appending leaf `leaf_index` with hash `leaf_hash`, bottom up:
-// (0, leaf_index, leaf_hash) first, then one node per trailing one bit of leaf_index (leaf 5 =
-// 0b101 completes only itself and (1, 2); leaf 7 completes (1, 3), (2, 1) and (3, 0)). Reads the
-// left siblings from `source`, which must already hold the log of size leaf_index: one Subtree()
-// call per node above level 0. The caller stores all returned nodes together with the leaf, in
-// one transaction, before any root or proof for a size > leaf_index is asked for.
+// (0, leaf_index, leaf_hash) first, then one node per trailing one bit of leaf_index (leaf
+// 5 = 0b101 completes itself and (1, 2); leaf 7 completes itself, (1, 3), (2, 1) and (3, 0)).
+// Reads the left siblings from `source`, which must already hold the log of size leaf_index: one
+// Subtree() call per node above level 0. The caller stores all returned nodes together with the
+// leaf, in one transaction, before any root or proof for a size > leaf_index is asked for.
 // InvalidArgument if leaf_hash is not kHashSize bytes or leaf_index is 2^64 − 1 (the log could
 // not count its size any more); DataLoss if the source returns a hash of the wrong size.
 Result<std::vector<SubtreeNode>> NodesCompletedBy(uint64_t leaf_index, std::string_view leaf_hash,

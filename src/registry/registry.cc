@@ -1,5 +1,7 @@
 #include "registry/registry.h"
 
+#include <algorithm>
+
 #include "core/bytes.h"
 #include "text/json.h"
 #include "text/search_key.h"
@@ -444,6 +446,126 @@ Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const Sear
   out.rows = std::move(res.rows);
   out.cut = res.cut;
   KAKUNIN_RETURN_IF_ERROR(record(out));
+  return out;
+}
+
+Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& reader,
+                                                      const ProvisionRequest& req,
+                                                      const Actor& actor) const {
+  if (!IsValidPurposeId(req.purpose)) return Status::InvalidArgument("a valid purpose is required");
+  if (req.recipient.empty() || req.recipient.size() > 200 ||
+      text::CheckText(req.recipient) != text::TextCheck::kOk) {
+    return Status::InvalidArgument("a recipient is required");
+  }
+  if (req.function != "lookup" && req.function != "search" && req.function != "batch") {
+    return Status::InvalidArgument("function must be lookup, search or batch");
+  }
+  if (req.resident_codes.empty() || req.resident_codes.size() > 10000) {
+    return Status::InvalidArgument("give 1..10000 resident codes");
+  }
+  if (req.items.empty()) return Status::InvalidArgument("name the items to provide");
+  for (const auto& item : req.items) {
+    if (std::find(std::begin(kProvisionItems), std::end(kProvisionItems), item) ==
+        std::end(kProvisionItems)) {
+      return Status::InvalidArgument("unknown item '" + item + "'");
+    }
+  }
+  std::string items_joined;
+  for (const auto& item : req.items) items_joined += (items_joined.empty() ? "" : ",") + item;
+  const bool with_number = std::find(req.items.begin(), req.items.end(), "individual_number") !=
+                           req.items.end();
+  std::vector<ProvidedRecord> out;
+  std::vector<store::ProvisionRow> rows;
+  for (const auto& code : req.resident_codes) {
+    ProvidedRecord rec;
+    rec.resident_code = code;
+    KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
+    if (row && row->status == ResidentStatus::kActive) {
+      KAKUNIN_ASSIGN(version, reader.Version(row->version_id));
+      if (!version) return Status::DataLoss("a resident's current version is missing");
+      rec.found = true;
+      for (const auto& item : req.items) {
+        std::optional<std::string> v;
+        if (item == "resident_code") v = row->resident_code;
+        if (item == "name") v = row->name;
+        if (item == "name_kana") v = row->name_kana;
+        if (item == "former_surname") v = version->former_surname;
+        if (item == "alias") v = version->alias;
+        if (item == "sex") v = row->sex;
+        if (item == "birth_date") v = row->birth_date;
+        if (item == "address") v = row->address;
+        if (item == "municipality_code") v = row->municipality_code;
+        if (item == "individual_number") {
+          KAKUNIN_ASSIGN(number, cipher_->Open(version->sealed_number,
+                                               NumberAssociatedData(version->municipality_code,
+                                                                    version->sequence)));
+          v = std::move(number);
+        }
+        if (v) rec.items.emplace_back(item, *v);
+      }
+      store::ProvisionRow p;
+      p.resident_code = row->resident_code;
+      p.function = req.function;
+      p.purpose = req.purpose;
+      p.provision_kind = req.provision_kind;
+      p.number_provided = with_number;
+      p.source = "prefecture:" + std::to_string(config_.prefecture);
+      p.recipient = req.recipient;
+      p.items = items_joined;
+      rows.push_back(std::move(p));
+    }
+    out.push_back(std::move(rec));
+  }
+  // Provision records and the log entry in one transaction, before anything is returned.
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    audit::AuditEntry e = ReadEntry(actor, "resident.provide", req.purpose);
+    for (const auto& r : rows) e.targets.push_back(r.resident_code);
+    e.conditions = "function=" + req.function + " kind=" + req.provision_kind +
+                   " recipient=" + req.recipient + " items=" + items_joined;
+    e.result_count = static_cast<int64_t>(rows.size());
+    e.outcome = "done";
+    auto seq = log_->Append(txn, std::move(e));
+    if (!seq.ok()) return seq.status();
+    const int64_t now = clock_->NowMicros();
+    for (auto& r : rows) {
+      r.provided_at = now;
+      r.audit_seq = static_cast<int64_t>(*seq);
+      KAKUNIN_RETURN_IF_ERROR(txn.InsertProvision(r));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryReader& reader,
+                                                                const std::string& code,
+                                                                const Actor& actor,
+                                                                const std::string& purpose) const {
+  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
+  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
+  std::vector<store::ProvisionRow> out;
+  if (row) {
+    // Under the current code and every earlier one.
+    KAKUNIN_ASSIGN(versions, reader.History(row->person_id));
+    std::vector<std::string> codes = {row->resident_code};
+    for (const auto& v : versions) {
+      if (std::find(codes.begin(), codes.end(), v.resident_code) == codes.end()) {
+        codes.push_back(v.resident_code);
+      }
+    }
+    for (const auto& c : codes) {
+      KAKUNIN_ASSIGN(p, reader.Provisions(c));
+      out.insert(out.end(), p.begin(), p.end());
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.provided_at < b.provided_at; });
+  }
+  audit::AuditEntry e = ReadEntry(actor, "resident.provisions", purpose);
+  e.targets.push_back(row ? row->resident_code : code);
+  e.result_count = static_cast<int64_t>(out.size());
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
   return out;
 }
 

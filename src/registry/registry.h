@@ -76,6 +76,27 @@ struct SearchOutcome {
   bool cut = false;
 };
 
+// The items a provision may carry (field names of the contract).
+inline constexpr const char* kProvisionItems[] = {
+    "resident_code", "individual_number", "name", "name_kana", "former_surname", "alias",
+    "sex", "birth_date", "address", "municipality_code"};
+
+struct ProvisionRequest {
+  std::vector<std::string> resident_codes;
+  std::string function = "lookup";  // 機能区分: lookup | search | batch
+  std::string purpose;              // 利用事由
+  std::string provision_kind;       // 提供事務区分 (e.g. the 別表 item)
+  std::string recipient;            // 提供先
+  std::vector<std::string> items;   // subset of kProvisionItems
+};
+
+// One provided record: only the requested items, as (name, value) pairs in item order.
+struct ProvidedRecord {
+  std::string resident_code;  // as asked
+  bool found = false;
+  std::vector<std::pair<std::string, std::string>> items;
+};
+
 // Thread-safe: the store serialises writes; each call that reads opens or reuses a
 // reader on the calling thread's behalf.
 class Registry {
@@ -119,6 +140,18 @@ class Registry {
   // Retention as of `as_of` (a date in Japan): superseded versions, removed residents, and
   // operation-log payloads and provision records older than `audit_retention_years`.
   Result<store::PurgeCounts> Purge(const Date& as_of, bool dry_run, const Actor& actor);
+
+  // Provides records to a recipient (提供) or another department (移転): the view of each
+  // resident limited to `request.items`, with one provision record per resident and one
+  // operation-log entry, all in one durable transaction before anything is returned.
+  Result<std::vector<ProvidedRecord>> Provide(store::RegistryReader& reader,
+                                              const ProvisionRequest& request,
+                                              const Actor& actor) const;
+  // 提供状況: who received a resident's record (for disclosure); the read is recorded.
+  Result<std::vector<store::ProvisionRow>> ProvisionsOf(store::RegistryReader& reader,
+                                                        const std::string& resident_code,
+                                                        const Actor& actor,
+                                                        const std::string& purpose) const;
 
   // Records an operation that is not one of the above (for example a refused command).
   Status Record(audit::AuditEntry entry) const;
