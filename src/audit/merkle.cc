@@ -58,7 +58,7 @@ Result<std::string> RangeHash(SubtreeSource& source, uint64_t begin, uint64_t si
 }  // namespace
 
 std::string LeafHash(std::string_view entry) {
-  crypto::Sha256Hasher hasher;
+  thread_local crypto::Sha256Hasher hasher;  // reused: Finish() resets it
   hasher.Update(std::string_view(&kLeafPrefix, 1));
   hasher.Update(entry);
   return hasher.Finish();

@@ -4,7 +4,9 @@
 #include <ostream>
 #include <sstream>
 
+#include "audit/archive.h"
 #include "audit/log.h"
+#include "audit/review.h"
 #include "audit/merkle.h"
 #include "cli/commands.h"
 #include "cli/node.h"
@@ -58,10 +60,21 @@ const char kHelp[] =
     "                               check a proof with nothing but the public key (no --data)\n"
     "  search [--from D] [--to D] [--actor A] [--action X] [--purpose P] [--target CODE]\n"
     "         [--limit N]            entries as JSON lines (the search is itself recorded)\n"
+    "  export --from D --to D --out FILE\n"
+    "                               a self-contained archive for media: entries, a proof of\n"
+    "                               each, the signed checkpoint and the public key\n"
+    "  verify --archive FILE [--public-key FILE]\n"
+    "                               check an archive on any machine (no --data)\n"
+    "  review [--from D] [--to D]   flag likely misuse: reads outside office hours (JST weekdays\n"
+    "                               08:30-17:30), over 50 searches a day by one actor, searches\n"
+    "                               followed by no view/provision/disclosure, 3+ refusals a day,\n"
+    "                               reads of removed residents; each finding with its entries\n"
     "\nExamples:\n"
     "  kakunin audit verify --data /var/lib/kakunin\n"
     "  kakunin audit checkpoint --data d > cp.json && kakunin audit prove --data d --entry 7 > p.json\n"
-    "  kakunin audit check-proof --public-key d/audit.key.pub --checkpoint cp.json p.json\n";
+    "  kakunin audit check-proof --public-key d/audit.key.pub --checkpoint cp.json p.json\n"
+    "  kakunin audit export --data d --from 2026-04-01 --to 2026-05-01 --out 2026-04.kla\n"
+    "  kakunin audit verify --archive 2026-04.kla --public-key audit.key.pub\n";
 
 std::string EntryJson(const store::AuditRow& row) {
   std::string out = "{\"seq\":" + std::to_string(row.seq) + ",\"time\":" + std::to_string(row.time);
@@ -169,6 +182,8 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       {"purpose", "P", "purpose"},
       {"target", "CODE", "target resident code"},
       {"limit", "N", "at most N entries (default 1000)"},
+      {"out", "FILE", "archive to write"},
+      {"archive", "FILE", "archive to check"},
   };
   auto args = Args::Parse(argv, specs);
   if (!args.ok()) return Usage(io, args.status().message());
@@ -178,6 +193,27 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   }
   const std::string sub = args->positional()[0];
   if (sub == "check-proof") return CheckProof(*args, io);  // needs no node
+  if (sub == "verify" && args->Has("archive")) {
+    std::optional<std::string> trusted;
+    if (auto pk = args->Get("public-key")) {
+      auto k = audit::LoadPublicKeyFile(*pk);
+      if (!k.ok()) return Fail(io, k.status());
+      trusted = *k;
+    }
+    std::ifstream in(*args->Get("archive"), std::ios::binary);
+    if (!in) return Fail(io, Status::NotFound("cannot open the archive"));
+    auto check = audit::CheckArchive(in, trusted);
+    if (!check.ok()) return Fail(io, check.status());
+    if (!check->ok) {
+      io.out << "検証失敗 / verification FAILED: " << check->problem << "\n";
+      return kExitRejected;
+    }
+    io.out << "検証成功 / verified: archive of " << check->entries << " entries"
+           << (trusted ? ", signed by the given key" : " (signature checked with the archive's own "
+                                                      "key; give --public-key to trust it)")
+           << "\n";
+    return kExitOk;
+  }
   auto data = RequireData(*args, "audit", io);
   if (!data) return kExitUsage;
   auto node = OpenNode(*data);
@@ -220,16 +256,80 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     io.out << audit::ConsistencyProofToJson(*p) << "\n";
     return kExitOk;
   }
+  auto date = [&](const char* key, std::optional<int64_t>* out) -> bool {
+    auto v = args->Get(key);
+    if (!v) return true;
+    auto d = ParseIsoDate(*v).date;
+    if (!d) return false;
+    *out = (d->ToDays() * 86400 - 9 * 3600) * int64_t{1000000};  // JST midnight
+    return true;
+  };
+  auto record = [&](const char* action, std::string conditions, int64_t count) {
+    audit::AuditEntry e;
+    e.actor = n.actor.id;
+    e.terminal = n.actor.terminal;
+    e.action = action;
+    e.conditions = std::move(conditions);
+    e.result_count = count;
+    e.outcome = "done";
+    Status st = n.registry->Record(std::move(e));
+    if (st.ok()) (void)n.registry->Checkpoint();
+    return st;
+  };
+  if (sub == "export") {
+    std::optional<int64_t> from, to;
+    auto out_path = args->Get("out");
+    if (!date("from", &from) || !date("to", &to) || !from || !to || !out_path) {
+      return Usage(io, "export needs --from DATE --to DATE --out FILE");
+    }
+    // Recorded first, and signed, so the archive's checkpoint covers its own export.
+    Status st = record("audit.export",
+                       "from=" + *args->Get("from") + " to=" + *args->Get("to"), 0);
+    if (!st.ok()) return Fail(io, st);
+    auto fresh = n.store->OpenReader();
+    if (!fresh.ok()) return Fail(io, fresh.status());
+    std::string tmp = *out_path + ".tmp";
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Fail(io, Status::IoError("cannot write " + *out_path));
+    auto summary = audit::ExportArchive(**fresh, n.signer->public_key(), *from, *to, out);
+    out.close();
+    if (!summary.ok()) {
+      std::remove(tmp.c_str());
+      return Fail(io, summary.status());
+    }
+    if (std::rename(tmp.c_str(), out_path->c_str()) != 0) {
+      return Fail(io, Status::IoError("cannot write " + *out_path));
+    }
+    io.out << "書き出しました / exported entries " << summary->from_seq << "…"
+           << summary->to_seq - 1 << " with proofs in the signed tree of " << summary->tree_size
+           << " entries to " << *out_path << "\n";
+    return kExitOk;
+  }
+  if (sub == "review") {
+    std::optional<int64_t> from, to;
+    if (!date("from", &from) || !date("to", &to)) return Usage(io, "--from/--to are dates");
+    auto findings = audit::Review(**reader, from.value_or(0), to.value_or(INT64_MAX));
+    if (!findings.ok()) return Fail(io, findings.status());
+    Status st = record("audit.review", "from=" + args->Get("from").value_or("") + " to=" +
+                                           args->Get("to").value_or(""),
+                       static_cast<int64_t>(findings->size()));
+    if (!st.ok()) return Fail(io, st);
+    for (const auto& f : *findings) {
+      std::string line = "{\"rule\":\"" + f.rule + "\",\"actor\":";
+      text::AppendJsonString(f.actor, &line);
+      line += ",\"day\":\"" + f.day + "\",\"note\":";
+      text::AppendJsonString(f.note, &line);
+      line += ",\"entries\":[";
+      for (size_t i = 0; i < f.entries.size(); ++i) {
+        line += (i ? "," : "") + std::to_string(f.entries[i]);
+      }
+      io.out << line << "]}\n";
+    }
+    io.err << findings->size() << "件の所見 / findings\n";
+    return kExitOk;
+  }
   if (sub == "search") {
     store::AuditQuery q;
-    auto date = [&](const char* key, std::optional<int64_t>* out) -> bool {
-      auto v = args->Get(key);
-      if (!v) return true;
-      auto d = ParseIsoDate(*v).date;
-      if (!d) return false;
-      *out = (d->ToDays() * 86400 - 9 * 3600) * int64_t{1000000};  // JST midnight
-      return true;
-    };
     if (!date("from", &q.from_time) || !date("to", &q.to_time)) {
       return Usage(io, "--from and --to are dates YYYY-MM-DD (JST)");
     }

@@ -349,7 +349,7 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
   audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
   entry.targets.push_back(row ? row->resident_code : resident_code);
   entry.result_count = row ? 1 : 0;
-  entry.outcome = "done";
+  entry.outcome = row && row->status == ResidentStatus::kRemoved ? "done:removed" : "done";
   if (!row) {
     KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
     return std::optional<ResidentView>();
@@ -389,6 +389,8 @@ Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const Sear
   cond("sex", req.sex);
   cond("address", req.address);
   cond("number", req.number);
+  if (req.include_removed) conditions += std::string(conditions.size() > 1 ? "," : "") +
+                                         "\"include_removed\":true";
   conditions += "}";
   auto record = [&](const SearchOutcome& o) {
     audit::AuditEntry e = ReadEntry(actor, "resident.search", purpose);
@@ -577,7 +579,7 @@ Result<std::optional<std::vector<VersionView>>> Registry::History(
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);
   entry.targets.push_back(row ? row->resident_code : resident_code);
-  entry.outcome = "done";
+  entry.outcome = row && row->status == ResidentStatus::kRemoved ? "done:removed" : "done";
   if (!row) {
     KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
     return std::optional<std::vector<VersionView>>();

@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "audit/review.h"
 #include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/write_queue.h"
@@ -589,3 +590,57 @@ TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
 }  // namespace
 }  // namespace registry
 }  // namespace kakunin
+
+namespace kakunin::registry {
+namespace {
+
+std::vector<std::string> Rules(const std::vector<audit::Finding>& f) {
+  std::vector<std::string> r;
+  for (const auto& x : f) r.push_back(x.rule + "/" + x.actor);
+  return r;
+}
+
+TEST_F(RegistryTest, ReviewFlagsLikelyMisuse) {
+  using ::testing::Contains;
+  using ::testing::Not;
+  // Friday 2026-11-20, 10:00 JST: office hours.
+  auto at = [&](int hour, int minute) {
+    int64_t day = Date::FromYmd(2026, 11, 20).ToDays();
+    clock_ = FixedClock((day * 86400 + (hour - 9) * 3600 + minute * 60) * int64_t{1000000});
+  };
+  at(10, 0);
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kDeath, "1000000002", "10000000002")).ok());
+  auto reader = *store_->OpenReader();
+  const Actor alice{"operator:alice", "t1"}, bob{"operator:bob", "t2"};
+  SearchRequest yamada;
+  yamada.kana = "ヤマダ";
+  // alice searches and then views what she found: no finding.
+  ASSERT_TRUE(registry_->Search(*reader, yamada, alice, "duty").ok());
+  ASSERT_TRUE(registry_->Show(*reader, ResidentCode::FromTenDigits("1000000001").str(), alice,
+                              "duty").ok());
+  // bob searches 51 times and never looks at anyone; at 22:00 he reads a removed resident.
+  for (int i = 0; i < 51; ++i) ASSERT_TRUE(registry_->Search(*reader, yamada, bob, "duty").ok());
+  at(22, 0);
+  ASSERT_TRUE(registry_->Show(*reader, ResidentCode::FromTenDigits("1000000002").str(), bob,
+                              "duty", true).ok());
+  // A municipality's refused notifications, three in a day.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(SendOne(Make(kKofu, 9, ChangeReason::kBirth, "1000000009", "10000000009")).ok());
+  }
+  auto findings = audit::Review(*reader, 0, INT64_MAX);
+  ASSERT_TRUE(findings.ok());
+  auto rules = Rules(*findings);
+  EXPECT_THAT(rules, Contains("many_searches/operator:bob"));
+  EXPECT_THAT(rules, Contains("search_without_follow_up/operator:bob"));
+  EXPECT_THAT(rules, Contains("off_hours/operator:bob"));
+  EXPECT_THAT(rules, Contains("removed_resident/operator:bob"));
+  EXPECT_THAT(rules, Contains("repeated_refusals/os:test"));
+  EXPECT_THAT(rules, Not(Contains("search_without_follow_up/operator:alice")));
+  EXPECT_THAT(rules, Not(Contains("off_hours/operator:alice")));
+  for (const auto& f : *findings) EXPECT_FALSE(f.entries.empty()) << f.rule;
+}
+
+}  // namespace
+}  // namespace kakunin::registry
