@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/bytes.h"
+#include "registry/write_queue.h"
 #include "text/json.h"
 #include "text/search_key.h"
 #include "text/utf8.h"
@@ -319,9 +320,11 @@ Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotif
 }
 
 Status Registry::Record(audit::AuditEntry entry) const {
-  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+  auto append = [&](store::RegistryTxn& txn) -> Status {
     return log_->Append(txn, std::move(entry)).status();
-  });
+  };
+  if (queue_ != nullptr) return queue_->Submit(append);
+  return store_->Write(append);
 }
 
 Status Registry::Checkpoint() const {

@@ -158,6 +158,10 @@ class Registry {
   // Signs a checkpoint if the log grew (at the end of a command, at shutdown).
   Status Checkpoint() const;
 
+  // Routes the log entries of reads through a group-committing queue (a server with many
+  // concurrent readers): concurrent reads then share one durable commit. Not owned.
+  void UseWriteQueue(class WriteQueue* queue) { queue_ = queue; }
+
  private:
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
                                int64_t now) const;
@@ -167,6 +171,7 @@ class Registry {
   const crypto::FieldCipher* cipher_;
   const Clock* clock_;
   const audit::AuditLog* log_;
+  class WriteQueue* queue_ = nullptr;
 };
 
 // Associated data binding a sealed individual number to its version.
