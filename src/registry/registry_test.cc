@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "audit/merkle.h"
 #include "audit/review.h"
 #include "audit/signer.h"
 #include "crypto/keys.h"
@@ -640,6 +641,83 @@ TEST_F(RegistryTest, ReviewFlagsLikelyMisuse) {
   EXPECT_THAT(rules, Not(Contains("search_without_follow_up/operator:alice")));
   EXPECT_THAT(rules, Not(Contains("off_hours/operator:alice")));
   for (const auto& f : *findings) EXPECT_FALSE(f.entries.empty()) << f.rule;
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+TEST_F(RegistryTest, ProvisionGivesOnlyTheItemsAndIsRecorded) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  auto reader = *store_->OpenReader();
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  ProvisionRequest req;
+  req.resident_codes = {code, "99999999999"};
+  req.purpose = "school.aid";
+  req.provision_kind = "別表第六";
+  req.recipient = "山梨県教育委員会";
+  req.items = {"name", "address"};
+  auto out = registry_->Provide(*reader, req, actor_);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_TRUE((*out)[0].found);
+  ASSERT_EQ((*out)[0].items.size(), 2u);
+  EXPECT_EQ((*out)[0].items[0].first, "name");
+  EXPECT_EQ((*out)[0].items[1].first, "address");
+  EXPECT_FALSE((*out)[1].found);
+  req.items = {"name", "shoe_size"};
+  EXPECT_FALSE(registry_->Provide(*reader, req, actor_).ok());
+  req.items = {"individual_number"};
+  req.resident_codes = {code};
+  auto with_number = registry_->Provide(*reader, req, actor_);
+  ASSERT_TRUE(with_number.ok());
+  EXPECT_EQ((*with_number)[0].items[0].second, IndividualNumber::FromElevenDigits("10000000001").str());
+  auto provisions = registry_->ProvisionsOf(*reader, code, actor_, "disclosure");
+  ASSERT_TRUE(provisions.ok());
+  ASSERT_EQ(provisions->size(), 2u);
+  EXPECT_EQ((*provisions)[0].recipient, "山梨県教育委員会");
+  EXPECT_EQ((*provisions)[0].items, "name,address");
+  EXPECT_FALSE((*provisions)[0].number_provided);
+  EXPECT_TRUE((*provisions)[1].number_provided);
+  // Each provision's log entry is the one its record points at.
+  store::AuditQuery provided;
+  provided.action = "resident.provide";
+  auto logged = reader->SearchAudit(provided);
+  ASSERT_TRUE(logged.ok());
+  ASSERT_EQ(logged->size(), 2u);
+  EXPECT_EQ((*logged)[0].seq, (*provisions)[0].audit_seq);
+}
+
+TEST_F(RegistryTest, RetentionErasesLogPayloadsButEveryProofStaysValid) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedWithin, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  // Eight years later: a read, then the purge.
+  clock_ = FixedClock::AtDate(Date::FromYmd(2034, 12, 1));
+  ASSERT_TRUE(Show(ResidentCode::FromTenDigits("1000000001").str()));
+  auto purged = registry_->Purge(Date::FromYmd(2034, 12, 1), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_EQ(purged->audit_payloads, 2);  // the two notifications of 2026
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto reader = *store_->OpenReader();
+  auto report = audit::VerifyLog(*reader, signer_->public_key());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->erased_payloads, 2);
+  // An erased entry is still provably in the latest signed tree.
+  auto cps = reader->Checkpoints();
+  const auto& cp = cps->back();
+  auto proof = audit::ProveInclusion(*reader, 0, cp.tree_size);
+  ASSERT_TRUE(proof.ok());
+  EXPECT_TRUE(audit::VerifyInclusion(proof->leaf_hash, 0, static_cast<uint64_t>(cp.tree_size),
+                                     proof->path, cp.root));
+  // Its content is gone; the later entries are intact.
+  auto rows = reader->SearchAudit(store::AuditQuery());
+  ASSERT_TRUE(rows.ok());
+  EXPECT_FALSE((*rows)[0].payload.has_value());
+  EXPECT_TRUE(rows->back().payload.has_value());
 }
 
 }  // namespace
