@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "text/tsv.h"
+
 namespace kakunin {
 
 // Generated from data/generate/*.tsv (see the files for sources).
@@ -15,33 +17,6 @@ extern const std::string_view kGen_yamanashi_counties;
 extern const std::string_view kGen_generic_towns;
 
 namespace {
-
-std::vector<std::vector<std::string_view>> ReadTsv(std::string_view tsv) {
-  std::vector<std::vector<std::string_view>> rows;
-  bool header = false;
-  size_t start = 0;
-  while (start < tsv.size()) {
-    size_t end = tsv.find('\n', start);
-    if (end == std::string_view::npos) end = tsv.size();
-    std::string_view line = tsv.substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] == '#') continue;
-    if (!header) {
-      header = true;
-      continue;
-    }
-    std::vector<std::string_view> cols;
-    size_t s = 0;
-    while (true) {
-      size_t p = line.find('\t', s);
-      cols.push_back(line.substr(s, p == std::string_view::npos ? std::string_view::npos : p - s));
-      if (p == std::string_view::npos) break;
-      s = p + 1;
-    }
-    rows.push_back(std::move(cols));
-  }
-  return rows;
-}
 
 int ToInt(std::string_view s) {
   int v = 0;
@@ -142,26 +117,26 @@ Result<std::unique_ptr<NotificationGenerator>> NotificationGenerator::Create(
     }
     data->municipality_choice.Add(w);
   }
-  for (const auto& row : ReadTsv(kGen_surnames)) {
+  for (const auto& row : text::ReadTsvRows(kGen_surnames)) {
     if (row.size() < 3) continue;
     data->surnames.push_back({std::string(row[0]), std::string(row[1])});
     data->surname_choice.Add(std::max(1, ToInt(row[2])));
   }
-  for (const auto& row : ReadTsv(kGen_given_names)) {
+  for (const auto& row : text::ReadTsvRows(kGen_given_names)) {
     if (row.size() < 5) continue;
     int sex = row[0] == "male" ? 0 : 1;
     data->given[sex].push_back(
         {{std::string(row[1]), std::string(row[2])}, ToInt(row[3]), double(std::max(1, ToInt(row[4])))});
   }
-  for (const auto& row : ReadTsv(kGen_yamanashi_towns)) {
+  for (const auto& row : text::ReadTsvRows(kGen_yamanashi_towns)) {
     if (row.size() < 3) continue;
     data->towns[std::string(row[0])].push_back({std::string(row[1]), std::string(row[2])});
   }
-  for (const auto& row : ReadTsv(kGen_yamanashi_counties)) {
+  for (const auto& row : text::ReadTsvRows(kGen_yamanashi_counties)) {
     if (row.size() < 2) continue;
     data->counties[std::string(row[0])] = std::string(row[1]);
   }
-  for (const auto& row : ReadTsv(kGen_generic_towns)) {
+  for (const auto& row : text::ReadTsvRows(kGen_generic_towns)) {
     if (row.size() < 2) continue;
     data->generic_towns.push_back({std::string(row[0]), std::string(row[1])});
   }

@@ -4,6 +4,7 @@
 
 #include "domain/check_digit.h"
 #include "text/search_key.h"
+#include "text/tsv.h"
 
 namespace kakunin {
 
@@ -20,20 +21,6 @@ std::optional<LocalGovKind> ParseKind(std::string_view s) {
   if (s == "town") return LocalGovKind::kTown;
   if (s == "village") return LocalGovKind::kVillage;
   return std::nullopt;
-}
-
-std::vector<std::string_view> Split(std::string_view line, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    size_t p = line.find(sep, start);
-    if (p == std::string_view::npos) {
-      out.push_back(line.substr(start));
-      return out;
-    }
-    out.push_back(line.substr(start, p - start));
-    start = p + 1;
-  }
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -86,19 +73,8 @@ const LocalGovTable& LocalGovTable::Builtin() {
 LocalGovTable LocalGovTable::Parse(std::string_view tsv, size_t* bad_rows) {
   LocalGovTable t;
   size_t bad = 0;
-  bool header_seen = false;
-  size_t start = 0;
-  while (start < tsv.size()) {
-    size_t end = tsv.find('\n', start);
-    if (end == std::string_view::npos) end = tsv.size();
-    std::string_view line = tsv.substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] == '#') continue;
-    if (!header_seen) {
-      header_seen = true;  // "code kind prefecture name kana parent"
-      continue;
-    }
-    auto cols = Split(line, '\t');
+  // Columns: code kind prefecture name kana parent.
+  for (const auto& cols : text::ReadTsvRows(tsv)) {
     if (cols.size() < 5) {
       ++bad;
       continue;
