@@ -48,7 +48,30 @@ class Reader {
   size_t pos_ = 0;
 };
 
+uint64_t BigEndian(std::string_view b, size_t pos, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(b[pos + static_cast<size_t>(i)]);
+  return v;
+}
+
 }  // namespace
+
+std::optional<EntryHead> DecodeEntryHead(std::string_view b) {
+  if (b.size() < 17 || static_cast<uint8_t>(b[0]) != kEntryVersion) return std::nullopt;
+  EntryHead h;
+  h.sequence = BigEndian(b, 1, 8);
+  h.time = static_cast<int64_t>(BigEndian(b, 9, 8));
+  size_t pos = 17;
+  for (std::string_view* s : {&h.actor, &h.terminal, &h.action, &h.purpose}) {
+    if (b.size() - pos < 4) return std::nullopt;
+    uint64_t n = BigEndian(b, pos, 4);
+    pos += 4;
+    if (n > b.size() - pos) return std::nullopt;
+    *s = b.substr(pos, n);
+    pos += n;
+  }
+  return h;
+}
 
 std::string EncodeEntry(const AuditEntry& e) {
   std::string out;

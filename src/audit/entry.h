@@ -51,4 +51,16 @@ std::string EncodeEntry(const AuditEntry& entry);
 // Strict: the exact layout, nothing after it; kDataLoss otherwise.
 Result<AuditEntry> DecodeEntry(std::string_view bytes);
 
+// The leading fields, read without copying (views into `bytes`), for the verifier: what the
+// searchable columns must equal. The rest of the entry is covered by its leaf hash.
+struct EntryHead {
+  uint64_t sequence = 0;
+  int64_t time = 0;
+  std::string_view actor;
+  std::string_view terminal;
+  std::string_view action;
+  std::string_view purpose;
+};
+std::optional<EntryHead> DecodeEntryHead(std::string_view bytes);
+
 }  // namespace kakunin::audit

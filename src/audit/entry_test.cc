@@ -92,3 +92,20 @@ TEST(CheckpointTest, SignedAndParsed) {
 
 }  // namespace
 }  // namespace kakunin::audit
+
+namespace kakunin::audit {
+namespace {
+TEST(AuditEntryTest, HeadMatchesFullDecode) {
+  AuditEntry e = Sample();
+  std::string bytes = EncodeEntry(e);
+  auto h = DecodeEntryHead(bytes);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->sequence, e.sequence);
+  EXPECT_EQ(h->time, e.time);
+  EXPECT_EQ(h->actor, e.actor);
+  EXPECT_EQ(h->action, e.action);
+  EXPECT_EQ(h->purpose, e.purpose);
+  for (size_t cut = 0; cut < 40; ++cut) EXPECT_FALSE(DecodeEntryHead(bytes.substr(0, cut))) << cut;
+}
+}  // namespace
+}  // namespace kakunin::audit

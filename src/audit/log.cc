@@ -272,8 +272,8 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
     }
     std::string leaf;
     if (row.payload) {
-      auto e = DecodeEntry(*row.payload);
-      if (!e.ok()) {
+      auto e = DecodeEntryHead(*row.payload);
+      if (!e) {
         report.problem = "entry " + std::to_string(row.seq) + " cannot be decoded";
         return false;
       }
