@@ -615,13 +615,11 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
     auto r = txn.Purge(superseded_before, removed_before, dry_run);
     if (!r.ok()) return r.status();
     counts = *r;
-    if (!dry_run) {
-      // The log keeps every leaf hash, so proofs stay valid after its payloads go.
-      auto erased = txn.EraseAuditBefore(audit_before);
-      if (!erased.ok()) return erased.status();
-      counts.audit_payloads = erased->first;
-      counts.provisions = erased->second;
-    }
+    // The log keeps every leaf hash, so proofs stay valid after its payloads go.
+    auto erased = txn.EraseAuditBefore(audit_before, dry_run);
+    if (!erased.ok()) return erased.status();
+    counts.audit_payloads = erased->first;
+    counts.provisions = erased->second;
     audit::AuditEntry e;
     e.actor = actor.id;
     e.terminal = actor.terminal;

@@ -234,7 +234,8 @@ class RegistryTxn {
   virtual Status InsertProvision(const ProvisionRow& row) = 0;
   // Retention of the log: payloads and target index of entries before `time`, and provision
   // records before it. Returns (entries erased, provisions erased).
-  virtual Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time) = 0;
+  // With `dry_run`, only counts.
+  virtual Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time, bool dry_run) = 0;
 
   // Retention: erase superseded versions with superseded_at < `superseded_before` and
   // removed residents (with all their versions) with removed_at < `removed_before`. With

@@ -319,6 +319,10 @@ inline constexpr char kAuditNodesOfLevel[] =
 inline constexpr char kEraseAuditPayloads[] =
     "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '' "
     "WHERE time < ?1 AND payload IS NOT NULL";
+inline constexpr char kCountAuditPayloadsBefore[] =
+    "SELECT count(*) FROM audit_entries WHERE time < ?1 AND payload IS NOT NULL";
+inline constexpr char kCountProvisionsBefore[] =
+    "SELECT count(*) FROM provisions WHERE provided_at < ?1";
 inline constexpr char kEraseAuditTargets[] =
     "DELETE FROM audit_targets WHERE seq IN (SELECT seq FROM audit_entries WHERE time < ?1)";
 inline constexpr char kInsertProvision[] =

@@ -594,7 +594,21 @@ class SqliteTxn final : public RegistryTxn {
         .Bind(7, p.source).Bind(8, p.recipient).Bind(9, p.items).Bind(10, p.audit_seq).Exec();
   }
 
-  Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time) override {
+  Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time, bool dry_run) override {
+    if (dry_run) {
+      KAKUNIN_PREPARE(a, db_, kCountAuditPayloadsBefore);
+      a.Bind(1, time);
+      Status st;
+      int64_t entries = a.Step(&st) ? a.Int(0) : 0;
+      a.Reset();
+      KAKUNIN_RETURN_IF_ERROR(st);
+      KAKUNIN_PREPARE(p, db_, kCountProvisionsBefore);
+      p.Bind(1, time);
+      int64_t provisions = p.Step(&st) ? p.Int(0) : 0;
+      p.Reset();
+      KAKUNIN_RETURN_IF_ERROR(st);
+      return std::make_pair(entries, provisions);
+    }
     {
       KAKUNIN_PREPARE(s, db_, kEraseAuditTargets);
       KAKUNIN_RETURN_IF_ERROR(s.Bind(1, time).Exec());
