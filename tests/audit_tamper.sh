@@ -65,6 +65,38 @@ expect_detected "an altered tree node" \
   "UPDATE audit_nodes SET hash = X'$(printf '%064d' 0)' WHERE level = 3 AND idx = 5" \
   "stored tree node (3, 5)"
 
+# Regressions from the review of the first version: erasing a payload is not retention unless
+# it is a prefix that a signed purge entry names; times never decrease; cutting the log and its
+# checkpoints is caught by the checkpoint kept outside the database (audit.head); an uncovered
+# tail and stray nodes are findings.
+expect_detected "a payload erased in the middle" \
+  "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '' WHERE seq = 1500; DELETE FROM audit_targets WHERE seq = 1500" \
+  "entry 1500 has lost its payload"
+expect_detected "payloads erased without a purge" \
+  "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '' WHERE seq < 10" \
+  "no purge recorded in the log erased them"
+expect_detected "an entry dated into the future" \
+  "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '', time = 9223372036854775807 WHERE seq = 0" \
+  "entry 1 is dated before entry 0"
+expect_detected "the newest entries cut off with their nodes and checkpoints" \
+  "DELETE FROM audit_entries WHERE seq >= 1400; DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 1400; DELETE FROM audit_checkpoints WHERE tree_size > 1400" \
+  "not covered by a signed checkpoint\\|does not extend"
+expect_detected "every checkpoint deleted" \
+  "DELETE FROM audit_checkpoints" \
+  "not covered by a signed checkpoint"
+expect_detected "a planted node" \
+  "INSERT INTO audit_nodes (level, idx, hash) VALUES (20, 0, X'$(printf '%064d' 0)')" \
+  "have no entries under them"
+# The next command refuses a database whose log was cut, instead of signing over it.
+cp "$tmp/clean.db" "$tmp/node/registry.db"
+sqlite3 "$tmp/node/registry.db" "DELETE FROM audit_entries WHERE seq >= 1400; DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 1400; DELETE FROM audit_checkpoints WHERE tree_size > 1400"
+set +e
+"$bin" stats --data "$tmp/node" > "$tmp/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "does not extend" "$tmp/out" || fail "a cut log was opened: $(cat "$tmp/out")"
+passed=$((passed + 1))
+
 # A checkpoint and an inclusion proof checked elsewhere with nothing but the public key.
 cp "$tmp/clean.db" "$tmp/node/registry.db"
 "$bin" audit checkpoint --data "$tmp/node" > "$tmp/cp.json"

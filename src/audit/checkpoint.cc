@@ -12,14 +12,15 @@ std::string CheckpointMessage(int64_t tree_size, std::string_view root, int64_t 
 }
 
 bool VerifyCheckpoint(const Checkpoint& c, std::string_view public_key) {
-  return c.root.size() == 32 &&
+  return c.root.size() == 32 && c.key_id == PublicKeyId(public_key) &&
          VerifySignature(public_key, CheckpointMessage(c.tree_size, c.root, c.time), c.signature);
 }
 
 std::string CheckpointToJson(const Checkpoint& c) {
-  return "{\"tree_size\":" + std::to_string(c.tree_size) + ",\"root\":\"" + HexEncode(c.root) +
-         "\",\"time\":" + std::to_string(c.time) + ",\"key_id\":\"" + c.key_id +
-         "\",\"signature\":\"" + HexEncode(c.signature) + "\"}";
+  std::string out = "{\"tree_size\":" + std::to_string(c.tree_size) + ",\"root\":\"" +
+                    HexEncode(c.root) + "\",\"time\":" + std::to_string(c.time) + ",\"key_id\":";
+  text::AppendJsonString(c.key_id, &out);  // from the database: never trusted as JSON
+  return out + ",\"signature\":\"" + HexEncode(c.signature) + "\"}";
 }
 
 Result<Checkpoint> CheckpointFromJson(std::string_view json) {

@@ -1,5 +1,9 @@
 #include "audit/log.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+
 #include "audit/merkle.h"
 #include "core/bytes.h"
 #include "text/json.h"
@@ -66,7 +70,11 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   auto size = txn.AuditSize();
   if (!size.ok()) return size.status();
   entry.sequence = static_cast<uint64_t>(*size);
-  entry.time = clock_->NowMicros();
+  // Times never decrease along the log (a clock stepped back must not reorder it): the
+  // verifier relies on it, and retention erases a prefix.
+  auto newest = txn.AuditLastTime();
+  if (!newest.ok()) return newest.status();
+  entry.time = std::max(clock_->NowMicros(), *newest);
   store::AuditRow row;
   row.seq = *size;
   row.time = entry.time;
@@ -228,6 +236,9 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
   std::vector<std::unique_ptr<store::NodeCursor>> cursors;  // stored nodes, per level
   size_t next_checkpoint = 0;
   int64_t expected = 0;
+  int64_t last_time = INT64_MIN;
+  bool seen_payload = false;
+  int64_t justified_erasure = 0;  // the greatest erased_before_seq a signed purge entry names
   Status failure;
 
   auto root_of_stack = [&]() {
@@ -270,8 +281,17 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
                        std::to_string(row.seq) + ")";
       return false;
     }
+    // Times never decrease; payloads are erased only as a prefix (retention), never in the
+    // middle, and only as far as a purge entry says.
+    if (row.time < last_time) {
+      report.problem = "entry " + std::to_string(row.seq) + " is dated before entry " +
+                       std::to_string(row.seq - 1);
+      return false;
+    }
+    last_time = row.time;
     std::string leaf;
     if (row.payload) {
+      seen_payload = true;
       auto e = DecodeEntryHead(*row.payload);
       if (!e) {
         report.problem = "entry " + std::to_string(row.seq) + " cannot be decoded";
@@ -293,7 +313,22 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
         report.problem = "entry " + std::to_string(row.seq) + " does not match its leaf hash";
         return false;
       }
+      if (e->action == "registry.purge") {
+        auto full = DecodeEntry(*row.payload);
+        if (full.ok()) {
+          size_t at = full->conditions.find("erased_before_seq=");
+          if (at != std::string::npos) {
+            justified_erasure = std::max<int64_t>(
+                justified_erasure, std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10));
+          }
+        }
+      }
     } else {
+      if (seen_payload) {
+        report.problem = "entry " + std::to_string(row.seq) +
+                         " has lost its payload although earlier entries kept theirs";
+        return false;
+      }
       leaf = row.leaf_hash;
       ++report.erased_payloads;
       if (leaf.size() != kHashSize) {
@@ -336,6 +371,12 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
   if (!failure.ok()) return failure;
   report.entries = expected;
   if (!report.problem.empty()) return report;
+  if (report.erased_payloads > justified_erasure) {
+    report.problem = "entries " + std::to_string(justified_erasure) + "…" +
+                     std::to_string(report.erased_payloads - 1) +
+                     " have no payload, but no purge recorded in the log erased them";
+    return report;
+  }
   if (next_checkpoint < checkpoints->size()) {
     int64_t size = (*checkpoints)[next_checkpoint].tree_size;
     report.problem = size == 0 ? "a checkpoint of size 0 exists"
@@ -344,16 +385,22 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
                                      " (truncated)";
     return report;
   }
-  // Stored nodes beyond what the entries complete.
-  for (size_t level = 1; level < cursors.size(); ++level) {
-    int64_t idx;
-    std::string h;
-    Status cst;
-    if (cursors[level]->Next(&idx, &h, &cst)) {
-      report.problem = "stored tree node (" + std::to_string(level) + ", " + std::to_string(idx) +
-                       ") has no entries under it";
-      return report;
-    }
+  // Stored nodes beyond what the entries complete, at any level.
+  auto stray = reader.CountStrayAuditNodes(expected);
+  if (!stray.ok()) return stray.status();
+  if (*stray > 0) {
+    report.problem = std::to_string(*stray) + " stored tree node(s) have no entries under them";
+    return report;
+  }
+  // Everything must be under a signature: a tail past the last checkpoint could have been
+  // rewritten (after truncating the log and its checkpoints) without a trace.
+  const int64_t signed_size = checkpoints->empty() ? 0 : checkpoints->back().tree_size;
+  if (expected > signed_size) {
+    report.problem = "entries " + std::to_string(signed_size) + "…" +
+                     std::to_string(expected - 1) +
+                     " are not covered by a signed checkpoint (after a crash, any kakunin "
+                     "command signs them; otherwise the log was cut and rewritten)";
+    return report;
   }
   report.ok = true;
   return report;

@@ -1,5 +1,8 @@
 // kakunin audit: verify, checkpoint, prove, check-proof, search.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -50,8 +53,10 @@ const char kHelp[] =
     "操作履歴（改ざん検知可能なログ）の検証・証明・検索。\n"
     "The operation log: every operation (ingest, show, search, history, purge, refusals\n"
     "included) is an entry in an RFC 9162 Merkle tree with signed checkpoints.\n\n"
-    "  verify [--data DIR]          recompute every leaf, node and checkpoint; name the first\n"
-    "                               entry or checkpoint that does not match (exit 0 only if all holds)\n"
+    "  verify [--checkpoint FILE]   recompute every leaf, node and checkpoint; name the first\n"
+    "                               entry or checkpoint that does not match; the log must also\n"
+    "                               extend audit.head and a witnessed checkpoint if given\n"
+    "                               (exit 0 only if all holds)\n"
     "  checkpoint                   the latest signed checkpoint (JSON)\n"
     "  prove --entry N [--size M]   inclusion proof of entry N in the tree of size M (JSON;\n"
     "                               M defaults to the latest checkpoint)\n"
@@ -96,7 +101,8 @@ std::string EntryJson(const store::AuditRow& row) {
   out += ",\"targets\":[";
   for (size_t i = 0; i < e->targets.size(); ++i) {
     if (i) out += ",";
-    text::AppendJsonString(e->targets[i], &out);
+    const std::string& t = e->targets[i];
+    text::AppendJsonString(text::IsValidUtf8(t) ? t : std::string("(invalid)"), &out);
   }
   out += "]";
   field("conditions", e->conditions);
@@ -105,7 +111,7 @@ std::string EntryJson(const store::AuditRow& row) {
   return out + "}";
 }
 
-int Verify(Node& node, Io& io) {
+int Verify(Node& node, const Args& args, Io& io) {
   auto reader = node.store->OpenReader();
   if (!reader.ok()) return Fail(io, reader.status());
   auto report = audit::VerifyLog(**reader, node.signer->public_key());
@@ -113,6 +119,22 @@ int Verify(Node& node, Io& io) {
   if (!report->ok) {
     io.out << "検証失敗 / verification FAILED: " << report->problem << "\n";
     return kExitRejected;
+  }
+  // Checkpoints kept outside the database: the node's own audit.head, and one a witness holds.
+  std::vector<std::pair<std::string, std::string>> outside = {
+      {node.config.data_dir + "/audit.head", "the last signed checkpoint (audit.head)"}};
+  if (auto w = args.Get("checkpoint")) outside.push_back({*w, "the given checkpoint"});
+  for (const auto& [path, what] : outside) {
+    auto text = ReadFile(path, 4096);
+    if (!text.ok()) {
+      if (path == outside[0].first) continue;  // a node that never sealed has no head yet
+      return Fail(io, text.status());
+    }
+    Status st = CheckLogExtends(node, *text, what.c_str());
+    if (!st.ok()) {
+      io.out << "検証失敗 / verification FAILED: " << st.message() << "\n";
+      return kExitRejected;
+    }
   }
   io.out << "検証成功 / verified: " << report->entries << " entries ("
          << report->erased_payloads << " with payload erased by retention), "
@@ -216,14 +238,14 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   }
   auto data = RequireData(*args, "audit", io);
   if (!data) return kExitUsage;
-  auto node = OpenNode(*data);
+  auto node = OpenNode(*data, /*check_head=*/sub != "verify");
   if (!node.ok()) return Fail(io, node.status());
   Node& n = **node;
-  if (sub == "verify") return Verify(n, io);
+  if (sub == "verify") return Verify(n, *args, io);
   auto reader = n.store->OpenReader();
   if (!reader.ok()) return Fail(io, reader.status());
   if (sub == "checkpoint") {
-    (void)n.registry->Checkpoint();
+    (void)SealLog(n);
     auto cps = (*reader)->Checkpoints();
     if (!cps.ok()) return Fail(io, cps.status());
     if (cps->empty()) return Fail(io, Status::NotFound("the log has no checkpoint yet"));
@@ -273,7 +295,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     e.result_count = count;
     e.outcome = "done";
     Status st = n.registry->Record(std::move(e));
-    if (st.ok()) (void)n.registry->Checkpoint();
+    if (st.ok()) (void)SealLog(n);
     return st;
   };
   if (sub == "export") {
@@ -288,16 +310,31 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     if (!st.ok()) return Fail(io, st);
     auto fresh = n.store->OpenReader();
     if (!fresh.ok()) return Fail(io, fresh.status());
+    // The archive holds personal data (resident codes, search conditions): owner-only, made
+    // durable before it takes its name.
     std::string tmp = *out_path + ".tmp";
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Fail(io, Status::IoError("cannot write " + *out_path));
-    auto summary = audit::ExportArchive(**fresh, n.signer->public_key(), *from, *to, out);
-    out.close();
-    if (!summary.ok()) {
-      std::remove(tmp.c_str());
-      return Fail(io, summary.status());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Fail(io, Status::IoError("cannot create " + tmp + " (does it exist?)"));
+    ::close(fd);
+    Result<audit::ArchiveSummary> summary = Status::IoError("cannot write " + tmp);
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);  // keeps mode 0600
+      if (out) summary = audit::ExportArchive(**fresh, n.signer->public_key(), *from, *to, out);
+      out.close();
+      if (summary.ok() && !out) summary = Status::IoError("cannot write " + tmp);
+    }
+    bool written = summary.ok();
+    if (written) {
+      fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+      written = fd >= 0 && ::fsync(fd) == 0;
+      if (fd >= 0) ::close(fd);
+    }
+    if (!written) {
+      ::unlink(tmp.c_str());
+      return Fail(io, summary.ok() ? Status::IoError("cannot write " + tmp) : summary.status());
     }
     if (std::rename(tmp.c_str(), out_path->c_str()) != 0) {
+      ::unlink(tmp.c_str());
       return Fail(io, Status::IoError("cannot write " + *out_path));
     }
     io.out << "書き出しました / exported entries " << summary->from_seq << "…"
@@ -357,7 +394,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     e.outcome = "done";
     Status st = n.registry->Record(std::move(e));
     if (!st.ok()) return Fail(io, st);
-    (void)n.registry->Checkpoint();
+    (void)SealLog(n);
     for (const auto& r : *rows) io.out << EntryJson(r) << "\n";
     return kExitOk;
   }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "audit/checkpoint.h"
 #include "crypto/keys.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
@@ -25,7 +26,7 @@ registry::Actor OsActor() {
 }
 }  // namespace
 
-Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir) {
+Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_head) {
   auto node = std::make_unique<Node>();
   auto config = registry::LoadNodeConfig(data_dir);
   if (!config.ok()) return config.status();
@@ -63,6 +64,12 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir) {
   node->registry = std::make_unique<registry::Registry>(
       node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
   node->actor = OsActor();
+  // The log must still extend the last checkpoint this node signed.
+  std::ifstream head(data_dir + "/audit.head", std::ios::binary);
+  if (check_head && head) {
+    std::string text((std::istreambuf_iterator<char>(head)), std::istreambuf_iterator<char>());
+    KAKUNIN_RETURN_IF_ERROR(CheckLogExtends(*node, text, "its last signed checkpoint (audit.head)"));
+  }
   return node;
 }
 
@@ -116,6 +123,46 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   }
   fs::rename(tmp, config_path, ec);
   if (ec) return Status::IoError("cannot write the configuration");
+  return Status::Ok();
+}
+
+Status CheckLogExtends(Node& node, const std::string& checkpoint_json, const char* what) {
+  auto cp = audit::CheckpointFromJson(checkpoint_json);
+  if (!cp.ok()) return Status::DataLoss(std::string(what) + " is not a checkpoint");
+  if (!audit::VerifyCheckpoint(*cp, node.signer->public_key())) {
+    return Status::DataLoss(std::string(what) + " is not signed by this node's key");
+  }
+  auto reader = node.store->OpenReader();
+  if (!reader.ok()) return reader.status();
+  auto root = audit::RootAt(**reader, cp->tree_size);
+  if (!root.ok() || *root != cp->root) {
+    return Status::DataLoss(std::string("the operation log does not extend ") + what +
+                            ": the database was altered, truncated or replaced; nothing was "
+                            "changed (run kakunin audit verify)");
+  }
+  return Status::Ok();
+}
+
+Status SealLog(Node& node) {
+  KAKUNIN_RETURN_IF_ERROR(node.registry->Checkpoint());
+  auto reader = node.store->OpenReader();
+  if (!reader.ok()) return reader.status();
+  auto cps = (*reader)->Checkpoints();
+  if (!cps.ok()) return cps.status();
+  if (cps->empty()) return Status::Ok();
+  const auto& c = cps->back();
+  std::string json =
+      audit::CheckpointToJson({c.tree_size, c.root, c.time, c.key_id, c.signature}) + "\n";
+  std::string path = node.config.data_dir + "/audit.head";
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << json;
+    if (!out) return Status::IoError("cannot write audit.head");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IoError("cannot write audit.head");
   return Status::Ok();
 }
 

@@ -29,12 +29,22 @@ struct Node {
 
 // Opens the node in `data_dir`: reads kakunin.toml, loads the key file, opens the database
 // (never creating it) and checks that the key file is the one the database was made with.
-Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir);
+// Unless `check_head` is false (audit verify reports it as a finding instead), a log that no
+// longer extends <data>/audit.head is refused.
+Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_head = true);
 
 // Creates a node in `data_dir` (made if missing): configuration, key file (unless
 // `key_file` names an existing one), database with its schema, and metadata. Refuses to
 // touch a directory that already holds a node.
 Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file);
+
+// Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the
+// database too (<data>/audit.head): a database whose log no longer extends it is refused at
+// the next open. Called at the end of every command that wrote to the log.
+Status SealLog(Node& node);
+
+// Checks that the log in the database extends `checkpoint_json` (same root at its size).
+Status CheckLogExtends(Node& node, const std::string& checkpoint_json, const char* what);
 
 // The --data option every node command takes.
 OptionSpec DataOption();

@@ -221,7 +221,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
       });
   if (!st.ok()) return Fail(io, "ingest", st);
   // Sign where the log now ends.
-  Status cp = reg.Checkpoint();
+  Status cp = SealLog(**node);
   if (!cp.ok()) return Fail(io, "ingest", cp);
   if (!stream.status().ok()) return Fail(io, "ingest", stream.status());
   return any_rejected ? kExitRejected : kExitOk;
@@ -278,7 +278,7 @@ int RunShow(const std::vector<std::string>& argv, Io& io) {
   auto view = (*node)->registry->Show(**reader, args->positional()[0], (*node)->actor, *purpose,
                                       args->Has("include-removed"));
   if (!view.ok()) return Fail(io, "show", view.status());
-  (void)(*node)->registry->Checkpoint();
+  (void)SealLog(**node);
   if (!*view) {
     io.err << "kakunin show: 該当なし / not found\n";
     return kExitRejected;
@@ -326,7 +326,7 @@ int RunHistory(const std::vector<std::string>& argv, Io& io) {
   auto history = (*node)->registry->History(**reader, args->positional()[0], (*node)->actor,
                                             *purpose, args->Has("include-removed"));
   if (!history.ok()) return Fail(io, "history", history.status());
-  (void)(*node)->registry->Checkpoint();
+  (void)SealLog(**node);
   if (!*history) {
     io.err << "kakunin history: 該当なし / not found\n";
     return kExitRejected;
@@ -426,7 +426,7 @@ int RunSearch(const std::vector<std::string>& argv, Io& io) {
   auto reader = (*node)->store->OpenReader();
   if (!reader.ok()) return Fail(io, "search", reader.status());
   auto found = (*node)->registry->Search(**reader, req, (*node)->actor, *purpose);
-  (void)(*node)->registry->Checkpoint();
+  (void)SealLog(**node);
   if (!found.ok()) {
     if (found.status().code() == StatusCode::kInvalidArgument) {
       return Usage(io, "search", found.status().message());
@@ -507,7 +507,7 @@ int RunProvide(const std::vector<std::string>& argv, Io& io) {
     }
     return Fail(io, "provide", out.status());
   }
-  (void)(*node)->registry->Checkpoint();
+  (void)SealLog(**node);
   bool all = true;
   for (const auto& r : *out) {
     std::string line = "{\"resident_code\":";
@@ -549,7 +549,7 @@ int RunProvisions(const std::vector<std::string>& argv, Io& io) {
   auto rows = (*node)->registry->ProvisionsOf(**reader, args->positional()[0], (*node)->actor,
                                               *purpose);
   if (!rows.ok()) return Fail(io, "provisions", rows.status());
-  (void)(*node)->registry->Checkpoint();
+  (void)SealLog(**node);
   for (const auto& p : *rows) {
     Date day = Date::FromDays((p.provided_at / 1000000 + 9 * 3600) / 86400);
     if (args->Has("json")) {
@@ -653,7 +653,7 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
   bool dry = args->Has("dry-run");
   auto c = (*node)->registry->Purge(as_of, dry, (*node)->actor);
   if (!c.ok()) return Fail(io, "purge", c.status());
-  (void)(*node)->registry->Checkpoint();
+  (void)SealLog(**node);
   if (args->Has("json")) {
     io.out << "{\"as_of\":\"" << as_of.ToIso() << "\",\"dry_run\":" << (dry ? "true" : "false")
            << ",\"superseded_versions\":" << c->superseded_versions

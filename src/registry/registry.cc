@@ -472,7 +472,7 @@ Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& rea
   for (const auto& item : req.items) {
     if (std::find(std::begin(kProvisionItems), std::end(kProvisionItems), item) ==
         std::end(kProvisionItems)) {
-      return Status::InvalidArgument("unknown item '" + item + "'");
+      return Status::InvalidArgument("an item is not one of the provision items");
     }
   }
   std::string items_joined;
@@ -618,8 +618,9 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
     // The log keeps every leaf hash, so proofs stay valid after its payloads go.
     auto erased = txn.EraseAuditBefore(audit_before, dry_run);
     if (!erased.ok()) return erased.status();
-    counts.audit_payloads = erased->first;
-    counts.provisions = erased->second;
+    counts.audit_payloads = erased->entries;
+    counts.provisions = erased->provisions;
+    const int64_t erased_before_seq = dry_run ? 0 : erased->before_seq;
     audit::AuditEntry e;
     e.actor = actor.id;
     e.terminal = actor.terminal;
@@ -628,7 +629,9 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
                    std::to_string(counts.superseded_versions) + " removed=" +
                    std::to_string(counts.removed_residents) + " audit_payloads=" +
                    std::to_string(counts.audit_payloads) + " provisions=" +
-                   std::to_string(counts.provisions);
+                   std::to_string(counts.provisions) +
+                   // Signed through the tree: the verifier accepts erased payloads only below it.
+                   " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";
     return log_->Append(txn, std::move(e)).status();
   });

@@ -176,6 +176,8 @@ class RegistryReader {
   // Every entry from `from_seq` on, in order; stops early if `fn` returns false.
   virtual Status ForEachAuditEntry(int64_t from_seq,
                                    const std::function<bool(const AuditRow&)>& fn) = 0;
+  // Stored nodes that no log of `size` entries could have (bad level, or beyond the log).
+  virtual Result<int64_t> CountStrayAuditNodes(int64_t size) = 0;
   // Every stored node of one level, in index order; usable while ForEachAuditEntry runs.
   virtual Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) = 0;
   virtual Result<std::vector<CheckpointRow>> Checkpoints() = 0;
@@ -226,16 +228,23 @@ class RegistryTxn {
 
   // --- operation log (see audit/log.h, which owns the rules) ---
   virtual Result<int64_t> AuditSize() = 0;
+  // The time of the newest entry (0 if none): entries' times never decrease.
+  virtual Result<int64_t> AuditLastTime() = 0;
   virtual Status InsertAuditEntry(const AuditRow& row, const std::vector<std::string>& targets) = 0;
   virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
   virtual Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) = 0;
   virtual Status InsertCheckpoint(const CheckpointRow& row) = 0;
   virtual Result<std::optional<CheckpointRow>> LatestCheckpoint() = 0;
   virtual Status InsertProvision(const ProvisionRow& row) = 0;
-  // Retention of the log: payloads and target index of entries before `time`, and provision
-  // records before it. Returns (entries erased, provisions erased).
-  // With `dry_run`, only counts.
-  virtual Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time, bool dry_run) = 0;
+  // Retention of the log: erases the payloads (and target index) of the prefix of entries
+  // older than `time` — entries [0, before_seq) — and provision records before it. With
+  // `dry_run`, only counts.
+  struct AuditErasure {
+    int64_t entries = 0;
+    int64_t provisions = 0;
+    int64_t before_seq = 0;
+  };
+  virtual Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) = 0;
 
   // Retention: erase superseded versions with superseded_at < `superseded_before` and
   // removed residents (with all their versions) with removed_at < `removed_before`. With

@@ -318,13 +318,21 @@ inline constexpr char kAuditNodesOfLevel[] =
     "SELECT idx, hash FROM audit_nodes WHERE level = ?1 ORDER BY idx";
 inline constexpr char kEraseAuditPayloads[] =
     "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '' "
-    "WHERE time < ?1 AND payload IS NOT NULL";
+    "WHERE seq < ?1 AND payload IS NOT NULL";
+inline constexpr char kAuditLastTime[] =
+    "SELECT coalesce((SELECT time FROM audit_entries ORDER BY seq DESC LIMIT 1), 0)";
+// The first entry young enough to keep: everything before it is the erasable prefix.
+inline constexpr char kAuditKeepFrom[] =
+    "SELECT coalesce((SELECT min(seq) FROM audit_entries WHERE time >= ?1), "
+    "(SELECT coalesce(max(seq) + 1, 0) FROM audit_entries))";
 inline constexpr char kCountAuditPayloadsBefore[] =
-    "SELECT count(*) FROM audit_entries WHERE time < ?1 AND payload IS NOT NULL";
+    "SELECT count(*) FROM audit_entries WHERE seq < ?1 AND payload IS NOT NULL";
+inline constexpr char kCountStrayAuditNodes[] =
+    "SELECT count(*) FROM audit_nodes WHERE level < 1 OR level > 62 OR "
+    "((idx + 1) << level) > ?1";
 inline constexpr char kCountProvisionsBefore[] =
     "SELECT count(*) FROM provisions WHERE provided_at < ?1";
-inline constexpr char kEraseAuditTargets[] =
-    "DELETE FROM audit_targets WHERE seq IN (SELECT seq FROM audit_entries WHERE time < ?1)";
+inline constexpr char kEraseAuditTargets[] = "DELETE FROM audit_targets WHERE seq < ?1";
 inline constexpr char kInsertProvision[] =
     "INSERT INTO provisions (resident_code, provided_at, function, purpose, provision_kind, "
     "number_provided, source, recipient, items, audit_seq) "

@@ -295,6 +295,16 @@ class SqliteReader final : public RegistryReader {
     return st;
   }
 
+  Result<int64_t> CountStrayAuditNodes(int64_t size) override {
+    KAKUNIN_PREPARE(s, db_.get(), kCountStrayAuditNodes);
+    s.Bind(1, size);
+    Status st;
+    int64_t n = s.Step(&st) ? s.Int(0) : 0;
+    s.Reset();
+    if (!st.ok()) return st;
+    return n;
+  }
+
   Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) override {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db_->raw(), kAuditNodesOfLevel, -1, &raw, nullptr) != SQLITE_OK) {
@@ -594,37 +604,46 @@ class SqliteTxn final : public RegistryTxn {
         .Bind(7, p.source).Bind(8, p.recipient).Bind(9, p.items).Bind(10, p.audit_seq).Exec();
   }
 
-  Result<std::pair<int64_t, int64_t>> EraseAuditBefore(int64_t time, bool dry_run) override {
+  Result<int64_t> AuditLastTime() override { return QueryInt(db_, kAuditLastTime); }
+
+  Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override {
+    AuditErasure out;
+    Status st;
+    {
+      KAKUNIN_PREPARE(k, db_, kAuditKeepFrom);
+      k.Bind(1, time);
+      out.before_seq = k.Step(&st) ? k.Int(0) : 0;
+      k.Reset();
+      KAKUNIN_RETURN_IF_ERROR(st);
+    }
     if (dry_run) {
       KAKUNIN_PREPARE(a, db_, kCountAuditPayloadsBefore);
-      a.Bind(1, time);
-      Status st;
-      int64_t entries = a.Step(&st) ? a.Int(0) : 0;
+      a.Bind(1, out.before_seq);
+      out.entries = a.Step(&st) ? a.Int(0) : 0;
       a.Reset();
       KAKUNIN_RETURN_IF_ERROR(st);
       KAKUNIN_PREPARE(p, db_, kCountProvisionsBefore);
       p.Bind(1, time);
-      int64_t provisions = p.Step(&st) ? p.Int(0) : 0;
+      out.provisions = p.Step(&st) ? p.Int(0) : 0;
       p.Reset();
       KAKUNIN_RETURN_IF_ERROR(st);
-      return std::make_pair(entries, provisions);
+      return out;
     }
     {
       KAKUNIN_PREPARE(s, db_, kEraseAuditTargets);
-      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, time).Exec());
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, out.before_seq).Exec());
     }
-    int64_t entries = 0, provisions = 0;
     {
       KAKUNIN_PREPARE(s, db_, kEraseAuditPayloads);
-      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, time).Exec());
-      entries = db_->Changes();
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, out.before_seq).Exec());
+      out.entries = db_->Changes();
     }
     {
       KAKUNIN_PREPARE(s, db_, kErasePastProvisions);
       KAKUNIN_RETURN_IF_ERROR(s.Bind(1, time).Exec());
-      provisions = db_->Changes();
+      out.provisions = db_->Changes();
     }
-    return std::make_pair(entries, provisions);
+    return out;
   }
 
   Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
