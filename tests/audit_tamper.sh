@@ -15,6 +15,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
   | "$bin" ingest --data "$tmp/node" --today 2026-04-01 --batch 200 - > /dev/null
 code=$("$bin" generate --count 1 --seed 5 | sed 's/.*"resident_code":"\([0-9]*\)".*/\1/')
 "$bin" show --data "$tmp/node" --purpose test "$code" > /dev/null
+"$bin" provide --data "$tmp/node" --purpose test --recipient 教育委員会 --kind 別表第六 \
+  --items name,address "$code" > /dev/null
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
 cp "$tmp/node/registry.db" "$tmp/clean.db"
 
@@ -80,10 +82,19 @@ expect_detected "an entry dated into the future" \
   "entry 1 is dated before entry 0"
 expect_detected "the newest entries cut off with their nodes and checkpoints" \
   "DELETE FROM audit_entries WHERE seq >= 1400; DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 1400; DELETE FROM audit_checkpoints WHERE tree_size > 1400" \
-  "not covered by a signed checkpoint\\|does not extend"
+  "not covered by a signed checkpoint\\|does not extend\\|target index"
 expect_detected "every checkpoint deleted" \
   "DELETE FROM audit_checkpoints" \
   "not covered by a signed checkpoint"
+expect_detected "a provision record deleted (hiding who received a record)" \
+  "DELETE FROM provisions" \
+  "provision records differ"
+expect_detected "a provision record's recipient changed" \
+  "UPDATE provisions SET recipient = '別の機関'" \
+  "provision records differ"
+expect_detected "a row of the target index deleted (hiding a read from audit search)" \
+  "DELETE FROM audit_targets WHERE seq = 1500" \
+  "target index"
 expect_detected "a planted node" \
   "INSERT INTO audit_nodes (level, idx, hash) VALUES (20, 0, X'$(printf '%064d' 0)')" \
   "have no entries under them"

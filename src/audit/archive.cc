@@ -126,6 +126,7 @@ Result<ArchiveCheck> CheckArchive(std::istream& in,
   }
   int64_t expected = *from->AsInt64();
   const int64_t end = *to->AsInt64();
+  bool seen_payload = false;
   while (lines.Next(&line)) {
     if (line.text.empty()) continue;
     auto v = line.too_long ? Result<text::JsonValue>(Status::InvalidArgument("long"))
@@ -147,7 +148,15 @@ Result<ArchiveCheck> CheckArchive(std::istream& in,
       r.problem = where + " is malformed";
       return r;
     }
-    if (!payload->is_null()) {
+    if (payload->is_null()) {
+      // Retention erases only a prefix of the log.
+      if (seen_payload) {
+        r.problem = "entry " + std::to_string(seq) + " has lost its payload in the archive";
+        return r;
+      }
+      ++r.erased;
+    } else {
+      seen_payload = true;
       auto bytes = payload->is_string() ? HexDecode(payload->text()) : std::nullopt;
       auto entry = bytes ? DecodeEntry(*bytes) : Result<AuditEntry>(Status::DataLoss("x"));
       if (!entry.ok() || static_cast<int64_t>(entry->sequence) != seq ||

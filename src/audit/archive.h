@@ -36,6 +36,7 @@ Result<ArchiveSummary> ExportArchive(store::RegistryReader& reader, std::string_
 struct ArchiveCheck {
   bool ok = false;
   int64_t entries = 0;
+  int64_t erased = 0;  // entries whose payload retention had erased before the export
   std::string problem;
 };
 

@@ -70,6 +70,8 @@ std::optional<EntryHead> DecodeEntryHead(std::string_view b) {
     *s = b.substr(pos, n);
     pos += n;
   }
+  if (b.size() - pos < 4) return std::nullopt;
+  h.target_count = static_cast<uint32_t>(BigEndian(b, pos, 4));
   return h;
 }
 

@@ -60,6 +60,7 @@ struct EntryHead {
   std::string_view terminal;
   std::string_view action;
   std::string_view purpose;
+  uint32_t target_count = 0;
 };
 std::optional<EntryHead> DecodeEntryHead(std::string_view bytes);
 

@@ -70,6 +70,12 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   auto size = txn.AuditSize();
   if (!size.ok()) return size.status();
   entry.sequence = static_cast<uint64_t>(*size);
+  // Each target once (the target index holds one row per resident and entry).
+  std::vector<std::string> unique;
+  for (auto& t : entry.targets) {
+    if (std::find(unique.begin(), unique.end(), t) == unique.end()) unique.push_back(std::move(t));
+  }
+  entry.targets = std::move(unique);
   // Times never decrease along the log (a clock stepped back must not reorder it): the
   // verifier relies on it, and retention erases a prefix.
   auto newest = txn.AuditLastTime();
@@ -140,6 +146,17 @@ Result<InclusionProofDoc> ProveInclusion(store::RegistryReader& reader, int64_t 
   if (!path.ok()) return path.status();
   auto leaf = source.Subtree(0, static_cast<uint64_t>(leaf_index));
   if (!leaf.ok()) return leaf.status();
+  // Never prove a leaf hash that the entry's content no longer gives.
+  std::optional<std::string> payload;
+  Status st = reader.ForEachAuditEntry(leaf_index, [&](const store::AuditRow& row) {
+    payload = row.payload;
+    return false;
+  });
+  if (!st.ok()) return st;
+  if (payload && LeafHash(*payload) != *leaf) {
+    return Status::DataLoss("entry " + std::to_string(leaf_index) +
+                            " does not match its leaf hash (run kakunin audit verify)");
+  }
   return InclusionProofDoc{leaf_index, tree_size, *leaf, std::move(*path)};
 }
 
@@ -239,6 +256,9 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
   int64_t last_time = INT64_MIN;
   bool seen_payload = false;
   int64_t justified_erasure = 0;  // the greatest erased_before_seq a signed purge entry names
+  int64_t first_payload_seq = -1;
+  int64_t targets_expected = 0;     // target-index rows the kept entries call for
+  int64_t provisions_expected = 0;  // provision records the kept provide entries call for
   Status failure;
 
   auto root_of_stack = [&]() {
@@ -291,6 +311,7 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
     last_time = row.time;
     std::string leaf;
     if (row.payload) {
+      if (!seen_payload) first_payload_seq = row.seq;
       seen_payload = true;
       auto e = DecodeEntryHead(*row.payload);
       if (!e) {
@@ -312,6 +333,30 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
       if (leaf != row.leaf_hash) {
         report.problem = "entry " + std::to_string(row.seq) + " does not match its leaf hash";
         return false;
+      }
+      targets_expected += e->target_count;
+      if (e->action == "resident.provide") {
+        // Its provision records (the disclosure of who received a record reads them) must be
+        // exactly what the entry says was provided.
+        auto full = DecodeEntry(*row.payload);
+        auto rows = reader.ProvisionsOfEntry(row.seq);
+        if (!rows.ok()) {
+          failure = rows.status();
+          return false;
+        }
+        bool match = full.ok() && rows->size() == full->targets.size();
+        for (size_t i = 0; match && i < rows->size(); ++i) {
+          const auto& p = (*rows)[i];
+          match = p.resident_code == full->targets[i] && p.purpose == full->purpose &&
+                  full->conditions.find(" recipient=" + p.recipient + " ") != std::string::npos &&
+                  full->conditions.find(" items=" + p.items) != std::string::npos;
+        }
+        if (!match) {
+          report.problem = "entry " + std::to_string(row.seq) +
+                           ": its provision records differ from what it says was provided";
+          return false;
+        }
+        provisions_expected += static_cast<int64_t>(rows->size());
       }
       if (e->action == "registry.purge") {
         auto full = DecodeEntry(*row.payload);
@@ -384,6 +429,24 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
                                      " entries but a checkpoint covers " + std::to_string(size) +
                                      " (truncated)";
     return report;
+  }
+  // No extra or missing rows beside the entries: the target index (audit search --target)
+  // and the provision records (the resident's disclosure) match the entries that keep them.
+  if (first_payload_seq >= 0) {
+    auto targets = reader.CountAuditTargetsFrom(first_payload_seq);
+    if (!targets.ok()) return targets.status();
+    if (*targets != targets_expected) {
+      report.problem = "the target index has " + std::to_string(*targets) + " rows where the "
+                       "entries call for " + std::to_string(targets_expected);
+      return report;
+    }
+    auto provisions = reader.CountProvisionsFromEntry(first_payload_seq);
+    if (!provisions.ok()) return provisions.status();
+    if (*provisions != provisions_expected) {
+      report.problem = "there are " + std::to_string(*provisions) + " provision records where "
+                       "the log's provide entries call for " + std::to_string(provisions_expected);
+      return report;
+    }
   }
   // Stored nodes beyond what the entries complete, at any level.
   auto stray = reader.CountStrayAuditNodes(expected);

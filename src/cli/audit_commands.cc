@@ -230,10 +230,14 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       io.out << "検証失敗 / verification FAILED: " << check->problem << "\n";
       return kExitRejected;
     }
-    io.out << "検証成功 / verified: archive of " << check->entries << " entries"
-           << (trusted ? ", signed by the given key" : " (signature checked with the archive's own "
-                                                      "key; give --public-key to trust it)")
-           << "\n";
+    if (!trusted) {
+      // Anyone can make a self-consistent archive with a key of their own.
+      io.out << "未確認 / UNTRUSTED: the archive is consistent with its own key; give the node's "
+                "--public-key to verify it\n";
+      return kExitRejected;
+    }
+    io.out << "検証成功 / verified: archive of " << check->entries << " entries ("
+           << check->erased << " with payload erased by retention), signed by the given key\n";
     return kExitOk;
   }
   auto data = RequireData(*args, "audit", io);

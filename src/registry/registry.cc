@@ -346,7 +346,10 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
                                                    const std::string& resident_code,
                                                    const Actor& actor, const std::string& purpose,
                                                    bool include_removed) const {
-  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
+  if (!IsValidPurposeId(purpose)) {
+    return Refuse(actor, "resident.show", purpose,
+                  Status::InvalidArgument("a valid purpose is required"));
+  }
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
@@ -374,8 +377,27 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
   return std::optional<ResidentView>(std::move(v));
 }
 
+Status Registry::Refuse(const Actor& actor, const char* action, const std::string& purpose,
+                        const Status& why) const {
+  audit::AuditEntry e = ReadEntry(actor, action, IsValidPurposeId(purpose) ? purpose : "(invalid)");
+  // The reason, never the rejected value (messages here name no personal data).
+  e.outcome = "refused:" + why.message();
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+  return why;
+}
+
 Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const SearchRequest& req,
                                        const Actor& actor, const std::string& purpose) const {
+  auto r = SearchImpl(reader, req, actor, purpose);
+  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
+    return Refuse(actor, "resident.search", purpose, r.status());
+  }
+  return r;
+}
+
+Result<SearchOutcome> Registry::SearchImpl(store::RegistryReader& reader,
+                                           const SearchRequest& req, const Actor& actor,
+                                           const std::string& purpose) const {
   if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
   SearchOutcome out;
   // The conditions, as asked, go into the log with the codes found.
@@ -457,6 +479,16 @@ Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const Sear
 Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& reader,
                                                       const ProvisionRequest& req,
                                                       const Actor& actor) const {
+  auto r = ProvideImpl(reader, req, actor);
+  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
+    return Refuse(actor, "resident.provide", req.purpose, r.status());
+  }
+  return r;
+}
+
+Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader& reader,
+                                                          const ProvisionRequest& req,
+                                                          const Actor& actor) const {
   if (!IsValidPurposeId(req.purpose)) return Status::InvalidArgument("a valid purpose is required");
   if (req.recipient.empty() || req.recipient.size() > 200 ||
       text::CheckText(req.recipient) != text::TextCheck::kOk) {
@@ -547,7 +579,10 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
                                                                 const std::string& code,
                                                                 const Actor& actor,
                                                                 const std::string& purpose) const {
-  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
+  if (!IsValidPurposeId(purpose)) {
+    return Refuse(actor, "resident.provisions", purpose,
+                  Status::InvalidArgument("a valid purpose is required"));
+  }
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
   std::vector<store::ProvisionRow> out;
   if (row) {
@@ -577,7 +612,10 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
 Result<std::optional<std::vector<VersionView>>> Registry::History(
     store::RegistryReader& reader, const std::string& resident_code, const Actor& actor,
     const std::string& purpose, bool include_removed) const {
-  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
+  if (!IsValidPurposeId(purpose)) {
+    return Refuse(actor, "resident.history", purpose,
+                  Status::InvalidArgument("a valid purpose is required"));
+  }
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);

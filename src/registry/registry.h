@@ -163,6 +163,15 @@ class Registry {
   void UseWriteQueue(class WriteQueue* queue) { queue_ = queue; }
 
  private:
+  // Records a refused read (bad purpose, criteria, items) and returns `why`: refusals are
+  // operations too, and repeated ones are what a reviewer looks for.
+  Status Refuse(const Actor& actor, const char* action, const std::string& purpose,
+                const Status& why) const;
+  Result<SearchOutcome> SearchImpl(store::RegistryReader& reader, const SearchRequest& request,
+                                   const Actor& actor, const std::string& purpose) const;
+  Result<std::vector<ProvidedRecord>> ProvideImpl(store::RegistryReader& reader,
+                                                  const ProvisionRequest& request,
+                                                  const Actor& actor) const;
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
                                int64_t now) const;
 

@@ -686,8 +686,13 @@ TEST_F(RegistryTest, ProvisionGivesOnlyTheItemsAndIsRecorded) {
   provided.action = "resident.provide";
   auto logged = reader->SearchAudit(provided);
   ASSERT_TRUE(logged.ok());
-  ASSERT_EQ(logged->size(), 2u);
+  ASSERT_EQ(logged->size(), 3u);  // two provisions and the refused request between them
   EXPECT_EQ((*logged)[0].seq, (*provisions)[0].audit_seq);
+  EXPECT_EQ((*logged)[2].seq, (*provisions)[1].audit_seq);
+  auto refused = audit::DecodeEntry(*(*logged)[1].payload);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->outcome.rfind("refused:", 0), 0u);
+  EXPECT_EQ(refused->outcome.find("shoe_size"), std::string::npos);  // the value is not echoed
 }
 
 TEST_F(RegistryTest, RetentionErasesLogPayloadsButEveryProofStaysValid) {

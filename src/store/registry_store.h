@@ -176,6 +176,11 @@ class RegistryReader {
   // Every entry from `from_seq` on, in order; stops early if `fn` returns false.
   virtual Status ForEachAuditEntry(int64_t from_seq,
                                    const std::function<bool(const AuditRow&)>& fn) = 0;
+  // Provision records written with the log entry `audit_seq`.
+  virtual Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) = 0;
+  // Rows pointing at entries from `seq` on: provision records, and target-index rows.
+  virtual Result<int64_t> CountProvisionsFromEntry(int64_t seq) = 0;
+  virtual Result<int64_t> CountAuditTargetsFrom(int64_t seq) = 0;
   // Stored nodes that no log of `size` entries could have (bad level, or beyond the log).
   virtual Result<int64_t> CountStrayAuditNodes(int64_t size) = 0;
   // Every stored node of one level, in index order; usable while ForEachAuditEntry runs.

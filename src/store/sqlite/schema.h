@@ -160,6 +160,8 @@ CREATE TABLE provisions (
 ) STRICT;
 CREATE INDEX provisions_resident ON provisions (resident_code, provided_at);
 CREATE INDEX provisions_time ON provisions (provided_at);
+CREATE INDEX provisions_entry ON provisions (audit_seq);
+CREATE INDEX audit_targets_seq ON audit_targets (seq);
 )sql"},
 };
 
@@ -327,6 +329,13 @@ inline constexpr char kAuditKeepFrom[] =
     "(SELECT coalesce(max(seq) + 1, 0) FROM audit_entries))";
 inline constexpr char kCountAuditPayloadsBefore[] =
     "SELECT count(*) FROM audit_entries WHERE seq < ?1 AND payload IS NOT NULL";
+inline constexpr char kProvisionsOfEntry[] =
+    "SELECT resident_code, provided_at, function, purpose, provision_kind, number_provided, "
+    "source, recipient, items, audit_seq FROM provisions WHERE audit_seq = ?1 ORDER BY id";
+inline constexpr char kCountProvisionsFromEntry[] =
+    "SELECT count(*) FROM provisions WHERE audit_seq >= ?1";
+inline constexpr char kCountAuditTargetsFrom[] =
+    "SELECT count(*) FROM audit_targets WHERE seq >= ?1";
 inline constexpr char kCountStrayAuditNodes[] =
     "SELECT count(*) FROM audit_nodes WHERE level < 1 OR level > 62 OR "
     "((idx + 1) << level) > ?1";

@@ -379,8 +379,36 @@ class SqliteReader final : public RegistryReader {
   }
 
   Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) override {
-    KAKUNIN_PREPARE(s, db_.get(), kProvisionsOf);
-    s.Bind(1, resident_code);
+    return QueryProvisions(kProvisionsOf, [&](Stmt& s) { s.Bind(1, resident_code); });
+  }
+
+  Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) override {
+    return QueryProvisions(kProvisionsOfEntry, [&](Stmt& s) { s.Bind(1, audit_seq); });
+  }
+
+  Result<int64_t> CountProvisionsFromEntry(int64_t seq) override {
+    return CountFrom(kCountProvisionsFromEntry, seq);
+  }
+
+  Result<int64_t> CountAuditTargetsFrom(int64_t seq) override {
+    return CountFrom(kCountAuditTargetsFrom, seq);
+  }
+
+ private:
+  Result<int64_t> CountFrom(const char* sql, int64_t seq) {
+    KAKUNIN_PREPARE(s, db_.get(), sql);
+    s.Bind(1, seq);
+    Status st;
+    int64_t n = s.Step(&st) ? s.Int(0) : 0;
+    s.Reset();
+    if (!st.ok()) return st;
+    return n;
+  }
+
+  Result<std::vector<ProvisionRow>> QueryProvisions(const char* sql,
+                                                    const std::function<void(Stmt&)>& bind) {
+    KAKUNIN_PREPARE(s, db_.get(), sql);
+    bind(s);
     std::vector<ProvisionRow> out;
     Status st;
     while (s.Step(&st)) {
@@ -402,7 +430,6 @@ class SqliteReader final : public RegistryReader {
     return out;
   }
 
- private:
   std::unique_ptr<Db> db_;
 };
 

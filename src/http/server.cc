@@ -1,0 +1,877 @@
+// The HTTPS server (server.h): the one translation unit that includes Beast for it.
+//
+// Threads: `limits.io_threads` run one io_context. Each connection lives in one C++20 coroutine
+// on its own strand, so its state needs no lock. Requests go to a net::thread_pool of
+// `limits.worker_threads`; the coroutine resumes on the connection's strand to write the
+// response. Ownership: a Connection is held by its coroutine frame (shared_ptr); the server keeps
+// weak references to signal connections on Stop().
+
+#include "http/server.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <condition_variable>
+#include <exception>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "core/bytes.h"
+
+namespace kakunin::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;  // `http` is this namespace
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+using SteadyClock = std::chrono::steady_clock;
+
+// Completion token: errors as values, no exceptions through the coroutines.
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+
+// TLS close_notify exchange; a peer that does not answer is cut off (libraries.md A1).
+constexpr std::chrono::seconds kTlsShutdownTimeout{2};
+// After the drain deadline, how long Stop() waits for force-closed connections to unwind.
+constexpr std::chrono::seconds kForceCloseWait{2};
+// Resumed sessions skip certificate and CRL checks, so they are kept short.
+constexpr long kSessionLifetimeSeconds = 300;
+constexpr size_t kFirstReadBytes = 4096;
+
+// Forward-secret AEAD only. TLS 1.3 suites all are; TLS 1.2 is limited to ECDHE with GCM or
+// ChaCha20-Poly1305.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr char kTls13Suites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+constexpr char kGroups[] = "X25519:P-256:P-384";
+
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+
+// OpenSSL's most recent error reason (no data from the files), and clears the queue.
+std::string OpenSslError() {
+  unsigned long code = ERR_peek_last_error();
+  std::string reason = code == 0 ? "unknown error" : ERR_reason_error_string(code) != nullptr
+                                                         ? ERR_reason_error_string(code)
+                                                         : "unknown error";
+  ERR_clear_error();
+  return reason;
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(out).str();
+}
+
+std::string Sha256Raw(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+std::string NewRequestId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    // Request ids correlate logs; they are not secrets, so a non-CSPRNG fallback is acceptable.
+    thread_local std::random_device device;
+    for (unsigned char& b : bytes) b = static_cast<unsigned char>(device());
+  }
+  return HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+bool IsWellFormedRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// RFC 9457 problem document with only generic text: details go to the event, not the client.
+Response Problem(int status, std::string_view title) {
+  Response r;
+  r.status = status;
+  r.content_type = "application/problem+json";
+  r.body = "{\"type\":\"about:blank\",\"title\":\"" + std::string(title) +
+           "\",\"status\":" + std::to_string(status) + "}";
+  return r;
+}
+
+// Identity of the peer's certificate. Empty strings if there is none.
+struct PeerIdentity {
+  std::string spki_sha256;
+  std::string subject_cn;
+};
+
+PeerIdentity ReadPeerIdentity(SSL* ssl) {
+  PeerIdentity id;
+  X509Ptr cert(SSL_get1_peer_certificate(ssl));
+  if (cert == nullptr) return id;
+  const X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert.get());
+  int len = i2d_X509_PUBKEY(spki, nullptr);
+  if (len > 0) {
+    std::string der(static_cast<size_t>(len), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(der.data());
+    if (i2d_X509_PUBKEY(spki, &p) == len) id.spki_sha256 = HexEncode(Sha256Raw(der));
+  }
+  X509_NAME* subject = X509_get_subject_name(cert.get());
+  int index = subject == nullptr ? -1 : X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index >= 0) {
+    ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, data);
+    if (n >= 0) id.subject_cn.assign(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
+    OPENSSL_free(utf8);
+  }
+  ERR_clear_error();
+  return id;
+}
+
+// The configured TLS context: see server.h for the policy.
+Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsConfig& tls) {
+  std::unique_ptr<ssl::context> context;
+  try {
+    context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("TLS context: ") + e.what());
+  }
+  SSL_CTX* ctx = context->native_handle();
+  auto fail = [](std::string what) {
+    return Status::FailedPrecondition(what + ": " + OpenSslError());
+  };
+
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+    return fail("TLS protocol versions");
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_LEGACY_SERVER_CONNECT |
+                                 SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1 ||
+      SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
+    return fail("TLS cipher configuration");
+  }
+
+  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
+    return fail("server certificate " + tls.cert_file);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail("server key " + tls.key_file);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) return fail("server key does not match certificate");
+
+  // Trust only the client CA, never the system store.
+  std::optional<std::string> ca_pem = ReadFile(tls.client_ca_file);
+  if (!ca_pem) return Status::FailedPrecondition("cannot read client CA " + tls.client_ca_file);
+  if (SSL_CTX_load_verify_locations(ctx, tls.client_ca_file.c_str(), nullptr) != 1) {
+    return fail("client CA " + tls.client_ca_file);
+  }
+  STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(tls.client_ca_file.c_str());
+  if (ca_names == nullptr) return fail("client CA names " + tls.client_ca_file);
+  SSL_CTX_set_client_CA_list(ctx, ca_names);  // takes ownership
+
+  std::string crl_pem;
+  if (!tls.crl_file.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (lookup == nullptr || X509_load_crl_file(lookup, tls.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
+      return fail("CRL " + tls.crl_file);
+    }
+    // Leaf only: the CRL is the client CA's. An expired CRL fails every handshake (fail closed).
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    crl_pem = ReadFile(tls.crl_file).value_or("");
+  }
+
+  int mode = SSL_VERIFY_PEER;
+  if (tls.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(ctx, mode, nullptr);
+  SSL_CTX_set_verify_depth(ctx, 4);
+
+  // Without a session id context, resumption with client certificates fails with an internal
+  // error alert (libraries.md A1). It names the verification policy, like envoy's, so sessions
+  // from another policy are not resumed.
+  std::string policy = "kakunin-http-v1|" + std::to_string(tls.require_client_certificate) + "|" +
+                       *ca_pem + "|" + crl_pem;
+  std::string sid = Sha256Raw(policy);
+  if (sid.size() > SSL_MAX_SID_CTX_LENGTH) sid.resize(SSL_MAX_SID_CTX_LENGTH);
+  if (SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(sid.data()),
+                                     static_cast<unsigned int>(sid.size())) != 1) {
+    return fail("session id context");
+  }
+  SSL_CTX_set_timeout(ctx, kSessionLifetimeSeconds);
+  ERR_clear_error();
+  return context;
+}
+
+bool IsHttpSyntaxError(const boost::system::error_code& ec) {
+  if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) return false;
+  switch (static_cast<bhttp::error>(ec.value())) {
+    case bhttp::error::end_of_stream:
+    case bhttp::error::partial_message:
+    case bhttp::error::need_more:
+    case bhttp::error::need_buffer:
+    case bhttp::error::end_of_chunk:
+    case bhttp::error::header_limit:
+    case bhttp::error::body_limit:
+    case bhttp::error::stale_parser:
+    case bhttp::error::short_read:
+      return false;
+    default:
+      return true;
+  }
+}
+
+double MillisSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+}
+
+class Connection;
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(const Limits& limits, Handler handler, EventSink on_event)
+      : limits_(limits), handler_(std::move(handler)), on_event_(std::move(on_event)) {}
+
+  Status Init(const std::string& address, uint16_t port, const TlsConfig& tls);
+  void Stop();
+  uint16_t port() const { return port_; }
+
+  // --- Used by connections (any thread unless noted). ---
+  const Limits& limits() const { return limits_; }
+  ssl::context& tls_context() { return *tls_; }
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+
+  void Emit(const Event& event) {
+    if (!on_event_) return;
+    try {
+      on_event_(event);
+    } catch (...) {
+      // The sink's failure must not take a connection down.
+    }
+  }
+
+  // Runs the handler on the worker pool and completes on the caller's executor.
+  // A 503 problem if the pool no longer takes work (Stop()).
+  net::awaitable<Response> CallHandler(std::shared_ptr<const Request> request);
+
+  void Register(Connection* c, std::weak_ptr<Connection> weak);
+  void Unregister(Connection* c);
+
+ private:
+  static net::awaitable<void> AcceptLoop(Impl* self);
+  // The handler with its exceptions turned into a 500 problem.
+  Response InvokeHandler(const Request& request);
+  // Applies `f` to every live connection.
+  template <typename F>
+  void ForEachConnection(F f);
+  // Waits until no connection is left or `deadline`; true if none is left.
+  bool WaitForConnections(SteadyClock::time_point deadline);
+
+  const Limits limits_;
+  const Handler handler_;
+  const EventSink on_event_;
+  uint16_t port_ = 0;
+  std::unique_ptr<ssl::context> tls_;
+  std::unique_ptr<net::io_context> ioc_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::unique_ptr<tcp::acceptor> acceptor_;  // used on its strand only
+  std::vector<std::thread> io_threads_;
+  std::atomic<bool> stopping_{false};
+
+  // Posting to the pool happens under pool_mu_, so that once pool_open_ is false no work can
+  // reach the pool and join() covers every handler call.
+  std::mutex pool_mu_;
+  bool pool_open_ = true;
+  std::unique_ptr<net::thread_pool> pool_;
+
+  std::mutex connections_mu_;
+  std::condition_variable connections_cv_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+
+  std::mutex stop_mu_;  // serialises Stop()
+  bool stopped_ = false;
+};
+
+namespace {
+
+// One TLS connection. Everything but the constructor runs on the connection's strand.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server::Impl& server, tcp::socket&& socket, std::string remote_address)
+      : server_(server),
+        stream_(beast::tcp_stream(std::move(socket)), server.tls_context()),
+        remote_address_(std::move(remote_address)) {}
+  ~Connection() { server_.Unregister(this); }
+
+  void Start() {
+    server_.Register(this, weak_from_this());
+    net::co_spawn(stream_.get_executor(), Run(shared_from_this()), [](std::exception_ptr) {
+      // Run() handles its errors; anything else (bad_alloc) just ends the connection.
+    });
+  }
+
+  // Stop(): no further request on this connection; an idle one closes now.
+  void BeginShutdown() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->shutting_down_ = true;
+      if (self->idle_) beast::get_lowest_layer(self->stream_).cancel();
+    });
+  }
+
+  // Stop() past its deadline: close the socket whatever is happening on it.
+  void ForceClose() {
+    net::post(stream_.get_executor(),
+              [self = shared_from_this()] { beast::get_lowest_layer(self->stream_).close(); });
+  }
+
+ private:
+  enum class After { kKeepAlive, kClose, kAbort };
+
+  static net::awaitable<void> Run(std::shared_ptr<Connection> self);
+  net::awaitable<bool> Handshake();
+  // Serves one request whose first bytes are in buffer_.
+  net::awaitable<After> ServeOne();
+  net::awaitable<bool> Write(bhttp::response<bhttp::string_body>& res, bool header_only);
+  // Writes a problem response for a refused request and closes.
+  net::awaitable<void> Refuse(Event::Kind kind, int status, std::string_view title,
+                              const bhttp::request_parser<bhttp::string_body>& parser,
+                              SteadyClock::time_point start, std::string detail);
+  net::awaitable<void> CloseTls();
+  bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
+                                              const std::string& request_id, bool keep_alive);
+  Event MakeEvent(Event::Kind kind) const {
+    Event e{kind, remote_address_, peer_.spki_sha256, "", "", 0, "", 0, ""};
+    return e;
+  }
+
+  Server::Impl& server_;
+  Stream stream_;
+  std::string remote_address_;
+  PeerIdentity peer_;
+  beast::flat_buffer buffer_;
+  bool idle_ = false;           // waiting for the first byte of a request
+  bool shutting_down_ = false;  // Stop() was called
+};
+
+net::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
+  auto& tcp_stream = beast::get_lowest_layer(self->stream_);
+  if (!co_await self->Handshake()) {
+    tcp_stream.close();
+    co_return;
+  }
+  const Limits& limits = self->server_.limits();
+  bool first = true;
+  for (;;) {
+    if (self->buffer_.size() == 0) {
+      if (self->shutting_down_ || self->server_.stopping()) break;
+      // Before the first byte of a request, the idle deadline applies (read_timeout for the first
+      // request: a connection that says nothing holds a slot for no reason).
+      tcp_stream.expires_after(first ? limits.read_timeout : limits.idle_timeout);
+      self->idle_ = true;
+      auto [ec, n] =
+          co_await self->stream_.async_read_some(self->buffer_.prepare(kFirstReadBytes), kNoThrow);
+      self->idle_ = false;
+      if (ec) {
+        if (ec == beast::error::timeout && first) {
+          Event e = self->MakeEvent(Event::kTimeout);
+          e.detail = "no request after handshake";
+          self->server_.Emit(e);
+        }
+        if (ec == net::error::eof || ec == net::error::operation_aborted ||
+            ec == beast::error::timeout) {
+          break;  // peer's close_notify, Stop() or idle: say goodbye properly
+        }
+        tcp_stream.close();  // reset, truncated: the peer is gone
+        co_return;
+      }
+      self->buffer_.commit(n);
+    }
+    first = false;
+    After after = co_await self->ServeOne();
+    if (after == After::kAbort) {
+      tcp_stream.close();
+      co_return;
+    }
+    if (after == After::kClose) break;
+  }
+  co_await self->CloseTls();
+}
+
+net::awaitable<bool> Connection::Handshake() {
+  auto& tcp_stream = beast::get_lowest_layer(stream_);
+  tcp_stream.expires_after(server_.limits().read_timeout);
+  auto start = SteadyClock::now();
+  auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kNoThrow);
+  if (!ec) {
+    peer_ = ReadPeerIdentity(stream_.native_handle());
+    co_return true;
+  }
+  Event e = MakeEvent(ec == beast::error::timeout ? Event::kTimeout : Event::kRefusedHandshake);
+  e.duration_ms = MillisSince(start);
+  if (ec == beast::error::timeout) {
+    e.detail = "TLS handshake";
+  } else {
+    SSL* ssl = stream_.native_handle();
+    long verify = SSL_get_verify_result(ssl);
+    e.detail = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : ec.message();
+    e.client_spki_sha256 = ReadPeerIdentity(ssl).spki_sha256;
+  }
+  ERR_clear_error();
+  server_.Emit(e);
+  co_return false;
+}
+
+net::awaitable<Connection::After> Connection::ServeOne() {
+  const Limits& limits = server_.limits();
+  auto& tcp_stream = beast::get_lowest_layer(stream_);
+  const auto start = SteadyClock::now();
+  // One deadline for the whole request: a client dribbling bytes cannot extend it (slowloris).
+  tcp_stream.expires_after(limits.read_timeout);
+
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(static_cast<std::uint64_t>(limits.max_body_bytes));
+  auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+  if (!ec && !parser.is_done()) {
+    const auto& header = parser.get();
+    if (header.version() == 11 && beast::iequals(header[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
+      std::tie(ec, n) = co_await bhttp::async_write(stream_, proceed, kNoThrow);
+    }
+    if (!ec) std::tie(ec, n) = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+  }
+  if (ec == bhttp::error::header_limit) {
+    co_await Refuse(Event::kTooLarge, 431, "Request Header Fields Too Large", parser, start,
+                    "header limit");
+    co_return After::kAbort;
+  }
+  if (ec == bhttp::error::body_limit) {
+    co_await Refuse(Event::kTooLarge, 413, "Content Too Large", parser, start, "body limit");
+    co_return After::kAbort;
+  }
+  if (IsHttpSyntaxError(ec)) {
+    co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
+                    "malformed request: " + ec.message());
+    co_return After::kAbort;
+  }
+  if (ec == beast::error::timeout) {
+    Event e = MakeEvent(Event::kTimeout);
+    e.detail = "request not received within read_timeout";
+    e.duration_ms = MillisSince(start);
+    server_.Emit(e);
+    co_return After::kAbort;
+  }
+  if (ec) co_return After::kAbort;  // the peer closed or reset mid-request
+
+  auto& message = parser.get();
+  auto request = std::make_shared<Request>();
+  request->method = std::string(message.method_string());
+  request->target = std::string(message.target());
+  size_t q = request->target.find('?');
+  request->path = request->target.substr(0, q);
+  if (q != std::string::npos) request->query = request->target.substr(q + 1);
+  for (const auto& field : message) {
+    request->headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
+  }
+  request->body = std::move(message.body());
+  request->client_spki_sha256 = peer_.spki_sha256;
+  request->client_subject_cn = peer_.subject_cn;
+  request->remote_address = remote_address_;
+  std::string_view sent_id = message["x-request-id"];
+  request->request_id = IsWellFormedRequestId(sent_id) ? std::string(sent_id) : NewRequestId();
+
+  Response response = co_await server_.CallHandler(request);
+  // Back on the strand. Stop() may have come meanwhile: answer, then close.
+  const bool keep_alive = message.keep_alive() && !shutting_down_ && !server_.stopping();
+  auto res = ToBeast(std::move(response), message.version(), request->request_id, keep_alive);
+  const int status = static_cast<int>(res.result_int());
+  bool written = co_await Write(res, message.method() == bhttp::verb::head);
+
+  Event e = MakeEvent(Event::kRequest);
+  e.method = request->method;
+  e.path = request->path;
+  e.status = status;
+  e.request_id = request->request_id;
+  e.duration_ms = MillisSince(start);
+  if (!written) e.detail = "response not delivered";
+  server_.Emit(e);
+  if (!written) co_return After::kAbort;
+  co_return keep_alive ? After::kKeepAlive : After::kClose;
+}
+
+net::awaitable<bool> Connection::Write(bhttp::response<bhttp::string_body>& res,
+                                       bool header_only) {
+  beast::get_lowest_layer(stream_).expires_after(server_.limits().read_timeout);
+  boost::system::error_code ec;
+  if (header_only) {
+    bhttp::response_serializer<bhttp::string_body> serializer{res};
+    std::tie(ec, std::ignore) = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+  } else {
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, res, kNoThrow);
+  }
+  co_return !ec;
+}
+
+net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::string_view title,
+                                        const bhttp::request_parser<bhttp::string_body>& parser,
+                                        SteadyClock::time_point start, std::string detail) {
+  std::string request_id = NewRequestId();
+  Event e = MakeEvent(kind);
+  // After a limit error the start line may be parsed although the header is not.
+  if (!parser.get().target().empty()) {
+    const auto& header = parser.get();
+    e.method = std::string(header.method_string());
+    std::string_view target = header.target();
+    e.path = std::string(target.substr(0, target.find('?')));
+    std::string_view sent_id = header["x-request-id"];
+    if (IsWellFormedRequestId(sent_id)) request_id = std::string(sent_id);
+  }
+  auto res = ToBeast(Problem(status, title), 11, request_id, /*keep_alive=*/false);
+  bool written = co_await Write(res, /*header_only=*/false);
+  e.status = status;
+  e.request_id = request_id;
+  e.duration_ms = MillisSince(start);
+  e.detail = std::move(detail);
+  if (!written) e.detail += "; response not delivered";
+  server_.Emit(e);
+  if (written) co_await CloseTls();
+}
+
+net::awaitable<void> Connection::CloseTls() {
+  auto& tcp_stream = beast::get_lowest_layer(stream_);
+  if (tcp_stream.socket().is_open()) {
+    // Sends close_notify, then discards what the peer still sends (an unread body) until its
+    // close_notify or EOF, so the response is not lost to a TCP reset. stream_truncated and
+    // timeouts are expected here.
+    tcp_stream.expires_after(kTlsShutdownTimeout);
+    co_await stream_.async_shutdown(kNoThrow);
+  }
+  boost::system::error_code ignored;
+  tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_stream.close();
+}
+
+bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsigned version,
+                                                        const std::string& request_id,
+                                                        bool keep_alive) {
+  if (response.status < 200 || response.status > 599) {
+    response = Problem(500, "Internal Server Error");
+  }
+  bhttp::response<bhttp::string_body> res;
+  res.version(version == 10 ? 10 : 11);
+  res.result(static_cast<unsigned>(response.status));
+  if (response.status == 204 || response.status == 304) response.body.clear();
+  if (!response.content_type.empty() && response.content_type.find_first_of("\r\n") ==
+                                            std::string::npos &&
+      response.content_type.find('\0') == std::string::npos) {
+    res.set(bhttp::field::content_type, response.content_type);
+  }
+  for (auto& [name, value] : response.headers) {
+    if (!IsToken(name) || value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      continue;
+    }
+    std::string lower = ToLower(name);
+    if (lower == "content-type" || lower == "content-length" || lower == "connection" ||
+        lower == "transfer-encoding" || lower == "x-request-id") {
+      continue;
+    }
+    res.insert(name, value);
+  }
+  res.set("x-request-id", request_id);
+  res.body() = std::move(response.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+// --- Server::Impl ---
+
+Status Server::Impl::Init(const std::string& address, uint16_t port, const TlsConfig& tls) {
+  if (limits_.io_threads < 1 || limits_.worker_threads < 1 || limits_.max_connections < 1 ||
+      limits_.max_header_bytes == 0 || limits_.max_header_bytes > UINT32_MAX ||
+      limits_.read_timeout.count() <= 0 || limits_.idle_timeout.count() <= 0 ||
+      limits_.drain_timeout.count() < 0) {
+    return Status::InvalidArgument("http server limits out of range");
+  }
+  if (!handler_) return Status::InvalidArgument("http server needs a handler");
+  boost::system::error_code ec;
+  net::ip::address ip = net::ip::make_address(address, ec);
+  if (ec) return Status::InvalidArgument("not an IP address: " + address);
+
+  auto tls_context = MakeTlsContext(tls);
+  if (!tls_context.ok()) return tls_context.status();
+  tls_ = std::move(tls_context).value();
+
+  ioc_ = std::make_unique<net::io_context>(limits_.io_threads);
+  acceptor_ = std::make_unique<tcp::acceptor>(net::make_strand(*ioc_));
+  tcp::endpoint endpoint(ip, port);
+  if (acceptor_->open(endpoint.protocol(), ec); ec) {
+    return Status::Unavailable("cannot open socket: " + ec.message());
+  }
+  if (acceptor_->set_option(net::socket_base::reuse_address(true), ec); ec) {
+    return Status::Unavailable("cannot set SO_REUSEADDR: " + ec.message());
+  }
+  if (acceptor_->bind(endpoint, ec); ec) {
+    return Status::Unavailable("cannot bind " + address + ":" + std::to_string(port) + ": " +
+                               ec.message());
+  }
+  if (acceptor_->listen(net::socket_base::max_listen_connections, ec); ec) {
+    return Status::Unavailable("cannot listen: " + ec.message());
+  }
+  port_ = acceptor_->local_endpoint(ec).port();
+
+  pool_ = std::make_unique<net::thread_pool>(static_cast<size_t>(limits_.worker_threads));
+  work_.emplace(ioc_->get_executor());
+  net::co_spawn(acceptor_->get_executor(), AcceptLoop(this), [](std::exception_ptr) {});
+  for (int i = 0; i < limits_.io_threads; ++i) {
+    io_threads_.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc_->run();
+          return;
+        } catch (...) {
+          // A handler escaped with an exception; keep serving the others.
+        }
+      }
+    });
+  }
+  return Status::Ok();
+}
+
+net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
+  for (;;) {
+    auto [ec, socket] =
+        co_await self->acceptor_->async_accept(net::make_strand(*self->ioc_), kNoThrow);
+    if (self->stopping() || !self->acceptor_->is_open()) co_return;
+    if (ec) {
+      // EMFILE and the like: back off instead of spinning.
+      net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    boost::system::error_code ignored;
+    auto remote = socket.remote_endpoint(ignored);
+    std::string remote_address = ignored ? "" : remote.address().to_string();
+    size_t open_connections;
+    {
+      std::lock_guard lock(self->connections_mu_);
+      open_connections = self->connections_.size();
+    }
+    if (open_connections >= static_cast<size_t>(self->limits_.max_connections)) {
+      socket.close(ignored);
+      Event e{Event::kConnectionCap, remote_address, "", "", "", 0, "", 0, "connection cap"};
+      self->Emit(e);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<Connection>(*self, std::move(socket), std::move(remote_address))->Start();
+  }
+}
+
+net::awaitable<Response> Server::Impl::CallHandler(std::shared_ptr<const Request> request) {
+  auto initiation = [this, request = std::move(request)](auto completion) mutable {
+    // The coroutine must resume on its own strand, never on a pool thread.
+    auto strand = net::get_associated_executor(completion);
+    std::lock_guard lock(pool_mu_);
+    if (!pool_open_) {
+      net::post(strand, [completion = std::move(completion)]() mutable {
+        std::move(completion)(Problem(503, "Service Unavailable"));
+      });
+      return;
+    }
+    net::post(*pool_, [this, strand, request = std::move(request),
+                       completion = std::move(completion)]() mutable {
+      Response response = InvokeHandler(*request);
+      request.reset();
+      net::post(strand, [completion = std::move(completion),
+                         response = std::move(response)]() mutable {
+        std::move(completion)(std::move(response));
+      });
+    });
+  };
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(Response)>(
+      std::move(initiation), net::use_awaitable);
+}
+
+Response Server::Impl::InvokeHandler(const Request& request) {
+  try {
+    return handler_(request);
+  } catch (...) {
+    return Problem(500, "Internal Server Error");
+  }
+}
+
+void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak) {
+  std::lock_guard lock(connections_mu_);
+  connections_.emplace(c, std::move(weak));
+}
+
+void Server::Impl::Unregister(Connection* c) {
+  std::lock_guard lock(connections_mu_);
+  connections_.erase(c);
+  if (connections_.empty()) connections_cv_.notify_all();
+}
+
+template <typename F>
+void Server::Impl::ForEachConnection(F f) {
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard lock(connections_mu_);
+    for (auto& [ptr, weak] : connections_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) f(*c);
+}
+
+bool Server::Impl::WaitForConnections(SteadyClock::time_point deadline) {
+  std::unique_lock lock(connections_mu_);
+  return connections_cv_.wait_until(lock, deadline, [this] { return connections_.empty(); });
+}
+
+void Server::Impl::Stop() {
+  std::lock_guard stop_lock(stop_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_.store(true, std::memory_order_release);
+  if (io_threads_.empty()) {
+    // Init() failed before anything ran: nothing to drain.
+    acceptor_.reset();
+    ioc_.reset();
+    pool_.reset();
+    return;
+  }
+
+  // 1. Stop accepting.
+  std::promise<void> closed;
+  net::post(acceptor_->get_executor(), [this, &closed] {
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  // 2. Idle connections close now; busy ones after their response. A connection registered
+  // after this loop sees stopping() before it waits for a request.
+  ForEachConnection([](Connection& c) { c.BeginShutdown(); });
+  if (!WaitForConnections(SteadyClock::now() + limits_.drain_timeout)) {
+    ForEachConnection([](Connection& c) { c.ForceClose(); });
+    (void)WaitForConnections(SteadyClock::now() + kForceCloseWait);
+  }
+
+  // 3. No new handler calls; wait for the running ones (their completions still need the I/O
+  // threads, which keep running).
+  {
+    std::lock_guard lock(pool_mu_);
+    pool_open_ = false;
+  }
+  pool_->join();
+
+  // 4. Stop the I/O threads, then destroy whatever coroutine frames are left while this object
+  // (their Impl&) is still alive.
+  work_.reset();
+  ioc_->stop();
+  for (auto& t : io_threads_) t.join();
+  io_threads_.clear();
+  acceptor_.reset();
+  ioc_.reset();
+  pool_.reset();
+}
+
+// --- Server ---
+
+const std::string* Request::FindHeader(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n == name) return &v;
+  }
+  return nullptr;
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Stop(); }
+
+Result<std::unique_ptr<Server>> Server::Start(const std::string& address, uint16_t port,
+                                              const TlsConfig& tls, const Limits& limits,
+                                              Handler handler, EventSink on_event) {
+  auto impl = std::make_unique<Impl>(limits, std::move(handler), std::move(on_event));
+  Status status;
+  try {
+    status = impl->Init(address, port, tls);
+  } catch (const std::exception& e) {
+    status = Status::Internal(std::string("http server start: ") + e.what());
+  }
+  if (!status.ok()) {
+    impl->Stop();
+    return status;
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+uint16_t Server::port() const { return impl_->port(); }
+
+void Server::Stop() {
+  if (impl_) impl_->Stop();
+}
+
+}  // namespace kakunin::http

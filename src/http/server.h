@@ -1,0 +1,143 @@
+#pragma once
+
+// The node's HTTPS server: TLS 1.3/1.2 with mutual authentication, HTTP/1.1 keep-alive, limits
+// and timeouts, behind a plain Request -> Response handler. It knows nothing of the domain:
+// routing, authorisation and JSON live above it (DESIGN §3). Boost.Beast and OpenSSL stay out of
+// this header; server.cc is the only translation unit that includes them for the server.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::http {
+
+// One HTTP request as the handler sees it. Plain data; copies are independent.
+struct Request {
+  std::string method;  // as sent, e.g. "GET"
+  std::string target;  // the request target as sent, e.g. "/a/b?x=1"
+  std::string path;    // target before '?', not percent-decoded
+  std::string query;   // target after '?' ("" if none), not percent-decoded
+  // Header fields in the order received; names lower-cased, values as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo of the verified client certificate;
+  // "" if the client sent none (possible only without require_client_certificate). Identify
+  // clients by this, never by the CN (DESIGN §7).
+  std::string client_spki_sha256;
+  std::string client_subject_cn;  // UTF-8; for display only
+  std::string remote_address;     // peer IP address, e.g. "127.0.0.1"
+  std::string request_id;         // the x-request-id the response carries
+
+  // The first header named `name` (lower-case), or nullptr.
+  const std::string* FindHeader(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;  // 200..599; anything else is answered as 500
+  std::string content_type = "application/json";
+  // Extra header fields. Names must be HTTP tokens and values must not contain CR, LF or NUL
+  // (such fields are dropped). content-type, content-length, connection, transfer-encoding and
+  // x-request-id are set by the server and ignored here.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// Runs on the worker pool, never on an I/O thread, so it may block (SQLite, argon2id, HSM).
+// Called concurrently from several workers: must be thread-safe. An exception it throws is
+// answered with a 500 problem document and never propagates further.
+using Handler = std::function<Response(const Request&)>;
+
+struct TlsConfig {
+  std::string cert_file;       // PEM server certificate chain (leaf first)
+  std::string key_file;        // PEM private key of the leaf
+  std::string client_ca_file;  // PEM CA certificate(s) client certificates must chain to
+  std::string crl_file;        // optional PEM CRL(s) of the client CA; "" = no revocation check
+  // true: a client without a valid certificate completes no handshake and gets no HTTP at all.
+  // false: a certificate is requested and, if sent, must still verify.
+  bool require_client_certificate = true;
+};
+
+struct Limits {
+  size_t max_header_bytes = 16 * 1024;  // request line + fields; beyond it: 431 and close
+  size_t max_body_bytes = 1 << 20;      // beyond it: 413 and close
+  int max_connections = 256;            // open TLS connections; excess are closed at accept
+  // Deadline for the TLS handshake, for a whole request once its first byte arrived (slowloris),
+  // for the first request of a connection, and for writing each response.
+  std::chrono::milliseconds read_timeout{10000};
+  // How long a keep-alive connection may wait for its next request.
+  std::chrono::milliseconds idle_timeout{30000};
+  // How long Stop() waits for in-flight requests before it closes connections by force.
+  std::chrono::milliseconds drain_timeout{10000};
+  int io_threads = 2;
+  int worker_threads = 4;
+};
+
+// Something for the access log or refusal log. Never carries personal data, bodies, queries or
+// header values (other than the request id). `path` is the request path without the query,
+// so routes must not put personal data into paths.
+struct Event {
+  enum Kind {
+    kRequest,           // a response was written (any status, 400 for malformed requests)
+    kRefusedHandshake,  // the TLS handshake failed: no or untrusted certificate, old protocol...
+    kTimeout,           // handshake or request not received within read_timeout
+    kTooLarge,          // 431 or 413 was answered and the connection closed
+    kConnectionCap,     // a connection beyond max_connections was closed at accept
+  } kind;
+  std::string remote_address;
+  // As in Request; for kRefusedHandshake, that of the certificate presented (unverified), if any.
+  std::string client_spki_sha256;
+  std::string method;
+  std::string path;
+  int status = 0;
+  std::string request_id;
+  double duration_ms = 0;  // from the first byte of the request to the response written
+  std::string detail;      // e.g. OpenSSL's reason for a refused handshake
+};
+
+// Called on I/O threads, concurrently: must be thread-safe, fast and non-blocking. Exceptions
+// it throws are swallowed.
+using EventSink = std::function<void(const Event&)>;
+
+// A running HTTPS server. Thread-safe: port() and Stop() may be called from any thread except
+// from within the handler or the event sink (Stop() would wait for itself).
+class Server {
+ public:
+  // Loads the TLS configuration, binds `address`:`port` (0 = any free port), and starts
+  // limits.io_threads I/O threads and limits.worker_threads handler threads.
+  // Errors: kInvalidArgument (bad address or limits), kFailedPrecondition (unreadable or
+  // inconsistent certificate, key, CA or CRL), kUnavailable (cannot bind or listen).
+  static Result<std::unique_ptr<Server>> Start(const std::string& address, uint16_t port,
+                                               const TlsConfig& tls, const Limits& limits,
+                                               Handler handler, EventSink on_event);
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  // Stop()s.
+  ~Server();
+
+  // The bound port.
+  uint16_t port() const;
+
+  // Graceful: stops accepting, closes idle keep-alive connections, lets requests being received
+  // or handled finish and their responses be written (with "connection: close"), waiting up to
+  // limits.drain_timeout; then closes what is left. Returns only after every handler call has
+  // returned and every thread has been joined, so a handler that never returns blocks it.
+  // Idempotent.
+  void Stop();
+
+  class Impl;  // server.cc
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kakunin::http
