@@ -77,19 +77,18 @@ double Baseline(const std::string& path, const std::vector<registry::PreparedNot
     text(res, 2, "active");
     text(res, 3, n.municipality_code);
     sqlite3_bind_int64(res, 4, static_cast<int64_t>(i + 1));
-    text(res, 5, "");
-    text(res, 6, n.name);
-    text(res, 7, kana);
-    text(res, 8, sex);
-    text(res, 9, birth);
-    text(res, 10, n.address);
-    sqlite3_bind_blob(res, 11, p.number_mac.data(), static_cast<int>(p.number_mac.size()),
+    text(res, 5, n.name);
+    text(res, 6, kana);
+    text(res, 7, sex);
+    text(res, 8, birth);
+    text(res, 9, n.address);
+    sqlite3_bind_blob(res, 10, p.number_mac.data(), static_cast<int>(p.number_mac.size()),
                       SQLITE_STATIC);
-    text(res, 12, p.name_key);
-    text(res, 13, p.kana_key);
-    text(res, 14, p.address_key);
-    sqlite3_bind_int64(res, 15, 1);
-    sqlite3_bind_int64(res, 16, 0);
+    text(res, 11, p.name_key);
+    text(res, 12, p.kana_key);
+    text(res, 13, p.address_key);
+    sqlite3_bind_int64(res, 14, 1);
+    sqlite3_bind_int64(res, 15, 0);
     Check(sqlite3_step(res), db, "insert resident");
     sqlite3_reset(res);
     int64_t pid = sqlite3_last_insert_rowid(db);
