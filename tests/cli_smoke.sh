@@ -39,4 +39,13 @@ set +e
 "$bin" validate "$tmp/missing.jsonl" 2> "$tmp/err"; rc=$?
 set -e
 [ "$rc" -eq 2 ] && [ -s "$tmp/err" ] || fail "missing file exit 2"
+# The demo CA: a municipal CS certificate verifies with openssl, and not once revoked.
+"$bin" pki init --ca "$tmp/ca" > /dev/null
+"$bin" pki issue --ca "$tmp/ca" --kind municipal-cs --name 甲府市CS --municipality 192015 \
+  --out "$tmp/ca/kofu" > "$tmp/issued"
+openssl verify -CAfile "$tmp/ca/ca.pem" "$tmp/ca/kofu.pem" > /dev/null || fail "issued cert"
+serial=$(sed 's/.*"serial":"\([0-9a-f]*\)".*/\1/' "$tmp/issued")
+"$bin" pki revoke --ca "$tmp/ca" --serial "$serial" > /dev/null
+if openssl verify -crl_check -CRLfile "$tmp/ca/crl.pem" -CAfile "$tmp/ca/ca.pem" \
+  "$tmp/ca/kofu.pem" > /dev/null 2>&1; then fail "a revoked certificate verified"; fi
 echo "cli smoke: 1 passed, 0 failed"

@@ -33,6 +33,7 @@ int RunPurgeCommand(const std::vector<std::string>& args, Io& io);
 int RunAuditCommand(const std::vector<std::string>& args, Io& io);
 int RunProvideCommand(const std::vector<std::string>& args, Io& io);
 int RunProvisionsCommand(const std::vector<std::string>& args, Io& io);
+int RunPkiCommand(const std::vector<std::string>& args, Io& io);
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

@@ -21,6 +21,8 @@ const std::vector<Command>& Commands() {
       {"provisions", "提供状況の表示", "who received a resident's record", RunProvisionsCommand},
       {"stats", "統計", "counts, without personal data", RunStatsCommand},
       {"purge", "保存期間経過分の消去", "erase what retention no longer allows", RunPurgeCommand},
+      {"pki", "試験・デモ用の認証局", "a private CA for test and demo deployments",
+       RunPkiCommand},
       {"audit", "操作履歴の検証・証明・検索", "verify, prove and search the operation log",
        RunAuditCommand},
   };
