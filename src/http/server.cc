@@ -54,6 +54,7 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 using Stream = beast::ssl_stream<beast::tcp_stream>;
+using ParserType = bhttp::request_parser<bhttp::string_body>;
 using SteadyClock = std::chrono::steady_clock;
 
 // Completion token: errors as values, no exceptions through the coroutines.
@@ -84,10 +85,8 @@ using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 
 // OpenSSL's most recent error reason (no data from the files), and clears the queue.
 std::string OpenSslError() {
-  unsigned long code = ERR_peek_last_error();
-  std::string reason = code == 0 ? "unknown error" : ERR_reason_error_string(code) != nullptr
-                                                         ? ERR_reason_error_string(code)
-                                                         : "unknown error";
+  const char* text = ERR_reason_error_string(ERR_peek_last_error());
+  std::string reason = text != nullptr ? text : "unknown error";
   ERR_clear_error();
   return reason;
 }
@@ -157,17 +156,49 @@ struct PeerIdentity {
   std::string subject_cn;
 };
 
+// Lower-case hex SHA-256 of the certificate's DER SubjectPublicKeyInfo; "" on failure.
+std::string SpkiSha256Hex(const X509* cert) {
+  const X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert);
+  int len = i2d_X509_PUBKEY(spki, nullptr);
+  if (len <= 0) return "";
+  std::string der(static_cast<size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(der.data());
+  if (i2d_X509_PUBKEY(spki, &p) != len) return "";
+  return HexEncode(Sha256Raw(der));
+}
+
+// The SPKI hash of a certificate that failed verification, kept on its SSL (ex_data owns a
+// heap string) for the refusal event: OpenSSL keeps no peer certificate after a failure.
+int RefusedSpkiIndex() {
+  static const int index = SSL_get_ex_new_index(
+      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<std::string*>(ptr);
+      });
+  return index;
+}
+
+int VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok == 1) return 1;
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  const X509* leaf = X509_STORE_CTX_get0_cert(store);
+  if (ssl != nullptr && leaf != nullptr && SSL_get_ex_data(ssl, RefusedSpkiIndex()) == nullptr) {
+    auto* spki = new std::string(SpkiSha256Hex(leaf));
+    if (SSL_set_ex_data(ssl, RefusedSpkiIndex(), spki) != 1) delete spki;
+  }
+  return 0;
+}
+
+std::string RefusedSpki(SSL* ssl) {
+  const auto* spki = static_cast<const std::string*>(SSL_get_ex_data(ssl, RefusedSpkiIndex()));
+  return spki != nullptr ? *spki : "";
+}
+
 PeerIdentity ReadPeerIdentity(SSL* ssl) {
   PeerIdentity id;
   X509Ptr cert(SSL_get1_peer_certificate(ssl));
   if (cert == nullptr) return id;
-  const X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert.get());
-  int len = i2d_X509_PUBKEY(spki, nullptr);
-  if (len > 0) {
-    std::string der(static_cast<size_t>(len), '\0');
-    auto* p = reinterpret_cast<unsigned char*>(der.data());
-    if (i2d_X509_PUBKEY(spki, &p) == len) id.spki_sha256 = HexEncode(Sha256Raw(der));
-  }
+  id.spki_sha256 = SpkiSha256Hex(cert.get());
   X509_NAME* subject = X509_get_subject_name(cert.get());
   int index = subject == nullptr ? -1 : X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
   if (index >= 0) {
@@ -198,8 +229,8 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsConfig& tls) {
       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
     return fail("TLS protocol versions");
   }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_LEGACY_SERVER_CONNECT |
                                  SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
@@ -230,7 +261,8 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsConfig& tls) {
   if (!tls.crl_file.empty()) {
     X509_STORE* store = SSL_CTX_get_cert_store(ctx);
     X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-    if (lookup == nullptr || X509_load_crl_file(lookup, tls.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
+    if (lookup == nullptr ||
+        X509_load_crl_file(lookup, tls.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
       return fail("CRL " + tls.crl_file);
     }
     // Leaf only: the CRL is the client CA's. An expired CRL fails every handshake (fail closed).
@@ -240,7 +272,8 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsConfig& tls) {
 
   int mode = SSL_VERIFY_PEER;
   if (tls.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-  SSL_CTX_set_verify(ctx, mode, nullptr);
+  if (RefusedSpkiIndex() < 0) return fail("SSL ex_data index");
+  SSL_CTX_set_verify(ctx, mode, VerifyCallback);
   SSL_CTX_set_verify_depth(ctx, 4);
 
   // Without a session id context, resumption with client certificates fails with an internal
@@ -308,9 +341,13 @@ class Server::Impl {
     }
   }
 
+  struct HandlerOutcome {
+    Response response;
+    const char* failure = nullptr;  // for the event; never the exception's message (may hold PII)
+  };
   // Runs the handler on the worker pool and completes on the caller's executor.
   // A 503 problem if the pool no longer takes work (Stop()).
-  net::awaitable<Response> CallHandler(std::shared_ptr<const Request> request);
+  net::awaitable<HandlerOutcome> CallHandler(std::shared_ptr<const Request> request);
 
   void Register(Connection* c, std::weak_ptr<Connection> weak);
   void Unregister(Connection* c);
@@ -318,7 +355,7 @@ class Server::Impl {
  private:
   static net::awaitable<void> AcceptLoop(Impl* self);
   // The handler with its exceptions turned into a 500 problem.
-  Response InvokeHandler(const Request& request);
+  HandlerOutcome InvokeHandler(const Request& request);
   // Applies `f` to every live connection.
   template <typename F>
   void ForEachConnection(F f);
@@ -389,14 +426,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<bool> Handshake();
   // Serves one request whose first bytes are in buffer_.
   net::awaitable<After> ServeOne();
-  net::awaitable<bool> Write(bhttp::response<bhttp::string_body>& res, bool header_only);
+  // Reads into `parser` until (parser.*done)() holds or an error.
+  net::awaitable<boost::system::error_code> ReadUntil(ParserType& parser,
+                                                      bool (ParserType::*done)() const);
+  // Writes under the read_timeout deadline; false if it failed.
+  net::awaitable<bool> Write(bhttp::response<bhttp::string_body>& res);
   // Writes a problem response for a refused request and closes.
   net::awaitable<void> Refuse(Event::Kind kind, int status, std::string_view title,
-                              const bhttp::request_parser<bhttp::string_body>& parser,
-                              SteadyClock::time_point start, std::string detail);
+                              const ParserType& parser, SteadyClock::time_point start,
+                              std::string detail);
   net::awaitable<void> CloseTls();
+  // `head`: the Content-Length of the body is sent, the body is not.
   bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
-                                              const std::string& request_id, bool keep_alive);
+                                              const std::string& request_id, bool keep_alive,
+                                              bool head);
   Event MakeEvent(Event::Kind kind) const {
     Event e{kind, remote_address_, peer_.spki_sha256, "", "", 0, "", 0, ""};
     return e;
@@ -472,7 +515,7 @@ net::awaitable<bool> Connection::Handshake() {
     SSL* ssl = stream_.native_handle();
     long verify = SSL_get_verify_result(ssl);
     e.detail = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : ec.message();
-    e.client_spki_sha256 = ReadPeerIdentity(ssl).spki_sha256;
+    e.client_spki_sha256 = RefusedSpki(ssl);
   }
   ERR_clear_error();
   server_.Emit(e);
@@ -484,19 +527,21 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   auto& tcp_stream = beast::get_lowest_layer(stream_);
   const auto start = SteadyClock::now();
   // One deadline for the whole request: a client dribbling bytes cannot extend it (slowloris).
-  tcp_stream.expires_after(limits.read_timeout);
+  const auto deadline = start + limits.read_timeout;
+  tcp_stream.expires_at(deadline);
 
-  bhttp::request_parser<bhttp::string_body> parser;
+  ParserType parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(static_cast<std::uint64_t>(limits.max_body_bytes));
-  auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+  boost::system::error_code ec = co_await ReadUntil(parser, &ParserType::is_header_done);
   if (!ec && !parser.is_done()) {
     const auto& header = parser.get();
     if (header.version() == 11 && beast::iequals(header[bhttp::field::expect], "100-continue")) {
-      bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
-      std::tie(ec, n) = co_await bhttp::async_write(stream_, proceed, kNoThrow);
+      bhttp::response<bhttp::string_body> proceed{bhttp::status::continue_, 11};
+      if (!co_await Write(proceed)) co_return After::kAbort;
+      tcp_stream.expires_at(deadline);  // Write() set its own
     }
-    if (!ec) std::tie(ec, n) = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+    ec = co_await ReadUntil(parser, &ParserType::is_done);
   }
   if (ec == bhttp::error::header_limit) {
     co_await Refuse(Event::kTooLarge, 431, "Request Header Fields Too Large", parser, start,
@@ -538,12 +583,13 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   std::string_view sent_id = message["x-request-id"];
   request->request_id = IsWellFormedRequestId(sent_id) ? std::string(sent_id) : NewRequestId();
 
-  Response response = co_await server_.CallHandler(request);
+  auto [response, failure] = co_await server_.CallHandler(request);
   // Back on the strand. Stop() may have come meanwhile: answer, then close.
   const bool keep_alive = message.keep_alive() && !shutting_down_ && !server_.stopping();
-  auto res = ToBeast(std::move(response), message.version(), request->request_id, keep_alive);
+  auto res = ToBeast(std::move(response), message.version(), request->request_id, keep_alive,
+                     message.method() == bhttp::verb::head);
   const int status = static_cast<int>(res.result_int());
-  bool written = co_await Write(res, message.method() == bhttp::verb::head);
+  bool written = co_await Write(res);
 
   Event e = MakeEvent(Event::kRequest);
   e.method = request->method;
@@ -551,28 +597,34 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   e.status = status;
   e.request_id = request->request_id;
   e.duration_ms = MillisSince(start);
-  if (!written) e.detail = "response not delivered";
+  if (failure != nullptr) e.detail = failure;
+  if (!written)
+    e.detail += e.detail.empty() ? "response not delivered" : "; response not delivered";
   server_.Emit(e);
   if (!written) co_return After::kAbort;
   co_return keep_alive ? After::kKeepAlive : After::kClose;
 }
 
-net::awaitable<bool> Connection::Write(bhttp::response<bhttp::string_body>& res,
-                                       bool header_only) {
-  beast::get_lowest_layer(stream_).expires_after(server_.limits().read_timeout);
-  boost::system::error_code ec;
-  if (header_only) {
-    bhttp::response_serializer<bhttp::string_body> serializer{res};
-    std::tie(ec, std::ignore) = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
-  } else {
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, res, kNoThrow);
+net::awaitable<boost::system::error_code> Connection::ReadUntil(ParserType& parser,
+                                                                bool (ParserType::*done)() const) {
+  // One read operation type for header and body keeps this translation unit's compile time
+  // down (async_read_header and async_read are separate instantiations).
+  while (!(parser.*done)()) {
+    auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, kNoThrow);
+    if (ec) co_return ec;
   }
+  co_return boost::system::error_code{};
+}
+
+net::awaitable<bool> Connection::Write(bhttp::response<bhttp::string_body>& res) {
+  beast::get_lowest_layer(stream_).expires_after(server_.limits().read_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
   co_return !ec;
 }
 
 net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::string_view title,
-                                        const bhttp::request_parser<bhttp::string_body>& parser,
-                                        SteadyClock::time_point start, std::string detail) {
+                                        const ParserType& parser, SteadyClock::time_point start,
+                                        std::string detail) {
   std::string request_id = NewRequestId();
   Event e = MakeEvent(kind);
   // After a limit error the start line may be parsed although the header is not.
@@ -584,8 +636,9 @@ net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::strin
     std::string_view sent_id = header["x-request-id"];
     if (IsWellFormedRequestId(sent_id)) request_id = std::string(sent_id);
   }
-  auto res = ToBeast(Problem(status, title), 11, request_id, /*keep_alive=*/false);
-  bool written = co_await Write(res, /*header_only=*/false);
+  auto res = ToBeast(Problem(status, title), 11, request_id, /*keep_alive=*/false,
+                     /*head=*/false);
+  bool written = co_await Write(res);
   e.status = status;
   e.request_id = request_id;
   e.duration_ms = MillisSince(start);
@@ -611,7 +664,7 @@ net::awaitable<void> Connection::CloseTls() {
 
 bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsigned version,
                                                         const std::string& request_id,
-                                                        bool keep_alive) {
+                                                        bool keep_alive, bool head) {
   if (response.status < 200 || response.status > 599) {
     response = Problem(500, "Internal Server Error");
   }
@@ -619,8 +672,8 @@ bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsig
   res.version(version == 10 ? 10 : 11);
   res.result(static_cast<unsigned>(response.status));
   if (response.status == 204 || response.status == 304) response.body.clear();
-  if (!response.content_type.empty() && response.content_type.find_first_of("\r\n") ==
-                                            std::string::npos &&
+  if (!response.content_type.empty() &&
+      response.content_type.find_first_of("\r\n") == std::string::npos &&
       response.content_type.find('\0') == std::string::npos) {
     res.set(bhttp::field::content_type, response.content_type);
   }
@@ -639,6 +692,7 @@ bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsig
   res.body() = std::move(response.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  if (head) res.body().clear();  // the serializer sends what the body holds
   return res;
 }
 
@@ -728,36 +782,38 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
   }
 }
 
-net::awaitable<Response> Server::Impl::CallHandler(std::shared_ptr<const Request> request) {
+net::awaitable<Server::Impl::HandlerOutcome> Server::Impl::CallHandler(
+    std::shared_ptr<const Request> request) {
   auto initiation = [this, request = std::move(request)](auto completion) mutable {
     // The coroutine must resume on its own strand, never on a pool thread.
     auto strand = net::get_associated_executor(completion);
     std::lock_guard lock(pool_mu_);
     if (!pool_open_) {
       net::post(strand, [completion = std::move(completion)]() mutable {
-        std::move(completion)(Problem(503, "Service Unavailable"));
+        std::move(completion)(
+            HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
       });
       return;
     }
     net::post(*pool_, [this, strand, request = std::move(request),
                        completion = std::move(completion)]() mutable {
-      Response response = InvokeHandler(*request);
+      HandlerOutcome outcome = InvokeHandler(*request);
       request.reset();
-      net::post(strand, [completion = std::move(completion),
-                         response = std::move(response)]() mutable {
-        std::move(completion)(std::move(response));
-      });
+      net::post(strand,
+                [completion = std::move(completion), outcome = std::move(outcome)]() mutable {
+                  std::move(completion)(std::move(outcome));
+                });
     });
   };
-  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(Response)>(
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(HandlerOutcome)>(
       std::move(initiation), net::use_awaitable);
 }
 
-Response Server::Impl::InvokeHandler(const Request& request) {
+Server::Impl::HandlerOutcome Server::Impl::InvokeHandler(const Request& request) {
   try {
-    return handler_(request);
+    return HandlerOutcome{handler_(request), nullptr};
   } catch (...) {
-    return Problem(500, "Internal Server Error");
+    return HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"};
   }
 }
 

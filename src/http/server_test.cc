@@ -3,16 +3,18 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -105,8 +107,8 @@ bool MakeCsr(const std::string& dir, const std::string& name) {
 bool SignWithCa(const std::string& dir, const std::string& name, const std::string& ext,
                 const std::string& extra = "") {
   return MakeCsr(dir, name) &&
-         Run(dir, "openssl ca -batch -notext -config openssl.cnf -extensions " + ext + " " +
-                      extra + " -in " + name + ".csr -out " + name + ".pem");
+         Run(dir, "openssl ca -batch -notext -config openssl.cnf -extensions " + ext + " " + extra +
+                      " -in " + name + ".csr -out " + name + ".pem");
 }
 
 void MakePki(Pki* pki) {
@@ -124,8 +126,8 @@ void MakePki(Pki* pki) {
   ASSERT_TRUE(MakeCa(d, "ca", "Kakunin Test CA")) << ReadAll(d + "/openssl.log");
   ASSERT_TRUE(SignWithCa(d, "server", "server_ext")) << ReadAll(d + "/openssl.log");
   ASSERT_TRUE(SignWithCa(d, "client", "client_ext")) << ReadAll(d + "/openssl.log");
-  ASSERT_TRUE(SignWithCa(d, "expired", "client_ext",
-                         "-startdate 20200101000000Z -enddate 20200201000000Z"))
+  ASSERT_TRUE(
+      SignWithCa(d, "expired", "client_ext", "-startdate 20200101000000Z -enddate 20200201000000Z"))
       << ReadAll(d + "/openssl.log");
   ASSERT_TRUE(SignWithCa(d, "revoked", "client_ext")) << ReadAll(d + "/openssl.log");
   ASSERT_TRUE(Run(d, "openssl ca -config openssl.cnf -revoke revoked.pem"));
@@ -150,6 +152,10 @@ void MakePki(Pki* pki) {
 class EventLog {
  public:
   void Add(const Event& e) {
+    if (std::getenv("KAKUNIN_HTTP_TEST_EVENTS") != nullptr) {
+      std::fprintf(stderr, "event kind=%d status=%d path=%s detail=%s spki=%.12s\n", e.kind,
+                   e.status, e.path.c_str(), e.detail.c_str(), e.client_spki_sha256.c_str());
+    }
     std::lock_guard lock(mu_);
     events_.push_back(e);
     cv_.notify_all();
@@ -207,7 +213,9 @@ class ServerTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (g_pki == nullptr || g_pki->client_spki.empty()) FAIL() << "the test PKI could not be made (see SetUpTestSuite)";
+    if (g_pki == nullptr || g_pki->client_spki.empty()) {
+      FAIL() << "the test PKI could not be made (see SetUpTestSuite)";
+    }
     limits_.read_timeout = 2000ms;
     limits_.idle_timeout = 2000ms;
     limits_.drain_timeout = 3000ms;
@@ -232,8 +240,8 @@ class ServerTest : public ::testing::Test {
         ++calls_;
       }
       Response r;
-      r.body = "{\"path\":\"" + request.path + "\",\"size\":" +
-               std::to_string(request.body.size()) + "}";
+      r.body = "{\"path\":\"" + request.path +
+               "\",\"size\":" + std::to_string(request.body.size()) + "}";
       return r;
     };
   }
@@ -294,8 +302,7 @@ class ServerTest : public ::testing::Test {
 };
 
 bool IsHex32(const std::string& s) {
-  return s.size() == 32 &&
-         s.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 // --- Mutual TLS ---
@@ -347,6 +354,9 @@ TEST_F(ServerTest, CertificateFromUnknownCaIsRefused) {
   auto event = events_.WaitFor(Event::kRefusedHandshake);
   ASSERT_TRUE(event.has_value());
   EXPECT_NE(event->detail.find("issuer"), std::string::npos) << event->detail;
+  // The refusal log names the key that was refused.
+  EXPECT_EQ(event->client_spki_sha256.size(), 64u);
+  EXPECT_NE(event->client_spki_sha256, g_pki->client_spki);
 }
 
 TEST_F(ServerTest, ExpiredCertificateIsRefused) {
@@ -365,6 +375,7 @@ TEST_F(ServerTest, RevokedCertificateIsRefusedWithCrlAndOthersStillPass) {
   auto event = events_.WaitFor(Event::kRefusedHandshake);
   ASSERT_TRUE(event.has_value());
   EXPECT_NE(event->detail.find("revoked"), std::string::npos) << event->detail;
+  EXPECT_EQ(event->client_spki_sha256.size(), 64u);
 
   auto client = Connect(ClientAs("client"));
   ASSERT_NE(client, nullptr);
@@ -487,13 +498,29 @@ TEST_F(ServerTest, WellFormedClientRequestIdIsKeptOthersReplaced) {
   EXPECT_TRUE(IsHex32(too_long->Header("x-request-id")));
 }
 
+TEST_F(ServerTest, HeadGetsTheContentLengthButNoBody) {
+  StartServer();
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Write("HEAD /h HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  auto head = client->ReadResponse(/*head=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("content-length"), "22");  // {"path":"/h","size":0}, as for a GET
+  EXPECT_EQ(head->body, "");
+  // Framing intact: the next response on the connection is read cleanly.
+  auto next = client->RoundTrip(Get("/next"));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "{\"path\":\"/next\",\"size\":0}");
+}
+
 TEST_F(ServerTest, Expect100ContinueIsAnswered) {
   StartServer();
   auto client = Connect(ClientAs("client"));
   ASSERT_NE(client, nullptr);
-  ASSERT_TRUE(client->Write(
-      "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
-      "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      client->Write("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+                    "Expect: 100-continue\r\n\r\n"));
   auto interim = client->ReadResponse();
   ASSERT_TRUE(interim.has_value());
   EXPECT_EQ(interim->status, 100);
@@ -515,6 +542,7 @@ TEST_F(ServerTest, OversizedBodyGets413AndTheConnectionCloses) {
   EXPECT_EQ(response->body,
             "{\"type\":\"about:blank\",\"title\":\"Content Too Large\",\"status\":413}");
   EXPECT_EQ(response->Header("connection"), "close");
+  EXPECT_TRUE(IsHex32(response->Header("x-request-id")));
   EXPECT_TRUE(client->WaitClosed(3s));
   EXPECT_EQ(calls(), 0);
   auto event = events_.WaitFor(Event::kTooLarge);
@@ -531,7 +559,8 @@ TEST_F(ServerTest, OversizedChunkedBodyGets413) {
   std::string chunk(800, 'y');
   auto response = client->RoundTrip(
       "POST /chunks HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "320\r\n" + chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
+      "320\r\n" +
+      chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 413);
   EXPECT_TRUE(client->WaitClosed(3s));
@@ -581,6 +610,10 @@ TEST_F(ServerTest, HandlerThatThrowsGets500AndTheConnectionStaysUsable) {
   auto after = client->RoundTrip(Get("/fine"));
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->status, 200);
+  auto event = events_.WaitFor(Event::kRequest);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->status, 500);
+  EXPECT_EQ(event->detail, "handler threw");  // never the exception's text
 }
 
 TEST_F(ServerTest, HandlerHeadersAreSanitised) {
@@ -633,6 +666,27 @@ TEST_F(ServerTest, SlowClientIsCutOffAtReadTimeout) {
   auto event = events_.WaitFor(Event::kTimeout);
   ASSERT_TRUE(event.has_value());
   EXPECT_EQ(calls(), 0);
+}
+
+TEST_F(ServerTest, SilentTcpConnectionIsClosedAtReadTimeout) {
+  limits_.read_timeout = 300ms;
+  StartServer();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  // No ClientHello: the handshake deadline closes the connection.
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 3000), 1);
+  char byte;
+  EXPECT_LE(::recv(fd, &byte, 1, 0), 0);
+  ::close(fd);
+  auto event = events_.WaitFor(Event::kTimeout);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->detail, "TLS handshake");
 }
 
 TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {

@@ -35,8 +35,8 @@ struct ClientOptions {
   std::string key_file;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
-  std::string tls12_ciphers;  // "" = OpenSSL's default
-  bool legacy = false;        // security level 0, so that TLS 1.0/1.1 hellos are really sent
+  std::string tls12_ciphers;       // "" = OpenSSL's default
+  bool legacy = false;             // security level 0, so that TLS 1.0/1.1 hellos are really sent
   SSL_SESSION* session = nullptr;  // resume this session (not owned)
   std::chrono::milliseconds timeout{5000};  // per read or write
 };
@@ -128,8 +128,9 @@ class TestClient {
     return true;
   }
 
-  // Reads one response (content-length framing). nullopt on close, alert, timeout or garbage.
-  std::optional<ClientResponse> ReadResponse() {
+  // Reads one response (content-length framing; `head`: the response to a HEAD, which has no
+  // body whatever its content-length says). nullopt on close, alert, timeout or garbage.
+  std::optional<ClientResponse> ReadResponse(bool head_request = false) {
     size_t end;
     while ((end = in_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill()) return std::nullopt;
@@ -158,6 +159,7 @@ class TestClient {
       }
       pos = next + 2;
     }
+    if (head_request) content_length = 0;
     while (in_.size() < content_length) {
       if (!Fill()) return std::nullopt;
     }
