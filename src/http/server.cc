@@ -598,8 +598,9 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   e.request_id = request->request_id;
   e.duration_ms = MillisSince(start);
   if (failure != nullptr) e.detail = failure;
-  if (!written)
+  if (!written) {
     e.detail += e.detail.empty() ? "response not delivered" : "; response not delivered";
+  }
   server_.Emit(e);
   if (!written) co_return After::kAbort;
   co_return keep_alive ? After::kKeepAlive : After::kClose;

@@ -1,5 +1,6 @@
 #include "registry/config.h"
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -126,6 +127,27 @@ Result<NodeConfig> LoadNodeConfig(const std::string& data_dir) {
   return ParseNodeConfig(ss.str(), data_dir);
 }
 
+namespace {
+// A TOML basic string: quotes, backslashes and control characters escaped (a path may hold any
+// of them; the file must parse back to the same value).
+std::string TomlString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(ch));
+    } else if (ch < 0x20 || ch == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04X", ch);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(ch));
+    }
+  }
+  return out + "\"";
+}
+}  // namespace
+
 std::string RenderNodeConfig(const NodeConfig& c) {
   std::ostringstream o;
   o << "# Kakunin node configuration (written by kakunin init).\n"
@@ -134,9 +156,10 @@ std::string RenderNodeConfig(const NodeConfig& c) {
   o << "database = \"registry.db\"\n"
     << "# The key file encrypts individual numbers; keep it (and its backup) apart from the\n"
     << "# database's backups.\n"
-    << "key_file = \"" << c.key_file << "\"\n"
+    << "key_file = " << TomlString(c.key_file) << "\n"
     << "# Signs the operation log's checkpoints; its public half is audit.key.pub.\n"
-    << "signing_key = \"" << (c.signing_key.empty() ? "audit.key" : c.signing_key) << "\"\n\n"
+    << "signing_key = " << TomlString(c.signing_key.empty() ? "audit.key" : c.signing_key)
+    << "\n\n"
     << "[retention]\n"
     << "# 住民基本台帳法施行令: superseded versions are kept 150 years after the next\n"
     << "# notification for the person, removed residents 150 years after the removal.\n"

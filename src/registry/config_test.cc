@@ -21,6 +21,19 @@ TEST(ConfigTest, RendersWhatItParses) {
   EXPECT_EQ(back->resident_code_check, ResidentCodeCheck::kFull);
 }
 
+// Regression (found by node_config_fuzzer): a path with a backslash or quote was written
+// unescaped, so the rendered file no longer parsed to the same configuration.
+TEST(ConfigTest, PathsWithEscapesRoundTrip) {
+  for (const char* path : {"keyfre\\vull", "a\"b", "tab\there", "/etc/鍵/keys"}) {
+    NodeConfig c;
+    c.prefecture = 19;
+    c.key_file = std::string("/") + path;
+    auto back = ParseNodeConfig(RenderNodeConfig(c), "/d");
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->key_file, c.key_file);
+  }
+}
+
 TEST(ConfigTest, DefaultsAndRelativePaths) {
   auto c = ParseNodeConfig("role = \"prefecture\"\nprefecture = 13\n", "/d");
   ASSERT_TRUE(c.ok());
