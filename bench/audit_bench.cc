@@ -19,6 +19,7 @@
 
 #include "audit/log.h"
 #include "audit/merkle.h"
+#include "bench/bench_util.h"
 #include "cli/generate.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
@@ -28,17 +29,11 @@
 
 using namespace kakunin;
 namespace fs = std::filesystem;
-using SteadyClock = std::chrono::steady_clock;
+using bench::Percentile;
+using bench::Since;
+using bench::SteadyClock;
 
 namespace {
-double Since(SteadyClock::time_point t) {
-  return std::chrono::duration<double>(SteadyClock::now() - t).count();
-}
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
 // Counts reads through a reader, for the proofs' O(log n) claim.
 class CountingReaderSource final : public audit::SubtreeSource {
  public:

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "cli/generate.h"
 #include "core/clock.h"
 #include "crypto/keys.h"
@@ -33,13 +34,11 @@
 
 using namespace kakunin;
 namespace fs = std::filesystem;
-using SteadyClock = std::chrono::steady_clock;
+using bench::Percentile;
+using bench::Since;
+using bench::SteadyClock;
 
 namespace {
-
-double Since(SteadyClock::time_point t) {
-  return std::chrono::duration<double>(SteadyClock::now() - t).count();
-}
 
 void Check(int rc, sqlite3* db, const char* what) {
   if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -124,11 +123,6 @@ double Baseline(const std::string& path, const std::vector<registry::PreparedNot
   sqlite3_finalize(ver);
   sqlite3_close(db);
   return secs;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/bytes.h"
+#include "core/file.h"
 
 namespace kakunin::crypto {
 namespace {
@@ -42,40 +43,6 @@ class ScopedWipe {
   std::string& s_;
 };
 
-// Owns a file descriptor. The destructor closes it and ignores errors; a written file is
-// closed with Close(), whose error matters.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-
-  int get() const { return fd_; }
-  bool Close() { return ::close(std::exchange(fd_, -1)) == 0; }
-
- private:
-  int fd_;
-};
-
-// "<what> <path>: <reason>" for the system call that just failed.
-Status ErrnoError(std::string_view what, const std::string& path) {
-  const int err = errno;
-  return Status::IoError(std::string(what) + " " + path + ": " + std::strerror(err));
-}
-
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IoError(std::string("write failed: ") + std::strerror(errno));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
 // Writes `contents` to the new file `tmp` (opened as `fd`), syncs and closes it.
 Status WriteSynced(FileDescriptor& fd, const std::string& tmp, std::string_view contents) {
   if (Status st = WriteAll(fd.get(), contents); !st.ok()) {
@@ -90,10 +57,7 @@ Status WriteSynced(FileDescriptor& fd, const std::string& tmp, std::string_view 
 Status SyncDirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError("cannot open directory", dir);
-  if (::fsync(fd.get()) != 0) return ErrnoError("cannot sync directory", dir);
-  return Status::Ok();
+  return SyncDirectory(dir);
 }
 
 // "<label><64 lower-case hex digits>" → kKeySize bytes; nullopt otherwise.

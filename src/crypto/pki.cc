@@ -30,9 +30,17 @@
 #include <utility>
 
 #include "core/bytes.h"
+#include "core/file.h"
 
 namespace kakunin::crypto {
 namespace {
+
+// Like kakunin::ErrnoError, but a missing file is kNotFound: callers tell "no CA here" apart.
+Status ErrnoError(std::string_view what, const std::string& path) {
+  const int err = errno;
+  std::string msg = std::string(what) + " " + path + ": " + std::strerror(err);
+  return err == ENOENT ? Status::NotFound(std::move(msg)) : Status::IoError(std::move(msg));
+}
 
 // ---------------------------------------------------------------------------------------------
 // OpenSSL handles (RAII, DESIGN §8).
@@ -104,56 +112,6 @@ std::string ParentOfDirectory(const std::string& dir) {
 std::string DirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   return dir.empty() ? "." : dir;
-}
-
-// "<what> <path>: <reason>" for the system call that just failed; NotFound for ENOENT.
-Status ErrnoError(std::string_view what, const std::string& path) {
-  const int err = errno;
-  std::string msg = std::string(what) + " " + path + ": " + std::strerror(err);
-  return err == ENOENT ? Status::NotFound(std::move(msg)) : Status::IoError(std::move(msg));
-}
-
-// Owns a file descriptor; the destructor closes it and ignores errors.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileDescriptor& operator=(FileDescriptor&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-
-  int get() const { return fd_; }
-  // Closes now; false if close(2) failed (which may mean written data was lost).
-  bool Close() { return ::close(std::exchange(fd_, -1)) == 0; }
-
- private:
-  int fd_;
-};
-
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IoError(std::string("write failed: ") + std::strerror(errno));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
-Status SyncDirectory(const std::string& dir) {
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError("cannot open directory", dir);
-  if (::fsync(fd.get()) != 0) return ErrnoError("cannot sync directory", dir);
-  return Status::Ok();
 }
 
 // Fails with AlreadyExists if anything (even a dangling symlink) is at `path`.

@@ -1,0 +1,43 @@
+#pragma once
+
+// Small POSIX file helpers shared by the modules that write secrets and certificates
+// atomically (crypto/keys, crypto/pki): an owned descriptor, full writes, directory sync.
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/status.h"
+
+namespace kakunin {
+
+// Owns a file descriptor. The destructor closes it and ignores errors; a written file is
+// closed with Close(), whose error matters. Movable, not copyable.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+  ~FileDescriptor();
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+
+  int get() const { return fd_; }
+  // Closes now; false if close(2) failed (which may mean written data was lost).
+  bool Close();
+
+ private:
+  int fd_;
+};
+
+// kIoError "<what> <path>: <reason>" for the system call that just failed (reads errno).
+// Paths are fine in messages; file contents never are.
+Status ErrnoError(std::string_view what, const std::string& path);
+
+// Writes all of `data` (retrying short writes and EINTR).
+Status WriteAll(int fd, std::string_view data);
+
+// fsync(2) on a directory, so a rename into it is durable.
+Status SyncDirectory(const std::string& dir);
+
+}  // namespace kakunin
