@@ -1,16 +1,18 @@
-// Fuzzes the node configuration parser (TOML written by an operator): any bytes give a
-// configuration or a clear error, never a crash, and an accepted configuration renders to
-// text that parses to the same values.
+// Fuzzes the operator-written TOML parsers — the node configuration and the purpose
+// catalogue: any bytes give a value or a clear error, never a crash, and an accepted
+// configuration renders to text that parses to the same values.
 
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "registry/config.h"
+#include "registry/purposes.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace kakunin::registry;
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)PurposeCatalogue::Parse(text);
   auto c = ParseNodeConfig(text, "/data");
   if (!c.ok()) return 0;
   auto again = ParseNodeConfig(RenderNodeConfig(*c), "/data");

@@ -1,0 +1,152 @@
+#include "registry/purposes.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "registry/registry.h"
+
+namespace kakunin::registry {
+namespace {
+
+std::optional<PurposeKind> ParseKind(std::string_view s) {
+  if (s == "internal_use") return PurposeKind::kInternalUse;
+  if (s == "provision") return PurposeKind::kProvision;
+  if (s == "disclosure") return PurposeKind::kDisclosure;
+  if (s == "statistics") return PurposeKind::kStatistics;
+  if (s == "national") return PurposeKind::kNational;
+  return std::nullopt;
+}
+
+Result<std::vector<std::string>> Strings(const toml::table& t, const char* key, size_t index) {
+  const toml::array* a = t[key].as_array();
+  if (a == nullptr || a->empty()) {
+    return Status::InvalidArgument("purpose " + std::to_string(index) + ": '" + key +
+                                   "' must be a non-empty list of strings");
+  }
+  std::vector<std::string> out;
+  for (const auto& v : *a) {
+    auto s = v.value<std::string>();
+    if (!s || s->empty() || !v.is_string()) {
+      return Status::InvalidArgument("purpose " + std::to_string(index) + ": '" + key +
+                                     "' must hold strings");
+    }
+    out.push_back(*s);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view PurposeKindName(PurposeKind kind) {
+  switch (kind) {
+    case PurposeKind::kInternalUse: return "internal_use";
+    case PurposeKind::kProvision: return "provision";
+    case PurposeKind::kDisclosure: return "disclosure";
+    case PurposeKind::kStatistics: return "statistics";
+    case PurposeKind::kNational: return "national";
+  }
+  return "";
+}
+
+bool Purpose::AllowsField(std::string_view field) const {
+  return std::find(fields.begin(), fields.end(), field) != fields.end();
+}
+
+bool Purpose::AllowsRecipient(std::string_view recipient) const {
+  return std::find(recipients.begin(), recipients.end(), recipient) != recipients.end();
+}
+
+Result<PurposeCatalogue> PurposeCatalogue::Parse(std::string_view text) {
+  if (text.size() > 1 << 20) return Status::InvalidArgument("purposes: file too large");
+  toml::table root;
+  try {
+    root = toml::parse(text);
+  } catch (const toml::parse_error& err) {
+    return Status::InvalidArgument("purposes: syntax error at line " +
+                                   std::to_string(err.source().begin.line));
+  }
+  for (const auto& [k, v] : root) {
+    if (k.str() != "purpose") {
+      return Status::InvalidArgument("purposes: unknown key '" + std::string(k.str()) + "'");
+    }
+  }
+  const toml::array* list = root["purpose"].as_array();
+  if (list == nullptr || list->empty()) {
+    return Status::InvalidArgument("purposes: no [[purpose]] entries");
+  }
+  PurposeCatalogue c;
+  std::set<std::string> ids;
+  size_t index = 0;
+  for (const auto& node : *list) {
+    ++index;
+    const toml::table* t = node.as_table();
+    if (t == nullptr) return Status::InvalidArgument("purposes: [[purpose]] must be tables");
+    static const std::set<std::string> kAllowed = {"id",   "title",      "legal_basis",
+                                                   "kind", "recipients", "fields"};
+    for (const auto& [k, v] : *t) {
+      if (!kAllowed.count(std::string(k.str()))) {
+        return Status::InvalidArgument("purpose " + std::to_string(index) + ": unknown key '" +
+                                       std::string(k.str()) + "'");
+      }
+    }
+    Purpose p;
+    auto text_field = [&](const char* key, std::string* out) -> Status {
+      auto v = (*t)[key].value<std::string>();
+      if (!v || v->empty() || !(*t)[key].is_string()) {
+        return Status::InvalidArgument("purpose " + std::to_string(index) + ": '" + key +
+                                       "' is required");
+      }
+      *out = *v;
+      return Status::Ok();
+    };
+    KAKUNIN_RETURN_IF_ERROR(text_field("id", &p.id));
+    KAKUNIN_RETURN_IF_ERROR(text_field("title", &p.title));
+    KAKUNIN_RETURN_IF_ERROR(text_field("legal_basis", &p.legal_basis));
+    std::string kind;
+    KAKUNIN_RETURN_IF_ERROR(text_field("kind", &kind));
+    if (!IsValidPurposeId(p.id)) {
+      return Status::InvalidArgument("purpose " + std::to_string(index) + ": bad id");
+    }
+    if (!ids.insert(p.id).second) {
+      return Status::InvalidArgument("purposes: id '" + p.id + "' appears twice");
+    }
+    auto k = ParseKind(kind);
+    if (!k) return Status::InvalidArgument("purpose " + p.id + ": unknown kind");
+    p.kind = *k;
+    auto recipients = Strings(*t, "recipients", index);
+    if (!recipients.ok()) return recipients.status();
+    p.recipients = std::move(*recipients);
+    auto fields = Strings(*t, "fields", index);
+    if (!fields.ok()) return fields.status();
+    for (const auto& f : *fields) {
+      if (std::find(std::begin(kProvisionItems), std::end(kProvisionItems), f) ==
+          std::end(kProvisionItems)) {
+        return Status::InvalidArgument("purpose " + p.id + ": unknown field '" + f + "'");
+      }
+    }
+    p.fields = std::move(*fields);
+    c.purposes_.push_back(std::move(p));
+  }
+  return c;
+}
+
+Result<PurposeCatalogue> PurposeCatalogue::Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("purpose catalogue not found: " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(ss.str());
+}
+
+const Purpose* PurposeCatalogue::Find(std::string_view id) const {
+  for (const auto& p : purposes_) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace kakunin::registry

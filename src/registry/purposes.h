@@ -1,0 +1,46 @@
+#pragma once
+
+// The purpose catalogue (利用事由): for what the node may use, transfer or provide records, to
+// whom, and with which fields (DESIGN §1.4, §7). Kept in the repository as TOML
+// (data/purposes/*.toml); a read names one purpose, and the answer carries only its fields.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::registry {
+
+enum class PurposeKind { kInternalUse, kProvision, kDisclosure, kStatistics, kNational };
+
+struct Purpose {
+  std::string id;
+  std::string title;        // Japanese
+  std::string legal_basis;  // 住民基本台帳法 別表第五 …, 条例 …
+  PurposeKind kind = PurposeKind::kInternalUse;
+  std::vector<std::string> recipients;  // recipient ids entitled to it
+  std::vector<std::string> fields;      // the items it may return
+
+  bool AllowsField(std::string_view field) const;
+  bool AllowsRecipient(std::string_view recipient) const;
+};
+
+// Immutable after loading; thread-safe.
+class PurposeCatalogue {
+ public:
+  // Strict: unknown keys, wrong types, duplicate ids, unknown kinds or fields are errors.
+  static Result<PurposeCatalogue> Parse(std::string_view toml);
+  static Result<PurposeCatalogue> Load(const std::string& path);
+
+  const Purpose* Find(std::string_view id) const;
+  const std::vector<Purpose>& purposes() const { return purposes_; }
+
+ private:
+  std::vector<Purpose> purposes_;
+};
+
+std::string_view PurposeKindName(PurposeKind kind);
+
+}  // namespace kakunin::registry

@@ -1,0 +1,50 @@
+#include "registry/purposes.h"
+
+#include <gtest/gtest.h>
+
+namespace kakunin::registry {
+namespace {
+
+TEST(PurposeCatalogueTest, TheShippedYamanashiSampleLoads) {
+  auto c = PurposeCatalogue::Load(std::string(KAKUNIN_SOURCE_DIR) + "/data/purposes/yamanashi.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const Purpose* board = c->Find("board.school_aid");
+  ASSERT_NE(board, nullptr);
+  EXPECT_EQ(board->kind, PurposeKind::kProvision);
+  EXPECT_TRUE(board->AllowsField("address"));
+  EXPECT_FALSE(board->AllowsField("individual_number"));  // 他の執行機関: without 個人番号
+  EXPECT_TRUE(board->AllowsRecipient("agency:yamanashi-board-of-education"));
+  EXPECT_FALSE(board->AllowsRecipient("agency:someone-else"));
+  EXPECT_NE(board->legal_basis.find("別表第六"), std::string::npos);
+  const Purpose* self = c->Find("disclosure.self");
+  ASSERT_NE(self, nullptr);
+  EXPECT_TRUE(self->AllowsField("individual_number"));
+  EXPECT_EQ(c->Find("no.such.purpose"), nullptr);
+}
+
+TEST(PurposeCatalogueTest, StrictAboutWhatCouldWidenAPurpose) {
+  const std::string ok =
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
+      "recipients = [\"x\"]\nfields = [\"name\"]\n";
+  EXPECT_TRUE(PurposeCatalogue::Parse(ok).ok());
+  const char* bad[] = {
+      "",
+      "[[purpose]]\nid = \"a\"\n",
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"whatever\"\n"
+      "recipients = [\"x\"]\nfields = [\"name\"]\n",
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
+      "recipients = [\"x\"]\nfields = [\"shoe_size\"]\n",
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
+      "recipients = []\nfields = [\"name\"]\n",
+      "[[purpose]]\nid = \"A B\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
+      "recipients = [\"x\"]\nfields = [\"name\"]\n",
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
+      "recipients = [\"x\"]\nfields = [\"name\"]\nextra = 1\n",
+  };
+  for (const char* text : bad) EXPECT_FALSE(PurposeCatalogue::Parse(text).ok()) << text;
+  EXPECT_FALSE(PurposeCatalogue::Parse(ok + ok).ok());  // duplicate id
+  EXPECT_FALSE(PurposeCatalogue::Parse("other = 1\n" + ok).ok());
+}
+
+}  // namespace
+}  // namespace kakunin::registry
