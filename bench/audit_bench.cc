@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   opt.today = g.today;
   size_t next = 0;
   Status st = registry::PipelinedIngest(
-      reg, actor, 5000,
+      reg, actor,
       [&](registry::IngestBatch* b) {
         for (; next < residents && b->items.size() < 5000; ++next) {
           Notification n = (*gen)->Next();

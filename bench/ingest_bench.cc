@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
   auto t0 = SteadyClock::now();
   size_t accepted = 0, next = 0;
   Status st = registry::PipelinedIngest(
-      reg, actor, batch,
+      reg, actor,
       [&](registry::IngestBatch* b) {
         for (; next < count && b->items.size() < batch; ++next) {
           b->positions.push_back(next);

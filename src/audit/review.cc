@@ -4,12 +4,12 @@
 #include <set>
 
 #include "audit/entry.h"
-#include "core/date.h"
+#include "core/clock.h"
 
 namespace kakunin::audit {
 namespace {
 
-constexpr int64_t kMicrosPerSecond = 1000000;
+constexpr int64_t kMicrosPerMinute = int64_t{60} * 1000000;
 
 bool IsRead(const std::string& action) {
   return action == "resident.show" || action == "resident.search" ||
@@ -47,10 +47,10 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
                                  " cannot be decoded (run kakunin audit verify)");
       return false;
     }
-    const int64_t local = row.time / kMicrosPerSecond + 9 * 3600;  // JST
-    const int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-    const std::string day = Date::FromDays(days).ToIso();
-    const int minute = static_cast<int>((local - days * 86400) / 60);
+    const Date date = JstDate(row.time);
+    const std::string day = date.ToIso();
+    const int minute = static_cast<int>((row.time - JstMidnightMicros(date)) / kMicrosPerMinute);
+    const int64_t days = date.ToDays();
     const int weekday = static_cast<int>(((days % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
     const auto key = std::make_pair(e->actor, day);
     if (IsRead(e->action)) {

@@ -13,6 +13,7 @@
 #include "audit/merkle.h"
 #include "cli/commands.h"
 #include "cli/node.h"
+#include "core/clock.h"
 #include "core/bytes.h"
 #include "text/json.h"
 #include "text/utf8.h"
@@ -287,7 +288,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     if (!v) return true;
     auto d = ParseIsoDate(*v).date;
     if (!d) return false;
-    *out = (d->ToDays() * 86400 - 9 * 3600) * int64_t{1000000};  // JST midnight
+    *out = JstMidnightMicros(*d);
     return true;
   };
   auto record = [&](const char* action, std::string conditions, int64_t count) {

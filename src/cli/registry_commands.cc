@@ -196,7 +196,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
   bool any_rejected = false;
   std::string out;
   Status st = registry::PipelinedIngest(
-      reg, (*node)->actor, batch_size,
+      reg, (*node)->actor,
       [&](registry::IngestBatch* b) {
         StreamItem item;
         while (b->items.size() < batch_size) {
@@ -551,7 +551,7 @@ int RunProvisions(const std::vector<std::string>& argv, Io& io) {
   if (!rows.ok()) return Fail(io, "provisions", rows.status());
   (void)SealLog(**node);
   for (const auto& p : *rows) {
-    Date day = Date::FromDays((p.provided_at / 1000000 + 9 * 3600) / 86400);
+    Date day = JstDate(p.provided_at);
     if (args->Has("json")) {
       std::string line = "{\"resident_code\":";
       text::AppendJsonString(p.resident_code, &line);

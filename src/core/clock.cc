@@ -8,9 +8,15 @@ constexpr int64_t kJstOffsetMicros = int64_t{9} * 3600 * 1000000;
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 }  // namespace
 
-Date Clock::TodayJst() const {
-  return Date::FromDays(FloorDiv(NowMicros() + kJstOffsetMicros, kMicrosPerDay));
+Date JstDate(int64_t micros) {
+  return Date::FromDays(FloorDiv(micros + kJstOffsetMicros, kMicrosPerDay));
 }
+
+int64_t JstMidnightMicros(const Date& date) {
+  return date.ToDays() * kMicrosPerDay - kJstOffsetMicros;
+}
+
+Date Clock::TodayJst() const { return JstDate(NowMicros()); }
 
 int64_t SystemClock::NowMicros() const {
   return std::chrono::duration_cast<std::chrono::microseconds>(

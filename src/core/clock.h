@@ -10,6 +10,12 @@
 
 namespace kakunin {
 
+// The registry's dates are Japanese civil dates (JST, UTC+9, no daylight saving).
+// The JST date of an instant (µs since the Unix epoch).
+Date JstDate(int64_t micros);
+// The instant (µs since the Unix epoch) at which `date` begins in JST.
+int64_t JstMidnightMicros(const Date& date);
+
 // Thread-safe implementations only.
 class Clock {
  public:

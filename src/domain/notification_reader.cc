@@ -340,7 +340,7 @@ bool NotificationStream::NextJsonLine(StreamItem* item) {
   return false;
 }
 
-std::optional<RawValue> NotificationStream::DecodeCell(const std::string& cell) const {
+RawValue NotificationStream::DecodeCell(const std::string& cell) const {
   RawValue v;
   if (cell.empty()) return v;  // kNull: an empty cell is an absent field
   v.kind = RawValue::Kind::kString;
@@ -371,12 +371,12 @@ bool NotificationStream::NextCsvRow(StreamItem* item) {
       return false;
     }
     for (const std::string& cell : rec.fields) {
-      auto v = DecodeCell(cell);
-      if (!v->well_formed || !text::IsValidUtf8(v->text)) {
+      RawValue v = DecodeCell(cell);
+      if (!v.well_formed || !text::IsValidUtf8(v.text)) {
         status_ = Status::InvalidArgument("CSV header is not valid text in the given encoding");
         return false;
       }
-      header_.push_back(v->text);
+      header_.push_back(v.text);
     }
     if (std::none_of(header_.begin(), header_.end(),
                      [](const std::string& h) { return FindField(h) >= 0; })) {
@@ -405,7 +405,7 @@ bool NotificationStream::NextCsvRow(StreamItem* item) {
   std::vector<RawField> fields(header_.size());
   for (size_t i = 0; i < header_.size(); ++i) {
     fields[i].key = header_[i];
-    fields[i].value = *DecodeCell(rec.fields[i]);
+    fields[i].value = DecodeCell(rec.fields[i]);
     if (header_[i] == "sequence" && fields[i].value.kind == RawValue::Kind::kString &&
         fields[i].value.well_formed) {
       // CSV has no types: a sequence cell is a number if it is plain digits, and a

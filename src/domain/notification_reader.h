@@ -109,7 +109,7 @@ class NotificationStream {
  private:
   bool NextJsonLine(StreamItem* item);
   bool NextCsvRow(StreamItem* item);
-  std::optional<RawValue> DecodeCell(const std::string& cell) const;
+  RawValue DecodeCell(const std::string& cell) const;
 
   InputFormat format_;
   InputEncoding encoding_;

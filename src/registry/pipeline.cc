@@ -4,11 +4,10 @@
 
 namespace kakunin::registry {
 
-Status PipelinedIngest(Registry& registry, const Actor& actor, size_t batch_size,
+Status PipelinedIngest(Registry& registry, const Actor& actor,
                        const std::function<bool(IngestBatch*)>& fill,
                        const std::function<Status(const IngestBatch&,
                                                   const std::vector<ApplyResult>&)>& committed) {
-  (void)batch_size;  // `fill` owns the batch size; kept for symmetry with callers
   auto produce = [&fill]() {
     IngestBatch b;
     bool more = fill(&b);

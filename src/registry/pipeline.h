@@ -17,11 +17,11 @@ struct IngestBatch {
   std::vector<PreparedNotification> items;
 };
 
-// `fill` appends up to `batch_size` checked notifications to the batch (preparing them with
-// Registry::Prepare) and returns false when the input is exhausted; it runs on a helper
+// `fill` appends one batch of checked notifications (preparing them with Registry::Prepare;
+// it chooses the batch size) and returns false when the input is exhausted; it runs on a helper
 // thread, one call at a time. `committed` receives each batch's results in order, after
 // the batch is durable; it runs on the calling thread. Stops at the first error.
-Status PipelinedIngest(Registry& registry, const Actor& actor, size_t batch_size,
+Status PipelinedIngest(Registry& registry, const Actor& actor,
                        const std::function<bool(IngestBatch*)>& fill,
                        const std::function<Status(const IngestBatch&,
                                                   const std::vector<ApplyResult>&)>& committed);

@@ -15,8 +15,6 @@ using store::ResidentRow;
 using store::ResidentStatus;
 using store::VersionRow;
 
-constexpr int64_t kMicrosPerSecond = 1000000;
-
 // Domain separation for the keyed hashes: a payload MAC can never equal a number MAC.
 std::string NumberMac(const crypto::FieldCipher& c, std::string_view number) {
   return c.LookupHash(std::string("kakunin/individual_number/v1:") + std::string(number));
@@ -26,11 +24,6 @@ ApplyResult Reject(ErrorCode code) {
   ApplyResult r;
   r.errors.push_back({std::string(kRecordField), code});
   return r;
-}
-
-// Midnight (JST) at the start of `d`, in µs since the epoch.
-int64_t StartOfDayJst(const Date& d) {
-  return (d.ToDays() * 86400 - 9 * 3600) * kMicrosPerSecond;
 }
 
 Date YearsBefore(const Date& d, int years) {
@@ -645,10 +638,10 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
     return Status::InvalidArgument("a purge cannot be dated after today (preview with --dry-run)");
   }
   const int64_t superseded_before =
-      StartOfDayJst(YearsBefore(as_of, config_.superseded_retention_years));
-  const int64_t removed_before = StartOfDayJst(YearsBefore(as_of, config_.removed_retention_years));
+      JstMidnightMicros(YearsBefore(as_of, config_.superseded_retention_years));
+  const int64_t removed_before = JstMidnightMicros(YearsBefore(as_of, config_.removed_retention_years));
   store::PurgeCounts counts;
-  const int64_t audit_before = StartOfDayJst(YearsBefore(as_of, config_.audit_retention_years));
+  const int64_t audit_before = JstMidnightMicros(YearsBefore(as_of, config_.audit_retention_years));
   Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
     auto r = txn.Purge(superseded_before, removed_before, dry_run);
     if (!r.ok()) return r.status();
