@@ -14,8 +14,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$bin" generate --count 1500 --seed 5 --today 2026-04-01 \
   | "$bin" ingest --data "$tmp/node" --today 2026-04-01 --batch 200 - > /dev/null
 code=$("$bin" generate --count 1 --seed 5 | sed 's/.*"resident_code":"\([0-9]*\)".*/\1/')
-"$bin" show --data "$tmp/node" --purpose test "$code" > /dev/null
-"$bin" provide --data "$tmp/node" --purpose test --recipient 教育委員会 --kind 別表第六 \
+"$bin" show --data "$tmp/node" --purpose registry.maintenance "$code" > /dev/null
+"$bin" provide --data "$tmp/node" --purpose board.school_aid --recipient agency:yamanashi-board-of-education --kind 別表第六 \
   --items name,address "$code" > /dev/null
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
 cp "$tmp/node/registry.db" "$tmp/clean.db"

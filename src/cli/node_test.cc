@@ -73,21 +73,21 @@ TEST_F(NodeTest, InitMakesPrivateFilesAndRefusesTwice) {
 
 TEST_F(NodeTest, ShowSearchHistoryStatsWork) {
   EXPECT_EQ(Kakunin({"show", "--data", data_, code_}).status, 2);  // no purpose, no read
-  Out show = Kakunin({"show", "--data", data_, "--purpose", "test", "--json", code_});
+  Out show = Kakunin({"show", "--data", data_, "--purpose", "registry.maintenance", "--json", code_});
   ASSERT_EQ(show.status, 0) << show.err;
   EXPECT_NE(show.out.find("\"resident_code\":\"" + code_ + "\""), std::string::npos);
   EXPECT_NE(show.out.find("\"individual_number\":\""), std::string::npos);
-  EXPECT_EQ(Kakunin({"show", "--data", data_, "--purpose", "test", "99999999999"}).status, 1);
-  Out hist = Kakunin({"history", "--data", data_, "--purpose", "test", "--json", code_});
+  EXPECT_EQ(Kakunin({"show", "--data", data_, "--purpose", "registry.maintenance", "99999999999"}).status, 1);
+  Out hist = Kakunin({"history", "--data", data_, "--purpose", "registry.maintenance", "--json", code_});
   EXPECT_EQ(hist.status, 0);
   Out stats = Kakunin({"stats", "--data", data_, "--json"});
   EXPECT_NE(stats.out.find("\"active\":50"), std::string::npos);
-  Out search = Kakunin({"search", "--data", data_, "--purpose", "test", "--address", "山梨県",
+  Out search = Kakunin({"search", "--data", data_, "--purpose", "registry.maintenance", "--address", "山梨県",
                         "--limit", "5", "--json"});
   EXPECT_EQ(search.status, 0);
   EXPECT_EQ(std::count(search.out.begin(), search.out.end(), '\n'), 5);
   EXPECT_NE(search.err.find("cut"), std::string::npos);
-  EXPECT_EQ(Kakunin({"search", "--data", data_, "--purpose", "test", "--sex", "male"}).status, 2);
+  EXPECT_EQ(Kakunin({"search", "--data", data_, "--purpose", "registry.maintenance", "--sex", "male"}).status, 2);
 }
 
 TEST_F(NodeTest, MissingKeyFileIsAClearErrorAndChangesNothing) {
@@ -116,7 +116,7 @@ TEST_F(NodeTest, TruncatedDatabaseIsAClearError) {
   std::string bytes = Read(db());
   { std::ofstream(db(), std::ios::binary | std::ios::trunc) << bytes.substr(0, 3000); }
   std::string before = Read(db());
-  Out r = Kakunin({"show", "--data", data_, "--purpose", "test", code_});
+  Out r = Kakunin({"show", "--data", data_, "--purpose", "registry.maintenance", code_});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
   EXPECT_EQ(Read(db()), before);
@@ -137,7 +137,7 @@ TEST_F(NodeTest, CorruptPagesAreDetected) {
   // Scribble over everything after the first page (the schema survives, the data does not).
   for (size_t i = 4096 + 100; i < bytes.size(); i += 7) bytes[i] = static_cast<char>(0xA5);
   { std::ofstream(db(), std::ios::binary | std::ios::trunc) << bytes; }
-  Out r = Kakunin({"search", "--data", data_, "--purpose", "test", "--address", "山梨県"});
+  Out r = Kakunin({"search", "--data", data_, "--purpose", "registry.maintenance", "--address", "山梨県"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
 }

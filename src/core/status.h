@@ -67,12 +67,22 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
+  // A stable, machine-readable reason finer than the code (e.g. "sender_mismatch"), for an API
+  // to map to its error table. `reason` must be a string literal (it is not copied).
+  Status WithReason(const char* reason) && {
+    reason_ = reason;
+    return std::move(*this);
+  }
+  // "" if none was given.
+  std::string_view reason() const { return reason_ == nullptr ? "" : reason_; }
+
   // "invalid_argument: message", or "ok".
   std::string ToString() const;
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  const char* reason_ = nullptr;
 };
 
 // A value or an error. REQUIRES: a Result is never built from an OK Status.

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include <toml++/toml.h>
 
@@ -25,6 +26,54 @@ Status CheckKeys(const toml::table& t, const std::set<std::string>& allowed,
   return Status::Ok();
 }
 
+Status ParseServer(const toml::table& st, const std::string& data_dir, ServerConfig* out) {
+  KAKUNIN_RETURN_IF_ERROR(CheckKeys(
+      st,
+      {"address", "port", "certificate", "key", "client_ca", "crl", "access_log",
+       "max_body_bytes", "max_connections", "read_timeout_ms", "idle_timeout_ms", "io_threads",
+       "worker_threads"},
+      "server."));
+  out->present = true;
+  auto text = [&](const char* key, std::string* target, bool is_path, bool required) -> Status {
+    auto n = st[key];
+    if (!n) {
+      if (required) return Status::InvalidArgument(std::string("config: server.") + key + " is required");
+      return Status::Ok();
+    }
+    if (!n.is_string() || n.value<std::string>()->empty() || n.value<std::string>()->size() > 4096) {
+      return Status::InvalidArgument(std::string("config: server.") + key + " must be a string");
+    }
+    *target = is_path ? Resolve(data_dir, *n.value<std::string>()) : *n.value<std::string>();
+    return Status::Ok();
+  };
+  KAKUNIN_RETURN_IF_ERROR(text("address", &out->address, false, false));
+  KAKUNIN_RETURN_IF_ERROR(text("certificate", &out->certificate, true, true));
+  KAKUNIN_RETURN_IF_ERROR(text("key", &out->key, true, true));
+  KAKUNIN_RETURN_IF_ERROR(text("client_ca", &out->client_ca, true, true));
+  KAKUNIN_RETURN_IF_ERROR(text("crl", &out->crl, true, false));
+  std::string log = out->access_log;
+  KAKUNIN_RETURN_IF_ERROR(text("access_log", &log, false, false));
+  out->access_log = log == "-" ? log : Resolve(data_dir, log);
+  auto integer = [&](const char* key, int64_t lo, int64_t hi, auto* target) -> Status {
+    auto n = st[key];
+    if (!n) return Status::Ok();
+    if (!n.is_integer() || *n.value<int64_t>() < lo || *n.value<int64_t>() > hi) {
+      return Status::InvalidArgument(std::string("config: server.") + key + " must be an integer " +
+                                     std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    *target = static_cast<std::remove_pointer_t<decltype(target)>>(*n.value<int64_t>());
+    return Status::Ok();
+  };
+  KAKUNIN_RETURN_IF_ERROR(integer("port", 0, 65535, &out->port));
+  KAKUNIN_RETURN_IF_ERROR(integer("max_body_bytes", 1024, int64_t{64} << 20, &out->max_body_bytes));
+  KAKUNIN_RETURN_IF_ERROR(integer("max_connections", 1, 100000, &out->max_connections));
+  KAKUNIN_RETURN_IF_ERROR(integer("read_timeout_ms", 10, 600000, &out->read_timeout_ms));
+  KAKUNIN_RETURN_IF_ERROR(integer("idle_timeout_ms", 10, 3600000, &out->idle_timeout_ms));
+  KAKUNIN_RETURN_IF_ERROR(integer("io_threads", 1, 64, &out->io_threads));
+  KAKUNIN_RETURN_IF_ERROR(integer("worker_threads", 1, 256, &out->worker_threads));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& data_dir) {
@@ -39,7 +88,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
                                    std::string(err.description()));
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
-      t, {"role", "prefecture", "database", "key_file", "signing_key", "retention", "checks"},
+      t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
+          "checks", "server"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -79,6 +129,11 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   auto signing = path("signing_key", "audit.key");
   if (!signing.ok()) return signing.status();
   c.signing_key = *signing;
+  if (t["purposes"]) {
+    auto purposes = path("purposes", "");
+    if (!purposes.ok()) return purposes.status();
+    c.purposes_file = *purposes;
+  }
   if (auto ret = t["retention"]) {
     if (!ret.is_table()) return Status::InvalidArgument("config: [retention] must be a table");
     const toml::table& rt = *ret.as_table();
@@ -112,6 +167,10 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
             "config: checks.resident_code_check must be \"full\" or \"format\"");
       }
     }
+  }
+  if (auto srv = t["server"]) {
+    if (!srv.is_table()) return Status::InvalidArgument("config: [server] must be a table");
+    KAKUNIN_RETURN_IF_ERROR(ParseServer(*srv.as_table(), data_dir, &c.server));
   }
   return c;
 }
@@ -159,7 +218,12 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "key_file = " << TomlString(c.key_file) << "\n"
     << "# Signs the operation log's checkpoints; its public half is audit.key.pub.\n"
     << "signing_key = " << TomlString(c.signing_key.empty() ? "audit.key" : c.signing_key)
-    << "\n\n"
+    << "\n";
+  if (!c.purposes_file.empty()) {
+    o << "# The purpose catalogue (利用事由): what may be read, by whom, with which fields.\n"
+      << "purposes = " << TomlString(c.purposes_file) << "\n";
+  }
+  o << "\n"
     << "[retention]\n"
     << "# 住民基本台帳法施行令: superseded versions are kept 150 years after the next\n"
     << "# notification for the person, removed residents 150 years after the removal.\n"
@@ -170,6 +234,24 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "[checks]\n"
     << "resident_code_check = \""
     << (c.resident_code_check == ResidentCodeCheck::kFull ? "full" : "format") << "\"\n";
+  if (c.server.present) {
+    const ServerConfig& s = c.server;
+    o << "\n[server]\n"
+      << "# kakunin serve: HTTPS with mutual TLS (docs/api.md).\n"
+      << "address = " << TomlString(s.address) << "\n"
+      << "port = " << s.port << "\n"
+      << "certificate = " << TomlString(s.certificate) << "\n"
+      << "key = " << TomlString(s.key) << "\n"
+      << "client_ca = " << TomlString(s.client_ca) << "\n";
+    if (!s.crl.empty()) o << "crl = " << TomlString(s.crl) << "\n";
+    o << "access_log = " << TomlString(s.access_log) << "\n"
+      << "max_body_bytes = " << s.max_body_bytes << "\n"
+      << "max_connections = " << s.max_connections << "\n"
+      << "read_timeout_ms = " << s.read_timeout_ms << "\n"
+      << "idle_timeout_ms = " << s.idle_timeout_ms << "\n"
+      << "io_threads = " << s.io_threads << "\n"
+      << "worker_threads = " << s.worker_threads << "\n";
+  }
   return o.str();
 }
 

@@ -14,6 +14,17 @@
 //   audit_years = 7                # operation log and provision records
 //   [checks]
 //   resident_code_check = "full"   # or "format" (the 住民票コード formula is a stand-in)
+//   purposes = "purposes.toml"     # the purpose catalogue (absent: the built-in 山梨県 sample)
+//   [server]                       # `kakunin serve` (docs/api.md)
+//   address = "127.0.0.1"
+//   port = 8443
+//   certificate = "tls/server.pem" # server certificate chain and key (PEM)
+//   key = "tls/server.key"
+//   client_ca = "tls/client-ca.pem"  # client certificates must chain to it
+//   crl = "tls/client-ca.crl"      # optional: revoked client certificates
+//   access_log = "-"               # JSON lines; "-" = standard error
+//   max_body_bytes = 1048576, max_connections = 256, read_timeout_ms = 10000,
+//   idle_timeout_ms = 30000, io_threads = 1, worker_threads = 16
 
 #include <string>
 
@@ -23,6 +34,26 @@
 namespace kakunin::registry {
 
 enum class NodeRole { kPrefecture, kNational };
+
+// How `kakunin serve` listens. Paths are absolute after loading.
+struct ServerConfig {
+  bool present = false;  // a [server] table was given
+  std::string address = "127.0.0.1";
+  int port = 8443;
+  std::string certificate;
+  std::string key;
+  std::string client_ca;
+  std::string crl;  // "" = no CRL
+  std::string access_log = "-";
+  int64_t max_body_bytes = 1 << 20;
+  int max_connections = 256;
+  int read_timeout_ms = 10000;
+  int idle_timeout_ms = 30000;
+  int io_threads = 1;
+  // Handlers block on SQLite and on the durable commit of their log entry; many workers let
+  // concurrent reads share one commit (DESIGN §5).
+  int worker_threads = 16;
+};
 
 struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
@@ -35,6 +66,8 @@ struct NodeConfig {
   int removed_retention_years = 150;
   int audit_retention_years = 7;  // operation log and provision records
   ResidentCodeCheck resident_code_check = ResidentCodeCheck::kFull;
+  std::string purposes_file;  // absolute; "" = the built-in sample catalogue
+  ServerConfig server;
 };
 
 // Parses a configuration; unknown keys and wrong types are errors (a typo in a retention

@@ -9,7 +9,14 @@
 
 #include "registry/registry.h"
 
+namespace kakunin {
+extern const std::string_view kSamplePurposesToml;  // generated
+}  // namespace kakunin
+
 namespace kakunin::registry {
+
+std::string_view SamplePurposeCatalogue() { return kSamplePurposesToml; }
+
 namespace {
 
 std::optional<PurposeKind> ParseKind(std::string_view s) {

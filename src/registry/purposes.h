@@ -43,4 +43,8 @@ class PurposeCatalogue {
 
 std::string_view PurposeKindName(PurposeKind kind);
 
+// The sample catalogue for 山梨県 (data/purposes/yamanashi.toml), compiled in: `kakunin init`
+// copies it into a new node, and a node whose configuration names no catalogue uses it.
+std::string_view SamplePurposeCatalogue();
+
 }  // namespace kakunin::registry

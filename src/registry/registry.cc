@@ -1,6 +1,7 @@
 #include "registry/registry.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/bytes.h"
 #include "registry/write_queue.h"
@@ -252,6 +253,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
 Result<std::vector<ApplyResult>> Registry::ApplyIn(
     store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch,
     const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckRunning(txn));
   std::vector<ApplyResult> results;
   results.reserve(batch.size());
   const int64_t now = clock_->NowMicros();
@@ -302,7 +304,7 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(
 Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotification>& batch,
                                                  const Actor& actor) {
   std::vector<ApplyResult> results;
-  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+  Status st = WriteTxn([&](store::RegistryTxn& txn) -> Status {
     auto r = ApplyIn(txn, batch, actor);
     if (!r.ok()) return r.status();
     results = std::move(*r);
@@ -312,12 +314,98 @@ Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotif
   return results;
 }
 
+Status Registry::CheckPurpose(const std::string& purpose) const {
+  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
+  if (purposes_ != nullptr && purposes_->Find(purpose) == nullptr) {
+    return Status::PermissionDenied("the purpose is not in the catalogue")
+        .WithReason("purpose_not_permitted");
+  }
+  return Status::Ok();
+}
+
+Status Registry::CheckProvisionPurpose(const ProvisionRequest& req) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckPurpose(req.purpose));
+  if (purposes_ == nullptr) return Status::Ok();
+  const Purpose* p = purposes_->Find(req.purpose);
+  if (!p->AllowsRecipient(req.recipient)) {
+    return Status::PermissionDenied("the purpose is not open to this recipient")
+        .WithReason("purpose_not_permitted");
+  }
+  for (const auto& item : req.items) {
+    if (!p->AllowsField(item)) {
+      return Status::PermissionDenied("an item is not among the purpose's fields")
+          .WithReason("purpose_not_permitted");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Registry::WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const {
+  if (queue_ != nullptr) return queue_->Submit(job);
+  return store_->Write(job);
+}
+
 Status Registry::Record(audit::AuditEntry entry) const {
-  auto append = [&](store::RegistryTxn& txn) -> Status {
+  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
     return log_->Append(txn, std::move(entry)).status();
-  };
-  if (queue_ != nullptr) return queue_->Submit(append);
-  return store_->Write(append);
+  });
+}
+
+Status Registry::RecordWith(audit::AuditEntry entry,
+                            const std::function<Status(store::RegistryTxn&)>& change) const {
+  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(change(txn));
+    return log_->Append(txn, std::move(entry)).status();
+  });
+}
+
+namespace {
+constexpr char kHaltedKey[] = "halted_since";
+}  // namespace
+
+Status Registry::CheckRunning(store::RegistryTxn& txn) const {
+  KAKUNIN_ASSIGN(halted, txn.GetMeta(kHaltedKey));
+  if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+  return Status::Ok();
+}
+
+Result<std::optional<int64_t>> Registry::HaltedSince(store::RegistryReader& reader) const {
+  KAKUNIN_ASSIGN(halted, reader.GetMeta(kHaltedKey));
+  if (!halted) return std::optional<int64_t>();
+  return std::optional<int64_t>(std::strtoll(halted->c_str(), nullptr, 10));
+}
+
+Status Registry::Halt(const std::string& reason, const Actor& actor) {
+  if (reason.empty() || reason.size() > 1000 || text::CheckText(reason) != text::TextCheck::kOk) {
+    return Status::InvalidArgument("a reason (1-1000 characters of text) is required");
+  }
+  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN(halted, txn.GetMeta(kHaltedKey));
+    if (halted) return Status::FailedPrecondition("the node is already halted");
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltedKey, std::to_string(clock_->NowMicros())));
+    audit::AuditEntry e;
+    e.actor = actor.id;
+    e.terminal = actor.terminal;
+    e.action = "node.halt";
+    e.conditions = "reason=" + reason;
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+}
+
+Status Registry::Resume(const Actor& actor) {
+  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN(halted, txn.GetMeta(kHaltedKey));
+    if (!halted) return Status::FailedPrecondition("the node is not halted");
+    KAKUNIN_RETURN_IF_ERROR(txn.DeleteMeta(kHaltedKey));
+    audit::AuditEntry e;
+    e.actor = actor.id;
+    e.terminal = actor.terminal;
+    e.action = "node.resume";
+    e.conditions = "halted_since=" + *halted;
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
 }
 
 Status Registry::Checkpoint() const {
@@ -339,10 +427,7 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
                                                    const std::string& resident_code,
                                                    const Actor& actor, const std::string& purpose,
                                                    bool include_removed) const {
-  if (!IsValidPurposeId(purpose)) {
-    return Refuse(actor, "resident.show", purpose,
-                  Status::InvalidArgument("a valid purpose is required"));
-  }
+  if (Status why = CheckPurpose(purpose); !why.ok()) return Refuse(actor, "resident.show", purpose, why);
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
@@ -382,7 +467,8 @@ Status Registry::Refuse(const Actor& actor, const char* action, const std::strin
 Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const SearchRequest& req,
                                        const Actor& actor, const std::string& purpose) const {
   auto r = SearchImpl(reader, req, actor, purpose);
-  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
+  if (!r.ok() && (r.status().code() == StatusCode::kInvalidArgument ||
+                  r.status().code() == StatusCode::kPermissionDenied)) {
     return Refuse(actor, "resident.search", purpose, r.status());
   }
   return r;
@@ -391,7 +477,7 @@ Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const Sear
 Result<SearchOutcome> Registry::SearchImpl(store::RegistryReader& reader,
                                            const SearchRequest& req, const Actor& actor,
                                            const std::string& purpose) const {
-  if (!IsValidPurposeId(purpose)) return Status::InvalidArgument("a valid purpose is required");
+  KAKUNIN_RETURN_IF_ERROR(CheckPurpose(purpose));
   SearchOutcome out;
   // The conditions, as asked, go into the log with the codes found.
   std::string conditions = "{";
@@ -473,25 +559,26 @@ Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& rea
                                                       const ProvisionRequest& req,
                                                       const Actor& actor) const {
   auto r = ProvideImpl(reader, req, actor);
-  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
+  if (!r.ok() && (r.status().code() == StatusCode::kInvalidArgument ||
+                  r.status().code() == StatusCode::kPermissionDenied)) {
     return Refuse(actor, "resident.provide", req.purpose, r.status());
   }
   return r;
 }
 
-Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader& reader,
-                                                          const ProvisionRequest& req,
-                                                          const Actor& actor) const {
+namespace {
+Status CheckProvisionRequest(const ProvisionRequest& req, size_t max_codes) {
   if (!IsValidPurposeId(req.purpose)) return Status::InvalidArgument("a valid purpose is required");
   if (req.recipient.empty() || req.recipient.size() > 200 ||
       text::CheckText(req.recipient) != text::TextCheck::kOk) {
     return Status::InvalidArgument("a recipient is required");
   }
-  if (req.function != "lookup" && req.function != "search" && req.function != "batch") {
-    return Status::InvalidArgument("function must be lookup, search or batch");
+  if (req.function != "lookup" && req.function != "search" && req.function != "batch" &&
+      req.function != "history") {
+    return Status::InvalidArgument("function must be lookup, search, batch or history");
   }
-  if (req.resident_codes.empty() || req.resident_codes.size() > 10000) {
-    return Status::InvalidArgument("give 1..10000 resident codes");
+  if (req.resident_codes.empty() || req.resident_codes.size() > max_codes) {
+    return Status::InvalidArgument("give 1.." + std::to_string(max_codes) + " resident codes");
   }
   if (req.items.empty()) return Status::InvalidArgument("name the items to provide");
   for (const auto& item : req.items) {
@@ -500,54 +587,62 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
       return Status::InvalidArgument("an item is not one of the provision items");
     }
   }
-  std::string items_joined;
-  for (const auto& item : req.items) items_joined += (items_joined.empty() ? "" : ",") + item;
-  const bool with_number = std::find(req.items.begin(), req.items.end(), "individual_number") !=
-                           req.items.end();
-  std::vector<ProvidedRecord> out;
-  std::vector<store::ProvisionRow> rows;
-  for (const auto& code : req.resident_codes) {
-    ProvidedRecord rec;
-    rec.resident_code = code;
-    KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
-    if (row && row->status == ResidentStatus::kActive) {
-      KAKUNIN_ASSIGN(version, reader.Version(row->version_id));
-      if (!version) return Status::DataLoss("a resident's current version is missing");
-      rec.found = true;
-      for (const auto& item : req.items) {
-        std::optional<std::string> v;
-        if (item == "resident_code") v = row->resident_code;
-        if (item == "name") v = row->name;
-        if (item == "name_kana") v = row->name_kana;
-        if (item == "former_surname") v = version->former_surname;
-        if (item == "alias") v = version->alias;
-        if (item == "sex") v = row->sex;
-        if (item == "birth_date") v = row->birth_date;
-        if (item == "address") v = row->address;
-        if (item == "municipality_code") v = row->municipality_code;
-        if (item == "individual_number") {
-          KAKUNIN_ASSIGN(number, cipher_->Open(version->sealed_number,
-                                               NumberAssociatedData(version->municipality_code,
-                                                                    version->sequence)));
-          v = std::move(number);
-        }
-        if (v) rec.items.emplace_back(item, *v);
-      }
-      store::ProvisionRow p;
-      p.resident_code = row->resident_code;
-      p.function = req.function;
-      p.purpose = req.purpose;
-      p.provision_kind = req.provision_kind;
-      p.number_provided = with_number;
-      p.source = "prefecture:" + std::to_string(config_.prefecture);
-      p.recipient = req.recipient;
-      p.items = items_joined;
-      rows.push_back(std::move(p));
+  return Status::Ok();
+}
+
+std::string JoinItems(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
+    const store::VersionRow& v, const std::vector<std::string>& items) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& item : items) {
+    std::optional<std::string> value;
+    if (item == "resident_code") value = v.resident_code;
+    if (item == "name") value = v.name;
+    if (item == "name_kana") value = v.name_kana;
+    if (item == "former_surname") value = v.former_surname;
+    if (item == "alias") value = v.alias;
+    if (item == "sex") value = v.sex;
+    if (item == "birth_date") value = v.birth_date;
+    if (item == "address") value = v.address;
+    if (item == "municipality_code") value = v.municipality_code;
+    if (item == "individual_number") {
+      KAKUNIN_ASSIGN(number, cipher_->Open(v.sealed_number, NumberAssociatedData(
+                                                                v.municipality_code, v.sequence)));
+      value = std::move(number);
     }
-    out.push_back(std::move(rec));
+    if (value) out.emplace_back(item, std::move(*value));
   }
-  // Provision records and the log entry in one transaction, before anything is returned.
-  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+  return out;
+}
+
+store::ProvisionRow Registry::ProvisionOf(const std::string& resident_code,
+                                          const ProvisionRequest& req) const {
+  store::ProvisionRow p;
+  p.resident_code = resident_code;
+  p.function = req.function;
+  p.purpose = req.purpose;
+  p.provision_kind = req.provision_kind;
+  p.number_provided = std::find(req.items.begin(), req.items.end(), "individual_number") !=
+                      req.items.end();
+  p.source = "prefecture:" + std::to_string(config_.prefecture);
+  p.recipient = req.recipient;
+  p.items = JoinItems(req.items);
+  return p;
+}
+
+Status Registry::WriteProvisions(const ProvisionRequest& req, const Actor& actor,
+                                 std::vector<store::ProvisionRow>& rows) const {
+  const std::string items_joined = JoinItems(req.items);
+  // Provision records and the log entry in one transaction, before anything is returned; a
+  // halted node provides nothing.
+  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(CheckRunning(txn));
     audit::AuditEntry e = ReadEntry(actor, "resident.provide", req.purpose);
     for (const auto& r : rows) e.targets.push_back(r.resident_code);
     e.conditions = "function=" + req.function + " kind=" + req.provision_kind +
@@ -564,7 +659,67 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
     }
     return Status::Ok();
   });
-  if (!st.ok()) return st;
+}
+
+Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader& reader,
+                                                          const ProvisionRequest& req,
+                                                          const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 10000));
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
+  if (req.function == "history") return Status::InvalidArgument("use ProvideHistory");
+  std::vector<ProvidedRecord> out;
+  std::vector<store::ProvisionRow> rows;
+  for (const auto& code : req.resident_codes) {
+    ProvidedRecord rec;
+    rec.resident_code = code;
+    KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
+    if (row && row->status == ResidentStatus::kActive) {
+      KAKUNIN_ASSIGN(version, reader.Version(row->version_id));
+      if (!version) return Status::DataLoss("a resident's current version is missing");
+      rec.found = true;
+      KAKUNIN_ASSIGN(items, ItemsOf(*version, req.items));
+      rec.items = std::move(items);
+      rows.push_back(ProvisionOf(row->resident_code, req));
+    }
+    out.push_back(std::move(rec));
+  }
+  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, rows));
+  return out;
+}
+
+Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistory(
+    store::RegistryReader& reader, const ProvisionRequest& req, const Actor& actor) const {
+  auto r = ProvideHistoryImpl(reader, req, actor);
+  if (!r.ok() && (r.status().code() == StatusCode::kInvalidArgument ||
+                  r.status().code() == StatusCode::kPermissionDenied)) {
+    return Refuse(actor, "resident.provide", req.purpose, r.status());
+  }
+  return r;
+}
+
+Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl(
+    store::RegistryReader& reader, const ProvisionRequest& req, const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 1));
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
+  if (req.function != "history") return Status::InvalidArgument("function must be history");
+  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(req.resident_codes[0]));
+  std::vector<store::ProvisionRow> rows;
+  std::optional<std::vector<ProvidedVersion>> out;
+  if (row && row->status == ResidentStatus::kActive) {
+    KAKUNIN_ASSIGN(versions, reader.History(row->person_id));
+    out.emplace();
+    for (const auto& v : versions) {
+      ProvidedVersion pv;
+      pv.kind = v.kind;
+      pv.reason = v.reason;
+      pv.change_date = v.change_date;
+      KAKUNIN_ASSIGN(items, ItemsOf(v, req.items));
+      pv.items = std::move(items);
+      out->push_back(std::move(pv));
+    }
+    rows.push_back(ProvisionOf(row->resident_code, req));
+  }
+  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, rows));
   return out;
 }
 
@@ -572,10 +727,7 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
                                                                 const std::string& code,
                                                                 const Actor& actor,
                                                                 const std::string& purpose) const {
-  if (!IsValidPurposeId(purpose)) {
-    return Refuse(actor, "resident.provisions", purpose,
-                  Status::InvalidArgument("a valid purpose is required"));
-  }
+  if (Status why = CheckPurpose(purpose); !why.ok()) return Refuse(actor, "resident.provisions", purpose, why);
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
   std::vector<store::ProvisionRow> out;
   if (row) {
@@ -605,10 +757,7 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
 Result<std::optional<std::vector<VersionView>>> Registry::History(
     store::RegistryReader& reader, const std::string& resident_code, const Actor& actor,
     const std::string& purpose, bool include_removed) const {
-  if (!IsValidPurposeId(purpose)) {
-    return Refuse(actor, "resident.history", purpose,
-                  Status::InvalidArgument("a valid purpose is required"));
-  }
+  if (Status why = CheckPurpose(purpose); !why.ok()) return Refuse(actor, "resident.history", purpose, why);
   KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);

@@ -4,6 +4,7 @@
 // contract, look residents up, search, show history, purge what retention no longer
 // allows. The only place that combines the store with the rules.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "crypto/field_cipher.h"
 #include "domain/notification_reader.h"
 #include "registry/config.h"
+#include "registry/purposes.h"
 #include "store/registry_store.h"
 
 namespace kakunin::registry {
@@ -83,7 +85,7 @@ inline constexpr const char* kProvisionItems[] = {
 
 struct ProvisionRequest {
   std::vector<std::string> resident_codes;
-  std::string function = "lookup";  // 機能区分: lookup | search | batch
+  std::string function = "lookup";  // 機能区分: lookup | search | batch | history
   std::string purpose;              // 利用事由
   std::string provision_kind;       // 提供事務区分 (e.g. the 別表 item)
   std::string recipient;            // 提供先
@@ -94,6 +96,14 @@ struct ProvisionRequest {
 struct ProvidedRecord {
   std::string resident_code;  // as asked
   bool found = false;
+  std::vector<std::pair<std::string, std::string>> items;
+};
+
+// One version of a provided history: what changed and the requested items as they were.
+struct ProvidedVersion {
+  std::string kind;         // entry | removal | amendment
+  std::string reason;       // change reason
+  std::string change_date;  // YYYY-MM-DD
   std::vector<std::pair<std::string, std::string>> items;
 };
 
@@ -147,20 +157,42 @@ class Registry {
   Result<std::vector<ProvidedRecord>> Provide(store::RegistryReader& reader,
                                               const ProvisionRequest& request,
                                               const Actor& actor) const;
+  // Provides one resident's history (request.function "history", one resident code): every
+  // version newest first, limited to `request.items`, with one provision record and one log
+  // entry in one durable transaction. nullopt if there is no such active resident (logged too).
+  Result<std::optional<std::vector<ProvidedVersion>>> ProvideHistory(
+      store::RegistryReader& reader, const ProvisionRequest& request, const Actor& actor) const;
   // 提供状況: who received a resident's record (for disclosure); the read is recorded.
   Result<std::vector<store::ProvisionRow>> ProvisionsOf(store::RegistryReader& reader,
                                                         const std::string& resident_code,
                                                         const Actor& actor,
                                                         const std::string& purpose) const;
 
+  // 作動停止: while halted, Apply/ApplyIn and the provisions refuse with kUnavailable (reason
+  // "halted"), checked inside their own transaction. Host reads (Show, Search, History) go on,
+  // for the people investigating. Each change is an operation-log entry.
+  Status Halt(const std::string& reason, const Actor& actor);
+  Status Resume(const Actor& actor);
+  // When the node was halted (µs since epoch), or nullopt while it runs.
+  Result<std::optional<int64_t>> HaltedSince(store::RegistryReader& reader) const;
+
   // Records an operation that is not one of the above (for example a refused command).
   Status Record(audit::AuditEntry entry) const;
+  // Runs `change` and records `entry` in one durable transaction (both or neither): for
+  // changes owned by other use cases (the client register).
+  Status RecordWith(audit::AuditEntry entry,
+                    const std::function<Status(store::RegistryTxn&)>& change) const;
   // Signs a checkpoint if the log grew (at the end of a command, at shutdown).
   Status Checkpoint() const;
 
   // Routes the log entries of reads through a group-committing queue (a server with many
   // concurrent readers): concurrent reads then share one durable commit. Not owned.
   void UseWriteQueue(class WriteQueue* queue) { queue_ = queue; }
+
+  // Checks every read against the purpose catalogue (not owned): the purpose must be in it,
+  // and a provision's recipient and items must be among the purpose's. Without one, a purpose
+  // is only checked for shape (unit tests of the rules that do not concern purposes).
+  void UsePurposes(const PurposeCatalogue* catalogue) { purposes_ = catalogue; }
 
  private:
   // Records a refused read (bad purpose, criteria, items) and returns `why`: refusals are
@@ -172,6 +204,19 @@ class Registry {
   Result<std::vector<ProvidedRecord>> ProvideImpl(store::RegistryReader& reader,
                                                   const ProvisionRequest& request,
                                                   const Actor& actor) const;
+  Result<std::optional<std::vector<ProvidedVersion>>> ProvideHistoryImpl(
+      store::RegistryReader& reader, const ProvisionRequest& request, const Actor& actor) const;
+  Result<std::vector<std::pair<std::string, std::string>>> ItemsOf(
+      const store::VersionRow& version, const std::vector<std::string>& items) const;
+  store::ProvisionRow ProvisionOf(const std::string& resident_code,
+                                  const ProvisionRequest& request) const;
+  Status WriteProvisions(const ProvisionRequest& request, const Actor& actor,
+                         std::vector<store::ProvisionRow>& rows) const;
+  // Through the write queue if there is one.
+  Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;
+  Status CheckRunning(store::RegistryTxn& txn) const;
+  Status CheckPurpose(const std::string& purpose) const;
+  Status CheckProvisionPurpose(const ProvisionRequest& request) const;
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
                                int64_t now) const;
 
@@ -181,6 +226,7 @@ class Registry {
   const Clock* clock_;
   const audit::AuditLog* log_;
   class WriteQueue* queue_ = nullptr;
+  const PurposeCatalogue* purposes_ = nullptr;
 };
 
 // Associated data binding a sealed individual number to its version.

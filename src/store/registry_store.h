@@ -138,6 +138,18 @@ struct ProvisionRow {
   int64_t audit_seq = 0;  // the operation-log entry of the provision
 };
 
+// A system allowed to connect (the client register). `kind` is municipal_cs | agency | national.
+struct ClientRow {
+  std::string spki_sha256;        // lower-case hex SHA-256 of the certificate's SPKI
+  std::string kind;
+  std::string name;               // for people; never used to authorise
+  std::string municipality_code;  // municipal_cs: the municipality it speaks for; else ""
+  std::string recipient;          // agency/national: its recipient id in the purpose catalogue
+  std::string purposes;           // agency: the purpose ids it is registered for, comma-separated
+  int64_t registered_at = 0;      // µs since epoch
+  int64_t revoked_at = 0;         // µs since epoch; 0 while valid
+};
+
 struct AuditQuery {
   std::optional<int64_t> from_time;  // inclusive, µs
   std::optional<int64_t> to_time;    // exclusive, µs
@@ -188,6 +200,11 @@ class RegistryReader {
   virtual Result<std::vector<CheckpointRow>> Checkpoints() = 0;
   virtual Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& query) = 0;
   virtual Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) = 0;
+
+  // --- client register and node state ---
+  virtual Result<std::optional<ClientRow>> FindClient(const std::string& spki_sha256) = 0;
+  virtual Result<std::vector<ClientRow>> ListClients() = 0;
+  virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
 };
 
 // Writes inside one transaction (see RegistryStore::Write). Not thread-safe.
@@ -241,6 +258,16 @@ class RegistryTxn {
   virtual Status InsertCheckpoint(const CheckpointRow& row) = 0;
   virtual Result<std::optional<CheckpointRow>> LatestCheckpoint() = 0;
   virtual Status InsertProvision(const ProvisionRow& row) = 0;
+
+  // --- client register and node state ---
+  // AlreadyExists if the SPKI is registered (revoked or not): a key is registered once.
+  virtual Status InsertClient(const ClientRow& row) = 0;
+  // False if no such client or already revoked.
+  virtual Result<bool> RevokeClient(const std::string& spki_sha256, int64_t at) = 0;
+  virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
+  virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
+  virtual Status DeleteMeta(const std::string& key) = 0;
+
   // Retention of the log: erases the payloads (and target index) of the prefix of entries
   // older than `time` — entries [0, before_seq) — and provision records before it. With
   // `dry_run`, only counts.

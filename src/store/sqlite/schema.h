@@ -163,6 +163,21 @@ CREATE INDEX provisions_time ON provisions (provided_at);
 CREATE INDEX provisions_entry ON provisions (audit_seq);
 CREATE INDEX audit_targets_seq ON audit_targets (seq);
 )sql"},
+    {3, R"sql(
+-- The client register: which system a verified TLS client certificate belongs to, identified by
+-- the SHA-256 of its SubjectPublicKeyInfo (never by its CN). A row is never deleted: revoking
+-- sets revoked_at, so the operation log's "cert:<spki>" actors stay explainable.
+CREATE TABLE clients (
+  spki_sha256 TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('municipal_cs', 'agency', 'national')),
+  name TEXT NOT NULL,
+  municipality_code TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  purposes TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0
+) STRICT;
+)sql"},
 };
 
 // --- meta ---
@@ -170,6 +185,19 @@ inline constexpr char kGetMeta[] = "SELECT value FROM meta WHERE key = ?1";
 inline constexpr char kSetMeta[] =
     "INSERT INTO meta (key, value) VALUES (?1, ?2) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+inline constexpr char kDeleteMeta[] = "DELETE FROM meta WHERE key = ?1";
+
+// --- client register ---
+#define KAKUNIN_CLIENT_COLUMNS \
+  "spki_sha256, kind, name, municipality_code, recipient, purposes, registered_at, revoked_at"
+inline constexpr char kInsertClient[] =
+    "INSERT INTO clients (" KAKUNIN_CLIENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)";
+inline constexpr char kRevokeClient[] =
+    "UPDATE clients SET revoked_at = ?2 WHERE spki_sha256 = ?1 AND revoked_at = 0";
+inline constexpr char kFindClient[] =
+    "SELECT " KAKUNIN_CLIENT_COLUMNS " FROM clients WHERE spki_sha256 = ?1";
+inline constexpr char kListClients[] =
+    "SELECT " KAKUNIN_CLIENT_COLUMNS " FROM clients ORDER BY registered_at, spki_sha256";
 
 // --- applied sequences (one row per applied notification; a sender's last sequence is the
 // greatest, found through the primary key) ---

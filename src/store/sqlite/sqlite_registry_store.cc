@@ -85,6 +85,51 @@ CheckpointRow ReadCheckpoint(const Stmt& s) {
   return c;
 }
 
+ClientRow ReadClient(const Stmt& s) {
+  ClientRow c;
+  c.spki_sha256 = s.Text(0);
+  c.kind = s.Text(1);
+  c.name = s.Text(2);
+  c.municipality_code = s.Text(3);
+  c.recipient = s.Text(4);
+  c.purposes = s.Text(5);
+  c.registered_at = s.Int(6);
+  c.revoked_at = s.Int(7);
+  return c;
+}
+
+Result<std::optional<ClientRow>> QueryClient(Db* db, const std::string& spki) {
+  KAKUNIN_PREPARE(s, db, kFindClient);
+  s.Bind(1, spki);
+  Status st;
+  std::optional<ClientRow> out;
+  if (s.Step(&st)) out = ReadClient(s);
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<ClientRow>> QueryClients(Db* db) {
+  KAKUNIN_PREPARE(s, db, kListClients);
+  Status st;
+  std::vector<ClientRow> out;
+  while (s.Step(&st)) out.push_back(ReadClient(s));
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<std::string>> QueryMeta(Db* db, const std::string& key) {
+  KAKUNIN_PREPARE(s, db, kGetMeta);
+  s.Bind(1, key);
+  Status st;
+  std::optional<std::string> v;
+  if (s.Step(&st)) v = s.Text(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return v;
+}
+
 Result<int64_t> QueryInt(Db* db, const char* sql) {
   KAKUNIN_PREPARE(s, db, sql);
   Status st;
@@ -382,6 +427,14 @@ class SqliteReader final : public RegistryReader {
     return QueryProvisions(kProvisionsOf, [&](Stmt& s) { s.Bind(1, resident_code); });
   }
 
+  Result<std::optional<ClientRow>> FindClient(const std::string& spki) override {
+    return QueryClient(db_.get(), spki);
+  }
+  Result<std::vector<ClientRow>> ListClients() override { return QueryClients(db_.get()); }
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    return QueryMeta(db_.get(), key);
+  }
+
   Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) override {
     return QueryProvisions(kProvisionsOfEntry, [&](Stmt& s) { s.Bind(1, audit_seq); });
   }
@@ -632,6 +685,32 @@ class SqliteTxn final : public RegistryTxn {
   }
 
   Result<int64_t> AuditLastTime() override { return QueryInt(db_, kAuditLastTime); }
+
+  Status InsertClient(const ClientRow& c) override {
+    KAKUNIN_PREPARE(s, db_, kInsertClient);
+    return s.Bind(1, c.spki_sha256).Bind(2, c.kind).Bind(3, c.name).Bind(4, c.municipality_code)
+        .Bind(5, c.recipient).Bind(6, c.purposes).Bind(7, c.registered_at).Exec();
+  }
+
+  Result<bool> RevokeClient(const std::string& spki, int64_t at) override {
+    KAKUNIN_PREPARE(s, db_, kRevokeClient);
+    KAKUNIN_RETURN_IF_ERROR(s.Bind(1, spki).Bind(2, at).Exec());
+    return db_->Changes() == 1;
+  }
+
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    return QueryMeta(db_, key);
+  }
+
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    KAKUNIN_PREPARE(s, db_, kSetMeta);
+    return s.Bind(1, key).Bind(2, value).Exec();
+  }
+
+  Status DeleteMeta(const std::string& key) override {
+    KAKUNIN_PREPARE(s, db_, kDeleteMeta);
+    return s.Bind(1, key).Exec();
+  }
 
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override {
     AuditErasure out;

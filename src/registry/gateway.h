@@ -1,0 +1,121 @@
+#pragma once
+
+// The registry's use cases for systems on the network (DESIGN §7, docs/api.md): the client
+// register, who may send notifications for which municipality, and which recipient may read
+// which resident data for which purpose (利用事由), with only that purpose's fields. Every
+// decision, refusals included, is recorded in the operation log. The API translates HTTP to
+// these calls and never decides anything itself.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "registry/purposes.h"
+#include "registry/registry.h"
+#include "text/json.h"
+
+namespace kakunin::registry {
+
+enum class ClientKind { kMunicipalCs, kAgency, kNational };
+
+std::string_view ClientKindName(ClientKind kind);  // municipal_cs | agency | national
+std::optional<ClientKind> ParseClientKind(std::string_view name);
+
+// A registered system, identified by its certificate's SPKI SHA-256 (never by its CN).
+struct Client {
+  std::string spki_sha256;  // lower-case hex, 64 characters
+  ClientKind kind = ClientKind::kAgency;
+  std::string name;               // for people
+  std::string municipality_code;  // municipal_cs only
+  std::string recipient;          // agency/national: its recipient id in the purpose catalogue
+  std::vector<std::string> purposes;  // agency only: purposes it is registered for
+  int64_t registered_at = 0;
+  int64_t revoked_at = 0;  // 0 while valid
+
+  // The actor its requests are logged under.
+  Actor ActorAt(const std::string& terminal) const;
+};
+
+// Limits of one request (docs/api.md).
+inline constexpr size_t kMaxNotificationsPerRequest = 1000;
+inline constexpr size_t kMaxCodesPerProvision = 1000;
+
+struct SearchProvision {
+  std::vector<ProvidedRecord> records;
+  bool truncated = false;
+};
+
+// Thread-safe (the registry and the catalogue are). Errors carry a reason (Status::reason()):
+// client_not_registered, client_revoked, not_permitted, sender_mismatch, purpose_not_permitted,
+// halted; kInvalidArgument for a bad request.
+class Gateway {
+ public:
+  // All pointers must outlive the gateway.
+  Gateway(Registry* registry, const PurposeCatalogue* catalogue, store::RegistryStore* store,
+          const Clock* clock, int prefecture);
+
+  // --- the client register (on the node's host) ---
+  // Checks the entry: a municipal CS needs a municipality of this prefecture; an agency a
+  // recipient id and purposes each in the catalogue and open to that recipient; the national
+  // node the recipient "national". AlreadyExists if the key is registered (even if revoked: a
+  // key is registered once). Recorded as "client.register".
+  Status Register(const Client& client, const Actor& actor) const;
+  // NotFound if unknown or already revoked. Recorded as "client.revoke".
+  Status Revoke(const std::string& spki_sha256, const Actor& actor) const;
+  Result<std::vector<Client>> List(store::RegistryReader& reader) const;
+
+  // --- per request ---
+  // The register's entry for a verified certificate. An unknown or revoked one is refused
+  // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded.
+  Result<Client> Authenticate(store::RegistryReader& reader, const std::string& spki_sha256,
+                              const std::string& terminal) const;
+  // kUnavailable (reason halted) while the node is halted: a fast check before any work. The
+  // use cases below check again inside their transaction.
+  Status CheckRunning(store::RegistryReader& reader) const;
+
+  // POST /v1/notifications: `items` are the request's notifications as parsed JSON. A client
+  // that is not a municipal CS is refused (not_permitted); if any item names, as a string, a
+  // municipality other than the client's, the whole request is refused (sender_mismatch) and
+  // nothing is applied. Otherwise each is checked, and the batch applied in order in one
+  // durable transaction; one result per item.
+  Result<std::vector<ApplyResult>> Notify(const Client& client,
+                                          const std::vector<const text::JsonValue*>& items,
+                                          const std::string& terminal) const;
+
+  // Reads by agencies and the national node: the purpose must be in the catalogue, open to the
+  // client's recipient id, and (agency) one it is registered for; otherwise refused
+  // (purpose_not_permitted) and recorded. Each answered read is a provision: its records and
+  // log entry are durable before it returns, and it carries only the purpose's fields.
+  Result<ProvidedRecord> Lookup(store::RegistryReader& reader, const Client& client,
+                                const std::string& resident_code, const std::string& purpose,
+                                const std::string& terminal) const;
+  Result<std::optional<std::vector<ProvidedVersion>>> History(store::RegistryReader& reader,
+                                                              const Client& client,
+                                                              const std::string& resident_code,
+                                                              const std::string& purpose,
+                                                              const std::string& terminal) const;
+  Result<SearchProvision> Search(store::RegistryReader& reader, const Client& client,
+                                 const SearchRequest& request, const std::string& purpose,
+                                 const std::string& terminal) const;
+  Result<std::vector<ProvidedRecord>> Batch(store::RegistryReader& reader, const Client& client,
+                                            const std::vector<std::string>& resident_codes,
+                                            const std::string& purpose,
+                                            const std::string& terminal) const;
+
+ private:
+  Result<const Purpose*> Authorize(const Client& client, const std::string& purpose,
+                                   const char* action, const std::string& terminal) const;
+  ProvisionRequest RequestFor(const Client& client, const Purpose& purpose,
+                              const char* function) const;
+  Status RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
+                      Status why) const;
+
+  Registry* registry_;
+  const PurposeCatalogue* catalogue_;
+  store::RegistryStore* store_;
+  const Clock* clock_;
+  int prefecture_;
+};
+
+}  // namespace kakunin::registry
