@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 # Seconds each fuzz target runs inside `make test` (when clang-14 is present).
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build run test unit fuzz fuzz-build bench demo clean format
+.PHONY: all build run tour test unit fuzz fuzz-build bench demo clean format
 
 all: build
 
@@ -22,6 +22,10 @@ build: $(BUILD_DIR)/build.ninja
 
 run: build
 	@scripts/demo $(BUILD_DIR)/kakunin
+
+# The command-line walkthrough: ingest, search, history, provisions, the operation log.
+tour: build
+	@scripts/tour $(BUILD_DIR)/kakunin
 
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

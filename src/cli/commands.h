@@ -34,6 +34,11 @@ int RunAuditCommand(const std::vector<std::string>& args, Io& io);
 int RunProvideCommand(const std::vector<std::string>& args, Io& io);
 int RunProvisionsCommand(const std::vector<std::string>& args, Io& io);
 int RunPkiCommand(const std::vector<std::string>& args, Io& io);
+int RunServeCommand(const std::vector<std::string>& args, Io& io);
+int RunHaltCommand(const std::vector<std::string>& args, Io& io);
+int RunResumeCommand(const std::vector<std::string>& args, Io& io);
+int RunClientsCommand(const std::vector<std::string>& args, Io& io);
+int RunDemoCommand(const std::vector<std::string>& args, Io& io);
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

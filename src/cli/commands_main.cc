@@ -23,6 +23,12 @@ const std::vector<Command>& Commands() {
       {"purge", "保存期間経過分の消去", "erase what retention no longer allows", RunPurgeCommand},
       {"pki", "試験・デモ用の認証局", "a private CA for test and demo deployments",
        RunPkiCommand},
+      {"clients", "接続システムの登録簿", "the client register (systems allowed to connect)",
+       RunClientsCommand},
+      {"serve", "HTTPS APIの公開", "serve the HTTPS API with mutual TLS", RunServeCommand},
+      {"halt", "作動停止", "halt: stop providing and applying at once", RunHaltCommand},
+      {"resume", "作動停止の解除", "lift a halt", RunResumeCommand},
+      {"demo", "デモノードの準備と起動", "prepare and serve a demo node", RunDemoCommand},
       {"audit", "操作履歴の検証・証明・検索", "verify, prove and search the operation log",
        RunAuditCommand},
   };

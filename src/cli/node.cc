@@ -26,9 +26,21 @@ registry::Actor OsActor() {
 }
 }  // namespace
 
-Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_head) {
+Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool check_head,
+                                       const std::string& config_file) {
   auto node = std::make_unique<Node>();
-  auto config = registry::LoadNodeConfig(data_dir);
+  std::string data_dir = data_dir_arg;
+  Result<registry::NodeConfig> config = Status::NotFound("no configuration");
+  if (config_file.empty()) {
+    config = registry::LoadNodeConfig(data_dir);
+  } else {
+    std::ifstream in(config_file, std::ios::binary);
+    if (!in) return Status::NotFound("cannot read the configuration file");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    data_dir = std::filesystem::path(config_file).parent_path().string();
+    if (data_dir.empty()) data_dir = ".";
+    config = registry::ParseNodeConfig(text, data_dir);
+  }
   if (!config.ok()) return config.status();
   node->config = *config;
   // The key first: a missing or wrong key must stop us before the database is opened.
@@ -61,8 +73,17 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_h
   }
   node->cipher = std::make_unique<crypto::FieldCipher>(*keys);
   node->log = std::make_unique<audit::AuditLog>(node->signer.get(), &node->clock);
+  auto purposes = node->config.purposes_file.empty()
+                      ? registry::PurposeCatalogue::Parse(registry::SamplePurposeCatalogue())
+                      : registry::PurposeCatalogue::Load(node->config.purposes_file);
+  if (!purposes.ok()) return purposes.status();
+  node->purposes = std::make_unique<registry::PurposeCatalogue>(std::move(*purposes));
   node->registry = std::make_unique<registry::Registry>(
       node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
+  node->registry->UsePurposes(node->purposes.get());
+  node->gateway = std::make_unique<registry::Gateway>(node->registry.get(), node->purposes.get(),
+                                                      node->store.get(), &node->clock,
+                                                      node->config.prefecture);
   node->actor = OsActor();
   // The log must still extend the last checkpoint this node signed.
   std::ifstream head(data_dir + "/audit.head", std::ios::binary);
@@ -87,6 +108,7 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   c.role = registry::NodeRole::kPrefecture;
   c.prefecture = prefecture;
   c.key_file = key_file.empty() ? "keys" : key_file;
+  c.purposes_file = "purposes.toml";
   // Resolve paths the way loading will.
   auto parsed = registry::ParseNodeConfig(registry::RenderNodeConfig(c), data_dir);
   if (!parsed.ok()) return parsed.status();
@@ -100,6 +122,12 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   if (!signer.ok()) return signer.status();
   auto keys = crypto::LoadKeyFile(parsed->key_file);
   if (!keys.ok()) return keys.status();
+  // The sample catalogue, for the deployment to replace with its own (README "Purposes").
+  if (!fs::exists(parsed->purposes_file)) {
+    std::ofstream out(parsed->purposes_file, std::ios::binary | std::ios::trunc);
+    out << registry::SamplePurposeCatalogue();
+    if (!out) return Status::IoError("cannot write the purpose catalogue");
+  }
   if (fs::exists(parsed->database_path)) {
     return Status::AlreadyExists("a database already exists at " + parsed->database_path);
   }

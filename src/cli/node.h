@@ -11,6 +11,8 @@
 #include "audit/log.h"
 #include "crypto/field_cipher.h"
 #include "registry/config.h"
+#include "registry/gateway.h"
+#include "registry/purposes.h"
 #include "registry/registry.h"
 #include "store/registry_store.h"
 
@@ -23,7 +25,9 @@ struct Node {
   SystemClock clock;
   std::unique_ptr<audit::Signer> signer;
   std::unique_ptr<audit::AuditLog> log;
+  std::unique_ptr<registry::PurposeCatalogue> purposes;
   std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<registry::Gateway> gateway;  // the use cases for systems (client register)
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 };
 
@@ -31,7 +35,10 @@ struct Node {
 // (never creating it) and checks that the key file is the one the database was made with.
 // Unless `check_head` is false (audit verify reports it as a finding instead), a log that no
 // longer extends <data>/audit.head is refused.
-Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_head = true);
+// With `config_file`, the configuration is read from it instead of <data_dir>/kakunin.toml, and
+// `data_dir` is the file's directory.
+Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_head = true,
+                                       const std::string& config_file = "");
 
 // Creates a node in `data_dir` (made if missing): configuration, key file (unless
 // `key_file` names an existing one), database with its schema, and metadata. Refuses to

@@ -141,12 +141,20 @@ std::string ToLower(std::string_view s) {
 }
 
 // RFC 9457 problem document with only generic text: details go to the event, not the client.
+// The codes are those of the API's error table (docs/api.md) for the statuses the server itself
+// answers.
 Response Problem(int status, std::string_view title) {
+  std::string_view code = "internal";
+  if (status == 400) code = "malformed_request";
+  if (status == 413) code = "payload_too_large";
+  if (status == 431) code = "headers_too_large";
+  if (status == 503) code = "unavailable";
   Response r;
   r.status = status;
   r.content_type = "application/problem+json";
-  r.body = "{\"type\":\"about:blank\",\"title\":\"" + std::string(title) +
-           "\",\"status\":" + std::to_string(status) + "}";
+  r.body = "{\"type\":\"urn:kakunin:problem:" + std::string(code) + "\",\"title\":\"" +
+           std::string(title) + "\",\"status\":" + std::to_string(status) + ",\"code\":\"" +
+           std::string(code) + "\"}";
   return r;
 }
 

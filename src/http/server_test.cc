@@ -540,7 +540,8 @@ TEST_F(ServerTest, OversizedBodyGets413AndTheConnectionCloses) {
   EXPECT_EQ(response->status, 413);
   EXPECT_EQ(response->Header("content-type"), "application/problem+json");
   EXPECT_EQ(response->body,
-            "{\"type\":\"about:blank\",\"title\":\"Content Too Large\",\"status\":413}");
+            "{\"type\":\"urn:kakunin:problem:payload_too_large\",\"title\":\"Content Too Large\","
+            "\"status\":413,\"code\":\"payload_too_large\"}");
   EXPECT_EQ(response->Header("connection"), "close");
   EXPECT_TRUE(IsHex32(response->Header("x-request-id")));
   EXPECT_TRUE(client->WaitClosed(3s));
@@ -575,8 +576,8 @@ TEST_F(ServerTest, OversizedHeadersGet431) {
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 431);
   EXPECT_EQ(response->body,
-            "{\"type\":\"about:blank\",\"title\":\"Request Header Fields Too Large\","
-            "\"status\":431}");
+            "{\"type\":\"urn:kakunin:problem:headers_too_large\",\"title\":\"Request Header "
+            "Fields Too Large\",\"status\":431,\"code\":\"headers_too_large\"}");
   EXPECT_TRUE(client->WaitClosed(3s));
   auto event = events_.WaitFor(Event::kTooLarge);
   ASSERT_TRUE(event.has_value());
@@ -606,7 +607,8 @@ TEST_F(ServerTest, HandlerThatThrowsGets500AndTheConnectionStaysUsable) {
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 500);
   EXPECT_EQ(response->body,
-            "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500}");
+            "{\"type\":\"urn:kakunin:problem:internal\",\"title\":\"Internal Server Error\","
+            "\"status\":500,\"code\":\"internal\"}");
   auto after = client->RoundTrip(Get("/fine"));
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->status, 200);

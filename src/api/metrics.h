@@ -1,0 +1,42 @@
+#pragma once
+
+// Counters for GET /metrics (Prometheus text format 0.0.4). Labels are route templates,
+// methods and statuses only: never a resident code, a name or a client's identity.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "http/server.h"
+
+namespace kakunin::api {
+
+// Thread-safe; cheap enough for the I/O threads' event sink.
+class Metrics {
+ public:
+  // One server event: requests by route/method/status with their latency, and refusals
+  // (handshakes, timeouts, limits, connection cap). `route` is a template (RouteOf).
+  void Count(const http::Event& event, std::string_view route);
+
+  // The exposition text. `halted` is the node's state at scrape time.
+  std::string Render(bool halted) const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};  // cumulative at render time
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+  std::map<std::string, uint64_t> refusals_;  // by kind
+};
+
+}  // namespace kakunin::api

@@ -1,0 +1,562 @@
+#include "api/service.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "api/errors.h"
+#include "domain/errors.h"
+#include "text/json.h"
+#include "text/utf8.h"
+
+namespace kakunin {
+extern const std::string_view kOpenApiJson;  // generated from src/api/openapi.json
+}  // namespace kakunin
+
+namespace kakunin::api {
+namespace {
+
+using http::Request;
+using http::Response;
+
+enum class Route {
+  kUnknown,
+  kNotifications,
+  kResident,
+  kHistory,
+  kSearch,
+  kProvisions,
+  kHealthz,
+  kReadyz,
+  kMetrics,
+  kOpenApi,
+};
+
+struct Match {
+  Route route = Route::kUnknown;
+  std::string_view resident_code;  // kResident, kHistory
+};
+
+constexpr std::string_view kResidentsPrefix = "/v1/residents/";
+
+Match MatchPath(std::string_view path) {
+  if (path == "/v1/notifications") return {Route::kNotifications, {}};
+  if (path == "/v1/residents/search") return {Route::kSearch, {}};
+  if (path == "/v1/provisions") return {Route::kProvisions, {}};
+  if (path == "/healthz") return {Route::kHealthz, {}};
+  if (path == "/readyz") return {Route::kReadyz, {}};
+  if (path == "/metrics") return {Route::kMetrics, {}};
+  if (path == "/v1/openapi.json") return {Route::kOpenApi, {}};
+  if (path.substr(0, kResidentsPrefix.size()) == kResidentsPrefix) {
+    std::string_view rest = path.substr(kResidentsPrefix.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      if (!rest.empty()) return {Route::kResident, rest};
+    } else if (slash > 0 && rest.substr(slash) == "/history") {
+      return {Route::kHistory, rest.substr(0, slash)};
+    }
+  }
+  return {};
+}
+
+const char* MethodOf(Route route) {
+  switch (route) {
+    case Route::kNotifications:
+    case Route::kSearch:
+    case Route::kProvisions:
+      return "POST";
+    default:
+      return "GET";
+  }
+}
+
+bool IsResidentCodeShape(std::string_view s) {
+  if (s.size() != 11) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes a query component ('+' is a space). False if an escape is broken.
+bool Unescape(std::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = HexValue(in[i + 1]);
+      int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (in[i] == '+') {
+      out->push_back(' ');
+    } else {
+      out->push_back(in[i]);
+    }
+  }
+  return true;
+}
+
+// The query of a resident read: exactly one "purpose" parameter, nothing else.
+Result<std::string> PurposeFromQuery(std::string_view query) {
+  std::optional<std::string> purpose;
+  size_t start = 0;
+  while (!query.empty()) {
+    size_t amp = query.find('&', start);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view part = query.substr(start, amp - start);
+    size_t eq = part.find('=');
+    std::string key, value;
+    if (eq == std::string_view::npos || !Unescape(part.substr(0, eq), &key) ||
+        !Unescape(part.substr(eq + 1), &value)) {
+      return Status::InvalidArgument("the query must be purpose=ID");
+    }
+    if (key != "purpose" || purpose) return Status::InvalidArgument("the query must be purpose=ID");
+    purpose = std::move(value);
+    start = amp + 1;
+    if (amp == query.size()) break;
+  }
+  if (!purpose || purpose->empty()) return Status::InvalidArgument("purpose is required");
+  return *purpose;
+}
+
+Response Json(std::string body, int status = 200) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+void AppendRecord(const std::vector<std::pair<std::string, std::string>>& items, std::string* o) {
+  *o += "{";
+  bool first = true;
+  for (const auto& [k, v] : items) {
+    if (!first) *o += ",";
+    first = false;
+    text::AppendJsonString(k, o);
+    *o += ":";
+    text::AppendJsonString(v, o);
+  }
+  *o += "}";
+}
+
+// A JSON request body: an object, parsed strictly, with only `allowed` members, each once.
+Result<text::JsonValue> ParseBody(const Request& req, std::initializer_list<std::string_view> allowed,
+                                  ApiError* error) {
+  const std::string* type = req.FindHeader("content-type");
+  std::string_view media = type == nullptr ? "" : std::string_view(*type);
+  media = media.substr(0, media.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (media != "application/json") {
+    *error = ApiError::kUnsupportedMediaType;
+    return Status::InvalidArgument("the body must be application/json");
+  }
+  text::JsonLimits limits;
+  limits.max_bytes = req.body.size() + 1;
+  limits.max_depth = 8;
+  auto parsed = text::ParseJson(req.body, limits);
+  if (!parsed.ok()) {
+    *error = ApiError::kMalformedRequest;
+    return Status::InvalidArgument("the body is not JSON");
+  }
+  *error = ApiError::kInvalidRequest;
+  if (!parsed->is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  std::vector<std::string_view> seen;
+  for (const auto& [key, value] : parsed->members()) {
+    bool known = false;
+    for (std::string_view a : allowed) known = known || key == a;
+    if (!known) return Status::InvalidArgument("the body has an unknown member");
+    for (std::string_view s : seen) {
+      if (s == key) return Status::InvalidArgument("the body has a duplicate member");
+    }
+    seen.push_back(key);
+  }
+  return std::move(*parsed);
+}
+
+// An optional string member; error if present and not a well-formed, non-empty string.
+Result<std::optional<std::string>> StringMember(const text::JsonValue& body, std::string_view key,
+                                                size_t max) {
+  const text::JsonValue* v = body.Find(key);
+  if (v == nullptr) return std::optional<std::string>();
+  if (!v->is_string() || !v->well_formed() || v->text().empty() || v->text().size() > max ||
+      text::CheckText(v->text()) != text::TextCheck::kOk) {
+    return Status::InvalidArgument(std::string(key) + " must be a non-empty string");
+  }
+  return std::optional<std::string>(v->text());
+}
+
+std::string IsoTime(std::chrono::system_clock::time_point t) {
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>((micros / 1000) % 1000));
+  return buf;
+}
+
+}  // namespace
+
+std::string_view OpenApiDocument() { return kOpenApiJson; }
+
+std::string_view RouteOf(std::string_view path) {
+  switch (MatchPath(path).route) {
+    case Route::kNotifications:
+      return "/v1/notifications";
+    case Route::kResident:
+      return "/v1/residents/{resident_code}";
+    case Route::kHistory:
+      return "/v1/residents/{resident_code}/history";
+    case Route::kSearch:
+      return "/v1/residents/search";
+    case Route::kProvisions:
+      return "/v1/provisions";
+    case Route::kHealthz:
+      return "/healthz";
+    case Route::kReadyz:
+      return "/readyz";
+    case Route::kMetrics:
+      return "/metrics";
+    case Route::kOpenApi:
+      return "/v1/openapi.json";
+    case Route::kUnknown:
+      break;
+  }
+  return "(unknown)";
+}
+
+void AccessLog::Write(const http::Event& e) {
+  if (out_ == nullptr) return;
+  const char* kind = "request";
+  switch (e.kind) {
+    case http::Event::kRequest:
+      break;
+    case http::Event::kRefusedHandshake:
+      kind = "refused_handshake";
+      break;
+    case http::Event::kTimeout:
+      kind = "timeout";
+      break;
+    case http::Event::kTooLarge:
+      kind = "too_large";
+      break;
+    case http::Event::kConnectionCap:
+      kind = "connection_cap";
+      break;
+  }
+  std::string line = "{\"time\":\"" + IsoTime(std::chrono::system_clock::now()) +
+                     "\",\"event\":\"" + kind + "\"";
+  auto field = [&](const char* name, std::string_view value) {
+    if (value.empty()) return;
+    line += ",\"";
+    line += name;
+    line += "\":";
+    // Values from the network are escaped whatever they hold (the server passes only
+    // well-formed ids, but the log must stay one valid line regardless).
+    if (text::IsValidUtf8(value)) {
+      text::AppendJsonString(value, &line);
+    } else {
+      line += "\"(not utf-8)\"";
+    }
+  };
+  field("request_id", e.request_id);
+  field("remote", e.remote_address);
+  field("client", e.client_spki_sha256);
+  field("method", e.method.size() <= 16 ? e.method : std::string("(long)"));
+  if (!e.path.empty()) field("route", RouteOf(e.path));
+  if (e.status != 0) line += ",\"status\":" + std::to_string(e.status);
+  if (e.kind != http::Event::kConnectionCap) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f", e.duration_ms);
+    line += ",\"duration_ms\":";
+    line += ms;
+  }
+  field("detail", e.detail.size() <= 300 ? e.detail : e.detail.substr(0, 300));
+  line += "}\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+// Readers are SQLite connections: opened on demand, kept for the next request.
+class Service::ReaderPool {
+ public:
+  explicit ReaderPool(store::RegistryStore* store) : store_(store) {}
+
+  struct Lease {
+    ReaderPool* pool;
+    std::unique_ptr<store::RegistryReader> reader;
+    Lease(ReaderPool* p, std::unique_ptr<store::RegistryReader> r)
+        : pool(p), reader(std::move(r)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (reader) pool->Return(std::move(reader));
+    }
+  };
+
+  Result<Lease> Acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        auto r = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(this, std::move(r));
+      }
+    }
+    auto r = store_->OpenReader();
+    if (!r.ok()) return r.status();
+    return Lease(this, std::move(*r));
+  }
+
+ private:
+  void Return(std::unique_ptr<store::RegistryReader> r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(r));
+  }
+  store::RegistryStore* store_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<store::RegistryReader>> idle_;
+};
+
+Service::Service(registry::Registry* registry, registry::Gateway* gateway,
+                 store::RegistryStore* store, Metrics* metrics, AccessLog* access_log)
+    : registry_(registry),
+      gateway_(gateway),
+      metrics_(metrics),
+      access_log_(access_log),
+      readers_(std::make_unique<ReaderPool>(store)) {}
+
+Service::~Service() = default;
+
+void Service::OnEvent(const http::Event& event) {
+  if (metrics_ != nullptr) metrics_->Count(event, RouteOf(event.path));
+  if (access_log_ != nullptr) access_log_->Write(event);
+}
+
+http::Response Service::Handle(const Request& req) {
+  auto lease = readers_->Acquire();
+  if (!lease.ok()) return Problem(ApiError::kUnavailable, req.request_id);
+  return Dispatch(req, *lease->reader);
+}
+
+Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
+  const std::string& rid = req.request_id;
+  auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid); };
+  // Every request, health checks included, comes from a registered system.
+  auto client = gateway_->Authenticate(reader, req.client_spki_sha256, req.remote_address);
+  if (!client.ok()) return fail(client.status());
+  const Match match = MatchPath(req.path);
+  if (match.route == Route::kUnknown) return Problem(ApiError::kRouteNotFound, rid);
+  if (req.method != MethodOf(match.route)) {
+    Response r = Problem(ApiError::kMethodNotAllowed, rid);
+    r.headers.emplace_back("allow", MethodOf(match.route));
+    return r;
+  }
+  const std::string& terminal = req.remote_address;
+
+  switch (match.route) {
+    case Route::kHealthz:
+      return Json("{\"status\":\"ok\"}");
+    case Route::kReadyz: {
+      Status st = gateway_->CheckRunning(reader);
+      if (!st.ok()) return fail(st);
+      return Json("{\"status\":\"ready\"}");
+    }
+    case Route::kMetrics: {
+      auto since = registry_->HaltedSince(reader);
+      Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = metrics_ == nullptr ? std::string() : metrics_->Render(since.ok() && *since);
+      return r;
+    }
+    case Route::kOpenApi:
+      return Json(std::string(OpenApiDocument()));
+    default:
+      break;
+  }
+
+  // The /v1/ use cases: none while halted.
+  if (Status st = gateway_->CheckRunning(reader); !st.ok()) return fail(st);
+  ApiError body_error = ApiError::kInvalidRequest;
+
+  switch (match.route) {
+    case Route::kNotifications: {
+      auto body = ParseBody(req, {"notifications"}, &body_error);
+      if (!body.ok()) return Problem(body_error, rid);
+      const text::JsonValue* list = body->Find("notifications");
+      if (list == nullptr || !list->is_array() || list->items().empty() ||
+          list->items().size() > registry::kMaxNotificationsPerRequest) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "notifications must be an array of 1 to 1000 notifications");
+      }
+      std::vector<const text::JsonValue*> items;
+      for (const auto& item : list->items()) items.push_back(&item);
+      auto results = gateway_->Notify(*client, items, terminal);
+      if (!results.ok()) return fail(results.status());
+      std::string o = "{\"results\":[";
+      for (size_t i = 0; i < results->size(); ++i) {
+        const registry::ApplyResult& r = (*results)[i];
+        if (i > 0) o += ",";
+        o += "{\"index\":" + std::to_string(i) + ",\"ok\":" + (r.ok() ? "true" : "false");
+        if (r.duplicate) o += ",\"duplicate\":true";
+        if (!r.ok()) {
+          o += ",\"errors\":[";
+          for (size_t j = 0; j < r.errors.size(); ++j) {
+            if (j > 0) o += ",";
+            o += "{\"field\":";
+            text::AppendJsonString(r.errors[j].field, &o);
+            o += ",\"code\":\"" + std::string(ErrorCodeName(r.errors[j].code)) + "\"}";
+          }
+          o += "]";
+        }
+        o += "}";
+      }
+      o += "]}";
+      return Json(std::move(o));
+    }
+
+    case Route::kResident:
+    case Route::kHistory: {
+      auto purpose = PurposeFromQuery(req.query);
+      if (!purpose.ok()) return Problem(ApiError::kInvalidRequest, rid, purpose.status().message());
+      if (!IsResidentCodeShape(match.resident_code)) {
+        return Problem(ApiError::kInvalidRequest, rid, "resident_code must be 11 digits");
+      }
+      const std::string code(match.resident_code);
+      std::string o = "{\"resident_code\":";
+      text::AppendJsonString(code, &o);
+      o += ",\"purpose\":";
+      text::AppendJsonString(*purpose, &o);
+      if (match.route == Route::kResident) {
+        auto rec = gateway_->Lookup(reader, *client, code, *purpose, terminal);
+        if (!rec.ok()) return fail(rec.status());
+        if (!rec->found) return Problem(ApiError::kNotFound, rid);
+        o += ",\"record\":";
+        AppendRecord(rec->items, &o);
+        o += "}";
+        return Json(std::move(o));
+      }
+      auto versions = gateway_->History(reader, *client, code, *purpose, terminal);
+      if (!versions.ok()) return fail(versions.status());
+      if (!*versions) return Problem(ApiError::kNotFound, rid);
+      o += ",\"versions\":[";
+      bool first = true;
+      for (const auto& v : **versions) {
+        if (!first) o += ",";
+        first = false;
+        o += "{\"change\":";
+        text::AppendJsonString(v.kind, &o);
+        o += ",\"reason\":";
+        text::AppendJsonString(v.reason, &o);
+        o += ",\"change_date\":";
+        text::AppendJsonString(v.change_date, &o);
+        o += ",\"record\":";
+        AppendRecord(v.items, &o);
+        o += "}";
+      }
+      o += "]}";
+      return Json(std::move(o));
+    }
+
+    case Route::kSearch: {
+      auto body = ParseBody(req,
+                            {"purpose", "individual_number", "name", "name_kana", "birth_date",
+                             "sex", "address", "limit"},
+                            &body_error);
+      if (!body.ok()) return Problem(body_error, rid, body.status().message());
+      registry::SearchRequest s;
+      auto purpose = StringMember(*body, "purpose", 64);
+      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
+      struct {
+        const char* key;
+        std::optional<std::string>* target;
+        size_t max;
+      } fields[] = {{"individual_number", &s.number, 12}, {"name", &s.name, 400},
+                    {"name_kana", &s.kana, 400},          {"birth_date", &s.birth_date, 10},
+                    {"sex", &s.sex, 6},                   {"address", &s.address, 1000}};
+      for (auto& f : fields) {
+        auto v = StringMember(*body, f.key, f.max);
+        if (!v.ok()) return Problem(ApiError::kInvalidRequest, rid, v.status().message());
+        *f.target = std::move(*v);
+      }
+      if (const text::JsonValue* limit = body->Find("limit")) {
+        auto n = limit->is_number() ? limit->AsInt64() : std::nullopt;
+        if (!n || *n < 1 || *n > 100) {
+          return Problem(ApiError::kInvalidRequest, rid, "limit must be an integer 1 to 100");
+        }
+        s.limit = static_cast<int>(*n);
+      }
+      const bool by_number = s.number.has_value();
+      const bool by_four = (s.name || s.kana) && s.birth_date;
+      if (by_number == (s.name || s.kana || s.birth_date || s.sex || s.address) || (!by_number && !by_four)) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "give individual_number alone, or name or name_kana with birth_date");
+      }
+      auto found = gateway_->Search(reader, *client, s, **purpose, terminal);
+      if (!found.ok()) return fail(found.status());
+      std::string o = "{\"purpose\":";
+      text::AppendJsonString(**purpose, &o);
+      o += ",\"results\":[";
+      for (size_t i = 0; i < found->records.size(); ++i) {
+        if (i > 0) o += ",";
+        AppendRecord(found->records[i].items, &o);
+      }
+      o += "],\"truncated\":";
+      o += found->truncated ? "true" : "false";
+      o += "}";
+      return Json(std::move(o));
+    }
+
+    case Route::kProvisions: {
+      auto body = ParseBody(req, {"purpose", "resident_codes"}, &body_error);
+      if (!body.ok()) return Problem(body_error, rid, body.status().message());
+      auto purpose = StringMember(*body, "purpose", 64);
+      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
+      const text::JsonValue* list = body->Find("resident_codes");
+      if (list == nullptr || !list->is_array() || list->items().empty() ||
+          list->items().size() > registry::kMaxCodesPerProvision) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "resident_codes must hold 1 to 1000 codes");
+      }
+      std::vector<std::string> codes;
+      for (const auto& item : list->items()) {
+        if (!item.is_string() || !IsResidentCodeShape(item.text())) {
+          return Problem(ApiError::kInvalidRequest, rid, "each resident code must be 11 digits");
+        }
+        codes.push_back(item.text());
+      }
+      auto provided = gateway_->Batch(reader, *client, codes, **purpose, terminal);
+      if (!provided.ok()) return fail(provided.status());
+      std::string o = "{\"purpose\":";
+      text::AppendJsonString(**purpose, &o);
+      o += ",\"results\":[";
+      for (size_t i = 0; i < provided->size(); ++i) {
+        const auto& rec = (*provided)[i];
+        if (i > 0) o += ",";
+        o += "{\"resident_code\":";
+        text::AppendJsonString(rec.resident_code, &o);
+        o += rec.found ? ",\"found\":true,\"record\":" : ",\"found\":false";
+        if (rec.found) AppendRecord(rec.items, &o);
+        o += "}";
+      }
+      o += "]}";
+      return Json(std::move(o));
+    }
+
+    default:
+      return Problem(ApiError::kRouteNotFound, rid);
+  }
+}
+
+}  // namespace kakunin::api

@@ -1,0 +1,65 @@
+#pragma once
+
+// The HTTPS API (docs/api.md, openapi.json): routes requests to the registry's use cases and
+// translates JSON both ways. It decides nothing itself: authentication (the client register),
+// authorisation (purposes) and recording happen in registry::Gateway, inside the use case.
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/metrics.h"
+#include "http/server.h"
+#include "registry/gateway.h"
+#include "registry/registry.h"
+#include "store/registry_store.h"
+
+namespace kakunin::api {
+
+// The OpenAPI 3.1 document served at /v1/openapi.json (src/api/openapi.json, compiled in).
+std::string_view OpenApiDocument();
+
+// The route template of a request path, for logs and metrics: "/v1/residents/{resident_code}"
+// rather than the path itself, which holds a resident code. "(unknown)" for no route.
+std::string_view RouteOf(std::string_view path);
+
+// Writes the access log: one JSON object per line per server event, without personal data
+// (routes are templates; no query, body or header values other than the request id). Thread-safe.
+class AccessLog {
+ public:
+  // `out` is not owned (stderr, or a file the caller keeps open); nullptr writes nothing.
+  explicit AccessLog(std::FILE* out) : out_(out) {}
+  void Write(const http::Event& event);
+
+ private:
+  std::mutex mu_;
+  std::FILE* out_;
+};
+
+// Thread-safe: Handle runs on the server's worker threads concurrently.
+class Service {
+ public:
+  // All pointers must outlive the service; `access_log` may be null.
+  Service(registry::Registry* registry, registry::Gateway* gateway, store::RegistryStore* store,
+          Metrics* metrics, AccessLog* access_log);
+  ~Service();
+
+  http::Response Handle(const http::Request& request);
+  // The server's event sink: metrics and the access log.
+  void OnEvent(const http::Event& event);
+
+ private:
+  class ReaderPool;
+  http::Response Dispatch(const http::Request& request, store::RegistryReader& reader);
+
+  registry::Registry* registry_;
+  registry::Gateway* gateway_;
+  Metrics* metrics_;
+  AccessLog* access_log_;
+  std::unique_ptr<ReaderPool> readers_;
+};
+
+}  // namespace kakunin::api

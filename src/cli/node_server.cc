@@ -1,0 +1,56 @@
+#include "cli/node_server.h"
+
+namespace kakunin::cli {
+
+Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
+                                                      const registry::ServerConfig& config,
+                                                      std::FILE* access_log) {
+  if (!config.present) {
+    return Status::FailedPrecondition("the configuration has no [server] table");
+  }
+  std::unique_ptr<NodeServer> s(new NodeServer());
+  s->node_ = node;
+  s->access_log_ = std::make_unique<api::AccessLog>(access_log);
+  // Reads and notifications from many connections share durable commits.
+  s->queue_ = std::make_unique<registry::WriteQueue>(node->store.get(), 256);
+  node->registry->UseWriteQueue(s->queue_.get());
+  s->service_ = std::make_unique<api::Service>(node->registry.get(), node->gateway.get(),
+                                               node->store.get(), &s->metrics_,
+                                               s->access_log_.get());
+  http::TlsConfig tls;
+  tls.cert_file = config.certificate;
+  tls.key_file = config.key;
+  tls.client_ca_file = config.client_ca;
+  tls.crl_file = config.crl;
+  tls.require_client_certificate = true;
+  http::Limits limits;
+  limits.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  limits.max_connections = config.max_connections;
+  limits.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+  limits.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  limits.io_threads = config.io_threads;
+  limits.worker_threads = config.worker_threads;
+  api::Service* service = s->service_.get();
+  auto server = http::Server::Start(
+      config.address, static_cast<uint16_t>(config.port), tls, limits,
+      [service](const http::Request& r) { return service->Handle(r); },
+      [service](const http::Event& e) { service->OnEvent(e); });
+  if (!server.ok()) {
+    node->registry->UseWriteQueue(nullptr);
+    return server.status();
+  }
+  s->server_ = std::move(*server);
+  return s;
+}
+
+NodeServer::~NodeServer() { (void)Stop(); }
+
+Status NodeServer::Stop() {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  server_->Stop();  // every handler has returned: nothing is left in the queue
+  node_->registry->UseWriteQueue(nullptr);
+  return SealLog(*node_);
+}
+
+}  // namespace kakunin::cli

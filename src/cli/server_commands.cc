@@ -1,0 +1,601 @@
+// The node on the network: kakunin serve, halt, resume, clients, demo.
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/node.h"
+#include "cli/node_server.h"
+#include "crypto/pki.h"
+#include "text/json.h"
+
+namespace kakunin::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Usage(Io& io, const char* command, const std::string& msg) {
+  io.err << "kakunin " << command << ": " << msg << "\n詳しくは / see: kakunin " << command
+         << " --help\n";
+  return kExitUsage;
+}
+
+int Fail(Io& io, const char* command, const Status& st) {
+  io.err << "kakunin " << command << ": " << st.message() << "\n";
+  return st.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitRejected;
+}
+
+// Parses the arguments or prints help; returns nullopt with *exit set when the command is done.
+std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
+                                const std::vector<OptionSpec>& specs, const char* command,
+                                const char* help, Io& io, int* exit) {
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) {
+    *exit = Usage(io, command, args.status().message());
+    return std::nullopt;
+  }
+  if (args->help()) {
+    io.out << help;
+    *exit = kExitOk;
+    return std::nullopt;
+  }
+  return std::move(*args);
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so that only
+// WaitForStopSignal() receives them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int WaitForStopSignal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve
+
+const char kServeHelp[] =
+    "使い方 / usage: kakunin serve (--config FILE | --data DIR) [--port N]\n\n"
+    "ノードをHTTPS（相互TLS）で公開します。SIGINT/SIGTERMで安全に停止します。\n"
+    "Serves the node over HTTPS with mutual TLS (docs/api.md) as the configuration's [server]\n"
+    "table says, until SIGINT or SIGTERM: then it stops accepting, finishes the requests in\n"
+    "flight (every answer sent is durable) and signs a checkpoint of the operation log.\n"
+    "The access log (JSON lines, no personal data) goes to server.access_log.\n\n"
+    "Examples:\n"
+    "  kakunin serve --config /var/lib/kakunin/kakunin.toml\n"
+    "  kakunin serve --data /var/lib/kakunin --port 0\n";
+
+// Serves until a stop signal; prints where it listens on io.err, and calls `ready` once listening.
+int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const char* command,
+                     const std::function<Status(uint16_t)>& ready) {
+  std::FILE* log = stderr;
+  std::FILE* opened = nullptr;
+  if (config.access_log != "-") {
+    opened = std::fopen(config.access_log.c_str(), "ae");
+    if (opened == nullptr) {
+      return Fail(io, command, Status::IoError("cannot open the access log"));
+    }
+    log = opened;
+  }
+  const sigset_t signals = BlockStopSignals();
+  auto server = NodeServer::Start(&node, config, log);
+  if (!server.ok()) {
+    if (opened) std::fclose(opened);
+    return Fail(io, command, server.status());
+  }
+  const uint16_t port = (*server)->port();
+  io.err << "kakunin " << command << ": 待ち受け中 / listening on https://" << config.address << ":"
+         << port << " (Ctrl-C で停止 / to stop)\n";
+  io.err.flush();
+  int exit = kExitOk;
+  if (ready) {
+    Status st = ready(port);
+    if (!st.ok()) {
+      exit = Fail(io, command, st);
+    }
+  }
+  if (exit == kExitOk) WaitForStopSignal(signals);
+  io.err << "kakunin " << command << ": 停止中 / stopping\n";
+  Status st = (*server)->Stop();
+  server->reset();
+  if (opened) std::fclose(opened);
+  if (!st.ok()) return Fail(io, command, st);
+  io.err << "kakunin " << command << ": 停止しました / stopped\n";
+  return exit;
+}
+
+int RunServe(const std::vector<std::string>& argv, Io& io) {
+  int exit = 0;
+  auto args = ParseOrHelp(argv,
+                          {{"config", "FILE", "ノードの設定ファイル / the node's kakunin.toml"},
+                           DataOption(),
+                           {"port", "N", "待受ポート（設定より優先）/ port (overrides the config)"}},
+                          "serve", kServeHelp, io, &exit);
+  if (!args) return exit;
+  auto config = args->Get("config");
+  auto data = args->Get("data");
+  if (config.has_value() == data.has_value()) return Usage(io, "serve", "give --config or --data");
+  auto node = OpenNode(data.value_or(""), true, config.value_or(""));
+  if (!node.ok()) return Fail(io, "serve", node.status());
+  registry::ServerConfig sc = (*node)->config.server;
+  if (auto p = args->Get("port")) {
+    char* end = nullptr;
+    long v = std::strtol(p->c_str(), &end, 10);
+    if (p->empty() || *end != '\0' || v < 0 || v > 65535) {
+      return Usage(io, "serve", "--port must be 0..65535");
+    }
+    sc.port = static_cast<int>(v);
+  }
+  return ServeUntilSignal(**node, sc, io, "serve", nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// halt / resume
+
+const char kHaltHelp[] =
+    "使い方 / usage: kakunin halt --data DIR --reason TEXT\n\n"
+    "作動停止：外部への提供と更新通知の受付を直ちに止めます（操作履歴に記録）。\n"
+    "Halts the node (作動停止): from the next request on, every /v1/ endpoint of a running\n"
+    "`kakunin serve` answers 503 and nothing is provided or applied, here or over the API,\n"
+    "until `kakunin resume`. Both are recorded in the operation log. Run it on the node's host.\n\n"
+    "Example:\n"
+    "  kakunin halt --data /var/lib/kakunin --reason \"不正アクセスの疑い\"\n";
+
+const char kResumeHelp[] =
+    "使い方 / usage: kakunin resume --data DIR\n\n"
+    "作動停止を解除します（操作履歴に記録）。\n"
+    "Lifts a halt; recorded in the operation log.\n\n"
+    "Example:\n"
+    "  kakunin resume --data /var/lib/kakunin\n";
+
+int RunHalt(const std::vector<std::string>& argv, Io& io) {
+  int exit = 0;
+  auto args = ParseOrHelp(argv, {DataOption(), {"reason", "TEXT", "理由 / the reason"}}, "halt",
+                          kHaltHelp, io, &exit);
+  if (!args) return exit;
+  auto data = RequireData(*args, "halt", io);
+  if (!data) return kExitUsage;
+  auto reason = args->Get("reason");
+  if (!reason || reason->empty()) return Usage(io, "halt", "--reason TEXT is required");
+  auto node = OpenNode(*data);
+  if (!node.ok()) return Fail(io, "halt", node.status());
+  Status st = (*node)->registry->Halt(*reason, (*node)->actor);
+  if (!st.ok()) return Fail(io, "halt", st);
+  (void)SealLog(**node);
+  io.out << "作動停止しました / halted: the API answers 503 until kakunin resume\n";
+  return kExitOk;
+}
+
+int RunResume(const std::vector<std::string>& argv, Io& io) {
+  int exit = 0;
+  auto args = ParseOrHelp(argv, {DataOption()}, "resume", kResumeHelp, io, &exit);
+  if (!args) return exit;
+  auto data = RequireData(*args, "resume", io);
+  if (!data) return kExitUsage;
+  auto node = OpenNode(*data);
+  if (!node.ok()) return Fail(io, "resume", node.status());
+  Status st = (*node)->registry->Resume((*node)->actor);
+  if (!st.ok()) return Fail(io, "resume", st);
+  (void)SealLog(**node);
+  io.out << "作動停止を解除しました / resumed\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// clients
+
+const char kClientsHelp[] =
+    "使い方 / usage: kakunin clients SUBCOMMAND --data DIR [OPTIONS]\n\n"
+    "接続を許すシステムの登録簿（証明書の公開鍵SHA-256で識別）。\n"
+    "The client register: which systems may connect, identified by the SHA-256 of their\n"
+    "certificate's public key (SPKI), never by its name. Changes are recorded in the log.\n\n"
+    "  register --cert FILE --kind municipal_cs|agency|national --name NAME\n"
+    "           [--municipality CODE] [--recipient ID --purposes ID,ID…]\n"
+    "  revoke (--cert FILE | --spki HEX)        refused from the next request on\n"
+    "  list [--json]\n\n"
+    "Examples:\n"
+    "  kakunin clients register --data /var/lib/kakunin --cert kofu.pem --kind municipal_cs \\\n"
+    "      --name 甲府市CS --municipality 192015\n"
+    "  kakunin clients register --data /var/lib/kakunin --cert boe.pem --kind agency \\\n"
+    "      --name 山梨県教育委員会 --recipient agency:yamanashi-board-of-education \\\n"
+    "      --purposes board.school_aid\n"
+    "  kakunin clients revoke --data /var/lib/kakunin --cert kofu.pem\n";
+
+int RunClients(const std::vector<std::string>& argv, Io& io) {
+  int exit = 0;
+  auto args = ParseOrHelp(
+      argv,
+      {DataOption(),
+       {"cert", "FILE", "クライアント証明書 (PEM) / the client certificate"},
+       {"spki", "HEX", "公開鍵のSHA-256 / its SPKI SHA-256"},
+       {"kind", "KIND", "municipal_cs | agency | national"},
+       {"name", "NAME", "名称 / a name for people"},
+       {"municipality", "CODE", "全国地方公共団体コード (municipal_cs)"},
+       {"recipient", "ID", "提供先ID (agency), e.g. agency:yamanashi-board-of-education"},
+       {"purposes", "IDS", "利用事由 (agency), comma-separated"},
+       {"json", "", "JSONで出力 / print JSON"}},
+      "clients", kClientsHelp, io, &exit);
+  if (!args) return exit;
+  if (args->positional().size() != 1) return Usage(io, "clients", "give one subcommand");
+  const std::string sub = args->positional()[0];
+  auto data = RequireData(*args, "clients", io);
+  if (!data) return kExitUsage;
+  auto node = OpenNode(*data);
+  if (!node.ok()) return Fail(io, "clients", node.status());
+  Node& n = **node;
+  auto spki_of = [&]() -> Result<std::string> {
+    if (auto cert = args->Get("cert")) return crypto::CertificateSpkiSha256File(*cert);
+    if (auto spki = args->Get("spki")) return *spki;
+    return Status::InvalidArgument("give --cert FILE or --spki HEX");
+  };
+  if (sub == "register") {
+    auto spki = spki_of();
+    if (!spki.ok()) return Fail(io, "clients", spki.status());
+    auto kind = registry::ParseClientKind(args->Get("kind").value_or(""));
+    if (!kind) return Usage(io, "clients", "--kind must be municipal_cs, agency or national");
+    registry::Client c;
+    c.spki_sha256 = *spki;
+    c.kind = *kind;
+    c.name = args->Get("name").value_or("");
+    c.municipality_code = args->Get("municipality").value_or("");
+    c.recipient = args->Get("recipient").value_or("");
+    c.purposes = SplitComma(args->Get("purposes").value_or(""));
+    Status st = n.gateway->Register(c, n.actor);
+    (void)SealLog(n);
+    if (!st.ok()) return Fail(io, "clients", st);
+    io.out << "登録しました / registered " << *spki << "\n";
+    return kExitOk;
+  }
+  if (sub == "revoke") {
+    auto spki = spki_of();
+    if (!spki.ok()) return Fail(io, "clients", spki.status());
+    Status st = n.gateway->Revoke(*spki, n.actor);
+    (void)SealLog(n);
+    if (!st.ok()) return Fail(io, "clients", st);
+    io.out << "失効しました / revoked " << *spki << "\n";
+    return kExitOk;
+  }
+  if (sub == "list") {
+    auto reader = n.store->OpenReader();
+    if (!reader.ok()) return Fail(io, "clients", reader.status());
+    auto list = n.gateway->List(**reader);
+    if (!list.ok()) return Fail(io, "clients", list.status());
+    for (const auto& c : *list) {
+      std::string o = "{\"spki_sha256\":\"" + c.spki_sha256 + "\",\"kind\":\"" +
+                      std::string(registry::ClientKindName(c.kind)) + "\",\"name\":";
+      text::AppendJsonString(c.name, &o);
+      o += ",\"municipality_code\":\"" + c.municipality_code + "\",\"recipient\":";
+      text::AppendJsonString(c.recipient, &o);
+      o += ",\"purposes\":[";
+      for (size_t i = 0; i < c.purposes.size(); ++i) {
+        o += (i ? "," : "");
+        text::AppendJsonString(c.purposes[i], &o);
+      }
+      o += "],\"revoked\":" + std::string(c.revoked_at ? "true" : "false") + "}";
+      io.out << o << "\n";
+    }
+    return kExitOk;
+  }
+  return Usage(io, "clients", "unknown subcommand '" + sub + "'");
+}
+
+// ---------------------------------------------------------------------------------------------
+// demo
+
+const char kDemoHelp[] =
+    "使い方 / usage: kakunin demo --data DIR [--port N] [--residents N] [--address ADDR]\n\n"
+    "デモ用ノードを準備して起動します（山梨県の架空住民、デモ用認証局、甲府市CSと県教育委員会の\n"
+    "クライアント証明書、設定）。DIR/demo.json に作成物を書き、そのまま使える curl を表示します。\n"
+    "Prepares a demo node in DIR — generated residents of 山梨県, a demo CA, client certificates\n"
+    "for the municipal CS of 甲府市 (192015), an agency (山梨県教育委員会, purpose\n"
+    "board.school_aid) and the national node, all registered, and a [server] configuration — then\n"
+    "serves it until Ctrl-C. Once listening it writes DIR/demo.json (URL, CA file, each client's\n"
+    "kind, municipality or purposes, certificate and key) and prints curl commands that work as\n"
+    "printed. A DIR that already holds a demo node is served again as it is.\n\n"
+    "Options: --port (default 8443; 0 = any free port), --residents (default 100000),\n"
+    "--address (default 127.0.0.1).\n\n"
+    "Example:\n"
+    "  kakunin demo --data var/demo --port 8443\n";
+
+constexpr char kDemoToday[] = "2026-04-01";
+
+std::string JsonStr(std::string_view s) {
+  std::string o;
+  text::AppendJsonString(s, &o);
+  return o;
+}
+
+// Runs another command in-process with its output in `out_path` (or discarded).
+int RunInto(int (*run)(const std::vector<std::string>&, Io&), const std::vector<std::string>& args,
+            const std::string& out_path, Io& io) {
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  std::istringstream in;
+  Io sub{in, out, io.err};
+  int rc = run(args, sub);
+  out.flush();
+  return rc;
+}
+
+struct DemoClient {
+  const char* file;  // clients/<file>.pem, .key
+  crypto::ClientKind cert_kind;
+  registry::ClientKind kind;
+  const char* name;
+  const char* municipality;
+  const char* recipient;
+  const char* purposes;
+};
+
+constexpr DemoClient kDemoClients[] = {
+    {"kofu-cs", crypto::ClientKind::kMunicipalCs, registry::ClientKind::kMunicipalCs, "甲府市CS",
+     "192015", "", ""},
+    {"board-of-education", crypto::ClientKind::kAgency, registry::ClientKind::kAgency,
+     "山梨県教育委員会", "", "agency:yamanashi-board-of-education", "board.school_aid"},
+    {"national", crypto::ClientKind::kNational, registry::ClientKind::kNational,
+     "地方公共団体情報システム機構", "", "national", ""},
+};
+
+// Writes the example notification (a 転居 of the first resident of 甲府市, under the next
+// sequence) and returns that resident's code.
+Result<std::string> WriteExampleNotification(const std::string& dir) {
+  std::ifstream in(dir + "/notifications.jsonl", std::ios::binary);
+  if (!in) return std::string();  // a demo without residents has no example
+  std::string line, first;
+  int64_t last = 0;
+  while (std::getline(in, line)) {
+    if (line.find("\"municipality_code\":\"192015\"") == std::string::npos) continue;
+    if (first.empty()) first = line;
+    ++last;  // the generator numbers each municipality's notifications 1, 2, 3, …
+  }
+  if (first.empty()) return std::string();
+  auto parsed = text::ParseJson(first);
+  if (!parsed.ok() || !parsed->is_object()) return Status::Internal("unexpected generator output");
+  std::string code;
+  std::string o = "{\"notifications\":[{";
+  bool comma = false;
+  for (const auto& [key, value] : parsed->members()) {
+    std::string v;
+    if (key == "sequence") {
+      v = std::to_string(last + 1);
+    } else if (key == "kind") {
+      v = "\"amendment\"";
+    } else if (key == "reason") {
+      v = "\"moved_within\"";
+    } else if (key == "change_date") {
+      v = JsonStr(kDemoToday);
+    } else if (key == "address") {
+      v = JsonStr("山梨県甲府市丸の内一丁目6番1号");
+    } else if (value.is_string()) {
+      v = JsonStr(value.text());
+      if (key == "resident_code") code = value.text();
+    } else {
+      continue;
+    }
+    o += (comma ? "," : "") + JsonStr(key) + ":" + v;
+    comma = true;
+  }
+  o += "}]}\n";
+  std::ofstream out(dir + "/example-notification.json", std::ios::binary | std::ios::trunc);
+  out << o;
+  if (!out) return Status::IoError("cannot write the example notification");
+  return code;
+}
+
+Status PrepareDemo(const std::string& dir, int residents, const std::string& address, Io& io) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create the demo directory");
+  io.err << "== ノードを作成 / creating a prefecture node for 山梨県\n";
+  KAKUNIN_RETURN_IF_ERROR(InitNode(dir, 19, ""));
+  const std::string notifications = dir + "/notifications.jsonl";
+  io.err << "== 架空住民 " << residents << " 人を生成・登録 / generating and applying " << residents
+         << " fictitious residents\n";
+  if (residents > 0) {
+    if (RunInto(RunGenerate,
+                {"--count", std::to_string(residents), "--seed", "1", "--today", kDemoToday},
+                notifications, io) != kExitOk) {
+      return Status::Internal("generating the demo data failed");
+    }
+    if (RunInto(RunIngestCommand, {"--data", dir, "--today", kDemoToday, notifications},
+                dir + "/ingest.out", io) != kExitOk) {
+      return Status::Internal("applying the demo data failed (see ingest.out)");
+    }
+  }
+  io.err << "== デモ用認証局と証明書 / a demo CA, the server certificate and client certificates\n";
+  fs::create_directories(dir + "/tls", ec);
+  fs::create_directories(dir + "/clients", ec);
+  KAKUNIN_RETURN_IF_ERROR(crypto::CreateCertificateAuthority(dir + "/ca", "Kakunin demo CA", 3650));
+  std::vector<std::string> ips = {"127.0.0.1"};
+  if (address != "127.0.0.1" && address != "0.0.0.0" && address != "::") ips.push_back(address);
+  auto server = crypto::IssueServerCertificate(dir + "/ca", {"localhost"}, ips, 365,
+                                               dir + "/tls/server.pem", dir + "/tls/server.key");
+  if (!server.ok()) return server.status();
+  auto node = OpenNode(dir);
+  if (!node.ok()) return node.status();
+  for (const DemoClient& d : kDemoClients) {
+    crypto::ClientCertRequest req;
+    req.kind = d.cert_kind;
+    req.name = d.name;
+    req.municipality_code = d.municipality;
+    const std::string base = dir + "/clients/" + d.file;
+    auto issued = crypto::IssueClientCertificate(dir + "/ca", req, base + ".pem", base + ".key");
+    if (!issued.ok()) return issued.status();
+    registry::Client c;
+    c.spki_sha256 = issued->spki_sha256_hex;
+    c.kind = d.kind;
+    c.name = d.name;
+    c.municipality_code = d.municipality;
+    c.recipient = d.kind == registry::ClientKind::kAgency ? d.recipient : "";
+    c.purposes = SplitComma(d.purposes);
+    KAKUNIN_RETURN_IF_ERROR((*node)->gateway->Register(c, (*node)->actor));
+  }
+  KAKUNIN_RETURN_IF_ERROR(SealLog(**node));
+  // The [server] table, with paths relative to the data directory.
+  registry::NodeConfig config = (*node)->config;
+  config.key_file = "keys";
+  config.signing_key = "audit.key";
+  config.purposes_file = "purposes.toml";
+  config.server.present = true;
+  config.server.address = address;
+  config.server.certificate = "tls/server.pem";
+  config.server.key = "tls/server.key";
+  config.server.client_ca = "ca/ca.pem";
+  config.server.crl = "ca/crl.pem";
+  config.server.access_log = "access.log";
+  std::ofstream out(dir + "/kakunin.toml", std::ios::binary | std::ios::trunc);
+  out << registry::RenderNodeConfig(config);
+  if (!out) return Status::IoError("cannot write the configuration");
+  return Status::Ok();
+}
+
+Status WriteDemoJson(const std::string& dir, const std::string& address, uint16_t port,
+                     const std::string& resident_code) {
+  const std::string abs = fs::absolute(dir).lexically_normal().string();
+  const std::string url = "https://" + address + ":" + std::to_string(port);
+  std::string o = "{\"url\":" + JsonStr(url) + ",\"port\":" + std::to_string(port) +
+                  ",\"data_dir\":" + JsonStr(abs) + ",\"ca_file\":" + JsonStr(abs + "/ca/ca.pem") +
+                  ",\"server_certificate\":" + JsonStr(abs + "/tls/server.pem") +
+                  ",\"server_key\":" + JsonStr(abs + "/tls/server.key") + ",\"clients\":[";
+  bool first = true;
+  for (const DemoClient& d : kDemoClients) {
+    o += first ? "" : ",";
+    first = false;
+    o += "{\"name\":" + JsonStr(d.name) + ",\"kind\":\"" +
+         std::string(registry::ClientKindName(d.kind)) + "\"";
+    if (*d.municipality) o += ",\"municipality_code\":\"" + std::string(d.municipality) + "\"";
+    if (d.kind == registry::ClientKind::kAgency) {
+      o += ",\"recipient\":" + JsonStr(d.recipient) + ",\"purposes\":[";
+      auto ps = SplitComma(d.purposes);
+      for (size_t i = 0; i < ps.size(); ++i) o += (i ? "," : "") + JsonStr(ps[i]);
+      o += "]";
+    }
+    o += ",\"certificate\":" + JsonStr(abs + "/clients/" + d.file + ".pem") +
+         ",\"key\":" + JsonStr(abs + "/clients/" + d.file + ".key") + "}";
+  }
+  o += "],\"examples\":{\"resident_code\":" + JsonStr(resident_code) +
+       ",\"purpose\":\"board.school_aid\",\"notification_file\":" +
+       JsonStr(abs + "/example-notification.json") + "}}\n";
+  // Written whole, then renamed: a script polling for the file never reads half of it.
+  const std::string tmp = dir + "/demo.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << o;
+    if (!out) return Status::IoError("cannot write demo.json");
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir + "/demo.json", ec);
+  if (ec) return Status::IoError("cannot write demo.json");
+  return Status::Ok();
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string o = "'";
+  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return o + "'";
+}
+
+void PrintCurls(const std::string& dir, const std::string& address, uint16_t port,
+                const std::string& code, std::ostream& out) {
+  const std::string abs = fs::absolute(dir).lexically_normal().string();
+  const std::string url = "https://" + address + ":" + std::to_string(port);
+  const std::string ca = ShellQuote(abs + "/ca/ca.pem");
+  auto tls = [&](const char* client) {
+    return "--cacert " + ca + " --cert " + ShellQuote(abs + "/clients/" + client + ".pem") +
+           " --key " + ShellQuote(abs + "/clients/" + client + ".key");
+  };
+  out << "\n== 試してください / try it (in another terminal)\n\n"
+      << "# 1. 甲府市CSが転居の更新通知を送る / the municipal CS of 甲府市 sends a 転居 "
+         "notification\n"
+      << "curl -sS " << tls("kofu-cs") << " -H 'content-type: application/json' --data-binary @"
+      << ShellQuote(abs + "/example-notification.json") << " " << url << "/v1/notifications\n\n"
+      << "# 2. 県教育委員会が利用事由 board.school_aid で照会（その事由の項目だけが返る）\n"
+      << "#    the board of education looks the resident up for board.school_aid (only that "
+         "purpose's fields)\n"
+      << "curl -sS " << tls("board-of-education") << " '" << url << "/v1/residents/" << code
+      << "?purpose=board.school_aid'\n\n"
+      << "# 3. 登録されていない利用事由は拒否される / a purpose it is not registered for is "
+         "refused (403)\n"
+      << "curl -sS " << tls("board-of-education") << " '" << url << "/v1/residents/" << code
+      << "?purpose=pref.passport'\n\n"
+      << "# 運用 / operations: " << url << "/healthz, /readyz, /metrics, /v1/openapi.json\n"
+      << "# 作動停止 / halt: kakunin halt --data " << ShellQuote(abs)
+      << " --reason test; kakunin resume --data " << ShellQuote(abs) << "\n\n";
+  out.flush();
+}
+
+int RunDemo(const std::vector<std::string>& argv, Io& io) {
+  int exit = 0;
+  auto args = ParseOrHelp(argv,
+                          {DataOption(),
+                           {"port", "N", "待受ポート / port (default 8443; 0 = any)"},
+                           {"residents", "N", "架空住民の数 / fictitious residents (100000)"},
+                           {"address", "ADDR", "待受アドレス / address (127.0.0.1)"}},
+                          "demo", kDemoHelp, io, &exit);
+  if (!args) return exit;
+  auto data = RequireData(*args, "demo", io);
+  if (!data) return kExitUsage;
+  auto number = [&](const char* name, long def, long lo, long hi) -> std::optional<long> {
+    auto v = args->Get(name);
+    if (!v) return def;
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || n < lo || n > hi) return std::nullopt;
+    return n;
+  };
+  auto port = number("port", 8443, 0, 65535);
+  auto residents = number("residents", 100000, 0, 10000000);
+  if (!port) return Usage(io, "demo", "--port must be 0..65535");
+  if (!residents) return Usage(io, "demo", "--residents must be 0..10000000");
+  const std::string address = args->Get("address").value_or("127.0.0.1");
+  const std::string dir = *data;
+  if (!fs::exists(dir + "/kakunin.toml")) {
+    Status st = PrepareDemo(dir, static_cast<int>(*residents), address, io);
+    if (!st.ok()) return Fail(io, "demo", st);
+  } else {
+    io.err << "== 既存のデモノードを起動 / serving the demo node already in " << dir << "\n";
+  }
+  auto code = WriteExampleNotification(dir);
+  if (!code.ok()) return Fail(io, "demo", code.status());
+  auto node = OpenNode(dir);
+  if (!node.ok()) return Fail(io, "demo", node.status());
+  registry::ServerConfig sc = (*node)->config.server;
+  sc.port = static_cast<int>(*port);
+  sc.address = address;
+  return ServeUntilSignal(**node, sc, io, "demo", [&](uint16_t bound) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(WriteDemoJson(dir, address, bound, *code));
+    if (!code->empty()) PrintCurls(dir, address, bound, *code, io.out);
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
+int RunServeCommand(const std::vector<std::string>& a, Io& io) { return RunServe(a, io); }
+int RunHaltCommand(const std::vector<std::string>& a, Io& io) { return RunHalt(a, io); }
+int RunResumeCommand(const std::vector<std::string>& a, Io& io) { return RunResume(a, io); }
+int RunClientsCommand(const std::vector<std::string>& a, Io& io) { return RunClients(a, io); }
+int RunDemoCommand(const std::vector<std::string>& a, Io& io) { return RunDemo(a, io); }
+
+}  // namespace kakunin::cli
