@@ -1,0 +1,539 @@
+// A real node on port 0 — registry on SQLite, the HTTPS server with mutual TLS, the API — and
+// real TLS clients with certificates from a real (test) CA. Every response is checked against
+// the OpenAPI document the node serves.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/service.h"
+#include "cli/generate.h"
+#include "cli/node.h"
+#include "cli/node_server.h"
+#include "crypto/pki.h"
+#include "domain/notification.h"
+#include "http/test_client.h"
+#include "openapi/openapi_check.h"
+#include "text/json.h"
+
+namespace kakunin {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using http::testing::ClientOptions;
+using http::testing::ClientResponse;
+using http::testing::TestClient;
+
+struct Cert {
+  std::string pem, key, spki, serial;
+};
+
+// One node for the whole suite: building it (CA, certificates, data) is the slow part.
+struct World {
+  std::string dir;
+  std::unique_ptr<cli::Node> node;
+  std::unique_ptr<cli::NodeServer> server;
+  std::FILE* access_log = nullptr;
+  std::string access_log_path;
+  uint16_t port = 0;
+  std::string ca_file;
+  Cert kofu, fujiyoshida, board, national, unregistered, crl_revoked, expired, foreign, revocable;
+  std::vector<Notification> residents;  // applied entries, 甲府市 first
+  int64_t kofu_last_sequence = 0;
+  std::unique_ptr<testing::OpenApiChecker> openapi;
+};
+World* w = nullptr;
+
+Cert Issue(const std::string& ca, crypto::ClientKind kind, const std::string& name,
+           const std::string& municipality, const std::string& file, const Clock* clock = nullptr,
+           int days = 30) {
+  crypto::ClientCertRequest req;
+  req.kind = kind;
+  req.name = name;
+  req.municipality_code = municipality;
+  req.days = days;
+  const std::string base = w->dir + "/" + file;
+  auto issued = clock == nullptr
+                    ? crypto::IssueClientCertificate(ca, req, base + ".pem", base + ".key")
+                    : crypto::IssueClientCertificate(ca, req, base + ".pem", base + ".key", *clock);
+  EXPECT_TRUE(issued.ok()) << issued.status().ToString();
+  return {base + ".pem", base + ".key", issued->spki_sha256_hex, issued->serial_hex};
+}
+
+void Register(const Cert& c, registry::ClientKind kind, const std::string& name,
+              const std::string& municipality, const std::string& recipient,
+              std::vector<std::string> purposes) {
+  registry::Client client;
+  client.spki_sha256 = c.spki;
+  client.kind = kind;
+  client.name = name;
+  client.municipality_code = municipality;
+  client.recipient = recipient;
+  client.purposes = std::move(purposes);
+  Status st = w->node->gateway->Register(client, w->node->actor);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // A client writing a body the server refused gets EPIPE, not a signal.
+    ::signal(SIGPIPE, SIG_IGN);
+    w = new World();
+    char tmpl[] = "/tmp/kakunin-api-XXXXXX";
+    w->dir = ::mkdtemp(tmpl);
+    const std::string node_dir = w->dir + "/node";
+    ASSERT_TRUE(cli::InitNode(node_dir, 19, "").ok());
+    auto node = cli::OpenNode(node_dir);
+    ASSERT_TRUE(node.ok()) << node.status().ToString();
+    w->node = std::move(*node);
+
+    // Residents: generated entries of 山梨県, applied through the registry.
+    GenerateOptions gen;
+    gen.seed = 11;
+    auto g = NotificationGenerator::Create(gen);
+    ASSERT_TRUE(g.ok());
+    std::vector<registry::PreparedNotification> batch;
+    const CheckOptions options = w->node->registry->check_options();
+    for (int i = 0; i < 300; ++i) {
+      Notification n = (*g)->Next();
+      if (n.municipality_code == "192015") w->kofu_last_sequence = static_cast<int64_t>(n.sequence);
+      batch.push_back(w->node->registry->Prepare(CheckJsonNotification(ToCanonicalJson(n), options)));
+      w->residents.push_back(std::move(n));
+    }
+    std::stable_partition(w->residents.begin(), w->residents.end(),
+                          [](const Notification& n) { return n.municipality_code == "192015"; });
+    auto applied = w->node->registry->Apply(batch, w->node->actor);
+    ASSERT_TRUE(applied.ok());
+    for (const auto& r : *applied) ASSERT_TRUE(r.ok());
+    ASSERT_GT(w->kofu_last_sequence, 2);
+
+    // PKI: our CA, and another one nobody trusts.
+    const std::string ca = w->dir + "/ca";
+    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca, "Test CA", 30).ok());
+    ASSERT_TRUE(crypto::CreateCertificateAuthority(w->dir + "/other-ca", "Other CA", 30).ok());
+    w->ca_file = ca + "/ca.pem";
+    auto server = crypto::IssueServerCertificate(ca, {"localhost"}, {"127.0.0.1"}, 30,
+                                                 w->dir + "/server.pem", w->dir + "/server.key");
+    ASSERT_TRUE(server.ok());
+    using CK = crypto::ClientKind;
+    w->kofu = Issue(ca, CK::kMunicipalCs, "甲府市CS", "192015", "kofu");
+    w->fujiyoshida = Issue(ca, CK::kMunicipalCs, "富士吉田市CS", "192023", "fujiyoshida");
+    w->board = Issue(ca, CK::kAgency, "山梨県教育委員会", "", "board");
+    w->national = Issue(ca, CK::kNational, "機構", "", "national");
+    w->unregistered = Issue(ca, CK::kAgency, "未登録", "", "unregistered");
+    w->crl_revoked = Issue(ca, CK::kAgency, "失効", "", "crl-revoked");
+    w->revocable = Issue(ca, CK::kAgency, "登録簿で失効", "", "revocable");
+    FixedClock long_ago(SystemClock().NowMicros() - int64_t{40} * 86400 * 1000000);
+    w->expired = Issue(ca, CK::kAgency, "期限切れ", "", "expired", &long_ago, 2);
+    w->foreign = Issue(w->dir + "/other-ca", CK::kAgency, "他の認証局", "", "foreign");
+    ASSERT_TRUE(crypto::RevokeCertificate(ca, w->crl_revoked.serial).ok());
+
+    using K = registry::ClientKind;
+    const std::string boe = "agency:yamanashi-board-of-education";
+    Register(w->kofu, K::kMunicipalCs, "甲府市CS", "192015", "", {});
+    Register(w->fujiyoshida, K::kMunicipalCs, "富士吉田市CS", "192023", "", {});
+    Register(w->board, K::kAgency, "山梨県教育委員会", "", boe, {"board.school_aid"});
+    Register(w->national, K::kNational, "機構", "", "", {});
+    Register(w->crl_revoked, K::kAgency, "失効", "", boe, {"board.school_aid"});
+    Register(w->expired, K::kAgency, "期限切れ", "", boe, {"board.school_aid"});
+    Register(w->revocable, K::kAgency, "登録簿で失効", "", boe, {"board.school_aid"});
+
+    registry::ServerConfig sc;
+    sc.present = true;
+    sc.port = 0;
+    sc.certificate = w->dir + "/server.pem";
+    sc.key = w->dir + "/server.key";
+    sc.client_ca = w->ca_file;
+    sc.crl = ca + "/crl.pem";
+    sc.read_timeout_ms = 1000;
+    sc.worker_threads = 4;
+    w->access_log_path = w->dir + "/access.log";
+    w->access_log = std::fopen(w->access_log_path.c_str(), "w");
+    auto started = cli::NodeServer::Start(w->node.get(), sc, w->access_log);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    w->server = std::move(*started);
+    w->port = w->server->port();
+
+    auto checker = testing::OpenApiChecker::Load(api::OpenApiDocument());
+    ASSERT_TRUE(checker.ok()) << checker.status().ToString();
+    w->openapi = std::make_unique<testing::OpenApiChecker>(std::move(*checker));
+  }
+
+  static void TearDownTestSuite() {
+    if (w->server) {
+      EXPECT_TRUE(w->server->Stop().ok());
+    }
+    if (w->access_log) std::fclose(w->access_log);
+    std::error_code ec;
+    fs::remove_all(w->dir, ec);
+    delete w;
+    w = nullptr;
+  }
+
+  static std::unique_ptr<TestClient> Connect(const Cert& c, std::string* error = nullptr) {
+    ClientOptions o;
+    o.ca_file = w->ca_file;
+    o.cert_file = c.pem;
+    o.key_file = c.key;
+    return TestClient::Connect(w->port, o, error);
+  }
+
+  // One request on a connection; the response must match the OpenAPI document.
+  static ClientResponse Call(TestClient& client, const std::string& method,
+                             const std::string& target, const std::string& body = "",
+                             const std::string& content_type = "application/json") {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
+    if (!body.empty() || method == "POST") {
+      req += "Content-Type: " + content_type + "\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n";
+    }
+    req += "\r\n" + body;
+    auto r = client.RoundTrip(req);
+    EXPECT_TRUE(r.has_value()) << method << " " << target << ": no response";
+    if (!r) return {};
+    EXPECT_FALSE(r->Header("x-request-id").empty());
+    const std::string path = target.substr(0, target.find('?'));
+    Status st = w->openapi->CheckResponse(method, path, r->status, r->Header("content-type"),
+                                          r->body);
+    EXPECT_TRUE(st.ok()) << method << " " << path << ": " << st.ToString() << "\n" << r->body;
+    return *r;
+  }
+
+  static ClientResponse Call(const Cert& c, const std::string& method, const std::string& target,
+                             const std::string& body = "") {
+    auto client = Connect(c);
+    EXPECT_NE(client, nullptr);
+    if (!client) return {};
+    return Call(*client, method, target, body);
+  }
+
+  static std::string Code(const ClientResponse& r) {
+    auto v = text::ParseJson(r.body);
+    if (!v.ok() || v->Find("code") == nullptr) return "";
+    return v->Find("code")->text();
+  }
+
+  // The names of the members of `record` in a lookup answer.
+  static std::vector<std::string> RecordKeys(const std::string& body) {
+    auto v = text::ParseJson(body);
+    std::vector<std::string> keys;
+    if (!v.ok() || v->Find("record") == nullptr) return keys;
+    for (const auto& [k, value] : v->Find("record")->members()) keys.push_back(k);
+    return keys;
+  }
+
+  static std::string Lookup(const std::string& code, const std::string& purpose) {
+    return "/v1/residents/" + code + "?purpose=" + purpose;
+  }
+
+  static int64_t ProvisionCount(const std::string& code) {
+    auto reader = w->node->store->OpenReader();
+    auto p = (*reader)->Provisions(code);
+    return p.ok() ? static_cast<int64_t>(p->size()) : -1;
+  }
+
+  static int64_t LogSize() {
+    auto reader = w->node->store->OpenReader();
+    return *(*reader)->AuditSize();
+  }
+
+  // A 転居 of resident `i` (of 甲府市) under `sequence`, as the contract's JSON.
+  static std::string MoveWithin(size_t i, int64_t sequence, const std::string& municipality) {
+    Notification n = w->residents[i];
+    n.municipality_code = municipality;
+    n.sequence = static_cast<uint64_t>(sequence);
+    n.kind = NotificationKind::kAmendment;
+    n.reason = ChangeReason::kMovedWithin;
+    n.change_date = Date::FromYmd(2026, 4, 1);
+    n.address = "山梨県甲府市丸の内一丁目6番1号";
+    return ToCanonicalJson(n);
+  }
+
+  static bool HandshakeRefused(const Cert& c) {
+    std::string error;
+    auto client = Connect(c, &error);
+    if (client == nullptr) return true;
+    // TLS 1.3: the client may finish its side before the server refuses; nothing comes back.
+    return !client->RoundTrip("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").has_value();
+  }
+};
+
+TEST_F(ApiTest, WithoutAValidCertificateNothingIsAnswered) {
+  ClientOptions none;
+  none.ca_file = w->ca_file;
+  auto client = TestClient::Connect(w->port, none, nullptr);
+  if (client) {
+    EXPECT_FALSE(client->RoundTrip("GET /healthz HTTP/1.1\r\n\r\n").has_value());
+  }
+  EXPECT_TRUE(HandshakeRefused(w->foreign)) << "a certificate of an unknown CA";
+  EXPECT_TRUE(HandshakeRefused(w->expired)) << "an expired certificate";
+  EXPECT_TRUE(HandshakeRefused(w->crl_revoked)) << "a certificate revoked in the CRL";
+  EXPECT_THAT(w->server->metrics().Render(false), Not(HasSubstr("kind=\"handshake\"} 0")));
+  // The refusals are in the access log, with OpenSSL's reason.
+  std::fflush(w->access_log);
+  std::ifstream in(w->access_log_path);
+  std::stringstream log;
+  log << in.rdbuf();
+  EXPECT_THAT(log.str(), HasSubstr("\"event\":\"refused_handshake\""));
+}
+
+TEST_F(ApiTest, AnUnregisteredCertificateGetsNothingAndIsRecorded) {
+  const int64_t before = LogSize();
+  auto r = Call(w->unregistered, "GET", "/healthz");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "client_not_registered");
+  r = Call(w->unregistered, "GET", Lookup(w->residents[0].resident_code.str(), "board.school_aid"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, Not(HasSubstr(w->residents[0].name)));
+  EXPECT_EQ(LogSize(), before + 2);  // both refusals are operations in the log
+}
+
+TEST_F(ApiTest, RevocationInTheRegisterTakesEffectOnAnOpenConnection) {
+  auto client = Connect(w->revocable);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(Call(*client, "GET", "/healthz").status, 200);
+  ASSERT_TRUE(w->node->gateway->Revoke(w->revocable.spki, w->node->actor).ok());
+  auto r = Call(*client, "GET", "/healthz");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "client_revoked");
+}
+
+TEST_F(ApiTest, AMunicipalCsSendsOnlyForItself) {
+  const std::string code = w->residents[1].resident_code.str();
+  const int64_t next = w->kofu_last_sequence + 1;
+  // 富士吉田市's CS sending 甲府市's notification: refused whole.
+  std::string body = "{\"notifications\":[" + MoveWithin(1, next, "192015") + "]}";
+  auto r = Call(w->fujiyoshida, "POST", "/v1/notifications", body);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "sender_mismatch");
+  // One of its own and one of another's: nothing is applied.
+  body = "{\"notifications\":[" + MoveWithin(1, next, "192015") + "," +
+         MoveWithin(1, 1, "192023") + "]}";
+  r = Call(w->kofu, "POST", "/v1/notifications", body);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "sender_mismatch");
+  auto reader = w->node->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(code);
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_NE((*row)->address, "山梨県甲府市丸の内一丁目6番1号");
+  // An agency sends no notifications.
+  r = Call(w->board, "POST", "/v1/notifications",
+           "{\"notifications\":[" + MoveWithin(1, next, "192015") + "]}");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "not_permitted");
+}
+
+TEST_F(ApiTest, NotificationsAreAppliedAnsweredPerRecordAndIdempotent) {
+  const int64_t next = w->kofu_last_sequence + 1;
+  std::string bad = MoveWithin(2, next + 1, "192015");
+  for (std::string sex : {"\"sex\":\"female\"", "\"sex\":\"male\""}) {
+    if (size_t at = bad.find(sex); at != std::string::npos) {
+      bad.replace(at, sex.size(), "\"sex\":\"other\"");
+      break;
+    }
+  }
+  ASSERT_THAT(bad, HasSubstr("\"sex\":\"other\""));
+  const std::string body =
+      "{\"notifications\":[" + MoveWithin(2, next, "192015") + "," + bad + "]}";
+  auto client = Connect(w->kofu);
+  ASSERT_NE(client, nullptr);
+  auto r = Call(*client, "POST", "/v1/notifications", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("{\"index\":0,\"ok\":true}"));
+  EXPECT_THAT(r.body, HasSubstr("{\"index\":1,\"ok\":false,\"errors\":[{\"field\":\"sex\""));
+  // The same request again (a retry after a lost answer): acknowledged, nothing applied twice.
+  r = Call(*client, "POST", "/v1/notifications", body);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("{\"index\":0,\"ok\":true,\"duplicate\":true}"));
+  w->kofu_last_sequence = next;
+  // The change is visible to an entitled reader.
+  r = Call(w->board, "GET", Lookup(w->residents[2].resident_code.str(), "board.school_aid"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("山梨県甲府市丸の内一丁目6番1号"));
+}
+
+TEST_F(ApiTest, APurposeTheAgencyIsNotRegisteredForIsRefusedAndRecorded) {
+  const std::string code = w->residents[3].resident_code.str();
+  const int64_t before = LogSize();
+  for (const char* purpose : {"pref.passport", "national.forwarding", "no.such.purpose"}) {
+    auto r = Call(w->board, "GET", Lookup(code, purpose));
+    EXPECT_EQ(r.status, 403) << purpose;
+    EXPECT_EQ(Code(r), "purpose_not_permitted") << purpose;
+  }
+  EXPECT_EQ(LogSize(), before + 3);
+  EXPECT_EQ(ProvisionCount(code), 0);
+  // A municipal CS reads nothing.
+  auto r = Call(w->kofu, "GET", Lookup(code, "board.school_aid"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "not_permitted");
+  // No purpose at all.
+  r = Call(w->board, "GET", "/v1/residents/" + code);
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(ApiTest, AnswersCarryOnlyThePurposesFieldsAndEachProvisionIsRecorded) {
+  const std::string code = w->residents[4].resident_code.str();
+  auto r = Call(w->board, "GET", Lookup(code, "board.school_aid"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(RecordKeys(r.body),
+              ::testing::ElementsAre("name", "sex", "birth_date", "address"));
+  EXPECT_THAT(r.body, Not(HasSubstr(w->residents[4].individual_number.str())));
+  auto reader = w->node->store->OpenReader();
+  auto provisions = (*reader)->Provisions(code);
+  ASSERT_TRUE(provisions.ok());
+  ASSERT_EQ(provisions->size(), 1u);
+  EXPECT_EQ((*provisions)[0].recipient, "agency:yamanashi-board-of-education");
+  EXPECT_EQ((*provisions)[0].purpose, "board.school_aid");
+  EXPECT_EQ((*provisions)[0].items, "name,sex,birth_date,address");
+  EXPECT_FALSE((*provisions)[0].number_provided);
+  // The national node's purpose carries the individual number, and says so in the record.
+  r = Call(w->national, "GET", Lookup(code, "national.forwarding"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(w->residents[4].individual_number.str()));
+  EXPECT_EQ(ProvisionCount(code), 2);
+  // Unknown residents: 404, and the lookup is still recorded.
+  const int64_t before = LogSize();
+  r = Call(w->board, "GET", Lookup("99999999999", "board.school_aid"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Code(r), "not_found");
+  EXPECT_EQ(LogSize(), before + 1);
+}
+
+TEST_F(ApiTest, SearchHistoryAndBatchProvision) {
+  const Notification& n = w->residents[5];
+  auto client = Connect(w->board);
+  ASSERT_NE(client, nullptr);
+  std::string body = "{\"purpose\":\"board.school_aid\",\"name\":";
+  text::AppendJsonString(n.name, &body);
+  body += ",\"birth_date\":\"" + n.birth_date.ToIso() + "\"}";
+  auto r = Call(*client, "POST", "/v1/residents/search", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(n.address));
+  EXPECT_THAT(r.body, HasSubstr("\"truncated\":false"));
+  // By number.
+  r = Call(*client, "POST", "/v1/residents/search",
+           "{\"purpose\":\"board.school_aid\",\"individual_number\":\"" +
+               n.individual_number.str() + "\"}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(n.address));
+  // Criteria that would list everyone are refused.
+  r = Call(*client, "POST", "/v1/residents/search", "{\"purpose\":\"board.school_aid\",\"sex\":\"male\"}");
+  EXPECT_EQ(r.status, 400);
+  // History, newest first, fields limited.
+  r = Call(*client, "GET", "/v1/residents/" + n.resident_code.str() + "/history?purpose=board.school_aid");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("\"change\":\"entry\""));
+  EXPECT_THAT(r.body, Not(HasSubstr(n.individual_number.str())));
+  // A batch: found and not found, in order.
+  r = Call(*client, "POST", "/v1/provisions",
+           "{\"purpose\":\"board.school_aid\",\"resident_codes\":[\"" + n.resident_code.str() +
+               "\",\"99999999999\"]}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("\"found\":true"));
+  EXPECT_THAT(r.body, HasSubstr("{\"resident_code\":\"99999999999\",\"found\":false}"));
+}
+
+TEST_F(ApiTest, BadRequestsGetProblemsAndChangeNothing) {
+  auto client = Connect(w->kofu);
+  ASSERT_NE(client, nullptr);
+  const int64_t before = LogSize();
+  auto r = Call(*client, "POST", "/v1/notifications", "{\"notifications\":[");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Code(r), "malformed_request");
+  r = Call(*client, "POST", "/v1/notifications", "{\"notifications\":[],\"x\":1}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Code(r), "invalid_request");
+  r = Call(*client, "POST", "/v1/notifications", "{\"notifications\":[{}]}", "text/plain");
+  EXPECT_EQ(r.status, 415);
+  r = Call(*client, "GET", "/v1/notifications");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("allow"), "POST");
+  r = Call(*client, "GET", "/v1/nothing-here");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Code(r), "route_not_found");
+  EXPECT_EQ(LogSize(), before);
+  // Oversized: 413 and the connection is closed.
+  auto big = Connect(w->kofu);
+  ASSERT_NE(big, nullptr);
+  // Announced larger than the limit: refused on the header, before the body is read.
+  ASSERT_TRUE(big->Write("POST /v1/notifications HTTP/1.1\r\nHost: localhost\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 2097152\r\n\r\n{"));
+  auto answer = big->ReadResponse();
+  ASSERT_TRUE(answer.has_value());
+  r = *answer;
+  EXPECT_TRUE(w->openapi->CheckResponse("POST", "/v1/notifications", r.status,
+                                        r.Header("content-type"), r.body).ok());
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(Code(r), "payload_too_large");
+  EXPECT_TRUE(big->WaitClosed(std::chrono::seconds(3)));
+}
+
+TEST_F(ApiTest, ASlowClientIsCutOff) {
+  auto client = Connect(w->kofu);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Write("GET /healthz HTTP/1.1\r\nHost: loc"));
+  // read_timeout is 1 s here; the rest never comes.
+  EXPECT_TRUE(client->WaitClosed(std::chrono::seconds(5)));
+}
+
+TEST_F(ApiTest, WhileHaltedNothingIsProvidedOrApplied) {
+  const std::string code = w->residents[6].resident_code.str();
+  ASSERT_TRUE(w->node->registry->Halt("test of the halt", w->node->actor).ok());
+  auto r = Call(w->board, "GET", Lookup(code, "board.school_aid"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Code(r), "halted");
+  r = Call(w->kofu, "POST", "/v1/notifications",
+           "{\"notifications\":[" + MoveWithin(6, w->kofu_last_sequence + 1, "192015") + "]}");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Call(w->national, "GET", "/readyz").status, 503);
+  EXPECT_EQ(Call(w->national, "GET", "/healthz").status, 200);
+  EXPECT_THAT(Call(w->national, "GET", "/metrics").body, HasSubstr("kakunin_halted 1"));
+  EXPECT_EQ(ProvisionCount(code), 0);
+  // Halting twice is an error; resuming brings everything back.
+  EXPECT_FALSE(w->node->registry->Halt("again", w->node->actor).ok());
+  ASSERT_TRUE(w->node->registry->Resume(w->node->actor).ok());
+  r = Call(w->board, "GET", Lookup(code, "board.school_aid"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Call(w->national, "GET", "/readyz").status, 200);
+  // Both are in the operation log.
+  auto reader = w->node->store->OpenReader();
+  store::AuditQuery q;
+  q.action = "node.halt";
+  EXPECT_EQ((*reader)->SearchAudit(q)->size(), 1u);
+  q.action = "node.resume";
+  EXPECT_EQ((*reader)->SearchAudit(q)->size(), 1u);
+}
+
+TEST_F(ApiTest, OperationsEndpointsAndNoPersonalDataInLogsOrMetrics) {
+  auto r = Call(w->national, "GET", "/v1/openapi.json");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("\"openapi\": \"3.1.0\""));
+  r = Call(w->national, "GET", "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("route=\"/v1/residents/{resident_code}\""));
+  std::fflush(w->access_log);
+  std::ifstream in(w->access_log_path);
+  std::stringstream log;
+  log << in.rdbuf();
+  for (const std::string& text : {log.str(), r.body}) {
+    for (size_t i = 0; i < 8; ++i) {
+      const Notification& n = w->residents[i];
+      EXPECT_THAT(text, Not(HasSubstr(n.resident_code.str())));
+      EXPECT_THAT(text, Not(HasSubstr(n.individual_number.str())));
+      EXPECT_THAT(text, Not(HasSubstr(n.name)));
+      EXPECT_THAT(text, Not(HasSubstr(n.address)));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kakunin
