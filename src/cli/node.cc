@@ -82,8 +82,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
       node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
   node->registry->UsePurposes(node->purposes.get());
   node->gateway = std::make_unique<registry::Gateway>(node->registry.get(), node->purposes.get(),
-                                                      node->store.get(), &node->clock,
-                                                      node->config.prefecture);
+                                                      &node->clock, node->config.prefecture);
   node->actor = OsActor();
   // The log must still extend the last checkpoint this node signed.
   std::ifstream head(data_dir + "/audit.head", std::ios::binary);

@@ -158,6 +158,21 @@ Response Problem(int status, std::string_view title) {
   return r;
 }
 
+// The handler's view of a parsed message (everything but the peer's identity).
+void FillRequest(bhttp::request<bhttp::string_body>& message, Request* request) {
+  request->method = std::string(message.method_string());
+  request->target = std::string(message.target());
+  size_t q = request->target.find('?');
+  request->path = request->target.substr(0, q);
+  if (q != std::string::npos) request->query = request->target.substr(q + 1);
+  for (const auto& field : message) {
+    request->headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
+  }
+  request->body = std::move(message.body());
+  std::string_view sent_id = message["x-request-id"];
+  request->request_id = IsWellFormedRequestId(sent_id) ? std::string(sent_id) : NewRequestId();
+}
+
 // Identity of the peer's certificate. Empty strings if there is none.
 struct PeerIdentity {
   std::string spki_sha256;
@@ -576,20 +591,10 @@ net::awaitable<Connection::After> Connection::ServeOne() {
 
   auto& message = parser.get();
   auto request = std::make_shared<Request>();
-  request->method = std::string(message.method_string());
-  request->target = std::string(message.target());
-  size_t q = request->target.find('?');
-  request->path = request->target.substr(0, q);
-  if (q != std::string::npos) request->query = request->target.substr(q + 1);
-  for (const auto& field : message) {
-    request->headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
-  }
-  request->body = std::move(message.body());
+  FillRequest(message, request.get());
   request->client_spki_sha256 = peer_.spki_sha256;
   request->client_subject_cn = peer_.subject_cn;
   request->remote_address = remote_address_;
-  std::string_view sent_id = message["x-request-id"];
-  request->request_id = IsWellFormedRequestId(sent_id) ? std::string(sent_id) : NewRequestId();
 
   auto [response, failure] = co_await server_.CallHandler(request);
   // Back on the strand. Stop() may have come meanwhile: answer, then close.
@@ -937,6 +942,29 @@ uint16_t Server::port() const { return impl_->port(); }
 
 void Server::Stop() {
   if (impl_) impl_->Stop();
+}
+
+Result<Request> ParseRequest(std::string_view bytes, const Limits& limits) {
+  ParserType parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(static_cast<std::uint64_t>(limits.max_body_bytes));
+  parser.eager(true);
+  boost::system::error_code ec;
+  while (!ec && !parser.is_done() && !bytes.empty()) {
+    size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
+    bytes.remove_prefix(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      if (used == 0) break;
+    }
+  }
+  if (ec == bhttp::error::header_limit) return Status::ResourceExhausted("header limit");
+  if (ec == bhttp::error::body_limit) return Status::ResourceExhausted("body limit");
+  if (ec) return Status::InvalidArgument("malformed request: " + ec.message());
+  if (!parser.is_done()) return Status::InvalidArgument("incomplete request");
+  Request request;
+  FillRequest(parser.get(), &request);
+  return request;
 }
 
 }  // namespace kakunin::http

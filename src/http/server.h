@@ -140,4 +140,11 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// Parses one request from `bytes` with the server's own parser and limits, as a connection would,
+// without a network: for fuzzing the request path and for tests. Bytes after the request are
+// ignored. Errors: kResourceExhausted for the header or body limit (431/413 on a connection),
+// kInvalidArgument for a syntax error or an incomplete request (400). The result has no client
+// identity or remote address; its request id is the one sent if well-formed, else a new one.
+Result<Request> ParseRequest(std::string_view bytes, const Limits& limits);
+
 }  // namespace kakunin::http

@@ -77,11 +77,10 @@ Actor Client::ActorAt(const std::string& terminal) const {
   return Actor{"cert:" + spki_sha256, terminal};
 }
 
-Gateway::Gateway(Registry* registry, const PurposeCatalogue* catalogue,
-                 store::RegistryStore* store, const Clock* clock, int prefecture)
+Gateway::Gateway(Registry* registry, const PurposeCatalogue* catalogue, const Clock* clock,
+                 int prefecture)
     : registry_(registry),
       catalogue_(catalogue),
-      store_(store),
       clock_(clock),
       prefecture_(prefecture) {}
 

@@ -52,8 +52,8 @@ struct SearchProvision {
 class Gateway {
  public:
   // All pointers must outlive the gateway.
-  Gateway(Registry* registry, const PurposeCatalogue* catalogue, store::RegistryStore* store,
-          const Clock* clock, int prefecture);
+  Gateway(Registry* registry, const PurposeCatalogue* catalogue, const Clock* clock,
+          int prefecture);
 
   // --- the client register (on the node's host) ---
   // Checks the entry: a municipal CS needs a municipality of this prefecture; an agency a
@@ -113,7 +113,6 @@ class Gateway {
 
   Registry* registry_;
   const PurposeCatalogue* catalogue_;
-  store::RegistryStore* store_;
   const Clock* clock_;
   int prefecture_;
 };
