@@ -56,6 +56,20 @@ pid=
 "$bin" audit verify --data "$tmp/demo" > /dev/null && ok || fail "audit verify"
 n=$("$bin" audit search --data "$tmp/demo" --action node.halt | wc -l)
 [ "$n" = 1 ] && ok || fail "halt entries: $n"
+# kakunin serve --config: the same node from its configuration file, on another port.
+"$bin" serve --config "$tmp/demo/kakunin.toml" --port 0 2> "$tmp/serve.err" &
+pid=$!
+for _ in $(seq 1 50); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.2; done
+port=$(sed -n 's/.*listening on https:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/serve.err")
+d=$tmp/demo
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$d/ca/ca.pem" --cert "$d/clients/national.pem" \
+  --key "$d/clients/national.key" "https://127.0.0.1:$port/readyz")
+[ "$code" = 200 ] && ok || fail "serve --config: readyz gave $code"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+[ "$rc" = 0 ] && ok || fail "serve exit status $rc"
+"$bin" serve --data "$tmp" > /dev/null 2>&1; rc=$?
+[ "$rc" != 0 ] && ok || fail "serve without a node should fail"
+
 # The access log has requests and no personal data.
 grep -q '"route":"/v1/residents/{resident_code}"' "$tmp/demo/access.log" && ok || fail "access log"
 grep -q '丸の内\|"/v1/residents/[0-9]' "$tmp/demo/access.log" && fail "personal data in the access log" || ok
