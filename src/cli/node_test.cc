@@ -90,6 +90,35 @@ TEST_F(NodeTest, ShowSearchHistoryStatsWork) {
   EXPECT_EQ(Kakunin({"search", "--data", data_, "--purpose", "registry.maintenance", "--sex", "male"}).status, 2);
 }
 
+TEST_F(NodeTest, ReadsNeedACataloguePurposeAndShowOnlyItsFields) {
+  Out unknown = Kakunin({"show", "--data", data_, "--purpose", "no.such.purpose", code_});
+  EXPECT_NE(unknown.status, 0);
+  EXPECT_NE(unknown.err.find("catalogue"), std::string::npos);
+  // board.school_aid: name, sex, birth date, address — no code, number or kana.
+  Out show = Kakunin({"show", "--data", data_, "--purpose", "board.school_aid", "--json", code_});
+  ASSERT_EQ(show.status, 0) << show.err;
+  EXPECT_EQ(show.out.find(code_), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("\"individual_number\":\"\""), std::string::npos) << show.out;
+  Out hist = Kakunin({"history", "--data", data_, "--purpose", "board.school_aid", "--json", code_});
+  ASSERT_EQ(hist.status, 0);
+  EXPECT_EQ(hist.out.find(code_), std::string::npos) << hist.out;
+  // provide: the recipient and every item must be the purpose's.
+  EXPECT_NE(Kakunin({"provide", "--data", data_, "--purpose", "board.school_aid", "--recipient",
+                     "agency:yamanashi-board-of-education", "--kind", "別表第六", "--items",
+                     "name,individual_number", code_})
+                .status,
+            0);
+  EXPECT_NE(Kakunin({"provide", "--data", data_, "--purpose", "board.school_aid", "--recipient",
+                     "dept:passport", "--kind", "別表第六", "--items", "name", code_})
+                .status,
+            0);
+  EXPECT_EQ(Kakunin({"provide", "--data", data_, "--purpose", "board.school_aid", "--recipient",
+                     "agency:yamanashi-board-of-education", "--kind", "別表第六", "--items",
+                     "name,address", code_})
+                .status,
+            0);
+}
+
 TEST_F(NodeTest, MissingKeyFileIsAClearErrorAndChangesNothing) {
   std::string before = Read(db());
   fs::rename(fs::path(data_) / "keys", dir_ / "keys.away");

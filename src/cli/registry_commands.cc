@@ -283,6 +283,8 @@ int RunShow(const std::vector<std::string>& argv, Io& io) {
     io.err << "kakunin show: 該当なし / not found\n";
     return kExitRejected;
   }
+  // Only the purpose's fields are shown.
+  registry::Minimise(*(*node)->purposes->Find(*purpose), &**view);
   const auto& v = **view;
   if (args->Has("json")) {
     std::string out = ResidentJson(v.row);
@@ -331,6 +333,7 @@ int RunHistory(const std::vector<std::string>& argv, Io& io) {
     io.err << "kakunin history: 該当なし / not found\n";
     return kExitRejected;
   }
+  for (auto& v : **history) registry::Minimise(*(*node)->purposes->Find(*purpose), &v);
   for (const auto& v : **history) {
     const auto& r = v.row;
     if (args->Has("json")) {
@@ -434,6 +437,7 @@ int RunSearch(const std::vector<std::string>& argv, Io& io) {
     return Fail(io, "search", found.status());
   }
   bool json = args->Has("json");
+  for (auto& r : found->rows) registry::Minimise(*(*node)->purposes->Find(*purpose), &r);
   for (const auto& r : found->rows) {
     if (json) {
       io.out << ResidentJson(r) << "}\n";

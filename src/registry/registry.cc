@@ -819,4 +819,36 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
   return counts;
 }
 
+void Minimise(const Purpose& p, store::ResidentRow* r) {
+  if (!p.AllowsField("resident_code")) r->resident_code.clear();
+  if (!p.AllowsField("name")) r->name.clear();
+  if (!p.AllowsField("name_kana")) r->name_kana.reset();
+  if (!p.AllowsField("sex")) r->sex.clear();
+  if (!p.AllowsField("birth_date")) r->birth_date.clear();
+  if (!p.AllowsField("address")) r->address.clear();
+  if (!p.AllowsField("municipality_code")) r->municipality_code.clear();
+}
+
+void Minimise(const Purpose& p, ResidentView* v) {
+  Minimise(p, &v->row);
+  if (!p.AllowsField("individual_number")) v->individual_number.clear();
+  if (!p.AllowsField("former_surname")) v->former_surname.reset();
+  if (!p.AllowsField("alias")) v->alias.reset();
+}
+
+void Minimise(const Purpose& p, VersionView* v) {
+  store::VersionRow& r = v->row;
+  if (!p.AllowsField("resident_code")) r.resident_code.clear();
+  if (!p.AllowsField("name")) r.name.clear();
+  if (!p.AllowsField("name_kana")) r.name_kana.reset();
+  if (!p.AllowsField("former_surname")) r.former_surname.reset();
+  if (!p.AllowsField("alias")) r.alias.reset();
+  if (!p.AllowsField("sex")) r.sex.clear();
+  if (!p.AllowsField("birth_date")) r.birth_date.clear();
+  if (!p.AllowsField("address")) r.address.clear();
+  if (!p.AllowsField("municipality_code")) r.municipality_code.clear();
+  if (!p.AllowsField("individual_number")) v->individual_number.clear();
+  if (!p.AllowsField("resident_code")) r.new_resident_code.reset();
+}
+
 }  // namespace kakunin::registry

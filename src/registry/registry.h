@@ -229,6 +229,12 @@ class Registry {
   const PurposeCatalogue* purposes_ = nullptr;
 };
 
+// Blank every personal field `purpose` does not allow: what a person on the host sees of a record
+// read for that purpose (the API builds its answers from the allowed items instead).
+void Minimise(const Purpose& purpose, store::ResidentRow* row);
+void Minimise(const Purpose& purpose, ResidentView* view);
+void Minimise(const Purpose& purpose, VersionView* view);
+
 // Associated data binding a sealed individual number to its version.
 std::string NumberAssociatedData(const std::string& municipality, int64_t sequence);
 
