@@ -236,6 +236,11 @@ std::string_view RouteOf(std::string_view path) {
   return "(unknown)";
 }
 
+void AccessLog::Flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (out_ != nullptr) std::fflush(out_);
+}
+
 void AccessLog::Write(const http::Event& e) {
   if (out_ == nullptr) return;
   const char* kind = "request";
@@ -284,9 +289,10 @@ void AccessLog::Write(const http::Event& e) {
   }
   field("detail", e.detail.size() <= 300 ? e.detail : e.detail.substr(0, 300));
   line += "}\n";
+  // Buffered by stdio (a file is flushed when its buffer fills and at shutdown; stderr is
+  // unbuffered): one write per request would serialise the I/O thread on the disk.
   std::lock_guard<std::mutex> lock(mu_);
   std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
 }
 
 // Readers are SQLite connections: opened on demand, kept for the next request.

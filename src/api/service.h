@@ -33,6 +33,7 @@ class AccessLog {
   // `out` is not owned (stderr, or a file the caller keeps open); nullptr writes nothing.
   explicit AccessLog(std::FILE* out) : out_(out) {}
   void Write(const http::Event& event);
+  void Flush();
 
  private:
   std::mutex mu_;

@@ -50,6 +50,7 @@ Status NodeServer::Stop() {
   stopped_ = true;
   server_->Stop();  // every handler has returned: nothing is left in the queue
   node_->registry->UseWriteQueue(nullptr);
+  access_log_->Flush();
   return SealLog(*node_);
 }
 
