@@ -150,6 +150,55 @@ struct ClientRow {
   int64_t revoked_at = 0;         // µs since epoch; 0 while valid
 };
 
+// The operator register (docs/operators.md).
+struct OperatorRow {
+  std::string operator_id;
+  std::string name;
+  std::string unit;
+  std::string status;         // active | suspended | retired
+  std::string password_hash;  // argon2id string; "" until enrolled
+  int64_t failed_logins = 0;
+  int64_t locked_until = 0;  // µs since epoch
+  int64_t created_at = 0;
+  std::string created_by;
+};
+
+struct RoleRequestRow {
+  int64_t request_id = 0;
+  std::string operator_id;
+  std::string role;
+  std::string requested_by;
+  int64_t requested_at = 0;
+  std::string approved_by;  // "" while pending
+  int64_t approved_at = 0;
+};
+
+struct NominationRow {
+  std::string operator_id;
+  std::string purpose;
+  std::string valid_from;  // YYYY-MM-DD (JST), inclusive
+  std::string valid_to;    // YYYY-MM-DD, inclusive
+  std::string nominated_by;
+  int64_t nominated_at = 0;
+};
+
+struct CredentialRow {
+  std::string credential_id;  // WebAuthn credential id (raw), or an IC card's SPKI SHA-256 hex
+  std::string operator_id;
+  std::string kind;  // webauthn | certificate
+  int64_t alg = 0;
+  std::string public_key;
+  int64_t sign_count = 0;
+  int64_t created_at = 0;
+};
+
+struct EnrolmentRow {
+  std::string token_hash;
+  std::string operator_id;
+  int64_t expires_at = 0;
+  int64_t used_at = 0;
+};
+
 struct AuditQuery {
   std::optional<int64_t> from_time;  // inclusive, µs
   std::optional<int64_t> to_time;    // exclusive, µs
@@ -205,6 +254,16 @@ class RegistryReader {
   virtual Result<std::optional<ClientRow>> FindClient(const std::string& spki_sha256) = 0;
   virtual Result<std::vector<ClientRow>> ListClients() = 0;
   virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
+
+  // --- operator register ---
+  virtual Result<std::optional<OperatorRow>> FindOperator(const std::string& operator_id) = 0;
+  virtual Result<std::vector<OperatorRow>> ListOperators() = 0;
+  virtual Result<std::vector<std::string>> OperatorRoles(const std::string& operator_id) = 0;
+  virtual Result<std::vector<NominationRow>> Nominations(const std::string& operator_id) = 0;
+  virtual Result<std::vector<CredentialRow>> Credentials(const std::string& operator_id) = 0;
+  virtual Result<std::optional<CredentialRow>> FindCredential(const std::string& credential_id) = 0;
+  virtual Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t request_id) = 0;
+  virtual Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& token_hash) = 0;
 };
 
 // Writes inside one transaction (see RegistryStore::Write). Not thread-safe.
@@ -267,6 +326,31 @@ class RegistryTxn {
   virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
   virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
   virtual Status DeleteMeta(const std::string& key) = 0;
+
+  // --- operator register ---
+  virtual Result<std::optional<OperatorRow>> FindOperator(const std::string& operator_id) = 0;
+  virtual Result<std::vector<std::string>> OperatorRoles(const std::string& operator_id) = 0;
+  virtual Result<int64_t> CountOperators() = 0;
+  virtual Status InsertOperator(const OperatorRow& row) = 0;  // AlreadyExists for a taken id
+  virtual Status SetOperatorStatus(const std::string& operator_id, const std::string& status) = 0;
+  virtual Status SetOperatorPassword(const std::string& operator_id, const std::string& hash) = 0;
+  virtual Status SetLoginState(const std::string& operator_id, int64_t failed_logins,
+                               int64_t locked_until) = 0;
+  virtual Status InsertRole(const std::string& operator_id, const std::string& role,
+                            int64_t at, const std::string& approved_by) = 0;
+  virtual Result<int64_t> InsertRoleRequest(const RoleRequestRow& row) = 0;  // its request_id
+  virtual Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t request_id) = 0;
+  // False if it was already decided.
+  virtual Result<bool> ApproveRoleRequest(int64_t request_id, const std::string& by,
+                                          int64_t at) = 0;
+  virtual Status InsertNomination(const NominationRow& row) = 0;
+  virtual Status InsertCredential(const CredentialRow& row) = 0;  // AlreadyExists if taken
+  virtual Result<std::optional<CredentialRow>> FindCredential(const std::string& credential_id) = 0;
+  virtual Status SetSignCount(const std::string& credential_id, int64_t sign_count) = 0;
+  virtual Status InsertEnrolment(const EnrolmentRow& row) = 0;
+  virtual Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& token_hash) = 0;
+  // False if already used (or unknown).
+  virtual Result<bool> UseEnrolment(const std::string& token_hash, int64_t at) = 0;
 
   // Retention of the log: erases the payloads (and target index) of the prefix of entries
   // older than `time` — entries [0, before_seq) — and provision records before it. With

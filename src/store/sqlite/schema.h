@@ -178,6 +178,66 @@ CREATE TABLE clients (
   revoked_at INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 )sql"},
+    {4, R"sql(
+-- The operator register (操作者一覧表): named people, their roles, nominations and credentials.
+-- Rows are never deleted: a retired operator stays explainable in the operation log.
+CREATE TABLE operators (
+  operator_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'retired')),
+  password_hash TEXT NOT NULL,
+  failed_logins INTEGER NOT NULL,
+  locked_until INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+) STRICT;
+CREATE TABLE operator_roles (
+  operator_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  approved_by TEXT NOT NULL,
+  PRIMARY KEY (operator_id, role)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE role_requests (
+  request_id INTEGER PRIMARY KEY,
+  operator_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  approved_by TEXT NOT NULL,
+  approved_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE nominations (
+  id INTEGER PRIMARY KEY,
+  operator_id TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  valid_from TEXT NOT NULL,
+  valid_to TEXT NOT NULL,
+  nominated_by TEXT NOT NULL,
+  nominated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX nominations_operator ON nominations (operator_id);
+-- WebAuthn credentials (credential id, COSE alg, raw public key, sign count) and IC cards
+-- (kind certificate: credential_id is the certificate's SPKI SHA-256 in hex).
+CREATE TABLE operator_credentials (
+  credential_id BLOB PRIMARY KEY,
+  operator_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('webauthn', 'certificate')),
+  alg INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  sign_count INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX operator_credentials_operator ON operator_credentials (operator_id);
+-- One-time enrolment links: only the SHA-256 of the token is kept.
+CREATE TABLE enrolments (
+  token_hash BLOB PRIMARY KEY,
+  operator_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER NOT NULL
+) STRICT;
+)sql"},
 };
 
 // --- meta ---
@@ -198,6 +258,62 @@ inline constexpr char kFindClient[] =
     "SELECT " KAKUNIN_CLIENT_COLUMNS " FROM clients WHERE spki_sha256 = ?1";
 inline constexpr char kListClients[] =
     "SELECT " KAKUNIN_CLIENT_COLUMNS " FROM clients ORDER BY registered_at, spki_sha256";
+
+// --- operator register ---
+#define KAKUNIN_OPERATOR_COLUMNS                                                      \
+  "operator_id, name, unit, status, password_hash, failed_logins, locked_until, " \
+  "created_at, created_by"
+inline constexpr char kInsertOperator[] =
+    "INSERT INTO operators (" KAKUNIN_OPERATOR_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7)";
+inline constexpr char kFindOperator[] =
+    "SELECT " KAKUNIN_OPERATOR_COLUMNS " FROM operators WHERE operator_id = ?1";
+inline constexpr char kListOperators[] =
+    "SELECT " KAKUNIN_OPERATOR_COLUMNS " FROM operators ORDER BY operator_id";
+inline constexpr char kCountOperators[] = "SELECT count(*) FROM operators";
+inline constexpr char kSetOperatorStatus[] =
+    "UPDATE operators SET status = ?2 WHERE operator_id = ?1";
+inline constexpr char kSetOperatorPassword[] =
+    "UPDATE operators SET password_hash = ?2, failed_logins = 0, locked_until = 0 "
+    "WHERE operator_id = ?1";
+inline constexpr char kSetLoginState[] =
+    "UPDATE operators SET failed_logins = ?2, locked_until = ?3 WHERE operator_id = ?1";
+inline constexpr char kOperatorRoles[] =
+    "SELECT role FROM operator_roles WHERE operator_id = ?1 ORDER BY role";
+inline constexpr char kInsertRole[] =
+    "INSERT OR IGNORE INTO operator_roles (operator_id, role, granted_at, approved_by) "
+    "VALUES (?1, ?2, ?3, ?4)";
+inline constexpr char kInsertRoleRequest[] =
+    "INSERT INTO role_requests (operator_id, role, requested_by, requested_at, approved_by, "
+    "approved_at) VALUES (?1, ?2, ?3, ?4, '', 0)";
+inline constexpr char kFindRoleRequest[] =
+    "SELECT request_id, operator_id, role, requested_by, requested_at, approved_by, approved_at "
+    "FROM role_requests WHERE request_id = ?1";
+inline constexpr char kApproveRoleRequest[] =
+    "UPDATE role_requests SET approved_by = ?2, approved_at = ?3 "
+    "WHERE request_id = ?1 AND approved_at = 0";
+inline constexpr char kInsertNomination[] =
+    "INSERT INTO nominations (operator_id, purpose, valid_from, valid_to, nominated_by, "
+    "nominated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr char kNominationsOf[] =
+    "SELECT operator_id, purpose, valid_from, valid_to, nominated_by, nominated_at "
+    "FROM nominations WHERE operator_id = ?1 ORDER BY id";
+#define KAKUNIN_CREDENTIAL_COLUMNS \
+  "credential_id, operator_id, kind, alg, public_key, sign_count, created_at"
+inline constexpr char kInsertCredential[] =
+    "INSERT INTO operator_credentials (" KAKUNIN_CREDENTIAL_COLUMNS ") "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr char kCredentialsOf[] =
+    "SELECT " KAKUNIN_CREDENTIAL_COLUMNS " FROM operator_credentials WHERE operator_id = ?1";
+inline constexpr char kFindCredential[] =
+    "SELECT " KAKUNIN_CREDENTIAL_COLUMNS " FROM operator_credentials WHERE credential_id = ?1";
+inline constexpr char kSetSignCount[] =
+    "UPDATE operator_credentials SET sign_count = ?2 WHERE credential_id = ?1";
+inline constexpr char kInsertEnrolment[] =
+    "INSERT INTO enrolments (token_hash, operator_id, expires_at, used_at) VALUES (?1, ?2, ?3, 0)";
+inline constexpr char kFindEnrolment[] =
+    "SELECT token_hash, operator_id, expires_at, used_at FROM enrolments WHERE token_hash = ?1";
+inline constexpr char kUseEnrolment[] =
+    "UPDATE enrolments SET used_at = ?2 WHERE token_hash = ?1 AND used_at = 0";
 
 // --- applied sequences (one row per applied notification; a sender's last sequence is the
 // greatest, found through the primary key) ---

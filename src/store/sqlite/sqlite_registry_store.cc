@@ -130,6 +130,94 @@ Result<std::optional<std::string>> QueryMeta(Db* db, const std::string& key) {
   return v;
 }
 
+OperatorRow ReadOperator(const Stmt& s) {
+  OperatorRow o;
+  o.operator_id = s.Text(0);
+  o.name = s.Text(1);
+  o.unit = s.Text(2);
+  o.status = s.Text(3);
+  o.password_hash = s.Text(4);
+  o.failed_logins = s.Int(5);
+  o.locked_until = s.Int(6);
+  o.created_at = s.Int(7);
+  o.created_by = s.Text(8);
+  return o;
+}
+
+CredentialRow ReadCredential(const Stmt& s) {
+  CredentialRow c;
+  c.credential_id = s.Blob(0);
+  c.operator_id = s.Text(1);
+  c.kind = s.Text(2);
+  c.alg = s.Int(3);
+  c.public_key = s.Blob(4);
+  c.sign_count = s.Int(5);
+  c.created_at = s.Int(6);
+  return c;
+}
+
+// Runs `sql` with `bind`, reading every row with `read`.
+template <typename T, typename Bind, typename Read>
+Result<std::vector<T>> QueryAll(Db* db, const char* sql, Bind bind, Read read) {
+  KAKUNIN_PREPARE(s, db, sql);
+  bind(s);
+  Status st;
+  std::vector<T> out;
+  while (s.Step(&st)) out.push_back(read(s));
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+template <typename T, typename Bind, typename Read>
+Result<std::optional<T>> QueryOne(Db* db, const char* sql, Bind bind, Read read) {
+  auto all = QueryAll<T>(db, sql, bind, read);
+  if (!all.ok()) return all.status();
+  if (all->empty()) return std::optional<T>();
+  return std::optional<T>(std::move(all->front()));
+}
+
+Result<std::optional<OperatorRow>> QueryOperator(Db* db, const std::string& id) {
+  return QueryOne<OperatorRow>(db, kFindOperator, [&](Stmt& s) { s.Bind(1, id); }, ReadOperator);
+}
+
+Result<std::vector<std::string>> QueryRoles(Db* db, const std::string& id) {
+  return QueryAll<std::string>(db, kOperatorRoles, [&](Stmt& s) { s.Bind(1, id); },
+                               [](const Stmt& s) { return s.Text(0); });
+}
+
+Result<std::optional<CredentialRow>> QueryCredential(Db* db, const std::string& id) {
+  return QueryOne<CredentialRow>(db, kFindCredential, [&](Stmt& s) { s.BindBlob(1, id); },
+                                 ReadCredential);
+}
+
+Result<std::optional<RoleRequestRow>> QueryRoleRequest(Db* db, int64_t id) {
+  return QueryOne<RoleRequestRow>(db, kFindRoleRequest, [&](Stmt& s) { s.Bind(1, id); },
+                                  [](const Stmt& s) {
+                                    RoleRequestRow r;
+                                    r.request_id = s.Int(0);
+                                    r.operator_id = s.Text(1);
+                                    r.role = s.Text(2);
+                                    r.requested_by = s.Text(3);
+                                    r.requested_at = s.Int(4);
+                                    r.approved_by = s.Text(5);
+                                    r.approved_at = s.Int(6);
+                                    return r;
+                                  });
+}
+
+Result<std::optional<EnrolmentRow>> QueryEnrolment(Db* db, const std::string& hash) {
+  return QueryOne<EnrolmentRow>(db, kFindEnrolment, [&](Stmt& s) { s.BindBlob(1, hash); },
+                                [](const Stmt& s) {
+                                  EnrolmentRow e;
+                                  e.token_hash = s.Blob(0);
+                                  e.operator_id = s.Text(1);
+                                  e.expires_at = s.Int(2);
+                                  e.used_at = s.Int(3);
+                                  return e;
+                                });
+}
+
 Result<int64_t> QueryInt(Db* db, const char* sql) {
   KAKUNIN_PREPARE(s, db, sql);
   Status st;
@@ -435,6 +523,42 @@ class SqliteReader final : public RegistryReader {
     return QueryMeta(db_.get(), key);
   }
 
+  Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override {
+    return QueryOperator(db_.get(), id);
+  }
+  Result<std::vector<OperatorRow>> ListOperators() override {
+    return QueryAll<OperatorRow>(db_.get(), kListOperators, [](Stmt&) {}, ReadOperator);
+  }
+  Result<std::vector<std::string>> OperatorRoles(const std::string& id) override {
+    return QueryRoles(db_.get(), id);
+  }
+  Result<std::vector<NominationRow>> Nominations(const std::string& id) override {
+    return QueryAll<NominationRow>(db_.get(), kNominationsOf, [&](Stmt& s) { s.Bind(1, id); },
+                                   [](const Stmt& s) {
+                                     NominationRow n;
+                                     n.operator_id = s.Text(0);
+                                     n.purpose = s.Text(1);
+                                     n.valid_from = s.Text(2);
+                                     n.valid_to = s.Text(3);
+                                     n.nominated_by = s.Text(4);
+                                     n.nominated_at = s.Int(5);
+                                     return n;
+                                   });
+  }
+  Result<std::vector<CredentialRow>> Credentials(const std::string& id) override {
+    return QueryAll<CredentialRow>(db_.get(), kCredentialsOf, [&](Stmt& s) { s.Bind(1, id); },
+                                   ReadCredential);
+  }
+  Result<std::optional<CredentialRow>> FindCredential(const std::string& id) override {
+    return QueryCredential(db_.get(), id);
+  }
+  Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override {
+    return QueryRoleRequest(db_.get(), id);
+  }
+  Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& hash) override {
+    return QueryEnrolment(db_.get(), hash);
+  }
+
   Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) override {
     return QueryProvisions(kProvisionsOfEntry, [&](Stmt& s) { s.Bind(1, audit_seq); });
   }
@@ -710,6 +834,80 @@ class SqliteTxn final : public RegistryTxn {
   Status DeleteMeta(const std::string& key) override {
     KAKUNIN_PREPARE(s, db_, kDeleteMeta);
     return s.Bind(1, key).Exec();
+  }
+
+  Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override {
+    return QueryOperator(db_, id);
+  }
+  Result<std::vector<std::string>> OperatorRoles(const std::string& id) override {
+    return QueryRoles(db_, id);
+  }
+  Result<int64_t> CountOperators() override { return QueryInt(db_, kCountOperators); }
+  Status InsertOperator(const OperatorRow& o) override {
+    KAKUNIN_PREPARE(s, db_, kInsertOperator);
+    return s.Bind(1, o.operator_id).Bind(2, o.name).Bind(3, o.unit).Bind(4, o.status)
+        .Bind(5, o.password_hash).Bind(6, o.created_at).Bind(7, o.created_by).Exec();
+  }
+  Status SetOperatorStatus(const std::string& id, const std::string& status) override {
+    KAKUNIN_PREPARE(s, db_, kSetOperatorStatus);
+    return s.Bind(1, id).Bind(2, status).Exec();
+  }
+  Status SetOperatorPassword(const std::string& id, const std::string& hash) override {
+    KAKUNIN_PREPARE(s, db_, kSetOperatorPassword);
+    return s.Bind(1, id).Bind(2, hash).Exec();
+  }
+  Status SetLoginState(const std::string& id, int64_t failed, int64_t until) override {
+    KAKUNIN_PREPARE(s, db_, kSetLoginState);
+    return s.Bind(1, id).Bind(2, failed).Bind(3, until).Exec();
+  }
+  Status InsertRole(const std::string& id, const std::string& role, int64_t at,
+                    const std::string& by) override {
+    KAKUNIN_PREPARE(s, db_, kInsertRole);
+    return s.Bind(1, id).Bind(2, role).Bind(3, at).Bind(4, by).Exec();
+  }
+  Result<int64_t> InsertRoleRequest(const RoleRequestRow& r) override {
+    KAKUNIN_PREPARE(s, db_, kInsertRoleRequest);
+    KAKUNIN_RETURN_IF_ERROR(
+        s.Bind(1, r.operator_id).Bind(2, r.role).Bind(3, r.requested_by).Bind(4, r.requested_at)
+            .Exec());
+    return db_->LastInsertRowId();
+  }
+  Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override {
+    return QueryRoleRequest(db_, id);
+  }
+  Result<bool> ApproveRoleRequest(int64_t id, const std::string& by, int64_t at) override {
+    KAKUNIN_PREPARE(s, db_, kApproveRoleRequest);
+    KAKUNIN_RETURN_IF_ERROR(s.Bind(1, id).Bind(2, by).Bind(3, at).Exec());
+    return db_->Changes() == 1;
+  }
+  Status InsertNomination(const NominationRow& n) override {
+    KAKUNIN_PREPARE(s, db_, kInsertNomination);
+    return s.Bind(1, n.operator_id).Bind(2, n.purpose).Bind(3, n.valid_from).Bind(4, n.valid_to)
+        .Bind(5, n.nominated_by).Bind(6, n.nominated_at).Exec();
+  }
+  Status InsertCredential(const CredentialRow& c) override {
+    KAKUNIN_PREPARE(s, db_, kInsertCredential);
+    return s.BindBlob(1, c.credential_id).Bind(2, c.operator_id).Bind(3, c.kind).Bind(4, c.alg)
+        .BindBlob(5, c.public_key).Bind(6, c.sign_count).Bind(7, c.created_at).Exec();
+  }
+  Result<std::optional<CredentialRow>> FindCredential(const std::string& id) override {
+    return QueryCredential(db_, id);
+  }
+  Status SetSignCount(const std::string& id, int64_t count) override {
+    KAKUNIN_PREPARE(s, db_, kSetSignCount);
+    return s.BindBlob(1, id).Bind(2, count).Exec();
+  }
+  Status InsertEnrolment(const EnrolmentRow& e) override {
+    KAKUNIN_PREPARE(s, db_, kInsertEnrolment);
+    return s.BindBlob(1, e.token_hash).Bind(2, e.operator_id).Bind(3, e.expires_at).Exec();
+  }
+  Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& hash) override {
+    return QueryEnrolment(db_, hash);
+  }
+  Result<bool> UseEnrolment(const std::string& hash, int64_t at) override {
+    KAKUNIN_PREPARE(s, db_, kUseEnrolment);
+    KAKUNIN_RETURN_IF_ERROR(s.BindBlob(1, hash).Bind(2, at).Exec());
+    return db_->Changes() == 1;
   }
 
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override {

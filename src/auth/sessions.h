@@ -1,0 +1,59 @@
+#pragma once
+
+// Console sessions, kept in memory (a restart signs everyone out). A session starts after the
+// password and becomes active after the second factor (WebAuthn or an IC card); without a request
+// for the idle-lock time it is locked and needs the second factor again; it ends at its absolute
+// lifetime, at logout, or when its operator is suspended or retired. Thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+
+namespace kakunin::auth {
+
+enum class SessionStage { kSecondFactor, kActive, kLocked };
+std::string_view SessionStageName(SessionStage stage);  // second_factor | active | locked
+
+struct Session {
+  std::string token;  // the cookie's value: 32 random bytes, hex
+  std::string operator_id;
+  SessionStage stage = SessionStage::kSecondFactor;
+  std::string csrf_token;  // sent back in x-csrf-token on every POST
+  int64_t created_at = 0;
+  int64_t last_seen = 0;
+  std::string challenge;  // the pending WebAuthn challenge (raw bytes), used once
+};
+
+// 32 random bytes as lower-case hex.
+std::string RandomToken();
+
+class SessionStore {
+ public:
+  // `idle_lock_micros`: at most 5 minutes; `lifetime_micros`: absolute. `clock` must outlive it.
+  SessionStore(const Clock* clock, int64_t idle_lock_micros, int64_t lifetime_micros);
+
+  Session Create(const std::string& operator_id, SessionStage stage);
+  // The session for `token`, with the idle lock applied; nullopt if unknown or past its lifetime
+  // (then erased). With `touch`, the request counts as activity (only for an active session).
+  std::optional<Session> Find(const std::string& token, bool touch);
+  // Stores stage and challenge of `session` (by token); false if it is gone.
+  bool Update(const Session& session);
+  void Erase(const std::string& token);
+  // Ends every session of an operator (suspended, retired).
+  void EraseOperator(const std::string& operator_id);
+
+  int64_t idle_lock_micros() const { return idle_lock_; }
+
+ private:
+  const Clock* clock_;
+  int64_t idle_lock_;
+  int64_t lifetime_;
+  std::mutex mu_;
+  std::map<std::string, Session> sessions_;
+};
+
+}  // namespace kakunin::auth
