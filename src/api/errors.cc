@@ -7,7 +7,7 @@
 namespace kakunin::api {
 namespace {
 
-constexpr std::array<ApiErrorInfo, 16> kTable = {{
+constexpr std::array<ApiErrorInfo, 22> kTable = {{
     {ApiError::kMalformedRequest, "malformed_request", 400, "malformed request"},
     {ApiError::kInvalidRequest, "invalid_request", 400, "invalid request"},
     {ApiError::kClientNotRegistered, "client_not_registered", 403, "client not registered"},
@@ -25,6 +25,12 @@ constexpr std::array<ApiErrorInfo, 16> kTable = {{
     {ApiError::kInternal, "internal", 500, "internal error"},
     {ApiError::kHalted, "halted", 503, "the node is halted"},
     {ApiError::kUnavailable, "unavailable", 503, "service unavailable"},
+    {ApiError::kLoginFailed, "login_failed", 401, "login failed"},
+    {ApiError::kSessionRequired, "session_required", 401, "sign in first"},
+    {ApiError::kSessionLocked, "session_locked", 401, "the session is locked"},
+    {ApiError::kCsrfFailed, "csrf_failed", 403, "missing or wrong CSRF token"},
+    {ApiError::kNotNominated, "not_nominated", 403, "not nominated for this purpose"},
+    {ApiError::kConflict, "conflict", 409, "conflict"},
 }};
 
 }  // namespace
@@ -45,8 +51,12 @@ ApiError FromStatus(const Status& status) {
     case StatusCode::kNotFound:
       return ApiError::kNotFound;
     case StatusCode::kPermissionDenied:
-    case StatusCode::kUnauthenticated:
       return ApiError::kNotPermitted;
+    case StatusCode::kUnauthenticated:
+      return ApiError::kSessionRequired;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return ApiError::kConflict;
     case StatusCode::kUnavailable:
     case StatusCode::kResourceExhausted:
       return ApiError::kUnavailable;

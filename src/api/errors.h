@@ -30,6 +30,13 @@ enum class ApiError {
   kInternal,
   kHalted,
   kUnavailable,
+  // The console (docs/operators.md).
+  kLoginFailed,
+  kSessionRequired,
+  kSessionLocked,
+  kCsrfFailed,
+  kNotNominated,
+  kConflict,
 };
 
 struct ApiErrorInfo {
@@ -45,7 +52,8 @@ const ApiErrorInfo& InfoOf(ApiError error);
 
 // A use case's Status as an API error: its reason if it has one in the table, else by code
 // (kInvalidArgument -> invalid_request, kNotFound -> not_found, kPermissionDenied ->
-// not_permitted, kUnavailable/kResourceExhausted -> unavailable, anything else -> internal).
+// not_permitted, kUnauthenticated -> session_required, kAlreadyExists/kFailedPrecondition ->
+// conflict, kUnavailable/kResourceExhausted -> unavailable, anything else -> internal).
 ApiError FromStatus(const Status& status);
 
 // An RFC 9457 problem document (application/problem+json) for `error`. `detail`, if not empty,

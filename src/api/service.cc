@@ -236,6 +236,157 @@ std::string_view RouteOf(std::string_view path) {
   return "(unknown)";
 }
 
+Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
+                            const registry::Gateway& gateway, const registry::Caller& caller) {
+  const std::string& rid = req.request_id;
+  auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid); };
+  const Match match = MatchPath(req.path);
+  if (req.method != MethodOf(match.route)) {
+    Response r = Problem(ApiError::kMethodNotAllowed, rid);
+    r.headers.emplace_back("allow", MethodOf(match.route));
+    return r;
+  }
+  ApiError body_error = ApiError::kInvalidRequest;
+  switch (match.route) {
+    case Route::kResident:
+    case Route::kHistory: {
+      auto purpose = PurposeFromQuery(req.query);
+      if (!purpose.ok()) return Problem(ApiError::kInvalidRequest, rid, purpose.status().message());
+      if (!IsResidentCodeShape(match.resident_code)) {
+        return Problem(ApiError::kInvalidRequest, rid, "resident_code must be 11 digits");
+      }
+      const std::string code(match.resident_code);
+      std::string o = "{\"resident_code\":";
+      text::AppendJsonString(code, &o);
+      o += ",\"purpose\":";
+      text::AppendJsonString(*purpose, &o);
+      if (match.route == Route::kResident) {
+        auto rec = gateway.Lookup(reader, caller, code, *purpose);
+        if (!rec.ok()) return fail(rec.status());
+        if (!rec->found) return Problem(ApiError::kNotFound, rid);
+        o += ",\"record\":";
+        AppendRecord(rec->items, &o);
+        o += "}";
+        return Json(std::move(o));
+      }
+      auto versions = gateway.History(reader, caller, code, *purpose);
+      if (!versions.ok()) return fail(versions.status());
+      if (!*versions) return Problem(ApiError::kNotFound, rid);
+      o += ",\"versions\":[";
+      bool first = true;
+      for (const auto& v : **versions) {
+        if (!first) o += ",";
+        first = false;
+        o += "{\"change\":";
+        text::AppendJsonString(v.kind, &o);
+        o += ",\"reason\":";
+        text::AppendJsonString(v.reason, &o);
+        o += ",\"change_date\":";
+        text::AppendJsonString(v.change_date, &o);
+        o += ",\"record\":";
+        AppendRecord(v.items, &o);
+        o += "}";
+      }
+      o += "]}";
+      return Json(std::move(o));
+    }
+
+    case Route::kSearch: {
+      auto body = ParseBody(req,
+                            {"purpose", "individual_number", "name", "name_kana", "birth_date",
+                             "sex", "address", "limit"},
+                            &body_error);
+      if (!body.ok()) return Problem(body_error, rid, body.status().message());
+      registry::SearchRequest s;
+      auto purpose = StringMember(*body, "purpose", 64);
+      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
+      struct {
+        const char* key;
+        std::optional<std::string>* target;
+        size_t max;
+      } fields[] = {{"individual_number", &s.number, 12}, {"name", &s.name, 400},
+                    {"name_kana", &s.kana, 400},          {"birth_date", &s.birth_date, 10},
+                    {"sex", &s.sex, 6},                   {"address", &s.address, 1000}};
+      for (auto& f : fields) {
+        auto v = StringMember(*body, f.key, f.max);
+        if (!v.ok()) return Problem(ApiError::kInvalidRequest, rid, v.status().message());
+        *f.target = std::move(*v);
+      }
+      if (const text::JsonValue* limit = body->Find("limit")) {
+        auto n = limit->is_number() ? limit->AsInt64() : std::nullopt;
+        if (!n || *n < 1 || *n > 100) {
+          return Problem(ApiError::kInvalidRequest, rid, "limit must be an integer 1 to 100");
+        }
+        s.limit = static_cast<int>(*n);
+      }
+      const bool by_number = s.number.has_value();
+      const bool by_four = (s.name || s.kana) && s.birth_date;
+      if (by_number == (s.name || s.kana || s.birth_date || s.sex || s.address) || (!by_number && !by_four)) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "give individual_number alone, or name or name_kana with birth_date");
+      }
+      auto found = gateway.Search(reader, caller, s, **purpose);
+      if (!found.ok()) return fail(found.status());
+      std::string o = "{\"purpose\":";
+      text::AppendJsonString(**purpose, &o);
+      o += ",\"results\":[";
+      for (size_t i = 0; i < found->records.size(); ++i) {
+        if (i > 0) o += ",";
+        AppendRecord(found->records[i].items, &o);
+      }
+      o += "],\"truncated\":";
+      o += found->truncated ? "true" : "false";
+      o += "}";
+      return Json(std::move(o));
+    }
+
+    case Route::kProvisions: {
+      auto body = ParseBody(req, {"purpose", "resident_codes"}, &body_error);
+      if (!body.ok()) return Problem(body_error, rid, body.status().message());
+      auto purpose = StringMember(*body, "purpose", 64);
+      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
+      const text::JsonValue* list = body->Find("resident_codes");
+      if (list == nullptr || !list->is_array() || list->items().empty() ||
+          list->items().size() > registry::kMaxCodesPerProvision) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "resident_codes must hold 1 to 1000 codes");
+      }
+      std::vector<std::string> codes;
+      for (const auto& item : list->items()) {
+        if (!item.is_string() || !IsResidentCodeShape(item.text())) {
+          return Problem(ApiError::kInvalidRequest, rid, "each resident code must be 11 digits");
+        }
+        codes.push_back(item.text());
+      }
+      auto provided = gateway.Batch(reader, caller, codes, **purpose);
+      if (!provided.ok()) return fail(provided.status());
+      std::string o = "{\"purpose\":";
+      text::AppendJsonString(**purpose, &o);
+      o += ",\"results\":[";
+      for (size_t i = 0; i < provided->size(); ++i) {
+        const auto& rec = (*provided)[i];
+        if (i > 0) o += ",";
+        o += "{\"resident_code\":";
+        text::AppendJsonString(rec.resident_code, &o);
+        o += rec.found ? ",\"found\":true,\"record\":" : ",\"found\":false";
+        if (rec.found) AppendRecord(rec.items, &o);
+        o += "}";
+      }
+      o += "]}";
+      return Json(std::move(o));
+    }
+
+    default:
+      return Problem(ApiError::kRouteNotFound, rid);
+  }
+}
+
+bool IsResidentRoute(std::string_view path) {
+  Route r = MatchPath(path).route;
+  return r == Route::kResident || r == Route::kHistory || r == Route::kSearch ||
+         r == Route::kProvisions;
+}
+
 void AccessLog::Flush() {
   std::lock_guard<std::mutex> lock(mu_);
   if (out_ != nullptr) std::fflush(out_);
@@ -396,6 +547,9 @@ Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
   if (Status st = gateway_->CheckRunning(reader); !st.ok()) return fail(st);
   ApiError body_error = ApiError::kInvalidRequest;
 
+  if (IsResidentRoute(req.path)) {
+    return ServeResidentRoute(req, reader, *gateway_, registry::Caller::ForClient(*client, terminal));
+  }
   switch (match.route) {
     case Route::kNotifications: {
       auto body = ParseBody(req, {"notifications"}, &body_error);
@@ -426,134 +580,6 @@ Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
           }
           o += "]";
         }
-        o += "}";
-      }
-      o += "]}";
-      return Json(std::move(o));
-    }
-
-    case Route::kResident:
-    case Route::kHistory: {
-      auto purpose = PurposeFromQuery(req.query);
-      if (!purpose.ok()) return Problem(ApiError::kInvalidRequest, rid, purpose.status().message());
-      if (!IsResidentCodeShape(match.resident_code)) {
-        return Problem(ApiError::kInvalidRequest, rid, "resident_code must be 11 digits");
-      }
-      const std::string code(match.resident_code);
-      std::string o = "{\"resident_code\":";
-      text::AppendJsonString(code, &o);
-      o += ",\"purpose\":";
-      text::AppendJsonString(*purpose, &o);
-      if (match.route == Route::kResident) {
-        auto rec = gateway_->Lookup(reader, *client, code, *purpose, terminal);
-        if (!rec.ok()) return fail(rec.status());
-        if (!rec->found) return Problem(ApiError::kNotFound, rid);
-        o += ",\"record\":";
-        AppendRecord(rec->items, &o);
-        o += "}";
-        return Json(std::move(o));
-      }
-      auto versions = gateway_->History(reader, *client, code, *purpose, terminal);
-      if (!versions.ok()) return fail(versions.status());
-      if (!*versions) return Problem(ApiError::kNotFound, rid);
-      o += ",\"versions\":[";
-      bool first = true;
-      for (const auto& v : **versions) {
-        if (!first) o += ",";
-        first = false;
-        o += "{\"change\":";
-        text::AppendJsonString(v.kind, &o);
-        o += ",\"reason\":";
-        text::AppendJsonString(v.reason, &o);
-        o += ",\"change_date\":";
-        text::AppendJsonString(v.change_date, &o);
-        o += ",\"record\":";
-        AppendRecord(v.items, &o);
-        o += "}";
-      }
-      o += "]}";
-      return Json(std::move(o));
-    }
-
-    case Route::kSearch: {
-      auto body = ParseBody(req,
-                            {"purpose", "individual_number", "name", "name_kana", "birth_date",
-                             "sex", "address", "limit"},
-                            &body_error);
-      if (!body.ok()) return Problem(body_error, rid, body.status().message());
-      registry::SearchRequest s;
-      auto purpose = StringMember(*body, "purpose", 64);
-      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
-      struct {
-        const char* key;
-        std::optional<std::string>* target;
-        size_t max;
-      } fields[] = {{"individual_number", &s.number, 12}, {"name", &s.name, 400},
-                    {"name_kana", &s.kana, 400},          {"birth_date", &s.birth_date, 10},
-                    {"sex", &s.sex, 6},                   {"address", &s.address, 1000}};
-      for (auto& f : fields) {
-        auto v = StringMember(*body, f.key, f.max);
-        if (!v.ok()) return Problem(ApiError::kInvalidRequest, rid, v.status().message());
-        *f.target = std::move(*v);
-      }
-      if (const text::JsonValue* limit = body->Find("limit")) {
-        auto n = limit->is_number() ? limit->AsInt64() : std::nullopt;
-        if (!n || *n < 1 || *n > 100) {
-          return Problem(ApiError::kInvalidRequest, rid, "limit must be an integer 1 to 100");
-        }
-        s.limit = static_cast<int>(*n);
-      }
-      const bool by_number = s.number.has_value();
-      const bool by_four = (s.name || s.kana) && s.birth_date;
-      if (by_number == (s.name || s.kana || s.birth_date || s.sex || s.address) || (!by_number && !by_four)) {
-        return Problem(ApiError::kInvalidRequest, rid,
-                       "give individual_number alone, or name or name_kana with birth_date");
-      }
-      auto found = gateway_->Search(reader, *client, s, **purpose, terminal);
-      if (!found.ok()) return fail(found.status());
-      std::string o = "{\"purpose\":";
-      text::AppendJsonString(**purpose, &o);
-      o += ",\"results\":[";
-      for (size_t i = 0; i < found->records.size(); ++i) {
-        if (i > 0) o += ",";
-        AppendRecord(found->records[i].items, &o);
-      }
-      o += "],\"truncated\":";
-      o += found->truncated ? "true" : "false";
-      o += "}";
-      return Json(std::move(o));
-    }
-
-    case Route::kProvisions: {
-      auto body = ParseBody(req, {"purpose", "resident_codes"}, &body_error);
-      if (!body.ok()) return Problem(body_error, rid, body.status().message());
-      auto purpose = StringMember(*body, "purpose", 64);
-      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
-      const text::JsonValue* list = body->Find("resident_codes");
-      if (list == nullptr || !list->is_array() || list->items().empty() ||
-          list->items().size() > registry::kMaxCodesPerProvision) {
-        return Problem(ApiError::kInvalidRequest, rid,
-                       "resident_codes must hold 1 to 1000 codes");
-      }
-      std::vector<std::string> codes;
-      for (const auto& item : list->items()) {
-        if (!item.is_string() || !IsResidentCodeShape(item.text())) {
-          return Problem(ApiError::kInvalidRequest, rid, "each resident code must be 11 digits");
-        }
-        codes.push_back(item.text());
-      }
-      auto provided = gateway_->Batch(reader, *client, codes, **purpose, terminal);
-      if (!provided.ok()) return fail(provided.status());
-      std::string o = "{\"purpose\":";
-      text::AppendJsonString(**purpose, &o);
-      o += ",\"results\":[";
-      for (size_t i = 0; i < provided->size(); ++i) {
-        const auto& rec = (*provided)[i];
-        if (i > 0) o += ",";
-        o += "{\"resident_code\":";
-        text::AppendJsonString(rec.resident_code, &o);
-        o += rec.found ? ",\"found\":true,\"record\":" : ",\"found\":false";
-        if (rec.found) AppendRecord(rec.items, &o);
         o += "}";
       }
       o += "]}";

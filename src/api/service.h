@@ -26,6 +26,13 @@ std::string_view OpenApiDocument();
 // rather than the path itself, which holds a resident code. "(unknown)" for no route.
 std::string_view RouteOf(std::string_view path);
 
+// The resident routes (lookup, history, search, provisions), shared by the systems' port and the
+// console: any caller the Gateway knows (a client or an operator).
+bool IsResidentRoute(std::string_view path);
+http::Response ServeResidentRoute(const http::Request& request, store::RegistryReader& reader,
+                                  const registry::Gateway& gateway,
+                                  const registry::Caller& caller);
+
 // Writes the access log: one JSON object per line per server event, without personal data
 // (routes are templates; no query, body or header values other than the request id). Thread-safe.
 class AccessLog {

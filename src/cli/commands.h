@@ -39,6 +39,7 @@ int RunHaltCommand(const std::vector<std::string>& args, Io& io);
 int RunResumeCommand(const std::vector<std::string>& args, Io& io);
 int RunClientsCommand(const std::vector<std::string>& args, Io& io);
 int RunDemoCommand(const std::vector<std::string>& args, Io& io);
+int RunOperatorCommand(const std::vector<std::string>& args, Io& io);
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

@@ -28,6 +28,8 @@ const std::vector<Command>& Commands() {
       {"serve", "HTTPS APIの公開", "serve the HTTPS API with mutual TLS", RunServeCommand},
       {"halt", "作動停止", "halt: stop providing and applying at once", RunHaltCommand},
       {"resume", "作動停止の解除", "lift a halt", RunResumeCommand},
+      {"operator", "操作者の初期登録", "bootstrap the first operators, list operators",
+       RunOperatorCommand},
       {"demo", "デモノードの準備と起動", "prepare and serve a demo node", RunDemoCommand},
       {"audit", "操作履歴の検証・証明・検索", "verify, prove and search the operation log",
        RunAuditCommand},

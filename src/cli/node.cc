@@ -83,6 +83,8 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->registry->UsePurposes(node->purposes.get());
   node->gateway = std::make_unique<registry::Gateway>(node->registry.get(), node->purposes.get(),
                                                       &node->clock, node->config.prefecture);
+  node->operators = std::make_unique<registry::OperatorDesk>(
+      node->store.get(), node->log.get(), &node->clock, node->purposes.get());
   node->actor = OsActor();
   // The log must still extend the last checkpoint this node signed.
   std::ifstream head(data_dir + "/audit.head", std::ios::binary);

@@ -12,6 +12,7 @@
 #include "crypto/field_cipher.h"
 #include "registry/config.h"
 #include "registry/gateway.h"
+#include "registry/operators.h"
 #include "registry/purposes.h"
 #include "registry/registry.h"
 #include "store/registry_store.h"
@@ -28,6 +29,7 @@ struct Node {
   std::unique_ptr<registry::PurposeCatalogue> purposes;
   std::unique_ptr<registry::Registry> registry;
   std::unique_ptr<registry::Gateway> gateway;  // the use cases for systems (client register)
+  std::unique_ptr<registry::OperatorDesk> operators;  // the operator register
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 };
 

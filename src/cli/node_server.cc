@@ -4,7 +4,8 @@ namespace kakunin::cli {
 
 Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
                                                       const registry::ServerConfig& config,
-                                                      std::FILE* access_log) {
+                                                      std::FILE* access_log,
+                                                      const registry::ConsoleConfig& console) {
   if (!config.present) {
     return Status::FailedPrecondition("the configuration has no [server] table");
   }
@@ -40,6 +41,33 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
     return server.status();
   }
   s->server_ = std::move(*server);
+  if (console.present) {
+    api::ConsoleOptions options;
+    options.rp_id = console.rp_id;
+    options.web_dir = console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
+    options.idle_lock_seconds = console.idle_lock_seconds;
+    s->console_ = std::make_unique<api::ConsoleService>(node->registry.get(), node->gateway.get(),
+                                                        node->operators.get(), node->store.get(),
+                                                        &node->clock, options);
+    http::TlsConfig optional_card = tls;
+    optional_card.require_client_certificate = false;  // the IC card, when there is one
+    http::Limits console_limits = limits;
+    console_limits.max_body_bytes = 64 * 1024;
+    api::ConsoleService* c = s->console_.get();
+    auto cs = http::Server::Start(
+        console.address, static_cast<uint16_t>(console.port), optional_card, console_limits,
+        [c](const http::Request& r) { return c->Handle(r); },
+        [service](const http::Event& e) { service->OnEvent(e); });
+    if (!cs.ok()) {
+      s->server_->Stop();
+      node->registry->UseWriteQueue(nullptr);
+      return cs.status();
+    }
+    s->console_server_ = std::move(*cs);
+    // WebAuthn checks the exact origin the browser reports.
+    s->console_->SetOrigin("https://" + console.rp_id + ":" +
+                           std::to_string(s->console_server_->port()));
+  }
   return s;
 }
 
@@ -48,6 +76,7 @@ NodeServer::~NodeServer() { (void)Stop(); }
 Status NodeServer::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  if (console_server_) console_server_->Stop();
   server_->Stop();  // every handler has returned: nothing is left in the queue
   node_->registry->UseWriteQueue(nullptr);
   access_log_->Flush();

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "api/metrics.h"
+#include "api/console.h"
 #include "api/service.h"
 #include "cli/node.h"
 #include "http/server.h"
@@ -21,12 +22,15 @@ class NodeServer {
   // port. The access log goes to `access_log` (not owned; nullptr: none).
   static Result<std::unique_ptr<NodeServer>> Start(Node* node,
                                                    const registry::ServerConfig& config,
-                                                   std::FILE* access_log);
+                                                   std::FILE* access_log,
+                                                   const registry::ConsoleConfig& console = {});
   NodeServer(const NodeServer&) = delete;
   NodeServer& operator=(const NodeServer&) = delete;
   ~NodeServer();  // Stop()s
 
   uint16_t port() const { return server_->port(); }
+  // The console's port; 0 if the configuration has no [console].
+  uint16_t console_port() const { return console_server_ ? console_server_->port() : 0; }
   const api::Metrics& metrics() const { return metrics_; }
 
   // Graceful: stops accepting, lets requests in flight finish (their answers are durable when
@@ -41,6 +45,8 @@ class NodeServer {
   std::unique_ptr<registry::WriteQueue> queue_;
   std::unique_ptr<api::Service> service_;
   std::unique_ptr<http::Server> server_;
+  std::unique_ptr<api::ConsoleService> console_;
+  std::unique_ptr<http::Server> console_server_;
   bool stopped_ = false;
 };
 

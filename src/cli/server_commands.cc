@@ -89,7 +89,8 @@ const char kServeHelp[] =
 
 // Serves until a stop signal; prints where it listens on io.err, and calls `ready` once listening.
 int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const char* command,
-                     const std::function<Status(uint16_t)>& ready) {
+                     const std::function<Status(uint16_t, uint16_t)>& ready,
+                     const registry::ConsoleConfig& console = {}) {
   std::FILE* log = stderr;
   std::FILE* opened = nullptr;
   if (config.access_log != "-") {
@@ -100,7 +101,7 @@ int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const ch
     log = opened;
   }
   const sigset_t signals = BlockStopSignals();
-  auto server = NodeServer::Start(&node, config, log);
+  auto server = NodeServer::Start(&node, config, log, console);
   if (!server.ok()) {
     if (opened) std::fclose(opened);
     return Fail(io, command, server.status());
@@ -108,10 +109,14 @@ int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const ch
   const uint16_t port = (*server)->port();
   io.err << "kakunin " << command << ": 待ち受け中 / listening on https://" << config.address << ":"
          << port << " (Ctrl-C で停止 / to stop)\n";
+  if (console.present) {
+    io.err << "kakunin " << command << ": 操作者コンソール / operators' console on https://"
+           << console.rp_id << ":" << (*server)->console_port() << "/\n";
+  }
   io.err.flush();
   int exit = kExitOk;
   if (ready) {
-    Status st = ready(port);
+    Status st = ready(port, (*server)->console_port());
     if (!st.ok()) {
       exit = Fail(io, command, st);
     }
@@ -148,7 +153,7 @@ int RunServe(const std::vector<std::string>& argv, Io& io) {
     }
     sc.port = static_cast<int>(v);
   }
-  return ServeUntilSignal(**node, sc, io, "serve", nullptr);
+  return ServeUntilSignal(**node, sc, io, "serve", nullptr, (*node)->config.console);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,6 +469,8 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
   config.server.client_ca = "ca/ca.pem";
   config.server.crl = "ca/crl.pem";
   config.server.access_log = "access.log";
+  config.console.present = true;
+  config.console.address = address;
   std::ofstream out(dir + "/kakunin.toml", std::ios::binary | std::ios::trunc);
   out << registry::RenderNodeConfig(config);
   if (!out) return Status::IoError("cannot write the configuration");
@@ -471,10 +478,11 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
 }
 
 Status WriteDemoJson(const std::string& dir, const std::string& address, uint16_t port,
-                     const std::string& resident_code) {
+                     const std::string& resident_code, const std::string& console_url) {
   const std::string abs = fs::absolute(dir).lexically_normal().string();
   const std::string url = "https://" + address + ":" + std::to_string(port);
   std::string o = "{\"url\":" + JsonStr(url) + ",\"port\":" + std::to_string(port) +
+                  ",\"console_url\":" + JsonStr(console_url) +
                   ",\"data_dir\":" + JsonStr(abs) + ",\"ca_file\":" + JsonStr(abs + "/ca/ca.pem") +
                   ",\"server_certificate\":" + JsonStr(abs + "/tls/server.pem") +
                   ",\"server_key\":" + JsonStr(abs + "/tls/server.key") + ",\"clients\":[";
@@ -551,7 +559,9 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
                           {DataOption(),
                            {"port", "N", "待受ポート / port (default 8443; 0 = any)"},
                            {"residents", "N", "架空住民の数 / fictitious residents (100000)"},
-                           {"address", "ADDR", "待受アドレス / address (127.0.0.1)"}},
+                           {"address", "ADDR", "待受アドレス / address (127.0.0.1)"},
+                           {"console-port", "N", "操作者コンソール / console port (8444; 0 = any)"},
+                           {"idle-lock-seconds", "N", "無操作ロック / idle lock (300; tests: less)"}},
                           "demo", kDemoHelp, io, &exit);
   if (!args) return exit;
   auto data = RequireData(*args, "demo", io);
@@ -566,6 +576,10 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   };
   auto port = number("port", 8443, 0, 65535);
   auto residents = number("residents", 100000, 0, 10000000);
+  auto console_port = number("console-port", 8444, 0, 65535);
+  auto idle_lock = number("idle-lock-seconds", 300, 1, 300);
+  if (!console_port) return Usage(io, "demo", "--console-port must be 0..65535");
+  if (!idle_lock) return Usage(io, "demo", "--idle-lock-seconds must be 1..300");
   if (!port) return Usage(io, "demo", "--port must be 0..65535");
   if (!residents) return Usage(io, "demo", "--residents must be 0..10000000");
   const std::string address = args->Get("address").value_or("127.0.0.1");
@@ -583,15 +597,114 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   registry::ServerConfig sc = (*node)->config.server;
   sc.port = static_cast<int>(*port);
   sc.address = address;
-  return ServeUntilSignal(**node, sc, io, "demo", [&](uint16_t bound) -> Status {
-    KAKUNIN_RETURN_IF_ERROR(WriteDemoJson(dir, address, bound, *code));
-    if (!code->empty()) PrintCurls(dir, address, bound, *code, io.out);
-    return Status::Ok();
-  });
+  registry::ConsoleConfig console = (*node)->config.console;
+  console.present = true;
+  console.address = address;
+  console.port = static_cast<int>(*console_port);
+  console.idle_lock_seconds = static_cast<int>(*idle_lock);
+  return ServeUntilSignal(
+      **node, sc, io, "demo",
+      [&](uint16_t bound, uint16_t console_bound) -> Status {
+        const std::string console_url =
+            "https://" + console.rp_id + ":" + std::to_string(console_bound);
+        KAKUNIN_RETURN_IF_ERROR(WriteDemoJson(dir, address, bound, *code, console_url));
+        if (!code->empty()) PrintCurls(dir, address, bound, *code, io.out);
+        io.out << "# 操作者コンソール / the operators' console: " << console_url << "/\n"
+               << "#   最初の操作者 / first operators: kakunin operator bootstrap --data "
+               << ShellQuote(fs::absolute(dir).lexically_normal().string())
+               << " --chief chief:県太郎 --access-manager access:県花子\n\n";
+        io.out.flush();
+        return Status::Ok();
+      },
+      console);
+}
+
+// ---------------------------------------------------------------------------------------------
+// operator
+
+const char kOperatorHelp[] =
+    "使い方 / usage: kakunin operator bootstrap --data DIR --chief ID:NAME --access-manager "
+    "ID:NAME [--console-url URL]\n"
+    "                kakunin operator list --data DIR\n\n"
+    "最初のセキュリティ統括責任者とアクセス管理責任者を作成し、一回限りの登録リンクを表示します。\n"
+    "Creates the first security chief and access manager on the node's host, each with a one-time\n"
+    "enrolment link (24 hours) printed as a JSON line. Works once: after that, operators are made\n"
+    "in the console by an access manager, and roles granted with a security chief's approval.\n\n"
+    "Example:\n"
+    "  kakunin operator bootstrap --data /var/lib/kakunin --chief chief:県太郎 \\\n"
+    "      --access-manager access:県花子\n";
+
+int RunOperator(const std::vector<std::string>& argv, Io& io) {
+  int exit = 0;
+  auto args = ParseOrHelp(argv,
+                          {DataOption(),
+                           {"chief", "ID:NAME", "セキュリティ統括責任者 / the security chief"},
+                           {"access-manager", "ID:NAME", "アクセス管理責任者 / access manager"},
+                           {"console-url", "URL", "コンソールのURL / the console's URL"}},
+                          "operator", kOperatorHelp, io, &exit);
+  if (!args) return exit;
+  if (args->positional().size() != 1) return Usage(io, "operator", "give one subcommand");
+  auto data = RequireData(*args, "operator", io);
+  if (!data) return kExitUsage;
+  auto node = OpenNode(*data);
+  if (!node.ok()) return Fail(io, "operator", node.status());
+  Node& n = **node;
+  const std::string sub = args->positional()[0];
+  if (sub == "list") {
+    auto reader = n.store->OpenReader();
+    if (!reader.ok()) return Fail(io, "operator", reader.status());
+    auto list = (*reader)->ListOperators();
+    if (!list.ok()) return Fail(io, "operator", list.status());
+    for (const auto& o : *list) {
+      auto view = n.operators->Load(**reader, o.operator_id);
+      std::string line = "{\"operator_id\":" + JsonStr(o.operator_id) +
+                         ",\"name\":" + JsonStr(o.name) + ",\"status\":" + JsonStr(o.status) +
+                         ",\"roles\":[";
+      if (view.ok() && *view) {
+        for (size_t i = 0; i < (*view)->roles.size(); ++i) {
+          line += (i ? "," : "") + JsonStr((*view)->roles[i]);
+        }
+      }
+      io.out << line << "]}\n";
+    }
+    return kExitOk;
+  }
+  if (sub != "bootstrap") return Usage(io, "operator", "unknown subcommand '" + sub + "'");
+  auto split = [](const std::optional<std::string>& v) -> std::optional<std::pair<std::string, std::string>> {
+    if (!v) return std::nullopt;
+    size_t colon = v->find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    return std::pair{v->substr(0, colon), v->substr(colon + 1)};
+  };
+  auto chief = split(args->Get("chief"));
+  auto access = split(args->Get("access-manager"));
+  if (!chief || !access) return Usage(io, "operator", "--chief and --access-manager take ID:NAME");
+  std::string url = args->Get("console-url").value_or("");
+  if (url.empty()) {
+    // The demo knows the port it bound; a configured node its [console].
+    std::ifstream demo(*data + "/demo.json", std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(demo)), std::istreambuf_iterator<char>());
+    auto parsed = text::ParseJson(text);
+    if (parsed.ok() && parsed->is_object() && parsed->Find("console_url") != nullptr) {
+      url = parsed->Find("console_url")->text();
+    } else {
+      url = "https://" + n.config.console.rp_id + ":" + std::to_string(n.config.console.port);
+    }
+  }
+  auto made = n.operators->Bootstrap(chief->first, chief->second, access->first, access->second,
+                                     n.actor.id);
+  (void)SealLog(n);
+  if (!made.ok()) return Fail(io, "operator", made.status());
+  for (const auto& e : *made) {
+    io.out << "{\"operator_id\":" << JsonStr(e.operator_id)
+           << ",\"enrolment_url\":" << JsonStr(url + "/enrol.html#token=" + e.token) << "}\n";
+  }
+  return kExitOk;
 }
 
 }  // namespace
 
+int RunOperatorCommand(const std::vector<std::string>& a, Io& io) { return RunOperator(a, io); }
 int RunServeCommand(const std::vector<std::string>& a, Io& io) { return RunServe(a, io); }
 int RunHaltCommand(const std::vector<std::string>& a, Io& io) { return RunHalt(a, io); }
 int RunResumeCommand(const std::vector<std::string>& a, Io& io) { return RunResume(a, io); }

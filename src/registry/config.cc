@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <type_traits>
 
 #include <toml++/toml.h>
@@ -89,7 +90,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "checks", "server"},
+          "checks", "server", "console"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -166,6 +167,41 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
         return Status::InvalidArgument(
             "config: checks.resident_code_check must be \"full\" or \"format\"");
       }
+    }
+  }
+  if (auto con = t["console"]) {
+    if (!con.is_table()) return Status::InvalidArgument("config: [console] must be a table");
+    const toml::table& ct = *con.as_table();
+    KAKUNIN_RETURN_IF_ERROR(CheckKeys(
+        ct, {"address", "port", "rp_id", "idle_lock_seconds", "web_dir"}, "console."));
+    c.console.present = true;
+    for (auto [key, target] : {std::pair{"address", &c.console.address},
+                               std::pair{"rp_id", &c.console.rp_id},
+                               std::pair{"web_dir", &c.console.web_dir}}) {
+      if (auto n = ct[key]) {
+        if (!n.is_string() || n.value<std::string>()->empty() ||
+            n.value<std::string>()->size() > 4096) {
+          return Status::InvalidArgument(std::string("config: console.") + key +
+                                         " must be a string");
+        }
+        *target = *n.value<std::string>();
+      }
+    }
+    if (!c.console.web_dir.empty()) c.console.web_dir = Resolve(data_dir, c.console.web_dir);
+    for (auto [key, target, lo, hi] : {std::tuple{"port", &c.console.port, 0, 65535},
+                                       std::tuple{"idle_lock_seconds",
+                                                  &c.console.idle_lock_seconds, 1, 300}}) {
+      if (auto n = ct[key]) {
+        if (!n.is_integer() || *n.value<int64_t>() < lo || *n.value<int64_t>() > hi) {
+          return Status::InvalidArgument(std::string("config: console.") + key +
+                                         " must be an integer " + std::to_string(lo) + ".." +
+                                         std::to_string(hi));
+        }
+        *target = static_cast<int>(*n.value<int64_t>());
+      }
+    }
+    if (!c.server.present && !t["server"]) {
+      return Status::InvalidArgument("config: [console] needs [server] (its certificate)");
     }
   }
   if (auto srv = t["server"]) {
@@ -251,6 +287,16 @@ std::string RenderNodeConfig(const NodeConfig& c) {
       << "idle_timeout_ms = " << s.idle_timeout_ms << "\n"
       << "io_threads = " << s.io_threads << "\n"
       << "worker_threads = " << s.worker_threads << "\n";
+  }
+  if (c.console.present) {
+    const ConsoleConfig& k = c.console;
+    o << "\n[console]\n"
+      << "# The operators' console (docs/operators.md): client certificate optional (IC card).\n"
+      << "address = " << TomlString(k.address) << "\n"
+      << "port = " << k.port << "\n"
+      << "rp_id = " << TomlString(k.rp_id) << "\n"
+      << "idle_lock_seconds = " << k.idle_lock_seconds << "\n";
+    if (!k.web_dir.empty()) o << "web_dir = " << TomlString(k.web_dir) << "\n";
   }
   return o.str();
 }

@@ -55,6 +55,17 @@ struct ServerConfig {
   int worker_threads = 16;
 };
 
+// The operators' console (docs/operators.md): a second HTTPS listener, client certificate
+// optional (an IC card), same server certificate as [server].
+struct ConsoleConfig {
+  bool present = false;
+  std::string address = "127.0.0.1";
+  int port = 8444;
+  std::string rp_id = "localhost";  // WebAuthn relying party: the host name operators use
+  int idle_lock_seconds = 300;      // at most 300
+  std::string web_dir;              // the console's static files; "" = the built-in default
+};
+
 struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
   int prefecture = 0;  // 1..47; 0 for a national node
@@ -68,6 +79,7 @@ struct NodeConfig {
   ResidentCodeCheck resident_code_check = ResidentCodeCheck::kFull;
   std::string purposes_file;  // absolute; "" = the built-in sample catalogue
   ServerConfig server;
+  ConsoleConfig console;
 };
 
 // Parses a configuration; unknown keys and wrong types are errors (a typo in a retention

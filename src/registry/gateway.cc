@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "domain/local_gov_code.h"
+#include "registry/operators.h"
 #include "text/utf8.h"
 
 namespace kakunin::registry {
@@ -249,16 +250,42 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
   return registry_->Apply(batch, actor);
 }
 
-Result<const Purpose*> Gateway::Authorize(const Client& client, const std::string& purpose,
-                                          const char* action,
-                                          const std::string& terminal) const {
-  const Actor actor = client.ActorAt(terminal);
+Caller Caller::ForClient(const Client& client, const std::string& terminal) {
+  Caller c;
+  c.actor = client.ActorAt(terminal);
+  c.recipient = client.recipient;
+  c.client = &client;
+  return c;
+}
+
+Caller Caller::ForOperator(const OperatorView& op, const std::string& terminal) {
+  Caller c;
+  c.actor = Actor{"operator:" + op.row.operator_id, terminal};
+  c.recipient = "operator:" + op.row.operator_id;
+  c.op = &op;
+  return c;
+}
+
+Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::string& purpose,
+                                          const char* action) const {
+  const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
+  if (caller.op != nullptr) {
+    // Operators read only for purposes they are nominated for, today.
+    const OperatorView& op = *caller.op;
+    if (p == nullptr || !op.active() || !op.HasRole("operator") ||
+        !op.NominatedFor(purpose, clock_->TodayJst().ToIso())) {
+      return RefuseClient(caller.actor, action, purpose,
+                          Status::PermissionDenied("the operator is not nominated for the purpose")
+                              .WithReason("not_nominated"));
+    }
+    return p;
+  }
+  const Client& client = *caller.client;
   if (client.kind == ClientKind::kMunicipalCs) {
-    return RefuseClient(actor, action, purpose,
+    return RefuseClient(caller.actor, action, purpose,
                         Status::PermissionDenied("a municipal CS does not read residents")
                             .WithReason("not_permitted"));
   }
-  const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
   bool allowed = p != nullptr && p->AllowsRecipient(client.recipient);
   if (allowed && client.kind == ClientKind::kAgency) {
     allowed = p->kind != PurposeKind::kNational &&
@@ -267,63 +294,61 @@ Result<const Purpose*> Gateway::Authorize(const Client& client, const std::strin
   }
   if (allowed && client.kind == ClientKind::kNational) allowed = p->kind == PurposeKind::kNational;
   if (!allowed) {
-    return RefuseClient(actor, action, purpose,
+    return RefuseClient(caller.actor, action, purpose,
                         Status::PermissionDenied("the purpose is not permitted to this client")
                             .WithReason("purpose_not_permitted"));
   }
   return p;
 }
 
-ProvisionRequest Gateway::RequestFor(const Client& client, const Purpose& purpose,
+ProvisionRequest Gateway::RequestFor(const Caller& caller, const Purpose& purpose,
                                      const char* function) const {
   ProvisionRequest req;
   req.function = function;
   req.purpose = purpose.id;
   req.provision_kind = purpose.legal_basis;
-  req.recipient = client.recipient;
+  req.recipient = caller.recipient;
   req.items = purpose.fields;
   return req;
 }
 
-Result<ProvidedRecord> Gateway::Lookup(store::RegistryReader& reader, const Client& client,
+Result<ProvidedRecord> Gateway::Lookup(store::RegistryReader& reader, const Caller& caller,
                                        const std::string& resident_code,
-                                       const std::string& purpose,
-                                       const std::string& terminal) const {
-  auto p = Authorize(client, purpose, "resident.provide", terminal);
+                                       const std::string& purpose) const {
+  auto p = Authorize(caller, purpose, "resident.provide");
   if (!p.ok()) return p.status();
-  ProvisionRequest req = RequestFor(client, **p, "lookup");
+  ProvisionRequest req = RequestFor(caller, **p, "lookup");
   req.resident_codes = {resident_code};
-  auto out = registry_->Provide(reader, req, client.ActorAt(terminal));
+  auto out = registry_->Provide(reader, req, caller.actor);
   if (!out.ok()) return out.status();
   return std::move((*out)[0]);
 }
 
 Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(
-    store::RegistryReader& reader, const Client& client, const std::string& resident_code,
-    const std::string& purpose, const std::string& terminal) const {
-  auto p = Authorize(client, purpose, "resident.provide", terminal);
+    store::RegistryReader& reader, const Caller& caller, const std::string& resident_code,
+    const std::string& purpose) const {
+  auto p = Authorize(caller, purpose, "resident.provide");
   if (!p.ok()) return p.status();
-  ProvisionRequest req = RequestFor(client, **p, "history");
+  ProvisionRequest req = RequestFor(caller, **p, "history");
   req.resident_codes = {resident_code};
-  return registry_->ProvideHistory(reader, req, client.ActorAt(terminal));
+  return registry_->ProvideHistory(reader, req, caller.actor);
 }
 
-Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Client& client,
-                                        const SearchRequest& request, const std::string& purpose,
-                                        const std::string& terminal) const {
-  auto p = Authorize(client, purpose, "resident.search", terminal);
+Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Caller& caller,
+                                        const SearchRequest& request,
+                                        const std::string& purpose) const {
+  auto p = Authorize(caller, purpose, "resident.search");
   if (!p.ok()) return p.status();
   SearchRequest r = request;
   r.include_removed = false;
-  const Actor actor = client.ActorAt(terminal);
-  auto found = registry_->Search(reader, r, actor, purpose);
+  auto found = registry_->Search(reader, r, caller.actor, purpose);
   if (!found.ok()) return found.status();
   SearchProvision out;
   out.truncated = found->cut;
   if (found->rows.empty()) return out;
-  ProvisionRequest req = RequestFor(client, **p, "search");
+  ProvisionRequest req = RequestFor(caller, **p, "search");
   for (const auto& row : found->rows) req.resident_codes.push_back(row.resident_code);
-  auto provided = registry_->Provide(reader, req, actor);
+  auto provided = registry_->Provide(reader, req, caller.actor);
   if (!provided.ok()) return provided.status();
   for (auto& rec : *provided) {
     if (rec.found) out.records.push_back(std::move(rec));
@@ -332,18 +357,17 @@ Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Cli
 }
 
 Result<std::vector<ProvidedRecord>> Gateway::Batch(store::RegistryReader& reader,
-                                                   const Client& client,
+                                                   const Caller& caller,
                                                    const std::vector<std::string>& codes,
-                                                   const std::string& purpose,
-                                                   const std::string& terminal) const {
-  auto p = Authorize(client, purpose, "resident.provide", terminal);
+                                                   const std::string& purpose) const {
+  auto p = Authorize(caller, purpose, "resident.provide");
   if (!p.ok()) return p.status();
   if (codes.empty() || codes.size() > kMaxCodesPerProvision) {
     return Status::InvalidArgument("resident_codes must hold 1 to 1000 codes");
   }
-  ProvisionRequest req = RequestFor(client, **p, "batch");
+  ProvisionRequest req = RequestFor(caller, **p, "batch");
   req.resident_codes = codes;
-  return registry_->Provide(reader, req, client.ActorAt(terminal));
+  return registry_->Provide(reader, req, caller.actor);
 }
 
 }  // namespace kakunin::registry

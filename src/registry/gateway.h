@@ -41,6 +41,20 @@ struct Client {
 inline constexpr size_t kMaxNotificationsPerRequest = 1000;
 inline constexpr size_t kMaxCodesPerProvision = 1000;
 
+struct OperatorView;  // registry/operators.h
+
+// Who reads: a system (its register entry) or an operator on the console (with their roles and
+// nominations). Exactly one of client / op is set.
+struct Caller {
+  Actor actor;
+  std::string recipient;  // the provision records' 提供先
+  const Client* client = nullptr;
+  const OperatorView* op = nullptr;
+
+  static Caller ForClient(const Client& client, const std::string& terminal);
+  static Caller ForOperator(const OperatorView& op, const std::string& terminal);
+};
+
 struct SearchProvision {
   std::vector<ProvidedRecord> records;
   bool truncated = false;
@@ -85,28 +99,27 @@ class Gateway {
 
   // Reads by agencies and the national node: the purpose must be in the catalogue, open to the
   // client's recipient id, and (agency) one it is registered for; otherwise refused
-  // (purpose_not_permitted) and recorded. Each answered read is a provision: its records and
-  // log entry are durable before it returns, and it carries only the purpose's fields.
-  Result<ProvidedRecord> Lookup(store::RegistryReader& reader, const Client& client,
-                                const std::string& resident_code, const std::string& purpose,
-                                const std::string& terminal) const;
+  // (purpose_not_permitted) and recorded. Operators: the role operator and a nomination for the
+  // purpose valid today; otherwise refused (not_nominated) and recorded. Each answered read is a
+  // provision: its records and log entry are durable before it returns, and it carries only the
+  // purpose's fields.
+  Result<ProvidedRecord> Lookup(store::RegistryReader& reader, const Caller& caller,
+                                const std::string& resident_code,
+                                const std::string& purpose) const;
   Result<std::optional<std::vector<ProvidedVersion>>> History(store::RegistryReader& reader,
-                                                              const Client& client,
+                                                              const Caller& caller,
                                                               const std::string& resident_code,
-                                                              const std::string& purpose,
-                                                              const std::string& terminal) const;
-  Result<SearchProvision> Search(store::RegistryReader& reader, const Client& client,
-                                 const SearchRequest& request, const std::string& purpose,
-                                 const std::string& terminal) const;
-  Result<std::vector<ProvidedRecord>> Batch(store::RegistryReader& reader, const Client& client,
+                                                              const std::string& purpose) const;
+  Result<SearchProvision> Search(store::RegistryReader& reader, const Caller& caller,
+                                 const SearchRequest& request, const std::string& purpose) const;
+  Result<std::vector<ProvidedRecord>> Batch(store::RegistryReader& reader, const Caller& caller,
                                             const std::vector<std::string>& resident_codes,
-                                            const std::string& purpose,
-                                            const std::string& terminal) const;
+                                            const std::string& purpose) const;
 
  private:
-  Result<const Purpose*> Authorize(const Client& client, const std::string& purpose,
-                                   const char* action, const std::string& terminal) const;
-  ProvisionRequest RequestFor(const Client& client, const Purpose& purpose,
+  Result<const Purpose*> Authorize(const Caller& caller, const std::string& purpose,
+                                   const char* action) const;
+  ProvisionRequest RequestFor(const Caller& caller, const Purpose& purpose,
                               const char* function) const;
   Status RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
                       Status why) const;

@@ -1,0 +1,590 @@
+#include "api/console.h"
+
+#include <fstream>
+#include <map>
+#include <optional>
+#include <semaphore>
+#include <sstream>
+
+#include "api/errors.h"
+#include "auth/password.h"
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "text/json.h"
+
+namespace kakunin::api {
+namespace {
+
+using http::Request;
+using http::Response;
+
+constexpr char kCookie[] = "kakunin_session";
+
+const std::vector<ConsoleRule> kRules = {
+    // Sessions: the password step is public; the second factor needs the password step.
+    {"POST", "/v1/session/login", true, false, {}, false},
+    {"POST", "/v1/session/webauthn/options", false, true, {}, false},
+    {"POST", "/v1/session/webauthn/verify", false, true, {}, false},
+    {"GET", "/v1/session", false, true, {}, false},
+    {"POST", "/v1/session/logout", false, true, {}, false},
+    // Enrolment from the one-time link.
+    {"POST", "/v1/enrolment/options", true, false, {}, false},
+    {"POST", "/v1/enrolment/finish", true, false, {}, false},
+    // The operator register.
+    {"GET",
+     "/v1/operators",
+     false,
+     false,
+     {"access_manager", "security_manager", "security_chief", "auditor"},
+     false},
+    {"POST", "/v1/operators", false, false, {"access_manager"}, false},
+    {"POST", "/v1/operators/{id}/status", false, false, {"access_manager"}, false},
+    {"POST", "/v1/operators/{id}/role-requests", false, false, {"access_manager"}, false},
+    {"POST", "/v1/role-requests/{n}/approve", false, false, {"security_chief"}, false},
+    {"POST", "/v1/operators/{id}/nominations", false, false, {"security_manager"}, false},
+    {"POST", "/v1/operators/{id}/certificates", false, false, {"access_manager"}, false},
+    // Resident data: operators, for purposes they are nominated for.
+    {"GET", "/v1/residents/{resident_code}", false, false, {"operator"}, true},
+    {"GET", "/v1/residents/{resident_code}/history", false, false, {"operator"}, true},
+    {"POST", "/v1/residents/search", false, false, {"operator"}, true},
+    {"POST", "/v1/provisions", false, false, {"operator"}, true},
+};
+
+// Matches a path against a route template; fills `params` with the {…} segments.
+bool MatchRoute(std::string_view route, std::string_view path, std::vector<std::string>* params) {
+  params->clear();
+  while (!route.empty() || !path.empty()) {
+    if (route.empty() || path.empty() || route[0] != '/' || path[0] != '/') return false;
+    route.remove_prefix(1);
+    path.remove_prefix(1);
+    size_t rs = route.find('/');
+    size_t ps = path.find('/');
+    std::string_view rseg = route.substr(0, rs);
+    std::string_view pseg = path.substr(0, ps);
+    if (!rseg.empty() && rseg.front() == '{') {
+      if (pseg.empty() || pseg.size() > 64) return false;
+      params->emplace_back(pseg);
+    } else if (rseg != pseg) {
+      return false;
+    }
+    route = rs == std::string_view::npos ? std::string_view() : route.substr(rs);
+    path = ps == std::string_view::npos ? std::string_view() : path.substr(ps);
+  }
+  return true;
+}
+
+std::string Cookie(const Request& req) {
+  const std::string* h = req.FindHeader("cookie");
+  if (h == nullptr) return "";
+  std::string_view v = *h;
+  const std::string key = std::string(kCookie) + "=";
+  size_t at = 0;
+  while ((at = v.find(key, at)) != std::string_view::npos) {
+    if (at == 0 || v[at - 1] == ' ' || v[at - 1] == ';') {
+      std::string_view rest = v.substr(at + key.size());
+      return std::string(rest.substr(0, rest.find(';')));
+    }
+    at += key.size();
+  }
+  return "";
+}
+
+Response Json(std::string body, int status = 200) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+std::string Str(std::string_view s) {
+  std::string o;
+  text::AppendJsonString(s, &o);
+  return o;
+}
+
+// A JSON object body with only string members from `allowed`.
+Result<std::map<std::string, std::string>> Fields(const Request& req,
+                                                  std::initializer_list<std::string_view> allowed) {
+  const std::string* type = req.FindHeader("content-type");
+  if (type == nullptr || type->substr(0, type->find(';')) != "application/json") {
+    return Status::InvalidArgument("the body must be application/json");
+  }
+  text::JsonLimits limits;
+  limits.max_bytes = 64 * 1024;
+  limits.max_depth = 4;
+  auto v = text::ParseJson(req.body, limits);
+  if (!v.ok() || !v->is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  std::map<std::string, std::string> out;
+  for (const auto& [k, value] : v->members()) {
+    bool known = false;
+    for (auto a : allowed) known = known || k == a;
+    if (!known || !value.is_string() || !value.well_formed() || out.count(k)) {
+      return Status::InvalidArgument("unknown, repeated or non-string member");
+    }
+    out[k] = value.text();
+  }
+  return out;
+}
+
+std::optional<std::string> B64(const std::map<std::string, std::string>& f, const char* key) {
+  auto it = f.find(key);
+  if (it == f.end()) return std::nullopt;
+  return auth::Base64UrlDecode(it->second);
+}
+
+std::string ContentType(std::string_view name) {
+  if (name.ends_with(".html")) return "text/html; charset=utf-8";
+  if (name.ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (name.ends_with(".css")) return "text/css; charset=utf-8";
+  return "";
+}
+
+bool IsAssetName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || ContentType(name).empty()) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return name.find("..") == std::string_view::npos;
+}
+
+void SecurityHeaders(Response* r) {
+  r->headers.emplace_back(
+      "content-security-policy",
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+      "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  r->headers.emplace_back("x-content-type-options", "nosniff");
+  r->headers.emplace_back("referrer-policy", "no-referrer");
+  r->headers.emplace_back("cache-control", "no-store");
+  r->headers.emplace_back("x-frame-options", "DENY");
+}
+
+}  // namespace
+
+const std::vector<ConsoleRule>& ConsoleRules() { return kRules; }
+
+class ConsoleService::Impl {
+ public:
+  Impl(registry::Registry* /*registry*/, registry::Gateway* gateway, registry::OperatorDesk* desk,
+       store::RegistryStore* store, const Clock* clock, ConsoleOptions options)
+      : gateway_(gateway),
+        desk_(desk),
+        store_(store),
+        clock_(clock),
+        options_(std::move(options)),
+        sessions_(clock, int64_t{options_.idle_lock_seconds} * 1000000,
+                  int64_t{options_.lifetime_seconds} * 1000000) {}
+
+  void SetOrigin(const std::string& origin) {
+    std::lock_guard<std::mutex> lock(mu_);
+    options_.origin = origin;
+  }
+
+  Response Handle(const Request& req) {
+    Response r = Route(req);
+    SecurityHeaders(&r);
+    return r;
+  }
+
+ private:
+  auth::RelyingParty Rp() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {options_.rp_id, options_.origin};
+  }
+
+  Response Static(const Request& req) {
+    std::string name = req.path == "/" ? "index.html" : req.path.substr(1);
+    if (req.method != "GET" || !IsAssetName(name)) return Problem(ApiError::kRouteNotFound, req.request_id);
+    std::ifstream in(options_.web_dir + "/" + name, std::ios::binary);
+    if (!in) return Problem(ApiError::kRouteNotFound, req.request_id);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    Response r;
+    r.content_type = ContentType(name);
+    r.body = ss.str();
+    return r;
+  }
+
+  Response Route(const Request& req) {
+    const std::string& rid = req.request_id;
+    if (req.path.rfind("/v1/", 0) != 0) return Static(req);
+    const ConsoleRule* rule = nullptr;
+    std::vector<std::string> params;
+    bool path_known = false;
+    for (const ConsoleRule& r : kRules) {
+      if (!MatchRoute(r.route, req.path, &params)) continue;
+      // A literal route wins over a template (search vs {resident_code}).
+      path_known = true;
+      if (req.method == r.method) {
+        rule = &r;
+        break;
+      }
+    }
+    if (rule == nullptr) {
+      if (path_known) return Problem(ApiError::kMethodNotAllowed, rid);
+      return Problem(ApiError::kRouteNotFound, rid);
+    }
+    MatchRoute(rule->route, req.path, &params);
+    if (req.path == "/v1/residents/search" && std::string_view(rule->route) != "/v1/residents/search") {
+      return Problem(ApiError::kMethodNotAllowed, rid);
+    }
+    auto lease = store_->OpenReader();
+    if (!lease.ok()) return Problem(ApiError::kUnavailable, rid);
+    store::RegistryReader& reader = **lease;
+    const std::string route = rule->route;
+    const std::string terminal = "console@" + req.remote_address;
+
+    if (rule->public_route) {
+      if (route == "/v1/session/login") return Login(req, reader, terminal);
+      if (route == "/v1/enrolment/options") return EnrolOptions(req, reader);
+      if (route == "/v1/enrolment/finish") return EnrolFinish(req, reader);
+      return Problem(ApiError::kRouteNotFound, rid);
+    }
+
+    // Everything else needs a session, an active operator, and (POST) the CSRF token.
+    const std::string token = Cookie(req);
+    const bool touch = !(req.method == "GET" && route == "/v1/session");
+    auto session = token.empty() ? std::nullopt : sessions_.Find(token, touch);
+    if (!session) {
+      (void)desk_->RecordRefusal("", "console.refused", "session_required", terminal);
+      return Problem(ApiError::kSessionRequired, rid);
+    }
+    auto op = desk_->Load(reader, session->operator_id);
+    if (!op.ok()) return Problem(ApiError::kUnavailable, rid);
+    if (!*op || !(*op)->active()) {
+      // Suspended or retired: every session ends now.
+      sessions_.EraseOperator(session->operator_id);
+      return Problem(ApiError::kSessionRequired, rid);
+    }
+    const registry::OperatorView& who = **op;
+    if (req.method == "POST") {
+      const std::string* csrf = req.FindHeader("x-csrf-token");
+      if (csrf == nullptr || !ConstantTimeEquals(*csrf, session->csrf_token)) {
+        (void)desk_->RecordRefusal(who.row.operator_id, "console.refused", "csrf_failed", terminal);
+        return Problem(ApiError::kCsrfFailed, rid);
+      }
+    }
+    if (!rule->password_stage && session->stage != auth::SessionStage::kActive) {
+      return Problem(session->stage == auth::SessionStage::kLocked ? ApiError::kSessionLocked
+                                                                   : ApiError::kSessionRequired,
+                     rid);
+    }
+    if (!rule->roles.empty()) {
+      bool allowed = false;
+      for (const char* role : rule->roles) allowed = allowed || who.HasRole(role);
+      if (!allowed) {
+        (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
+                                   "not_permitted:" + route, terminal);
+        return Problem(ApiError::kNotPermitted, rid);
+      }
+    }
+
+    if (route == "/v1/session/webauthn/options") return AssertionOptions(*session, who, rid);
+    if (route == "/v1/session/webauthn/verify") {
+      return AssertionVerify(req, reader, *session, who, terminal);
+    }
+    if (route == "/v1/session") return SessionInfo(*session, who);
+    if (route == "/v1/session/logout") {
+      sessions_.Erase(session->token);
+      Response r = Json("{\"status\":\"signed_out\"}");
+      r.headers.emplace_back("set-cookie", std::string(kCookie) +
+                                               "=; Max-Age=0; Path=/; Secure; HttpOnly; "
+                                               "SameSite=Strict");
+      return r;
+    }
+    if (rule->needs_nomination) {
+      if (Status st = gateway_->CheckRunning(reader); !st.ok()) return Problem(FromStatus(st), rid);
+      return ServeResidentRoute(req, reader, *gateway_,
+                                registry::Caller::ForOperator(who, terminal));
+    }
+    return Manage(req, reader, who, route, params);
+  }
+
+  Response Login(const Request& req, store::RegistryReader& reader, const std::string& terminal) {
+    const std::string& rid = req.request_id;
+    auto f = Fields(req, {"operator_id", "password"});
+    if (!f.ok() || !f->count("operator_id") || !f->count("password")) {
+      return Problem(ApiError::kInvalidRequest, rid);
+    }
+    // argon2id is costly on purpose: at most two at a time, so logins cannot starve the node.
+    hashing_.acquire();
+    auto op = desk_->CheckPassword((*f)["operator_id"], (*f)["password"], terminal);
+    hashing_.release();
+    if (!op.ok()) return Problem(FromStatus(op.status()), rid);
+    if (std::string old = Cookie(req); !old.empty()) sessions_.Erase(old);
+    // An IC card bound to this operator is the second factor.
+    auth::SessionStage stage = auth::SessionStage::kSecondFactor;
+    if (!req.client_spki_sha256.empty()) {
+      auto card = reader.FindCredential(req.client_spki_sha256);
+      if (card.ok() && *card && (*card)->kind == "certificate" &&
+          (*card)->operator_id == op->row.operator_id) {
+        if (desk_->SecondFactorPassed(op->row.operator_id, req.client_spki_sha256, std::nullopt,
+                                      terminal)
+                .ok()) {
+          stage = auth::SessionStage::kActive;
+        }
+      }
+    }
+    auth::Session s = sessions_.Create(op->row.operator_id, stage);
+    Response r = Json("{\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
+                      "\",\"csrf_token\":\"" + s.csrf_token + "\"}");
+    r.headers.emplace_back("set-cookie", std::string(kCookie) + "=" + s.token +
+                                             "; Path=/; Secure; HttpOnly; SameSite=Strict");
+    return r;
+  }
+
+  Response AssertionOptions(auth::Session session, const registry::OperatorView& who,
+                            const std::string& rid) {
+    auto challenge = auth::NewChallenge();
+    if (!challenge.ok()) return Problem(ApiError::kInternal, rid);
+    auto reader = store_->OpenReader();
+    if (!reader.ok()) return Problem(ApiError::kUnavailable, rid);
+    auto creds = (*reader)->Credentials(who.row.operator_id);
+    if (!creds.ok()) return Problem(ApiError::kUnavailable, rid);
+    session.challenge = *challenge;
+    if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
+    std::string o = "{\"publicKey\":{\"challenge\":" + Str(auth::Base64UrlEncode(*challenge)) +
+                    ",\"rpId\":" + Str(Rp().id) + ",\"allowCredentials\":[";
+    bool first = true;
+    for (const auto& c : *creds) {
+      if (c.kind != "webauthn") continue;
+      o += first ? "" : ",";
+      first = false;
+      o += "{\"type\":\"public-key\",\"id\":" + Str(auth::Base64UrlEncode(c.credential_id)) + "}";
+    }
+    o += "],\"userVerification\":\"required\",\"timeout\":60000}}";
+    return Json(std::move(o));
+  }
+
+  Response AssertionVerify(const Request& req, store::RegistryReader& reader,
+                           auth::Session session, const registry::OperatorView& who,
+                           const std::string& terminal) {
+    const std::string& rid = req.request_id;
+    const std::string challenge = session.challenge;
+    session.challenge.clear();  // one use, whatever happens
+    sessions_.Update(session);
+    auto f = Fields(req, {"id", "clientDataJSON", "authenticatorData", "signature", "userHandle",
+                          "type"});
+    if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+    auto id = B64(*f, "id");
+    auto client_data = B64(*f, "clientDataJSON");
+    auto auth_data = B64(*f, "authenticatorData");
+    auto signature = B64(*f, "signature");
+    if (!id || !client_data || !auth_data || !signature || challenge.empty()) {
+      return Problem(ApiError::kInvalidRequest, rid);
+    }
+    auto cred = reader.FindCredential(*id);
+    if (!cred.ok()) return Problem(ApiError::kUnavailable, rid);
+    Status why = Status::PermissionDenied("webauthn: unknown credential");
+    if (*cred && (*cred)->kind == "webauthn" && (*cred)->operator_id == who.row.operator_id) {
+      auth::StoredCredential stored;
+      stored.credential_id = (*cred)->credential_id;
+      stored.alg = static_cast<int>((*cred)->alg);
+      stored.public_key = (*cred)->public_key;
+      stored.sign_count = static_cast<uint32_t>((*cred)->sign_count);
+      auto count =
+          auth::VerifyAssertion(Rp(), challenge, stored, *client_data, *auth_data, *signature);
+      if (count.ok()) {
+        Status st = desk_->SecondFactorPassed(who.row.operator_id, stored.credential_id,
+                                              int64_t{*count}, terminal);
+        if (!st.ok()) return Problem(ApiError::kUnavailable, rid);
+        session.stage = auth::SessionStage::kActive;
+        if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
+        return Json("{\"stage\":\"active\"}");
+      }
+      why = count.status();
+    }
+    (void)desk_->RecordRefusal(who.row.operator_id, "session.second_factor", why.message(),
+                               terminal);
+    return Problem(ApiError::kLoginFailed, rid);
+  }
+
+  Response SessionInfo(const auth::Session& s, const registry::OperatorView& who) {
+    std::string o = "{\"operator_id\":" + Str(who.row.operator_id) + ",\"name\":" +
+                    Str(who.row.name) + ",\"unit\":" + Str(who.row.unit) + ",\"roles\":[";
+    for (size_t i = 0; i < who.roles.size(); ++i) o += (i ? "," : "") + Str(who.roles[i]);
+    o += "],\"nominations\":[";
+    bool first = true;
+    for (const auto& n : who.nominations) {
+      o += first ? "" : ",";
+      first = false;
+      o += "{\"purpose\":" + Str(n.purpose) + ",\"from\":" + Str(n.valid_from) +
+           ",\"to\":" + Str(n.valid_to) + "}";
+    }
+    o += "],\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
+         "\",\"idle_lock_seconds\":" + std::to_string(sessions_.idle_lock_micros() / 1000000) +
+         ",\"csrf_token\":\"" + s.csrf_token + "\"}";
+    return Json(std::move(o));
+  }
+
+  Response EnrolOptions(const Request& req, store::RegistryReader& reader) {
+    const std::string& rid = req.request_id;
+    auto f = Fields(req, {"token"});
+    if (!f.ok() || !f->count("token")) return Problem(ApiError::kInvalidRequest, rid);
+    auto id = desk_->EnrolmentOperator(reader, (*f)["token"]);
+    if (!id.ok()) return Problem(FromStatus(id.status()), rid);
+    auto op = desk_->Load(reader, *id);
+    if (!op.ok() || !*op) return Problem(ApiError::kNotFound, rid);
+    auto challenge = auth::NewChallenge();
+    if (!challenge.ok()) return Problem(ApiError::kInternal, rid);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (enrol_challenges_.size() > 1000) enrol_challenges_.clear();
+      enrol_challenges_[crypto::Sha256((*f)["token"])] = *challenge;
+    }
+    const auto& row = (*op)->row;
+    std::string o = "{\"operator_id\":" + Str(row.operator_id) + ",\"name\":" + Str(row.name) +
+                    ",\"publicKey\":{\"challenge\":" + Str(auth::Base64UrlEncode(*challenge)) +
+                    ",\"rp\":{\"id\":" + Str(Rp().id) + ",\"name\":\"Kakunin\"}" +
+                    ",\"user\":{\"id\":" + Str(auth::Base64UrlEncode(row.operator_id)) +
+                    ",\"name\":" + Str(row.operator_id) + ",\"displayName\":" + Str(row.name) +
+                    "},\"pubKeyCredParams\":[{\"type\":\"public-key\",\"alg\":-7},"
+                    "{\"type\":\"public-key\",\"alg\":-8}],\"authenticatorSelection\":"
+                    "{\"userVerification\":\"required\",\"residentKey\":\"preferred\"},"
+                    "\"attestation\":\"none\",\"timeout\":60000}}";
+    return Json(std::move(o));
+  }
+
+  Response EnrolFinish(const Request& req, store::RegistryReader& reader) {
+    const std::string& rid = req.request_id;
+    auto f = Fields(req, {"token", "password", "clientDataJSON", "attestationObject", "id", "type"});
+    if (!f.ok() || !f->count("token") || !f->count("password")) {
+      return Problem(ApiError::kInvalidRequest, rid);
+    }
+    auto id = desk_->EnrolmentOperator(reader, (*f)["token"]);
+    if (!id.ok()) return Problem(FromStatus(id.status()), rid);
+    if (Status st = auth::CheckPasswordPolicy((*f)["password"], *id); !st.ok()) {
+      return Problem(ApiError::kInvalidRequest, rid, st.message());
+    }
+    std::string challenge;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = enrol_challenges_.find(crypto::Sha256((*f)["token"]));
+      if (it != enrol_challenges_.end()) {
+        challenge = it->second;
+        enrol_challenges_.erase(it);
+      }
+    }
+    auto client_data = B64(*f, "clientDataJSON");
+    auto attestation = B64(*f, "attestationObject");
+    if (challenge.empty() || !client_data || !attestation) {
+      return Problem(ApiError::kInvalidRequest, rid, "ask for enrolment options first");
+    }
+    auto cred = auth::VerifyRegistration(Rp(), challenge, *client_data, *attestation);
+    if (!cred.ok()) return Problem(ApiError::kInvalidRequest, rid, "the credential was refused");
+    hashing_.acquire();
+    auto hash = auth::HashPassword((*f)["password"]);
+    hashing_.release();
+    if (!hash.ok()) return Problem(ApiError::kUnavailable, rid);
+    store::CredentialRow row;
+    row.credential_id = cred->credential_id;
+    row.operator_id = *id;
+    row.kind = "webauthn";
+    row.alg = cred->alg;
+    row.public_key = cred->public_key;
+    row.sign_count = cred->sign_count;
+    row.created_at = clock_->NowMicros();
+    Status st = desk_->FinishEnrolment((*f)["token"], *hash, row);
+    if (!st.ok()) return Problem(FromStatus(st), rid);
+    return Json("{\"operator_id\":" + Str(*id) + ",\"status\":\"enrolled\"}");
+  }
+
+  Response Manage(const Request& req, store::RegistryReader& reader,
+                  const registry::OperatorView& who, const std::string& route,
+                  const std::vector<std::string>& params) {
+    const std::string& rid = req.request_id;
+    auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
+    if (route == "/v1/operators" && req.method == "GET") {
+      auto list = reader.ListOperators();
+      if (!list.ok()) return Problem(ApiError::kUnavailable, rid);
+      std::string o = "{\"operators\":[";
+      for (size_t i = 0; i < list->size(); ++i) {
+        const auto& row = (*list)[i];
+        auto roles = reader.OperatorRoles(row.operator_id);
+        o += (i ? "," : "") + std::string("{\"operator_id\":") + Str(row.operator_id) +
+             ",\"name\":" + Str(row.name) + ",\"unit\":" + Str(row.unit) +
+             ",\"status\":" + Str(row.status) + ",\"roles\":[";
+        if (roles.ok()) {
+          for (size_t j = 0; j < roles->size(); ++j) o += (j ? "," : "") + Str((*roles)[j]);
+        }
+        o += "]}";
+      }
+      return Json(o + "]}");
+    }
+    if (route == "/v1/operators") {
+      auto f = Fields(req, {"operator_id", "name", "unit"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      auto made = desk_->Create(who, (*f)["operator_id"], (*f)["name"], (*f)["unit"]);
+      if (!made.ok()) return fail(made.status());
+      return Json("{\"operator_id\":" + Str(made->operator_id) +
+                      ",\"enrolment_token\":" + Str(made->token) + "}",
+                  201);
+    }
+    if (route == "/v1/operators/{id}/status") {
+      auto f = Fields(req, {"status"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      Status st = desk_->SetStatus(who, params[0], (*f)["status"]);
+      if (!st.ok()) return fail(st);
+      if ((*f)["status"] != "active") sessions_.EraseOperator(params[0]);
+      return Json("{\"operator_id\":" + Str(params[0]) + ",\"status\":" + Str((*f)["status"]) + "}");
+    }
+    if (route == "/v1/operators/{id}/role-requests") {
+      auto f = Fields(req, {"role"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      auto n = desk_->RequestRole(who, params[0], (*f)["role"]);
+      if (!n.ok()) return fail(n.status());
+      return Json("{\"request_id\":" + std::to_string(*n) + "}", 201);
+    }
+    if (route == "/v1/role-requests/{n}/approve") {
+      char* end = nullptr;
+      long long n = std::strtoll(params[0].c_str(), &end, 10);
+      if (*end != '\0' || n <= 0) return Problem(ApiError::kInvalidRequest, rid);
+      Status st = desk_->ApproveRole(who, n);
+      if (!st.ok()) return fail(st);
+      return Json("{\"request_id\":" + std::to_string(n) + ",\"status\":\"approved\"}");
+    }
+    if (route == "/v1/operators/{id}/nominations") {
+      auto f = Fields(req, {"purpose", "from", "to"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      Status st = desk_->Nominate(who, params[0], (*f)["purpose"], (*f)["from"], (*f)["to"]);
+      if (!st.ok()) return fail(st);
+      return Json("{\"operator_id\":" + Str(params[0]) + ",\"purpose\":" + Str((*f)["purpose"]) +
+                      "}",
+                  201);
+    }
+    if (route == "/v1/operators/{id}/certificates") {
+      auto f = Fields(req, {"spki_sha256"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      Status st = desk_->BindCertificate(who, params[0], (*f)["spki_sha256"]);
+      if (!st.ok()) return fail(st);
+      return Json("{\"operator_id\":" + Str(params[0]) + "}", 201);
+    }
+    return Problem(ApiError::kRouteNotFound, rid);
+  }
+
+  registry::Gateway* gateway_;
+  registry::OperatorDesk* desk_;
+  store::RegistryStore* store_;
+  const Clock* clock_;
+  std::mutex mu_;
+  ConsoleOptions options_;
+  auth::SessionStore sessions_;
+  std::map<std::string, std::string> enrol_challenges_;  // SHA-256(token) -> challenge
+  std::counting_semaphore<2> hashing_{2};
+};
+
+ConsoleService::ConsoleService(registry::Registry* registry, registry::Gateway* gateway,
+                               registry::OperatorDesk* desk, store::RegistryStore* store,
+                               const Clock* clock, ConsoleOptions options)
+    : impl_(std::make_unique<Impl>(registry, gateway, desk, store, clock, std::move(options))) {}
+
+ConsoleService::~ConsoleService() = default;
+
+void ConsoleService::SetOrigin(const std::string& origin) { impl_->SetOrigin(origin); }
+
+http::Response ConsoleService::Handle(const http::Request& request) {
+  return impl_->Handle(request);
+}
+
+}  // namespace kakunin::api

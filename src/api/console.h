@@ -1,0 +1,56 @@
+#pragma once
+
+// The operators' console (docs/operators.md): static pages, sessions (password, then WebAuthn or
+// an IC card), enrolment, operator management, and the resident routes for nominated operators.
+// Every request is decided by one authorisation table (ConsoleRules()), deny by default.
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/service.h"
+#include "auth/sessions.h"
+#include "auth/webauthn.h"
+#include "registry/gateway.h"
+#include "registry/operators.h"
+
+namespace kakunin::api {
+
+// Who may call a console endpoint. Deny by default: a route not in the table is 404; a role not
+// listed is 403.
+struct ConsoleRule {
+  const char* method;
+  const char* route;      // template, e.g. "/v1/operators/{id}/status"
+  bool public_route;      // no session needed (static pages, login, enrolment)
+  bool password_stage;    // a session past the password is enough (the second factor itself)
+  std::vector<const char*> roles;  // any of them; empty with !public_route: any active operator
+  bool needs_nomination;  // resident routes: a nomination for the purpose
+};
+const std::vector<ConsoleRule>& ConsoleRules();
+
+struct ConsoleOptions {
+  std::string rp_id = "localhost";
+  std::string origin;  // "https://localhost:8444"; set when the port is known
+  std::string web_dir;
+  int idle_lock_seconds = 300;
+  int lifetime_seconds = 8 * 3600;
+};
+
+// Thread-safe.
+class ConsoleService {
+ public:
+  ConsoleService(registry::Registry* registry, registry::Gateway* gateway,
+                 registry::OperatorDesk* desk, store::RegistryStore* store, const Clock* clock,
+                 ConsoleOptions options);
+  ~ConsoleService();
+
+  void SetOrigin(const std::string& origin);
+  http::Response Handle(const http::Request& request);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kakunin::api
