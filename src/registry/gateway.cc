@@ -309,6 +309,7 @@ ProvisionRequest Gateway::RequestFor(const Caller& caller, const Purpose& purpos
   req.provision_kind = purpose.legal_basis;
   req.recipient = caller.recipient;
   req.items = purpose.fields;
+  req.by_nominated_operator = caller.op != nullptr;
   return req;
 }
 

@@ -327,7 +327,9 @@ Status Registry::CheckProvisionPurpose(const ProvisionRequest& req) const {
   KAKUNIN_RETURN_IF_ERROR(CheckPurpose(req.purpose));
   if (purposes_ == nullptr) return Status::Ok();
   const Purpose* p = purposes_->Find(req.purpose);
-  if (!p->AllowsRecipient(req.recipient)) {
+  // An operator reads for the purpose they were nominated for (checked by the Gateway): the
+  // nomination, not the recipient list, is what entitles them.
+  if (!req.by_nominated_operator && !p->AllowsRecipient(req.recipient)) {
     return Status::PermissionDenied("the purpose is not open to this recipient")
         .WithReason("purpose_not_permitted");
   }

@@ -90,6 +90,9 @@ struct ProvisionRequest {
   std::string provision_kind;       // 提供事務区分 (e.g. the 別表 item)
   std::string recipient;            // 提供先
   std::vector<std::string> items;   // subset of kProvisionItems
+  // Set only by the Gateway for an operator nominated for the purpose: the nomination, not the
+  // purpose's recipient list, entitles them.
+  bool by_nominated_operator = false;
 };
 
 // One provided record: only the requested items, as (name, value) pairs in item order.
