@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 # Seconds each fuzz target runs inside `make test` (when clang-14 is present).
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build run tour test unit fuzz fuzz-build bench demo clean format
+.PHONY: all build run tour test unit e2e fuzz fuzz-build bench demo clean format
 
 all: build
 
@@ -30,7 +30,13 @@ tour: build
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
-test: unit
+# The console in Debian's Chromium driven by playwright-core (npm), WebAuthn through Chromium's
+# virtual authenticator; scripts/bootstrap --e2e installs chromium, nodejs and npm.
+e2e: build
+	@scripts/bootstrap --e2e
+	@scripts/e2e $(BUILD_DIR)/kakunin
+
+test: unit e2e
 	@if command -v clang++-14 >/dev/null; then $(MAKE) --no-print-directory fuzz; \
 	  else echo "clang++-14 not installed: fuzz targets skipped"; fi
 

@@ -320,7 +320,10 @@ const char kDemoHelp[] =
     "kind, municipality or purposes, certificate and key) and prints curl commands that work as\n"
     "printed. A DIR that already holds a demo node is served again as it is.\n\n"
     "Options: --port (default 8443; 0 = any free port), --residents (default 100000),\n"
-    "--address (default 127.0.0.1).\n\n"
+    "--address (default 127.0.0.1), --console-port (the operators' console, default 8444;\n"
+    "0 = any), --idle-lock-seconds (the console's idle lock, default 300; less for tests).\n"
+    "demo.json then also has console_url; create the first operators with\n"
+    "`kakunin operator bootstrap`.\n\n"
     "Example:\n"
     "  kakunin demo --data var/demo --port 8443\n";
 

@@ -1,0 +1,484 @@
+// Browser end-to-end tests of the operator console (docs/operators.md), against a real node:
+// `kakunin demo` serves the console, `kakunin operator bootstrap` makes the first operators,
+// Debian Chromium driven by playwright-core plays the operators, each with its own CDP virtual
+// authenticator (ctap2, internal, user verification).
+//
+// Environment: KAKUNIN_BIN (default /work/main/build/kakunin), CHROMIUM (default /usr/bin/chromium),
+// KAKUNIN_E2E_KEEP=1 keeps the demo's data directory.
+// Run: node --test tests/e2e/
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.KAKUNIN_BIN || '/work/main/build/kakunin';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const IDLE_LOCK_SECONDS = 3;
+const STEP = { timeout: 180_000 };
+
+const GENERIC_LOGIN_ERROR = 'IDまたはパスワードが正しくありません / ID or password is incorrect';
+const MAINTENANCE_FIELDS = ['resident_code', 'individual_number', 'name', 'name_kana', 'former_surname',
+  'alias', 'sex', 'birth_date', 'address', 'municipality_code'];
+
+let tmp;
+let dataDir;
+let demo;
+let demoLog = '';
+let demoJson;
+let consoleUrl;
+let residentCode;
+let browser;
+const operators = new Map();  // operator_id -> {name, password, context, page, cdp, authenticatorId, problems}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+function cli(args) {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+// Today's date (YYYY-MM-DD) in the local time zone of this host, the node's host.
+// The date in Japan (UTC+9, no daylight saving): nominations are checked against the node's
+// JST date, whatever the test host's time zone.
+function isoDate(d) {
+  return new Date(d.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+}
+
+// Shows what the node said, for a failing assertion.
+function show(r) { return JSON.stringify(r); }
+
+async function newOperator(id, name) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'ja-JP', baseURL: consoleUrl });
+  context.setDefaultTimeout(20_000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  // Every refused API call, to explain a failure: method, path, status and the problem document.
+  const refusals = [];
+  page.on('response', async (res) => {
+    const u = new URL(res.url());
+    if (!u.pathname.startsWith('/v1/') || res.status() < 400) return;
+    const body = await res.text().catch(() => '');
+    refusals.push(`${res.request().method()} ${u.pathname}${u.search} -> ${res.status()} ${body}`);
+  });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  const op = { id, name, password: `秋の夕暮れ-${randomBytes(6).toString('hex')}`, context, page, cdp, authenticatorId, problems, refusals };
+  operators.set(id, op);
+  return op;
+}
+
+// Unlocks the home page's lock screen with WebAuthn, as the operator would.
+async function unlock(op) {
+  const { page } = op;
+  await page.locator('#lock').waitFor({ state: 'visible' });
+  await page.locator('#unlock').click();
+  await page.locator('#app').waitFor({ state: 'visible' });
+}
+
+// With idle_lock_seconds = 3, an operator who waited while others acted finds the screen locked.
+async function ensureActive(op) {
+  if (await op.page.locator('#lock').isVisible()) await unlock(op);
+}
+
+// An API call from the home page, through the console's own fetch wrapper (cookie + x-csrf-token).
+// An operator whose session locked meanwhile unlocks it (WebAuthn) and tries again.
+async function api(op, method, urlPath, body) {
+  const call = () => op.page.evaluate(([m, p, b]) => window.Kakunin.api(m, p, b), [method, urlPath, body]);
+  let r = await call();
+  if (r.status === 401 && r.body && r.body.code === 'session_locked') {
+    await unlock(op);
+    r = await call();
+  }
+  return r;
+}
+
+// A raw fetch from the page: the cookie, but nothing else from the console's scripts.
+function rawFetch(op, method, urlPath, body, headers = {}) {
+  return op.page.evaluate(async ([m, p, b, h]) => {
+    const init = { method: m, headers: h, credentials: 'same-origin' };
+    if (b !== undefined) {
+      init.body = JSON.stringify(b);
+      init.headers = Object.assign({ 'content-type': 'application/json' }, h);
+    }
+    const res = await fetch(p, init);
+    const text = await res.text();
+    let parsed = null;
+    try { parsed = JSON.parse(text); } catch (e) { parsed = text; }
+    return { status: res.status, contentType: res.headers.get('content-type'), body: parsed };
+  }, [method, urlPath, body, headers]);
+}
+
+async function credentialCount(op) {
+  const { credentials } = await op.cdp.send('WebAuthn.getCredentials', { authenticatorId: op.authenticatorId });
+  return credentials.length;
+}
+
+async function enrol(op, url) {
+  const { page } = op;
+  await page.goto(url);
+  await page.locator('#enrol-form').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#enrol-name').textContent(), op.name);
+  assert.equal(await page.locator('#enrol-operator-id').textContent(), op.id);
+  await page.locator('#new-password').fill(op.password);
+  await page.locator('#new-password-again').fill(op.password);
+  await page.locator('#enrol-submit').click();
+  await Promise.race([
+    page.locator('#enrol-done').waitFor({ state: 'visible' }),
+    page.locator('#enrol-error').waitFor({ state: 'visible' }).then(async () => {
+      throw new Error(`enrolment of ${op.id} failed: ${await page.locator('#enrol-error').textContent()}\n` +
+        op.refusals.join('\n'));
+    }),
+  ]);
+  assert.equal(await credentialCount(op), 1, 'one credential in the virtual authenticator');
+  assert.equal(new URL(page.url()).hash, '', 'the used token is dropped from the address bar');
+}
+
+// Signs in with the keyboard only: ID, Tab, password, Enter; the WebAuthn prompt follows by itself.
+async function login(op) {
+  const { page } = op;
+  await page.goto('/index.html');
+  await page.locator('#operator-id').waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'operator-id');
+  await page.keyboard.type(op.id);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(op.password);
+  await page.keyboard.press('Enter');
+  await Promise.race([
+    page.waitForURL(/\/home\.html$/),
+    page.locator('#login-error').waitFor({ state: 'visible' }).then(async () => {
+      throw new Error(`login of ${op.id} failed: ${await page.locator('#login-error').textContent()}\n` +
+        op.refusals.join('\n'));
+    }),
+  ]);
+  await page.locator('#app').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#me-id').textContent(), op.id);
+  assert.equal(await page.locator('#me-name').textContent(), op.name);
+}
+
+async function roles(op) {
+  return op.page.locator('#me-roles li').evaluateAll((lis) => lis.map((li) => li.dataset.role));
+}
+
+// The access manager creates an operator; the chief approves the role the access manager requests.
+async function createWithRole(id, name, unit, role) {
+  const access = operators.get('access');
+  const chief = operators.get('chief');
+  const created = await api(access, 'POST', '/v1/operators', { operator_id: id, name, unit });
+  assert.equal(created.status, 201, `POST /v1/operators ${id}: ${show(created)}`);
+  assert.equal(typeof created.body.enrolment_token, 'string', show(created));
+  const req = await api(access, 'POST', `/v1/operators/${id}/role-requests`, { role });
+  assert.equal(req.status, 201, `POST /v1/operators/${id}/role-requests: ${show(req)}`);
+  assert.ok(req.body.request_id !== undefined, show(req));
+  // The requester cannot approve (an access manager is no chief either).
+  const self = await api(access, 'POST', `/v1/role-requests/${req.body.request_id}/approve`, {});
+  assert.equal(self.status, 403, `approval by the requester: ${show(self)}`);
+  const ok = await api(chief, 'POST', `/v1/role-requests/${req.body.request_id}/approve`, {});
+  assert.ok(ok.status >= 200 && ok.status < 300, `approval by the chief: ${show(ok)}`);
+  const op = await newOperator(id, name);
+  await enrol(op, `${consoleUrl}/enrol.html#token=${encodeURIComponent(created.body.enrolment_token)}`);
+  return op;
+}
+
+async function lookupInUi(op, code, purpose) {
+  const { page } = op;
+  await page.locator('#resident-code').fill(code);
+  if (purpose) await page.locator('#purpose').selectOption(purpose);
+  await page.locator('#resident-code').press('Enter');
+  await Promise.race([
+    page.locator('#lookup-result').waitFor({ state: 'visible' }),
+    page.locator('#lookup-problem').waitFor({ state: 'visible' }),
+    page.locator('#lock').waitFor({ state: 'visible' }),
+  ]);
+}
+
+async function shownRecord(op) {
+  return op.page.locator('#lookup-record dd').evaluateAll(
+    (dds) => Object.fromEntries(dds.map((dd) => [dd.dataset.field, dd.textContent])));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node and the browser
+
+before(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'kakunin-e2e-'));
+  dataDir = path.join(tmp, 'demo');
+  demo = spawn(BIN, ['demo', '--data', dataDir, '--port', '0', '--console-port', '0', '--residents', '300',
+    '--idle-lock-seconds', String(IDLE_LOCK_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  demo.stdout.on('data', (d) => { demoLog += d; });
+  demo.stderr.on('data', (d) => { demoLog += d; });
+  let exited = null;
+  demo.on('exit', (code, signal) => { exited = { code, signal }; });
+  for (let i = 0; i < 600 && !demoJson; i++) {
+    if (exited) break;
+    try {
+      const j = JSON.parse(await readFile(path.join(dataDir, 'demo.json'), 'utf8'));
+      if (j.console_url) demoJson = j;
+    } catch (e) { /* not there yet */ }
+    if (!demoJson) await sleep(250);
+  }
+  if (!demoJson) {
+    throw new Error(`kakunin demo gave no demo.json with console_url (exit ${JSON.stringify(exited)}):\n${demoLog}`);
+  }
+  consoleUrl = demoJson.console_url.replace(/\/$/, '');
+  residentCode = demoJson.examples && demoJson.examples.resident_code;
+  assert.match(consoleUrl, /^https:\/\/localhost:\d+$/, 'console_url');
+  assert.equal(typeof residentCode, 'string', 'examples.resident_code in demo.json');
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (demo && demo.exitCode === null && demo.signalCode === null) {
+    const done = new Promise((r) => demo.once('exit', r));
+    demo.kill('SIGTERM');
+    await Promise.race([done, sleep(15_000)]);
+    if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
+  }
+  if (process.env.KAKUNIN_E2E_KEEP) console.log(`# kept ${tmp}`);
+  else if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The flow
+
+let bootstrapLines;
+
+test('bootstrap prints one enrolment link per operator, and works only once', STEP, async () => {
+  const r = await cli(['operator', 'bootstrap', '--data', dataDir, '--chief', 'chief:県太郎',
+    '--access-manager', 'access:県花子']);
+  assert.equal(r.code, 0, `bootstrap: ${r.stderr}`);
+  bootstrapLines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(bootstrapLines.map((l) => l.operator_id).sort(), ['access', 'chief']);
+  for (const l of bootstrapLines) {
+    assert.ok(l.enrolment_url.startsWith(`${consoleUrl}/enrol.html#token=`), l.enrolment_url);
+  }
+  const again = await cli(['operator', 'bootstrap', '--data', dataDir, '--chief', 'chief2:県次郎',
+    '--access-manager', 'access2:県三郎']);
+  assert.notEqual(again.code, 0, 'a second bootstrap is refused');
+});
+
+test('the console pages are served with the CSP', STEP, async () => {
+  const op = await newOperator('probe', '');
+  for (const p of ['/index.html', '/enrol.html', '/home.html', '/common.js', '/style.css']) {
+    const res = await op.page.request.get(p);
+    assert.equal(res.status(), 200, `GET ${p}`);
+    if (p.endsWith('.html')) {
+      assert.match(res.headers()['content-security-policy'] || '', /default-src 'none'/, `CSP on ${p}`);
+    }
+  }
+  await op.context.close();
+  operators.delete('probe');
+});
+
+test('the chief and the access manager enrol in the browser', STEP, async () => {
+  const names = { chief: '県太郎', access: '県花子' };
+  for (const l of bootstrapLines) {
+    const op = await newOperator(l.operator_id, names[l.operator_id]);
+    await enrol(op, l.enrolment_url);
+  }
+  // A used link is refused.
+  const chief = operators.get('chief');
+  await chief.page.goto(bootstrapLines.find((l) => l.operator_id === 'chief').enrolment_url);
+  await chief.page.locator('#enrol-error').waitFor({ state: 'visible' });
+  assert.equal(await chief.page.locator('#enrol-form').isVisible(), false);
+});
+
+test('a wrong password is refused with the generic message, as is an unknown ID', STEP, async () => {
+  const chief = operators.get('chief');
+  const { page } = chief;
+  const attempt = async (id, password) => {
+    await page.goto('/index.html');
+    await page.locator('#operator-id').fill(id);
+    await page.locator('#password').fill(password);
+    await page.locator('#login-submit').click();
+    await page.locator('#login-error').waitFor({ state: 'visible' });
+    assert.match(page.url(), /\/index\.html$/);
+    assert.equal(await page.locator('#second-factor').isVisible(), false);
+    return page.locator('#login-error').textContent();
+  };
+  const wrongPassword = await attempt('chief', 'not-the-password-at-all');
+  const unknownId = await attempt('nobody-here', 'not-the-password-at-all');
+  assert.equal(wrongPassword, GENERIC_LOGIN_ERROR);
+  assert.equal(unknownId, GENERIC_LOGIN_ERROR);
+  // The API gives the same answer for both: 401 login_failed, nothing else told.
+  const a = await rawFetch(chief, 'POST', '/v1/session/login', { operator_id: 'chief', password: 'wrong-wrong-wrong' });
+  const b = await rawFetch(chief, 'POST', '/v1/session/login', { operator_id: 'nobody-here', password: 'wrong-wrong-wrong' });
+  assert.equal(a.status, 401, show(a));
+  assert.equal(a.body.code, 'login_failed', show(a));
+  const strip = (r) => { const c = Object.assign({}, r.body); delete c.request_id; return { ...r, body: c }; };
+  assert.deepEqual(strip(a), strip(b));
+});
+
+test('the chief and the access manager sign in and see the home page', STEP, async () => {
+  const chief = operators.get('chief');
+  const access = operators.get('access');
+  await login(chief);
+  assert.ok((await roles(chief)).includes('security_chief'), `chief roles: ${await roles(chief)}`);
+  const s = await api(chief, 'GET', '/v1/session');
+  assert.equal(s.status, 200, show(s));
+  assert.equal(s.body.stage, 'active');
+  assert.equal(s.body.idle_lock_seconds, IDLE_LOCK_SECONDS);
+  await login(access);
+  assert.ok((await roles(access)).includes('access_manager'), `access roles: ${await roles(access)}`);
+  // A POST without the CSRF header is refused.
+  const noCsrf = await rawFetch(access, 'POST', '/v1/operators', { operator_id: 'csrf1', name: '試験', unit: '試験' });
+  assert.equal(noCsrf.status, 403, show(noCsrf));
+  assert.equal(noCsrf.body.code, 'csrf_failed', show(noCsrf));
+});
+
+test('op1 is created, given the operator role by the chief, enrols and signs in', STEP, async () => {
+  const op1 = await createWithRole('op1', '県一郎', '市町村課', 'operator');
+  await login(op1);
+  assert.deepEqual(await roles(op1), ['operator']);
+  assert.equal(await op1.page.locator('#no-nominations').isVisible(), true);
+  assert.equal(await op1.page.locator('#lookup-submit').isDisabled(), true);
+});
+
+test('a lookup without a nomination is refused: 403 not_nominated', STEP, async () => {
+  const op1 = operators.get('op1');
+  const r = await api(op1, 'GET', `/v1/residents/${residentCode}?purpose=registry.maintenance`);
+  assert.equal(r.status, 403, show(r));
+  assert.equal(r.body.code, 'not_nominated', show(r));
+});
+
+test('sec1 becomes a security manager and nominates op1 for registry.maintenance', STEP, async () => {
+  const sec1 = await createWithRole('sec1', '県守', '情報政策課', 'security_manager');
+  await login(sec1);
+  assert.ok((await roles(sec1)).includes('security_manager'));
+  const today = new Date();
+  const to = new Date(today.getTime() + 30 * 86400_000);
+  const r = await api(sec1, 'POST', '/v1/operators/op1/nominations',
+    { purpose: 'registry.maintenance', from: isoDate(today), to: isoDate(to) });
+  assert.ok(r.status >= 200 && r.status < 300, `nomination: ${show(r)}`);
+  // An access manager may not nominate.
+  const access = operators.get('access');
+  const denied = await api(access, 'POST', '/v1/operators/op1/nominations',
+    { purpose: 'registry.maintenance', from: isoDate(today), to: isoDate(to) });
+  assert.equal(denied.status, 403, show(denied));
+});
+
+test("op1's lookup succeeds and shows only the purpose's fields", STEP, async () => {
+  const op1 = operators.get('op1');
+  const { page } = op1;
+  await page.reload();
+  await page.waitForFunction(() => !document.getElementById('app').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(op1);
+  const row = page.locator('#nominations-body tr[data-purpose="registry.maintenance"]');
+  await row.waitFor({ state: 'visible' });
+  assert.equal(await row.locator('td').nth(2).textContent(), isoDate(new Date()));
+  assert.deepEqual(await page.locator('#purpose option').evaluateAll((os) => os.map((o) => o.value)),
+    ['registry.maintenance']);
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  assert.equal(await page.locator('#lookup-problem').isVisible(), false,
+    `lookup problem: ${await page.locator('#lookup-problem').textContent()}\n${op1.refusals.slice(-1)}`);
+  const shown = await shownRecord(op1);
+  for (const k of Object.keys(shown)) assert.ok(MAINTENANCE_FIELDS.includes(k), `field ${k} not in the purpose`);
+  assert.ok('name' in shown && 'resident_code' in shown, JSON.stringify(shown));
+  assert.equal(await page.locator('#lookup-result-purpose').textContent(), 'registry.maintenance');
+  // The page shows exactly what the node answered.
+  const r = await api(op1, 'GET', `/v1/residents/${residentCode}?purpose=registry.maintenance`);
+  assert.equal(r.status, 200, show(r));
+  assert.deepEqual(Object.keys(shown), Object.keys(r.body.record));
+  // A purpose op1 is not nominated for is still refused.
+  const other = await api(op1, 'GET', `/v1/residents/${residentCode}?purpose=board.school_aid`);
+  assert.equal(other.status, 403, show(other));
+  // An unknown resident shows the problem's code.
+  await lookupInUi(op1, '99999999999', 'registry.maintenance');
+  assert.equal(await page.locator('#lookup-problem').isVisible(), true);
+  assert.ok(['not_found', 'invalid_request'].includes(await page.locator('#lookup-code').textContent()));
+});
+
+test('idle lock: the node answers 401 session_locked, the lock screen appears, WebAuthn unlocks', STEP, async () => {
+  const op1 = operators.get('op1');
+  const { page } = op1;
+  await ensureActive(op1);
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  await page.locator('#lookup-result').waitFor({ state: 'visible' });
+
+  // 1. The user is active (mouse moves) but sends no request: the node locks the session, and the
+  //    next lookup answers 401 session_locked, which brings up the lock screen.
+  const until = Date.now() + (IDLE_LOCK_SECONDS + 1.5) * 1000;
+  for (let x = 10; Date.now() < until; x = x === 10 ? 20 : 10) {
+    await page.mouse.move(x, 10);
+    await sleep(300);
+  }
+  assert.equal(await page.locator('#lock').isVisible(), false, 'no lock while the user is active');
+  const answers = [];
+  const onResponse = async (res) => {
+    if (res.url().includes('/v1/residents/')) answers.push({ status: res.status(), body: await res.json().catch(() => null) });
+  };
+  page.on('response', onResponse);
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  await page.locator('#lock').waitFor({ state: 'visible' });
+  page.off('response', onResponse);
+  assert.equal(answers.length, 1);
+  assert.equal(answers[0].status, 401, show(answers[0]));
+  assert.equal(answers[0].body.code, 'session_locked', show(answers[0]));
+  assert.equal(await page.locator('#app').isVisible(), false);
+  assert.equal(await page.locator('#lookup-record dd').count(), 0, 'no personal data under the lock');
+  const s = await rawFetch(op1, 'GET', '/v1/session');
+  assert.equal(s.status, 200, show(s));
+  assert.equal(s.body.stage, 'locked', show(s));
+
+  // 2. WebAuthn unlocks (keyboard: the unlock button is reachable with Tab and Enter).
+  await page.locator('#unlock').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#app').waitFor({ state: 'visible' });
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  await page.locator('#lookup-result').waitFor({ state: 'visible' });
+
+  // 3. No activity at all: the page locks itself after idle_lock_seconds, and the node agrees.
+  await page.locator('#lock').waitFor({ state: 'visible', timeout: (IDLE_LOCK_SECONDS + 5) * 1000 });
+  await sleep(1000);
+  const locked = await rawFetch(op1, 'GET', `/v1/residents/${residentCode}?purpose=registry.maintenance`);
+  assert.equal(locked.status, 401, show(locked));
+  assert.equal(locked.body.code, 'session_locked', show(locked));
+  await page.locator('#unlock').click();
+  await page.locator('#app').waitFor({ state: 'visible' });
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  await page.locator('#lookup-result').waitFor({ state: 'visible' });
+});
+
+test('sign-out ends the session', STEP, async () => {
+  const op1 = operators.get('op1');
+  const { page } = op1;
+  await page.locator('#logout').click();
+  await page.waitForURL(/\/index\.html$/);
+  const s = await rawFetch(op1, 'GET', '/v1/session');
+  assert.equal(s.status, 401, show(s));
+  await page.goto('/home.html');
+  await page.waitForURL(/\/index\.html$/);
+});
+
+test('no page broke the CSP or threw', STEP, async () => {
+  const problems = [];
+  for (const op of operators.values()) {
+    // Failed resource loads (401/403 answers) are logged as console errors by Chromium; those are fine.
+    problems.push(...op.problems.filter((p) => !/Failed to load resource/.test(p)).map((p) => `${op.id}: ${p}`));
+  }
+  assert.deepEqual(problems, []);
+});

@@ -1,0 +1,247 @@
+// Home: who is signed in, their nominations, a resident lookup, sign-out and the idle lock.
+'use strict';
+
+(function () {
+  const K = window.Kakunin;
+  const $ = (id) => document.getElementById(id);
+
+  const app = $('app');
+  const lock = $('lock');
+  const status = $('home-status');
+  const error = $('home-error');
+  const lockError = $('lock-error');
+  const logoutButtons = [$('logout'), $('lock-logout')];
+  const lookupForm = $('lookup-form');
+  const codeInput = $('resident-code');
+  const purposeSelect = $('purpose');
+  const lookupSubmit = $('lookup-submit');
+  const lookupProblem = $('lookup-problem');
+  const lookupResult = $('lookup-result');
+
+  const ROLE_NAMES = {
+    security_chief: 'セキュリティ統括責任者',
+    system_admin: 'システム管理者',
+    security_manager: 'セキュリティ管理者',
+    access_manager: 'アクセス管理者',
+    operator: '操作者',
+    auditor: '監査者',
+    contractor: '委託事業者',
+  };
+  const FIELD_NAMES = {
+    resident_code: ['住民票コード', 'Resident code'],
+    individual_number: ['個人番号', 'Individual number'],
+    name: ['氏名', 'Name'],
+    name_kana: ['氏名（カナ）', 'Name (kana)'],
+    former_surname: ['旧氏', 'Former surname'],
+    alias: ['通称', 'Alias'],
+    sex: ['性別', 'Sex'],
+    birth_date: ['生年月日', 'Date of birth'],
+    address: ['住所', 'Address'],
+    municipality_code: ['市町村コード', 'Municipality code'],
+  };
+  const SEX = { male: '男 / male', female: '女 / female' };
+
+  let idleSeconds = 300;
+  let lastActivity = Date.now();
+  let locked = false;
+  let idleTimer = null;
+
+  function goLogin() {
+    K.clearCsrf();
+    location.assign('index.html');
+  }
+
+  function clearLookup() {
+    lookupResult.hidden = true;
+    $('lookup-record').replaceChildren();
+    $('lookup-result-purpose').textContent = '';
+    K.say(lookupProblem, '');
+  }
+
+  function render(s) {
+    $('me-name').textContent = s.name || '';
+    $('me-id').textContent = s.operator_id || '';
+    $('me-unit').textContent = s.unit || '';
+    const banner = $('banner-who');
+    banner.textContent = (s.name || '') + '（' + (s.operator_id || '') + '）';
+    banner.hidden = false;
+
+    const roles = $('me-roles');
+    roles.replaceChildren();
+    for (const r of Array.isArray(s.roles) ? s.roles : []) {
+      const li = document.createElement('li');
+      li.dataset.role = r;
+      li.textContent = (ROLE_NAMES[r] ? ROLE_NAMES[r] + ' ' : '') + '(' + r + ')';
+      roles.append(li);
+    }
+
+    const noms = Array.isArray(s.nominations) ? s.nominations : [];
+    const body = $('nominations-body');
+    body.replaceChildren();
+    const previous = purposeSelect.value;
+    purposeSelect.replaceChildren();
+    const seen = new Set();
+    for (const n of noms) {
+      const tr = document.createElement('tr');
+      tr.dataset.purpose = n.purpose;
+      for (const v of [n.purpose, n.title, n.from, n.to]) {
+        const td = document.createElement('td');
+        td.textContent = v === undefined || v === null || v === '' ? '—' : String(v);
+        tr.append(td);
+      }
+      body.append(tr);
+      if (!seen.has(n.purpose)) {
+        seen.add(n.purpose);
+        const opt = document.createElement('option');
+        opt.value = n.purpose;
+        opt.textContent = n.title ? n.purpose + '（' + n.title + '）' : n.purpose;
+        purposeSelect.append(opt);
+      }
+    }
+    if (seen.has(previous)) purposeSelect.value = previous;
+    $('nominations').hidden = noms.length === 0;
+    $('no-nominations').hidden = noms.length !== 0;
+    purposeSelect.disabled = noms.length === 0;
+    lookupSubmit.disabled = noms.length === 0;
+
+    if (typeof s.idle_lock_seconds === 'number' && s.idle_lock_seconds > 0) idleSeconds = s.idle_lock_seconds;
+  }
+
+  function showLock() {
+    if (locked) return;
+    locked = true;
+    clearLookup();  // no personal data stays on a locked screen
+    app.hidden = true;
+    lock.hidden = false;
+    K.say(lockError, '');
+    K.say(status, '');
+    $('lock-title').focus();
+  }
+
+  function hideLock() {
+    locked = false;
+    lock.hidden = true;
+    app.hidden = false;
+    lastActivity = Date.now();
+  }
+
+  async function loadSession() {
+    const r = await K.api('GET', '/v1/session');
+    if (r.status === 401 && r.body && r.body.code === 'session_locked') {
+      showLock();
+      return null;
+    }
+    if (!r.ok || !r.body) {
+      if (r.status === 0 || r.status >= 500) {
+        K.say(error, K.bi('サーバに接続できません', 'The server cannot be reached'));
+        return null;
+      }
+      goLogin();
+      return null;
+    }
+    render(r.body);
+    if (r.body.stage === 'active') {
+      hideLock();
+    } else {
+      showLock();
+    }
+    return r.body;
+  }
+
+  async function unlock() {
+    K.say(lockError, '');
+    $('unlock').disabled = true;
+    const r = await K.secondFactor();
+    $('unlock').disabled = false;
+    if (!r.ok) {
+      if (r.code === 'http_401' || r.code === 'session_required' || r.code === 'unauthenticated' || r.code === 'session_expired') {
+        goLogin();
+        return;
+      }
+      K.say(lockError, K.bi('認証器による本人確認ができませんでした', 'The authenticator check did not succeed'));
+      $('unlock').focus();
+      return;
+    }
+    const s = await loadSession();
+    if (s && s.stage === 'active') codeInput.focus();
+  }
+
+  async function logout() {
+    for (const b of logoutButtons) b.disabled = true;
+    await K.api('POST', '/v1/session/logout', {});
+    goLogin();
+  }
+
+  function showRecord(body) {
+    const dl = $('lookup-record');
+    dl.replaceChildren();
+    const record = body.record && typeof body.record === 'object' ? body.record : {};
+    for (const [k, v] of Object.entries(record)) {
+      const names = FIELD_NAMES[k] || [k, k];
+      const dt = document.createElement('dt');
+      dt.textContent = K.bi(names[0], names[1]);
+      const dd = document.createElement('dd');
+      dd.dataset.field = k;
+      dd.textContent = k === 'sex' && SEX[v] ? SEX[v] : String(v);
+      dl.append(dt, dd);
+    }
+    $('lookup-result-purpose').textContent = String(body.purpose || '');
+    lookupResult.hidden = false;
+  }
+
+  lookupForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearLookup();
+    const code = codeInput.value.trim();
+    const purpose = purposeSelect.value;
+    if (code === '') {
+      K.say(lookupProblem, K.bi('住民票コードを入力してください', 'Enter a resident code'));
+      codeInput.setAttribute('aria-invalid', 'true');
+      codeInput.focus();
+      return;
+    }
+    codeInput.removeAttribute('aria-invalid');
+    if (!purpose) return;
+    lookupSubmit.disabled = true;
+    const r = await K.api('GET', '/v1/residents/' + encodeURIComponent(code) + '?purpose=' + encodeURIComponent(purpose));
+    lookupSubmit.disabled = false;
+    if (r.ok && r.body) {
+      showRecord(r.body);
+      return;
+    }
+    if (r.status === 401 && r.body && r.body.code === 'session_locked') return;  // the lock screen is up
+    const pcode = K.problemCode(r);
+    let text;
+    if (pcode === 'not_found') text = K.bi('該当する住民はいません', 'No such resident');
+    else if (pcode === 'not_nominated') text = K.bi('この利用事由で照会する指名がありません', 'You are not nominated for this purpose');
+    else text = K.bi('照会できませんでした', 'The lookup was refused');
+    lookupProblem.replaceChildren(document.createTextNode(text + ' '));
+    const c = document.createElement('code');
+    c.id = 'lookup-code';
+    c.textContent = pcode;
+    lookupProblem.append('(', c, ')');
+    lookupProblem.hidden = false;
+  });
+
+  $('unlock').addEventListener('click', () => { unlock(); });
+  for (const b of logoutButtons) b.addEventListener('click', () => { logout(); });
+
+  // Idle lock: user activity resets the clock; an API answer of 401 session_locked locks at once.
+  for (const type of ['keydown', 'pointerdown', 'pointermove', 'wheel', 'touchstart', 'focusin']) {
+    document.addEventListener(type, () => { if (!locked) lastActivity = Date.now(); }, { passive: true, capture: true });
+  }
+  K.onLocked(() => showLock());
+
+  async function start() {
+    K.say(status, K.bi('読み込んでいます…', 'Loading…'));
+    const s = await loadSession();
+    K.say(status, '');
+    for (const b of logoutButtons) b.hidden = false;
+    if (s && s.stage === 'active') codeInput.focus();
+    idleTimer = setInterval(() => {
+      if (!locked && Date.now() - lastActivity >= idleSeconds * 1000) showLock();
+    }, 500);
+  }
+
+  start();
+})();
