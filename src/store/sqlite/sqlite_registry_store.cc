@@ -98,36 +98,38 @@ ClientRow ReadClient(const Stmt& s) {
   return c;
 }
 
-Result<std::optional<ClientRow>> QueryClient(Db* db, const std::string& spki) {
-  KAKUNIN_PREPARE(s, db, kFindClient);
-  s.Bind(1, spki);
+// Runs `sql` with `bind`, reading every row with `read`.
+template <typename T, typename Bind, typename Read>
+Result<std::vector<T>> QueryAll(Db* db, const char* sql, Bind bind, Read read) {
+  KAKUNIN_PREPARE(s, db, sql);
+  bind(s);
   Status st;
-  std::optional<ClientRow> out;
-  if (s.Step(&st)) out = ReadClient(s);
+  std::vector<T> out;
+  while (s.Step(&st)) out.push_back(read(s));
   s.Reset();
   if (!st.ok()) return st;
   return out;
+}
+
+template <typename T, typename Bind, typename Read>
+Result<std::optional<T>> QueryOne(Db* db, const char* sql, Bind bind, Read read) {
+  auto all = QueryAll<T>(db, sql, bind, read);
+  if (!all.ok()) return all.status();
+  if (all->empty()) return std::optional<T>();
+  return std::optional<T>(std::move(all->front()));
+}
+
+Result<std::optional<ClientRow>> QueryClient(Db* db, const std::string& spki) {
+  return QueryOne<ClientRow>(db, kFindClient, [&](Stmt& s) { s.Bind(1, spki); }, ReadClient);
 }
 
 Result<std::vector<ClientRow>> QueryClients(Db* db) {
-  KAKUNIN_PREPARE(s, db, kListClients);
-  Status st;
-  std::vector<ClientRow> out;
-  while (s.Step(&st)) out.push_back(ReadClient(s));
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  return QueryAll<ClientRow>(db, kListClients, [](Stmt&) {}, ReadClient);
 }
 
 Result<std::optional<std::string>> QueryMeta(Db* db, const std::string& key) {
-  KAKUNIN_PREPARE(s, db, kGetMeta);
-  s.Bind(1, key);
-  Status st;
-  std::optional<std::string> v;
-  if (s.Step(&st)) v = s.Text(0);
-  s.Reset();
-  if (!st.ok()) return st;
-  return v;
+  return QueryOne<std::string>(db, kGetMeta, [&](Stmt& s) { s.Bind(1, key); },
+                               [](const Stmt& s) { return s.Text(0); });
 }
 
 OperatorRow ReadOperator(const Stmt& s) {
@@ -154,27 +156,6 @@ CredentialRow ReadCredential(const Stmt& s) {
   c.sign_count = s.Int(5);
   c.created_at = s.Int(6);
   return c;
-}
-
-// Runs `sql` with `bind`, reading every row with `read`.
-template <typename T, typename Bind, typename Read>
-Result<std::vector<T>> QueryAll(Db* db, const char* sql, Bind bind, Read read) {
-  KAKUNIN_PREPARE(s, db, sql);
-  bind(s);
-  Status st;
-  std::vector<T> out;
-  while (s.Step(&st)) out.push_back(read(s));
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
-}
-
-template <typename T, typename Bind, typename Read>
-Result<std::optional<T>> QueryOne(Db* db, const char* sql, Bind bind, Read read) {
-  auto all = QueryAll<T>(db, sql, bind, read);
-  if (!all.ok()) return all.status();
-  if (all->empty()) return std::optional<T>();
-  return std::optional<T>(std::move(all->front()));
 }
 
 Result<std::optional<OperatorRow>> QueryOperator(Db* db, const std::string& id) {
