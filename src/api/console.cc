@@ -169,6 +169,7 @@ class ConsoleService::Impl {
   Impl(registry::Registry* /*registry*/, registry::Gateway* gateway, registry::OperatorDesk* desk,
        store::RegistryStore* store, const Clock* clock, ConsoleOptions options)
       : gateway_(gateway),
+        purposes_(options.purposes),
         desk_(desk),
         store_(store),
         clock_(clock),
@@ -255,6 +256,7 @@ class ConsoleService::Impl {
     if (!*op || !(*op)->active()) {
       // Suspended or retired: every session ends now.
       sessions_.EraseOperator(session->operator_id);
+      (void)desk_->RecordRefusal(session->operator_id, "console.refused", "not_active", terminal);
       return Problem(ApiError::kSessionRequired, rid);
     }
     const registry::OperatorView& who = **op;
@@ -409,7 +411,9 @@ class ConsoleService::Impl {
     for (const auto& n : who.nominations) {
       o += first ? "" : ",";
       first = false;
-      o += "{\"purpose\":" + Str(n.purpose) + ",\"from\":" + Str(n.valid_from) +
+      const registry::Purpose* p = purposes_->Find(n.purpose);
+      o += "{\"purpose\":" + Str(n.purpose) + ",\"title\":" + Str(p ? p->title : "") +
+           ",\"from\":" + Str(n.valid_from) +
            ",\"to\":" + Str(n.valid_to) + "}";
     }
     o += "],\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
@@ -425,7 +429,8 @@ class ConsoleService::Impl {
     auto id = desk_->EnrolmentOperator(reader, (*f)["token"]);
     if (!id.ok()) return Problem(FromStatus(id.status()), rid);
     auto op = desk_->Load(reader, *id);
-    if (!op.ok() || !*op) return Problem(ApiError::kNotFound, rid);
+    if (!op.ok()) return Problem(ApiError::kUnavailable, rid);
+    if (!*op) return Problem(ApiError::kNotFound, rid);
     auto challenge = auth::NewChallenge();
     if (!challenge.ok()) return Problem(ApiError::kInternal, rid);
     {
@@ -564,6 +569,7 @@ class ConsoleService::Impl {
   }
 
   registry::Gateway* gateway_;
+  const registry::PurposeCatalogue* purposes_;
   registry::OperatorDesk* desk_;
   store::RegistryStore* store_;
   const Clock* clock_;

@@ -35,6 +35,7 @@ struct ConsoleOptions {
   std::string web_dir;
   int idle_lock_seconds = 300;
   int lifetime_seconds = 8 * 3600;
+  const registry::PurposeCatalogue* purposes = nullptr;  // titles of nominations; required
 };
 
 // Thread-safe.

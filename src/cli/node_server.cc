@@ -46,6 +46,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
     options.rp_id = console.rp_id;
     options.web_dir = console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
     options.idle_lock_seconds = console.idle_lock_seconds;
+    options.purposes = node->purposes.get();
     s->console_ = std::make_unique<api::ConsoleService>(node->registry.get(), node->gateway.get(),
                                                         node->operators.get(), node->store.get(),
                                                         &node->clock, options);

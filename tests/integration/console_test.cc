@@ -18,6 +18,7 @@
 #include "crypto/pki.h"
 #include "domain/notification.h"
 #include "http/test_client.h"
+#include "openapi/openapi_check.h"
 #include "auth/password.h"
 #include "registry/operators.h"
 #include "text/json.h"
@@ -50,6 +51,27 @@ struct Signed {
   std::string csrf;
   std::string stage;
 };
+
+// Same segment rules as the console's router: {…} matches one non-empty segment.
+bool ConsoleRouteMatches(std::string_view route, std::string_view path) {
+  while (!route.empty() && !path.empty()) {
+    size_t rs = route.find('/', 1), ps = path.find('/', 1);
+    std::string_view rseg = route.substr(0, rs), pseg = path.substr(0, ps);
+    if (!(rseg.size() > 1 && rseg[1] == '{' && pseg.size() > 1) && rseg != pseg) return false;
+    route = rs == std::string_view::npos ? "" : route.substr(rs);
+    path = ps == std::string_view::npos ? "" : path.substr(ps);
+  }
+  return route.empty() && path.empty();
+}
+
+const testing::OpenApiChecker& Checker() {
+  static const testing::OpenApiChecker* checker = [] {
+    auto c = testing::OpenApiChecker::Load(api::OpenApiDocument());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return new testing::OpenApiChecker(std::move(*c));
+  }();
+  return *checker;
+}
 
 class ConsoleTest : public ::testing::Test {
  protected:
@@ -177,9 +199,20 @@ class ConsoleTest : public ::testing::Test {
              "\r\n";
     }
     auto r = s.client->RoundTrip(req + "\r\n" + body);
-    if (getenv("KK_DEBUG") && r) fprintf(stderr, "<<< %d %.150s\n", r->status, r->body.c_str());
     EXPECT_TRUE(r.has_value()) << method << " " << target;
-    return r.value_or(ClientResponse{});
+    if (!r) return {};
+    // Every answer of a console route matches the OpenAPI document.
+    const std::string path = target.substr(0, target.find('?'));
+    bool documented = false;
+    for (const api::ConsoleRule& rule : api::ConsoleRules()) {
+      documented = documented || ConsoleRouteMatches(rule.route, path);
+    }
+    if (documented) {
+      Status st = Checker().CheckResponse(method, path, r->status, r->Header("content-type"),
+                                          r->body);
+      EXPECT_TRUE(st.ok()) << method << " " << path << ": " << st.ToString() << "\n" << r->body;
+    }
+    return *r;
   }
 
   static std::string Code(const ClientResponse& r) {

@@ -390,6 +390,96 @@ TEST_F(ApiDocumentTest, RequestBodies) {
                     "birth_date":"2026-04-01","address":"山梨県甲府市丸の内一丁目1番1号"}]})"));
 }
 
+TEST_F(ApiDocumentTest, ConsoleSessions) {
+  const std::string csrf(64, 'a');
+  EXPECT_OK(Check("POST", "/v1/session/login", 200,
+                  R"({"stage":"second_factor","csrf_token":")" + csrf + R"("})"));
+  EXPECT_OK(Check("POST", "/v1/session/login", 401, Problem(401, "login_failed")));
+  EXPECT_REJECTED(Check("POST", "/v1/session/login", 200,
+                        R"({"stage":"locked","csrf_token":")" + csrf + R"("})"),
+                  "/stage: value not in enum");
+  EXPECT_REJECTED(Check("POST", "/v1/session/login", 200,
+                        R"({"stage":"active","csrf_token":")" + csrf + R"(","operator_id":"a"})"),
+                  "/operator_id: unexpected member");
+  EXPECT_OK(Check("POST", "/v1/session/webauthn/options", 200,
+                  R"({"publicKey":{"challenge":"q83v","rpId":"console.example",
+                      "allowCredentials":[{"type":"public-key","id":"AAEC"}],
+                      "userVerification":"required","timeout":60000}})"));
+  EXPECT_REJECTED(Check("POST", "/v1/session/webauthn/options", 200,
+                        R"({"publicKey":{"challenge":"q83v","rpId":"console.example",
+                            "allowCredentials":[{"type":"public-key","id":"AA=="}],
+                            "userVerification":"required","timeout":60000}})"),
+                  "/publicKey/allowCredentials/0/id: does not match pattern");
+  EXPECT_OK(Check("GET", "/v1/session", 200,
+                  R"({"operator_id":"chief","name":"山田 花子","unit":"","roles":["security_chief"],
+                      "nominations":[{"purpose":"pref.passport","title":"一般旅券","from":"2026-04-01",
+                                      "to":"2027-03-31"}],
+                      "stage":"locked","idle_lock_seconds":300,"csrf_token":")" +
+                      csrf + R"("})"));
+  // The session endpoints answer session_required, never session_locked.
+  EXPECT_OK(Check("POST", "/v1/session/logout", 401, Problem(401, "session_required")));
+  EXPECT_REJECTED(Check("GET", "/v1/session", 401, Problem(401, "session_locked")),
+                  "/code: value not in enum");
+  EXPECT_OK(Check("POST", "/v1/session/logout", 403, Problem(403, "csrf_failed")));
+  EXPECT_OK(Check("POST", "/v1/session/logout", 200, R"({"status":"signed_out"})"));
+  EXPECT_OK(Check("DELETE", "/v1/session", 405, Problem(405, "method_not_allowed")));
+}
+
+TEST_F(ApiDocumentTest, ConsoleEnrolmentAndRegister) {
+  EXPECT_OK(Check("POST", "/v1/enrolment/options", 200,
+                  R"({"operator_id":"a.sato","name":"佐藤 一郎","publicKey":{"challenge":"q83v",
+                      "rp":{"id":"console.example","name":"Kakunin"},
+                      "user":{"id":"YS5zYXRv","name":"a.sato","displayName":"佐藤 一郎"},
+                      "pubKeyCredParams":[{"type":"public-key","alg":-7},
+                                          {"type":"public-key","alg":-8}],
+                      "authenticatorSelection":{"userVerification":"required",
+                                                "residentKey":"preferred"},
+                      "attestation":"none","timeout":60000}})"));
+  EXPECT_OK(Check("POST", "/v1/enrolment/finish", 404, Problem(404, "not_found")));
+  EXPECT_OK(Check("GET", "/v1/operators", 200,
+                  R"({"operators":[{"operator_id":"chief","name":"山田 花子","unit":"総務課",
+                      "status":"active","roles":["security_chief","operator"]}]})"));
+  EXPECT_REJECTED(Check("GET", "/v1/operators", 200,
+                        R"({"operators":[{"operator_id":"chief","name":"n","unit":"",
+                            "status":"pending","roles":[]}]})"),
+                  "/operators/0/status: value not in enum");
+  EXPECT_OK(Check("POST", "/v1/operators", 201,
+                  R"({"operator_id":"a.sato","enrolment_token":"tok"})"));
+  EXPECT_REJECTED(Check("POST", "/v1/operators", 200,
+                        R"({"operator_id":"a.sato","enrolment_token":"tok"})"),
+                  "status not declared");
+  EXPECT_OK(Check("POST", "/v1/operators/a.sato/role-requests", 201, R"({"request_id":3})"));
+  EXPECT_OK(Check("POST", "/v1/role-requests/3/approve", 200,
+                  R"({"request_id":3,"status":"approved"})"));
+  EXPECT_OK(Check("POST", "/v1/operators/a.sato/status", 200,
+                  R"({"operator_id":"a.sato","status":"suspended"})"));
+  EXPECT_OK(Check("POST", "/v1/operators/a.sato/nominations", 201,
+                  R"({"operator_id":"a.sato","purpose":"pref.passport"})"));
+  EXPECT_OK(Check("POST", "/v1/operators/a.sato/certificates", 409, Problem(409, "conflict")));
+  EXPECT_OK(Check("POST", "/v1/role-requests/3/approve", 401, Problem(401, "session_locked")));
+  EXPECT_OK(Check("POST", "/v1/operators", 403, Problem(403, "not_permitted")));
+  EXPECT_REJECTED(Check("GET", "/v1/operators", 403, Problem(403, "csrf_failed")),
+                  "/code: value not in enum");
+  EXPECT_REJECTED(Check("GET", "/v1/operators", 409, Problem(409, "conflict")),
+                  "status not declared");
+  EXPECT_OK(Check("GET", "/v1/operators/a.sato/status", 405, Problem(405, "method_not_allowed")));
+}
+
+TEST_F(ApiDocumentTest, ConsoleResidentRoutes) {
+  // The console serves the resident routes too: sessions, nominations, CSRF on POST.
+  EXPECT_OK(Check("GET", "/v1/residents/24727059608", 401, Problem(401, "session_locked")));
+  EXPECT_OK(Check("GET", "/v1/residents/24727059608/history", 403, Problem(403, "not_nominated")));
+  EXPECT_OK(Check("POST", "/v1/residents/search", 403, Problem(403, "csrf_failed")));
+  EXPECT_OK(Check("POST", "/v1/provisions", 401, Problem(401, "session_required")));
+  EXPECT_REJECTED(Check("GET", "/v1/residents/24727059608", 403, Problem(403, "csrf_failed")),
+                  "/code: value not in enum");
+  EXPECT_REJECTED(Check("POST", "/v1/provisions", 401, Problem(401, "login_failed")),
+                  "/code: value not in enum");
+  // A code belongs to its status.
+  EXPECT_REJECTED(Check("POST", "/v1/provisions", 403, Problem(401, "not_nominated")),
+                  "/status: value is not the const");
+}
+
 // ---------------------------------------------------------------- keywords, on small documents
 
 TEST(OpenApiKeywordTest, Type) {
