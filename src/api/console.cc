@@ -89,13 +89,6 @@ std::string Cookie(const Request& req) {
   return "";
 }
 
-Response Json(std::string body, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 std::string Str(std::string_view s) {
   std::string o;
   text::AppendJsonString(s, &o);
@@ -105,21 +98,14 @@ std::string Str(std::string_view s) {
 // A JSON object body with only string members from `allowed`.
 Result<std::map<std::string, std::string>> Fields(const Request& req,
                                                   std::initializer_list<std::string_view> allowed) {
-  const std::string* type = req.FindHeader("content-type");
-  if (type == nullptr || type->substr(0, type->find(';')) != "application/json") {
-    return Status::InvalidArgument("the body must be application/json");
-  }
-  text::JsonLimits limits;
-  limits.max_bytes = 64 * 1024;
-  limits.max_depth = 4;
-  auto v = text::ParseJson(req.body, limits);
-  if (!v.ok() || !v->is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  // The console answers every body error with invalid_request.
+  ApiError ignored;
+  auto v = ParseBody(req, allowed, &ignored);
+  if (!v.ok()) return v.status();
   std::map<std::string, std::string> out;
   for (const auto& [k, value] : v->members()) {
-    bool known = false;
-    for (auto a : allowed) known = known || k == a;
-    if (!known || !value.is_string() || !value.well_formed() || out.count(k)) {
-      return Status::InvalidArgument("unknown, repeated or non-string member");
+    if (!value.is_string() || !value.well_formed()) {
+      return Status::InvalidArgument("members must be strings");
     }
     out[k] = value.text();
   }
@@ -166,8 +152,8 @@ const std::vector<ConsoleRule>& ConsoleRules() { return kRules; }
 
 class ConsoleService::Impl {
  public:
-  Impl(registry::Registry* /*registry*/, registry::Gateway* gateway, registry::OperatorDesk* desk,
-       store::RegistryStore* store, const Clock* clock, ConsoleOptions options)
+  Impl(registry::Gateway* gateway, registry::OperatorDesk* desk, store::RegistryStore* store,
+       const Clock* clock, ConsoleOptions options)
       : gateway_(gateway),
         purposes_(options.purposes),
         desk_(desk),
@@ -226,7 +212,6 @@ class ConsoleService::Impl {
       if (path_known) return Problem(ApiError::kMethodNotAllowed, rid);
       return Problem(ApiError::kRouteNotFound, rid);
     }
-    MatchRoute(rule->route, req.path, &params);
     if (req.path == "/v1/residents/search" && std::string_view(rule->route) != "/v1/residents/search") {
       return Problem(ApiError::kMethodNotAllowed, rid);
     }
@@ -282,14 +267,16 @@ class ConsoleService::Impl {
       }
     }
 
-    if (route == "/v1/session/webauthn/options") return AssertionOptions(*session, who, rid);
+    if (route == "/v1/session/webauthn/options") {
+      return AssertionOptions(reader, *session, who, rid);
+    }
     if (route == "/v1/session/webauthn/verify") {
       return AssertionVerify(req, reader, *session, who, terminal);
     }
     if (route == "/v1/session") return SessionInfo(*session, who);
     if (route == "/v1/session/logout") {
       sessions_.Erase(session->token);
-      Response r = Json("{\"status\":\"signed_out\"}");
+      Response r = JsonResponse("{\"status\":\"signed_out\"}");
       r.headers.emplace_back("set-cookie", std::string(kCookie) +
                                                "=; Max-Age=0; Path=/; Secure; HttpOnly; "
                                                "SameSite=Strict");
@@ -329,20 +316,18 @@ class ConsoleService::Impl {
       }
     }
     auth::Session s = sessions_.Create(op->row.operator_id, stage);
-    Response r = Json("{\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
+    Response r = JsonResponse("{\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
                       "\",\"csrf_token\":\"" + s.csrf_token + "\"}");
     r.headers.emplace_back("set-cookie", std::string(kCookie) + "=" + s.token +
                                              "; Path=/; Secure; HttpOnly; SameSite=Strict");
     return r;
   }
 
-  Response AssertionOptions(auth::Session session, const registry::OperatorView& who,
-                            const std::string& rid) {
+  Response AssertionOptions(store::RegistryReader& reader, auth::Session session,
+                            const registry::OperatorView& who, const std::string& rid) {
     auto challenge = auth::NewChallenge();
     if (!challenge.ok()) return Problem(ApiError::kInternal, rid);
-    auto reader = store_->OpenReader();
-    if (!reader.ok()) return Problem(ApiError::kUnavailable, rid);
-    auto creds = (*reader)->Credentials(who.row.operator_id);
+    auto creds = reader.Credentials(who.row.operator_id);
     if (!creds.ok()) return Problem(ApiError::kUnavailable, rid);
     session.challenge = *challenge;
     if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
@@ -356,7 +341,7 @@ class ConsoleService::Impl {
       o += "{\"type\":\"public-key\",\"id\":" + Str(auth::Base64UrlEncode(c.credential_id)) + "}";
     }
     o += "],\"userVerification\":\"required\",\"timeout\":60000}}";
-    return Json(std::move(o));
+    return JsonResponse(std::move(o));
   }
 
   Response AssertionVerify(const Request& req, store::RegistryReader& reader,
@@ -393,7 +378,7 @@ class ConsoleService::Impl {
         if (!st.ok()) return Problem(ApiError::kUnavailable, rid);
         session.stage = auth::SessionStage::kActive;
         if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
-        return Json("{\"stage\":\"active\"}");
+        return JsonResponse("{\"stage\":\"active\"}");
       }
       why = count.status();
     }
@@ -419,7 +404,7 @@ class ConsoleService::Impl {
     o += "],\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
          "\",\"idle_lock_seconds\":" + std::to_string(sessions_.idle_lock_micros() / 1000000) +
          ",\"csrf_token\":\"" + s.csrf_token + "\"}";
-    return Json(std::move(o));
+    return JsonResponse(std::move(o));
   }
 
   Response EnrolOptions(const Request& req, store::RegistryReader& reader) {
@@ -448,7 +433,7 @@ class ConsoleService::Impl {
                     "{\"type\":\"public-key\",\"alg\":-8}],\"authenticatorSelection\":"
                     "{\"userVerification\":\"required\",\"residentKey\":\"preferred\"},"
                     "\"attestation\":\"none\",\"timeout\":60000}}";
-    return Json(std::move(o));
+    return JsonResponse(std::move(o));
   }
 
   Response EnrolFinish(const Request& req, store::RegistryReader& reader) {
@@ -492,7 +477,7 @@ class ConsoleService::Impl {
     row.created_at = clock_->NowMicros();
     Status st = desk_->FinishEnrolment((*f)["token"], *hash, row);
     if (!st.ok()) return Problem(FromStatus(st), rid);
-    return Json("{\"operator_id\":" + Str(*id) + ",\"status\":\"enrolled\"}");
+    return JsonResponse("{\"operator_id\":" + Str(*id) + ",\"status\":\"enrolled\"}");
   }
 
   Response Manage(const Request& req, store::RegistryReader& reader,
@@ -515,14 +500,14 @@ class ConsoleService::Impl {
         }
         o += "]}";
       }
-      return Json(o + "]}");
+      return JsonResponse(o + "]}");
     }
     if (route == "/v1/operators") {
       auto f = Fields(req, {"operator_id", "name", "unit"});
       if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
       auto made = desk_->Create(who, (*f)["operator_id"], (*f)["name"], (*f)["unit"]);
       if (!made.ok()) return fail(made.status());
-      return Json("{\"operator_id\":" + Str(made->operator_id) +
+      return JsonResponse("{\"operator_id\":" + Str(made->operator_id) +
                       ",\"enrolment_token\":" + Str(made->token) + "}",
                   201);
     }
@@ -532,14 +517,14 @@ class ConsoleService::Impl {
       Status st = desk_->SetStatus(who, params[0], (*f)["status"]);
       if (!st.ok()) return fail(st);
       if ((*f)["status"] != "active") sessions_.EraseOperator(params[0]);
-      return Json("{\"operator_id\":" + Str(params[0]) + ",\"status\":" + Str((*f)["status"]) + "}");
+      return JsonResponse("{\"operator_id\":" + Str(params[0]) + ",\"status\":" + Str((*f)["status"]) + "}");
     }
     if (route == "/v1/operators/{id}/role-requests") {
       auto f = Fields(req, {"role"});
       if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
       auto n = desk_->RequestRole(who, params[0], (*f)["role"]);
       if (!n.ok()) return fail(n.status());
-      return Json("{\"request_id\":" + std::to_string(*n) + "}", 201);
+      return JsonResponse("{\"request_id\":" + std::to_string(*n) + "}", 201);
     }
     if (route == "/v1/role-requests/{n}/approve") {
       char* end = nullptr;
@@ -547,14 +532,14 @@ class ConsoleService::Impl {
       if (*end != '\0' || n <= 0) return Problem(ApiError::kInvalidRequest, rid);
       Status st = desk_->ApproveRole(who, n);
       if (!st.ok()) return fail(st);
-      return Json("{\"request_id\":" + std::to_string(n) + ",\"status\":\"approved\"}");
+      return JsonResponse("{\"request_id\":" + std::to_string(n) + ",\"status\":\"approved\"}");
     }
     if (route == "/v1/operators/{id}/nominations") {
       auto f = Fields(req, {"purpose", "from", "to"});
       if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
       Status st = desk_->Nominate(who, params[0], (*f)["purpose"], (*f)["from"], (*f)["to"]);
       if (!st.ok()) return fail(st);
-      return Json("{\"operator_id\":" + Str(params[0]) + ",\"purpose\":" + Str((*f)["purpose"]) +
+      return JsonResponse("{\"operator_id\":" + Str(params[0]) + ",\"purpose\":" + Str((*f)["purpose"]) +
                       "}",
                   201);
     }
@@ -563,7 +548,7 @@ class ConsoleService::Impl {
       if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
       Status st = desk_->BindCertificate(who, params[0], (*f)["spki_sha256"]);
       if (!st.ok()) return fail(st);
-      return Json("{\"operator_id\":" + Str(params[0]) + "}", 201);
+      return JsonResponse("{\"operator_id\":" + Str(params[0]) + "}", 201);
     }
     return Problem(ApiError::kRouteNotFound, rid);
   }
@@ -580,10 +565,10 @@ class ConsoleService::Impl {
   std::counting_semaphore<2> hashing_{2};
 };
 
-ConsoleService::ConsoleService(registry::Registry* registry, registry::Gateway* gateway,
+ConsoleService::ConsoleService(registry::Gateway* gateway,
                                registry::OperatorDesk* desk, store::RegistryStore* store,
                                const Clock* clock, ConsoleOptions options)
-    : impl_(std::make_unique<Impl>(registry, gateway, desk, store, clock, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(gateway, desk, store, clock, std::move(options))) {}
 
 ConsoleService::~ConsoleService() = default;
 

@@ -41,8 +41,7 @@ struct ConsoleOptions {
 // Thread-safe.
 class ConsoleService {
  public:
-  ConsoleService(registry::Registry* registry, registry::Gateway* gateway,
-                 registry::OperatorDesk* desk, store::RegistryStore* store, const Clock* clock,
+  ConsoleService(registry::Gateway* gateway, registry::OperatorDesk* desk, store::RegistryStore* store, const Clock* clock,
                  ConsoleOptions options);
   ~ConsoleService();
 

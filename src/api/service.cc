@@ -127,13 +127,6 @@ Result<std::string> PurposeFromQuery(std::string_view query) {
   return *purpose;
 }
 
-Response Json(std::string body, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 void AppendRecord(const std::vector<std::pair<std::string, std::string>>& items, std::string* o) {
   *o += "{";
   bool first = true;
@@ -148,6 +141,8 @@ void AppendRecord(const std::vector<std::pair<std::string, std::string>>& items,
 }
 
 // A JSON request body: an object, parsed strictly, with only `allowed` members, each once.
+}  // namespace
+
 Result<text::JsonValue> ParseBody(const Request& req, std::initializer_list<std::string_view> allowed,
                                   ApiError* error) {
   const std::string* type = req.FindHeader("content-type");
@@ -181,6 +176,8 @@ Result<text::JsonValue> ParseBody(const Request& req, std::initializer_list<std:
   return std::move(*parsed);
 }
 
+namespace {
+
 // An optional string member; error if present and not a well-formed, non-empty string.
 Result<std::optional<std::string>> StringMember(const text::JsonValue& body, std::string_view key,
                                                 size_t max) {
@@ -209,6 +206,13 @@ std::string IsoTime(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 std::string_view OpenApiDocument() { return kOpenApiJson; }
+
+Response JsonResponse(std::string body, int status) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
 
 std::string_view RouteOf(std::string_view path) {
   switch (MatchPath(path).route) {
@@ -267,7 +271,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
         o += ",\"record\":";
         AppendRecord(rec->items, &o);
         o += "}";
-        return Json(std::move(o));
+        return JsonResponse(std::move(o));
       }
       auto versions = gateway.History(reader, caller, code, *purpose);
       if (!versions.ok()) return fail(versions.status());
@@ -288,7 +292,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
         o += "}";
       }
       o += "]}";
-      return Json(std::move(o));
+      return JsonResponse(std::move(o));
     }
 
     case Route::kSearch: {
@@ -337,7 +341,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
       o += "],\"truncated\":";
       o += found->truncated ? "true" : "false";
       o += "}";
-      return Json(std::move(o));
+      return JsonResponse(std::move(o));
     }
 
     case Route::kProvisions: {
@@ -373,7 +377,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
         o += "}";
       }
       o += "]}";
-      return Json(std::move(o));
+      return JsonResponse(std::move(o));
     }
 
     default:
@@ -524,11 +528,11 @@ Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
 
   switch (match.route) {
     case Route::kHealthz:
-      return Json("{\"status\":\"ok\"}");
+      return JsonResponse("{\"status\":\"ok\"}");
     case Route::kReadyz: {
       Status st = gateway_->CheckRunning(reader);
       if (!st.ok()) return fail(st);
-      return Json("{\"status\":\"ready\"}");
+      return JsonResponse("{\"status\":\"ready\"}");
     }
     case Route::kMetrics: {
       auto since = registry_->HaltedSince(reader);
@@ -538,7 +542,7 @@ Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
       return r;
     }
     case Route::kOpenApi:
-      return Json(std::string(OpenApiDocument()));
+      return JsonResponse(std::string(OpenApiDocument()));
     default:
       break;
   }
@@ -583,7 +587,7 @@ Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
         o += "}";
       }
       o += "]}";
-      return Json(std::move(o));
+      return JsonResponse(std::move(o));
     }
 
     default:

@@ -11,11 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "api/errors.h"
 #include "api/metrics.h"
 #include "http/server.h"
 #include "registry/gateway.h"
 #include "registry/registry.h"
 #include "store/registry_store.h"
+#include "text/json.h"
 
 namespace kakunin::api {
 
@@ -25,6 +27,16 @@ std::string_view OpenApiDocument();
 // The route template of a request path, for logs and metrics: "/v1/residents/{resident_code}"
 // rather than the path itself, which holds a resident code. "(unknown)" for no route.
 std::string_view RouteOf(std::string_view path);
+
+// A request's JSON body, strictly: application/json, an object, only `allowed` members, each
+// once. On failure *error says which problem to answer (unsupported_media_type,
+// malformed_request or invalid_request).
+Result<text::JsonValue> ParseBody(const http::Request& request,
+                                  std::initializer_list<std::string_view> allowed,
+                                  ApiError* error);
+
+// A JSON answer (application/json) with `status`.
+http::Response JsonResponse(std::string body, int status = 200);
 
 // The resident routes (lookup, history, search, provisions), shared by the systems' port and the
 // console: any caller the Gateway knows (a client or an operator).

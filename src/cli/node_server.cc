@@ -47,9 +47,8 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
     options.web_dir = console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
     options.idle_lock_seconds = console.idle_lock_seconds;
     options.purposes = node->purposes.get();
-    s->console_ = std::make_unique<api::ConsoleService>(node->registry.get(), node->gateway.get(),
-                                                        node->operators.get(), node->store.get(),
-                                                        &node->clock, options);
+    s->console_ = std::make_unique<api::ConsoleService>(node->gateway.get(), node->operators.get(),
+                                                        node->store.get(), &node->clock, options);
     http::TlsConfig optional_card = tls;
     optional_card.require_client_certificate = false;  // the IC card, when there is one
     http::Limits console_limits = limits;

@@ -821,7 +821,10 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
   return counts;
 }
 
-void Minimise(const Purpose& p, store::ResidentRow* r) {
+namespace {
+// The fields a current record and a version have in common.
+template <typename Row>
+void MinimiseShared(const Purpose& p, Row* r) {
   if (!p.AllowsField("resident_code")) r->resident_code.clear();
   if (!p.AllowsField("name")) r->name.clear();
   if (!p.AllowsField("name_kana")) r->name_kana.reset();
@@ -830,27 +833,23 @@ void Minimise(const Purpose& p, store::ResidentRow* r) {
   if (!p.AllowsField("address")) r->address.clear();
   if (!p.AllowsField("municipality_code")) r->municipality_code.clear();
 }
+}  // namespace
+
+void Minimise(const Purpose& p, store::ResidentRow* r) { MinimiseShared(p, r); }
 
 void Minimise(const Purpose& p, ResidentView* v) {
-  Minimise(p, &v->row);
+  MinimiseShared(p, &v->row);
   if (!p.AllowsField("individual_number")) v->individual_number.clear();
   if (!p.AllowsField("former_surname")) v->former_surname.reset();
   if (!p.AllowsField("alias")) v->alias.reset();
 }
 
 void Minimise(const Purpose& p, VersionView* v) {
-  store::VersionRow& r = v->row;
-  if (!p.AllowsField("resident_code")) r.resident_code.clear();
-  if (!p.AllowsField("name")) r.name.clear();
-  if (!p.AllowsField("name_kana")) r.name_kana.reset();
-  if (!p.AllowsField("former_surname")) r.former_surname.reset();
-  if (!p.AllowsField("alias")) r.alias.reset();
-  if (!p.AllowsField("sex")) r.sex.clear();
-  if (!p.AllowsField("birth_date")) r.birth_date.clear();
-  if (!p.AllowsField("address")) r.address.clear();
-  if (!p.AllowsField("municipality_code")) r.municipality_code.clear();
+  MinimiseShared(p, &v->row);
+  if (!p.AllowsField("former_surname")) v->row.former_surname.reset();
+  if (!p.AllowsField("alias")) v->row.alias.reset();
+  if (!p.AllowsField("resident_code")) v->row.new_resident_code.reset();
   if (!p.AllowsField("individual_number")) v->individual_number.clear();
-  if (!p.AllowsField("resident_code")) r.new_resident_code.reset();
 }
 
 }  // namespace kakunin::registry
