@@ -122,3 +122,10 @@ class [[nodiscard]] Result {
     ::kakunin::Status _st = (expr);        \
     if (!_st.ok()) return _st;             \
   } while (0)
+
+// Declares `var` from `expr` (a Result<T>), or returns its error from the enclosing function.
+// The one assign-or-return of the code base: `KAKUNIN_ASSIGN_OR_RETURN(row, reader.Find(id));`
+#define KAKUNIN_ASSIGN_OR_RETURN(var, expr)                   \
+  auto var##_result = (expr);                                 \
+  if (!var##_result.ok()) return var##_result.status();       \
+  auto var = std::move(*var##_result)

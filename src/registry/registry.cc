@@ -73,11 +73,6 @@ void SetCurrent(ResidentRow* r, const PreparedNotification& p, int64_t now) {
   r->updated_at = now;
 }
 
-#define KAKUNIN_ASSIGN(var, expr)          \
-  auto var##_result = (expr);              \
-  if (!var##_result.ok()) return var##_result.status(); \
-  auto var = std::move(*var##_result)
-
 }  // namespace
 
 std::string NumberAssociatedData(const std::string& municipality, int64_t sequence) {
@@ -137,9 +132,9 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   }
 
   // Sequence: replays are acknowledged, conflicts and gaps refused.
-  KAKUNIN_ASSIGN(last, txn.LastSequence(sender));
+  KAKUNIN_ASSIGN_OR_RETURN(last, txn.LastSequence(sender));
   if (seq <= last) {
-    KAKUNIN_ASSIGN(mac, txn.AppliedMac(sender, seq));
+    KAKUNIN_ASSIGN_OR_RETURN(mac, txn.AppliedMac(sender, seq));
     if (mac && ConstantTimeEquals(*mac, p.payload_mac)) {
       ApplyResult dup;
       dup.duplicate = true;
@@ -154,13 +149,13 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   // history only, whatever happened to the person since (another move, a removal, a code
   // change): otherwise the old municipality could never get past it.
   if (n.reason == ChangeReason::kMovedOut) {
-    KAKUNIN_ASSIGN(anyone, txn.FindByAnyResidentCode(n.resident_code.str()));
+    KAKUNIN_ASSIGN_OR_RETURN(anyone, txn.FindByAnyResidentCode(n.resident_code.str()));
     if (anyone) {
-      KAKUNIN_ASSIGN(expected, txn.TakeExpectedMoveOut(anyone->person_id, sender));
+      KAKUNIN_ASSIGN_OR_RETURN(expected, txn.TakeExpectedMoveOut(anyone->person_id, sender));
       if (expected) {
         VersionRow v = MakeVersion(p, anyone->person_id, now);
         v.superseded_at = now;
-        KAKUNIN_ASSIGN(vid, txn.InsertVersion(v));
+        KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
         KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
         KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(vid, now));
         return ApplyResult();
@@ -168,7 +163,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
     }
   }
 
-  KAKUNIN_ASSIGN(person, txn.FindByResidentCode(n.resident_code.str()));
+  KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByResidentCode(n.resident_code.str()));
   const bool active = person && person->status == ResidentStatus::kActive;
 
   switch (n.kind) {
@@ -182,24 +177,24 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
             txn.AddExpectedMoveOut(person->person_id, person->municipality_code));
       } else if (!person) {
         // A replaced code is never reissued.
-        KAKUNIN_ASSIGN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
+        KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
         if (known) return Reject(ErrorCode::kCodeInUse);
       }
-      KAKUNIN_ASSIGN(taken, txn.NumberHeldByOther(p.number_mac, person ? person->person_id : 0));
+      KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, person ? person->person_id : 0));
       if (taken) return Reject(ErrorCode::kNumberInUse);
       ResidentRow row = person ? *person : ResidentRow();
       SetCurrent(&row, p, now);
       row.status = ResidentStatus::kActive;
       row.removed_at = 0;
       if (!person) {
-        KAKUNIN_ASSIGN(pid, txn.InsertResident(row));
-        KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, pid, now)));
+        KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
+        KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, pid, now)));
         KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
         version_id = vid;
         break;
       }
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, row.person_id, now)));
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, row.person_id, now)));
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
       version_id = vid;
@@ -210,7 +205,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       if (!active) return Reject(ErrorCode::kRemoved);
       if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
       ResidentRow row = *person;
       SetCurrent(&row, p, now);
       row.status = ResidentStatus::kRemoved;
@@ -225,13 +220,13 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       if (!active) return Reject(ErrorCode::kRemoved);
       if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
       if (n.new_resident_code) {
-        KAKUNIN_ASSIGN(known, txn.IsResidentCodeKnown(n.new_resident_code->str()));
+        KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.new_resident_code->str()));
         if (known) return Reject(ErrorCode::kCodeInUse);
       }
-      KAKUNIN_ASSIGN(taken, txn.NumberHeldByOther(p.number_mac, person->person_id));
+      KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, person->person_id));
       if (taken) return Reject(ErrorCode::kNumberInUse);
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      KAKUNIN_ASSIGN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
       ResidentRow row = *person;
       SetCurrent(&row, p, now);
       row.version_id = vid;
@@ -366,13 +361,13 @@ constexpr char kHaltedKey[] = "halted_since";
 }  // namespace
 
 Status Registry::CheckRunning(store::RegistryTxn& txn) const {
-  KAKUNIN_ASSIGN(halted, txn.GetMeta(kHaltedKey));
+  KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
   if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
   return Status::Ok();
 }
 
 Result<std::optional<int64_t>> Registry::HaltedSince(store::RegistryReader& reader) const {
-  KAKUNIN_ASSIGN(halted, reader.GetMeta(kHaltedKey));
+  KAKUNIN_ASSIGN_OR_RETURN(halted, reader.GetMeta(kHaltedKey));
   if (!halted) return std::optional<int64_t>();
   return std::optional<int64_t>(std::strtoll(halted->c_str(), nullptr, 10));
 }
@@ -382,7 +377,7 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
     return Status::InvalidArgument("a reason (1-1000 characters of text) is required");
   }
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN(halted, txn.GetMeta(kHaltedKey));
+    KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (halted) return Status::FailedPrecondition("the node is already halted");
     KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltedKey, std::to_string(clock_->NowMicros())));
     audit::AuditEntry e;
@@ -397,7 +392,7 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
 
 Status Registry::Resume(const Actor& actor) {
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN(halted, txn.GetMeta(kHaltedKey));
+    KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (!halted) return Status::FailedPrecondition("the node is not halted");
     KAKUNIN_RETURN_IF_ERROR(txn.DeleteMeta(kHaltedKey));
     audit::AuditEntry e;
@@ -430,7 +425,7 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
                                                    const Actor& actor, const std::string& purpose,
                                                    bool include_removed) const {
   if (Status why = CheckPurpose(purpose); !why.ok()) return Refuse(actor, "resident.show", purpose, why);
-  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
   entry.targets.push_back(row ? row->resident_code : resident_code);
@@ -440,9 +435,9 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
     KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
     return std::optional<ResidentView>();
   }
-  KAKUNIN_ASSIGN(version, reader.Version(row->version_id));
+  KAKUNIN_ASSIGN_OR_RETURN(version, reader.Version(row->version_id));
   if (!version) return Status::DataLoss("a resident's current version is missing");
-  KAKUNIN_ASSIGN(number, cipher_->Open(version->sealed_number,
+  KAKUNIN_ASSIGN_OR_RETURN(number, cipher_->Open(version->sealed_number,
                                        NumberAssociatedData(version->municipality_code,
                                                             version->sequence)));
   ResidentView v;
@@ -512,7 +507,7 @@ Result<SearchOutcome> Registry::SearchImpl(store::RegistryReader& reader,
     if (!IndividualNumber::Parse(*req.number, &e)) {
       return Status::InvalidArgument("the individual number is not valid");
     }
-    KAKUNIN_ASSIGN(rows, reader.FindByNumberMac(NumberMac(*cipher_, *req.number),
+    KAKUNIN_ASSIGN_OR_RETURN(rows, reader.FindByNumberMac(NumberMac(*cipher_, *req.number),
                                                 req.include_removed));
     out.rows = std::move(rows);
     KAKUNIN_RETURN_IF_ERROR(record(out));
@@ -528,9 +523,9 @@ Result<SearchOutcome> Registry::SearchImpl(store::RegistryReader& reader,
     if (k.empty()) return Status::InvalidArgument("a search criterion is empty");
     return std::optional<std::string>(std::move(k));
   };
-  KAKUNIN_ASSIGN(kana, key(req.kana));
-  KAKUNIN_ASSIGN(name, key(req.name));
-  KAKUNIN_ASSIGN(address, key(req.address));
+  KAKUNIN_ASSIGN_OR_RETURN(kana, key(req.kana));
+  KAKUNIN_ASSIGN_OR_RETURN(name, key(req.name));
+  KAKUNIN_ASSIGN_OR_RETURN(address, key(req.address));
   q.kana_key = kana;
   q.name_key = name;
   q.address_key = address;
@@ -550,7 +545,7 @@ Result<SearchOutcome> Registry::SearchImpl(store::RegistryReader& reader,
   }
   q.include_removed = req.include_removed;
   q.limit = req.limit;
-  KAKUNIN_ASSIGN(res, reader.Search(q));
+  KAKUNIN_ASSIGN_OR_RETURN(res, reader.Search(q));
   out.rows = std::move(res.rows);
   out.cut = res.cut;
   KAKUNIN_RETURN_IF_ERROR(record(out));
@@ -614,7 +609,7 @@ Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
     if (item == "address") value = v.address;
     if (item == "municipality_code") value = v.municipality_code;
     if (item == "individual_number") {
-      KAKUNIN_ASSIGN(number, cipher_->Open(v.sealed_number, NumberAssociatedData(
+      KAKUNIN_ASSIGN_OR_RETURN(number, cipher_->Open(v.sealed_number, NumberAssociatedData(
                                                                 v.municipality_code, v.sequence)));
       value = std::move(number);
     }
@@ -674,12 +669,12 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
   for (const auto& code : req.resident_codes) {
     ProvidedRecord rec;
     rec.resident_code = code;
-    KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
+    KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(code));
     if (row && row->status == ResidentStatus::kActive) {
-      KAKUNIN_ASSIGN(version, reader.Version(row->version_id));
+      KAKUNIN_ASSIGN_OR_RETURN(version, reader.Version(row->version_id));
       if (!version) return Status::DataLoss("a resident's current version is missing");
       rec.found = true;
-      KAKUNIN_ASSIGN(items, ItemsOf(*version, req.items));
+      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(*version, req.items));
       rec.items = std::move(items);
       rows.push_back(ProvisionOf(row->resident_code, req));
     }
@@ -704,18 +699,18 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
   KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 1));
   KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
   if (req.function != "history") return Status::InvalidArgument("function must be history");
-  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(req.resident_codes[0]));
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(req.resident_codes[0]));
   std::vector<store::ProvisionRow> rows;
   std::optional<std::vector<ProvidedVersion>> out;
   if (row && row->status == ResidentStatus::kActive) {
-    KAKUNIN_ASSIGN(versions, reader.History(row->person_id));
+    KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
     out.emplace();
     for (const auto& v : versions) {
       ProvidedVersion pv;
       pv.kind = v.kind;
       pv.reason = v.reason;
       pv.change_date = v.change_date;
-      KAKUNIN_ASSIGN(items, ItemsOf(v, req.items));
+      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(v, req.items));
       pv.items = std::move(items);
       out->push_back(std::move(pv));
     }
@@ -730,11 +725,11 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
                                                                 const Actor& actor,
                                                                 const std::string& purpose) const {
   if (Status why = CheckPurpose(purpose); !why.ok()) return Refuse(actor, "resident.provisions", purpose, why);
-  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(code));
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(code));
   std::vector<store::ProvisionRow> out;
   if (row) {
     // Under the current code and every earlier one.
-    KAKUNIN_ASSIGN(versions, reader.History(row->person_id));
+    KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
     std::vector<std::string> codes = {row->resident_code};
     for (const auto& v : versions) {
       if (std::find(codes.begin(), codes.end(), v.resident_code) == codes.end()) {
@@ -742,7 +737,7 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
       }
     }
     for (const auto& c : codes) {
-      KAKUNIN_ASSIGN(p, reader.Provisions(c));
+      KAKUNIN_ASSIGN_OR_RETURN(p, reader.Provisions(c));
       out.insert(out.end(), p.begin(), p.end());
     }
     std::sort(out.begin(), out.end(),
@@ -760,7 +755,7 @@ Result<std::optional<std::vector<VersionView>>> Registry::History(
     store::RegistryReader& reader, const std::string& resident_code, const Actor& actor,
     const std::string& purpose, bool include_removed) const {
   if (Status why = CheckPurpose(purpose); !why.ok()) return Refuse(actor, "resident.history", purpose, why);
-  KAKUNIN_ASSIGN(row, reader.FindByResidentCode(resident_code));
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);
   entry.targets.push_back(row ? row->resident_code : resident_code);
@@ -769,11 +764,11 @@ Result<std::optional<std::vector<VersionView>>> Registry::History(
     KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
     return std::optional<std::vector<VersionView>>();
   }
-  KAKUNIN_ASSIGN(versions, reader.History(row->person_id));
+  KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
   std::vector<VersionView> out;
   out.reserve(versions.size());
   for (auto& v : versions) {
-    KAKUNIN_ASSIGN(number,
+    KAKUNIN_ASSIGN_OR_RETURN(number,
                    cipher_->Open(v.sealed_number,
                                  NumberAssociatedData(v.municipality_code, v.sequence)));
     out.push_back({std::move(v), std::move(number)});
