@@ -12,13 +12,6 @@ const std::vector<Command>& Commands() {
       {"init", "ノードの作成", "create a node (configuration, key file, database)",
        RunInitCommand},
       {"ingest", "更新通知の登録", "check and apply notifications", RunIngestCommand},
-      {"show", "本人確認情報の表示", "show a resident's record", RunShowCommand},
-      {"search", "検索（4情報・個人番号）", "search by the 4 information or number",
-       RunSearchCommand},
-      {"history", "履歴の表示", "show a resident's versions, newest first", RunHistoryCommand},
-      {"provide", "提供（提供・移転の記録つき）", "provide records, recorded per resident",
-       RunProvideCommand},
-      {"provisions", "提供状況の表示", "who received a resident's record", RunProvisionsCommand},
       {"stats", "統計", "counts, without personal data", RunStatsCommand},
       {"purge", "保存期間経過分の消去", "erase what retention no longer allows", RunPurgeCommand},
       {"pki", "試験・デモ用の認証局", "a private CA for test and demo deployments",
@@ -49,10 +42,19 @@ void PrintHelp(std::ostream& out) {
     name.resize(12, ' ');
     out << "  " << name << c.summary_ja << " / " << c.summary_en << "\n";
   }
-  out << "\n`kakunin COMMAND --help` explains a command, with examples.\n"
+  out << "\n本人確認情報の参照は、指名された操作者が操作者コンソールまたはAPIで行います。\n"
+         "Resident data is read through the operators' console or the API, by an operator\n"
+         "nominated for the purpose; no command here prints it.\n"
+         "\n`kakunin COMMAND --help` explains a command, with examples.\n"
          "Example: kakunin generate --count 3 | kakunin validate -\n";
 }
 }  // namespace
+
+const std::vector<std::string>& RemovedCommands() {
+  static const std::vector<std::string> kRemoved = {"show", "search", "history", "provide",
+                                                    "provisions"};
+  return kRemoved;
+}
 
 int Main(const std::vector<std::string>& argv, Io& io) {
   if (argv.size() < 2 || argv[1] == "--help" || argv[1] == "-h" || argv[1] == "help") {
@@ -63,6 +65,18 @@ int Main(const std::vector<std::string>& argv, Io& io) {
     if (argv[1] == c.name) {
       std::vector<std::string> rest(argv.begin() + 2, argv.end());
       return c.run(rest, io);
+    }
+  }
+  for (const auto& name : RemovedCommands()) {
+    if (argv[1] == name) {
+      // The host's OS users are not operators: none of them may read resident data here.
+      io.err << "kakunin " << name
+             << ": このコマンドは廃止されました。本人確認情報は、利用事由について指名された操作者が"
+                "操作者コンソールまたはAPIで参照します。\n"
+                "kakunin " << name
+             << ": this command was removed. Resident data is read through the operators' "
+                "console or the API, by an operator nominated for the purpose.\n";
+      return kExitUsage;
     }
   }
   io.err << "kakunin: unknown command '" << argv[1] << "'\n";

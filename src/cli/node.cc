@@ -1,9 +1,13 @@
 #include "cli/node.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <pwd.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
@@ -24,12 +28,51 @@ registry::Actor OsActor() {
   a.terminal = std::string("cli@") + host;
   return a;
 }
+
+// Refuses a file or directory that other OS users could read or that belongs to someone else:
+// the data directory, configuration, keys and database are the service user's alone (DESIGN
+// §7: the system administrator role has no right to resident data). A missing path is left to
+// the caller, whose own message is clearer. The error exits 2 in every command.
+Status CheckPrivate(const std::string& path, bool directory) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::InvalidArgument("cannot inspect " + path + "; nothing was changed");
+  }
+  const char* what = directory ? "the data directory " : "";
+  const uid_t me = ::geteuid();
+  if (st.st_uid != me) {
+    struct passwd* pw = ::getpwuid(me);
+    const std::string user = pw ? pw->pw_name : std::to_string(me);
+    return Status::InvalidArgument(
+        std::string(what) + path + " belongs to uid " + std::to_string(st.st_uid) +
+        ", not to the user running kakunin (" + user + ", uid " + std::to_string(me) +
+        "): run kakunin as the node's service user, or `chown " + user + " " + path +
+        "`; nothing was changed");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument(std::string(what) + path + " is open to other users (mode " +
+                                   mode + "): run `chmod " + (directory ? "700 " : "600 ") +
+                                   path + "`; nothing was changed");
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool check_head,
                                        const std::string& config_file) {
   auto node = std::make_unique<Node>();
   std::string data_dir = data_dir_arg;
+  if (!config_file.empty()) {
+    data_dir = std::filesystem::path(config_file).parent_path().string();
+    if (data_dir.empty()) data_dir = ".";
+  }
+  // Before anything is read: whoever else can read these files can read every resident.
+  KAKUNIN_RETURN_IF_ERROR(CheckPrivate(data_dir, /*directory=*/true));
+  KAKUNIN_RETURN_IF_ERROR(
+      CheckPrivate(config_file.empty() ? data_dir + "/kakunin.toml" : config_file, false));
   Result<registry::NodeConfig> config = Status::NotFound("no configuration");
   if (config_file.empty()) {
     config = registry::LoadNodeConfig(data_dir);
@@ -37,12 +80,15 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     std::ifstream in(config_file, std::ios::binary);
     if (!in) return Status::NotFound("cannot read the configuration file");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    data_dir = std::filesystem::path(config_file).parent_path().string();
-    if (data_dir.empty()) data_dir = ".";
     config = registry::ParseNodeConfig(text, data_dir);
   }
   if (!config.ok()) return config.status();
   node->config = *config;
+  for (const std::string& path :
+       {node->config.key_file, node->config.signing_key, node->config.database_path,
+        node->config.database_path + "-wal", node->config.database_path + "-shm"}) {
+    KAKUNIN_RETURN_IF_ERROR(CheckPrivate(path, /*directory=*/false));
+  }
   // The key first: a missing or wrong key must stop us before the database is opened.
   auto keys = crypto::LoadKeyFile(node->config.key_file);
   if (!keys.ok()) return keys.status();
@@ -146,6 +192,13 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   // The configuration last: its presence marks a complete node.
   std::string tmp = config_path + ".tmp";
   {
+    // Owner-only, like every file of the node that OpenNode checks.
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+      if (fd >= 0) ::close(fd);
+      return Status::IoError("cannot write the configuration");
+    }
+    ::close(fd);
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << registry::RenderNodeConfig(c);
     if (!out) return Status::IoError("cannot write the configuration");

@@ -33,7 +33,10 @@ struct Node {
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 };
 
-// Opens the node in `data_dir`: reads kakunin.toml, loads the key file, opens the database
+// Opens the node in `data_dir`: refuses (InvalidArgument, naming the path and the chmod/chown
+// that fixes it) a data directory, configuration, key file, signing key or database (and its
+// -wal/-shm) that is not owned by the effective user or is open to its group or others; reads
+// kakunin.toml, loads the key file, opens the database
 // (never creating it) and checks that the key file is the one the database was made with.
 // Unless `check_head` is false (audit verify reports it as a finding instead), a log that no
 // longer extends <data>/audit.head is refused.
