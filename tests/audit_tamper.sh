@@ -11,12 +11,27 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
+# No host command reads resident data: a registered agency reads one record over the API, which
+# leaves a read entry and a provision record. It is registered before the notifications, so the
+# entries named below (700, 1400, 1500, …) are still theirs.
+"$bin" pki init --ca "$tmp/ca" > /dev/null
+"$bin" pki server --ca "$tmp/ca" --dns localhost --ip 127.0.0.1 --out "$tmp/server" > /dev/null
+"$bin" pki issue --ca "$tmp/ca" --kind agency --name 山梨県教育委員会 --out "$tmp/boe" > /dev/null
+"$bin" clients register --data "$tmp/node" --cert "$tmp/boe.pem" --kind agency --name 山梨県教育委員会 \
+  --recipient agency:yamanashi-board-of-education --purposes board.school_aid > /dev/null
+printf '\n[server]\naddress = "127.0.0.1"\nport = 0\ncertificate = "%s"\nkey = "%s"\nclient_ca = "%s"\naccess_log = "-"\n' \
+  "$tmp/server.pem" "$tmp/server.key" "$tmp/ca/ca.pem" >> "$tmp/node/kakunin.toml"
 "$bin" generate --count 1500 --seed 5 --today 2026-04-01 \
   | "$bin" ingest --data "$tmp/node" --today 2026-04-01 --batch 200 - > /dev/null
 code=$("$bin" generate --count 1 --seed 5 | sed 's/.*"resident_code":"\([0-9]*\)".*/\1/')
-"$bin" show --data "$tmp/node" --purpose registry.maintenance "$code" > /dev/null
-"$bin" provide --data "$tmp/node" --purpose board.school_aid --recipient agency:yamanashi-board-of-education --kind 別表第六 \
-  --items name,address "$code" > /dev/null
+"$bin" serve --data "$tmp/node" 2> "$tmp/serve.err" & serve=$!
+for _ in $(seq 1 100); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on https:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/serve.err")
+curl -sSf --cacert "$tmp/ca/ca.pem" --cert "$tmp/boe.pem" --key "$tmp/boe.key" \
+  "https://127.0.0.1:$port/v1/residents/$code?purpose=board.school_aid" > /dev/null \
+  || fail "the agency's lookup failed: $(cat "$tmp/serve.err")"
+kill -TERM "$serve"; wait "$serve" || fail "serve did not stop cleanly"
+[ "$(sqlite3 "$tmp/node/registry.db" 'SELECT count(*) FROM provisions')" -eq 1 ] || fail "no provision record"
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
 cp "$tmp/node/registry.db" "$tmp/clean.db"
 
