@@ -48,4 +48,28 @@ serial=$(sed 's/.*"serial":"\([0-9a-f]*\)".*/\1/' "$tmp/issued")
 "$bin" pki revoke --ca "$tmp/ca" --serial "$serial" > /dev/null
 if openssl verify -crl_check -CRLfile "$tmp/ca/crl.pem" -CAfile "$tmp/ca/ca.pem" \
   "$tmp/ca/kofu.pem" > /dev/null 2>&1; then fail "a revoked certificate verified"; fi
+
+# The host's command line administers the node and prints no resident data: the commands that
+# read it are gone (exit 2, pointing to the console and the API), and a node whose files other
+# OS users could read is refused (exit 2, naming the fix).
+"$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
+"$bin" ingest --data "$tmp/node" --today 2026-04-01 "$tmp/a.jsonl" > /dev/null || fail "ingest"
+code=$(head -1 "$tmp/a.jsonl" | sed 's/.*"resident_code":"\([0-9]*\)".*/\1/')
+for c in show search history provide provisions; do
+  set +e
+  "$bin" "$c" --data "$tmp/node" --purpose registry.maintenance "$code" > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "$c should exit 2, got $rc"
+  [ ! -s "$tmp/out" ] && grep -q "console or the API" "$tmp/err" || fail "$c: $(cat "$tmp/err")"
+  if grep -q "$code" "$tmp/err"; then fail "$c repeated the resident code"; fi
+done
+chmod 750 "$tmp/node"
+set +e
+"$bin" stats --data "$tmp/node" > "$tmp/out" 2> "$tmp/err"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "chmod 700 $tmp/node" "$tmp/err" || fail "group-readable node opened"
+chmod 700 "$tmp/node"
+"$bin" stats --data "$tmp/node" | grep -q "active residents: 500" || fail "stats after chmod 700"
 echo "cli smoke: 1 passed, 0 failed"

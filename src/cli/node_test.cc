@@ -3,12 +3,14 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/node.h"
 
 namespace kakunin::cli {
 namespace {
@@ -61,9 +63,12 @@ class NodeTest : public ::testing::Test {
 
 TEST_F(NodeTest, InitMakesPrivateFilesAndRefusesTwice) {
   auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+  const auto rw = fs::perms::owner_read | fs::perms::owner_write;
   EXPECT_EQ(mode(data_), fs::perms::owner_all);
-  EXPECT_EQ(mode(fs::path(data_) / "keys"), fs::perms::owner_read | fs::perms::owner_write);
-  EXPECT_EQ(mode(db()), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode(fs::path(data_) / "keys"), rw);
+  EXPECT_EQ(mode(fs::path(data_) / "audit.key"), rw);
+  EXPECT_EQ(mode(fs::path(data_) / "kakunin.toml"), rw);
+  EXPECT_EQ(mode(db()), rw);
   std::string keys = Read(fs::path(data_) / "keys");
   Out again = Kakunin({"init", "--data", data_, "--prefecture", "19"});
   EXPECT_EQ(again.status, 2);
@@ -71,52 +76,76 @@ TEST_F(NodeTest, InitMakesPrivateFilesAndRefusesTwice) {
   EXPECT_EQ(Read(fs::path(data_) / "keys"), keys);
 }
 
-TEST_F(NodeTest, ShowSearchHistoryStatsWork) {
-  EXPECT_EQ(Kakunin({"show", "--data", data_, code_}).status, 2);  // no purpose, no read
-  Out show = Kakunin({"show", "--data", data_, "--purpose", "registry.maintenance", "--json", code_});
-  ASSERT_EQ(show.status, 0) << show.err;
-  EXPECT_NE(show.out.find("\"resident_code\":\"" + code_ + "\""), std::string::npos);
-  EXPECT_NE(show.out.find("\"individual_number\":\""), std::string::npos);
-  EXPECT_EQ(Kakunin({"show", "--data", data_, "--purpose", "registry.maintenance", "99999999999"}).status, 1);
-  Out hist = Kakunin({"history", "--data", data_, "--purpose", "registry.maintenance", "--json", code_});
-  EXPECT_EQ(hist.status, 0);
+// Reads of resident data are use cases of the registry (the console and the API call them);
+// the host's command line has none. The registry over an opened node reads what was ingested.
+TEST_F(NodeTest, StatsCountAndTheRegistryReadsWhatWasIngested) {
   Out stats = Kakunin({"stats", "--data", data_, "--json"});
-  EXPECT_NE(stats.out.find("\"active\":50"), std::string::npos);
-  Out search = Kakunin({"search", "--data", data_, "--purpose", "registry.maintenance", "--address", "山梨県",
-                        "--limit", "5", "--json"});
-  EXPECT_EQ(search.status, 0);
-  EXPECT_EQ(std::count(search.out.begin(), search.out.end(), '\n'), 5);
-  EXPECT_NE(search.err.find("cut"), std::string::npos);
-  EXPECT_EQ(Kakunin({"search", "--data", data_, "--purpose", "registry.maintenance", "--sex", "male"}).status, 2);
+  ASSERT_EQ(stats.status, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"active\":50"), std::string::npos) << stats.out;
+  auto node = OpenNode(data_);
+  ASSERT_TRUE(node.ok()) << node.status().message();
+  registry::Registry& reg = *(*node)->registry;
+  const registry::Actor& actor = (*node)->actor;
+  auto reader = (*node)->store->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto view = reg.Show(**reader, code_, actor, "registry.maintenance");
+  ASSERT_TRUE(view.ok()) << view.status().message();
+  ASSERT_TRUE(view->has_value());
+  EXPECT_EQ((*view)->row.resident_code, code_);
+  EXPECT_EQ((*view)->individual_number.size(), 12u);
+  auto missing = reg.Show(**reader, "99999999999", actor, "registry.maintenance");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  auto history = reg.History(**reader, code_, actor, "registry.maintenance");
+  ASSERT_TRUE(history.ok());
+  ASSERT_TRUE(history->has_value());
+  EXPECT_EQ((*history)->size(), 1u);
+  registry::SearchRequest by_address;
+  by_address.address = "山梨県";
+  by_address.limit = 5;
+  auto found = reg.Search(**reader, by_address, actor, "registry.maintenance");
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_EQ(found->rows.size(), 5u);
+  EXPECT_TRUE(found->cut);
+  registry::SearchRequest by_sex;
+  by_sex.sex = "male";
+  auto refused = reg.Search(**reader, by_sex, actor, "registry.maintenance");
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(NodeTest, ReadsNeedACataloguePurposeAndShowOnlyItsFields) {
-  Out unknown = Kakunin({"show", "--data", data_, "--purpose", "no.such.purpose", code_});
-  EXPECT_NE(unknown.status, 0);
-  EXPECT_NE(unknown.err.find("catalogue"), std::string::npos);
+TEST_F(NodeTest, ReadsNeedACataloguePurposeAndProvideOnlyItsItems) {
+  auto node = OpenNode(data_);
+  ASSERT_TRUE(node.ok()) << node.status().message();
+  registry::Registry& reg = *(*node)->registry;
+  const registry::Actor& actor = (*node)->actor;
+  auto reader = (*node)->store->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto unknown = reg.Show(**reader, code_, actor, "no.such.purpose");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("catalogue"), std::string::npos);
   // board.school_aid: name, sex, birth date, address — no code, number or kana.
-  Out show = Kakunin({"show", "--data", data_, "--purpose", "board.school_aid", "--json", code_});
-  ASSERT_EQ(show.status, 0) << show.err;
-  EXPECT_EQ(show.out.find(code_), std::string::npos) << show.out;
-  EXPECT_NE(show.out.find("\"individual_number\":\"\""), std::string::npos) << show.out;
-  Out hist = Kakunin({"history", "--data", data_, "--purpose", "board.school_aid", "--json", code_});
-  ASSERT_EQ(hist.status, 0);
-  EXPECT_EQ(hist.out.find(code_), std::string::npos) << hist.out;
+  auto view = reg.Show(**reader, code_, actor, "board.school_aid");
+  ASSERT_TRUE(view.ok() && view->has_value());
+  registry::Minimise(*(*node)->purposes->Find("board.school_aid"), &**view);
+  EXPECT_EQ((*view)->row.resident_code, "");
+  EXPECT_EQ((*view)->individual_number, "");
   // provide: the recipient and every item must be the purpose's.
-  EXPECT_NE(Kakunin({"provide", "--data", data_, "--purpose", "board.school_aid", "--recipient",
-                     "agency:yamanashi-board-of-education", "--kind", "別表第六", "--items",
-                     "name,individual_number", code_})
-                .status,
-            0);
-  EXPECT_NE(Kakunin({"provide", "--data", data_, "--purpose", "board.school_aid", "--recipient",
-                     "dept:passport", "--kind", "別表第六", "--items", "name", code_})
-                .status,
-            0);
-  EXPECT_EQ(Kakunin({"provide", "--data", data_, "--purpose", "board.school_aid", "--recipient",
-                     "agency:yamanashi-board-of-education", "--kind", "別表第六", "--items",
-                     "name,address", code_})
-                .status,
-            0);
+  registry::ProvisionRequest req;
+  req.purpose = "board.school_aid";
+  req.provision_kind = "別表第六";
+  req.recipient = "agency:yamanashi-board-of-education";
+  req.resident_codes = {code_};
+  req.items = {"name", "individual_number"};
+  EXPECT_FALSE(reg.Provide(**reader, req, actor).ok());
+  req.items = {"name"};
+  req.recipient = "dept:passport";
+  EXPECT_FALSE(reg.Provide(**reader, req, actor).ok());
+  req.items = {"name", "address"};
+  req.recipient = "agency:yamanashi-board-of-education";
+  auto provided = reg.Provide(**reader, req, actor);
+  ASSERT_TRUE(provided.ok()) << provided.status().message();
+  ASSERT_EQ(provided->size(), 1u);
+  EXPECT_TRUE((*provided)[0].found);
 }
 
 TEST_F(NodeTest, MissingKeyFileIsAClearErrorAndChangesNothing) {
@@ -145,7 +174,7 @@ TEST_F(NodeTest, TruncatedDatabaseIsAClearError) {
   std::string bytes = Read(db());
   { std::ofstream(db(), std::ios::binary | std::ios::trunc) << bytes.substr(0, 3000); }
   std::string before = Read(db());
-  Out r = Kakunin({"show", "--data", data_, "--purpose", "registry.maintenance", code_});
+  Out r = Kakunin({"stats", "--data", data_});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
   EXPECT_EQ(Read(db()), before);
@@ -166,7 +195,7 @@ TEST_F(NodeTest, CorruptPagesAreDetected) {
   // Scribble over everything after the first page (the schema survives, the data does not).
   for (size_t i = 4096 + 100; i < bytes.size(); i += 7) bytes[i] = static_cast<char>(0xA5);
   { std::ofstream(db(), std::ios::binary | std::ios::trunc) << bytes; }
-  Out r = Kakunin({"search", "--data", data_, "--purpose", "registry.maintenance", "--address", "山梨県"});
+  Out r = Kakunin({"stats", "--data", data_});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
 }
@@ -176,6 +205,77 @@ TEST_F(NodeTest, NotADatabaseIsRefused) {
   Out r = Kakunin({"stats", "--data", data_});
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(Read(db()), "just text, not SQLite\n");
+}
+
+// --- The data directory and its files belong to the service user (issue 10: any OS user who
+// could read the data directory could read every resident). ---
+
+// Runs `args` against a node whose `path` was opened up, and expects a refusal that names the
+// path and the fix, exits 2 and changes nothing.
+void ExpectRefused(const std::vector<std::string>& args, const fs::path& db, const fs::path& path,
+                   const std::string& fix, const std::string& in = "") {
+  std::string before = Read(db);
+  Out r = Kakunin(args, in);
+  EXPECT_EQ(r.status, 2) << args[0] << ": " << r.err;
+  EXPECT_NE(r.err.find(path.string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(fix), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(Read(db), before);
+}
+
+TEST_F(NodeTest, GroupReadableDataDirectoryIsRefused) {
+  fs::permissions(data_, fs::perms::group_read | fs::perms::group_exec, fs::perm_options::add);
+  ExpectRefused({"stats", "--data", data_}, db(), data_, "chmod 700 " + data_);
+  fs::permissions(data_, fs::perms::owner_all, fs::perm_options::replace);
+  EXPECT_EQ(Kakunin({"stats", "--data", data_}).status, 0);
+}
+
+TEST_F(NodeTest, WorldReadableKeyFileIsRefusedBeforeAnythingIsApplied) {
+  fs::path keys = fs::path(data_) / "keys";
+  fs::permissions(keys, fs::perms::others_read, fs::perm_options::add);
+  auto gen = Kakunin({"generate", "--count", "5", "--seed", "99"});
+  ExpectRefused({"ingest", "--data", data_, "--today", "2026-04-01", "-"}, db(), keys,
+                "chmod 600 " + keys.string(), gen.out);
+}
+
+TEST_F(NodeTest, OpenConfigurationSigningKeyDatabaseAndWalAreRefused) {
+  for (const char* name : {"kakunin.toml", "audit.key", "registry.db", "registry.db-wal",
+                           "registry.db-shm"}) {
+    SCOPED_TRACE(name);
+    fs::path p = fs::path(data_) / name;
+    const bool made = !fs::exists(p);
+    if (made) std::ofstream(p, std::ios::binary);  // an empty -wal/-shm, as SQLite leaves them
+    const fs::perms was = fs::status(p).permissions();
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read,
+                    fs::perm_options::replace);
+    ExpectRefused({"audit", "checkpoint", "--data", data_}, db(), p, "chmod 600 " + p.string());
+    if (made) {
+      fs::remove(p);
+    } else {
+      fs::permissions(p, was, fs::perm_options::replace);
+    }
+  }
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+}
+
+// The commands in server_commands.cc map most failures to exit 1: the refusal is a usage error
+// there too (exit 2), and `serve --config FILE` checks FILE and its directory.
+TEST_F(NodeTest, HaltAndServeRefuseAnOpenNodeWithExitTwo) {
+  fs::path config = fs::path(data_) / "kakunin.toml";
+  fs::permissions(config, fs::perms::others_read, fs::perm_options::add);
+  ExpectRefused({"halt", "--data", data_, "--reason", "test"}, db(), config, "chmod 600");
+  ExpectRefused({"serve", "--config", config.string(), "--port", "0"}, db(), config, "chmod 600");
+}
+
+TEST_F(NodeTest, DatabaseOwnedBySomeoneElseIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "only root can give a file to another user";
+  ASSERT_EQ(::chown(db().c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  ExpectRefused({"stats", "--data", data_}, db(), db(), "chown");
+  Out r = Kakunin({"stats", "--data", data_});
+  EXPECT_NE(r.err.find("belongs to uid 65534"), std::string::npos) << r.err;
+  ASSERT_EQ(::chown(db().c_str(), 0, static_cast<gid_t>(-1)), 0);
+  EXPECT_EQ(Kakunin({"stats", "--data", data_}).status, 0);
 }
 
 }  // namespace
