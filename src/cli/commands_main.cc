@@ -48,6 +48,13 @@ void PrintHelp(std::ostream& out) {
          "\n`kakunin COMMAND --help` explains a command, with examples.\n"
          "Example: kakunin generate --count 3 | kakunin validate -\n";
 }
+
+const char kRemovedJa[] =
+    "このコマンドは廃止されました。本人確認情報は、利用事由について指名された操作者が"
+    "操作者コンソールまたはAPIで参照します。";
+const char kRemovedEn[] =
+    "this command was removed. Resident data is read through the operators' console or the API, "
+    "by an operator nominated for the purpose.";
 }  // namespace
 
 const std::vector<std::string>& RemovedCommands() {
@@ -70,12 +77,8 @@ int Main(const std::vector<std::string>& argv, Io& io) {
   for (const auto& name : RemovedCommands()) {
     if (argv[1] == name) {
       // The host's OS users are not operators: none of them may read resident data here.
-      io.err << "kakunin " << name
-             << ": このコマンドは廃止されました。本人確認情報は、利用事由について指名された操作者が"
-                "操作者コンソールまたはAPIで参照します。\n"
-                "kakunin " << name
-             << ": this command was removed. Resident data is read through the operators' "
-                "console or the API, by an operator nominated for the purpose.\n";
+      io.err << "kakunin " << name << ": " << kRemovedJa << "\n"
+             << "kakunin " << name << ": " << kRemovedEn << "\n";
       return kExitUsage;
     }
   }

@@ -54,8 +54,8 @@ Status CheckPrivate(const std::string& path, bool directory) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return Status::InvalidArgument(std::string(what) + path + " is open to other users (mode " +
-                                   mode + "): run `chmod " + (directory ? "700 " : "600 ") +
-                                   path + "`; nothing was changed");
+                                   mode + "): run `chmod " + (directory ? "700 " : "600 ") + path +
+                                   "`; nothing was changed");
   }
   return Status::Ok();
 }

@@ -240,8 +240,8 @@ TEST_F(NodeTest, WorldReadableKeyFileIsRefusedBeforeAnythingIsApplied) {
 }
 
 TEST_F(NodeTest, OpenConfigurationSigningKeyDatabaseAndWalAreRefused) {
-  for (const char* name : {"kakunin.toml", "audit.key", "registry.db", "registry.db-wal",
-                           "registry.db-shm"}) {
+  for (const char* name :
+       {"kakunin.toml", "audit.key", "registry.db", "registry.db-wal", "registry.db-shm"}) {
     SCOPED_TRACE(name);
     fs::path p = fs::path(data_) / name;
     const bool made = !fs::exists(p);

@@ -10,7 +10,6 @@
 #include "cli/options.h"
 #include "registry/pipeline.h"
 #include "domain/local_gov_code.h"
-#include "text/json.h"
 
 namespace kakunin::cli {
 namespace {

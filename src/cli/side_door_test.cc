@@ -103,8 +103,8 @@ std::string EntryJson(const Resident& r, int sequence, const char* kind, const c
                       const std::string& number) {
   std::string o = "{\"municipality_code\":\"192015\",\"sequence\":" + std::to_string(sequence) +
                   ",\"kind\":\"" + kind + "\",\"reason\":\"" + reason + "\",\"change_date\":\"" +
-                  change_date + "\",\"resident_code\":\"" + r.code +
-                  "\",\"individual_number\":\"" + number + "\",\"name\":";
+                  change_date + "\",\"resident_code\":\"" + r.code + "\",\"individual_number\":\"" +
+                  number + "\",\"name\":";
   text::AppendJsonString(r.name(), &o);
   o += ",\"name_kana\":";
   text::AppendJsonString(r.kana(), &o);
@@ -118,16 +118,11 @@ std::vector<std::pair<std::string, std::string>> Needles(const Resident& r) {
   auto date = ParseIsoDate(r.birth_date).date;
   std::string compact = r.birth_date;
   compact.erase(std::remove(compact.begin(), compact.end(), '-'), compact.end());
-  return {{"resident code", r.code},
-          {"individual number", r.number},
-          {"name", r.surname},
-          {"name", r.given},
-          {"kana", r.kana_surname},
-          {"kana", r.kana_given},
-          {"address", r.town},
-          {"birth date", r.birth_date},
-          {"birth date", compact},
-          {"birth date", date->ToWareki()}};
+  return {{"resident code", r.code}, {"individual number", r.number},
+          {"name", r.surname},       {"name", r.given},
+          {"kana", r.kana_surname},  {"kana", r.kana_given},
+          {"address", r.town},       {"birth date", r.birth_date},
+          {"birth date", compact},   {"birth date", date->ToWareki()}};
 }
 
 // One run of a command: its arguments, its stdin, and whether it serves until stopped.
@@ -164,9 +159,8 @@ class SideDoorTest : public ::testing::Test {
     {
       std::ofstream config(fs::path(data_) / "kakunin.toml", std::ios::binary | std::ios::app);
       config << "\n[server]\naddress = \"127.0.0.1\"\nport = 0\ncertificate = \""
-             << Path("server.pem") << "\"\nkey = \"" << Path("server.key")
-             << "\"\nclient_ca = \"" << ca_ << "/ca.pem\"\naccess_log = \"" << Path("access.log")
-             << "\"\n";
+             << Path("server.pem") << "\"\nkey = \"" << Path("server.key") << "\"\nclient_ca = \""
+             << ca_ << "/ca.pem\"\naccess_log = \"" << Path("access.log") << "\"\n";
     }
     // The residents, one moved (a superseded version), and files that go wrong.
     std::string entries, bad, conflict;
@@ -235,9 +229,11 @@ class SideDoorTest : public ::testing::Test {
       for (const auto& [field, value] : Needles(resident)) {
         if (codes_allowed && field == "resident code") continue;
         EXPECT_EQ(r.out.find(value), std::string::npos)
-            << what << " printed a resident's " << field << " on stdout:\n" << r.out;
+            << what << " printed a resident's " << field << " on stdout:\n"
+            << r.out;
         EXPECT_EQ(r.err.find(value), std::string::npos)
-            << what << " printed a resident's " << field << " on stderr:\n" << r.err;
+            << what << " printed a resident's " << field << " on stderr:\n"
+            << r.err;
       }
     }
   }
@@ -251,9 +247,9 @@ class SideDoorTest : public ::testing::Test {
          {{{"validate", "--today", "2026-04-01", Path("residents.jsonl")}},
           {{"validate", "--today", "2026-04-01", Path("bad.jsonl")}},
           {{"validate", "--today", "2026-04-01", "-"}, Read(Path("bad.jsonl"))},
-          {{"validate", "--format", "csv", "-"}, "192015,1,entry,moved_in,2020-04-01," + code +
-                                                     "," + residents_[0].number + "," +
-                                                     residents_[0].name() + "\n"}}},
+          {{"validate", "--format", "csv", "-"},
+           "192015,1,entry,moved_in,2020-04-01," + code + "," + residents_[0].number + "," +
+               residents_[0].name() + "\n"}}},
         {"generate", {{{"generate", "--count", "5", "--seed", "9"}}}},
         {"init",
          {{{"init", "--data", d, "--prefecture", "19"}},
@@ -308,8 +304,7 @@ class SideDoorTest : public ::testing::Test {
           {{"audit", "search", "--data", d, "--action", "resident.show"}},
           {{"audit", "export", "--data", d, "--from", "2000-01-01", "--to", "2100-01-01", "--out",
             Path("log.kla")}},
-          {{"audit", "verify", "--archive", Path("log.kla"), "--public-key",
-            d + "/audit.key.pub"}},
+          {{"audit", "verify", "--archive", Path("log.kla"), "--public-key", d + "/audit.key.pub"}},
           {{"audit", "no-such-subcommand", "--data", d}}}},
     };
   }
@@ -337,8 +332,8 @@ TEST_F(SideDoorTest, NoCommandPrintsResidentData) {
   for (const auto& [name, runs] : Table()) {
     SCOPED_TRACE(name);
     // Help and a usage error, for every command.
-    for (std::vector<std::string> extra : {std::vector<std::string>{"--help"},
-                                           std::vector<std::string>{"--no-such-option"}}) {
+    for (std::vector<std::string> extra :
+         {std::vector<std::string>{"--help"}, std::vector<std::string>{"--no-such-option"}}) {
       extra.insert(extra.begin(), name);
       ExpectNoResidentData(extra, Kakunin(extra), false);
     }
@@ -351,8 +346,8 @@ TEST_F(SideDoorTest, NoCommandPrintsResidentData) {
       }
       // Known, and left to the issue that rewrites the log's entries: `audit search` prints each
       // entry's targets, which are resident codes. Nothing else is allowed, there or anywhere.
-      const bool codes_allowed = row.argv.size() > 1 && row.argv[0] == "audit" &&
-                                 row.argv[1] == "search";
+      const bool codes_allowed =
+          row.argv.size() > 1 && row.argv[0] == "audit" && row.argv[1] == "search";
       ExpectNoResidentData(row.argv, r, codes_allowed);
     }
   }
