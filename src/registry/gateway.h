@@ -63,7 +63,7 @@ struct SearchProvision {
 
 // Thread-safe (the registry and the catalogue are). Errors carry a reason (Status::reason()):
 // client_not_registered, client_revoked, not_permitted, sender_mismatch, purpose_not_permitted,
-// halted; kInvalidArgument for a bad request.
+// halted, quota_exceeded (kResourceExhausted); kInvalidArgument for a bad request.
 class Gateway {
  public:
   // All pointers must outlive the gateway.
