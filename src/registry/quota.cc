@@ -11,10 +11,13 @@ constexpr int64_t kMinute = int64_t{60} * 1000000;
 int64_t JstDay(int64_t now) { return JstDate(now).ToDays(); }
 
 // Floor division: the minute index of an instant (negative instants in tests too).
-int64_t MinuteOf(int64_t now) { return now >= 0 ? now / kMinute : -((-now + kMinute - 1) / kMinute); }
+int64_t MinuteOf(int64_t now) {
+  return now >= 0 ? now / kMinute : -((-now + kMinute - 1) / kMinute);
+}
 
 // Whether `prev` weighted by what of the previous minute is still in the last 60 s, plus `cur`,
-// plus `add`, stays within `limit`, in integers: prev * (W - elapsed) + (cur + add) * W <= limit * W.
+// plus `add`, stays within `limit`, in integers: prev * (W - elapsed) + (cur + add) * W <= limit *
+// W.
 bool WithinSliding(int64_t prev, int64_t cur, int64_t add, int64_t limit, int64_t elapsed) {
   return prev * (kMinute - elapsed) + (cur + add) * kMinute <= limit * kMinute;
 }
@@ -114,8 +117,8 @@ QuotaTable::Verdict QuotaTable::Admit(const std::string& caller, QuotaSubject su
   return {};
 }
 
-void QuotaTable::Charge(const std::string& caller, QuotaSubject subject,
-                        const std::string& purpose, int64_t residents, int64_t now) {
+void QuotaTable::Charge(const std::string& caller, QuotaSubject subject, const std::string& purpose,
+                        int64_t residents, int64_t now) {
   if (residents <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = Find(caller, subject, purpose, now);
@@ -157,13 +160,12 @@ Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& pu
       .WithReason("quota_exceeded");
 }
 
-void Quotas::Answered(const Actor& actor, bool is_operator, const std::string& purpose,
-                      bool search, int64_t found, int64_t asked) {
+void Quotas::Answered(const Actor& actor, bool is_operator, const std::string& purpose, bool search,
+                      int64_t found, int64_t asked) {
   const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
   const int64_t now = clock_->NowMicros();
   if (enabled_) table_.Charge(actor.id, subject, purpose, found, now);
-  Raise(review_.OnRead(actor.id, now, search, asked > found ? asked - found : 0), actor,
-        purpose);
+  Raise(review_.OnRead(actor.id, now, search, asked > found ? asked - found : 0), actor, purpose);
 }
 
 void Quotas::Refused(const Actor& actor) {

@@ -55,7 +55,7 @@ class QuotaTable {
  private:
   struct Entry {
     QuotaLimits limits;
-    int64_t minute = 0;  // index of the current minute
+    int64_t minute = 0;                             // index of the current minute
     int64_t requests = 0, residents = 0;            // in the current minute
     int64_t prev_requests = 0, prev_residents = 0;  // in the minute before it
     int64_t day = 0;                                // JST days since the epoch

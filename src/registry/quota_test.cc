@@ -124,7 +124,8 @@ TEST(QuotaTableTest, TheTableIsBounded) {
   // An idle key is forgotten before an active one: "cert:99" was seen last and keeps its count.
   EXPECT_EQ(AdmitMany(t, "cert:99", "p", t0 + 200, 10), 4);
   // A day later every key has expired; new ones take their places.
-  for (int i = 0; i < 4; ++i) t.Admit("new:" + std::to_string(i), QuotaSubject::kClient, "p", t0 + 2 * kDay);
+  for (int i = 0; i < 4; ++i)
+    t.Admit("new:" + std::to_string(i), QuotaSubject::kClient, "p", t0 + 2 * kDay);
   EXPECT_EQ(t.size(), 4u);
 }
 
@@ -182,22 +183,22 @@ TEST(QuotaConfigTest, ParsesOverridesAndRendersThemBack) {
 
 TEST(QuotaConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
   const char* bad[] = {
-      "[quotas]\nrequests_per_minut = 5\n",                     // typo: unknown key
-      "[quotas]\nrequests_per_minute = 0\n",                    // zero is not "unlimited"
-      "[quotas]\nresidents_per_day = -1\n",                     // negative
-      "[quotas]\nrequests_per_day = \"100\"\n",                 // wrong type
-      "[quotas]\nrequests_per_day = 1.5\n",                     // not an integer
-      "[quotas]\nresidents_per_minute = 10000000000\n",         // absurd
-      "[quotas]\nenabled = \"no\"\n",                           // not a boolean
-      "[quotas]\nalert_interval_minutes = 0\n",                 //
-      "quotas = 5\n",                                           // not a table
-      "[quotas.operator]\nrequests = 5\n",                      // unknown key
-      "[quotas.operator]\nrequests_per_minute = 0\n",           //
+      "[quotas]\nrequests_per_minut = 5\n",                        // typo: unknown key
+      "[quotas]\nrequests_per_minute = 0\n",                       // zero is not "unlimited"
+      "[quotas]\nresidents_per_day = -1\n",                        // negative
+      "[quotas]\nrequests_per_day = \"100\"\n",                    // wrong type
+      "[quotas]\nrequests_per_day = 1.5\n",                        // not an integer
+      "[quotas]\nresidents_per_minute = 10000000000\n",            // absurd
+      "[quotas]\nenabled = \"no\"\n",                              // not a boolean
+      "[quotas]\nalert_interval_minutes = 0\n",                    //
+      "quotas = 5\n",                                              // not a table
+      "[quotas.operator]\nrequests = 5\n",                         // unknown key
+      "[quotas.operator]\nrequests_per_minute = 0\n",              //
       "[quotas.purpose.\"board.school_aid\"]\nenabled = false\n",  // not a limit
       "[quotas.purpose.\"board.school_aid\"]\nrequests_per_day = 0\n",
       "[quotas.purpose.\"Board School\"]\nrequests_per_day = 5\n",  // not a purpose id
-      "[quotas]\npurpose = 5\n",                                // not a table
-      "[quotas]\npurpose.x = 5\n",                              // a purpose that is no table
+      "[quotas]\npurpose = 5\n",                                    // not a table
+      "[quotas]\npurpose.x = 5\n",                                  // a purpose that is no table
   };
   for (const char* tail : bad) {
     auto c = ParseNodeConfig(std::string(kBase) + tail, "/d");
@@ -297,8 +298,8 @@ class HarvestTest : public ::testing::Test {
     auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
     ASSERT_TRUE(catalogue.ok());
     catalogue_ = std::make_unique<PurposeCatalogue>(std::move(*catalogue));
-    registry_ = std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_,
-                                           log_.get());
+    registry_ =
+        std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_, log_.get());
     registry_->UsePurposes(catalogue_.get());
     gateway_ = std::make_unique<Gateway>(registry_.get(), catalogue_.get(), &clock_, 19);
     // Three residents named ヤマダ.

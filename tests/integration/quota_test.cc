@@ -26,10 +26,10 @@ namespace kakunin {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using http::testing::ClientOptions;
 using http::testing::ClientResponse;
 using http::testing::TestClient;
+using ::testing::HasSubstr;
 
 class QuotaApiTest : public ::testing::Test {
  protected:
@@ -159,8 +159,8 @@ TEST_F(QuotaApiTest, AReadOverQuotaIs429RecordedCountedAndAlerted) {
       EXPECT_EQ(e->action, "resident.provide");
       EXPECT_TRUE(e->targets.empty());
     }
-    alert = alert || (e->action == "alert.raised" &&
-                      e->conditions.rfind("rule=quota_exceeded", 0) == 0);
+    alert = alert ||
+            (e->action == "alert.raised" && e->conditions.rfind("rule=quota_exceeded", 0) == 0);
   }
   EXPECT_EQ(refusals, 1);
   EXPECT_TRUE(alert);
@@ -173,8 +173,9 @@ TEST_F(QuotaApiTest, AReadOverQuotaIs429RecordedCountedAndAlerted) {
   std::ifstream in(access_log_path_);
   std::stringstream log;
   log << in.rdbuf();
-  EXPECT_THAT(log.str(), HasSubstr("\"event\":\"alert\",\"rule\":\"quota_exceeded\",\"actor\":\"cert:" +
-                                   spki_ + "\""));
+  EXPECT_THAT(log.str(),
+              HasSubstr("\"event\":\"alert\",\"rule\":\"quota_exceeded\",\"actor\":\"cert:" +
+                        spki_ + "\""));
   EXPECT_THAT(log.str(), ::testing::Not(HasSubstr(code_)));
 }
 
