@@ -7,7 +7,7 @@
 namespace kakunin::api {
 namespace {
 
-constexpr std::array<ApiErrorInfo, 22> kTable = {{
+constexpr std::array<ApiErrorInfo, 23> kTable = {{
     {ApiError::kMalformedRequest, "malformed_request", 400, "malformed request"},
     {ApiError::kInvalidRequest, "invalid_request", 400, "invalid request"},
     {ApiError::kClientNotRegistered, "client_not_registered", 403, "client not registered"},
@@ -31,6 +31,7 @@ constexpr std::array<ApiErrorInfo, 22> kTable = {{
     {ApiError::kCsrfFailed, "csrf_failed", 403, "missing or wrong CSRF token"},
     {ApiError::kNotNominated, "not_nominated", 403, "not nominated for this purpose"},
     {ApiError::kConflict, "conflict", 409, "conflict"},
+    {ApiError::kQuotaExceeded, "quota_exceeded", 429, "read quota exceeded"},
 }};
 
 }  // namespace
@@ -90,6 +91,9 @@ http::Response Problem(ApiError error, const std::string& request_id, std::strin
   if (error == ApiError::kHalted || error == ApiError::kUnavailable) {
     r.headers.emplace_back("retry-after", "30");
   }
+  // A sliding minute: a minute on, the per-minute limits allow requests again (a used-up day
+  // stays refused, and the client is told so by the code, not the header).
+  if (error == ApiError::kQuotaExceeded) r.headers.emplace_back("retry-after", "60");
   return r;
 }
 

@@ -37,6 +37,8 @@ enum class ApiError {
   kCsrfFailed,
   kNotNominated,
   kConflict,
+  // Read quotas (docs/quotas.md).
+  kQuotaExceeded,
 };
 
 struct ApiErrorInfo {

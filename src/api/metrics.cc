@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "audit/review.h"
+
 namespace kakunin::api {
 namespace {
 
@@ -55,6 +57,21 @@ void Metrics::Count(const http::Event& event, std::string_view route) {
   h.sum += seconds;
 }
 
+void Metrics::CountQuotaRefusal(std::string_view kind) {
+  // Only the two known labels: the label set stays fixed.
+  if (kind != "client" && kind != "operator") return;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++quota_refusals_[std::string(kind)];
+}
+
+void Metrics::CountAlert(std::string_view rule) {
+  bool known = false;
+  for (std::string_view r : audit::kLiveRules) known = known || r == rule;
+  if (!known) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++alerts_[std::string(rule)];
+}
+
 std::string Metrics::Render(bool halted) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string o;
@@ -89,6 +106,21 @@ std::string Metrics::Render(bool halted) const {
     auto it = refusals_.find(std::string(kind));
     o += "kakunin_http_refusals_total{kind=\"" + std::string(kind) + "\"} " +
          std::to_string(it == refusals_.end() ? 0 : it->second) + "\n";
+  }
+  o += "# HELP kakunin_quota_refusals_total Reads refused by a read quota (docs/quotas.md), by "
+       "caller kind.\n";
+  o += "# TYPE kakunin_quota_refusals_total counter\n";
+  for (std::string_view kind : {"client", "operator"}) {
+    auto it = quota_refusals_.find(kind);
+    o += "kakunin_quota_refusals_total{kind=\"" + std::string(kind) + "\"} " +
+         std::to_string(it == quota_refusals_.end() ? 0 : it->second) + "\n";
+  }
+  o += "# HELP kakunin_alerts_total Real-time misuse alerts raised (docs/quotas.md), by rule.\n";
+  o += "# TYPE kakunin_alerts_total counter\n";
+  for (std::string_view rule : audit::kLiveRules) {
+    auto it = alerts_.find(rule);
+    o += "kakunin_alerts_total{rule=\"" + std::string(rule) + "\"} " +
+         std::to_string(it == alerts_.end() ? 0 : it->second) + "\n";
   }
   o += "# HELP kakunin_halted 1 while the node is halted (作動停止).\n";
   o += "# TYPE kakunin_halted gauge\n";

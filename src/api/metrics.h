@@ -22,6 +22,11 @@ class Metrics {
   // (handshakes, timeouts, limits, connection cap). `route` is a template (RouteOf).
   void Count(const http::Event& event, std::string_view route);
 
+  // A read refused by a quota (registry/quota.h); `kind` is client or operator.
+  void CountQuotaRefusal(std::string_view kind);
+  // A real-time alert raised; `rule` is one of audit::kLiveRules.
+  void CountAlert(std::string_view rule);
+
   // The exposition text. `halted` is the node's state at scrape time.
   std::string Render(bool halted) const;
 
@@ -37,6 +42,8 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, uint64_t> refusals_;  // by kind
+  std::map<std::string, uint64_t, std::less<>> quota_refusals_;  // by kind (client, operator)
+  std::map<std::string, uint64_t, std::less<>> alerts_;          // by rule
 };
 
 }  // namespace kakunin::api

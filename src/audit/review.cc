@@ -24,7 +24,89 @@ bool IsFollowUp(const std::string& action) {
          action == "resident.provide" || action == "resident.provisions";
 }
 
+// Whether `time` is outside office hours (a weekend, or before/after them on a weekday), JST.
+bool OffHours(int64_t time, const ReviewSettings& settings) {
+  const Date date = JstDate(time);
+  const int minute = static_cast<int>((time - JstMidnightMicros(date)) / kMicrosPerMinute);
+  const int64_t days = date.ToDays();
+  const int weekday = static_cast<int>(((days % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
+  return weekday == 0 || weekday == 6 || minute < settings.office_start_minute ||
+         minute >= settings.office_end_minute;
+}
+
 }  // namespace
+
+LiveReview::LiveReview(ReviewSettings settings, int64_t alert_interval_micros, size_t max_actors)
+    : settings_(settings),
+      interval_(alert_interval_micros),
+      max_actors_(max_actors == 0 ? 1 : max_actors) {}
+
+size_t LiveReview::tracked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return actors_.size();
+}
+
+LiveReview::Day& LiveReview::Track(const std::string& actor, int64_t time) {
+  const int64_t day = JstDate(time).ToDays();
+  auto it = actors_.find(actor);
+  if (it == actors_.end()) {
+    if (actors_.size() >= max_actors_) {
+      // Forget the actor idle longest. Actors are registered clients and operators, far fewer
+      // than the cap in any real deployment.
+      auto oldest = actors_.begin();
+      for (auto j = actors_.begin(); j != actors_.end(); ++j) {
+        if (j->second.last_seen < oldest->second.last_seen) oldest = j;
+      }
+      actors_.erase(oldest);
+    }
+    it = actors_.emplace(actor, Day{}).first;
+    it->second.day = day;
+  }
+  Day& d = it->second;
+  if (d.day != day) {  // a new day: the counters start again (alerts keep their interval)
+    d.day = day;
+    d.searches = d.refusals = d.not_found = 0;
+  }
+  d.last_seen = time;
+  return d;
+}
+
+void LiveReview::Fire(Day& d, const std::string& actor, std::string_view rule, int64_t time,
+                      int64_t count, int64_t threshold, std::vector<LiveAlert>* out) {
+  auto it = d.last_alert.find(rule);
+  if (it != d.last_alert.end() && time - it->second < interval_) return;
+  d.last_alert[std::string(rule)] = time;
+  out->push_back({std::string(rule), actor, time, count, threshold});
+}
+
+std::vector<LiveAlert> LiveReview::OnRead(const std::string& actor, int64_t time, bool search,
+                                          int64_t not_found) {
+  std::vector<LiveAlert> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = Track(actor, time);
+  if (OffHours(time, settings_)) Fire(d, actor, "off_hours", time, 1, 0, &out);
+  if (search && ++d.searches > settings_.max_searches_per_day) {
+    Fire(d, actor, "many_searches", time, d.searches, settings_.max_searches_per_day, &out);
+  }
+  if (not_found > 0) {
+    d.not_found += not_found;
+    if (d.not_found > settings_.max_not_found_per_day) {
+      Fire(d, actor, "many_not_found", time, d.not_found, settings_.max_not_found_per_day, &out);
+    }
+  }
+  return out;
+}
+
+std::vector<LiveAlert> LiveReview::OnRefusal(const std::string& actor, int64_t time, bool quota) {
+  std::vector<LiveAlert> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = Track(actor, time);
+  if (quota) Fire(d, actor, "quota_exceeded", time, 1, 0, &out);
+  if (++d.refusals >= settings_.max_refusals_per_day) {
+    Fire(d, actor, "repeated_refusals", time, d.refusals, settings_.max_refusals_per_day, &out);
+  }
+  return out;
+}
 
 Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_time,
                                     int64_t to_time, const ReviewSettings& settings) {
@@ -49,16 +131,10 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
     }
     const Date date = JstDate(row.time);
     const std::string day = date.ToIso();
-    const int minute = static_cast<int>((row.time - JstMidnightMicros(date)) / kMicrosPerMinute);
-    const int64_t days = date.ToDays();
-    const int weekday = static_cast<int>(((days % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
     const auto key = std::make_pair(e->actor, day);
     if (IsRead(e->action)) {
-      bool weekend = weekday == 0 || weekday == 6;
-      if (weekend || minute < settings.office_start_minute ||
-          minute >= settings.office_end_minute) {
-        off_hours[key].push_back(row.seq);
-      }
+      // One definition of office hours for the review and the real-time alerts.
+      if (OffHours(row.time, settings)) off_hours[key].push_back(row.seq);
       if (e->outcome.find("removed") != std::string::npos ||
           e->conditions.find("\"include_removed\":true") != std::string::npos) {
         out.push_back({"removed_resident", e->actor, day,

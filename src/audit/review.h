@@ -5,7 +5,10 @@
 // question for a person, not a verdict.
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -18,6 +21,7 @@ struct ReviewSettings {
   int office_end_minute = 17 * 60 + 30;
   int max_searches_per_day = 50;     // per actor
   int max_refusals_per_day = 3;      // per actor
+  int max_not_found_per_day = 50;    // per actor, real-time only (the log keeps no misses)
 };
 
 struct Finding {
@@ -33,5 +37,63 @@ struct Finding {
 // erased are skipped.
 Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_time,
                                     int64_t to_time, const ReviewSettings& settings = {});
+
+// --- Real time ---
+// The rules that can be decided as an operation happens, evaluated on counters kept per actor
+// and JST day, so the node raises an alert at once instead of the next day's review. Same
+// settings and thresholds as Review; search_without_follow_up and removed_resident stay with
+// Review (the first needs what happens later; the API never reads removed residents).
+//
+//   off_hours          a read outside office hours (weekdays, JST)
+//   many_searches      more than max_searches_per_day searches in a day
+//   repeated_refusals  max_refusals_per_day refused operations in a day
+//   many_not_found     more than max_not_found_per_day residents asked for and not found
+//   quota_exceeded     a read refused by a quota (registry/quota.h)
+inline constexpr std::string_view kLiveRules[] = {"off_hours", "many_searches",
+                                                  "repeated_refusals", "many_not_found",
+                                                  "quota_exceeded"};
+
+struct LiveAlert {
+  std::string rule;   // one of kLiveRules
+  std::string actor;  // an actor id (not personal data)
+  int64_t time = 0;   // µs
+  int64_t count = 0;      // the counter that crossed the threshold (1 for a single event)
+  int64_t threshold = 0;  // 0 for rules that fire on a single event
+};
+
+// Thread-safe. Memory is bounded: at most `max_actors` actors are tracked (those idle longest
+// are forgotten first).
+class LiveReview {
+ public:
+  explicit LiveReview(ReviewSettings settings = {},
+                      int64_t alert_interval_micros = int64_t{3600} * 1000000,
+                      size_t max_actors = 10000);
+
+  // Each returns the alerts to raise now: at most one per (rule, actor) per interval.
+  // An answered read (`search`: a search); `not_found` residents asked for were not found.
+  std::vector<LiveAlert> OnRead(const std::string& actor, int64_t time, bool search,
+                                int64_t not_found = 0);
+  // A refused operation; `quota` if a quota refused it.
+  std::vector<LiveAlert> OnRefusal(const std::string& actor, int64_t time, bool quota = false);
+
+  size_t tracked() const;
+
+ private:
+  struct Day {
+    int64_t day = 0;  // JST days since the epoch
+    int64_t searches = 0, refusals = 0, not_found = 0;
+    int64_t last_seen = 0;
+    std::map<std::string, int64_t, std::less<>> last_alert;  // rule -> time
+  };
+  Day& Track(const std::string& actor, int64_t time);
+  void Fire(Day& d, const std::string& actor, std::string_view rule, int64_t time, int64_t count,
+            int64_t threshold, std::vector<LiveAlert>* out);
+
+  ReviewSettings settings_;
+  int64_t interval_;
+  size_t max_actors_;
+  mutable std::mutex mu_;
+  std::map<std::string, Day> actors_;
+};
 
 }  // namespace kakunin::audit

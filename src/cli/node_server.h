@@ -12,6 +12,7 @@
 #include "api/service.h"
 #include "cli/node.h"
 #include "http/server.h"
+#include "registry/quota.h"
 #include "registry/write_queue.h"
 
 namespace kakunin::cli {
@@ -43,6 +44,7 @@ class NodeServer {
   api::Metrics metrics_;
   std::unique_ptr<api::AccessLog> access_log_;
   std::unique_ptr<registry::WriteQueue> queue_;
+  std::unique_ptr<registry::Quotas> quotas_;  // read quotas and real-time alerts
   std::unique_ptr<api::Service> service_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<api::ConsoleService> console_;

@@ -9,7 +9,26 @@
 
 #include <toml++/toml.h>
 
+#include "registry/registry.h"  // IsValidPurposeId
+
 namespace kakunin::registry {
+
+QuotaLimits QuotaOverride::Over(QuotaLimits base) const {
+  if (requests_per_minute) base.requests_per_minute = *requests_per_minute;
+  if (residents_per_minute) base.residents_per_minute = *residents_per_minute;
+  if (requests_per_day) base.requests_per_day = *requests_per_day;
+  if (residents_per_day) base.residents_per_day = *residents_per_day;
+  return base;
+}
+
+QuotaLimits QuotaConfig::LimitsFor(bool is_operator, const std::string& purpose) const {
+  QuotaLimits l = defaults;
+  if (is_operator) l = operators.Over(l);
+  auto it = purposes.find(purpose);
+  if (it != purposes.end()) l = it->second.Over(l);
+  return l;
+}
+
 namespace {
 
 std::string Resolve(const std::string& dir, const std::string& path) {
@@ -75,6 +94,83 @@ Status ParseServer(const toml::table& st, const std::string& data_dir, ServerCon
   return Status::Ok();
 }
 
+constexpr int64_t kMaxQuota = 1000000000;
+
+// The four limits of a [quotas] table or one of its sub-tables: positive integers. A zero or a
+// negative limit is refused rather than read as "no limit": an unlimited caller is what the
+// quotas exist to prevent.
+Status ParseQuotaLimits(const toml::table& t, const std::string& where, QuotaOverride* out) {
+  for (auto [key, target] : {std::pair{"requests_per_minute", &out->requests_per_minute},
+                             std::pair{"residents_per_minute", &out->residents_per_minute},
+                             std::pair{"requests_per_day", &out->requests_per_day},
+                             std::pair{"residents_per_day", &out->residents_per_day}}) {
+    if (auto n = t[key]) {
+      if (!n.is_integer() || *n.value<int64_t>() < 1 || *n.value<int64_t>() > kMaxQuota) {
+        return Status::InvalidArgument("config: " + where + key + " must be an integer 1.." +
+                                       std::to_string(kMaxQuota));
+      }
+      *target = *n.value<int64_t>();
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseQuotas(const toml::table& qt, QuotaConfig* out) {
+  KAKUNIN_RETURN_IF_ERROR(CheckKeys(
+      qt,
+      {"enabled", "requests_per_minute", "residents_per_minute", "requests_per_day",
+       "residents_per_day", "alert_interval_minutes", "operator", "purpose"},
+      "quotas."));
+  out->present = true;
+  if (auto n = qt["enabled"]) {
+    if (!n.is_boolean()) return Status::InvalidArgument("config: quotas.enabled must be a boolean");
+    out->enabled = *n.value<bool>();
+  }
+  if (auto n = qt["alert_interval_minutes"]) {
+    if (!n.is_integer() || *n.value<int64_t>() < 1 || *n.value<int64_t>() > 7 * 24 * 60) {
+      return Status::InvalidArgument(
+          "config: quotas.alert_interval_minutes must be an integer 1..10080");
+    }
+    out->alert_interval_minutes = static_cast<int>(*n.value<int64_t>());
+  }
+  QuotaOverride top;
+  KAKUNIN_RETURN_IF_ERROR(ParseQuotaLimits(qt, "quotas.", &top));
+  out->defaults = top.Over(out->defaults);
+  if (auto op = qt["operator"]) {
+    if (!op.is_table()) return Status::InvalidArgument("config: [quotas.operator] must be a table");
+    const toml::table& ot = *op.as_table();
+    KAKUNIN_RETURN_IF_ERROR(CheckKeys(ot,
+                                      {"requests_per_minute", "residents_per_minute",
+                                       "requests_per_day", "residents_per_day"},
+                                      "quotas.operator."));
+    KAKUNIN_RETURN_IF_ERROR(ParseQuotaLimits(ot, "quotas.operator.", &out->operators));
+  }
+  if (auto pp = qt["purpose"]) {
+    if (!pp.is_table()) return Status::InvalidArgument("config: [quotas.purpose] must be a table");
+    for (const auto& [id, node] : *pp.as_table()) {
+      const std::string purpose(id.str());
+      // The id is checked for shape here; against the catalogue when the server starts.
+      if (!IsValidPurposeId(purpose)) {
+        return Status::InvalidArgument("config: quotas.purpose: not a purpose id");
+      }
+      if (!node.is_table()) {
+        return Status::InvalidArgument("config: [quotas.purpose.\"" + purpose +
+                                       "\"] must be a table");
+      }
+      const toml::table& pt = *node.as_table();
+      const std::string where = "quotas.purpose.\"" + purpose + "\".";
+      KAKUNIN_RETURN_IF_ERROR(CheckKeys(pt,
+                                        {"requests_per_minute", "residents_per_minute",
+                                         "requests_per_day", "residents_per_day"},
+                                        where));
+      QuotaOverride o;
+      KAKUNIN_RETURN_IF_ERROR(ParseQuotaLimits(pt, where, &o));
+      out->purposes[purpose] = o;
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& data_dir) {
@@ -90,7 +186,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "checks", "server", "console"},
+          "checks", "server", "console", "quotas"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -208,6 +304,10 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
     if (!srv.is_table()) return Status::InvalidArgument("config: [server] must be a table");
     KAKUNIN_RETURN_IF_ERROR(ParseServer(*srv.as_table(), data_dir, &c.server));
   }
+  if (auto q = t["quotas"]) {
+    if (!q.is_table()) return Status::InvalidArgument("config: [quotas] must be a table");
+    KAKUNIN_RETURN_IF_ERROR(ParseQuotas(*q.as_table(), &c.quotas));
+  }
   return c;
 }
 
@@ -240,6 +340,15 @@ std::string TomlString(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+void RenderQuotaLimits(const QuotaOverride& o, std::ostringstream& out) {
+  for (auto [key, value] : {std::pair{"requests_per_minute", o.requests_per_minute},
+                            std::pair{"residents_per_minute", o.residents_per_minute},
+                            std::pair{"requests_per_day", o.requests_per_day},
+                            std::pair{"residents_per_day", o.residents_per_day}}) {
+    if (value) out << key << " = " << *value << "\n";
+  }
 }
 }  // namespace
 
@@ -297,6 +406,24 @@ std::string RenderNodeConfig(const NodeConfig& c) {
       << "rp_id = " << TomlString(k.rp_id) << "\n"
       << "idle_lock_seconds = " << k.idle_lock_seconds << "\n";
     if (!k.web_dir.empty()) o << "web_dir = " << TomlString(k.web_dir) << "\n";
+  }
+  if (c.quotas.present) {
+    const QuotaConfig& q = c.quotas;
+    o << "\n[quotas]\n"
+      << "# Reads per caller and purpose (docs/quotas.md).\n"
+      << "enabled = " << (q.enabled ? "true" : "false") << "\n"
+      << "alert_interval_minutes = " << q.alert_interval_minutes << "\n";
+    QuotaOverride all{q.defaults.requests_per_minute, q.defaults.residents_per_minute,
+                      q.defaults.requests_per_day, q.defaults.residents_per_day};
+    RenderQuotaLimits(all, o);
+    if (q.operators != QuotaOverride{}) {
+      o << "\n[quotas.operator]\n";
+      RenderQuotaLimits(q.operators, o);
+    }
+    for (const auto& [id, limits] : q.purposes) {
+      o << "\n[quotas.purpose." << TomlString(id) << "]\n";
+      RenderQuotaLimits(limits, o);
+    }
   }
   return o.str();
 }

@@ -25,7 +25,16 @@
 //   access_log = "-"               # JSON lines; "-" = standard error
 //   max_body_bytes = 1048576, max_connections = 256, read_timeout_ms = 10000,
 //   idle_timeout_ms = 30000, io_threads = 2, worker_threads = 16
+//   [quotas]                       # reads per caller and purpose (docs/quotas.md)
+//   requests_per_minute = 120, residents_per_minute = 600
+//   requests_per_day = 10000, residents_per_day = 10000
+//   [quotas.operator]              # operators on the console: overrides of the above
+//   [quotas.purpose."board.school_aid"]  # one purpose: overrides of the above
+//   residents_per_day = 50000
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -66,6 +75,40 @@ struct ConsoleConfig {
   std::string web_dir;              // the console's static files; "" = the built-in default
 };
 
+// Read quotas (docs/quotas.md): how much one caller (a client certificate or an operator) may
+// read for one purpose. Minutes are a sliding window, days are JST calendar days.
+struct QuotaLimits {
+  int64_t requests_per_minute = 120;
+  int64_t residents_per_minute = 600;
+  int64_t requests_per_day = 10000;
+  int64_t residents_per_day = 10000;
+  friend bool operator==(const QuotaLimits&, const QuotaLimits&) = default;
+};
+
+// Some of the limits, over others.
+struct QuotaOverride {
+  std::optional<int64_t> requests_per_minute;
+  std::optional<int64_t> residents_per_minute;
+  std::optional<int64_t> requests_per_day;
+  std::optional<int64_t> residents_per_day;
+  QuotaLimits Over(QuotaLimits base) const;
+  friend bool operator==(const QuotaOverride&, const QuotaOverride&) = default;
+};
+
+struct QuotaConfig {
+  bool present = false;  // a [quotas] table was given (rendered back only then)
+  bool enabled = true;   // quotas apply even without a [quotas] table, with the defaults
+  QuotaLimits defaults;
+  QuotaOverride operators;                        // [quotas.operator]
+  std::map<std::string, QuotaOverride> purposes;  // [quotas.purpose."<id>"]
+  // At most one real-time alert per (rule, actor) in this many minutes.
+  int alert_interval_minutes = 60;
+
+  // The limits for a caller and purpose: defaults, then [quotas.operator] for an operator, then
+  // the purpose's overrides.
+  QuotaLimits LimitsFor(bool is_operator, const std::string& purpose) const;
+};
+
 struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
   int prefecture = 0;  // 1..47; 0 for a national node
@@ -80,6 +123,7 @@ struct NodeConfig {
   std::string purposes_file;  // absolute; "" = the built-in sample catalogue
   ServerConfig server;
   ConsoleConfig console;
+  QuotaConfig quotas;
 };
 
 // Parses a configuration; unknown keys and wrong types are errors (a typo in a retention

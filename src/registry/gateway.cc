@@ -4,6 +4,7 @@
 
 #include "domain/local_gov_code.h"
 #include "registry/operators.h"
+#include "registry/quota.h"
 #include "text/utf8.h"
 
 namespace kakunin::registry {
@@ -186,6 +187,7 @@ Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::
   audit::AuditEntry e = EntryFor(actor, action, purpose);
   e.outcome = "refused:" + std::string(why.reason().empty() ? why.message() : why.reason());
   KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  if (quotas_ != nullptr) quotas_->Refused(actor);  // repeated_refusals, in real time
   return why;
 }
 
@@ -278,7 +280,7 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                           Status::PermissionDenied("the operator is not nominated for the purpose")
                               .WithReason("not_nominated"));
     }
-    return p;
+    return Admit(caller, p, action);
   }
   const Client& client = *caller.client;
   if (client.kind == ClientKind::kMunicipalCs) {
@@ -298,7 +300,7 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                         Status::PermissionDenied("the purpose is not permitted to this client")
                             .WithReason("purpose_not_permitted"));
   }
-  return p;
+  return Admit(caller, p, action);
 }
 
 ProvisionRequest Gateway::RequestFor(const Caller& caller, const Purpose& purpose,
@@ -322,6 +324,7 @@ Result<ProvidedRecord> Gateway::Lookup(store::RegistryReader& reader, const Call
   req.resident_codes = {resident_code};
   auto out = registry_->Provide(reader, req, caller.actor);
   if (!out.ok()) return out.status();
+  Answered(caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
   return std::move((*out)[0]);
 }
 
@@ -332,7 +335,9 @@ Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(
   if (!p.ok()) return p.status();
   ProvisionRequest req = RequestFor(caller, **p, "history");
   req.resident_codes = {resident_code};
-  return registry_->ProvideHistory(reader, req, caller.actor);
+  auto out = registry_->ProvideHistory(reader, req, caller.actor);
+  if (out.ok()) Answered(caller, purpose, false, out->has_value() ? 1 : 0, 1);
+  return out;
 }
 
 Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Caller& caller,
@@ -344,6 +349,7 @@ Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Cal
   r.include_removed = false;
   auto found = registry_->Search(reader, r, caller.actor, purpose);
   if (!found.ok()) return found.status();
+  Answered(caller, purpose, true, found->rows.size(), found->rows.size());
   SearchProvision out;
   out.truncated = found->cut;
   if (found->rows.empty()) return out;
@@ -368,7 +374,29 @@ Result<std::vector<ProvidedRecord>> Gateway::Batch(store::RegistryReader& reader
   }
   ProvisionRequest req = RequestFor(caller, **p, "batch");
   req.resident_codes = codes;
-  return registry_->Provide(reader, req, caller.actor);
+  auto out = registry_->Provide(reader, req, caller.actor);
+  if (out.ok()) {
+    Answered(caller, purpose, false,
+             std::count_if(out->begin(), out->end(), [](const auto& r) { return r.found; }),
+             codes.size());
+  }
+  return out;
+}
+
+Result<const Purpose*> Gateway::Admit(const Caller& caller, const Purpose* purpose,
+                                      const char* action) const {
+  if (quotas_ != nullptr) {
+    KAKUNIN_RETURN_IF_ERROR(quotas_->Admit(caller.actor, caller.op != nullptr, purpose->id,
+                                           action));
+  }
+  return purpose;
+}
+
+void Gateway::Answered(const Caller& caller, const std::string& purpose, bool search,
+                       size_t found, size_t asked) const {
+  if (quotas_ == nullptr) return;
+  quotas_->Answered(caller.actor, caller.op != nullptr, purpose, search,
+                    static_cast<int64_t>(found), static_cast<int64_t>(asked));
 }
 
 }  // namespace kakunin::registry

@@ -42,6 +42,7 @@ inline constexpr size_t kMaxNotificationsPerRequest = 1000;
 inline constexpr size_t kMaxCodesPerProvision = 1000;
 
 struct OperatorView;  // registry/operators.h
+class Quotas;        // registry/quota.h
 
 // Who reads: a system (its register entry) or an operator on the console (with their roles and
 // nominations). Exactly one of client / op is set.
@@ -62,7 +63,7 @@ struct SearchProvision {
 
 // Thread-safe (the registry and the catalogue are). Errors carry a reason (Status::reason()):
 // client_not_registered, client_revoked, not_permitted, sender_mismatch, purpose_not_permitted,
-// halted; kInvalidArgument for a bad request.
+// halted, quota_exceeded (kResourceExhausted); kInvalidArgument for a bad request.
 class Gateway {
  public:
   // All pointers must outlive the gateway.
@@ -116,7 +117,17 @@ class Gateway {
                                             const std::vector<std::string>& resident_codes,
                                             const std::string& purpose) const;
 
+  // Charges every read to its caller's quota (not owned; nullptr: no quotas, no real-time
+  // alerts). A read over quota is refused (kResourceExhausted, reason quota_exceeded) before any
+  // data is read. Set before serving.
+  void UseQuotas(Quotas* quotas) { quotas_ = quotas; }
+
  private:
+  // The quota hooks (registry/quota.h): before a read, and after its answer.
+  Result<const Purpose*> Admit(const Caller& caller, const Purpose* purpose,
+                               const char* action) const;
+  void Answered(const Caller& caller, const std::string& purpose, bool search, size_t found,
+                size_t asked) const;
   Result<const Purpose*> Authorize(const Caller& caller, const std::string& purpose,
                                    const char* action) const;
   ProvisionRequest RequestFor(const Caller& caller, const Purpose& purpose,
@@ -128,6 +139,7 @@ class Gateway {
   const PurposeCatalogue* catalogue_;
   const Clock* clock_;
   int prefecture_;
+  Quotas* quotas_ = nullptr;
 };
 
 }  // namespace kakunin::registry

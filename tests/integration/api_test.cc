@@ -244,9 +244,13 @@ class ApiTest : public ::testing::Test {
     return p.ok() ? static_cast<int64_t>(p->size()) : -1;
   }
 
+  // Real-time alerts (docs/quotas.md) are left out: off_hours depends on when the test runs.
   static int64_t LogSize() {
     auto reader = w->node->store->OpenReader();
-    return *(*reader)->AuditSize();
+    store::AuditQuery alerts;
+    alerts.action = "alert.raised";
+    alerts.limit = 1000000;
+    return *(*reader)->AuditSize() - static_cast<int64_t>((*reader)->SearchAudit(alerts)->size());
   }
 
   // A 転居 of resident `i` (of 甲府市) under `sequence`, as the contract's JSON.

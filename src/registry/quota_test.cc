@@ -1,0 +1,457 @@
+// Read quotas and real-time alerts (registry/quota.h, docs/quotas.md): the limiter with a fake
+// clock, the [quotas] configuration, and a harvest through the Gateway on a real database that
+// is cut off at the quota, with the refusal and the alerts in the operation log.
+
+#include "registry/quota.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "audit/signer.h"
+#include "crypto/keys.h"
+#include "registry/gateway.h"
+#include "store/sqlite/sqlite_registry_store.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr int64_t kSecond = 1000000;
+constexpr int64_t kMinute = 60 * kSecond;
+constexpr int64_t kDay = 86400 * kSecond;
+
+// Friday 2026-11-20, 12:00 JST: office hours, and on a minute boundary.
+int64_t Noon() { return FixedClock::AtDate(Date::FromYmd(2026, 11, 20)).NowMicros(); }
+
+QuotaConfig Small() {
+  QuotaConfig c;
+  c.defaults = {5, 20, 1000, 1000};
+  return c;
+}
+
+int AdmitMany(QuotaTable& t, const std::string& caller, const std::string& purpose, int64_t now,
+              int n, QuotaSubject subject = QuotaSubject::kClient) {
+  int admitted = 0;
+  for (int i = 0; i < n; ++i) admitted += t.Admit(caller, subject, purpose, now).admitted;
+  return admitted;
+}
+
+TEST(QuotaTableTest, RequestsPerMinuteOverASlidingMinute) {
+  QuotaTable t(Small());
+  const int64_t t0 = Noon();
+  EXPECT_EQ(AdmitMany(t, "cert:a", "p", t0, 5), 5);
+  QuotaTable::Verdict v = t.Admit("cert:a", QuotaSubject::kClient, "p", t0 + 59 * kSecond);
+  EXPECT_FALSE(v.admitted);
+  EXPECT_EQ(v.limit, "requests_per_minute");
+  EXPECT_EQ(v.value, 5);
+  // The next minute begins with the whole previous one still inside the last 60 s.
+  EXPECT_EQ(AdmitMany(t, "cert:a", "p", t0 + kMinute, 5), 0);
+  // Half way through it, half of the previous minute's 5 still count: 2 more fit.
+  EXPECT_EQ(AdmitMany(t, "cert:a", "p", t0 + kMinute + 30 * kSecond, 5), 2);
+  // Two minutes on, nothing of the first minute is left.
+  EXPECT_EQ(AdmitMany(t, "cert:a", "p", t0 + 3 * kMinute, 10), 5);
+}
+
+TEST(QuotaTableTest, ResidentsPerMinuteRefuseTheNextRequest) {
+  QuotaTable t(Small());
+  const int64_t t0 = Noon();
+  ASSERT_TRUE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0).admitted);
+  t.Charge("cert:a", QuotaSubject::kClient, "p", 19, t0);
+  ASSERT_TRUE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0).admitted);  // one left
+  t.Charge("cert:a", QuotaSubject::kClient, "p", 50, t0);  // an answer may overshoot once
+  QuotaTable::Verdict v = t.Admit("cert:a", QuotaSubject::kClient, "p", t0);
+  EXPECT_FALSE(v.admitted);
+  EXPECT_EQ(v.limit, "residents_per_minute");
+}
+
+TEST(QuotaTableTest, DaysAreJstCalendarDays) {
+  QuotaConfig c;
+  c.defaults = {1000, 1000, 3, 10};
+  QuotaTable t(c);
+  const int64_t t0 = Noon();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0 + i * kMinute).admitted);
+  }
+  QuotaTable::Verdict v = t.Admit("cert:a", QuotaSubject::kClient, "p", t0 + 11 * 3600 * kSecond);
+  EXPECT_FALSE(v.admitted);  // 23:00 JST, same day
+  EXPECT_EQ(v.limit, "requests_per_day");
+  // Midnight JST (15:00 UTC) starts a new day.
+  EXPECT_TRUE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0 + 12 * 3600 * kSecond).admitted);
+  t.Charge("cert:a", QuotaSubject::kClient, "p", 10, t0 + 12 * 3600 * kSecond);
+  v = t.Admit("cert:a", QuotaSubject::kClient, "p", t0 + 13 * 3600 * kSecond);
+  EXPECT_FALSE(v.admitted);
+  EXPECT_EQ(v.limit, "residents_per_day");
+  EXPECT_TRUE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0 + 2 * kDay).admitted);
+}
+
+TEST(QuotaTableTest, PerPurposeAndOperatorOverrides) {
+  QuotaConfig c = Small();
+  c.operators.requests_per_minute = 2;
+  c.purposes["board.school_aid"].requests_per_minute = 8;
+  EXPECT_EQ(c.LimitsFor(false, "other").requests_per_minute, 5);
+  EXPECT_EQ(c.LimitsFor(true, "other").requests_per_minute, 2);
+  EXPECT_EQ(c.LimitsFor(false, "board.school_aid").requests_per_minute, 8);
+  EXPECT_EQ(c.LimitsFor(true, "board.school_aid").requests_per_minute, 8);  // purpose wins
+  EXPECT_EQ(c.LimitsFor(true, "board.school_aid").residents_per_minute, 20);
+  QuotaTable t(c);
+  const int64_t t0 = Noon();
+  EXPECT_EQ(AdmitMany(t, "cert:a", "board.school_aid", t0, 20), 8);
+  EXPECT_EQ(AdmitMany(t, "cert:a", "other", t0, 20), 5);
+  EXPECT_EQ(AdmitMany(t, "operator:o", "other", t0, 20, QuotaSubject::kOperator), 2);
+}
+
+TEST(QuotaTableTest, CallersAndPurposesAreCountedApart) {
+  QuotaTable t(Small());
+  const int64_t t0 = Noon();
+  EXPECT_EQ(AdmitMany(t, "cert:a", "p", t0, 10), 5);
+  EXPECT_EQ(AdmitMany(t, "cert:b", "p", t0, 10), 5);
+  EXPECT_EQ(AdmitMany(t, "cert:a", "q", t0, 10), 5);
+  // The same id as an operator is another caller.
+  EXPECT_EQ(AdmitMany(t, "cert:a", "p", t0, 10, QuotaSubject::kOperator), 5);
+  EXPECT_EQ(t.size(), 4u);
+}
+
+TEST(QuotaTableTest, TheTableIsBounded) {
+  QuotaTable t(Small(), /*max_keys=*/4);
+  const int64_t t0 = Noon();
+  for (int i = 0; i < 100; ++i) {
+    t.Admit("cert:" + std::to_string(i), QuotaSubject::kClient, "p", t0 + i);
+    EXPECT_LE(t.size(), 4u);
+  }
+  // An idle key is forgotten before an active one: "cert:99" was seen last and keeps its count.
+  EXPECT_EQ(AdmitMany(t, "cert:99", "p", t0 + 200, 10), 4);
+  // A day later every key has expired; new ones take their places.
+  for (int i = 0; i < 4; ++i)
+    t.Admit("new:" + std::to_string(i), QuotaSubject::kClient, "p", t0 + 2 * kDay);
+  EXPECT_EQ(t.size(), 4u);
+}
+
+TEST(QuotaTableTest, ConcurrentRequestsAdmitExactlyTheLimit) {
+  QuotaConfig c;
+  c.defaults = {100, 100000, 100000, 100000};
+  QuotaTable t(c);
+  const int64_t t0 = Noon();
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 8; ++k) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (t.Admit("cert:a", QuotaSubject::kClient, "p", t0).admitted) ++admitted;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(admitted.load(), 100);
+}
+
+// --- configuration ---
+
+constexpr char kBase[] = "role = \"prefecture\"\nprefecture = 19\n";
+
+TEST(QuotaConfigTest, DefaultsWithoutATable) {
+  auto c = ParseNodeConfig(kBase, "/d");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->quotas.enabled);
+  EXPECT_FALSE(c->quotas.present);
+  EXPECT_EQ(c->quotas.defaults, (QuotaLimits{120, 600, 10000, 10000}));
+}
+
+TEST(QuotaConfigTest, ParsesOverridesAndRendersThemBack) {
+  const std::string text = std::string(kBase) +
+                           "[quotas]\nrequests_per_minute = 60\nalert_interval_minutes = 15\n"
+                           "[quotas.operator]\nresidents_per_day = 500\n"
+                           "[quotas.purpose.\"board.school_aid\"]\nresidents_per_day = 50000\n";
+  auto c = ParseNodeConfig(text, "/d");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->quotas.defaults.requests_per_minute, 60);
+  EXPECT_EQ(c->quotas.defaults.residents_per_minute, 600);
+  EXPECT_EQ(c->quotas.alert_interval_minutes, 15);
+  EXPECT_EQ(c->quotas.operators.residents_per_day, 500);
+  ASSERT_EQ(c->quotas.purposes.count("board.school_aid"), 1u);
+  EXPECT_EQ(c->quotas.LimitsFor(false, "board.school_aid").residents_per_day, 50000);
+  EXPECT_EQ(c->quotas.LimitsFor(true, "other").residents_per_day, 500);
+  auto back = ParseNodeConfig(RenderNodeConfig(*c), "/d");
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << RenderNodeConfig(*c);
+  EXPECT_EQ(back->quotas.defaults, c->quotas.defaults);
+  EXPECT_EQ(back->quotas.operators, c->quotas.operators);
+  EXPECT_EQ(back->quotas.purposes, c->quotas.purposes);
+  EXPECT_EQ(back->quotas.alert_interval_minutes, 15);
+}
+
+TEST(QuotaConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
+  const char* bad[] = {
+      "[quotas]\nrequests_per_minut = 5\n",                        // typo: unknown key
+      "[quotas]\nrequests_per_minute = 0\n",                       // zero is not "unlimited"
+      "[quotas]\nresidents_per_day = -1\n",                        // negative
+      "[quotas]\nrequests_per_day = \"100\"\n",                    // wrong type
+      "[quotas]\nrequests_per_day = 1.5\n",                        // not an integer
+      "[quotas]\nresidents_per_minute = 10000000000\n",            // absurd
+      "[quotas]\nenabled = \"no\"\n",                              // not a boolean
+      "[quotas]\nalert_interval_minutes = 0\n",                    //
+      "quotas = 5\n",                                              // not a table
+      "[quotas.operator]\nrequests = 5\n",                         // unknown key
+      "[quotas.operator]\nrequests_per_minute = 0\n",              //
+      "[quotas.purpose.\"board.school_aid\"]\nenabled = false\n",  // not a limit
+      "[quotas.purpose.\"board.school_aid\"]\nrequests_per_day = 0\n",
+      "[quotas.purpose.\"Board School\"]\nrequests_per_day = 5\n",  // not a purpose id
+      "[quotas]\npurpose = 5\n",                                    // not a table
+      "[quotas]\npurpose.x = 5\n",                                  // a purpose that is no table
+  };
+  for (const char* tail : bad) {
+    auto c = ParseNodeConfig(std::string(kBase) + tail, "/d");
+    EXPECT_FALSE(c.ok()) << tail;
+    if (!c.ok()) {
+      EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << tail;
+    }
+  }
+}
+
+TEST(QuotaConfigTest, APurposeOutsideTheCatalogueIsRefusedAtStart) {
+  auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
+  ASSERT_TRUE(catalogue.ok());
+  QuotaConfig c;
+  c.purposes["board.school_aid"].requests_per_day = 5;
+  EXPECT_TRUE(CheckQuotaPurposes(c, *catalogue).ok());
+  c.purposes["board.shcool_aid"].requests_per_day = 5;
+  EXPECT_EQ(CheckQuotaPurposes(c, *catalogue).code(), StatusCode::kInvalidArgument);
+}
+
+// --- real-time rules ---
+
+std::vector<std::string> RulesOf(const std::vector<audit::LiveAlert>& alerts) {
+  std::vector<std::string> out;
+  for (const auto& a : alerts) out.push_back(a.rule);
+  return out;
+}
+
+TEST(LiveReviewTest, ManySearchesFiresOnceWhenTheThresholdIsPassed) {
+  audit::LiveReview live({}, 60 * kMinute);
+  const int64_t t0 = Noon();
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(live.OnRead("cert:a", t0 + i, true).empty());
+  auto alerts = live.OnRead("cert:a", t0 + 50, true);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule, "many_searches");
+  EXPECT_EQ(alerts[0].actor, "cert:a");
+  EXPECT_EQ(alerts[0].count, 51);
+  EXPECT_EQ(alerts[0].threshold, 50);
+  // At most one per interval, however many more searches.
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(live.OnRead("cert:a", t0 + 100 + i, true).empty());
+  EXPECT_THAT(RulesOf(live.OnRead("cert:a", t0 + 61 * kMinute, true)),
+              ::testing::ElementsAre("many_searches"));
+  // Another actor has its own counters.
+  EXPECT_TRUE(live.OnRead("cert:b", t0, true).empty());
+}
+
+TEST(LiveReviewTest, OffHoursRefusalsAndProbes) {
+  audit::LiveReview live;
+  const int64_t t0 = Noon();
+  // 22:00 JST.
+  EXPECT_THAT(RulesOf(live.OnRead("operator:x", t0 + 10 * 3600 * kSecond, false)),
+              ::testing::ElementsAre("off_hours"));
+  // Saturday noon.
+  EXPECT_THAT(RulesOf(live.OnRead("operator:y", t0 + kDay, false)),
+              ::testing::ElementsAre("off_hours"));
+  EXPECT_TRUE(live.OnRefusal("cert:a", t0).empty());
+  EXPECT_TRUE(live.OnRefusal("cert:a", t0).empty());
+  EXPECT_THAT(RulesOf(live.OnRefusal("cert:a", t0)), ::testing::ElementsAre("repeated_refusals"));
+  EXPECT_THAT(RulesOf(live.OnRefusal("cert:q", t0, /*quota=*/true)),
+              ::testing::ElementsAre("quota_exceeded"));
+  EXPECT_TRUE(live.OnRead("cert:p", t0, false, 50).empty());
+  EXPECT_THAT(RulesOf(live.OnRead("cert:p", t0, false, 1)),
+              ::testing::ElementsAre("many_not_found"));
+  // A new day starts the counters again.
+  EXPECT_TRUE(live.OnRefusal("cert:a", t0 + kDay).empty());
+}
+
+TEST(LiveReviewTest, TrackedActorsAreBounded) {
+  audit::LiveReview live({}, 60 * kMinute, /*max_actors=*/10);
+  for (int i = 0; i < 100; ++i) live.OnRead("cert:" + std::to_string(i), Noon() + i, true);
+  EXPECT_LE(live.tracked(), 10u);
+}
+
+// --- a harvest through the Gateway ---
+
+namespace fs = std::filesystem;
+
+class HarvestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kakunin_quota_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ASSERT_TRUE(crypto::CreateKeyFile((dir_ / "keys").string()).ok());
+    auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
+    ASSERT_TRUE(keys.ok());
+    cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
+    auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    config_.prefecture = 19;
+    ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit.key").string()).ok());
+    signer_ = std::move(*audit::LoadSigningKeyFile((dir_ / "audit.key").string()));
+    log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
+    auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
+    ASSERT_TRUE(catalogue.ok());
+    catalogue_ = std::make_unique<PurposeCatalogue>(std::move(*catalogue));
+    registry_ =
+        std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_, log_.get());
+    registry_->UsePurposes(catalogue_.get());
+    gateway_ = std::make_unique<Gateway>(registry_.get(), catalogue_.get(), &clock_, 19);
+    // Three residents named ヤマダ.
+    std::vector<PreparedNotification> batch;
+    for (int i = 1; i <= 3; ++i) {
+      Notification n;
+      n.municipality_code = "192015";
+      n.sequence = static_cast<uint64_t>(i);
+      n.reason = ChangeReason::kBirth;
+      n.kind = KindOf(n.reason);
+      n.change_date = Date::FromYmd(2026, 4, 1);
+      n.resident_code = ResidentCode::FromTenDigits("100000000" + std::to_string(i));
+      n.individual_number = IndividualNumber::FromElevenDigits("1000000000" + std::to_string(i));
+      n.name = "山田　太郎";
+      n.name_kana = "ヤマダ　タロウ";
+      n.sex = Sex::kMale;
+      n.birth_date = Date::FromYmd(1980, 5, 1);
+      n.address = LocalGovTable::Builtin().Find("192015")->FullName() + "1番地";
+      batch.push_back(registry_->Prepare(
+          CheckJsonNotification(ToCanonicalJson(n), registry_->check_options())));
+    }
+    auto applied = registry_->Apply(batch, Actor{"os:test", "test"});
+    ASSERT_TRUE(applied.ok());
+    for (const auto& r : *applied) ASSERT_TRUE(r.ok());
+    agency_.spki_sha256 = std::string(64, 'a');
+    agency_.kind = ClientKind::kAgency;
+    agency_.name = "山梨県教育委員会";
+    agency_.recipient = "agency:yamanashi-board-of-education";
+    agency_.purposes = {"board.school_aid"};
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::vector<audit::AuditEntry> Entries(const std::string& action) {
+    auto reader = store_->OpenReader();
+    store::AuditQuery q;
+    q.action = action;
+    auto rows = (*reader)->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    std::vector<audit::AuditEntry> out;
+    for (const auto& row : *rows) out.push_back(*audit::DecodeEntry(*row.payload));
+    return out;
+  }
+
+  fs::path dir_;
+  NodeConfig config_;
+  FixedClock clock_ = FixedClock::AtDate(Date::FromYmd(2026, 11, 20));  // a Friday, noon
+  std::unique_ptr<crypto::FieldCipher> cipher_;
+  std::unique_ptr<store::RegistryStore> store_;
+  std::unique_ptr<audit::Signer> signer_;
+  std::unique_ptr<audit::AuditLog> log_;
+  std::unique_ptr<PurposeCatalogue> catalogue_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Gateway> gateway_;
+  Client agency_;
+};
+
+// The incident: one agency collected 1,395 residents with 27,600 searches in under 10 s. With the
+// default quotas the same loop is cut off after 120 searches, the refusal is recorded, and the
+// alerts are in the log at once.
+TEST_F(HarvestTest, AHarvestingAgencyIsCutOffAndAlertedAtOnce) {
+  Quotas quotas(QuotaConfig{}, &clock_, registry_.get());
+  int refusal_hooks = 0;
+  std::vector<std::string> alert_hooks;
+  quotas.SetHooks({[&](QuotaSubject kind) {
+                     EXPECT_EQ(kind, QuotaSubject::kClient);
+                     ++refusal_hooks;
+                   },
+                   [&](const audit::LiveAlert& a) { alert_hooks.push_back(a.rule); }});
+  gateway_->UseQuotas(&quotas);
+  const Caller caller = Caller::ForClient(agency_, "10.0.0.5");
+  SearchRequest yamada;
+  yamada.kana = "ヤマダ";
+  auto reader = store_->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  int answered = 0, residents = 0, refused = 0;
+  for (int i = 0; i < 300; ++i) {  // 300 searches within one second
+    auto found = gateway_->Search(**reader, caller, yamada, "board.school_aid");
+    if (found.ok()) {
+      ++answered;
+      residents += static_cast<int>(found->records.size());
+      continue;
+    }
+    ++refused;
+    EXPECT_EQ(found.status().code(), StatusCode::kResourceExhausted);
+    EXPECT_EQ(found.status().reason(), "quota_exceeded");
+    EXPECT_EQ(found.status().message().find("ヤマダ"), std::string::npos);
+  }
+  EXPECT_EQ(answered, 120);  // requests_per_minute
+  EXPECT_EQ(residents, 360);
+  EXPECT_EQ(refused, 180);
+  EXPECT_EQ(refusal_hooks, 180);
+
+  // Every refusal is in the log, with which limit, and nothing about the residents.
+  auto searches = Entries("resident.search");
+  int refusals_logged = 0;
+  for (const auto& e : searches) {
+    if (e.outcome != "refused:quota_exceeded") continue;
+    ++refusals_logged;
+    EXPECT_EQ(e.actor, "cert:" + agency_.spki_sha256);
+    EXPECT_EQ(e.purpose, "board.school_aid");
+    EXPECT_TRUE(e.targets.empty());
+    EXPECT_EQ(e.conditions, "quota=requests_per_minute limit=120 subject=client");
+  }
+  EXPECT_EQ(refusals_logged, 180);
+
+  // The alerts, each once (one per rule and actor per interval), in the log and at the hooks.
+  std::vector<std::string> logged;
+  for (const auto& e : Entries("alert.raised")) {
+    EXPECT_EQ(e.actor, "cert:" + agency_.spki_sha256);
+    EXPECT_TRUE(e.targets.empty());
+    EXPECT_EQ(e.conditions.find("ヤマダ"), std::string::npos);
+    logged.push_back(e.conditions.substr(0, e.conditions.find(' ')));
+  }
+  EXPECT_THAT(logged, ::testing::UnorderedElementsAre("rule=many_searches", "rule=quota_exceeded",
+                                                      "rule=repeated_refusals"));
+  EXPECT_THAT(alert_hooks, ::testing::UnorderedElementsAre("many_searches", "quota_exceeded",
+                                                           "repeated_refusals"));
+  // many_searches fired during the harvest, before the quota: at the 51st search.
+  EXPECT_EQ(alert_hooks.front(), "many_searches");
+
+  // Two minutes later the agency may read again, at the quota's pace.
+  clock_.Advance(2 * kMinute);
+  EXPECT_TRUE(gateway_->Search(**reader, caller, yamada, "board.school_aid").ok());
+}
+
+TEST_F(HarvestTest, LookupsChargeResidentsAndProbesRaiseAnAlert) {
+  QuotaConfig config;
+  config.defaults.residents_per_day = 2;
+  Quotas quotas(config, &clock_, registry_.get());
+  gateway_->UseQuotas(&quotas);
+  const Caller caller = Caller::ForClient(agency_, "10.0.0.5");
+  auto reader = store_->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  ASSERT_TRUE(gateway_->Lookup(**reader, caller, code, "board.school_aid").ok());
+  ASSERT_TRUE(gateway_->Lookup(**reader, caller, code, "board.school_aid").ok());
+  auto third = gateway_->Lookup(**reader, caller, code, "board.school_aid");
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().reason(), "quota_exceeded");
+  // Not-found probes cost no resident, but 51 of them in a day raise many_not_found.
+  std::vector<std::string> probes;
+  for (int i = 0; i < 51; ++i) {
+    probes.push_back(ResidentCode::FromTenDigits("20000000" + std::to_string(10 + i)).str());
+  }
+  Quotas fresh(QuotaConfig{}, &clock_, registry_.get());
+  gateway_->UseQuotas(&fresh);
+  auto batch = gateway_->Batch(**reader, caller, probes, "board.school_aid");
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  std::vector<std::string> rules;
+  for (const auto& e : Entries("alert.raised")) rules.push_back(e.conditions);
+  EXPECT_THAT(rules, ::testing::Contains(::testing::StartsWith("rule=many_not_found count=51")));
+}
+
+}  // namespace
+}  // namespace kakunin::registry
