@@ -48,6 +48,8 @@ void CheckpointTimer::Run() {
       due = now + interval_micros_;
       continue;  // look again: the clock may have moved during the tick
     }
+    // The system clock was set back: T from now, not from a time that may be hours away.
+    if (due - now > interval_micros_) due = now + interval_micros_;
     ++checks_;
     checked_.notify_all();
     woken_ = false;
