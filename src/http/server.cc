@@ -462,7 +462,7 @@ class Server::Impl {
 
   // Serialises reloads (the accept loop's checks and ReloadTls() from a signal thread).
   std::mutex reload_mu_;
-  FileSignature crl_seen_;                 // crl_file as last read (or refused)
+  FileSignature crl_seen_;  // crl_file as last read (or refused)
   SteadyClock::time_point next_crl_check_;
   std::unique_ptr<net::io_context> ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;

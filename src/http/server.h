@@ -50,6 +50,9 @@ struct Response {
   std::string body;
 };
 
+// Never sees a request the server refused itself: 400 for bad syntax, obsolete line folding
+// (a header line starting with a space or tab) or a missing (HTTP/1.1) or repeated Host header;
+// 413 and 431 for the limits.
 // Runs on the worker pool, never on an I/O thread, so it may block (SQLite, argon2id, HSM).
 // Called concurrently from several workers: must be thread-safe. An exception it throws is
 // answered with a 500 problem document and never propagates further.
