@@ -144,6 +144,9 @@ void SecurityHeaders(Response* r) {
   r->headers.emplace_back("referrer-policy", "no-referrer");
   r->headers.emplace_back("cache-control", "no-store");
   r->headers.emplace_back("x-frame-options", "DENY");
+  // The console is only ever served over TLS: browsers must never try it in clear (two years,
+  // the preload lists' minimum).
+  r->headers.emplace_back("strict-transport-security", "max-age=63072000; includeSubDomains");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cli/node_server.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -31,16 +32,75 @@ std::string AlertLine(const audit::LiveAlert& a) {
 
 }  // namespace
 
+// --- CheckpointTimer ---
+
+CheckpointTimer::CheckpointTimer(const Clock* clock, int64_t interval_micros,
+                                 std::function<void()> tick)
+    : clock_(clock),
+      interval_micros_(std::max<int64_t>(interval_micros, 1)),
+      tick_(std::move(tick)),
+      thread_([this] { Run(); }) {}
+
+CheckpointTimer::~CheckpointTimer() { Stop(); }
+
+void CheckpointTimer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  checked_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+bool CheckpointTimer::CheckNow(std::chrono::milliseconds bound) {
+  std::unique_lock lock(mu_);
+  if (stop_) return false;
+  const uint64_t before = checks_;
+  woken_ = true;
+  wake_.notify_all();
+  return checked_.wait_for(lock, bound, [&] { return stop_ || checks_ > before; }) && !stop_;
+}
+
+void CheckpointTimer::Run() {
+  std::unique_lock lock(mu_);
+  int64_t due = clock_->NowMicros() + interval_micros_;
+  while (!stop_) {
+    // The clock is read and the check counted under the lock, so CheckNow() never mistakes a
+    // look taken before the clock moved for one taken after.
+    const int64_t now = clock_->NowMicros();
+    if (now >= due) {
+      lock.unlock();
+      tick_();
+      lock.lock();
+      due = now + interval_micros_;
+      continue;  // look again: the clock may have moved during the tick
+    }
+    // The system clock was set back: T from now, not from a time that may be hours away.
+    if (due - now > interval_micros_) due = now + interval_micros_;
+    ++checks_;
+    checked_.notify_all();
+    woken_ = false;
+    // Real time stands in for the clock's: right for the system clock; a moved test clock
+    // comes with a CheckNow().
+    wake_.wait_for(lock, std::chrono::microseconds(due - now), [&] { return stop_ || woken_; });
+  }
+}
+
+// --- NodeServer ---
+
 Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
                                                       const registry::ServerConfig& config,
                                                       std::FILE* access_log,
-                                                      const registry::ConsoleConfig& console) {
+                                                      const registry::ConsoleConfig& console,
+                                                      const NodeServerOptions& options) {
   if (!config.present) {
     return Status::FailedPrecondition("the configuration has no [server] table");
   }
   KAKUNIN_RETURN_IF_ERROR(registry::CheckQuotaPurposes(node->config.quotas, *node->purposes));
   std::unique_ptr<NodeServer> s(new NodeServer());
   s->node_ = node;
+  s->report_ = options.report;
   s->access_log_ = std::make_unique<api::AccessLog>(access_log);
   // Quotas on every read by a client or an operator, and alerts as misuse happens
   // (docs/quotas.md).
@@ -67,12 +127,28 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
   s->service_ = std::make_unique<api::Service>(node->registry.get(), node->gateway.get(),
                                                node->store.get(), &s->metrics_,
                                                s->access_log_.get());
+  // A start that fails leaves nothing running and the node as it was; the destructor then has
+  // nothing to stop and no checkpoint to sign (nothing was served).
+  auto fail = [&](const Status& st) -> Status {
+    if (s->console_server_) s->console_server_->Stop();
+    if (s->server_) s->server_->Stop();
+    node->registry->UseWriteQueue(nullptr);
+    node->gateway->UseQuotas(nullptr);
+    s->stopped_ = true;
+    return st;
+  };
   http::TlsConfig tls;
   tls.cert_file = config.certificate;
   tls.key_file = config.key;
   tls.client_ca_file = config.client_ca;
   tls.crl_file = config.crl;
   tls.require_client_certificate = true;
+  tls.crl_check_interval = options.crl_check_interval;
+  NodeServer* self = s.get();
+  tls.on_reload = [self](const Status& st) {
+    self->Report(st.ok() ? "TLS files reloaded for the API (a new CRL applies to new connections)"
+                         : st.message());
+  };
   http::Limits limits;
   limits.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
   limits.max_connections = config.max_connections;
@@ -85,22 +161,23 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
       config.address, static_cast<uint16_t>(config.port), tls, limits,
       [service](const http::Request& r) { return service->Handle(r); },
       [service](const http::Event& e) { service->OnEvent(e); });
-  if (!server.ok()) {
-    node->registry->UseWriteQueue(nullptr);
-    node->gateway->UseQuotas(nullptr);
-    return server.status();
-  }
+  if (!server.ok()) return fail(server.status());
   s->server_ = std::move(*server);
   if (console.present) {
-    api::ConsoleOptions options;
-    options.rp_id = console.rp_id;
-    options.web_dir = console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
-    options.idle_lock_seconds = console.idle_lock_seconds;
-    options.purposes = node->purposes.get();
+    api::ConsoleOptions console_options;
+    console_options.rp_id = console.rp_id;
+    console_options.web_dir =
+        console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
+    console_options.idle_lock_seconds = console.idle_lock_seconds;
+    console_options.purposes = node->purposes.get();
     s->console_ = std::make_unique<api::ConsoleService>(node->gateway.get(), node->operators.get(),
-                                                        node->store.get(), &node->clock, options);
+                                                        node->store.get(), &node->clock,
+                                                        console_options);
     http::TlsConfig optional_card = tls;
     optional_card.require_client_certificate = false;  // the IC card, when there is one
+    optional_card.on_reload = [self](const Status& st) {
+      self->Report(st.ok() ? "TLS files reloaded for the console" : st.message());
+    };
     http::Limits console_limits = limits;
     console_limits.max_body_bytes = 64 * 1024;
     api::ConsoleService* c = s->console_.get();
@@ -108,27 +185,51 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
         console.address, static_cast<uint16_t>(console.port), optional_card, console_limits,
         [c](const http::Request& r) { return c->Handle(r); },
         [service](const http::Event& e) { service->OnEvent(e); });
-    if (!cs.ok()) {
-      s->server_->Stop();
-      node->registry->UseWriteQueue(nullptr);
-      node->gateway->UseQuotas(nullptr);
-      return cs.status();
-    }
+    if (!cs.ok()) return fail(cs.status());
     s->console_server_ = std::move(*cs);
     // WebAuthn checks the exact origin the browser reports.
     s->console_->SetOrigin("https://" + console.rp_id + ":" +
                            std::to_string(s->console_server_->port()));
   }
+  // Entries sign a checkpoint when they arrive after T; this covers the last ones of a node that
+  // then goes quiet (audit verify refuses entries no checkpoint covers). Only in the database:
+  // audit.head is written at shutdown and by the commands, and a second writer of its temporary
+  // file (kakunin halt in another process) could interleave with this one.
+  s->timer_ = std::make_unique<CheckpointTimer>(
+      options.clock != nullptr ? options.clock : &node->clock, options.checkpoint_interval_micros,
+      [self] {
+        Status st = self->node_->registry->Checkpoint();
+        if (!st.ok()) self->Report("the timed checkpoint was not signed: " + st.message());
+      });
   return s;
 }
 
 NodeServer::~NodeServer() { (void)Stop(); }
 
+void NodeServer::Report(const std::string& line) {
+  std::lock_guard lock(report_mu_);
+  if (report_) {
+    report_(line);
+  } else {
+    std::fprintf(stderr, "kakunin: %s\n", line.c_str());
+  }
+}
+
+Status NodeServer::ReloadTls() {
+  Status st = server_->ReloadTls();
+  if (console_server_) {
+    Status console_st = console_server_->ReloadTls();
+    if (st.ok()) st = console_st;
+  }
+  return st;
+}
+
 Status NodeServer::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  if (timer_) timer_->Stop();
   if (console_server_) console_server_->Stop();
-  server_->Stop();  // every handler has returned: nothing is left in the queue
+  if (server_) server_->Stop();  // every handler has returned: nothing is left in the queue
   node_->registry->UseWriteQueue(nullptr);
   node_->gateway->UseQuotas(nullptr);
   access_log_->Flush();

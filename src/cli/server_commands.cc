@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <ostream>
 #include <sstream>
 
@@ -29,6 +30,13 @@ int Fail(Io& io, const char* command, const Status& st) {
   return st.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitRejected;
 }
 
+// serve and demo cannot start (port taken, a TLS file missing or unreadable, a bad configuration):
+// always the usage status, so scripts and service managers can tell it from a refusal.
+int FailStart(Io& io, const char* command, const Status& st) {
+  io.err << "kakunin " << command << ": 起動できません / cannot start: " << st.message() << "\n";
+  return kExitUsage;
+}
+
 // Parses the arguments or prints help; returns nullopt with *exit set when the command is done.
 std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
                                 const std::vector<OptionSpec>& specs, const char* command,
@@ -46,18 +54,19 @@ std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
   return std::move(*args);
 }
 
-// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so that only
-// WaitForStopSignal() receives them.
-sigset_t BlockStopSignals() {
+// Blocks SIGINT, SIGTERM and SIGHUP in this thread and every thread started after it, so that
+// only WaitForSignal() receives them (SIGHUP would otherwise end the process).
+sigset_t BlockServerSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
 
-int WaitForStopSignal(const sigset_t& set) {
+int WaitForSignal(const sigset_t& set) {
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
@@ -82,7 +91,10 @@ const char kServeHelp[] =
     "Serves the node over HTTPS with mutual TLS (docs/api.md) as the configuration's [server]\n"
     "table says, until SIGINT or SIGTERM: then it stops accepting, finishes the requests in\n"
     "flight (every answer sent is durable) and signs a checkpoint of the operation log.\n"
-    "The access log (JSON lines, no personal data) goes to server.access_log.\n\n"
+    "The access log (JSON lines, no personal data) goes to server.access_log.\n"
+    "SIGHUP, or a new server.crl file (looked at once a second at most), makes new connections\n"
+    "use the TLS files as they are now; open connections go on. A file that does not load is\n"
+    "reported and the previous one stays in use. Exit status 2 if it cannot start.\n\n"
     "Examples:\n"
     "  kakunin serve --config /var/lib/kakunin/kakunin.toml\n"
     "  kakunin serve --data /var/lib/kakunin --port 0\n";
@@ -96,16 +108,25 @@ int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const ch
   if (config.access_log != "-") {
     opened = std::fopen(config.access_log.c_str(), "ae");
     if (opened == nullptr) {
-      return Fail(io, command, Status::IoError("cannot open the access log"));
+      return FailStart(io, command, Status::IoError("cannot open the access log"));
     }
     log = opened;
   }
-  const sigset_t signals = BlockStopSignals();
-  auto server = NodeServer::Start(&node, config, log, console);
+  const sigset_t signals = BlockServerSignals();
+  // Background reports (a CRL reloaded or refused) come from server threads.
+  std::mutex err_mu;
+  NodeServerOptions options;
+  options.report = [&io, &err_mu, command](const std::string& line) {
+    std::lock_guard lock(err_mu);
+    io.err << "kakunin " << command << ": " << line << "\n";
+    io.err.flush();
+  };
+  auto server = NodeServer::Start(&node, config, log, console, options);
   if (!server.ok()) {
     if (opened) std::fclose(opened);
-    return Fail(io, command, server.status());
+    return FailStart(io, command, server.status());
   }
+  std::unique_lock err_lock(err_mu);
   const uint16_t port = (*server)->port();
   io.err << "kakunin " << command << ": 待ち受け中 / listening on https://" << config.address << ":"
          << port << " (Ctrl-C で停止 / to stop)\n";
@@ -121,8 +142,19 @@ int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const ch
       exit = Fail(io, command, st);
     }
   }
-  if (exit == kExitOk) WaitForStopSignal(signals);
+  err_lock.unlock();
+  // SIGHUP: read the TLS files again (a new CRL) without dropping a connection. The outcome is
+  // reported through options.report.
+  while (exit == kExitOk && WaitForSignal(signals) == SIGHUP) {
+    {
+      std::lock_guard lock(err_mu);
+      io.err << "kakunin " << command << ": SIGHUP: TLS ファイルを再読込 / reloading the TLS files\n";
+    }
+    (void)(*server)->ReloadTls();
+  }
+  err_lock.lock();
   io.err << "kakunin " << command << ": 停止中 / stopping\n";
+  err_lock.unlock();
   Status st = (*server)->Stop();
   server->reset();
   if (opened) std::fclose(opened);
@@ -143,7 +175,7 @@ int RunServe(const std::vector<std::string>& argv, Io& io) {
   auto data = args->Get("data");
   if (config.has_value() == data.has_value()) return Usage(io, "serve", "give --config or --data");
   auto node = OpenNode(data.value_or(""), true, config.value_or(""));
-  if (!node.ok()) return Fail(io, "serve", node.status());
+  if (!node.ok()) return FailStart(io, "serve", node.status());
   registry::ServerConfig sc = (*node)->config.server;
   if (auto p = args->Get("port")) {
     char* end = nullptr;
@@ -589,14 +621,14 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   const std::string dir = *data;
   if (!fs::exists(dir + "/kakunin.toml")) {
     Status st = PrepareDemo(dir, static_cast<int>(*residents), address, io);
-    if (!st.ok()) return Fail(io, "demo", st);
+    if (!st.ok()) return FailStart(io, "demo", st);
   } else {
     io.err << "== 既存のデモノードを起動 / serving the demo node already in " << dir << "\n";
   }
   auto code = WriteExampleNotification(dir);
-  if (!code.ok()) return Fail(io, "demo", code.status());
+  if (!code.ok()) return FailStart(io, "demo", code.status());
   auto node = OpenNode(dir);
-  if (!node.ok()) return Fail(io, "demo", node.status());
+  if (!node.ok()) return FailStart(io, "demo", node.status());
   registry::ServerConfig sc = (*node)->config.server;
   sc.port = static_cast<int>(*port);
   sc.address = address;

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +33,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <future>
@@ -83,9 +86,10 @@ struct X509Deleter {
 };
 using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 
-// OpenSSL's most recent error reason (no data from the files), and clears the queue.
+// OpenSSL's first error reason (no data from the files: "no start line" rather than the last,
+// generic "PEM lib"), and clears the queue.
 std::string OpenSslError() {
-  const char* text = ERR_reason_error_string(ERR_peek_last_error());
+  const char* text = ERR_reason_error_string(ERR_peek_error());
   std::string reason = text != nullptr ? text : "unknown error";
   ERR_clear_error();
   return reason;
@@ -138,6 +142,45 @@ std::string ToLower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+// What tells a replaced file from the one read before: a rename gives a new inode, a rewrite in
+// place a new size or modification time. All zero if the file cannot be examined.
+struct FileSignature {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const FileSignature&) const = default;
+};
+
+FileSignature SignatureOf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {st.st_dev, st.st_ino, st.st_size,
+          int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
+          int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
+}
+
+// True if a line of the header section (`header`: up to its blank line) begins with a space or a
+// tab: obsolete line folding (RFC 9112 §5.2), which Beast would silently join to the previous
+// field. A server must refuse it: a proxy in front may read such a field (Transfer-Encoding
+// above all) differently, which is how requests are smuggled.
+bool HasObsFold(std::string_view header) {
+  for (size_t i = header.find('\n'); i != std::string_view::npos; i = header.find('\n', i + 1)) {
+    if (i + 1 < header.size() && (header[i + 1] == ' ' || header[i + 1] == '\t')) return true;
+  }
+  return false;
+}
+
+// RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with more than one, is
+// answered 400. nullptr if the request is fine, else the reason for the event.
+const char* HostProblem(const bhttp::request_header<>& header) {
+  const size_t hosts = header.count(bhttp::field::host);
+  if (hosts > 1) return "repeated Host header";
+  if (hosts == 0 && header.version() >= 11) return "missing Host header";
+  return nullptr;
 }
 
 // RFC 9457 problem document with only generic text: details go to the event, not the client.
@@ -262,6 +305,18 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsConfig& tls) {
     return fail("TLS cipher configuration");
   }
 
+  // A missing or unreadable file is said so, not with OpenSSL's "system lib".
+  for (const auto& [path, what] : {std::pair{&tls.cert_file, "server certificate"},
+                                   std::pair{&tls.key_file, "server key"},
+                                   std::pair{&tls.client_ca_file, "client CA"},
+                                   std::pair{&tls.crl_file, "CRL"}}) {
+    if (path->empty() && path == &tls.crl_file) continue;
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) {
+      return Status::FailedPrecondition(std::string("cannot read ") + what + " " + *path + ": " +
+                                        std::strerror(errno));
+    }
+  }
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
     return fail("server certificate " + tls.cert_file);
   }
@@ -349,10 +404,15 @@ class Server::Impl {
   Status Init(const std::string& address, uint16_t port, const TlsConfig& tls);
   void Stop();
   uint16_t port() const { return port_; }
+  Status ReloadTls();
 
   // --- Used by connections (any thread unless noted). ---
   const Limits& limits() const { return limits_; }
-  ssl::context& tls_context() { return *tls_; }
+  // The configuration for a new connection; the connection keeps it alive.
+  std::shared_ptr<ssl::context> tls_context() {
+    std::lock_guard lock(tls_mu_);
+    return tls_;
+  }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
   void Emit(const Event& event) {
@@ -377,6 +437,11 @@ class Server::Impl {
 
  private:
   static net::awaitable<void> AcceptLoop(Impl* self);
+  // At most every crl_check_interval: reloads if crl_file was replaced. On the accept strand.
+  void MaybeReloadTls();
+  // Builds a new context from tls_config_ and swaps it in, or keeps the old one; reports the
+  // outcome. `seen`: crl_file's signature taken before reading it. Holds reload_mu_.
+  Status ReloadLocked(const FileSignature& seen);
   // The handler with its exceptions turned into a 500 problem.
   HandlerOutcome InvokeHandler(const Request& request);
   // Applies `f` to every live connection.
@@ -389,7 +454,16 @@ class Server::Impl {
   const Handler handler_;
   const EventSink on_event_;
   uint16_t port_ = 0;
-  std::unique_ptr<ssl::context> tls_;
+  TlsConfig tls_config_;
+
+  // Copied for every new connection; replaced by a reload. Connections made before hold theirs.
+  std::mutex tls_mu_;
+  std::shared_ptr<ssl::context> tls_;
+
+  // Serialises reloads (the accept loop's checks and ReloadTls() from a signal thread).
+  std::mutex reload_mu_;
+  FileSignature crl_seen_;  // crl_file as last read (or refused)
+  SteadyClock::time_point next_crl_check_;
   std::unique_ptr<net::io_context> ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::unique_ptr<tcp::acceptor> acceptor_;  // used on its strand only
@@ -415,9 +489,11 @@ namespace {
 // One TLS connection. Everything but the constructor runs on the connection's strand.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server::Impl& server, tcp::socket&& socket, std::string remote_address)
+  Connection(Server::Impl& server, std::shared_ptr<ssl::context> tls, tcp::socket&& socket,
+             std::string remote_address)
       : server_(server),
-        stream_(beast::tcp_stream(std::move(socket)), server.tls_context()),
+        tls_(std::move(tls)),
+        stream_(beast::tcp_stream(std::move(socket)), *tls_),
         remote_address_(std::move(remote_address)) {}
   ~Connection() { server_.Unregister(this); }
 
@@ -449,6 +525,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<bool> Handshake();
   // Serves one request whose first bytes are in buffer_.
   net::awaitable<After> ServeOne();
+  // Reads the header into `parser`. Sets *obs_fold (and returns no error) if the header section
+  // has a folded line; the parser has then seen none of it.
+  net::awaitable<boost::system::error_code> ReadHeader(ParserType& parser, bool* obs_fold);
   // Reads into `parser` until (parser.*done)() holds or an error.
   net::awaitable<boost::system::error_code> ReadUntil(ParserType& parser,
                                                       bool (ParserType::*done)() const);
@@ -469,6 +548,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   Server::Impl& server_;
+  // The TLS configuration this connection was made with: a reload does not touch it.
+  std::shared_ptr<ssl::context> tls_;
   Stream stream_;
   std::string remote_address_;
   PeerIdentity peer_;
@@ -556,7 +637,21 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   ParserType parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(static_cast<std::uint64_t>(limits.max_body_bytes));
-  boost::system::error_code ec = co_await ReadUntil(parser, &ParserType::is_header_done);
+  bool obs_fold = false;
+  boost::system::error_code ec = co_await ReadHeader(parser, &obs_fold);
+  if (!ec && obs_fold) {
+    co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
+                    "malformed request: obsolete line folding");
+    co_return After::kAbort;
+  }
+  if (!ec) {
+    // Before any 100-continue: the request is refused whatever its body.
+    if (const char* host_problem = HostProblem(parser.get())) {
+      co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
+                      std::string("malformed request: ") + host_problem);
+      co_return After::kAbort;
+    }
+  }
   if (!ec && !parser.is_done()) {
     const auto& header = parser.get();
     if (header.version() == 11 && beast::iequals(header[bhttp::field::expect], "100-continue")) {
@@ -617,6 +712,40 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   server_.Emit(e);
   if (!written) co_return After::kAbort;
   co_return keep_alive ? After::kKeepAlive : After::kClose;
+}
+
+net::awaitable<boost::system::error_code> Connection::ReadHeader(ParserType& parser,
+                                                                 bool* obs_fold) {
+  // Beast parses a header only once its blank line is in the buffer, so the raw header section
+  // can be checked here, before the parser joins folded lines.
+  size_t searched = 0;  // buffer_ bytes known to hold no "\r\n\r\n"
+  for (;;) {
+    if (buffer_.size() > 0) {
+      std::string_view bytes(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      size_t end = bytes.find("\r\n\r\n", searched >= 3 ? searched - 3 : 0);
+      searched = bytes.size();
+      if (end != std::string_view::npos && end + 4 <= server_.limits().max_header_bytes &&
+          HasObsFold(bytes.substr(0, end + 2))) {
+        *obs_fold = true;
+        co_return boost::system::error_code{};
+      }
+      boost::system::error_code ec;
+      size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (used > 0) searched = 0;
+      if (parser.is_header_done()) co_return boost::system::error_code{};
+      if (ec && ec != bhttp::error::need_more) co_return ec;
+    }
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadBytes), kNoThrow);
+    if (ec) {
+      // As Beast's own read: a close before a complete header is not a syntax error.
+      if (ec == net::error::eof || ec == net::ssl::error::stream_truncated) {
+        co_return bhttp::error::partial_message;
+      }
+      co_return ec;
+    }
+    buffer_.commit(n);
+  }
 }
 
 net::awaitable<boost::system::error_code> Connection::ReadUntil(ParserType& parser,
@@ -726,9 +855,16 @@ Status Server::Impl::Init(const std::string& address, uint16_t port, const TlsCo
   net::ip::address ip = net::ip::make_address(address, ec);
   if (ec) return Status::InvalidArgument("not an IP address: " + address);
 
+  if (tls.crl_check_interval.count() < 0) {
+    return Status::InvalidArgument("http server crl_check_interval out of range");
+  }
+  tls_config_ = tls;
+  // Taken before the file is read: a change after this is seen at the next check.
+  if (!tls.crl_file.empty()) crl_seen_ = SignatureOf(tls.crl_file);
   auto tls_context = MakeTlsContext(tls);
   if (!tls_context.ok()) return tls_context.status();
   tls_ = std::move(tls_context).value();
+  next_crl_check_ = SteadyClock::now() + tls.crl_check_interval;
 
   ioc_ = std::make_unique<net::io_context>(limits_.io_threads);
   acceptor_ = std::make_unique<tcp::acceptor>(net::make_strand(*ioc_));
@@ -792,8 +928,62 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Connection>(*self, std::move(socket), std::move(remote_address))->Start();
+    self->MaybeReloadTls();
+    std::make_shared<Connection>(*self, self->tls_context(), std::move(socket),
+                                 std::move(remote_address))
+        ->Start();
   }
+}
+
+void Server::Impl::MaybeReloadTls() {
+  if (tls_config_.crl_file.empty()) return;
+  // A reload by ReloadTls() is under way: this connection takes whichever context is current.
+  std::unique_lock lock(reload_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  const auto now = SteadyClock::now();
+  if (now < next_crl_check_) return;
+  next_crl_check_ = now + tls_config_.crl_check_interval;
+  FileSignature current = SignatureOf(tls_config_.crl_file);
+  if (current == crl_seen_) return;
+  (void)ReloadLocked(current);
+}
+
+Status Server::Impl::ReloadTls() {
+  std::lock_guard lock(reload_mu_);
+  return ReloadLocked(tls_config_.crl_file.empty() ? FileSignature{}
+                                                   : SignatureOf(tls_config_.crl_file));
+}
+
+Status Server::Impl::ReloadLocked(const FileSignature& seen) {
+  // Remembered even when refused: a broken file is reported once, not at every connection, and
+  // tried again when it changes.
+  crl_seen_ = seen;
+  Status status;
+  try {
+    auto context = MakeTlsContext(tls_config_);
+    if (context.ok()) {
+      std::shared_ptr<ssl::context> fresh = std::move(context).value();
+      std::lock_guard lock(tls_mu_);
+      tls_.swap(fresh);
+      // `fresh` (the old context) is released here or by the last connection made with it.
+    } else {
+      status = context.status();
+    }
+  } catch (const std::exception& e) {
+    status = Status::Internal(std::string("TLS context: ") + e.what());
+  }
+  if (!status.ok()) {
+    status = Status(status.code(),
+                    "TLS files not reloaded, the previous ones stay in use: " + status.message());
+  }
+  if (tls_config_.on_reload) {
+    try {
+      tls_config_.on_reload(status);
+    } catch (...) {
+      // A failing reporter must not take the accept loop down.
+    }
+  }
+  return status;
 }
 
 net::awaitable<Server::Impl::HandlerOutcome> Server::Impl::CallHandler(
@@ -940,6 +1130,8 @@ Result<std::unique_ptr<Server>> Server::Start(const std::string& address, uint16
 
 uint16_t Server::port() const { return impl_->port(); }
 
+Status Server::ReloadTls() { return impl_->ReloadTls(); }
+
 void Server::Stop() {
   if (impl_) impl_->Stop();
 }
@@ -950,6 +1142,12 @@ Result<Request> ParseRequest(std::string_view bytes, const Limits& limits) {
   parser.body_limit(static_cast<std::uint64_t>(limits.max_body_bytes));
   parser.eager(true);
   boost::system::error_code ec;
+  // As a connection does (ReadHeader): the raw header section first, then the parser.
+  if (size_t end = bytes.find("\r\n\r\n");
+      end != std::string_view::npos && end + 4 <= limits.max_header_bytes &&
+      HasObsFold(bytes.substr(0, end + 2))) {
+    return Status::InvalidArgument("malformed request: obsolete line folding");
+  }
   while (!ec && !parser.is_done() && !bytes.empty()) {
     size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
     bytes.remove_prefix(used);
@@ -962,6 +1160,9 @@ Result<Request> ParseRequest(std::string_view bytes, const Limits& limits) {
   if (ec == bhttp::error::body_limit) return Status::ResourceExhausted("body limit");
   if (ec) return Status::InvalidArgument("malformed request: " + ec.message());
   if (!parser.is_done()) return Status::InvalidArgument("incomplete request");
+  if (const char* host_problem = HostProblem(parser.get())) {
+    return Status::InvalidArgument(std::string("malformed request: ") + host_problem);
+  }
   Request request;
   FillRequest(parser.get(), &request);
   return request;

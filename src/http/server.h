@@ -50,6 +50,9 @@ struct Response {
   std::string body;
 };
 
+// Never sees a request the server refused itself: 400 for bad syntax, obsolete line folding
+// (a header line starting with a space or tab) or a missing (HTTP/1.1) or repeated Host header;
+// 413 and 431 for the limits.
 // Runs on the worker pool, never on an I/O thread, so it may block (SQLite, argon2id, HSM).
 // Called concurrently from several workers: must be thread-safe. An exception it throws is
 // answered with a 500 problem document and never propagates further.
@@ -63,6 +66,14 @@ struct TlsConfig {
   // true: a client without a valid certificate completes no handshake and gets no HTTP at all.
   // false: a certificate is requested and, if sent, must still verify.
   bool require_client_certificate = true;
+  // How often, at most, a new connection looks at crl_file (size, times, inode) to see whether
+  // it was replaced; if so, the TLS files are read again for new handshakes (ReloadTls). A CRL
+  // lives kCrlValidityDays and a revocation must not need a restart. 0: at every connection.
+  std::chrono::milliseconds crl_check_interval{1000};
+  // Told the outcome of every reload: Ok, or why the files were refused (the previous
+  // configuration then stays). Called on an I/O thread or ReloadTls()'s caller; must be
+  // thread-safe. May be empty. The status names files and OpenSSL's reason, never their content.
+  std::function<void(const Status&)> on_reload;
 };
 
 struct Limits {
@@ -126,6 +137,13 @@ class Server {
   // The bound port.
   uint16_t port() const;
 
+  // Reads the certificate, key, client CA and CRL files again and uses them for every handshake
+  // from now on; open connections keep the configuration they were made with. On an error the
+  // previous configuration stays (fail safe: a half-written CRL never opens the door). Also
+  // called by the server itself when crl_file changes (TlsConfig::crl_check_interval); the
+  // outcome goes to TlsConfig::on_reload as well. Thread-safe (SIGHUP).
+  Status ReloadTls();
+
   // Graceful: stops accepting, closes idle keep-alive connections, lets requests being received
   // or handled finish and their responses be written (with "connection: close"), waiting up to
   // limits.drain_timeout; then closes what is left. Returns only after every handler call has
@@ -143,7 +161,8 @@ class Server {
 // Parses one request from `bytes` with the server's own parser and limits, as a connection would,
 // without a network: for fuzzing the request path and for tests. Bytes after the request are
 // ignored. Errors: kResourceExhausted for the header or body limit (431/413 on a connection),
-// kInvalidArgument for a syntax error or an incomplete request (400). The result has no client
+// kInvalidArgument for a syntax error, obsolete line folding, a missing (HTTP/1.1) or repeated
+// Host header, or an incomplete request (400). The result has no client
 // identity or remote address; its request id is the one sent if well-formed, else a new one.
 Result<Request> ParseRequest(std::string_view bytes, const Limits& limits);
 

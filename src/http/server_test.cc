@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/pki.h"
 #include "http/test_client.h"
 
 namespace kakunin::http {
@@ -596,6 +597,99 @@ TEST_F(ServerTest, MalformedRequestGets400AndTheConnectionCloses) {
   EXPECT_EQ(calls(), 0);
 }
 
+// A request the handler never sees: 400, the connection closed, no handler call.
+void ExpectRefused400(TestClient* client, const std::string& request, int calls_before,
+                      int calls_after) {
+  auto response = client->RoundTrip(request);
+  ASSERT_TRUE(response.has_value()) << request;
+  EXPECT_EQ(response->status, 400) << request;
+  EXPECT_EQ(response->Header("content-type"), "application/problem+json");
+  EXPECT_TRUE(client->WaitClosed(3s));
+  EXPECT_EQ(calls_after, calls_before) << request;
+}
+
+TEST_F(ServerTest, ObsFoldedHeaderLineGets400AndNothingIsHandled) {
+  StartServer();
+  const std::vector<std::string> folded = {
+      // A continuation line starting with a space, and one with a tab.
+      "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: one\r\n two\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: one\r\n\ttwo\r\n\r\n",
+      // Inside Transfer-Encoding: a proxy that does not fold would see no chunked framing.
+      "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding:\r\n chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip,\r\n\tchunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n",
+      // The Host header itself folded.
+      "GET / HTTP/1.1\r\nHost:\r\n localhost\r\n\r\n",
+  };
+  for (const std::string& request : folded) {
+    auto client = Connect(ClientAs("client"));
+    ASSERT_NE(client, nullptr);
+    int before = calls();
+    ExpectRefused400(client.get(), request, before, calls());
+  }
+  auto event = events_.WaitFor(Event::kRequest);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->status, 400);
+  EXPECT_NE(event->detail.find("folding"), std::string::npos) << event->detail;
+  // A folded request sent in two pieces, the fold arriving later, is refused the same.
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Write("GET / HTTP/1.1\r\nHost: localhost\r\nX-A: one\r\n"));
+  ExpectRefused400(client.get(), " two\r\n\r\n", calls(), calls());
+  EXPECT_EQ(calls(), 0);
+}
+
+TEST_F(ServerTest, MissingOrRepeatedHostGets400AndNothingIsHandled) {
+  StartServer();
+  const std::vector<std::string> bad = {
+      "GET / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: localhost\r\nhost: evil.example\r\n\r\n",
+      // Refused before the body is asked for.
+      "POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+  };
+  for (const std::string& request : bad) {
+    auto client = Connect(ClientAs("client"));
+    ASSERT_NE(client, nullptr);
+    int before = calls();
+    ExpectRefused400(client.get(), request, before, calls());
+  }
+  EXPECT_EQ(calls(), 0);
+  auto event = events_.WaitFor(Event::kRequest);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->status, 400);
+  EXPECT_NE(event->detail.find("Host"), std::string::npos) << event->detail;
+
+  // HTTP/1.0 has no Host requirement (RFC 9112 §3.2 asks it of HTTP/1.1 only).
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  auto response = client->RoundTrip("GET /old HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(calls(), 1);
+}
+
+TEST(ParseRequestTest, RefusesObsFoldAndMissingOrRepeatedHost) {
+  Limits limits;
+  auto folded = ParseRequest("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", limits);
+  ASSERT_FALSE(folded.ok());
+  EXPECT_EQ(folded.status().code(), StatusCode::kInvalidArgument);
+  auto te = ParseRequest(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", limits);
+  EXPECT_FALSE(te.ok());
+  auto no_host = ParseRequest("GET / HTTP/1.1\r\n\r\n", limits);
+  ASSERT_FALSE(no_host.ok());
+  EXPECT_EQ(no_host.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ParseRequest("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", limits).ok());
+  // Spaces inside a value, and a body holding CRLF SP, are not folding.
+  auto fine = ParseRequest(
+      "POST /p HTTP/1.1\r\nHost: x\r\nX-A: a  b\r\nContent-Length: 4\r\n\r\n\r\n x", limits);
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  EXPECT_EQ(fine->body, "\r\n x");
+  EXPECT_TRUE(ParseRequest("GET / HTTP/1.0\r\n\r\n", limits).ok());
+}
+
 TEST_F(ServerTest, HandlerThatThrowsGets500AndTheConnectionStaysUsable) {
   StartServer([](const Request& request) -> Response {
     if (request.path == "/throw") throw std::runtime_error("resident 1234 not found");
@@ -836,6 +930,161 @@ TEST_F(ServerTest, StopClosesIdleConnectionsPromptly) {
   stopper.join();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   server_->Stop();  // idempotent
+}
+
+// --- CRL reload ---
+
+// A CA made by the PKI module (crypto/pki.h), as `kakunin pki` makes it, with a server
+// certificate and two client certificates.
+class CrlReloadTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    char tmpl[] = "/tmp/kakunin-crl-reload-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ca_ = dir_ + "/ca";
+    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca_, "Reload Test CA", 365).ok());
+    ASSERT_TRUE(crypto::IssueServerCertificate(ca_, {"localhost"}, {"127.0.0.1"}, 30,
+                                               dir_ + "/server.pem", dir_ + "/server.key")
+                    .ok());
+    auto alice = Issue("alice");
+    auto bob = Issue("bob");
+    ASSERT_TRUE(alice.ok()) << alice.status().ToString();
+    ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+    alice_serial_ = alice->serial_hex;
+    tls_.cert_file = dir_ + "/server.pem";
+    tls_.key_file = dir_ + "/server.key";
+    tls_.client_ca_file = ca_ + "/ca.pem";
+    tls_.crl_file = ca_ + "/crl.pem";
+    tls_.crl_check_interval = 0ms;  // look at every connection: no waiting in the tests
+    tls_.on_reload = [this](const Status& st) {
+      std::lock_guard lock(reloads_mu_);
+      reloads_.push_back(st);
+    };
+  }
+  void TearDown() override {
+    server_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  Result<crypto::IssuedCert> Issue(const std::string& name) {
+    crypto::ClientCertRequest req{crypto::ClientKind::kAgency, name};
+    req.days = 30;
+    return crypto::IssueClientCertificate(ca_, req, dir_ + "/" + name + ".pem",
+                                          dir_ + "/" + name + ".key");
+  }
+  ClientOptions As(const std::string& name) const {
+    ClientOptions options;
+    options.ca_file = ca_ + "/ca.pem";
+    options.cert_file = dir_ + "/" + name + ".pem";
+    options.key_file = dir_ + "/" + name + ".key";
+    return options;
+  }
+  // True if `name` gets an answer on a new connection.
+  bool Served(const std::string& name) {
+    std::string error;
+    auto client = TestClient::Connect(server_->port(), As(name), &error);
+    if (client == nullptr) return false;
+    auto response = client->RoundTrip(Get("/"));
+    return response.has_value() && response->status == 200;
+  }
+  std::vector<Status> reloads() {
+    std::lock_guard lock(reloads_mu_);
+    return reloads_;
+  }
+
+  std::string dir_, ca_, alice_serial_;
+  TlsConfig tls_;
+  std::mutex reloads_mu_;
+  std::vector<Status> reloads_;
+};
+
+TEST_F(CrlReloadTest, RevocationAppliesToNewConnectionsWithoutARestart) {
+  StartServer(nullptr, &tls_);
+  auto existing = Connect(As("alice"));
+  ASSERT_NE(existing, nullptr);
+  ASSERT_TRUE(existing->RoundTrip(Get("/before")).has_value());
+  SSL_SESSION* session = existing->Session();
+  ASSERT_NE(session, nullptr);
+  EXPECT_TRUE(reloads().empty());
+
+  ASSERT_TRUE(crypto::RevokeCertificate(ca_, alice_serial_).ok());
+
+  // A new connection with the revoked certificate gets no HTTP...
+  int before = calls();
+  ExpectNoHttp(As("alice"));
+  EXPECT_EQ(calls(), before);
+  auto event = events_.WaitFor(Event::kRefusedHandshake);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_NE(event->detail.find("revoked"), std::string::npos) << event->detail;
+  // ...nor by resuming a session from before the new CRL.
+  ClientOptions resume = As("alice");
+  resume.session = session;
+  std::string error;
+  auto resumed = TestClient::Connect(server_->port(), resume, &error);
+  SSL_SESSION_free(session);
+  if (resumed != nullptr) {
+    EXPECT_FALSE(resumed->Resumed());
+    EXPECT_FALSE(resumed->RoundTrip(Get("/resumed")).has_value());
+  }
+  // The connection made before goes on, and the others are served.
+  auto still = existing->RoundTrip(Get("/after"));
+  ASSERT_TRUE(still.has_value());
+  EXPECT_EQ(still->status, 200);
+  EXPECT_EQ(last_request().path, "/after");
+  EXPECT_TRUE(Served("bob"));
+  // Reloaded once: later connections find the file unchanged.
+  auto seen = reloads();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(seen[0].ok()) << seen[0].ToString();
+}
+
+TEST_F(CrlReloadTest, ReloadTlsAppliesARevocationAtOnce) {
+  // As on SIGHUP: the periodic look at the file is far away.
+  tls_.crl_check_interval = std::chrono::hours(1);
+  StartServer(nullptr, &tls_);
+  ASSERT_TRUE(Served("alice"));
+  ASSERT_TRUE(crypto::RevokeCertificate(ca_, alice_serial_).ok());
+  EXPECT_TRUE(Served("alice"));  // not looked at yet: this guards the check below
+  ASSERT_TRUE(server_->ReloadTls().ok());
+  EXPECT_FALSE(Served("alice"));
+  EXPECT_TRUE(Served("bob"));
+  ASSERT_EQ(reloads().size(), 1u);
+  EXPECT_TRUE(reloads()[0].ok());
+}
+
+TEST_F(CrlReloadTest, CrlThatDoesNotParseKeepsThePreviousOneAndIsReportedOnce) {
+  StartServer(nullptr, &tls_);
+  ASSERT_TRUE(crypto::RevokeCertificate(ca_, alice_serial_).ok());
+  EXPECT_FALSE(Served("alice"));
+  ASSERT_EQ(reloads().size(), 1u);
+  // Half-written, or not a CRL at all (the text stands for whatever a broken file may hold).
+  const std::string crl = ReadAll(tls_.crl_file);
+  {
+    std::ofstream out(tls_.crl_file, std::ios::trunc);
+    out << "-----BEGIN X509 CRL-----\n山田太郎 1234-5678\n";
+  }
+  EXPECT_FALSE(Served("alice"));  // still revoked: the previous CRL stays
+  EXPECT_TRUE(Served("bob"));
+  EXPECT_FALSE(Served("alice"));
+  auto seen = reloads();
+  ASSERT_EQ(seen.size(), 2u);  // once, not at every connection
+  EXPECT_FALSE(seen[1].ok());
+  EXPECT_NE(seen[1].message().find("CRL"), std::string::npos) << seen[1].message();
+  EXPECT_EQ(seen[1].message().find("山田"), std::string::npos) << seen[1].message();
+  EXPECT_EQ(seen[1].message().find("1234"), std::string::npos) << seen[1].message();
+  EXPECT_FALSE(server_->ReloadTls().ok());
+  // A good file again is taken.
+  {
+    std::ofstream out(tls_.crl_file, std::ios::trunc);
+    out << crl;
+  }
+  EXPECT_TRUE(Served("bob"));
+  EXPECT_FALSE(Served("alice"));
+  seen = reloads();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_TRUE(seen[3].ok()) << seen[3].ToString();
 }
 
 // --- Start errors ---

@@ -441,6 +441,7 @@ TEST_F(ConsoleTest, PagesCarryAStrictContentSecurityPolicy) {
   EXPECT_EQ(r->status, 200);
   EXPECT_THAT(r->Header("content-security-policy"), HasSubstr("script-src 'self'"));
   EXPECT_THAT(r->Header("content-security-policy"), HasSubstr("default-src 'none'"));
+  EXPECT_EQ(r->Header("strict-transport-security"), "max-age=63072000; includeSubDomains");
   auto bad = c->RoundTrip("GET /../kakunin.toml HTTP/1.1\r\nHost: localhost\r\n\r\n");
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->status, 404);

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `kakunin serve` and `kakunin demo` that cannot start (port taken, certificate missing, key
+# unreadable, configuration broken) say why on stderr and exit 2 — they used to die of a
+# segmentation fault (139) when the server failed to start.
+# Usage: tests/startup_failures.sh path/to/kakunin
+set -uo pipefail
+bin=$(realpath "$1")
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+# A node with a [server] table, certificates and a CA: the demo's, made once and stopped.
+"$bin" demo --data "$tmp/d" --port 0 --console-port 0 --residents 0 > "$tmp/demo.out" 2> "$tmp/demo.err" &
+demo=$!
+pids+=("$demo")
+for _ in $(seq 1 120); do [ -f "$tmp/d/demo.json" ] && break; sleep 0.5; done
+[ -f "$tmp/d/demo.json" ] || { cat "$tmp/demo.err"; echo "FAIL: demo.json never appeared"; exit 1; }
+kill -TERM "$demo"
+wait "$demo"
+# The console's default port may be taken on this machine: any free port.
+sed -i '/^\[console\]/,$ s/^port = .*/port = 0/' "$tmp/d/kakunin.toml"
+
+# A port that is taken: a listener of our own.
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(300)
+' > "$tmp/busy" &
+pids+=("$!")
+for _ in $(seq 1 50); do [ -s "$tmp/busy" ] && break; sleep 0.1; done
+busy=$(cat "$tmp/busy")
+[ -n "$busy" ] || { echo "FAIL: no busy port"; exit 1; }
+
+# expect_start_failure NAME PATTERN COMMAND...: exit 2 (not a crash) and PATTERN on stderr.
+expect_start_failure() {
+  local name=$1 pattern=$2
+  shift 2
+  timeout 60 "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" < /dev/null
+  local rc=$?
+  if [ "$rc" = 2 ]; then ok; else fail "$name: exit $rc, expected 2: $(cat "$tmp/$name.err")"; fi
+  if grep -q -- "$pattern" "$tmp/$name.err"; then ok; else fail "$name: no '$pattern' on stderr: $(cat "$tmp/$name.err")"; fi
+  if grep -q "cannot start" "$tmp/$name.err"; then ok; else fail "$name: no 'cannot start' on stderr"; fi
+}
+
+# Configurations next to the node's (serve --config takes the data directory from the file's).
+variant() {  # variant NAME SED-SCRIPT
+  sed "$2" "$tmp/d/kakunin.toml" > "$tmp/d/$1.toml"
+}
+
+expect_start_failure busy_port "Address already in use" "$bin" serve --data "$tmp/d" --port "$busy"
+expect_start_failure busy_port_demo "Address already in use" "$bin" demo --data "$tmp/d" --port "$busy" --console-port 0
+expect_start_failure busy_console_port "Address already in use" "$bin" demo --data "$tmp/d" --port 0 --console-port "$busy"
+
+variant missing_cert 's#^certificate = .*#certificate = "tls/missing.pem"#'
+expect_start_failure missing_cert "server certificate" "$bin" serve --config "$tmp/d/missing_cert.toml" --port 0
+
+# Unreadable: a key that is not a key, and (unless root, who reads anything) one without rights.
+echo "not a key" > "$tmp/d/tls/garbage.key"
+variant garbage_key 's#^key = .*#key = "tls/garbage.key"#'
+expect_start_failure garbage_key "server key" "$bin" serve --config "$tmp/d/garbage_key.toml" --port 0
+if [ "$(id -u)" != 0 ]; then
+  cp "$tmp/d/tls/server.key" "$tmp/d/tls/locked.key"
+  chmod 000 "$tmp/d/tls/locked.key"
+  variant locked_key 's#^key = .*#key = "tls/locked.key"#'
+  expect_start_failure locked_key "server key" "$bin" serve --config "$tmp/d/locked_key.toml" --port 0
+fi
+variant missing_ca 's#^client_ca = .*#client_ca = "ca/missing.pem"#'
+expect_start_failure missing_ca "client CA" "$bin" serve --config "$tmp/d/missing_ca.toml" --port 0
+echo "garbage" > "$tmp/d/ca/bad-crl.pem"
+variant bad_crl 's#^crl = .*#crl = "ca/bad-crl.pem"#'
+expect_start_failure bad_crl "CRL" "$bin" serve --config "$tmp/d/bad_crl.toml" --port 0
+
+# A broken configuration file.
+printf 'role = "prefecture"\nprefecture = \n[server\n' > "$tmp/d/broken.toml"
+expect_start_failure broken_config "broken.toml\|line\|config" "$bin" serve --config "$tmp/d/broken.toml" --port 0
+variant bad_address 's#^address = "127.0.0.1"#address = "not-an-address"#'
+expect_start_failure bad_address "not an IP address" "$bin" serve --config "$tmp/d/bad_address.toml" --port 0
+
+# Nothing was damaged: the node still serves, and its log verifies.
+"$bin" serve --data "$tmp/d" --port 0 > /dev/null 2> "$tmp/serve.err" &
+serve=$!
+pids+=("$serve")
+for _ in $(seq 1 100); do grep -q "listening on" "$tmp/serve.err" && break; sleep 0.1; done
+grep -q "listening on" "$tmp/serve.err" && ok || fail "the node does not start afterwards: $(cat "$tmp/serve.err")"
+kill -TERM "$serve"
+wait "$serve"
+rc=$?
+[ "$rc" = 0 ] && ok || fail "serve exit status $rc after SIGTERM"
+"$bin" audit verify --data "$tmp/d" > /dev/null && ok || fail "audit verify"
+
+echo "startup_failures: $passed passed, $failed failed"
+[ "$failed" = 0 ]
