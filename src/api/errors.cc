@@ -7,7 +7,7 @@
 namespace kakunin::api {
 namespace {
 
-constexpr std::array<ApiErrorInfo, 22> kTable = {{
+constexpr std::array<ApiErrorInfo, 23> kTable = {{
     {ApiError::kMalformedRequest, "malformed_request", 400, "malformed request"},
     {ApiError::kInvalidRequest, "invalid_request", 400, "invalid request"},
     {ApiError::kClientNotRegistered, "client_not_registered", 403, "client not registered"},
@@ -31,6 +31,8 @@ constexpr std::array<ApiErrorInfo, 22> kTable = {{
     {ApiError::kCsrfFailed, "csrf_failed", 403, "missing or wrong CSRF token"},
     {ApiError::kNotNominated, "not_nominated", 403, "not nominated for this purpose"},
     {ApiError::kConflict, "conflict", 409, "conflict"},
+    {ApiError::kCriterionNotPermitted, "criterion_not_permitted", 403,
+     "search criterion not permitted for this purpose"},
 }};
 
 }  // namespace
