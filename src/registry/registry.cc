@@ -523,7 +523,8 @@ Result<SearchOutcome> Registry::SearchImpl(
   cond("address", req.address);
   // An identifier is recorded as its keyed MAC, never in clear.
   if (req.number) {
-    cond("number", std::optional<std::string>("mac:" + HexEncode(NumberMac(*cipher_, *req.number))));
+    const std::string mac = "mac:" + HexEncode(NumberMac(*cipher_, *req.number));
+    cond("number", mac);
   }
   if (req.include_removed) conditions += std::string(conditions.size() > 1 ? "," : "") +
                                          "\"include_removed\":true";

@@ -157,9 +157,10 @@ class Registry {
   // name_kana, number: individual_number, …): otherwise kPermissionDenied, reason
   // criterion_not_permitted, recorded. `recheck`, if set, runs inside the transaction that
   // records the search (as ProvisionRequest::recheck).
-  Result<SearchOutcome> Search(store::RegistryReader& reader, const SearchRequest& request,
-                               const Actor& actor, const std::string& purpose,
-                               const std::function<Status(store::RegistryTxn&)>& recheck = {}) const;
+  Result<SearchOutcome> Search(
+      store::RegistryReader& reader, const SearchRequest& request, const Actor& actor,
+      const std::string& purpose,
+      const std::function<Status(store::RegistryTxn&)>& recheck = {}) const;
   // Every version, newest first; nullopt if the code is unknown.
   Result<std::optional<std::vector<VersionView>>> History(store::RegistryReader& reader,
                                                           const std::string& resident_code,
