@@ -288,7 +288,7 @@ class ConsoleService::Impl {
     if (rule->needs_nomination) {
       if (Status st = gateway_->CheckRunning(reader); !st.ok()) return Problem(FromStatus(st), rid);
       return ServeResidentRoute(req, reader, *gateway_,
-                                registry::Caller::ForOperator(who, terminal));
+                                registry::Caller::ForOperator(who, terminal, session->token));
     }
     return Manage(req, reader, who, route, params);
   }

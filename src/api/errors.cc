@@ -7,7 +7,7 @@
 namespace kakunin::api {
 namespace {
 
-constexpr std::array<ApiErrorInfo, 23> kTable = {{
+constexpr std::array<ApiErrorInfo, 24> kTable = {{
     {ApiError::kMalformedRequest, "malformed_request", 400, "malformed request"},
     {ApiError::kInvalidRequest, "invalid_request", 400, "invalid request"},
     {ApiError::kClientNotRegistered, "client_not_registered", 403, "client not registered"},
@@ -32,6 +32,8 @@ constexpr std::array<ApiErrorInfo, 23> kTable = {{
     {ApiError::kNotNominated, "not_nominated", 403, "not nominated for this purpose"},
     {ApiError::kConflict, "conflict", 409, "conflict"},
     {ApiError::kQuotaExceeded, "quota_exceeded", 429, "read quota exceeded"},
+    {ApiError::kCriterionNotPermitted, "criterion_not_permitted", 403,
+     "search criterion not permitted for this purpose"},
 }};
 
 }  // namespace

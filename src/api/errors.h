@@ -39,6 +39,7 @@ enum class ApiError {
   kConflict,
   // Read quotas (docs/quotas.md).
   kQuotaExceeded,
+  kCriterionNotPermitted,
 };
 
 struct ApiErrorInfo {

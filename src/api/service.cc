@@ -256,11 +256,14 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
     case Route::kHistory: {
       auto purpose = PurposeFromQuery(req.query);
       if (!purpose.ok()) return Problem(ApiError::kInvalidRequest, rid, purpose.status().message());
-      if (!IsResidentCodeShape(match.resident_code)) {
-        return Problem(ApiError::kInvalidRequest, rid, "resident_code must be 11 digits");
+      // A resident code, or a handle from the caller's own search for this purpose.
+      const bool handle = registry::IsHandle(match.resident_code);
+      if (!handle && !IsResidentCodeShape(match.resident_code)) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "resident_code must be 11 digits or a search handle");
       }
       const std::string code(match.resident_code);
-      std::string o = "{\"resident_code\":";
+      std::string o = handle ? "{\"handle\":" : "{\"resident_code\":";
       text::AppendJsonString(code, &o);
       o += ",\"purpose\":";
       text::AppendJsonString(*purpose, &o);
@@ -336,7 +339,11 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
       o += ",\"results\":[";
       for (size_t i = 0; i < found->records.size(); ++i) {
         if (i > 0) o += ",";
+        o += "{\"handle\":";
+        text::AppendJsonString(found->handles[i], &o);
+        o += ",\"record\":";
         AppendRecord(found->records[i].items, &o);
+        o += "}";
       }
       o += "],\"truncated\":";
       o += found->truncated ? "true" : "false";

@@ -229,7 +229,9 @@ Result<ConsistencyProofDoc> ConsistencyProofFromJson(std::string_view json) {
   return ConsistencyProofDoc{*from->AsInt64(), *to->AsInt64(), std::move(*path)};
 }
 
-Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view public_key) {
+Result<VerifyReport> VerifyLog(
+    store::RegistryReader& reader, std::string_view public_key,
+    const std::function<std::string(const std::string&)>& provided_target) {
   VerifyReport report;
   auto checkpoints = reader.Checkpoints();
   if (!checkpoints.ok()) return checkpoints.status();
@@ -344,10 +346,24 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
           failure = rows.status();
           return false;
         }
-        bool match = full.ok() && rows->size() == full->targets.size();
+        std::vector<std::string> provided;  // codes asked but not found name no record
+        if (full.ok()) {
+          for (const auto& t : full->targets) {
+            const std::string_view missing = ":missing";
+            if (t.size() < missing.size() ||
+                t.compare(t.size() - missing.size(), missing.size(), missing) != 0) {
+              provided.push_back(t);
+            }
+          }
+        }
+        bool match = full.ok() && rows->size() == provided.size();
         for (size_t i = 0; match && i < rows->size(); ++i) {
           const auto& p = (*rows)[i];
-          match = p.resident_code == full->targets[i] && p.purpose == full->purpose &&
+          const std::string& t = provided[i];
+          const bool named = t.rfind("mac:", 0) == 0
+                                 ? (!provided_target || provided_target(p.resident_code) == t)
+                                 : t == p.resident_code;
+          match = named && p.purpose == full->purpose &&
                   full->conditions.find(" recipient=" + p.recipient + " ") != std::string::npos &&
                   full->conditions.find(" items=" + p.items) != std::string::npos;
         }

@@ -6,6 +6,7 @@
 // that recomputes everything and names the first entry or checkpoint that does not match.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,7 +86,12 @@ struct VerifyReport {
 // rebuilds the tree and compares it with every stored node, checks every checkpoint's
 // signature with `public_key` and its root against the recomputed tree (which also makes
 // consecutive checkpoints consistent), and that no checkpoint covers more than the log holds.
-// Stops at the first problem.
-Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view public_key);
+// Stops at the first problem. A provision entry's records must match the targets it names as
+// provided (those not ending in ":missing"), one each, in order: `provided_target` maps a
+// record's resident code to that target (the registry's keyed MAC, registry::ResidentTarget);
+// without it, a MAC target is matched by position only.
+Result<VerifyReport> VerifyLog(
+    store::RegistryReader& reader, std::string_view public_key,
+    const std::function<std::string(const std::string&)>& provided_target = {});
 
 }  // namespace kakunin::audit

@@ -115,7 +115,9 @@ std::string EntryJson(const store::AuditRow& row) {
 int Verify(Node& node, const Args& args, Io& io) {
   auto reader = node.store->OpenReader();
   if (!reader.ok()) return Fail(io, reader.status());
-  auto report = audit::VerifyLog(**reader, node.signer->public_key());
+  auto report = audit::VerifyLog(**reader, node.signer->public_key(), [&](const std::string& code) {
+    return registry::ResidentTarget(*node.cipher, code, true);
+  });
   if (!report.ok()) return Fail(io, report.status());
   if (!report->ok) {
     io.out << "検証失敗 / verification FAILED: " << report->problem << "\n";

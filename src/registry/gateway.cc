@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "auth/sessions.h"
+#include "core/bytes.h"
+#include "crypto/sha256.h"
 #include "domain/local_gov_code.h"
 #include "registry/operators.h"
 #include "registry/quota.h"
@@ -54,7 +57,32 @@ audit::AuditEntry EntryFor(const Actor& actor, const char* action, const std::st
   return e;
 }
 
+// The rules of Authorize, shared with the re-check inside the recording transaction.
+bool OperatorMayRead(const OperatorView& op, const Purpose* p, const std::string& purpose,
+                     const std::string& today) {
+  return p != nullptr && p->OpenToOperators() && op.active() && op.HasRole("operator") &&
+         op.NominatedFor(purpose, today);
+}
+
+bool ClientMayRead(const Client& client, const Purpose* p, const std::string& purpose) {
+  if (client.kind == ClientKind::kMunicipalCs || client.revoked_at != 0) return false;
+  bool allowed = p != nullptr && p->AllowsRecipient(client.recipient);
+  if (allowed && client.kind == ClientKind::kAgency) {
+    allowed = p->kind != PurposeKind::kNational &&
+              std::find(client.purposes.begin(), client.purposes.end(), purpose) !=
+                  client.purposes.end();
+  }
+  if (allowed && client.kind == ClientKind::kNational) allowed = p->kind == PurposeKind::kNational;
+  return allowed;
+}
+
 }  // namespace
+
+bool IsHandle(std::string_view s) {
+  if (s.size() != 34 || s.substr(0, 2) != "h_") return false;
+  return std::all_of(s.begin() + 2, s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
 
 std::string_view ClientKindName(ClientKind kind) {
   switch (kind) {
@@ -256,14 +284,18 @@ Caller Caller::ForClient(const Client& client, const std::string& terminal) {
   Caller c;
   c.actor = client.ActorAt(terminal);
   c.recipient = client.recipient;
+  c.binding = c.actor.id;
   c.client = &client;
   return c;
 }
 
-Caller Caller::ForOperator(const OperatorView& op, const std::string& terminal) {
+Caller Caller::ForOperator(const OperatorView& op, const std::string& terminal,
+                           const std::string& session) {
   Caller c;
   c.actor = Actor{"operator:" + op.row.operator_id, terminal};
-  c.recipient = "operator:" + op.row.operator_id;
+  // The provision record names the department the purpose transfers to, not the operator (the
+  // operator is the actor of the log entry): see Gateway::RequestFor.
+  c.binding = c.actor.id + "/session:" + HexEncode(crypto::Sha256(session));
   c.op = &op;
   return c;
 }
@@ -273,9 +305,8 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
   const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
   if (caller.op != nullptr) {
     // Operators read only for purposes they are nominated for, today.
-    const OperatorView& op = *caller.op;
-    if (p == nullptr || !op.active() || !op.HasRole("operator") ||
-        !op.NominatedFor(purpose, clock_->TodayJst().ToIso())) {
+    // Only for the prefecture's own use (never national, another body's, or disclosure).
+    if (!OperatorMayRead(*caller.op, p, purpose, clock_->TodayJst().ToIso())) {
       return RefuseClient(caller.actor, action, purpose,
                           Status::PermissionDenied("the operator is not nominated for the purpose")
                               .WithReason("not_nominated"));
@@ -288,19 +319,58 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                         Status::PermissionDenied("a municipal CS does not read residents")
                             .WithReason("not_permitted"));
   }
-  bool allowed = p != nullptr && p->AllowsRecipient(client.recipient);
-  if (allowed && client.kind == ClientKind::kAgency) {
-    allowed = p->kind != PurposeKind::kNational &&
-              std::find(client.purposes.begin(), client.purposes.end(), purpose) !=
-                  client.purposes.end();
-  }
-  if (allowed && client.kind == ClientKind::kNational) allowed = p->kind == PurposeKind::kNational;
-  if (!allowed) {
+  if (!ClientMayRead(client, p, purpose)) {
     return RefuseClient(caller.actor, action, purpose,
                         Status::PermissionDenied("the purpose is not permitted to this client")
                             .WithReason("purpose_not_permitted"));
   }
   return Admit(caller, p, action);
+}
+
+Status Gateway::Recheck(store::RegistryTxn& txn, const Caller& caller,
+                        const std::string& purpose) const {
+  KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
+  if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+  const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
+  if (caller.op != nullptr) {
+    const std::string& id = caller.op->row.operator_id;
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    OperatorView now;
+    if (row) {
+      now.row = std::move(*row);
+      KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(id));
+      now.roles = std::move(roles);
+      KAKUNIN_ASSIGN_OR_RETURN(nominations, txn.Nominations(id));
+      now.nominations = std::move(nominations);
+    }
+    if (!row || !OperatorMayRead(now, p, purpose, clock_->TodayJst().ToIso())) {
+      return Status::PermissionDenied("the operator is no longer entitled to the purpose")
+          .WithReason("not_nominated");
+    }
+    return Status::Ok();
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindClient(caller.client->spki_sha256));
+  if (!row) {
+    return Status::PermissionDenied("the client certificate is not registered")
+        .WithReason("client_not_registered");
+  }
+  if (row->revoked_at != 0) {
+    return Status::PermissionDenied("the client certificate was revoked")
+        .WithReason("client_revoked");
+  }
+  if (!ClientMayRead(FromRow(*row), p, purpose)) {
+    return Status::PermissionDenied("the purpose is not permitted to this client")
+        .WithReason("purpose_not_permitted");
+  }
+  return Status::Ok();
+}
+
+std::function<Status(store::RegistryTxn&)> Gateway::RecheckFor(const Caller& caller,
+                                                               const std::string& purpose) const {
+  // Runs synchronously inside the call that made it: the caller outlives it.
+  return [this, &caller, purpose](store::RegistryTxn& txn) {
+    return Recheck(txn, caller, purpose);
+  };
 }
 
 ProvisionRequest Gateway::RequestFor(const Caller& caller, const Purpose& purpose,
@@ -309,10 +379,50 @@ ProvisionRequest Gateway::RequestFor(const Caller& caller, const Purpose& purpos
   req.function = function;
   req.purpose = purpose.id;
   req.provision_kind = purpose.legal_basis;
-  req.recipient = caller.recipient;
+  // An operator reads on behalf of the department the purpose serves: the record says 移転 to
+  // that department (the operator is the log entry's actor).
+  req.recipient = caller.op != nullptr ? std::string(purpose.Department()) : caller.recipient;
   req.items = purpose.fields;
   req.by_nominated_operator = caller.op != nullptr;
+  req.recheck = RecheckFor(caller, purpose.id);
   return req;
+}
+
+std::string Gateway::IssueHandle(const Caller& caller, const std::string& purpose,
+                                 const std::string& resident_code) const {
+  const std::string handle = "h_" + auth::RandomToken().substr(0, 32);  // 128 bits
+  const int64_t now = clock_->NowMicros();
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  // Bounded: expired handles go first, then the oldest.
+  while (!handle_order_.empty()) {
+    auto it = handles_.find(handle_order_.front());
+    const bool expired = it == handles_.end() || it->second.expires_at <= now;
+    if (!expired && handles_.size() < kMaxHandles) break;
+    if (it != handles_.end()) handles_.erase(it);
+    handle_order_.pop_front();
+  }
+  handles_[handle] = HandleEntry{caller.binding, purpose, resident_code,
+                                 now + kHandleLifetimeMicros};
+  handle_order_.push_back(handle);
+  return handle;
+}
+
+Result<std::string> Gateway::Resolve(const Caller& caller, const std::string& code_or_handle,
+                                     const std::string& purpose) const {
+  if (!IsHandle(code_or_handle)) return code_or_handle;
+  {
+    std::lock_guard<std::mutex> lock(handles_mu_);
+    auto it = handles_.find(code_or_handle);
+    if (it != handles_.end() && it->second.expires_at > clock_->NowMicros() &&
+        it->second.binding == caller.binding && it->second.purpose == purpose) {
+      return it->second.resident_code;
+    }
+  }
+  // Another caller's, another purpose's, expired or made up: as if there were no such resident.
+  audit::AuditEntry e = EntryFor(caller.actor, "resident.provide", purpose);
+  e.outcome = "refused:unknown_handle";
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  return Status::NotFound("no such handle for this caller and purpose").WithReason("not_found");
 }
 
 Result<ProvidedRecord> Gateway::Lookup(store::RegistryReader& reader, const Caller& caller,
@@ -320,8 +430,9 @@ Result<ProvidedRecord> Gateway::Lookup(store::RegistryReader& reader, const Call
                                        const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.provide");
   if (!p.ok()) return p.status();
+  KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
   ProvisionRequest req = RequestFor(caller, **p, "lookup");
-  req.resident_codes = {resident_code};
+  req.resident_codes = {code};
   auto out = registry_->Provide(reader, req, caller.actor);
   if (!out.ok()) return out.status();
   Answered(caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
@@ -333,8 +444,9 @@ Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(
     const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.provide");
   if (!p.ok()) return p.status();
+  KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
   ProvisionRequest req = RequestFor(caller, **p, "history");
-  req.resident_codes = {resident_code};
+  req.resident_codes = {code};
   auto out = registry_->ProvideHistory(reader, req, caller.actor);
   if (out.ok()) Answered(caller, purpose, false, out->has_value() ? 1 : 0, 1);
   return out;
@@ -347,7 +459,8 @@ Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Cal
   if (!p.ok()) return p.status();
   SearchRequest r = request;
   r.include_removed = false;
-  auto found = registry_->Search(reader, r, caller.actor, purpose);
+  // The criteria are checked against the purpose's fields there (criterion_not_permitted).
+  auto found = registry_->Search(reader, r, caller.actor, purpose, RecheckFor(caller, purpose));
   if (!found.ok()) return found.status();
   Answered(caller, purpose, true, found->rows.size(), found->rows.size());
   SearchProvision out;
@@ -358,7 +471,9 @@ Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Cal
   auto provided = registry_->Provide(reader, req, caller.actor);
   if (!provided.ok()) return provided.status();
   for (auto& rec : *provided) {
-    if (rec.found) out.records.push_back(std::move(rec));
+    if (!rec.found) continue;
+    out.handles.push_back(IssueHandle(caller, purpose, rec.resident_code));
+    out.records.push_back(std::move(rec));
   }
   return out;
 }

@@ -6,8 +6,12 @@
 // decision, refusals included, is recorded in the operation log. The API translates HTTP to
 // these calls and never decides anything itself.
 
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -41,28 +45,41 @@ struct Client {
 inline constexpr size_t kMaxNotificationsPerRequest = 1000;
 inline constexpr size_t kMaxCodesPerProvision = 1000;
 
+// Search hits are opened through handles (a purpose may not carry resident_code): "h_" and 32
+// lower-case hex digits (128 random bits), valid for kHandleLifetime, for the caller and purpose
+// of the search only. At most kMaxHandles live at once (the oldest go first).
+inline constexpr int64_t kHandleLifetimeMicros = int64_t{10} * 60 * 1000000;
+inline constexpr size_t kMaxHandles = 50000;
+bool IsHandle(std::string_view s);
+
 struct OperatorView;  // registry/operators.h
 class Quotas;        // registry/quota.h
 
 // Who reads: a system (its register entry) or an operator on the console (with their roles and
-// nominations). Exactly one of client / op is set.
+// nominations). Exactly one of client / op is set. Both are what was loaded when the request
+// began: the use case checks them again inside the transaction that records the read.
 struct Caller {
   Actor actor;
-  std::string recipient;  // the provision records' 提供先
+  std::string recipient;  // a client's 提供先; an operator's reads go to the purpose's department
+  std::string binding;    // whom a search handle belongs to: the certificate, or the session
   const Client* client = nullptr;
   const OperatorView* op = nullptr;
 
   static Caller ForClient(const Client& client, const std::string& terminal);
-  static Caller ForOperator(const OperatorView& op, const std::string& terminal);
+  // `session`: the console session's token (handles are bound to it; not kept in clear).
+  static Caller ForOperator(const OperatorView& op, const std::string& terminal,
+                            const std::string& session = "");
 };
 
 struct SearchProvision {
   std::vector<ProvidedRecord> records;
+  std::vector<std::string> handles;  // one per record: opens it with Lookup / History
   bool truncated = false;
 };
 
-// Thread-safe (the registry and the catalogue are). Errors carry a reason (Status::reason()):
-// client_not_registered, client_revoked, not_permitted, sender_mismatch, purpose_not_permitted,
+// Thread-safe (the registry and the catalogue are; the handle table has its own lock). Errors
+// carry a reason (Status::reason()): client_not_registered, client_revoked, not_permitted,
+// sender_mismatch, purpose_not_permitted, not_nominated, criterion_not_permitted, not_found,
 // halted, quota_exceeded (kResourceExhausted); kInvalidArgument for a bad request.
 class Gateway {
  public:
@@ -100,10 +117,18 @@ class Gateway {
 
   // Reads by agencies and the national node: the purpose must be in the catalogue, open to the
   // client's recipient id, and (agency) one it is registered for; otherwise refused
-  // (purpose_not_permitted) and recorded. Operators: the role operator and a nomination for the
-  // purpose valid today; otherwise refused (not_nominated) and recorded. Each answered read is a
-  // provision: its records and log entry are durable before it returns, and it carries only the
-  // purpose's fields.
+  // (purpose_not_permitted) and recorded. Operators: active, the role operator, a purpose open
+  // to operators (Purpose::OpenToOperators) and a nomination for it valid today; otherwise
+  // refused (not_nominated) and recorded; their reads are recorded as transfers to the purpose's
+  // department. All of it is checked again inside the transaction that records the read (a
+  // client revoked or an operator suspended a moment earlier gets nothing; the refusal is
+  // recorded). Each answered read is a provision: its records and log entry are durable before
+  // it returns, and it carries only the purpose's fields.
+  //
+  // Lookup and History take a resident code or a handle from this caller's search for this
+  // purpose; any other handle (unknown, expired, another caller's or purpose's) is NotFound
+  // (reason not_found), recorded. Search criteria must be among the purpose's fields
+  // (criterion_not_permitted).
   Result<ProvidedRecord> Lookup(store::RegistryReader& reader, const Caller& caller,
                                 const std::string& resident_code,
                                 const std::string& purpose) const;
@@ -130,6 +155,16 @@ class Gateway {
                 size_t asked) const;
   Result<const Purpose*> Authorize(const Caller& caller, const std::string& purpose,
                                    const char* action) const;
+  // Authorize's decision again, from the rows as `txn` sees them (no recording: the failing
+  // use case records the refusal).
+  Status Recheck(store::RegistryTxn& txn, const Caller& caller, const std::string& purpose) const;
+  std::function<Status(store::RegistryTxn&)> RecheckFor(const Caller& caller,
+                                                        const std::string& purpose) const;
+  // A handle or a code: the resident code to read, or NotFound (recorded).
+  Result<std::string> Resolve(const Caller& caller, const std::string& code_or_handle,
+                              const std::string& purpose) const;
+  std::string IssueHandle(const Caller& caller, const std::string& purpose,
+                          const std::string& resident_code) const;
   ProvisionRequest RequestFor(const Caller& caller, const Purpose& purpose,
                               const char* function) const;
   Status RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
@@ -140,6 +175,16 @@ class Gateway {
   const Clock* clock_;
   int prefecture_;
   Quotas* quotas_ = nullptr;
+
+  struct HandleEntry {
+    std::string binding;
+    std::string purpose;
+    std::string resident_code;
+    int64_t expires_at = 0;
+  };
+  mutable std::mutex handles_mu_;
+  mutable std::unordered_map<std::string, HandleEntry> handles_;
+  mutable std::deque<std::string> handle_order_;  // issue order = expiry order
 };
 
 }  // namespace kakunin::registry

@@ -255,8 +255,12 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
     return NotPermitted("only a security manager nominates operators");
   }
   if (id == by.row.operator_id) return NotPermitted("nobody nominates themselves");
-  if (purposes_->Find(purpose) == nullptr) {
-    return Status::InvalidArgument("the purpose is not in the catalogue");
+  const Purpose* p = purposes_->Find(purpose);
+  if (p == nullptr) return Status::InvalidArgument("the purpose is not in the catalogue");
+  // Only for the prefecture's own use: never national forwarding, another body's purpose or
+  // disclosure (Purpose::OpenToOperators; Gateway::Authorize checks it again on every read).
+  if (!p->OpenToOperators()) {
+    return Status::InvalidArgument("the purpose is not open to the prefecture's operators");
   }
   if (!IsIsoDate(from) || !IsIsoDate(to) || to < from) {
     return Status::InvalidArgument("from and to must be dates (YYYY-MM-DD), from <= to");

@@ -67,6 +67,18 @@ bool Purpose::AllowsRecipient(std::string_view recipient) const {
   return std::find(recipients.begin(), recipients.end(), recipient) != recipients.end();
 }
 
+std::string_view Purpose::Department() const {
+  for (const auto& r : recipients) {
+    if (r.size() > 5 && r.compare(0, 5, "dept:") == 0) return r;
+  }
+  return {};
+}
+
+bool Purpose::OpenToOperators() const {
+  return (kind == PurposeKind::kInternalUse || kind == PurposeKind::kStatistics) &&
+         !Department().empty();
+}
+
 Result<PurposeCatalogue> PurposeCatalogue::Parse(std::string_view text) {
   if (text.size() > 1 << 20) return Status::InvalidArgument("purposes: file too large");
   toml::table root;

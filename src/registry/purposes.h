@@ -25,6 +25,16 @@ struct Purpose {
 
   bool AllowsField(std::string_view field) const;
   bool AllowsRecipient(std::string_view recipient) const;
+
+  // The prefecture's own department that uses records for this purpose (移転先): the first
+  // recipient "dept:…", or "" if none.
+  std::string_view Department() const;
+  // Whether the prefecture's operators may be nominated for it and read under it: only the
+  // prefecture's own use — kind internal_use or statistics, with a department among its
+  // recipients. Never national forwarding, a provision to another body, or disclosure (used by
+  // operators only inside the disclosure workflow). A console read is then a transfer (移転) to
+  // that department, and is recorded as such.
+  bool OpenToOperators() const;
 };
 
 // Immutable after loading; thread-safe.

@@ -22,6 +22,26 @@ TEST(PurposeCatalogueTest, TheShippedYamanashiSampleLoads) {
   EXPECT_EQ(c->Find("no.such.purpose"), nullptr);
 }
 
+TEST(PurposeCatalogueTest, OnlyThePrefecturesOwnPurposesAreOpenToOperators) {
+  auto c = PurposeCatalogue::Parse(SamplePurposeCatalogue());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  for (const char* id : {"registry.maintenance", "pref.passport", "stats.population"}) {
+    ASSERT_NE(c->Find(id), nullptr) << id;
+    EXPECT_TRUE(c->Find(id)->OpenToOperators()) << id;
+  }
+  EXPECT_EQ(c->Find("registry.maintenance")->Department(), "dept:registry");
+  for (const char* id : {"national.forwarding", "board.school_aid", "disclosure.self"}) {
+    ASSERT_NE(c->Find(id), nullptr) << id;
+    EXPECT_FALSE(c->Find(id)->OpenToOperators()) << id;
+  }
+  // An internal purpose without a department of the prefecture is not either.
+  auto odd = PurposeCatalogue::Parse(
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"internal_use\"\n"
+      "recipients = [\"operator\"]\nfields = [\"name\"]\n");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_FALSE(odd->Find("a")->OpenToOperators());
+}
+
 TEST(PurposeCatalogueTest, StrictAboutWhatCouldWidenAPurpose) {
   const std::string ok =
       "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"

@@ -79,6 +79,18 @@ std::string NumberAssociatedData(const std::string& municipality, int64_t sequen
   return "kakunin/version/" + municipality + "/" + std::to_string(sequence);
 }
 
+std::string ResidentTarget(const crypto::FieldCipher& cipher, std::string_view resident_code,
+                           bool found) {
+  // Domain-separated from the number and payload MACs.
+  return "mac:" +
+         HexEncode(cipher.LookupHash("kakunin/resident_code/v1:" + std::string(resident_code))) +
+         (found ? ":found" : ":missing");
+}
+
+std::string Registry::Target(const std::string& resident_code, bool found) const {
+  return ResidentTarget(*cipher_, resident_code, found);
+}
+
 bool IsValidPurposeId(std::string_view purpose) {
   if (purpose.empty() || purpose.size() > 64) return false;
   for (char c : purpose) {
@@ -322,9 +334,8 @@ Status Registry::CheckProvisionPurpose(const ProvisionRequest& req) const {
   KAKUNIN_RETURN_IF_ERROR(CheckPurpose(req.purpose));
   if (purposes_ == nullptr) return Status::Ok();
   const Purpose* p = purposes_->Find(req.purpose);
-  // An operator reads for the purpose they were nominated for (checked by the Gateway): the
-  // nomination, not the recipient list, is what entitles them.
-  if (!req.by_nominated_operator && !p->AllowsRecipient(req.recipient)) {
+  // An operator's read goes to the purpose's department (Gateway), which is on the list too.
+  if (!p->AllowsRecipient(req.recipient)) {
     return Status::PermissionDenied("the purpose is not open to this recipient")
         .WithReason("purpose_not_permitted");
   }
@@ -410,6 +421,13 @@ Status Registry::Checkpoint() const {
 }
 
 namespace {
+// What a refused read is (recorded as such): a bad request, a caller without the right, or a
+// halt found inside the recording transaction. Anything else is a failure, not a decision.
+bool IsRefusal(const Status& st) {
+  return st.code() == StatusCode::kInvalidArgument ||
+         st.code() == StatusCode::kPermissionDenied || st.reason() == "halted";
+}
+
 audit::AuditEntry ReadEntry(const Actor& actor, const char* action, const std::string& purpose) {
   audit::AuditEntry e;
   e.actor = actor.id;
@@ -428,7 +446,7 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
   KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
-  entry.targets.push_back(row ? row->resident_code : resident_code);
+  entry.targets.push_back(row ? Target(row->resident_code, true) : Target(resident_code, false));
   entry.result_count = row ? 1 : 0;
   entry.outcome = row && row->status == ResidentStatus::kRemoved ? "done:removed" : "done";
   if (!row) {
@@ -456,25 +474,39 @@ Status Registry::Refuse(const Actor& actor, const char* action, const std::strin
                         const Status& why) const {
   audit::AuditEntry e = ReadEntry(actor, action, IsValidPurposeId(purpose) ? purpose : "(invalid)");
   // The reason, never the rejected value (messages here name no personal data).
-  e.outcome = "refused:" + why.message();
+  e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
   KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
   return why;
 }
 
-Result<SearchOutcome> Registry::Search(store::RegistryReader& reader, const SearchRequest& req,
-                                       const Actor& actor, const std::string& purpose) const {
-  auto r = SearchImpl(reader, req, actor, purpose);
-  if (!r.ok() && (r.status().code() == StatusCode::kInvalidArgument ||
-                  r.status().code() == StatusCode::kPermissionDenied)) {
+Result<SearchOutcome> Registry::Search(
+    store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
+    const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
+  auto r = SearchImpl(reader, req, actor, purpose, recheck);
+  if (!r.ok() && IsRefusal(r.status())) {
     return Refuse(actor, "resident.search", purpose, r.status());
   }
   return r;
 }
 
-Result<SearchOutcome> Registry::SearchImpl(store::RegistryReader& reader,
-                                           const SearchRequest& req, const Actor& actor,
-                                           const std::string& purpose) const {
+Result<SearchOutcome> Registry::SearchImpl(
+    store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
+    const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
   KAKUNIN_RETURN_IF_ERROR(CheckPurpose(purpose));
+  if (purposes_ != nullptr) {
+    // A criterion is a use of the field it names: a purpose without 個人番号 cannot find out
+    // whose a number is, one without addresses cannot list who lives where.
+    const Purpose* p = purposes_->Find(purpose);
+    const std::pair<const std::optional<std::string>*, const char*> criteria[] = {
+        {&req.kana, "name_kana"}, {&req.name, "name"},       {&req.birth_date, "birth_date"},
+        {&req.sex, "sex"},        {&req.address, "address"}, {&req.number, "individual_number"}};
+    for (const auto& [value, field] : criteria) {
+      if (value->has_value() && !p->AllowsField(field)) {
+        return Status::PermissionDenied("a search criterion is not among the purpose's fields")
+            .WithReason("criterion_not_permitted");
+      }
+    }
+  }
   SearchOutcome out;
   // The conditions, as asked, go into the log with the codes found.
   std::string conditions = "{";
@@ -489,17 +521,24 @@ Result<SearchOutcome> Registry::SearchImpl(store::RegistryReader& reader,
   cond("birth_date", req.birth_date);
   cond("sex", req.sex);
   cond("address", req.address);
-  cond("number", req.number);
+  // An identifier is recorded as its keyed MAC, never in clear.
+  if (req.number) {
+    const std::string mac = "mac:" + HexEncode(NumberMac(*cipher_, *req.number));
+    cond("number", mac);
+  }
   if (req.include_removed) conditions += std::string(conditions.size() > 1 ? "," : "") +
                                          "\"include_removed\":true";
   conditions += "}";
   auto record = [&](const SearchOutcome& o) {
     audit::AuditEntry e = ReadEntry(actor, "resident.search", purpose);
     e.conditions = conditions;
-    for (const auto& r : o.rows) e.targets.push_back(r.resident_code);
+    for (const auto& r : o.rows) e.targets.push_back(Target(r.resident_code, true));
     e.result_count = static_cast<int64_t>(o.rows.size());
     e.outcome = o.cut ? "done:cut" : "done";
-    return Record(std::move(e));
+    return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+      if (recheck) KAKUNIN_RETURN_IF_ERROR(recheck(txn));
+      return log_->Append(txn, std::move(e)).status();
+    });
   };
   if (req.limit < 1 || req.limit > 1000) return Status::InvalidArgument("limit must be 1..1000");
   if (req.number) {
@@ -556,8 +595,7 @@ Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& rea
                                                       const ProvisionRequest& req,
                                                       const Actor& actor) const {
   auto r = ProvideImpl(reader, req, actor);
-  if (!r.ok() && (r.status().code() == StatusCode::kInvalidArgument ||
-                  r.status().code() == StatusCode::kPermissionDenied)) {
+  if (!r.ok() && IsRefusal(r.status())) {
     return Refuse(actor, "resident.provide", req.purpose, r.status());
   }
   return r;
@@ -634,14 +672,16 @@ store::ProvisionRow Registry::ProvisionOf(const std::string& resident_code,
 }
 
 Status Registry::WriteProvisions(const ProvisionRequest& req, const Actor& actor,
+                                 const std::vector<std::string>& targets,
                                  std::vector<store::ProvisionRow>& rows) const {
   const std::string items_joined = JoinItems(req.items);
   // Provision records and the log entry in one transaction, before anything is returned; a
-  // halted node provides nothing.
+  // halted node provides nothing, nor does a caller whose rights ended a moment ago.
   return WriteTxn([&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_RETURN_IF_ERROR(CheckRunning(txn));
+    if (req.recheck) KAKUNIN_RETURN_IF_ERROR(req.recheck(txn));
     audit::AuditEntry e = ReadEntry(actor, "resident.provide", req.purpose);
-    for (const auto& r : rows) e.targets.push_back(r.resident_code);
+    e.targets = targets;
     e.conditions = "function=" + req.function + " kind=" + req.provision_kind +
                    " recipient=" + req.recipient + " items=" + items_joined;
     e.result_count = static_cast<int64_t>(rows.size());
@@ -666,7 +706,12 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
   if (req.function == "history") return Status::InvalidArgument("use ProvideHistory");
   std::vector<ProvidedRecord> out;
   std::vector<store::ProvisionRow> rows;
+  std::vector<std::string> targets;
+  std::vector<std::string> asked;     // each code once, first-seen order
+  std::vector<int64_t> provided_to;   // persons already in `rows`
   for (const auto& code : req.resident_codes) {
+    if (std::find(asked.begin(), asked.end(), code) != asked.end()) continue;
+    asked.push_back(code);
     ProvidedRecord rec;
     rec.resident_code = code;
     KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(code));
@@ -676,19 +721,26 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
       rec.found = true;
       KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(*version, req.items));
       rec.items = std::move(items);
-      rows.push_back(ProvisionOf(row->resident_code, req));
+      // One record (and one target) per person, however many of their codes were asked.
+      if (std::find(provided_to.begin(), provided_to.end(), row->person_id) ==
+          provided_to.end()) {
+        provided_to.push_back(row->person_id);
+        rows.push_back(ProvisionOf(row->resident_code, req));
+        targets.push_back(Target(row->resident_code, true));
+      }
+    } else {
+      targets.push_back(Target(code, false));
     }
     out.push_back(std::move(rec));
   }
-  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, rows));
+  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, targets, rows));
   return out;
 }
 
 Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistory(
     store::RegistryReader& reader, const ProvisionRequest& req, const Actor& actor) const {
   auto r = ProvideHistoryImpl(reader, req, actor);
-  if (!r.ok() && (r.status().code() == StatusCode::kInvalidArgument ||
-                  r.status().code() == StatusCode::kPermissionDenied)) {
+  if (!r.ok() && IsRefusal(r.status())) {
     return Refuse(actor, "resident.provide", req.purpose, r.status());
   }
   return r;
@@ -701,6 +753,7 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
   if (req.function != "history") return Status::InvalidArgument("function must be history");
   KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(req.resident_codes[0]));
   std::vector<store::ProvisionRow> rows;
+  std::vector<std::string> targets;
   std::optional<std::vector<ProvidedVersion>> out;
   if (row && row->status == ResidentStatus::kActive) {
     KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
@@ -715,8 +768,11 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
       out->push_back(std::move(pv));
     }
     rows.push_back(ProvisionOf(row->resident_code, req));
+    targets.push_back(Target(row->resident_code, true));
+  } else {
+    targets.push_back(Target(req.resident_codes[0], false));
   }
-  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, rows));
+  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, targets, rows));
   return out;
 }
 
@@ -744,7 +800,7 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
               [](const auto& a, const auto& b) { return a.provided_at < b.provided_at; });
   }
   audit::AuditEntry e = ReadEntry(actor, "resident.provisions", purpose);
-  e.targets.push_back(row ? row->resident_code : code);
+  e.targets.push_back(row ? Target(row->resident_code, true) : Target(code, false));
   e.result_count = static_cast<int64_t>(out.size());
   e.outcome = "done";
   KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
@@ -758,7 +814,7 @@ Result<std::optional<std::vector<VersionView>>> Registry::History(
   KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);
-  entry.targets.push_back(row ? row->resident_code : resident_code);
+  entry.targets.push_back(row ? Target(row->resident_code, true) : Target(resident_code, false));
   entry.outcome = row && row->status == ResidentStatus::kRemoved ? "done:removed" : "done";
   if (!row) {
     KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));

@@ -90,9 +90,13 @@ struct ProvisionRequest {
   std::string provision_kind;       // 提供事務区分 (e.g. the 別表 item)
   std::string recipient;            // 提供先
   std::vector<std::string> items;   // subset of kProvisionItems
-  // Set only by the Gateway for an operator nominated for the purpose: the nomination, not the
-  // purpose's recipient list, entitles them.
+  // Set by the Gateway for an operator nominated for the purpose (the recipient is then the
+  // purpose's department: a console read is a transfer, 移転, to it).
   bool by_nominated_operator = false;
+  // Run inside the transaction that records the provision, before anything is written: the
+  // caller's rights checked again there (Gateway), so a revocation, suspension or halt
+  // committed a moment earlier counts. A failure fails the read: nothing is answered.
+  std::function<Status(store::RegistryTxn&)> recheck;
 };
 
 // One provided record: only the requested items, as (name, value) pairs in item order.
@@ -109,6 +113,13 @@ struct ProvidedVersion {
   std::string change_date;  // YYYY-MM-DD
   std::vector<std::pair<std::string, std::string>> items;
 };
+
+// The operation log's name for a resident code a read asked for: "mac:<hex>:found" or
+// "mac:<hex>:missing", <hex> the keyed MAC (the node's hmac key) of the code — never the code
+// in clear (DESIGN §6), and not-found codes are recorded too, so a reviewer sees what was probed.
+// Deterministic under the node's key: two reads of one code name the same target.
+std::string ResidentTarget(const crypto::FieldCipher& cipher, std::string_view resident_code,
+                           bool found);
 
 // Thread-safe: the store serialises writes; each call that reads opens or reuses a
 // reader on the calling thread's behalf.
@@ -142,8 +153,14 @@ class Registry {
                                            const std::string& resident_code, const Actor& actor,
                                            const std::string& purpose,
                                            bool include_removed = false) const;
-  Result<SearchOutcome> Search(store::RegistryReader& reader, const SearchRequest& request,
-                               const Actor& actor, const std::string& purpose) const;
+  // With a purpose catalogue, each criterion must be one of the purpose's fields (kana:
+  // name_kana, number: individual_number, …): otherwise kPermissionDenied, reason
+  // criterion_not_permitted, recorded. `recheck`, if set, runs inside the transaction that
+  // records the search (as ProvisionRequest::recheck).
+  Result<SearchOutcome> Search(
+      store::RegistryReader& reader, const SearchRequest& request, const Actor& actor,
+      const std::string& purpose,
+      const std::function<Status(store::RegistryTxn&)>& recheck = {}) const;
   // Every version, newest first; nullopt if the code is unknown.
   Result<std::optional<std::vector<VersionView>>> History(store::RegistryReader& reader,
                                                           const std::string& resident_code,
@@ -156,7 +173,9 @@ class Registry {
 
   // Provides records to a recipient (提供) or another department (移転): the view of each
   // resident limited to `request.items`, with one provision record per resident and one
-  // operation-log entry, all in one durable transaction before anything is returned.
+  // operation-log entry, all in one durable transaction before anything is returned. A code
+  // asked twice is answered once (first-seen order), and a resident reached by two codes (an
+  // old and a new one) is recorded once: the log's targets and the provision records agree.
   Result<std::vector<ProvidedRecord>> Provide(store::RegistryReader& reader,
                                               const ProvisionRequest& request,
                                               const Actor& actor) const;
@@ -203,7 +222,9 @@ class Registry {
   Status Refuse(const Actor& actor, const char* action, const std::string& purpose,
                 const Status& why) const;
   Result<SearchOutcome> SearchImpl(store::RegistryReader& reader, const SearchRequest& request,
-                                   const Actor& actor, const std::string& purpose) const;
+                                   const Actor& actor, const std::string& purpose,
+                                   const std::function<Status(store::RegistryTxn&)>& recheck) const;
+  std::string Target(const std::string& resident_code, bool found) const;
   Result<std::vector<ProvidedRecord>> ProvideImpl(store::RegistryReader& reader,
                                                   const ProvisionRequest& request,
                                                   const Actor& actor) const;
@@ -213,7 +234,9 @@ class Registry {
       const store::VersionRow& version, const std::vector<std::string>& items) const;
   store::ProvisionRow ProvisionOf(const std::string& resident_code,
                                   const ProvisionRequest& request) const;
+  // `targets`: every requested code as ResidentTarget, one ":found" per row, in row order.
   Status WriteProvisions(const ProvisionRequest& request, const Actor& actor,
+                         const std::vector<std::string>& targets,
                          std::vector<store::ProvisionRow>& rows) const;
   // Through the write queue if there is one.
   Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;

@@ -323,6 +323,9 @@ class RegistryTxn {
   virtual Status InsertClient(const ClientRow& row) = 0;
   // False if no such client or already revoked.
   virtual Result<bool> RevokeClient(const std::string& spki_sha256, int64_t at) = 0;
+  // The register entry as of this transaction: a read re-checks its caller's rights here, in
+  // the transaction that records it, so a revocation committed a moment earlier counts.
+  virtual Result<std::optional<ClientRow>> FindClient(const std::string& spki_sha256) = 0;
   virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
   virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
   virtual Status DeleteMeta(const std::string& key) = 0;
@@ -330,6 +333,8 @@ class RegistryTxn {
   // --- operator register ---
   virtual Result<std::optional<OperatorRow>> FindOperator(const std::string& operator_id) = 0;
   virtual Result<std::vector<std::string>> OperatorRoles(const std::string& operator_id) = 0;
+  // As RegistryReader::Nominations, inside the transaction (for the re-check of a read).
+  virtual Result<std::vector<NominationRow>> Nominations(const std::string& operator_id) = 0;
   virtual Result<int64_t> CountOperators() = 0;
   virtual Status InsertOperator(const OperatorRow& row) = 0;  // AlreadyExists for a taken id
   virtual Status SetOperatorStatus(const std::string& operator_id, const std::string& status) = 0;

@@ -45,7 +45,8 @@ struct World {
   std::string access_log_path;
   uint16_t port = 0;
   std::string ca_file;
-  Cert kofu, fujiyoshida, board, national, unregistered, crl_revoked, expired, foreign, revocable;
+  Cert kofu, fujiyoshida, board, board2, national, unregistered, crl_revoked, expired, foreign,
+      revocable;
   std::vector<Notification> residents;  // applied entries, 甲府市 first
   int64_t kofu_last_sequence = 0;
   std::unique_ptr<testing::OpenApiChecker> openapi;
@@ -128,6 +129,7 @@ class ApiTest : public ::testing::Test {
     w->kofu = Issue(ca, CK::kMunicipalCs, "甲府市CS", "192015", "kofu");
     w->fujiyoshida = Issue(ca, CK::kMunicipalCs, "富士吉田市CS", "192023", "fujiyoshida");
     w->board = Issue(ca, CK::kAgency, "山梨県教育委員会", "", "board");
+    w->board2 = Issue(ca, CK::kAgency, "山梨県教育委員会（別システム）", "", "board2");
     w->national = Issue(ca, CK::kNational, "機構", "", "national");
     w->unregistered = Issue(ca, CK::kAgency, "未登録", "", "unregistered");
     w->crl_revoked = Issue(ca, CK::kAgency, "失効", "", "crl-revoked");
@@ -142,6 +144,7 @@ class ApiTest : public ::testing::Test {
     Register(w->kofu, K::kMunicipalCs, "甲府市CS", "192015", "", {});
     Register(w->fujiyoshida, K::kMunicipalCs, "富士吉田市CS", "192023", "", {});
     Register(w->board, K::kAgency, "山梨県教育委員会", "", boe, {"board.school_aid"});
+    Register(w->board2, K::kAgency, "山梨県教育委員会（別システム）", "", boe, {"board.school_aid"});
     Register(w->national, K::kNational, "機構", "", "", {});
     Register(w->crl_revoked, K::kAgency, "失効", "", boe, {"board.school_aid"});
     Register(w->expired, K::kAgency, "期限切れ", "", boe, {"board.school_aid"});
@@ -426,9 +429,9 @@ TEST_F(ApiTest, SearchHistoryAndBatchProvision) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr(n.address));
   EXPECT_THAT(r.body, HasSubstr("\"truncated\":false"));
-  // By number.
-  r = Call(*client, "POST", "/v1/residents/search",
-           "{\"purpose\":\"board.school_aid\",\"individual_number\":\"" +
+  // By number: the national node's purpose carries 個人番号.
+  r = Call(w->national, "POST", "/v1/residents/search",
+           "{\"purpose\":\"national.forwarding\",\"individual_number\":\"" +
                n.individual_number.str() + "\"}");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr(n.address));
@@ -447,6 +450,88 @@ TEST_F(ApiTest, SearchHistoryAndBatchProvision) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr("\"found\":true"));
   EXPECT_THAT(r.body, HasSubstr("{\"resident_code\":\"99999999999\",\"found\":false}"));
+}
+
+TEST_F(ApiTest, ASearchByAFieldThePurposeLacksIsRefusedAndRecorded) {
+  // board.school_aid carries no 個人番号: the board cannot learn whose a number is (nor the
+  // address that comes with the answer).
+  const Notification& n = w->residents[9];
+  const int64_t before = LogSize();
+  auto r = Call(w->board, "POST", "/v1/residents/search",
+                "{\"purpose\":\"board.school_aid\",\"individual_number\":\"" +
+                    n.individual_number.str() + "\"}");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "criterion_not_permitted");
+  EXPECT_THAT(r.body, Not(HasSubstr(n.address)));
+  // Nor by kana, which it does not hold either.
+  std::string body = "{\"purpose\":\"board.school_aid\",\"name_kana\":";
+  text::AppendJsonString(n.name_kana.value_or("ヤマダ"), &body);
+  body += ",\"birth_date\":\"" + n.birth_date.ToIso() + "\"}";
+  r = Call(w->board, "POST", "/v1/residents/search", body);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "criterion_not_permitted");
+  EXPECT_EQ(LogSize(), before + 2);  // both refusals recorded
+  EXPECT_EQ(ProvisionCount(n.resident_code.str()), 0);
+}
+
+TEST_F(ApiTest, SearchHitsOpenThroughTheirHandleOnlyForTheirCaller) {
+  const Notification& n = w->residents[10];
+  std::string body = "{\"purpose\":\"board.school_aid\",\"name\":";
+  text::AppendJsonString(n.name, &body);
+  body += ",\"birth_date\":\"" + n.birth_date.ToIso() + "\"}";
+  auto r = Call(w->board, "POST", "/v1/residents/search", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto v = text::ParseJson(r.body);
+  ASSERT_TRUE(v.ok());
+  const text::JsonValue* results = v->Find("results");
+  ASSERT_TRUE(results != nullptr && !results->items().empty());
+  std::string handle;
+  for (const auto& hit : results->items()) {
+    const text::JsonValue* rec = hit.Find("record");
+    if (rec != nullptr && rec->Find("address") != nullptr &&
+        rec->Find("address")->text() == n.address) {
+      handle = hit.Find("handle")->text();
+    }
+  }
+  ASSERT_FALSE(handle.empty()) << r.body;
+  EXPECT_THAT(r.body, Not(HasSubstr(n.resident_code.str())));  // the purpose has no code
+  // The handle opens the record and its history, for this caller and purpose.
+  r = Call(w->board, "GET", Lookup(handle, "board.school_aid"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("\"handle\":\"" + handle + "\""));
+  EXPECT_THAT(r.body, HasSubstr(n.address));
+  r = Call(w->board, "GET", "/v1/residents/" + handle + "/history?purpose=board.school_aid");
+  ASSERT_EQ(r.status, 200) << r.body;
+  // Another client, even of the same recipient and purpose: no such resident, recorded.
+  const int64_t before = LogSize();
+  r = Call(w->board2, "GET", Lookup(handle, "board.school_aid"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Code(r), "not_found");
+  EXPECT_EQ(LogSize(), before + 1);
+  // A malformed handle is a bad request.
+  r = Call(w->board, "GET", Lookup("h_xyz", "board.school_aid"));
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(ApiTest, ProvisionsWithARepeatedCodeAreAnsweredOnceAndTheLogVerifies) {
+  const std::string code = w->residents[11].resident_code.str();
+  auto r = Call(w->board, "POST", "/v1/provisions",
+                "{\"purpose\":\"board.school_aid\",\"resident_codes\":[\"" + code + "\",\"" +
+                    code + "\",\"99999999999\",\"" + code + "\"]}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto v = text::ParseJson(r.body);
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->Find("results")->items().size(), 2u);  // first-seen order, each once
+  EXPECT_EQ(v->Find("results")->items()[0].Find("resident_code")->text(), code);
+  EXPECT_EQ(ProvisionCount(code), 1);
+  ASSERT_TRUE(w->node->registry->Checkpoint().ok());
+  auto reader = w->node->store->OpenReader();
+  auto report = audit::VerifyLog(**reader, w->node->signer->public_key(),
+                                 [](const std::string& c) {
+                                   return registry::ResidentTarget(*w->node->cipher, c, true);
+                                 });
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok) << report->problem;
 }
 
 TEST_F(ApiTest, BadRequestsGetProblemsAndChangeNothing) {

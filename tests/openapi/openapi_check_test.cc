@@ -314,7 +314,8 @@ TEST_F(ApiDocumentTest, PathsAndMethods) {
   // A template matches one non-empty segment; the literal /v1/residents/search wins over
   // /v1/residents/{resident_code}.
   EXPECT_OK(Check("POST", "/v1/residents/search", 200,
-                  R"({"purpose":"p","results":[{"name":"藤井 明"}],"truncated":true})"));
+                  R"({"purpose":"p","results":[{"handle":"h_0123456789abcdef0123456789abcdef",
+                                  "record":{"name":"藤井 明"}}],"truncated":true})"));
   EXPECT_OK(Check("GET", "/v1/residents/search", 405, Problem(405, "method_not_allowed")));
   EXPECT_REJECTED(Check("GET", "/v1/residents/search", 200, Lookup(kRecord)),
                   "status not declared");

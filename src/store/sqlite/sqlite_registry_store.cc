@@ -167,6 +167,20 @@ Result<std::vector<std::string>> QueryRoles(Db* db, const std::string& id) {
                                [](const Stmt& s) { return s.Text(0); });
 }
 
+Result<std::vector<NominationRow>> QueryNominations(Db* db, const std::string& id) {
+  return QueryAll<NominationRow>(db, kNominationsOf, [&](Stmt& s) { s.Bind(1, id); },
+                                 [](const Stmt& s) {
+                                   NominationRow n;
+                                   n.operator_id = s.Text(0);
+                                   n.purpose = s.Text(1);
+                                   n.valid_from = s.Text(2);
+                                   n.valid_to = s.Text(3);
+                                   n.nominated_by = s.Text(4);
+                                   n.nominated_at = s.Int(5);
+                                   return n;
+                                 });
+}
+
 Result<std::optional<CredentialRow>> QueryCredential(Db* db, const std::string& id) {
   return QueryOne<CredentialRow>(db, kFindCredential, [&](Stmt& s) { s.BindBlob(1, id); },
                                  ReadCredential);
@@ -514,17 +528,7 @@ class SqliteReader final : public RegistryReader {
     return QueryRoles(db_.get(), id);
   }
   Result<std::vector<NominationRow>> Nominations(const std::string& id) override {
-    return QueryAll<NominationRow>(db_.get(), kNominationsOf, [&](Stmt& s) { s.Bind(1, id); },
-                                   [](const Stmt& s) {
-                                     NominationRow n;
-                                     n.operator_id = s.Text(0);
-                                     n.purpose = s.Text(1);
-                                     n.valid_from = s.Text(2);
-                                     n.valid_to = s.Text(3);
-                                     n.nominated_by = s.Text(4);
-                                     n.nominated_at = s.Int(5);
-                                     return n;
-                                   });
+    return QueryNominations(db_.get(), id);
   }
   Result<std::vector<CredentialRow>> Credentials(const std::string& id) override {
     return QueryAll<CredentialRow>(db_.get(), kCredentialsOf, [&](Stmt& s) { s.Bind(1, id); },
@@ -819,6 +823,12 @@ class SqliteTxn final : public RegistryTxn {
 
   Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override {
     return QueryOperator(db_, id);
+  }
+  Result<std::vector<NominationRow>> Nominations(const std::string& id) override {
+    return QueryNominations(db_, id);
+  }
+  Result<std::optional<ClientRow>> FindClient(const std::string& spki) override {
+    return QueryClient(db_, spki);
   }
   Result<std::vector<std::string>> OperatorRoles(const std::string& id) override {
     return QueryRoles(db_, id);

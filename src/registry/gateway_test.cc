@@ -1,0 +1,406 @@
+// The read path's use cases (registry::Gateway) on a real SQLite database with real keys and the
+// sample purpose catalogue: who may read what, that the right is checked again in the
+// transaction that records the read, what the records and the log say, and search handles.
+
+#include "registry/gateway.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "audit/signer.h"
+#include "crypto/keys.h"
+#include "registry/operators.h"
+#include "store/sqlite/sqlite_registry_store.h"
+
+namespace kakunin::registry {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kKofu[] = "192015";
+constexpr char kBoard[] = "agency:yamanashi-board-of-education";
+
+class GatewayTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kakunin_gateway_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ASSERT_TRUE(crypto::CreateKeyFile((dir_ / "keys").string()).ok());
+    auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
+    ASSERT_TRUE(keys.ok());
+    cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
+    auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    NodeConfig config;
+    config.prefecture = 19;
+    ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit.key").string()).ok());
+    signer_ = std::move(*audit::LoadSigningKeyFile((dir_ / "audit.key").string()));
+    log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
+    auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
+    ASSERT_TRUE(catalogue.ok()) << catalogue.status().ToString();
+    purposes_ = std::make_unique<PurposeCatalogue>(std::move(*catalogue));
+    registry_ =
+        std::make_unique<Registry>(config, store_.get(), cipher_.get(), &clock_, log_.get());
+    registry_->UsePurposes(purposes_.get());
+    gateway_ = std::make_unique<Gateway>(registry_.get(), purposes_.get(), &clock_, 19);
+    desk_ = std::make_unique<OperatorDesk>(store_.get(), log_.get(), &clock_, purposes_.get());
+    auto r = store_->OpenReader();
+    ASSERT_TRUE(r.ok());
+    reader_ = std::move(*r);
+
+    // Two residents of 甲府市.
+    for (int i = 1; i <= 2; ++i) {
+      Notification n;
+      n.municipality_code = kKofu;
+      n.sequence = static_cast<uint64_t>(i);
+      n.kind = NotificationKind::kEntry;
+      n.reason = ChangeReason::kBirth;
+      n.change_date = Date::FromYmd(2026, 4, 1);
+      n.resident_code = ResidentCode::FromTenDigits("100000000" + std::to_string(i));
+      n.individual_number = IndividualNumber::FromElevenDigits("1000000000" + std::to_string(i));
+      n.name = "山田　太郎";
+      n.name_kana = "ヤマダ　タロウ";
+      n.sex = Sex::kMale;
+      n.birth_date = Date::FromYmd(1980, 5, i);
+      n.address = "山梨県甲府市丸の内一丁目" + std::to_string(i) + "番地";
+      codes_.push_back(n.resident_code.str());
+      numbers_.push_back(n.individual_number.str());
+      auto p = registry_->Prepare(
+          CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+      auto applied = registry_->Apply({p}, host_);
+      ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
+    }
+
+    // The board of education, registered for its purpose.
+    board_.spki_sha256 = std::string(64, 'b');
+    board_.kind = ClientKind::kAgency;
+    board_.name = "山梨県教育委員会";
+    board_.recipient = kBoard;
+    board_.purposes = {"board.school_aid"};
+    ASSERT_TRUE(gateway_->Register(board_, host_).ok());
+    other_ = board_;
+    other_.spki_sha256 = std::string(64, 'c');
+    other_.name = "山梨県教育委員会（別端末）";
+    ASSERT_TRUE(gateway_->Register(other_, host_).ok());
+
+    // An operator "op1" and a security manager "sm", straight into the register.
+    ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) -> Status {
+                        for (auto [id, role] : {std::pair{"op1", "operator"},
+                                                std::pair{"sm", "security_manager"}}) {
+                          store::OperatorRow row;
+                          row.operator_id = id;
+                          row.name = id;
+                          row.status = "active";
+                          KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
+                          KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
+                        }
+                        return Status::Ok();
+                      }).ok());
+  }
+  void TearDown() override {
+    reader_.reset();
+    fs::remove_all(dir_);
+  }
+
+  OperatorView Load(const std::string& id) {
+    auto v = desk_->Load(*reader_, id);
+    EXPECT_TRUE(v.ok() && *v);
+    return **v;
+  }
+
+  // A nomination written directly, as a careless (or older) node might hold it.
+  void NominateDirectly(const std::string& id, const std::string& purpose) {
+    ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) {
+                        store::NominationRow n;
+                        n.operator_id = id;
+                        n.purpose = purpose;
+                        n.valid_from = "2026-01-01";
+                        n.valid_to = "2026-12-31";
+                        n.nominated_by = "sm";
+                        return txn.InsertNomination(n);
+                      }).ok());
+  }
+
+  std::vector<store::AuditRow> Entries(const std::string& action) {
+    store::AuditQuery q;
+    q.action = action;
+    auto rows = reader_->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? *rows : std::vector<store::AuditRow>();
+  }
+
+  audit::AuditEntry Decode(const store::AuditRow& row) {
+    auto e = audit::DecodeEntry(*row.payload);
+    EXPECT_TRUE(e.ok());
+    return e.ok() ? *e : audit::AuditEntry();
+  }
+
+  int64_t ProvisionCount(const std::string& code) {
+    auto p = reader_->Provisions(code);
+    return p.ok() ? static_cast<int64_t>(p->size()) : -1;
+  }
+
+  std::string VerifyProblem() {
+    if (Status st = registry_->Checkpoint(); !st.ok()) return st.ToString();
+    auto report = audit::VerifyLog(*reader_, signer_->public_key(), [&](const std::string& c) {
+      return ResidentTarget(*cipher_, c, true);
+    });
+    if (!report.ok()) return report.status().ToString();
+    return report->ok ? "" : report->problem;
+  }
+
+  fs::path dir_;
+  FixedClock clock_ = FixedClock::AtDate(Date::FromYmd(2026, 11, 20));
+  std::unique_ptr<crypto::FieldCipher> cipher_;
+  std::unique_ptr<store::RegistryStore> store_;
+  std::unique_ptr<audit::Signer> signer_;
+  std::unique_ptr<audit::AuditLog> log_;
+  std::unique_ptr<PurposeCatalogue> purposes_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<OperatorDesk> desk_;
+  std::unique_ptr<store::RegistryReader> reader_;
+  std::vector<std::string> codes_, numbers_;
+  Client board_, other_;
+  Actor host_{"os:test", "test"};
+};
+
+TEST_F(GatewayTest, SearchCriteriaOutsideThePurposesFieldsAreRefusedAndRecorded) {
+  const Caller board = Caller::ForClient(board_, "t");
+  // board.school_aid has no 個人番号 and no kana: it cannot learn whose a number is.
+  SearchRequest by_number;
+  by_number.number = numbers_[0];
+  auto r = gateway_->Search(*reader_, board, by_number, "board.school_aid");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status().reason(), "criterion_not_permitted");
+  SearchRequest by_kana;
+  by_kana.kana = "ヤマダ";
+  by_kana.birth_date = "1980-05-01";
+  r = gateway_->Search(*reader_, board, by_kana, "board.school_aid");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "criterion_not_permitted");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+  auto refused = Entries("resident.search");
+  ASSERT_EQ(refused.size(), 2u);
+  for (const auto& row : refused) {
+    EXPECT_EQ(Decode(row).outcome, "refused:criterion_not_permitted");
+  }
+  // Its own fields are fine.
+  SearchRequest by_name;
+  by_name.name = "山田";
+  by_name.birth_date = "1980-05-01";
+  r = gateway_->Search(*reader_, board, by_name, "board.school_aid");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->records.size(), 1u);
+  // The same rule for every caller of the use case, the host included.
+  auto host = registry_->Search(*reader_, by_number, host_, "board.school_aid");
+  EXPECT_EQ(host.status().reason(), "criterion_not_permitted");
+}
+
+TEST_F(GatewayTest, AClientRevokedAfterAuthenticationGetsNothing) {
+  // The request authenticated the client a moment ago; then the register revoked it.
+  auto client = gateway_->Authenticate(*reader_, board_.spki_sha256, "t");
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(gateway_->Revoke(board_.spki_sha256, host_).ok());
+  const Caller stale = Caller::ForClient(*client, "t");
+  auto rec = gateway_->Lookup(*reader_, stale, codes_[0], "board.school_aid");
+  ASSERT_FALSE(rec.ok());
+  EXPECT_EQ(rec.status().reason(), "client_revoked");
+  auto batch = gateway_->Batch(*reader_, stale, {codes_[0], codes_[1]}, "board.school_aid");
+  EXPECT_EQ(batch.status().reason(), "client_revoked");
+  auto history = gateway_->History(*reader_, stale, codes_[0], "board.school_aid");
+  EXPECT_EQ(history.status().reason(), "client_revoked");
+  SearchRequest by_name;
+  by_name.name = "山田";
+  by_name.birth_date = "1980-05-01";
+  auto found = gateway_->Search(*reader_, stale, by_name, "board.school_aid");
+  EXPECT_EQ(found.status().reason(), "client_revoked");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+  EXPECT_EQ(ProvisionCount(codes_[1]), 0);
+  // Every refusal is in the log; nothing says it was provided.
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 3u);
+  for (const auto& row : provide) EXPECT_EQ(Decode(row).outcome, "refused:client_revoked");
+  auto search = Entries("resident.search");
+  ASSERT_EQ(search.size(), 1u);
+  EXPECT_EQ(Decode(search[0]).outcome, "refused:client_revoked");
+}
+
+TEST_F(GatewayTest, AnOperatorSuspendedAfterLoadingGetsNothing) {
+  NominateDirectly("op1", "registry.maintenance");
+  const OperatorView op = Load("op1");
+  const Caller caller = Caller::ForOperator(op, "console", "session-1");
+  ASSERT_TRUE(gateway_->Lookup(*reader_, caller, codes_[0], "registry.maintenance").ok());
+  ASSERT_TRUE(store_->Write([](store::RegistryTxn& txn) {
+                        return txn.SetOperatorStatus("op1", "suspended");
+                      }).ok());
+  auto rec = gateway_->Lookup(*reader_, caller, codes_[0], "registry.maintenance");
+  ASSERT_FALSE(rec.ok());
+  EXPECT_EQ(rec.status().reason(), "not_nominated");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 1);  // the read before the suspension only
+}
+
+TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
+  const Caller board = Caller::ForClient(board_, "t");
+  ASSERT_TRUE(gateway_->CheckRunning(*reader_).ok());
+  ASSERT_TRUE(registry_->Halt("test", host_).ok());
+  auto rec = gateway_->Lookup(*reader_, board, codes_[0], "board.school_aid");
+  ASSERT_FALSE(rec.ok());
+  EXPECT_EQ(rec.status().reason(), "halted");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 1u);
+  EXPECT_EQ(Decode(provide[0]).outcome, "refused:halted");
+}
+
+TEST_F(GatewayTest, OperatorsAreNominatedAndReadOnlyForThePrefecturesOwnPurposes) {
+  const OperatorView sm = Load("sm");
+  for (const char* purpose : {"national.forwarding", "board.school_aid", "disclosure.self"}) {
+    Status st = desk_->Nominate(sm, "op1", purpose, "2026-01-01", "2026-12-31");
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << purpose;
+  }
+  EXPECT_TRUE(desk_->Nominate(sm, "op1", "registry.maintenance", "2026-01-01", "2026-12-31").ok());
+  EXPECT_TRUE(desk_->Nominate(sm, "op1", "stats.population", "2026-01-01", "2026-12-31").ok());
+  // A nomination that got in anyway (written before this rule) entitles to nothing.
+  NominateDirectly("op1", "national.forwarding");
+  NominateDirectly("op1", "board.school_aid");
+  const OperatorView op = Load("op1");
+  const Caller caller = Caller::ForOperator(op, "console", "session-1");
+  for (const char* purpose : {"national.forwarding", "board.school_aid"}) {
+    auto rec = gateway_->Lookup(*reader_, caller, codes_[0], purpose);
+    ASSERT_FALSE(rec.ok()) << purpose;
+    EXPECT_EQ(rec.status().reason(), "not_nominated") << purpose;
+  }
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+  EXPECT_TRUE(gateway_->Lookup(*reader_, caller, codes_[0], "registry.maintenance").ok());
+}
+
+TEST_F(GatewayTest, AConsoleReadIsRecordedAsATransferToThePurposesDepartment) {
+  NominateDirectly("op1", "registry.maintenance");
+  const OperatorView op = Load("op1");
+  auto rec = gateway_->Lookup(*reader_, Caller::ForOperator(op, "console", "s"), codes_[0],
+                              "registry.maintenance");
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  auto provisions = reader_->Provisions(codes_[0]);
+  ASSERT_TRUE(provisions.ok());
+  ASSERT_EQ(provisions->size(), 1u);
+  EXPECT_EQ((*provisions)[0].recipient, "dept:registry");  // not "operator:op1"
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 1u);
+  EXPECT_EQ(provide[0].actor, "operator:op1");  // the operator is the actor
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
+  const Caller board = Caller::ForClient(board_, "t");
+  const std::string missing = "99999999999";
+  auto out = gateway_->Batch(*reader_, board, {codes_[0], missing}, "board.school_aid");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 1u);
+  const audit::AuditEntry e = Decode(provide[0]);
+  EXPECT_THAT(e.targets, ::testing::ElementsAre(ResidentTarget(*cipher_, codes_[0], true),
+                                                ResidentTarget(*cipher_, missing, false)));
+  EXPECT_THAT(e.targets[1], ::testing::EndsWith(":missing"));
+  // No code in clear anywhere in the entry.
+  EXPECT_THAT(*provide[0].payload, Not(HasSubstr(codes_[0])));
+  EXPECT_THAT(*provide[0].payload, Not(HasSubstr(missing)));
+  // A lookup of an unknown code leaves its trace too.
+  ASSERT_TRUE(gateway_->Lookup(*reader_, board, "88888888888", "board.school_aid").ok());
+  provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 2u);
+  EXPECT_THAT(Decode(provide[1]).targets,
+              ::testing::ElementsAre(ResidentTarget(*cipher_, "88888888888", false)));
+  // A search by number records the number as its MAC.
+  NominateDirectly("op1", "registry.maintenance");
+  const OperatorView op = Load("op1");
+  SearchRequest by_number;
+  by_number.number = numbers_[1];
+  ASSERT_TRUE(gateway_->Search(*reader_, Caller::ForOperator(op, "console", "s"), by_number,
+                               "registry.maintenance").ok());
+  for (const auto& row : Entries("resident.search")) {
+    EXPECT_THAT(*row.payload, Not(HasSubstr(numbers_[1])));
+    EXPECT_THAT(*row.payload, Not(HasSubstr(codes_[1])));
+  }
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+TEST_F(GatewayTest, AProvisionWithARepeatedCodeIsAnsweredOnceAndTheLogVerifies) {
+  const Caller board = Caller::ForClient(board_, "t");
+  auto out = gateway_->Batch(*reader_, board,
+                             {codes_[0], codes_[1], codes_[0], "99999999999", "99999999999"},
+                             "board.school_aid");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->size(), 3u);  // first-seen order
+  EXPECT_EQ((*out)[0].resident_code, codes_[0]);
+  EXPECT_EQ((*out)[1].resident_code, codes_[1]);
+  EXPECT_EQ((*out)[2].resident_code, "99999999999");
+  EXPECT_FALSE((*out)[2].found);
+  EXPECT_EQ(ProvisionCount(codes_[0]), 1);
+  EXPECT_EQ(ProvisionCount(codes_[1]), 1);
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 1u);
+  EXPECT_EQ(Decode(provide[0]).targets.size(), 3u);
+  EXPECT_EQ(VerifyProblem(), "");
+  // Without the key the verifier still matches records to targets by position.
+  auto report = audit::VerifyLog(*reader_, signer_->public_key());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+}
+
+TEST_F(GatewayTest, SearchHandlesOpenOnlyForTheirCallerAndPurposeAndExpire) {
+  NominateDirectly("op1", "registry.maintenance");
+  NominateDirectly("op1", "stats.population");
+  const OperatorView op = Load("op1");
+  const Caller mine = Caller::ForOperator(op, "console", "session-1");
+  const Caller other_session = Caller::ForOperator(op, "console", "session-2");
+  // stats.population carries no resident code: the handle is the only way to open a hit.
+  SearchRequest by_birth;
+  by_birth.birth_date = "1980-05-02";
+  auto found = gateway_->Search(*reader_, mine, by_birth, "stats.population");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->records.size(), 1u);
+  ASSERT_EQ(found->handles.size(), 1u);
+  const std::string handle = found->handles[0];
+  EXPECT_TRUE(IsHandle(handle));
+  for (const auto& [k, v] : found->records[0].items) EXPECT_NE(k, "resident_code");
+  auto rec = gateway_->Lookup(*reader_, mine, handle, "stats.population");
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_TRUE(rec->found);
+  auto history = gateway_->History(*reader_, mine, handle, "stats.population");
+  ASSERT_TRUE(history.ok() && *history);
+  // Another session, another purpose, another client: no such resident, and recorded.
+  const size_t refused_before = Entries("resident.provide").size();
+  auto r = gateway_->Lookup(*reader_, other_session, handle, "stats.population");
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  r = gateway_->Lookup(*reader_, mine, handle, "registry.maintenance");
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  auto by_board = gateway_->Lookup(*reader_, Caller::ForClient(board_, "t"), handle,
+                                   "board.school_aid");
+  EXPECT_EQ(by_board.status().code(), StatusCode::kNotFound);
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), refused_before + 3);
+  for (size_t i = refused_before; i < provide.size(); ++i) {
+    EXPECT_EQ(Decode(provide[i]).outcome, "refused:unknown_handle");
+  }
+  // Ten minutes later it is gone.
+  clock_.Advance(kHandleLifetimeMicros);
+  r = gateway_->Lookup(*reader_, mine, handle, "stats.population");
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  // A made-up handle of the right shape is no better.
+  r = gateway_->Lookup(*reader_, mine, "h_" + std::string(32, '0'), "stats.population");
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+}  // namespace
+}  // namespace kakunin::registry
