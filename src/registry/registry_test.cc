@@ -19,6 +19,7 @@
 #include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/write_queue.h"
+#include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
 namespace kakunin {
@@ -1007,6 +1008,123 @@ TEST_F(RegistryTest, RetentionErasesLogPayloadsButEveryProofStaysValid) {
   ASSERT_TRUE(rows.ok());
   EXPECT_FALSE((*rows)[0].payload.has_value());
   EXPECT_TRUE(rows->back().payload.has_value());
+}
+
+
+// Issue 10, item 14: the verifier stopped at the first mismatch, so one bad entry (a provide
+// whose repeated code wrote more provision records than targets) broke `audit verify` for good
+// and hid every later change. It now names each problem, once, and lists at most 100.
+class VerifyTest : public RegistryTest {
+ public:
+  // Changes the database behind the registry's back, as an administrator could.
+  void Tamper(const std::string& sql) {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    Status st = (*db)->Exec(sql);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  static std::string ChangeLastByte(const std::string& where) {
+    return "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || "
+           "CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB) WHERE " +
+           where;
+  }
+  audit::VerifyReport Verify() {
+    auto reader = *store_->OpenReader();
+    auto report = audit::VerifyLog(*reader, signer_->public_key());
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : audit::VerifyReport();
+  }
+  // Ten births (entries 0-9), then two provisions (entries 10 and 11), all signed.
+  void Fill() {
+    std::vector<Notification> births;
+    for (int i = 0; i < 10; ++i) {
+      births.push_back(Make(kKofu, static_cast<uint64_t>(i + 1), ChangeReason::kBirth,
+                            "10000000" + std::to_string(10 + i), "100000000" + std::to_string(10 + i)));
+    }
+    for (const auto& r : Send(births)) ASSERT_TRUE(r.ok());
+    auto reader = *store_->OpenReader();
+    ProvisionRequest req;
+    req.resident_codes = {ResidentCode::FromTenDigits("1000000010").str(),
+                          ResidentCode::FromTenDigits("1000000011").str()};
+    req.purpose = "school.aid";
+    req.provision_kind = "別表第六";
+    req.recipient = "山梨県教育委員会";
+    req.items = {"name", "address"};
+    ASSERT_TRUE(registry_->Provide(*reader, req, actor_).ok());
+    ASSERT_TRUE(registry_->Provide(*reader, req, actor_).ok());
+    ASSERT_TRUE(registry_->Checkpoint().ok());
+    audit::VerifyReport clean = Verify();
+    ASSERT_TRUE(clean.ok) << clean.problem;
+    ASSERT_EQ(clean.entries, 12);
+  }
+};
+
+TEST_F(VerifyTest, VerifyNamesEveryTamperedEntryNotOnlyTheFirst) {
+  Fill();
+  Tamper(ChangeLastByte("seq IN (2, 7)"));
+  Tamper("UPDATE provisions SET recipient = '別の機関' WHERE audit_seq = 11");
+  Tamper("UPDATE audit_entries SET actor = 'os:someone-else' WHERE seq = 9");
+  audit::VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  // Each named once: nothing about the tree nodes or checkpoints above the changed entries.
+  EXPECT_THAT(r.problems,
+              ::testing::ElementsAre(
+                  "entry 2 does not match its leaf hash", "entry 7 does not match its leaf hash",
+                  "entry 9: its searchable columns differ from its content",
+                  "entry 11: its provision records differ from what it says was provided "
+                  "(record 1: recipient)"));
+  EXPECT_EQ(r.problem_count, 4);
+  EXPECT_EQ(r.problem, r.problems[0]);
+  EXPECT_EQ(r.entries, 12);
+}
+
+TEST_F(VerifyTest, VerifyGoesOnPastAProvisionMismatchAndNamesLaterTampering) {
+  Fill();
+  // What a provide with a repeated code wrote: two records for the one target it logged.
+  Tamper("INSERT INTO provisions (resident_code, provided_at, function, purpose, provision_kind, "
+         "number_provided, source, recipient, items, audit_seq) SELECT resident_code, "
+         "provided_at, function, purpose, provision_kind, number_provided, source, recipient, "
+         "items, audit_seq FROM provisions WHERE audit_seq = 10 ORDER BY id LIMIT 1");
+  audit::VerifyReport r = Verify();
+  EXPECT_THAT(r.problems, ::testing::ElementsAre(
+                              "entry 10: its provision records differ from what it says was "
+                              "provided (3 record(s) for 2 resident(s) provided)"));
+  // A later change, by someone who counted on the verifier stopping there, is named too.
+  Tamper(ChangeLastByte("seq = 11"));
+  r = Verify();
+  EXPECT_THAT(r.problems, ::testing::ElementsAre(
+                              "entry 10: its provision records differ from what it says was "
+                              "provided (3 record(s) for 2 resident(s) provided)",
+                              "entry 11 does not match its leaf hash"));
+}
+
+TEST_F(VerifyTest, VerifyNamesATreeNodeAndAMissingEntryOnce) {
+  Fill();
+  // A forged stored node is named, not its ancestors; a deleted entry is named, not the node
+  // above it, nor its index rows.
+  Tamper("UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0");
+  Tamper("DELETE FROM audit_entries WHERE seq = 10");
+  audit::VerifyReport r = Verify();
+  EXPECT_THAT(r.problems, ::testing::ElementsAre(
+                              "stored tree node (2, 0) does not match entries 0…3",
+                              "entry 10 is missing (next is 11)"));
+}
+
+TEST_F(VerifyTest, VerifyListsAtMostAHundredProblemsAndCountsTheRest) {
+  std::vector<Notification> births;
+  for (int i = 0; i < 160; ++i) {
+    births.push_back(Make(kKofu, static_cast<uint64_t>(i + 1), ChangeReason::kBirth,
+                          std::to_string(1000000000 + i), std::to_string(10000000000LL + i)));
+  }
+  for (const auto& r : Send(births)) ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  Tamper(ChangeLastByte("seq >= 10"));
+  audit::VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.problem_count, 150);
+  ASSERT_EQ(r.problems.size(), audit::kMaxListedProblems);
+  EXPECT_EQ(r.problems.front(), "entry 10 does not match its leaf hash");
+  EXPECT_EQ(r.problems.back(), "entry 109 does not match its leaf hash");
 }
 
 }  // namespace
