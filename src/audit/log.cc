@@ -428,6 +428,9 @@ Result<VerifyReport> VerifyLog(store::RegistryReader& reader, std::string_view p
         add(!e ? entry + " cannot be decoded"
                : entry + " holds entry " + std::to_string(e->sequence) + " (moved or swapped)");
         leaf.named = true;
+        // A row that holds another entry carries that entry's leaf hash too: nothing of it is
+        // this entry's (the node above is then taken as stored, checked by the checkpoints).
+        if (e) leaf.stored.reset();
         // Not this entry's content: its index and provision rows are taken as they are.
         if (!rows_between(row.seq, row.seq + 1)) return false;
       } else {

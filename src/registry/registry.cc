@@ -123,9 +123,9 @@ namespace {
 // The state checks of an entry (記載) beyond the sequence; nullopt if it may be applied.
 // `person` is the holder of the notification's resident code as a current code, if any.
 //
-// Where several rules apply, the first that holds answers, in this order (each refusal first
-// that no correction of the other fields could cure, so a sender who fixes what it is told
-// is not then told something else):
+// Where several rules apply, the first that holds answers, in this order: refusals that no
+// correction of the notification could cure come first, so a sender who fixes what it is told
+// is not then told something else.
 //   1. already_registered — the code is active in the sender's own municipality (whatever the
 //      reason: the answer senders had before the other rules existed).
 //   2. code_in_use — a birth for a code the registry has held (active elsewhere, removed, or
@@ -150,7 +150,9 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn,
     return known ? Refusal(ErrorCode::kCodeInUse) : Refusal();
   }
   const bool active = person->status == ResidentStatus::kActive;
-  if (active && person->municipality_code == sender) return Refusal(ErrorCode::kAlreadyRegistered);
+  if (active && person->municipality_code == sender) {
+    return Refusal(ErrorCode::kAlreadyRegistered);
+  }
   if (n.reason == ChangeReason::kBirth) return Refusal(ErrorCode::kCodeInUse);
   if (!active) {
     // A removed resident's row points at the removal that ended the registration (a late

@@ -427,7 +427,8 @@ TEST_F(RegistryTest, BirthCannotReuseACodeHeldBefore) {
   EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000005")).errors,
             Record(ErrorCode::kCodeInUse));
   // Removed after a move abroad.
-  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedAbroad, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(
+      SendOne(Make(kKofu, 2, ChangeReason::kMovedAbroad, "1000000001", "10000000001")).ok());
   EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000005")).errors,
             Record(ErrorCode::kCodeInUse));
   // Replaced by a code change (history only).
@@ -844,7 +845,8 @@ TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
         std::snprintf(code, sizeof code, "%d%09d", t + 1, i);
         std::snprintf(number, sizeof number, "%d%010d", t + 1, i);
         // Sequences are per sender and in order: each thread is its own sender.
-        const std::string sender = t == 0 ? "192015" : t == 1 ? "192112" : t == 2 ? "192121" : "192139";
+        const std::string sender =
+            t == 0 ? "192015" : t == 1 ? "192112" : t == 2 ? "192121" : "192139";
         std::vector<PreparedNotification> one;
         one.push_back(registry_->Prepare(CheckJsonNotification(
             ToCanonicalJson(Make(sender, static_cast<uint64_t>(i + (t == 0 ? 2 : 1)),
@@ -1039,7 +1041,8 @@ class VerifyTest : public RegistryTest {
     std::vector<Notification> births;
     for (int i = 0; i < 10; ++i) {
       births.push_back(Make(kKofu, static_cast<uint64_t>(i + 1), ChangeReason::kBirth,
-                            "10000000" + std::to_string(10 + i), "100000000" + std::to_string(10 + i)));
+                            "10000000" + std::to_string(10 + i),
+                            "100000000" + std::to_string(10 + i)));
     }
     for (const auto& r : Send(births)) ASSERT_TRUE(r.ok());
     auto reader = *store_->OpenReader();
