@@ -162,3 +162,28 @@ set -e
 [ "$rc" -eq 1 ] || fail "an archive was accepted under another node's key"
 passed=$((passed + 1))
 echo "audit tamper: $passed tampering cases detected; $((passed + 1)) passed, 0 failed"
+
+# Issue 10, item 14: verify goes on after the first problem and names every one, so a bad entry
+# cannot hide a later change. Two entries changed far apart, and a second provision record
+# planted at the provide entry (what a provide with a repeated code once wrote): all three are
+# named, once each, and the exit status still says failure. On the node's database as the
+# commands above left it (audit.head now vouches for their entries, not for clean.db).
+"$bin" audit verify --data "$tmp/node" > /dev/null || fail "several problems: the log was not clean"
+provide_seq=$(sqlite3 "$tmp/node/registry.db" "SELECT max(audit_seq) FROM provisions")
+sqlite3 "$tmp/node/registry.db" "
+  UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) ||
+    CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB) WHERE seq IN (300, 1200);
+  INSERT INTO provisions (resident_code, provided_at, function, purpose, provision_kind,
+    number_provided, source, recipient, items, audit_seq)
+    SELECT resident_code, provided_at, function, purpose, provision_kind, number_provided, source,
+    recipient, items, audit_seq FROM provisions WHERE audit_seq = $provide_seq LIMIT 1;"
+set +e
+"$bin" audit verify --data "$tmp/node" > "$tmp/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "several problems: verify exited $rc: $(cat "$tmp/out")"
+for want in "entry 300 does not match its leaf hash" "entry 1200 does not match its leaf hash" \
+  "entry $provide_seq: its provision records differ" "3 problem(s) found"; do
+  grep -qF "$want" "$tmp/out" || fail "several problems: expected '$want', got: $(cat "$tmp/out")"
+done
+echo "detected every problem, not only the first: $(cat "$tmp/out")"

@@ -233,255 +233,340 @@ Result<VerifyReport> VerifyLog(
     store::RegistryReader& reader, std::string_view public_key,
     const std::function<std::string(const std::string&)>& provided_target) {
   VerifyReport report;
+  auto add = [&](std::string problem) {
+    if (report.problem_count == 0) report.problem = problem;
+    if (report.problems.size() < kMaxListedProblems) report.problems.push_back(std::move(problem));
+    ++report.problem_count;
+  };
   auto checkpoints = reader.Checkpoints();
   if (!checkpoints.ok()) return checkpoints.status();
   report.checkpoints = static_cast<int64_t>(checkpoints->size());
-  // Signatures first: a replaced checkpoint is named before anything else.
-  for (const auto& c : *checkpoints) {
+  // Signatures first: a replaced checkpoint is named before anything else (and its root is
+  // not compared: what it claims is worthless).
+  std::vector<bool> bad_signature(checkpoints->size(), false);
+  for (size_t i = 0; i < checkpoints->size(); ++i) {
+    const auto& c = (*checkpoints)[i];
     Checkpoint cp{c.tree_size, c.root, c.time, c.key_id, c.signature};
     if (!VerifyCheckpoint(cp, public_key)) {
-      report.problem = "checkpoint at tree size " + std::to_string(c.tree_size) +
-                       " has a bad signature (replaced or altered)";
-      return report;
+      bad_signature[i] = true;
+      add("checkpoint at tree size " + std::to_string(c.tree_size) +
+          " has a bad signature (replaced or altered)");
     }
   }
 
-  // Rebuild the tree from the entries: a stack of perfect subtrees (level, hash).
+  // Rebuild the tree from the entries: a stack of perfect subtrees. Each carries two hashes:
+  // `computed` from the entries alone (nullopt under an entry that is missing or not itself)
+  // and `stored`, as the database holds it. Where they first part, the problem is named; above
+  // it the stored hash is checked against what is stored beneath it, so one changed entry or
+  // node is named once and not again at every node and checkpoint above it.
   struct Perfect {
-    uint32_t level;
-    std::string hash;
+    uint32_t level = 0;
+    std::optional<std::string> computed;
+    std::optional<std::string> stored;
+    bool named = false;  // a difference beneath (or here) has been named
   };
   std::vector<Perfect> stack;
-  std::vector<std::unique_ptr<store::NodeCursor>> cursors;  // stored nodes, per level
+  // Stored nodes, read level by level in index order, with one node of look-ahead.
+  struct Level {
+    std::unique_ptr<store::NodeCursor> cursor;
+    bool has = false, ended = false;
+    int64_t index = 0;
+    std::string hash;
+  };
+  std::vector<Level> levels;
   size_t next_checkpoint = 0;
   int64_t expected = 0;
   int64_t last_time = INT64_MIN;
   bool seen_payload = false;
   int64_t justified_erasure = 0;  // the greatest erased_before_seq a signed purge entry names
-  int64_t first_payload_seq = -1;
+  int64_t first_counted_seq = -1;  // the first entry whose index rows are accounted for
   int64_t targets_expected = 0;     // target-index rows the kept entries call for
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
   Status failure;
 
-  auto root_of_stack = [&]() {
-    if (stack.empty()) return crypto::Sha256("");
-    std::string h = stack.back().hash;
-    for (size_t i = stack.size() - 1; i-- > 0;) h = NodeHash(stack[i].hash, h);
-    return h;
-  };
-  auto compare_node = [&](uint32_t level, int64_t index, const std::string& hash) -> bool {
-    while (cursors.size() <= level) {
-      auto c = reader.AuditNodes(static_cast<uint32_t>(cursors.size()));
+  auto stored_node = [&](uint32_t level, int64_t index) -> std::optional<std::string> {
+    while (levels.size() <= level) {
+      auto c = reader.AuditNodes(static_cast<uint32_t>(levels.size()));
       if (!c.ok()) {
         failure = c.status();
+        return std::nullopt;
+      }
+      levels.push_back(Level{std::move(*c), false, false, 0, std::string()});
+    }
+    Level& l = levels[level];
+    for (;;) {
+      if (!l.has && !l.ended) {
+        Status st;
+        l.has = l.cursor->Next(&l.index, &l.hash, &st);
+        l.ended = !l.has;
+        if (!st.ok()) failure = st;
+      }
+      if (!l.has || l.index > index) return std::nullopt;
+      l.has = false;
+      if (l.index == index) return std::move(l.hash);
+    }
+  };
+  // Rows beside the entries for sequences [from, to): what an entry we cannot read has.
+  auto rows_between = [&](int64_t from, int64_t to) -> bool {
+    auto t_from = reader.CountAuditTargetsFrom(from);
+    auto t_to = reader.CountAuditTargetsFrom(to);
+    auto p_from = reader.CountProvisionsFromEntry(from);
+    auto p_to = reader.CountProvisionsFromEntry(to);
+    for (const Status& st : {t_from.status(), t_to.status(), p_from.status(), p_to.status()}) {
+      if (!st.ok()) {
+        failure = st;
         return false;
       }
-      cursors.push_back(std::move(*c));
     }
-    int64_t stored_index;
-    std::string stored;
-    Status st;
-    if (!cursors[level]->Next(&stored_index, &stored, &st)) {
-      if (!st.ok()) failure = st;
-      report.problem = "stored tree node (" + std::to_string(level) + ", " +
-                       std::to_string(index) + ") is missing";
-      return false;
-    }
-    if (stored_index != index || stored != hash) {
-      report.problem = "stored tree node (" + std::to_string(level) + ", " +
-                       std::to_string(index) + ") does not match entries " +
-                       std::to_string(index << level) + "…" +
-                       std::to_string(((index + 1) << level) - 1);
-      return false;
-    }
+    if (first_counted_seq < 0) first_counted_seq = from;
+    targets_expected += *t_from - *t_to;
+    provisions_expected += *p_from - *p_to;
     return true;
   };
-
-  Status st = reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) -> bool {
-    if (row.seq != expected) {
-      report.problem = "entry " + std::to_string(expected) + " is missing (next is " +
-                       std::to_string(row.seq) + ")";
-      return false;
+  auto root_of_stack = [&](bool stored) -> std::optional<std::string> {
+    if (stack.empty()) return crypto::Sha256("");
+    std::optional<std::string> h = stored ? stack.back().stored : stack.back().computed;
+    for (size_t i = stack.size() - 1; h && i-- > 0;) {
+      const auto& left = stored ? stack[i].stored : stack[i].computed;
+      if (!left) return std::nullopt;
+      h = NodeHash(*left, *h);
     }
-    // Times never decrease; payloads are erased only as a prefix (retention), never in the
-    // middle, and only as far as a purge entry says.
+    return h;
+  };
+  // Pushes leaf `seq` and merges equal levels, checking each completed node against the
+  // store, then every checkpoint of the new size.
+  auto add_leaf = [&](int64_t seq, Perfect leaf) {
+    stack.push_back(std::move(leaf));
+    int64_t index = seq;
+    while (stack.size() >= 2 && stack[stack.size() - 2].level == stack.back().level) {
+      Perfect right = std::move(stack.back());
+      stack.pop_back();
+      Perfect& left = stack.back();
+      const uint32_t level = left.level + 1;
+      index >>= 1;
+      std::optional<std::string> computed, beneath;
+      if (left.computed && right.computed) computed = NodeHash(*left.computed, *right.computed);
+      if (left.stored && right.stored) beneath = NodeHash(*left.stored, *right.stored);
+      std::optional<std::string> stored = stored_node(level, index);
+      const std::string where =
+          "stored tree node (" + std::to_string(level) + ", " + std::to_string(index) + ")";
+      bool named = left.named || right.named;
+      if (!stored) {
+        add(where + " is missing");
+        stored = beneath ? beneath : computed;
+        named = true;
+      } else if (stored != computed) {
+        // Explained by a difference named beneath if the node agrees with what is stored
+        // under it (or nothing under it can be read).
+        if (!(named && (!beneath || *beneath == *stored))) {
+          add(where + " does not match entries " + std::to_string(index << level) + "…" +
+              std::to_string(((index + 1) << level) - 1));
+        }
+        named = true;
+      }
+      left = Perfect{level, std::move(computed), std::move(stored), named};
+    }
+    expected = seq + 1;
+    while (next_checkpoint < checkpoints->size() &&
+           (*checkpoints)[next_checkpoint].tree_size == expected) {
+      const auto& cp = (*checkpoints)[next_checkpoint];
+      auto computed = root_of_stack(false);
+      auto stored = root_of_stack(true);
+      // Either the entries or the stored tree must give the signed root: if only one does,
+      // the difference was named beneath. If neither can be computed, an entry is missing
+      // (named).
+      const bool matches = (computed && *computed == cp.root) || (stored && *stored == cp.root);
+      if (!bad_signature[next_checkpoint] && !matches && (computed || stored)) {
+        add("checkpoint at tree size " + std::to_string(expected) +
+            " does not match the entries (one of entries 0…" + std::to_string(expected - 1) +
+            (next_checkpoint > 0 ? ", after the previous checkpoint at " +
+                                       std::to_string((*checkpoints)[next_checkpoint - 1].tree_size)
+                                 : std::string()) +
+            ", was changed)");
+      }
+      ++next_checkpoint;
+    }
+  };
+
+  // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
+  constexpr int64_t kMaxGap = int64_t{1} << 20;
+  Status st = reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) -> bool {
+    const std::string entry = "entry " + std::to_string(row.seq);
+    if (row.seq < expected) {
+      add(entry + " is out of place (after entry " + std::to_string(expected - 1) + ")");
+      return true;
+    }
+    if (row.seq > expected) {
+      add(row.seq == expected + 1
+              ? "entry " + std::to_string(expected) + " is missing (next is " +
+                    std::to_string(row.seq) + ")"
+              : "entries " + std::to_string(expected) + "…" + std::to_string(row.seq - 1) +
+                    " are missing (next is " + std::to_string(row.seq) + ")");
+      if (row.seq - expected > kMaxGap) {
+        add("the log is not checked past entry " + std::to_string(expected) +
+            " (too many entries missing)");
+        return false;
+      }
+      if (!rows_between(expected, row.seq)) return false;
+      for (int64_t s = expected; s < row.seq && failure.ok(); ++s) {
+        add_leaf(s, Perfect{0, std::nullopt, std::nullopt, true});
+      }
+      if (!failure.ok()) return false;
+    }
+    // Times never decrease (each entry against the one before it, so one bad time is named
+    // once); payloads are erased only as a prefix (retention), never in the middle, and only
+    // as far as a purge entry says.
     if (row.time < last_time) {
-      report.problem = "entry " + std::to_string(row.seq) + " is dated before entry " +
-                       std::to_string(row.seq - 1);
-      return false;
+      add(entry + " is dated before entry " + std::to_string(row.seq - 1));
     }
     last_time = row.time;
-    std::string leaf;
+    Perfect leaf;
+    leaf.stored = row.leaf_hash;
     if (row.payload) {
-      if (!seen_payload) first_payload_seq = row.seq;
+      if (first_counted_seq < 0) first_counted_seq = row.seq;
       seen_payload = true;
       auto e = DecodeEntryHead(*row.payload);
-      if (!e) {
-        report.problem = "entry " + std::to_string(row.seq) + " cannot be decoded";
-        return false;
-      }
-      if (static_cast<int64_t>(e->sequence) != row.seq) {
-        report.problem = "entry " + std::to_string(row.seq) + " holds entry " +
-                         std::to_string(e->sequence) + " (moved or swapped)";
-        return false;
-      }
-      if (e->time != row.time || e->actor != row.actor || e->action != row.action ||
-          e->purpose != row.purpose) {
-        report.problem = "entry " + std::to_string(row.seq) +
-                         ": its searchable columns differ from its content";
-        return false;
-      }
-      leaf = LeafHash(*row.payload);
-      if (leaf != row.leaf_hash) {
-        report.problem = "entry " + std::to_string(row.seq) + " does not match its leaf hash";
-        return false;
-      }
-      targets_expected += e->target_count;
-      if (e->action == "resident.provide") {
-        // Its provision records (the disclosure of who received a record reads them) must be
-        // exactly what the entry says was provided.
-        auto full = DecodeEntry(*row.payload);
-        auto rows = reader.ProvisionsOfEntry(row.seq);
-        if (!rows.ok()) {
-          failure = rows.status();
-          return false;
+      if (!e || static_cast<int64_t>(e->sequence) != row.seq) {
+        add(!e ? entry + " cannot be decoded"
+               : entry + " holds entry " + std::to_string(e->sequence) + " (moved or swapped)");
+        leaf.named = true;
+        // A row that holds another entry carries that entry's leaf hash too: nothing of it is
+        // this entry's (the node above is then taken as stored, checked by the checkpoints).
+        if (e) leaf.stored.reset();
+        // Not this entry's content: its index and provision rows are taken as they are.
+        if (!rows_between(row.seq, row.seq + 1)) return false;
+      } else {
+        if (e->time != row.time || e->actor != row.actor || e->action != row.action ||
+            e->purpose != row.purpose) {
+          add(entry + ": its searchable columns differ from its content");
         }
-        std::vector<std::string> provided;  // codes asked but not found name no record
-        if (full.ok()) {
-          for (const auto& t : full->targets) {
-            const std::string_view missing = ":missing";
-            if (t.size() < missing.size() ||
-                t.compare(t.size() - missing.size(), missing.size(), missing) != 0) {
-              provided.push_back(t);
+        leaf.computed = LeafHash(*row.payload);
+        if (*leaf.computed != row.leaf_hash) {
+          add(entry + " does not match its leaf hash");
+          leaf.named = true;
+        }
+        targets_expected += e->target_count;
+        if (e->action == "resident.provide") {
+          // Its provision records (the disclosure of who received a record reads them) must
+          // be exactly what the entry says was provided.
+          auto full = DecodeEntry(*row.payload);
+          auto rows = reader.ProvisionsOfEntry(row.seq);
+          if (!rows.ok()) {
+            failure = rows.status();
+            return false;
+          }
+          // Codes asked for but not found are named ":missing" and have no record.
+          std::vector<std::string> provided;
+          if (full.ok()) {
+            for (const auto& t : full->targets) {
+              if (!std::string_view(t).ends_with(":missing")) provided.push_back(t);
             }
           }
+          // A MAC target names a record's resident code through `provided_target` (the
+          // registry's keyed MAC); without it, MAC targets are matched by position only.
+          auto names = [&](const std::string& target, const std::string& code) {
+            return target.rfind("mac:", 0) == 0
+                       ? (!provided_target || provided_target(code) == target)
+                       : target == code;
+          };
+          std::string differs;
+          if (!full.ok()) {
+            differs = "the entry does not decode";
+          } else if (rows->size() != provided.size()) {
+            differs = std::to_string(rows->size()) + " record(s) for " +
+                      std::to_string(provided.size()) + " resident(s) provided";
+          }
+          for (size_t i = 0; differs.empty() && i < rows->size(); ++i) {
+            const auto& p = (*rows)[i];
+            const char* what =
+                !names(provided[i], p.resident_code) ? "resident code"
+                : p.purpose != full->purpose        ? "purpose"
+                : full->conditions.find(" recipient=" + p.recipient + " ") == std::string::npos
+                    ? "recipient"
+                : full->conditions.find(" items=" + p.items) == std::string::npos ? "items"
+                                                                                  : nullptr;
+            if (what) differs = "record " + std::to_string(i + 1) + ": " + what;
+          }
+          if (!differs.empty()) {
+            add(entry + ": its provision records differ from what it says was provided (" +
+                differs + ")");
+          }
+          provisions_expected += static_cast<int64_t>(rows->size());
         }
-        bool match = full.ok() && rows->size() == provided.size();
-        for (size_t i = 0; match && i < rows->size(); ++i) {
-          const auto& p = (*rows)[i];
-          const std::string& t = provided[i];
-          const bool named = t.rfind("mac:", 0) == 0
-                                 ? (!provided_target || provided_target(p.resident_code) == t)
-                                 : t == p.resident_code;
-          match = named && p.purpose == full->purpose &&
-                  full->conditions.find(" recipient=" + p.recipient + " ") != std::string::npos &&
-                  full->conditions.find(" items=" + p.items) != std::string::npos;
-        }
-        if (!match) {
-          report.problem = "entry " + std::to_string(row.seq) +
-                           ": its provision records differ from what it says was provided";
-          return false;
-        }
-        provisions_expected += static_cast<int64_t>(rows->size());
-      }
-      if (e->action == "registry.purge") {
-        auto full = DecodeEntry(*row.payload);
-        if (full.ok()) {
-          size_t at = full->conditions.find("erased_before_seq=");
-          if (at != std::string::npos) {
-            justified_erasure = std::max<int64_t>(
-                justified_erasure, std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10));
+        if (e->action == "registry.purge") {
+          auto full = DecodeEntry(*row.payload);
+          if (full.ok()) {
+            size_t at = full->conditions.find("erased_before_seq=");
+            if (at != std::string::npos) {
+              justified_erasure = std::max<int64_t>(
+                  justified_erasure,
+                  std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10));
+            }
           }
         }
       }
     } else {
       if (seen_payload) {
-        report.problem = "entry " + std::to_string(row.seq) +
-                         " has lost its payload although earlier entries kept theirs";
-        return false;
+        add(entry + " has lost its payload although earlier entries kept theirs");
+      } else {
+        ++report.erased_payloads;
       }
-      leaf = row.leaf_hash;
-      ++report.erased_payloads;
-      if (leaf.size() != kHashSize) {
-        report.problem = "entry " + std::to_string(row.seq) + " has no valid leaf hash";
-        return false;
+      if (row.leaf_hash.size() != kHashSize) {
+        add(entry + " has no valid leaf hash");
+        leaf.named = true;
+      } else {
+        leaf.computed = row.leaf_hash;  // all that is left of it; the tree vouches for it
       }
     }
-    // Push the leaf and merge equal levels, checking each completed node against the store.
-    stack.push_back({0, leaf});
-    int64_t index = row.seq;
-    while (stack.size() >= 2 && stack[stack.size() - 2].level == stack.back().level) {
-      Perfect right = std::move(stack.back());
-      stack.pop_back();
-      Perfect& left = stack.back();
-      left.hash = NodeHash(left.hash, right.hash);
-      left.level += 1;
-      index >>= 1;
-      if (!compare_node(left.level, index, left.hash)) return false;
-    }
-    ++expected;
-    // Checkpoints at this size.
-    while (next_checkpoint < checkpoints->size() &&
-           (*checkpoints)[next_checkpoint].tree_size == expected) {
-      if (root_of_stack() != (*checkpoints)[next_checkpoint].root) {
-        report.problem = "checkpoint at tree size " + std::to_string(expected) +
-                         " does not match the entries (one of entries 0…" +
-                         std::to_string(expected - 1) +
-                         (next_checkpoint > 0
-                              ? ", after the previous checkpoint at " +
-                                    std::to_string((*checkpoints)[next_checkpoint - 1].tree_size)
-                              : std::string()) +
-                         ", was changed)";
-        return false;
-      }
-      ++next_checkpoint;
-    }
-    return true;
+    add_leaf(row.seq, std::move(leaf));
+    return failure.ok();
   });
   if (!st.ok()) return st;
   if (!failure.ok()) return failure;
   report.entries = expected;
-  if (!report.problem.empty()) return report;
   if (report.erased_payloads > justified_erasure) {
-    report.problem = "entries " + std::to_string(justified_erasure) + "…" +
-                     std::to_string(report.erased_payloads - 1) +
-                     " have no payload, but no purge recorded in the log erased them";
-    return report;
+    add("entries " + std::to_string(justified_erasure) + "…" +
+        std::to_string(report.erased_payloads - 1) +
+        " have no payload, but no purge recorded in the log erased them");
   }
   if (next_checkpoint < checkpoints->size()) {
     int64_t size = (*checkpoints)[next_checkpoint].tree_size;
-    report.problem = size == 0 ? "a checkpoint of size 0 exists"
-                               : "the log ends at " + std::to_string(expected) +
-                                     " entries but a checkpoint covers " + std::to_string(size) +
-                                     " (truncated)";
-    return report;
+    add(size == 0 ? "a checkpoint of size 0 exists"
+                  : "the log ends at " + std::to_string(expected) +
+                        " entries but a checkpoint covers " + std::to_string(size) +
+                        " (truncated)");
   }
   // No extra or missing rows beside the entries: the target index (audit search --target)
   // and the provision records (the resident's disclosure) match the entries that keep them.
-  if (first_payload_seq >= 0) {
-    auto targets = reader.CountAuditTargetsFrom(first_payload_seq);
+  if (first_counted_seq >= 0) {
+    auto targets = reader.CountAuditTargetsFrom(first_counted_seq);
     if (!targets.ok()) return targets.status();
     if (*targets != targets_expected) {
-      report.problem = "the target index has " + std::to_string(*targets) + " rows where the "
-                       "entries call for " + std::to_string(targets_expected);
-      return report;
+      add("the target index has " + std::to_string(*targets) + " rows where the entries call "
+          "for " + std::to_string(targets_expected));
     }
-    auto provisions = reader.CountProvisionsFromEntry(first_payload_seq);
+    auto provisions = reader.CountProvisionsFromEntry(first_counted_seq);
     if (!provisions.ok()) return provisions.status();
     if (*provisions != provisions_expected) {
-      report.problem = "there are " + std::to_string(*provisions) + " provision records where "
-                       "the log's provide entries call for " + std::to_string(provisions_expected);
-      return report;
+      add("there are " + std::to_string(*provisions) + " provision records where the log's "
+          "provide entries call for " + std::to_string(provisions_expected));
     }
   }
   // Stored nodes beyond what the entries complete, at any level.
   auto stray = reader.CountStrayAuditNodes(expected);
   if (!stray.ok()) return stray.status();
   if (*stray > 0) {
-    report.problem = std::to_string(*stray) + " stored tree node(s) have no entries under them";
-    return report;
+    add(std::to_string(*stray) + " stored tree node(s) have no entries under them");
   }
   // Everything must be under a signature: a tail past the last checkpoint could have been
   // rewritten (after truncating the log and its checkpoints) without a trace.
   const int64_t signed_size = checkpoints->empty() ? 0 : checkpoints->back().tree_size;
   if (expected > signed_size) {
-    report.problem = "entries " + std::to_string(signed_size) + "…" +
-                     std::to_string(expected - 1) +
-                     " are not covered by a signed checkpoint (after a crash, any kakunin "
-                     "command signs them; otherwise the log was cut and rewritten)";
-    return report;
+    add("entries " + std::to_string(signed_size) + "…" + std::to_string(expected - 1) +
+        " are not covered by a signed checkpoint (after a crash, any kakunin command signs "
+        "them; otherwise the log was cut and rewritten)");
   }
-  report.ok = true;
+  report.ok = report.problem_count == 0;
   return report;
 }
 

@@ -3,7 +3,7 @@
 // The operation log (操作履歴, DESIGN §6): entries appended in the same transaction as the
 // operation they record, hashed into an RFC 9162 Merkle tree whose complete perfect subtrees
 // are stored (so a proof reads O(log n) of them), signed checkpoints, proofs, and a verifier
-// that recomputes everything and names the first entry or checkpoint that does not match.
+// that recomputes everything and names every entry, node or checkpoint that does not match.
 
 #include <cstdint>
 #include <functional>
@@ -74,22 +74,31 @@ std::string ConsistencyProofToJson(const ConsistencyProofDoc& p);
 Result<InclusionProofDoc> InclusionProofFromJson(std::string_view json);
 Result<ConsistencyProofDoc> ConsistencyProofFromJson(std::string_view json);
 
+// At most this many problems are listed; the rest are only counted.
+inline constexpr size_t kMaxListedProblems = 100;
+
 struct VerifyReport {
   bool ok = false;
   int64_t entries = 0;
-  int64_t erased_payloads = 0;
+  int64_t erased_payloads = 0;  // the prefix erased by retention
   int64_t checkpoints = 0;
-  std::string problem;  // the first thing that does not match, if !ok
+  std::string problem;                // the first thing that does not match, if !ok
+  std::vector<std::string> problems;  // every one, in the order found, up to kMaxListedProblems
+  int64_t problem_count = 0;          // all of them, listed or not
 };
 
 // Recomputes every leaf from its payload (or takes the kept leaf hash of an erased entry),
 // rebuilds the tree and compares it with every stored node, checks every checkpoint's
 // signature with `public_key` and its root against the recomputed tree (which also makes
 // consecutive checkpoints consistent), and that no checkpoint covers more than the log holds.
-// Stops at the first problem. A provision entry's records must match the targets it names as
-// provided (those not ending in ":missing"), one each, in order: `provided_target` maps a
-// record's resident code to that target (the registry's keyed MAC, registry::ResidentTarget);
-// without it, a MAC target is matched by position only.
+// Goes on after a problem and names each one (entry sequence or node, and what differs): one
+// bad entry must not hide a later one. Each difference is named where it arises, once — the
+// stored tree above a changed entry is checked against what is stored beneath it, not flagged
+// node after node. Problems carry no personal data (sequences, sizes and counts only).
+// A provision entry's records must match the targets it names as provided (those not ending in
+// ":missing"), one each, in order: `provided_target` maps a record's resident code to that
+// target (the registry's keyed MAC, registry::ResidentTarget); without it, a MAC target is
+// matched by position only.
 Result<VerifyReport> VerifyLog(
     store::RegistryReader& reader, std::string_view public_key,
     const std::function<std::string(const std::string&)>& provided_target = {});

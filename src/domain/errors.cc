@@ -28,6 +28,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kWrongMunicipality: return "wrong_municipality";
     case ErrorCode::kNumberInUse: return "number_in_use";
     case ErrorCode::kCodeInUse: return "code_in_use";
+    case ErrorCode::kIdentityMismatch: return "identity_mismatch";
+    case ErrorCode::kDeceased: return "deceased";
   }
   return "";
 }

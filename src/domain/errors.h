@@ -35,6 +35,8 @@ enum class ErrorCode {
   kWrongMunicipality,
   kNumberInUse,
   kCodeInUse,
+  kIdentityMismatch,
+  kDeceased,
 };
 
 // The wire name, e.g. "check_digit".

@@ -130,6 +130,64 @@ PreparedNotification Registry::Prepare(CheckResult checked) const {
   return p;
 }
 
+namespace {
+
+// The state checks of an entry (記載) beyond the sequence; nullopt if it may be applied.
+// `person` is the holder of the notification's resident code as a current code, if any.
+//
+// Where several rules apply, the first that holds answers, in this order: refusals that no
+// correction of the notification could cure come first, so a sender who fixes what it is told
+// is not then told something else.
+//   1. already_registered — the code is active in the sender's own municipality (whatever the
+//      reason: the answer senders had before the other rules existed).
+//   2. code_in_use — a birth for a code the registry has held (active elsewhere, removed, or
+//      replaced by a code change): a newborn's code is new. Before `deceased`, because a
+//      birth is never the same person continuing, dead or not.
+//   3. deceased — the registration ended with death; only an ex_officio_entry by the
+//      municipality that recorded the death (a death recorded in error) reopens it.
+//   4. already_registered — active elsewhere and not a 転入: only a move supersedes.
+//   5. identity_mismatch — the code's holder (active elsewhere or removed) has another
+//      birth date, sex or individual number: moving does not change who a person is; a
+//      change of those is an amendment where the person is registered.
+//   6. code_in_use — a code that is not current but was replaced (never reissued).
+// number_in_use is checked after these, by the caller.
+Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn,
+                                            const PreparedNotification& p,
+                                            const std::optional<ResidentRow>& person) {
+  using Refusal = std::optional<ErrorCode>;
+  const Notification& n = *p.check.notification;
+  const std::string& sender = n.municipality_code;
+  if (!person) {
+    KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
+    return known ? Refusal(ErrorCode::kCodeInUse) : Refusal();
+  }
+  const bool active = person->status == ResidentStatus::kActive;
+  if (active && person->municipality_code == sender) {
+    return Refusal(ErrorCode::kAlreadyRegistered);
+  }
+  if (n.reason == ChangeReason::kBirth) return Refusal(ErrorCode::kCodeInUse);
+  if (!active) {
+    // A removed resident's row points at the removal that ended the registration (a late
+    // 転出 recorded in history only never becomes the current version).
+    KAKUNIN_ASSIGN_OR_RETURN(ended, txn.Version(person->version_id));
+    if (!ended) return Status::DataLoss("a resident's current version is missing");
+    if (ended->reason == ChangeReasonName(ChangeReason::kDeath) &&
+        !(n.reason == ChangeReason::kExOfficioEntry && ended->municipality_code == sender)) {
+      return Refusal(ErrorCode::kDeceased);
+    }
+  } else if (n.reason != ChangeReason::kMovedIn) {
+    return Refusal(ErrorCode::kAlreadyRegistered);
+  }
+  // The number is compared by its keyed MAC: a sealed number is never opened for a check.
+  if (person->birth_date != n.birth_date.ToIso() || person->sex != SexName(n.sex) ||
+      !ConstantTimeEquals(person->number_mac, p.number_mac)) {
+    return Refusal(ErrorCode::kIdentityMismatch);
+  }
+  return Refusal();
+}
+
+}  // namespace
+
 Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
                                        int64_t now) const {
   const Notification& n = *p.check.notification;
@@ -180,17 +238,12 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
 
   switch (n.kind) {
     case NotificationKind::kEntry: {
+      KAKUNIN_ASSIGN_OR_RETURN(refusal, CheckEntry(txn, p, person));
+      if (refusal) return Reject(*refusal);
       if (active) {
-        if (person->municipality_code == sender) return Reject(ErrorCode::kAlreadyRegistered);
-        // Only a 転入 may supersede a registration elsewhere: B's move-in reached us before
-        // A's move-out, which is then expected and recorded in history.
-        if (n.reason != ChangeReason::kMovedIn) return Reject(ErrorCode::kAlreadyRegistered);
+        // B's 転入 reached us before A's 転出, which is then expected and recorded in history.
         KAKUNIN_RETURN_IF_ERROR(
             txn.AddExpectedMoveOut(person->person_id, person->municipality_code));
-      } else if (!person) {
-        // A replaced code is never reissued.
-        KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
-        if (known) return Reject(ErrorCode::kCodeInUse);
       }
       KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, person ? person->person_id : 0));
       if (taken) return Reject(ErrorCode::kNumberInUse);

@@ -8,6 +8,9 @@
 
 #include <filesystem>
 #include <map>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -16,6 +19,7 @@
 #include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/write_queue.h"
+#include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
 namespace kakunin {
@@ -205,9 +209,11 @@ TEST_F(RegistryTest, EveryStateErrorCode) {
             Record(ErrorCode::kWrongMunicipality));
   EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kDeath, "1000000001", "10000000001")).errors,
             Record(ErrorCode::kWrongMunicipality));
-  // Only a 転入 supersedes a registration in another municipality.
-  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000001")).errors,
+  // Only a 転入 supersedes a registration in another municipality; a birth never does.
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kOtherEntry, "1000000001", "10000000001")).errors,
             Record(ErrorCode::kAlreadyRegistered));
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kCodeInUse));
   EXPECT_EQ(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000001")).errors,
             Record(ErrorCode::kNumberInUse));
   ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
@@ -313,6 +319,197 @@ TEST_F(RegistryTest, MoveOutBeforeMoveIn) {
   EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
   EXPECT_EQ(v->row.municipality_code, kKai);
   EXPECT_EQ(History(v->row.resident_code).size(), 3u);
+}
+
+// Issue 10, item 13: any municipal CS could take over or revive any resident of the
+// prefecture. An entry for a code the registry holds must be the same person (birth date, sex,
+// individual number); the dead stay dead; a birth never reuses a code.
+constexpr char kFujiyoshida[] = "192023";
+
+TEST_F(RegistryTest, OtherMunicipalityCannotTakeOverResidentWithAnotherIdentity) {
+  ASSERT_TRUE(
+      SendOne(Make(kFujiyoshida, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  // 甲府市 claims the resident with another name, sex, birth date and number.
+  auto other = Make(kKofu, 1, ChangeReason::kMovedIn, "1000000001", "10000000002");
+  other.name = "鈴木　花子";
+  other.name_kana = "スズキ　ハナコ";
+  other.sex = Sex::kFemale;
+  other.birth_date = Date::FromYmd(1990, 1, 1);
+  EXPECT_EQ(SendOne(other).errors, Record(ErrorCode::kIdentityMismatch));
+  // Each of the three alone is refused too.
+  auto sex = Make(kKofu, 1, ChangeReason::kMovedIn, "1000000001", "10000000001");
+  sex.sex = Sex::kFemale;
+  EXPECT_EQ(SendOne(sex).errors, Record(ErrorCode::kIdentityMismatch));
+  auto born = Make(kKofu, 1, ChangeReason::kMovedIn, "1000000001", "10000000001");
+  born.birth_date = Date::FromYmd(1980, 5, 2);
+  EXPECT_EQ(SendOne(born).errors, Record(ErrorCode::kIdentityMismatch));
+  auto number = Make(kKofu, 1, ChangeReason::kMovedIn, "1000000001", "10000000002");
+  EXPECT_EQ(SendOne(number).errors, Record(ErrorCode::kIdentityMismatch));
+  // The resident is still 富士吉田市's, which can amend it, and its 転出 removes it (no move-out
+  // was left expected by the refused takeover).
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  auto v = Show(code);
+  EXPECT_EQ(v->row.municipality_code, kFujiyoshida);
+  EXPECT_EQ(v->row.name, "山田　太郎");
+  EXPECT_EQ(v->individual_number, IndividualNumber::FromElevenDigits("10000000001").str());
+  auto amend = Make(kFujiyoshida, 2, ChangeReason::kMovedWithin, "1000000001", "10000000001");
+  amend.address += "の2";
+  EXPECT_TRUE(SendOne(amend).ok());
+  EXPECT_TRUE(
+      SendOne(Make(kFujiyoshida, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(Show(code)->row.status, store::ResidentStatus::kRemoved);
+  EXPECT_EQ(Stats().applied_notifications, 3);  // 甲府市's sequence 1 was never used up
+}
+
+TEST_F(RegistryTest, OtherMunicipalityCannotTakeOverRemovedResidentWithAnotherIdentity) {
+  ASSERT_TRUE(
+      SendOne(Make(kFujiyoshida, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(
+      SendOne(Make(kFujiyoshida, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  // Every kind of entry for the removed resident must be the same person.
+  for (ChangeReason r : {ChangeReason::kMovedIn, ChangeReason::kMovedInFromAbroad,
+                         ChangeReason::kOtherEntry, ChangeReason::kExOfficioEntry}) {
+    auto n = Make(kKofu, 1, r, "1000000001", "10000000001");
+    n.birth_date = Date::FromYmd(1981, 5, 1);
+    EXPECT_EQ(SendOne(n).errors, Record(ErrorCode::kIdentityMismatch)) << ChangeReasonName(r);
+    auto m = Make(kKofu, 1, r, "1000000001", "10000000002");
+    EXPECT_EQ(SendOne(m).errors, Record(ErrorCode::kIdentityMismatch)) << ChangeReasonName(r);
+  }
+  // Even the municipality that removed it cannot re-enter someone else under the code.
+  auto back = Make(kFujiyoshida, 3, ChangeReason::kExOfficioEntry, "1000000001", "10000000001");
+  back.sex = Sex::kFemale;
+  EXPECT_EQ(SendOne(back).errors, Record(ErrorCode::kIdentityMismatch));
+  EXPECT_EQ(Show(ResidentCode::FromTenDigits("1000000001").str())->row.status,
+            store::ResidentStatus::kRemoved);
+}
+
+TEST_F(RegistryTest, GenuineMoveWithTheSameIdentityWorksInBothOrders) {
+  // 転入 first; the name may change with a move (it is not identity), the rest may not.
+  ASSERT_TRUE(
+      SendOne(Make(kFujiyoshida, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  auto in = Make(kKofu, 1, ChangeReason::kMovedIn, "1000000001", "10000000001");
+  in.name = "佐藤　太郎";
+  ASSERT_TRUE(SendOne(in).ok());
+  ASSERT_TRUE(
+      SendOne(Make(kFujiyoshida, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  auto v = Show(ResidentCode::FromTenDigits("1000000001").str());
+  EXPECT_EQ(v->row.municipality_code, kKofu);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_EQ(v->row.name, "佐藤　太郎");
+  ASSERT_EQ(History(v->row.resident_code).size(), 3u);
+  EXPECT_NE(History(v->row.resident_code)[0].row.superseded_at, 0);  // the late 転出: history only
+  // 転出 first.
+  ASSERT_TRUE(
+      SendOne(Make(kFujiyoshida, 3, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  ASSERT_TRUE(
+      SendOne(Make(kFujiyoshida, 4, ChangeReason::kMovedOut, "1000000002", "10000000002")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedIn, "1000000002", "10000000002")).ok());
+  v = Show(ResidentCode::FromTenDigits("1000000002").str());
+  EXPECT_EQ(v->row.municipality_code, kKofu);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+}
+
+TEST_F(RegistryTest, BirthCannotReviveTheDead) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kDeath, "1000000001", "10000000001")).ok());
+  // Neither the municipality that recorded the death nor another, same identity or not.
+  EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kBirth, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kCodeInUse));
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000005")).errors,
+            Record(ErrorCode::kCodeInUse));
+  EXPECT_EQ(Show(ResidentCode::FromTenDigits("1000000001").str())->row.status,
+            store::ResidentStatus::kRemoved);
+}
+
+TEST_F(RegistryTest, BirthCannotReuseACodeHeldBefore) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  // Active elsewhere.
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000005")).errors,
+            Record(ErrorCode::kCodeInUse));
+  // Removed after a move abroad.
+  ASSERT_TRUE(
+      SendOne(Make(kKofu, 2, ChangeReason::kMovedAbroad, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000005")).errors,
+            Record(ErrorCode::kCodeInUse));
+  // Replaced by a code change (history only).
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  auto change = Make(kKofu, 4, ChangeReason::kResidentCodeChanged, "1000000002", "10000000002");
+  change.new_resident_code = ResidentCode::FromTenDigits("2000000002");
+  ASSERT_TRUE(SendOne(change).ok());
+  EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000002", "10000000005")).errors,
+            Record(ErrorCode::kCodeInUse));
+}
+
+TEST_F(RegistryTest, OldResidentCodeCannotBeReusedByAnEntry) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  auto change = Make(kKofu, 2, ChangeReason::kResidentCodeChanged, "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("2000000002");
+  ASSERT_TRUE(SendOne(change).ok());
+  // Not through the change chain, not even for the same person: the current code is the one.
+  for (ChangeReason r : {ChangeReason::kMovedIn, ChangeReason::kOtherEntry,
+                         ChangeReason::kExOfficioEntry, ChangeReason::kMovedInFromAbroad}) {
+    EXPECT_EQ(SendOne(Make(kKai, 1, r, "1000000001", "10000000001")).errors,
+              Record(ErrorCode::kCodeInUse))
+        << ChangeReasonName(r);
+  }
+  auto v = Show(change.new_resident_code->str());
+  EXPECT_EQ(v->row.municipality_code, kKofu);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+}
+
+TEST_F(RegistryTest, EntryCannotReviveTheDead) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kDeath, "1000000001", "10000000001")).ok());
+  // Same identity, every kind of entry from another municipality.
+  for (ChangeReason r : {ChangeReason::kMovedIn, ChangeReason::kMovedInFromAbroad,
+                         ChangeReason::kOtherEntry, ChangeReason::kExOfficioEntry}) {
+    EXPECT_EQ(SendOne(Make(kKai, 1, r, "1000000001", "10000000001")).errors,
+              Record(ErrorCode::kDeceased))
+        << ChangeReasonName(r);
+  }
+  // The municipality that recorded the death, other than ex officio.
+  for (ChangeReason r : {ChangeReason::kMovedIn, ChangeReason::kMovedInFromAbroad,
+                         ChangeReason::kOtherEntry}) {
+    EXPECT_EQ(SendOne(Make(kKofu, 3, r, "1000000001", "10000000001")).errors,
+              Record(ErrorCode::kDeceased))
+        << ChangeReasonName(r);
+  }
+  // Another identity is told the registration ended, not what to correct.
+  auto other = Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000002");
+  other.birth_date = Date::FromYmd(1990, 1, 1);
+  EXPECT_EQ(SendOne(other).errors, Record(ErrorCode::kDeceased));
+  EXPECT_EQ(Show(ResidentCode::FromTenDigits("1000000001").str())->row.status,
+            store::ResidentStatus::kRemoved);
+  EXPECT_EQ(Stats().applied_notifications, 2);
+}
+
+TEST_F(RegistryTest, DeathRecordedInErrorRestoredExOfficioBySameMunicipality) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 2, ChangeReason::kDeath, "1000000001", "10000000001")).ok());
+  // Only 甲斐市, which recorded the death, may restore; and only the same person.
+  EXPECT_EQ(
+      SendOne(Make(kKofu, 2, ChangeReason::kExOfficioEntry, "1000000001", "10000000001")).errors,
+      Record(ErrorCode::kDeceased));
+  auto other = Make(kKai, 3, ChangeReason::kExOfficioEntry, "1000000001", "10000000001");
+  other.sex = Sex::kFemale;
+  EXPECT_EQ(SendOne(other).errors, Record(ErrorCode::kIdentityMismatch));
+  ASSERT_TRUE(
+      SendOne(Make(kKai, 3, ChangeReason::kExOfficioEntry, "1000000001", "10000000001")).ok());
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  auto v = Show(code);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_EQ(v->row.municipality_code, kKai);
+  auto h = History(code);
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[0].row.reason, "ex_officio_entry");
+  EXPECT_EQ(h[1].row.reason, "death");
+  EXPECT_NE(h[1].row.superseded_at, 0);
+  // 甲府市's late 転出 is still recorded in history only.
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  v = Show(code);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_EQ(v->row.municipality_code, kKai);
 }
 
 TEST_F(RegistryTest, ResidentCodeChangeKeepsTheChain) {
@@ -547,8 +744,98 @@ TEST_F(RegistryTest, PropertyDuplicatesAndRetriesEqualApplyingOnce) {
   }
 }
 
+// Counts the durable transactions the queue opens on the real store.
+class CountingStore final : public store::RegistryStore {
+ public:
+  explicit CountingStore(store::RegistryStore* inner) : inner_(inner) {}
+  Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
+    ++writes;
+    return inner_->Write(fn);
+  }
+  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
+    return inner_->OpenReader();
+  }
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    return inner_->GetMeta(key);
+  }
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    return inner_->SetMeta(key, value);
+  }
+  Status CheckIntegrity() override { return inner_->CheckIntegrity(); }
+  std::atomic<int> writes{0};
+
+ private:
+  store::RegistryStore* inner_;
+};
+
+// Regression (the test only asserted batches <= jobs, true of a queue that never groups):
+// writers that arrive while a batch is being written must share the next commit. A first job
+// holds its batch open until the others are queued (observed through the queue, no timing),
+// so exactly two transactions carry all of them.
 TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
-  WriteQueue queue(store_.get(), 64);
+  CountingStore counting(store_.get());
+  WriteQueue queue(&counting, 64);
+  // Each writer is its own sender, so the order inside the shared batch does not matter.
+  const std::vector<std::string> senders = {"192023", "192040", "192058", "192066",
+                                            "192074", "192082", "192091", "192104"};
+  auto birth = [&](const std::string& sender, int i) {
+    char code[32], number[32];
+    std::snprintf(code, sizeof code, "%d%09d", 5 + i % 4, i);
+    std::snprintf(number, sizeof number, "%d%010d", 5 + i % 4, i);
+    std::vector<PreparedNotification> one;
+    one.push_back(registry_->Prepare(CheckJsonNotification(
+        ToCanonicalJson(Make(sender, 1, ChangeReason::kBirth, code, number)),
+        registry_->check_options())));
+    return [this, one](store::RegistryTxn& txn) -> Status {
+      auto r = registry_->ApplyIn(txn, one, actor_);
+      if (!r.ok()) return r.status();
+      return (*r)[0].ok() ? Status::Ok() : Status::InvalidArgument("rejected");
+    };
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false, release = false;
+  auto first_job = birth(kKofu, 100);
+  Status first_status;
+  std::thread first([&] {
+    first_status = queue.Submit([&](store::RegistryTxn& txn) -> Status {
+      std::unique_lock<std::mutex> lock(mu);
+      holding = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+      return first_job(txn);
+    });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return holding; }));
+  }
+  std::vector<std::thread> writers;
+  std::vector<Status> results(senders.size());
+  for (size_t w = 0; w < senders.size(); ++w) {
+    writers.emplace_back([&, w] {
+      results[w] = queue.Submit(birth(senders[w], static_cast<int>(w)));
+    });
+  }
+  const bool all_queued = queue.WaitForQueued(senders.size(), std::chrono::seconds(60));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  first.join();
+  for (auto& th : writers) th.join();
+  ASSERT_TRUE(all_queued);
+  EXPECT_TRUE(first_status.ok()) << first_status.ToString();
+  for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(queue.jobs(), senders.size() + 1);
+  // One commit for the held job, one for every writer that queued behind it.
+  EXPECT_EQ(queue.batches(), 2u);
+  EXPECT_EQ(counting.writes.load(), 2);
+  EXPECT_LT(counting.writes.load(), static_cast<int>(senders.size()));
+  EXPECT_EQ(Stats().active, static_cast<int64_t>(senders.size()) + 1);
+
+  // Many writers at once still all land, in no more commits than jobs.
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < 4; ++t) {
@@ -558,11 +845,12 @@ TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
         std::snprintf(code, sizeof code, "%d%09d", t + 1, i);
         std::snprintf(number, sizeof number, "%d%010d", t + 1, i);
         // Sequences are per sender and in order: each thread is its own sender.
-        const std::string sender = t == 0 ? "192015" : t == 1 ? "192104" : t == 2 ? "192112" : "192139";
+        const std::string sender =
+            t == 0 ? "192015" : t == 1 ? "192112" : t == 2 ? "192121" : "192139";
         std::vector<PreparedNotification> one;
         one.push_back(registry_->Prepare(CheckJsonNotification(
-            ToCanonicalJson(Make(sender, static_cast<uint64_t>(i + 1), ChangeReason::kBirth, code,
-                                 number)),
+            ToCanonicalJson(Make(sender, static_cast<uint64_t>(i + (t == 0 ? 2 : 1)),
+                                 ChangeReason::kBirth, code, number)),
             registry_->check_options())));
         Status st = queue.Submit([&](store::RegistryTxn& txn) -> Status {
           auto r = registry_->ApplyIn(txn, one, actor_);
@@ -575,17 +863,16 @@ TEST_F(RegistryTest, WriteQueueGroupsConcurrentWriters) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(queue.jobs(), 200u);
-  EXPECT_LE(queue.batches(), 200u);
-  EXPECT_EQ(Stats().active, 200);
+  EXPECT_EQ(queue.jobs(), senders.size() + 1 + 200u);
+  EXPECT_EQ(static_cast<size_t>(counting.writes.load()), queue.batches());
+  EXPECT_EQ(Stats().active, static_cast<int64_t>(senders.size()) + 1 + 200);
   // A failing job is undone; its batch-mates are not.
   Status bad = queue.Submit([&](store::RegistryTxn& txn) -> Status {
     (void)txn.RecordApplied("192015", 999, "mac", 0);
     return Status::InvalidArgument("changed my mind");
   });
   EXPECT_FALSE(bad.ok());
-  auto reader = *store_->OpenReader();
-  EXPECT_EQ(Stats().applied_notifications, 200);
+  EXPECT_EQ(Stats().applied_notifications, static_cast<int64_t>(senders.size()) + 1 + 200);
 }
 
 }  // namespace
@@ -723,6 +1010,124 @@ TEST_F(RegistryTest, RetentionErasesLogPayloadsButEveryProofStaysValid) {
   ASSERT_TRUE(rows.ok());
   EXPECT_FALSE((*rows)[0].payload.has_value());
   EXPECT_TRUE(rows->back().payload.has_value());
+}
+
+
+// Issue 10, item 14: the verifier stopped at the first mismatch, so one bad entry (a provide
+// whose repeated code wrote more provision records than targets) broke `audit verify` for good
+// and hid every later change. It now names each problem, once, and lists at most 100.
+class VerifyTest : public RegistryTest {
+ public:
+  // Changes the database behind the registry's back, as an administrator could.
+  void Tamper(const std::string& sql) {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    Status st = (*db)->Exec(sql);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  static std::string ChangeLastByte(const std::string& where) {
+    return "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || "
+           "CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB) WHERE " +
+           where;
+  }
+  audit::VerifyReport Verify() {
+    auto reader = *store_->OpenReader();
+    auto report = audit::VerifyLog(*reader, signer_->public_key());
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : audit::VerifyReport();
+  }
+  // Ten births (entries 0-9), then two provisions (entries 10 and 11), all signed.
+  void Fill() {
+    std::vector<Notification> births;
+    for (int i = 0; i < 10; ++i) {
+      births.push_back(Make(kKofu, static_cast<uint64_t>(i + 1), ChangeReason::kBirth,
+                            "10000000" + std::to_string(10 + i),
+                            "100000000" + std::to_string(10 + i)));
+    }
+    for (const auto& r : Send(births)) ASSERT_TRUE(r.ok());
+    auto reader = *store_->OpenReader();
+    ProvisionRequest req;
+    req.resident_codes = {ResidentCode::FromTenDigits("1000000010").str(),
+                          ResidentCode::FromTenDigits("1000000011").str()};
+    req.purpose = "school.aid";
+    req.provision_kind = "別表第六";
+    req.recipient = "山梨県教育委員会";
+    req.items = {"name", "address"};
+    ASSERT_TRUE(registry_->Provide(*reader, req, actor_).ok());
+    ASSERT_TRUE(registry_->Provide(*reader, req, actor_).ok());
+    ASSERT_TRUE(registry_->Checkpoint().ok());
+    audit::VerifyReport clean = Verify();
+    ASSERT_TRUE(clean.ok) << clean.problem;
+    ASSERT_EQ(clean.entries, 12);
+  }
+};
+
+TEST_F(VerifyTest, VerifyNamesEveryTamperedEntryNotOnlyTheFirst) {
+  Fill();
+  Tamper(ChangeLastByte("seq IN (2, 7)"));
+  Tamper("UPDATE provisions SET recipient = '別の機関' WHERE audit_seq = 11");
+  Tamper("UPDATE audit_entries SET actor = 'os:someone-else' WHERE seq = 9");
+  audit::VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  // Each named once: nothing about the tree nodes or checkpoints above the changed entries.
+  EXPECT_THAT(r.problems,
+              ::testing::ElementsAre(
+                  "entry 2 does not match its leaf hash", "entry 7 does not match its leaf hash",
+                  "entry 9: its searchable columns differ from its content",
+                  "entry 11: its provision records differ from what it says was provided "
+                  "(record 1: recipient)"));
+  EXPECT_EQ(r.problem_count, 4);
+  EXPECT_EQ(r.problem, r.problems[0]);
+  EXPECT_EQ(r.entries, 12);
+}
+
+TEST_F(VerifyTest, VerifyGoesOnPastAProvisionMismatchAndNamesLaterTampering) {
+  Fill();
+  // What a provide with a repeated code wrote: two records for the one target it logged.
+  Tamper("INSERT INTO provisions (resident_code, provided_at, function, purpose, provision_kind, "
+         "number_provided, source, recipient, items, audit_seq) SELECT resident_code, "
+         "provided_at, function, purpose, provision_kind, number_provided, source, recipient, "
+         "items, audit_seq FROM provisions WHERE audit_seq = 10 ORDER BY id LIMIT 1");
+  audit::VerifyReport r = Verify();
+  EXPECT_THAT(r.problems, ::testing::ElementsAre(
+                              "entry 10: its provision records differ from what it says was "
+                              "provided (3 record(s) for 2 resident(s) provided)"));
+  // A later change, by someone who counted on the verifier stopping there, is named too.
+  Tamper(ChangeLastByte("seq = 11"));
+  r = Verify();
+  EXPECT_THAT(r.problems, ::testing::ElementsAre(
+                              "entry 10: its provision records differ from what it says was "
+                              "provided (3 record(s) for 2 resident(s) provided)",
+                              "entry 11 does not match its leaf hash"));
+}
+
+TEST_F(VerifyTest, VerifyNamesATreeNodeAndAMissingEntryOnce) {
+  Fill();
+  // A forged stored node is named, not its ancestors; a deleted entry is named, not the node
+  // above it, nor its index rows.
+  Tamper("UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0");
+  Tamper("DELETE FROM audit_entries WHERE seq = 10");
+  audit::VerifyReport r = Verify();
+  EXPECT_THAT(r.problems, ::testing::ElementsAre(
+                              "stored tree node (2, 0) does not match entries 0…3",
+                              "entry 10 is missing (next is 11)"));
+}
+
+TEST_F(VerifyTest, VerifyListsAtMostAHundredProblemsAndCountsTheRest) {
+  std::vector<Notification> births;
+  for (int i = 0; i < 160; ++i) {
+    births.push_back(Make(kKofu, static_cast<uint64_t>(i + 1), ChangeReason::kBirth,
+                          std::to_string(1000000000 + i), std::to_string(10000000000LL + i)));
+  }
+  for (const auto& r : Send(births)) ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  Tamper(ChangeLastByte("seq >= 10"));
+  audit::VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.problem_count, 150);
+  ASSERT_EQ(r.problems.size(), audit::kMaxListedProblems);
+  EXPECT_EQ(r.problems.front(), "entry 10 does not match its leaf hash");
+  EXPECT_EQ(r.problems.back(), "entry 109 does not match its leaf hash");
 }
 
 }  // namespace

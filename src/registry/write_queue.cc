@@ -10,6 +10,7 @@ Status WriteQueue::Submit(Job job) {
   me.job = std::move(job);
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&me);
+  queued_cv_.notify_all();
   while (!me.done) {
     if (!leader_active_) {
       // Become the leader: take what is queued (up to the cap) and write it.
@@ -69,6 +70,16 @@ size_t WriteQueue::batches() const {
 size_t WriteQueue::jobs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return jobs_;
+}
+
+size_t WriteQueue::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+bool WriteQueue::WaitForQueued(size_t n, std::chrono::milliseconds bound) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return queued_cv_.wait_for(lock, bound, [&] { return queue_.size() >= n; });
 }
 
 }  // namespace kakunin::registry

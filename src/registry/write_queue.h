@@ -5,6 +5,7 @@
 // of them answered. A job runs inside its own savepoint, so a failing job is undone
 // without disturbing the others in its batch.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -30,6 +31,11 @@ class WriteQueue {
   // For tests and metrics: how many transactions have committed, and how many jobs.
   size_t batches() const;
   size_t jobs() const;
+  // Jobs submitted and not yet taken into a batch (they wait for the running one).
+  size_t queued() const;
+  // For tests: waits until at least `n` jobs are queued, at most `bound`; false on timeout.
+  // Lets a test hold a batch open and know the others are waiting, without sleeping.
+  bool WaitForQueued(size_t n, std::chrono::milliseconds bound) const;
 
  private:
   struct Pending {
@@ -43,6 +49,7 @@ class WriteQueue {
   size_t max_batch_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  mutable std::condition_variable queued_cv_;  // signalled on every submission
   std::deque<Pending*> queue_;
   bool leader_active_ = false;
   size_t batches_ = 0;

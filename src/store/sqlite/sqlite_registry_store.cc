@@ -671,6 +671,11 @@ class SqliteTxn final : public RegistryTxn {
     return known;
   }
 
+  Result<std::optional<VersionRow>> Version(int64_t version_id) override {
+    return QueryOne<VersionRow>(db_, kVersionById, [&](Stmt& s) { s.Bind(1, version_id); },
+                                ReadVersion);
+  }
+
   Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override {
     KAKUNIN_PREPARE(s, db_, kNumberHeldByOther);
     s.BindBlob(1, mac).Bind(2, except_person);
