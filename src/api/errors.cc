@@ -7,7 +7,7 @@
 namespace kakunin::api {
 namespace {
 
-constexpr std::array<ApiErrorInfo, 22> kTable = {{
+constexpr std::array<ApiErrorInfo, 23> kTable = {{
     {ApiError::kMalformedRequest, "malformed_request", 400, "malformed request"},
     {ApiError::kInvalidRequest, "invalid_request", 400, "invalid request"},
     {ApiError::kClientNotRegistered, "client_not_registered", 403, "client not registered"},
@@ -31,6 +31,7 @@ constexpr std::array<ApiErrorInfo, 22> kTable = {{
     {ApiError::kCsrfFailed, "csrf_failed", 403, "missing or wrong CSRF token"},
     {ApiError::kNotNominated, "not_nominated", 403, "not nominated for this purpose"},
     {ApiError::kConflict, "conflict", 409, "conflict"},
+    {ApiError::kTooManyRequests, "too_many_requests", 429, "too many requests"},
 }};
 
 }  // namespace
@@ -87,7 +88,8 @@ http::Response Problem(ApiError error, const std::string& request_id, std::strin
     text::AppendJsonString(request_id, &b);
   }
   b += "}";
-  if (error == ApiError::kHalted || error == ApiError::kUnavailable) {
+  if (error == ApiError::kHalted || error == ApiError::kUnavailable ||
+      error == ApiError::kTooManyRequests) {
     r.headers.emplace_back("retry-after", "30");
   }
   return r;

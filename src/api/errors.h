@@ -37,6 +37,7 @@ enum class ApiError {
   kCsrfFailed,
   kNotNominated,
   kConflict,
+  kTooManyRequests,
 };
 
 struct ApiErrorInfo {

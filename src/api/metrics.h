@@ -22,6 +22,10 @@ class Metrics {
   // (handshakes, timeouts, limits, connection cap). `route` is a template (RouteOf).
   void Count(const http::Event& event, std::string_view route);
 
+  // An anonymous refusal on the console (docs/operators.md): `reason` is one of a fixed few
+  // (session_required, login_failed, enrolment_refused, too_many_requests).
+  void CountConsoleRefusal(std::string_view reason);
+
   // The exposition text. `halted` is the node's state at scrape time.
   std::string Render(bool halted) const;
 
@@ -37,6 +41,7 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, uint64_t> refusals_;  // by kind
+  std::map<std::string, uint64_t> console_refusals_;  // by reason
 };
 
 }  // namespace kakunin::api

@@ -15,6 +15,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
   // Reads and notifications from many connections share durable commits.
   s->queue_ = std::make_unique<registry::WriteQueue>(node->store.get(), 256);
   node->registry->UseWriteQueue(s->queue_.get());
+  node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
   s->service_ = std::make_unique<api::Service>(node->registry.get(), node->gateway.get(),
                                                node->store.get(), &s->metrics_,
                                                s->access_log_.get());
@@ -38,6 +39,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
       [service](const http::Event& e) { service->OnEvent(e); });
   if (!server.ok()) {
     node->registry->UseWriteQueue(nullptr);
+    node->operators->UseWriteQueue(nullptr);
     return server.status();
   }
   s->server_ = std::move(*server);
@@ -47,8 +49,11 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
     options.web_dir = console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
     options.idle_lock_seconds = console.idle_lock_seconds;
     options.purposes = node->purposes.get();
+    options.metrics = &s->metrics_;
+    options.refusal_sample_seconds = console.refusal_sample_seconds;
+    options.login_attempts_per_minute = console.login_attempts_per_minute;
     s->console_ = std::make_unique<api::ConsoleService>(node->gateway.get(), node->operators.get(),
-                                                        node->store.get(), &node->clock, options);
+                                                        &node->clock, options);
     http::TlsConfig optional_card = tls;
     optional_card.require_client_certificate = false;  // the IC card, when there is one
     http::Limits console_limits = limits;
@@ -61,6 +66,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
     if (!cs.ok()) {
       s->server_->Stop();
       node->registry->UseWriteQueue(nullptr);
+      node->operators->UseWriteQueue(nullptr);
       return cs.status();
     }
     s->console_server_ = std::move(*cs);
@@ -79,6 +85,7 @@ Status NodeServer::Stop() {
   if (console_server_) console_server_->Stop();
   server_->Stop();  // every handler has returned: nothing is left in the queue
   node_->registry->UseWriteQueue(nullptr);
+  node_->operators->UseWriteQueue(nullptr);
   access_log_->Flush();
   return SealLog(*node_);
 }

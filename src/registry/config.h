@@ -64,6 +64,8 @@ struct ConsoleConfig {
   std::string rp_id = "localhost";  // WebAuthn relying party: the host name operators use
   int idle_lock_seconds = 300;      // at most 300
   std::string web_dir;              // the console's static files; "" = the built-in default
+  int refusal_sample_seconds = 60;  // anonymous refusals: one log entry per address per this
+  int login_attempts_per_minute = 10;  // password and enrolment steps per source address
 };
 
 struct NodeConfig {
