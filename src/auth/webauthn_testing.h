@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "auth/webauthn.h"
 
@@ -199,6 +200,8 @@ class SoftAuthenticator {
   const std::string& credential_id() const { return credential_id_; }
   std::string public_key() const { return RawPublicKey(key_.get(), alg_); }
   void set_counter(uint32_t counter) { counter_ = counter; }
+  // Credential ids are unique in a store: tests that enrol several authenticators name them.
+  void set_credential_id(std::string id) { credential_id_ = std::move(id); }
 
   std::string AuthData(std::string_view rp_id, uint8_t flags, bool attested,
                        std::string_view cose_key_override = {},
