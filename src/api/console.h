@@ -46,7 +46,7 @@ struct ConsoleOptions {
   int refusal_sample_seconds = 60;
   // The public routes (password step, enrolment) per source address: a burst of this many, then
   // this many per minute; 429 too_many_requests beyond.
-  int login_attempts_per_minute = 10;
+  int login_attempts_per_minute = 30;
   // Source addresses tracked by the limiter and the sampler (beyond: they share one slot).
   size_t max_sources = 10000;
 };

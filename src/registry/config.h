@@ -65,7 +65,7 @@ struct ConsoleConfig {
   int idle_lock_seconds = 300;      // at most 300
   std::string web_dir;              // the console's static files; "" = the built-in default
   int refusal_sample_seconds = 60;  // anonymous refusals: one log entry per address per this
-  int login_attempts_per_minute = 10;  // password and enrolment steps per source address
+  int login_attempts_per_minute = 30;  // password and enrolment steps per source address
 };
 
 struct NodeConfig {
