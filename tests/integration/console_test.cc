@@ -474,6 +474,32 @@ TEST_F(ConsoleTest, ASystemCertificateIsNeverAnOperatorsCardAndBack) {
   EXPECT_EQ(reg.code(), StatusCode::kFailedPrecondition) << reg.ToString();
 }
 
+TEST_F(ConsoleTest, ReadingTheOperatorRegisterIsRecorded) {
+  Staff& s = TheStaff();
+  auto entries = [](const std::string& actor) {
+    auto reader = w->node->store->OpenReader();
+    store::AuditQuery q;
+    q.actor = actor;
+    q.action = "operator.list";
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? rows->size() : 0;
+  };
+  const size_t before = entries("operator:access");
+  auto list = desk().List(s.access, "test");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_FALSE(list->empty());
+  for (const auto& v : *list) EXPECT_TRUE(v.row.password_hash.empty()) << "never leaves the desk";
+  EXPECT_EQ(entries("operator:access"), before + 1);
+  // Someone without a managing role reads nothing, and nothing is recorded for them.
+  ASSERT_TRUE(desk().Create(s.access, "plain", "一般", "").ok());
+  auto n = desk().RequestRole(s.access, "plain", "operator");
+  ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok());
+  EXPECT_EQ(desk().List(Load("plain"), "test").status().reason(), "not_permitted");
+  EXPECT_EQ(entries("operator:plain"), 0u);
+}
+
 TEST_F(ConsoleTest, BeforeTheSecondFactorTheSessionShowsOnlyTheNextStep) {
   Staff& s = TheStaff();
   ASSERT_TRUE(desk().Create(s.access, "halfway", "途中", "").ok());
