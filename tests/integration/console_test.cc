@@ -46,6 +46,7 @@ struct World {
   int certs = 0;
 };
 World* w = nullptr;
+void ResetStaff();
 
 // A signed-in operator: their TLS connection (with their IC card), cookie and CSRF token.
 struct Signed {
@@ -122,6 +123,7 @@ class ConsoleTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
+    ResetStaff();  // each test suite has a node of its own, and its own staff
     if (w->server) {
       EXPECT_TRUE(w->server->Stop().ok());
     }
@@ -156,7 +158,8 @@ class ConsoleTest : public ::testing::Test {
     const std::string base = w->dir + "/card-" + std::to_string(++w->certs);
     auto issued = crypto::IssueClientCertificate(w->ca, req, base + ".pem", base + ".key");
     EXPECT_TRUE(issued.ok());
-    EXPECT_TRUE(desk().BindCertificate(binder, id, issued->spki_sha256_hex).ok());
+    Status bound = desk().BindCertificate(binder, id, issued->spki_sha256_hex);
+    EXPECT_TRUE(bound.ok()) << bound.ToString();
     return {base + ".pem", base + ".key"};
   }
 
@@ -223,6 +226,11 @@ struct Staff {
 };
 
 Staff* g_staff = nullptr;
+
+void ResetStaff() {
+  delete g_staff;
+  g_staff = nullptr;
+}
 
 auth::StoredCredential Placeholder(const std::string& id) {
   return auth::StoredCredential{"cred-" + id, -7, std::string(64, 'k'), 0};
