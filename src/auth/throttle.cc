@@ -3,6 +3,9 @@
 #include <algorithm>
 
 namespace kakunin::auth {
+namespace {
+constexpr int64_t kSweepEvery = 1000000;  // µs
+}  // namespace
 
 RateLimiter::RateLimiter(const Clock* clock, int burst, int64_t refill_micros, size_t max_keys)
     : clock_(clock),
@@ -25,8 +28,10 @@ bool RateLimiter::Allow(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
-    if (buckets_.size() >= max_keys_) {
-      // A full bucket is the same as no bucket: forget those to make room.
+    if (buckets_.size() >= max_keys_ && now - last_sweep_ >= kSweepEvery) {
+      // A full bucket is the same as no bucket: forget those to make room. At most once a
+      // second, so a stream of new addresses cannot make every request walk the table.
+      last_sweep_ = now;
       for (auto i = buckets_.begin(); i != buckets_.end();) {
         Refill(i->second, now);
         i = i->second.tokens >= burst_ ? buckets_.erase(i) : std::next(i);
@@ -58,7 +63,7 @@ RefusalSampler::RefusalSampler(const Clock* clock, int64_t interval_micros, size
       max_keys_(std::max<size_t>(1, max_keys)) {}
 
 std::optional<RefusalSampler::Counts> RefusalSampler::NoteIn(Window& w, const std::string& reason,
-                                                            int64_t now) {
+                                                             int64_t now) {
   ++w.held[reason];
   if (w.written && now - w.written_at < interval_) return std::nullopt;
   w.written = true;
@@ -74,8 +79,10 @@ std::optional<RefusalSampler::Counts> RefusalSampler::Note(const std::string& ke
   std::lock_guard<std::mutex> lock(mu_);
   auto it = windows_.find(key);
   if (it == windows_.end()) {
-    if (windows_.size() >= max_keys_) {
-      // A window that has ended with nothing held back tells nothing more: forget it.
+    if (windows_.size() >= max_keys_ && now - last_sweep_ >= kSweepEvery) {
+      // A window that has ended with nothing held back tells nothing more: forget it (at most
+      // once a second, as above).
+      last_sweep_ = now;
       for (auto i = windows_.begin(); i != windows_.end();) {
         const bool idle = i->second.held.empty() && now - i->second.written_at >= interval_;
         i = idle ? windows_.erase(i) : std::next(i);

@@ -42,6 +42,7 @@ class RateLimiter {
   mutable std::mutex mu_;
   std::map<std::string, Bucket> buckets_;
   Bucket overflow_;
+  int64_t last_sweep_ = INT64_MIN / 2;
 };
 
 class RefusalSampler {
@@ -73,6 +74,7 @@ class RefusalSampler {
   mutable std::mutex mu_;
   std::map<std::string, Window> windows_;
   Window overflow_;
+  int64_t last_sweep_ = INT64_MIN / 2;
 };
 
 }  // namespace kakunin::auth

@@ -264,7 +264,8 @@ TEST_F(RegistrationTest, RejectsExtensionsFlagWithoutOutputs) {
 TEST_F(RegistrationTest, RejectsOutputsWithoutExtensionsFlag) {
   Options o;
   o.extensions = ExtensionOutputs("credProtect", Int(2));
-  ExpectMalformed(Register(o), "webauthn: authenticator data has trailing bytes");  // trailing bytes
+  ExpectMalformed(Register(o),
+                  "webauthn: authenticator data has trailing bytes");  // trailing bytes
 }
 
 TEST_F(RegistrationTest, RejectsMissingAttestedCredentialData) {
@@ -313,7 +314,8 @@ TEST_F(RegistrationTest, RejectsPointNotOnTheCurve) {
   raw[63] ^= 0x01;
   const Registration r = auth_.Create(Challenge(), Options{}, CoseKey(kCoseEs256, raw));
   ExpectMalformed(
-      VerifyRegistration(Rp(), Challenge(), r.client_data, r.attestation_object).status(), "webauthn: credential public key is not a valid key");
+      VerifyRegistration(Rp(), Challenge(), r.client_data, r.attestation_object).status(),
+      "webauthn: credential public key is not a valid key");
 }
 
 TEST_F(RegistrationTest, RejectsNonEmptyNoneStatement) {
@@ -325,7 +327,8 @@ TEST_F(RegistrationTest, RejectsNonEmptyNoneStatement) {
   Put(obj.get(), Text("attStmt"), stmt.release());
   Put(obj.get(), Text("authData"), ByteString(r.auth_data));
   ExpectMalformed(
-      VerifyRegistration(Rp(), Challenge(), r.client_data, Serialize(obj.get())).status(), "webauthn: none attestation statement is not empty");
+      VerifyRegistration(Rp(), Challenge(), r.client_data, Serialize(obj.get())).status(),
+      "webauthn: none attestation statement is not empty");
 }
 
 TEST_F(RegistrationTest, RejectsMalformedAttestationObjects) {
@@ -348,10 +351,19 @@ TEST_F(RegistrationTest, RejectsMalformedAttestationObjects) {
   };
   const std::string cbor = "webauthn: attestation object is not well-formed CBOR";
   const std::vector<std::string> why = {
-      cbor, cbor, cbor, cbor, cbor,
+      cbor,
+      cbor,
+      cbor,
+      cbor,
+      cbor,
       "webauthn: attestation object lacks fmt, attStmt or authData",
       "webauthn: attestation object is not a map with text keys",
-      cbor, cbor, cbor, cbor, cbor, cbor,
+      cbor,
+      cbor,
+      cbor,
+      cbor,
+      cbor,
+      cbor,
   };
   ASSERT_EQ(bad.size(), why.size());
   for (size_t i = 0; i < bad.size(); ++i) {
@@ -370,7 +382,8 @@ TEST_F(RegistrationTest, RejectsAttestationObjectWithDuplicateKey) {
   Put(obj.get(), Text("authData"), ByteString(r.auth_data));
   Put(obj.get(), Text("fmt"), Text("packed"));
   ExpectMalformed(
-      VerifyRegistration(Rp(), Challenge(), r.client_data, Serialize(obj.get())).status(), "webauthn: attestation object is not a map with text keys");
+      VerifyRegistration(Rp(), Challenge(), r.client_data, Serialize(obj.get())).status(),
+      "webauthn: attestation object is not a map with text keys");
 }
 
 TEST_F(RegistrationTest, RejectsTrailingBytesInAuthenticatorData) {
@@ -380,28 +393,34 @@ TEST_F(RegistrationTest, RejectsTrailingBytesInAuthenticatorData) {
   Put(obj.get(), Text("attStmt"), cbor_new_definite_map(0));
   Put(obj.get(), Text("authData"), ByteString(r.auth_data + std::string(1, '\0')));
   ExpectMalformed(
-      VerifyRegistration(Rp(), Challenge(), r.client_data, Serialize(obj.get())).status(), "webauthn: authenticator data has trailing bytes");
+      VerifyRegistration(Rp(), Challenge(), r.client_data, Serialize(obj.get())).status(),
+      "webauthn: authenticator data has trailing bytes");
 }
 
 TEST_F(RegistrationTest, RejectsOversizedInputs) {
   const Registration r = auth_.Create(Challenge());
   std::string big_cd = r.client_data;
   big_cd.insert(1, R"("pad":")" + std::string(kMaxClientDataJsonBytes, 'a') + R"(",)");
-  ExpectMalformed(VerifyRegistration(Rp(), Challenge(), big_cd, r.attestation_object).status(), "webauthn: clientDataJSON is too large");
+  ExpectMalformed(VerifyRegistration(Rp(), Challenge(), big_cd, r.attestation_object).status(),
+                  "webauthn: clientDataJSON is too large");
   ExpectMalformed(VerifyRegistration(Rp(), Challenge(), r.client_data,
                                      std::string(kMaxAttestationObjectBytes + 1, '\xa0'))
-                      .status(), "webauthn: attestation object is too large");
-  ExpectMalformed(VerifyRegistration(Rp(), "short", r.client_data, r.attestation_object).status(), "webauthn: expected challenge has a bad size");
+                      .status(),
+                  "webauthn: attestation object is too large");
+  ExpectMalformed(VerifyRegistration(Rp(), "short", r.client_data, r.attestation_object).status(),
+                  "webauthn: expected challenge has a bad size");
 }
 
 TEST_F(RegistrationTest, RejectsBadRelyingParty) {
   const Registration r = auth_.Create(Challenge());
   ExpectMalformed(VerifyRegistration(RelyingParty{"", kOrigin}, Challenge(), r.client_data,
                                      r.attestation_object)
-                      .status(), "webauthn: relying party id or origin is not valid");
+                      .status(),
+                  "webauthn: relying party id or origin is not valid");
   ExpectMalformed(VerifyRegistration(RelyingParty{std::string("local\0host", 10), kOrigin},
                                      Challenge(), r.client_data, r.attestation_object)
-                      .status(), "webauthn: relying party id or origin is not valid");
+                      .status(),
+                  "webauthn: relying party id or origin is not valid");
 }
 
 TEST(ClientDataTest, RejectsMalformedClientDataJson) {
@@ -535,7 +554,8 @@ TEST_F(AssertionTest, RejectsMalformedAuthenticatorData) {
       {std::string(), "webauthn: authenticator data is too short"},
       {a.auth_data.substr(0, 36), "webauthn: authenticator data is too short"},
       {a.auth_data + "x", "webauthn: authenticator data has trailing bytes"},
-      {std::string(kMaxAuthenticatorDataBytes + 1, '\0'), "webauthn: authenticator data is too large"},
+      {std::string(kMaxAuthenticatorDataBytes + 1, '\0'),
+       "webauthn: authenticator data is too large"},
   };
   for (const auto& [ad, why] : cases) {
     ExpectMalformed(
@@ -549,7 +569,8 @@ TEST_F(AssertionTest, RejectsBadSignatureSizes) {
   for (const std::string& sig : {std::string(), std::string(kMaxSignatureBytes + 1, '\x30')}) {
     ExpectMalformed(
         VerifyAssertion(Rp(), Challenge('g'), credential_, a.client_data, a.auth_data, sig)
-            .status(), "webauthn: signature size is out of range");
+            .status(),
+        "webauthn: signature size is out of range");
   }
   // Not DER at all: a signature that cannot verify.
   ExpectDenied(VerifyAssertion(Rp(), Challenge('g'), credential_, a.client_data, a.auth_data,

@@ -161,7 +161,7 @@ inline std::string SelfSignedCert(EVP_PKEY* key) {
 }
 
 inline std::string ClientDataJson(std::string_view type, std::string_view challenge,
-                           std::string_view origin) {
+                                  std::string_view origin) {
   return R"({"type":")" + std::string(type) + R"(","challenge":")" + Base64UrlEncode(challenge) +
          R"(","origin":")" + std::string(origin) + R"(","crossOrigin":false})";
 }

@@ -3,6 +3,8 @@
 // — and sessions: CSRF, lockout, suspension ending sessions, idle lock. Operators sign in with
 // password + IC card (a client certificate bound to them); the browser tests cover WebAuthn.
 
+#include "api/console.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,8 +14,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "api/console.h"
 #include "api/metrics.h"
+#include "auth/password.h"
 #include "auth/webauthn_testing.h"
 #include "cli/generate.h"
 #include "cli/node.h"
@@ -22,7 +24,6 @@
 #include "domain/notification.h"
 #include "http/test_client.h"
 #include "openapi/openapi_check.h"
-#include "auth/password.h"
 #include "registry/operators.h"
 #include "text/json.h"
 
@@ -174,9 +175,10 @@ class ConsoleTest : public ::testing::Test {
     EXPECT_NE(s.client, nullptr);
     if (!s.client) return s;
     std::string body = "{\"operator_id\":\"" + id + "\",\"password\":\"" + password + "\"}";
-    auto r = s.client->RoundTrip("POST /v1/session/login HTTP/1.1\r\nHost: localhost\r\n"
-                                 "Content-Type: application/json\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto r = s.client->RoundTrip(
+        "POST /v1/session/login HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
     EXPECT_TRUE(r.has_value());
     if (!r || r->status != 200) return s;
     std::string set = r->Header("set-cookie");
@@ -206,8 +208,8 @@ class ConsoleTest : public ::testing::Test {
       documented = documented || ConsoleRouteMatches(rule.route, path);
     }
     if (documented) {
-      Status st = Checker().CheckResponse(method, path, r->status, r->Header("content-type"),
-                                          r->body);
+      Status st =
+          Checker().CheckResponse(method, path, r->status, r->Header("content-type"), r->body);
       EXPECT_TRUE(st.ok()) << method << " " << path << ": " << st.ToString() << "\n" << r->body;
     }
     return *r;
@@ -243,7 +245,8 @@ Staff& TheStaff() {
   EXPECT_TRUE(made.ok());
   for (const auto& e : *made) {
     auto hash = auth::HashPassword(kPassword);
-    EXPECT_TRUE(w->node->operators->FinishEnrolment(e.token, *hash, Placeholder(e.operator_id)).ok());
+    EXPECT_TRUE(
+        w->node->operators->FinishEnrolment(e.token, *hash, Placeholder(e.operator_id)).ok());
   }
   auto reader = w->node->store->OpenReader();
   auto load = [&](const std::string& id) { return **w->node->operators->Load(**reader, id); };
@@ -374,9 +377,8 @@ TEST_F(ConsoleTest, SeparationOfDutiesIsEnforcedByTheUseCases) {
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(desk().ApproveRole(s.access, *other).ok()) << "only a chief approves";
   EXPECT_FALSE(desk().ApproveRole(s.chief, *other).ok()) << "not a role for themselves";
-  EXPECT_FALSE(desk().Nominate(s.access, "chief", "registry.maintenance", "2026-01-01",
-                               "2030-12-31")
-                   .ok());
+  EXPECT_FALSE(
+      desk().Nominate(s.access, "chief", "registry.maintenance", "2026-01-01", "2030-12-31").ok());
   // Bootstrap works once.
   EXPECT_FALSE(desk().Bootstrap("x1", "x", "x2", "y", "test").ok());
 }
@@ -564,8 +566,9 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       return {"/v1/residents/" + w->resident_code + "/history?purpose=registry.maintenance", ""};
     }
     if (route == "/v1/residents/search") {
-      return {route, "{\"purpose\":\"registry.maintenance\",\"name\":\"山田\",\"birth_date\":"
-                     "\"1980-01-01\"}"};
+      return {route,
+              "{\"purpose\":\"registry.maintenance\",\"name\":\"山田\",\"birth_date\":"
+              "\"1980-01-01\"}"};
     }
     if (route == "/v1/provisions") {
       return {route, "{\"purpose\":\"registry.maintenance\",\"resident_codes\":[\"" +
@@ -620,8 +623,8 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       const std::string code = Code(r);
       const bool denied = r.status == 403 && (code == "not_permitted" || code == "not_nominated");
       EXPECT_EQ(allowed, !denied) << subject.role << (subject.nominated ? " (nominated) " : " ")
-                                  << rule.method << " " << rule.route << " -> " << r.status
-                                  << " " << r.body;
+                                  << rule.method << " " << rule.route << " -> " << r.status << " "
+                                  << r.body;
       EXPECT_NE(r.status, 401) << rule.route << " " << r.body;
       if (allowed && rule.needs_nomination) {
         EXPECT_EQ(r.status, 200) << rule.route << " " << r.body;
@@ -753,9 +756,9 @@ TEST_F(ConsoleTest, AnonymousRefusalsAreCountedAndOnlySampledIntoTheLog) {
     EXPECT_EQ(d.Login("nobody-" + std::to_string(i), "whatever-password", "10.9.0.1").code,
               "login_failed");
   }
-  EXPECT_EQ(d.Call("POST", "/v1/enrolment/options", "{\"token\":\"forged\"}", "", "", "10.9.0.1")
-                .code,
-            "not_found");
+  EXPECT_EQ(
+      d.Call("POST", "/v1/enrolment/options", "{\"token\":\"forged\"}", "", "", "10.9.0.1").code,
+      "not_found");
   EXPECT_EQ(EntriesOf(actor), before + 1) << "one entry per address per interval";
   // Every refusal is counted in the metrics.
   const std::string m = d.metrics.Render(false);
