@@ -139,8 +139,9 @@
       goLogin();
       return null;
     }
-    render(r.body);
+    // Before the second factor (or while locked) the node tells only the stage: nothing to show.
     if (r.body.stage === 'active') {
+      render(r.body);
       hideLock();
     } else {
       showLock();

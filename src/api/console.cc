@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "api/errors.h"
+#include "api/metrics.h"
 #include "auth/password.h"
 #include "core/bytes.h"
 #include "crypto/sha256.h"
@@ -38,6 +39,8 @@ const std::vector<ConsoleRule> kRules = {
      {"access_manager", "security_manager", "security_chief", "auditor"},
      false},
     {"POST", "/v1/operators", false, false, {"access_manager"}, false},
+    // The enrolment link: a security chief, never the access manager who made the account.
+    {"POST", "/v1/operators/{id}/enrolment", false, false, {"security_chief"}, false},
     {"POST", "/v1/operators/{id}/status", false, false, {"access_manager"}, false},
     {"POST", "/v1/operators/{id}/role-requests", false, false, {"access_manager"}, false},
     {"POST", "/v1/role-requests/{n}/approve", false, false, {"security_chief"}, false},
@@ -155,16 +158,19 @@ const std::vector<ConsoleRule>& ConsoleRules() { return kRules; }
 
 class ConsoleService::Impl {
  public:
-  Impl(registry::Gateway* gateway, registry::OperatorDesk* desk, store::RegistryStore* store,
-       const Clock* clock, ConsoleOptions options)
+  Impl(registry::Gateway* gateway, registry::OperatorDesk* desk, const Clock* clock,
+       ConsoleOptions options)
       : gateway_(gateway),
         purposes_(options.purposes),
         desk_(desk),
-        store_(store),
-        clock_(clock),
         options_(std::move(options)),
         sessions_(clock, int64_t{options_.idle_lock_seconds} * 1000000,
-                  int64_t{options_.lifetime_seconds} * 1000000) {}
+                  int64_t{options_.lifetime_seconds} * 1000000),
+        limiter_(clock, options_.login_attempts_per_minute,
+                 60 * int64_t{1000000} / std::max(1, options_.login_attempts_per_minute),
+                 options_.max_sources),
+        sampler_(clock, int64_t{options_.refusal_sample_seconds} * 1000000,
+                 options_.max_sources) {}
 
   void SetOrigin(const std::string& origin) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -181,6 +187,16 @@ class ConsoleService::Impl {
   auth::RelyingParty Rp() {
     std::lock_guard<std::mutex> lock(mu_);
     return {options_.rp_id, options_.origin};
+  }
+
+  // A refusal of someone not signed in: counted, and written to the log only as a sample — at
+  // most one entry per source address per interval, standing for all of them — so that whoever
+  // can reach the port cannot grow the 7-year log or hold up the writer.
+  void Anonymous(const Request& req, const char* reason) {
+    if (options_.metrics != nullptr) options_.metrics->CountConsoleRefusal(reason);
+    if (auto counts = sampler_.Note(req.remote_address, reason)) {
+      (void)desk_->RecordAnonymousRefusals(*counts, "console@" + req.remote_address);
+    }
   }
 
   Response Static(const Request& req) {
@@ -218,16 +234,18 @@ class ConsoleService::Impl {
     if (req.path == "/v1/residents/search" && std::string_view(rule->route) != "/v1/residents/search") {
       return Problem(ApiError::kMethodNotAllowed, rid);
     }
-    auto lease = store_->OpenReader();
-    if (!lease.ok()) return Problem(ApiError::kUnavailable, rid);
-    store::RegistryReader& reader = **lease;
     const std::string route = rule->route;
     const std::string terminal = "console@" + req.remote_address;
 
     if (rule->public_route) {
-      if (route == "/v1/session/login") return Login(req, reader, terminal);
-      if (route == "/v1/enrolment/options") return EnrolOptions(req, reader);
-      if (route == "/v1/enrolment/finish") return EnrolFinish(req, reader);
+      // Each of these costs an argon2id hash or a database read: a budget per source address.
+      if (!limiter_.Allow(req.remote_address)) {
+        Anonymous(req, "too_many_requests");
+        return Problem(ApiError::kTooManyRequests, rid);
+      }
+      if (route == "/v1/session/login") return Login(req, terminal);
+      if (route == "/v1/enrolment/options") return EnrolOptions(req);
+      if (route == "/v1/enrolment/finish") return EnrolFinish(req);
       return Problem(ApiError::kRouteNotFound, rid);
     }
 
@@ -236,10 +254,10 @@ class ConsoleService::Impl {
     const bool touch = !(req.method == "GET" && route == "/v1/session");
     auto session = token.empty() ? std::nullopt : sessions_.Find(token, touch);
     if (!session) {
-      (void)desk_->RecordRefusal("", "console.refused", "session_required", terminal);
+      Anonymous(req, "session_required");
       return Problem(ApiError::kSessionRequired, rid);
     }
-    auto op = desk_->Load(reader, session->operator_id);
+    auto op = desk_->Find(session->operator_id);
     if (!op.ok()) return Problem(ApiError::kUnavailable, rid);
     if (!*op || !(*op)->active()) {
       // Suspended or retired: every session ends now.
@@ -270,11 +288,9 @@ class ConsoleService::Impl {
       }
     }
 
-    if (route == "/v1/session/webauthn/options") {
-      return AssertionOptions(reader, *session, who, rid);
-    }
+    if (route == "/v1/session/webauthn/options") return AssertionOptions(*session, who, rid);
     if (route == "/v1/session/webauthn/verify") {
-      return AssertionVerify(req, reader, *session, who, terminal);
+      return AssertionVerify(req, *session, who, terminal);
     }
     if (route == "/v1/session") return SessionInfo(*session, who);
     if (route == "/v1/session/logout") {
@@ -286,14 +302,19 @@ class ConsoleService::Impl {
       return r;
     }
     if (rule->needs_nomination) {
-      if (Status st = gateway_->CheckRunning(reader); !st.ok()) return Problem(FromStatus(st), rid);
-      return ServeResidentRoute(req, reader, *gateway_,
+      // The resident use cases (Gateway) read through a snapshot they are given.
+      auto snapshot = desk_->Snapshot();
+      if (!snapshot.ok()) return Problem(ApiError::kUnavailable, rid);
+      if (Status st = gateway_->CheckRunning(**snapshot); !st.ok()) {
+        return Problem(FromStatus(st), rid);
+      }
+      return ServeResidentRoute(req, **snapshot, *gateway_,
                                 registry::Caller::ForOperator(who, terminal, session->token));
     }
-    return Manage(req, reader, who, route, params);
+    return Manage(req, who, route, params, terminal);
   }
 
-  Response Login(const Request& req, store::RegistryReader& reader, const std::string& terminal) {
+  Response Login(const Request& req, const std::string& terminal) {
     const std::string& rid = req.request_id;
     auto f = Fields(req, {"operator_id", "password"});
     if (!f.ok() || !f->count("operator_id") || !f->count("password")) {
@@ -303,20 +324,17 @@ class ConsoleService::Impl {
     hashing_.acquire();
     auto op = desk_->CheckPassword((*f)["operator_id"], (*f)["password"], terminal);
     hashing_.release();
-    if (!op.ok()) return Problem(FromStatus(op.status()), rid);
+    if (!op.ok()) {
+      // An unknown id is anonymous traffic: sampled, not one entry per guess.
+      if (op.status().code() == StatusCode::kNotFound) Anonymous(req, "login_failed");
+      return Problem(FromStatus(op.status()), rid);
+    }
     if (std::string old = Cookie(req); !old.empty()) sessions_.Erase(old);
-    // An IC card bound to this operator is the second factor.
+    // An IC card bound to this operator (and no system's key) is the second factor.
     auth::SessionStage stage = auth::SessionStage::kSecondFactor;
-    if (!req.client_spki_sha256.empty()) {
-      auto card = reader.FindCredential(req.client_spki_sha256);
-      if (card.ok() && *card && (*card)->kind == "certificate" &&
-          (*card)->operator_id == op->row.operator_id) {
-        if (desk_->SecondFactorPassed(op->row.operator_id, req.client_spki_sha256, std::nullopt,
-                                      terminal)
-                .ok()) {
-          stage = auth::SessionStage::kActive;
-        }
-      }
+    if (!req.client_spki_sha256.empty() &&
+        desk_->CardPassed(op->row.operator_id, req.client_spki_sha256, terminal).ok()) {
+      stage = auth::SessionStage::kActive;
     }
     auth::Session s = sessions_.Create(op->row.operator_id, stage);
     Response r = JsonResponse("{\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
@@ -326,34 +344,30 @@ class ConsoleService::Impl {
     return r;
   }
 
-  Response AssertionOptions(store::RegistryReader& reader, auth::Session session,
-                            const registry::OperatorView& who, const std::string& rid) {
+  Response AssertionOptions(const auth::Session& session, const registry::OperatorView& who,
+                            const std::string& rid) {
     auto challenge = auth::NewChallenge();
     if (!challenge.ok()) return Problem(ApiError::kInternal, rid);
-    auto creds = reader.Credentials(who.row.operator_id);
+    auto creds = desk_->WebAuthnCredentials(who.row.operator_id);
     if (!creds.ok()) return Problem(ApiError::kUnavailable, rid);
-    session.challenge = *challenge;
-    if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
+    if (!sessions_.SetChallenge(session.token, *challenge)) {
+      return Problem(ApiError::kSessionRequired, rid);
+    }
     std::string o = "{\"publicKey\":{\"challenge\":" + Str(auth::Base64UrlEncode(*challenge)) +
                     ",\"rpId\":" + Str(Rp().id) + ",\"allowCredentials\":[";
-    bool first = true;
-    for (const auto& c : *creds) {
-      if (c.kind != "webauthn") continue;
-      o += first ? "" : ",";
-      first = false;
-      o += "{\"type\":\"public-key\",\"id\":" + Str(auth::Base64UrlEncode(c.credential_id)) + "}";
+    for (size_t i = 0; i < creds->size(); ++i) {
+      o += (i ? "," : "") + std::string("{\"type\":\"public-key\",\"id\":") +
+           Str(auth::Base64UrlEncode((*creds)[i])) + "}";
     }
     o += "],\"userVerification\":\"required\",\"timeout\":60000}}";
     return JsonResponse(std::move(o));
   }
 
-  Response AssertionVerify(const Request& req, store::RegistryReader& reader,
-                           auth::Session session, const registry::OperatorView& who,
-                           const std::string& terminal) {
+  Response AssertionVerify(const Request& req, auth::Session session,
+                           const registry::OperatorView& who, const std::string& terminal) {
     const std::string& rid = req.request_id;
-    const std::string challenge = session.challenge;
-    session.challenge.clear();  // one use, whatever happens
-    sessions_.Update(session);
+    // Taken in one step, whatever happens next: of parallel verifications only one has it.
+    const std::string challenge = sessions_.TakeChallenge(session.token);
     auto f = Fields(req, {"id", "clientDataJSON", "authenticatorData", "signature", "userHandle",
                           "type"});
     if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
@@ -361,36 +375,28 @@ class ConsoleService::Impl {
     auto client_data = B64(*f, "clientDataJSON");
     auto auth_data = B64(*f, "authenticatorData");
     auto signature = B64(*f, "signature");
-    if (!id || !client_data || !auth_data || !signature || challenge.empty()) {
+    if (!id || !client_data || !auth_data || !signature) {
       return Problem(ApiError::kInvalidRequest, rid);
     }
-    auto cred = reader.FindCredential(*id);
-    if (!cred.ok()) return Problem(ApiError::kUnavailable, rid);
-    Status why = Status::PermissionDenied("webauthn: unknown credential");
-    if (*cred && (*cred)->kind == "webauthn" && (*cred)->operator_id == who.row.operator_id) {
-      auth::StoredCredential stored;
-      stored.credential_id = (*cred)->credential_id;
-      stored.alg = static_cast<int>((*cred)->alg);
-      stored.public_key = (*cred)->public_key;
-      stored.sign_count = static_cast<uint32_t>((*cred)->sign_count);
-      auto count =
-          auth::VerifyAssertion(Rp(), challenge, stored, *client_data, *auth_data, *signature);
-      if (count.ok()) {
-        Status st = desk_->SecondFactorPassed(who.row.operator_id, stored.credential_id,
-                                              int64_t{*count}, terminal);
-        if (!st.ok()) return Problem(ApiError::kUnavailable, rid);
-        session.stage = auth::SessionStage::kActive;
-        if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
-        return JsonResponse("{\"stage\":\"active\"}");
-      }
-      why = count.status();
+    Status st = desk_->VerifyWebAuthn(who.row.operator_id, Rp(), challenge, *id, *client_data,
+                                      *auth_data, *signature, terminal);
+    if (!st.ok()) {
+      return Problem(st.code() == StatusCode::kPermissionDenied ? ApiError::kLoginFailed
+                                                                 : ApiError::kUnavailable,
+                     rid);
     }
-    (void)desk_->RecordRefusal(who.row.operator_id, "session.second_factor", why.message(),
-                               terminal);
-    return Problem(ApiError::kLoginFailed, rid);
+    session.stage = auth::SessionStage::kActive;
+    if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
+    return JsonResponse("{\"stage\":\"active\"}");
   }
 
   Response SessionInfo(const auth::Session& s, const registry::OperatorView& who) {
+    // Before the second factor (and while locked) the session tells only the next step: the
+    // password alone does not show who this is, what they may do, or for which purposes.
+    if (s.stage != auth::SessionStage::kActive) {
+      return JsonResponse("{\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
+                          "\",\"csrf_token\":\"" + s.csrf_token + "\"}");
+    }
     std::string o = "{\"operator_id\":" + Str(who.row.operator_id) + ",\"name\":" +
                     Str(who.row.name) + ",\"unit\":" + Str(who.row.unit) + ",\"roles\":[";
     for (size_t i = 0; i < who.roles.size(); ++i) o += (i ? "," : "") + Str(who.roles[i]);
@@ -410,15 +416,15 @@ class ConsoleService::Impl {
     return JsonResponse(std::move(o));
   }
 
-  Response EnrolOptions(const Request& req, store::RegistryReader& reader) {
+  Response EnrolOptions(const Request& req) {
     const std::string& rid = req.request_id;
     auto f = Fields(req, {"token"});
     if (!f.ok() || !f->count("token")) return Problem(ApiError::kInvalidRequest, rid);
-    auto id = desk_->EnrolmentOperator(reader, (*f)["token"]);
-    if (!id.ok()) return Problem(FromStatus(id.status()), rid);
-    auto op = desk_->Load(reader, *id);
-    if (!op.ok()) return Problem(ApiError::kUnavailable, rid);
-    if (!*op) return Problem(ApiError::kNotFound, rid);
+    auto op = desk_->EnrolmentFor((*f)["token"]);
+    if (!op.ok()) {
+      if (op.status().code() == StatusCode::kNotFound) Anonymous(req, "enrolment_refused");
+      return Problem(FromStatus(op.status()), rid);
+    }
     auto challenge = auth::NewChallenge();
     if (!challenge.ok()) return Problem(ApiError::kInternal, rid);
     {
@@ -426,7 +432,7 @@ class ConsoleService::Impl {
       if (enrol_challenges_.size() > 1000) enrol_challenges_.clear();
       enrol_challenges_[crypto::Sha256((*f)["token"])] = *challenge;
     }
-    const auto& row = (*op)->row;
+    const auto& row = op->row;
     std::string o = "{\"operator_id\":" + Str(row.operator_id) + ",\"name\":" + Str(row.name) +
                     ",\"publicKey\":{\"challenge\":" + Str(auth::Base64UrlEncode(*challenge)) +
                     ",\"rp\":{\"id\":" + Str(Rp().id) + ",\"name\":\"Kakunin\"}" +
@@ -439,15 +445,19 @@ class ConsoleService::Impl {
     return JsonResponse(std::move(o));
   }
 
-  Response EnrolFinish(const Request& req, store::RegistryReader& reader) {
+  Response EnrolFinish(const Request& req) {
     const std::string& rid = req.request_id;
     auto f = Fields(req, {"token", "password", "clientDataJSON", "attestationObject", "id", "type"});
     if (!f.ok() || !f->count("token") || !f->count("password")) {
       return Problem(ApiError::kInvalidRequest, rid);
     }
-    auto id = desk_->EnrolmentOperator(reader, (*f)["token"]);
-    if (!id.ok()) return Problem(FromStatus(id.status()), rid);
-    if (Status st = auth::CheckPasswordPolicy((*f)["password"], *id); !st.ok()) {
+    auto op = desk_->EnrolmentFor((*f)["token"]);
+    if (!op.ok()) {
+      if (op.status().code() == StatusCode::kNotFound) Anonymous(req, "enrolment_refused");
+      return Problem(FromStatus(op.status()), rid);
+    }
+    const std::string id = op->row.operator_id;
+    if (Status st = auth::CheckPasswordPolicy((*f)["password"], id); !st.ok()) {
       return Problem(ApiError::kInvalidRequest, rid, st.message());
     }
     std::string challenge;
@@ -470,37 +480,25 @@ class ConsoleService::Impl {
     auto hash = auth::HashPassword((*f)["password"]);
     hashing_.release();
     if (!hash.ok()) return Problem(ApiError::kUnavailable, rid);
-    store::CredentialRow row;
-    row.credential_id = cred->credential_id;
-    row.operator_id = *id;
-    row.kind = "webauthn";
-    row.alg = cred->alg;
-    row.public_key = cred->public_key;
-    row.sign_count = cred->sign_count;
-    row.created_at = clock_->NowMicros();
-    Status st = desk_->FinishEnrolment((*f)["token"], *hash, row);
+    Status st = desk_->FinishEnrolment((*f)["token"], *hash, *cred);
     if (!st.ok()) return Problem(FromStatus(st), rid);
-    return JsonResponse("{\"operator_id\":" + Str(*id) + ",\"status\":\"enrolled\"}");
+    return JsonResponse("{\"operator_id\":" + Str(id) + ",\"status\":\"enrolled\"}");
   }
 
-  Response Manage(const Request& req, store::RegistryReader& reader,
-                  const registry::OperatorView& who, const std::string& route,
-                  const std::vector<std::string>& params) {
+  Response Manage(const Request& req, const registry::OperatorView& who, const std::string& route,
+                  const std::vector<std::string>& params, const std::string& terminal) {
     const std::string& rid = req.request_id;
     auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
     if (route == "/v1/operators" && req.method == "GET") {
-      auto list = reader.ListOperators();
-      if (!list.ok()) return Problem(ApiError::kUnavailable, rid);
+      auto list = desk_->List(who, terminal);
+      if (!list.ok()) return fail(list.status());
       std::string o = "{\"operators\":[";
       for (size_t i = 0; i < list->size(); ++i) {
-        const auto& row = (*list)[i];
-        auto roles = reader.OperatorRoles(row.operator_id);
-        o += (i ? "," : "") + std::string("{\"operator_id\":") + Str(row.operator_id) +
-             ",\"name\":" + Str(row.name) + ",\"unit\":" + Str(row.unit) +
-             ",\"status\":" + Str(row.status) + ",\"roles\":[";
-        if (roles.ok()) {
-          for (size_t j = 0; j < roles->size(); ++j) o += (j ? "," : "") + Str((*roles)[j]);
-        }
+        const registry::OperatorView& v = (*list)[i];
+        o += (i ? "," : "") + std::string("{\"operator_id\":") + Str(v.row.operator_id) +
+             ",\"name\":" + Str(v.row.name) + ",\"unit\":" + Str(v.row.unit) +
+             ",\"status\":" + Str(v.row.status) + ",\"roles\":[";
+        for (size_t j = 0; j < v.roles.size(); ++j) o += (j ? "," : "") + Str(v.roles[j]);
         o += "]}";
       }
       return JsonResponse(o + "]}");
@@ -510,9 +508,15 @@ class ConsoleService::Impl {
       if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
       auto made = desk_->Create(who, (*f)["operator_id"], (*f)["name"], (*f)["unit"]);
       if (!made.ok()) return fail(made.status());
-      return JsonResponse("{\"operator_id\":" + Str(made->operator_id) +
-                      ",\"enrolment_token\":" + Str(made->token) + "}",
-                  201);
+      // No enrolment link here: a security chief issues it (separation of duties).
+      return JsonResponse("{\"operator_id\":" + Str(*made) + "}", 201);
+    }
+    if (route == "/v1/operators/{id}/enrolment") {
+      auto issued = desk_->IssueEnrolment(who, params[0]);
+      if (!issued.ok()) return fail(issued.status());
+      return JsonResponse("{\"operator_id\":" + Str(issued->operator_id) +
+                              ",\"enrolment_token\":" + Str(issued->token) + "}",
+                          201);
     }
     if (route == "/v1/operators/{id}/status") {
       auto f = Fields(req, {"status"});
@@ -559,19 +563,18 @@ class ConsoleService::Impl {
   registry::Gateway* gateway_;
   const registry::PurposeCatalogue* purposes_;
   registry::OperatorDesk* desk_;
-  store::RegistryStore* store_;
-  const Clock* clock_;
   std::mutex mu_;
   ConsoleOptions options_;
   auth::SessionStore sessions_;
+  auth::RateLimiter limiter_;
+  auth::RefusalSampler sampler_;
   std::map<std::string, std::string> enrol_challenges_;  // SHA-256(token) -> challenge
   std::counting_semaphore<2> hashing_{2};
 };
 
-ConsoleService::ConsoleService(registry::Gateway* gateway,
-                               registry::OperatorDesk* desk, store::RegistryStore* store,
+ConsoleService::ConsoleService(registry::Gateway* gateway, registry::OperatorDesk* desk,
                                const Clock* clock, ConsoleOptions options)
-    : impl_(std::make_unique<Impl>(gateway, desk, store, clock, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(gateway, desk, clock, std::move(options))) {}
 
 ConsoleService::~ConsoleService() = default;
 

@@ -11,6 +11,7 @@
 
 #include "api/service.h"
 #include "auth/sessions.h"
+#include "auth/throttle.h"
 #include "auth/webauthn.h"
 #include "registry/gateway.h"
 #include "registry/operators.h"
@@ -29,6 +30,8 @@ struct ConsoleRule {
 };
 const std::vector<ConsoleRule>& ConsoleRules();
 
+class Metrics;
+
 struct ConsoleOptions {
   std::string rp_id = "localhost";
   std::string origin;  // "https://localhost:8444"; set when the port is known
@@ -36,12 +39,25 @@ struct ConsoleOptions {
   int idle_lock_seconds = 300;
   int lifetime_seconds = 8 * 3600;
   const registry::PurposeCatalogue* purposes = nullptr;  // titles of nominations; required
+  // Anonymous refusals (no or unknown session, unknown operator id, bad enrolment link, too
+  // many requests) are counted here (optional) and written to the operation log as a sample: at
+  // most one entry per source address per this many seconds, carrying how many it stands for.
+  Metrics* metrics = nullptr;
+  int refusal_sample_seconds = 60;
+  // The public routes (password step, enrolment) per source address: a burst of this many, then
+  // this many per minute; 429 too_many_requests beyond.
+  int login_attempts_per_minute = 30;
+  // Source addresses tracked by the limiter and the sampler (beyond: they share one slot).
+  size_t max_sources = 10000;
 };
 
 // Thread-safe.
 class ConsoleService {
  public:
-  ConsoleService(registry::Gateway* gateway, registry::OperatorDesk* desk, store::RegistryStore* store, const Clock* clock,
+  // Reads and writes go through `desk` (the operator register's use cases) and `gateway` (the
+  // resident use cases); the console touches no store itself. Pointers must outlive it; `clock`
+  // times sessions, the rate limit and the refusal sample.
+  ConsoleService(registry::Gateway* gateway, registry::OperatorDesk* desk, const Clock* clock,
                  ConsoleOptions options);
   ~ConsoleService();
 

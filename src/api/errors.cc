@@ -7,7 +7,7 @@
 namespace kakunin::api {
 namespace {
 
-constexpr std::array<ApiErrorInfo, 24> kTable = {{
+constexpr std::array<ApiErrorInfo, 25> kTable = {{
     {ApiError::kMalformedRequest, "malformed_request", 400, "malformed request"},
     {ApiError::kInvalidRequest, "invalid_request", 400, "invalid request"},
     {ApiError::kClientNotRegistered, "client_not_registered", 403, "client not registered"},
@@ -34,6 +34,7 @@ constexpr std::array<ApiErrorInfo, 24> kTable = {{
     {ApiError::kQuotaExceeded, "quota_exceeded", 429, "read quota exceeded"},
     {ApiError::kCriterionNotPermitted, "criterion_not_permitted", 403,
      "search criterion not permitted for this purpose"},
+    {ApiError::kTooManyRequests, "too_many_requests", 429, "too many requests"},
 }};
 
 }  // namespace
@@ -90,7 +91,8 @@ http::Response Problem(ApiError error, const std::string& request_id, std::strin
     text::AppendJsonString(request_id, &b);
   }
   b += "}";
-  if (error == ApiError::kHalted || error == ApiError::kUnavailable) {
+  if (error == ApiError::kHalted || error == ApiError::kUnavailable ||
+      error == ApiError::kTooManyRequests) {
     r.headers.emplace_back("retry-after", "30");
   }
   // A sliding minute: a minute on, the per-minute limits allow requests again (a used-up day

@@ -40,6 +40,7 @@ enum class ApiError {
   // Read quotas (docs/quotas.md).
   kQuotaExceeded,
   kCriterionNotPermitted,
+  kTooManyRequests,
 };
 
 struct ApiErrorInfo {

@@ -72,6 +72,18 @@ void Metrics::CountAlert(std::string_view rule) {
   ++alerts_[std::string(rule)];
 }
 
+namespace {
+constexpr std::string_view kConsoleRefusals[] = {"session_required", "login_failed",
+                                                 "enrolment_refused", "too_many_requests"};
+}  // namespace
+
+void Metrics::CountConsoleRefusal(std::string_view reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::string_view known : kConsoleRefusals) {
+    if (known == reason) ++console_refusals_[std::string(known)];
+  }
+}
+
 std::string Metrics::Render(bool halted) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string o;
@@ -121,6 +133,14 @@ std::string Metrics::Render(bool halted) const {
     auto it = alerts_.find(rule);
     o += "kakunin_alerts_total{rule=\"" + std::string(rule) + "\"} " +
          std::to_string(it == alerts_.end() ? 0 : it->second) + "\n";
+  }
+  o += "# HELP kakunin_console_refusals_total Anonymous console requests refused (only a "
+       "sample reaches the operation log).\n";
+  o += "# TYPE kakunin_console_refusals_total counter\n";
+  for (std::string_view reason : kConsoleRefusals) {
+    auto it = console_refusals_.find(std::string(reason));
+    o += "kakunin_console_refusals_total{reason=\"" + std::string(reason) + "\"} " +
+         std::to_string(it == console_refusals_.end() ? 0 : it->second) + "\n";
   }
   o += "# HELP kakunin_halted 1 while the node is halted (作動停止).\n";
   o += "# TYPE kakunin_halted gauge\n";

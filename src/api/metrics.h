@@ -26,6 +26,9 @@ class Metrics {
   void CountQuotaRefusal(std::string_view kind);
   // A real-time alert raised; `rule` is one of audit::kLiveRules.
   void CountAlert(std::string_view rule);
+  // An anonymous refusal on the console (docs/operators.md): `reason` is one of a fixed few
+  // (session_required, login_failed, enrolment_refused, too_many_requests).
+  void CountConsoleRefusal(std::string_view reason);
 
   // The exposition text. `halted` is the node's state at scrape time.
   std::string Render(bool halted) const;
@@ -44,6 +47,7 @@ class Metrics {
   std::map<std::string, uint64_t> refusals_;  // by kind
   std::map<std::string, uint64_t, std::less<>> quota_refusals_;  // by kind (client, operator)
   std::map<std::string, uint64_t, std::less<>> alerts_;          // by rule
+  std::map<std::string, uint64_t> console_refusals_;  // by reason
 };
 
 }  // namespace kakunin::api

@@ -66,9 +66,25 @@ bool SessionStore::Update(const Session& session) {
   auto it = sessions_.find(session.token);
   if (it == sessions_.end()) return false;
   it->second.stage = session.stage;
-  it->second.challenge = session.challenge;
   if (session.stage == SessionStage::kActive) it->second.last_seen = clock_->NowMicros();
   return true;
+}
+
+bool SessionStore::SetChallenge(const std::string& token, const std::string& challenge) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(token);
+  if (it == sessions_.end()) return false;
+  it->second.challenge = challenge;
+  return true;
+}
+
+std::string SessionStore::TakeChallenge(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(token);
+  if (it == sessions_.end()) return "";
+  std::string out;
+  out.swap(it->second.challenge);
+  return out;
 }
 
 void SessionStore::Erase(const std::string& token) {

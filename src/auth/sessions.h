@@ -40,8 +40,14 @@ class SessionStore {
   // The session for `token`, with the idle lock applied; nullopt if unknown or past its lifetime
   // (then erased). With `touch`, the request counts as activity (only for an active session).
   std::optional<Session> Find(const std::string& token, bool touch);
-  // Stores stage and challenge of `session` (by token); false if it is gone.
+  // Stores the stage of `session` (by token); false if it is gone. The challenge is not touched:
+  // it has its own one-step calls below, so a stale copy cannot bring a used challenge back.
   bool Update(const Session& session);
+  // Sets the session's pending WebAuthn challenge; false if the session is gone.
+  bool SetChallenge(const std::string& token, const std::string& challenge);
+  // Compare-and-delete in one step: returns the pending challenge and clears it, so of parallel
+  // verifications only one gets it; "" if there is none (or the session is gone).
+  std::string TakeChallenge(const std::string& token);
   void Erase(const std::string& token);
   // Ends every session of an operator (suspended, retired).
   void EraseOperator(const std::string& operator_id);

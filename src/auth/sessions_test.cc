@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "auth/password.h"
 
 namespace kakunin::auth {
@@ -51,6 +55,38 @@ TEST(SessionStoreTest, SuspensionEndsEverySessionOfTheOperator) {
   EXPECT_FALSE(store.Find(a.token, false));
   EXPECT_FALSE(store.Find(b.token, false));
   EXPECT_TRUE(store.Find(c.token, false));
+}
+
+TEST(SessionStoreTest, AChallengeIsTakenByExactlyOneOfParallelVerifications) {
+  FixedClock clock(0);
+  SessionStore store(&clock, 60 * kSecond, 3600 * kSecond);
+  Session s = store.Create("op1", SessionStage::kSecondFactor);
+  for (int round = 0; round < 50; ++round) {
+    ASSERT_TRUE(store.SetChallenge(s.token, "challenge-" + std::to_string(round)));
+    std::atomic<int> taken{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        if (!store.TakeChallenge(s.token).empty()) ++taken;
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(taken.load(), 1) << "round " << round;
+  }
+}
+
+TEST(SessionStoreTest, AStaleCopyDoesNotBringAUsedChallengeBack) {
+  FixedClock clock(0);
+  SessionStore store(&clock, 60 * kSecond, 3600 * kSecond);
+  Session s = store.Create("op1", SessionStage::kSecondFactor);
+  ASSERT_TRUE(store.SetChallenge(s.token, "once"));
+  Session copy = *store.Find(s.token, false);
+  EXPECT_EQ(copy.challenge, "once");
+  EXPECT_EQ(store.TakeChallenge(s.token), "once");
+  copy.stage = SessionStage::kActive;
+  ASSERT_TRUE(store.Update(copy));
+  EXPECT_EQ(store.TakeChallenge(s.token), "") << "Update stores the stage only";
+  EXPECT_EQ(store.Find(s.token, false)->stage, SessionStage::kActive);
 }
 
 TEST(PasswordTest, PolicyAndArgon2id) {

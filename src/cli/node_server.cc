@@ -124,6 +124,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
   // Reads and notifications from many connections share durable commits.
   s->queue_ = std::make_unique<registry::WriteQueue>(node->store.get(), 256);
   node->registry->UseWriteQueue(s->queue_.get());
+  node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
   s->service_ = std::make_unique<api::Service>(node->registry.get(), node->gateway.get(),
                                                node->store.get(), &s->metrics_,
                                                s->access_log_.get());
@@ -134,6 +135,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
     if (s->server_) s->server_->Stop();
     node->registry->UseWriteQueue(nullptr);
     node->gateway->UseQuotas(nullptr);
+    node->operators->UseWriteQueue(nullptr);
     s->stopped_ = true;
     return st;
   };
@@ -164,15 +166,16 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
   if (!server.ok()) return fail(server.status());
   s->server_ = std::move(*server);
   if (console.present) {
-    api::ConsoleOptions console_options;
-    console_options.rp_id = console.rp_id;
-    console_options.web_dir =
-        console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
-    console_options.idle_lock_seconds = console.idle_lock_seconds;
-    console_options.purposes = node->purposes.get();
+    api::ConsoleOptions options;
+    options.rp_id = console.rp_id;
+    options.web_dir = console.web_dir.empty() ? std::string(KAKUNIN_WEB_DIR) : console.web_dir;
+    options.idle_lock_seconds = console.idle_lock_seconds;
+    options.purposes = node->purposes.get();
+    options.metrics = &s->metrics_;
+    options.refusal_sample_seconds = console.refusal_sample_seconds;
+    options.login_attempts_per_minute = console.login_attempts_per_minute;
     s->console_ = std::make_unique<api::ConsoleService>(node->gateway.get(), node->operators.get(),
-                                                        node->store.get(), &node->clock,
-                                                        console_options);
+                                                        &node->clock, options);
     http::TlsConfig optional_card = tls;
     optional_card.require_client_certificate = false;  // the IC card, when there is one
     optional_card.on_reload = [self](const Status& st) {
@@ -232,6 +235,7 @@ Status NodeServer::Stop() {
   if (server_) server_->Stop();  // every handler has returned: nothing is left in the queue
   node_->registry->UseWriteQueue(nullptr);
   node_->gateway->UseQuotas(nullptr);
+  node_->operators->UseWriteQueue(nullptr);
   access_log_->Flush();
   return SealLog(*node_);
 }

@@ -269,7 +269,9 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
     if (!con.is_table()) return Status::InvalidArgument("config: [console] must be a table");
     const toml::table& ct = *con.as_table();
     KAKUNIN_RETURN_IF_ERROR(CheckKeys(
-        ct, {"address", "port", "rp_id", "idle_lock_seconds", "web_dir"}, "console."));
+        ct, {"address", "port", "rp_id", "idle_lock_seconds", "web_dir", "refusal_sample_seconds",
+             "login_attempts_per_minute"},
+        "console."));
     c.console.present = true;
     for (auto [key, target] : {std::pair{"address", &c.console.address},
                                std::pair{"rp_id", &c.console.rp_id},
@@ -286,7 +288,11 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
     if (!c.console.web_dir.empty()) c.console.web_dir = Resolve(data_dir, c.console.web_dir);
     for (auto [key, target, lo, hi] : {std::tuple{"port", &c.console.port, 0, 65535},
                                        std::tuple{"idle_lock_seconds",
-                                                  &c.console.idle_lock_seconds, 1, 300}}) {
+                                                  &c.console.idle_lock_seconds, 1, 300},
+                                       std::tuple{"refusal_sample_seconds",
+                                                  &c.console.refusal_sample_seconds, 1, 3600},
+                                       std::tuple{"login_attempts_per_minute",
+                                                  &c.console.login_attempts_per_minute, 1, 600}}) {
       if (auto n = ct[key]) {
         if (!n.is_integer() || *n.value<int64_t>() < lo || *n.value<int64_t>() > hi) {
           return Status::InvalidArgument(std::string("config: console.") + key +

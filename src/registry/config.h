@@ -73,6 +73,8 @@ struct ConsoleConfig {
   std::string rp_id = "localhost";  // WebAuthn relying party: the host name operators use
   int idle_lock_seconds = 300;      // at most 300
   std::string web_dir;              // the console's static files; "" = the built-in default
+  int refusal_sample_seconds = 60;  // anonymous refusals: one log entry per address per this
+  int login_attempts_per_minute = 30;  // password and enrolment steps per source address
 };
 
 // Read quotas (docs/quotas.md): how much one caller (a client certificate or an operator) may

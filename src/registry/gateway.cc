@@ -179,6 +179,12 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
                  (row.purposes.empty() ? "" : " purposes=" + row.purposes);
   e.outcome = "done";
   return registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    // A person's IC card is never a system's certificate (docs/operators.md).
+    auto card = txn.FindCredential(row.spki_sha256);
+    if (!card.ok()) return card.status();
+    if (*card && (*card)->kind == "certificate") {
+      return Status::FailedPrecondition("this key is an operator's IC card");
+    }
     Status st = txn.InsertClient(row);
     if (st.code() == StatusCode::kAlreadyExists) {
       return Status::AlreadyExists("this key is already registered (revoked keys stay so)");

@@ -7,6 +7,7 @@
 #include "core/bytes.h"
 #include "core/date.h"
 #include "crypto/sha256.h"
+#include "registry/write_queue.h"
 #include "text/utf8.h"
 
 namespace kakunin::registry {
@@ -14,7 +15,6 @@ namespace {
 
 constexpr int64_t kSecond = 1000000;
 constexpr int64_t kEnrolmentLifetime = 24 * 3600 * kSecond;
-constexpr int kMaxFailures = 5;
 constexpr int64_t kLockout = 15 * 60 * kSecond;
 
 Status NotPermitted(const char* why) {
@@ -38,6 +38,17 @@ audit::AuditEntry Entry(const std::string& actor, const std::string& terminal,
 }
 
 bool IsIsoDate(const std::string& s) { return ParseIsoDate(s).date.has_value(); }
+
+bool IsLowerHex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+Status LoginFailed(const char* why) {
+  return Status(StatusCode::kUnauthenticated, std::string("login failed: ") + why)
+      .WithReason("login_failed");
+}
 
 }  // namespace
 
@@ -70,12 +81,27 @@ OperatorDesk::OperatorDesk(store::RegistryStore* store, const audit::AuditLog* l
                            const Clock* clock, const PurposeCatalogue* purposes)
     : store_(store), log_(log), clock_(clock), purposes_(purposes) {}
 
+Status OperatorDesk::WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const {
+  if (queue_ != nullptr) return queue_->Submit(job);
+  return store_->Write(job);
+}
+
 Status OperatorDesk::Write(audit::AuditEntry entry,
                            const std::function<Status(store::RegistryTxn&)>& change) const {
-  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_RETURN_IF_ERROR(change(txn));
-    return log_->Append(txn, std::move(entry)).status();
+    return log_->Append(txn, entry).status();
   });
+}
+
+Result<std::optional<OperatorView>> OperatorDesk::Find(const std::string& id) const {
+  auto reader = store_->OpenReader();
+  if (!reader.ok()) return reader.status();
+  return Load(**reader, id);
+}
+
+Result<std::unique_ptr<store::RegistryReader>> OperatorDesk::Snapshot() const {
+  return store_->OpenReader();
 }
 
 Result<std::optional<OperatorView>> OperatorDesk::Load(store::RegistryReader& reader,
@@ -146,15 +172,14 @@ Result<std::vector<Enrolled>> OperatorDesk::Bootstrap(const std::string& chief_i
   return out;
 }
 
-Result<Enrolled> OperatorDesk::Create(const OperatorView& by, const std::string& id,
-                                      const std::string& name, const std::string& unit) const {
+Result<std::string> OperatorDesk::Create(const OperatorView& by, const std::string& id,
+                                         const std::string& name, const std::string& unit) const {
   if (!by.active() || !by.HasRole("access_manager")) {
     return NotPermitted("only an access manager creates operators");
   }
   if (!IsValidOperatorId(id)) return Status::InvalidArgument("operator_id must be [a-z0-9._-]");
   if (!IsPlainText(name, 200)) return Status::InvalidArgument("name is required");
   if (!unit.empty() && !IsPlainText(unit, 200)) return Status::InvalidArgument("unit is text");
-  Enrolled out;
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.create");
   e.conditions = "operator=" + id;
   Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
@@ -169,7 +194,35 @@ Result<Enrolled> OperatorDesk::Create(const OperatorView& by, const std::string&
     if (ins.code() == StatusCode::kAlreadyExists) {
       return Status::AlreadyExists("that operator id is taken");
     }
-    KAKUNIN_RETURN_IF_ERROR(ins);
+    return ins;
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std::string& id) const {
+  if (!by.active() || !by.HasRole("security_chief")) {
+    return NotPermitted("only a security chief issues enrolment links");
+  }
+  if (id == by.row.operator_id) return NotPermitted("nobody issues their own enrolment link");
+  Enrolled out;
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.enrolment");
+  e.conditions = "operator=" + id;
+  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    auto row = txn.FindOperator(id);
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no such operator");
+    // One person may not both create an account and hold the means to use it.
+    if ((*row)->created_by == by.row.operator_id) {
+      return NotPermitted("nobody issues the enrolment link of an account they created");
+    }
+    if ((*row)->status != "active") {
+      return Status::FailedPrecondition("the account is not active");
+    }
+    if (!(*row)->password_hash.empty()) {
+      return Status::FailedPrecondition("the operator has enrolled already");
+    }
+    KAKUNIN_RETURN_IF_ERROR(txn.RevokeEnrolments(id, clock_->NowMicros()));
     auto enrolled = NewEnrolment(txn, id);
     if (!enrolled.ok()) return enrolled.status();
     out = *enrolled;
@@ -195,6 +248,19 @@ Status OperatorDesk::SetStatus(const OperatorView& by, const std::string& id,
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
     if ((*row)->status == "retired") return Status::FailedPrecondition("a retired operator stays so");
+    if ((*row)->status == "active" && status != "active") {
+      // Counted in this transaction: two suspensions at once cannot both pass.
+      auto roles = txn.OperatorRoles(id);
+      if (!roles.ok()) return roles.status();
+      if (std::find(roles->begin(), roles->end(), "security_chief") != roles->end()) {
+        auto chiefs = txn.CountActiveWithRole("security_chief");
+        if (!chiefs.ok()) return chiefs.status();
+        if (*chiefs <= 1) {
+          return Status::FailedPrecondition(
+              "the last active security chief stays: make a second one first");
+        }
+      }
+    }
     return txn.SetOperatorStatus(id, status);
   });
 }
@@ -284,20 +350,26 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
 }
 
 Status OperatorDesk::BindCertificate(const OperatorView& by, const std::string& id,
-                                     const std::string& spki) const {
+                                     const std::string& spki_hex) const {
   if (!by.active() || !by.HasRole("access_manager")) {
     return NotPermitted("only an access manager binds IC cards");
   }
   if (id == by.row.operator_id) return NotPermitted("nobody binds a card to themselves");
-  if (spki.size() != 64 || !HexDecode(spki)) {
-    return Status::InvalidArgument("spki_sha256 must be 64 hex digits");
-  }
+  // Lower case, as the TLS layer and the client register spell fingerprints.
+  std::string spki = spki_hex;
+  for (char& c : spki) c = (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+  if (!IsLowerHex64(spki)) return Status::InvalidArgument("spki_sha256 must be 64 hex digits");
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.certificate");
   e.conditions = "operator=" + id + " spki=" + spki;
   return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
+    auto client = txn.IsClientKey(spki);
+    if (!client.ok()) return client.status();
+    if (*client) {
+      return Status::FailedPrecondition("that key belongs to a system client, not a person");
+    }
     store::CredentialRow c;
     c.credential_id = spki;
     c.operator_id = id;
@@ -311,6 +383,34 @@ Status OperatorDesk::BindCertificate(const OperatorView& by, const std::string& 
   });
 }
 
+Result<std::vector<OperatorView>> OperatorDesk::List(const OperatorView& by,
+                                                     const std::string& terminal) const {
+  if (!by.active() || !(by.HasRole("access_manager") || by.HasRole("security_manager") ||
+                        by.HasRole("security_chief") || by.HasRole("auditor"))) {
+    return NotPermitted("only managers, chiefs and auditors read the operator register");
+  }
+  auto reader = store_->OpenReader();
+  if (!reader.ok()) return reader.status();
+  auto rows = (*reader)->ListOperators();
+  if (!rows.ok()) return rows.status();
+  std::vector<OperatorView> out;
+  out.reserve(rows->size());
+  for (auto& row : *rows) {
+    OperatorView v;
+    auto roles = (*reader)->OperatorRoles(row.operator_id);
+    if (!roles.ok()) return roles.status();
+    v.roles = std::move(*roles);
+    v.row = std::move(row);
+    v.row.password_hash.clear();  // never leaves the desk
+    out.push_back(std::move(v));
+  }
+  // A read that cannot be recorded is not answered (DESIGN §5).
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.list");
+  e.conditions = "count=" + std::to_string(out.size());
+  KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); }));
+  return out;
+}
+
 Result<std::string> OperatorDesk::EnrolmentOperator(store::RegistryReader& reader,
                                                     const std::string& token) const {
   auto e = reader.FindEnrolment(TokenHash(token));
@@ -321,78 +421,177 @@ Result<std::string> OperatorDesk::EnrolmentOperator(store::RegistryReader& reade
   return (*e)->operator_id;
 }
 
+Result<OperatorView> OperatorDesk::EnrolmentFor(const std::string& token) const {
+  auto reader = store_->OpenReader();
+  if (!reader.ok()) return reader.status();
+  auto id = EnrolmentOperator(**reader, token);
+  if (!id.ok()) return id.status();
+  auto op = Load(**reader, *id);
+  if (!op.ok()) return op.status();
+  if (!*op || !(*op)->active()) {
+    return Status::NotFound("the enrolment link is unknown, used or expired");
+  }
+  (*op)->row.password_hash.clear();
+  return std::move(**op);
+}
+
 Status OperatorDesk::FinishEnrolment(const std::string& token, const std::string& password_hash,
-                                     const store::CredentialRow& credential) const {
-  audit::AuditEntry e = Entry("operator:" + credential.operator_id, "console", "operator.enrol");
+                                     const auth::StoredCredential& credential) const {
+  const std::string hash = TokenHash(token);
+  const Status gone = Status::NotFound("the enrolment link is unknown, used or expired");
+  // The entry names the operator the token belongs to, read first; the transaction checks again.
+  std::string id;
+  {
+    auto reader = store_->OpenReader();
+    if (!reader.ok()) return reader.status();
+    auto found = EnrolmentOperator(**reader, token);
+    if (!found.ok()) return found.status();
+    id = *found;
+  }
+  audit::AuditEntry e = Entry("operator:" + id, "console", "operator.enrol");
   return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    const std::string hash = TokenHash(token);
     auto row = txn.FindEnrolment(hash);
     if (!row.ok()) return row.status();
-    if (!*row || (*row)->operator_id != credential.operator_id ||
-        (*row)->expires_at < clock_->NowMicros()) {
-      return Status::NotFound("the enrolment link is unknown, used or expired");
-    }
+    if (!*row || (*row)->operator_id != id || (*row)->expires_at < clock_->NowMicros()) return gone;
     auto used = txn.UseEnrolment(hash, clock_->NowMicros());
     if (!used.ok()) return used.status();
-    if (!*used) return Status::NotFound("the enrolment link is unknown, used or expired");
-    KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword(credential.operator_id, password_hash));
-    return txn.InsertCredential(credential);
+    if (!*used) return gone;
+    KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword(id, password_hash));
+    store::CredentialRow c;
+    c.credential_id = credential.credential_id;
+    c.operator_id = id;
+    c.kind = "webauthn";
+    c.alg = credential.alg;
+    c.public_key = credential.public_key;
+    c.sign_count = credential.sign_count;
+    c.created_at = clock_->NowMicros();
+    return txn.InsertCredential(c);
   });
 }
 
 Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id,
                                                  const std::string& password,
                                                  const std::string& terminal) const {
-  const Status failed =
-      Status(StatusCode::kUnauthenticated, "login failed").WithReason("login_failed");
-  auto reader = store_->OpenReader();
-  if (!reader.ok()) return reader.status();
+  const Status unknown =
+      Status(StatusCode::kNotFound, "login failed: unknown operator").WithReason("login_failed");
   std::optional<OperatorView> op;
   if (IsValidOperatorId(id)) {
-    auto loaded = Load(**reader, id);
-    if (!loaded.ok()) return loaded.status();
-    op = std::move(*loaded);
+    auto found = Find(id);
+    if (!found.ok()) return found.status();
+    op = std::move(*found);
   }
-  // The same argon2id work whether or not the operator exists.
-  const bool match = auth::VerifyPassword(
-      op && !op->row.password_hash.empty() ? op->row.password_hash : auth::DummyPasswordHash(),
-      password);
-  const int64_t now = clock_->NowMicros();
   if (!op) {
-    audit::AuditEntry e = Entry("login:(unknown)", terminal, "session.login");
-    e.outcome = "refused:login_failed";
-    KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); }));
-    return failed;
+    // The same argon2id work whether or not the operator exists; nothing recorded here.
+    (void)auth::VerifyPassword(auth::DummyPasswordHash(), password);
+    return unknown;
   }
-  const bool locked = op->row.locked_until > now;
-  const bool ok = match && !locked && op->active() && !op->row.password_hash.empty();
-  audit::AuditEntry e = Entry("operator:" + id, terminal, "session.login");
-  if (!ok) {
-    e.outcome = std::string("refused:") +
-                (locked ? "locked" : !op->active() ? op->row.status : "bad_password");
-  } else {
-    e.outcome = "password_ok";
-  }
-  KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    if (ok) return txn.SetLoginState(id, 0, 0);
-    if (locked || match) return Status::Ok();  // a locked account's counter does not run on
-    const int64_t failures = op->row.failed_logins + 1;
-    return txn.SetLoginState(id, failures >= kMaxFailures ? 0 : failures,
-                             failures >= kMaxFailures ? now + kLockout : 0);
+  // Take an attempt first, in one atomic step: concurrent guesses each take their own, so no
+  // more than kMaxFailedLogins checks run before the lock, however many arrive at once.
+  const int64_t now = clock_->NowMicros();
+  std::optional<int64_t> attempt;
+  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    auto taken = txn.ClaimLoginAttempt(id, now, kMaxFailedLogins, now + kLockout);
+    if (!taken.ok()) return taken.status();
+    attempt = *taken;
+    return Status::Ok();
   }));
-  if (!ok) return failed;
+  const bool enrolled = !op->row.password_hash.empty();
+  const bool match = auth::VerifyPassword(
+      enrolled && attempt ? op->row.password_hash : auth::DummyPasswordHash(), password);
+  const bool ok = attempt && match && enrolled && op->active();
+  audit::AuditEntry e = Entry("operator:" + id, terminal, "session.login");
+  const char* why = !attempt          ? "locked"
+                    : !op->active()   ? "not_active"
+                    : !enrolled       ? "not_enrolled"
+                    : !match          ? "bad_password"
+                                      : "";
+  e.outcome = ok ? "password_ok" : std::string("refused:") + why;
+  KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    // A failure was counted when its attempt was taken; a success gives every attempt back.
+    if (ok) return txn.SetLoginState(id, 0, 0);
+    return Status::Ok();
+  }));
+  if (!ok) return LoginFailed(why);
+  op->row.password_hash.clear();
   return std::move(*op);
 }
 
-Status OperatorDesk::SecondFactorPassed(const std::string& id, const std::string& credential_id,
-                                        std::optional<int64_t> sign_count,
-                                        const std::string& terminal) const {
+Result<std::vector<std::string>> OperatorDesk::WebAuthnCredentials(const std::string& id) const {
+  auto reader = store_->OpenReader();
+  if (!reader.ok()) return reader.status();
+  auto creds = (*reader)->Credentials(id);
+  if (!creds.ok()) return creds.status();
+  std::vector<std::string> out;
+  for (const auto& c : *creds) {
+    if (c.kind == "webauthn") out.push_back(c.credential_id);
+  }
+  return out;
+}
+
+Status OperatorDesk::VerifyWebAuthn(const std::string& id, const auth::RelyingParty& rp,
+                                    const std::string& challenge, const std::string& credential_id,
+                                    const std::string& client_data,
+                                    const std::string& authenticator_data,
+                                    const std::string& signature,
+                                    const std::string& terminal) const {
+  std::string why = "webauthn: no pending challenge";
+  if (!challenge.empty()) {
+    auto reader = store_->OpenReader();
+    if (!reader.ok()) return reader.status();
+    auto cred = (*reader)->FindCredential(credential_id);
+    if (!cred.ok()) return cred.status();
+    why = "webauthn: unknown credential";
+    if (*cred && (*cred)->kind == "webauthn" && (*cred)->operator_id == id) {
+      auth::StoredCredential stored;
+      stored.credential_id = (*cred)->credential_id;
+      stored.alg = static_cast<int>((*cred)->alg);
+      stored.public_key = (*cred)->public_key;
+      stored.sign_count = static_cast<uint32_t>((*cred)->sign_count);
+      auto count = auth::VerifyAssertion(rp, challenge, stored, client_data, authenticator_data,
+                                         signature);
+      if (count.ok()) {
+        audit::AuditEntry e = Entry("operator:" + id, terminal, "session.second_factor");
+        e.outcome = "done:webauthn";
+        const Status regressed =
+            Status::PermissionDenied("webauthn: sign counter did not increase");
+        Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+          // Compare-and-set: a parallel login that stored a newer count wins, this one fails.
+          auto moved = txn.AdvanceSignCount(stored.credential_id, int64_t{*count});
+          if (!moved.ok()) return moved.status();
+          return *moved ? Status::Ok() : regressed;
+        });
+        if (st.ok()) return Status::Ok();
+        if (st.code() != StatusCode::kPermissionDenied) return st;
+        why = st.message();
+      } else {
+        why = count.status().message();
+      }
+    }
+  }
+  KAKUNIN_RETURN_IF_ERROR(RecordRefusal(id, "session.second_factor", why, terminal));
+  return Status::PermissionDenied(why).WithReason("login_failed");
+}
+
+Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
+                                const std::string& terminal) const {
+  const Status not_theirs = Status::PermissionDenied("no IC card of this operator");
+  if (!IsLowerHex64(spki)) return not_theirs;
+  auto reader = store_->OpenReader();
+  if (!reader.ok()) return reader.status();
+  auto card = (*reader)->FindCredential(spki);
+  if (!card.ok()) return card.status();
+  if (!*card || (*card)->kind != "certificate" || (*card)->operator_id != id) return not_theirs;
+  // Bound before the client register was checked at binding: still never a second factor.
+  auto client = (*reader)->FindClient(spki);
+  if (!client.ok()) return client.status();
+  if (*client) {
+    KAKUNIN_RETURN_IF_ERROR(
+        RecordRefusal(id, "session.second_factor", "ic_card_is_a_client_key", terminal));
+    return not_theirs;
+  }
   audit::AuditEntry e = Entry("operator:" + id, terminal, "session.second_factor");
-  e.outcome = sign_count ? "done:webauthn" : "done:ic_card";
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    if (sign_count) return txn.SetSignCount(credential_id, *sign_count);
-    return Status::Ok();
-  });
+  e.outcome = "done:ic_card";
+  return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
 }
 
 Status OperatorDesk::RecordRefusal(const std::string& id, const char* action,
@@ -400,6 +599,20 @@ Status OperatorDesk::RecordRefusal(const std::string& id, const char* action,
   audit::AuditEntry e = Entry(id.empty() ? "console:(no session)" : "operator:" + id, terminal,
                               action);
   e.outcome = "refused:" + why;
+  return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
+}
+
+Status OperatorDesk::RecordAnonymousRefusals(const std::map<std::string, int64_t>& counts,
+                                             const std::string& terminal) const {
+  int64_t total = 0;
+  std::string by_reason;
+  for (const auto& [reason, n] : counts) {
+    total += n;
+    by_reason += " " + reason + "=" + std::to_string(n);
+  }
+  audit::AuditEntry e = Entry("console:(anonymous)", terminal, "console.refused");
+  e.conditions = "count=" + std::to_string(total) + by_reason;
+  e.outcome = "refused:sampled";
   return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
 }
 

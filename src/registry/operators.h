@@ -6,11 +6,14 @@
 // chief approves role grants, nobody acts on themselves — and every change (and every failed
 // login) is an operation-log entry written with it in one transaction.
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "audit/log.h"
+#include "auth/webauthn.h"
 #include "core/clock.h"
 #include "registry/purposes.h"
 #include "store/registry_store.h"
@@ -40,14 +43,29 @@ struct Enrolled {
   std::string token;  // the one-time enrolment token (only its hash is stored)
 };
 
+// Failures in a row that lock an account (docs/operators.md).
+inline constexpr int kMaxFailedLogins = 5;
+
+class WriteQueue;
+
 class OperatorDesk {
  public:
   // Pointers must outlive the desk.
   OperatorDesk(store::RegistryStore* store, const audit::AuditLog* log, const Clock* clock,
                const PurposeCatalogue* purposes);
 
+  // While set, every write goes through `queue` (the node's group commit, shared with the
+  // systems' API) instead of a transaction of its own. `queue` must outlive its use; nullptr
+  // goes back to direct writes. Not thread-safe: set it before serving, clear it after.
+  void UseWriteQueue(WriteQueue* queue) { queue_ = queue; }
+
   Result<std::optional<OperatorView>> Load(store::RegistryReader& reader,
                                            const std::string& operator_id) const;
+  // The same, in a snapshot of its own: the operator behind a console session, read for each
+  // request (a suspension takes effect at once). Not recorded: it is the session's own check.
+  Result<std::optional<OperatorView>> Find(const std::string& operator_id) const;
+  // A read snapshot for the resident use cases (Gateway), which take one.
+  Result<std::unique_ptr<store::RegistryReader>> Snapshot() const;
 
   // On the node's host, once: the first security chief and access manager (roles granted
   // without approval — there is nobody to approve them yet), each with an enrolment token.
@@ -58,45 +76,83 @@ class OperatorDesk {
 
   // `by` is the operator acting (loaded and active). kPermissionDenied (reason not_permitted)
   // when their roles do not allow it or they act on themselves.
-  Result<Enrolled> Create(const OperatorView& by, const std::string& id, const std::string& name,
-                          const std::string& unit) const;
+  //
+  // An access manager creates the account; its enrolment link is NOT given to them (nobody both
+  // creates and uses an account): a security chief who is neither the account's creator nor the
+  // operator issues it (IssueEnrolment) and hands it to the person. Returns the new id.
+  Result<std::string> Create(const OperatorView& by, const std::string& id,
+                             const std::string& name, const std::string& unit) const;
+  // A security chief issues the one-time enrolment link of an account not enrolled yet; earlier
+  // unused links of the account stop working. Not for an account they created, nor their own.
+  Result<Enrolled> IssueEnrolment(const OperatorView& by, const std::string& id) const;
+  // Suspending or retiring the last active security chief is refused (kFailedPrecondition):
+  // another active chief must remain, so halts and grants always have someone to decide them.
   Status SetStatus(const OperatorView& by, const std::string& id, const std::string& status) const;
   Result<int64_t> RequestRole(const OperatorView& by, const std::string& id,
                               const std::string& role) const;
   Status ApproveRole(const OperatorView& by, int64_t request_id) const;
   Status Nominate(const OperatorView& by, const std::string& id, const std::string& purpose,
                   const std::string& from, const std::string& to) const;
+  // An IC card: the SHA-256 of its certificate's SPKI (64 hex digits). A key registered as a
+  // system client (revoked or not) is refused: a system's certificate is never a person's card.
   Status BindCertificate(const OperatorView& by, const std::string& id,
                          const std::string& spki_sha256) const;
 
+  // The operator register as a manager reads it (ids, names, units, statuses, roles): recorded
+  // (operator.list) before it is answered. Access managers, security managers, security chiefs
+  // and auditors.
+  Result<std::vector<OperatorView>> List(const OperatorView& by, const std::string& terminal) const;
+
   // Enrolment from the one-time link: the operator it is for (NotFound if unknown, used or
   // expired), then the password and the WebAuthn credential, stored together; the token is used.
+  Result<OperatorView> EnrolmentFor(const std::string& token) const;
   Result<std::string> EnrolmentOperator(store::RegistryReader& reader,
                                         const std::string& token) const;
   Status FinishEnrolment(const std::string& token, const std::string& password_hash,
-                         const store::CredentialRow& credential) const;
+                         const auth::StoredCredential& credential) const;
 
   // The password step: the operator if id and password match and the account is active and not
   // locked; otherwise kUnauthenticated (reason login_failed) whatever the cause, after the same
-  // work. Five failures in a row lock the account for 15 minutes. Recorded either way.
+  // work, recorded. An unknown id is kNotFound with the same reason and is NOT recorded: the
+  // caller counts and samples those (anonymous traffic must not grow the log one entry each).
+  // Each check first takes one of kMaxFailedLogins attempts in one atomic step, so concurrent
+  // guesses cannot get more than that many checks past the counter; the fifth failure locks the
+  // account for 15 minutes; a success gives the attempts back.
   Result<OperatorView> CheckPassword(const std::string& id, const std::string& password,
                                      const std::string& terminal) const;
-  // The second factor passed (WebAuthn, with its new sign count; or an IC card): recorded.
-  Status SecondFactorPassed(const std::string& id, const std::string& credential_id,
-                            std::optional<int64_t> sign_count, const std::string& terminal) const;
-  // A refused second factor or request on the console: recorded.
+  // The operator's WebAuthn credential ids (raw), to offer the browser.
+  Result<std::vector<std::string>> WebAuthnCredentials(const std::string& id) const;
+  // The WebAuthn second factor: the credential `credential_id` must be the operator's; the
+  // assertion is verified against `challenge` (which the caller has consumed); the new sign
+  // count is stored only if it moves forward, in one step with the entry. kPermissionDenied
+  // (reason login_failed) otherwise, recorded.
+  Status VerifyWebAuthn(const std::string& id, const auth::RelyingParty& rp,
+                        const std::string& challenge, const std::string& credential_id,
+                        const std::string& client_data, const std::string& authenticator_data,
+                        const std::string& signature, const std::string& terminal) const;
+  // The IC card as second factor: OK (recorded) if `spki_sha256` is a card bound to the operator
+  // and not a system client's key; kPermissionDenied otherwise (nothing presented is no refusal).
+  Status CardPassed(const std::string& id, const std::string& spki_sha256,
+                    const std::string& terminal) const;
+  // A refused request of a signed-in operator on the console: recorded.
   Status RecordRefusal(const std::string& id, const char* action, const std::string& why,
                        const std::string& terminal) const;
+  // Anonymous refusals from one source, sampled by the caller: one entry standing for them all
+  // (`counts`: refusals by reason).
+  Status RecordAnonymousRefusals(const std::map<std::string, int64_t>& counts,
+                                 const std::string& terminal) const;
 
  private:
   Status Write(audit::AuditEntry entry,
                const std::function<Status(store::RegistryTxn&)>& change) const;
+  Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;
   Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id) const;
 
   store::RegistryStore* store_;
   const audit::AuditLog* log_;
   const Clock* clock_;
   const PurposeCatalogue* purposes_;
+  WriteQueue* queue_ = nullptr;
 };
 
 }  // namespace kakunin::registry

@@ -354,10 +354,30 @@ class RegistryTxn {
   virtual Status InsertCredential(const CredentialRow& row) = 0;  // AlreadyExists if taken
   virtual Result<std::optional<CredentialRow>> FindCredential(const std::string& credential_id) = 0;
   virtual Status SetSignCount(const std::string& credential_id, int64_t sign_count) = 0;
+  // Stores a WebAuthn credential's new sign count in one step, only if it moves forward (or stays
+  // 0 for an authenticator without a counter): false if another login stored a count >= it
+  // meanwhile (a replay or a cloned authenticator), or the credential is unknown.
+  virtual Result<bool> AdvanceSignCount(const std::string& credential_id, int64_t sign_count) = 0;
   virtual Status InsertEnrolment(const EnrolmentRow& row) = 0;
   virtual Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& token_hash) = 0;
   // False if already used (or unknown).
   virtual Result<bool> UseEnrolment(const std::string& token_hash, int64_t at) = 0;
+  // Marks every unused enrolment link of an operator used (a new link replaces them).
+  virtual Status RevokeEnrolments(const std::string& operator_id, int64_t at) = 0;
+  // The password step's counter, as one atomic step (concurrent logins cannot lose a failure):
+  // takes one of `max_attempts` attempts of an operator not locked at `now` and returns how many
+  // are taken (this one included); nullopt if the operator is unknown, locked, or every attempt
+  // is taken. A lock that has ended starts the count again. Taking the last attempt locks the
+  // account until `lock_until` at once (a success then clears it with SetLoginState), so a check
+  // cut short by a crash cannot leave the account locked for ever.
+  virtual Result<std::optional<int64_t>> ClaimLoginAttempt(const std::string& operator_id,
+                                                           int64_t now, int64_t max_attempts,
+                                                           int64_t lock_until) = 0;
+  // Operators with `role` whose status is active.
+  virtual Result<int64_t> CountActiveWithRole(const std::string& role) = 0;
+  // Whether a system client (revoked or not) is registered with this SPKI SHA-256: such a key
+  // is never an operator's IC card.
+  virtual Result<bool> IsClientKey(const std::string& spki_sha256) = 0;
 
   // Retention of the log: erases the payloads (and target index) of the prefix of entries
   // older than `time` — entries [0, before_seq) — and provision records before it. With

@@ -177,13 +177,19 @@ async function roles(op) {
   return op.page.locator('#me-roles li').evaluateAll((lis) => lis.map((li) => li.dataset.role));
 }
 
-// The access manager creates an operator; the chief approves the role the access manager requests.
+// The access manager creates an operator; the chief approves the role the access manager requests
+// and issues the enrolment link (the creator of an account never holds it).
 async function createWithRole(id, name, unit, role) {
   const access = operators.get('access');
   const chief = operators.get('chief');
   const created = await api(access, 'POST', '/v1/operators', { operator_id: id, name, unit });
   assert.equal(created.status, 201, `POST /v1/operators ${id}: ${show(created)}`);
-  assert.equal(typeof created.body.enrolment_token, 'string', show(created));
+  assert.equal(created.body.enrolment_token, undefined, `the creator gets no link: ${show(created)}`);
+  const byCreator = await api(access, 'POST', `/v1/operators/${id}/enrolment`, {});
+  assert.equal(byCreator.status, 403, `the creator may not issue the link: ${show(byCreator)}`);
+  const link = await api(chief, 'POST', `/v1/operators/${id}/enrolment`, {});
+  assert.equal(link.status, 201, `POST /v1/operators/${id}/enrolment: ${show(link)}`);
+  assert.equal(typeof link.body.enrolment_token, 'string', show(link));
   const req = await api(access, 'POST', `/v1/operators/${id}/role-requests`, { role });
   assert.equal(req.status, 201, `POST /v1/operators/${id}/role-requests: ${show(req)}`);
   assert.ok(req.body.request_id !== undefined, show(req));
@@ -193,7 +199,7 @@ async function createWithRole(id, name, unit, role) {
   const ok = await api(chief, 'POST', `/v1/role-requests/${req.body.request_id}/approve`, {});
   assert.ok(ok.status >= 200 && ok.status < 300, `approval by the chief: ${show(ok)}`);
   const op = await newOperator(id, name);
-  await enrol(op, `${consoleUrl}/enrol.html#token=${encodeURIComponent(created.body.enrolment_token)}`);
+  await enrol(op, `${consoleUrl}/enrol.html#token=${encodeURIComponent(link.body.enrolment_token)}`);
   return op;
 }
 
@@ -331,6 +337,14 @@ test('a wrong password is refused with the generic message, as is an unknown ID'
   assert.equal(a.body.code, 'login_failed', show(a));
   const strip = (r) => { const c = Object.assign({}, r.body); delete c.request_id; return { ...r, body: c }; };
   assert.deepEqual(strip(a), strip(b));
+  // The right password alone: the session tells the next step and nothing about the operator.
+  const ok = await rawFetch(chief, 'POST', '/v1/session/login', { operator_id: 'chief', password: chief.password });
+  assert.equal(ok.status, 200, show(ok));
+  assert.equal(ok.body.stage, 'second_factor', show(ok));
+  const half = await rawFetch(chief, 'GET', '/v1/session');
+  assert.equal(half.status, 200, show(half));
+  assert.deepEqual(Object.keys(half.body).sort(), ['csrf_token', 'stage'], show(half));
+  await rawFetch(chief, 'POST', '/v1/session/logout', {}, { 'x-csrf-token': ok.body.csrf_token });
 });
 
 test('the chief and the access manager sign in and see the home page', STEP, async () => {

@@ -3,15 +3,20 @@
 // — and sessions: CSRF, lockout, suspension ending sessions, idle lock. Operators sign in with
 // password + IC card (a client certificate bound to them); the browser tests cover WebAuthn.
 
+#include "api/console.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
-#include "api/console.h"
+#include "api/metrics.h"
+#include "auth/password.h"
+#include "auth/webauthn_testing.h"
 #include "cli/generate.h"
 #include "cli/node.h"
 #include "cli/node_server.h"
@@ -19,7 +24,6 @@
 #include "domain/notification.h"
 #include "http/test_client.h"
 #include "openapi/openapi_check.h"
-#include "auth/password.h"
 #include "registry/operators.h"
 #include "text/json.h"
 
@@ -43,6 +47,7 @@ struct World {
   int certs = 0;
 };
 World* w = nullptr;
+void ResetStaff();
 
 // A signed-in operator: their TLS connection (with their IC card), cookie and CSRF token.
 struct Signed {
@@ -111,6 +116,7 @@ class ConsoleTest : public ::testing::Test {
     cc.present = true;
     cc.port = 0;
     cc.idle_lock_seconds = 2;
+    cc.login_attempts_per_minute = 600;  // many sign-ins from one address here
     cc.web_dir = KAKUNIN_SOURCE_DIR "/web";
     auto started = cli::NodeServer::Start(w->node.get(), sc, nullptr, cc);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
@@ -118,6 +124,7 @@ class ConsoleTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
+    ResetStaff();  // each test suite has a node of its own, and its own staff
     if (w->server) {
       EXPECT_TRUE(w->server->Stop().ok());
     }
@@ -138,18 +145,9 @@ class ConsoleTest : public ::testing::Test {
     return **v;
   }
 
-  // Sets a password as enrolment would (with a placeholder WebAuthn credential).
-  static void Enrol(const registry::Enrolled& e) {
-    auto hash = auth::HashPassword(kPassword);
-    ASSERT_TRUE(hash.ok());
-    store::CredentialRow c;
-    c.credential_id = "placeholder-credential-" + e.operator_id;
-    c.operator_id = e.operator_id;
-    c.kind = "webauthn";
-    c.alg = -7;
-    c.public_key = std::string(64, 'k');
-    ASSERT_TRUE(desk().FinishEnrolment(e.token, *hash, c).ok());
-  }
+  // A security chief issues the enrolment link (never the access manager who created the
+  // account), and the password is set as enrolment would (with a placeholder credential).
+  static void Enrol(const std::string& id);
 
   // Issues an IC card (client certificate), bound to `id` by `binder`.
   static std::pair<std::string, std::string> Card(const std::string& id,
@@ -161,7 +159,8 @@ class ConsoleTest : public ::testing::Test {
     const std::string base = w->dir + "/card-" + std::to_string(++w->certs);
     auto issued = crypto::IssueClientCertificate(w->ca, req, base + ".pem", base + ".key");
     EXPECT_TRUE(issued.ok());
-    EXPECT_TRUE(desk().BindCertificate(binder, id, issued->spki_sha256_hex).ok());
+    Status bound = desk().BindCertificate(binder, id, issued->spki_sha256_hex);
+    EXPECT_TRUE(bound.ok()) << bound.ToString();
     return {base + ".pem", base + ".key"};
   }
 
@@ -176,9 +175,10 @@ class ConsoleTest : public ::testing::Test {
     EXPECT_NE(s.client, nullptr);
     if (!s.client) return s;
     std::string body = "{\"operator_id\":\"" + id + "\",\"password\":\"" + password + "\"}";
-    auto r = s.client->RoundTrip("POST /v1/session/login HTTP/1.1\r\nHost: localhost\r\n"
-                                 "Content-Type: application/json\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto r = s.client->RoundTrip(
+        "POST /v1/session/login HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
     EXPECT_TRUE(r.has_value());
     if (!r || r->status != 200) return s;
     std::string set = r->Header("set-cookie");
@@ -208,8 +208,8 @@ class ConsoleTest : public ::testing::Test {
       documented = documented || ConsoleRouteMatches(rule.route, path);
     }
     if (documented) {
-      Status st = Checker().CheckResponse(method, path, r->status, r->Header("content-type"),
-                                          r->body);
+      Status st =
+          Checker().CheckResponse(method, path, r->status, r->Header("content-type"), r->body);
       EXPECT_TRUE(st.ok()) << method << " " << path << ": " << st.ToString() << "\n" << r->body;
     }
     return *r;
@@ -229,6 +229,15 @@ struct Staff {
 
 Staff* g_staff = nullptr;
 
+void ResetStaff() {
+  delete g_staff;
+  g_staff = nullptr;
+}
+
+auth::StoredCredential Placeholder(const std::string& id) {
+  return auth::StoredCredential{"cred-" + id, -7, std::string(64, 'k'), 0};
+}
+
 Staff& TheStaff() {
   if (g_staff != nullptr) return *g_staff;
   g_staff = new Staff();
@@ -236,9 +245,8 @@ Staff& TheStaff() {
   EXPECT_TRUE(made.ok());
   for (const auto& e : *made) {
     auto hash = auth::HashPassword(kPassword);
-    store::CredentialRow c{"cred-" + e.operator_id, e.operator_id, "webauthn", -7,
-                           std::string(64, 'k'), 0, 0};
-    EXPECT_TRUE(w->node->operators->FinishEnrolment(e.token, *hash, c).ok());
+    EXPECT_TRUE(
+        w->node->operators->FinishEnrolment(e.token, *hash, Placeholder(e.operator_id)).ok());
   }
   auto reader = w->node->store->OpenReader();
   auto load = [&](const std::string& id) { return **w->node->operators->Load(**reader, id); };
@@ -255,6 +263,111 @@ Staff& TheStaff() {
   return *g_staff;
 }
 
+void ConsoleTest::Enrol(const std::string& id) {
+  auto link = desk().IssueEnrolment(TheStaff().chief, id);
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+  auto hash = auth::HashPassword(kPassword);
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(desk().FinishEnrolment(link->token, *hash, Placeholder(id)).ok());
+}
+
+// A clock the test moves (thread-safe, as Clock requires).
+class TestClock final : public Clock {
+ public:
+  explicit TestClock(int64_t now) : now_(now) {}
+  int64_t NowMicros() const override { return now_.load(); }
+  void Advance(int64_t micros) { now_ += micros; }
+
+ private:
+  std::atomic<int64_t> now_;
+};
+
+constexpr int64_t kSecond = 1000000;
+
+// A console over the same node, with an injected clock, called without the network: for what
+// depends on time (lockout, idle lock, rate limit, refusal sample) and for parallel requests.
+struct Direct {
+  TestClock clock{SystemClock().NowMicros()};
+  api::Metrics metrics;
+  std::unique_ptr<registry::OperatorDesk> desk;
+  std::unique_ptr<api::ConsoleService> console;
+
+  explicit Direct(int per_minute = 600, int sample_seconds = 60) {
+    desk = std::make_unique<registry::OperatorDesk>(w->node->store.get(), w->node->log.get(),
+                                                    &clock, w->node->purposes.get());
+    api::ConsoleOptions o;
+    o.rp_id = auth::soft::kRpId;
+    o.origin = auth::soft::kOrigin;
+    o.web_dir = KAKUNIN_SOURCE_DIR "/web";
+    o.idle_lock_seconds = 60;
+    o.purposes = w->node->purposes.get();
+    o.metrics = &metrics;
+    o.refusal_sample_seconds = sample_seconds;
+    o.login_attempts_per_minute = per_minute;
+    console = std::make_unique<api::ConsoleService>(w->node->gateway.get(), desk.get(), &clock, o);
+  }
+
+  struct Answer {
+    int status = 0;
+    std::string body;
+    std::string code;
+    std::string cookie;  // from set-cookie
+    const text::JsonValue* Find(const char* key) { return (parsed ? parsed->Find(key) : nullptr); }
+    std::optional<text::JsonValue> parsed;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+
+  Answer Call(const std::string& method, const std::string& target, const std::string& body = "",
+              const std::string& cookie = "", const std::string& csrf = "",
+              const std::string& remote = "10.0.0.1", const std::string& spki = "") {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    r.path = target.substr(0, target.find('?'));
+    r.query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+    if (!cookie.empty()) r.headers.emplace_back("cookie", cookie);
+    if (!csrf.empty()) r.headers.emplace_back("x-csrf-token", csrf);
+    if (method == "POST") r.headers.emplace_back("content-type", "application/json");
+    r.body = body;
+    r.remote_address = remote;
+    r.client_spki_sha256 = spki;
+    r.request_id = "t";
+    http::Response resp = console->Handle(r);
+    Answer a;
+    a.status = resp.status;
+    a.body = resp.body;
+    a.headers = resp.headers;
+    auto v = text::ParseJson(resp.body);
+    if (v.ok()) a.parsed = std::move(*v);
+    if (a.Find("code")) a.code = a.Find("code")->text();
+    for (const auto& [k, val] : resp.headers) {
+      if (k == "set-cookie") a.cookie = val.substr(0, val.find(';'));
+    }
+    Status st = Checker().CheckResponse(method, r.path, resp.status, resp.content_type, resp.body);
+    EXPECT_TRUE(st.ok()) << method << " " << r.path << ": " << st.ToString() << "\n" << resp.body;
+    return a;
+  }
+
+  // The password step; returns the answer (cookie and csrf_token on success).
+  Answer Login(const std::string& id, const std::string& password,
+               const std::string& remote = "10.0.0.1", const std::string& spki = "") {
+    return Call("POST", "/v1/session/login",
+                "{\"operator_id\":\"" + id + "\",\"password\":\"" + password + "\"}", "", "",
+                remote, spki);
+  }
+};
+
+// How many operation-log entries an actor has (entries are never removed within a test run).
+size_t EntriesOf(const std::string& actor) {
+  auto reader = w->node->store->OpenReader();
+  store::AuditQuery q;
+  q.actor = actor;
+  q.limit = 100000;
+  auto rows = (*reader)->SearchAudit(q);
+  EXPECT_TRUE(rows.ok());
+  return rows.ok() ? rows->size() : 0;
+}
+
 TEST_F(ConsoleTest, SeparationOfDutiesIsEnforcedByTheUseCases) {
   Staff& s = TheStaff();
   // The access manager cannot grant a role, nominate, or act on themselves.
@@ -264,11 +377,153 @@ TEST_F(ConsoleTest, SeparationOfDutiesIsEnforcedByTheUseCases) {
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(desk().ApproveRole(s.access, *other).ok()) << "only a chief approves";
   EXPECT_FALSE(desk().ApproveRole(s.chief, *other).ok()) << "not a role for themselves";
-  EXPECT_FALSE(desk().Nominate(s.access, "chief", "registry.maintenance", "2026-01-01",
-                               "2030-12-31")
-                   .ok());
+  EXPECT_FALSE(
+      desk().Nominate(s.access, "chief", "registry.maintenance", "2026-01-01", "2030-12-31").ok());
   // Bootstrap works once.
   EXPECT_FALSE(desk().Bootstrap("x1", "x", "x2", "y", "test").ok());
+}
+
+TEST_F(ConsoleTest, TheCreatorOfAnAccountNeverHoldsItsEnrolmentLink) {
+  Staff& s = TheStaff();
+  auto made = desk().Create(s.access, "newbie", "新人", "");
+  ASSERT_TRUE(made.ok());
+  // The access manager who made it gets no link and cannot ask for one.
+  auto by_access = desk().IssueEnrolment(s.access, "newbie");
+  EXPECT_EQ(by_access.status().reason(), "not_permitted") << by_access.status().ToString();
+  // Someone who is both access manager and security chief cannot issue the link of an account
+  // they created either.
+  auto dual = desk().Create(s.access, "dual", "兼務", "");
+  ASSERT_TRUE(dual.ok());
+  for (const char* role : {"access_manager", "security_chief"}) {
+    auto n = desk().RequestRole(s.access, "dual", role);
+    ASSERT_TRUE(n.ok());
+    ASSERT_TRUE(desk().ApproveRole(s.chief, *n).ok());
+  }
+  registry::OperatorView d = Load("dual");
+  ASSERT_TRUE(desk().Create(d, "dual-made", "兼務作成", "").ok());
+  auto own = desk().IssueEnrolment(d, "dual-made");
+  EXPECT_EQ(own.status().reason(), "not_permitted") << own.status().ToString();
+  EXPECT_FALSE(desk().IssueEnrolment(d, "dual").ok()) << "nor their own";
+  // Through the console too: the access manager's 201 carries no token.
+  Signed access = SignIn("access", Card("access", s.access2));
+  ASSERT_EQ(access.stage, "active");
+  auto created = Send(access, "POST", "/v1/operators",
+                      "{\"operator_id\":\"newbie2\",\"name\":\"新人二\",\"unit\":\"\"}");
+  EXPECT_EQ(created.status, 201) << created.body;
+  EXPECT_THAT(created.body, ::testing::Not(HasSubstr("token")));
+  EXPECT_EQ(Code(Send(access, "POST", "/v1/operators/newbie2/enrolment", "")), "not_permitted");
+  // A chief who is neither creator nor the operator issues it; an earlier link stops working.
+  auto first = desk().IssueEnrolment(s.chief, "newbie");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = desk().IssueEnrolment(s.chief, "newbie");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(desk().EnrolmentFor(first->token).status().code(), StatusCode::kNotFound);
+  auto hash = auth::HashPassword(kPassword);
+  ASSERT_TRUE(desk().FinishEnrolment(second->token, *hash, Placeholder("newbie")).ok());
+  EXPECT_EQ(desk().IssueEnrolment(s.chief, "newbie").status().code(),
+            StatusCode::kFailedPrecondition)
+      << "enrolled already";
+}
+
+TEST_F(ConsoleTest, TheLastActiveSecurityChiefCannotBeSuspendedOrRetired) {
+  Staff& s = TheStaff();
+  // Leave the bootstrap chief as the only active one (other tests may have made chiefs).
+  auto reader = w->node->store->OpenReader();
+  auto all = (*reader)->ListOperators();
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> suspended;
+  for (const auto& row : *all) {
+    auto v = desk().Load(**reader, row.operator_id);
+    ASSERT_TRUE(v.ok() && *v);
+    if (row.operator_id != "chief" && (*v)->active() && (*v)->HasRole("security_chief")) {
+      ASSERT_TRUE(desk().SetStatus(s.access, row.operator_id, "suspended").ok());
+      suspended.push_back(row.operator_id);
+    }
+  }
+  for (const char* status : {"suspended", "retired"}) {
+    Status st = desk().SetStatus(s.access, "chief", status);
+    EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << status << ": " << st.ToString();
+  }
+  EXPECT_TRUE(Load("chief").active());
+  // With a second active chief, the first may be suspended (and comes back).
+  auto second = desk().Create(s.access, "chief2", "統括二", "");
+  ASSERT_TRUE(second.ok());
+  auto n = desk().RequestRole(s.access, "chief2", "security_chief");
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(desk().ApproveRole(s.chief, *n).ok());
+  EXPECT_TRUE(desk().SetStatus(s.access, "chief", "suspended").ok());
+  EXPECT_EQ(desk().SetStatus(s.access, "chief2", "suspended").code(),
+            StatusCode::kFailedPrecondition)
+      << "now chief2 is the last";
+  EXPECT_TRUE(desk().SetStatus(s.access, "chief", "active").ok());
+  for (const auto& id : suspended) EXPECT_TRUE(desk().SetStatus(s.access, id, "active").ok());
+  g_staff->chief = Load("chief");
+}
+
+TEST_F(ConsoleTest, ASystemCertificateIsNeverAnOperatorsCardAndBack) {
+  Staff& s = TheStaff();
+  auto made = desk().Create(s.access, "carded", "カード", "");
+  ASSERT_TRUE(made.ok());
+  // A system client's key cannot be bound as a card...
+  const std::string system_key(64, 'e');
+  registry::Client c;
+  c.spki_sha256 = system_key;
+  c.kind = registry::ClientKind::kNational;
+  c.name = "national node";
+  ASSERT_TRUE(w->node->gateway->Register(c, w->node->actor).ok());
+  Status bind = desk().BindCertificate(s.access, "carded", system_key);
+  EXPECT_EQ(bind.code(), StatusCode::kFailedPrecondition) << bind.ToString();
+  EXPECT_EQ(desk().BindCertificate(s.access, "carded", std::string(64, 'E')).code(),
+            StatusCode::kFailedPrecondition)
+      << "upper-case hex is the same key";
+  // ...and a card cannot be registered as a system client.
+  const std::string card_key(64, 'd');
+  ASSERT_TRUE(desk().BindCertificate(s.access, "carded", card_key).ok());
+  c.spki_sha256 = card_key;
+  Status reg = w->node->gateway->Register(c, w->node->actor);
+  EXPECT_EQ(reg.code(), StatusCode::kFailedPrecondition) << reg.ToString();
+}
+
+TEST_F(ConsoleTest, ReadingTheOperatorRegisterIsRecorded) {
+  Staff& s = TheStaff();
+  auto entries = [](const std::string& actor) {
+    auto reader = w->node->store->OpenReader();
+    store::AuditQuery q;
+    q.actor = actor;
+    q.action = "operator.list";
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? rows->size() : 0;
+  };
+  const size_t before = entries("operator:access");
+  auto list = desk().List(s.access, "test");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_FALSE(list->empty());
+  for (const auto& v : *list) EXPECT_TRUE(v.row.password_hash.empty()) << "never leaves the desk";
+  EXPECT_EQ(entries("operator:access"), before + 1);
+  // Someone without a managing role reads nothing, and nothing is recorded for them.
+  ASSERT_TRUE(desk().Create(s.access, "plain", "一般", "").ok());
+  auto n = desk().RequestRole(s.access, "plain", "operator");
+  ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok());
+  EXPECT_EQ(desk().List(Load("plain"), "test").status().reason(), "not_permitted");
+  EXPECT_EQ(entries("operator:plain"), 0u);
+}
+
+TEST_F(ConsoleTest, BeforeTheSecondFactorTheSessionShowsOnlyTheNextStep) {
+  Staff& s = TheStaff();
+  ASSERT_TRUE(desk().Create(s.access, "halfway", "途中", "").ok());
+  Enrol("halfway");
+  Direct d;
+  auto login = d.Login("halfway", kPassword);  // no IC card: the second factor is still due
+  ASSERT_EQ(login.status, 200) << login.body;
+  ASSERT_EQ(login.Find("stage")->text(), "second_factor");
+  auto info = d.Call("GET", "/v1/session", "", login.cookie);
+  ASSERT_EQ(info.status, 200) << info.body;
+  EXPECT_EQ(info.Find("stage")->text(), "second_factor");
+  for (const char* hidden : {"operator_id", "name", "unit", "roles", "nominations"}) {
+    EXPECT_EQ(info.Find(hidden), nullptr) << hidden << " shown before the second factor";
+  }
 }
 
 TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
@@ -287,6 +542,7 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
     if (route == "/v1/operators/{id}/status") {
       return {"/v1/operators/target/status", "{\"status\":\"active\"}"};
     }
+    if (route == "/v1/operators/{id}/enrolment") return {"/v1/operators/target/enrolment", ""};
     if (route == "/v1/operators/{id}/role-requests") {
       return {"/v1/operators/target/role-requests", "{\"role\":\"auditor\"}"};
     }
@@ -310,8 +566,9 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       return {"/v1/residents/" + w->resident_code + "/history?purpose=registry.maintenance", ""};
     }
     if (route == "/v1/residents/search") {
-      return {route, "{\"purpose\":\"registry.maintenance\",\"name\":\"山田\",\"birth_date\":"
-                     "\"1980-01-01\"}"};
+      return {route,
+              "{\"purpose\":\"registry.maintenance\",\"name\":\"山田\",\"birth_date\":"
+              "\"1980-01-01\"}"};
     }
     if (route == "/v1/provisions") {
       return {route, "{\"purpose\":\"registry.maintenance\",\"resident_codes\":[\"" +
@@ -337,7 +594,7 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
     std::replace(id.begin(), id.end(), '_', '-');
     auto made = desk().Create(staff.access, id, "試験", "");
     ASSERT_TRUE(made.ok()) << id;
-    Enrol(*made);
+    Enrol(id);
     auto n = desk().RequestRole(staff.access, id, subject.role);
     ASSERT_TRUE(n.ok());
     ASSERT_TRUE(desk().ApproveRole(staff.chief, *n).ok());
@@ -366,8 +623,8 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       const std::string code = Code(r);
       const bool denied = r.status == 403 && (code == "not_permitted" || code == "not_nominated");
       EXPECT_EQ(allowed, !denied) << subject.role << (subject.nominated ? " (nominated) " : " ")
-                                  << rule.method << " " << rule.route << " -> " << r.status
-                                  << " " << r.body;
+                                  << rule.method << " " << rule.route << " -> " << r.status << " "
+                                  << r.body;
       EXPECT_NE(r.status, 401) << rule.route << " " << r.body;
       if (allowed && rule.needs_nomination) {
         EXPECT_EQ(r.status, 200) << rule.route << " " << r.body;
@@ -399,36 +656,287 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
 
 TEST_F(ConsoleTest, PasswordFailuresLockTheAccountWithoutTellingWhy) {
   Staff& staff = TheStaff();
-  auto made = desk().Create(staff.access, "locky", "施錠", "");
-  ASSERT_TRUE(made.ok());
-  Enrol(*made);
-  auto card = Card("locky", staff.access);
-  Signed unknown = SignIn("no-such-operator", card, "whatever-password");
-  EXPECT_TRUE(unknown.cookie.empty());
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(SignIn("locky", card, "wrong password!!").cookie.empty());
-  EXPECT_TRUE(SignIn("locky", card).cookie.empty()) << "locked for 15 minutes";
+  ASSERT_TRUE(desk().Create(staff.access, "locky", "施錠", "").ok());
+  Enrol("locky");
+  Direct d;
+  auto wrong = [&] { return d.Login("locky", "wrong password!!"); };
+  // Positive control: the right password works, and a success gives the attempts back.
+  EXPECT_EQ(d.Login("locky", kPassword).status, 200);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(wrong().code, "login_failed");
+  EXPECT_EQ(d.Login("locky", kPassword).status, 200) << "four failures do not lock";
+  // Five failures in a row lock the account: the right password is refused, with the answer an
+  // unknown id or a wrong password gets.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(wrong().code, "login_failed");
+  auto locked = d.Login("locky", kPassword);
+  auto unknown = d.Login("no-such-operator", "whatever-password");
+  EXPECT_EQ(locked.status, 401);
+  EXPECT_EQ(locked.code, "login_failed");
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(unknown.code, "login_failed");
+  EXPECT_EQ(locked.body, unknown.body);
+  // Still locked just before the 15 minutes end; the right password works after.
+  d.clock.Advance(15 * 60 * kSecond - kSecond);
+  EXPECT_EQ(d.Login("locky", kPassword).status, 401);
+  d.clock.Advance(2 * kSecond);
+  EXPECT_EQ(d.Login("locky", kPassword).status, 200) << "the lock has ended";
+  // And the count starts again: four failures do not lock.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(wrong().code, "login_failed");
+  EXPECT_EQ(d.Login("locky", kPassword).status, 200);
+}
+
+TEST_F(ConsoleTest, ConcurrentWrongPasswordsGetNoMoreThanFiveChecks) {
+  Staff& staff = TheStaff();
+  ASSERT_TRUE(desk().Create(staff.access, "racy", "競合", "").ok());
+  Enrol("racy");
+  // Through the node's own desk: its writes share the server's group-commit queue.
+  constexpr int kGuesses = 10;
+  std::atomic<int> checked{0}, locked{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kGuesses; ++i) {
+    threads.emplace_back([&] {
+      auto r = desk().CheckPassword("racy", "wrong password!!", "test");
+      const std::string m = r.ok() ? "" : r.status().message();
+      if (m == "login failed: bad_password") {
+        ++checked;
+      } else if (m == "login failed: locked") {
+        ++locked;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(checked.load(), registry::kMaxFailedLogins)
+      << "each guess takes its attempt in one atomic step";
+  EXPECT_EQ(locked.load(), kGuesses - registry::kMaxFailedLogins);
+  EXPECT_EQ(other.load(), 0);
+  auto right = desk().CheckPassword("racy", kPassword, "test");
+  EXPECT_FALSE(right.ok()) << "locked";
+  EXPECT_EQ(right.status().reason(), "login_failed");
 }
 
 TEST_F(ConsoleTest, SuspendingEndsSessionsAndIdleLockNeedsTheSecondFactorAgain) {
   Staff& staff = TheStaff();
-  auto made = desk().Create(staff.access, "susp", "停止", "");
-  ASSERT_TRUE(made.ok());
-  Enrol(*made);
-  auto card = Card("susp", staff.access);
-  Signed s = SignIn("susp", card);
-  ASSERT_EQ(s.stage, "active");
-  EXPECT_EQ(Send(s, "GET", "/v1/session").status, 200);
-  // Idle for longer than the lock (2 s here): resident data needs the second factor again.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  auto r = Send(s, "GET", "/v1/residents/" + w->resident_code + "?purpose=registry.maintenance");
-  EXPECT_EQ(Code(r), "session_locked");
-  EXPECT_THAT(Send(s, "GET", "/v1/session").body, HasSubstr("\"stage\":\"locked\""));
+  ASSERT_TRUE(desk().Create(staff.access, "susp", "停止", "").ok());
+  Enrol("susp");
+  auto n = desk().RequestRole(staff.access, "susp", "operator");
+  ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok());
+  const std::string card(64, 'c');
+  ASSERT_TRUE(desk().BindCertificate(staff.access, "susp", card).ok());
+  Direct d;
+  auto s = d.Login("susp", kPassword, "10.0.0.1", card);
+  ASSERT_EQ(s.Find("stage")->text(), "active") << s.body;
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", s.cookie).status, 200);
+  // Idle for longer than the lock (60 s here): resident data needs the second factor again.
+  d.clock.Advance(61 * kSecond);
+  auto r = d.Call("GET", "/v1/residents/" + w->resident_code + "?purpose=registry.maintenance", "",
+                  s.cookie);
+  EXPECT_EQ(r.code, "session_locked");
+  auto info = d.Call("GET", "/v1/session", "", s.cookie);
+  EXPECT_EQ(info.Find("stage")->text(), "locked");
+  EXPECT_EQ(info.Find("name"), nullptr) << "a locked screen shows nobody's name";
   // Suspension ends the session at once.
-  Signed fresh = SignIn("susp", card);
-  ASSERT_EQ(fresh.stage, "active");
+  auto fresh = d.Login("susp", kPassword, "10.0.0.1", card);
+  ASSERT_EQ(fresh.Find("stage")->text(), "active");
   ASSERT_TRUE(desk().SetStatus(staff.access, "susp", "suspended").ok());
-  EXPECT_EQ(Code(Send(fresh, "GET", "/v1/session")), "session_required");
-  EXPECT_TRUE(SignIn("susp", card).cookie.empty());
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", fresh.cookie).code, "session_required");
+  EXPECT_EQ(d.Login("susp", kPassword, "10.0.0.1", card).status, 401);
+}
+
+TEST_F(ConsoleTest, AnonymousRefusalsAreCountedAndOnlySampledIntoTheLog) {
+  Direct d(/*per_minute=*/600, /*sample_seconds=*/60);
+  const std::string actor = "console:(anonymous)";
+  const size_t before = EntriesOf(actor);
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(d.Call("GET", "/v1/session", "", "", "", "10.9.0.1").code, "session_required");
+    EXPECT_EQ(d.Call("GET", "/v1/operators", "", "kakunin_session=forged", "", "10.9.0.1").code,
+              "session_required");
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(d.Login("nobody-" + std::to_string(i), "whatever-password", "10.9.0.1").code,
+              "login_failed");
+  }
+  EXPECT_EQ(
+      d.Call("POST", "/v1/enrolment/options", "{\"token\":\"forged\"}", "", "", "10.9.0.1").code,
+      "not_found");
+  EXPECT_EQ(EntriesOf(actor), before + 1) << "one entry per address per interval";
+  // Every refusal is counted in the metrics.
+  const std::string m = d.metrics.Render(false);
+  EXPECT_THAT(m, HasSubstr("kakunin_console_refusals_total{reason=\"session_required\"} 80"));
+  EXPECT_THAT(m, HasSubstr("kakunin_console_refusals_total{reason=\"login_failed\"} 5"));
+  EXPECT_THAT(m, HasSubstr("kakunin_console_refusals_total{reason=\"enrolment_refused\"} 1"));
+  // Another address has its own sample; after the interval, the first writes again.
+  d.Call("GET", "/v1/session", "", "", "", "10.9.0.2");
+  EXPECT_EQ(EntriesOf(actor), before + 2);
+  d.clock.Advance(59 * kSecond);
+  d.Call("GET", "/v1/session", "", "", "", "10.9.0.1");
+  EXPECT_EQ(EntriesOf(actor), before + 2);
+  d.clock.Advance(1 * kSecond);
+  d.Call("GET", "/v1/session", "", "", "", "10.9.0.1");
+  EXPECT_EQ(EntriesOf(actor), before + 3);
+}
+
+TEST_F(ConsoleTest, LoginsAreRateLimitedPerSourceAddress) {
+  Direct d(/*per_minute=*/3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(d.Login("nobody", "whatever-password", "10.8.0.1").code, "login_failed") << i;
+  }
+  auto limited = d.Login("nobody", "whatever-password", "10.8.0.1");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.code, "too_many_requests");
+  bool retry_after = false;
+  for (const auto& [k, v] : limited.headers) retry_after = retry_after || k == "retry-after";
+  EXPECT_TRUE(retry_after);
+  EXPECT_EQ(d.Login("nobody", "whatever-password", "10.8.0.2").code, "login_failed")
+      << "another address has its own budget";
+  // The enrolment steps share the budget.
+  EXPECT_EQ(d.Call("POST", "/v1/enrolment/options", "{\"token\":\"x\"}", "", "", "10.8.0.1").status,
+            429);
+  d.clock.Advance(20 * kSecond);  // one attempt back per 60/3 seconds
+  EXPECT_EQ(d.Login("nobody", "whatever-password", "10.8.0.1").code, "login_failed");
+  EXPECT_EQ(d.Login("nobody", "whatever-password", "10.8.0.1").code, "too_many_requests");
+  EXPECT_THAT(d.metrics.Render(false),
+              HasSubstr("kakunin_console_refusals_total{reason=\"too_many_requests\"} 3"));
+}
+
+// The WebAuthn second factor through the console, with a software authenticator.
+class WebAuthnConsoleTest : public ConsoleTest {
+ protected:
+  // Makes an operator enrolled with `authn`'s credential; returns its id.
+  static std::string Make(const std::string& id, auth::soft::SoftAuthenticator& authn) {
+    Staff& staff = TheStaff();
+    EXPECT_TRUE(desk().Create(staff.access, id, "認証器", "").ok());
+    auto link = desk().IssueEnrolment(staff.chief, id);
+    EXPECT_TRUE(link.ok());
+    authn.set_credential_id("soft-" + id);
+    const std::string challenge(32, 'r');
+    const auto reg = authn.Create(challenge);
+    auto cred = auth::VerifyRegistration({auth::soft::kRpId, auth::soft::kOrigin}, challenge,
+                                         reg.client_data, reg.attestation_object);
+    EXPECT_TRUE(cred.ok()) << cred.status().ToString();
+    auto hash = auth::HashPassword(kPassword);
+    EXPECT_TRUE(desk().FinishEnrolment(link->token, *hash, *cred).ok());
+    return id;
+  }
+
+  struct Pending {
+    std::string cookie, csrf, challenge;
+  };
+  // Password step, then the options: a session waiting for its assertion.
+  static Pending Start(Direct& d, const std::string& id) {
+    Pending p;
+    auto login = d.Login(id, kPassword);
+    EXPECT_EQ(login.status, 200) << login.body;
+    if (login.status != 200) return p;
+    p.cookie = login.cookie;
+    p.csrf = login.Find("csrf_token")->text();
+    auto o = d.Call("POST", "/v1/session/webauthn/options", "{}", p.cookie, p.csrf);
+    EXPECT_EQ(o.status, 200) << o.body;
+    auto c = auth::Base64UrlDecode(o.Find("publicKey")->Find("challenge")->text());
+    EXPECT_TRUE(c.has_value());
+    p.challenge = c.value_or("");
+    return p;
+  }
+
+  static std::string Body(const auth::soft::SoftAuthenticator& authn,
+                          const auth::soft::Assertion& a) {
+    using auth::Base64UrlEncode;
+    return "{\"id\":\"" + Base64UrlEncode(authn.credential_id()) + "\",\"clientDataJSON\":\"" +
+           Base64UrlEncode(a.client_data) + "\",\"authenticatorData\":\"" +
+           Base64UrlEncode(a.auth_data) + "\",\"signature\":\"" + Base64UrlEncode(a.signature) +
+           "\",\"type\":\"public-key\"}";
+  }
+
+  static int64_t StoredCount(const std::string& credential_id) {
+    auto reader = w->node->store->OpenReader();
+    auto c = (*reader)->FindCredential(credential_id);
+    EXPECT_TRUE(c.ok() && *c);
+    return c.ok() && *c ? (*c)->sign_count : -1;
+  }
+};
+
+TEST_F(WebAuthnConsoleTest, AChallengeIsVerifiedByExactlyOneOfParallelRequests) {
+  auth::soft::SoftAuthenticator authn(auth::kCoseEs256);
+  const std::string id = Make("wa-once", authn);
+  Direct d;
+  Pending p = Start(d, id);
+  authn.set_counter(1);
+  const std::string body = Body(authn, authn.Get(p.challenge));
+  constexpr int kParallel = 8;
+  std::atomic<int> passed{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kParallel; ++i) {
+    threads.emplace_back([&] {
+      auto r = d.Call("POST", "/v1/session/webauthn/verify", body, p.cookie, p.csrf);
+      if (r.status == 200) {
+        ++passed;
+      } else if (r.code == "login_failed") {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(passed.load(), 1);
+  EXPECT_EQ(refused.load(), kParallel - 1);
+  // Replayed later, the same assertion is refused as well.
+  EXPECT_EQ(d.Call("POST", "/v1/session/webauthn/verify", body, p.cookie, p.csrf).code,
+            "login_failed");
+}
+
+TEST_F(WebAuthnConsoleTest, TheStoredSignCountNeverMovesBackwards) {
+  auth::soft::SoftAuthenticator authn(auth::kCoseEs256);
+  const std::string id = Make("wa-count", authn);
+  Direct d;
+  // Sessions each with their own challenge, answered with counts 1..N, verified all at once:
+  // whichever order they land in, the stored count ends at the greatest one that passed.
+  constexpr int kSessions = 8;
+  std::vector<Pending> pending;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kSessions; ++i) {
+    pending.push_back(Start(d, id));
+    authn.set_counter(static_cast<uint32_t>(i + 1));
+    bodies.push_back(Body(authn, authn.Get(pending.back().challenge)));
+  }
+  std::vector<int> status(kSessions, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSessions; ++i) {
+    threads.emplace_back([&, i] {
+      status[i] = d.Call("POST", "/v1/session/webauthn/verify", bodies[i], pending[i].cookie,
+                         pending[i].csrf)
+                      .status;
+    });
+  }
+  for (auto& t : threads) t.join();
+  int greatest = 0;
+  for (int i = 0; i < kSessions; ++i) {
+    if (status[i] == 200) greatest = i + 1;
+  }
+  ASSERT_GT(greatest, 0);
+  EXPECT_EQ(StoredCount(authn.credential_id()), greatest);
+  // A count below the stored one is refused (a cloned authenticator), and changes nothing.
+  Pending late = Start(d, id);
+  authn.set_counter(static_cast<uint32_t>(greatest - 1));
+  EXPECT_EQ(d.Call("POST", "/v1/session/webauthn/verify", Body(authn, authn.Get(late.challenge)),
+                   late.cookie, late.csrf)
+                .code,
+            "login_failed");
+  EXPECT_EQ(StoredCount(authn.credential_id()), greatest);
+  // The store's step itself: only forward.
+  bool moved_back = true, moved_on = false;
+  ASSERT_TRUE(w->node->store
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    auto back = txn.AdvanceSignCount(authn.credential_id(), greatest - 1);
+                    auto same = txn.AdvanceSignCount(authn.credential_id(), greatest);
+                    auto on = txn.AdvanceSignCount(authn.credential_id(), greatest + 1);
+                    if (!back.ok() || !same.ok() || !on.ok()) return Status::Internal("step");
+                    moved_back = *back || *same;
+                    moved_on = *on;
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_FALSE(moved_back);
+  EXPECT_TRUE(moved_on);
+  EXPECT_EQ(StoredCount(authn.credential_id()), greatest + 1);
 }
 
 TEST_F(ConsoleTest, PagesCarryAStrictContentSecurityPolicy) {

@@ -415,8 +415,16 @@ TEST_F(ApiDocumentTest, ConsoleSessions) {
                   R"({"operator_id":"chief","name":"山田 花子","unit":"","roles":["security_chief"],
                       "nominations":[{"purpose":"pref.passport","title":"一般旅券","from":"2026-04-01",
                                       "to":"2027-03-31"}],
-                      "stage":"locked","idle_lock_seconds":300,"csrf_token":")" +
+                      "stage":"active","idle_lock_seconds":300,"csrf_token":")" +
                       csrf + R"("})"));
+  // Before the second factor, or locked: only the next step, nobody's name, roles or purposes.
+  EXPECT_OK(Check("GET", "/v1/session", 200,
+                  R"({"stage":"second_factor","csrf_token":")" + csrf + R"("})"));
+  EXPECT_REJECTED(Check("GET", "/v1/session", 200,
+                        R"({"operator_id":"chief","name":"山田 花子","unit":"","roles":[],
+                            "nominations":[],"stage":"locked","idle_lock_seconds":300,
+                            "csrf_token":")" + csrf + R"("})"),
+                  "matches none of the oneOf alternatives");
   // The session endpoints answer session_required, never session_locked.
   EXPECT_OK(Check("POST", "/v1/session/logout", 401, Problem(401, "session_required")));
   EXPECT_REJECTED(Check("GET", "/v1/session", 401, Problem(401, "session_locked")),
@@ -444,11 +452,15 @@ TEST_F(ApiDocumentTest, ConsoleEnrolmentAndRegister) {
                         R"({"operators":[{"operator_id":"chief","name":"n","unit":"",
                             "status":"pending","roles":[]}]})"),
                   "/operators/0/status: value not in enum");
-  EXPECT_OK(Check("POST", "/v1/operators", 201,
-                  R"({"operator_id":"a.sato","enrolment_token":"tok"})"));
-  EXPECT_REJECTED(Check("POST", "/v1/operators", 200,
+  EXPECT_OK(Check("POST", "/v1/operators", 201, R"({"operator_id":"a.sato"})"));
+  EXPECT_REJECTED(Check("POST", "/v1/operators", 201,
                         R"({"operator_id":"a.sato","enrolment_token":"tok"})"),
+                  "unexpected member");  // the creator never holds the enrolment link
+  EXPECT_OK(Check("POST", "/v1/operators/a.sato/enrolment", 201,
+                  R"({"operator_id":"a.sato","enrolment_token":"tok"})"));
+  EXPECT_REJECTED(Check("POST", "/v1/operators", 200, R"({"operator_id":"a.sato"})"),
                   "status not declared");
+  EXPECT_OK(Check("POST", "/v1/session/login", 429, Problem(429, "too_many_requests")));
   EXPECT_OK(Check("POST", "/v1/operators/a.sato/role-requests", 201, R"({"request_id":3})"));
   EXPECT_OK(Check("POST", "/v1/role-requests/3/approve", 200,
                   R"({"request_id":3,"status":"approved"})"));

@@ -314,6 +314,25 @@ inline constexpr char kFindEnrolment[] =
     "SELECT token_hash, operator_id, expires_at, used_at FROM enrolments WHERE token_hash = ?1";
 inline constexpr char kUseEnrolment[] =
     "UPDATE enrolments SET used_at = ?2 WHERE token_hash = ?1 AND used_at = 0";
+inline constexpr char kRevokeEnrolments[] =
+    "UPDATE enrolments SET used_at = ?2 WHERE operator_id = ?1 AND used_at = 0";
+// Compare-and-set: a count that does not move forward changes no row.
+inline constexpr char kAdvanceSignCount[] =
+    "UPDATE operator_credentials SET sign_count = ?2 WHERE credential_id = ?1 "
+    "AND kind = 'webauthn' AND (sign_count < ?2 OR (?2 = 0 AND sign_count = 0))";
+// One atomic step: the counter cannot lose a concurrent failure.
+// (In the WHERE clause, locked_until > 0 means a lock that has ended: the count starts again.)
+inline constexpr char kClaimLoginAttempt[] =
+    "UPDATE operators SET "
+    "failed_logins = CASE WHEN locked_until > 0 THEN 1 ELSE failed_logins + 1 END, "
+    "locked_until = CASE WHEN (CASE WHEN locked_until > 0 THEN 1 ELSE failed_logins + 1 END) >= ?3 "
+    "THEN ?4 ELSE 0 END "
+    "WHERE operator_id = ?1 AND locked_until <= ?2 AND (failed_logins < ?3 OR locked_until > 0) "
+    "RETURNING failed_logins";
+inline constexpr char kCountActiveWithRole[] =
+    "SELECT count(*) FROM operators o JOIN operator_roles r ON r.operator_id = o.operator_id "
+    "WHERE r.role = ?1 AND o.status = 'active'";
+inline constexpr char kIsClientKey[] = "SELECT count(*) FROM clients WHERE spki_sha256 = ?1";
 
 // --- applied sequences (one row per applied notification; a sender's last sequence is the
 // greatest, found through the primary key) ---

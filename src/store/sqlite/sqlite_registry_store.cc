@@ -905,6 +905,48 @@ class SqliteTxn final : public RegistryTxn {
     KAKUNIN_RETURN_IF_ERROR(s.BindBlob(1, hash).Bind(2, at).Exec());
     return db_->Changes() == 1;
   }
+  Status RevokeEnrolments(const std::string& id, int64_t at) override {
+    KAKUNIN_PREPARE(s, db_, kRevokeEnrolments);
+    return s.Bind(1, id).Bind(2, at).Exec();
+  }
+  Result<bool> AdvanceSignCount(const std::string& id, int64_t count) override {
+    KAKUNIN_PREPARE(s, db_, kAdvanceSignCount);
+    KAKUNIN_RETURN_IF_ERROR(s.BindBlob(1, id).Bind(2, count).Exec());
+    return db_->Changes() == 1;
+  }
+  Result<std::optional<int64_t>> ClaimLoginAttempt(const std::string& id, int64_t now,
+                                                   int64_t max_attempts,
+                                                   int64_t lock_until) override {
+    KAKUNIN_PREPARE(s, db_, kClaimLoginAttempt);
+    s.Bind(1, id).Bind(2, now).Bind(3, max_attempts).Bind(4, lock_until);
+    Status st;
+    std::optional<int64_t> taken;
+    if (s.Step(&st)) {
+      taken = s.Int(0);
+      s.Step(&st);  // runs the statement to its end
+    }
+    s.Reset();
+    if (!st.ok()) return st;
+    return taken;
+  }
+  Result<int64_t> CountActiveWithRole(const std::string& role) override {
+    KAKUNIN_PREPARE(s, db_, kCountActiveWithRole);
+    s.Bind(1, role);
+    Status st;
+    int64_t n = s.Step(&st) ? s.Int(0) : 0;
+    s.Reset();
+    if (!st.ok()) return st;
+    return n;
+  }
+  Result<bool> IsClientKey(const std::string& spki) override {
+    KAKUNIN_PREPARE(s, db_, kIsClientKey);
+    s.Bind(1, spki);
+    Status st;
+    int64_t n = s.Step(&st) ? s.Int(0) : 0;
+    s.Reset();
+    if (!st.ok()) return st;
+    return n > 0;
+  }
 
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override {
     AuditErasure out;

@@ -1,0 +1,102 @@
+#include "auth/throttle.h"
+
+#include <algorithm>
+
+namespace kakunin::auth {
+namespace {
+constexpr int64_t kSweepEvery = 1000000;  // µs
+}  // namespace
+
+RateLimiter::RateLimiter(const Clock* clock, int burst, int64_t refill_micros, size_t max_keys)
+    : clock_(clock),
+      burst_(std::max(1, burst)),
+      refill_(std::max<int64_t>(1, refill_micros)),
+      max_keys_(std::max<size_t>(1, max_keys)) {
+  overflow_.tokens = burst_;
+  overflow_.updated = clock_->NowMicros();
+}
+
+void RateLimiter::Refill(Bucket& b, int64_t now) const {
+  if (now > b.updated) {
+    b.tokens = std::min(burst_, b.tokens + static_cast<double>(now - b.updated) / refill_);
+  }
+  b.updated = std::max(b.updated, now);
+}
+
+bool RateLimiter::Allow(const std::string& key) {
+  const int64_t now = clock_->NowMicros();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_keys_ && now - last_sweep_ >= kSweepEvery) {
+      // A full bucket is the same as no bucket: forget those to make room. At most once a
+      // second, so a stream of new addresses cannot make every request walk the table.
+      last_sweep_ = now;
+      for (auto i = buckets_.begin(); i != buckets_.end();) {
+        Refill(i->second, now);
+        i = i->second.tokens >= burst_ ? buckets_.erase(i) : std::next(i);
+      }
+    }
+    if (buckets_.size() >= max_keys_) {
+      Refill(overflow_, now);
+      if (overflow_.tokens < 1) return false;
+      overflow_.tokens -= 1;
+      return true;
+    }
+    it = buckets_.emplace(key, Bucket{burst_, now}).first;
+  }
+  Bucket& b = it->second;
+  Refill(b, now);
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+size_t RateLimiter::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return buckets_.size();
+}
+
+RefusalSampler::RefusalSampler(const Clock* clock, int64_t interval_micros, size_t max_keys)
+    : clock_(clock),
+      interval_(std::max<int64_t>(1, interval_micros)),
+      max_keys_(std::max<size_t>(1, max_keys)) {}
+
+std::optional<RefusalSampler::Counts> RefusalSampler::NoteIn(Window& w, const std::string& reason,
+                                                             int64_t now) {
+  ++w.held[reason];
+  if (w.written && now - w.written_at < interval_) return std::nullopt;
+  w.written = true;
+  w.written_at = now;
+  Counts out;
+  out.swap(w.held);
+  return out;
+}
+
+std::optional<RefusalSampler::Counts> RefusalSampler::Note(const std::string& key,
+                                                           const std::string& reason) {
+  const int64_t now = clock_->NowMicros();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = windows_.find(key);
+  if (it == windows_.end()) {
+    if (windows_.size() >= max_keys_ && now - last_sweep_ >= kSweepEvery) {
+      // A window that has ended with nothing held back tells nothing more: forget it (at most
+      // once a second, as above).
+      last_sweep_ = now;
+      for (auto i = windows_.begin(); i != windows_.end();) {
+        const bool idle = i->second.held.empty() && now - i->second.written_at >= interval_;
+        i = idle ? windows_.erase(i) : std::next(i);
+      }
+    }
+    if (windows_.size() >= max_keys_) return NoteIn(overflow_, reason, now);
+    it = windows_.emplace(key, Window{}).first;
+  }
+  return NoteIn(it->second, reason, now);
+}
+
+size_t RefusalSampler::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return windows_.size();
+}
+
+}  // namespace kakunin::auth

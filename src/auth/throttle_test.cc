@@ -1,0 +1,87 @@
+#include "auth/throttle.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace kakunin::auth {
+namespace {
+
+constexpr int64_t kSecond = 1000000;
+
+TEST(RateLimiterTest, BurstThenOnePerRefillPerAddress) {
+  FixedClock clock(1000 * kSecond);
+  RateLimiter limiter(&clock, 3, 10 * kSecond, 100);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Allow("10.0.0.1")) << i;
+  EXPECT_FALSE(limiter.Allow("10.0.0.1")) << "the burst is spent";
+  EXPECT_TRUE(limiter.Allow("10.0.0.2")) << "another address has its own bucket";
+  clock.Advance(9 * kSecond);
+  EXPECT_FALSE(limiter.Allow("10.0.0.1"));
+  clock.Advance(1 * kSecond);
+  EXPECT_TRUE(limiter.Allow("10.0.0.1")) << "one token back after the refill time";
+  EXPECT_FALSE(limiter.Allow("10.0.0.1"));
+}
+
+TEST(RateLimiterTest, ManyAddressesDoNotGrowTheTableOrEscapeTheLimit) {
+  FixedClock clock(0);
+  RateLimiter limiter(&clock, 2, 60 * kSecond, 4);
+  int allowed = 0;
+  for (int i = 0; i < 1000; ++i) allowed += limiter.Allow("addr" + std::to_string(i)) ? 1 : 0;
+  EXPECT_LE(limiter.size(), 4u);
+  // Four tracked addresses took their first token; the rest shared one overflow bucket of 2.
+  EXPECT_EQ(allowed, 4 + 2);
+}
+
+TEST(RateLimiterTest, ConcurrentCallersNeverGetMoreThanTheBurst) {
+  FixedClock clock(0);
+  RateLimiter limiter(&clock, 5, 3600 * kSecond, 10);
+  std::atomic<int> allowed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) allowed += limiter.Allow("one") ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(allowed.load(), 5);
+}
+
+TEST(RefusalSamplerTest, OneEntryPerAddressPerIntervalCarryingTheCount) {
+  FixedClock clock(1000 * kSecond);
+  RefusalSampler sampler(&clock, 60 * kSecond, 100);
+  auto first = sampler.Note("10.0.0.1", "session_required");
+  ASSERT_TRUE(first);
+  EXPECT_EQ((*first)["session_required"], 1);
+  for (int i = 0; i < 99; ++i) {
+    EXPECT_FALSE(sampler.Note("10.0.0.1", i % 2 ? "session_required" : "login_failed"));
+  }
+  EXPECT_TRUE(sampler.Note("10.0.0.2", "session_required")) << "each address has its own window";
+  clock.Advance(59 * kSecond);
+  EXPECT_FALSE(sampler.Note("10.0.0.1", "login_failed"));
+  clock.Advance(1 * kSecond);
+  auto next = sampler.Note("10.0.0.1", "session_required");
+  ASSERT_TRUE(next) << "the interval has passed";
+  // Everything held back since the first entry, and this one.
+  EXPECT_EQ((*next)["session_required"], 49 + 1);
+  EXPECT_EQ((*next)["login_failed"], 50 + 1);
+}
+
+TEST(RefusalSamplerTest, ManyAddressesShareOneOverflowWindow) {
+  FixedClock clock(0);
+  RefusalSampler sampler(&clock, 60 * kSecond, 8);
+  int written = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (sampler.Note("addr" + std::to_string(i), "session_required")) ++written;
+  }
+  EXPECT_LE(sampler.size(), 8u);
+  EXPECT_EQ(written, 8 + 1) << "eight tracked addresses and the overflow window";
+  // Once their windows have ended, the tracked addresses make room for new ones.
+  clock.Advance(60 * kSecond);
+  EXPECT_TRUE(sampler.Note("newcomer", "session_required"));
+  EXPECT_LE(sampler.size(), 8u);
+}
+
+}  // namespace
+}  // namespace kakunin::auth
