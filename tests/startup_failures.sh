@@ -54,8 +54,9 @@ expect_start_failure() {
 }
 
 # Configurations next to the node's (serve --config takes the data directory from the file's).
-variant() {  # variant NAME SED-SCRIPT
+variant() {  # variant NAME SED-SCRIPT (private, as the node refuses files others can read)
   sed "$2" "$tmp/d/kakunin.toml" > "$tmp/d/$1.toml"
+  chmod 600 "$tmp/d/$1.toml"
 }
 
 expect_start_failure busy_port "Address already in use" "$bin" serve --data "$tmp/d" --port "$busy"
@@ -83,6 +84,7 @@ expect_start_failure bad_crl "CRL" "$bin" serve --config "$tmp/d/bad_crl.toml" -
 
 # A broken configuration file.
 printf 'role = "prefecture"\nprefecture = \n[server\n' > "$tmp/d/broken.toml"
+chmod 600 "$tmp/d/broken.toml"
 expect_start_failure broken_config "broken.toml\|line\|config" "$bin" serve --config "$tmp/d/broken.toml" --port 0
 variant bad_address 's#^address = "127.0.0.1"#address = "not-an-address"#'
 expect_start_failure bad_address "not an IP address" "$bin" serve --config "$tmp/d/bad_address.toml" --port 0
