@@ -860,11 +860,14 @@ TEST_F(ServerTest, BlockingHandlerDoesNotBlockTheIoThread) {
   std::mutex mu;
   std::condition_variable cv;
   bool second_ran = false;
+  bool first_entered = false;
   StartServer([&](const Request& request) {
     Response r;
     std::unique_lock lock(mu);
     if (request.path == "/first") {
-      bool ok = cv.wait_for(lock, 3s, [&] { return second_ran; });
+      first_entered = true;
+      cv.notify_all();
+      bool ok = cv.wait_for(lock, 10s, [&] { return second_ran; });
       r.body = ok ? "true" : "false";
     } else {
       second_ran = true;
@@ -877,7 +880,11 @@ TEST_F(ServerTest, BlockingHandlerDoesNotBlockTheIoThread) {
     auto client = TestClient::Connect(server_->port(), ClientAs("client"), nullptr);
     if (client != nullptr) first = client->RoundTrip(Get("/first"));
   });
-  std::this_thread::sleep_for(100ms);
+  {
+    // The first handler is blocking before the second request is sent (no timing assumed).
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, 10s, [&] { return first_entered; }));
+  }
   auto client = Connect(ClientAs("client"));
   ASSERT_NE(client, nullptr);
   auto second = client->RoundTrip(Get("/second"));
