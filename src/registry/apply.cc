@@ -1,0 +1,325 @@
+// Applying notifications (記載・消除・修正): the stateless preparation, the state checks of the
+// contract, and the batch that records every notification, applied or refused.
+
+#include "core/bytes.h"
+#include "registry/detail/registry_internal.h"
+#include "registry/registry.h"
+#include "text/search_key.h"
+
+namespace kakunin::registry {
+namespace {
+
+using detail::NumberMac;
+using store::ResidentRow;
+using store::ResidentStatus;
+using store::VersionRow;
+
+ApplyResult Reject(ErrorCode code) {
+  ApplyResult r;
+  r.errors.push_back({std::string(kRecordField), code});
+  return r;
+}
+
+VersionRow MakeVersion(const PreparedNotification& p, int64_t person_id, int64_t now) {
+  const Notification& n = *p.check.notification;
+  VersionRow v;
+  v.person_id = person_id;
+  v.municipality_code = n.municipality_code;
+  v.sequence = static_cast<int64_t>(n.sequence);
+  v.kind = std::string(NotificationKindName(n.kind));
+  v.reason = std::string(ChangeReasonName(n.reason));
+  v.change_date = n.change_date.ToIso();
+  v.resident_code = n.resident_code.str();
+  v.sealed_number = p.sealed_number;
+  v.name = n.name;
+  v.name_kana = n.name_kana;
+  v.former_surname = n.former_surname;
+  v.alias = n.alias;
+  v.sex = std::string(SexName(n.sex));
+  v.birth_date = n.birth_date.ToIso();
+  v.address = n.address;
+  if (n.new_resident_code) v.new_resident_code = n.new_resident_code->str();
+  v.applied_at = now;
+  return v;
+}
+
+// Copies the notification's record into the person's current state.
+void SetCurrent(ResidentRow* r, const PreparedNotification& p, int64_t now) {
+  const Notification& n = *p.check.notification;
+  r->resident_code = n.new_resident_code ? n.new_resident_code->str() : n.resident_code.str();
+  r->municipality_code = n.municipality_code;
+  r->name = n.name;
+  r->name_kana = n.name_kana;
+  r->sex = std::string(SexName(n.sex));
+  r->birth_date = n.birth_date.ToIso();
+  r->address = n.address;
+  r->number_mac = p.number_mac;
+  r->name_key = p.name_key;
+  r->kana_key = p.kana_key;
+  r->address_key = p.address_key;
+  r->updated_at = now;
+}
+
+}  // namespace
+
+PreparedNotification Registry::Prepare(CheckResult checked) const {
+  PreparedNotification p;
+  p.check = std::move(checked);
+  if (!p.check.ok()) return p;
+  const Notification& n = *p.check.notification;
+  std::string json = ToCanonicalJson(n);
+  p.payload_mac = cipher_->LookupHash("kakunin/notification/v1:" + json);
+  p.number_mac = NumberMac(*cipher_, n.individual_number.str());
+  const int64_t seq = static_cast<int64_t>(n.sequence);
+  p.sealed_number =
+      cipher_->Seal(n.individual_number.str(), NumberAssociatedData(n.municipality_code, seq));
+  p.name_key = text::SearchKey(n.name);
+  p.kana_key = n.name_kana ? text::SearchKey(*n.name_kana) : std::string();
+  p.address_key = text::SearchKey(n.address);
+  return p;
+}
+
+namespace {
+
+// The state checks of an entry (記載) beyond the sequence; nullopt if it may be applied.
+// `person` is the holder of the notification's resident code as a current code, if any.
+//
+// Where several rules apply, the first that holds answers, in this order: refusals that no
+// correction of the notification could cure come first, so a sender who fixes what it is told
+// is not then told something else.
+//   1. already_registered — the code is active in the sender's own municipality (whatever the
+//      reason: the answer senders had before the other rules existed).
+//   2. code_in_use — a birth for a code the registry has held (active elsewhere, removed, or
+//      replaced by a code change): a newborn's code is new. Before `deceased`, because a
+//      birth is never the same person continuing, dead or not.
+//   3. deceased — the registration ended with death; only an ex_officio_entry by the
+//      municipality that recorded the death (a death recorded in error) reopens it.
+//   4. already_registered — active elsewhere and not a 転入: only a move supersedes.
+//   5. identity_mismatch — the code's holder (active elsewhere or removed) has another
+//      birth date, sex or individual number: moving does not change who a person is; a
+//      change of those is an amendment where the person is registered.
+//   6. code_in_use — a code that is not current but was replaced (never reissued).
+// number_in_use is checked after these, by the caller.
+Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const PreparedNotification& p,
+                                            const std::optional<ResidentRow>& person) {
+  using Refusal = std::optional<ErrorCode>;
+  const Notification& n = *p.check.notification;
+  const std::string& sender = n.municipality_code;
+  if (!person) {
+    KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
+    return known ? Refusal(ErrorCode::kCodeInUse) : Refusal();
+  }
+  const bool active = person->status == ResidentStatus::kActive;
+  if (active && person->municipality_code == sender) {
+    return Refusal(ErrorCode::kAlreadyRegistered);
+  }
+  if (n.reason == ChangeReason::kBirth) return Refusal(ErrorCode::kCodeInUse);
+  if (!active) {
+    // A removed resident's row points at the removal that ended the registration (a late
+    // 転出 recorded in history only never becomes the current version).
+    KAKUNIN_ASSIGN_OR_RETURN(ended, txn.Version(person->version_id));
+    if (!ended) return Status::DataLoss("a resident's current version is missing");
+    if (ended->reason == ChangeReasonName(ChangeReason::kDeath) &&
+        !(n.reason == ChangeReason::kExOfficioEntry && ended->municipality_code == sender)) {
+      return Refusal(ErrorCode::kDeceased);
+    }
+  } else if (n.reason != ChangeReason::kMovedIn) {
+    return Refusal(ErrorCode::kAlreadyRegistered);
+  }
+  // The number is compared by its keyed MAC: a sealed number is never opened for a check.
+  if (person->birth_date != n.birth_date.ToIso() || person->sex != SexName(n.sex) ||
+      !ConstantTimeEquals(person->number_mac, p.number_mac)) {
+    return Refusal(ErrorCode::kIdentityMismatch);
+  }
+  return Refusal();
+}
+
+}  // namespace
+
+Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
+                                       int64_t now) const {
+  const Notification& n = *p.check.notification;
+  const std::string& sender = n.municipality_code;
+  const int64_t seq = static_cast<int64_t>(n.sequence);
+
+  if (config_.role == NodeRole::kPrefecture) {
+    const LocalGovEntry* e = LocalGovTable::Builtin().Find(sender);
+    if (e == nullptr || e->prefecture_number() != config_.prefecture) {
+      return Reject(ErrorCode::kOutsidePrefecture);
+    }
+  }
+
+  // Sequence: replays are acknowledged, conflicts and gaps refused.
+  KAKUNIN_ASSIGN_OR_RETURN(last, txn.LastSequence(sender));
+  if (seq <= last) {
+    KAKUNIN_ASSIGN_OR_RETURN(mac, txn.AppliedMac(sender, seq));
+    if (mac && ConstantTimeEquals(*mac, p.payload_mac)) {
+      ApplyResult dup;
+      dup.duplicate = true;
+      return dup;
+    }
+    return Reject(ErrorCode::kSequenceConflict);
+  }
+  if (seq > last + 1) return Reject(ErrorCode::kSequenceGap);
+
+  int64_t version_id = 0;  // the version this notification becomes
+  // The late 転出 of a move already registered at the new municipality is recorded in
+  // history only, whatever happened to the person since (another move, a removal, a code
+  // change): otherwise the old municipality could never get past it.
+  if (n.reason == ChangeReason::kMovedOut) {
+    KAKUNIN_ASSIGN_OR_RETURN(anyone, txn.FindByAnyResidentCode(n.resident_code.str()));
+    if (anyone) {
+      KAKUNIN_ASSIGN_OR_RETURN(expected, txn.TakeExpectedMoveOut(anyone->person_id, sender));
+      if (expected) {
+        VersionRow v = MakeVersion(p, anyone->person_id, now);
+        v.superseded_at = now;
+        KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+        KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
+        KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(vid, now));
+        return ApplyResult();
+      }
+    }
+  }
+
+  KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByResidentCode(n.resident_code.str()));
+  const bool active = person && person->status == ResidentStatus::kActive;
+
+  switch (n.kind) {
+    case NotificationKind::kEntry: {
+      KAKUNIN_ASSIGN_OR_RETURN(refusal, CheckEntry(txn, p, person));
+      if (refusal) return Reject(*refusal);
+      if (active) {
+        // B's 転入 reached us before A's 転出, which is then expected and recorded in history.
+        KAKUNIN_RETURN_IF_ERROR(
+            txn.AddExpectedMoveOut(person->person_id, person->municipality_code));
+      }
+      KAKUNIN_ASSIGN_OR_RETURN(taken,
+                               txn.NumberHeldByOther(p.number_mac, person ? person->person_id : 0));
+      if (taken) return Reject(ErrorCode::kNumberInUse);
+      ResidentRow row = person ? *person : ResidentRow();
+      SetCurrent(&row, p, now);
+      row.status = ResidentStatus::kActive;
+      row.removed_at = 0;
+      if (!person) {
+        KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
+        KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, pid, now)));
+        KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
+        version_id = vid;
+        break;
+      }
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, row.person_id, now)));
+      row.version_id = vid;
+      KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      version_id = vid;
+      break;
+    }
+    case NotificationKind::kRemoval: {
+      if (!person) return Reject(ErrorCode::kNotFound);
+      if (!active) return Reject(ErrorCode::kRemoved);
+      if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      ResidentRow row = *person;
+      SetCurrent(&row, p, now);
+      row.status = ResidentStatus::kRemoved;
+      row.removed_at = now;
+      row.version_id = vid;
+      KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      version_id = vid;
+      break;
+    }
+    case NotificationKind::kAmendment: {
+      if (!person) return Reject(ErrorCode::kNotFound);
+      if (!active) return Reject(ErrorCode::kRemoved);
+      if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
+      if (n.new_resident_code) {
+        KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.new_resident_code->str()));
+        if (known) return Reject(ErrorCode::kCodeInUse);
+      }
+      KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, person->person_id));
+      if (taken) return Reject(ErrorCode::kNumberInUse);
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      ResidentRow row = *person;
+      SetCurrent(&row, p, now);
+      row.version_id = vid;
+      KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      version_id = vid;
+      if (n.new_resident_code) {
+        KAKUNIN_RETURN_IF_ERROR(txn.RecordCodeChange(
+            n.resident_code.str(), n.new_resident_code->str(), person->person_id, now));
+      }
+      break;
+    }
+  }
+  KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
+  KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(version_id, now));
+  return ApplyResult();
+}
+
+Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
+                                                   const std::vector<PreparedNotification>& batch,
+                                                   const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckRunning(txn));
+  std::vector<ApplyResult> results;
+  results.reserve(batch.size());
+  const int64_t now = clock_->NowMicros();
+  for (const PreparedNotification& p : batch) {
+    ApplyResult result;
+    if (!p.check.ok()) {
+      result.errors = p.check.errors;
+    } else {
+      KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
+      auto r = ApplyOne(txn, p, now);
+      if (!r.ok()) {
+        (void)txn.RollbackToSavepoint();
+        return r.status();
+      }
+      if (r->ok() && !r->duplicate) {
+        KAKUNIN_RETURN_IF_ERROR(txn.ReleaseSavepoint());
+      } else {
+        KAKUNIN_RETURN_IF_ERROR(txn.RollbackToSavepoint());
+      }
+      result = std::move(*r);
+    }
+    // Refusals and replays are operations too.
+    audit::AuditEntry e;
+    e.actor = actor.id;
+    e.terminal = actor.terminal;
+    e.action = "notification.apply";
+    if (p.check.ok()) {
+      const Notification& n = *p.check.notification;
+      e.targets.push_back(n.resident_code.str());
+      if (n.new_resident_code) e.targets.push_back(n.new_resident_code->str());
+      e.conditions = n.municipality_code + "#" + std::to_string(n.sequence) + " " +
+                     std::string(ChangeReasonName(n.reason));
+    }
+    e.result_count = result.ok() ? 1 : 0;
+    if (result.ok()) {
+      e.outcome = result.duplicate ? "duplicate" : "done";
+    } else {
+      e.outcome = "refused:" + result.errors[0].field + ":" +
+                  std::string(ErrorCodeName(result.errors[0].code));
+    }
+    auto seq = log_->Append(txn, std::move(e));
+    if (!seq.ok()) return seq.status();
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotification>& batch,
+                                                 const Actor& actor) {
+  std::vector<ApplyResult> results;
+  Status st = WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    auto r = ApplyIn(txn, batch, actor);
+    if (!r.ok()) return r.status();
+    results = std::move(*r);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return results;
+}
+
+}  // namespace kakunin::registry

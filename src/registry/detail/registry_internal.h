@@ -1,0 +1,26 @@
+#pragma once
+
+// Helpers shared by several of the registry's use-case files (apply, read, provide). Not part
+// of the registry's interface: include registry/registry.h instead.
+
+#include <string>
+#include <string_view>
+
+#include "audit/log.h"
+#include "core/status.h"
+#include "crypto/field_cipher.h"
+#include "registry/registry.h"
+
+namespace kakunin::registry::detail {
+
+// Domain separation for the keyed hashes: a payload MAC can never equal a number MAC.
+std::string NumberMac(const crypto::FieldCipher& c, std::string_view number);
+
+// What a refused read is (recorded as such): a bad request, a caller without the right, or a
+// halt found inside the recording transaction. Anything else is a failure, not a decision.
+bool IsRefusal(const Status& st);
+
+// The operation-log entry of a read, before its targets, conditions and outcome are set.
+audit::AuditEntry ReadEntry(const Actor& actor, const char* action, const std::string& purpose);
+
+}  // namespace kakunin::registry::detail

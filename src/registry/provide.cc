@@ -1,0 +1,267 @@
+// Provision (提供) and transfer (移転) of residents' records, their provision records, and the
+// operation log's name for a resident a read asked for.
+
+#include <algorithm>
+
+#include "core/bytes.h"
+#include "registry/detail/registry_internal.h"
+#include "registry/registry.h"
+#include "text/utf8.h"
+
+namespace kakunin::registry {
+namespace {
+
+using detail::IsRefusal;
+using detail::ReadEntry;
+using store::ResidentStatus;
+
+}  // namespace
+
+std::string ResidentTarget(const crypto::FieldCipher& cipher, std::string_view resident_code,
+                           bool found) {
+  // Domain-separated from the number and payload MACs.
+  return "mac:" +
+         HexEncode(cipher.LookupHash("kakunin/resident_code/v1:" + std::string(resident_code))) +
+         (found ? ":found" : ":missing");
+}
+
+std::string Registry::Target(const std::string& resident_code, bool found) const {
+  return ResidentTarget(*cipher_, resident_code, found);
+}
+
+Status Registry::CheckProvisionPurpose(const ProvisionRequest& req) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckPurpose(req.purpose));
+  if (purposes_ == nullptr) return Status::Ok();
+  const Purpose* p = purposes_->Find(req.purpose);
+  // An operator's read goes to the purpose's department (Gateway), which is on the list too.
+  if (!p->AllowsRecipient(req.recipient)) {
+    return Status::PermissionDenied("the purpose is not open to this recipient")
+        .WithReason("purpose_not_permitted");
+  }
+  for (const auto& item : req.items) {
+    if (!p->AllowsField(item)) {
+      return Status::PermissionDenied("an item is not among the purpose's fields")
+          .WithReason("purpose_not_permitted");
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+Status CheckProvisionRequest(const ProvisionRequest& req, size_t max_codes) {
+  if (!IsValidPurposeId(req.purpose)) return Status::InvalidArgument("a valid purpose is required");
+  if (req.recipient.empty() || req.recipient.size() > 200 ||
+      text::CheckText(req.recipient) != text::TextCheck::kOk) {
+    return Status::InvalidArgument("a recipient is required");
+  }
+  if (req.function != "lookup" && req.function != "search" && req.function != "batch" &&
+      req.function != "history") {
+    return Status::InvalidArgument("function must be lookup, search, batch or history");
+  }
+  if (req.resident_codes.empty() || req.resident_codes.size() > max_codes) {
+    return Status::InvalidArgument("give 1.." + std::to_string(max_codes) + " resident codes");
+  }
+  if (req.items.empty()) return Status::InvalidArgument("name the items to provide");
+  for (const auto& item : req.items) {
+    if (std::find(std::begin(kProvisionItems), std::end(kProvisionItems), item) ==
+        std::end(kProvisionItems)) {
+      return Status::InvalidArgument("an item is not one of the provision items");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string JoinItems(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
+    const store::VersionRow& v, const std::vector<std::string>& items) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& item : items) {
+    std::optional<std::string> value;
+    if (item == "resident_code") value = v.resident_code;
+    if (item == "name") value = v.name;
+    if (item == "name_kana") value = v.name_kana;
+    if (item == "former_surname") value = v.former_surname;
+    if (item == "alias") value = v.alias;
+    if (item == "sex") value = v.sex;
+    if (item == "birth_date") value = v.birth_date;
+    if (item == "address") value = v.address;
+    if (item == "municipality_code") value = v.municipality_code;
+    if (item == "individual_number") {
+      KAKUNIN_ASSIGN_OR_RETURN(
+          number,
+          cipher_->Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence)));
+      value = std::move(number);
+    }
+    if (value) out.emplace_back(item, std::move(*value));
+  }
+  return out;
+}
+
+store::ProvisionRow Registry::ProvisionOf(const std::string& resident_code,
+                                          const ProvisionRequest& req) const {
+  store::ProvisionRow p;
+  p.resident_code = resident_code;
+  p.function = req.function;
+  p.purpose = req.purpose;
+  p.provision_kind = req.provision_kind;
+  p.number_provided =
+      std::find(req.items.begin(), req.items.end(), "individual_number") != req.items.end();
+  p.source = "prefecture:" + std::to_string(config_.prefecture);
+  p.recipient = req.recipient;
+  p.items = JoinItems(req.items);
+  return p;
+}
+
+Status Registry::WriteProvisions(const ProvisionRequest& req, const Actor& actor,
+                                 const std::vector<std::string>& targets,
+                                 std::vector<store::ProvisionRow>& rows) const {
+  const std::string items_joined = JoinItems(req.items);
+  // Provision records and the log entry in one transaction, before anything is returned; a
+  // halted node provides nothing, nor does a caller whose rights ended a moment ago.
+  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(CheckRunning(txn));
+    if (req.recheck) KAKUNIN_RETURN_IF_ERROR(req.recheck(txn));
+    audit::AuditEntry e = ReadEntry(actor, "resident.provide", req.purpose);
+    e.targets = targets;
+    e.conditions = "function=" + req.function + " kind=" + req.provision_kind +
+                   " recipient=" + req.recipient + " items=" + items_joined;
+    e.result_count = static_cast<int64_t>(rows.size());
+    e.outcome = "done";
+    auto seq = log_->Append(txn, std::move(e));
+    if (!seq.ok()) return seq.status();
+    const int64_t now = clock_->NowMicros();
+    for (auto& r : rows) {
+      r.provided_at = now;
+      r.audit_seq = static_cast<int64_t>(*seq);
+      KAKUNIN_RETURN_IF_ERROR(txn.InsertProvision(r));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& reader,
+                                                      const ProvisionRequest& req,
+                                                      const Actor& actor) const {
+  auto r = ProvideImpl(reader, req, actor);
+  if (!r.ok() && IsRefusal(r.status())) {
+    return Refuse(actor, "resident.provide", req.purpose, r.status());
+  }
+  return r;
+}
+
+Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader& reader,
+                                                          const ProvisionRequest& req,
+                                                          const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 10000));
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
+  if (req.function == "history") return Status::InvalidArgument("use ProvideHistory");
+  std::vector<ProvidedRecord> out;
+  std::vector<store::ProvisionRow> rows;
+  std::vector<std::string> targets;
+  std::vector<std::string> asked;    // each code once, first-seen order
+  std::vector<int64_t> provided_to;  // persons already in `rows`
+  for (const auto& code : req.resident_codes) {
+    if (std::find(asked.begin(), asked.end(), code) != asked.end()) continue;
+    asked.push_back(code);
+    ProvidedRecord rec;
+    rec.resident_code = code;
+    KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(code));
+    if (row && row->status == ResidentStatus::kActive) {
+      KAKUNIN_ASSIGN_OR_RETURN(version, reader.Version(row->version_id));
+      if (!version) return Status::DataLoss("a resident's current version is missing");
+      rec.found = true;
+      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(*version, req.items));
+      rec.items = std::move(items);
+      // One record (and one target) per person, however many of their codes were asked.
+      if (std::find(provided_to.begin(), provided_to.end(), row->person_id) == provided_to.end()) {
+        provided_to.push_back(row->person_id);
+        rows.push_back(ProvisionOf(row->resident_code, req));
+        targets.push_back(Target(row->resident_code, true));
+      }
+    } else {
+      targets.push_back(Target(code, false));
+    }
+    out.push_back(std::move(rec));
+  }
+  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, targets, rows));
+  return out;
+}
+
+Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistory(
+    store::RegistryReader& reader, const ProvisionRequest& req, const Actor& actor) const {
+  auto r = ProvideHistoryImpl(reader, req, actor);
+  if (!r.ok() && IsRefusal(r.status())) {
+    return Refuse(actor, "resident.provide", req.purpose, r.status());
+  }
+  return r;
+}
+
+Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl(
+    store::RegistryReader& reader, const ProvisionRequest& req, const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 1));
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
+  if (req.function != "history") return Status::InvalidArgument("function must be history");
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(req.resident_codes[0]));
+  std::vector<store::ProvisionRow> rows;
+  std::vector<std::string> targets;
+  std::optional<std::vector<ProvidedVersion>> out;
+  if (row && row->status == ResidentStatus::kActive) {
+    KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
+    out.emplace();
+    for (const auto& v : versions) {
+      ProvidedVersion pv;
+      pv.kind = v.kind;
+      pv.reason = v.reason;
+      pv.change_date = v.change_date;
+      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(v, req.items));
+      pv.items = std::move(items);
+      out->push_back(std::move(pv));
+    }
+    rows.push_back(ProvisionOf(row->resident_code, req));
+    targets.push_back(Target(row->resident_code, true));
+  } else {
+    targets.push_back(Target(req.resident_codes[0], false));
+  }
+  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, targets, rows));
+  return out;
+}
+
+Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryReader& reader,
+                                                                const std::string& code,
+                                                                const Actor& actor,
+                                                                const std::string& purpose) const {
+  if (Status why = CheckPurpose(purpose); !why.ok())
+    return Refuse(actor, "resident.provisions", purpose, why);
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(code));
+  std::vector<store::ProvisionRow> out;
+  if (row) {
+    // Under the current code and every earlier one.
+    KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
+    std::vector<std::string> codes = {row->resident_code};
+    for (const auto& v : versions) {
+      if (std::find(codes.begin(), codes.end(), v.resident_code) == codes.end()) {
+        codes.push_back(v.resident_code);
+      }
+    }
+    for (const auto& c : codes) {
+      KAKUNIN_ASSIGN_OR_RETURN(p, reader.Provisions(c));
+      out.insert(out.end(), p.begin(), p.end());
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.provided_at < b.provided_at; });
+  }
+  audit::AuditEntry e = ReadEntry(actor, "resident.provisions", purpose);
+  e.targets.push_back(row ? Target(row->resident_code, true) : Target(code, false));
+  e.result_count = static_cast<int64_t>(out.size());
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+  return out;
+}
+
+}  // namespace kakunin::registry

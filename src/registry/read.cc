@@ -1,0 +1,236 @@
+// Host reads: show, search and history, each recorded before it is answered; the refusal of a
+// read; and what a purpose lets a person on the host see of a record.
+
+#include "core/bytes.h"
+#include "registry/detail/registry_internal.h"
+#include "registry/registry.h"
+#include "text/json.h"
+#include "text/search_key.h"
+#include "text/utf8.h"
+
+namespace kakunin::registry {
+namespace {
+
+using detail::IsRefusal;
+using detail::NumberMac;
+using detail::ReadEntry;
+using store::ResidentStatus;
+
+}  // namespace
+
+Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader,
+                                                   const std::string& resident_code,
+                                                   const Actor& actor, const std::string& purpose,
+                                                   bool include_removed) const {
+  if (Status why = CheckPurpose(purpose); !why.ok())
+    return Refuse(actor, "resident.show", purpose, why);
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
+  if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
+  audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
+  entry.targets.push_back(row ? Target(row->resident_code, true) : Target(resident_code, false));
+  entry.result_count = row ? 1 : 0;
+  entry.outcome = row && row->status == ResidentStatus::kRemoved ? "done:removed" : "done";
+  if (!row) {
+    KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
+    return std::optional<ResidentView>();
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(version, reader.Version(row->version_id));
+  if (!version) return Status::DataLoss("a resident's current version is missing");
+  KAKUNIN_ASSIGN_OR_RETURN(
+      number, cipher_->Open(version->sealed_number,
+                            NumberAssociatedData(version->municipality_code, version->sequence)));
+  ResidentView v;
+  v.row = std::move(*row);
+  v.individual_number = std::move(number);
+  v.former_surname = version->former_surname;
+  v.alias = version->alias;
+  v.change_reason = version->reason;
+  v.change_date = version->change_date;
+  // Recorded before it is answered.
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
+  return std::optional<ResidentView>(std::move(v));
+}
+
+Status Registry::Refuse(const Actor& actor, const char* action, const std::string& purpose,
+                        const Status& why) const {
+  audit::AuditEntry e = ReadEntry(actor, action, IsValidPurposeId(purpose) ? purpose : "(invalid)");
+  // The reason, never the rejected value (messages here name no personal data).
+  e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+  return why;
+}
+
+Result<SearchOutcome> Registry::Search(
+    store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
+    const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
+  auto r = SearchImpl(reader, req, actor, purpose, recheck);
+  if (!r.ok() && IsRefusal(r.status())) {
+    return Refuse(actor, "resident.search", purpose, r.status());
+  }
+  return r;
+}
+
+Result<SearchOutcome> Registry::SearchImpl(
+    store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
+    const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckPurpose(purpose));
+  if (purposes_ != nullptr) {
+    // A criterion is a use of the field it names: a purpose without 個人番号 cannot find out
+    // whose a number is, one without addresses cannot list who lives where.
+    const Purpose* p = purposes_->Find(purpose);
+    const std::pair<const std::optional<std::string>*, const char*> criteria[] = {
+        {&req.kana, "name_kana"}, {&req.name, "name"},       {&req.birth_date, "birth_date"},
+        {&req.sex, "sex"},        {&req.address, "address"}, {&req.number, "individual_number"}};
+    for (const auto& [value, field] : criteria) {
+      if (value->has_value() && !p->AllowsField(field)) {
+        return Status::PermissionDenied("a search criterion is not among the purpose's fields")
+            .WithReason("criterion_not_permitted");
+      }
+    }
+  }
+  SearchOutcome out;
+  // The conditions, as asked, go into the log with the codes found.
+  std::string conditions = "{";
+  auto cond = [&](const char* k, const std::optional<std::string>& v) {
+    if (!v) return;
+    if (conditions.size() > 1) conditions += ",";
+    conditions += "\"" + std::string(k) + "\":";
+    text::AppendJsonString(text::IsValidUtf8(*v) ? *v : std::string("(invalid)"), &conditions);
+  };
+  cond("kana", req.kana);
+  cond("name", req.name);
+  cond("birth_date", req.birth_date);
+  cond("sex", req.sex);
+  cond("address", req.address);
+  // An identifier is recorded as its keyed MAC, never in clear.
+  if (req.number) {
+    const std::string mac = "mac:" + HexEncode(NumberMac(*cipher_, *req.number));
+    cond("number", mac);
+  }
+  if (req.include_removed)
+    conditions += std::string(conditions.size() > 1 ? "," : "") + "\"include_removed\":true";
+  conditions += "}";
+  auto record = [&](const SearchOutcome& o) {
+    audit::AuditEntry e = ReadEntry(actor, "resident.search", purpose);
+    e.conditions = conditions;
+    for (const auto& r : o.rows) e.targets.push_back(Target(r.resident_code, true));
+    e.result_count = static_cast<int64_t>(o.rows.size());
+    e.outcome = o.cut ? "done:cut" : "done";
+    return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+      if (recheck) KAKUNIN_RETURN_IF_ERROR(recheck(txn));
+      return log_->Append(txn, std::move(e)).status();
+    });
+  };
+  if (req.limit < 1 || req.limit > 1000) return Status::InvalidArgument("limit must be 1..1000");
+  if (req.number) {
+    ErrorCode e;
+    if (!IndividualNumber::Parse(*req.number, &e)) {
+      return Status::InvalidArgument("the individual number is not valid");
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(
+        rows, reader.FindByNumberMac(NumberMac(*cipher_, *req.number), req.include_removed));
+    out.rows = std::move(rows);
+    KAKUNIN_RETURN_IF_ERROR(record(out));
+    return out;
+  }
+  store::SearchQuery q;
+  auto key = [](const std::optional<std::string>& s) -> Result<std::optional<std::string>> {
+    if (!s) return std::optional<std::string>();
+    if (text::CheckText(*s) != text::TextCheck::kOk) {
+      return Status::InvalidArgument("search text is not valid UTF-8 text");
+    }
+    std::string k = text::SearchKey(*s);
+    if (k.empty()) return Status::InvalidArgument("a search criterion is empty");
+    return std::optional<std::string>(std::move(k));
+  };
+  KAKUNIN_ASSIGN_OR_RETURN(kana, key(req.kana));
+  KAKUNIN_ASSIGN_OR_RETURN(name, key(req.name));
+  KAKUNIN_ASSIGN_OR_RETURN(address, key(req.address));
+  q.kana_key = kana;
+  q.name_key = name;
+  q.address_key = address;
+  if (req.birth_date) {
+    if (!ParseIsoDate(*req.birth_date).date) {
+      return Status::InvalidArgument("birth date must be YYYY-MM-DD");
+    }
+    q.birth_date = req.birth_date;
+  }
+  if (req.sex) {
+    if (!ParseSex(*req.sex)) return Status::InvalidArgument("sex must be male or female");
+    q.sex = req.sex;
+  }
+  if (!q.kana_key && !q.name_key && !q.address_key && !q.birth_date) {
+    // Searches are for finding a person, never for listing residents.
+    return Status::InvalidArgument("give a kana, name, address or birth date");
+  }
+  q.include_removed = req.include_removed;
+  q.limit = req.limit;
+  KAKUNIN_ASSIGN_OR_RETURN(res, reader.Search(q));
+  out.rows = std::move(res.rows);
+  out.cut = res.cut;
+  KAKUNIN_RETURN_IF_ERROR(record(out));
+  return out;
+}
+
+Result<std::optional<std::vector<VersionView>>> Registry::History(store::RegistryReader& reader,
+                                                                  const std::string& resident_code,
+                                                                  const Actor& actor,
+                                                                  const std::string& purpose,
+                                                                  bool include_removed) const {
+  if (Status why = CheckPurpose(purpose); !why.ok())
+    return Refuse(actor, "resident.history", purpose, why);
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
+  if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
+  audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);
+  entry.targets.push_back(row ? Target(row->resident_code, true) : Target(resident_code, false));
+  entry.outcome = row && row->status == ResidentStatus::kRemoved ? "done:removed" : "done";
+  if (!row) {
+    KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
+    return std::optional<std::vector<VersionView>>();
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
+  std::vector<VersionView> out;
+  out.reserve(versions.size());
+  for (auto& v : versions) {
+    KAKUNIN_ASSIGN_OR_RETURN(
+        number,
+        cipher_->Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence)));
+    out.push_back({std::move(v), std::move(number)});
+  }
+  entry.result_count = static_cast<int64_t>(out.size());
+  KAKUNIN_RETURN_IF_ERROR(Record(std::move(entry)));
+  return std::optional<std::vector<VersionView>>(std::move(out));
+}
+
+namespace {
+// The fields a current record and a version have in common.
+template <typename Row>
+void MinimiseShared(const Purpose& p, Row* r) {
+  if (!p.AllowsField("resident_code")) r->resident_code.clear();
+  if (!p.AllowsField("name")) r->name.clear();
+  if (!p.AllowsField("name_kana")) r->name_kana.reset();
+  if (!p.AllowsField("sex")) r->sex.clear();
+  if (!p.AllowsField("birth_date")) r->birth_date.clear();
+  if (!p.AllowsField("address")) r->address.clear();
+  if (!p.AllowsField("municipality_code")) r->municipality_code.clear();
+}
+}  // namespace
+
+void Minimise(const Purpose& p, store::ResidentRow* r) { MinimiseShared(p, r); }
+
+void Minimise(const Purpose& p, ResidentView* v) {
+  MinimiseShared(p, &v->row);
+  if (!p.AllowsField("individual_number")) v->individual_number.clear();
+  if (!p.AllowsField("former_surname")) v->former_surname.reset();
+  if (!p.AllowsField("alias")) v->alias.reset();
+}
+
+void Minimise(const Purpose& p, VersionView* v) {
+  MinimiseShared(p, &v->row);
+  if (!p.AllowsField("former_surname")) v->row.former_surname.reset();
+  if (!p.AllowsField("alias")) v->row.alias.reset();
+  if (!p.AllowsField("resident_code")) v->row.new_resident_code.reset();
+  if (!p.AllowsField("individual_number")) v->individual_number.clear();
+}
+
+}  // namespace kakunin::registry
