@@ -1,0 +1,119 @@
+#pragma once
+
+// The operation-log aggregate (DESIGN §5, §7): entries, the Merkle tree's stored nodes, signed
+// checkpoints, the target index and 提供・移転の記録. audit/log.h owns the rules; this is only
+// their storage. Payloads and provision rows hold personal data: never log them.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::store {
+
+// One entry of the operation log as stored. `payload` is the canonical encoding
+// (audit/entry.h); absent once erased by retention, when only `leaf_hash` remains.
+struct AuditRow {
+  int64_t seq = 0;
+  int64_t time = 0;  // µs since epoch
+  std::string actor;
+  std::string action;
+  std::string purpose;
+  std::optional<std::string> payload;
+  std::string leaf_hash;
+};
+
+struct CheckpointRow {
+  int64_t tree_size = 0;
+  std::string root;
+  int64_t time = 0;  // µs since epoch
+  std::string key_id;
+  std::string signature;
+};
+
+// 提供・移転の記録.
+struct ProvisionRow {
+  std::string resident_code;
+  int64_t provided_at = 0;     // µs since epoch
+  std::string function;        // 機能区分: lookup | search | batch
+  std::string purpose;         // 利用事由
+  std::string provision_kind;  // 提供事務区分
+  bool number_provided = false;
+  std::string source;     // 提供元
+  std::string recipient;  // 提供先
+  std::string items;      // the fields provided, comma-separated
+  int64_t audit_seq = 0;  // the operation-log entry of the provision
+};
+
+struct AuditQuery {
+  std::optional<int64_t> from_time;  // inclusive, µs
+  std::optional<int64_t> to_time;    // exclusive, µs
+  std::optional<std::string> actor;
+  std::optional<std::string> action;
+  std::optional<std::string> purpose;
+  std::optional<std::string> target;  // a resident code
+  int limit = 1000;
+};
+
+// Streams one level of the operation log's stored tree nodes in index order.
+class NodeCursor {
+ public:
+  virtual ~NodeCursor() = default;
+  // False at the end (or on error: see *status).
+  virtual bool Next(int64_t* index, std::string* hash, Status* status) = 0;
+};
+
+// Reads of the operation log (see RegistryReader).
+class AuditReader {
+ public:
+  virtual ~AuditReader() = default;
+  virtual Result<int64_t> AuditSize() = 0;
+  virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
+  // Every entry from `from_seq` on, in order; stops early if `fn` returns false.
+  virtual Status ForEachAuditEntry(int64_t from_seq,
+                                   const std::function<bool(const AuditRow&)>& fn) = 0;
+  // Provision records written with the log entry `audit_seq`.
+  virtual Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) = 0;
+  // Rows pointing at entries from `seq` on: provision records, and target-index rows.
+  virtual Result<int64_t> CountProvisionsFromEntry(int64_t seq) = 0;
+  virtual Result<int64_t> CountAuditTargetsFrom(int64_t seq) = 0;
+  // Stored nodes that no log of `size` entries could have (bad level, or beyond the log).
+  virtual Result<int64_t> CountStrayAuditNodes(int64_t size) = 0;
+  // Every stored node of one level, in index order; usable while ForEachAuditEntry runs.
+  virtual Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) = 0;
+  virtual Result<std::vector<CheckpointRow>> Checkpoints() = 0;
+  virtual Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& query) = 0;
+  virtual Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) = 0;
+};
+
+// Writes of the operation log inside one transaction (see RegistryTxn; audit/log.h owns the
+// rules).
+class AuditWriter {
+ public:
+  virtual ~AuditWriter() = default;
+  virtual Result<int64_t> AuditSize() = 0;
+  // The time of the newest entry (0 if none): entries' times never decrease.
+  virtual Result<int64_t> AuditLastTime() = 0;
+  virtual Status InsertAuditEntry(const AuditRow& row, const std::vector<std::string>& targets) = 0;
+  virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
+  virtual Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) = 0;
+  virtual Status InsertCheckpoint(const CheckpointRow& row) = 0;
+  virtual Result<std::optional<CheckpointRow>> LatestCheckpoint() = 0;
+  virtual Status InsertProvision(const ProvisionRow& row) = 0;
+
+  // Retention of the log: erases the payloads (and target index) of the prefix of entries
+  // older than `time` — entries [0, before_seq) — and provision records before it. With
+  // `dry_run`, only counts.
+  struct AuditErasure {
+    int64_t entries = 0;
+    int64_t provisions = 0;
+    int64_t before_seq = 0;
+  };
+  virtual Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) = 0;
+};
+
+}  // namespace kakunin::store

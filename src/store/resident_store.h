@@ -1,0 +1,165 @@
+#pragma once
+
+// The resident aggregate (DESIGN §3, §5): current records, their versions, resident-code
+// changes, each sender's applied sequences and the outbox for the national node. Rows hold
+// personal data: never log them.
+//
+// Model: a *person* has one row in `residents` (the current state, with search keys) and
+// every version of their record in `versions`, newest last. A version is *current* (the
+// record now), *superseded* (replaced by a later notification: its retention clock runs
+// from `superseded_at`) or the *last* version of a removed resident (erased with them).
+// Resident-code changes leave an old → new chain; each sender's applied sequences are
+// kept (with a keyed MAC of the payload) for idempotent replays; every applied change
+// leaves an outbox row for the national node.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::store {
+
+enum class ResidentStatus { kActive, kRemoved };
+
+// The current state of one person.
+struct ResidentRow {
+  int64_t person_id = 0;
+  std::string resident_code;
+  ResidentStatus status = ResidentStatus::kActive;
+  std::string municipality_code;
+  int64_t version_id = 0;  // the latest version
+  std::string name;
+  std::optional<std::string> name_kana;
+  std::string sex;         // "male" | "female"
+  std::string birth_date;  // YYYY-MM-DD
+  std::string address;
+  std::string number_mac;  // keyed hash of the individual number, for lookup
+  // Search keys (text::SearchKey).
+  std::string name_key;
+  std::string kana_key;
+  std::string address_key;
+  int64_t updated_at = 0;  // µs since epoch
+  int64_t removed_at = 0;  // µs since epoch; 0 while active
+};
+
+// One version of a record: exactly one applied notification.
+struct VersionRow {
+  int64_t version_id = 0;
+  int64_t person_id = 0;
+  std::string municipality_code;  // the sender
+  int64_t sequence = 0;
+  std::string kind;
+  std::string reason;
+  std::string change_date;
+  std::string resident_code;
+  std::string sealed_number;  // AEAD; associated data "<municipality>/<sequence>"
+  std::string name;
+  std::optional<std::string> name_kana;
+  std::optional<std::string> former_surname;
+  std::optional<std::string> alias;
+  std::string sex;
+  std::string birth_date;
+  std::string address;
+  std::optional<std::string> new_resident_code;
+  int64_t applied_at = 0;     // µs since epoch
+  int64_t superseded_at = 0;  // µs since epoch; 0 if not superseded
+};
+
+// Search by the 4 information. Every given criterion must hold; keys are search keys.
+struct SearchQuery {
+  std::optional<std::string> kana_key;     // prefix of the kana key
+  std::optional<std::string> name_key;     // prefix of the name key
+  std::optional<std::string> birth_date;   // YYYY-MM-DD
+  std::optional<std::string> sex;          // "male" | "female"
+  std::optional<std::string> address_key;  // prefix of the address key
+  bool include_removed = false;
+  int limit = 50;  // at most this many rows; one more is read to say the result was cut
+};
+
+struct SearchResult {
+  std::vector<ResidentRow> rows;  // ranked: closest key first
+  bool cut = false;               // more rows matched than `limit`
+};
+
+struct StoreStats {
+  int64_t active = 0;
+  int64_t removed = 0;
+  int64_t versions = 0;
+  int64_t superseded_versions = 0;
+  int64_t code_changes = 0;
+  int64_t senders = 0;
+  int64_t applied_notifications = 0;
+  int64_t outbox_pending = 0;
+};
+
+struct PurgeCounts {
+  int64_t superseded_versions = 0;
+  int64_t removed_residents = 0;
+  int64_t removed_resident_versions = 0;
+  int64_t audit_payloads = 0;  // operation-log entries whose payload was erased
+  int64_t provisions = 0;      // provision records erased
+};
+
+// Reads of the resident aggregate (see RegistryReader).
+class ResidentReader {
+ public:
+  virtual ~ResidentReader() = default;
+  // By current resident code, or an old one (following the change chain).
+  virtual Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) = 0;
+  virtual Result<std::vector<ResidentRow>> FindByNumberMac(const std::string& mac,
+                                                           bool include_removed) = 0;
+  virtual Result<SearchResult> Search(const SearchQuery& query) = 0;
+  // Every version of one person, newest first.
+  virtual Result<std::vector<VersionRow>> History(int64_t person_id) = 0;
+  virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
+  virtual Result<StoreStats> Stats() = 0;
+};
+
+// Writes of the resident aggregate inside one transaction (see RegistryTxn).
+class ResidentWriter {
+ public:
+  virtual ~ResidentWriter() = default;
+
+  // The sender's greatest applied sequence (0 if none). RecordApplied advances it.
+  virtual Result<int64_t> LastSequence(const std::string& municipality) = 0;
+  // The payload MAC recorded for an applied sequence, if any.
+  virtual Result<std::optional<std::string>> AppliedMac(const std::string& municipality,
+                                                        int64_t sequence) = 0;
+  virtual Status RecordApplied(const std::string& municipality, int64_t sequence,
+                               const std::string& payload_mac, int64_t applied_at) = 0;
+
+  virtual Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) = 0;
+  // By current code or, failing that, an old one (through the change chain).
+  virtual Result<std::optional<ResidentRow>> FindByAnyResidentCode(const std::string& code) = 0;
+  // Move-outs expected from a municipality whose registration a 転入 elsewhere superseded
+  // (the contract's "moves between municipalities"). Take removes and reports the entry.
+  virtual Status AddExpectedMoveOut(int64_t person_id, const std::string& municipality) = 0;
+  virtual Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) = 0;
+  // Whether a code is held by anyone now or was ever replaced (codes are never reissued).
+  virtual Result<bool> IsResidentCodeKnown(const std::string& code) = 0;
+  // One version (e.g. the removal that ended a registration: its reason and sender).
+  virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
+  // An active person, other than `except_person`, holding this number MAC.
+  virtual Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) = 0;
+
+  virtual Result<int64_t> InsertResident(const ResidentRow& row) = 0;  // returns person_id
+  virtual Status UpdateResident(const ResidentRow& row) = 0;
+  // Points a person at their latest version (after InsertVersion for a new person).
+  virtual Status SetResidentVersion(int64_t person_id, int64_t version_id) = 0;
+  virtual Result<int64_t> InsertVersion(const VersionRow& row) = 0;  // returns version_id
+  virtual Status MarkSuperseded(int64_t version_id, int64_t at) = 0;
+  virtual Status RecordCodeChange(const std::string& old_code, const std::string& new_code,
+                                  int64_t person_id, int64_t at) = 0;
+  // Queues a version for the national node (the link delivers it, in outbox order).
+  virtual Status EnqueueOutbox(int64_t version_id, int64_t at) = 0;
+
+  // Retention: erase superseded versions with superseded_at < `superseded_before` and
+  // removed residents (with all their versions) with removed_at < `removed_before`. With
+  // `dry_run`, only count.
+  virtual Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
+                                    bool dry_run) = 0;
+};
+
+}  // namespace kakunin::store
