@@ -127,8 +127,8 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
   node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
   // The use cases read from a pool of snapshots over the store; the API holds none.
   node->gateway->UseStore(node->store.get());
-  s->service_ = std::make_unique<api::Service>(node->gateway.get(), &s->metrics_,
-                                               s->access_log_.get());
+  s->service_ =
+      std::make_unique<api::Service>(node->gateway.get(), &s->metrics_, s->access_log_.get());
   // A start that fails leaves nothing running and the node as it was; the destructor then has
   // nothing to stop and no checkpoint to sign (nothing was served).
   auto fail = [&](const Status& st) -> Status {

@@ -12,8 +12,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "registry/purposes.h"
@@ -167,9 +167,10 @@ class Gateway {
   Result<ProvidedRecord> LookupIn(store::RegistryReader& reader, const Caller& caller,
                                   const std::string& resident_code,
                                   const std::string& purpose) const;
-  Result<std::optional<std::vector<ProvidedVersion>>> HistoryIn(
-      store::RegistryReader& reader, const Caller& caller, const std::string& resident_code,
-      const std::string& purpose) const;
+  Result<std::optional<std::vector<ProvidedVersion>>> HistoryIn(store::RegistryReader& reader,
+                                                                const Caller& caller,
+                                                                const std::string& resident_code,
+                                                                const std::string& purpose) const;
   Result<SearchProvision> SearchIn(store::RegistryReader& reader, const Caller& caller,
                                    const SearchRequest& request, const std::string& purpose) const;
   Result<std::vector<ProvidedRecord>> BatchIn(store::RegistryReader& reader, const Caller& caller,

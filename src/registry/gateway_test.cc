@@ -290,8 +290,8 @@ TEST_F(GatewayTest, OperatorsAreNominatedAndReadOnlyForThePrefecturesOwnPurposes
 TEST_F(GatewayTest, AConsoleReadIsRecordedAsATransferToThePurposesDepartment) {
   NominateDirectly("op1", "registry.maintenance");
   const OperatorView op = Load("op1");
-  auto rec = gateway_->Lookup(Caller::ForOperator(op, "console", "s"), codes_[0],
-                              "registry.maintenance");
+  auto rec =
+      gateway_->Lookup(Caller::ForOperator(op, "console", "s"), codes_[0], "registry.maintenance");
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   auto provisions = reader_->Provisions(codes_[0]);
   ASSERT_TRUE(provisions.ok());
@@ -328,8 +328,9 @@ TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
   const OperatorView op = Load("op1");
   SearchRequest by_number;
   by_number.number = numbers_[1];
-  ASSERT_TRUE(gateway_->Search(Caller::ForOperator(op, "console", "s"), by_number,
-                               "registry.maintenance").ok());
+  ASSERT_TRUE(
+      gateway_->Search(Caller::ForOperator(op, "console", "s"), by_number, "registry.maintenance")
+          .ok());
   for (const auto& row : Entries("resident.search")) {
     EXPECT_THAT(*row.payload, Not(HasSubstr(numbers_[1])));
     EXPECT_THAT(*row.payload, Not(HasSubstr(codes_[1])));
@@ -339,8 +340,7 @@ TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
 
 TEST_F(GatewayTest, AProvisionWithARepeatedCodeIsAnsweredOnceAndTheLogVerifies) {
   const Caller board = Caller::ForClient(board_, "t");
-  auto out = gateway_->Batch(board,
-                             {codes_[0], codes_[1], codes_[0], "99999999999", "99999999999"},
+  auto out = gateway_->Batch(board, {codes_[0], codes_[1], codes_[0], "99999999999", "99999999999"},
                              "board.school_aid");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   ASSERT_EQ(out->size(), 3u);  // first-seen order
@@ -387,8 +387,7 @@ TEST_F(GatewayTest, SearchHandlesOpenOnlyForTheirCallerAndPurposeAndExpire) {
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   r = gateway_->Lookup(mine, handle, "registry.maintenance");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  auto by_board = gateway_->Lookup(Caller::ForClient(board_, "t"), handle,
-                                   "board.school_aid");
+  auto by_board = gateway_->Lookup(Caller::ForClient(board_, "t"), handle, "board.school_aid");
   EXPECT_EQ(by_board.status().code(), StatusCode::kNotFound);
   auto provide = Entries("resident.provide");
   ASSERT_EQ(provide.size(), refused_before + 3);
@@ -449,7 +448,7 @@ TEST_F(GatewayTest, LeasedReadersGoBackToThePoolAndAreReused) {
   {
     auto again = pool.Acquire();
     ASSERT_TRUE(again.ok());
-    EXPECT_EQ(pool.idle(), 1u);  // reused, not opened again
+    EXPECT_EQ(pool.idle(), 1u);      // reused, not opened again
     auto moved = std::move(*again);  // the moved-from lease returns nothing: no double return
     EXPECT_TRUE(moved->FindClient(board_.spki_sha256).ok());
   }
