@@ -81,8 +81,8 @@ void SetUp() {
   for (const auto& c : {cs, boe, national}) {
     Check(f->node->gateway->Register(c, f->node->actor).ok(), "register");
   }
-  f->service = std::make_unique<api::Service>(f->node->registry.get(), f->node->gateway.get(),
-                                              f->node->store.get(), &f->metrics, nullptr);
+  f->node->gateway->UseStore(f->node->store.get());
+  f->service = std::make_unique<api::Service>(f->node->gateway.get(), &f->metrics, nullptr);
 }
 
 }  // namespace

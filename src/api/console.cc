@@ -302,13 +302,9 @@ class ConsoleService::Impl {
       return r;
     }
     if (rule->needs_nomination) {
-      // The resident use cases (Gateway) read through a snapshot they are given.
-      auto snapshot = desk_->Snapshot();
-      if (!snapshot.ok()) return Problem(ApiError::kUnavailable, rid);
-      if (Status st = gateway_->CheckRunning(**snapshot); !st.ok()) {
-        return Problem(FromStatus(st), rid);
-      }
-      return ServeResidentRoute(req, **snapshot, *gateway_,
+      // The resident use cases (Gateway) read from snapshots of their own.
+      if (Status st = gateway_->CheckRunning(); !st.ok()) return Problem(FromStatus(st), rid);
+      return ServeResidentRoute(req, *gateway_,
                                 registry::Caller::ForOperator(who, terminal, session->token));
     }
     return Manage(req, who, route, params, terminal);

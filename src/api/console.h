@@ -4,6 +4,7 @@
 // an IC card), enrolment, operator management, and the resident routes for nominated operators.
 // Every request is decided by one authorisation table (ConsoleRules()), deny by default.
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>

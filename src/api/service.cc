@@ -240,8 +240,8 @@ std::string_view RouteOf(std::string_view path) {
   return "(unknown)";
 }
 
-Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
-                            const registry::Gateway& gateway, const registry::Caller& caller) {
+Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway,
+                            const registry::Caller& caller) {
   const std::string& rid = req.request_id;
   auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid); };
   const Match match = MatchPath(req.path);
@@ -268,7 +268,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
       o += ",\"purpose\":";
       text::AppendJsonString(*purpose, &o);
       if (match.route == Route::kResident) {
-        auto rec = gateway.Lookup(reader, caller, code, *purpose);
+        auto rec = gateway.Lookup(caller, code, *purpose);
         if (!rec.ok()) return fail(rec.status());
         if (!rec->found) return Problem(ApiError::kNotFound, rid);
         o += ",\"record\":";
@@ -276,7 +276,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
         o += "}";
         return JsonResponse(std::move(o));
       }
-      auto versions = gateway.History(reader, caller, code, *purpose);
+      auto versions = gateway.History(caller, code, *purpose);
       if (!versions.ok()) return fail(versions.status());
       if (!*versions) return Problem(ApiError::kNotFound, rid);
       o += ",\"versions\":[";
@@ -332,7 +332,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
         return Problem(ApiError::kInvalidRequest, rid,
                        "give individual_number alone, or name or name_kana with birth_date");
       }
-      auto found = gateway.Search(reader, caller, s, **purpose);
+      auto found = gateway.Search(caller, s, **purpose);
       if (!found.ok()) return fail(found.status());
       std::string o = "{\"purpose\":";
       text::AppendJsonString(**purpose, &o);
@@ -369,7 +369,7 @@ Response ServeResidentRoute(const Request& req, store::RegistryReader& reader,
         }
         codes.push_back(item.text());
       }
-      auto provided = gateway.Batch(reader, caller, codes, **purpose);
+      auto provided = gateway.Batch(caller, codes, **purpose);
       if (!provided.ok()) return fail(provided.status());
       std::string o = "{\"purpose\":";
       text::AppendJsonString(**purpose, &o);
@@ -457,55 +457,8 @@ void AccessLog::Write(const http::Event& e) {
   std::fwrite(line.data(), 1, line.size(), out_);
 }
 
-// Readers are SQLite connections: opened on demand, kept for the next request.
-class Service::ReaderPool {
- public:
-  explicit ReaderPool(store::RegistryStore* store) : store_(store) {}
-
-  struct Lease {
-    ReaderPool* pool;
-    std::unique_ptr<store::RegistryReader> reader;
-    Lease(ReaderPool* p, std::unique_ptr<store::RegistryReader> r)
-        : pool(p), reader(std::move(r)) {}
-    Lease(Lease&&) = default;
-    ~Lease() {
-      if (reader) pool->Return(std::move(reader));
-    }
-  };
-
-  Result<Lease> Acquire() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
-        auto r = std::move(idle_.back());
-        idle_.pop_back();
-        return Lease(this, std::move(r));
-      }
-    }
-    auto r = store_->OpenReader();
-    if (!r.ok()) return r.status();
-    return Lease(this, std::move(*r));
-  }
-
- private:
-  void Return(std::unique_ptr<store::RegistryReader> r) {
-    std::lock_guard<std::mutex> lock(mu_);
-    idle_.push_back(std::move(r));
-  }
-  store::RegistryStore* store_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<store::RegistryReader>> idle_;
-};
-
-Service::Service(registry::Registry* registry, registry::Gateway* gateway,
-                 store::RegistryStore* store, Metrics* metrics, AccessLog* access_log)
-    : registry_(registry),
-      gateway_(gateway),
-      metrics_(metrics),
-      access_log_(access_log),
-      readers_(std::make_unique<ReaderPool>(store)) {}
-
-Service::~Service() = default;
+Service::Service(registry::Gateway* gateway, Metrics* metrics, AccessLog* access_log)
+    : gateway_(gateway), metrics_(metrics), access_log_(access_log) {}
 
 void Service::OnEvent(const http::Event& event) {
   if (metrics_ != nullptr) metrics_->Count(event, RouteOf(event.path));
@@ -513,16 +466,10 @@ void Service::OnEvent(const http::Event& event) {
 }
 
 http::Response Service::Handle(const Request& req) {
-  auto lease = readers_->Acquire();
-  if (!lease.ok()) return Problem(ApiError::kUnavailable, req.request_id);
-  return Dispatch(req, *lease->reader);
-}
-
-Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
   const std::string& rid = req.request_id;
   auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid); };
   // Every request, health checks included, comes from a registered system.
-  auto client = gateway_->Authenticate(reader, req.client_spki_sha256, req.remote_address);
+  auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address);
   if (!client.ok()) return fail(client.status());
   const Match match = MatchPath(req.path);
   if (match.route == Route::kUnknown) return Problem(ApiError::kRouteNotFound, rid);
@@ -537,12 +484,12 @@ Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
     case Route::kHealthz:
       return JsonResponse("{\"status\":\"ok\"}");
     case Route::kReadyz: {
-      Status st = gateway_->CheckRunning(reader);
+      Status st = gateway_->CheckRunning();
       if (!st.ok()) return fail(st);
       return JsonResponse("{\"status\":\"ready\"}");
     }
     case Route::kMetrics: {
-      auto since = registry_->HaltedSince(reader);
+      auto since = gateway_->HaltedSince();
       Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = metrics_ == nullptr ? std::string() : metrics_->Render(since.ok() && *since);
@@ -555,11 +502,11 @@ Response Service::Dispatch(const Request& req, store::RegistryReader& reader) {
   }
 
   // The /v1/ use cases: none while halted.
-  if (Status st = gateway_->CheckRunning(reader); !st.ok()) return fail(st);
+  if (Status st = gateway_->CheckRunning(); !st.ok()) return fail(st);
   ApiError body_error = ApiError::kInvalidRequest;
 
   if (IsResidentRoute(req.path)) {
-    return ServeResidentRoute(req, reader, *gateway_, registry::Caller::ForClient(*client, terminal));
+    return ServeResidentRoute(req, *gateway_, registry::Caller::ForClient(*client, terminal));
   }
   switch (match.route) {
     case Route::kNotifications: {

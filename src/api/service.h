@@ -3,9 +3,10 @@
 // The HTTPS API (docs/api.md, openapi.json): routes requests to the registry's use cases and
 // translates JSON both ways. It decides nothing itself: authentication (the client register),
 // authorisation (purposes) and recording happen in registry::Gateway, inside the use case.
+// It holds no store type and no snapshot (DESIGN §3): the use cases read for themselves
+// (ctest layering_api_has_no_store checks this folder).
 
 #include <cstdio>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -15,8 +16,6 @@
 #include "api/metrics.h"
 #include "http/server.h"
 #include "registry/gateway.h"
-#include "registry/registry.h"
-#include "store/registry_store.h"
 #include "text/json.h"
 
 namespace kakunin::api {
@@ -41,8 +40,7 @@ http::Response JsonResponse(std::string body, int status = 200);
 // The resident routes (lookup, history, search, provisions), shared by the systems' port and the
 // console: any caller the Gateway knows (a client or an operator).
 bool IsResidentRoute(std::string_view path);
-http::Response ServeResidentRoute(const http::Request& request, store::RegistryReader& reader,
-                                  const registry::Gateway& gateway,
+http::Response ServeResidentRoute(const http::Request& request, const registry::Gateway& gateway,
                                   const registry::Caller& caller);
 
 // Writes the access log: one JSON object per line per server event, without personal data
@@ -62,24 +60,18 @@ class AccessLog {
 // Thread-safe: Handle runs on the server's worker threads concurrently.
 class Service {
  public:
-  // All pointers must outlive the service; `access_log` may be null.
-  Service(registry::Registry* registry, registry::Gateway* gateway, store::RegistryStore* store,
-          Metrics* metrics, AccessLog* access_log);
-  ~Service();
+  // All pointers must outlive the service; `metrics` and `access_log` may be null. The
+  // gateway must have its store (Gateway::UseStore).
+  Service(registry::Gateway* gateway, Metrics* metrics, AccessLog* access_log);
 
   http::Response Handle(const http::Request& request);
   // The server's event sink: metrics and the access log.
   void OnEvent(const http::Event& event);
 
  private:
-  class ReaderPool;
-  http::Response Dispatch(const http::Request& request, store::RegistryReader& reader);
-
-  registry::Registry* registry_;
   registry::Gateway* gateway_;
   Metrics* metrics_;
   AccessLog* access_log_;
-  std::unique_ptr<ReaderPool> readers_;
 };
 
 }  // namespace kakunin::api

@@ -125,9 +125,10 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
   s->queue_ = std::make_unique<registry::WriteQueue>(node->store.get(), 256);
   node->registry->UseWriteQueue(s->queue_.get());
   node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
-  s->service_ = std::make_unique<api::Service>(node->registry.get(), node->gateway.get(),
-                                               node->store.get(), &s->metrics_,
-                                               s->access_log_.get());
+  // The use cases read from a pool of snapshots over the store; the API holds none.
+  node->gateway->UseStore(node->store.get());
+  s->service_ =
+      std::make_unique<api::Service>(node->gateway.get(), &s->metrics_, s->access_log_.get());
   // A start that fails leaves nothing running and the node as it was; the destructor then has
   // nothing to stop and no checkpoint to sign (nothing was served).
   auto fail = [&](const Status& st) -> Status {

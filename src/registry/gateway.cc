@@ -8,6 +8,7 @@
 #include "domain/local_gov_code.h"
 #include "registry/operators.h"
 #include "registry/quota.h"
+#include "registry/reader_pool.h"
 #include "text/utf8.h"
 
 namespace kakunin::registry {
@@ -114,6 +115,22 @@ Gateway::Gateway(Registry* registry, const PurposeCatalogue* catalogue, const Cl
       clock_(clock),
       prefecture_(prefecture) {}
 
+Gateway::~Gateway() = default;
+
+void Gateway::UseStore(store::RegistryStore* store) {
+  readers_ = store == nullptr ? nullptr : std::make_unique<ReaderPool>(store);
+}
+
+template <typename Fn>
+auto Gateway::WithReader(Fn&& fn) const -> decltype(fn(std::declval<store::RegistryReader&>())) {
+  if (readers_ == nullptr) {
+    return Status::FailedPrecondition("the gateway has no store to read from (UseStore)");
+  }
+  auto lease = readers_->Acquire();
+  if (!lease.ok()) return lease.status();
+  return fn(**lease);
+}
+
 Status Gateway::Register(const Client& c, const Actor& actor) const {
   if (!IsLowerHex64(c.spki_sha256)) {
     return Status::InvalidArgument("the key fingerprint must be 64 lower-case hex digits");
@@ -208,6 +225,10 @@ Status Gateway::Revoke(const std::string& spki, const Actor& actor) const {
   });
 }
 
+Result<std::vector<Client>> Gateway::List() const {
+  return WithReader([&](store::RegistryReader& reader) { return List(reader); });
+}
+
 Result<std::vector<Client>> Gateway::List(store::RegistryReader& reader) const {
   auto rows = reader.ListClients();
   if (!rows.ok()) return rows.status();
@@ -225,8 +246,13 @@ Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::
   return why;
 }
 
-Result<Client> Gateway::Authenticate(store::RegistryReader& reader, const std::string& spki,
-                                     const std::string& terminal) const {
+Result<Client> Gateway::Authenticate(const std::string& spki, const std::string& terminal) const {
+  return WithReader(
+      [&](store::RegistryReader& reader) { return AuthenticateIn(reader, spki, terminal); });
+}
+
+Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std::string& spki,
+                                       const std::string& terminal) const {
   const Actor actor{"cert:" + (IsLowerHex64(spki) ? spki : std::string("(none)")), terminal};
   auto row = reader.FindClient(spki);
   if (!row.ok()) return row.status();
@@ -243,8 +269,12 @@ Result<Client> Gateway::Authenticate(store::RegistryReader& reader, const std::s
   return FromRow(**row);
 }
 
-Status Gateway::CheckRunning(store::RegistryReader& reader) const {
-  auto since = registry_->HaltedSince(reader);
+Result<std::optional<int64_t>> Gateway::HaltedSince() const {
+  return WithReader([&](store::RegistryReader& reader) { return registry_->HaltedSince(reader); });
+}
+
+Status Gateway::CheckRunning() const {
+  auto since = HaltedSince();
   if (!since.ok()) return since.status();
   if (*since) return Status::Unavailable("the node is halted").WithReason("halted");
   return Status::Ok();
@@ -431,9 +461,16 @@ Result<std::string> Gateway::Resolve(const Caller& caller, const std::string& co
   return Status::NotFound("no such handle for this caller and purpose").WithReason("not_found");
 }
 
-Result<ProvidedRecord> Gateway::Lookup(store::RegistryReader& reader, const Caller& caller,
-                                       const std::string& resident_code,
+Result<ProvidedRecord> Gateway::Lookup(const Caller& caller, const std::string& resident_code,
                                        const std::string& purpose) const {
+  return WithReader([&](store::RegistryReader& reader) {
+    return LookupIn(reader, caller, resident_code, purpose);
+  });
+}
+
+Result<ProvidedRecord> Gateway::LookupIn(store::RegistryReader& reader, const Caller& caller,
+                                         const std::string& resident_code,
+                                         const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.provide");
   if (!p.ok()) return p.status();
   KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
@@ -446,6 +483,13 @@ Result<ProvidedRecord> Gateway::Lookup(store::RegistryReader& reader, const Call
 }
 
 Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(
+    const Caller& caller, const std::string& resident_code, const std::string& purpose) const {
+  return WithReader([&](store::RegistryReader& reader) {
+    return HistoryIn(reader, caller, resident_code, purpose);
+  });
+}
+
+Result<std::optional<std::vector<ProvidedVersion>>> Gateway::HistoryIn(
     store::RegistryReader& reader, const Caller& caller, const std::string& resident_code,
     const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.provide");
@@ -458,9 +502,15 @@ Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(
   return out;
 }
 
-Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Caller& caller,
-                                        const SearchRequest& request,
+Result<SearchProvision> Gateway::Search(const Caller& caller, const SearchRequest& request,
                                         const std::string& purpose) const {
+  return WithReader(
+      [&](store::RegistryReader& reader) { return SearchIn(reader, caller, request, purpose); });
+}
+
+Result<SearchProvision> Gateway::SearchIn(store::RegistryReader& reader, const Caller& caller,
+                                          const SearchRequest& request,
+                                          const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.search");
   if (!p.ok()) return p.status();
   SearchRequest r = request;
@@ -484,10 +534,17 @@ Result<SearchProvision> Gateway::Search(store::RegistryReader& reader, const Cal
   return out;
 }
 
-Result<std::vector<ProvidedRecord>> Gateway::Batch(store::RegistryReader& reader,
-                                                   const Caller& caller,
+Result<std::vector<ProvidedRecord>> Gateway::Batch(const Caller& caller,
                                                    const std::vector<std::string>& codes,
                                                    const std::string& purpose) const {
+  return WithReader(
+      [&](store::RegistryReader& reader) { return BatchIn(reader, caller, codes, purpose); });
+}
+
+Result<std::vector<ProvidedRecord>> Gateway::BatchIn(store::RegistryReader& reader,
+                                                     const Caller& caller,
+                                                     const std::vector<std::string>& codes,
+                                                     const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.provide");
   if (!p.ok()) return p.status();
   if (codes.empty() || codes.size() > kMaxCodesPerProvision) {

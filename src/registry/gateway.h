@@ -8,11 +8,12 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "registry/purposes.h"
@@ -54,6 +55,7 @@ bool IsHandle(std::string_view s);
 
 struct OperatorView;  // registry/operators.h
 class Quotas;        // registry/quota.h
+class ReaderPool;    // registry/reader_pool.h
 
 // Who reads: a system (its register entry) or an operator on the console (with their roles and
 // nominations). Exactly one of client / op is set. Both are what was loaded when the request
@@ -86,6 +88,12 @@ class Gateway {
   // All pointers must outlive the gateway.
   Gateway(Registry* registry, const PurposeCatalogue* catalogue, const Clock* clock,
           int prefecture);
+  ~Gateway();
+
+  // The store the per-request use cases read from (not owned; must outlive the gateway): they
+  // take their read snapshots from a pool over it, so their callers (the API, the console) hold
+  // no store types. Without it those calls fail (kFailedPrecondition). Set before serving.
+  void UseStore(store::RegistryStore* store);
 
   // --- the client register (on the node's host) ---
   // Checks the entry: a municipal CS needs a municipality of this prefecture; an agency a
@@ -95,16 +103,23 @@ class Gateway {
   Status Register(const Client& client, const Actor& actor) const;
   // NotFound if unknown or already revoked. Recorded as "client.revoke".
   Status Revoke(const std::string& spki_sha256, const Actor& actor) const;
+  Result<std::vector<Client>> List() const;
+  // The same, in a snapshot the caller holds (the CLI's commands, which open their own).
   Result<std::vector<Client>> List(store::RegistryReader& reader) const;
 
   // --- per request ---
+  // Each call below reads from a snapshot of its own (taken from the pool, returned after the
+  // call); kUnavailable if none can be opened.
+  //
   // The register's entry for a verified certificate. An unknown or revoked one is refused
   // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded.
-  Result<Client> Authenticate(store::RegistryReader& reader, const std::string& spki_sha256,
-                              const std::string& terminal) const;
-  // kUnavailable (reason halted) while the node is halted: a fast check before any work. The
-  // use cases below check again inside their transaction.
-  Status CheckRunning(store::RegistryReader& reader) const;
+  Result<Client> Authenticate(const std::string& spki_sha256, const std::string& terminal) const;
+  // kUnavailable (reason halted) while the node is halted: a fast check before any work, and
+  // the readiness check (it fails too if the store cannot be read). The use cases below check
+  // again inside their transaction.
+  Status CheckRunning() const;
+  // When the node was halted (µs since epoch), or nullopt while it runs (Registry::HaltedSince).
+  Result<std::optional<int64_t>> HaltedSince() const;
 
   // POST /v1/notifications: `items` are the request's notifications as parsed JSON. A client
   // that is not a municipal CS is refused (not_permitted); if any item names, as a string, a
@@ -129,16 +144,14 @@ class Gateway {
   // purpose; any other handle (unknown, expired, another caller's or purpose's) is NotFound
   // (reason not_found), recorded. Search criteria must be among the purpose's fields
   // (criterion_not_permitted).
-  Result<ProvidedRecord> Lookup(store::RegistryReader& reader, const Caller& caller,
-                                const std::string& resident_code,
+  Result<ProvidedRecord> Lookup(const Caller& caller, const std::string& resident_code,
                                 const std::string& purpose) const;
-  Result<std::optional<std::vector<ProvidedVersion>>> History(store::RegistryReader& reader,
-                                                              const Caller& caller,
+  Result<std::optional<std::vector<ProvidedVersion>>> History(const Caller& caller,
                                                               const std::string& resident_code,
                                                               const std::string& purpose) const;
-  Result<SearchProvision> Search(store::RegistryReader& reader, const Caller& caller,
-                                 const SearchRequest& request, const std::string& purpose) const;
-  Result<std::vector<ProvidedRecord>> Batch(store::RegistryReader& reader, const Caller& caller,
+  Result<SearchProvision> Search(const Caller& caller, const SearchRequest& request,
+                                 const std::string& purpose) const;
+  Result<std::vector<ProvidedRecord>> Batch(const Caller& caller,
                                             const std::vector<std::string>& resident_codes,
                                             const std::string& purpose) const;
 
@@ -148,6 +161,25 @@ class Gateway {
   void UseQuotas(Quotas* quotas) { quotas_ = quotas; }
 
  private:
+  // The use cases above, in `reader`.
+  Result<Client> AuthenticateIn(store::RegistryReader& reader, const std::string& spki_sha256,
+                                const std::string& terminal) const;
+  Result<ProvidedRecord> LookupIn(store::RegistryReader& reader, const Caller& caller,
+                                  const std::string& resident_code,
+                                  const std::string& purpose) const;
+  Result<std::optional<std::vector<ProvidedVersion>>> HistoryIn(store::RegistryReader& reader,
+                                                                const Caller& caller,
+                                                                const std::string& resident_code,
+                                                                const std::string& purpose) const;
+  Result<SearchProvision> SearchIn(store::RegistryReader& reader, const Caller& caller,
+                                   const SearchRequest& request, const std::string& purpose) const;
+  Result<std::vector<ProvidedRecord>> BatchIn(store::RegistryReader& reader, const Caller& caller,
+                                              const std::vector<std::string>& resident_codes,
+                                              const std::string& purpose) const;
+  // Runs `fn(reader)` with a reader leased from the pool.
+  template <typename Fn>
+  auto WithReader(Fn&& fn) const -> decltype(fn(std::declval<store::RegistryReader&>()));
+
   // The quota hooks (registry/quota.h): before a read, and after its answer.
   Result<const Purpose*> Admit(const Caller& caller, const Purpose* purpose,
                                const char* action) const;
@@ -175,6 +207,7 @@ class Gateway {
   const Clock* clock_;
   int prefecture_;
   Quotas* quotas_ = nullptr;
+  std::unique_ptr<ReaderPool> readers_;
 
   struct HandleEntry {
     std::string binding;

@@ -12,6 +12,7 @@
 #include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/operators.h"
+#include "registry/reader_pool.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
 namespace kakunin::registry {
@@ -51,6 +52,7 @@ class GatewayTest : public ::testing::Test {
         std::make_unique<Registry>(config, store_.get(), cipher_.get(), &clock_, log_.get());
     registry_->UsePurposes(purposes_.get());
     gateway_ = std::make_unique<Gateway>(registry_.get(), purposes_.get(), &clock_, 19);
+    gateway_->UseStore(store_.get());
     desk_ = std::make_unique<OperatorDesk>(store_.get(), log_.get(), &clock_, purposes_.get());
     auto r = store_->OpenReader();
     ASSERT_TRUE(r.ok());
@@ -107,6 +109,7 @@ class GatewayTest : public ::testing::Test {
   }
   void TearDown() override {
     reader_.reset();
+    if (gateway_) gateway_->UseStore(nullptr);  // its pooled readers close before the files go
     fs::remove_all(dir_);
   }
 
@@ -178,14 +181,14 @@ TEST_F(GatewayTest, SearchCriteriaOutsideThePurposesFieldsAreRefusedAndRecorded)
   // board.school_aid has no 個人番号 and no kana: it cannot learn whose a number is.
   SearchRequest by_number;
   by_number.number = numbers_[0];
-  auto r = gateway_->Search(*reader_, board, by_number, "board.school_aid");
+  auto r = gateway_->Search(board, by_number, "board.school_aid");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(r.status().reason(), "criterion_not_permitted");
   SearchRequest by_kana;
   by_kana.kana = "ヤマダ";
   by_kana.birth_date = "1980-05-01";
-  r = gateway_->Search(*reader_, board, by_kana, "board.school_aid");
+  r = gateway_->Search(board, by_kana, "board.school_aid");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().reason(), "criterion_not_permitted");
   EXPECT_EQ(ProvisionCount(codes_[0]), 0);
@@ -198,7 +201,7 @@ TEST_F(GatewayTest, SearchCriteriaOutsideThePurposesFieldsAreRefusedAndRecorded)
   SearchRequest by_name;
   by_name.name = "山田";
   by_name.birth_date = "1980-05-01";
-  r = gateway_->Search(*reader_, board, by_name, "board.school_aid");
+  r = gateway_->Search(board, by_name, "board.school_aid");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->records.size(), 1u);
   // The same rule for every caller of the use case, the host included.
@@ -208,21 +211,21 @@ TEST_F(GatewayTest, SearchCriteriaOutsideThePurposesFieldsAreRefusedAndRecorded)
 
 TEST_F(GatewayTest, AClientRevokedAfterAuthenticationGetsNothing) {
   // The request authenticated the client a moment ago; then the register revoked it.
-  auto client = gateway_->Authenticate(*reader_, board_.spki_sha256, "t");
+  auto client = gateway_->Authenticate(board_.spki_sha256, "t");
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE(gateway_->Revoke(board_.spki_sha256, host_).ok());
   const Caller stale = Caller::ForClient(*client, "t");
-  auto rec = gateway_->Lookup(*reader_, stale, codes_[0], "board.school_aid");
+  auto rec = gateway_->Lookup(stale, codes_[0], "board.school_aid");
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.status().reason(), "client_revoked");
-  auto batch = gateway_->Batch(*reader_, stale, {codes_[0], codes_[1]}, "board.school_aid");
+  auto batch = gateway_->Batch(stale, {codes_[0], codes_[1]}, "board.school_aid");
   EXPECT_EQ(batch.status().reason(), "client_revoked");
-  auto history = gateway_->History(*reader_, stale, codes_[0], "board.school_aid");
+  auto history = gateway_->History(stale, codes_[0], "board.school_aid");
   EXPECT_EQ(history.status().reason(), "client_revoked");
   SearchRequest by_name;
   by_name.name = "山田";
   by_name.birth_date = "1980-05-01";
-  auto found = gateway_->Search(*reader_, stale, by_name, "board.school_aid");
+  auto found = gateway_->Search(stale, by_name, "board.school_aid");
   EXPECT_EQ(found.status().reason(), "client_revoked");
   EXPECT_EQ(ProvisionCount(codes_[0]), 0);
   EXPECT_EQ(ProvisionCount(codes_[1]), 0);
@@ -239,11 +242,11 @@ TEST_F(GatewayTest, AnOperatorSuspendedAfterLoadingGetsNothing) {
   NominateDirectly("op1", "registry.maintenance");
   const OperatorView op = Load("op1");
   const Caller caller = Caller::ForOperator(op, "console", "session-1");
-  ASSERT_TRUE(gateway_->Lookup(*reader_, caller, codes_[0], "registry.maintenance").ok());
+  ASSERT_TRUE(gateway_->Lookup(caller, codes_[0], "registry.maintenance").ok());
   ASSERT_TRUE(store_->Write([](store::RegistryTxn& txn) {
                         return txn.SetOperatorStatus("op1", "suspended");
                       }).ok());
-  auto rec = gateway_->Lookup(*reader_, caller, codes_[0], "registry.maintenance");
+  auto rec = gateway_->Lookup(caller, codes_[0], "registry.maintenance");
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.status().reason(), "not_nominated");
   EXPECT_EQ(ProvisionCount(codes_[0]), 1);  // the read before the suspension only
@@ -251,9 +254,9 @@ TEST_F(GatewayTest, AnOperatorSuspendedAfterLoadingGetsNothing) {
 
 TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
   const Caller board = Caller::ForClient(board_, "t");
-  ASSERT_TRUE(gateway_->CheckRunning(*reader_).ok());
+  ASSERT_TRUE(gateway_->CheckRunning().ok());
   ASSERT_TRUE(registry_->Halt("test", host_).ok());
-  auto rec = gateway_->Lookup(*reader_, board, codes_[0], "board.school_aid");
+  auto rec = gateway_->Lookup(board, codes_[0], "board.school_aid");
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.status().reason(), "halted");
   EXPECT_EQ(ProvisionCount(codes_[0]), 0);
@@ -276,19 +279,19 @@ TEST_F(GatewayTest, OperatorsAreNominatedAndReadOnlyForThePrefecturesOwnPurposes
   const OperatorView op = Load("op1");
   const Caller caller = Caller::ForOperator(op, "console", "session-1");
   for (const char* purpose : {"national.forwarding", "board.school_aid"}) {
-    auto rec = gateway_->Lookup(*reader_, caller, codes_[0], purpose);
+    auto rec = gateway_->Lookup(caller, codes_[0], purpose);
     ASSERT_FALSE(rec.ok()) << purpose;
     EXPECT_EQ(rec.status().reason(), "not_nominated") << purpose;
   }
   EXPECT_EQ(ProvisionCount(codes_[0]), 0);
-  EXPECT_TRUE(gateway_->Lookup(*reader_, caller, codes_[0], "registry.maintenance").ok());
+  EXPECT_TRUE(gateway_->Lookup(caller, codes_[0], "registry.maintenance").ok());
 }
 
 TEST_F(GatewayTest, AConsoleReadIsRecordedAsATransferToThePurposesDepartment) {
   NominateDirectly("op1", "registry.maintenance");
   const OperatorView op = Load("op1");
-  auto rec = gateway_->Lookup(*reader_, Caller::ForOperator(op, "console", "s"), codes_[0],
-                              "registry.maintenance");
+  auto rec =
+      gateway_->Lookup(Caller::ForOperator(op, "console", "s"), codes_[0], "registry.maintenance");
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   auto provisions = reader_->Provisions(codes_[0]);
   ASSERT_TRUE(provisions.ok());
@@ -303,7 +306,7 @@ TEST_F(GatewayTest, AConsoleReadIsRecordedAsATransferToThePurposesDepartment) {
 TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
   const Caller board = Caller::ForClient(board_, "t");
   const std::string missing = "99999999999";
-  auto out = gateway_->Batch(*reader_, board, {codes_[0], missing}, "board.school_aid");
+  auto out = gateway_->Batch(board, {codes_[0], missing}, "board.school_aid");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   auto provide = Entries("resident.provide");
   ASSERT_EQ(provide.size(), 1u);
@@ -315,7 +318,7 @@ TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
   EXPECT_THAT(*provide[0].payload, Not(HasSubstr(codes_[0])));
   EXPECT_THAT(*provide[0].payload, Not(HasSubstr(missing)));
   // A lookup of an unknown code leaves its trace too.
-  ASSERT_TRUE(gateway_->Lookup(*reader_, board, "88888888888", "board.school_aid").ok());
+  ASSERT_TRUE(gateway_->Lookup(board, "88888888888", "board.school_aid").ok());
   provide = Entries("resident.provide");
   ASSERT_EQ(provide.size(), 2u);
   EXPECT_THAT(Decode(provide[1]).targets,
@@ -325,8 +328,9 @@ TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
   const OperatorView op = Load("op1");
   SearchRequest by_number;
   by_number.number = numbers_[1];
-  ASSERT_TRUE(gateway_->Search(*reader_, Caller::ForOperator(op, "console", "s"), by_number,
-                               "registry.maintenance").ok());
+  ASSERT_TRUE(
+      gateway_->Search(Caller::ForOperator(op, "console", "s"), by_number, "registry.maintenance")
+          .ok());
   for (const auto& row : Entries("resident.search")) {
     EXPECT_THAT(*row.payload, Not(HasSubstr(numbers_[1])));
     EXPECT_THAT(*row.payload, Not(HasSubstr(codes_[1])));
@@ -336,8 +340,7 @@ TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
 
 TEST_F(GatewayTest, AProvisionWithARepeatedCodeIsAnsweredOnceAndTheLogVerifies) {
   const Caller board = Caller::ForClient(board_, "t");
-  auto out = gateway_->Batch(*reader_, board,
-                             {codes_[0], codes_[1], codes_[0], "99999999999", "99999999999"},
+  auto out = gateway_->Batch(board, {codes_[0], codes_[1], codes_[0], "99999999999", "99999999999"},
                              "board.school_aid");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   ASSERT_EQ(out->size(), 3u);  // first-seen order
@@ -366,26 +369,25 @@ TEST_F(GatewayTest, SearchHandlesOpenOnlyForTheirCallerAndPurposeAndExpire) {
   // stats.population carries no resident code: the handle is the only way to open a hit.
   SearchRequest by_birth;
   by_birth.birth_date = "1980-05-02";
-  auto found = gateway_->Search(*reader_, mine, by_birth, "stats.population");
+  auto found = gateway_->Search(mine, by_birth, "stats.population");
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->records.size(), 1u);
   ASSERT_EQ(found->handles.size(), 1u);
   const std::string handle = found->handles[0];
   EXPECT_TRUE(IsHandle(handle));
   for (const auto& [k, v] : found->records[0].items) EXPECT_NE(k, "resident_code");
-  auto rec = gateway_->Lookup(*reader_, mine, handle, "stats.population");
+  auto rec = gateway_->Lookup(mine, handle, "stats.population");
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   EXPECT_TRUE(rec->found);
-  auto history = gateway_->History(*reader_, mine, handle, "stats.population");
+  auto history = gateway_->History(mine, handle, "stats.population");
   ASSERT_TRUE(history.ok() && *history);
   // Another session, another purpose, another client: no such resident, and recorded.
   const size_t refused_before = Entries("resident.provide").size();
-  auto r = gateway_->Lookup(*reader_, other_session, handle, "stats.population");
+  auto r = gateway_->Lookup(other_session, handle, "stats.population");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  r = gateway_->Lookup(*reader_, mine, handle, "registry.maintenance");
+  r = gateway_->Lookup(mine, handle, "registry.maintenance");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  auto by_board = gateway_->Lookup(*reader_, Caller::ForClient(board_, "t"), handle,
-                                   "board.school_aid");
+  auto by_board = gateway_->Lookup(Caller::ForClient(board_, "t"), handle, "board.school_aid");
   EXPECT_EQ(by_board.status().code(), StatusCode::kNotFound);
   auto provide = Entries("resident.provide");
   ASSERT_EQ(provide.size(), refused_before + 3);
@@ -394,12 +396,63 @@ TEST_F(GatewayTest, SearchHandlesOpenOnlyForTheirCallerAndPurposeAndExpire) {
   }
   // Ten minutes later it is gone.
   clock_.Advance(kHandleLifetimeMicros);
-  r = gateway_->Lookup(*reader_, mine, handle, "stats.population");
+  r = gateway_->Lookup(mine, handle, "stats.population");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   // A made-up handle of the right shape is no better.
-  r = gateway_->Lookup(*reader_, mine, "h_" + std::string(32, '0'), "stats.population");
+  r = gateway_->Lookup(mine, "h_" + std::string(32, '0'), "stats.population");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(VerifyProblem(), "");
+}
+
+// The use cases open their own snapshots (the API holds none, DESIGN §3): a gateway without a
+// store refuses the reads instead of crashing, and none of them records anything.
+TEST_F(GatewayTest, ReadsWithoutAStoreAreRefusedNotServed) {
+  gateway_->UseStore(nullptr);
+  const size_t entries_before = Entries("resident.provide").size();
+  EXPECT_EQ(gateway_->CheckRunning().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gateway_->Authenticate(board_.spki_sha256, "t").status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gateway_->Lookup(Caller::ForClient(board_, "t"), codes_[0], "board.school_aid")
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gateway_->List().status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Entries("resident.provide").size(), entries_before);
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+  // With the store back, the same calls answer.
+  gateway_->UseStore(store_.get());
+  EXPECT_TRUE(gateway_->CheckRunning().ok());
+  EXPECT_TRUE(gateway_->Authenticate(board_.spki_sha256, "t").ok());
+  auto halted = gateway_->HaltedSince();
+  ASSERT_TRUE(halted.ok());
+  EXPECT_FALSE(halted->has_value());
+  auto clients = gateway_->List();
+  ASSERT_TRUE(clients.ok());
+  EXPECT_EQ(clients->size(), 2u);
+}
+
+// Readers are connections: one a call, returned when the call ends, and reused by the next
+// rather than opened again; two calls at once get two different ones.
+TEST_F(GatewayTest, LeasedReadersGoBackToThePoolAndAreReused) {
+  ReaderPool pool(store_.get());
+  {
+    auto a = pool.Acquire();
+    ASSERT_TRUE(a.ok());
+    auto b = pool.Acquire();
+    ASSERT_TRUE(b.ok());
+    EXPECT_NE(&**a, &**b);
+    EXPECT_EQ(pool.idle(), 0u);
+    EXPECT_TRUE((*a)->FindClient(board_.spki_sha256).ok());
+  }
+  EXPECT_EQ(pool.idle(), 2u);
+  {
+    auto again = pool.Acquire();
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(pool.idle(), 1u);      // reused, not opened again
+    auto moved = std::move(*again);  // the moved-from lease returns nothing: no double return
+    EXPECT_TRUE(moved->FindClient(board_.spki_sha256).ok());
+  }
+  EXPECT_EQ(pool.idle(), 2u);
 }
 
 }  // namespace

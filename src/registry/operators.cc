@@ -100,10 +100,6 @@ Result<std::optional<OperatorView>> OperatorDesk::Find(const std::string& id) co
   return Load(**reader, id);
 }
 
-Result<std::unique_ptr<store::RegistryReader>> OperatorDesk::Snapshot() const {
-  return store_->OpenReader();
-}
-
 Result<std::optional<OperatorView>> OperatorDesk::Load(store::RegistryReader& reader,
                                                        const std::string& id) const {
   auto row = reader.FindOperator(id);

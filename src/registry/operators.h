@@ -64,8 +64,6 @@ class OperatorDesk {
   // The same, in a snapshot of its own: the operator behind a console session, read for each
   // request (a suspension takes effect at once). Not recorded: it is the session's own check.
   Result<std::optional<OperatorView>> Find(const std::string& operator_id) const;
-  // A read snapshot for the resident use cases (Gateway), which take one.
-  Result<std::unique_ptr<store::RegistryReader>> Snapshot() const;
 
   // On the node's host, once: the first security chief and access manager (roles granted
   // without approval — there is nobody to approve them yet), each with an enrolment token.
