@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "auth/webauthn_testing.h"
+#include "support/webauthn_testing.h"
 
 namespace kakunin::auth {
 namespace {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "crypto/pki.h"
-#include "http/test_client.h"
+#include "support/test_client.h"
 
 namespace kakunin::http {
 namespace {

@@ -18,7 +18,7 @@
 #include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
-#include "http/test_client.h"
+#include "support/test_client.h"
 #include "openapi/openapi_check.h"
 #include "text/json.h"
 

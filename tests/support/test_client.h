@@ -1,8 +1,7 @@
 #pragma once
 
-// A blocking HTTPS/1.1 client for the http module's tests, on plain OpenSSL and a socket: no
-// Beast, so test files compile fast. Header-only on purpose: the glob in src/CMakeLists.txt puts
-// every http/*.cc but *_test.cc into the production library, and test code stays out of it.
+// A blocking HTTPS/1.1 client for the tests (tests/support/, outside every production library),
+// on plain OpenSSL and a socket: no Beast, so test files compile fast. Header-only.
 // Not for production: no proxy, no chunked responses, one response at a time. Not thread-safe:
 // one TestClient per thread.
 
