@@ -122,12 +122,10 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
        }});
   node->gateway->UseQuotas(s->quotas_.get());
   // Reads and notifications from many connections share durable commits.
-  s->queue_ = std::make_unique<registry::WriteQueue>(node->store.get(), 256);
+  s->queue_ = node->NewWriteQueue(256);
   node->registry->UseWriteQueue(s->queue_.get());
   node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
-  s->service_ = std::make_unique<api::Service>(node->registry.get(), node->gateway.get(),
-                                               node->store.get(), &s->metrics_,
-                                               s->access_log_.get());
+  s->service_ = node->NewService(&s->metrics_, s->access_log_.get());
   // A start that fails leaves nothing running and the node as it was; the destructor then has
   // nothing to stop and no checkpoint to sign (nothing was served).
   auto fail = [&](const Status& st) -> Status {
