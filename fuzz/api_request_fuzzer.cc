@@ -18,8 +18,8 @@
 #include "api/errors.h"
 #include "api/metrics.h"
 #include "api/service.h"
+#include "app/node.h"
 #include "cli/generate.h"
-#include "cli/node.h"
 #include "domain/notification.h"
 #include "http/server.h"
 #include "text/json.h"
@@ -30,7 +30,7 @@ using namespace kakunin;
 
 struct Fixture {
   std::string dir;
-  std::unique_ptr<cli::Node> node;
+  std::unique_ptr<app::Node> node;
   api::Metrics metrics;
   std::unique_ptr<api::Service> service;
   std::string spki[4];
@@ -57,8 +57,8 @@ void SetUp() {
   Check(::mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
   f->dir = tmpl;
   std::atexit(RemoveDir);
-  Check(cli::InitNode(f->dir, 19, "").ok(), "init");
-  auto node = cli::OpenNode(f->dir);
+  Check(app::InitNode(f->dir, 19, "").ok(), "init");
+  auto node = app::OpenNode(f->dir);
   Check(node.ok(), "open");
   f->node = std::move(*node);
   auto g = NotificationGenerator::Create(GenerateOptions{});

@@ -6,11 +6,13 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "registry/config.h"
+#include "app/config.h"
 #include "registry/purposes.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace kakunin::registry;
+  using kakunin::app::ParseNodeConfig;
+  using kakunin::app::RenderNodeConfig;
   std::string_view text(reinterpret_cast<const char*>(data), size);
   (void)PurposeCatalogue::Parse(text);
   auto c = ParseNodeConfig(text, "/data");

@@ -39,11 +39,15 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// Where a command writes; injected so tests run commands in-process.
+class NodeAccess;  // cli/node.h
+
+// Where a command writes, and how it reaches a node's data directory; injected so tests run
+// commands in-process. `nodes` is app/'s (app/main.cc); commands that need no node ignore it.
 struct Io {
   std::istream& in;
   std::ostream& out;
   std::ostream& err;
+  const NodeAccess* nodes = nullptr;
 };
 
 // Exit statuses shared by every command (the contract's, for validate and ingest).

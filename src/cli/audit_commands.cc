@@ -9,8 +9,8 @@
 
 #include "audit/archive.h"
 #include "audit/log.h"
-#include "audit/review.h"
 #include "audit/merkle.h"
+#include "audit/review.h"
 #include "cli/commands.h"
 #include "cli/node.h"
 #include "core/clock.h"
@@ -83,13 +83,13 @@ const char kHelp[] =
     "  kakunin audit export --data d --from 2026-04-01 --to 2026-05-01 --out 2026-04.kla\n"
     "  kakunin audit verify --archive 2026-04.kla --public-key audit.key.pub\n";
 
-std::string EntryJson(const store::AuditRow& row) {
+std::string EntryJson(const registry::LogRecord& row) {
   std::string out = "{\"seq\":" + std::to_string(row.seq) + ",\"time\":" + std::to_string(row.time);
-  if (!row.payload) {
+  if (row.erased) {
     return out + ",\"erased\":true,\"leaf_hash\":\"" + HexEncode(row.leaf_hash) + "\"}";
   }
-  auto e = audit::DecodeEntry(*row.payload);
-  if (!e.ok()) return out + ",\"malformed\":true}";
+  if (!row.entry) return out + ",\"malformed\":true}";
+  const audit::AuditEntry* e = &*row.entry;
   auto field = [&](const char* k, const std::string& v) {
     out += ",\"";
     out += k;
@@ -114,11 +114,7 @@ std::string EntryJson(const store::AuditRow& row) {
 }
 
 int Verify(Node& node, const Args& args, Io& io) {
-  auto reader = node.store->OpenReader();
-  if (!reader.ok()) return Fail(io, reader.status());
-  auto report = audit::VerifyLog(**reader, node.signer->public_key(), [&](const std::string& code) {
-    return registry::ResidentTarget(*node.cipher, code, true);
-  });
+  auto report = node.audit->Verify();
   if (!report.ok()) return Fail(io, report.status());
   std::vector<std::string> problems = report->problems;
   int64_t count = report->problem_count;
@@ -133,7 +129,7 @@ int Verify(Node& node, const Args& args, Io& io) {
       if (path == outside[0].first) continue;  // a node that never sealed has no head yet
       return Fail(io, text.status());
     }
-    Status st = CheckLogExtends(node, *text, what.c_str());
+    Status st = node.audit->CheckExtends(*text, what.c_str());
     if (!st.ok()) {
       if (problems.size() < audit::kMaxListedProblems) problems.push_back(st.message());
       ++count;
@@ -259,20 +255,16 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   }
   auto data = RequireData(*args, "audit", io);
   if (!data) return kExitUsage;
-  auto node = OpenNode(*data, /*check_head=*/sub != "verify");
+  auto node = OpenNode(io, *data, /*check_head=*/sub != "verify");
   if (!node.ok()) return Fail(io, node.status());
   Node& n = **node;
   if (sub == "verify") return Verify(n, *args, io);
-  auto reader = n.store->OpenReader();
-  if (!reader.ok()) return Fail(io, reader.status());
   if (sub == "checkpoint") {
     (void)SealLog(n);
-    auto cps = (*reader)->Checkpoints();
-    if (!cps.ok()) return Fail(io, cps.status());
-    if (cps->empty()) return Fail(io, Status::NotFound("the log has no checkpoint yet"));
-    const auto& c = cps->back();
-    io.out << audit::CheckpointToJson({c.tree_size, c.root, c.time, c.key_id, c.signature})
-           << "\n";
+    auto latest = n.audit->LatestCheckpoint();
+    if (!latest.ok()) return Fail(io, latest.status());
+    if (!*latest) return Fail(io, Status::NotFound("the log has no checkpoint yet"));
+    io.out << audit::CheckpointToJson(**latest) << "\n";
     return kExitOk;
   }
   if (sub == "prove") {
@@ -280,13 +272,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       auto entry = ParseCount(args->Get("entry"));
       std::optional<int64_t> size = ParseCount(args->Get("size"));
       if (!entry) return Usage(io, "--entry must be a number");
-      if (!size) {
-        auto cps = (*reader)->Checkpoints();
-        if (!cps.ok()) return Fail(io, cps.status());
-        if (cps->empty()) return Fail(io, Status::NotFound("the log has no checkpoint yet"));
-        size = cps->back().tree_size;
-      }
-      auto p = audit::ProveInclusion(**reader, *entry, *size);
+      auto p = n.audit->ProveInclusion(*entry, size);
       if (!p.ok()) return Fail(io, p.status());
       io.out << audit::InclusionProofToJson(*p) << "\n";
       return kExitOk;
@@ -294,7 +280,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     auto from = ParseCount(args->Get("from"));
     auto to = ParseCount(args->Get("to"));
     if (!from || !to) return Usage(io, "prove needs --entry N, or --from M --to N");
-    auto p = audit::ProveConsistency(**reader, *from, *to);
+    auto p = n.audit->ProveConsistency(*from, *to);
     if (!p.ok()) return Fail(io, p.status());
     io.out << audit::ConsistencyProofToJson(*p) << "\n";
     return kExitOk;
@@ -329,8 +315,6 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     Status st = record("audit.export",
                        "from=" + *args->Get("from") + " to=" + *args->Get("to"), 0);
     if (!st.ok()) return Fail(io, st);
-    auto fresh = n.store->OpenReader();
-    if (!fresh.ok()) return Fail(io, fresh.status());
     // The archive holds personal data (resident codes, search conditions): owner-only, made
     // durable before it takes its name.
     std::string tmp = *out_path + ".tmp";
@@ -340,7 +324,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     Result<audit::ArchiveSummary> summary = Status::IoError("cannot write " + tmp);
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);  // keeps mode 0600
-      if (out) summary = audit::ExportArchive(**fresh, n.signer->public_key(), *from, *to, out);
+      if (out) summary = n.audit->Export(*from, *to, out);
       out.close();
       if (summary.ok() && !out) summary = Status::IoError("cannot write " + tmp);
     }
@@ -366,7 +350,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   if (sub == "review") {
     std::optional<int64_t> from, to;
     if (!date("from", &from) || !date("to", &to)) return Usage(io, "--from/--to are dates");
-    auto findings = audit::Review(**reader, from.value_or(0), to.value_or(INT64_MAX));
+    auto findings = n.audit->Review(from.value_or(0), to.value_or(INT64_MAX));
     if (!findings.ok()) return Fail(io, findings.status());
     Status st = record("audit.review", "from=" + args->Get("from").value_or("") + " to=" +
                                            args->Get("to").value_or(""),
@@ -387,7 +371,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     return kExitOk;
   }
   if (sub == "search") {
-    store::AuditQuery q;
+    registry::LogQuery q;
     if (!date("from", &q.from_time) || !date("to", &q.to_time)) {
       return Usage(io, "--from and --to are dates YYYY-MM-DD (JST)");
     }
@@ -400,7 +384,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       if (!v || *v < 1 || *v > 100000) return Usage(io, "--limit must be 1..100000");
       q.limit = static_cast<int>(*v);
     }
-    auto rows = (*reader)->SearchAudit(q);
+    auto rows = n.audit->Search(q);
     if (!rows.ok()) return Fail(io, rows.status());
     // Reading the log is an operation too.
     audit::AuditEntry e;

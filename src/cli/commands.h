@@ -20,7 +20,7 @@ struct Command {
 
 // All commands, in the order `kakunin --help` lists them. None prints resident data: that is
 // read through the console or the API by a nominated operator (DESIGN §5). A command added here
-// needs a row in side_door_test.cc, which runs it against a node and looks for resident data.
+// needs a row in app/side_door_test.cc, which runs it against a node and looks for resident data.
 const std::vector<Command>& Commands();
 
 // Commands that once printed resident data on the host (show, search, history, provide,

@@ -1,62 +1,87 @@
 #pragma once
 
-// Opening a node's data directory for a command: configuration, key file, database, and
-// the registry over them. Every failure is a clear message and changes nothing.
+// A node as the commands see it: the use cases over its data directory, and nothing of how they
+// are stored (DESIGN §3: cli/ never touches the store). app/ opens and creates nodes (app/node.h)
+// and hands the commands a NodeAccess through Io.
 
+#include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "api/metrics.h"
+#include "api/service.h"
 #include "cli/args.h"
 #include "core/clock.h"
-#include "audit/log.h"
-#include "crypto/field_cipher.h"
+#include "registry/audit_desk.h"
 #include "registry/config.h"
 #include "registry/gateway.h"
+#include "registry/host_reports.h"
 #include "registry/operators.h"
 #include "registry/purposes.h"
 #include "registry/registry.h"
-#include "store/registry_store.h"
+#include "registry/write_queue.h"
 
 namespace kakunin::cli {
 
+// An open node. app/ fills it in and owns what lies beneath (the database, keys, signer); the
+// pointers here stay valid for the node's lifetime.
 struct Node {
+  virtual ~Node() = default;
+
   registry::NodeConfig config;
-  std::unique_ptr<store::RegistryStore> store;
-  std::unique_ptr<crypto::FieldCipher> cipher;
   SystemClock clock;
-  std::unique_ptr<audit::Signer> signer;
-  std::unique_ptr<audit::AuditLog> log;
   std::unique_ptr<registry::PurposeCatalogue> purposes;
   std::unique_ptr<registry::Registry> registry;
-  std::unique_ptr<registry::Gateway> gateway;  // the use cases for systems (client register)
+  std::unique_ptr<registry::Gateway> gateway;         // the use cases for systems (client register)
   std::unique_ptr<registry::OperatorDesk> operators;  // the operator register
+  std::unique_ptr<registry::AuditDesk> audit;         // the operation log: checks, proofs, search
+  std::unique_ptr<registry::HostReports> reports;     // counts and registers for the host
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
+
+  // Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the
+  // database too (<data>/audit.head): a database whose log no longer extends it is refused at
+  // the next open. Called at the end of every command that wrote to the log.
+  virtual Status Seal() = 0;
+  // A group-committing write queue over the node's database (NodeServer).
+  virtual std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) = 0;
 };
 
-// Opens the node in `data_dir`: refuses (InvalidArgument, naming the path and the chmod/chown
-// that fixes it) a data directory, configuration, key file, signing key or database (and its
-// -wal/-shm) that is not owned by the effective user or is open to its group or others; reads
-// kakunin.toml, loads the key file, opens the database
-// (never creating it) and checks that the key file is the one the database was made with.
-// Unless `check_head` is false (audit verify reports it as a finding instead), a log that no
-// longer extends <data>/audit.head is refused.
-// With `config_file`, the configuration is read from it instead of <data_dir>/kakunin.toml, and
-// `data_dir` is the file's directory.
-Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_head = true,
-                                       const std::string& config_file = "");
+// How commands open and create nodes; implemented by app/ (app::NodeAccess).
+class NodeAccess {
+ public:
+  virtual ~NodeAccess() = default;
 
-// Creates a node in `data_dir` (made if missing): configuration, key file (unless
-// `key_file` names an existing one), database with its schema, and metadata. Refuses to
-// touch a directory that already holds a node.
-Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file);
+  // Opens the node in `data_dir`: refuses (InvalidArgument, naming the path and the chmod/chown
+  // that fixes it) a data directory, configuration, key file, signing key or database (and its
+  // -wal/-shm) that is not owned by the effective user or is open to its group or others; reads
+  // kakunin.toml, loads the key file, opens the database (never creating it) and checks that
+  // the key file is the one the database was made with. Unless `check_head` is false (audit
+  // verify reports it as a finding instead), a log that no longer extends <data>/audit.head is
+  // refused. With `config_file`, the configuration is read from it instead of
+  // <data_dir>/kakunin.toml, and `data_dir` is the file's directory.
+  virtual Result<std::unique_ptr<Node>> Open(const std::string& data_dir, bool check_head,
+                                             const std::string& config_file) const = 0;
 
-// Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the
-// database too (<data>/audit.head): a database whose log no longer extends it is refused at
-// the next open. Called at the end of every command that wrote to the log.
-Status SealLog(Node& node);
+  // Creates a node in `data_dir` (made if missing): configuration, key file (unless `key_file`
+  // names an existing one), database with its schema, and metadata. Refuses to touch a
+  // directory that already holds a node.
+  virtual Status Init(const std::string& data_dir, int prefecture,
+                      const std::string& key_file) const = 0;
 
-// Checks that the log in the database extends `checkpoint_json` (same root at its size).
-Status CheckLogExtends(Node& node, const std::string& checkpoint_json, const char* what);
+  // Writes `config` as <data_dir>/kakunin.toml, replacing it (kakunin demo adds [server]).
+  virtual Status WriteConfig(const std::string& data_dir,
+                             const registry::NodeConfig& config) const = 0;
+};
+
+// io.nodes->Open / Init; FailedPrecondition when the Io carries no NodeAccess.
+Result<std::unique_ptr<Node>> OpenNode(const Io& io, const std::string& data_dir,
+                                       bool check_head = true, const std::string& config_file = "");
+Status InitNode(const Io& io, const std::string& data_dir, int prefecture,
+                const std::string& key_file);
+
+// node.Seal(), for callers that hold a node (NodeServer::Stop).
+inline Status SealLog(Node& node) { return node.Seal(); }
 
 // The --data option every node command takes.
 OptionSpec DataOption();

@@ -122,11 +122,9 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
        }});
   node->gateway->UseQuotas(s->quotas_.get());
   // Reads and notifications from many connections share durable commits.
-  s->queue_ = std::make_unique<registry::WriteQueue>(node->store.get(), 256);
+  s->queue_ = node->NewWriteQueue(256);
   node->registry->UseWriteQueue(s->queue_.get());
   node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
-  // The use cases read from a pool of snapshots over the store; the API holds none.
-  node->gateway->UseStore(node->store.get());
   s->service_ =
       std::make_unique<api::Service>(node->gateway.get(), &s->metrics_, s->access_log_.get());
   // A start that fails leaves nothing running and the node as it was; the destructor then has

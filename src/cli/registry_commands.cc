@@ -74,7 +74,7 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
   if (p < 1 || p > 47 || std::to_string(p) != *pref) {
     return Usage(io, "init", "--prefecture must be 1..47");
   }
-  Status st = InitNode(*data, p, args->Get("key-file").value_or(""));
+  Status st = InitNode(io, *data, p, args->Get("key-file").value_or(""));
   if (!st.ok()) return Fail(io, "init", st);
   const LocalGovEntry* e = LocalGovTable::Builtin().Prefecture(p);
   io.out << "ノードを作成しました / node created: " << *data << " ("
@@ -118,7 +118,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
     }
     if (batch_size < 1 || batch_size > 100000) return Usage(io, "ingest", "--batch must be 1..100000");
   }
-  auto node = OpenNode(*data);
+  auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "ingest", node.status());
   registry::Registry& reg = *(*node)->registry;
   CheckOptions check = reg.check_options();
@@ -190,11 +190,9 @@ int RunStats(const std::vector<std::string>& argv, Io& io) {
   if (!args) return exit;
   auto data = RequireData(*args, "stats", io);
   if (!data) return kExitUsage;
-  auto node = OpenNode(*data);
+  auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "stats", node.status());
-  auto reader = (*node)->store->OpenReader();
-  if (!reader.ok()) return Fail(io, "stats", reader.status());
-  auto s = (*reader)->Stats();
+  auto s = (*node)->reports->Stats();
   if (!s.ok()) return Fail(io, "stats", s.status());
   struct Item {
     const char* key;
@@ -243,7 +241,7 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
   if (!args) return exit;
   auto data = RequireData(*args, "purge", io);
   if (!data) return kExitUsage;
-  auto node = OpenNode(*data);
+  auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "purge", node.status());
   Date as_of = (*node)->clock.TodayJst();
   if (auto a = args->Get("as-of")) {

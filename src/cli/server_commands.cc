@@ -174,7 +174,7 @@ int RunServe(const std::vector<std::string>& argv, Io& io) {
   auto config = args->Get("config");
   auto data = args->Get("data");
   if (config.has_value() == data.has_value()) return Usage(io, "serve", "give --config or --data");
-  auto node = OpenNode(data.value_or(""), true, config.value_or(""));
+  auto node = OpenNode(io, data.value_or(""), true, config.value_or(""));
   if (!node.ok()) return FailStart(io, "serve", node.status());
   registry::ServerConfig sc = (*node)->config.server;
   if (auto p = args->Get("port")) {
@@ -216,7 +216,7 @@ int RunHalt(const std::vector<std::string>& argv, Io& io) {
   if (!data) return kExitUsage;
   auto reason = args->Get("reason");
   if (!reason || reason->empty()) return Usage(io, "halt", "--reason TEXT is required");
-  auto node = OpenNode(*data);
+  auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "halt", node.status());
   Status st = (*node)->registry->Halt(*reason, (*node)->actor);
   if (!st.ok()) return Fail(io, "halt", st);
@@ -231,7 +231,7 @@ int RunResume(const std::vector<std::string>& argv, Io& io) {
   if (!args) return exit;
   auto data = RequireData(*args, "resume", io);
   if (!data) return kExitUsage;
-  auto node = OpenNode(*data);
+  auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "resume", node.status());
   Status st = (*node)->registry->Resume((*node)->actor);
   if (!st.ok()) return Fail(io, "resume", st);
@@ -279,7 +279,7 @@ int RunClients(const std::vector<std::string>& argv, Io& io) {
   const std::string sub = args->positional()[0];
   auto data = RequireData(*args, "clients", io);
   if (!data) return kExitUsage;
-  auto node = OpenNode(*data);
+  auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "clients", node.status());
   Node& n = **node;
   auto spki_of = [&]() -> Result<std::string> {
@@ -315,9 +315,7 @@ int RunClients(const std::vector<std::string>& argv, Io& io) {
     return kExitOk;
   }
   if (sub == "list") {
-    auto reader = n.store->OpenReader();
-    if (!reader.ok()) return Fail(io, "clients", reader.status());
-    auto list = n.gateway->List(**reader);
+    auto list = n.reports->Clients();
     if (!list.ok()) return Fail(io, "clients", list.status());
     for (const auto& c : *list) {
       std::string o = "{\"spki_sha256\":\"" + c.spki_sha256 + "\",\"kind\":\"" +
@@ -372,7 +370,7 @@ int RunInto(int (*run)(const std::vector<std::string>&, Io&), const std::vector<
             const std::string& out_path, Io& io) {
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
   std::istringstream in;
-  Io sub{in, out, io.err};
+  Io sub{in, out, io.err, io.nodes};
   int rc = run(args, sub);
   out.flush();
   return rc;
@@ -448,7 +446,7 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("cannot create the demo directory");
   io.err << "== ノードを作成 / creating a prefecture node for 山梨県\n";
-  KAKUNIN_RETURN_IF_ERROR(InitNode(dir, 19, ""));
+  KAKUNIN_RETURN_IF_ERROR(InitNode(io, dir, 19, ""));
   const std::string notifications = dir + "/notifications.jsonl";
   io.err << "== 架空住民 " << residents << " 人を生成・登録 / generating and applying " << residents
          << " fictitious residents\n";
@@ -472,7 +470,7 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
   auto server = crypto::IssueServerCertificate(dir + "/ca", {"localhost"}, ips, 365,
                                                dir + "/tls/server.pem", dir + "/tls/server.key");
   if (!server.ok()) return server.status();
-  auto node = OpenNode(dir);
+  auto node = OpenNode(io, dir);
   if (!node.ok()) return node.status();
   for (const DemoClient& d : kDemoClients) {
     crypto::ClientCertRequest req;
@@ -506,10 +504,7 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
   config.server.access_log = "access.log";
   config.console.present = true;
   config.console.address = address;
-  std::ofstream out(dir + "/kakunin.toml", std::ios::binary | std::ios::trunc);
-  out << registry::RenderNodeConfig(config);
-  if (!out) return Status::IoError("cannot write the configuration");
-  return Status::Ok();
+  return io.nodes->WriteConfig(dir, config);
 }
 
 Status WriteDemoJson(const std::string& dir, const std::string& address, uint16_t port,
@@ -627,7 +622,7 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   }
   auto code = WriteExampleNotification(dir);
   if (!code.ok()) return FailStart(io, "demo", code.status());
-  auto node = OpenNode(dir);
+  auto node = OpenNode(io, dir);
   if (!node.ok()) return FailStart(io, "demo", node.status());
   registry::ServerConfig sc = (*node)->config.server;
   sc.port = static_cast<int>(*port);
@@ -681,25 +676,18 @@ int RunOperator(const std::vector<std::string>& argv, Io& io) {
   if (args->positional().size() != 1) return Usage(io, "operator", "give one subcommand");
   auto data = RequireData(*args, "operator", io);
   if (!data) return kExitUsage;
-  auto node = OpenNode(*data);
+  auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "operator", node.status());
   Node& n = **node;
   const std::string sub = args->positional()[0];
   if (sub == "list") {
-    auto reader = n.store->OpenReader();
-    if (!reader.ok()) return Fail(io, "operator", reader.status());
-    auto list = (*reader)->ListOperators();
+    auto list = n.reports->Operators();
     if (!list.ok()) return Fail(io, "operator", list.status());
     for (const auto& o : *list) {
-      auto view = n.operators->Load(**reader, o.operator_id);
       std::string line = "{\"operator_id\":" + JsonStr(o.operator_id) +
                          ",\"name\":" + JsonStr(o.name) + ",\"status\":" + JsonStr(o.status) +
                          ",\"roles\":[";
-      if (view.ok() && *view) {
-        for (size_t i = 0; i < (*view)->roles.size(); ++i) {
-          line += (i ? "," : "") + JsonStr((*view)->roles[i]);
-        }
-      }
+      for (size_t i = 0; i < o.roles.size(); ++i) line += (i ? "," : "") + JsonStr(o.roles[i]);
       io.out << line << "]}\n";
     }
     return kExitOk;

@@ -1,7 +1,8 @@
 #pragma once
 
-// Node configuration (TOML), written by `kakunin init` into the data directory as
-// kakunin.toml and read by every command that takes --data.
+// The node's settings as plain data: what the registry's use cases and the servers are told.
+// The file they come from (kakunin.toml, below) is parsed, checked and written by app/config.h;
+// nothing here reads a file.
 //
 //   role = "prefecture"            # or "national"
 //   prefecture = 19                # JIS X 0401; the node accepts only its municipalities
@@ -37,7 +38,6 @@
 #include <optional>
 #include <string>
 
-#include "core/status.h"
 #include "domain/identifiers.h"
 
 namespace kakunin::registry {
@@ -127,15 +127,5 @@ struct NodeConfig {
   ConsoleConfig console;
   QuotaConfig quotas;
 };
-
-// Parses a configuration; unknown keys and wrong types are errors (a typo in a retention
-// setting must not silently keep the default). Relative paths resolve against `data_dir`.
-Result<NodeConfig> ParseNodeConfig(std::string_view toml, const std::string& data_dir);
-
-// Reads <data_dir>/kakunin.toml.
-Result<NodeConfig> LoadNodeConfig(const std::string& data_dir);
-
-// The file `kakunin init` writes.
-std::string RenderNodeConfig(const NodeConfig& config);
 
 }  // namespace kakunin::registry

@@ -149,66 +149,6 @@ TEST(QuotaTableTest, ConcurrentRequestsAdmitExactlyTheLimit) {
 
 // --- configuration ---
 
-constexpr char kBase[] = "role = \"prefecture\"\nprefecture = 19\n";
-
-TEST(QuotaConfigTest, DefaultsWithoutATable) {
-  auto c = ParseNodeConfig(kBase, "/d");
-  ASSERT_TRUE(c.ok());
-  EXPECT_TRUE(c->quotas.enabled);
-  EXPECT_FALSE(c->quotas.present);
-  EXPECT_EQ(c->quotas.defaults, (QuotaLimits{120, 600, 10000, 10000}));
-}
-
-TEST(QuotaConfigTest, ParsesOverridesAndRendersThemBack) {
-  const std::string text = std::string(kBase) +
-                           "[quotas]\nrequests_per_minute = 60\nalert_interval_minutes = 15\n"
-                           "[quotas.operator]\nresidents_per_day = 500\n"
-                           "[quotas.purpose.\"board.school_aid\"]\nresidents_per_day = 50000\n";
-  auto c = ParseNodeConfig(text, "/d");
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->quotas.defaults.requests_per_minute, 60);
-  EXPECT_EQ(c->quotas.defaults.residents_per_minute, 600);
-  EXPECT_EQ(c->quotas.alert_interval_minutes, 15);
-  EXPECT_EQ(c->quotas.operators.residents_per_day, 500);
-  ASSERT_EQ(c->quotas.purposes.count("board.school_aid"), 1u);
-  EXPECT_EQ(c->quotas.LimitsFor(false, "board.school_aid").residents_per_day, 50000);
-  EXPECT_EQ(c->quotas.LimitsFor(true, "other").residents_per_day, 500);
-  auto back = ParseNodeConfig(RenderNodeConfig(*c), "/d");
-  ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << RenderNodeConfig(*c);
-  EXPECT_EQ(back->quotas.defaults, c->quotas.defaults);
-  EXPECT_EQ(back->quotas.operators, c->quotas.operators);
-  EXPECT_EQ(back->quotas.purposes, c->quotas.purposes);
-  EXPECT_EQ(back->quotas.alert_interval_minutes, 15);
-}
-
-TEST(QuotaConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
-  const char* bad[] = {
-      "[quotas]\nrequests_per_minut = 5\n",                        // typo: unknown key
-      "[quotas]\nrequests_per_minute = 0\n",                       // zero is not "unlimited"
-      "[quotas]\nresidents_per_day = -1\n",                        // negative
-      "[quotas]\nrequests_per_day = \"100\"\n",                    // wrong type
-      "[quotas]\nrequests_per_day = 1.5\n",                        // not an integer
-      "[quotas]\nresidents_per_minute = 10000000000\n",            // absurd
-      "[quotas]\nenabled = \"no\"\n",                              // not a boolean
-      "[quotas]\nalert_interval_minutes = 0\n",                    //
-      "quotas = 5\n",                                              // not a table
-      "[quotas.operator]\nrequests = 5\n",                         // unknown key
-      "[quotas.operator]\nrequests_per_minute = 0\n",              //
-      "[quotas.purpose.\"board.school_aid\"]\nenabled = false\n",  // not a limit
-      "[quotas.purpose.\"board.school_aid\"]\nrequests_per_day = 0\n",
-      "[quotas.purpose.\"Board School\"]\nrequests_per_day = 5\n",  // not a purpose id
-      "[quotas]\npurpose = 5\n",                                    // not a table
-      "[quotas]\npurpose.x = 5\n",                                  // a purpose that is no table
-  };
-  for (const char* tail : bad) {
-    auto c = ParseNodeConfig(std::string(kBase) + tail, "/d");
-    EXPECT_FALSE(c.ok()) << tail;
-    if (!c.ok()) {
-      EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << tail;
-    }
-  }
-}
-
 TEST(QuotaConfigTest, APurposeOutsideTheCatalogueIsRefusedAtStart) {
   auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
   ASSERT_TRUE(catalogue.ok());

@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "api/service.h"
+#include "app/node.h"
 #include "cli/generate.h"
-#include "cli/node.h"
 #include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
@@ -39,7 +39,7 @@ struct Cert {
 // One node for the whole suite: building it (CA, certificates, data) is the slow part.
 struct World {
   std::string dir;
-  std::unique_ptr<cli::Node> node;
+  std::unique_ptr<app::Node> node;
   std::unique_ptr<cli::NodeServer> server;
   std::FILE* access_log = nullptr;
   std::string access_log_path;
@@ -92,8 +92,8 @@ class ApiTest : public ::testing::Test {
     char tmpl[] = "/tmp/kakunin-api-XXXXXX";
     w->dir = ::mkdtemp(tmpl);
     const std::string node_dir = w->dir + "/node";
-    ASSERT_TRUE(cli::InitNode(node_dir, 19, "").ok());
-    auto node = cli::OpenNode(node_dir);
+    ASSERT_TRUE(app::InitNode(node_dir, 19, "").ok());
+    auto node = app::OpenNode(node_dir);
     ASSERT_TRUE(node.ok()) << node.status().ToString();
     w->node = std::move(*node);
 

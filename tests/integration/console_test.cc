@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "api/metrics.h"
+#include "app/node.h"
 #include "auth/password.h"
 #include "support/webauthn_testing.h"
 #include "cli/generate.h"
-#include "cli/node.h"
 #include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
@@ -40,7 +40,7 @@ constexpr char kPassword[] = "correct horse battery staple";
 
 struct World {
   std::string dir;
-  std::unique_ptr<cli::Node> node;
+  std::unique_ptr<app::Node> node;
   std::unique_ptr<cli::NodeServer> server;
   std::string ca;
   std::string resident_code;
@@ -86,8 +86,8 @@ class ConsoleTest : public ::testing::Test {
     char tmpl[] = "/tmp/kakunin-console-XXXXXX";
     w->dir = ::mkdtemp(tmpl);
     const std::string node_dir = w->dir + "/node";
-    ASSERT_TRUE(cli::InitNode(node_dir, 19, "").ok());
-    auto node = cli::OpenNode(node_dir);
+    ASSERT_TRUE(app::InitNode(node_dir, 19, "").ok());
+    auto node = app::OpenNode(node_dir);
     ASSERT_TRUE(node.ok());
     w->node = std::move(*node);
     auto g = NotificationGenerator::Create(GenerateOptions{});

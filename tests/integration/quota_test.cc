@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "api/service.h"
+#include "app/node.h"
 #include "cli/generate.h"
-#include "cli/node.h"
 #include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
@@ -38,8 +38,8 @@ class QuotaApiTest : public ::testing::Test {
     char tmpl[] = "/tmp/kakunin-quota-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     const std::string node_dir = dir_ + "/node";
-    ASSERT_TRUE(cli::InitNode(node_dir, 19, "").ok());
-    auto node = cli::OpenNode(node_dir);
+    ASSERT_TRUE(app::InitNode(node_dir, 19, "").ok());
+    auto node = app::OpenNode(node_dir);
     ASSERT_TRUE(node.ok()) << node.status().ToString();
     node_ = std::move(*node);
 
@@ -127,7 +127,7 @@ class QuotaApiTest : public ::testing::Test {
   }
 
   std::string dir_, ca_file_, spki_, code_, access_log_path_;
-  std::unique_ptr<cli::Node> node_;
+  std::unique_ptr<app::Node> node_;
   std::unique_ptr<cli::NodeServer> server_;
   std::FILE* access_log_ = nullptr;
   std::unique_ptr<testing::OpenApiChecker> openapi_;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 
+#include "app/node.h"
 #include "crypto/pki.h"
 
 namespace kakunin::cli {
@@ -69,8 +70,8 @@ class IdleNodeTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     const std::string data = (dir_ / "node").string();
-    ASSERT_TRUE(InitNode(data, 19, "").ok());
-    auto node = OpenNode(data);
+    ASSERT_TRUE(app::InitNode(data, 19, "").ok());
+    auto node = app::OpenNode(data);
     ASSERT_TRUE(node.ok()) << node.status().ToString();
     node_ = std::move(*node);
     const std::string ca = (dir_ / "ca").string();
@@ -114,7 +115,7 @@ class IdleNodeTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::unique_ptr<Node> node_;
+  std::unique_ptr<app::Node> node_;
   registry::ServerConfig config_;
 };
 

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "app/node.h"
 #include "cli/commands.h"
-#include "cli/node.h"
 
 namespace kakunin::cli {
 namespace {
@@ -26,7 +26,8 @@ Out Kakunin(std::vector<std::string> args, const std::string& in = "") {
   args.insert(args.begin(), "kakunin");
   std::istringstream is(in);
   std::ostringstream os, es;
-  Io io{is, os, es};
+  static const app::NodeAccess nodes;
+  Io io{is, os, es, &nodes};
   int st = Main(args, io);
   return {st, os.str(), es.str()};
 }
@@ -82,7 +83,7 @@ TEST_F(NodeTest, StatsCountAndTheRegistryReadsWhatWasIngested) {
   Out stats = Kakunin({"stats", "--data", data_, "--json"});
   ASSERT_EQ(stats.status, 0) << stats.err;
   EXPECT_NE(stats.out.find("\"active\":50"), std::string::npos) << stats.out;
-  auto node = OpenNode(data_);
+  auto node = app::OpenNode(data_);
   ASSERT_TRUE(node.ok()) << node.status().message();
   registry::Registry& reg = *(*node)->registry;
   const registry::Actor& actor = (*node)->actor;
@@ -114,7 +115,7 @@ TEST_F(NodeTest, StatsCountAndTheRegistryReadsWhatWasIngested) {
 }
 
 TEST_F(NodeTest, ReadsNeedACataloguePurposeAndProvideOnlyItsItems) {
-  auto node = OpenNode(data_);
+  auto node = app::OpenNode(data_);
   ASSERT_TRUE(node.ok()) << node.status().message();
   registry::Registry& reg = *(*node)->registry;
   const registry::Actor& actor = (*node)->actor;

@@ -17,9 +17,9 @@
 #include <sstream>
 #include <thread>
 
+#include "app/node.h"
 #include "cli/commands.h"
 #include "cli/generate.h"
-#include "cli/node.h"
 #include "text/json.h"
 
 namespace kakunin::cli {
@@ -36,7 +36,8 @@ Out Kakunin(std::vector<std::string> args, const std::string& in = "") {
   args.insert(args.begin(), "kakunin");
   std::istringstream is(in);
   std::ostringstream os, es;
-  Io io{is, os, es};
+  static const app::NodeAccess nodes;
+  Io io{is, os, es, &nodes};
   int st = Main(args, io);
   return {st, os.str(), es.str()};
 }
@@ -189,7 +190,7 @@ class SideDoorTest : public ::testing::Test {
     // Reads and a provision, as the console and the API make them, so the log and the provision
     // records hold them too.
     {
-      auto node = OpenNode(data_);
+      auto node = app::OpenNode(data_);
       ASSERT_TRUE(node.ok()) << node.status().message();
       auto reader = (*node)->store->OpenReader();
       ASSERT_TRUE(reader.ok());

@@ -1,0 +1,137 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+namespace kakunin::app {
+namespace {
+
+using registry::NodeConfig;
+using registry::NodeRole;
+using registry::QuotaLimits;
+
+TEST(ConfigTest, RendersWhatItParses) {
+  NodeConfig c;
+  c.prefecture = 19;
+  c.key_file = "/etc/kakunin/keys";
+  c.superseded_retention_years = 120;
+  auto back = ParseNodeConfig(RenderNodeConfig(c), "/data");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->prefecture, 19);
+  EXPECT_EQ(back->role, NodeRole::kPrefecture);
+  EXPECT_EQ(back->database_path, "/data/registry.db");
+  EXPECT_EQ(back->key_file, "/etc/kakunin/keys");
+  EXPECT_EQ(back->superseded_retention_years, 120);
+  EXPECT_EQ(back->removed_retention_years, 150);
+  EXPECT_EQ(back->resident_code_check, ResidentCodeCheck::kFull);
+}
+
+// Regression (found by node_config_fuzzer): a path with a backslash or quote was written
+// unescaped, so the rendered file no longer parsed to the same configuration.
+TEST(ConfigTest, PathsWithEscapesRoundTrip) {
+  for (const char* path : {"keyfre\\vull", "a\"b", "tab\there", "/etc/鍵/keys"}) {
+    NodeConfig c;
+    c.prefecture = 19;
+    c.key_file = std::string("/") + path;
+    auto back = ParseNodeConfig(RenderNodeConfig(c), "/d");
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->key_file, c.key_file);
+  }
+}
+
+TEST(ConfigTest, DefaultsAndRelativePaths) {
+  auto c = ParseNodeConfig("role = \"prefecture\"\nprefecture = 13\n", "/d");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->key_file, "/d/keys");
+  EXPECT_EQ(c->superseded_retention_years, 150);
+}
+
+TEST(ConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
+  const char* bad[] = {
+      "",                                                               // no role
+      "role = \"county\"\nprefecture = 19\n",                           // unknown role
+      "role = \"prefecture\"\n",                                        // no prefecture
+      "role = \"prefecture\"\nprefecture = 48\n",                       // out of range
+      "role = \"prefecture\"\nprefecture = \"19\"\n",                   // wrong type
+      "role = \"prefecture\"\nprefecture = 19\nprefectrue = 19\n",      // typo: unknown key
+      "role = \"prefecture\"\nprefecture = 19\n[retention]\nremoved_yaers = 5\n",
+      "role = \"prefecture\"\nprefecture = 19\n[retention]\nremoved_years = 0\n",
+      "role = \"prefecture\"\nprefecture = 19\n[retention]\nremoved_years = \"150\"\n",
+      "role = \"prefecture\"\nprefecture = 19\n[checks]\nresident_code_check = \"lax\"\n",
+      "role = \"prefecture\"\nprefecture = 19\nkey_file = \"\"\n",
+      "role = \"prefecture\"\nprefecture = 19\nretention = 5\n",
+      "role = \"prefecture\" prefecture = 19\n",                        // syntax
+      "role = \"prefecture\"\nrole = \"national\"\nprefecture = 19\n",  // duplicate key
+  };
+  for (const char* text : bad) {
+    auto c = ParseNodeConfig(text, "/d");
+    EXPECT_FALSE(c.ok()) << text;
+    if (!c.ok()) {
+      EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    }
+  }
+}
+
+// The [quotas] table (docs/quotas.md).
+
+constexpr char kBase[] = "role = \"prefecture\"\nprefecture = 19\n";
+
+TEST(QuotaConfigTest, DefaultsWithoutATable) {
+  auto c = ParseNodeConfig(kBase, "/d");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->quotas.enabled);
+  EXPECT_FALSE(c->quotas.present);
+  EXPECT_EQ(c->quotas.defaults, (QuotaLimits{120, 600, 10000, 10000}));
+}
+
+TEST(QuotaConfigTest, ParsesOverridesAndRendersThemBack) {
+  const std::string text = std::string(kBase) +
+                           "[quotas]\nrequests_per_minute = 60\nalert_interval_minutes = 15\n"
+                           "[quotas.operator]\nresidents_per_day = 500\n"
+                           "[quotas.purpose.\"board.school_aid\"]\nresidents_per_day = 50000\n";
+  auto c = ParseNodeConfig(text, "/d");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->quotas.defaults.requests_per_minute, 60);
+  EXPECT_EQ(c->quotas.defaults.residents_per_minute, 600);
+  EXPECT_EQ(c->quotas.alert_interval_minutes, 15);
+  EXPECT_EQ(c->quotas.operators.residents_per_day, 500);
+  ASSERT_EQ(c->quotas.purposes.count("board.school_aid"), 1u);
+  EXPECT_EQ(c->quotas.LimitsFor(false, "board.school_aid").residents_per_day, 50000);
+  EXPECT_EQ(c->quotas.LimitsFor(true, "other").residents_per_day, 500);
+  auto back = ParseNodeConfig(RenderNodeConfig(*c), "/d");
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << RenderNodeConfig(*c);
+  EXPECT_EQ(back->quotas.defaults, c->quotas.defaults);
+  EXPECT_EQ(back->quotas.operators, c->quotas.operators);
+  EXPECT_EQ(back->quotas.purposes, c->quotas.purposes);
+  EXPECT_EQ(back->quotas.alert_interval_minutes, 15);
+}
+
+TEST(QuotaConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
+  const char* bad[] = {
+      "[quotas]\nrequests_per_minut = 5\n",                        // typo: unknown key
+      "[quotas]\nrequests_per_minute = 0\n",                       // zero is not "unlimited"
+      "[quotas]\nresidents_per_day = -1\n",                        // negative
+      "[quotas]\nrequests_per_day = \"100\"\n",                    // wrong type
+      "[quotas]\nrequests_per_day = 1.5\n",                        // not an integer
+      "[quotas]\nresidents_per_minute = 10000000000\n",            // absurd
+      "[quotas]\nenabled = \"no\"\n",                              // not a boolean
+      "[quotas]\nalert_interval_minutes = 0\n",                    //
+      "quotas = 5\n",                                              // not a table
+      "[quotas.operator]\nrequests = 5\n",                         // unknown key
+      "[quotas.operator]\nrequests_per_minute = 0\n",              //
+      "[quotas.purpose.\"board.school_aid\"]\nenabled = false\n",  // not a limit
+      "[quotas.purpose.\"board.school_aid\"]\nrequests_per_day = 0\n",
+      "[quotas.purpose.\"Board School\"]\nrequests_per_day = 5\n",  // not a purpose id
+      "[quotas]\npurpose = 5\n",                                    // not a table
+      "[quotas]\npurpose.x = 5\n",                                  // a purpose that is no table
+  };
+  for (const char* tail : bad) {
+    auto c = ParseNodeConfig(std::string(kBase) + tail, "/d");
+    EXPECT_FALSE(c.ok()) << tail;
+    if (!c.ok()) {
+      EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << tail;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kakunin::app

@@ -1,0 +1,276 @@
+#include "app/node.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/config.h"
+#include "audit/checkpoint.h"
+#include "crypto/keys.h"
+#include "store/sqlite/sqlite_registry_store.h"
+
+namespace kakunin::app {
+
+namespace {
+registry::Actor OsActor() {
+  registry::Actor a;
+  struct passwd* pw = ::getpwuid(::geteuid());
+  a.id = std::string("os:") + (pw ? pw->pw_name : std::to_string(::geteuid()).c_str());
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  a.terminal = std::string("cli@") + host;
+  return a;
+}
+
+// Refuses a file or directory that other OS users could read or that belongs to someone else:
+// the data directory, configuration, keys and database are the service user's alone (DESIGN
+// §7: the system administrator role has no right to resident data). A missing path is left to
+// the caller, whose own message is clearer. The error exits 2 in every command.
+Status CheckPrivate(const std::string& path, bool directory) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::InvalidArgument("cannot inspect " + path + "; nothing was changed");
+  }
+  const char* what = directory ? "the data directory " : "";
+  const uid_t me = ::geteuid();
+  if (st.st_uid != me) {
+    struct passwd* pw = ::getpwuid(me);
+    const std::string user = pw ? pw->pw_name : std::to_string(me);
+    return Status::InvalidArgument(
+        std::string(what) + path + " belongs to uid " + std::to_string(st.st_uid) +
+        ", not to the user running kakunin (" + user + ", uid " + std::to_string(me) +
+        "): run kakunin as the node's service user, or `chown " + user + " " + path +
+        "`; nothing was changed");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument(std::string(what) + path + " is open to other users (mode " +
+                                   mode + "): run `chmod " + (directory ? "700 " : "600 ") + path +
+                                   "`; nothing was changed");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Node::~Node() {
+  // The use cases go first: they hold pointers to the log, keys and store below.
+  reports.reset();
+  audit.reset();
+  operators.reset();
+  gateway.reset();
+  registry.reset();
+  purposes.reset();
+}
+
+std::unique_ptr<registry::WriteQueue> Node::NewWriteQueue(size_t max_batch) {
+  return std::make_unique<registry::WriteQueue>(store.get(), max_batch);
+}
+
+Status Node::Seal() { return SealLog(*this); }
+
+Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool check_head,
+                                       const std::string& config_file) {
+  auto node = std::make_unique<Node>();
+  std::string data_dir = data_dir_arg;
+  if (!config_file.empty()) {
+    data_dir = std::filesystem::path(config_file).parent_path().string();
+    if (data_dir.empty()) data_dir = ".";
+  }
+  // Before anything is read: whoever else can read these files can read every resident.
+  KAKUNIN_RETURN_IF_ERROR(CheckPrivate(data_dir, /*directory=*/true));
+  KAKUNIN_RETURN_IF_ERROR(
+      CheckPrivate(config_file.empty() ? data_dir + "/kakunin.toml" : config_file, false));
+  Result<registry::NodeConfig> config = Status::NotFound("no configuration");
+  if (config_file.empty()) {
+    config = LoadNodeConfig(data_dir);
+  } else {
+    std::ifstream in(config_file, std::ios::binary);
+    if (!in) return Status::NotFound("cannot read the configuration file");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    config = ParseNodeConfig(text, data_dir);
+  }
+  if (!config.ok()) return config.status();
+  node->config = *config;
+  for (const std::string& path :
+       {node->config.key_file, node->config.signing_key, node->config.database_path,
+        node->config.database_path + "-wal", node->config.database_path + "-shm"}) {
+    KAKUNIN_RETURN_IF_ERROR(CheckPrivate(path, /*directory=*/false));
+  }
+  // The key first: a missing or wrong key must stop us before the database is opened.
+  auto keys = crypto::LoadKeyFile(node->config.key_file);
+  if (!keys.ok()) return keys.status();
+  auto store = store::sqlite::OpenRegistryStore(node->config.database_path, /*create=*/false);
+  if (!store.ok()) return store.status();
+  node->store = std::move(*store);
+  auto key_id = node->store->GetMeta("key_id");
+  if (!key_id.ok()) return key_id.status();
+  if (!*key_id) return Status::DataLoss("the database has no key id (was it made by kakunin init?)");
+  if (**key_id != crypto::KeyId(*keys)) {
+    return Status::PermissionDenied(
+        "the key file does not belong to this database (key id mismatch); nothing was changed");
+  }
+  auto prefecture = node->store->GetMeta("prefecture");
+  if (!prefecture.ok()) return prefecture.status();
+  if (!*prefecture || **prefecture != std::to_string(node->config.prefecture)) {
+    return Status::FailedPrecondition(
+        "the configuration's prefecture does not match the database's");
+  }
+  auto signer = audit::LoadSigningKeyFile(node->config.signing_key);
+  if (!signer.ok()) return signer.status();
+  node->signer = std::move(*signer);
+  auto log_key = node->store->GetMeta("log_key_id");
+  if (!log_key.ok()) return log_key.status();
+  if (!*log_key || **log_key != node->signer->key_id()) {
+    return Status::PermissionDenied(
+        "the signing key does not belong to this database's operation log; nothing was changed");
+  }
+  node->cipher = std::make_unique<crypto::FieldCipher>(*keys);
+  node->log = std::make_unique<audit::AuditLog>(node->signer.get(), &node->clock);
+  auto purposes = node->config.purposes_file.empty()
+                      ? registry::PurposeCatalogue::Parse(registry::SamplePurposeCatalogue())
+                      : registry::PurposeCatalogue::Load(node->config.purposes_file);
+  if (!purposes.ok()) return purposes.status();
+  node->purposes = std::make_unique<registry::PurposeCatalogue>(std::move(*purposes));
+  node->registry = std::make_unique<registry::Registry>(
+      node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
+  node->registry->UsePurposes(node->purposes.get());
+  node->gateway = std::make_unique<registry::Gateway>(node->registry.get(), node->purposes.get(),
+                                                      &node->clock, node->config.prefecture);
+  // The use cases read from a pool of snapshots over the store; api/ and cli/ hold none.
+  node->gateway->UseStore(node->store.get());
+  node->operators = std::make_unique<registry::OperatorDesk>(
+      node->store.get(), node->log.get(), &node->clock, node->purposes.get());
+  node->audit = std::make_unique<registry::AuditDesk>(node->store.get(), node->log.get(),
+                                                     node->cipher.get());
+  node->reports = std::make_unique<registry::HostReports>(
+      node->store.get(), node->gateway.get(), node->operators.get());
+  node->actor = OsActor();
+  // The log must still extend the last checkpoint this node signed.
+  std::ifstream head(data_dir + "/audit.head", std::ios::binary);
+  if (check_head && head) {
+    std::string text((std::istreambuf_iterator<char>(head)), std::istreambuf_iterator<char>());
+    KAKUNIN_RETURN_IF_ERROR(
+        node->audit->CheckExtends(text, "its last signed checkpoint (audit.head)"));
+  }
+  return node;
+}
+
+Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) return Status::IoError("cannot create the data directory");
+  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  std::string config_path = data_dir + "/kakunin.toml";
+  if (fs::exists(config_path)) {
+    return Status::AlreadyExists("a node already exists in " + data_dir);
+  }
+  registry::NodeConfig c;
+  c.role = registry::NodeRole::kPrefecture;
+  c.prefecture = prefecture;
+  c.key_file = key_file.empty() ? "keys" : key_file;
+  c.purposes_file = "purposes.toml";
+  // Resolve paths the way loading will.
+  auto parsed = ParseNodeConfig(RenderNodeConfig(c), data_dir);
+  if (!parsed.ok()) return parsed.status();
+  if (!fs::exists(parsed->key_file)) {
+    KAKUNIN_RETURN_IF_ERROR(crypto::CreateKeyFile(parsed->key_file));
+  }
+  if (!fs::exists(parsed->signing_key)) {
+    KAKUNIN_RETURN_IF_ERROR(audit::CreateSigningKeyFile(parsed->signing_key));
+  }
+  auto signer = audit::LoadSigningKeyFile(parsed->signing_key);
+  if (!signer.ok()) return signer.status();
+  auto keys = crypto::LoadKeyFile(parsed->key_file);
+  if (!keys.ok()) return keys.status();
+  // The sample catalogue, for the deployment to replace with its own (README "Purposes").
+  if (!fs::exists(parsed->purposes_file)) {
+    std::ofstream out(parsed->purposes_file, std::ios::binary | std::ios::trunc);
+    out << registry::SamplePurposeCatalogue();
+    if (!out) return Status::IoError("cannot write the purpose catalogue");
+  }
+  if (fs::exists(parsed->database_path)) {
+    return Status::AlreadyExists("a database already exists at " + parsed->database_path);
+  }
+  auto store = store::sqlite::OpenRegistryStore(parsed->database_path, /*create=*/true);
+  if (!store.ok()) return store.status();
+  // Personal data: readable by the node's user only (the WAL and shared-memory files SQLite
+  // creates later take the database file's mode).
+  fs::permissions(parsed->database_path, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace, ec);
+  if (ec) return Status::IoError("cannot restrict the database file's permissions");
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("key_id", crypto::KeyId(*keys)));
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("log_key_id", (*signer)->key_id()));
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("prefecture", std::to_string(prefecture)));
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("role", "prefecture"));
+  // The configuration last: its presence marks a complete node.
+  std::string tmp = config_path + ".tmp";
+  {
+    // Owner-only, like every file of the node that OpenNode checks.
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+      if (fd >= 0) ::close(fd);
+      return Status::IoError("cannot write the configuration");
+    }
+    ::close(fd);
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << RenderNodeConfig(c);
+    if (!out) return Status::IoError("cannot write the configuration");
+  }
+  fs::rename(tmp, config_path, ec);
+  if (ec) return Status::IoError("cannot write the configuration");
+  return Status::Ok();
+}
+
+Status SealLog(Node& node) {
+  KAKUNIN_RETURN_IF_ERROR(node.registry->Checkpoint());
+  KAKUNIN_ASSIGN_OR_RETURN(latest, node.audit->LatestCheckpoint());
+  if (!latest) return Status::Ok();
+  std::string json = audit::CheckpointToJson(*latest) + "\n";
+  std::string path = node.config.data_dir + "/audit.head";
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << json;
+    if (!out) return Status::IoError("cannot write audit.head");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IoError("cannot write audit.head");
+  return Status::Ok();
+}
+
+Status WriteNodeConfig(const std::string& data_dir, const registry::NodeConfig& config) {
+  std::ofstream out(data_dir + "/kakunin.toml", std::ios::binary | std::ios::trunc);
+  out << RenderNodeConfig(config);
+  if (!out) return Status::IoError("cannot write the configuration");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<cli::Node>> NodeAccess::Open(const std::string& data_dir, bool check_head,
+                                                    const std::string& config_file) const {
+  KAKUNIN_ASSIGN_OR_RETURN(node, OpenNode(data_dir, check_head, config_file));
+  return std::unique_ptr<cli::Node>(std::move(node));
+}
+
+Status NodeAccess::Init(const std::string& data_dir, int prefecture,
+                        const std::string& key_file) const {
+  return InitNode(data_dir, prefecture, key_file);
+}
+
+Status NodeAccess::WriteConfig(const std::string& data_dir,
+                               const registry::NodeConfig& config) const {
+  return WriteNodeConfig(data_dir, config);
+}
+
+}  // namespace kakunin::app

@@ -1,0 +1,105 @@
+#include "registry/audit_desk.h"
+
+#include "registry/registry.h"  // ResidentTarget
+
+namespace kakunin::registry {
+
+AuditDesk::AuditDesk(store::RegistryStore* store, const audit::AuditLog* log,
+                     const crypto::FieldCipher* cipher)
+    : store_(store), log_(log), cipher_(cipher) {}
+
+Result<audit::VerifyReport> AuditDesk::Verify() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return audit::VerifyLog(*reader, log_->signer().public_key(), [&](const std::string& code) {
+    return ResidentTarget(*cipher_, code, true);
+  });
+}
+
+Status AuditDesk::CheckExtends(const std::string& checkpoint_json, const char* what) const {
+  auto cp = audit::CheckpointFromJson(checkpoint_json);
+  if (!cp.ok()) return Status::DataLoss(std::string(what) + " is not a checkpoint");
+  if (!audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
+    return Status::DataLoss(std::string(what) + " is not signed by this node's key");
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  auto root = audit::RootAt(*reader, cp->tree_size);
+  if (!root.ok() || *root != cp->root) {
+    return Status::DataLoss(std::string("the operation log does not extend ") + what +
+                            ": the database was altered, truncated or replaced; nothing was "
+                            "changed (run kakunin audit verify)");
+  }
+  return Status::Ok();
+}
+
+namespace {
+Result<std::optional<audit::Checkpoint>> Latest(store::RegistryReader& reader) {
+  KAKUNIN_ASSIGN_OR_RETURN(cps, reader.Checkpoints());
+  if (cps.empty()) return std::optional<audit::Checkpoint>();
+  const auto& c = cps.back();
+  return std::optional<audit::Checkpoint>(
+      audit::Checkpoint{c.tree_size, c.root, c.time, c.key_id, c.signature});
+}
+}  // namespace
+
+Result<std::optional<audit::Checkpoint>> AuditDesk::LatestCheckpoint() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return Latest(*reader);
+}
+
+Result<audit::InclusionProofDoc> AuditDesk::ProveInclusion(int64_t leaf_index,
+                                                           std::optional<int64_t> tree_size) const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  if (!tree_size) {
+    KAKUNIN_ASSIGN_OR_RETURN(latest, Latest(*reader));
+    if (!latest) return Status::NotFound("the log has no checkpoint yet");
+    tree_size = latest->tree_size;
+  }
+  return audit::ProveInclusion(*reader, leaf_index, *tree_size);
+}
+
+Result<audit::ConsistencyProofDoc> AuditDesk::ProveConsistency(int64_t old_size,
+                                                               int64_t new_size) const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return audit::ProveConsistency(*reader, old_size, new_size);
+}
+
+Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
+  store::AuditQuery q;
+  q.from_time = query.from_time;
+  q.to_time = query.to_time;
+  q.actor = query.actor;
+  q.action = query.action;
+  q.purpose = query.purpose;
+  q.target = query.target;
+  q.limit = query.limit;
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->SearchAudit(q));
+  std::vector<LogRecord> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    LogRecord r;
+    r.seq = row.seq;
+    r.time = row.time;
+    r.leaf_hash = row.leaf_hash;
+    r.erased = !row.payload.has_value();
+    if (row.payload) {
+      auto e = audit::DecodeEntry(*row.payload);
+      if (e.ok()) r.entry = std::move(*e);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time) const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return audit::Review(*reader, from_time, to_time);
+}
+
+Result<audit::ArchiveSummary> AuditDesk::Export(int64_t from_time, int64_t to_time,
+                                                std::ostream& out) const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return audit::ExportArchive(*reader, log_->signer().public_key(), from_time, to_time, out);
+}
+
+}  // namespace kakunin::registry

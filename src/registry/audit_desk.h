@@ -1,0 +1,85 @@
+#pragma once
+
+// The operation log as the node's host reads it (kakunin audit, DESIGN §6): verification, the
+// checks against checkpoints kept outside the database, proofs, search, review and export.
+// Each call opens its own read snapshot, so the commands above never hold a store type
+// (DESIGN §3). Recording that the log was read stays with the caller (Registry::Record), which
+// signs and seals it in its own order.
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "audit/archive.h"
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/log.h"
+#include "audit/review.h"
+#include "core/status.h"
+#include "crypto/field_cipher.h"
+#include "store/registry_store.h"
+
+namespace kakunin::registry {
+
+// Which entries a search returns. Times are µs since the epoch.
+struct LogQuery {
+  std::optional<int64_t> from_time;  // inclusive
+  std::optional<int64_t> to_time;    // exclusive
+  std::optional<std::string> actor;
+  std::optional<std::string> action;
+  std::optional<std::string> purpose;
+  std::optional<std::string> target;  // a resident code
+  int limit = 1000;
+};
+
+// One entry as stored. Holds personal data (targets, conditions): the caller prints it to the
+// auditor who asked, never to a log.
+struct LogRecord {
+  int64_t seq = 0;
+  int64_t time = 0;       // µs since epoch
+  bool erased = false;    // retention erased the payload; only the leaf hash is left
+  std::string leaf_hash;  // raw bytes
+  std::optional<audit::AuditEntry> entry;  // nullopt when erased or when it does not decode
+};
+
+// Thread-compatible; every method reads a fresh snapshot.
+class AuditDesk {
+ public:
+  // Not owned; all must outlive the desk.
+  AuditDesk(store::RegistryStore* store, const audit::AuditLog* log,
+            const crypto::FieldCipher* cipher);
+
+  // Recomputes the whole log (audit::VerifyLog) with the node's public key; provision records
+  // are matched to their targets through the keyed MAC.
+  Result<audit::VerifyReport> Verify() const;
+
+  // OK if the log extends `checkpoint_json` (signed by this node, same root at its size);
+  // DataLoss naming `what` otherwise.
+  Status CheckExtends(const std::string& checkpoint_json, const char* what) const;
+
+  // The newest signed checkpoint; nullopt if none was signed yet.
+  Result<std::optional<audit::Checkpoint>> LatestCheckpoint() const;
+
+  // Inclusion of entry `leaf_index` in the tree of `tree_size` entries (the latest checkpoint's
+  // size when nullopt; NotFound without a checkpoint).
+  Result<audit::InclusionProofDoc> ProveInclusion(int64_t leaf_index,
+                                                  std::optional<int64_t> tree_size) const;
+  Result<audit::ConsistencyProofDoc> ProveConsistency(int64_t old_size, int64_t new_size) const;
+
+  Result<std::vector<LogRecord>> Search(const LogQuery& query) const;
+
+  // audit::Review over entries with time in [from_time, to_time).
+  Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time) const;
+
+  // audit::ExportArchive of entries with time in [from_time, to_time) to `out`.
+  Result<audit::ArchiveSummary> Export(int64_t from_time, int64_t to_time, std::ostream& out) const;
+
+ private:
+  store::RegistryStore* store_;
+  const audit::AuditLog* log_;
+  const crypto::FieldCipher* cipher_;
+};
+
+}  // namespace kakunin::registry
