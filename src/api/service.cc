@@ -58,15 +58,35 @@ Match MatchPath(std::string_view path) {
   return {};
 }
 
-const char* MethodOf(Route route) {
-  switch (route) {
-    case Route::kNotifications:
-    case Route::kSearch:
-    case Route::kProvisions:
-      return "POST";
-    default:
-      return "GET";
+// Every route of the systems' port with its method and template: the one list that MethodOf,
+// RouteOf and SystemRoutes() read, so a route cannot be served without being listed.
+struct RouteInfo {
+  Route route;
+  const char* method;
+  const char* path;  // template
+};
+constexpr RouteInfo kRoutes[] = {
+    {Route::kNotifications, "POST", "/v1/notifications"},
+    {Route::kResident, "GET", "/v1/residents/{resident_code}"},
+    {Route::kHistory, "GET", "/v1/residents/{resident_code}/history"},
+    {Route::kSearch, "POST", "/v1/residents/search"},
+    {Route::kProvisions, "POST", "/v1/provisions"},
+    {Route::kHealthz, "GET", "/healthz"},
+    {Route::kReadyz, "GET", "/readyz"},
+    {Route::kMetrics, "GET", "/metrics"},
+    {Route::kOpenApi, "GET", "/v1/openapi.json"},
+};
+
+const RouteInfo* InfoOf(Route route) {
+  for (const RouteInfo& r : kRoutes) {
+    if (r.route == route) return &r;
   }
+  return nullptr;
+}
+
+const char* MethodOf(Route route) {
+  const RouteInfo* r = InfoOf(route);
+  return r == nullptr ? "GET" : r->method;
 }
 
 bool IsResidentCodeShape(std::string_view s) {
@@ -215,29 +235,14 @@ Response JsonResponse(std::string body, int status) {
 }
 
 std::string_view RouteOf(std::string_view path) {
-  switch (MatchPath(path).route) {
-    case Route::kNotifications:
-      return "/v1/notifications";
-    case Route::kResident:
-      return "/v1/residents/{resident_code}";
-    case Route::kHistory:
-      return "/v1/residents/{resident_code}/history";
-    case Route::kSearch:
-      return "/v1/residents/search";
-    case Route::kProvisions:
-      return "/v1/provisions";
-    case Route::kHealthz:
-      return "/healthz";
-    case Route::kReadyz:
-      return "/readyz";
-    case Route::kMetrics:
-      return "/metrics";
-    case Route::kOpenApi:
-      return "/v1/openapi.json";
-    case Route::kUnknown:
-      break;
-  }
-  return "(unknown)";
+  const RouteInfo* r = InfoOf(MatchPath(path).route);
+  return r == nullptr ? "(unknown)" : r->path;
+}
+
+std::vector<std::pair<std::string, std::string>> SystemRoutes() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const RouteInfo& r : kRoutes) out.emplace_back(r.method, r.path);
+  return out;
 }
 
 Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway,

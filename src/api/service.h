@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/errors.h"
@@ -26,6 +27,10 @@ std::string_view OpenApiDocument();
 // The route template of a request path, for logs and metrics: "/v1/residents/{resident_code}"
 // rather than the path itself, which holds a resident code. "(unknown)" for no route.
 std::string_view RouteOf(std::string_view path);
+
+// Every route the systems' port serves, as (method, template): for tests that must cover them
+// all (tests/integration/side_door_test.cc).
+std::vector<std::pair<std::string, std::string>> SystemRoutes();
 
 // A request's JSON body, strictly: application/json, an object, only `allowed` members, each
 // once. On failure *error says which problem to answer (unsupported_media_type,
