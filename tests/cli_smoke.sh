@@ -55,6 +55,14 @@ if openssl verify -crl_check -CRLfile "$tmp/ca/crl.pem" -CAfile "$tmp/ca/ca.pem"
 "$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
 "$bin" ingest --data "$tmp/node" --today 2026-04-01 "$tmp/a.jsonl" > /dev/null || fail "ingest"
 code=$(head -1 "$tmp/a.jsonl" | sed 's/.*"resident_code":"\([0-9]*\)".*/\1/')
+# `kakunin demo` serves only a node it made: on a real node it would print a resident's code.
+set +e
+"$bin" demo --data "$tmp/node" --port 0 --console-port 0 > "$tmp/out" 2> "$tmp/err"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "demo on a node it did not make: exit $rc, expected 2"
+[ ! -e "$tmp/node/example-notification.json" ] || fail "demo wrote a resident's notification"
+grep -q "$code" "$tmp/out" "$tmp/err" && fail "demo printed a resident code"
 for c in show search history provide provisions; do
   set +e
   "$bin" "$c" --data "$tmp/node" --purpose registry.maintenance "$code" > "$tmp/out" 2> "$tmp/err"

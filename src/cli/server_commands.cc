@@ -441,12 +441,22 @@ Result<std::string> WriteExampleNotification(const std::string& dir) {
   return code;
 }
 
+// The file that marks a data directory as made by `kakunin demo`.
+constexpr char kDemoMarker[] = "demo-node";
+
 Status PrepareDemo(const std::string& dir, int residents, const std::string& address, Io& io) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("cannot create the demo directory");
   io.err << "== ノードを作成 / creating a prefecture node for 山梨県\n";
   KAKUNIN_RETURN_IF_ERROR(InitNode(io, dir, 19, ""));
+  // Marks the node as the demo's: only such a node is served again by `kakunin demo`, which
+  // prints a resident's code and writes a notification of theirs (fictitious here).
+  {
+    std::ofstream marker(dir + "/" + kDemoMarker, std::ios::trunc);
+    marker << "made by kakunin demo: fictitious residents only\n";
+    if (!marker) return Status::IoError("cannot write the demo marker");
+  }
   const std::string notifications = dir + "/notifications.jsonl";
   io.err << "== 架空住民 " << residents << " 人を生成・登録 / generating and applying " << residents
          << " fictitious residents\n";
@@ -617,6 +627,13 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   if (!fs::exists(dir + "/kakunin.toml")) {
     Status st = PrepareDemo(dir, static_cast<int>(*residents), address, io);
     if (!st.ok()) return FailStart(io, "demo", st);
+  } else if (!fs::exists(dir + "/" + kDemoMarker) && !fs::exists(dir + "/demo.json")) {
+    // A real node: the demo would print one of its residents' codes and write their record into
+    // example-notification.json. Never.
+    io.err << "kakunin demo: " << dir
+           << " は demo が作成したノードではありません / holds a node that `kakunin demo` did not "
+              "make; serve it with `kakunin serve --data DIR`\n";
+    return kExitUsage;
   } else {
     io.err << "== 既存のデモノードを起動 / serving the demo node already in " << dir << "\n";
   }
