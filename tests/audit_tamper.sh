@@ -32,6 +32,13 @@ curl -sSf --cacert "$tmp/ca/ca.pem" --cert "$tmp/boe.pem" --key "$tmp/boe.key" \
   || fail "the agency's lookup failed: $(cat "$tmp/serve.err")"
 kill -TERM "$serve"; wait "$serve" || fail "serve did not stop cleanly"
 [ "$(sqlite3 "$tmp/node/registry.db" 'SELECT count(*) FROM provisions')" -eq 1 ] || fail "no provision record"
+# The read names the code only by its keyed MAC, yet an auditor who knows the code finds it
+# (with the node's key), and the log of that search names the code by its MAC too.
+"$bin" audit search --data "$tmp/node" --target "$code" > "$tmp/found" || fail "audit search"
+grep -q '"action":"resident.provide"' "$tmp/found" || fail "audit search --target missed the read"
+grep -q '"action":"notification.apply"' "$tmp/found" || fail "audit search --target missed the entry"
+sqlite3 "$tmp/node/registry.db" "SELECT count(*) FROM audit_targets WHERE resident_code = '$code'" \
+  | grep -qx 1 || fail "the code appears in clear in the target index beyond its notification"
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
 cp "$tmp/node/registry.db" "$tmp/clean.db"
 

@@ -391,7 +391,8 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     e.actor = n.actor.id;
     e.terminal = n.actor.terminal;
     e.action = "audit.search";
-    if (q.target) e.targets.push_back(*q.target);
+    // The code searched for is named as reads name it, by its keyed MAC, never in clear.
+    if (q.target) e.targets.push_back(n.audit->TargetOf(*q.target, !rows->empty()));
     e.conditions = "actor=" + q.actor.value_or("") + " action=" + q.action.value_or("") +
                    " purpose=" + q.purpose.value_or("") + " from=" +
                    args->Get("from").value_or("") + " to=" + args->Get("to").value_or("");

@@ -1,5 +1,7 @@
 #include "registry/audit_desk.h"
 
+#include <map>
+
 #include "registry/registry.h"  // ResidentTarget
 
 namespace kakunin::registry {
@@ -63,6 +65,10 @@ Result<audit::ConsistencyProofDoc> AuditDesk::ProveConsistency(int64_t old_size,
   return audit::ProveConsistency(*reader, old_size, new_size);
 }
 
+std::string AuditDesk::TargetOf(const std::string& resident_code, bool found) const {
+  return ResidentTarget(*cipher_, resident_code, found);
+}
+
 Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
   store::AuditQuery q;
   q.from_time = query.from_time;
@@ -70,10 +76,27 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
   q.actor = query.actor;
   q.action = query.action;
   q.purpose = query.purpose;
-  q.target = query.target;
   q.limit = query.limit;
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->SearchAudit(q));
+  std::vector<store::AuditRow> rows;
+  if (!query.target) {
+    KAKUNIN_ASSIGN_OR_RETURN(all, reader->SearchAudit(q));
+    rows = std::move(all);
+  } else {
+    // A code is named in clear only by the notifications that wrote it; reads name it by its
+    // keyed MAC, found or not (ResidentTarget). Entries naming it either way, in log order.
+    std::map<int64_t, store::AuditRow> by_seq;
+    for (const std::string& t : {*query.target, ResidentTarget(*cipher_, *query.target, true),
+                                 ResidentTarget(*cipher_, *query.target, false)}) {
+      q.target = t;
+      KAKUNIN_ASSIGN_OR_RETURN(some, reader->SearchAudit(q));
+      for (auto& row : some) by_seq.emplace(row.seq, std::move(row));
+    }
+    for (auto& [seq, row] : by_seq) {
+      if (static_cast<int>(rows.size()) >= query.limit) break;
+      rows.push_back(std::move(row));
+    }
+  }
   std::vector<LogRecord> out;
   out.reserve(rows.size());
   for (const auto& row : rows) {

@@ -68,7 +68,11 @@ class AuditDesk {
                                                   std::optional<int64_t> tree_size) const;
   Result<audit::ConsistencyProofDoc> ProveConsistency(int64_t old_size, int64_t new_size) const;
 
+  // With a target, the entries that name the code in clear (notifications) or by its keyed MAC
+  // (reads, found or not), in log order.
   Result<std::vector<LogRecord>> Search(const LogQuery& query) const;
+  // How the log names a resident code a read asked for (registry::ResidentTarget).
+  std::string TargetOf(const std::string& resident_code, bool found) const;
 
   // audit::Review over entries with time in [from_time, to_time).
   Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time) const;
