@@ -1,6 +1,7 @@
 #include "app/node.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <pwd.h>
@@ -238,15 +239,20 @@ Status SealLog(Node& node) {
   if (!latest) return Status::Ok();
   std::string json = audit::CheckpointToJson(*latest) + "\n";
   std::string path = node.config.data_dir + "/audit.head";
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << json;
-    if (!out) return Status::IoError("cannot write audit.head");
-  }
+  // A temporary file of this process's own (mkstemp, 0600): another process sealing at the same
+  // moment (a command beside a running node) never writes into it, and each rename is atomic.
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return Status::IoError("cannot write audit.head");
+  bool written = ::write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size()) &&
+                 ::fsync(fd) == 0;
+  written = ::close(fd) == 0 && written;
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::IoError("cannot write audit.head");
+  if (written) std::filesystem::rename(tmp, path, ec);
+  if (!written || ec) {
+    std::filesystem::remove(tmp, ec);
+    return Status::IoError("cannot write audit.head");
+  }
   return Status::Ok();
 }
 
