@@ -3,33 +3,10 @@
 # `kakunin pki revoke` is refused on new connections, SIGHUP reloads the TLS files (and no longer
 # ends the process), and a CRL that does not load is reported and the previous one kept.
 # Usage: tests/crl_reload.sh path/to/kakunin
-set -uo pipefail
-bin=$(realpath "$1")
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/support/node_setup.sh" "$1"
 
-"$bin" demo --data "$tmp/d" --port 0 --console-port 0 --residents 0 > "$tmp/demo.out" 2> "$tmp/demo.err" &
-demo=$!
-pids+=("$demo")
-for _ in $(seq 1 120); do [ -f "$tmp/d/demo.json" ] && break; sleep 0.5; done
-[ -f "$tmp/d/demo.json" ] || { cat "$tmp/demo.err"; echo "FAIL: demo.json never appeared"; exit 1; }
-kill -TERM "$demo"
-wait "$demo"
-sed -i '/^\[console\]/,$ s/^port = .*/port = 0/' "$tmp/d/kakunin.toml"
-
-"$bin" serve --data "$tmp/d" --port 0 > /dev/null 2> "$tmp/serve.err" &
-serve=$!
-pids+=("$serve")
-for _ in $(seq 1 100); do grep -q "listening on" "$tmp/serve.err" && break; sleep 0.1; done
+make_demo_node
+start_serve
 port=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/serve.err")
 [ -n "$port" ] || { cat "$tmp/serve.err"; echo "FAIL: serve did not start"; exit 1; }
 

@@ -3,30 +3,9 @@
 # unreadable, configuration broken) say why on stderr and exit 2 — they used to die of a
 # segmentation fault (139) when the server failed to start.
 # Usage: tests/startup_failures.sh path/to/kakunin
-set -uo pipefail
-bin=$(realpath "$1")
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/support/node_setup.sh" "$1"
 
-# A node with a [server] table, certificates and a CA: the demo's, made once and stopped.
-"$bin" demo --data "$tmp/d" --port 0 --console-port 0 --residents 0 > "$tmp/demo.out" 2> "$tmp/demo.err" &
-demo=$!
-pids+=("$demo")
-for _ in $(seq 1 120); do [ -f "$tmp/d/demo.json" ] && break; sleep 0.5; done
-[ -f "$tmp/d/demo.json" ] || { cat "$tmp/demo.err"; echo "FAIL: demo.json never appeared"; exit 1; }
-kill -TERM "$demo"
-wait "$demo"
-# The console's default port may be taken on this machine: any free port.
-sed -i '/^\[console\]/,$ s/^port = .*/port = 0/' "$tmp/d/kakunin.toml"
+make_demo_node
 
 # A port that is taken: a listener of our own.
 python3 -c '
@@ -90,10 +69,7 @@ variant bad_address 's#^address = "127.0.0.1"#address = "not-an-address"#'
 expect_start_failure bad_address "not an IP address" "$bin" serve --config "$tmp/d/bad_address.toml" --port 0
 
 # Nothing was damaged: the node still serves, and its log verifies.
-"$bin" serve --data "$tmp/d" --port 0 > /dev/null 2> "$tmp/serve.err" &
-serve=$!
-pids+=("$serve")
-for _ in $(seq 1 100); do grep -q "listening on" "$tmp/serve.err" && break; sleep 0.1; done
+start_serve
 grep -q "listening on" "$tmp/serve.err" && ok || fail "the node does not start afterwards: $(cat "$tmp/serve.err")"
 kill -TERM "$serve"
 wait "$serve"

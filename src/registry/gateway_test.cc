@@ -14,6 +14,7 @@
 #include "registry/operators.h"
 #include "registry/reader_pool.h"
 #include "store/sqlite/sqlite_registry_store.h"
+#include "support/registry_fixture.h"
 
 namespace kakunin::registry {
 namespace {
@@ -25,34 +26,15 @@ using ::testing::Not;
 constexpr char kKofu[] = "192015";
 constexpr char kBoard[] = "agency:yamanashi-board-of-education";
 
-class GatewayTest : public ::testing::Test {
+class GatewayTest : public testing::RegistryFixture {
  public:
+  GatewayTest() : RegistryFixture("kakunin_gateway_", Date::FromYmd(2026, 11, 20)) {}
+
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kakunin_gateway_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    ASSERT_TRUE(crypto::CreateKeyFile((dir_ / "keys").string()).ok());
-    auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
-    ASSERT_TRUE(keys.ok());
-    cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
-    auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-    NodeConfig config;
-    config.prefecture = 19;
-    ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit.key").string()).ok());
-    signer_ = std::move(*audit::LoadSigningKeyFile((dir_ / "audit.key").string()));
-    log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
-    auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
-    ASSERT_TRUE(catalogue.ok()) << catalogue.status().ToString();
-    purposes_ = std::make_unique<PurposeCatalogue>(std::move(*catalogue));
-    registry_ =
-        std::make_unique<Registry>(config, store_.get(), cipher_.get(), &clock_, log_.get());
-    registry_->UsePurposes(purposes_.get());
-    gateway_ = std::make_unique<Gateway>(registry_.get(), purposes_.get(), &clock_, 19);
-    gateway_->UseStore(store_.get());
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    UseSampleGateway();
+    if (HasFatalFailure()) return;
     desk_ = std::make_unique<OperatorDesk>(store_.get(), log_.get(), &clock_, purposes_.get());
     auto r = store_->OpenReader();
     ASSERT_TRUE(r.ok());
@@ -109,8 +91,7 @@ class GatewayTest : public ::testing::Test {
   }
   void TearDown() override {
     reader_.reset();
-    if (gateway_) gateway_->UseStore(nullptr);  // its pooled readers close before the files go
-    fs::remove_all(dir_);
+    RegistryFixture::TearDown();
   }
 
   OperatorView Load(const std::string& id) {
@@ -160,15 +141,6 @@ class GatewayTest : public ::testing::Test {
     return report->ok ? "" : report->problem;
   }
 
-  fs::path dir_;
-  FixedClock clock_ = FixedClock::AtDate(Date::FromYmd(2026, 11, 20));
-  std::unique_ptr<crypto::FieldCipher> cipher_;
-  std::unique_ptr<store::RegistryStore> store_;
-  std::unique_ptr<audit::Signer> signer_;
-  std::unique_ptr<audit::AuditLog> log_;
-  std::unique_ptr<PurposeCatalogue> purposes_;
-  std::unique_ptr<Registry> registry_;
-  std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<OperatorDesk> desk_;
   std::unique_ptr<store::RegistryReader> reader_;
   std::vector<std::string> codes_, numbers_;

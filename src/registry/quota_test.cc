@@ -15,6 +15,7 @@
 #include "crypto/keys.h"
 #include "registry/gateway.h"
 #include "store/sqlite/sqlite_registry_store.h"
+#include "support/registry_fixture.h"
 
 namespace kakunin::registry {
 namespace {
@@ -216,33 +217,16 @@ TEST(LiveReviewTest, TrackedActorsAreBounded) {
 
 namespace fs = std::filesystem;
 
-class HarvestTest : public ::testing::Test {
+class HarvestTest : public testing::RegistryFixture {
  protected:
+  // A Friday, noon.
+  HarvestTest() : RegistryFixture("kakunin_quota_", Date::FromYmd(2026, 11, 20)) {}
+
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kakunin_quota_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    ASSERT_TRUE(crypto::CreateKeyFile((dir_ / "keys").string()).ok());
-    auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
-    ASSERT_TRUE(keys.ok());
-    cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
-    auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-    config_.prefecture = 19;
-    ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit.key").string()).ok());
-    signer_ = std::move(*audit::LoadSigningKeyFile((dir_ / "audit.key").string()));
-    log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
-    auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
-    ASSERT_TRUE(catalogue.ok());
-    catalogue_ = std::make_unique<PurposeCatalogue>(std::move(*catalogue));
-    registry_ =
-        std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_, log_.get());
-    registry_->UsePurposes(catalogue_.get());
-    gateway_ = std::make_unique<Gateway>(registry_.get(), catalogue_.get(), &clock_, 19);
-    gateway_->UseStore(store_.get());
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    UseSampleGateway();
+    if (HasFatalFailure()) return;
     // Three residents named ヤマダ.
     std::vector<PreparedNotification> batch;
     for (int i = 1; i <= 3; ++i) {
@@ -273,10 +257,6 @@ class HarvestTest : public ::testing::Test {
     // Registered: the read's own transaction checks the register again.
     ASSERT_TRUE(gateway_->Register(agency_, Actor{"os:test", "test"}).ok());
   }
-  void TearDown() override {
-    if (gateway_) gateway_->UseStore(nullptr);  // its pooled readers close before the files go
-    fs::remove_all(dir_);
-  }
 
   std::vector<audit::AuditEntry> Entries(const std::string& action) {
     auto reader = store_->OpenReader();
@@ -289,16 +269,6 @@ class HarvestTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
-  NodeConfig config_;
-  FixedClock clock_ = FixedClock::AtDate(Date::FromYmd(2026, 11, 20));  // a Friday, noon
-  std::unique_ptr<crypto::FieldCipher> cipher_;
-  std::unique_ptr<store::RegistryStore> store_;
-  std::unique_ptr<audit::Signer> signer_;
-  std::unique_ptr<audit::AuditLog> log_;
-  std::unique_ptr<PurposeCatalogue> catalogue_;
-  std::unique_ptr<Registry> registry_;
-  std::unique_ptr<Gateway> gateway_;
   Client agency_;
 };
 

@@ -21,6 +21,7 @@
 #include "registry/write_queue.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_registry_store.h"
+#include "support/registry_fixture.h"
 
 namespace kakunin {
 
@@ -33,29 +34,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class RegistryTest : public ::testing::Test {
-  public:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kakunin_registry_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    ASSERT_TRUE(crypto::CreateKeyFile((dir_ / "keys").string()).ok());
-    auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
-    ASSERT_TRUE(keys.ok());
-    cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
-    auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-    config_.prefecture = 19;
-    ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit.key").string()).ok());
-    signer_ = std::move(*audit::LoadSigningKeyFile((dir_ / "audit.key").string()));
-    log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
-    registry_ = std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_,
-                                           log_.get());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+class RegistryTest : public testing::RegistryFixture {
+ public:
+  RegistryTest() : RegistryFixture("kakunin_registry_", Date::FromYmd(2026, 11, 21)) {}
 
   // A valid notification; the test adjusts what it needs.
   Notification Make(const std::string& municipality, uint64_t seq, ChangeReason reason,
@@ -111,14 +92,6 @@ class RegistryTest : public ::testing::Test {
 
   static FieldErrors Record(ErrorCode c) { return {{"record", c}}; }
 
-  fs::path dir_;
-  NodeConfig config_;
-  FixedClock clock_ = FixedClock::AtDate(Date::FromYmd(2026, 11, 21));
-  std::unique_ptr<crypto::FieldCipher> cipher_;
-  std::unique_ptr<store::RegistryStore> store_;
-  std::unique_ptr<audit::Signer> signer_;
-  std::unique_ptr<audit::AuditLog> log_;
-  std::unique_ptr<Registry> registry_;
   Actor actor_{"os:test", "test"};
 };
 

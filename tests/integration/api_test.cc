@@ -18,6 +18,7 @@
 #include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
+#include "support/node_world.h"
 #include "support/test_client.h"
 #include "openapi/openapi_check.h"
 #include "text/json.h"
@@ -25,26 +26,17 @@
 namespace kakunin {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using http::testing::ClientOptions;
 using http::testing::ClientResponse;
 using http::testing::TestClient;
 
-struct Cert {
-  std::string pem, key, spki, serial;
-};
+using testing::Cert;
 
 // One node for the whole suite: building it (CA, certificates, data) is the slow part.
-struct World {
-  std::string dir;
-  std::unique_ptr<app::Node> node;
-  std::unique_ptr<cli::NodeServer> server;
-  std::FILE* access_log = nullptr;
-  std::string access_log_path;
+struct World : testing::NodeWorld {
   uint16_t port = 0;
-  std::string ca_file;
   Cert kofu, fujiyoshida, board, board2, national, unregistered, crl_revoked, expired, foreign,
       revocable;
   std::vector<Notification> residents;  // applied entries, 甲府市 first
@@ -61,70 +53,41 @@ Cert Issue(const std::string& ca, crypto::ClientKind kind, const std::string& na
   req.name = name;
   req.municipality_code = municipality;
   req.days = days;
-  const std::string base = w->dir + "/" + file;
-  auto issued = clock == nullptr
-                    ? crypto::IssueClientCertificate(ca, req, base + ".pem", base + ".key")
-                    : crypto::IssueClientCertificate(ca, req, base + ".pem", base + ".key", *clock);
+  auto issued = w->IssueClientCert(req, file, clock, ca);
   EXPECT_TRUE(issued.ok()) << issued.status().ToString();
-  return {base + ".pem", base + ".key", issued->spki_sha256_hex, issued->serial_hex};
+  return issued.ok() ? *issued : Cert{};
 }
 
 void Register(const Cert& c, registry::ClientKind kind, const std::string& name,
               const std::string& municipality, const std::string& recipient,
               std::vector<std::string> purposes) {
-  registry::Client client;
-  client.spki_sha256 = c.spki;
-  client.kind = kind;
-  client.name = name;
-  client.municipality_code = municipality;
-  client.recipient = recipient;
-  client.purposes = std::move(purposes);
-  Status st = w->node->gateway->Register(client, w->node->actor);
+  Status st = w->RegisterClient(c, kind, name, municipality, recipient, std::move(purposes));
   ASSERT_TRUE(st.ok()) << st.ToString();
 }
 
 class ApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // A client writing a body the server refused gets EPIPE, not a signal.
-    ::signal(SIGPIPE, SIG_IGN);
     w = new World();
-    char tmpl[] = "/tmp/kakunin-api-XXXXXX";
-    w->dir = ::mkdtemp(tmpl);
-    const std::string node_dir = w->dir + "/node";
-    ASSERT_TRUE(app::InitNode(node_dir, 19, "").ok());
-    auto node = app::OpenNode(node_dir);
-    ASSERT_TRUE(node.ok()) << node.status().ToString();
-    w->node = std::move(*node);
+    Status st = w->MakeNode("api");
+    ASSERT_TRUE(st.ok()) << st.ToString();
 
     // Residents: generated entries of 山梨県, applied through the registry.
     GenerateOptions gen;
     gen.seed = 11;
-    auto g = NotificationGenerator::Create(gen);
-    ASSERT_TRUE(g.ok());
-    std::vector<registry::PreparedNotification> batch;
-    const CheckOptions options = w->node->registry->check_options();
-    for (int i = 0; i < 300; ++i) {
-      Notification n = (*g)->Next();
+    st = w->ApplyGenerated(gen, 300, [](Notification& n) {
       if (n.municipality_code == "192015") w->kofu_last_sequence = static_cast<int64_t>(n.sequence);
-      batch.push_back(w->node->registry->Prepare(CheckJsonNotification(ToCanonicalJson(n), options)));
       w->residents.push_back(std::move(n));
-    }
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
     std::stable_partition(w->residents.begin(), w->residents.end(),
                           [](const Notification& n) { return n.municipality_code == "192015"; });
-    auto applied = w->node->registry->Apply(batch, w->node->actor);
-    ASSERT_TRUE(applied.ok());
-    for (const auto& r : *applied) ASSERT_TRUE(r.ok());
     ASSERT_GT(w->kofu_last_sequence, 2);
 
     // PKI: our CA, and another one nobody trusts.
-    const std::string ca = w->dir + "/ca";
-    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca, "Test CA", 365).ok());
+    ASSERT_TRUE(w->MakeCa().ok());
+    const std::string ca = w->ca;
     ASSERT_TRUE(crypto::CreateCertificateAuthority(w->dir + "/other-ca", "Other CA", 365).ok());
-    w->ca_file = ca + "/ca.pem";
-    auto server = crypto::IssueServerCertificate(ca, {"localhost"}, {"127.0.0.1"}, 30,
-                                                 w->dir + "/server.pem", w->dir + "/server.key");
-    ASSERT_TRUE(server.ok());
     using CK = crypto::ClientKind;
     w->kofu = Issue(ca, CK::kMunicipalCs, "甲府市CS", "192015", "kofu");
     w->fujiyoshida = Issue(ca, CK::kMunicipalCs, "富士吉田市CS", "192023", "fujiyoshida");
@@ -150,20 +113,11 @@ class ApiTest : public ::testing::Test {
     Register(w->expired, K::kAgency, "期限切れ", "", boe, {"board.school_aid"});
     Register(w->revocable, K::kAgency, "登録簿で失効", "", boe, {"board.school_aid"});
 
-    registry::ServerConfig sc;
-    sc.present = true;
-    sc.port = 0;
-    sc.certificate = w->dir + "/server.pem";
-    sc.key = w->dir + "/server.key";
-    sc.client_ca = w->ca_file;
+    registry::ServerConfig sc = w->ServerConfig(4);
     sc.crl = ca + "/crl.pem";
     sc.read_timeout_ms = 1000;
-    sc.worker_threads = 4;
-    w->access_log_path = w->dir + "/access.log";
-    w->access_log = std::fopen(w->access_log_path.c_str(), "w");
-    auto started = cli::NodeServer::Start(w->node.get(), sc, w->access_log);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    w->server = std::move(*started);
+    st = w->StartServer(sc, /*access_log=*/true);
+    ASSERT_TRUE(st.ok()) << st.ToString();
     w->port = w->server->port();
 
     auto checker = testing::OpenApiChecker::Load(api::OpenApiDocument());
@@ -175,19 +129,14 @@ class ApiTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(w != nullptr && w->server) << "the test node did not start"; }
 
   static void TearDownTestSuite() {
-    if (w->server) {
-      EXPECT_TRUE(w->server->Stop().ok());
-    }
-    if (w->access_log) std::fclose(w->access_log);
-    std::error_code ec;
-    fs::remove_all(w->dir, ec);
+    w->TearDown();
     delete w;
     w = nullptr;
   }
 
   static std::unique_ptr<TestClient> Connect(const Cert& c, std::string* error = nullptr) {
     ClientOptions o;
-    o.ca_file = w->ca_file;
+    o.ca_file = w->ca_file();
     o.cert_file = c.pem;
     o.key_file = c.key;
     return TestClient::Connect(w->port, o, error);
@@ -279,7 +228,7 @@ class ApiTest : public ::testing::Test {
 
 TEST_F(ApiTest, WithoutAValidCertificateNothingIsAnswered) {
   ClientOptions none;
-  none.ca_file = w->ca_file;
+  none.ca_file = w->ca_file();
   auto client = TestClient::Connect(w->port, none, nullptr);
   if (client) {
     EXPECT_FALSE(client->RoundTrip("GET /healthz HTTP/1.1\r\n\r\n").has_value());

@@ -22,6 +22,7 @@
 #include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
+#include "support/node_world.h"
 #include "support/test_client.h"
 #include "openapi/openapi_check.h"
 #include "registry/operators.h"
@@ -30,7 +31,6 @@
 namespace kakunin {
 namespace {
 
-namespace fs = std::filesystem;
 using http::testing::ClientOptions;
 using http::testing::ClientResponse;
 using http::testing::TestClient;
@@ -38,11 +38,7 @@ using ::testing::HasSubstr;
 
 constexpr char kPassword[] = "correct horse battery staple";
 
-struct World {
-  std::string dir;
-  std::unique_ptr<app::Node> node;
-  std::unique_ptr<cli::NodeServer> server;
-  std::string ca;
+struct World : testing::NodeWorld {
   std::string resident_code;
   int certs = 0;
 };
@@ -81,55 +77,28 @@ const testing::OpenApiChecker& Checker() {
 class ConsoleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ::signal(SIGPIPE, SIG_IGN);
     w = new World();
-    char tmpl[] = "/tmp/kakunin-console-XXXXXX";
-    w->dir = ::mkdtemp(tmpl);
-    const std::string node_dir = w->dir + "/node";
-    ASSERT_TRUE(app::InitNode(node_dir, 19, "").ok());
-    auto node = app::OpenNode(node_dir);
-    ASSERT_TRUE(node.ok());
-    w->node = std::move(*node);
-    auto g = NotificationGenerator::Create(GenerateOptions{});
-    ASSERT_TRUE(g.ok());
-    std::vector<registry::PreparedNotification> batch;
-    for (int i = 0; i < 20; ++i) {
-      Notification n = (*g)->Next();
-      if (i == 0) w->resident_code = n.resident_code.str();
-      batch.push_back(w->node->registry->Prepare(
-          CheckJsonNotification(ToCanonicalJson(n), w->node->registry->check_options())));
-    }
-    ASSERT_TRUE(w->node->registry->Apply(batch, w->node->actor).ok());
-    w->ca = w->dir + "/ca";
-    ASSERT_TRUE(crypto::CreateCertificateAuthority(w->ca, "Test CA", 365).ok());
-    ASSERT_TRUE(crypto::IssueServerCertificate(w->ca, {"localhost"}, {"127.0.0.1"}, 30,
-                                               w->dir + "/server.pem", w->dir + "/server.key")
-                    .ok());
-    registry::ServerConfig sc;
-    sc.present = true;
-    sc.port = 0;
-    sc.certificate = w->dir + "/server.pem";
-    sc.key = w->dir + "/server.key";
-    sc.client_ca = w->ca + "/ca.pem";
-    sc.worker_threads = 4;
-    registry::ConsoleConfig cc;
-    cc.present = true;
-    cc.port = 0;
+    Status st = w->MakeNode("console");
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    int i = 0;
+    st = w->ApplyGenerated(
+        GenerateOptions{}, 20,
+        [&](const Notification& n) {
+          if (i++ == 0) w->resident_code = n.resident_code.str();
+        },
+        /*every_one_ok=*/false);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_TRUE(w->MakeCa().ok());
+    registry::ConsoleConfig cc = World::ConsoleConfig();
     cc.idle_lock_seconds = 2;
     cc.login_attempts_per_minute = 600;  // many sign-ins from one address here
-    cc.web_dir = KAKUNIN_SOURCE_DIR "/web";
-    auto started = cli::NodeServer::Start(w->node.get(), sc, nullptr, cc);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    w->server = std::move(*started);
+    st = w->StartServer(w->ServerConfig(4), /*access_log=*/false, cc);
+    ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
   static void TearDownTestSuite() {
     ResetStaff();  // each test suite has a node of its own, and its own staff
-    if (w->server) {
-      EXPECT_TRUE(w->server->Stop().ok());
-    }
-    std::error_code ec;
-    fs::remove_all(w->dir, ec);
+    w->TearDown();
     delete w;
     w = nullptr;
   }
@@ -156,12 +125,11 @@ class ConsoleTest : public ::testing::Test {
     req.kind = crypto::ClientKind::kOperator;
     req.name = "card-" + id;
     req.days = 30;
-    const std::string base = w->dir + "/card-" + std::to_string(++w->certs);
-    auto issued = crypto::IssueClientCertificate(w->ca, req, base + ".pem", base + ".key");
+    auto issued = w->IssueClientCert(req, "card-" + std::to_string(++w->certs));
     EXPECT_TRUE(issued.ok());
-    Status bound = desk().BindCertificate(binder, id, issued->spki_sha256_hex);
+    Status bound = desk().BindCertificate(binder, id, issued->spki);
     EXPECT_TRUE(bound.ok()) << bound.ToString();
-    return {base + ".pem", base + ".key"};
+    return {issued->pem, issued->key};
   }
 
   static Signed SignIn(const std::string& id, const std::pair<std::string, std::string>& card,
@@ -174,15 +142,10 @@ class ConsoleTest : public ::testing::Test {
     s.client = TestClient::Connect(w->server->console_port(), o, nullptr);
     EXPECT_NE(s.client, nullptr);
     if (!s.client) return s;
-    std::string body = "{\"operator_id\":\"" + id + "\",\"password\":\"" + password + "\"}";
-    auto r = s.client->RoundTrip(
-        "POST /v1/session/login HTTP/1.1\r\nHost: localhost\r\n"
-        "Content-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto r = testing::PostLogin(*s.client, id, password);
     EXPECT_TRUE(r.has_value());
     if (!r || r->status != 200) return s;
-    std::string set = r->Header("set-cookie");
-    s.cookie = set.substr(0, set.find(';'));
+    s.cookie = testing::SessionCookie(*r);
     auto v = text::ParseJson(r->body);
     s.csrf = v->Find("csrf_token")->text();
     s.stage = v->Find("stage")->text();

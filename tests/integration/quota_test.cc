@@ -18,6 +18,7 @@
 #include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
+#include "support/node_world.h"
 #include "support/test_client.h"
 #include "openapi/openapi_check.h"
 #include "text/json.h"
@@ -25,7 +26,6 @@
 namespace kakunin {
 namespace {
 
-namespace fs = std::filesystem;
 using http::testing::ClientOptions;
 using http::testing::ClientResponse;
 using http::testing::TestClient;
@@ -34,87 +34,47 @@ using ::testing::HasSubstr;
 class QuotaApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::signal(SIGPIPE, SIG_IGN);
-    char tmpl[] = "/tmp/kakunin-quota-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    const std::string node_dir = dir_ + "/node";
-    ASSERT_TRUE(app::InitNode(node_dir, 19, "").ok());
-    auto node = app::OpenNode(node_dir);
-    ASSERT_TRUE(node.ok()) << node.status().ToString();
-    node_ = std::move(*node);
-
+    Status st = world_.MakeNode("quota");
+    ASSERT_TRUE(st.ok()) << st.ToString();
     GenerateOptions gen;
     gen.seed = 5;
-    auto g = NotificationGenerator::Create(gen);
-    ASSERT_TRUE(g.ok());
-    std::vector<registry::PreparedNotification> batch;
-    const CheckOptions options = node_->registry->check_options();
-    for (int i = 0; i < 5; ++i) {
-      Notification n = (*g)->Next();
-      code_ = n.resident_code.str();
-      batch.push_back(node_->registry->Prepare(CheckJsonNotification(ToCanonicalJson(n), options)));
-    }
-    auto applied = node_->registry->Apply(batch, node_->actor);
-    ASSERT_TRUE(applied.ok());
+    st = world_.ApplyGenerated(
+        gen, 5, [&](const Notification& n) { code_ = n.resident_code.str(); },
+        /*every_one_ok=*/false);
+    ASSERT_TRUE(st.ok()) << st.ToString();
 
-    const std::string ca = dir_ + "/ca";
-    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca, "Test CA", 365).ok());
-    ca_file_ = ca + "/ca.pem";
-    ASSERT_TRUE(crypto::IssueServerCertificate(ca, {"localhost"}, {"127.0.0.1"}, 30,
-                                               dir_ + "/server.pem", dir_ + "/server.key")
-                    .ok());
+    ASSERT_TRUE(world_.MakeCa().ok());
     crypto::ClientCertRequest req;
     req.kind = crypto::ClientKind::kAgency;
     req.name = "山梨県教育委員会";
     req.days = 30;
-    auto issued = crypto::IssueClientCertificate(ca, req, dir_ + "/board.pem", dir_ + "/board.key");
+    auto issued = world_.IssueClientCert(req, "board");
     ASSERT_TRUE(issued.ok()) << issued.status().ToString();
-    spki_ = issued->spki_sha256_hex;
-    registry::Client client;
-    client.spki_sha256 = spki_;
-    client.kind = registry::ClientKind::kAgency;
-    client.name = "山梨県教育委員会";
-    client.recipient = "agency:yamanashi-board-of-education";
-    client.purposes = {"board.school_aid"};
-    ASSERT_TRUE(node_->gateway->Register(client, node_->actor).ok());
+    spki_ = issued->spki;
+    ASSERT_TRUE(world_
+                    .RegisterClient(*issued, registry::ClientKind::kAgency, "山梨県教育委員会", "",
+                                    "agency:yamanashi-board-of-education", {"board.school_aid"})
+                    .ok());
 
     // Five reads a minute and a day for this purpose: the sixth is refused whatever the hour.
-    node_->config.quotas.purposes["board.school_aid"].requests_per_minute = 5;
-    node_->config.quotas.purposes["board.school_aid"].requests_per_day = 5;
-    registry::ServerConfig sc;
-    sc.present = true;
-    sc.port = 0;
-    sc.certificate = dir_ + "/server.pem";
-    sc.key = dir_ + "/server.key";
-    sc.client_ca = ca_file_;
-    sc.worker_threads = 2;
-    access_log_path_ = dir_ + "/access.log";
-    access_log_ = std::fopen(access_log_path_.c_str(), "w");
-    auto started = cli::NodeServer::Start(node_.get(), sc, access_log_);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    server_ = std::move(*started);
+    world_.node->config.quotas.purposes["board.school_aid"].requests_per_minute = 5;
+    world_.node->config.quotas.purposes["board.school_aid"].requests_per_day = 5;
+    st = world_.StartServer(world_.ServerConfig(2), /*access_log=*/true);
+    ASSERT_TRUE(st.ok()) << st.ToString();
     auto checker = testing::OpenApiChecker::Load(api::OpenApiDocument());
     ASSERT_TRUE(checker.ok());
     openapi_ = std::make_unique<testing::OpenApiChecker>(std::move(*checker));
   }
 
-  void TearDown() override {
-    if (server_) {
-      EXPECT_TRUE(server_->Stop().ok());
-    }
-    server_.reset();
-    if (access_log_) std::fclose(access_log_);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void TearDown() override { world_.TearDown(); }
 
   ClientResponse Get(const std::string& target) {
     ClientOptions o;
-    o.ca_file = ca_file_;
-    o.cert_file = dir_ + "/board.pem";
-    o.key_file = dir_ + "/board.key";
+    o.ca_file = world_.ca_file();
+    o.cert_file = world_.dir + "/board.pem";
+    o.key_file = world_.dir + "/board.key";
     std::string error;
-    auto client = TestClient::Connect(server_->port(), o, &error);
+    auto client = TestClient::Connect(world_.server->port(), o, &error);
     EXPECT_NE(client, nullptr);
     if (!client) return {};
     auto r = client->RoundTrip("GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -126,10 +86,8 @@ class QuotaApiTest : public ::testing::Test {
     return *r;
   }
 
-  std::string dir_, ca_file_, spki_, code_, access_log_path_;
-  std::unique_ptr<app::Node> node_;
-  std::unique_ptr<cli::NodeServer> server_;
-  std::FILE* access_log_ = nullptr;
+  testing::NodeWorld world_;
+  std::string spki_, code_;
   std::unique_ptr<testing::OpenApiChecker> openapi_;
 };
 
@@ -143,7 +101,7 @@ TEST_F(QuotaApiTest, AReadOverQuotaIs429RecordedCountedAndAlerted) {
   EXPECT_THAT(refused.body, ::testing::Not(HasSubstr(code_)));
 
   // Recorded, under the read's action, without the resident code asked for.
-  auto reader = node_->store->OpenReader();
+  auto reader = world_.node->store->OpenReader();
   ASSERT_TRUE(reader.ok());
   store::AuditQuery q;
   q.actor = "cert:" + spki_;
@@ -170,7 +128,7 @@ TEST_F(QuotaApiTest, AReadOverQuotaIs429RecordedCountedAndAlerted) {
   EXPECT_THAT(metrics.body, HasSubstr("kakunin_quota_refusals_total{kind=\"operator\"} 0\n"));
   EXPECT_THAT(metrics.body, HasSubstr("kakunin_alerts_total{rule=\"quota_exceeded\"} 1\n"));
 
-  std::ifstream in(access_log_path_);
+  std::ifstream in(world_.access_log_path);
   std::stringstream log;
   log << in.rdbuf();
   EXPECT_THAT(log.str(),

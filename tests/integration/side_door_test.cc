@@ -26,13 +26,13 @@
 #include "crypto/pki.h"
 #include "domain/notification.h"
 #include "registry/operators.h"
+#include "support/node_world.h"
 #include "support/test_client.h"
 #include "text/json.h"
 
 namespace kakunin {
 namespace {
 
-namespace fs = std::filesystem;
 using http::testing::ClientOptions;
 using http::testing::ClientResponse;
 using http::testing::TestClient;
@@ -74,9 +74,7 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
   return *table;
 }
 
-struct Cert {
-  std::string pem, key, spki;
-};
+using testing::Cert;
 
 // A caller: how it connects, and the purposes for which the law lets it read.
 struct Subject {
@@ -89,10 +87,7 @@ struct Subject {
   std::set<std::string> lawful_purposes;
 };
 
-struct World {
-  std::string dir, ca;
-  std::unique_ptr<app::Node> node;
-  std::unique_ptr<cli::NodeServer> server;
+struct World : testing::NodeWorld {
   std::vector<Notification> residents;
   // field name -> every resident's value of that field
   std::map<std::string, std::vector<std::string>> sensitive;
@@ -106,22 +101,15 @@ Cert Issue(crypto::ClientKind kind, const std::string& name, const std::string& 
   req.name = name;
   req.municipality_code = municipality;
   req.days = 30;
-  const std::string base = w->dir + "/cert-" + std::to_string(++w->certs);
-  auto issued = crypto::IssueClientCertificate(w->ca, req, base + ".pem", base + ".key");
+  auto issued = w->IssueClientCert(req, "cert-" + std::to_string(++w->certs));
   EXPECT_TRUE(issued.ok()) << issued.status().ToString();
-  return {base + ".pem", base + ".key", issued.ok() ? issued->spki_sha256_hex : ""};
+  return issued.ok() ? *issued : Cert{};
 }
 
 void Register(const Cert& c, registry::ClientKind kind, const std::string& municipality,
               const std::string& recipient, std::vector<std::string> purposes) {
-  registry::Client client;
-  client.spki_sha256 = c.spki;
-  client.kind = kind;
-  client.name = "試験用クライアント";
-  client.municipality_code = municipality;
-  client.recipient = recipient;
-  client.purposes = std::move(purposes);
-  Status st = w->node->gateway->Register(client, w->node->actor);
+  Status st = w->RegisterClient(c, kind, "試験用クライアント", municipality, recipient,
+                                std::move(purposes));
   ASSERT_TRUE(st.ok()) << st.ToString();
 }
 
@@ -149,22 +137,11 @@ class SideDoorTest : public ::testing::Test {
   static void SetUpTestSuite() {
     ::signal(SIGPIPE, SIG_IGN);
     w = new World();
-    char tmpl[] = "/tmp/kakunin-side-door-XXXXXX";
-    w->dir = ::mkdtemp(tmpl);
-    ASSERT_TRUE(app::InitNode(w->dir + "/node", 19, "").ok());
-    auto node = app::OpenNode(w->dir + "/node");
-    ASSERT_TRUE(node.ok()) << node.status().ToString();
-    w->node = std::move(*node);
-
+    Status st = w->MakeNode("side-door");
+    ASSERT_TRUE(st.ok()) << st.ToString();
     GenerateOptions gen;
     gen.seed = 23;
-    auto g = NotificationGenerator::Create(gen);
-    ASSERT_TRUE(g.ok());
-    std::vector<registry::PreparedNotification> batch;
-    for (int i = 0; i < 40; ++i) {
-      Notification n = (*g)->Next();
-      batch.push_back(w->node->registry->Prepare(
-          CheckJsonNotification(ToCanonicalJson(n), w->node->registry->check_options())));
+    st = w->ApplyGenerated(gen, 40, [](Notification& n) {
       w->sensitive["name"].push_back(n.name);
       if (n.name_kana) w->sensitive["name_kana"].push_back(*n.name_kana);
       w->sensitive["individual_number"].push_back(n.individual_number.str());
@@ -172,39 +149,17 @@ class SideDoorTest : public ::testing::Test {
       w->sensitive["address"].push_back(n.address);
       w->sensitive["birth_date"].push_back(n.birth_date.ToIso());
       w->residents.push_back(std::move(n));
-    }
-    auto applied = w->node->registry->Apply(batch, w->node->actor);
-    ASSERT_TRUE(applied.ok());
-    for (const auto& r : *applied) ASSERT_TRUE(r.ok());
-
-    w->ca = w->dir + "/ca";
-    ASSERT_TRUE(crypto::CreateCertificateAuthority(w->ca, "Test CA", 365).ok());
-    ASSERT_TRUE(crypto::IssueServerCertificate(w->ca, {"localhost"}, {"127.0.0.1"}, 30,
-                                               w->dir + "/server.pem", w->dir + "/server.key")
-                    .ok());
-    registry::ServerConfig sc;
-    sc.present = true;
-    sc.port = 0;
-    sc.certificate = w->dir + "/server.pem";
-    sc.key = w->dir + "/server.key";
-    sc.client_ca = w->ca + "/ca.pem";
-    sc.worker_threads = 2;
-    registry::ConsoleConfig cc;
-    cc.present = true;
-    cc.port = 0;
-    cc.web_dir = KAKUNIN_SOURCE_DIR "/web";
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_TRUE(w->MakeCa().ok());
+    registry::ConsoleConfig cc = World::ConsoleConfig();
     cc.login_attempts_per_minute = 100000;  // every subject signs in from 127.0.0.1
-    auto started = cli::NodeServer::Start(w->node.get(), sc, nullptr, cc);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    w->server = std::move(*started);
+    st = w->StartServer(w->ServerConfig(2), /*access_log=*/false, cc);
+    ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
   static void TearDownTestSuite() {
-    if (w->server) {
-      EXPECT_TRUE(w->server->Stop().ok());
-    }
-    std::error_code ec;
-    fs::remove_all(w->dir, ec);
+    w->TearDown();
     delete w;
     w = nullptr;
   }
@@ -300,15 +255,10 @@ Session Open(const Subject& who) {
   const uint16_t port = who.console ? w->server->console_port() : w->server->port();
   s.client = Connect(port, who.with_card ? who.cert : Cert{});
   if (!s.client || !who.console || who.operator_id.empty()) return s;
-  const std::string body =
-      "{\"operator_id\":\"" + who.operator_id + "\",\"password\":\"" + kPassword + "\"}";
-  auto r = s.client->RoundTrip("POST /v1/session/login HTTP/1.1\r\nHost: localhost\r\n"
-                               "Content-Type: application/json\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = testing::PostLogin(*s.client, who.operator_id, kPassword);
   EXPECT_TRUE(r && r->status == 200) << who.name << (r ? r->body : std::string(" no answer"));
   if (!r || r->status != 200) return s;
-  const std::string set = r->Header("set-cookie");
-  s.cookie = set.substr(0, set.find(';'));
+  s.cookie = testing::SessionCookie(*r);
   auto v = text::ParseJson(r->body);
   if (v.ok() && v->Find("csrf_token")) s.csrf = v->Find("csrf_token")->text();
   return s;

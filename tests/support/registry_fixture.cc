@@ -1,0 +1,53 @@
+#include "support/registry_fixture.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "crypto/keys.h"
+#include "store/sqlite/sqlite_registry_store.h"
+
+namespace kakunin::registry::testing {
+
+namespace fs = std::filesystem;
+
+RegistryFixture::RegistryFixture(std::string prefix, Date today)
+    : prefix_(std::move(prefix)), clock_(FixedClock::AtDate(today)) {}
+
+void RegistryFixture::SetUp() {
+  dir_ = fs::path(::testing::TempDir()) /
+         (prefix_ + std::to_string(::getpid()) + "_" +
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  ASSERT_TRUE(crypto::CreateKeyFile((dir_ / "keys").string()).ok());
+  auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
+  ASSERT_TRUE(keys.ok());
+  cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
+  auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  store_ = std::move(*store);
+  config_.prefecture = 19;
+  ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit.key").string()).ok());
+  signer_ = std::move(*audit::LoadSigningKeyFile((dir_ / "audit.key").string()));
+  log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
+  registry_ =
+      std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_, log_.get());
+}
+
+void RegistryFixture::UseSampleGateway() {
+  auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
+  ASSERT_TRUE(catalogue.ok()) << catalogue.status().ToString();
+  purposes_ = std::make_unique<PurposeCatalogue>(std::move(*catalogue));
+  registry_->UsePurposes(purposes_.get());
+  gateway_ = std::make_unique<Gateway>(registry_.get(), purposes_.get(), &clock_,
+                                       config_.prefecture);
+  gateway_->UseStore(store_.get());
+}
+
+void RegistryFixture::TearDown() {
+  if (gateway_) gateway_->UseStore(nullptr);
+  fs::remove_all(dir_);
+}
+
+}  // namespace kakunin::registry::testing
