@@ -28,12 +28,10 @@ constexpr char kBoard[] = "agency:yamanashi-board-of-education";
 
 class GatewayTest : public testing::RegistryFixture {
  public:
-  GatewayTest() : RegistryFixture("kakunin_gateway_", Date::FromYmd(2026, 11, 20)) {}
+  GatewayTest() : RegistryFixture("kakunin_gateway_", Date::FromYmd(2026, 11, 20), /*with_gateway=*/true) {}
 
   void SetUp() override {
     RegistryFixture::SetUp();
-    if (HasFatalFailure()) return;
-    UseSampleGateway();
     if (HasFatalFailure()) return;
     desk_ = std::make_unique<OperatorDesk>(store_.get(), log_.get(), &clock_, purposes_.get());
     auto r = store_->OpenReader();
@@ -42,19 +40,11 @@ class GatewayTest : public testing::RegistryFixture {
 
     // Two residents of 甲府市.
     for (int i = 1; i <= 2; ++i) {
-      Notification n;
-      n.municipality_code = kKofu;
-      n.sequence = static_cast<uint64_t>(i);
-      n.kind = NotificationKind::kEntry;
-      n.reason = ChangeReason::kBirth;
-      n.change_date = Date::FromYmd(2026, 4, 1);
-      n.resident_code = ResidentCode::FromTenDigits("100000000" + std::to_string(i));
-      n.individual_number = IndividualNumber::FromElevenDigits("1000000000" + std::to_string(i));
-      n.name = "山田　太郎";
-      n.name_kana = "ヤマダ　タロウ";
-      n.sex = Sex::kMale;
+      const std::string i1 = std::to_string(i);
+      Notification n = Make(kKofu, static_cast<uint64_t>(i), ChangeReason::kBirth,
+                            "100000000" + i1, "1000000000" + i1);
       n.birth_date = Date::FromYmd(1980, 5, i);
-      n.address = "山梨県甲府市丸の内一丁目" + std::to_string(i) + "番地";
+      n.address = "山梨県甲府市丸の内一丁目" + i1 + "番地";
       codes_.push_back(n.resident_code.str());
       numbers_.push_back(n.individual_number.str());
       auto p = registry_->Prepare(

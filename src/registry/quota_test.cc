@@ -215,34 +215,20 @@ TEST(LiveReviewTest, TrackedActorsAreBounded) {
 
 // --- a harvest through the Gateway ---
 
-namespace fs = std::filesystem;
-
 class HarvestTest : public testing::RegistryFixture {
  protected:
   // A Friday, noon.
-  HarvestTest() : RegistryFixture("kakunin_quota_", Date::FromYmd(2026, 11, 20)) {}
+  HarvestTest() : RegistryFixture("kakunin_quota_", Date::FromYmd(2026, 11, 20), /*with_gateway=*/true) {}
 
   void SetUp() override {
     RegistryFixture::SetUp();
     if (HasFatalFailure()) return;
-    UseSampleGateway();
-    if (HasFatalFailure()) return;
     // Three residents named ヤマダ.
     std::vector<PreparedNotification> batch;
     for (int i = 1; i <= 3; ++i) {
-      Notification n;
-      n.municipality_code = "192015";
-      n.sequence = static_cast<uint64_t>(i);
-      n.reason = ChangeReason::kBirth;
-      n.kind = KindOf(n.reason);
-      n.change_date = Date::FromYmd(2026, 4, 1);
-      n.resident_code = ResidentCode::FromTenDigits("100000000" + std::to_string(i));
-      n.individual_number = IndividualNumber::FromElevenDigits("1000000000" + std::to_string(i));
-      n.name = "山田　太郎";
-      n.name_kana = "ヤマダ　タロウ";
-      n.sex = Sex::kMale;
-      n.birth_date = Date::FromYmd(1980, 5, 1);
-      n.address = LocalGovTable::Builtin().Find("192015")->FullName() + "1番地";
+      const std::string i1 = std::to_string(i);
+      Notification n = Make("192015", static_cast<uint64_t>(i), ChangeReason::kBirth,
+                            "100000000" + i1, "1000000000" + i1);
       batch.push_back(registry_->Prepare(
           CheckJsonNotification(ToCanonicalJson(n), registry_->check_options())));
     }

@@ -32,30 +32,9 @@ void PrintTo(const FieldError& e, std::ostream* os) {
 namespace registry {
 namespace {
 
-namespace fs = std::filesystem;
-
 class RegistryTest : public testing::RegistryFixture {
  public:
   RegistryTest() : RegistryFixture("kakunin_registry_", Date::FromYmd(2026, 11, 21)) {}
-
-  // A valid notification; the test adjusts what it needs.
-  Notification Make(const std::string& municipality, uint64_t seq, ChangeReason reason,
-                    const std::string& code10, const std::string& number11) {
-    Notification n;
-    n.municipality_code = municipality;
-    n.sequence = seq;
-    n.kind = KindOf(reason);
-    n.reason = reason;
-    n.change_date = Date::FromYmd(2026, 4, 1);
-    n.resident_code = ResidentCode::FromTenDigits(code10);
-    n.individual_number = IndividualNumber::FromElevenDigits(number11);
-    n.name = "山田　太郎";
-    n.name_kana = "ヤマダ　タロウ";
-    n.sex = Sex::kMale;
-    n.birth_date = Date::FromYmd(1980, 5, 1);
-    n.address = LocalGovTable::Builtin().Find(municipality)->FullName() + "1番地";
-    return n;
-  }
 
   // Applies through the real field checks (via canonical JSON), as a sender would.
   std::vector<ApplyResult> Send(const std::vector<Notification>& ns) {

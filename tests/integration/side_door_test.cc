@@ -135,7 +135,6 @@ void Enrol(const registry::Enrolled& e) {
 class SideDoorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ::signal(SIGPIPE, SIG_IGN);
     w = new World();
     Status st = w->MakeNode("side-door");
     ASSERT_TRUE(st.ok()) << st.ToString();

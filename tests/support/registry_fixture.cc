@@ -5,14 +5,15 @@
 #include <utility>
 
 #include "crypto/keys.h"
+#include "domain/local_gov_code.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
 namespace kakunin::registry::testing {
 
 namespace fs = std::filesystem;
 
-RegistryFixture::RegistryFixture(std::string prefix, Date today)
-    : prefix_(std::move(prefix)), clock_(FixedClock::AtDate(today)) {}
+RegistryFixture::RegistryFixture(std::string prefix, Date today, bool with_gateway)
+    : prefix_(std::move(prefix)), with_gateway_(with_gateway), clock_(FixedClock::AtDate(today)) {}
 
 void RegistryFixture::SetUp() {
   dir_ = fs::path(::testing::TempDir()) /
@@ -33,9 +34,7 @@ void RegistryFixture::SetUp() {
   log_ = std::make_unique<audit::AuditLog>(signer_.get(), &clock_);
   registry_ =
       std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_, log_.get());
-}
-
-void RegistryFixture::UseSampleGateway() {
+  if (!with_gateway_) return;
   auto catalogue = PurposeCatalogue::Parse(SamplePurposeCatalogue());
   ASSERT_TRUE(catalogue.ok()) << catalogue.status().ToString();
   purposes_ = std::make_unique<PurposeCatalogue>(std::move(*catalogue));
@@ -43,6 +42,25 @@ void RegistryFixture::UseSampleGateway() {
   gateway_ = std::make_unique<Gateway>(registry_.get(), purposes_.get(), &clock_,
                                        config_.prefecture);
   gateway_->UseStore(store_.get());
+}
+
+Notification RegistryFixture::Make(const std::string& municipality, uint64_t seq,
+                                   ChangeReason reason, const std::string& code10,
+                                   const std::string& number11) {
+  Notification n;
+  n.municipality_code = municipality;
+  n.sequence = seq;
+  n.kind = KindOf(reason);
+  n.reason = reason;
+  n.change_date = Date::FromYmd(2026, 4, 1);
+  n.resident_code = ResidentCode::FromTenDigits(code10);
+  n.individual_number = IndividualNumber::FromElevenDigits(number11);
+  n.name = "山田　太郎";
+  n.name_kana = "ヤマダ　タロウ";
+  n.sex = Sex::kMale;
+  n.birth_date = Date::FromYmd(1980, 5, 1);
+  n.address = LocalGovTable::Builtin().Find(municipality)->FullName() + "1番地";
+  return n;
 }
 
 void RegistryFixture::TearDown() {

@@ -15,6 +15,7 @@
 #include "audit/signer.h"
 #include "core/clock.h"
 #include "core/date.h"
+#include "domain/notification.h"
 #include "crypto/field_cipher.h"
 #include "registry/config.h"
 #include "registry/gateway.h"
@@ -24,23 +25,27 @@
 
 namespace kakunin::registry::testing {
 
+// Public, as the suites' own helpers (threads, lambdas) reach into it.
 class RegistryFixture : public ::testing::Test {
- protected:
+ public:
   // `prefix` names the per-test directory (kept apart from other suites run at once); `today`
-  // is the fixed clock's date.
-  RegistryFixture(std::string prefix, Date today);
+  // is the fixed clock's date. `with_gateway`: the sample purpose catalogue too, given to the
+  // registry, and a Gateway on the store.
+  RegistryFixture(std::string prefix, Date today, bool with_gateway = false);
 
-  // Directory, keys, store (prefecture 19), log and registry. A derived SetUp calls this first
-  // and returns if HasFatalFailure().
+  // Directory, keys, store (prefecture 19), log and registry (and the gateway). A derived SetUp
+  // calls this first and returns if HasFatalFailure().
   void SetUp() override;
   // The Gateway's pooled readers close before the files go.
   void TearDown() override;
 
-  // The sample purpose catalogue, given to the registry, and a Gateway on the store. Call from
-  // a derived SetUp after RegistryFixture::SetUp(); check HasFatalFailure() after.
-  void UseSampleGateway();
+  // A valid notification of 山田　太郎 born 1980-05-01 at 1番地 of `municipality`; the test
+  // adjusts what it needs.
+  static Notification Make(const std::string& municipality, uint64_t seq, ChangeReason reason,
+                           const std::string& code10, const std::string& number11);
 
   std::string prefix_;
+  bool with_gateway_;
   std::filesystem::path dir_;
   NodeConfig config_;
   FixedClock clock_;
