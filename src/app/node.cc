@@ -1,5 +1,7 @@
 #include "app/node.h"
 
+#include "app/node_server.h"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -261,6 +263,15 @@ Status WriteNodeConfig(const std::string& data_dir, const registry::NodeConfig& 
   out << RenderNodeConfig(config);
   if (!out) return Status::IoError("cannot write the configuration");
   return Status::Ok();
+}
+
+Result<std::unique_ptr<cli::RunningServer>> NodeAccess::Serve(
+    cli::Node& node, const registry::ServerConfig& config, std::FILE* access_log,
+    const registry::ConsoleConfig& console, const cli::ServeOptions& options) const {
+  NodeServerOptions o;
+  o.report = options.report;
+  KAKUNIN_ASSIGN_OR_RETURN(server, NodeServer::Start(&node, config, access_log, console, o));
+  return std::unique_ptr<cli::RunningServer>(std::move(server));
 }
 
 Result<std::unique_ptr<cli::Node>> NodeAccess::Open(const std::string& data_dir, bool check_head,

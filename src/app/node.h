@@ -51,6 +51,9 @@ class NodeAccess : public cli::NodeAccess {
               const std::string& key_file) const override;
   Status WriteConfig(const std::string& data_dir,
                      const registry::NodeConfig& config) const override;
+  Result<std::unique_ptr<cli::RunningServer>> Serve(
+      cli::Node& node, const registry::ServerConfig& config, std::FILE* access_log,
+      const registry::ConsoleConfig& console, const cli::ServeOptions& options) const override;
 };
 
 }  // namespace kakunin::app

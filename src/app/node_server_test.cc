@@ -1,6 +1,6 @@
 // The running node's timed checkpoint, with a clock the tests move: no test waits for T.
 
-#include "cli/node_server.h"
+#include "app/node_server.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "app/node.h"
 #include "crypto/pki.h"
 
-namespace kakunin::cli {
+namespace kakunin::app {
 namespace {
 
 namespace fs = std::filesystem;
@@ -157,4 +157,4 @@ TEST_F(IdleNodeTest, FailedStartLeavesNothingRunningAndDoesNotCrash) {
 }
 
 }  // namespace
-}  // namespace kakunin::cli
+}  // namespace kakunin::app

@@ -5,6 +5,9 @@
 // and hands the commands a NodeAccess through Io.
 
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,7 +50,27 @@ struct Node {
   virtual std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) = 0;
 };
 
-// How commands open and create nodes; implemented by app/ (app::NodeAccess).
+// A node on the network (both listeners), as the serve and demo commands see it; implemented by
+// app/ (app::NodeServer).
+class RunningServer {
+ public:
+  virtual ~RunningServer() = default;
+  virtual uint16_t port() const = 0;
+  virtual uint16_t console_port() const = 0;  // 0 without a console
+  // Re-reads the TLS files (certificate, key, CA, CRL) for new handshakes (SIGHUP).
+  virtual Status ReloadTls() = 0;
+  // Stops gracefully: requests in flight finish, then a checkpoint is signed.
+  virtual Status Stop() = 0;
+};
+
+struct ServeOptions {
+  // Gets one line, without personal data, for what happens in the background (a reload of the
+  // TLS files, a checkpoint that could not be signed); called from any thread, one call at a
+  // time. Empty: standard error.
+  std::function<void(const std::string&)> report;
+};
+
+// How commands open, create and serve nodes; implemented by app/ (app::NodeAccess).
 class NodeAccess {
  public:
   virtual ~NodeAccess() = default;
@@ -72,6 +95,15 @@ class NodeAccess {
   // Writes `config` as <data_dir>/kakunin.toml, replacing it (kakunin demo adds [server]).
   virtual Status WriteConfig(const std::string& data_dir,
                              const registry::NodeConfig& config) const = 0;
+
+  // Serves `node` (which must outlive the server) as `config` and `console` say; port 0 takes any
+  // free port; the access log goes to `access_log` (not owned; nullptr: none). On an error
+  // nothing is left running and the node is as it was.
+  virtual Result<std::unique_ptr<RunningServer>> Serve(Node& node,
+                                                       const registry::ServerConfig& config,
+                                                       std::FILE* access_log,
+                                                       const registry::ConsoleConfig& console,
+                                                       const ServeOptions& options) const = 0;
 };
 
 // io.nodes->Open / Init; FailedPrecondition when the Io carries no NodeAccess.

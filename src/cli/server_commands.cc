@@ -10,7 +10,6 @@
 
 #include "cli/commands.h"
 #include "cli/node.h"
-#include "cli/node_server.h"
 #include "crypto/pki.h"
 #include "text/json.h"
 
@@ -115,13 +114,17 @@ int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const ch
   const sigset_t signals = BlockServerSignals();
   // Background reports (a CRL reloaded or refused) come from server threads.
   std::mutex err_mu;
-  NodeServerOptions options;
+  ServeOptions options;
   options.report = [&io, &err_mu, command](const std::string& line) {
     std::lock_guard lock(err_mu);
     io.err << "kakunin " << command << ": " << line << "\n";
     io.err.flush();
   };
-  auto server = NodeServer::Start(&node, config, log, console, options);
+  if (io.nodes == nullptr) {
+    if (opened) std::fclose(opened);
+    return FailStart(io, command, Status::FailedPrecondition("no node access in this program"));
+  }
+  auto server = io.nodes->Serve(node, config, log, console, options);
   if (!server.ok()) {
     if (opened) std::fclose(opened);
     return FailStart(io, command, server.status());

@@ -19,7 +19,7 @@
 #include "auth/password.h"
 #include "support/webauthn_testing.h"
 #include "cli/generate.h"
-#include "cli/node_server.h"
+#include "app/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
 #include "support/node_world.h"

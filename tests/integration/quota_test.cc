@@ -15,7 +15,7 @@
 #include "api/service.h"
 #include "app/node.h"
 #include "cli/generate.h"
-#include "cli/node_server.h"
+#include "app/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
 #include "support/node_world.h"

@@ -22,7 +22,7 @@
 #include "api/service.h"
 #include "auth/password.h"
 #include "cli/generate.h"
-#include "cli/node_server.h"
+#include "app/node_server.h"
 #include "crypto/pki.h"
 #include "domain/notification.h"
 #include "registry/operators.h"

@@ -105,7 +105,7 @@ Status NodeWorld::StartServer(const registry::ServerConfig& sc, bool with_access
     access_log = std::fopen(access_log_path.c_str(), "w");
     if (access_log == nullptr) return Status::Internal("cannot open the access log");
   }
-  KAKUNIN_ASSIGN_OR_RETURN(started, cli::NodeServer::Start(node.get(), sc, access_log, cc));
+  KAKUNIN_ASSIGN_OR_RETURN(started, app::NodeServer::Start(node.get(), sc, access_log, cc));
   server = std::move(started);
   return Status::Ok();
 }

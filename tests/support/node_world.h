@@ -17,7 +17,7 @@
 
 #include "app/node.h"
 #include "cli/generate.h"
-#include "cli/node_server.h"
+#include "app/node_server.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "crypto/pki.h"
@@ -81,7 +81,7 @@ class NodeWorld {
 
   std::string dir, ca;
   std::unique_ptr<app::Node> node;
-  std::unique_ptr<cli::NodeServer> server;
+  std::unique_ptr<app::NodeServer> server;
   std::string access_log_path;
   std::FILE* access_log = nullptr;
 };

@@ -1,4 +1,4 @@
-#include "cli/node_server.h"
+#include "app/node_server.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -7,7 +7,7 @@
 
 #include "text/json.h"
 
-namespace kakunin::cli {
+namespace kakunin::app {
 namespace {
 
 // An alert as one JSON line for the server's log (the access log, standard error by default):
@@ -89,7 +89,7 @@ void CheckpointTimer::Run() {
 
 // --- NodeServer ---
 
-Result<std::unique_ptr<NodeServer>> NodeServer::Start(Node* node,
+Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
                                                       const registry::ServerConfig& config,
                                                       std::FILE* access_log,
                                                       const registry::ConsoleConfig& console,
@@ -236,7 +236,7 @@ Status NodeServer::Stop() {
   node_->gateway->UseQuotas(nullptr);
   node_->operators->UseWriteQueue(nullptr);
   access_log_->Flush();
-  return SealLog(*node_);
+  return node_->Seal();
 }
 
-}  // namespace kakunin::cli
+}  // namespace kakunin::app

@@ -24,7 +24,7 @@
 #include "registry/quota.h"
 #include "registry/write_queue.h"
 
-namespace kakunin::cli {
+namespace kakunin::app {
 
 // Calls `tick` on its own thread every `interval_micros` of `clock` time, until destroyed. It
 // waits on a condition variable for the clock's remaining time, so with the system clock it
@@ -72,12 +72,12 @@ struct NodeServerOptions {
   std::function<void(const std::string&)> report;
 };
 
-class NodeServer {
+class NodeServer final : public cli::RunningServer {
  public:
   // Starts serving `node` (which must outlive the server) as `config` says; port 0 takes any free
   // port. The access log goes to `access_log` (not owned; nullptr: none). On an error nothing is
   // left running and the node is as it was.
-  static Result<std::unique_ptr<NodeServer>> Start(Node* node,
+  static Result<std::unique_ptr<NodeServer>> Start(cli::Node* node,
                                                    const registry::ServerConfig& config,
                                                    std::FILE* access_log,
                                                    const registry::ConsoleConfig& console = {},
@@ -86,28 +86,30 @@ class NodeServer {
   NodeServer& operator=(const NodeServer&) = delete;
   ~NodeServer();  // Stop()s
 
-  uint16_t port() const { return server_->port(); }
+  uint16_t port() const override { return server_->port(); }
   // The console's port; 0 if the configuration has no [console].
-  uint16_t console_port() const { return console_server_ ? console_server_->port() : 0; }
+  uint16_t console_port() const override {
+    return console_server_ ? console_server_->port() : 0;
+  }
   const api::Metrics& metrics() const { return metrics_; }
 
   // Reads the TLS files (the CRL above all) again for new connections of both listeners (SIGHUP);
   // open connections go on. On an error the previous files stay in use; the error is returned
   // and reported.
-  Status ReloadTls();
+  Status ReloadTls() override;
 
   // The timer that signs checkpoints (tests: CheckNow() after moving the clock).
   CheckpointTimer& checkpoint_timer() { return *timer_; }
 
   // Graceful: stops accepting, lets requests in flight finish (their answers are durable when
   // sent), then signs a checkpoint and keeps it outside the database (SealLog). Idempotent.
-  Status Stop();
+  Status Stop() override;
 
  private:
   NodeServer() = default;
   void Report(const std::string& line);
 
-  Node* node_ = nullptr;
+  cli::Node* node_ = nullptr;
   api::Metrics metrics_;
   std::function<void(const std::string&)> report_;
   std::mutex report_mu_;
@@ -122,4 +124,4 @@ class NodeServer {
   bool stopped_ = false;
 };
 
-}  // namespace kakunin::cli
+}  // namespace kakunin::app
