@@ -344,22 +344,30 @@ Result<VerifyReport> VerifyLog(
       Perfect& left = stack.back();
       const uint32_t level = left.level + 1;
       index >>= 1;
-      std::optional<std::string> computed, beneath;
+      std::optional<std::string> computed;
       if (left.computed && right.computed) computed = NodeHash(*left.computed, *right.computed);
-      if (left.stored && right.stored) beneath = NodeHash(*left.stored, *right.stored);
       std::optional<std::string> stored = stored_node(level, index);
-      const std::string where =
-          "stored tree node (" + std::to_string(level) + ", " + std::to_string(index) + ")";
+      // Only where the stored tree and the entries part (rare) is the hash of what is stored
+      // beneath needed, and a name for the node: the common path hashes each node once.
+      auto beneath = [&]() -> std::optional<std::string> {
+        if (left.stored && right.stored) return NodeHash(*left.stored, *right.stored);
+        return std::nullopt;
+      };
+      auto where = [&] {
+        return "stored tree node (" + std::to_string(level) + ", " + std::to_string(index) + ")";
+      };
       bool named = left.named || right.named;
       if (!stored) {
-        add(where + " is missing");
-        stored = beneath ? beneath : computed;
+        add(where() + " is missing");
+        auto b = beneath();
+        stored = b ? b : computed;
         named = true;
       } else if (stored != computed) {
         // Explained by a difference named beneath if the node agrees with what is stored
         // under it (or nothing under it can be read).
-        if (!(named && (!beneath || *beneath == *stored))) {
-          add(where + " does not match entries " + std::to_string(index << level) + "…" +
+        auto b = beneath();
+        if (!(named && (!b || *b == *stored))) {
+          add(where() + " does not match entries " + std::to_string(index << level) + "…" +
               std::to_string(((index + 1) << level) - 1));
         }
         named = true;
@@ -391,9 +399,9 @@ Result<VerifyReport> VerifyLog(
   // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
   constexpr int64_t kMaxGap = int64_t{1} << 20;
   Status st = reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) -> bool {
-    const std::string entry = "entry " + std::to_string(row.seq);
+    auto entry = [&] { return "entry " + std::to_string(row.seq); };  // named only on a problem
     if (row.seq < expected) {
-      add(entry + " is out of place (after entry " + std::to_string(expected - 1) + ")");
+      add(entry() + " is out of place (after entry " + std::to_string(expected - 1) + ")");
       return true;
     }
     if (row.seq > expected) {
@@ -417,7 +425,7 @@ Result<VerifyReport> VerifyLog(
     // once); payloads are erased only as a prefix (retention), never in the middle, and only
     // as far as a purge entry says.
     if (row.time < last_time) {
-      add(entry + " is dated before entry " + std::to_string(row.seq - 1));
+      add(entry() + " is dated before entry " + std::to_string(row.seq - 1));
     }
     last_time = row.time;
     Perfect leaf;
@@ -427,8 +435,8 @@ Result<VerifyReport> VerifyLog(
       seen_payload = true;
       auto e = DecodeEntryHead(*row.payload);
       if (!e || static_cast<int64_t>(e->sequence) != row.seq) {
-        add(!e ? entry + " cannot be decoded"
-               : entry + " holds entry " + std::to_string(e->sequence) + " (moved or swapped)");
+        add(!e ? entry() + " cannot be decoded"
+               : entry() + " holds entry " + std::to_string(e->sequence) + " (moved or swapped)");
         leaf.named = true;
         // A row that holds another entry carries that entry's leaf hash too: nothing of it is
         // this entry's (the node above is then taken as stored, checked by the checkpoints).
@@ -438,11 +446,11 @@ Result<VerifyReport> VerifyLog(
       } else {
         if (e->time != row.time || e->actor != row.actor || e->action != row.action ||
             e->purpose != row.purpose) {
-          add(entry + ": its searchable columns differ from its content");
+          add(entry() + ": its searchable columns differ from its content");
         }
         leaf.computed = LeafHash(*row.payload);
         if (*leaf.computed != row.leaf_hash) {
-          add(entry + " does not match its leaf hash");
+          add(entry() + " does not match its leaf hash");
           leaf.named = true;
         }
         targets_expected += e->target_count;
@@ -488,7 +496,7 @@ Result<VerifyReport> VerifyLog(
             if (what) differs = "record " + std::to_string(i + 1) + ": " + what;
           }
           if (!differs.empty()) {
-            add(entry + ": its provision records differ from what it says was provided (" +
+            add(entry() + ": its provision records differ from what it says was provided (" +
                 differs + ")");
           }
           provisions_expected += static_cast<int64_t>(rows->size());
@@ -507,12 +515,12 @@ Result<VerifyReport> VerifyLog(
       }
     } else {
       if (seen_payload) {
-        add(entry + " has lost its payload although earlier entries kept theirs");
+        add(entry() + " has lost its payload although earlier entries kept theirs");
       } else {
         ++report.erased_payloads;
       }
       if (row.leaf_hash.size() != kHashSize) {
-        add(entry + " has no valid leaf hash");
+        add(entry() + " has no valid leaf hash");
         leaf.named = true;
       } else {
         leaf.computed = row.leaf_hash;  // all that is left of it; the tree vouches for it
