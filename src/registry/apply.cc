@@ -87,11 +87,12 @@ namespace {
 // Where several rules apply, the first that holds answers, in this order: refusals that no
 // correction of the notification could cure come first, so a sender who fixes what it is told
 // is not then told something else.
-//   1. already_registered — the code is active in the sender's own municipality (whatever the
-//      reason: the answer senders had before the other rules existed).
-//   2. code_in_use — a birth for a code the registry has held (active elsewhere, removed, or
-//      replaced by a code change): a newborn's code is new. Before `deceased`, because a
-//      birth is never the same person continuing, dead or not.
+//   1. code_in_use — a birth for a code the registry holds or has held (active anywhere, the
+//      sender's own municipality included, removed, or replaced by a code change): a newborn's
+//      code is new (the contract: "a `birth` for a known code is `code_in_use`"). Before
+//      `deceased`, because a birth is never the same person continuing, dead or not.
+//   2. already_registered — any other entry for a code active in the sender's own
+//      municipality.
 //   3. deceased — the registration ended with death; only an ex_officio_entry by the
 //      municipality that recorded the death (a death recorded in error) reopens it.
 //   4. already_registered — active elsewhere and not a 転入: only a move supersedes.
@@ -109,11 +110,11 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const Prepa
     KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.resident_code.str()));
     return known ? Refusal(ErrorCode::kCodeInUse) : Refusal();
   }
+  if (n.reason == ChangeReason::kBirth) return Refusal(ErrorCode::kCodeInUse);
   const bool active = person->status == ResidentStatus::kActive;
   if (active && person->municipality_code == sender) {
     return Refusal(ErrorCode::kAlreadyRegistered);
   }
-  if (n.reason == ChangeReason::kBirth) return Refusal(ErrorCode::kCodeInUse);
   if (!active) {
     // A removed resident's row points at the removal that ended the registration (a late
     // 転出 recorded in history only never becomes the current version).

@@ -157,6 +157,9 @@ TEST_F(RegistryTest, EveryStateErrorCode) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   EXPECT_EQ(SendOne(Make(kKofu, 2, ChangeReason::kOtherEntry, "1000000001", "10000000001")).errors,
             Record(ErrorCode::kAlreadyRegistered));
+  // A birth for a known code is code_in_use, even in the municipality that holds it.
+  EXPECT_EQ(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kCodeInUse));
   EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kMovedWithin, "1000000001", "10000000001")).errors,
             Record(ErrorCode::kWrongMunicipality));
   EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kDeath, "1000000001", "10000000001")).errors,
