@@ -5,55 +5,54 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
-#include <array>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "text/utf8.h"
+
+namespace kakunin {
+extern const std::string_view kVariantFoldsTsv;  // generated from data/variant_folds.tsv
+}  // namespace kakunin
 
 namespace kakunin::text {
 namespace {
 
-// Variant (異体字, old-form) ideographs folded to the form most registries index by.
-// Sorted by the first element for binary search. Only pairs that name registers treat as
-// "the same name" for finding a person; never applied to stored text.
-constexpr std::array<std::pair<char32_t, char32_t>, 36> kVariants = {{
-    {0x51A8, 0x5BCC},  // 冨 → 富
-    {0x570B, 0x56FD},  // 國 → 国
-    {0x5713, 0x5186},  // 圓 → 円
-    {0x589E, 0x5897},  // 增 → 増
-    {0x58FD, 0x5BFF},  // 壽 → 寿
-    {0x5BE6, 0x5B9F},  // 實 → 実
-    {0x5D5C, 0x5D0E},  // 嵜 → 崎
-    {0x5D8B, 0x5CF6},  // 嶋 → 島
-    {0x5D8C, 0x5CF6},  // 嶌 → 島
-    {0x5EE3, 0x5E83},  // 廣 → 広
-    {0x5FB7, 0x5FB3},  // 德 → 徳
-    {0x60E0, 0x6075},  // 惠 → 恵
-    {0x689D, 0x6761},  // 條 → 条
-    {0x69D7, 0x6A4B},  // 槗 → 橋
-    {0x6AFB, 0x685C},  // 櫻 → 桜
-    {0x6DFA, 0x6D45},  // 淺 → 浅
-    {0x6F81, 0x6E0B},  // 澁 → 渋
-    {0x6FA4, 0x6CA2},  // 澤 → 沢
-    {0x6FF1, 0x6D5C},  // 濱 → 浜
-    {0x6FF5, 0x6D5C},  // 濵 → 浜
-    {0x771E, 0x771F},  // 眞 → 真
-    {0x7A57, 0x7A42},  // 穗 → 穂
-    {0x7E23, 0x770C},  // 縣 → 県
-    {0x8207, 0x4E0E},  // 與 → 与
-    {0x85CF, 0x8535},  // 藏 → 蔵
-    {0x8C50, 0x8C4A},  // 豐 → 豊
-    {0x9089, 0x8FBA},  // 邉 → 辺
-    {0x908A, 0x8FBA},  // 邊 → 辺
-    {0x9435, 0x9244},  // 鐵 → 鉄
-    {0x95DC, 0x95A2},  // 關 → 関
-    {0x975C, 0x9759},  // 靜 → 静
-    {0x9AD9, 0x9AD8},  // 髙 → 高
-    {0x9ED1, 0x9ED2},  // 黑 → 黒
-    {0x9F4A, 0x658E},  // 齊 → 斎
-    {0x9F4B, 0x658E},  // 齋 → 斎
-    {0xFA11, 0x5D0E},  // 﨑 → 崎
-}};
+// The 異体字 fold: data/variant_folds.tsv, generated from Unihan by scripts/build-variant-folds
+// and compiled in (src/CMakeLists.txt). Lines are "variant<TAB>canonical<TAB>…"; '#' starts a
+// comment. Only pairs that name registers treat as "the same name" for finding a person; never
+// applied to stored text.
+using FoldTable = std::vector<std::pair<char32_t, char32_t>>;
+
+std::optional<char32_t> OnlyCodePoint(std::string_view field) {
+  size_t pos = 0;
+  auto cp = DecodeOne(field, &pos);
+  if (!cp || pos != field.size()) return std::nullopt;
+  return cp;
+}
+
+FoldTable ParseFolds(std::string_view tsv) {
+  FoldTable table;
+  while (!tsv.empty()) {
+    size_t eol = tsv.find('\n');
+    std::string_view line = tsv.substr(0, eol);
+    tsv = eol == std::string_view::npos ? std::string_view() : tsv.substr(eol + 1);
+    if (line.empty() || line.front() == '#') continue;
+    size_t t1 = line.find('\t');
+    if (t1 == std::string_view::npos) continue;
+    size_t t2 = line.find('\t', t1 + 1);
+    auto from = OnlyCodePoint(line.substr(0, t1));
+    auto to = OnlyCodePoint(line.substr(t1 + 1, t2 == std::string_view::npos ? t2 : t2 - t1 - 1));
+    if (from && to) table.emplace_back(*from, *to);
+  }
+  std::sort(table.begin(), table.end());
+  return table;
+}
+
+const FoldTable& Folds() {
+  static const FoldTable* table = new FoldTable(ParseFolds(kVariantFoldsTsv));
+  return *table;
+}
 
 bool IsVariationSelector(char32_t cp) {
   return (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xE0100 && cp <= 0xE01EF) ||
@@ -106,11 +105,14 @@ bool IsKanaCodePoint(char32_t cp) {
 }  // namespace
 
 char32_t FoldVariant(char32_t cp) {
-  auto it = std::lower_bound(kVariants.begin(), kVariants.end(), cp,
+  const FoldTable& folds = Folds();
+  auto it = std::lower_bound(folds.begin(), folds.end(), cp,
                              [](const auto& e, char32_t v) { return e.first < v; });
-  if (it != kVariants.end() && it->first == cp) return it->second;
+  if (it != folds.end() && it->first == cp) return it->second;
   return cp;
 }
+
+size_t VariantFoldCount() { return Folds().size(); }
 
 std::string SearchKey(std::string_view s) {
   std::string out;

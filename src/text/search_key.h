@@ -6,10 +6,14 @@
 //      U+3000 → space, compatibility ideographs to their unified forms;
 //   2. spaces, tabs, ・ and variation selectors (incl. IVS) removed;
 //   3. katakana → hiragana, small kana → large (ぁ→あ, っ→つ), ヶ/ケ/ヵ → け;
-//   4. a small 異体字 table (髙→高, 﨑→崎, 邊/邉→辺, 齋/齊→斎, 濵/濱→浜, …);
+//   4. the 異体字 fold of data/variant_folds.tsv, built from Unihan by
+//      scripts/build-variant-folds (髙→高, 﨑→崎, 𠮷→吉, 邊/邉→辺, 齋→斎, 齊→斉, 濵/濱→浜, …):
+//      each variant to its 常用/人名用 form; two characters the law lists separately
+//      (斉/斎, 竜/龍) stay apart;
 //   5. Latin letters case-folded.
 // So ﾔﾏﾀﾞ ﾀﾛｳ, やまだたろう and ヤマダ　タロウ have the same key, and so do 髙橋 and 高橋.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,6 +24,9 @@ std::string SearchKey(std::string_view s);
 
 // The 異体字 fold alone, for one code point (returns `cp` when not in the table).
 char32_t FoldVariant(char32_t cp);
+
+// The number of pairs in the compiled-in fold table (for tests and the metrics page).
+size_t VariantFoldCount();
 
 // True iff `s` is non-empty, valid UTF-8 and consists only of kana (hiragana, katakana,
 // full or half width, including ー, ゝゞヽヾ, ・, voiced-sound marks) and spaces
