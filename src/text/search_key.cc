@@ -5,6 +5,7 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -113,6 +114,17 @@ char32_t FoldVariant(char32_t cp) {
 }
 
 size_t VariantFoldCount() { return Folds().size(); }
+
+std::string SearchKeyVersion() {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : kVariantFoldsTsv) {
+    h = (h ^ c) * 0x100000001b3ULL;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<size_t>(i)] = kHex[h & 0xF];
+  return out;
+}
 
 std::string SearchKey(std::string_view s) {
   std::string out;

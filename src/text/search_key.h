@@ -28,6 +28,11 @@ char32_t FoldVariant(char32_t cp);
 // The number of pairs in the compiled-in fold table (for tests and the metrics page).
 size_t VariantFoldCount();
 
+// Identifies the fold: 16 hex digits (FNV-1a of the compiled-in table). Search keys are stored
+// beside the records they index, so a store that kept this beside them can tell that keys made
+// by an older fold must be recomputed (from the stored names, which never change).
+std::string SearchKeyVersion();
+
 // True iff `s` is non-empty, valid UTF-8 and consists only of kana (hiragana, katakana,
 // full or half width, including ー, ゝゞヽヾ, ・, voiced-sound marks) and spaces
 // (U+0020, U+3000): what the contract allows in `name_kana`.

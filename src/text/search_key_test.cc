@@ -58,6 +58,8 @@ TEST(VariantFoldTest, TableIsCompiledIn) {
   EXPECT_EQ(FoldVariant(U'髙'), U'高');
   EXPECT_EQ(FoldVariant(U'高'), U'高');
   EXPECT_EQ(FoldVariant(U'a'), U'a');
+  EXPECT_EQ(SearchKeyVersion().size(), 16u);
+  EXPECT_EQ(SearchKeyVersion(), SearchKeyVersion());
 }
 
 // Surname and given-name variants a clerk expects to find one another. Each group folds to one
