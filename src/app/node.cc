@@ -1,6 +1,7 @@
 #include "app/node.h"
 
 #include "app/node_server.h"
+#include "text/search_key.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -165,6 +166,11 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     KAKUNIN_RETURN_IF_ERROR(
         node->audit->CheckExtends(text, "its last signed checkpoint (audit.head)"));
   }
+  if (check_head) {
+    // Search keys made with an older fold table are recomputed once (and that is recorded).
+    KAKUNIN_ASSIGN_OR_RETURN(rekeyed, node->registry->RefreshSearchKeys(node->actor));
+    if (rekeyed) KAKUNIN_RETURN_IF_ERROR(SealLog(*node));
+  }
   return node;
 }
 
@@ -216,6 +222,8 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("log_key_id", (*signer)->key_id()));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("prefecture", std::to_string(prefecture)));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("role", "prefecture"));
+  // The fold table the (not yet existing) search keys are made with.
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("search_key_version", text::SearchKeyVersion()));
   // The configuration last: its presence marks a complete node.
   std::string tmp = config_path + ".tmp";
   {

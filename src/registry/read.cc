@@ -16,6 +16,9 @@ using detail::NumberMac;
 using detail::ReadEntry;
 using store::ResidentStatus;
 
+// The meta key holding the fold table's version the stored search keys were made with.
+constexpr char kSearchKeyVersionKey[] = "search_key_version";
+
 }  // namespace
 
 Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader,
@@ -58,6 +61,30 @@ Status Registry::Refuse(const Actor& actor, const char* action, const std::strin
   e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
   KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
   return why;
+}
+
+Result<bool> Registry::RefreshSearchKeys(const Actor& actor) const {
+  const std::string version = text::SearchKeyVersion();
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(current, reader->GetMeta(kSearchKeyVersionKey));
+    if (current && *current == version) return false;  // the common case: no write
+  }
+  bool rekeyed = false;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(current, txn.GetMeta(kSearchKeyVersionKey));
+    if (current && *current == version) return Status::Ok();  // another process did it
+    rekeyed = true;
+    KAKUNIN_ASSIGN_OR_RETURN(
+        n, txn.RekeyResidents([](std::string_view s) { return text::SearchKey(s); }));
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kSearchKeyVersionKey, version));
+    audit::AuditEntry e = ReadEntry(actor, "registry.rekey", "");
+    e.conditions = "search_key_version=" + version + " residents=" + std::to_string(n);
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) return st;
+  return rekeyed;
 }
 
 Result<SearchOutcome> Registry::Search(

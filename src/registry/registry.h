@@ -207,6 +207,13 @@ class Registry {
   // Signs a checkpoint if the log grew (at the end of a command, at shutdown).
   Status Checkpoint() const;
 
+  // Search keys are stored beside each record; when the compiled-in fold table changes
+  // (text::SearchKeyVersion()), every resident's keys are recomputed from the stored names in one
+  // durable transaction, recorded as "registry.rekey" (a count, nothing personal). Does nothing
+  // when the keys are current. Called when a node is opened.
+  // Returns whether it rekeyed.
+  Result<bool> RefreshSearchKeys(const Actor& actor) const;
+
   // Routes the log entries of reads through a group-committing queue (a server with many
   // concurrent readers): concurrent reads then share one durable commit. Not owned.
   void UseWriteQueue(class WriteQueue* queue) { queue_ = queue; }

@@ -486,6 +486,46 @@ TEST_F(RegistryTest, ResidentCodeChangeKeepsTheChain) {
   EXPECT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kMovedWithin, "2000000002", "10000000001")).ok());
 }
 
+// A node whose search keys were made with an older fold table (here: keys left unfolded, as
+// 髙橋 would have been before 髙→高) finds its residents again once opened: the keys are
+// recomputed from the stored names, once, and that is recorded.
+TEST_F(RegistryTest, SearchKeysMadeWithAnOlderFoldTableAreRecomputed) {
+  auto a = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  a.name = "髙橋　一郎";
+  ASSERT_EQ(Send({a}).size(), 1u);
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) -> Status {
+                    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta("search_key_version", "older"));
+                    return txn.RekeyResidents([](std::string_view s) { return std::string(s); })
+                        .status();
+                  })
+                  .ok());
+  SearchRequest by_name;
+  by_name.name = "高橋";
+  auto search = [&] {
+    auto reader = *store_->OpenReader();
+    return registry_->Search(*reader, by_name, actor_, "test")->rows.size();
+  };
+  EXPECT_EQ(search(), 0u) << "the stale key misses";
+  auto rekeyed = registry_->RefreshSearchKeys(actor_);
+  ASSERT_TRUE(rekeyed.ok());
+  EXPECT_TRUE(*rekeyed);
+  EXPECT_EQ(search(), 1u);
+  auto again = registry_->RefreshSearchKeys(actor_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again) << "current keys are left alone";
+  auto reader = *store_->OpenReader();
+  store::AuditQuery q;
+  q.action = "registry.rekey";
+  auto rows = reader->SearchAudit(q);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  auto e = audit::DecodeEntry(*(*rows)[0].payload);
+  ASSERT_TRUE(e.ok());
+  EXPECT_NE(e->conditions.find("residents=1"), std::string::npos);
+  EXPECT_EQ(e->conditions.find("髙"), std::string::npos);
+}
+
 TEST_F(RegistryTest, SearchFoldsKanaWidthAndVariants) {
   auto a = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
   a.name = "髙橋　一郎";

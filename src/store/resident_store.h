@@ -13,8 +13,10 @@
 // leaves an outbox row for the national node.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -131,6 +133,10 @@ class ResidentWriter {
                                const std::string& payload_mac, int64_t applied_at) = 0;
 
   virtual Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) = 0;
+  // Recomputes every resident's name, kana and address search keys with `key` (after the fold
+  // table changed); the stored names are untouched. Returns how many residents were rekeyed.
+  virtual Result<int64_t> RekeyResidents(
+      const std::function<std::string(std::string_view)>& key) = 0;
   // By current code or, failing that, an old one (through the change chain).
   virtual Result<std::optional<ResidentRow>> FindByAnyResidentCode(const std::string& code) = 0;
   // Move-outs expected from a municipality whose registration a 転入 elsewhere superseded

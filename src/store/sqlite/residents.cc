@@ -194,6 +194,40 @@ Result<bool> SqliteTxn::TakeExpectedMoveOut(int64_t person_id, const std::string
   return db_->Changes() > 0;
 }
 
+Result<int64_t> SqliteTxn::RekeyResidents(
+    const std::function<std::string(std::string_view)>& key) {
+  struct Row {
+    int64_t person_id;
+    std::string name;
+    std::optional<std::string> kana;
+    std::string address;
+  };
+  int64_t after = 0, done = 0;
+  for (;;) {
+    // A chunk read first, then updated: the scan never sees its own writes.
+    std::vector<Row> rows;
+    {
+      KAKUNIN_PREPARE(s, db_, kResidentNamesFrom);
+      s.Bind(1, after).Bind(2, int64_t{10000});
+      Status st;
+      while (s.Step(&st)) rows.push_back({s.Int(0), s.Text(1), s.OptionalText(2), s.Text(3)});
+      s.Reset();
+      if (!st.ok()) return st;
+    }
+    if (rows.empty()) return done;
+    KAKUNIN_PREPARE(u, db_, kUpdateResidentKeys);
+    for (const Row& r : rows) {
+      u.Bind(1, r.person_id)
+          .Bind(2, key(r.name))
+          .Bind(3, r.kana ? key(*r.kana) : std::string())
+          .Bind(4, key(r.address));
+      KAKUNIN_RETURN_IF_ERROR(u.Exec());
+    }
+    after = rows.back().person_id;
+    done += static_cast<int64_t>(rows.size());
+  }
+}
+
 Result<bool> SqliteTxn::IsResidentCodeKnown(const std::string& code) {
   KAKUNIN_PREPARE(s, db_, kCodeKnown);
   s.Bind(1, code);

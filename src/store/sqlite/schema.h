@@ -357,6 +357,12 @@ inline constexpr char kResidentByOldCode[] =
 inline constexpr char kResidentsByNumber[] =
     "SELECT " KAKUNIN_RESIDENT_COLUMNS
     " FROM residents WHERE number_mac = ?1 AND (?2 OR status = 'active') ORDER BY person_id";
+// Search keys recomputed when the fold table changes (RekeyResidents), a chunk at a time.
+inline constexpr char kResidentNamesFrom[] =
+    "SELECT person_id, name, name_kana, address FROM residents WHERE person_id > ? "
+    "ORDER BY person_id LIMIT ?";
+inline constexpr char kUpdateResidentKeys[] =
+    "UPDATE residents SET name_key = ?2, kana_key = ?3, address_key = ?4 WHERE person_id = ?1";
 inline constexpr char kCodeKnown[] =
     "SELECT EXISTS (SELECT 1 FROM residents WHERE resident_code = ?1) "
     "OR EXISTS (SELECT 1 FROM code_changes WHERE old_code = ?1)";

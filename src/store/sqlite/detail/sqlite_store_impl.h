@@ -89,6 +89,8 @@ class SqliteTxn final : public RegistryTxn {
   Status AddExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
   Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
   Result<bool> IsResidentCodeKnown(const std::string& code) override;
+  Result<int64_t> RekeyResidents(
+      const std::function<std::string(std::string_view)>& key) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override;
   Result<int64_t> InsertResident(const ResidentRow& row) override;
