@@ -365,6 +365,10 @@ TEST_F(SideDoorTest, NoCommandPrintsResidentData) {
   EXPECT_NE(stats.out.find("\"active\":3"), std::string::npos) << stats.out;
   EXPECT_NE(stats.out.find("\"superseded_versions\":1"), std::string::npos) << stats.out;
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+  Out gaiji = Kakunin({"gaiji", "list", "--data", data_});
+  EXPECT_NE(gaiji.out.find("\"code_point\":\"U+E001\",\"mj_code\":\"MJ012345\""),
+            std::string::npos)
+      << gaiji.out << gaiji.err;
 }
 
 TEST_F(SideDoorTest, RemovedCommandsExitTwoAndPrintNoResidentData) {
