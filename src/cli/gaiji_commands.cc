@@ -29,8 +29,8 @@ const char kGaijiHelp[] =
     "           [--description TEXT]\n"
     "  list [--pending]        the entries (or the pending code points), one JSON object a line\n\n"
     "Examples:\n"
-    "  kakunin gaiji register --data /var/lib/kakunin --municipality 192015 --code-point U+E001 \\\n"
-    "      --mj MJ012345 --description 髙の異体\n"
+    "  kakunin gaiji register --data /var/lib/kakunin --municipality 192015 \\\n"
+    "      --code-point U+E001 --mj MJ012345 --description 髙の異体\n"
     "  kakunin gaiji list --data /var/lib/kakunin --pending\n";
 
 int Usage(Io& io, const std::string& msg) {

@@ -76,8 +76,7 @@ std::string FormatCodePoint(char32_t cp) {
   return buf;
 }
 
-std::string ResolveGaijiText(const std::map<char32_t, GaijiEntry>& entries,
-                             std::string_view text) {
+std::string ResolveGaijiText(const std::map<char32_t, GaijiEntry>& entries, std::string_view text) {
   std::string out;
   out.reserve(text.size());
   size_t pos = 0;
@@ -141,8 +140,8 @@ Status GaijiRegister::Register(const GaijiEntry& entry, const Actor& actor) cons
     return Status::InvalidArgument("the municipality is not in this node's prefecture");
   }
   if (!IsPrivateUse(entry.code_point)) {
-    return Status::InvalidArgument("only a Private Use Area code point (U+E000–U+F8FF, planes "
-                                   "15–16) is a 外字");
+    return Status::InvalidArgument(
+        "only a Private Use Area code point (U+E000–U+F8FF, planes 15–16) is a 外字");
   }
   if (entry.mj_code.empty() && entry.image_png.empty()) {
     return Status::InvalidArgument("give an MJ character code or an image");
@@ -171,11 +170,10 @@ Status GaijiRegister::Register(const GaijiEntry& entry, const Actor& actor) cons
   e.terminal = actor.terminal;
   e.action = "gaiji.register";
   // The description is free text: it stays out of the log.
-  e.conditions = "municipality=" + row.municipality_code +
-                 " code_point=" + FormatCodePoint(entry.code_point) +
-                 (row.mj_code.empty() ? "" : " mj=" + row.mj_code) +
-                 (row.image_png.empty() ? "" : " image_bytes=" +
-                                                   std::to_string(row.image_png.size()));
+  e.conditions =
+      "municipality=" + row.municipality_code + " code_point=" + FormatCodePoint(entry.code_point) +
+      (row.mj_code.empty() ? "" : " mj=" + row.mj_code) +
+      (row.image_png.empty() ? "" : " image_bytes=" + std::to_string(row.image_png.size()));
   e.outcome = "done";
   return registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     Status st = txn.InsertGaiji(row);

@@ -4,7 +4,12 @@
 #include "registry/gaiji.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "store/sqlite/db.h"
+#include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_registry_store.h"
 #include "support/registry_fixture.h"
 
@@ -29,8 +34,8 @@ class GaijiTest : public testing::RegistryFixture {
 
   ApplyResult SendOne(const Notification& n) {
     std::vector<PreparedNotification> batch;
-    batch.push_back(registry_->Prepare(
-        CheckJsonNotification(ToCanonicalJson(n), registry_->check_options())));
+    batch.push_back(
+        registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options())));
     auto r = registry_->Apply(batch, actor_);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? (*r)[0] : ApplyResult();
@@ -67,6 +72,50 @@ TEST_F(GaijiTest, MigrationCreatesTheEmptyRegister) {
   EXPECT_TRUE(list->pending.empty());
 }
 
+// A node made before the register (schema version 4) gains it when opened, its data intact.
+TEST(GaijiMigrationTest, ADatabaseAtVersionFourGainsTheRegisterWhenOpened) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("kakunin_gaiji_migration_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "registry.db").string();
+  {
+    auto db = store::sqlite::Db::Open(path, true, false);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                           "applied_at TEXT NOT NULL) STRICT")
+                    .ok());
+    for (const auto& m : store::sqlite::kMigrations) {
+      if (m.version > 4) continue;
+      ASSERT_TRUE((*db)->Exec(m.sql).ok()) << m.version;
+      ASSERT_TRUE((*db)
+                      ->Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
+                             ", 'then')")
+                      .ok());
+    }
+    ASSERT_TRUE((*db)->Exec("INSERT INTO meta VALUES ('prefecture', '19')").ok());
+  }
+  auto store = store::sqlite::OpenRegistryStore(path, false);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(*(*store)->GetMeta("prefecture"), std::optional<std::string>("19"));
+  auto reader = (*store)->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE((*reader)->ListGaiji().ok());
+  EXPECT_TRUE((*reader)->ListGaijiPending().ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Write([](store::RegistryTxn& txn) { return txn.FlagGaijiPending("192015", 0xE000, 1); })
+          .ok());
+  auto pending = (*reader)->ListGaijiPending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->size(), 1u);
+  reader->reset();
+  store->reset();
+  fs::remove_all(dir);
+}
+
 TEST_F(GaijiTest, RegisterRecordsTheEntryAndALogEntryInOneTransaction) {
   const int64_t before = LogSize();
   GaijiEntry e = Entry(kKofu, 0xE001, "MJ012345");
@@ -94,8 +143,8 @@ TEST_F(GaijiTest, RegisterRecordsTheEntryAndALogEntryInOneTransaction) {
 TEST_F(GaijiTest, RegisterRefusesWhatIsNotAGaijiAndRecordsNothing) {
   const int64_t before = LogSize();
   auto code = [&](GaijiEntry e) { return gaiji_->Register(e, actor_).code(); };
-  EXPECT_EQ(code(Entry(kKofu, 0x41, "MJ012345")), StatusCode::kInvalidArgument);   // 'A'
-  EXPECT_EQ(code(Entry(kKofu, 0x9AD9, "MJ012345")), StatusCode::kInvalidArgument); // 髙
+  EXPECT_EQ(code(Entry(kKofu, 0x41, "MJ012345")), StatusCode::kInvalidArgument);    // 'A'
+  EXPECT_EQ(code(Entry(kKofu, 0x9AD9, "MJ012345")), StatusCode::kInvalidArgument);  // 髙
   EXPECT_EQ(code(Entry(kKofu, 0xDFFF, "MJ012345")), StatusCode::kInvalidArgument);
   EXPECT_EQ(code(Entry(kKofu, 0xF900, "MJ012345")), StatusCode::kInvalidArgument);
   for (const char* mj : {"MJ12345", "MJ0123456", "mj012345", "MJ01234a", "JM012345", ""}) {

@@ -18,9 +18,9 @@ namespace kakunin::store {
 struct GaijiRow {
   std::string municipality_code;
   int64_t code_point = 0;
-  std::string mj_code;      // "MJ" + 6 digits, or "" when only an image is registered
-  std::string image_png;    // PNG bytes, or "" when only an MJ code is registered
-  std::string description;  // for people
+  std::string mj_code;        // "MJ" + 6 digits, or "" when only an image is registered
+  std::string image_png;      // PNG bytes, or "" when only an MJ code is registered
+  std::string description;    // for people
   int64_t registered_at = 0;  // µs since epoch
   std::string registered_by;  // the actor id
 };

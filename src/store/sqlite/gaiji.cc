@@ -61,8 +61,7 @@ Status SqliteTxn::InsertGaiji(const GaijiRow& r) {
       .Exec();
 }
 
-Result<std::vector<int64_t>> SqliteTxn::RegisteredGaijiCodePoints(
-    const std::string& municipality) {
+Result<std::vector<int64_t>> SqliteTxn::RegisteredGaijiCodePoints(const std::string& municipality) {
   return QueryAll<int64_t>(
       db_, kGaijiCodePointsOf, [&](Stmt& s) { s.Bind(1, municipality); },
       [](const Stmt& s) { return s.Int(0); });

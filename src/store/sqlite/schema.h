@@ -290,8 +290,8 @@ inline constexpr char kInsertGaiji[] =
     "INSERT INTO gaiji (" KAKUNIN_GAIJI_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 inline constexpr char kListGaiji[] =
     "SELECT " KAKUNIN_GAIJI_COLUMNS " FROM gaiji ORDER BY municipality_code, code_point";
-inline constexpr char kGaijiOf[] = "SELECT " KAKUNIN_GAIJI_COLUMNS
-                                   " FROM gaiji WHERE municipality_code = ?1 ORDER BY code_point";
+inline constexpr char kGaijiOf[] =
+    "SELECT " KAKUNIN_GAIJI_COLUMNS " FROM gaiji WHERE municipality_code = ?1 ORDER BY code_point";
 inline constexpr char kGaijiCodePointsOf[] =
     "SELECT code_point FROM gaiji WHERE municipality_code = ?1";
 inline constexpr char kListGaijiPending[] =
