@@ -16,6 +16,9 @@ constexpr size_t kMaxDescriptionBytes = 400;
 
 // The PUA code points of `s`, in the set.
 void CollectPrivateUse(std::string_view s, std::set<char32_t>* out) {
+  // Every PUA code point's UTF-8 starts with one of these lead bytes (U+E000–U+F8FF: EE, EF;
+  // planes 15–16: F3, F4): the common name without one is passed over without decoding.
+  if (s.find_first_of("\xEE\xEF\xF3\xF4") == std::string_view::npos) return;
   size_t pos = 0;
   while (pos < s.size()) {
     auto cp = text::DecodeOne(s, &pos);

@@ -242,6 +242,22 @@ TEST_F(GaijiTest, NotificationWithUnregisteredPuaIsAcceptedAndFlaggedWithoutPers
   EXPECT_EQ(Pending().size(), 1u);
 }
 
+TEST_F(GaijiTest, PlanesFifteenAndSixteenAreFlaggedTooAndOrdinaryKanjiNever) {
+  Notification n = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  n.name = "髙橋　\xF3\xB0\x80\x80\xF4\x8F\xBF\xBD";  // U+F0000 U+10FFFD
+  n.address += "\xEF\xA3\xBF";                              // U+F8FF
+  ASSERT_TRUE(SendOne(n).ok());
+  auto pending = Pending();
+  ASSERT_EQ(pending.size(), 3u);
+  EXPECT_EQ(pending[0].code_point, 0xF8FFu);
+  EXPECT_EQ(pending[1].code_point, 0xF0000u);
+  EXPECT_EQ(pending[2].code_point, 0x10FFFDu);
+  Notification plain = Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002");
+  plain.name = "𠮷野　﨑子";  // outside the BMP and a compatibility ideograph: not 外字
+  ASSERT_TRUE(SendOne(plain).ok());
+  EXPECT_EQ(Pending().size(), 3u);
+}
+
 TEST_F(GaijiTest, RefusedOrReplayedNotificationsFlagNothing) {
   Notification gap = Make(kKofu, 5, ChangeReason::kBirth, "1000000001", "10000000001");
   gap.name = std::string("山田　") + kE000;
