@@ -245,7 +245,7 @@ TEST_F(GaijiTest, NotificationWithUnregisteredPuaIsAcceptedAndFlaggedWithoutPers
 TEST_F(GaijiTest, PlanesFifteenAndSixteenAreFlaggedTooAndOrdinaryKanjiNever) {
   Notification n = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
   n.name = "髙橋　\xF3\xB0\x80\x80\xF4\x8F\xBF\xBD";  // U+F0000 U+10FFFD
-  n.address += "\xEF\xA3\xBF";                              // U+F8FF
+  n.address += "\xEF\xA3\xBF";                        // U+F8FF
   ASSERT_TRUE(SendOne(n).ok());
   auto pending = Pending();
   ASSERT_EQ(pending.size(), 3u);
