@@ -68,6 +68,7 @@ Status CheckPrivate(const std::string& path, bool directory) {
 
 Node::~Node() {
   // The use cases go first: they hold pointers to the log, keys and store below.
+  gaiji.reset();
   reports.reset();
   audit.reset();
   operators.reset();
@@ -158,6 +159,8 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
                                                      node->cipher.get());
   node->reports = std::make_unique<registry::HostReports>(
       node->store.get(), node->gateway.get(), node->operators.get());
+  node->gaiji = std::make_unique<registry::GaijiRegister>(
+      node->registry.get(), node->store.get(), &node->clock, node->config.prefecture);
   node->actor = OsActor();
   // The log must still extend the last checkpoint this node signed.
   std::ifstream head(data_dir + "/audit.head", std::ios::binary);

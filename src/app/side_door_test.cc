@@ -277,6 +277,13 @@ class SideDoorTest : public ::testing::Test {
           {{"clients", "register", "--data", d, "--cert", Path("kofu.pem"), "--kind",
             "municipal_cs", "--name", "甲府市CS", "--municipality", "192015"}},
           {{"clients", "revoke", "--data", d, "--cert", Path("kofu.pem")}}}},
+        {"gaiji",
+         {{{"gaiji", "register", "--data", d, "--municipality", "192015", "--code-point", "U+E001",
+            "--mj", "MJ012345", "--description", "髙の異体"}},
+          {{"gaiji", "register", "--data", d, "--municipality", "192015", "--code-point", "U+0041",
+            "--mj", "MJ012345"}},
+          {{"gaiji", "list", "--data", d}},
+          {{"gaiji", "list", "--data", d, "--pending"}}}},
         {"serve",
          {{{"serve", "--data", d, "--port", "0"}, "", true},
           {{"serve", "--config", d + "/kakunin.toml", "--port", "0"}, "", true}}},
@@ -358,6 +365,9 @@ TEST_F(SideDoorTest, NoCommandPrintsResidentData) {
   EXPECT_NE(stats.out.find("\"active\":3"), std::string::npos) << stats.out;
   EXPECT_NE(stats.out.find("\"superseded_versions\":1"), std::string::npos) << stats.out;
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+  Out gaiji = Kakunin({"gaiji", "list", "--data", data_});
+  EXPECT_NE(gaiji.out.find("\"code_point\":\"U+E001\",\"mj_code\":\"MJ012345\""), std::string::npos)
+      << gaiji.out << gaiji.err;
 }
 
 TEST_F(SideDoorTest, RemovedCommandsExitTwoAndPrintNoResidentData) {

@@ -18,6 +18,8 @@ const std::vector<Command>& Commands() {
        RunPkiCommand},
       {"clients", "接続システムの登録簿", "the client register (systems allowed to connect)",
        RunClientsCommand},
+      {"gaiji", "外字の登録簿", "the gaiji register (a municipality's PUA code point -> MJ code)",
+       RunGaijiCommand},
       {"serve", "HTTPS APIの公開", "serve the HTTPS API with mutual TLS", RunServeCommand},
       {"halt", "作動停止", "halt: stop providing and applying at once", RunHaltCommand},
       {"resume", "作動停止の解除", "lift a halt", RunResumeCommand},

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "registry/audit_desk.h"
 #include "registry/config.h"
+#include "registry/gaiji.h"
 #include "registry/gateway.h"
 #include "registry/host_reports.h"
 #include "registry/operators.h"
@@ -40,6 +41,7 @@ struct Node {
   std::unique_ptr<registry::OperatorDesk> operators;  // the operator register
   std::unique_ptr<registry::AuditDesk> audit;         // the operation log: checks, proofs, search
   std::unique_ptr<registry::HostReports> reports;     // counts and registers for the host
+  std::unique_ptr<registry::GaijiRegister> gaiji;     // the 外字 register
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 
   // Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the

@@ -3,6 +3,7 @@
 
 #include "core/bytes.h"
 #include "registry/detail/registry_internal.h"
+#include "registry/gaiji.h"
 #include "registry/registry.h"
 #include "text/search_key.h"
 
@@ -279,6 +280,8 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
       }
       if (r->ok() && !r->duplicate) {
         KAKUNIN_RETURN_IF_ERROR(txn.ReleaseSavepoint());
+        // Applied as sent; unregistered 外字 are flagged for the register (issue 15).
+        KAKUNIN_RETURN_IF_ERROR(FlagUnregisteredGaiji(txn, *p.check.notification, now));
       } else {
         KAKUNIN_RETURN_IF_ERROR(txn.RollbackToSavepoint());
       }

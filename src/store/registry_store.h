@@ -7,7 +7,7 @@
 // Each aggregate declares its rows and its reader/writer interfaces in its own header:
 // residents (store/resident_store.h), the operation log (store/audit_store.h), the client
 // register and node state (store/client_store.h) and the operator register
-// (store/operator_store.h). RegistryReader and RegistryTxn join them, so a caller holds one
+// (store/operator_store.h) and the 外字 register (store/gaiji_store.h). RegistryReader and RegistryTxn join them, so a caller holds one
 // reader or one transaction across aggregates.
 
 #include <functional>
@@ -18,6 +18,7 @@
 #include "core/status.h"
 #include "store/audit_store.h"
 #include "store/client_store.h"
+#include "store/gaiji_store.h"
 #include "store/operator_store.h"
 #include "store/resident_store.h"
 
@@ -27,7 +28,8 @@ namespace kakunin::store {
 class RegistryReader : public ResidentReader,
                        public AuditReader,
                        public ClientReader,
-                       public OperatorReader {
+                       public OperatorReader,
+                       public GaijiReader {
  public:
   ~RegistryReader() override = default;
 };
@@ -36,7 +38,8 @@ class RegistryReader : public ResidentReader,
 class RegistryTxn : public ResidentWriter,
                     public AuditWriter,
                     public ClientWriter,
-                    public OperatorWriter {
+                    public OperatorWriter,
+                    public GaijiWriter {
  public:
   ~RegistryTxn() override = default;
 

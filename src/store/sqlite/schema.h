@@ -238,6 +238,30 @@ CREATE TABLE enrolments (
   used_at INTEGER NOT NULL
 ) STRICT;
 )sql"},
+    {5, R"sql(
+-- The 外字 register: what a municipality means by a Private Use Area code point (its MJ
+-- character code, or an image), keyed by sender since each uses the PUA its own way. No
+-- personal data here: only code points and senders.
+CREATE TABLE gaiji (
+  municipality_code TEXT NOT NULL,
+  code_point INTEGER NOT NULL,
+  mj_code TEXT NOT NULL,
+  image_png BLOB NOT NULL,
+  description TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  registered_by TEXT NOT NULL,
+  PRIMARY KEY (municipality_code, code_point)
+) STRICT;
+-- PUA code points seen in applied notifications and not registered for their sender.
+CREATE TABLE gaiji_pending (
+  municipality_code TEXT NOT NULL,
+  code_point INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (municipality_code, code_point)
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 // --- meta ---
@@ -258,6 +282,27 @@ inline constexpr char kFindClient[] =
     "SELECT " KAKUNIN_CLIENT_COLUMNS " FROM clients WHERE spki_sha256 = ?1";
 inline constexpr char kListClients[] =
     "SELECT " KAKUNIN_CLIENT_COLUMNS " FROM clients ORDER BY registered_at, spki_sha256";
+
+// --- 外字 register ---
+#define KAKUNIN_GAIJI_COLUMNS \
+  "municipality_code, code_point, mj_code, image_png, description, registered_at, registered_by"
+inline constexpr char kInsertGaiji[] =
+    "INSERT INTO gaiji (" KAKUNIN_GAIJI_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr char kListGaiji[] =
+    "SELECT " KAKUNIN_GAIJI_COLUMNS " FROM gaiji ORDER BY municipality_code, code_point";
+inline constexpr char kGaijiOf[] =
+    "SELECT " KAKUNIN_GAIJI_COLUMNS " FROM gaiji WHERE municipality_code = ?1 ORDER BY code_point";
+inline constexpr char kGaijiCodePointsOf[] =
+    "SELECT code_point FROM gaiji WHERE municipality_code = ?1";
+inline constexpr char kListGaijiPending[] =
+    "SELECT municipality_code, code_point, first_seen, last_seen, count FROM gaiji_pending "
+    "ORDER BY municipality_code, code_point";
+inline constexpr char kFlagGaijiPending[] =
+    "INSERT INTO gaiji_pending (municipality_code, code_point, first_seen, last_seen, count) "
+    "VALUES (?1, ?2, ?3, ?3, 1) ON CONFLICT (municipality_code, code_point) "
+    "DO UPDATE SET last_seen = excluded.last_seen, count = count + 1";
+inline constexpr char kClearGaijiPending[] =
+    "DELETE FROM gaiji_pending WHERE municipality_code = ?1 AND code_point = ?2";
 
 // --- operator register ---
 #define KAKUNIN_OPERATOR_COLUMNS                                                      \

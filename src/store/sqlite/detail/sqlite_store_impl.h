@@ -60,6 +60,11 @@ class SqliteReader final : public RegistryReader {
   Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override;
   Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& hash) override;
 
+  // --- 外字 register (gaiji.cc) ---
+  Result<std::vector<GaijiRow>> ListGaiji() override;
+  Result<std::vector<GaijiPendingRow>> ListGaijiPending() override;
+  Result<std::vector<GaijiRow>> GaijiOf(const std::string& municipality) override;
+
  private:
   Result<int64_t> CountFrom(const char* sql, int64_t seq);
   Result<std::vector<ProvisionRow>> QueryProvisions(const char* sql,
@@ -151,6 +156,13 @@ class SqliteTxn final : public RegistryTxn {
                                                    int64_t max_attempts,
                                                    int64_t lock_until) override;
   Result<int64_t> CountActiveWithRole(const std::string& role) override;
+
+  // --- 外字 register (gaiji.cc) ---
+  Status InsertGaiji(const GaijiRow& row) override;
+  Result<std::vector<int64_t>> RegisteredGaijiCodePoints(const std::string& municipality) override;
+  Status FlagGaijiPending(const std::string& municipality, int64_t code_point,
+                          int64_t at) override;
+  Status ClearGaijiPending(const std::string& municipality, int64_t code_point) override;
 
  private:
   Status Run(const std::string& sql);
