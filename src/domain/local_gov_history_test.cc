@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -37,7 +38,7 @@ TEST(LocalGovHistoryTest, EveryRowOfTheShippedFileIsLoaded) {
   LocalGovTable t = LocalGovTable::Parse(current, history, &bad, &bad_history);
   EXPECT_EQ(bad, 0u);
   EXPECT_EQ(bad_history, 0u);
-  EXPECT_GE(t.history().size(), 18u);
+  EXPECT_GE(t.history().size(), 2000u);
   EXPECT_EQ(t.history().size(), Table().history().size());
 }
 
@@ -72,11 +73,25 @@ TEST(LocalGovHistoryTest, EveryChangeRoundTrips) {
           LookupLocalGovCodeOn(h.code, Table(), Date::FromDays(h.valid_from->ToDays() - 1));
       EXPECT_EQ(earlier.error, ErrorCode::kUnknownValue);
     }
-    LocalGovLookup after = LookupLocalGovCodeOn(h.code, Table(), NextDay(h.last_day));
+    Date next = NextDay(h.last_day);
+    LocalGovLookup after = LookupLocalGovCodeOn(h.code, Table(), next);
     ASSERT_EQ(after.error, ErrorCode::kAbolished);
-    std::vector<std::string> expected = h.successors;
-    std::sort(expected.begin(), expected.end());
-    EXPECT_EQ(after.successors, expected);
+    // Exactly its successors, except that a successor abolished the same day (御前山村 went
+    // into 大宮町, which became 常陸大宮市, both on 2004-10-16) stands for its own.
+    std::set<std::string> expected;
+    for (const std::string& s : h.successors) {
+      LocalGovLookup l = LookupLocalGovCodeOn(s, Table(), next);
+      if (!l.error) {
+        expected.insert(s);
+        continue;
+      }
+      ASSERT_EQ(l.error, ErrorCode::kAbolished) << s;
+      const LocalGovHistoryEntry* same_day = Table().FindAbolished(s);
+      ASSERT_NE(same_day, nullptr);
+      EXPECT_EQ(same_day->last_day, h.last_day) << s;
+      expected.insert(l.successors.begin(), l.successors.end());
+    }
+    EXPECT_EQ(after.successors, std::vector<std::string>(expected.begin(), expected.end()));
     // Today every successor chain ends in current codes.
     LocalGovLookup today = LookupLocalGovCodeOn(h.code, Table(), Date::FromYmd(2026, 4, 1));
     ASSERT_EQ(today.error, ErrorCode::kAbolished);
@@ -206,6 +221,19 @@ TEST(NotificationReaderHistoryTest, Heisei17ChangesBehaveAsTheHistorySays) {
       {"192031", "山梨県塩山市上於曽1085番地1", "2005-10-31", {"192139"}},
       // 静岡市 → 政令指定都市 静岡市 (2005-04-01).
       {"222011", "静岡県静岡市追手町5番1号", "2005-03-31", {"221007"}},
+      // 岩槻市 → さいたま市 (2005-04-01, 編入; today its 岩槻区 is a ward of the city).
+      {"112135", "埼玉県岩槻市本町三丁目2番5号", "2005-03-31", {"111007"}},
+      // 上福岡市 → ふじみ野市 (2005-10-01, 新設合併 with 大井町).
+      {"112364", "埼玉県上福岡市福岡一丁目1番1号", "2005-09-30", {"112453"}},
+      // 新津市 → 新潟市 (2005-03-21, 編入) → 政令指定都市 新潟市 (2007-04-01).
+      {"152072", "新潟県新津市程島2009番地", "2005-03-20", {"151009"}},
+      // 天竜市 and 三ケ日町 → 浜松市 (2005-07-01, 編入) → 政令指定都市 浜松市 (2007-04-01).
+      {"222178", "静岡県天竜市二俣町二俣481番地", "2005-06-30", {"221309"}},
+      {"225231", "静岡県引佐郡三ケ日町三ケ日1番地", "2005-06-30", {"221309"}},
+      // 鹿島町 (相馬郡) → 南相馬市 (2006-01-01, 新設合併; decided in 平成17年).
+      {"075621", "福島県相馬郡鹿島町西町一丁目1番地", "2005-12-31", {"072125"}},
+      // 大原町 → いすみ市 (2005-12-05, 新設合併).
+      {"124443", "千葉県夷隅郡大原町大原1番地", "2005-12-04", {"122386"}},
   };
   for (const Heisei17& c : cases) {
     SCOPED_TRACE(c.code);
@@ -218,6 +246,29 @@ TEST(NotificationReaderHistoryTest, Heisei17ChangesBehaveAsTheHistorySays) {
         CheckJsonNotification(Notification(c.code, c.day_before, c.old_address), Today(true));
     EXPECT_TRUE(then.ok()) << (then.ok() ? "" : then.errors[0].field);
   }
+}
+
+// Every code abolished in 平成17年 (2005) as the history file has it: refused today with
+// successors that exist today; accepted on its last day under import, with the old name.
+TEST(NotificationReaderHistoryTest, EveryHeisei17AbolitionBehavesAsTheHistorySays) {
+  size_t n = 0;
+  for (const LocalGovHistoryEntry& h : Table().history()) {
+    if (h.last_day.year() != 2005) continue;
+    ++n;
+    SCOPED_TRACE(h.code + " " + h.FullName());
+    std::string address = h.FullName() + "1番地";
+    CheckResult today = CheckJsonNotification(Notification(h.code, "2026-04-01", address), Today());
+    ASSERT_FALSE(today.ok());
+    ASSERT_EQ(today.errors[0].field, "municipality_code");
+    ASSERT_EQ(today.errors[0].code, ErrorCode::kAbolished);
+    ASSERT_FALSE(today.errors[0].successors.empty());
+    for (const std::string& s : today.errors[0].successors) EXPECT_NE(Table().Find(s), nullptr);
+    CheckResult then =
+        CheckJsonNotification(Notification(h.code, h.last_day.ToIso(), address), Today(true));
+    EXPECT_TRUE(then.ok()) << (then.ok() ? "" : then.errors[0].field);
+  }
+  // 平成17年 was the peak of the 平成の大合併.
+  EXPECT_GE(n, 900u);
 }
 
 }  // namespace
