@@ -164,8 +164,7 @@ const LocalGovHistoryEntry* LocalGovTable::FindAbolished(std::string_view code) 
   return &*it;
 }
 
-std::vector<std::string> LocalGovTable::SuccessorsOn(const LocalGovHistoryEntry& e,
-                                                     Date on) const {
+std::vector<std::string> LocalGovTable::SuccessorsOn(const LocalGovHistoryEntry& e, Date on) const {
   std::set<std::string> out;
   std::set<std::string> seen;  // guards against a cycle in a hand-edited file
   std::vector<std::string> todo(e.successors.begin(), e.successors.end());

@@ -51,15 +51,14 @@ struct LocalGovEntry {
 // A code that no longer exists (data/local_gov_code_history.tsv, which states its source).
 struct LocalGovHistoryEntry {
   std::string code;
-  std::string prefecture;  // 静岡県
-  std::string name;        // the name it carried; a ward with its city: 浜松市中区
+  std::string prefecture;          // 静岡県
+  std::string name;                // the name it carried; a ward with its city: 浜松市中区
   std::optional<Date> valid_from;  // 施行日, when known
   Date last_day = Date::FromYmd(1, 1, 1);  // 廃止日 as the last valid day
-  std::vector<std::string> successors;  // direct successors (may be abolished in turn)
-  std::string prefecture_key;  // search keys for the address rule
+  std::vector<std::string> successors;     // direct successors (may be abolished in turn)
+  std::string prefecture_key;              // search keys for the address rule
   std::string name_key;
 
-  bool ValidOn(Date d) const { return (!valid_from || *valid_from <= d) && d <= last_day; }
   std::string FullName() const { return prefecture + name; }
 };
 
@@ -72,8 +71,8 @@ class LocalGovTable {
   static LocalGovTable Parse(std::string_view tsv, size_t* bad_rows = nullptr);
   // The same with the history of abolished codes (the history file's format). A history row
   // whose code is also current, or with a bad code, date or successor, is skipped and counted.
-  static LocalGovTable Parse(std::string_view tsv, std::string_view history_tsv,
-                             size_t* bad_rows, size_t* bad_history_rows);
+  static LocalGovTable Parse(std::string_view tsv, std::string_view history_tsv, size_t* bad_rows,
+                             size_t* bad_history_rows);
 
   // nullptr if the code is not in the table.
   const LocalGovEntry* Find(std::string_view code) const;
@@ -100,7 +99,7 @@ class LocalGovTable {
   bool AddressBeginsWith(const LocalGovEntry& sender, std::string_view address) const;
 
  private:
-  std::vector<LocalGovEntry> entries_;  // sorted by code
+  std::vector<LocalGovEntry> entries_;         // sorted by code
   std::vector<LocalGovHistoryEntry> history_;  // sorted by code
 };
 

@@ -92,8 +92,8 @@ class Checker {
       }
       LocalGovLookup l = LookupLocalGovCodeOn(*s, *opt_.table, on);
       if (l.error) {
-        out_.errors.push_back({std::string(kFieldNames[kMunicipalityCode]), *l.error,
-                               std::move(l.successors)});
+        out_.errors.push_back(
+            {std::string(kFieldNames[kMunicipalityCode]), *l.error, std::move(l.successors)});
       } else if (l.historic != nullptr) {
         old_sender = l.historic;
         n.municipality_code = old_sender->code;
