@@ -539,7 +539,9 @@ http::Response Service::Handle(const Request& req) {
             if (j > 0) o += ",";
             o += "{\"field\":";
             text::AppendJsonString(r.errors[j].field, &o);
-            o += ",\"code\":\"" + std::string(ErrorCodeName(r.errors[j].code)) + "\"}";
+            o += ",\"code\":\"" + std::string(ErrorCodeName(r.errors[j].code)) + "\"";
+            AppendSuccessorsJson(r.errors[j], &o);
+            o += "}";
           }
           o += "]";
         }

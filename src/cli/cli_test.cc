@@ -48,6 +48,25 @@ TEST(ValidateCommandTest, ContractOutputAndExitStatus) {
   EXPECT_EQ(ok.out, "{\"line\":1,\"ok\":true}\n");
 }
 
+// An abolished code is refused with the contract's line naming its successors (浜松市中区,
+// until 2023-12-31 → 中央区); every other byte of the line is as for any error.
+TEST(ValidateCommandTest, AbolishedCodePrintsSuccessors) {
+  std::string old = kValid;
+  old.replace(old.find("192015"), 6, "221317");
+  old.replace(old.find("山梨県甲府市丸の内1"), std::string("山梨県甲府市丸の内1").size(),
+              "静岡県浜松市中央区元城町103番地の2");
+  std::string path = ::testing::TempDir() + "/abolished_code.jsonl";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << old << "\n";
+  }
+  CliRun r = Cli({"validate", "--today", "2026-04-01", path});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out,
+            "{\"line\":1,\"ok\":false,\"errors\":[{\"field\":\"municipality_code\",\"code\":"
+            "\"abolished\",\"successors\":[\"221384\"]}]}\n");
+}
+
 TEST(ValidateCommandTest, TodayFixesFutureDate) {
   CliRun r = Cli({"validate", "--today", "2026-03-31", "-"}, std::string(kValid) + "\n");
   EXPECT_EQ(r.status, 1);

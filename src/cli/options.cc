@@ -131,7 +131,9 @@ void AppendResultLine(const char* key, size_t number, const CheckResult& result,
     text::AppendJsonString(e.field, out);
     out->append(",\"code\":\"");
     out->append(ErrorCodeName(e.code));
-    out->append("\"}");
+    out->push_back('"');
+    AppendSuccessorsJson(e, out);
+    out->push_back('}');
   }
   out->append("]}\n");
 }

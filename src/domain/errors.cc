@@ -30,8 +30,22 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kCodeInUse: return "code_in_use";
     case ErrorCode::kIdentityMismatch: return "identity_mismatch";
     case ErrorCode::kDeceased: return "deceased";
+    case ErrorCode::kAbolished: return "abolished";
   }
   return "";
+}
+
+void AppendSuccessorsJson(const FieldError& e, std::string* out) {
+  if (e.successors.empty()) return;
+  out->append(",\"successors\":[");
+  for (size_t i = 0; i < e.successors.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    // Codes are six digits (checked when the table is built): nothing to escape.
+    out->push_back('"');
+    out->append(e.successors[i]);
+    out->push_back('"');
+  }
+  out->push_back(']');
 }
 
 }  // namespace kakunin

@@ -37,6 +37,9 @@ enum class ErrorCode {
   kCodeInUse,
   kIdentityMismatch,
   kDeceased,
+  // A field check, appended last so existing numeric values stay put: a municipality code
+  // the table knows but that is not valid on the check date (FieldError::successors).
+  kAbolished,
 };
 
 // The wire name, e.g. "check_digit".
@@ -47,8 +50,15 @@ std::string_view ErrorCodeName(ErrorCode code);
 struct FieldError {
   std::string field;
   ErrorCode code;
+  // kAbolished only: the codes that took the municipality over (public codes, not personal
+  // data), as the contract's `"successors": [codes]`.
+  std::vector<std::string> successors = {};
   friend bool operator==(const FieldError&, const FieldError&) = default;
 };
+
+// Appends `,"successors":["221384"]` for an error that carries successors, else nothing; the
+// writers of error objects call it after the code so every other error stays byte-identical.
+void AppendSuccessorsJson(const FieldError& e, std::string* out);
 
 using FieldErrors = std::vector<FieldError>;
 

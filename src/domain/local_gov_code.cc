@@ -1,6 +1,7 @@
 #include "domain/local_gov_code.h"
 
 #include <algorithm>
+#include <set>
 
 #include "domain/check_digit.h"
 #include "text/search_key.h"
@@ -9,6 +10,8 @@
 namespace kakunin {
 
 extern const std::string_view kLocalGovTableTsv;  // generated from data/local_gov_codes.tsv
+// generated from data/local_gov_code_history.tsv
+extern const std::string_view kLocalGovHistoryTsv;
 
 namespace {
 
@@ -25,6 +28,28 @@ std::optional<LocalGovKind> ParseKind(std::string_view s) {
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool ValidCode(std::string_view c) {
+  return IsDigits(c, 6) && LocalGovCheckDigit(c.substr(0, 5)) == c[5] - '0';
+}
+
+// After the prefecture, for an abolished code: its name, or (a town or village) a 郡 and then
+// its name.
+bool RestBeginsWithOldName(std::string_view rest, std::string_view name) {
+  if (StartsWith(rest, name)) return true;
+  if (EndsWith(name, "町") || EndsWith(name, "村")) {
+    static constexpr std::string_view kGun = "郡";
+    size_t p = rest.find(kGun);
+    if (p != std::string_view::npos && p > 0 && p <= 5 * 4) {
+      return StartsWith(rest.substr(p + kGun.size()), name);
+    }
+  }
+  return false;
 }
 
 // After the prefecture: the municipality part of an address (see AddressBeginsWith).
@@ -66,8 +91,107 @@ std::string LocalGovEntry::FullName() const {
 }
 
 const LocalGovTable& LocalGovTable::Builtin() {
-  static const LocalGovTable* table = new LocalGovTable(Parse(kLocalGovTableTsv));
+  static const LocalGovTable* table =
+      new LocalGovTable(Parse(kLocalGovTableTsv, kLocalGovHistoryTsv, nullptr, nullptr));
   return *table;
+}
+
+LocalGovTable LocalGovTable::Parse(std::string_view tsv, std::string_view history_tsv,
+                                   size_t* bad_rows, size_t* bad_history_rows) {
+  LocalGovTable t = Parse(tsv, bad_rows);
+  size_t bad = 0;
+  // Columns: code prefecture name valid_from last_day successors (space-separated).
+  for (const auto& cols : text::ReadTsvRows(history_tsv)) {
+    if (cols.size() < 6 || !ValidCode(cols[0]) || t.Find(cols[0]) != nullptr) {
+      ++bad;
+      continue;
+    }
+    LocalGovHistoryEntry h;
+    h.code = std::string(cols[0]);
+    h.prefecture = std::string(cols[1]);
+    h.name = std::string(cols[2]);
+    if (!cols[3].empty()) {
+      h.valid_from = ParseIsoDate(cols[3]).date;
+      if (!h.valid_from) {
+        ++bad;
+        continue;
+      }
+    }
+    auto last = ParseIsoDate(cols[4]).date;
+    if (!last || (h.valid_from && *last < *h.valid_from)) {
+      ++bad;
+      continue;
+    }
+    h.last_day = *last;
+    std::string_view rest = cols[5];
+    bool ok = true;
+    while (!rest.empty()) {
+      size_t sp = rest.find(' ');
+      std::string_view one = rest.substr(0, sp);
+      rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+      if (one.empty()) continue;
+      ok = ok && ValidCode(one);
+      h.successors.emplace_back(one);
+    }
+    if (!ok || h.successors.empty()) {
+      ++bad;
+      continue;
+    }
+    h.prefecture_key = text::SearchKey(h.prefecture);
+    h.name_key = text::SearchKey(h.name);
+    t.history_.push_back(std::move(h));
+  }
+  std::sort(t.history_.begin(), t.history_.end(),
+            [](const auto& a, const auto& b) { return a.code < b.code; });
+  // A successor must be known (current or abolished); a row naming an unknown one is dropped
+  // rather than sending a caller to a code the table would then refuse.
+  std::set<std::string> dangling;
+  for (const auto& h : t.history_) {
+    for (const auto& s : h.successors) {
+      if (t.Find(s) == nullptr && t.FindAbolished(s) == nullptr) dangling.insert(h.code);
+    }
+  }
+  bad += std::erase_if(t.history_, [&](const auto& h) { return dangling.count(h.code) > 0; });
+  if (bad_history_rows) *bad_history_rows = bad;
+  return t;
+}
+
+const LocalGovHistoryEntry* LocalGovTable::FindAbolished(std::string_view code) const {
+  auto it = std::lower_bound(
+      history_.begin(), history_.end(), code,
+      [](const LocalGovHistoryEntry& e, std::string_view c) { return e.code < c; });
+  if (it == history_.end() || it->code != code) return nullptr;
+  return &*it;
+}
+
+std::vector<std::string> LocalGovTable::SuccessorsOn(const LocalGovHistoryEntry& e, Date on) const {
+  std::set<std::string> out;
+  std::set<std::string> seen;  // guards against a cycle in a hand-edited file
+  std::vector<std::string> todo(e.successors.begin(), e.successors.end());
+  while (!todo.empty()) {
+    std::string c = std::move(todo.back());
+    todo.pop_back();
+    if (!seen.insert(c).second) continue;
+    const LocalGovHistoryEntry* h = FindAbolished(c);
+    if (h != nullptr && h->last_day < on) {
+      todo.insert(todo.end(), h->successors.begin(), h->successors.end());
+    } else {
+      out.insert(c);
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
+bool LocalGovTable::AddressBeginsWith(const LocalGovHistoryEntry& e,
+                                      std::string_view address) const {
+  if (StartsWith(address, e.prefecture) &&
+      RestBeginsWithOldName(address.substr(e.prefecture.size()), e.name)) {
+    return true;
+  }
+  std::string key = text::SearchKey(address);
+  std::string_view k = key;
+  if (!StartsWith(k, e.prefecture_key)) return false;
+  return RestBeginsWithOldName(k.substr(e.prefecture_key.size()), e.name_key);
 }
 
 LocalGovTable LocalGovTable::Parse(std::string_view tsv, size_t* bad_rows) {
@@ -162,6 +286,27 @@ const LocalGovEntry* LookupLocalGovCode(std::string_view code, const LocalGovTab
     return nullptr;
   }
   return e;
+}
+
+LocalGovLookup LookupLocalGovCodeOn(std::string_view code, const LocalGovTable& table, Date on) {
+  LocalGovLookup r;
+  ErrorCode error;
+  r.current = LookupLocalGovCode(code, table, &error);
+  if (r.current != nullptr) return r;
+  if (error != ErrorCode::kUnknownValue) {
+    r.error = error;
+    return r;
+  }
+  const LocalGovHistoryEntry* h = table.FindAbolished(code);
+  if (h == nullptr || (h->valid_from && on < *h->valid_from)) {
+    r.error = ErrorCode::kUnknownValue;
+  } else if (on > h->last_day) {
+    r.error = ErrorCode::kAbolished;
+    r.successors = table.SuccessorsOn(*h, on);
+  } else {
+    r.historic = h;
+  }
+  return r;
 }
 
 }  // namespace kakunin

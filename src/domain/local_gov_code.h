@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/date.h"
 #include "domain/errors.h"
 
 namespace kakunin {
@@ -47,6 +48,20 @@ struct LocalGovEntry {
   std::string FullName() const;
 };
 
+// A code that no longer exists (data/local_gov_code_history.tsv, which states its source).
+struct LocalGovHistoryEntry {
+  std::string code;
+  std::string prefecture;          // 静岡県
+  std::string name;                // the name it carried; a ward with its city: 浜松市中区
+  std::optional<Date> valid_from;  // 施行日, when known
+  Date last_day = Date::FromYmd(1, 1, 1);  // 廃止日 as the last valid day
+  std::vector<std::string> successors;     // direct successors (may be abolished in turn)
+  std::string prefecture_key;              // search keys for the address rule
+  std::string name_key;
+
+  std::string FullName() const { return prefecture + name; }
+};
+
 // The code table. Immutable after construction; thread-safe.
 class LocalGovTable {
  public:
@@ -54,6 +69,10 @@ class LocalGovTable {
   static const LocalGovTable& Builtin();
   // Parses a table in the data file's format; for tests. Bad rows are skipped and counted.
   static LocalGovTable Parse(std::string_view tsv, size_t* bad_rows = nullptr);
+  // The same with the history of abolished codes (the history file's format). A history row
+  // whose code is also current, or with a bad code, date or successor, is skipped and counted.
+  static LocalGovTable Parse(std::string_view tsv, std::string_view history_tsv, size_t* bad_rows,
+                             size_t* bad_history_rows);
 
   // nullptr if the code is not in the table.
   const LocalGovEntry* Find(std::string_view code) const;
@@ -63,6 +82,16 @@ class LocalGovTable {
   std::vector<const LocalGovEntry*> MunicipalitiesOf(int prefecture_number) const;
   std::span<const LocalGovEntry> entries() const { return entries_; }
 
+  // An abolished code, or nullptr.
+  const LocalGovHistoryEntry* FindAbolished(std::string_view code) const;
+  std::span<const LocalGovHistoryEntry> history() const { return history_; }
+  // The codes that stand for `e` on `on` (after its last day): its successors, each followed
+  // through later abolitions to the codes valid on `on`; sorted, without repeats.
+  std::vector<std::string> SuccessorsOn(const LocalGovHistoryEntry& e, Date on) const;
+  // The address rule for a record from before `e` was abolished: the old municipality's
+  // prefecture and name (folded as above; a town or village may be preceded by its 郡).
+  bool AddressBeginsWith(const LocalGovHistoryEntry& e, std::string_view address) const;
+
   // The contract's address rule: `address` begins with the sender's prefecture, then
   // (for a town or village) optionally its 郡, then the municipality; for a ward, the
   // city and then the ward. Variants are folded (ヶ/ケ/ヵ, 﨑/崎, width, spaces).
@@ -70,12 +99,24 @@ class LocalGovTable {
   bool AddressBeginsWith(const LocalGovEntry& sender, std::string_view address) const;
 
  private:
-  std::vector<LocalGovEntry> entries_;  // sorted by code
+  std::vector<LocalGovEntry> entries_;         // sorted by code
+  std::vector<LocalGovHistoryEntry> history_;  // sorted by code
 };
 
 // Validates a 全国地方公共団体コード against format, check digit and (optionally) the table.
 // Sets *error to kFormat, kCheckDigit or kUnknownValue.
 const LocalGovEntry* LookupLocalGovCode(std::string_view code, const LocalGovTable& table,
                                         ErrorCode* error);
+
+// The same on a date: a current code is valid on any date (the table does not carry the
+// 施行日 of current codes); an abolished code is valid from its 施行日 to its last day,
+// kAbolished (with `successors`) after it, kUnknownValue before it.
+struct LocalGovLookup {
+  const LocalGovEntry* current = nullptr;          // a code of the current table
+  const LocalGovHistoryEntry* historic = nullptr;  // an abolished code valid on the date
+  std::optional<ErrorCode> error;                  // set iff neither is
+  std::vector<std::string> successors;             // for kAbolished
+};
+LocalGovLookup LookupLocalGovCodeOn(std::string_view code, const LocalGovTable& table, Date on);
 
 }  // namespace kakunin

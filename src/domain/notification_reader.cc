@@ -77,15 +77,30 @@ class Checker {
     Notification n;
     // municipality_code
     const LocalGovEntry* sender = nullptr;
+    const LocalGovHistoryEntry* old_sender = nullptr;  // abolished, valid on the check date
     if (auto s = Text(kMunicipalityCode, true, 0)) {
-      ErrorCode e;
-      sender = LookupLocalGovCode(*s, *opt_.table, &e);
-      if (sender == nullptr) {
-        Error(kMunicipalityCode, e);
-      } else if (!sender->is_municipality()) {
-        sender = nullptr;
+      // The check date: today, or (bulk import) the record's change_date when it is a date
+      // the other checks will accept; otherwise an abolished code is taken as of its time,
+      // since the record is refused for its change_date anyway.
+      Date on = opt_.today;
+      if (opt_.municipality_on_change_date) {
+        if (auto d = PeekChangeDate()) {
+          on = *d;
+        } else if (const LocalGovHistoryEntry* h = opt_.table->FindAbolished(*s)) {
+          on = h->last_day;
+        }
+      }
+      LocalGovLookup l = LookupLocalGovCodeOn(*s, *opt_.table, on);
+      if (l.error) {
+        out_.errors.push_back(
+            {std::string(kFieldNames[kMunicipalityCode]), *l.error, std::move(l.successors)});
+      } else if (l.historic != nullptr) {
+        old_sender = l.historic;
+        n.municipality_code = old_sender->code;
+      } else if (!l.current->is_municipality()) {
         Error(kMunicipalityCode, ErrorCode::kUnknownValue);
       } else {
+        sender = l.current;
         n.municipality_code = sender->code;
       }
     }
@@ -136,6 +151,10 @@ class Checker {
     }
     auto address = Text(kAddress, true, kMaxAddressCodePoints);
     if (address && sender && !opt_.table->AddressBeginsWith(*sender, *address)) {
+      Error(kAddress, ErrorCode::kAddressMismatch);
+    }
+    // A record from before a merger: the old municipality's name.
+    if (address && old_sender && !opt_.table->AddressBeginsWith(*old_sender, *address)) {
       Error(kAddress, ErrorCode::kAddressMismatch);
     }
     // new_resident_code: required for resident_code_changed, forbidden otherwise.
@@ -228,6 +247,16 @@ class Checker {
       return;
     }
     *out = value;
+  }
+
+  // change_date as DateField would accept it, without reporting anything (that is left to
+  // DateField in its turn); nullopt if it would not be accepted.
+  std::optional<Date> PeekChangeDate() const {
+    const RawValue* v = present_[kChangeDate];
+    if (IsEmpty(v) || v->kind != RawValue::Kind::kString || !v->well_formed) return std::nullopt;
+    DateParse p = opt_.allow_wareki_dates ? ParseIsoOrWarekiDate(v->text) : ParseIsoDate(v->text);
+    if (!p.date || *p.date < GregorianAdoption() || *p.date > opt_.today) return std::nullopt;
+    return p.date;
   }
 
   std::optional<Date> DateField(int idx) {

@@ -59,6 +59,11 @@ struct CheckOptions {
   ResidentCodeCheck resident_code_check = ResidentCodeCheck::kFull;
   // CSV only: dates may be written in 和暦.
   bool allow_wareki_dates = false;
+  // A municipality code is checked against `today` (an abolished one is `abolished`); a bulk
+  // import of past records sets this to check it against the record's change_date instead,
+  // so a record from before a merger keeps the code (and, for the address rule, the name)
+  // of its time.
+  bool municipality_on_change_date = false;
   // REQUIRES: non-null. Defaults to the built-in table.
   const LocalGovTable* table = &LocalGovTable::Builtin();
 };
