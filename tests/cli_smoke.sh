@@ -80,4 +80,15 @@ set -e
 [ "$rc" -eq 2 ] && grep -q "chmod 700 $tmp/node" "$tmp/err" || fail "group-readable node opened"
 chmod 700 "$tmp/node"
 "$bin" stats --data "$tmp/node" | grep -q "active residents: 500" || fail "stats after chmod 700"
+# A past record from 塩山市 (192031, merged into 甲州市 192139 on 2005-11-01): today it is
+# abolished and names its successor; as a past record it is checked as of its change_date.
+past='{"municipality_code":"192031","sequence":1,"kind":"entry","reason":"birth","change_date":"2004-06-01","resident_code":"24727059608","individual_number":"123456789018","name":"山田　花子","sex":"female","birth_date":"2004-06-01","address":"山梨県塩山市上於曽1番地"}'
+"$bin" init --data "$tmp/past" --prefecture 19 > /dev/null
+set +e
+echo "$past" | "$bin" ingest --data "$tmp/past" --today 2026-04-01 - > "$tmp/out"
+set -e
+grep -qF '"code":"abolished","successors":["192139"]' "$tmp/out" || fail "abolished: $(cat "$tmp/out")"
+echo "$past" | "$bin" ingest --data "$tmp/past" --today 2026-04-01 --past-records - > "$tmp/out" \
+  || fail "past record refused: $(cat "$tmp/out")"
+grep -qx '{"line":1,"ok":true}' "$tmp/out" || fail "past record: $(cat "$tmp/out")"
 echo "cli smoke: 1 passed, 0 failed"

@@ -14,6 +14,10 @@ std::vector<OptionSpec> InputOptionSpecs() {
       {"today", "YYYY-MM-DD", "基準日 / the date used for future_date (default: today, JST)"},
       {"resident-code-check", "full|format",
        "住民票コードの検査 / resident-code check digit or format only (default: full)"},
+      {"past-records", "",
+       "過去の記録の一括取込 / past records: each municipality code (and the address's "
+       "municipality) is checked as of the record's change_date, so codes abolished since are "
+       "accepted"},
   };
 }
 
@@ -59,6 +63,7 @@ std::optional<InputOptions> ParseInputOptions(const Args& args, const char* comm
   } else {
     return usage("--resident-code-check must be full or format");
   }
+  o.check.municipality_on_change_date = args.Has("past-records");
   return o;
 }
 

@@ -131,6 +131,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
     check.today = input->check.today;
   }
   if (args->Has("resident-code-check")) check.resident_code_check = input->check.resident_code_check;
+  check.municipality_on_change_date = input->check.municipality_on_change_date;
 
   std::ifstream file;
   std::istream* in = &io.in;

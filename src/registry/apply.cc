@@ -145,10 +145,15 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   const int64_t seq = static_cast<int64_t>(n.sequence);
 
   if (config_.role == NodeRole::kPrefecture) {
-    const LocalGovEntry* e = LocalGovTable::Builtin().Find(sender);
-    if (e == nullptr || e->prefecture_number() != config_.prefecture) {
-      return Reject(ErrorCode::kOutsidePrefecture);
-    }
+    // A code abolished since (accepted only for past records, as of their change_date) still
+    // names its prefecture in its first two digits.
+    const LocalGovTable& table = LocalGovTable::Builtin();
+    const LocalGovEntry* e = table.Find(sender);
+    const int prefecture = e != nullptr                        ? e->prefecture_number()
+                           : table.FindAbolished(sender) != nullptr
+                               ? (sender[0] - '0') * 10 + (sender[1] - '0')
+                               : 0;
+    if (prefecture != config_.prefecture) return Reject(ErrorCode::kOutsidePrefecture);
   }
 
   // Sequence: replays are acknowledged, conflicts and gaps refused.
