@@ -161,6 +161,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
       node->store.get(), node->gateway.get(), node->operators.get());
   node->gaiji = std::make_unique<registry::GaijiRegister>(
       node->registry.get(), node->store.get(), &node->clock, node->config.prefecture);
+  node->registry->UseGaiji(node->gaiji.get());
   node->actor = OsActor();
   // The log must still extend the last checkpoint this node signed.
   std::ifstream head(data_dir + "/audit.head", std::ios::binary);

@@ -3,6 +3,7 @@
 
 #include "registry/gaiji.h"
 
+#include <map>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -272,6 +273,55 @@ TEST_F(GaijiTest, RefusedOrReplayedNotificationsFlagNothing) {
   auto pending = Pending();
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ(pending[0].count, 1);
+}
+
+// A provided record shows registered 外字 beside the name as sent, and names its municipality —
+// for a version from before a merger, the name it had and the municipality of today.
+TEST_F(GaijiTest, ProvidedRecordsShowRegisteredGaijiAndTheMunicipalityName) {
+  Notification n = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  n.name = std::string("山田　") + kE000 + "郎";
+  ASSERT_TRUE(SendOne(n).ok());
+  registry_->UseGaiji(gaiji_.get());
+  ASSERT_TRUE(gaiji_->Register(Entry(kKofu, 0xE000, "MJ012345"), actor_).ok());
+  ProvisionRequest req;
+  req.resident_codes = {n.resident_code.str()};
+  req.purpose = "registry.maintenance";
+  req.provision_kind = "住基法第30条の6第4項";
+  req.recipient = "dept:registry";
+  req.items = {"name", "municipality_code"};
+  auto reader = store_->OpenReader();
+  auto out = registry_->Provide(**reader, req, actor_);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->size(), 1u);
+  std::map<std::string, std::string> items((*out)[0].items.begin(), (*out)[0].items.end());
+  EXPECT_EQ(items["name"], n.name) << "the name itself stays as sent";
+  EXPECT_NE(items["name_display"].find("MJ012345"), std::string::npos) << items["name_display"];
+  EXPECT_EQ(items["name_display"].find(kE000), std::string::npos);
+  EXPECT_EQ(items["municipality_name"], "山梨県甲府市");
+  registry_->UseGaiji(nullptr);
+
+  // 塩山市 (192031) became 甲州市 (192139) on 2005-11-01: a past record keeps its code and shows
+  // both names.
+  Notification past = Make(kKofu, 1, ChangeReason::kBirth, "1000000003", "10000000003");
+  past.municipality_code = "192031";
+  past.change_date = Date::FromYmd(2004, 6, 1);
+  past.birth_date = Date::FromYmd(2004, 6, 1);
+  past.address = "山梨県塩山市上於曽1番地";
+  CheckOptions o = registry_->check_options();
+  o.municipality_on_change_date = true;
+  std::vector<PreparedNotification> batch;
+  batch.push_back(registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), o)));
+  auto applied = registry_->Apply(batch, actor_);
+  ASSERT_TRUE(applied.ok());
+  ASSERT_TRUE((*applied)[0].ok());
+  req.resident_codes = {past.resident_code.str()};
+  reader = store_->OpenReader();
+  out = registry_->Provide(**reader, req, actor_);
+  ASSERT_TRUE(out.ok());
+  std::map<std::string, std::string> was((*out)[0].items.begin(), (*out)[0].items.end());
+  EXPECT_EQ(was["municipality_code"], "192031");
+  EXPECT_EQ(was["municipality_name"], "山梨県塩山市（現 山梨県甲州市）");
+  EXPECT_EQ(was.count("name_display"), 0u) << "no PUA, no display form";
 }
 
 }  // namespace

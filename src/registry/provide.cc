@@ -4,7 +4,9 @@
 #include <algorithm>
 
 #include "core/bytes.h"
+#include "domain/local_gov_code.h"
 #include "registry/detail/registry_internal.h"
+#include "registry/gaiji.h"
 #include "registry/registry.h"
 #include "text/utf8.h"
 
@@ -78,6 +80,36 @@ std::string JoinItems(const std::vector<std::string>& items) {
 }
 }  // namespace
 
+namespace {
+
+// UTF-8 lead bytes of the Private Use Area: U+E000–U+F8FF (EE, EF 80–A3) and planes 15–16
+// (F3 B0–BF, F4 80–8F). A quick look before any decoding.
+bool HasPrivateUse(std::string_view s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const auto n = static_cast<unsigned char>(s[i + 1]);
+    if (b == 0xEE || (b == 0xEF && n >= 0x80 && n <= 0xA3) || (b == 0xF3 && n >= 0xB0) ||
+        (b == 0xF4 && n <= 0x8F)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string MunicipalityName(const store::VersionRow& v) {
+  const LocalGovTable& table = LocalGovTable::Builtin();
+  if (const LocalGovEntry* e = table.Find(v.municipality_code)) return e->FullName();
+  const LocalGovHistoryEntry* h = table.FindAbolished(v.municipality_code);
+  if (h == nullptr) return "";
+  std::string now;
+  for (const std::string& code : table.SuccessorsOn(*h, Date::FromYmd(9999, 12, 31))) {
+    if (const LocalGovEntry* s = table.Find(code)) now += (now.empty() ? "" : "・") + s->FullName();
+  }
+  return h->FullName() + (now.empty() ? "" : "（現 " + now + "）");
+}
+
+}  // namespace
+
 Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
     const store::VersionRow& v, const std::vector<std::string>& items) const {
   std::vector<std::pair<std::string, std::string>> out;
@@ -98,7 +130,19 @@ Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
           cipher_->Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence)));
       value = std::move(number);
     }
-    if (value) out.emplace_back(item, std::move(*value));
+    if (!value) continue;
+    const bool text_field = item == "name" || item == "former_surname" || item == "alias" ||
+                            item == "address";
+    std::optional<std::string> display;
+    if (text_field && gaiji_ != nullptr && HasPrivateUse(*value)) {
+      KAKUNIN_ASSIGN_OR_RETURN(shown, gaiji_->Resolve(v.municipality_code, *value));
+      display = std::move(shown);
+    }
+    out.emplace_back(item, std::move(*value));
+    if (display) out.emplace_back(item + "_display", std::move(*display));
+    // A code is shown with its municipality's name: an abolished one (a version from before a
+    // merger) with the name it had and the municipalities that stand for it today.
+    if (item == "municipality_code") out.emplace_back("municipality_name", MunicipalityName(v));
   }
   return out;
 }

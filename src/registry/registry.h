@@ -223,6 +223,12 @@ class Registry {
   // is only checked for shape (unit tests of the rules that do not concern purposes).
   void UsePurposes(const PurposeCatalogue* catalogue) { purposes_ = catalogue; }
 
+  // Shows registered 外字 in provided records (not owned; nullptr: PUA code points as sent): a
+  // name, former surname, alias or address holding a code point registered for the record's
+  // sender gets a sibling item "<field>_display" (registry/gaiji.h); the field itself stays
+  // verbatim.
+  void UseGaiji(const class GaijiRegister* gaiji) { gaiji_ = gaiji; }
+
  private:
   // Records a refused read (bad purpose, criteria, items) and returns `why`: refusals are
   // operations too, and repeated ones are what a reviewer looks for.
@@ -260,6 +266,7 @@ class Registry {
   const audit::AuditLog* log_;
   class WriteQueue* queue_ = nullptr;
   const PurposeCatalogue* purposes_ = nullptr;
+  const class GaijiRegister* gaiji_ = nullptr;
 };
 
 // Blank every personal field `purpose` does not allow: what a person on the host sees of a record
