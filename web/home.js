@@ -38,6 +38,11 @@
     birth_date: ['生年月日', 'Date of birth'],
     address: ['住所', 'Address'],
     municipality_code: ['市町村コード', 'Municipality code'],
+    municipality_name: ['市町村名', 'Municipality'],
+    name_display: ['氏名（外字表示）', 'Name (外字 shown)'],
+    former_surname_display: ['旧氏（外字表示）', 'Former surname (外字 shown)'],
+    alias_display: ['通称（外字表示）', 'Alias (外字 shown)'],
+    address_display: ['住所（外字表示）', 'Address (外字 shown)'],
   };
   const SEX = { male: '男 / male', female: '女 / female' };
 
