@@ -19,10 +19,12 @@ iconv -f UTF-8 -t CP932 "$tmp/u.csv" > "$tmp/s.csv"
 [ "$(grep -c '"ok":true' "$tmp/out")" -eq 100 ] || fail "100 ok lines (cp932)"
 # The same bytes read as UTF-8 are rejected record by record (exit 1), not crashed on.
 set +e
-"$bin" validate --today 2026-04-01 "$tmp/s.csv" > "$tmp/out"; rc=$?
+"$bin" validate --today 2026-04-01 "$tmp/s.csv" > "$tmp/out" 2> "$tmp/err"; rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "cp932 read as utf-8 should exit 1, got $rc"
 grep -q invalid_text "$tmp/out" || fail "invalid_text reported"
+# ... and the person is told what to try.
+grep -q -- "--encoding cp932" "$tmp/err" || fail "no hint to use --encoding cp932: $(cat "$tmp/err")"
 
 # One bad record: exit 1 and the contract's line.
 head -3 "$tmp/a.jsonl" \

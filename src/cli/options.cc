@@ -67,6 +67,29 @@ std::optional<InputOptions> ParseInputOptions(const Args& args, const char* comm
   return o;
 }
 
+void EncodingHint::See(const FieldErrors& errors) {
+  for (const FieldError& e : errors) {
+    if (e.code == ErrorCode::kInvalidText) {
+      ++unreadable_;
+      return;
+    }
+  }
+}
+
+void EncodingHint::Print(const InputOptions& input, bool encoding_given, const char* command,
+                         Io& io) const {
+  if (unreadable_ == 0 || encoding_given || input.format != InputFormat::kCsv ||
+      input.encoding != InputEncoding::kUtf8) {
+    return;
+  }
+  io.err << "kakunin " << command << ": " << unreadable_
+         << " 件の記録に UTF-8 として読めない文字があります。CP932 (Shift_JIS) のファイルなら "
+            "--encoding cp932 を付けてください / "
+         << unreadable_
+         << " record(s) hold text that is not valid UTF-8: if the file is CP932 (Shift_JIS), "
+            "add --encoding cp932\n";
+}
+
 void ValidationSummary::Add(const CheckResult& result) {
   ++total_;
   if (result.ok()) {

@@ -30,6 +30,19 @@ std::optional<InputOptions> ParseInputOptions(const Args& args, const char* comm
 
 // Appends one result line of the contract: {"<key>":N,"ok":true[,"duplicate":true]} or
 // {"<key>":N,"ok":false,"errors":[{"field":…,"code":…},…]} and a newline.
+// Counts records whose text could not be read, and afterwards suggests --encoding cp932 when a
+// CSV file read as UTF-8 had any: municipal systems often write Shift_JIS (CP932), and every
+// record of such a file would otherwise be refused with nothing to say why.
+class EncodingHint {
+ public:
+  void See(const FieldErrors& errors);
+  // Prints the hint to io.err (no personal data: a count and the option) when it applies.
+  void Print(const InputOptions& input, bool encoding_given, const char* command, Io& io) const;
+
+ private:
+  int64_t unreadable_ = 0;
+};
+
 // Counts for `validate --summary`: what a person wants to know about a file, without
 // any personal data (municipality names come from the public code table).
 class ValidationSummary {

@@ -142,6 +142,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
   }
   NotificationStream stream(*in, input->format, input->encoding, check);
   bool any_rejected = false;
+  EncodingHint hint;
   std::string out;
   Status st = registry::PipelinedIngest(
       reg, (*node)->actor,
@@ -161,6 +162,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
           shown.errors = results[i].errors;
           AppendResultLine("line", b.positions[i], shown, results[i].duplicate, &out);
           any_rejected |= !results[i].ok();
+          hint.See(results[i].errors);
         }
         // Results are printed only after their batch is durable.
         io.out.write(out.data(), static_cast<std::streamsize>(out.size()));
@@ -172,6 +174,7 @@ int RunIngest(const std::vector<std::string>& argv, Io& io) {
   Status cp = SealLog(**node);
   if (!cp.ok()) return Fail(io, "ingest", cp);
   if (!stream.status().ok()) return Fail(io, "ingest", stream.status());
+  hint.Print(*input, args->Has("encoding"), "ingest", io);
   return any_rejected ? kExitRejected : kExitOk;
 }
 

@@ -68,6 +68,7 @@ int RunValidate(const std::vector<std::string>& argv, Io& io) {
   StreamItem item;
   bool any_rejected = false;
   ValidationSummary totals;
+  EncodingHint hint;
   std::string buf;
   buf.reserve(1 << 16);
   while (stream.Next(&item)) {
@@ -77,6 +78,7 @@ int RunValidate(const std::vector<std::string>& argv, Io& io) {
       AppendResultLine("line", item.line, item.result, /*duplicate=*/false, &buf);
     }
     any_rejected |= !item.result.ok();
+    hint.See(item.result.errors);
     if (buf.size() >= (1 << 16) - 1024) {
       io.out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
       buf.clear();
@@ -89,6 +91,7 @@ int RunValidate(const std::vector<std::string>& argv, Io& io) {
     io.err << "kakunin validate: " << stream.status().message() << "\n";
     return kExitUsage;
   }
+  hint.Print(*input, args->Has("encoding"), "validate", io);
   return any_rejected ? kExitRejected : kExitOk;
 }
 
