@@ -84,7 +84,9 @@ const char kHelp[] =
     "  kakunin audit verify --archive 2026-04.kla --public-key audit.key.pub\n";
 
 std::string EntryJson(const registry::LogRecord& row) {
-  std::string out = "{\"seq\":" + std::to_string(row.seq) + ",\"time\":" + std::to_string(row.time);
+  // The time as people in Japan read it, and the exact µs for machines.
+  std::string out = "{\"seq\":" + std::to_string(row.seq) + ",\"time\":\"" + JstIsoTime(row.time) +
+                    "\",\"time_us\":" + std::to_string(row.time);
   if (row.erased) {
     return out + ",\"erased\":true,\"leaf_hash\":\"" + HexEncode(row.leaf_hash) + "\"}";
   }

@@ -1,5 +1,7 @@
 #include "core/clock.h"
 
+#include <cstdio>
+
 namespace kakunin {
 namespace {
 constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
@@ -14,6 +16,16 @@ Date JstDate(int64_t micros) {
 
 int64_t JstMidnightMicros(const Date& date) {
   return date.ToDays() * kMicrosPerDay - kJstOffsetMicros;
+}
+
+std::string JstIsoTime(int64_t micros) {
+  const Date d = JstDate(micros);
+  const int64_t in_day = micros - JstMidnightMicros(d);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "T%02d:%02d:%02d.%06d+09:00",
+                static_cast<int>(in_day / 3600000000), static_cast<int>(in_day / 60000000 % 60),
+                static_cast<int>(in_day / 1000000 % 60), static_cast<int>(in_day % 1000000));
+  return d.ToIso() + buf;
 }
 
 Date Clock::TodayJst() const { return JstDate(NowMicros()); }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "core/date.h"
 
@@ -15,6 +16,8 @@ namespace kakunin {
 Date JstDate(int64_t micros);
 // The instant (µs since the Unix epoch) at which `date` begins in JST.
 int64_t JstMidnightMicros(const Date& date);
+// An instant as people in Japan read it, ISO 8601: "2026-12-05T04:16:44.123456+09:00".
+std::string JstIsoTime(int64_t micros);
 
 // Thread-safe implementations only.
 class Clock {

@@ -117,5 +117,14 @@ TEST(ClockTest, TodayIsJapanTime) {
   EXPECT_EQ(FixedClock::AtDate(D(2026, 4, 1)).TodayJst(), D(2026, 4, 1));
 }
 
+TEST(ClockTest, TimesArePrintedInJapanTime) {
+  // 2026-03-31T15:00:00Z is 2026-04-01 00:00 JST; one µs earlier is still 31 March.
+  int64_t micros = D(2026, 3, 31).ToDays() * 86400LL * 1000000 + 15LL * 3600 * 1000000;
+  EXPECT_EQ(JstIsoTime(micros), "2026-04-01T00:00:00.000000+09:00");
+  EXPECT_EQ(JstIsoTime(micros - 1), "2026-03-31T23:59:59.999999+09:00");
+  EXPECT_EQ(JstIsoTime(micros + 13 * 3600000000LL + 5 * 60000000LL + 7000042),
+            "2026-04-01T13:05:07.000042+09:00");
+}
+
 }  // namespace
 }  // namespace kakunin
