@@ -252,6 +252,7 @@ class SideDoorTest : public ::testing::Test {
            "192015,1,entry,moved_in,2020-04-01," + code + "," + residents_[0].number + "," +
                residents_[0].name() + "\n"}}},
         {"generate", {{{"generate", "--count", "5", "--seed", "9"}}}},
+        {"purposes", {{{"purposes"}}, {{"purposes", "--data", d, "--json"}}}},
         {"init",
          {{{"init", "--data", d, "--prefecture", "19"}},
           {{"init", "--data", Path("other"), "--prefecture", "19"}}}},

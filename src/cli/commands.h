@@ -32,6 +32,7 @@ int RunGenerate(const std::vector<std::string>& args, Io& io);
 int RunInitCommand(const std::vector<std::string>& args, Io& io);
 int RunIngestCommand(const std::vector<std::string>& args, Io& io);
 int RunStatsCommand(const std::vector<std::string>& args, Io& io);
+int RunPurposesCommand(const std::vector<std::string>& args, Io& io);
 int RunPurgeCommand(const std::vector<std::string>& args, Io& io);
 int RunAuditCommand(const std::vector<std::string>& args, Io& io);
 int RunPkiCommand(const std::vector<std::string>& args, Io& io);

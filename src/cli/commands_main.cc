@@ -13,6 +13,7 @@ const std::vector<Command>& Commands() {
        RunInitCommand},
       {"ingest", "更新通知の登録", "check and apply notifications", RunIngestCommand},
       {"stats", "統計", "counts, without personal data", RunStatsCommand},
+      {"purposes", "利用事由の一覧", "list the purpose catalogue (利用事由)", RunPurposesCommand},
       {"purge", "保存期間経過分の消去", "erase what retention no longer allows", RunPurgeCommand},
       {"pki", "試験・デモ用の認証局", "a private CA for test and demo deployments",
        RunPkiCommand},

@@ -282,6 +282,76 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
 int RunInitCommand(const std::vector<std::string>& a, Io& io) { return RunInit(a, io); }
 int RunIngestCommand(const std::vector<std::string>& a, Io& io) { return RunIngest(a, io); }
 int RunStatsCommand(const std::vector<std::string>& a, Io& io) { return RunStats(a, io); }
+
+// --- purposes ---
+
+const char kPurposesHelp[] =
+    "使い方 / usage: kakunin purposes [--data DIR] [--json]\n\n"
+    "利用事由の一覧（根拠、種別、提供先、項目、操作者が使えるか）を表示します。\n"
+    "Lists the purpose catalogue (利用事由): id, title, legal basis, kind, recipients, fields, and\n"
+    "whether the prefecture's operators may be nominated for it. Every read names one of these.\n"
+    "With --data, the node's own catalogue; without, the sample compiled in.\n";
+
+int RunPurposesCommand(const std::vector<std::string>& argv, Io& io) {
+  std::vector<OptionSpec> specs = {DataOption(), {"json", "", "JSONで出力 / print JSON"}};
+  int exit = 0;
+  auto args = ParseOrHelp(argv, specs, "purposes", kPurposesHelp,
+                          "  kakunin purposes --data /var/lib/kakunin\n", io, &exit);
+  if (!args) return exit;
+  std::unique_ptr<Node> node;
+  std::optional<registry::PurposeCatalogue> sample;
+  const registry::PurposeCatalogue* catalogue = nullptr;
+  if (auto data = args->Get("data")) {
+    auto opened = OpenNode(io, *data);
+    if (!opened.ok()) return Fail(io, "purposes", opened.status());
+    node = std::move(*opened);
+    catalogue = node->purposes.get();
+  } else {
+    auto parsed = registry::PurposeCatalogue::Parse(registry::SamplePurposeCatalogue());
+    if (!parsed.ok()) return Fail(io, "purposes", parsed.status());
+    sample = std::move(*parsed);
+    catalogue = &*sample;
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string o;
+    for (const auto& x : v) o += (o.empty() ? "" : ", ") + x;
+    return o;
+  };
+  for (const registry::Purpose& p : catalogue->purposes()) {
+    if (args->Has("json")) {
+      std::string o = "{\"id\":";
+      text::AppendJsonString(p.id, &o);
+      o += ",\"title\":";
+      text::AppendJsonString(p.title, &o);
+      o += ",\"legal_basis\":";
+      text::AppendJsonString(p.legal_basis, &o);
+      o += ",\"kind\":";
+      text::AppendJsonString(registry::PurposeKindName(p.kind), &o);
+      for (const auto& [key, list] : {std::pair<const char*, const std::vector<std::string>*>{
+                                           "recipients", &p.recipients},
+                                       {"fields", &p.fields}}) {
+        o += std::string(",\"") + key + "\":[";
+        for (size_t i = 0; i < list->size(); ++i) {
+          if (i > 0) o += ",";
+          text::AppendJsonString((*list)[i], &o);
+        }
+        o += "]";
+      }
+      o += std::string(",\"open_to_operators\":") + (p.OpenToOperators() ? "true" : "false") +
+           "}\n";
+      io.out << o;
+    } else {
+      io.out << p.id << "  " << p.title << "\n"
+             << "    根拠 / legal basis: " << p.legal_basis << "\n"
+             << "    種別 / kind: " << registry::PurposeKindName(p.kind) << "\n"
+             << "    提供先 / recipients: " << join(p.recipients) << "\n"
+             << "    項目 / fields: " << join(p.fields) << "\n"
+             << "    操作者 / operators: "
+             << (p.OpenToOperators() ? "指定できる / may be nominated" : "不可 / never") << "\n";
+    }
+  }
+  return kExitOk;
+}
 int RunPurgeCommand(const std::vector<std::string>& a, Io& io) { return RunPurge(a, io); }
 
 }  // namespace kakunin::cli
