@@ -21,7 +21,7 @@ for _ in $(seq 1 120); do [ -f "$tmp/demo/demo.json" ] && break; sleep 0.5; done
 for _ in $(seq 1 20); do grep -q '^curl' "$tmp/out" && break; sleep 0.2; done
 
 mapfile -t curls < <(grep '^curl' "$tmp/out")
-[ "${#curls[@]}" -eq 3 ] && ok || fail "expected 3 curl commands, got ${#curls[@]}"
+[ "${#curls[@]}" -eq 4 ] && ok || fail "expected 4 curl commands, got ${#curls[@]}"
 # 1. the notification is applied.
 out=$(eval "${curls[0]}")
 [[ "$out" == '{"results":[{"index":0,"ok":true}]}' ]] && ok || fail "notification: $out"
@@ -33,6 +33,9 @@ re='"record":\{"name":"[^"]*","sex":"(male|female)","birth_date":"[0-9-]{10}","a
 # 3. an unregistered purpose is refused.
 out=$(eval "${curls[2]}")
 [[ "$out" == *'"code":"purpose_not_permitted"'* ]] && ok || fail "refusal: $out"
+# 4. the health URL works as printed.
+out=$(eval "${curls[3]} -w ' %{http_code}'")
+[[ "$out" == *" 200" ]] && ok || fail "readyz as printed: $out"
 # demo.json says what was made.
 grep -q '"kind":"municipal_cs","municipality_code":"192015"' "$tmp/demo/demo.json" && ok || fail "demo.json clients"
 grep -q '"purposes":\["board.school_aid"\]' "$tmp/demo/demo.json" && ok || fail "demo.json purposes"

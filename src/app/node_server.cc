@@ -203,6 +203,12 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
         Status st = self->node_->registry->Checkpoint();
         if (!st.ok()) self->Report("the timed checkpoint was not signed: " + st.message());
       });
+  // The access log is written through stdio's buffer (fast); a person tailing it sees each line
+  // within a second all the same.
+  api::AccessLog* log = s->access_log_.get();
+  s->flush_timer_ = std::make_unique<CheckpointTimer>(
+      options.clock != nullptr ? options.clock : &node->clock, int64_t{1000000},
+      [log] { log->Flush(); });
   return s;
 }
 
@@ -230,6 +236,7 @@ Status NodeServer::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (timer_) timer_->Stop();
+  if (flush_timer_) flush_timer_->Stop();
   if (console_server_) console_server_->Stop();
   if (server_) server_->Stop();  // every handler has returned: nothing is left in the queue
   node_->registry->UseWriteQueue(nullptr);

@@ -100,6 +100,7 @@ class NodeServer final : public cli::RunningServer {
 
   // The timer that signs checkpoints (tests: CheckNow() after moving the clock).
   CheckpointTimer& checkpoint_timer() { return *timer_; }
+  CheckpointTimer& access_log_timer() { return *flush_timer_; }
 
   // Graceful: stops accepting, lets requests in flight finish (their answers are durable when
   // sent), then signs a checkpoint and keeps it outside the database (SealLog). Idempotent.
@@ -121,6 +122,7 @@ class NodeServer final : public cli::RunningServer {
   std::unique_ptr<api::ConsoleService> console_;
   std::unique_ptr<http::Server> console_server_;
   std::unique_ptr<CheckpointTimer> timer_;
+  std::unique_ptr<CheckpointTimer> flush_timer_;  // the access log, every second
   bool stopped_ = false;
 };
 

@@ -3,10 +3,15 @@
 #include "app/node_server.h"
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "app/node.h"
 #include "crypto/pki.h"
@@ -143,6 +148,43 @@ TEST_F(IdleNodeTest, IdleRunningNodeSignsItsLastEntriesAfterTheInterval) {
   EXPECT_TRUE(after.ok) << after.problem;
   EXPECT_TRUE((*server)->Stop().ok());
   EXPECT_TRUE(reports.empty()) << reports.front();
+}
+
+// A person tailing the access log saw nothing for minutes (stdio's buffer): it is flushed every
+// second.
+TEST_F(IdleNodeTest, TheAccessLogReachesItsFileWithinASecond) {
+  MovableClock clock(node_->clock.NowMicros());
+  NodeServerOptions options;
+  options.clock = &clock;
+  const fs::path path = dir_ / "access.log";
+  std::FILE* log = std::fopen(path.c_str(), "w");
+  ASSERT_NE(log, nullptr);
+  auto server = NodeServer::Start(node_.get(), config_, log, {}, options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // A connection that is not TLS: the server logs a refused handshake.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((*server)->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_GT(::write(fd, "not tls\r\n\r\n", 11), 0);
+  char buf[64];
+  while (::read(fd, buf, sizeof buf) > 0) {
+  }
+  ::close(fd);
+  // The line is written by the server's thread at some moment; each second of the (moved)
+  // clock flushes whatever is there. A condition awaited with a generous bound (10 s).
+  bool seen = false;
+  for (int i = 0; i < 500 && !seen; ++i) {
+    clock.Advance(kSecond);
+    ASSERT_TRUE((*server)->access_log_timer().CheckNow());
+    seen = fs::file_size(path) > 0;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(seen) << "the access log stayed in its buffer";
+  EXPECT_TRUE((*server)->Stop().ok());
+  std::fclose(log);
 }
 
 TEST_F(IdleNodeTest, FailedStartLeavesNothingRunningAndDoesNotCrash) {

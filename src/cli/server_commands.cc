@@ -590,7 +590,9 @@ void PrintCurls(const std::string& dir, const std::string& address, uint16_t por
          "refused (403)\n"
       << "curl -sS " << tls("board-of-education") << " '" << url << "/v1/residents/" << code
       << "?purpose=pref.passport'\n\n"
-      << "# 運用 / operations: " << url << "/healthz, /readyz, /metrics, /v1/openapi.json\n"
+      << "# 4. 運用 / operations: /healthz, /readyz, /metrics, /v1/openapi.json — every port "
+         "asks for a registered certificate (here the board's; a monitoring system gets its own)\n"
+      << "curl -sS " << tls("board-of-education") << " " << url << "/readyz\n\n"
       << "# 作動停止 / halt: kakunin halt --data " << ShellQuote(abs)
       << " --reason test; kakunin resume --data " << ShellQuote(abs) << "\n\n";
   out.flush();
