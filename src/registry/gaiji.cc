@@ -41,6 +41,12 @@ GaijiEntry FromRow(const store::GaijiRow& r) {
 
 }  // namespace
 
+bool HasPrivateUse(std::string_view s) {
+  std::set<char32_t> found;
+  CollectPrivateUse(s, &found);
+  return !found.empty();
+}
+
 bool IsPrivateUse(char32_t cp) {
   return (cp >= 0xE000 && cp <= 0xF8FF) || (cp >= 0xF0000 && cp <= 0xFFFFD) ||
          (cp >= 0x100000 && cp <= 0x10FFFD);
@@ -204,7 +210,13 @@ Result<GaijiListing> GaijiRegister::List() const {
 Result<std::string> GaijiRegister::Resolve(const std::string& municipality,
                                            std::string_view text) const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->GaijiOf(municipality));
+  return Resolve(*reader, municipality, text);
+}
+
+Result<std::string> GaijiRegister::Resolve(store::RegistryReader& reader,
+                                           const std::string& municipality,
+                                           std::string_view text) const {
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader.GaijiOf(municipality));
   std::map<char32_t, GaijiEntry> entries;
   for (const auto& r : rows) entries.emplace(static_cast<char32_t>(r.code_point), FromRow(r));
   return ResolveGaijiText(entries, text);

@@ -27,6 +27,9 @@ namespace kakunin::registry {
 inline constexpr size_t kMaxGaijiImageBytes = 64 * 1024;
 
 bool IsPrivateUse(char32_t cp);
+// Whether `s` holds a PUA code point (the common text without a PUA lead byte is passed over
+// without decoding).
+bool HasPrivateUse(std::string_view s);
 // "MJ" followed by exactly six digits.
 bool IsMjCode(std::string_view s);
 // Starts with the 8-byte PNG signature and is no larger than kMaxGaijiImageBytes (the bytes are
@@ -92,6 +95,9 @@ class GaijiRegister {
 
   // `text` as displayed for `municipality` (ResolveGaijiText with its entries).
   Result<std::string> Resolve(const std::string& municipality, std::string_view text) const;
+  // The same through a snapshot the caller already holds (a read in progress).
+  Result<std::string> Resolve(store::RegistryReader& reader, const std::string& municipality,
+                              std::string_view text) const;
 
  private:
   const Registry* registry_;

@@ -78,23 +78,6 @@ std::string JoinItems(const std::vector<std::string>& items) {
   for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
   return out;
 }
-}  // namespace
-
-namespace {
-
-// UTF-8 lead bytes of the Private Use Area: U+E000–U+F8FF (EE, EF 80–A3) and planes 15–16
-// (F3 B0–BF, F4 80–8F). A quick look before any decoding.
-bool HasPrivateUse(std::string_view s) {
-  for (size_t i = 0; i + 1 < s.size(); ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    const auto n = static_cast<unsigned char>(s[i + 1]);
-    if (b == 0xEE || (b == 0xEF && n >= 0x80 && n <= 0xA3) || (b == 0xF3 && n >= 0xB0) ||
-        (b == 0xF4 && n <= 0x8F)) {
-      return true;
-    }
-  }
-  return false;
-}
 
 std::string MunicipalityName(const store::VersionRow& v) {
   const LocalGovTable& table = LocalGovTable::Builtin();
@@ -111,7 +94,8 @@ std::string MunicipalityName(const store::VersionRow& v) {
 }  // namespace
 
 Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
-    const store::VersionRow& v, const std::vector<std::string>& items) const {
+    store::RegistryReader& reader, const store::VersionRow& v,
+    const std::vector<std::string>& items) const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& item : items) {
     std::optional<std::string> value;
@@ -135,7 +119,7 @@ Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
                             item == "address";
     std::optional<std::string> display;
     if (text_field && gaiji_ != nullptr && HasPrivateUse(*value)) {
-      KAKUNIN_ASSIGN_OR_RETURN(shown, gaiji_->Resolve(v.municipality_code, *value));
+      KAKUNIN_ASSIGN_OR_RETURN(shown, gaiji_->Resolve(reader, v.municipality_code, *value));
       display = std::move(shown);
     }
     out.emplace_back(item, std::move(*value));
@@ -220,7 +204,7 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
       KAKUNIN_ASSIGN_OR_RETURN(version, reader.Version(row->version_id));
       if (!version) return Status::DataLoss("a resident's current version is missing");
       rec.found = true;
-      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(*version, req.items));
+      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(reader, *version, req.items));
       rec.items = std::move(items);
       // One record (and one target) per person, however many of their codes were asked.
       if (std::find(provided_to.begin(), provided_to.end(), row->person_id) == provided_to.end()) {
@@ -263,7 +247,7 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
       pv.kind = v.kind;
       pv.reason = v.reason;
       pv.change_date = v.change_date;
-      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(v, req.items));
+      KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(reader, v, req.items));
       pv.items = std::move(items);
       out->push_back(std::move(pv));
     }

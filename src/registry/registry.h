@@ -243,8 +243,10 @@ class Registry {
                                                   const Actor& actor) const;
   Result<std::optional<std::vector<ProvidedVersion>>> ProvideHistoryImpl(
       store::RegistryReader& reader, const ProvisionRequest& request, const Actor& actor) const;
+  // `reader` is the read in progress (外字 display forms are looked up through it).
   Result<std::vector<std::pair<std::string, std::string>>> ItemsOf(
-      const store::VersionRow& version, const std::vector<std::string>& items) const;
+      store::RegistryReader& reader, const store::VersionRow& version,
+      const std::vector<std::string>& items) const;
   store::ProvisionRow ProvisionOf(const std::string& resident_code,
                                   const ProvisionRequest& request) const;
   // `targets`: every requested code as ResidentTarget, one ":found" per row, in row order.
