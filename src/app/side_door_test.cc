@@ -295,6 +295,11 @@ class SideDoorTest : public ::testing::Test {
           {{"operator", "bootstrap", "--data", d, "--chief", "chief:県太郎", "--access-manager",
             "access:県花子"}},
           {{"operator", "list", "--data", d}}}},
+        {"notify",
+         // Without a node to reach: a configuration that does not load, then one whose files
+         // are missing; neither may echo the records.
+         {{{"notify", "--config", Path("no-such-notify.toml"), Path("residents.jsonl")}},
+          {{"notify", "--config", Path("residents.jsonl"), "-"}, Read(Path("bad.jsonl"))}}},
         {"demo",
          // A node the demo did not make is refused (it would print a resident's code).
          {{{"demo", "--data", d, "--port", "0", "--console-port", "0"}},

@@ -29,6 +29,8 @@ const std::vector<Command>& Commands() {
       {"demo", "デモノードの準備と起動", "prepare and serve a demo node", RunDemoCommand},
       {"audit", "操作履歴の検証・証明・検索", "verify, prove and search the operation log",
        RunAuditCommand},
+      {"notify", "市町村CSからの更新通知の送信", "a municipal CS: send notifications to the node",
+       RunNotifyCommand},
   };
   return kCommands;
 }
