@@ -1,0 +1,319 @@
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "domain/local_gov_code.h"
+#include "notify/config.h"
+#include "notify/https_client.h"
+#include "notify/journal.h"
+#include "notify/sender.h"
+#include "text/json.h"
+
+namespace kakunin::notify {
+namespace {
+
+namespace fs = std::filesystem;
+
+Notification Make(uint64_t seq) {
+  Notification n;
+  n.municipality_code = "192015";
+  n.sequence = seq;
+  n.kind = NotificationKind::kEntry;
+  n.reason = ChangeReason::kBirth;
+  n.change_date = Date::FromYmd(2026, 3, 1);
+  n.resident_code = ResidentCode::FromTenDigits("24727059" + std::to_string(10 + seq));
+  n.individual_number = IndividualNumber::FromElevenDigits("123456789" + std::to_string(10 + seq));
+  n.name = "山田　花子";
+  n.sex = Sex::kFemale;
+  n.birth_date = Date::FromYmd(2026, 3, 1);
+  n.address = LocalGovTable::Builtin().Find("192015")->FullName() + "1番地";
+  return n;
+}
+
+class NotifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = "/tmp/kakunin-notify-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+// A node that answers each batch by `answer` (given the request's notifications).
+class FakeTransport : public Transport {
+ public:
+  std::function<Result<HttpsResponse>(const text::JsonValue& list)> answer;
+  std::vector<std::vector<uint64_t>> batches;  // the sequences of each request
+
+  Result<HttpsResponse> PostJson(std::string_view path, std::string_view body) override {
+    EXPECT_EQ(path, "/v1/notifications");
+    auto doc = text::ParseJson(body);
+    EXPECT_TRUE(doc.ok());
+    const text::JsonValue& list = *doc->Find("notifications");
+    std::vector<uint64_t> seqs;
+    for (const auto& n : list.items()) seqs.push_back(*n.Find("sequence")->AsInt64());
+    batches.push_back(seqs);
+    return answer(list);
+  }
+};
+
+Result<HttpsResponse> AllOk(const text::JsonValue& list) {
+  std::string body = "{\"results\":[";
+  for (size_t i = 0; i < list.items().size(); ++i) {
+    body += (i ? "," : "") + std::string("{\"index\":") + std::to_string(i) + ",\"ok\":true}";
+  }
+  return HttpsResponse{200, "application/json", body + "]}"};
+}
+
+std::string Lines(uint64_t from, uint64_t to) {
+  std::string s;
+  for (uint64_t q = from; q <= to; ++q) s += ToCanonicalJson(Make(q)) + "\n";
+  return s;
+}
+
+SendOptions Options(int batch) {
+  SendOptions o;
+  o.batch_size = batch;
+  o.retries = 3;
+  o.check.today = Date::FromYmd(2026, 4, 1);
+  o.sleep = [](std::chrono::milliseconds) {};
+  o.jitter_seed = 1;
+  return o;
+}
+
+TEST_F(NotifyTest, SendsInBatchesJournalsAndSkipsWhatWasAcknowledged) {
+  auto journal = Journal::Open(Path("j"));
+  ASSERT_TRUE(journal.ok()) << journal.status().message();
+  FakeTransport node;
+  node.answer = AllOk;
+  std::istringstream in(Lines(1, 5));
+  std::ostringstream out;
+  SendSummary summary;
+  std::string error;
+  EXPECT_EQ(SendNotifications(in, Options(2), node, *journal, out, &summary, &error), 0) << error;
+  EXPECT_EQ(node.batches, (std::vector<std::vector<uint64_t>>{{1, 2}, {3, 4}, {5}}));
+  EXPECT_EQ(out.str(), "{\"line\":1,\"ok\":true}\n{\"line\":2,\"ok\":true}\n{\"line\":3,\"ok\":true}\n"
+                       "{\"line\":4,\"ok\":true}\n{\"line\":5,\"ok\":true}\n");
+  EXPECT_EQ(summary.applied, 5);
+
+  // Reopened (another run): the five are not sent again; a sixth is.
+  journal = Status::Internal("closed");
+  auto again = Journal::Open(Path("j"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->size(), 5u);
+  node.batches.clear();
+  std::istringstream in2(Lines(1, 6));
+  std::ostringstream out2;
+  SendSummary s2;
+  EXPECT_EQ(SendNotifications(in2, Options(2), node, *again, out2, &s2, &error), 0);
+  EXPECT_EQ(node.batches, (std::vector<std::vector<uint64_t>>{{6}}));
+  EXPECT_EQ(s2.from_journal, 5);
+  EXPECT_NE(out2.str().find("{\"line\":3,\"ok\":true,\"duplicate\":true}"), std::string::npos);
+
+  // An edited notification under an acknowledged sequence is not skipped: the node decides.
+  Notification edited = Make(2);
+  edited.name = "山田　華子";
+  std::istringstream in3(ToCanonicalJson(edited) + "\n");
+  std::ostringstream out3;
+  SendSummary s3;
+  node.batches.clear();
+  EXPECT_EQ(SendNotifications(in3, Options(2), node, *again, out3, &s3, &error), 0);
+  EXPECT_EQ(node.batches.size(), 1u);
+
+  // The journal holds no personal data.
+  std::ifstream f(Path("j"));
+  std::stringstream text;
+  text << f.rdbuf();
+  EXPECT_EQ(text.str().find("山田"), std::string::npos);
+  EXPECT_EQ(text.str().find(Make(1).resident_code.str()), std::string::npos);
+  EXPECT_EQ(text.str().find(Make(1).individual_number.str()), std::string::npos);
+}
+
+TEST_F(NotifyTest, RejectionsAreReportedWithTheirLineAndStopNothing) {
+  auto journal = Journal::Open(Path("j"));
+  ASSERT_TRUE(journal.ok());
+  FakeTransport node;
+  node.answer = [](const text::JsonValue& list) -> Result<HttpsResponse> {
+    std::string body = "{\"results\":[";
+    for (size_t i = 0; i < list.items().size(); ++i) {
+      body += i ? "," : "";
+      if (*list.items()[i].Find("sequence")->AsInt64() == 2) {
+        body += "{\"index\":" + std::to_string(i) +
+                ",\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_conflict\"}]}";
+      } else {
+        body += "{\"index\":" + std::to_string(i) + ",\"ok\":true,\"duplicate\":true}";
+      }
+    }
+    return HttpsResponse{200, "application/json", body + "]}"};
+  };
+  // Line 2 fails the field checks here (never sent); line 3 is refused by the node.
+  Notification bad = Make(9);
+  std::string text = ToCanonicalJson(Make(1)) + "\n" +
+                     ToCanonicalJson(bad).replace(ToCanonicalJson(bad).find("\"female\""), 8,
+                                                  "\"other\"") +
+                     "\n" + Lines(2, 3);
+  std::istringstream in(text);
+  std::ostringstream out;
+  SendSummary summary;
+  std::string error;
+  EXPECT_EQ(SendNotifications(in, Options(10), node, *journal, out, &summary, &error), 1);
+  EXPECT_EQ(out.str(),
+            "{\"line\":1,\"ok\":true,\"duplicate\":true}\n"
+            "{\"line\":2,\"ok\":false,\"errors\":[{\"field\":\"sex\",\"code\":\"unknown_value\"}]}\n"
+            "{\"line\":3,\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_conflict\"}]}\n"
+            "{\"line\":4,\"ok\":true,\"duplicate\":true}\n");
+  EXPECT_EQ(node.batches, (std::vector<std::vector<uint64_t>>{{1, 2, 3}}));
+  EXPECT_EQ(journal->size(), 2u);  // the refused one is not acknowledged
+  EXPECT_FALSE(journal->Acknowledged("192015", 2, NotificationHash(Make(2))));
+}
+
+TEST_F(NotifyTest, TransportFailuresAreRetriedThenGiveUpWithExitTwo) {
+  auto journal = Journal::Open(Path("j"));
+  ASSERT_TRUE(journal.ok());
+  FakeTransport node;
+  int calls = 0;
+  node.answer = [&](const text::JsonValue& list) -> Result<HttpsResponse> {
+    ++calls;
+    if (calls == 1) return Status::Unavailable("reset");
+    if (calls == 2) return HttpsResponse{503, "application/problem+json", "{\"code\":\"halted\"}"};
+    return AllOk(list);
+  };
+  std::vector<std::chrono::milliseconds> waits;
+  SendOptions o = Options(10);
+  o.sleep = [&](std::chrono::milliseconds w) { waits.push_back(w); };
+  std::istringstream in(Lines(1, 2));
+  std::ostringstream out;
+  SendSummary summary;
+  std::string error;
+  EXPECT_EQ(SendNotifications(in, o, node, *journal, out, &summary, &error), 0) << error;
+  ASSERT_EQ(waits.size(), 2u);
+  EXPECT_GE(waits[0].count(), 100);
+  EXPECT_LE(waits[0].count(), 200);
+  EXPECT_GE(waits[1].count(), 200);
+  EXPECT_LE(waits[1].count(), 400);
+  EXPECT_EQ(summary.retried, 2);
+
+  // Never reachable: exit 2 after `retries` attempts, nothing printed or journaled.
+  node.answer = [](const text::JsonValue&) -> Result<HttpsResponse> {
+    return Status::Unavailable("refused");
+  };
+  std::istringstream in2(Lines(3, 4));
+  std::ostringstream out2;
+  SendSummary s2;
+  EXPECT_EQ(SendNotifications(in2, Options(10), node, *journal, out2, &s2, &error), 2);
+  EXPECT_NE(error.find("gave up after 3 attempts"), std::string::npos) << error;
+  EXPECT_EQ(out2.str(), "");
+  EXPECT_EQ(journal->size(), 2u);
+}
+
+TEST_F(NotifyTest, ARequestRefusedAsAWholeOrAMalformedAnswerStopsWithExitTwo) {
+  auto journal = Journal::Open(Path("j"));
+  ASSERT_TRUE(journal.ok());
+  FakeTransport node;
+  std::string error;
+  const std::vector<std::pair<int, std::string>> answers = {
+      {403, "{\"code\":\"client_not_registered\",\"detail\":\"x\"}"},
+      {200, "{\"results\":[{\"index\":0,\"ok\":true}]}"},          // one result for two
+      {200, "{\"results\":[{\"index\":1,\"ok\":true},{\"index\":0,\"ok\":true}]}"},
+      {200, "{\"results\":[{\"index\":0,\"ok\":false},{\"index\":1,\"ok\":true}]}"},
+      {200, "not json"},
+  };
+  for (const auto& [status, body] : answers) {
+    node.answer = [&](const text::JsonValue&) -> Result<HttpsResponse> {
+      return HttpsResponse{status, "application/json", body};
+    };
+    std::istringstream in(Lines(1, 2));
+    std::ostringstream out;
+    SendSummary s;
+    EXPECT_EQ(SendNotifications(in, Options(10), node, *journal, out, &s, &error), 2) << body;
+    EXPECT_EQ(journal->size(), 0u) << body;
+    if (status == 403) {  // the problem's code, never its detail
+      EXPECT_NE(error.find("403 (client_not_registered)"), std::string::npos) << error;
+    }
+    EXPECT_EQ(error.find("\"x\""), std::string::npos) << error;
+  }
+  EXPECT_NE(error.find("one result per notification"), std::string::npos) << error;
+}
+
+TEST_F(NotifyTest, TheJournalIsStrictButForgivesATornLastLine) {
+  const std::string h(64, 'a');
+  {
+    std::ofstream f(Path("torn"));
+    f << "kakunin-notify-journal 1\nack 1 192015 1 " << h << "\nack 2 192015 2 " << h.substr(0, 10);
+  }
+  auto torn = Journal::Open(Path("torn"));
+  ASSERT_TRUE(torn.ok()) << torn.status().message();
+  EXPECT_EQ(torn->size(), 1u);
+  ASSERT_TRUE(torn->Append({{2, "192015", 2, h}}).ok());
+  torn = Status::Internal("closed");
+  auto reread = Journal::Open(Path("torn"));
+  ASSERT_TRUE(reread.ok()) << reread.status().message();
+  EXPECT_EQ(reread->size(), 2u);
+
+  const std::vector<std::string> damaged = {
+      "not a journal\n",
+      "kakunin-notify-journal 1\nack 1 192015 1 " + h + " extra\n",
+      "kakunin-notify-journal 1\nack 0 192015 1 " + h + "\n",
+      "kakunin-notify-journal 1\nack 1 19201 1 " + h + "\n",
+      "kakunin-notify-journal 1\nack 1 192015 01 " + h + "\n",
+      "kakunin-notify-journal 1\nack 1 192015 1 " + std::string(64, 'A') + "\n",
+      "kakunin-notify-journal 1\nack 1 192015 1 " + h + "\nack 2 192015 1 " + std::string(64, 'b') +
+          "\n",
+      "kakunin-notify-journal 1\n\nack 1 192015 1 " + h + "\n",
+  };
+  for (const auto& text : damaged) {
+    {
+      std::ofstream f(Path("bad"), std::ios::trunc);
+      f << text;
+    }
+    EXPECT_FALSE(Journal::Open(Path("bad")).ok()) << text;
+  }
+}
+
+TEST_F(NotifyTest, OneJournalServesOneClientAtATime) {
+  auto first = Journal::Open(Path("j"));
+  ASSERT_TRUE(first.ok());
+  auto second = Journal::Open(Path("j"));
+  EXPECT_FALSE(second.ok());
+}
+
+TEST_F(NotifyTest, TheConfigurationIsStrict) {
+  const std::string ok =
+      "url = \"https://node.example:8443\"\nca_file = \"ca.pem\"\ncert_file = \"/etc/cs.pem\"\n"
+      "key_file = \"cs.key\"\njournal = \"j\"\n";
+  auto c = ParseNotifyConfig(ok + "format = \"csv\"\nencoding = \"cp932\"\nbatch_size = 1000\n",
+                             "/base");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->url.host, "node.example");
+  EXPECT_EQ(c->url.port, 8443);
+  EXPECT_EQ(c->ca_file, "/base/ca.pem");
+  EXPECT_EQ(c->cert_file, "/etc/cs.pem");
+  EXPECT_EQ(c->batch_size, 1000);
+  EXPECT_EQ(c->encoding, InputEncoding::kCp932);
+  for (const std::string extra :
+       {"batch_size = 1001\n", "batch_size = 0\n", "batch_size = \"5\"\n", "format = \"xml\"\n",
+        "encoding = \"sjis\"\n", "encoding = \"cp932\"\n", "retries = 0\n", "other = 1\n",
+        "timeout_seconds = 601\n"}) {
+    EXPECT_FALSE(ParseNotifyConfig(ok + extra, "/base").ok()) << extra;
+  }
+  EXPECT_FALSE(ParseNotifyConfig("url = \"https://x\"\n", "").ok());  // files missing
+  for (const char* url : {"http://node", "https://", "https://node/path", "https://u@node",
+                          "https://node:0", "https://node:65536", "https://node:", "https://no de",
+                          "https://::1"}) {
+    EXPECT_FALSE(ParseHttpsUrl(url).ok()) << url;
+  }
+  EXPECT_EQ(ParseHttpsUrl("https://[::1]:9/")->host, "::1");
+  EXPECT_EQ(ParseHttpsUrl("https://127.0.0.1")->port, 443);
+}
+
+}  // namespace
+}  // namespace kakunin::notify
