@@ -159,6 +159,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
                                                      node->cipher.get());
   node->reports = std::make_unique<registry::HostReports>(
       node->store.get(), node->gateway.get(), node->operators.get());
+  node->reports->UseCipher(node->cipher.get());
   node->gaiji = std::make_unique<registry::GaijiRegister>(
       node->registry.get(), node->store.get(), &node->clock, node->config.prefecture);
   node->registry->UseGaiji(node->gaiji.get());

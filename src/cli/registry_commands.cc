@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "cli/commands.h"
+#include "cli/stats_digest.h"
 #include "cli/node.h"
 #include "cli/options.h"
 #include "registry/pipeline.h"
@@ -184,10 +185,15 @@ const char kStatsHelp[] =
     "使い方 / usage: kakunin stats --data DIR [--json]\n\n"
     "登録件数などの統計を表示します（個人情報を含みません）。\n"
     "Counts: active and removed residents, versions, code changes, senders, applied\n"
-    "notifications, changes waiting for the national node. No personal data.\n";
+    "notifications, changes waiting for the national node. No personal data.\n"
+    "--digest prints, per prefecture, the count of active residents and a SHA-256 digest of\n"
+    "their current records, equal on two nodes holding the same records (a prefecture node and\n"
+    "the national node): `prefecture 19 residents N digest HEX`. A prefecture with a single\n"
+    "resident shows `digest withheld`: a hash of one record could confirm guesses about it.\n";
 
 int RunStats(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {DataOption(), {"json", "", "JSONで出力 / print JSON"}};
+  specs.push_back({"digest", "", "都道府県別の照合値 / per-prefecture digest of current records"});
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "stats", kStatsHelp,
                           "  kakunin stats --data /var/lib/kakunin --json\n", io, &exit);
@@ -196,6 +202,7 @@ int RunStats(const std::vector<std::string>& argv, Io& io) {
   if (!data) return kExitUsage;
   auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "stats", node.status());
+  if (args->Has("digest")) return PrintStatsDigest(**node, args->Has("json"), io);
   auto s = (*node)->reports->Stats();
   if (!s.ok()) return Fail(io, "stats", s.status());
   struct Item {

@@ -19,6 +19,12 @@ Result<NodeStats> HostReports::Stats() const {
                    s.outbox_pending};
 }
 
+Result<std::vector<PrefectureDigest>> HostReports::Digests() const {
+  if (cipher_ == nullptr) return Status::FailedPrecondition("no field cipher for the digest");
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return CurrentRecordDigests(*reader, *cipher_);
+}
+
 Result<std::vector<Client>> HostReports::Clients() const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   return gateway_->List(*reader);

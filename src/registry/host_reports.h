@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "core/status.h"
+#include "crypto/field_cipher.h"
 #include "registry/gateway.h"
 #include "registry/operators.h"
+#include "registry/record_digest.h"
 #include "store/registry_store.h"
 
 namespace kakunin::registry {
@@ -42,6 +44,10 @@ class HostReports {
   HostReports(store::RegistryStore* store, const Gateway* gateway, const OperatorDesk* operators);
 
   Result<NodeStats> Stats() const;
+  // The per-prefecture digest of the current records (registry/record_digest.h). Needs the
+  // node's field cipher (UseCipher) to open the sealed individual numbers it hashes.
+  void UseCipher(const crypto::FieldCipher* cipher) { cipher_ = cipher; }
+  Result<std::vector<PrefectureDigest>> Digests() const;
   // The client register, revoked clients included (Gateway::List).
   Result<std::vector<Client>> Clients() const;
   // The operator register, in the store's order.
@@ -51,6 +57,7 @@ class HostReports {
   store::RegistryStore* store_;
   const Gateway* gateway_;
   const OperatorDesk* operators_;
+  const crypto::FieldCipher* cipher_ = nullptr;
 };
 
 }  // namespace kakunin::registry

@@ -104,6 +104,15 @@ struct PurgeCounts {
   int64_t provisions = 0;      // provision records erased
 };
 
+// An active resident's current record, for comparing nodes (kakunin stats --digest): the
+// resident's code and the version that holds the record — the latest, by the sender's sequence,
+// from the municipality the resident is registered in (a 転出 from elsewhere that arrived later
+// is history and does not count, so the choice does not depend on the order of arrival).
+struct CurrentRecordRow {
+  std::string resident_code;
+  VersionRow version;
+};
+
 // Reads of the resident aggregate (see RegistryReader).
 class ResidentReader {
  public:
@@ -117,6 +126,12 @@ class ResidentReader {
   virtual Result<std::vector<VersionRow>> History(int64_t person_id) = 0;
   virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
   virtual Result<StoreStats> Stats() = 0;
+  // Every active resident's current record, in resident-code order; stops at the first error
+  // `fn` returns.
+  virtual Status ForEachCurrentRecord(const std::function<Status(const CurrentRecordRow&)>& fn) {
+    (void)fn;
+    return Status::FailedPrecondition("this store cannot list current records");
+  }
 };
 
 // Writes of the resident aggregate inside one transaction (see RegistryTxn).

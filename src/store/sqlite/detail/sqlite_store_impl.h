@@ -30,6 +30,8 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<VersionRow>> History(int64_t person_id) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<StoreStats> Stats() override;
+  Status ForEachCurrentRecord(
+      const std::function<Status(const CurrentRecordRow&)>& fn) override;  // current_records.cc
 
   // --- operation log (log.cc) ---
   Result<int64_t> AuditSize() override;
