@@ -21,8 +21,10 @@ Result<NotifyConfig> ParseNotifyConfig(std::string_view text, const std::string&
   try {
     t = toml::parse(text);
   } catch (const toml::parse_error& err) {
-    return Bad("syntax error at line " + std::to_string(err.source().begin.line) + ": " +
-               std::string(err.description()));
+    // Position only: the parser's description can quote the file, and a CS pointing --config at
+    // a notification file by mistake must not see a resident's data echoed.
+    return Bad("syntax error at line " + std::to_string(err.source().begin.line) + ", column " +
+               std::to_string(err.source().begin.column) + " (is this the notify configuration?)");
   }
   static const std::set<std::string> kKeys = {
       "url",    "ca_file",    "cert_file", "key_file",       "journal",
