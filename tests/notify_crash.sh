@@ -63,6 +63,21 @@ for round in $(seq 1 $kills); do
   bad=$(grep -c '"ok":false' "$tmp/out.$round" | tr -d ' ')
   [ "$bad" -le 1 ] && ok || fail "round $round: $bad rejected after a kill"
 done
+# A network failure: the node stopped. The client retries, gives up with exit 2 and journals
+# nothing new; with the node back (another port, reached by name this time) it resumes.
+kill -TERM "$serve"
+wait "$serve"
+entries_before=$(wc -l < "$tmp/kofu.journal")
+(notify) > "$tmp/out.down" 2> "$tmp/err.down"
+rc=$?
+[ "$rc" = 2 ] && ok || fail "node down: exit $rc, expected 2"
+grep -q "gave up after 3 attempts" "$tmp/err.down" && ok || fail "node down: $(cat "$tmp/err.down")"
+[ "$(wc -l < "$tmp/kofu.journal")" = "$entries_before" ] && ok || fail "journal grew while the node was down"
+start_serve
+port=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/serve.err")
+[ -n "$port" ] || { cat "$tmp/serve.err"; echo "FAIL: serve did not start again"; exit 1; }
+sed -i "s|^url = .*|url = \"https://localhost:$port\"|" "$tmp/notify.toml"
+
 # If every round was killed, one more run without a kill finishes the file; then a last run
 # finds everything in the journal.
 [ "$done_round" != 0 ] || (notify) > "$tmp/out.finish" 2> "$tmp/err.finish"
