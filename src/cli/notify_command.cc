@@ -24,7 +24,8 @@ const char kHelp[] =
     "contract's result for every record, with its input line:\n"
     "  {\"line\":1,\"ok\":true}\n"
     "  {\"line\":2,\"ok\":true,\"duplicate\":true}\n"
-    "  {\"line\":3,\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_conflict\"}]}\n"
+    "  "
+    "{\"line\":3,\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_conflict\"}]}\n"
     "\n"
     "What the node acknowledged is written to a local journal (no personal data: line,\n"
     "municipality code, sequence and a hash) and synced before it is printed. Run the same\n"
@@ -113,8 +114,8 @@ int RunNotifyCommand(const std::vector<std::string>& argv, Io& io) {
   int rc = notify::SendNotifications(*in, options, transport, *journal, io.out, &summary, &error);
   io.out.flush();
   // Counts only: no personal data.
-  io.err << "kakunin notify: " << summary.records << " records: " << summary.applied
-         << " applied, " << summary.duplicates << " duplicates, " << summary.from_journal
+  io.err << "kakunin notify: " << summary.records << " records: " << summary.applied << " applied, "
+         << summary.duplicates << " duplicates, " << summary.from_journal
          << " acknowledged before (journal), " << summary.rejected << " rejected; "
          << summary.requests << " requests, " << summary.retried << " retried\n";
   if (rc == kExitUsage) io.err << "kakunin notify: " << error << "\n";

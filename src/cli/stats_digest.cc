@@ -18,8 +18,9 @@ int PrintStatsDigest(Node& node, bool json, Io& io) {
       const auto& d = (*digests)[i];
       if (i > 0) out += ",";
       out += "{\"prefecture\":" + std::to_string(d.prefecture) +
-             ",\"residents\":" + std::to_string(d.residents) + ",\"digest\":" +
-             (d.digest_hex ? "\"" + *d.digest_hex + "\"" : std::string("null")) + "}";
+             ",\"residents\":" + std::to_string(d.residents) +
+             ",\"digest\":" + (d.digest_hex ? "\"" + *d.digest_hex + "\"" : std::string("null")) +
+             "}";
     }
     out += "]}\n";
   } else {

@@ -1,10 +1,11 @@
 #include "notify/config.h"
 
+#include <toml++/toml.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace kakunin::notify {
 namespace {
@@ -27,8 +28,8 @@ Result<NotifyConfig> ParseNotifyConfig(std::string_view text, const std::string&
                std::to_string(err.source().begin.column) + " (is this the notify configuration?)");
   }
   static const std::set<std::string> kKeys = {
-      "url",    "ca_file",    "cert_file", "key_file",       "journal",
-      "format", "encoding",   "batch_size", "retries",       "timeout_seconds"};
+      "url",    "ca_file",  "cert_file",  "key_file", "journal",
+      "format", "encoding", "batch_size", "retries",  "timeout_seconds"};
   for (const auto& [k, v] : t) {
     if (!kKeys.count(std::string(k.str()))) {
       return Bad("unknown key '" + std::string(k.str()) + "'");

@@ -176,8 +176,7 @@ Status HttpsClient::Connect() {
   }
   ::freeaddrinfo(found);
   if (fd_ < 0) {
-    return Status::Unavailable("cannot connect to " + options_.url.host + ":" + port + ": " +
-                               last);
+    return Status::Unavailable("cannot connect to " + options_.url.host + ":" + port + ": " + last);
   }
   SSL* ssl = SSL_new(Ctx(ctx_));
   if (ssl == nullptr) return Status::Internal("SSL_new failed");
@@ -255,7 +254,8 @@ Result<HttpsResponse> HttpsClient::RoundTrip(const std::string& request, bool* n
     if (colon == std::string_view::npos) return Status::Unavailable("bad HTTP header");
     const std::string name = Lower(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (name == "content-length") {
       size_t v = 0;

@@ -101,8 +101,9 @@ TEST_F(NotifyTest, SendsInBatchesJournalsAndSkipsWhatWasAcknowledged) {
   std::string error;
   EXPECT_EQ(SendNotifications(in, Options(2), node, *journal, out, &summary, &error), 0) << error;
   EXPECT_EQ(node.batches, (std::vector<std::vector<uint64_t>>{{1, 2}, {3, 4}, {5}}));
-  EXPECT_EQ(out.str(), "{\"line\":1,\"ok\":true}\n{\"line\":2,\"ok\":true}\n{\"line\":3,\"ok\":true}\n"
-                       "{\"line\":4,\"ok\":true}\n{\"line\":5,\"ok\":true}\n");
+  EXPECT_EQ(out.str(),
+            "{\"line\":1,\"ok\":true}\n{\"line\":2,\"ok\":true}\n{\"line\":3,\"ok\":true}\n"
+            "{\"line\":4,\"ok\":true}\n{\"line\":5,\"ok\":true}\n");
   EXPECT_EQ(summary.applied, 5);
 
   // Reopened (another run): the five are not sent again; a sixth is.
@@ -157,20 +158,22 @@ TEST_F(NotifyTest, RejectionsAreReportedWithTheirLineAndStopNothing) {
   };
   // Line 2 fails the field checks here (never sent); line 3 is refused by the node.
   Notification bad = Make(9);
-  std::string text = ToCanonicalJson(Make(1)) + "\n" +
-                     ToCanonicalJson(bad).replace(ToCanonicalJson(bad).find("\"female\""), 8,
-                                                  "\"other\"") +
-                     "\n" + Lines(2, 3);
+  std::string text =
+      ToCanonicalJson(Make(1)) + "\n" +
+      ToCanonicalJson(bad).replace(ToCanonicalJson(bad).find("\"female\""), 8, "\"other\"") + "\n" +
+      Lines(2, 3);
   std::istringstream in(text);
   std::ostringstream out;
   SendSummary summary;
   std::string error;
   EXPECT_EQ(SendNotifications(in, Options(10), node, *journal, out, &summary, &error), 1);
-  EXPECT_EQ(out.str(),
-            "{\"line\":1,\"ok\":true,\"duplicate\":true}\n"
-            "{\"line\":2,\"ok\":false,\"errors\":[{\"field\":\"sex\",\"code\":\"unknown_value\"}]}\n"
-            "{\"line\":3,\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_conflict\"}]}\n"
-            "{\"line\":4,\"ok\":true,\"duplicate\":true}\n");
+  EXPECT_EQ(
+      out.str(),
+      "{\"line\":1,\"ok\":true,\"duplicate\":true}\n"
+      "{\"line\":2,\"ok\":false,\"errors\":[{\"field\":\"sex\",\"code\":\"unknown_value\"}]}\n"
+      "{\"line\":3,\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_conflict\"}]}"
+      "\n"
+      "{\"line\":4,\"ok\":true,\"duplicate\":true}\n");
   EXPECT_EQ(node.batches, (std::vector<std::vector<uint64_t>>{{1, 2, 3}}));
   EXPECT_EQ(journal->size(), 2u);  // the refused one is not acknowledged
   EXPECT_FALSE(journal->Acknowledged("192015", 2, NotificationHash(Make(2))));
@@ -222,7 +225,7 @@ TEST_F(NotifyTest, ARequestRefusedAsAWholeOrAMalformedAnswerStopsWithExitTwo) {
   std::string error;
   const std::vector<std::pair<int, std::string>> answers = {
       {403, "{\"code\":\"client_not_registered\",\"detail\":\"x\"}"},
-      {200, "{\"results\":[{\"index\":0,\"ok\":true}]}"},          // one result for two
+      {200, "{\"results\":[{\"index\":0,\"ok\":true}]}"},  // one result for two
       {200, "{\"results\":[{\"index\":1,\"ok\":true},{\"index\":0,\"ok\":true}]}"},
       {200, "{\"results\":[{\"index\":0,\"ok\":false},{\"index\":1,\"ok\":true}]}"},
       {200, "not json"},
@@ -306,9 +309,9 @@ TEST_F(NotifyTest, TheConfigurationIsStrict) {
     EXPECT_FALSE(ParseNotifyConfig(ok + extra, "/base").ok()) << extra;
   }
   EXPECT_FALSE(ParseNotifyConfig("url = \"https://x\"\n", "").ok());  // files missing
-  for (const char* url : {"http://node", "https://", "https://node/path", "https://u@node",
-                          "https://node:0", "https://node:65536", "https://node:", "https://no de",
-                          "https://::1"}) {
+  for (const char* url :
+       {"http://node", "https://", "https://node/path", "https://u@node", "https://node:0",
+        "https://node:65536", "https://node:", "https://no de", "https://::1"}) {
     EXPECT_FALSE(ParseHttpsUrl(url).ok()) << url;
   }
   EXPECT_EQ(ParseHttpsUrl("https://[::1]:9/")->host, "::1");

@@ -106,9 +106,12 @@ bool Retryable(int status) {
 
 class BatchSender {
  public:
-  BatchSender(const SendOptions& options, Transport& transport, Journal& journal,
-              std::ostream& out, SendSummary* summary)
-      : options_(options), transport_(transport), journal_(journal), out_(out),
+  BatchSender(const SendOptions& options, Transport& transport, Journal& journal, std::ostream& out,
+              SendSummary* summary)
+      : options_(options),
+        transport_(transport),
+        journal_(journal),
+        out_(out),
         summary_(summary),
         rng_(options.jitter_seed != 0 ? options.jitter_seed : std::random_device{}()) {}
 
@@ -171,8 +174,9 @@ class BatchSender {
     const text::JsonValue* results = nullptr;
     if (doc.ok() && doc->is_object()) results = doc->Find("results");
     if (results == nullptr || !results->is_array() || results->items().size() != to_send.size()) {
-      return Status::FailedPrecondition("the node's answer does not have one result per "
-                                        "notification");
+      return Status::FailedPrecondition(
+          "the node's answer does not have one result per "
+          "notification");
     }
     std::vector<JournalEntry> acked;
     for (size_t i = 0; i < to_send.size(); ++i) {
@@ -186,12 +190,12 @@ class BatchSender {
       Pending& p = *to_send[i];
       if (ok->bool_value()) {
         const text::JsonValue* dup = r.Find("duplicate");
-        const bool duplicate = dup != nullptr && dup->type() == text::JsonValue::Type::kBool &&
-                               dup->bool_value();
+        const bool duplicate =
+            dup != nullptr && dup->type() == text::JsonValue::Type::kBool && dup->bool_value();
         p.result = OkLine(p.line, duplicate);
         ++(duplicate ? summary_->duplicates : summary_->applied);
-        acked.push_back({p.line, p.notification->municipality_code, p.notification->sequence,
-                         p.hash});
+        acked.push_back(
+            {p.line, p.notification->municipality_code, p.notification->sequence, p.hash});
       } else {
         const text::JsonValue* errors = r.Find("errors");
         if (errors == nullptr) return Status::FailedPrecondition("a rejection without errors");

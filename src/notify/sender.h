@@ -62,11 +62,11 @@ struct SendOptions {
 struct SendSummary {
   int64_t records = 0;
   int64_t applied = 0;
-  int64_t duplicates = 0;     // answered as already applied by the node
-  int64_t from_journal = 0;   // acknowledged in an earlier run: not sent
-  int64_t rejected = 0;       // by the field checks here or by the node
+  int64_t duplicates = 0;    // answered as already applied by the node
+  int64_t from_journal = 0;  // acknowledged in an earlier run: not sent
+  int64_t rejected = 0;      // by the field checks here or by the node
   int64_t requests = 0;
-  int64_t retried = 0;        // attempts that failed and were retried
+  int64_t retried = 0;  // attempts that failed and were retried
 };
 
 // kExitOk 0: every record applied (or applied before); 1: some rejected; 2: the input or the

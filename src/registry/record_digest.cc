@@ -55,7 +55,8 @@ Result<std::vector<PrefectureDigest>> CurrentRecordDigests(store::RegistryReader
     if (v.municipality_code.size() != 6) return Status::DataLoss("a record without municipality");
     const int pref = (v.municipality_code[0] - '0') * 10 + (v.municipality_code[1] - '0');
     if (pref < 1 || pref > 47) return Status::DataLoss("a record outside every prefecture");
-    auto number = cipher.Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence));
+    auto number =
+        cipher.Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence));
     if (!number.ok()) return Status::DataLoss("a sealed individual number does not open");
     record_hasher.Update(kRecordDomain);
     record_hasher.Update(std::string_view("\0", 1));

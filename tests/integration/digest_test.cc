@@ -76,8 +76,8 @@ TEST_F(DigestTest, EqualRecordsGiveEqualDigestsAcrossKeysBatchesAndArrivalOrder)
   std::vector<Notification> all;
   ASSERT_TRUE(a_.ApplyGenerated({.seed = 4}, 300, [&](Notification& n) { all.push_back(n); }).ok());
   for (size_t i = 0; i < all.size(); i += 7) {
-    Apply(b_, std::vector<Notification>(all.begin() + i,
-                                         all.begin() + std::min(all.size(), i + 7)));
+    Apply(b_,
+          std::vector<Notification>(all.begin() + i, all.begin() + std::min(all.size(), i + 7)));
   }
   const auto da = Digests(a_);
   ASSERT_EQ(da.size(), 1u);
@@ -106,7 +106,7 @@ TEST_F(DigestTest, EqualRecordsGiveEqualDigestsAcrossKeysBatchesAndArrivalOrder)
   Apply(a_, {in});
   EXPECT_NE(Line(Digests(a_)), Line(Digests(b_)));  // A has the move, B not yet
   Apply(b_, {out});
-  Apply(a_, {out});  // history only on A: B's registration stands
+  Apply(a_, {out});                                 // history only on A: B's registration stands
   EXPECT_NE(Line(Digests(a_)), Line(Digests(b_)));  // B: removed, A: active in 富士吉田市
   Apply(b_, {in});
   EXPECT_EQ(Line(Digests(a_)), Line(Digests(b_)));

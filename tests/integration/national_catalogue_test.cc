@@ -54,8 +54,8 @@ TEST(NationalCatalogueTest, ANodeWithItServesAnAgencyForAPurposeOfTheFirstTable)
   ASSERT_EQ(w.node->purposes->Find("board.school_aid"), nullptr);
 
   std::vector<Notification> residents;
-  ASSERT_TRUE(w.ApplyGenerated({.seed = 8}, 20, [&](Notification& n) { residents.push_back(n); })
-                  .ok());
+  ASSERT_TRUE(
+      w.ApplyGenerated({.seed = 8}, 20, [&](Notification& n) { residents.push_back(n); }).ok());
   ASSERT_TRUE(w.MakeCa().ok());
   auto nenkin = w.IssueClientCert({crypto::ClientKind::kAgency, "日本年金機構"}, "nenkin");
   ASSERT_TRUE(nenkin.ok()) << nenkin.status().message();
