@@ -40,6 +40,7 @@ const char kHelp[] =
     "  cert_file = \"cs.pem\"   key_file = \"cs.key\"   journal = \"notify.journal\"\n"
     "  format = \"jsonl\"|\"csv\"   encoding = \"utf-8\"|\"cp932\"   batch_size = 100 (1..1000)\n"
     "  retries = 8 (attempts per batch)   timeout_seconds = 30\n"
+    "  resident_code_check = \"full\"|\"format\" (as the node's [checks])\n"
     "\n"
     "Exit status: 0 every record applied (now or before), 1 some rejected, 2 usage, start-up\n"
     "(configuration, certificates, journal) or transport failure after the retries, or a\n"
@@ -81,6 +82,7 @@ int RunNotifyCommand(const std::vector<std::string>& argv, Io& io) {
   options.batch_size = config->batch_size;
   options.retries = config->retries;
   options.check.allow_wareki_dates = config->format == InputFormat::kCsv;
+  options.check.resident_code_check = config->resident_code_check;
   if (auto today = args->Get("today")) {
     DateParse p = ParseIsoDate(*today);
     if (!p.date) return usage("--today must be a date YYYY-MM-DD");

@@ -28,8 +28,9 @@ Result<NotifyConfig> ParseNotifyConfig(std::string_view text, const std::string&
                std::to_string(err.source().begin.column) + " (is this the notify configuration?)");
   }
   static const std::set<std::string> kKeys = {
-      "url",    "ca_file",  "cert_file",  "key_file", "journal",
-      "format", "encoding", "batch_size", "retries",  "timeout_seconds"};
+      "url",     "ca_file",         "cert_file",          "key_file",
+      "journal", "format",          "encoding",           "batch_size",
+      "retries", "timeout_seconds", "resident_code_check"};
   for (const auto& [k, v] : t) {
     if (!kKeys.count(std::string(k.str()))) {
       return Bad("unknown key '" + std::string(k.str()) + "'");
@@ -92,6 +93,15 @@ Result<NotifyConfig> ParseNotifyConfig(std::string_view text, const std::string&
   }
   if (c.encoding == InputEncoding::kCp932 && c.format != InputFormat::kCsv) {
     return Bad("'encoding' = \"cp932\" needs 'format' = \"csv\" (JSON Lines are UTF-8)");
+  }
+  std::string rc = "full";
+  KAKUNIN_RETURN_IF_ERROR(str("resident_code_check", false, &rc));
+  if (rc == "full") {
+    c.resident_code_check = ResidentCodeCheck::kFull;
+  } else if (rc == "format") {
+    c.resident_code_check = ResidentCodeCheck::kFormatOnly;
+  } else {
+    return Bad("'resident_code_check' must be \"full\" or \"format\"");
   }
   KAKUNIN_RETURN_IF_ERROR(integer("batch_size", 1, kMaxBatchSize, &c.batch_size));
   KAKUNIN_RETURN_IF_ERROR(integer("retries", 1, 100, &c.retries));

@@ -13,6 +13,7 @@
 //   batch_size = 100            # notifications per request, 1..1000 (default 100)
 //   retries    = 8              # attempts per batch after a transport failure, 1..100 (8)
 //   timeout_seconds = 30        # connect and each read or write, 1..600 (30)
+//   resident_code_check = "full"  # full | format: as the node's [checks] (default full)
 //
 // Relative paths are relative to the configuration file's directory.
 
@@ -33,6 +34,7 @@ struct NotifyConfig {
   int batch_size = 100;
   int retries = 8;
   int timeout_seconds = 30;
+  ResidentCodeCheck resident_code_check = ResidentCodeCheck::kFull;
 };
 
 inline constexpr int kMaxBatchSize = 1000;  // the API's limit per request

@@ -302,10 +302,13 @@ TEST_F(NotifyTest, TheConfigurationIsStrict) {
   EXPECT_EQ(c->cert_file, "/etc/cs.pem");
   EXPECT_EQ(c->batch_size, 1000);
   EXPECT_EQ(c->encoding, InputEncoding::kCp932);
+  EXPECT_EQ(c->resident_code_check, ResidentCodeCheck::kFull);
+  EXPECT_EQ(ParseNotifyConfig(ok + "resident_code_check = \"format\"\n", "")->resident_code_check,
+            ResidentCodeCheck::kFormatOnly);
   for (const std::string extra :
        {"batch_size = 1001\n", "batch_size = 0\n", "batch_size = \"5\"\n", "format = \"xml\"\n",
         "encoding = \"sjis\"\n", "encoding = \"cp932\"\n", "retries = 0\n", "other = 1\n",
-        "timeout_seconds = 601\n"}) {
+        "timeout_seconds = 601\n", "resident_code_check = \"none\"\n"}) {
     EXPECT_FALSE(ParseNotifyConfig(ok + extra, "/base").ok()) << extra;
   }
   EXPECT_FALSE(ParseNotifyConfig("url = \"https://x\"\n", "").ok());  // files missing
