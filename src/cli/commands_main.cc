@@ -29,6 +29,10 @@ const std::vector<Command>& Commands() {
       {"demo", "デモノードの準備と起動", "prepare and serve a demo node", RunDemoCommand},
       {"audit", "操作履歴の検証・証明・検索", "verify, prove and search the operation log",
        RunAuditCommand},
+      {"backup", "暗号化バックアップの作成・検証", "write or verify an encrypted backup",
+       RunBackupCommand},
+      {"restore", "バックアップからの復元", "restore a node from a backup", RunRestoreCommand},
+      {"media", "媒体の管理簿", "the media register (backups written)", RunMediaCommand},
   };
   return kCommands;
 }
