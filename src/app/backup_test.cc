@@ -364,6 +364,51 @@ TEST_F(BackupTest, DamagedOrForeignBackupsAreRefusedAndChangeNothing) {
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
 }
 
+TEST_F(BackupTest, AnAlteredLogInsideAReEncryptedResignedBackupIsRefused) {
+  // An insider holding both the backup key and the signing key rewrites an entry of the log in
+  // the backup's database and packs it again: signature and MACs hold, the log verifier does not.
+  ASSERT_EQ(Backup(Path("good")).status, 0);
+  auto key = registry::LoadBackupKeyFile(key_);
+  ASSERT_TRUE(key.ok());
+  auto m = registry::ParseManifest(Read(Path("good") + "/manifest.json"));
+  ASSERT_TRUE(m.ok());
+  const std::string unpacked = Path("unpacked");
+  fs::create_directories(unpacked);
+  auto files = registry::UnpackPayload(Path("good") + "/payload.kbk", *key, m->backup_id, unpacked);
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((unpacked + "/registry.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE audit_entries SET actor = 'os:nobody' WHERE seq = 3",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const std::string forged = Path("forged");
+  fs::create_directories(forged);
+  auto w = registry::PayloadWriter::Create(forged + "/payload.kbk", *key, m->backup_id);
+  ASSERT_TRUE(w.ok());
+  for (const auto& name : *files) ASSERT_TRUE((*w)->AddFile(name, unpacked + "/" + name).ok());
+  auto sum = (*w)->Finish();
+  ASSERT_TRUE(sum.ok());
+  m->payload_bytes = sum->bytes;
+  m->payload_sha256 = sum->sha256;
+  m->chunks = sum->chunks;
+  std::string json = registry::ManifestToJson(*m);
+  auto signer = audit::LoadSigningKeyFile(data_ + "/audit.key");
+  ASSERT_TRUE(signer.ok());
+  auto sig = (*signer)->Sign(registry::ManifestSigningMessage(json));
+  ASSERT_TRUE(sig.ok());
+  Write(forged + "/manifest.json", json);
+  Write(forged + "/manifest.sig", HexEncode(*sig) + "\n");
+  auto v = Verify(forged);
+  EXPECT_EQ(v.status, 1) << v.out << v.err;
+  EXPECT_NE(v.err.find("operation log does not verify"), std::string::npos) << v.err;
+  auto r = Restore(forged, Path("elsewhere"));
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_FALSE(fs::exists(Path("elsewhere") + "/registry.db"));
+}
+
 TEST_F(BackupTest, ARollbackIsRefusedWithoutConfirmationAndRecordedWithIt) {
   ASSERT_EQ(Backup(Path("old")).status, 0);
   auto more = Ingest(100, 200);

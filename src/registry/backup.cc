@@ -12,6 +12,7 @@
 #include "audit/checkpoint.h"
 #include "audit/signer.h"
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "core/file.h"
 #include "crypto/field_cipher.h"
 #include "crypto/keys.h"
@@ -504,8 +505,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
   }
   if (rollback) {
     // Written down before anything is replaced, where the operator looks.
-    std::string line = "rollback at " + std::to_string(clock_->NowMicros()) +
-                       " (µs since epoch): restored backup " + m.backup_id + " (" +
+    std::string line = "rollback at " + JstIsoTime(clock_->NowMicros()) + ": restored backup " + m.backup_id + " (" +
                        std::to_string(m.tree_size) + " entries, root " + HexEncode(m.root) +
                        "); " + why + "\n";
     report.notice_file = Path(data_dir, "rollbacks.log");
