@@ -465,6 +465,17 @@ TEST_F(BackupTest, ACopiedDatabaseIsRefusedButTheRestoreOfABackupOpens) {
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
 }
 
+TEST_F(BackupTest, ARestoreIntoADirectoryOthersCanReadIsRefused) {
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  fs::create_directories(Path("open"));
+  fs::permissions(Path("open"), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
+                  fs::perm_options::replace);
+  auto r = Restore(Path("b"), Path("open"));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("chmod 700"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(Path("open")));
+}
+
 TEST(BackupManifestTest, RoundTripsAndRefusesWhatIsNotExactlyAManifest) {
   registry::BackupManifest m;
   m.backup_id = std::string(32, 'a');

@@ -72,6 +72,24 @@ Status EnsurePrivateDir(const std::string& dir) {
   return Status::Ok();
 }
 
+// A restore writes keys and personal data: into a directory of the user running it, closed to
+// everyone else (what opening the node checks afterwards), or not at all.
+Status CheckOwnedPrivateDir(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return ErrnoError("cannot inspect", dir);
+  if (st.st_uid != ::geteuid()) {
+    return Status::InvalidArgument("the data directory " + dir + " belongs to uid " +
+                                   std::to_string(st.st_uid) +
+                                   ": run kakunin as the node's service user; nothing was changed");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return Status::InvalidArgument("the data directory " + dir +
+                                   " is open to other users: run `chmod 700 " + dir +
+                                   "`; nothing was changed");
+  }
+  return Status::Ok();
+}
+
 Result<std::string> MakeTempDir(const std::string& parent, const char* prefix) {
   std::string t = parent + "/" + prefix + "XXXXXX";
   if (::mkdtemp(t.data()) == nullptr) return ErrnoError("cannot create a directory in", parent);
@@ -432,6 +450,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
                                           const std::string& trusted_public_key_arg,
                                           bool confirm_rollback, std::ostream& notice) const {
   KAKUNIN_RETURN_IF_ERROR(EnsurePrivateDir(data_dir));
+  KAKUNIN_RETURN_IF_ERROR(CheckOwnedPrivateDir(data_dir));
   std::error_code ec;
   RestoreReport report;
   const std::string config_path = Path(data_dir, "kakunin.toml");
