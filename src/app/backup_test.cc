@@ -267,6 +267,18 @@ TEST_F(BackupTest, EachBackupIsALogEntryAndAMediaRegisterRow) {
               std::string::npos);
   }
   EXPECT_EQ(Read(Path("b1") + "/payload.kbk").find("SQLite format 3"), std::string::npos);
+  // --into: a new directory per run, named by the time, for a timer.
+  auto timed = Kakunin({"backup", "--data", data_, "--into", Path("series"), "--key", key_});
+  ASSERT_EQ(timed.status, 0) << timed.err;
+  int made = 0;
+  for (const auto& e : fs::directory_iterator(Path("series"))) {
+    EXPECT_EQ(e.path().filename().string().rfind("kakunin-", 0), 0u) << e.path();
+    EXPECT_TRUE(fs::exists(e.path() / "manifest.json"));
+    EXPECT_NE(timed.out.find(e.path().string()), std::string::npos) << timed.out;
+    ++made;
+  }
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(Kakunin({"backup", "--data", data_, "--key", key_}).status, 2);
   // No plain copy is left behind in the data directory.
   for (const auto& e : fs::directory_iterator(data_)) {
     EXPECT_EQ(e.path().filename().string().find(".backup-"), std::string::npos) << e.path();

@@ -83,7 +83,7 @@ std::optional<std::string> LoadTrusted(const Args& args, const char* command, Io
 
 const char kBackupHelp[] =
     "使い方 / usage:\n"
-    "  kakunin backup --data DIR --to BACKUP_DIR --key FILE [--json]\n"
+    "  kakunin backup --data DIR (--to BACKUP_DIR | --into PARENT_DIR) --key FILE [--json]\n"
     "  kakunin backup verify BACKUP_DIR --key FILE [--public-key audit.key.pub] [--work DIR]\n"
     "  kakunin backup keygen --key FILE\n\n"
     "ノードの暗号化バックアップ（システム管理者のみ）。稼働中でも一貫したコピーを作ります。\n"
@@ -91,7 +91,8 @@ const char kBackupHelp[] =
     "signing key and the configuration, encrypted with the backup key (never stored in the\n"
     "backup), with a manifest signed by the node's checkpoint key that names the log's head.\n"
     "Each backup is an operation-log entry and a row of the media register (kakunin media).\n"
-    "BACKUP_DIR must be new or empty. `verify` decrypts and checks everything — signature,\n"
+    "BACKUP_DIR must be new or empty; --into makes PARENT_DIR/kakunin-YYYYMMDDTHHMMSS (JST)\n"
+    "and prints it (for a timer). `verify` decrypts and checks everything — signature,\n"
     "every chunk's MAC, integrity_check, the whole log against the manifest's head — in a\n"
     "private temporary directory (--work, default $TMPDIR or /tmp) that it removes; without\n"
     "--public-key the answer is UNTRUSTED (exit 1). Restore with kakunin restore.\n\n"
@@ -184,6 +185,8 @@ int RunBackup(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {
       DataOption(),
       {"to", "DIR", "書き込み先（新規または空） / where to write the backup (new or empty)"},
+      {"into", "DIR",
+       "この下に日時の名前で作成 / make a new directory named by the time (JST) under DIR"},
       KeyOption(),
       {"json", "", "JSONで出力 / print JSON"}};
   int exit = 0;
@@ -195,12 +198,27 @@ int RunBackup(const std::vector<std::string>& argv, Io& io) {
   auto data = RequireData(*args, "backup", io);
   if (!data) return kExitUsage;
   auto to = args->Get("to");
-  if (!to || to->empty()) return Usage(io, "backup", "--to DIR is required");
+  auto into = args->Get("into");
+  if ((!to || to->empty()) == (!into || into->empty())) {
+    return Usage(io, "backup", "give either --to DIR or --into DIR");
+  }
   auto key = LoadKey(*args, "backup", io, &exit);
   if (!key) return exit;
   auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "backup", node.status());
-  auto summary = (*node)->backup->Create(*to, *key, (*node)->actor);
+  std::string dir;
+  if (to && !to->empty()) {
+    dir = *to;
+  } else {
+    // For a timer: kakunin-20261204T213000 (JST), one directory per run.
+    std::string t = JstIsoTime((*node)->clock.NowMicros());
+    std::string name = "kakunin-";
+    for (char c : t.substr(0, 19)) {
+      if (c != '-' && c != ':') name += c;
+    }
+    dir = *into + "/" + name;
+  }
+  auto summary = (*node)->backup->Create(dir, *key, (*node)->actor);
   (void)(*node)->Seal();
   if (!summary.ok()) return Fail(io, "backup", summary.status());
   if (args->Has("json")) {

@@ -548,7 +548,20 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
   auto place = [&](const char* name, const std::string& to) -> Status {
     const std::string src = Path(staging, name);
     if (!fs::exists(src, ec) || to.empty()) return Status::Ok();
-    if (::rename(src.c_str(), to.c_str()) != 0) return ErrnoError("cannot move the file to", to);
+    if (::rename(src.c_str(), to.c_str()) == 0) return Status::Ok();
+    if (errno != EXDEV) return ErrnoError("cannot move the file to", to);
+    // The configuration may keep a file on another volume (the key file, as the README
+    // advises): copied beside it first, then renamed, so it is replaced whole or not at all.
+    const std::string tmp = to + ".restoring";
+    std::error_code cec;
+    fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, cec);
+    if (!cec) fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write,
+                              fs::perm_options::replace, cec);
+    if (cec) {
+      ::unlink(tmp.c_str());
+      return Status::IoError("cannot copy the file to " + to + ": " + cec.message());
+    }
+    if (::rename(tmp.c_str(), to.c_str()) != 0) return ErrnoError("cannot move the file to", to);
     return Status::Ok();
   };
   RemoveDatabaseFiles(target.database);
