@@ -172,8 +172,9 @@ Result<BackupManifest> ParseManifest(std::string_view json) {
       "data_key_id", "log_key_id", "public_key", "backup_key_id", "tree_size",
       "root",       "checkpoint", "payload_bytes", "payload_sha256", "chunks"};
   std::set<std::string> seen;
-  for (const auto& [k, v] : doc.members()) {
-    (void)v;
+  for (const auto& member : doc.members()) {
+    // Not a structured binding: clang-14 (the fuzz build) cannot capture one in a lambda.
+    const std::string& k = member.first;
     if (std::find_if(std::begin(kMembers), std::end(kMembers),
                      [&](const char* m) { return k == m; }) == std::end(kMembers)) {
       return Status::InvalidArgument("the manifest has an unknown member");
