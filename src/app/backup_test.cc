@@ -488,6 +488,35 @@ TEST_F(BackupTest, ARestoreIntoADirectoryOthersCanReadIsRefused) {
   EXPECT_TRUE(fs::is_empty(Path("open")));
 }
 
+TEST_F(BackupTest, ARestoreOverARunningNodeIsRefused) {
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  const std::string before = TreeDigest(data_);
+  {
+    // The node as a server holds it: its store's connections are open.
+    auto running = app::OpenNode(data_);
+    ASSERT_TRUE(running.ok()) << running.status().message();
+    auto r = Restore(Path("b"), data_, /*confirm=*/true);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("in use"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(data_ + "/rollbacks.log"));
+  }
+  EXPECT_EQ(TreeDigest(data_), before);
+  EXPECT_EQ(Restore(Path("b"), data_, /*confirm=*/true).status, 0);
+}
+
+TEST_F(BackupTest, ADestroyedDatabaseIsReplacedByARestore) {
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  fs::remove(data_ + "/registry.db-wal");
+  fs::remove(data_ + "/registry.db-shm");
+  Write(data_ + "/registry.db", std::string(8192, 'x'));
+  fs::permissions(data_ + "/registry.db", fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
+  EXPECT_NE(Kakunin({"stats", "--data", data_}).status, 0);
+  auto r = Restore(Path("b"), data_, /*confirm=*/true);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+}
+
 TEST(BackupManifestTest, RoundTripsAndRefusesWhatIsNotExactlyAManifest) {
   registry::BackupManifest m;
   m.backup_id = std::string(32, 'a');

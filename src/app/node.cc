@@ -19,6 +19,7 @@
 #include "app/config.h"
 #include "audit/checkpoint.h"
 #include "crypto/keys.h"
+#include "store/sqlite/backup.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
 namespace kakunin::app {
@@ -329,7 +330,8 @@ Result<std::unique_ptr<cli::Node>> NodeAccess::Open(const std::string& data_dir,
 
 std::unique_ptr<registry::BackupDesk> NodeAccess::NewBackupDesk() const {
   static const SystemClock clock;
-  return std::make_unique<registry::BackupDesk>(SqliteOpener(), ConfigResolver(), &clock);
+  return std::make_unique<registry::BackupDesk>(SqliteOpener(), ConfigResolver(), &clock,
+                                                 store::sqlite::CheckNotInUse);
 }
 
 Status NodeAccess::Init(const std::string& data_dir, int prefecture,

@@ -322,8 +322,12 @@ Result<std::vector<Medium>> NodeBackup::ListMedia() const {
 
 // --- BackupDesk ---
 
-BackupDesk::BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock)
-    : open_store_(std::move(open_store)), resolve_(std::move(resolve)), clock_(clock) {}
+BackupDesk::BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock,
+                       InUseCheck in_use)
+    : open_store_(std::move(open_store)),
+      resolve_(std::move(resolve)),
+      clock_(clock),
+      in_use_(std::move(in_use)) {}
 
 Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKey& key,
                                           const std::string& trusted_public_key,
@@ -522,6 +526,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
         ". Nothing was changed. To restore it anyway, run again with --confirm-rollback; the "
         "rollback is then recorded in the restored log and in " + Path(data_dir, "rollbacks.log"));
   }
+  if (existing && in_use_) KAKUNIN_RETURN_IF_ERROR(in_use_(existing->database));
   if (rollback) {
     // Written down before anything is replaced, where the operator looks.
     std::string line = "rollback at " + JstIsoTime(clock_->NowMicros()) + ": restored backup " + m.backup_id + " (" +

@@ -44,6 +44,9 @@ struct NodeFiles {
 using FilesResolver =
     std::function<Result<NodeFiles>(const std::string& data_dir, const std::string& config_text)>;
 
+// OK if no process holds the database file open (app/ wires store/sqlite's CheckNotInUse).
+using InUseCheck = std::function<Status(const std::string& database_path)>;
+
 // One row of the media register, for `kakunin media list`.
 struct Medium {
   int64_t id = 0;
@@ -127,7 +130,9 @@ class NodeBackup {
 // Checking and restoring backups; needs no open node (a new machine has none). Thread-compatible.
 class BackupDesk {
  public:
-  BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock);
+  // `in_use` may be empty (no check).
+  BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock,
+             InUseCheck in_use = {});
 
   // Checks the backup in `dir` without restoring it: manifest and signature (against
   // `trusted_public_key`, raw 32 bytes, when given), the backup key, the payload's size and
@@ -147,7 +152,7 @@ class BackupDesk {
   // <data_dir>/rollbacks.log and to `notice` before anything is replaced. Then the database,
   // keys and catalogue are moved into place (kakunin.toml only if the directory has none) and
   // audit.head is set to the backup's head. Nothing is replaced when a check fails. The node
-  // must not be running. The caller opens the restored node and records the report
+  // must not be running: a database another process holds open is refused (`in_use`). The caller opens the restored node and records the report
   // (NodeBackup::RecordRestore).
   Result<RestoreReport> Restore(const std::string& from, const std::string& data_dir,
                                 const BackupKey& key, const std::string& trusted_public_key,
@@ -162,6 +167,7 @@ class BackupDesk {
   StoreOpener open_store_;
   FilesResolver resolve_;
   const Clock* clock_;
+  InUseCheck in_use_;
 };
 
 }  // namespace kakunin::registry

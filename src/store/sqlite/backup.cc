@@ -74,4 +74,25 @@ Status CopyDatabase(const std::string& source, const std::string& dest) {
   return st;
 }
 
+Status CheckNotInUse(const std::string& path) {
+  if (::access(path.c_str(), F_OK) != 0) return Status::Ok();
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) return Status::Ok();  // not openable: not in use either
+  // In WAL mode every open connection keeps a lock that an exclusive-mode transaction cannot
+  // get past: no waiting, so a running node is reported at once.
+  rc = sqlite3_exec(db.get(), "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;", nullptr,
+                    nullptr, nullptr);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    return Status::FailedPrecondition(
+        "the node's database is in use (is the node running? stop it first, e.g. systemctl stop "
+        "kakunin); nothing was changed");
+  }
+  // Any other answer (a damaged file, not a database at all) means no one is using it: the
+  // restore is about to replace it, which is what a damaged node needs.
+  return Status::Ok();
+}
+
 }  // namespace kakunin::store::sqlite

@@ -14,4 +14,9 @@ namespace kakunin::store::sqlite {
 // connections keep writing (WAL). On an error `dest` is removed. Thread-safe (own connections).
 Status CopyDatabase(const std::string& source, const std::string& dest);
 
+// OK if no other connection has the database at `path` open (a missing file is not in use):
+// briefly takes an exclusive lock without waiting. FailedPrecondition while a running node
+// (or any other process) holds it open — a restore must not pull the file from under it.
+Status CheckNotInUse(const std::string& path);
+
 }  // namespace kakunin::store::sqlite
