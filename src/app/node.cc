@@ -19,6 +19,7 @@
 #include "app/config.h"
 #include "audit/checkpoint.h"
 #include "crypto/keys.h"
+#include "store/sqlite/backup.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
 namespace kakunin::app {
@@ -64,10 +65,33 @@ Status CheckPrivate(const std::string& path, bool directory) {
   }
   return Status::Ok();
 }
+
+// Backups open database files that are not the node's own (the copy, a backup's database).
+registry::StoreOpener SqliteOpener() {
+  return [](const std::string& path) {
+    return store::sqlite::OpenRegistryStore(path, /*create=*/false);
+  };
+}
+
+registry::FilesResolver ConfigResolver() {
+  return [](const std::string& data_dir,
+            const std::string& text) -> Result<registry::NodeFiles> {
+    KAKUNIN_ASSIGN_OR_RETURN(c, ParseNodeConfig(text, data_dir));
+    registry::NodeFiles f;
+    f.data_dir = data_dir;
+    f.config = data_dir + "/kakunin.toml";
+    f.database = c.database_path;
+    f.key_file = c.key_file;
+    f.signing_key = c.signing_key;
+    f.purposes = c.purposes_file;
+    return f;
+  };
+}
 }  // namespace
 
 Node::~Node() {
   // The use cases go first: they hold pointers to the log, keys and store below.
+  backup.reset();
   gaiji.reset();
   reports.reset();
   audit.reset();
@@ -164,6 +188,18 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
       node->registry.get(), node->store.get(), &node->clock, node->config.prefecture);
   node->registry->UseGaiji(node->gaiji.get());
   node->actor = OsActor();
+  {
+    registry::NodeFiles files;
+    files.data_dir = data_dir;
+    files.config = config_file.empty() ? data_dir + "/kakunin.toml" : config_file;
+    files.database = node->config.database_path;
+    files.key_file = node->config.key_file;
+    files.signing_key = node->config.signing_key;
+    files.purposes = node->config.purposes_file;
+    node->backup = std::make_unique<registry::NodeBackup>(
+        node->store.get(), node->registry.get(), node->log.get(), &node->clock, std::move(files),
+        node->config.prefecture, **key_id, SqliteOpener());
+  }
   // The log must still extend the last checkpoint this node signed.
   std::ifstream head(data_dir + "/audit.head", std::ios::binary);
   if (check_head && head) {
@@ -291,6 +327,12 @@ Result<std::unique_ptr<cli::Node>> NodeAccess::Open(const std::string& data_dir,
                                                     const std::string& config_file) const {
   KAKUNIN_ASSIGN_OR_RETURN(node, OpenNode(data_dir, check_head, config_file));
   return std::unique_ptr<cli::Node>(std::move(node));
+}
+
+std::unique_ptr<registry::BackupDesk> NodeAccess::NewBackupDesk() const {
+  static const SystemClock clock;
+  return std::make_unique<registry::BackupDesk>(SqliteOpener(), ConfigResolver(), &clock,
+                                                 store::sqlite::CheckNotInUse);
 }
 
 Status NodeAccess::Init(const std::string& data_dir, int prefecture,

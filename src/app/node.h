@@ -54,6 +54,7 @@ class NodeAccess : public cli::NodeAccess {
   Result<std::unique_ptr<cli::RunningServer>> Serve(
       cli::Node& node, const registry::ServerConfig& config, std::FILE* access_log,
       const registry::ConsoleConfig& console, const cli::ServeOptions& options) const override;
+  std::unique_ptr<registry::BackupDesk> NewBackupDesk() const override;
 };
 
 }  // namespace kakunin::app

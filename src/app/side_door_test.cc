@@ -325,6 +325,15 @@ class SideDoorTest : public ::testing::Test {
             Path("log.kla")}},
           {{"audit", "verify", "--archive", Path("log.kla"), "--public-key", d + "/audit.key.pub"}},
           {{"audit", "no-such-subcommand", "--data", d}}}},
+        {"backup",
+         {{{"backup", "keygen", "--key", Path("backup.key")}},
+          {{"backup", "--data", d, "--to", Path("backup1"), "--key", Path("backup.key")}},
+          {{"backup", "verify", Path("backup1"), "--key", Path("backup.key"), "--public-key",
+            d + "/audit.key.pub", "--work", dir_.string()}}}},
+        {"restore",
+         {{{"restore", "--from", Path("backup1"), "--data", Path("restored"), "--key",
+            Path("backup.key")}}}},
+        {"media", {{{"media", "list", "--data", d}}, {{"media", "list", "--data", d, "--json"}}}},
     };
   }
 

@@ -44,6 +44,9 @@ int RunDemoCommand(const std::vector<std::string>& args, Io& io);
 int RunOperatorCommand(const std::vector<std::string>& args, Io& io);
 int RunGaijiCommand(const std::vector<std::string>& args, Io& io);
 int RunNotifyCommand(const std::vector<std::string>& args, Io& io);
+int RunBackupCommand(const std::vector<std::string>& args, Io& io);
+int RunRestoreCommand(const std::vector<std::string>& args, Io& io);
+int RunMediaCommand(const std::vector<std::string>& args, Io& io);
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

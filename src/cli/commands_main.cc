@@ -31,6 +31,10 @@ const std::vector<Command>& Commands() {
        RunAuditCommand},
       {"notify", "市町村CSからの更新通知の送信", "a municipal CS: send notifications to the node",
        RunNotifyCommand},
+      {"backup", "暗号化バックアップの作成・検証", "write or verify an encrypted backup",
+       RunBackupCommand},
+      {"restore", "バックアップからの復元", "restore a node from a backup", RunRestoreCommand},
+      {"media", "媒体の管理簿", "the media register (backups written)", RunMediaCommand},
   };
   return kCommands;
 }

@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "core/clock.h"
 #include "registry/audit_desk.h"
+#include "registry/backup.h"
 #include "registry/config.h"
 #include "registry/gaiji.h"
 #include "registry/gateway.h"
@@ -42,6 +43,7 @@ struct Node {
   std::unique_ptr<registry::AuditDesk> audit;         // the operation log: checks, proofs, search
   std::unique_ptr<registry::HostReports> reports;     // counts and registers for the host
   std::unique_ptr<registry::GaijiRegister> gaiji;     // the 外字 register
+  std::unique_ptr<registry::NodeBackup> backup;       // backups and the media register
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 
   // Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the
@@ -106,6 +108,10 @@ class NodeAccess {
                                                        std::FILE* access_log,
                                                        const registry::ConsoleConfig& console,
                                                        const ServeOptions& options) const = 0;
+
+  // Checking and restoring backups, which needs no open node (kakunin backup verify, restore).
+  // nullptr where the program cannot (a NodeAccess without storage).
+  virtual std::unique_ptr<registry::BackupDesk> NewBackupDesk() const { return nullptr; }
 };
 
 // io.nodes->Open / Init; FailedPrecondition when the Io carries no NodeAccess.

@@ -19,6 +19,7 @@
 #include "store/audit_store.h"
 #include "store/client_store.h"
 #include "store/gaiji_store.h"
+#include "store/media_store.h"
 #include "store/operator_store.h"
 #include "store/resident_store.h"
 
@@ -29,7 +30,8 @@ class RegistryReader : public ResidentReader,
                        public AuditReader,
                        public ClientReader,
                        public OperatorReader,
-                       public GaijiReader {
+                       public GaijiReader,
+                       public MediaReader {
  public:
   ~RegistryReader() override = default;
 };
@@ -39,7 +41,8 @@ class RegistryTxn : public ResidentWriter,
                     public AuditWriter,
                     public ClientWriter,
                     public OperatorWriter,
-                    public GaijiWriter {
+                    public GaijiWriter,
+                    public MediaWriter {
  public:
   ~RegistryTxn() override = default;
 
@@ -63,6 +66,12 @@ class RegistryStore {
   virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
   // Full structural check of the database file (PRAGMA integrity_check).
   virtual Status CheckIntegrity() = 0;
+  // Writes an online, consistent copy of the whole database to a new file at `path` (refused
+  // if it exists), mode 0600, while writers go on: one read snapshot for the whole copy.
+  virtual Status CopyTo(const std::string& path) {
+    (void)path;
+    return Status::FailedPrecondition("this store cannot copy itself");
+  }
 };
 
 }  // namespace kakunin::store

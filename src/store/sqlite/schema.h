@@ -262,7 +262,32 @@ CREATE TABLE gaiji_pending (
   PRIMARY KEY (municipality_code, code_point)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    {6, R"sql(
+-- The media register (the operating rules' 第2 3): every backup written, where, by whom, with
+-- the digest of its signed manifest. No personal data.
+CREATE TABLE media (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  label TEXT NOT NULL,
+  location TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  status TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  digest TEXT NOT NULL
+) STRICT;
+)sql"},
 };
+
+// --- media register ---
+inline constexpr char kInsertMedia[] =
+    "INSERT INTO media (kind, label, location, created_at, created_by, status, bytes, digest) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+inline constexpr char kFinishMedia[] =
+    "UPDATE media SET status = ?2, bytes = ?3, digest = ?4 WHERE id = ?1";
+inline constexpr char kListMedia[] =
+    "SELECT id, kind, label, location, created_at, created_by, status, bytes, digest FROM media "
+    "ORDER BY id";
 
 // --- meta ---
 inline constexpr char kGetMeta[] = "SELECT value FROM meta WHERE key = ?1";

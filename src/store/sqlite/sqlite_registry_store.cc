@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "store/sqlite/backup.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/detail/rows.h"
 #include "store/sqlite/detail/sqlite_store_impl.h"
@@ -92,6 +93,8 @@ class SqliteRegistryStore final : public RegistryStore {
     if (first != "ok") return Status::DataLoss("integrity check failed");
     return Status::Ok();
   }
+
+  Status CopyTo(const std::string& path) override { return CopyDatabase(path_, path); }
 
  private:
   std::mutex mu_;

@@ -67,6 +67,9 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<GaijiPendingRow>> ListGaijiPending() override;
   Result<std::vector<GaijiRow>> GaijiOf(const std::string& municipality) override;
 
+  // --- media register (media.cc) ---
+  Result<std::vector<MediaRow>> ListMedia() override;
+
  private:
   Result<int64_t> CountFrom(const char* sql, int64_t seq);
   Result<std::vector<ProvisionRow>> QueryProvisions(const char* sql,
@@ -165,6 +168,11 @@ class SqliteTxn final : public RegistryTxn {
   Status FlagGaijiPending(const std::string& municipality, int64_t code_point,
                           int64_t at) override;
   Status ClearGaijiPending(const std::string& municipality, int64_t code_point) override;
+
+  // --- media register (media.cc) ---
+  Result<int64_t> InsertMedia(const MediaRow& row) override;
+  Status FinishMedia(int64_t id, const std::string& status, int64_t bytes,
+                     const std::string& digest) override;
 
  private:
   Status Run(const std::string& sql);

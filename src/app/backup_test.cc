@@ -1,0 +1,567 @@
+// Backup and restore end to end (issue 14): a backup taken while a writer thread ingests,
+// restored into another directory (another machine) — records equal, log verifies; corrupted,
+// truncated, altered, foreign-node and other-backup-key backups refused with a clear message
+// and nothing changed; a rollback refused without confirmation and recorded with it.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "app/node.h"
+#include "audit/log.h"
+#include "cli/commands.h"
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "domain/notification_reader.h"
+#include "registry/backup_format.h"
+
+namespace kakunin::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Out {
+  int status;
+  std::string out, err;
+};
+
+Out Kakunin(std::vector<std::string> args, const std::string& in = "") {
+  args.insert(args.begin(), "kakunin");
+  std::istringstream is(in);
+  std::ostringstream os, es;
+  static const app::NodeAccess nodes;
+  Io io{is, os, es, &nodes};
+  int st = Main(args, io);
+  return {st, os.str(), es.str()};
+}
+
+std::string Read(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void Write(const fs::path& p, const std::string& text) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << text;
+}
+
+// A digest of the registry's records (not the log, which a restore extends): every row of the
+// tables that hold residents, their versions, sequences applied and the outbox, in a fixed order.
+std::string RecordsDigest(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::string all;
+  for (const char* table :
+       {"applied", "residents", "versions", "code_changes", "outbox", "provisions", "clients"}) {
+    sqlite3_stmt* s = nullptr;
+    std::string sql = std::string("SELECT * FROM ") + table;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << table;
+    std::vector<std::string> rows;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(s); ++i) {
+        const void* b = sqlite3_column_blob(s, i);
+        row += std::to_string(sqlite3_column_type(s, i)) + ":" +
+               std::string(static_cast<const char*>(b ? b : ""), sqlite3_column_bytes(s, i)) +
+               "|";
+      }
+      rows.push_back(row);
+    }
+    sqlite3_finalize(s);
+    std::sort(rows.begin(), rows.end());
+    all += std::string(table) + "#" + std::to_string(rows.size()) + "\n";
+    for (const auto& r : rows) all += r + "\n";
+  }
+  sqlite3_close(db);
+  return HexEncode(crypto::Sha256(all));
+}
+
+std::string TreeDigest(const fs::path& dir) {
+  std::string all;
+  std::vector<std::string> names;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) names.push_back(e.path().string());
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) all += n + "=" + HexEncode(crypto::Sha256(Read(n))) + "\n";
+  return all;
+}
+
+class BackupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kakunin_backup_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace);
+    data_ = Path("node");
+    key_ = Path("backup.key");
+    ASSERT_EQ(Kakunin({"init", "--data", data_, "--prefecture", "19"}).status, 0);
+    generated_ = Kakunin({"generate", "--count", "400", "--seed", "7"}).out;
+    ASSERT_FALSE(generated_.empty());
+    std::istringstream lines(generated_);
+    for (std::string line; std::getline(lines, line);) lines_.push_back(line + "\n");
+    auto ing = Ingest(0, 100);
+    ASSERT_EQ(ing.status, 0) << ing.err;
+    auto kg = Kakunin({"backup", "keygen", "--key", key_});
+    ASSERT_EQ(kg.status, 0) << kg.err;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  Out Ingest(size_t from, size_t to, const std::string& data = "") {
+    std::string text;
+    for (size_t i = from; i < to && i < lines_.size(); ++i) text += lines_[i];
+    return Kakunin({"ingest", "--data", data.empty() ? data_ : data, "--today", "2026-04-01", "-"},
+                   text);
+  }
+
+  Out Backup(const std::string& to, const std::string& data = "", const std::string& key = "") {
+    return Kakunin({"backup", "--data", data.empty() ? data_ : data, "--to", to, "--key",
+                    key.empty() ? key_ : key});
+  }
+
+  Out Verify(const std::string& backup, const std::string& key = "") {
+    return Kakunin({"backup", "verify", backup, "--key", key.empty() ? key_ : key,
+                    "--public-key", data_ + "/audit.key.pub", "--work", dir_.string()});
+  }
+
+  Out Restore(const std::string& backup, const std::string& data, bool confirm = false,
+              const std::string& key = "") {
+    std::vector<std::string> args = {"restore", "--from", backup, "--data", data, "--key",
+                                     key.empty() ? key_ : key};
+    if (confirm) args.push_back("--confirm-rollback");
+    return Kakunin(args);
+  }
+
+  // Copies a backup directory, so one good backup can be damaged in several ways.
+  std::string CopyOf(const std::string& backup, const std::string& name) {
+    fs::copy(backup, Path(name), fs::copy_options::recursive);
+    return Path(name);
+  }
+
+  fs::path dir_;
+  std::string data_, key_, generated_;
+  std::vector<std::string> lines_;
+};
+
+TEST_F(BackupTest, UnderLoadThenRestoredOnAnotherMachineWithEqualRecordsAndAVerifiedLog) {
+  // The writer: the node's own use case, ingesting batch after batch on another thread and
+  // connection, as a server would, while the backup is taken.
+  auto writer_node = app::OpenNode(data_);
+  ASSERT_TRUE(writer_node.ok()) << writer_node.status().message();
+  std::atomic<int> batches{0};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> writer_failed{false};
+  std::thread writer([&] {
+    auto& node = **writer_node;
+    CheckOptions opts = node.registry->check_options();
+    opts.today = Date::FromYmd(2026, 4, 1);
+    size_t next = 100;
+    while (!stop.load() && next < lines_.size()) {
+      std::vector<registry::PreparedNotification> batch;
+      for (size_t i = next; i < next + 10 && i < lines_.size(); ++i) {
+        batch.push_back(node.registry->Prepare(CheckJsonNotification(lines_[i], opts)));
+      }
+      next += 10;
+      auto r = node.registry->Apply(batch, node.actor);
+      if (!r.ok()) writer_failed = true;
+      ++batches;
+    }
+  });
+  // Polling (no sleeps): the backup starts once the writer is under way.
+  for (int i = 0; i < 1000000 && batches.load() < 2; ++i) std::this_thread::yield();
+  const int before = batches.load();
+  auto b = Backup(Path("under_load"));
+  const int after = batches.load();
+  // Let the writer finish the file (more writes after the backup), then stop it.
+  for (int i = 0; i < 10000000 && batches.load() < 30; ++i) std::this_thread::yield();
+  stop = true;
+  writer.join();
+  ASSERT_EQ(b.status, 0) << b.err;
+  ASSERT_FALSE(writer_failed.load());
+  EXPECT_GE(before, 2);
+  // Informational: how many batches committed while the backup ran.
+  std::cout << "writer batches during the backup: " << (after - before) << "\n";
+  ASSERT_TRUE((*writer_node)->Seal().ok());
+  writer_node->reset();
+
+  auto v = Verify(Path("under_load"));
+  EXPECT_EQ(v.status, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("OK"), std::string::npos) << v.out;
+
+  // Another machine: a new directory.
+  auto r = Restore(Path("under_load"), Path("elsewhere"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto av = Kakunin({"audit", "verify", "--data", Path("elsewhere")});
+  EXPECT_EQ(av.status, 0) << av.out << av.err;
+  // The restored log is a prefix of the source's: same root at its size.
+  {
+    auto restored = app::OpenNode(Path("elsewhere"));
+    ASSERT_TRUE(restored.ok()) << restored.status().message();
+    auto source = app::OpenNode(data_);
+    ASSERT_TRUE(source.ok()) << source.status().message();
+    auto rr = (*restored)->store->OpenReader();
+    auto sr = (*source)->store->OpenReader();
+    ASSERT_TRUE(rr.ok() && sr.ok());
+    auto rsize = (**rr).AuditSize();
+    auto ssize = (**sr).AuditSize();
+    ASSERT_TRUE(rsize.ok() && ssize.ok());
+    // The backup's head: the entries the restored node took from it.
+    auto manifest = registry::ParseManifest(Read(Path("under_load") + "/manifest.json"));
+    ASSERT_TRUE(manifest.ok());
+    const int64_t head = manifest->tree_size;
+    EXPECT_GT(*rsize, head) << "the restore is recorded after the backup's entries";
+    ASSERT_LE(head, *ssize);
+    auto a = audit::RootAt(**rr, head);
+    auto c = audit::RootAt(**sr, head);
+    ASSERT_TRUE(a.ok() && c.ok());
+    EXPECT_EQ(*a, *c);
+    EXPECT_LT(head, *ssize) << "the writer went on after the backup";
+  }
+
+  // A second backup with no writer: everything the node holds, restored, is equal.
+  auto b2 = Backup(Path("quiet"));
+  ASSERT_EQ(b2.status, 0) << b2.err;
+  auto r2 = Restore(Path("quiet"), Path("elsewhere2"));
+  ASSERT_EQ(r2.status, 0) << r2.err;
+  EXPECT_EQ(RecordsDigest(data_ + "/registry.db"), RecordsDigest(Path("elsewhere2") + "/registry.db"));
+  EXPECT_EQ(Kakunin({"stats", "--data", data_, "--json"}).out,
+            Kakunin({"stats", "--data", Path("elsewhere2"), "--json"}).out);
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", Path("elsewhere2")}).status, 0);
+  // And the restored node works: it takes the rest of the file.
+  auto more = Ingest(0, lines_.size(), Path("elsewhere2"));
+  EXPECT_EQ(more.status, 0) << more.err;
+}
+
+TEST_F(BackupTest, EachBackupIsALogEntryAndAMediaRegisterRow) {
+  ASSERT_EQ(Backup(Path("b1")).status, 0);
+  auto media = Kakunin({"media", "list", "--data", data_, "--json"});
+  ASSERT_EQ(media.status, 0) << media.err;
+  EXPECT_NE(media.out.find("\"kind\":\"backup\""), std::string::npos) << media.out;
+  EXPECT_NE(media.out.find("\"status\":\"complete\""), std::string::npos) << media.out;
+  EXPECT_NE(media.out.find(Path("b1")), std::string::npos) << media.out;
+  auto log = Kakunin({"audit", "search", "--data", data_, "--action", "backup.complete"});
+  ASSERT_EQ(log.status, 0);
+  EXPECT_NE(log.out.find("backup.complete"), std::string::npos) << log.out;
+  // A directory that already holds a backup is not overwritten.
+  auto again = Backup(Path("b1"));
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.err.find("already holds a backup"), std::string::npos) << again.err;
+  // The backup key is never in the backup; the backup holds no file in clear but the manifest.
+  const std::string key_text = Read(key_);
+  for (const auto& e : fs::directory_iterator(Path("b1"))) {
+    EXPECT_EQ(Read(e.path()).find(key_text.substr(key_text.find("key ") + 4, 64)),
+              std::string::npos);
+  }
+  EXPECT_EQ(Read(Path("b1") + "/payload.kbk").find("SQLite format 3"), std::string::npos);
+  // --into: a new directory per run, named by the time, for a timer.
+  auto timed = Kakunin({"backup", "--data", data_, "--into", Path("series"), "--key", key_});
+  ASSERT_EQ(timed.status, 0) << timed.err;
+  int made = 0;
+  for (const auto& e : fs::directory_iterator(Path("series"))) {
+    EXPECT_EQ(e.path().filename().string().rfind("kakunin-", 0), 0u) << e.path();
+    EXPECT_TRUE(fs::exists(e.path() / "manifest.json"));
+    EXPECT_NE(timed.out.find(e.path().string()), std::string::npos) << timed.out;
+    ++made;
+  }
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(Kakunin({"backup", "--data", data_, "--key", key_}).status, 2);
+  // No plain copy is left behind in the data directory.
+  for (const auto& e : fs::directory_iterator(data_)) {
+    EXPECT_EQ(e.path().filename().string().find(".backup-"), std::string::npos) << e.path();
+  }
+}
+
+TEST_F(BackupTest, DamagedOrForeignBackupsAreRefusedAndChangeNothing) {
+  ASSERT_EQ(Backup(Path("good")).status, 0);
+  ASSERT_EQ(Verify(Path("good")).status, 0);
+  const std::string good = Path("good");
+  const std::string payload = std::string("/") + registry::kPayloadFile;
+
+  struct Case {
+    std::string name;
+    std::string backup;
+    std::string key;
+    std::string expect;  // in the message
+  };
+  std::vector<Case> cases;
+  {
+    std::string d = CopyOf(good, "flipped");
+    std::string p = Read(d + payload);
+    p[p.size() / 2] ^= 0x01;
+    Write(d + payload, p);
+    cases.push_back({"a flipped byte", d, "", "does not match the manifest's digest"});
+  }
+  {
+    std::string d = CopyOf(good, "truncated");
+    std::string p = Read(d + payload);
+    Write(d + payload, p.substr(0, p.size() - 100));
+    cases.push_back({"truncated", d, "", "truncated"});
+  }
+  {
+    std::string d = CopyOf(good, "altered_manifest");
+    std::string m = Read(d + "/manifest.json");
+    auto at = m.find("\"tree_size\":");
+    m.insert(at + 12, "1");
+    Write(d + "/manifest.json", m);
+    cases.push_back({"an altered manifest", d, "", "signature does not match"});
+  }
+  {
+    std::string d = CopyOf(good, "no_sig");
+    fs::remove(d + "/manifest.sig");
+    cases.push_back({"no signature", d, "", "manifest.sig"});
+  }
+  {
+    // A chunk altered and the manifest re-signed with the node's own key (an insider with the
+    // signing key but not the backup key): the chunk's MAC still catches it.
+    std::string d = CopyOf(good, "resigned");
+    std::string p = Read(d + payload);
+    p[p.size() - 40] ^= 0x01;
+    Write(d + payload, p);
+    auto m = registry::ParseManifest(Read(d + "/manifest.json"));
+    ASSERT_TRUE(m.ok());
+    m->payload_sha256 = crypto::Sha256(p);
+    std::string json = registry::ManifestToJson(*m);
+    auto signer = audit::LoadSigningKeyFile(data_ + "/audit.key");
+    ASSERT_TRUE(signer.ok());
+    auto sig = (*signer)->Sign(registry::ManifestSigningMessage(json));
+    ASSERT_TRUE(sig.ok());
+    Write(d + "/manifest.json", json);
+    Write(d + "/manifest.sig", HexEncode(*sig) + "\n");
+    cases.push_back({"a re-signed altered chunk", d, "", "does not authenticate"});
+  }
+  {
+    ASSERT_EQ(Kakunin({"backup", "keygen", "--key", Path("other.key")}).status, 0);
+    cases.push_back({"another backup key", good, Path("other.key"), "another backup key"});
+  }
+  {
+    // Another node's backup, with the same backup key.
+    const std::string other = Path("other_node");
+    ASSERT_EQ(Kakunin({"init", "--data", other, "--prefecture", "19"}).status, 0);
+    ASSERT_EQ(Backup(Path("foreign"), other).status, 0);
+    cases.push_back({"another node's backup", Path("foreign"), "", "another node"});
+  }
+
+  const std::string before = TreeDigest(data_);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto v = Verify(c.backup, c.key);
+    EXPECT_EQ(v.status, 1) << v.out << v.err;
+    EXPECT_NE(v.err.find(c.expect), std::string::npos) << v.err;
+    auto r = Restore(c.backup, data_, /*confirm=*/true, c.key);
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
+    EXPECT_EQ(TreeDigest(data_), before) << "the node's files changed";
+    // Into an empty directory: refused as well, and no node appears there.
+    auto e = Restore(c.backup, Path("empty_" + std::to_string(&c - cases.data())), false, c.key);
+    if (c.name != "another node's backup") {
+      EXPECT_EQ(e.status, 1) << e.err;
+      EXPECT_FALSE(fs::exists(Path("empty_" + std::to_string(&c - cases.data())) + "/registry.db"));
+    }
+  }
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+}
+
+TEST_F(BackupTest, AnAlteredLogInsideAReEncryptedResignedBackupIsRefused) {
+  // An insider holding both the backup key and the signing key rewrites an entry of the log in
+  // the backup's database and packs it again: signature and MACs hold, the log verifier does not.
+  ASSERT_EQ(Backup(Path("good")).status, 0);
+  auto key = registry::LoadBackupKeyFile(key_);
+  ASSERT_TRUE(key.ok());
+  auto m = registry::ParseManifest(Read(Path("good") + "/manifest.json"));
+  ASSERT_TRUE(m.ok());
+  const std::string unpacked = Path("unpacked");
+  fs::create_directories(unpacked);
+  auto files = registry::UnpackPayload(Path("good") + "/payload.kbk", *key, m->backup_id, unpacked);
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((unpacked + "/registry.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE audit_entries SET actor = 'os:nobody' WHERE seq = 3",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const std::string forged = Path("forged");
+  fs::create_directories(forged);
+  auto w = registry::PayloadWriter::Create(forged + "/payload.kbk", *key, m->backup_id);
+  ASSERT_TRUE(w.ok());
+  for (const auto& name : *files) ASSERT_TRUE((*w)->AddFile(name, unpacked + "/" + name).ok());
+  auto sum = (*w)->Finish();
+  ASSERT_TRUE(sum.ok());
+  m->payload_bytes = sum->bytes;
+  m->payload_sha256 = sum->sha256;
+  m->chunks = sum->chunks;
+  std::string json = registry::ManifestToJson(*m);
+  auto signer = audit::LoadSigningKeyFile(data_ + "/audit.key");
+  ASSERT_TRUE(signer.ok());
+  auto sig = (*signer)->Sign(registry::ManifestSigningMessage(json));
+  ASSERT_TRUE(sig.ok());
+  Write(forged + "/manifest.json", json);
+  Write(forged + "/manifest.sig", HexEncode(*sig) + "\n");
+  auto v = Verify(forged);
+  EXPECT_EQ(v.status, 1) << v.out << v.err;
+  EXPECT_NE(v.err.find("operation log does not verify"), std::string::npos) << v.err;
+  auto r = Restore(forged, Path("elsewhere"));
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_FALSE(fs::exists(Path("elsewhere") + "/registry.db"));
+}
+
+TEST_F(BackupTest, ARollbackIsRefusedWithoutConfirmationAndRecordedWithIt) {
+  ASSERT_EQ(Backup(Path("old")).status, 0);
+  auto more = Ingest(100, 200);
+  ASSERT_EQ(more.status, 0) << more.err;
+  const std::string before = TreeDigest(data_);
+  const std::string head_before = Read(data_ + "/audit.head");
+
+  auto refused = Restore(Path("old"), data_);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("rollback"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--confirm-rollback"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("Nothing was changed"), std::string::npos) << refused.err;
+  EXPECT_EQ(TreeDigest(data_), before);
+  EXPECT_FALSE(fs::exists(data_ + "/rollbacks.log"));
+
+  auto done = Restore(Path("old"), data_, /*confirm=*/true);
+  ASSERT_EQ(done.status, 0) << done.err;
+  EXPECT_NE(done.err.find("ROLLBACK"), std::string::npos) << done.err;
+  EXPECT_NE(done.out.find("ROLLBACK recorded"), std::string::npos) << done.out;
+  // The operator's file, and the entry in the restored log naming the lost range.
+  const std::string notice = Read(data_ + "/rollbacks.log");
+  EXPECT_NE(notice.find("restored backup"), std::string::npos) << notice;
+  auto cp = audit::CheckpointFromJson(head_before);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_NE(notice.find(std::to_string(cp->tree_size) + " entries"), std::string::npos) << notice;
+  auto entry = Kakunin({"audit", "search", "--data", data_, "--action", "backup.rollback"});
+  ASSERT_EQ(entry.status, 0) << entry.err;
+  EXPECT_NE(entry.out.find("previous_size=" + std::to_string(cp->tree_size)), std::string::npos)
+      << entry.out;
+  EXPECT_NE(entry.out.find("previous_root=" + HexEncode(cp->root)), std::string::npos)
+      << entry.out;
+  EXPECT_NE(entry.out.find("lost="), std::string::npos) << entry.out;
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+  // The node opens and works as of the backup: the later batch applies again.
+  auto again = Ingest(100, 200);
+  EXPECT_EQ(again.status, 0) << again.err;
+}
+
+TEST_F(BackupTest, ACopiedDatabaseIsRefusedButTheRestoreOfABackupOpens) {
+  // What docs/backup.md tells operators not to do: an old registry.db copied back by hand.
+  fs::copy_file(data_ + "/registry.db", Path("hand_copy.db"));
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  ASSERT_EQ(Ingest(100, 150).status, 0);
+  fs::remove(data_ + "/registry.db-wal");
+  fs::remove(data_ + "/registry.db-shm");
+  fs::copy_file(Path("hand_copy.db"), data_ + "/registry.db", fs::copy_options::overwrite_existing);
+  auto locked = Kakunin({"stats", "--data", data_});
+  EXPECT_NE(locked.status, 0);
+  EXPECT_NE(locked.err.find("altered, truncated or replaced"), std::string::npos) << locked.err;
+  // The way out: restore a backup (a rollback, confirmed and recorded).
+  auto r = Restore(Path("b"), data_, /*confirm=*/true);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Kakunin({"stats", "--data", data_}).status, 0);
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+}
+
+TEST_F(BackupTest, ARestoreIntoADirectoryOthersCanReadIsRefused) {
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  fs::create_directories(Path("open"));
+  fs::permissions(Path("open"), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
+                  fs::perm_options::replace);
+  auto r = Restore(Path("b"), Path("open"));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("chmod 700"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(Path("open")));
+}
+
+TEST_F(BackupTest, ARestoreOverARunningNodeIsRefused) {
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  const std::string before = TreeDigest(data_);
+  {
+    // The node as a server holds it: its store's connections are open.
+    auto running = app::OpenNode(data_);
+    ASSERT_TRUE(running.ok()) << running.status().message();
+    auto r = Restore(Path("b"), data_, /*confirm=*/true);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("in use"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(data_ + "/rollbacks.log"));
+  }
+  EXPECT_EQ(TreeDigest(data_), before);
+  EXPECT_EQ(Restore(Path("b"), data_, /*confirm=*/true).status, 0);
+}
+
+TEST_F(BackupTest, ADestroyedDatabaseIsReplacedByARestore) {
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  fs::remove(data_ + "/registry.db-wal");
+  fs::remove(data_ + "/registry.db-shm");
+  Write(data_ + "/registry.db", std::string(8192, 'x'));
+  fs::permissions(data_ + "/registry.db", fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
+  EXPECT_NE(Kakunin({"stats", "--data", data_}).status, 0);
+  auto r = Restore(Path("b"), data_, /*confirm=*/true);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+}
+
+TEST(BackupManifestTest, RoundTripsAndRefusesWhatIsNotExactlyAManifest) {
+  registry::BackupManifest m;
+  m.backup_id = std::string(32, 'a');
+  m.created = 1;
+  m.prefecture = 19;
+  m.data_key_id = std::string(16, 'b');
+  m.log_key_id = std::string(16, 'c');
+  m.public_key = std::string(32, '\x01');
+  m.backup_key_id = std::string(16, 'd');
+  m.tree_size = 5;
+  m.root = std::string(32, '\x02');
+  m.checkpoint_json = "{\"tree_size\":5}";
+  m.payload_bytes = 100;
+  m.payload_sha256 = std::string(32, '\x03');
+  m.chunks = 1;
+  std::string json = registry::ManifestToJson(m);
+  auto back = registry::ParseManifest(json);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(registry::ManifestToJson(*back), json);
+  auto refuse = [&](std::string bad, const char* why) {
+    auto r = registry::ParseManifest(bad);
+    EXPECT_FALSE(r.ok()) << why << ": " << bad;
+  };
+  std::string s = json;
+  refuse(s.substr(0, s.size() - 3), "cut short");
+  s = json;
+  s.insert(1, "\"extra\":1,");
+  refuse(s, "unknown member");
+  s = json;
+  s.insert(1, "\"chunks\":1,");
+  refuse(s, "duplicate member");
+  s = json;
+  s.replace(s.find("aaaa"), 1, "A");
+  refuse(s, "upper-case hex");
+  s = json;
+  s.replace(s.find("\"version\":1"), 11, "\"version\":2");
+  refuse(s, "another version");
+  s = json;
+  s.replace(s.find("\"prefecture\":19"), 15, "\"prefecture\":48");
+  refuse(s, "no such prefecture");
+  s = json;
+  s.replace(s.find("\"chunks\":1"), 10, "\"chunks\":0");
+  refuse(s, "no chunk");
+  refuse(std::string(20000, ' '), "too large");
+}
+
+}  // namespace
+}  // namespace kakunin::cli

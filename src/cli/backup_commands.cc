@@ -1,0 +1,356 @@
+// kakunin backup, restore and media (docs/backup.md): the only copying of the registry, by the
+// node's OS owner on its host (DESIGN §7). The work is registry/backup.h's; this file reads
+// options and prints.
+
+#include <cstdlib>
+#include <ostream>
+
+#include "audit/signer.h"
+#include "cli/commands.h"
+#include "cli/node.h"
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "registry/backup.h"
+#include "text/json.h"
+
+namespace kakunin::cli {
+
+namespace {
+
+int Usage(Io& io, const char* command, const std::string& msg) {
+  io.err << "kakunin " << command << ": " << msg << "\n"
+         << "詳しくは / see: kakunin " << command << " --help\n";
+  return kExitUsage;
+}
+
+int Fail(Io& io, const char* command, const Status& st) {
+  io.err << "kakunin " << command << ": " << st.message() << "\n";
+  return st.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitRejected;
+}
+
+std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
+                                const std::vector<OptionSpec>& specs, const char* command,
+                                const char* help, Io& io, int* exit) {
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) {
+    *exit = Usage(io, command, args.status().message());
+    return std::nullopt;
+  }
+  if (args->help()) {
+    io.out << help << "\nOptions:\n" << FormatOptions(specs);
+    *exit = kExitOk;
+    return std::nullopt;
+  }
+  return std::move(*args);
+}
+
+OptionSpec KeyOption() {
+  return {"key", "FILE",
+          "バックアップ鍵 / the backup key (kakunin backup keygen; keep it apart from the node)"};
+}
+
+OptionSpec PublicKeyOption() {
+  return {"public-key", "FILE",
+          "ノードの署名公開鍵 / the node's audit.key.pub, to check whose backup it is"};
+}
+
+std::optional<registry::BackupKey> LoadKey(const Args& args, const char* command, Io& io,
+                                           int* exit) {
+  auto path = args.Get("key");
+  if (!path || path->empty()) {
+    *exit = Usage(io, command, "--key FILE (the backup key) is required");
+    return std::nullopt;
+  }
+  auto key = registry::LoadBackupKeyFile(*path);
+  if (!key.ok()) {
+    *exit = Fail(io, command, key.status());
+    return std::nullopt;
+  }
+  return std::move(*key);
+}
+
+// The raw public key of --public-key, "" without it; nullopt after printing an error.
+std::optional<std::string> LoadTrusted(const Args& args, const char* command, Io& io, int* exit) {
+  auto path = args.Get("public-key");
+  if (!path) return std::string();
+  auto pk = audit::LoadPublicKeyFile(*path);
+  if (!pk.ok()) {
+    *exit = Fail(io, command, pk.status());
+    return std::nullopt;
+  }
+  return *pk;
+}
+
+const char kBackupHelp[] =
+    "使い方 / usage:\n"
+    "  kakunin backup --data DIR (--to BACKUP_DIR | --into PARENT_DIR) --key FILE [--json]\n"
+    "  kakunin backup verify BACKUP_DIR --key FILE [--public-key audit.key.pub] [--work DIR]\n"
+    "  kakunin backup keygen --key FILE\n\n"
+    "ノードの暗号化バックアップ（システム管理者のみ）。稼働中でも一貫したコピーを作ります。\n"
+    "An online, consistent, encrypted copy of the node: the database, the key file, the\n"
+    "signing key and the configuration, encrypted with the backup key (never stored in the\n"
+    "backup), with a manifest signed by the node's checkpoint key that names the log's head.\n"
+    "Each backup is an operation-log entry and a row of the media register (kakunin media).\n"
+    "BACKUP_DIR must be new or empty; --into makes PARENT_DIR/kakunin-YYYYMMDDTHHMMSS (JST)\n"
+    "and prints it (for a timer). `verify` decrypts and checks everything — signature,\n"
+    "every chunk's MAC, integrity_check, the whole log against the manifest's head — in a\n"
+    "private temporary directory (--work, default $TMPDIR or /tmp) that it removes; without\n"
+    "--public-key the answer is UNTRUSTED (exit 1). Restore with kakunin restore.\n\n"
+    "Examples:\n"
+    "  kakunin backup keygen --key /media/keys/kakunin-backup.key\n"
+    "  kakunin backup --data /var/lib/kakunin --to /srv/backup/2026-12-04 \\\n"
+    "      --key /media/keys/kakunin-backup.key\n"
+    "  kakunin backup verify /srv/backup/2026-12-04 --key /media/keys/kakunin-backup.key \\\n"
+    "      --public-key /var/lib/kakunin/audit.key.pub\n";
+
+int RunKeygen(const std::vector<std::string>& argv, Io& io) {
+  std::vector<OptionSpec> specs = {KeyOption()};
+  int exit = 0;
+  auto args = ParseOrHelp(argv, specs, "backup keygen", kBackupHelp, io, &exit);
+  if (!args) return exit;
+  auto path = args->Get("key");
+  if (!path || path->empty()) return Usage(io, "backup keygen", "--key FILE is required");
+  Status st = registry::CreateBackupKeyFile(*path);
+  if (!st.ok()) return Fail(io, "backup keygen", st);
+  auto key = registry::LoadBackupKeyFile(*path);
+  if (!key.ok()) return Fail(io, "backup keygen", key.status());
+  io.out << "バックアップ鍵を作成しました / backup key written: " << *path << " (id "
+         << key->id() << ")\n"
+         << "この鍵はノードとは別の場所に保管してください。鍵がなければ復元できません。\n"
+         << "Keep it apart from the node and its backups: without it no backup can be restored.\n";
+  return kExitOk;
+}
+
+int RunVerify(const std::vector<std::string>& argv, Io& io) {
+  std::vector<OptionSpec> specs = {
+      KeyOption(), PublicKeyOption(),
+      {"work", "DIR", "一時展開先 / where to unpack while checking (default $TMPDIR or /tmp)"},
+      {"json", "", "JSONで出力 / print JSON"}};
+  int exit = 0;
+  auto args = ParseOrHelp(argv, specs, "backup verify", kBackupHelp, io, &exit);
+  if (!args) return exit;
+  if (args->positional().size() != 1) {
+    return Usage(io, "backup verify", "give one backup directory");
+  }
+  auto key = LoadKey(*args, "backup verify", io, &exit);
+  if (!key) return exit;
+  auto trusted = LoadTrusted(*args, "backup verify", io, &exit);
+  if (!trusted) return exit;
+  if (io.nodes == nullptr) return Fail(io, "backup verify", Status::FailedPrecondition("no node access"));
+  auto desk = io.nodes->NewBackupDesk();
+  if (!desk) return Fail(io, "backup verify", Status::FailedPrecondition("no backup support"));
+  std::string work = args->Get("work").value_or("");
+  if (work.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    work = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  }
+  auto check = desk->Verify(args->positional()[0], *key, *trusted, work);
+  if (!check.ok()) {
+    io.err << "kakunin backup verify: 不正なバックアップ / BAD: " << check.status().message()
+           << "\n";
+    return kExitRejected;
+  }
+  const auto& m = check->manifest;
+  if (args->Has("json")) {
+    io.out << "{\"ok\":true,\"trusted\":" << (check->trusted ? "true" : "false")
+           << ",\"backup_id\":\"" << m.backup_id << "\",\"tree_size\":" << m.tree_size
+           << ",\"root\":\"" << HexEncode(m.root) << "\",\"log_key_id\":\"" << m.log_key_id
+           << "\",\"entries\":" << check->entries << ",\"checkpoints\":" << check->checkpoints
+           << "}\n";
+  } else {
+    io.out << "backup " << m.backup_id << " (" << JstIsoTime(m.created) << ")\n"
+           << "  signed by checkpoint key " << m.log_key_id << "\n"
+           << "  log head: " << m.tree_size << " entries, root " << HexEncode(m.root) << "\n"
+           << "  payload: " << m.payload_bytes << " bytes in " << m.chunks
+           << " chunks, every MAC checked\n"
+           << "  database: integrity_check ok, operation log verified (" << check->entries
+           << " entries, " << check->checkpoints << " checkpoints)\n";
+  }
+  if (!check->trusted) {
+    io.out << "UNTRUSTED: consistent and complete, but not checked against a node's public key "
+              "(give --public-key audit.key.pub)\n";
+    return kExitRejected;
+  }
+  io.out << "OK\n";
+  return kExitOk;
+}
+
+int RunBackup(const std::vector<std::string>& argv, Io& io) {
+  if (!argv.empty() && argv[0] == "keygen") {
+    return RunKeygen(std::vector<std::string>(argv.begin() + 1, argv.end()), io);
+  }
+  if (!argv.empty() && argv[0] == "verify") {
+    return RunVerify(std::vector<std::string>(argv.begin() + 1, argv.end()), io);
+  }
+  std::vector<OptionSpec> specs = {
+      DataOption(),
+      {"to", "DIR", "書き込み先（新規または空） / where to write the backup (new or empty)"},
+      {"into", "DIR",
+       "この下に日時の名前で作成 / make a new directory named by the time (JST) under DIR"},
+      KeyOption(),
+      {"json", "", "JSONで出力 / print JSON"}};
+  int exit = 0;
+  auto args = ParseOrHelp(argv, specs, "backup", kBackupHelp, io, &exit);
+  if (!args) return exit;
+  if (!args->positional().empty()) {
+    return Usage(io, "backup", "unknown subcommand '" + args->positional()[0] + "'");
+  }
+  auto data = RequireData(*args, "backup", io);
+  if (!data) return kExitUsage;
+  auto to = args->Get("to");
+  auto into = args->Get("into");
+  if ((!to || to->empty()) == (!into || into->empty())) {
+    return Usage(io, "backup", "give either --to DIR or --into DIR");
+  }
+  auto key = LoadKey(*args, "backup", io, &exit);
+  if (!key) return exit;
+  auto node = OpenNode(io, *data);
+  if (!node.ok()) return Fail(io, "backup", node.status());
+  std::string dir;
+  if (to && !to->empty()) {
+    dir = *to;
+  } else {
+    // For a timer: kakunin-20261204T213000 (JST), one directory per run.
+    std::string t = JstIsoTime((*node)->clock.NowMicros());
+    std::string name = "kakunin-";
+    for (char c : t.substr(0, 19)) {
+      if (c != '-' && c != ':') name += c;
+    }
+    dir = *into + "/" + name;
+  }
+  auto summary = (*node)->backup->Create(dir, *key, (*node)->actor);
+  (void)(*node)->Seal();
+  if (!summary.ok()) return Fail(io, "backup", summary.status());
+  if (args->Has("json")) {
+    std::string out = "{\"backup_id\":\"" + summary->backup_id + "\",\"dir\":";
+    text::AppendJsonString(summary->dir, &out);
+    out += ",\"tree_size\":" + std::to_string(summary->tree_size) + ",\"root\":\"" +
+           HexEncode(summary->root) + "\",\"payload_bytes\":" +
+           std::to_string(summary->payload_bytes) + ",\"manifest_sha256\":\"" +
+           summary->manifest_sha256 + "\"}\n";
+    io.out << out;
+  } else {
+    io.out << "バックアップを作成しました / backup written: " << summary->dir << "\n"
+           << "  backup id: " << summary->backup_id << "\n"
+           << "  log head: " << summary->tree_size << " entries, root "
+           << HexEncode(summary->root) << "\n"
+           << "  payload: " << summary->payload_bytes << " bytes in " << summary->chunks
+           << " chunks\n"
+           << "  manifest sha256: " << summary->manifest_sha256 << "\n";
+  }
+  return kExitOk;
+}
+
+const char kRestoreHelp[] =
+    "使い方 / usage: kakunin restore --from BACKUP_DIR --data DIR --key FILE\n"
+    "                [--public-key audit.key.pub] [--confirm-rollback]\n\n"
+    "バックアップからノードを復元します（ノードは停止しておくこと）。\n"
+    "Restores a node from a backup (stop the node first). Everything is checked before\n"
+    "anything is replaced (as kakunin backup verify does). Into a node's directory, the backup\n"
+    "must be that node's (same checkpoint key); a backup whose log does not hold everything\n"
+    "the node's log holds (its last signed head, audit.head) is a rollback: refused unless\n"
+    "--confirm-rollback, and then written to DIR/rollbacks.log and recorded in the restored\n"
+    "log as backup.rollback with the lost range (sizes and roots). Into an empty or new\n"
+    "directory (another machine) the backup key vouches for the backup; --public-key checks\n"
+    "the signer too. kakunin.toml is kept when DIR has one.\n\n"
+    "Examples:\n"
+    "  kakunin restore --from /srv/backup/2026-12-04 --data /var/lib/kakunin \\\n"
+    "      --key /media/keys/kakunin-backup.key\n";
+
+int RunRestore(const std::vector<std::string>& argv, Io& io) {
+  std::vector<OptionSpec> specs = {
+      DataOption(),
+      {"from", "DIR", "バックアップ / the backup directory"},
+      KeyOption(),
+      PublicKeyOption(),
+      {"confirm-rollback", "", "ロールバックを承認 / accept losing log entries (recorded)"}};
+  int exit = 0;
+  auto args = ParseOrHelp(argv, specs, "restore", kRestoreHelp, io, &exit);
+  if (!args) return exit;
+  if (!args->positional().empty()) return Usage(io, "restore", "unexpected argument");
+  auto data = RequireData(*args, "restore", io);
+  if (!data) return kExitUsage;
+  auto from = args->Get("from");
+  if (!from || from->empty()) return Usage(io, "restore", "--from DIR is required");
+  auto key = LoadKey(*args, "restore", io, &exit);
+  if (!key) return exit;
+  auto trusted = LoadTrusted(*args, "restore", io, &exit);
+  if (!trusted) return exit;
+  if (io.nodes == nullptr) return Fail(io, "restore", Status::FailedPrecondition("no node access"));
+  auto desk = io.nodes->NewBackupDesk();
+  if (!desk) return Fail(io, "restore", Status::FailedPrecondition("no backup support"));
+  auto report =
+      desk->Restore(*from, *data, *key, *trusted, args->Has("confirm-rollback"), io.err);
+  if (!report.ok()) return Fail(io, "restore", report.status());
+  auto node = OpenNode(io, *data);
+  if (!node.ok()) {
+    return Fail(io, "restore",
+                Status(node.status().code(), "the files are restored but the node does not open: " +
+                                                 node.status().message()));
+  }
+  Status recorded = (*node)->backup->RecordRestore(*report, (*node)->actor);
+  Status sealed = (*node)->Seal();
+  if (!recorded.ok()) return Fail(io, "restore", recorded);
+  if (!sealed.ok()) return Fail(io, "restore", sealed);
+  io.out << "復元しました / restored backup " << report->backup_id << " into " << *data << ": "
+         << report->restored_size << " log entries, root " << HexEncode(report->restored_root)
+         << "\n";
+  if (report->rollback) {
+    io.out << "ROLLBACK recorded in the log (backup.rollback) and in " << report->notice_file
+           << "\n";
+  }
+  return kExitOk;
+}
+
+const char kMediaHelp[] =
+    "使い方 / usage: kakunin media list --data DIR [--json]\n\n"
+    "媒体の管理簿（バックアップの書き出し）を表示します。個人情報は含みません。\n"
+    "The media register: every backup written, where, by whom, its status, size and the\n"
+    "digest of its signed manifest. No personal data.\n";
+
+int RunMedia(const std::vector<std::string>& argv, Io& io) {
+  std::vector<OptionSpec> specs = {DataOption(), {"json", "", "JSONで出力 / print JSON"}};
+  int exit = 0;
+  auto args = ParseOrHelp(argv, specs, "media", kMediaHelp, io, &exit);
+  if (!args) return exit;
+  if (args->positional().size() != 1 || args->positional()[0] != "list") {
+    return Usage(io, "media", "the subcommand is list");
+  }
+  auto data = RequireData(*args, "media", io);
+  if (!data) return kExitUsage;
+  auto node = OpenNode(io, *data);
+  if (!node.ok()) return Fail(io, "media", node.status());
+  auto media = (*node)->backup->ListMedia();
+  if (!media.ok()) return Fail(io, "media", media.status());
+  for (const auto& m : *media) {
+    if (args->Has("json")) {
+      std::string out = "{\"id\":" + std::to_string(m.id) + ",\"kind\":";
+      text::AppendJsonString(m.kind, &out);
+      out += ",\"label\":";
+      text::AppendJsonString(m.label, &out);
+      out += ",\"location\":";
+      text::AppendJsonString(m.location, &out);
+      out += ",\"created\":\"" + JstIsoTime(m.created_at) + "\",\"created_by\":";
+      text::AppendJsonString(m.created_by, &out);
+      out += ",\"status\":";
+      text::AppendJsonString(m.status, &out);
+      out += ",\"bytes\":" + std::to_string(m.bytes) + ",\"digest\":";
+      text::AppendJsonString(m.digest, &out);
+      io.out << out << "}\n";
+    } else {
+      io.out << m.id << "  " << m.kind << "  " << JstIsoTime(m.created_at) << "  " << m.status
+             << "  " << m.bytes << " bytes  " << m.label << "  " << m.location << "  "
+             << m.created_by << (m.digest.empty() ? "" : "  manifest sha256 " + m.digest)
+             << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunBackupCommand(const std::vector<std::string>& a, Io& io) { return RunBackup(a, io); }
+int RunRestoreCommand(const std::vector<std::string>& a, Io& io) { return RunRestore(a, io); }
+int RunMediaCommand(const std::vector<std::string>& a, Io& io) { return RunMedia(a, io); }
+
+}  // namespace kakunin::cli

@@ -1,0 +1,586 @@
+#include "registry/backup.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "audit/checkpoint.h"
+#include "audit/signer.h"
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "core/file.h"
+#include "crypto/field_cipher.h"
+#include "crypto/keys.h"
+#include "crypto/sha256.h"
+#include "registry/audit_desk.h"
+
+namespace kakunin::registry {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Path(const std::string& dir, const char* name) { return dir + "/" + name; }
+
+Result<std::string> ReadFileText(const std::string& path, size_t limit) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return Status::NotFound("no file " + path);
+    return ErrnoError("cannot open", path);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("cannot read", path);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > limit) return Status::DataLoss(path + " is larger than expected");
+  }
+  return out;
+}
+
+// Writes `text` to `path` through a temporary file of its own and a rename (0600, synced).
+Status WriteFileAtomic(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp.XXXXXX";
+  FileDescriptor fd(::mkstemp(tmp.data()));
+  if (fd.get() < 0) return ErrnoError("cannot create a temporary file for", path);
+  Status st = WriteAll(fd.get(), text);
+  if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoError("cannot sync", tmp);
+  if (!fd.Close() && st.ok()) st = ErrnoError("cannot close", tmp);
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoError("cannot rename", tmp);
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
+Status EnsurePrivateDir(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) return Status::InvalidArgument(dir + " is not a directory");
+    return Status::Ok();
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) return Status::IoError("cannot restrict " + dir);
+  return Status::Ok();
+}
+
+// A restore writes keys and personal data: into a directory of the user running it, closed to
+// everyone else (what opening the node checks afterwards), or not at all.
+Status CheckOwnedPrivateDir(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return ErrnoError("cannot inspect", dir);
+  if (st.st_uid != ::geteuid()) {
+    return Status::InvalidArgument("the data directory " + dir + " belongs to uid " +
+                                   std::to_string(st.st_uid) +
+                                   ": run kakunin as the node's service user; nothing was changed");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return Status::InvalidArgument("the data directory " + dir +
+                                   " is open to other users: run `chmod 700 " + dir +
+                                   "`; nothing was changed");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> MakeTempDir(const std::string& parent, const char* prefix) {
+  std::string t = parent + "/" + prefix + "XXXXXX";
+  if (::mkdtemp(t.data()) == nullptr) return ErrnoError("cannot create a directory in", parent);
+  return t;
+}
+
+// Removes a directory tree when it goes out of scope.
+class TreeRemover {
+ public:
+  explicit TreeRemover(std::string path) : path_(std::move(path)) {}
+  ~TreeRemover() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+
+ private:
+  std::string path_;
+};
+
+void RemoveDatabaseFiles(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    ::unlink((path + suffix).c_str());
+  }
+}
+
+Result<std::string> FileSha256(const std::string& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError("cannot open", path);
+  crypto::Sha256Hasher h;
+  std::string buf(kBackupChunk, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("cannot read", path);
+    if (n == 0) break;
+    h.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+  return h.Finish();
+}
+
+std::string RandomId() {
+  std::string raw(16, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return HexEncode(raw);
+}
+
+}  // namespace
+
+// --- NodeBackup ---
+
+NodeBackup::NodeBackup(store::RegistryStore* store, const Registry* registry,
+                       const audit::AuditLog* log, const Clock* clock, NodeFiles files,
+                       int prefecture, std::string data_key_id, StoreOpener open_store)
+    : store_(store),
+      registry_(registry),
+      log_(log),
+      clock_(clock),
+      files_(std::move(files)),
+      prefecture_(prefecture),
+      data_key_id_(std::move(data_key_id)),
+      open_store_(std::move(open_store)) {}
+
+Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey& key,
+                                         const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(crypto::InitSodium());
+  if (dir.empty()) return Status::InvalidArgument("a backup directory is required");
+  KAKUNIN_RETURN_IF_ERROR(EnsurePrivateDir(dir));
+  std::error_code ec;
+  for (const char* name : {kManifestFile, kManifestSigFile, kPayloadFile}) {
+    if (fs::exists(Path(dir, name), ec)) {
+      return Status::AlreadyExists(dir + " already holds a backup: give each backup a directory "
+                                         "of its own; nothing was changed");
+    }
+  }
+  const std::string id = RandomId();
+  int64_t media_id = 0;
+  {
+    audit::AuditEntry e;
+    e.actor = actor.id;
+    e.terminal = actor.terminal;
+    e.action = "backup";
+    e.conditions = "backup_id=" + id + " to=" + dir;
+    e.outcome = "started";
+    store::MediaRow row;
+    row.kind = "backup";
+    row.label = id;
+    row.location = dir;
+    row.created_at = clock_->NowMicros();
+    row.created_by = actor.id;
+    row.status = "writing";
+    KAKUNIN_RETURN_IF_ERROR(
+        registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+          KAKUNIN_ASSIGN_OR_RETURN(mid, txn.InsertMedia(row));
+          media_id = mid;
+          return Status::Ok();
+        }));
+  }
+
+  BackupSummary summary;
+  summary.backup_id = id;
+  summary.dir = dir;
+  const std::string copy = files_.data_dir + "/.backup-" + id + ".db";
+  const std::string payload_tmp = Path(dir, kPayloadFile) + ".partial";
+  auto write = [&]() -> Status {
+    // The plain copy stays in the data directory (private to the service user) and never
+    // reaches the medium.
+    KAKUNIN_RETURN_IF_ERROR(store_->CopyTo(copy));
+    BackupManifest m;
+    {
+      KAKUNIN_ASSIGN_OR_RETURN(copied, open_store_(copy));
+      // Entries written after the last checkpoint (a server under load) are signed in the
+      // copy, so its log verifies on its own: the same statement the node will sign later.
+      KAKUNIN_RETURN_IF_ERROR(copied->Write(
+          [&](store::RegistryTxn& txn) { return log_->WriteCheckpoint(txn); }));
+      KAKUNIN_ASSIGN_OR_RETURN(reader, copied->OpenReader());
+      KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
+      KAKUNIN_ASSIGN_OR_RETURN(root, audit::RootAt(*reader, size));
+      AuditDesk desk(copied.get(), log_, nullptr);
+      KAKUNIN_ASSIGN_OR_RETURN(latest, desk.LatestCheckpoint());
+      if (!latest || latest->tree_size != size) {
+        return Status::Internal("the copy's log has no checkpoint at its head");
+      }
+      m.tree_size = size;
+      m.root = root;
+      m.checkpoint_json = audit::CheckpointToJson(*latest);
+    }
+    ::unlink((copy + "-wal").c_str());
+    ::unlink((copy + "-shm").c_str());
+    KAKUNIN_ASSIGN_OR_RETURN(writer, PayloadWriter::Create(payload_tmp, key, id));
+    KAKUNIN_RETURN_IF_ERROR(writer->AddFile("registry.db", copy));
+    KAKUNIN_RETURN_IF_ERROR(writer->AddFile("keys", files_.key_file));
+    KAKUNIN_RETURN_IF_ERROR(writer->AddFile("audit.key", files_.signing_key));
+    if (fs::exists(files_.signing_key + ".pub", ec)) {
+      KAKUNIN_RETURN_IF_ERROR(writer->AddFile("audit.key.pub", files_.signing_key + ".pub"));
+    }
+    KAKUNIN_RETURN_IF_ERROR(writer->AddFile("kakunin.toml", files_.config));
+    if (!files_.purposes.empty() && fs::exists(files_.purposes, ec)) {
+      KAKUNIN_RETURN_IF_ERROR(writer->AddFile("purposes.toml", files_.purposes));
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(written, writer->Finish());
+    RemoveDatabaseFiles(copy);
+    m.backup_id = id;
+    m.created = clock_->NowMicros();
+    m.prefecture = prefecture_;
+    m.data_key_id = data_key_id_;
+    m.public_key = log_->signer().public_key();
+    m.log_key_id = log_->signer().key_id();
+    m.backup_key_id = key.id();
+    m.payload_bytes = written.bytes;
+    m.payload_sha256 = written.sha256;
+    m.chunks = written.chunks;
+    const std::string json = ManifestToJson(m);
+    KAKUNIN_ASSIGN_OR_RETURN(sig, log_->signer().Sign(ManifestSigningMessage(json)));
+    if (::rename(payload_tmp.c_str(), Path(dir, kPayloadFile).c_str()) != 0) {
+      return ErrnoError("cannot rename", payload_tmp);
+    }
+    // The signature before the manifest: a directory with a manifest is a whole backup.
+    KAKUNIN_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kManifestSigFile), HexEncode(sig) + "\n"));
+    KAKUNIN_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kManifestFile), json));
+    KAKUNIN_RETURN_IF_ERROR(SyncDirectory(dir));
+    summary.tree_size = m.tree_size;
+    summary.root = m.root;
+    summary.payload_bytes = m.payload_bytes;
+    summary.chunks = m.chunks;
+    summary.manifest_sha256 = HexEncode(crypto::Sha256(json));
+    return Status::Ok();
+  };
+  Status st = write();
+  RemoveDatabaseFiles(copy);
+  audit::AuditEntry e;
+  e.actor = actor.id;
+  e.terminal = actor.terminal;
+  e.conditions = "backup_id=" + id;
+  if (!st.ok()) {
+    ::unlink(payload_tmp.c_str());
+    ::unlink(Path(dir, kPayloadFile).c_str());
+    ::unlink(Path(dir, kManifestSigFile).c_str());
+    e.action = "backup.failed";
+    e.outcome = "failed";
+    (void)registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) {
+      return txn.FinishMedia(media_id, "failed", 0, "");
+    });
+    return st;
+  }
+  e.action = "backup.complete";
+  e.conditions += " manifest_sha256=" + summary.manifest_sha256 +
+                  " tree_size=" + std::to_string(summary.tree_size) +
+                  " root=" + HexEncode(summary.root);
+  e.result_count = summary.payload_bytes;
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(
+      registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) {
+        return txn.FinishMedia(media_id, "complete", summary.payload_bytes,
+                               summary.manifest_sha256);
+      }));
+  return summary;
+}
+
+Status NodeBackup::RecordRestore(const RestoreReport& r, const Actor& actor) const {
+  audit::AuditEntry e;
+  e.actor = actor.id;
+  e.terminal = actor.terminal;
+  e.action = r.rollback ? "backup.rollback" : "backup.restore";
+  e.conditions = "backup_id=" + r.backup_id + " restored_size=" +
+                 std::to_string(r.restored_size) + " restored_root=" + HexEncode(r.restored_root);
+  if (r.previous_size) {
+    e.conditions += " previous_size=" + std::to_string(*r.previous_size) +
+                    " previous_root=" + HexEncode(r.previous_root);
+  } else if (r.replaced_node) {
+    e.conditions += " previous_head=unknown";
+  }
+  if (r.rollback && r.previous_size && *r.previous_size > r.restored_size) {
+    e.conditions += " lost=" + std::to_string(r.restored_size) + ".." +
+                    std::to_string(*r.previous_size);
+  }
+  e.outcome = "done";
+  return registry_->Record(std::move(e));
+}
+
+Result<std::vector<Medium>> NodeBackup::ListMedia() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListMedia());
+  std::vector<Medium> out;
+  for (const auto& r : rows) {
+    out.push_back(Medium{r.id, r.kind, r.label, r.location, r.created_at, r.created_by, r.status,
+                         r.bytes, r.digest});
+  }
+  return out;
+}
+
+// --- BackupDesk ---
+
+BackupDesk::BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock,
+                       InUseCheck in_use)
+    : open_store_(std::move(open_store)),
+      resolve_(std::move(resolve)),
+      clock_(clock),
+      in_use_(std::move(in_use)) {}
+
+Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKey& key,
+                                          const std::string& trusted_public_key,
+                                          const std::string& staging) const {
+  BackupCheck check;
+  auto manifest_text = ReadFileText(Path(dir, kManifestFile), 16 * 1024);
+  if (!manifest_text.ok()) {
+    if (manifest_text.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("no backup in " + dir + " (manifest.json is missing)");
+    }
+    return manifest_text.status();
+  }
+  auto sig_text = ReadFileText(Path(dir, kManifestSigFile), 256);
+  if (!sig_text.ok()) return Status::DataLoss("the backup's manifest.sig is missing or unreadable");
+  auto parsed = ParseManifest(*manifest_text);
+  if (!parsed.ok()) return Status::DataLoss("the manifest is not valid: " + parsed.status().message());
+  const BackupManifest& m = *parsed;
+  std::optional<std::string> sig;
+  if (sig_text->size() == 129 && sig_text->back() == '\n') sig = HexDecode(sig_text->substr(0, 128));
+  if (!sig || !audit::VerifySignature(m.public_key, ManifestSigningMessage(*manifest_text), *sig)) {
+    return Status::DataLoss("the manifest's signature does not match it: the manifest was "
+                            "altered or its signature replaced");
+  }
+  if (audit::PublicKeyId(m.public_key) != m.log_key_id) {
+    return Status::DataLoss("the manifest's key id does not match its public key");
+  }
+  if (!trusted_public_key.empty() && trusted_public_key != m.public_key) {
+    return Status::PermissionDenied(
+        "this backup was made by another node: its checkpoint key is " + m.log_key_id +
+        ", this node's is " + audit::PublicKeyId(trusted_public_key));
+  }
+  check.trusted = !trusted_public_key.empty();
+  if (key.id() != m.backup_key_id) {
+    return Status::PermissionDenied("this backup was encrypted with another backup key (id " +
+                                    m.backup_key_id + "); the key given is " + key.id());
+  }
+  const std::string payload = Path(dir, kPayloadFile);
+  struct stat st;
+  if (::stat(payload.c_str(), &st) != 0) {
+    return Status::DataLoss("the backup's payload.kbk is missing");
+  }
+  if (st.st_size < m.payload_bytes) {
+    return Status::DataLoss("payload.kbk is truncated: " + std::to_string(st.st_size) + " of " +
+                            std::to_string(m.payload_bytes) + " bytes");
+  }
+  if (st.st_size > m.payload_bytes) {
+    return Status::DataLoss("payload.kbk has " + std::to_string(st.st_size) +
+                            " bytes, the manifest says " + std::to_string(m.payload_bytes));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(digest, FileSha256(payload));
+  if (digest != m.payload_sha256) {
+    return Status::DataLoss("payload.kbk does not match the manifest's digest: it was "
+                            "corrupted or replaced");
+  }
+  auto files = UnpackPayload(payload, key, m.backup_id, staging);
+  if (!files.ok()) return Status::DataLoss("payload.kbk: " + files.status().message());
+  check.files = *files;
+  for (const char* need : {"registry.db", "keys", "audit.key", "kakunin.toml"}) {
+    if (std::find(files->begin(), files->end(), need) == files->end()) {
+      return Status::DataLoss(std::string("the backup holds no ") + need);
+    }
+  }
+  auto keys = crypto::LoadKeyFile(Path(staging, "keys"));
+  if (!keys.ok()) return Status::DataLoss("the backup's key file: " + keys.status().message());
+  if (crypto::KeyId(*keys) != m.data_key_id) {
+    return Status::DataLoss("the backup's key file is not the one its manifest names");
+  }
+  auto signer = audit::LoadSigningKeyFile(Path(staging, "audit.key"));
+  if (!signer.ok()) return Status::DataLoss("the backup's signing key: " + signer.status().message());
+  if ((*signer)->public_key() != m.public_key) {
+    return Status::DataLoss("the backup's signing key is not the one that signed its manifest");
+  }
+  {
+    auto store = open_store_(Path(staging, "registry.db"));
+    if (!store.ok()) return Status::DataLoss("the backup's database: " + store.status().message());
+    Status integrity = (*store)->CheckIntegrity();
+    if (!integrity.ok()) {
+      return Status::DataLoss("the backup's database fails integrity_check: " +
+                              integrity.message());
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(key_id, (*store)->GetMeta("key_id"));
+    KAKUNIN_ASSIGN_OR_RETURN(log_key, (*store)->GetMeta("log_key_id"));
+    KAKUNIN_ASSIGN_OR_RETURN(pref, (*store)->GetMeta("prefecture"));
+    if (!key_id || *key_id != m.data_key_id || !log_key || *log_key != m.log_key_id || !pref ||
+        *pref != std::to_string(m.prefecture)) {
+      return Status::DataLoss("the backup's database does not belong to its manifest's node");
+    }
+    crypto::FieldCipher cipher(*keys);
+    audit::AuditLog log(signer->get(), clock_);
+    AuditDesk desk(store->get(), &log, &cipher);
+    KAKUNIN_ASSIGN_OR_RETURN(report, desk.Verify());
+    if (!report.ok) {
+      return Status::DataLoss("the backup's operation log does not verify: " + report.problem);
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(reader, (*store)->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
+    if (size != m.tree_size) {
+      return Status::DataLoss("the backup's log has " + std::to_string(size) +
+                              " entries, its manifest says " + std::to_string(m.tree_size));
+    }
+    auto cp = audit::CheckpointFromJson(m.checkpoint_json);
+    if (!cp.ok() || cp->tree_size != m.tree_size || cp->root != m.root) {
+      return Status::DataLoss("the manifest's checkpoint is not its head");
+    }
+    Status extends = desk.CheckExtends(m.checkpoint_json, "the manifest's checkpoint");
+    if (!extends.ok()) return Status::DataLoss(extends.message());
+    check.entries = report.entries;
+    check.checkpoints = report.checkpoints;
+  }
+  check.manifest = m;
+  return check;
+}
+
+Result<BackupCheck> BackupDesk::Verify(const std::string& dir, const BackupKey& key,
+                                       const std::string& trusted_public_key,
+                                       const std::string& work_dir) const {
+  KAKUNIN_ASSIGN_OR_RETURN(staging, MakeTempDir(work_dir, "kakunin-verify-"));
+  TreeRemover remove(staging);
+  return CheckInto(dir, key, trusted_public_key, staging);
+}
+
+Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::string& data_dir,
+                                          const BackupKey& key,
+                                          const std::string& trusted_public_key_arg,
+                                          bool confirm_rollback, std::ostream& notice) const {
+  KAKUNIN_RETURN_IF_ERROR(EnsurePrivateDir(data_dir));
+  KAKUNIN_RETURN_IF_ERROR(CheckOwnedPrivateDir(data_dir));
+  std::error_code ec;
+  RestoreReport report;
+  const std::string config_path = Path(data_dir, "kakunin.toml");
+  std::optional<NodeFiles> existing;
+  std::string trusted = trusted_public_key_arg;
+  if (fs::exists(config_path, ec)) {
+    KAKUNIN_ASSIGN_OR_RETURN(text, ReadFileText(config_path, 1 << 20));
+    KAKUNIN_ASSIGN_OR_RETURN(files, resolve_(data_dir, text));
+    existing = files;
+    report.replaced_node = fs::exists(files.database, ec);
+    // The node already here decides whose backups it takes.
+    if (fs::exists(files.signing_key, ec)) {
+      auto signer = audit::LoadSigningKeyFile(files.signing_key);
+      if (!signer.ok()) return signer.status();
+      if (!trusted.empty() && trusted != (*signer)->public_key()) {
+        return Status::InvalidArgument("--public-key is not the key of the node in " + data_dir);
+      }
+      trusted = (*signer)->public_key();
+    }
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(staging, MakeTempDir(data_dir, ".restore-"));
+  TreeRemover remove(staging);
+  auto checked = CheckInto(from, key, trusted, staging);
+  if (!checked.ok()) {
+    return Status(checked.status().code(), checked.status().message() + "; nothing was changed");
+  }
+  const BackupManifest& m = checked->manifest;
+  report.backup_id = m.backup_id;
+  report.restored_size = m.tree_size;
+  report.restored_root = m.root;
+
+  // Where the replaced node's log stood, and whether the backup holds all of it.
+  bool rollback = false;
+  std::string why;
+  const std::string head_path = Path(data_dir, "audit.head");
+  if (fs::exists(head_path, ec)) {
+    auto text = ReadFileText(head_path, 4096);
+    auto cp = text.ok() ? audit::CheckpointFromJson(*text) : Result<audit::Checkpoint>(text.status());
+    if (!cp.ok() || !audit::VerifyCheckpoint(*cp, m.public_key)) {
+      rollback = true;
+      why = "the node's audit.head cannot be read or is not signed by its key, so what the "
+            "restore would lose cannot be told";
+    } else {
+      report.previous_size = cp->tree_size;
+      report.previous_root = cp->root;
+      bool contained = false;
+      if (cp->tree_size <= m.tree_size) {
+        KAKUNIN_ASSIGN_OR_RETURN(store, open_store_(Path(staging, "registry.db")));
+        KAKUNIN_ASSIGN_OR_RETURN(reader, store->OpenReader());
+        auto root = audit::RootAt(*reader, cp->tree_size);
+        contained = root.ok() && *root == cp->root;
+      }
+      if (!contained) {
+        rollback = true;
+        why = "the node's log has " + std::to_string(cp->tree_size) + " entries (root " +
+              HexEncode(cp->root) + ") that the backup (" + std::to_string(m.tree_size) +
+              " entries, root " + HexEncode(m.root) + ") does not hold";
+      }
+    }
+  } else if (report.replaced_node) {
+    rollback = true;
+    why = "the node in " + data_dir + " has no audit.head, so what the restore would lose "
+          "cannot be told";
+  }
+  report.rollback = rollback;
+  if (rollback && !confirm_rollback) {
+    return Status::FailedPrecondition(
+        "restoring this backup is a rollback: " + why +
+        ". Nothing was changed. To restore it anyway, run again with --confirm-rollback; the "
+        "rollback is then recorded in the restored log and in " + Path(data_dir, "rollbacks.log"));
+  }
+  if (existing && in_use_) KAKUNIN_RETURN_IF_ERROR(in_use_(existing->database));
+  if (rollback) {
+    // Written down before anything is replaced, where the operator looks.
+    std::string line = "rollback at " + JstIsoTime(clock_->NowMicros()) + ": restored backup " + m.backup_id + " (" +
+                       std::to_string(m.tree_size) + " entries, root " + HexEncode(m.root) +
+                       "); " + why + "\n";
+    report.notice_file = Path(data_dir, "rollbacks.log");
+    FileDescriptor fd(::open(report.notice_file.c_str(),
+                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (fd.get() < 0) return ErrnoError("cannot write", report.notice_file);
+    KAKUNIN_RETURN_IF_ERROR(WriteAll(fd.get(), line));
+    if (::fsync(fd.get()) != 0 || !fd.Close()) return ErrnoError("cannot sync", report.notice_file);
+    notice << "kakunin restore: ROLLBACK: " << line;
+  }
+
+  // Every check passed: move the files into place.
+  NodeFiles target;
+  if (existing) {
+    target = *existing;
+  } else {
+    KAKUNIN_ASSIGN_OR_RETURN(text, ReadFileText(Path(staging, "kakunin.toml"), 1 << 20));
+    KAKUNIN_ASSIGN_OR_RETURN(files, resolve_(data_dir, text));
+    target = files;
+  }
+  auto place = [&](const char* name, const std::string& to) -> Status {
+    const std::string src = Path(staging, name);
+    if (!fs::exists(src, ec) || to.empty()) return Status::Ok();
+    if (::rename(src.c_str(), to.c_str()) == 0) return Status::Ok();
+    if (errno != EXDEV) return ErrnoError("cannot move the file to", to);
+    // The configuration may keep a file on another volume (the key file, as the README
+    // advises): copied beside it first, then renamed, so it is replaced whole or not at all.
+    const std::string tmp = to + ".restoring";
+    std::error_code cec;
+    fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, cec);
+    if (!cec) fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write,
+                              fs::perm_options::replace, cec);
+    if (cec) {
+      ::unlink(tmp.c_str());
+      return Status::IoError("cannot copy the file to " + to + ": " + cec.message());
+    }
+    if (::rename(tmp.c_str(), to.c_str()) != 0) return ErrnoError("cannot move the file to", to);
+    return Status::Ok();
+  };
+  RemoveDatabaseFiles(target.database);
+  KAKUNIN_RETURN_IF_ERROR(place("registry.db", target.database));
+  KAKUNIN_RETURN_IF_ERROR(place("keys", target.key_file));
+  KAKUNIN_RETURN_IF_ERROR(place("audit.key", target.signing_key));
+  KAKUNIN_RETURN_IF_ERROR(place("audit.key.pub", target.signing_key + ".pub"));
+  KAKUNIN_RETURN_IF_ERROR(place("purposes.toml", target.purposes));
+  if (!existing) KAKUNIN_RETURN_IF_ERROR(place("kakunin.toml", config_path));
+  // Last: the node now extends the backup's head (a crash before this leaves a node that
+  // refuses to open, never one that opens on a mismatch).
+  KAKUNIN_RETURN_IF_ERROR(WriteFileAtomic(head_path, m.checkpoint_json + "\n"));
+  KAKUNIN_RETURN_IF_ERROR(SyncDirectory(data_dir));
+  return report;
+}
+
+}  // namespace kakunin::registry
