@@ -45,16 +45,20 @@ std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
 // --- init ---
 
 const char kInitHelp[] =
-    "使い方 / usage: kakunin init --data DIR --prefecture NN [--key-file PATH]\n\n"
-    "都道府県ノードのデータディレクトリを作成します。\n"
+    "使い方 / usage: kakunin init --data DIR (--prefecture NN | --role national)\n"
+    "                    [--key-file PATH]\n\n"
+    "都道府県ノード（または全国ノード）のデータディレクトリを作成します。\n"
     "Creates a prefecture node in DIR: its configuration (kakunin.toml), its key file (mode\n"
     "0600; it encrypts individual numbers — keep it and its backups apart from the\n"
-    "database's), and the registry database. Refuses a directory that already holds a node.\n";
+    "database's), and the registry database. Refuses a directory that already holds a node.\n"
+    "With --role national, a national node (全国サーバ) for the whole country instead: it\n"
+    "takes forwarded changes from registered prefecture nodes (clients --kind prefecture).\n";
 
 int RunInit(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {
       DataOption(),
       {"prefecture", "NN", "都道府県コード / prefecture number, 1..47 (19 = 山梨県)"},
+      {"role", "ROLE", "prefecture (default) | national"},
       {"key-file", "PATH", "鍵ファイル / key file (default DIR/keys); an existing one is reused"},
   };
   int exit = 0;
@@ -63,7 +67,19 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
   if (!args) return exit;
   auto data = RequireData(*args, "init", io);
   if (!data) return kExitUsage;
+  const std::string role = args->Get("role").value_or("prefecture");
+  if (role != "prefecture" && role != "national") {
+    return Usage(io, "init", "--role must be prefecture or national");
+  }
   auto pref = args->Get("prefecture");
+  if (role == "national") {
+    if (pref) return Usage(io, "init", "a national node has no --prefecture");
+    // Prefecture 0 makes the national node (app/node.cc).
+    Status st = InitNode(io, *data, 0, args->Get("key-file").value_or(""));
+    if (!st.ok()) return Fail(io, "init", st);
+    io.out << "ノードを作成しました / node created: " << *data << " (全国 / national)\n";
+    return kExitOk;
+  }
   if (!pref) return Usage(io, "init", "--prefecture is required");
   int p = 0;
   try {

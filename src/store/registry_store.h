@@ -19,6 +19,7 @@
 #include "store/audit_store.h"
 #include "store/client_store.h"
 #include "store/gaiji_store.h"
+#include "store/link_store.h"
 #include "store/operator_store.h"
 #include "store/resident_store.h"
 
@@ -29,7 +30,8 @@ class RegistryReader : public ResidentReader,
                        public AuditReader,
                        public ClientReader,
                        public OperatorReader,
-                       public GaijiReader {
+                       public GaijiReader,
+                       public LinkReader {
  public:
   ~RegistryReader() override = default;
 };
@@ -39,7 +41,8 @@ class RegistryTxn : public ResidentWriter,
                     public AuditWriter,
                     public ClientWriter,
                     public OperatorWriter,
-                    public GaijiWriter {
+                    public GaijiWriter,
+                    public LinkWriter {
  public:
   ~RegistryTxn() override = default;
 

@@ -65,6 +65,11 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<GaijiPendingRow>> ListGaijiPending() override;
   Result<std::vector<GaijiRow>> GaijiOf(const std::string& municipality) override;
 
+  // --- link (link.cc) ---
+  Result<std::vector<OutboxRow>> OutboxAfter(int64_t after, int limit) override;
+  Result<OutboxBacklog> Backlog() override;
+  Result<int64_t> ReceivedSequence(int prefecture) override;
+
  private:
   Result<int64_t> CountFrom(const char* sql, int64_t seq);
   Result<std::vector<ProvisionRow>> QueryProvisions(const char* sql,
@@ -128,6 +133,12 @@ class SqliteTxn final : public RegistryTxn {
   Status DeleteMeta(const std::string& key) override;
   Result<std::optional<ClientRow>> FindClient(const std::string& spki) override;
   Result<bool> IsClientKey(const std::string& spki) override;
+
+  // --- link (link.cc) ---
+  Result<int64_t> MarkDelivered(int64_t up_to, int64_t at) override;
+  Result<int64_t> PurgeDelivered(int64_t before) override;
+  Result<int64_t> ReceivedSequenceIn(int prefecture) override;
+  Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) override;
 
   // --- operator register (operators.cc) ---
   Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override;
