@@ -409,8 +409,9 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     }
   }
   audit::AuditEntry e = EntryOf(actor, "link.apply");
-  e.targets.push_back(c.resident_code);
-  if (c.new_resident_code) e.targets.push_back(*c.new_resident_code);
+  // Keyed MACs, as for reads (DESIGN §6): the log alone names no resident.
+  e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, true));
+  if (c.new_resident_code) e.targets.push_back(ResidentTarget(*cipher_, *c.new_resident_code, true));
   e.conditions = std::to_string(prefecture) + "#" + std::to_string(c.sequence) + " " +
                  c.municipality_code + "#" + std::to_string(c.municipal_sequence) + " " +
                  c.reason;
