@@ -4,6 +4,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -35,6 +37,39 @@ Status TlsError(const char* what) {
   ERR_clear_error();
   return Status::Unavailable(std::string("upstream: ") + what + (buf[0] ? ": " : "") + buf);
 }
+
+// A write to a connection the national node has closed (killed, restarted) raises SIGPIPE, whose
+// default action ends the whole node. Blocked on this thread while the client writes, and a
+// SIGPIPE raised meanwhile is taken off before the mask is restored: the write fails with EPIPE
+// instead, and the sender retries.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      const timespec zero{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
 
 bool IsHostChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
@@ -107,6 +142,7 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const HttpsTarget& targ
 HttpsClient::~HttpsClient() { Disconnect(); }
 
 void HttpsClient::Disconnect() {
+  SigpipeGuard guard;
   if (tls_ && tls_->ssl != nullptr) {
     SSL_free(tls_->ssl);
     tls_->ssl = nullptr;
@@ -237,6 +273,7 @@ Result<HttpsResponse> HttpsClient::ReadResponse() {
 }
 
 Result<HttpsResponse> HttpsClient::PostJson(const std::string& path, const std::string& body) {
+  SigpipeGuard guard;
   // A kept-alive connection the server has closed since fails on first use: one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = fd_ >= 0;
