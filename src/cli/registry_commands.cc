@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <ostream>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/node.h"
@@ -229,15 +230,37 @@ int RunStats(const std::vector<std::string>& argv, Io& io) {
       {"applied_notifications", "適用済み通知 / applied notifications", s->applied_notifications},
       {"outbox_pending", "全国サーバ未送信 / waiting for the national node", s->outbox_pending},
   };
+  // The link (README "The link"): counts and ages only.
+  std::vector<Item> link;
+  const int64_t now = (*node)->clock.NowMicros();
+  if (auto ack = (*node)->outbox->Acknowledged(); ack.ok() && *ack > 0) {
+    link.push_back({"link_acknowledged", "全国サーバ確認済み / acknowledged (outbox id)", *ack});
+  }
+  if (auto b = (*node)->outbox->Backlog(); b.ok() && (b->pending > 0 || b->delivered > 0)) {
+    link.push_back({"outbox_delivered", "送信済み保持 / delivered, kept", b->delivered});
+    link.push_back({"outbox_oldest_pending_seconds", "最古の未送信 / oldest waiting (s)",
+                    b->oldest_pending_at > 0 ? (now - b->oldest_pending_at) / 1000000 : 0});
+  }
+  if ((*node)->national) {
+    auto received = (*node)->national->Received();
+    if (!received.ok()) return Fail(io, "stats", received.status());
+    int64_t total = 0;
+    for (const auto& [pref, seq] : *received) total += seq;
+    link.push_back({"link_prefectures", "受信元都道府県 / prefectures forwarding",
+                    static_cast<int64_t>(received->size())});
+    link.push_back({"link_received", "受信済み (各県の確認点の和) / received (sum of points)", total});
+  }
   if (args->Has("json")) {
     std::string out = "{";
     for (const auto& i : items) {
       if (out.size() > 1) out += ",";
       out += "\"" + std::string(i.key) + "\":" + std::to_string(i.value);
     }
+    for (const auto& i : link) out += ",\"" + std::string(i.key) + "\":" + std::to_string(i.value);
     io.out << out << "}\n";
   } else {
     for (const auto& i : items) io.out << i.label << ": " << i.value << "\n";
+    for (const auto& i : link) io.out << i.label << ": " << i.value << "\n";
   }
   return kExitOk;
 }

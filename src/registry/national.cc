@@ -499,9 +499,10 @@ Result<int64_t> LinkOutbox::Acknowledged() const {
   return v ? std::strtoll(v->c_str(), nullptr, 10) : int64_t{0};
 }
 
-Result<store::OutboxBacklog> LinkOutbox::Backlog() const {
+Result<LinkBacklog> LinkOutbox::Backlog() const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
-  return reader->Backlog();
+  KAKUNIN_ASSIGN_OR_RETURN(b, reader->Backlog());
+  return LinkBacklog{b.pending, b.oldest_pending_at, b.delivered};
 }
 
 Result<int64_t> LinkOutbox::PurgeDelivered(int64_t before) const {

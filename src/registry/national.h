@@ -94,6 +94,13 @@ Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body);
 // The prefecture of a municipality code (abolished codes too), 0 if unknown.
 int PrefectureOfMunicipality(const std::string& municipality_code);
 
+// What waits for the national node (no personal data).
+struct LinkBacklog {
+  int64_t pending = 0;
+  int64_t oldest_pending_at = 0;  // µs; 0 if nothing waits
+  int64_t delivered = 0;          // delivered rows kept until the retention ends
+};
+
 struct ReceiveResult {
   bool gap = false;          // `after` was beyond what this node applied: nothing applied
   int64_t acknowledged = 0;  // the prefecture's last applied sequence now
@@ -149,7 +156,7 @@ class LinkOutbox {
   Status Acknowledge(int64_t up_to, int64_t forwarded, const Actor& actor) const;
   // The remembered acknowledged point (0 if none).
   Result<int64_t> Acknowledged() const;
-  Result<store::OutboxBacklog> Backlog() const;
+  Result<LinkBacklog> Backlog() const;
   // Erases rows delivered before `before` (µs); returns how many.
   Result<int64_t> PurgeDelivered(int64_t before) const;
   // Whether the node is halted (作動停止): the sender forwards nothing then.
