@@ -65,6 +65,7 @@ Sender::Sender(const registry::UpstreamConfig& config, const registry::LinkOutbo
       clock_(clock),
       upstream_(std::move(upstream)),
       random_(jitter_seed),
+      batch_size_(config.batch_size),
       actor_(std::move(actor)),
       report_(std::move(report)) {}
 
@@ -116,7 +117,7 @@ Result<int64_t> Sender::Step() {
     std::lock_guard lock(mu_);
     after = stats_.acknowledged;
   }
-  auto batch = outbox_->Next(after, config_.batch_size);
+  auto batch = outbox_->Next(after, batch_size_);
   if (!batch.ok()) return batch.status();
   if (batch->changes.empty()) return int64_t{0};
   const std::string body = registry::EncodeForwardBatch(*batch);
@@ -124,6 +125,11 @@ Result<int64_t> Sender::Step() {
   if (!answer.ok()) {
     Failed(answer.status());
     return answer.status();
+  }
+  if (answer->status == 413 && batch_size_ > 1) {
+    // The national node's body limit is below this batch (long names, many changes): smaller
+    // batches from now on, so one limit cannot stop the link.
+    batch_size_ = std::max(1, batch_size_ / 2);
   }
   const std::optional<int64_t> ack = AcknowledgedOf(answer->body);
   if ((answer->status != 200 && answer->status != 409) || !ack) {

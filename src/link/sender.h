@@ -100,6 +100,7 @@ class Sender {
   const Clock* clock_;
   std::unique_ptr<Upstream> upstream_;
   SeededRandom random_;
+  int batch_size_;  // halved on a 413 (the national node's body limit)
   registry::Actor actor_;
   std::function<void(const std::string&)> report_;
   bool loaded_ = false;    // acknowledged point read from the database

@@ -574,3 +574,46 @@ TEST_F(NationalTest, WireParserIsStrict) {
 
 }  // namespace
 }  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// An upstream whose body limit admits at most `max` changes: 413 above it.
+class SmallLimitUpstream final : public link::Upstream {
+ public:
+  explicit SmallLimitUpstream(size_t max) : max_(max) {}
+  Result<link::HttpsResponse> PostBatch(const std::string& body) override {
+    auto batch = ParseForwardBatch(*text::ParseJson(body));
+    link::HttpsResponse out;
+    if (batch->changes.size() > max_) {
+      out.status = 413;
+      out.body = "{}";
+      return out;
+    }
+    acked_ = batch->changes.back().sequence;
+    out.status = 200;
+    out.body = "{\"acknowledged\":" + std::to_string(acked_) + "}";
+    return out;
+  }
+
+ private:
+  size_t max_;
+  int64_t acked_ = 0;
+};
+
+TEST_F(NationalTest, ABatchOverTheBodyLimitIsHalvedUntilItPasses) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  for (int i = 1; i <= 9; ++i) {
+    Apply(yamanashi, kKofu, ChangeReason::kBirth, "100000000" + std::to_string(i),
+          "1000000000" + std::to_string(i));
+  }
+  UpstreamConfig config;
+  config.batch_size = 8;
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_,
+                      std::make_unique<SmallLimitUpstream>(3), 1, Actor{"system:link", "up"});
+  for (int i = 0; i < 20 && yamanashi->outbox->Backlog()->pending > 0; ++i) (void)sender.Step();
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
+}
+
+}  // namespace
+}  // namespace kakunin::registry
