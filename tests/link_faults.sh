@@ -124,6 +124,23 @@ ok
 # --- afterwards ---------------------------------------------------------------------------------
 wait_drained p19
 wait_drained p13
+# The national node's route itself: a gap is 409 with the point to resend from, an empty batch
+# at the point is acknowledged, another prefecture's certificate or a non-prefecture is refused.
+link_post() {  # $1 = cert prefix, $2 = body: prints the status, body in $tmp/lp.out
+  curl -s -o "$tmp/lp.out" -w '%{http_code}' --cacert "$ca/ca.pem" --cert "$1.pem" --key "$1.key" \
+    -H 'content-type: application/json' --data-binary "$2" \
+    "https://127.0.0.1:${port_of[nat]}/v1/link/changes"
+}
+point=$(sqlite3 "$tmp/nat/registry.db" "SELECT last_sequence FROM link_received WHERE prefecture = 19")
+[ "$(link_post "$tmp/link19" '{"prefecture":19,"after":999999999,"changes":[]}')" = 409 ] &&
+  grep -q "\"sequence_gap\",\"acknowledged\":$point}" "$tmp/lp.out" && ok ||
+  fail "a gap: $(cat "$tmp/lp.out")"
+[ "$(link_post "$tmp/link19" "{\"prefecture\":19,\"after\":$point,\"changes\":[]}")" = 200 ] &&
+  grep -q "\"acknowledged\":$point," "$tmp/lp.out" && ok || fail "at the point: $(cat "$tmp/lp.out")"
+[ "$(link_post "$tmp/link13" '{"prefecture":19,"after":0,"changes":[]}')" = 403 ] && ok ||
+  fail "13's certificate speaking for 19: $(cat "$tmp/lp.out")"
+[ "$(link_post "$tmp/monitor" '{"prefecture":19,"after":0,"changes":[]}')" = 403 ] && ok ||
+  fail "a client that is not a prefecture node: $(cat "$tmp/lp.out")"
 stop p19; stop p13; stop nat
 versions() { sqlite3 "$tmp/$1/registry.db" "SELECT municipality_code || '#' || sequence FROM versions ORDER BY 1"; }
 sort <(versions p19) <(versions p13) > "$tmp/expected"
@@ -142,6 +159,11 @@ for p in 19 13; do
   got=$(sqlite3 "$tmp/nat/registry.db" "SELECT coalesce((SELECT last_sequence FROM link_received WHERE prefecture = $p), 0)")
   [ "$sent" = "$got" ] && ok || fail "prefecture $p: sent up to $sent, national has $got"
 done
+"$bin" stats --data "$tmp/p19" --json > "$tmp/stats.p19"
+grep -q '"outbox_pending":0,"link_acknowledged":[1-9]' "$tmp/stats.p19" && ok ||
+  fail "kakunin stats of 19: $(cat "$tmp/stats.p19")"
+"$bin" stats --data "$tmp/nat" --json > "$tmp/stats.nat"
+grep -q '"link_prefectures":2,' "$tmp/stats.nat" && ok || fail "kakunin stats of the national node: $(cat "$tmp/stats.nat")"
 for n in nat p19 p13; do
   "$bin" audit verify --data "$tmp/$n" > "$tmp/verify.$n" 2>&1 && ok || fail "audit verify $n: $(cat "$tmp/verify.$n")"
 done

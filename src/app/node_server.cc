@@ -152,7 +152,8 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
     s->sender_ = std::make_unique<link::Sender>(
         node->config.upstream, node->outbox.get(), link_clock, std::move(*upstream),
         static_cast<uint64_t>(link_clock->NowMicros()) ^ static_cast<uint64_t>(::getpid()),
-        registry::Actor{"system:link", "upstream"}, [me](const std::string& line) { me->Report(line); });
+        registry::Actor{"system:link", "upstream"},
+        [me](const std::string& line) { me->Report(line); });
     link::Sender* sender = s->sender_.get();
     s->service_->UseReadiness([sender] { return sender->Ready(); });
     s->service_->UseExtraMetrics([sender] { return sender->RenderMetrics(); });

@@ -35,8 +35,7 @@ TEST(UpstreamConfigTest, ParsesRendersAndResolvesPaths) {
 }
 
 TEST(UpstreamConfigTest, RefusesWhatWouldNotDeliver) {
-  const std::string files =
-      "ca_file = \"a\"\ncert_file = \"b\"\nkey_file = \"c\"\n";
+  const std::string files = "ca_file = \"a\"\ncert_file = \"b\"\nkey_file = \"c\"\n";
   for (const std::string& bad : {
            std::string(kPrefecture) + "[upstream]\n" + files,  // no url
            std::string(kPrefecture) + "[upstream]\nurl = \"http://x\"\n" + files,

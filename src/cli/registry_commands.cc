@@ -248,7 +248,7 @@ int RunStats(const std::vector<std::string>& argv, Io& io) {
     for (const auto& [pref, seq] : *received) total += seq;
     link.push_back({"link_prefectures", "受信元都道府県 / prefectures forwarding",
                     static_cast<int64_t>(received->size())});
-    link.push_back({"link_received", "受信済み (各県の確認点の和) / received (sum of points)", total});
+    link.push_back({"link_received", "受信済み / received (sum of the points)", total});
   }
   if (args->Has("json")) {
     std::string out = "{";

@@ -4,10 +4,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <signal.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -278,10 +278,11 @@ Result<HttpsResponse> HttpsClient::PostJson(const std::string& path, const std::
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = fd_ >= 0;
     if (!reused) KAKUNIN_RETURN_IF_ERROR(Connect());
-    std::string req = "POST " + target_.path_prefix + path + " HTTP/1.1\r\nHost: " +
-                      target_.host + ":" + std::to_string(target_.port) +
-                      "\r\nContent-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n";
+    std::string req =
+        "POST " + target_.path_prefix + path + " HTTP/1.1\r\nHost: " + target_.host + ":" +
+        std::to_string(target_.port) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n";
     req += body;
     Status st = WriteAll(req);
     if (st.ok()) {

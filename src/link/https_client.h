@@ -24,9 +24,9 @@ struct HttpsTarget {
 Result<HttpsTarget> ParseHttpsUrl(const std::string& url);
 
 struct HttpsOptions {
-  std::string ca_file;    // verifies the server's certificate
-  std::string cert_file;  // client certificate chain (PEM)
-  std::string key_file;   // its key
+  std::string ca_file;                       // verifies the server's certificate
+  std::string cert_file;                     // client certificate chain (PEM)
+  std::string key_file;                      // its key
   std::chrono::milliseconds timeout{10000};  // connect, and each read or write
   size_t max_response_bytes = 1 << 20;
 };

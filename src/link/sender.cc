@@ -133,19 +133,18 @@ Result<int64_t> Sender::Step() {
   }
   const std::optional<int64_t> ack = AcknowledgedOf(answer->body);
   if ((answer->status != 200 && answer->status != 409) || !ack) {
-    Status why = Status::Unavailable("the national node answered HTTP " +
-                                     std::to_string(answer->status));
+    Status why =
+        Status::Unavailable("the national node answered HTTP " + std::to_string(answer->status));
     Failed(why);
     return why;
   }
   // 409: a gap — the national node is behind our point (restored): resend from its point.
   // 200: everything up to *ack is applied there.
-  const int64_t sent = answer->status == 200
-                           ? std::count_if(batch->changes.begin(), batch->changes.end(),
-                                           [&](const registry::ForwardedChange& c) {
-                                             return c.sequence <= *ack;
-                                           })
-                           : 0;
+  const int64_t sent =
+      answer->status == 200
+          ? std::count_if(batch->changes.begin(), batch->changes.end(),
+                          [&](const registry::ForwardedChange& c) { return c.sequence <= *ack; })
+          : 0;
   Status st = outbox_->Acknowledge(*ack, sent, actor_);
   if (!st.ok()) {
     Failed(st);
@@ -225,8 +224,8 @@ void Sender::Run() {
       last_purge_at_ = now;
       const int64_t keep = int64_t{config_.delivered_retention_hours} * 3600 * 1000000;
       auto purged = outbox_->PurgeDelivered(now - keep);
-      if (!purged.ok() && report_) report_("delivered outbox rows not purged: " +
-                                           purged.status().message());
+      if (!purged.ok() && report_)
+        report_("delivered outbox rows not purged: " + purged.status().message());
     }
     if (delay_micros > 0) {
       std::unique_lock lock(mu_);
@@ -245,8 +244,8 @@ LinkStats Sender::Stats() const {
 
 Status Sender::Ready() const {
   std::lock_guard lock(mu_);
-  if (stats_.down_since != 0 &&
-      clock_->NowMicros() - stats_.down_since > int64_t{config_.ready_threshold_seconds} * 1000000) {
+  if (stats_.down_since != 0 && clock_->NowMicros() - stats_.down_since >
+                                    int64_t{config_.ready_threshold_seconds} * 1000000) {
     return Status::Unavailable("the link to the national node is down").WithReason("link_down");
   }
   return Status::Ok();

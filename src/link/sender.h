@@ -43,13 +43,13 @@ Result<std::unique_ptr<Upstream>> NewHttpsUpstream(const registry::UpstreamConfi
 inline constexpr char kLinkPath[] = "/v1/link/changes";
 
 struct LinkStats {
-  int64_t acknowledged = 0;       // the national node's last acknowledged sequence
-  int64_t forwarded_total = 0;    // changes acknowledged since start
-  int64_t failures_total = 0;     // failed rounds since start
+  int64_t acknowledged = 0;     // the national node's last acknowledged sequence
+  int64_t forwarded_total = 0;  // changes acknowledged since start
+  int64_t failures_total = 0;   // failed rounds since start
   int64_t consecutive_failures = 0;
-  int64_t last_success_at = 0;    // µs; 0 if none since start
-  int64_t down_since = 0;         // µs of the first failure of the current streak; 0 if up
-  int64_t lag_last_micros = 0;    // apply on this node → acknowledged, of the last change
+  int64_t last_success_at = 0;  // µs; 0 if none since start
+  int64_t down_since = 0;       // µs of the first failure of the current streak; 0 if up
+  int64_t lag_last_micros = 0;  // apply on this node → acknowledged, of the last change
   bool halted = false;
 };
 

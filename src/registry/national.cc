@@ -87,8 +87,8 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v) {
   KAKUNIN_RETURN_IF_ERROR(OnlyMembers(
       v,
       {"sequence", "municipality_code", "municipal_sequence", "kind", "reason", "change_date",
-       "resident_code", "individual_number", "name", "name_kana", "former_surname", "alias",
-       "sex", "birth_date", "address", "new_resident_code", "applied_at"},
+       "resident_code", "individual_number", "name", "name_kana", "former_surname", "alias", "sex",
+       "birth_date", "address", "new_resident_code", "applied_at"},
       "change"));
   ForwardedChange c;
   KAKUNIN_ASSIGN_OR_RETURN(seq, IntMember(v, "sequence", 1, INT64_MAX));
@@ -146,8 +146,9 @@ audit::AuditEntry EntryOf(const Actor& actor, const char* action) {
 }
 
 std::string BatchConditions(const ForwardBatch& b) {
-  std::string o = "prefecture=" + std::to_string(b.prefecture) + " after=" +
-                  std::to_string(b.after) + " changes=" + std::to_string(b.changes.size());
+  std::string o = "prefecture=" + std::to_string(b.prefecture) +
+                  " after=" + std::to_string(b.after) +
+                  " changes=" + std::to_string(b.changes.size());
   if (!b.changes.empty()) {
     o += " sequences=" + std::to_string(b.changes.front().sequence) + ".." +
          std::to_string(b.changes.back().sequence);
@@ -320,8 +321,8 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
   return out;
 }
 
-Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c,
-                                 int prefecture, const Actor& actor, int64_t now) const {
+Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
+                                 const Actor& actor, int64_t now) const {
   store::VersionRow v;
   v.municipality_code = c.municipality_code;
   v.sequence = c.municipal_sequence;
@@ -411,10 +412,10 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
   audit::AuditEntry e = EntryOf(actor, "link.apply");
   // Keyed MACs, as for reads (DESIGN §6): the log alone names no resident.
   e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, true));
-  if (c.new_resident_code) e.targets.push_back(ResidentTarget(*cipher_, *c.new_resident_code, true));
+  if (c.new_resident_code)
+    e.targets.push_back(ResidentTarget(*cipher_, *c.new_resident_code, true));
   e.conditions = std::to_string(prefecture) + "#" + std::to_string(c.sequence) + " " +
-                 c.municipality_code + "#" + std::to_string(c.municipal_sequence) + " " +
-                 c.reason;
+                 c.municipality_code + "#" + std::to_string(c.municipal_sequence) + " " + c.reason;
   e.result_count = 1;
   e.outcome = outcome;
   return log_->Append(txn, std::move(e)).status();
@@ -486,8 +487,9 @@ Status LinkOutbox::Acknowledge(int64_t up_to, int64_t forwarded, const Actor& ac
     KAKUNIN_ASSIGN_OR_RETURN(marked, txn.MarkDelivered(up_to, now));
     KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kAcknowledgedKey, std::to_string(up_to)));
     audit::AuditEntry e = EntryOf(actor, "link.forward");
-    e.conditions = "acknowledged=" + std::to_string(up_to) + " previous=" +
-                   std::to_string(previous) + " forwarded=" + std::to_string(forwarded);
+    e.conditions = "acknowledged=" + std::to_string(up_to) +
+                   " previous=" + std::to_string(previous) +
+                   " forwarded=" + std::to_string(forwarded);
     e.result_count = marked;
     e.outcome = up_to < previous ? "rewound" : "done";
     return log_->Append(txn, std::move(e)).status();

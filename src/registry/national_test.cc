@@ -31,9 +31,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kKofu[] = "192015";      // 山梨県甲府市
+constexpr char kKofu[] = "192015";         // 山梨県甲府市
 constexpr char kFujiyoshida[] = "192023";  // 山梨県富士吉田市
-constexpr char kShinjuku[] = "131041";  // 東京都新宿区
+constexpr char kShinjuku[] = "131041";     // 東京都新宿区
 
 // One node: its own directory, keys, store, log and use cases.
 struct TestNode {
@@ -100,7 +100,7 @@ class NationalTest : public ::testing::Test {
              const std::string& code10, const std::string& number11,
              Date change_date = Date::FromYmd(2026, 4, 1)) {
     Notification n = testing::RegistryFixture::Make(municipality, ++node->seqs[municipality],
-                                                     reason, code10, number11);
+                                                    reason, code10, number11);
     n.change_date = change_date;
     std::vector<PreparedNotification> batch;
     batch.push_back(node->registry->Prepare(
@@ -146,9 +146,9 @@ class NationalTest : public ::testing::Test {
   // MACs (they differ per node): what two nodes must agree on once the link has drained.
   static std::string Digest(TestNode* node, int prefecture) {
     sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2((node->dir / "registry.db").c_str(), &db, SQLITE_OPEN_READONLY,
-                              nullptr),
-              SQLITE_OK);
+    EXPECT_EQ(
+        sqlite3_open_v2((node->dir / "registry.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+        SQLITE_OK);
     sqlite3_stmt* s = nullptr;
     sqlite3_prepare_v2(db,
                        "SELECT resident_code, municipality_code, name, coalesce(name_kana, ''), "
@@ -324,8 +324,9 @@ TEST_F(NationalTest, AnotherPrefecturesResidentRefusesTheWholeBatch) {
   EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received"), 0);
   // Recorded, with keyed MACs: no resident code in clear in the log.
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 2);
-  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries WHERE action = 'link.receive' "
-                            "AND instr(payload, '2000000001') > 0"),
+  EXPECT_EQ(Count(national,
+                  "SELECT count(*) FROM audit_entries WHERE action = 'link.receive' "
+                  "AND instr(payload, '2000000001') > 0"),
             0);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_targets WHERE resident_code LIKE 'mac:%'"),
             Count(national, "SELECT count(*) FROM audit_targets"));
@@ -382,8 +383,7 @@ TEST_P(MoveOrderTest, MoveBetweenPrefecturesEndsRightInEitherOrder) {
   EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
   EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
   auto reader = national->store->OpenReader();
-  auto moved = (*reader)->FindByResidentCode(
-      ResidentCode::FromTenDigits("1000000001").str());
+  auto moved = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
   ASSERT_TRUE(moved.ok() && moved->has_value());
   EXPECT_EQ((*moved)->municipality_code, kShinjuku);
   EXPECT_EQ((*moved)->status, store::ResidentStatus::kActive);
@@ -465,8 +465,7 @@ TEST_F(NationalTest, SenderDeliversEverythingOnceThroughLostRequestsAndAnswers) 
   EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 40);
   EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
-  EXPECT_EQ(sender.Stats().acknowledged,
-            Count(yamanashi, "SELECT max(outbox_id) FROM outbox"));
+  EXPECT_EQ(sender.Stats().acknowledged, Count(yamanashi, "SELECT max(outbox_id) FROM outbox"));
 
   // A restart of the sender resumes from the point kept in the database: nothing is resent.
   (void)lossy;
