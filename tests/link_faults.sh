@@ -132,6 +132,8 @@ link_post() {  # $1 = cert prefix, $2 = body: prints the status, body in $tmp/lp
     "https://127.0.0.1:${port_of[nat]}/v1/link/changes"
 }
 point=$(sqlite3 "$tmp/nat/registry.db" "SELECT last_sequence FROM link_received WHERE prefecture = 19")
+[ "$(metric nat 'kakunin_link_received_sequence{prefecture="19"}')" = "$point" ] && ok ||
+  fail "the national node's metrics do not show 19's point $point"
 [ "$(link_post "$tmp/link19" '{"prefecture":19,"after":999999999,"changes":[]}')" = 409 ] &&
   grep -q "\"sequence_gap\",\"acknowledged\":$point}" "$tmp/lp.out" && ok ||
   fail "a gap: $(cat "$tmp/lp.out")"

@@ -533,6 +533,7 @@ http::Response Service::Handle(const Request& req) {
       for (const auto& item : list->items()) items.push_back(&item);
       auto results = gateway_->Notify(*client, items, terminal);
       if (!results.ok()) return fail(results.status());
+      if (after_notify_) after_notify_();
       std::string o = "{\"results\":[";
       for (size_t i = 0; i < results->size(); ++i) {
         const registry::ApplyResult& r = (*results)[i];

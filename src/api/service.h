@@ -80,11 +80,14 @@ class Service {
   void UseNational(const registry::NationalDesk* desk) { national_ = desk; }
   void UseReadiness(std::function<Status()> check) { readiness_ = std::move(check); }
   void UseExtraMetrics(std::function<std::string()> render) { extra_metrics_ = std::move(render); }
+  // Called after notifications were applied (the link's sender looks at once).
+  void UseAfterNotify(std::function<void()> hook) { after_notify_ = std::move(hook); }
 
  private:
   const registry::NationalDesk* national_ = nullptr;
   std::function<Status()> readiness_;
   std::function<std::string()> extra_metrics_;
+  std::function<void()> after_notify_;
   registry::Gateway* gateway_;
   Metrics* metrics_;
   AccessLog* access_log_;

@@ -157,6 +157,20 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
     link::Sender* sender = s->sender_.get();
     s->service_->UseReadiness([sender] { return sender->Ready(); });
     s->service_->UseExtraMetrics([sender] { return sender->RenderMetrics(); });
+    s->service_->UseAfterNotify([sender] { sender->Wake(); });
+  }
+  if (const registry::NationalDesk* national = node->national.get()) {
+    // Each prefecture's acknowledged point: compared with the prefecture's own, the lag.
+    s->service_->UseExtraMetrics([national] {
+      std::string o = "# TYPE kakunin_link_received_sequence gauge\n";
+      auto received = national->Received();
+      if (!received.ok()) return o;
+      for (const auto& [prefecture, sequence] : *received) {
+        o += "kakunin_link_received_sequence{prefecture=\"" + std::to_string(prefecture) +
+             "\"} " + std::to_string(sequence) + "\n";
+      }
+      return o;
+    });
   }
   http::TlsConfig tls;
   tls.cert_file = config.certificate;
