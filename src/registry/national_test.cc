@@ -616,3 +616,32 @@ TEST_F(NationalTest, ABatchOverTheBodyLimitIsHalvedUntilItPasses) {
 
 }  // namespace
 }  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// Within one prefecture the prefecture node already ordered a move whose 転入 came first (the
+// late 転出 is history there): the national node ends in the same state.
+TEST_F(NationalTest, MoveInsideAPrefectureWithTheMoveInFirstAgrees) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001",
+        Date::FromYmd(2020, 1, 1));
+  Apply(yamanashi, kFujiyoshida, ChangeReason::kMovedIn, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 1));
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "1000000001", "10000000001",
+        Date::FromYmd(2026, 3, 31));
+  Drain(yamanashi, national, client, 1);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kFujiyoshida);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 3);
+}
+
+}  // namespace
+}  // namespace kakunin::registry
