@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "api/errors.h"
+#include "api/national.h"
 #include "domain/errors.h"
 #include "text/json.h"
 #include "text/utf8.h"
@@ -29,6 +30,7 @@ enum class Route {
   kReadyz,
   kMetrics,
   kOpenApi,
+  kLinkChanges,  // national node: forwarded changes (api/national.h)
 };
 
 struct Match {
@@ -46,6 +48,7 @@ Match MatchPath(std::string_view path) {
   if (path == "/readyz") return {Route::kReadyz, {}};
   if (path == "/metrics") return {Route::kMetrics, {}};
   if (path == "/v1/openapi.json") return {Route::kOpenApi, {}};
+  if (path == "/v1/link/changes") return {Route::kLinkChanges, {}};
   if (path.substr(0, kResidentsPrefix.size()) == kResidentsPrefix) {
     std::string_view rest = path.substr(kResidentsPrefix.size());
     size_t slash = rest.find('/');
@@ -75,6 +78,7 @@ constexpr RouteInfo kRoutes[] = {
     {Route::kReadyz, "GET", "/readyz"},
     {Route::kMetrics, "GET", "/metrics"},
     {Route::kOpenApi, "GET", "/v1/openapi.json"},
+    {Route::kLinkChanges, "POST", "/v1/link/changes"},
 };
 
 const RouteInfo* InfoOf(Route route) {
@@ -490,6 +494,7 @@ http::Response Service::Handle(const Request& req) {
       return JsonResponse("{\"status\":\"ok\"}");
     case Route::kReadyz: {
       Status st = gateway_->CheckRunning();
+      if (st.ok() && readiness_) st = readiness_();
       if (!st.ok()) return fail(st);
       return JsonResponse("{\"status\":\"ready\"}");
     }
@@ -498,6 +503,7 @@ http::Response Service::Handle(const Request& req) {
       Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = metrics_ == nullptr ? std::string() : metrics_->Render(since.ok() && *since);
+      if (extra_metrics_) r.body += extra_metrics_();
       return r;
     }
     case Route::kOpenApi:
@@ -527,6 +533,7 @@ http::Response Service::Handle(const Request& req) {
       for (const auto& item : list->items()) items.push_back(&item);
       auto results = gateway_->Notify(*client, items, terminal);
       if (!results.ok()) return fail(results.status());
+      if (after_notify_) after_notify_();
       std::string o = "{\"results\":[";
       for (size_t i = 0; i < results->size(); ++i) {
         const registry::ApplyResult& r = (*results)[i];
@@ -550,6 +557,8 @@ http::Response Service::Handle(const Request& req) {
       o += "]}";
       return JsonResponse(std::move(o));
     }
+    case Route::kLinkChanges:
+      return ServeLinkChanges(req, national_, *client);
 
     default:
       return Problem(ApiError::kRouteNotFound, rid);

@@ -7,6 +7,7 @@
 // (ctest layering_api_has_no_store checks this folder).
 
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "api/metrics.h"
 #include "http/server.h"
 #include "registry/gateway.h"
+#include "registry/national.h"
 #include "text/json.h"
 
 namespace kakunin::api {
@@ -73,7 +75,19 @@ class Service {
   // The server's event sink: metrics and the access log.
   void OnEvent(const http::Event& event);
 
+  // The link (set before serving; each may stay unset): the national node's receiving route,
+  // a further readiness condition for /readyz (the link's), and lines appended to /metrics.
+  void UseNational(const registry::NationalDesk* desk) { national_ = desk; }
+  void UseReadiness(std::function<Status()> check) { readiness_ = std::move(check); }
+  void UseExtraMetrics(std::function<std::string()> render) { extra_metrics_ = std::move(render); }
+  // Called after notifications were applied (the link's sender looks at once).
+  void UseAfterNotify(std::function<void()> hook) { after_notify_ = std::move(hook); }
+
  private:
+  const registry::NationalDesk* national_ = nullptr;
+  std::function<Status()> readiness_;
+  std::function<std::string()> extra_metrics_;
+  std::function<void()> after_notify_;
   registry::Gateway* gateway_;
   Metrics* metrics_;
   AccessLog* access_log_;

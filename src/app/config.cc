@@ -162,6 +162,55 @@ Status ParseQuotas(const toml::table& qt, QuotaConfig* out) {
   return Status::Ok();
 }
 
+// [upstream]: the link to the national node (registry/config.h).
+Status ParseUpstream(const toml::table& ut, const std::string& data_dir,
+                     registry::UpstreamConfig* u) {
+  KAKUNIN_RETURN_IF_ERROR(CheckKeys(
+      ut, {"url", "ca_file", "cert_file", "key_file", "batch_size", "retry_min_ms",
+           "retry_max_ms", "timeout_ms", "poll_ms", "delivered_retention_hours",
+           "ready_threshold_seconds"},
+      "upstream."));
+  u->present = true;
+  for (auto [key, target] : {std::pair{"url", &u->url}, std::pair{"ca_file", &u->ca_file},
+                             std::pair{"cert_file", &u->cert_file},
+                             std::pair{"key_file", &u->key_file}}) {
+    auto n = ut[key];
+    if (!n || !n.is_string() || n.value<std::string>()->empty() ||
+        n.value<std::string>()->size() > 4096) {
+      return Status::InvalidArgument(std::string("config: upstream.") + key +
+                                     " is required (a string)");
+    }
+    *target = *n.value<std::string>();
+  }
+  if (u->url.rfind("https://", 0) != 0) {
+    return Status::InvalidArgument("config: upstream.url must begin with https://");
+  }
+  u->ca_file = Resolve(data_dir, u->ca_file);
+  u->cert_file = Resolve(data_dir, u->cert_file);
+  u->key_file = Resolve(data_dir, u->key_file);
+  for (auto [key, target, lo, hi] :
+       {std::tuple{"batch_size", &u->batch_size, 1, 1000},
+        std::tuple{"retry_min_ms", &u->retry_min_ms, 1, 600000},
+        std::tuple{"retry_max_ms", &u->retry_max_ms, 1, 3600000},
+        std::tuple{"timeout_ms", &u->timeout_ms, 100, 600000},
+        std::tuple{"poll_ms", &u->poll_ms, 1, 60000},
+        std::tuple{"delivered_retention_hours", &u->delivered_retention_hours, 0, 24 * 3660},
+        std::tuple{"ready_threshold_seconds", &u->ready_threshold_seconds, 1, 86400 * 30}}) {
+    if (auto n = ut[key]) {
+      if (!n.is_integer() || *n.value<int64_t>() < lo || *n.value<int64_t>() > hi) {
+        return Status::InvalidArgument(std::string("config: upstream.") + key +
+                                       " must be an integer " + std::to_string(lo) + ".." +
+                                       std::to_string(hi));
+      }
+      *target = static_cast<int>(*n.value<int64_t>());
+    }
+  }
+  if (u->retry_max_ms < u->retry_min_ms) {
+    return Status::InvalidArgument("config: upstream.retry_max_ms is below retry_min_ms");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& data_dir) {
@@ -177,7 +226,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "checks", "server", "console", "quotas"},
+          "checks", "server", "console", "quotas", "upstream"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -255,6 +304,13 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
             "config: checks.resident_code_check must be \"full\" or \"format\"");
       }
     }
+  }
+  if (auto up = t["upstream"]) {
+    if (!up.is_table()) return Status::InvalidArgument("config: [upstream] must be a table");
+    if (c.role != NodeRole::kPrefecture) {
+      return Status::InvalidArgument("config: only a prefecture node has an [upstream]");
+    }
+    KAKUNIN_RETURN_IF_ERROR(ParseUpstream(*up.as_table(), data_dir, &c.upstream));
   }
   if (auto con = t["console"]) {
     if (!con.is_table()) return Status::InvalidArgument("config: [console] must be a table");
@@ -403,6 +459,22 @@ std::string RenderNodeConfig(const NodeConfig& c) {
       << "rp_id = " << TomlString(k.rp_id) << "\n"
       << "idle_lock_seconds = " << k.idle_lock_seconds << "\n";
     if (!k.web_dir.empty()) o << "web_dir = " << TomlString(k.web_dir) << "\n";
+  }
+  if (c.upstream.present) {
+    const registry::UpstreamConfig& u = c.upstream;
+    o << "\n[upstream]\n"
+      << "# The link to the national node (README \"The link\").\n"
+      << "url = " << TomlString(u.url) << "\n"
+      << "ca_file = " << TomlString(u.ca_file) << "\n"
+      << "cert_file = " << TomlString(u.cert_file) << "\n"
+      << "key_file = " << TomlString(u.key_file) << "\n"
+      << "batch_size = " << u.batch_size << "\n"
+      << "retry_min_ms = " << u.retry_min_ms << "\n"
+      << "retry_max_ms = " << u.retry_max_ms << "\n"
+      << "timeout_ms = " << u.timeout_ms << "\n"
+      << "poll_ms = " << u.poll_ms << "\n"
+      << "delivered_retention_hours = " << u.delivered_retention_hours << "\n"
+      << "ready_threshold_seconds = " << u.ready_threshold_seconds << "\n";
   }
   if (c.quotas.present) {
     const QuotaConfig& q = c.quotas;

@@ -187,6 +187,12 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->gaiji = std::make_unique<registry::GaijiRegister>(
       node->registry.get(), node->store.get(), &node->clock, node->config.prefecture);
   node->registry->UseGaiji(node->gaiji.get());
+  node->outbox = std::make_unique<registry::LinkOutbox>(
+      node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
+  if (node->config.role == registry::NodeRole::kNational) {
+    node->national = std::make_unique<registry::NationalDesk>(
+        node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
+  }
   node->actor = OsActor();
   {
     registry::NodeFiles files;
@@ -226,7 +232,8 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
     return Status::AlreadyExists("a node already exists in " + data_dir);
   }
   registry::NodeConfig c;
-  c.role = registry::NodeRole::kPrefecture;
+  // Prefecture 0: a national node (kakunin init --role national).
+  c.role = prefecture == 0 ? registry::NodeRole::kNational : registry::NodeRole::kPrefecture;
   c.prefecture = prefecture;
   c.key_file = key_file.empty() ? "keys" : key_file;
   c.purposes_file = "purposes.toml";
@@ -262,7 +269,8 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("key_id", crypto::KeyId(*keys)));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("log_key_id", (*signer)->key_id()));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("prefecture", std::to_string(prefecture)));
-  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("role", "prefecture"));
+  KAKUNIN_RETURN_IF_ERROR(
+      (*store)->SetMeta("role", prefecture == 0 ? "national" : "prefecture"));
   // The fold table the (not yet existing) search keys are made with.
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("search_key_version", text::SearchKeyVersion()));
   // The configuration last: its presence marks a complete node.

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <string>
 
+#include <unistd.h>
+
 #include "text/json.h"
 
 namespace kakunin::app {
@@ -127,9 +129,11 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
   s->service_ =
       std::make_unique<api::Service>(node->gateway.get(), &s->metrics_, s->access_log_.get());
+  s->service_->UseNational(node->national.get());
   // A start that fails leaves nothing running and the node as it was; the destructor then has
   // nothing to stop and no checkpoint to sign (nothing was served).
   auto fail = [&](const Status& st) -> Status {
+    s->sender_.reset();
     if (s->console_server_) s->console_server_->Stop();
     if (s->server_) s->server_->Stop();
     node->registry->UseWriteQueue(nullptr);
@@ -138,6 +142,36 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
     s->stopped_ = true;
     return st;
   };
+  if (node->config.upstream.present) {
+    // The link to the national node (src/link/): its TLS files are read now, so a bad one stops
+    // the start instead of failing every round.
+    auto upstream = link::NewHttpsUpstream(node->config.upstream);
+    if (!upstream.ok()) return fail(upstream.status());
+    NodeServer* me = s.get();
+    const Clock* link_clock = options.clock != nullptr ? options.clock : &node->clock;
+    s->sender_ = std::make_unique<link::Sender>(
+        node->config.upstream, node->outbox.get(), link_clock, std::move(*upstream),
+        static_cast<uint64_t>(link_clock->NowMicros()) ^ static_cast<uint64_t>(::getpid()),
+        registry::Actor{"system:link", "upstream"},
+        [me](const std::string& line) { me->Report(line); });
+    link::Sender* sender = s->sender_.get();
+    s->service_->UseReadiness([sender] { return sender->Ready(); });
+    s->service_->UseExtraMetrics([sender] { return sender->RenderMetrics(); });
+    s->service_->UseAfterNotify([sender] { sender->Wake(); });
+  }
+  if (const registry::NationalDesk* national = node->national.get()) {
+    // Each prefecture's acknowledged point: compared with the prefecture's own, the lag.
+    s->service_->UseExtraMetrics([national] {
+      std::string o = "# TYPE kakunin_link_received_sequence gauge\n";
+      auto received = national->Received();
+      if (!received.ok()) return o;
+      for (const auto& [prefecture, sequence] : *received) {
+        o += "kakunin_link_received_sequence{prefecture=\"" + std::to_string(prefecture) +
+             "\"} " + std::to_string(sequence) + "\n";
+      }
+      return o;
+    });
+  }
   http::TlsConfig tls;
   tls.cert_file = config.certificate;
   tls.key_file = config.key;
@@ -209,6 +243,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   s->flush_timer_ = std::make_unique<CheckpointTimer>(
       options.clock != nullptr ? options.clock : &node->clock, int64_t{1000000},
       [log] { log->Flush(); });
+  if (s->sender_) s->sender_->Start();
   return s;
 }
 
@@ -235,6 +270,7 @@ Status NodeServer::ReloadTls() {
 Status NodeServer::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  if (sender_) sender_->Stop();  // no batch in flight past this point
   if (timer_) timer_->Stop();
   if (flush_timer_) flush_timer_->Stop();
   if (console_server_) console_server_->Stop();

@@ -21,6 +21,7 @@
 #include "cli/node.h"
 #include "core/clock.h"
 #include "http/server.h"
+#include "link/sender.h"
 #include "registry/quota.h"
 #include "registry/write_queue.h"
 
@@ -101,6 +102,8 @@ class NodeServer final : public cli::RunningServer {
   // The timer that signs checkpoints (tests: CheckNow() after moving the clock).
   CheckpointTimer& checkpoint_timer() { return *timer_; }
   CheckpointTimer& access_log_timer() { return *flush_timer_; }
+  // The link's sender when the configuration has an [upstream]; nullptr otherwise.
+  link::Sender* link_sender() { return sender_.get(); }
 
   // Graceful: stops accepting, lets requests in flight finish (their answers are durable when
   // sent), then signs a checkpoint and keeps it outside the database (SealLog). Idempotent.
@@ -123,6 +126,7 @@ class NodeServer final : public cli::RunningServer {
   std::unique_ptr<http::Server> console_server_;
   std::unique_ptr<CheckpointTimer> timer_;
   std::unique_ptr<CheckpointTimer> flush_timer_;  // the access log, every second
+  std::unique_ptr<link::Sender> sender_;          // [upstream]: forwards the outbox
   bool stopped_ = false;
 };
 

@@ -22,6 +22,7 @@
 #include "registry/gaiji.h"
 #include "registry/gateway.h"
 #include "registry/host_reports.h"
+#include "registry/national.h"
 #include "registry/operators.h"
 #include "registry/purposes.h"
 #include "registry/registry.h"
@@ -44,6 +45,8 @@ struct Node {
   std::unique_ptr<registry::HostReports> reports;     // counts and registers for the host
   std::unique_ptr<registry::GaijiRegister> gaiji;     // the 外字 register
   std::unique_ptr<registry::NodeBackup> backup;       // backups and the media register
+  std::unique_ptr<registry::LinkOutbox> outbox;       // the link's sending side (prefecture)
+  std::unique_ptr<registry::NationalDesk> national;   // forwarded changes (national node only)
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 
   // Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the

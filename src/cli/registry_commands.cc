@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <ostream>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/stats_digest.h"
@@ -46,16 +47,20 @@ std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
 // --- init ---
 
 const char kInitHelp[] =
-    "使い方 / usage: kakunin init --data DIR --prefecture NN [--key-file PATH]\n\n"
-    "都道府県ノードのデータディレクトリを作成します。\n"
+    "使い方 / usage: kakunin init --data DIR (--prefecture NN | --role national)\n"
+    "                    [--key-file PATH]\n\n"
+    "都道府県ノード（または全国ノード）のデータディレクトリを作成します。\n"
     "Creates a prefecture node in DIR: its configuration (kakunin.toml), its key file (mode\n"
     "0600; it encrypts individual numbers — keep it and its backups apart from the\n"
-    "database's), and the registry database. Refuses a directory that already holds a node.\n";
+    "database's), and the registry database. Refuses a directory that already holds a node.\n"
+    "With --role national, a national node (全国サーバ) for the whole country instead: it\n"
+    "takes forwarded changes from registered prefecture nodes (clients --kind prefecture).\n";
 
 int RunInit(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {
       DataOption(),
       {"prefecture", "NN", "都道府県コード / prefecture number, 1..47 (19 = 山梨県)"},
+      {"role", "ROLE", "prefecture (default) | national"},
       {"key-file", "PATH", "鍵ファイル / key file (default DIR/keys); an existing one is reused"},
   };
   int exit = 0;
@@ -64,7 +69,19 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
   if (!args) return exit;
   auto data = RequireData(*args, "init", io);
   if (!data) return kExitUsage;
+  const std::string role = args->Get("role").value_or("prefecture");
+  if (role != "prefecture" && role != "national") {
+    return Usage(io, "init", "--role must be prefecture or national");
+  }
   auto pref = args->Get("prefecture");
+  if (role == "national") {
+    if (pref) return Usage(io, "init", "a national node has no --prefecture");
+    // Prefecture 0 makes the national node (app/node.cc).
+    Status st = InitNode(io, *data, 0, args->Get("key-file").value_or(""));
+    if (!st.ok()) return Fail(io, "init", st);
+    io.out << "ノードを作成しました / node created: " << *data << " (全国 / national)\n";
+    return kExitOk;
+  }
   if (!pref) return Usage(io, "init", "--prefecture is required");
   int p = 0;
   try {
@@ -220,15 +237,37 @@ int RunStats(const std::vector<std::string>& argv, Io& io) {
       {"applied_notifications", "適用済み通知 / applied notifications", s->applied_notifications},
       {"outbox_pending", "全国サーバ未送信 / waiting for the national node", s->outbox_pending},
   };
+  // The link (README "The link"): counts and ages only.
+  std::vector<Item> link;
+  const int64_t now = (*node)->clock.NowMicros();
+  if (auto ack = (*node)->outbox->Acknowledged(); ack.ok() && *ack > 0) {
+    link.push_back({"link_acknowledged", "全国サーバ確認済み / acknowledged (outbox id)", *ack});
+  }
+  if (auto b = (*node)->outbox->Backlog(); b.ok() && (b->pending > 0 || b->delivered > 0)) {
+    link.push_back({"outbox_delivered", "送信済み保持 / delivered, kept", b->delivered});
+    link.push_back({"outbox_oldest_pending_seconds", "最古の未送信 / oldest waiting (s)",
+                    b->oldest_pending_at > 0 ? (now - b->oldest_pending_at) / 1000000 : 0});
+  }
+  if ((*node)->national) {
+    auto received = (*node)->national->Received();
+    if (!received.ok()) return Fail(io, "stats", received.status());
+    int64_t total = 0;
+    for (const auto& [pref, seq] : *received) total += seq;
+    link.push_back({"link_prefectures", "受信元都道府県 / prefectures forwarding",
+                    static_cast<int64_t>(received->size())});
+    link.push_back({"link_received", "受信済み / received (sum of the points)", total});
+  }
   if (args->Has("json")) {
     std::string out = "{";
     for (const auto& i : items) {
       if (out.size() > 1) out += ",";
       out += "\"" + std::string(i.key) + "\":" + std::to_string(i.value);
     }
+    for (const auto& i : link) out += ",\"" + std::string(i.key) + "\":" + std::to_string(i.value);
     io.out << out << "}\n";
   } else {
     for (const auto& i : items) io.out << i.label << ": " << i.value << "\n";
+    for (const auto& i : link) io.out << i.label << ": " << i.value << "\n";
   }
   return kExitOk;
 }

@@ -251,8 +251,8 @@ const char kClientsHelp[] =
     "接続を許すシステムの登録簿（証明書の公開鍵SHA-256で識別）。\n"
     "The client register: which systems may connect, identified by the SHA-256 of their\n"
     "certificate's public key (SPKI), never by its name. Changes are recorded in the log.\n\n"
-    "  register --cert FILE --kind municipal_cs|agency|national --name NAME\n"
-    "           [--municipality CODE] [--recipient ID --purposes ID,ID…]\n"
+    "  register --cert FILE --kind municipal_cs|agency|national|prefecture --name NAME\n"
+    "           [--municipality CODE] [--recipient ID --purposes ID,ID…] [--prefecture NN]\n"
     "  revoke (--cert FILE | --spki HEX)        refused from the next request on\n"
     "  list [--json]\n\n"
     "Examples:\n"
@@ -270,7 +270,8 @@ int RunClients(const std::vector<std::string>& argv, Io& io) {
       {DataOption(),
        {"cert", "FILE", "クライアント証明書 (PEM) / the client certificate"},
        {"spki", "HEX", "公開鍵のSHA-256 / its SPKI SHA-256"},
-       {"kind", "KIND", "municipal_cs | agency | national"},
+       {"kind", "KIND", "municipal_cs | agency | national | prefecture"},
+       {"prefecture", "NN", "都道府県コード (prefecture: a prefecture node, on a national node)"},
        {"name", "NAME", "名称 / a name for people"},
        {"municipality", "CODE", "全国地方公共団体コード (municipal_cs)"},
        {"recipient", "ID", "提供先ID (agency), e.g. agency:yamanashi-board-of-education"},
@@ -294,7 +295,9 @@ int RunClients(const std::vector<std::string>& argv, Io& io) {
     auto spki = spki_of();
     if (!spki.ok()) return Fail(io, "clients", spki.status());
     auto kind = registry::ParseClientKind(args->Get("kind").value_or(""));
-    if (!kind) return Usage(io, "clients", "--kind must be municipal_cs, agency or national");
+    if (!kind) {
+      return Usage(io, "clients", "--kind must be municipal_cs, agency, national or prefecture");
+    }
     registry::Client c;
     c.spki_sha256 = *spki;
     c.kind = *kind;
@@ -302,6 +305,13 @@ int RunClients(const std::vector<std::string>& argv, Io& io) {
     c.municipality_code = args->Get("municipality").value_or("");
     c.recipient = args->Get("recipient").value_or("");
     c.purposes = SplitComma(args->Get("purposes").value_or(""));
+    if (auto pref = args->Get("prefecture")) {
+      const std::string& v = *pref;
+      if (v.empty() || v.size() > 2 || v.find_first_not_of("0123456789") != std::string::npos) {
+        return Usage(io, "clients", "--prefecture must be 1..47");
+      }
+      c.prefecture = std::stoi(v);
+    }
     Status st = n.gateway->Register(c, n.actor);
     (void)SealLog(n);
     if (!st.ok()) return Fail(io, "clients", st);

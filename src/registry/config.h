@@ -32,6 +32,13 @@
 //   [quotas.operator]              # operators on the console: overrides of the above
 //   [quotas.purpose."board.school_aid"]  # one purpose: overrides of the above
 //   residents_per_day = 50000
+//   [upstream]                     # prefecture node: forward the outbox to the national node
+//   url = "https://national.example:8443"
+//   ca_file = "tls/national-ca.pem"  # verifies the national node's server certificate
+//   cert_file = "tls/link.pem"     # this node's client certificate (a prefecture client there)
+//   key_file = "tls/link.key"
+//   batch_size = 500, retry_min_ms = 200, retry_max_ms = 30000, timeout_ms = 10000,
+//   poll_ms = 200, delivered_retention_hours = 168, ready_threshold_seconds = 300
 
 #include <cstdint>
 #include <map>
@@ -111,6 +118,23 @@ struct QuotaConfig {
   QuotaLimits LimitsFor(bool is_operator, const std::string& purpose) const;
 };
 
+// The link to the national node (src/link/, registry/national.h). Paths are absolute after
+// loading.
+struct UpstreamConfig {
+  bool present = false;  // an [upstream] table was given: this node forwards its outbox
+  std::string url;       // https://host[:port][/prefix]
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  int batch_size = 500;         // changes per request (at most 1000)
+  int retry_min_ms = 200;       // first retry delay; doubles per failure, with jitter
+  int retry_max_ms = 30000;     // the longest delay between retries
+  int timeout_ms = 10000;       // connect, and each read or write
+  int poll_ms = 200;            // how often an idle link looks for new changes
+  int delivered_retention_hours = 168;  // delivered outbox rows are purged after this
+  int ready_threshold_seconds = 300;    // /readyz fails when the link is down this long
+};
+
 struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
   int prefecture = 0;  // 1..47; 0 for a national node
@@ -126,6 +150,7 @@ struct NodeConfig {
   ServerConfig server;
   ConsoleConfig console;
   QuotaConfig quotas;
+  UpstreamConfig upstream;
 };
 
 }  // namespace kakunin::registry

@@ -1,6 +1,7 @@
 #include "registry/gateway.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "auth/sessions.h"
 #include "core/bytes.h"
@@ -44,6 +45,13 @@ Client FromRow(const store::ClientRow& row) {
   c.municipality_code = row.municipality_code;
   c.recipient = row.recipient;
   c.purposes = SplitPurposes(row.purposes);
+  if (c.kind == ClientKind::kPrefecture) {
+    // Stored as its two-digit code in the municipality column (schema migration 7).
+    const std::string& p = row.municipality_code;
+    if (p.size() == 2 && p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9') {
+      c.prefecture = (p[0] - '0') * 10 + (p[1] - '0');
+    }
+  }
   c.registered_at = row.registered_at;
   c.revoked_at = row.revoked_at;
   return c;
@@ -66,7 +74,10 @@ bool OperatorMayRead(const OperatorView& op, const Purpose* p, const std::string
 }
 
 bool ClientMayRead(const Client& client, const Purpose* p, const std::string& purpose) {
-  if (client.kind == ClientKind::kMunicipalCs || client.revoked_at != 0) return false;
+  if (client.kind == ClientKind::kMunicipalCs || client.kind == ClientKind::kPrefecture ||
+      client.revoked_at != 0) {
+    return false;
+  }
   bool allowed = p != nullptr && p->AllowsRecipient(client.recipient);
   if (allowed && client.kind == ClientKind::kAgency) {
     allowed = p->kind != PurposeKind::kNational &&
@@ -93,6 +104,8 @@ std::string_view ClientKindName(ClientKind kind) {
       return "agency";
     case ClientKind::kNational:
       return "national";
+    case ClientKind::kPrefecture:
+      return "prefecture";
   }
   return "agency";
 }
@@ -101,6 +114,7 @@ std::optional<ClientKind> ParseClientKind(std::string_view name) {
   if (name == "municipal_cs") return ClientKind::kMunicipalCs;
   if (name == "agency") return ClientKind::kAgency;
   if (name == "national") return ClientKind::kNational;
+  if (name == "prefecture") return ClientKind::kPrefecture;
   return std::nullopt;
 }
 
@@ -187,6 +201,21 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
       }
       row.recipient = "national";
       break;
+    case ClientKind::kPrefecture: {
+      // Only a national node takes forwarded changes; a prefecture speaks for one prefecture.
+      if (prefecture_ != 0) {
+        return Status::InvalidArgument("only a national node registers prefecture nodes");
+      }
+      if (c.prefecture < 1 || c.prefecture > 47 || !c.municipality_code.empty() ||
+          !c.recipient.empty() || !c.purposes.empty()) {
+        return Status::InvalidArgument(
+            "a prefecture node needs its prefecture code (1..47) and nothing else");
+      }
+      char code[3];
+      std::snprintf(code, sizeof code, "%02d", c.prefecture);
+      row.municipality_code = code;
+      break;
+    }
   }
   row.registered_at = clock_->NowMicros();
   audit::AuditEntry e = EntryFor(actor, "client.register", "");
@@ -350,9 +379,11 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
     return Admit(caller, p, action);
   }
   const Client& client = *caller.client;
-  if (client.kind == ClientKind::kMunicipalCs) {
+  if (client.kind == ClientKind::kMunicipalCs || client.kind == ClientKind::kPrefecture) {
     return RefuseClient(caller.actor, action, purpose,
-                        Status::PermissionDenied("a municipal CS does not read residents")
+                        Status::PermissionDenied(client.kind == ClientKind::kPrefecture
+                                                     ? "a prefecture node does not read residents"
+                                                     : "a municipal CS does not read residents")
                             .WithReason("not_permitted"));
   }
   if (!ClientMayRead(client, p, purpose)) {

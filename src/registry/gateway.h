@@ -22,9 +22,11 @@
 
 namespace kakunin::registry {
 
-enum class ClientKind { kMunicipalCs, kAgency, kNational };
+// kPrefecture: a prefecture node forwarding its changes to this (national) node.
+enum class ClientKind { kMunicipalCs, kAgency, kNational, kPrefecture };
 
-std::string_view ClientKindName(ClientKind kind);  // municipal_cs | agency | national
+// municipal_cs | agency | national | prefecture
+std::string_view ClientKindName(ClientKind kind);
 std::optional<ClientKind> ParseClientKind(std::string_view name);
 
 // A registered system, identified by its certificate's SPKI SHA-256 (never by its CN).
@@ -35,6 +37,7 @@ struct Client {
   std::string municipality_code;  // municipal_cs only
   std::string recipient;          // agency/national: its recipient id in the purpose catalogue
   std::vector<std::string> purposes;  // agency only: purposes it is registered for
+  int prefecture = 0;                 // prefecture only: the prefecture it forwards for (1..47)
   int64_t registered_at = 0;
   int64_t revoked_at = 0;  // 0 while valid
 

@@ -19,6 +19,7 @@
 #include "store/audit_store.h"
 #include "store/client_store.h"
 #include "store/gaiji_store.h"
+#include "store/link_store.h"
 #include "store/media_store.h"
 #include "store/operator_store.h"
 #include "store/resident_store.h"
@@ -31,7 +32,8 @@ class RegistryReader : public ResidentReader,
                        public ClientReader,
                        public OperatorReader,
                        public GaijiReader,
-                       public MediaReader {
+                       public MediaReader,
+                       public LinkReader {
  public:
   ~RegistryReader() override = default;
 };
@@ -42,7 +44,8 @@ class RegistryTxn : public ResidentWriter,
                     public ClientWriter,
                     public OperatorWriter,
                     public GaijiWriter,
-                    public MediaWriter {
+                    public MediaWriter,
+                    public LinkWriter {
  public:
   ~RegistryTxn() override = default;
 

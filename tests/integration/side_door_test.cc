@@ -55,6 +55,7 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"GET", "/readyz"}, Gives::kNothingPersonal},
       {{"GET", "/metrics"}, Gives::kNothingPersonal},
       {{"GET", "/v1/openapi.json"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/link/changes"}, Gives::kNothingPersonal},  // counts only
       {{"POST", "/v1/session/login"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/webauthn/options"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/webauthn/verify"}, Gives::kNothingPersonal},

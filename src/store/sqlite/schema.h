@@ -277,6 +277,34 @@ CREATE TABLE media (
   digest TEXT NOT NULL
 ) STRICT;
 )sql"},
+    {7, R"sql(
+-- The link to the national node (src/link/, registry/national.h). A client of kind
+-- 'prefecture' is a prefecture node sending to the national node; its municipality_code holds
+-- its two-digit prefecture code. A CHECK cannot be altered in SQLite: the table is rebuilt.
+CREATE TABLE clients_v7 (
+  spki_sha256 TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('municipal_cs', 'agency', 'national', 'prefecture')),
+  name TEXT NOT NULL,
+  municipality_code TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  purposes TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO clients_v7 SELECT spki_sha256, kind, name, municipality_code, recipient, purposes,
+  registered_at, revoked_at FROM clients;
+DROP TABLE clients;
+ALTER TABLE clients_v7 RENAME TO clients;
+-- National node: the last forwarded change applied from each prefecture (its outbox id),
+-- advanced in the transaction that applies the change.
+CREATE TABLE link_received (
+  prefecture INTEGER PRIMARY KEY,
+  last_sequence INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+-- Prefecture node: delivered rows are purged after a retention period.
+CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+)sql"},
 };
 
 // --- media register ---

@@ -69,6 +69,10 @@ class SqliteReader final : public RegistryReader {
 
   // --- media register (media.cc) ---
   Result<std::vector<MediaRow>> ListMedia() override;
+  // --- link (link.cc) ---
+  Result<std::vector<OutboxRow>> OutboxAfter(int64_t after, int limit) override;
+  Result<OutboxBacklog> Backlog() override;
+  Result<int64_t> ReceivedSequence(int prefecture) override;
 
  private:
   Result<int64_t> CountFrom(const char* sql, int64_t seq);
@@ -133,6 +137,12 @@ class SqliteTxn final : public RegistryTxn {
   Status DeleteMeta(const std::string& key) override;
   Result<std::optional<ClientRow>> FindClient(const std::string& spki) override;
   Result<bool> IsClientKey(const std::string& spki) override;
+
+  // --- link (link.cc) ---
+  Result<int64_t> MarkDelivered(int64_t up_to, int64_t at) override;
+  Result<int64_t> PurgeDelivered(int64_t before) override;
+  Result<int64_t> ReceivedSequenceIn(int prefecture) override;
+  Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) override;
 
   // --- operator register (operators.cc) ---
   Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override;

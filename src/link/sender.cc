@@ -1,0 +1,297 @@
+#include "link/sender.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "text/json.h"
+
+namespace kakunin::link {
+namespace {
+
+constexpr double kLagBounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+constexpr int64_t kPurgeEveryMicros = int64_t{60} * 1000000;
+
+class HttpsUpstream final : public Upstream {
+ public:
+  explicit HttpsUpstream(std::unique_ptr<HttpsClient> client) : client_(std::move(client)) {}
+  Result<HttpsResponse> PostBatch(const std::string& body) override {
+    return client_->PostJson(kLinkPath, body);
+  }
+
+ private:
+  std::unique_ptr<HttpsClient> client_;
+};
+
+std::string Seconds(int64_t micros) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(micros) / 1e6);
+  return buf;
+}
+
+// The acknowledged point of an answer; nullopt if the body is not one.
+std::optional<int64_t> AcknowledgedOf(const std::string& body) {
+  auto json = text::ParseJson(body);
+  if (!json.ok() || !json->is_object()) return std::nullopt;
+  const text::JsonValue* ack = json->Find("acknowledged");
+  if (ack == nullptr || !ack->is_number()) return std::nullopt;
+  auto v = ack->AsInt64();
+  if (!v || *v < 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<Upstream> NewHttpsUpstream(std::unique_ptr<HttpsClient> client) {
+  return std::make_unique<HttpsUpstream>(std::move(client));
+}
+
+Result<std::unique_ptr<Upstream>> NewHttpsUpstream(const registry::UpstreamConfig& config) {
+  KAKUNIN_ASSIGN_OR_RETURN(target, ParseHttpsUrl(config.url));
+  HttpsOptions options;
+  options.ca_file = config.ca_file;
+  options.cert_file = config.cert_file;
+  options.key_file = config.key_file;
+  options.timeout = std::chrono::milliseconds(config.timeout_ms);
+  KAKUNIN_ASSIGN_OR_RETURN(client, HttpsClient::Create(target, options));
+  return NewHttpsUpstream(std::move(client));
+}
+
+Sender::Sender(const registry::UpstreamConfig& config, const registry::LinkOutbox* outbox,
+               const Clock* clock, std::unique_ptr<Upstream> upstream, uint64_t jitter_seed,
+               registry::Actor actor, std::function<void(const std::string&)> report)
+    : config_(config),
+      outbox_(outbox),
+      clock_(clock),
+      upstream_(std::move(upstream)),
+      random_(jitter_seed),
+      batch_size_(config.batch_size),
+      actor_(std::move(actor)),
+      report_(std::move(report)) {}
+
+Sender::~Sender() { Stop(); }
+
+int64_t Sender::RetryDelayMicros(int64_t failures) {
+  const int64_t min = int64_t{config_.retry_min_ms} * 1000;
+  const int64_t max = int64_t{config_.retry_max_ms} * 1000;
+  int64_t d = min;
+  for (int64_t i = 1; i < failures && d < max; ++i) d *= 2;
+  d = std::min(d, max);
+  // Uniform over [d/2, d]: spread, and never longer than the bound.
+  const int64_t half = d / 2;
+  return d - half + static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(half) + 1));
+}
+
+void Sender::Failed(const Status& why) {
+  bool went_down = false;
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.failures_total;
+    ++stats_.consecutive_failures;
+    if (stats_.down_since == 0) {
+      stats_.down_since = clock_->NowMicros();
+      went_down = true;
+    }
+  }
+  if (went_down && report_) report_("link to the national node failing: " + why.message());
+}
+
+Result<int64_t> Sender::Step() {
+  auto halted = outbox_->Halted();
+  if (!halted.ok()) return halted.status();
+  {
+    std::lock_guard lock(mu_);
+    stats_.halted = *halted;
+  }
+  answered_ = false;
+  if (*halted) return int64_t{0};
+  if (!loaded_) {
+    auto acked = outbox_->Acknowledged();
+    if (!acked.ok()) return acked.status();
+    std::lock_guard lock(mu_);
+    stats_.acknowledged = *acked;
+    loaded_ = true;
+  }
+  int64_t after;
+  {
+    std::lock_guard lock(mu_);
+    after = stats_.acknowledged;
+  }
+  auto batch = outbox_->Next(after, batch_size_);
+  if (!batch.ok()) return batch.status();
+  if (batch->changes.empty()) return int64_t{0};
+  const std::string body = registry::EncodeForwardBatch(*batch);
+  auto answer = upstream_->PostBatch(body);
+  if (!answer.ok()) {
+    Failed(answer.status());
+    return answer.status();
+  }
+  if (answer->status == 413 && batch_size_ > 1) {
+    // The national node's body limit is below this batch (long names, many changes): smaller
+    // batches from now on, so one limit cannot stop the link.
+    batch_size_ = std::max(1, batch_size_ / 2);
+  }
+  const std::optional<int64_t> ack = AcknowledgedOf(answer->body);
+  if ((answer->status != 200 && answer->status != 409) || !ack) {
+    Status why =
+        Status::Unavailable("the national node answered HTTP " + std::to_string(answer->status));
+    Failed(why);
+    return why;
+  }
+  // 409: a gap — the national node is behind our point (restored): resend from its point.
+  // 200: everything up to *ack is applied there.
+  const int64_t sent =
+      answer->status == 200
+          ? std::count_if(batch->changes.begin(), batch->changes.end(),
+                          [&](const registry::ForwardedChange& c) { return c.sequence <= *ack; })
+          : 0;
+  Status st = outbox_->Acknowledge(*ack, sent, actor_);
+  if (!st.ok()) {
+    Failed(st);
+    return st;
+  }
+  const int64_t now = clock_->NowMicros();
+  bool came_back = false;
+  {
+    std::lock_guard lock(mu_);
+    came_back = stats_.down_since != 0;
+    stats_.acknowledged = *ack;
+    stats_.forwarded_total += sent;
+    stats_.consecutive_failures = 0;
+    stats_.down_since = 0;
+    stats_.last_success_at = now;
+    for (const registry::ForwardedChange& c : batch->changes) {
+      if (answer->status != 200 || c.sequence > *ack) break;
+      const int64_t lag = std::max<int64_t>(0, now - c.applied_at);
+      stats_.lag_last_micros = lag;
+      const double s = static_cast<double>(lag) / 1e6;
+      for (int i = 0; i < kLagBuckets; ++i) {
+        if (s <= kLagBounds[i]) ++lag_buckets_[i];
+      }
+      ++lag_count_;
+      lag_sum_ += s;
+    }
+  }
+  answered_ = true;
+  if (came_back && report_) report_("link to the national node delivering again");
+  return sent;
+}
+
+void Sender::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Sender::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void Sender::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Sender::Run() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+    }
+    int64_t delay_micros = int64_t{config_.poll_ms} * 1000;
+    auto sent = Step();
+    if (!sent.ok()) {
+      int64_t failures;
+      {
+        std::lock_guard lock(mu_);
+        failures = std::max<int64_t>(1, stats_.consecutive_failures);
+      }
+      delay_micros = RetryDelayMicros(failures);
+    } else if (answered_) {
+      delay_micros = 0;  // a batch went (or a gap rewound the point): more may be waiting
+    }
+    const int64_t now = clock_->NowMicros();
+    if (now - last_purge_at_ >= kPurgeEveryMicros) {
+      last_purge_at_ = now;
+      const int64_t keep = int64_t{config_.delivered_retention_hours} * 3600 * 1000000;
+      auto purged = outbox_->PurgeDelivered(now - keep);
+      if (!purged.ok() && report_)
+        report_("delivered outbox rows not purged: " + purged.status().message());
+    }
+    if (delay_micros > 0) {
+      std::unique_lock lock(mu_);
+      // Real time stands in for the clock's here, as in the checkpoint timer.
+      wake_.wait_for(lock, std::chrono::microseconds(delay_micros),
+                     [&] { return stop_ || woken_; });
+      woken_ = false;
+    }
+  }
+}
+
+LinkStats Sender::Stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+Status Sender::Ready() const {
+  std::lock_guard lock(mu_);
+  if (stats_.down_since != 0 && clock_->NowMicros() - stats_.down_since >
+                                    int64_t{config_.ready_threshold_seconds} * 1000000) {
+    return Status::Unavailable("the link to the national node is down").WithReason("link_down");
+  }
+  return Status::Ok();
+}
+
+std::string Sender::RenderMetrics() const {
+  auto backlog = outbox_->Backlog();
+  const int64_t now = clock_->NowMicros();
+  std::lock_guard lock(mu_);
+  std::string o;
+  o += "# HELP kakunin_link_backlog Changes waiting for the national node.\n";
+  o += "# TYPE kakunin_link_backlog gauge\n";
+  o += "kakunin_link_backlog " + std::to_string(backlog.ok() ? backlog->pending : -1) + "\n";
+  o += "# HELP kakunin_link_oldest_pending_seconds Age of the oldest undelivered change.\n";
+  o += "# TYPE kakunin_link_oldest_pending_seconds gauge\n";
+  const int64_t oldest =
+      backlog.ok() && backlog->oldest_pending_at > 0 ? now - backlog->oldest_pending_at : 0;
+  o += "kakunin_link_oldest_pending_seconds " + Seconds(std::max<int64_t>(0, oldest)) + "\n";
+  o += "# HELP kakunin_link_last_success_timestamp_seconds Last batch the national node "
+       "acknowledged (0: none since start).\n";
+  o += "# TYPE kakunin_link_last_success_timestamp_seconds gauge\n";
+  o += "kakunin_link_last_success_timestamp_seconds " + Seconds(stats_.last_success_at) + "\n";
+  o += "# TYPE kakunin_link_acknowledged_sequence gauge\n";
+  o += "kakunin_link_acknowledged_sequence " + std::to_string(stats_.acknowledged) + "\n";
+  o += "# TYPE kakunin_link_forwarded_total counter\n";
+  o += "kakunin_link_forwarded_total " + std::to_string(stats_.forwarded_total) + "\n";
+  o += "# TYPE kakunin_link_failures_total counter\n";
+  o += "kakunin_link_failures_total " + std::to_string(stats_.failures_total) + "\n";
+  o += "# HELP kakunin_link_up 1 unless the last attempt failed.\n";
+  o += "# TYPE kakunin_link_up gauge\n";
+  o += std::string("kakunin_link_up ") + (stats_.down_since == 0 ? "1" : "0") + "\n";
+  o += "# HELP kakunin_link_lag_seconds From the apply on this node to the national node's "
+       "acknowledgement.\n";
+  o += "# TYPE kakunin_link_lag_seconds histogram\n";
+  for (int i = 0; i < kLagBuckets; ++i) {
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", kLagBounds[i]);
+    o += "kakunin_link_lag_seconds_bucket{le=\"" + std::string(le) + "\"} " +
+         std::to_string(lag_buckets_[i]) + "\n";
+  }
+  o += "kakunin_link_lag_seconds_bucket{le=\"+Inf\"} " + std::to_string(lag_count_) + "\n";
+  char sum[48];
+  std::snprintf(sum, sizeof sum, "%.6f", lag_sum_);
+  o += "kakunin_link_lag_seconds_sum " + std::string(sum) + "\n";
+  o += "kakunin_link_lag_seconds_count " + std::to_string(lag_count_) + "\n";
+  return o;
+}
+
+}  // namespace kakunin::link

@@ -1,0 +1,527 @@
+// The link's use cases: the prefecture node's outbox as the sender forwards it, and the national
+// node's idempotent apply (registry/national.h).
+
+#include "registry/national.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "core/bytes.h"
+#include "core/date.h"
+#include "domain/enums.h"
+#include "domain/local_gov_code.h"
+#include "registry/detail/registry_internal.h"
+#include "registry/registry.h"
+#include "text/search_key.h"
+#include "text/utf8.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr char kHaltedKey[] = "halted_since";  // registry/halt.cc
+constexpr char kAcknowledgedKey[] = "link_acknowledged";
+constexpr size_t kMaxText = 1000;  // bytes of a name, alias or address on the wire
+
+bool IsDigits(std::string_view s, size_t n) {
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+void AppendOptional(const std::optional<std::string>& v, std::string* o) {
+  if (v) {
+    text::AppendJsonString(*v, o);
+  } else {
+    *o += "null";
+  }
+}
+
+// Member readers of the strict parser: each names the member, never its value.
+Status Bad(std::string_view member) {
+  return Status::InvalidArgument("link batch: '" + std::string(member) + "' is missing or invalid");
+}
+
+Result<int64_t> IntMember(const text::JsonValue& obj, std::string_view key, int64_t min,
+                          int64_t max) {
+  const text::JsonValue* v = obj.Find(key);
+  if (v == nullptr || !v->is_number() || !v->is_integer_literal()) return Bad(key);
+  auto n = v->AsInt64();
+  if (!n || *n < min || *n > max) return Bad(key);
+  return *n;
+}
+
+Result<std::string> TextMember(const text::JsonValue& obj, std::string_view key, size_t max) {
+  const text::JsonValue* v = obj.Find(key);
+  if (v == nullptr || !v->is_string() || !v->well_formed() || v->text().empty() ||
+      v->text().size() > max || text::CheckText(v->text()) != text::TextCheck::kOk) {
+    return Bad(key);
+  }
+  return v->text();
+}
+
+Result<std::optional<std::string>> OptionalTextMember(const text::JsonValue& obj,
+                                                      std::string_view key, size_t max) {
+  const text::JsonValue* v = obj.Find(key);
+  if (v == nullptr) return Bad(key);
+  if (v->is_null()) return std::optional<std::string>();
+  KAKUNIN_ASSIGN_OR_RETURN(t, TextMember(obj, key, max));
+  return std::optional<std::string>(std::move(t));
+}
+
+Status OnlyMembers(const text::JsonValue& obj, std::initializer_list<std::string_view> allowed,
+                   std::string_view what) {
+  if (!obj.is_object()) return Bad(what);
+  std::vector<std::string_view> seen;
+  for (const auto& [k, v] : obj.members()) {
+    (void)v;
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end() ||
+        std::find(seen.begin(), seen.end(), k) != seen.end()) {
+      return Status::InvalidArgument("link batch: unexpected or repeated member in " +
+                                     std::string(what));
+    }
+    seen.push_back(k);
+  }
+  return Status::Ok();
+}
+
+Result<ForwardedChange> ParseChange(const text::JsonValue& v) {
+  KAKUNIN_RETURN_IF_ERROR(OnlyMembers(
+      v,
+      {"sequence", "municipality_code", "municipal_sequence", "kind", "reason", "change_date",
+       "resident_code", "individual_number", "name", "name_kana", "former_surname", "alias", "sex",
+       "birth_date", "address", "new_resident_code", "applied_at"},
+      "change"));
+  ForwardedChange c;
+  KAKUNIN_ASSIGN_OR_RETURN(seq, IntMember(v, "sequence", 1, INT64_MAX));
+  c.sequence = seq;
+  KAKUNIN_ASSIGN_OR_RETURN(muni, TextMember(v, "municipality_code", 6));
+  if (!IsDigits(muni, 6) || PrefectureOfMunicipality(muni) == 0) return Bad("municipality_code");
+  c.municipality_code = std::move(muni);
+  KAKUNIN_ASSIGN_OR_RETURN(mseq, IntMember(v, "municipal_sequence", 1, INT64_MAX));
+  c.municipal_sequence = mseq;
+  KAKUNIN_ASSIGN_OR_RETURN(kind, TextMember(v, "kind", 20));
+  if (!ParseNotificationKind(kind)) return Bad("kind");
+  c.kind = std::move(kind);
+  KAKUNIN_ASSIGN_OR_RETURN(reason, TextMember(v, "reason", 40));
+  if (!ParseChangeReason(reason)) return Bad("reason");
+  c.reason = std::move(reason);
+  KAKUNIN_ASSIGN_OR_RETURN(cd, TextMember(v, "change_date", 10));
+  if (!ParseIsoDate(cd).date) return Bad("change_date");
+  c.change_date = std::move(cd);
+  KAKUNIN_ASSIGN_OR_RETURN(code, TextMember(v, "resident_code", 11));
+  if (!IsDigits(code, 11)) return Bad("resident_code");
+  c.resident_code = std::move(code);
+  KAKUNIN_ASSIGN_OR_RETURN(number, TextMember(v, "individual_number", 12));
+  if (!IsDigits(number, 12)) return Bad("individual_number");
+  c.individual_number = std::move(number);
+  KAKUNIN_ASSIGN_OR_RETURN(name, TextMember(v, "name", kMaxText));
+  c.name = std::move(name);
+  KAKUNIN_ASSIGN_OR_RETURN(kana, OptionalTextMember(v, "name_kana", kMaxText));
+  c.name_kana = std::move(kana);
+  KAKUNIN_ASSIGN_OR_RETURN(former, OptionalTextMember(v, "former_surname", kMaxText));
+  c.former_surname = std::move(former);
+  KAKUNIN_ASSIGN_OR_RETURN(alias, OptionalTextMember(v, "alias", kMaxText));
+  c.alias = std::move(alias);
+  KAKUNIN_ASSIGN_OR_RETURN(sex, TextMember(v, "sex", 10));
+  if (!ParseSex(sex)) return Bad("sex");
+  c.sex = std::move(sex);
+  KAKUNIN_ASSIGN_OR_RETURN(birth, TextMember(v, "birth_date", 10));
+  if (!ParseIsoDate(birth).date) return Bad("birth_date");
+  c.birth_date = std::move(birth);
+  KAKUNIN_ASSIGN_OR_RETURN(address, TextMember(v, "address", kMaxText));
+  c.address = std::move(address);
+  KAKUNIN_ASSIGN_OR_RETURN(new_code, OptionalTextMember(v, "new_resident_code", 11));
+  if (new_code && !IsDigits(*new_code, 11)) return Bad("new_resident_code");
+  c.new_resident_code = std::move(new_code);
+  KAKUNIN_ASSIGN_OR_RETURN(applied_at, IntMember(v, "applied_at", 0, INT64_MAX));
+  c.applied_at = applied_at;
+  return c;
+}
+
+audit::AuditEntry EntryOf(const Actor& actor, const char* action) {
+  audit::AuditEntry e;
+  e.actor = actor.id;
+  e.terminal = actor.terminal;
+  e.action = action;
+  return e;
+}
+
+std::string BatchConditions(const ForwardBatch& b) {
+  std::string o = "prefecture=" + std::to_string(b.prefecture) +
+                  " after=" + std::to_string(b.after) +
+                  " changes=" + std::to_string(b.changes.size());
+  if (!b.changes.empty()) {
+    o += " sequences=" + std::to_string(b.changes.front().sequence) + ".." +
+         std::to_string(b.changes.back().sequence);
+  }
+  return o;
+}
+
+}  // namespace
+
+int PrefectureOfMunicipality(const std::string& code) {
+  if (!IsDigits(code, 6)) return 0;
+  const LocalGovTable& table = LocalGovTable::Builtin();
+  if (const LocalGovEntry* e = table.Find(code)) return e->prefecture_number();
+  if (table.FindAbolished(code) != nullptr) return (code[0] - '0') * 10 + (code[1] - '0');
+  return 0;
+}
+
+std::string EncodeForwardBatch(const ForwardBatch& b) {
+  std::string o = "{\"prefecture\":" + std::to_string(b.prefecture) +
+                  ",\"after\":" + std::to_string(b.after) + ",\"changes\":[";
+  for (size_t i = 0; i < b.changes.size(); ++i) {
+    const ForwardedChange& c = b.changes[i];
+    if (i > 0) o += ",";
+    o += "{\"sequence\":" + std::to_string(c.sequence) + ",\"municipality_code\":";
+    text::AppendJsonString(c.municipality_code, &o);
+    o += ",\"municipal_sequence\":" + std::to_string(c.municipal_sequence) + ",\"kind\":";
+    text::AppendJsonString(c.kind, &o);
+    o += ",\"reason\":";
+    text::AppendJsonString(c.reason, &o);
+    o += ",\"change_date\":";
+    text::AppendJsonString(c.change_date, &o);
+    o += ",\"resident_code\":";
+    text::AppendJsonString(c.resident_code, &o);
+    o += ",\"individual_number\":";
+    text::AppendJsonString(c.individual_number, &o);
+    o += ",\"name\":";
+    text::AppendJsonString(c.name, &o);
+    o += ",\"name_kana\":";
+    AppendOptional(c.name_kana, &o);
+    o += ",\"former_surname\":";
+    AppendOptional(c.former_surname, &o);
+    o += ",\"alias\":";
+    AppendOptional(c.alias, &o);
+    o += ",\"sex\":";
+    text::AppendJsonString(c.sex, &o);
+    o += ",\"birth_date\":";
+    text::AppendJsonString(c.birth_date, &o);
+    o += ",\"address\":";
+    text::AppendJsonString(c.address, &o);
+    o += ",\"new_resident_code\":";
+    AppendOptional(c.new_resident_code, &o);
+    o += ",\"applied_at\":" + std::to_string(c.applied_at) + "}";
+  }
+  o += "]}";
+  return o;
+}
+
+Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body) {
+  KAKUNIN_RETURN_IF_ERROR(OnlyMembers(body, {"prefecture", "after", "changes"}, "batch"));
+  ForwardBatch b;
+  KAKUNIN_ASSIGN_OR_RETURN(pref, IntMember(body, "prefecture", 1, 47));
+  b.prefecture = static_cast<int>(pref);
+  KAKUNIN_ASSIGN_OR_RETURN(after, IntMember(body, "after", 0, INT64_MAX));
+  b.after = after;
+  const text::JsonValue* list = body.Find("changes");
+  if (list == nullptr || !list->is_array() || list->items().size() > kMaxForwardedPerBatch) {
+    return Bad("changes");
+  }
+  int64_t last = b.after;
+  for (const auto& item : list->items()) {
+    KAKUNIN_ASSIGN_OR_RETURN(c, ParseChange(item));
+    if (c.sequence <= last) {
+      return Status::InvalidArgument("link batch: sequences must increase beyond 'after'");
+    }
+    last = c.sequence;
+    b.changes.push_back(std::move(c));
+  }
+  return b;
+}
+
+// --- NationalDesk ---
+
+NationalDesk::NationalDesk(const NodeConfig& config, store::RegistryStore* store,
+                           const crypto::FieldCipher* cipher, const Clock* clock,
+                           const audit::AuditLog* log)
+    : config_(config), store_(store), cipher_(cipher), clock_(clock), log_(log) {}
+
+Status NationalDesk::Refuse(const Actor& actor, const ForwardBatch& batch,
+                            const Status& why) const {
+  audit::AuditEntry e = EntryOf(actor, "link.receive");
+  e.conditions = BatchConditions(batch);
+  // The codes of the refused batch as keyed MACs (DESIGN §6): a reviewer can match them against
+  // a resident's statement, the log alone reveals nothing.
+  for (const ForwardedChange& c : batch.changes) {
+    e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, false));
+  }
+  e.outcome = "refused:" + std::string(why.reason().empty() ? "refused" : why.reason());
+  Status st = store_->Write(
+      [&](store::RegistryTxn& txn) { return log_->Append(txn, std::move(e)).status(); });
+  if (!st.ok()) return st;
+  return why;
+}
+
+Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardBatch& batch,
+                                            const std::string& terminal) const {
+  const Actor actor = client.ActorAt(terminal);
+  if (config_.role != NodeRole::kNational) {
+    return Status::FailedPrecondition("only a national node receives forwarded changes")
+        .WithReason("not_permitted");
+  }
+  if (client.kind != ClientKind::kPrefecture || client.revoked_at != 0) {
+    return Refuse(actor, batch,
+                  Status::PermissionDenied("only a registered prefecture node forwards changes")
+                      .WithReason("not_permitted"));
+  }
+  // A prefecture's certificate speaks for its own residents only: one change of another
+  // prefecture's municipality refuses the whole batch, as for municipal senders.
+  bool mismatch = batch.prefecture != client.prefecture;
+  for (const ForwardedChange& c : batch.changes) {
+    if (PrefectureOfMunicipality(c.municipality_code) != client.prefecture) mismatch = true;
+  }
+  if (mismatch) {
+    return Refuse(actor, batch,
+                  Status::PermissionDenied("the batch holds changes of another prefecture")
+                      .WithReason("sender_mismatch"));
+  }
+  ReceiveResult out;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    out = ReceiveResult();
+    KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
+    if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+    // The register as of this transaction: a revocation a moment ago counts.
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindClient(client.spki_sha256));
+    if (!row || row->revoked_at != 0 || row->kind != "prefecture") {
+      return Status::PermissionDenied("the client is no longer registered")
+          .WithReason("client_revoked");
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(last, txn.ReceivedSequenceIn(batch.prefecture));
+    out.acknowledged = last;
+    if (batch.after > last) {
+      out.gap = true;  // nothing applied; the sender resends from `last`
+      return Status::Ok();
+    }
+    const int64_t now = clock_->NowMicros();
+    for (const ForwardedChange& c : batch.changes) {
+      if (c.sequence <= last) {
+        ++out.duplicates;
+        continue;
+      }
+      KAKUNIN_RETURN_IF_ERROR(ApplyChange(txn, c, batch.prefecture, actor, now));
+      last = c.sequence;
+      ++out.applied;
+    }
+    if (out.applied > 0) {
+      KAKUNIN_RETURN_IF_ERROR(txn.SetReceivedSequence(batch.prefecture, last, now));
+    }
+    out.acknowledged = last;
+    audit::AuditEntry e = EntryOf(actor, "link.receive");
+    e.conditions = BatchConditions(batch) + " applied=" + std::to_string(out.applied) +
+                   " duplicates=" + std::to_string(out.duplicates) +
+                   " acknowledged=" + std::to_string(last);
+    e.result_count = out.applied;
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) {
+    if (st.reason() == "client_revoked") return Refuse(actor, batch, st);
+    return st;
+  }
+  return out;
+}
+
+Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
+                                 const Actor& actor, int64_t now) const {
+  store::VersionRow v;
+  v.municipality_code = c.municipality_code;
+  v.sequence = c.municipal_sequence;
+  v.kind = c.kind;
+  v.reason = c.reason;
+  v.change_date = c.change_date;
+  v.resident_code = c.resident_code;
+  // Sealed under this node's key, bound to the version as on the prefecture node.
+  v.sealed_number = cipher_->Seal(c.individual_number,
+                                  NumberAssociatedData(c.municipality_code, c.municipal_sequence));
+  v.name = c.name;
+  v.name_kana = c.name_kana;
+  v.former_surname = c.former_surname;
+  v.alias = c.alias;
+  v.sex = c.sex;
+  v.birth_date = c.birth_date;
+  v.address = c.address;
+  v.new_resident_code = c.new_resident_code;
+  v.applied_at = now;
+
+  auto set_current = [&](store::ResidentRow* r) {
+    r->resident_code = c.new_resident_code ? *c.new_resident_code : c.resident_code;
+    r->municipality_code = c.municipality_code;
+    r->name = c.name;
+    r->name_kana = c.name_kana;
+    r->sex = c.sex;
+    r->birth_date = c.birth_date;
+    r->address = c.address;
+    r->number_mac = detail::NumberMac(*cipher_, c.individual_number);
+    r->name_key = text::SearchKey(c.name);
+    r->kana_key = c.name_kana ? text::SearchKey(*c.name_kana) : std::string();
+    r->address_key = text::SearchKey(c.address);
+    r->updated_at = now;
+    if (c.kind == "removal") {
+      r->status = store::ResidentStatus::kRemoved;
+      r->removed_at = now;
+    } else {
+      r->status = store::ResidentStatus::kActive;
+      r->removed_at = 0;
+    }
+  };
+  auto record_code_change = [&](int64_t person_id) -> Status {
+    if (!c.new_resident_code) return Status::Ok();
+    KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(c.resident_code));
+    KAKUNIN_ASSIGN_OR_RETURN(replaced, txn.FindByAnyResidentCode(c.resident_code));
+    // Only once: the old code must not already lead to this person through the chain.
+    if (known && replaced && replaced->resident_code != c.resident_code) return Status::Ok();
+    return txn.RecordCodeChange(c.resident_code, *c.new_resident_code, person_id, now);
+  };
+
+  const char* outcome = "current";
+  KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(c.resident_code));
+  if (!person) {
+    store::ResidentRow row;
+    set_current(&row);
+    KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
+    v.person_id = pid;
+    KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+    KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
+    KAKUNIN_RETURN_IF_ERROR(record_code_change(pid));
+  } else {
+    KAKUNIN_ASSIGN_OR_RETURN(current, txn.Version(person->version_id));
+    if (!current) return Status::DataLoss("a resident's current version is missing");
+    const bool same_municipality = current->municipality_code == c.municipality_code;
+    bool becomes_current;
+    if (c.kind == "entry") {
+      becomes_current = same_municipality || c.change_date >= current->change_date;
+    } else {
+      becomes_current = same_municipality;
+    }
+    v.person_id = person->person_id;
+    if (becomes_current) {
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+      store::ResidentRow row = *person;
+      set_current(&row);
+      row.version_id = vid;
+      KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
+      KAKUNIN_RETURN_IF_ERROR(record_code_change(person->person_id));
+    } else {
+      v.superseded_at = now;  // history only
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+      (void)vid;
+      outcome = "history";
+    }
+  }
+  audit::AuditEntry e = EntryOf(actor, "link.apply");
+  // Keyed MACs, as for reads (DESIGN §6): the log alone names no resident.
+  e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, true));
+  if (c.new_resident_code)
+    e.targets.push_back(ResidentTarget(*cipher_, *c.new_resident_code, true));
+  e.conditions = std::to_string(prefecture) + "#" + std::to_string(c.sequence) + " " +
+                 c.municipality_code + "#" + std::to_string(c.municipal_sequence) + " " + c.reason;
+  e.result_count = 1;
+  e.outcome = outcome;
+  return log_->Append(txn, std::move(e)).status();
+}
+
+Result<std::vector<std::pair<int, int64_t>>> NationalDesk::Received() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  std::vector<std::pair<int, int64_t>> out;
+  for (int p = 1; p <= 47; ++p) {
+    KAKUNIN_ASSIGN_OR_RETURN(seq, reader->ReceivedSequence(p));
+    if (seq > 0) out.emplace_back(p, seq);
+  }
+  return out;
+}
+
+// --- LinkOutbox ---
+
+LinkOutbox::LinkOutbox(const NodeConfig& config, store::RegistryStore* store,
+                       const crypto::FieldCipher* cipher, const Clock* clock,
+                       const audit::AuditLog* log)
+    : config_(config),
+      store_(store),
+      cipher_(cipher),
+      clock_(clock),
+      log_(log),
+      readers_(std::make_unique<ReaderPool>(store)) {}
+
+Result<ForwardBatch> LinkOutbox::Next(int64_t after, int limit) const {
+  ForwardBatch b;
+  b.prefecture = config_.prefecture;
+  b.after = after;
+  KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OutboxAfter(after, limit));
+  b.changes.reserve(rows.size());
+  for (const store::OutboxRow& r : rows) {
+    const store::VersionRow& v = r.version;
+    ForwardedChange c;
+    c.sequence = r.outbox_id;
+    c.municipality_code = v.municipality_code;
+    c.municipal_sequence = v.sequence;
+    c.kind = v.kind;
+    c.reason = v.reason;
+    c.change_date = v.change_date;
+    c.resident_code = v.resident_code;
+    KAKUNIN_ASSIGN_OR_RETURN(
+        number,
+        cipher_->Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence)));
+    c.individual_number = std::move(number);
+    c.name = v.name;
+    c.name_kana = v.name_kana;
+    c.former_surname = v.former_surname;
+    c.alias = v.alias;
+    c.sex = v.sex;
+    c.birth_date = v.birth_date;
+    c.address = v.address;
+    c.new_resident_code = v.new_resident_code;
+    c.applied_at = v.applied_at;
+    b.changes.push_back(std::move(c));
+  }
+  return b;
+}
+
+Status LinkOutbox::Acknowledge(int64_t up_to, int64_t forwarded, const Actor& actor) const {
+  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(before, txn.GetMeta(kAcknowledgedKey));
+    const int64_t previous = before ? std::strtoll(before->c_str(), nullptr, 10) : 0;
+    if (up_to == previous && forwarded == 0) return Status::Ok();
+    const int64_t now = clock_->NowMicros();
+    KAKUNIN_ASSIGN_OR_RETURN(marked, txn.MarkDelivered(up_to, now));
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kAcknowledgedKey, std::to_string(up_to)));
+    audit::AuditEntry e = EntryOf(actor, "link.forward");
+    e.conditions = "acknowledged=" + std::to_string(up_to) +
+                   " previous=" + std::to_string(previous) +
+                   " forwarded=" + std::to_string(forwarded);
+    e.result_count = marked;
+    e.outcome = up_to < previous ? "rewound" : "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+}
+
+Result<int64_t> LinkOutbox::Acknowledged() const {
+  KAKUNIN_ASSIGN_OR_RETURN(v, store_->GetMeta(kAcknowledgedKey));
+  return v ? std::strtoll(v->c_str(), nullptr, 10) : int64_t{0};
+}
+
+Result<LinkBacklog> LinkOutbox::Backlog() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  KAKUNIN_ASSIGN_OR_RETURN(b, reader->Backlog());
+  return LinkBacklog{b.pending, b.oldest_pending_at, b.delivered};
+}
+
+Result<int64_t> LinkOutbox::PurgeDelivered(int64_t before) const {
+  int64_t n = 0;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(purged, txn.PurgeDelivered(before));
+    n = purged;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+Result<bool> LinkOutbox::Halted() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  KAKUNIN_ASSIGN_OR_RETURN(v, reader->GetMeta(kHaltedKey));
+  return v.has_value();
+}
+
+}  // namespace kakunin::registry

@@ -1,0 +1,174 @@
+#pragma once
+
+// The link between a prefecture node and the national node (DESIGN §1.3, §2), as use cases:
+//
+// - LinkOutbox (prefecture node): what the sender (src/link/) forwards — the outbox in order,
+//   each row with its version and the individual number opened for the journey — and the
+//   acknowledgements that mark rows delivered (recorded in the operation log), the backlog for
+//   metrics, and the purge of delivered rows.
+// - NationalDesk (national node): applies a forwarded batch idempotently, in the transaction
+//   that advances the sending prefecture's last applied sequence, and keeps one current record
+//   per resident code with its full history across prefectures.
+//
+// Wire format (POST /v1/link/changes, JSON, over mutual TLS):
+//   {"prefecture": 19, "after": 41,
+//    "changes": [{"sequence": 42, "municipality_code": "192015", "municipal_sequence": 7,
+//                 "kind": "removal", "reason": "moved_out", "change_date": "2026-04-01",
+//                 "resident_code": "...", "individual_number": "...", "name": "...",
+//                 "name_kana": "...", "former_surname": null, "alias": null, "sex": "male",
+//                 "birth_date": "1980-01-02", "address": "...", "new_resident_code": null,
+//                 "applied_at": 1767225600000000}, ...]}
+//   `after` is the last sequence the sender knows acknowledged; every change's sequence (the
+//   prefecture's outbox id) is greater than the one before it (holes are allowed: rows whose
+//   version retention erased). Answer: {"acknowledged": N, "applied": a, "duplicates": d}.
+//   `after` greater than the national node's last applied sequence is a gap: 409 with
+//   {"error": "sequence_gap", "acknowledged": N}, nothing applied; the sender resends from N.
+//
+// National apply rule (one current record per resident code; every version kept):
+//   - Within one municipality, arrival order is the order of events (its prefecture node
+//     forwards in the order it applied them).
+//   - A removal (消除) or amendment (修正) becomes the current record only if it comes from the
+//     municipality that holds the current record; otherwise it is history only (the late
+//     転出 of a move whose 転入 arrived first).
+//   - An entry (記載) becomes the current record if it comes from the municipality of the
+//     current record, or its change date is not earlier than the current record's; otherwise it
+//     is history only (a 転入 overtaken by a later move back).
+//   So a move 山梨県 → 東京都 ends with 東京都's record current in either order, and the 転出
+//   only in history. Known limit: a resident-code change (記載の修正 with a new code) that is
+//   still in flight when another prefecture sends a change under the new code gives two
+//   persons until an operator merges them; codes change rarely and where the person lives.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/log.h"
+#include "core/clock.h"
+#include "crypto/field_cipher.h"
+#include "registry/config.h"
+#include "registry/gateway.h"
+#include "registry/reader_pool.h"
+#include "store/registry_store.h"
+#include "text/json.h"
+
+namespace kakunin::registry {
+
+// One forwarded change: a version of a record as the prefecture node applied it.
+struct ForwardedChange {
+  int64_t sequence = 0;           // the sending prefecture's outbox id
+  std::string municipality_code;  // the municipality that sent the notification
+  int64_t municipal_sequence = 0;
+  std::string kind;    // entry | removal | amendment
+  std::string reason;  // change reason (ChangeReasonName)
+  std::string change_date;
+  std::string resident_code;
+  std::string individual_number;  // in clear only inside the mutual-TLS link
+  std::string name;
+  std::optional<std::string> name_kana;
+  std::optional<std::string> former_surname;
+  std::optional<std::string> alias;
+  std::string sex;
+  std::string birth_date;
+  std::string address;
+  std::optional<std::string> new_resident_code;
+  int64_t applied_at = 0;  // when the prefecture node applied it (µs): the lag's start
+};
+
+struct ForwardBatch {
+  int prefecture = 0;  // 1..47
+  int64_t after = 0;   // the last sequence the sender knows acknowledged
+  std::vector<ForwardedChange> changes;
+};
+
+inline constexpr size_t kMaxForwardedPerBatch = 1000;
+
+// The batch as the wire carries it (above). Holds personal data: never log it.
+std::string EncodeForwardBatch(const ForwardBatch& batch);
+// Strict: only the members above, each once, with their types, shapes and limits; sequences
+// increasing and greater than `after`; at most kMaxForwardedPerBatch changes. kInvalidArgument
+// with a message that names a member, never a value.
+Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body);
+
+// The prefecture of a municipality code (abolished codes too), 0 if unknown.
+int PrefectureOfMunicipality(const std::string& municipality_code);
+
+// What waits for the national node (no personal data).
+struct LinkBacklog {
+  int64_t pending = 0;
+  int64_t oldest_pending_at = 0;  // µs; 0 if nothing waits
+  int64_t delivered = 0;          // delivered rows kept until the retention ends
+};
+
+struct ReceiveResult {
+  bool gap = false;          // `after` was beyond what this node applied: nothing applied
+  int64_t acknowledged = 0;  // the prefecture's last applied sequence now
+  int64_t applied = 0;
+  int64_t duplicates = 0;  // changes at or below the acknowledged point, acknowledged again
+};
+
+// The national node's receiving side. Thread-safe (the store serialises writes).
+class NationalDesk {
+ public:
+  // All pointers must outlive the desk.
+  NationalDesk(const NodeConfig& config, store::RegistryStore* store,
+               const crypto::FieldCipher* cipher, const Clock* clock, const audit::AuditLog* log);
+
+  // Applies `batch` from `client` in one durable transaction. Refused (nothing applied,
+  // the refusal recorded with MAC targets only): a client that is not a prefecture node or is
+  // revoked (PermissionDenied, not_permitted), a batch for another prefecture or holding a change
+  // of a municipality outside the client's prefecture (PermissionDenied, sender_mismatch), a node
+  // that is not national (FailedPrecondition), a halted node (Unavailable, halted). Every applied
+  // change is an operation-log entry "link.apply"; the batch one "link.receive".
+  Result<ReceiveResult> Receive(const Client& client, const ForwardBatch& batch,
+                                const std::string& terminal) const;
+
+  // The last applied sequence of every prefecture that sent something (for stats).
+  Result<std::vector<std::pair<int, int64_t>>> Received() const;
+
+ private:
+  Status ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
+                     const Actor& actor, int64_t now) const;
+  Status Refuse(const Actor& actor, const ForwardBatch& batch, const Status& why) const;
+
+  NodeConfig config_;
+  store::RegistryStore* store_;
+  const crypto::FieldCipher* cipher_;
+  const Clock* clock_;
+  const audit::AuditLog* log_;
+};
+
+// The prefecture node's side of the link. Thread-safe.
+class LinkOutbox {
+ public:
+  // All pointers must outlive the outbox.
+  LinkOutbox(const NodeConfig& config, store::RegistryStore* store,
+             const crypto::FieldCipher* cipher, const Clock* clock, const audit::AuditLog* log);
+
+  // The next batch: rows after `after`, at most `limit`, numbers opened. An empty batch when
+  // nothing is waiting.
+  Result<ForwardBatch> Next(int64_t after, int limit) const;
+  // The national node acknowledged everything up to `up_to`: marks those rows delivered,
+  // remembers the point (meta link_acknowledged) and records "link.forward" (counts only),
+  // in one durable transaction. An acknowledgement below the remembered point (the national
+  // node restored from a backup) moves the point back: the sender then resends from it.
+  Status Acknowledge(int64_t up_to, int64_t forwarded, const Actor& actor) const;
+  // The remembered acknowledged point (0 if none).
+  Result<int64_t> Acknowledged() const;
+  Result<LinkBacklog> Backlog() const;
+  // Erases rows delivered before `before` (µs); returns how many.
+  Result<int64_t> PurgeDelivered(int64_t before) const;
+  // Whether the node is halted (作動停止): the sender forwards nothing then.
+  Result<bool> Halted() const;
+
+ private:
+  NodeConfig config_;
+  store::RegistryStore* store_;
+  const crypto::FieldCipher* cipher_;
+  const Clock* clock_;
+  const audit::AuditLog* log_;
+  std::unique_ptr<ReaderPool> readers_;  // the sender reads every round: no new connection
+};
+
+}  // namespace kakunin::registry

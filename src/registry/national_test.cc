@@ -1,0 +1,647 @@
+// The link's use cases end to end in one process: prefecture nodes (Registry + LinkOutbox) and a
+// national node (NationalDesk), each with its own store and keys, joined by the wire format
+// (EncodeForwardBatch → ParseForwardBatch) and by the sender (link::Sender) over a fake upstream
+// that can lose requests and answers.
+
+#include "registry/national.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/log.h"
+#include "audit/signer.h"
+#include "core/bytes.h"
+#include "crypto/keys.h"
+#include "crypto/sha256.h"
+#include "domain/notification_reader.h"
+#include "link/sender.h"
+#include "registry/registry.h"
+#include "store/sqlite/sqlite_registry_store.h"
+#include "support/registry_fixture.h"
+
+namespace kakunin::registry {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kKofu[] = "192015";         // 山梨県甲府市
+constexpr char kFujiyoshida[] = "192023";  // 山梨県富士吉田市
+constexpr char kShinjuku[] = "131041";     // 東京都新宿区
+
+// One node: its own directory, keys, store, log and use cases.
+struct TestNode {
+  fs::path dir;
+  NodeConfig config;
+  std::unique_ptr<crypto::FieldCipher> cipher;
+  std::unique_ptr<store::RegistryStore> store;
+  std::unique_ptr<audit::Signer> signer;
+  std::unique_ptr<audit::AuditLog> log;
+  std::unique_ptr<Registry> registry;
+  std::unique_ptr<LinkOutbox> outbox;
+  std::unique_ptr<NationalDesk> national;
+  uint64_t next_seq = 1;  // per municipality would be right; one counter per node is enough
+  std::map<std::string, uint64_t> seqs;
+};
+
+class NationalTest : public ::testing::Test {
+ protected:
+  NationalTest() : clock_(FixedClock::AtDate(Date::FromYmd(2026, 6, 1))) {}
+
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) /
+            ("national_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override {
+    nodes_.clear();
+    fs::remove_all(root_);
+  }
+
+  // prefecture 0: a national node.
+  TestNode* MakeNode(const std::string& name, int prefecture) {
+    auto n = std::make_unique<TestNode>();
+    n->dir = root_ / name;
+    fs::create_directories(n->dir);
+    EXPECT_TRUE(crypto::CreateKeyFile((n->dir / "keys").string()).ok());
+    auto keys = crypto::LoadKeyFile((n->dir / "keys").string());
+    EXPECT_TRUE(keys.ok());
+    n->cipher = std::make_unique<crypto::FieldCipher>(*keys);
+    auto store = store::sqlite::OpenRegistryStore((n->dir / "registry.db").string(), true);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    n->store = std::move(*store);
+    n->config.prefecture = prefecture;
+    n->config.role = prefecture == 0 ? NodeRole::kNational : NodeRole::kPrefecture;
+    EXPECT_TRUE(audit::CreateSigningKeyFile((n->dir / "audit.key").string()).ok());
+    n->signer = std::move(*audit::LoadSigningKeyFile((n->dir / "audit.key").string()));
+    n->log = std::make_unique<audit::AuditLog>(n->signer.get(), &clock_);
+    n->registry = std::make_unique<Registry>(n->config, n->store.get(), n->cipher.get(), &clock_,
+                                             n->log.get());
+    n->outbox = std::make_unique<LinkOutbox>(n->config, n->store.get(), n->cipher.get(), &clock_,
+                                             n->log.get());
+    if (prefecture == 0) {
+      n->national = std::make_unique<NationalDesk>(n->config, n->store.get(), n->cipher.get(),
+                                                   &clock_, n->log.get());
+    }
+    nodes_.push_back(std::move(n));
+    return nodes_.back().get();
+  }
+
+  // Applies one notification on a prefecture node; `change_date` overrides the default.
+  void Apply(TestNode* node, const std::string& municipality, ChangeReason reason,
+             const std::string& code10, const std::string& number11,
+             Date change_date = Date::FromYmd(2026, 4, 1)) {
+    Notification n = testing::RegistryFixture::Make(municipality, ++node->seqs[municipality],
+                                                    reason, code10, number11);
+    n.change_date = change_date;
+    std::vector<PreparedNotification> batch;
+    batch.push_back(node->registry->Prepare(
+        CheckJsonNotification(ToCanonicalJson(n), node->registry->check_options())));
+    auto r = node->registry->Apply(batch, Actor{"os:test", "host"});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE((*r)[0].ok()) << ErrorCodeName((*r)[0].errors[0].code);
+  }
+
+  static Client PrefectureClient(int prefecture) {
+    Client c;
+    c.spki_sha256 = std::string(63, 'a') + static_cast<char>('0' + prefecture % 10);
+    c.kind = ClientKind::kPrefecture;
+    c.name = "pref";
+    c.prefecture = prefecture;
+    return c;
+  }
+
+  // Registers the prefecture's client on the national node (as `clients register` does).
+  void Register(TestNode* national, const Client& c) {
+    Gateway gw(national->registry.get(), &catalogue(), &clock_, 0);
+    ASSERT_TRUE(gw.Register(c, Actor{"os:test", "host"}).ok());
+  }
+
+  const PurposeCatalogue& catalogue() {
+    if (!catalogue_) {
+      catalogue_ = std::make_unique<PurposeCatalogue>(
+          std::move(*PurposeCatalogue::Parse(SamplePurposeCatalogue())));
+    }
+    return *catalogue_;
+  }
+
+  // Sends the whole backlog of `pref` to `national` through the wire format.
+  Result<ReceiveResult> Post(TestNode* national, const Client& client, const ForwardBatch& b) {
+    auto json = text::ParseJson(EncodeForwardBatch(b));
+    if (!json.ok()) return json.status();
+    auto parsed = ParseForwardBatch(*json);
+    if (!parsed.ok()) return parsed.status();
+    return national->national->Receive(client, *parsed, "127.0.0.1");
+  }
+
+  // A digest of the current (active) records of residents of `prefecture`, without keys or
+  // MACs (they differ per node): what two nodes must agree on once the link has drained.
+  static std::string Digest(TestNode* node, int prefecture) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(
+        sqlite3_open_v2((node->dir / "registry.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+        SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db,
+                       "SELECT resident_code, municipality_code, name, coalesce(name_kana, ''), "
+                       "sex, birth_date, address FROM residents WHERE status = 'active' AND "
+                       "substr(municipality_code, 1, 2) = printf('%02d', ?1) "
+                       "ORDER BY resident_code",
+                       -1, &s, nullptr);
+    sqlite3_bind_int(s, 1, prefecture);
+    std::string all;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      for (int i = 0; i < 7; ++i) {
+        all += reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+        all += '\x1f';
+      }
+      all += '\x1e';
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return HexEncode(crypto::Sha256(all));
+  }
+
+  static int64_t Count(TestNode* node, const std::string& sql) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2((node->dir / "registry.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+  }
+
+  // Forwards everything waiting on `pref` in batches of `size`, acknowledging as the sender does.
+  void Drain(TestNode* pref, TestNode* national, const Client& client, int size = 100) {
+    for (int i = 0; i < 1000; ++i) {
+      auto acked = pref->outbox->Acknowledged();
+      ASSERT_TRUE(acked.ok());
+      auto b = pref->outbox->Next(*acked, size);
+      ASSERT_TRUE(b.ok()) << b.status().ToString();
+      if (b->changes.empty()) return;
+      auto r = Post(national, client, *b);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_TRUE(pref->outbox->Acknowledge(r->acknowledged, r->applied, Actor{"os:t", "h"}).ok());
+    }
+    FAIL() << "did not drain";
+  }
+
+  FixedClock clock_;
+  fs::path root_;
+  std::vector<std::unique_ptr<TestNode>> nodes_;
+  std::unique_ptr<PurposeCatalogue> catalogue_;
+};
+
+TEST_F(NationalTest, ForwardsInOrderAndDigestsAgree) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  Apply(yamanashi, kFujiyoshida, ChangeReason::kBirth, "1000000003", "10000000003");
+  auto backlog = yamanashi->outbox->Backlog();
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(backlog->pending, 3);
+
+  auto batch = yamanashi->outbox->Next(0, 10);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->changes.size(), 3u);
+  EXPECT_EQ(batch->changes[0].individual_number.size(), 12u);  // opened for the journey
+  auto r = Post(national, client, *batch);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->gap);
+  EXPECT_EQ(r->applied, 3);
+  EXPECT_EQ(r->acknowledged, batch->changes.back().sequence);
+  ASSERT_TRUE(yamanashi->outbox->Acknowledge(r->acknowledged, 3, Actor{"os:t", "h"}).ok());
+  backlog = yamanashi->outbox->Backlog();
+  EXPECT_EQ(backlog->pending, 0);
+  EXPECT_EQ(backlog->delivered, 3);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 3);
+
+  // The number is sealed again under the national node's own key.
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(batch->changes[0].resident_code);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  auto v = (*reader)->Version((*row)->version_id);
+  ASSERT_TRUE(v.ok() && v->has_value());
+  auto opened = national->cipher->Open(
+      (*v)->sealed_number, NumberAssociatedData((*v)->municipality_code, (*v)->sequence));
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(*opened, batch->changes[0].individual_number);
+
+  // Delivered rows go after the retention, not before.
+  auto purged = yamanashi->outbox->PurgeDelivered(clock_.NowMicros());
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 0);
+  clock_.Advance(1);
+  purged = yamanashi->outbox->PurgeDelivered(clock_.NowMicros());
+  EXPECT_EQ(*purged, 3);
+}
+
+TEST_F(NationalTest, DuplicatedBatchIsAcknowledgedWithoutApplyingTwice) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  auto batch = yamanashi->outbox->Next(0, 10);
+  ASSERT_TRUE(Post(national, client, *batch).ok());
+  const int64_t versions = Count(national, "SELECT count(*) FROM versions");
+  auto again = Post(national, client, *batch);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->applied, 0);
+  EXPECT_EQ(again->duplicates, 2);
+  EXPECT_EQ(again->acknowledged, batch->changes.back().sequence);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), versions);
+}
+
+TEST_F(NationalTest, ReorderedBatchIsAGapAndNothingIsApplied) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  for (int i = 1; i <= 4; ++i) {
+    Apply(yamanashi, kKofu, ChangeReason::kBirth, "100000000" + std::to_string(i),
+          "1000000000" + std::to_string(i));
+  }
+  auto first = yamanashi->outbox->Next(0, 2);
+  auto second = yamanashi->outbox->Next(first->changes.back().sequence, 2);
+  ASSERT_EQ(second->changes.size(), 2u);
+  auto r = Post(national, client, *second);  // arrives first
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->gap);
+  EXPECT_EQ(r->acknowledged, 0);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 0);
+  ASSERT_TRUE(Post(national, client, *first).ok());
+  r = Post(national, client, *second);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->gap);
+  EXPECT_EQ(r->applied, 2);
+  // A batch overlapping what was applied applies only the rest.
+  auto all = yamanashi->outbox->Next(0, 10);
+  r = Post(national, client, *all);
+  EXPECT_EQ(r->applied, 0);
+  EXPECT_EQ(r->duplicates, 4);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 4);
+}
+
+TEST_F(NationalTest, AnotherPrefecturesResidentRefusesTheWholeBatch) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client yamanashi_cert = PrefectureClient(19);
+  Register(national, yamanashi_cert);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001");
+  auto mine = yamanashi->outbox->Next(0, 10);
+  auto theirs = tokyo->outbox->Next(0, 10);
+  ForwardBatch mixed = *mine;
+  mixed.changes.push_back(theirs->changes[0]);
+  mixed.changes.back().sequence = mine->changes.back().sequence + 1;
+  const int64_t entries = Count(national, "SELECT count(*) FROM audit_entries");
+  auto r = Post(national, yamanashi_cert, mixed);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "sender_mismatch");
+  // Claiming to be Tokyo with Yamanashi's certificate is the same refusal.
+  theirs->prefecture = 13;
+  r = Post(national, yamanashi_cert, *theirs);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "sender_mismatch");
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 0);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received"), 0);
+  // Recorded, with keyed MACs: no resident code in clear in the log.
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 2);
+  EXPECT_EQ(Count(national,
+                  "SELECT count(*) FROM audit_entries WHERE action = 'link.receive' "
+                  "AND instr(payload, '2000000001') > 0"),
+            0);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_targets WHERE resident_code LIKE 'mac:%'"),
+            Count(national, "SELECT count(*) FROM audit_targets"));
+  // Not a prefecture node, or revoked: refused too.
+  Client agency = yamanashi_cert;
+  agency.kind = ClientKind::kAgency;
+  r = Post(national, agency, *mine);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "not_permitted");
+  // Only a national node receives.
+  NationalDesk not_national(yamanashi->config, yamanashi->store.get(), yamanashi->cipher.get(),
+                            &clock_, yamanashi->log.get());
+  EXPECT_FALSE(not_national.Receive(yamanashi_cert, *mine, "x").ok());
+}
+
+// 山梨県 → 東京都: a 転出 from 19's node and a 転入 from 13's, in either order. Either way the
+// national node holds the 転入's record as current and both versions in history.
+class MoveOrderTest : public NationalTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(MoveOrderTest, MoveBetweenPrefecturesEndsRightInEitherOrder) {
+  const bool tokyo_first = GetParam();
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001",
+        Date::FromYmd(2020, 1, 1));
+  Drain(yamanashi, national, c19);
+  // The move: 転出 dated the day before the 転入.
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "1000000001", "10000000001",
+        Date::FromYmd(2026, 3, 31));
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 1));
+  // And one moving the other way, so that both directions cross in the same run.
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001",
+        Date::FromYmd(2021, 1, 1));
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedOut, "2000000001", "20000000001",
+        Date::FromYmd(2026, 4, 10));
+  Apply(yamanashi, kFujiyoshida, ChangeReason::kMovedIn, "2000000001", "20000000001",
+        Date::FromYmd(2026, 4, 11));
+  clock_.Advance(int64_t{3} * 3600 * 1000000);  // hours apart
+  if (tokyo_first) {
+    Drain(tokyo, national, c13, 1);
+    clock_.Advance(int64_t{5} * 3600 * 1000000);
+    Drain(yamanashi, national, c19, 1);
+  } else {
+    Drain(yamanashi, national, c19, 1);
+    clock_.Advance(int64_t{5} * 3600 * 1000000);
+    Drain(tokyo, national, c13, 1);
+  }
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
+  auto reader = national->store->OpenReader();
+  auto moved = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(moved.ok() && moved->has_value());
+  EXPECT_EQ((*moved)->municipality_code, kShinjuku);
+  EXPECT_EQ((*moved)->status, store::ResidentStatus::kActive);
+  auto history = (*reader)->History((*moved)->person_id);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);  // birth (19), 転出 (19), 転入 (13): both prefectures' versions
+  int current = 0;
+  for (const auto& v : *history) {
+    if (v.superseded_at == 0) {
+      ++current;
+      EXPECT_EQ(v.reason, "moved_in");
+      EXPECT_EQ(v.municipality_code, kShinjuku);
+    }
+  }
+  EXPECT_EQ(current, 1);
+  auto back = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("2000000001").str());
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ((*back)->municipality_code, kFujiyoshida);
+  EXPECT_EQ((*back)->status, store::ResidentStatus::kActive);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothOrders, MoveOrderTest, ::testing::Bool());
+
+// An upstream that applies through the national desk and can lose the request (nothing applied)
+// or the answer (applied, the sender never hears): at least once, nothing twice.
+class LossyUpstream final : public link::Upstream {
+ public:
+  LossyUpstream(TestNode* national, Client client)
+      : national_(national), client_(std::move(client)) {}
+  Result<link::HttpsResponse> PostBatch(const std::string& body) override {
+    ++posts;
+    const int fate = static_cast<int>(random_.Uniform(4));
+    if (down || fate == 0) return Status::Unavailable("connection refused");
+    auto json = text::ParseJson(body);
+    auto batch = ParseForwardBatch(*json);
+    if (!batch.ok()) return batch.status();
+    auto r = national_->national->Receive(client_, *batch, "127.0.0.1");
+    if (!r.ok()) return r.status();
+    if (fate == 1) return Status::Unavailable("connection reset");  // applied, answer lost
+    link::HttpsResponse out;
+    out.status = r->gap ? 409 : 200;
+    out.body = "{\"acknowledged\":" + std::to_string(r->acknowledged) + "}";
+    return out;
+  }
+  bool down = false;
+  int posts = 0;
+
+ private:
+  TestNode* national_;
+  Client client_;
+  SeededRandom random_{42};
+};
+
+TEST_F(NationalTest, SenderDeliversEverythingOnceThroughLostRequestsAndAnswers) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  for (int i = 1; i <= 40; ++i) {
+    char code[11], number[12];
+    std::snprintf(code, sizeof code, "30%08d", i);
+    std::snprintf(number, sizeof number, "300%08d", i);
+    Apply(yamanashi, i % 2 ? kKofu : kFujiyoshida, ChangeReason::kBirth, code, number);
+  }
+  UpstreamConfig config;
+  config.batch_size = 7;
+  auto upstream = std::make_unique<LossyUpstream>(national, client);
+  LossyUpstream* lossy = upstream.get();
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_, std::move(upstream), 7,
+                      Actor{"system:link", "upstream"});
+  int failures = 0;
+  for (int round = 0; round < 500; ++round) {
+    auto r = sender.Step();
+    if (!r.ok()) ++failures;
+    auto backlog = yamanashi->outbox->Backlog();
+    if (backlog->pending == 0) break;
+  }
+  EXPECT_GT(failures, 0);
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 40);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  EXPECT_EQ(sender.Stats().acknowledged, Count(yamanashi, "SELECT max(outbox_id) FROM outbox"));
+
+  // A restart of the sender resumes from the point kept in the database: nothing is resent.
+  (void)lossy;
+  auto fresh = std::make_unique<LossyUpstream>(national, client);
+  LossyUpstream* second = fresh.get();
+  link::Sender restarted(config, yamanashi->outbox.get(), &clock_, std::move(fresh), 8,
+                         Actor{"system:link", "upstream"});
+  auto r = restarted.Step();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 0);
+  EXPECT_EQ(second->posts, 0);
+}
+
+TEST_F(NationalTest, HaltStopsForwardingAndResumeDrains) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  ASSERT_TRUE(yamanashi->registry->Halt("drill", Actor{"os:chief", "host"}).ok());
+  UpstreamConfig config;
+  auto upstream = std::make_unique<LossyUpstream>(national, client);
+  LossyUpstream* lossy = upstream.get();
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_, std::move(upstream), 1,
+                      Actor{"system:link", "upstream"});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(sender.Step().ok());
+  EXPECT_EQ(lossy->posts, 0);
+  EXPECT_TRUE(sender.Stats().halted);
+  ASSERT_TRUE(yamanashi->registry->Resume(Actor{"os:chief", "host"}).ok());
+  for (int i = 0; i < 50 && yamanashi->outbox->Backlog()->pending > 0; ++i) (void)sender.Step();
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 1);
+}
+
+TEST_F(NationalTest, ReadinessFailsOnlyAfterTheThresholdAndRetriesBackOff) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  UpstreamConfig config;
+  config.ready_threshold_seconds = 60;
+  config.retry_min_ms = 100;
+  config.retry_max_ms = 1000;
+  auto upstream = std::make_unique<LossyUpstream>(national, client);
+  upstream->down = true;
+  LossyUpstream* lossy = upstream.get();
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_, std::move(upstream), 3,
+                      Actor{"system:link", "upstream"});
+  EXPECT_FALSE(sender.Step().ok());
+  EXPECT_TRUE(sender.Ready().ok());  // down, but not yet for long
+  clock_.Advance(int64_t{61} * 1000000);
+  EXPECT_FALSE(sender.Step().ok());
+  EXPECT_EQ(sender.Ready().reason(), "link_down");
+  std::string metrics = sender.RenderMetrics();
+  EXPECT_NE(metrics.find("kakunin_link_backlog 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("kakunin_link_up 0\n"), std::string::npos);
+  EXPECT_NE(metrics.find("kakunin_link_oldest_pending_seconds 61."), std::string::npos);
+  // Delays double from the minimum to the maximum, each within its upper half.
+  for (int64_t failures = 1; failures <= 10; ++failures) {
+    const int64_t bound = std::min<int64_t>(int64_t{100000} << (failures - 1), 1000000);
+    for (int i = 0; i < 20; ++i) {
+      const int64_t d = sender.RetryDelayMicros(failures);
+      EXPECT_GE(d, bound / 2);
+      EXPECT_LE(d, bound);
+    }
+  }
+  lossy->down = false;
+  for (int i = 0; i < 50 && yamanashi->outbox->Backlog()->pending > 0; ++i) (void)sender.Step();
+  EXPECT_TRUE(sender.Ready().ok());
+  EXPECT_NE(sender.RenderMetrics().find("kakunin_link_up 1\n"), std::string::npos);
+}
+
+TEST_F(NationalTest, WireParserIsStrict) {
+  auto parse = [](const std::string& s) -> Status {
+    auto j = text::ParseJson(s);
+    if (!j.ok()) return j.status();
+    return ParseForwardBatch(*j).status();
+  };
+  EXPECT_TRUE(parse("{\"prefecture\":19,\"after\":0,\"changes\":[]}").ok());
+  EXPECT_FALSE(parse("{\"prefecture\":48,\"after\":0,\"changes\":[]}").ok());
+  EXPECT_FALSE(parse("{\"prefecture\":19,\"after\":-1,\"changes\":[]}").ok());
+  EXPECT_FALSE(parse("{\"prefecture\":19,\"after\":0,\"changes\":[],\"x\":1}").ok());
+  EXPECT_FALSE(parse("{\"prefecture\":19,\"prefecture\":19,\"after\":0,\"changes\":[]}").ok());
+  EXPECT_FALSE(parse("{\"prefecture\":19,\"after\":0}").ok());
+  // A message names the member, never the value.
+  TestNode* yamanashi = MakeNode("p19", 19);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  auto b = yamanashi->outbox->Next(0, 1);
+  std::string good = EncodeForwardBatch(*b);
+  EXPECT_TRUE(parse(good).ok());
+  std::string bad = good;
+  bad.replace(bad.find(b->changes[0].individual_number), 12, "12345678901X");
+  Status st = parse(bad);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.message().find("12345678901X"), std::string::npos);
+  // Sequences must increase past `after`.
+  ForwardBatch twice = *b;
+  twice.changes.push_back(b->changes[0]);
+  EXPECT_FALSE(parse(EncodeForwardBatch(twice)).ok());
+  ForwardBatch behind = *b;
+  behind.after = b->changes[0].sequence;
+  EXPECT_FALSE(parse(EncodeForwardBatch(behind)).ok());
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// An upstream whose body limit admits at most `max` changes: 413 above it.
+class SmallLimitUpstream final : public link::Upstream {
+ public:
+  explicit SmallLimitUpstream(size_t max) : max_(max) {}
+  Result<link::HttpsResponse> PostBatch(const std::string& body) override {
+    auto batch = ParseForwardBatch(*text::ParseJson(body));
+    link::HttpsResponse out;
+    if (batch->changes.size() > max_) {
+      out.status = 413;
+      out.body = "{}";
+      return out;
+    }
+    acked_ = batch->changes.back().sequence;
+    out.status = 200;
+    out.body = "{\"acknowledged\":" + std::to_string(acked_) + "}";
+    return out;
+  }
+
+ private:
+  size_t max_;
+  int64_t acked_ = 0;
+};
+
+TEST_F(NationalTest, ABatchOverTheBodyLimitIsHalvedUntilItPasses) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  for (int i = 1; i <= 9; ++i) {
+    Apply(yamanashi, kKofu, ChangeReason::kBirth, "100000000" + std::to_string(i),
+          "1000000000" + std::to_string(i));
+  }
+  UpstreamConfig config;
+  config.batch_size = 8;
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_,
+                      std::make_unique<SmallLimitUpstream>(3), 1, Actor{"system:link", "up"});
+  for (int i = 0; i < 20 && yamanashi->outbox->Backlog()->pending > 0; ++i) (void)sender.Step();
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// Within one prefecture the prefecture node already ordered a move whose 転入 came first (the
+// late 転出 is history there): the national node ends in the same state.
+TEST_F(NationalTest, MoveInsideAPrefectureWithTheMoveInFirstAgrees) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001",
+        Date::FromYmd(2020, 1, 1));
+  Apply(yamanashi, kFujiyoshida, ChangeReason::kMovedIn, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 1));
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "1000000001", "10000000001",
+        Date::FromYmd(2026, 3, 31));
+  Drain(yamanashi, national, client, 1);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kFujiyoshida);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 3);
+}
+
+}  // namespace
+}  // namespace kakunin::registry

@@ -1,0 +1,75 @@
+#pragma once
+
+// The link aggregate (DESIGN §3, §5): the prefecture node's outbox as the sender sees it
+// (pending changes, delivered marks, purge of delivered rows) and the national node's receiving
+// side (the last applied sequence of each prefecture). Outbox rows carry the version they name,
+// which holds personal data: never log them.
+//
+// The methods have default bodies answering kUnavailable ("this store has no link"), so a store
+// implementation that does not forward yet (store/pg/) still compiles; SQLite implements them.
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "store/resident_store.h"
+
+namespace kakunin::store {
+
+// One outbox row with the version it forwards.
+struct OutboxRow {
+  int64_t outbox_id = 0;  // the prefecture's forwarding sequence (increasing, never reused)
+  int64_t created_at = 0;
+  VersionRow version;
+};
+
+// What is waiting for the national node. No personal data.
+struct OutboxBacklog {
+  int64_t pending = 0;            // rows not yet delivered
+  int64_t oldest_pending_at = 0;  // created_at of the oldest of them (µs); 0 if none
+  int64_t delivered = 0;          // delivered rows still kept (purged after the retention)
+};
+
+class LinkReader {
+ public:
+  virtual ~LinkReader() = default;
+  // Outbox rows with outbox_id > `after`, delivered or not, in order, at most `limit`. A row
+  // whose version retention has already erased is skipped (the national node accepts holes:
+  // only the acknowledged point matters).
+  virtual Result<std::vector<OutboxRow>> OutboxAfter(int64_t after, int limit) {
+    (void)after, (void)limit;
+    return Status::Unavailable("this store has no link");
+  }
+  virtual Result<OutboxBacklog> Backlog() { return Status::Unavailable("this store has no link"); }
+  // National node: the last sequence applied from `prefecture` (0 if none).
+  virtual Result<int64_t> ReceivedSequence(int prefecture) {
+    (void)prefecture;
+    return Status::Unavailable("this store has no link");
+  }
+};
+
+class LinkWriter {
+ public:
+  virtual ~LinkWriter() = default;
+  // Marks every undelivered row with outbox_id <= `up_to` delivered at `at`; returns how many.
+  virtual Result<int64_t> MarkDelivered(int64_t up_to, int64_t at) {
+    (void)up_to, (void)at;
+    return Status::Unavailable("this store has no link");
+  }
+  // Erases delivered rows delivered before `before`; returns how many.
+  virtual Result<int64_t> PurgeDelivered(int64_t before) {
+    (void)before;
+    return Status::Unavailable("this store has no link");
+  }
+  // National node: the last applied sequence of a prefecture, in the transaction that applies.
+  virtual Result<int64_t> ReceivedSequenceIn(int prefecture) {
+    (void)prefecture;
+    return Status::Unavailable("this store has no link");
+  }
+  virtual Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) {
+    (void)prefecture, (void)sequence, (void)at;
+    return Status::Unavailable("this store has no link");
+  }
+};
+
+}  // namespace kakunin::store

@@ -1,0 +1,100 @@
+// The link aggregate on SQLite: the outbox as the sender reads it, delivered marks and their
+// purge, and the national node's per-prefecture received sequence (store/link_store.h).
+
+#include <string>
+#include <vector>
+
+#include "store/sqlite/detail/rows.h"
+#include "store/sqlite/detail/sqlite_store_impl.h"
+
+namespace kakunin::store::sqlite::detail {
+namespace {
+
+// The version columns (ReadVersion's order), then the outbox's. Through the primary key: the
+// sender reads from its acknowledged point whether or not the rows were marked delivered.
+constexpr char kOutboxAfter[] =
+    "SELECT v.version_id, v.person_id, v.municipality_code, v.sequence, v.kind, v.reason, "
+    "v.change_date, v.resident_code, v.sealed_number, v.name, v.name_kana, v.former_surname, "
+    "v.alias, v.sex, v.birth_date, v.address, v.new_resident_code, v.applied_at, "
+    "v.superseded_at, o.outbox_id, o.created_at "
+    "FROM outbox o JOIN versions v ON v.version_id = o.version_id "
+    "WHERE o.outbox_id > ?1 ORDER BY o.outbox_id LIMIT ?2";
+constexpr char kBacklog[] =
+    "SELECT (SELECT count(*) FROM outbox WHERE delivered_at IS NULL), "
+    "coalesce((SELECT created_at FROM outbox WHERE delivered_at IS NULL "
+    "ORDER BY outbox_id LIMIT 1), 0), "
+    "(SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL)";
+constexpr char kMarkDelivered[] =
+    "UPDATE outbox SET delivered_at = ?2 WHERE outbox_id <= ?1 AND delivered_at IS NULL";
+constexpr char kPurgeDelivered[] =
+    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1";
+constexpr char kReceivedSequence[] =
+    "SELECT coalesce((SELECT last_sequence FROM link_received WHERE prefecture = ?1), 0)";
+constexpr char kSetReceivedSequence[] =
+    "INSERT INTO link_received (prefecture, last_sequence, updated_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (prefecture) DO UPDATE SET last_sequence = excluded.last_sequence, "
+    "updated_at = excluded.updated_at";
+
+Result<int64_t> Received(Db* db, int prefecture) {
+  KAKUNIN_PREPARE(s, db, kReceivedSequence);
+  s.Bind(1, int64_t{prefecture});
+  Status st;
+  int64_t out = 0;
+  if (s.Step(&st)) out = s.Int(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<OutboxRow>> SqliteReader::OutboxAfter(int64_t after, int limit) {
+  return QueryAll<OutboxRow>(
+      db_.get(), kOutboxAfter, [&](Stmt& s) { s.Bind(1, after).Bind(2, int64_t{limit}); },
+      [](const Stmt& s) {
+        OutboxRow r;
+        r.version = ReadVersion(s);
+        r.outbox_id = s.Int(19);
+        r.created_at = s.Int(20);
+        return r;
+      });
+}
+
+Result<OutboxBacklog> SqliteReader::Backlog() {
+  KAKUNIN_PREPARE(s, db_.get(), kBacklog);
+  OutboxBacklog out;
+  Status st;
+  if (s.Step(&st)) {
+    out.pending = s.Int(0);
+    out.oldest_pending_at = s.Int(1);
+    out.delivered = s.Int(2);
+  }
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<int64_t> SqliteReader::ReceivedSequence(int prefecture) {
+  return Received(db_.get(), prefecture);
+}
+
+Result<int64_t> SqliteTxn::MarkDelivered(int64_t up_to, int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kMarkDelivered);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, up_to).Bind(2, at).Exec());
+  return db_->Changes();
+}
+
+Result<int64_t> SqliteTxn::PurgeDelivered(int64_t before) {
+  KAKUNIN_PREPARE(s, db_, kPurgeDelivered);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, before).Exec());
+  return db_->Changes();
+}
+
+Result<int64_t> SqliteTxn::ReceivedSequenceIn(int prefecture) { return Received(db_, prefecture); }
+
+Status SqliteTxn::SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kSetReceivedSequence);
+  return s.Bind(1, int64_t{prefecture}).Bind(2, sequence).Bind(3, at).Exec();
+}
+
+}  // namespace kakunin::store::sqlite::detail
