@@ -306,7 +306,9 @@ const char kMediaHelp[] =
     "使い方 / usage: kakunin media list --data DIR [--json]\n\n"
     "媒体の管理簿（バックアップの書き出し）を表示します。個人情報は含みません。\n"
     "The media register: every backup written, where, by whom, its status, size and the\n"
-    "digest of its signed manifest. No personal data.\n";
+    "digest of its signed manifest. No personal data.\n\n"
+    "Example:\n"
+    "  kakunin media list --data /var/lib/kakunin\n";
 
 int RunMedia(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {DataOption(), {"json", "", "JSONで出力 / print JSON"}};
