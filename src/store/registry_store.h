@@ -63,6 +63,17 @@ class RegistryStore {
   virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
   // Full structural check of the database file (PRAGMA integrity_check).
   virtual Status CheckIntegrity() = 0;
+
+  // A bulk load (registry/import.h): Begin relaxes the writer for large batches (WAL with
+  // synchronous=NORMAL: a crash loses no committed batch, a power loss at most the batches
+  // since the last checkpoint, which the import redoes) and may drop the search indexes;
+  // End rebuilds what Begin dropped, restores the settings and checkpoints the WAL to the
+  // database file with an fsync. Begin again after a crash resumes; End is idempotent.
+  virtual Status BeginBulkLoad(const BulkLoadOptions& options) {
+    (void)options;
+    return Status::FailedPrecondition("this store has no bulk import");
+  }
+  virtual Status EndBulkLoad() { return Status::FailedPrecondition("this store has no bulk import"); }
 };
 
 }  // namespace kakunin::store

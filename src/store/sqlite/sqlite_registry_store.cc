@@ -93,6 +93,16 @@ class SqliteRegistryStore final : public RegistryStore {
     return Status::Ok();
   }
 
+  Status BeginBulkLoad(const BulkLoadOptions& options) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return detail::BeginBulkLoad(writer_.get(), options);
+  }
+
+  Status EndBulkLoad() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return detail::EndBulkLoad(writer_.get());
+  }
+
  private:
   std::mutex mu_;
   std::string path_;
