@@ -194,6 +194,7 @@ Result<ImportSummary> Importer::Run(
   Producer producer(registry_, next, options_.batch_records, options_.queue_batches);
   PreparedBatch b;
   while (producer.Pop(&b)) {
+
     ImportBatchReport report;
     report.batch = b.batch;
     report.file = b.file;
