@@ -98,9 +98,13 @@ int RunImportCommand(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = InputOptionSpecs();
   specs.insert(specs.begin(), DataOption());
   specs.push_back({"append", "", "住民のいるノードにも追加 / add to a node that holds residents"});
-  specs.push_back({"batch", "N", "1トランザクションの件数 / records per transaction (default 50000)"});
-  specs.push_back({"queue", "N", "先読みするバッチ数 / batches read ahead (default 1)"});
-  specs.push_back({"cache-mib", "N", "ページキャッシュ / page cache in MiB (default 128)"});
+  specs.push_back({"batch", "N",
+                   "1トランザクションの件数 / records per transaction ([limits] import_batch, "
+                   "50000)"});
+  specs.push_back({"queue", "N",
+                   "先読みするバッチ数 / batches read ahead ([limits] import_queue, 1)"});
+  specs.push_back({"cache-mib", "N",
+                   "ページキャッシュ / writer's page cache, MiB ([limits] cache_mib, 64)"});
   auto args = Args::Parse(argv, specs);
   if (!args.ok()) return Usage(io, args.status().message());
   if (args->help()) {
@@ -129,20 +133,21 @@ int RunImportCommand(const std::vector<std::string>& argv, Io& io) {
     if (!input) return kExitUsage;
     inputs.push_back(std::move(*input));
   }
+  auto node = OpenNode(io, *data);
+  if (!node.ok()) return Fail(io, node.status());
+  // Defaults from [limits]; an option overrides them for this run.
+  const registry::LimitsConfig& limits = (*node)->config.limits;
   registry::ImportOptions options;
   options.append = args->Has("append");
-  auto batch = Number(*args, "batch", 50000, 1, 1000000);
-  auto queue = Number(*args, "queue", 1, 1, 64);
-  auto cache = Number(*args, "cache-mib", 128, 1, 1 << 20);
+  auto batch = Number(*args, "batch", static_cast<size_t>(limits.import_batch), 1, 1000000);
+  auto queue = Number(*args, "queue", static_cast<size_t>(limits.import_queue), 1, 64);
+  auto cache = Number(*args, "cache-mib", static_cast<size_t>(limits.cache_mib), 1, 1 << 20);
   if (!batch) return Usage(io, "--batch must be 1..1000000");
   if (!queue) return Usage(io, "--queue must be 1..64");
   if (!cache) return Usage(io, "--cache-mib must be 1..1048576");
   options.batch_records = *batch;
   options.queue_batches = *queue;
   options.cache_mib = static_cast<int64_t>(*cache);
-
-  auto node = OpenNode(io, *data);
-  if (!node.ok()) return Fail(io, node.status());
   registry::Registry& reg = *(*node)->registry;
   CheckOptions check = reg.check_options();
   const InputOptions& first = inputs.front();

@@ -32,6 +32,8 @@
 //   [quotas.operator]              # operators on the console: overrides of the above
 //   [quotas.purpose."board.school_aid"]  # one purpose: overrides of the above
 //   residents_per_day = 50000
+//   [limits]                       # memory and queue bounds (docs/import.md)
+//   cache_mib = 64, import_batch = 50000, import_queue = 1, write_batch = 256
 
 #include <cstdint>
 #include <map>
@@ -111,6 +113,15 @@ struct QuotaConfig {
   QuotaLimits LimitsFor(bool is_operator, const std::string& purpose) const;
 };
 
+// Memory and queue bounds (docs/import.md): what the node may hold at once.
+struct LimitsConfig {
+  bool present = false;       // a [limits] table was given (rendered back only then)
+  int64_t cache_mib = 64;     // SQLite page cache per connection: the writer and each reader
+  int64_t import_batch = 50000;  // kakunin import: records per transaction
+  int64_t import_queue = 1;   // kakunin import: prepared batches waiting for the writer
+  int64_t write_batch = 256;  // kakunin serve: jobs per group commit of the write queue
+};
+
 struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
   int prefecture = 0;  // 1..47; 0 for a national node
@@ -126,6 +137,7 @@ struct NodeConfig {
   ServerConfig server;
   ConsoleConfig console;
   QuotaConfig quotas;
+  LimitsConfig limits;
 };
 
 }  // namespace kakunin::registry

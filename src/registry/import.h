@@ -34,7 +34,7 @@ namespace kakunin::registry {
 struct ImportOptions {
   size_t batch_records = 50000;
   size_t queue_batches = 1;
-  int64_t cache_mib = 128;
+  int64_t cache_mib = 64;
   bool append = false;
 };
 

@@ -64,6 +64,13 @@ class RegistryStore {
   // Full structural check of the database file (PRAGMA integrity_check).
   virtual Status CheckIntegrity() = 0;
 
+  // The page cache of every connection (the writer now, each reader opened from now on), in
+  // MiB ([limits] cache_mib): with the reader pool's size, what bounds the store's memory.
+  virtual Status SetCacheMib(int64_t mib) {
+    (void)mib;
+    return Status::Ok();
+  }
+
   // A bulk load (registry/import.h): Begin relaxes the writer for large batches (WAL with
   // synchronous=NORMAL: a crash loses no committed batch, a power loss at most the batches
   // since the last checkpoint, which the import redoes) and may drop the search indexes;
