@@ -226,7 +226,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "checks", "server", "console", "quotas", "upstream"},
+          "checks", "server", "console", "quotas", "upstream", "limits"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -286,6 +286,27 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
                                          " must be an integer 1..1000");
         }
         *target = static_cast<int>(*n.value<int64_t>());
+      }
+    }
+  }
+  if (auto lim = t["limits"]) {
+    if (!lim.is_table()) return Status::InvalidArgument("config: [limits] must be a table");
+    const toml::table& lt = *lim.as_table();
+    KAKUNIN_RETURN_IF_ERROR(
+        CheckKeys(lt, {"cache_mib", "import_batch", "import_queue", "write_batch"}, "limits."));
+    c.limits.present = true;
+    for (auto [key_name, target, lo, hi] :
+         {std::tuple{"cache_mib", &c.limits.cache_mib, int64_t{1}, int64_t{1} << 20},
+          std::tuple{"import_batch", &c.limits.import_batch, int64_t{1}, int64_t{1000000}},
+          std::tuple{"import_queue", &c.limits.import_queue, int64_t{1}, int64_t{64}},
+          std::tuple{"write_batch", &c.limits.write_batch, int64_t{1}, int64_t{100000}}}) {
+      if (auto n = lt[key_name]) {
+        if (!n.is_integer() || *n.value<int64_t>() < lo || *n.value<int64_t>() > hi) {
+          return Status::InvalidArgument(std::string("config: limits.") + key_name +
+                                         " must be an integer " + std::to_string(lo) + ".." +
+                                         std::to_string(hi));
+        }
+        *target = *n.value<int64_t>();
       }
     }
   }
@@ -475,6 +496,15 @@ std::string RenderNodeConfig(const NodeConfig& c) {
       << "poll_ms = " << u.poll_ms << "\n"
       << "delivered_retention_hours = " << u.delivered_retention_hours << "\n"
       << "ready_threshold_seconds = " << u.ready_threshold_seconds << "\n";
+  }
+  if (c.limits.present) {
+    const registry::LimitsConfig& l = c.limits;
+    o << "\n[limits]\n"
+      << "# Memory and queue bounds (docs/import.md).\n"
+      << "cache_mib = " << l.cache_mib << "\n"
+      << "import_batch = " << l.import_batch << "\n"
+      << "import_queue = " << l.import_queue << "\n"
+      << "write_batch = " << l.write_batch << "\n";
   }
   if (c.quotas.present) {
     const QuotaConfig& q = c.quotas;

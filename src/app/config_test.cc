@@ -133,5 +133,33 @@ TEST(QuotaConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
   }
 }
 
+// [limits] (docs/import.md): the memory and queue bounds, checked and rendered back.
+TEST(LimitsConfigTest, ParsesChecksAndRendersBack) {
+  const std::string base = "role = \"prefecture\"\nprefecture = 19\n";
+  auto d = ParseNodeConfig(base, "/d");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->limits.present);
+  EXPECT_EQ(d->limits.cache_mib, 64);
+  EXPECT_EQ(d->limits.import_batch, 50000);
+  EXPECT_EQ(d->limits.import_queue, 1);
+  EXPECT_EQ(d->limits.write_batch, 256);
+  auto c = ParseNodeConfig(base + "[limits]\ncache_mib = 200\nimport_batch = 1000\n"
+                                  "import_queue = 2\nwrite_batch = 64\n",
+                           "/d");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto back = ParseNodeConfig(RenderNodeConfig(*c), "/d");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->limits.present);
+  EXPECT_EQ(back->limits.cache_mib, 200);
+  EXPECT_EQ(back->limits.import_batch, 1000);
+  EXPECT_EQ(back->limits.import_queue, 2);
+  EXPECT_EQ(back->limits.write_batch, 64);
+  for (const char* bad : {"cache_mib = 0", "import_batch = -1", "import_queue = 65",
+                          "write_batch = \"many\"", "page_cache = 10"}) {
+    auto r = ParseNodeConfig(base + "[limits]\n" + bad + "\n", "/d");
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace kakunin::app

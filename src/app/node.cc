@@ -141,6 +141,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   auto store = store::sqlite::OpenRegistryStore(node->config.database_path, /*create=*/false);
   if (!store.ok()) return store.status();
   node->store = std::move(*store);
+  KAKUNIN_RETURN_IF_ERROR(node->store->SetCacheMib(node->config.limits.cache_mib));
   auto key_id = node->store->GetMeta("key_id");
   if (!key_id.ok()) return key_id.status();
   if (!*key_id) return Status::DataLoss("the database has no key id (was it made by kakunin init?)");

@@ -124,7 +124,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
        }});
   node->gateway->UseQuotas(s->quotas_.get());
   // Reads and notifications from many connections share durable commits.
-  s->queue_ = node->NewWriteQueue(256);
+  s->queue_ = node->NewWriteQueue(static_cast<size_t>(node->config.limits.write_batch));
   node->registry->UseWriteQueue(s->queue_.get());
   node->operators->UseWriteQueue(s->queue_.get());  // the console's writes share it
   s->service_ =

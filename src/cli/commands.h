@@ -31,6 +31,7 @@ int RunValidate(const std::vector<std::string>& args, Io& io);
 int RunGenerate(const std::vector<std::string>& args, Io& io);
 int RunInitCommand(const std::vector<std::string>& args, Io& io);
 int RunIngestCommand(const std::vector<std::string>& args, Io& io);
+int RunImportCommand(const std::vector<std::string>& args, Io& io);
 int RunStatsCommand(const std::vector<std::string>& args, Io& io);
 int RunPurposesCommand(const std::vector<std::string>& args, Io& io);
 int RunPurgeCommand(const std::vector<std::string>& args, Io& io);

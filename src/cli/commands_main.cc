@@ -12,6 +12,8 @@ const std::vector<Command>& Commands() {
       {"init", "ノードの作成", "create a node (configuration, key file, database)",
        RunInitCommand},
       {"ingest", "更新通知の登録", "check and apply notifications", RunIngestCommand},
+      {"import", "既存記録の一括登録", "load an existing registry into a new node",
+       RunImportCommand},
       {"stats", "統計", "counts, without personal data", RunStatsCommand},
       {"purposes", "利用事由の一覧", "list the purpose catalogue (利用事由)", RunPurposesCommand},
       {"purge", "保存期間経過分の消去", "erase what retention no longer allows", RunPurgeCommand},

@@ -139,7 +139,7 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const Prepa
 }  // namespace
 
 Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
-                                       int64_t now) const {
+                                       int64_t now, bool forward) const {
   const Notification& n = *p.check.notification;
   const std::string& sender = n.municipality_code;
   const int64_t seq = static_cast<int64_t>(n.sequence);
@@ -182,7 +182,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
         v.superseded_at = now;
         KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
         KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
-        KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(vid, now));
+        if (forward) KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(vid, now));
         return ApplyResult();
       }
     }
@@ -261,7 +261,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
     }
   }
   KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
-  KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(version_id, now));
+  if (forward) KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(version_id, now));
   return ApplyResult();
 }
 

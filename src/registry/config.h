@@ -39,6 +39,8 @@
 //   key_file = "tls/link.key"
 //   batch_size = 500, retry_min_ms = 200, retry_max_ms = 30000, timeout_ms = 10000,
 //   poll_ms = 200, delivered_retention_hours = 168, ready_threshold_seconds = 300
+//   [limits]                       # memory and queue bounds (docs/import.md)
+//   cache_mib = 64, import_batch = 50000, import_queue = 1, write_batch = 256
 
 #include <cstdint>
 #include <map>
@@ -135,6 +137,15 @@ struct UpstreamConfig {
   int ready_threshold_seconds = 300;    // /readyz fails when the link is down this long
 };
 
+// Memory and queue bounds (docs/import.md): what the node may hold at once.
+struct LimitsConfig {
+  bool present = false;       // a [limits] table was given (rendered back only then)
+  int64_t cache_mib = 64;     // SQLite page cache per connection: the writer and each reader
+  int64_t import_batch = 50000;  // kakunin import: records per transaction
+  int64_t import_queue = 1;   // kakunin import: prepared batches waiting for the writer
+  int64_t write_batch = 256;  // kakunin serve: jobs per group commit of the write queue
+};
+
 struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
   int prefecture = 0;  // 1..47; 0 for a national node
@@ -151,6 +162,7 @@ struct NodeConfig {
   ConsoleConfig console;
   QuotaConfig quotas;
   UpstreamConfig upstream;
+  LimitsConfig limits;
 };
 
 }  // namespace kakunin::registry

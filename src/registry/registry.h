@@ -258,8 +258,10 @@ class Registry {
   Status CheckRunning(store::RegistryTxn& txn) const;
   Status CheckPurpose(const std::string& purpose) const;
   Status CheckProvisionPurpose(const ProvisionRequest& request) const;
+  // `forward`: queue the change for the national node (a bulk import does not: import.h).
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
-                               int64_t now) const;
+                               int64_t now, bool forward = true) const;
+  friend class Importer;  // applies with ApplyOne, logs per batch (registry/import.h)
 
   NodeConfig config_;
   store::RegistryStore* store_;

@@ -75,6 +75,24 @@ class RegistryStore {
     (void)path;
     return Status::FailedPrecondition("this store cannot copy itself");
   }
+
+  // The page cache of every connection (the writer now, each reader opened from now on), in
+  // MiB ([limits] cache_mib): with the reader pool's size, what bounds the store's memory.
+  virtual Status SetCacheMib(int64_t mib) {
+    (void)mib;
+    return Status::Ok();
+  }
+
+  // A bulk load (registry/import.h): Begin relaxes the writer for large batches (WAL with
+  // synchronous=NORMAL: a crash loses no committed batch, a power loss at most the batches
+  // since the last checkpoint, which the import redoes) and may drop the search indexes;
+  // End rebuilds what Begin dropped, restores the settings and checkpoints the WAL to the
+  // database file with an fsync. Begin again after a crash resumes; End is idempotent.
+  virtual Status BeginBulkLoad(const BulkLoadOptions& options) {
+    (void)options;
+    return Status::FailedPrecondition("this store has no bulk import");
+  }
+  virtual Status EndBulkLoad() { return Status::FailedPrecondition("this store has no bulk import"); }
 };
 
 }  // namespace kakunin::store

@@ -113,6 +113,26 @@ struct CurrentRecordRow {
   VersionRow version;
 };
 
+// One committed batch of a bulk import (registry/import.h), written in the batch's own
+// transaction: a restarted import skips the batches recorded here once their digest matches.
+// Nothing personal: positions, counts and a keyed digest.
+struct ImportBatchRow {
+  int64_t run = 0;    // which import (meta "import.run")
+  int64_t batch = 0;  // 0-based, in input order
+  int64_t first_line = 0, last_line = 0;  // physical lines, across the input files
+  int64_t records = 0, applied = 0;
+  std::string digest;  // 32 bytes
+  int64_t audit_seq = 0;  // the operation-log entry that recorded the batch
+};
+
+// How a bulk load tunes the writer connection (RegistryStore::BeginBulkLoad).
+struct BulkLoadOptions {
+  int64_t cache_mib = 64;  // the writer's page cache during the load
+  // Drop the search-key indexes for the load and build them once at the end (a new node only:
+  // on a node that already holds residents the indexes are kept up to date row by row).
+  bool defer_search_indexes = true;
+};
+
 // Reads of the resident aggregate (see RegistryReader).
 class ResidentReader {
  public:
@@ -175,6 +195,16 @@ class ResidentWriter {
                                   int64_t person_id, int64_t at) = 0;
   // Queues a version for the national node (the link delivers it, in outbox order).
   virtual Status EnqueueOutbox(int64_t version_id, int64_t at) = 0;
+
+  // Bulk import progress (registry/import.h). The defaults serve stores without a bulk path.
+  virtual Result<std::optional<ImportBatchRow>> ImportedBatch(int64_t run, int64_t batch) {
+    (void)run, (void)batch;
+    return Status::FailedPrecondition("this store has no bulk import");
+  }
+  virtual Status RecordImportBatch(const ImportBatchRow& row) {
+    (void)row;
+    return Status::FailedPrecondition("this store has no bulk import");
+  }
 
   // Retention: erase superseded versions with superseded_at < `superseded_before` and
   // removed residents (with all their versions) with removed_at < `removed_before`. With

@@ -61,6 +61,12 @@ class SqliteRegistryStore final : public RegistryStore {
   Result<std::unique_ptr<RegistryReader>> OpenReader() override {
     auto db = Db::Open(path_, /*create=*/false, /*read_only=*/true);
     if (!db.ok()) return db.status();
+    int64_t mib;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      mib = cache_mib_;
+    }
+    KAKUNIN_RETURN_IF_ERROR((*db)->Exec("PRAGMA cache_size=-" + std::to_string(mib * 1024)));
     return std::unique_ptr<RegistryReader>(new SqliteReader(std::move(*db)));
   }
 
@@ -95,11 +101,29 @@ class SqliteRegistryStore final : public RegistryStore {
   }
 
   Status CopyTo(const std::string& path) override { return CopyDatabase(path_, path); }
+  Status SetCacheMib(int64_t mib) override {
+    if (mib < 1) return Status::InvalidArgument("cache_mib must be at least 1");
+    std::lock_guard<std::mutex> lock(mu_);
+    cache_mib_ = mib;
+    return writer_->Exec("PRAGMA cache_size=-" + std::to_string(mib * 1024));
+  }
+
+  Status BeginBulkLoad(const BulkLoadOptions& options) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return detail::BeginBulkLoad(writer_.get(), options);
+  }
+
+  Status EndBulkLoad() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_RETURN_IF_ERROR(detail::EndBulkLoad(writer_.get()));
+    return writer_->Exec("PRAGMA cache_size=-" + std::to_string(cache_mib_ * 1024));
+  }
 
  private:
   std::mutex mu_;
   std::string path_;
   std::unique_ptr<Db> writer_;
+  int64_t cache_mib_ = 64;  // Db::Open's default
 };
 
 Status Migrate(Db* db) {

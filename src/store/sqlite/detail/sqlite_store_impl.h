@@ -82,6 +82,10 @@ class SqliteReader final : public RegistryReader {
   std::unique_ptr<Db> db_;
 };
 
+// The writer connection's side of a bulk load (bulk.cc; RegistryStore::BeginBulkLoad).
+Status BeginBulkLoad(Db* db, const BulkLoadOptions& options);
+Status EndBulkLoad(Db* db);
+
 // Writes inside the transaction RegistryStore::Write opened on the writer connection.
 class SqliteTxn final : public RegistryTxn {
  public:
@@ -172,6 +176,9 @@ class SqliteTxn final : public RegistryTxn {
                                                    int64_t lock_until) override;
   Result<int64_t> CountActiveWithRole(const std::string& role) override;
 
+  // --- bulk import progress (bulk.cc) ---
+  Result<std::optional<ImportBatchRow>> ImportedBatch(int64_t run, int64_t batch) override;
+  Status RecordImportBatch(const ImportBatchRow& row) override;
   // --- 外字 register (gaiji.cc) ---
   Status InsertGaiji(const GaijiRow& row) override;
   Result<std::vector<int64_t>> RegisteredGaijiCodePoints(const std::string& municipality) override;

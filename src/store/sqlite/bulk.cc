@@ -1,0 +1,151 @@
+// The SQLite side of a bulk import (registry/import.h): connection tuning, the search indexes
+// deferred to the end of the load, and the per-batch progress that lets a restart resume.
+//
+// The tables here are created on first use (CREATE TABLE IF NOT EXISTS) rather than by a
+// numbered migration: only a node that imports ever has them, and they hold no personal data.
+
+#include <string>
+#include <vector>
+
+#include "store/sqlite/db.h"
+#include "store/sqlite/detail/rows.h"
+#include "store/sqlite/detail/sqlite_store_impl.h"
+
+namespace kakunin::store::sqlite::detail {
+namespace {
+
+constexpr const char kCreateImportTables[] = R"sql(
+CREATE TABLE IF NOT EXISTS import_batches (
+  run INTEGER NOT NULL,
+  batch INTEGER NOT NULL,
+  first_line INTEGER NOT NULL,
+  last_line INTEGER NOT NULL,
+  records INTEGER NOT NULL,
+  applied INTEGER NOT NULL,
+  digest BLOB NOT NULL,
+  audit_seq INTEGER NOT NULL,
+  PRIMARY KEY (run, batch)
+) STRICT, WITHOUT ROWID;
+-- Indexes dropped for a load, with their exact definition, until EndBulkLoad builds them again
+-- (so a crash between the two still knows what to rebuild).
+CREATE TABLE IF NOT EXISTS import_deferred_indexes (
+  name TEXT PRIMARY KEY,
+  sql TEXT NOT NULL
+) STRICT;
+)sql";
+
+// The search-key indexes: only searches read them, and a load is far faster when they are
+// sorted once at the end than kept up to date row by row (random keys at every insert). The
+// indexes that the state checks read (resident code, number MAC) stay.
+constexpr const char kSaveSearchIndexes[] =
+    "INSERT OR IGNORE INTO import_deferred_indexes (name, sql) "
+    "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'residents' "
+    "AND name IN ('residents_birth_kana', 'residents_kana', 'residents_birth_name', "
+    "'residents_name', 'residents_address')";
+
+constexpr const char kDeferredIndexes[] =
+    "SELECT name, sql FROM import_deferred_indexes ORDER BY name";
+
+constexpr const char kImportedBatch[] =
+    "SELECT run, batch, first_line, last_line, records, applied, digest, audit_seq "
+    "FROM import_batches WHERE run = ?1 AND batch = ?2";
+
+constexpr const char kRecordImportBatch[] =
+    "INSERT INTO import_batches (run, batch, first_line, last_line, records, applied, digest, "
+    "audit_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+struct Deferred {
+  std::string name, sql;
+};
+
+Result<std::vector<Deferred>> DeferredIndexes(Db* db) {
+  return QueryAll<Deferred>(
+      db, kDeferredIndexes, [](Stmt&) {}, [](Stmt& s) { return Deferred{s.Text(0), s.Text(1)}; });
+}
+
+}  // namespace
+
+Status BeginBulkLoad(Db* db, const BulkLoadOptions& options) {
+  if (options.cache_mib < 1) return Status::InvalidArgument("cache_mib must be at least 1");
+  KAKUNIN_RETURN_IF_ERROR(db->Exec(kCreateImportTables));
+  if (options.defer_search_indexes) {
+    auto txn = Txn::Begin(db);
+    if (!txn.ok()) return txn.status();
+    KAKUNIN_RETURN_IF_ERROR(db->Exec(kSaveSearchIndexes));
+    KAKUNIN_ASSIGN_OR_RETURN(deferred, DeferredIndexes(db));
+    for (const Deferred& d : deferred) {
+      // Names come from our own table, which only kSaveSearchIndexes fills (fixed names).
+      KAKUNIN_RETURN_IF_ERROR(db->Exec("DROP INDEX IF EXISTS " + d.name));
+    }
+    KAKUNIN_RETURN_IF_ERROR((*txn)->Commit());
+  }
+  // Committed batches survive a crash of the process; a power cut may lose those since the last
+  // checkpoint, and their progress rows with them, so a resumed import redoes exactly those.
+  KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+  return db->Exec("PRAGMA cache_size=-" + std::to_string(options.cache_mib * 1024));
+}
+
+Status EndBulkLoad(Db* db) {
+  KAKUNIN_RETURN_IF_ERROR(db->Exec(kCreateImportTables));
+  KAKUNIN_ASSIGN_OR_RETURN(deferred, DeferredIndexes(db));
+  if (!deferred.empty()) {
+    // The sorter spills to temporary files instead of memory (temp_store=MEMORY would hold
+    // every key of every index in RAM), and may use a second thread.
+    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=FILE"));
+    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA threads=1"));
+    for (const Deferred& d : deferred) {
+      auto txn = Txn::Begin(db);
+      if (!txn.ok()) return txn.status();
+      KAKUNIN_RETURN_IF_ERROR(db->Exec(d.sql));
+      KAKUNIN_PREPARE(s, db, "DELETE FROM import_deferred_indexes WHERE name = ?1");
+      KAKUNIN_RETURN_IF_ERROR(s.Bind(1, d.name).Exec());
+      KAKUNIN_RETURN_IF_ERROR((*txn)->Commit());
+    }
+    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA threads=0"));
+    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=MEMORY"));
+  }
+  // Back to the node's settings (db.cc), then everything into the database file, synced.
+  KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
+  KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-65536"));
+  KAKUNIN_PREPARE(cp, db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  Status st;
+  bool busy = cp.Step(&st) && cp.Int(0) != 0;
+  cp.Reset();
+  KAKUNIN_RETURN_IF_ERROR(st);
+  // A reader kept the checkpoint from finishing: the data is durable in the WAL all the same.
+  (void)busy;
+  return Status::Ok();
+}
+
+Result<std::optional<ImportBatchRow>> SqliteTxn::ImportedBatch(int64_t run, int64_t batch) {
+  KAKUNIN_RETURN_IF_ERROR(db_->Exec(kCreateImportTables));
+  return QueryOne<ImportBatchRow>(
+      db_, kImportedBatch, [&](Stmt& s) { s.Bind(1, run).Bind(2, batch); },
+      [](Stmt& s) {
+        ImportBatchRow r;
+        r.run = s.Int(0);
+        r.batch = s.Int(1);
+        r.first_line = s.Int(2);
+        r.last_line = s.Int(3);
+        r.records = s.Int(4);
+        r.applied = s.Int(5);
+        r.digest = s.Blob(6);
+        r.audit_seq = s.Int(7);
+        return r;
+      });
+}
+
+Status SqliteTxn::RecordImportBatch(const ImportBatchRow& r) {
+  KAKUNIN_PREPARE(s, db_, kRecordImportBatch);
+  return s.Bind(1, r.run)
+      .Bind(2, r.batch)
+      .Bind(3, r.first_line)
+      .Bind(4, r.last_line)
+      .Bind(5, r.records)
+      .Bind(6, r.applied)
+      .BindBlob(7, r.digest)
+      .Bind(8, r.audit_seq)
+      .Exec();
+}
+
+}  // namespace kakunin::store::sqlite::detail
