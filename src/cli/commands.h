@@ -43,6 +43,11 @@ int RunClientsCommand(const std::vector<std::string>& args, Io& io);
 int RunDemoCommand(const std::vector<std::string>& args, Io& io);
 int RunOperatorCommand(const std::vector<std::string>& args, Io& io);
 int RunGaijiCommand(const std::vector<std::string>& args, Io& io);
+int RunConfigCommand(const std::vector<std::string>& args, Io& io);
+
+// The program's version: CMake's project version, and `git describe` when the build was
+// configured in a git checkout (kakunin --version).
+const char* Version();
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.
