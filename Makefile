@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 # Seconds each fuzz target runs inside `make test` (when clang-14 is present).
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build run tour test unit e2e fuzz fuzz-build bench demo clean format
+.PHONY: all build run tour test unit e2e fuzz fuzz-build bench demo clean format deb
 
 all: build
 
@@ -18,10 +18,29 @@ $(BUILD_DIR)/build.ninja: CMakeLists.txt
 
 build: $(BUILD_DIR)/build.ninja
 	@scripts/bootstrap
+	@# A build directory `make run` configured without tests gets them back.
+	@if grep -q '^KAKUNIN_BUILD_TESTS:BOOL=OFF' $(BUILD_DIR)/CMakeCache.txt; then \
+	  cmake -S . -B $(BUILD_DIR) -DKAKUNIN_BUILD_TESTS=ON -DKAKUNIN_BUILD_BENCHMARKS=ON; fi
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
-	@scripts/demo $(BUILD_DIR)/kakunin
+# Installs only what running needs (scripts/bootstrap --run), builds only the binary, and serves
+# the demo node in var/demo — the one an earlier run made, with its operators and clients, unless
+# FRESH=1 asks for a new one.
+run:
+	@scripts/bootstrap --run
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  if dpkg-query -W -f='$${Status}' libgtest-dev 2>/dev/null | grep -q 'ok installed'; then \
+	    cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE); \
+	  else cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	    -DKAKUNIN_BUILD_TESTS=OFF -DKAKUNIN_BUILD_BENCHMARKS=OFF; fi; fi
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target kakunin
+	@FRESH=$(FRESH) scripts/demo $(BUILD_DIR)/kakunin
+
+# The Debian package (debian/, debhelper): ../kakunin_<version>_<arch>.deb, checked by lintian.
+deb:
+	@scripts/bootstrap --deb
+	dpkg-buildpackage -b -us -uc
+	lintian --fail-on error,warning ../kakunin_*_$$(dpkg --print-architecture).deb
 
 # The command-line walkthrough: ingest, search, history, provisions, the operation log.
 tour: build
