@@ -36,11 +36,9 @@ run:
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kakunin
 	@FRESH=$(FRESH) scripts/demo $(BUILD_DIR)/kakunin
 
-# The Debian package (debian/, debhelper): ../kakunin_<version>_<arch>.deb, checked by lintian.
+# The Debian package (debian/, debhelper, lintian-clean): $(BUILD_DIR)/deb/kakunin_<version>_<arch>.deb.
 deb:
-	@scripts/bootstrap --deb
-	dpkg-buildpackage -b -us -uc
-	lintian --fail-on error,warning ../kakunin_*_$$(dpkg --print-architecture).deb
+	@scripts/deb $(BUILD_DIR)/deb
 
 # The command-line walkthrough: ingest, search, history, provisions, the operation log.
 tour: build
