@@ -112,6 +112,21 @@ TEST_P(MigrationForwardTest, AnOlderNodeOpensMigratesAndVerifies) {
       auto v = old.Column("SELECT name FROM cur.sqlite_schema WHERE type = 'table'");
       return std::set<std::string>(v.begin(), v.end());
     }();
+    // A node of schema k kept only what its tables could hold. When a table this node filled
+    // came later (the operation log came with migration 2), no node of schema k can carry this
+    // node's data: such a node had no log to verify and no signing key, and this build does not
+    // open it (it is not a release anyone ran).
+    std::string later;
+    for (const std::string& table : current_tables) {
+      if (table.rfind("sqlite_", 0) == 0 || table == "schema_migrations") continue;
+      if (!old.Column("SELECT name FROM main.sqlite_schema WHERE name = '" + table + "'").empty()) {
+        continue;
+      }
+      if (old.Column("SELECT count(*) FROM cur." + Quote(table)) != std::vector<std::string>{"0"}) {
+        later += " " + table;
+      }
+    }
+    if (!later.empty()) GTEST_SKIP() << "schema " << k << " has no table for:" << later;
     old.Exec("BEGIN");
     for (const std::string& table : old.Column(
              "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE "
