@@ -44,8 +44,11 @@ deb:
 tour: build
 	@scripts/tour $(BUILD_DIR)/kakunin
 
+# KAKUNIN_TEST_DEB=1: tests/deb_install.sh builds the Debian package, installs, runs and purges it
+# on this machine (scripts/bootstrap --deb installs debhelper and lintian).
 unit: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	@scripts/bootstrap --deb
+	KAKUNIN_TEST_DEB=1 ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 # The console in Debian's Chromium driven by playwright-core (npm), WebAuthn through Chromium's
 # virtual authenticator; scripts/bootstrap --e2e installs chromium, nodejs and npm.
