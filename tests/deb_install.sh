@@ -61,13 +61,13 @@ getent passwd kakunin >/dev/null || fail "no kakunin user"
 grep -qx /etc/kakunin/kakunin.toml <(dpkg-query -W -f='${Conffiles}\n' kakunin | awk '{print $1}') ||
   fail "/etc/kakunin/kakunin.toml is not a conffile"
 [[ -f /usr/share/kakunin/web/index.html ]] || fail "the console's files are missing"
-/usr/bin/kakunin --version | grep -q '^kakunin 0\.' || fail "kakunin --version"
+/usr/bin/kakunin --version | grep "^kakunin 0\." >/dev/null || fail "kakunin --version"
 units=(kakunin.service kakunin-purge.service kakunin-purge.timer kakunin-backup.service
        kakunin-backup.timer kakunin-checkpoint.service kakunin-checkpoint.timer)
 unit_dir=/lib/systemd/system
 for u in "${units[@]}"; do [[ -f $unit_dir/$u ]] || fail "missing unit $u"; done
 # The service serves what the console's compiled-in default names.
-strings /usr/bin/kakunin | grep -qx /usr/share/kakunin/web || fail "the binary does not name /usr/share/kakunin/web"
+strings /usr/bin/kakunin | grep -xF /usr/share/kakunin/web >/dev/null || fail "the binary does not name /usr/share/kakunin/web"
 
 if command -v systemd-analyze >/dev/null; then
   echo "== systemd-analyze verify"
