@@ -66,8 +66,6 @@ units=(kakunin.service kakunin-purge.service kakunin-purge.timer kakunin-backup.
        kakunin-backup.timer kakunin-checkpoint.service kakunin-checkpoint.timer)
 unit_dir=/lib/systemd/system
 for u in "${units[@]}"; do [[ -f $unit_dir/$u ]] || fail "missing unit $u"; done
-# The service serves what the console's compiled-in default names.
-strings /usr/bin/kakunin | grep -xF /usr/share/kakunin/web >/dev/null || fail "the binary does not name /usr/share/kakunin/web"
 
 if command -v systemd-analyze >/dev/null; then
   echo "== systemd-analyze verify"
@@ -134,6 +132,12 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert /var/lib/kakunin/ca/ca.p
   "https://127.0.0.1:$port/readyz" || true)
 [[ $code == 200 ]] || fail "/readyz answered '$code'"
 echo "   /readyz: 200"
+# The console's pages come from the package's /usr/share/kakunin/web (the compiled-in default).
+curl -sS --cacert /var/lib/kakunin/ca/ca.pem "https://localhost:$console_port/" \
+  --resolve "localhost:$console_port:127.0.0.1" >"$work/console.html" || fail "the console did not answer"
+cmp -s "$work/console.html" /usr/share/kakunin/web/index.html ||
+  fail "the console did not serve /usr/share/kakunin/web/index.html"
+echo "   the console serves /usr/share/kakunin/web"
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "the service did not stop cleanly on SIGTERM (exit $?)"
 server_pid=
