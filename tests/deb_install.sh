@@ -138,8 +138,15 @@ curl -sS --cacert /var/lib/kakunin/ca/ca.pem "https://localhost:$console_port/" 
 cmp -s "$work/console.html" /usr/share/kakunin/web/index.html ||
   fail "the console did not serve /usr/share/kakunin/web/index.html"
 echo "   the console serves /usr/share/kakunin/web"
-kill -TERM "$server_pid"
-wait "$server_pid" || fail "the service did not stop cleanly on SIGTERM (exit $?)"
+# SIGTERM to kakunin itself, as systemd sends it (runuser, its parent here, would report a
+# forwarded signal as its own death); runuser then exits with kakunin's status.
+node_pid=$(pgrep -P "$server_pid" -x kakunin || true)
+[[ -n $node_pid ]] || fail "no kakunin process under runuser"
+kill -TERM "$node_pid"
+rc=0
+wait "$server_pid" || rc=$?
+[[ $rc -eq 0 ]] || { cat "$work/serve.err"; fail "the service did not stop cleanly on SIGTERM (exit $rc)"; }
+grep -q "stopped" "$work/serve.err" || fail "no clean stop reported"
 server_pid=
 as_kakunin kakunin audit verify --data /var/lib/kakunin >/dev/null || fail "audit verify after the run"
 
