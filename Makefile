@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 # Seconds each fuzz target runs inside `make test` (when clang-14 is present).
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build run tour test unit e2e fuzz fuzz-build bench demo clean format
+.PHONY: all build run tour test unit e2e fuzz fuzz-build bench demo clean format deb
 
 all: build
 
@@ -18,17 +18,37 @@ $(BUILD_DIR)/build.ninja: CMakeLists.txt
 
 build: $(BUILD_DIR)/build.ninja
 	@scripts/bootstrap
+	@# A build directory `make run` configured without tests gets them back.
+	@if grep -q '^KAKUNIN_BUILD_TESTS:BOOL=OFF' $(BUILD_DIR)/CMakeCache.txt; then \
+	  cmake -S . -B $(BUILD_DIR) -DKAKUNIN_BUILD_TESTS=ON -DKAKUNIN_BUILD_BENCHMARKS=ON; fi
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
-	@scripts/demo $(BUILD_DIR)/kakunin
+# Installs only what running needs (scripts/bootstrap --run), builds only the binary, and serves
+# the demo node in var/demo — the one an earlier run made, with its operators and clients, unless
+# FRESH=1 asks for a new one.
+run:
+	@scripts/bootstrap --run
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  if dpkg-query -W -f='$${Status}' libgtest-dev 2>/dev/null | grep -q 'ok installed'; then \
+	    cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE); \
+	  else cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	    -DKAKUNIN_BUILD_TESTS=OFF -DKAKUNIN_BUILD_BENCHMARKS=OFF; fi; fi
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target kakunin
+	@FRESH=$(FRESH) scripts/demo $(BUILD_DIR)/kakunin
+
+# The Debian package (debian/, debhelper, lintian-clean): $(BUILD_DIR)/deb/kakunin_<version>_<arch>.deb.
+deb:
+	@scripts/deb $(BUILD_DIR)/deb
 
 # The command-line walkthrough: ingest, search, history, provisions, the operation log.
 tour: build
 	@scripts/tour $(BUILD_DIR)/kakunin
 
+# KAKUNIN_TEST_DEB=1: tests/deb_install.sh builds the Debian package, installs, runs and purges it
+# on this machine (scripts/bootstrap --deb installs debhelper and lintian).
 unit: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	@scripts/bootstrap --deb
+	KAKUNIN_TEST_DEB=1 ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 # The console in Debian's Chromium driven by playwright-core (npm), WebAuthn through Chromium's
 # virtual authenticator; scripts/bootstrap --e2e installs chromium, nodejs and npm.

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "audit/log.h"
 #include "audit/signer.h"
@@ -51,6 +52,8 @@ class NodeAccess : public cli::NodeAccess {
               const std::string& key_file) const override;
   Status WriteConfig(const std::string& data_dir,
                      const registry::NodeConfig& config) const override;
+  std::vector<std::string> CheckConfig(const std::string& config_file,
+                                       const std::string& data_dir) const override;
   Result<std::unique_ptr<cli::RunningServer>> Serve(
       cli::Node& node, const registry::ServerConfig& config, std::FILE* access_log,
       const registry::ConsoleConfig& console, const cli::ServeOptions& options) const override;

@@ -48,6 +48,11 @@ int RunNotifyCommand(const std::vector<std::string>& args, Io& io);
 int RunBackupCommand(const std::vector<std::string>& args, Io& io);
 int RunRestoreCommand(const std::vector<std::string>& args, Io& io);
 int RunMediaCommand(const std::vector<std::string>& args, Io& io);
+int RunConfigCommand(const std::vector<std::string>& args, Io& io);
+
+// The program's version: CMake's project version, and `git describe` when the build was
+// configured in a git checkout (kakunin --version).
+const char* Version();
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

@@ -37,6 +37,8 @@ const std::vector<Command>& Commands() {
        RunBackupCommand},
       {"restore", "バックアップからの復元", "restore a node from a backup", RunRestoreCommand},
       {"media", "媒体の管理簿", "the media register (backups written)", RunMediaCommand},
+      {"config", "設定ファイルの検査", "check a kakunin.toml: every problem at once",
+       RunConfigCommand},
   };
   return kCommands;
 }
@@ -56,7 +58,8 @@ void PrintHelp(std::ostream& out) {
   out << "\n本人確認情報の参照は、指名された操作者が操作者コンソールまたはAPIで行います。\n"
          "Resident data is read through the operators' console or the API, by an operator\n"
          "nominated for the purpose; no command here prints it.\n"
-         "\n`kakunin COMMAND --help` explains a command, with examples.\n"
+         "\n`kakunin COMMAND --help` explains a command, with examples; `kakunin --version`\n"
+         "prints the version.\n"
          "Example: kakunin generate --count 3 | kakunin validate -\n";
 }
 
@@ -78,6 +81,10 @@ int Main(const std::vector<std::string>& argv, Io& io) {
   if (argv.size() < 2 || argv[1] == "--help" || argv[1] == "-h" || argv[1] == "help") {
     PrintHelp(io.out);
     return argv.size() < 2 ? kExitUsage : kExitOk;
+  }
+  if (argv[1] == "--version" || argv[1] == "version") {
+    io.out << "kakunin " << Version() << "\n";
+    return kExitOk;
   }
   for (const auto& c : Commands()) {
     if (argv[1] == c.name) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/metrics.h"
 #include "api/service.h"
@@ -106,6 +107,16 @@ class NodeAccess {
   // Serves `node` (which must outlive the server) as `config` and `console` say; port 0 takes any
   // free port; the access log goes to `access_log` (not owned; nullptr: none). On an error
   // nothing is left running and the node is as it was.
+  // Every problem of the configuration `config_file` at once (kakunin config check): syntax,
+  // unknown keys, wrong types, missing or unreadable files, permissions, ports. Relative paths
+  // resolve against `data_dir`. Empty: none found.
+  virtual std::vector<std::string> CheckConfig(const std::string& config_file,
+                                               const std::string& data_dir) const {
+    (void)config_file;
+    (void)data_dir;
+    return {"configuration checks are not available in this program"};
+  }
+
   virtual Result<std::unique_ptr<RunningServer>> Serve(Node& node,
                                                        const registry::ServerConfig& config,
                                                        std::FILE* access_log,

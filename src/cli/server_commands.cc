@@ -457,7 +457,10 @@ Result<std::string> WriteExampleNotification(const std::string& dir) {
 // The file that marks a data directory as made by `kakunin demo`.
 constexpr char kDemoMarker[] = "demo-node";
 
-Status PrepareDemo(const std::string& dir, int residents, const std::string& address, Io& io) {
+// `port` and `console_port` are those the demo was given: the configuration names no other (a
+// later `kakunin serve --data DIR` listens where the demo did).
+Status PrepareDemo(const std::string& dir, int residents, const std::string& address, int port,
+                   int console_port, Io& io) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("cannot create the demo directory");
@@ -520,6 +523,7 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
   config.purposes_file = "purposes.toml";
   config.server.present = true;
   config.server.address = address;
+  config.server.port = port;
   config.server.certificate = "tls/server.pem";
   config.server.key = "tls/server.key";
   config.server.client_ca = "ca/ca.pem";
@@ -527,6 +531,7 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
   config.server.access_log = "access.log";
   config.console.present = true;
   config.console.address = address;
+  config.console.port = console_port;
   return io.nodes->WriteConfig(dir, config);
 }
 
@@ -640,7 +645,8 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   const std::string address = args->Get("address").value_or("127.0.0.1");
   const std::string dir = *data;
   if (!fs::exists(dir + "/kakunin.toml")) {
-    Status st = PrepareDemo(dir, static_cast<int>(*residents), address, io);
+    Status st = PrepareDemo(dir, static_cast<int>(*residents), address, static_cast<int>(*port),
+                            static_cast<int>(*console_port), io);
     if (!st.ok()) return FailStart(io, "demo", st);
   } else if (!fs::exists(dir + "/" + kDemoMarker) && !fs::exists(dir + "/demo.json")) {
     // A real node: the demo would print one of its residents' codes and write their record into
