@@ -14,7 +14,7 @@
 #include "core/bytes.h"
 #include "crypto/field_cipher.h"
 #include "crypto/keys.h"
-#include "crypto/wrapped_keys.h"
+#include "crypto/key_file.h"
 #include "support/softhsm.h"
 
 namespace kakunin::crypto {
@@ -122,56 +122,57 @@ TEST_F(Pkcs11Test, AesWrapOpensOnlyWithTheSameKeyAndAssociatedData) {
 
 TEST_F(Pkcs11Test, WrappedKeyFileHoldsNoKeyAndOpensOnlyWithItsToken) {
   ASSERT_TRUE(token_->GenerateAesKey("kakunin-wrap").ok());
-  // Import a plain key file's keys: the registry sealed under them must still open.
-  const std::string plain = hsm_.dir() + "/keys";
-  ASSERT_TRUE(CreateKeyFile(plain).ok());
-  auto keys = LoadKeyFile(plain);
+  // Wrap a plain key file in place: the registry sealed under its keys must still open.
+  const std::string path = hsm_.dir() + "/keys";
+  ASSERT_TRUE(CreateKeyFile(path).ok());
+  auto keys = LoadKeyFile(path);
   ASSERT_TRUE(keys.ok());
   const std::string sealed = FieldCipher(*keys).Seal("123456789012", "row-1");
 
-  const std::string wrapped = hsm_.dir() + "/keys.wrapped";
-  ASSERT_TRUE(WriteWrappedKeyFile(wrapped, *keys, *token_, "kakunin-wrap").ok());
-  EXPECT_TRUE(IsWrappedKeyFile(wrapped));
-  EXPECT_FALSE(IsWrappedKeyFile(plain));
+  ASSERT_TRUE(WrapKeyFile(path, *token_, "kakunin-wrap").ok());
+  EXPECT_EQ(*KeyFileKindOf(path), KeyFileKind::kWrapped);
+  EXPECT_EQ(WrapKeyFile(path, *token_, "kakunin-wrap").code(), StatusCode::kAlreadyExists);
   struct stat st;
-  ASSERT_EQ(::stat(wrapped.c_str(), &st), 0);
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  const std::string text = ReadAll(wrapped);
+  const std::string text = ReadAll(path);
   EXPECT_EQ(text.find(HexEncode(keys->aead_key)), std::string::npos);
   EXPECT_EQ(text.find(HexEncode(keys->hmac_key)), std::string::npos);
-  EXPECT_EQ(WriteWrappedKeyFile(wrapped, *keys, *token_, "kakunin-wrap").code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
 
-  auto loaded = LoadWrappedKeyFile(wrapped, *token_);
+  EXPECT_EQ(LoadNodeKeyFile(path, nullptr).status().code(), StatusCode::kFailedPrecondition);
+  auto loaded = LoadNodeKeyFile(path, token_.get());
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   EXPECT_EQ(loaded->aead_key, keys->aead_key);
   EXPECT_EQ(loaded->hmac_key, keys->hmac_key);
+  EXPECT_EQ(KeyId(*loaded), KeyId(*keys));  // the database still recognises its key file
   EXPECT_EQ(*FieldCipher(*loaded).Open(sealed, "row-1"), "123456789012");
 
-  // Swapped lines, a changed byte, a group-readable file: refused.
-  std::string swapped = text;
-  size_t a = swapped.find("\naead "), h = swapped.find("\nhmac ");
-  std::string aead_hex = swapped.substr(a + 6, h - a - 6);
-  std::string hmac_hex = swapped.substr(h + 6, swapped.size() - h - 7);
-  swapped = swapped.substr(0, a) + "\naead " + hmac_hex + "\nhmac " + aead_hex + "\n";
+  // Swapped lines, a changed byte, an extra line, a group-readable file: refused.
   const std::string bad = hsm_.dir() + "/bad";
-  std::ofstream(bad) << swapped;
-  ::chmod(bad.c_str(), 0600);
-  EXPECT_EQ(LoadWrappedKeyFile(bad, *token_).status().code(), StatusCode::kDataLoss);
-  std::ofstream(bad, std::ios::trunc) << text.substr(0, text.size() - 3) << "00\n";
-  EXPECT_EQ(LoadWrappedKeyFile(bad, *token_).status().code(), StatusCode::kDataLoss);
-  std::ofstream(bad, std::ios::trunc) << text << "extra\n";
-  EXPECT_EQ(LoadWrappedKeyFile(bad, *token_).status().code(), StatusCode::kDataLoss);
-  ::chmod(wrapped.c_str(), 0640);
-  EXPECT_EQ(LoadWrappedKeyFile(wrapped, *token_).status().code(), StatusCode::kPermissionDenied);
-  ::chmod(wrapped.c_str(), 0600);
+  auto write_bad = [&](const std::string& t) {
+    std::ofstream(bad, std::ios::trunc) << t;
+    ::chmod(bad.c_str(), 0600);
+  };
+  size_t h = text.find("\nhmac "), a = text.find("\naead ");
+  std::string hmac_hex = text.substr(h + 6, a - h - 6);
+  std::string aead_hex = text.substr(a + 6, text.size() - a - 7);
+  write_bad(text.substr(0, h) + "\nhmac " + aead_hex + "\naead " + hmac_hex + "\n");
+  EXPECT_EQ(LoadNodeKeyFile(bad, token_.get()).status().code(), StatusCode::kDataLoss);
+  write_bad(text.substr(0, text.size() - 3) + "00\n");
+  EXPECT_EQ(LoadNodeKeyFile(bad, token_.get()).status().code(), StatusCode::kDataLoss);
+  write_bad(text + "extra\n");
+  EXPECT_EQ(LoadNodeKeyFile(bad, token_.get()).status().code(), StatusCode::kDataLoss);
+  ::chmod(path.c_str(), 0640);
+  EXPECT_EQ(LoadNodeKeyFile(path, token_.get()).status().code(), StatusCode::kPermissionDenied);
+  ::chmod(path.c_str(), 0600);
 
-  // The same label on another token is another key: the file does not open there.
+  // Another AES key under the label the file names: the file does not open.
   ASSERT_TRUE(token_->GenerateAesKey("impostor").ok());
   std::string other = text;
   other.replace(other.find("wrap kakunin-wrap"), 17, "wrap impostor");
-  std::ofstream(bad, std::ios::trunc) << other;
-  EXPECT_EQ(LoadWrappedKeyFile(bad, *token_).status().code(), StatusCode::kDataLoss);
+  write_bad(other);
+  EXPECT_EQ(LoadNodeKeyFile(bad, token_.get()).status().code(), StatusCode::kDataLoss);
 }
 
 TEST_F(Pkcs11Test, FreshWrappedKeyFileNeedsTheWrappingKey) {
@@ -180,10 +181,51 @@ TEST_F(Pkcs11Test, FreshWrappedKeyFileNeedsTheWrappingKey) {
   EXPECT_FALSE(std::filesystem::exists(path));
   ASSERT_TRUE(token_->GenerateAesKey("kakunin-wrap").ok());
   ASSERT_TRUE(CreateWrappedKeyFile(path, *token_, "kakunin-wrap").ok());
-  auto keys = LoadWrappedKeyFile(path, *token_);
+  auto keys = LoadNodeKeyFile(path, token_.get());
   ASSERT_TRUE(keys.ok()) << keys.status().message();
   EXPECT_EQ(keys->aead_key.size(), kKeySize);
   EXPECT_NE(keys->aead_key, keys->hmac_key);
+  EXPECT_TRUE(keys->key_ids);
+}
+
+// Field-key rotation in the key file: a new current key, the old ones kept (wrapped) until
+// retired; a value sealed under any key still opens, new values carry the new key's id.
+TEST_F(Pkcs11Test, AddingAndRetiringFieldKeysInAWrappedFile) {
+  ASSERT_TRUE(token_->GenerateAesKey("kakunin-wrap").ok());
+  const std::string path = hsm_.dir() + "/keys";
+  ASSERT_TRUE(CreateKeyFile(path).ok());
+  auto v1 = LoadNodeKeyFile(path, nullptr);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_FALSE(v1->key_ids);
+  const std::string old_blob = FieldCipher(*v1).Seal("123456789012", "ad");
+  EXPECT_EQ(old_blob[0], '\x01');
+  ASSERT_TRUE(WrapKeyFile(path, *token_, "kakunin-wrap").ok());
+
+  auto id = AddFieldKey(path, token_.get());
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto both = LoadNodeKeyFile(path, token_.get());
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  ASSERT_EQ(both->previous_aead_keys.size(), 1u);
+  EXPECT_EQ(both->previous_aead_keys[0], v1->aead_key);
+  EXPECT_EQ(both->hmac_key, v1->hmac_key);
+  EXPECT_EQ(HexEncode(FieldKeyId(both->aead_key)), *id);
+  FieldCipher cipher(*both);
+  EXPECT_EQ(*cipher.Open(old_blob, "ad"), "123456789012");
+  EXPECT_FALSE(cipher.SealedUnderCurrentKey(old_blob));
+  const std::string new_blob = cipher.Seal("123456789012", "ad");
+  EXPECT_EQ(new_blob[0], '\x02');
+  EXPECT_EQ(new_blob.size(), 12 + kSealOverheadWithKeyId);
+  EXPECT_EQ(new_blob.substr(1, kKeyIdSize), FieldKeyId(both->aead_key));
+  EXPECT_TRUE(cipher.SealedUnderCurrentKey(new_blob));
+
+  EXPECT_EQ(*RetireOldFieldKeys(path, token_.get()), 1);
+  auto after = LoadNodeKeyFile(path, token_.get());
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->previous_aead_keys.empty());
+  FieldCipher retired(*after);
+  EXPECT_EQ(*retired.Open(new_blob, "ad"), "123456789012");
+  EXPECT_EQ(retired.Open(old_blob, "ad").status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(*RetireOldFieldKeys(path, token_.get()), 0);
 }
 
 }  // namespace
