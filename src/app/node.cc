@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "app/config.h"
+#include "app/node_keys.h"
 #include "audit/checkpoint.h"
 #include "crypto/keys.h"
 #include "store/sqlite/sqlite_registry_store.h"
@@ -81,6 +82,11 @@ std::unique_ptr<registry::WriteQueue> Node::NewWriteQueue(size_t max_batch) {
   return std::make_unique<registry::WriteQueue>(store.get(), max_batch);
 }
 
+std::unique_ptr<registry::FieldKeyRotation> Node::NewFieldKeyRotation() {
+  if (cipher->key_count() < 2) return nullptr;
+  return std::make_unique<registry::FieldKeyRotation>(store.get(), cipher.get(), log.get(), actor);
+}
+
 Status Node::Seal() { return SealLog(*this); }
 
 Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool check_head,
@@ -112,7 +118,10 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     KAKUNIN_RETURN_IF_ERROR(CheckPrivate(path, /*directory=*/false));
   }
   // The key first: a missing or wrong key must stop us before the database is opened.
-  auto keys = crypto::LoadKeyFile(node->config.key_file);
+  auto token = OpenConfiguredToken(node->config);
+  if (!token.ok()) return token.status();
+  node->token = std::move(*token);
+  auto keys = LoadConfiguredKeys(node->config, node->token.get());
   if (!keys.ok()) return keys.status();
   auto store = store::sqlite::OpenRegistryStore(node->config.database_path, /*create=*/false);
   if (!store.ok()) return store.status();
@@ -130,7 +139,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     return Status::FailedPrecondition(
         "the configuration's prefecture does not match the database's");
   }
-  auto signer = audit::LoadSigningKeyFile(node->config.signing_key);
+  auto signer = LoadConfiguredSigner(node->config, node->token);
   if (!signer.ok()) return signer.status();
   node->signer = std::move(*signer);
   auto log_key = node->store->GetMeta("log_key_id");

@@ -12,6 +12,7 @@
 #include "audit/signer.h"
 #include "cli/node.h"
 #include "crypto/field_cipher.h"
+#include "crypto/pkcs11.h"
 #include "store/registry_store.h"
 
 namespace kakunin::app {
@@ -22,11 +23,14 @@ struct Node : cli::Node {
 
   std::unique_ptr<store::RegistryStore> store;
   std::unique_ptr<crypto::FieldCipher> cipher;
+  // The PKCS#11 token of [hsm] (docs/keys.md), if any; the signer may use it, so it goes last.
+  std::shared_ptr<crypto::Pkcs11Token> token;
   std::unique_ptr<audit::Signer> signer;
   std::unique_ptr<audit::AuditLog> log;
 
   Status Seal() override;
   std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) override;
+  std::unique_ptr<registry::FieldKeyRotation> NewFieldKeyRotation() override;
 };
 
 // See cli::NodeAccess::Open.

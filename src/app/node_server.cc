@@ -209,6 +209,27 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   s->flush_timer_ = std::make_unique<CheckpointTimer>(
       options.clock != nullptr ? options.clock : &node->clock, int64_t{1000000},
       [log] { log->Flush(); });
+  // While the key file holds older field keys, the values under them are re-sealed under the
+  // current one in the background: a short transaction per batch, so serving goes on.
+  if (auto job = node->NewFieldKeyRotation()) {
+    s->rotation_ = std::thread([self, job = std::move(job)] {
+      int64_t resealed = 0;
+      while (!self->rotation_stop_) {
+        auto p = job->Step();
+        if (!p.ok()) {
+          self->Report("field-key rotation stopped: " + p.status().message());
+          return;
+        }
+        resealed += p->resealed;
+        if (p->done) {
+          self->Report("field-key rotation: every value is sealed under the current key (" +
+                       std::to_string(resealed) +
+                       " re-sealed now); `kakunin keys retire-field-keys` removes the older keys");
+          return;
+        }
+      }
+    });
+  }
   return s;
 }
 
@@ -235,6 +256,8 @@ Status NodeServer::ReloadTls() {
 Status NodeServer::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  rotation_stop_ = true;
+  if (rotation_.joinable()) rotation_.join();
   if (timer_) timer_->Stop();
   if (flush_timer_) flush_timer_->Stop();
   if (console_server_) console_server_->Stop();

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <atomic>
 #include <thread>
 
 #include "api/console.h"
@@ -123,6 +124,9 @@ class NodeServer final : public cli::RunningServer {
   std::unique_ptr<http::Server> console_server_;
   std::unique_ptr<CheckpointTimer> timer_;
   std::unique_ptr<CheckpointTimer> flush_timer_;  // the access log, every second
+  // Field-key rotation's re-sealing (docs/keys.md), while older field keys are loaded.
+  std::thread rotation_;
+  std::atomic<bool> rotation_stop_{false};
   bool stopped_ = false;
 };
 

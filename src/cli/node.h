@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "registry/audit_desk.h"
 #include "registry/config.h"
+#include "registry/field_key_rotation.h"
 #include "registry/gaiji.h"
 #include "registry/gateway.h"
 #include "registry/host_reports.h"
@@ -50,6 +51,9 @@ struct Node {
   virtual Status Seal() = 0;
   // A group-committing write queue over the node's database (NodeServer).
   virtual std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) = 0;
+  // The field-key rotation job over the node's database (docs/keys.md); nullptr unless the key
+  // file holds older field keys besides the current one.
+  virtual std::unique_ptr<registry::FieldKeyRotation> NewFieldKeyRotation() { return nullptr; }
 };
 
 // A node on the network (both listeners), as the serve and demo commands see it; implemented by

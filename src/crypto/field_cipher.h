@@ -55,6 +55,8 @@ class FieldCipher {
   // The prefix every blob sealed under the current key starts with (version, key id): what the
   // store compares to count the values still under an older key.
   std::string CurrentPrefix() const;
+  // How many aead keys are loaded: more than one while a field key is being rotated.
+  size_t key_count() const { return aead_keys_.size(); }
 
   // The plaintext of a blob from Seal() with the same `associated_data` and keys. Any other
   // input (wrong key, wrong associated data, a changed or missing byte, unknown version) is

@@ -24,7 +24,10 @@ struct HsmSettings {
   std::string token_label;  // the token's label (softhsm2-util --init-token --label …)
   std::string pin_file;     // a file holding the user PIN, mode 0600 (or 0400)
   std::string pin_env;      // or the name of an environment variable holding it
-  std::string signing_key_label = "kakunin-signing";
+  // The Ed25519 pair that signs checkpoints; "": the signing key stays in its file.
+  std::string signing_key_label;
+  // The AES key that wraps the field keys (`kakunin keys wrap-field-keys`); a wrapped key file
+  // names its own wrapping key, so this matters only when wrapping.
   std::string wrap_key_label = "kakunin-wrap";
 };
 

@@ -39,6 +39,7 @@
 #include <string>
 
 #include "domain/identifiers.h"
+#include "crypto/pkcs11.h"
 
 namespace kakunin::registry {
 
@@ -126,6 +127,8 @@ struct NodeConfig {
   ServerConfig server;
   ConsoleConfig console;
   QuotaConfig quotas;
+  // [hsm]: keys on a PKCS#11 token (docs/keys.md); unset: keys in files only.
+  std::optional<crypto::HsmSettings> hsm;
 };
 
 }  // namespace kakunin::registry
