@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "app/config.h"
+#include "app/key_access.h"
 #include "app/node_keys.h"
 #include "audit/checkpoint.h"
 #include "crypto/keys.h"
@@ -293,6 +294,11 @@ Result<std::unique_ptr<cli::RunningServer>> NodeAccess::Serve(
   o.report = options.report;
   KAKUNIN_ASSIGN_OR_RETURN(server, NodeServer::Start(&node, config, access_log, console, o));
   return std::unique_ptr<cli::RunningServer>(std::move(server));
+}
+
+const cli::KeyAccess* NodeAccess::keys() const {
+  static const KeyAccess kKeys;
+  return &kKeys;
 }
 
 Result<std::unique_ptr<cli::Node>> NodeAccess::Open(const std::string& data_dir, bool check_head,

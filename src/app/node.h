@@ -49,6 +49,7 @@ Status WriteNodeConfig(const std::string& data_dir, const registry::NodeConfig& 
 // The real thing, for the commands (app/main.cc, tests that run commands in-process).
 class NodeAccess : public cli::NodeAccess {
  public:
+  const cli::KeyAccess* keys() const override;
   Result<std::unique_ptr<cli::Node>> Open(const std::string& data_dir, bool check_head,
                                           const std::string& config_file) const override;
   Status Init(const std::string& data_dir, int prefecture,

@@ -43,6 +43,7 @@ int RunClientsCommand(const std::vector<std::string>& args, Io& io);
 int RunDemoCommand(const std::vector<std::string>& args, Io& io);
 int RunOperatorCommand(const std::vector<std::string>& args, Io& io);
 int RunGaijiCommand(const std::vector<std::string>& args, Io& io);
+int RunKeysCommand(const std::vector<std::string>& args, Io& io);
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

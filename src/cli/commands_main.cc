@@ -29,6 +29,8 @@ const std::vector<Command>& Commands() {
       {"demo", "デモノードの準備と起動", "prepare and serve a demo node", RunDemoCommand},
       {"audit", "操作履歴の検証・証明・検索", "verify, prove and search the operation log",
        RunAuditCommand},
+      {"keys", "鍵の管理（HSM・鍵の更新）", "the node's keys: HSM (PKCS#11), key rotation",
+       RunKeysCommand},
   };
   return kCommands;
 }

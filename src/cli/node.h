@@ -15,6 +15,7 @@
 #include "api/metrics.h"
 #include "api/service.h"
 #include "cli/args.h"
+#include "cli/keys.h"
 #include "core/clock.h"
 #include "registry/audit_desk.h"
 #include "registry/config.h"
@@ -80,6 +81,8 @@ struct ServeOptions {
 class NodeAccess {
  public:
   virtual ~NodeAccess() = default;
+  // The node's keys for `kakunin keys` (cli/keys.h); nullptr where there is no such access.
+  virtual const KeyAccess* keys() const { return nullptr; }
 
   // Opens the node in `data_dir`: refuses (InvalidArgument, naming the path and the chmod/chown
   // that fixes it) a data directory, configuration, key file, signing key or database (and its
