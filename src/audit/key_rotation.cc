@@ -70,6 +70,23 @@ Status RotateSigningKey(store::RegistryTxn& txn, const Signer& current, const Si
   return txn.SetMeta("log_key_id", next.key_id());
 }
 
+Result<bool> SignedByEarlierKey(store::RegistryReader& reader, const Checkpoint& c) {
+  store::AuditQuery q;
+  q.action = std::string(kSigningKeyRotateAction);
+  q.limit = kMaxAnnouncements;
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader.SearchAudit(q));
+  for (const store::AuditRow& row : rows) {
+    if (!row.payload) continue;
+    auto entry = DecodeEntry(*row.payload);
+    if (!entry.ok()) continue;
+    auto json = text::ParseJson(entry->conditions);
+    if (!json.ok() || !json->is_object()) continue;
+    auto previous = HexKey(*json, "previous_public_key");
+    if (previous && VerifyCheckpoint(c, *previous)) return true;
+  }
+  return false;
+}
+
 Result<std::vector<bool>> CheckCheckpointSignatures(
     store::RegistryReader& reader, const std::vector<store::CheckpointRow>& checkpoints,
     std::string_view trusted_key, const std::function<void(std::string)>& add) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/checkpoint.h"
 #include "audit/log.h"
 #include "audit/signer.h"
 #include "core/clock.h"
@@ -30,6 +31,10 @@ inline constexpr std::string_view kSigningKeyActivateAction = "key.signing.activ
 Status RotateSigningKey(store::RegistryTxn& txn, const Signer& current, const Signer& next,
                         const Clock& clock, const std::string& actor,
                         const std::string& terminal);
+
+// Whether `c` is signed by a key the log announced a successor for (an earlier signing key):
+// a checkpoint kept outside the database (audit.head) before a rotation still counts.
+Result<bool> SignedByEarlierKey(store::RegistryReader& reader, const Checkpoint& c);
 
 // The verifier's checkpoint-signature step (VerifyLog). `trusted_key` is the key the caller
 // trusts: the log's first key, or any key a valid announcement introduced (the current one,
