@@ -316,6 +316,14 @@ class SideDoorTest : public ::testing::Test {
             Path("log.kla")}},
           {{"audit", "verify", "--archive", Path("log.kla"), "--public-key", d + "/audit.key.pub"}},
           {{"audit", "no-such-subcommand", "--data", d}}}},
+        {"keys",
+         {{{"keys", "status", "--data", d}},
+          {{"keys", "rotate-field-key", "--data", d}},
+          {{"keys", "reseal", "--data", d}},
+          {{"keys", "retire-field-keys", "--data", d}},
+          {{"keys", "rotate-signing-key", "--data", d}},
+          {{"keys", "status", "--data", d}},
+          {{"keys", "init-token", "--data", d}}}},
     };
   }
 
