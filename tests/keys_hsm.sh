@@ -60,8 +60,8 @@ grep -q 'PIN' <<< "$out" || fail "no word on the PIN: $out"
 grep -q '999999\|246810' <<< "$out" && fail "a PIN was printed: $out"
 printf '246810\n' > "$d/hsm.pin"
 
-# The signing key moves onto the token by rotation; the log verifies with the original public key
-# (the C++ tests check the original key too) and an archive with the new public key.
+# The signing key moves onto the token by rotation, announced in the log: the log verifies, and
+# so does an archive with the new public key (src/audit/key_rotation_test.cc: the original key).
 "$bin" keys rotate-signing-key --data "$d" --label kakunin-signing-2 > "$tmp/rotate.out" \
   || fail "rotate-signing-key: $(cat "$tmp/rotate.out")"
 grep -q "signing_key_label = 'kakunin-signing-2'" "$d/kakunin.toml" || fail "config not updated"
