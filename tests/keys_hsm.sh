@@ -74,29 +74,36 @@ newpub=$(ls "$d"/signing-*.pub)
 "$bin" audit search --data "$d" --action key.signing.rotate | grep -q '"public_key' \
   || fail "no announcement in the log"
 
-# A field-key rotation, re-sealed by the serving node while an agency reads.
+# A field-key rotation while the node serves: SIGHUP makes it take the new key and re-seal the
+# rest in the background, without a restart, while an agency reads.
+printf '\n[server]\naddress = "127.0.0.1"\nport = 0\ncertificate = "%s"\nkey = "%s"\nclient_ca = "%s"\naccess_log = "-"\n' \
+  "$tmp/server.pem" "$tmp/server.key" "$tmp/ca/ca.pem" >> "$d/kakunin.toml"
+"$bin" serve --data "$d" 2> "$tmp/serve.err" & serve=$!
+for _ in $(seq 1 300); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on https:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/serve.err")
+[ -n "$port" ] || fail "serve did not start: $(cat "$tmp/serve.err")"
+read_one() {
+  curl -sSf --cacert "$tmp/ca/ca.pem" --cert "$tmp/boe.pem" --key "$tmp/boe.key" \
+    "https://127.0.0.1:$port/v1/residents/$code?purpose=board.school_aid" > /dev/null
+}
+read_one || fail "a read failed before the rotation: $(cat "$tmp/serve.err")"
 "$bin" keys rotate-field-key --data "$d" > /dev/null
 "$bin" keys status --data "$d" | grep -q '300 values still under an older key' \
   || fail "status: $("$bin" keys status --data "$d")"
 if "$bin" keys retire-field-keys --data "$d" > /dev/null 2>&1; then
   fail "older keys retired while values were still under them"
 fi
-printf '\n[server]\naddress = "127.0.0.1"\nport = 0\ncertificate = "%s"\nkey = "%s"\nclient_ca = "%s"\naccess_log = "-"\n' \
-  "$tmp/server.pem" "$tmp/server.key" "$tmp/ca/ca.pem" > "$tmp/server.toml"
-cat "$tmp/server.toml" >> "$d/kakunin.toml"
-"$bin" serve --data "$d" 2> "$tmp/serve.err" & serve=$!
-for _ in $(seq 1 300); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on https:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/serve.err")
-[ -n "$port" ] || fail "serve did not start: $(cat "$tmp/serve.err")"
-curl -sSf --cacert "$tmp/ca/ca.pem" --cert "$tmp/boe.pem" --key "$tmp/boe.key" \
-  "https://127.0.0.1:$port/v1/residents/$code?purpose=board.school_aid" > /dev/null \
-  || fail "a read failed during the rotation: $(cat "$tmp/serve.err")"
-for _ in $(seq 1 600); do grep -q 'field-key rotation: every value' "$tmp/serve.err" && break; sleep 0.1; done
+read_one || fail "a read failed after the new key was added"
+kill -HUP "$serve"
+for _ in $(seq 1 600); do
+  read_one || fail "a read failed during the rotation: $(cat "$tmp/serve.err")"
+  grep -q 'field-key rotation: every value' "$tmp/serve.err" && break
+  sleep 0.1
+done
+grep -q 'field keys reloaded: 2 loaded' "$tmp/serve.err" || fail "no reload: $(cat "$tmp/serve.err")"
 grep -q 'field-key rotation: every value' "$tmp/serve.err" \
   || fail "the serving node did not finish the rotation: $(cat "$tmp/serve.err")"
-curl -sSf --cacert "$tmp/ca/ca.pem" --cert "$tmp/boe.pem" --key "$tmp/boe.key" \
-  "https://127.0.0.1:$port/v1/residents/$code?purpose=board.school_aid" > /dev/null \
-  || fail "a read failed after the rotation"
+read_one || fail "a read failed after the rotation"
 kill -TERM "$serve"; wait "$serve" || fail "serve did not stop cleanly"; serve=
 "$bin" keys status --data "$d" | grep -q 'field-key rotation: done' || fail "status after serve"
 "$bin" keys retire-field-keys --data "$d" > /dev/null || fail "retire-field-keys"

@@ -198,7 +198,7 @@ Result<Lines> KeyAccess::RotateFieldKey(const std::string& data_dir) const {
   KAKUNIN_ASSIGN_OR_RETURN(id, crypto::AddFieldKey(node->config.key_file, node->token.get()));
   return Lines{"new current field key " + id + " added to " + node->config.key_file +
                    " (the older keys are kept)",
-               "restart the node (systemctl restart kakunin): it seals new values under the new "
+               "send the serving node SIGHUP (or restart it): it seals new values under the new "
                "key and re-seals the others in the background while it serves;",
                "or, while it is stopped: kakunin keys reseal --data " + data_dir};
 }

@@ -88,6 +88,16 @@ std::unique_ptr<registry::FieldKeyRotation> Node::NewFieldKeyRotation() {
   return std::make_unique<registry::FieldKeyRotation>(store.get(), cipher.get(), log.get(), actor);
 }
 
+Result<size_t> Node::ReloadFieldKeys() {
+  KAKUNIN_ASSIGN_OR_RETURN(keys, LoadConfiguredKeys(config, token.get()));
+  KAKUNIN_ASSIGN_OR_RETURN(key_id, store->GetMeta("key_id"));
+  if (!key_id || *key_id != crypto::KeyId(keys)) {
+    return Status::PermissionDenied("the key file does not belong to this database any more");
+  }
+  KAKUNIN_RETURN_IF_ERROR(cipher->Reload(keys));
+  return cipher->key_count();
+}
+
 Status Node::Seal() { return SealLog(*this); }
 
 Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool check_head,

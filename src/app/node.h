@@ -31,6 +31,7 @@ struct Node : cli::Node {
   Status Seal() override;
   std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) override;
   std::unique_ptr<registry::FieldKeyRotation> NewFieldKeyRotation() override;
+  Result<size_t> ReloadFieldKeys() override;
 };
 
 // See cli::NodeAccess::Open.

@@ -55,6 +55,9 @@ struct Node {
   // The field-key rotation job over the node's database (docs/keys.md); nullptr unless the key
   // file holds older field keys besides the current one.
   virtual std::unique_ptr<registry::FieldKeyRotation> NewFieldKeyRotation() { return nullptr; }
+  // Reads the key file again and takes its field keys (serve's SIGHUP after `kakunin keys
+  // rotate-field-key`); returns how many field keys are loaded now.
+  virtual Result<size_t> ReloadFieldKeys() { return Status::FailedPrecondition("this node cannot reload its keys"); }
 };
 
 // A node on the network (both listeners), as the serve and demo commands see it; implemented by

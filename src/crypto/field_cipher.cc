@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "crypto/sha256.h"
 
@@ -59,12 +60,41 @@ FieldCipher::FieldCipher(const NodeKeys& keys) {
   std::memcpy(hmac_key_.data(), keys.hmac_key.data(), kKeySize);
 }
 
+size_t FieldCipher::key_count() const {
+  std::shared_lock lock(mu_);
+  return aead_keys_.size();
+}
+
+Status FieldCipher::Reload(const NodeKeys& keys) {
+  if (keys.hmac_key.size() != kKeySize || keys.aead_key.size() != kKeySize ||
+      sodium_memcmp(keys.hmac_key.data(), hmac_key_.data(), kKeySize) != 0) {
+    return Status::FailedPrecondition("the reloaded key file has another lookup (hmac) key");
+  }
+  std::vector<const std::string*> all;
+  for (const std::string& k : keys.previous_aead_keys) all.push_back(&k);
+  all.push_back(&keys.aead_key);
+  std::vector<AeadKey> loaded;
+  for (const std::string* k : all) {
+    if (k->size() != kKeySize) return Status::FailedPrecondition("a field key is not 32 bytes");
+    AeadKey a;
+    std::memcpy(a.key.data(), k->data(), kKeySize);
+    a.id = FieldKeyId(*k);
+    loaded.push_back(std::move(a));
+  }
+  std::unique_lock lock(mu_);
+  for (AeadKey& k : aead_keys_) sodium_memzero(k.key.data(), k.key.size());
+  aead_keys_ = std::move(loaded);
+  key_ids_ = keys.key_ids;
+  return Status::Ok();
+}
+
 FieldCipher::~FieldCipher() {
   for (AeadKey& k : aead_keys_) sodium_memzero(k.key.data(), k.key.size());
   sodium_memzero(hmac_key_.data(), hmac_key_.size());
 }
 
 std::string FieldCipher::Seal(std::string_view plaintext, std::string_view associated_data) const {
+  std::shared_lock lock(mu_);
   const AeadKey& current = aead_keys_.back();
   const size_t prefix = key_ids_ ? 1 + kKeyIdSize : 1;
   std::string sealed(plaintext.size() + kSealOverhead + prefix - 1, '\0');
@@ -85,6 +115,7 @@ bool FieldCipher::SealedUnderCurrentKey(std::string_view sealed) const {
 }
 
 std::string FieldCipher::CurrentPrefix() const {
+  std::shared_lock lock(mu_);
   if (!key_ids_) {
     // Without key ids only one key can be current, and only while it is the only key.
     return aead_keys_.size() == 1 ? std::string(1, static_cast<char>(kSealVersion))
@@ -97,6 +128,7 @@ Result<std::string> FieldCipher::Open(std::string_view sealed,
                                       std::string_view associated_data) const {
   const Status failed = Status::DataLoss("sealed field failed authentication");
   if (sealed.size() < kSealOverhead) return failed;
+  std::shared_lock lock(mu_);
   const AeadKey* key = nullptr;
   size_t prefix = 1;
   if (Bytes(sealed)[0] == kSealVersion) {

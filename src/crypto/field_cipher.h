@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,7 +57,13 @@ class FieldCipher {
   // store compares to count the values still under an older key.
   std::string CurrentPrefix() const;
   // How many aead keys are loaded: more than one while a field key is being rotated.
-  size_t key_count() const { return aead_keys_.size(); }
+  size_t key_count() const;
+
+  // Takes the aead keys of `keys` in place of those loaded (a serving node's SIGHUP after
+  // `kakunin keys rotate-field-key`): later seals use its current key, later opens any of its
+  // keys. Thread-safe against every other method. FailedPrecondition if the hmac key differs
+  // (the lookup hashes are made with it) or a key is not kKeySize bytes; nothing changes then.
+  Status Reload(const NodeKeys& keys);
 
   // The plaintext of a blob from Seal() with the same `associated_data` and keys. Any other
   // input (wrong key, wrong associated data, a changed or missing byte, unknown version) is
@@ -74,7 +81,9 @@ class FieldCipher {
     std::array<unsigned char, kKeySize> key;
     std::string id;  // kKeyIdSize raw bytes
   };
-  // Oldest first; the last is current, the first opens version-0x01 blobs.
+  // Oldest first; the last is current, the first opens version-0x01 blobs. Guarded by mu_
+  // (Reload replaces them while other threads seal and open).
+  mutable std::shared_mutex mu_;
   std::vector<AeadKey> aead_keys_;
   bool key_ids_ = false;
   std::array<unsigned char, kKeySize> hmac_key_;
