@@ -228,5 +228,35 @@ TEST_F(Pkcs11Test, AddingAndRetiringFieldKeysInAWrappedFile) {
   EXPECT_EQ(*RetireOldFieldKeys(path, token_.get()), 0);
 }
 
+// A serving node's SIGHUP: the cipher takes the key file's keys in place, but never another
+// lookup key (the index of numbers is made with it).
+TEST(FieldCipherReloadTest, TakesTheNewFieldKeysButNotAnotherLookupKey) {
+  NodeKeys first;
+  first.aead_key = std::string(kKeySize, 'a');
+  first.hmac_key = std::string(kKeySize, 'h');
+  FieldCipher cipher(first);
+  const std::string before = cipher.Seal("123456789012", "ad");
+  EXPECT_EQ(cipher.key_count(), 1u);
+
+  NodeKeys rotated;
+  rotated.previous_aead_keys = {first.aead_key};
+  rotated.aead_key = std::string(kKeySize, 'b');
+  rotated.hmac_key = first.hmac_key;
+  rotated.key_ids = true;
+  ASSERT_TRUE(cipher.Reload(rotated).ok());
+  EXPECT_EQ(cipher.key_count(), 2u);
+  EXPECT_EQ(*cipher.Open(before, "ad"), "123456789012");
+  const std::string after = cipher.Seal("123456789012", "ad");
+  EXPECT_EQ(after.substr(1, kKeyIdSize), FieldKeyId(rotated.aead_key));
+  EXPECT_TRUE(cipher.SealedUnderCurrentKey(after));
+  EXPECT_FALSE(cipher.SealedUnderCurrentKey(before));
+
+  NodeKeys other = rotated;
+  other.hmac_key = std::string(kKeySize, 'x');
+  EXPECT_EQ(cipher.Reload(other).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*cipher.Open(after, "ad"), "123456789012");  // unchanged
+  EXPECT_EQ(cipher.LookupHash("x"), FieldCipher(first).LookupHash("x"));
+}
+
 }  // namespace
 }  // namespace kakunin::crypto
