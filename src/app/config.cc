@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include "app/hsm_config.h"
 #include "registry/registry.h"  // IsValidPurposeId
 
 namespace kakunin::app {
@@ -226,7 +227,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "checks", "server", "console", "quotas", "upstream", "limits"},
+          "checks", "server", "console", "quotas", "upstream", "limits", "hsm"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -382,6 +383,10 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
     if (!q.is_table()) return Status::InvalidArgument("config: [quotas] must be a table");
     KAKUNIN_RETURN_IF_ERROR(ParseQuotas(*q.as_table(), &c.quotas));
   }
+  if (auto h = t["hsm"]) {
+    if (!h.is_table()) return Status::InvalidArgument("config: [hsm] must be a table");
+    KAKUNIN_RETURN_IF_ERROR(ParseHsmConfig(*h.as_table(), data_dir, &c));
+  }
   return c;
 }
 
@@ -524,6 +529,7 @@ std::string RenderNodeConfig(const NodeConfig& c) {
       RenderQuotaLimits(limits, o);
     }
   }
+  o << RenderHsmConfig(c);
   return o.str();
 }
 

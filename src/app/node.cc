@@ -17,6 +17,8 @@
 #include <fstream>
 
 #include "app/config.h"
+#include "app/key_access.h"
+#include "app/node_keys.h"
 #include "audit/checkpoint.h"
 #include "crypto/keys.h"
 #include "store/sqlite/backup.h"
@@ -105,6 +107,21 @@ std::unique_ptr<registry::WriteQueue> Node::NewWriteQueue(size_t max_batch) {
   return std::make_unique<registry::WriteQueue>(store.get(), max_batch);
 }
 
+std::unique_ptr<registry::FieldKeyRotation> Node::NewFieldKeyRotation() {
+  if (cipher->key_count() < 2) return nullptr;
+  return std::make_unique<registry::FieldKeyRotation>(store.get(), cipher.get(), log.get(), actor);
+}
+
+Result<size_t> Node::ReloadFieldKeys() {
+  KAKUNIN_ASSIGN_OR_RETURN(keys, LoadConfiguredKeys(config, token.get()));
+  KAKUNIN_ASSIGN_OR_RETURN(key_id, store->GetMeta("key_id"));
+  if (!key_id || *key_id != crypto::KeyId(keys)) {
+    return Status::PermissionDenied("the key file does not belong to this database any more");
+  }
+  KAKUNIN_RETURN_IF_ERROR(cipher->Reload(keys));
+  return cipher->key_count();
+}
+
 Status Node::Seal() { return SealLog(*this); }
 
 Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool check_head,
@@ -136,7 +153,10 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     KAKUNIN_RETURN_IF_ERROR(CheckPrivate(path, /*directory=*/false));
   }
   // The key first: a missing or wrong key must stop us before the database is opened.
-  auto keys = crypto::LoadKeyFile(node->config.key_file);
+  auto token = OpenConfiguredToken(node->config);
+  if (!token.ok()) return token.status();
+  node->token = std::move(*token);
+  auto keys = LoadConfiguredKeys(node->config, node->token.get());
   if (!keys.ok()) return keys.status();
   auto store = store::sqlite::OpenRegistryStore(node->config.database_path, /*create=*/false);
   if (!store.ok()) return store.status();
@@ -155,7 +175,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     return Status::FailedPrecondition(
         "the configuration's prefecture does not match the database's");
   }
-  auto signer = audit::LoadSigningKeyFile(node->config.signing_key);
+  auto signer = LoadConfiguredSigner(node->config, node->token);
   if (!signer.ok()) return signer.status();
   node->signer = std::move(*signer);
   auto log_key = node->store->GetMeta("log_key_id");
@@ -330,6 +350,11 @@ Result<std::unique_ptr<cli::RunningServer>> NodeAccess::Serve(
   o.report = options.report;
   KAKUNIN_ASSIGN_OR_RETURN(server, NodeServer::Start(&node, config, access_log, console, o));
   return std::unique_ptr<cli::RunningServer>(std::move(server));
+}
+
+const cli::KeyAccess* NodeAccess::keys() const {
+  static const KeyAccess kKeys;
+  return &kKeys;
 }
 
 Result<std::unique_ptr<cli::Node>> NodeAccess::Open(const std::string& data_dir, bool check_head,

@@ -13,6 +13,7 @@
 #include "audit/signer.h"
 #include "cli/node.h"
 #include "crypto/field_cipher.h"
+#include "crypto/pkcs11.h"
 #include "store/registry_store.h"
 
 namespace kakunin::app {
@@ -23,11 +24,15 @@ struct Node : cli::Node {
 
   std::unique_ptr<store::RegistryStore> store;
   std::unique_ptr<crypto::FieldCipher> cipher;
+  // The PKCS#11 token of [hsm] (docs/keys.md), if any; the signer may use it, so it goes last.
+  std::shared_ptr<crypto::Pkcs11Token> token;
   std::unique_ptr<audit::Signer> signer;
   std::unique_ptr<audit::AuditLog> log;
 
   Status Seal() override;
   std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) override;
+  std::unique_ptr<registry::FieldKeyRotation> NewFieldKeyRotation() override;
+  Result<size_t> ReloadFieldKeys() override;
 };
 
 // See cli::NodeAccess::Open.
@@ -46,6 +51,7 @@ Status WriteNodeConfig(const std::string& data_dir, const registry::NodeConfig& 
 // The real thing, for the commands (app/main.cc, tests that run commands in-process).
 class NodeAccess : public cli::NodeAccess {
  public:
+  const cli::KeyAccess* keys() const override;
   Result<std::unique_ptr<cli::Node>> Open(const std::string& data_dir, bool check_head,
                                           const std::string& config_file) const override;
   Status Init(const std::string& data_dir, int prefecture,

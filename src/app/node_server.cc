@@ -244,7 +244,38 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
       options.clock != nullptr ? options.clock : &node->clock, int64_t{1000000},
       [log] { log->Flush(); });
   if (s->sender_) s->sender_->Start();
+  s->StartFieldKeyRotation();
   return s;
+}
+
+void NodeServer::StartFieldKeyRotation() {
+  // While the key file holds older field keys, the values under them are re-sealed under the
+  // current one in the background: a short transaction per batch, so serving goes on.
+  std::lock_guard lock(rotation_mu_);
+  if (rotation_running_) return;
+  if (rotation_.joinable()) rotation_.join();  // a finished run (an earlier key)
+  auto job = node_->NewFieldKeyRotation();
+  if (!job) return;
+  rotation_running_ = true;
+  rotation_ = std::thread([this, job = std::move(job)] {
+    int64_t resealed = 0;
+    for (;;) {
+      if (rotation_stop_) break;
+      auto p = job->Step();
+      if (!p.ok()) {
+        Report("field-key rotation stopped: " + p.status().message());
+        break;
+      }
+      resealed += p->resealed;
+      if (p->done) {
+        Report("field-key rotation: every value is sealed under the current key (" +
+               std::to_string(resealed) +
+               " re-sealed now); `kakunin keys retire-field-keys` removes the older keys");
+        break;
+      }
+    }
+    rotation_running_ = false;
+  });
 }
 
 NodeServer::~NodeServer() { (void)Stop(); }
@@ -264,6 +295,17 @@ Status NodeServer::ReloadTls() {
     Status console_st = console_server_->ReloadTls();
     if (st.ok()) st = console_st;
   }
+  // The field keys too (docs/keys.md): after `kakunin keys rotate-field-key`, SIGHUP makes the
+  // node seal under the new key and re-seal the rest in the background, without a restart.
+  auto keys = node_->ReloadFieldKeys();
+  if (!keys.ok()) {
+    Report("the field keys were not reloaded (the previous ones stay in use): " +
+           keys.status().message());
+    if (st.ok()) st = keys.status();
+  } else {
+    Report("field keys reloaded: " + std::to_string(*keys) + " loaded");
+    if (*keys > 1 && !stopped_) StartFieldKeyRotation();
+  }
   return st;
 }
 
@@ -271,6 +313,11 @@ Status NodeServer::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (sender_) sender_->Stop();  // no batch in flight past this point
+  rotation_stop_ = true;
+  {
+    std::lock_guard lock(rotation_mu_);
+    if (rotation_.joinable()) rotation_.join();
+  }
   if (timer_) timer_->Stop();
   if (flush_timer_) flush_timer_->Stop();
   if (console_server_) console_server_->Stop();

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <atomic>
 #include <thread>
 
 #include "api/console.h"
@@ -95,8 +96,9 @@ class NodeServer final : public cli::RunningServer {
   const api::Metrics& metrics() const { return metrics_; }
 
   // Reads the TLS files (the CRL above all) again for new connections of both listeners (SIGHUP);
-  // open connections go on. On an error the previous files stay in use; the error is returned
-  // and reported.
+  // open connections go on. Reads the key file again too, and re-seals under a new field key in
+  // the background (docs/keys.md). On an error the previous files stay in use; the error is
+  // returned and reported.
   Status ReloadTls() override;
 
   // The timer that signs checkpoints (tests: CheckNow() after moving the clock).
@@ -127,6 +129,13 @@ class NodeServer final : public cli::RunningServer {
   std::unique_ptr<CheckpointTimer> timer_;
   std::unique_ptr<CheckpointTimer> flush_timer_;  // the access log, every second
   std::unique_ptr<link::Sender> sender_;          // [upstream]: forwards the outbox
+  // Field-key rotation's re-sealing (docs/keys.md), while older field keys are loaded; started
+  // at Start and again after a reload of the keys (SIGHUP).
+  void StartFieldKeyRotation();
+  std::mutex rotation_mu_;  // guards starting and joining rotation_
+  std::thread rotation_;
+  std::atomic<bool> rotation_running_{false};
+  std::atomic<bool> rotation_stop_{false};
   bool stopped_ = false;
 };
 

@@ -342,6 +342,14 @@ class SideDoorTest : public ::testing::Test {
          {{{"restore", "--from", Path("backup1"), "--data", Path("restored"), "--key",
             Path("backup.key")}}}},
         {"media", {{{"media", "list", "--data", d}}, {{"media", "list", "--data", d, "--json"}}}},
+        {"keys",
+         {{{"keys", "status", "--data", d}},
+          {{"keys", "rotate-field-key", "--data", d}},
+          {{"keys", "reseal", "--data", d}},
+          {{"keys", "retire-field-keys", "--data", d}},
+          {{"keys", "rotate-signing-key", "--data", d}},
+          {{"keys", "status", "--data", d}},
+          {{"keys", "init-token", "--data", d}}}},
     };
   }
 

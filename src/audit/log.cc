@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "audit/key_rotation.h"
 #include "audit/merkle.h"
 #include "core/bytes.h"
 #include "text/json.h"
@@ -242,17 +243,11 @@ Result<VerifyReport> VerifyLog(
   if (!checkpoints.ok()) return checkpoints.status();
   report.checkpoints = static_cast<int64_t>(checkpoints->size());
   // Signatures first: a replaced checkpoint is named before anything else (and its root is
-  // not compared: what it claims is worthless).
-  std::vector<bool> bad_signature(checkpoints->size(), false);
-  for (size_t i = 0; i < checkpoints->size(); ++i) {
-    const auto& c = (*checkpoints)[i];
-    Checkpoint cp{c.tree_size, c.root, c.time, c.key_id, c.signature};
-    if (!VerifyCheckpoint(cp, public_key)) {
-      bad_signature[i] = true;
-      add("checkpoint at tree size " + std::to_string(c.tree_size) +
-          " has a bad signature (replaced or altered)");
-    }
-  }
+  // not compared: what it claims is worthless). Each with the key in force at its size, which
+  // changes only through an announcement in the log (audit/key_rotation.h).
+  auto signatures = CheckCheckpointSignatures(reader, *checkpoints, public_key, add);
+  if (!signatures.ok()) return signatures.status();
+  const std::vector<bool> bad_signature = std::move(*signatures);
 
   // Rebuild the tree from the entries: a stack of perfect subtrees. Each carries two hashes:
   // `computed` from the entries alone (nullopt under an entry that is missing or not itself)

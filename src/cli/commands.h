@@ -53,6 +53,7 @@ int RunConfigCommand(const std::vector<std::string>& args, Io& io);
 // The program's version: CMake's project version, and `git describe` when the build was
 // configured in a git checkout (kakunin --version).
 const char* Version();
+int RunKeysCommand(const std::vector<std::string>& args, Io& io);
 
 // The top level: dispatches argv[1] to a command; prints help for none, --help or an
 // unknown command.

@@ -39,6 +39,8 @@ const std::vector<Command>& Commands() {
       {"media", "媒体の管理簿", "the media register (backups written)", RunMediaCommand},
       {"config", "設定ファイルの検査", "check a kakunin.toml: every problem at once",
        RunConfigCommand},
+      {"keys", "鍵の管理（HSM・鍵の更新）", "the node's keys: HSM (PKCS#11), key rotation",
+       RunKeysCommand},
   };
   return kCommands;
 }

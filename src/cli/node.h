@@ -16,10 +16,12 @@
 #include "api/metrics.h"
 #include "api/service.h"
 #include "cli/args.h"
+#include "cli/keys.h"
 #include "core/clock.h"
 #include "registry/audit_desk.h"
 #include "registry/backup.h"
 #include "registry/config.h"
+#include "registry/field_key_rotation.h"
 #include "registry/gaiji.h"
 #include "registry/gateway.h"
 #include "registry/host_reports.h"
@@ -56,6 +58,12 @@ struct Node {
   virtual Status Seal() = 0;
   // A group-committing write queue over the node's database (NodeServer).
   virtual std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) = 0;
+  // The field-key rotation job over the node's database (docs/keys.md); nullptr unless the key
+  // file holds older field keys besides the current one.
+  virtual std::unique_ptr<registry::FieldKeyRotation> NewFieldKeyRotation() { return nullptr; }
+  // Reads the key file again and takes its field keys (serve's SIGHUP after `kakunin keys
+  // rotate-field-key`); returns how many field keys are loaded now.
+  virtual Result<size_t> ReloadFieldKeys() { return Status::FailedPrecondition("this node cannot reload its keys"); }
 };
 
 // A node on the network (both listeners), as the serve and demo commands see it; implemented by
@@ -82,6 +90,8 @@ struct ServeOptions {
 class NodeAccess {
  public:
   virtual ~NodeAccess() = default;
+  // The node's keys for `kakunin keys` (cli/keys.h); nullptr where there is no such access.
+  virtual const KeyAccess* keys() const { return nullptr; }
 
   // Opens the node in `data_dir`: refuses (InvalidArgument, naming the path and the chmod/chown
   // that fixes it) a data directory, configuration, key file, signing key or database (and its

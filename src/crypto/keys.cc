@@ -98,6 +98,7 @@ Result<NodeKeys> ParseKeyFile(std::string_view text) {
 NodeKeys::~NodeKeys() {
   sodium_memzero(aead_key.data(), aead_key.size());
   sodium_memzero(hmac_key.data(), hmac_key.size());
+  for (std::string& k : previous_aead_keys) sodium_memzero(k.data(), k.size());
 }
 
 Status InitSodium() {

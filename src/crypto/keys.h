@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -28,6 +29,12 @@ struct NodeKeys {
 
   std::string aead_key;
   std::string hmac_key;
+  // Field-key rotation (docs/keys.md): earlier aead keys still needed to open values sealed
+  // before the rotation, oldest first; the first (or `aead_key` if there is none) opens the
+  // version-0x01 blobs made before key ids existed. `key_ids`: seal with a key id (version
+  // 0x02), as every key file of format v2 does; a v1 file keeps sealing version 0x01.
+  std::vector<std::string> previous_aead_keys = {};
+  bool key_ids = false;
 };
 
 // Initialises libsodium once per process; later calls return the first result. Functions of

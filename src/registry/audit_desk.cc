@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "audit/key_rotation.h"
 #include "registry/registry.h"  // ResidentTarget
 
 namespace kakunin::registry {
@@ -20,10 +21,12 @@ Result<audit::VerifyReport> AuditDesk::Verify() const {
 Status AuditDesk::CheckExtends(const std::string& checkpoint_json, const char* what) const {
   auto cp = audit::CheckpointFromJson(checkpoint_json);
   if (!cp.ok()) return Status::DataLoss(std::string(what) + " is not a checkpoint");
-  if (!audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
-    return Status::DataLoss(std::string(what) + " is not signed by this node's key");
-  }
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  if (!audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
+    // Signed before a rotation of the signing key (audit/key_rotation.h)? Then it still counts.
+    KAKUNIN_ASSIGN_OR_RETURN(earlier, audit::SignedByEarlierKey(*reader, *cp));
+    if (!earlier) return Status::DataLoss(std::string(what) + " is not signed by this node's key");
+  }
   auto root = audit::RootAt(*reader, cp->tree_size);
   if (!root.ok() || *root != cp->root) {
     return Status::DataLoss(std::string("the operation log does not extend ") + what +

@@ -48,6 +48,7 @@
 #include <string>
 
 #include "domain/identifiers.h"
+#include "crypto/pkcs11.h"
 
 namespace kakunin::registry {
 
@@ -163,6 +164,8 @@ struct NodeConfig {
   QuotaConfig quotas;
   UpstreamConfig upstream;
   LimitsConfig limits;
+  // [hsm]: keys on a PKCS#11 token (docs/keys.md); unset: keys in files only.
+  std::optional<crypto::HsmSettings> hsm;
 };
 
 }  // namespace kakunin::registry

@@ -154,10 +154,28 @@ class ResidentReader {
   }
 };
 
+// A sealed individual number and what its associated data is made of (field-key rotation).
+struct SealedNumberRow {
+  int64_t version_id = 0;
+  std::string municipality_code;
+  int64_t sequence = 0;
+  std::string sealed_number;
+};
+
 // Writes of the resident aggregate inside one transaction (see RegistryTxn).
 class ResidentWriter {
  public:
   virtual ~ResidentWriter() = default;
+
+  // Field-key rotation (registry/field_key_rotation.h, store/sqlite/sealed.cc): the sealed
+  // numbers after `after_version_id` that do not start with `current_prefix`, in version order,
+  // at most `limit`; a value replaced only if it is still `old_sealed` (false otherwise); and how
+  // many values do not start with `current_prefix`.
+  virtual Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(
+      const std::string& current_prefix, int64_t after_version_id, int limit) = 0;
+  virtual Result<bool> ReplaceSealedNumber(int64_t version_id, const std::string& old_sealed,
+                                           const std::string& new_sealed) = 0;
+  virtual Result<int64_t> CountSealedNotUnder(const std::string& current_prefix) = 0;
 
   // The sender's greatest applied sequence (0 if none). RecordApplied advances it.
   virtual Result<int64_t> LastSequence(const std::string& municipality) = 0;

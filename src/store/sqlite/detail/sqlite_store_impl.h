@@ -121,6 +121,13 @@ class SqliteTxn final : public RegistryTxn {
   Status EnqueueOutbox(int64_t version_id, int64_t at) override;
   Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
                             bool dry_run) override;
+  // --- field-key rotation (sealed.cc) ---
+  Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& current_prefix,
+                                                             int64_t after_version_id,
+                                                             int limit) override;
+  Result<bool> ReplaceSealedNumber(int64_t version_id, const std::string& old_sealed,
+                                   const std::string& new_sealed) override;
+  Result<int64_t> CountSealedNotUnder(const std::string& current_prefix) override;
 
   // --- operation log (log.cc) ---
   Result<int64_t> AuditSize() override;

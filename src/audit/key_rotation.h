@@ -1,0 +1,50 @@
+#pragma once
+
+// Rotation of the checkpoint signing key (docs/keys.md). A new key is announced by an entry of
+// the log itself — action "key.signing.rotate", conditions
+//   {"previous_public_key":"<hex>","public_key":"<hex>","key_id":"<id>"}
+// (public data only) — covered by a checkpoint signed with the OLD key; then an entry
+// "key.signing.activate" is appended and signed with the NEW key, and every later checkpoint is
+// signed with it. The verifier accepts a change of key only through such an announcement.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/checkpoint.h"
+#include "audit/log.h"
+#include "audit/signer.h"
+#include "core/clock.h"
+#include "core/status.h"
+#include "store/registry_store.h"
+
+namespace kakunin::audit {
+
+inline constexpr std::string_view kSigningKeyRotateAction = "key.signing.rotate";
+inline constexpr std::string_view kSigningKeyActivateAction = "key.signing.activate";
+
+// Inside `txn`: appends the announcement of `next` and a checkpoint signed by `current` (the
+// log's signer today), then the activation entry and a checkpoint signed by `next`, and sets
+// the meta `log_key_id` to `next`'s key id. The caller commits and from then on signs with
+// `next` (the node's configuration must name it). InvalidArgument if `next` is `current`.
+Status RotateSigningKey(store::RegistryTxn& txn, const Signer& current, const Signer& next,
+                        const Clock& clock, const std::string& actor,
+                        const std::string& terminal);
+
+// Whether `c` is signed by a key the log announced a successor for (an earlier signing key):
+// a checkpoint kept outside the database (audit.head) before a rotation still counts.
+Result<bool> SignedByEarlierKey(store::RegistryReader& reader, const Checkpoint& c);
+
+// The verifier's checkpoint-signature step (VerifyLog). `trusted_key` is the key the caller
+// trusts: the log's first key, or any key a valid announcement introduced (the current one,
+// from <signing key>.pub) — then the announcements before it name the earlier keys, and at
+// least one checkpoint must be signed by `trusted_key` itself. Each checkpoint is checked with
+// the key in force at its tree size; returns, per checkpoint, whether its signature is bad.
+// Names through `add`: a checkpoint signed by a key no announcement introduced, a bad
+// signature, an announcement that cannot be read or does not follow from the key in force.
+Result<std::vector<bool>> CheckCheckpointSignatures(
+    store::RegistryReader& reader, const std::vector<store::CheckpointRow>& checkpoints,
+    std::string_view trusted_key, const std::function<void(std::string)>& add);
+
+}  // namespace kakunin::audit

@@ -1,0 +1,115 @@
+#include "registry/field_key_rotation.h"
+
+#include <charconv>
+#include <optional>
+#include <utility>
+
+#include "audit/entry.h"
+#include "core/bytes.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr char kDone[] = "done";
+
+std::optional<int64_t> ParseInt(const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+FieldKeyRotation::FieldKeyRotation(store::RegistryStore* store, const crypto::FieldCipher* cipher,
+                                   const audit::AuditLog* log, Actor actor)
+    : store_(store), cipher_(cipher), log_(log), actor_(std::move(actor)) {}
+
+Result<FieldKeyRotationProgress> FieldKeyRotation::Step(int batch_size) {
+  const std::string prefix = cipher_->CurrentPrefix();
+  // The key id in hex (the prefix without its version byte); a v1 node has none.
+  const std::string target = prefix.size() > 1 ? HexEncode(prefix.substr(1)) : "v1";
+  FieldKeyRotationProgress progress;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(known_target, txn.GetMeta(kFieldKeyRotationTargetMeta));
+    KAKUNIN_ASSIGN_OR_RETURN(known_progress, txn.GetMeta(kFieldKeyRotationProgressMeta));
+    int64_t after = 0;
+    auto entry = [&](const char* action, std::string conditions) {
+      audit::AuditEntry e;
+      e.actor = actor_.id;
+      e.terminal = actor_.terminal;
+      e.action = action;
+      e.conditions = std::move(conditions);
+      e.outcome = "done";
+      return e;
+    };
+    if (known_target && *known_target == target && known_progress) {
+      if (*known_progress == kDone) {
+        progress.done = true;
+        return Status::Ok();
+      }
+      auto v = ParseInt(*known_progress);
+      if (!v) return Status::DataLoss("the field-key rotation's progress is malformed");
+      after = *v;
+    } else {
+      // A rotation to this key starts here (or a previous one to another key is superseded).
+      KAKUNIN_ASSIGN_OR_RETURN(remaining, txn.CountSealedNotUnder(prefix));
+      progress.remaining = remaining;
+      KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, entry(kFieldKeyRotateStartAction,
+                                                      "{\"key_id\":\"" + target +
+                                                          "\",\"values\":" +
+                                                          std::to_string(remaining) + "}"))
+                                  .status());
+      KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kFieldKeyRotationTargetMeta, target));
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(rows, txn.SealedNumbersNotUnder(prefix, after, batch_size));
+    for (const store::SealedNumberRow& row : rows) {
+      const std::string ad = NumberAssociatedData(row.municipality_code, row.sequence);
+      auto plain = cipher_->Open(row.sealed_number, ad);
+      // A value no key of the file opens (an older key removed too early, or damage) stops the
+      // job there, the batch undone: it must never be logged as finished over such a value.
+      if (!plain.ok()) {
+        return Status::DataLoss("the sealed number of version " + std::to_string(row.version_id) +
+                                " opens under no key of the key file; field-key rotation stopped");
+      }
+      const std::string sealed = cipher_->Seal(*plain, ad);
+      KAKUNIN_ASSIGN_OR_RETURN(replaced,
+                               txn.ReplaceSealedNumber(row.version_id, row.sealed_number, sealed));
+      if (replaced) ++progress.resealed;
+      after = row.version_id;
+    }
+    if (!rows.empty()) {
+      return txn.SetMeta(kFieldKeyRotationProgressMeta, std::to_string(after));
+    }
+    // Nothing after `after`: done, unless something is left before it (a value that failed to
+    // open, or one skipped by a concurrent change) — then round again from the start.
+    KAKUNIN_ASSIGN_OR_RETURN(left, txn.CountSealedNotUnder(prefix));
+    progress.remaining = left;
+    if (left > 0) return txn.SetMeta(kFieldKeyRotationProgressMeta, "0");
+    KAKUNIN_RETURN_IF_ERROR(
+        log_->Append(txn, entry(kFieldKeyRotateFinishAction, "{\"key_id\":\"" + target + "\"}"))
+            .status());
+    progress.done = true;
+    return txn.SetMeta(kFieldKeyRotationProgressMeta, kDone);
+  });
+  if (!st.ok()) return st;
+  return progress;
+}
+
+Result<FieldKeyRotationProgress> FieldKeyRotation::Run(const std::function<bool()>& stop,
+                                                       int batch_size) {
+  FieldKeyRotationProgress total;
+  while (!stop || !stop()) {
+    auto p = Step(batch_size);
+    if (!p.ok()) return p.status();
+    total.resealed += p->resealed;
+    if (p->remaining >= 0) total.remaining = p->remaining;
+    if (p->done) {
+      total.done = true;
+      break;
+    }
+  }
+  return total;
+}
+
+}  // namespace kakunin::registry
