@@ -164,18 +164,19 @@ Status Migrate(Conn* db, bool create) {
     if (current > LatestSchemaVersion()) {
       return Status::FailedPrecondition("database schema is newer than this build");
     }
+    if (current == LatestSchemaVersion()) return Status::Ok();
+    // PostgreSQL's DDL is transactional: every pending migration in one transaction, so an
+    // upgrade happens whole or not at all (and a new database costs one durable commit, not five).
+    KAKUNIN_RETURN_IF_ERROR(db->Exec("BEGIN"));
+    Status all;
     for (const Migration& m : kMigrations) {
-      if (m.version <= current) continue;
-      KAKUNIN_RETURN_IF_ERROR(db->Exec("BEGIN"));
-      Status one = db->Exec(m.sql);
-      if (one.ok()) one = db->Run(detail::kRecordMigration, Params().Int(m.version)).status();
-      if (one.ok()) one = db->Exec("COMMIT");
-      if (!one.ok()) {
-        (void)db->Exec("ROLLBACK");
-        return one;
-      }
+      if (m.version <= current || !all.ok()) continue;
+      all = db->Exec(m.sql);
+      if (all.ok()) all = db->Run(detail::kRecordMigration, Params().Int(m.version)).status();
     }
-    return Status::Ok();
+    if (all.ok()) all = db->Exec("COMMIT");
+    if (!all.ok()) (void)db->Exec("ROLLBACK");
+    return all;
   }();
   Status unlock = db->Run(detail::kUnlockMigrations, Params()).status();
   return st.ok() ? unlock : st;
