@@ -45,7 +45,8 @@ std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
 // --- init ---
 
 const char kInitHelp[] =
-    "使い方 / usage: kakunin init --data DIR --prefecture NN [--key-file PATH]\n\n"
+    "使い方 / usage: kakunin init --data DIR --prefecture NN [--key-file PATH]\n"
+    "                [--database-url URL]\n\n"
     "都道府県ノードのデータディレクトリを作成します。\n"
     "Creates a prefecture node in DIR: its configuration (kakunin.toml), its key file (mode\n"
     "0600; it encrypts individual numbers — keep it and its backups apart from the\n"
@@ -56,6 +57,8 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
       DataOption(),
       {"prefecture", "NN", "都道府県コード / prefecture number, 1..47 (19 = 山梨県)"},
       {"key-file", "PATH", "鍵ファイル / key file (default DIR/keys); an existing one is reused"},
+      {"database-url", "URL",
+       "PostgreSQL の接続先 / the registry on PostgreSQL (a libpq URL; default: SQLite in DIR)"},
   };
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "init", kInitHelp,
@@ -74,7 +77,8 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
   if (p < 1 || p > 47 || std::to_string(p) != *pref) {
     return Usage(io, "init", "--prefecture must be 1..47");
   }
-  Status st = InitNode(io, *data, p, args->Get("key-file").value_or(""));
+  Status st = InitNode(io, *data, p, args->Get("key-file").value_or(""),
+                       args->Get("database-url").value_or(""));
   if (!st.ok()) return Fail(io, "init", st);
   const LocalGovEntry* e = LocalGovTable::Builtin().Prefecture(p);
   io.out << "ノードを作成しました / node created: " << *data << " ("

@@ -140,6 +140,8 @@ Result<std::unique_ptr<Conn>> Conn::Open(const std::string& url) {
     return ConnError(raw, "connect to PostgreSQL");
   }
   if (PQsetClientEncoding(raw, "UTF8") != 0) return ConnError(raw, "set client encoding");
+  // The server's notices ("… already exists, skipping") are not for the node's output.
+  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
   // Durable before acknowledged (DESIGN §5): a commit returns once its WAL is flushed, on the
   // synchronous standby too when one is configured.
   KAKUNIN_RETURN_IF_ERROR(c->Exec("SET synchronous_commit = on"));

@@ -159,7 +159,7 @@ Status Migrate(Conn* db, bool create) {
   // One node migrates at a time; the others wait and then find nothing to do.
   KAKUNIN_RETURN_IF_ERROR(db->Run(detail::kLockMigrations, Params()).status());
   Status st = [&]() -> Status {
-    KAKUNIN_RETURN_IF_ERROR(db->Exec(detail::kCreateMigrations));
+    if (has == 0) KAKUNIN_RETURN_IF_ERROR(db->Exec(detail::kCreateMigrations));
     KAKUNIN_ASSIGN_OR_RETURN(current, db->QueryInt(detail::kSchemaVersion, Params()));
     if (current > LatestSchemaVersion()) {
       return Status::FailedPrecondition("database schema is newer than this build");
