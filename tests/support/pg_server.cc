@@ -92,6 +92,11 @@ Status PgServer::Stop() {
   return r.ok() ? Status::Ok() : r.status();
 }
 
+Status PgServer::Restart() {
+  auto r = Run("bash " + Quote(Script()) + " restart " + Quote(dir_) + " 2>&1");
+  return r.ok() ? Status::Ok() : r.status();
+}
+
 std::string PgServer::Url(const std::string& db, const std::string& schema) const {
   // The socket directory is the server's own temporary directory (its path has no character that
   // needs escaping in a URL: mkdtemp's letters and digits).

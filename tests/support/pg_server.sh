@@ -3,6 +3,7 @@
 # only (no TCP), fsync on, trust authentication for the socket's owner-only directory.
 #
 #   pg_server.sh start DIR WATCH_PID [NAME=VALUE ...]   server settings as postgres -c options
+#   pg_server.sh restart DIR                            (settings given at start are kept)
 #   pg_server.sh stop DIR
 #   pg_server.sh bin                                    the PostgreSQL bin directory
 #
@@ -56,6 +57,10 @@ case "$cmd" in
         fi
       fi
       rm -rf "$2"' _ "$watch" "$dir" "$bin" </dev/null >/dev/null 2>&1 &
+    ;;
+  restart)
+    dir=$2
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 -s restart
     ;;
   stop)
     dir=$2

@@ -158,7 +158,13 @@ Conn::~Conn() {
   if (c_) PQfinish(c_);
 }
 
-bool Conn::Healthy() const { return c_ && PQstatus(c_) == CONNECTION_OK; }
+bool Conn::Healthy() const {
+  if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK) return false;
+  // A server that closed the connection (a restart, a failover) has left an end of file or a
+  // FATAL message on the socket: reading what is there (without blocking) notices it.
+  if (PQtransactionStatus(c_) == PQTRANS_IDLE && PQconsumeInput(c_) == 0) return false;
+  return PQstatus(c_) == CONNECTION_OK;
+}
 
 namespace {
 
