@@ -54,8 +54,8 @@ Result<std::unique_ptr<PgServer>> PgServer::Start(const std::vector<std::string>
   std::string tmpl = (std::filesystem::temp_directory_path() / "kakunin_pg.XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) return Status::IoError("mkdtemp failed");
   std::unique_ptr<PgServer> server(new PgServer(tmpl));
-  std::string cmd = "bash " + Quote(Script()) + " start " + Quote(tmpl) + " " +
-                    std::to_string(::getpid());
+  std::string cmd =
+      "bash " + Quote(Script()) + " start " + Quote(tmpl) + " " + std::to_string(::getpid());
   for (const auto& s : settings) cmd += " " + Quote(s);
   auto r = Run(cmd + " 2>&1");
   if (!r.ok()) {

@@ -119,7 +119,8 @@ Status ResultError(const PGresult* r, std::string_view what) {
   // access (42: our own SQL), resources (53), operator intervention (57), configuration (F0).
   if (StartsWith(code, "08") || StartsWith(code, "42") || StartsWith(code, "53") ||
       StartsWith(code, "57") || StartsWith(code, "F0")) {
-    if (const char* p = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)) msg += std::string(": ") + p;
+    if (const char* p = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY))
+      msg += std::string(": ") + p;
   }
   if (StartsWith(code, "23")) return Status::AlreadyExists(msg);
   if (code == "40001" || code == "40P01" || StartsWith(code, "08") || StartsWith(code, "57") ||
@@ -141,7 +142,8 @@ Result<std::unique_ptr<Conn>> Conn::Open(const std::string& url) {
   }
   if (PQsetClientEncoding(raw, "UTF8") != 0) return ConnError(raw, "set client encoding");
   // The server's notices ("… already exists, skipping") are not for the node's output.
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   // Durable before acknowledged (DESIGN §5): a commit returns once its WAL is flushed, on the
   // synchronous standby too when one is configured.
   KAKUNIN_RETURN_IF_ERROR(c->Exec("SET synchronous_commit = on"));
@@ -192,10 +194,10 @@ Result<std::string> Conn::PrepareNamed(const std::string& key, const char* sql, 
   auto it = cache->find(key);
   if (it != cache->end()) return it->second;
   std::string name = "k" + std::to_string(next_++);
-  auto r = Check(c_,
-                 PQprepare(c_, name.c_str(), sql, p.size(),
-                           reinterpret_cast<const Oid*>(p.types().data())),
-                 "prepare");
+  auto r = Check(
+      c_,
+      PQprepare(c_, name.c_str(), sql, p.size(), reinterpret_cast<const Oid*>(p.types().data())),
+      "prepare");
   if (!r.ok()) return r.status();
   cache->emplace(key, name);
   return name;

@@ -66,8 +66,7 @@ Result<std::vector<int64_t>> PgTxn::RegisteredGaijiCodePoints(const std::string&
 }
 
 Status PgTxn::FlagGaijiPending(const std::string& municipality, int64_t code_point, int64_t at) {
-  return db_->Run(kFlagGaijiPending, Params().Text(municipality).Int(code_point).Int(at))
-      .status();
+  return db_->Run(kFlagGaijiPending, Params().Text(municipality).Int(code_point).Int(at)).status();
 }
 
 Status PgTxn::ClearGaijiPending(const std::string& municipality, int64_t code_point) {

@@ -29,8 +29,8 @@ class PgNodeCursor final : public NodeCursor {
   bool Next(int64_t* index, std::string* hash, Status* status) override {
     if (pos_ >= page_.size()) {
       if (done_) return false;
-      auto rows = db_->Query(kAuditNodesOfLevelFrom,
-                             Params().Int(int64_t{level_}).Int(from_).Int(kChunk));
+      auto rows =
+          db_->Query(kAuditNodesOfLevelFrom, Params().Int(int64_t{level_}).Int(from_).Int(kChunk));
       if (!rows.ok()) {
         *status = rows.status();
         done_ = true;
@@ -229,8 +229,7 @@ Result<RegistryTxn::AuditErasure> PgTxn::EraseAuditBefore(int64_t time, bool dry
   if (dry_run) {
     KAKUNIN_ASSIGN_OR_RETURN(
         entries, db_->QueryInt(kCountAuditPayloadsBefore, Params().Int(out.before_seq)));
-    KAKUNIN_ASSIGN_OR_RETURN(provisions,
-                             db_->QueryInt(kCountProvisionsBefore, Params().Int(time)));
+    KAKUNIN_ASSIGN_OR_RETURN(provisions, db_->QueryInt(kCountProvisionsBefore, Params().Int(time)));
     out.entries = entries;
     out.provisions = provisions;
     return out;

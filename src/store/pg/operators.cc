@@ -37,30 +37,28 @@ Result<std::optional<CredentialRow>> QueryCredential(Conn* db, const std::string
 }
 
 Result<std::optional<RoleRequestRow>> QueryRoleRequest(Conn* db, int64_t id) {
-  return QueryOne<RoleRequestRow>(db, kFindRoleRequest, Params().Int(id),
-                                  [](const Rows& s, int i) {
-                                    RoleRequestRow r;
-                                    r.request_id = s.Int(i, 0);
-                                    r.operator_id = s.Text(i, 1);
-                                    r.role = s.Text(i, 2);
-                                    r.requested_by = s.Text(i, 3);
-                                    r.requested_at = s.Int(i, 4);
-                                    r.approved_by = s.Text(i, 5);
-                                    r.approved_at = s.Int(i, 6);
-                                    return r;
-                                  });
+  return QueryOne<RoleRequestRow>(db, kFindRoleRequest, Params().Int(id), [](const Rows& s, int i) {
+    RoleRequestRow r;
+    r.request_id = s.Int(i, 0);
+    r.operator_id = s.Text(i, 1);
+    r.role = s.Text(i, 2);
+    r.requested_by = s.Text(i, 3);
+    r.requested_at = s.Int(i, 4);
+    r.approved_by = s.Text(i, 5);
+    r.approved_at = s.Int(i, 6);
+    return r;
+  });
 }
 
 Result<std::optional<EnrolmentRow>> QueryEnrolment(Conn* db, const std::string& hash) {
-  return QueryOne<EnrolmentRow>(db, kFindEnrolment, Params().Bytes(hash),
-                                [](const Rows& s, int i) {
-                                  EnrolmentRow e;
-                                  e.token_hash = s.Blob(i, 0);
-                                  e.operator_id = s.Text(i, 1);
-                                  e.expires_at = s.Int(i, 2);
-                                  e.used_at = s.Int(i, 3);
-                                  return e;
-                                });
+  return QueryOne<EnrolmentRow>(db, kFindEnrolment, Params().Bytes(hash), [](const Rows& s, int i) {
+    EnrolmentRow e;
+    e.token_hash = s.Blob(i, 0);
+    e.operator_id = s.Text(i, 1);
+    e.expires_at = s.Int(i, 2);
+    e.used_at = s.Int(i, 3);
+    return e;
+  });
 }
 
 Result<bool> Changed(Result<int64_t> n) {
@@ -148,9 +146,9 @@ Status PgTxn::InsertRole(const std::string& id, const std::string& role, int64_t
 }
 
 Result<int64_t> PgTxn::InsertRoleRequest(const RoleRequestRow& r) {
-  return db_->QueryInt(kInsertRoleRequest,
-                       Params().Text(r.operator_id).Text(r.role).Text(r.requested_by).Int(
-                           r.requested_at));
+  return db_->QueryInt(
+      kInsertRoleRequest,
+      Params().Text(r.operator_id).Text(r.role).Text(r.requested_by).Int(r.requested_at));
 }
 
 Result<std::optional<RoleRequestRow>> PgTxn::FindRoleRequest(int64_t id) {
@@ -196,8 +194,8 @@ Status PgTxn::SetSignCount(const std::string& id, int64_t count) {
 }
 
 Status PgTxn::InsertEnrolment(const EnrolmentRow& e) {
-  return db_->Run(kInsertEnrolment, Params().Bytes(e.token_hash).Text(e.operator_id).Int(
-                                        e.expires_at))
+  return db_
+      ->Run(kInsertEnrolment, Params().Bytes(e.token_hash).Text(e.operator_id).Int(e.expires_at))
       .status();
 }
 
@@ -218,8 +216,7 @@ Result<bool> PgTxn::AdvanceSignCount(const std::string& id, int64_t count) {
 }
 
 Result<std::optional<int64_t>> PgTxn::ClaimLoginAttempt(const std::string& id, int64_t now,
-                                                        int64_t max_attempts,
-                                                        int64_t lock_until) {
+                                                        int64_t max_attempts, int64_t lock_until) {
   auto rows =
       db_->Query(kClaimLoginAttempt, Params().Text(id).Int(now).Int(max_attempts).Int(lock_until));
   if (!rows.ok()) return rows.status();

@@ -65,7 +65,9 @@ Status PgTxn::RollbackToSavepoint() {
   return db_->Exec("RELEASE SAVEPOINT " + name);
 }
 
-Status PgTxn::ReleaseSavepoint() { return db_->Exec("RELEASE SAVEPOINT sp" + std::to_string(depth_--)); }
+Status PgTxn::ReleaseSavepoint() {
+  return db_->Exec("RELEASE SAVEPOINT sp" + std::to_string(depth_--));
+}
 
 }  // namespace detail
 
@@ -78,8 +80,7 @@ using detail::PgTxn;
 class PgRegistryStore final : public RegistryStore {
  public:
   PgRegistryStore(std::string url, std::unique_ptr<Conn> writer)
-      : url_(std::move(url)), writer_(std::move(writer)),
-        pool_(std::make_shared<ConnPool>(url_)) {}
+      : url_(std::move(url)), writer_(std::move(writer)), pool_(std::make_shared<ConnPool>(url_)) {}
 
   Status Write(const std::function<Status(RegistryTxn&)>& fn) override {
     std::lock_guard<std::mutex> lock(mu_);

@@ -51,8 +51,8 @@ TEST_F(PgStoreTest, OpeningWithoutCreateRefusesAnEmptySchema) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
   // Nothing was written: the schema is still empty.
-  auto tables = PgServer::Shared()->Psql(
-      "SELECT count(*) FROM pg_tables WHERE schemaname = '" + schema_ + "_empty'");
+  auto tables = PgServer::Shared()->Psql("SELECT count(*) FROM pg_tables WHERE schemaname = '" +
+                                         schema_ + "_empty'");
   ASSERT_TRUE(tables.ok());
   EXPECT_EQ(*tables, "0\n");
   // Reopening a migrated schema migrates nothing and keeps the data.
@@ -74,10 +74,11 @@ TEST_F(PgStoreTest, BinaryValuesRoundTripAndTheLogRefusesAGap) {
   ASSERT_TRUE(reader.ok());
   std::vector<AuditRow> rows;
   ASSERT_TRUE((*reader)
-                  ->ForEachAuditEntry(0, [&](const AuditRow& r) {
-                    rows.push_back(r);
-                    return true;
-                  })
+                  ->ForEachAuditEntry(0,
+                                      [&](const AuditRow& r) {
+                                        rows.push_back(r);
+                                        return true;
+                                      })
                   .ok());
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1].payload, Entry(1).payload);  // a NUL byte inside survives (bytea)

@@ -243,11 +243,11 @@ Status PgTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
   return db_->Run(kEnqueueOutbox, Params().Int(version_id).Int(at)).status();
 }
 
-Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before,
-                                 bool dry_run) {
+Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before, bool dry_run) {
   PurgeCounts c;
   KAKUNIN_ASSIGN_OR_RETURN(
-      superseded, db_->QueryInt(kCountSuperseded, Params().Int(superseded_before).Int(removed_before)));
+      superseded,
+      db_->QueryInt(kCountSuperseded, Params().Int(superseded_before).Int(removed_before)));
   c.superseded_versions = superseded;
   {
     auto rows = db_->Query(kCountRemoved, Params().Int(removed_before));

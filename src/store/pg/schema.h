@@ -295,7 +295,8 @@ inline constexpr char kDeleteMeta[] = "DELETE FROM meta WHERE key = $1";
 #define KAKUNIN_CLIENT_COLUMNS \
   "spki_sha256, kind, name, municipality_code, recipient, purposes, registered_at, revoked_at"
 inline constexpr char kInsertClient[] =
-    "INSERT INTO clients (" KAKUNIN_CLIENT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT DO NOTHING";
+    "INSERT INTO clients (" KAKUNIN_CLIENT_COLUMNS
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT DO NOTHING";
 inline constexpr char kRevokeClient[] =
     "UPDATE clients SET revoked_at = $2 WHERE spki_sha256 = $1 AND revoked_at = 0";
 inline constexpr char kFindClient[] =
@@ -306,9 +307,9 @@ inline constexpr char kListClients[] =
 // --- 外字 register ---
 #define KAKUNIN_GAIJI_COLUMNS \
   "municipality_code, code_point, mj_code, image_png, description, registered_at, registered_by"
-inline constexpr char kInsertGaiji[] =
-    "INSERT INTO gaiji (" KAKUNIN_GAIJI_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
-    "ON CONFLICT DO NOTHING";
+inline constexpr char kInsertGaiji[] = "INSERT INTO gaiji (" KAKUNIN_GAIJI_COLUMNS
+                                       ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                                       "ON CONFLICT DO NOTHING";
 inline constexpr char kListGaiji[] =
     "SELECT " KAKUNIN_GAIJI_COLUMNS " FROM gaiji ORDER BY municipality_code, code_point";
 inline constexpr char kGaijiOf[] =
@@ -326,12 +327,12 @@ inline constexpr char kClearGaijiPending[] =
     "DELETE FROM gaiji_pending WHERE municipality_code = $1 AND code_point = $2";
 
 // --- operator register ---
-#define KAKUNIN_OPERATOR_COLUMNS                                                      \
+#define KAKUNIN_OPERATOR_COLUMNS                                                  \
   "operator_id, name, unit, status, password_hash, failed_logins, locked_until, " \
   "created_at, created_by"
-inline constexpr char kInsertOperator[] =
-    "INSERT INTO operators (" KAKUNIN_OPERATOR_COLUMNS ") VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7) "
-    "ON CONFLICT DO NOTHING";
+inline constexpr char kInsertOperator[] = "INSERT INTO operators (" KAKUNIN_OPERATOR_COLUMNS
+                                          ") VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7) "
+                                          "ON CONFLICT DO NOTHING";
 inline constexpr char kFindOperator[] =
     "SELECT " KAKUNIN_OPERATOR_COLUMNS " FROM operators WHERE operator_id = $1";
 inline constexpr char kListOperators[] =
@@ -367,7 +368,8 @@ inline constexpr char kNominationsOf[] =
 #define KAKUNIN_CREDENTIAL_COLUMNS \
   "credential_id, operator_id, kind, alg, public_key, sign_count, created_at"
 inline constexpr char kInsertCredential[] =
-    "INSERT INTO operator_credentials (" KAKUNIN_CREDENTIAL_COLUMNS ") "
+    "INSERT INTO operator_credentials (" KAKUNIN_CREDENTIAL_COLUMNS
+    ") "
     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
 inline constexpr char kCredentialsOf[] =
     "SELECT " KAKUNIN_CREDENTIAL_COLUMNS " FROM operator_credentials WHERE operator_id = $1";
@@ -412,8 +414,8 @@ inline constexpr char kRecordApplied[] =
     "VALUES ($1, $2, $3, $4)";
 
 // --- residents ---
-#define KAKUNIN_RESIDENT_COLUMNS                                                              \
-  "person_id, resident_code, status, municipality_code, version_id, name, name_kana, sex, "  \
+#define KAKUNIN_RESIDENT_COLUMNS                                                            \
+  "person_id, resident_code, status, municipality_code, version_id, name, name_kana, sex, " \
   "birth_date, address, number_mac, name_key, kana_key, address_key, updated_at, removed_at"
 inline constexpr char kResidentColumns[] = KAKUNIN_RESIDENT_COLUMNS;
 inline constexpr char kResidentByCode[] =
@@ -458,9 +460,9 @@ inline constexpr char kSetResidentVersion[] =
     "UPDATE residents SET version_id = $2 WHERE person_id = $1";
 
 // --- versions ---
-#define KAKUNIN_VERSION_COLUMNS                                                               \
-  "version_id, person_id, municipality_code, sequence, kind, reason, change_date, "          \
-  "resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, "  \
+#define KAKUNIN_VERSION_COLUMNS                                                             \
+  "version_id, person_id, municipality_code, sequence, kind, reason, change_date, "         \
+  "resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, " \
   "address, new_resident_code, applied_at, superseded_at"
 inline constexpr char kInsertVersion[] =
     "INSERT INTO versions (person_id, municipality_code, sequence, kind, reason, change_date, "
@@ -470,9 +472,8 @@ inline constexpr char kInsertVersion[] =
     "RETURNING version_id";
 inline constexpr char kMarkSuperseded[] =
     "UPDATE versions SET superseded_at = $2 WHERE version_id = $1 AND superseded_at = 0";
-inline constexpr char kHistory[] =
-    "SELECT " KAKUNIN_VERSION_COLUMNS
-    " FROM versions WHERE person_id = $1 ORDER BY version_id DESC";
+inline constexpr char kHistory[] = "SELECT " KAKUNIN_VERSION_COLUMNS
+                                   " FROM versions WHERE person_id = $1 ORDER BY version_id DESC";
 inline constexpr char kVersionById[] =
     "SELECT " KAKUNIN_VERSION_COLUMNS " FROM versions WHERE version_id = $1";
 
@@ -484,7 +485,8 @@ inline constexpr char kEnqueueOutbox[] =
 
 // --- search: a driving fragment and filters, each a constant; see PgReader::Search, which
 // numbers the placeholders (?) as it joins the fragments ---
-inline constexpr char kSearchSelect[] = "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE true";
+inline constexpr char kSearchSelect[] =
+    "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE true";
 inline constexpr char kSearchKana[] = " AND kana_key >= ? AND kana_key < ?";
 inline constexpr char kSearchName[] = " AND name_key >= ? AND name_key < ?";
 inline constexpr char kSearchBirth[] = " AND birth_date = ?";
@@ -540,7 +542,8 @@ inline constexpr char kInsertAuditEntry[] =
 inline constexpr char kInsertAuditTarget[] =
     "INSERT INTO audit_targets (resident_code, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 inline constexpr char kGetAuditLeaf[] = "SELECT leaf_hash FROM audit_entries WHERE seq = $1";
-inline constexpr char kGetAuditNode[] = "SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2";
+inline constexpr char kGetAuditNode[] =
+    "SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2";
 inline constexpr char kPutAuditNode[] =
     "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)";
 inline constexpr char kInsertCheckpoint[] =

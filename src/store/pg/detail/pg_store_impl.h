@@ -2,8 +2,8 @@
 
 // The PostgreSQL implementation of the registry's reader and transaction (store/registry_store.h).
 // Only the declarations live here: each aggregate's methods are defined in its own file
-// (residents.cc, log.cc, clients.cc, operators.cc, gaiji.cc) and the transaction control with the store
-// in pg_registry_store.cc. Internal to store/pg/.
+// (residents.cc, log.cc, clients.cc, operators.cc, gaiji.cc) and the transaction control with the
+// store in pg_registry_store.cc. Internal to store/pg/.
 
 #include <cstdint>
 #include <functional>
@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "store/registry_store.h"
 #include "store/pg/conn.h"
+#include "store/registry_store.h"
 
 namespace kakunin::store::pg::detail {
 
@@ -109,8 +109,7 @@ class PgTxn final : public RegistryTxn {
   Status AddExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
   Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
   Result<bool> IsResidentCodeKnown(const std::string& code) override;
-  Result<int64_t> RekeyResidents(
-      const std::function<std::string(std::string_view)>& key) override;
+  Result<int64_t> RekeyResidents(const std::function<std::string(std::string_view)>& key) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override;
   Result<int64_t> InsertResident(const ResidentRow& row) override;
@@ -175,8 +174,7 @@ class PgTxn final : public RegistryTxn {
   // --- 外字 register (gaiji.cc) ---
   Status InsertGaiji(const GaijiRow& row) override;
   Result<std::vector<int64_t>> RegisteredGaijiCodePoints(const std::string& municipality) override;
-  Status FlagGaijiPending(const std::string& municipality, int64_t code_point,
-                          int64_t at) override;
+  Status FlagGaijiPending(const std::string& municipality, int64_t code_point, int64_t at) override;
   Status ClearGaijiPending(const std::string& municipality, int64_t code_point) override;
 
  private:
