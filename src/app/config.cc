@@ -258,9 +258,35 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
     }
     return Resolve(data_dir, *n.value<std::string>());
   };
-  auto db = path("database", "registry.db");
-  if (!db.ok()) return db.status();
-  c.database_path = *db;
+  if (auto d = t["database"]; d && d.is_table()) {
+    // [database]: kind = "sqlite" (path) | "postgresql" (url).
+    const toml::table& dt = *d.as_table();
+    KAKUNIN_RETURN_IF_ERROR(CheckKeys(dt, {"kind", "url", "path"}, "database."));
+    for (const char* key : {"kind", "url", "path"}) {
+      if (auto n = dt[key]; n && (!n.is_string() || n.value<std::string>()->empty() ||
+                                  n.value<std::string>()->size() > 4096)) {
+        return Status::InvalidArgument(std::string("config: database.") + key +
+                                       " must be a non-empty string");
+      }
+    }
+    c.database_kind = dt["kind"].value<std::string>().value_or("sqlite");
+    if (c.database_kind != "sqlite" && c.database_kind != "postgresql") {
+      return Status::InvalidArgument(
+          "config: database.kind must be \"sqlite\" or \"postgresql\"");
+    }
+    if (c.database_kind == "postgresql") {
+      if (!dt["url"]) return Status::InvalidArgument("config: database.url is required");
+      if (dt["path"]) return Status::InvalidArgument("config: database.path is for sqlite");
+      c.database_url = *dt["url"].value<std::string>();
+    } else if (dt["url"]) {
+      return Status::InvalidArgument("config: database.url is for kind = \"postgresql\"");
+    }
+    c.database_path = Resolve(data_dir, dt["path"].value<std::string>().value_or("registry.db"));
+  } else {
+    auto db = path("database", "registry.db");
+    if (!db.ok()) return db.status();
+    c.database_path = *db;
+  }
   auto key = path("key_file", "keys");
   if (!key.ok()) return key.status();
   c.key_file = *key;
@@ -436,8 +462,8 @@ std::string RenderNodeConfig(const NodeConfig& c) {
   o << "# Kakunin node configuration (written by kakunin init).\n"
     << "role = \"" << (c.role == NodeRole::kPrefecture ? "prefecture" : "national") << "\"\n";
   if (c.prefecture != 0) o << "prefecture = " << c.prefecture << "\n";
-  o << "database = \"registry.db\"\n"
-    << "# The key file encrypts individual numbers; keep it (and its backup) apart from the\n"
+  if (c.database_kind != "postgresql") o << "database = \"registry.db\"\n";
+  o << "# The key file encrypts individual numbers; keep it (and its backup) apart from the\n"
     << "# database's backups.\n"
     << "key_file = " << TomlString(c.key_file) << "\n"
     << "# Signs the operation log's checkpoints; its public half is audit.key.pub.\n"
@@ -446,6 +472,12 @@ std::string RenderNodeConfig(const NodeConfig& c) {
   if (!c.purposes_file.empty()) {
     o << "# The purpose catalogue (利用事由): what may be read, by whom, with which fields.\n"
       << "purposes = " << TomlString(c.purposes_file) << "\n";
+  }
+  if (c.database_kind == "postgresql") {
+    o << "\n[database]\n"
+      << "# The registry on PostgreSQL (docs/postgresql.md).\n"
+      << "kind = \"postgresql\"\n"
+      << "url = " << TomlString(c.database_url) << "\n";
   }
   o << "\n"
     << "[retention]\n"

@@ -75,6 +75,45 @@ TEST(ConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
 
 constexpr char kBase[] = "role = \"prefecture\"\nprefecture = 19\n";
 
+// Issue 13: [database] chooses the store; SQLite stays the default.
+TEST(DatabaseConfigTest, KindAndUrlParseAndRenderBack) {
+  auto sqlite = ParseNodeConfig("role = \"prefecture\"\nprefecture = 19\n", "/d");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status().ToString();
+  EXPECT_EQ(sqlite->database_kind, "sqlite");
+  EXPECT_EQ(sqlite->database_path, "/d/registry.db");
+  auto table = ParseNodeConfig(
+      "role = \"prefecture\"\nprefecture = 19\n[database]\nkind = \"sqlite\"\npath = \"r.db\"\n",
+      "/d");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_EQ(table->database_path, "/d/r.db");
+  const std::string url = "postgresql://kakunin@db1,db2/kakunin?target_session_attrs=read-write";
+  auto pg = ParseNodeConfig("role = \"national\"\n[database]\nkind = \"postgresql\"\nurl = \"" +
+                                url + "\"\n",
+                            "/d");
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_EQ(pg->database_kind, "postgresql");
+  EXPECT_EQ(pg->database_url, url);
+  auto back = ParseNodeConfig(RenderNodeConfig(*pg), "/d");
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << RenderNodeConfig(*pg);
+  EXPECT_EQ(back->database_kind, "postgresql");
+  EXPECT_EQ(back->database_url, url);
+}
+
+TEST(DatabaseConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
+  for (const char* body : {
+           "[database]\nkind = \"postgres\"\nurl = \"x\"\n",        // a misspelt kind
+           "[database]\nkind = \"postgresql\"\n",                    // no url
+           "[database]\nkind = \"postgresql\"\nurl = \"\"\n",         // an empty url
+           "[database]\nurl = \"postgresql:///k\"\n",                 // a url for SQLite
+           "[database]\nkind = \"postgresql\"\nurl = \"x\"\npath = \"r.db\"\n",
+           "[database]\nkind = \"postgresql\"\nurl = 5\n",
+           "[database]\nkind = \"sqlite\"\nhost = \"db1\"\n",         // an unknown key
+       }) {
+    auto c = ParseNodeConfig(std::string("role = \"prefecture\"\nprefecture = 19\n") + body, "/d");
+    EXPECT_FALSE(c.ok()) << body;
+  }
+}
+
 TEST(QuotaConfigTest, DefaultsWithoutATable) {
   auto c = ParseNodeConfig(kBase, "/d");
   ASSERT_TRUE(c.ok());

@@ -21,6 +21,7 @@
 #include "app/node_keys.h"
 #include "audit/checkpoint.h"
 #include "crypto/keys.h"
+#include "store/pg/pg_registry_store.h"
 #include "store/sqlite/backup.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
@@ -147,9 +148,11 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   }
   if (!config.ok()) return config.status();
   node->config = *config;
+  const bool on_pg = node->config.database_kind == "postgresql";
   for (const std::string& path :
        {node->config.key_file, node->config.signing_key, node->config.database_path,
         node->config.database_path + "-wal", node->config.database_path + "-shm"}) {
+    if (on_pg && path.rfind(node->config.database_path, 0) == 0) continue;  // no file of ours
     KAKUNIN_RETURN_IF_ERROR(CheckPrivate(path, /*directory=*/false));
   }
   // The key first: a missing or wrong key must stop us before the database is opened.
@@ -158,7 +161,9 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->token = std::move(*token);
   auto keys = LoadConfiguredKeys(node->config, node->token.get());
   if (!keys.ok()) return keys.status();
-  auto store = store::sqlite::OpenRegistryStore(node->config.database_path, /*create=*/false);
+  auto store = on_pg ? store::pg::OpenRegistryStore(node->config.database_url, /*create=*/false)
+                    : store::sqlite::OpenRegistryStore(node->config.database_path,
+                                                       /*create=*/false);
   if (!store.ok()) return store.status();
   node->store = std::move(*store);
   KAKUNIN_RETURN_IF_ERROR(node->store->SetCacheMib(node->config.limits.cache_mib));
@@ -242,7 +247,8 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   return node;
 }
 
-Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file) {
+Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file,
+                const std::string& database_url) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(data_dir, ec);
@@ -258,6 +264,10 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   c.prefecture = prefecture;
   c.key_file = key_file.empty() ? "keys" : key_file;
   c.purposes_file = "purposes.toml";
+  if (!database_url.empty()) {
+    c.database_kind = "postgresql";
+    c.database_url = database_url;
+  }
   // Resolve paths the way loading will.
   auto parsed = ParseNodeConfig(RenderNodeConfig(c), data_dir);
   if (!parsed.ok()) return parsed.status();
@@ -274,19 +284,33 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   // The sample catalogue, for the deployment to replace with its own (README "Purposes").
   if (!fs::exists(parsed->purposes_file)) {
     std::ofstream out(parsed->purposes_file, std::ios::binary | std::ios::trunc);
-    out << registry::SamplePurposeCatalogue();
+    out << (prefecture == 0 ? registry::SampleNationalPurposeCatalogue()
+                            : registry::SamplePurposeCatalogue());
     if (!out) return Status::IoError("cannot write the purpose catalogue");
   }
-  if (fs::exists(parsed->database_path)) {
-    return Status::AlreadyExists("a database already exists at " + parsed->database_path);
+  std::unique_ptr<store::RegistryStore> opened;
+  if (parsed->database_kind == "postgresql") {
+    auto store = store::pg::OpenRegistryStore(parsed->database_url, /*create=*/true);
+    if (!store.ok()) return store.status();
+    // A database that already holds a node is never taken over.
+    auto key_id = (*store)->GetMeta("key_id");
+    if (!key_id.ok()) return key_id.status();
+    if (*key_id) return Status::AlreadyExists("the PostgreSQL database already holds a node");
+    opened = std::move(*store);
+  } else {
+    if (fs::exists(parsed->database_path)) {
+      return Status::AlreadyExists("a database already exists at " + parsed->database_path);
+    }
+    auto store = store::sqlite::OpenRegistryStore(parsed->database_path, /*create=*/true);
+    if (!store.ok()) return store.status();
+    // Personal data: readable by the node's user only (the WAL and shared-memory files SQLite
+    // creates later take the database file's mode).
+    fs::permissions(parsed->database_path, fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace, ec);
+    if (ec) return Status::IoError("cannot restrict the database file's permissions");
+    opened = std::move(*store);
   }
-  auto store = store::sqlite::OpenRegistryStore(parsed->database_path, /*create=*/true);
-  if (!store.ok()) return store.status();
-  // Personal data: readable by the node's user only (the WAL and shared-memory files SQLite
-  // creates later take the database file's mode).
-  fs::permissions(parsed->database_path, fs::perms::owner_read | fs::perms::owner_write,
-                  fs::perm_options::replace, ec);
-  if (ec) return Status::IoError("cannot restrict the database file's permissions");
+  auto* store = &opened;
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("key_id", crypto::KeyId(*keys)));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("log_key_id", (*signer)->key_id()));
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("prefecture", std::to_string(prefecture)));
@@ -369,9 +393,9 @@ std::unique_ptr<registry::BackupDesk> NodeAccess::NewBackupDesk() const {
                                                  store::sqlite::CheckNotInUse);
 }
 
-Status NodeAccess::Init(const std::string& data_dir, int prefecture,
-                        const std::string& key_file) const {
-  return InitNode(data_dir, prefecture, key_file);
+Status NodeAccess::Init(const std::string& data_dir, int prefecture, const std::string& key_file,
+                        const std::string& database_url) const {
+  return InitNode(data_dir, prefecture, key_file, database_url);
 }
 
 Status NodeAccess::WriteConfig(const std::string& data_dir,

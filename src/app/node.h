@@ -40,7 +40,8 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir, bool check_h
                                        const std::string& config_file = "");
 
 // See cli::NodeAccess::Init.
-Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file);
+Status InitNode(const std::string& data_dir, int prefecture, const std::string& key_file,
+                const std::string& database_url = "");
 
 // See cli::Node::Seal.
 Status SealLog(Node& node);
@@ -54,8 +55,8 @@ class NodeAccess : public cli::NodeAccess {
   const cli::KeyAccess* keys() const override;
   Result<std::unique_ptr<cli::Node>> Open(const std::string& data_dir, bool check_head,
                                           const std::string& config_file) const override;
-  Status Init(const std::string& data_dir, int prefecture,
-              const std::string& key_file) const override;
+  Status Init(const std::string& data_dir, int prefecture, const std::string& key_file,
+              const std::string& database_url) const override;
   Status WriteConfig(const std::string& data_dir,
                      const registry::NodeConfig& config) const override;
   std::vector<std::string> CheckConfig(const std::string& config_file,

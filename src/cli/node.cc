@@ -9,9 +9,9 @@ Result<std::unique_ptr<Node>> OpenNode(const Io& io, const std::string& data_dir
 }
 
 Status InitNode(const Io& io, const std::string& data_dir, int prefecture,
-                const std::string& key_file) {
+                const std::string& key_file, const std::string& database_url) {
   if (io.nodes == nullptr) return Status::FailedPrecondition("no node access in this program");
-  return io.nodes->Init(data_dir, prefecture, key_file);
+  return io.nodes->Init(data_dir, prefecture, key_file, database_url);
 }
 
 OptionSpec DataOption() {

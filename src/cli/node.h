@@ -106,9 +106,10 @@ class NodeAccess {
 
   // Creates a node in `data_dir` (made if missing): configuration, key file (unless `key_file`
   // names an existing one), database with its schema, and metadata. Refuses to touch a
-  // directory that already holds a node.
-  virtual Status Init(const std::string& data_dir, int prefecture,
-                      const std::string& key_file) const = 0;
+  // directory that already holds a node. With `database_url` (a libpq URL) the registry is on
+  // PostgreSQL ([database] kind = "postgresql"), in a database that holds no node yet.
+  virtual Status Init(const std::string& data_dir, int prefecture, const std::string& key_file,
+                      const std::string& database_url) const = 0;
 
   // Writes `config` as <data_dir>/kakunin.toml, replacing it (kakunin demo adds [server]).
   virtual Status WriteConfig(const std::string& data_dir,
@@ -142,7 +143,7 @@ class NodeAccess {
 Result<std::unique_ptr<Node>> OpenNode(const Io& io, const std::string& data_dir,
                                        bool check_head = true, const std::string& config_file = "");
 Status InitNode(const Io& io, const std::string& data_dir, int prefecture,
-                const std::string& key_file);
+                const std::string& key_file, const std::string& database_url = "");
 
 // node.Seal(), for callers that hold a node (NodeServer::Stop).
 inline Status SealLog(Node& node) { return node.Seal(); }

@@ -48,7 +48,7 @@ std::optional<Args> ParseOrHelp(const std::vector<std::string>& argv,
 
 const char kInitHelp[] =
     "使い方 / usage: kakunin init --data DIR (--prefecture NN | --role national)\n"
-    "                    [--key-file PATH]\n\n"
+    "                    [--key-file PATH] [--database-url URL]\n\n"
     "都道府県ノード（または全国ノード）のデータディレクトリを作成します。\n"
     "Creates a prefecture node in DIR: its configuration (kakunin.toml), its key file (mode\n"
     "0600; it encrypts individual numbers — keep it and its backups apart from the\n"
@@ -62,6 +62,8 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
       {"prefecture", "NN", "都道府県コード / prefecture number, 1..47 (19 = 山梨県)"},
       {"role", "ROLE", "prefecture (default) | national"},
       {"key-file", "PATH", "鍵ファイル / key file (default DIR/keys); an existing one is reused"},
+      {"database-url", "URL",
+       "PostgreSQL の接続先 / the registry on PostgreSQL (a libpq URL; default: SQLite in DIR)"},
   };
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "init", kInitHelp,
@@ -77,7 +79,8 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
   if (role == "national") {
     if (pref) return Usage(io, "init", "a national node has no --prefecture");
     // Prefecture 0 makes the national node (app/node.cc).
-    Status st = InitNode(io, *data, 0, args->Get("key-file").value_or(""));
+    Status st = InitNode(io, *data, 0, args->Get("key-file").value_or(""),
+                         args->Get("database-url").value_or(""));
     if (!st.ok()) return Fail(io, "init", st);
     io.out << "ノードを作成しました / node created: " << *data << " (全国 / national)\n";
     return kExitOk;
@@ -92,7 +95,8 @@ int RunInit(const std::vector<std::string>& argv, Io& io) {
   if (p < 1 || p > 47 || std::to_string(p) != *pref) {
     return Usage(io, "init", "--prefecture must be 1..47");
   }
-  Status st = InitNode(io, *data, p, args->Get("key-file").value_or(""));
+  Status st = InitNode(io, *data, p, args->Get("key-file").value_or(""),
+                       args->Get("database-url").value_or(""));
   if (!st.ok()) return Fail(io, "init", st);
   const LocalGovEntry* e = LocalGovTable::Builtin().Prefecture(p);
   io.out << "ノードを作成しました / node created: " << *data << " ("

@@ -151,7 +151,11 @@ struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
   int prefecture = 0;  // 1..47; 0 for a national node
   std::string data_dir;
-  std::string database_path;  // absolute after loading
+  std::string database_path;  // absolute after loading; the SQLite file
+  // [database] (issue 13): "sqlite" (database_path, the default) or "postgresql" (database_url, a
+  // libpq URL; a multi-host one with target_session_attrs=read-write follows a failover).
+  std::string database_kind = "sqlite";
+  std::string database_url;
   std::string key_file;       // absolute after loading
   std::string signing_key;    // the operation log's Ed25519 key; absolute after loading
   int superseded_retention_years = 150;

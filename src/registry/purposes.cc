@@ -10,12 +10,14 @@
 #include "registry/registry.h"
 
 namespace kakunin {
-extern const std::string_view kSamplePurposesToml;  // generated
+extern const std::string_view kSamplePurposesToml;          // generated
+extern const std::string_view kSampleNationalPurposesToml;  // generated
 }  // namespace kakunin
 
 namespace kakunin::registry {
 
 std::string_view SamplePurposeCatalogue() { return kSamplePurposesToml; }
+std::string_view SampleNationalPurposeCatalogue() { return kSampleNationalPurposesToml; }
 
 namespace {
 

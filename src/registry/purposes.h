@@ -56,5 +56,8 @@ std::string_view PurposeKindName(PurposeKind kind);
 // The sample catalogue for 山梨県 (data/purposes/yamanashi.toml), compiled in: `kakunin init`
 // copies it into a new node, and a node whose configuration names no catalogue uses it.
 std::string_view SamplePurposeCatalogue();
+// The national node's sample catalogue (data/purposes/national.toml: 別表第一 provisions to
+// national bodies), written into a node made by `kakunin init --role national`.
+std::string_view SampleNationalPurposeCatalogue();
 
 }  // namespace kakunin::registry

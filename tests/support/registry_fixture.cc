@@ -6,11 +6,28 @@
 
 #include "crypto/keys.h"
 #include "domain/local_gov_code.h"
+#include "store/pg/pg_registry_store.h"
+#include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_registry_store.h"
+#include "support/pg_server.h"
 
 namespace kakunin::registry::testing {
 
 namespace fs = std::filesystem;
+
+Result<std::unique_ptr<store::RegistryStore>> OpenTestStore(const fs::path& dir,
+                                                           std::string* pg_schema) {
+  if (kakunin::testing::TestStoreKind() != "postgresql") {
+    return store::sqlite::OpenRegistryStore((dir / "registry.db").string(), true);
+  }
+  // A fresh schema on the process's own server: the same suite, unchanged, on PostgreSQL.
+  static int next = 0;
+  std::string schema = "t" + std::to_string(++next);
+  if (pg_schema != nullptr) *pg_schema = schema;
+  auto url = kakunin::testing::PgServer::Shared()->FreshSchema(schema);
+  if (!url.ok()) return url.status();
+  return store::pg::OpenRegistryStore(*url, true);
+}
 
 RegistryFixture::RegistryFixture(std::string prefix, Date today, bool with_gateway)
     : prefix_(std::move(prefix)), with_gateway_(with_gateway), clock_(FixedClock::AtDate(today)) {}
@@ -25,7 +42,7 @@ void RegistryFixture::SetUp() {
   auto keys = crypto::LoadKeyFile((dir_ / "keys").string());
   ASSERT_TRUE(keys.ok());
   cipher_ = std::make_unique<crypto::FieldCipher>(*keys);
-  auto store = store::sqlite::OpenRegistryStore((dir_ / "registry.db").string(), true);
+  auto store = OpenTestStore(dir_, &pg_schema_);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   store_ = std::move(*store);
   config_.prefecture = 19;
@@ -61,6 +78,18 @@ Notification RegistryFixture::Make(const std::string& municipality, uint64_t seq
   n.birth_date = Date::FromYmd(1980, 5, 1);
   n.address = LocalGovTable::Builtin().Find(municipality)->FullName() + "1番地";
   return n;
+}
+
+bool RegistryFixture::OnPostgres() { return kakunin::testing::TestStoreKind() == "postgresql"; }
+
+Status RegistryFixture::TamperDatabase(const std::string& sql) {
+  if (!OnPostgres()) {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    if (!db.ok()) return db.status();
+    return (*db)->Exec(sql);
+  }
+  auto out = kakunin::testing::PgServer::Shared()->Psql(sql, "postgres", pg_schema_);
+  return out.ok() ? Status::Ok() : out.status();
 }
 
 void RegistryFixture::TearDown() {

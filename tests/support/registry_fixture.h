@@ -1,6 +1,7 @@
 #pragma once
 
-// The set-up the registry's unit tests share: a fresh directory per test, a real SQLite store,
+// The set-up the registry's unit tests share: a fresh directory per test, a real store (SQLite,
+// or PostgreSQL with KAKUNIN_TEST_STORE=postgresql),
 // real field keys and audit signing key, a fixed clock, the operation log and a Registry; on
 // request the sample purpose catalogue and a Gateway over them. Each test keeps its own data
 // (residents, clients, operators) in its own SetUp.
@@ -25,6 +26,12 @@
 
 namespace kakunin::registry::testing {
 
+// The store the suites run on: SQLite in `dir`, or with KAKUNIN_TEST_STORE=postgresql a fresh
+// schema on the test process's own PostgreSQL server (support/pg_server.h).
+// `pg_schema`, if given, receives the PostgreSQL schema's name.
+Result<std::unique_ptr<store::RegistryStore>> OpenTestStore(const std::filesystem::path& dir,
+                                                           std::string* pg_schema = nullptr);
+
 // Public, as the suites' own helpers (threads, lambdas) reach into it.
 class RegistryFixture : public ::testing::Test {
  public:
@@ -44,7 +51,14 @@ class RegistryFixture : public ::testing::Test {
   static Notification Make(const std::string& municipality, uint64_t seq, ChangeReason reason,
                            const std::string& code10, const std::string& number11);
 
+  // Whether the suite runs on PostgreSQL (KAKUNIN_TEST_STORE=postgresql).
+  static bool OnPostgres();
+  // Runs SQL on the database behind the store's back, as an administrator could (the tamper
+  // tests): on the SQLite file, or through psql on this test's PostgreSQL schema.
+  Status TamperDatabase(const std::string& sql);
+
   std::string prefix_;
+  std::string pg_schema_;  // on PostgreSQL: this test's schema
   bool with_gateway_;
   std::filesystem::path dir_;
   NodeConfig config_;

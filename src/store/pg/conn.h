@@ -1,0 +1,105 @@
+#pragma once
+
+// A thin RAII wrapper over libpq (the PostgreSQL store's only contact with it): errors as
+// Status, statements prepared once per connection and reused, every value bound as a typed
+// binary parameter, results read in binary. Nothing outside store/pg/ sees a libpq type.
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::store::pg {
+
+// Bound parameters, in order ($1, $2, …). Values are copied; each carries its type, so the
+// server never guesses one from the SQL text.
+class Params {
+ public:
+  Params& Int(int64_t v);
+  Params& Text(std::string_view v);
+  Params& Bytes(std::string_view v);  // bytea
+  Params& OptionalText(const std::optional<std::string>& v);
+  Params& Null(unsigned int oid);
+  Params& Bool(bool v);
+
+  int size() const { return static_cast<int>(values_.size()); }
+  const std::vector<unsigned int>& types() const { return types_; }
+
+ private:
+  friend class Conn;
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+  std::vector<unsigned int> types_;
+};
+
+// A statement's result. Columns are read in binary: int2/int4/int8/bool as integers, text and
+// bytea as bytes.
+class Rows {
+ public:
+  explicit Rows(PGresult* r) : r_(r, &PQclear) {}
+  int size() const { return PQntuples(r_.get()); }
+  bool empty() const { return size() == 0; }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  int64_t Int(int row, int col) const;
+  std::string Text(int row, int col) const;
+  std::string Blob(int row, int col) const { return Text(row, col); }
+  std::optional<std::string> OptionalText(int row, int col) const;
+  // Rows an INSERT/UPDATE/DELETE changed.
+  int64_t Affected() const;
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+// One connection. Not thread-safe: one thread at a time.
+class Conn {
+ public:
+  // Connects with a libpq URL or key=value string and applies the session settings every
+  // connection needs (UTF-8, synchronous_commit = on, no parameters in the server's log).
+  static Result<std::unique_ptr<Conn>> Open(const std::string& url);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // SQL without parameters (DDL, BEGIN/COMMIT, SAVEPOINT); may hold several statements.
+  Status Exec(std::string_view sql);
+  // Runs a named constant (prepared on first use on this connection, by its address).
+  Result<Rows> Query(const char* sql, const Params& p);
+  // The same for SQL assembled at run time from constant fragments (prepared by text).
+  Result<Rows> QueryText(const std::string& sql, const Params& p);
+  // Runs and returns the rows changed.
+  Result<int64_t> Run(const char* sql, const Params& p);
+  // The first column of the first row (0 if none).
+  Result<int64_t> QueryInt(const char* sql, const Params& p);
+
+  // Whether the connection is still usable (not broken by a server that went away).
+  bool Healthy() const;
+  PGconn* raw() { return c_; }
+
+ private:
+  explicit Conn(PGconn* c) : c_(c) {}
+  Result<std::string> PrepareNamed(const std::string& key, const char* sql, const Params& p,
+                                   std::unordered_map<std::string, std::string>* cache);
+  Result<Rows> ExecPrepared(const std::string& name, const Params& p);
+
+  PGconn* c_;
+  std::unordered_map<std::string, std::string> by_address_;  // address → statement name
+  std::unordered_map<std::string, std::string> by_text_;
+  int next_ = 0;
+};
+
+// A result's error as a Status, without any bound value: the SQLSTATE, the constraint's name and
+// our own words. The server's message is kept only for classes that cannot hold data
+// (connection, syntax, resources).
+Status ResultError(const PGresult* r, std::string_view what);
+// A connection's error (libpq's message names hosts and ports, never data).
+Status ConnError(const PGconn* c, std::string_view what);
+
+}  // namespace kakunin::store::pg

@@ -1,0 +1,198 @@
+#pragma once
+
+// The PostgreSQL implementation of the registry's reader and transaction (store/registry_store.h).
+// Only the declarations live here: each aggregate's methods are defined in its own file
+// (residents.cc, log.cc, clients.cc, operators.cc, gaiji.cc) and the transaction control with the
+// store in pg_registry_store.cc. Internal to store/pg/.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/pg/conn.h"
+#include "store/registry_store.h"
+
+namespace kakunin::store::pg::detail {
+
+// Idle reader connections, kept for the next OpenReader (shared with the readers, which may
+// outlive the store by a moment).
+class ConnPool {
+ public:
+  explicit ConnPool(std::string url) : url_(std::move(url)) {}
+  Result<std::unique_ptr<Conn>> Take();
+  void Give(std::unique_ptr<Conn> c);
+
+ private:
+  std::mutex mu_;
+  std::string url_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+};
+
+// Reads on a connection of its own (see RegistryStore::OpenReader).
+class PgReader final : public RegistryReader {
+ public:
+  // `conn` goes back to `pool` when the reader closes.
+  PgReader(std::unique_ptr<Conn> conn, std::shared_ptr<ConnPool> pool)
+      : db_(std::move(conn)), pool_(std::move(pool)) {}
+  ~PgReader() override;
+
+  // --- residents (residents.cc) ---
+  Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) override;
+  Result<std::vector<ResidentRow>> FindByNumberMac(const std::string& mac,
+                                                   bool include_removed) override;
+  Result<SearchResult> Search(const SearchQuery& q) override;
+  Result<std::vector<VersionRow>> History(int64_t person_id) override;
+  Result<std::optional<VersionRow>> Version(int64_t version_id) override;
+  Result<StoreStats> Stats() override;
+
+  // --- operation log (log.cc) ---
+  Result<int64_t> AuditSize() override;
+  Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override;
+  Status ForEachAuditEntry(int64_t from_seq,
+                           const std::function<bool(const AuditRow&)>& fn) override;
+  Result<int64_t> CountStrayAuditNodes(int64_t size) override;
+  Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) override;
+  Result<std::vector<CheckpointRow>> Checkpoints() override;
+  Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& q) override;
+  Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) override;
+  Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) override;
+  Result<int64_t> CountProvisionsFromEntry(int64_t seq) override;
+  Result<int64_t> CountAuditTargetsFrom(int64_t seq) override;
+
+  // --- client register and node state (clients.cc) ---
+  Result<std::optional<ClientRow>> FindClient(const std::string& spki) override;
+  Result<std::vector<ClientRow>> ListClients() override;
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override;
+
+  // --- operator register (operators.cc) ---
+  Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override;
+  Result<std::vector<OperatorRow>> ListOperators() override;
+  Result<std::vector<std::string>> OperatorRoles(const std::string& id) override;
+  Result<std::vector<NominationRow>> Nominations(const std::string& id) override;
+  Result<std::vector<CredentialRow>> Credentials(const std::string& id) override;
+  Result<std::optional<CredentialRow>> FindCredential(const std::string& id) override;
+  Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override;
+  Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& hash) override;
+
+  // --- 外字 register (gaiji.cc) ---
+  Result<std::vector<GaijiRow>> ListGaiji() override;
+  Result<std::vector<GaijiPendingRow>> ListGaijiPending() override;
+  Result<std::vector<GaijiRow>> GaijiOf(const std::string& municipality) override;
+
+  // --- not yet on PostgreSQL (unported.cc) ---
+  Result<std::vector<MediaRow>> ListMedia() override;
+
+ private:
+  std::unique_ptr<Conn> db_;
+  std::shared_ptr<ConnPool> pool_;
+};
+
+// Writes inside the transaction RegistryStore::Write opened on the writer connection.
+class PgTxn final : public RegistryTxn {
+ public:
+  explicit PgTxn(Conn* db) : db_(db) {}
+
+  // --- transaction control (pg_registry_store.cc) ---
+  Status Savepoint() override;
+  Status RollbackToSavepoint() override;
+  Status ReleaseSavepoint() override;
+
+  // --- residents (residents.cc) ---
+  Result<int64_t> LastSequence(const std::string& municipality) override;
+  Result<std::optional<std::string>> AppliedMac(const std::string& municipality,
+                                                int64_t sequence) override;
+  Status RecordApplied(const std::string& municipality, int64_t sequence,
+                       const std::string& payload_mac, int64_t applied_at) override;
+  Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) override;
+  Result<std::optional<ResidentRow>> FindByAnyResidentCode(const std::string& code) override;
+  Status AddExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
+  Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
+  Result<bool> IsResidentCodeKnown(const std::string& code) override;
+  Result<int64_t> RekeyResidents(const std::function<std::string(std::string_view)>& key) override;
+  Result<std::optional<VersionRow>> Version(int64_t version_id) override;
+  Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override;
+  Result<int64_t> InsertResident(const ResidentRow& row) override;
+  Status UpdateResident(const ResidentRow& row) override;
+  Result<int64_t> InsertVersion(const VersionRow& v) override;
+  Status SetResidentVersion(int64_t person_id, int64_t version_id) override;
+  Status MarkSuperseded(int64_t version_id, int64_t at) override;
+  Status RecordCodeChange(const std::string& old_code, const std::string& new_code,
+                          int64_t person_id, int64_t at) override;
+  Status EnqueueOutbox(int64_t version_id, int64_t at) override;
+  Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
+                            bool dry_run) override;
+
+  // --- operation log (log.cc) ---
+  Result<int64_t> AuditSize() override;
+  Status InsertAuditEntry(const AuditRow& a, const std::vector<std::string>& targets) override;
+  Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override;
+  Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) override;
+  Status InsertCheckpoint(const CheckpointRow& c) override;
+  Result<std::optional<CheckpointRow>> LatestCheckpoint() override;
+  Status InsertProvision(const ProvisionRow& p) override;
+  Result<int64_t> AuditLastTime() override;
+  Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override;
+
+  // --- client register and node state (clients.cc) ---
+  Status InsertClient(const ClientRow& c) override;
+  Result<bool> RevokeClient(const std::string& spki, int64_t at) override;
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override;
+  Status SetMeta(const std::string& key, const std::string& value) override;
+  Status DeleteMeta(const std::string& key) override;
+  Result<std::optional<ClientRow>> FindClient(const std::string& spki) override;
+  Result<bool> IsClientKey(const std::string& spki) override;
+
+  // --- operator register (operators.cc) ---
+  Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override;
+  Result<std::vector<NominationRow>> Nominations(const std::string& id) override;
+  Result<std::vector<std::string>> OperatorRoles(const std::string& id) override;
+  Result<int64_t> CountOperators() override;
+  Status InsertOperator(const OperatorRow& o) override;
+  Status SetOperatorStatus(const std::string& id, const std::string& status) override;
+  Status SetOperatorPassword(const std::string& id, const std::string& hash) override;
+  Status SetLoginState(const std::string& id, int64_t failed, int64_t until) override;
+  Status InsertRole(const std::string& id, const std::string& role, int64_t at,
+                    const std::string& by) override;
+  Result<int64_t> InsertRoleRequest(const RoleRequestRow& r) override;
+  Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override;
+  Result<bool> ApproveRoleRequest(int64_t id, const std::string& by, int64_t at) override;
+  Status InsertNomination(const NominationRow& n) override;
+  Status InsertCredential(const CredentialRow& c) override;
+  Result<std::optional<CredentialRow>> FindCredential(const std::string& id) override;
+  Status SetSignCount(const std::string& id, int64_t count) override;
+  Status InsertEnrolment(const EnrolmentRow& e) override;
+  Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& hash) override;
+  Result<bool> UseEnrolment(const std::string& hash, int64_t at) override;
+  Status RevokeEnrolments(const std::string& id, int64_t at) override;
+  Result<bool> AdvanceSignCount(const std::string& id, int64_t count) override;
+  Result<std::optional<int64_t>> ClaimLoginAttempt(const std::string& id, int64_t now,
+                                                   int64_t max_attempts,
+                                                   int64_t lock_until) override;
+  Result<int64_t> CountActiveWithRole(const std::string& role) override;
+
+  // --- 外字 register (gaiji.cc) ---
+  Status InsertGaiji(const GaijiRow& row) override;
+  Result<std::vector<int64_t>> RegisteredGaijiCodePoints(const std::string& municipality) override;
+  Status FlagGaijiPending(const std::string& municipality, int64_t code_point, int64_t at) override;
+  Status ClearGaijiPending(const std::string& municipality, int64_t code_point) override;
+
+  // --- not yet on PostgreSQL (unported.cc) ---
+  Result<int64_t> InsertMedia(const MediaRow& row) override;
+  Status FinishMedia(int64_t id, const std::string& status, int64_t bytes,
+                     const std::string& digest) override;
+  Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& key_id,
+                                                             int64_t after, int limit) override;
+  Result<bool> ReplaceSealedNumber(int64_t version_id, const std::string& old_sealed,
+                                   const std::string& new_sealed) override;
+  Result<int64_t> CountSealedNotUnder(const std::string& key_id) override;
+
+ private:
+  Conn* db_;
+  int depth_ = 0;
+};
+
+}  // namespace kakunin::store::pg::detail

@@ -1,0 +1,245 @@
+// The operation log on PostgreSQL: entries, tree nodes, checkpoints, the target index and
+// provision records (store/audit_store.h).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/pg/detail/pg_store_impl.h"
+#include "store/pg/detail/rows.h"
+#include "store/pg/schema.h"
+
+namespace kakunin::store::pg::detail {
+namespace {
+
+// Entries and nodes are read a chunk at a time (keyset pages), so a caller may run other
+// queries on the same connection between rows, as it may on SQLite.
+constexpr int64_t kChunk = 2000;
+
+// Level 0 is each entry's leaf hash, kept with the entry (not stored twice).
+Result<std::optional<std::string>> QueryNode(Conn* db, uint32_t level, int64_t index) {
+  if (level == 0) return QueryBytes(db, kGetAuditLeaf, Params().Int(index));
+  return QueryBytes(db, kGetAuditNode, Params().Int(int64_t{level}).Int(index));
+}
+
+class PgNodeCursor final : public NodeCursor {
+ public:
+  PgNodeCursor(Conn* db, uint32_t level) : db_(db), level_(level) {}
+  bool Next(int64_t* index, std::string* hash, Status* status) override {
+    if (pos_ >= page_.size()) {
+      if (done_) return false;
+      auto rows =
+          db_->Query(kAuditNodesOfLevelFrom, Params().Int(int64_t{level_}).Int(from_).Int(kChunk));
+      if (!rows.ok()) {
+        *status = rows.status();
+        done_ = true;
+        return false;
+      }
+      page_.clear();
+      pos_ = 0;
+      for (int i = 0; i < rows->size(); ++i) page_.emplace_back(rows->Int(i, 0), rows->Text(i, 1));
+      if (rows->size() < kChunk) done_ = true;
+      if (page_.empty()) return false;
+      from_ = page_.back().first + 1;
+    }
+    *index = page_[pos_].first;
+    *hash = std::move(page_[pos_].second);
+    ++pos_;
+    return true;
+  }
+
+ private:
+  Conn* db_;
+  uint32_t level_;
+  int64_t from_ = 0;
+  bool done_ = false;
+  std::vector<std::pair<int64_t, std::string>> page_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+Result<int64_t> PgReader::AuditSize() { return db_->QueryInt(kAuditSize, Params()); }
+
+Result<std::optional<std::string>> PgReader::AuditNode(uint32_t level, int64_t index) {
+  return QueryNode(db_.get(), level, index);
+}
+
+Status PgReader::ForEachAuditEntry(int64_t from_seq,
+                                   const std::function<bool(const AuditRow&)>& fn) {
+  // One snapshot for the whole walk (and for what `fn` reads meanwhile), as SQLite's single
+  // statement has: later pages see no entry appended after the first.
+  bool own = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
+  if (own) KAKUNIN_RETURN_IF_ERROR(db_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  Status st;
+  int64_t from = from_seq;
+  for (bool more = true; more && st.ok();) {
+    auto rows = db_->Query(kAuditEntriesFrom, Params().Int(from).Int(kChunk));
+    if (!rows.ok()) {
+      st = rows.status();
+      break;
+    }
+    more = rows->size() == kChunk;
+    for (int i = 0; i < rows->size(); ++i) {
+      AuditRow row = ReadAudit(*rows, i);
+      from = row.seq + 1;
+      if (!fn(row)) {
+        more = false;
+        break;
+      }
+    }
+  }
+  if (own) {
+    Status end = db_->Exec(st.ok() ? "COMMIT" : "ROLLBACK");
+    if (st.ok()) st = end;
+  }
+  return st;
+}
+
+Result<int64_t> PgReader::CountStrayAuditNodes(int64_t size) {
+  return db_->QueryInt(kCountStrayAuditNodes, Params().Int(size));
+}
+
+Result<std::unique_ptr<NodeCursor>> PgReader::AuditNodes(uint32_t level) {
+  return std::unique_ptr<NodeCursor>(new PgNodeCursor(db_.get(), level));
+}
+
+Result<std::vector<CheckpointRow>> PgReader::Checkpoints() {
+  return QueryAll<CheckpointRow>(db_.get(), kAllCheckpoints, Params(), ReadCheckpoint);
+}
+
+Result<std::vector<AuditRow>> PgReader::SearchAudit(const AuditQuery& q) {
+  // Assembled from constant fragments; every value bound.
+  std::string sql =
+      "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash "
+      "FROM audit_entries e WHERE true";
+  Params p;
+  auto next = [&] { return "$" + std::to_string(p.size()); };
+  if (q.target) {
+    p.Text(*q.target);
+    sql += " AND e.seq IN (SELECT seq FROM audit_targets WHERE resident_code = " + next() + ")";
+  }
+  if (q.from_time) {
+    p.Int(*q.from_time);
+    sql += " AND e.time >= " + next();
+  }
+  if (q.to_time) {
+    p.Int(*q.to_time);
+    sql += " AND e.time < " + next();
+  }
+  if (q.actor) {
+    p.Text(*q.actor);
+    sql += " AND e.actor = " + next();
+  }
+  if (q.action) {
+    p.Text(*q.action);
+    sql += " AND e.action = " + next();
+  }
+  if (q.purpose) {
+    p.Text(*q.purpose);
+    sql += " AND e.purpose = " + next();
+  }
+  p.Int(int64_t{q.limit});
+  sql += " ORDER BY e.seq LIMIT " + next();
+  auto rows = db_->QueryText(sql, p);
+  if (!rows.ok()) return rows.status();
+  std::vector<AuditRow> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(ReadAudit(*rows, i));
+  return out;
+}
+
+Result<std::vector<ProvisionRow>> PgReader::Provisions(const std::string& resident_code) {
+  return QueryAll<ProvisionRow>(db_.get(), kProvisionsOf, Params().Text(resident_code),
+                                ReadProvision);
+}
+
+Result<std::vector<ProvisionRow>> PgReader::ProvisionsOfEntry(int64_t audit_seq) {
+  return QueryAll<ProvisionRow>(db_.get(), kProvisionsOfEntry, Params().Int(audit_seq),
+                                ReadProvision);
+}
+
+Result<int64_t> PgReader::CountProvisionsFromEntry(int64_t seq) {
+  return db_->QueryInt(kCountProvisionsFromEntry, Params().Int(seq));
+}
+
+Result<int64_t> PgReader::CountAuditTargetsFrom(int64_t seq) {
+  return db_->QueryInt(kCountAuditTargetsFrom, Params().Int(seq));
+}
+
+Result<int64_t> PgTxn::AuditSize() { return db_->QueryInt(kAuditSize, Params()); }
+
+Status PgTxn::InsertAuditEntry(const AuditRow& a, const std::vector<std::string>& targets) {
+  Params p;
+  p.Int(a.seq).Int(a.time).Text(a.actor).Text(a.action).Text(a.purpose);
+  if (a.payload) {
+    p.Bytes(*a.payload);
+  } else {
+    p.Null(17);  // bytea
+  }
+  p.Bytes(a.leaf_hash);
+  KAKUNIN_RETURN_IF_ERROR(db_->Run(kInsertAuditEntry, p).status());
+  for (const auto& t : targets) {
+    KAKUNIN_RETURN_IF_ERROR(db_->Run(kInsertAuditTarget, Params().Text(t).Int(a.seq)).status());
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> PgTxn::AuditNode(uint32_t level, int64_t index) {
+  return QueryNode(db_, level, index);
+}
+
+Status PgTxn::PutAuditNode(uint32_t level, int64_t index, const std::string& hash) {
+  return db_->Run(kPutAuditNode, Params().Int(int64_t{level}).Int(index).Bytes(hash)).status();
+}
+
+Status PgTxn::InsertCheckpoint(const CheckpointRow& c) {
+  return db_
+      ->Run(kInsertCheckpoint,
+            Params().Int(c.tree_size).Bytes(c.root).Int(c.time).Text(c.key_id).Bytes(c.signature))
+      .status();
+}
+
+Result<std::optional<CheckpointRow>> PgTxn::LatestCheckpoint() {
+  return QueryOne<CheckpointRow>(db_, kLatestCheckpoint, Params(), ReadCheckpoint);
+}
+
+Status PgTxn::InsertProvision(const ProvisionRow& p) {
+  return db_
+      ->Run(kInsertProvision, Params()
+                                  .Text(p.resident_code)
+                                  .Int(p.provided_at)
+                                  .Text(p.function)
+                                  .Text(p.purpose)
+                                  .Text(p.provision_kind)
+                                  .Int(int64_t{p.number_provided})
+                                  .Text(p.source)
+                                  .Text(p.recipient)
+                                  .Text(p.items)
+                                  .Int(p.audit_seq))
+      .status();
+}
+
+Result<int64_t> PgTxn::AuditLastTime() { return db_->QueryInt(kAuditLastTime, Params()); }
+
+Result<RegistryTxn::AuditErasure> PgTxn::EraseAuditBefore(int64_t time, bool dry_run) {
+  AuditErasure out;
+  KAKUNIN_ASSIGN_OR_RETURN(keep_from, db_->QueryInt(kAuditKeepFrom, Params().Int(time)));
+  out.before_seq = keep_from;
+  if (dry_run) {
+    KAKUNIN_ASSIGN_OR_RETURN(
+        entries, db_->QueryInt(kCountAuditPayloadsBefore, Params().Int(out.before_seq)));
+    KAKUNIN_ASSIGN_OR_RETURN(provisions, db_->QueryInt(kCountProvisionsBefore, Params().Int(time)));
+    out.entries = entries;
+    out.provisions = provisions;
+    return out;
+  }
+  KAKUNIN_RETURN_IF_ERROR(db_->Run(kEraseAuditTargets, Params().Int(out.before_seq)).status());
+  KAKUNIN_ASSIGN_OR_RETURN(erased, db_->Run(kEraseAuditPayloads, Params().Int(out.before_seq)));
+  KAKUNIN_ASSIGN_OR_RETURN(gone, db_->Run(kErasePastProvisions, Params().Int(time)));
+  out.entries = erased;
+  out.provisions = gone;
+  return out;
+}
+
+}  // namespace kakunin::store::pg::detail

@@ -1,0 +1,201 @@
+#include "store/pg/pg_registry_store.h"
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+
+#include "store/pg/conn.h"
+#include "store/pg/detail/pg_store_impl.h"
+#include "store/pg/detail/rows.h"
+#include "store/pg/schema.h"
+
+namespace kakunin::store::pg {
+namespace detail {
+
+// Advisory lock keys (one 64-bit space per database): the writer's, taken by every Write so that
+// two processes never interleave writes (the log's sequence stays single), and the migrations'.
+inline constexpr char kLockWriter[] = "SELECT pg_advisory_xact_lock(7022403436130091009)";
+inline constexpr char kLockMigrations[] = "SELECT pg_advisory_lock(7022403436130091010)";
+inline constexpr char kUnlockMigrations[] = "SELECT pg_advisory_unlock(7022403436130091010)";
+inline constexpr char kHasMigrations[] =
+    "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+    "AND tablename = 'schema_migrations'";
+inline constexpr char kCreateMigrations[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version int8 PRIMARY KEY, "
+    "applied_at text NOT NULL)";
+inline constexpr char kSchemaVersion[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+inline constexpr char kRecordMigration[] =
+    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now()::text)";
+// The log's entries are numbered 0..n-1 with none missing (CheckIntegrity).
+inline constexpr char kAuditContiguous[] =
+    "SELECT count(*) = coalesce(max(seq) + 1, 0) FROM audit_entries";
+
+Result<std::unique_ptr<Conn>> ConnPool::Take() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!idle_.empty()) {
+      std::unique_ptr<Conn> c = std::move(idle_.back());
+      idle_.pop_back();
+      if (c->Healthy()) return c;
+    }
+  }
+  return Conn::Open(url_);
+}
+
+void ConnPool::Give(std::unique_ptr<Conn> c) {
+  if (!c->Healthy() || PQtransactionStatus(c->raw()) != PQTRANS_IDLE) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < 32) idle_.push_back(std::move(c));
+}
+
+PgReader::~PgReader() {
+  if (pool_ && db_) pool_->Give(std::move(db_));
+}
+
+// Savepoints are named by depth: one per notification, nested at most a few deep.
+Status PgTxn::Savepoint() {
+  KAKUNIN_RETURN_IF_ERROR(db_->Exec("SAVEPOINT sp" + std::to_string(depth_ + 1)));
+  ++depth_;
+  return Status::Ok();
+}
+
+Status PgTxn::RollbackToSavepoint() {
+  std::string name = "sp" + std::to_string(depth_--);
+  KAKUNIN_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO SAVEPOINT " + name));
+  return db_->Exec("RELEASE SAVEPOINT " + name);
+}
+
+Status PgTxn::ReleaseSavepoint() {
+  return db_->Exec("RELEASE SAVEPOINT sp" + std::to_string(depth_--));
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::ConnPool;
+using detail::PgReader;
+using detail::PgTxn;
+
+class PgRegistryStore final : public RegistryStore {
+ public:
+  PgRegistryStore(std::string url, std::unique_ptr<Conn> writer)
+      : url_(std::move(url)), writer_(std::move(writer)), pool_(std::make_shared<ConnPool>(url_)) {}
+
+  Status Write(const std::function<Status(RegistryTxn&)>& fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
+    KAKUNIN_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
+    Status st = writer_->Run(detail::kLockWriter, Params()).status();
+    if (st.ok()) {
+      PgTxn t(writer_.get());
+      st = fn(t);
+    }
+    if (!st.ok()) {
+      (void)writer_->Exec("ROLLBACK");
+      return st;
+    }
+    // synchronous_commit = on (set per connection): COMMIT returns once durable. A COMMIT whose
+    // answer is lost (the server died) is reported unavailable: not acknowledged.
+    return writer_->Exec("COMMIT");
+  }
+
+  Result<std::unique_ptr<RegistryReader>> OpenReader() override {
+    auto c = pool_->Take();
+    if (!c.ok()) return c.status();
+    return std::unique_ptr<RegistryReader>(new PgReader(std::move(*c), pool_));
+  }
+
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
+    return detail::QueryBytes(writer_.get(), kGetMeta, Params().Text(key));
+  }
+
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
+    return writer_->Run(kSetMeta, Params().Text(key).Text(value)).status();
+  }
+
+  // PostgreSQL checks its own pages (and checksums, where enabled); what is ours to check is the
+  // schema's version and the log's numbering.
+  Status CheckIntegrity() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
+    KAKUNIN_ASSIGN_OR_RETURN(version, writer_->QueryInt(detail::kSchemaVersion, Params()));
+    if (version != LatestSchemaVersion()) return Status::DataLoss("schema version mismatch");
+    KAKUNIN_ASSIGN_OR_RETURN(contiguous, writer_->QueryInt(detail::kAuditContiguous, Params()));
+    if (contiguous == 0) return Status::DataLoss("integrity check failed: the log has a gap");
+    return Status::Ok();
+  }
+
+ private:
+  // After a failover (or a server restart) the writer's connection is gone: the next write opens
+  // a new one, which a multi-host URL with target_session_attrs=read-write sends to the new
+  // primary.
+  Status EnsureWriter() {
+    // (A connection left inside a transaction, by a ROLLBACK that failed, is not reused.)
+    if (writer_ && writer_->Healthy() && PQtransactionStatus(writer_->raw()) == PQTRANS_IDLE) {
+      return Status::Ok();
+    }
+    writer_.reset();
+    auto c = Conn::Open(url_);
+    if (!c.ok()) return c.status();
+    writer_ = std::move(*c);
+    return Status::Ok();
+  }
+
+  std::mutex mu_;
+  std::string url_;
+  std::unique_ptr<Conn> writer_;
+  std::shared_ptr<ConnPool> pool_;
+};
+
+Status Migrate(Conn* db, bool create) {
+  KAKUNIN_ASSIGN_OR_RETURN(has, db->QueryInt(detail::kHasMigrations, Params()));
+  if (has == 0 && !create) {
+    return Status::NotFound("registry database has no schema (run kakunin init)");
+  }
+  // One node migrates at a time; the others wait and then find nothing to do.
+  KAKUNIN_RETURN_IF_ERROR(db->Run(detail::kLockMigrations, Params()).status());
+  Status st = [&]() -> Status {
+    if (has == 0) KAKUNIN_RETURN_IF_ERROR(db->Exec(detail::kCreateMigrations));
+    KAKUNIN_ASSIGN_OR_RETURN(current, db->QueryInt(detail::kSchemaVersion, Params()));
+    if (current > LatestSchemaVersion()) {
+      return Status::FailedPrecondition("database schema is newer than this build");
+    }
+    if (current == LatestSchemaVersion()) return Status::Ok();
+    // PostgreSQL's DDL is transactional: every pending migration in one transaction, so an
+    // upgrade happens whole or not at all (and a new database costs one durable commit, not five).
+    KAKUNIN_RETURN_IF_ERROR(db->Exec("BEGIN"));
+    Status all;
+    for (const Migration& m : kMigrations) {
+      if (m.version <= current || !all.ok()) continue;
+      all = db->Exec(m.sql);
+      if (all.ok()) all = db->Run(detail::kRecordMigration, Params().Int(m.version)).status();
+    }
+    if (all.ok()) all = db->Exec("COMMIT");
+    if (!all.ok()) (void)db->Exec("ROLLBACK");
+    return all;
+  }();
+  Status unlock = db->Run(detail::kUnlockMigrations, Params()).status();
+  return st.ok() ? unlock : st;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() {
+  int v = 0;
+  for (const Migration& m : kMigrations) v = std::max(v, m.version);
+  return v;
+}
+
+Result<std::unique_ptr<RegistryStore>> OpenRegistryStore(const std::string& url, bool create) {
+  auto db = Conn::Open(url);
+  if (!db.ok()) return db.status();
+  KAKUNIN_RETURN_IF_ERROR(Migrate(db->get(), create));
+  return std::unique_ptr<RegistryStore>(new PgRegistryStore(url, std::move(*db)));
+}
+
+}  // namespace kakunin::store::pg

@@ -1,0 +1,270 @@
+// The resident aggregate on PostgreSQL: records, versions, code changes, applied sequences, the
+// outbox, search and retention (store/resident_store.h).
+
+#include <string>
+#include <vector>
+
+#include "store/pg/detail/pg_store_impl.h"
+#include "store/pg/detail/rows.h"
+#include "store/pg/schema.h"
+
+namespace kakunin::store::pg::detail {
+namespace {
+
+Result<std::optional<ResidentRow>> QueryResident(Conn* db, const char* sql,
+                                                 const std::string& key) {
+  return QueryOne<ResidentRow>(db, sql, Params().Text(key), ReadResident);
+}
+
+Result<std::optional<ResidentRow>> FindByAnyCode(Conn* db, const std::string& code) {
+  auto r = QueryResident(db, kResidentByCode, code);
+  if (!r.ok() || r->has_value()) return r;
+  return QueryResident(db, kResidentByOldCode, code);
+}
+
+// The smallest string greater than every string that begins with `prefix` (keys are UTF-8,
+// compared bytewise under COLLATE "C"): prefix + U+10FFFF.
+std::string PrefixEnd(const std::string& prefix) { return prefix + "\xF4\x8F\xBF\xBF"; }
+
+// Appends a constant fragment, numbering its placeholders (?) from *next on.
+void Append(std::string* sql, const char* fragment, int* next) {
+  for (const char* p = fragment; *p; ++p) {
+    if (*p == '?') {
+      *sql += "$" + std::to_string((*next)++);
+    } else {
+      *sql += *p;
+    }
+  }
+}
+
+Result<bool> QueryBool(Conn* db, const char* sql, const Params& p) {
+  auto n = db->QueryInt(sql, p);
+  if (!n.ok()) return n.status();
+  return *n != 0;
+}
+
+}  // namespace
+
+Result<std::optional<ResidentRow>> PgReader::FindByResidentCode(const std::string& code) {
+  return FindByAnyCode(db_.get(), code);
+}
+
+Result<std::vector<ResidentRow>> PgReader::FindByNumberMac(const std::string& mac,
+                                                           bool include_removed) {
+  return QueryAll<ResidentRow>(db_.get(), kResidentsByNumber,
+                               Params().Bytes(mac).Bool(include_removed), ReadResident);
+}
+
+Result<SearchResult> PgReader::Search(const SearchQuery& q) {
+  // The statement is assembled from constant fragments only; every value is bound.
+  std::string sql = kSearchSelect;
+  int next = 1;
+  Params p;
+  if (q.kana_key) {
+    Append(&sql, kSearchKana, &next);
+    p.Text(*q.kana_key).Text(PrefixEnd(*q.kana_key));
+  }
+  if (q.name_key) {
+    Append(&sql, kSearchName, &next);
+    p.Text(*q.name_key).Text(PrefixEnd(*q.name_key));
+  }
+  if (q.birth_date) {
+    Append(&sql, kSearchBirth, &next);
+    p.Text(*q.birth_date);
+  }
+  if (q.sex) {
+    Append(&sql, kSearchSex, &next);
+    p.Text(*q.sex);
+  }
+  if (q.address_key) {
+    Append(&sql, kSearchAddress, &next);
+    p.Text(*q.address_key).Text(PrefixEnd(*q.address_key));
+  }
+  if (!q.include_removed) Append(&sql, kSearchActive, &next);
+  Append(&sql,
+         q.kana_key                         ? kSearchOrderKana
+         : q.name_key                       ? kSearchOrderName
+         : (q.address_key && !q.birth_date) ? kSearchOrderAddress
+                                            : kSearchOrderBirth,
+         &next);
+  p.Int(int64_t{q.limit} + 1);
+  auto rows = db_->QueryText(sql, p);
+  if (!rows.ok()) return rows.status();
+  SearchResult out;
+  for (int i = 0; i < rows->size(); ++i) out.rows.push_back(ReadResident(*rows, i));
+  if (out.rows.size() > static_cast<size_t>(q.limit)) {
+    out.rows.pop_back();
+    out.cut = true;
+  }
+  return out;
+}
+
+Result<std::vector<VersionRow>> PgReader::History(int64_t person_id) {
+  return QueryAll<VersionRow>(db_.get(), kHistory, Params().Int(person_id), ReadVersion);
+}
+
+Result<std::optional<VersionRow>> PgReader::Version(int64_t version_id) {
+  return QueryOne<VersionRow>(db_.get(), kVersionById, Params().Int(version_id), ReadVersion);
+}
+
+Result<StoreStats> PgReader::Stats() {
+  auto rows = db_->Query(kStats, Params());
+  if (!rows.ok()) return rows.status();
+  StoreStats out;
+  if (!rows->empty()) {
+    out.active = rows->Int(0, 0);
+    out.removed = rows->Int(0, 1);
+    out.versions = rows->Int(0, 2);
+    out.superseded_versions = rows->Int(0, 3);
+    out.code_changes = rows->Int(0, 4);
+    out.senders = rows->Int(0, 5);
+    out.applied_notifications = rows->Int(0, 6);
+    out.outbox_pending = rows->Int(0, 7);
+  }
+  return out;
+}
+
+Result<int64_t> PgTxn::LastSequence(const std::string& municipality) {
+  return db_->QueryInt(kLastSequence, Params().Text(municipality));
+}
+
+Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipality,
+                                                     int64_t sequence) {
+  return QueryBytes(db_, kAppliedMac, Params().Text(municipality).Int(sequence));
+}
+
+Status PgTxn::RecordApplied(const std::string& municipality, int64_t sequence,
+                            const std::string& payload_mac, int64_t applied_at) {
+  return db_
+      ->Run(kRecordApplied,
+            Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at))
+      .status();
+}
+
+Result<std::optional<ResidentRow>> PgTxn::FindByResidentCode(const std::string& code) {
+  return QueryResident(db_, kResidentByCode, code);
+}
+
+Result<std::optional<ResidentRow>> PgTxn::FindByAnyResidentCode(const std::string& code) {
+  return FindByAnyCode(db_, code);
+}
+
+Status PgTxn::AddExpectedMoveOut(int64_t person_id, const std::string& municipality) {
+  return db_->Run(kAddExpectedMoveOut, Params().Int(person_id).Text(municipality)).status();
+}
+
+Result<bool> PgTxn::TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) {
+  auto n = db_->Run(kTakeExpectedMoveOut, Params().Int(person_id).Text(municipality));
+  if (!n.ok()) return n.status();
+  return *n > 0;
+}
+
+Result<int64_t> PgTxn::RekeyResidents(const std::function<std::string(std::string_view)>& key) {
+  int64_t after = 0, done = 0;
+  for (;;) {
+    // A chunk read first, then updated: the scan never sees its own writes.
+    auto rows = db_->Query(kResidentNamesFrom, Params().Int(after).Int(10000));
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return done;
+    for (int i = 0; i < rows->size(); ++i) {
+      std::optional<std::string> kana = rows->OptionalText(i, 2);
+      auto n = db_->Run(kUpdateResidentKeys, Params()
+                                                 .Int(rows->Int(i, 0))
+                                                 .Text(key(rows->Text(i, 1)))
+                                                 .Text(kana ? key(*kana) : std::string())
+                                                 .Text(key(rows->Text(i, 3))));
+      if (!n.ok()) return n.status();
+    }
+    after = rows->Int(rows->size() - 1, 0);
+    done += rows->size();
+  }
+}
+
+Result<bool> PgTxn::IsResidentCodeKnown(const std::string& code) {
+  return QueryBool(db_, kCodeKnown, Params().Text(code));
+}
+
+Result<std::optional<VersionRow>> PgTxn::Version(int64_t version_id) {
+  return QueryOne<VersionRow>(db_, kVersionById, Params().Int(version_id), ReadVersion);
+}
+
+Result<bool> PgTxn::NumberHeldByOther(const std::string& mac, int64_t except_person) {
+  return QueryBool(db_, kNumberHeldByOther, Params().Bytes(mac).Int(except_person));
+}
+
+Result<int64_t> PgTxn::InsertResident(const ResidentRow& row) {
+  return db_->QueryInt(kInsertResident, ResidentParams(row));
+}
+
+Status PgTxn::UpdateResident(const ResidentRow& row) {
+  Params p = ResidentParams(row);
+  p.Int(row.person_id);
+  return db_->Run(kUpdateResident, p).status();
+}
+
+Result<int64_t> PgTxn::InsertVersion(const VersionRow& v) {
+  Params p;
+  p.Int(v.person_id)
+      .Text(v.municipality_code)
+      .Int(v.sequence)
+      .Text(v.kind)
+      .Text(v.reason)
+      .Text(v.change_date)
+      .Text(v.resident_code)
+      .Bytes(v.sealed_number)
+      .Text(v.name)
+      .OptionalText(v.name_kana)
+      .OptionalText(v.former_surname)
+      .OptionalText(v.alias)
+      .Text(v.sex)
+      .Text(v.birth_date)
+      .Text(v.address)
+      .OptionalText(v.new_resident_code)
+      .Int(v.applied_at)
+      .Int(v.superseded_at);
+  return db_->QueryInt(kInsertVersion, p);
+}
+
+Status PgTxn::SetResidentVersion(int64_t person_id, int64_t version_id) {
+  return db_->Run(kSetResidentVersion, Params().Int(person_id).Int(version_id)).status();
+}
+
+Status PgTxn::MarkSuperseded(int64_t version_id, int64_t at) {
+  return db_->Run(kMarkSuperseded, Params().Int(version_id).Int(at)).status();
+}
+
+Status PgTxn::RecordCodeChange(const std::string& old_code, const std::string& new_code,
+                               int64_t person_id, int64_t at) {
+  return db_->Run(kRecordCodeChange, Params().Text(old_code).Text(new_code).Int(person_id).Int(at))
+      .status();
+}
+
+Status PgTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
+  return db_->Run(kEnqueueOutbox, Params().Int(version_id).Int(at)).status();
+}
+
+Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before, bool dry_run) {
+  PurgeCounts c;
+  KAKUNIN_ASSIGN_OR_RETURN(
+      superseded,
+      db_->QueryInt(kCountSuperseded, Params().Int(superseded_before).Int(removed_before)));
+  c.superseded_versions = superseded;
+  {
+    auto rows = db_->Query(kCountRemoved, Params().Int(removed_before));
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) {
+      c.removed_residents = rows->Int(0, 0);
+      c.removed_resident_versions = rows->Int(0, 1);
+    }
+  }
+  if (dry_run) return c;
+  KAKUNIN_RETURN_IF_ERROR(
+      db_->Run(kDeleteSuperseded, Params().Int(superseded_before).Int(removed_before)).status());
+  for (const char* sql : {kDeleteRemovedVersions, kDeleteRemovedExpectedMoveOuts,
+                          kDeleteRemovedCodeChanges, kDeleteRemovedResidents}) {
+    KAKUNIN_RETURN_IF_ERROR(db_->Run(sql, Params().Int(removed_before)).status());
+  }
+  return c;
+}
+
+}  // namespace kakunin::store::pg::detail

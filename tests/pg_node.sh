@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# A node on PostgreSQL end to end (issue 13), on a private server this script starts and stops
+# (tests/support/pg_server.sh): init with --database-url, ingest, audit verify; privacy in the
+# server's own log with log_statement = 'all'; tampering with the log in the database (an UPDATE
+# and a DELETE by someone with SQL access) found by `kakunin audit verify`.
+# Usage: tests/pg_node.sh path/to/kakunin
+set -euo pipefail
+bin=$1
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+pg=$(mktemp -d)
+cleanup() {
+  bash "$here/support/pg_server.sh" stop "$pg" || true
+  rm -rf "$tmp" "$pg"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Every statement logged; a failed statement's text is logged too (the default
+# log_min_error_statement = error).
+bash "$here/support/pg_server.sh" start "$pg" $$ log_statement=all log_min_error_statement=error
+admin="postgresql:///postgres?host=$pg&user=kakunin"
+psql() { command psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+# The node's own role, not a superuser, owning its database; the administrator keeps bound values
+# out of the server's log for it (docs/postgresql.md): a superuser-only setting, set on the role.
+psql "$admin" -c "CREATE ROLE kakunin_node LOGIN" \
+  -c "CREATE DATABASE registry OWNER kakunin_node" \
+  -c "ALTER ROLE kakunin_node SET log_parameter_max_length = 0"
+url="postgresql:///registry?host=$pg&user=kakunin_node"
+
+"$bin" init --data "$tmp/node" --prefecture 19 --database-url "$url" > /dev/null
+grep -q 'kind = "postgresql"' "$tmp/node/kakunin.toml" || fail "init did not write [database]"
+[ ! -e "$tmp/node/registry.db" ] || fail "init made a SQLite file beside a PostgreSQL node"
+# A second init into the same database is refused: a database holds one node.
+if "$bin" init --data "$tmp/other" --prefecture 19 --database-url "$url" > "$tmp/again" 2>&1; then
+  fail "a second node was created in the same database"
+fi
+
+"$bin" generate --count 400 --seed 5 --today 2026-04-01 > "$tmp/first.jsonl"
+"$bin" ingest --data "$tmp/node" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" > /dev/null
+[ "$(psql "$url" -c 'SELECT count(*) FROM residents')" -eq 400 ] || fail "not 400 residents"
+"$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify: $(cat "$tmp/ok.out")"
+
+# --- privacy: nothing personal in the server's log ---
+log="$pg/server.log"
+grep -q 'LOG:  execute' "$log" || fail "the server logged no statement: the check below would prove nothing"
+# extract FIELD FILE: every value of a string field of the generated notifications.
+extract() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$2" | sort -u; }
+leaks=0
+for field in individual_number resident_code name birth_date address; do
+  while IFS= read -r v; do
+    if grep -qF -- "$v" "$log"; then
+      echo "in the server log: a $field" >&2
+      leaks=$((leaks + 1))
+    fi
+  done < <(extract "$field" "$tmp/first.jsonl")
+done
+[ "$leaks" -eq 0 ] || fail "$leaks personal values in the server log"
+echo "privacy: $(grep -c 'LOG:  execute' "$log") statements logged, no personal value among them"
+
+# Without that setting, bound values are logged (names, codes): but never an individual number,
+# which the node seals with its field key before it reaches the server. A second node, on a role
+# without the setting, takes the same notifications.
+psql "$admin" -c "CREATE ROLE kakunin_loud LOGIN" -c "CREATE DATABASE loud OWNER kakunin_loud"
+"$bin" init --data "$tmp/loud" --prefecture 19 \
+  --database-url "postgresql:///loud?host=$pg&user=kakunin_loud" > /dev/null
+"$bin" ingest --data "$tmp/loud" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" > /dev/null
+name=$(extract name "$tmp/first.jsonl" | head -1)
+grep -qF -- "$name" "$log" || fail "bound values were not logged: the number check proves nothing"
+while IFS= read -r v; do
+  if grep -qF -- "$v" "$log"; then fail "an individual number in the server log"; fi
+done < <(extract individual_number "$tmp/first.jsonl")
+echo "privacy: with every parameter logged, no individual number appears"
+
+# --- tampering in the database, found by audit verify ---
+psql "$admin" -c "ALTER DATABASE registry RENAME TO clean"
+passed=0
+expect_detected() {
+  local name=$1 sql=$2 pattern=$3
+  psql "$admin" -c "DROP DATABASE IF EXISTS registry" -c "CREATE DATABASE registry TEMPLATE clean OWNER kakunin_node"
+  psql "$url" -c "$sql"
+  set +e
+  "$bin" audit verify --data "$tmp/node" > "$tmp/out" 2>&1
+  local rc=$?
+  set -e
+  [ "$rc" -eq 1 ] || fail "$name: verify exited $rc: $(cat "$tmp/out")"
+  grep -q "$pattern" "$tmp/out" || fail "$name: expected '$pattern', got: $(cat "$tmp/out")"
+  echo "detected $name: $(head -c 300 "$tmp/out")"
+  passed=$((passed + 1))
+}
+expect_detected "one changed byte (UPDATE)" \
+  "UPDATE audit_entries SET payload = set_byte(payload, length(payload) - 1, 88 + (get_byte(payload, length(payload) - 1) = 88)::int) WHERE seq = 300" \
+  "entry 300 does not match its leaf hash"
+expect_detected "a deleted entry" \
+  "DELETE FROM audit_entries WHERE seq = 200" \
+  "entry 200 is missing"
+expect_detected "a changed provision-free entry's actor" \
+  "UPDATE audit_entries SET actor = 'os:someone-else' WHERE seq = 250" \
+  "entry 250"
+# An entry appended out of sequence is refused by the database itself.
+psql "$admin" -c "DROP DATABASE registry" -c "CREATE DATABASE registry TEMPLATE clean OWNER kakunin_node"
+size=$(psql "$url" -c "SELECT count(*) FROM audit_entries")
+if psql "$url" -c "INSERT INTO audit_entries (seq, time, actor, action, purpose, payload, leaf_hash) VALUES ($((size + 1)), 0, '', '', '', NULL, '\\x00')" 2> "$tmp/gap.err"; then
+  fail "an entry that skips a sequence number was accepted"
+fi
+grep -q "out of sequence" "$tmp/gap.err" || fail "gap refused for another reason: $(cat "$tmp/gap.err")"
+"$bin" audit verify --data "$tmp/node" > /dev/null || fail "the clean copy does not verify"
+echo "pg_node: $passed tamperings detected; a gap refused by the database"
