@@ -179,6 +179,12 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
           c.recipient.find(',') != std::string::npos) {
         return Status::InvalidArgument("an agency needs a recipient id");
       }
+      // An agency is another body ("agency:…") or a department of the prefecture ("dept:…");
+      // never "resident" or any other id a purpose may name, so that registering a system
+      // under a borrowed recipient id cannot open the resident's own disclosure to it.
+      if (!c.recipient.starts_with("agency:") && !c.recipient.starts_with("dept:")) {
+        return Status::InvalidArgument("an agency's recipient id starts with agency: or dept:");
+      }
       if (c.purposes.empty()) return Status::InvalidArgument("an agency needs its purposes");
       for (const auto& id : c.purposes) {
         const Purpose* p = catalogue_->Find(id);
@@ -188,6 +194,11 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
         }
         if (p->kind == PurposeKind::kNational) {
           return Status::InvalidArgument("an agency cannot take a national purpose");
+        }
+        // Disclosure (開示, 住基法第30条の32) goes to the resident through the disclosure
+        // workflow, never to a registered system.
+        if (p->kind == PurposeKind::kDisclosure) {
+          return Status::InvalidArgument("an agency cannot take a disclosure purpose");
         }
         row.purposes += (row.purposes.empty() ? "" : ",") + id;
       }

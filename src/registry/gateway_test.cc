@@ -171,6 +171,21 @@ TEST_F(GatewayTest, SearchCriteriaOutsideThePurposesFieldsAreRefusedAndRecorded)
   EXPECT_EQ(host.status().reason(), "criterion_not_permitted");
 }
 
+TEST_F(GatewayTest, AnAgencyCannotBorrowTheResidentsOrAnotherKindsRecipientId) {
+  Client c = board_;
+  c.spki_sha256 = std::string(64, 'd');
+  c.recipient = "resident";  // the recipient of disclosure.self: every field, 個人番号 included
+  c.purposes = {"disclosure.self"};
+  EXPECT_FALSE(gateway_->Register(c, host_).ok());
+  c.recipient = "agency:resident-lookalike";
+  EXPECT_FALSE(gateway_->Register(c, host_).ok());  // a disclosure purpose, whatever the id
+  c.recipient = "board";  // neither agency: nor dept:
+  c.purposes = {"board.school_aid"};
+  EXPECT_FALSE(gateway_->Register(c, host_).ok());
+  c.recipient = kBoard;
+  EXPECT_TRUE(gateway_->Register(c, host_).ok());
+}
+
 TEST_F(GatewayTest, AClientRevokedAfterAuthenticationGetsNothing) {
   // The request authenticated the client a moment ago; then the register revoked it.
   auto client = gateway_->Authenticate(board_.spki_sha256, "t");
