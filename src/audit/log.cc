@@ -63,8 +63,32 @@ Result<std::vector<std::string>> HashArray(const text::JsonValue* v) {
 
 }  // namespace
 
+std::string DefaultOrigin(const Signer& signer) { return "kakunin/" + signer.key_id(); }
+
+Checkpoint CheckpointOf(const store::CheckpointRow& c) {
+  return Checkpoint{c.tree_size, c.root, c.time, c.key_id, c.signature, c.origin, c.map_root};
+}
+
+Result<AuditEntry> DecodeStoredEntry(const store::AuditRow& row) {
+  if (!row.payload) return Status::NotFound("the entry's payload was erased");
+  KAKUNIN_ASSIGN_OR_RETURN(e, DecodeEntry(*row.payload));
+  if (e.version == kEntryVersion1) return e;
+  auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
+  if (!leaves.ok() || leaves->size() != e.target_count || TargetRoot(*leaves) != e.target_root) {
+    return Status::DataLoss("entry " + std::to_string(row.seq) +
+                            ": its stored targets do not match it");
+  }
+  e.targets.clear();
+  e.targets.reserve(leaves->size());
+  for (const auto& l : *leaves) e.targets.push_back(TargetName(l));
+  return e;
+}
+
 AuditLog::AuditLog(const Signer* signer, const Clock* clock, LogSettings settings)
-    : signer_(signer), clock_(clock), settings_(settings) {}
+    : signer_(signer),
+      clock_(clock),
+      settings_(settings),
+      origin_(settings_.origin.empty() ? DefaultOrigin(*signer) : settings_.origin) {}
 
 Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) const {
   auto size = txn.AuditSize();
@@ -76,6 +100,19 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
     if (std::find(unique.begin(), unique.end(), t) == unique.end()) unique.push_back(std::move(t));
   }
   entry.targets = std::move(unique);
+  // Version 2: the targets become leaves under a root in the entry; the search index keeps
+  // their canonical names. Nothing but a keyed MAC is accepted as a target.
+  entry.version = kEntryVersion;
+  std::vector<TargetLeaf> leaves;
+  leaves.reserve(entry.targets.size());
+  for (auto& t : entry.targets) {
+    KAKUNIN_ASSIGN_OR_RETURN(leaf, ParseTargetName(t));
+    t = TargetName(leaf);
+    leaves.push_back(std::move(leaf));
+  }
+  if (leaves.size() > kMaxTargets) return Status::InvalidArgument("too many targets");
+  entry.target_count = static_cast<uint32_t>(leaves.size());
+  entry.target_root = TargetRoot(leaves);
   // Times never decrease along the log (a clock stepped back must not reorder it): the
   // verifier relies on it, and retention erases a prefix.
   auto newest = txn.AuditLastTime();
@@ -89,6 +126,7 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   row.purpose = entry.purpose;
   row.payload = EncodeEntry(entry);
   row.leaf_hash = LeafHash(*row.payload);
+  if (!leaves.empty()) row.targets = EncodeTargetLeaves(leaves);
   KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, entry.targets));
   StoreSubtrees<store::RegistryTxn> source(txn);
   auto nodes = NodesCompletedBy(entry.sequence, row.leaf_hash, source);
@@ -128,7 +166,8 @@ Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size) const {
   c.root = *root;
   c.time = clock_->NowMicros();
   c.key_id = signer_->key_id();
-  auto sig = signer_->Sign(CheckpointMessage(size, c.root, c.time));
+  c.origin = origin_;
+  auto sig = signer_->Sign(SignedMessage(CheckpointOf(c)));
   if (!sig.ok()) return sig.status();
   c.signature = *sig;
   return txn.InsertCheckpoint(c);
@@ -246,8 +285,7 @@ Result<VerifyReport> VerifyLog(
   std::vector<bool> bad_signature(checkpoints->size(), false);
   for (size_t i = 0; i < checkpoints->size(); ++i) {
     const auto& c = (*checkpoints)[i];
-    Checkpoint cp{c.tree_size, c.root, c.time, c.key_id, c.signature};
-    if (!VerifyCheckpoint(cp, public_key)) {
+    if (!VerifyCheckpoint(CheckpointOf(c), public_key)) {
       bad_signature[i] = true;
       add("checkpoint at tree size " + std::to_string(c.tree_size) +
           " has a bad signature (replaced or altered)");
@@ -454,10 +492,16 @@ Result<VerifyReport> VerifyLog(
           leaf.named = true;
         }
         targets_expected += e->target_count;
+        if (e->version == kEntryVersion1 ? row.targets.has_value()
+                                         : !DecodeStoredEntry(row).ok()) {
+          // Version 2 commits to its targets by their root: a target added, removed, altered
+          // or moved to another entry shows here.
+          add(entry() + ": its stored targets do not match the entry");
+        }
         if (e->action == "resident.provide") {
           // Its provision records (the disclosure of who received a record reads them) must
           // be exactly what the entry says was provided.
-          auto full = DecodeEntry(*row.payload);
+          auto full = DecodeStoredEntry(row);
           auto rows = reader.ProvisionsOfEntry(row.seq);
           if (!rows.ok()) {
             failure = rows.status();

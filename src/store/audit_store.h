@@ -25,6 +25,8 @@ struct AuditRow {
   std::string purpose;
   std::optional<std::string> payload;
   std::string leaf_hash;
+  // A version-2 entry's target leaves (audit/targets.h); absent for version 1 and once erased.
+  std::optional<std::string> targets;
 };
 
 struct CheckpointRow {
@@ -33,6 +35,8 @@ struct CheckpointRow {
   int64_t time = 0;  // µs since epoch
   std::string key_id;
   std::string signature;
+  std::string origin;    // empty for the first format; else a C2SP note (audit/checkpoint.h)
+  std::string map_root;  // empty, or the signed resident-map root
 };
 
 // 提供・移転の記録.

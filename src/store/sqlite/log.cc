@@ -97,7 +97,7 @@ Result<std::vector<CheckpointRow>> SqliteReader::Checkpoints() {
 Result<std::vector<AuditRow>> SqliteReader::SearchAudit(const AuditQuery& q) {
   // Assembled from constant fragments; every value bound.
   std::string sql =
-      "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash "
+      "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash, e.targets "
       "FROM audit_entries e WHERE 1";
   std::vector<std::string> text;
   std::vector<int64_t> ints;
@@ -211,6 +211,11 @@ Status SqliteTxn::InsertAuditEntry(const AuditRow& a, const std::vector<std::str
       s.BindNull(6);
     }
     s.BindBlob(7, a.leaf_hash);
+    if (a.targets) {
+      s.BindBlob(8, *a.targets);
+    } else {
+      s.BindNull(8);
+    }
     KAKUNIN_RETURN_IF_ERROR(s.Exec());
   }
   for (const auto& t : targets) {
@@ -231,12 +236,22 @@ Status SqliteTxn::PutAuditNode(uint32_t level, int64_t index, const std::string&
 
 Status SqliteTxn::InsertCheckpoint(const CheckpointRow& c) {
   KAKUNIN_PREPARE(s, db_, kInsertCheckpoint);
-  return s.Bind(1, c.tree_size)
+  s.Bind(1, c.tree_size)
       .BindBlob(2, c.root)
       .Bind(3, c.time)
       .Bind(4, c.key_id)
-      .BindBlob(5, c.signature)
-      .Exec();
+      .BindBlob(5, c.signature);
+  if (c.origin.empty()) {
+    s.BindNull(6);
+  } else {
+    s.Bind(6, c.origin);
+  }
+  if (c.map_root.empty()) {
+    s.BindNull(7);
+  } else {
+    s.BindBlob(7, c.map_root);
+  }
+  return s.Exec();
 }
 
 Result<std::optional<CheckpointRow>> SqliteTxn::LatestCheckpoint() {

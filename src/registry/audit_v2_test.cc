@@ -1,0 +1,185 @@
+// The operation log's second edition through the registry: what reads and writes record (no
+// name, number, address, birth date or resident code in clear), how a reviewer with the node's
+// key tests a suspicion, and that the verifier holds the target leaves to their root.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "audit/entry.h"
+#include "audit/log.h"
+#include "audit/targets.h"
+#include "crypto/sha256.h"
+#include "registry/audit_desk.h"
+#include "store/sqlite/db.h"
+#include "support/registry_fixture.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr char kKofu[] = "192015";
+
+class AuditV2Test : public testing::RegistryFixture {
+ public:
+  AuditV2Test() : RegistryFixture("kakunin_auditv2_", Date::FromYmd(2026, 11, 21)) {}
+
+  void SetUp() override {
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    desk_ = std::make_unique<AuditDesk>(store_.get(), log_.get(), cipher_.get());
+    n_ = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+    std::vector<PreparedNotification> batch = {
+        registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n_), registry_->check_options()))};
+    auto r = registry_->Apply(batch, actor_);
+    ASSERT_TRUE(r.ok() && (*r)[0].ok());
+  }
+
+  std::vector<store::AuditRow> Rows() {
+    auto reader = *store_->OpenReader();
+    std::vector<store::AuditRow> rows;
+    EXPECT_TRUE(reader->ForEachAuditEntry(0, [&](const store::AuditRow& r) {
+      rows.push_back(r);
+      return true;
+    }).ok());
+    return rows;
+  }
+
+  audit::VerifyReport Verify() {
+    auto v = desk_->Verify();
+    EXPECT_TRUE(v.ok());
+    return v.ok() ? *v : audit::VerifyReport{};
+  }
+
+  void Sql(const std::string& sql) {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    ASSERT_TRUE((*db)->Exec(sql).ok()) << sql;
+  }
+
+  Actor actor_{"os:test", "test"};
+  Notification n_;
+  std::unique_ptr<AuditDesk> desk_;
+};
+
+TEST_F(AuditV2Test, NothingPersonalInClear) {
+  auto reader = *store_->OpenReader();
+  SearchRequest req;
+  req.kana = "ヤマダ";
+  req.birth_date = "1980-05-01";
+  auto found = registry_->Search(*reader, req, actor_, "test");
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->rows.size(), 1u);
+  ASSERT_TRUE(registry_->Show(*reader, n_.resident_code.str(), actor_, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  const std::string clear[] = {n_.resident_code.str(), n_.individual_number.str(), "ヤマダ",
+                               "1980-05-01", "山田", n_.address};
+  for (const auto& row : Rows()) {
+    ASSERT_TRUE(row.payload);
+    EXPECT_EQ(row.payload->at(0), audit::kEntryVersion) << row.seq;
+    for (const auto& s : clear) {
+      EXPECT_EQ(row.payload->find(s), std::string::npos) << row.seq << " holds " << s;
+      if (row.targets) {
+        EXPECT_EQ(row.targets->find(s), std::string::npos) << row.seq;
+      }
+    }
+  }
+  // The search: criteria by kind, a commitment, the target by its keyed MAC.
+  LogQuery searches;
+  searches.action = "resident.search";
+  auto hits = desk_->Search(searches);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  const audit::AuditEntry& e = *(*hits)[0].entry;
+  EXPECT_THAT(e.criteria, ::testing::ElementsAre("name_kana", "birth_date"));
+  EXPECT_EQ(e.commitment.size(), 32u);
+  EXPECT_THAT(e.targets, ::testing::ElementsAre(ResidentTarget(*cipher_, n_.resident_code.str(),
+                                                               true)));
+  EXPECT_EQ(e.result_count, 1);
+  // Writes name the resident by MAC too, and `audit search --target` still finds both.
+  LogQuery by_code;
+  by_code.target = n_.resident_code.str();
+  auto all = desk_->Search(by_code);
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> actions;
+  for (const auto& r : *all) actions.push_back(r.entry->action);
+  EXPECT_THAT(actions, ::testing::ElementsAre("notification.apply", "resident.search",
+                                              "resident.show"));
+  EXPECT_TRUE(Verify().ok) << Verify().problem;
+}
+
+TEST_F(AuditV2Test, ReviewerTestsASuspicionWithTheKey) {
+  auto reader = *store_->OpenReader();
+  SearchRequest req;
+  req.kana = "ヤマダ";
+  req.birth_date = "1980-05-01";
+  ASSERT_TRUE(registry_->Search(*reader, req, actor_, "test").ok());
+  SearchRequest other;
+  other.birth_date = "1980-05-01";
+  ASSERT_TRUE(registry_->Search(*reader, other, actor_, "test").ok());
+  auto test = [&](std::vector<std::pair<std::string, std::string>> criteria) {
+    LogQuery q;
+    q.criteria = std::move(criteria);
+    auto r = desk_->Search(q);
+    EXPECT_TRUE(r.ok());
+    std::vector<int64_t> seqs;
+    for (const auto& row : *r) seqs.push_back(row.seq);
+    return seqs;
+  };
+  // Entry 0 is the notification; 1 and 2 the searches.
+  EXPECT_THAT(test({{"birth_date", "1980-05-01"}, {"name_kana", "ヤマダ"}}),
+              ::testing::ElementsAre(1));
+  EXPECT_THAT(test({{"name_kana", "ヤマダ"}, {"birth_date", "1980-05-01"}}),  // any order
+              ::testing::ElementsAre(1));
+  EXPECT_THAT(test({{"birth_date", "1980-05-01"}}), ::testing::ElementsAre(2));
+  EXPECT_THAT(test({{"birth_date", "1980-05-02"}}), ::testing::IsEmpty());
+  EXPECT_THAT(test({{"name_kana", "ヤマダ"}}), ::testing::IsEmpty());
+  // The commitment is keyed: without the key (another node's) it proves nothing.
+  EXPECT_NE(ConditionCommitment(*cipher_, {{"birth_date", "1980-05-01"}}),
+            crypto::Sha256("kakunin/conditions/v2:" +
+                           CanonicalCriteria({{"birth_date", "1980-05-01"}})));
+  // Canonical: length-prefixed, so kinds and values cannot run into each other.
+  EXPECT_NE(CanonicalCriteria({{"ab", "c"}}), CanonicalCriteria({{"a", "bc"}}));
+}
+
+TEST_F(AuditV2Test, TargetLeavesAreHeldToTheirRoot) {
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, n_.resident_code.str(), actor_, "test").ok());
+  ASSERT_TRUE(registry_->Show(*reader, "99999999999", actor_, "test").ok());  // not found
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  ASSERT_TRUE(Verify().ok) << Verify().problem;
+  auto rows = Rows();
+  ASSERT_EQ(rows.size(), 3u);
+  ASSERT_TRUE(rows[1].targets && rows[2].targets);
+  auto leaves = audit::DecodeTargetLeaves(*rows[2].targets);
+  ASSERT_TRUE(leaves.ok());
+  ASSERT_EQ(leaves->size(), 1u);
+  EXPECT_EQ((*leaves)[0].status, audit::TargetStatus::kMissing);
+  // A target moved to another entry, altered or removed: each named.
+  Sql("UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = 2) "
+      "WHERE seq = 1");
+  auto report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_THAT(report.problems,
+              ::testing::Contains("entry 1: its stored targets do not match the entry"));
+  Sql("UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = 0) "
+      "WHERE seq = 1");
+  Sql("UPDATE audit_entries SET targets = NULL WHERE seq = 2");
+  report = Verify();
+  EXPECT_THAT(report.problems,
+              ::testing::Contains("entry 2: its stored targets do not match the entry"));
+}
+
+TEST_F(AuditV2Test, CheckpointsAreC2spNotes) {
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto cp = desk_->LatestCheckpoint();
+  ASSERT_TRUE(cp.ok() && *cp);
+  EXPECT_EQ((*cp)->origin, "kakunin/" + signer_->key_id());
+  const std::string note = desk_->CheckpointNote(**cp);
+  auto back = audit::CheckpointFromNote(note, signer_->public_key());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(audit::VerifyCheckpoint(*back, signer_->public_key()));
+  EXPECT_TRUE(desk_->CheckExtends(note, "the note").ok());
+  EXPECT_TRUE(desk_->CheckExtends(audit::CheckpointToJson(**cp), "the json").ok());
+}
+
+}  // namespace
+}  // namespace kakunin::registry
