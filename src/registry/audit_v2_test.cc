@@ -7,6 +7,7 @@
 
 #include "audit/entry.h"
 #include "audit/log.h"
+#include "audit/merkle.h"
 #include "audit/targets.h"
 #include "crypto/sha256.h"
 #include "registry/audit_desk.h"
@@ -166,6 +167,92 @@ TEST_F(AuditV2Test, TargetLeavesAreHeldToTheirRoot) {
   report = Verify();
   EXPECT_THAT(report.problems,
               ::testing::Contains("entry 2: its stored targets do not match the entry"));
+}
+
+// A log begun by an older version: version-1 entries (codes and conditions in clear) under a
+// first-format checkpoint, then version-2 entries under C2SP checkpoints. Each entry verifies
+// at its own version; the old ones still show their targets and conditions.
+class MixedLogTest : public testing::RegistryFixture {
+ public:
+  MixedLogTest() : RegistryFixture("kakunin_mixedlog_", Date::FromYmd(2026, 11, 21)) {}
+};
+
+// The subtree source of a write transaction, for appending by hand as the old version did.
+class TxnSubtrees final : public audit::SubtreeSource {
+ public:
+  explicit TxnSubtrees(store::RegistryTxn& t) : t_(t) {}
+  Result<std::string> Subtree(uint32_t level, uint64_t index) override {
+    auto h = t_.AuditNode(level, static_cast<int64_t>(index));
+    if (!h.ok()) return h.status();
+    if (!*h) return Status::NotFound("no node");
+    return **h;
+  }
+
+ private:
+  store::RegistryTxn& t_;
+};
+
+TEST_F(MixedLogTest, OldEntriesAndCheckpointsStillVerify) {
+  ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) -> Status {
+    for (int i = 0; i < 5; ++i) {
+      audit::AuditEntry e;
+      e.version = audit::kEntryVersion1;
+      e.sequence = static_cast<uint64_t>(i);
+      e.time = clock_.NowMicros();
+      e.actor = "os:old";
+      e.action = "resident.search";
+      e.targets = {"24727059608"};
+      e.conditions = R"({"kana":"ヤマダ"})";
+      store::AuditRow row{i, e.time, e.actor, e.action, e.purpose, audit::EncodeEntry(e), "",
+                          std::nullopt};
+      row.leaf_hash = audit::LeafHash(*row.payload);
+      KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, e.targets));
+      TxnSubtrees source(txn);
+      KAKUNIN_ASSIGN_OR_RETURN(nodes, audit::NodesCompletedBy(static_cast<uint64_t>(i),
+                                                              row.leaf_hash, source));
+      for (const auto& n : nodes) {
+        if (n.level > 0) {
+          KAKUNIN_RETURN_IF_ERROR(
+              txn.PutAuditNode(n.level, static_cast<int64_t>(n.index), n.hash));
+        }
+      }
+    }
+    TxnSubtrees source(txn);
+    KAKUNIN_ASSIGN_OR_RETURN(root, audit::RootHash(source, 5));
+    store::CheckpointRow c{5, root, clock_.NowMicros(), signer_->key_id(), "", "", ""};
+    KAKUNIN_ASSIGN_OR_RETURN(sig, signer_->Sign(audit::CheckpointMessage(5, root, c.time)));
+    c.signature = sig;
+    return txn.InsertCheckpoint(c);
+  }).ok());
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto old_cp = desk.LatestCheckpoint();
+  ASSERT_TRUE(old_cp.ok() && *old_cp);
+  EXPECT_TRUE((*old_cp)->origin.empty());
+  // The new version appends version 2 and signs C2SP notes.
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, "24727059608", Actor{"os:new", "t"}, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->entries, 6);
+  EXPECT_EQ(report->checkpoints, 2);
+  EXPECT_TRUE(desk.CheckExtends(audit::CheckpointToJson(**old_cp), "the old checkpoint").ok());
+  auto rows = desk.Search(LogQuery{});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 6u);
+  EXPECT_EQ((*rows)[0].entry->version, audit::kEntryVersion1);
+  EXPECT_THAT((*rows)[0].entry->targets, ::testing::ElementsAre("24727059608"));
+  EXPECT_EQ((*rows)[0].entry->conditions, R"({"kana":"ヤマダ"})");
+  EXPECT_EQ((*rows)[5].entry->version, audit::kEntryVersion);
+  // The old entries are as tamper-evident as ever.
+  auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Exec("UPDATE audit_entries SET payload = CAST(substr(payload, 1, "
+                          "length(payload) - 1) || X'58' AS BLOB) WHERE seq = 2").ok());
+  report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(report->problems, ::testing::Contains("entry 2 does not match its leaf hash"));
 }
 
 TEST_F(AuditV2Test, CheckpointsAreC2spNotes) {
