@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "audit/merkle.h"
+#include "audit/resident_map.h"
 #include "core/bytes.h"
 #include "text/json.h"
 
@@ -128,6 +129,19 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   row.leaf_hash = LeafHash(*row.payload);
   if (!leaves.empty()) row.targets = EncodeTargetLeaves(leaves);
   KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, entry.targets));
+  // Each resident's chain (audit/resident_map.h): one read and one write per resident named.
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = leaves[j].mac == leaves[i].mac;
+    if (seen) continue;
+    KAKUNIN_ASSIGN_OR_RETURN(prev, txn.ResidentHead(leaves[i].mac));
+    store::ResidentHeadRow head;
+    head.key = leaves[i].mac;
+    head.count = prev ? prev->count + 1 : 1;
+    head.head = NextResidentHead(prev ? prev->head : MapEmpty(), entry.sequence, row.leaf_hash);
+    head.last_seq = row.seq;
+    KAKUNIN_RETURN_IF_ERROR(txn.PutResidentHead(head));
+  }
   StoreSubtrees<store::RegistryTxn> source(txn);
   auto nodes = NodesCompletedBy(entry.sequence, row.leaf_hash, source);
   if (!nodes.ok()) return nodes.status();
@@ -167,6 +181,21 @@ Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size) const {
   c.time = clock_->NowMicros();
   c.key_id = signer_->key_id();
   c.origin = origin_;
+  // The resident map: the keys whose chains moved since the last checkpoint that signed a
+  // map (all of them after an older version's checkpoints), then its root.
+  auto last = txn.LatestCheckpoint();
+  if (!last.ok()) return last.status();
+  const int64_t from = *last && !(*last)->map_root.empty() ? (*last)->tree_size : 0;
+  auto changed = txn.ResidentHeadsFrom(from);
+  if (!changed.ok()) return changed.status();
+  TxnMapNodes nodes(txn);
+  for (const auto& h : *changed) {
+    auto r = MapUpdate(nodes, h.key, MapLeaf(h.key, MapValue(h.count, h.head)));
+    if (!r.ok()) return r.status();
+  }
+  auto map_root = MapRoot(nodes);
+  if (!map_root.ok()) return map_root.status();
+  c.map_root = *map_root;
   auto sig = signer_->Sign(SignedMessage(CheckpointOf(c)));
   if (!sig.ok()) return sig.status();
   c.signature = *sig;

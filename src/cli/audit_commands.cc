@@ -71,6 +71,14 @@ const char kHelp[] =
     "                               entries as JSON lines (the search is itself recorded);\n"
     "                               with criteria, only the searches made with exactly those\n"
     "                               (tested against their keyed commitment)\n"
+    "  statement --resident CODE [--checkpoint FILE] [--out FILE]\n"
+    "                               the resident's access statement (JSON): every entry that\n"
+    "                               named them, with proofs against the signed checkpoint and\n"
+    "                               its resident map that none is left out; with --checkpoint\n"
+    "                               (one seen before), a consistency proof from it\n"
+    "  check-statement --public-key FILE [--checkpoint FILE] STATEMENT\n"
+    "                               check a statement with nothing but the public key (no\n"
+    "                               --data); VALID, or what fails\n"
     "  export --from D --to D --out FILE\n"
     "                               a self-contained archive for media: entries, a proof of\n"
     "                               each, the signed checkpoint and the public key\n"
@@ -217,6 +225,38 @@ int CheckProof(const Args& args, Io& io) {
   return ok ? kExitOk : kExitRejected;
 }
 
+int CheckStatementCommand(const Args& args, Io& io) {
+  auto pub_path = args.Get("public-key");
+  if (!pub_path || args.positional().size() != 2) {
+    return Usage(io, "check-statement needs --public-key and one STATEMENT file");
+  }
+  auto pub = audit::LoadPublicKeyFile(*pub_path);
+  if (!pub.ok()) return Fail(io, pub.status());
+  auto text = ReadFile(args.positional()[1], audit::kMaxStatementBytes);
+  if (!text.ok()) return Fail(io, text.status());
+  auto statement = audit::StatementFromJson(*text);
+  if (!statement.ok()) {
+    io.out << "不正 / INVALID: not an access statement\n";
+    return kExitRejected;
+  }
+  std::optional<audit::Checkpoint> earlier;
+  if (auto cp_path = args.Get("checkpoint")) {
+    auto cp_text = ReadFile(*cp_path);
+    if (!cp_text.ok()) return Fail(io, cp_text.status());
+    auto cp = audit::ParseCheckpoint(*cp_text, *pub);
+    if (!cp.ok()) return Fail(io, cp.status());
+    earlier = *cp;
+  }
+  auto check = audit::CheckStatement(*statement, *pub, earlier);
+  if (!check.ok) {
+    io.out << "不正 / INVALID: " << check.problem << "\n";
+    return kExitRejected;
+  }
+  io.out << "有効 / VALID: " << check.entries << " entries name this resident in the signed log of "
+         << check.tree_size << " entries, and none is left out\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
@@ -230,6 +270,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       {"checkpoint", "FILE", "checkpoint (JSON or C2SP note)"},
       {"old-checkpoint", "FILE", "older checkpoint (JSON or C2SP note)"},
       {"note", "", "the checkpoint as a C2SP tlog-checkpoint note"},
+      {"resident", "CODE", "statement: the resident"},
       {"criterion", "KIND=VALUE", "search: only searches with exactly this criterion"},
       {"criteria", "JSON", "search: only searches with exactly these criteria {kind: value}"},
       {"actor", "A", "actor"},
@@ -248,6 +289,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   }
   const std::string sub = args->positional()[0];
   if (sub == "check-proof") return CheckProof(*args, io);  // needs no node
+  if (sub == "check-statement") return CheckStatementCommand(*args, io);  // needs no node
   if (sub == "verify" && args->Has("archive")) {
     std::optional<std::string> trusted;
     if (auto pk = args->Get("public-key")) {
@@ -397,6 +439,41 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       io.out << line << "]}\n";
     }
     io.err << findings->size() << "件の所見 / findings\n";
+    return kExitOk;
+  }
+  if (sub == "statement") {
+    auto code = args->Get("resident");
+    if (!code) return Usage(io, "statement needs --resident CODE");
+    std::optional<std::string> earlier;
+    if (auto cp_path = args->Get("checkpoint")) {
+      auto cp_text = ReadFile(*cp_path);
+      if (!cp_text.ok()) return Fail(io, cp_text.status());
+      earlier = *cp_text;
+    }
+    (void)SealLog(n);  // the latest entries under a checkpoint that signs the map
+    auto json = n.audit->Statement(*code, earlier);
+    if (!json.ok()) return Fail(io, json.status());
+    // Making a statement is an operation too; recorded after it, so it is not in its own
+    // statement (the next one shows it).
+    audit::AuditEntry e;
+    e.actor = n.actor.id;
+    e.terminal = n.actor.terminal;
+    e.action = "audit.statement";
+    e.targets.push_back(n.audit->TargetOf(*code, true));  // by its keyed MAC
+    e.result_count = 1;
+    e.outcome = "done";
+    Status st = n.registry->Record(std::move(e));
+    if (!st.ok()) return Fail(io, st);
+    (void)SealLog(n);
+    if (auto out_path = args->Get("out")) {
+      std::ofstream out(*out_path, std::ios::binary | std::ios::trunc);
+      out << *json << "\n";
+      out.close();
+      if (!out) return Fail(io, Status::IoError("cannot write " + *out_path));
+      io.err << "書き出しました / written: " << *out_path << "\n";
+    } else {
+      io.out << *json << "\n";
+    }
     return kExitOk;
   }
   if (sub == "search") {

@@ -157,6 +157,24 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
   return out;
 }
 
+Result<std::string> AuditDesk::Statement(const std::string& resident_code,
+                                         const std::optional<std::string>& earlier) const {
+  KAKUNIN_ASSIGN_OR_RETURN(leaf, audit::ParseTargetName(ResidentTarget(*cipher_, resident_code,
+                                                                       true)));
+  std::optional<int64_t> old_size;
+  if (earlier) {
+    auto cp = audit::ParseCheckpoint(*earlier, log_->signer().public_key());
+    if (!cp.ok() || !audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
+      return Status::InvalidArgument("the earlier checkpoint is not one of this node's");
+    }
+    old_size = cp->tree_size;
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(s, audit::BuildStatement(*reader, log_->signer().public_key(),
+                                                    leaf.mac, old_size));
+  return audit::StatementToJson(s);
+}
+
 Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time) const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   return audit::Review(*reader, from_time, to_time);

@@ -17,6 +17,7 @@
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/review.h"
+#include "audit/statement.h"
 #include "core/status.h"
 #include "crypto/field_cipher.h"
 #include "store/registry_store.h"
@@ -89,6 +90,12 @@ class AuditDesk {
   Result<std::vector<LogRecord>> Search(const LogQuery& query) const;
   // How the log names a resident code a read asked for (registry::ResidentTarget).
   std::string TargetOf(const std::string& resident_code, bool found) const;
+
+  // The access statement of a resident (audit/statement.h) as JSON, against the latest
+  // checkpoint; with `earlier` (a checkpoint of this node, JSON or note), a consistency proof
+  // from it.
+  Result<std::string> Statement(const std::string& resident_code,
+                                const std::optional<std::string>& earlier) const;
 
   // audit::Review over entries with time in [from_time, to_time).
   Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time) const;

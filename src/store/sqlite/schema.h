@@ -271,6 +271,23 @@ CREATE TABLE gaiji_pending (
 ALTER TABLE audit_entries ADD COLUMN targets BLOB;
 ALTER TABLE audit_checkpoints ADD COLUMN origin TEXT;
 ALTER TABLE audit_checkpoints ADD COLUMN map_root BLOB;
+-- The resident map (audit/resident_map.h): per resident key (the keyed MAC of the code, never
+-- the code) how many version-2 entries name them and the hash chain over those entries; and
+-- the stored non-empty nodes of the sparse Merkle map over them, keyed by depth and key prefix.
+CREATE TABLE audit_resident_heads (
+  key BLOB PRIMARY KEY,
+  count INTEGER NOT NULL,
+  head BLOB NOT NULL,
+  last_seq INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX audit_resident_heads_seq ON audit_resident_heads (last_seq);
+CREATE TABLE audit_map_nodes (
+  depth INTEGER NOT NULL,
+  prefix BLOB NOT NULL,
+  hash BLOB NOT NULL,
+  leaf_key BLOB,
+  PRIMARY KEY (depth, prefix)
+) STRICT, WITHOUT ROWID;
 )sql"},
 };
 
@@ -517,6 +534,19 @@ inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE status = 'removed' AND removed_at < ?1";
 
 // --- operation log ---
+inline constexpr char kGetResidentHead[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE key = ?1";
+inline constexpr char kPutResidentHead[] =
+    "INSERT OR REPLACE INTO audit_resident_heads (key, count, head, last_seq) "
+    "VALUES (?1, ?2, ?3, ?4)";
+inline constexpr char kResidentHeadsFrom[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE last_seq >= ?1 "
+    "ORDER BY key";
+inline constexpr char kGetMapNode[] =
+    "SELECT hash, leaf_key FROM audit_map_nodes WHERE depth = ?1 AND prefix = ?2";
+inline constexpr char kPutMapNode[] =
+    "INSERT OR REPLACE INTO audit_map_nodes (depth, prefix, hash, leaf_key) "
+    "VALUES (?1, ?2, ?3, ?4)";
 inline constexpr char kAuditSize[] = "SELECT coalesce(max(seq) + 1, 0) FROM audit_entries";
 inline constexpr char kInsertAuditEntry[] =
     "INSERT INTO audit_entries (seq, time, actor, action, purpose, payload, leaf_hash, targets) "
