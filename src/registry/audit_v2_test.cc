@@ -5,10 +5,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
+#include "audit/signer.h"
+#include "audit/statement.h"
 #include "audit/targets.h"
+#include "core/bytes.h"
 #include "crypto/sha256.h"
 #include "registry/audit_desk.h"
 #include "store/sqlite/db.h"
@@ -266,6 +273,178 @@ TEST_F(AuditV2Test, CheckpointsAreC2spNotes) {
   EXPECT_TRUE(audit::VerifyCheckpoint(*back, signer_->public_key()));
   EXPECT_TRUE(desk_->CheckExtends(note, "the note").ok());
   EXPECT_TRUE(desk_->CheckExtends(audit::CheckpointToJson(**cp), "the json").ok());
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// Access statements (issue 11 part 2): real statements from a real log, then tampered.
+class StatementTest : public testing::RegistryFixture {
+ public:
+  StatementTest() : RegistryFixture("kakunin_statement_", Date::FromYmd(2026, 11, 21)) {}
+
+  void SetUp() override {
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    desk_ = std::make_unique<AuditDesk>(store_.get(), log_.get(), cipher_.get());
+    std::vector<Notification> ns;
+    for (int i = 1; i <= 20; ++i) {
+      char code[16], number[16];
+      std::snprintf(code, sizeof code, "10000000%02d", i);
+      std::snprintf(number, sizeof number, "100000000%02d", i);
+      ns.push_back(Make(kKofu, static_cast<uint64_t>(i), ChangeReason::kBirth, code, number));
+    }
+    std::vector<PreparedNotification> batch;
+    for (const auto& n : ns) {
+      batch.push_back(
+          registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options())));
+    }
+    ASSERT_TRUE(registry_->Apply(batch, actor_).ok());
+    code_ = ns[4].resident_code.str();
+    other_ = ns[5].resident_code.str();
+    auto reader = *store_->OpenReader();
+    // Reads of our resident among reads of others, and a search that finds all twenty.
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());
+      ASSERT_TRUE(registry_->Show(*reader, other_, actor_, "test").ok());
+    }
+    SearchRequest all;
+    all.kana = "ヤマダ";
+    all.limit = 100;
+    ASSERT_TRUE(registry_->Search(*reader, all, actor_, "test").ok());
+    ASSERT_TRUE(registry_->Checkpoint().ok());
+  }
+
+  audit::Statement Make(const std::string& code, std::optional<std::string> earlier = {}) {
+    auto json = desk_->Statement(code, earlier);
+    EXPECT_TRUE(json.ok()) << json.status().message();
+    auto s = audit::StatementFromJson(json.ok() ? *json : "");
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? *s : audit::Statement{};
+  }
+  using RegistryFixture::Make;
+
+  audit::StatementCheck Check(const audit::Statement& s,
+                              const std::optional<audit::Checkpoint>& earlier = {}) {
+    // Through JSON, as a resident's lawyer receives it.
+    auto back = audit::StatementFromJson(audit::StatementToJson(s));
+    EXPECT_TRUE(back.ok());
+    return audit::CheckStatement(*back, signer_->public_key(), earlier);
+  }
+
+  Actor actor_{"os:test", "test"};
+  std::string code_, other_;
+  std::unique_ptr<AuditDesk> desk_;
+};
+
+TEST_F(StatementTest, ValidAndRevealsNoOneElse) {
+  audit::Statement s = Make(code_);
+  // The notification, three reads and the search.
+  EXPECT_EQ(s.entries.size(), 5u);
+  auto check = Check(s);
+  EXPECT_TRUE(check.ok) << check.problem;
+  EXPECT_EQ(check.entries, 5);
+  // Of the search that found twenty, only this resident's target leaf is in the statement.
+  const std::string json = audit::StatementToJson(s);
+  auto theirs = audit::ParseTargetName(ResidentTarget(*cipher_, other_, true));
+  EXPECT_EQ(json.find(HexEncode(theirs->mac)), std::string::npos);
+  EXPECT_EQ(json.find(other_), std::string::npos);
+  EXPECT_EQ(json.find(code_), std::string::npos);
+  for (const auto& e : s.entries) EXPECT_LE(e.target_path.size(), 5u);  // O(log t)
+}
+
+TEST_F(StatementTest, EntryRemovedAddedOrAlteredIsDetected) {
+  const audit::Statement s = Make(code_);
+  audit::Statement removed = s;
+  removed.entries.erase(removed.entries.begin() + 2);
+  auto c = Check(removed);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("left out, added or altered"));
+  // Added: an entry about someone else, with its real proofs.
+  audit::Statement theirs = Make(other_);
+  audit::Statement added = s;
+  added.entries.push_back(theirs.entries.front());  // their notification
+  std::sort(added.entries.begin(), added.entries.end(),
+            [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  c = Check(added);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("names another resident"));
+  // Added: one of ours repeated.
+  audit::Statement twice = s;
+  twice.entries.push_back(twice.entries.back());
+  EXPECT_FALSE(Check(twice).ok);
+  // Altered: the purpose of a read.
+  audit::Statement altered = s;
+  auto e = audit::DecodeEntry(altered.entries[1].payload);
+  ASSERT_TRUE(e.ok());
+  e->purpose = "other";
+  altered.entries[1].payload = audit::EncodeEntry(*e);
+  c = Check(altered);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("not in the signed log"));
+  // Altered: the map proof.
+  audit::Statement bad_map = s;
+  ASSERT_FALSE(bad_map.map_proof.siblings.empty());
+  bad_map.map_proof.siblings[0][0] ^= 1;
+  EXPECT_FALSE(Check(bad_map).ok);
+}
+
+TEST_F(StatementTest, AnotherKeyOrAForkedLogIsDetected) {
+  const audit::Statement s = Make(code_);
+  // A checkpoint signed by another key: the statement does not verify under the node's key.
+  auto other_dir = dir_ / "otherkey";
+  std::filesystem::create_directories(other_dir);
+  ASSERT_TRUE(audit::CreateSigningKeyFile((other_dir / "k").string()).ok());
+  auto other = *audit::LoadSigningKeyFile((other_dir / "k").string());
+  auto cp = audit::CheckpointFromNote(s.checkpoint_note, signer_->public_key());
+  ASSERT_TRUE(cp.ok());
+  audit::Checkpoint resigned = *cp;
+  resigned.key_id = other->key_id();
+  resigned.signature = *other->Sign(audit::SignedMessage(resigned));
+  audit::Statement foreign = s;
+  foreign.checkpoint_note = audit::CheckpointToNote(resigned, other->public_key());
+  auto c = Check(foreign);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("not a note signed by this key"));
+  // A forked log signed by the same key: the first checkpoint the resident saw, then a log
+  // that does not extend it. With --checkpoint the statement must carry a consistency proof,
+  // and the proof must hold.
+  auto earlier = desk_->LatestCheckpoint();
+  ASSERT_TRUE(earlier.ok() && *earlier);
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  audit::Statement later = Make(code_, audit::CheckpointToJson(**earlier));
+  EXPECT_TRUE(Check(later, **earlier).ok) << Check(later, **earlier).problem;
+  EXPECT_EQ(later.entries.size(), 6u);
+  audit::Statement no_proof = later;
+  no_proof.consistency_old_size.reset();
+  EXPECT_THAT(Check(no_proof, **earlier).problem, ::testing::HasSubstr("no consistency proof"));
+  // The fork: an earlier checkpoint of the same size with another root (another history),
+  // signed by the same key.
+  audit::Checkpoint forked = **earlier;
+  forked.root[0] ^= 1;
+  forked.signature = *signer_->Sign(audit::SignedMessage(forked));
+  c = Check(later, forked);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("forked or rewritten"));
+  // Without any earlier checkpoint an older statement still checks on its own.
+  EXPECT_TRUE(Check(s).ok);
+}
+
+TEST_F(StatementTest, ParserIsStrict) {
+  const std::string json = audit::StatementToJson(Make(code_));
+  EXPECT_TRUE(audit::StatementFromJson(json).ok());
+  for (size_t cut = 0; cut + 1 < json.size(); cut += 97) {
+    EXPECT_FALSE(audit::StatementFromJson(json.substr(0, cut)).ok()) << cut;
+  }
+  EXPECT_FALSE(audit::StatementFromJson("{}").ok());
+  std::string extra = json;
+  extra.insert(extra.size() - 1, ",\"x\":1");
+  EXPECT_FALSE(audit::StatementFromJson(extra).ok());
 }
 
 }  // namespace
