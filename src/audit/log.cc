@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <map>
 
 #include "audit/merkle.h"
 #include "audit/resident_map.h"
@@ -29,6 +30,40 @@ class StoreSubtrees final : public SubtreeSource {
 
  private:
   Source& s_;
+};
+
+// The map nodes a checkpoint's batch of updates touches, kept in memory and written once at
+// the end: the upper levels are shared by most keys of a batch, so each is read and written
+// once per checkpoint instead of once per key.
+class BatchedMapNodes final : public MapNodeSink {
+ public:
+  explicit BatchedMapNodes(MapNodeSink& inner) : inner_(inner) {}
+  Result<std::optional<store::MapNodeRow>> Get(uint32_t depth, const std::string& prefix) override {
+    auto it = nodes_.find({depth, prefix});
+    if (it != nodes_.end()) return it->second.row;
+    KAKUNIN_ASSIGN_OR_RETURN(row, inner_.Get(depth, prefix));
+    nodes_.emplace(std::make_pair(depth, prefix), Cached{row, false});
+    return row;
+  }
+  Status Put(uint32_t depth, const std::string& prefix, const store::MapNodeRow& n) override {
+    nodes_[{depth, prefix}] = Cached{n, true};
+    return Status::Ok();
+  }
+  Status Flush() {
+    for (const auto& [at, c] : nodes_) {
+      if (c.dirty) KAKUNIN_RETURN_IF_ERROR(inner_.Put(at.first, at.second, *c.row));
+    }
+    nodes_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  struct Cached {
+    std::optional<store::MapNodeRow> row;
+    bool dirty = false;
+  };
+  MapNodeSink& inner_;
+  std::map<std::pair<uint32_t, std::string>, Cached> nodes_;
 };
 
 Status CheckSize(store::RegistryReader& reader, int64_t size) {
@@ -188,13 +223,15 @@ Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size) const {
   const int64_t from = *last && !(*last)->map_root.empty() ? (*last)->tree_size : 0;
   auto changed = txn.ResidentHeadsFrom(from);
   if (!changed.ok()) return changed.status();
-  TxnMapNodes nodes(txn);
+  TxnMapNodes stored(txn);
+  BatchedMapNodes nodes(stored);
   for (const auto& h : *changed) {
     auto r = MapUpdate(nodes, h.key, MapLeaf(h.key, MapValue(h.count, h.head)));
     if (!r.ok()) return r.status();
   }
   auto map_root = MapRoot(nodes);
   if (!map_root.ok()) return map_root.status();
+  KAKUNIN_RETURN_IF_ERROR(nodes.Flush());
   c.map_root = *map_root;
   auto sig = signer_->Sign(SignedMessage(CheckpointOf(c)));
   if (!sig.ok()) return sig.status();
