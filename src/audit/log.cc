@@ -388,6 +388,15 @@ Result<VerifyReport> VerifyLog(
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
   Status failure;
 
+  // The resident map: each resident's chain recomputed over the version-2 entries, checked
+  // against the newest checkpoint that signs a map (older ones were checked when they were
+  // newest). Not checkable once retention erased entries or an entry cannot be read.
+  std::map<std::string, std::pair<int64_t, std::string>> heads;
+  size_t last_map_checkpoint = checkpoints->size();
+  for (size_t i = 0; i < checkpoints->size(); ++i) {
+    if (!(*checkpoints)[i].map_root.empty()) last_map_checkpoint = i;
+  }
+  bool map_checkable = true;
   auto stored_node = [&](uint32_t level, int64_t index) -> std::optional<std::string> {
     while (levels.size() <= level) {
       auto c = reader.AuditNodes(static_cast<uint32_t>(levels.size()));
@@ -496,9 +505,34 @@ Result<VerifyReport> VerifyLog(
                                  : std::string()) +
             ", was changed)");
       }
+      if (next_checkpoint == last_map_checkpoint && !bad_signature[next_checkpoint] &&
+          map_checkable && report.problem_count == 0) {
+        // The resident map it signs, from the chains recomputed over the entries.
+        std::vector<std::pair<std::string, std::string>> leaves;
+        leaves.reserve(heads.size());
+        for (const auto& [key, h] : heads) {
+          leaves.emplace_back(key, MapLeaf(key, MapValue(h.first, h.second)));
+        }
+        if (MapRootOf(leaves) != cp.map_root) {
+          add("checkpoint at tree size " + std::to_string(expected) +
+              " signs a resident map that the entries do not give (access statements would "
+              "not show every entry)");
+        } else if (next_checkpoint + 1 == checkpoints->size()) {
+          // The stored map, from which statements are proved, must give it too.
+          ReaderMapNodes stored_map(reader);
+          auto root = MapRoot(stored_map);
+          if (!root.ok()) {
+            failure = root.status();
+          } else if (*root != cp.map_root) {
+            add("the stored resident map does not give the signed map root (access statements "
+                "cannot be proved)");
+          }
+        }
+      }
       ++next_checkpoint;
     }
   };
+
 
   // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
   constexpr int64_t kMaxGap = int64_t{1} << 20;
@@ -563,6 +597,18 @@ Result<VerifyReport> VerifyLog(
           // Version 2 commits to its targets by their root: a target added, removed, altered
           // or moved to another entry shows here.
           add(entry() + ": its stored targets do not match the entry");
+          map_checkable = false;
+        } else if (e->version == kEntryVersion && row.targets) {
+          auto leaves = DecodeTargetLeaves(*row.targets);
+          for (size_t i = 0; leaves.ok() && i < leaves->size(); ++i) {
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; ++j) seen = (*leaves)[j].mac == (*leaves)[i].mac;
+            if (seen) continue;
+            auto& h = heads[(*leaves)[i].mac];
+            if (h.second.empty()) h.second = MapEmpty();
+            h.first += 1;
+            h.second = NextResidentHead(h.second, static_cast<uint64_t>(row.seq), *leaf.computed);
+          }
         }
         if (e->action == "resident.provide") {
           // Its provision records (the disclosure of who received a record reads them) must
@@ -628,6 +674,7 @@ Result<VerifyReport> VerifyLog(
         add(entry() + " has lost its payload although earlier entries kept theirs");
       } else {
         ++report.erased_payloads;
+        map_checkable = false;  // the chains through erased entries cannot be recomputed
       }
       if (row.leaf_hash.size() != kHashSize) {
         add(entry() + " has no valid leaf hash");

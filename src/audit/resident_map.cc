@@ -97,6 +97,22 @@ Result<std::string> MapUpdate(MapNodeSink& nodes, std::string_view key, std::str
   return h;
 }
 
+namespace {
+std::string RootOfRange(const std::vector<std::pair<std::string, std::string>>& l, size_t b,
+                        size_t e, uint32_t depth) {
+  if (b == e) return MapEmpty();
+  if (e - b == 1) return l[b].second;
+  // Sorted by key: those with bit `depth` set come last.
+  size_t m = b;
+  while (m < e && !KeyBit(l[m].first, depth)) ++m;
+  return MapNodeHash(RootOfRange(l, b, m, depth + 1), RootOfRange(l, m, e, depth + 1));
+}
+}  // namespace
+
+std::string MapRootOf(const std::vector<std::pair<std::string, std::string>>& leaves) {
+  return RootOfRange(leaves, 0, leaves.size(), 0);
+}
+
 Result<std::string> MapRoot(MapNodeSource& nodes) {
   KAKUNIN_ASSIGN_OR_RETURN(root, nodes.Get(0, std::string(kMapKeySize, '\0')));
   return root ? root->hash : MapEmpty();

@@ -72,6 +72,10 @@ Result<MapProof> ProveMapKey(MapNodeSource& nodes, std::string_view key);
 bool VerifyMapProof(std::string_view key, std::string_view leaf, const MapProof& proof,
                     std::string_view root);
 
+// The root of the map holding `leaves` ((key, leaf) pairs, sorted by key, keys distinct),
+// computed from scratch: what the stored map must give.
+std::string MapRootOf(const std::vector<std::pair<std::string, std::string>>& leaves);
+
 // Adapters for the store.
 class TxnMapNodes final : public MapNodeSink {
  public:

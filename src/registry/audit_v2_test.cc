@@ -449,3 +449,59 @@ TEST_F(StatementTest, ParserIsStrict) {
 
 }  // namespace
 }  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+class MapTamperTest : public testing::RegistryFixture {
+ public:
+  MapTamperTest() : RegistryFixture("kakunin_maptamper_", Date::FromYmd(2026, 11, 21)) {}
+};
+
+TEST_F(MapTamperTest, VerifyRecomputesTheResidentMap) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (const char* code : {"24727059608", "03905367160", "24727059608"}) {
+    ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto clean = desk.Verify();
+  ASSERT_TRUE(clean.ok());
+  ASSERT_TRUE(clean->ok) << clean->problem;
+  // A chain reset to hide the first read, so the next checkpoint signs a map without it.
+  auto key = audit::ParseTargetName(ResidentTarget(*cipher_, "24727059608", false))->mac;
+  {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("UPDATE audit_resident_heads SET count = 1, last_seq = 1000 WHERE "
+                            "key = X'" + HexEncode(key) + "'").ok());
+  }
+  ASSERT_TRUE(registry_->Show(*reader, "03905367160", actor, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok);
+  EXPECT_THAT(report->problem, ::testing::HasSubstr("signs a resident map that the entries do "
+                                                    "not give"));
+}
+
+TEST_F(MapTamperTest, StoredMapMustGiveTheSignedRoot) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, "24727059608", Actor{"os:t", "t"}, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("UPDATE audit_map_nodes SET hash = zeroblob(32) WHERE depth = 0").ok());
+  }
+  auto report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(report->problems,
+              ::testing::Contains("the stored resident map does not give the signed map root "
+                                  "(access statements cannot be proved)"));
+}
+
+}  // namespace
+}  // namespace kakunin::registry
