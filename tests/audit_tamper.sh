@@ -166,6 +166,20 @@ if "$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint 
   "$tmp/proof.json" > /dev/null 2>&1; then fail "an altered note was accepted"; fi
 "$bin" audit verify --data "$tmp/node" --checkpoint "$tmp/cp.note" > /dev/null \
   || fail "verify --checkpoint refused the node's own note"
+# An access statement for the resident the agency read, checked with nothing but the public
+# key; a copy with an entry removed, and the same under another node's key, are refused.
+"$bin" audit statement --data "$tmp/node" --resident "$code" --out "$tmp/st.json" 2> /dev/null \
+  || fail "no statement"
+"$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" "$tmp/st.json" > "$tmp/out" \
+  || fail "a valid statement was refused: $(cat "$tmp/out")"
+# The notification, the agency's read and the auditor's search above.
+grep -q "^有効 / VALID: 3 entries" "$tmp/out" || fail "the statement misses an entry: $(cat "$tmp/out")"
+grep -q "$code" "$tmp/st.json" && fail "the statement holds the resident code in clear"
+perl -0pe 's/"entries":\[\{.*?\},/"entries":[/' "$tmp/st.json" > "$tmp/st-removed.json"
+if "$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" "$tmp/st-removed.json" \
+  > "$tmp/out"; then fail "a statement with an entry removed was accepted"; fi
+grep -q "left out" "$tmp/out" || fail "entry removed: $(cat "$tmp/out")"
+passed=$((passed + 1))
 # An archive for media, checked elsewhere; altered copies are refused.
 "$bin" audit export --data "$tmp/node" --from 2000-01-01 --to 2100-01-01 --out "$tmp/a.kla" > /dev/null
 "$bin" audit verify --archive "$tmp/a.kla" --public-key "$tmp/node/audit.key.pub" > /dev/null \
@@ -194,6 +208,9 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "an archive was accepted under another node's key"
+passed=$((passed + 1))
+if "$bin" audit check-statement --public-key "$tmp/other/audit.key.pub" "$tmp/st.json" \
+  > /dev/null; then fail "a statement was accepted under another node's key"; fi
 passed=$((passed + 1))
 echo "audit tamper: $passed tampering cases detected; $((passed + 1)) passed, 0 failed"
 
