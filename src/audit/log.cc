@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstdlib>
 #include <map>
+#include <set>
 
 #include "audit/merkle.h"
 #include "audit/resident_map.h"
@@ -165,10 +166,9 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   if (!leaves.empty()) row.targets = EncodeTargetLeaves(leaves);
   KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, entry.targets));
   // Each resident's chain (audit/resident_map.h): one read and one write per resident named.
+  std::set<std::string_view> named;
   for (size_t i = 0; i < leaves.size(); ++i) {
-    bool seen = false;
-    for (size_t j = 0; j < i && !seen; ++j) seen = leaves[j].mac == leaves[i].mac;
-    if (seen) continue;
+    if (!named.insert(leaves[i].mac).second) continue;  // found and missing: one chain step
     KAKUNIN_ASSIGN_OR_RETURN(prev, txn.ResidentHead(leaves[i].mac));
     store::ResidentHeadRow head;
     head.key = leaves[i].mac;
@@ -600,10 +600,9 @@ Result<VerifyReport> VerifyLog(
           map_checkable = false;
         } else if (e->version == kEntryVersion && row.targets) {
           auto leaves = DecodeTargetLeaves(*row.targets);
+          std::set<std::string_view> named;
           for (size_t i = 0; leaves.ok() && i < leaves->size(); ++i) {
-            bool seen = false;
-            for (size_t j = 0; j < i && !seen; ++j) seen = (*leaves)[j].mac == (*leaves)[i].mac;
-            if (seen) continue;
+            if (!named.insert((*leaves)[i].mac).second) continue;
             auto& h = heads[(*leaves)[i].mac];
             if (h.second.empty()) h.second = MapEmpty();
             h.first += 1;
