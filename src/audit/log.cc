@@ -192,7 +192,7 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   const int64_t last_time = *last ? (*last)->time : 0;
   if (new_size - last_size >= settings_.checkpoint_every ||
       entry.time - last_time >= settings_.checkpoint_interval_micros) {
-    KAKUNIN_RETURN_IF_ERROR(Sign(txn, new_size));
+    KAKUNIN_RETURN_IF_ERROR(Sign(txn, new_size, /*with_map=*/false));
   }
   return entry.sequence;
 }
@@ -202,11 +202,14 @@ Status AuditLog::WriteCheckpoint(store::RegistryTxn& txn) const {
   if (!size.ok()) return size.status();
   auto last = txn.LatestCheckpoint();
   if (!last.ok()) return last.status();
-  if (*size == 0 || (*last && (*last)->tree_size == *size)) return Status::Ok();
-  return Sign(txn, *size);
+  if (*size == 0 ||
+      (*last && (*last)->tree_size == *size && !(*last)->map_root.empty())) {
+    return Status::Ok();
+  }
+  return Sign(txn, *size, /*with_map=*/true);
 }
 
-Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size) const {
+Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const {
   StoreSubtrees<store::RegistryTxn> source(txn);
   auto root = RootHash(source, static_cast<uint64_t>(size));
   if (!root.ok()) return root.status();
@@ -218,21 +221,22 @@ Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size) const {
   c.origin = origin_;
   // The resident map: the keys whose chains moved since the last checkpoint that signed a
   // map (all of them after an older version's checkpoints), then its root.
-  auto last = txn.LatestCheckpoint();
-  if (!last.ok()) return last.status();
-  const int64_t from = *last && !(*last)->map_root.empty() ? (*last)->tree_size : 0;
-  auto changed = txn.ResidentHeadsFrom(from);
-  if (!changed.ok()) return changed.status();
-  TxnMapNodes stored(txn);
-  BatchedMapNodes nodes(stored);
-  for (const auto& h : *changed) {
-    auto r = MapUpdate(nodes, h.key, MapLeaf(h.key, MapValue(h.count, h.head)));
-    if (!r.ok()) return r.status();
+  if (with_map) {
+    auto last = txn.LatestMapCheckpointSize();
+    if (!last.ok()) return last.status();
+    auto changed = txn.ResidentHeadsFrom(*last);
+    if (!changed.ok()) return changed.status();
+    TxnMapNodes stored(txn);
+    BatchedMapNodes nodes(stored);
+    for (const auto& h : *changed) {
+      auto r = MapUpdate(nodes, h.key, MapLeaf(h.key, MapValue(h.count, h.head)));
+      if (!r.ok()) return r.status();
+    }
+    auto map_root = MapRoot(nodes);
+    if (!map_root.ok()) return map_root.status();
+    KAKUNIN_RETURN_IF_ERROR(nodes.Flush());
+    c.map_root = *map_root;
   }
-  auto map_root = MapRoot(nodes);
-  if (!map_root.ok()) return map_root.status();
-  KAKUNIN_RETURN_IF_ERROR(nodes.Flush());
-  c.map_root = *map_root;
   auto sig = signer_->Sign(SignedMessage(CheckpointOf(c)));
   if (!sig.ok()) return sig.status();
   c.signature = *sig;
@@ -517,8 +521,9 @@ Result<VerifyReport> VerifyLog(
           add("checkpoint at tree size " + std::to_string(expected) +
               " signs a resident map that the entries do not give (access statements would "
               "not show every entry)");
-        } else if (next_checkpoint + 1 == checkpoints->size()) {
-          // The stored map, from which statements are proved, must give it too.
+        } else {
+          // The stored map, from which statements are proved, must give it too (it changes
+          // only when a checkpoint signs it).
           ReaderMapNodes stored_map(reader);
           auto root = MapRoot(stored_map);
           if (!root.ok()) {

@@ -49,14 +49,17 @@ class AuditLog {
   Result<uint64_t> Append(store::RegistryTxn& txn, AuditEntry entry) const;
 
   // Writes a checkpoint now if the log grew since the last one (at shutdown, at the end of a
-  // command).
+  // command). These checkpoints also sign the resident map (audit/resident_map.h); the ones
+  // Append writes every N entries or T seconds do not, so the append path pays only the
+  // per-entry chain step, and the map's batch update runs when a command or the server seals.
   Status WriteCheckpoint(store::RegistryTxn& txn) const;
 
   const Signer& signer() const { return *signer_; }
   const std::string& origin() const { return origin_; }
 
  private:
-  Status Sign(store::RegistryTxn& txn, int64_t size) const;
+  // `with_map`: also bring the resident map up to date and sign its root.
+  Status Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const;
   const Signer* signer_;
   const Clock* clock_;
   LogSettings settings_;

@@ -2,8 +2,9 @@
 
 // The resident map (issue 11, part 2): for every resident key k — the keyed MAC of a resident
 // code, as in the target leaves (audit/targets.h) — the number of version-2 entries naming k
-// and a hash chain over them, committed in a sparse Merkle map whose root every checkpoint
-// signs ("resident-map" line, audit/checkpoint.h). An access statement shows one resident's
+// and a hash chain over them, committed in a sparse Merkle map whose root the sealing
+// checkpoints sign (AuditLog::WriteCheckpoint: end of every command, shutdown, statements;
+// "resident-map" line, audit/checkpoint.h). An access statement shows one resident's
 // entries and proves, with the map, that none was left out.
 //
 //   head_k  = SHA-256(0x03 ‖ head_prev ‖ u64 seq ‖ entry leaf hash), head_prev of the first
@@ -16,8 +17,9 @@
 // the left): an empty subtree is 32 zero bytes, a subtree holding one key is that key's leaf
 // (wherever it sits), any other subtree is the node of its two halves. So a key sits at the
 // depth where its prefix becomes unique, about log2(residents), and its proof is that many
-// siblings; empty siblings are sent as one bit each. The stored nodes are updated per
-// checkpoint for the keys whose heads changed, O(log residents) reads and writes per key.
+// siblings; empty siblings are sent as one bit each. The stored nodes are updated when a
+// checkpoint signs the map, for the keys whose heads changed since the last one, O(log
+// residents) reads and writes per key, batched in memory.
 
 #include <cstdint>
 #include <optional>

@@ -53,10 +53,13 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
                                  std::string_view key, std::optional<int64_t> old_size) {
   if (key.size() != kMapKeySize) return Status::InvalidArgument("a resident key is 32 bytes");
   KAKUNIN_ASSIGN_OR_RETURN(cps, reader.Checkpoints());
-  if (cps.empty() || cps.back().map_root.empty()) {
-    return Status::FailedPrecondition("the latest checkpoint signs no resident map yet");
+  // The newest checkpoint that signs the map (the stored map is as of it).
+  auto signs_map = std::find_if(cps.rbegin(), cps.rend(),
+                                [](const store::CheckpointRow& c) { return !c.map_root.empty(); });
+  if (signs_map == cps.rend()) {
+    return Status::FailedPrecondition("no checkpoint signs a resident map yet");
   }
-  const Checkpoint cp = CheckpointOf(cps.back());
+  const Checkpoint cp = CheckpointOf(*signs_map);
   Statement s;
   s.checkpoint_note = CheckpointToNote(cp, public_key);
   s.resident_key = std::string(key);

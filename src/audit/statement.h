@@ -49,7 +49,7 @@ struct Statement {
   std::vector<std::string> consistency_path;
 };
 
-// Builds the statement of `key` against the latest checkpoint (which must sign a map), with a
+// Builds the statement of `key` against the newest checkpoint that signs the map, with a
 // consistency proof from `old_size` if given. NotFound if no version-2 entry names the key.
 Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view public_key,
                                  std::string_view key, std::optional<int64_t> old_size);

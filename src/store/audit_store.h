@@ -128,6 +128,8 @@ class AuditWriter {
   // The resident map (audit/resident_map.h): heads updated per entry, nodes per checkpoint.
   virtual Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) = 0;
   virtual Status PutResidentHead(const ResidentHeadRow& row) = 0;
+  // The tree size of the newest checkpoint that signs a resident map (0 if none).
+  virtual Result<int64_t> LatestMapCheckpointSize() = 0;
   // Heads whose last_seq >= `seq`, in key order.
   virtual Result<std::vector<ResidentHeadRow>> ResidentHeadsFrom(int64_t seq) = 0;
   virtual Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) = 0;

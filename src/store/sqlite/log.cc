@@ -322,6 +322,10 @@ Status SqliteTxn::PutResidentHead(const ResidentHeadRow& r) {
   return s.BindBlob(1, r.key).Bind(2, r.count).BindBlob(3, r.head).Bind(4, r.last_seq).Exec();
 }
 
+Result<int64_t> SqliteTxn::LatestMapCheckpointSize() {
+  return QueryInt(db_, kLatestMapCheckpointSize);
+}
+
 Result<std::vector<ResidentHeadRow>> SqliteTxn::ResidentHeadsFrom(int64_t seq) {
   KAKUNIN_PREPARE(s, db_, kResidentHeadsFrom);
   s.Bind(1, seq);

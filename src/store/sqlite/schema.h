@@ -542,6 +542,9 @@ inline constexpr char kPutResidentHead[] =
 inline constexpr char kResidentHeadsFrom[] =
     "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE last_seq >= ?1 "
     "ORDER BY key";
+inline constexpr char kLatestMapCheckpointSize[] =
+    "SELECT coalesce((SELECT tree_size FROM audit_checkpoints WHERE map_root IS NOT NULL "
+    "ORDER BY tree_size DESC LIMIT 1), 0)";
 inline constexpr char kGetMapNode[] =
     "SELECT hash, leaf_key FROM audit_map_nodes WHERE depth = ?1 AND prefix = ?2";
 inline constexpr char kPutMapNode[] =

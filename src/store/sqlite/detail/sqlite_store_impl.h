@@ -121,6 +121,7 @@ class SqliteTxn final : public RegistryTxn {
   Status InsertProvision(const ProvisionRow& p) override;
   Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
   Status PutResidentHead(const ResidentHeadRow& row) override;
+  Result<int64_t> LatestMapCheckpointSize() override;
   Result<std::vector<ResidentHeadRow>> ResidentHeadsFrom(int64_t seq) override;
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
