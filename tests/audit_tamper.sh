@@ -37,8 +37,14 @@ kill -TERM "$serve"; wait "$serve" || fail "serve did not stop cleanly"
 "$bin" audit search --data "$tmp/node" --target "$code" > "$tmp/found" || fail "audit search"
 grep -q '"action":"resident.provide"' "$tmp/found" || fail "audit search --target missed the read"
 grep -q '"action":"notification.apply"' "$tmp/found" || fail "audit search --target missed the entry"
+# The second edition (issue 11): no entry, target leaf or index row holds a resident code in
+# clear — notifications name it by its keyed MAC too.
 sqlite3 "$tmp/node/registry.db" "SELECT count(*) FROM audit_targets WHERE resident_code = '$code'" \
-  | grep -qx 1 || fail "the code appears in clear in the target index beyond its notification"
+  | grep -qx 0 || fail "the code appears in clear in the target index"
+sqlite3 "$tmp/node/registry.db" "SELECT count(*) FROM audit_entries WHERE instr(payload, CAST('$code' AS BLOB)) > 0 OR instr(targets, CAST('$code' AS BLOB)) > 0" \
+  | grep -qx 0 || fail "the code appears in clear in an entry"
+[ "$(sqlite3 "$tmp/node/registry.db" "SELECT count(*) FROM audit_entries WHERE payload IS NOT NULL AND substr(payload, 1, 1) <> X'02'")" -eq 0 ] \
+  || fail "new entries are not version 2"
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
 cp "$tmp/node/registry.db" "$tmp/clean.db"
 
@@ -117,6 +123,16 @@ expect_detected "a provision record's recipient changed" \
 expect_detected "a row of the target index deleted (hiding a read from audit search)" \
   "DELETE FROM audit_targets WHERE seq = 1500" \
   "target index"
+provide=$(sqlite3 "$tmp/node/registry.db" "SELECT max(audit_seq) FROM provisions")
+expect_detected "a target leaf altered (another resident named)" \
+  "UPDATE audit_entries SET targets = CAST(X'00' || substr(targets, 2) AS BLOB) WHERE seq = $provide" \
+  "entry $provide: its stored targets do not match the entry"
+expect_detected "a target moved to another entry" \
+  "UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = $provide) WHERE seq = 700" \
+  "entry 700: its stored targets do not match the entry"
+expect_detected "a target removed" \
+  "UPDATE audit_entries SET targets = NULL WHERE seq = 700" \
+  "entry 700: its stored targets do not match the entry"
 expect_detected "a planted node" \
   "INSERT INTO audit_nodes (level, idx, hash) VALUES (20, 0, X'$(printf '%064d' 0)')" \
   "have no entries under them"
@@ -139,6 +155,31 @@ cp "$tmp/clean.db" "$tmp/node/registry.db"
 sed 's/"leaf_index":1234/"leaf_index":1235/' "$tmp/proof.json" > "$tmp/bad.json"
 if "$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint "$tmp/cp.json" \
   "$tmp/bad.json" > /dev/null; then fail "a proof for the wrong index was accepted"; fi
+# The same with the checkpoint as a C2SP tlog-checkpoint note (what witnesses read).
+"$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/cp.note"
+head -1 "$tmp/cp.note" | grep -q '^kakunin/[0-9a-f]*$' || fail "the note has no origin line: $(cat "$tmp/cp.note")"
+grep -q '^— kakunin/' "$tmp/cp.note" || fail "the note has no signature line: $(cat "$tmp/cp.note")"
+"$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint "$tmp/cp.note" \
+  "$tmp/proof.json" > /dev/null || fail "a valid proof was refused against the note"
+sed '2s/^\([0-9]*\)$/1\1/' "$tmp/cp.note" > "$tmp/bad.note"
+if "$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint "$tmp/bad.note" \
+  "$tmp/proof.json" > /dev/null 2>&1; then fail "an altered note was accepted"; fi
+"$bin" audit verify --data "$tmp/node" --checkpoint "$tmp/cp.note" > /dev/null \
+  || fail "verify --checkpoint refused the node's own note"
+# An access statement for the resident the agency read, checked with nothing but the public
+# key; a copy with an entry removed, and the same under another node's key, are refused.
+"$bin" audit statement --data "$tmp/node" --resident "$code" --out "$tmp/st.json" 2> /dev/null \
+  || fail "no statement"
+"$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" "$tmp/st.json" > "$tmp/out" \
+  || fail "a valid statement was refused: $(cat "$tmp/out")"
+# The notification, the agency's read and the auditor's search above.
+grep -q "^有効 / VALID: 3 entries" "$tmp/out" || fail "the statement misses an entry: $(cat "$tmp/out")"
+grep -q "$code" "$tmp/st.json" && fail "the statement holds the resident code in clear"
+perl -0pe 's/"entries":\[\{.*?\},/"entries":[/' "$tmp/st.json" > "$tmp/st-removed.json"
+if "$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" "$tmp/st-removed.json" \
+  > "$tmp/out"; then fail "a statement with an entry removed was accepted"; fi
+grep -q "left out" "$tmp/out" || fail "entry removed: $(cat "$tmp/out")"
+passed=$((passed + 1))
 # An archive for media, checked elsewhere; altered copies are refused.
 "$bin" audit export --data "$tmp/node" --from 2000-01-01 --to 2100-01-01 --out "$tmp/a.kla" > /dev/null
 "$bin" audit verify --archive "$tmp/a.kla" --public-key "$tmp/node/audit.key.pub" > /dev/null \
@@ -154,7 +195,7 @@ archive_refused() {
   passed=$((passed + 1))
 }
 # Flip one hex digit inside entry 100's payload.
-awk 'NR == 102 { sub(/"payload":"01/, "\"payload\":\"02") } { print }' "$tmp/a.kla" > "$tmp/b.kla"
+awk 'NR == 102 { sub(/"payload":"02/, "\"payload\":\"03") } { print }' "$tmp/a.kla" > "$tmp/b.kla"
 archive_refused "changed entry"
 sed '50d' "$tmp/a.kla" > "$tmp/b.kla"
 archive_refused "missing entry"
@@ -167,6 +208,9 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "an archive was accepted under another node's key"
+passed=$((passed + 1))
+if "$bin" audit check-statement --public-key "$tmp/other/audit.key.pub" "$tmp/st.json" \
+  > /dev/null; then fail "a statement was accepted under another node's key"; fi
 passed=$((passed + 1))
 echo "audit tamper: $passed tampering cases detected; $((passed + 1)) passed, 0 failed"
 

@@ -388,11 +388,9 @@ TEST_F(SideDoorTest, NoCommandPrintsResidentData) {
       if (row.serves) {
         EXPECT_EQ(r.status, 0) << r.err;
       }
-      // Known, and left to the issue that rewrites the log's entries: `audit search` prints each
-      // entry's targets, which are resident codes. Nothing else is allowed, there or anywhere.
-      const bool codes_allowed =
-          row.argv.size() > 1 && row.argv[0] == "audit" && row.argv[1] == "search";
-      ExpectNoResidentData(row.argv, r, codes_allowed);
+      // Since the log's second edition (issue 11) no command prints resident data, `audit
+      // search` included: entries name residents by keyed MAC only.
+      ExpectNoResidentData(row.argv, r, false);
     }
   }
   // The runs did what they were meant to (a row that only ever failed would prove little).

@@ -50,7 +50,7 @@ Result<ArchiveSummary> ExportArchive(store::RegistryReader& reader, std::string_
 
   out << "{\"format\":\"" << kFormat << "\",\"version\":1,\"public_key\":\""
       << HexEncode(public_key) << "\",\"checkpoint\":"
-      << CheckpointToJson({c.tree_size, c.root, c.time, c.key_id, c.signature})
+      << CheckpointToJson(CheckpointOf(c))
       << ",\"from_seq\":" << s.from_seq << ",\"to_seq\":" << s.to_seq << "}\n";
   Status failure;
   st = reader.ForEachAuditEntry(s.from_seq, [&](const store::AuditRow& row) {

@@ -3,7 +3,25 @@
 // One entry of the operation log (操作履歴) and its canonical encoding (DESIGN §6). The
 // encoding is what is hashed into the Merkle tree and signed through checkpoints, so it is
 // versioned, fixed-endian and length-prefixed: the same entry gives the same bytes on every
-// build and machine.
+// build and machine. New entries are version 2; version 1 (written before) still decodes, and
+// the verifier takes each entry at its own version.
+//
+// Version 2 holds nothing personal in clear (docs/audit-log.md):
+//
+//   u8  version (2)
+//   u64 sequence, i64 time, str actor, str terminal, str action, str purpose  (as version 1)
+//   u32 target_count      the residents touched (at most kMaxTargets)
+//   32  target_root       RFC 9162 root over the target leaves (audit/targets.h);
+//                         SHA-256("") exactly when target_count is 0
+//   u32 number of criteria (at most kMaxCriteria), then each criterion kind as str
+//                         (e.g. "birth_date": the kind in clear, never the value)
+//   str commitment        empty, or the 32-byte HMAC (the node's log key) over the canonical
+//                         criterion values (registry::ConditionCommitment)
+//   str conditions        a description without personal data ("function=lookup …")
+//   i64 result_count
+//   str outcome
+//
+// Version 1:
 //
 //   u8  version (1)
 //   u64 sequence          (big-endian)
@@ -17,8 +35,8 @@
 //   i64 result_count
 //   str outcome
 //
-// Entries hold personal data (target resident codes, search conditions): they live only in
-// the registry database, under its retention, never in a log file.
+// Version-1 entries hold personal data (target resident codes, search conditions): they live
+// only in the registry database, under its retention, never in a log file.
 
 #include <cstdint>
 #include <optional>
@@ -30,23 +48,39 @@
 
 namespace kakunin::audit {
 
+inline constexpr uint8_t kEntryVersion1 = 1;
+inline constexpr uint8_t kEntryVersion = 2;  // what new entries are written as
+inline constexpr size_t kMaxCriteria = 64;
+
 struct AuditEntry {
+  uint8_t version = kEntryVersion;
   uint64_t sequence = 0;
   int64_t time = 0;
   std::string actor;     // "os:<user>", "operator:<id>", "cert:<spki-sha256-hex>"
   std::string terminal;  // where the operation came from (host, console terminal)
   std::string action;    // e.g. "notification.apply", "resident.show", "resident.search"
   std::string purpose;   // the purpose named for a read; empty for writes
-  std::vector<std::string> targets;  // resident codes
-  std::string conditions;            // search conditions (JSON), or a short description
+  // Version 1: resident codes or keyed MACs, encoded in the entry. Version 2: the keyed MACs
+  // as registry::ResidentTarget names them ("mac:<hex>:found"), NOT encoded in the entry —
+  // AuditLog::Append turns them into the target leaves and fills target_count and target_root;
+  // DecodeStoredEntry fills them back from the stored leaves.
+  std::vector<std::string> targets;
+  // Version 1: search conditions (JSON) or a short description. Version 2: a description
+  // without personal data; the criteria are below.
+  std::string conditions;
   int64_t result_count = 0;
   std::string outcome;  // "done", or "refused:<reason>"
+  // Version 2 only.
+  uint32_t target_count = 0;
+  std::string target_root;           // 32 raw bytes
+  std::vector<std::string> criteria;  // criterion kinds, in clear
+  std::string commitment;             // empty or 32 raw bytes
 
   friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
 };
 
-inline constexpr uint8_t kEntryVersion = 1;
-
+// Encodes `entry` at entry.version (1 or 2): for version 2 from target_count and target_root,
+// not from targets.
 std::string EncodeEntry(const AuditEntry& entry);
 // Strict: the exact layout, nothing after it; kDataLoss otherwise.
 Result<AuditEntry> DecodeEntry(std::string_view bytes);
@@ -54,6 +88,7 @@ Result<AuditEntry> DecodeEntry(std::string_view bytes);
 // The leading fields, read without copying (views into `bytes`), for the verifier: what the
 // searchable columns must equal. The rest of the entry is covered by its leaf hash.
 struct EntryHead {
+  uint8_t version = 0;
   uint64_t sequence = 0;
   int64_t time = 0;
   std::string_view actor;

@@ -12,6 +12,7 @@ namespace {
 
 AuditEntry Sample() {
   AuditEntry e;
+  e.version = kEntryVersion1;
   e.sequence = 42;
   e.time = 1795293901471010;
   e.actor = "os:root";
@@ -37,6 +38,7 @@ TEST(AuditEntryTest, CanonicalRoundTrip) {
 
 TEST(AuditEntryTest, FixedLayout) {
   AuditEntry e;
+  e.version = kEntryVersion1;
   e.sequence = 1;
   e.time = 2;
   std::string bytes = EncodeEntry(e);
@@ -50,9 +52,12 @@ TEST(AuditEntryTest, DecodeIsStrict) {
   EXPECT_FALSE(DecodeEntry("").ok());
   EXPECT_FALSE(DecodeEntry(bytes + "x").ok());               // trailing bytes
   EXPECT_FALSE(DecodeEntry(bytes.substr(0, bytes.size() - 1)).ok());  // truncated
-  std::string v2 = bytes;
-  v2[0] = 2;
-  EXPECT_FALSE(DecodeEntry(v2).ok());  // unknown version
+  std::string v3 = bytes;
+  v3[0] = 3;
+  EXPECT_FALSE(DecodeEntry(v3).ok());  // unknown version
+  std::string as_v2 = bytes;
+  as_v2[0] = 2;
+  EXPECT_FALSE(DecodeEntry(as_v2).ok());  // a version-1 body is no version-2 entry
   std::string huge = bytes;
   huge[17] = '\x7F';  // actor length far beyond the buffer
   EXPECT_FALSE(DecodeEntry(huge).ok());
@@ -73,7 +78,7 @@ TEST(CheckpointTest, SignedAndParsed) {
   auto pub = LoadPublicKeyFile((dir / "k.pub").string());
   ASSERT_TRUE(pub.ok());
   EXPECT_EQ(*pub, (*signer)->public_key());
-  Checkpoint c{7, std::string(32, '\x11'), 123, (*signer)->key_id(), ""};
+  Checkpoint c{7, std::string(32, '\x11'), 123, (*signer)->key_id(), "", "", ""};
   c.signature = *(*signer)->Sign(CheckpointMessage(c.tree_size, c.root, c.time));
   EXPECT_TRUE(VerifyCheckpoint(c, *pub));
   auto back = CheckpointFromJson(CheckpointToJson(c));

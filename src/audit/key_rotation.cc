@@ -1,5 +1,7 @@
 #include "audit/key_rotation.h"
 
+#include "audit/log.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -136,7 +138,7 @@ Result<std::vector<bool>> CheckCheckpointSignatures(
   for (size_t i = 0; i < checkpoints.size(); ++i) {
     const store::CheckpointRow& c = checkpoints[i];
     const std::string size = std::to_string(c.tree_size);
-    Checkpoint cp{c.tree_size, c.root, c.time, c.key_id, c.signature};
+    const Checkpoint cp = CheckpointOf(c);
     if (c.key_id != PublicKeyId(current)) {
       bad[i] = true;
       add("checkpoint at tree size " + size + " is signed by key " + c.key_id +

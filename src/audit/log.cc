@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <map>
+#include <set>
 
 #include "audit/key_rotation.h"
 #include "audit/merkle.h"
+#include "audit/resident_map.h"
 #include "core/bytes.h"
 #include "text/json.h"
 
@@ -29,6 +32,40 @@ class StoreSubtrees final : public SubtreeSource {
 
  private:
   Source& s_;
+};
+
+// The map nodes a checkpoint's batch of updates touches, kept in memory and written once at
+// the end: the upper levels are shared by most keys of a batch, so each is read and written
+// once per checkpoint instead of once per key.
+class BatchedMapNodes final : public MapNodeSink {
+ public:
+  explicit BatchedMapNodes(MapNodeSink& inner) : inner_(inner) {}
+  Result<std::optional<store::MapNodeRow>> Get(uint32_t depth, const std::string& prefix) override {
+    auto it = nodes_.find({depth, prefix});
+    if (it != nodes_.end()) return it->second.row;
+    KAKUNIN_ASSIGN_OR_RETURN(row, inner_.Get(depth, prefix));
+    nodes_.emplace(std::make_pair(depth, prefix), Cached{row, false});
+    return row;
+  }
+  Status Put(uint32_t depth, const std::string& prefix, const store::MapNodeRow& n) override {
+    nodes_[{depth, prefix}] = Cached{n, true};
+    return Status::Ok();
+  }
+  Status Flush() {
+    for (const auto& [at, c] : nodes_) {
+      if (c.dirty) KAKUNIN_RETURN_IF_ERROR(inner_.Put(at.first, at.second, *c.row));
+    }
+    nodes_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  struct Cached {
+    std::optional<store::MapNodeRow> row;
+    bool dirty = false;
+  };
+  MapNodeSink& inner_;
+  std::map<std::pair<uint32_t, std::string>, Cached> nodes_;
 };
 
 Status CheckSize(store::RegistryReader& reader, int64_t size) {
@@ -64,8 +101,32 @@ Result<std::vector<std::string>> HashArray(const text::JsonValue* v) {
 
 }  // namespace
 
+std::string DefaultOrigin(const Signer& signer) { return "kakunin/" + signer.key_id(); }
+
+Checkpoint CheckpointOf(const store::CheckpointRow& c) {
+  return Checkpoint{c.tree_size, c.root, c.time, c.key_id, c.signature, c.origin, c.map_root};
+}
+
+Result<AuditEntry> DecodeStoredEntry(const store::AuditRow& row) {
+  if (!row.payload) return Status::NotFound("the entry's payload was erased");
+  KAKUNIN_ASSIGN_OR_RETURN(e, DecodeEntry(*row.payload));
+  if (e.version == kEntryVersion1) return e;
+  auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
+  if (!leaves.ok() || leaves->size() != e.target_count || TargetRoot(*leaves) != e.target_root) {
+    return Status::DataLoss("entry " + std::to_string(row.seq) +
+                            ": its stored targets do not match it");
+  }
+  e.targets.clear();
+  e.targets.reserve(leaves->size());
+  for (const auto& l : *leaves) e.targets.push_back(TargetName(l));
+  return e;
+}
+
 AuditLog::AuditLog(const Signer* signer, const Clock* clock, LogSettings settings)
-    : signer_(signer), clock_(clock), settings_(settings) {}
+    : signer_(signer),
+      clock_(clock),
+      settings_(settings),
+      origin_(settings_.origin.empty() ? DefaultOrigin(*signer) : settings_.origin) {}
 
 Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) const {
   auto size = txn.AuditSize();
@@ -77,6 +138,19 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
     if (std::find(unique.begin(), unique.end(), t) == unique.end()) unique.push_back(std::move(t));
   }
   entry.targets = std::move(unique);
+  // Version 2: the targets become leaves under a root in the entry; the search index keeps
+  // their canonical names. Nothing but a keyed MAC is accepted as a target.
+  entry.version = kEntryVersion;
+  std::vector<TargetLeaf> leaves;
+  leaves.reserve(entry.targets.size());
+  for (auto& t : entry.targets) {
+    KAKUNIN_ASSIGN_OR_RETURN(leaf, ParseTargetName(t));
+    t = TargetName(leaf);
+    leaves.push_back(std::move(leaf));
+  }
+  if (leaves.size() > kMaxTargets) return Status::InvalidArgument("too many targets");
+  entry.target_count = static_cast<uint32_t>(leaves.size());
+  entry.target_root = TargetRoot(leaves);
   // Times never decrease along the log (a clock stepped back must not reorder it): the
   // verifier relies on it, and retention erases a prefix.
   auto newest = txn.AuditLastTime();
@@ -90,7 +164,20 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   row.purpose = entry.purpose;
   row.payload = EncodeEntry(entry);
   row.leaf_hash = LeafHash(*row.payload);
+  if (!leaves.empty()) row.targets = EncodeTargetLeaves(leaves);
   KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, entry.targets));
+  // Each resident's chain (audit/resident_map.h): one read and one write per resident named.
+  std::set<std::string_view> named;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    if (!named.insert(leaves[i].mac).second) continue;  // found and missing: one chain step
+    KAKUNIN_ASSIGN_OR_RETURN(prev, txn.ResidentHead(leaves[i].mac));
+    store::ResidentHeadRow head;
+    head.key = leaves[i].mac;
+    head.count = prev ? prev->count + 1 : 1;
+    head.head = NextResidentHead(prev ? prev->head : MapEmpty(), entry.sequence, row.leaf_hash);
+    head.last_seq = row.seq;
+    KAKUNIN_RETURN_IF_ERROR(txn.PutResidentHead(head));
+  }
   StoreSubtrees<store::RegistryTxn> source(txn);
   auto nodes = NodesCompletedBy(entry.sequence, row.leaf_hash, source);
   if (!nodes.ok()) return nodes.status();
@@ -106,7 +193,7 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   const int64_t last_time = *last ? (*last)->time : 0;
   if (new_size - last_size >= settings_.checkpoint_every ||
       entry.time - last_time >= settings_.checkpoint_interval_micros) {
-    KAKUNIN_RETURN_IF_ERROR(Sign(txn, new_size));
+    KAKUNIN_RETURN_IF_ERROR(Sign(txn, new_size, /*with_map=*/false));
   }
   return entry.sequence;
 }
@@ -116,11 +203,14 @@ Status AuditLog::WriteCheckpoint(store::RegistryTxn& txn) const {
   if (!size.ok()) return size.status();
   auto last = txn.LatestCheckpoint();
   if (!last.ok()) return last.status();
-  if (*size == 0 || (*last && (*last)->tree_size == *size)) return Status::Ok();
-  return Sign(txn, *size);
+  if (*size == 0 ||
+      (*last && (*last)->tree_size == *size && !(*last)->map_root.empty())) {
+    return Status::Ok();
+  }
+  return Sign(txn, *size, /*with_map=*/true);
 }
 
-Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size) const {
+Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const {
   StoreSubtrees<store::RegistryTxn> source(txn);
   auto root = RootHash(source, static_cast<uint64_t>(size));
   if (!root.ok()) return root.status();
@@ -129,7 +219,26 @@ Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size) const {
   c.root = *root;
   c.time = clock_->NowMicros();
   c.key_id = signer_->key_id();
-  auto sig = signer_->Sign(CheckpointMessage(size, c.root, c.time));
+  c.origin = origin_;
+  // The resident map: the keys whose chains moved since the last checkpoint that signed a
+  // map (all of them after an older version's checkpoints), then its root.
+  if (with_map) {
+    auto last = txn.LatestMapCheckpointSize();
+    if (!last.ok()) return last.status();
+    auto changed = txn.ResidentHeadsFrom(*last);
+    if (!changed.ok()) return changed.status();
+    TxnMapNodes stored(txn);
+    BatchedMapNodes nodes(stored);
+    for (const auto& h : *changed) {
+      auto r = MapUpdate(nodes, h.key, MapLeaf(h.key, MapValue(h.count, h.head)));
+      if (!r.ok()) return r.status();
+    }
+    auto map_root = MapRoot(nodes);
+    if (!map_root.ok()) return map_root.status();
+    KAKUNIN_RETURN_IF_ERROR(nodes.Flush());
+    c.map_root = *map_root;
+  }
+  auto sig = signer_->Sign(SignedMessage(CheckpointOf(c)));
   if (!sig.ok()) return sig.status();
   c.signature = *sig;
   return txn.InsertCheckpoint(c);
@@ -279,6 +388,15 @@ Result<VerifyReport> VerifyLog(
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
   Status failure;
 
+  // The resident map: each resident's chain recomputed over the version-2 entries, checked
+  // against the newest checkpoint that signs a map (older ones were checked when they were
+  // newest). Not checkable once retention erased entries or an entry cannot be read.
+  std::map<std::string, std::pair<int64_t, std::string>> heads;
+  size_t last_map_checkpoint = checkpoints->size();
+  for (size_t i = 0; i < checkpoints->size(); ++i) {
+    if (!(*checkpoints)[i].map_root.empty()) last_map_checkpoint = i;
+  }
+  bool map_checkable = true;
   auto stored_node = [&](uint32_t level, int64_t index) -> std::optional<std::string> {
     while (levels.size() <= level) {
       auto c = reader.AuditNodes(static_cast<uint32_t>(levels.size()));
@@ -387,9 +505,35 @@ Result<VerifyReport> VerifyLog(
                                  : std::string()) +
             ", was changed)");
       }
+      if (next_checkpoint == last_map_checkpoint && !bad_signature[next_checkpoint] &&
+          map_checkable && report.problem_count == 0) {
+        // The resident map it signs, from the chains recomputed over the entries.
+        std::vector<std::pair<std::string, std::string>> leaves;
+        leaves.reserve(heads.size());
+        for (const auto& [key, h] : heads) {
+          leaves.emplace_back(key, MapLeaf(key, MapValue(h.first, h.second)));
+        }
+        if (MapRootOf(leaves) != cp.map_root) {
+          add("checkpoint at tree size " + std::to_string(expected) +
+              " signs a resident map that the entries do not give (access statements would "
+              "not show every entry)");
+        } else {
+          // The stored map, from which statements are proved, must give it too (it changes
+          // only when a checkpoint signs it).
+          ReaderMapNodes stored_map(reader);
+          auto root = MapRoot(stored_map);
+          if (!root.ok()) {
+            failure = root.status();
+          } else if (*root != cp.map_root) {
+            add("the stored resident map does not give the signed map root (access statements "
+                "cannot be proved)");
+          }
+        }
+      }
       ++next_checkpoint;
     }
   };
+
 
   // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
   constexpr int64_t kMaxGap = int64_t{1} << 20;
@@ -449,10 +593,27 @@ Result<VerifyReport> VerifyLog(
           leaf.named = true;
         }
         targets_expected += e->target_count;
+        if (e->version == kEntryVersion1 ? row.targets.has_value()
+                                         : !DecodeStoredEntry(row).ok()) {
+          // Version 2 commits to its targets by their root: a target added, removed, altered
+          // or moved to another entry shows here.
+          add(entry() + ": its stored targets do not match the entry");
+          map_checkable = false;
+        } else if (e->version == kEntryVersion && row.targets) {
+          auto leaves = DecodeTargetLeaves(*row.targets);
+          std::set<std::string_view> named;
+          for (size_t i = 0; leaves.ok() && i < leaves->size(); ++i) {
+            if (!named.insert((*leaves)[i].mac).second) continue;
+            auto& h = heads[(*leaves)[i].mac];
+            if (h.second.empty()) h.second = MapEmpty();
+            h.first += 1;
+            h.second = NextResidentHead(h.second, static_cast<uint64_t>(row.seq), *leaf.computed);
+          }
+        }
         if (e->action == "resident.provide") {
           // Its provision records (the disclosure of who received a record reads them) must
           // be exactly what the entry says was provided.
-          auto full = DecodeEntry(*row.payload);
+          auto full = DecodeStoredEntry(row);
           auto rows = reader.ProvisionsOfEntry(row.seq);
           if (!rows.ok()) {
             failure = rows.status();
@@ -513,6 +674,7 @@ Result<VerifyReport> VerifyLog(
         add(entry() + " has lost its payload although earlier entries kept theirs");
       } else {
         ++report.erased_payloads;
+        map_checkable = false;  // the chains through erased entries cannot be recomputed
       }
       if (row.leaf_hash.size() != kHashSize) {
         add(entry() + " has no valid leaf hash");

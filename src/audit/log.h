@@ -14,6 +14,7 @@
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
 #include "audit/signer.h"
+#include "audit/targets.h"
 #include "core/clock.h"
 #include "store/registry_store.h"
 
@@ -22,7 +23,19 @@ namespace kakunin::audit {
 struct LogSettings {
   int64_t checkpoint_every = 1000;                        // entries
   int64_t checkpoint_interval_micros = int64_t{60} * 1000000;  // or this long since the last
+  // The log's identity in its C2SP checkpoints (audit/checkpoint.h); empty: DefaultOrigin.
+  std::string origin;
 };
+
+// "kakunin/<key id>": unique per signing key, so two nodes' logs never share an origin.
+std::string DefaultOrigin(const Signer& signer);
+
+// A stored checkpoint as the checkpoint module takes it.
+Checkpoint CheckpointOf(const store::CheckpointRow& row);
+
+// A stored entry, decoded at its own version. For version 2 the targets are filled from the
+// stored target leaves, which must give the entry's target_root (DataLoss otherwise).
+Result<AuditEntry> DecodeStoredEntry(const store::AuditRow& row);
 
 // Thread-compatible: Append and WriteCheckpoint run inside the registry's write transaction,
 // which is serialised.
@@ -36,16 +49,21 @@ class AuditLog {
   Result<uint64_t> Append(store::RegistryTxn& txn, AuditEntry entry) const;
 
   // Writes a checkpoint now if the log grew since the last one (at shutdown, at the end of a
-  // command).
+  // command). These checkpoints also sign the resident map (audit/resident_map.h); the ones
+  // Append writes every N entries or T seconds do not, so the append path pays only the
+  // per-entry chain step, and the map's batch update runs when a command or the server seals.
   Status WriteCheckpoint(store::RegistryTxn& txn) const;
 
   const Signer& signer() const { return *signer_; }
+  const std::string& origin() const { return origin_; }
 
  private:
-  Status Sign(store::RegistryTxn& txn, int64_t size) const;
+  // `with_map`: also bring the resident map up to date and sign its root.
+  Status Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const;
   const Signer* signer_;
   const Clock* clock_;
   LogSettings settings_;
+  std::string origin_;
 };
 
 struct InclusionProofDoc {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "audit/entry.h"
+#include "audit/log.h"
 #include "core/clock.h"
 
 namespace kakunin::audit {
@@ -123,7 +124,7 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
   Status st = reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) {
     if (row.time >= to_time) return false;
     if (row.time < from_time || !row.payload) return true;
-    auto e = DecodeEntry(*row.payload);
+    auto e = DecodeStoredEntry(row);
     if (!e.ok()) {
       failure = Status::DataLoss("entry " + std::to_string(row.seq) +
                                  " cannot be decoded (run kakunin audit verify)");

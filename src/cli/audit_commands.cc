@@ -59,14 +59,26 @@ const char kHelp[] =
     "                               100 listed, the rest counted); the log must also\n"
     "                               extend audit.head and a witnessed checkpoint if given\n"
     "                               (exit 0 only if all holds)\n"
-    "  checkpoint                   the latest signed checkpoint (JSON)\n"
+    "  checkpoint [--note]          the latest signed checkpoint (JSON, or with --note the\n"
+    "                               C2SP tlog-checkpoint signed note)\n"
     "  prove --entry N [--size M]   inclusion proof of entry N in the tree of size M (JSON;\n"
     "                               M defaults to the latest checkpoint)\n"
     "  prove --from M --to N        consistency proof between tree sizes M and N (JSON)\n"
     "  check-proof --public-key FILE --checkpoint FILE [--old-checkpoint FILE] PROOF\n"
     "                               check a proof with nothing but the public key (no --data)\n"
     "  search [--from D] [--to D] [--actor A] [--action X] [--purpose P] [--target CODE]\n"
-    "         [--limit N]            entries as JSON lines (the search is itself recorded)\n"
+    "         [--criterion KIND=VALUE | --criteria JSON] [--limit N]\n"
+    "                               entries as JSON lines (the search is itself recorded);\n"
+    "                               with criteria, only the searches made with exactly those\n"
+    "                               (tested against their keyed commitment)\n"
+    "  statement --resident CODE [--checkpoint FILE] [--out FILE]\n"
+    "                               the resident's access statement (JSON): every entry that\n"
+    "                               named them, with proofs against the signed checkpoint and\n"
+    "                               its resident map that none is left out; with --checkpoint\n"
+    "                               (one seen before), a consistency proof from it\n"
+    "  check-statement --public-key FILE [--checkpoint FILE] STATEMENT\n"
+    "                               check a statement with nothing but the public key (no\n"
+    "                               --data); VALID, or what fails\n"
     "  export --from D --to D --out FILE\n"
     "                               a self-contained archive for media: entries, a proof of\n"
     "                               each, the signed checkpoint and the public key\n"
@@ -110,6 +122,17 @@ std::string EntryJson(const registry::LogRecord& row) {
   }
   out += "]";
   field("conditions", e->conditions);
+  if (e->version != audit::kEntryVersion1) {
+    // Version 2: the criteria by kind; their values are only a keyed commitment (never shown).
+    out += ",\"version\":2,\"criteria\":[";
+    for (size_t i = 0; i < e->criteria.size(); ++i) {
+      if (i) out += ",";
+      const std::string& c = e->criteria[i];
+      text::AppendJsonString(text::IsValidUtf8(c) ? c : std::string("(invalid)"), &out);
+    }
+    out += "]";
+    if (!e->commitment.empty()) out += ",\"committed\":true";
+  }
   out += ",\"result_count\":" + std::to_string(e->result_count);
   field("outcome", e->outcome);
   return out + "}";
@@ -168,7 +191,7 @@ int CheckProof(const Args& args, Io& io) {
   if (!pub.ok()) return Fail(io, pub.status());
   auto cp_text = ReadFile(*cp_path);
   if (!cp_text.ok()) return Fail(io, cp_text.status());
-  auto cp = audit::CheckpointFromJson(*cp_text);
+  auto cp = audit::ParseCheckpoint(*cp_text, *pub);
   if (!cp.ok()) return Fail(io, cp.status());
   if (!audit::VerifyCheckpoint(*cp, *pub)) {
     io.out << "不正 / INVALID: the checkpoint's signature does not verify\n";
@@ -190,7 +213,7 @@ int CheckProof(const Args& args, Io& io) {
   if (!old_path) return Usage(io, "a consistency proof needs --old-checkpoint");
   auto old_text = ReadFile(*old_path);
   if (!old_text.ok()) return Fail(io, old_text.status());
-  auto old_cp = audit::CheckpointFromJson(*old_text);
+  auto old_cp = audit::ParseCheckpoint(*old_text, *pub);
   if (!old_cp.ok()) return Fail(io, old_cp.status());
   bool ok = audit::VerifyCheckpoint(*old_cp, *pub) && con->old_size == old_cp->tree_size &&
             con->new_size == cp->tree_size && con->old_size > 0 &&
@@ -200,6 +223,38 @@ int CheckProof(const Args& args, Io& io) {
   io.out << (ok ? "有効 / VALID" : "不正 / INVALID") << ": the tree of " << con->old_size
          << " entries is a prefix of the tree of " << con->new_size << "\n";
   return ok ? kExitOk : kExitRejected;
+}
+
+int CheckStatementCommand(const Args& args, Io& io) {
+  auto pub_path = args.Get("public-key");
+  if (!pub_path || args.positional().size() != 2) {
+    return Usage(io, "check-statement needs --public-key and one STATEMENT file");
+  }
+  auto pub = audit::LoadPublicKeyFile(*pub_path);
+  if (!pub.ok()) return Fail(io, pub.status());
+  auto text = ReadFile(args.positional()[1], audit::kMaxStatementBytes);
+  if (!text.ok()) return Fail(io, text.status());
+  auto statement = audit::StatementFromJson(*text);
+  if (!statement.ok()) {
+    io.out << "不正 / INVALID: not an access statement\n";
+    return kExitRejected;
+  }
+  std::optional<audit::Checkpoint> earlier;
+  if (auto cp_path = args.Get("checkpoint")) {
+    auto cp_text = ReadFile(*cp_path);
+    if (!cp_text.ok()) return Fail(io, cp_text.status());
+    auto cp = audit::ParseCheckpoint(*cp_text, *pub);
+    if (!cp.ok()) return Fail(io, cp.status());
+    earlier = *cp;
+  }
+  auto check = audit::CheckStatement(*statement, *pub, earlier);
+  if (!check.ok) {
+    io.out << "不正 / INVALID: " << check.problem << "\n";
+    return kExitRejected;
+  }
+  io.out << "有効 / VALID: " << check.entries << " entries name this resident in the signed log of "
+         << check.tree_size << " entries, and none is left out\n";
+  return kExitOk;
 }
 
 }  // namespace
@@ -212,8 +267,12 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       {"from", "M|DATE", "from (size for prove, date for search)"},
       {"to", "N|DATE", "to (size for prove, date for search; exclusive)"},
       {"public-key", "FILE", "public key file (audit.key.pub)"},
-      {"checkpoint", "FILE", "checkpoint JSON"},
-      {"old-checkpoint", "FILE", "older checkpoint JSON"},
+      {"checkpoint", "FILE", "checkpoint (JSON or C2SP note)"},
+      {"old-checkpoint", "FILE", "older checkpoint (JSON or C2SP note)"},
+      {"note", "", "the checkpoint as a C2SP tlog-checkpoint note"},
+      {"resident", "CODE", "statement: the resident"},
+      {"criterion", "KIND=VALUE", "search: only searches with exactly this criterion"},
+      {"criteria", "JSON", "search: only searches with exactly these criteria {kind: value}"},
       {"actor", "A", "actor"},
       {"action", "X", "action"},
       {"purpose", "P", "purpose"},
@@ -230,6 +289,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   }
   const std::string sub = args->positional()[0];
   if (sub == "check-proof") return CheckProof(*args, io);  // needs no node
+  if (sub == "check-statement") return CheckStatementCommand(*args, io);  // needs no node
   if (sub == "verify" && args->Has("archive")) {
     std::optional<std::string> trusted;
     if (auto pk = args->Get("public-key")) {
@@ -266,6 +326,15 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     auto latest = n.audit->LatestCheckpoint();
     if (!latest.ok()) return Fail(io, latest.status());
     if (!*latest) return Fail(io, Status::NotFound("the log has no checkpoint yet"));
+    if (args->Has("note")) {
+      if ((*latest)->origin.empty()) {
+        return Fail(io, Status::FailedPrecondition(
+                            "the latest checkpoint is of the first format (no origin); it has "
+                            "no note form until the log grows"));
+      }
+      io.out << n.audit->CheckpointNote(**latest);
+      return kExitOk;
+    }
     io.out << audit::CheckpointToJson(**latest) << "\n";
     return kExitOk;
   }
@@ -372,6 +441,41 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     io.err << findings->size() << "件の所見 / findings\n";
     return kExitOk;
   }
+  if (sub == "statement") {
+    auto code = args->Get("resident");
+    if (!code) return Usage(io, "statement needs --resident CODE");
+    std::optional<std::string> earlier;
+    if (auto cp_path = args->Get("checkpoint")) {
+      auto cp_text = ReadFile(*cp_path);
+      if (!cp_text.ok()) return Fail(io, cp_text.status());
+      earlier = *cp_text;
+    }
+    (void)SealLog(n);  // the latest entries under a checkpoint that signs the map
+    auto json = n.audit->Statement(*code, earlier);
+    if (!json.ok()) return Fail(io, json.status());
+    // Making a statement is an operation too; recorded after it, so it is not in its own
+    // statement (the next one shows it).
+    audit::AuditEntry e;
+    e.actor = n.actor.id;
+    e.terminal = n.actor.terminal;
+    e.action = "audit.statement";
+    e.targets.push_back(n.audit->TargetOf(*code, true));  // by its keyed MAC
+    e.result_count = 1;
+    e.outcome = "done";
+    Status st = n.registry->Record(std::move(e));
+    if (!st.ok()) return Fail(io, st);
+    (void)SealLog(n);
+    if (auto out_path = args->Get("out")) {
+      std::ofstream out(*out_path, std::ios::binary | std::ios::trunc);
+      out << *json << "\n";
+      out.close();
+      if (!out) return Fail(io, Status::IoError("cannot write " + *out_path));
+      io.err << "書き出しました / written: " << *out_path << "\n";
+    } else {
+      io.out << *json << "\n";
+    }
+    return kExitOk;
+  }
   if (sub == "search") {
     registry::LogQuery q;
     if (!date("from", &q.from_time) || !date("to", &q.to_time)) {
@@ -381,6 +485,20 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     q.action = args->Get("action");
     q.purpose = args->Get("purpose");
     q.target = args->Get("target");
+    // A suspicion to test: the values go only into a keyed commitment, never into the log.
+    if (auto c = args->Get("criterion")) {
+      size_t eq = c->find('=');
+      if (eq == std::string::npos || eq == 0) return Usage(io, "--criterion is KIND=VALUE");
+      q.criteria.emplace_back(c->substr(0, eq), c->substr(eq + 1));
+    }
+    if (auto c = args->Get("criteria")) {
+      auto v = text::ParseJson(*c, {.max_bytes = 4096, .max_depth = 2});
+      if (!v.ok() || !v->is_object()) return Usage(io, "--criteria is a JSON object");
+      for (const auto& [k, val] : v->members()) {
+        if (!val.is_string()) return Usage(io, "--criteria values are strings");
+        q.criteria.emplace_back(k, val.text());
+      }
+    }
     if (auto l = args->Get("limit")) {
       auto v = ParseCount(l);
       if (!v || *v < 1 || *v > 100000) return Usage(io, "--limit must be 1..100000");
@@ -398,6 +516,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     e.conditions = "actor=" + q.actor.value_or("") + " action=" + q.action.value_or("") +
                    " purpose=" + q.purpose.value_or("") + " from=" +
                    args->Get("from").value_or("") + " to=" + args->Get("to").value_or("");
+    for (const auto& c : q.criteria) e.criteria.push_back(c.first);  // kinds, never values
     e.result_count = static_cast<int64_t>(rows->size());
     e.outcome = "done";
     Status st = n.registry->Record(std::move(e));

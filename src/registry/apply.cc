@@ -299,8 +299,8 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
     e.action = "notification.apply";
     if (p.check.ok()) {
       const Notification& n = *p.check.notification;
-      e.targets.push_back(n.resident_code.str());
-      if (n.new_resident_code) e.targets.push_back(n.new_resident_code->str());
+      e.targets.push_back(Target(n.resident_code.str(), true));
+      if (n.new_resident_code) e.targets.push_back(Target(n.new_resident_code->str(), true));
       e.conditions = n.municipality_code + "#" + std::to_string(n.sequence) + " " +
                      std::string(ChangeReasonName(n.reason));
     }

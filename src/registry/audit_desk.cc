@@ -1,5 +1,7 @@
 #include "registry/audit_desk.h"
 
+#include <algorithm>
+#include <climits>
 #include <map>
 
 #include "audit/key_rotation.h"
@@ -18,8 +20,28 @@ Result<audit::VerifyReport> AuditDesk::Verify() const {
   });
 }
 
-Status AuditDesk::CheckExtends(const std::string& checkpoint_json, const char* what) const {
-  auto cp = audit::CheckpointFromJson(checkpoint_json);
+std::string CanonicalCriteria(std::vector<std::pair<std::string, std::string>> criteria) {
+  std::sort(criteria.begin(), criteria.end());
+  std::string out;
+  auto put = [&](const std::string& s) {
+    const auto n = static_cast<uint32_t>(s.size());
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+    out += s;
+  };
+  for (const auto& [kind, value] : criteria) {
+    put(kind);
+    put(value);
+  }
+  return out;
+}
+
+std::string ConditionCommitment(const crypto::FieldCipher& cipher,
+                                const std::vector<std::pair<std::string, std::string>>& criteria) {
+  return cipher.LookupHash("kakunin/conditions/v2:" + CanonicalCriteria(criteria));
+}
+
+Status AuditDesk::CheckExtends(const std::string& checkpoint, const char* what) const {
+  auto cp = audit::ParseCheckpoint(checkpoint, log_->signer().public_key());
   if (!cp.ok()) return Status::DataLoss(std::string(what) + " is not a checkpoint");
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   if (!audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
@@ -41,10 +63,13 @@ Result<std::optional<audit::Checkpoint>> Latest(store::RegistryReader& reader) {
   KAKUNIN_ASSIGN_OR_RETURN(cps, reader.Checkpoints());
   if (cps.empty()) return std::optional<audit::Checkpoint>();
   const auto& c = cps.back();
-  return std::optional<audit::Checkpoint>(
-      audit::Checkpoint{c.tree_size, c.root, c.time, c.key_id, c.signature});
+  return std::optional<audit::Checkpoint>(audit::CheckpointOf(c));
 }
 }  // namespace
+
+std::string AuditDesk::CheckpointNote(const audit::Checkpoint& c) const {
+  return audit::CheckpointToNote(c, log_->signer().public_key());
+}
 
 Result<std::optional<audit::Checkpoint>> AuditDesk::LatestCheckpoint() const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
@@ -82,6 +107,14 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
   q.limit = query.limit;
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   std::vector<store::AuditRow> rows;
+  // A suspicion is tested by the commitment, which only a full decode shows: the other
+  // filters narrow the rows, then the commitment picks (the limit counts matches).
+  std::string commitment;
+  if (!query.criteria.empty()) {
+    commitment = ConditionCommitment(*cipher_, query.criteria);
+    q.limit = INT_MAX;
+    if (!q.action) q.action = "resident.search";  // the only entries with criteria
+  }
   if (!query.target) {
     KAKUNIN_ASSIGN_OR_RETURN(all, reader->SearchAudit(q));
     rows = std::move(all);
@@ -96,9 +129,19 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
       for (auto& row : some) by_seq.emplace(row.seq, std::move(row));
     }
     for (auto& [seq, row] : by_seq) {
-      if (static_cast<int>(rows.size()) >= query.limit) break;
+      if (commitment.empty() && static_cast<int>(rows.size()) >= query.limit) break;
       rows.push_back(std::move(row));
     }
+  }
+  if (!commitment.empty()) {
+    std::vector<store::AuditRow> hits;
+    for (auto& row : rows) {
+      if (static_cast<int>(hits.size()) >= query.limit) break;
+      if (!row.payload) continue;
+      auto e = audit::DecodeEntry(*row.payload);
+      if (e.ok() && e->commitment == commitment) hits.push_back(std::move(row));
+    }
+    rows = std::move(hits);
   }
   std::vector<LogRecord> out;
   out.reserve(rows.size());
@@ -109,12 +152,30 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
     r.leaf_hash = row.leaf_hash;
     r.erased = !row.payload.has_value();
     if (row.payload) {
-      auto e = audit::DecodeEntry(*row.payload);
+      auto e = audit::DecodeStoredEntry(row);
       if (e.ok()) r.entry = std::move(*e);
     }
     out.push_back(std::move(r));
   }
   return out;
+}
+
+Result<std::string> AuditDesk::Statement(const std::string& resident_code,
+                                         const std::optional<std::string>& earlier) const {
+  KAKUNIN_ASSIGN_OR_RETURN(leaf, audit::ParseTargetName(ResidentTarget(*cipher_, resident_code,
+                                                                       true)));
+  std::optional<int64_t> old_size;
+  if (earlier) {
+    auto cp = audit::ParseCheckpoint(*earlier, log_->signer().public_key());
+    if (!cp.ok() || !audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
+      return Status::InvalidArgument("the earlier checkpoint is not one of this node's");
+    }
+    old_size = cp->tree_size;
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(s, audit::BuildStatement(*reader, log_->signer().public_key(),
+                                                    leaf.mac, old_size));
+  return audit::StatementToJson(s);
 }
 
 Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time) const {

@@ -17,6 +17,7 @@
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/review.h"
+#include "audit/statement.h"
 #include "core/status.h"
 #include "crypto/field_cipher.h"
 #include "store/registry_store.h"
@@ -31,8 +32,21 @@ struct LogQuery {
   std::optional<std::string> action;
   std::optional<std::string> purpose;
   std::optional<std::string> target;  // a resident code
+  // A suspicion to test: (criterion kind, value) pairs, e.g. {"birth_date", "1980-01-01"}.
+  // Only searches whose condition commitment equals ConditionCommitment(criteria) are returned:
+  // the exact set of criteria, each with the value as the search gave it.
+  std::vector<std::pair<std::string, std::string>> criteria;
   int limit = 1000;
 };
+
+// The canonical encoding of a search's criterion values: the pairs sorted by kind, each as
+// u32 big-endian length ‖ kind ‖ u32 big-endian length ‖ value.
+std::string CanonicalCriteria(std::vector<std::pair<std::string, std::string>> criteria);
+// The commitment a version-2 entry holds for its criterion values: HMAC-SHA-256 under the
+// node's hmac key (FieldCipher::LookupHash, the key that makes resident targets) of
+// "kakunin/conditions/v2:" ‖ CanonicalCriteria. Nobody without the key learns or tests values.
+std::string ConditionCommitment(const crypto::FieldCipher& cipher,
+                                const std::vector<std::pair<std::string, std::string>>& criteria);
 
 // One entry as stored. Holds personal data (targets, conditions): the caller prints it to the
 // auditor who asked, never to a log.
@@ -55,9 +69,12 @@ class AuditDesk {
   // are matched to their targets through the keyed MAC.
   Result<audit::VerifyReport> Verify() const;
 
-  // OK if the log extends `checkpoint_json` (signed by this node, same root at its size);
-  // DataLoss naming `what` otherwise.
-  Status CheckExtends(const std::string& checkpoint_json, const char* what) const;
+  // OK if the log extends `checkpoint` (JSON or a C2SP note, signed by this node, same root at
+  // its size); DataLoss naming `what` otherwise.
+  Status CheckExtends(const std::string& checkpoint, const char* what) const;
+
+  // `c` as a C2SP signed note under this node's key (c.origin must be set).
+  std::string CheckpointNote(const audit::Checkpoint& c) const;
 
   // The newest signed checkpoint; nullopt if none was signed yet.
   Result<std::optional<audit::Checkpoint>> LatestCheckpoint() const;
@@ -73,6 +90,12 @@ class AuditDesk {
   Result<std::vector<LogRecord>> Search(const LogQuery& query) const;
   // How the log names a resident code a read asked for (registry::ResidentTarget).
   std::string TargetOf(const std::string& resident_code, bool found) const;
+
+  // The access statement of a resident (audit/statement.h) as JSON, against the latest
+  // checkpoint; with `earlier` (a checkpoint of this node, JSON or note), a consistency proof
+  // from it.
+  Result<std::string> Statement(const std::string& resident_code,
+                                const std::optional<std::string>& earlier) const;
 
   // audit::Review over entries with time in [from_time, to_time).
   Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time) const;

@@ -112,7 +112,7 @@ class GatewayTest : public testing::RegistryFixture {
   }
 
   audit::AuditEntry Decode(const store::AuditRow& row) {
-    auto e = audit::DecodeEntry(*row.payload);
+    auto e = audit::DecodeStoredEntry(row);
     EXPECT_TRUE(e.ok());
     return e.ok() ? *e : audit::AuditEntry();
   }

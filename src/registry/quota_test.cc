@@ -251,7 +251,7 @@ class HarvestTest : public testing::RegistryFixture {
     auto rows = (*reader)->SearchAudit(q);
     EXPECT_TRUE(rows.ok());
     std::vector<audit::AuditEntry> out;
-    for (const auto& row : *rows) out.push_back(*audit::DecodeEntry(*row.payload));
+    for (const auto& row : *rows) out.push_back(*audit::DecodeStoredEntry(row));
     return out;
   }
 

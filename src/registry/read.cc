@@ -3,6 +3,7 @@
 
 #include "core/bytes.h"
 #include "registry/detail/registry_internal.h"
+#include "registry/audit_desk.h"  // ConditionCommitment
 #include "registry/registry.h"
 #include "text/json.h"
 #include "text/search_key.h"
@@ -116,30 +117,24 @@ Result<SearchOutcome> Registry::SearchImpl(
     }
   }
   SearchOutcome out;
-  // The conditions, as asked, go into the log with the codes found.
-  std::string conditions = "{";
-  auto cond = [&](const char* k, const std::optional<std::string>& v) {
-    if (!v) return;
-    if (conditions.size() > 1) conditions += ",";
-    conditions += "\"" + std::string(k) + "\":";
-    text::AppendJsonString(text::IsValidUtf8(*v) ? *v : std::string("(invalid)"), &conditions);
-  };
-  cond("kana", req.kana);
-  cond("name", req.name);
-  cond("birth_date", req.birth_date);
-  cond("sex", req.sex);
-  cond("address", req.address);
-  // An identifier is recorded as its keyed MAC, never in clear.
-  if (req.number) {
-    const std::string mac = "mac:" + HexEncode(NumberMac(*cipher_, *req.number));
-    cond("number", mac);
+  // The criteria go into the log by kind only; their values only as a commitment under the
+  // node's key (ConditionCommitment), which a reviewer holding the key can test.
+  std::vector<std::pair<std::string, std::string>> given;
+  const std::pair<const std::optional<std::string>*, const char*> asked[] = {
+      {&req.kana, "name_kana"}, {&req.name, "name"},       {&req.birth_date, "birth_date"},
+      {&req.sex, "sex"},        {&req.address, "address"}, {&req.number, "individual_number"}};
+  for (const auto& [value, kind] : asked) {
+    if (value->has_value()) given.emplace_back(kind, **value);
   }
-  if (req.include_removed)
-    conditions += std::string(conditions.size() > 1 ? "," : "") + "\"include_removed\":true";
-  conditions += "}";
+  std::vector<std::string> kinds;
+  for (const auto& g : given) kinds.push_back(g.first);
+  const std::string commitment = given.empty() ? std::string() : ConditionCommitment(*cipher_, given);
+  const std::string conditions = req.include_removed ? "{\"include_removed\":true}" : "{}";
   auto record = [&](const SearchOutcome& o) {
     audit::AuditEntry e = ReadEntry(actor, "resident.search", purpose);
     e.conditions = conditions;
+    e.criteria = kinds;
+    e.commitment = commitment;
     for (const auto& r : o.rows) e.targets.push_back(Target(r.resident_code, true));
     e.result_count = static_cast<int64_t>(o.rows.size());
     e.outcome = o.cut ? "done:cut" : "done";

@@ -25,6 +25,8 @@ struct AuditRow {
   std::string purpose;
   std::optional<std::string> payload;
   std::string leaf_hash;
+  // A version-2 entry's target leaves (audit/targets.h); absent for version 1 and once erased.
+  std::optional<std::string> targets;
 };
 
 struct CheckpointRow {
@@ -33,6 +35,22 @@ struct CheckpointRow {
   int64_t time = 0;  // µs since epoch
   std::string key_id;
   std::string signature;
+  std::string origin;    // empty for the first format; else a C2SP note (audit/checkpoint.h)
+  std::string map_root;  // empty, or the signed resident-map root
+};
+
+// A resident's access chain (audit/resident_map.h): keyed by the keyed MAC of the resident code.
+struct ResidentHeadRow {
+  std::string key;   // 32 raw bytes
+  int64_t count = 0;  // entries naming the resident
+  std::string head;  // 32 raw bytes
+  int64_t last_seq = 0;  // the newest of them
+};
+
+// A stored node of the resident map: its hash, and the key if it is a single leaf.
+struct MapNodeRow {
+  std::string hash;
+  std::string leaf_key;  // empty for an interior node
 };
 
 // 提供・移転の記録.
@@ -88,6 +106,9 @@ class AuditReader {
   virtual Result<std::vector<CheckpointRow>> Checkpoints() = 0;
   virtual Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& query) = 0;
   virtual Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) = 0;
+  // The resident map (audit/resident_map.h).
+  virtual Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) = 0;
+  virtual Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) = 0;
 };
 
 // Writes of the operation log inside one transaction (see RegistryTxn; audit/log.h owns the
@@ -104,6 +125,15 @@ class AuditWriter {
   virtual Status InsertCheckpoint(const CheckpointRow& row) = 0;
   virtual Result<std::optional<CheckpointRow>> LatestCheckpoint() = 0;
   virtual Status InsertProvision(const ProvisionRow& row) = 0;
+  // The resident map (audit/resident_map.h): heads updated per entry, nodes per checkpoint.
+  virtual Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) = 0;
+  virtual Status PutResidentHead(const ResidentHeadRow& row) = 0;
+  // The tree size of the newest checkpoint that signs a resident map (0 if none).
+  virtual Result<int64_t> LatestMapCheckpointSize() = 0;
+  // Heads whose last_seq >= `seq`, in key order.
+  virtual Result<std::vector<ResidentHeadRow>> ResidentHeadsFrom(int64_t seq) = 0;
+  virtual Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) = 0;
+  virtual Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) = 0;
 
   // Retention of the log: erases the payloads (and target index) of the prefix of entries
   // older than `time` — entries [0, before_seq) — and provision records before it. With

@@ -23,6 +23,23 @@ Result<std::optional<std::string>> QueryNode(Conn* db, uint32_t level, int64_t i
   return QueryBytes(db, kGetAuditNode, Params().Int(int64_t{level}).Int(index));
 }
 
+ResidentHeadRow ReadHead(const Rows& r, int i) {
+  return ResidentHeadRow{r.Blob(i, 0), r.Int(i, 1), r.Blob(i, 2), r.Int(i, 3)};
+}
+
+Result<std::optional<ResidentHeadRow>> QueryHead(Conn* db, const std::string& key) {
+  return QueryOne<ResidentHeadRow>(db, kGetResidentHead, Params().Bytes(key), ReadHead);
+}
+
+Result<std::optional<MapNodeRow>> QueryMapNode(Conn* db, uint32_t depth,
+                                               const std::string& prefix) {
+  return QueryOne<MapNodeRow>(db, kGetMapNode, Params().Int(int64_t{depth}).Bytes(prefix),
+                              [](const Rows& r, int i) {
+                                return MapNodeRow{r.Blob(i, 0),
+                                                  r.IsNull(i, 1) ? std::string() : r.Blob(i, 1)};
+                              });
+}
+
 class PgNodeCursor final : public NodeCursor {
  public:
   PgNodeCursor(Conn* db, uint32_t level) : db_(db), level_(level) {}
@@ -97,6 +114,14 @@ Status PgReader::ForEachAuditEntry(int64_t from_seq,
   return st;
 }
 
+Result<std::optional<ResidentHeadRow>> PgReader::ResidentHead(const std::string& key) {
+  return QueryHead(db_.get(), key);
+}
+
+Result<std::optional<MapNodeRow>> PgReader::MapNode(uint32_t depth, const std::string& prefix) {
+  return QueryMapNode(db_.get(), depth, prefix);
+}
+
 Result<int64_t> PgReader::CountStrayAuditNodes(int64_t size) {
   return db_->QueryInt(kCountStrayAuditNodes, Params().Int(size));
 }
@@ -112,7 +137,7 @@ Result<std::vector<CheckpointRow>> PgReader::Checkpoints() {
 Result<std::vector<AuditRow>> PgReader::SearchAudit(const AuditQuery& q) {
   // Assembled from constant fragments; every value bound.
   std::string sql =
-      "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash "
+      "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash, e.targets "
       "FROM audit_entries e WHERE true";
   Params p;
   auto next = [&] { return "$" + std::to_string(p.size()); };
@@ -178,6 +203,11 @@ Status PgTxn::InsertAuditEntry(const AuditRow& a, const std::vector<std::string>
     p.Null(17);  // bytea
   }
   p.Bytes(a.leaf_hash);
+  if (a.targets) {
+    p.Bytes(*a.targets);
+  } else {
+    p.Null(17);  // bytea
+  }
   KAKUNIN_RETURN_IF_ERROR(db_->Run(kInsertAuditEntry, p).status());
   for (const auto& t : targets) {
     KAKUNIN_RETURN_IF_ERROR(db_->Run(kInsertAuditTarget, Params().Text(t).Int(a.seq)).status());
@@ -196,7 +226,22 @@ Status PgTxn::PutAuditNode(uint32_t level, int64_t index, const std::string& has
 Status PgTxn::InsertCheckpoint(const CheckpointRow& c) {
   return db_
       ->Run(kInsertCheckpoint,
-            Params().Int(c.tree_size).Bytes(c.root).Int(c.time).Text(c.key_id).Bytes(c.signature))
+            [&] {
+              Params p;
+              p.Int(c.tree_size).Bytes(c.root).Int(c.time).Text(c.key_id).Bytes(c.signature);
+              // Empty is NULL, as on SQLite: "IS NOT NULL" finds the checkpoints signing a map.
+              if (c.origin.empty()) {
+                p.Null(25);  // text
+              } else {
+                p.Text(c.origin);
+              }
+              if (c.map_root.empty()) {
+                p.Null(17);  // bytea
+              } else {
+                p.Bytes(c.map_root);
+              }
+              return p;
+            }())
       .status();
 }
 
@@ -218,6 +263,40 @@ Status PgTxn::InsertProvision(const ProvisionRow& p) {
                                   .Text(p.items)
                                   .Int(p.audit_seq))
       .status();
+}
+
+Result<std::optional<ResidentHeadRow>> PgTxn::ResidentHead(const std::string& key) {
+  return QueryHead(db_, key);
+}
+
+Status PgTxn::PutResidentHead(const ResidentHeadRow& r) {
+  return db_
+      ->Run(kPutResidentHead,
+            Params().Bytes(r.key).Int(r.count).Bytes(r.head).Int(r.last_seq))
+      .status();
+}
+
+Result<int64_t> PgTxn::LatestMapCheckpointSize() {
+  return db_->QueryInt(kLatestMapCheckpointSize, Params());
+}
+
+Result<std::vector<ResidentHeadRow>> PgTxn::ResidentHeadsFrom(int64_t seq) {
+  return QueryAll<ResidentHeadRow>(db_, kResidentHeadsFrom, Params().Int(seq), ReadHead);
+}
+
+Result<std::optional<MapNodeRow>> PgTxn::MapNode(uint32_t depth, const std::string& prefix) {
+  return QueryMapNode(db_, depth, prefix);
+}
+
+Status PgTxn::PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& r) {
+  Params p;
+  p.Int(int64_t{depth}).Bytes(prefix).Bytes(r.hash);
+  if (r.leaf_key.empty()) {
+    p.Null(17);  // bytea
+  } else {
+    p.Bytes(r.leaf_key);
+  }
+  return db_->Run(kPutMapNode, p).status();
 }
 
 Result<int64_t> PgTxn::AuditLastTime() { return db_->QueryInt(kAuditLastTime, Params()); }

@@ -282,6 +282,28 @@ CREATE TABLE gaiji_pending (
   PRIMARY KEY (municipality_code, code_point)
 );
 )sql"},
+    {8, R"sql(
+-- The operation log, second edition (audit/entry.h version 2), as in the SQLite store: a
+-- version-2 entry's target leaves (keyed MACs, never codes), C2SP checkpoints with their origin
+-- and the resident map's root, the per-resident access chains and the map's stored nodes.
+ALTER TABLE audit_entries ADD COLUMN targets bytea;
+ALTER TABLE audit_checkpoints ADD COLUMN origin text COLLATE "C";
+ALTER TABLE audit_checkpoints ADD COLUMN map_root bytea;
+CREATE TABLE audit_resident_heads (
+  key bytea PRIMARY KEY,
+  count int8 NOT NULL,
+  head bytea NOT NULL,
+  last_seq int8 NOT NULL
+);
+CREATE INDEX audit_resident_heads_seq ON audit_resident_heads (last_seq);
+CREATE TABLE audit_map_nodes (
+  depth int8 NOT NULL,
+  prefix bytea NOT NULL,
+  hash bytea NOT NULL,
+  leaf_key bytea,
+  PRIMARY KEY (depth, prefix)
+);
+)sql"},
 };
 
 // --- meta ---
@@ -535,10 +557,27 @@ inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE status = 'removed' AND removed_at < $1";
 
 // --- operation log ---
+inline constexpr char kGetResidentHead[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE key = $1";
+inline constexpr char kPutResidentHead[] =
+    "INSERT INTO audit_resident_heads (key, count, head, last_seq) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (key) DO UPDATE SET count = excluded.count, head = excluded.head, "
+    "last_seq = excluded.last_seq";
+inline constexpr char kResidentHeadsFrom[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE last_seq >= $1 "
+    "ORDER BY key";
+inline constexpr char kLatestMapCheckpointSize[] =
+    "SELECT coalesce((SELECT tree_size FROM audit_checkpoints WHERE map_root IS NOT NULL "
+    "ORDER BY tree_size DESC LIMIT 1), 0)";
+inline constexpr char kGetMapNode[] =
+    "SELECT hash, leaf_key FROM audit_map_nodes WHERE depth = $1 AND prefix = $2";
+inline constexpr char kPutMapNode[] =
+    "INSERT INTO audit_map_nodes (depth, prefix, hash, leaf_key) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (depth, prefix) DO UPDATE SET hash = excluded.hash, leaf_key = excluded.leaf_key";
 inline constexpr char kAuditSize[] = "SELECT coalesce(max(seq) + 1, 0) FROM audit_entries";
 inline constexpr char kInsertAuditEntry[] =
-    "INSERT INTO audit_entries (seq, time, actor, action, purpose, payload, leaf_hash) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO audit_entries (seq, time, actor, action, purpose, payload, leaf_hash, targets) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 inline constexpr char kInsertAuditTarget[] =
     "INSERT INTO audit_targets (resident_code, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 inline constexpr char kGetAuditLeaf[] = "SELECT leaf_hash FROM audit_entries WHERE seq = $1";
@@ -547,18 +586,19 @@ inline constexpr char kGetAuditNode[] =
 inline constexpr char kPutAuditNode[] =
     "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)";
 inline constexpr char kInsertCheckpoint[] =
-    "INSERT INTO audit_checkpoints (tree_size, root, time, key_id, signature) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tree_size) DO UPDATE SET root = excluded.root, "
-    "time = excluded.time, key_id = excluded.key_id, signature = excluded.signature";
+    "INSERT INTO audit_checkpoints (tree_size, root, time, key_id, signature, origin, map_root) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tree_size) DO UPDATE SET "
+    "root = excluded.root, time = excluded.time, key_id = excluded.key_id, "
+    "signature = excluded.signature, origin = excluded.origin, map_root = excluded.map_root";
 inline constexpr char kLatestCheckpoint[] =
-    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints "
+    "SELECT tree_size, root, time, key_id, signature, origin, map_root FROM audit_checkpoints "
     "ORDER BY tree_size DESC LIMIT 1";
 inline constexpr char kCheckpointAt[] =
-    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints WHERE tree_size = $1";
+    "SELECT tree_size, root, time, key_id, signature, origin, map_root FROM audit_checkpoints WHERE tree_size = $1";
 inline constexpr char kAllCheckpoints[] =
-    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints ORDER BY tree_size";
+    "SELECT tree_size, root, time, key_id, signature, origin, map_root FROM audit_checkpoints ORDER BY tree_size";
 inline constexpr char kAuditEntriesFrom[] =
-    "SELECT seq, time, actor, action, purpose, payload, leaf_hash FROM audit_entries "
+    "SELECT seq, time, actor, action, purpose, payload, leaf_hash, targets FROM audit_entries "
     "WHERE seq >= $1 ORDER BY seq LIMIT $2";
 inline constexpr char kAuditNodesOfLevel[] =
     "SELECT idx, hash FROM audit_nodes WHERE level = $1 ORDER BY idx";
@@ -566,7 +606,8 @@ inline constexpr char kAuditNodesOfLevel[] =
 inline constexpr char kAuditNodesOfLevelFrom[] =
     "SELECT idx, hash FROM audit_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3";
 inline constexpr char kEraseAuditPayloads[] =
-    "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '' "
+    "UPDATE audit_entries SET payload = NULL, targets = NULL, actor = '', action = '', "
+    "purpose = '' "
     "WHERE seq < $1 AND payload IS NOT NULL";
 inline constexpr char kAuditLastTime[] =
     "SELECT coalesce((SELECT time FROM audit_entries ORDER BY seq DESC LIMIT 1), 0)";

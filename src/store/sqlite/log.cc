@@ -29,6 +29,32 @@ Result<std::optional<std::string>> QueryNode(Db* db, uint32_t level, int64_t ind
   return h;
 }
 
+ResidentHeadRow ReadHead(const Stmt& s) {
+  return ResidentHeadRow{s.Blob(0), s.Int(1), s.Blob(2), s.Int(3)};
+}
+
+Result<std::optional<ResidentHeadRow>> QueryHead(Db* db, const std::string& key) {
+  KAKUNIN_PREPARE(s, db, kGetResidentHead);
+  s.BindBlob(1, key);
+  Status st;
+  std::optional<ResidentHeadRow> out;
+  if (s.Step(&st)) out = ReadHead(s);
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<MapNodeRow>> QueryMapNode(Db* db, uint32_t depth, const std::string& prefix) {
+  KAKUNIN_PREPARE(s, db, kGetMapNode);
+  s.Bind(1, int64_t{depth}).BindBlob(2, prefix);
+  Status st;
+  std::optional<MapNodeRow> out;
+  if (s.Step(&st)) out = MapNodeRow{s.Blob(0), s.IsNull(1) ? std::string() : s.Blob(1)};
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
 struct SqliteNodeCursor final : public NodeCursor {
   SqliteNodeCursor(Db* db, sqlite3_stmt* raw) : stmt(db, raw) {}
   bool Next(int64_t* index, std::string* hash, Status* status) override {
@@ -64,6 +90,14 @@ Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
   return st;
 }
 
+Result<std::optional<ResidentHeadRow>> SqliteReader::ResidentHead(const std::string& key) {
+  return QueryHead(db_.get(), key);
+}
+
+Result<std::optional<MapNodeRow>> SqliteReader::MapNode(uint32_t depth, const std::string& prefix) {
+  return QueryMapNode(db_.get(), depth, prefix);
+}
+
 Result<int64_t> SqliteReader::CountStrayAuditNodes(int64_t size) {
   KAKUNIN_PREPARE(s, db_.get(), kCountStrayAuditNodes);
   s.Bind(1, size);
@@ -97,7 +131,7 @@ Result<std::vector<CheckpointRow>> SqliteReader::Checkpoints() {
 Result<std::vector<AuditRow>> SqliteReader::SearchAudit(const AuditQuery& q) {
   // Assembled from constant fragments; every value bound.
   std::string sql =
-      "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash "
+      "SELECT e.seq, e.time, e.actor, e.action, e.purpose, e.payload, e.leaf_hash, e.targets "
       "FROM audit_entries e WHERE 1";
   std::vector<std::string> text;
   std::vector<int64_t> ints;
@@ -211,6 +245,11 @@ Status SqliteTxn::InsertAuditEntry(const AuditRow& a, const std::vector<std::str
       s.BindNull(6);
     }
     s.BindBlob(7, a.leaf_hash);
+    if (a.targets) {
+      s.BindBlob(8, *a.targets);
+    } else {
+      s.BindNull(8);
+    }
     KAKUNIN_RETURN_IF_ERROR(s.Exec());
   }
   for (const auto& t : targets) {
@@ -231,12 +270,22 @@ Status SqliteTxn::PutAuditNode(uint32_t level, int64_t index, const std::string&
 
 Status SqliteTxn::InsertCheckpoint(const CheckpointRow& c) {
   KAKUNIN_PREPARE(s, db_, kInsertCheckpoint);
-  return s.Bind(1, c.tree_size)
+  s.Bind(1, c.tree_size)
       .BindBlob(2, c.root)
       .Bind(3, c.time)
       .Bind(4, c.key_id)
-      .BindBlob(5, c.signature)
-      .Exec();
+      .BindBlob(5, c.signature);
+  if (c.origin.empty()) {
+    s.BindNull(6);
+  } else {
+    s.Bind(6, c.origin);
+  }
+  if (c.map_root.empty()) {
+    s.BindNull(7);
+  } else {
+    s.BindBlob(7, c.map_root);
+  }
+  return s.Exec();
 }
 
 Result<std::optional<CheckpointRow>> SqliteTxn::LatestCheckpoint() {
@@ -262,6 +311,45 @@ Status SqliteTxn::InsertProvision(const ProvisionRow& p) {
       .Bind(9, p.items)
       .Bind(10, p.audit_seq)
       .Exec();
+}
+
+Result<std::optional<ResidentHeadRow>> SqliteTxn::ResidentHead(const std::string& key) {
+  return QueryHead(db_, key);
+}
+
+Status SqliteTxn::PutResidentHead(const ResidentHeadRow& r) {
+  KAKUNIN_PREPARE(s, db_, kPutResidentHead);
+  return s.BindBlob(1, r.key).Bind(2, r.count).BindBlob(3, r.head).Bind(4, r.last_seq).Exec();
+}
+
+Result<int64_t> SqliteTxn::LatestMapCheckpointSize() {
+  return QueryInt(db_, kLatestMapCheckpointSize);
+}
+
+Result<std::vector<ResidentHeadRow>> SqliteTxn::ResidentHeadsFrom(int64_t seq) {
+  KAKUNIN_PREPARE(s, db_, kResidentHeadsFrom);
+  s.Bind(1, seq);
+  std::vector<ResidentHeadRow> out;
+  Status st;
+  while (s.Step(&st)) out.push_back(ReadHead(s));
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<MapNodeRow>> SqliteTxn::MapNode(uint32_t depth, const std::string& prefix) {
+  return QueryMapNode(db_, depth, prefix);
+}
+
+Status SqliteTxn::PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& r) {
+  KAKUNIN_PREPARE(s, db_, kPutMapNode);
+  s.Bind(1, int64_t{depth}).BindBlob(2, prefix).BindBlob(3, r.hash);
+  if (r.leaf_key.empty()) {
+    s.BindNull(4);
+  } else {
+    s.BindBlob(4, r.leaf_key);
+  }
+  return s.Exec();
 }
 
 Result<int64_t> SqliteTxn::AuditLastTime() { return QueryInt(db_, kAuditLastTime); }

@@ -305,6 +305,33 @@ CREATE TABLE link_received (
 -- Prefecture node: delivered rows are purged after a retention period.
 CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
 )sql"},
+    {8, R"sql(
+-- The operation log, second edition (audit/entry.h version 2). `targets` holds a version-2
+-- entry's target leaves (audit/targets.h: keyed MACs, never codes), whose Merkle root the entry
+-- commits to; NULL for version-1 entries and once retention erased the payload. A checkpoint
+-- with an `origin` is a C2SP tlog-checkpoint note (audit/checkpoint.h), `map_root` the root of
+-- the per-resident map it signs (NULL if none).
+ALTER TABLE audit_entries ADD COLUMN targets BLOB;
+ALTER TABLE audit_checkpoints ADD COLUMN origin TEXT;
+ALTER TABLE audit_checkpoints ADD COLUMN map_root BLOB;
+-- The resident map (audit/resident_map.h): per resident key (the keyed MAC of the code, never
+-- the code) how many version-2 entries name them and the hash chain over those entries; and
+-- the stored non-empty nodes of the sparse Merkle map over them, keyed by depth and key prefix.
+CREATE TABLE audit_resident_heads (
+  key BLOB PRIMARY KEY,
+  count INTEGER NOT NULL,
+  head BLOB NOT NULL,
+  last_seq INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX audit_resident_heads_seq ON audit_resident_heads (last_seq);
+CREATE TABLE audit_map_nodes (
+  depth INTEGER NOT NULL,
+  prefix BLOB NOT NULL,
+  hash BLOB NOT NULL,
+  leaf_key BLOB,
+  PRIMARY KEY (depth, prefix)
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 // --- media register ---
@@ -560,10 +587,26 @@ inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE status = 'removed' AND removed_at < ?1";
 
 // --- operation log ---
+inline constexpr char kGetResidentHead[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE key = ?1";
+inline constexpr char kPutResidentHead[] =
+    "INSERT OR REPLACE INTO audit_resident_heads (key, count, head, last_seq) "
+    "VALUES (?1, ?2, ?3, ?4)";
+inline constexpr char kResidentHeadsFrom[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE last_seq >= ?1 "
+    "ORDER BY key";
+inline constexpr char kLatestMapCheckpointSize[] =
+    "SELECT coalesce((SELECT tree_size FROM audit_checkpoints WHERE map_root IS NOT NULL "
+    "ORDER BY tree_size DESC LIMIT 1), 0)";
+inline constexpr char kGetMapNode[] =
+    "SELECT hash, leaf_key FROM audit_map_nodes WHERE depth = ?1 AND prefix = ?2";
+inline constexpr char kPutMapNode[] =
+    "INSERT OR REPLACE INTO audit_map_nodes (depth, prefix, hash, leaf_key) "
+    "VALUES (?1, ?2, ?3, ?4)";
 inline constexpr char kAuditSize[] = "SELECT coalesce(max(seq) + 1, 0) FROM audit_entries";
 inline constexpr char kInsertAuditEntry[] =
-    "INSERT INTO audit_entries (seq, time, actor, action, purpose, payload, leaf_hash) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO audit_entries (seq, time, actor, action, purpose, payload, leaf_hash, targets) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 inline constexpr char kInsertAuditTarget[] =
     "INSERT OR IGNORE INTO audit_targets (resident_code, seq) VALUES (?1, ?2)";
 inline constexpr char kGetAuditLeaf[] = "SELECT leaf_hash FROM audit_entries WHERE seq = ?1";
@@ -571,22 +614,25 @@ inline constexpr char kGetAuditNode[] = "SELECT hash FROM audit_nodes WHERE leve
 inline constexpr char kPutAuditNode[] =
     "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
 inline constexpr char kInsertCheckpoint[] =
-    "INSERT OR REPLACE INTO audit_checkpoints (tree_size, root, time, key_id, signature) "
-    "VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT OR REPLACE INTO audit_checkpoints (tree_size, root, time, key_id, signature, "
+    "origin, map_root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 inline constexpr char kLatestCheckpoint[] =
-    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints "
+    "SELECT tree_size, root, time, key_id, signature, origin, map_root FROM audit_checkpoints "
     "ORDER BY tree_size DESC LIMIT 1";
 inline constexpr char kCheckpointAt[] =
-    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints WHERE tree_size = ?1";
+    "SELECT tree_size, root, time, key_id, signature, origin, map_root FROM audit_checkpoints "
+    "WHERE tree_size = ?1";
 inline constexpr char kAllCheckpoints[] =
-    "SELECT tree_size, root, time, key_id, signature FROM audit_checkpoints ORDER BY tree_size";
+    "SELECT tree_size, root, time, key_id, signature, origin, map_root FROM audit_checkpoints "
+    "ORDER BY tree_size";
 inline constexpr char kAuditEntriesFrom[] =
-    "SELECT seq, time, actor, action, purpose, payload, leaf_hash FROM audit_entries "
+    "SELECT seq, time, actor, action, purpose, payload, leaf_hash, targets FROM audit_entries "
     "WHERE seq >= ?1 ORDER BY seq LIMIT ?2";
 inline constexpr char kAuditNodesOfLevel[] =
     "SELECT idx, hash FROM audit_nodes WHERE level = ?1 ORDER BY idx";
 inline constexpr char kEraseAuditPayloads[] =
-    "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '' "
+    "UPDATE audit_entries SET payload = NULL, targets = NULL, actor = '', action = '', "
+    "purpose = '' "
     "WHERE seq < ?1 AND payload IS NOT NULL";
 inline constexpr char kAuditLastTime[] =
     "SELECT coalesce((SELECT time FROM audit_entries ORDER BY seq DESC LIMIT 1), 0)";

@@ -86,6 +86,10 @@ class PgReader final : public RegistryReader {
   // --- not yet on PostgreSQL (unported.cc) ---
   Result<std::vector<MediaRow>> ListMedia() override;
 
+  // --- the resident map (log.cc) ---
+  Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
+  Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
+
  private:
   std::unique_ptr<Conn> db_;
   std::shared_ptr<ConnPool> pool_;
@@ -179,6 +183,14 @@ class PgTxn final : public RegistryTxn {
   Result<std::vector<int64_t>> RegisteredGaijiCodePoints(const std::string& municipality) override;
   Status FlagGaijiPending(const std::string& municipality, int64_t code_point, int64_t at) override;
   Status ClearGaijiPending(const std::string& municipality, int64_t code_point) override;
+
+  // --- the resident map (log.cc) ---
+  Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
+  Status PutResidentHead(const ResidentHeadRow& row) override;
+  Result<int64_t> LatestMapCheckpointSize() override;
+  Result<std::vector<ResidentHeadRow>> ResidentHeadsFrom(int64_t seq) override;
+  Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
+  Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
 
   // --- not yet on PostgreSQL (unported.cc) ---
   Result<int64_t> InsertMedia(const MediaRow& row) override;

@@ -56,6 +56,7 @@ AuditRow ReadAudit(const Rows& s, int i) {
   a.purpose = s.Text(i, 4);
   a.payload = s.OptionalText(i, 5);
   a.leaf_hash = s.Blob(i, 6);
+  if (!s.IsNull(i, 7)) a.targets = s.Blob(i, 7);
   return a;
 }
 
@@ -66,6 +67,8 @@ CheckpointRow ReadCheckpoint(const Rows& s, int i) {
   c.time = s.Int(i, 2);
   c.key_id = s.Text(i, 3);
   c.signature = s.Blob(i, 4);
+  if (!s.IsNull(i, 5)) c.origin = s.Text(i, 5);
+  if (!s.IsNull(i, 6)) c.map_root = s.Blob(i, 6);
   return c;
 }
 

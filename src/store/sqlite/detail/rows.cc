@@ -63,6 +63,7 @@ AuditRow ReadAudit(const Stmt& s) {
   a.purpose = s.Text(4);
   if (!s.IsNull(5)) a.payload = s.Blob(5);
   a.leaf_hash = s.Blob(6);
+  if (!s.IsNull(7)) a.targets = s.Blob(7);
   return a;
 }
 
@@ -73,6 +74,8 @@ CheckpointRow ReadCheckpoint(const Stmt& s) {
   c.time = s.Int(2);
   c.key_id = s.Text(3);
   c.signature = s.Blob(4);
+  if (!s.IsNull(5)) c.origin = s.Text(5);
+  if (!s.IsNull(6)) c.map_root = s.Blob(6);
   return c;
 }
 

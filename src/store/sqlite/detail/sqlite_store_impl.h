@@ -45,6 +45,8 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) override;
   Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) override;
   Result<int64_t> CountProvisionsFromEntry(int64_t seq) override;
+  Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
+  Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Result<int64_t> CountAuditTargetsFrom(int64_t seq) override;
 
   // --- client register and node state (clients.cc) ---
@@ -137,6 +139,12 @@ class SqliteTxn final : public RegistryTxn {
   Status InsertCheckpoint(const CheckpointRow& c) override;
   Result<std::optional<CheckpointRow>> LatestCheckpoint() override;
   Status InsertProvision(const ProvisionRow& p) override;
+  Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
+  Status PutResidentHead(const ResidentHeadRow& row) override;
+  Result<int64_t> LatestMapCheckpointSize() override;
+  Result<std::vector<ResidentHeadRow>> ResidentHeadsFrom(int64_t seq) override;
+  Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
+  Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
   Result<int64_t> AuditLastTime() override;
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override;
 

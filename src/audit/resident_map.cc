@@ -1,0 +1,171 @@
+#include "audit/resident_map.h"
+
+#include "crypto/sha256.h"
+
+namespace kakunin::audit {
+namespace {
+
+void PutU64(uint64_t v, std::string* out) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+// The first `depth` bits of `key`, the rest zero: a node's address.
+std::string Prefix(std::string_view key, uint32_t depth) {
+  std::string p(kMapKeySize, '\0');
+  for (uint32_t i = 0; i < depth; ++i) {
+    if (KeyBit(key, i)) p[i / 8] = static_cast<char>(p[i / 8] | (0x80 >> (i % 8)));
+  }
+  return p;
+}
+
+// The sibling of the node at (depth, prefix of key): bit depth-1 flipped.
+std::string SiblingPrefix(std::string_view key, uint32_t depth) {
+  std::string p = Prefix(key, depth);
+  const uint32_t i = depth - 1;
+  p[i / 8] = static_cast<char>(p[i / 8] ^ (0x80 >> (i % 8)));
+  return p;
+}
+
+}  // namespace
+
+std::string NextResidentHead(std::string_view head_prev, uint64_t seq, std::string_view leaf) {
+  std::string in(1, '\x03');
+  in.append(head_prev);
+  PutU64(seq, &in);
+  in.append(leaf);
+  return crypto::Sha256(in);
+}
+
+std::string MapValue(int64_t count, std::string_view head) {
+  std::string in(1, '\x04');
+  PutU64(static_cast<uint64_t>(count), &in);
+  in.append(head);
+  return crypto::Sha256(in);
+}
+
+std::string MapLeaf(std::string_view key, std::string_view value) {
+  std::string in(1, '\x05');
+  in.append(key);
+  in.append(value);
+  return crypto::Sha256(in);
+}
+
+std::string MapNodeHash(std::string_view left, std::string_view right) {
+  std::string in(1, '\x06');
+  in.append(left);
+  in.append(right);
+  return crypto::Sha256(in);
+}
+
+const std::string& MapEmpty() {
+  static const std::string* empty = new std::string(32, '\0');
+  return *empty;
+}
+
+int KeyBit(std::string_view key, uint32_t i) {
+  return (static_cast<uint8_t>(key[i / 8]) >> (7 - i % 8)) & 1;
+}
+
+Result<std::string> MapUpdate(MapNodeSink& nodes, std::string_view key, std::string_view leaf) {
+  if (key.size() != kMapKeySize) return Status::InvalidArgument("a map key is 32 bytes");
+  // Down from the root to where k is, or to where it goes.
+  uint32_t depth = 0;
+  for (;; ++depth) {
+    if (depth > 8 * kMapKeySize) return Status::DataLoss("the resident map is malformed");
+    KAKUNIN_ASSIGN_OR_RETURN(node, nodes.Get(depth, Prefix(key, depth)));
+    if (!node || node->leaf_key == key) break;  // an empty place, or k itself
+    if (!node->leaf_key.empty()) {
+      // Another key's leaf: both go down to where their prefixes part.
+      const std::string other = node->leaf_key;
+      if (other.size() != kMapKeySize) return Status::DataLoss("the resident map is malformed");
+      uint32_t split = depth;
+      while (KeyBit(key, split) == KeyBit(other, split)) ++split;
+      KAKUNIN_RETURN_IF_ERROR(nodes.Put(split + 1, Prefix(other, split + 1), *node));
+      depth = split + 1;
+      break;
+    }
+  }
+  std::string h(leaf);
+  KAKUNIN_RETURN_IF_ERROR(nodes.Put(depth, Prefix(key, depth), {h, std::string(key)}));
+  // Up again: each node from its two halves.
+  for (uint32_t d = depth; d > 0; --d) {
+    KAKUNIN_ASSIGN_OR_RETURN(sib, nodes.Get(d, SiblingPrefix(key, d)));
+    const std::string& s = sib ? sib->hash : MapEmpty();
+    h = KeyBit(key, d - 1) ? MapNodeHash(s, h) : MapNodeHash(h, s);
+    KAKUNIN_RETURN_IF_ERROR(nodes.Put(d - 1, Prefix(key, d - 1), {h, ""}));
+  }
+  return h;
+}
+
+namespace {
+std::string RootOfRange(const std::vector<std::pair<std::string, std::string>>& l, size_t b,
+                        size_t e, uint32_t depth) {
+  if (b == e) return MapEmpty();
+  if (e - b == 1) return l[b].second;
+  // Sorted by key: those with bit `depth` set come last.
+  size_t m = b;
+  while (m < e && !KeyBit(l[m].first, depth)) ++m;
+  return MapNodeHash(RootOfRange(l, b, m, depth + 1), RootOfRange(l, m, e, depth + 1));
+}
+}  // namespace
+
+std::string MapRootOf(const std::vector<std::pair<std::string, std::string>>& leaves) {
+  return RootOfRange(leaves, 0, leaves.size(), 0);
+}
+
+Result<std::string> MapRoot(MapNodeSource& nodes) {
+  KAKUNIN_ASSIGN_OR_RETURN(root, nodes.Get(0, std::string(kMapKeySize, '\0')));
+  return root ? root->hash : MapEmpty();
+}
+
+Result<MapProof> ProveMapKey(MapNodeSource& nodes, std::string_view key) {
+  if (key.size() != kMapKeySize) return Status::InvalidArgument("a map key is 32 bytes");
+  MapProof p;
+  for (uint32_t depth = 0;; ++depth) {
+    if (depth > 8 * kMapKeySize) return Status::DataLoss("the resident map is malformed");
+    KAKUNIN_ASSIGN_OR_RETURN(node, nodes.Get(depth, Prefix(key, depth)));
+    if (!node) return Status::NotFound("the resident is not in the map");
+    if (!node->leaf_key.empty()) {
+      if (node->leaf_key != key) return Status::NotFound("the resident is not in the map");
+      p.depth = depth;
+      break;
+    }
+  }
+  p.bitmap.assign((p.depth + 7) / 8, '\0');
+  for (uint32_t d = 1; d <= p.depth; ++d) {
+    KAKUNIN_ASSIGN_OR_RETURN(sib, nodes.Get(d, SiblingPrefix(key, d)));
+    if (sib) {
+      p.bitmap[(d - 1) / 8] = static_cast<char>(p.bitmap[(d - 1) / 8] | (0x80 >> ((d - 1) % 8)));
+      p.siblings.push_back(sib->hash);
+    }
+  }
+  return p;
+}
+
+bool VerifyMapProof(std::string_view key, std::string_view leaf, const MapProof& p,
+                    std::string_view root) {
+  if (key.size() != kMapKeySize || leaf.size() != 32 || root.size() != 32 ||
+      p.depth > 8 * kMapKeySize || p.bitmap.size() != (p.depth + 7) / 8) {
+    return false;
+  }
+  size_t set = 0;
+  for (uint32_t d = 1; d <= p.depth; ++d) set += KeyBit(p.bitmap, d - 1);
+  // Bits past the depth must be zero (one encoding per proof).
+  for (uint32_t i = p.depth; i < 8 * p.bitmap.size(); ++i) {
+    if (KeyBit(p.bitmap, i)) return false;
+  }
+  if (set != p.siblings.size()) return false;
+  std::string h(leaf);
+  size_t next = p.siblings.size();
+  for (uint32_t d = p.depth; d > 0; --d) {
+    std::string_view s = MapEmpty();
+    if (KeyBit(p.bitmap, d - 1)) {
+      s = p.siblings[--next];
+      if (s.size() != 32) return false;
+    }
+    h = KeyBit(key, d - 1) ? MapNodeHash(s, h) : MapNodeHash(h, s);
+  }
+  return h == root;
+}
+
+}  // namespace kakunin::audit

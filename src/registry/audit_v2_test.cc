@@ -1,0 +1,507 @@
+// The operation log's second edition through the registry: what reads and writes record (no
+// name, number, address, birth date or resident code in clear), how a reviewer with the node's
+// key tests a suspicion, and that the verifier holds the target leaves to their root.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "audit/entry.h"
+#include "audit/log.h"
+#include "audit/merkle.h"
+#include "audit/signer.h"
+#include "audit/statement.h"
+#include "audit/targets.h"
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "registry/audit_desk.h"
+#include "store/sqlite/db.h"
+#include "support/registry_fixture.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr char kKofu[] = "192015";
+
+class AuditV2Test : public testing::RegistryFixture {
+ public:
+  AuditV2Test() : RegistryFixture("kakunin_auditv2_", Date::FromYmd(2026, 11, 21)) {}
+
+  void SetUp() override {
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    desk_ = std::make_unique<AuditDesk>(store_.get(), log_.get(), cipher_.get());
+    n_ = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+    std::vector<PreparedNotification> batch = {
+        registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n_), registry_->check_options()))};
+    auto r = registry_->Apply(batch, actor_);
+    ASSERT_TRUE(r.ok() && (*r)[0].ok());
+  }
+
+  std::vector<store::AuditRow> Rows() {
+    auto reader = *store_->OpenReader();
+    std::vector<store::AuditRow> rows;
+    EXPECT_TRUE(reader->ForEachAuditEntry(0, [&](const store::AuditRow& r) {
+      rows.push_back(r);
+      return true;
+    }).ok());
+    return rows;
+  }
+
+  audit::VerifyReport Verify() {
+    auto v = desk_->Verify();
+    EXPECT_TRUE(v.ok());
+    return v.ok() ? *v : audit::VerifyReport{};
+  }
+
+  void Sql(const std::string& sql) {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    ASSERT_TRUE((*db)->Exec(sql).ok()) << sql;
+  }
+
+  Actor actor_{"os:test", "test"};
+  Notification n_;
+  std::unique_ptr<AuditDesk> desk_;
+};
+
+TEST_F(AuditV2Test, NothingPersonalInClear) {
+  auto reader = *store_->OpenReader();
+  SearchRequest req;
+  req.kana = "ヤマダ";
+  req.birth_date = "1980-05-01";
+  auto found = registry_->Search(*reader, req, actor_, "test");
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->rows.size(), 1u);
+  ASSERT_TRUE(registry_->Show(*reader, n_.resident_code.str(), actor_, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  const std::string clear[] = {n_.resident_code.str(), n_.individual_number.str(), "ヤマダ",
+                               "1980-05-01", "山田", n_.address};
+  for (const auto& row : Rows()) {
+    ASSERT_TRUE(row.payload);
+    EXPECT_EQ(row.payload->at(0), audit::kEntryVersion) << row.seq;
+    for (const auto& s : clear) {
+      EXPECT_EQ(row.payload->find(s), std::string::npos) << row.seq << " holds " << s;
+      if (row.targets) {
+        EXPECT_EQ(row.targets->find(s), std::string::npos) << row.seq;
+      }
+    }
+  }
+  // The search: criteria by kind, a commitment, the target by its keyed MAC.
+  LogQuery searches;
+  searches.action = "resident.search";
+  auto hits = desk_->Search(searches);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  const audit::AuditEntry& e = *(*hits)[0].entry;
+  EXPECT_THAT(e.criteria, ::testing::ElementsAre("name_kana", "birth_date"));
+  EXPECT_EQ(e.commitment.size(), 32u);
+  EXPECT_THAT(e.targets, ::testing::ElementsAre(ResidentTarget(*cipher_, n_.resident_code.str(),
+                                                               true)));
+  EXPECT_EQ(e.result_count, 1);
+  // Writes name the resident by MAC too, and `audit search --target` still finds both.
+  LogQuery by_code;
+  by_code.target = n_.resident_code.str();
+  auto all = desk_->Search(by_code);
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> actions;
+  for (const auto& r : *all) actions.push_back(r.entry->action);
+  EXPECT_THAT(actions, ::testing::ElementsAre("notification.apply", "resident.search",
+                                              "resident.show"));
+  EXPECT_TRUE(Verify().ok) << Verify().problem;
+}
+
+TEST_F(AuditV2Test, ReviewerTestsASuspicionWithTheKey) {
+  auto reader = *store_->OpenReader();
+  SearchRequest req;
+  req.kana = "ヤマダ";
+  req.birth_date = "1980-05-01";
+  ASSERT_TRUE(registry_->Search(*reader, req, actor_, "test").ok());
+  SearchRequest other;
+  other.birth_date = "1980-05-01";
+  ASSERT_TRUE(registry_->Search(*reader, other, actor_, "test").ok());
+  auto test = [&](std::vector<std::pair<std::string, std::string>> criteria) {
+    LogQuery q;
+    q.criteria = std::move(criteria);
+    auto r = desk_->Search(q);
+    EXPECT_TRUE(r.ok());
+    std::vector<int64_t> seqs;
+    for (const auto& row : *r) seqs.push_back(row.seq);
+    return seqs;
+  };
+  // Entry 0 is the notification; 1 and 2 the searches.
+  EXPECT_THAT(test({{"birth_date", "1980-05-01"}, {"name_kana", "ヤマダ"}}),
+              ::testing::ElementsAre(1));
+  EXPECT_THAT(test({{"name_kana", "ヤマダ"}, {"birth_date", "1980-05-01"}}),  // any order
+              ::testing::ElementsAre(1));
+  EXPECT_THAT(test({{"birth_date", "1980-05-01"}}), ::testing::ElementsAre(2));
+  EXPECT_THAT(test({{"birth_date", "1980-05-02"}}), ::testing::IsEmpty());
+  EXPECT_THAT(test({{"name_kana", "ヤマダ"}}), ::testing::IsEmpty());
+  // The commitment is keyed: without the key (another node's) it proves nothing.
+  EXPECT_NE(ConditionCommitment(*cipher_, {{"birth_date", "1980-05-01"}}),
+            crypto::Sha256("kakunin/conditions/v2:" +
+                           CanonicalCriteria({{"birth_date", "1980-05-01"}})));
+  // Canonical: length-prefixed, so kinds and values cannot run into each other.
+  EXPECT_NE(CanonicalCriteria({{"ab", "c"}}), CanonicalCriteria({{"a", "bc"}}));
+}
+
+TEST_F(AuditV2Test, TargetLeavesAreHeldToTheirRoot) {
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, n_.resident_code.str(), actor_, "test").ok());
+  ASSERT_TRUE(registry_->Show(*reader, "99999999999", actor_, "test").ok());  // not found
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  ASSERT_TRUE(Verify().ok) << Verify().problem;
+  auto rows = Rows();
+  ASSERT_EQ(rows.size(), 3u);
+  ASSERT_TRUE(rows[1].targets && rows[2].targets);
+  auto leaves = audit::DecodeTargetLeaves(*rows[2].targets);
+  ASSERT_TRUE(leaves.ok());
+  ASSERT_EQ(leaves->size(), 1u);
+  EXPECT_EQ((*leaves)[0].status, audit::TargetStatus::kMissing);
+  // A target moved to another entry, altered or removed: each named.
+  Sql("UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = 2) "
+      "WHERE seq = 1");
+  auto report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_THAT(report.problems,
+              ::testing::Contains("entry 1: its stored targets do not match the entry"));
+  Sql("UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = 0) "
+      "WHERE seq = 1");
+  Sql("UPDATE audit_entries SET targets = NULL WHERE seq = 2");
+  report = Verify();
+  EXPECT_THAT(report.problems,
+              ::testing::Contains("entry 2: its stored targets do not match the entry"));
+}
+
+// A log begun by an older version: version-1 entries (codes and conditions in clear) under a
+// first-format checkpoint, then version-2 entries under C2SP checkpoints. Each entry verifies
+// at its own version; the old ones still show their targets and conditions.
+class MixedLogTest : public testing::RegistryFixture {
+ public:
+  MixedLogTest() : RegistryFixture("kakunin_mixedlog_", Date::FromYmd(2026, 11, 21)) {}
+};
+
+// The subtree source of a write transaction, for appending by hand as the old version did.
+class TxnSubtrees final : public audit::SubtreeSource {
+ public:
+  explicit TxnSubtrees(store::RegistryTxn& t) : t_(t) {}
+  Result<std::string> Subtree(uint32_t level, uint64_t index) override {
+    auto h = t_.AuditNode(level, static_cast<int64_t>(index));
+    if (!h.ok()) return h.status();
+    if (!*h) return Status::NotFound("no node");
+    return **h;
+  }
+
+ private:
+  store::RegistryTxn& t_;
+};
+
+TEST_F(MixedLogTest, OldEntriesAndCheckpointsStillVerify) {
+  ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) -> Status {
+    for (int i = 0; i < 5; ++i) {
+      audit::AuditEntry e;
+      e.version = audit::kEntryVersion1;
+      e.sequence = static_cast<uint64_t>(i);
+      e.time = clock_.NowMicros();
+      e.actor = "os:old";
+      e.action = "resident.search";
+      e.targets = {"24727059608"};
+      e.conditions = R"({"kana":"ヤマダ"})";
+      store::AuditRow row{i, e.time, e.actor, e.action, e.purpose, audit::EncodeEntry(e), "",
+                          std::nullopt};
+      row.leaf_hash = audit::LeafHash(*row.payload);
+      KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, e.targets));
+      TxnSubtrees source(txn);
+      KAKUNIN_ASSIGN_OR_RETURN(nodes, audit::NodesCompletedBy(static_cast<uint64_t>(i),
+                                                              row.leaf_hash, source));
+      for (const auto& n : nodes) {
+        if (n.level > 0) {
+          KAKUNIN_RETURN_IF_ERROR(
+              txn.PutAuditNode(n.level, static_cast<int64_t>(n.index), n.hash));
+        }
+      }
+    }
+    TxnSubtrees source(txn);
+    KAKUNIN_ASSIGN_OR_RETURN(root, audit::RootHash(source, 5));
+    store::CheckpointRow c{5, root, clock_.NowMicros(), signer_->key_id(), "", "", ""};
+    KAKUNIN_ASSIGN_OR_RETURN(sig, signer_->Sign(audit::CheckpointMessage(5, root, c.time)));
+    c.signature = sig;
+    return txn.InsertCheckpoint(c);
+  }).ok());
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto old_cp = desk.LatestCheckpoint();
+  ASSERT_TRUE(old_cp.ok() && *old_cp);
+  EXPECT_TRUE((*old_cp)->origin.empty());
+  // The new version appends version 2 and signs C2SP notes.
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, "24727059608", Actor{"os:new", "t"}, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->entries, 6);
+  EXPECT_EQ(report->checkpoints, 2);
+  EXPECT_TRUE(desk.CheckExtends(audit::CheckpointToJson(**old_cp), "the old checkpoint").ok());
+  auto rows = desk.Search(LogQuery{});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 6u);
+  EXPECT_EQ((*rows)[0].entry->version, audit::kEntryVersion1);
+  EXPECT_THAT((*rows)[0].entry->targets, ::testing::ElementsAre("24727059608"));
+  EXPECT_EQ((*rows)[0].entry->conditions, R"({"kana":"ヤマダ"})");
+  EXPECT_EQ((*rows)[5].entry->version, audit::kEntryVersion);
+  // The old entries are as tamper-evident as ever.
+  auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Exec("UPDATE audit_entries SET payload = CAST(substr(payload, 1, "
+                          "length(payload) - 1) || X'58' AS BLOB) WHERE seq = 2").ok());
+  report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(report->problems, ::testing::Contains("entry 2 does not match its leaf hash"));
+}
+
+TEST_F(AuditV2Test, CheckpointsAreC2spNotes) {
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto cp = desk_->LatestCheckpoint();
+  ASSERT_TRUE(cp.ok() && *cp);
+  EXPECT_EQ((*cp)->origin, "kakunin/" + signer_->key_id());
+  const std::string note = desk_->CheckpointNote(**cp);
+  auto back = audit::CheckpointFromNote(note, signer_->public_key());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(audit::VerifyCheckpoint(*back, signer_->public_key()));
+  EXPECT_TRUE(desk_->CheckExtends(note, "the note").ok());
+  EXPECT_TRUE(desk_->CheckExtends(audit::CheckpointToJson(**cp), "the json").ok());
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// Access statements (issue 11 part 2): real statements from a real log, then tampered.
+class StatementTest : public testing::RegistryFixture {
+ public:
+  StatementTest() : RegistryFixture("kakunin_statement_", Date::FromYmd(2026, 11, 21)) {}
+
+  void SetUp() override {
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    desk_ = std::make_unique<AuditDesk>(store_.get(), log_.get(), cipher_.get());
+    std::vector<Notification> ns;
+    for (int i = 1; i <= 20; ++i) {
+      char code[16], number[16];
+      std::snprintf(code, sizeof code, "10000000%02d", i);
+      std::snprintf(number, sizeof number, "100000000%02d", i);
+      ns.push_back(Make(kKofu, static_cast<uint64_t>(i), ChangeReason::kBirth, code, number));
+    }
+    std::vector<PreparedNotification> batch;
+    for (const auto& n : ns) {
+      batch.push_back(
+          registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options())));
+    }
+    ASSERT_TRUE(registry_->Apply(batch, actor_).ok());
+    code_ = ns[4].resident_code.str();
+    other_ = ns[5].resident_code.str();
+    auto reader = *store_->OpenReader();
+    // Reads of our resident among reads of others, and a search that finds all twenty.
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());
+      ASSERT_TRUE(registry_->Show(*reader, other_, actor_, "test").ok());
+    }
+    SearchRequest all;
+    all.kana = "ヤマダ";
+    all.limit = 100;
+    ASSERT_TRUE(registry_->Search(*reader, all, actor_, "test").ok());
+    ASSERT_TRUE(registry_->Checkpoint().ok());
+  }
+
+  audit::Statement Make(const std::string& code, std::optional<std::string> earlier = {}) {
+    auto json = desk_->Statement(code, earlier);
+    EXPECT_TRUE(json.ok()) << json.status().message();
+    auto s = audit::StatementFromJson(json.ok() ? *json : "");
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? *s : audit::Statement{};
+  }
+  using RegistryFixture::Make;
+
+  audit::StatementCheck Check(const audit::Statement& s,
+                              const std::optional<audit::Checkpoint>& earlier = {}) {
+    // Through JSON, as a resident's lawyer receives it.
+    auto back = audit::StatementFromJson(audit::StatementToJson(s));
+    EXPECT_TRUE(back.ok());
+    return audit::CheckStatement(*back, signer_->public_key(), earlier);
+  }
+
+  Actor actor_{"os:test", "test"};
+  std::string code_, other_;
+  std::unique_ptr<AuditDesk> desk_;
+};
+
+TEST_F(StatementTest, ValidAndRevealsNoOneElse) {
+  audit::Statement s = Make(code_);
+  // The notification, three reads and the search.
+  EXPECT_EQ(s.entries.size(), 5u);
+  auto check = Check(s);
+  EXPECT_TRUE(check.ok) << check.problem;
+  EXPECT_EQ(check.entries, 5);
+  // Of the search that found twenty, only this resident's target leaf is in the statement.
+  const std::string json = audit::StatementToJson(s);
+  auto theirs = audit::ParseTargetName(ResidentTarget(*cipher_, other_, true));
+  EXPECT_EQ(json.find(HexEncode(theirs->mac)), std::string::npos);
+  EXPECT_EQ(json.find(other_), std::string::npos);
+  EXPECT_EQ(json.find(code_), std::string::npos);
+  for (const auto& e : s.entries) EXPECT_LE(e.target_path.size(), 5u);  // O(log t)
+}
+
+TEST_F(StatementTest, EntryRemovedAddedOrAlteredIsDetected) {
+  const audit::Statement s = Make(code_);
+  audit::Statement removed = s;
+  removed.entries.erase(removed.entries.begin() + 2);
+  auto c = Check(removed);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("left out, added or altered"));
+  // Added: an entry about someone else, with its real proofs.
+  audit::Statement theirs = Make(other_);
+  audit::Statement added = s;
+  added.entries.push_back(theirs.entries.front());  // their notification
+  std::sort(added.entries.begin(), added.entries.end(),
+            [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  c = Check(added);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("names another resident"));
+  // Added: one of ours repeated.
+  audit::Statement twice = s;
+  twice.entries.push_back(twice.entries.back());
+  EXPECT_FALSE(Check(twice).ok);
+  // Altered: the purpose of a read.
+  audit::Statement altered = s;
+  auto e = audit::DecodeEntry(altered.entries[1].payload);
+  ASSERT_TRUE(e.ok());
+  e->purpose = "other";
+  altered.entries[1].payload = audit::EncodeEntry(*e);
+  c = Check(altered);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("not in the signed log"));
+  // Altered: the map proof.
+  audit::Statement bad_map = s;
+  ASSERT_FALSE(bad_map.map_proof.siblings.empty());
+  bad_map.map_proof.siblings[0][0] ^= 1;
+  EXPECT_FALSE(Check(bad_map).ok);
+}
+
+TEST_F(StatementTest, AnotherKeyOrAForkedLogIsDetected) {
+  const audit::Statement s = Make(code_);
+  // A checkpoint signed by another key: the statement does not verify under the node's key.
+  auto other_dir = dir_ / "otherkey";
+  std::filesystem::create_directories(other_dir);
+  ASSERT_TRUE(audit::CreateSigningKeyFile((other_dir / "k").string()).ok());
+  auto other = *audit::LoadSigningKeyFile((other_dir / "k").string());
+  auto cp = audit::CheckpointFromNote(s.checkpoint_note, signer_->public_key());
+  ASSERT_TRUE(cp.ok());
+  audit::Checkpoint resigned = *cp;
+  resigned.key_id = other->key_id();
+  resigned.signature = *other->Sign(audit::SignedMessage(resigned));
+  audit::Statement foreign = s;
+  foreign.checkpoint_note = audit::CheckpointToNote(resigned, other->public_key());
+  auto c = Check(foreign);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("not a note signed by this key"));
+  // A forked log signed by the same key: the first checkpoint the resident saw, then a log
+  // that does not extend it. With --checkpoint the statement must carry a consistency proof,
+  // and the proof must hold.
+  auto earlier = desk_->LatestCheckpoint();
+  ASSERT_TRUE(earlier.ok() && *earlier);
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  audit::Statement later = Make(code_, audit::CheckpointToJson(**earlier));
+  EXPECT_TRUE(Check(later, **earlier).ok) << Check(later, **earlier).problem;
+  EXPECT_EQ(later.entries.size(), 6u);
+  audit::Statement no_proof = later;
+  no_proof.consistency_old_size.reset();
+  EXPECT_THAT(Check(no_proof, **earlier).problem, ::testing::HasSubstr("no consistency proof"));
+  // The fork: an earlier checkpoint of the same size with another root (another history),
+  // signed by the same key.
+  audit::Checkpoint forked = **earlier;
+  forked.root[0] ^= 1;
+  forked.signature = *signer_->Sign(audit::SignedMessage(forked));
+  c = Check(later, forked);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("forked or rewritten"));
+  // Without any earlier checkpoint an older statement still checks on its own.
+  EXPECT_TRUE(Check(s).ok);
+}
+
+TEST_F(StatementTest, ParserIsStrict) {
+  const std::string json = audit::StatementToJson(Make(code_));
+  EXPECT_TRUE(audit::StatementFromJson(json).ok());
+  for (size_t cut = 0; cut + 1 < json.size(); cut += 97) {
+    EXPECT_FALSE(audit::StatementFromJson(json.substr(0, cut)).ok()) << cut;
+  }
+  EXPECT_FALSE(audit::StatementFromJson("{}").ok());
+  std::string extra = json;
+  extra.insert(extra.size() - 1, ",\"x\":1");
+  EXPECT_FALSE(audit::StatementFromJson(extra).ok());
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+class MapTamperTest : public testing::RegistryFixture {
+ public:
+  MapTamperTest() : RegistryFixture("kakunin_maptamper_", Date::FromYmd(2026, 11, 21)) {}
+};
+
+TEST_F(MapTamperTest, VerifyRecomputesTheResidentMap) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (const char* code : {"24727059608", "03905367160", "24727059608"}) {
+    ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto clean = desk.Verify();
+  ASSERT_TRUE(clean.ok());
+  ASSERT_TRUE(clean->ok) << clean->problem;
+  // A chain reset to hide the first read, so the next checkpoint signs a map without it.
+  auto key = audit::ParseTargetName(ResidentTarget(*cipher_, "24727059608", false))->mac;
+  {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("UPDATE audit_resident_heads SET count = 1, last_seq = 1000 WHERE "
+                            "key = X'" + HexEncode(key) + "'").ok());
+  }
+  ASSERT_TRUE(registry_->Show(*reader, "03905367160", actor, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok);
+  EXPECT_THAT(report->problem, ::testing::HasSubstr("signs a resident map that the entries do "
+                                                    "not give"));
+}
+
+TEST_F(MapTamperTest, StoredMapMustGiveTheSignedRoot) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, "24727059608", Actor{"os:t", "t"}, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  {
+    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("UPDATE audit_map_nodes SET hash = zeroblob(32) WHERE depth = 0").ok());
+  }
+  auto report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(report->problems,
+              ::testing::Contains("the stored resident map does not give the signed map root "
+                                  "(access statements cannot be proved)"));
+}
+
+}  // namespace
+}  // namespace kakunin::registry
