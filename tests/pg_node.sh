@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A node on PostgreSQL end to end (issue 13), on a private server this script starts and stops
-# (tests/support/pg_server.sh): init with --database-url, ingest, audit verify; privacy in the
-# server's own log with log_statement = 'all'; tampering with the log in the database (an UPDATE
-# and a DELETE by someone with SQL access) found by `kakunin audit verify`.
+# (tests/support/pg_server.sh): init with --database-url, ingest, audit verify; `stats --digest`
+# equal to a SQLite node's that ingested the same file (and to a PostgreSQL node that imported
+# it), also after a field-key rotation re-sealed every number; kakunin backup refused
+# (pg_basebackup's job) and recorded in the media register; privacy in the server's own log with
+# log_statement = 'all'; tampering with the log in the database (an UPDATE and a DELETE by someone
+# with SQL access) found by `kakunin audit verify`.
 # Usage: tests/pg_node.sh path/to/kakunin
 set -euo pipefail
 bin=$1
@@ -40,6 +43,50 @@ fi
 "$bin" ingest --data "$tmp/node" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" > /dev/null
 [ "$(psql "$url" -c 'SELECT count(*) FROM residents')" -eq 400 ] || fail "not 400 residents"
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify: $(cat "$tmp/ok.out")"
+
+# --- the same registry on SQLite and on PostgreSQL: stats --digest gives the same lines ---
+"$bin" init --data "$tmp/lite" --prefecture 19 > /dev/null
+"$bin" ingest --data "$tmp/lite" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" > /dev/null
+"$bin" stats --data "$tmp/lite" --digest > "$tmp/digest.lite"
+"$bin" stats --data "$tmp/node" --digest > "$tmp/digest.pg"
+grep -q '^prefecture 19 residents 400 digest [0-9a-f]\{64\}$' "$tmp/digest.pg" \
+  || fail "stats --digest on PostgreSQL: $(cat "$tmp/digest.pg")"
+cmp -s "$tmp/digest.lite" "$tmp/digest.pg" \
+  || fail "digests differ: SQLite $(cat "$tmp/digest.lite") PostgreSQL $(cat "$tmp/digest.pg")"
+echo "digest: $(cat "$tmp/digest.pg") on both"
+# The bulk path (kakunin import: large batches, progress recorded per batch) gives it too.
+psql "$admin" -c "CREATE DATABASE imported OWNER kakunin_node"
+"$bin" init --data "$tmp/imported" --prefecture 19 \
+  --database-url "postgresql:///imported?host=$pg&user=kakunin_node" > /dev/null
+"$bin" import --data "$tmp/imported" --batch 150 "$tmp/first.jsonl" > "$tmp/import.out" \
+  || fail "import on PostgreSQL: $(tail -3 "$tmp/import.out")"
+"$bin" stats --data "$tmp/imported" --digest > "$tmp/digest.imported"
+cmp -s "$tmp/digest.lite" "$tmp/digest.imported" \
+  || fail "imported on PostgreSQL: $(cat "$tmp/digest.imported")"
+[ "$(psql "postgresql:///imported?host=$pg&user=kakunin_node" -c 'SELECT count(*) FROM import_batches')" -eq 3 ] \
+  || fail "import progress not recorded per batch"
+"$bin" audit verify --data "$tmp/imported" > /dev/null || fail "the imported node's log does not verify"
+echo "import: the same digest, 3 batches recorded"
+
+# --- field-key rotation on PostgreSQL: every number re-sealed, the records unchanged ---
+"$bin" keys rotate-field-key --data "$tmp/node" > /dev/null
+"$bin" keys reseal --data "$tmp/node" > "$tmp/reseal.out" || fail "reseal: $(cat "$tmp/reseal.out")"
+"$bin" keys retire-field-keys --data "$tmp/node" > "$tmp/retire.out" \
+  || fail "older keys still in use after reseal: $(cat "$tmp/retire.out")"
+"$bin" stats --data "$tmp/node" --digest > "$tmp/digest.resealed"
+cmp -s "$tmp/digest.lite" "$tmp/digest.resealed" || fail "re-sealing changed a record"
+echo "reseal: every number re-sealed, older key retired, digest unchanged"
+
+# --- backups: kakunin backup refuses (the server's tools back it up); the register records it ---
+"$bin" backup keygen --key "$tmp/backup.key" > /dev/null
+if "$bin" backup --data "$tmp/node" --to "$tmp/b1" --key "$tmp/backup.key" > "$tmp/backup.out" 2>&1; then
+  fail "kakunin backup wrote a backup of a PostgreSQL node"
+fi
+grep -q 'pg_basebackup' "$tmp/backup.out" || fail "backup refused without pointing to pg_basebackup: $(cat "$tmp/backup.out")"
+"$bin" media list --data "$tmp/node" > "$tmp/media.out"
+[ "$(grep -c '  backup  .*  failed  ' "$tmp/media.out")" -eq 1 ] \
+  || fail "the media register does not show the failed backup: $(cat "$tmp/media.out")"
+echo "backup: refused, pointing to pg_basebackup; the media register shows it failed"
 
 # --- privacy: nothing personal in the server's log ---
 log="$pg/server.log"

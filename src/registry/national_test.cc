@@ -1,7 +1,8 @@
 // The link's use cases end to end in one process: prefecture nodes (Registry + LinkOutbox) and a
 // national node (NationalDesk), each with its own store and keys, joined by the wire format
 // (EncodeForwardBatch → ParseForwardBatch) and by the sender (link::Sender) over a fake upstream
-// that can lose requests and answers.
+// that can lose requests and answers. On SQLite, or on PostgreSQL with
+// KAKUNIN_TEST_STORE=postgresql (national_test_postgresql: a schema per node).
 
 #include "registry/national.h"
 
@@ -9,6 +10,8 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -23,7 +26,7 @@
 #include "domain/notification_reader.h"
 #include "link/sender.h"
 #include "registry/registry.h"
-#include "store/sqlite/sqlite_registry_store.h"
+#include "support/pg_server.h"
 #include "support/registry_fixture.h"
 
 namespace kakunin::registry {
@@ -38,6 +41,7 @@ constexpr char kShinjuku[] = "131041";     // 東京都新宿区
 // One node: its own directory, keys, store, log and use cases.
 struct TestNode {
   fs::path dir;
+  std::string pg_schema;  // on PostgreSQL: the node's schema
   NodeConfig config;
   std::unique_ptr<crypto::FieldCipher> cipher;
   std::unique_ptr<store::RegistryStore> store;
@@ -75,7 +79,7 @@ class NationalTest : public ::testing::Test {
     auto keys = crypto::LoadKeyFile((n->dir / "keys").string());
     EXPECT_TRUE(keys.ok());
     n->cipher = std::make_unique<crypto::FieldCipher>(*keys);
-    auto store = store::sqlite::OpenRegistryStore((n->dir / "registry.db").string(), true);
+    auto store = testing::OpenTestStore(n->dir, &n->pg_schema);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     n->store = std::move(*store);
     n->config.prefecture = prefecture;
@@ -142,21 +146,49 @@ class NationalTest : public ::testing::Test {
     return national->national->Receive(client, *parsed, "127.0.0.1");
   }
 
+  static bool OnPostgres() { return testing::RegistryFixture::OnPostgres(); }
+
   // A digest of the current (active) records of residents of `prefecture`, without keys or
   // MACs (they differ per node): what two nodes must agree on once the link has drained.
   static std::string Digest(TestNode* node, int prefecture) {
+    char pref[3];
+    std::snprintf(pref, sizeof pref, "%02d", prefecture);
+    const std::string where = std::string("FROM residents WHERE status = 'active' AND "
+                                          "substr(municipality_code, 1, 2) = '") +
+                              pref + "'";
+    if (OnPostgres()) {
+      // The same bytes as below, joined by the server and read back in hex.
+      auto hex = kakunin::testing::PgServer::Shared()->Psql(
+          "SELECT coalesce(encode(convert_to(string_agg(resident_code || chr(31) || "
+          "municipality_code || chr(31) || name || chr(31) || coalesce(name_kana, '') || "
+          "chr(31) || sex || chr(31) || birth_date || chr(31) || address || chr(31) || chr(30), "
+          "'' ORDER BY resident_code), 'UTF8'), 'hex'), '') " +
+              where,
+          "postgres", node->pg_schema);
+      EXPECT_TRUE(hex.ok()) << hex.status().ToString();
+      if (!hex.ok()) return "";
+      std::string h = *hex;
+      while (!h.empty() && (h.back() == '\n' || h.back() == '\r')) h.pop_back();
+      std::string bytes;
+      for (size_t at = 0; at < h.size();) {  // psql wraps encode()'s output every 76 characters
+        size_t nl = h.find('\n', at);
+        if (nl == std::string::npos) nl = h.size();
+        auto part = HexDecode(h.substr(at, nl - at));
+        EXPECT_TRUE(part.has_value()) << "not hex";
+        if (part) bytes += *part;
+        at = nl + 1;
+      }
+      return HexEncode(crypto::Sha256(bytes));
+    }
     sqlite3* db = nullptr;
     EXPECT_EQ(
         sqlite3_open_v2((node->dir / "registry.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
         SQLITE_OK);
     sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db,
-                       "SELECT resident_code, municipality_code, name, coalesce(name_kana, ''), "
-                       "sex, birth_date, address FROM residents WHERE status = 'active' AND "
-                       "substr(municipality_code, 1, 2) = printf('%02d', ?1) "
-                       "ORDER BY resident_code",
-                       -1, &s, nullptr);
-    sqlite3_bind_int(s, 1, prefecture);
+    const std::string sql = "SELECT resident_code, municipality_code, name, "
+                            "coalesce(name_kana, ''), sex, birth_date, address " +
+                            where + " ORDER BY resident_code";
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
     std::string all;
     while (sqlite3_step(s) == SQLITE_ROW) {
       for (int i = 0; i < 7; ++i) {
@@ -170,7 +202,14 @@ class NationalTest : public ::testing::Test {
     return HexEncode(crypto::Sha256(all));
   }
 
+  // The first column of the first row of `sql` (-1 if none), on the node's own database.
   static int64_t Count(TestNode* node, const std::string& sql) {
+    if (OnPostgres()) {
+      auto out = kakunin::testing::PgServer::Shared()->Psql(sql, "postgres", node->pg_schema);
+      if (!out.ok() || out->empty()) return -1;
+      if ((*out)[0] == '\n') return 0;  // NULL, as sqlite3_column_int64 reads it
+      return std::strtoll(out->c_str(), nullptr, 10);
+    }
     sqlite3* db = nullptr;
     sqlite3_open_v2((node->dir / "registry.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
     sqlite3_stmt* s = nullptr;
@@ -228,6 +267,7 @@ TEST_F(NationalTest, ForwardsInOrderAndDigestsAgree) {
   EXPECT_EQ(backlog->pending, 0);
   EXPECT_EQ(backlog->delivered, 3);
   EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  EXPECT_NE(Digest(national, 19), Digest(national, 13));  // it reads records: 13 has none
   EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 3);
 
   // The number is sealed again under the national node's own key.
@@ -325,8 +365,10 @@ TEST_F(NationalTest, AnotherPrefecturesResidentRefusesTheWholeBatch) {
   // Recorded, with keyed MACs: no resident code in clear in the log.
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 2);
   EXPECT_EQ(Count(national,
-                  "SELECT count(*) FROM audit_entries WHERE action = 'link.receive' "
-                  "AND instr(payload, '2000000001') > 0"),
+                  OnPostgres() ? "SELECT count(*) FROM audit_entries WHERE action = "
+                                 "'link.receive' AND position('2000000001'::bytea in payload) > 0"
+                               : "SELECT count(*) FROM audit_entries WHERE action = "
+                                 "'link.receive' AND instr(payload, '2000000001') > 0"),
             0);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_targets WHERE resident_code LIKE 'mac:%'"),
             Count(national, "SELECT count(*) FROM audit_targets"));

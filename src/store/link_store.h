@@ -5,8 +5,8 @@
 // side (the last applied sequence of each prefecture). Outbox rows carry the version they name,
 // which holds personal data: never log them.
 //
-// The methods have default bodies answering kUnavailable ("this store has no link"), so a store
-// implementation that does not forward yet (store/pg/) still compiles; SQLite implements them.
+// The methods have default bodies answering kUnavailable ("this store has no link") for a store
+// without a link; store/sqlite/ and store/pg/ implement them.
 
 #include <cstdint>
 #include <vector>

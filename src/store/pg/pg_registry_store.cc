@@ -130,6 +130,24 @@ class PgRegistryStore final : public RegistryStore {
     return Status::Ok();
   }
 
+  // SQLite's copy (its online backup API) has no counterpart here: a PostgreSQL node is backed up
+  // by the server's own tools, with the key file kept apart (docs/postgresql.md).
+  Status CopyTo(const std::string& path) override {
+    (void)path;
+    return Status::FailedPrecondition(
+        "a node on PostgreSQL is not copied by kakunin backup: back the database up with "
+        "pg_basebackup (with WAL archiving) or pg_dump, and the key file apart from it "
+        "(docs/postgresql.md)");
+  }
+
+  // A plain load (store/pg/bulk.cc): every batch a durable transaction, the indexes kept; Begin
+  // only makes sure the progress table exists, End has nothing to restore.
+  Status BeginBulkLoad(const BulkLoadOptions& options) override {
+    if (options.cache_mib < 1) return Status::InvalidArgument("cache_mib must be at least 1");
+    return Write([](RegistryTxn& txn) { return static_cast<PgTxn&>(txn).CreateImportTables(); });
+  }
+  Status EndBulkLoad() override { return Status::Ok(); }
+
  private:
   // After a failover (or a server restart) the writer's connection is gone: the next write opens
   // a new one, which a multi-host URL with target_session_attrs=read-write sends to the new

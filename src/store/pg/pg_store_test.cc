@@ -3,12 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
 #include "store/pg/pg_registry_store.h"
+#include "store/pg/schema.h"
 #include "support/pg_server.h"
 
 namespace kakunin::store::pg {
@@ -147,6 +150,154 @@ TEST_F(PgStoreTest, WritesGoOnAfterTheServerRestarts) {
   auto fresh = store_->OpenReader();
   ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
   EXPECT_EQ(*(*fresh)->GetMeta("k"), std::optional<std::string>("3"));
+}
+
+// A node made before migrations 6 and 7 (the media register, the link) upgrades in place: the
+// clients' CHECK is replaced (PostgreSQL alters it; SQLite rebuilt the table) and the rows stay.
+TEST_F(PgStoreTest, ANodeAtSchema5UpgradesAndKeepsItsClients) {
+  const std::string old = schema_ + "_v5";
+  auto url = PgServer::Shared()->FreshSchema(old);
+  ASSERT_TRUE(url.ok());
+  std::string sql;
+  for (const Migration& m : kMigrations) {
+    if (m.version <= 5) sql += m.sql;
+  }
+  sql += "CREATE TABLE schema_migrations (version int8 PRIMARY KEY, applied_at text NOT NULL);"
+         "INSERT INTO schema_migrations SELECT v, 'then' FROM generate_series(1, 5) v;"
+         "INSERT INTO clients VALUES ('" + std::string(64, 'b') +
+         "', 'national', 'J-LIS', '', 'national', '', 1, 0);";
+  auto made = PgServer::Shared()->Psql(sql, "postgres", old);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto s = OpenRegistryStore(*url, /*create=*/false);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE((*s)->CheckIntegrity().ok());  // at the latest version
+  auto reader = (*s)->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto kept = (*reader)->FindClient(std::string(64, 'b'));
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->kind, "national");
+  ClientRow pref;
+  pref.spki_sha256 = std::string(64, 'c');
+  pref.kind = "prefecture";
+  pref.municipality_code = "19";
+  EXPECT_TRUE((*s)->Write([&](RegistryTxn& t) { return t.InsertClient(pref); }).ok());
+  pref.spki_sha256 = std::string(64, 'd');
+  pref.kind = "somebody";  // the CHECK is still there
+  EXPECT_FALSE((*s)->Write([&](RegistryTxn& t) { return t.InsertClient(pref); }).ok());
+  auto received = (*reader)->ReceivedSequence(19);
+  ASSERT_TRUE(received.ok()) << received.status().ToString();
+  EXPECT_EQ(*received, 0);
+  auto media = (*reader)->ListMedia();
+  ASSERT_TRUE(media.ok()) << media.status().ToString();
+  EXPECT_TRUE(media->empty());
+}
+
+// stats --digest's walk (ForEachCurrentRecord) reads pages; across a page boundary the order is
+// still the codes' byte order, each resident's record the latest from the municipality it is
+// registered in, removed residents left out; an error from the caller stops the walk and leaves
+// the reader usable.
+TEST_F(PgStoreTest, CurrentRecordsAreReadInPagesInCodeOrder) {
+  constexpr int kResidents = 2600;  // more than one page (2000)
+  ASSERT_TRUE(store_
+                  ->Write([&](RegistryTxn& t) -> Status {
+                    for (int i = 0; i < kResidents; ++i) {
+                      ResidentRow r;
+                      // Codes in an order unlike the insertion order.
+                      r.resident_code = std::to_string(1000000000 + (i * 7919) % 9000000);
+                      r.status = i % 100 == 99 ? ResidentStatus::kRemoved : ResidentStatus::kActive;
+                      r.municipality_code = "192015";
+                      r.name = "n";
+                      r.sex = "female";
+                      r.birth_date = "1990-01-01";
+                      r.address = "a";
+                      r.number_mac = std::string(32, '\0');
+                      KAKUNIN_ASSIGN_OR_RETURN(person, t.InsertResident(r));
+                      VersionRow v;
+                      v.person_id = person;
+                      v.kind = "entry";
+                      v.reason = "birth";
+                      v.change_date = "2026-04-01";
+                      v.resident_code = r.resident_code;
+                      v.sealed_number = std::string("\0sealed", 7);
+                      v.name = "n";
+                      v.sex = "female";
+                      v.birth_date = "1990-01-01";
+                      v.address = "a";
+                      // Registered in 192015: its sequence 2i+2 is the record; 2i+1 from there
+                      // is older, and a later 転出 from 192023 is history.
+                      for (auto [muni, seq] : {std::pair<const char*, int64_t>{"192015", 2 * i + 2},
+                                               {"192015", 2 * i + 1},
+                                               {"192023", 10 * kResidents + i}}) {
+                        v.municipality_code = muni;
+                        v.sequence = seq;
+                        KAKUNIN_ASSIGN_OR_RETURN(id, t.InsertVersion(v));
+                        KAKUNIN_RETURN_IF_ERROR(t.SetResidentVersion(person, id));
+                      }
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto reader = store_->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  std::vector<std::string> codes;
+  bool right_versions = true;
+  ASSERT_TRUE((*reader)
+                  ->ForEachCurrentRecord([&](const CurrentRecordRow& row) -> Status {
+                    codes.push_back(row.resident_code);
+                    right_versions = right_versions && row.version.municipality_code == "192015" &&
+                                     row.version.sequence % 2 == 0 &&
+                                     row.version.resident_code == row.resident_code &&
+                                     row.version.sealed_number == std::string("\0sealed", 7);
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(codes.size(), static_cast<size_t>(kResidents - kResidents / 100));
+  EXPECT_TRUE(std::is_sorted(codes.begin(), codes.end()));
+  EXPECT_EQ(std::adjacent_find(codes.begin(), codes.end()), codes.end());
+  EXPECT_TRUE(right_versions);
+  int seen = 0;
+  Status stop = (*reader)->ForEachCurrentRecord([&](const CurrentRecordRow&) -> Status {
+    return ++seen == 2100 ? Status::DataLoss("stop here") : Status::Ok();
+  });
+  EXPECT_EQ(stop.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(seen, 2100);
+  auto stats = (*reader)->Stats();  // the walk's snapshot was closed: the reader goes on
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->active, kResidents - kResidents / 100);
+}
+
+// The import's progress table appears on first use; a backup by copy is refused with the way out.
+TEST_F(PgStoreTest, ImportProgressAndTheRefusedCopy) {
+  ASSERT_TRUE(store_
+                  ->Write([](RegistryTxn& t) -> Status {
+                    KAKUNIN_ASSIGN_OR_RETURN(none, t.ImportedBatch(1, 0));
+                    return none ? Status::Internal("a batch before any import") : Status::Ok();
+                  })
+                  .ok());
+  BulkLoadOptions bad;
+  bad.cache_mib = 0;
+  EXPECT_EQ(store_->BeginBulkLoad(bad).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store_->BeginBulkLoad(BulkLoadOptions()).ok());
+  ASSERT_TRUE(store_->BeginBulkLoad(BulkLoadOptions()).ok());  // again, as a resumed import does
+  ImportBatchRow row{1, 0, 1, 500, 500, 498, std::string("\0digest", 7) + std::string(25, 'x'), 3};
+  ASSERT_TRUE(store_->Write([&](RegistryTxn& t) { return t.RecordImportBatch(row); }).ok());
+  std::optional<ImportBatchRow> back;
+  ASSERT_TRUE(store_
+                  ->Write([&](RegistryTxn& t) -> Status {
+                    KAKUNIN_ASSIGN_OR_RETURN(b, t.ImportedBatch(1, 0));
+                    back = b;
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->digest, row.digest);
+  EXPECT_EQ(back->last_line, 500);
+  EXPECT_EQ(back->applied, 498);
+  EXPECT_EQ(back->audit_seq, 3);
+  EXPECT_TRUE(store_->EndBulkLoad().ok());
+  Status copy = store_->CopyTo(::testing::TempDir() + "/never.db");
+  EXPECT_EQ(copy.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(copy.message().find("pg_basebackup"), std::string::npos);
 }
 
 }  // namespace

@@ -2,8 +2,9 @@
 
 // The PostgreSQL implementation of the registry's reader and transaction (store/registry_store.h).
 // Only the declarations live here: each aggregate's methods are defined in its own file
-// (residents.cc, log.cc, clients.cc, operators.cc, gaiji.cc) and the transaction control with the
-// store in pg_registry_store.cc. Internal to store/pg/.
+// (residents.cc, log.cc, clients.cc, operators.cc, gaiji.cc, media.cc, link.cc, sealed.cc,
+// current_records.cc, bulk.cc) and the transaction control with the store in
+// pg_registry_store.cc. Internal to store/pg/.
 
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,8 @@ class PgReader final : public RegistryReader {
   Result<std::vector<VersionRow>> History(int64_t person_id) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<StoreStats> Stats() override;
+  Status ForEachCurrentRecord(
+      const std::function<Status(const CurrentRecordRow&)>& fn) override;  // current_records.cc
 
   // --- operation log (log.cc) ---
   Result<int64_t> AuditSize() override;
@@ -83,8 +86,12 @@ class PgReader final : public RegistryReader {
   Result<std::vector<GaijiPendingRow>> ListGaijiPending() override;
   Result<std::vector<GaijiRow>> GaijiOf(const std::string& municipality) override;
 
-  // --- not yet on PostgreSQL (unported.cc) ---
+  // --- media register (media.cc) ---
   Result<std::vector<MediaRow>> ListMedia() override;
+  // --- link (link.cc) ---
+  Result<std::vector<OutboxRow>> OutboxAfter(int64_t after, int limit) override;
+  Result<OutboxBacklog> Backlog() override;
+  Result<int64_t> ReceivedSequence(int prefecture) override;
 
   // --- the resident map (log.cc) ---
   Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
@@ -192,15 +199,29 @@ class PgTxn final : public RegistryTxn {
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
 
-  // --- not yet on PostgreSQL (unported.cc) ---
+  // --- media register (media.cc) ---
   Result<int64_t> InsertMedia(const MediaRow& row) override;
   Status FinishMedia(int64_t id, const std::string& status, int64_t bytes,
                      const std::string& digest) override;
-  Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& key_id,
-                                                             int64_t after, int limit) override;
+  // --- field-key rotation (sealed.cc) ---
+  Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& current_prefix,
+                                                             int64_t after_version_id,
+                                                             int limit) override;
   Result<bool> ReplaceSealedNumber(int64_t version_id, const std::string& old_sealed,
                                    const std::string& new_sealed) override;
-  Result<int64_t> CountSealedNotUnder(const std::string& key_id) override;
+  Result<int64_t> CountSealedNotUnder(const std::string& current_prefix) override;
+
+  // --- link (link.cc) ---
+  Result<int64_t> MarkDelivered(int64_t up_to, int64_t at) override;
+  Result<int64_t> PurgeDelivered(int64_t before) override;
+  Result<int64_t> ReceivedSequenceIn(int prefecture) override;
+  Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) override;
+
+  // --- bulk import progress (bulk.cc) ---
+  Result<std::optional<ImportBatchRow>> ImportedBatch(int64_t run, int64_t batch) override;
+  Status RecordImportBatch(const ImportBatchRow& row) override;
+  // Creates the import's progress table if it is missing (RegistryStore::BeginBulkLoad).
+  Status CreateImportTables();
 
  private:
   Conn* db_;

@@ -1,0 +1,86 @@
+// The link aggregate on PostgreSQL: the outbox as the sender reads it, delivered marks and their
+// purge, and the national node's per-prefecture received sequence (store/link_store.h), as
+// store/sqlite/link.cc.
+
+#include <string>
+#include <vector>
+
+#include "store/pg/detail/pg_store_impl.h"
+#include "store/pg/detail/rows.h"
+#include "store/pg/schema.h"
+
+namespace kakunin::store::pg::detail {
+namespace {
+
+// The version columns (ReadVersion's order), then the outbox's. Through the primary key: the
+// sender reads from its acknowledged point whether or not the rows were marked delivered.
+constexpr char kOutboxAfter[] =
+    "SELECT v.version_id, v.person_id, v.municipality_code, v.sequence, v.kind, v.reason, "
+    "v.change_date, v.resident_code, v.sealed_number, v.name, v.name_kana, v.former_surname, "
+    "v.alias, v.sex, v.birth_date, v.address, v.new_resident_code, v.applied_at, "
+    "v.superseded_at, o.outbox_id, o.created_at "
+    "FROM outbox o JOIN versions v ON v.version_id = o.version_id "
+    "WHERE o.outbox_id > $1 ORDER BY o.outbox_id LIMIT $2";
+constexpr char kBacklog[] =
+    "SELECT (SELECT count(*) FROM outbox WHERE delivered_at IS NULL), "
+    "coalesce((SELECT created_at FROM outbox WHERE delivered_at IS NULL "
+    "ORDER BY outbox_id LIMIT 1), 0), "
+    "(SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL)";
+constexpr char kMarkDelivered[] =
+    "UPDATE outbox SET delivered_at = $2 WHERE outbox_id <= $1 AND delivered_at IS NULL";
+constexpr char kPurgeDelivered[] =
+    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1";
+constexpr char kReceivedSequence[] =
+    "SELECT coalesce((SELECT last_sequence FROM link_received WHERE prefecture = $1), 0)";
+constexpr char kSetReceivedSequence[] =
+    "INSERT INTO link_received (prefecture, last_sequence, updated_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (prefecture) DO UPDATE SET last_sequence = excluded.last_sequence, "
+    "updated_at = excluded.updated_at";
+
+}  // namespace
+
+Result<std::vector<OutboxRow>> PgReader::OutboxAfter(int64_t after, int limit) {
+  return QueryAll<OutboxRow>(db_.get(), kOutboxAfter, Params().Int(after).Int(int64_t{limit}),
+                             [](const Rows& s, int i) {
+                               OutboxRow r;
+                               r.version = ReadVersion(s, i);
+                               r.outbox_id = s.Int(i, 19);
+                               r.created_at = s.Int(i, 20);
+                               return r;
+                             });
+}
+
+Result<OutboxBacklog> PgReader::Backlog() {
+  auto rows = db_->Query(kBacklog, Params());
+  if (!rows.ok()) return rows.status();
+  OutboxBacklog out;
+  if (!rows->empty()) {
+    out.pending = rows->Int(0, 0);
+    out.oldest_pending_at = rows->Int(0, 1);
+    out.delivered = rows->Int(0, 2);
+  }
+  return out;
+}
+
+Result<int64_t> PgReader::ReceivedSequence(int prefecture) {
+  return db_->QueryInt(kReceivedSequence, Params().Int(int64_t{prefecture}));
+}
+
+Result<int64_t> PgTxn::MarkDelivered(int64_t up_to, int64_t at) {
+  return db_->Run(kMarkDelivered, Params().Int(up_to).Int(at));
+}
+
+Result<int64_t> PgTxn::PurgeDelivered(int64_t before) {
+  return db_->Run(kPurgeDelivered, Params().Int(before));
+}
+
+Result<int64_t> PgTxn::ReceivedSequenceIn(int prefecture) {
+  return db_->QueryInt(kReceivedSequence, Params().Int(int64_t{prefecture}));
+}
+
+Status PgTxn::SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) {
+  return db_->Run(kSetReceivedSequence, Params().Int(int64_t{prefecture}).Int(sequence).Int(at))
+      .status();
+}
+
+}  // namespace kakunin::store::pg::detail
