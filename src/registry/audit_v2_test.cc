@@ -57,10 +57,10 @@ class AuditV2Test : public testing::RegistryFixture {
     return v.ok() ? *v : audit::VerifyReport{};
   }
 
+  // Changes the database behind the registry's back (SQLite or PostgreSQL).
   void Sql(const std::string& sql) {
-    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
-    ASSERT_TRUE(db.ok()) << db.status().message();
-    ASSERT_TRUE((*db)->Exec(sql).ok()) << sql;
+    Status st = TamperDatabase(sql);
+    ASSERT_TRUE(st.ok()) << st.ToString() << ": " << sql;
   }
 
   Actor actor_{"os:test", "test"};
@@ -253,10 +253,13 @@ TEST_F(MixedLogTest, OldEntriesAndCheckpointsStillVerify) {
   EXPECT_EQ((*rows)[0].entry->conditions, R"({"kana":"ヤマダ"})");
   EXPECT_EQ((*rows)[5].entry->version, audit::kEntryVersion);
   // The old entries are as tamper-evident as ever.
-  auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Exec("UPDATE audit_entries SET payload = CAST(substr(payload, 1, "
-                          "length(payload) - 1) || X'58' AS BLOB) WHERE seq = 2").ok());
+  ASSERT_TRUE(TamperDatabase(
+                  OnPostgres()
+                      ? "UPDATE audit_entries SET payload = set_byte(payload, length(payload) - 1, "
+                        "88) WHERE seq = 2"
+                      : "UPDATE audit_entries SET payload = CAST(substr(payload, 1, "
+                        "length(payload) - 1) || X'58' AS BLOB) WHERE seq = 2")
+                  .ok());
   report = desk.Verify();
   ASSERT_TRUE(report.ok());
   EXPECT_THAT(report->problems, ::testing::Contains("entry 2 does not match its leaf hash"));
@@ -471,12 +474,11 @@ TEST_F(MapTamperTest, VerifyRecomputesTheResidentMap) {
   ASSERT_TRUE(clean->ok) << clean->problem;
   // A chain reset to hide the first read, so the next checkpoint signs a map without it.
   auto key = audit::ParseTargetName(ResidentTarget(*cipher_, "24727059608", false))->mac;
-  {
-    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("UPDATE audit_resident_heads SET count = 1, last_seq = 1000 WHERE "
-                            "key = X'" + HexEncode(key) + "'").ok());
-  }
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_resident_heads SET count = 1, last_seq = 1000 WHERE "
+                             "key = " +
+                             (OnPostgres() ? "decode('" + HexEncode(key) + "', 'hex')"
+                                           : "X'" + HexEncode(key) + "'"))
+                  .ok());
   ASSERT_TRUE(registry_->Show(*reader, "03905367160", actor, "test").ok());
   ASSERT_TRUE(registry_->Checkpoint().ok());
   auto report = desk.Verify();
@@ -491,11 +493,10 @@ TEST_F(MapTamperTest, StoredMapMustGiveTheSignedRoot) {
   auto reader = *store_->OpenReader();
   ASSERT_TRUE(registry_->Show(*reader, "24727059608", Actor{"os:t", "t"}, "test").ok());
   ASSERT_TRUE(registry_->Checkpoint().ok());
-  {
-    auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("UPDATE audit_map_nodes SET hash = zeroblob(32) WHERE depth = 0").ok());
-  }
+  ASSERT_TRUE(TamperDatabase(std::string("UPDATE audit_map_nodes SET hash = ") +
+                             (OnPostgres() ? "decode(repeat('00', 32), 'hex')" : "zeroblob(32)") +
+                             " WHERE depth = 0")
+                  .ok());
   auto report = desk.Verify();
   ASSERT_TRUE(report.ok());
   EXPECT_THAT(report->problems,
