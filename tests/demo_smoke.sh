@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `kakunin demo` end to end, as `make run` uses it: the curl commands it prints work as printed;
+# the change the CS sends reaches the demo's national node (a lookup there by 日本年金機構 for a
+# 別表第一 purpose, as printed) and `kakunin stats --digest` is equal on both nodes;
 # kakunin halt/resume from another process take effect on the running server at once;
-# SIGTERM stops it cleanly and the operation log verifies.
+# SIGTERM stops both nodes cleanly and both operation logs verify; a second run keeps both.
 # Usage: tests/demo_smoke.sh path/to/kakunin
 set -uo pipefail
 bin=$(realpath "$1")
@@ -40,6 +42,43 @@ out=$(eval "${curls[3]} -w ' %{http_code}'")
 grep -q '"kind":"municipal_cs","municipality_code":"192015"' "$tmp/demo/demo.json" && ok || fail "demo.json clients"
 grep -q '"purposes":\["board.school_aid"\]' "$tmp/demo/demo.json" && ok || fail "demo.json purposes"
 
+# The national node: the change reaches it, as printed (a loop that waits for the new address).
+mapfile -t waits < <(grep '^for i in ' "$tmp/out")
+[ "${#waits[@]}" -eq 1 ] && ok || fail "expected 1 wait loop for the national node, got ${#waits[@]}"
+# At most 30 tries here (the printed loop allows 90 for the first run of `make run`).
+out=$(timeout 60 bash -c "${waits[0]/seq 90/seq 30}")
+re='^\{"resident_code":"[0-9]{11}","purpose":"nenkin.address_check","record":\{"resident_code":"[0-9]{11}","name":"[^"]*","sex":"(male|female)","birth_date":"[0-9-]{10}","address":"山梨県甲府市丸の内一丁目6番1号"\}\}$'
+[[ "$out" =~ $re ]] && ok || fail "the change at the national node (nenkin.address_check's fields only): $out"
+mapfile -t digests < <(grep -E "^'[^']*' stats --digest --data " "$tmp/out")
+[ "${#digests[@]}" -eq 2 ] && ok || fail "expected 2 stats --digest commands, got ${#digests[@]}"
+d1=$(eval "${digests[0]}"); d2=$(eval "${digests[1]}")
+[[ "$d1" =~ ^prefecture\ 19\ residents\ [0-9]+\ digest\ [0-9a-f]{64}$ ]] && ok || fail "prefecture digest: $d1"
+[ "$d1" = "$d2" ] && ok || fail "digests differ: prefecture '$d1', national '$d2'"
+# demo.json describes it; it listens where it says, not on 8445 when asked for any port.
+nat_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["national"]["url"])' "$tmp/demo/demo.json")
+nat_dir=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["national"]["data_dir"])' "$tmp/demo/demo.json")
+[[ "$nat_url" =~ ^https://127.0.0.1:[0-9]+$ && "$nat_url" != *:8445 ]] && ok || fail "national url: $nat_url"
+[ "$nat_dir" = "$(realpath "$tmp/demo")/national" ] && [ -f "$nat_dir/kakunin.toml" ] && ok || fail "national data_dir: $nat_dir"
+python3 - "$tmp/demo/demo.json" <<'PY' && ok || fail "demo.json national clients"
+import json, os, sys
+n = json.load(open(sys.argv[1]))["national"]
+c = n["clients"][0]
+assert c["kind"] == "agency" and c["recipient"] == "agency:nenkin", c
+assert c["purposes"] == ["nenkin.address_check"], c
+for f in (c["certificate"], c["key"], n["server_certificate"], n["link_certificate"]):
+    assert os.path.isfile(f), f
+PY
+ncurl() {  # $1 = client cert prefix, $2 = path: the status code
+  curl -s -o "$tmp/n.out" -w '%{http_code}' --cacert "$tmp/demo/ca/ca.pem" --cert "$1.pem" \
+    --key "$1.key" "$nat_url$2"
+}
+rcode=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["examples"]["resident_code"])' "$tmp/demo/demo.json")
+# The national body only for its purpose; the prefecture's board is no client there.
+[ "$(ncurl "$nat_dir/clients/nenkin" "/v1/residents/$rcode?purpose=nenkin.pension")" = 403 ] && ok ||
+  fail "nenkin.pension (not registered) at the national node: $(cat "$tmp/n.out")"
+[ "$(ncurl "$tmp/demo/clients/board-of-education" "/v1/residents/$rcode?purpose=board.school_aid")" = 403 ] && ok ||
+  fail "the board at the national node: $(cat "$tmp/n.out")"
+
 # Halt from another process: the running server answers 503 at once, and 200 after resume.
 "$bin" halt --data "$tmp/demo" --reason "demo smoke test" > /dev/null && ok || fail "halt"
 code=$(eval "${curls[1]} -o /dev/null -w '%{http_code}'")
@@ -50,13 +89,17 @@ code=$(eval "${curls[0]} -o /dev/null -w '%{http_code}'")
 code=$(eval "${curls[1]} -o /dev/null -w '%{http_code}'")
 [ "$code" = 200 ] && ok || fail "lookup after resume gave $code"
 
-# A clean stop, and a log that verifies with the halt and resume in it.
+# A clean stop of both nodes, and logs that verify, with the halt and resume in the prefecture's.
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
 pid=
 [ "$rc" = 0 ] && ok || fail "demo exit status $rc"
+grep -q "national node stopped" "$tmp/err" && ok || fail "no 'national node stopped': $(tail -3 "$tmp/err")"
+status=$(ncurl "$nat_dir/clients/nenkin" /healthz)
+[ "$status" = 000 ] && ok || fail "the national node still answers after SIGTERM: $status"
 "$bin" audit verify --data "$tmp/demo" > /dev/null && ok || fail "audit verify"
+"$bin" audit verify --data "$nat_dir" > /dev/null && ok || fail "audit verify of the national node"
 n=$("$bin" audit search --data "$tmp/demo" --action node.halt | wc -l)
 [ "$n" = 1 ] && ok || fail "halt entries: $n"
 # kakunin serve --config: the same node from its configuration file, on another port.
@@ -72,6 +115,25 @@ kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 [ "$rc" = 0 ] && ok || fail "serve exit status $rc"
 "$bin" serve --data "$tmp" > /dev/null 2>&1; rc=$?
 [ "$rc" != 0 ] && ok || fail "serve without a node should fail"
+
+# A second run serves both nodes as they are (FRESH=1 is scripts/demo's rm -rf): the national
+# node keeps what it received; a fixed national port is written into [upstream].
+nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rm -f "$tmp/demo/demo.json"
+"$bin" demo --data "$tmp/demo" --port 0 --console-port 0 --national-port "$nport" > "$tmp/out2" 2> "$tmp/err2" &
+pid=$!
+for _ in $(seq 1 120); do [ -f "$tmp/demo/demo.json" ] && break; sleep 0.25; done
+grep -q "creating the national node" "$tmp/err2" && fail "the national node was made again" || ok
+grep -q "^url = \"https://127.0.0.1:$nport\"$" "$tmp/demo/kakunin.toml" && ok || fail "no [upstream] url with port $nport"
+nat_url=https://127.0.0.1:$nport
+[ "$(ncurl "$nat_dir/clients/nenkin" "/v1/residents/$rcode?purpose=nenkin.address_check")" = 200 ] &&
+  grep -q '丸の内一丁目6番1号' "$tmp/n.out" && ok || fail "the second run's national node: $(cat "$tmp/n.out")"
+mapfile -t digests < <(grep -E "^'[^']*' stats --digest --data " "$tmp/out2")
+[ "$(eval "${digests[0]}")" = "$(eval "${digests[1]}")" ] && ok || fail "digests differ on the second run"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+[ "$rc" = 0 ] && ok || fail "second demo exit status $rc"
+"$bin" stats --data "$tmp/demo" --json > "$tmp/stats" 2>&1 && grep -q '"outbox_pending":0,"link_acknowledged":[1-9]' "$tmp/stats" &&
+  ok || fail "the prefecture node with the demo's [upstream]: $(cat "$tmp/stats")"
 
 # The access log has requests and no personal data.
 grep -q '"route":"/v1/residents/{resident_code}"' "$tmp/demo/access.log" && ok || fail "access log"

@@ -39,8 +39,9 @@ variant() {  # variant NAME SED-SCRIPT (private, as the node refuses files other
 }
 
 expect_start_failure busy_port "Address already in use" "$bin" serve --data "$tmp/d" --port "$busy"
-expect_start_failure busy_port_demo "Address already in use" "$bin" demo --data "$tmp/d" --port "$busy" --console-port 0
+expect_start_failure busy_port_demo "Address already in use" "$bin" demo --data "$tmp/d" --port "$busy" --console-port 0 --national-port 0
 expect_start_failure busy_console_port "Address already in use" "$bin" demo --data "$tmp/d" --port 0 --console-port "$busy"
+expect_start_failure busy_national_port "national node: .*Address already in use" "$bin" demo --data "$tmp/d" --port 0 --console-port 0 --national-port "$busy"
 
 variant missing_cert 's#^certificate = .*#certificate = "tls/missing.pem"#'
 expect_start_failure missing_cert "server certificate" "$bin" serve --config "$tmp/d/missing_cert.toml" --port 0

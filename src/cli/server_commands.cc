@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/demo_national.h"
 #include "cli/node.h"
 #include "crypto/pki.h"
 #include "text/json.h"
@@ -367,6 +368,11 @@ const char kDemoHelp[] =
     "0 = any), --idle-lock-seconds (the console's idle lock, default 300; less for tests).\n"
     "demo.json then also has console_url; create the first operators with\n"
     "`kakunin operator bootstrap`.\n\n"
+    "The same process serves a national node (全国サーバ) made in DIR/national on\n"
+    "--national-port (default 8445; 0 with --port 0 unless given; 0 = any): the prefecture node\n"
+    "forwards every change to it through [upstream] with mutual TLS, and 日本年金機構 (a client\n"
+    "there) reads for the 別表第一 purpose nenkin.address_check. demo.json's \"national\" says\n"
+    "where; the printed commands show a change reaching it and stats --digest equal on both.\n\n"
     "Example:\n"
     "  kakunin demo --data var/demo --port 8443\n";
 
@@ -536,7 +542,8 @@ Status PrepareDemo(const std::string& dir, int residents, const std::string& add
 }
 
 Status WriteDemoJson(const std::string& dir, const std::string& address, uint16_t port,
-                     const std::string& resident_code, const std::string& console_url) {
+                     const std::string& resident_code, const std::string& console_url,
+                     const std::string& national_url) {
   const std::string abs = fs::absolute(dir).lexically_normal().string();
   const std::string url = "https://" + address + ":" + std::to_string(port);
   std::string o = "{\"url\":" + JsonStr(url) + ",\"port\":" + std::to_string(port) +
@@ -562,7 +569,8 @@ Status WriteDemoJson(const std::string& dir, const std::string& address, uint16_
   }
   o += "],\"examples\":{\"resident_code\":" + JsonStr(resident_code) +
        ",\"purpose\":\"board.school_aid\",\"notification_file\":" +
-       JsonStr(abs + "/example-notification.json") + "}}\n";
+       JsonStr(abs + "/example-notification.json") + "}," +
+       demo::NationalJson(dir, national_url) + "}\n";
   // Written whole, then renamed: a script polling for the file never reads half of it.
   const std::string tmp = dir + "/demo.json.tmp";
   {
@@ -583,7 +591,7 @@ std::string ShellQuote(const std::string& s) {
 }
 
 void PrintCurls(const std::string& dir, const std::string& address, uint16_t port,
-                const std::string& code, std::ostream& out) {
+                const std::string& code, const std::string& national_url, std::ostream& out) {
   const std::string abs = fs::absolute(dir).lexically_normal().string();
   const std::string url = "https://" + address + ":" + std::to_string(port);
   const std::string ca = ShellQuote(abs + "/ca/ca.pem");
@@ -607,8 +615,9 @@ void PrintCurls(const std::string& dir, const std::string& address, uint16_t por
       << "?purpose=pref.passport'\n\n"
       << "# 4. 運用 / operations: /healthz, /readyz, /metrics, /v1/openapi.json — every port "
          "asks for a registered certificate (here the board's; a monitoring system gets its own)\n"
-      << "curl -sS " << tls("board-of-education") << " " << url << "/readyz\n\n"
-      << "# 作動停止 / halt: kakunin halt --data " << ShellQuote(abs)
+      << "curl -sS " << tls("board-of-education") << " " << url << "/readyz\n\n";
+  demo::PrintNationalCommands(dir, national_url, code, out);
+  out << "# 作動停止 / halt: kakunin halt --data " << ShellQuote(abs)
       << " --reason test; kakunin resume --data " << ShellQuote(abs) << "\n\n";
   out.flush();
 }
@@ -621,7 +630,8 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
                            {"residents", "N", "架空住民の数 / fictitious residents (100000)"},
                            {"address", "ADDR", "待受アドレス / address (127.0.0.1)"},
                            {"console-port", "N", "操作者コンソール / console port (8444; 0 = any)"},
-                           {"idle-lock-seconds", "N", "無操作ロック / idle lock (300; tests: less)"}},
+                           {"idle-lock-seconds", "N", "無操作ロック / idle lock (300; tests: less)"},
+                           {"national-port", "N", "全国サーバ / national node's port (8445; 0 = any)"}},
                           "demo", kDemoHelp, io, &exit);
   if (!args) return exit;
   auto data = RequireData(*args, "demo", io);
@@ -642,6 +652,10 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   if (!idle_lock) return Usage(io, "demo", "--idle-lock-seconds must be 1..300");
   if (!port) return Usage(io, "demo", "--port must be 0..65535");
   if (!residents) return Usage(io, "demo", "--residents must be 0..10000000");
+  // Tests ask for any free port with --port 0: the national node's then too, unless given.
+  auto national_port = number("national-port", *port == 0 ? 0 : demo::kDefaultNationalPort, 0,
+                              65535);
+  if (!national_port) return Usage(io, "demo", "--national-port must be 0..65535");
   const std::string address = args->Get("address").value_or("127.0.0.1");
   const std::string dir = *data;
   if (!fs::exists(dir + "/kakunin.toml")) {
@@ -658,10 +672,29 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   } else {
     io.err << "== 既存のデモノードを起動 / serving the demo node already in " << dir << "\n";
   }
+  Status national_ready =
+      demo::EnsureNational(dir, address, static_cast<int>(*national_port), io);
+  if (!national_ready.ok()) return FailStart(io, "demo", national_ready);
   auto code = WriteExampleNotification(dir);
   if (!code.ok()) return FailStart(io, "demo", code.status());
   auto node = OpenNode(io, dir);
   if (!node.ok()) return FailStart(io, "demo", node.status());
+  // The national node first, so the prefecture node's link finds it at once; the stop signals
+  // are blocked before its threads start, so that only ServeUntilSignal receives them.
+  BlockServerSignals();
+  std::mutex national_mu;
+  auto national = demo::NationalServer::Start(
+      dir, address, static_cast<int>(*national_port), io,
+      [&io, &national_mu](const std::string& line) {
+        std::lock_guard lock(national_mu);
+        io.err << "kakunin demo: 全国 / national: " << line << "\n";
+        io.err.flush();
+      });
+  if (!national.ok()) return FailStart(io, "demo", national.status());
+  io.err << "kakunin demo: 全国サーバ / national node on " << (*national)->url() << " ("
+         << fs::absolute(dir).lexically_normal().string() << "/national)\n";
+  // The link runs to the port the national node has now, with the files kakunin.toml names.
+  (*node)->config.upstream = demo::Upstream(dir, (*national)->url());
   registry::ServerConfig sc = (*node)->config.server;
   sc.port = static_cast<int>(*port);
   sc.address = address;
@@ -670,13 +703,14 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   console.address = address;
   console.port = static_cast<int>(*console_port);
   console.idle_lock_seconds = static_cast<int>(*idle_lock);
-  return ServeUntilSignal(
+  const int exit_status = ServeUntilSignal(
       **node, sc, io, "demo",
       [&](uint16_t bound, uint16_t console_bound) -> Status {
         const std::string console_url =
             "https://" + console.rp_id + ":" + std::to_string(console_bound);
-        KAKUNIN_RETURN_IF_ERROR(WriteDemoJson(dir, address, bound, *code, console_url));
-        if (!code->empty()) PrintCurls(dir, address, bound, *code, io.out);
+        KAKUNIN_RETURN_IF_ERROR(
+            WriteDemoJson(dir, address, bound, *code, console_url, (*national)->url()));
+        if (!code->empty()) PrintCurls(dir, address, bound, *code, (*national)->url(), io.out);
         io.out << "# 操作者コンソール / the operators' console: " << console_url << "/\n"
                << "#   最初の操作者 / first operators: kakunin operator bootstrap --data "
                << ShellQuote(fs::absolute(dir).lexically_normal().string())
@@ -685,6 +719,12 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
         return Status::Ok();
       },
       console);
+  // The prefecture node has stopped (its link with it): now the national node.
+  Status st = (*national)->Stop();
+  std::lock_guard lock(national_mu);
+  if (!st.ok()) return Fail(io, "demo", st);
+  io.err << "kakunin demo: 全国サーバ停止 / national node stopped\n";
+  return exit_status;
 }
 
 // ---------------------------------------------------------------------------------------------
