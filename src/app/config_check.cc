@@ -289,6 +289,16 @@ std::vector<std::string> CheckNodeConfigFile(const std::string& config_file,
     toml::table one = keyed_base;
     Put(one, path, *node);
     auto parsed = ParseNodeConfig(Text(one), data_dir);
+    if (!parsed.ok() && path.size() >= 2) {
+      // A key of a table with required keys ([upstream], [database], [hsm]) cannot stand alone:
+      // it is fine if it parses beside its table's other keys.
+      toml::table with_siblings = keyed_base;
+      for (const auto& [other, value] : leaves) {
+        if (other.size() >= 2 && other[0] == path[0]) Put(with_siblings, other, *value);
+      }
+      auto together = ParseNodeConfig(Text(with_siblings), data_dir);
+      if (together.ok()) parsed = std::move(together);
+    }
     if (!parsed.ok()) {
       problems.Add(Strip(parsed.status().message()));
       Erase(repaired, path);

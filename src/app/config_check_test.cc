@@ -70,6 +70,30 @@ TEST_F(ConfigCheckTest, WhatInitWritesHasNoProblem) {
   EXPECT_NE(r.out.find(": ok"), std::string::npos);
 }
 
+// A table with required keys ([upstream]) was reported broken key by key: each key was tried
+// alone, without the table's other required keys.
+TEST_F(ConfigCheckTest, ACompleteUpstreamTableHasNoProblemAndAMissingKeyIsNamed) {
+  for (const char* f : {"national-ca.pem", "link.pem", "link.key"}) {
+    std::ofstream(data_ + "/" + f) << "x";
+    fs::permissions(data_ + "/" + f, fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace);
+  }
+  Append("\n[upstream]\nurl = \"https://national.example:8445\"\n"
+         "ca_file = \"national-ca.pem\"\ncert_file = \"link.pem\"\nkey_file = \"link.key\"\n");
+  auto problems = Check();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  std::string text;
+  {
+    std::ifstream in(data_ + "/kakunin.toml");
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  text.replace(text.find("ca_file = \"national-ca.pem\"\n"),
+               std::string("ca_file = \"national-ca.pem\"\n").size(), "");
+  std::ofstream(data_ + "/kakunin.toml", std::ios::trunc) << text;
+  problems = Check();
+  EXPECT_TRUE(Has(problems, "ca_file")) << (problems.empty() ? "" : problems.front());
+}
+
 // The point of the command: one run lists them all, not the first only.
 TEST_F(ConfigCheckTest, EveryProblemAtOnce) {
   std::ofstream(data_ + "/kakunin.toml", std::ios::trunc)
