@@ -58,7 +58,9 @@ for round in $(seq 1 $kills); do
   kill -9 "$pid" 2> /dev/null
   wait "$pid" 2> /dev/null
   rc=$?
-  if [ "$rc" != 137 ]; then done_round=$round; break; fi
+  # 0 or 1 (the one conflict rejected): the file is done. Anything else but the kill (a run
+  # that gave up under a heavily loaded machine) is just another interrupted round.
+  if [ "$rc" = 0 ] || [ "$rc" = 1 ]; then done_round=$round; break; fi
   # What a killed run printed is in the journal: the next run does not send it again.
   bad=$(grep -c '"ok":false' "$tmp/out.$round" | tr -d ' ')
   [ "$bad" -le 1 ] && ok || fail "round $round: $bad rejected after a kill"
@@ -112,5 +114,10 @@ killed=$(( done_round == 0 ? kills : done_round - 1 ))
 [ "$replays" -le $((killed * batch)) ] && ok || fail "$replays replays for $killed kills of $batch-record batches"
 "$bin" audit verify --data "$tmp/d" > "$tmp/verify" && ok || fail "audit verify: $(cat "$tmp/verify")"
 
+if [ "$failed" != 0 ]; then
+  # Keep what each round said: this test failed once under a fully parallel ctest and the
+  # outputs were gone with the temporary directory.
+  for f in "$tmp"/err.*; do echo "--- $(basename "$f")"; tail -5 "$f"; done
+fi
 echo "notify_crash: $killed kills, $replays replayed at the node, $count applied; $passed passed, $failed failed"
 [ "$failed" = 0 ]
