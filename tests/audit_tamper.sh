@@ -1,16 +1,69 @@
 #!/usr/bin/env bash
 # Tamper tests on the database file itself (issue: "nobody — a database administrator
 # included — can change, remove, reorder or truncate an entry without it being detected").
-# Each case edits a fresh copy of a node's database with the sqlite3 shell, then
+# Each case edits a fresh copy of a node's database with the sqlite3 shell (or psql), then
 # `kakunin audit verify` must fail (exit 1) and name what does not match.
-# Usage: tests/audit_tamper.sh path/to/kakunin
+# With STORE postgresql (issue 13) the node keeps its registry on a private PostgreSQL server this
+# script starts and stops (tests/support/pg_server.sh); the same cases are made with psql by
+# someone with SQL access to the database, each on a fresh copy (CREATE DATABASE … TEMPLATE).
+# Usage: tests/audit_tamper.sh path/to/kakunin [sqlite|postgresql]
 set -euo pipefail
 bin=$1
+store=${2:-sqlite}
+here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pg=""
+cleanup() {
+  if [ -n "$pg" ]; then bash "$here/support/pg_server.sh" stop "$pg" || true; rm -rf "$pg"; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
+# The store's dialect. db SQL: run SQL on the node's database. snapshot / restore: keep a clean
+# copy / put it back. blob HEX: a binary literal. last_byte_x: the payload with its last byte
+# made 'X' (0x58). payload_hex SEQ: an entry's payload in hex.
+case "$store" in
+  sqlite)
+    "$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
+    db() { sqlite3 "$tmp/node/registry.db" "$1"; }
+    snapshot() { cp "$tmp/node/registry.db" "$tmp/clean.db"; }
+    restore() { cp "$tmp/clean.db" "$tmp/node/registry.db"; }
+    blob() { echo "X'$1'"; }
+    last_byte_x="CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB)"
+    first_byte_zero() { echo "CAST(X'00' || substr($1, 2) AS BLOB)"; }
+    flip_last_byte="CAST(substr(payload, 1, length(payload) - 1) || CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB)"
+    payload_hex() { db "SELECT hex(payload) FROM audit_entries WHERE seq = $1"; }
+    holds_code="instr(payload, CAST('CODE' AS BLOB)) > 0 OR instr(targets, CAST('CODE' AS BLOB)) > 0"
+    not_v2="substr(payload, 1, 1) <> X'02'"
+    cut_nodes="((idx + 1) << level) > 1400"
+    ;;
+  postgresql)
+    pg=$(mktemp -d)
+    # fsync off: this test is about what someone with SQL access can change, not durability, and
+    # each case copies the database afresh.
+    bash "$here/support/pg_server.sh" start "$pg" $$ fsync=off
+    admin="postgresql:///postgres?host=$pg&user=kakunin"
+    url="postgresql:///registry?host=$pg&user=kakunin"
+    psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE registry"
+    "$bin" init --data "$tmp/node" --prefecture 19 --database-url "$url" > /dev/null
+    db() { psql -X -q -At -v ON_ERROR_STOP=1 "$url" -c "$1"; }
+    snapshot() { psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE clean TEMPLATE registry"; }
+    restore() {
+      psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "DROP DATABASE registry" \
+        -c "CREATE DATABASE registry TEMPLATE clean"
+    }
+    blob() { echo "'\\x$1'::bytea"; }
+    last_byte_x="set_byte(payload, length(payload) - 1, 88)"
+    first_byte_zero() { echo "'\\x00'::bytea || substr($1, 2)"; }
+    flip_last_byte="set_byte(payload, length(payload) - 1, CASE WHEN get_byte(payload, length(payload) - 1) = 88 THEN 89 ELSE 88 END)"
+    payload_hex() { db "SELECT encode(payload, 'hex') FROM audit_entries WHERE seq = $1"; }
+    holds_code="position(convert_to('CODE', 'UTF8') in payload) > 0 OR position(convert_to('CODE', 'UTF8') in coalesce(targets, ''::bytea)) > 0"
+    not_v2="get_byte(payload, 0) <> 2"
+    cut_nodes="((idx + 1) << level::int4) > 1400"  # (int8 << int4: there is no int8 << int8)
+    ;;
+  *) fail "store: sqlite or postgresql, not $store" ;;
+esac
 # No host command reads resident data: a registered agency reads one record over the API, which
 # leaves a read entry and a provision record. It is registered before the notifications, so the
 # entries named below (700, 1400, 1500, …) are still theirs.
@@ -31,7 +84,7 @@ curl -sSf --cacert "$tmp/ca/ca.pem" --cert "$tmp/boe.pem" --key "$tmp/boe.key" \
   "https://127.0.0.1:$port/v1/residents/$code?purpose=board.school_aid" > /dev/null \
   || fail "the agency's lookup failed: $(cat "$tmp/serve.err")"
 kill -TERM "$serve"; wait "$serve" || fail "serve did not stop cleanly"
-[ "$(sqlite3 "$tmp/node/registry.db" 'SELECT count(*) FROM provisions')" -eq 1 ] || fail "no provision record"
+[ "$(db 'SELECT count(*) FROM provisions')" -eq 1 ] || fail "no provision record"
 # The read names the code only by its keyed MAC, yet an auditor who knows the code finds it
 # (with the node's key), and the log of that search names the code by its MAC too.
 "$bin" audit search --data "$tmp/node" --target "$code" > "$tmp/found" || fail "audit search"
@@ -39,21 +92,21 @@ grep -q '"action":"resident.provide"' "$tmp/found" || fail "audit search --targe
 grep -q '"action":"notification.apply"' "$tmp/found" || fail "audit search --target missed the entry"
 # The second edition (issue 11): no entry, target leaf or index row holds a resident code in
 # clear — notifications name it by its keyed MAC too.
-sqlite3 "$tmp/node/registry.db" "SELECT count(*) FROM audit_targets WHERE resident_code = '$code'" \
+db "SELECT count(*) FROM audit_targets WHERE resident_code = '$code'" \
   | grep -qx 0 || fail "the code appears in clear in the target index"
-sqlite3 "$tmp/node/registry.db" "SELECT count(*) FROM audit_entries WHERE instr(payload, CAST('$code' AS BLOB)) > 0 OR instr(targets, CAST('$code' AS BLOB)) > 0" \
+db "SELECT count(*) FROM audit_entries WHERE ${holds_code//CODE/$code}" \
   | grep -qx 0 || fail "the code appears in clear in an entry"
-[ "$(sqlite3 "$tmp/node/registry.db" "SELECT count(*) FROM audit_entries WHERE payload IS NOT NULL AND substr(payload, 1, 1) <> X'02'")" -eq 0 ] \
+[ "$(db "SELECT count(*) FROM audit_entries WHERE payload IS NOT NULL AND $not_v2")" -eq 0 ] \
   || fail "new entries are not version 2"
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
-cp "$tmp/node/registry.db" "$tmp/clean.db"
+snapshot
 
 passed=0
 # expect_detected NAME SQL PATTERN: apply SQL to a fresh copy; verify must fail naming PATTERN.
 expect_detected() {
   local name=$1 sql=$2 pattern=$3
-  cp "$tmp/clean.db" "$tmp/node/registry.db"
-  sqlite3 "$tmp/node/registry.db" "$sql"
+  restore
+  db "$sql" > /dev/null
   set +e
   "$bin" audit verify --data "$tmp/node" > "$tmp/out" 2>&1
   local rc=$?
@@ -65,16 +118,15 @@ expect_detected() {
 }
 
 expect_detected "one changed byte" \
-  "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB) WHERE seq = 700" \
+  "UPDATE audit_entries SET payload = $last_byte_x WHERE seq = 700" \
   "entry 700 does not match its leaf hash"
 # The attacker recomputes the leaf hash of the changed entry (SHA-256(0x00 ‖ payload), with
 # perl's core Digest::SHA): the stored tree above it no longer matches.
-cp "$tmp/clean.db" "$tmp/forged.db"
-sqlite3 "$tmp/forged.db" "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB) WHERE seq = 700"
-forged=$(sqlite3 "$tmp/forged.db" "SELECT hex(payload) FROM audit_entries WHERE seq = 700" \
-  | perl -MDigest::SHA=sha256_hex -ne 'chomp; print sha256_hex("\x00" . pack("H*", $_))')
+restore
+db "UPDATE audit_entries SET payload = $last_byte_x WHERE seq = 700" > /dev/null
+forged=$(payload_hex 700 | perl -MDigest::SHA=sha256_hex -ne 'chomp; print sha256_hex("\x00" . pack("H*", $_))')
 expect_detected "a changed byte with its leaf hash recomputed by the attacker" \
-  "UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB), leaf_hash = X'$forged' WHERE seq = 700" \
+  "UPDATE audit_entries SET payload = $last_byte_x, leaf_hash = $(blob "$forged") WHERE seq = 700" \
   "stored tree node (1, 350) does not match entries 700…701"
 expect_detected "a deleted entry" \
   "DELETE FROM audit_entries WHERE seq = 400" \
@@ -86,13 +138,13 @@ expect_detected "the newest entries truncated" \
   "DELETE FROM audit_entries WHERE seq >= 1400" \
   "truncated"
 expect_detected "a replaced checkpoint" \
-  "UPDATE audit_checkpoints SET root = X'$(printf '%064d' 0)' WHERE tree_size = (SELECT max(tree_size) FROM audit_checkpoints)" \
+  "UPDATE audit_checkpoints SET root = $(blob "$(printf '%064d' 0)") WHERE tree_size = (SELECT max(tree_size) FROM audit_checkpoints)" \
   "bad signature"
 expect_detected "an altered searchable column" \
   "UPDATE audit_entries SET actor = 'os:someone-else' WHERE seq = 1500" \
   "searchable columns"
 expect_detected "an altered tree node" \
-  "UPDATE audit_nodes SET hash = X'$(printf '%064d' 0)' WHERE level = 3 AND idx = 5" \
+  "UPDATE audit_nodes SET hash = $(blob "$(printf '%064d' 0)") WHERE level = 3 AND idx = 5" \
   "stored tree node (3, 5)"
 
 # Regressions from the review of the first version: erasing a payload is not retention unless
@@ -109,7 +161,7 @@ expect_detected "an entry dated into the future" \
   "UPDATE audit_entries SET payload = NULL, actor = '', action = '', purpose = '', time = 9223372036854775807 WHERE seq = 0" \
   "entry 1 is dated before entry 0"
 expect_detected "the newest entries cut off with their nodes and checkpoints" \
-  "DELETE FROM audit_entries WHERE seq >= 1400; DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 1400; DELETE FROM audit_checkpoints WHERE tree_size > 1400" \
+  "DELETE FROM audit_entries WHERE seq >= 1400; DELETE FROM audit_nodes WHERE $cut_nodes; DELETE FROM audit_checkpoints WHERE tree_size > 1400" \
   "not covered by a signed checkpoint\\|does not extend\\|target index"
 expect_detected "every checkpoint deleted" \
   "DELETE FROM audit_checkpoints" \
@@ -123,9 +175,9 @@ expect_detected "a provision record's recipient changed" \
 expect_detected "a row of the target index deleted (hiding a read from audit search)" \
   "DELETE FROM audit_targets WHERE seq = 1500" \
   "target index"
-provide=$(sqlite3 "$tmp/node/registry.db" "SELECT max(audit_seq) FROM provisions")
+provide=$(db "SELECT max(audit_seq) FROM provisions")
 expect_detected "a target leaf altered (another resident named)" \
-  "UPDATE audit_entries SET targets = CAST(X'00' || substr(targets, 2) AS BLOB) WHERE seq = $provide" \
+  "UPDATE audit_entries SET targets = $(first_byte_zero targets) WHERE seq = $provide" \
   "entry $provide: its stored targets do not match the entry"
 expect_detected "a target moved to another entry" \
   "UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = $provide) WHERE seq = 700" \
@@ -134,11 +186,11 @@ expect_detected "a target removed" \
   "UPDATE audit_entries SET targets = NULL WHERE seq = 700" \
   "entry 700: its stored targets do not match the entry"
 expect_detected "a planted node" \
-  "INSERT INTO audit_nodes (level, idx, hash) VALUES (20, 0, X'$(printf '%064d' 0)')" \
+  "INSERT INTO audit_nodes (level, idx, hash) VALUES (20, 0, $(blob "$(printf '%064d' 0)"))" \
   "have no entries under them"
 # The next command refuses a database whose log was cut, instead of signing over it.
-cp "$tmp/clean.db" "$tmp/node/registry.db"
-sqlite3 "$tmp/node/registry.db" "DELETE FROM audit_entries WHERE seq >= 1400; DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 1400; DELETE FROM audit_checkpoints WHERE tree_size > 1400"
+restore
+db "DELETE FROM audit_entries WHERE seq >= 1400; DELETE FROM audit_nodes WHERE $cut_nodes; DELETE FROM audit_checkpoints WHERE tree_size > 1400" > /dev/null
 set +e
 "$bin" stats --data "$tmp/node" > "$tmp/out" 2>&1
 rc=$?
@@ -147,7 +199,7 @@ set -e
 passed=$((passed + 1))
 
 # A checkpoint and an inclusion proof checked elsewhere with nothing but the public key.
-cp "$tmp/clean.db" "$tmp/node/registry.db"
+restore
 "$bin" audit checkpoint --data "$tmp/node" > "$tmp/cp.json"
 "$bin" audit prove --data "$tmp/node" --entry 1234 > "$tmp/proof.json"
 "$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint "$tmp/cp.json" \
@@ -212,7 +264,7 @@ passed=$((passed + 1))
 if "$bin" audit check-statement --public-key "$tmp/other/audit.key.pub" "$tmp/st.json" \
   > /dev/null; then fail "a statement was accepted under another node's key"; fi
 passed=$((passed + 1))
-echo "audit tamper: $passed tampering cases detected; $((passed + 1)) passed, 0 failed"
+echo "audit tamper ($store): $passed tampering cases detected; $((passed + 1)) passed, 0 failed"
 
 # Issue 10, item 14: verify goes on after the first problem and names every one, so a bad entry
 # cannot hide a later change. Two entries changed far apart, and a second provision record
@@ -220,14 +272,13 @@ echo "audit tamper: $passed tampering cases detected; $((passed + 1)) passed, 0 
 # named, once each, and the exit status still says failure. On the node's database as the
 # commands above left it (audit.head now vouches for their entries, not for clean.db).
 "$bin" audit verify --data "$tmp/node" > /dev/null || fail "several problems: the log was not clean"
-provide_seq=$(sqlite3 "$tmp/node/registry.db" "SELECT max(audit_seq) FROM provisions")
-sqlite3 "$tmp/node/registry.db" "
-  UPDATE audit_entries SET payload = CAST(substr(payload, 1, length(payload) - 1) ||
-    CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB) WHERE seq IN (300, 1200);
+provide_seq=$(db "SELECT max(audit_seq) FROM provisions")
+db "
+  UPDATE audit_entries SET payload = $flip_last_byte WHERE seq IN (300, 1200);
   INSERT INTO provisions (resident_code, provided_at, function, purpose, provision_kind,
     number_provided, source, recipient, items, audit_seq)
     SELECT resident_code, provided_at, function, purpose, provision_kind, number_provided, source,
-    recipient, items, audit_seq FROM provisions WHERE audit_seq = $provide_seq LIMIT 1;"
+    recipient, items, audit_seq FROM provisions WHERE audit_seq = $provide_seq LIMIT 1;" > /dev/null
 set +e
 "$bin" audit verify --data "$tmp/node" > "$tmp/out" 2>&1
 rc=$?

@@ -21,10 +21,11 @@ ReaderPool::Lease::~Lease() {
 Result<ReaderPool::Lease> ReaderPool::Acquire() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       auto reader = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(reader));
+      // A reader whose connection broke while idle (a failover) is dropped, not handed out.
+      if (reader->Reusable()) return Lease(this, std::move(reader));
     }
   }
   // Opened outside the lock: a slow open must not hold up the threads returning readers.
@@ -41,6 +42,7 @@ size_t ReaderPool::idle() const {
 }
 
 void ReaderPool::Return(std::unique_ptr<store::RegistryReader> reader) {
+  if (!reader->Reusable()) return;  // its connection broke during the call
   std::lock_guard<std::mutex> lock(mu_);
   idle_.push_back(std::move(reader));
 }

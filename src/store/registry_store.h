@@ -36,6 +36,9 @@ class RegistryReader : public ResidentReader,
                        public LinkReader {
  public:
   ~RegistryReader() override = default;
+  // Whether a pool may keep this reader for another call: false once the connection under it
+  // broke (a database server that went away, a failover), so the next call opens a new one.
+  virtual bool Reusable() const { return true; }
 };
 
 // Writes inside one transaction (see RegistryStore::Write). Not thread-safe.

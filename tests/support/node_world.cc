@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "registry/registry.h"
+#include "support/pg_server.h"
 
 namespace kakunin::testing {
 
@@ -19,7 +20,15 @@ Status NodeWorld::MakeNode(const std::string& name) {
   if (::mkdtemp(tmpl.data()) == nullptr) return Status::Internal("mkdtemp failed");
   dir = tmpl;
   const std::string node_dir = dir + "/node";
-  KAKUNIN_RETURN_IF_ERROR(app::InitNode(node_dir, 19, ""));
+  // With KAKUNIN_TEST_STORE=postgresql the node keeps its registry in a fresh schema on the test
+  // process's own PostgreSQL server, as the registry's suites do (support/registry_fixture.h).
+  std::string database_url;
+  if (TestStoreKind() == "postgresql") {
+    static int next = 0;
+    KAKUNIN_ASSIGN_OR_RETURN(url, PgServer::Shared()->FreshSchema("w" + std::to_string(++next)));
+    database_url = url;
+  }
+  KAKUNIN_RETURN_IF_ERROR(app::InitNode(node_dir, 19, "", database_url));
   KAKUNIN_ASSIGN_OR_RETURN(opened, app::OpenNode(node_dir));
   node = std::move(opened);
   return Status::Ok();

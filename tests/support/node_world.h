@@ -40,7 +40,8 @@ class NodeWorld {
   ~NodeWorld();  // TearDown()
 
   // A fresh directory /tmp/kakunin-<name>-XXXXXX and a node of prefecture 19 initialised in
-  // <dir>/node and opened. SIGPIPE is ignored: a client writing a body the server refused gets
+  // <dir>/node and opened (its registry in SQLite there, or with KAKUNIN_TEST_STORE=postgresql in
+  // a fresh schema on the process's own PostgreSQL server). SIGPIPE is ignored: a client writing a body the server refused gets
   // EPIPE, not a signal.
   Status MakeNode(const std::string& name);
 

@@ -94,7 +94,9 @@ Status PgServer::Stop() {
 
 Status PgServer::Restart() {
   auto r = Run("bash " + Quote(Script()) + " restart " + Quote(dir_) + " 2>&1");
-  return r.ok() ? Status::Ok() : r.status();
+  if (!r.ok()) return r.status();
+  stopped_ = false;  // (a stopped server is started again: the destructor must stop it)
+  return Status::Ok();
 }
 
 std::string PgServer::Url(const std::string& db, const std::string& schema) const {

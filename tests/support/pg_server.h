@@ -32,7 +32,8 @@ class PgServer {
   // Runs SQL through psql as the server's superuser; returns its output (-At: unaligned).
   Result<std::string> Psql(const std::string& sql, const std::string& db = "postgres",
                            const std::string& schema = "") const;
-  // Restarts the server (a fast shutdown: connections are cut, as in a failover).
+  // Restarts the server (a fast shutdown: connections are cut, as in a failover), or starts it
+  // again after Stop.
   Status Restart();
   // Stops the server now (a fast shutdown); the destructor then only removes files.
   Status Stop();

@@ -162,9 +162,15 @@ Conn::~Conn() {
 
 bool Conn::Healthy() const {
   if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK) return false;
-  // A server that closed the connection (a restart, a failover) has left an end of file or a
-  // FATAL message on the socket: reading what is there (without blocking) notices it.
-  if (PQtransactionStatus(c_) == PQTRANS_IDLE && PQconsumeInput(c_) == 0) return false;
+  // A server that closed the connection (a restart, a failover) has left a FATAL message and
+  // an end of file on the socket: reading what is there (without blocking) notices it. The first
+  // read may only take the message (libpq treats it as a notice while idle); the end of file
+  // comes with the next one.
+  if (PQtransactionStatus(c_) == PQTRANS_IDLE) {
+    for (int i = 0; i < 2; ++i) {
+      if (PQconsumeInput(c_) == 0) return false;
+    }
+  }
   return PQstatus(c_) == CONNECTION_OK;
 }
 

@@ -39,7 +39,7 @@ Result<std::unique_ptr<Conn>> ConnPool::Take() {
       if (c->Healthy()) return c;
     }
   }
-  return Conn::Open(url_);
+  return reconnect_->Open();
 }
 
 void ConnPool::Give(std::unique_ptr<Conn> c) {
@@ -50,6 +50,10 @@ void ConnPool::Give(std::unique_ptr<Conn> c) {
 
 PgReader::~PgReader() {
   if (pool_ && db_) pool_->Give(std::move(db_));
+}
+
+bool PgReader::Reusable() const {
+  return db_ != nullptr && db_->Healthy() && PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
 }
 
 // Savepoints are named by depth: one per notification, nested at most a few deep.
@@ -80,7 +84,9 @@ using detail::PgTxn;
 class PgRegistryStore final : public RegistryStore {
  public:
   PgRegistryStore(std::string url, std::unique_ptr<Conn> writer)
-      : url_(std::move(url)), writer_(std::move(writer)), pool_(std::make_shared<ConnPool>(url_)) {}
+      : reconnect_(std::make_shared<Reconnector>(std::move(url))),
+        writer_(std::move(writer)),
+        pool_(std::make_shared<ConnPool>(reconnect_)) {}
 
   Status Write(const std::function<Status(RegistryTxn&)>& fn) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -158,14 +164,14 @@ class PgRegistryStore final : public RegistryStore {
       return Status::Ok();
     }
     writer_.reset();
-    auto c = Conn::Open(url_);
+    auto c = reconnect_->Open();
     if (!c.ok()) return c.status();
     writer_ = std::move(*c);
     return Status::Ok();
   }
 
   std::mutex mu_;
-  std::string url_;
+  std::shared_ptr<Reconnector> reconnect_;
   std::unique_ptr<Conn> writer_;
   std::shared_ptr<ConnPool> pool_;
 };

@@ -10,7 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "registry/reader_pool.h"
 #include "store/pg/pg_registry_store.h"
+#include "store/pg/reconnect.h"
 #include "store/pg/schema.h"
 #include "support/pg_server.h"
 
@@ -150,6 +152,77 @@ TEST_F(PgStoreTest, WritesGoOnAfterTheServerRestarts) {
   auto fresh = store_->OpenReader();
   ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
   EXPECT_EQ(*(*fresh)->GetMeta("k"), std::optional<std::string>("3"));
+}
+
+// The registry keeps readers between calls (registry::ReaderPool). After a restart or a
+// failover their connections are dead: the pool must not hand one out again (every read would
+// fail until the node restarted), it opens a new one.
+TEST_F(PgStoreTest, APooledReaderWhoseConnectionBrokeIsNotHandedOutAgain) {
+  ASSERT_TRUE(store_->SetMeta("k", "1").ok());
+  registry::ReaderPool pool(store_.get());
+  {
+    auto lease = pool.Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+    ASSERT_TRUE((*lease)->GetMeta("k").ok());
+  }
+  ASSERT_EQ(pool.idle(), 1u);
+  ASSERT_TRUE(PgServer::Shared()->Restart().ok());
+  auto lease = pool.Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  auto k = (*lease)->GetMeta("k");
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  EXPECT_EQ(*k, std::optional<std::string>("1"));
+}
+
+// While the server cannot be reached, one connection attempt per interval (50 ms doubling to
+// 1 s, on an injected clock); the calls in between are kUnavailable at once, without trying.
+TEST(PgReconnectTest, AttemptsBackOffWhileTheServerIsUnreachable) {
+  std::atomic<int64_t> now{1'000'000};
+  Reconnector r("postgresql:///x?host=/nonexistent-kakunin-socket-dir&user=kakunin",
+                [&] { return now.load(); });
+  auto first = r.Open();
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(r.attempts(), 1);
+  EXPECT_TRUE(r.unreachable());
+  int64_t interval = 50'000;
+  for (int round = 0; round < 8; ++round) {
+    now += interval - 1;
+    auto skipped = r.Open();
+    ASSERT_FALSE(skipped.ok());
+    EXPECT_EQ(skipped.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(skipped.status().message().find("unreachable"), std::string::npos);
+    EXPECT_EQ(r.attempts(), round + 1) << "an attempt inside the interval, round " << round;
+    now += 1;
+    EXPECT_FALSE(r.Open().ok());
+    EXPECT_EQ(r.attempts(), round + 2) << "no attempt once the interval was over, round " << round;
+    interval = std::min<int64_t>(interval * 2, 1'000'000);
+  }
+  EXPECT_EQ(interval, 1'000'000);  // the cap was reached and held
+}
+
+// The first connection that succeeds ends the backoff: the next failure starts again at 50 ms.
+TEST(PgReconnectTest, ASuccessResetsTheBackoff) {
+  auto server = PgServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::atomic<int64_t> now{1'000'000};
+  Reconnector r((*server)->Url(), [&] { return now.load(); });
+  ASSERT_TRUE(r.Open().ok());
+  ASSERT_TRUE((*server)->Stop().ok());
+  for (int i = 0; i < 4; ++i) {  // the interval grows to 400 ms
+    EXPECT_FALSE(r.Open().ok());
+    now += 1'000'000;
+  }
+  EXPECT_EQ(r.attempts(), 5);
+  ASSERT_TRUE((*server)->Restart().ok());  // pg_ctl restart starts a stopped server
+  auto back = r.Open();
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(r.unreachable());
+  ASSERT_TRUE((*server)->Stop().ok());
+  EXPECT_FALSE(r.Open().ok());
+  now += 50'000;
+  EXPECT_FALSE(r.Open().ok());
+  EXPECT_EQ(r.attempts(), 8) << "after a success the interval starts at 50 ms again";
 }
 
 // A node made before migrations 6 and 7 (the media register, the link) upgrades in place: the

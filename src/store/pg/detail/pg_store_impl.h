@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "store/pg/conn.h"
+#include "store/pg/reconnect.h"
 #include "store/registry_store.h"
 
 namespace kakunin::store::pg::detail {
@@ -23,13 +24,14 @@ namespace kakunin::store::pg::detail {
 // outlive the store by a moment).
 class ConnPool {
  public:
-  explicit ConnPool(std::string url) : url_(std::move(url)) {}
+  // New connections come from `reconnect` (shared with the writer: one backoff per store).
+  explicit ConnPool(std::shared_ptr<Reconnector> reconnect) : reconnect_(std::move(reconnect)) {}
   Result<std::unique_ptr<Conn>> Take();
   void Give(std::unique_ptr<Conn> c);
 
  private:
   std::mutex mu_;
-  std::string url_;
+  std::shared_ptr<Reconnector> reconnect_;
   std::vector<std::unique_ptr<Conn>> idle_;
 };
 
@@ -40,6 +42,8 @@ class PgReader final : public RegistryReader {
   PgReader(std::unique_ptr<Conn> conn, std::shared_ptr<ConnPool> pool)
       : db_(std::move(conn)), pool_(std::move(pool)) {}
   ~PgReader() override;
+  // (pg_registry_store.cc) False once the connection broke: the pool opens a new one.
+  bool Reusable() const override;
 
   // --- residents (residents.cc) ---
   Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) override;
