@@ -316,6 +316,9 @@ class SqliteTables : public TableStore {
 
 Result<std::unique_ptr<TableStore>> OpenTableStore(const std::string& path) {
   KAKUNIN_ASSIGN_OR_RETURN(db, Db::Open(path, /*create=*/false, /*read_only=*/false));
+  // Every table is read (or written) once, front to back: a large page cache buys nothing, and a
+  // small one keeps the move's memory bounded whatever the database's size.
+  KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-8192"));
   return std::unique_ptr<TableStore>(new SqliteTables(std::move(db)));
 }
 
