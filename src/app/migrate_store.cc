@@ -275,6 +275,17 @@ Result<registry::MigrationReport> MigrateNodeStore(const std::string& data_dir,
       return Status::DataLoss("the operation log does not verify on the target: " +
                               again.problem);
     }
+    // Nothing may have reached the source since its snapshot (a node started by mistake on
+    // PostgreSQL, where the snapshot holds no lock): every write appends to its log.
+    {
+      KAKUNIN_ASSIGN_OR_RETURN(reader, source_node->store->OpenReader());
+      KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
+      if (size != report.log_size) {
+        return Status::FailedPrecondition(
+            "the source changed during the move (its log holds " + std::to_string(size) +
+            " entries, the copy " + std::to_string(report.log_size) + "): is the node running?");
+      }
+    }
     // 6. Switch: the old configuration kept beside it, the new one renamed into place.
     std::string backup = config_path + ".bak";
     for (int i = 1; fs::exists(backup); ++i) backup = config_path + ".bak." + std::to_string(i);

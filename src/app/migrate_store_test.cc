@@ -194,6 +194,36 @@ TEST_F(MigrateStoreTest, PostgresqlTargetChangedAfterTheCopy) {
   EXPECT_NE(why->find("table versions"), std::string::npos);
 }
 
+// A PostgreSQL source is read in a snapshot that holds no lock: a write that reaches it during
+// the move (a node started by mistake) must stop the switch.
+TEST_F(MigrateStoreTest, APostgresqlSourceWrittenDuringTheMoveIsRefused) {
+  if (testing::TestStoreKind() != "postgresql") GTEST_SKIP() << "KAKUNIN_TEST_STORE=postgresql";
+  auto url = testing::PgServer::Shared()->FreshSchema("migrate_source");
+  ASSERT_TRUE(url.ok()) << url.status().message();
+  const std::string pg_node = (dir_ / "pgnode").string();
+  ASSERT_EQ(Kakunin({"init", "--data", pg_node, "--prefecture", "19", "--database-url", *url})
+                .status,
+            0);
+  Out gen = Kakunin({"generate", "--count", "20", "--seed", "4"});
+  ASSERT_EQ(Kakunin({"ingest", "--data", pg_node, "--today", "2026-04-01", "-"}, gen.out).status,
+            0);
+  const std::string before = Read(pg_node + "/kakunin.toml");
+  registry::MigrationHooks hooks;
+  hooks.after_copy = [&] {
+    Out halt = Kakunin({"halt", "--data", pg_node, "--reason", "test"});
+    return halt.status == 0 ? Status::Ok() : Status::Internal("halt failed: " + halt.err);
+  };
+  Status st = MigrateNodeStore(pg_node, "sqlite", {}, hooks).status();
+  // Whichever check sees it first: the command sealed the source's log, so the copy no longer
+  // extends audit.head; without that, the source's log is longer than the copy's.
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(st.message().find("audit.head") != std::string::npos ||
+              st.message().find("source") != std::string::npos)
+      << st.message();
+  EXPECT_EQ(Read(pg_node + "/kakunin.toml"), before);
+  EXPECT_FALSE(fs::exists(pg_node + "/kakunin.toml.bak"));
+}
+
 TEST(MigrateStoreConfig, ReplacesOnlyTheDatabase) {
   registry::StoreLocation pg{"postgresql", "", "postgresql://u@db1,db2/k", "postgresql://u@db1,db2/k"};
   const std::string sqlite_toml =
