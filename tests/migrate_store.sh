@@ -53,7 +53,7 @@ code=$(sed -n '1s/.*"resident_code":"\([0-9]*\)".*/\1/p' "$tmp/first.jsonl")
 
 # lookup: the agency reads the first (moved) resident over the API; prints the body.
 lookup() {
-  "$bin" serve --data "$node" > /dev/null 2> "$tmp/serve.err" & serve=$!
+  : > "$tmp/serve.err"; "$bin" serve --data "$node" > /dev/null 2>> "$tmp/serve.err" & serve=$!
   for _ in $(seq 1 200); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.1; done
   local port
   port=$(sed -n 's/.*listening on https:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/serve.err")
@@ -67,6 +67,7 @@ lookup() {
 lookup > "$tmp/lookup.before"
 grep -q "の2" "$tmp/lookup.before" || fail "the lookup does not show the amended address"
 "$bin" audit statement --data "$node" --resident "$code" --out "$tmp/statement.json" > /dev/null 2>&1
+"$bin" audit checkpoint --data "$node" > "$tmp/checkpoint.before"
 "$bin" stats --data "$node" --digest > "$tmp/digest.before"
 "$bin" stats --data "$node" > "$tmp/stats.before"
 "$bin" audit verify --data "$node" > /dev/null || fail "the SQLite node's log does not verify"
@@ -96,7 +97,7 @@ expect_refused "non-empty database" "not empty (table notes holds 1 rows)" \
   --to "postgresql:///busy?host=$pg&user=kakunin_node"
 touch "$node/taken.db"
 expect_refused "existing file" "already exists" --to sqlite:taken.db
-"$bin" serve --data "$node" > /dev/null 2> "$tmp/serve.err" & serve=$!
+: > "$tmp/serve.err"; "$bin" serve --data "$node" > /dev/null 2>> "$tmp/serve.err" & serve=$!
 for _ in $(seq 1 200); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.1; done
 expect_refused "running node (SQLite)" "in use" --to "$url"
 kill -TERM "$serve"; wait "$serve"; serve=""
@@ -122,6 +123,12 @@ cmp -s "$tmp/digest.before" "$tmp/digest.pg" || fail "digest differs on PostgreS
 "$bin" audit verify --data "$node" > "$tmp/verify.pg" || fail "audit verify on PostgreSQL: $(cat "$tmp/verify.pg")"
 "$bin" audit check-statement --public-key "$node/audit.key.pub" "$tmp/statement.json" > "$tmp/check.pg" \
   || fail "the statement from before does not check: $(cat "$tmp/check.pg")"
+# A statement made on PostgreSQL proves its log consistent with a checkpoint signed before.
+"$bin" audit statement --data "$node" --resident "$code" --checkpoint "$tmp/checkpoint.before" \
+  --out "$tmp/statement.pg.json" > /dev/null 2>&1
+"$bin" audit check-statement --public-key "$node/audit.key.pub" \
+  --checkpoint "$tmp/checkpoint.before" "$tmp/statement.pg.json" > "$tmp/check.pg2" \
+  || fail "the statement on PostgreSQL is not consistent with the checkpoint from before: $(cat "$tmp/check.pg2")"
 lookup > "$tmp/lookup.pg"
 cmp -s "$tmp/lookup.before" "$tmp/lookup.pg" || fail "the lookup differs on PostgreSQL"
 # The PostgreSQL server never saw an individual number (every statement was logged).
@@ -136,7 +143,7 @@ PREVIOUS="$tmp/changes.jsonl" changes "$tmp/first.jsonl" 500 1 move > "$tmp/late
 echo "on PostgreSQL: same lookup, digest, log verifies, statement checks, a new notification applied"
 
 # A running node on PostgreSQL is refused too.
-"$bin" serve --data "$node" > /dev/null 2> "$tmp/serve.err" & serve=$!
+: > "$tmp/serve.err"; "$bin" serve --data "$node" > /dev/null 2>> "$tmp/serve.err" & serve=$!
 for _ in $(seq 1 200); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.1; done
 expect_refused "running node (PostgreSQL)" "in use" --to sqlite:back.db
 kill -TERM "$serve"; wait "$serve"; serve=""
