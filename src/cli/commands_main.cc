@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <ostream>
 
 #include "cli/commands.h"
@@ -56,7 +57,7 @@ void PrintHelp(std::ostream& out) {
          "Commands:\n";
   for (const auto& c : Commands()) {
     std::string name = c.name;
-    name.resize(12, ' ');
+    name.resize(std::max<size_t>(12, name.size() + 1), ' ');  // migrate-store is longer
     out << "  " << name << c.summary_ja << " / " << c.summary_en << "\n";
   }
   out << "\n本人確認情報の参照は、指名された操作者が操作者コンソールまたはAPIで行います。\n"
