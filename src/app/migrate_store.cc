@@ -122,8 +122,9 @@ std::string WithDatabase(const std::string& toml, const registry::StoreLocation&
   while (out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') {
     out.pop_back();
   }
-  out += "\n[database]\n# Written by kakunin migrate-store (the previous configuration: "
-         "kakunin.toml.bak).\n";
+  out +=
+      "\n[database]\n# Written by kakunin migrate-store (the previous configuration: "
+      "kakunin.toml.bak).\n";
   if (to.kind == "postgresql") {
     out += "kind = \"postgresql\"\nurl = " + TomlQuote(to.config_value) + "\n";
   } else {
@@ -147,11 +148,10 @@ Result<registry::MigrationReport> MigrateNodeStore(const std::string& data_dir,
   if (target.kind == "postgresql") KAKUNIN_RETURN_IF_ERROR(store::pg::CheckUrl(target.url));
   {
     std::error_code ec;
-    const bool same =
-        target.kind == config.database_kind &&
-        (from_pg ? target.url == config.database_url
-                 : fs::weakly_canonical(target.path, ec) ==
-                       fs::weakly_canonical(config.database_path, ec));
+    const bool same = target.kind == config.database_kind &&
+                      (from_pg ? target.url == config.database_url
+                               : fs::weakly_canonical(target.path, ec) ==
+                                     fs::weakly_canonical(config.database_path, ec));
     if (same) {
       return Status::InvalidArgument("the node's registry is already there; nothing was changed");
     }
@@ -253,11 +253,10 @@ Result<registry::MigrationReport> MigrateNodeStore(const std::string& data_dir,
     e.actor = source_node->actor.id;
     e.terminal = source_node->actor.terminal;
     e.action = "store.migrate";
-    e.conditions = "from=" + report.from_kind + " to=" + report.to_kind +
-                   " tables=" + std::to_string(report.tables.size()) +
-                   " rows=" + std::to_string(report.rows) +
-                   " log_size=" + std::to_string(report.log_size) +
-                   " log_root=" + report.log_root_hex;
+    e.conditions =
+        "from=" + report.from_kind + " to=" + report.to_kind +
+        " tables=" + std::to_string(report.tables.size()) + " rows=" + std::to_string(report.rows) +
+        " log_size=" + std::to_string(report.log_size) + " log_root=" + report.log_root_hex;
     e.outcome = "done";
     KAKUNIN_RETURN_IF_ERROR(target_node->registry->Record(std::move(e)));
     {
@@ -272,8 +271,7 @@ Result<registry::MigrationReport> MigrateNodeStore(const std::string& data_dir,
     KAKUNIN_RETURN_IF_ERROR(target_node->registry->Checkpoint());
     KAKUNIN_ASSIGN_OR_RETURN(again, target_node->audit->Verify());
     if (!again.ok) {
-      return Status::DataLoss("the operation log does not verify on the target: " +
-                              again.problem);
+      return Status::DataLoss("the operation log does not verify on the target: " + again.problem);
     }
     // Nothing may have reached the source since its snapshot (a node started by mistake on
     // PostgreSQL, where the snapshot holds no lock): every write appends to its log.
@@ -309,9 +307,10 @@ Result<registry::MigrationReport> MigrateNodeStore(const std::string& data_dir,
     std::error_code ec;
     fs::remove(staged, ec);
     MarkFailed(target, st.message());
-    return Status(st.code(), st.message() + " (the configuration is unchanged; the target keeps "
-                                            "what was copied and says why in its meta table, "
-                                            "migrate.failed: remove it before trying again)");
+    return Status(st.code(), st.message() +
+                                 " (the configuration is unchanged; the target keeps "
+                                 "what was copied and says why in its meta table, "
+                                 "migrate.failed: remove it before trying again)");
   }
   // The node now runs on the target: its checkpoint, outside the database too (audit.head).
   Status sealed = SealLog(*target_node);
@@ -324,8 +323,8 @@ Result<registry::MigrationReport> MigrateNodeStore(const std::string& data_dir,
 namespace kakunin::app {
 
 Result<registry::MigrationReport> NodeAccess::MigrateStore(
-    const std::string& data_dir, const std::string& to,
-    const registry::MigrationProgress& progress, const registry::MigrationHooks& hooks) const {
+    const std::string& data_dir, const std::string& to, const registry::MigrationProgress& progress,
+    const registry::MigrationHooks& hooks) const {
   return MigrateNodeStore(data_dir, to, progress, hooks);
 }
 

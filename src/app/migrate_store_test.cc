@@ -132,8 +132,9 @@ TEST_F(MigrateStoreTest, ARowChangedAfterTheCopyIsFound) {
 TEST_F(MigrateStoreTest, ARowMissingFromTheLogsIndexIsFound) {
   const std::string target = node_ + "/moved.db";
   Status st = MoveWith("sqlite:moved.db", [&] {
-    EXPECT_EQ(Sql(target, "DELETE FROM audit_targets WHERE seq = "
-                          "(SELECT min(seq) FROM audit_targets)"),
+    EXPECT_EQ(Sql(target,
+                  "DELETE FROM audit_targets WHERE seq = "
+                  "(SELECT min(seq) FROM audit_targets)"),
               SQLITE_OK);
     return Status::Ok();
   });
@@ -201,9 +202,8 @@ TEST_F(MigrateStoreTest, APostgresqlSourceWrittenDuringTheMoveIsRefused) {
   auto url = testing::PgServer::Shared()->FreshSchema("migrate_source");
   ASSERT_TRUE(url.ok()) << url.status().message();
   const std::string pg_node = (dir_ / "pgnode").string();
-  ASSERT_EQ(Kakunin({"init", "--data", pg_node, "--prefecture", "19", "--database-url", *url})
-                .status,
-            0);
+  ASSERT_EQ(
+      Kakunin({"init", "--data", pg_node, "--prefecture", "19", "--database-url", *url}).status, 0);
   Out gen = Kakunin({"generate", "--count", "20", "--seed", "4"});
   ASSERT_EQ(Kakunin({"ingest", "--data", pg_node, "--today", "2026-04-01", "-"}, gen.out).status,
             0);
@@ -225,10 +225,12 @@ TEST_F(MigrateStoreTest, APostgresqlSourceWrittenDuringTheMoveIsRefused) {
 }
 
 TEST(MigrateStoreConfig, ReplacesOnlyTheDatabase) {
-  registry::StoreLocation pg{"postgresql", "", "postgresql://u@db1,db2/k", "postgresql://u@db1,db2/k"};
+  registry::StoreLocation pg{"postgresql", "", "postgresql://u@db1,db2/k",
+                             "postgresql://u@db1,db2/k"};
   const std::string sqlite_toml =
       "role = \"prefecture\"\nprefecture = 19\ndatabase = \"registry.db\"\nkey_file = \"keys\"\n"
-      "\n[retention]\naudit_years = 7\n\n[checks]\nresident_code_check = \"format\" # database = x\n";
+      "\n[retention]\naudit_years = 7\n\n[checks]\nresident_code_check = \"format\" # database = "
+      "x\n";
   std::string out = WithDatabase(sqlite_toml, pg);
   EXPECT_EQ(out.find("database = \"registry.db\""), std::string::npos);
   EXPECT_NE(out.find("resident_code_check = \"format\" # database = x\n"), std::string::npos);
@@ -259,8 +261,8 @@ TEST(MigrateStoreConfig, ParsesTargetsStrictly) {
   auto abs = registry::ParseStoreLocation("sqlite:/srv/k.db", "/data");
   ASSERT_TRUE(abs.ok());
   EXPECT_EQ(abs->path, "/srv/k.db");
-  for (const char* bad : {"", "mysql://h/db", "registry", "sqlite:", "sqlite:dir/", "x\n.db",
-                          "http://h/x.db"}) {
+  for (const char* bad :
+       {"", "mysql://h/db", "registry", "sqlite:", "sqlite:dir/", "x\n.db", "http://h/x.db"}) {
     EXPECT_EQ(registry::ParseStoreLocation(bad, "/data").status().code(),
               StatusCode::kInvalidArgument)
         << bad;

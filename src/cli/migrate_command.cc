@@ -23,7 +23,8 @@ const char kHelp[] =
     "audit.head), compares the record digests (kakunin stats --digest) and the operation log's\n"
     "size and root, verifies the whole log there, records store.migrate in the target's log, and\n"
     "only then writes the new [database] into kakunin.toml (the old one kept as\n"
-    "kakunin.toml.bak). The source is left as it was; remove it once the node runs on the target.\n\n"
+    "kakunin.toml.bak). The source is left as it was: remove it once the node runs on\n"
+    "the target.\n\n"
     "Refused (nothing changed): a running node, a target that is not new or empty (a SQLite file\n"
     "that exists, a PostgreSQL database holding rows), a URL that does not parse. When a check\n"
     "fails the configuration is untouched and the target's meta table says why\n"
@@ -80,12 +81,11 @@ int RunMigrateStoreCommand(const std::vector<std::string>& argv, Io& io) {
     return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitRejected;
   }
   io.out << "移行しました / moved: " << report->from_kind << " -> " << report->to_kind << ", "
-         << report->tables.size() << " tables, " << report->rows << " rows, "
-         << report->residents << " active residents, log " << report->log_size
-         << " entries (root " << report->log_root_hex << ") + store.migrate at "
-         << report->entry_seq << "\n"
-         << "copy " << report->copy_micros / 1000 << " ms, checks "
-         << report->verify_micros / 1000 << " ms\n"
+         << report->tables.size() << " tables, " << report->rows << " rows, " << report->residents
+         << " active residents, log " << report->log_size << " entries (root "
+         << report->log_root_hex << ") + store.migrate at " << report->entry_seq << "\n"
+         << "copy " << report->copy_micros / 1000 << " ms, checks " << report->verify_micros / 1000
+         << " ms\n"
          << "以前の設定 / the previous configuration: " << report->config_backup << "\n";
   return kExitOk;
 }

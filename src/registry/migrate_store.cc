@@ -249,8 +249,8 @@ Status CompareTables(store::TableStore& from, store::TableStore& to, size_t batc
                                 " in the target");
       }
       if (a.sha256 != b.sha256) {
-        return Status::DataLoss("table " + t.name + ": the rows differ (" +
-                                std::to_string(a.rows) + " rows on each side)");
+        return Status::DataLoss("table " + t.name + ": the rows differ (" + std::to_string(a.rows) +
+                                " rows on each side)");
       }
       if (progress) progress("checked " + t.name + ": " + std::to_string(a.rows) + " rows equal");
       report->tables.push_back({t.name, a.rows, HexEncode(a.sha256)});

@@ -52,10 +52,10 @@ struct MigrationReport {
   std::string from_kind, to_kind;
   std::vector<TableReport> tables;
   int64_t rows = 0;
-  int64_t log_size = 0;      // the log as copied, before the store.migrate entry
-  std::string log_root_hex;  // its root
-  int64_t residents = 0;     // active residents, summed over the record digests
-  int64_t entry_seq = -1;    // the store.migrate entry's sequence on the target
+  int64_t log_size = 0;       // the log as copied, before the store.migrate entry
+  std::string log_root_hex;   // its root
+  int64_t residents = 0;      // active residents, summed over the record digests
+  int64_t entry_seq = -1;     // the store.migrate entry's sequence on the target
   std::string config_backup;  // where the old configuration was kept
   int64_t copy_micros = 0, verify_micros = 0;
 };

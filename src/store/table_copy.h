@@ -29,9 +29,9 @@ using TableRow = std::vector<Cell>;
 
 struct TableShape {
   std::string name;
-  std::vector<std::string> columns;  // in the table's own order
-  std::vector<Cell::Kind> types;     // declared type of each column (kInt, kText or kBlob)
-  std::vector<std::string> key;      // primary key columns: the order rows are read in
+  std::vector<std::string> columns;     // in the table's own order
+  std::vector<Cell::Kind> types;        // declared type of each column (kInt, kText or kBlob)
+  std::vector<std::string> key;         // primary key columns: the order rows are read in
   std::vector<std::string> references;  // tables its foreign keys point at (loaded first)
 };
 

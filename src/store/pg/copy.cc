@@ -172,8 +172,8 @@ class PgTables : public TableStore {
       bool text = static_cast<size_t>(at) < table.types.size() &&
                   table.types[static_cast<size_t>(at)] == Cell::Kind::kText;
       // Byte order, as SQLite compares (every text column is COLLATE "C" already).
-      order += (order.empty() ? "" : ", ") + Quote(k) + (text ? " COLLATE \"C\"" : "") +
-               " NULLS FIRST";
+      order +=
+          (order.empty() ? "" : ", ") + Quote(k) + (text ? " COLLATE \"C\"" : "") + " NULLS FIRST";
     }
     KAKUNIN_RETURN_IF_ERROR(c_->Exec("DECLARE kakunin_scan NO SCROLL CURSOR FOR SELECT " +
                                      ColumnList(table.columns) + " FROM " + Quote(table.name) +
@@ -182,8 +182,8 @@ class PgTables : public TableStore {
     const int n = static_cast<int>(table.columns.size());
     Status result;
     while (result.ok()) {
-      PGresult* raw = PQexecParams(c_->raw(), fetch.c_str(), 0, nullptr, nullptr, nullptr,
-                                   nullptr, /*resultFormat=*/1);
+      PGresult* raw = PQexecParams(c_->raw(), fetch.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                                   /*resultFormat=*/1);
       if (raw == nullptr) return ConnError(c_->raw(), "fetch");
       if (PQresultStatus(raw) != PGRES_TUPLES_OK) {
         Status err = ResultError(raw, "fetch from " + table.name);

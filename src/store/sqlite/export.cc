@@ -28,9 +28,11 @@ std::string ColumnList(const std::vector<std::string>& columns) {
 }
 
 constexpr char kTables[] =
-    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE "
+    "'\\' "
     "AND name NOT IN ('schema_migrations', 'import_deferred_indexes') ORDER BY name";
-constexpr char kHasTable[] = "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1";
+constexpr char kHasTable[] =
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1";
 constexpr char kSchemaVersion[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 constexpr char kCounters[] = "SELECT name, seq FROM sqlite_sequence ORDER BY name";
 constexpr char kIsAutoincrement[] =
