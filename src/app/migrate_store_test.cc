@@ -170,6 +170,19 @@ TEST_F(MigrateStoreTest, AHookFailureLeavesTheConfiguration) {
   Status st = MoveWith("moved.db", [] { return Status::IoError("disk gone"); });
   EXPECT_EQ(st.code(), StatusCode::kIoError);
   ExpectUntouched();
+  // Pointed at by hand, the unfinished copy is refused as a node's store, saying why.
+  registry::StoreLocation copy{"sqlite", node_ + "/moved.db", "", "moved.db"};
+  const std::string other = node_ + "/other.toml";
+  {
+    std::ofstream out(other, std::ios::binary);
+    out << WithDatabase(config_before_, copy);
+  }
+  fs::permissions(other, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
+  auto opened = OpenNode(node_, /*check_head=*/true, other);
+  EXPECT_EQ(opened.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(opened.status().message().find("disk gone"), std::string::npos)
+      << opened.status().message();
   // The target keeps its reason, so a second try is refused until it is removed.
   Status again = MigrateNodeStore(node_, "moved.db", {}, {}).status();
   EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition);
