@@ -174,6 +174,14 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     return Status::PermissionDenied(
         "the key file does not belong to this database (key id mismatch); nothing was changed");
   }
+  // A copy kakunin migrate-store could not verify is never a node's store (app/migrate_store.h).
+  auto unfinished = node->store->GetMeta("migrate.failed");
+  if (!unfinished.ok()) return unfinished.status();
+  if (*unfinished) {
+    return Status::FailedPrecondition(
+        "this database is a copy kakunin migrate-store did not finish (" + **unfinished +
+        "); nothing was changed");
+  }
   auto prefecture = node->store->GetMeta("prefecture");
   if (!prefecture.ok()) return prefecture.status();
   if (!*prefecture || **prefecture != std::to_string(node->config.prefecture)) {

@@ -65,6 +65,11 @@ class NodeAccess : public cli::NodeAccess {
       cli::Node& node, const registry::ServerConfig& config, std::FILE* access_log,
       const registry::ConsoleConfig& console, const cli::ServeOptions& options) const override;
   std::unique_ptr<registry::BackupDesk> NewBackupDesk() const override;
+  // app/migrate_store.cc
+  Result<registry::MigrationReport> MigrateStore(
+      const std::string& data_dir, const std::string& to,
+      const registry::MigrationProgress& progress,
+      const registry::MigrationHooks& hooks) const override;
 };
 
 }  // namespace kakunin::app

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <ostream>
 
 #include "cli/commands.h"
@@ -37,6 +38,8 @@ const std::vector<Command>& Commands() {
        RunBackupCommand},
       {"restore", "バックアップからの復元", "restore a node from a backup", RunRestoreCommand},
       {"media", "媒体の管理簿", "the media register (backups written)", RunMediaCommand},
+      {"migrate-store", "記憶域の移行（SQLite⇄PostgreSQL）",
+       "move a stopped node's registry between SQLite and PostgreSQL", RunMigrateStoreCommand},
       {"config", "設定ファイルの検査", "check a kakunin.toml: every problem at once",
        RunConfigCommand},
       {"keys", "鍵の管理（HSM・鍵の更新）", "the node's keys: HSM (PKCS#11), key rotation",
@@ -54,7 +57,7 @@ void PrintHelp(std::ostream& out) {
          "Commands:\n";
   for (const auto& c : Commands()) {
     std::string name = c.name;
-    name.resize(12, ' ');
+    name.resize(std::max<size_t>(12, name.size() + 1), ' ');  // migrate-store is longer
     out << "  " << name << c.summary_ja << " / " << c.summary_en << "\n";
   }
   out << "\n本人確認情報の参照は、指名された操作者が操作者コンソールまたはAPIで行います。\n"

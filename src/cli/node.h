@@ -25,6 +25,7 @@
 #include "registry/gaiji.h"
 #include "registry/gateway.h"
 #include "registry/host_reports.h"
+#include "registry/migrate_store.h"
 #include "registry/national.h"
 #include "registry/operators.h"
 #include "registry/purposes.h"
@@ -137,6 +138,15 @@ class NodeAccess {
   // Checking and restoring backups, which needs no open node (kakunin backup verify, restore).
   // nullptr where the program cannot (a NodeAccess without storage).
   virtual std::unique_ptr<registry::BackupDesk> NewBackupDesk() const { return nullptr; }
+
+  // Moves the stopped node in `data_dir` to another store (kakunin migrate-store; see
+  // app/migrate_store.h), then switches its configuration.
+  virtual Result<registry::MigrationReport> MigrateStore(
+      const std::string& data_dir, const std::string& to,
+      const registry::MigrationProgress& progress, const registry::MigrationHooks& hooks) const {
+    (void)data_dir, (void)to, (void)progress, (void)hooks;
+    return Status::FailedPrecondition("this program cannot move a node's store");
+  }
 };
 
 // io.nodes->Open / Init; FailedPrecondition when the Io carries no NodeAccess.
