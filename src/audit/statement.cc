@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "audit/entry.h"
 #include "audit/log.h"
@@ -49,6 +50,59 @@ std::optional<int64_t> Int(const text::JsonValue* v) {
 
 }  // namespace
 
+namespace {
+
+// The kept entries naming `key` by any status, with sequence in [from, to), in log order.
+Result<std::map<int64_t, store::AuditRow>> NamingRows(store::RegistryReader& reader,
+                                                      std::string_view key, int64_t from,
+                                                      int64_t to) {
+  std::map<int64_t, store::AuditRow> rows;
+  for (auto status : {TargetStatus::kNone, TargetStatus::kFound, TargetStatus::kMissing}) {
+    store::AuditQuery q;
+    q.target = TargetName(TargetLeaf{std::string(key), status, ""});
+    q.limit = static_cast<int>(kMaxStatementEntries);
+    KAKUNIN_ASSIGN_OR_RETURN(some, reader.SearchAudit(q));
+    for (auto& r : some) {
+      if (r.seq >= from && r.seq < to && r.payload) rows.emplace(r.seq, std::move(r));
+    }
+  }
+  return rows;
+}
+
+// Whether `row` is a version-2 entry whose stored targets name `key`; the first such index.
+std::optional<size_t> TargetIndexOf(const store::AuditRow& row, std::string_view key,
+                                    std::vector<TargetLeaf>* leaves_out) {
+  if (!row.payload || row.payload->empty() ||
+      static_cast<uint8_t>((*row.payload)[0]) != kEntryVersion) {
+    return std::nullopt;  // the map covers version-2 entries only
+  }
+  auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
+  if (!leaves.ok()) return std::nullopt;
+  for (size_t i = 0; i < leaves->size(); ++i) {
+    if ((*leaves)[i].mac == key) {
+      if (leaves_out) *leaves_out = std::move(*leaves);
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::pair<int64_t, std::string>> ResidentChain(store::RegistryReader& reader,
+                                                      std::string_view key, int64_t from,
+                                                      int64_t to) {
+  KAKUNIN_ASSIGN_OR_RETURN(rows, NamingRows(reader, key, from, to));
+  int64_t count = 0;
+  std::string head = MapEmpty();
+  for (const auto& [seq, row] : rows) {
+    if (!TargetIndexOf(row, key, nullptr)) continue;
+    head = NextResidentHead(head, static_cast<uint64_t>(seq), row.leaf_hash);
+    ++count;
+  }
+  return std::make_pair(count, head);
+}
+
 Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view public_key,
                                  std::string_view key, std::optional<int64_t> old_size) {
   if (key.size() != kMapKeySize) return Status::InvalidArgument("a resident key is 32 bytes");
@@ -64,40 +118,42 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
   s.checkpoint_note = CheckpointToNote(cp, public_key);
   s.resident_key = std::string(key);
   // The entries naming the key, by any status, in log order, up to the checkpoint.
-  std::map<int64_t, store::AuditRow> rows;
-  for (auto status : {TargetStatus::kNone, TargetStatus::kFound, TargetStatus::kMissing}) {
-    store::AuditQuery q;
-    q.target = TargetName(TargetLeaf{std::string(key), status, ""});
-    q.limit = static_cast<int>(kMaxStatementEntries);
-    KAKUNIN_ASSIGN_OR_RETURN(some, reader.SearchAudit(q));
-    for (auto& r : some) {
-      if (r.seq < cp.tree_size) rows.emplace(r.seq, std::move(r));
-    }
-  }
-  if (rows.empty()) return Status::NotFound("no entry names this resident");
+  KAKUNIN_ASSIGN_OR_RETURN(rows, NamingRows(reader, key, 0, cp.tree_size));
   for (const auto& [seq, row] : rows) {
     KAKUNIN_ASSIGN_OR_RETURN(e, DecodeStoredEntry(row));
     if (e.version != kEntryVersion) continue;  // the map covers version-2 entries only
-    auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
-    if (!leaves.ok()) return leaves.status();
-    size_t at = leaves->size();
-    for (size_t i = 0; i < leaves->size() && at == leaves->size(); ++i) {
-      if ((*leaves)[i].mac == key) at = i;
-    }
-    if (at == leaves->size()) continue;
+    std::vector<TargetLeaf> leaves;
+    auto at = TargetIndexOf(row, key, &leaves);
+    if (!at) continue;
     StatementEntry se;
     se.seq = seq;
     se.payload = *row.payload;
-    se.target_index = static_cast<uint32_t>(at);
-    se.target_leaf = EncodeTargetLeaves({(*leaves)[at]});
-    se.target_path = TargetPath(*leaves, at);
+    se.target_index = static_cast<uint32_t>(*at);
+    se.target_leaf = EncodeTargetLeaves({leaves[*at]});
+    se.target_path = TargetPath(leaves, *at);
     KAKUNIN_ASSIGN_OR_RETURN(inc, ProveInclusion(reader, seq, cp.tree_size));
     se.inclusion = std::move(inc.path);
     s.entries.push_back(std::move(se));
   }
   ReaderMapNodes nodes(reader);
-  KAKUNIN_ASSIGN_OR_RETURN(proof, ProveMapKey(nodes, key));
-  s.map_proof = std::move(proof);
+  auto proof = ProveMapKey(nodes, key);
+  if (proof.ok()) {
+    s.map_proof = std::move(*proof);
+  } else if (proof.status().code() == StatusCode::kNotFound && s.entries.empty()) {
+    // Never named (or not since retention): the map proves that it holds no chain for k. The
+    // key at k's place has its value as of the checkpoint — its head row if it has not moved
+    // since, else its chain recomputed up to the checkpoint.
+    auto value_of = [&](const std::string& other) -> Result<std::string> {
+      KAKUNIN_ASSIGN_OR_RETURN(h, reader.ResidentHead(other));
+      if (h && h->last_seq < cp.tree_size) return MapValue(h->count, h->head);
+      KAKUNIN_ASSIGN_OR_RETURN(chain, ResidentChain(reader, other, 0, cp.tree_size));
+      return MapValue(chain.first, chain.second);
+    };
+    KAKUNIN_ASSIGN_OR_RETURN(absence, ProveMapAbsence(nodes, key, value_of));
+    s.absence = std::move(absence);
+  } else {
+    return proof.status();
+  }
   if (old_size) {
     KAKUNIN_ASSIGN_OR_RETURN(con, ProveConsistency(reader, *old_size, cp.tree_size));
     s.consistency_old_size = *old_size;
@@ -106,13 +162,79 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
   return s;
 }
 
+Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
+                                           int64_t erase_before_time) {
+  ChainRestartPlan plan;
+  KAKUNIN_ASSIGN_OR_RETURN(size, reader.AuditSize());
+  plan.before_seq = size;
+  // The residents named in the prefix about to be erased (entries already erased by an earlier
+  // purge had their chains restarted then). Times never decrease along the log.
+  std::set<std::string> keys;
+  Status st;
+  KAKUNIN_RETURN_IF_ERROR(reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) {
+    if (row.time >= erase_before_time) {
+      plan.before_seq = row.seq;
+      return false;
+    }
+    if (row.payload && row.targets && !row.payload->empty() &&
+        static_cast<uint8_t>((*row.payload)[0]) == kEntryVersion) {
+      auto l = DecodeTargetLeaves(*row.targets);
+      if (!l.ok()) {
+        st = Status::DataLoss("entry " + std::to_string(row.seq) + ": its targets do not decode");
+        return false;
+      }
+      for (const auto& leaf : *l) keys.insert(leaf.mac);
+    }
+    return true;
+  }));
+  KAKUNIN_RETURN_IF_ERROR(st);
+  plan.restarts.reserve(keys.size());
+  for (const std::string& key : keys) {
+    KAKUNIN_ASSIGN_OR_RETURN(seen, reader.ResidentHead(key));
+    if (!seen) return Status::DataLoss("a resident named in the log has no chain");
+    ChainRestart r;
+    r.seen = *seen;
+    KAKUNIN_ASSIGN_OR_RETURN(chain, ResidentChain(reader, key, plan.before_seq, size));
+    r.count = chain.first;
+    r.head = std::move(chain.second);
+    plan.restarts.push_back(std::move(r));
+  }
+  return plan;
+}
+
+Status ApplyChainRestarts(store::RegistryTxn& txn, const ChainRestartPlan& plan,
+                          int64_t erased_before_seq, int64_t at_seq) {
+  if (erased_before_seq != plan.before_seq) {
+    return Status::Unavailable("the log's erasable prefix moved during the purge");
+  }
+  for (const ChainRestart& r : plan.restarts) {
+    KAKUNIN_ASSIGN_OR_RETURN(now, txn.ResidentHead(r.seen.key));
+    if (!now || now->count != r.seen.count || now->head != r.seen.head) {
+      return Status::Unavailable("a resident's chain moved during the purge");
+    }
+    store::ResidentHeadRow row;
+    row.key = r.seen.key;
+    row.count = r.count;
+    row.head = r.head;
+    row.last_seq = at_seq;
+    KAKUNIN_RETURN_IF_ERROR(txn.PutResidentHead(row));
+  }
+  return Status::Ok();
+}
+
 std::string StatementToJson(const Statement& s) {
   std::string out = std::string("{\"format\":\"") + kFormat + "\",\"version\":1,\"checkpoint\":";
   text::AppendJsonString(s.checkpoint_note, &out);
-  out += ",\"resident_key\":\"" + HexEncode(s.resident_key) + "\",\"map_proof\":{\"depth\":" +
-         std::to_string(s.map_proof.depth) + ",\"bitmap\":\"" + HexEncode(s.map_proof.bitmap) +
+  const MapProof& path = s.absence ? s.absence->path : s.map_proof;
+  out += ",\"resident_key\":\"" + HexEncode(s.resident_key) + "\",\"" +
+         (s.absence ? "absence_proof" : "map_proof") +
+         "\":{\"depth\":" + std::to_string(path.depth) + ",\"bitmap\":\"" + HexEncode(path.bitmap) +
          "\",\"siblings\":";
-  HexArray(s.map_proof.siblings, &out);
+  HexArray(path.siblings, &out);
+  if (s.absence && !s.absence->other_key.empty()) {
+    out += ",\"other_key\":\"" + HexEncode(s.absence->other_key) + "\",\"other_value\":\"" +
+           HexEncode(s.absence->other_value) + "\"";
+  }
   out += "},\"entries\":[";
   for (size_t i = 0; i < s.entries.size(); ++i) {
     const StatementEntry& e = s.entries[i];
@@ -127,8 +249,8 @@ std::string StatementToJson(const Statement& s) {
   }
   out += "]";
   if (s.consistency_old_size) {
-    out += ",\"consistency\":{\"old_size\":" + std::to_string(*s.consistency_old_size) +
-           ",\"path\":";
+    out +=
+        ",\"consistency\":{\"old_size\":" + std::to_string(*s.consistency_old_size) + ",\"path\":";
     HexArray(s.consistency_path, &out);
     out += "}";
   }
@@ -153,15 +275,40 @@ Result<Statement> StatementFromJson(std::string_view json) {
   auto key = Hex(v->Find("resident_key"), kMapKeySize);
   if (!key || key->size() != kMapKeySize) return bad;
   s.resident_key = std::move(*key);
-  const auto* mp = v->Find("map_proof");
-  if (!mp || !mp->is_object() || mp->members().size() != 3) return bad;
+  // Exactly one of the two map proofs.
+  const auto* present = v->Find("map_proof");
+  const auto* absent = v->Find("absence_proof");
+  if ((present != nullptr) == (absent != nullptr)) return bad;
+  const auto* mp = present ? present : absent;
+  if (!mp->is_object()) return bad;
+  const auto* other_key = mp->Find("other_key");
+  const auto* other_value = mp->Find("other_value");
+  if ((other_key != nullptr) != (other_value != nullptr) || (present && other_key) ||
+      mp->members().size() != (other_key ? 5u : 3u)) {
+    return bad;
+  }
   auto depth = Int(mp->Find("depth"));
   auto bitmap = Hex(mp->Find("bitmap"), kMapKeySize);
   auto siblings = Hashes(mp->Find("siblings"), 8 * kMapKeySize);
   if (!depth || *depth > 8 * static_cast<int64_t>(kMapKeySize) || !bitmap || !siblings) return bad;
-  s.map_proof = MapProof{static_cast<uint32_t>(*depth), std::move(*bitmap), std::move(*siblings)};
+  MapProof path{static_cast<uint32_t>(*depth), std::move(*bitmap), std::move(*siblings)};
+  if (present) {
+    s.map_proof = std::move(path);
+  } else {
+    MapAbsenceProof a;
+    a.path = std::move(path);
+    if (other_key) {
+      auto k = Hex(other_key, kMapKeySize);
+      auto val = Hex(other_value, 32);
+      if (!k || k->size() != kMapKeySize || !val || val->size() != 32) return bad;
+      a.other_key = std::move(*k);
+      a.other_value = std::move(*val);
+    }
+    s.absence = std::move(a);
+  }
   const auto* entries = v->Find("entries");
-  if (!entries || !entries->is_array() || entries->items().size() > kMaxStatementEntries) {
+  if (!entries || !entries->is_array() || entries->items().size() > kMaxStatementEntries ||
+      (absent && !entries->items().empty())) {
     return bad;
   }
   for (const auto& item : entries->items()) {
@@ -234,27 +381,45 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
     head = NextResidentHead(head, static_cast<uint64_t>(e.seq), leaf_hash);
   }
   r.entries = static_cast<int64_t>(s.entries.size());
-  const std::string leaf = MapLeaf(s.resident_key, MapValue(r.entries, head));
-  if (!VerifyMapProof(s.resident_key, leaf, s.map_proof, cp->map_root)) {
-    return fail("the entries are not what the signed resident map holds for this resident (one "
-                "left out, added or altered)");
+  if (s.absence) {
+    if (!s.entries.empty()) return fail("a statement of absence lists entries");
+    if (!VerifyMapAbsence(s.resident_key, *s.absence, cp->map_root)) {
+      return fail(
+          "the signed resident map does not show that no entry names this resident "
+          "(the resident has entries, or the proof is altered)");
+    }
+  } else if (!VerifyMapProof(s.resident_key, MapLeaf(s.resident_key, MapValue(r.entries, head)),
+                             s.map_proof, cp->map_root)) {
+    return fail(
+        "the entries are not what the signed resident map holds for this resident (one "
+        "left out, added or altered)");
   }
   if (earlier) {
     if (!VerifyCheckpoint(*earlier, public_key)) {
       return fail("the earlier checkpoint is not signed by this key");
     }
-    if (!s.consistency_old_size || *s.consistency_old_size != earlier->tree_size) {
-      return fail("the statement has no consistency proof from the earlier checkpoint");
+    if (earlier->tree_size > cp->tree_size) {
+      // The resident holds a newer checkpoint: this statement stops short of it, so entries
+      // after its own checkpoint could be missing. Ask for a statement as new as it.
+      return fail("the statement is older than the checkpoint given (" +
+                  std::to_string(cp->tree_size) + " < " + std::to_string(earlier->tree_size) +
+                  " entries): it cannot show the entries since; ask for a new statement");
     }
-    if (earlier->tree_size > cp->tree_size ||
-        (earlier->tree_size == cp->tree_size ? earlier->root != cp->root
-                                             : earlier->tree_size == 0 ||
-                                                   !VerifyConsistency(
-                                                       static_cast<uint64_t>(earlier->tree_size),
-                                                       static_cast<uint64_t>(cp->tree_size),
-                                                       earlier->root, cp->root,
-                                                       s.consistency_path))) {
-      return fail("the log does not extend the earlier checkpoint (a forked or rewritten log)");
+    if (earlier->tree_size == cp->tree_size) {
+      // The same checkpoint, or a fork at the same size.
+      if (earlier->root != cp->root) {
+        return fail("the log does not extend the earlier checkpoint (a forked or rewritten log)");
+      }
+    } else {
+      if (!s.consistency_old_size || *s.consistency_old_size != earlier->tree_size) {
+        return fail("the statement has no consistency proof from the earlier checkpoint");
+      }
+      if (earlier->tree_size == 0 ||
+          !VerifyConsistency(static_cast<uint64_t>(earlier->tree_size),
+                             static_cast<uint64_t>(cp->tree_size), earlier->root, cp->root,
+                             s.consistency_path)) {
+        return fail("the log does not extend the earlier checkpoint (a forked or rewritten log)");
+      }
     }
   }
   r.ok = true;
