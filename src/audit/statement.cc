@@ -5,6 +5,7 @@
 #include <set>
 
 #include "audit/entry.h"
+#include "audit/key_rotation.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
 #include "audit/targets.h"
@@ -46,6 +47,25 @@ std::optional<int64_t> Int(const text::JsonValue* v) {
   auto i = v->AsInt64();
   if (!i || *i < 0) return std::nullopt;
   return *i;
+}
+
+constexpr size_t kMaxKeySteps = 1024;
+
+// The (previous, next) public keys an announcement's conditions name (audit/key_rotation.h).
+std::optional<std::pair<std::string, std::string>> AnnouncedKeys(std::string_view conditions) {
+  auto json = text::ParseJson(conditions, {.max_bytes = 4096, .max_depth = 2});
+  if (!json.ok() || !json->is_object()) return std::nullopt;
+  auto key = [&](const char* member) -> std::optional<std::string> {
+    const text::JsonValue* m = json->Find(member);
+    if (!m || !m->is_string() || m->text().size() != 64) return std::nullopt;
+    auto raw = HexDecode(m->text());
+    if (!raw || raw->size() != 32) return std::nullopt;
+    return raw;
+  };
+  auto previous = key("previous_public_key");
+  auto next = key("public_key");
+  if (!previous || !next) return std::nullopt;
+  return std::make_pair(std::move(*previous), std::move(*next));
 }
 
 }  // namespace
@@ -159,6 +179,33 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
     s.consistency_old_size = *old_size;
     s.consistency_path = std::move(con.path);
   }
+  // The signing-key announcements, each under the first checkpoint that the key it replaces
+  // signed over it, for a resident who holds an earlier key. One erased by retention ends the
+  // history there (the keys before it are then past retention too).
+  store::AuditQuery announced;
+  announced.action = std::string(kSigningKeyRotateAction);
+  announced.limit = static_cast<int>(kMaxKeySteps);
+  KAKUNIN_ASSIGN_OR_RETURN(rows_announced, reader.SearchAudit(announced));
+  for (const store::AuditRow& row : rows_announced) {
+    if (!row.payload || row.seq >= cp.tree_size) continue;
+    auto e = DecodeEntry(*row.payload);
+    if (!e.ok()) continue;
+    auto keys = AnnouncedKeys(e->conditions);
+    if (!keys) continue;
+    auto by_previous = std::find_if(cps.begin(), cps.end(), [&](const store::CheckpointRow& c) {
+      return c.tree_size > row.seq && VerifyCheckpoint(CheckpointOf(c), keys->first);
+    });
+    if (by_previous == cps.end()) continue;
+    const Checkpoint pc = CheckpointOf(*by_previous);
+    KeyStep step;
+    step.checkpoint =
+        pc.origin.empty() ? CheckpointToJson(pc) : CheckpointToNote(pc, keys->first);
+    step.seq = row.seq;
+    step.payload = *row.payload;
+    KAKUNIN_ASSIGN_OR_RETURN(inc, ProveInclusion(reader, row.seq, pc.tree_size));
+    step.inclusion = std::move(inc.path);
+    s.key_history.push_back(std::move(step));
+  }
   return s;
 }
 
@@ -254,6 +301,20 @@ std::string StatementToJson(const Statement& s) {
     HexArray(s.consistency_path, &out);
     out += "}";
   }
+  if (!s.key_history.empty()) {
+    out += ",\"key_history\":[";
+    for (size_t i = 0; i < s.key_history.size(); ++i) {
+      const KeyStep& k = s.key_history[i];
+      if (i) out += ",";
+      out += "{\"checkpoint\":";
+      text::AppendJsonString(k.checkpoint, &out);
+      out += ",\"seq\":" + std::to_string(k.seq) + ",\"payload\":\"" + HexEncode(k.payload) +
+             "\",\"inclusion\":";
+      HexArray(k.inclusion, &out);
+      out += "}";
+    }
+    out += "]";
+  }
   return out + "}";
 }
 
@@ -267,7 +328,7 @@ Result<Statement> StatementFromJson(std::string_view json) {
   const auto* con = v->Find("consistency");
   if (!format || format->text() != kFormat || !version || version->AsInt64() != 1 || !note ||
       !note->is_string() || note->text().size() > kMaxNoteBytes ||
-      v->members().size() != (con ? 7u : 6u)) {
+      v->members().size() != 6u + (con ? 1 : 0) + (v->Find("key_history") ? 1 : 0)) {
     return bad;
   }
   Statement s;
@@ -339,6 +400,24 @@ Result<Statement> StatementFromJson(std::string_view json) {
     s.consistency_old_size = *old_size;
     s.consistency_path = std::move(*path);
   }
+  if (const auto* keys = v->Find("key_history")) {
+    if (!keys->is_array() || keys->items().empty() || keys->items().size() > kMaxKeySteps) {
+      return bad;
+    }
+    for (const auto& item : keys->items()) {
+      if (!item.is_object() || item.members().size() != 4) return bad;
+      const auto* cp_text = item.Find("checkpoint");
+      auto seq = Int(item.Find("seq"));
+      auto payload = Hex(item.Find("payload"), 1 << 16);
+      auto inclusion = Hashes(item.Find("inclusion"), 64);
+      if (!cp_text || !cp_text->is_string() || cp_text->text().size() > kMaxNoteBytes || !seq ||
+          !payload || !inclusion) {
+        return bad;
+      }
+      s.key_history.push_back(
+          KeyStep{cp_text->text(), *seq, std::move(*payload), std::move(*inclusion)});
+    }
+  }
   return s;
 }
 
@@ -349,9 +428,38 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
     r.problem = std::move(why);
     return r;
   };
-  auto cp = CheckpointFromNote(s.checkpoint_note, public_key);
+  // From the key given to the key that signs the statement, through the announcements: each
+  // one signed into the log under the key it replaces. Announcements before the key given
+  // (another key's) are passed over; after it, each must follow from the one before.
+  std::string trusted(public_key);
+  for (const KeyStep& k : s.key_history) {
+    const std::string at = "the signing-key announcement at entry " + std::to_string(k.seq);
+    auto e = DecodeEntry(k.payload);
+    if (!e.ok() || e->action != kSigningKeyRotateAction ||
+        static_cast<int64_t>(e->sequence) != k.seq) {
+      return fail(at + " does not decode");
+    }
+    auto keys = AnnouncedKeys(e->conditions);
+    if (!keys) return fail(at + " is malformed");
+    if (keys->first != trusted) {
+      if (r.keys_followed > 0) return fail(at + " does not follow from the key before it");
+      continue;
+    }
+    auto pc = ParseCheckpoint(k.checkpoint, trusted);
+    if (!pc.ok() || !VerifyCheckpoint(*pc, trusted)) {
+      return fail(at + ": its checkpoint is not signed by the key it replaces");
+    }
+    if (k.seq >= pc->tree_size ||
+        !VerifyInclusion(LeafHash(k.payload), static_cast<uint64_t>(k.seq),
+                         static_cast<uint64_t>(pc->tree_size), k.inclusion, pc->root)) {
+      return fail(at + " is not in the log the key it replaces signed");
+    }
+    trusted = keys->second;
+    ++r.keys_followed;
+  }
+  auto cp = CheckpointFromNote(s.checkpoint_note, trusted);
   if (!cp.ok()) return fail("the checkpoint is not a note signed by this key");
-  if (!VerifyCheckpoint(*cp, public_key)) return fail("the checkpoint's signature does not verify");
+  if (!VerifyCheckpoint(*cp, trusted)) return fail("the checkpoint's signature does not verify");
   if (cp->map_root.size() != 32) return fail("the checkpoint signs no resident map");
   r.tree_size = cp->tree_size;
   if (s.resident_key.size() != kMapKeySize) return fail("the resident key is malformed");
@@ -395,7 +503,7 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
         "left out, added or altered)");
   }
   if (earlier) {
-    if (!VerifyCheckpoint(*earlier, public_key)) {
+    if (!VerifyCheckpoint(*earlier, public_key) && !VerifyCheckpoint(*earlier, trusted)) {
       return fail("the earlier checkpoint is not signed by this key");
     }
     if (earlier->tree_size > cp->tree_size) {

@@ -16,7 +16,15 @@
 //                     [,"other_key":"<hex>","other_value":"<hex>"]},
 //    "entries":[{"seq":S,"payload":"<hex>","target_index":I,"target_leaf":"<hex>",
 //                "target_path":["<hex>",…],"inclusion":["<hex>",…]},…]
-//    [,"consistency":{"old_size":M,"path":["<hex>",…]}]}
+//    [,"consistency":{"old_size":M,"path":["<hex>",…]}]
+//    [,"key_history":[{"checkpoint":"<note or JSON>","seq":S,"payload":"<hex>",
+//                      "inclusion":["<hex>",…]},…]]}
+//
+// key_history: the log's signing-key announcements (key.signing.rotate, audit/key_rotation.h),
+// oldest first, each with the checkpoint signed by the key it replaces and its inclusion proof
+// in it. A resident who holds an earlier key of the node checks the statement with that key:
+// each announcement signed under the key in force hands trust to the next, up to the key that
+// signs the statement's checkpoint. With the current key, the history is not needed.
 
 #include <cstdint>
 #include <optional>
@@ -43,6 +51,14 @@ struct StatementEntry {
   std::vector<std::string> inclusion;
 };
 
+// One signing-key announcement, as shown in a statement.
+struct KeyStep {
+  std::string checkpoint;  // signed by the key announced as replaced: a C2SP note, or JSON
+  int64_t seq = 0;         // the announcement entry
+  std::string payload;
+  std::vector<std::string> inclusion;  // in `checkpoint`'s tree
+};
+
 struct Statement {
   std::string checkpoint_note;
   std::string resident_key;                // 32 raw bytes
@@ -51,6 +67,7 @@ struct Statement {
   std::vector<StatementEntry> entries;
   std::optional<int64_t> consistency_old_size;
   std::vector<std::string> consistency_path;
+  std::vector<KeyStep> key_history;
 };
 
 // Builds the statement of `key` against the newest checkpoint that signs the map, with a
@@ -68,8 +85,10 @@ struct StatementCheck {
   std::string problem;  // what fails, if !ok
   int64_t entries = 0;
   int64_t tree_size = 0;
+  int64_t keys_followed = 0;  // announcements followed from the key given to the signing one
 };
-// Checks everything: the checkpoint's signature under `public_key`, each entry's payload,
+// Checks everything: the checkpoint's signature under `public_key` (or under the key that
+// the key history hands `public_key`'s trust to), each entry's payload,
 // target path and inclusion proof, the chain over them into the map value, the map proof into
 // the signed map root (or its absence from the map: then no entries); with `earlier` (a
 // checkpoint the resident holds — seen before, or the newest the node published), the

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "audit/entry.h"
+#include "audit/key_rotation.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
 #include "audit/signer.h"
@@ -627,6 +628,71 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   c = Check(Make(other_));
   EXPECT_TRUE(c.ok) << c.problem;
   EXPECT_EQ(c.entries, 2);
+}
+
+// A resident's entries on both sides of a signing-key rotation: the statement is signed by the
+// new key and checks with it alone; with the old key it checks through the announcement it
+// carries (signed into the log under the old key). Another key, a statement without its
+// history, or an altered announcement: refused.
+TEST_F(StatementTest, StatementAcrossASigningKeyRotation) {
+  ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit2.key").string()).ok());
+  auto next = *audit::LoadSigningKeyFile((dir_ / "audit2.key").string());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    return audit::RotateSigningKey(txn, *signer_, *next, clock_, "os:admin",
+                                                   "cli@test");
+                  })
+                  .ok());
+  audit::AuditLog log2(next.get(), &clock_);
+  Registry registry2(config_, store_.get(), cipher_.get(), &clock_, &log2);
+  AuditDesk desk2(store_.get(), &log2, cipher_.get());
+  {
+    auto reader = *store_->OpenReader();
+    ASSERT_TRUE(registry2.Show(*reader, code_, actor_, "test").ok());
+  }
+  ASSERT_TRUE(registry2.Checkpoint().ok());
+  auto json = desk2.Statement(code_, std::nullopt);
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  auto s = audit::StatementFromJson(*json);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->key_history.size(), 1u);
+  auto c = audit::CheckStatement(*s, next->public_key(), std::nullopt);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 6);  // five before the rotation, one after
+  EXPECT_EQ(c.keys_followed, 0);
+  c = audit::CheckStatement(*s, signer_->public_key(), std::nullopt);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.keys_followed, 1);
+  // Another key: nothing leads from it to the signing key.
+  ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "stranger.key").string()).ok());
+  auto stranger = *audit::LoadSigningKeyFile((dir_ / "stranger.key").string());
+  c = audit::CheckStatement(*s, stranger->public_key(), std::nullopt);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("not a note signed by this key"));
+  // Without its history the old key cannot check it.
+  audit::Statement bare = *s;
+  bare.key_history.clear();
+  EXPECT_FALSE(audit::CheckStatement(bare, signer_->public_key(), std::nullopt).ok);
+  EXPECT_TRUE(audit::CheckStatement(bare, next->public_key(), std::nullopt).ok);
+  // An announcement altered (to hand trust to the stranger's key), or its proof broken.
+  audit::Statement altered = *s;
+  auto e = audit::DecodeEntry(altered.key_history[0].payload);
+  ASSERT_TRUE(e.ok());
+  const std::string next_hex = HexEncode(next->public_key());
+  e->conditions.replace(e->conditions.find(next_hex), next_hex.size(),
+                        HexEncode(stranger->public_key()));
+  altered.key_history[0].payload = audit::EncodeEntry(*e);
+  c = audit::CheckStatement(altered, signer_->public_key(), std::nullopt);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("is not in the log the key it replaces signed"));
+  audit::Statement broken = *s;
+  ASSERT_FALSE(broken.key_history[0].inclusion.empty());
+  broken.key_history[0].inclusion[0][0] ^= 1;
+  EXPECT_FALSE(audit::CheckStatement(broken, signer_->public_key(), std::nullopt).ok);
+  // Through JSON, as it is handed over.
+  auto back = audit::StatementFromJson(audit::StatementToJson(*s));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(audit::CheckStatement(*back, signer_->public_key(), std::nullopt).ok);
 }
 
 // The restart is planned on a snapshot and applied in the purge's transaction only if no chain
