@@ -1,6 +1,9 @@
 #include "audit/statement.h"
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -214,11 +217,32 @@ Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
   ChainRestartPlan plan;
   KAKUNIN_ASSIGN_OR_RETURN(size, reader.AuditSize());
   plan.before_seq = size;
-  // The residents named in the prefix about to be erased (entries already erased by an earlier
-  // purge had their chains restarted then). Times never decrease along the log.
+  // Where the last purge stopped: the entries before it were erased and their chains restarted
+  // then (each purge entry names it, "erased_before_seq=N"), so the scan starts there.
+  int64_t from = 0;
+  store::AuditQuery purges;
+  purges.action = "registry.purge";
+  purges.limit = INT_MAX;
+  KAKUNIN_ASSIGN_OR_RETURN(purge_rows, reader.SearchAudit(purges));
+  for (const store::AuditRow& row : purge_rows) {
+    if (!row.payload) continue;
+    auto e = DecodeEntry(*row.payload);
+    if (!e.ok()) continue;
+    const std::string_view c = e->conditions;
+    const size_t at = c.rfind("erased_before_seq=");
+    if (at == std::string_view::npos) continue;
+    int64_t n = 0;
+    const char* begin = c.data() + at + std::strlen("erased_before_seq=");
+    auto [end, ec] = std::from_chars(begin, c.data() + c.size(), n);
+    if (ec == std::errc() && (end == c.data() + c.size() || *end == ' ')) {
+      from = std::max(from, std::min(n, size));
+    }
+  }
+  plan.from = from;
+  // The residents named in the prefix about to be erased. Times never decrease along the log.
   std::set<std::string> keys;
   Status st;
-  KAKUNIN_RETURN_IF_ERROR(reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) {
+  KAKUNIN_RETURN_IF_ERROR(reader.ForEachAuditEntry(from, [&](const store::AuditRow& row) {
     if (row.time >= erase_before_time) {
       plan.before_seq = row.seq;
       return false;
@@ -251,7 +275,10 @@ Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
 
 Status ApplyChainRestarts(store::RegistryTxn& txn, const ChainRestartPlan& plan,
                           int64_t erased_before_seq, int64_t at_seq) {
-  if (erased_before_seq != plan.before_seq) {
+  // The same prefix; or nothing new to erase (a purge dated before the last one), when the
+  // store's boundary falls in what the last purge already erased.
+  const bool nothing_new = plan.before_seq == plan.from && erased_before_seq <= plan.from;
+  if (erased_before_seq != plan.before_seq && !nothing_new) {
     return Status::Unavailable("the log's erasable prefix moved during the purge");
   }
   for (const ChainRestart& r : plan.restarts) {

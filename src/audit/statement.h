@@ -117,6 +117,7 @@ struct ChainRestart {
   std::string head;
 };
 struct ChainRestartPlan {
+  int64_t from = 0;        // where the last purge stopped (the scan started there)
   int64_t before_seq = 0;  // the prefix to be erased: entries older than the time asked
   std::vector<ChainRestart> restarts;
 };

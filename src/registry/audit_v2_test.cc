@@ -628,6 +628,22 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   c = Check(Make(other_));
   EXPECT_TRUE(c.ok) << c.problem;
   EXPECT_EQ(c.entries, 2);
+  // A purge dated before the last one erases nothing new and restarts nothing.
+  purged = registry_->Purge(Date::FromYmd(2035, 1, 1), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_EQ(purged->audit_payloads, 0);
+  // Seven more years: the purge scans from where the last one stopped, and finds the reads of
+  // 2035 (other's last two entries) to erase.
+  clock_ = FixedClock::AtDate(Date::FromYmd(2042, 6, 1));
+  purged = registry_->Purge(Date::FromYmd(2042, 6, 1), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_GT(purged->audit_payloads, 0);
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  audit::Statement other_later = Make(other_);
+  EXPECT_TRUE(other_later.entries.empty());
+  c = Check(other_later);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 0);
 }
 
 // A resident's entries on both sides of a signing-key rotation: the statement is signed by the
