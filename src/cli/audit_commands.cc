@@ -255,7 +255,13 @@ int CheckStatementCommand(const Args& args, Io& io) {
     return kExitRejected;
   }
   io.out << "有効 / VALID: " << check.entries << " entries name this resident in the signed log of "
-         << check.tree_size << " entries, and none is left out\n";
+         << check.tree_size << " entries, and none is left out";
+  if (check.keys_followed > 0) {
+    // Signed by a later key of the node, which the key given announced.
+    io.out << " (signed by a key introduced by " << check.keys_followed
+           << " signing-key announcement(s) from the key given)";
+  }
+  io.out << "\n";
   return kExitOk;
 }
 
