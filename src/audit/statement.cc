@@ -11,6 +11,7 @@
 #include "audit/key_rotation.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
+#include "audit/signer.h"
 #include "audit/targets.h"
 #include "core/bytes.h"
 #include "text/json.h"
@@ -195,8 +196,10 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
     if (!e.ok()) continue;
     auto keys = AnnouncedKeys(e->conditions);
     if (!keys) continue;
+    const std::string previous_id = PublicKeyId(keys->first);
     auto by_previous = std::find_if(cps.begin(), cps.end(), [&](const store::CheckpointRow& c) {
-      return c.tree_size > row.seq && VerifyCheckpoint(CheckpointOf(c), keys->first);
+      return c.tree_size > row.seq && c.key_id == previous_id &&
+             VerifyCheckpoint(CheckpointOf(c), keys->first);
     });
     if (by_previous == cps.end()) continue;
     const Checkpoint pc = CheckpointOf(*by_previous);
