@@ -232,6 +232,37 @@ if "$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" "$tmp/st-
   > "$tmp/out"; then fail "a statement with an entry removed was accepted"; fi
 grep -q "left out" "$tmp/out" || fail "entry removed: $(cat "$tmp/out")"
 passed=$((passed + 1))
+# Made before the node's newest checkpoint (which holds the making of the statement itself), the
+# statement is stale against it: it cannot show the entries since. A new one made from that
+# checkpoint is valid against it.
+"$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/cp-new.note"
+if "$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" \
+  --checkpoint "$tmp/cp-new.note" "$tmp/st.json" > "$tmp/out"; then
+  fail "a stale statement was accepted against a newer checkpoint"
+fi
+grep -q "older than the checkpoint given" "$tmp/out" || fail "stale: $(cat "$tmp/out")"
+passed=$((passed + 1))
+"$bin" audit statement --data "$tmp/node" --resident "$code" --checkpoint "$tmp/cp-new.note" \
+  --out "$tmp/st-new.json" 2> /dev/null || fail "no statement from the newer checkpoint"
+"$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" \
+  --checkpoint "$tmp/cp-new.note" "$tmp/st-new.json" > "$tmp/out" \
+  || fail "a fresh statement was refused: $(cat "$tmp/out")"
+grep -q "^有効 / VALID: 4 entries" "$tmp/out" || fail "fresh statement: $(cat "$tmp/out")"
+# A resident never named: a statement of no entries, proved by the map's absence proof.
+"$bin" audit statement --data "$tmp/node" --resident 99999999999 --out "$tmp/st-none.json" \
+  2> /dev/null || fail "no statement for a resident never named"
+grep -q '"absence_proof"' "$tmp/st-none.json" || fail "no absence proof: $(cat "$tmp/st-none.json")"
+"$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" "$tmp/st-none.json" \
+  > "$tmp/out" || fail "a statement of no entries was refused: $(cat "$tmp/out")"
+grep -q "^有効 / VALID: 0 entries" "$tmp/out" || fail "no entries: $(cat "$tmp/out")"
+# The same proof of absence presented for the resident who has entries is refused.
+key=$(sed 's/.*"resident_key":"\([0-9a-f]*\)".*/\1/' "$tmp/st.json")
+none_key=$(sed 's/.*"resident_key":"\([0-9a-f]*\)".*/\1/' "$tmp/st-none.json")
+sed "s/$none_key/$key/" "$tmp/st-none.json" > "$tmp/st-forged.json"
+if "$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" "$tmp/st-forged.json" \
+  > "$tmp/out"; then fail "a forged statement of no entries was accepted"; fi
+grep -q "does not show that no entry names" "$tmp/out" || fail "forged none: $(cat "$tmp/out")"
+passed=$((passed + 1))
 # An archive for media, checked elsewhere; altered copies are refused.
 "$bin" audit export --data "$tmp/node" --from 2000-01-01 --to 2100-01-01 --out "$tmp/a.kla" > /dev/null
 "$bin" audit verify --archive "$tmp/a.kla" --public-key "$tmp/node/audit.key.pub" > /dev/null \

@@ -169,3 +169,86 @@ bool VerifyMapProof(std::string_view key, std::string_view leaf, const MapProof&
 }
 
 }  // namespace kakunin::audit
+
+namespace kakunin::audit {
+
+Result<MapAbsenceProof> ProveMapAbsence(
+    MapNodeSource& nodes, std::string_view key,
+    const std::function<Result<std::string>(const std::string&)>& value_of) {
+  if (key.size() != kMapKeySize) return Status::InvalidArgument("a map key is 32 bytes");
+  MapAbsenceProof p;
+  uint32_t depth = 0;
+  // Down k's path to the first place that is empty or a single leaf.
+  for (;; ++depth) {
+    if (depth > 8 * kMapKeySize) return Status::DataLoss("the resident map is malformed");
+    KAKUNIN_ASSIGN_OR_RETURN(node, nodes.Get(depth, Prefix(key, depth)));
+    if (!node) break;  // empty
+    if (!node->leaf_key.empty()) {
+      if (node->leaf_key == key) return Status::AlreadyExists("the resident is in the map");
+      if (node->leaf_key.size() != kMapKeySize) {
+        return Status::DataLoss("the resident map is malformed");
+      }
+      KAKUNIN_ASSIGN_OR_RETURN(value, value_of(node->leaf_key));
+      if (MapLeaf(node->leaf_key, value) != node->hash) {
+        return Status::DataLoss("the resident map's leaf does not match its resident's chain");
+      }
+      p.other_key = node->leaf_key;
+      p.other_value = std::move(value);
+      break;
+    }
+  }
+  p.path.depth = depth;
+  p.path.bitmap.assign((depth + 7) / 8, '\0');
+  for (uint32_t d = 1; d <= depth; ++d) {
+    KAKUNIN_ASSIGN_OR_RETURN(sib, nodes.Get(d, SiblingPrefix(key, d)));
+    if (sib) {
+      p.path.bitmap[(d - 1) / 8] =
+          static_cast<char>(p.path.bitmap[(d - 1) / 8] | (0x80 >> ((d - 1) % 8)));
+      p.path.siblings.push_back(sib->hash);
+    }
+  }
+  return p;
+}
+
+bool VerifyMapAbsence(std::string_view key, const MapAbsenceProof& proof, std::string_view root) {
+  const MapProof& p = proof.path;
+  if (key.size() != kMapKeySize || root.size() != 32 || p.depth > 8 * kMapKeySize ||
+      p.bitmap.size() != (p.depth + 7) / 8) {
+    return false;
+  }
+  // What sits at k's place: nothing, or another key that shares k's path to it (and so is the
+  // only key in that subtree — a leaf hash cannot be an interior node's, by the 0x05/0x06
+  // prefixes, so the subtree does not secretly hold k).
+  std::string h;
+  if (proof.other_key.empty()) {
+    if (!proof.other_value.empty()) return false;
+    h = MapEmpty();
+  } else {
+    if (proof.other_key.size() != kMapKeySize || proof.other_value.size() != 32 ||
+        proof.other_key == key) {
+      return false;
+    }
+    for (uint32_t i = 0; i < p.depth; ++i) {
+      if (KeyBit(proof.other_key, i) != KeyBit(key, i)) return false;
+    }
+    h = MapLeaf(proof.other_key, proof.other_value);
+  }
+  size_t set = 0;
+  for (uint32_t d = 1; d <= p.depth; ++d) set += KeyBit(p.bitmap, d - 1);
+  for (uint32_t i = p.depth; i < 8 * p.bitmap.size(); ++i) {
+    if (KeyBit(p.bitmap, i)) return false;
+  }
+  if (set != p.siblings.size()) return false;
+  size_t next = p.siblings.size();
+  for (uint32_t d = p.depth; d > 0; --d) {
+    std::string_view s = MapEmpty();
+    if (KeyBit(p.bitmap, d - 1)) {
+      s = p.siblings[--next];
+      if (s.size() != 32) return false;
+    }
+    h = KeyBit(key, d - 1) ? MapNodeHash(s, h) : MapNodeHash(h, s);
+  }
+  return h == root;
+}
+
+}  // namespace kakunin::audit

@@ -22,6 +22,7 @@
 // residents) reads and writes per key, batched in memory.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,5 +103,27 @@ class ReaderMapNodes final : public MapNodeSource {
  private:
   store::AuditReader& r_;
 };
+
+}  // namespace kakunin::audit
+
+namespace kakunin::audit {
+
+// Non-membership: a resident no entry ever named (or none within retention) is proved absent
+// from the signed map by where its path ends without it — an empty subtree, or the leaf of
+// another key k' sharing k's first `depth` bits — and the siblings above that place, as in
+// MapProof. Of k' only its key (a keyed MAC, meaningless without the node's key) and its value
+// (a hash of its count and chain) are shown, so nothing about that resident can be read.
+struct MapAbsenceProof {
+  MapProof path;            // depth, bitmap and siblings of the place where k would be
+  std::string other_key;    // empty: the place is empty; else k' (32 raw bytes)
+  std::string other_value;  // MapValue of k' (32 raw bytes) when other_key is set
+};
+// `value_of(k')` gives the value of the key found at k's place, as the map holds it (checked
+// against the stored leaf here). AlreadyExists if k is in the map.
+Result<MapAbsenceProof> ProveMapAbsence(
+    MapNodeSource& nodes, std::string_view key,
+    const std::function<Result<std::string>(const std::string&)>& value_of);
+// True iff `proof` shows that the map with root `root` holds no leaf for k.
+bool VerifyMapAbsence(std::string_view key, const MapAbsenceProof& proof, std::string_view root);
 
 }  // namespace kakunin::audit

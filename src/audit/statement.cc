@@ -1,11 +1,17 @@
 #include "audit/statement.h"
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstring>
 #include <map>
+#include <set>
 
 #include "audit/entry.h"
+#include "audit/key_rotation.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
+#include "audit/signer.h"
 #include "audit/targets.h"
 #include "core/bytes.h"
 #include "text/json.h"
@@ -47,7 +53,79 @@ std::optional<int64_t> Int(const text::JsonValue* v) {
   return *i;
 }
 
+constexpr size_t kMaxKeySteps = 1024;
+
+// The (previous, next) public keys an announcement's conditions name (audit/key_rotation.h).
+std::optional<std::pair<std::string, std::string>> AnnouncedKeys(std::string_view conditions) {
+  auto json = text::ParseJson(conditions, {.max_bytes = 4096, .max_depth = 2});
+  if (!json.ok() || !json->is_object()) return std::nullopt;
+  auto key = [&](const char* member) -> std::optional<std::string> {
+    const text::JsonValue* m = json->Find(member);
+    if (!m || !m->is_string() || m->text().size() != 64) return std::nullopt;
+    auto raw = HexDecode(m->text());
+    if (!raw || raw->size() != 32) return std::nullopt;
+    return raw;
+  };
+  auto previous = key("previous_public_key");
+  auto next = key("public_key");
+  if (!previous || !next) return std::nullopt;
+  return std::make_pair(std::move(*previous), std::move(*next));
+}
+
 }  // namespace
+
+namespace {
+
+// The kept entries naming `key` by any status, with sequence in [from, to), in log order.
+Result<std::map<int64_t, store::AuditRow>> NamingRows(store::RegistryReader& reader,
+                                                      std::string_view key, int64_t from,
+                                                      int64_t to) {
+  std::map<int64_t, store::AuditRow> rows;
+  for (auto status : {TargetStatus::kNone, TargetStatus::kFound, TargetStatus::kMissing}) {
+    store::AuditQuery q;
+    q.target = TargetName(TargetLeaf{std::string(key), status, ""});
+    q.limit = static_cast<int>(kMaxStatementEntries);
+    KAKUNIN_ASSIGN_OR_RETURN(some, reader.SearchAudit(q));
+    for (auto& r : some) {
+      if (r.seq >= from && r.seq < to && r.payload) rows.emplace(r.seq, std::move(r));
+    }
+  }
+  return rows;
+}
+
+// Whether `row` is a version-2 entry whose stored targets name `key`; the first such index.
+std::optional<size_t> TargetIndexOf(const store::AuditRow& row, std::string_view key,
+                                    std::vector<TargetLeaf>* leaves_out) {
+  if (!row.payload || row.payload->empty() ||
+      static_cast<uint8_t>((*row.payload)[0]) != kEntryVersion) {
+    return std::nullopt;  // the map covers version-2 entries only
+  }
+  auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
+  if (!leaves.ok()) return std::nullopt;
+  for (size_t i = 0; i < leaves->size(); ++i) {
+    if ((*leaves)[i].mac == key) {
+      if (leaves_out) *leaves_out = std::move(*leaves);
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::pair<int64_t, std::string>> ResidentChain(store::RegistryReader& reader,
+                                                      std::string_view key, int64_t from,
+                                                      int64_t to) {
+  KAKUNIN_ASSIGN_OR_RETURN(rows, NamingRows(reader, key, from, to));
+  int64_t count = 0;
+  std::string head = MapEmpty();
+  for (const auto& [seq, row] : rows) {
+    if (!TargetIndexOf(row, key, nullptr)) continue;
+    head = NextResidentHead(head, static_cast<uint64_t>(seq), row.leaf_hash);
+    ++count;
+  }
+  return std::make_pair(count, head);
+}
 
 Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view public_key,
                                  std::string_view key, std::optional<int64_t> old_size) {
@@ -64,55 +142,176 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
   s.checkpoint_note = CheckpointToNote(cp, public_key);
   s.resident_key = std::string(key);
   // The entries naming the key, by any status, in log order, up to the checkpoint.
-  std::map<int64_t, store::AuditRow> rows;
-  for (auto status : {TargetStatus::kNone, TargetStatus::kFound, TargetStatus::kMissing}) {
-    store::AuditQuery q;
-    q.target = TargetName(TargetLeaf{std::string(key), status, ""});
-    q.limit = static_cast<int>(kMaxStatementEntries);
-    KAKUNIN_ASSIGN_OR_RETURN(some, reader.SearchAudit(q));
-    for (auto& r : some) {
-      if (r.seq < cp.tree_size) rows.emplace(r.seq, std::move(r));
-    }
-  }
-  if (rows.empty()) return Status::NotFound("no entry names this resident");
+  KAKUNIN_ASSIGN_OR_RETURN(rows, NamingRows(reader, key, 0, cp.tree_size));
   for (const auto& [seq, row] : rows) {
     KAKUNIN_ASSIGN_OR_RETURN(e, DecodeStoredEntry(row));
     if (e.version != kEntryVersion) continue;  // the map covers version-2 entries only
-    auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
-    if (!leaves.ok()) return leaves.status();
-    size_t at = leaves->size();
-    for (size_t i = 0; i < leaves->size() && at == leaves->size(); ++i) {
-      if ((*leaves)[i].mac == key) at = i;
-    }
-    if (at == leaves->size()) continue;
+    std::vector<TargetLeaf> leaves;
+    auto at = TargetIndexOf(row, key, &leaves);
+    if (!at) continue;
     StatementEntry se;
     se.seq = seq;
     se.payload = *row.payload;
-    se.target_index = static_cast<uint32_t>(at);
-    se.target_leaf = EncodeTargetLeaves({(*leaves)[at]});
-    se.target_path = TargetPath(*leaves, at);
+    se.target_index = static_cast<uint32_t>(*at);
+    se.target_leaf = EncodeTargetLeaves({leaves[*at]});
+    se.target_path = TargetPath(leaves, *at);
     KAKUNIN_ASSIGN_OR_RETURN(inc, ProveInclusion(reader, seq, cp.tree_size));
     se.inclusion = std::move(inc.path);
     s.entries.push_back(std::move(se));
   }
   ReaderMapNodes nodes(reader);
-  KAKUNIN_ASSIGN_OR_RETURN(proof, ProveMapKey(nodes, key));
-  s.map_proof = std::move(proof);
+  auto proof = ProveMapKey(nodes, key);
+  if (proof.ok()) {
+    s.map_proof = std::move(*proof);
+  } else if (proof.status().code() == StatusCode::kNotFound && s.entries.empty()) {
+    // Never named (or not since retention): the map proves that it holds no chain for k. The
+    // key at k's place has its value as of the checkpoint — its head row if it has not moved
+    // since, else its chain recomputed up to the checkpoint.
+    auto value_of = [&](const std::string& other) -> Result<std::string> {
+      KAKUNIN_ASSIGN_OR_RETURN(h, reader.ResidentHead(other));
+      if (h && h->last_seq < cp.tree_size) return MapValue(h->count, h->head);
+      KAKUNIN_ASSIGN_OR_RETURN(chain, ResidentChain(reader, other, 0, cp.tree_size));
+      return MapValue(chain.first, chain.second);
+    };
+    KAKUNIN_ASSIGN_OR_RETURN(absence, ProveMapAbsence(nodes, key, value_of));
+    s.absence = std::move(absence);
+  } else {
+    return proof.status();
+  }
   if (old_size) {
     KAKUNIN_ASSIGN_OR_RETURN(con, ProveConsistency(reader, *old_size, cp.tree_size));
     s.consistency_old_size = *old_size;
     s.consistency_path = std::move(con.path);
   }
+  // The signing-key announcements, each under the first checkpoint that the key it replaces
+  // signed over it, for a resident who holds an earlier key. One erased by retention ends the
+  // history there (the keys before it are then past retention too).
+  store::AuditQuery announced;
+  announced.action = std::string(kSigningKeyRotateAction);
+  announced.limit = static_cast<int>(kMaxKeySteps);
+  KAKUNIN_ASSIGN_OR_RETURN(rows_announced, reader.SearchAudit(announced));
+  for (const store::AuditRow& row : rows_announced) {
+    if (!row.payload || row.seq >= cp.tree_size) continue;
+    auto e = DecodeEntry(*row.payload);
+    if (!e.ok()) continue;
+    auto keys = AnnouncedKeys(e->conditions);
+    if (!keys) continue;
+    const std::string previous_id = PublicKeyId(keys->first);
+    auto by_previous = std::find_if(cps.begin(), cps.end(), [&](const store::CheckpointRow& c) {
+      return c.tree_size > row.seq && c.key_id == previous_id &&
+             VerifyCheckpoint(CheckpointOf(c), keys->first);
+    });
+    if (by_previous == cps.end()) continue;
+    const Checkpoint pc = CheckpointOf(*by_previous);
+    KeyStep step;
+    step.checkpoint =
+        pc.origin.empty() ? CheckpointToJson(pc) : CheckpointToNote(pc, keys->first);
+    step.seq = row.seq;
+    step.payload = *row.payload;
+    KAKUNIN_ASSIGN_OR_RETURN(inc, ProveInclusion(reader, row.seq, pc.tree_size));
+    step.inclusion = std::move(inc.path);
+    s.key_history.push_back(std::move(step));
+  }
   return s;
+}
+
+Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
+                                           int64_t erase_before_time) {
+  ChainRestartPlan plan;
+  KAKUNIN_ASSIGN_OR_RETURN(size, reader.AuditSize());
+  plan.before_seq = size;
+  // Where the last purge stopped: the entries before it were erased and their chains restarted
+  // then (each purge entry names it, "erased_before_seq=N"), so the scan starts there.
+  int64_t from = 0;
+  store::AuditQuery purges;
+  purges.action = "registry.purge";
+  purges.limit = INT_MAX;
+  KAKUNIN_ASSIGN_OR_RETURN(purge_rows, reader.SearchAudit(purges));
+  for (const store::AuditRow& row : purge_rows) {
+    if (!row.payload) continue;
+    auto e = DecodeEntry(*row.payload);
+    if (!e.ok()) continue;
+    const std::string_view c = e->conditions;
+    const size_t at = c.rfind("erased_before_seq=");
+    if (at == std::string_view::npos) continue;
+    int64_t n = 0;
+    const char* begin = c.data() + at + std::strlen("erased_before_seq=");
+    auto [end, ec] = std::from_chars(begin, c.data() + c.size(), n);
+    if (ec == std::errc() && (end == c.data() + c.size() || *end == ' ')) {
+      from = std::max(from, std::min(n, size));
+    }
+  }
+  plan.from = from;
+  // The residents named in the prefix about to be erased. Times never decrease along the log.
+  std::set<std::string> keys;
+  Status st;
+  KAKUNIN_RETURN_IF_ERROR(reader.ForEachAuditEntry(from, [&](const store::AuditRow& row) {
+    if (row.time >= erase_before_time) {
+      plan.before_seq = row.seq;
+      return false;
+    }
+    if (row.payload && row.targets && !row.payload->empty() &&
+        static_cast<uint8_t>((*row.payload)[0]) == kEntryVersion) {
+      auto l = DecodeTargetLeaves(*row.targets);
+      if (!l.ok()) {
+        st = Status::DataLoss("entry " + std::to_string(row.seq) + ": its targets do not decode");
+        return false;
+      }
+      for (const auto& leaf : *l) keys.insert(leaf.mac);
+    }
+    return true;
+  }));
+  KAKUNIN_RETURN_IF_ERROR(st);
+  plan.restarts.reserve(keys.size());
+  for (const std::string& key : keys) {
+    KAKUNIN_ASSIGN_OR_RETURN(seen, reader.ResidentHead(key));
+    if (!seen) return Status::DataLoss("a resident named in the log has no chain");
+    ChainRestart r;
+    r.seen = *seen;
+    KAKUNIN_ASSIGN_OR_RETURN(chain, ResidentChain(reader, key, plan.before_seq, size));
+    r.count = chain.first;
+    r.head = std::move(chain.second);
+    plan.restarts.push_back(std::move(r));
+  }
+  return plan;
+}
+
+Status ApplyChainRestarts(store::RegistryTxn& txn, const ChainRestartPlan& plan,
+                          int64_t erased_before_seq, int64_t at_seq) {
+  // The same prefix; or nothing new to erase (a purge dated before the last one), when the
+  // store's boundary falls in what the last purge already erased.
+  const bool nothing_new = plan.before_seq == plan.from && erased_before_seq <= plan.from;
+  if (erased_before_seq != plan.before_seq && !nothing_new) {
+    return Status::Unavailable("the log's erasable prefix moved during the purge");
+  }
+  for (const ChainRestart& r : plan.restarts) {
+    KAKUNIN_ASSIGN_OR_RETURN(now, txn.ResidentHead(r.seen.key));
+    if (!now || now->count != r.seen.count || now->head != r.seen.head) {
+      return Status::Unavailable("a resident's chain moved during the purge");
+    }
+    store::ResidentHeadRow row;
+    row.key = r.seen.key;
+    row.count = r.count;
+    row.head = r.head;
+    row.last_seq = at_seq;
+    KAKUNIN_RETURN_IF_ERROR(txn.PutResidentHead(row));
+  }
+  return Status::Ok();
 }
 
 std::string StatementToJson(const Statement& s) {
   std::string out = std::string("{\"format\":\"") + kFormat + "\",\"version\":1,\"checkpoint\":";
   text::AppendJsonString(s.checkpoint_note, &out);
-  out += ",\"resident_key\":\"" + HexEncode(s.resident_key) + "\",\"map_proof\":{\"depth\":" +
-         std::to_string(s.map_proof.depth) + ",\"bitmap\":\"" + HexEncode(s.map_proof.bitmap) +
+  const MapProof& path = s.absence ? s.absence->path : s.map_proof;
+  out += ",\"resident_key\":\"" + HexEncode(s.resident_key) + "\",\"" +
+         (s.absence ? "absence_proof" : "map_proof") +
+         "\":{\"depth\":" + std::to_string(path.depth) + ",\"bitmap\":\"" + HexEncode(path.bitmap) +
          "\",\"siblings\":";
-  HexArray(s.map_proof.siblings, &out);
+  HexArray(path.siblings, &out);
+  if (s.absence && !s.absence->other_key.empty()) {
+    out += ",\"other_key\":\"" + HexEncode(s.absence->other_key) + "\",\"other_value\":\"" +
+           HexEncode(s.absence->other_value) + "\"";
+  }
   out += "},\"entries\":[";
   for (size_t i = 0; i < s.entries.size(); ++i) {
     const StatementEntry& e = s.entries[i];
@@ -127,10 +326,24 @@ std::string StatementToJson(const Statement& s) {
   }
   out += "]";
   if (s.consistency_old_size) {
-    out += ",\"consistency\":{\"old_size\":" + std::to_string(*s.consistency_old_size) +
-           ",\"path\":";
+    out +=
+        ",\"consistency\":{\"old_size\":" + std::to_string(*s.consistency_old_size) + ",\"path\":";
     HexArray(s.consistency_path, &out);
     out += "}";
+  }
+  if (!s.key_history.empty()) {
+    out += ",\"key_history\":[";
+    for (size_t i = 0; i < s.key_history.size(); ++i) {
+      const KeyStep& k = s.key_history[i];
+      if (i) out += ",";
+      out += "{\"checkpoint\":";
+      text::AppendJsonString(k.checkpoint, &out);
+      out += ",\"seq\":" + std::to_string(k.seq) + ",\"payload\":\"" + HexEncode(k.payload) +
+             "\",\"inclusion\":";
+      HexArray(k.inclusion, &out);
+      out += "}";
+    }
+    out += "]";
   }
   return out + "}";
 }
@@ -145,7 +358,7 @@ Result<Statement> StatementFromJson(std::string_view json) {
   const auto* con = v->Find("consistency");
   if (!format || format->text() != kFormat || !version || version->AsInt64() != 1 || !note ||
       !note->is_string() || note->text().size() > kMaxNoteBytes ||
-      v->members().size() != (con ? 7u : 6u)) {
+      v->members().size() != 6u + (con ? 1 : 0) + (v->Find("key_history") ? 1 : 0)) {
     return bad;
   }
   Statement s;
@@ -153,15 +366,40 @@ Result<Statement> StatementFromJson(std::string_view json) {
   auto key = Hex(v->Find("resident_key"), kMapKeySize);
   if (!key || key->size() != kMapKeySize) return bad;
   s.resident_key = std::move(*key);
-  const auto* mp = v->Find("map_proof");
-  if (!mp || !mp->is_object() || mp->members().size() != 3) return bad;
+  // Exactly one of the two map proofs.
+  const auto* present = v->Find("map_proof");
+  const auto* absent = v->Find("absence_proof");
+  if ((present != nullptr) == (absent != nullptr)) return bad;
+  const auto* mp = present ? present : absent;
+  if (!mp->is_object()) return bad;
+  const auto* other_key = mp->Find("other_key");
+  const auto* other_value = mp->Find("other_value");
+  if ((other_key != nullptr) != (other_value != nullptr) || (present && other_key) ||
+      mp->members().size() != (other_key ? 5u : 3u)) {
+    return bad;
+  }
   auto depth = Int(mp->Find("depth"));
   auto bitmap = Hex(mp->Find("bitmap"), kMapKeySize);
   auto siblings = Hashes(mp->Find("siblings"), 8 * kMapKeySize);
   if (!depth || *depth > 8 * static_cast<int64_t>(kMapKeySize) || !bitmap || !siblings) return bad;
-  s.map_proof = MapProof{static_cast<uint32_t>(*depth), std::move(*bitmap), std::move(*siblings)};
+  MapProof path{static_cast<uint32_t>(*depth), std::move(*bitmap), std::move(*siblings)};
+  if (present) {
+    s.map_proof = std::move(path);
+  } else {
+    MapAbsenceProof a;
+    a.path = std::move(path);
+    if (other_key) {
+      auto k = Hex(other_key, kMapKeySize);
+      auto val = Hex(other_value, 32);
+      if (!k || k->size() != kMapKeySize || !val || val->size() != 32) return bad;
+      a.other_key = std::move(*k);
+      a.other_value = std::move(*val);
+    }
+    s.absence = std::move(a);
+  }
   const auto* entries = v->Find("entries");
-  if (!entries || !entries->is_array() || entries->items().size() > kMaxStatementEntries) {
+  if (!entries || !entries->is_array() || entries->items().size() > kMaxStatementEntries ||
+      (absent && !entries->items().empty())) {
     return bad;
   }
   for (const auto& item : entries->items()) {
@@ -192,6 +430,24 @@ Result<Statement> StatementFromJson(std::string_view json) {
     s.consistency_old_size = *old_size;
     s.consistency_path = std::move(*path);
   }
+  if (const auto* keys = v->Find("key_history")) {
+    if (!keys->is_array() || keys->items().empty() || keys->items().size() > kMaxKeySteps) {
+      return bad;
+    }
+    for (const auto& item : keys->items()) {
+      if (!item.is_object() || item.members().size() != 4) return bad;
+      const auto* cp_text = item.Find("checkpoint");
+      auto seq = Int(item.Find("seq"));
+      auto payload = Hex(item.Find("payload"), 1 << 16);
+      auto inclusion = Hashes(item.Find("inclusion"), 64);
+      if (!cp_text || !cp_text->is_string() || cp_text->text().size() > kMaxNoteBytes || !seq ||
+          !payload || !inclusion) {
+        return bad;
+      }
+      s.key_history.push_back(
+          KeyStep{cp_text->text(), *seq, std::move(*payload), std::move(*inclusion)});
+    }
+  }
   return s;
 }
 
@@ -202,9 +458,38 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
     r.problem = std::move(why);
     return r;
   };
-  auto cp = CheckpointFromNote(s.checkpoint_note, public_key);
+  // From the key given to the key that signs the statement, through the announcements: each
+  // one signed into the log under the key it replaces. Announcements before the key given
+  // (another key's) are passed over; after it, each must follow from the one before.
+  std::string trusted(public_key);
+  for (const KeyStep& k : s.key_history) {
+    const std::string at = "the signing-key announcement at entry " + std::to_string(k.seq);
+    auto e = DecodeEntry(k.payload);
+    if (!e.ok() || e->action != kSigningKeyRotateAction ||
+        static_cast<int64_t>(e->sequence) != k.seq) {
+      return fail(at + " does not decode");
+    }
+    auto keys = AnnouncedKeys(e->conditions);
+    if (!keys) return fail(at + " is malformed");
+    if (keys->first != trusted) {
+      if (r.keys_followed > 0) return fail(at + " does not follow from the key before it");
+      continue;
+    }
+    auto pc = ParseCheckpoint(k.checkpoint, trusted);
+    if (!pc.ok() || !VerifyCheckpoint(*pc, trusted)) {
+      return fail(at + ": its checkpoint is not signed by the key it replaces");
+    }
+    if (k.seq >= pc->tree_size ||
+        !VerifyInclusion(LeafHash(k.payload), static_cast<uint64_t>(k.seq),
+                         static_cast<uint64_t>(pc->tree_size), k.inclusion, pc->root)) {
+      return fail(at + " is not in the log the key it replaces signed");
+    }
+    trusted = keys->second;
+    ++r.keys_followed;
+  }
+  auto cp = CheckpointFromNote(s.checkpoint_note, trusted);
   if (!cp.ok()) return fail("the checkpoint is not a note signed by this key");
-  if (!VerifyCheckpoint(*cp, public_key)) return fail("the checkpoint's signature does not verify");
+  if (!VerifyCheckpoint(*cp, trusted)) return fail("the checkpoint's signature does not verify");
   if (cp->map_root.size() != 32) return fail("the checkpoint signs no resident map");
   r.tree_size = cp->tree_size;
   if (s.resident_key.size() != kMapKeySize) return fail("the resident key is malformed");
@@ -234,27 +519,45 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
     head = NextResidentHead(head, static_cast<uint64_t>(e.seq), leaf_hash);
   }
   r.entries = static_cast<int64_t>(s.entries.size());
-  const std::string leaf = MapLeaf(s.resident_key, MapValue(r.entries, head));
-  if (!VerifyMapProof(s.resident_key, leaf, s.map_proof, cp->map_root)) {
-    return fail("the entries are not what the signed resident map holds for this resident (one "
-                "left out, added or altered)");
+  if (s.absence) {
+    if (!s.entries.empty()) return fail("a statement of absence lists entries");
+    if (!VerifyMapAbsence(s.resident_key, *s.absence, cp->map_root)) {
+      return fail(
+          "the signed resident map does not show that no entry names this resident "
+          "(the resident has entries, or the proof is altered)");
+    }
+  } else if (!VerifyMapProof(s.resident_key, MapLeaf(s.resident_key, MapValue(r.entries, head)),
+                             s.map_proof, cp->map_root)) {
+    return fail(
+        "the entries are not what the signed resident map holds for this resident (one "
+        "left out, added or altered)");
   }
   if (earlier) {
-    if (!VerifyCheckpoint(*earlier, public_key)) {
+    if (!VerifyCheckpoint(*earlier, public_key) && !VerifyCheckpoint(*earlier, trusted)) {
       return fail("the earlier checkpoint is not signed by this key");
     }
-    if (!s.consistency_old_size || *s.consistency_old_size != earlier->tree_size) {
-      return fail("the statement has no consistency proof from the earlier checkpoint");
+    if (earlier->tree_size > cp->tree_size) {
+      // The resident holds a newer checkpoint: this statement stops short of it, so entries
+      // after its own checkpoint could be missing. Ask for a statement as new as it.
+      return fail("the statement is older than the checkpoint given (" +
+                  std::to_string(cp->tree_size) + " < " + std::to_string(earlier->tree_size) +
+                  " entries): it cannot show the entries since; ask for a new statement");
     }
-    if (earlier->tree_size > cp->tree_size ||
-        (earlier->tree_size == cp->tree_size ? earlier->root != cp->root
-                                             : earlier->tree_size == 0 ||
-                                                   !VerifyConsistency(
-                                                       static_cast<uint64_t>(earlier->tree_size),
-                                                       static_cast<uint64_t>(cp->tree_size),
-                                                       earlier->root, cp->root,
-                                                       s.consistency_path))) {
-      return fail("the log does not extend the earlier checkpoint (a forked or rewritten log)");
+    if (earlier->tree_size == cp->tree_size) {
+      // The same checkpoint, or a fork at the same size.
+      if (earlier->root != cp->root) {
+        return fail("the log does not extend the earlier checkpoint (a forked or rewritten log)");
+      }
+    } else {
+      if (!s.consistency_old_size || *s.consistency_old_size != earlier->tree_size) {
+        return fail("the statement has no consistency proof from the earlier checkpoint");
+      }
+      if (earlier->tree_size == 0 ||
+          !VerifyConsistency(static_cast<uint64_t>(earlier->tree_size),
+                             static_cast<uint64_t>(cp->tree_size), earlier->root, cp->root,
+                             s.consistency_path)) {
+        return fail("the log does not extend the earlier checkpoint (a forked or rewritten log)");
+      }
     }
   }
   r.ok = true;

@@ -11,9 +11,20 @@
 //   {"format":"kakunin-access-statement","version":1,
 //    "checkpoint":"<C2SP note>","resident_key":"<hex>",
 //    "map_proof":{"depth":D,"bitmap":"<hex>","siblings":["<hex>",…]},
+//      — or, for a resident the map does not hold (never named, entries: []),
+//    "absence_proof":{"depth":D,"bitmap":"<hex>","siblings":[…]
+//                     [,"other_key":"<hex>","other_value":"<hex>"]},
 //    "entries":[{"seq":S,"payload":"<hex>","target_index":I,"target_leaf":"<hex>",
 //                "target_path":["<hex>",…],"inclusion":["<hex>",…]},…]
-//    [,"consistency":{"old_size":M,"path":["<hex>",…]}]}
+//    [,"consistency":{"old_size":M,"path":["<hex>",…]}]
+//    [,"key_history":[{"checkpoint":"<note or JSON>","seq":S,"payload":"<hex>",
+//                      "inclusion":["<hex>",…]},…]]}
+//
+// key_history: the log's signing-key announcements (key.signing.rotate, audit/key_rotation.h),
+// oldest first, each with the checkpoint signed by the key it replaces and its inclusion proof
+// in it. A resident who holds an earlier key of the node checks the statement with that key:
+// each announcement signed under the key in force hands trust to the next, up to the key that
+// signs the statement's checkpoint. With the current key, the history is not needed.
 
 #include <cstdint>
 #include <optional>
@@ -33,24 +44,35 @@ inline constexpr size_t kMaxStatementEntries = 1 << 20;
 
 struct StatementEntry {
   int64_t seq = 0;
-  std::string payload;      // the version-2 entry
+  std::string payload;  // the version-2 entry
   uint32_t target_index = 0;
   std::string target_leaf;  // EncodeTargetLeaves of the one leaf
   std::vector<std::string> target_path;
   std::vector<std::string> inclusion;
 };
 
+// One signing-key announcement, as shown in a statement.
+struct KeyStep {
+  std::string checkpoint;  // signed by the key announced as replaced: a C2SP note, or JSON
+  int64_t seq = 0;         // the announcement entry
+  std::string payload;
+  std::vector<std::string> inclusion;  // in `checkpoint`'s tree
+};
+
 struct Statement {
   std::string checkpoint_note;
-  std::string resident_key;  // 32 raw bytes
-  MapProof map_proof;
+  std::string resident_key;                // 32 raw bytes
+  MapProof map_proof;                      // when the map holds the resident
+  std::optional<MapAbsenceProof> absence;  // when it does not (then no entries)
   std::vector<StatementEntry> entries;
   std::optional<int64_t> consistency_old_size;
   std::vector<std::string> consistency_path;
+  std::vector<KeyStep> key_history;
 };
 
 // Builds the statement of `key` against the newest checkpoint that signs the map, with a
-// consistency proof from `old_size` if given. NotFound if no version-2 entry names the key.
+// consistency proof from `old_size` if given. A resident no kept version-2 entry names gets a
+// statement of no entries: the map's proof of absence, or of a chain of none (retention).
 Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view public_key,
                                  std::string_view key, std::optional<int64_t> old_size);
 
@@ -63,11 +85,52 @@ struct StatementCheck {
   std::string problem;  // what fails, if !ok
   int64_t entries = 0;
   int64_t tree_size = 0;
+  int64_t keys_followed = 0;  // announcements followed from the key given to the signing one
 };
-// Checks everything: the checkpoint's signature under `public_key`, each entry's payload,
+// Checks everything: the checkpoint's signature under `public_key` (or under the key that
+// the key history hands `public_key`'s trust to), each entry's payload,
 // target path and inclusion proof, the chain over them into the map value, the map proof into
-// the signed map root; with `earlier` (a checkpoint seen before), the consistency proof from it.
+// the signed map root (or its absence from the map: then no entries); with `earlier` (a
+// checkpoint the resident holds — seen before, or the newest the node published), the
+// consistency proof from it: a statement older than `earlier` is refused, since it cannot show
+// the entries after its own checkpoint (a stale statement could leave recent ones out).
 StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
                               const std::optional<Checkpoint>& earlier);
+
+// The chain (count, head) of `key` over the kept version-2 entries naming it with sequence in
+// [from, to), in log order — what the resident map holds for it once retention restarted it.
+Result<std::pair<int64_t, std::string>> ResidentChain(store::RegistryReader& reader,
+                                                      std::string_view key, int64_t from,
+                                                      int64_t to);
+
+// Retention and the resident map. `kakunin purge` erases the payloads (and target index) of the
+// entries [0, before_seq) older than the retention period; the record of who was accessed must
+// then go from the map too, or a count of accesses older than the law allows would be kept and
+// signed for ever, and no statement could be proved (its erased entries cannot be shown).
+// So every chain that ran through the erased prefix restarts after it: (count, head) over the
+// resident's kept entries only, a resident with none left holding the chain of no entries
+// (count 0). The next sealing checkpoint signs the new map; the purge entry, in the same
+// transaction, names before_seq. Statements then show exactly the kept entries.
+struct ChainRestart {
+  store::ResidentHeadRow seen;  // the head as the plan read it
+  int64_t count = 0;            // the restarted chain
+  std::string head;
+};
+struct ChainRestartPlan {
+  int64_t from = 0;        // where the last purge stopped (the scan started there)
+  int64_t before_seq = 0;  // the prefix to be erased: entries older than the time asked
+  std::vector<ChainRestart> restarts;
+};
+// Reads, in a snapshot: the prefix of entries with time before `erase_before_time`, the
+// residents its entries that still hold their payloads name, and each one's chain over its
+// entries after the prefix. Scans the prefix once (a purge, not a request path).
+Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
+                                           int64_t erase_before_time);
+// In the purge's transaction, after the erasure of [0, erased_before_seq): Unavailable if the
+// prefix or a head moved since the plan (an entry appended in between: plan again); else writes
+// the restarted heads, marked as moved at `at_seq` (the purge entry) so that the next sealing
+// checkpoint updates the map for them.
+Status ApplyChainRestarts(store::RegistryTxn& txn, const ChainRestartPlan& plan,
+                          int64_t erased_before_seq, int64_t at_seq);
 
 }  // namespace kakunin::audit

@@ -74,11 +74,13 @@ const char kHelp[] =
     "  statement --resident CODE [--checkpoint FILE] [--out FILE]\n"
     "                               the resident's access statement (JSON): every entry that\n"
     "                               named them, with proofs against the signed checkpoint and\n"
-    "                               its resident map that none is left out; with --checkpoint\n"
-    "                               (one seen before), a consistency proof from it\n"
+    "                               its resident map that none is left out (for a resident\n"
+    "                               never named, the map's proof that it holds none); with\n"
+    "                               --checkpoint (one seen before), a consistency proof from it\n"
     "  check-statement --public-key FILE [--checkpoint FILE] STATEMENT\n"
     "                               check a statement with nothing but the public key (no\n"
-    "                               --data); VALID, or what fails\n"
+    "                               --data); VALID, or what fails; with --checkpoint (one the\n"
+    "                               resident holds), a statement older than it is refused\n"
     "  export --from D --to D --out FILE\n"
     "                               a self-contained archive for media: entries, a proof of\n"
     "                               each, the signed checkpoint and the public key\n"
@@ -253,7 +255,13 @@ int CheckStatementCommand(const Args& args, Io& io) {
     return kExitRejected;
   }
   io.out << "有効 / VALID: " << check.entries << " entries name this resident in the signed log of "
-         << check.tree_size << " entries, and none is left out\n";
+         << check.tree_size << " entries, and none is left out";
+  if (check.keys_followed > 0) {
+    // Signed by a later key of the node, which the key given announced.
+    io.out << " (signed by a key introduced by " << check.keys_followed
+           << " signing-key announcement(s) from the key given)";
+  }
+  io.out << "\n";
   return kExitOk;
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "audit/entry.h"
+#include "audit/key_rotation.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
 #include "audit/signer.h"
@@ -330,6 +331,15 @@ class StatementTest : public testing::RegistryFixture {
   }
   using RegistryFixture::Make;
 
+  bool SendOne(const Notification& n) {
+    std::vector<PreparedNotification> batch = {
+        registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()))};
+    auto r = registry_->Apply(batch, actor_);
+    return r.ok() && (*r)[0].ok();
+  }
+  // A valid resident code the registry never saw.
+  static std::string Code(const char* ten) { return ResidentCode::FromTenDigits(ten).str(); }
+
   audit::StatementCheck Check(const audit::Statement& s,
                               const std::optional<audit::Checkpoint>& earlier = {}) {
     // Through JSON, as a resident's lawyer receives it.
@@ -448,6 +458,279 @@ TEST_F(StatementTest, ParserIsStrict) {
   std::string extra = json;
   extra.insert(extra.size() - 1, ",\"x\":1");
   EXPECT_FALSE(audit::StatementFromJson(extra).ok());
+}
+
+// A resident no entry names gets a statement of no entries: the signed map's proof that it
+// holds no chain for them, both where their path ends in an empty subtree and where it ends at
+// another resident's leaf. A forged "no entries" for a resident who has entries fails.
+TEST_F(StatementTest, NeverNamedResidentGetsAProofOfAbsence) {
+  bool saw_empty = false, saw_other = false;
+  audit::Statement absent;
+  for (int i = 0; i < 64 && !(saw_empty && saw_other); ++i) {
+    char ten[16];
+    std::snprintf(ten, sizeof ten, "20000000%02d", i);
+    const std::string code = Code(ten);
+    audit::Statement s = Make(code);
+    ASSERT_TRUE(s.absence.has_value()) << code;
+    EXPECT_TRUE(s.entries.empty());
+    auto c = Check(s);
+    EXPECT_TRUE(c.ok) << code << ": " << c.problem;
+    EXPECT_EQ(c.entries, 0);
+    (s.absence->other_key.empty() ? saw_empty : saw_other) = true;
+    if (!s.absence->other_key.empty()) absent = s;
+  }
+  EXPECT_TRUE(saw_empty);
+  EXPECT_TRUE(saw_other);
+  ASSERT_TRUE(absent.absence.has_value());
+  // The neighbour's leaf shows only its keyed MAC and value: not our resident's, not a code.
+  const std::string json = audit::StatementToJson(absent);
+  EXPECT_EQ(json.find(code_), std::string::npos);
+  EXPECT_NE(json.find("\"absence_proof\""), std::string::npos);
+  // Forged: the absence proof presented for a resident who has entries.
+  const audit::Statement real = Make(code_);
+  audit::Statement forged = absent;
+  forged.resident_key = real.resident_key;
+  auto c = Check(forged);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("does not show that no entry names"));
+  // Forged: the resident's own statement with every entry dropped.
+  audit::Statement emptied = real;
+  emptied.entries.clear();
+  EXPECT_FALSE(Check(emptied).ok);
+  // Forged: an absence proof whose neighbour is made up, moved to the resident's path, or
+  // altered.
+  audit::Statement made_up = absent;
+  made_up.absence->other_value[0] ^= 1;
+  EXPECT_FALSE(Check(made_up).ok);
+  audit::Statement as_empty = absent;
+  as_empty.absence->other_key.clear();
+  as_empty.absence->other_value.clear();
+  EXPECT_FALSE(Check(as_empty).ok);
+  audit::Statement itself = absent;
+  itself.absence->other_key = itself.resident_key;
+  EXPECT_FALSE(Check(itself).ok);
+  // A statement of absence that lists entries does not parse.
+  audit::Statement listed = absent;
+  listed.entries = real.entries;
+  EXPECT_FALSE(audit::StatementFromJson(audit::StatementToJson(listed)).ok());
+  EXPECT_FALSE(audit::CheckStatement(listed, signer_->public_key(), std::nullopt).ok);
+}
+
+// A statement is as good as its checkpoint: shown a newer one (published since, or from a
+// later statement), check-statement refuses a statement made before it, which cannot show the
+// entries since.
+TEST_F(StatementTest, StaleStatementIsRefusedAgainstANewerCheckpoint) {
+  const audit::Statement old = Make(code_);
+  auto reader = *store_->OpenReader();
+  ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());  // a read the old one lacks
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto newer = desk_->LatestCheckpoint();
+  ASSERT_TRUE(newer.ok() && *newer);
+  EXPECT_TRUE(Check(old).ok);  // on its own it still checks, as of its checkpoint
+  auto c = Check(old, **newer);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("older than the checkpoint given"));
+  // Also when it is handed a consistency proof of some other size.
+  audit::Statement dressed = old;
+  dressed.consistency_old_size = (*newer)->tree_size;
+  EXPECT_FALSE(Check(dressed, **newer).ok);
+  // A statement made now checks against the same checkpoint, with or without a proof from it.
+  const audit::Statement fresh = Make(code_);
+  EXPECT_EQ(fresh.entries.size(), old.entries.size() + 1);
+  c = Check(fresh, **newer);
+  EXPECT_TRUE(c.ok) << c.problem;
+  c = Check(Make(code_, audit::CheckpointToJson(**newer)), **newer);
+  EXPECT_TRUE(c.ok) << c.problem;
+  // Absence too: a statement of no entries made before the resident's first read is refused
+  // against the checkpoint after it.
+  const audit::Statement none = Make(Code("2000000001"));
+  ASSERT_TRUE(none.absence.has_value());
+  ASSERT_TRUE(registry_->Show(*reader, Code("2000000001"), actor_, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto after = desk_->LatestCheckpoint();
+  EXPECT_FALSE(Check(none, **after).ok);
+  EXPECT_EQ(Make(Code("2000000001")).entries.size(), 1u);
+}
+
+// Retention. The resident's record goes (here after 1 year, a node so configured) while the log
+// keeps its entries 7 years: statements still show them, from the resident code alone. Once
+// the entries go too, the resident's chain restarts after the erased prefix: a statement
+// then shows only the kept entries (none: a chain of none), and other residents' statements,
+// and the log, still verify.
+TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTrue) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 21, ChangeReason::kDeath, "1000000005", "10000000005")));
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  config_.removed_retention_years = 1;
+  registry_ = std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_, log_.get());
+  const size_t before = Make(code_).entries.size();
+  EXPECT_EQ(before, 6u);  // birth, three reads, the search, the death
+  clock_ = FixedClock::AtDate(Date::FromYmd(2028, 1, 10));
+  auto purged = registry_->Purge(Date::FromYmd(2028, 1, 10), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_EQ(purged->removed_residents, 1);
+  EXPECT_EQ(purged->audit_payloads, 0);
+  {
+    auto reader = *store_->OpenReader();
+    auto shown = registry_->Show(*reader, code_, actor_, "test");
+    ASSERT_TRUE(shown.ok());
+    EXPECT_FALSE(shown->has_value());  // the record is gone
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  // The record is gone, the entries (and the read just now, which found nothing) are not.
+  audit::Statement kept = Make(code_);
+  EXPECT_EQ(kept.entries.size(), before + 1);
+  EXPECT_TRUE(Check(kept).ok) << Check(kept).problem;
+  // Seven years on: a read of the other resident, then the purge erases the entries of 2026-28.
+  clock_ = FixedClock::AtDate(Date::FromYmd(2035, 2, 1));
+  {
+    auto reader = *store_->OpenReader();
+    ASSERT_TRUE(registry_->Show(*reader, other_, actor_, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  const audit::Statement other_before = Make(other_);
+  EXPECT_EQ(other_before.entries.size(), 6u);  // birth, three reads, the search, this read
+  purged = registry_->Purge(Date::FromYmd(2035, 2, 1), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_GT(purged->audit_payloads, 0);
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto report = desk_->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_GT(report->erased_payloads, 0);
+  // The resident whose entries all went: a chain of none, valid, "0 entries".
+  audit::Statement gone = Make(code_);
+  EXPECT_TRUE(gone.entries.empty());
+  EXPECT_FALSE(gone.absence.has_value());  // the map still holds the key, with count 0
+  auto c = Check(gone);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 0);
+  // The other: only the read kept, valid.
+  audit::Statement other_now = Make(other_);
+  ASSERT_EQ(other_now.entries.size(), 1u);
+  c = Check(other_now);
+  EXPECT_TRUE(c.ok) << c.problem;
+  // A third resident, never read, only its erased birth: also none. Someone never named: absent.
+  EXPECT_TRUE(Check(Make(Code("1000000007"))).ok);
+  EXPECT_TRUE(Make(Code("1000000007")).entries.empty());
+  EXPECT_TRUE(Make(Code("2000000002")).absence.has_value());
+  EXPECT_TRUE(Check(Make(Code("2000000002"))).ok);
+  // The statement made before the purge still checks as of its own checkpoint; against the
+  // newest one it is stale (the erased entries are no longer the log's to show).
+  EXPECT_TRUE(Check(other_before).ok);
+  auto latest = desk_->LatestCheckpoint();
+  EXPECT_FALSE(Check(other_before, **latest).ok);
+  // Appending again after the restart continues the restarted chain.
+  {
+    auto reader = *store_->OpenReader();
+    ASSERT_TRUE(registry_->Show(*reader, other_, actor_, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  c = Check(Make(other_));
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 2);
+  // A purge dated before the last one erases nothing new and restarts nothing.
+  purged = registry_->Purge(Date::FromYmd(2035, 1, 1), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_EQ(purged->audit_payloads, 0);
+  // Seven more years: the purge scans from where the last one stopped, and finds the reads of
+  // 2035 (other's last two entries) to erase.
+  clock_ = FixedClock::AtDate(Date::FromYmd(2042, 6, 1));
+  purged = registry_->Purge(Date::FromYmd(2042, 6, 1), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_GT(purged->audit_payloads, 0);
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  audit::Statement other_later = Make(other_);
+  EXPECT_TRUE(other_later.entries.empty());
+  c = Check(other_later);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 0);
+}
+
+// A resident's entries on both sides of a signing-key rotation: the statement is signed by the
+// new key and checks with it alone; with the old key it checks through the announcement it
+// carries (signed into the log under the old key). Another key, a statement without its
+// history, or an altered announcement: refused.
+TEST_F(StatementTest, StatementAcrossASigningKeyRotation) {
+  ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit2.key").string()).ok());
+  auto next = *audit::LoadSigningKeyFile((dir_ / "audit2.key").string());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    return audit::RotateSigningKey(txn, *signer_, *next, clock_, "os:admin",
+                                                   "cli@test");
+                  })
+                  .ok());
+  audit::AuditLog log2(next.get(), &clock_);
+  Registry registry2(config_, store_.get(), cipher_.get(), &clock_, &log2);
+  AuditDesk desk2(store_.get(), &log2, cipher_.get());
+  {
+    auto reader = *store_->OpenReader();
+    ASSERT_TRUE(registry2.Show(*reader, code_, actor_, "test").ok());
+  }
+  ASSERT_TRUE(registry2.Checkpoint().ok());
+  auto json = desk2.Statement(code_, std::nullopt);
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  auto s = audit::StatementFromJson(*json);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->key_history.size(), 1u);
+  auto c = audit::CheckStatement(*s, next->public_key(), std::nullopt);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 6);  // five before the rotation, one after
+  EXPECT_EQ(c.keys_followed, 0);
+  c = audit::CheckStatement(*s, signer_->public_key(), std::nullopt);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.keys_followed, 1);
+  // Another key: nothing leads from it to the signing key.
+  ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "stranger.key").string()).ok());
+  auto stranger = *audit::LoadSigningKeyFile((dir_ / "stranger.key").string());
+  c = audit::CheckStatement(*s, stranger->public_key(), std::nullopt);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("not a note signed by this key"));
+  // Without its history the old key cannot check it.
+  audit::Statement bare = *s;
+  bare.key_history.clear();
+  EXPECT_FALSE(audit::CheckStatement(bare, signer_->public_key(), std::nullopt).ok);
+  EXPECT_TRUE(audit::CheckStatement(bare, next->public_key(), std::nullopt).ok);
+  // An announcement altered (to hand trust to the stranger's key), or its proof broken.
+  audit::Statement altered = *s;
+  auto e = audit::DecodeEntry(altered.key_history[0].payload);
+  ASSERT_TRUE(e.ok());
+  const std::string next_hex = HexEncode(next->public_key());
+  e->conditions.replace(e->conditions.find(next_hex), next_hex.size(),
+                        HexEncode(stranger->public_key()));
+  altered.key_history[0].payload = audit::EncodeEntry(*e);
+  c = audit::CheckStatement(altered, signer_->public_key(), std::nullopt);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("is not in the log the key it replaces signed"));
+  audit::Statement broken = *s;
+  ASSERT_FALSE(broken.key_history[0].inclusion.empty());
+  broken.key_history[0].inclusion[0][0] ^= 1;
+  EXPECT_FALSE(audit::CheckStatement(broken, signer_->public_key(), std::nullopt).ok);
+  // Through JSON, as it is handed over.
+  auto back = audit::StatementFromJson(audit::StatementToJson(*s));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(audit::CheckStatement(*back, signer_->public_key(), std::nullopt).ok);
+}
+
+// The restart is planned on a snapshot and applied in the purge's transaction only if no chain
+// moved in between.
+TEST_F(StatementTest, ChainRestartRefusesAHeadThatMovedSinceThePlan) {
+  auto reader = *store_->OpenReader();
+  auto plan = audit::PlanChainRestarts(*reader, INT64_MAX);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->restarts.size(), 20u);
+  for (const auto& r : plan->restarts) EXPECT_EQ(r.count, 0);
+  ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());
+  Status st = store_->Write([&](store::RegistryTxn& txn) {
+    return audit::ApplyChainRestarts(txn, *plan, plan->before_seq, 0);
+  });
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  st = store_->Write([&](store::RegistryTxn& txn) {
+    return audit::ApplyChainRestarts(txn, *plan, plan->before_seq + 1, 0);
+  });
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  // Nothing was written: the statement is as before, plus the read.
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  EXPECT_TRUE(Check(Make(code_)).ok);
 }
 
 }  // namespace

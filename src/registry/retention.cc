@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "audit/statement.h"
 #include "registry/registry.h"
 
 namespace kakunin::registry {
@@ -26,7 +27,18 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
       JstMidnightMicros(YearsBefore(as_of, config_.removed_retention_years));
   store::PurgeCounts counts;
   const int64_t audit_before = JstMidnightMicros(YearsBefore(as_of, config_.audit_retention_years));
-  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+  // The residents' chains through the erased prefix restart after it (audit/statement.h),
+  // planned on a snapshot and applied only if nothing moved in between (else planned again).
+  audit::ChainRestartPlan restarts;
+  auto plan = [&]() -> Status {
+    if (dry_run) return Status::Ok();
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(p, audit::PlanChainRestarts(*reader, audit_before));
+    restarts = std::move(p);
+    return Status::Ok();
+  };
+  KAKUNIN_RETURN_IF_ERROR(plan());
+  auto write = [&](store::RegistryTxn& txn) -> Status {
     auto r = txn.Purge(superseded_before, removed_before, dry_run);
     if (!r.ok()) return r.status();
     counts = *r;
@@ -48,8 +60,15 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";
-    return log_->Append(txn, std::move(e)).status();
-  });
+    auto seq = log_->Append(txn, std::move(e));
+    if (!seq.ok() || dry_run) return seq.status();
+    return audit::ApplyChainRestarts(txn, restarts, erased_before_seq, static_cast<int64_t>(*seq));
+  };
+  Status st = store_->Write(write);
+  for (int again = 0; again < 2 && st.code() == StatusCode::kUnavailable; ++again) {
+    KAKUNIN_RETURN_IF_ERROR(plan());
+    st = store_->Write(write);
+  }
   if (!st.ok()) return st;
   return counts;
 }
