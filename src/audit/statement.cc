@@ -77,7 +77,7 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
   if (rows.empty()) return Status::NotFound("no entry names this resident");
   for (const auto& [seq, row] : rows) {
     KAKUNIN_ASSIGN_OR_RETURN(e, DecodeStoredEntry(row));
-    if (e.version != kEntryVersion) continue;  // the map covers version-2 entries only
+    if (e.version == kEntryVersion1) continue;  // the map covers version-2 (and 3) entries only
     auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
     if (!leaves.ok()) return leaves.status();
     size_t at = leaves->size();
@@ -216,7 +216,7 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
     last_seq = e.seq;
     if (e.seq >= cp->tree_size) return fail(at + " is beyond the signed checkpoint");
     auto entry = DecodeEntry(e.payload);
-    if (!entry.ok() || entry->version != kEntryVersion) return fail(at + " does not decode");
+    if (!entry.ok() || entry->version == kEntryVersion1) return fail(at + " does not decode");
     if (static_cast<int64_t>(entry->sequence) != e.seq) return fail(at + " holds another entry");
     auto leaves = DecodeTargetLeaves(e.target_leaf);
     if (!leaves.ok() || leaves->size() != 1) return fail(at + ": its target leaf is malformed");

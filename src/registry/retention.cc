@@ -27,6 +27,16 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
   store::PurgeCounts counts;
   const int64_t audit_before = JstMidnightMicros(YearsBefore(as_of, config_.audit_retention_years));
   Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    // The versions about to go, named in the log (audit/state.h): the verifier must not take
+    // them for deleted, and must refuse them if they come back.
+    std::vector<audit::StateLeaf> gone;
+    if (!dry_run) {
+      KAKUNIN_ASSIGN_OR_RETURN(going, txn.PurgeableVersions(superseded_before, removed_before));
+      gone.reserve(going.size());
+      for (const auto& [vid, pid] : going) {
+        gone.push_back(audit::StateLeaf{audit::StateOp::kErased, vid, pid, ""});
+      }
+    }
     auto r = txn.Purge(superseded_before, removed_before, dry_run);
     if (!r.ok()) return r.status();
     counts = *r;
@@ -48,6 +58,21 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";
+    // More erasures than one entry holds go in entries of their own, before the purge's.
+    size_t from = 0;
+    while (gone.size() - from > audit::kMaxStateLeaves) {
+      audit::AuditEntry more;
+      more.actor = actor.id;
+      more.terminal = actor.terminal;
+      more.action = "registry.purge.versions";
+      more.result_count = static_cast<int64_t>(audit::kMaxStateLeaves);
+      more.outcome = "done";
+      more.state.assign(gone.begin() + static_cast<std::ptrdiff_t>(from),
+                        gone.begin() + static_cast<std::ptrdiff_t>(from + audit::kMaxStateLeaves));
+      from += audit::kMaxStateLeaves;
+      KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, std::move(more)).status());
+    }
+    e.state.assign(gone.begin() + static_cast<std::ptrdiff_t>(from), gone.end());
     return log_->Append(txn, std::move(e)).status();
   });
   if (!st.ok()) return st;

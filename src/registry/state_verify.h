@@ -1,0 +1,42 @@
+#pragma once
+
+// Record-state verification (issue 11 part 4): the operation log says, per version-3 entry,
+// which record versions the operation wrote or erased and a keyed digest of each
+// (audit/state.h, registry/state_digest.h). This replays those leaves in log order and then
+// recomputes the stored records — every version (active, superseded, history, of removed
+// residents) and every resident row — naming each one that no longer matches what the log says
+// was written: a field edited in place, a version deleted, moved to another person, re-inserted
+// after retention erased it or never written by any operation, a resident pointed at another
+// version, a superseded version made current again. Problems name row ids and entry sequences,
+// never personal data.
+//
+// Versions (and resident rows) written before this edition, or by entries whose payload
+// retention erased, have no leaf to check against: when the log holds such writes they are
+// counted as unattested, not reported (a baseline entry is future work, docs/audit-log.md).
+//
+// On a node that is being written while it runs, the rows an entry appended after the replay
+// touches are re-replayed and not judged (they changed under the walk).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "crypto/field_cipher.h"
+#include "store/registry_store.h"
+
+namespace kakunin::registry {
+
+struct StateReport {
+  int64_t state_entries = 0;      // version-3 entries replayed
+  int64_t versions = 0;           // stored versions recomputed
+  int64_t residents = 0;          // stored resident rows recomputed
+  int64_t unattested_versions = 0;   // no leaf, and the log holds writes without leaves
+  int64_t unattested_residents = 0;
+  bool legacy = false;  // the log holds writes without state leaves (older edition, erased)
+  std::vector<std::string> problems;  // in version order, then resident order
+};
+
+Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher);
+
+}  // namespace kakunin::registry
