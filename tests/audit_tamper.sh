@@ -68,7 +68,7 @@ done
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
 cp "$tmp/node/registry.db" "$tmp/clean.db"
 
-grep -q "^records: 1503 versions and 1500 resident rows match the log" "$tmp/ok.out" \
+grep -q "; records: 1503 versions and 1500 resident rows match the log" "$tmp/ok.out" \
   || fail "verify did not check the records: $(cat "$tmp/ok.out")"
 
 passed=0
