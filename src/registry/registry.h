@@ -265,6 +265,9 @@ class Registry {
                                int64_t now, bool forward = true,
                                std::vector<audit::StateLeaf>* state = nullptr) const;
   friend class Importer;  // applies with ApplyOne, logs per batch (registry/import.h)
+  // One attempt of Purge (registry/retention.cc); Unavailable with reason "purge_retry" when
+  // the registry was written between its record check and its transaction.
+  Status PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor, store::PurgeCounts* out);
 
   NodeConfig config_;
   store::RegistryStore* store_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "registry/registry.h"
+#include "registry/state_verify.h"
 
 namespace kakunin::registry {
 namespace {
@@ -20,13 +21,48 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
   if (!dry_run && as_of > clock_->TodayJst()) {
     return Status::InvalidArgument("a purge cannot be dated after today (preview with --dry-run)");
   }
+  store::PurgeCounts counts;
+  // Before anything is erased, the stored records must match the log: erasing the entries that
+  // wrote them must not launder a change. The same pass gives the baseline a purge that erases
+  // log payloads re-commits (registry/state_verify.h). A write between that pass and the purge's transaction would make the baseline stale: then
+  // the purge checks again (a few times, then gives up: nothing erased).
+  for (int attempt = 0;; ++attempt) {
+    Status st = PurgeOnce(as_of, dry_run, actor, &counts);
+    if (st.reason() != "purge_retry" || attempt == 4) {
+      if (!st.ok()) return st;
+      return counts;
+    }
+  }
+}
+
+Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
+                           store::PurgeCounts* out) {
   const int64_t superseded_before =
       JstMidnightMicros(YearsBefore(as_of, config_.superseded_retention_years));
   const int64_t removed_before =
       JstMidnightMicros(YearsBefore(as_of, config_.removed_retention_years));
-  store::PurgeCounts counts;
+  store::PurgeCounts& counts = *out;
+  std::vector<audit::StateLeaf> baseline;
+  int64_t checked_size = -1;
+  if (!dry_run) {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(state, VerifyState(*reader, *cipher_, &baseline));
+    if (!state.problems.empty()) {
+      return Status::FailedPrecondition(
+          "the stored records do not match the operation log (" + state.problems.front() +
+          "; see kakunin audit verify): nothing was erased");
+    }
+    checked_size = state.log_size;
+  }
   const int64_t audit_before = JstMidnightMicros(YearsBefore(as_of, config_.audit_retention_years));
-  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    if (!dry_run) {
+      KAKUNIN_ASSIGN_OR_RETURN(size, txn.AuditSize());
+      if (size != checked_size) {
+        return Status::Unavailable("the registry changed while the purge checked it")
+            .WithReason("purge_retry");
+      }
+    }
     // The versions about to go, named in the log (audit/state.h): the verifier must not take
     // them for deleted, and must refuse them if they come back.
     std::vector<audit::StateLeaf> gone;
@@ -58,6 +94,25 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";
+    // Log payloads erased: every stored version is committed again, before the erasures below
+    // (the baseline was taken before them), so what the erased entries wrote stays checkable.
+    if (erased->entries > 0) {
+      const size_t parts = (baseline.size() + audit::kMaxStateLeaves - 1) / audit::kMaxStateLeaves;
+      for (size_t part = 0; part < parts; ++part) {
+        audit::AuditEntry b;
+        b.actor = actor.id;
+        b.terminal = actor.terminal;
+        b.action = kStateBaselineAction;
+        b.conditions = "part=" + std::to_string(part + 1) + "/" + std::to_string(parts) +
+                       " versions=" + std::to_string(baseline.size());
+        const size_t end = std::min(baseline.size(), (part + 1) * audit::kMaxStateLeaves);
+        b.state.assign(baseline.begin() + static_cast<std::ptrdiff_t>(part * audit::kMaxStateLeaves),
+                       baseline.begin() + static_cast<std::ptrdiff_t>(end));
+        b.result_count = static_cast<int64_t>(b.state.size());
+        b.outcome = "done";
+        KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, std::move(b)).status());
+      }
+    }
     // More erasures than one entry holds go in entries of their own, before the purge's.
     size_t from = 0;
     while (gone.size() - from > audit::kMaxStateLeaves) {
@@ -75,8 +130,6 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
     e.state.assign(gone.begin() + static_cast<std::ptrdiff_t>(from), gone.end());
     return log_->Append(txn, std::move(e)).status();
   });
-  if (!st.ok()) return st;
-  return counts;
 }
 
 }  // namespace kakunin::registry

@@ -1,6 +1,7 @@
 #include "registry/state_verify.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -47,6 +48,7 @@ class Replay {
   // Named by entries appended during the walk, or by entries that fail their leaf hash.
   std::unordered_set<int64_t> touched_versions, touched_persons;
   bool legacy = false;
+  bool baseline_pending = false;
   int64_t state_entries = 0;
   int64_t end = 0;  // the log size replayed
 
@@ -77,6 +79,18 @@ class Replay {
       auto e = audit::DecodeEntry(*row.payload);
       if (!e.ok()) return true;  // named by the log's verifier
       ++state_entries;
+      // The last part of a baseline: everything stored was re-committed, so what older writes
+      // left without leaves is covered from here on.
+      if (e->action == kStateBaselineAction && !late) {
+        const size_t at = e->conditions.find("part=");
+        const size_t slash = e->conditions.find('/', at);
+        if (at != std::string::npos && slash != std::string::npos &&
+            std::strtoll(e->conditions.c_str() + at + 5, nullptr, 10) ==
+                std::strtoll(e->conditions.c_str() + slash + 1, nullptr, 10) &&
+            audit::LeafHash(*row.payload) == row.leaf_hash) {
+          baseline_pending = true;
+        }
+      }
       // An entry that no longer gives its leaf hash is named by the log's verifier; what it
       // says about records is not taken, and the rows it names are not judged (one change,
       // one finding).
@@ -88,6 +102,10 @@ class Replay {
           continue;
         }
         Apply(l, row.seq);
+      }
+      if (baseline_pending) {
+        legacy = false;
+        baseline_pending = false;
       }
       return true;
     });
@@ -153,10 +171,12 @@ std::string Person(int64_t id) { return "resident row " + std::to_string(id); }
 
 }  // namespace
 
-Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher) {
+Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
+                                std::vector<audit::StateLeaf>* baseline) {
   StateReport report;
   Replay replay;
   KAKUNIN_RETURN_IF_ERROR(replay.Run(reader, /*late=*/false));
+  report.log_size = replay.end;
   // Search keys are compared only under the fold table they were made with (a node rekeys at
   // start when the table changed: until then they are legitimately older).
   KAKUNIN_ASSIGN_OR_RETURN(key_version, reader.GetMeta("search_key_version"));
@@ -174,6 +194,15 @@ Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::Fie
   std::unordered_map<int64_t, std::string> fingerprints;  // current version id -> resident
   Status st = reader.ForEachVersion([&](const store::VersionRow& v) -> Status {
     ++report.versions;
+    if (baseline) {
+      auto number =
+          cipher.Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence));
+      if (number.ok()) {
+        baseline->push_back(StateLeafOf(
+            cipher, v, *number,
+            v.superseded_at == 0 ? audit::StateOp::kWritten : audit::StateOp::kHistory));
+      }  // else named below
+    }
     auto it = replay.expect.find(v.version_id);
     if (it == replay.expect.end()) {
       auto er = replay.erased.find(v.version_id);

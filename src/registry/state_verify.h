@@ -11,8 +11,8 @@
 // never personal data.
 //
 // Versions (and resident rows) written before this edition, or by entries whose payload
-// retention erased, have no leaf to check against: when the log holds such writes they are
-// counted as unattested, not reported (a baseline entry is future work, docs/audit-log.md).
+// retention erased, have no leaf to check against: when the log holds such writes after its
+// last complete baseline (kStateBaselineAction), they are counted as unattested, not reported.
 //
 // On a node that is being written while it runs, the rows an entry appended after the replay
 // touches are re-replayed and not judged (they changed under the walk).
@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/state.h"
 #include "core/status.h"
 #include "crypto/field_cipher.h"
 #include "store/registry_store.h"
@@ -34,9 +35,18 @@ struct StateReport {
   int64_t unattested_versions = 0;   // no leaf, and the log holds writes without leaves
   int64_t unattested_residents = 0;
   bool legacy = false;  // the log holds writes without state leaves (older edition, erased)
+  int64_t log_size = 0;  // the entries replayed before the rows were walked
   std::vector<std::string> problems;  // in version order, then resident order
 };
 
-Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher);
+// With `baseline`: also every stored version's state leaf as it is now (written if it is its
+// person's current version, history otherwise), for a baseline (registry/retention.cc).
+Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
+                                std::vector<audit::StateLeaf>* baseline = nullptr);
+
+// The action of the entries that re-commit every stored version (audit/state.h leaves), written
+// by a purge that erases log payloads: what those entries wrote stays checkable, and records
+// written before the log had state leaves become covered. Conditions "part=<i>/<n>".
+inline constexpr char kStateBaselineAction[] = "registry.state_baseline";
 
 }  // namespace kakunin::registry
