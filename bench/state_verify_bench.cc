@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   t0 = SteadyClock::now();
   auto report = audit::VerifyLog(**reader, (*signer)->public_key());
   const double log_secs = Since(t0);
-  if (!report.ok() || !report->ok) return fail("verify log", report.ok() ? Status::DataLoss(report->problem) : report.status());
+  if (!report.ok() || !report->ok) {
+    return fail("verify log", report.ok() ? Status::DataLoss(report->problem) : report.status());
+  }
   t0 = SteadyClock::now();
   auto state = registry::VerifyState(**reader, cipher);
   const double state_secs = Since(t0);

@@ -24,7 +24,8 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
   store::PurgeCounts counts;
   // Before anything is erased, the stored records must match the log: erasing the entries that
   // wrote them must not launder a change. The same pass gives the baseline a purge that erases
-  // log payloads re-commits (registry/state_verify.h). A write between that pass and the purge's transaction would make the baseline stale: then
+  // log payloads re-commits (registry/state_verify.h). A write between that pass and the
+  // purge's transaction would make the baseline stale: then
   // the purge checks again (a few times, then gives up: nothing erased).
   for (int attempt = 0;; ++attempt) {
     Status st = PurgeOnce(as_of, dry_run, actor, &counts);
@@ -106,7 +107,8 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
         b.conditions = "part=" + std::to_string(part + 1) + "/" + std::to_string(parts) +
                        " versions=" + std::to_string(baseline.size());
         const size_t end = std::min(baseline.size(), (part + 1) * audit::kMaxStateLeaves);
-        b.state.assign(baseline.begin() + static_cast<std::ptrdiff_t>(part * audit::kMaxStateLeaves),
+        const auto first = static_cast<std::ptrdiff_t>(part * audit::kMaxStateLeaves);
+        b.state.assign(baseline.begin() + first,
                        baseline.begin() + static_cast<std::ptrdiff_t>(end));
         b.result_count = static_cast<int64_t>(b.state.size());
         b.outcome = "done";

@@ -9,7 +9,8 @@
 //   "kakunin/version-state/v1:" ‖ u64 version_id ‖ u64 person_id ‖ str municipality_code ‖
 //   u64 sequence ‖ str kind ‖ str reason ‖ str change_date ‖ str resident_code ‖
 //   str individual_number (UNSEALED) ‖ str name ‖ opt name_kana ‖ opt former_surname ‖
-//   opt alias ‖ str sex ‖ str birth_date ‖ str address ‖ opt new_resident_code ‖ u64 applied_at
+//   opt alias ‖ str sex ‖ str birth_date ‖ str address ‖ opt new_resident_code ‖
+//   u64 applied_at
 //
 // (str = u32 big-endian length ‖ bytes; opt = 0x00, or 0x01 ‖ str; integers big-endian).
 //

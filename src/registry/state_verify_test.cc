@@ -154,7 +154,9 @@ class StateVerifyTest : public testing::RegistryFixture {
         r.Prepare(CheckJsonNotification(ToCanonicalJson(n), r.check_options()))};
     auto res = r.Apply(batch, actor_);
     if (!res.ok()) return res.status();
-    if (!(*res)[0].ok()) return Status::Internal(std::string(ErrorCodeName((*res)[0].errors[0].code)));
+    if (!(*res)[0].ok()) {
+      return Status::Internal(std::string(ErrorCodeName((*res)[0].errors[0].code)));
+    }
     return Status::Ok();
   }
   Notification Next(ChangeReason reason, int i) {
@@ -406,8 +408,8 @@ TEST_F(StateVerifyTest, WithoutABaselineErasedWritesLeaveRecordsUnattested) {
   // A log erased by an older edition (no baseline): simulated by dropping the baseline's
   // effect — the purge entry's erasure of payloads alone, by hand, as retention once did.
   clock_.Advance(int64_t{8} * 366 * 86400 * 1000000);
-  ASSERT_TRUE(TamperDatabase("UPDATE audit_entries SET payload = NULL, targets = NULL WHERE seq < 3")
-                  .ok());
+  ASSERT_TRUE(
+      TamperDatabase("UPDATE audit_entries SET payload = NULL, targets = NULL WHERE seq < 3").ok());
   auto reader = *store_->OpenReader();
   auto state = VerifyState(*reader, *cipher_);
   ASSERT_TRUE(state.ok());

@@ -32,7 +32,8 @@ class SqliteReader final : public RegistryReader {
   Result<StoreStats> Stats() override;
   Status ForEachCurrentRecord(
       const std::function<Status(const CurrentRecordRow&)>& fn) override;  // current_records.cc
-  Status ForEachVersion(const std::function<Status(const VersionRow&)>& fn) override;  // state_rows.cc
+  // state_rows.cc
+  Status ForEachVersion(const std::function<Status(const VersionRow&)>& fn) override;
   Status ForEachResident(const std::function<Status(const ResidentRow&)>& fn) override;
 
   // --- operation log (log.cc) ---
