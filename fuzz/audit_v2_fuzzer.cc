@@ -1,4 +1,4 @@
-// Fuzzes the decoders of the operation log's second edition: a version-2 entry, an entry's
+// Fuzzes the decoders of the operation log's second edition: a version-2 or -3 entry, an entry's
 // stored target leaves, a C2SP checkpoint note, and an access statement (checked too). The first byte picks the parser. Nothing
 // may crash; what decodes must re-encode to the same bytes.
 
@@ -18,8 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string kKey(32, '\x07');
   switch (data[0] % 4) {
     case 0: {
-      // A version-2 entry (the version byte forced, so the fuzzer spends its time past it).
-      input.insert(input.begin(), static_cast<char>(kEntryVersion));
+      // A version-2 or -3 entry (with state leaves, part 4; the version byte forced, so the
+      // fuzzer spends its time past it).
+      input.insert(input.begin(),
+                   static_cast<char>(data[0] & 0x80 ? kEntryVersion3 : kEntryVersion));
       auto e = DecodeEntry(input);
       if (e.ok() && EncodeEntry(*e) != input) std::abort();
       break;

@@ -35,7 +35,9 @@ case "$store" in
     flip_last_byte="CAST(substr(payload, 1, length(payload) - 1) || CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB)"
     payload_hex() { db "SELECT hex(payload) FROM audit_entries WHERE seq = $1"; }
     holds_code="instr(payload, CAST('CODE' AS BLOB)) > 0 OR instr(targets, CAST('CODE' AS BLOB)) > 0"
-    not_v2="substr(payload, 1, 1) <> X'02'"
+    not_v2="substr(payload, 1, 1) NOT IN (X'02', X'03')"
+    not_v3="substr(payload, 1, 1) <> X'03'"
+    flip_last_bit0="CAST(substr(payload, 1, length(payload) - 1) || CASE WHEN substr(payload, -1) = X'00' THEN X'01' ELSE X'00' END AS BLOB)"
     cut_nodes="((idx + 1) << level) > 1400"
     ;;
   postgresql)
@@ -59,7 +61,9 @@ case "$store" in
     flip_last_byte="set_byte(payload, length(payload) - 1, CASE WHEN get_byte(payload, length(payload) - 1) = 88 THEN 89 ELSE 88 END)"
     payload_hex() { db "SELECT encode(payload, 'hex') FROM audit_entries WHERE seq = $1"; }
     holds_code="position(convert_to('CODE', 'UTF8') in payload) > 0 OR position(convert_to('CODE', 'UTF8') in coalesce(targets, ''::bytea)) > 0"
-    not_v2="get_byte(payload, 0) <> 2"
+    not_v2="get_byte(payload, 0) NOT IN (2, 3)"
+    not_v3="get_byte(payload, 0) <> 3"
+    flip_last_bit0="set_byte(payload, length(payload) - 1, CASE WHEN get_byte(payload, length(payload) - 1) = 0 THEN 1 ELSE 0 END)"
     cut_nodes="((idx + 1) << level::int4) > 1400"  # (int8 << int4: there is no int8 << int8)
     ;;
   *) fail "store: sqlite or postgresql, not $store" ;;
@@ -97,8 +101,29 @@ db "SELECT count(*) FROM audit_targets WHERE resident_code = '$code'" \
 db "SELECT count(*) FROM audit_entries WHERE ${holds_code//CODE/$code}" \
   | grep -qx 0 || fail "the code appears in clear in an entry"
 [ "$(db "SELECT count(*) FROM audit_entries WHERE payload IS NOT NULL AND $not_v2")" -eq 0 ] \
-  || fail "new entries are not version 2"
+  || fail "new entries are not version 2 or 3"
+# Part 4: the records themselves. Amendments (転居) and a removal (死亡) of generated residents
+# leave superseded versions and a removed resident; every write entry is version 3 and commits
+# the versions it wrote by keyed digest (never a field in clear: checked above).
+change() {  # change LINE_NO KIND REASON: notification LINE of the generated set, re-sent as KIND
+  local line mun next
+  line=$("$bin" generate --count 1500 --seed 5 --today 2026-04-01 | sed -n "${1}p")
+  mun=$(echo "$line" | sed 's/.*"municipality_code":"\([0-9]*\)".*/\1/')
+  next=$(( $(db "SELECT max(sequence) FROM applied WHERE municipality_code = '$mun'") + 1 ))
+  echo "$line" | sed "s/\"sequence\":[0-9]*,/\"sequence\":$next,/; s/\"kind\":\"entry\",\"reason\":\"[a-z_]*\"/\"kind\":\"$2\",\"reason\":\"$3\"/; s/\"change_date\":\"[0-9-]*\"/\"change_date\":\"2026-03-01\"/; s/番地/番地の2/"
+}
+for c in "4 amendment moved_within" "5 amendment moved_within" "6 removal death"; do
+  # shellcheck disable=SC2086
+  change $c | "$bin" ingest --data "$tmp/node" --today 2026-04-01 - >> "$tmp/changes.out"
+done
+[ "$(grep -c '"ok":true' "$tmp/changes.out")" -eq 3 ] || fail "changes refused: $(cat "$tmp/changes.out")"
+[ "$(db "SELECT count(*) FROM versions WHERE superseded_at > 0")" -eq 3 ] \
+  || fail "the changes left no superseded versions"
+[ "$(db "SELECT count(*) FROM audit_entries WHERE action = 'notification.apply' AND payload IS NOT NULL AND $not_v3")" -eq 0 ] \
+  || fail "a notification entry does not commit its version"
 "$bin" audit verify --data "$tmp/node" > "$tmp/ok.out" || fail "clean log does not verify"
+grep -q "; records: 1503 versions and 1500 resident rows match the log" "$tmp/ok.out" \
+  || fail "verify did not check the records: $(cat "$tmp/ok.out")"
 snapshot
 
 passed=0
@@ -185,6 +210,45 @@ expect_detected "a target moved to another entry" \
 expect_detected "a target removed" \
   "UPDATE audit_entries SET targets = NULL WHERE seq = 700" \
   "entry 700: its stored targets do not match the entry"
+# Part 4: the stored records against what the log says was written. Version and resident-row
+# ids, and the entry that wrote them, are named; never a field's value.
+superseded=$(db "SELECT min(version_id) FROM versions WHERE superseded_at > 0")
+current=$(db "SELECT max(version_id) FROM versions WHERE superseded_at = 0")
+moved_to=$(db "SELECT person_id FROM versions WHERE version_id = 10")
+person=$(db "SELECT person_id FROM versions WHERE version_id = $superseded")
+expect_detected "a resident's birth date edited in place (the residents table)" \
+  "UPDATE residents SET birth_date = '1901-01-01' WHERE person_id = 42" \
+  "resident row 42 differs from its current version [0-9]* (entry [0-9]*): birth_date"
+expect_detected "a stored version's address edited" \
+  "UPDATE versions SET address = address || '1' WHERE version_id = 77" \
+  "version 77 does not match what entry [0-9]* wrote"
+expect_detected "a superseded version's name edited" \
+  "UPDATE versions SET name = name || 'x' WHERE version_id = $superseded" \
+  "version $superseded does not match what entry [0-9]* wrote"
+expect_detected "a sealed number replaced by another version's" \
+  "UPDATE versions SET sealed_number = (SELECT sealed_number FROM versions WHERE version_id = 2) WHERE version_id = 3" \
+  "version 3: its sealed number does not open"
+expect_detected "a superseded version deleted" \
+  "DELETE FROM versions WHERE version_id = $superseded" \
+  "version $superseded (written by entry [0-9]*) is missing"
+expect_detected "a version moved to another resident" \
+  "UPDATE versions SET person_id = $moved_to WHERE version_id = $superseded" \
+  "version $superseded belongs to resident row $moved_to, but entry [0-9]* wrote it for resident row $person (moved)"
+expect_detected "an old version re-inserted as the current one" \
+  "INSERT INTO versions (person_id, municipality_code, sequence, kind, reason, change_date, resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, address, new_resident_code, applied_at, superseded_at) SELECT person_id, municipality_code, sequence, kind, reason, change_date, resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, address, new_resident_code, applied_at, 0 FROM versions WHERE version_id = $superseded; UPDATE residents SET version_id = (SELECT max(version_id) FROM versions) WHERE person_id = $person" \
+  "version $((current + 1)) was written by no entry"
+expect_detected "a resident pointed back at a superseded version" \
+  "UPDATE versions SET superseded_at = 0 WHERE version_id = $superseded; UPDATE residents SET version_id = $superseded WHERE person_id = $person" \
+  "version $superseded is marked current"
+expect_detected "a removed resident made active again" \
+  "UPDATE residents SET status = 'active', removed_at = 0 WHERE status = 'removed'" \
+  "differs from its current version [0-9]* (entry [0-9]*): status, removed_at"
+expect_detected "a resident row deleted" \
+  "DELETE FROM residents WHERE person_id = 7" \
+  "resident row 7 (current version [0-9]*, entry [0-9]*) is missing"
+expect_detected "a version's state leaf altered in the log (the entry no longer gives its leaf hash)" \
+  "UPDATE audit_entries SET payload = $flip_last_bit0 WHERE seq = (SELECT max(seq) FROM audit_entries WHERE action = 'notification.apply')" \
+  "does not match its leaf hash"
 expect_detected "a planted node" \
   "INSERT INTO audit_nodes (level, idx, hash) VALUES (20, 0, $(blob "$(printf '%064d' 0)"))" \
   "have no entries under them"
@@ -278,7 +342,8 @@ archive_refused() {
   passed=$((passed + 1))
 }
 # Flip one hex digit inside entry 100's payload.
-awk 'NR == 102 { sub(/"payload":"02/, "\"payload\":\"03") } { print }' "$tmp/a.kla" > "$tmp/b.kla"
+awk 'NR == 102 { if (!sub(/"payload":"02/, "\"payload\":\"03")) sub(/"payload":"03/, "\"payload\":\"02") } { print }' \
+  "$tmp/a.kla" > "$tmp/b.kla"
 archive_refused "changed entry"
 sed '50d' "$tmp/a.kla" > "$tmp/b.kla"
 archive_refused "missing entry"

@@ -51,6 +51,7 @@ class Reader {
     return true;
   }
   bool done() const { return pos_ == in_.size(); }
+  std::string_view rest() const { return in_.substr(pos_); }
 
  private:
   std::string_view in_;
@@ -69,7 +70,9 @@ std::optional<EntryHead> DecodeEntryHead(std::string_view b) {
   if (b.size() < 17) return std::nullopt;
   EntryHead h;
   h.version = static_cast<uint8_t>(b[0]);
-  if (h.version != kEntryVersion1 && h.version != kEntryVersion) return std::nullopt;
+  if (h.version != kEntryVersion1 && h.version != kEntryVersion && h.version != kEntryVersion3) {
+    return std::nullopt;
+  }
   h.sequence = BigEndian(b, 1, 8);
   h.time = static_cast<int64_t>(BigEndian(b, 9, 8));
   size_t pos = 17;
@@ -89,7 +92,9 @@ std::optional<EntryHead> DecodeEntryHead(std::string_view b) {
 std::string EncodeEntry(const AuditEntry& e) {
   std::string out;
   out.reserve(128 + e.conditions.size());
-  out.push_back(static_cast<char>(e.version == kEntryVersion1 ? kEntryVersion1 : kEntryVersion));
+  out.push_back(static_cast<char>(e.version == kEntryVersion1   ? kEntryVersion1
+                                  : e.version == kEntryVersion3 ? kEntryVersion3
+                                                                : kEntryVersion));
   PutU64(e.sequence, &out);
   PutU64(static_cast<uint64_t>(e.time), &out);
   PutStr(e.actor, &out);
@@ -105,6 +110,7 @@ std::string EncodeEntry(const AuditEntry& e) {
     PutStr(e.conditions, &out);
     PutU64(static_cast<uint64_t>(e.result_count), &out);
     PutStr(e.outcome, &out);
+    if (e.version == kEntryVersion3) EncodeStateLeaves(e.state, &out);
     return out;
   }
   PutU32(static_cast<uint32_t>(e.targets.size()), &out);
@@ -121,13 +127,14 @@ Result<AuditEntry> DecodeEntry(std::string_view bytes) {
   uint8_t version;
   uint64_t time, count;
   uint32_t targets;
-  if (!r.U8(&version) || (version != kEntryVersion1 && version != kEntryVersion)) {
+  if (!r.U8(&version) ||
+      (version != kEntryVersion1 && version != kEntryVersion && version != kEntryVersion3)) {
     return Status::DataLoss("operation-log entry has an unknown version");
   }
   e.version = version;
   bool ok = r.U64(&e.sequence) && r.U64(&time) && r.Str(&e.actor) && r.Str(&e.terminal) &&
             r.Str(&e.action) && r.Str(&e.purpose) && r.U32(&targets);
-  if (version == kEntryVersion) {
+  if (version == kEntryVersion || version == kEntryVersion3) {
     uint32_t criteria = 0;
     ok = ok && targets <= kMaxTargets && r.Bytes(32, &e.target_root) &&
          (targets == 0) == (e.target_root == crypto::Sha256("")) && r.U32(&criteria) &&
@@ -138,8 +145,13 @@ Result<AuditEntry> DecodeEntry(std::string_view bytes) {
       e.criteria.push_back(std::move(c));
     }
     ok = ok && r.Str(&e.commitment) && (e.commitment.empty() || e.commitment.size() == 32) &&
-         r.Str(&e.conditions) && r.U64(&count) && r.Str(&e.outcome) && r.done();
+         r.Str(&e.conditions) && r.U64(&count) && r.Str(&e.outcome) &&
+         (version == kEntryVersion3 || r.done());
     if (!ok) return Status::DataLoss("operation-log entry is malformed");
+    if (version == kEntryVersion3) {
+      KAKUNIN_ASSIGN_OR_RETURN(state, DecodeStateLeaves(r.rest()));
+      e.state = std::move(state);
+    }
     e.target_count = targets;
     e.time = static_cast<int64_t>(time);
     e.result_count = static_cast<int64_t>(count);

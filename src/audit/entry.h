@@ -21,6 +21,14 @@
 //   i64 result_count
 //   str outcome
 //
+// Version 3 (issue 11 part 4): version 2 followed by the state leaves (audit/state.h) —
+//
+//   u32 number of state leaves (1..kMaxStateLeaves), then each leaf (49 bytes)
+//
+// — the record versions the operation wrote or erased, by row id and keyed digest. Written only
+// by operations that change stored records (AuditLog::Append picks 3 when `state` is not
+// empty, 2 otherwise); everything said of version 2 holds for it.
+//
 // Version 1:
 //
 //   u8  version (1)
@@ -44,12 +52,14 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/state.h"
 #include "core/status.h"
 
 namespace kakunin::audit {
 
 inline constexpr uint8_t kEntryVersion1 = 1;
 inline constexpr uint8_t kEntryVersion = 2;  // what new entries are written as
+inline constexpr uint8_t kEntryVersion3 = 3;  // ... when they carry state leaves
 inline constexpr size_t kMaxCriteria = 64;
 
 struct AuditEntry {
@@ -75,12 +85,14 @@ struct AuditEntry {
   std::string target_root;           // 32 raw bytes
   std::vector<std::string> criteria;  // criterion kinds, in clear
   std::string commitment;             // empty or 32 raw bytes
+  // Version 3 only: the record versions written or erased (audit/state.h).
+  std::vector<StateLeaf> state;
 
   friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
 };
 
-// Encodes `entry` at entry.version (1 or 2): for version 2 from target_count and target_root,
-// not from targets.
+// Encodes `entry` at entry.version (1, 2 or 3): for versions 2 and 3 from target_count and
+// target_root, not from targets; `state` only at version 3.
 std::string EncodeEntry(const AuditEntry& entry);
 // Strict: the exact layout, nothing after it; kDataLoss otherwise.
 Result<AuditEntry> DecodeEntry(std::string_view bytes);

@@ -141,6 +141,9 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   // Version 2: the targets become leaves under a root in the entry; the search index keeps
   // their canonical names. Nothing but a keyed MAC is accepted as a target.
   entry.version = kEntryVersion;
+  // Version 3 when the operation changed stored records (audit/state.h).
+  if (!entry.state.empty()) entry.version = kEntryVersion3;
+  if (entry.state.size() > kMaxStateLeaves) return Status::InvalidArgument("too many state leaves");
   std::vector<TargetLeaf> leaves;
   leaves.reserve(entry.targets.size());
   for (auto& t : entry.targets) {
@@ -599,7 +602,7 @@ Result<VerifyReport> VerifyLog(
           // or moved to another entry shows here.
           add(entry() + ": its stored targets do not match the entry");
           map_checkable = false;
-        } else if (e->version == kEntryVersion && row.targets) {
+        } else if (e->version != kEntryVersion1 && row.targets) {
           auto leaves = DecodeTargetLeaves(*row.targets);
           std::set<std::string_view> named;
           for (size_t i = 0; leaves.ok() && i < leaves->size(); ++i) {

@@ -103,6 +103,13 @@ struct VerifyReport {
   std::string problem;                // the first thing that does not match, if !ok
   std::vector<std::string> problems;  // every one, in the order found, up to kMaxListedProblems
   int64_t problem_count = 0;          // all of them, listed or not
+  // The stored records against the log's state leaves (registry/state_verify.h), when the
+  // caller holds the node's keys (registry::AuditDesk::Verify); 0 otherwise.
+  int64_t state_entries = 0;
+  int64_t versions = 0;
+  int64_t residents = 0;
+  int64_t unattested_versions = 0;
+  int64_t unattested_residents = 0;
 };
 
 // Recomputes every leaf from its payload (or takes the kept leaf hash of an erased entry),

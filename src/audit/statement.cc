@@ -97,8 +97,8 @@ Result<std::map<int64_t, store::AuditRow>> NamingRows(store::RegistryReader& rea
 std::optional<size_t> TargetIndexOf(const store::AuditRow& row, std::string_view key,
                                     std::vector<TargetLeaf>* leaves_out) {
   if (!row.payload || row.payload->empty() ||
-      static_cast<uint8_t>((*row.payload)[0]) != kEntryVersion) {
-    return std::nullopt;  // the map covers version-2 entries only
+      static_cast<uint8_t>((*row.payload)[0]) == kEntryVersion1) {
+    return std::nullopt;  // the map covers version-2 (and 3) entries only
   }
   auto leaves = DecodeTargetLeaves(row.targets.value_or(std::string()));
   if (!leaves.ok()) return std::nullopt;
@@ -145,7 +145,7 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
   KAKUNIN_ASSIGN_OR_RETURN(rows, NamingRows(reader, key, 0, cp.tree_size));
   for (const auto& [seq, row] : rows) {
     KAKUNIN_ASSIGN_OR_RETURN(e, DecodeStoredEntry(row));
-    if (e.version != kEntryVersion) continue;  // the map covers version-2 entries only
+    if (e.version == kEntryVersion1) continue;  // the map covers version-2 (and 3) entries only
     std::vector<TargetLeaf> leaves;
     auto at = TargetIndexOf(row, key, &leaves);
     if (!at) continue;
@@ -251,7 +251,7 @@ Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
       return false;
     }
     if (row.payload && row.targets && !row.payload->empty() &&
-        static_cast<uint8_t>((*row.payload)[0]) == kEntryVersion) {
+        static_cast<uint8_t>((*row.payload)[0]) != kEntryVersion1) {
       auto l = DecodeTargetLeaves(*row.targets);
       if (!l.ok()) {
         st = Status::DataLoss("entry " + std::to_string(row.seq) + ": its targets do not decode");
@@ -501,7 +501,7 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
     last_seq = e.seq;
     if (e.seq >= cp->tree_size) return fail(at + " is beyond the signed checkpoint");
     auto entry = DecodeEntry(e.payload);
-    if (!entry.ok() || entry->version != kEntryVersion) return fail(at + " does not decode");
+    if (!entry.ok() || entry->version == kEntryVersion1) return fail(at + " does not decode");
     if (static_cast<int64_t>(entry->sequence) != e.seq) return fail(at + " holds another entry");
     auto leaves = DecodeTargetLeaves(e.target_leaf);
     if (!leaves.ok() || leaves->size() != 1) return fail(at + ": its target leaf is malformed");

@@ -5,6 +5,7 @@
 #include "registry/detail/registry_internal.h"
 #include "registry/gaiji.h"
 #include "registry/registry.h"
+#include "registry/state_digest.h"
 #include "text/search_key.h"
 
 namespace kakunin::registry {
@@ -139,8 +140,15 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const Prepa
 }  // namespace
 
 Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
-                                       int64_t now, bool forward) const {
+                                       int64_t now, bool forward,
+                                       std::vector<audit::StateLeaf>* state) const {
   const Notification& n = *p.check.notification;
+  // What the entry commits of the version written (registry/state_digest.h).
+  auto written = [&](VersionRow v, int64_t vid, audit::StateOp op) {
+    if (!state) return;
+    v.version_id = vid;
+    state->push_back(StateLeafOf(*cipher_, v, n.individual_number.str(), op));
+  };
   const std::string& sender = n.municipality_code;
   const int64_t seq = static_cast<int64_t>(n.sequence);
 
@@ -181,6 +189,7 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
         VersionRow v = MakeVersion(p, anyone->person_id, now);
         v.superseded_at = now;
         KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+        written(v, vid, audit::StateOp::kHistory);
         KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
         if (forward) KAKUNIN_RETURN_IF_ERROR(txn.EnqueueOutbox(vid, now));
         return ApplyResult();
@@ -209,13 +218,17 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       row.removed_at = 0;
       if (!person) {
         KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
-        KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, pid, now)));
+        VersionRow v = MakeVersion(p, pid, now);
+        KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
         KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
+        written(v, vid, audit::StateOp::kWritten);
         version_id = vid;
         break;
       }
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, row.person_id, now)));
+      VersionRow v = MakeVersion(p, row.person_id, now);
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+      written(v, vid, audit::StateOp::kWritten);
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
       version_id = vid;
@@ -226,7 +239,9 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       if (!active) return Reject(ErrorCode::kRemoved);
       if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      VersionRow v = MakeVersion(p, person->person_id, now);
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+      written(v, vid, audit::StateOp::kWritten);
       ResidentRow row = *person;
       SetCurrent(&row, p, now);
       row.status = ResidentStatus::kRemoved;
@@ -247,7 +262,9 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, person->person_id));
       if (taken) return Reject(ErrorCode::kNumberInUse);
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(MakeVersion(p, person->person_id, now)));
+      VersionRow v = MakeVersion(p, person->person_id, now);
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+      written(v, vid, audit::StateOp::kWritten);
       ResidentRow row = *person;
       SetCurrent(&row, p, now);
       row.version_id = vid;
@@ -274,11 +291,12 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
   const int64_t now = clock_->NowMicros();
   for (const PreparedNotification& p : batch) {
     ApplyResult result;
+    std::vector<audit::StateLeaf> state;
     if (!p.check.ok()) {
       result.errors = p.check.errors;
     } else {
       KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
-      auto r = ApplyOne(txn, p, now);
+      auto r = ApplyOne(txn, p, now, /*forward=*/true, &state);
       if (!r.ok()) {
         (void)txn.RollbackToSavepoint();
         return r.status();
@@ -289,11 +307,13 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
         KAKUNIN_RETURN_IF_ERROR(FlagUnregisteredGaiji(txn, *p.check.notification, now));
       } else {
         KAKUNIN_RETURN_IF_ERROR(txn.RollbackToSavepoint());
+        state.clear();  // nothing of it stays
       }
       result = std::move(*r);
     }
     // Refusals and replays are operations too.
     audit::AuditEntry e;
+    e.state = std::move(state);
     e.actor = actor.id;
     e.terminal = actor.terminal;
     e.action = "notification.apply";

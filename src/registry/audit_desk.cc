@@ -6,6 +6,7 @@
 
 #include "audit/key_rotation.h"
 #include "registry/registry.h"  // ResidentTarget
+#include "registry/state_verify.h"
 
 namespace kakunin::registry {
 
@@ -15,9 +16,24 @@ AuditDesk::AuditDesk(store::RegistryStore* store, const audit::AuditLog* log,
 
 Result<audit::VerifyReport> AuditDesk::Verify() const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  return audit::VerifyLog(*reader, log_->signer().public_key(), [&](const std::string& code) {
-    return ResidentTarget(*cipher_, code, true);
-  });
+  KAKUNIN_ASSIGN_OR_RETURN(
+      report, audit::VerifyLog(*reader, log_->signer().public_key(), [&](const std::string& code) {
+        return ResidentTarget(*cipher_, code, true);
+      }));
+  // Then the records the log says were written (registry/state_verify.h).
+  KAKUNIN_ASSIGN_OR_RETURN(state, VerifyState(*reader, *cipher_));
+  report.state_entries = state.state_entries;
+  report.versions = state.versions;
+  report.residents = state.residents;
+  report.unattested_versions = state.unattested_versions;
+  report.unattested_residents = state.unattested_residents;
+  for (auto& p : state.problems) {
+    if (report.problem_count == 0) report.problem = p;
+    if (report.problems.size() < audit::kMaxListedProblems) report.problems.push_back(std::move(p));
+    ++report.problem_count;
+  }
+  report.ok = report.problem_count == 0;
+  return report;
 }
 
 std::string CanonicalCriteria(std::vector<std::pair<std::string, std::string>> criteria) {

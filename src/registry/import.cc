@@ -157,6 +157,11 @@ Result<ImportSummary> Importer::Run(
   if (options_.batch_records < 1 || options_.queue_batches < 1) {
     return Status::InvalidArgument("import batches and queue must hold at least one record");
   }
+  // A batch's entry names every version it wrote (audit/state.h).
+  if (options_.batch_records > audit::kMaxStateLeaves) {
+    return Status::InvalidArgument("import batches hold at most " +
+                                   std::to_string(audit::kMaxStateLeaves) + " records");
+  }
   store::RegistryStore& store = *registry_.store_;
   ImportSummary sum;
 
@@ -220,6 +225,8 @@ Result<ImportSummary> Importer::Run(
       }
       const int64_t now = registry_.clock_->NowMicros();
       report.results.reserve(b.items.size());
+      // One state leaf per version written, all in the batch's entry (audit/state.h).
+      std::vector<audit::StateLeaf> state;
       for (const PreparedNotification& p : b.items) {
         ApplyResult result;
         if (!p.check.ok()) {
@@ -227,7 +234,8 @@ Result<ImportSummary> Importer::Run(
         } else {
           // As Registry::ApplyIn: a refused notification rolls back only its own changes.
           KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
-          auto r = registry_.ApplyOne(txn, p, now, /*forward=*/false);
+          const size_t leaves = state.size();
+          auto r = registry_.ApplyOne(txn, p, now, /*forward=*/false, &state);
           if (!r.ok()) {
             (void)txn.RollbackToSavepoint();
             return r.status();
@@ -237,6 +245,7 @@ Result<ImportSummary> Importer::Run(
             KAKUNIN_RETURN_IF_ERROR(FlagUnregisteredGaiji(txn, *p.check.notification, now));
           } else {
             KAKUNIN_RETURN_IF_ERROR(txn.RollbackToSavepoint());
+            state.resize(leaves);
           }
           result = std::move(*r);
         }
@@ -262,6 +271,7 @@ Result<ImportSummary> Importer::Run(
                      " digest " + HexEncode(b.digest);
       e.result_count = report.applied;
       e.outcome = "done";
+      e.state = std::move(state);
       KAKUNIN_ASSIGN_OR_RETURN(seq, registry_.log_->Append(txn, std::move(e)));
       store::ImportBatchRow row;
       row.run = sum.run;

@@ -12,6 +12,7 @@
 #include "domain/local_gov_code.h"
 #include "registry/detail/registry_internal.h"
 #include "registry/registry.h"
+#include "registry/state_digest.h"
 #include "text/search_key.h"
 #include "text/utf8.h"
 
@@ -374,6 +375,13 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
   };
 
   const char* outcome = "current";
+  audit::AuditEntry e = EntryOf(actor, "link.apply");
+  // What the entry commits of the version written (registry/state_digest.h).
+  auto written = [&](int64_t vid, audit::StateOp op) {
+    store::VersionRow w = v;
+    w.version_id = vid;
+    e.state.push_back(StateLeafOf(*cipher_, w, c.individual_number, op));
+  };
   KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(c.resident_code));
   if (!person) {
     store::ResidentRow row;
@@ -383,6 +391,7 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
     KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
     KAKUNIN_RETURN_IF_ERROR(record_code_change(pid));
+    written(vid, audit::StateOp::kWritten);
   } else {
     KAKUNIN_ASSIGN_OR_RETURN(current, txn.Version(person->version_id));
     if (!current) return Status::DataLoss("a resident's current version is missing");
@@ -397,6 +406,7 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     if (becomes_current) {
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
       KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+      written(vid, audit::StateOp::kWritten);
       store::ResidentRow row = *person;
       set_current(&row);
       row.version_id = vid;
@@ -405,11 +415,10 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     } else {
       v.superseded_at = now;  // history only
       KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
-      (void)vid;
+      written(vid, audit::StateOp::kHistory);
       outcome = "history";
     }
   }
-  audit::AuditEntry e = EntryOf(actor, "link.apply");
   // Keyed MACs, as for reads (DESIGN §6): the log alone names no resident.
   e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, true));
   if (c.new_resident_code)

@@ -25,6 +25,7 @@
 #include "crypto/sha256.h"
 #include "domain/notification_reader.h"
 #include "link/sender.h"
+#include "registry/audit_desk.h"
 #include "registry/registry.h"
 #include "support/pg_server.h"
 #include "support/registry_fixture.h"
@@ -611,6 +612,70 @@ TEST_F(NationalTest, WireParserIsStrict) {
   ForwardBatch behind = *b;
   behind.after = b->changes[0].sequence;
   EXPECT_FALSE(parse(EncodeForwardBatch(behind)).ok());
+}
+
+// Issue 11 part 4: the national node's link.apply entries commit the versions they write
+// (current and history-only alike), so its records verify against its log and a change made
+// in its database is named by version id.
+TEST_F(NationalTest, TheNationalNodesRecordsVerifyAgainstItsLogAndAnEditIsNamed) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  // The 転入 at 富士吉田 before 甲府's 転出: history-only versions on both nodes.
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001",
+        Date::FromYmd(2020, 1, 1));
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002",
+        Date::FromYmd(2020, 1, 1));
+  Apply(yamanashi, kFujiyoshida, ChangeReason::kMovedIn, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 1));
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "1000000001", "10000000001",
+        Date::FromYmd(2026, 3, 31));
+  Drain(yamanashi, national, client, 1);
+  auto verify = [](TestNode* node) {
+    EXPECT_TRUE(node->registry->Checkpoint().ok());
+    AuditDesk desk(node->store.get(), node->log.get(), node->cipher.get());
+    auto r = desk.Verify();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : audit::VerifyReport{};
+  };
+  for (TestNode* node : {yamanashi, national}) {
+    audit::VerifyReport r = verify(node);
+    EXPECT_TRUE(r.ok) << r.problem;
+    EXPECT_EQ(r.versions, 4);
+    EXPECT_EQ(r.residents, 2);
+    EXPECT_EQ(r.unattested_versions, 0);
+  }
+  const int64_t history = Count(national, "SELECT max(version_id) FROM versions");
+  const int64_t current = Count(national, "SELECT version_id FROM residents WHERE person_id = 1");
+  auto tamper = [&](const std::string& sql) {
+    if (OnPostgres()) {
+      ASSERT_TRUE(
+          kakunin::testing::PgServer::Shared()->Psql(sql, "postgres", national->pg_schema).ok());
+      return;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((national->dir / "registry.db").c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+  };
+  tamper("UPDATE versions SET address = address || '2' WHERE version_id = " +
+         std::to_string(history));
+  audit::VerifyReport r = verify(national);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("version " + std::to_string(history) + " does not match what entry"),
+            std::string::npos)
+      << r.problem;
+  tamper("UPDATE residents SET birth_date = '1901-01-01' WHERE person_id = 1");
+  r = verify(national);
+  EXPECT_EQ(r.problem_count, 2);
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_EQ(r.problems[1].rfind("resident row 1 differs from its current version " +
+                                     std::to_string(current) + " (entry ",
+                                 0),
+            0u)
+      << r.problems[1];
+  EXPECT_TRUE(r.problems[1].ends_with("): birth_date")) << r.problems[1];
 }
 
 }  // namespace

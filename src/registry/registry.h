@@ -259,9 +259,15 @@ class Registry {
   Status CheckPurpose(const std::string& purpose) const;
   Status CheckProvisionPurpose(const ProvisionRequest& request) const;
   // `forward`: queue the change for the national node (a bulk import does not: import.h).
+  // `state`, if given, receives the state leaf of the version written (audit/state.h), for
+  // the entry that records the operation.
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
-                               int64_t now, bool forward = true) const;
+                               int64_t now, bool forward = true,
+                               std::vector<audit::StateLeaf>* state = nullptr) const;
   friend class Importer;  // applies with ApplyOne, logs per batch (registry/import.h)
+  // One attempt of Purge (registry/retention.cc); Unavailable with reason "purge_retry" when
+  // the registry was written between its record check and its transaction.
+  Status PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor, store::PurgeCounts* out);
 
   NodeConfig config_;
   store::RegistryStore* store_;

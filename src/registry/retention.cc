@@ -4,6 +4,7 @@
 
 #include "audit/statement.h"
 #include "registry/registry.h"
+#include "registry/state_verify.h"
 
 namespace kakunin::registry {
 namespace {
@@ -21,24 +22,70 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
   if (!dry_run && as_of > clock_->TodayJst()) {
     return Status::InvalidArgument("a purge cannot be dated after today (preview with --dry-run)");
   }
+  store::PurgeCounts counts;
+  // Before anything is erased, the stored records must match the log: erasing the entries that
+  // wrote them must not launder a change. The same pass gives the baseline a purge that erases
+  // log payloads re-commits (registry/state_verify.h). A write between that pass and the
+  // purge's transaction would make the baseline stale: then
+  // the purge checks again (a few times, then gives up: nothing erased). The same holds for
+  // the residents' chain restarts planned on a snapshot (audit/statement.h), which refuse with
+  // Unavailable when a chain moved in between.
+  for (int attempt = 0;; ++attempt) {
+    Status st = PurgeOnce(as_of, dry_run, actor, &counts);
+    const bool again = st.reason() == "purge_retry" || st.code() == StatusCode::kUnavailable;
+    if (!again || attempt == 4) {
+      if (!st.ok()) return st;
+      return counts;
+    }
+  }
+}
+
+Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
+                           store::PurgeCounts* out) {
   const int64_t superseded_before =
       JstMidnightMicros(YearsBefore(as_of, config_.superseded_retention_years));
   const int64_t removed_before =
       JstMidnightMicros(YearsBefore(as_of, config_.removed_retention_years));
-  store::PurgeCounts counts;
+  store::PurgeCounts& counts = *out;
+  std::vector<audit::StateLeaf> baseline;
+  int64_t checked_size = -1;
+  if (!dry_run) {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(state, VerifyState(*reader, *cipher_, &baseline));
+    if (!state.problems.empty()) {
+      return Status::FailedPrecondition(
+          "the stored records do not match the operation log (" + state.problems.front() +
+          "; see kakunin audit verify): nothing was erased");
+    }
+    checked_size = state.log_size;
+  }
   const int64_t audit_before = JstMidnightMicros(YearsBefore(as_of, config_.audit_retention_years));
   // The residents' chains through the erased prefix restart after it (audit/statement.h),
   // planned on a snapshot and applied only if nothing moved in between (else planned again).
   audit::ChainRestartPlan restarts;
-  auto plan = [&]() -> Status {
-    if (dry_run) return Status::Ok();
+  if (!dry_run) {
     KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
     KAKUNIN_ASSIGN_OR_RETURN(p, audit::PlanChainRestarts(*reader, audit_before));
     restarts = std::move(p);
-    return Status::Ok();
-  };
-  KAKUNIN_RETURN_IF_ERROR(plan());
-  auto write = [&](store::RegistryTxn& txn) -> Status {
+  }
+  return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    if (!dry_run) {
+      KAKUNIN_ASSIGN_OR_RETURN(size, txn.AuditSize());
+      if (size != checked_size) {
+        return Status::Unavailable("the registry changed while the purge checked it")
+            .WithReason("purge_retry");
+      }
+    }
+    // The versions about to go, named in the log (audit/state.h): the verifier must not take
+    // them for deleted, and must refuse them if they come back.
+    std::vector<audit::StateLeaf> gone;
+    if (!dry_run) {
+      KAKUNIN_ASSIGN_OR_RETURN(going, txn.PurgeableVersions(superseded_before, removed_before));
+      gone.reserve(going.size());
+      for (const auto& [vid, pid] : going) {
+        gone.push_back(audit::StateLeaf{audit::StateOp::kErased, vid, pid, ""});
+      }
+    }
     auto r = txn.Purge(superseded_before, removed_before, dry_run);
     if (!r.ok()) return r.status();
     counts = *r;
@@ -60,17 +107,45 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";
+    // Log payloads erased: every stored version is committed again, before the erasures below
+    // (the baseline was taken before them), so what the erased entries wrote stays checkable.
+    if (erased->entries > 0) {
+      const size_t parts = (baseline.size() + audit::kMaxStateLeaves - 1) / audit::kMaxStateLeaves;
+      for (size_t part = 0; part < parts; ++part) {
+        audit::AuditEntry b;
+        b.actor = actor.id;
+        b.terminal = actor.terminal;
+        b.action = kStateBaselineAction;
+        b.conditions = "part=" + std::to_string(part + 1) + "/" + std::to_string(parts) +
+                       " versions=" + std::to_string(baseline.size());
+        const size_t end = std::min(baseline.size(), (part + 1) * audit::kMaxStateLeaves);
+        const auto first = static_cast<std::ptrdiff_t>(part * audit::kMaxStateLeaves);
+        b.state.assign(baseline.begin() + first,
+                       baseline.begin() + static_cast<std::ptrdiff_t>(end));
+        b.result_count = static_cast<int64_t>(b.state.size());
+        b.outcome = "done";
+        KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, std::move(b)).status());
+      }
+    }
+    // More erasures than one entry holds go in entries of their own, before the purge's.
+    size_t from = 0;
+    while (gone.size() - from > audit::kMaxStateLeaves) {
+      audit::AuditEntry more;
+      more.actor = actor.id;
+      more.terminal = actor.terminal;
+      more.action = "registry.purge.versions";
+      more.result_count = static_cast<int64_t>(audit::kMaxStateLeaves);
+      more.outcome = "done";
+      more.state.assign(gone.begin() + static_cast<std::ptrdiff_t>(from),
+                        gone.begin() + static_cast<std::ptrdiff_t>(from + audit::kMaxStateLeaves));
+      from += audit::kMaxStateLeaves;
+      KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, std::move(more)).status());
+    }
+    e.state.assign(gone.begin() + static_cast<std::ptrdiff_t>(from), gone.end());
     auto seq = log_->Append(txn, std::move(e));
     if (!seq.ok() || dry_run) return seq.status();
     return audit::ApplyChainRestarts(txn, restarts, erased_before_seq, static_cast<int64_t>(*seq));
-  };
-  Status st = store_->Write(write);
-  for (int again = 0; again < 2 && st.code() == StatusCode::kUnavailable; ++again) {
-    KAKUNIN_RETURN_IF_ERROR(plan());
-    st = store_->Write(write);
-  }
-  if (!st.ok()) return st;
-  return counts;
+  });
 }
 
 }  // namespace kakunin::registry

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -152,6 +153,17 @@ class ResidentReader {
     (void)fn;
     return Status::FailedPrecondition("this store cannot list current records");
   }
+  // Record-state verification (registry/state_verify.h): every version in version_id order and
+  // every resident row (active and removed) in person_id order, each walk one snapshot; stop at
+  // the first error `fn` returns.
+  virtual Status ForEachVersion(const std::function<Status(const VersionRow&)>& fn) {
+    (void)fn;
+    return Status::FailedPrecondition("this store cannot list versions");
+  }
+  virtual Status ForEachResident(const std::function<Status(const ResidentRow&)>& fn) {
+    (void)fn;
+    return Status::FailedPrecondition("this store cannot list residents");
+  }
 };
 
 // A sealed individual number and what its associated data is made of (field-key rotation).
@@ -222,6 +234,15 @@ class ResidentWriter {
   virtual Status RecordImportBatch(const ImportBatchRow& row) {
     (void)row;
     return Status::FailedPrecondition("this store has no bulk import");
+  }
+
+  // Retention: the versions Purge(superseded_before, removed_before, false) would erase, as
+  // (version_id, person_id) in version order — the purge's log entry names them
+  // (registry/state_digest.h), so the verifier does not take them for missing.
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> PurgeableVersions(
+      int64_t superseded_before, int64_t removed_before) {
+    (void)superseded_before, (void)removed_before;
+    return Status::FailedPrecondition("this store cannot list purgeable versions");
   }
 
   // Retention: erase superseded versions with superseded_at < `superseded_before` and

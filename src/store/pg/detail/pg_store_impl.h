@@ -55,6 +55,9 @@ class PgReader final : public RegistryReader {
   Result<StoreStats> Stats() override;
   Status ForEachCurrentRecord(
       const std::function<Status(const CurrentRecordRow&)>& fn) override;  // current_records.cc
+  // state_rows.cc
+  Status ForEachVersion(const std::function<Status(const VersionRow&)>& fn) override;
+  Status ForEachResident(const std::function<Status(const ResidentRow&)>& fn) override;
 
   // --- operation log (log.cc) ---
   Result<int64_t> AuditSize() override;
@@ -140,6 +143,8 @@ class PgTxn final : public RegistryTxn {
   Status EnqueueOutbox(int64_t version_id, int64_t at) override;
   Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
                             bool dry_run) override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> PurgeableVersions(
+      int64_t superseded_before, int64_t removed_before) override;  // state_rows.cc
 
   // --- operation log (log.cc) ---
   Result<int64_t> AuditSize() override;

@@ -32,6 +32,9 @@ class SqliteReader final : public RegistryReader {
   Result<StoreStats> Stats() override;
   Status ForEachCurrentRecord(
       const std::function<Status(const CurrentRecordRow&)>& fn) override;  // current_records.cc
+  // state_rows.cc
+  Status ForEachVersion(const std::function<Status(const VersionRow&)>& fn) override;
+  Status ForEachResident(const std::function<Status(const ResidentRow&)>& fn) override;
 
   // --- operation log (log.cc) ---
   Result<int64_t> AuditSize() override;
@@ -123,6 +126,8 @@ class SqliteTxn final : public RegistryTxn {
   Status EnqueueOutbox(int64_t version_id, int64_t at) override;
   Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
                             bool dry_run) override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> PurgeableVersions(
+      int64_t superseded_before, int64_t removed_before) override;  // state_rows.cc
   // --- field-key rotation (sealed.cc) ---
   Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& current_prefix,
                                                              int64_t after_version_id,

@@ -1,0 +1,339 @@
+#include "registry/state_verify.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "audit/entry.h"
+#include "audit/merkle.h"
+#include "crypto/sha256.h"
+#include "registry/registry.h"
+#include "registry/state_digest.h"
+#include "text/search_key.h"
+
+namespace kakunin::registry {
+namespace {
+
+using audit::StateOp;
+
+// What the log says about one version, and about one person's current version.
+struct Expect {
+  std::string digest;
+  int64_t seq = 0;
+  int64_t person_id = 0;
+  bool seen = false;
+};
+struct Current {
+  int64_t version_id = 0;
+  int64_t seq = 0;
+  bool seen = false;
+};
+
+// An entry of an older edition (or of this one before its state leaves) that wrote versions.
+bool WritesWithoutState(std::string_view action, const audit::AuditEntry* e) {
+  if (action == "link.apply") return true;
+  if (action == "notification.apply") return e && e->outcome == "done";
+  if (action == "registry.import") return e && e->result_count > 0;
+  return false;
+}
+
+class Replay {
+ public:
+  std::unordered_map<int64_t, Expect> expect;     // by version id
+  std::unordered_map<int64_t, int64_t> erased;    // version id -> the erasing entry
+  std::unordered_map<int64_t, Current> current;   // by person id
+  std::unordered_map<int64_t, int64_t> erased_persons;  // person id -> the erasing entry
+  // Named by entries appended during the walk, or by entries that fail their leaf hash.
+  std::unordered_set<int64_t> touched_versions, touched_persons;
+  bool legacy = false;
+  bool baseline_pending = false;
+  int64_t state_entries = 0;
+  int64_t end = 0;  // the log size replayed
+
+  // Replays entries from `end` on; with `late`, only notes which rows they touch.
+  Status Run(store::RegistryReader& reader, bool late) {
+    return reader.ForEachAuditEntry(end, [&](const store::AuditRow& row) {
+      end = row.seq + 1;
+      if (!row.payload || row.payload->empty()) {
+        legacy = true;  // erased by retention: what it wrote cannot be known any more
+        return true;
+      }
+      const auto version = static_cast<uint8_t>((*row.payload)[0]);
+      if (version != audit::kEntryVersion3) {
+        // Most entries are reads: their head says enough.
+        auto head = audit::DecodeEntryHead(*row.payload);
+        if (!head) return true;
+        if (head->action == "link.apply") {
+          legacy = true;
+          return true;
+        }
+        if (head->action != "notification.apply" && head->action != "registry.import") {
+          return true;
+        }
+        auto e = audit::DecodeEntry(*row.payload);
+        if (e.ok() && WritesWithoutState(e->action, &*e)) legacy = true;
+        return true;
+      }
+      auto e = audit::DecodeEntry(*row.payload);
+      if (!e.ok()) return true;  // named by the log's verifier
+      ++state_entries;
+      // The last part of a baseline: everything stored was re-committed, so what older writes
+      // left without leaves is covered from here on.
+      if (e->action == kStateBaselineAction && !late) {
+        const size_t at = e->conditions.find("part=");
+        const size_t slash = e->conditions.find('/', at);
+        if (at != std::string::npos && slash != std::string::npos &&
+            std::strtoll(e->conditions.c_str() + at + 5, nullptr, 10) ==
+                std::strtoll(e->conditions.c_str() + slash + 1, nullptr, 10) &&
+            audit::LeafHash(*row.payload) == row.leaf_hash) {
+          baseline_pending = true;
+        }
+      }
+      // An entry that no longer gives its leaf hash is named by the log's verifier; what it
+      // says about records is not taken, and the rows it names are not judged (one change,
+      // one finding).
+      const bool intact = audit::LeafHash(*row.payload) == row.leaf_hash;
+      for (const audit::StateLeaf& l : e->state) {
+        if (late || !intact) {
+          touched_versions.insert(l.version_id);
+          touched_persons.insert(l.person_id);
+          continue;
+        }
+        Apply(l, row.seq);
+      }
+      if (baseline_pending) {
+        legacy = false;
+        baseline_pending = false;
+      }
+      return true;
+    });
+  }
+
+ private:
+  void Apply(const audit::StateLeaf& l, int64_t seq) {
+    switch (l.op) {
+      case StateOp::kWritten:
+        current[l.person_id] = Current{l.version_id, seq};
+        [[fallthrough]];
+      case StateOp::kHistory:
+        expect[l.version_id] = Expect{l.digest, seq, l.person_id};
+        erased.erase(l.version_id);
+        erased_persons.erase(l.person_id);
+        break;
+      case StateOp::kErased: {
+        expect.erase(l.version_id);
+        erased[l.version_id] = seq;
+        auto c = current.find(l.person_id);
+        if (c != current.end() && c->second.version_id == l.version_id) {
+          // The person's last version went: retention erased the removed resident's row too.
+          current.erase(c);
+          erased_persons[l.person_id] = seq;
+        }
+        break;
+      }
+    }
+  }
+};
+
+// A resident row's content, hashed (kept only for current versions while versions are walked).
+std::string Fingerprint(const store::ResidentRow& r, bool with_keys) {
+  crypto::Sha256Hasher h;
+  auto str = [&](std::string_view s) {
+    h.Update(std::to_string(s.size()) + ":");
+    h.Update(s);
+  };
+  str(std::to_string(r.person_id));
+  str(r.resident_code);
+  str(r.status == store::ResidentStatus::kActive ? "active" : "removed");
+  str(r.municipality_code);
+  str(std::to_string(r.version_id));
+  str(r.name);
+  str(r.name_kana ? "1" + *r.name_kana : "0");
+  str(r.sex);
+  str(r.birth_date);
+  str(r.address);
+  str(r.number_mac);
+  if (with_keys) {
+    str(r.name_key);
+    str(r.kana_key);
+    str(r.address_key);
+  }
+  str(std::to_string(r.updated_at));
+  str(std::to_string(r.removed_at));
+  return h.Finish();
+}
+
+std::string Entry(int64_t seq) { return "entry " + std::to_string(seq); }
+std::string Version(int64_t id) { return "version " + std::to_string(id); }
+std::string Person(int64_t id) { return "resident row " + std::to_string(id); }
+
+}  // namespace
+
+Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
+                                std::vector<audit::StateLeaf>* baseline) {
+  StateReport report;
+  Replay replay;
+  KAKUNIN_RETURN_IF_ERROR(replay.Run(reader, /*late=*/false));
+  report.log_size = replay.end;
+  // Search keys are compared only under the fold table they were made with (a node rekeys at
+  // start when the table changed: until then they are legitimately older).
+  KAKUNIN_ASSIGN_OR_RETURN(key_version, reader.GetMeta("search_key_version"));
+  const bool with_keys = key_version && *key_version == text::SearchKeyVersion();
+
+  // (0 versions / 1 residents, row id, version id, person id, text)
+  std::vector<std::tuple<int, int64_t, int64_t, int64_t, std::string>> problems;
+  auto version_problem = [&](int64_t vid, int64_t pid, std::string text) {
+    problems.emplace_back(0, vid, vid, pid, std::move(text));
+  };
+  auto resident_problem = [&](int64_t pid, int64_t vid, std::string text) {
+    problems.emplace_back(1, pid, vid, pid, std::move(text));
+  };
+
+  std::unordered_map<int64_t, std::string> fingerprints;  // current version id -> resident
+  Status st = reader.ForEachVersion([&](const store::VersionRow& v) -> Status {
+    ++report.versions;
+    if (baseline) {
+      auto number =
+          cipher.Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence));
+      if (number.ok()) {
+        baseline->push_back(StateLeafOf(
+            cipher, v, *number,
+            v.superseded_at == 0 ? audit::StateOp::kWritten : audit::StateOp::kHistory));
+      }  // else named below
+    }
+    auto it = replay.expect.find(v.version_id);
+    if (it == replay.expect.end()) {
+      auto er = replay.erased.find(v.version_id);
+      if (er != replay.erased.end()) {
+        version_problem(v.version_id, v.person_id,
+                        Version(v.version_id) + " is stored although " + Entry(er->second) +
+                            " erased it (re-inserted)");
+      } else if (replay.legacy) {
+        ++report.unattested_versions;
+      } else {
+        version_problem(v.version_id, v.person_id,
+                        Version(v.version_id) + " was written by no entry (inserted)");
+      }
+      return Status::Ok();
+    }
+    Expect& x = it->second;
+    x.seen = true;
+    auto number =
+        cipher.Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence));
+    bool matches = false;
+    if (!number.ok()) {
+      version_problem(v.version_id, v.person_id,
+                      Version(v.version_id) + ": its sealed number does not open (" +
+                          Entry(x.seq) + " wrote it)");
+    } else if (v.person_id != x.person_id) {
+      version_problem(v.version_id, v.person_id,
+                      Version(v.version_id) + " belongs to " + Person(v.person_id) + ", but " +
+                          Entry(x.seq) + " wrote it for " + Person(x.person_id) + " (moved)");
+    } else if (VersionDigest(cipher, v, *number) != x.digest) {
+      version_problem(v.version_id, v.person_id,
+                      Version(v.version_id) + " does not match what " + Entry(x.seq) +
+                          " wrote (changed)");
+    } else {
+      matches = true;
+    }
+    auto cur = replay.current.find(x.person_id);
+    const bool is_current = cur != replay.current.end() && cur->second.version_id == v.version_id;
+    if (is_current && v.superseded_at != 0) {
+      version_problem(v.version_id, v.person_id,
+                      Version(v.version_id) + " is marked superseded, but no entry superseded "
+                                              "it (the current version of " +
+                          Person(x.person_id) + ")");
+    } else if (!is_current && v.superseded_at == 0) {
+      version_problem(v.version_id, v.person_id,
+                      Version(v.version_id) + " is marked current, but the log says " +
+                          (cur == replay.current.end()
+                               ? Person(x.person_id) + " has no current version"
+                               : Version(cur->second.version_id) + " (" +
+                                     Entry(cur->second.seq) + ") is current"));
+    }
+    if (is_current && matches) {
+      fingerprints.emplace(v.version_id, Fingerprint(ResidentOf(cipher, v, *number), with_keys));
+    }
+    return Status::Ok();
+  });
+  KAKUNIN_RETURN_IF_ERROR(st);
+  for (const auto& [vid, x] : replay.expect) {
+    if (!x.seen) {
+      version_problem(vid, x.person_id,
+                      Version(vid) + " (written by " + Entry(x.seq) + ") is missing (deleted)");
+    }
+  }
+
+  st = reader.ForEachResident([&](const store::ResidentRow& r) -> Status {
+    ++report.residents;
+    auto c = replay.current.find(r.person_id);
+    if (c == replay.current.end()) {
+      auto er = replay.erased_persons.find(r.person_id);
+      if (er != replay.erased_persons.end()) {
+        resident_problem(r.person_id, r.version_id,
+                         Person(r.person_id) + " is stored although " + Entry(er->second) +
+                             " erased it");
+      } else if (replay.legacy) {
+        ++report.unattested_residents;
+      } else {
+        resident_problem(r.person_id, r.version_id,
+                         Person(r.person_id) + " was written by no entry");
+      }
+      return Status::Ok();
+    }
+    c->second.seen = true;
+    if (r.version_id != c->second.version_id) {
+      resident_problem(r.person_id, r.version_id,
+                       Person(r.person_id) + " points at " + Version(r.version_id) +
+                           ", but its current version is " + Version(c->second.version_id) +
+                           " (" + Entry(c->second.seq) + ")");
+      return Status::Ok();
+    }
+    auto fp = fingerprints.find(r.version_id);
+    if (fp == fingerprints.end()) return Status::Ok();  // its version is named above
+    if (Fingerprint(r, with_keys) == fp->second) return Status::Ok();
+    // Which fields (names only): from the version again.
+    std::string fields;
+    KAKUNIN_ASSIGN_OR_RETURN(v, reader.Version(r.version_id));
+    if (v) {
+      auto number =
+          cipher.Open(v->sealed_number, NumberAssociatedData(v->municipality_code, v->sequence));
+      if (number.ok()) {
+        for (const auto& f : DifferingFields(r, ResidentOf(cipher, *v, *number), with_keys)) {
+          fields += (fields.empty() ? "" : ", ") + f;
+        }
+      }
+    }
+    resident_problem(r.person_id, r.version_id,
+                     Person(r.person_id) + " differs from its current " + Version(r.version_id) +
+                         " (" + Entry(c->second.seq) + ")" +
+                         (fields.empty() ? std::string() : ": " + fields));
+    return Status::Ok();
+  });
+  KAKUNIN_RETURN_IF_ERROR(st);
+  for (const auto& [pid, c] : replay.current) {
+    if (!c.seen) {
+      resident_problem(pid, c.version_id,
+                       Person(pid) + " (current " + Version(c.version_id) + ", " +
+                           Entry(c.seq) + ") is missing (deleted)");
+    }
+  }
+
+  // Entries appended while the rows were walked: what they touched is not judged.
+  KAKUNIN_RETURN_IF_ERROR(replay.Run(reader, /*late=*/true));
+  std::sort(problems.begin(), problems.end(), [](const auto& a, const auto& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  for (auto& [kind, id, vid, pid, text] : problems) {
+    (void)kind, (void)id;
+    if (replay.touched_versions.count(vid) || replay.touched_persons.count(pid)) continue;
+    report.problems.push_back(std::move(text));
+  }
+  report.state_entries = replay.state_entries;
+  report.legacy = replay.legacy;
+  return report;
+}
+
+}  // namespace kakunin::registry

@@ -1,0 +1,52 @@
+#pragma once
+
+// Record-state verification (issue 11 part 4): the operation log says, per version-3 entry,
+// which record versions the operation wrote or erased and a keyed digest of each
+// (audit/state.h, registry/state_digest.h). This replays those leaves in log order and then
+// recomputes the stored records — every version (active, superseded, history, of removed
+// residents) and every resident row — naming each one that no longer matches what the log says
+// was written: a field edited in place, a version deleted, moved to another person, re-inserted
+// after retention erased it or never written by any operation, a resident pointed at another
+// version, a superseded version made current again. Problems name row ids and entry sequences,
+// never personal data.
+//
+// Versions (and resident rows) written before this edition, or by entries whose payload
+// retention erased, have no leaf to check against: when the log holds such writes after its
+// last complete baseline (kStateBaselineAction), they are counted as unattested, not reported.
+//
+// On a node that is being written while it runs, the rows an entry appended after the replay
+// touches are re-replayed and not judged (they changed under the walk).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "audit/state.h"
+#include "core/status.h"
+#include "crypto/field_cipher.h"
+#include "store/registry_store.h"
+
+namespace kakunin::registry {
+
+struct StateReport {
+  int64_t state_entries = 0;      // version-3 entries replayed
+  int64_t versions = 0;           // stored versions recomputed
+  int64_t residents = 0;          // stored resident rows recomputed
+  int64_t unattested_versions = 0;   // no leaf, and the log holds writes without leaves
+  int64_t unattested_residents = 0;
+  bool legacy = false;  // the log holds writes without state leaves (older edition, erased)
+  int64_t log_size = 0;  // the entries replayed before the rows were walked
+  std::vector<std::string> problems;  // in version order, then resident order
+};
+
+// With `baseline`: also every stored version's state leaf as it is now (written if it is its
+// person's current version, history otherwise), for a baseline (registry/retention.cc).
+Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
+                                std::vector<audit::StateLeaf>* baseline = nullptr);
+
+// The action of the entries that re-commit every stored version (audit/state.h leaves), written
+// by a purge that erases log payloads: what those entries wrote stays checkable, and records
+// written before the log had state leaves become covered. Conditions "part=<i>/<n>".
+inline constexpr char kStateBaselineAction[] = "registry.state_baseline";
+
+}  // namespace kakunin::registry
