@@ -25,6 +25,10 @@ struct LogSettings {
   int64_t checkpoint_interval_micros = int64_t{60} * 1000000;  // or this long since the last
   // The log's identity in its C2SP checkpoints (audit/checkpoint.h); empty: DefaultOrigin.
   std::string origin;
+  // Every checkpoint signs the resident map, not only the sealing ones (WriteCheckpoint). Each
+  // periodic checkpoint then steps the chains of the residents its entries name and rewrites
+  // their paths in the map: O(k log(residents / k)) rows for k residents per checkpoint.
+  bool map_every_checkpoint = false;
 };
 
 // "kakunin/<key id>": unique per signing key, so two nodes' logs never share an origin.
@@ -60,6 +64,9 @@ class AuditLog {
  private:
   // `with_map`: also bring the resident map up to date and sign its root.
   Status Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const;
+  // Steps the chains of the residents named since the last map checkpoint, writes their heads
+  // and map leaves; returns the map's root.
+  Result<std::string> UpdateResidentMap(store::RegistryTxn& txn) const;
   const Signer* signer_;
   const Clock* clock_;
   LogSettings settings_;

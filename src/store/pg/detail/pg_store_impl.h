@@ -146,6 +146,8 @@ class PgTxn final : public RegistryTxn {
   Result<std::optional<CheckpointRow>> LatestCheckpoint() override;
   Status InsertProvision(const ProvisionRow& p) override;
   Result<int64_t> AuditLastTime() override;
+  Result<AuditTailRow> AuditTail() override;
+  Status ForEachAuditTargets(int64_t from_seq, const AuditTargetsFn& fn) override;
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override;
 
   // --- client register and node state (clients.cc) ---

@@ -146,6 +146,8 @@ class SqliteTxn final : public RegistryTxn {
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
   Result<int64_t> AuditLastTime() override;
+  Result<AuditTailRow> AuditTail() override;
+  Status ForEachAuditTargets(int64_t from_seq, const AuditTargetsFn& fn) override;
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override;
 
   // --- client register and node state (clients.cc) ---
