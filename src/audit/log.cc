@@ -256,7 +256,7 @@ Result<std::string> AuditLog::UpdateResidentMap(store::RegistryTxn& txn) const {
   // resident moved is written once: its head, and its leaf in the map. A head already past an
   // entry (written per entry by the first release of version 2) is not stepped again.
   KAKUNIN_ASSIGN_OR_RETURN(from, txn.LatestMapCheckpointSize());
-  std::map<std::string, std::optional<store::ResidentHeadRow>> moved;  // key order: batched map
+  std::unordered_map<std::string, std::optional<store::ResidentHeadRow>> moved;
   Status failure;
   KAKUNIN_RETURN_IF_ERROR(txn.ForEachAuditTargets(
       from, [&](int64_t seq, const std::string& leaf_hash, const std::string& targets) -> bool {
@@ -288,12 +288,18 @@ Result<std::string> AuditLog::UpdateResidentMap(store::RegistryTxn& txn) const {
         return true;
       }));
   KAKUNIN_RETURN_IF_ERROR(failure);
+  // In key order: neighbouring keys share the upper map nodes the batch keeps in memory.
+  std::vector<const store::ResidentHeadRow*> order;
+  order.reserve(moved.size());
+  for (const auto& [key, h] : moved) {
+    if (h) order.push_back(&*h);
+  }
+  std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) { return a->key < b->key; });
   TxnMapNodes stored(txn);
   BatchedMapNodes nodes(stored);
-  for (const auto& [key, h] : moved) {
-    if (!h) continue;
+  for (const store::ResidentHeadRow* h : order) {
     KAKUNIN_RETURN_IF_ERROR(txn.PutResidentHead(*h));
-    auto r = MapUpdate(nodes, key, MapLeaf(key, MapValue(h->count, h->head)));
+    auto r = MapUpdate(nodes, h->key, MapLeaf(h->key, MapValue(h->count, h->head)));
     if (!r.ok()) return r.status();
   }
   KAKUNIN_ASSIGN_OR_RETURN(root, MapRoot(nodes));
