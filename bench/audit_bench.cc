@@ -43,6 +43,12 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 // Counts reads through a reader, for the proofs' O(log n) claim.
 class CountingReaderSource final : public audit::SubtreeSource {
  public:
@@ -255,14 +261,23 @@ int main(int argc, char** argv) {
   double sha = Since(t0);
   payloads.clear();
   payloads.shrink_to_fit();
-  t0 = SteadyClock::now();
-  cpu0 = ThreadCpuSeconds();
-  auto report = audit::VerifyLog(**reader, (*signer)->public_key());
-  double verify = Since(t0);
-  double verify_cpu = ThreadCpuSeconds() - cpu0;
-  if (!report.ok() || !report->ok) {
-    std::fprintf(stderr, "verify failed\n");
-    return 1;
+  // The best of three runs (the machine is shared); CPU time of the whole process, both of
+  // the verifier's threads.
+  double verify = 1e9, verify_cpu = 0;
+  for (int run = 0; run < 3; ++run) {
+    t0 = SteadyClock::now();
+    cpu0 = ProcessCpuSeconds();
+    auto report = audit::VerifyLog(**reader, (*signer)->public_key());
+    const double wall = Since(t0);
+    const double cpu = ProcessCpuSeconds() - cpu0;
+    if (!report.ok() || !report->ok) {
+      std::fprintf(stderr, "verify failed\n");
+      return 1;
+    }
+    if (wall < verify) {
+      verify = wall;
+      verify_cpu = cpu;
+    }
   }
   std::printf(
       "{\"bench\":\"audit_verify\",\"entries\":%lld,\"entries_per_s\":%.0f,"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -95,6 +96,29 @@ bool FirstNaming(const std::vector<TargetLeaf>& leaves, size_t i,
     if (leaves[j].mac == leaves[i].mac) return false;
   }
   return true;
+}
+
+// What the verifier computes of an entry on its own, off its main thread: the leaf hash and
+// the check of the stored target leaves against the entry (decoded once, for the chains).
+struct Hashed {
+  std::string leaf_hash;  // of the payload; empty without one
+  bool targets_ok = false;
+  std::vector<TargetLeaf> leaves;
+};
+
+void HashBatch(const std::vector<store::AuditRow>& rows, std::vector<Hashed>* out) {
+  out->resize(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const store::AuditRow& row = rows[i];
+    Hashed& h = (*out)[i];
+    if (!row.payload) continue;
+    h.leaf_hash = LeafHash(*row.payload);
+    auto e = DecodeEntryHead(*row.payload);
+    if (!e) continue;
+    h.targets_ok = e->version == kEntryVersion1
+                       ? !row.targets.has_value()
+                       : V2TargetsMatch(*row.payload, *e, row.targets, &h.leaves);
+  }
 }
 
 Status CheckSize(store::RegistryReader& reader, int64_t size) {
@@ -601,7 +625,7 @@ Result<VerifyReport> VerifyLog(
 
   // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
   constexpr int64_t kMaxGap = int64_t{1} << 20;
-  Status st = reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) -> bool {
+  auto process = [&](const store::AuditRow& row, Hashed& pre) -> bool {
     auto entry = [&] { return "entry " + std::to_string(row.seq); };  // named only on a problem
     if (row.seq < expected) {
       add(entry() + " is out of place (after entry " + std::to_string(expected - 1) + ")");
@@ -651,15 +675,14 @@ Result<VerifyReport> VerifyLog(
             e->purpose != row.purpose) {
           add(entry() + ": its searchable columns differ from its content");
         }
-        leaf.computed = LeafHash(*row.payload);
+        leaf.computed = std::move(pre.leaf_hash);
         if (*leaf.computed != row.leaf_hash) {
           add(entry() + " does not match its leaf hash");
           leaf.named = true;
         }
         targets_expected += e->target_count;
-        std::vector<TargetLeaf> leaves;
-        if (e->version == kEntryVersion1 ? row.targets.has_value()
-                                         : !V2TargetsMatch(*row.payload, *e, row.targets, &leaves)) {
+        const std::vector<TargetLeaf>& leaves = pre.leaves;
+        if (!pre.targets_ok) {
           // Version 2 commits to its targets by their root: a target added, removed, altered
           // or moved to another entry shows here.
           add(entry() + ": its stored targets do not match the entry");
@@ -750,7 +773,49 @@ Result<VerifyReport> VerifyLog(
     }
     add_leaf(row.seq, std::move(leaf));
     return failure.ok();
+  };
+  // Two stages: while this thread reads the next rows and checks the previous batch in log
+  // order (the tree, chains, checkpoints, index rows), another hashes the current batch's
+  // entries and target leaves, the bulk of the hashing.
+  constexpr size_t kBatch = 4096;
+  struct Batch {
+    std::vector<store::AuditRow> rows;
+    std::vector<Hashed> hashed;
+  };
+  Batch filling, hashing;
+  std::future<void> worker;
+  bool stopped = false;
+  auto run_batch = [&](Batch& ready) {
+    for (size_t i = 0; i < ready.rows.size() && !stopped; ++i) {
+      if (!process(ready.rows[i], ready.hashed[i])) stopped = true;
+    }
+    ready.rows.clear();
+    ready.hashed.clear();
+  };
+  // Hands `filling` to the worker and checks the batch it hashed before.
+  auto turn = [&] {
+    Batch ready;
+    if (worker.valid()) {
+      worker.get();
+      ready = std::move(hashing);
+    }
+    hashing = std::move(filling);
+    filling = Batch{};
+    filling.rows.reserve(kBatch);
+    if (!hashing.rows.empty()) {
+      worker = std::async(std::launch::async, [&b = hashing] { HashBatch(b.rows, &b.hashed); });
+    }
+    run_batch(ready);
+  };
+  filling.rows.reserve(kBatch);
+  Status st = reader.ForEachAuditEntry(0, [&](store::AuditRow& row) -> bool {
+    filling.rows.push_back(std::move(row));
+    if (filling.rows.size() == kBatch) turn();
+    return !stopped;
   });
+  if (!stopped) turn();  // the last rows read
+  if (worker.valid()) worker.get();
+  if (!stopped) run_batch(hashing);
   if (!st.ok()) return st;
   if (!failure.ok()) return failure;
   report.entries = expected;

@@ -53,9 +53,11 @@ class AuditLog {
   Result<uint64_t> Append(store::RegistryTxn& txn, AuditEntry entry) const;
 
   // Writes a checkpoint now if the log grew since the last one (at shutdown, at the end of a
-  // command). These checkpoints also sign the resident map (audit/resident_map.h); the ones
-  // Append writes every N entries or T seconds do not, so the append path pays only the
-  // per-entry chain step, and the map's batch update runs when a command or the server seals.
+  // command). These checkpoints also sign the resident map (audit/resident_map.h): the chains
+  // of the residents named since the last one are stepped from the stored entries and the map
+  // updated in one batch. The ones Append writes every N entries or T seconds do not (unless
+  // LogSettings::map_every_checkpoint), so an append costs its entry row, the index rows and
+  // the tree nodes it completes (one on average), and nothing per resident.
   Status WriteCheckpoint(store::RegistryTxn& txn) const;
 
   const Signer& signer() const { return *signer_; }

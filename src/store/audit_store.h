@@ -91,9 +91,10 @@ class AuditReader {
   virtual ~AuditReader() = default;
   virtual Result<int64_t> AuditSize() = 0;
   virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
-  // Every entry from `from_seq` on, in order; stops early if `fn` returns false.
+  // Every entry from `from_seq` on, in order; stops early if `fn` returns false. The row is
+  // the reader's own and not used after `fn` returns: `fn` may move from it.
   virtual Status ForEachAuditEntry(int64_t from_seq,
-                                   const std::function<bool(const AuditRow&)>& fn) = 0;
+                                   const std::function<bool(AuditRow&)>& fn) = 0;
   // Provision records written with the log entry `audit_seq`.
   virtual Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) = 0;
   // Rows pointing at entries from `seq` on: provision records, and target-index rows.

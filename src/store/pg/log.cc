@@ -91,7 +91,7 @@ Result<std::optional<std::string>> PgReader::AuditNode(uint32_t level, int64_t i
 }
 
 Status PgReader::ForEachAuditEntry(int64_t from_seq,
-                                   const std::function<bool(const AuditRow&)>& fn) {
+                                   const std::function<bool(AuditRow&)>& fn) {
   // One snapshot for the whole walk (and for what `fn` reads meanwhile), as SQLite's single
   // statement has: later pages see no entry appended after the first.
   bool own = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;

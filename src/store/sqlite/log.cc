@@ -82,7 +82,7 @@ Result<std::optional<std::string>> SqliteReader::AuditNode(uint32_t level, int64
 }
 
 Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
-                                       const std::function<bool(const AuditRow&)>& fn) {
+                                       const std::function<bool(AuditRow&)>& fn) {
   // Own statement (not the cache): callers may run other queries inside `fn`.
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_->raw(), kAuditEntriesFrom, -1, &raw, nullptr) != SQLITE_OK) {
@@ -92,7 +92,8 @@ Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
   s.Bind(1, from_seq).Bind(2, int64_t{-1});
   Status st;
   while (s.Step(&st)) {
-    if (!fn(ReadAudit(s))) break;
+    AuditRow row = ReadAudit(s);
+    if (!fn(row)) break;
   }
   return st;
 }
