@@ -263,13 +263,15 @@ int main(int argc, char** argv) {
   payloads.shrink_to_fit();
   // The best of three runs (the machine is shared); CPU time of the whole process, both of
   // the verifier's threads.
-  double verify = 1e9, verify_cpu = 0;
+  double verify = 1e9, verify_cpu = 0, verify_main_cpu = 0;
   for (int run = 0; run < 3; ++run) {
     t0 = SteadyClock::now();
     cpu0 = ProcessCpuSeconds();
+    const double main0 = ThreadCpuSeconds();
     auto report = audit::VerifyLog(**reader, (*signer)->public_key());
     const double wall = Since(t0);
     const double cpu = ProcessCpuSeconds() - cpu0;
+    const double main_cpu = ThreadCpuSeconds() - main0;
     if (!report.ok() || !report->ok) {
       std::fprintf(stderr, "verify failed\n");
       return 1;
@@ -277,15 +279,16 @@ int main(int argc, char** argv) {
     if (wall < verify) {
       verify = wall;
       verify_cpu = cpu;
+      verify_main_cpu = main_cpu;
     }
   }
   std::printf(
       "{\"bench\":\"audit_verify\",\"entries\":%lld,\"entries_per_s\":%.0f,"
       "\"baseline\":\"OpenSSL SHA-256 over the same entry bytes (in memory)\","
       "\"baseline_entries_per_s\":%.0f,\"ratio\":%.3f,\"verify_per_s\":%.0f,"
-      "\"verify_cpu_s\":%.2f}\n",
+      "\"verify_cpu_s\":%.2f,\"verify_main_thread_cpu_s\":%.2f}\n",
       static_cast<long long>(*size), *size / verify, *size / sha, sha / verify, *size / verify,
-      verify_cpu);
+      verify_cpu, verify_main_cpu);
   std::fflush(stdout);
 
   // 3. Proofs at this size.

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
-#include <future>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -98,27 +97,25 @@ bool FirstNaming(const std::vector<TargetLeaf>& leaves, size_t i,
   return true;
 }
 
-// What the verifier computes of an entry on its own, off its main thread: the leaf hash and
-// the check of the stored target leaves against the entry (decoded once, for the chains).
+// What the verifier computes of an entry on its own: the leaf hash and the check of the
+// stored target leaves against the entry (decoded once, for the chains).
 struct Hashed {
   std::string leaf_hash;  // of the payload; empty without one
   bool targets_ok = false;
   std::vector<TargetLeaf> leaves;
 };
 
-void HashBatch(const std::vector<store::AuditRow>& rows, std::vector<Hashed>* out) {
-  out->resize(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const store::AuditRow& row = rows[i];
-    Hashed& h = (*out)[i];
-    if (!row.payload) continue;
-    h.leaf_hash = LeafHash(*row.payload);
-    auto e = DecodeEntryHead(*row.payload);
-    if (!e) continue;
-    h.targets_ok = e->version == kEntryVersion1
-                       ? !row.targets.has_value()
-                       : V2TargetsMatch(*row.payload, *e, row.targets, &h.leaves);
-  }
+void HashRow(const store::AuditRow& row, Hashed* h) {
+  h->leaf_hash.clear();
+  h->targets_ok = false;
+  h->leaves.clear();
+  if (!row.payload) return;
+  h->leaf_hash = LeafHash(*row.payload);
+  auto e = DecodeEntryHead(*row.payload);
+  if (!e) return;
+  h->targets_ok = e->version == kEntryVersion1
+                      ? !row.targets.has_value()
+                      : V2TargetsMatch(*row.payload, *e, row.targets, &h->leaves);
 }
 
 Status CheckSize(store::RegistryReader& reader, int64_t size) {
@@ -774,48 +771,13 @@ Result<VerifyReport> VerifyLog(
     add_leaf(row.seq, std::move(leaf));
     return failure.ok();
   };
-  // Two stages: while this thread reads the next rows and checks the previous batch in log
-  // order (the tree, chains, checkpoints, index rows), another hashes the current batch's
-  // entries and target leaves, the bulk of the hashing.
-  constexpr size_t kBatch = 4096;
-  struct Batch {
-    std::vector<store::AuditRow> rows;
-    std::vector<Hashed> hashed;
-  };
-  Batch filling, hashing;
-  std::future<void> worker;
-  bool stopped = false;
-  auto run_batch = [&](Batch& ready) {
-    for (size_t i = 0; i < ready.rows.size() && !stopped; ++i) {
-      if (!process(ready.rows[i], ready.hashed[i])) stopped = true;
-    }
-    ready.rows.clear();
-    ready.hashed.clear();
-  };
-  // Hands `filling` to the worker and checks the batch it hashed before.
-  auto turn = [&] {
-    Batch ready;
-    if (worker.valid()) {
-      worker.get();
-      ready = std::move(hashing);
-    }
-    hashing = std::move(filling);
-    filling = Batch{};
-    filling.rows.reserve(kBatch);
-    if (!hashing.rows.empty()) {
-      worker = std::async(std::launch::async, [&b = hashing] { HashBatch(b.rows, &b.hashed); });
-    }
-    run_batch(ready);
-  };
-  filling.rows.reserve(kBatch);
+  // One thread: a second one hashing batches of entries (tried) cost this thread more in
+  // moving rows between them than it saved in hashing.
+  Hashed pre;
   Status st = reader.ForEachAuditEntry(0, [&](store::AuditRow& row) -> bool {
-    filling.rows.push_back(std::move(row));
-    if (filling.rows.size() == kBatch) turn();
-    return !stopped;
+    HashRow(row, &pre);
+    return process(row, pre);
   });
-  if (!stopped) turn();  // the last rows read
-  if (worker.valid()) worker.get();
-  if (!stopped) run_batch(hashing);
   if (!st.ok()) return st;
   if (!failure.ok()) return failure;
   report.entries = expected;
