@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "audit/key_rotation.h"
 #include "audit/merkle.h"
@@ -68,6 +69,55 @@ class BatchedMapNodes final : public MapNodeSink {
   std::map<std::pair<uint32_t, std::string>, Cached> nodes_;
 };
 
+// A version-2 entry's stored target leaves against the count and root its payload commits to
+// (the root follows the count in the encoding, audit/entry.h). Decodes the leaves once, into
+// `leaves`, for the resident chains; the verifier's cheaper DecodeStoredEntry.
+bool V2TargetsMatch(std::string_view payload, const EntryHead& head,
+                    const std::optional<std::string>& stored, std::vector<TargetLeaf>* leaves) {
+  const size_t at = static_cast<size_t>(head.purpose.data() + head.purpose.size() -
+                                        payload.data()) + 4;
+  if (payload.size() < at + kHashSize) return false;
+  if (stored) {
+    auto decoded = DecodeTargetLeaves(*stored);
+    if (!decoded.ok()) return false;
+    *leaves = std::move(*decoded);
+  }
+  return leaves->size() == head.target_count &&
+         TargetRoot(*leaves) == payload.substr(at, kHashSize);
+}
+
+// Whether leaf i is the first of `leaves` with its resident (found and missing name one):
+// a scan for the few targets of most entries, `seen` (filled in order) for a batch.
+bool FirstNaming(const std::vector<TargetLeaf>& leaves, size_t i,
+                 std::set<std::string_view>* seen) {
+  if (leaves.size() > 16) return seen->insert(leaves[i].mac).second;
+  for (size_t j = 0; j < i; ++j) {
+    if (leaves[j].mac == leaves[i].mac) return false;
+  }
+  return true;
+}
+
+// What the verifier computes of an entry on its own: the leaf hash and the check of the
+// stored target leaves against the entry (decoded once, for the chains).
+struct Hashed {
+  std::string leaf_hash;  // of the payload; empty without one
+  bool targets_ok = false;
+  std::vector<TargetLeaf> leaves;
+};
+
+void HashRow(const store::AuditRow& row, Hashed* h) {
+  h->leaf_hash.clear();
+  h->targets_ok = false;
+  h->leaves.clear();
+  if (!row.payload) return;
+  h->leaf_hash = LeafHash(*row.payload);
+  auto e = DecodeEntryHead(*row.payload);
+  if (!e) return;
+  h->targets_ok = e->version == kEntryVersion1
+                      ? !row.targets.has_value()
+                      : V2TargetsMatch(*row.payload, *e, row.targets, &h->leaves);
+}
+
 Status CheckSize(store::RegistryReader& reader, int64_t size) {
   auto n = reader.AuditSize();
   if (!n.ok()) return n.status();
@@ -129,9 +179,9 @@ AuditLog::AuditLog(const Signer* signer, const Clock* clock, LogSettings setting
       origin_(settings_.origin.empty() ? DefaultOrigin(*signer) : settings_.origin) {}
 
 Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) const {
-  auto size = txn.AuditSize();
-  if (!size.ok()) return size.status();
-  entry.sequence = static_cast<uint64_t>(*size);
+  // The one read of the log an append makes (besides the Merkle tree's left siblings).
+  KAKUNIN_ASSIGN_OR_RETURN(tail, txn.AuditTail());
+  entry.sequence = static_cast<uint64_t>(tail.size);
   // Each target once (the target index holds one row per resident and entry).
   std::vector<std::string> unique;
   for (auto& t : entry.targets) {
@@ -156,11 +206,9 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   entry.target_root = TargetRoot(leaves);
   // Times never decrease along the log (a clock stepped back must not reorder it): the
   // verifier relies on it, and retention erases a prefix.
-  auto newest = txn.AuditLastTime();
-  if (!newest.ok()) return newest.status();
-  entry.time = std::max(clock_->NowMicros(), *newest);
+  entry.time = std::max(clock_->NowMicros(), tail.last_time);
   store::AuditRow row;
-  row.seq = *size;
+  row.seq = tail.size;
   row.time = entry.time;
   row.actor = entry.actor;
   row.action = entry.action;
@@ -169,18 +217,9 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   row.leaf_hash = LeafHash(*row.payload);
   if (!leaves.empty()) row.targets = EncodeTargetLeaves(leaves);
   KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, entry.targets));
-  // Each resident's chain (audit/resident_map.h): one read and one write per resident named.
-  std::set<std::string_view> named;
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    if (!named.insert(leaves[i].mac).second) continue;  // found and missing: one chain step
-    KAKUNIN_ASSIGN_OR_RETURN(prev, txn.ResidentHead(leaves[i].mac));
-    store::ResidentHeadRow head;
-    head.key = leaves[i].mac;
-    head.count = prev ? prev->count + 1 : 1;
-    head.head = NextResidentHead(prev ? prev->head : MapEmpty(), entry.sequence, row.leaf_hash);
-    head.last_seq = row.seq;
-    KAKUNIN_RETURN_IF_ERROR(txn.PutResidentHead(head));
-  }
+  // The residents' chains (audit/resident_map.h) are not stepped here: the entry's stored
+  // target leaves are all they need, and Sign steps every chain a batch of entries moved, once
+  // per resident, when a checkpoint signs the map.
   StoreSubtrees<store::RegistryTxn> source(txn);
   auto nodes = NodesCompletedBy(entry.sequence, row.leaf_hash, source);
   if (!nodes.ok()) return nodes.status();
@@ -191,12 +230,12 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   // A checkpoint every N entries or T seconds.
   auto last = txn.LatestCheckpoint();
   if (!last.ok()) return last.status();
-  const int64_t new_size = *size + 1;
+  const int64_t new_size = tail.size + 1;
   const int64_t last_size = *last ? (*last)->tree_size : 0;
   const int64_t last_time = *last ? (*last)->time : 0;
   if (new_size - last_size >= settings_.checkpoint_every ||
       entry.time - last_time >= settings_.checkpoint_interval_micros) {
-    KAKUNIN_RETURN_IF_ERROR(Sign(txn, new_size, /*with_map=*/false));
+    KAKUNIN_RETURN_IF_ERROR(Sign(txn, new_size, settings_.map_every_checkpoint));
   }
   return entry.sequence;
 }
@@ -226,25 +265,70 @@ Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size, bool with_map) cons
   // The resident map: the keys whose chains moved since the last checkpoint that signed a
   // map (all of them after an older version's checkpoints), then its root.
   if (with_map) {
-    auto last = txn.LatestMapCheckpointSize();
-    if (!last.ok()) return last.status();
-    auto changed = txn.ResidentHeadsFrom(*last);
-    if (!changed.ok()) return changed.status();
-    TxnMapNodes stored(txn);
-    BatchedMapNodes nodes(stored);
-    for (const auto& h : *changed) {
-      auto r = MapUpdate(nodes, h.key, MapLeaf(h.key, MapValue(h.count, h.head)));
-      if (!r.ok()) return r.status();
-    }
-    auto map_root = MapRoot(nodes);
-    if (!map_root.ok()) return map_root.status();
-    KAKUNIN_RETURN_IF_ERROR(nodes.Flush());
-    c.map_root = *map_root;
+    KAKUNIN_ASSIGN_OR_RETURN(map_root, UpdateResidentMap(txn));
+    c.map_root = std::move(map_root);
   }
   auto sig = signer_->Sign(SignedMessage(CheckpointOf(c)));
   if (!sig.ok()) return sig.status();
   c.signature = *sig;
   return txn.InsertCheckpoint(c);
+}
+
+Result<std::string> AuditLog::UpdateResidentMap(store::RegistryTxn& txn) const {
+  // The entries since the last checkpoint that signed a map (all of them after an older
+  // version's checkpoints) step their residents' chains, in log order, in memory; then each
+  // resident moved is written once: its head, and its leaf in the map. A head already past an
+  // entry (written per entry by the first release of version 2) is not stepped again.
+  KAKUNIN_ASSIGN_OR_RETURN(from, txn.LatestMapCheckpointSize());
+  std::unordered_map<std::string, std::optional<store::ResidentHeadRow>> moved;
+  Status failure;
+  KAKUNIN_RETURN_IF_ERROR(txn.ForEachAuditTargets(
+      from, [&](int64_t seq, const std::string& leaf_hash, const std::string& targets) -> bool {
+        auto leaves = DecodeTargetLeaves(targets);
+        if (!leaves.ok()) {
+          failure = Status::DataLoss("entry " + std::to_string(seq) +
+                                     ": its stored targets cannot be decoded");
+          return false;
+        }
+        std::set<std::string_view> named;
+        for (const TargetLeaf& l : *leaves) {
+          if (!named.insert(l.mac).second) continue;  // found and missing: one chain step
+          auto it = moved.find(l.mac);
+          if (it == moved.end()) {
+            auto prev = txn.ResidentHead(l.mac);
+            if (!prev.ok()) {
+              failure = prev.status();
+              return false;
+            }
+            it = moved.emplace(l.mac, std::move(*prev)).first;
+          }
+          auto& h = it->second;
+          if (h && h->last_seq >= seq) continue;
+          if (!h) h = store::ResidentHeadRow{l.mac, 0, MapEmpty(), 0};
+          h->count += 1;
+          h->head = NextResidentHead(h->head, static_cast<uint64_t>(seq), leaf_hash);
+          h->last_seq = seq;
+        }
+        return true;
+      }));
+  KAKUNIN_RETURN_IF_ERROR(failure);
+  // In key order: neighbouring keys share the upper map nodes the batch keeps in memory.
+  std::vector<const store::ResidentHeadRow*> order;
+  order.reserve(moved.size());
+  for (const auto& [key, h] : moved) {
+    if (h) order.push_back(&*h);
+  }
+  std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) { return a->key < b->key; });
+  TxnMapNodes stored(txn);
+  BatchedMapNodes nodes(stored);
+  for (const store::ResidentHeadRow* h : order) {
+    KAKUNIN_RETURN_IF_ERROR(txn.PutResidentHead(*h));
+    auto r = MapUpdate(nodes, h->key, MapLeaf(h->key, MapValue(h->count, h->head)));
+    if (!r.ok()) return r.status();
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(root, MapRoot(nodes));
+  KAKUNIN_RETURN_IF_ERROR(nodes.Flush());
+  return root;
 }
 
 Result<InclusionProofDoc> ProveInclusion(store::RegistryReader& reader, int64_t leaf_index,
@@ -394,7 +478,7 @@ Result<VerifyReport> VerifyLog(
   // The resident map: each resident's chain recomputed over the version-2 entries, checked
   // against the newest checkpoint that signs a map (older ones were checked when they were
   // newest). Not checkable once retention erased entries or an entry cannot be read.
-  std::map<std::string, std::pair<int64_t, std::string>> heads;
+  std::unordered_map<std::string, std::pair<int64_t, std::string>> heads;
   size_t last_map_checkpoint = checkpoints->size();
   for (size_t i = 0; i < checkpoints->size(); ++i) {
     if (!(*checkpoints)[i].map_root.empty()) last_map_checkpoint = i;
@@ -516,6 +600,7 @@ Result<VerifyReport> VerifyLog(
         for (const auto& [key, h] : heads) {
           leaves.emplace_back(key, MapLeaf(key, MapValue(h.first, h.second)));
         }
+        std::sort(leaves.begin(), leaves.end());
         if (MapRootOf(leaves) != cp.map_root) {
           add("checkpoint at tree size " + std::to_string(expected) +
               " signs a resident map that the entries do not give (access statements would "
@@ -540,7 +625,7 @@ Result<VerifyReport> VerifyLog(
 
   // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
   constexpr int64_t kMaxGap = int64_t{1} << 20;
-  Status st = reader.ForEachAuditEntry(0, [&](const store::AuditRow& row) -> bool {
+  auto process = [&](const store::AuditRow& row, Hashed& pre) -> bool {
     auto entry = [&] { return "entry " + std::to_string(row.seq); };  // named only on a problem
     if (row.seq < expected) {
       add(entry() + " is out of place (after entry " + std::to_string(expected - 1) + ")");
@@ -590,25 +675,25 @@ Result<VerifyReport> VerifyLog(
             e->purpose != row.purpose) {
           add(entry() + ": its searchable columns differ from its content");
         }
-        leaf.computed = LeafHash(*row.payload);
+        leaf.computed = std::move(pre.leaf_hash);
         if (*leaf.computed != row.leaf_hash) {
           add(entry() + " does not match its leaf hash");
           leaf.named = true;
         }
         targets_expected += e->target_count;
-        if (e->version == kEntryVersion1 ? row.targets.has_value()
-                                         : !DecodeStoredEntry(row).ok()) {
+        const std::vector<TargetLeaf>& leaves = pre.leaves;
+        if (!pre.targets_ok) {
           // Version 2 commits to its targets by their root: a target added, removed, altered
           // or moved to another entry shows here.
           add(entry() + ": its stored targets do not match the entry");
           map_checkable = false;
-        } else if (e->version != kEntryVersion1 && row.targets) {
-          auto leaves = DecodeTargetLeaves(*row.targets);
-          std::set<std::string_view> named;
-          for (size_t i = 0; leaves.ok() && i < leaves->size(); ++i) {
-            if (!named.insert((*leaves)[i].mac).second) continue;
-            auto& h = heads[(*leaves)[i].mac];
-            if (h.second.empty()) h.second = MapEmpty();
+        } else {
+          std::set<std::string_view> seen;
+          for (size_t i = 0; i < leaves.size(); ++i) {
+            if (!FirstNaming(leaves, i, &seen)) continue;  // found and missing: one chain step
+            auto [it, fresh] = heads.try_emplace(leaves[i].mac);
+            auto& h = it->second;
+            if (fresh) h.second = MapEmpty();
             h.first += 1;
             h.second = NextResidentHead(h.second, static_cast<uint64_t>(row.seq), *leaf.computed);
           }
@@ -688,6 +773,13 @@ Result<VerifyReport> VerifyLog(
     }
     add_leaf(row.seq, std::move(leaf));
     return failure.ok();
+  };
+  // One thread: a second one hashing batches of entries (tried) cost this thread more in
+  // moving rows between them than it saved in hashing.
+  Hashed pre;
+  Status st = reader.ForEachAuditEntry(0, [&](store::AuditRow& row) -> bool {
+    HashRow(row, &pre);
+    return process(row, pre);
   });
   if (!st.ok()) return st;
   if (!failure.ok()) return failure;

@@ -25,6 +25,10 @@ struct LogSettings {
   int64_t checkpoint_interval_micros = int64_t{60} * 1000000;  // or this long since the last
   // The log's identity in its C2SP checkpoints (audit/checkpoint.h); empty: DefaultOrigin.
   std::string origin;
+  // Every checkpoint signs the resident map, not only the sealing ones (WriteCheckpoint). Each
+  // periodic checkpoint then steps the chains of the residents its entries name and rewrites
+  // their paths in the map: O(k log(residents / k)) rows for k residents per checkpoint.
+  bool map_every_checkpoint = false;
 };
 
 // "kakunin/<key id>": unique per signing key, so two nodes' logs never share an origin.
@@ -49,9 +53,11 @@ class AuditLog {
   Result<uint64_t> Append(store::RegistryTxn& txn, AuditEntry entry) const;
 
   // Writes a checkpoint now if the log grew since the last one (at shutdown, at the end of a
-  // command). These checkpoints also sign the resident map (audit/resident_map.h); the ones
-  // Append writes every N entries or T seconds do not, so the append path pays only the
-  // per-entry chain step, and the map's batch update runs when a command or the server seals.
+  // command). These checkpoints also sign the resident map (audit/resident_map.h): the chains
+  // of the residents named since the last one are stepped from the stored entries and the map
+  // updated in one batch. The ones Append writes every N entries or T seconds do not (unless
+  // LogSettings::map_every_checkpoint), so an append costs its entry row, the index rows and
+  // the tree nodes it completes (one on average), and nothing per resident.
   Status WriteCheckpoint(store::RegistryTxn& txn) const;
 
   const Signer& signer() const { return *signer_; }
@@ -60,6 +66,9 @@ class AuditLog {
  private:
   // `with_map`: also bring the resident map up to date and sign its root.
   Status Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const;
+  // Steps the chains of the residents named since the last map checkpoint, writes their heads
+  // and map leaves; returns the map's root.
+  Result<std::string> UpdateResidentMap(store::RegistryTxn& txn) const;
   const Signer* signer_;
   const Clock* clock_;
   LogSettings settings_;

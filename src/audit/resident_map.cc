@@ -1,5 +1,8 @@
 #include "audit/resident_map.h"
 
+#include <cstring>
+#include <initializer_list>
+
 #include "crypto/sha256.h"
 
 namespace kakunin::audit {
@@ -28,33 +31,49 @@ std::string SiblingPrefix(std::string_view key, uint32_t depth) {
 
 }  // namespace
 
+namespace {
+// SHA-256(tag ‖ parts…) of fixed-size parts, without a heap allocation for the input: the
+// verifier and the map's batch update hash once per resident and entry.
+template <size_t N>
+std::string TaggedHash(char tag, std::initializer_list<std::string_view> parts) {
+  char buffer[N];
+  size_t n = 0;
+  buffer[n++] = tag;
+  for (std::string_view p : parts) {
+    if (n + p.size() > N) {  // not the usual sizes: the general path
+      std::string in(1, tag);
+      for (std::string_view q : parts) in.append(q);
+      return crypto::Sha256(in);
+    }
+    std::memcpy(buffer + n, p.data(), p.size());
+    n += p.size();
+  }
+  return crypto::Sha256(std::string_view(buffer, n));
+}
+
+std::string U64(uint64_t v) {
+  std::string out;
+  PutU64(v, &out);
+  return out;
+}
+}  // namespace
+
 std::string NextResidentHead(std::string_view head_prev, uint64_t seq, std::string_view leaf) {
-  std::string in(1, '\x03');
-  in.append(head_prev);
-  PutU64(seq, &in);
-  in.append(leaf);
-  return crypto::Sha256(in);
+  char s[8];
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((seq >> (8 * (7 - i))) & 0xFF);
+  return TaggedHash<1 + 32 + 8 + 32>('\x03', {head_prev, std::string_view(s, 8), leaf});
 }
 
 std::string MapValue(int64_t count, std::string_view head) {
-  std::string in(1, '\x04');
-  PutU64(static_cast<uint64_t>(count), &in);
-  in.append(head);
-  return crypto::Sha256(in);
+  return TaggedHash<1 + 8 + 32>('\x04', {U64(static_cast<uint64_t>(count)), head});
 }
 
 std::string MapLeaf(std::string_view key, std::string_view value) {
-  std::string in(1, '\x05');
-  in.append(key);
-  in.append(value);
-  return crypto::Sha256(in);
+  return TaggedHash<1 + 32 + 32>('\x05', {key, value});
 }
 
 std::string MapNodeHash(std::string_view left, std::string_view right) {
-  std::string in(1, '\x06');
-  in.append(left);
-  in.append(right);
-  return crypto::Sha256(in);
+  return TaggedHash<1 + 32 + 32>('\x06', {left, right});
 }
 
 const std::string& MapEmpty() {

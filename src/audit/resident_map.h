@@ -17,9 +17,10 @@
 // the left): an empty subtree is 32 zero bytes, a subtree holding one key is that key's leaf
 // (wherever it sits), any other subtree is the node of its two halves. So a key sits at the
 // depth where its prefix becomes unique, about log2(residents), and its proof is that many
-// siblings; empty siblings are sent as one bit each. The stored nodes are updated when a
-// checkpoint signs the map, for the keys whose heads changed since the last one, O(log
-// residents) reads and writes per key, batched in memory.
+// siblings; empty siblings are sent as one bit each. Heads and stored nodes are updated when a
+// checkpoint signs the map (AuditLog::UpdateResidentMap), from the entries' stored target
+// leaves since the last one: each resident moved once, O(log residents) node reads and writes
+// per resident, batched in memory. Appends do not touch them.
 
 #include <cstdint>
 #include <functional>

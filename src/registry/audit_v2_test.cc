@@ -758,14 +758,15 @@ TEST_F(MapTamperTest, VerifyRecomputesTheResidentMap) {
   auto clean = desk.Verify();
   ASSERT_TRUE(clean.ok());
   ASSERT_TRUE(clean->ok) << clean->problem;
-  // A chain reset to hide the first read, so the next checkpoint signs a map without it.
+  // A chain reset to hide the first read, so the next checkpoint that steps it (the resident
+  // is read again) signs a map without it.
   auto key = audit::ParseTargetName(ResidentTarget(*cipher_, "24727059608", false))->mac;
   ASSERT_TRUE(TamperDatabase("UPDATE audit_resident_heads SET count = 1, last_seq = 1000 WHERE "
                              "key = " +
                              (OnPostgres() ? "decode('" + HexEncode(key) + "', 'hex')"
                                            : "X'" + HexEncode(key) + "'"))
                   .ok());
-  ASSERT_TRUE(registry_->Show(*reader, "03905367160", actor, "test").ok());
+  ASSERT_TRUE(registry_->Show(*reader, "24727059608", actor, "test").ok());
   ASSERT_TRUE(registry_->Checkpoint().ok());
   auto report = desk.Verify();
   ASSERT_TRUE(report.ok());

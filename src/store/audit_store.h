@@ -91,9 +91,10 @@ class AuditReader {
   virtual ~AuditReader() = default;
   virtual Result<int64_t> AuditSize() = 0;
   virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
-  // Every entry from `from_seq` on, in order; stops early if `fn` returns false.
+  // Every entry from `from_seq` on, in order; stops early if `fn` returns false. The row is
+  // the reader's own and not used after `fn` returns: `fn` may move from it.
   virtual Status ForEachAuditEntry(int64_t from_seq,
-                                   const std::function<bool(const AuditRow&)>& fn) = 0;
+                                   const std::function<bool(AuditRow&)>& fn) = 0;
   // Provision records written with the log entry `audit_seq`.
   virtual Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) = 0;
   // Rows pointing at entries from `seq` on: provision records, and target-index rows.
@@ -119,13 +120,25 @@ class AuditWriter {
   virtual Result<int64_t> AuditSize() = 0;
   // The time of the newest entry (0 if none): entries' times never decrease.
   virtual Result<int64_t> AuditLastTime() = 0;
+  // AuditSize() and AuditLastTime() in one read: the append path's only read of the log.
+  struct AuditTailRow {
+    int64_t size = 0;
+    int64_t last_time = 0;
+  };
+  virtual Result<AuditTailRow> AuditTail() = 0;
+  // (seq, leaf hash, target leaves) of every entry from `from_seq` on that keeps target leaves
+  // (version 2, not erased), in order; stops early if `fn` returns false. The resident chains
+  // are stepped from these when a checkpoint signs the map, not on every append.
+  using AuditTargetsFn =
+      std::function<bool(int64_t seq, const std::string& leaf_hash, const std::string& targets)>;
+  virtual Status ForEachAuditTargets(int64_t from_seq, const AuditTargetsFn& fn) = 0;
   virtual Status InsertAuditEntry(const AuditRow& row, const std::vector<std::string>& targets) = 0;
   virtual Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) = 0;
   virtual Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) = 0;
   virtual Status InsertCheckpoint(const CheckpointRow& row) = 0;
   virtual Result<std::optional<CheckpointRow>> LatestCheckpoint() = 0;
   virtual Status InsertProvision(const ProvisionRow& row) = 0;
-  // The resident map (audit/resident_map.h): heads updated per entry, nodes per checkpoint.
+  // The resident map (audit/resident_map.h): heads and nodes updated when a checkpoint signs it.
   virtual Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) = 0;
   virtual Status PutResidentHead(const ResidentHeadRow& row) = 0;
   // The tree size of the newest checkpoint that signs a resident map (0 if none).

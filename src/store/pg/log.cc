@@ -17,6 +17,13 @@ namespace {
 // queries on the same connection between rows, as it may on SQLite.
 constexpr int64_t kChunk = 2000;
 
+// The append path's one read: the size and the newest entry's time.
+constexpr char kAuditTail[] =
+    "SELECT seq + 1, time FROM audit_entries ORDER BY seq DESC LIMIT 1";
+constexpr char kAuditTargetsFrom[] =
+    "SELECT seq, leaf_hash, targets FROM audit_entries WHERE seq >= $1 AND targets IS NOT NULL "
+    "ORDER BY seq LIMIT $2";
+
 // Level 0 is each entry's leaf hash, kept with the entry (not stored twice).
 Result<std::optional<std::string>> QueryNode(Conn* db, uint32_t level, int64_t index) {
   if (level == 0) return QueryBytes(db, kGetAuditLeaf, Params().Int(index));
@@ -84,7 +91,7 @@ Result<std::optional<std::string>> PgReader::AuditNode(uint32_t level, int64_t i
 }
 
 Status PgReader::ForEachAuditEntry(int64_t from_seq,
-                                   const std::function<bool(const AuditRow&)>& fn) {
+                                   const std::function<bool(AuditRow&)>& fn) {
   // One snapshot for the whole walk (and for what `fn` reads meanwhile), as SQLite's single
   // statement has: later pages see no entry appended after the first.
   bool own = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
@@ -300,6 +307,24 @@ Status PgTxn::PutMapNode(uint32_t depth, const std::string& prefix, const MapNod
 }
 
 Result<int64_t> PgTxn::AuditLastTime() { return db_->QueryInt(kAuditLastTime, Params()); }
+
+Result<AuditWriter::AuditTailRow> PgTxn::AuditTail() {
+  KAKUNIN_ASSIGN_OR_RETURN(rows, db_->Query(kAuditTail, Params()));
+  if (rows.size() == 0) return AuditTailRow{};
+  return AuditTailRow{rows.Int(0, 0), rows.Int(0, 1)};
+}
+
+Status PgTxn::ForEachAuditTargets(int64_t from_seq, const AuditTargetsFn& fn) {
+  // A chunk at a time (keyset pages), so `fn` may query meanwhile.
+  for (int64_t from = from_seq;;) {
+    KAKUNIN_ASSIGN_OR_RETURN(rows, db_->Query(kAuditTargetsFrom, Params().Int(from).Int(kChunk)));
+    for (int i = 0; i < rows.size(); ++i) {
+      from = rows.Int(i, 0) + 1;
+      if (!fn(rows.Int(i, 0), rows.Blob(i, 1), rows.Blob(i, 2))) return Status::Ok();
+    }
+    if (rows.size() < kChunk) return Status::Ok();
+  }
+}
 
 Result<RegistryTxn::AuditErasure> PgTxn::EraseAuditBefore(int64_t time, bool dry_run) {
   AuditErasure out;

@@ -13,6 +13,13 @@
 namespace kakunin::store::sqlite::detail {
 namespace {
 
+// The append path's one read: the size and the newest entry's time.
+constexpr char kAuditTail[] =
+    "SELECT seq + 1, time FROM audit_entries ORDER BY seq DESC LIMIT 1";
+constexpr char kAuditTargetsFrom[] =
+    "SELECT seq, leaf_hash, targets FROM audit_entries WHERE seq >= ?1 AND targets IS NOT NULL "
+    "ORDER BY seq";
+
 // Level 0 is each entry's leaf hash, kept with the entry (not stored twice).
 Result<std::optional<std::string>> QueryNode(Db* db, uint32_t level, int64_t index) {
   KAKUNIN_PREPARE(s, db, level == 0 ? kGetAuditLeaf : kGetAuditNode);
@@ -75,7 +82,7 @@ Result<std::optional<std::string>> SqliteReader::AuditNode(uint32_t level, int64
 }
 
 Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
-                                       const std::function<bool(const AuditRow&)>& fn) {
+                                       const std::function<bool(AuditRow&)>& fn) {
   // Own statement (not the cache): callers may run other queries inside `fn`.
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_->raw(), kAuditEntriesFrom, -1, &raw, nullptr) != SQLITE_OK) {
@@ -85,7 +92,8 @@ Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
   s.Bind(1, from_seq).Bind(2, int64_t{-1});
   Status st;
   while (s.Step(&st)) {
-    if (!fn(ReadAudit(s))) break;
+    AuditRow row = ReadAudit(s);
+    if (!fn(row)) break;
   }
   return st;
 }
@@ -353,6 +361,31 @@ Status SqliteTxn::PutMapNode(uint32_t depth, const std::string& prefix, const Ma
 }
 
 Result<int64_t> SqliteTxn::AuditLastTime() { return QueryInt(db_, kAuditLastTime); }
+
+Result<AuditWriter::AuditTailRow> SqliteTxn::AuditTail() {
+  KAKUNIN_PREPARE(s, db_, kAuditTail);
+  Status st;
+  AuditTailRow out;
+  if (s.Step(&st)) out = AuditTailRow{s.Int(0), s.Int(1)};
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status SqliteTxn::ForEachAuditTargets(int64_t from_seq, const AuditTargetsFn& fn) {
+  // Own statement (not the cache): `fn` may run other queries.
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_->raw(), kAuditTargetsFrom, -1, &raw, nullptr) != SQLITE_OK) {
+    return db_->LastError("prepare");
+  }
+  Stmt s(db_, raw);
+  s.Bind(1, from_seq);
+  Status st;
+  while (s.Step(&st)) {
+    if (!fn(s.Int(0), s.Blob(1), s.Blob(2))) break;
+  }
+  return st;
+}
 
 Result<RegistryTxn::AuditErasure> SqliteTxn::EraseAuditBefore(int64_t time, bool dry_run) {
   AuditErasure out;

@@ -40,7 +40,7 @@ class SqliteReader final : public RegistryReader {
   Result<int64_t> AuditSize() override;
   Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override;
   Status ForEachAuditEntry(int64_t from_seq,
-                           const std::function<bool(const AuditRow&)>& fn) override;
+                           const std::function<bool(AuditRow&)>& fn) override;
   Result<int64_t> CountStrayAuditNodes(int64_t size) override;
   Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) override;
   Result<std::vector<CheckpointRow>> Checkpoints() override;
@@ -151,6 +151,8 @@ class SqliteTxn final : public RegistryTxn {
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
   Result<int64_t> AuditLastTime() override;
+  Result<AuditTailRow> AuditTail() override;
+  Status ForEachAuditTargets(int64_t from_seq, const AuditTargetsFn& fn) override;
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override;
 
   // --- client register and node state (clients.cc) ---
