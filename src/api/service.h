@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -72,6 +73,11 @@ class Service {
   Service(registry::Gateway* gateway, Metrics* metrics, AccessLog* access_log);
 
   http::Response Handle(const http::Request& request);
+  // The server's AsyncHandler (on its I/O threads): takes GET /healthz and the audited lookup
+  // GET /v1/residents/{code}, answering the lookup when its provision record is durable — no
+  // worker thread waits for the commit, so many lookups share one. Declines the rest (false)
+  // for Handle. Answers exactly what Handle would.
+  bool HandleAsync(const std::shared_ptr<const http::Request>& request, http::Responder respond);
   // The server's event sink: metrics and the access log.
   void OnEvent(const http::Event& event);
 

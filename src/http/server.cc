@@ -394,12 +394,96 @@ double MillisSince(SteadyClock::time_point start) {
 
 class Connection;
 
+// What the handler gave for a request: the response, and for the event why it is not the
+// handler's own (never an exception's message: it may hold personal data).
+struct HandlerOutcome {
+  Response response;
+  const char* failure = nullptr;
+};
+
+// One request an AsyncHandler took: where its response meets the connection waiting for it.
+// Thread-safe. The response may come before the connection waits (kept in `ready`) or after
+// (handed to `waiter`, which posts it to the connection's strand). Once answered, further
+// answers do nothing.
+class Deferred {
+ public:
+  using Waiter = std::function<void(HandlerOutcome)>;
+
+  // False if it was answered before (or dropped by Stop()).
+  bool Answer(HandlerOutcome outcome) {
+    std::lock_guard lock(mu_);
+    if (answered_) return false;
+    answered_ = true;
+    if (waiter_) {
+      // Under the lock: Stop() takes it too before it destroys the io_context this posts to.
+      Waiter waiter = std::move(waiter_);
+      waiter_ = nullptr;
+      waiter(std::move(outcome));
+    } else {
+      ready_ = std::move(outcome);
+    }
+    return true;
+  }
+
+  // The connection: the outcome if it is already there; else `waiter` gets it later.
+  std::optional<HandlerOutcome> TakeOrWait(Waiter waiter) {
+    std::lock_guard lock(mu_);
+    if (ready_) {
+      std::optional<HandlerOutcome> out = std::move(ready_);
+      ready_.reset();
+      return out;
+    }
+    if (!answered_) waiter_ = std::move(waiter);
+    return std::nullopt;
+  }
+
+  // The request goes elsewhere (the handler declined it), or Stop() gives up on it: nothing is
+  // delivered any more. Returns the waiter, if one was set, for the caller to destroy outside
+  // the lock (destroying it destroys the waiting coroutine).
+  Waiter Close() {
+    std::lock_guard lock(mu_);
+    answered_ = true;
+    ready_.reset();
+    Waiter waiter = std::move(waiter_);
+    waiter_ = nullptr;
+    return waiter;
+  }
+
+ private:
+  std::mutex mu_;
+  bool answered_ = false;
+  std::optional<HandlerOutcome> ready_;
+  Waiter waiter_;
+};
+
 }  // namespace
+
+// What a Responder holds: when the last copy goes without an answer, the request is answered
+// 500 rather than left hanging.
+class Responder::State {
+ public:
+  explicit State(std::shared_ptr<Deferred> deferred) : deferred_(std::move(deferred)) {}
+  ~State() {
+    deferred_->Answer(HandlerOutcome{Problem(500, "Internal Server Error"),
+                                     "the handler dropped the request"});
+  }
+  void Answer(Response response) { deferred_->Answer(HandlerOutcome{std::move(response), nullptr}); }
+
+ private:
+  std::shared_ptr<Deferred> deferred_;
+};
+
+Responder::Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+void Responder::operator()(Response response) const { state_->Answer(std::move(response)); }
 
 class Server::Impl {
  public:
-  Impl(const Limits& limits, Handler handler, EventSink on_event)
-      : limits_(limits), handler_(std::move(handler)), on_event_(std::move(on_event)) {}
+  Impl(const Limits& limits, Handler handler, EventSink on_event, AsyncHandler async)
+      : limits_(limits),
+        handler_(std::move(handler)),
+        on_event_(std::move(on_event)),
+        async_handler_(std::move(async)) {}
 
   Status Init(const std::string& address, uint16_t port, const TlsConfig& tls);
   void Stop();
@@ -424,16 +508,18 @@ class Server::Impl {
     }
   }
 
-  struct HandlerOutcome {
-    Response response;
-    const char* failure = nullptr;  // for the event; never the exception's message (may hold PII)
-  };
   // Runs the handler on the worker pool and completes on the caller's executor.
   // A 503 problem if the pool no longer takes work (Stop()).
   net::awaitable<HandlerOutcome> CallHandler(std::shared_ptr<const Request> request);
 
   void Register(Connection* c, std::weak_ptr<Connection> weak);
   void Unregister(Connection* c);
+
+  const AsyncHandler& async_handler() const { return async_handler_; }
+  // A request for the AsyncHandler, known to Stop() until Forget(): answered 503 at once if
+  // Stop() already gave up on the waiting ones.
+  std::shared_ptr<Deferred> NewDeferred();
+  void Forget(Deferred* d);
 
  private:
   static net::awaitable<void> AcceptLoop(Impl* self);
@@ -453,6 +539,7 @@ class Server::Impl {
   const Limits limits_;
   const Handler handler_;
   const EventSink on_event_;
+  const AsyncHandler async_handler_;
   uint16_t port_ = 0;
   TlsConfig tls_config_;
 
@@ -479,6 +566,12 @@ class Server::Impl {
   std::mutex connections_mu_;
   std::condition_variable connections_cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+
+  // Requests taken by the AsyncHandler and not yet answered to their connection. Stop() drops
+  // what is left once the I/O threads are gone, so no response is posted to a dead io_context.
+  std::mutex deferred_mu_;
+  bool deferred_closed_ = false;
+  std::unordered_map<Deferred*, std::weak_ptr<Deferred>> deferred_;
 
   std::mutex stop_mu_;  // serialises Stop()
   bool stopped_ = false;
@@ -538,6 +631,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                               const ParserType& parser, SteadyClock::time_point start,
                               std::string detail);
   net::awaitable<void> CloseTls();
+  // The outcome of a request the AsyncHandler took, when it is given.
+  net::awaitable<HandlerOutcome> AwaitDeferred(std::shared_ptr<Deferred> deferred);
   // `head`: the Content-Length of the body is sent, the body is not.
   bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
                                               const std::string& request_id, bool keep_alive,
@@ -691,7 +786,27 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   request->client_subject_cn = peer_.subject_cn;
   request->remote_address = remote_address_;
 
-  auto [response, failure] = co_await server_.CallHandler(request);
+  HandlerOutcome outcome;
+  bool taken = false;
+  if (server_.async_handler()) {
+    // On this I/O thread: a read that only waits for its commit holds no worker.
+    std::shared_ptr<Deferred> deferred = server_.NewDeferred();
+    try {
+      taken = server_.async_handler()(
+          request, Responder(std::make_shared<Responder::State>(deferred)));
+    } catch (...) {
+      deferred->Answer(HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"});
+      taken = true;
+    }
+    if (taken) {
+      outcome = co_await AwaitDeferred(deferred);
+    } else {
+      (void)deferred->Close();
+    }
+    server_.Forget(deferred.get());
+  }
+  if (!taken) outcome = co_await server_.CallHandler(request);
+  auto& [response, failure] = outcome;
   // Back on the strand. Stop() may have come meanwhile: answer, then close.
   const bool keep_alive = message.keep_alive() && !shutting_down_ && !server_.stopping();
   auto res = ToBeast(std::move(response), message.version(), request->request_id, keep_alive,
@@ -789,6 +904,29 @@ net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::strin
   if (!written) e.detail += "; response not delivered";
   server_.Emit(e);
   if (written) co_await CloseTls();
+}
+
+net::awaitable<HandlerOutcome> Connection::AwaitDeferred(std::shared_ptr<Deferred> deferred) {
+  // Answered while the handler ran (/healthz, a refusal): no suspension, no post.
+  if (std::optional<HandlerOutcome> now = deferred->TakeOrWait(nullptr)) co_return std::move(*now);
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(HandlerOutcome)>(
+      [&deferred](auto completion) {
+        // Resumes on the connection's strand, never on the thread that answers.
+        auto strand = net::get_associated_executor(completion);
+        auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+        std::optional<HandlerOutcome> now =
+            deferred->TakeOrWait([strand, shared](HandlerOutcome outcome) {
+              net::post(strand, [shared, outcome = std::move(outcome)]() mutable {
+                std::move (*shared)(std::move(outcome));
+              });
+            });
+        if (now) {
+          net::post(strand, [shared, outcome = std::move(*now)]() mutable {
+            std::move (*shared)(std::move(outcome));
+          });
+        }
+      },
+      net::use_awaitable);
 }
 
 net::awaitable<void> Connection::CloseTls() {
@@ -986,7 +1124,7 @@ Status Server::Impl::ReloadLocked(const FileSignature& seen) {
   return status;
 }
 
-net::awaitable<Server::Impl::HandlerOutcome> Server::Impl::CallHandler(
+net::awaitable<HandlerOutcome> Server::Impl::CallHandler(
     std::shared_ptr<const Request> request) {
   auto initiation = [this, request = std::move(request)](auto completion) mutable {
     // The coroutine must resume on its own strand, never on a pool thread.
@@ -1013,12 +1151,28 @@ net::awaitable<Server::Impl::HandlerOutcome> Server::Impl::CallHandler(
       std::move(initiation), net::use_awaitable);
 }
 
-Server::Impl::HandlerOutcome Server::Impl::InvokeHandler(const Request& request) {
+HandlerOutcome Server::Impl::InvokeHandler(const Request& request) {
   try {
     return HandlerOutcome{handler_(request), nullptr};
   } catch (...) {
     return HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"};
   }
+}
+
+std::shared_ptr<Deferred> Server::Impl::NewDeferred() {
+  auto d = std::make_shared<Deferred>();
+  std::lock_guard lock(deferred_mu_);
+  if (deferred_closed_) {
+    d->Answer(HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
+  } else {
+    deferred_.emplace(d.get(), d);
+  }
+  return d;
+}
+
+void Server::Impl::Forget(Deferred* d) {
+  std::lock_guard lock(deferred_mu_);
+  deferred_.erase(d);
 }
 
 void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak) {
@@ -1093,6 +1247,18 @@ void Server::Impl::Stop() {
   ioc_->stop();
   for (auto& t : io_threads_) t.join();
   io_threads_.clear();
+  // Deferred responses still not given (their connections were closed): a late answer must
+  // not post to the io_context about to go, and their waiting coroutines go with it.
+  std::vector<Deferred::Waiter> dropped;
+  {
+    std::lock_guard lock(deferred_mu_);
+    deferred_closed_ = true;
+    for (auto& [ptr, weak] : deferred_) {
+      if (auto d = weak.lock()) dropped.push_back(d->Close());
+    }
+    deferred_.clear();
+  }
+  dropped.clear();
   acceptor_.reset();
   ioc_.reset();
   pool_.reset();
@@ -1113,8 +1279,10 @@ Server::~Server() { Stop(); }
 
 Result<std::unique_ptr<Server>> Server::Start(const std::string& address, uint16_t port,
                                               const TlsConfig& tls, const Limits& limits,
-                                              Handler handler, EventSink on_event) {
-  auto impl = std::make_unique<Impl>(limits, std::move(handler), std::move(on_event));
+                                              Handler handler, EventSink on_event,
+                                              AsyncHandler async) {
+  auto impl = std::make_unique<Impl>(limits, std::move(handler), std::move(on_event),
+                                     std::move(async));
   Status status;
   try {
     status = impl->Init(address, port, tls);

@@ -149,6 +149,16 @@ class Gateway {
   // (criterion_not_permitted).
   Result<ProvidedRecord> Lookup(const Caller& caller, const std::string& resident_code,
                                 const std::string& purpose) const;
+  // Lookup for a caller that must not block (a server's I/O thread), many of them sharing one
+  // durable commit: authorisation and the read happen now, on the calling thread, and `done`
+  // gets the record once its provision is durably recorded — on the write queue's thread
+  // (Registry::ProvideAsync), or on this one when the read fails before that. Nothing is
+  // answered that is not recorded; a refusal is recorded as by Lookup (synchronously where
+  // Lookup refuses before reading: the caller, the purpose, a handle). What `caller` points to
+  // is copied. `done` must not block.
+  using LookupDone = std::function<void(Result<ProvidedRecord>)>;
+  void LookupAsync(const Caller& caller, const std::string& resident_code,
+                   const std::string& purpose, LookupDone done) const;
   Result<std::optional<std::vector<ProvidedVersion>>> History(const Caller& caller,
                                                               const std::string& resident_code,
                                                               const std::string& purpose) const;

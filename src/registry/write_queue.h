@@ -1,9 +1,11 @@
 #pragma once
 
-// Group commit (DESIGN §5): concurrent writers queue their work; one of them (the leader)
-// runs every queued job in a single transaction, commits durably, and only then are all
-// of them answered. A job runs inside its own savepoint, so a failing job is undone
-// without disturbing the others in its batch.
+// Group commit (DESIGN §5): writers queue their work; one writer thread runs every queued job
+// in a single transaction, commits durably, and only then are all of them answered. A job runs
+// inside its own savepoint, so a failing job is undone without disturbing the others in its
+// batch. A writer may wait for its answer (Submit) or be called back (SubmitAsync): the second
+// lets a server answer a read once its record is durable without a thread blocked per read, so
+// any number of reads share one commit.
 
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 #include "store/registry_store.h"
 
@@ -20,13 +23,30 @@ namespace kakunin::registry {
 class WriteQueue {
  public:
   using Job = std::function<Status(store::RegistryTxn&)>;
+  // The job's outcome once its batch is durable (or failed): Ok only if the job succeeded and
+  // the commit did.
+  using Done = std::function<void(Status)>;
 
-  // `store` must outlive the queue. At most `max_batch` jobs share a transaction.
+  // `store` must outlive the queue. At most `max_batch` jobs share a transaction. Starts the
+  // writer thread.
   WriteQueue(store::RegistryStore* store, size_t max_batch);
+  // Runs what is still queued (each Done is called), then joins the writer thread.
+  ~WriteQueue();
+  WriteQueue(const WriteQueue&) = delete;
+  WriteQueue& operator=(const WriteQueue&) = delete;
 
   // Runs `job` in the next batch and blocks until that batch is durable. Returns the job's
-  // own status if it failed (its changes undone), else the commit's status.
+  // own status if it failed (its changes undone), else the commit's status. Called from a
+  // Done (the writer thread), it runs the job in a transaction of its own instead of waiting
+  // for itself.
   Status Submit(Job job);
+
+  // Queues `job` and returns at once; `done` gets what Submit would have returned, on the
+  // writer thread, after the batch committed (or failed) — never before the job's changes are
+  // durable. `done` must be quick and must not block (it delays the next batch); it may call
+  // SubmitAsync. Exceptions it throws are swallowed. Jobs still queued when the queue is
+  // destroyed are run first.
+  void SubmitAsync(Job job, Done done);
 
   // For tests and metrics: how many transactions have committed, and how many jobs.
   size_t batches() const;
@@ -40,20 +60,22 @@ class WriteQueue {
  private:
   struct Pending {
     Job job;
+    Done done;
     Status status;
-    bool done = false;
   };
-  void RunBatch(std::deque<Pending*> batch);
+  void Run();
+  void RunBatch(std::deque<Pending>& batch);
 
   store::RegistryStore* store_;
   size_t max_batch_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable work_cv_;            // the writer: something was queued, or stop
   mutable std::condition_variable queued_cv_;  // signalled on every submission
-  std::deque<Pending*> queue_;
-  bool leader_active_ = false;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
   size_t batches_ = 0;
   size_t jobs_ = 0;
+  std::thread writer_;  // last: started once everything above is set
 };
 
 }  // namespace kakunin::registry
