@@ -73,7 +73,7 @@ class Service {
   Service(registry::Gateway* gateway, Metrics* metrics, AccessLog* access_log);
 
   http::Response Handle(const http::Request& request);
-  // The server's AsyncHandler (on its I/O threads): takes GET /healthz and the audited lookup
+  // The server's AsyncHandler (on its workers): takes GET /healthz and the audited lookup
   // GET /v1/residents/{code}, answering the lookup when its provision record is durable — no
   // worker thread waits for the commit, so many lookups share one. Declines the rest (false)
   // for Handle. Answers exactly what Handle would.

@@ -464,13 +464,19 @@ class Responder::State {
  public:
   explicit State(std::shared_ptr<Deferred> deferred) : deferred_(std::move(deferred)) {}
   ~State() {
+    if (!armed_.load(std::memory_order_acquire)) return;
     deferred_->Answer(HandlerOutcome{Problem(500, "Internal Server Error"),
                                      "the handler dropped the request"});
   }
-  void Answer(Response response) { deferred_->Answer(HandlerOutcome{std::move(response), nullptr}); }
+  void Disarm() { armed_.store(false, std::memory_order_release); }
+  void Answer(Response response) {
+    if (!armed_.load(std::memory_order_acquire)) return;
+    deferred_->Answer(HandlerOutcome{std::move(response), nullptr});
+  }
 
  private:
   std::shared_ptr<Deferred> deferred_;
+  std::atomic<bool> armed_{true};
 };
 
 Responder::Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -508,9 +514,11 @@ class Server::Impl {
     }
   }
 
-  // Runs the handler on the worker pool and completes on the caller's executor.
-  // A 503 problem if the pool no longer takes work (Stop()).
-  net::awaitable<HandlerOutcome> CallHandler(std::shared_ptr<const Request> request);
+  // Hands `request` to the handlers on the worker pool; `deferred` gets the outcome, from
+  // whichever thread answers: the AsyncHandler, or, if it declines, the blocking Handler. A 503
+  // problem if the pool no longer takes work (Stop()).
+  void Dispatch(const std::shared_ptr<const Request>& request,
+                const std::shared_ptr<Deferred>& deferred);
 
   void Register(Connection* c, std::weak_ptr<Connection> weak);
   void Unregister(Connection* c);
@@ -530,6 +538,11 @@ class Server::Impl {
   Status ReloadLocked(const FileSignature& seen);
   // The handler with its exceptions turned into a 500 problem.
   HandlerOutcome InvokeHandler(const Request& request);
+  // The AsyncHandler; false if it declined (nothing answered then). Its exceptions: a 500.
+  bool TryAsync(const std::shared_ptr<const Request>& request,
+                const std::shared_ptr<Deferred>& deferred);
+  // Runs `work` on the worker pool, or answers 503 if the pool is closed (Stop()).
+  void OnPool(const std::shared_ptr<Deferred>& deferred, std::function<void()> work);
   // Applies `f` to every live connection.
   template <typename F>
   void ForEachConnection(F f);
@@ -786,26 +799,11 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   request->client_subject_cn = peer_.subject_cn;
   request->remote_address = remote_address_;
 
-  HandlerOutcome outcome;
-  bool taken = false;
-  if (server_.async_handler()) {
-    // On this I/O thread: a read that only waits for its commit holds no worker.
-    std::shared_ptr<Deferred> deferred = server_.NewDeferred();
-    try {
-      taken = server_.async_handler()(
-          request, Responder(std::make_shared<Responder::State>(deferred)));
-    } catch (...) {
-      deferred->Answer(HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"});
-      taken = true;
-    }
-    if (taken) {
-      outcome = co_await AwaitDeferred(deferred);
-    } else {
-      (void)deferred->Close();
-    }
-    server_.Forget(deferred.get());
-  }
-  if (!taken) outcome = co_await server_.CallHandler(request);
+  // The handlers answer through `deferred`, on this thread or another (server.h).
+  std::shared_ptr<Deferred> deferred = server_.NewDeferred();
+  server_.Dispatch(request, deferred);
+  HandlerOutcome outcome = co_await AwaitDeferred(deferred);
+  server_.Forget(deferred.get());
   auto& [response, failure] = outcome;
   // Back on the strand. Stop() may have come meanwhile: answer, then close.
   const bool keep_alive = message.keep_alive() && !shutting_down_ && !server_.stopping();
@@ -1124,31 +1122,34 @@ Status Server::Impl::ReloadLocked(const FileSignature& seen) {
   return status;
 }
 
-net::awaitable<HandlerOutcome> Server::Impl::CallHandler(
-    std::shared_ptr<const Request> request) {
-  auto initiation = [this, request = std::move(request)](auto completion) mutable {
-    // The coroutine must resume on its own strand, never on a pool thread.
-    auto strand = net::get_associated_executor(completion);
-    std::lock_guard lock(pool_mu_);
-    if (!pool_open_) {
-      net::post(strand, [completion = std::move(completion)]() mutable {
-        std::move(completion)(
-            HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
-      });
-      return;
-    }
-    net::post(*pool_, [this, strand, request = std::move(request),
-                       completion = std::move(completion)]() mutable {
-      HandlerOutcome outcome = InvokeHandler(*request);
-      request.reset();
-      net::post(strand,
-                [completion = std::move(completion), outcome = std::move(outcome)]() mutable {
-                  std::move(completion)(std::move(outcome));
-                });
-    });
-  };
-  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(HandlerOutcome)>(
-      std::move(initiation), net::use_awaitable);
+void Server::Impl::Dispatch(const std::shared_ptr<const Request>& request,
+                            const std::shared_ptr<Deferred>& deferred) {
+  OnPool(deferred, [this, request, deferred] {
+    if (async_handler_ && TryAsync(request, deferred)) return;
+    deferred->Answer(InvokeHandler(*request));
+  });
+}
+
+bool Server::Impl::TryAsync(const std::shared_ptr<const Request>& request,
+                            const std::shared_ptr<Deferred>& deferred) {
+  auto state = std::make_shared<Responder::State>(deferred);
+  try {
+    if (async_handler_(request, Responder(state))) return true;
+  } catch (...) {
+    deferred->Answer(HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"});
+    return true;
+  }
+  state->Disarm();  // declined: its Responder must not answer 500 when it goes
+  return false;
+}
+
+void Server::Impl::OnPool(const std::shared_ptr<Deferred>& deferred, std::function<void()> work) {
+  std::lock_guard lock(pool_mu_);
+  if (!pool_open_) {
+    deferred->Answer(HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
+    return;
+  }
+  net::post(*pool_, std::move(work));
 }
 
 HandlerOutcome Server::Impl::InvokeHandler(const Request& request) {

@@ -1266,8 +1266,13 @@ TEST_F(DeferredTest, StopDeliversAnAnswerGivenWhileItDrains) {
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Write(Get("/park/drain")));
   ASSERT_TRUE(parked_.WaitFor(1));
+  auto idle = Connect(ClientAs("client"));
+  ASSERT_NE(idle, nullptr);
+  ASSERT_TRUE(idle->RoundTrip(Get("/now")).has_value());
   std::thread stopper([&] { server_->Stop(); });
-  parked_.Answer(0);  // before or while Stop() drains: delivered either way
+  // Stop() has begun once it closed the idle connection; the answer comes while it drains.
+  EXPECT_TRUE(idle->WaitClosed(5s));
+  parked_.Answer(0);
   auto response = client->ReadResponse();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 200);

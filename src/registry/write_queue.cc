@@ -1,55 +1,91 @@
 #include "registry/write_queue.h"
 
+#include <memory>
 #include <utility>
 
 namespace kakunin::registry {
 
 WriteQueue::WriteQueue(store::RegistryStore* store, size_t max_batch)
-    : store_(store), max_batch_(max_batch == 0 ? 1 : max_batch), writer_([this] { Run(); }) {}
+    : store_(store), max_batch_(max_batch == 0 ? 1 : max_batch), writer_([this] { RunWriter(); }) {}
 
 WriteQueue::~WriteQueue() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  work_cv_.notify_all();
+  writer_cv_.notify_all();
   writer_.join();
 }
 
-Status WriteQueue::Submit(Job job) {
-  if (std::this_thread::get_id() == writer_.get_id()) {
-    // From a Done: waiting for the writer would wait for itself.
-    return store_->Write(job);
-  }
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  bool finished = false;
-  Status result;
-  SubmitAsync(std::move(job), [&](Status st) {
-    std::lock_guard<std::mutex> lock(done_mu);
-    result = std::move(st);
-    finished = true;
-    done_cv.notify_all();  // under the lock: the waiter's frame may end as soon as it sees it
-  });
-  std::unique_lock<std::mutex> lock(done_mu);
-  done_cv.wait(lock, [&] { return finished; });
-  return result;
-}
-
-void WriteQueue::SubmitAsync(Job job, Done done) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(Pending{std::move(job), std::move(done), Status::Ok()});
-  }
-  queued_cv_.notify_all();
-  work_cv_.notify_one();
-}
-
-void WriteQueue::Run() {
+void WriteQueue::RunWriter() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and nothing left
+    writer_cv_.wait(lock, [&] { return handoff_ || stopping_; });
+    if (handoff_) {
+      handoff_ = false;
+      Lead(lock, nullptr);
+      continue;
+    }
+    return;  // stopping, no hand-off pending
+  }
+}
+
+Status WriteQueue::Submit(Job job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (leader_active_ && leader_ == std::this_thread::get_id()) {
+      // From a Done: waiting for the leader would wait for itself.
+      return store_->Write(job);
+    }
+  }
+  // Shared with the Done: if this thread leads, the Done runs before SubmitAsync returns; if
+  // another does, this waits for it.
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    Status result;
+  };
+  auto wait = std::make_shared<Wait>();
+  Push(
+      std::move(job),
+      [wait](Status st) {
+        std::lock_guard<std::mutex> lock(wait->mu);
+        wait->result = std::move(st);
+        wait->finished = true;
+        wait->cv.notify_all();
+      },
+      // Leading, this caller stops once its own batch is done: others' work goes on without it.
+      [wait] {
+        std::lock_guard<std::mutex> lock(wait->mu);
+        return wait->finished;
+      });
+  std::unique_lock<std::mutex> lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->finished; });
+  return wait->result;
+}
+
+void WriteQueue::SubmitAsync(Job job, Done done) { Push(std::move(job), std::move(done), nullptr); }
+
+void WriteQueue::Push(Job job, Done done, const std::function<bool()>& enough) {
+  std::unique_lock<std::mutex> lock(mu_);
+  queue_.push_back(Pending{std::move(job), std::move(done), Status::Ok()});
+  queued_cv_.notify_all();
+  if (leader_active_) return;  // the leader takes it into its next batch
+  leader_active_ = true;
+  leader_ = std::this_thread::get_id();
+  Lead(lock, enough);
+}
+
+void WriteQueue::Lead(std::unique_lock<std::mutex>& lock, const std::function<bool()>& enough) {
+  while (!queue_.empty()) {
+    if (enough && enough()) {
+      // Still leading (no one else starts a batch), but on the writer thread from here.
+      leader_ = writer_.get_id();
+      handoff_ = true;
+      writer_cv_.notify_one();
+      return;
+    }
     std::deque<Pending> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
       batch.push_back(std::move(queue_.front()));
@@ -65,17 +101,19 @@ void WriteQueue::Run() {
     ++batches_;
     jobs_ += batch.size();
     lock.unlock();
-    // Outside the lock: a Done may queue more work.
+    // Outside the lock: a Done may queue more work (this loop takes it).
     for (Pending& p : batch) {
       try {
         p.done(std::move(p.status));
       } catch (...) {
-        // A failing callback must not stop the writer.
+        // A failing callback must not leave the queue without a leader.
       }
     }
     batch.clear();  // the jobs' captures go before the next batch
     lock.lock();
   }
+  leader_active_ = false;
+  leader_ = std::thread::id();
 }
 
 void WriteQueue::RunBatch(std::deque<Pending>& batch) {
