@@ -111,14 +111,37 @@ std::string Sha256Raw(std::string_view data) {
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
+// A request id for every request: 128 bits from a per-thread generator seeded once from
+// OpenSSL's CSPRNG. Ids correlate logs; they are not secrets, so one RAND_bytes call (a locked
+// DRBG) per request is not worth its cost.
 std::string NewRequestId() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // Request ids correlate logs; they are not secrets, so a non-CSPRNG fallback is acceptable.
-    thread_local std::random_device device;
-    for (unsigned char& b : bytes) b = static_cast<unsigned char>(device());
+  struct Generator {
+    uint64_t state[2];
+    Generator() {
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(state), sizeof state) != 1) {
+        std::random_device device;
+        state[0] = (uint64_t{device()} << 32) ^ device();
+        state[1] = (uint64_t{device()} << 32) ^ device();
+      }
+      if ((state[0] | state[1]) == 0) state[1] = 1;
+    }
+    uint64_t Next() {  // xorshift128+
+      uint64_t s1 = state[0];
+      const uint64_t s0 = state[1];
+      state[0] = s0;
+      s1 ^= s1 << 23;
+      state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+      return state[1] + s0;
+    }
+  };
+  thread_local Generator generator;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = generator.Next();
+    for (int i = 0; i < 16; ++i, v >>= 4) id[static_cast<size_t>(half * 16 + i)] = kHex[v & 15];
   }
-  return HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+  return id;
 }
 
 bool IsWellFormedRequestId(std::string_view id) {
@@ -208,6 +231,7 @@ void FillRequest(bhttp::request<bhttp::string_body>& message, Request* request) 
   size_t q = request->target.find('?');
   request->path = request->target.substr(0, q);
   if (q != std::string::npos) request->query = request->target.substr(q + 1);
+  request->headers.reserve(16);
   for (const auto& field : message) {
     request->headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
   }
