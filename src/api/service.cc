@@ -488,46 +488,49 @@ void Service::OnEvent(const http::Event& event) {
 
 bool Service::HandleAsync(const std::shared_ptr<const Request>& request,
                           http::Responder respond) {
-  const Request& req = *request;
-  const Match match = MatchPath(req.path);
+  const Match match = MatchPath(request->path);
   // The hot routes; everything else (notifications, searches, batches) runs on the worker pool.
-  const bool healthz = match.route == Route::kHealthz && req.method == "GET";
-  const bool lookup = match.route == Route::kResident && req.method == "GET";
+  const bool healthz = match.route == Route::kHealthz && request->method == "GET";
+  const bool lookup = match.route == Route::kResident && request->method == "GET";
   if (!healthz && !lookup) return false;
+  if (healthz) {
+    // Here on the I/O thread: a read of the client register, no hop to a worker. A refusal
+    // (an unregistered client) is recorded on a worker, like every write.
+    auto client = gateway_->AuthenticateQuietly(request->client_spki_sha256);
+    if (client.ok() && *client) {
+      respond(JsonResponse("{\"status\":\"ok\"}"));
+      return true;
+    }
+  }
+  respond.Continue([this, request, respond, healthz] { ServeAsync(*request, respond, healthz); });
+  return true;
+}
+
+void Service::ServeAsync(const Request& req, const http::Responder& respond, bool healthz) {
+  const Match match = MatchPath(req.path);
   const std::string& rid = req.request_id;
   // As Handle: every request, health checks included, comes from a registered system.
   auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address);
-  if (!client.ok()) {
-    respond(Problem(FromStatus(client.status()), rid));
-    return true;
-  }
-  if (healthz) {
-    respond(JsonResponse("{\"status\":\"ok\"}"));
-    return true;
-  }
-  if (Status st = gateway_->CheckRunning(); !st.ok()) {
-    respond(Problem(FromStatus(st), rid));
-    return true;
-  }
+  if (!client.ok()) return respond(Problem(FromStatus(client.status()), rid));
+  if (healthz) return respond(JsonResponse("{\"status\":\"ok\"}"));
+  if (Status st = gateway_->CheckRunning(); !st.ok()) return respond(Problem(FromStatus(st), rid));
   auto purpose = PurposeFromQuery(req.query);
   if (!purpose.ok()) {
-    respond(Problem(ApiError::kInvalidRequest, rid, purpose.status().message()));
-    return true;
+    return respond(Problem(ApiError::kInvalidRequest, rid, purpose.status().message()));
   }
   const bool handle = registry::IsHandle(match.resident_code);
   if (!handle && !IsResidentCodeShape(match.resident_code)) {
-    respond(Problem(ApiError::kInvalidRequest, rid,
-                    "resident_code must be 11 digits or a search handle"));
-    return true;
+    return respond(Problem(ApiError::kInvalidRequest, rid,
+                           "resident_code must be 11 digits or a search handle"));
   }
   std::string code(match.resident_code);
-  // The answer is written when the provision's record is durable (on the write queue's thread).
+  // The answer is written when the provision's record is durable; this worker is free at once
+  // (unless it leads the commit).
   gateway_->LookupAsync(
       registry::Caller::ForClient(*client, req.remote_address), code, *purpose,
-      [respond, handle, code, purpose = *purpose, request](Result<registry::ProvidedRecord> rec) {
-        respond(LookupAnswer(rec, handle, code, purpose, request->request_id));
+      [respond, handle, code, purpose = *purpose, rid](Result<registry::ProvidedRecord> rec) {
+        respond(LookupAnswer(rec, handle, code, purpose, rid));
       });
-  return true;
 }
 
 http::Response Service::Handle(const Request& req) {

@@ -486,13 +486,15 @@ class Deferred {
 // 500 rather than left hanging.
 class Responder::State {
  public:
-  explicit State(std::shared_ptr<Deferred> deferred) : deferred_(std::move(deferred)) {}
+  State(std::shared_ptr<Deferred> deferred, Server::Impl* server)
+      : deferred_(std::move(deferred)), server_(server) {}
   ~State() {
     if (!armed_.load(std::memory_order_acquire)) return;
     deferred_->Answer(HandlerOutcome{Problem(500, "Internal Server Error"),
                                      "the handler dropped the request"});
   }
   void Disarm() { armed_.store(false, std::memory_order_release); }
+  void Continue(std::function<void()> work);
   void Answer(Response response) {
     if (!armed_.load(std::memory_order_acquire)) return;
     deferred_->Answer(HandlerOutcome{std::move(response), nullptr});
@@ -500,12 +502,15 @@ class Responder::State {
 
  private:
   std::shared_ptr<Deferred> deferred_;
+  Server::Impl* server_;  // valid during the AsyncHandler's call (Continue's contract)
   std::atomic<bool> armed_{true};
 };
 
 Responder::Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 void Responder::operator()(Response response) const { state_->Answer(std::move(response)); }
+
+void Responder::Continue(std::function<void()> work) const { state_->Continue(std::move(work)); }
 
 class Server::Impl {
  public:
@@ -538,9 +543,9 @@ class Server::Impl {
     }
   }
 
-  // Hands `request` to the handlers on the worker pool; `deferred` gets the outcome, from
-  // whichever thread answers: the AsyncHandler, or, if it declines, the blocking Handler. A 503
-  // problem if the pool no longer takes work (Stop()).
+  // Hands `request` to the handlers; `deferred` gets the outcome, from whichever thread
+  // answers: the AsyncHandler (called here, on the I/O thread) or, if it declines, the blocking
+  // Handler on the worker pool. A 503 problem if the pool no longer takes work (Stop()).
   void Dispatch(const std::shared_ptr<const Request>& request,
                 const std::shared_ptr<Deferred>& deferred);
 
@@ -548,6 +553,8 @@ class Server::Impl {
   void Unregister(Connection* c);
 
   const AsyncHandler& async_handler() const { return async_handler_; }
+  // Runs `work` on the worker pool, or answers `deferred` 503 if the pool is closed (Stop()).
+  void OnPool(const std::shared_ptr<Deferred>& deferred, std::function<void()> work);
   // A request for the AsyncHandler, known to Stop() until Forget(): answered 503 at once if
   // Stop() already gave up on the waiting ones.
   std::shared_ptr<Deferred> NewDeferred();
@@ -565,8 +572,7 @@ class Server::Impl {
   // The AsyncHandler; false if it declined (nothing answered then). Its exceptions: a 500.
   bool TryAsync(const std::shared_ptr<const Request>& request,
                 const std::shared_ptr<Deferred>& deferred);
-  // Runs `work` on the worker pool, or answers 503 if the pool is closed (Stop()).
-  void OnPool(const std::shared_ptr<Deferred>& deferred, std::function<void()> work);
+
   // Applies `f` to every live connection.
   template <typename F>
   void ForEachConnection(F f);
@@ -1146,17 +1152,19 @@ Status Server::Impl::ReloadLocked(const FileSignature& seen) {
   return status;
 }
 
+void Responder::State::Continue(std::function<void()> work) {
+  server_->OnPool(deferred_, std::move(work));
+}
+
 void Server::Impl::Dispatch(const std::shared_ptr<const Request>& request,
                             const std::shared_ptr<Deferred>& deferred) {
-  OnPool(deferred, [this, request, deferred] {
-    if (async_handler_ && TryAsync(request, deferred)) return;
-    deferred->Answer(InvokeHandler(*request));
-  });
+  if (async_handler_ && TryAsync(request, deferred)) return;
+  OnPool(deferred, [this, request, deferred] { deferred->Answer(InvokeHandler(*request)); });
 }
 
 bool Server::Impl::TryAsync(const std::shared_ptr<const Request>& request,
                             const std::shared_ptr<Deferred>& deferred) {
-  auto state = std::make_shared<Responder::State>(deferred);
+  auto state = std::make_shared<Responder::State>(deferred, this);
   try {
     if (async_handler_(request, Responder(state))) return true;
   } catch (...) {

@@ -68,20 +68,25 @@ class Responder {
   class State;  // server.cc
   explicit Responder(std::shared_ptr<State> state);
   void operator()(Response response) const;
+  // Only from within the AsyncHandler's call: runs `work` on the worker pool, for what may
+  // block (SQLite writes, leading a group commit), with the request still to be answered
+  // through this Responder (a copy may go with `work`). If the pool no longer takes work
+  // (Stop()), the request is answered 503 and `work` is dropped.
+  void Continue(std::function<void()> work) const;
 
  private:
   std::shared_ptr<State> state_;
 };
 
-// Tried first for every request, on a worker of the pool, before Handler (on the same worker).
-// Returns false to leave the request to Handler; true if it took it, and then it (or whatever
-// it hands `respond` to) must call `respond` exactly once — possibly before returning, possibly
-// much later (when the commit that records a read is durable), without holding the worker
-// meanwhile: the response is written by the connection's I/O thread whenever it comes. (It runs
-// on a worker rather than the I/O thread because it may lead a group commit: WriteQueue. Measured
-// on 2 busy cores, running it inline on the I/O threads was slower still.) Called concurrently:
-// must be thread-safe. An exception it throws is answered with a 500 problem document. The
-// Request stays alive as long as the handler keeps the pointer.
+// Tried first for every request, on the connection's I/O thread. Returns false to leave the
+// request to Handler (on the worker pool); true if it took it, and then it (or whatever it
+// hands `respond` to) must call `respond` exactly once — possibly before returning (a health
+// check: no hop to a worker at all), possibly much later (when the commit that records a read
+// is durable), without holding a thread meanwhile: the response is written by the connection's
+// I/O thread whenever it comes. Every connection of the I/O thread waits while it runs, so
+// anything that may block goes to a worker with respond.Continue(). Called concurrently from
+// the I/O threads: must be thread-safe. An exception it throws is answered with a 500 problem
+// document. The Request stays alive as long as the handler keeps the pointer.
 using AsyncHandler = std::function<bool(const std::shared_ptr<const Request>&, Responder respond)>;
 
 struct TlsConfig {

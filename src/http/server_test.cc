@@ -1155,6 +1155,15 @@ class DeferredTest : public ServerTest {
             respond(Response{});  // a second answer does nothing
             return true;
           }
+          if (request->path == "/later") {
+            // On a worker, answered there (the route a blocking step takes).
+            respond.Continue([respond] {
+              Response r;
+              r.body = "{\"worker\":true}";
+              respond(std::move(r));
+            });
+            return true;
+          }
           if (request->path == "/throw") throw std::runtime_error("resident 1234");
           if (request->path == "/drop") return true;
           return false;
@@ -1235,6 +1244,9 @@ TEST_F(DeferredTest, InlineAnswerThrowAndDroppedResponder) {
   auto dropped = client->RoundTrip(Get("/drop"));
   ASSERT_TRUE(dropped.has_value());
   EXPECT_EQ(dropped->status, 500);
+  auto later = client->RoundTrip(Get("/later"));
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(later->body, "{\"worker\":true}");
   auto after = client->RoundTrip(Get("/declined"));
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->status, 200);

@@ -291,6 +291,15 @@ Result<Client> Gateway::Authenticate(const std::string& spki, const std::string&
       [&](store::RegistryReader& reader) { return AuthenticateIn(reader, spki, terminal); });
 }
 
+Result<std::optional<Client>> Gateway::AuthenticateQuietly(const std::string& spki) const {
+  if (!IsLowerHex64(spki)) return std::optional<Client>();
+  return WithReader([&](store::RegistryReader& reader) -> Result<std::optional<Client>> {
+    KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindClient(spki));
+    if (!row || row->revoked_at != 0) return std::optional<Client>();
+    return std::optional<Client>(FromRow(*row));
+  });
+}
+
 Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std::string& spki,
                                        const std::string& terminal) const {
   const Actor actor{"cert:" + (IsLowerHex64(spki) ? spki : std::string("(none)")), terminal};

@@ -117,6 +117,10 @@ class Gateway {
   // The register's entry for a verified certificate. An unknown or revoked one is refused
   // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded.
   Result<Client> Authenticate(const std::string& spki_sha256, const std::string& terminal) const;
+  // The register's entry for a verified certificate if it is registered and not revoked, else
+  // nullopt — without recording anything: for a caller that must not write (a server's I/O
+  // thread), which then takes the refusal through Authenticate, where it is recorded.
+  Result<std::optional<Client>> AuthenticateQuietly(const std::string& spki_sha256) const;
   // kUnavailable (reason halted) while the node is halted: a fast check before any work, and
   // the readiness check (it fails too if the store cannot be read). The use cases below check
   // again inside their transaction.
