@@ -1,10 +1,13 @@
 // The HTTPS server (server.h): the one translation unit that includes Beast for it.
 //
 // Threads: `limits.io_threads` run one io_context. Each connection lives in one C++20 coroutine
-// on its own strand, so its state needs no lock. Requests go to a net::thread_pool of
-// `limits.worker_threads`; the coroutine resumes on the connection's strand to write the
-// response. Ownership: a Connection is held by its coroutine frame (shared_ptr); the server keeps
-// weak references to signal connections on Stop().
+// on its own strand, so its state needs no lock. A request is offered to the AsyncHandler on
+// the I/O thread, then (declined) to the Handler on a net::thread_pool of
+// `limits.worker_threads`; whoever answers does so through a Deferred, which resumes the
+// coroutine on the connection's strand to write the response — so a handler waiting for a
+// commit holds no thread. Ownership: a Connection is held by its coroutine frame (shared_ptr);
+// the server keeps weak references to signal connections on Stop(), and the Deferreds not yet
+// answered, to drop them once the I/O threads are gone.
 
 #include "http/server.h"
 
