@@ -164,6 +164,24 @@ void AppendRecord(const std::vector<std::pair<std::string, std::string>>& items,
   *o += "}";
 }
 
+// The answer to GET /v1/residents/{code}: shared by the blocking and the deferred path.
+Response LookupAnswer(const Result<registry::ProvidedRecord>& rec, bool handle,
+                      const std::string& code, const std::string& purpose,
+                      const std::string& rid) {
+  if (!rec.ok()) return Problem(FromStatus(rec.status()), rid);
+  if (!rec->found) return Problem(ApiError::kNotFound, rid);
+  std::string o;
+  o.reserve(128 + 48 * rec->items.size());
+  o += handle ? "{\"handle\":" : "{\"resident_code\":";
+  text::AppendJsonString(code, &o);
+  o += ",\"purpose\":";
+  text::AppendJsonString(purpose, &o);
+  o += ",\"record\":";
+  AppendRecord(rec->items, &o);
+  o += "}";
+  return JsonResponse(std::move(o));
+}
+
 // A JSON request body: an object, parsed strictly, with only `allowed` members, each once.
 }  // namespace
 
@@ -272,19 +290,13 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
                        "resident_code must be 11 digits or a search handle");
       }
       const std::string code(match.resident_code);
+      if (match.route == Route::kResident) {
+        return LookupAnswer(gateway.Lookup(caller, code, *purpose), handle, code, *purpose, rid);
+      }
       std::string o = handle ? "{\"handle\":" : "{\"resident_code\":";
       text::AppendJsonString(code, &o);
       o += ",\"purpose\":";
       text::AppendJsonString(*purpose, &o);
-      if (match.route == Route::kResident) {
-        auto rec = gateway.Lookup(caller, code, *purpose);
-        if (!rec.ok()) return fail(rec.status());
-        if (!rec->found) return Problem(ApiError::kNotFound, rid);
-        o += ",\"record\":";
-        AppendRecord(rec->items, &o);
-        o += "}";
-        return JsonResponse(std::move(o));
-      }
       auto versions = gateway.History(caller, code, *purpose);
       if (!versions.ok()) return fail(versions.status());
       if (!*versions) return Problem(ApiError::kNotFound, rid);
@@ -472,6 +484,53 @@ Service::Service(registry::Gateway* gateway, Metrics* metrics, AccessLog* access
 void Service::OnEvent(const http::Event& event) {
   if (metrics_ != nullptr) metrics_->Count(event, RouteOf(event.path));
   if (access_log_ != nullptr) access_log_->Write(event);
+}
+
+bool Service::HandleAsync(const std::shared_ptr<const Request>& request,
+                          http::Responder respond) {
+  const Match match = MatchPath(request->path);
+  // The hot routes; everything else (notifications, searches, batches) runs on the worker pool.
+  const bool healthz = match.route == Route::kHealthz && request->method == "GET";
+  const bool lookup = match.route == Route::kResident && request->method == "GET";
+  if (!healthz && !lookup) return false;
+  if (healthz) {
+    // Here on the I/O thread: a read of the client register, no hop to a worker. A refusal
+    // (an unregistered client) is recorded on a worker, like every write.
+    auto client = gateway_->AuthenticateQuietly(request->client_spki_sha256);
+    if (client.ok() && *client) {
+      respond(JsonResponse("{\"status\":\"ok\"}"));
+      return true;
+    }
+  }
+  respond.Continue([this, request, respond, healthz] { ServeAsync(*request, respond, healthz); });
+  return true;
+}
+
+void Service::ServeAsync(const Request& req, const http::Responder& respond, bool healthz) {
+  const Match match = MatchPath(req.path);
+  const std::string& rid = req.request_id;
+  // As Handle: every request, health checks included, comes from a registered system.
+  auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address);
+  if (!client.ok()) return respond(Problem(FromStatus(client.status()), rid));
+  if (healthz) return respond(JsonResponse("{\"status\":\"ok\"}"));
+  if (Status st = gateway_->CheckRunning(); !st.ok()) return respond(Problem(FromStatus(st), rid));
+  auto purpose = PurposeFromQuery(req.query);
+  if (!purpose.ok()) {
+    return respond(Problem(ApiError::kInvalidRequest, rid, purpose.status().message()));
+  }
+  const bool handle = registry::IsHandle(match.resident_code);
+  if (!handle && !IsResidentCodeShape(match.resident_code)) {
+    return respond(Problem(ApiError::kInvalidRequest, rid,
+                           "resident_code must be 11 digits or a search handle"));
+  }
+  std::string code(match.resident_code);
+  // The answer is written when the provision's record is durable; this worker is free at once
+  // (unless it leads the commit).
+  gateway_->LookupAsync(
+      registry::Caller::ForClient(*client, req.remote_address), code, *purpose,
+      [respond, handle, code, purpose = *purpose, rid](Result<registry::ProvidedRecord> rec) {
+        respond(LookupAnswer(rec, handle, code, purpose, rid));
+      });
 }
 
 http::Response Service::Handle(const Request& req) {

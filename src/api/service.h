@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -72,6 +73,12 @@ class Service {
   Service(registry::Gateway* gateway, Metrics* metrics, AccessLog* access_log);
 
   http::Response Handle(const http::Request& request);
+  // The server's AsyncHandler (on its I/O threads): takes GET /healthz — answered there when
+  // the client is registered — and the audited lookup GET /v1/residents/{code}, which goes on
+  // on a worker and is answered when its provision record is durable: no worker waits for the
+  // commit, so many lookups share one. Declines the rest (false) for Handle. Answers exactly
+  // what Handle would.
+  bool HandleAsync(const std::shared_ptr<const http::Request>& request, http::Responder respond);
   // The server's event sink: metrics and the access log.
   void OnEvent(const http::Event& event);
 
@@ -84,6 +91,9 @@ class Service {
   void UseAfterNotify(std::function<void()> hook) { after_notify_ = std::move(hook); }
 
  private:
+  // HandleAsync's part on a worker.
+  void ServeAsync(const http::Request& request, const http::Responder& respond, bool healthz);
+
   const registry::NationalDesk* national_ = nullptr;
   std::function<Status()> readiness_;
   std::function<std::string()> extra_metrics_;

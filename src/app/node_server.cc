@@ -195,7 +195,10 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   auto server = http::Server::Start(
       config.address, static_cast<uint16_t>(config.port), tls, limits,
       [service](const http::Request& r) { return service->Handle(r); },
-      [service](const http::Event& e) { service->OnEvent(e); });
+      [service](const http::Event& e) { service->OnEvent(e); },
+      [service](const std::shared_ptr<const http::Request>& r, http::Responder respond) {
+        return service->HandleAsync(r, std::move(respond));
+      });
   if (!server.ok()) return fail(server.status());
   s->server_ = std::move(*server);
   if (console.present) {

@@ -1,10 +1,13 @@
 // The HTTPS server (server.h): the one translation unit that includes Beast for it.
 //
 // Threads: `limits.io_threads` run one io_context. Each connection lives in one C++20 coroutine
-// on its own strand, so its state needs no lock. Requests go to a net::thread_pool of
-// `limits.worker_threads`; the coroutine resumes on the connection's strand to write the
-// response. Ownership: a Connection is held by its coroutine frame (shared_ptr); the server keeps
-// weak references to signal connections on Stop().
+// on its own strand, so its state needs no lock. A request is offered to the AsyncHandler on
+// the I/O thread, then (declined) to the Handler on a net::thread_pool of
+// `limits.worker_threads`; whoever answers does so through a Deferred, which resumes the
+// coroutine on the connection's strand to write the response — so a handler waiting for a
+// commit holds no thread. Ownership: a Connection is held by its coroutine frame (shared_ptr);
+// the server keeps weak references to signal connections on Stop(), and the Deferreds not yet
+// answered, to drop them once the I/O threads are gone.
 
 #include "http/server.h"
 
@@ -111,14 +114,37 @@ std::string Sha256Raw(std::string_view data) {
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
+// A request id for every request: 128 bits from a per-thread generator seeded once from
+// OpenSSL's CSPRNG. Ids correlate logs; they are not secrets, so one RAND_bytes call (a locked
+// DRBG) per request is not worth its cost.
 std::string NewRequestId() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // Request ids correlate logs; they are not secrets, so a non-CSPRNG fallback is acceptable.
-    thread_local std::random_device device;
-    for (unsigned char& b : bytes) b = static_cast<unsigned char>(device());
+  struct Generator {
+    uint64_t state[2];
+    Generator() {
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(state), sizeof state) != 1) {
+        std::random_device device;
+        state[0] = (uint64_t{device()} << 32) ^ device();
+        state[1] = (uint64_t{device()} << 32) ^ device();
+      }
+      if ((state[0] | state[1]) == 0) state[1] = 1;
+    }
+    uint64_t Next() {  // xorshift128+
+      uint64_t s1 = state[0];
+      const uint64_t s0 = state[1];
+      state[0] = s0;
+      s1 ^= s1 << 23;
+      state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+      return state[1] + s0;
+    }
+  };
+  thread_local Generator generator;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = generator.Next();
+    for (int i = 0; i < 16; ++i, v >>= 4) id[static_cast<size_t>(half * 16 + i)] = kHex[v & 15];
   }
-  return HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+  return id;
 }
 
 bool IsWellFormedRequestId(std::string_view id) {
@@ -208,6 +234,7 @@ void FillRequest(bhttp::request<bhttp::string_body>& message, Request* request) 
   size_t q = request->target.find('?');
   request->path = request->target.substr(0, q);
   if (q != std::string::npos) request->query = request->target.substr(q + 1);
+  request->headers.reserve(16);
   for (const auto& field : message) {
     request->headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
   }
@@ -394,12 +421,107 @@ double MillisSince(SteadyClock::time_point start) {
 
 class Connection;
 
+// What the handler gave for a request: the response, and for the event why it is not the
+// handler's own (never an exception's message: it may hold personal data).
+struct HandlerOutcome {
+  Response response;
+  const char* failure = nullptr;
+};
+
+// One request an AsyncHandler took: where its response meets the connection waiting for it.
+// Thread-safe. The response may come before the connection waits (kept in `ready`) or after
+// (handed to `waiter`, which posts it to the connection's strand). Once answered, further
+// answers do nothing.
+class Deferred {
+ public:
+  using Waiter = std::function<void(HandlerOutcome)>;
+
+  // False if it was answered before (or dropped by Stop()).
+  bool Answer(HandlerOutcome outcome) {
+    std::lock_guard lock(mu_);
+    if (answered_) return false;
+    answered_ = true;
+    if (waiter_) {
+      // Under the lock: Stop() takes it too before it destroys the io_context this posts to.
+      Waiter waiter = std::move(waiter_);
+      waiter_ = nullptr;
+      waiter(std::move(outcome));
+    } else {
+      ready_ = std::move(outcome);
+    }
+    return true;
+  }
+
+  // The connection: the outcome if it is already there; else `waiter` gets it later.
+  std::optional<HandlerOutcome> TakeOrWait(Waiter waiter) {
+    std::lock_guard lock(mu_);
+    if (ready_) {
+      std::optional<HandlerOutcome> out = std::move(ready_);
+      ready_.reset();
+      return out;
+    }
+    if (!answered_) waiter_ = std::move(waiter);
+    return std::nullopt;
+  }
+
+  // The request goes elsewhere (the handler declined it), or Stop() gives up on it: nothing is
+  // delivered any more. Returns the waiter, if one was set, for the caller to destroy outside
+  // the lock (destroying it destroys the waiting coroutine).
+  Waiter Close() {
+    std::lock_guard lock(mu_);
+    answered_ = true;
+    ready_.reset();
+    Waiter waiter = std::move(waiter_);
+    waiter_ = nullptr;
+    return waiter;
+  }
+
+ private:
+  std::mutex mu_;
+  bool answered_ = false;
+  std::optional<HandlerOutcome> ready_;
+  Waiter waiter_;
+};
+
 }  // namespace
+
+// What a Responder holds: when the last copy goes without an answer, the request is answered
+// 500 rather than left hanging.
+class Responder::State {
+ public:
+  State(std::shared_ptr<Deferred> deferred, Server::Impl* server)
+      : deferred_(std::move(deferred)), server_(server) {}
+  ~State() {
+    if (!armed_.load(std::memory_order_acquire)) return;
+    deferred_->Answer(HandlerOutcome{Problem(500, "Internal Server Error"),
+                                     "the handler dropped the request"});
+  }
+  void Disarm() { armed_.store(false, std::memory_order_release); }
+  void Continue(std::function<void()> work);
+  void Answer(Response response) {
+    if (!armed_.load(std::memory_order_acquire)) return;
+    deferred_->Answer(HandlerOutcome{std::move(response), nullptr});
+  }
+
+ private:
+  std::shared_ptr<Deferred> deferred_;
+  Server::Impl* server_;  // valid during the AsyncHandler's call (Continue's contract)
+  std::atomic<bool> armed_{true};
+};
+
+Responder::Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+void Responder::operator()(Response response) const { state_->Answer(std::move(response)); }
+
+void Responder::Continue(std::function<void()> work) const { state_->Continue(std::move(work)); }
 
 class Server::Impl {
  public:
-  Impl(const Limits& limits, Handler handler, EventSink on_event)
-      : limits_(limits), handler_(std::move(handler)), on_event_(std::move(on_event)) {}
+  Impl(const Limits& limits, Handler handler, EventSink on_event, AsyncHandler async)
+      : limits_(limits),
+        handler_(std::move(handler)),
+        on_event_(std::move(on_event)),
+        async_handler_(std::move(async)) {}
 
   Status Init(const std::string& address, uint16_t port, const TlsConfig& tls);
   void Stop();
@@ -424,16 +546,22 @@ class Server::Impl {
     }
   }
 
-  struct HandlerOutcome {
-    Response response;
-    const char* failure = nullptr;  // for the event; never the exception's message (may hold PII)
-  };
-  // Runs the handler on the worker pool and completes on the caller's executor.
-  // A 503 problem if the pool no longer takes work (Stop()).
-  net::awaitable<HandlerOutcome> CallHandler(std::shared_ptr<const Request> request);
+  // Hands `request` to the handlers; `deferred` gets the outcome, from whichever thread
+  // answers: the AsyncHandler (called here, on the I/O thread) or, if it declines, the blocking
+  // Handler on the worker pool. A 503 problem if the pool no longer takes work (Stop()).
+  void Dispatch(const std::shared_ptr<const Request>& request,
+                const std::shared_ptr<Deferred>& deferred);
 
   void Register(Connection* c, std::weak_ptr<Connection> weak);
   void Unregister(Connection* c);
+
+  const AsyncHandler& async_handler() const { return async_handler_; }
+  // Runs `work` on the worker pool, or answers `deferred` 503 if the pool is closed (Stop()).
+  void OnPool(const std::shared_ptr<Deferred>& deferred, std::function<void()> work);
+  // A request for the AsyncHandler, known to Stop() until Forget(): answered 503 at once if
+  // Stop() already gave up on the waiting ones.
+  std::shared_ptr<Deferred> NewDeferred();
+  void Forget(Deferred* d);
 
  private:
   static net::awaitable<void> AcceptLoop(Impl* self);
@@ -444,6 +572,10 @@ class Server::Impl {
   Status ReloadLocked(const FileSignature& seen);
   // The handler with its exceptions turned into a 500 problem.
   HandlerOutcome InvokeHandler(const Request& request);
+  // The AsyncHandler; false if it declined (nothing answered then). Its exceptions: a 500.
+  bool TryAsync(const std::shared_ptr<const Request>& request,
+                const std::shared_ptr<Deferred>& deferred);
+
   // Applies `f` to every live connection.
   template <typename F>
   void ForEachConnection(F f);
@@ -453,6 +585,7 @@ class Server::Impl {
   const Limits limits_;
   const Handler handler_;
   const EventSink on_event_;
+  const AsyncHandler async_handler_;
   uint16_t port_ = 0;
   TlsConfig tls_config_;
 
@@ -479,6 +612,12 @@ class Server::Impl {
   std::mutex connections_mu_;
   std::condition_variable connections_cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+
+  // Requests taken by the AsyncHandler and not yet answered to their connection. Stop() drops
+  // what is left once the I/O threads are gone, so no response is posted to a dead io_context.
+  std::mutex deferred_mu_;
+  bool deferred_closed_ = false;
+  std::unordered_map<Deferred*, std::weak_ptr<Deferred>> deferred_;
 
   std::mutex stop_mu_;  // serialises Stop()
   bool stopped_ = false;
@@ -538,6 +677,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                               const ParserType& parser, SteadyClock::time_point start,
                               std::string detail);
   net::awaitable<void> CloseTls();
+  // The outcome of a request the AsyncHandler took, when it is given.
+  net::awaitable<HandlerOutcome> AwaitDeferred(std::shared_ptr<Deferred> deferred);
   // `head`: the Content-Length of the body is sent, the body is not.
   bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
                                               const std::string& request_id, bool keep_alive,
@@ -691,7 +832,12 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   request->client_subject_cn = peer_.subject_cn;
   request->remote_address = remote_address_;
 
-  auto [response, failure] = co_await server_.CallHandler(request);
+  // The handlers answer through `deferred`, on this thread or another (server.h).
+  std::shared_ptr<Deferred> deferred = server_.NewDeferred();
+  server_.Dispatch(request, deferred);
+  HandlerOutcome outcome = co_await AwaitDeferred(deferred);
+  server_.Forget(deferred.get());
+  auto& [response, failure] = outcome;
   // Back on the strand. Stop() may have come meanwhile: answer, then close.
   const bool keep_alive = message.keep_alive() && !shutting_down_ && !server_.stopping();
   auto res = ToBeast(std::move(response), message.version(), request->request_id, keep_alive,
@@ -789,6 +935,29 @@ net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::strin
   if (!written) e.detail += "; response not delivered";
   server_.Emit(e);
   if (written) co_await CloseTls();
+}
+
+net::awaitable<HandlerOutcome> Connection::AwaitDeferred(std::shared_ptr<Deferred> deferred) {
+  // Answered while the handler ran (/healthz, a refusal): no suspension, no post.
+  if (std::optional<HandlerOutcome> now = deferred->TakeOrWait(nullptr)) co_return std::move(*now);
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(HandlerOutcome)>(
+      [&deferred](auto completion) {
+        // Resumes on the connection's strand, never on the thread that answers.
+        auto strand = net::get_associated_executor(completion);
+        auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+        std::optional<HandlerOutcome> now =
+            deferred->TakeOrWait([strand, shared](HandlerOutcome outcome) {
+              net::post(strand, [shared, outcome = std::move(outcome)]() mutable {
+                std::move (*shared)(std::move(outcome));
+              });
+            });
+        if (now) {
+          net::post(strand, [shared, outcome = std::move(*now)]() mutable {
+            std::move (*shared)(std::move(outcome));
+          });
+        }
+      },
+      net::use_awaitable);
 }
 
 net::awaitable<void> Connection::CloseTls() {
@@ -986,39 +1155,60 @@ Status Server::Impl::ReloadLocked(const FileSignature& seen) {
   return status;
 }
 
-net::awaitable<Server::Impl::HandlerOutcome> Server::Impl::CallHandler(
-    std::shared_ptr<const Request> request) {
-  auto initiation = [this, request = std::move(request)](auto completion) mutable {
-    // The coroutine must resume on its own strand, never on a pool thread.
-    auto strand = net::get_associated_executor(completion);
-    std::lock_guard lock(pool_mu_);
-    if (!pool_open_) {
-      net::post(strand, [completion = std::move(completion)]() mutable {
-        std::move(completion)(
-            HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
-      });
-      return;
-    }
-    net::post(*pool_, [this, strand, request = std::move(request),
-                       completion = std::move(completion)]() mutable {
-      HandlerOutcome outcome = InvokeHandler(*request);
-      request.reset();
-      net::post(strand,
-                [completion = std::move(completion), outcome = std::move(outcome)]() mutable {
-                  std::move(completion)(std::move(outcome));
-                });
-    });
-  };
-  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(HandlerOutcome)>(
-      std::move(initiation), net::use_awaitable);
+void Responder::State::Continue(std::function<void()> work) {
+  server_->OnPool(deferred_, std::move(work));
 }
 
-Server::Impl::HandlerOutcome Server::Impl::InvokeHandler(const Request& request) {
+void Server::Impl::Dispatch(const std::shared_ptr<const Request>& request,
+                            const std::shared_ptr<Deferred>& deferred) {
+  if (async_handler_ && TryAsync(request, deferred)) return;
+  OnPool(deferred, [this, request, deferred] { deferred->Answer(InvokeHandler(*request)); });
+}
+
+bool Server::Impl::TryAsync(const std::shared_ptr<const Request>& request,
+                            const std::shared_ptr<Deferred>& deferred) {
+  auto state = std::make_shared<Responder::State>(deferred, this);
+  try {
+    if (async_handler_(request, Responder(state))) return true;
+  } catch (...) {
+    deferred->Answer(HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"});
+    return true;
+  }
+  state->Disarm();  // declined: its Responder must not answer 500 when it goes
+  return false;
+}
+
+void Server::Impl::OnPool(const std::shared_ptr<Deferred>& deferred, std::function<void()> work) {
+  std::lock_guard lock(pool_mu_);
+  if (!pool_open_) {
+    deferred->Answer(HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
+    return;
+  }
+  net::post(*pool_, std::move(work));
+}
+
+HandlerOutcome Server::Impl::InvokeHandler(const Request& request) {
   try {
     return HandlerOutcome{handler_(request), nullptr};
   } catch (...) {
     return HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"};
   }
+}
+
+std::shared_ptr<Deferred> Server::Impl::NewDeferred() {
+  auto d = std::make_shared<Deferred>();
+  std::lock_guard lock(deferred_mu_);
+  if (deferred_closed_) {
+    d->Answer(HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
+  } else {
+    deferred_.emplace(d.get(), d);
+  }
+  return d;
+}
+
+void Server::Impl::Forget(Deferred* d) {
+  std::lock_guard lock(deferred_mu_);
+  deferred_.erase(d);
 }
 
 void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak) {
@@ -1093,6 +1283,18 @@ void Server::Impl::Stop() {
   ioc_->stop();
   for (auto& t : io_threads_) t.join();
   io_threads_.clear();
+  // Deferred responses still not given (their connections were closed): a late answer must
+  // not post to the io_context about to go, and their waiting coroutines go with it.
+  std::vector<Deferred::Waiter> dropped;
+  {
+    std::lock_guard lock(deferred_mu_);
+    deferred_closed_ = true;
+    for (auto& [ptr, weak] : deferred_) {
+      if (auto d = weak.lock()) dropped.push_back(d->Close());
+    }
+    deferred_.clear();
+  }
+  dropped.clear();
   acceptor_.reset();
   ioc_.reset();
   pool_.reset();
@@ -1113,8 +1315,10 @@ Server::~Server() { Stop(); }
 
 Result<std::unique_ptr<Server>> Server::Start(const std::string& address, uint16_t port,
                                               const TlsConfig& tls, const Limits& limits,
-                                              Handler handler, EventSink on_event) {
-  auto impl = std::make_unique<Impl>(limits, std::move(handler), std::move(on_event));
+                                              Handler handler, EventSink on_event,
+                                              AsyncHandler async) {
+  auto impl = std::make_unique<Impl>(limits, std::move(handler), std::move(on_event),
+                                     std::move(async));
   Status status;
   try {
     status = impl->Init(address, port, tls);

@@ -58,6 +58,37 @@ struct Response {
 // answered with a 500 problem document and never propagates further.
 using Handler = std::function<Response(const Request&)>;
 
+// Answers a request an AsyncHandler took (a deferred response). Copyable; any copy may answer,
+// from any thread, once: later calls do nothing. Cheap: it only hands the response to the
+// connection's I/O thread. If the handler lets every copy go without answering, the request
+// is answered 500 (a bug must not leave a connection hanging). After Server::Stop() gave up on
+// the request (drain_timeout) the response is dropped.
+class Responder {
+ public:
+  class State;  // server.cc
+  explicit Responder(std::shared_ptr<State> state);
+  void operator()(Response response) const;
+  // Only from within the AsyncHandler's call: runs `work` on the worker pool, for what may
+  // block (SQLite writes, leading a group commit), with the request still to be answered
+  // through this Responder (a copy may go with `work`). If the pool no longer takes work
+  // (Stop()), the request is answered 503 and `work` is dropped.
+  void Continue(std::function<void()> work) const;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// Tried first for every request, on the connection's I/O thread. Returns false to leave the
+// request to Handler (on the worker pool); true if it took it, and then it (or whatever it
+// hands `respond` to) must call `respond` exactly once — possibly before returning (a health
+// check: no hop to a worker at all), possibly much later (when the commit that records a read
+// is durable), without holding a thread meanwhile: the response is written by the connection's
+// I/O thread whenever it comes. Every connection of the I/O thread waits while it runs, so
+// anything that may block goes to a worker with respond.Continue(). Called concurrently from
+// the I/O threads: must be thread-safe. An exception it throws is answered with a 500 problem
+// document. The Request stays alive as long as the handler keeps the pointer.
+using AsyncHandler = std::function<bool(const std::shared_ptr<const Request>&, Responder respond)>;
+
 struct TlsConfig {
   std::string cert_file;       // PEM server certificate chain (leaf first)
   std::string key_file;        // PEM private key of the leaf
@@ -125,9 +156,11 @@ class Server {
   // limits.io_threads I/O threads and limits.worker_threads handler threads.
   // Errors: kInvalidArgument (bad address or limits), kFailedPrecondition (unreadable or
   // inconsistent certificate, key, CA or CRL), kUnavailable (cannot bind or listen).
+  // `async` (optional) is tried first for every request (AsyncHandler).
   static Result<std::unique_ptr<Server>> Start(const std::string& address, uint16_t port,
                                                const TlsConfig& tls, const Limits& limits,
-                                               Handler handler, EventSink on_event);
+                                               Handler handler, EventSink on_event,
+                                               AsyncHandler async = {});
 
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -146,8 +179,9 @@ class Server {
 
   // Graceful: stops accepting, closes idle keep-alive connections, lets requests being received
   // or handled finish and their responses be written (with "connection: close"), waiting up to
-  // limits.drain_timeout; then closes what is left. Returns only after every handler call has
-  // returned and every thread has been joined, so a handler that never returns blocks it.
+  // limits.drain_timeout; then closes what is left, and a deferred response not given by then
+  // is dropped (its connection closed without an answer). Returns only after every handler call
+  // has returned and every thread has been joined, so a handler that never returns blocks it.
   // Idempotent.
   void Stop();
 

@@ -1094,6 +1094,227 @@ TEST_F(CrlReloadTest, CrlThatDoesNotParseKeepsThePreviousOneAndIsReportedOnce) {
   EXPECT_TRUE(seen[3].ok()) << seen[3].ToString();
 }
 
+// --- Deferred responses (AsyncHandler) ---
+
+// Holds the Responders an AsyncHandler took, for the test to answer when it chooses.
+class Parked {
+ public:
+  void Add(std::shared_ptr<const Request> request, Responder respond) {
+    std::lock_guard lock(mu_);
+    parked_.emplace_back(std::move(request), std::move(respond));
+    cv_.notify_all();
+  }
+  // Waits until `n` requests are parked (bounded, no timing assumed).
+  bool WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return parked_.size() >= n; });
+  }
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return parked_.size();
+  }
+  // Answers parked request `i` with {"answer":"<its path>"}.
+  void Answer(size_t i) {
+    std::pair<std::shared_ptr<const Request>, std::optional<Responder>> p;
+    {
+      std::lock_guard lock(mu_);
+      p = parked_.at(i);
+    }
+    Response r;
+    r.body = "{\"answer\":\"" + p.first->path + "\"}";
+    (*p.second)(std::move(r));
+  }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    parked_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::shared_ptr<const Request>, std::optional<Responder>>> parked_;
+};
+
+class DeferredTest : public ServerTest {
+ protected:
+  // /park/...: parked for the test; /now: answered before the handler returns; /throw: throws
+  // before answering; /drop: returns true and lets the Responder go; anything else declined
+  // (the blocking EchoHandler answers).
+  void StartDeferred() {
+    auto started = Server::Start(
+        "127.0.0.1", 0, Tls(), limits_, EchoHandler(), [this](const Event& e) { events_.Add(e); },
+        [this](const std::shared_ptr<const Request>& request, Responder respond) -> bool {
+          if (request->path.rfind("/park/", 0) == 0) {
+            parked_.Add(request, std::move(respond));
+            return true;
+          }
+          if (request->path == "/now") {
+            Response r;
+            r.body = "{\"now\":true}";
+            respond(std::move(r));
+            respond(Response{});  // a second answer does nothing
+            return true;
+          }
+          if (request->path == "/later") {
+            // On a worker, answered there (the route a blocking step takes).
+            respond.Continue([respond] {
+              Response r;
+              r.body = "{\"worker\":true}";
+              respond(std::move(r));
+            });
+            return true;
+          }
+          if (request->path == "/throw") throw std::runtime_error("resident 1234");
+          if (request->path == "/drop") return true;
+          return false;
+        });
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    server_ = std::move(started).value();
+  }
+  Parked parked_;
+};
+
+TEST_F(DeferredTest, ResponseIsWrittenWhenTheHandlerAnswersNotBefore) {
+  StartDeferred();
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  std::atomic<bool> answered{false};
+  std::optional<ClientResponse> response;
+  std::thread reader([&] {
+    response = client->RoundTrip(Get("/park/a"));
+    answered = true;
+  });
+  ASSERT_TRUE(parked_.WaitFor(1));
+  // Parked: nothing may have been answered (the server has no answer to give).
+  EXPECT_FALSE(answered.load());
+  EXPECT_EQ(events_.Count(Event::kRequest), 0);
+  parked_.Answer(0);
+  reader.join();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "{\"answer\":\"/park/a\"}");
+  EXPECT_TRUE(IsHex32(response->Header("x-request-id")));
+  // Keep-alive goes on; declined requests reach the blocking handler.
+  auto next = client->RoundTrip(Get("/declined"));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "{\"path\":\"/declined\",\"size\":0}");
+  EXPECT_EQ(calls(), 1);
+}
+
+TEST_F(DeferredTest, WaitingRequestsHoldNoWorkerThread) {
+  // One worker: were a thread blocked per waiting request, the third could not be taken, and
+  // the declined request (which needs the worker) could not be answered meanwhile.
+  limits_.worker_threads = 1;
+  limits_.io_threads = 1;
+  StartDeferred();
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(Connect(ClientAs("client")));
+    ASSERT_NE(clients.back(), nullptr);
+    ASSERT_TRUE(clients.back()->Write(Get("/park/" + std::to_string(i))));
+  }
+  ASSERT_TRUE(parked_.WaitFor(3));
+  auto other = Connect(ClientAs("client"));
+  ASSERT_NE(other, nullptr);
+  auto declined = other->RoundTrip(Get("/declined"));
+  ASSERT_TRUE(declined.has_value());
+  EXPECT_EQ(declined->status, 200);
+  // Answered in reverse order, each to its own connection.
+  for (int i = 2; i >= 0; --i) parked_.Answer(static_cast<size_t>(i));
+  for (int i = 0; i < 3; ++i) {
+    auto r = clients[static_cast<size_t>(i)]->ReadResponse();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->body, "{\"answer\":\"/park/" + std::to_string(i) + "\"}");
+  }
+}
+
+TEST_F(DeferredTest, InlineAnswerThrowAndDroppedResponder) {
+  StartDeferred();
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  auto now = client->RoundTrip(Get("/now"));
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->status, 200);
+  EXPECT_EQ(now->body, "{\"now\":true}");
+  // A handler that throws, or lets its Responder go unanswered, gets a 500, and the connection
+  // stays usable; the event names no exception text.
+  auto thrown = client->RoundTrip(Get("/throw"));
+  ASSERT_TRUE(thrown.has_value());
+  EXPECT_EQ(thrown->status, 500);
+  auto dropped = client->RoundTrip(Get("/drop"));
+  ASSERT_TRUE(dropped.has_value());
+  EXPECT_EQ(dropped->status, 500);
+  auto later = client->RoundTrip(Get("/later"));
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(later->body, "{\"worker\":true}");
+  auto after = client->RoundTrip(Get("/declined"));
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->status, 200);
+  EXPECT_EQ(calls(), 1);  // neither /throw nor /drop reached the blocking handler
+}
+
+TEST_F(DeferredTest, ClientGoneWhileWaitingDoesNotDisturbTheServer) {
+  StartDeferred();
+  {
+    auto client = Connect(ClientAs("client"));
+    ASSERT_NE(client, nullptr);
+    ASSERT_TRUE(client->Write(Get("/park/gone")));
+    ASSERT_TRUE(parked_.WaitFor(1));
+  }  // the client disconnects while its request waits for its answer
+  parked_.Answer(0);  // the write fails or reaches nobody; either way the server goes on
+  auto event = events_.WaitFor(Event::kRequest);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->path, "/park/gone");
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  auto r = client->RoundTrip(Get("/now"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(DeferredTest, StopDeliversAnAnswerGivenWhileItDrains) {
+  StartDeferred();
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Write(Get("/park/drain")));
+  ASSERT_TRUE(parked_.WaitFor(1));
+  auto idle = Connect(ClientAs("client"));
+  ASSERT_NE(idle, nullptr);
+  ASSERT_TRUE(idle->RoundTrip(Get("/now")).has_value());
+  std::thread stopper([&] { server_->Stop(); });
+  // Stop() has begun once it closed the idle connection; the answer comes while it drains.
+  EXPECT_TRUE(idle->WaitClosed(5s));
+  parked_.Answer(0);
+  auto response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "{\"answer\":\"/park/drain\"}");
+  EXPECT_EQ(response->Header("connection"), "close");
+  client->Shutdown();
+  stopper.join();
+}
+
+TEST_F(DeferredTest, StopGivesUpOnAnAnswerThatNeverComesAndALateOneIsHarmless) {
+  limits_.drain_timeout = 200ms;
+  StartDeferred();
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Write(Get("/park/never")));
+  ASSERT_TRUE(parked_.WaitFor(1));
+  server_->Stop();  // returns although the request was never answered
+  EXPECT_TRUE(client->WaitClosed(5s));
+  parked_.Answer(0);  // too late: dropped, nothing posted to the stopped server
+  server_.reset();
+  parked_.Clear();  // the last Responder goes after the server: nothing happens either
+  // A new server on the same handler type still works.
+  StartDeferred();
+  auto again = Connect(ClientAs("client"));
+  ASSERT_NE(again, nullptr);
+  auto r = again->RoundTrip(Get("/now"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+}
+
 // --- Start errors ---
 
 TEST_F(ServerTest, StartReportsConfigurationErrorsAsValues) {

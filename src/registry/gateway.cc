@@ -291,6 +291,15 @@ Result<Client> Gateway::Authenticate(const std::string& spki, const std::string&
       [&](store::RegistryReader& reader) { return AuthenticateIn(reader, spki, terminal); });
 }
 
+Result<std::optional<Client>> Gateway::AuthenticateQuietly(const std::string& spki) const {
+  if (!IsLowerHex64(spki)) return std::optional<Client>();
+  return WithReader([&](store::RegistryReader& reader) -> Result<std::optional<Client>> {
+    KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindClient(spki));
+    if (!row || row->revoked_at != 0) return std::optional<Client>();
+    return std::optional<Client>(FromRow(*row));
+  });
+}
+
 Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std::string& spki,
                                        const std::string& terminal) const {
   const Actor actor{"cert:" + (IsLowerHex64(spki) ? spki : std::string("(none)")), terminal};
@@ -522,6 +531,45 @@ Result<ProvidedRecord> Gateway::LookupIn(store::RegistryReader& reader, const Ca
   if (!out.ok()) return out.status();
   Answered(caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
   return std::move((*out)[0]);
+}
+
+void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code,
+                          const std::string& purpose, LookupDone done) const {
+  // The caller as the request loaded it, kept until the recording transaction re-checks it.
+  struct Owned {
+    Caller caller;
+    std::optional<Client> client;
+    std::optional<OperatorView> op;
+  };
+  auto owned = std::make_shared<Owned>();
+  owned->caller = caller;
+  if (caller.client != nullptr) {
+    owned->client = *caller.client;
+    owned->caller.client = &*owned->client;
+  }
+  if (caller.op != nullptr) {
+    owned->op = *caller.op;
+    owned->caller.op = &*owned->op;
+  }
+  Status early = WithReader([&](store::RegistryReader& reader) -> Status {
+    auto p = Authorize(owned->caller, purpose, "resident.provide");
+    if (!p.ok()) return p.status();
+    KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(owned->caller, resident_code, purpose));
+    ProvisionRequest req = RequestFor(owned->caller, **p, "lookup");
+    req.recheck = [this, owned, purpose](store::RegistryTxn& txn) {
+      return Recheck(txn, owned->caller, purpose);
+    };
+    req.resident_codes = {std::move(code)};
+    registry_->ProvideAsync(
+        reader, std::move(req), owned->caller.actor,
+        [this, owned, purpose, done](Result<std::vector<ProvidedRecord>> out) {
+          if (!out.ok()) return done(out.status());
+          Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
+          done(std::move((*out)[0]));
+        });
+    return Status::Ok();
+  });
+  if (!early.ok()) done(std::move(early));
 }
 
 Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(

@@ -117,6 +117,10 @@ class Gateway {
   // The register's entry for a verified certificate. An unknown or revoked one is refused
   // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded.
   Result<Client> Authenticate(const std::string& spki_sha256, const std::string& terminal) const;
+  // The register's entry for a verified certificate if it is registered and not revoked, else
+  // nullopt — without recording anything: for a caller that must not write (a server's I/O
+  // thread), which then takes the refusal through Authenticate, where it is recorded.
+  Result<std::optional<Client>> AuthenticateQuietly(const std::string& spki_sha256) const;
   // kUnavailable (reason halted) while the node is halted: a fast check before any work, and
   // the readiness check (it fails too if the store cannot be read). The use cases below check
   // again inside their transaction.
@@ -149,6 +153,16 @@ class Gateway {
   // (criterion_not_permitted).
   Result<ProvidedRecord> Lookup(const Caller& caller, const std::string& resident_code,
                                 const std::string& purpose) const;
+  // Lookup for a caller that must not block (a server's I/O thread), many of them sharing one
+  // durable commit: authorisation and the read happen now, on the calling thread, and `done`
+  // gets the record once its provision is durably recorded — on the write queue's thread
+  // (Registry::ProvideAsync), or on this one when the read fails before that. Nothing is
+  // answered that is not recorded; a refusal is recorded as by Lookup (synchronously where
+  // Lookup refuses before reading: the caller, the purpose, a handle). What `caller` points to
+  // is copied. `done` must not block.
+  using LookupDone = std::function<void(Result<ProvidedRecord>)>;
+  void LookupAsync(const Caller& caller, const std::string& resident_code,
+                   const std::string& purpose, LookupDone done) const;
   Result<std::optional<std::vector<ProvidedVersion>>> History(const Caller& caller,
                                                               const std::string& resident_code,
                                                               const std::string& purpose) const;

@@ -8,11 +8,16 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
+#include <mutex>
+#include <condition_variable>
+#include <atomic>
 
 #include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/operators.h"
 #include "registry/reader_pool.h"
+#include "registry/write_queue.h"
 #include "store/sqlite/sqlite_registry_store.h"
 #include "support/registry_fixture.h"
 
@@ -430,6 +435,169 @@ TEST_F(GatewayTest, LeasedReadersGoBackToThePoolAndAreReused) {
     EXPECT_TRUE(moved->FindClient(board_.spki_sha256).ok());
   }
   EXPECT_EQ(pool.idle(), 2u);
+}
+
+// --- The deferred lookup (LookupAsync: answered when its record is durable) ---
+
+// The real store, except that every commit fails after its jobs ran (a full disk, a lost
+// device): nothing of a batch is durable.
+class FailingCommitStore final : public store::RegistryStore {
+ public:
+  explicit FailingCommitStore(store::RegistryStore* inner) : inner_(inner) {}
+  Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
+    return inner_->Write([&](store::RegistryTxn& txn) -> Status {
+      KAKUNIN_RETURN_IF_ERROR(fn(txn));
+      return Status::Unavailable("the commit failed");  // the transaction rolls back
+    });
+  }
+  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
+    return inner_->OpenReader();
+  }
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    return inner_->GetMeta(key);
+  }
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    return inner_->SetMeta(key, value);
+  }
+  Status CheckIntegrity() override { return inner_->CheckIntegrity(); }
+
+ private:
+  store::RegistryStore* inner_;
+};
+
+// Runs LookupAsync and returns what `done` got, with what a fresh snapshot saw at that moment.
+struct AsyncAnswer {
+  std::optional<Result<ProvidedRecord>> result;
+  int64_t provisions_seen = -1;  // of the code, when `done` ran
+  size_t provide_entries_seen = 0;
+};
+
+TEST_F(GatewayTest, LookupAsyncAnswersOnlyOnceItsRecordIsDurable) {
+  WriteQueue queue(store_.get(), 64);
+  registry_->UseWriteQueue(&queue);
+  auto client = gateway_->Authenticate(board_.spki_sha256, "t");
+  ASSERT_TRUE(client.ok());
+  AsyncAnswer answer;
+  gateway_->LookupAsync(Caller::ForClient(*client, "t"), codes_[0], "board.school_aid",
+                        [&](Result<ProvidedRecord> rec) {
+                          // What another connection would see now: the record is committed.
+                          auto fresh = store_->OpenReader();
+                          ASSERT_TRUE(fresh.ok());
+                          auto p = (*fresh)->Provisions(codes_[0]);
+                          answer.provisions_seen = p.ok() ? static_cast<int64_t>(p->size()) : -1;
+                          store::AuditQuery q;
+                          q.action = "resident.provide";
+                          auto rows = (*fresh)->SearchAudit(q);
+                          answer.provide_entries_seen = rows.ok() ? rows->size() : 0;
+                          answer.result = std::move(rec);
+                        });
+  registry_->UseWriteQueue(nullptr);
+  ASSERT_TRUE(answer.result.has_value());  // the submitting thread led the commit
+  ASSERT_TRUE(answer.result->ok()) << answer.result->status().ToString();
+  EXPECT_TRUE((*answer.result)->found);
+  EXPECT_FALSE((*answer.result)->items.empty());
+  EXPECT_EQ(answer.provisions_seen, 1);
+  EXPECT_EQ(answer.provide_entries_seen, 1u);
+  EXPECT_EQ(queue.jobs(), 1u);
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+TEST_F(GatewayTest, LookupAsyncOfARevokedClientIsRefusedAndRecordedBeforeTheAnswer) {
+  WriteQueue queue(store_.get(), 64);
+  registry_->UseWriteQueue(&queue);
+  auto client = gateway_->Authenticate(board_.spki_sha256, "t");
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(gateway_->Revoke(board_.spki_sha256, host_).ok());  // after authentication
+  AsyncAnswer answer;
+  gateway_->LookupAsync(Caller::ForClient(*client, "t"), codes_[0], "board.school_aid",
+                        [&](Result<ProvidedRecord> rec) {
+                          auto fresh = store_->OpenReader();
+                          ASSERT_TRUE(fresh.ok());
+                          store::AuditQuery q;
+                          q.action = "resident.provide";
+                          auto rows = (*fresh)->SearchAudit(q);
+                          answer.provide_entries_seen = rows.ok() ? rows->size() : 0;
+                          answer.result = std::move(rec);
+                        });
+  registry_->UseWriteQueue(nullptr);
+  ASSERT_TRUE(answer.result.has_value());
+  ASSERT_FALSE(answer.result->ok());
+  EXPECT_EQ(answer.result->status().reason(), "client_revoked");
+  EXPECT_EQ(answer.provide_entries_seen, 1u);  // the refusal, durable before the answer
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 1u);
+  EXPECT_EQ(Decode(provide[0]).outcome, "refused:client_revoked");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+}
+
+TEST_F(GatewayTest, LookupAsyncWithAFailingCommitAnswersNoRecord) {
+  FailingCommitStore failing(store_.get());
+  WriteQueue queue(&failing, 64);
+  registry_->UseWriteQueue(&queue);
+  auto client = gateway_->Authenticate(board_.spki_sha256, "t");
+  ASSERT_TRUE(client.ok());
+  std::optional<Result<ProvidedRecord>> got;
+  gateway_->LookupAsync(Caller::ForClient(*client, "t"), codes_[0], "board.school_aid",
+                        [&](Result<ProvidedRecord> rec) { got = std::move(rec); });
+  registry_->UseWriteQueue(nullptr);
+  ASSERT_TRUE(got.has_value());
+  // Not recorded, so not answered: an error (the API's 503), never the record.
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+  EXPECT_TRUE(Entries("resident.provide").empty());
+}
+
+TEST_F(GatewayTest, ManyAsyncLookupsShareOneCommit) {
+  // A first job holds its batch open until the lookups are queued behind it: they share the
+  // next commit, and none is answered before it (no timing assumed).
+  WriteQueue queue(store_.get(), 64);
+  registry_->UseWriteQueue(&queue);
+  auto client = gateway_->Authenticate(board_.spki_sha256, "t");
+  ASSERT_TRUE(client.ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false, release = false;
+  std::thread holder([&] {
+    (void)queue.Submit([&](store::RegistryTxn&) -> Status {
+      std::unique_lock<std::mutex> lock(mu);
+      holding = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+      return Status::Ok();
+    });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return holding; }));
+  }
+  constexpr int kLookups = 10;
+  std::atomic<int> answered{0}, ok{0};
+  const Caller caller = Caller::ForClient(*client, "t");
+  for (int i = 0; i < kLookups; ++i) {
+    // Returns at once: the running batch's leader will take it.
+    gateway_->LookupAsync(caller, codes_[static_cast<size_t>(i % 2)], "board.school_aid",
+                          [&](Result<ProvidedRecord> rec) {
+                            ok += rec.ok() && rec->found;
+                            ++answered;
+                          });
+  }
+  EXPECT_EQ(answered.load(), 0);
+  EXPECT_TRUE(queue.WaitForQueued(kLookups, std::chrono::seconds(60)));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  holder.join();  // its leader ran the held batch, then handed the lookups on
+  for (int i = 0; i < 600 && answered.load() < kLookups; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling, bounded
+  }
+  registry_->UseWriteQueue(nullptr);
+  EXPECT_EQ(answered.load(), kLookups);
+  EXPECT_EQ(ok.load(), kLookups);
+  EXPECT_EQ(queue.batches(), 2u);  // the held one, and one for all ten lookups
+  EXPECT_EQ(ProvisionCount(codes_[0]) + ProvisionCount(codes_[1]), kLookups);
 }
 
 }  // namespace

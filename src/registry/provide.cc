@@ -8,6 +8,7 @@
 #include "registry/detail/registry_internal.h"
 #include "registry/gaiji.h"
 #include "registry/registry.h"
+#include "registry/write_queue.h"
 #include "text/utf8.h"
 
 namespace kakunin::registry {
@@ -146,31 +147,45 @@ store::ProvisionRow Registry::ProvisionOf(const std::string& resident_code,
   return p;
 }
 
-Status Registry::WriteProvisions(const ProvisionRequest& req, const Actor& actor,
-                                 const std::vector<std::string>& targets,
-                                 std::vector<store::ProvisionRow>& rows) const {
-  const std::string items_joined = JoinItems(req.items);
+std::function<Status(store::RegistryTxn&)> Registry::ProvisionJob(
+    ProvisionRequest req, Actor actor, std::vector<std::string> targets,
+    std::vector<store::ProvisionRow> rows) const {
+  struct Owned {
+    ProvisionRequest req;
+    Actor actor;
+    std::vector<std::string> targets;
+    std::vector<store::ProvisionRow> rows;
+  };
+  auto owned = std::make_shared<Owned>(
+      Owned{std::move(req), std::move(actor), std::move(targets), std::move(rows)});
   // Provision records and the log entry in one transaction, before anything is returned; a
   // halted node provides nothing, nor does a caller whose rights ended a moment ago.
-  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+  return [this, owned](store::RegistryTxn& txn) -> Status {
+    const ProvisionRequest& req = owned->req;
     KAKUNIN_RETURN_IF_ERROR(CheckRunning(txn));
     if (req.recheck) KAKUNIN_RETURN_IF_ERROR(req.recheck(txn));
-    audit::AuditEntry e = ReadEntry(actor, "resident.provide", req.purpose);
-    e.targets = targets;
+    audit::AuditEntry e = ReadEntry(owned->actor, "resident.provide", req.purpose);
+    e.targets = owned->targets;
     e.conditions = "function=" + req.function + " kind=" + req.provision_kind +
-                   " recipient=" + req.recipient + " items=" + items_joined;
-    e.result_count = static_cast<int64_t>(rows.size());
+                   " recipient=" + req.recipient + " items=" + JoinItems(req.items);
+    e.result_count = static_cast<int64_t>(owned->rows.size());
     e.outcome = "done";
     auto seq = log_->Append(txn, std::move(e));
     if (!seq.ok()) return seq.status();
     const int64_t now = clock_->NowMicros();
-    for (auto& r : rows) {
+    for (store::ProvisionRow r : owned->rows) {
       r.provided_at = now;
       r.audit_seq = static_cast<int64_t>(*seq);
       KAKUNIN_RETURN_IF_ERROR(txn.InsertProvision(r));
     }
     return Status::Ok();
-  });
+  };
+}
+
+Status Registry::WriteProvisions(const ProvisionRequest& req, const Actor& actor,
+                                 const std::vector<std::string>& targets,
+                                 std::vector<store::ProvisionRow>& rows) const {
+  return WriteTxn(ProvisionJob(req, actor, targets, rows));
 }
 
 Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& reader,
@@ -183,15 +198,52 @@ Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& rea
   return r;
 }
 
-Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader& reader,
-                                                          const ProvisionRequest& req,
-                                                          const Actor& actor) const {
-  KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 10000));
-  KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
-  if (req.function == "history") return Status::InvalidArgument("use ProvideHistory");
+void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
+                            const Actor& actor, ProvideDone done) const {
+  // A refusal is recorded before it is answered, through the queue like the provision.
+  auto refuse_or = [this, actor, purpose = req.purpose](Status why, ProvideDone done) {
+    if (!IsRefusal(why) || queue_ == nullptr) {
+      if (IsRefusal(why)) why = Refuse(actor, "resident.provide", purpose, why);
+      done(std::move(why));
+      return;
+    }
+    audit::AuditEntry e =
+        detail::ReadEntry(actor, "resident.provide", IsValidPurposeId(purpose) ? purpose : "(invalid)");
+    e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
+    auto entry = std::make_shared<audit::AuditEntry>(std::move(e));
+    queue_->SubmitAsync(
+        [this, entry](store::RegistryTxn& txn) -> Status {
+          return log_->Append(txn, *entry).status();
+        },
+        [why, done = std::move(done)](Status recorded) {
+          done(recorded.ok() ? why : recorded);
+        });
+  };
   std::vector<ProvidedRecord> out;
   std::vector<store::ProvisionRow> rows;
   std::vector<std::string> targets;
+  Status read = CheckProvisionRequest(req, 10000);
+  if (read.ok()) read = CheckProvisionPurpose(req);
+  if (read.ok() && req.function == "history") read = Status::InvalidArgument("use ProvideHistory");
+  if (read.ok()) read = CollectProvision(reader, req, &out, &rows, &targets);
+  if (!read.ok()) return refuse_or(std::move(read), std::move(done));
+  auto job = ProvisionJob(std::move(req), actor, std::move(targets), std::move(rows));
+  if (queue_ == nullptr) {
+    Status st = store_->Write(job);
+    if (!st.ok()) return refuse_or(std::move(st), std::move(done));
+    return done(std::move(out));
+  }
+  auto answer = std::make_shared<std::vector<ProvidedRecord>>(std::move(out));
+  queue_->SubmitAsync(std::move(job), [answer, refuse_or, done = std::move(done)](Status st) {
+    if (!st.ok()) return refuse_or(std::move(st), std::move(done));
+    done(std::move(*answer));
+  });
+}
+
+Status Registry::CollectProvision(store::RegistryReader& reader, const ProvisionRequest& req,
+                                  std::vector<ProvidedRecord>* out,
+                                  std::vector<store::ProvisionRow>* rows,
+                                  std::vector<std::string>* targets) const {
   std::vector<std::string> asked;    // each code once, first-seen order
   std::vector<int64_t> provided_to;  // persons already in `rows`
   for (const auto& code : req.resident_codes) {
@@ -209,14 +261,27 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
       // One record (and one target) per person, however many of their codes were asked.
       if (std::find(provided_to.begin(), provided_to.end(), row->person_id) == provided_to.end()) {
         provided_to.push_back(row->person_id);
-        rows.push_back(ProvisionOf(row->resident_code, req));
-        targets.push_back(Target(row->resident_code, true));
+        rows->push_back(ProvisionOf(row->resident_code, req));
+        targets->push_back(Target(row->resident_code, true));
       }
     } else {
-      targets.push_back(Target(code, false));
+      targets->push_back(Target(code, false));
     }
-    out.push_back(std::move(rec));
+    out->push_back(std::move(rec));
   }
+  return Status::Ok();
+}
+
+Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader& reader,
+                                                          const ProvisionRequest& req,
+                                                          const Actor& actor) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 10000));
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
+  if (req.function == "history") return Status::InvalidArgument("use ProvideHistory");
+  std::vector<ProvidedRecord> out;
+  std::vector<store::ProvisionRow> rows;
+  std::vector<std::string> targets;
+  KAKUNIN_RETURN_IF_ERROR(CollectProvision(reader, req, &out, &rows, &targets));
   KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, targets, rows));
   return out;
 }

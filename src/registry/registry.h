@@ -179,6 +179,16 @@ class Registry {
   Result<std::vector<ProvidedRecord>> Provide(store::RegistryReader& reader,
                                               const ProvisionRequest& request,
                                               const Actor& actor) const;
+  // As Provide (function lookup, search or batch), for a caller that must not block (a server's
+  // I/O thread): the records are read now, on the calling thread, and the provision recorded
+  // through the write queue, many callers sharing one commit. `done` gets the records once
+  // their record is durable, or the error — a refusal recorded first, as by Provide; it runs
+  // on the write queue's thread (on the calling thread when the request fails before anything
+  // is queued, or without a write queue) and must not block. `request.recheck` must own what
+  // it uses: it runs after this returns.
+  using ProvideDone = std::function<void(Result<std::vector<ProvidedRecord>>)>;
+  void ProvideAsync(store::RegistryReader& reader, ProvisionRequest request, const Actor& actor,
+                    ProvideDone done) const;
   // Provides one resident's history (request.function "history", one resident code): every
   // version newest first, limited to `request.items`, with one provision record and one log
   // entry in one durable transaction. nullopt if there is no such active resident (logged too).
@@ -249,6 +259,14 @@ class Registry {
       const std::vector<std::string>& items) const;
   store::ProvisionRow ProvisionOf(const std::string& resident_code,
                                   const ProvisionRequest& request) const;
+  // Provide's read: the answer, one provision row per person, the log's targets.
+  Status CollectProvision(store::RegistryReader& reader, const ProvisionRequest& request,
+                          std::vector<ProvidedRecord>* out, std::vector<store::ProvisionRow>* rows,
+                          std::vector<std::string>* targets) const;
+  // The write job that records a provision (WriteProvisions); it owns its inputs.
+  std::function<Status(store::RegistryTxn&)> ProvisionJob(
+      ProvisionRequest request, Actor actor, std::vector<std::string> targets,
+      std::vector<store::ProvisionRow> rows) const;
   // `targets`: every requested code as ResidentTarget, one ":found" per row, in row order.
   Status WriteProvisions(const ProvisionRequest& request, const Actor& actor,
                          const std::vector<std::string>& targets,
