@@ -5,6 +5,7 @@
 #include <string>
 
 #include "store/pg/conn.h"
+#include "store/pg/detail/log_cache.h"
 #include "store/pg/detail/pg_store_impl.h"
 #include "store/pg/detail/rows.h"
 #include "store/pg/schema.h"
@@ -52,21 +53,26 @@ PgReader::~PgReader() {
   if (pool_ && db_) pool_->Give(std::move(db_));
 }
 
-// Savepoints are named by depth: one per notification, nested at most a few deep.
+// Savepoints are named by depth: one per notification, nested at most a few deep. They are
+// deferred (Conn::Defer) like the writes: a statement that fails inside one fails every later
+// call until the transaction ends, so a rollback never quietly undoes a scope that was already
+// reported done (a write queue's earlier job).
 Status PgTxn::Savepoint() {
-  KAKUNIN_RETURN_IF_ERROR(db_->Exec("SAVEPOINT sp" + std::to_string(depth_ + 1)));
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferCommand("SAVEPOINT sp" + std::to_string(depth_ + 1)));
   ++depth_;
   return Status::Ok();
 }
 
 Status PgTxn::RollbackToSavepoint() {
   std::string name = "sp" + std::to_string(depth_--);
-  KAKUNIN_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO SAVEPOINT " + name));
-  return db_->Exec("RELEASE SAVEPOINT " + name);
+  // What this transaction remembers (TxnCache) may hold what was just undone.
+  cache_.Clear();
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferCommand("ROLLBACK TO SAVEPOINT " + name));
+  return db_->DeferCommand("RELEASE SAVEPOINT " + name);
 }
 
 Status PgTxn::ReleaseSavepoint() {
-  return db_->Exec("RELEASE SAVEPOINT sp" + std::to_string(depth_--));
+  return db_->DeferCommand("RELEASE SAVEPOINT sp" + std::to_string(depth_--));
 }
 
 }  // namespace detail
@@ -88,16 +94,19 @@ class PgRegistryStore final : public RegistryStore {
     KAKUNIN_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
     Status st = writer_->Run(detail::kLockWriter, Params()).status();
     if (st.ok()) {
-      PgTxn t(writer_.get());
+      detail::PgWriteTxn t(writer_.get());
       st = fn(t);
     }
     if (!st.ok()) {
-      (void)writer_->Exec("ROLLBACK");
+      writer_->Rollback();
       return st;
     }
     // synchronous_commit = on (set per connection): COMMIT returns once durable. A COMMIT whose
-    // answer is lost (the server died) is reported unavailable: not acknowledged.
-    return writer_->Exec("COMMIT");
+    // answer is lost (the server died) is reported unavailable: not acknowledged. It goes with
+    // the writes still deferred, whose failure fails it.
+    st = writer_->Commit();
+    if (!st.ok()) writer_->Rollback();
+    return st;
   }
 
   Result<std::unique_ptr<RegistryReader>> OpenReader() override {

@@ -1,6 +1,7 @@
 // The resident aggregate on PostgreSQL: records, versions, code changes, applied sequences, the
 // outbox, search and retention (store/resident_store.h).
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,26 @@ void Append(std::string* sql, const char* fragment, int* next) {
     }
   }
 }
+
+// The inserts with their id drawn ahead (PgTxn::DrawId), so that nothing waits for RETURNING.
+constexpr char kInsertResidentWithId[] =
+    "INSERT INTO residents (resident_code, status, municipality_code, version_id, name, "
+    "name_kana, sex, birth_date, address, number_mac, name_key, kana_key, address_key, "
+    "updated_at, removed_at, person_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+constexpr char kInsertVersionWithId[] =
+    "INSERT INTO versions (person_id, municipality_code, sequence, kind, reason, change_date, "
+    "resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, "
+    "address, new_resident_code, applied_at, superseded_at, version_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+    "$19)";
+constexpr char kDrawPersonIds[] =
+    "SELECT nextval(pg_get_serial_sequence('residents', 'person_id')) "
+    "FROM generate_series(1, $1)";
+constexpr char kDrawVersionIds[] =
+    "SELECT nextval(pg_get_serial_sequence('versions', 'version_id')) "
+    "FROM generate_series(1, $1)";
+constexpr int64_t kMaxIdBlock = 1024;
 
 Result<bool> QueryBool(Conn* db, const char* sql, const Params& p) {
   auto n = db->QueryInt(sql, p);
@@ -125,7 +146,11 @@ Result<StoreStats> PgReader::Stats() {
 }
 
 Result<int64_t> PgTxn::LastSequence(const std::string& municipality) {
-  return db_->QueryInt(kLastSequence, Params().Text(municipality));
+  auto it = cache_.last_sequence.find(municipality);
+  if (it != cache_.last_sequence.end()) return it->second;
+  KAKUNIN_ASSIGN_OR_RETURN(last, db_->QueryInt(kLastSequence, Params().Text(municipality)));
+  cache_.last_sequence.emplace(municipality, last);
+  return last;
 }
 
 Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipality,
@@ -135,10 +160,12 @@ Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipa
 
 Status PgTxn::RecordApplied(const std::string& municipality, int64_t sequence,
                             const std::string& payload_mac, int64_t applied_at) {
-  return db_
-      ->Run(kRecordApplied,
-            Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at))
-      .status();
+  KAKUNIN_RETURN_IF_ERROR(
+      db_->Defer(kRecordApplied,
+                 Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at)));
+  auto it = cache_.last_sequence.find(municipality);
+  if (it != cache_.last_sequence.end()) it->second = std::max(it->second, sequence);
+  return Status::Ok();
 }
 
 Result<std::optional<ResidentRow>> PgTxn::FindByResidentCode(const std::string& code) {
@@ -150,7 +177,7 @@ Result<std::optional<ResidentRow>> PgTxn::FindByAnyResidentCode(const std::strin
 }
 
 Status PgTxn::AddExpectedMoveOut(int64_t person_id, const std::string& municipality) {
-  return db_->Run(kAddExpectedMoveOut, Params().Int(person_id).Text(municipality)).status();
+  return db_->Defer(kAddExpectedMoveOut, Params().Int(person_id).Text(municipality));
 }
 
 Result<bool> PgTxn::TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) {
@@ -192,14 +219,31 @@ Result<bool> PgTxn::NumberHeldByOther(const std::string& mac, int64_t except_per
   return QueryBool(db_, kNumberHeldByOther, Params().Bytes(mac).Int(except_person));
 }
 
+Result<int64_t> PgTxn::DrawId(const char* sql, IdPool* pool) {
+  if (pool->next == pool->ids.size()) {
+    auto rows = db_->Query(sql, Params().Int(pool->block));
+    if (!rows.ok()) return rows.status();
+    pool->ids.clear();
+    pool->next = 0;
+    for (int i = 0; i < rows->size(); ++i) pool->ids.push_back(rows->Int(i, 0));
+    if (pool->ids.empty()) return Status::Internal("no id drawn");
+    pool->block = std::min(pool->block * 2, kMaxIdBlock);
+  }
+  return pool->ids[pool->next++];
+}
+
 Result<int64_t> PgTxn::InsertResident(const ResidentRow& row) {
-  return db_->QueryInt(kInsertResident, ResidentParams(row));
+  KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawPersonIds, &person_ids_));
+  Params p = ResidentParams(row);
+  p.Int(id);
+  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertResidentWithId, p));
+  return id;
 }
 
 Status PgTxn::UpdateResident(const ResidentRow& row) {
   Params p = ResidentParams(row);
   p.Int(row.person_id);
-  return db_->Run(kUpdateResident, p).status();
+  return db_->Defer(kUpdateResident, p);
 }
 
 Result<int64_t> PgTxn::InsertVersion(const VersionRow& v) {
@@ -222,25 +266,28 @@ Result<int64_t> PgTxn::InsertVersion(const VersionRow& v) {
       .OptionalText(v.new_resident_code)
       .Int(v.applied_at)
       .Int(v.superseded_at);
-  return db_->QueryInt(kInsertVersion, p);
+  KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawVersionIds, &version_ids_));
+  p.Int(id);
+  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertVersionWithId, p));
+  return id;
 }
 
 Status PgTxn::SetResidentVersion(int64_t person_id, int64_t version_id) {
-  return db_->Run(kSetResidentVersion, Params().Int(person_id).Int(version_id)).status();
+  return db_->Defer(kSetResidentVersion, Params().Int(person_id).Int(version_id));
 }
 
 Status PgTxn::MarkSuperseded(int64_t version_id, int64_t at) {
-  return db_->Run(kMarkSuperseded, Params().Int(version_id).Int(at)).status();
+  return db_->Defer(kMarkSuperseded, Params().Int(version_id).Int(at));
 }
 
 Status PgTxn::RecordCodeChange(const std::string& old_code, const std::string& new_code,
                                int64_t person_id, int64_t at) {
-  return db_->Run(kRecordCodeChange, Params().Text(old_code).Text(new_code).Int(person_id).Int(at))
-      .status();
+  return db_->Defer(kRecordCodeChange,
+                    Params().Text(old_code).Text(new_code).Int(person_id).Int(at));
 }
 
 Status PgTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
-  return db_->Run(kEnqueueOutbox, Params().Int(version_id).Int(at)).status();
+  return db_->Defer(kEnqueueOutbox, Params().Int(version_id).Int(at));
 }
 
 Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before, bool dry_run) {

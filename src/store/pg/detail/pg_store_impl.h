@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/pg/conn.h"
@@ -102,8 +103,27 @@ class PgReader final : public RegistryReader {
   std::shared_ptr<ConnPool> pool_;
 };
 
-// Writes inside the transaction RegistryStore::Write opened on the writer connection.
-class PgTxn final : public RegistryTxn {
+// What one write transaction read or wrote, so that a batch's lookups do not each cost a round
+// trip (residents.cc). Only what this transaction's own writes keep exact is remembered, and all
+// of it is forgotten on a rollback to a savepoint; the ids drawn ahead are kept (an id drawn and
+// not used is a gap, as an insert rolled back leaves one).
+struct TxnCache {
+  std::unordered_map<std::string, int64_t> last_sequence;  // municipality → max applied
+  void Clear() { last_sequence.clear(); }
+};
+
+// Ids drawn ahead from an identity column's sequence, a growing block per round trip: inserts
+// then name their id and need no answer (RETURNING), so they can be deferred.
+struct IdPool {
+  std::vector<int64_t> ids;
+  size_t next = 0;
+  int64_t block = 16;
+};
+
+// Writes inside the transaction RegistryStore::Write opened on the writer connection. Writes
+// whose caller needs no answer are deferred (Conn::Defer) and read back with the next statement
+// that needs one, or the COMMIT.
+class PgTxn : public RegistryTxn {
  public:
   explicit PgTxn(Conn* db) : db_(db) {}
 
@@ -224,8 +244,13 @@ class PgTxn final : public RegistryTxn {
   Status CreateImportTables();
 
  private:
+  Result<int64_t> DrawId(const char* sql, IdPool* pool);
+
   Conn* db_;
   int depth_ = 0;
+  TxnCache cache_;
+  IdPool person_ids_;
+  IdPool version_ids_;
 };
 
 }  // namespace kakunin::store::pg::detail
