@@ -220,6 +220,7 @@ Result<ImportSummary> Importer::Run(
       }
       const int64_t now = registry_.clock_->NowMicros();
       report.results.reserve(b.items.size());
+      KAKUNIN_RETURN_IF_ERROR(registry_.Prefetch(txn, b.items));
       for (const PreparedNotification& p : b.items) {
         ApplyResult result;
         if (!p.check.ok()) {

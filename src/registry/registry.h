@@ -261,6 +261,8 @@ class Registry {
   // `forward`: queue the change for the national node (a bulk import does not: import.h).
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
                                int64_t now, bool forward = true) const;
+  // Tells the store what `batch`'s lookups will name (RegistryTxn::Prefetch).
+  Status Prefetch(store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch) const;
   friend class Importer;  // applies with ApplyOne, logs per batch (registry/import.h)
 
   NodeConfig config_;

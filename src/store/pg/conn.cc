@@ -59,6 +59,50 @@ Params& Params::Bool(bool v) {
   return *this;
 }
 
+namespace {
+
+constexpr unsigned int kTextArrayOid = 1009;
+constexpr unsigned int kByteaArrayOid = 1001;
+
+void PutBe32(std::string* out, uint32_t v) {
+  uint32_t be = htobe32(v);
+  out->append(reinterpret_cast<const char*>(&be), sizeof(be));
+}
+
+// PostgreSQL's binary array format (array_recv): dimensions, no NULLs, the element type, the
+// length and lower bound of the one dimension, then each element's length and bytes.
+std::string BinaryArray(const std::vector<std::string>& v, unsigned int element_oid) {
+  std::string out;
+  PutBe32(&out, v.empty() ? 0 : 1);
+  PutBe32(&out, 0);
+  PutBe32(&out, element_oid);
+  if (!v.empty()) {
+    PutBe32(&out, static_cast<uint32_t>(v.size()));
+    PutBe32(&out, 1);
+  }
+  for (const std::string& e : v) {
+    PutBe32(&out, static_cast<uint32_t>(e.size()));
+    out += e;
+  }
+  return out;
+}
+
+}  // namespace
+
+Params& Params::TextArray(const std::vector<std::string>& v) {
+  values_.push_back(BinaryArray(v, kTextOid));
+  null_.push_back(false);
+  types_.push_back(kTextArrayOid);
+  return *this;
+}
+
+Params& Params::BytesArray(const std::vector<std::string>& v) {
+  values_.push_back(BinaryArray(v, kByteaOid));
+  null_.push_back(false);
+  types_.push_back(kByteaArrayOid);
+  return *this;
+}
+
 int64_t Rows::Int(int row, int col) const {
   if (IsNull(row, col)) return 0;
   const char* p = PQgetvalue(r_.get(), row, col);

@@ -29,6 +29,9 @@ class Params {
   Params& OptionalText(const std::optional<std::string>& v);
   Params& Null(unsigned int oid);
   Params& Bool(bool v);
+  // One-dimensional arrays (text[], bytea[]), for `= ANY($n)`.
+  Params& TextArray(const std::vector<std::string>& v);
+  Params& BytesArray(const std::vector<std::string>& v);
 
   int size() const { return static_cast<int>(values_.size()); }
   const std::vector<unsigned int>& types() const { return types_; }

@@ -11,6 +11,12 @@
 #include "store/pg/schema.h"
 
 namespace kakunin::store::pg::detail {
+namespace {
+
+constexpr char kResidentHeadsOf[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE key = ANY($1)";
+
+}  // namespace
 
 void PgWriteTxn::Forget() {
   size_.reset();
@@ -24,6 +30,19 @@ void PgWriteTxn::Forget() {
 Status PgWriteTxn::RollbackToSavepoint() {
   Forget();
   return PgTxn::RollbackToSavepoint();
+}
+
+Status PgWriteTxn::Prefetch(const PrefetchHint& hint) {
+  KAKUNIN_RETURN_IF_ERROR(PgTxn::Prefetch(hint));
+  if (hint.chain_keys.empty()) return Status::Ok();
+  auto rows = db_->Query(kResidentHeadsOf, Params().BytesArray(hint.chain_keys));
+  if (!rows.ok()) return rows.status();
+  for (const std::string& k : hint.chain_keys) heads_[k] = std::nullopt;
+  for (int i = 0; i < rows->size(); ++i) {
+    ResidentHeadRow h{rows->Blob(i, 0), rows->Int(i, 1), rows->Blob(i, 2), rows->Int(i, 3)};
+    heads_[h.key] = h;
+  }
+  return Status::Ok();
 }
 
 Result<int64_t> PgWriteTxn::AuditSize() {

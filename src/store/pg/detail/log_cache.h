@@ -22,6 +22,8 @@ class PgWriteTxn final : public PgTxn {
   explicit PgWriteTxn(Conn* db) : PgTxn(db), db_(db) {}
 
   Status RollbackToSavepoint() override;
+  // PgTxn's, and the chain heads of the batch's residents.
+  Status Prefetch(const PrefetchHint& hint) override;
 
   Result<int64_t> AuditSize() override;
   Result<int64_t> AuditLastTime() override;

@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "store/pg/conn.h"
@@ -109,7 +111,29 @@ class PgReader final : public RegistryReader {
 // not used is a gap, as an insert rolled back leaves one).
 struct TxnCache {
   std::unordered_map<std::string, int64_t> last_sequence;  // municipality → max applied
-  void Clear() { last_sequence.clear(); }
+  // Residents by current code: the row, or nullopt when nobody holds the code. Every person
+  // with a row here is in code_of under that code.
+  std::unordered_map<std::string, std::optional<ResidentRow>> by_code;
+  std::unordered_map<int64_t, std::string> code_of;
+  // Codes whose replacement (code_changes.old_code) is known, and those of them replaced.
+  std::unordered_set<std::string> replacement_known;
+  std::unordered_set<std::string> replaced;
+  // Every resident holding a number MAC: (person, active). Every person listed is in mac_of
+  // under that MAC.
+  std::unordered_map<std::string, std::vector<std::pair<int64_t, bool>>> by_mac;
+  std::unordered_map<int64_t, std::string> mac_of;
+
+  void Clear() {
+    last_sequence.clear();
+    by_code.clear();
+    code_of.clear();
+    replacement_known.clear();
+    replaced.clear();
+    by_mac.clear();
+    mac_of.clear();
+  }
+  // A resident row as written or read now: the code and MAC maps follow it.
+  void Put(const ResidentRow& row);
 };
 
 // Ids drawn ahead from an identity column's sequence, a growing block per round trip: inserts
@@ -131,6 +155,7 @@ class PgTxn : public RegistryTxn {
   Status Savepoint() override;
   Status RollbackToSavepoint() override;
   Status ReleaseSavepoint() override;
+  Status Prefetch(const PrefetchHint& hint) override;
 
   // --- residents (residents.cc) ---
   Result<int64_t> LastSequence(const std::string& municipality) override;
