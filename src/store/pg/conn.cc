@@ -229,6 +229,7 @@ Result<Rows> Check(PGconn* c, PGresult* r, std::string_view what) {
 
 Status Conn::Exec(std::string_view sql) {
   if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
   if (pipeline_) KAKUNIN_RETURN_IF_ERROR(Flush());
   std::string s(sql);
   auto r = Check(c_, PQexec(c_, s.c_str()), "exec");
@@ -370,12 +371,88 @@ Status Conn::SyncPipeline(std::optional<Rows>* kept) {
   return own;
 }
 
-Status Conn::Defer(const char* sql, const Params& p) {
-  if (!deferred_error_.ok()) return deferred_error_;
+Status Conn::EnsurePipeline() {
   if (!pipeline_) {
     if (PQenterPipelineMode(c_) != 1) return ConnError(c_, "enter pipeline mode");
     pipeline_ = true;
   }
+  return Status::Ok();
+}
+
+Status Conn::SendHeld() {
+  if (unsent_ == 0 && held_.empty()) return Status::Ok();
+  std::vector<Held> held = std::move(held_);
+  held_.clear();
+  unsent_ = 0;
+  for (Scope& s : scopes_) s.sent = true;
+  for (const Held& h : held) {
+    Status st = EnsurePipeline();
+    if (st.ok()) {
+      st = h.sql == nullptr
+               ? SendCommand("SAVEPOINT " + h.savepoint, /*keep=*/false)
+               : SendPrepared(AddressKey(h.sql, h.params), h.sql, h.params, &by_address_, false);
+    }
+    if (!st.ok()) {
+      deferred_error_ = st;
+      return st;
+    }
+    if (queued_.size() >= kMaxDeferred) KAKUNIN_RETURN_IF_ERROR(SyncPipeline(nullptr));
+  }
+  return Status::Ok();
+}
+
+Status Conn::Savepoint(const std::string& name) {
+  if (!deferred_error_.ok()) return deferred_error_;
+  scopes_.push_back(Scope{name, false});
+  held_.push_back(Held{name, nullptr, Params()});
+  ++unsent_;
+  return Status::Ok();
+}
+
+Status Conn::ReleaseSavepoint() {
+  if (!deferred_error_.ok()) return deferred_error_;
+  if (scopes_.empty()) return Status::Internal("no savepoint to release");
+  Scope s = std::move(scopes_.back());
+  scopes_.pop_back();
+  if (s.sent) return DeferCommand("RELEASE SAVEPOINT " + s.name);
+  // Its writes now belong to the enclosing scope.
+  for (size_t i = held_.size(); i-- > 0;) {
+    if (held_[i].sql == nullptr) {
+      held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  --unsent_;
+  return unsent_ == 0 ? SendHeld() : Status::Ok();
+}
+
+Status Conn::RollbackToSavepoint() {
+  if (!deferred_error_.ok()) return deferred_error_;
+  if (scopes_.empty()) return Status::Internal("no savepoint to roll back to");
+  Scope s = std::move(scopes_.back());
+  scopes_.pop_back();
+  if (s.sent) {
+    KAKUNIN_RETURN_IF_ERROR(DeferCommand("ROLLBACK TO SAVEPOINT " + s.name));
+    return DeferCommand("RELEASE SAVEPOINT " + s.name);
+  }
+  // Nothing inside it reached the server: dropping what is held undoes it.
+  for (size_t i = held_.size(); i-- > 0;) {
+    if (held_[i].sql == nullptr) {
+      held_.resize(i);
+      break;
+    }
+  }
+  --unsent_;
+  return unsent_ == 0 ? SendHeld() : Status::Ok();
+}
+
+Status Conn::Defer(const char* sql, const Params& p) {
+  if (!deferred_error_.ok()) return deferred_error_;
+  if (unsent_ > 0) {
+    held_.push_back(Held{std::string(), sql, p});
+    return Status::Ok();
+  }
+  KAKUNIN_RETURN_IF_ERROR(EnsurePipeline());
   Status st = SendPrepared(AddressKey(sql, p), sql, p, &by_address_, /*keep=*/false);
   if (!st.ok()) {
     deferred_error_ = st;
@@ -388,10 +465,8 @@ Status Conn::Defer(const char* sql, const Params& p) {
 
 Status Conn::DeferCommand(const std::string& sql) {
   if (!deferred_error_.ok()) return deferred_error_;
-  if (!pipeline_) {
-    if (PQenterPipelineMode(c_) != 1) return ConnError(c_, "enter pipeline mode");
-    pipeline_ = true;
-  }
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(EnsurePipeline());
   Status st = SendCommand(sql, /*keep=*/false);
   if (!st.ok()) {
     deferred_error_ = st;
@@ -402,12 +477,16 @@ Status Conn::DeferCommand(const std::string& sql) {
 }
 
 Status Conn::Flush() {
+  if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
   if (!pipeline_) return deferred_error_;
   return SyncPipeline(nullptr);
 }
 
 Status Conn::Commit() {
   if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  scopes_.clear();
   if (!pipeline_) return Exec("COMMIT");
   Status st = SendCommand("COMMIT", /*keep=*/true);
   if (!st.ok()) {
@@ -419,6 +498,9 @@ Status Conn::Commit() {
 }
 
 void Conn::Rollback() {
+  held_.clear();
+  scopes_.clear();
+  unsent_ = 0;
   if (pipeline_) (void)SyncPipeline(nullptr);
   if (pipeline_ && PQexitPipelineMode(c_) == 1) pipeline_ = false;
   queued_.clear();
@@ -441,6 +523,7 @@ Result<Rows> Conn::QueryPipelined(const std::string& key, const char* sql, const
 
 Result<Rows> Conn::Query(const char* sql, const Params& p) {
   if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
   std::string key = AddressKey(sql, p);
   // With statements deferred, this one goes after them: one round trip for all.
   if (pipeline_) return QueryPipelined(key, sql, p, &by_address_);
@@ -451,6 +534,7 @@ Result<Rows> Conn::Query(const char* sql, const Params& p) {
 
 Result<Rows> Conn::QueryText(const std::string& sql, const Params& p) {
   if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
   std::string key = TextKey(sql, p);
   if (pipeline_) return QueryPipelined(key, sql.c_str(), p, &by_text_);
   auto name = PrepareNamed(key, sql.c_str(), p, &by_text_);

@@ -100,6 +100,15 @@ class Conn {
   void Rollback();
   static constexpr size_t kMaxDeferred = 256;
 
+  // Savepoints sent only when needed: until a statement inside one must reach the server
+  // before the savepoint ends (one whose answer is awaited, a command), the deferred writes
+  // inside it are held here; releasing it passes them to the enclosing scope (sent once no
+  // savepoint is left unsent), rolling back to it drops them. A notification whose lookups were
+  // prefetched then costs no SAVEPOINT and no RELEASE, nor a subtransaction on the server.
+  Status Savepoint(const std::string& name);
+  Status ReleaseSavepoint();
+  Status RollbackToSavepoint();
+
   // Whether the connection is still usable (not broken by a server that went away).
   bool Healthy() const;
   PGconn* raw() { return c_; }
@@ -127,7 +136,24 @@ class Conn {
     bool keep = false;
   };
 
+  Status EnsurePipeline();
+  // Sends what is held (its savepoints as SAVEPOINT): every open savepoint is then sent.
+  Status SendHeld();
+
+  struct Held {
+    std::string savepoint;  // a savepoint not sent yet, or
+    const char* sql = nullptr;  // a deferred statement inside one
+    Params params;
+  };
+  struct Scope {
+    std::string name;
+    bool sent = false;
+  };
+
   PGconn* c_;
+  std::vector<Held> held_;
+  std::vector<Scope> scopes_;  // the sent ones first
+  int unsent_ = 0;
   bool pipeline_ = false;
   std::deque<Queued> queued_;
   Status deferred_error_;

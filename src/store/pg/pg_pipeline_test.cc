@@ -96,14 +96,45 @@ TEST_F(PgPipelineTest, ALaterJobsFailureNeverUndoesAnEarlierJobQuietly) {
     KAKUNIN_RETURN_IF_ERROR(t.Savepoint());
     KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 1, "a", 1));
     KAKUNIN_RETURN_IF_ERROR(t.ReleaseSavepoint());
-    // Job B: its deferred write fails; B rolls back its savepoint.
+    // Job B: its write fails on the server, which a read inside it reports; B rolls back.
     KAKUNIN_RETURN_IF_ERROR(t.Savepoint());
     KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 1, "b", 2));
-    EXPECT_FALSE(t.RollbackToSavepoint().ok() && t.LastSequence("192015").ok());
+    EXPECT_FALSE(t.AppliedMac("192015", 1).ok());
+    EXPECT_FALSE(t.RollbackToSavepoint().ok());
     return Status::Ok();
   });
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(Count("applied"), 0);
+}
+
+// A savepoint none of whose statements had to reach the server is never sent: rolling back to
+// it drops its writes (one that would have failed included), releasing it keeps them.
+TEST_F(PgPipelineTest, ASavepointNothingNeededIsHeldAndDropped) {
+  ASSERT_TRUE(store_->Write([](RegistryTxn& t) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 1, "a", 1));
+    KAKUNIN_RETURN_IF_ERROR(t.Savepoint());
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 1, "again", 2));  // would fail
+    KAKUNIN_RETURN_IF_ERROR(t.Savepoint());
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 7, "inner", 2));
+    KAKUNIN_RETURN_IF_ERROR(t.ReleaseSavepoint());
+    KAKUNIN_RETURN_IF_ERROR(t.RollbackToSavepoint());  // drops both
+    KAKUNIN_RETURN_IF_ERROR(t.Savepoint());
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 2, "b", 3));
+    KAKUNIN_RETURN_IF_ERROR(t.ReleaseSavepoint());
+    // A savepoint that had to be sent (a read inside it) still undoes on the server.
+    KAKUNIN_RETURN_IF_ERROR(t.Savepoint());
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 3, "c", 4));
+    auto mac = t.AppliedMac("192015", 3);
+    EXPECT_TRUE(mac.ok() && *mac == std::optional<std::string>("c"));
+    KAKUNIN_RETURN_IF_ERROR(t.RollbackToSavepoint());
+    auto gone = t.AppliedMac("192015", 3);
+    EXPECT_TRUE(gone.ok() && !gone->has_value());
+    return Status::Ok();
+  }).ok());
+  auto macs = PgServer::Shared()->Psql("SELECT string_agg(sequence::text, ',' ORDER BY sequence) "
+                                       "FROM " + schema_ + ".applied");
+  ASSERT_TRUE(macs.ok());
+  EXPECT_EQ(*macs, "1,2\n");
 }
 
 // Reads that need an answer go after the deferred writes: they see them.

@@ -54,25 +54,25 @@ PgReader::~PgReader() {
 }
 
 // Savepoints are named by depth: one per notification, nested at most a few deep. They are
-// deferred (Conn::Defer) like the writes: a statement that fails inside one fails every later
-// call until the transaction ends, so a rollback never quietly undoes a scope that was already
-// reported done (a write queue's earlier job).
+// sent only when needed (Conn::Savepoint), and deferred like the writes: a statement that fails
+// inside one fails every later call until the transaction ends, so a rollback never quietly
+// undoes a scope that was already reported done (a write queue's earlier job).
 Status PgTxn::Savepoint() {
-  KAKUNIN_RETURN_IF_ERROR(db_->DeferCommand("SAVEPOINT sp" + std::to_string(depth_ + 1)));
+  KAKUNIN_RETURN_IF_ERROR(db_->Savepoint("sp" + std::to_string(depth_ + 1)));
   ++depth_;
   return Status::Ok();
 }
 
 Status PgTxn::RollbackToSavepoint() {
-  std::string name = "sp" + std::to_string(depth_--);
+  --depth_;
   // What this transaction remembers (TxnCache) may hold what was just undone.
   cache_.Clear();
-  KAKUNIN_RETURN_IF_ERROR(db_->DeferCommand("ROLLBACK TO SAVEPOINT " + name));
-  return db_->DeferCommand("RELEASE SAVEPOINT " + name);
+  return db_->RollbackToSavepoint();
 }
 
 Status PgTxn::ReleaseSavepoint() {
-  return db_->DeferCommand("RELEASE SAVEPOINT sp" + std::to_string(depth_--));
+  --depth_;
+  return db_->ReleaseSavepoint();
 }
 
 }  // namespace detail
