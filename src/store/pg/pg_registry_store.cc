@@ -91,8 +91,10 @@ class PgRegistryStore final : public RegistryStore {
   Status Write(const std::function<Status(RegistryTxn&)>& fn) override {
     std::lock_guard<std::mutex> lock(mu_);
     KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
-    KAKUNIN_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    Status st = writer_->Run(detail::kLockWriter, Params()).status();
+    // Both deferred: they reach the server ahead of the first statement that needs an answer,
+    // which therefore runs under the lock (a failure fails that statement, and the Write).
+    Status st = writer_->DeferCommand("BEGIN");
+    if (st.ok()) st = writer_->Defer(detail::kLockWriter, Params());
     if (st.ok()) {
       detail::PgWriteTxn t(writer_.get());
       st = fn(t);
