@@ -65,7 +65,7 @@ fail() {
 start_demo() {
   local dir=$1 i
   rm -f "$dir/demo.json"
-  "$bin" demo --data "$dir" --port 0 --residents "$residents" >"$dir.log" 2>&1 &
+  "$bin" demo --data "$dir" --port 0 --console-port 0 --residents "$residents" >"$dir.log" 2>&1 &
   demo_pid=$!
   pids+=("$demo_pid")
   for ((i = 0; i < 6000; i++)); do
