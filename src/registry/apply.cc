@@ -1,6 +1,7 @@
 // Applying notifications (記載・消除・修正): the stateless preparation, the state checks of the
 // contract, and the batch that records every notification, applied or refused.
 
+#include "audit/targets.h"
 #include "core/bytes.h"
 #include "registry/detail/registry_internal.h"
 #include "registry/gaiji.h"
@@ -282,6 +283,29 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   return ApplyResult();
 }
 
+Status Registry::Prefetch(store::RegistryTxn& txn,
+                          const std::vector<PreparedNotification>& batch) const {
+  store::RegistryTxn::PrefetchHint hint;
+  auto chain_key = [&](const std::string& code) {
+    // The entry's target (below) names the resident by a keyed MAC; its chain is keyed by it.
+    auto leaf = audit::ParseTargetName(Target(code, true));
+    if (leaf.ok()) hint.chain_keys.push_back(leaf->mac);
+  };
+  for (const PreparedNotification& p : batch) {
+    if (!p.check.ok()) continue;
+    const Notification& n = *p.check.notification;
+    hint.resident_codes.push_back(n.resident_code.str());
+    chain_key(n.resident_code.str());
+    if (n.new_resident_code) {
+      hint.resident_codes.push_back(n.new_resident_code->str());
+      chain_key(n.new_resident_code->str());
+    }
+    hint.number_macs.push_back(p.number_mac);
+  }
+  if (hint.resident_codes.empty()) return Status::Ok();
+  return txn.Prefetch(hint);
+}
+
 Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
                                                    const std::vector<PreparedNotification>& batch,
                                                    const Actor& actor) const {
@@ -289,6 +313,7 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
   std::vector<ApplyResult> results;
   results.reserve(batch.size());
   const int64_t now = clock_->NowMicros();
+  KAKUNIN_RETURN_IF_ERROR(Prefetch(txn, batch));
   for (const PreparedNotification& p : batch) {
     ApplyResult result;
     std::vector<audit::StateLeaf> state;

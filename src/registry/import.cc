@@ -227,6 +227,7 @@ Result<ImportSummary> Importer::Run(
       report.results.reserve(b.items.size());
       // One state leaf per version written, all in the batch's entry (audit/state.h).
       std::vector<audit::StateLeaf> state;
+      KAKUNIN_RETURN_IF_ERROR(registry_.Prefetch(txn, b.items));
       for (const PreparedNotification& p : b.items) {
         ApplyResult result;
         if (!p.check.ok()) {

@@ -282,6 +282,8 @@ class Registry {
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
                                int64_t now, bool forward = true,
                                std::vector<audit::StateLeaf>* state = nullptr) const;
+  // Tells the store what `batch`'s lookups will name (RegistryTxn::Prefetch).
+  Status Prefetch(store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch) const;
   friend class Importer;  // applies with ApplyOne, logs per batch (registry/import.h)
   // One attempt of Purge (registry/retention.cc); Unavailable with reason "purge_retry" when
   // the registry was written between its record check and its transaction.

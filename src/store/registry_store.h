@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "store/audit_store.h"
@@ -56,6 +57,19 @@ class RegistryTxn : public ResidentWriter,
   virtual Status Savepoint() = 0;
   virtual Status RollbackToSavepoint() = 0;
   virtual Status ReleaseSavepoint() = 0;
+
+  // A hint before a batch of notifications: what its lookups will name. A store that pays a
+  // round trip per lookup (PostgreSQL) reads them all at once; every lookup answers exactly as
+  // without the hint. The default ignores it.
+  struct PrefetchHint {
+    std::vector<std::string> resident_codes;  // codes the notifications name (old and new)
+    std::vector<std::string> number_macs;     // their individual numbers' keyed MACs
+    std::vector<std::string> chain_keys;      // the operation log's per-resident chain keys
+  };
+  virtual Status Prefetch(const PrefetchHint& hint) {
+    (void)hint;
+    return Status::Ok();
+  }
 };
 
 // A registry database. Thread-safe: writes are serialised on one writer connection;

@@ -59,6 +59,50 @@ Params& Params::Bool(bool v) {
   return *this;
 }
 
+namespace {
+
+constexpr unsigned int kTextArrayOid = 1009;
+constexpr unsigned int kByteaArrayOid = 1001;
+
+void PutBe32(std::string* out, uint32_t v) {
+  uint32_t be = htobe32(v);
+  out->append(reinterpret_cast<const char*>(&be), sizeof(be));
+}
+
+// PostgreSQL's binary array format (array_recv): dimensions, no NULLs, the element type, the
+// length and lower bound of the one dimension, then each element's length and bytes.
+std::string BinaryArray(const std::vector<std::string>& v, unsigned int element_oid) {
+  std::string out;
+  PutBe32(&out, v.empty() ? 0 : 1);
+  PutBe32(&out, 0);
+  PutBe32(&out, element_oid);
+  if (!v.empty()) {
+    PutBe32(&out, static_cast<uint32_t>(v.size()));
+    PutBe32(&out, 1);
+  }
+  for (const std::string& e : v) {
+    PutBe32(&out, static_cast<uint32_t>(e.size()));
+    out += e;
+  }
+  return out;
+}
+
+}  // namespace
+
+Params& Params::TextArray(const std::vector<std::string>& v) {
+  values_.push_back(BinaryArray(v, kTextOid));
+  null_.push_back(false);
+  types_.push_back(kTextArrayOid);
+  return *this;
+}
+
+Params& Params::BytesArray(const std::vector<std::string>& v) {
+  values_.push_back(BinaryArray(v, kByteaOid));
+  null_.push_back(false);
+  types_.push_back(kByteaArrayOid);
+  return *this;
+}
+
 int64_t Rows::Int(int row, int col) const {
   if (IsNull(row, col)) return 0;
   const char* p = PQgetvalue(r_.get(), row, col);
@@ -190,6 +234,9 @@ Result<Rows> Check(PGconn* c, PGresult* r, std::string_view what) {
 }  // namespace
 
 Status Conn::Exec(std::string_view sql) {
+  if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  if (pipeline_) KAKUNIN_RETURN_IF_ERROR(Flush());
   std::string s(sql);
   auto r = Check(c_, PQexec(c_, s.c_str()), "exec");
   return r.ok() ? Status::Ok() : r.status();
@@ -209,6 +256,24 @@ Result<std::string> Conn::PrepareNamed(const std::string& key, const char* sql, 
   return name;
 }
 
+namespace {
+
+// A constant's statement is keyed by its address and the parameters' types (one SQL, one set of
+// types); assembled SQL by its text.
+std::string AddressKey(const char* sql, const Params& p) {
+  std::string key(reinterpret_cast<const char*>(&sql), sizeof(sql));
+  for (unsigned int t : p.types()) key += std::to_string(t) + ",";
+  return key;
+}
+
+std::string TextKey(const std::string& sql, const Params& p) {
+  std::string key = sql + '\0';
+  for (unsigned int t : p.types()) key += std::to_string(t) + ",";
+  return key;
+}
+
+}  // namespace
+
 Result<Rows> Conn::ExecPrepared(const std::string& name, const Params& p) {
   std::vector<const char*> values(p.values_.size());
   std::vector<int> lengths(p.values_.size());
@@ -223,18 +288,261 @@ Result<Rows> Conn::ExecPrepared(const std::string& name, const Params& p) {
                "execute");
 }
 
+Status Conn::SendPrepared(const std::string& key, const char* sql, const Params& p,
+                          std::unordered_map<std::string, std::string>* cache, bool keep) {
+  std::string name;
+  auto it = cache->find(key);
+  if (it != cache->end()) {
+    name = it->second;
+  } else {
+    name = "k" + std::to_string(next_++);
+    if (PQsendPrepare(c_, name.c_str(), sql, p.size(),
+                      reinterpret_cast<const Oid*>(p.types().data())) != 1) {
+      return ConnError(c_, "prepare");
+    }
+    cache->emplace(key, name);
+    queued_.push_back(Queued{cache, key, false});
+  }
+  std::vector<const char*> values(p.values_.size());
+  std::vector<int> lengths(p.values_.size());
+  std::vector<int> formats(p.values_.size(), 1);
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i] = p.null_[i] ? nullptr : p.values_[i].data();
+    lengths[i] = static_cast<int>(p.values_[i].size());
+  }
+  if (PQsendQueryPrepared(c_, name.c_str(), p.size(), values.data(), lengths.data(),
+                          formats.data(), /*resultFormat=*/1) != 1) {
+    return ConnError(c_, "execute");
+  }
+  queued_.push_back(Queued{nullptr, std::string(), keep});
+  return Status::Ok();
+}
+
+Status Conn::SendCommand(const std::string& sql, bool keep) {
+  if (PQsendQueryParams(c_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+    return ConnError(c_, "exec");
+  }
+  queued_.push_back(Queued{nullptr, std::string(), keep});
+  return Status::Ok();
+}
+
+Status Conn::SyncPipeline(std::optional<Rows>* kept) {
+  Status deferred;  // the first failure of a statement nobody waited for
+  Status own;       // the kept statement's
+  bool broken = PQpipelineSync(c_) != 1;
+  while (!broken && !queued_.empty()) {
+    Queued q = std::move(queued_.front());
+    queued_.pop_front();
+    bool failed = false;
+    while (PGresult* r = PQgetResult(c_)) {
+      ExecStatusType st = PQresultStatus(r);
+      if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (q.keep && kept != nullptr && !kept->has_value()) {
+          kept->emplace(r);  // owns r now
+          continue;
+        }
+      } else {
+        failed = true;
+        // Statements after a failure are skipped (PIPELINE_ABORTED): only the first counts.
+        if (st != PGRES_PIPELINE_ABORTED) {
+          Status err = ResultError(r, q.keep ? "execute" : "deferred statement");
+          if (q.keep) {
+            if (own.ok()) own = err;
+          } else if (deferred.ok() && own.ok()) {
+            deferred = err;
+          }
+        }
+      }
+      PQclear(r);
+    }
+    if (failed && q.cache != nullptr) q.cache->erase(q.key);  // the PREPARE did not happen
+    broken = PQstatus(c_) != CONNECTION_OK;
+  }
+  if (!broken) {
+    // The sync point's own result, after which the pipeline is empty.
+    if (PGresult* r = PQgetResult(c_)) PQclear(r);
+    broken = PQexitPipelineMode(c_) != 1;
+  }
+  queued_.clear();
+  pipeline_ = false;
+  if (broken) {
+    // The server went away (or the protocol is out of step): nothing here is acknowledged.
+    deferred_error_ = Status::Unavailable(ConnError(c_, "pipeline").message());
+    return deferred_error_;
+  }
+  if (!deferred.ok()) {
+    deferred_error_ = deferred;
+    return deferred;
+  }
+  return own;
+}
+
+Status Conn::EnsurePipeline() {
+  if (!pipeline_) {
+    if (PQenterPipelineMode(c_) != 1) return ConnError(c_, "enter pipeline mode");
+    pipeline_ = true;
+  }
+  return Status::Ok();
+}
+
+Status Conn::SendHeld() {
+  if (unsent_ == 0 && held_.empty()) return Status::Ok();
+  std::vector<Held> held = std::move(held_);
+  held_.clear();
+  unsent_ = 0;
+  for (Scope& s : scopes_) s.sent = true;
+  for (const Held& h : held) {
+    Status st = EnsurePipeline();
+    if (st.ok()) {
+      st = h.sql == nullptr
+               ? SendCommand("SAVEPOINT " + h.savepoint, /*keep=*/false)
+               : SendPrepared(AddressKey(h.sql, h.params), h.sql, h.params, &by_address_, false);
+    }
+    if (!st.ok()) {
+      deferred_error_ = st;
+      return st;
+    }
+    if (queued_.size() >= kMaxDeferred) KAKUNIN_RETURN_IF_ERROR(SyncPipeline(nullptr));
+  }
+  return Status::Ok();
+}
+
+Status Conn::Savepoint(const std::string& name) {
+  if (!deferred_error_.ok()) return deferred_error_;
+  scopes_.push_back(Scope{name, false});
+  held_.push_back(Held{name, nullptr, Params()});
+  ++unsent_;
+  return Status::Ok();
+}
+
+Status Conn::ReleaseSavepoint() {
+  if (!deferred_error_.ok()) return deferred_error_;
+  if (scopes_.empty()) return Status::Internal("no savepoint to release");
+  Scope s = std::move(scopes_.back());
+  scopes_.pop_back();
+  if (s.sent) return DeferCommand("RELEASE SAVEPOINT " + s.name);
+  // Its writes now belong to the enclosing scope.
+  for (size_t i = held_.size(); i-- > 0;) {
+    if (held_[i].sql == nullptr) {
+      held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  --unsent_;
+  return unsent_ == 0 ? SendHeld() : Status::Ok();
+}
+
+Status Conn::RollbackToSavepoint() {
+  if (!deferred_error_.ok()) return deferred_error_;
+  if (scopes_.empty()) return Status::Internal("no savepoint to roll back to");
+  Scope s = std::move(scopes_.back());
+  scopes_.pop_back();
+  if (s.sent) {
+    KAKUNIN_RETURN_IF_ERROR(DeferCommand("ROLLBACK TO SAVEPOINT " + s.name));
+    return DeferCommand("RELEASE SAVEPOINT " + s.name);
+  }
+  // Nothing inside it reached the server: dropping what is held undoes it.
+  for (size_t i = held_.size(); i-- > 0;) {
+    if (held_[i].sql == nullptr) {
+      held_.resize(i);
+      break;
+    }
+  }
+  --unsent_;
+  return unsent_ == 0 ? SendHeld() : Status::Ok();
+}
+
+Status Conn::Defer(const char* sql, const Params& p) {
+  if (!deferred_error_.ok()) return deferred_error_;
+  if (unsent_ > 0) {
+    held_.push_back(Held{std::string(), sql, p});
+    return Status::Ok();
+  }
+  KAKUNIN_RETURN_IF_ERROR(EnsurePipeline());
+  Status st = SendPrepared(AddressKey(sql, p), sql, p, &by_address_, /*keep=*/false);
+  if (!st.ok()) {
+    deferred_error_ = st;
+    return st;
+  }
+  // Bounded, so that the server's answers never fill the socket while we are still sending.
+  if (queued_.size() >= kMaxDeferred) return Flush();
+  return Status::Ok();
+}
+
+Status Conn::DeferCommand(const std::string& sql) {
+  if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(EnsurePipeline());
+  Status st = SendCommand(sql, /*keep=*/false);
+  if (!st.ok()) {
+    deferred_error_ = st;
+    return st;
+  }
+  if (queued_.size() >= kMaxDeferred) return Flush();
+  return Status::Ok();
+}
+
+Status Conn::Flush() {
+  if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  if (!pipeline_) return deferred_error_;
+  return SyncPipeline(nullptr);
+}
+
+Status Conn::Commit() {
+  if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  scopes_.clear();
+  if (!pipeline_) return Exec("COMMIT");
+  Status st = SendCommand("COMMIT", /*keep=*/true);
+  if (!st.ok()) {
+    deferred_error_ = st;
+    return st;
+  }
+  std::optional<Rows> rows;
+  return SyncPipeline(&rows);
+}
+
+void Conn::Rollback() {
+  held_.clear();
+  scopes_.clear();
+  unsent_ = 0;
+  if (pipeline_) (void)SyncPipeline(nullptr);
+  if (pipeline_ && PQexitPipelineMode(c_) == 1) pipeline_ = false;
+  queued_.clear();
+  deferred_error_ = Status::Ok();
+  if (PQstatus(c_) == CONNECTION_OK) PQclear(PQexec(c_, "ROLLBACK"));
+}
+
+Result<Rows> Conn::QueryPipelined(const std::string& key, const char* sql, const Params& p,
+                                  std::unordered_map<std::string, std::string>* cache) {
+  Status st = SendPrepared(key, sql, p, cache, /*keep=*/true);
+  if (!st.ok()) {
+    deferred_error_ = st;
+    return st;
+  }
+  std::optional<Rows> rows;
+  KAKUNIN_RETURN_IF_ERROR(SyncPipeline(&rows));
+  if (!rows) return Status::Internal("execute: no result");
+  return std::move(*rows);
+}
+
 Result<Rows> Conn::Query(const char* sql, const Params& p) {
-  // Keyed by the constant's address and the parameters' types (one SQL, one set of types).
-  std::string key(reinterpret_cast<const char*>(&sql), sizeof(sql));
-  for (unsigned int t : p.types()) key += std::to_string(t) + ",";
+  if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  std::string key = AddressKey(sql, p);
+  // With statements deferred, this one goes after them: one round trip for all.
+  if (pipeline_) return QueryPipelined(key, sql, p, &by_address_);
   auto name = PrepareNamed(key, sql, p, &by_address_);
   if (!name.ok()) return name.status();
   return ExecPrepared(*name, p);
 }
 
 Result<Rows> Conn::QueryText(const std::string& sql, const Params& p) {
-  std::string key = sql + '\0';
-  for (unsigned int t : p.types()) key += std::to_string(t) + ",";
+  if (!deferred_error_.ok()) return deferred_error_;
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  std::string key = TextKey(sql, p);
+  if (pipeline_) return QueryPipelined(key, sql.c_str(), p, &by_text_);
   auto name = PrepareNamed(key, sql.c_str(), p, &by_text_);
   if (!name.ok()) return name.status();
   return ExecPrepared(*name, p);

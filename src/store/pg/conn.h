@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ class Params {
   Params& OptionalText(const std::optional<std::string>& v);
   Params& Null(unsigned int oid);
   Params& Bool(bool v);
+  // One-dimensional arrays (text[], bytea[]), for `= ANY($n)`.
+  Params& TextArray(const std::vector<std::string>& v);
+  Params& BytesArray(const std::vector<std::string>& v);
 
   int size() const { return static_cast<int>(values_.size()); }
   const std::vector<unsigned int>& types() const { return types_; }
@@ -79,6 +83,32 @@ class Conn {
   // The first column of the first row (0 if none).
   Result<int64_t> QueryInt(const char* sql, const Params& p);
 
+  // Deferred statements (libpq's pipeline mode, PostgreSQL 14+): a write whose caller needs no
+  // answer is sent at once and its result read later, together with the next statement that
+  // needs one (Query, Exec, Commit) or every kMaxDeferred statements, so a transaction's writes
+  // cost one round trip between reads instead of one each. A deferred statement that fails
+  // makes every later call on this connection fail with its error until the transaction ends
+  // (Commit or Rollback): the server skipped what followed it, so nothing after it may succeed.
+  Status Defer(const char* sql, const Params& p);
+  // The same for a command without parameters (SAVEPOINT, RELEASE, ROLLBACK TO).
+  Status DeferCommand(const std::string& sql);
+  // Reads every deferred statement's result; the first failure, if any.
+  Status Flush();
+  // Ends the transaction: COMMIT (sent with the statements still deferred, in one round trip),
+  // or ROLLBACK after the deferred ones were read. Either clears a deferred failure.
+  Status Commit();
+  void Rollback();
+  static constexpr size_t kMaxDeferred = 256;
+
+  // Savepoints sent only when needed: until a statement inside one must reach the server
+  // before the savepoint ends (one whose answer is awaited, a command), the deferred writes
+  // inside it are held here; releasing it passes them to the enclosing scope (sent once no
+  // savepoint is left unsent), rolling back to it drops them. A notification whose lookups were
+  // prefetched then costs no SAVEPOINT and no RELEASE, nor a subtransaction on the server.
+  Status Savepoint(const std::string& name);
+  Status ReleaseSavepoint();
+  Status RollbackToSavepoint();
+
   // Whether the connection is still usable (not broken by a server that went away).
   bool Healthy() const;
   PGconn* raw() { return c_; }
@@ -88,8 +118,45 @@ class Conn {
   Result<std::string> PrepareNamed(const std::string& key, const char* sql, const Params& p,
                                    std::unordered_map<std::string, std::string>* cache);
   Result<Rows> ExecPrepared(const std::string& name, const Params& p);
+  // Pipeline mode: queues `sql` (prepared on first use, the PREPARE queued too).
+  Status SendPrepared(const std::string& key, const char* sql, const Params& p,
+                      std::unordered_map<std::string, std::string>* cache, bool keep);
+  Status SendCommand(const std::string& sql, bool keep);
+  // Sends a sync point and reads every queued result; the kept one (a statement whose rows the
+  // caller waits for) into *kept.
+  Status SyncPipeline(std::optional<Rows>* kept);
+  Result<Rows> QueryPipelined(const std::string& key, const char* sql, const Params& p,
+                              std::unordered_map<std::string, std::string>* cache);
+
+  // A queued command: a PREPARE (whose failure forgets the name), a deferred statement, or the
+  // statement whose result the caller waits for.
+  struct Queued {
+    std::unordered_map<std::string, std::string>* cache = nullptr;  // a PREPARE's cache
+    std::string key;
+    bool keep = false;
+  };
+
+  Status EnsurePipeline();
+  // Sends what is held (its savepoints as SAVEPOINT): every open savepoint is then sent.
+  Status SendHeld();
+
+  struct Held {
+    std::string savepoint;  // a savepoint not sent yet, or
+    const char* sql = nullptr;  // a deferred statement inside one
+    Params params;
+  };
+  struct Scope {
+    std::string name;
+    bool sent = false;
+  };
 
   PGconn* c_;
+  std::vector<Held> held_;
+  std::vector<Scope> scopes_;  // the sent ones first
+  int unsent_ = 0;
+  bool pipeline_ = false;
+  std::deque<Queued> queued_;
+  Status deferred_error_;
   std::unordered_map<std::string, std::string> by_address_;  // address → statement name
   std::unordered_map<std::string, std::string> by_text_;
   int next_ = 0;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "store/pg/conn.h"
+#include "store/pg/detail/log_cache.h"
 #include "store/pg/detail/pg_store_impl.h"
 #include "store/pg/detail/rows.h"
 #include "store/pg/schema.h"
@@ -56,21 +57,26 @@ bool PgReader::Reusable() const {
   return db_ != nullptr && db_->Healthy() && PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
 }
 
-// Savepoints are named by depth: one per notification, nested at most a few deep.
+// Savepoints are named by depth: one per notification, nested at most a few deep. They are
+// sent only when needed (Conn::Savepoint), and deferred like the writes: a statement that fails
+// inside one fails every later call until the transaction ends, so a rollback never quietly
+// undoes a scope that was already reported done (a write queue's earlier job).
 Status PgTxn::Savepoint() {
-  KAKUNIN_RETURN_IF_ERROR(db_->Exec("SAVEPOINT sp" + std::to_string(depth_ + 1)));
+  KAKUNIN_RETURN_IF_ERROR(db_->Savepoint("sp" + std::to_string(depth_ + 1)));
   ++depth_;
   return Status::Ok();
 }
 
 Status PgTxn::RollbackToSavepoint() {
-  std::string name = "sp" + std::to_string(depth_--);
-  KAKUNIN_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO SAVEPOINT " + name));
-  return db_->Exec("RELEASE SAVEPOINT " + name);
+  --depth_;
+  // What this transaction remembers (TxnCache) may hold what was just undone.
+  cache_.Clear();
+  return db_->RollbackToSavepoint();
 }
 
 Status PgTxn::ReleaseSavepoint() {
-  return db_->Exec("RELEASE SAVEPOINT sp" + std::to_string(depth_--));
+  --depth_;
+  return db_->ReleaseSavepoint();
 }
 
 }  // namespace detail
@@ -91,19 +97,24 @@ class PgRegistryStore final : public RegistryStore {
   Status Write(const std::function<Status(RegistryTxn&)>& fn) override {
     std::lock_guard<std::mutex> lock(mu_);
     KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
-    KAKUNIN_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    Status st = writer_->Run(detail::kLockWriter, Params()).status();
+    // Both deferred: they reach the server ahead of the first statement that needs an answer,
+    // which therefore runs under the lock (a failure fails that statement, and the Write).
+    Status st = writer_->DeferCommand("BEGIN");
+    if (st.ok()) st = writer_->Defer(detail::kLockWriter, Params());
     if (st.ok()) {
-      PgTxn t(writer_.get());
+      detail::PgWriteTxn t(writer_.get());
       st = fn(t);
     }
     if (!st.ok()) {
-      (void)writer_->Exec("ROLLBACK");
+      writer_->Rollback();
       return st;
     }
     // synchronous_commit = on (set per connection): COMMIT returns once durable. A COMMIT whose
-    // answer is lost (the server died) is reported unavailable: not acknowledged.
-    return writer_->Exec("COMMIT");
+    // answer is lost (the server died) is reported unavailable: not acknowledged. It goes with
+    // the writes still deferred, whose failure fails it.
+    st = writer_->Commit();
+    if (!st.ok()) writer_->Rollback();
+    return st;
   }
 
   Result<std::unique_ptr<RegistryReader>> OpenReader() override {

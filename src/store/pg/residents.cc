@@ -1,6 +1,7 @@
 // The resident aggregate on PostgreSQL: records, versions, code changes, applied sequences, the
 // outbox, search and retention (store/resident_store.h).
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,32 @@ void Append(std::string* sql, const char* fragment, int* next) {
     }
   }
 }
+
+// The inserts with their id drawn ahead (PgTxn::DrawId), so that nothing waits for RETURNING.
+constexpr char kInsertResidentWithId[] =
+    "INSERT INTO residents (resident_code, status, municipality_code, version_id, name, "
+    "name_kana, sex, birth_date, address, number_mac, name_key, kana_key, address_key, "
+    "updated_at, removed_at, person_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+constexpr char kInsertVersionWithId[] =
+    "INSERT INTO versions (person_id, municipality_code, sequence, kind, reason, change_date, "
+    "resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, "
+    "address, new_resident_code, applied_at, superseded_at, version_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+    "$19)";
+constexpr char kDrawPersonIds[] =
+    "SELECT nextval(pg_get_serial_sequence('residents', 'person_id')) "
+    "FROM generate_series(1, $1)";
+constexpr char kDrawVersionIds[] =
+    "SELECT nextval(pg_get_serial_sequence('versions', 'version_id')) "
+    "FROM generate_series(1, $1)";
+constexpr int64_t kMaxIdBlock = 1024;
+// A batch's lookups at once (PgTxn::Prefetch).
+constexpr char kResidentsByCodes[] =
+    "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE resident_code = ANY($1)";
+constexpr char kReplacedCodes[] = "SELECT old_code FROM code_changes WHERE old_code = ANY($1)";
+constexpr char kHoldersOfNumbers[] =
+    "SELECT number_mac, person_id, status = 'active' FROM residents WHERE number_mac = ANY($1)";
 
 Result<bool> QueryBool(Conn* db, const char* sql, const Params& p) {
   auto n = db->QueryInt(sql, p);
@@ -125,7 +152,11 @@ Result<StoreStats> PgReader::Stats() {
 }
 
 Result<int64_t> PgTxn::LastSequence(const std::string& municipality) {
-  return db_->QueryInt(kLastSequence, Params().Text(municipality));
+  auto it = cache_.last_sequence.find(municipality);
+  if (it != cache_.last_sequence.end()) return it->second;
+  KAKUNIN_ASSIGN_OR_RETURN(last, db_->QueryInt(kLastSequence, Params().Text(municipality)));
+  cache_.last_sequence.emplace(municipality, last);
+  return last;
 }
 
 Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipality,
@@ -135,22 +166,95 @@ Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipa
 
 Status PgTxn::RecordApplied(const std::string& municipality, int64_t sequence,
                             const std::string& payload_mac, int64_t applied_at) {
-  return db_
-      ->Run(kRecordApplied,
-            Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at))
-      .status();
+  KAKUNIN_RETURN_IF_ERROR(
+      db_->Defer(kRecordApplied,
+                 Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at)));
+  auto it = cache_.last_sequence.find(municipality);
+  if (it != cache_.last_sequence.end()) it->second = std::max(it->second, sequence);
+  return Status::Ok();
+}
+
+void TxnCache::Put(const ResidentRow& row) {
+  auto code = code_of.find(row.person_id);
+  if (code != code_of.end() && code->second != row.resident_code) {
+    by_code[code->second] = std::nullopt;  // a code change: the old code is nobody's now
+  }
+  by_code[row.resident_code] = row;
+  code_of[row.person_id] = row.resident_code;
+  auto mac = mac_of.find(row.person_id);
+  if (mac != mac_of.end()) {
+    auto& holders = by_mac[mac->second];
+    std::erase_if(holders, [&](const auto& h) { return h.first == row.person_id; });
+    mac_of.erase(mac);
+  }
+  // Listed only under a MAC whose holders are all known (else the list would be partial).
+  auto list = by_mac.find(row.number_mac);
+  if (list != by_mac.end()) {
+    list->second.emplace_back(row.person_id, row.status == ResidentStatus::kActive);
+    mac_of[row.person_id] = row.number_mac;
+  }
+}
+
+Status PgTxn::Prefetch(const PrefetchHint& hint) {
+  if (!hint.resident_codes.empty()) {
+    auto rows = db_->Query(kResidentsByCodes, Params().TextArray(hint.resident_codes));
+    if (!rows.ok()) return rows.status();
+    for (const std::string& c : hint.resident_codes) {
+      auto it = cache_.by_code.find(c);
+      if (it == cache_.by_code.end() || it->second) cache_.by_code[c] = std::nullopt;
+    }
+    for (int i = 0; i < rows->size(); ++i) {
+      ResidentRow r = ReadResident(*rows, i);
+      cache_.by_code[r.resident_code] = r;
+      cache_.code_of[r.person_id] = r.resident_code;
+    }
+    auto old = db_->Query(kReplacedCodes, Params().TextArray(hint.resident_codes));
+    if (!old.ok()) return old.status();
+    for (const std::string& c : hint.resident_codes) cache_.replacement_known.insert(c);
+    for (int i = 0; i < old->size(); ++i) cache_.replaced.insert(old->Text(i, 0));
+  }
+  if (!hint.number_macs.empty()) {
+    auto rows = db_->Query(kHoldersOfNumbers, Params().BytesArray(hint.number_macs));
+    if (!rows.ok()) return rows.status();
+    for (const std::string& m : hint.number_macs) {
+      for (const auto& h : cache_.by_mac[m]) cache_.mac_of.erase(h.first);
+      cache_.by_mac[m].clear();
+    }
+    for (int i = 0; i < rows->size(); ++i) {
+      std::string m = rows->Blob(i, 0);
+      int64_t person = rows->Int(i, 1);
+      auto prev = cache_.mac_of.find(person);
+      if (prev != cache_.mac_of.end() && prev->second != m) {
+        std::erase_if(cache_.by_mac[prev->second],
+                      [&](const auto& h) { return h.first == person; });
+      }
+      cache_.by_mac[m].emplace_back(person, rows->Int(i, 2) != 0);
+      cache_.mac_of[person] = m;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<std::optional<ResidentRow>> PgTxn::FindByResidentCode(const std::string& code) {
+  auto it = cache_.by_code.find(code);
+  if (it != cache_.by_code.end()) return it->second;
   return QueryResident(db_, kResidentByCode, code);
 }
 
 Result<std::optional<ResidentRow>> PgTxn::FindByAnyResidentCode(const std::string& code) {
+  auto it = cache_.by_code.find(code);
+  if (it != cache_.by_code.end()) {
+    if (it->second) return it->second;
+    // Nobody holds it now, and it was never replaced: nobody held it.
+    if (cache_.replacement_known.count(code) != 0 && cache_.replaced.count(code) == 0) {
+      return std::optional<ResidentRow>();
+    }
+  }
   return FindByAnyCode(db_, code);
 }
 
 Status PgTxn::AddExpectedMoveOut(int64_t person_id, const std::string& municipality) {
-  return db_->Run(kAddExpectedMoveOut, Params().Int(person_id).Text(municipality)).status();
+  return db_->Defer(kAddExpectedMoveOut, Params().Int(person_id).Text(municipality));
 }
 
 Result<bool> PgTxn::TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) {
@@ -160,6 +264,7 @@ Result<bool> PgTxn::TakeExpectedMoveOut(int64_t person_id, const std::string& mu
 }
 
 Result<int64_t> PgTxn::RekeyResidents(const std::function<std::string(std::string_view)>& key) {
+  cache_.Clear();  // the rows' search keys change
   int64_t after = 0, done = 0;
   for (;;) {
     // A chunk read first, then updated: the scan never sees its own writes.
@@ -181,6 +286,10 @@ Result<int64_t> PgTxn::RekeyResidents(const std::function<std::string(std::strin
 }
 
 Result<bool> PgTxn::IsResidentCodeKnown(const std::string& code) {
+  auto it = cache_.by_code.find(code);
+  if (it != cache_.by_code.end() && cache_.replacement_known.count(code) != 0) {
+    return it->second.has_value() || cache_.replaced.count(code) != 0;
+  }
   return QueryBool(db_, kCodeKnown, Params().Text(code));
 }
 
@@ -189,17 +298,46 @@ Result<std::optional<VersionRow>> PgTxn::Version(int64_t version_id) {
 }
 
 Result<bool> PgTxn::NumberHeldByOther(const std::string& mac, int64_t except_person) {
+  auto it = cache_.by_mac.find(mac);
+  if (it != cache_.by_mac.end()) {
+    for (const auto& [person, active] : it->second) {
+      if (active && person != except_person) return true;
+    }
+    return false;
+  }
   return QueryBool(db_, kNumberHeldByOther, Params().Bytes(mac).Int(except_person));
 }
 
+Result<int64_t> PgTxn::DrawId(const char* sql, IdPool* pool) {
+  if (pool->next == pool->ids.size()) {
+    auto rows = db_->Query(sql, Params().Int(pool->block));
+    if (!rows.ok()) return rows.status();
+    pool->ids.clear();
+    pool->next = 0;
+    for (int i = 0; i < rows->size(); ++i) pool->ids.push_back(rows->Int(i, 0));
+    if (pool->ids.empty()) return Status::Internal("no id drawn");
+    pool->block = std::min(pool->block * 2, kMaxIdBlock);
+  }
+  return pool->ids[pool->next++];
+}
+
 Result<int64_t> PgTxn::InsertResident(const ResidentRow& row) {
-  return db_->QueryInt(kInsertResident, ResidentParams(row));
+  KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawPersonIds, &person_ids_));
+  Params p = ResidentParams(row);
+  p.Int(id);
+  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertResidentWithId, p));
+  ResidentRow written = row;
+  written.person_id = id;
+  cache_.Put(written);
+  return id;
 }
 
 Status PgTxn::UpdateResident(const ResidentRow& row) {
   Params p = ResidentParams(row);
   p.Int(row.person_id);
-  return db_->Run(kUpdateResident, p).status();
+  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kUpdateResident, p));
+  cache_.Put(row);
+  return Status::Ok();
 }
 
 Result<int64_t> PgTxn::InsertVersion(const VersionRow& v) {
@@ -222,28 +360,42 @@ Result<int64_t> PgTxn::InsertVersion(const VersionRow& v) {
       .OptionalText(v.new_resident_code)
       .Int(v.applied_at)
       .Int(v.superseded_at);
-  return db_->QueryInt(kInsertVersion, p);
+  KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawVersionIds, &version_ids_));
+  p.Int(id);
+  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertVersionWithId, p));
+  return id;
 }
 
 Status PgTxn::SetResidentVersion(int64_t person_id, int64_t version_id) {
-  return db_->Run(kSetResidentVersion, Params().Int(person_id).Int(version_id)).status();
+  KAKUNIN_RETURN_IF_ERROR(
+      db_->Defer(kSetResidentVersion, Params().Int(person_id).Int(version_id)));
+  auto code = cache_.code_of.find(person_id);
+  if (code != cache_.code_of.end()) {
+    auto& row = cache_.by_code[code->second];
+    if (row && row->person_id == person_id) row->version_id = version_id;
+  }
+  return Status::Ok();
 }
 
 Status PgTxn::MarkSuperseded(int64_t version_id, int64_t at) {
-  return db_->Run(kMarkSuperseded, Params().Int(version_id).Int(at)).status();
+  return db_->Defer(kMarkSuperseded, Params().Int(version_id).Int(at));
 }
 
 Status PgTxn::RecordCodeChange(const std::string& old_code, const std::string& new_code,
                                int64_t person_id, int64_t at) {
-  return db_->Run(kRecordCodeChange, Params().Text(old_code).Text(new_code).Int(person_id).Int(at))
-      .status();
+  KAKUNIN_RETURN_IF_ERROR(db_->Defer(
+      kRecordCodeChange, Params().Text(old_code).Text(new_code).Int(person_id).Int(at)));
+  cache_.replacement_known.insert(old_code);
+  cache_.replaced.insert(old_code);
+  return Status::Ok();
 }
 
 Status PgTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
-  return db_->Run(kEnqueueOutbox, Params().Int(version_id).Int(at)).status();
+  return db_->Defer(kEnqueueOutbox, Params().Int(version_id).Int(at));
 }
 
 Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before, bool dry_run) {
+  cache_.Clear();  // removed residents go
   PurgeCounts c;
   KAKUNIN_ASSIGN_OR_RETURN(
       superseded,

@@ -12,6 +12,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "store/pg/conn.h"
@@ -109,8 +112,49 @@ class PgReader final : public RegistryReader {
   std::shared_ptr<ConnPool> pool_;
 };
 
-// Writes inside the transaction RegistryStore::Write opened on the writer connection.
-class PgTxn final : public RegistryTxn {
+// What one write transaction read or wrote, so that a batch's lookups do not each cost a round
+// trip (residents.cc). Only what this transaction's own writes keep exact is remembered, and all
+// of it is forgotten on a rollback to a savepoint; the ids drawn ahead are kept (an id drawn and
+// not used is a gap, as an insert rolled back leaves one).
+struct TxnCache {
+  std::unordered_map<std::string, int64_t> last_sequence;  // municipality → max applied
+  // Residents by current code: the row, or nullopt when nobody holds the code. Every person
+  // with a row here is in code_of under that code.
+  std::unordered_map<std::string, std::optional<ResidentRow>> by_code;
+  std::unordered_map<int64_t, std::string> code_of;
+  // Codes whose replacement (code_changes.old_code) is known, and those of them replaced.
+  std::unordered_set<std::string> replacement_known;
+  std::unordered_set<std::string> replaced;
+  // Every resident holding a number MAC: (person, active). Every person listed is in mac_of
+  // under that MAC.
+  std::unordered_map<std::string, std::vector<std::pair<int64_t, bool>>> by_mac;
+  std::unordered_map<int64_t, std::string> mac_of;
+
+  void Clear() {
+    last_sequence.clear();
+    by_code.clear();
+    code_of.clear();
+    replacement_known.clear();
+    replaced.clear();
+    by_mac.clear();
+    mac_of.clear();
+  }
+  // A resident row as written or read now: the code and MAC maps follow it.
+  void Put(const ResidentRow& row);
+};
+
+// Ids drawn ahead from an identity column's sequence, a growing block per round trip: inserts
+// then name their id and need no answer (RETURNING), so they can be deferred.
+struct IdPool {
+  std::vector<int64_t> ids;
+  size_t next = 0;
+  int64_t block = 16;
+};
+
+// Writes inside the transaction RegistryStore::Write opened on the writer connection. Writes
+// whose caller needs no answer are deferred (Conn::Defer) and read back with the next statement
+// that needs one, or the COMMIT.
+class PgTxn : public RegistryTxn {
  public:
   explicit PgTxn(Conn* db) : db_(db) {}
 
@@ -118,6 +162,7 @@ class PgTxn final : public RegistryTxn {
   Status Savepoint() override;
   Status RollbackToSavepoint() override;
   Status ReleaseSavepoint() override;
+  Status Prefetch(const PrefetchHint& hint) override;
 
   // --- residents (residents.cc) ---
   Result<int64_t> LastSequence(const std::string& municipality) override;
@@ -235,8 +280,13 @@ class PgTxn final : public RegistryTxn {
   Status CreateImportTables();
 
  private:
+  Result<int64_t> DrawId(const char* sql, IdPool* pool);
+
   Conn* db_;
   int depth_ = 0;
+  TxnCache cache_;
+  IdPool person_ids_;
+  IdPool version_ids_;
 };
 
 }  // namespace kakunin::store::pg::detail

@@ -1,0 +1,54 @@
+#pragma once
+
+// The operation log's appends in one write transaction without a round trip each (issue 13):
+// what an append reads (the log's size and last time, the latest checkpoint, the tree's nodes,
+// residents' chain heads, the map's nodes) is answered from what this transaction already read
+// or wrote, and its writes are deferred (Conn::Defer). A separate layer over PgTxn (log.cc keeps
+// the one-statement-per-call definitions, used on a miss), so the two merge apart. Internal to
+// store/pg/.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "store/pg/detail/pg_store_impl.h"
+
+namespace kakunin::store::pg::detail {
+
+class PgWriteTxn final : public PgTxn {
+ public:
+  explicit PgWriteTxn(Conn* db) : PgTxn(db), db_(db) {}
+
+  Status RollbackToSavepoint() override;
+  // PgTxn's, and the chain heads of the batch's residents.
+  Status Prefetch(const PrefetchHint& hint) override;
+
+  Result<int64_t> AuditSize() override;
+  Result<int64_t> AuditLastTime() override;
+  Status InsertAuditEntry(const AuditRow& a, const std::vector<std::string>& targets) override;
+  Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override;
+  Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) override;
+  Result<std::optional<CheckpointRow>> LatestCheckpoint() override;
+  Status InsertCheckpoint(const CheckpointRow& c) override;
+  Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
+  Status PutResidentHead(const ResidentHeadRow& row) override;
+  Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
+  Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
+  Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override;
+
+ private:
+  void Forget();
+
+  Conn* db_;
+  std::optional<int64_t> size_;
+  std::optional<int64_t> last_time_;
+  std::optional<std::optional<CheckpointRow>> latest_;
+  // Tree nodes (level 0: the entries' leaf hashes) are written once and never change.
+  std::map<std::pair<uint32_t, int64_t>, std::optional<std::string>> nodes_;
+  std::map<std::string, std::optional<ResidentHeadRow>> heads_;
+  std::map<std::pair<uint32_t, std::string>, std::optional<MapNodeRow>> map_nodes_;
+};
+
+}  // namespace kakunin::store::pg::detail
