@@ -61,6 +61,17 @@ Result<int64_t> PgWriteTxn::AuditLastTime() {
   return *last_time_;
 }
 
+// The append path's one read (audit/log.cc), answered from the two above: after the first
+// append of a transaction it costs no round trip.
+Result<AuditWriter::AuditTailRow> PgWriteTxn::AuditTail() {
+  if (!size_ || !last_time_) {
+    KAKUNIN_ASSIGN_OR_RETURN(tail, PgTxn::AuditTail());
+    size_ = tail.size;
+    last_time_ = tail.last_time;
+  }
+  return AuditTailRow{*size_, *last_time_};
+}
+
 // The same statements and parameters as PgTxn's (log.cc), deferred.
 Status PgWriteTxn::InsertAuditEntry(const AuditRow& a, const std::vector<std::string>& targets) {
   Params p;

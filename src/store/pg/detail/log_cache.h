@@ -27,6 +27,7 @@ class PgWriteTxn final : public PgTxn {
 
   Result<int64_t> AuditSize() override;
   Result<int64_t> AuditLastTime() override;
+  Result<AuditTailRow> AuditTail() override;
   Status InsertAuditEntry(const AuditRow& a, const std::vector<std::string>& targets) override;
   Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override;
   Status PutAuditNode(uint32_t level, int64_t index, const std::string& hash) override;
