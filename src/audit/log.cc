@@ -281,6 +281,13 @@ Result<std::string> AuditLog::UpdateResidentMap(store::RegistryTxn& txn) const {
   // entry (written per entry by the first release of version 2) is not stepped again.
   KAKUNIN_ASSIGN_OR_RETURN(from, txn.LatestMapCheckpointSize());
   std::unordered_map<std::string, std::optional<store::ResidentHeadRow>> moved;
+  // Heads written since by someone else than this function: a purge's chain restarts
+  // (audit/statement.h), marked with the purge entry's sequence; their map leaves change too.
+  KAKUNIN_ASSIGN_OR_RETURN(restarted, txn.ResidentHeadsFrom(from));
+  for (store::ResidentHeadRow& h : restarted) {
+    std::string key = h.key;
+    moved.emplace(std::move(key), std::move(h));
+  }
   Status failure;
   KAKUNIN_RETURN_IF_ERROR(txn.ForEachAuditTargets(
       from, [&](int64_t seq, const std::string& leaf_hash, const std::string& targets) -> bool {

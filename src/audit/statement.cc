@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "audit/entry.h"
 #include "audit/key_rotation.h"
@@ -220,6 +221,7 @@ Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
   ChainRestartPlan plan;
   KAKUNIN_ASSIGN_OR_RETURN(size, reader.AuditSize());
   plan.before_seq = size;
+  plan.size = size;
   // Where the last purge stopped: the entries before it were erased and their chains restarted
   // then (each purge entry names it, "erased_before_seq=N"), so the scan starts there.
   int64_t from = 0;
@@ -265,9 +267,13 @@ Result<ChainRestartPlan> PlanChainRestarts(store::RegistryReader& reader,
   plan.restarts.reserve(keys.size());
   for (const std::string& key : keys) {
     KAKUNIN_ASSIGN_OR_RETURN(seen, reader.ResidentHead(key));
-    if (!seen) return Status::DataLoss("a resident named in the log has no chain");
     ChainRestart r;
-    r.seen = *seen;
+    if (seen) {
+      r.seen = *seen;
+    } else {
+      r.seen.key = key;
+      r.had_head = false;
+    }
     KAKUNIN_ASSIGN_OR_RETURN(chain, ResidentChain(reader, key, plan.before_seq, size));
     r.count = chain.first;
     r.head = std::move(chain.second);
@@ -284,9 +290,37 @@ Status ApplyChainRestarts(store::RegistryTxn& txn, const ChainRestartPlan& plan,
   if (erased_before_seq != plan.before_seq && !nothing_new) {
     return Status::Unavailable("the log's erasable prefix moved during the purge");
   }
+  // Entries since the plan that name one of its residents (a read, a change): the chain the
+  // plan computed misses them. Appends store no heads (audit/log.h), so look at the entries.
+  std::unordered_set<std::string_view> planned;
+  for (const ChainRestart& r : plan.restarts) planned.insert(r.seen.key);
+  bool named = false;
+  Status undecodable;
+  KAKUNIN_RETURN_IF_ERROR(txn.ForEachAuditTargets(
+      plan.size, [&](int64_t seq, const std::string&, const std::string& targets) -> bool {
+        if (seq >= at_seq && at_seq > 0) return false;
+        auto leaves = DecodeTargetLeaves(targets);
+        if (!leaves.ok()) {
+          undecodable = Status::DataLoss("entry " + std::to_string(seq) +
+                                         ": its stored targets cannot be decoded");
+          return false;
+        }
+        for (const TargetLeaf& l : *leaves) {
+          if (planned.contains(l.mac)) {
+            named = true;
+            return false;
+          }
+        }
+        return true;
+      }));
+  KAKUNIN_RETURN_IF_ERROR(undecodable);
+  if (named) return Status::Unavailable("a resident's chain moved during the purge");
   for (const ChainRestart& r : plan.restarts) {
     KAKUNIN_ASSIGN_OR_RETURN(now, txn.ResidentHead(r.seen.key));
-    if (!now || now->count != r.seen.count || now->head != r.seen.head) {
+    const bool moved = r.had_head ? (!now || now->count != r.seen.count ||
+                                     now->head != r.seen.head || now->last_seq != r.seen.last_seq)
+                                  : now.has_value();
+    if (moved) {
       return Status::Unavailable("a resident's chain moved during the purge");
     }
     store::ResidentHeadRow row;

@@ -113,12 +113,16 @@ Result<std::pair<int64_t, std::string>> ResidentChain(store::RegistryReader& rea
 // transaction, names before_seq. Statements then show exactly the kept entries.
 struct ChainRestart {
   store::ResidentHeadRow seen;  // the head as the plan read it
+  // Whether one was stored: heads are written when a checkpoint signs the map (audit/log.h), so
+  // a resident named only since the last one has none yet.
+  bool had_head = true;
   int64_t count = 0;            // the restarted chain
   std::string head;
 };
 struct ChainRestartPlan {
   int64_t from = 0;        // where the last purge stopped (the scan started there)
   int64_t before_seq = 0;  // the prefix to be erased: entries older than the time asked
+  int64_t size = 0;        // the log's size when planned: later entries must not name them
   std::vector<ChainRestart> restarts;
 };
 // Reads, in a snapshot: the prefix of entries with time before `erase_before_time`, the

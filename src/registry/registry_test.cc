@@ -585,7 +585,7 @@ TEST_F(RegistryTest, PurgeErasesOnlyWhatRetentionEnded) {
   // Applied on 2026-11-21: nothing is due before 2176-11-21.
   clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 20));
   auto early = registry_->Purge(Date::FromYmd(2176, 11, 20), false, actor_);
-  ASSERT_TRUE(early.ok());
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
   EXPECT_EQ(early->superseded_versions, 0);
   EXPECT_EQ(early->removed_residents, 0);
   auto dry = registry_->Purge(Date::FromYmd(2176, 11, 22), true, actor_);
