@@ -37,6 +37,7 @@ case "$store" in
     holds_code="instr(payload, CAST('CODE' AS BLOB)) > 0 OR instr(targets, CAST('CODE' AS BLOB)) > 0"
     not_v2="substr(payload, 1, 1) NOT IN (X'02', X'03')"
     not_v3="substr(payload, 1, 1) <> X'03'"
+    no_fk=""
     flip_last_bit0="CAST(substr(payload, 1, length(payload) - 1) || CASE WHEN substr(payload, -1) = X'00' THEN X'01' ELSE X'00' END AS BLOB)"
     cut_nodes="((idx + 1) << level) > 1400"
     ;;
@@ -63,6 +64,8 @@ case "$store" in
     holds_code="position(convert_to('CODE', 'UTF8') in payload) > 0 OR position(convert_to('CODE', 'UTF8') in coalesce(targets, ''::bytea)) > 0"
     not_v2="get_byte(payload, 0) NOT IN (2, 3)"
     not_v3="get_byte(payload, 0) <> 3"
+    # Whoever deletes a resident row behind the node's back turns the foreign keys off first.
+    no_fk="SET session_replication_role = replica;"
     flip_last_bit0="set_byte(payload, length(payload) - 1, CASE WHEN get_byte(payload, length(payload) - 1) = 0 THEN 1 ELSE 0 END)"
     cut_nodes="((idx + 1) << level::int4) > 1400"  # (int8 << int4: there is no int8 << int8)
     ;;
@@ -213,7 +216,8 @@ expect_detected "a target removed" \
 # Part 4: the stored records against what the log says was written. Version and resident-row
 # ids, and the entry that wrote them, are named; never a field's value.
 superseded=$(db "SELECT min(version_id) FROM versions WHERE superseded_at > 0")
-current=$(db "SELECT max(version_id) FROM versions WHERE superseded_at = 0")
+# Named explicitly: PostgreSQL's sequence may be past ids the writer drew ahead.
+next_version=$(db "SELECT max(version_id) + 1 FROM versions")
 moved_to=$(db "SELECT person_id FROM versions WHERE version_id = 10")
 person=$(db "SELECT person_id FROM versions WHERE version_id = $superseded")
 expect_detected "a resident's birth date edited in place (the residents table)" \
@@ -235,8 +239,8 @@ expect_detected "a version moved to another resident" \
   "UPDATE versions SET person_id = $moved_to WHERE version_id = $superseded" \
   "version $superseded belongs to resident row $moved_to, but entry [0-9]* wrote it for resident row $person (moved)"
 expect_detected "an old version re-inserted as the current one" \
-  "INSERT INTO versions (person_id, municipality_code, sequence, kind, reason, change_date, resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, address, new_resident_code, applied_at, superseded_at) SELECT person_id, municipality_code, sequence, kind, reason, change_date, resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, address, new_resident_code, applied_at, 0 FROM versions WHERE version_id = $superseded; UPDATE residents SET version_id = (SELECT max(version_id) FROM versions) WHERE person_id = $person" \
-  "version $((current + 1)) was written by no entry"
+  "INSERT INTO versions (version_id, person_id, municipality_code, sequence, kind, reason, change_date, resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, address, new_resident_code, applied_at, superseded_at) SELECT $next_version, person_id, municipality_code, sequence, kind, reason, change_date, resident_code, sealed_number, name, name_kana, former_surname, alias, sex, birth_date, address, new_resident_code, applied_at, 0 FROM versions WHERE version_id = $superseded; UPDATE residents SET version_id = (SELECT max(version_id) FROM versions) WHERE person_id = $person" \
+  "version $next_version was written by no entry"
 expect_detected "a resident pointed back at a superseded version" \
   "UPDATE versions SET superseded_at = 0 WHERE version_id = $superseded; UPDATE residents SET version_id = $superseded WHERE person_id = $person" \
   "version $superseded is marked current"
@@ -244,7 +248,7 @@ expect_detected "a removed resident made active again" \
   "UPDATE residents SET status = 'active', removed_at = 0 WHERE status = 'removed'" \
   "differs from its current version [0-9]* (entry [0-9]*): status, removed_at"
 expect_detected "a resident row deleted" \
-  "DELETE FROM residents WHERE person_id = 7" \
+  "$no_fk DELETE FROM residents WHERE person_id = 7" \
   "resident row 7 (current version [0-9]*, entry [0-9]*) is missing"
 expect_detected "a version's state leaf altered in the log (the entry no longer gives its leaf hash)" \
   "UPDATE audit_entries SET payload = $flip_last_bit0 WHERE seq = (SELECT max(seq) FROM audit_entries WHERE action = 'notification.apply')" \

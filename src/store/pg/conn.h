@@ -113,6 +113,12 @@ class Conn {
   bool Healthy() const;
   PGconn* raw() { return c_; }
 
+  // Ids drawn ahead from a sequence on this connection and not used yet, by the statement that
+  // draws them (PgTxn::DrawId). Kept across transactions, so a single writer's ids stay dense
+  // (unused ones are not thrown away at each commit); gone with the connection, so after a
+  // failover or a server restart only the new server's sequence decides.
+  std::deque<int64_t>& SpareIds(const char* draw_sql) { return spare_ids_[draw_sql]; }
+
  private:
   explicit Conn(PGconn* c) : c_(c) {}
   Result<std::string> PrepareNamed(const std::string& key, const char* sql, const Params& p,
@@ -159,6 +165,7 @@ class Conn {
   Status deferred_error_;
   std::unordered_map<std::string, std::string> by_address_;  // address → statement name
   std::unordered_map<std::string, std::string> by_text_;
+  std::unordered_map<std::string, std::deque<int64_t>> spare_ids_;
   int next_ = 0;
 };
 

@@ -309,16 +309,17 @@ Result<bool> PgTxn::NumberHeldByOther(const std::string& mac, int64_t except_per
 }
 
 Result<int64_t> PgTxn::DrawId(const char* sql, IdPool* pool) {
-  if (pool->next == pool->ids.size()) {
+  std::deque<int64_t>& spare = db_->SpareIds(sql);
+  if (spare.empty()) {
     auto rows = db_->Query(sql, Params().Int(pool->block));
     if (!rows.ok()) return rows.status();
-    pool->ids.clear();
-    pool->next = 0;
-    for (int i = 0; i < rows->size(); ++i) pool->ids.push_back(rows->Int(i, 0));
-    if (pool->ids.empty()) return Status::Internal("no id drawn");
+    for (int i = 0; i < rows->size(); ++i) spare.push_back(rows->Int(i, 0));
+    if (spare.empty()) return Status::Internal("no id drawn");
     pool->block = std::min(pool->block * 2, kMaxIdBlock);
   }
-  return pool->ids[pool->next++];
+  const int64_t id = spare.front();
+  spare.pop_front();
+  return id;
 }
 
 Result<int64_t> PgTxn::InsertResident(const ResidentRow& row) {
