@@ -19,6 +19,24 @@ namespace kakunin::store {
 
 // One stored value as both stores hold them (SQLite STRICT: INTEGER, TEXT, BLOB; PostgreSQL:
 // int8, text, bytea).
+// An SQL identifier (table or column name) in double quotes, inner quotes doubled: the same in
+// SQLite and PostgreSQL, for the names the copy reads from the schema itself.
+inline std::string QuoteIdentifier(const std::string& id) {
+  std::string out = "\"";
+  for (char c : id) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// "a", "b", … for a column list.
+inline std::string ColumnList(const std::vector<std::string>& columns) {
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i) out += (i ? ", " : "") + QuoteIdentifier(columns[i]);
+  return out;
+}
+
 struct Cell {
   enum class Kind : uint8_t { kNull = 0, kInt = 1, kText = 2, kBlob = 3 };
   Kind kind = Kind::kNull;

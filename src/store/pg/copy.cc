@@ -15,21 +15,6 @@
 namespace kakunin::store::pg {
 namespace {
 
-std::string Quote(const std::string& id) {
-  std::string out = "\"";
-  for (char c : id) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string ColumnList(const std::vector<std::string>& columns) {
-  std::string out;
-  for (size_t i = 0; i < columns.size(); ++i) out += (i ? ", " : "") + Quote(columns[i]);
-  return out;
-}
-
 constexpr char kTables[] =
     "SELECT c.relname::text FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
     "AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations' ORDER BY 1";
@@ -173,10 +158,10 @@ class PgTables : public TableStore {
                   table.types[static_cast<size_t>(at)] == Cell::Kind::kText;
       // Byte order, as SQLite compares (every text column is COLLATE "C" already).
       order +=
-          (order.empty() ? "" : ", ") + Quote(k) + (text ? " COLLATE \"C\"" : "") + " NULLS FIRST";
+          (order.empty() ? "" : ", ") + QuoteIdentifier(k) + (text ? " COLLATE \"C\"" : "") + " NULLS FIRST";
     }
     KAKUNIN_RETURN_IF_ERROR(c_->Exec("DECLARE kakunin_scan NO SCROLL CURSOR FOR SELECT " +
-                                     ColumnList(table.columns) + " FROM " + Quote(table.name) +
+                                     ColumnList(table.columns) + " FROM " + QuoteIdentifier(table.name) +
                                      " ORDER BY " + order));
     const std::string fetch = "FETCH " + std::to_string(batch) + " FROM kakunin_scan";
     const int n = static_cast<int>(table.columns.size());
@@ -215,7 +200,7 @@ class PgTables : public TableStore {
   }
 
   Result<int64_t> CountRows(const std::string& table) override {
-    KAKUNIN_ASSIGN_OR_RETURN(r, c_->QueryText("SELECT count(*) FROM " + Quote(table), Params()));
+    KAKUNIN_ASSIGN_OR_RETURN(r, c_->QueryText("SELECT count(*) FROM " + QuoteIdentifier(table), Params()));
     return r.empty() ? 0 : r.Int(0, 0);
   }
 
@@ -233,12 +218,12 @@ class PgTables : public TableStore {
   }
 
   Status CreateTable(const TableShape& table) override {
-    std::string sql = "CREATE TABLE " + Quote(table.name) + " (";
+    std::string sql = "CREATE TABLE " + QuoteIdentifier(table.name) + " (";
     for (size_t i = 0; i < table.columns.size(); ++i) {
       const char* type = table.types[i] == Cell::Kind::kInt    ? "int8"
                          : table.types[i] == Cell::Kind::kText ? "text COLLATE \"C\""
                                                                : "bytea";
-      sql += Quote(table.columns[i]) + " " + type + ", ";
+      sql += QuoteIdentifier(table.columns[i]) + " " + type + ", ";
     }
     sql += "PRIMARY KEY (" + ColumnList(table.key) + "))";
     return c_->Exec(sql);
@@ -246,7 +231,7 @@ class PgTables : public TableStore {
 
   Status StartTable(const TableShape& table) override {
     std::string sql =
-        "COPY " + Quote(table.name) + " (" + ColumnList(table.columns) + ") FROM STDIN";
+        "COPY " + QuoteIdentifier(table.name) + " (" + ColumnList(table.columns) + ") FROM STDIN";
     PGresult* r = PQexec(c_->raw(), sql.c_str());
     if (r == nullptr) return ConnError(c_->raw(), "copy");
     if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -296,7 +281,7 @@ class PgTables : public TableStore {
       const std::string table = r.Text(i, 0);
       const std::string column = r.Text(i, 1);
       KAKUNIN_ASSIGN_OR_RETURN(
-          max, c_->QueryText("SELECT coalesce(max(" + Quote(column) + "), 0) FROM " + Quote(table),
+          max, c_->QueryText("SELECT coalesce(max(" + QuoteIdentifier(column) + "), 0) FROM " + QuoteIdentifier(table),
                              Params()));
       int64_t value = max.empty() ? 0 : max.Int(0, 0);
       if (auto it = counters.find(table); it != counters.end()) value = std::max(value, it->second);

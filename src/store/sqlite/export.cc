@@ -12,21 +12,6 @@
 namespace kakunin::store::sqlite {
 namespace {
 
-std::string Quote(const std::string& id) {
-  std::string out = "\"";
-  for (char c : id) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string ColumnList(const std::vector<std::string>& columns) {
-  std::string out;
-  for (size_t i = 0; i < columns.size(); ++i) out += (i ? ", " : "") + Quote(columns[i]);
-  return out;
-}
-
 constexpr char kTables[] =
     "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE "
     "'\\' "
@@ -65,7 +50,7 @@ class SqliteTables : public TableStore {
       t.name = name;
       std::vector<std::pair<int64_t, std::string>> key;
       {
-        KAKUNIN_ASSIGN_OR_RETURN(s, db_->PrepareText("PRAGMA table_info(" + Quote(name) + ")"));
+        KAKUNIN_ASSIGN_OR_RETURN(s, db_->PrepareText("PRAGMA table_info(" + QuoteIdentifier(name) + ")"));
         Status st;
         while (s->Step(&st)) {
           std::string column = s->Text(1);
@@ -94,7 +79,7 @@ class SqliteTables : public TableStore {
       if (t.key.empty()) t.key = t.columns;  // no declared key: every column orders the rows
       {
         KAKUNIN_ASSIGN_OR_RETURN(s,
-                                 db_->PrepareText("PRAGMA foreign_key_list(" + Quote(name) + ")"));
+                                 db_->PrepareText("PRAGMA foreign_key_list(" + QuoteIdentifier(name) + ")"));
         Status st;
         while (s->Step(&st)) {
           std::string ref = s->Text(2);
@@ -140,7 +125,7 @@ class SqliteTables : public TableStore {
 
   Status Scan(const TableShape& table, size_t batch,
               const std::function<Status(const std::vector<TableRow>&)>& fn) override {
-    std::string sql = "SELECT " + ColumnList(table.columns) + " FROM " + Quote(table.name) +
+    std::string sql = "SELECT " + ColumnList(table.columns) + " FROM " + QuoteIdentifier(table.name) +
                       " ORDER BY " + ColumnList(table.key);
     KAKUNIN_ASSIGN_OR_RETURN(s, db_->PrepareText(sql));
     std::vector<TableRow> rows;
@@ -182,7 +167,7 @@ class SqliteTables : public TableStore {
   }
 
   Result<int64_t> CountRows(const std::string& table) override {
-    KAKUNIN_ASSIGN_OR_RETURN(s, db_->PrepareText("SELECT count(*) FROM " + Quote(table)));
+    KAKUNIN_ASSIGN_OR_RETURN(s, db_->PrepareText("SELECT count(*) FROM " + QuoteIdentifier(table)));
     Status st;
     int64_t n = s->Step(&st) ? s->Int(0) : 0;
     s->Reset();
@@ -209,12 +194,12 @@ class SqliteTables : public TableStore {
   }
 
   Status CreateTable(const TableShape& table) override {
-    std::string sql = "CREATE TABLE " + Quote(table.name) + " (";
+    std::string sql = "CREATE TABLE " + QuoteIdentifier(table.name) + " (";
     for (size_t i = 0; i < table.columns.size(); ++i) {
       const char* type = table.types[i] == Cell::Kind::kInt    ? "INTEGER"
                          : table.types[i] == Cell::Kind::kText ? "TEXT"
                                                                : "BLOB";
-      sql += Quote(table.columns[i]) + " " + type + ", ";
+      sql += QuoteIdentifier(table.columns[i]) + " " + type + ", ";
     }
     sql += "PRIMARY KEY (" + ColumnList(table.key) + ")) STRICT";
     return db_->Exec(sql);
@@ -222,7 +207,7 @@ class SqliteTables : public TableStore {
 
   Status StartTable(const TableShape& table) override {
     std::string sql =
-        "INSERT INTO " + Quote(table.name) + " (" + ColumnList(table.columns) + ") VALUES (";
+        "INSERT INTO " + QuoteIdentifier(table.name) + " (" + ColumnList(table.columns) + ") VALUES (";
     for (size_t i = 0; i < table.columns.size(); ++i) {
       sql += (i ? ", ?" : "?") + std::to_string(i + 1);
     }
