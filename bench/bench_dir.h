@@ -41,7 +41,8 @@ enum class Phase { kAll, kBuild, kMeasure };
 inline const std::vector<std::string>& BenchFiles() {
   static const std::vector<std::string> files = {"complete",        "registry.db",
                                                  "registry.db-wal", "registry.db-shm",
-                                                 "registry.db-journal", "audit.key"};
+                                                 "registry.db-journal", "audit.key",
+                                                 "audit.key.pub",   "complete.tmp"};
   return files;
 }
 
