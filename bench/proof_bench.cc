@@ -67,6 +67,43 @@ class CountingReaderSource final : public audit::SubtreeSource {
   store::RegistryReader& r_;
 };
 
+// The same node reads as the store's reader (store/sqlite/schema.h kGetAuditLeaf /
+// kGetAuditNode) on a raw read-only connection, for KAKUNIN_BENCH_PROOF_VARIANTS: how much of a
+// warm proof is SQLite's per-statement transaction (locks, file checks) and how much pread.
+class RawSource final : public audit::SubtreeSource {
+ public:
+  explicit RawSource(sqlite3* db) {
+    sqlite3_prepare_v2(db, "SELECT leaf_hash FROM audit_entries WHERE seq = ?1", -1, &leaf_,
+                       nullptr);
+    sqlite3_prepare_v2(db, "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2", -1,
+                       &node_, nullptr);
+  }
+  ~RawSource() override {
+    sqlite3_finalize(leaf_);
+    sqlite3_finalize(node_);
+  }
+  Result<std::string> Subtree(uint32_t level, uint64_t index) override {
+    sqlite3_stmt* s = level == 0 ? leaf_ : node_;
+    if (level == 0) {
+      sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(index));
+    } else {
+      sqlite3_bind_int64(s, 1, level);
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(index));
+    }
+    Result<std::string> out = Status::NotFound("node");
+    if (sqlite3_step(s) == SQLITE_ROW) {
+      out = std::string(static_cast<const char*>(sqlite3_column_blob(s, 0)),
+                        static_cast<size_t>(sqlite3_column_bytes(s, 0)));
+    }
+    sqlite3_reset(s);
+    return out;
+  }
+
+ private:
+  sqlite3_stmt* leaf_ = nullptr;
+  sqlite3_stmt* node_ = nullptr;
+};
+
 double ThreadCpuMs() {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -128,6 +165,35 @@ bool Build(const std::string& path, uint64_t entries) {
   sqlite3_finalize(entry);
   sqlite3_finalize(node);
   return sqlite3_close(db) == SQLITE_OK && ok;
+}
+
+// p50 and p99 CPU ms of `proofs` inclusion proofs (path and leaf, as ProveInclusion reads them)
+// on a raw connection: autocommit (one implicit transaction per read, as the store's reader
+// does now), one read transaction per proof, or that plus mmap instead of pread.
+std::pair<double, double> RawVariant(const std::string& path, uint64_t entries, int proofs,
+                                     uint64_t seed, bool txn, bool mmap) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  Exec(db, "PRAGMA cache_size=-65536");  // as store/sqlite/db.cc
+  if (mmap) Exec(db, "PRAGMA mmap_size=68719476736");
+  std::vector<double> ms;
+  {
+    RawSource source(db);
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < proofs; ++i) {
+      const uint64_t leaf = rng() % entries;
+      rng();
+      const double cpu = ThreadCpuMs();
+      if (txn) Exec(db, "BEGIN");
+      auto p = audit::InclusionProof(source, leaf, entries);
+      auto l = source.Subtree(0, leaf);
+      if (txn) Exec(db, "COMMIT");
+      ms.push_back(ThreadCpuMs() - cpu);
+      if (!p.ok() || !l.ok()) std::fprintf(stderr, "raw proof %d failed\n", i);
+    }
+  }
+  sqlite3_close(db);
+  return {Percentile(ms, 0.5), Percentile(ms, 0.99)};
 }
 
 }  // namespace
@@ -209,6 +275,20 @@ int main(int argc, char** argv) {
     }
   }
   const double total_s = Since(start);
+  // KAKUNIN_BENCH_PROOF_VARIANTS=1: the same leaves (same seed) on raw connections, after the
+  // proofs above (so as warm as their last run).
+  if (const char* v = std::getenv("KAKUNIN_BENCH_PROOF_VARIANTS"); v && std::strcmp(v, "1") == 0) {
+    const auto autocommit = RawVariant(path, entries, proofs, seed, false, false);
+    const auto txn = RawVariant(path, entries, proofs, seed, true, false);
+    const auto txn_mmap = RawVariant(path, entries, proofs, seed, true, true);
+    std::printf("{\"bench\":\"audit_proof_read_variants\",\"entries\":%llu,\"proofs\":%d,"
+                "\"seed\":%llu,\"autocommit_cpu_p50_ms\":%.4f,\"autocommit_cpu_p99_ms\":%.4f,"
+                "\"read_txn_cpu_p50_ms\":%.4f,\"read_txn_cpu_p99_ms\":%.4f,"
+                "\"read_txn_mmap_cpu_p50_ms\":%.4f,\"read_txn_mmap_cpu_p99_ms\":%.4f}\n",
+                static_cast<unsigned long long>(entries), proofs,
+                static_cast<unsigned long long>(seed), autocommit.first, autocommit.second,
+                txn.first, txn.second, txn_mmap.first, txn_mmap.second);
+  }
   std::printf(
       "{\"bench\":\"audit_proofs_synthetic\",\"entries\":%llu,\"proofs\":%d,"
       "\"inclusion_first_ms\":%.4f,\"inclusion_p50_ms\":%.4f,\"inclusion_p99_ms\":%.4f,"
