@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "store/pg/detail/batched.h"
 #include "store/pg/detail/pg_store_impl.h"
 #include "store/pg/detail/rows.h"
 #include "store/pg/schema.h"
@@ -167,8 +168,9 @@ Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipa
 Status PgTxn::RecordApplied(const std::string& municipality, int64_t sequence,
                             const std::string& payload_mac, int64_t applied_at) {
   KAKUNIN_RETURN_IF_ERROR(
-      db_->Defer(kRecordApplied,
-                 Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at)));
+      db_->DeferBatched(kRecordApplied,
+                        Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at),
+                        kAppliedInserts));
   auto it = cache_.last_sequence.find(municipality);
   if (it != cache_.last_sequence.end()) it->second = std::max(it->second, sequence);
   return Status::Ok();
@@ -326,7 +328,7 @@ Result<int64_t> PgTxn::InsertResident(const ResidentRow& row) {
   KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawPersonIds, &person_ids_));
   Params p = ResidentParams(row);
   p.Int(id);
-  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertResidentWithId, p));
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferBatched(kInsertResidentWithId, p, kResidentInserts));
   ResidentRow written = row;
   written.person_id = id;
   cache_.Put(written);
@@ -363,13 +365,14 @@ Result<int64_t> PgTxn::InsertVersion(const VersionRow& v) {
       .Int(v.superseded_at);
   KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawVersionIds, &version_ids_));
   p.Int(id);
-  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertVersionWithId, p));
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferBatched(kInsertVersionWithId, p, kVersionInserts));
   return id;
 }
 
 Status PgTxn::SetResidentVersion(int64_t person_id, int64_t version_id) {
   KAKUNIN_RETURN_IF_ERROR(
-      db_->Defer(kSetResidentVersion, Params().Int(person_id).Int(version_id)));
+      db_->DeferBatched(kSetResidentVersion, Params().Int(person_id).Int(version_id),
+                        kResidentVersionSets));
   auto code = cache_.code_of.find(person_id);
   if (code != cache_.code_of.end()) {
     auto& row = cache_.by_code[code->second];
@@ -392,7 +395,7 @@ Status PgTxn::RecordCodeChange(const std::string& old_code, const std::string& n
 }
 
 Status PgTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
-  return db_->Defer(kEnqueueOutbox, Params().Int(version_id).Int(at));
+  return db_->DeferBatched(kEnqueueOutbox, Params().Int(version_id).Int(at), kOutboxInserts);
 }
 
 Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before, bool dry_run) {
