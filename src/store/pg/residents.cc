@@ -58,10 +58,14 @@ constexpr char kDrawVersionIds[] =
     "SELECT nextval(pg_get_serial_sequence('versions', 'version_id')) "
     "FROM generate_series(1, $1)";
 constexpr int64_t kMaxIdBlock = 1024;
+constexpr int64_t kMaxDrawAhead = 4096;  // per batch (PgTxn::Prefetch)
 // A batch's lookups at once (PgTxn::Prefetch).
 constexpr char kResidentsByCodes[] =
     "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE resident_code = ANY($1)";
 constexpr char kReplacedCodes[] = "SELECT old_code FROM code_changes WHERE old_code = ANY($1)";
+constexpr char kLastSequences[] =
+    "SELECT m, (SELECT max(sequence) FROM applied WHERE municipality_code = m) "
+    "FROM unnest($1::text[]) AS m";
 constexpr char kHoldersOfNumbers[] =
     "SELECT number_mac, person_id, status = 'active' FROM residents WHERE number_mac = ANY($1)";
 
@@ -215,6 +219,22 @@ Status PgTxn::Prefetch(const PrefetchHint& hint) {
     for (const std::string& c : hint.resident_codes) cache_.replacement_known.insert(c);
     for (int i = 0; i < old->size(); ++i) cache_.replaced.insert(old->Text(i, 0));
   }
+  // Ids for the batch's births and versions drawn now, in this round trip's company, rather
+  // than in blocks midway, each of which would wait for everything sent before it.
+  const auto notifications = static_cast<int64_t>(hint.senders.size());
+  KAKUNIN_RETURN_IF_ERROR(DrawAhead(kDrawPersonIds, notifications));
+  KAKUNIN_RETURN_IF_ERROR(DrawAhead(kDrawVersionIds, notifications + notifications / 4));
+  std::vector<std::string> senders;
+  for (const std::string& m : hint.senders) {
+    if (cache_.last_sequence.count(m) == 0) senders.push_back(m);
+  }
+  std::sort(senders.begin(), senders.end());
+  senders.erase(std::unique(senders.begin(), senders.end()), senders.end());
+  if (!senders.empty()) {
+    auto rows = db_->Query(kLastSequences, Params().TextArray(senders));
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) cache_.last_sequence[rows->Text(i, 0)] = rows->Int(i, 1);
+  }
   if (!hint.number_macs.empty()) {
     auto rows = db_->Query(kHoldersOfNumbers, Params().BytesArray(hint.number_macs));
     if (!rows.ok()) return rows.status();
@@ -322,6 +342,16 @@ Result<int64_t> PgTxn::DrawId(const char* sql, IdPool* pool) {
   const int64_t id = spare.front();
   spare.pop_front();
   return id;
+}
+
+Status PgTxn::DrawAhead(const char* sql, int64_t n) {
+  std::deque<int64_t>& spare = db_->SpareIds(sql);
+  const int64_t missing = std::min(n - static_cast<int64_t>(spare.size()), kMaxDrawAhead);
+  if (missing <= 0) return Status::Ok();
+  auto rows = db_->Query(sql, Params().Int(missing));
+  if (!rows.ok()) return rows.status();
+  for (int i = 0; i < rows->size(); ++i) spare.push_back(rows->Int(i, 0));
+  return Status::Ok();
 }
 
 Result<int64_t> PgTxn::InsertResident(const ResidentRow& row) {
