@@ -51,12 +51,15 @@ constexpr char kInsertVersionWithId[] =
     "address, new_resident_code, applied_at, superseded_at, version_id) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
     "$19)";
+// (The sequence's name looked up once per statement, not once per id.)
 constexpr char kDrawPersonIds[] =
-    "SELECT nextval(pg_get_serial_sequence('residents', 'person_id')) "
-    "FROM generate_series(1, $1)";
+    "WITH s AS MATERIALIZED "
+    "(SELECT pg_get_serial_sequence('residents', 'person_id')::regclass AS seq) "
+    "SELECT nextval(s.seq) FROM s, generate_series(1, $1)";
 constexpr char kDrawVersionIds[] =
-    "SELECT nextval(pg_get_serial_sequence('versions', 'version_id')) "
-    "FROM generate_series(1, $1)";
+    "WITH s AS MATERIALIZED "
+    "(SELECT pg_get_serial_sequence('versions', 'version_id')::regclass AS seq) "
+    "SELECT nextval(s.seq) FROM s, generate_series(1, $1)";
 constexpr int64_t kMaxIdBlock = 1024;
 constexpr int64_t kMaxDrawAhead = 4096;  // per batch (PgTxn::Prefetch)
 // A batch's lookups at once (PgTxn::Prefetch).
