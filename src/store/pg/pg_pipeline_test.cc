@@ -291,6 +291,37 @@ TEST_F(PgPipelineTest, PrefetchedLookupsFollowTheTransactionsWrites) {
   EXPECT_EQ(holders->size(), 2u);
 }
 
+// The senders' last sequences read with a batch's prefetch answer as the database would, and
+// follow the transaction's own applied rows.
+TEST_F(PgPipelineTest, PrefetchedLastSequencesFollowTheTransactionsWrites) {
+  ASSERT_TRUE(store_->Write([](RegistryTxn& t) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 1, "a", 1));
+    return t.RecordApplied("192015", 7, "b", 2);
+  }).ok());
+  ASSERT_TRUE(store_->Write([](RegistryTxn& t) -> Status {
+    RegistryTxn::PrefetchHint hint;
+    hint.resident_codes = {"40000000001", "40000000002", "40000000003"};
+    hint.senders = {"192015", "192023", "192015"};
+    KAKUNIN_RETURN_IF_ERROR(t.Prefetch(hint));
+    EXPECT_EQ(*t.LastSequence("192015"), 7);
+    EXPECT_EQ(*t.LastSequence("192023"), 0);
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192023", 1, "c", 3));
+    KAKUNIN_RETURN_IF_ERROR(t.RecordApplied("192015", 8, "d", 3));
+    EXPECT_EQ(*t.LastSequence("192023"), 1);
+    EXPECT_EQ(*t.LastSequence("192015"), 8);
+    // Ids drawn ahead for the batch are the rows' ids, in order.
+    int64_t last = 0;
+    for (const std::string& code : hint.resident_codes) {
+      KAKUNIN_ASSIGN_OR_RETURN(pid, t.InsertResident(Resident(code, "mac" + code)));
+      EXPECT_GT(pid, last);
+      last = pid;
+    }
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(Count("residents"), 3);
+  EXPECT_EQ(Count("applied"), 4);
+}
+
 // Deferred writes sent a statement per table (Conn::DeferBatched) leave the same rows as one
 // statement each: the pointer update folded into its resident's insert (the last one wins), one
 // for a resident of an earlier transaction, repeated upserts (the last wins), NULLs, the
