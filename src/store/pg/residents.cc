@@ -174,10 +174,9 @@ Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipa
 
 Status PgTxn::RecordApplied(const std::string& municipality, int64_t sequence,
                             const std::string& payload_mac, int64_t applied_at) {
-  KAKUNIN_RETURN_IF_ERROR(
-      db_->DeferBatched(kRecordApplied,
-                        Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at),
-                        kAppliedInserts));
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferBatched(
+      kRecordApplied, Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at),
+      kAppliedInserts));
   auto it = cache_.last_sequence.find(municipality);
   if (it != cache_.last_sequence.end()) it->second = std::max(it->second, sequence);
   return Status::Ok();
