@@ -301,6 +301,7 @@ Status Registry::Prefetch(store::RegistryTxn& txn,
       chain_key(n.new_resident_code->str());
     }
     hint.number_macs.push_back(p.number_mac);
+    hint.senders.push_back(n.municipality_code);
   }
   if (hint.resident_codes.empty()) return Status::Ok();
   return txn.Prefetch(hint);

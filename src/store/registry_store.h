@@ -65,6 +65,7 @@ class RegistryTxn : public ResidentWriter,
     std::vector<std::string> resident_codes;  // codes the notifications name (old and new)
     std::vector<std::string> number_macs;     // their individual numbers' keyed MACs
     std::vector<std::string> chain_keys;      // the operation log's per-resident chain keys
+    std::vector<std::string> senders;         // their senders (municipality codes)
   };
   virtual Status Prefetch(const PrefetchHint& hint) {
     (void)hint;

@@ -3,6 +3,9 @@
 #include <endian.h>
 
 #include <cstring>
+#include <map>
+#include <unordered_map>
+#include <utility>
 
 namespace kakunin::store::pg {
 namespace {
@@ -63,6 +66,7 @@ namespace {
 
 constexpr unsigned int kTextArrayOid = 1009;
 constexpr unsigned int kByteaArrayOid = 1001;
+constexpr unsigned int kInt8ArrayOid = 1016;
 
 void PutBe32(std::string* out, uint32_t v) {
   uint32_t be = htobe32(v);
@@ -100,6 +104,19 @@ Params& Params::BytesArray(const std::vector<std::string>& v) {
   values_.push_back(BinaryArray(v, kByteaOid));
   null_.push_back(false);
   types_.push_back(kByteaArrayOid);
+  return *this;
+}
+
+Params& Params::IntArray(const std::vector<int64_t>& v) {
+  std::vector<std::string> elements;
+  elements.reserve(v.size());
+  for (int64_t x : v) {
+    uint64_t be = htobe64(static_cast<uint64_t>(x));
+    elements.emplace_back(reinterpret_cast<const char*>(&be), sizeof(be));
+  }
+  values_.push_back(BinaryArray(elements, kInt8Oid));
+  null_.push_back(false);
+  types_.push_back(kInt8ArrayOid);
   return *this;
 }
 
@@ -235,7 +252,7 @@ Result<Rows> Check(PGconn* c, PGresult* r, std::string_view what) {
 
 Status Conn::Exec(std::string_view sql) {
   if (!deferred_error_.ok()) return deferred_error_;
-  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(SendAll());
   if (pipeline_) KAKUNIN_RETURN_IF_ERROR(Flush());
   std::string s(sql);
   auto r = Check(c_, PQexec(c_, s.c_str()), "exec");
@@ -391,12 +408,19 @@ Status Conn::SendHeld() {
   held_.clear();
   unsent_ = 0;
   for (Scope& s : scopes_) s.sent = true;
-  for (const Held& h : held) {
-    Status st = EnsurePipeline();
-    if (st.ok()) {
-      st = h.sql == nullptr
-               ? SendCommand("SAVEPOINT " + h.savepoint, /*keep=*/false)
-               : SendPrepared(AddressKey(h.sql, h.params), h.sql, h.params, &by_address_, false);
+  for (Held& h : held) {
+    Status st;
+    if (h.kind != nullptr) {
+      pending_.push_back(std::move(h));
+      if (pending_.size() >= kMaxBatched) st = SendPending();
+    } else {
+      st = SendPending();  // what came before it goes first
+      if (st.ok()) st = EnsurePipeline();
+      if (st.ok()) {
+        st = h.sql == nullptr
+                 ? SendCommand("SAVEPOINT " + h.savepoint, /*keep=*/false)
+                 : SendPrepared(AddressKey(h.sql, h.params), h.sql, h.params, &by_address_, false);
+      }
     }
     if (!st.ok()) {
       deferred_error_ = st;
@@ -405,6 +429,165 @@ Status Conn::SendHeld() {
     if (queued_.size() >= kMaxDeferred) KAKUNIN_RETURN_IF_ERROR(SyncPipeline(nullptr));
   }
   return Status::Ok();
+}
+
+Status Conn::SendAll() {
+  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  return SendPending();
+}
+
+namespace {
+
+unsigned int ArrayOid(unsigned int element) {
+  switch (element) {
+    case kBoolOid:
+      return 1000;
+    case kByteaOid:
+      return kByteaArrayOid;
+    case kInt8Oid:
+      return kInt8ArrayOid;
+    case kTextOid:
+      return kTextArrayOid;
+    default:
+      return 0;
+  }
+}
+
+// A parameter's identity among rows: its bytes, or NULL.
+void AppendKey(const std::string& value, bool null, std::string* key) {
+  if (null) {
+    *key += '\xff';
+    return;
+  }
+  PutBe32(key, static_cast<uint32_t>(value.size()));
+  *key += value;
+}
+
+}  // namespace
+
+Status Conn::SendPending() {
+  if (pending_.empty()) return Status::Ok();
+  std::vector<Held> rows = std::move(pending_);
+  pending_.clear();
+  Status st = EnsurePipeline();
+  if (!st.ok()) {
+    deferred_error_ = st;
+    return st;
+  }
+  // Rows that cannot be grouped (a kind whose rows differ in their parameters' types, a type
+  // without an array form) are sent one by one, all of them in the order they came.
+  bool groupable = true;
+  std::map<std::pair<int, const Batchable*>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < rows.size() && groupable; ++i) {
+    const Batchable* k = rows[i].kind;
+    auto& g = groups[{k->rank, k}];
+    const Params& p = rows[i].params;
+    if (!g.empty()) {
+      const Held& first = rows[g.front()];
+      groupable = first.sql == rows[i].sql && first.params.types() == p.types();
+    }
+    for (unsigned int t : p.types()) groupable = groupable && ArrayOid(t) != 0;
+    g.push_back(i);
+  }
+  std::vector<bool> dropped(rows.size(), false);
+  if (groupable) {
+    // Folds: into the latest row of the other kind with the same key that came before.
+    for (auto& [at, members] : groups) {
+      const Batchable* k = at.second;
+      if (k->fold_into == nullptr) continue;
+      auto target = groups.find({k->fold_into->rank, k->fold_into});
+      if (target == groups.end()) continue;
+      std::unordered_map<std::string, size_t> by_key;  // key → row, the latest so far
+      size_t next = 0;
+      const std::vector<size_t>& into = target->second;
+      for (size_t i : members) {
+        for (; next < into.size() && into[next] < i; ++next) {
+          const Params& q = rows[into[next]].params;
+          std::string key;
+          AppendKey(q.values_[k->fold_into_key], q.null_[k->fold_into_key], &key);
+          by_key[key] = into[next];
+        }
+        Params& p = rows[i].params;
+        std::string key;
+        AppendKey(p.values_[k->fold_key], p.null_[k->fold_key], &key);
+        auto it = by_key.find(key);
+        if (it == by_key.end()) continue;
+        Params& q = rows[it->second].params;
+        q.values_[k->fold_into_value] = p.values_[k->fold_value];
+        q.null_[k->fold_into_value] = p.null_[k->fold_value];
+        dropped[i] = true;
+      }
+    }
+    // Repeated keys: the last row of each.
+    for (auto& [at, members] : groups) {
+      const Batchable* k = at.second;
+      if (k->key_params == 0) continue;
+      std::unordered_map<std::string, size_t> last;
+      for (size_t i : members) {
+        if (dropped[i]) continue;
+        const Params& p = rows[i].params;
+        std::string key;
+        for (int c = 0; c < k->key_params; ++c) AppendKey(p.values_[c], p.null_[c], &key);
+        auto [it, fresh] = last.emplace(key, i);
+        if (!fresh) {
+          dropped[it->second] = true;
+          it->second = i;
+        }
+      }
+    }
+  }
+  auto send = [&](const char* sql, const Params& p) -> Status {
+    Status sent = SendPrepared(AddressKey(sql, p), sql, p, &by_address_, /*keep=*/false);
+    if (sent.ok() && queued_.size() >= kMaxDeferred) sent = SyncPipeline(nullptr);
+    if (sent.ok()) sent = EnsurePipeline();
+    return sent;
+  };
+  if (!groupable) {
+    for (const Held& h : rows) {
+      st = send(h.sql, h.params);
+      if (!st.ok()) break;
+    }
+  } else {
+    for (const auto& [at, members] : groups) {
+      std::vector<size_t> live;
+      for (size_t i : members) {
+        if (!dropped[i]) live.push_back(i);
+      }
+      if (live.empty()) continue;
+      if (live.size() == 1) {
+        st = send(rows[live[0]].sql, rows[live[0]].params);
+      } else {
+        const std::vector<unsigned int>& types = rows[live[0]].params.types();
+        Params arrays;
+        for (size_t c = 0; c < types.size(); ++c) {
+          std::string a;
+          bool nulls = false;
+          for (size_t i : live) nulls = nulls || rows[i].params.null_[c];
+          PutBe32(&a, 1);
+          PutBe32(&a, nulls ? 1 : 0);
+          PutBe32(&a, types[c]);
+          PutBe32(&a, static_cast<uint32_t>(live.size()));
+          PutBe32(&a, 1);
+          for (size_t i : live) {
+            const Params& p = rows[i].params;
+            if (p.null_[c]) {
+              PutBe32(&a, 0xFFFFFFFFu);
+            } else {
+              PutBe32(&a, static_cast<uint32_t>(p.values_[c].size()));
+              a += p.values_[c];
+            }
+          }
+          arrays.values_.push_back(std::move(a));
+          arrays.null_.push_back(false);
+          arrays.types_.push_back(ArrayOid(types[c]));
+        }
+        st = send(at.second->many, arrays);
+      }
+      if (!st.ok()) break;
+    }
+  }
+  if (!st.ok()) deferred_error_ = st;
+  return st;
 }
 
 Status Conn::Savepoint(const std::string& name) {
@@ -458,6 +641,7 @@ Status Conn::Defer(const char* sql, const Params& p) {
     held_.push_back(Held{std::string(), sql, p});
     return Status::Ok();
   }
+  KAKUNIN_RETURN_IF_ERROR(SendPending());  // batched statements before it go first
   KAKUNIN_RETURN_IF_ERROR(EnsurePipeline());
   Status st = SendPrepared(AddressKey(sql, p), sql, p, &by_address_, /*keep=*/false);
   if (!st.ok()) {
@@ -469,9 +653,20 @@ Status Conn::Defer(const char* sql, const Params& p) {
   return Status::Ok();
 }
 
+Status Conn::DeferBatched(const char* sql, const Params& p, const Batchable& kind) {
+  if (!deferred_error_.ok()) return deferred_error_;
+  if (unsent_ > 0) {
+    held_.push_back(Held{std::string(), sql, p, &kind});
+    return Status::Ok();
+  }
+  pending_.push_back(Held{std::string(), sql, p, &kind});
+  if (pending_.size() >= kMaxBatched) return SendPending();
+  return Status::Ok();
+}
+
 Status Conn::DeferCommand(const std::string& sql) {
   if (!deferred_error_.ok()) return deferred_error_;
-  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(SendAll());
   KAKUNIN_RETURN_IF_ERROR(EnsurePipeline());
   Status st = SendCommand(sql, /*keep=*/false);
   if (!st.ok()) {
@@ -484,14 +679,14 @@ Status Conn::DeferCommand(const std::string& sql) {
 
 Status Conn::Flush() {
   if (!deferred_error_.ok()) return deferred_error_;
-  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(SendAll());
   if (!pipeline_) return deferred_error_;
   return SyncPipeline(nullptr);
 }
 
 Status Conn::Commit() {
   if (!deferred_error_.ok()) return deferred_error_;
-  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(SendAll());
   scopes_.clear();
   if (!pipeline_) return Exec("COMMIT");
   Status st = SendCommand("COMMIT", /*keep=*/true);
@@ -505,6 +700,7 @@ Status Conn::Commit() {
 
 void Conn::Rollback() {
   held_.clear();
+  pending_.clear();
   scopes_.clear();
   unsent_ = 0;
   if (pipeline_) (void)SyncPipeline(nullptr);
@@ -529,7 +725,7 @@ Result<Rows> Conn::QueryPipelined(const std::string& key, const char* sql, const
 
 Result<Rows> Conn::Query(const char* sql, const Params& p) {
   if (!deferred_error_.ok()) return deferred_error_;
-  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(SendAll());
   std::string key = AddressKey(sql, p);
   // With statements deferred, this one goes after them: one round trip for all.
   if (pipeline_) return QueryPipelined(key, sql, p, &by_address_);
@@ -540,7 +736,7 @@ Result<Rows> Conn::Query(const char* sql, const Params& p) {
 
 Result<Rows> Conn::QueryText(const std::string& sql, const Params& p) {
   if (!deferred_error_.ok()) return deferred_error_;
-  KAKUNIN_RETURN_IF_ERROR(SendHeld());
+  KAKUNIN_RETURN_IF_ERROR(SendAll());
   std::string key = TextKey(sql, p);
   if (pipeline_) return QueryPipelined(key, sql.c_str(), p, &by_text_);
   auto name = PrepareNamed(key, sql.c_str(), p, &by_text_);

@@ -32,6 +32,7 @@ class Params {
   // One-dimensional arrays (text[], bytea[]), for `= ANY($n)`.
   Params& TextArray(const std::vector<std::string>& v);
   Params& BytesArray(const std::vector<std::string>& v);
+  Params& IntArray(const std::vector<int64_t>& v);  // int8[]
 
   int size() const { return static_cast<int>(values_.size()); }
   const std::vector<unsigned int>& types() const { return types_; }
@@ -62,6 +63,28 @@ class Rows {
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+// A deferred statement that may travel with others of its kind as one statement (Conn::
+// DeferBatched): `many` is the same statement over arrays, its $n the n-th parameter of every
+// row in order ($n::type[], read with unnest). Deferred statements between two that must reach
+// the server in order (anything not batched: a read, a command, another write) are sent
+// grouped by kind, kinds in `rank` order and each kind's rows in the order they came, so a
+// kind's rows may overtake a later one of a lower rank: only statements that commute with
+// every statement of a lower rank are batched, and a lower rank goes first where they do not
+// (a row's insert before another table's row referring to it).
+struct Batchable {
+  const char* many;
+  int rank;
+  // Rows whose first `key_params` parameters repeat an earlier row's are sent once, as the last
+  // of them (an upsert or an update: the last one decides); 0 sends every row.
+  int key_params = 0;
+  // A row folded into a row of another kind with the same key sent with it (an update of a row
+  // inserted in the same group: the insert carries the value instead): this row's parameter
+  // `fold_key` matches `fold_into`'s `fold_into_key`, and its `fold_value` replaces the other's
+  // `fold_into_value`.
+  const Batchable* fold_into = nullptr;
+  int fold_key = 0, fold_into_key = 0, fold_value = 0, fold_into_value = 0;
+};
+
 // One connection. Not thread-safe: one thread at a time.
 class Conn {
  public:
@@ -90,6 +113,12 @@ class Conn {
   // makes every later call on this connection fail with its error until the transaction ends
   // (Commit or Rollback): the server skipped what followed it, so nothing after it may succeed.
   Status Defer(const char* sql, const Params& p);
+  // Deferred, and sent with the other rows of its kind (Batchable): a group's statements go
+  // together when a statement that is not batched must be sent, or every kMaxBatched rows.
+  // Statements since the last such point that fail fail together, so the transaction fails
+  // as with Defer.
+  Status DeferBatched(const char* sql, const Params& p, const Batchable& kind);
+  static constexpr size_t kMaxBatched = 512;
   // The same for a command without parameters (SAVEPOINT, RELEASE, ROLLBACK TO).
   Status DeferCommand(const std::string& sql);
   // Reads every deferred statement's result; the first failure, if any.
@@ -144,13 +173,21 @@ class Conn {
 
   Status EnsurePipeline();
   // Sends what is held (its savepoints as SAVEPOINT): every open savepoint is then sent.
+  // Batched statements among them join pending_.
   Status SendHeld();
+  // SendHeld, then SendPending: everything deferred is on its way, in order.
+  Status SendAll();
 
   struct Held {
     std::string savepoint;  // a savepoint not sent yet, or
     const char* sql = nullptr;  // a deferred statement inside one
     Params params;
+    const Batchable* kind = nullptr;  // if batched
   };
+  // Sends a deferred statement (SendPrepared), checked against kMaxDeferred.
+  Status SendDeferred(const char* sql, const Params& p);
+  // Sends the batched statements waiting in pending_ (DeferBatched).
+  Status SendPending();
   struct Scope {
     std::string name;
     bool sent = false;
@@ -159,6 +196,7 @@ class Conn {
   PGconn* c_;
   std::vector<Held> held_;
   std::vector<Scope> scopes_;  // the sent ones first
+  std::vector<Held> pending_;  // batched statements not sent yet (outside unsent savepoints)
   int unsent_ = 0;
   bool pipeline_ = false;
   std::deque<Queued> queued_;

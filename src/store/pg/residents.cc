@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "store/pg/detail/batched.h"
 #include "store/pg/detail/pg_store_impl.h"
 #include "store/pg/detail/rows.h"
 #include "store/pg/schema.h"
@@ -50,17 +51,24 @@ constexpr char kInsertVersionWithId[] =
     "address, new_resident_code, applied_at, superseded_at, version_id) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
     "$19)";
+// (The sequence's name looked up once per statement, not once per id.)
 constexpr char kDrawPersonIds[] =
-    "SELECT nextval(pg_get_serial_sequence('residents', 'person_id')) "
-    "FROM generate_series(1, $1)";
+    "WITH s AS MATERIALIZED "
+    "(SELECT pg_get_serial_sequence('residents', 'person_id')::regclass AS seq) "
+    "SELECT nextval(s.seq) FROM s, generate_series(1, $1)";
 constexpr char kDrawVersionIds[] =
-    "SELECT nextval(pg_get_serial_sequence('versions', 'version_id')) "
-    "FROM generate_series(1, $1)";
+    "WITH s AS MATERIALIZED "
+    "(SELECT pg_get_serial_sequence('versions', 'version_id')::regclass AS seq) "
+    "SELECT nextval(s.seq) FROM s, generate_series(1, $1)";
 constexpr int64_t kMaxIdBlock = 1024;
+constexpr int64_t kMaxDrawAhead = 4096;  // per batch (PgTxn::Prefetch)
 // A batch's lookups at once (PgTxn::Prefetch).
 constexpr char kResidentsByCodes[] =
     "SELECT " KAKUNIN_RESIDENT_COLUMNS " FROM residents WHERE resident_code = ANY($1)";
 constexpr char kReplacedCodes[] = "SELECT old_code FROM code_changes WHERE old_code = ANY($1)";
+constexpr char kLastSequences[] =
+    "SELECT m, (SELECT max(sequence) FROM applied WHERE municipality_code = m) "
+    "FROM unnest($1::text[]) AS m";
 constexpr char kHoldersOfNumbers[] =
     "SELECT number_mac, person_id, status = 'active' FROM residents WHERE number_mac = ANY($1)";
 
@@ -166,9 +174,9 @@ Result<std::optional<std::string>> PgTxn::AppliedMac(const std::string& municipa
 
 Status PgTxn::RecordApplied(const std::string& municipality, int64_t sequence,
                             const std::string& payload_mac, int64_t applied_at) {
-  KAKUNIN_RETURN_IF_ERROR(
-      db_->Defer(kRecordApplied,
-                 Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at)));
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferBatched(
+      kRecordApplied, Params().Text(municipality).Int(sequence).Bytes(payload_mac).Int(applied_at),
+      kAppliedInserts));
   auto it = cache_.last_sequence.find(municipality);
   if (it != cache_.last_sequence.end()) it->second = std::max(it->second, sequence);
   return Status::Ok();
@@ -212,6 +220,22 @@ Status PgTxn::Prefetch(const PrefetchHint& hint) {
     if (!old.ok()) return old.status();
     for (const std::string& c : hint.resident_codes) cache_.replacement_known.insert(c);
     for (int i = 0; i < old->size(); ++i) cache_.replaced.insert(old->Text(i, 0));
+  }
+  // Ids for the batch's births and versions drawn now, in this round trip's company, rather
+  // than in blocks midway, each of which would wait for everything sent before it.
+  const auto notifications = static_cast<int64_t>(hint.senders.size());
+  KAKUNIN_RETURN_IF_ERROR(DrawAhead(kDrawPersonIds, notifications));
+  KAKUNIN_RETURN_IF_ERROR(DrawAhead(kDrawVersionIds, notifications + notifications / 4));
+  std::vector<std::string> senders;
+  for (const std::string& m : hint.senders) {
+    if (cache_.last_sequence.count(m) == 0) senders.push_back(m);
+  }
+  std::sort(senders.begin(), senders.end());
+  senders.erase(std::unique(senders.begin(), senders.end()), senders.end());
+  if (!senders.empty()) {
+    auto rows = db_->Query(kLastSequences, Params().TextArray(senders));
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) cache_.last_sequence[rows->Text(i, 0)] = rows->Int(i, 1);
   }
   if (!hint.number_macs.empty()) {
     auto rows = db_->Query(kHoldersOfNumbers, Params().BytesArray(hint.number_macs));
@@ -322,11 +346,21 @@ Result<int64_t> PgTxn::DrawId(const char* sql, IdPool* pool) {
   return id;
 }
 
+Status PgTxn::DrawAhead(const char* sql, int64_t n) {
+  std::deque<int64_t>& spare = db_->SpareIds(sql);
+  const int64_t missing = std::min(n - static_cast<int64_t>(spare.size()), kMaxDrawAhead);
+  if (missing <= 0) return Status::Ok();
+  auto rows = db_->Query(sql, Params().Int(missing));
+  if (!rows.ok()) return rows.status();
+  for (int i = 0; i < rows->size(); ++i) spare.push_back(rows->Int(i, 0));
+  return Status::Ok();
+}
+
 Result<int64_t> PgTxn::InsertResident(const ResidentRow& row) {
   KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawPersonIds, &person_ids_));
   Params p = ResidentParams(row);
   p.Int(id);
-  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertResidentWithId, p));
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferBatched(kInsertResidentWithId, p, kResidentInserts));
   ResidentRow written = row;
   written.person_id = id;
   cache_.Put(written);
@@ -363,13 +397,14 @@ Result<int64_t> PgTxn::InsertVersion(const VersionRow& v) {
       .Int(v.superseded_at);
   KAKUNIN_ASSIGN_OR_RETURN(id, DrawId(kDrawVersionIds, &version_ids_));
   p.Int(id);
-  KAKUNIN_RETURN_IF_ERROR(db_->Defer(kInsertVersionWithId, p));
+  KAKUNIN_RETURN_IF_ERROR(db_->DeferBatched(kInsertVersionWithId, p, kVersionInserts));
   return id;
 }
 
 Status PgTxn::SetResidentVersion(int64_t person_id, int64_t version_id) {
   KAKUNIN_RETURN_IF_ERROR(
-      db_->Defer(kSetResidentVersion, Params().Int(person_id).Int(version_id)));
+      db_->DeferBatched(kSetResidentVersion, Params().Int(person_id).Int(version_id),
+                        kResidentVersionSets));
   auto code = cache_.code_of.find(person_id);
   if (code != cache_.code_of.end()) {
     auto& row = cache_.by_code[code->second];
@@ -392,7 +427,7 @@ Status PgTxn::RecordCodeChange(const std::string& old_code, const std::string& n
 }
 
 Status PgTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
-  return db_->Defer(kEnqueueOutbox, Params().Int(version_id).Int(at));
+  return db_->DeferBatched(kEnqueueOutbox, Params().Int(version_id).Int(at), kOutboxInserts);
 }
 
 Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before, bool dry_run) {

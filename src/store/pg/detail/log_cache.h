@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "store/pg/detail/pg_store_impl.h"
 
@@ -38,9 +40,19 @@ class PgWriteTxn final : public PgTxn {
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Status PutMapNode(uint32_t depth, const std::string& prefix, const MapNodeRow& row) override;
   Result<AuditErasure> EraseAuditBefore(int64_t time, bool dry_run) override;
+  // The map's update at a checkpoint (audit/log.cc) reads the chain head and the map path of
+  // every resident named since the last one: both are read here for a whole chunk of entries
+  // (heads) or the whole batch (map nodes, a level per round trip) instead of one at a time.
+  Status ForEachAuditTargets(int64_t from_seq, const AuditTargetsFn& fn) override;
+  Result<std::vector<ResidentHeadRow>> ResidentHeadsFrom(int64_t seq) override;
 
  private:
   void Forget();
+  // Reads the chain heads of `keys` not remembered yet, at once.
+  Status PrefetchHeads(const std::vector<std::string>& keys);
+  // Reads, a level at a time, every map node the update of map_keys_ may read (store/pg
+  // log_cache.cc); then forgets the keys.
+  Status PrefetchMapPaths();
 
   Conn* db_;
   std::optional<int64_t> size_;
@@ -50,6 +62,9 @@ class PgWriteTxn final : public PgTxn {
   std::map<std::pair<uint32_t, int64_t>, std::optional<std::string>> nodes_;
   std::map<std::string, std::optional<ResidentHeadRow>> heads_;
   std::map<std::pair<uint32_t, std::string>, std::optional<MapNodeRow>> map_nodes_;
+  // Residents whose map leaves a checkpoint is about to update (the keys of the target leaves
+  // and restarted heads read since the last prefetch of map paths).
+  std::set<std::string> map_keys_;
 };
 
 }  // namespace kakunin::store::pg::detail

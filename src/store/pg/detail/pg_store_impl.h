@@ -281,6 +281,8 @@ class PgTxn : public RegistryTxn {
 
  private:
   Result<int64_t> DrawId(const char* sql, IdPool* pool);
+  // Makes sure `n` ids of DrawId's `sql` are spare (at most a few thousand drawn at once).
+  Status DrawAhead(const char* sql, int64_t n);
 
   Conn* db_;
   int depth_ = 0;
