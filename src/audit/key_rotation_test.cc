@@ -8,6 +8,8 @@
 #include "audit/log.h"
 #include "audit/pkcs11_signer.h"
 #include "audit/signer.h"
+#include "store/sqlite/db.h"
+#include "store/sqlite/schema.h"
 #include "support/registry_fixture.h"
 #include "support/softhsm.h"
 
@@ -87,6 +89,49 @@ TEST_F(KeyRotationTest, RotatedLogVerifiesWithTheOriginalOrTheCurrentKey) {
   VerifyReport r = Verify(stranger->public_key());
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(Names(r, "which no announcement introduced")) << r.problem;
+}
+
+// Every access statement reads the announcements: from their own partial index, not by a scan
+// of the whole log, and exactly the entries a search by action finds, in order.
+TEST_F(KeyRotationTest, AnnouncementsAreReadFromTheirOwnIndex) {
+  Append(*signer_, 3);
+  auto second = NewFileSigner("audit2.key");
+  ASSERT_TRUE(Rotate(*signer_, *second).ok());
+  Append(*second, 3);
+  auto third = NewFileSigner("audit3.key");
+  ASSERT_TRUE(Rotate(*second, *third).ok());
+  Append(*third, 2);
+  auto reader = *store_->OpenReader();
+  auto found = reader->KeyAnnouncements(10);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  store::AuditQuery q;
+  q.action = std::string(kSigningKeyRotateAction);
+  auto scanned = reader->SearchAudit(q);
+  ASSERT_TRUE(scanned.ok());
+  ASSERT_EQ(found->size(), 2u);
+  ASSERT_EQ(found->size(), scanned->size());
+  for (size_t i = 0; i < found->size(); ++i) {
+    EXPECT_EQ((*found)[i].seq, (*scanned)[i].seq);
+    EXPECT_EQ((*found)[i].payload, (*scanned)[i].payload);
+    EXPECT_EQ((*found)[i].leaf_hash, (*scanned)[i].leaf_hash);
+  }
+  auto first_only = reader->KeyAnnouncements(1);
+  ASSERT_TRUE(first_only.ok());
+  ASSERT_EQ(first_only->size(), 1u);
+  EXPECT_EQ((*first_only)[0].seq, (*scanned)[0].seq);
+  if (OnPostgres()) return;
+  // The store's own statement is planned on the partial index.
+  auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, true);
+  ASSERT_TRUE(db.ok());
+  auto plan = (*db)->PrepareText(std::string("EXPLAIN QUERY PLAN ") +
+                                 store::sqlite::kKeyAnnouncements);
+  ASSERT_TRUE(plan.ok());
+  (*plan)->Bind(1, int64_t{10});
+  std::string details;
+  Status st;
+  while ((*plan)->Step(&st)) details += (*plan)->Text(3) + "\n";
+  ASSERT_TRUE(st.ok());
+  EXPECT_NE(details.find("audit_entries_key_announcements"), std::string::npos) << details;
 }
 
 TEST_F(KeyRotationTest, CheckpointByAnUnannouncedKeyIsNamed) {

@@ -340,6 +340,7 @@ Result<std::string> AuditLog::UpdateResidentMap(store::RegistryTxn& txn) const {
 
 Result<InclusionProofDoc> ProveInclusion(store::RegistryReader& reader, int64_t leaf_index,
                                          int64_t tree_size) {
+  store::ReadSnapshot snapshot(reader);  // ~30 node reads, one read transaction
   KAKUNIN_RETURN_IF_ERROR(CheckSize(reader, tree_size));
   if (leaf_index < 0 || leaf_index >= tree_size) {
     return Status::InvalidArgument("the entry is not in a tree of that size");
@@ -366,6 +367,7 @@ Result<InclusionProofDoc> ProveInclusion(store::RegistryReader& reader, int64_t 
 
 Result<ConsistencyProofDoc> ProveConsistency(store::RegistryReader& reader, int64_t old_size,
                                              int64_t new_size) {
+  store::ReadSnapshot snapshot(reader);  // ~30 node reads, one read transaction
   KAKUNIN_RETURN_IF_ERROR(CheckSize(reader, new_size));
   if (old_size < 1 || old_size > new_size) {
     return Status::InvalidArgument("sizes must satisfy 0 < from <= to");
@@ -378,6 +380,7 @@ Result<ConsistencyProofDoc> ProveConsistency(store::RegistryReader& reader, int6
 }
 
 Result<std::string> RootAt(store::RegistryReader& reader, int64_t tree_size) {
+  store::ReadSnapshot snapshot(reader);  // ~30 node reads, one read transaction
   KAKUNIN_RETURN_IF_ERROR(CheckSize(reader, tree_size));
   StoreSubtrees<store::RegistryReader> source(reader);
   return RootHash(source, static_cast<uint64_t>(tree_size));

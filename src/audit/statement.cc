@@ -131,6 +131,10 @@ Result<std::pair<int64_t, std::string>> ResidentChain(store::RegistryReader& rea
 Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view public_key,
                                  std::string_view key, std::optional<int64_t> old_size) {
   if (key.size() != kMapKeySize) return Status::InvalidArgument("a resident key is 32 bytes");
+  // One snapshot for the whole statement: the checkpoint, the map it signs and every proof are
+  // read from the same state even while appends and map updates commit, and a thousand proofs
+  // cost one read transaction.
+  store::ReadSnapshot snapshot(reader);
   KAKUNIN_ASSIGN_OR_RETURN(cps, reader.Checkpoints());
   // The newest checkpoint that signs the map (the stored map is as of it).
   auto signs_map = std::find_if(cps.rbegin(), cps.rend(),
@@ -187,10 +191,9 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
   // The signing-key announcements, each under the first checkpoint that the key it replaces
   // signed over it, for a resident who holds an earlier key. One erased by retention ends the
   // history there (the keys before it are then past retention too).
-  store::AuditQuery announced;
-  announced.action = std::string(kSigningKeyRotateAction);
-  announced.limit = static_cast<int>(kMaxKeySteps);
-  KAKUNIN_ASSIGN_OR_RETURN(rows_announced, reader.SearchAudit(announced));
+  static_assert(kSigningKeyRotateAction == store::kKeyAnnouncementAction);
+  KAKUNIN_ASSIGN_OR_RETURN(rows_announced,
+                           reader.KeyAnnouncements(static_cast<int>(kMaxKeySteps)));
   for (const store::AuditRow& row : rows_announced) {
     if (!row.payload || row.seq >= cp.tree_size) continue;
     auto e = DecodeEntry(*row.payload);

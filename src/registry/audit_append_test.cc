@@ -137,6 +137,33 @@ TEST_F(AuditAppendTest, HeadsWrittenPerEntryByTheFirstReleaseAreNotSteppedTwice)
   EXPECT_TRUE(report.ok) << report.problem;
 }
 
+// A proof's or a statement's reads share one snapshot (store::ReadSnapshot): an append committed
+// in between is not seen until the outermost snapshot ends, and the connection reads on
+// afterwards. PostgreSQL's readers keep a snapshot per call (BEGIN/COMMIT would cost round
+// trips), so there the append is seen at once.
+TEST_F(AuditAppendTest, AReadSnapshotHoldsUntilItsOutermostScopeEnds) {
+  ASSERT_TRUE(Read(*log_, {"a"}).ok());
+  auto reader = *store_->OpenReader();
+  const int64_t before = *reader->AuditSize();
+  const int64_t held = OnPostgres() ? before + 1 : before;
+  {
+    store::ReadSnapshot outer(*reader);
+    ASSERT_TRUE(outer.ok());
+    EXPECT_EQ(*reader->AuditSize(), before);
+    {
+      store::ReadSnapshot inner(*reader);
+      ASSERT_TRUE(inner.ok());
+      ASSERT_TRUE(Read(*log_, {"b"}).ok());
+      EXPECT_EQ(*reader->AuditSize(), held);
+    }
+    EXPECT_EQ(*reader->AuditSize(), held);  // the inner scope did not end the outer snapshot
+  }
+  EXPECT_EQ(*reader->AuditSize(), before + 1);
+  reader->EndSnapshot();  // one end too many ends nothing
+  ASSERT_TRUE(Read(*log_, {"c"}).ok());
+  EXPECT_EQ(*reader->AuditSize(), before + 2);
+}
+
 TEST_F(AuditAppendTest, EveryCheckpointSignsTheMapWhenAsked) {
   audit::LogSettings every;
   every.checkpoint_every = 2;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -85,6 +86,10 @@ class NodeCursor {
   virtual bool Next(int64_t* index, std::string* hash, Status* status) = 0;
 };
 
+// The action of a signing-key announcement (audit/key_rotation.h checks it is the same): named
+// here because the schema's partial index (migration 9) names it too.
+inline constexpr std::string_view kKeyAnnouncementAction = "key.signing.rotate";
+
 // Reads of the operation log (see RegistryReader).
 class AuditReader {
  public:
@@ -106,6 +111,16 @@ class AuditReader {
   virtual Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) = 0;
   virtual Result<std::vector<CheckpointRow>> Checkpoints() = 0;
   virtual Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& query) = 0;
+  // The signing-key announcements (kKeyAnnouncementAction, audit/key_rotation.h) whose payload
+  // retention has not erased, in log order, at most `limit`. Every access statement carries
+  // them; the stores answer from a partial index (migration 9) instead of scanning the whole
+  // log, which took seconds at 10 M entries. The default is that scan.
+  virtual Result<std::vector<AuditRow>> KeyAnnouncements(int limit) {
+    AuditQuery q;
+    q.action = std::string(kKeyAnnouncementAction);
+    q.limit = limit;
+    return SearchAudit(q);
+  }
   virtual Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) = 0;
   // The resident map (audit/resident_map.h).
   virtual Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) = 0;

@@ -181,6 +181,19 @@ Result<std::vector<AuditRow>> PgReader::SearchAudit(const AuditQuery& q) {
   return out;
 }
 
+Result<std::vector<AuditRow>> PgReader::KeyAnnouncements(int limit) {
+  // The literal matches the partial index audit_entries_key_announcements (migration 9).
+  static_assert(kKeyAnnouncementAction == "key.signing.rotate");
+  auto rows = db_->QueryText(
+      "SELECT seq, time, actor, action, purpose, payload, leaf_hash, targets FROM audit_entries "
+      "WHERE action = 'key.signing.rotate' ORDER BY seq LIMIT $1",
+      Params().Int(int64_t{limit}));
+  if (!rows.ok()) return rows.status();
+  std::vector<AuditRow> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(ReadAudit(*rows, i));
+  return out;
+}
+
 Result<std::vector<ProvisionRow>> PgReader::Provisions(const std::string& resident_code) {
   return QueryAll<ProvisionRow>(db_.get(), kProvisionsOf, Params().Text(resident_code),
                                 ReadProvision);

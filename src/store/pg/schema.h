@@ -337,6 +337,11 @@ CREATE TABLE audit_map_nodes (
   PRIMARY KEY (depth, prefix)
 );
 )sql"},
+    {9, R"sql(
+-- As on SQLite: the signing-key announcements without a scan of the whole log.
+CREATE INDEX audit_entries_key_announcements ON audit_entries (seq)
+  WHERE action = 'key.signing.rotate';
+)sql"},
 };
 
 // --- media register ---

@@ -36,6 +36,25 @@ Status SqliteTxn::Run(const std::string& sql) {
   return (*s)->Exec();
 }
 
+// A deferred BEGIN takes its read snapshot at the first read and holds it until COMMIT; the
+// reader's statements are reset after each use, so nothing keeps the transaction open after it.
+Status SqliteReader::BeginSnapshot() {
+  if (snapshot_depth_ == 0) {
+    KAKUNIN_ASSIGN_OR_RETURN(begin, db_->Prepare("BEGIN"));
+    KAKUNIN_RETURN_IF_ERROR(begin->Exec());
+  }
+  ++snapshot_depth_;
+  return Status::Ok();
+}
+
+void SqliteReader::EndSnapshot() {
+  if (snapshot_depth_ == 0 || --snapshot_depth_ > 0) return;
+  // A read transaction has nothing to lose: if COMMIT fails, ROLLBACK ends it all the same, so
+  // the pooled connection never keeps an old snapshot (and the WAL) alive.
+  auto commit = db_->Prepare("COMMIT");
+  if (!commit.ok() || !(*commit)->Exec().ok()) (void)db_->Exec("ROLLBACK");
+}
+
 }  // namespace detail
 
 namespace {

@@ -71,6 +71,7 @@ class PgReader final : public RegistryReader {
   Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) override;
   Result<std::vector<CheckpointRow>> Checkpoints() override;
   Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& q) override;
+  Result<std::vector<AuditRow>> KeyAnnouncements(int limit) override;
   Result<std::vector<ProvisionRow>> Provisions(const std::string& resident_code) override;
   Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) override;
   Result<int64_t> CountProvisionsFromEntry(int64_t seq) override;

@@ -79,12 +79,18 @@ class SqliteReader final : public RegistryReader {
   Result<OutboxBacklog> Backlog() override;
   Result<int64_t> ReceivedSequence(int prefecture) override;
 
+  // --- snapshots (sqlite_registry_store.cc) and key announcements (log.cc) ---
+  Status BeginSnapshot() override;
+  void EndSnapshot() override;
+  Result<std::vector<AuditRow>> KeyAnnouncements(int limit) override;
+
  private:
   Result<int64_t> CountFrom(const char* sql, int64_t seq);
   Result<std::vector<ProvisionRow>> QueryProvisions(const char* sql,
                                                     const std::function<void(Stmt&)>& bind);
 
   std::unique_ptr<Db> db_;
+  int snapshot_depth_ = 0;  // nested BeginSnapshot calls; the outermost runs BEGIN / COMMIT
 };
 
 // The writer connection's side of a bulk load (bulk.cc; RegistryStore::BeginBulkLoad).
