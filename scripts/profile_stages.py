@@ -40,7 +40,7 @@ STAGES = [
     ("provision record", r"InsertProvision"),
     ("recheck in txn", r"Gateway::Recheck"),
     ("write queue (batching, hand-off)", r"WriteQueue::"),
-    ("authentication (client register)", r"Gateway::Authenticate"),
+    ("authentication (client register)", r"Gateway::Authenticate|Gateway::ActiveClient|ClientCache::"),
     ("halt check", r"Gateway::CheckRunning|HaltedSince"),
     ("authorisation + quotas", r"Gateway::Authorize|Gateway::Admit|Quotas::|Gateway::Answered"),
     ("query + record build", r"Registry::Provide|ProvideImpl|FindByResidentCode|Registry::ItemsOf|"

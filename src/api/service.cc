@@ -502,6 +502,24 @@ bool Service::HandleAsync(const std::shared_ptr<const Request>& request,
       return true;
     }
   }
+  if (lookup) {
+    // The common case whole on the I/O thread: a registered client reading a resident by code
+    // for a purpose it holds. The provision is recorded by the write queue's thread, which
+    // answers once it is durable: no hop to a worker. Anything else (a refusal to record, a
+    // handle, a malformed request) goes on on a worker, as before.
+    auto purpose = PurposeFromQuery(request->query);
+    if (purpose.ok() && IsResidentCodeShape(match.resident_code)) {
+      std::string code(match.resident_code);
+      auto answer = [respond, code, purpose = *purpose,
+                     rid = request->request_id](Result<registry::ProvidedRecord> rec) {
+        respond(LookupAnswer(rec, false, code, purpose, rid));
+      };
+      if (gateway_->LookupWithoutBlocking(request->client_spki_sha256, request->remote_address,
+                                          code, *purpose, std::move(answer))) {
+        return true;
+      }
+    }
+  }
   respond.Continue([this, request, respond, healthz] { ServeAsync(*request, respond, healthz); });
   return true;
 }

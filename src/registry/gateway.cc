@@ -7,6 +7,7 @@
 #include "core/bytes.h"
 #include "crypto/sha256.h"
 #include "domain/local_gov_code.h"
+#include "registry/client_cache.h"
 #include "registry/operators.h"
 #include "registry/quota.h"
 #include "registry/reader_pool.h"
@@ -127,7 +128,8 @@ Gateway::Gateway(Registry* registry, const PurposeCatalogue* catalogue, const Cl
     : registry_(registry),
       catalogue_(catalogue),
       clock_(clock),
-      prefecture_(prefecture) {}
+      prefecture_(prefecture),
+      clients_(std::make_unique<ClientCache>()) {}
 
 Gateway::~Gateway() = default;
 
@@ -246,7 +248,8 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
     if (st.code() == StatusCode::kAlreadyExists) {
       return Status::AlreadyExists("this key is already registered (revoked keys stay so)");
     }
-    return st;
+    KAKUNIN_RETURN_IF_ERROR(st);
+    return BumpClientsGeneration(txn);  // every process's ClientCache reads the register again
   });
 }
 
@@ -261,7 +264,7 @@ Status Gateway::Revoke(const std::string& spki, const Actor& actor) const {
     auto revoked = txn.RevokeClient(spki, clock_->NowMicros());
     if (!revoked.ok()) return revoked.status();
     if (!*revoked) return Status::NotFound("no such registered client (or already revoked)");
-    return Status::Ok();
+    return BumpClientsGeneration(txn);  // the next request of this client is refused
   });
 }
 
@@ -294,14 +297,32 @@ Result<Client> Gateway::Authenticate(const std::string& spki, const std::string&
 Result<std::optional<Client>> Gateway::AuthenticateQuietly(const std::string& spki) const {
   if (!IsLowerHex64(spki)) return std::optional<Client>();
   return WithReader([&](store::RegistryReader& reader) -> Result<std::optional<Client>> {
-    KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindClient(spki));
-    if (!row || row->revoked_at != 0) return std::optional<Client>();
-    return std::optional<Client>(FromRow(*row));
+    KAKUNIN_ASSIGN_OR_RETURN(client, ActiveClient(reader, spki));
+    if (client == nullptr) return std::optional<Client>();
+    return std::optional<Client>(*client);
   });
+}
+
+Result<std::shared_ptr<const Client>> Gateway::ActiveClient(store::RegistryReader& reader,
+                                                            const std::string& spki) const {
+  // The generation first, then the row (ClientCache::Put).
+  KAKUNIN_ASSIGN_OR_RETURN(generation, reader.GetMeta(kClientsGenerationKey));
+  const std::string gen = generation.value_or("");
+  if (auto hit = clients_->Find(spki, gen)) return hit;
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindClient(spki));
+  if (!row || row->revoked_at != 0) return std::shared_ptr<const Client>();
+  auto client = std::make_shared<const Client>(FromRow(*row));
+  clients_->Put(spki, gen, client);
+  return client;
 }
 
 Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std::string& spki,
                                        const std::string& terminal) const {
+  if (IsLowerHex64(spki)) {
+    KAKUNIN_ASSIGN_OR_RETURN(active, ActiveClient(reader, spki));
+    if (active != nullptr) return *active;
+  }
+  // Not registered, revoked or malformed: read again for the reason, and record the refusal.
   const Actor actor{"cert:" + (IsLowerHex64(spki) ? spki : std::string("(none)")), terminal};
   auto row = reader.FindClient(spki);
   if (!row.ok()) return row.status();
@@ -433,6 +454,16 @@ Status Gateway::Recheck(store::RegistryTxn& txn, const Caller& caller,
     if (!row || !OperatorMayRead(now, p, purpose, clock_->TodayJst().ToIso())) {
       return Status::PermissionDenied("the operator is no longer entitled to the purpose")
           .WithReason("not_nominated");
+    }
+    return Status::Ok();
+  }
+  // The cached entry when the transaction sees the generation it was loaded under: then no
+  // change of the register has been made since (not even earlier in this batch).
+  KAKUNIN_ASSIGN_OR_RETURN(generation, txn.GetMeta(kClientsGenerationKey));
+  if (auto cached = clients_->Find(caller.client->spki_sha256, generation.value_or(""))) {
+    if (!ClientMayRead(*cached, p, purpose)) {
+      return Status::PermissionDenied("the purpose is not permitted to this client")
+          .WithReason("purpose_not_permitted");
     }
     return Status::Ok();
   }
@@ -570,6 +601,51 @@ void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code
     return Status::Ok();
   });
   if (!early.ok()) done(std::move(early));
+}
+
+bool Gateway::LookupWithoutBlocking(const std::string& spki, const std::string& terminal,
+                                    const std::string& resident_code, const std::string& purpose,
+                                    LookupDone done) const {
+  // Anything that may have to record something before the read goes the other way.
+  if (readers_ == nullptr || !registry_->has_write_queue() || !IsLowerHex64(spki) ||
+      IsHandle(resident_code)) {
+    return false;
+  }
+  auto lease = readers_->Acquire();
+  if (!lease.ok()) return false;
+  store::RegistryReader& reader = **lease;
+  auto client = ActiveClient(reader, spki);
+  if (!client.ok() || *client == nullptr) return false;
+  auto halted = registry_->HaltedSince(reader);
+  if (!halted.ok() || *halted) return false;
+  const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
+  if (!ClientMayRead(**client, p, purpose)) return false;
+  // The caller, kept until the recording transaction has checked it again.
+  struct Owned {
+    std::shared_ptr<const Client> client;
+    Caller caller;
+  };
+  auto owned = std::make_shared<Owned>();
+  owned->client = std::move(*client);
+  owned->caller = Caller::ForClient(*owned->client, terminal);
+  // Last: from here on the request is taken (a quota charged is a request served).
+  if (quotas_ != nullptr && !quotas_->AdmitQuietly(owned->caller.actor, false, purpose)) {
+    return false;
+  }
+  ProvisionRequest req = RequestFor(owned->caller, *p, "lookup");
+  req.recheck = [this, owned, purpose](store::RegistryTxn& txn) {
+    return Recheck(txn, owned->caller, purpose);
+  };
+  req.resident_codes = {resident_code};
+  registry_->ProvideAsync(
+      reader, std::move(req), owned->caller.actor,
+      [this, owned, purpose, done = std::move(done)](Result<std::vector<ProvidedRecord>> out) {
+        if (!out.ok()) return done(out.status());
+        Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
+        done(std::move((*out)[0]));
+      },
+      /*may_lead=*/false);
+  return true;
 }
 
 Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(

@@ -56,6 +56,7 @@ inline constexpr int64_t kHandleLifetimeMicros = int64_t{10} * 60 * 1000000;
 inline constexpr size_t kMaxHandles = 50000;
 bool IsHandle(std::string_view s);
 
+class ClientCache;   // registry/client_cache.h
 struct OperatorView;  // registry/operators.h
 class Quotas;        // registry/quota.h
 class ReaderPool;    // registry/reader_pool.h
@@ -163,6 +164,18 @@ class Gateway {
   using LookupDone = std::function<void(Result<ProvidedRecord>)>;
   void LookupAsync(const Caller& caller, const std::string& resident_code,
                    const std::string& purpose, LookupDone done) const;
+  // The whole of a client's lookup by resident code — authentication, the halt check,
+  // authorisation, the read — on a thread that must never block nor write (a server's I/O
+  // thread), when none of it needs anything recorded before the read: a registered, active
+  // client (ClientCache), a running node, a purpose the client may read, no quotas to keep
+  // (they record refusals as they go). Then the provision is queued to the write queue's thread
+  // (never led here: WriteQueue::Enqueue), `done` is called as by LookupAsync, and it returns
+  // true. Otherwise it does nothing at all and returns false: the caller takes the request
+  // through Authenticate and LookupAsync on a worker, where refusals are recorded. The rights
+  // are checked again inside the recording transaction, as always.
+  bool LookupWithoutBlocking(const std::string& spki_sha256, const std::string& terminal,
+                             const std::string& resident_code, const std::string& purpose,
+                             LookupDone done) const;
   Result<std::optional<std::vector<ProvidedVersion>>> History(const Caller& caller,
                                                               const std::string& resident_code,
                                                               const std::string& purpose) const;
@@ -181,6 +194,10 @@ class Gateway {
   // The use cases above, in `reader`.
   Result<Client> AuthenticateIn(store::RegistryReader& reader, const std::string& spki_sha256,
                                 const std::string& terminal) const;
+  // The active client `spki` in `reader`, through the cache; nullptr if it is not registered
+  // or revoked (nothing recorded).
+  Result<std::shared_ptr<const Client>> ActiveClient(store::RegistryReader& reader,
+                                                     const std::string& spki_sha256) const;
   Result<ProvidedRecord> LookupIn(store::RegistryReader& reader, const Caller& caller,
                                   const std::string& resident_code,
                                   const std::string& purpose) const;
@@ -225,6 +242,7 @@ class Gateway {
   int prefecture_;
   Quotas* quotas_ = nullptr;
   std::unique_ptr<ReaderPool> readers_;
+  std::unique_ptr<ClientCache> clients_;  // the register in memory (registry/client_cache.h)
 
   struct HandleEntry {
     std::string binding;

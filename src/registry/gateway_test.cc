@@ -600,5 +600,152 @@ TEST_F(GatewayTest, ManyAsyncLookupsShareOneCommit) {
   EXPECT_EQ(ProvisionCount(codes_[0]) + ProvisionCount(codes_[1]), kLookups);
 }
 
+// --- The client register in memory (ClientCache) and the lookup on an I/O thread ---
+
+// Another gateway over the same database: what another process (the CLI's `clients revoke`,
+// `halt`) is to a serving node — a change it commits never passes through this one's cache.
+class OtherProcess {
+ public:
+  OtherProcess(Registry* registry, const PurposeCatalogue* purposes, const Clock* clock,
+               store::RegistryStore* store)
+      : gateway(registry, purposes, clock, 19) {
+    gateway.UseStore(store);
+  }
+  ~OtherProcess() { gateway.UseStore(nullptr); }
+  Gateway gateway;
+};
+
+TEST_F(GatewayTest, ARevocationByAnotherProcessIsSeenByTheNextRequest) {
+  // Cached by the requests before.
+  ASSERT_TRUE(gateway_->Authenticate(board_.spki_sha256, "t").ok());
+  auto quiet = gateway_->AuthenticateQuietly(board_.spki_sha256);
+  ASSERT_TRUE(quiet.ok() && quiet->has_value());
+  OtherProcess cli(registry_.get(), purposes_.get(), &clock_, store_.get());
+  ASSERT_TRUE(cli.gateway.Revoke(board_.spki_sha256, host_).ok());
+  // The very next request is refused, and the refusal recorded.
+  quiet = gateway_->AuthenticateQuietly(board_.spki_sha256);
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_FALSE(quiet->has_value());
+  auto client = gateway_->Authenticate(board_.spki_sha256, "t");
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().reason(), "client_revoked");
+  auto refused = Entries("client.refused");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(Decode(refused[0]).outcome, "refused:client_revoked");
+  // The other client of the register is unaffected (read again under the new generation).
+  EXPECT_TRUE(gateway_->Authenticate(other_.spki_sha256, "t").ok());
+}
+
+TEST_F(GatewayTest, AClientRegisteredByAnotherProcessIsServedByTheNextRequest) {
+  Client late = board_;
+  late.spki_sha256 = std::string(64, 'd');
+  late.name = "後から登録した端末";
+  // Refused before (and not cached as such: a refusal is read every time).
+  EXPECT_EQ(gateway_->Authenticate(late.spki_sha256, "t").status().reason(),
+            "client_not_registered");
+  OtherProcess cli(registry_.get(), purposes_.get(), &clock_, store_.get());
+  ASSERT_TRUE(cli.gateway.Register(late, host_).ok());
+  auto client = gateway_->Authenticate(late.spki_sha256, "t");
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ(client->purposes, late.purposes);
+}
+
+TEST_F(GatewayTest, EveryChangeOfTheRegisterBumpsItsGeneration) {
+  auto generation = [&] {
+    auto g = store_->GetMeta("clients_generation");
+    EXPECT_TRUE(g.ok());
+    return g.ok() && *g ? std::stoll(**g) : -1;
+  };
+  const int64_t before = generation();  // two registrations in SetUp
+  EXPECT_EQ(before, 2);
+  ASSERT_TRUE(gateway_->Revoke(other_.spki_sha256, host_).ok());
+  EXPECT_EQ(generation(), before + 1);
+  // A refused change changes nothing, the generation included.
+  EXPECT_FALSE(gateway_->Revoke(other_.spki_sha256, host_).ok());
+  EXPECT_FALSE(gateway_->Register(board_, host_).ok());
+  EXPECT_EQ(generation(), before + 1);
+}
+
+// Runs LookupWithoutBlocking; polls (bounded) for `done`, which must come from another thread.
+struct NonBlockingAnswer {
+  bool taken = false;
+  std::optional<Result<ProvidedRecord>> result;
+  bool on_calling_thread = false;
+};
+
+TEST_F(GatewayTest, LookupWithoutBlockingAnswersFromTheWriterOnceDurable) {
+  WriteQueue queue(store_.get(), 64);
+  registry_->UseWriteQueue(&queue);
+  std::mutex mu;
+  NonBlockingAnswer answer;
+  int64_t provisions_seen = -1;
+  const auto caller_thread = std::this_thread::get_id();
+  answer.taken = gateway_->LookupWithoutBlocking(
+      board_.spki_sha256, "t", codes_[0], "board.school_aid", [&](Result<ProvidedRecord> rec) {
+        auto fresh = store_->OpenReader();
+        ASSERT_TRUE(fresh.ok());
+        auto p = (*fresh)->Provisions(codes_[0]);
+        std::lock_guard<std::mutex> lock(mu);
+        provisions_seen = p.ok() ? static_cast<int64_t>(p->size()) : -1;
+        answer.on_calling_thread = std::this_thread::get_id() == caller_thread;
+        answer.result = std::move(rec);
+      });
+  ASSERT_TRUE(answer.taken);
+  for (int i = 0; i < 600; ++i) {  // polling, bounded
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (answer.result) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  registry_->UseWriteQueue(nullptr);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_TRUE(answer.result.has_value());
+  EXPECT_FALSE(answer.on_calling_thread);  // the calling thread never leads a commit
+  ASSERT_TRUE(answer.result->ok()) << answer.result->status().ToString();
+  EXPECT_TRUE((*answer.result)->found);
+  EXPECT_EQ(provisions_seen, 1);  // durable before the answer
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 1u);
+  EXPECT_EQ(Decode(provide[0]).outcome, "done");
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+TEST_F(GatewayTest, LookupWithoutBlockingDeclinesWhatMustBeRecordedFirst) {
+  WriteQueue queue(store_.get(), 64);
+  bool called = false;
+  auto done = [&](Result<ProvidedRecord>) { called = true; };
+  // Without a write queue it would have to commit on the calling thread.
+  EXPECT_FALSE(
+      gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", codes_[0], "board.school_aid", done));
+  // A client revoked (by another process) after it was cached.
+  ASSERT_TRUE(gateway_->AuthenticateQuietly(other_.spki_sha256).ok());
+  OtherProcess cli(registry_.get(), purposes_.get(), &clock_, store_.get());
+  ASSERT_TRUE(cli.gateway.Revoke(other_.spki_sha256, host_).ok());
+  registry_->UseWriteQueue(&queue);
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(other_.spki_sha256, "t", codes_[0],
+                                               "board.school_aid", done));
+  // An unknown client, a malformed key, a purpose the client does not hold, a handle.
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(std::string(64, 'e'), "t", codes_[0],
+                                               "board.school_aid", done));
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking("not-a-key", "t", codes_[0], "board.school_aid",
+                                               done));
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", codes_[0],
+                                               "registry.maintenance", done));
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t",
+                                               "h_" + std::string(32, 'a'), "board.school_aid",
+                                               done));
+  // A halted node.
+  ASSERT_TRUE(registry_->Halt("test", host_).ok());
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", codes_[0],
+                                               "board.school_aid", done));
+  registry_->UseWriteQueue(nullptr);
+  // Nothing taken: nothing answered, nothing recorded (the worker path records the refusals).
+  EXPECT_FALSE(called);
+  EXPECT_TRUE(Entries("resident.provide").empty());
+  EXPECT_EQ(queue.jobs(), 0u);
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+}
+
 }  // namespace
 }  // namespace kakunin::registry

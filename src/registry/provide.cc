@@ -199,9 +199,20 @@ Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& rea
 }
 
 void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
-                            const Actor& actor, ProvideDone done) const {
+                            const Actor& actor, ProvideDone done, bool may_lead) const {
+  if (!may_lead && queue_ == nullptr) {
+    return done(Status::FailedPrecondition("no write queue to record the read through"));
+  }
+  // Queues a job; the calling thread leads the commit only if it may.
+  auto submit = [this, may_lead](WriteQueue::Job job, WriteQueue::Done then) {
+    if (may_lead) {
+      queue_->SubmitAsync(std::move(job), std::move(then));
+    } else {
+      queue_->Enqueue(std::move(job), std::move(then));
+    }
+  };
   // A refusal is recorded before it is answered, through the queue like the provision.
-  auto refuse_or = [this, actor, purpose = req.purpose](Status why, ProvideDone done) {
+  auto refuse_or = [this, actor, purpose = req.purpose, submit](Status why, ProvideDone done) {
     if (!IsRefusal(why) || queue_ == nullptr) {
       if (IsRefusal(why)) why = Refuse(actor, "resident.provide", purpose, why);
       done(std::move(why));
@@ -211,7 +222,7 @@ void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
         detail::ReadEntry(actor, "resident.provide", IsValidPurposeId(purpose) ? purpose : "(invalid)");
     e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
     auto entry = std::make_shared<audit::AuditEntry>(std::move(e));
-    queue_->SubmitAsync(
+    submit(
         [this, entry](store::RegistryTxn& txn) -> Status {
           return log_->Append(txn, *entry).status();
         },
@@ -234,7 +245,7 @@ void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
     return done(std::move(out));
   }
   auto answer = std::make_shared<std::vector<ProvidedRecord>>(std::move(out));
-  queue_->SubmitAsync(std::move(job), [answer, refuse_or, done = std::move(done)](Status st) {
+  submit(std::move(job), [answer, refuse_or, done = std::move(done)](Status st) {
     if (!st.ok()) return refuse_or(std::move(st), std::move(done));
     done(std::move(*answer));
   });

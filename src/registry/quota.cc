@@ -160,6 +160,12 @@ Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& pu
       .WithReason("quota_exceeded");
 }
 
+bool Quotas::AdmitQuietly(const Actor& actor, bool is_operator, const std::string& purpose) {
+  if (!enabled_) return true;
+  const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
+  return table_.Admit(actor.id, subject, purpose, clock_->NowMicros()).admitted;
+}
+
 void Quotas::Answered(const Actor& actor, bool is_operator, const std::string& purpose, bool search,
                       int64_t found, int64_t asked) {
   const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;

@@ -93,6 +93,10 @@ class Quotas {
   // personal data). A quota refusal also raises the quota_exceeded alert.
   Status Admit(const Actor& actor, bool is_operator, const std::string& purpose,
                const char* action);
+  // Admit for a caller that must not write (a server's I/O thread): charges one request and
+  // returns true when Admit would admit it; false when Admit would refuse — nothing counted or
+  // recorded then: the caller takes the request through Admit, which records the refusal.
+  bool AdmitQuietly(const Actor& actor, bool is_operator, const std::string& purpose);
   // After an answered read: charges the `found` residents it returned; `asked - found`
   // residents asked for by code were not found (probes). Evaluates the real-time rules.
   void Answered(const Actor& actor, bool is_operator, const std::string& purpose, bool search,

@@ -187,8 +187,12 @@ class Registry {
   // is queued, or without a write queue) and must not block. `request.recheck` must own what
   // it uses: it runs after this returns.
   using ProvideDone = std::function<void(Result<std::vector<ProvidedRecord>>)>;
+  // `may_lead` false: the calling thread never runs a commit (WriteQueue::Enqueue), for an
+  // event loop's thread; then it needs a write queue (else kFailedPrecondition, at once).
   void ProvideAsync(store::RegistryReader& reader, ProvisionRequest request, const Actor& actor,
-                    ProvideDone done) const;
+                    ProvideDone done, bool may_lead = true) const;
+  // Whether reads are recorded through a write queue (UseWriteQueue).
+  bool has_write_queue() const { return queue_ != nullptr; }
   // Provides one resident's history (request.function "history", one resident code): every
   // version newest first, limited to `request.items`, with one provision record and one log
   // entry in one durable transaction. nullopt if there is no such active resident (logged too).

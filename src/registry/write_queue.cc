@@ -1,5 +1,6 @@
 #include "registry/write_queue.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -67,6 +68,17 @@ Status WriteQueue::Submit(Job job) {
 
 void WriteQueue::SubmitAsync(Job job, Done done) { Push(std::move(job), std::move(done), nullptr); }
 
+void WriteQueue::Enqueue(Job job, Done done) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back(Pending{std::move(job), std::move(done), Status::Ok()});
+  queued_cv_.notify_all();
+  if (leader_active_) return;  // the leader takes it into its next batch
+  leader_active_ = true;
+  leader_ = writer_.get_id();
+  handoff_ = true;
+  writer_cv_.notify_one();
+}
+
 void WriteQueue::Push(Job job, Done done, const std::function<bool()>& enough) {
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(Pending{std::move(job), std::move(done), Status::Ok()});
@@ -86,18 +98,23 @@ void WriteQueue::Lead(std::unique_lock<std::mutex>& lock, const std::function<bo
       writer_cv_.notify_one();
       return;
     }
+    if (std::this_thread::get_id() == writer_.get_id()) Linger(lock);
     std::deque<Pending> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     lock.unlock();
+    const auto started = std::chrono::steady_clock::now();
     try {
       RunBatch(batch);
     } catch (...) {
       for (Pending& p : batch) p.status = Status::Internal("write batch failed unexpectedly");
     }
+    const auto took = std::chrono::steady_clock::now() - started;
     lock.lock();
+    last_batch_ = batch.size();
+    last_commit_ = std::chrono::duration_cast<std::chrono::microseconds>(took);
     ++batches_;
     jobs_ += batch.size();
     lock.unlock();
@@ -114,6 +131,26 @@ void WriteQueue::Lead(std::unique_lock<std::mutex>& lock, const std::function<bo
   }
   leader_active_ = false;
   leader_ = std::thread::id();
+}
+
+void WriteQueue::Linger(std::unique_lock<std::mutex>& lock) {
+  // Readers answered by the last commit come back a moment later, one by one: the first of them
+  // wakes the writer, and a batch taken at once would hold that one alone while the rest wait
+  // a whole commit for the next (batches alternating small and large). So, like PostgreSQL's
+  // commit_delay: while fewer jobs are queued than the last batch held, wait for more as long
+  // as they keep coming (each within a step), at most a quarter of the last commit's time.
+  // A lone writer (last batch of one) never waits; a fast disk waits next to nothing.
+  const size_t target = std::min(last_batch_, max_batch_);
+  if (target <= 1 || queue_.size() >= target) return;
+  constexpr std::chrono::microseconds kStep{150};
+  const auto now = std::chrono::steady_clock::now();
+  const auto bound = now + last_commit_ / 4;
+  while (queue_.size() < target && !stopping_) {
+    const size_t before = queue_.size();
+    const auto until = std::min(std::chrono::steady_clock::now() + kStep, bound);
+    queued_cv_.wait_until(lock, until, [&] { return queue_.size() > before || stopping_; });
+    if (queue_.size() == before || std::chrono::steady_clock::now() >= bound) return;
+  }
 }
 
 void WriteQueue::RunBatch(std::deque<Pending>& batch) {

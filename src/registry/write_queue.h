@@ -51,6 +51,12 @@ class WriteQueue {
   // Exceptions it throws are swallowed.
   void SubmitAsync(Job job, Done done);
 
+  // As SubmitAsync, but the calling thread never leads: the job goes to the running leader's
+  // next batch, or the queue's writer thread is woken to lead (one wake-up per batch, not per
+  // job). For a thread that must never be held by a commit (a server's I/O thread). `done`
+  // runs on the leading thread.
+  void Enqueue(Job job, Done done);
+
   // For tests and metrics: how many transactions have committed, and how many jobs.
   size_t batches() const;
   size_t jobs() const;
@@ -72,6 +78,9 @@ class WriteQueue {
   void Lead(std::unique_lock<std::mutex>& lock, const std::function<bool()>& enough);
   void RunWriter();
   void RunBatch(std::deque<Pending>& batch);
+  // On the writer thread, with mu_ held, before it takes a batch: waits a little for the jobs
+  // the last commit's answers are about to bring (group commit).
+  void Linger(std::unique_lock<std::mutex>& lock);
 
   store::RegistryStore* store_;
   size_t max_batch_;
@@ -85,6 +94,8 @@ class WriteQueue {
   bool stopping_ = false;
   size_t batches_ = 0;
   size_t jobs_ = 0;
+  size_t last_batch_ = 0;                     // jobs in the last batch
+  std::chrono::microseconds last_commit_{0};  // how long it took, jobs and commit
   std::thread writer_;  // last: starts once everything above is set
 };
 

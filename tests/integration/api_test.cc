@@ -266,6 +266,35 @@ TEST_F(ApiTest, RevocationInTheRegisterTakesEffectOnAnOpenConnection) {
   EXPECT_EQ(Code(r), "client_revoked");
 }
 
+TEST_F(ApiTest, ChangesByAnotherProcessStopTheNextLookupOnAnOpenConnection) {
+  // Lookups of a registered client are served from the client register in memory on the I/O
+  // thread; the CLI (`kakunin clients revoke`) writes the same database from a process of its
+  // own. The revocation must stop the very next lookup.
+  const Cert late = Issue(w->ca, crypto::ClientKind::kAgency, "別プロセスで失効", "", "late");
+  Register(late, registry::ClientKind::kAgency, "別プロセスで失効", "",
+           "agency:yamanashi-board-of-education", {"board.school_aid"});
+  const std::string code = w->residents[5].resident_code.str();
+  auto client = Connect(late);
+  ASSERT_NE(client, nullptr);
+  const int64_t provisions = ProvisionCount(code);
+  for (int i = 0; i < 3; ++i) {  // served (and the client cached)
+    ASSERT_EQ(Call(*client, "GET", Lookup(code, "board.school_aid")).status, 200);
+  }
+  EXPECT_EQ(ProvisionCount(code), provisions + 3);
+  auto cli = app::OpenNode(w->dir + "/node");  // what `kakunin clients revoke` opens
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  // A revocation: refused at once, and the refusal recorded before it is answered. (A halt
+  // is read per request, never cached: WhileHaltedNothingIsProvidedOrApplied.)
+  const int64_t before = LogSize();
+  ASSERT_TRUE((*cli)->gateway->Revoke(late.spki, (*cli)->actor).ok());
+  auto r = Call(*client, "GET", Lookup(code, "board.school_aid"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "client_revoked");
+  EXPECT_EQ(Call(*client, "GET", "/healthz").status, 403);
+  EXPECT_EQ(ProvisionCount(code), provisions + 3);
+  EXPECT_EQ(LogSize(), before + 3);  // the revocation and both refusals
+}
+
 TEST_F(ApiTest, AMunicipalCsSendsOnlyForItself) {
   const std::string code = w->residents[1].resident_code.str();
   const int64_t next = w->kofu_last_sequence + 1;
