@@ -98,6 +98,40 @@ Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
   return st;
 }
 
+Status SqliteReader::ScanAuditEntries(int64_t from_seq,
+                                      const std::function<bool(const AuditRowView&)>& fn) {
+  // Own statement, as ForEachAuditEntry; the views point into SQLite's row buffers.
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_->raw(), kAuditEntriesFrom, -1, &raw, nullptr) != SQLITE_OK) {
+    return db_->LastError("prepare");
+  }
+  Stmt s(db_.get(), raw);
+  s.Bind(1, from_seq).Bind(2, int64_t{-1});
+  auto view = [raw](int col, bool text) {
+    const void* p = text ? static_cast<const void*>(sqlite3_column_text(raw, col))
+                         : sqlite3_column_blob(raw, col);
+    const int n = sqlite3_column_bytes(raw, col);
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n))
+             : std::string_view();
+  };
+  Status st;
+  AuditRowView row;
+  while (s.Step(&st)) {
+    row.seq = sqlite3_column_int64(raw, 0);
+    row.time = sqlite3_column_int64(raw, 1);
+    row.actor = view(2, true);
+    row.action = view(3, true);
+    row.purpose = view(4, true);
+    row.has_payload = sqlite3_column_type(raw, 5) != SQLITE_NULL;
+    row.payload = row.has_payload ? view(5, false) : std::string_view();
+    row.leaf_hash = view(6, false);
+    row.has_targets = sqlite3_column_type(raw, 7) != SQLITE_NULL;
+    row.targets = row.has_targets ? view(7, false) : std::string_view();
+    if (!fn(row)) break;
+  }
+  return st;
+}
+
 Result<std::optional<ResidentHeadRow>> SqliteReader::ResidentHead(const std::string& key) {
   return QueryHead(db_.get(), key);
 }

@@ -1,0 +1,692 @@
+#include "audit/verifier.h"
+
+#include <algorithm>
+#include <climits>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "audit/key_rotation.h"
+#include "audit/merkle.h"
+#include "audit/resident_map.h"
+#include "audit/targets.h"
+#include "crypto/sha256.h"
+
+namespace kakunin::audit {
+namespace {
+
+// Where a field of a row lies in its chunk's bytes.
+struct Slice {
+  size_t at = 0;
+  size_t size = 0;
+};
+
+// One entry copied out of the store's buffers, and what the hasher computed of it.
+struct Row {
+  int64_t seq = 0;
+  int64_t time = 0;
+  Slice actor, action, purpose, payload, leaf_hash, targets;
+  bool has_payload = false;
+  bool has_targets = false;
+  // The hasher's results (a Row is reused: `leaf` keeps its buffer).
+  std::string leaf;  // the payload's leaf hash; empty without a payload
+  bool decoded = false;
+  EntryHead head;  // views into the chunk's bytes, when decoded
+  bool targets_ok = false;
+};
+
+// Up to chunk_rows entries, their bytes in one buffer reused from chunk to chunk.
+struct Chunk {
+  std::string bytes;
+  std::vector<Row> rows;
+  size_t used = 0;
+  // The resident map's root as the chains stood after the entry that completes the newest
+  // map-signing checkpoint, when that entry is in this chunk.
+  std::optional<std::string> map_root;
+
+  std::string_view View(Slice s) const { return std::string_view(bytes).substr(s.at, s.size); }
+  Slice Put(std::string_view v) {
+    Slice s{bytes.size(), v.size()};
+    bytes.append(v);
+    return s;
+  }
+  void Add(const store::AuditRowView& v, size_t capacity) {
+    if (used == 0) {
+      bytes.clear();
+      map_root.reset();
+    }
+    if (rows.size() <= used) rows.resize(std::max(capacity, used + 1));
+    Row& r = rows[used++];
+    r.seq = v.seq;
+    r.time = v.time;
+    r.actor = Put(v.actor);
+    r.action = Put(v.action);
+    r.purpose = Put(v.purpose);
+    r.has_payload = v.has_payload;
+    r.payload = Put(v.payload);
+    r.leaf_hash = Put(v.leaf_hash);
+    r.has_targets = v.has_targets;
+    r.targets = Put(v.targets);
+  }
+  store::AuditRowView ViewOf(const Row& r) const {
+    return store::AuditRowView{r.seq,           r.time,        View(r.actor),
+                               View(r.action),  View(r.purpose), r.has_payload,
+                               View(r.payload), View(r.leaf_hash), r.has_targets,
+                               View(r.targets)};
+  }
+};
+
+// A version-2 entry's stored target leaves against the count and root its payload commits to
+// (the root follows the count in the encoding, audit/entry.h). Decodes the leaves once, into
+// `leaves`, for the resident chains.
+bool V2TargetsMatch(std::string_view payload, const EntryHead& head, bool has_stored,
+                    std::string_view stored, std::vector<TargetLeaf>* leaves) {
+  const size_t at = static_cast<size_t>(head.purpose.data() + head.purpose.size() -
+                                        payload.data()) + 4;
+  if (payload.size() < at + kHashSize) return false;
+  if (has_stored) {
+    auto decoded = DecodeTargetLeaves(stored);
+    if (!decoded.ok()) return false;
+    *leaves = std::move(*decoded);
+  }
+  return leaves->size() == head.target_count &&
+         TargetRoot(*leaves) == payload.substr(at, kHashSize);
+}
+
+// Whether leaf i is the first of `leaves` with its resident (found and missing name one):
+// a scan for the few targets of most entries, `seen` (filled in order) for a batch.
+bool FirstNaming(const std::vector<TargetLeaf>& leaves, size_t i,
+                 std::set<std::string_view>* seen) {
+  if (leaves.size() > 16) return seen->insert(leaves[i].mac).second;
+  for (size_t j = 0; j < i; ++j) {
+    if (leaves[j].mac == leaves[i].mac) return false;
+  }
+  return true;
+}
+
+// The hasher stage: what can be computed of each entry on its own, and the resident chains,
+// which need only the log order (each entry the hasher takes is the next in the log).
+class Hasher {
+ public:
+  // `map_size`: the tree size of the newest checkpoint that signs a resident map (-1: none).
+  Hasher(int64_t map_size, EntryObserver* observer) : map_size_(map_size), observer_(observer) {}
+
+  void Run(Chunk& c) {
+    for (size_t i = 0; i < c.used; ++i) One(c, c.rows[i]);
+  }
+
+ private:
+  void One(Chunk& c, Row& r) {
+    r.leaf.clear();
+    r.decoded = false;
+    r.targets_ok = false;
+    leaves_.clear();
+    const std::string_view payload = c.View(r.payload);
+    if (r.has_payload) {
+      r.leaf = LeafHash(payload);
+      if (auto e = DecodeEntryHead(payload)) {
+        r.decoded = true;
+        r.head = *e;
+        r.targets_ok = e->version == kEntryVersion1
+                           ? !r.has_targets
+                           : V2TargetsMatch(payload, *e, r.has_targets, c.View(r.targets),
+                                            &leaves_);
+      }
+    }
+    if (observer_) observer_->Observe(c.ViewOf(r), r.has_payload && r.leaf == c.View(r.leaf_hash));
+    // The chains step exactly where the verifier takes the entry as itself: in its place (not
+    // before an entry already taken), holding its own sequence, with its targets intact.
+    if (r.seq < expected_) return;
+    expected_ = r.seq + 1;
+    if (r.decoded && static_cast<int64_t>(r.head.sequence) == r.seq && r.targets_ok) {
+      seen_.clear();
+      for (size_t i = 0; i < leaves_.size(); ++i) {
+        if (!FirstNaming(leaves_, i, &seen_)) continue;  // found and missing: one chain step
+        auto [it, fresh] = heads_.try_emplace(leaves_[i].mac);
+        auto& h = it->second;
+        if (fresh) h.second = MapEmpty();
+        h.first += 1;
+        h.second = NextResidentHead(h.second, static_cast<uint64_t>(r.seq), r.leaf);
+      }
+    }
+    if (expected_ == map_size_) {
+      // The resident map the newest map-signing checkpoint should sign, from the chains.
+      std::vector<std::pair<std::string, std::string>> leaves;
+      leaves.reserve(heads_.size());
+      for (const auto& [key, h] : heads_) {
+        leaves.emplace_back(key, MapLeaf(key, MapValue(h.first, h.second)));
+      }
+      std::sort(leaves.begin(), leaves.end());
+      c.map_root = MapRootOf(leaves);
+    }
+  }
+
+  const int64_t map_size_;
+  EntryObserver* observer_;
+  int64_t expected_ = 0;
+  std::unordered_map<std::string, std::pair<int64_t, std::string>> heads_;
+  std::vector<TargetLeaf> leaves_;
+  std::set<std::string_view> seen_;
+};
+
+// Chunks handed from the reader to the hasher and back, in order.
+class Pipeline {
+ public:
+  Pipeline(Hasher* hasher, bool threaded) : hasher_(hasher) {
+    if (threaded) worker_ = std::thread([this] { Work(); });
+  }
+  ~Pipeline() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+  void Submit(Chunk* c) {
+    if (!worker_.joinable()) {
+      hasher_->Run(*c);
+      hashed_.push_back(c);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      to_hash_.push_back(c);
+    }
+    cv_.notify_all();
+  }
+  // The oldest hashed chunk; with `wait`, waits for it (REQUIRES: one was submitted and not
+  // yet taken), else nullptr if none is ready.
+  Chunk* Take(bool wait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (wait) cv_.wait(lock, [&] { return !hashed_.empty(); });
+    if (hashed_.empty()) return nullptr;
+    Chunk* c = hashed_.front();
+    hashed_.pop_front();
+    return c;
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      Chunk* c;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return closing_ || !to_hash_.empty(); });
+        if (to_hash_.empty()) return;
+        c = to_hash_.front();
+        to_hash_.pop_front();
+      }
+      hasher_->Run(*c);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        hashed_.push_back(c);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  Hasher* hasher_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk*> to_hash_, hashed_;
+  bool closing_ = false;
+  std::thread worker_;
+};
+
+}  // namespace
+
+Result<VerifyReport> VerifyLog(
+    store::RegistryReader& reader, std::string_view public_key,
+    const std::function<std::string(const std::string&)>& provided_target) {
+  return VerifyLogWith(reader, public_key, provided_target, VerifierTuning{});
+}
+
+Result<VerifyReport> VerifyLogWith(
+    store::RegistryReader& reader, std::string_view public_key,
+    const std::function<std::string(const std::string&)>& provided_target,
+    const VerifierTuning& tuning, EntryObserver* observer) {
+  VerifyReport report;
+  auto add = [&](std::string problem) {
+    if (report.problem_count == 0) report.problem = problem;
+    if (report.problems.size() < kMaxListedProblems) report.problems.push_back(std::move(problem));
+    ++report.problem_count;
+  };
+  auto checkpoints = reader.Checkpoints();
+  if (!checkpoints.ok()) return checkpoints.status();
+  report.checkpoints = static_cast<int64_t>(checkpoints->size());
+  // Signatures first: a replaced checkpoint is named before anything else (and its root is
+  // not compared: what it claims is worthless). Each with the key in force at its size, which
+  // changes only through an announcement in the log (audit/key_rotation.h).
+  auto signatures = CheckCheckpointSignatures(reader, *checkpoints, public_key, add);
+  if (!signatures.ok()) return signatures.status();
+  const std::vector<bool> bad_signature = std::move(*signatures);
+
+  // Rebuild the tree from the entries: a stack of perfect subtrees (the frontier, O(log n)).
+  // Each carries two hashes: `computed` from the entries alone (nullopt under an entry that is
+  // missing or not itself) and `stored`, as the database holds it. Where they first part, the
+  // problem is named; above it the stored hash is checked against what is stored beneath it,
+  // so one changed entry or node is named once and not again at every node and checkpoint
+  // above it.
+  struct Perfect {
+    uint32_t level = 0;
+    std::optional<std::string> computed;
+    std::optional<std::string> stored;
+    bool named = false;  // a difference beneath (or here) has been named
+  };
+  std::vector<Perfect> stack;
+  // Stored nodes, read level by level in index order, with one node of look-ahead.
+  struct Level {
+    std::unique_ptr<store::NodeCursor> cursor;
+    bool has = false, ended = false;
+    int64_t index = 0;
+    std::string hash;
+  };
+  std::vector<Level> levels;
+  size_t next_checkpoint = 0;
+  int64_t expected = 0;
+  int64_t last_time = INT64_MIN;
+  bool seen_payload = false;
+  int64_t justified_erasure = 0;  // the greatest erased_before_seq a signed purge entry names
+  int64_t first_counted_seq = -1;  // the first entry whose index rows are accounted for
+  int64_t targets_expected = 0;     // target-index rows the kept entries call for
+  int64_t provisions_expected = 0;  // provision records the kept provide entries call for
+  Status failure;
+
+  // The resident map: each resident's chain recomputed over the version-2 entries (by the
+  // hasher), checked against the newest checkpoint that signs a map (older ones were checked
+  // when they were newest). Not checkable once retention erased entries or an entry cannot be
+  // read.
+  size_t last_map_checkpoint = checkpoints->size();
+  for (size_t i = 0; i < checkpoints->size(); ++i) {
+    if (!(*checkpoints)[i].map_root.empty()) last_map_checkpoint = i;
+  }
+  const int64_t map_size = last_map_checkpoint < checkpoints->size()
+                               ? (*checkpoints)[last_map_checkpoint].tree_size
+                               : -1;
+  std::optional<std::string> map_root;  // from the hasher, once it passed map_size
+  bool map_checkable = true;
+  auto stored_node = [&](uint32_t level, int64_t index) -> std::optional<std::string> {
+    while (levels.size() <= level) {
+      auto c = reader.AuditNodes(static_cast<uint32_t>(levels.size()));
+      if (!c.ok()) {
+        failure = c.status();
+        return std::nullopt;
+      }
+      levels.push_back(Level{std::move(*c), false, false, 0, std::string()});
+    }
+    Level& l = levels[level];
+    for (;;) {
+      if (!l.has && !l.ended) {
+        Status st;
+        l.has = l.cursor->Next(&l.index, &l.hash, &st);
+        l.ended = !l.has;
+        if (!st.ok()) failure = st;
+      }
+      if (!l.has || l.index > index) return std::nullopt;
+      l.has = false;
+      if (l.index == index) return std::move(l.hash);
+    }
+  };
+  // Rows beside the entries for sequences [from, to): what an entry we cannot read has.
+  auto rows_between = [&](int64_t from, int64_t to) -> bool {
+    auto t_from = reader.CountAuditTargetsFrom(from);
+    auto t_to = reader.CountAuditTargetsFrom(to);
+    auto p_from = reader.CountProvisionsFromEntry(from);
+    auto p_to = reader.CountProvisionsFromEntry(to);
+    for (const Status& st : {t_from.status(), t_to.status(), p_from.status(), p_to.status()}) {
+      if (!st.ok()) {
+        failure = st;
+        return false;
+      }
+    }
+    if (first_counted_seq < 0) first_counted_seq = from;
+    targets_expected += *t_from - *t_to;
+    provisions_expected += *p_from - *p_to;
+    return true;
+  };
+  auto root_of_stack = [&](bool stored) -> std::optional<std::string> {
+    if (stack.empty()) return crypto::Sha256("");
+    std::optional<std::string> h = stored ? stack.back().stored : stack.back().computed;
+    for (size_t i = stack.size() - 1; h && i-- > 0;) {
+      const auto& left = stored ? stack[i].stored : stack[i].computed;
+      if (!left) return std::nullopt;
+      h = NodeHash(*left, *h);
+    }
+    return h;
+  };
+  // Pushes leaf `seq` and merges equal levels, checking each completed node against the
+  // store, then every checkpoint of the new size.
+  auto add_leaf = [&](int64_t seq, Perfect leaf) {
+    stack.push_back(std::move(leaf));
+    int64_t index = seq;
+    while (stack.size() >= 2 && stack[stack.size() - 2].level == stack.back().level) {
+      Perfect right = std::move(stack.back());
+      stack.pop_back();
+      Perfect& left = stack.back();
+      const uint32_t level = left.level + 1;
+      index >>= 1;
+      std::optional<std::string> computed;
+      if (left.computed && right.computed) computed = NodeHash(*left.computed, *right.computed);
+      std::optional<std::string> stored = stored_node(level, index);
+      // Only where the stored tree and the entries part (rare) is the hash of what is stored
+      // beneath needed, and a name for the node: the common path hashes each node once.
+      auto beneath = [&]() -> std::optional<std::string> {
+        if (left.stored && right.stored) return NodeHash(*left.stored, *right.stored);
+        return std::nullopt;
+      };
+      auto where = [&] {
+        return "stored tree node (" + std::to_string(level) + ", " + std::to_string(index) + ")";
+      };
+      bool named = left.named || right.named;
+      if (!stored) {
+        add(where() + " is missing");
+        auto b = beneath();
+        stored = b ? b : computed;
+        named = true;
+      } else if (stored != computed) {
+        // Explained by a difference named beneath if the node agrees with what is stored
+        // under it (or nothing under it can be read).
+        auto b = beneath();
+        if (!(named && (!b || *b == *stored))) {
+          add(where() + " does not match entries " + std::to_string(index << level) + "…" +
+              std::to_string(((index + 1) << level) - 1));
+        }
+        named = true;
+      }
+      left = Perfect{level, std::move(computed), std::move(stored), named};
+    }
+    expected = seq + 1;
+    while (next_checkpoint < checkpoints->size() &&
+           (*checkpoints)[next_checkpoint].tree_size == expected) {
+      const auto& cp = (*checkpoints)[next_checkpoint];
+      auto computed = root_of_stack(false);
+      auto stored = root_of_stack(true);
+      // Either the entries or the stored tree must give the signed root: if only one does,
+      // the difference was named beneath. If neither can be computed, an entry is missing
+      // (named).
+      const bool matches = (computed && *computed == cp.root) || (stored && *stored == cp.root);
+      if (!bad_signature[next_checkpoint] && !matches && (computed || stored)) {
+        add("checkpoint at tree size " + std::to_string(expected) +
+            " does not match the entries (one of entries 0…" + std::to_string(expected - 1) +
+            (next_checkpoint > 0 ? ", after the previous checkpoint at " +
+                                       std::to_string((*checkpoints)[next_checkpoint - 1].tree_size)
+                                 : std::string()) +
+            ", was changed)");
+      }
+      if (next_checkpoint == last_map_checkpoint && !bad_signature[next_checkpoint] &&
+          map_checkable && report.problem_count == 0) {
+        // The resident map it signs, from the chains the hasher recomputed over the entries.
+        if (!map_root) {
+          failure = Status::Internal("the verifier lost the resident map's root");
+        } else if (*map_root != cp.map_root) {
+          add("checkpoint at tree size " + std::to_string(expected) +
+              " signs a resident map that the entries do not give (access statements would "
+              "not show every entry)");
+        } else {
+          // The stored map, from which statements are proved, must give it too (it changes
+          // only when a checkpoint signs it).
+          ReaderMapNodes stored_map(reader);
+          auto root = MapRoot(stored_map);
+          if (!root.ok()) {
+            failure = root.status();
+          } else if (*root != cp.map_root) {
+            add("the stored resident map does not give the signed map root (access statements "
+                "cannot be proved)");
+          }
+        }
+      }
+      ++next_checkpoint;
+    }
+  };
+
+  // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
+  constexpr int64_t kMaxGap = int64_t{1} << 20;
+  auto process = [&](const Chunk& c, Row& r) -> bool {
+    const store::AuditRowView row = c.ViewOf(r);
+    auto entry = [&] { return "entry " + std::to_string(row.seq); };  // named only on a problem
+    if (row.seq < expected) {
+      add(entry() + " is out of place (after entry " + std::to_string(expected - 1) + ")");
+      return true;
+    }
+    if (row.seq > expected) {
+      add(row.seq == expected + 1
+              ? "entry " + std::to_string(expected) + " is missing (next is " +
+                    std::to_string(row.seq) + ")"
+              : "entries " + std::to_string(expected) + "…" + std::to_string(row.seq - 1) +
+                    " are missing (next is " + std::to_string(row.seq) + ")");
+      if (row.seq - expected > kMaxGap) {
+        add("the log is not checked past entry " + std::to_string(expected) +
+            " (too many entries missing)");
+        return false;
+      }
+      if (!rows_between(expected, row.seq)) return false;
+      for (int64_t s = expected; s < row.seq && failure.ok(); ++s) {
+        add_leaf(s, Perfect{0, std::nullopt, std::nullopt, true});
+      }
+      if (!failure.ok()) return false;
+    }
+    // Times never decrease (each entry against the one before it, so one bad time is named
+    // once); payloads are erased only as a prefix (retention), never in the middle, and only
+    // as far as a purge entry says.
+    if (row.time < last_time) {
+      add(entry() + " is dated before entry " + std::to_string(row.seq - 1));
+    }
+    last_time = row.time;
+    Perfect leaf;
+    leaf.stored = std::string(row.leaf_hash);
+    if (row.has_payload) {
+      if (first_counted_seq < 0) first_counted_seq = row.seq;
+      seen_payload = true;
+      const EntryHead* e = r.decoded ? &r.head : nullptr;
+      if (!e || static_cast<int64_t>(e->sequence) != row.seq) {
+        add(!e ? entry() + " cannot be decoded"
+               : entry() + " holds entry " + std::to_string(e->sequence) + " (moved or swapped)");
+        leaf.named = true;
+        // A row that holds another entry carries that entry's leaf hash too: nothing of it is
+        // this entry's (the node above is then taken as stored, checked by the checkpoints).
+        if (e) leaf.stored.reset();
+        // Not this entry's content: its index and provision rows are taken as they are.
+        if (!rows_between(row.seq, row.seq + 1)) return false;
+      } else {
+        if (e->time != row.time || e->actor != row.actor || e->action != row.action ||
+            e->purpose != row.purpose) {
+          add(entry() + ": its searchable columns differ from its content");
+        }
+        leaf.computed = r.leaf;
+        if (r.leaf != row.leaf_hash) {
+          add(entry() + " does not match its leaf hash");
+          leaf.named = true;
+        }
+        targets_expected += e->target_count;
+        if (!r.targets_ok) {
+          // Version 2 commits to its targets by their root: a target added, removed, altered
+          // or moved to another entry shows here.
+          add(entry() + ": its stored targets do not match the entry");
+          map_checkable = false;
+        }
+        if (e->action == "resident.provide") {
+          // Its provision records (the disclosure of who received a record reads them) must
+          // be exactly what the entry says was provided.
+          store::AuditRow stored_row;
+          stored_row.seq = row.seq;
+          stored_row.payload = std::string(row.payload);
+          if (row.has_targets) stored_row.targets = std::string(row.targets);
+          auto full = DecodeStoredEntry(stored_row);
+          auto rows = reader.ProvisionsOfEntry(row.seq);
+          if (!rows.ok()) {
+            failure = rows.status();
+            return false;
+          }
+          // Codes asked for but not found are named ":missing" and have no record.
+          std::vector<std::string> provided;
+          if (full.ok()) {
+            for (const auto& t : full->targets) {
+              if (!std::string_view(t).ends_with(":missing")) provided.push_back(t);
+            }
+          }
+          // A MAC target names a record's resident code through `provided_target` (the
+          // registry's keyed MAC); without it, MAC targets are matched by position only.
+          auto names = [&](const std::string& target, const std::string& code) {
+            return target.rfind("mac:", 0) == 0
+                       ? (!provided_target || provided_target(code) == target)
+                       : target == code;
+          };
+          std::string differs;
+          if (!full.ok()) {
+            differs = "the entry does not decode";
+          } else if (rows->size() != provided.size()) {
+            differs = std::to_string(rows->size()) + " record(s) for " +
+                      std::to_string(provided.size()) + " resident(s) provided";
+          }
+          for (size_t i = 0; differs.empty() && i < rows->size(); ++i) {
+            const auto& p = (*rows)[i];
+            const char* what =
+                !names(provided[i], p.resident_code) ? "resident code"
+                : p.purpose != full->purpose        ? "purpose"
+                : full->conditions.find(" recipient=" + p.recipient + " ") == std::string::npos
+                    ? "recipient"
+                : full->conditions.find(" items=" + p.items) == std::string::npos ? "items"
+                                                                                  : nullptr;
+            if (what) differs = "record " + std::to_string(i + 1) + ": " + what;
+          }
+          if (!differs.empty()) {
+            add(entry() + ": its provision records differ from what it says was provided (" +
+                differs + ")");
+          }
+          provisions_expected += static_cast<int64_t>(rows->size());
+        }
+        if (e->action == "registry.purge") {
+          auto full = DecodeEntry(row.payload);
+          if (full.ok()) {
+            size_t at = full->conditions.find("erased_before_seq=");
+            if (at != std::string::npos) {
+              justified_erasure = std::max<int64_t>(
+                  justified_erasure,
+                  std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10));
+            }
+          }
+        }
+      }
+    } else {
+      if (seen_payload) {
+        add(entry() + " has lost its payload although earlier entries kept theirs");
+      } else {
+        ++report.erased_payloads;
+        map_checkable = false;  // the chains through erased entries cannot be recomputed
+      }
+      if (row.leaf_hash.size() != kHashSize) {
+        add(entry() + " has no valid leaf hash");
+        leaf.named = true;
+      } else {
+        leaf.computed = std::string(row.leaf_hash);  // all that is left of it; the tree vouches
+      }
+    }
+    add_leaf(row.seq, std::move(leaf));
+    return failure.ok();
+  };
+
+  // The scan: rows copied into chunks; each full chunk goes to the hasher, and the chunks it
+  // has finished are checked here, in order, while the scan goes on.
+  const size_t chunk_rows = std::max<size_t>(1, tuning.chunk_rows);
+  std::vector<std::unique_ptr<Chunk>> chunks;
+  std::vector<Chunk*> free_chunks;
+  for (size_t i = 0; i < std::max<size_t>(2, tuning.chunks_in_flight); ++i) {
+    chunks.push_back(std::make_unique<Chunk>());
+    chunks.back()->bytes.reserve(chunk_rows * 256);
+    free_chunks.push_back(chunks.back().get());
+  }
+  Hasher hasher(map_size, observer);
+  bool stop = false;
+  size_t in_flight = 0;
+  Status scanned;
+  {
+    Pipeline pipeline(&hasher, tuning.second_thread);
+    auto consume = [&](Chunk* c) {
+      --in_flight;
+      if (c->map_root) map_root = std::move(c->map_root);
+      for (size_t i = 0; !stop && i < c->used; ++i) {
+        if (!process(*c, c->rows[i])) stop = true;
+      }
+      c->used = 0;
+      free_chunks.push_back(c);
+    };
+    Chunk* current = nullptr;
+    scanned = reader.ScanAuditEntries(0, [&](const store::AuditRowView& row) -> bool {
+      if (!current) {
+        while (free_chunks.empty()) consume(pipeline.Take(/*wait=*/true));
+        current = free_chunks.back();
+        free_chunks.pop_back();
+      }
+      current->Add(row, chunk_rows);
+      if (current->used == chunk_rows) {
+        pipeline.Submit(current);
+        ++in_flight;
+        current = nullptr;
+        while (Chunk* c = pipeline.Take(/*wait=*/false)) consume(c);
+      }
+      return !stop;
+    });
+    if (current && current->used > 0) {
+      pipeline.Submit(current);
+      ++in_flight;
+    }
+    while (in_flight > 0) consume(pipeline.Take(/*wait=*/true));
+  }
+  if (!scanned.ok()) return scanned;
+  if (!failure.ok()) return failure;
+  report.entries = expected;
+  if (report.erased_payloads > justified_erasure) {
+    add("entries " + std::to_string(justified_erasure) + "…" +
+        std::to_string(report.erased_payloads - 1) +
+        " have no payload, but no purge recorded in the log erased them");
+  }
+  if (next_checkpoint < checkpoints->size()) {
+    int64_t size = (*checkpoints)[next_checkpoint].tree_size;
+    add(size == 0 ? "a checkpoint of size 0 exists"
+                  : "the log ends at " + std::to_string(expected) +
+                        " entries but a checkpoint covers " + std::to_string(size) +
+                        " (truncated)");
+  }
+  // No extra or missing rows beside the entries: the target index (audit search --target)
+  // and the provision records (the resident's disclosure) match the entries that keep them.
+  if (first_counted_seq >= 0) {
+    auto targets = reader.CountAuditTargetsFrom(first_counted_seq);
+    if (!targets.ok()) return targets.status();
+    if (*targets != targets_expected) {
+      add("the target index has " + std::to_string(*targets) + " rows where the entries call "
+          "for " + std::to_string(targets_expected));
+    }
+    auto provisions = reader.CountProvisionsFromEntry(first_counted_seq);
+    if (!provisions.ok()) return provisions.status();
+    if (*provisions != provisions_expected) {
+      add("there are " + std::to_string(*provisions) + " provision records where the log's "
+          "provide entries call for " + std::to_string(provisions_expected));
+    }
+  }
+  // Stored nodes beyond what the entries complete, at any level.
+  auto stray = reader.CountStrayAuditNodes(expected);
+  if (!stray.ok()) return stray.status();
+  if (*stray > 0) {
+    add(std::to_string(*stray) + " stored tree node(s) have no entries under them");
+  }
+  // Everything must be under a signature: a tail past the last checkpoint could have been
+  // rewritten (after truncating the log and its checkpoints) without a trace.
+  const int64_t signed_size = checkpoints->empty() ? 0 : checkpoints->back().tree_size;
+  if (expected > signed_size) {
+    add("entries " + std::to_string(signed_size) + "…" + std::to_string(expected - 1) +
+        " are not covered by a signed checkpoint (after a crash, any kakunin command signs "
+        "them; otherwise the log was cut and rewritten)");
+  }
+  report.ok = report.problem_count == 0;
+  return report;
+}
+
+}  // namespace kakunin::audit
