@@ -4,6 +4,7 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -35,8 +36,8 @@ struct Row {
   Slice actor, action, purpose, payload, leaf_hash, targets;
   bool has_payload = false;
   bool has_targets = false;
-  // The hasher's results (a Row is reused: `leaf` keeps its buffer).
-  std::string leaf;  // the payload's leaf hash; empty without a payload
+  // The hasher's results.
+  char leaf[kHashSize];  // the payload's leaf hash, when has_payload
   bool decoded = false;
   EntryHead head;  // views into the chunk's bytes, when decoded
   bool targets_ok = false;
@@ -83,6 +84,89 @@ struct Chunk {
   }
 };
 
+// A hash as the verifier holds it: absent, 32 bytes in place, or (a stored value of another
+// length, tampered) any bytes.
+struct Hash {
+  bool has = false;
+  bool odd = false;
+  char b[kHashSize];
+  std::string other;
+
+  std::string_view view() const {
+    return odd ? std::string_view(other) : std::string_view(b, kHashSize);
+  }
+  void Set(std::string_view v) {
+    has = true;
+    odd = v.size() != kHashSize;
+    if (odd) {
+      other.assign(v);
+    } else {
+      std::memcpy(b, v.data(), kHashSize);
+    }
+  }
+  void SetNode(const Hash& left, const Hash& right) {
+    has = true;
+    odd = false;
+    crypto::Sha256To({std::string_view("\x01", 1), left.view(), right.view()}, b);
+  }
+  std::optional<std::string> Optional() const {
+    return has ? std::optional<std::string>(std::string(view())) : std::nullopt;
+  }
+  friend bool operator==(const Hash& x, const Hash& y) {
+    return x.has == y.has && (!x.has || x.view() == y.view());
+  }
+};
+
+// Each resident's chain (count, head), keyed by the 32-byte MAC: open addressing in one array,
+// so a step costs one cache line, not a node, a key and a value on the heap.
+class Heads {
+ public:
+  struct Slot {
+    bool used = false;
+    char key[kTargetMacSize];
+    char head[kHashSize];
+    int64_t count = 0;
+  };
+  // The chain of `mac` (kTargetMacSize bytes), created empty if new.
+  Slot& Find(std::string_view mac) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    size_t i = Bucket(mac);
+    for (;; i = (i + 1) & (slots_.size() - 1)) {
+      Slot& s = slots_[i];
+      if (!s.used) {
+        s.used = true;
+        std::memcpy(s.key, mac.data(), kTargetMacSize);
+        std::memcpy(s.head, MapEmpty().data(), kHashSize);
+        s.count = 0;
+        ++size_;
+        return s;
+      }
+      if (std::memcmp(s.key, mac.data(), kTargetMacSize) == 0) return s;
+    }
+  }
+  size_t size() const { return size_; }
+  const std::vector<Slot>& slots() const { return slots_; }
+
+ private:
+  size_t Bucket(std::string_view mac) const {
+    uint64_t h;
+    std::memcpy(&h, mac.data(), sizeof h);
+    return static_cast<size_t>((h * 0x9E3779B97F4A7C15ull) >> 20) & (slots_.size() - 1);
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(1024, old.size() * 2), Slot{});
+    size_ = 0;
+    for (const Slot& s : old) {
+      if (!s.used) continue;
+      Slot& n = Find(std::string_view(s.key, kTargetMacSize));
+      n = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
 // A version-2 entry's stored target leaves against the count and root its payload commits to
 // (the root follows the count in the encoding, audit/entry.h). Decodes the leaves once, into
 // `leaves`, for the resident chains.
@@ -124,13 +208,12 @@ class Hasher {
 
  private:
   void One(Chunk& c, Row& r) {
-    r.leaf.clear();
     r.decoded = false;
     r.targets_ok = false;
     leaves_.clear();
     const std::string_view payload = c.View(r.payload);
     if (r.has_payload) {
-      r.leaf = LeafHash(payload);
+      crypto::Sha256To({std::string_view("\0", 1), payload}, r.leaf);
       if (auto e = DecodeEntryHead(payload)) {
         r.decoded = true;
         r.head = *e;
@@ -140,7 +223,10 @@ class Hasher {
                                             &leaves_);
       }
     }
-    if (observer_) observer_->Observe(c.ViewOf(r), r.has_payload && r.leaf == c.View(r.leaf_hash));
+    if (observer_) {
+      observer_->Observe(c.ViewOf(r), r.has_payload && std::string_view(r.leaf, kHashSize) ==
+                                                           c.View(r.leaf_hash));
+    }
     // The chains step exactly where the verifier takes the entry as itself: in its place (not
     // before an entry already taken), holding its own sequence, with its targets intact.
     if (r.seq < expected_) return;
@@ -149,19 +235,20 @@ class Hasher {
       seen_.clear();
       for (size_t i = 0; i < leaves_.size(); ++i) {
         if (!FirstNaming(leaves_, i, &seen_)) continue;  // found and missing: one chain step
-        auto [it, fresh] = heads_.try_emplace(leaves_[i].mac);
-        auto& h = it->second;
-        if (fresh) h.second = MapEmpty();
-        h.first += 1;
-        h.second = NextResidentHead(h.second, static_cast<uint64_t>(r.seq), r.leaf);
+        Heads::Slot& h = heads_.Find(leaves_[i].mac);
+        h.count += 1;
+        NextResidentHeadTo(std::string_view(h.head, kHashSize), static_cast<uint64_t>(r.seq),
+                           std::string_view(r.leaf, kHashSize), h.head);
       }
     }
     if (expected_ == map_size_) {
       // The resident map the newest map-signing checkpoint should sign, from the chains.
       std::vector<std::pair<std::string, std::string>> leaves;
       leaves.reserve(heads_.size());
-      for (const auto& [key, h] : heads_) {
-        leaves.emplace_back(key, MapLeaf(key, MapValue(h.first, h.second)));
+      for (const Heads::Slot& h : heads_.slots()) {
+        if (!h.used) continue;
+        const std::string_view key(h.key, kTargetMacSize);
+        leaves.emplace_back(key, MapLeaf(key, MapValue(h.count, std::string_view(h.head, kHashSize))));
       }
       std::sort(leaves.begin(), leaves.end());
       c.map_root = MapRootOf(leaves);
@@ -171,7 +258,7 @@ class Hasher {
   const int64_t map_size_;
   EntryObserver* observer_;
   int64_t expected_ = 0;
-  std::unordered_map<std::string, std::pair<int64_t, std::string>> heads_;
+  Heads heads_;
   std::vector<TargetLeaf> leaves_;
   std::set<std::string_view> seen_;
 };
@@ -277,8 +364,8 @@ Result<VerifyReport> VerifyLogWith(
   // above it.
   struct Perfect {
     uint32_t level = 0;
-    std::optional<std::string> computed;
-    std::optional<std::string> stored;
+    Hash computed;
+    Hash stored;
     bool named = false;  // a difference beneath (or here) has been named
   };
   std::vector<Perfect> stack;
@@ -354,11 +441,11 @@ Result<VerifyReport> VerifyLogWith(
   };
   auto root_of_stack = [&](bool stored) -> std::optional<std::string> {
     if (stack.empty()) return crypto::Sha256("");
-    std::optional<std::string> h = stored ? stack.back().stored : stack.back().computed;
+    std::optional<std::string> h = (stored ? stack.back().stored : stack.back().computed).Optional();
     for (size_t i = stack.size() - 1; h && i-- > 0;) {
-      const auto& left = stored ? stack[i].stored : stack[i].computed;
-      if (!left) return std::nullopt;
-      h = NodeHash(*left, *h);
+      const Hash& left = stored ? stack[i].stored : stack[i].computed;
+      if (!left.has) return std::nullopt;
+      h = NodeHash(left.view(), *h);
     }
     return h;
   };
@@ -373,35 +460,40 @@ Result<VerifyReport> VerifyLogWith(
       Perfect& left = stack.back();
       const uint32_t level = left.level + 1;
       index >>= 1;
-      std::optional<std::string> computed;
-      if (left.computed && right.computed) computed = NodeHash(*left.computed, *right.computed);
-      std::optional<std::string> stored = stored_node(level, index);
+      Hash computed;
+      if (left.computed.has && right.computed.has) computed.SetNode(left.computed, right.computed);
+      Hash stored;
+      if (auto s = stored_node(level, index)) stored.Set(*s);
       // Only where the stored tree and the entries part (rare) is the hash of what is stored
       // beneath needed, and a name for the node: the common path hashes each node once.
-      auto beneath = [&]() -> std::optional<std::string> {
-        if (left.stored && right.stored) return NodeHash(*left.stored, *right.stored);
-        return std::nullopt;
+      auto beneath = [&]() {
+        Hash b;
+        if (left.stored.has && right.stored.has) b.SetNode(left.stored, right.stored);
+        return b;
       };
       auto where = [&] {
         return "stored tree node (" + std::to_string(level) + ", " + std::to_string(index) + ")";
       };
       bool named = left.named || right.named;
-      if (!stored) {
+      if (!stored.has) {
         add(where() + " is missing");
-        auto b = beneath();
-        stored = b ? b : computed;
+        Hash b = beneath();
+        stored = b.has ? b : computed;
         named = true;
-      } else if (stored != computed) {
+      } else if (!(stored == computed)) {
         // Explained by a difference named beneath if the node agrees with what is stored
         // under it (or nothing under it can be read).
-        auto b = beneath();
-        if (!(named && (!b || *b == *stored))) {
+        Hash b = beneath();
+        if (!(named && (!b.has || b.view() == stored.view()))) {
           add(where() + " does not match entries " + std::to_string(index << level) + "…" +
               std::to_string(((index + 1) << level) - 1));
         }
         named = true;
       }
-      left = Perfect{level, std::move(computed), std::move(stored), named};
+      left.level = level;
+      left.computed = computed;
+      left.stored = stored;
+      left.named = named;
     }
     expected = seq + 1;
     while (next_checkpoint < checkpoints->size() &&
@@ -469,7 +561,7 @@ Result<VerifyReport> VerifyLogWith(
       }
       if (!rows_between(expected, row.seq)) return false;
       for (int64_t s = expected; s < row.seq && failure.ok(); ++s) {
-        add_leaf(s, Perfect{0, std::nullopt, std::nullopt, true});
+        add_leaf(s, Perfect{0, Hash{}, Hash{}, true});
       }
       if (!failure.ok()) return false;
     }
@@ -481,7 +573,7 @@ Result<VerifyReport> VerifyLogWith(
     }
     last_time = row.time;
     Perfect leaf;
-    leaf.stored = std::string(row.leaf_hash);
+    leaf.stored.Set(row.leaf_hash);
     if (row.has_payload) {
       if (first_counted_seq < 0) first_counted_seq = row.seq;
       seen_payload = true;
@@ -492,7 +584,7 @@ Result<VerifyReport> VerifyLogWith(
         leaf.named = true;
         // A row that holds another entry carries that entry's leaf hash too: nothing of it is
         // this entry's (the node above is then taken as stored, checked by the checkpoints).
-        if (e) leaf.stored.reset();
+        if (e) leaf.stored = Hash{};
         // Not this entry's content: its index and provision rows are taken as they are.
         if (!rows_between(row.seq, row.seq + 1)) return false;
       } else {
@@ -500,8 +592,8 @@ Result<VerifyReport> VerifyLogWith(
             e->purpose != row.purpose) {
           add(entry() + ": its searchable columns differ from its content");
         }
-        leaf.computed = r.leaf;
-        if (r.leaf != row.leaf_hash) {
+        leaf.computed.Set(std::string_view(r.leaf, kHashSize));
+        if (leaf.computed.view() != row.leaf_hash) {
           add(entry() + " does not match its leaf hash");
           leaf.named = true;
         }
@@ -586,7 +678,7 @@ Result<VerifyReport> VerifyLogWith(
         add(entry() + " has no valid leaf hash");
         leaf.named = true;
       } else {
-        leaf.computed = std::string(row.leaf_hash);  // all that is left of it; the tree vouches
+        leaf.computed.Set(row.leaf_hash);  // all that is left of it; the tree vouches for it
       }
     }
     add_leaf(row.seq, std::move(leaf));
