@@ -205,6 +205,9 @@ class Hasher {
   void Run(Chunk& c) {
     for (size_t i = 0; i < c.used; ++i) One(c, c.rows[i]);
   }
+  // Every entry whose stored action announces a signing key, in order (as a search for them
+  // finds them: audit/key_rotation.h).
+  std::vector<store::AuditRow> TakeAnnouncements() { return std::move(announcements_); }
 
  private:
   void One(Chunk& c, Row& r) {
@@ -222,6 +225,19 @@ class Hasher {
                            : V2TargetsMatch(payload, *e, r.has_targets, c.View(r.targets),
                                             &leaves_);
       }
+    }
+    if (c.View(r.action) == kSigningKeyRotateAction &&
+        announcements_.size() < static_cast<size_t>(kMaxSigningKeyAnnouncements)) {
+      store::AuditRow a;
+      a.seq = r.seq;
+      a.time = r.time;
+      a.actor = c.View(r.actor);
+      a.action = c.View(r.action);
+      a.purpose = c.View(r.purpose);
+      if (r.has_payload) a.payload = std::string(payload);
+      a.leaf_hash = c.View(r.leaf_hash);
+      if (r.has_targets) a.targets = std::string(c.View(r.targets));
+      announcements_.push_back(std::move(a));
     }
     if (observer_) {
       observer_->Observe(c.ViewOf(r), r.has_payload && std::string_view(r.leaf, kHashSize) ==
@@ -261,6 +277,7 @@ class Hasher {
   Heads heads_;
   std::vector<TargetLeaf> leaves_;
   std::set<std::string_view> seen_;
+  std::vector<store::AuditRow> announcements_;
 };
 
 // Chunks handed from the reader to the hasher and back, in order.
@@ -341,7 +358,7 @@ Result<VerifyReport> VerifyLogWith(
     const std::function<std::string(const std::string&)>& provided_target,
     const VerifierTuning& tuning, EntryObserver* observer) {
   VerifyReport report;
-  auto add = [&](std::string problem) {
+  auto add_final = [&](std::string problem) {
     if (report.problem_count == 0) report.problem = problem;
     if (report.problems.size() < kMaxListedProblems) report.problems.push_back(std::move(problem));
     ++report.problem_count;
@@ -349,12 +366,28 @@ Result<VerifyReport> VerifyLogWith(
   auto checkpoints = reader.Checkpoints();
   if (!checkpoints.ok()) return checkpoints.status();
   report.checkpoints = static_cast<int64_t>(checkpoints->size());
-  // Signatures first: a replaced checkpoint is named before anything else (and its root is
-  // not compared: what it claims is worthless). Each with the key in force at its size, which
-  // changes only through an announcement in the log (audit/key_rotation.h).
-  auto signatures = CheckCheckpointSignatures(reader, *checkpoints, public_key, add);
-  if (!signatures.ok()) return signatures.status();
-  const std::vector<bool> bad_signature = std::move(*signatures);
+  // Signatures are named first (a replaced checkpoint before anything else, and its root not
+  // compared: what it claims is worthless), each with the key in force at its size, which
+  // changes only through an announcement in the log (audit/key_rotation.h). The announcements
+  // are collected on the scan (a search for them would read the whole table once more), so
+  // what the scan finds is held until the signatures are known: a checkpoint's root problem
+  // stands only if its signature is good, the resident map's check only if nothing was named
+  // before it. Unconditional problems past the listed ones are only counted.
+  enum class When { kAlways, kGoodSignature, kMapCheck };
+  struct Pending {
+    std::string text;  // empty: the resident map check's place, without a problem
+    When when = When::kAlways;
+    size_t checkpoint = 0;
+  };
+  std::vector<Pending> pending;
+  int64_t unconditional = 0;  // kAlways problems found, listed in `pending` or not
+  size_t listed_unconditional = 0;
+  auto add = [&](std::string problem) {
+    ++unconditional;
+    if (listed_unconditional >= kMaxListedProblems) return;
+    ++listed_unconditional;
+    pending.push_back(Pending{std::move(problem), When::kAlways, 0});
+  };
 
   // Rebuild the tree from the entries: a stack of perfect subtrees (the frontier, O(log n)).
   // Each carries two hashes: `computed` from the entries alone (nullopt under an entry that is
@@ -399,6 +432,7 @@ Result<VerifyReport> VerifyLogWith(
                                ? (*checkpoints)[last_map_checkpoint].tree_size
                                : -1;
   std::optional<std::string> map_root;  // from the hasher, once it passed map_size
+  Status map_failure;                   // a read of the stored map that failed
   bool map_checkable = true;
   auto stored_node = [&](uint32_t level, int64_t index) -> std::optional<std::string> {
     while (levels.size() <= level) {
@@ -505,35 +539,38 @@ Result<VerifyReport> VerifyLogWith(
       // the difference was named beneath. If neither can be computed, an entry is missing
       // (named).
       const bool matches = (computed && *computed == cp.root) || (stored && *stored == cp.root);
-      if (!bad_signature[next_checkpoint] && !matches && (computed || stored)) {
-        add("checkpoint at tree size " + std::to_string(expected) +
+      if (!matches && (computed || stored)) {
+        pending.push_back(Pending{"checkpoint at tree size " + std::to_string(expected) +
             " does not match the entries (one of entries 0…" + std::to_string(expected - 1) +
             (next_checkpoint > 0 ? ", after the previous checkpoint at " +
                                        std::to_string((*checkpoints)[next_checkpoint - 1].tree_size)
                                  : std::string()) +
-            ", was changed)");
+                                ", was changed)",
+                            When::kGoodSignature, next_checkpoint});
       }
-      if (next_checkpoint == last_map_checkpoint && !bad_signature[next_checkpoint] &&
-          map_checkable && report.problem_count == 0) {
-        // The resident map it signs, from the chains the hasher recomputed over the entries.
+      if (next_checkpoint == last_map_checkpoint && map_checkable) {
+        // The resident map it signs, from the chains the hasher recomputed over the entries
+        // (checked if its signature is good and nothing was named before it).
+        std::string problem;
         if (!map_root) {
-          failure = Status::Internal("the verifier lost the resident map's root");
+          map_failure = Status::Internal("the verifier lost the resident map's root");
         } else if (*map_root != cp.map_root) {
-          add("checkpoint at tree size " + std::to_string(expected) +
-              " signs a resident map that the entries do not give (access statements would "
-              "not show every entry)");
+          problem = "checkpoint at tree size " + std::to_string(expected) +
+                    " signs a resident map that the entries do not give (access statements "
+                    "would not show every entry)";
         } else {
           // The stored map, from which statements are proved, must give it too (it changes
           // only when a checkpoint signs it).
           ReaderMapNodes stored_map(reader);
           auto root = MapRoot(stored_map);
           if (!root.ok()) {
-            failure = root.status();
+            map_failure = root.status();
           } else if (*root != cp.map_root) {
-            add("the stored resident map does not give the signed map root (access statements "
-                "cannot be proved)");
+            problem = "the stored resident map does not give the signed map root (access "
+                      "statements cannot be proved)";
           }
         }
+        pending.push_back(Pending{std::move(problem), When::kMapCheck, next_checkpoint});
       }
       ++next_checkpoint;
     }
@@ -734,15 +771,45 @@ Result<VerifyReport> VerifyLogWith(
   }
   if (!scanned.ok()) return scanned;
   if (!failure.ok()) return failure;
+  // The signatures, now that the announcements are known (a scan cut short did not see them
+  // all: then they are searched for).
+  std::vector<store::AuditRow> announcements;
+  if (stop) {
+    store::AuditQuery q;
+    q.action = std::string(kSigningKeyRotateAction);
+    q.limit = kMaxSigningKeyAnnouncements;
+    KAKUNIN_ASSIGN_OR_RETURN(found, reader.SearchAudit(q));
+    announcements = std::move(found);
+  } else {
+    announcements = hasher.TakeAnnouncements();
+  }
+  const std::vector<bool> bad_signature =
+      CheckCheckpointSignatures(announcements, *checkpoints, public_key, add_final);
+  for (Pending& p : pending) {
+    switch (p.when) {
+      case When::kAlways:
+        add_final(std::move(p.text));
+        break;
+      case When::kGoodSignature:
+        if (!bad_signature[p.checkpoint]) add_final(std::move(p.text));
+        break;
+      case When::kMapCheck:
+        if (bad_signature[p.checkpoint] || report.problem_count > 0) break;
+        if (!map_failure.ok()) return map_failure;
+        if (!p.text.empty()) add_final(std::move(p.text));
+        break;
+    }
+  }
+  report.problem_count += unconditional - static_cast<int64_t>(listed_unconditional);
   report.entries = expected;
   if (report.erased_payloads > justified_erasure) {
-    add("entries " + std::to_string(justified_erasure) + "…" +
+    add_final("entries " + std::to_string(justified_erasure) + "…" +
         std::to_string(report.erased_payloads - 1) +
         " have no payload, but no purge recorded in the log erased them");
   }
   if (next_checkpoint < checkpoints->size()) {
     int64_t size = (*checkpoints)[next_checkpoint].tree_size;
-    add(size == 0 ? "a checkpoint of size 0 exists"
+    add_final(size == 0 ? "a checkpoint of size 0 exists"
                   : "the log ends at " + std::to_string(expected) +
                         " entries but a checkpoint covers " + std::to_string(size) +
                         " (truncated)");
@@ -753,13 +820,13 @@ Result<VerifyReport> VerifyLogWith(
     auto targets = reader.CountAuditTargetsFrom(first_counted_seq);
     if (!targets.ok()) return targets.status();
     if (*targets != targets_expected) {
-      add("the target index has " + std::to_string(*targets) + " rows where the entries call "
+      add_final("the target index has " + std::to_string(*targets) + " rows where the entries call "
           "for " + std::to_string(targets_expected));
     }
     auto provisions = reader.CountProvisionsFromEntry(first_counted_seq);
     if (!provisions.ok()) return provisions.status();
     if (*provisions != provisions_expected) {
-      add("there are " + std::to_string(*provisions) + " provision records where the log's "
+      add_final("there are " + std::to_string(*provisions) + " provision records where the log's "
           "provide entries call for " + std::to_string(provisions_expected));
     }
   }
@@ -767,13 +834,13 @@ Result<VerifyReport> VerifyLogWith(
   auto stray = reader.CountStrayAuditNodes(expected);
   if (!stray.ok()) return stray.status();
   if (*stray > 0) {
-    add(std::to_string(*stray) + " stored tree node(s) have no entries under them");
+    add_final(std::to_string(*stray) + " stored tree node(s) have no entries under them");
   }
   // Everything must be under a signature: a tail past the last checkpoint could have been
   // rewritten (after truncating the log and its checkpoints) without a trace.
   const int64_t signed_size = checkpoints->empty() ? 0 : checkpoints->back().tree_size;
   if (expected > signed_size) {
-    add("entries " + std::to_string(signed_size) + "…" + std::to_string(expected - 1) +
+    add_final("entries " + std::to_string(signed_size) + "…" + std::to_string(expected - 1) +
         " are not covered by a signed checkpoint (after a crash, any kakunin command signs "
         "them; otherwise the log was cut and rewritten)");
   }
