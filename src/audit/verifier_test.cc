@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "audit/key_rotation.h"
 #include "audit/log.h"
+#include "audit/signer.h"
 #include "audit/verifier.h"
 #include "registry/audit_desk.h"
 #include "registry/state_verify.h"
@@ -101,24 +103,25 @@ class VerifierTest : public registry::testing::RegistryFixture {
   }
 
   // The reference's report, after checking that every tuning of the pipelined verifier gives
-  // exactly the same.
-  VerifyReport Verify() {
+  // exactly the same (with `key`, or the node's signing key).
+  VerifyReport Verify(std::string key = "") {
+    if (key.empty()) key = signer_->public_key();
     auto reader = *store_->OpenReader();
-    auto reference = VerifyLogReference(*reader, signer_->public_key());
+    auto reference = VerifyLogReference(*reader, key);
     EXPECT_TRUE(reference.ok()) << reference.status().ToString();
     if (!reference.ok()) return VerifyReport();
     const std::string want = Describe(*reference);
     for (VerifierTuning t : {VerifierTuning{1, 2, true}, VerifierTuning{3, 2, true},
                              VerifierTuning{8, 4, true}, VerifierTuning{8, 4, false},
                              VerifierTuning{5, 3, false}, VerifierTuning{}}) {
-      auto got = VerifyLogWith(*reader, signer_->public_key(), {}, t);
+      auto got = VerifyLogWith(*reader, key, {}, t);
       EXPECT_TRUE(got.ok()) << got.status().ToString();
       if (got.ok()) {
         EXPECT_EQ(Describe(*got), want) << "chunk_rows " << t.chunk_rows << ", in flight "
                                         << t.chunks_in_flight << ", thread " << t.second_thread;
       }
     }
-    auto plain = VerifyLog(*reader, signer_->public_key());
+    auto plain = VerifyLog(*reader, key);
     EXPECT_TRUE(plain.ok() && Describe(*plain) == want);
     return *reference;
   }
@@ -192,6 +195,36 @@ TEST_F(VerifierTest, TheStoredResidentMapIsCheckedAgainstTheChainsOfTheHasher) {
   VerifyReport r = Verify();
   EXPECT_THAT(r.problems, ::testing::ElementsAre(::testing::HasSubstr(
                               "the stored resident map does not give the signed map root")));
+}
+
+// Signing-key announcements are collected on the scan and the signatures judged after it; a
+// checkpoint's root problem stands only under a good signature. After a rotation, with either
+// key trusted, a forged checkpoint and an altered announcement: the reference's reports.
+TEST_F(VerifierTest, SignaturesJudgedAfterTheScanGiveTheReferencesReport) {
+  Fill();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string path = (dir_ / "next.key").string();
+  ASSERT_TRUE(CreateSigningKeyFile(path).ok());
+  auto next = LoadSigningKeyFile(path);
+  ASSERT_TRUE(next.ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    return RotateSigningKey(txn, *signer_, **next, clock_, "os:admin", "test");
+                  })
+                  .ok());
+  EXPECT_TRUE(Verify((*next)->public_key()).ok);
+  EXPECT_TRUE(Verify().ok);
+  // A checkpoint whose root no longer matches, signed again by nobody: a bad signature, and
+  // no root problem for it.
+  Tamper("UPDATE audit_checkpoints SET root = zeroblob(32) WHERE tree_size = " +
+         std::to_string(kEntries));
+  VerifyReport r = Verify((*next)->public_key());
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.problem, ::testing::HasSubstr("bad signature"));
+  // The announcement changed: every later checkpoint is signed by a key it does not name.
+  Tamper(ChangeLastByte("action = 'key.signing.rotate'"));
+  Verify((*next)->public_key());
+  Verify();
 }
 
 // The record-state replay seen through the verifier's scan is the replay of its own scan: the
