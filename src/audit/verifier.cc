@@ -43,11 +43,21 @@ struct Row {
   bool targets_ok = false;
 };
 
+// A tree node's hash computed from the entries (absent above an entry that is not itself).
+struct Computed {
+  bool has = false;
+  char b[kHashSize];
+};
+
 // Up to chunk_rows entries, their bytes in one buffer reused from chunk to chunk.
 struct Chunk {
   std::string bytes;
   std::vector<Row> rows;
   size_t used = 0;
+  // The hasher's tree from the entries: every node its leaves completed, in the order the
+  // reader's tree completes them, and the root at each checkpoint's size (root_of_stack).
+  std::vector<Computed> nodes;
+  std::vector<std::optional<std::string>> roots;
   // The resident map's root as the chains stood after the entry that completes the newest
   // map-signing checkpoint, when that entry is in this chunk.
   std::optional<std::string> map_root;
@@ -144,6 +154,11 @@ class Heads {
       if (std::memcmp(s.key, mac.data(), kTargetMacSize) == 0) return s;
     }
   }
+  // A hint that `mac`'s chain is stepped soon: its slot is fetched while other work goes on
+  // (a step is otherwise a cache miss, the residents being many and the order random).
+  void Prefetch(std::string_view mac) const {
+    if (!slots_.empty() && mac.size() >= sizeof(uint64_t)) __builtin_prefetch(&slots_[Bucket(mac)]);
+  }
   size_t size() const { return size_; }
   const std::vector<Slot>& slots() const { return slots_; }
 
@@ -200,11 +215,25 @@ bool FirstNaming(const std::vector<TargetLeaf>& leaves, size_t i,
 class Hasher {
  public:
   // `map_size`: the tree size of the newest checkpoint that signs a resident map (-1: none).
-  Hasher(int64_t map_size, EntryObserver* observer) : map_size_(map_size), observer_(observer) {}
+  // `checkpoint_sizes`: every checkpoint's tree size, in the order the verifier takes them.
+  Hasher(int64_t map_size, std::vector<int64_t> checkpoint_sizes, EntryObserver* observer)
+      : map_size_(map_size), checkpoint_sizes_(std::move(checkpoint_sizes)), observer_(observer) {}
 
   void Run(Chunk& c) {
-    for (size_t i = 0; i < c.used; ++i) One(c, c.rows[i]);
+    c.nodes.clear();
+    c.roots.clear();
+    constexpr size_t kAhead = 8;  // rows between a chain's prefetch and its step
+    for (size_t i = 0; i < c.used; ++i) {
+      if (i + kAhead < c.used) {
+        const Row& ahead = c.rows[i + kAhead];
+        if (ahead.has_targets) heads_.Prefetch(c.View(ahead.targets));
+      }
+      One(c, c.rows[i]);
+    }
   }
+
+  // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
+  static constexpr int64_t kMaxGap = int64_t{1} << 20;
   // Every entry whose stored action announces a signing key, in order (as a search for them
   // finds them: audit/key_rotation.h).
   std::vector<store::AuditRow> TakeAnnouncements() { return std::move(announcements_); }
@@ -243,9 +272,25 @@ class Hasher {
       observer_->Observe(c.ViewOf(r), r.has_payload && std::string_view(r.leaf, kHashSize) ==
                                                            c.View(r.leaf_hash));
     }
-    // The chains step exactly where the verifier takes the entry as itself: in its place (not
-    // before an entry already taken), holding its own sequence, with its targets intact.
+    // The chains and the tree step exactly where the verifier takes the entry: in its place
+    // (not before an entry already taken); the chains only for an entry holding its own
+    // sequence, with its targets intact.
     if (r.seq < expected_) return;
+    if (!dead_) {
+      if (r.seq - expected_ > kMaxGap) {
+        dead_ = true;  // the verifier stops here
+      } else {
+        for (int64_t s = expected_; s < r.seq; ++s) PushLeaf(c, nullptr);  // missing
+        // What the verifier takes as the entry's leaf from the entries alone.
+        const char* leaf = nullptr;
+        if (r.has_payload) {
+          if (r.decoded && static_cast<int64_t>(r.head.sequence) == r.seq) leaf = r.leaf;
+        } else if (r.leaf_hash.size == kHashSize) {
+          leaf = c.bytes.data() + r.leaf_hash.at;
+        }
+        PushLeaf(c, leaf);
+      }
+    }
     expected_ = r.seq + 1;
     if (r.decoded && static_cast<int64_t>(r.head.sequence) == r.seq && r.targets_ok) {
       seen_.clear();
@@ -271,8 +316,56 @@ class Hasher {
     }
   }
 
+  // The frontier of the tree from the entries (O(log n) perfect subtrees): pushes a leaf
+  // (nullptr: none can be computed), merging equal levels into c.nodes, then the root at every
+  // checkpoint of the new size into c.roots — the reader's add_leaf, hash for hash.
+  void PushLeaf(Chunk& c, const char* leaf) {
+    Frontier f;
+    f.hash.has = leaf != nullptr;
+    if (leaf) std::memcpy(f.hash.b, leaf, kHashSize);
+    stack_.push_back(f);
+    while (stack_.size() >= 2 && stack_[stack_.size() - 2].level == stack_.back().level) {
+      const Frontier right = stack_.back();
+      stack_.pop_back();
+      Frontier& left = stack_.back();
+      left.level += 1;
+      if (left.hash.has && right.hash.has) {
+        crypto::Sha256To({std::string_view("\x01", 1), std::string_view(left.hash.b, kHashSize),
+                          std::string_view(right.hash.b, kHashSize)},
+                         left.hash.b);
+      } else {
+        left.hash.has = false;
+      }
+      c.nodes.push_back(left.hash);
+    }
+    ++size_;
+    while (next_checkpoint_ < checkpoint_sizes_.size() &&
+           checkpoint_sizes_[next_checkpoint_] == size_) {
+      std::optional<std::string> h;
+      if (stack_.back().hash.has) h = std::string(stack_.back().hash.b, kHashSize);
+      for (size_t i = stack_.size() - 1; h && i-- > 0;) {
+        if (!stack_[i].hash.has) {
+          h.reset();
+          break;
+        }
+        h = NodeHash(std::string_view(stack_[i].hash.b, kHashSize), *h);
+      }
+      c.roots.push_back(std::move(h));
+      ++next_checkpoint_;
+    }
+  }
+
+  struct Frontier {
+    uint32_t level = 0;
+    Computed hash;
+  };
   const int64_t map_size_;
+  const std::vector<int64_t> checkpoint_sizes_;
   EntryObserver* observer_;
+  std::vector<Frontier> stack_;
+  int64_t size_ = 0;
+  size_t next_checkpoint_ = 0;
+  bool dead_ = false;
   int64_t expected_ = 0;
   Heads heads_;
   std::vector<TargetLeaf> leaves_;
@@ -484,7 +577,10 @@ Result<VerifyReport> VerifyLogWith(
     return h;
   };
   // Pushes leaf `seq` and merges equal levels, checking each completed node against the
-  // store, then every checkpoint of the new size.
+  // store, then every checkpoint of the new size. The hashes from the entries alone come from
+  // the hasher's tree (chunk->nodes and chunk->roots, taken in order).
+  const Chunk* chunk = nullptr;
+  size_t node_at = 0, root_at = 0;
   auto add_leaf = [&](int64_t seq, Perfect leaf) {
     stack.push_back(std::move(leaf));
     int64_t index = seq;
@@ -494,8 +590,16 @@ Result<VerifyReport> VerifyLogWith(
       Perfect& left = stack.back();
       const uint32_t level = left.level + 1;
       index >>= 1;
+      // From the hasher's tree, which completed this node the same way.
       Hash computed;
-      if (left.computed.has && right.computed.has) computed.SetNode(left.computed, right.computed);
+      if (node_at >= chunk->nodes.size()) {
+        failure = Status::Internal("the verifier's two trees parted");
+        break;
+      }
+      if (chunk->nodes[node_at].has) {
+        computed.Set(std::string_view(chunk->nodes[node_at].b, kHashSize));
+      }
+      ++node_at;
       Hash stored;
       if (auto s = stored_node(level, index)) stored.Set(*s);
       // Only where the stored tree and the entries part (rare) is the hash of what is stored
@@ -533,7 +637,11 @@ Result<VerifyReport> VerifyLogWith(
     while (next_checkpoint < checkpoints->size() &&
            (*checkpoints)[next_checkpoint].tree_size == expected) {
       const auto& cp = (*checkpoints)[next_checkpoint];
-      auto computed = root_of_stack(false);
+      if (root_at >= chunk->roots.size()) {
+        failure = Status::Internal("the verifier's two trees parted");
+        return;
+      }
+      auto computed = std::move(chunk->roots[root_at++]);
       auto stored = root_of_stack(true);
       // Either the entries or the stored tree must give the signed root: if only one does,
       // the difference was named beneath. If neither can be computed, an entry is missing
@@ -576,8 +684,7 @@ Result<VerifyReport> VerifyLogWith(
     }
   };
 
-  // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
-  constexpr int64_t kMaxGap = int64_t{1} << 20;
+  constexpr int64_t kMaxGap = Hasher::kMaxGap;
   auto process = [&](const Chunk& c, Row& r) -> bool {
     const store::AuditRowView row = c.ViewOf(r);
     auto entry = [&] { return "entry " + std::to_string(row.seq); };  // named only on a problem
@@ -732,7 +839,9 @@ Result<VerifyReport> VerifyLogWith(
     chunks.back()->bytes.reserve(chunk_rows * 256);
     free_chunks.push_back(chunks.back().get());
   }
-  Hasher hasher(map_size, observer);
+  std::vector<int64_t> checkpoint_sizes;
+  for (const auto& cp : *checkpoints) checkpoint_sizes.push_back(cp.tree_size);
+  Hasher hasher(map_size, std::move(checkpoint_sizes), observer);
   bool stop = false;
   size_t in_flight = 0;
   Status scanned;
@@ -740,6 +849,9 @@ Result<VerifyReport> VerifyLogWith(
     Pipeline pipeline(&hasher, tuning.second_thread);
     auto consume = [&](Chunk* c) {
       --in_flight;
+      chunk = c;
+      node_at = 0;
+      root_at = 0;
       if (c->map_root) map_root = std::move(c->map_root);
       for (size_t i = 0; !stop && i < c->used; ++i) {
         if (!process(*c, c->rows[i])) stop = true;
