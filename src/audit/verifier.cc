@@ -222,7 +222,7 @@ class Hasher {
   void Run(Chunk& c) {
     c.nodes.clear();
     c.roots.clear();
-    constexpr size_t kAhead = 8;  // rows between a chain's prefetch and its step
+    constexpr size_t kAhead = 16;  // rows between a chain's prefetch and its step
     for (size_t i = 0; i < c.used; ++i) {
       if (i + kAhead < c.used) {
         const Row& ahead = c.rows[i + kAhead];
