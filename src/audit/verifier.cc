@@ -183,29 +183,68 @@ class Heads {
 };
 
 // A version-2 entry's stored target leaves against the count and root its payload commits to
-// (the root follows the count in the encoding, audit/entry.h). Decodes the leaves once, into
-// `leaves`, for the resident chains.
+// (the root follows the count in the encoding, audit/entry.h), read in place: each stored leaf
+// record (mac ‖ status ‖ u8 len ‖ digest, audit/targets.h) is what its leaf hash covers after
+// the domain, and the root is folded from the frontier of perfect subtrees (RFC 9162's MTH).
+// Exactly DecodeTargetLeaves' checks and TargetRoot's hashes; `macs` gets the leaves' MACs
+// (views into `stored`), for the resident chains. `frontier` is scratch.
+constexpr std::string_view kTargetLeafPrefix("\0kakunin-target-v2", 18);
+
 bool V2TargetsMatch(std::string_view payload, const EntryHead& head, bool has_stored,
-                    std::string_view stored, std::vector<TargetLeaf>* leaves) {
+                    std::string_view stored, std::vector<std::string_view>* macs,
+                    std::vector<std::pair<uint32_t, Computed>>* frontier) {
   const size_t at = static_cast<size_t>(head.purpose.data() + head.purpose.size() -
                                         payload.data()) + 4;
   if (payload.size() < at + kHashSize) return false;
+  const std::string_view root = payload.substr(at, kHashSize);
+  frontier->clear();
   if (has_stored) {
-    auto decoded = DecodeTargetLeaves(stored);
-    if (!decoded.ok()) return false;
-    *leaves = std::move(*decoded);
+    for (size_t pos = 0; pos < stored.size();) {
+      if (stored.size() - pos < kTargetMacSize + 2 || macs->size() >= kMaxTargets) return false;
+      const auto status = static_cast<uint8_t>(stored[pos + kTargetMacSize]);
+      const auto len = static_cast<uint8_t>(stored[pos + kTargetMacSize + 1]);
+      if (status > 2 || (len != 0 && len != 32) ||
+          stored.size() - pos - kTargetMacSize - 2 < len) {
+        return false;
+      }
+      const std::string_view record = stored.substr(pos, kTargetMacSize + 2 + len);
+      macs->push_back(record.substr(0, kTargetMacSize));
+      pos += record.size();
+      std::pair<uint32_t, Computed> leaf{0, Computed{true, {}}};
+      crypto::Sha256To({kTargetLeafPrefix, record}, leaf.second.b);
+      frontier->push_back(leaf);
+      while (frontier->size() >= 2 && (*frontier)[frontier->size() - 2].first ==
+                                          frontier->back().first) {
+        const Computed right = frontier->back().second;
+        frontier->pop_back();
+        auto& left = frontier->back();
+        left.first += 1;
+        crypto::Sha256To({std::string_view("\x01", 1), std::string_view(left.second.b, kHashSize),
+                          std::string_view(right.b, kHashSize)},
+                         left.second.b);
+      }
+    }
   }
-  return leaves->size() == head.target_count &&
-         TargetRoot(*leaves) == payload.substr(at, kHashSize);
+  if (macs->size() != head.target_count) return false;
+  if (frontier->empty()) return crypto::Sha256("") == root;
+  char h[kHashSize];
+  std::memcpy(h, frontier->back().second.b, kHashSize);
+  for (size_t i = frontier->size() - 1; i-- > 0;) {
+    crypto::Sha256To({std::string_view("\x01", 1),
+                      std::string_view((*frontier)[i].second.b, kHashSize),
+                      std::string_view(h, kHashSize)},
+                     h);
+  }
+  return std::string_view(h, kHashSize) == root;
 }
 
-// Whether leaf i is the first of `leaves` with its resident (found and missing name one):
-// a scan for the few targets of most entries, `seen` (filled in order) for a batch.
-bool FirstNaming(const std::vector<TargetLeaf>& leaves, size_t i,
+// Whether mac i is the first of `macs` with its resident (found and missing name one): a scan
+// for the few targets of most entries, `seen` (filled in order) for a batch.
+bool FirstNaming(const std::vector<std::string_view>& macs, size_t i,
                  std::set<std::string_view>* seen) {
-  if (leaves.size() > 16) return seen->insert(leaves[i].mac).second;
+  if (macs.size() > 16) return seen->insert(macs[i]).second;
   for (size_t j = 0; j < i; ++j) {
-    if (leaves[j].mac == leaves[i].mac) return false;
+    if (macs[j] == macs[i]) return false;
   }
   return true;
 }
@@ -242,7 +281,7 @@ class Hasher {
   void One(Chunk& c, Row& r) {
     r.decoded = false;
     r.targets_ok = false;
-    leaves_.clear();
+    macs_.clear();
     const std::string_view payload = c.View(r.payload);
     if (r.has_payload) {
       crypto::Sha256To({std::string_view("\0", 1), payload}, r.leaf);
@@ -252,7 +291,7 @@ class Hasher {
         r.targets_ok = e->version == kEntryVersion1
                            ? !r.has_targets
                            : V2TargetsMatch(payload, *e, r.has_targets, c.View(r.targets),
-                                            &leaves_);
+                                            &macs_, &frontier_);
       }
     }
     if (c.View(r.action) == kSigningKeyRotateAction &&
@@ -294,9 +333,9 @@ class Hasher {
     expected_ = r.seq + 1;
     if (r.decoded && static_cast<int64_t>(r.head.sequence) == r.seq && r.targets_ok) {
       seen_.clear();
-      for (size_t i = 0; i < leaves_.size(); ++i) {
-        if (!FirstNaming(leaves_, i, &seen_)) continue;  // found and missing: one chain step
-        Heads::Slot& h = heads_.Find(leaves_[i].mac);
+      for (size_t i = 0; i < macs_.size(); ++i) {
+        if (!FirstNaming(macs_, i, &seen_)) continue;  // found and missing: one chain step
+        Heads::Slot& h = heads_.Find(macs_[i]);
         h.count += 1;
         NextResidentHeadTo(std::string_view(h.head, kHashSize), static_cast<uint64_t>(r.seq),
                            std::string_view(r.leaf, kHashSize), h.head);
@@ -368,7 +407,8 @@ class Hasher {
   bool dead_ = false;
   int64_t expected_ = 0;
   Heads heads_;
-  std::vector<TargetLeaf> leaves_;
+  std::vector<std::string_view> macs_;
+  std::vector<std::pair<uint32_t, Computed>> frontier_;
   std::set<std::string_view> seen_;
   std::vector<store::AuditRow> announcements_;
 };

@@ -52,8 +52,8 @@ class VerifierTest : public registry::testing::RegistryFixture {
   static std::string Code(int i) { return std::to_string(1000000000 + i); }
 
   // 24 births (version-3 entries), reads of some of them (version 2, one target each, so
-  // residents' chains step several times), two provisions (provision records) and a
-  // checkpoint signing the resident map: kEntries entries.
+  // residents' chains step several times), two provisions (two and three targets, provision
+  // records) and a checkpoint signing the resident map: kEntries entries.
   static constexpr int64_t kEntries = 24 + 20 + 2;
   void Fill() {
     for (int b = 0; b < 6; ++b) {
@@ -78,6 +78,8 @@ class VerifierTest : public registry::testing::RegistryFixture {
     req.recipient = "山梨県教育委員会";
     req.items = {"name", "address"};
     ASSERT_TRUE(registry_->Provide(*reader, req, actor_).ok());
+    // Three targets: a root over a tree that is not perfect.
+    req.resident_codes.push_back(ResidentCode::FromTenDigits(Code(3)).str());
     ASSERT_TRUE(registry_->Provide(*reader, req, actor_).ok());
     ASSERT_TRUE(registry_->Checkpoint().ok());
   }
@@ -165,6 +167,8 @@ TEST_F(VerifierTest, EveryKindOfTamperingGivesTheReferencesReport) {
       "UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = 30) "
       "WHERE seq = 32",
       "DELETE FROM audit_targets WHERE seq = 8",
+      // a stored target leaf cut short (malformed)
+      "UPDATE audit_entries SET targets = substr(targets, 1, 40) WHERE seq = 44",
       "UPDATE audit_entries SET actor = 'os:someone-else' WHERE seq = 12",
       "UPDATE audit_entries SET time = 1 WHERE seq = 14",
       "UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1",
