@@ -5,14 +5,15 @@
 //   sha_payloads   OpenSSL SHA-256 over the same entry bytes held in memory;
 //   verify_log     audit::VerifyLog (every leaf, node, checkpoint, index and chain check);
 //   verify_state   registry::VerifyState (the record-state pass), and both as AuditDesk runs.
-// The log is the one audit_bench grows: RESIDENTS notifications through the full path
+// The log is the one audit_bench grows: 20,000 notifications through the full path
 // (version-3 entries), then synthetic lookups (version 2, one target each) up to ENTRIES.
 //
 // Usage: audit_verify_bench [ENTRIES] [RUNS] [DIR] [ONLY]
 // With DIR, the log is kept there and reused by the next run with the same DIR. ONLY = log or
 // state runs just that pass RUNS times; compare runs the one-thread reference verifier and the
 // pipelined one alternately (their ratio holds on a busy machine); total does the same for the
-// whole of `audit verify` (the log and the records: before, two scans of the log; now one) (for a profile of it alone:
+// whole of `audit verify` (the log and the records: before, two scans of the log; now one)
+// (for a profile of one pass alone:
 // `perf record -g audit_verify_bench 1000000 5 DIR log`).
 // Prints JSON lines.
 
@@ -165,7 +166,9 @@ int main(int argc, char** argv) {
         auto b = audit::VerifyLog(**reader, (*signer)->public_key());
         const double now = Since(t0), now_cpu = ProcessCpuSeconds() - cpu0;
         const double main_cpu = ThreadCpuSeconds() - main0;
-        if (!a.ok() || !a->ok || !b.ok() || !b->ok) return Fail("verify", Status::DataLoss("failed"));
+        if (!a.ok() || !a->ok || !b.ok() || !b->ok) {
+          return Fail("verify", Status::DataLoss("failed"));
+        }
         std::printf(
             "{\"bench\":\"audit_verify_compare\",\"entries\":%.0f,\"reference_per_s\":%.0f,"
             "\"reference_cpu_s\":%.2f,\"pipelined_per_s\":%.0f,\"pipelined_cpu_s\":%.2f,"

@@ -55,7 +55,7 @@ struct Chunk {
   std::vector<Row> rows;
   size_t used = 0;
   // The hasher's tree from the entries: every node its leaves completed, in the order the
-  // reader's tree completes them, and the root at each checkpoint's size (root_of_stack).
+  // reader's tree completes them, and the root at each checkpoint's size.
   std::vector<Computed> nodes;
   std::vector<std::optional<std::string>> roots;
   // The resident map's root as the chains stood after the entry that completes the newest
@@ -348,7 +348,8 @@ class Hasher {
       for (const Heads::Slot& h : heads_.slots()) {
         if (!h.used) continue;
         const std::string_view key(h.key, kTargetMacSize);
-        leaves.emplace_back(key, MapLeaf(key, MapValue(h.count, std::string_view(h.head, kHashSize))));
+        const std::string_view head(h.head, kHashSize);
+        leaves.emplace_back(key, MapLeaf(key, MapValue(h.count, head)));
       }
       std::sort(leaves.begin(), leaves.end());
       c.map_root = MapRootOf(leaves);
@@ -606,11 +607,12 @@ Result<VerifyReport> VerifyLogWith(
     provisions_expected += *p_from - *p_to;
     return true;
   };
-  auto root_of_stack = [&](bool stored) -> std::optional<std::string> {
+  // The root of the stored tree as far as it goes (the hasher gives the one from the entries).
+  auto stored_root = [&]() -> std::optional<std::string> {
     if (stack.empty()) return crypto::Sha256("");
-    std::optional<std::string> h = (stored ? stack.back().stored : stack.back().computed).Optional();
+    std::optional<std::string> h = stack.back().stored.Optional();
     for (size_t i = stack.size() - 1; h && i-- > 0;) {
-      const Hash& left = stored ? stack[i].stored : stack[i].computed;
+      const Hash& left = stack[i].stored;
       if (!left.has) return std::nullopt;
       h = NodeHash(left.view(), *h);
     }
@@ -682,7 +684,7 @@ Result<VerifyReport> VerifyLogWith(
         return;
       }
       auto computed = std::move(chunk->roots[root_at++]);
-      auto stored = root_of_stack(true);
+      auto stored = stored_root();
       // Either the entries or the stored tree must give the signed root: if only one does,
       // the difference was named beneath. If neither can be computed, an entry is missing
       // (named).
