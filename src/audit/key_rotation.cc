@@ -13,8 +13,7 @@
 namespace kakunin::audit {
 namespace {
 
-// Far more than a node rotates in its life; the search is bounded all the same.
-constexpr int kMaxAnnouncements = 10000;
+constexpr int kMaxAnnouncements = kMaxSigningKeyAnnouncements;
 
 struct Announcement {
   int64_t seq = 0;
@@ -97,8 +96,15 @@ Result<std::vector<bool>> CheckCheckpointSignatures(
   q.limit = kMaxAnnouncements;
   auto rows = reader.SearchAudit(q);
   if (!rows.ok()) return rows.status();
+  return CheckCheckpointSignatures(*rows, checkpoints, trusted_key, add);
+}
+
+std::vector<bool> CheckCheckpointSignatures(const std::vector<store::AuditRow>& rows,
+                                            const std::vector<store::CheckpointRow>& checkpoints,
+                                            std::string_view trusted_key,
+                                            const std::function<void(std::string)>& add) {
   std::vector<Announcement> chain;
-  for (const store::AuditRow& row : *rows) {
+  for (const store::AuditRow& row : rows) {
     const std::string where = "the signing-key announcement at entry " + std::to_string(row.seq);
     if (!row.payload) {
       add(where + " was erased: checkpoints after it cannot be checked");

@@ -46,5 +46,14 @@ Result<bool> SignedByEarlierKey(store::RegistryReader& reader, const Checkpoint&
 Result<std::vector<bool>> CheckCheckpointSignatures(
     store::RegistryReader& reader, const std::vector<store::CheckpointRow>& checkpoints,
     std::string_view trusted_key, const std::function<void(std::string)>& add);
+// The same from the announcement entries already read — every entry whose stored action is
+// kSigningKeyRotateAction, in sequence order, at most kMaxSigningKeyAnnouncements — as the
+// verifier collects them on its one scan of the log.
+std::vector<bool> CheckCheckpointSignatures(const std::vector<store::AuditRow>& announcements,
+                                            const std::vector<store::CheckpointRow>& checkpoints,
+                                            std::string_view trusted_key,
+                                            const std::function<void(std::string)>& add);
+// Far more than a node rotates in its life; the search is bounded all the same.
+inline constexpr int kMaxSigningKeyAnnouncements = 10000;
 
 }  // namespace kakunin::audit

@@ -10,6 +10,7 @@
 #include "audit/key_rotation.h"
 #include "audit/merkle.h"
 #include "audit/resident_map.h"
+#include "audit/verifier.h"
 #include "core/bytes.h"
 #include "text/json.h"
 
@@ -436,7 +437,9 @@ Result<ConsistencyProofDoc> ConsistencyProofFromJson(std::string_view json) {
   return ConsistencyProofDoc{*from->AsInt64(), *to->AsInt64(), std::move(*path)};
 }
 
-Result<VerifyReport> VerifyLog(
+// The one-thread verifier, kept as the reference the pipelined one (audit/verifier.h) is
+// tested against.
+Result<VerifyReport> VerifyLogReference(
     store::RegistryReader& reader, std::string_view public_key,
     const std::function<std::string(const std::string&)>& provided_target) {
   VerifyReport report;

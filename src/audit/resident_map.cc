@@ -64,6 +64,13 @@ std::string NextResidentHead(std::string_view head_prev, uint64_t seq, std::stri
   return TaggedHash<1 + 32 + 8 + 32>('\x03', {head_prev, std::string_view(s, 8), leaf});
 }
 
+void NextResidentHeadTo(std::string_view head_prev, uint64_t seq, std::string_view leaf,
+                        char* out) {
+  char s[8];
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((seq >> (8 * (7 - i))) & 0xFF);
+  crypto::Sha256To({std::string_view("\x03", 1), head_prev, std::string_view(s, 8), leaf}, out);
+}
+
 std::string MapValue(int64_t count, std::string_view head) {
   return TaggedHash<1 + 8 + 32>('\x04', {U64(static_cast<uint64_t>(count)), head});
 }

@@ -37,6 +37,9 @@ namespace kakunin::audit {
 inline constexpr size_t kMapKeySize = 32;
 
 std::string NextResidentHead(std::string_view head_prev, uint64_t seq, std::string_view leaf_hash);
+// The same into `out` (32 bytes) without allocating (the verifier steps one per entry).
+void NextResidentHeadTo(std::string_view head_prev, uint64_t seq, std::string_view leaf_hash,
+                        char* out);
 std::string MapValue(int64_t count, std::string_view head);
 std::string MapLeaf(std::string_view key, std::string_view value);
 std::string MapNodeHash(std::string_view left, std::string_view right);

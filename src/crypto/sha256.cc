@@ -50,6 +50,20 @@ void Sha256Hasher::Update(std::string_view data) {
   CheckOpenSsl(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()));
 }
 
+void Sha256Hasher::FinishTo(char* out) {
+  assert(ctx_ != nullptr);
+  unsigned int size = 0;
+  CheckOpenSsl(EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(out), &size));
+  assert(size == kSha256Size);
+  CheckOpenSsl(EVP_DigestInit_ex(ctx_.get(), Sha256Md(), nullptr));
+}
+
+void Sha256To(std::initializer_list<std::string_view> parts, char* out) {
+  thread_local Sha256Hasher hasher;
+  for (std::string_view p : parts) hasher.Update(p);
+  hasher.FinishTo(out);
+}
+
 std::string Sha256Hasher::Finish() {
   assert(ctx_ != nullptr);
   std::string digest(kSha256Size, '\0');

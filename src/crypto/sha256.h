@@ -5,6 +5,7 @@
 // OpenSSL stays out of this header: callers get plain strings of raw bytes.
 
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,11 @@ inline constexpr size_t kSha256Size = 32;
 // Thread-safe. Aborts the process if OpenSSL fails, which happens only when it cannot allocate
 // memory: a digest that silently came out wrong would corrupt the operation log.
 std::string Sha256(std::string_view data);
+
+// SHA-256 of the concatenation of `parts` into `out` (kSha256Size bytes), without a heap
+// allocation: for the log verifier, which hashes every entry, node and chain step.
+// Thread-safe like Sha256().
+void Sha256To(std::initializer_list<std::string_view> parts, char* out);
 
 // SHA-256 over data that arrives in pieces; the result equals Sha256() of the concatenation.
 // Not thread-safe: one hasher per thread. Movable (a moved-from hasher may only be destroyed or
@@ -40,6 +46,8 @@ class Sha256Hasher {
   // The digest of everything passed to Update() since construction or the previous Finish()
   // (kSha256Size raw bytes). Resets the hasher, so it can hash the next message.
   std::string Finish();
+  // The same into `out` (kSha256Size bytes), without allocating.
+  void FinishTo(char* out);
 
  private:
   struct ContextDeleter {

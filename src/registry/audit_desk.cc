@@ -16,12 +16,15 @@ AuditDesk::AuditDesk(store::RegistryStore* store, const audit::AuditLog* log,
 
 Result<audit::VerifyReport> AuditDesk::Verify() const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  // One scan of the log: the record-state replay rides on the verifier's (its hasher thread).
+  StateReplayObserver replay;
   KAKUNIN_ASSIGN_OR_RETURN(
-      report, audit::VerifyLog(*reader, log_->signer().public_key(), [&](const std::string& code) {
-        return ResidentTarget(*cipher_, code, true);
-      }));
+      report, audit::VerifyLogWith(
+                  *reader, log_->signer().public_key(),
+                  [&](const std::string& code) { return ResidentTarget(*cipher_, code, true); },
+                  audit::VerifierTuning{}, &replay));
   // Then the records the log says were written (registry/state_verify.h).
-  KAKUNIN_ASSIGN_OR_RETURN(state, VerifyState(*reader, *cipher_));
+  KAKUNIN_ASSIGN_OR_RETURN(state, VerifyState(*reader, *cipher_, nullptr, &replay));
   report.state_entries = state.state_entries;
   report.versions = state.versions;
   report.residents = state.residents;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -54,61 +56,66 @@ class Replay {
 
   // Replays entries from `end` on; with `late`, only notes which rows they touch.
   Status Run(store::RegistryReader& reader, bool late) {
-    return reader.ForEachAuditEntry(end, [&](const store::AuditRow& row) {
-      end = row.seq + 1;
-      if (!row.payload || row.payload->empty()) {
-        legacy = true;  // erased by retention: what it wrote cannot be known any more
-        return true;
-      }
-      const auto version = static_cast<uint8_t>((*row.payload)[0]);
-      if (version != audit::kEntryVersion3) {
-        // Most entries are reads: their head says enough.
-        auto head = audit::DecodeEntryHead(*row.payload);
-        if (!head) return true;
-        if (head->action == "link.apply") {
-          legacy = true;
-          return true;
-        }
-        if (head->action != "notification.apply" && head->action != "registry.import") {
-          return true;
-        }
-        auto e = audit::DecodeEntry(*row.payload);
-        if (e.ok() && WritesWithoutState(e->action, &*e)) legacy = true;
-        return true;
-      }
-      auto e = audit::DecodeEntry(*row.payload);
-      if (!e.ok()) return true;  // named by the log's verifier
-      ++state_entries;
-      // The last part of a baseline: everything stored was re-committed, so what older writes
-      // left without leaves is covered from here on.
-      if (e->action == kStateBaselineAction && !late) {
-        const size_t at = e->conditions.find("part=");
-        const size_t slash = e->conditions.find('/', at);
-        if (at != std::string::npos && slash != std::string::npos &&
-            std::strtoll(e->conditions.c_str() + at + 5, nullptr, 10) ==
-                std::strtoll(e->conditions.c_str() + slash + 1, nullptr, 10) &&
-            audit::LeafHash(*row.payload) == row.leaf_hash) {
-          baseline_pending = true;
-        }
-      }
-      // An entry that no longer gives its leaf hash is named by the log's verifier; what it
-      // says about records is not taken, and the rows it names are not judged (one change,
-      // one finding).
-      const bool intact = audit::LeafHash(*row.payload) == row.leaf_hash;
-      for (const audit::StateLeaf& l : e->state) {
-        if (late || !intact) {
-          touched_versions.insert(l.version_id);
-          touched_persons.insert(l.person_id);
-          continue;
-        }
-        Apply(l, row.seq);
-      }
-      if (baseline_pending) {
-        legacy = false;
-        baseline_pending = false;
-      }
+    return reader.ScanAuditEntries(end, [&](const store::AuditRowView& row) {
+      Step(row, late, std::nullopt);
       return true;
     });
+  }
+
+  // One entry, the next after `end`. `intact`: whether its payload gives its leaf hash, when
+  // the caller already knows (the log verifier's scan); computed here otherwise.
+  void Step(const store::AuditRowView& row, bool late, std::optional<bool> intact_known) {
+    end = row.seq + 1;
+    if (!row.has_payload || row.payload.empty()) {
+      legacy = true;  // erased by retention: what it wrote cannot be known any more
+      return;
+    }
+    const auto version = static_cast<uint8_t>(row.payload[0]);
+    if (version != audit::kEntryVersion3) {
+      // Most entries are reads: their head says enough.
+      auto head = audit::DecodeEntryHead(row.payload);
+      if (!head) return;
+      if (head->action == "link.apply") {
+        legacy = true;
+        return;
+      }
+      if (head->action != "notification.apply" && head->action != "registry.import") return;
+      auto e = audit::DecodeEntry(row.payload);
+      if (e.ok() && WritesWithoutState(e->action, &*e)) legacy = true;
+      return;
+    }
+    auto e = audit::DecodeEntry(row.payload);
+    if (!e.ok()) return;  // named by the log's verifier
+    ++state_entries;
+    // An entry that no longer gives its leaf hash is named by the log's verifier; what it
+    // says about records is not taken, and the rows it names are not judged (one change,
+    // one finding).
+    const bool intact = intact_known ? *intact_known
+                                     : audit::LeafHash(row.payload) == row.leaf_hash;
+    // The last part of a baseline: everything stored was re-committed, so what older writes
+    // left without leaves is covered from here on.
+    if (e->action == kStateBaselineAction && !late) {
+      const size_t at = e->conditions.find("part=");
+      const size_t slash = e->conditions.find('/', at);
+      if (at != std::string::npos && slash != std::string::npos &&
+          std::strtoll(e->conditions.c_str() + at + 5, nullptr, 10) ==
+              std::strtoll(e->conditions.c_str() + slash + 1, nullptr, 10) &&
+          intact) {
+        baseline_pending = true;
+      }
+    }
+    for (const audit::StateLeaf& l : e->state) {
+      if (late || !intact) {
+        touched_versions.insert(l.version_id);
+        touched_persons.insert(l.person_id);
+        continue;
+      }
+      Apply(l, row.seq);
+    }
+    if (baseline_pending) {
+      legacy = false;
+      baseline_pending = false;
+    }
   }
 
  private:
@@ -171,10 +178,31 @@ std::string Person(int64_t id) { return "resident row " + std::to_string(id); }
 
 }  // namespace
 
+struct StateReplayObserver::Impl {
+  Replay replay;
+};
+
+StateReplayObserver::StateReplayObserver() : impl_(std::make_unique<Impl>()) {}
+StateReplayObserver::~StateReplayObserver() = default;
+
+void StateReplayObserver::Observe(const store::AuditRowView& row, bool intact) {
+  // The verifier reads in sequence order; VerifyState reads on from where it stopped.
+  if (row.seq < impl_->replay.end) return;
+  impl_->replay.Step(row, /*late=*/false, intact);
+}
+
 Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
                                 std::vector<audit::StateLeaf>* baseline) {
+  return VerifyState(reader, cipher, baseline, nullptr);
+}
+
+Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
+                                std::vector<audit::StateLeaf>* baseline,
+                                StateReplayObserver* replayed) {
   StateReport report;
-  Replay replay;
+  Replay local;
+  Replay& replay = replayed ? replayed->impl_->replay : local;
+  // What the observer did not see (all of it without one; entries appended since, with one).
   KAKUNIN_RETURN_IF_ERROR(replay.Run(reader, /*late=*/false));
   report.log_size = replay.end;
   // Search keys are compared only under the fold table they were made with (a node rekeys at

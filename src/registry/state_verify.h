@@ -18,10 +18,12 @@
 // touches are re-replayed and not judged (they changed under the walk).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "audit/state.h"
+#include "audit/verifier.h"
 #include "core/status.h"
 #include "crypto/field_cipher.h"
 #include "store/registry_store.h"
@@ -39,10 +41,33 @@ struct StateReport {
   std::vector<std::string> problems;  // in version order, then resident order
 };
 
+// The log side of VerifyState (the replay of every entry's state leaves), fed by the log
+// verifier's own scan (audit::VerifyLogWith's observer) so `audit verify` reads the log once.
+// Runs on the verifier's hasher thread; hand it to VerifyState after VerifyLogWith returned.
+class StateReplayObserver final : public audit::EntryObserver {
+ public:
+  StateReplayObserver();
+  ~StateReplayObserver() override;
+  void Observe(const store::AuditRowView& row, bool intact) override;
+
+ private:
+  friend Result<StateReport> VerifyState(store::RegistryReader&,
+                                                const crypto::FieldCipher&,
+                                                std::vector<audit::StateLeaf>*,
+                                                StateReplayObserver*);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // With `baseline`: also every stored version's state leaf as it is now (written if it is its
 // person's current version, history otherwise), for a baseline (registry/retention.cc).
 Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
                                 std::vector<audit::StateLeaf>* baseline = nullptr);
+// The same after `replayed` saw the log (a prefix of it) through the log verifier: only the
+// entries it did not see are read again.
+Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::FieldCipher& cipher,
+                                std::vector<audit::StateLeaf>* baseline,
+                                StateReplayObserver* replayed);
 
 // The action of the entries that re-commit every stored version (audit/state.h leaves), written
 // by a purge that erases log payloads: what those entries wrote stays checkable, and records

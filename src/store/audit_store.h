@@ -30,6 +30,21 @@ struct AuditRow {
   std::optional<std::string> targets;
 };
 
+// The same, seen in place (ScanAuditEntries): views into the store's own buffers, valid only
+// until the callback returns. Absent payload and targets are has_payload / has_targets false.
+struct AuditRowView {
+  int64_t seq = 0;
+  int64_t time = 0;
+  std::string_view actor;
+  std::string_view action;
+  std::string_view purpose;
+  bool has_payload = false;
+  std::string_view payload;
+  std::string_view leaf_hash;
+  bool has_targets = false;
+  std::string_view targets;
+};
+
 struct CheckpointRow {
   int64_t tree_size = 0;
   std::string root;
@@ -100,6 +115,20 @@ class AuditReader {
   // the reader's own and not used after `fn` returns: `fn` may move from it.
   virtual Status ForEachAuditEntry(int64_t from_seq,
                                    const std::function<bool(AuditRow&)>& fn) = 0;
+  // The same walk without a copy of each row, for the verifier's one pass over the whole log
+  // (audit/verifier.h): the row is seen in place and must be copied out if kept. Like
+  // ForEachAuditEntry, other reads may run inside `fn`. The default adapts ForEachAuditEntry;
+  // a store overrides it where rows can be read without allocating.
+  virtual Status ScanAuditEntries(int64_t from_seq,
+                                  const std::function<bool(const AuditRowView&)>& fn) {
+    return ForEachAuditEntry(from_seq, [&](AuditRow& r) {
+      AuditRowView v{r.seq,   r.time,          r.actor,   r.action,          r.purpose,
+                     r.payload.has_value(),    r.payload ? std::string_view(*r.payload) : "",
+                     r.leaf_hash, r.targets.has_value(),
+                     r.targets ? std::string_view(*r.targets) : ""};
+      return fn(v);
+    });
+  }
   // Provision records written with the log entry `audit_seq`.
   virtual Result<std::vector<ProvisionRow>> ProvisionsOfEntry(int64_t audit_seq) = 0;
   // Rows pointing at entries from `seq` on: provision records, and target-index rows.

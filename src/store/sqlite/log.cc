@@ -13,6 +13,9 @@
 namespace kakunin::store::sqlite::detail {
 namespace {
 
+// The most of the file ScanAuditEntries maps (SQLite's own ceiling is 2 GiB by default).
+constexpr int64_t kScanMmapBytes = int64_t{1} << 30;
+
 // The append path's one read: the size and the newest entry's time.
 constexpr char kAuditTail[] =
     "SELECT seq + 1, time FROM audit_entries ORDER BY seq DESC LIMIT 1";
@@ -93,6 +96,45 @@ Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
   Status st;
   while (s.Step(&st)) {
     AuditRow row = ReadAudit(s);
+    if (!fn(row)) break;
+  }
+  return st;
+}
+
+Status SqliteReader::ScanAuditEntries(int64_t from_seq,
+                                      const std::function<bool(const AuditRowView&)>& fn) {
+  // Own statement, as ForEachAuditEntry; the views point into SQLite's row buffers. The walk
+  // reads the whole table once: through a memory map of the file (the kernel's page cache
+  // either way, not this process's heap), a page costs no read() and no copy. The main file
+  // never shrinks (no VACUUM), so the map cannot lose pages under the walk; the connection
+  // keeps the setting.
+  KAKUNIN_RETURN_IF_ERROR(db_->Exec("PRAGMA mmap_size=" + std::to_string(kScanMmapBytes)));
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_->raw(), kAuditEntriesFrom, -1, &raw, nullptr) != SQLITE_OK) {
+    return db_->LastError("prepare");
+  }
+  Stmt s(db_.get(), raw);
+  s.Bind(1, from_seq).Bind(2, int64_t{-1});
+  auto view = [raw](int col, bool text) {
+    const void* p = text ? static_cast<const void*>(sqlite3_column_text(raw, col))
+                         : sqlite3_column_blob(raw, col);
+    const int n = sqlite3_column_bytes(raw, col);
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n))
+             : std::string_view();
+  };
+  Status st;
+  AuditRowView row;
+  while (s.Step(&st)) {
+    row.seq = sqlite3_column_int64(raw, 0);
+    row.time = sqlite3_column_int64(raw, 1);
+    row.actor = view(2, true);
+    row.action = view(3, true);
+    row.purpose = view(4, true);
+    row.has_payload = sqlite3_column_type(raw, 5) != SQLITE_NULL;
+    row.payload = row.has_payload ? view(5, false) : std::string_view();
+    row.leaf_hash = view(6, false);
+    row.has_targets = sqlite3_column_type(raw, 7) != SQLITE_NULL;
+    row.targets = row.has_targets ? view(7, false) : std::string_view();
     if (!fn(row)) break;
   }
   return st;

@@ -41,6 +41,8 @@ class SqliteReader final : public RegistryReader {
   Result<std::optional<std::string>> AuditNode(uint32_t level, int64_t index) override;
   Status ForEachAuditEntry(int64_t from_seq,
                            const std::function<bool(AuditRow&)>& fn) override;
+  Status ScanAuditEntries(int64_t from_seq,
+                          const std::function<bool(const AuditRowView&)>& fn) override;
   Result<int64_t> CountStrayAuditNodes(int64_t size) override;
   Result<std::unique_ptr<NodeCursor>> AuditNodes(uint32_t level) override;
   Result<std::vector<CheckpointRow>> Checkpoints() override;
