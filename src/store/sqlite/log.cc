@@ -106,9 +106,15 @@ Status SqliteReader::ScanAuditEntries(int64_t from_seq,
   // Own statement, as ForEachAuditEntry; the views point into SQLite's row buffers. The walk
   // reads the whole table once: through a memory map of the file (the kernel's page cache
   // either way, not this process's heap), a page costs no read() and no copy. The main file
-  // never shrinks (no VACUUM), so the map cannot lose pages under the walk; the connection
-  // keeps the setting.
+  // never shrinks (no VACUUM), so the map cannot lose pages under the walk. The map is dropped
+  // again when the walk ends: a disk error under a mapped page is a signal, not an error code
+  // (SQLite's mmap notes), so only this one scan, not every later read of a pooled reader,
+  // takes that risk.
   KAKUNIN_RETURN_IF_ERROR(db_->Exec("PRAGMA mmap_size=" + std::to_string(kScanMmapBytes)));
+  struct Unmap {
+    Db* db;
+    ~Unmap() { (void)db->Exec("PRAGMA mmap_size=0"); }
+  } unmap{db_.get()};
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_->raw(), kAuditEntriesFrom, -1, &raw, nullptr) != SQLITE_OK) {
     return db_->LastError("prepare");
