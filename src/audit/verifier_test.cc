@@ -190,6 +190,39 @@ TEST_F(VerifierTest, EveryKindOfTamperingGivesTheReferencesReport) {
   }
 }
 
+// Stored nodes no log of this size has are counted exactly, as ranges per level: one just past
+// the last complete node of a level, a negative index, and levels outside 1..62; the log's own
+// nodes, the last complete one of every level included, are not.
+TEST_F(VerifierTest, StrayNodesAreCountedAtEachLevelsBoundary) {
+  Fill();
+  ASSERT_FALSE(HasFatalFailure());
+  auto reader = *store_->OpenReader();
+  const int64_t size = *reader->AuditSize();
+  ASSERT_GE(size, 8);
+  auto count = [&] {
+    auto n = reader->CountStrayAuditNodes(size);
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    return n.ok() ? *n : -1;
+  };
+  EXPECT_EQ(count(), 0);
+  // A tree one entry short of an even size lacks the level-1 node that entry completed.
+  auto smaller = reader->CountStrayAuditNodes((size & ~int64_t{1}) - 1);
+  ASSERT_TRUE(smaller.ok());
+  EXPECT_GE(*smaller, 1);
+  const std::string h = "zeroblob(32)";
+  Tamper("INSERT INTO audit_nodes (level, idx, hash) VALUES (1, " + std::to_string(size >> 1) +
+         ", " + h + ")");
+  EXPECT_EQ(count(), 1);
+  Tamper("INSERT INTO audit_nodes (level, idx, hash) VALUES (2, " + std::to_string(size >> 2) +
+         ", " + h + ")");
+  Tamper("INSERT INTO audit_nodes (level, idx, hash) VALUES (3, -1, " + h + ")");
+  Tamper("INSERT INTO audit_nodes (level, idx, hash) VALUES (0, 5, " + h + ")");
+  Tamper("INSERT INTO audit_nodes (level, idx, hash) VALUES (63, 0, " + h + ")");
+  EXPECT_EQ(count(), 5);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+}
+
 // The resident map is recomputed on the hasher thread and compared at the checkpoint that
 // signs it: a stored map that no longer gives the signed root is named, as by the reference.
 TEST_F(VerifierTest, TheStoredResidentMapIsCheckedAgainstTheChainsOfTheHasher) {

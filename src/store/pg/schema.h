@@ -672,9 +672,13 @@ inline constexpr char kCountProvisionsFromEntry[] =
     "SELECT count(*) FROM provisions WHERE audit_seq >= $1";
 inline constexpr char kCountAuditTargetsFrom[] =
     "SELECT count(*) FROM audit_targets WHERE seq >= $1";
+// As on SQLite (store/sqlite/schema.h): index i at level L is complete only if 0 <= i <
+// size >> L; one round trip, a primary-key range per level instead of a scan of every node.
 inline constexpr char kCountStrayAuditNodes[] =
-    "SELECT count(*) FROM audit_nodes WHERE level < 1 OR level > 62 OR "
-    "((idx + 1) << level::int4) > $1";
+    "SELECT (SELECT count(*) FROM audit_nodes WHERE level < 1 OR level > 62) + "
+    "(SELECT coalesce(sum(x.c), 0) FROM generate_series(1, 62) AS l(level), LATERAL "
+    "(SELECT count(*) AS c FROM audit_nodes a WHERE a.level = l.level "
+    "AND (a.idx >= ($1::int8 >> l.level) OR a.idx < 0)) AS x)::int8";
 inline constexpr char kCountProvisionsBefore[] =
     "SELECT count(*) FROM provisions WHERE provided_at < $1";
 inline constexpr char kEraseAuditTargets[] = "DELETE FROM audit_targets WHERE seq < $1";

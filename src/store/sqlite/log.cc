@@ -155,12 +155,23 @@ Result<std::optional<MapNodeRow>> SqliteReader::MapNode(uint32_t depth, const st
 }
 
 Result<int64_t> SqliteReader::CountStrayAuditNodes(int64_t size) {
-  KAKUNIN_PREPARE(s, db_.get(), kCountStrayAuditNodes);
-  s.Bind(1, size);
-  Status st;
-  int64_t n = s.Step(&st) ? s.Int(0) : 0;
-  s.Reset();
-  if (!st.ok()) return st;
+  if (size < 0) return Status::InvalidArgument("a log size is not negative");
+  int64_t n = 0;
+  {
+    KAKUNIN_PREPARE(s, db_.get(), kCountAuditNodesOutsideLevels);
+    Status st;
+    n += s.Step(&st) ? s.Int(0) : 0;
+    s.Reset();
+    if (!st.ok()) return st;
+  }
+  for (int64_t level = 1; level <= 62; ++level) {
+    KAKUNIN_PREPARE(s, db_.get(), kCountAuditNodesBeyond);
+    s.Bind(1, level).Bind(2, size >> level);
+    Status st;
+    n += s.Step(&st) ? s.Int(0) : 0;
+    s.Reset();
+    if (!st.ok()) return st;
+  }
   return n;
 }
 
