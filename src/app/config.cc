@@ -227,7 +227,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "checks", "server", "console", "quotas", "upstream", "limits", "hsm"},
+          "audit", "checks", "server", "console", "quotas", "upstream", "limits", "hsm"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -314,6 +314,17 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
         }
         *target = static_cast<int>(*n.value<int64_t>());
       }
+    }
+  }
+  if (auto au = t["audit"]) {
+    if (!au.is_table()) return Status::InvalidArgument("config: [audit] must be a table");
+    const toml::table& at = *au.as_table();
+    KAKUNIN_RETURN_IF_ERROR(CheckKeys(at, {"map_every_checkpoint"}, "audit."));
+    if (auto m = at["map_every_checkpoint"]) {
+      if (!m.is_boolean()) {
+        return Status::InvalidArgument("config: audit.map_every_checkpoint must be true or false");
+      }
+      c.audit_map_every_checkpoint = *m.value<bool>();
     }
   }
   if (auto lim = t["limits"]) {
@@ -486,7 +497,13 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     << "superseded_years = " << c.superseded_retention_years << "\n"
     << "removed_years = " << c.removed_retention_years << "\n"
     << "# The operation log and the provision records: 7 years.\n"
-    << "audit_years = " << c.audit_retention_years << "\n\n"
+    << "audit_years = " << c.audit_retention_years << "\n\n";
+  if (c.audit_map_every_checkpoint) {
+    o << "[audit]\n"
+      << "# Every periodic checkpoint signs the resident map (about 4x the append's CPU).\n"
+      << "map_every_checkpoint = true\n\n";
+  }
+  o
     << "[checks]\n"
     << "resident_code_check = \""
     << (c.resident_code_check == ResidentCodeCheck::kFull ? "full" : "format") << "\"\n";

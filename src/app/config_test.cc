@@ -25,6 +25,22 @@ TEST(ConfigTest, RendersWhatItParses) {
   EXPECT_EQ(back->resident_code_check, ResidentCodeCheck::kFull);
 }
 
+// [audit] map_every_checkpoint: off unless set, and kept when the file is written back (as
+// migrate-store and init do).
+TEST(ConfigTest, MapEveryCheckpointParsesAndRendersBack) {
+  auto off = ParseNodeConfig("role = \"prefecture\"\nprefecture = 19\n", "/d");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->audit_map_every_checkpoint);
+  EXPECT_EQ(RenderNodeConfig(*off).find("[audit]"), std::string::npos);
+  auto on = ParseNodeConfig(
+      "role = \"prefecture\"\nprefecture = 19\n[audit]\nmap_every_checkpoint = true\n", "/d");
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_TRUE(on->audit_map_every_checkpoint);
+  auto back = ParseNodeConfig(RenderNodeConfig(*on), "/d");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->audit_map_every_checkpoint);
+}
+
 // Regression (found by node_config_fuzzer): a path with a backslash or quote was written
 // unescaped, so the rendered file no longer parsed to the same configuration.
 TEST(ConfigTest, PathsWithEscapesRoundTrip) {
@@ -59,6 +75,9 @@ TEST(ConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
       "role = \"prefecture\"\nprefecture = 19\n[checks]\nresident_code_check = \"lax\"\n",
       "role = \"prefecture\"\nprefecture = 19\nkey_file = \"\"\n",
       "role = \"prefecture\"\nprefecture = 19\nretention = 5\n",
+      "role = \"prefecture\"\nprefecture = 19\n[audit]\nmap_every_checkpoint = \"yes\"\n",
+      "role = \"prefecture\"\nprefecture = 19\n[audit]\nmap_every_checkpiont = true\n",
+      "role = \"prefecture\"\nprefecture = 19\naudit = true\n",
       "role = \"prefecture\" prefecture = 19\n",                        // syntax
       "role = \"prefecture\"\nrole = \"national\"\nprefecture = 19\n",  // duplicate key
   };

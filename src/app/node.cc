@@ -198,7 +198,9 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
         "the signing key does not belong to this database's operation log; nothing was changed");
   }
   node->cipher = std::make_unique<crypto::FieldCipher>(*keys);
-  node->log = std::make_unique<audit::AuditLog>(node->signer.get(), &node->clock);
+  audit::LogSettings log_settings;
+  log_settings.map_every_checkpoint = node->config.audit_map_every_checkpoint;
+  node->log = std::make_unique<audit::AuditLog>(node->signer.get(), &node->clock, log_settings);
   auto purposes = node->config.purposes_file.empty()
                       ? registry::PurposeCatalogue::Parse(registry::SamplePurposeCatalogue())
                       : registry::PurposeCatalogue::Load(node->config.purposes_file);

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <sqlite3.h>
+
 #include "app/node.h"
 #include "cli/commands.h"
 
@@ -75,6 +77,47 @@ TEST_F(NodeTest, InitMakesPrivateFilesAndRefusesTwice) {
   EXPECT_EQ(again.status, 2);
   EXPECT_NE(again.err.find("already exists"), std::string::npos);
   EXPECT_EQ(Read(fs::path(data_) / "keys"), keys);
+}
+
+// [audit] map_every_checkpoint = true: the periodic checkpoints (each 1,000 entries) sign the
+// resident map too. Without it they do not, which the first ingest shows.
+TEST_F(NodeTest, MapEveryCheckpointMakesEveryCheckpointSignTheMap) {
+  // A node of its own, fed one generated file in two halves (sequences continue).
+  const std::string data = (dir_ / "node2").string();
+  ASSERT_EQ(Kakunin({"init", "--data", data, "--prefecture", "19"}).status, 0);
+  auto unsigned_maps = [&] {
+    sqlite3* conn = nullptr;
+    const std::string path = (fs::path(data) / "registry.db").string();
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &conn, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(conn,
+                                 "SELECT count(*) FROM audit_checkpoints WHERE map_root IS NULL",
+                                 -1, &s, nullptr),
+              SQLITE_OK);
+    int64_t n = -1;
+    if (s != nullptr && sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(conn);
+    return n;
+  };
+  const std::string all = Kakunin({"generate", "--count", "2400", "--seed", "11"}).out;
+  size_t cut = 0;
+  for (int i = 0; i < 1200; ++i) cut = all.find('\n', cut) + 1;
+  auto ingest = [&](const std::string& lines) {
+    auto ing = Kakunin({"ingest", "--data", data, "--today", "2026-04-01", "-"}, lines);
+    ASSERT_EQ(ing.status, 0) << ing.err;
+  };
+  ingest(all.substr(0, cut));
+  const int64_t before = unsigned_maps();
+  EXPECT_GE(before, 1);  // the default: a periodic checkpoint without the map
+  {
+    std::ofstream toml(fs::path(data) / "kakunin.toml", std::ios::app);
+    toml << "\n[audit]\nmap_every_checkpoint = true\n";
+  }
+  ingest(all.substr(cut));
+  EXPECT_EQ(unsigned_maps(), before);  // every checkpoint since signs the map
+  auto verify = Kakunin({"audit", "verify", "--data", data});
+  EXPECT_EQ(verify.status, 0) << verify.out << verify.err;
 }
 
 // Reads of resident data are use cases of the registry (the console and the API call them);
