@@ -797,48 +797,11 @@ Result<VerifyReport> VerifyLogReference(
   if (!st.ok()) return st;
   if (!failure.ok()) return failure;
   report.entries = expected;
-  if (report.erased_payloads > justified_erasure) {
-    add("entries " + std::to_string(justified_erasure) + "…" +
-        std::to_string(report.erased_payloads - 1) +
-        " have no payload, but no purge recorded in the log erased them");
-  }
-  if (next_checkpoint < checkpoints->size()) {
-    int64_t size = (*checkpoints)[next_checkpoint].tree_size;
-    add(size == 0 ? "a checkpoint of size 0 exists"
-                  : "the log ends at " + std::to_string(expected) +
-                        " entries but a checkpoint covers " + std::to_string(size) +
-                        " (truncated)");
-  }
-  // No extra or missing rows beside the entries: the target index (audit search --target)
-  // and the provision records (the resident's disclosure) match the entries that keep them.
-  if (first_counted_seq >= 0) {
-    auto targets = reader.CountAuditTargetsFrom(first_counted_seq);
-    if (!targets.ok()) return targets.status();
-    if (*targets != targets_expected) {
-      add("the target index has " + std::to_string(*targets) + " rows where the entries call "
-          "for " + std::to_string(targets_expected));
-    }
-    auto provisions = reader.CountProvisionsFromEntry(first_counted_seq);
-    if (!provisions.ok()) return provisions.status();
-    if (*provisions != provisions_expected) {
-      add("there are " + std::to_string(*provisions) + " provision records where the log's "
-          "provide entries call for " + std::to_string(provisions_expected));
-    }
-  }
-  // Stored nodes beyond what the entries complete, at any level.
-  auto stray = reader.CountStrayAuditNodes(expected);
-  if (!stray.ok()) return stray.status();
-  if (*stray > 0) {
-    add(std::to_string(*stray) + " stored tree node(s) have no entries under them");
-  }
-  // Everything must be under a signature: a tail past the last checkpoint could have been
-  // rewritten (after truncating the log and its checkpoints) without a trace.
-  const int64_t signed_size = checkpoints->empty() ? 0 : checkpoints->back().tree_size;
-  if (expected > signed_size) {
-    add("entries " + std::to_string(signed_size) + "…" + std::to_string(expected - 1) +
-        " are not covered by a signed checkpoint (after a crash, any kakunin command signs "
-        "them; otherwise the log was cut and rewritten)");
-  }
+  KAKUNIN_RETURN_IF_ERROR(detail::CheckScanTail(
+      reader, *checkpoints,
+      {expected, report.erased_payloads, justified_erasure, next_checkpoint, first_counted_seq,
+       targets_expected, provisions_expected},
+      add));
   report.ok = report.problem_count == 0;
   return report;
 }

@@ -956,50 +956,65 @@ Result<VerifyReport> VerifyLogWith(
   }
   report.problem_count += unconditional - static_cast<int64_t>(listed_unconditional);
   report.entries = expected;
-  if (report.erased_payloads > justified_erasure) {
-    add_final("entries " + std::to_string(justified_erasure) + "…" +
-        std::to_string(report.erased_payloads - 1) +
+  KAKUNIN_RETURN_IF_ERROR(detail::CheckScanTail(
+      reader, *checkpoints,
+      {expected, report.erased_payloads, justified_erasure, next_checkpoint, first_counted_seq,
+       targets_expected, provisions_expected},
+      add_final));
+  report.ok = report.problem_count == 0;
+  return report;
+}
+
+namespace detail {
+
+Status CheckScanTail(store::RegistryReader& reader,
+                     const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& t,
+                     const std::function<void(std::string)>& add) {
+  if (t.erased_payloads > t.justified_erasure) {
+    add("entries " + std::to_string(t.justified_erasure) + "…" +
+        std::to_string(t.erased_payloads - 1) +
         " have no payload, but no purge recorded in the log erased them");
   }
-  if (next_checkpoint < checkpoints->size()) {
-    int64_t size = (*checkpoints)[next_checkpoint].tree_size;
-    add_final(size == 0 ? "a checkpoint of size 0 exists"
-                  : "the log ends at " + std::to_string(expected) +
+  if (t.next_checkpoint < checkpoints.size()) {
+    int64_t size = checkpoints[t.next_checkpoint].tree_size;
+    add(size == 0 ? "a checkpoint of size 0 exists"
+                  : "the log ends at " + std::to_string(t.expected) +
                         " entries but a checkpoint covers " + std::to_string(size) +
                         " (truncated)");
   }
   // No extra or missing rows beside the entries: the target index (audit search --target)
   // and the provision records (the resident's disclosure) match the entries that keep them.
-  if (first_counted_seq >= 0) {
-    auto targets = reader.CountAuditTargetsFrom(first_counted_seq);
+  if (t.first_counted_seq >= 0) {
+    auto targets = reader.CountAuditTargetsFrom(t.first_counted_seq);
     if (!targets.ok()) return targets.status();
-    if (*targets != targets_expected) {
-      add_final("the target index has " + std::to_string(*targets) + " rows where the entries call "
-          "for " + std::to_string(targets_expected));
+    if (*targets != t.targets_expected) {
+      add("the target index has " + std::to_string(*targets) + " rows where the entries call "
+          "for " + std::to_string(t.targets_expected));
     }
-    auto provisions = reader.CountProvisionsFromEntry(first_counted_seq);
+    auto provisions = reader.CountProvisionsFromEntry(t.first_counted_seq);
     if (!provisions.ok()) return provisions.status();
-    if (*provisions != provisions_expected) {
-      add_final("there are " + std::to_string(*provisions) + " provision records where the log's "
-          "provide entries call for " + std::to_string(provisions_expected));
+    if (*provisions != t.provisions_expected) {
+      add("there are " + std::to_string(*provisions) + " provision records where the log's "
+          "provide entries call for " + std::to_string(t.provisions_expected));
     }
   }
   // Stored nodes beyond what the entries complete, at any level.
-  auto stray = reader.CountStrayAuditNodes(expected);
+  auto stray = reader.CountStrayAuditNodes(t.expected);
   if (!stray.ok()) return stray.status();
   if (*stray > 0) {
-    add_final(std::to_string(*stray) + " stored tree node(s) have no entries under them");
+    add(std::to_string(*stray) + " stored tree node(s) have no entries under them");
   }
   // Everything must be under a signature: a tail past the last checkpoint could have been
   // rewritten (after truncating the log and its checkpoints) without a trace.
-  const int64_t signed_size = checkpoints->empty() ? 0 : checkpoints->back().tree_size;
-  if (expected > signed_size) {
-    add_final("entries " + std::to_string(signed_size) + "…" + std::to_string(expected - 1) +
+  const int64_t signed_size = checkpoints.empty() ? 0 : checkpoints.back().tree_size;
+  if (t.expected > signed_size) {
+    add("entries " + std::to_string(signed_size) + "…" + std::to_string(t.expected - 1) +
         " are not covered by a signed checkpoint (after a crash, any kakunin command signs "
         "them; otherwise the log was cut and rewritten)");
   }
-  report.ok = report.problem_count == 0;
-  return report;
+  return Status::Ok();
 }
+
+}  // namespace detail
 
 }  // namespace kakunin::audit

@@ -19,9 +19,11 @@
 // it to on tampered logs.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "audit/log.h"
 #include "store/registry_store.h"
@@ -54,5 +56,24 @@ Result<VerifyReport> VerifyLogWith(
 Result<VerifyReport> VerifyLogReference(
     store::RegistryReader& reader, std::string_view public_key,
     const std::function<std::string(const std::string&)>& provided_target = {});
+
+namespace detail {
+// What both verifiers know when their scan ends, for the checks that follow it.
+struct ScanTail {
+  int64_t expected = 0;             // entries seen
+  int64_t erased_payloads = 0;      // of them without a payload
+  int64_t justified_erasure = 0;    // the greatest erased_before_seq a signed purge names
+  size_t next_checkpoint = 0;       // the first checkpoint the scan did not reach
+  int64_t first_counted_seq = -1;   // the first entry whose index rows are accounted for
+  int64_t targets_expected = 0;     // target-index rows the kept entries call for
+  int64_t provisions_expected = 0;  // provision records the kept provide entries call for
+};
+// The checks after the scan, shared by VerifyLogWith and VerifyLogReference: erasures no purge
+// justifies, checkpoints beyond the log, the target index and provision records against the
+// entries, stray tree nodes, and a tail no checkpoint signs. Each problem goes to `add`.
+Status CheckScanTail(store::RegistryReader& reader,
+                     const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& tail,
+                     const std::function<void(std::string)>& add);
+}  // namespace detail
 
 }  // namespace kakunin::audit
