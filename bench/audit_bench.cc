@@ -23,6 +23,7 @@
 #include "audit/merkle.h"
 #include "core/bytes.h"
 #include "bench/bench_util.h"
+#include "bench/counting_source.h"
 #include "cli/generate.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
@@ -37,34 +38,10 @@ using bench::Since;
 using bench::SteadyClock;
 
 namespace {
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+using bench::CountingReaderSource;
+using bench::ProcessCpuSeconds;
+using bench::ThreadCpuSeconds;
 
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// Counts reads through a reader, for the proofs' O(log n) claim.
-class CountingReaderSource final : public audit::SubtreeSource {
- public:
-  explicit CountingReaderSource(store::RegistryReader& r) : r_(r) {}
-  Result<std::string> Subtree(uint32_t level, uint64_t index) override {
-    ++calls;
-    auto h = r_.AuditNode(level, static_cast<int64_t>(index));
-    if (!h.ok()) return h.status();
-    if (!*h) return Status::NotFound("node");
-    return **h;
-  }
-  uint64_t calls = 0;
-
- private:
-  store::RegistryReader& r_;
-};
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -44,18 +44,9 @@ using bench::Since;
 using bench::SteadyClock;
 
 namespace {
+using bench::ProcessCpuSeconds;
+using bench::ThreadCpuSeconds;
 
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 int Fail(const char* what, const Status& st) {
   std::fprintf(stderr, "%s: %s\n", what, st.ToString().c_str());

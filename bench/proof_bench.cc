@@ -41,6 +41,7 @@
 #include "audit/merkle.h"
 #include "bench/bench_dir.h"
 #include "bench/bench_util.h"
+#include "bench/counting_source.h"
 #include "crypto/sha256.h"
 #include "store/sqlite/sqlite_registry_store.h"
 
@@ -50,22 +51,8 @@ using bench::Since;
 using bench::SteadyClock;
 
 namespace {
+using bench::CountingReaderSource;
 
-class CountingReaderSource final : public audit::SubtreeSource {
- public:
-  explicit CountingReaderSource(store::RegistryReader& r) : r_(r) {}
-  Result<std::string> Subtree(uint32_t level, uint64_t index) override {
-    ++calls;
-    auto h = r_.AuditNode(level, static_cast<int64_t>(index));
-    if (!h.ok()) return h.status();
-    if (!*h) return Status::NotFound("node");
-    return **h;
-  }
-  uint64_t calls = 0;
-
- private:
-  store::RegistryReader& r_;
-};
 
 // The same node reads as the store's reader (store/sqlite/schema.h kGetAuditLeaf /
 // kGetAuditNode) on a raw read-only connection, for KAKUNIN_BENCH_PROOF_VARIANTS: how much of a
@@ -104,11 +91,7 @@ class RawSource final : public audit::SubtreeSource {
   sqlite3_stmt* node_ = nullptr;
 };
 
-double ThreadCpuMs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
+double ThreadCpuMs() { return bench::ThreadCpuSeconds() * 1e3; }
 
 bool Exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
