@@ -81,7 +81,8 @@ rc=$?
 set -e
 [ "$rc" -eq 2 ] && grep -q "chmod 700 $tmp/node" "$tmp/err" || fail "group-readable node opened"
 chmod 700 "$tmp/node"
-"$bin" stats --data "$tmp/node" | grep -q "active residents: 500" || fail "stats after chmod 700"
+stats=$("$bin" stats --data "$tmp/node")
+grep -q "active residents: 500" <<< "$stats" || fail "stats after chmod 700"
 # A past record from 塩山市 (192031, merged into 甲州市 192139 on 2005-11-01): today it is
 # abolished and names its successor; as a past record it is checked as of its change_date.
 past='{"municipality_code":"192031","sequence":1,"kind":"entry","reason":"birth","change_date":"2004-06-01","resident_code":"24727059608","individual_number":"123456789018","name":"山田　花子","sex":"female","birth_date":"2004-06-01","address":"山梨県塩山市上於曽1番地"}'

@@ -71,7 +71,10 @@ grep -q "signing_key_label = 'kakunin-signing-2'" "$d/kakunin.toml" || fail "con
 newpub=$(ls "$d"/signing-*.pub)
 "$bin" audit verify --archive "$tmp/log.kla" --public-key "$newpub" > /dev/null \
   || fail "the archive does not verify with the new public key"
-"$bin" audit search --data "$d" --action key.signing.rotate | grep -q '"public_key' \
+# Output captured first: `producer | grep -q` races (grep exits at the first match, the producer
+# gets SIGPIPE, and pipefail makes the pipeline fail).
+found=$("$bin" audit search --data "$d" --action key.signing.rotate)
+grep -q '"public_key' <<< "$found" \
   || fail "no announcement in the log"
 
 # A field-key rotation while the node serves: SIGHUP makes it take the new key and re-seal the
@@ -88,7 +91,8 @@ read_one() {
 }
 read_one || fail "a read failed before the rotation: $(cat "$tmp/serve.err")"
 "$bin" keys rotate-field-key --data "$d" > /dev/null
-"$bin" keys status --data "$d" | grep -q '300 values still under an older key' \
+status=$("$bin" keys status --data "$d")
+grep -q '300 values still under an older key' <<< "$status" \
   || fail "status: $("$bin" keys status --data "$d")"
 if "$bin" keys retire-field-keys --data "$d" > /dev/null 2>&1; then
   fail "older keys retired while values were still under them"
@@ -105,7 +109,8 @@ grep -q 'field-key rotation: every value' "$tmp/serve.err" \
   || fail "the serving node did not finish the rotation: $(cat "$tmp/serve.err")"
 read_one || fail "a read failed after the rotation"
 kill -TERM "$serve"; wait "$serve" || fail "serve did not stop cleanly"; serve=
-"$bin" keys status --data "$d" | grep -q 'field-key rotation: done' || fail "status after serve"
+status=$("$bin" keys status --data "$d")
+grep -q 'field-key rotation: done' <<< "$status" || fail "status after serve"
 "$bin" keys retire-field-keys --data "$d" > /dev/null || fail "retire-field-keys"
 [ "$(grep -c '^aead ' "$d/keys")" -eq 1 ] || fail "older field keys left in the key file"
 "$bin" stats --data "$d" > /dev/null || fail "the node does not open after retiring"

@@ -112,7 +112,9 @@ psql "$admin" -c "CREATE ROLE kakunin_loud LOGIN" -c "CREATE DATABASE loud OWNER
 "$bin" init --data "$tmp/loud" --prefecture 19 \
   --database-url "postgresql:///loud?host=$pg&user=kakunin_loud" > /dev/null
 "$bin" ingest --data "$tmp/loud" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" > /dev/null
-name=$(extract name "$tmp/first.jsonl" | head -1)
+# sed, not head: head exits after one line and sort, still writing, dies of SIGPIPE, which
+# pipefail turns into a silent exit of this script.
+name=$(extract name "$tmp/first.jsonl" | sed -n 1p)
 grep -qF -- "$name" "$log" || fail "bound values were not logged: the number check proves nothing"
 while IFS= read -r v; do
   if grep -qF -- "$v" "$log"; then fail "an individual number in the server log"; fi
