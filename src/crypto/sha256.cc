@@ -1,77 +1,62 @@
 #include "crypto/sha256.h"
 
-#include <openssl/evp.h>
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but kept and supported
+// through the 3.x series; this file asks for the 1.1.1 API so that they are declared without the
+// deprecation attribute (sha256.h says why they are used).
+#define OPENSSL_API_COMPAT 10101
+#include <openssl/sha.h>
 
-#include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 
 namespace kakunin::crypto {
 namespace {
 
-// OpenSSL fails here only without memory; carrying on would produce wrong digests.
+// OpenSSL's SHA-256 functions fail only on a null argument; carrying on would produce wrong
+// digests, so a failure aborts.
 void CheckOpenSsl(int ok) {
   if (ok == 1) return;
   std::fputs("kakunin::crypto: OpenSSL SHA-256 failed; aborting\n", stderr);
   std::abort();
 }
 
+SHA256_CTX* Ctx(unsigned char* bytes) {
+  return std::launder(reinterpret_cast<SHA256_CTX*>(bytes));
+}
+
 }  // namespace
 
 std::string Sha256(std::string_view data) {
-  // One context per thread, reused: creating an EVP context per hash costs more than hashing
-  // a small log entry (the verifier hashes every entry and node).
-  thread_local Sha256Hasher hasher;
-  hasher.Update(data);
-  return hasher.Finish();
-}
-
-namespace {
-// Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up (under a lock) at
-// every EVP_DigestInit_ex, which cost more than hashing a log entry.
-const EVP_MD* Sha256Md() {
-  static const EVP_MD* md = [] {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched != nullptr ? static_cast<const EVP_MD*>(fetched) : EVP_sha256();
-  }();
-  return md;
-}
-}  // namespace
-
-void Sha256Hasher::ContextDeleter::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
-
-Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
-  CheckOpenSsl(ctx_ != nullptr);
-  CheckOpenSsl(EVP_DigestInit_ex(ctx_.get(), Sha256Md(), nullptr));
-}
-
-void Sha256Hasher::Update(std::string_view data) {
-  assert(ctx_ != nullptr);
-  CheckOpenSsl(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()));
-}
-
-void Sha256Hasher::FinishTo(char* out) {
-  assert(ctx_ != nullptr);
-  unsigned int size = 0;
-  CheckOpenSsl(EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(out), &size));
-  assert(size == kSha256Size);
-  CheckOpenSsl(EVP_DigestInit_ex(ctx_.get(), Sha256Md(), nullptr));
+  std::string digest(kSha256Size, '\0');
+  Sha256To({data}, digest.data());
+  return digest;
 }
 
 void Sha256To(std::initializer_list<std::string_view> parts, char* out) {
-  thread_local Sha256Hasher hasher;
+  Sha256Hasher hasher;  // on the stack: no allocation, no context to fetch
   for (std::string_view p : parts) hasher.Update(p);
   hasher.FinishTo(out);
 }
 
+Sha256Hasher::Sha256Hasher() {
+  static_assert(sizeof(SHA256_CTX) <= sizeof(ctx_), "Sha256Hasher::ctx_ too small");
+  static_assert(alignof(SHA256_CTX) <= 8, "Sha256Hasher::ctx_ under-aligned");
+  CheckOpenSsl(SHA256_Init(new (ctx_) SHA256_CTX));
+}
+
+void Sha256Hasher::Update(std::string_view data) {
+  CheckOpenSsl(SHA256_Update(Ctx(ctx_), data.data(), data.size()));
+}
+
+void Sha256Hasher::FinishTo(char* out) {
+  CheckOpenSsl(SHA256_Final(reinterpret_cast<unsigned char*>(out), Ctx(ctx_)));
+  CheckOpenSsl(SHA256_Init(Ctx(ctx_)));
+}
+
 std::string Sha256Hasher::Finish() {
-  assert(ctx_ != nullptr);
   std::string digest(kSha256Size, '\0');
-  unsigned int size = 0;
-  CheckOpenSsl(
-      EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(digest.data()), &size));
-  assert(size == kSha256Size);
-  CheckOpenSsl(EVP_DigestInit_ex(ctx_.get(), Sha256Md(), nullptr));
+  FinishTo(digest.data());
   return digest;
 }
 

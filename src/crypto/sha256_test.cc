@@ -73,5 +73,31 @@ TEST(Sha256HasherTest, MovedHasherKeepsItsState) {
   EXPECT_EQ(HexEncode(third.Finish()), kAbcDigest);
 }
 
+TEST(Sha256HasherTest, ACopyContinuesTheMessageOnItsOwn) {
+  Sha256Hasher first;
+  first.Update("ab");
+  Sha256Hasher copy = first;
+  copy.Update("c");
+  first.Update("x");
+  EXPECT_EQ(HexEncode(copy.Finish()), kAbcDigest);
+  EXPECT_EQ(first.Finish(), Sha256("abx"));
+}
+
+// Sha256To over parts, against the one-shot digest, at every split around SHA-256's 64-byte
+// block and its 55/56-byte padding boundary.
+TEST(Sha256Test, PartsEqualTheWholeAtEveryBlockBoundary) {
+  std::string message;
+  for (int i = 0; i < 130; ++i) message.push_back(static_cast<char>('a' + i % 26));
+  for (size_t len : {0u, 1u, 55u, 56u, 63u, 64u, 65u, 119u, 120u, 128u, 130u}) {
+    const std::string_view whole = std::string_view(message).substr(0, len);
+    for (size_t cut = 0; cut <= len; cut += (len > 8 ? len / 4 : 1)) {
+      char out[kSha256Size];
+      Sha256To({whole.substr(0, cut), whole.substr(cut)}, out);
+      EXPECT_EQ(std::string(out, kSha256Size), Sha256(whole)) << len << " cut at " << cut;
+    }
+  }
+  EXPECT_EQ(HexEncode(Sha256(k448BitMessage)), k448BitDigest);
+}
+
 }  // namespace
 }  // namespace kakunin::crypto

@@ -46,6 +46,14 @@ class Stmt {
   std::string Text(int col) const;
   std::optional<std::string> OptionalText(int col) const;
   std::string Blob(int col) const;
+  // The column's bytes in SQLite's buffer: valid until the next Step, Reset or column read of
+  // another type (for a loop that copies them where it keeps them, without a string per row).
+  std::string_view BlobView(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    return p ? std::string_view(static_cast<const char*>(p),
+                                static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string_view();
+  }
 
  private:
   Db* db_;

@@ -70,7 +70,9 @@ struct SqliteNodeCursor final : public NodeCursor {
   bool Next(int64_t* index, std::string* hash, Status* status) override {
     if (!stmt.Step(status)) return false;
     *index = stmt.Int(0);
-    *hash = stmt.Blob(1);
+    // Assigned in place: the verifier reads every node through one cursor per level, and a
+    // fresh string per node was a heap allocation each.
+    hash->assign(stmt.BlobView(1));
     return true;
   }
   Stmt stmt;
