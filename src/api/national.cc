@@ -25,6 +25,12 @@ http::Response ServeLinkChanges(const http::Request& req, const registry::Nation
                             std::to_string(result->acknowledged) + "}",
                         409);
   }
+  if (result->conflict != 0) {
+    return JsonResponse("{\"error\":\"sequence_conflict\",\"sequence\":" +
+                            std::to_string(result->conflict) + ",\"acknowledged\":" +
+                            std::to_string(result->acknowledged) + "}",
+                        409);
+  }
   return JsonResponse("{\"acknowledged\":" + std::to_string(result->acknowledged) +
                       ",\"applied\":" + std::to_string(result->applied) +
                       ",\"duplicates\":" + std::to_string(result->duplicates) + "}");

@@ -9,7 +9,8 @@
 
 namespace kakunin::api {
 
-// 200 {"acknowledged","applied","duplicates"}; 409 {"error":"sequence_gap","acknowledged"}
+// 200 {"acknowledged","applied","duplicates"}; 409 {"error":"sequence_gap","acknowledged"} or
+// {"error":"sequence_conflict","sequence","acknowledged"} (registry/national.h)
 // (nothing applied); problems otherwise: not_permitted (not a prefecture node, or this node is
 // not national), sender_mismatch (a change of another prefecture: nothing applied), halted,
 // invalid_request (names a member, never a value).

@@ -40,6 +40,15 @@ std::optional<int64_t> AcknowledgedOf(const std::string& body) {
   return v;
 }
 
+// The error code of an answer ("sequence_gap", "sequence_conflict", …), empty if none.
+std::string ErrorOf(const std::string& body) {
+  auto json = text::ParseJson(body);
+  if (!json.ok() || !json->is_object()) return std::string();
+  const text::JsonValue* error = json->Find("error");
+  if (error == nullptr || !error->is_string()) return std::string();
+  return error->text();
+}
+
 }  // namespace
 
 std::unique_ptr<Upstream> NewHttpsUpstream(std::unique_ptr<HttpsClient> client) {
@@ -130,6 +139,17 @@ Result<int64_t> Sender::Step() {
     // The national node's body limit is below this batch (long names, many changes): smaller
     // batches from now on, so one limit cannot stop the link.
     batch_size_ = std::max(1, batch_size_ / 2);
+  }
+  if (answer->status == 409 && ErrorOf(answer->body) == "sequence_conflict") {
+    // The national node applied another change under a number of this batch: this node's
+    // outbox numbers were used before (restored from an older backup?). Acknowledging would
+    // lose the change; resending cannot help. The link stays failing, loudly, until operators
+    // resolve it (docs/backup.md); the body names the sequence, never a value.
+    Status why = Status::FailedPrecondition(
+        "the national node holds another change under a sequence of this batch "
+        "(sequence_conflict: this node's outbox numbers were used before; see docs/backup.md)");
+    Failed(why);
+    return why;
   }
   const std::optional<int64_t> ack = AcknowledgedOf(answer->body);
   if ((answer->status != 200 && answer->status != 409) || !ack) {

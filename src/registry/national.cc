@@ -167,44 +167,57 @@ int PrefectureOfMunicipality(const std::string& code) {
   return 0;
 }
 
+namespace {
+// One change as the wire carries it (EncodeForwardBatch, ForwardedChangeMac).
+void AppendChange(const ForwardedChange& c, std::string* out) {
+  std::string& o = *out;
+  o += "{\"sequence\":" + std::to_string(c.sequence) + ",\"municipality_code\":";
+  text::AppendJsonString(c.municipality_code, &o);
+  o += ",\"municipal_sequence\":" + std::to_string(c.municipal_sequence) + ",\"kind\":";
+  text::AppendJsonString(c.kind, &o);
+  o += ",\"reason\":";
+  text::AppendJsonString(c.reason, &o);
+  o += ",\"change_date\":";
+  text::AppendJsonString(c.change_date, &o);
+  o += ",\"resident_code\":";
+  text::AppendJsonString(c.resident_code, &o);
+  o += ",\"individual_number\":";
+  text::AppendJsonString(c.individual_number, &o);
+  o += ",\"name\":";
+  text::AppendJsonString(c.name, &o);
+  o += ",\"name_kana\":";
+  AppendOptional(c.name_kana, &o);
+  o += ",\"former_surname\":";
+  AppendOptional(c.former_surname, &o);
+  o += ",\"alias\":";
+  AppendOptional(c.alias, &o);
+  o += ",\"sex\":";
+  text::AppendJsonString(c.sex, &o);
+  o += ",\"birth_date\":";
+  text::AppendJsonString(c.birth_date, &o);
+  o += ",\"address\":";
+  text::AppendJsonString(c.address, &o);
+  o += ",\"new_resident_code\":";
+  AppendOptional(c.new_resident_code, &o);
+  o += ",\"applied_at\":" + std::to_string(c.applied_at) + "}";
+}
+}  // namespace
+
 std::string EncodeForwardBatch(const ForwardBatch& b) {
   std::string o = "{\"prefecture\":" + std::to_string(b.prefecture) +
                   ",\"after\":" + std::to_string(b.after) + ",\"changes\":[";
   for (size_t i = 0; i < b.changes.size(); ++i) {
-    const ForwardedChange& c = b.changes[i];
     if (i > 0) o += ",";
-    o += "{\"sequence\":" + std::to_string(c.sequence) + ",\"municipality_code\":";
-    text::AppendJsonString(c.municipality_code, &o);
-    o += ",\"municipal_sequence\":" + std::to_string(c.municipal_sequence) + ",\"kind\":";
-    text::AppendJsonString(c.kind, &o);
-    o += ",\"reason\":";
-    text::AppendJsonString(c.reason, &o);
-    o += ",\"change_date\":";
-    text::AppendJsonString(c.change_date, &o);
-    o += ",\"resident_code\":";
-    text::AppendJsonString(c.resident_code, &o);
-    o += ",\"individual_number\":";
-    text::AppendJsonString(c.individual_number, &o);
-    o += ",\"name\":";
-    text::AppendJsonString(c.name, &o);
-    o += ",\"name_kana\":";
-    AppendOptional(c.name_kana, &o);
-    o += ",\"former_surname\":";
-    AppendOptional(c.former_surname, &o);
-    o += ",\"alias\":";
-    AppendOptional(c.alias, &o);
-    o += ",\"sex\":";
-    text::AppendJsonString(c.sex, &o);
-    o += ",\"birth_date\":";
-    text::AppendJsonString(c.birth_date, &o);
-    o += ",\"address\":";
-    text::AppendJsonString(c.address, &o);
-    o += ",\"new_resident_code\":";
-    AppendOptional(c.new_resident_code, &o);
-    o += ",\"applied_at\":" + std::to_string(c.applied_at) + "}";
+    AppendChange(b.changes[i], &o);
   }
   o += "]}";
   return o;
+}
+
+std::string ForwardedChangeMac(const crypto::FieldCipher& cipher, const ForwardedChange& change) {
+  std::string o = "kakunin/forwarded-change/v1:";
+  AppendChange(change, &o);
+  return cipher.LookupHash(o);
 }
 
 Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body) {
@@ -295,11 +308,22 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
     }
     const int64_t now = clock_->NowMicros();
     for (const ForwardedChange& c : batch.changes) {
+      const std::string mac = ForwardedChangeMac(*cipher_, c);
       if (c.sequence <= last) {
+        // A resend is the change received under that number; anything else reuses it.
+        // Changes applied before schema 10 have no MAC and are taken as resends.
+        KAKUNIN_ASSIGN_OR_RETURN(known, txn.ReceivedChangeMac(batch.prefecture, c.sequence));
+        if (known && !ConstantTimeEquals(*known, mac)) {
+          out.conflict = c.sequence;
+          return Status::FailedPrecondition(
+                     "the batch reuses a sequence already applied with another change")
+              .WithReason("sequence_conflict");
+        }
         ++out.duplicates;
         continue;
       }
       KAKUNIN_RETURN_IF_ERROR(ApplyChange(txn, c, batch.prefecture, actor, now));
+      KAKUNIN_RETURN_IF_ERROR(txn.RecordReceivedChange(batch.prefecture, c.sequence, mac, now));
       last = c.sequence;
       ++out.applied;
     }
@@ -317,6 +341,15 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
   });
   if (!st.ok()) {
     if (st.reason() == "client_revoked") return Refuse(actor, batch, st);
+    if (st.reason() == "sequence_conflict") {
+      // Nothing of the batch applied (the transaction rolled back); the refusal is recorded
+      // and answered with the sequence and this node's point, for the operators of both sides.
+      Status refused = Refuse(actor, batch, st);
+      if (refused.reason() != "sequence_conflict") return refused;  // the log write failed
+      out.applied = 0;
+      out.duplicates = 0;
+      return out;
+    }
     return st;
   }
   return out;

@@ -23,6 +23,13 @@
 //   version retention erased). Answer: {"acknowledged": N, "applied": a, "duplicates": d}.
 //   `after` greater than the national node's last applied sequence is a gap: 409 with
 //   {"error": "sequence_gap", "acknowledged": N}, nothing applied; the sender resends from N.
+//   A change at or below N is a duplicate (a resend after a lost answer) only if it is the
+//   change received under that sequence before, compared by keyed MAC: otherwise the sender
+//   reused the number (a prefecture node restored from an older backup numbers its new changes
+//   again from the backup's point), and acknowledging it would lose it. 409 with
+//   {"error": "sequence_conflict", "sequence": S, "acknowledged": N}: nothing of the batch is
+//   applied, the refusal is recorded, and the link stays stopped until an operator resolves it
+//   (docs/backup.md).
 //
 // National apply rule (one current record per resident code; every version kept):
 //   - Within one municipality, arrival order is the order of events (its prefecture node
@@ -106,7 +113,15 @@ struct ReceiveResult {
   int64_t acknowledged = 0;  // the prefecture's last applied sequence now
   int64_t applied = 0;
   int64_t duplicates = 0;  // changes at or below the acknowledged point, acknowledged again
+  // A change at or below the acknowledged point that differs from the one received under its
+  // sequence (0: none): nothing applied, the refusal recorded.
+  int64_t conflict = 0;
 };
+
+// What the national node keeps of a received change to tell a resend from a reused sequence:
+// HMAC-SHA-256 under `cipher`'s hmac key of the change as the wire encodes it (every member),
+// so the stored value reveals nothing of the resident.
+std::string ForwardedChangeMac(const crypto::FieldCipher& cipher, const ForwardedChange& change);
 
 // The national node's receiving side. Thread-safe (the store serialises writes).
 class NationalDesk {

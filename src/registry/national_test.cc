@@ -309,6 +309,142 @@ TEST_F(NationalTest, DuplicatedBatchIsAcknowledgedWithoutApplyingTwice) {
   EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), versions);
 }
 
+// A prefecture node restored from an older backup numbers its new changes again from the
+// backup's point: under numbers the national node already applied, with other content. Taken
+// as resends they would be acknowledged and lost; they are refused, recorded, and nothing of the
+// batch is applied. A true resend (the same change) is still a duplicate.
+TEST_F(NationalTest, AReusedSequenceIsRefusedNotAcknowledgedAndLost) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  Drain(yamanashi, national, client);
+  ASSERT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);
+  // What the national node keeps of each applied change: a 32-byte keyed MAC, by sequence.
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received_changes WHERE prefecture = 19 "
+                            "AND length(change_mac) = 32"),
+            2);
+
+  // "Restored": another node of the same prefecture whose outbox starts again at 1.
+  TestNode* restored = MakeNode("p19-restored", 19);
+  Apply(restored, kKofu, ChangeReason::kBirth, "1000000003", "10000000003");
+  auto reused = restored->outbox->Next(0, 10);
+  ASSERT_TRUE(reused.ok());
+  ASSERT_EQ(reused->changes.size(), 1u);
+  ASSERT_EQ(reused->changes[0].sequence, 1);
+  const int64_t entries = Count(national, "SELECT count(*) FROM audit_entries");
+  auto r = Post(national, client, *reused);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->conflict, 1);
+  EXPECT_EQ(r->acknowledged, 2);
+  EXPECT_EQ(r->applied, 0);
+  EXPECT_EQ(r->duplicates, 0);
+  EXPECT_FALSE(r->gap);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);
+  EXPECT_EQ(Count(national, "SELECT last_sequence FROM link_received WHERE prefecture = 19"), 2);
+  // Recorded as a refusal (one entry, nothing applied), with no resident code in clear.
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1);
+  EXPECT_EQ(Count(national,
+                  OnPostgres() ? "SELECT count(*) FROM audit_entries WHERE action = "
+                                 "'link.receive' AND position('1000000003'::bytea in payload) > 0"
+                               : "SELECT count(*) FROM audit_entries WHERE action = "
+                                 "'link.receive' AND instr(payload, '1000000003') > 0"),
+            0);
+
+  // One conflicting change refuses the whole batch, even after new ones.
+  Apply(restored, kKofu, ChangeReason::kBirth, "1000000004", "10000000004");
+  Apply(restored, kKofu, ChangeReason::kBirth, "1000000005", "10000000005");
+  auto longer = restored->outbox->Next(0, 10);
+  ASSERT_EQ(longer->changes.size(), 3u);
+  r = Post(national, client, *longer);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->conflict, 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);
+
+  // The same change resent is a duplicate, and the rest applies.
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000006", "10000000006");
+  auto resend = yamanashi->outbox->Next(0, 10);
+  ASSERT_EQ(resend->changes.size(), 3u);
+  r = Post(national, client, *resend);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->conflict, 0);
+  EXPECT_EQ(r->duplicates, 2);
+  EXPECT_EQ(r->applied, 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 3);
+
+  // A resend altered in any member is not the same change: its applied_at, say.
+  ForwardBatch altered = *resend;
+  altered.changes[0].applied_at += 1;
+  r = Post(national, client, altered);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->conflict, altered.changes[0].sequence);
+}
+
+// An upstream that answers as the API does (api/national.cc): 409 sequence_gap or
+// sequence_conflict, else 200.
+class FaithfulUpstream final : public link::Upstream {
+ public:
+  FaithfulUpstream(TestNode* national, Client client)
+      : national_(national), client_(std::move(client)) {}
+  Result<link::HttpsResponse> PostBatch(const std::string& body) override {
+    auto json = text::ParseJson(body);
+    auto batch = ParseForwardBatch(*json);
+    if (!batch.ok()) return batch.status();
+    auto r = national_->national->Receive(client_, *batch, "127.0.0.1");
+    if (!r.ok()) return r.status();
+    link::HttpsResponse out;
+    if (r->conflict != 0) {
+      out.status = 409;
+      out.body = "{\"error\":\"sequence_conflict\",\"sequence\":" +
+                 std::to_string(r->conflict) +
+                 ",\"acknowledged\":" + std::to_string(r->acknowledged) + "}";
+    } else if (r->gap) {
+      out.status = 409;
+      out.body = "{\"error\":\"sequence_gap\",\"acknowledged\":" +
+                 std::to_string(r->acknowledged) + "}";
+    } else {
+      out.status = 200;
+      out.body = "{\"acknowledged\":" + std::to_string(r->acknowledged) + "}";
+    }
+    return out;
+  }
+
+ private:
+  TestNode* national_;
+  Client client_;
+};
+
+// The restored prefecture's sender: the conflict is a failure it reports and repeats, never an
+// acknowledgement that would mark its new changes delivered.
+TEST_F(NationalTest, TheSenderOfARestoredNodeStopsAtASequenceConflict) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  for (const char* code : {"1000000001", "1000000002", "1000000003"}) {
+    Apply(yamanashi, kKofu, ChangeReason::kBirth, code, std::string("1") + code);
+  }
+  Drain(yamanashi, national, client);
+  TestNode* restored = MakeNode("p19-restored", 19);
+  Apply(restored, kKofu, ChangeReason::kBirth, "1000000009", "10000000009");
+  UpstreamConfig config;
+  link::Sender sender(config, restored->outbox.get(), &clock_,
+                      std::make_unique<FaithfulUpstream>(national, client), 7,
+                      Actor{"system:link", "upstream"});
+  for (int round = 0; round < 3; ++round) {
+    auto r = sender.Step();
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("sequence_conflict"), std::string::npos)
+        << r.status().ToString();
+  }
+  EXPECT_EQ(sender.Stats().acknowledged, 0);
+  EXPECT_EQ(sender.Stats().consecutive_failures, 3);
+  EXPECT_EQ(restored->outbox->Backlog()->pending, 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 3);
+}
+
 TEST_F(NationalTest, ReorderedBatchIsAGapAndNothingIsApplied) {
   TestNode* yamanashi = MakeNode("p19", 19);
   TestNode* national = MakeNode("national", 0);

@@ -9,6 +9,8 @@
 // without a link; store/sqlite/ and store/pg/ implement them.
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -68,6 +70,18 @@ class LinkWriter {
   }
   virtual Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) {
     (void)prefecture, (void)sequence, (void)at;
+    return Status::Unavailable("this store has no link");
+  }
+  // National node: the keyed MAC of the change applied from `prefecture` under `sequence`
+  // (registry::ForwardedChangeMac), if one was recorded (changes applied before schema 10 were
+  // not).
+  virtual Result<std::optional<std::string>> ReceivedChangeMac(int prefecture, int64_t sequence) {
+    (void)prefecture, (void)sequence;
+    return Status::Unavailable("this store has no link");
+  }
+  virtual Status RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
+                                      int64_t at) {
+    (void)prefecture, (void)sequence, (void)mac, (void)at;
     return Status::Unavailable("this store has no link");
   }
 };

@@ -36,6 +36,11 @@ constexpr char kSetReceivedSequence[] =
     "INSERT INTO link_received (prefecture, last_sequence, updated_at) VALUES ($1, $2, $3) "
     "ON CONFLICT (prefecture) DO UPDATE SET last_sequence = excluded.last_sequence, "
     "updated_at = excluded.updated_at";
+constexpr char kReceivedChangeMac[] =
+    "SELECT change_mac FROM link_received_changes WHERE prefecture = $1 AND sequence = $2";
+constexpr char kRecordReceivedChange[] =
+    "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
+    "VALUES ($1, $2, $3, $4)";
 
 }  // namespace
 
@@ -80,6 +85,17 @@ Result<int64_t> PgTxn::ReceivedSequenceIn(int prefecture) {
 
 Status PgTxn::SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) {
   return db_->Run(kSetReceivedSequence, Params().Int(int64_t{prefecture}).Int(sequence).Int(at))
+      .status();
+}
+
+Result<std::optional<std::string>> PgTxn::ReceivedChangeMac(int prefecture, int64_t sequence) {
+  return QueryBytes(db_, kReceivedChangeMac, Params().Int(int64_t{prefecture}).Int(sequence));
+}
+
+Status PgTxn::RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
+                                   int64_t at) {
+  return db_->Run(kRecordReceivedChange,
+                  Params().Int(int64_t{prefecture}).Int(sequence).Bytes(mac).Int(at))
       .status();
 }
 

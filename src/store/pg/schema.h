@@ -342,6 +342,16 @@ CREATE TABLE audit_map_nodes (
 CREATE INDEX audit_entries_key_announcements ON audit_entries (seq)
   WHERE action = 'key.signing.rotate';
 )sql"},
+    {10, R"sql(
+-- As on SQLite: the keyed MAC of every change applied from a prefecture, by its sequence.
+CREATE TABLE link_received_changes (
+  prefecture int8 NOT NULL,
+  sequence int8 NOT NULL,
+  change_mac bytea NOT NULL,
+  received_at int8 NOT NULL,
+  PRIMARY KEY (prefecture, sequence)
+);
+)sql"},
 };
 
 // --- media register ---

@@ -35,6 +35,12 @@ constexpr char kSetReceivedSequence[] =
     "ON CONFLICT (prefecture) DO UPDATE SET last_sequence = excluded.last_sequence, "
     "updated_at = excluded.updated_at";
 
+constexpr char kReceivedChangeMac[] =
+    "SELECT change_mac FROM link_received_changes WHERE prefecture = ?1 AND sequence = ?2";
+constexpr char kRecordReceivedChange[] =
+    "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
+    "VALUES (?1, ?2, ?3, ?4)";
+
 Result<int64_t> Received(Db* db, int prefecture) {
   KAKUNIN_PREPARE(s, db, kReceivedSequence);
   s.Bind(1, int64_t{prefecture});
@@ -95,6 +101,23 @@ Result<int64_t> SqliteTxn::ReceivedSequenceIn(int prefecture) { return Received(
 Status SqliteTxn::SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) {
   KAKUNIN_PREPARE(s, db_, kSetReceivedSequence);
   return s.Bind(1, int64_t{prefecture}).Bind(2, sequence).Bind(3, at).Exec();
+}
+
+Result<std::optional<std::string>> SqliteTxn::ReceivedChangeMac(int prefecture, int64_t sequence) {
+  KAKUNIN_PREPARE(s, db_, kReceivedChangeMac);
+  s.Bind(1, int64_t{prefecture}).Bind(2, sequence);
+  Status st;
+  std::optional<std::string> out;
+  if (s.Step(&st)) out = s.Blob(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status SqliteTxn::RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
+                                       int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kRecordReceivedChange);
+  return s.Bind(1, int64_t{prefecture}).Bind(2, sequence).BindBlob(3, mac).Bind(4, at).Exec();
 }
 
 }  // namespace kakunin::store::sqlite::detail

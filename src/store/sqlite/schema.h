@@ -340,6 +340,20 @@ CREATE TABLE audit_map_nodes (
 CREATE INDEX audit_entries_key_announcements ON audit_entries (seq)
   WHERE action = 'key.signing.rotate';
 )sql"},
+    {10, R"sql(
+-- National node: a keyed MAC of every change applied from a prefecture, by its sequence, so a
+-- resend (the same change) is told from a reused sequence (another change under a number
+-- already applied: a prefecture node restored from an older backup), which is refused instead
+-- of acknowledged and lost (registry/national.h). The MAC (HMAC under the node's hmac key)
+-- reveals nothing of the resident.
+CREATE TABLE link_received_changes (
+  prefecture INTEGER NOT NULL,
+  sequence INTEGER NOT NULL,
+  change_mac BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (prefecture, sequence)
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 // --- media register ---

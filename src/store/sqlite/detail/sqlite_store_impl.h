@@ -177,6 +177,9 @@ class SqliteTxn final : public RegistryTxn {
   Result<int64_t> PurgeDelivered(int64_t before) override;
   Result<int64_t> ReceivedSequenceIn(int prefecture) override;
   Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) override;
+  Result<std::optional<std::string>> ReceivedChangeMac(int prefecture, int64_t sequence) override;
+  Status RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
+                              int64_t at) override;
 
   // --- operator register (operators.cc) ---
   Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override;
