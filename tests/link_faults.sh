@@ -137,6 +137,14 @@ point=$(sqlite3 "$tmp/nat/registry.db" "SELECT last_sequence FROM link_received 
 [ "$(link_post "$tmp/link19" '{"prefecture":19,"after":999999999,"changes":[]}')" = 409 ] &&
   grep -q "\"sequence_gap\",\"acknowledged\":$point}" "$tmp/lp.out" && ok ||
   fail "a gap: $(cat "$tmp/lp.out")"
+# A number already applied, with another change under it (a restored prefecture node reusing its
+# outbox numbers): 409 sequence_conflict, nothing applied (the versions compared below).
+change=$(head -1 "$tmp/in.jsonl" | sed -e \
+  's/^{"municipality_code":"\([0-9]*\)","sequence":[0-9]*,/{"sequence":1,"municipality_code":"\1","municipal_sequence":999999,/' \
+  -e 's/}$/,"former_surname":null,"alias":null,"new_resident_code":null,"applied_at":1}/')
+[ "$(link_post "$tmp/link19" "{\"prefecture\":19,\"after\":0,\"changes\":[$change]}")" = 409 ] &&
+  grep -q "\"sequence_conflict\",\"sequence\":1,\"acknowledged\":$point}" "$tmp/lp.out" && ok ||
+  fail "a reused number: $(cat "$tmp/lp.out")"
 [ "$(link_post "$tmp/link19" "{\"prefecture\":19,\"after\":$point,\"changes\":[]}")" = 200 ] &&
   grep -q "\"acknowledged\":$point," "$tmp/lp.out" && ok || fail "at the point: $(cat "$tmp/lp.out")"
 [ "$(link_post "$tmp/link13" '{"prefecture":19,"after":0,"changes":[]}')" = 403 ] && ok ||
