@@ -313,7 +313,7 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
            << ",\"removed_residents\":" << c->removed_residents
            << ",\"removed_resident_versions\":" << c->removed_resident_versions
            << ",\"audit_payloads\":" << c->audit_payloads << ",\"provisions\":" << c->provisions
-           << "}\n";
+           << ",\"scrub_pending\":" << (c->scrub_pending ? "true" : "false") << "}\n";
   } else {
     io.out << (dry ? "消去対象（試行）/ would erase" : "消去しました / erased") << " (as of "
            << as_of.ToIso() << "):\n"
@@ -323,6 +323,11 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
            << "  操作履歴の内容 / operation-log payloads: " << c->audit_payloads
            << " (leaf hashes kept)\n"
            << "  提供の記録 / provision records: " << c->provisions << "\n";
+    if (c->scrub_pending) {
+      io.out << "  注意 / note: 読取り中の処理があるため、消去した内容の一部が先行書込みログに残って"
+                "います。次のチェックポイントで消えます / readers kept the write-ahead log from "
+                "being cut back: some erased bytes stay in it until the next checkpoint\n";
+    }
   }
   return kExitOk;
 }

@@ -35,6 +35,8 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
     const bool again = st.reason() == "purge_retry" || st.code() == StatusCode::kUnavailable;
     if (!again || attempt == 4) {
       if (!st.ok()) return st;
+      // Erased from the tables is not yet erased from the files: the store drops the rest.
+      if (!dry_run) counts.scrub_pending = !store_->ScrubErased().ok();
       return counts;
     }
   }

@@ -117,6 +117,13 @@ class RegistryStore {
     (void)path;
     return Status::FailedPrecondition("this store cannot copy itself");
   }
+  // After an erasure (a purge): drops what deleted rows left in the store's files outside its
+  // tables, where the store can. SQLite zeroes deleted content in the pages it writes
+  // (secure_delete, db.cc) but the WAL keeps older images of those pages until it is cut back:
+  // this checkpoints it and truncates it, waiting for readers up to the busy timeout.
+  // Unavailable if readers kept it from finishing (the old frames then go at a later
+  // checkpoint). PostgreSQL: nothing here (dead tuples go at VACUUM; docs/postgresql.md).
+  virtual Status ScrubErased() { return Status::Ok(); }
 
   // The page cache of every connection (the writer now, each reader opened from now on), in
   // MiB ([limits] cache_mib): with the reader pool's size, what bounds the store's memory.

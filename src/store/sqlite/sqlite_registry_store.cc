@@ -120,6 +120,20 @@ class SqliteRegistryStore final : public RegistryStore {
   }
 
   Status CopyTo(const std::string& path) override { return CopyDatabase(path_, path); }
+  Status ScrubErased() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_PREPARE(cp, writer_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    Status st;
+    const bool busy = cp.Step(&st) && cp.Int(0) != 0;
+    cp.Reset();
+    KAKUNIN_RETURN_IF_ERROR(st);
+    if (busy) {
+      return Status::Unavailable(
+          "readers kept the write-ahead log from being cut back; its older page images go at a "
+          "later checkpoint");
+    }
+    return Status::Ok();
+  }
   Status SetCacheMib(int64_t mib) override {
     if (mib < 1) return Status::InvalidArgument("cache_mib must be at least 1");
     std::lock_guard<std::mutex> lock(mu_);
