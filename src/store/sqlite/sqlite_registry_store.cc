@@ -123,9 +123,13 @@ class SqliteRegistryStore final : public RegistryStore {
   Status ScrubErased() override {
     std::lock_guard<std::mutex> lock(mu_);
     KAKUNIN_PREPARE(cp, writer_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    // The checkpoint holds off writers (a serving node's too) while it waits for readers: two
+    // seconds at most, not the connection's ten.
+    sqlite3_busy_timeout(writer_->raw(), 2000);
     Status st;
     const bool busy = cp.Step(&st) && cp.Int(0) != 0;
     cp.Reset();
+    sqlite3_busy_timeout(writer_->raw(), 10000);
     KAKUNIN_RETURN_IF_ERROR(st);
     if (busy) {
       return Status::Unavailable(
