@@ -2,8 +2,10 @@
 
 // The client register in memory, for the per-request authentication (Gateway): a request of a
 // registered system costs a read of one meta value (the register's generation) instead of the
-// register's row. Every change of the register (Gateway::Register, Gateway::Revoke) bumps the
-// generation in the transaction that makes it, in whichever process makes it (the CLI writes
+// register's row. Every change of the register bumps the generation in the transaction that
+// makes it — Gateway::Register explicitly, any update or deletion of a row by a trigger (schema
+// 10), so also a revocation made with SQL behind the node's back — in whichever process makes
+// it (the CLI writes
 // the same database as a running node): an entry is used only while the generation read
 // before it was loaded is still the current one, so the next request after a committed change
 // reads the register again. Only active clients are kept: an unknown or revoked one is read

@@ -636,6 +636,32 @@ TEST_F(GatewayTest, ARevocationByAnotherProcessIsSeenByTheNextRequest) {
   EXPECT_TRUE(gateway_->Authenticate(other_.spki_sha256, "t").ok());
 }
 
+// An administrator revoking with SQL, behind every node's back (no Gateway, no generation
+// written by hand): the trigger on the register bumps the generation, so a serving node's cache
+// is not trusted past that edit.
+TEST_F(GatewayTest, ARevocationMadeWithSqlIsSeenByTheNextRequest) {
+  ASSERT_TRUE(gateway_->Authenticate(board_.spki_sha256, "t").ok());
+  auto quiet = gateway_->AuthenticateQuietly(board_.spki_sha256);
+  ASSERT_TRUE(quiet.ok() && quiet->has_value());
+  auto before = store_->GetMeta("clients_generation");
+  ASSERT_TRUE(before.ok() && *before);
+  ASSERT_TRUE(TamperDatabase("UPDATE clients SET revoked_at = 1 WHERE spki_sha256 = '" +
+                             board_.spki_sha256 + "'")
+                  .ok());
+  auto after = store_->GetMeta("clients_generation");
+  ASSERT_TRUE(after.ok() && *after);
+  EXPECT_EQ(std::stoll(**after), std::stoll(**before) + 1);
+  quiet = gateway_->AuthenticateQuietly(board_.spki_sha256);
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_FALSE(quiet->has_value());
+  EXPECT_EQ(gateway_->Authenticate(board_.spki_sha256, "t").status().reason(), "client_revoked");
+  // A row deleted with SQL likewise.
+  ASSERT_TRUE(gateway_->Authenticate(other_.spki_sha256, "t").ok());
+  ASSERT_TRUE(
+      TamperDatabase("DELETE FROM clients WHERE spki_sha256 = '" + other_.spki_sha256 + "'").ok());
+  EXPECT_FALSE(gateway_->Authenticate(other_.spki_sha256, "t").ok());
+}
+
 TEST_F(GatewayTest, AClientRegisteredByAnotherProcessIsServedByTheNextRequest) {
   Client late = board_;
   late.spki_sha256 = std::string(64, 'd');

@@ -351,6 +351,16 @@ CREATE TABLE link_received_changes (
   received_at int8 NOT NULL,
   PRIMARY KEY (prefecture, sequence)
 );
+-- As on SQLite: a changed or deleted client row bumps the register's generation.
+CREATE FUNCTION clients_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO meta (key, value) VALUES ('clients_generation', '1')
+    ON CONFLICT (key) DO UPDATE SET value = (meta.value::int8 + 1)::text;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER clients_changed AFTER UPDATE OR DELETE ON clients
+  FOR EACH ROW EXECUTE FUNCTION clients_changed();
 )sql"},
 };
 

@@ -353,6 +353,19 @@ CREATE TABLE link_received_changes (
   received_at INTEGER NOT NULL,
   PRIMARY KEY (prefecture, sequence)
 ) STRICT, WITHOUT ROWID;
+-- Any change of a client row (a revocation, also one made with SQL behind the node's back)
+-- bumps the register's generation, so every running node's ClientCache reads the register
+-- again at the next request (registry/client_cache.h). Registration (INSERT) bumps it in the
+-- Gateway: a client not in a cache is read every time anyway, and a copy (migrate-store)
+-- inserts rows without touching meta.
+CREATE TRIGGER clients_changed_by_update AFTER UPDATE ON clients BEGIN
+  INSERT INTO meta (key, value) VALUES ('clients_generation', '1')
+    ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
+CREATE TRIGGER clients_changed_by_delete AFTER DELETE ON clients BEGIN
+  INSERT INTO meta (key, value) VALUES ('clients_generation', '1')
+    ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
 )sql"},
 };
 
