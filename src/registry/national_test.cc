@@ -221,6 +221,16 @@ class NationalTest : public ::testing::Test {
     return n;
   }
 
+  // How many "link.receive" entries hold `text` in their payload's bytes (a code in clear).
+  static int64_t LinkEntriesHolding(TestNode* node, const std::string& text) {
+    return Count(node, OnPostgres() ? "SELECT count(*) FROM audit_entries WHERE action = "
+                                      "'link.receive' AND position('" +
+                                          text + "'::bytea in payload) > 0"
+                                    : "SELECT count(*) FROM audit_entries WHERE action = "
+                                      "'link.receive' AND instr(payload, '" +
+                                          text + "') > 0");
+  }
+
   // Forwards everything waiting on `pref` in batches of `size`, acknowledging as the sender does.
   void Drain(TestNode* pref, TestNode* national, const Client& client, int size = 100) {
     for (int i = 0; i < 1000; ++i) {
@@ -346,12 +356,7 @@ TEST_F(NationalTest, AReusedSequenceIsRefusedNotAcknowledgedAndLost) {
   EXPECT_EQ(Count(national, "SELECT last_sequence FROM link_received WHERE prefecture = 19"), 2);
   // Recorded as a refusal (one entry, nothing applied), with no resident code in clear.
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1);
-  EXPECT_EQ(Count(national,
-                  OnPostgres() ? "SELECT count(*) FROM audit_entries WHERE action = "
-                                 "'link.receive' AND position('1000000003'::bytea in payload) > 0"
-                               : "SELECT count(*) FROM audit_entries WHERE action = "
-                                 "'link.receive' AND instr(payload, '1000000003') > 0"),
-            0);
+  EXPECT_EQ(LinkEntriesHolding(national, "1000000003"), 0);
 
   // One conflicting change refuses the whole batch, even after new ones.
   Apply(restored, kKofu, ChangeReason::kBirth, "1000000004", "10000000004");
@@ -501,12 +506,7 @@ TEST_F(NationalTest, AnotherPrefecturesResidentRefusesTheWholeBatch) {
   EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received"), 0);
   // Recorded, with keyed MACs: no resident code in clear in the log.
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 2);
-  EXPECT_EQ(Count(national,
-                  OnPostgres() ? "SELECT count(*) FROM audit_entries WHERE action = "
-                                 "'link.receive' AND position('2000000001'::bytea in payload) > 0"
-                               : "SELECT count(*) FROM audit_entries WHERE action = "
-                                 "'link.receive' AND instr(payload, '2000000001') > 0"),
-            0);
+  EXPECT_EQ(LinkEntriesHolding(national, "2000000001"), 0);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_targets WHERE resident_code LIKE 'mac:%'"),
             Count(national, "SELECT count(*) FROM audit_targets"));
   // Not a prefecture node, or revoked: refused too.
