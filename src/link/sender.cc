@@ -142,7 +142,8 @@ Result<int64_t> Sender::Step() {
   }
   if (answer->status == 409 && ErrorOf(answer->body) == "sequence_conflict") {
     // The national node applied another change under a number of this batch: this node's
-    // outbox numbers were used before (restored from an older backup?). Acknowledging would
+    // outbox numbers were used before (a database restored other than by `kakunin restore`,
+    // which moves the numbering on). Acknowledging would
     // lose the change; resending cannot help. The link stays failing, loudly, until operators
     // resolve it (docs/backup.md); the body names the sequence, never a value.
     Status why = Status::FailedPrecondition(

@@ -306,7 +306,15 @@ Status NodeBackup::RecordRestore(const RestoreReport& r, const Actor& actor) con
                     std::to_string(*r.previous_size);
   }
   e.outcome = "done";
-  return registry_->Record(std::move(e));
+  // The node may have forwarded changes after the backup was taken, under outbox numbers the
+  // restored database gives out again: the national node holds other changes under them and
+  // would refuse these (sequence_conflict). The restored node numbers its next changes far
+  // above anything it can have used (on any node, restored or not: a national node's outbox is
+  // empty and unused).
+  return registry_->RecordWith(std::move(e), [](store::RegistryTxn& txn) -> Status {
+    auto next = txn.SkipOutboxNumbers(kRestoredOutboxGap);
+    return next.ok() ? Status::Ok() : next.status();
+  });
 }
 
 Result<std::vector<Medium>> NodeBackup::ListMedia() const {

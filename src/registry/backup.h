@@ -95,6 +95,10 @@ struct RestoreReport {
 
 // Backups of an open node. Thread-compatible; Create may run while a server writes through
 // the same store.
+// After a restore, how far above every number it ever gave out the node's outbox goes on:
+// more changes than the node could forward between a backup and its restore (2^40).
+inline constexpr int64_t kRestoredOutboxGap = int64_t{1} << 40;
+
 class NodeBackup {
  public:
   // Not owned; all must outlive this.

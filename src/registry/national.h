@@ -29,7 +29,7 @@
 //   again from the backup's point), and acknowledging it would lose it. 409 with
 //   {"error": "sequence_conflict", "sequence": S, "acknowledged": N}: nothing of the batch is
 //   applied, the refusal is recorded, and the link stays stopped until an operator resolves it
-//   (docs/backup.md).
+//   (docs/backup.md; `kakunin restore` moves the numbering on so that a restore does not).
 //
 // National apply rule (one current record per resident code; every version kept):
 //   - Within one municipality, arrival order is the order of events (its prefecture node

@@ -387,6 +387,28 @@ TEST_F(NationalTest, AReusedSequenceIsRefusedNotAcknowledgedAndLost) {
   EXPECT_EQ(r->conflict, altered.changes[0].sequence);
 }
 
+// What a restore does to the outbox (registry/backup.cc): the next change is numbered above
+// every number the database gave out, on either store.
+TEST_F(NationalTest, SkippedOutboxNumbersAreNeverGivenOutAgain) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  const int64_t last = Count(yamanashi, "SELECT max(outbox_id) FROM outbox");
+  ASSERT_GE(last, 2);
+  int64_t next = 0;
+  ASSERT_TRUE(yamanashi->store
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    KAKUNIN_ASSIGN_OR_RETURN(n, txn.SkipOutboxNumbers(int64_t{1} << 40));
+                    next = n;
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_GT(next, last + (int64_t{1} << 40));
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000003", "10000000003");
+  EXPECT_EQ(Count(yamanashi, "SELECT max(outbox_id) FROM outbox"), next);
+  EXPECT_EQ(Count(yamanashi, "SELECT count(*) FROM outbox"), 3);
+}
+
 // An upstream that answers as the API does (api/national.cc): 409 sequence_gap or
 // sequence_conflict, else 200.
 class FaithfulUpstream final : public link::Upstream {

@@ -84,6 +84,13 @@ class LinkWriter {
     (void)prefecture, (void)sequence, (void)mac, (void)at;
     return Status::Unavailable("this store has no link");
   }
+  // Prefecture node, after a restore: the next outbox row is numbered at least `gap` above
+  // every number this database ever gave out (numbers given out after the backup was taken
+  // are unknown, and the national node may hold changes under them). Returns that next number.
+  virtual Result<int64_t> SkipOutboxNumbers(int64_t gap) {
+    (void)gap;
+    return Status::Unavailable("this store has no link");
+  }
 };
 
 }  // namespace kakunin::store

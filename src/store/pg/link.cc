@@ -42,6 +42,11 @@ constexpr char kRecordReceivedChange[] =
     "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
     "VALUES ($1, $2, $3, $4)";
 
+// The identity's sequence only goes up (nextval), whatever rows were purged since.
+constexpr char kSkipOutboxNumbers[] =
+    "SELECT setval(pg_get_serial_sequence('outbox', 'outbox_id'), "
+    "nextval(pg_get_serial_sequence('outbox', 'outbox_id')) + $1) + 1";
+
 }  // namespace
 
 Result<std::vector<OutboxRow>> PgReader::OutboxAfter(int64_t after, int limit) {
@@ -90,6 +95,10 @@ Status PgTxn::SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) 
 
 Result<std::optional<std::string>> PgTxn::ReceivedChangeMac(int prefecture, int64_t sequence) {
   return QueryBytes(db_, kReceivedChangeMac, Params().Int(int64_t{prefecture}).Int(sequence));
+}
+
+Result<int64_t> PgTxn::SkipOutboxNumbers(int64_t gap) {
+  return db_->QueryInt(kSkipOutboxNumbers, Params().Int(gap));
 }
 
 Status PgTxn::RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,

@@ -41,6 +41,15 @@ constexpr char kRecordReceivedChange[] =
     "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
     "VALUES (?1, ?2, ?3, ?4)";
 
+// AUTOINCREMENT keeps the largest number ever given out in sqlite_sequence (rows deleted since,
+// delivered and purged, included); the row exists once the table had a row.
+constexpr char kEnsureOutboxSequence[] =
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', 0 "
+    "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')";
+constexpr char kSkipOutboxNumbers[] =
+    "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(outbox_id), 0) FROM outbox)) "
+    "+ ?1 WHERE name = 'outbox' RETURNING seq + 1";
+
 Result<int64_t> Received(Db* db, int prefecture) {
   KAKUNIN_PREPARE(s, db, kReceivedSequence);
   s.Bind(1, int64_t{prefecture});
@@ -112,6 +121,18 @@ Result<std::optional<std::string>> SqliteTxn::ReceivedChangeMac(int prefecture, 
   s.Reset();
   if (!st.ok()) return st;
   return out;
+}
+
+Result<int64_t> SqliteTxn::SkipOutboxNumbers(int64_t gap) {
+  KAKUNIN_RETURN_IF_ERROR(db_->Exec(kEnsureOutboxSequence));
+  KAKUNIN_PREPARE(s, db_, kSkipOutboxNumbers);
+  s.Bind(1, gap);
+  Status st;
+  int64_t next = 0;
+  if (s.Step(&st)) next = s.Int(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return next;
 }
 
 Status SqliteTxn::RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,

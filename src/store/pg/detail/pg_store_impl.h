@@ -276,6 +276,7 @@ class PgTxn : public RegistryTxn {
   Result<std::optional<std::string>> ReceivedChangeMac(int prefecture, int64_t sequence) override;
   Status RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
                               int64_t at) override;
+  Result<int64_t> SkipOutboxNumbers(int64_t gap) override;
 
   // --- bulk import progress (bulk.cc) ---
   Result<std::optional<ImportBatchRow>> ImportedBatch(int64_t run, int64_t batch) override;
