@@ -146,9 +146,17 @@ Result<int64_t> Sender::Step() {
     // which moves the numbering on). Acknowledging would
     // lose the change; resending cannot help. The link stays failing, loudly, until operators
     // resolve it (docs/backup.md); the body names the sequence, never a value.
+    // The numbers (never a value) go into the message, for the operators of both nodes.
+    const std::optional<int64_t> point = AcknowledgedOf(answer->body);
+    auto json = text::ParseJson(answer->body);
+    const text::JsonValue* seq = json.ok() && json->is_object() ? json->Find("sequence") : nullptr;
+    const std::optional<int64_t> at = seq != nullptr && seq->is_number() ? seq->AsInt64()
+                                                                          : std::nullopt;
     Status why = Status::FailedPrecondition(
-        "the national node holds another change under a sequence of this batch "
-        "(sequence_conflict: this node's outbox numbers were used before; see docs/backup.md)");
+        "the national node holds another change under sequence " +
+        (at ? std::to_string(*at) : std::string("?")) + " of this batch (its point: " +
+        (point ? std::to_string(*point) : std::string("?")) +
+        "; sequence_conflict: this node's outbox numbers were used before; see docs/backup.md)");
     Failed(why);
     return why;
   }

@@ -465,6 +465,10 @@ TEST_F(NationalTest, TheSenderOfARestoredNodeStopsAtASequenceConflict) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("sequence_conflict"), std::string::npos)
         << r.status().ToString();
+    // The numbers the operators need: the reused one and the national node's point.
+    EXPECT_NE(r.status().message().find("sequence 1 of this batch (its point: 3;"),
+              std::string::npos)
+        << r.status().ToString();
   }
   EXPECT_EQ(sender.Stats().acknowledged, 0);
   EXPECT_EQ(sender.Stats().consecutive_failures, 3);
