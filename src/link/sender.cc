@@ -29,24 +29,29 @@ std::string Seconds(int64_t micros) {
   return buf;
 }
 
-// The acknowledged point of an answer; nullopt if the body is not one.
-std::optional<int64_t> AcknowledgedOf(const std::string& body) {
-  auto json = text::ParseJson(body);
-  if (!json.ok() || !json->is_object()) return std::nullopt;
-  const text::JsonValue* ack = json->Find("acknowledged");
-  if (ack == nullptr || !ack->is_number()) return std::nullopt;
-  auto v = ack->AsInt64();
-  if (!v || *v < 0) return std::nullopt;
-  return v;
-}
+// What the sender reads of the national node's answer (api/national.cc), parsed once.
+struct Answer {
+  std::optional<int64_t> acknowledged;  // the national node's point; nullopt if absent
+  std::string error;                    // "sequence_gap", "sequence_conflict", … or empty
+  std::optional<int64_t> sequence;      // with sequence_conflict: the reused number
+};
 
-// The error code of an answer ("sequence_gap", "sequence_conflict", …), empty if none.
-std::string ErrorOf(const std::string& body) {
+Answer AnswerOf(const std::string& body) {
+  Answer a;
   auto json = text::ParseJson(body);
-  if (!json.ok() || !json->is_object()) return std::string();
+  if (!json.ok() || !json->is_object()) return a;
+  auto count = [&](const char* name) -> std::optional<int64_t> {
+    const text::JsonValue* v = json->Find(name);
+    if (v == nullptr || !v->is_number()) return std::nullopt;
+    auto n = v->AsInt64();
+    if (!n || *n < 0) return std::nullopt;
+    return n;
+  };
+  a.acknowledged = count("acknowledged");
+  a.sequence = count("sequence");
   const text::JsonValue* error = json->Find("error");
-  if (error == nullptr || !error->is_string()) return std::string();
-  return error->text();
+  if (error != nullptr && error->is_string()) a.error = error->text();
+  return a;
 }
 
 }  // namespace
@@ -140,27 +145,25 @@ Result<int64_t> Sender::Step() {
     // batches from now on, so one limit cannot stop the link.
     batch_size_ = std::max(1, batch_size_ / 2);
   }
-  if (answer->status == 409 && ErrorOf(answer->body) == "sequence_conflict") {
+  const Answer parsed = AnswerOf(answer->body);
+  if (answer->status == 409 && parsed.error == "sequence_conflict") {
     // The national node applied another change under a number of this batch: this node's
     // outbox numbers were used before (a database restored other than by `kakunin restore`,
     // which moves the numbering on). Acknowledging would
     // lose the change; resending cannot help. The link stays failing, loudly, until operators
     // resolve it (docs/backup.md); the body names the sequence, never a value.
     // The numbers (never a value) go into the message, for the operators of both nodes.
-    const std::optional<int64_t> point = AcknowledgedOf(answer->body);
-    auto json = text::ParseJson(answer->body);
-    const text::JsonValue* seq = json.ok() && json->is_object() ? json->Find("sequence") : nullptr;
-    const std::optional<int64_t> at = seq != nullptr && seq->is_number() ? seq->AsInt64()
-                                                                          : std::nullopt;
+    auto number = [](const std::optional<int64_t>& n) {
+      return n ? std::to_string(*n) : std::string("?");
+    };
     Status why = Status::FailedPrecondition(
-        "the national node holds another change under sequence " +
-        (at ? std::to_string(*at) : std::string("?")) + " of this batch (its point: " +
-        (point ? std::to_string(*point) : std::string("?")) +
+        "the national node holds another change under sequence " + number(parsed.sequence) +
+        " of this batch (its point: " + number(parsed.acknowledged) +
         "; sequence_conflict: this node's outbox numbers were used before; see docs/backup.md)");
     Failed(why);
     return why;
   }
-  const std::optional<int64_t> ack = AcknowledgedOf(answer->body);
+  const std::optional<int64_t>& ack = parsed.acknowledged;
   if ((answer->status != 200 && answer->status != 409) || !ack) {
     Status why =
         Status::Unavailable("the national node answered HTTP " + std::to_string(answer->status));

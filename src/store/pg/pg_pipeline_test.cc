@@ -188,20 +188,7 @@ TEST_F(PgPipelineTest, IdsDrawnAheadAreTheRowsIds) {
       for (int i = 0; i < 40; ++i) {
         std::string code = std::to_string(10000000000LL + round * 100 + i);
         KAKUNIN_ASSIGN_OR_RETURN(pid, t.InsertResident(Resident(code, "mac" + code)));
-        VersionRow v;
-        v.person_id = pid;
-        v.municipality_code = "192015";
-        v.sequence = round * 100 + i + 1;
-        v.kind = "entry";
-        v.reason = "birth";
-        v.change_date = "2026-01-01";
-        v.resident_code = code;
-        v.sealed_number = "sealed";
-        v.name = "名前";
-        v.sex = "female";
-        v.birth_date = "1990-01-01";
-        v.address = "山梨県";
-        KAKUNIN_ASSIGN_OR_RETURN(vid, t.InsertVersion(v));
+        KAKUNIN_ASSIGN_OR_RETURN(vid, t.InsertVersion(Version(pid, code, round * 100 + i + 1)));
         KAKUNIN_RETURN_IF_ERROR(t.SetResidentVersion(pid, vid));
         auto row = t.FindByResidentCode(code);
         EXPECT_TRUE(row.ok() && row->has_value());

@@ -113,14 +113,9 @@ Status SqliteTxn::SetReceivedSequence(int prefecture, int64_t sequence, int64_t 
 }
 
 Result<std::optional<std::string>> SqliteTxn::ReceivedChangeMac(int prefecture, int64_t sequence) {
-  KAKUNIN_PREPARE(s, db_, kReceivedChangeMac);
-  s.Bind(1, int64_t{prefecture}).Bind(2, sequence);
-  Status st;
-  std::optional<std::string> out;
-  if (s.Step(&st)) out = s.Blob(0);
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  return QueryOne<std::string>(
+      db_, kReceivedChangeMac, [&](Stmt& s) { s.Bind(1, int64_t{prefecture}).Bind(2, sequence); },
+      [](const Stmt& s) { return s.Blob(0); });
 }
 
 Result<int64_t> SqliteTxn::SkipOutboxNumbers(int64_t gap) {

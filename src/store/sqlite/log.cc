@@ -255,14 +255,8 @@ Result<std::vector<AuditRow>> SqliteReader::KeyAnnouncements(int limit) {
   // The literal matches the partial index audit_entries_key_announcements (migration 9); a
   // bound parameter would not let the planner use it.
   static_assert(kKeyAnnouncementAction == "key.signing.rotate");
-  KAKUNIN_PREPARE(s, db_.get(), kKeyAnnouncements);
-  s.Bind(1, int64_t{limit});
-  std::vector<AuditRow> out;
-  Status st;
-  while (s.Step(&st)) out.push_back(ReadAudit(s));
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  return QueryAll<AuditRow>(
+      db_.get(), kKeyAnnouncements, [&](Stmt& s) { s.Bind(1, int64_t{limit}); }, ReadAudit);
 }
 
 Result<std::vector<ProvisionRow>> SqliteReader::Provisions(const std::string& resident_code) {
