@@ -324,10 +324,13 @@ Status NodeServer::Stop() {
   if (timer_) timer_->Stop();
   if (flush_timer_) flush_timer_->Stop();
   if (console_server_) console_server_->Stop();
-  if (server_) server_->Stop();  // every handler has returned: nothing is left in the queue
+  if (server_) server_->Stop();  // every handler has returned: nothing new comes to the queue
   node_->registry->UseWriteQueue(nullptr);
-  node_->gateway->UseQuotas(nullptr);
   node_->operators->UseWriteQueue(nullptr);
+  // A batch may still be finishing (an answer Stop() gave up on after drain_timeout): its Dones
+  // use the quotas and the metrics, so the writer thread ends before anything else goes.
+  queue_.reset();
+  node_->gateway->UseQuotas(nullptr);
   access_log_->Flush();
   return node_->Seal();
 }

@@ -428,6 +428,9 @@ struct HandlerOutcome {
   const char* failure = nullptr;
 };
 
+// testing::SetAfterAnswerPosted.
+std::atomic<void (*)()> after_answer_posted{nullptr};
+
 // One request an AsyncHandler took: where its response meets the connection waiting for it.
 // Thread-safe. The response may come before the connection waits (kept in `ready`) or after
 // (handed to `waiter`, which posts it to the connection's strand). Once answered, further
@@ -442,10 +445,13 @@ class Deferred {
     if (answered_) return false;
     answered_ = true;
     if (waiter_) {
-      // Under the lock: Stop() takes it too before it destroys the io_context this posts to.
+      // Under the lock, posting and letting go: the waiter holds the connection's strand, whose
+      // last copy must go before the io_context does. Stop() takes the lock of a Deferred still
+      // registered; the connection takes it (Settle) before it goes on after its answer.
       Waiter waiter = std::move(waiter_);
       waiter_ = nullptr;
       waiter(std::move(outcome));
+      if (auto hook = after_answer_posted.load(std::memory_order_acquire)) hook();
     } else {
       ready_ = std::move(outcome);
     }
@@ -463,6 +469,10 @@ class Deferred {
     if (!answered_) waiter_ = std::move(waiter);
     return std::nullopt;
   }
+
+  // Returns once no Answer() is running on another thread: the one that resumed the connection
+  // may still be letting go of its copy of the strand.
+  void Settle() { std::lock_guard lock(mu_); }
 
   // The request goes elsewhere (the handler declined it), or Stop() gives up on it: nothing is
   // delivered any more. Returns the waiter, if one was set, for the caller to destroy outside
@@ -1207,8 +1217,13 @@ std::shared_ptr<Deferred> Server::Impl::NewDeferred() {
 }
 
 void Server::Impl::Forget(Deferred* d) {
-  std::lock_guard lock(deferred_mu_);
-  deferred_.erase(d);
+  {
+    std::lock_guard lock(deferred_mu_);
+    deferred_.erase(d);
+  }
+  // The thread that answered may not have left Answer() yet; once this connection goes on, it
+  // may close, and Stop() destroy the io_context that thread's copy of the strand belongs to.
+  d->Settle();
 }
 
 void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak) {
@@ -1371,5 +1386,13 @@ Result<Request> ParseRequest(std::string_view bytes, const Limits& limits) {
   FillRequest(parser.get(), &request);
   return request;
 }
+
+namespace testing {
+
+void SetAfterAnswerPosted(void (*hook)()) {
+  after_answer_posted.store(hook, std::memory_order_release);
+}
+
+}  // namespace testing
 
 }  // namespace kakunin::http

@@ -200,4 +200,13 @@ class Server {
 // identity or remote address; its request id is the one sent if well-formed, else a new one.
 Result<Request> ParseRequest(std::string_view bytes, const Limits& limits);
 
+namespace testing {
+
+// For tests: `hook` runs on the thread that answers a deferred request, after the answer was
+// posted to its connection and before that thread lets go of the connection's executor (a
+// test widens that moment to check that Stop() waits for it). nullptr removes it.
+void SetAfterAnswerPosted(void (*hook)());
+
+}  // namespace testing
+
 }  // namespace kakunin::http

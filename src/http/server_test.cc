@@ -1315,6 +1315,41 @@ TEST_F(DeferredTest, StopGivesUpOnAnAnswerThatNeverComesAndALateOneIsHarmless) {
   EXPECT_EQ(r->status, 200);
 }
 
+// The thread that answers lets go of the connection's strand only after posting the answer.
+// Were the connection to go on meanwhile, it could close and Stop() destroy the io_context
+// under that thread's copy of the strand (CI saw this as a double free at a test's end). The
+// hook widens that moment: Stop() must not return inside it.
+std::atomic<bool> answer_pause_armed{false};
+std::atomic<bool> answer_pause_over{false};
+
+void PauseAfterAnswerPosted() {
+  if (!answer_pause_armed.exchange(false)) return;
+  std::this_thread::sleep_for(300ms);
+  answer_pause_over = true;
+}
+
+TEST_F(DeferredTest, StopWaitsForTheAnsweringThreadToLetGoOfTheConnection) {
+  StartDeferred();
+  answer_pause_over = false;
+  answer_pause_armed = true;
+  testing::SetAfterAnswerPosted(&PauseAfterAnswerPosted);
+  auto client = Connect(ClientAs("client"));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Write(Get("/park/last")));
+  ASSERT_TRUE(parked_.WaitFor(1));
+  std::thread answerer([&] { parked_.Answer(0); });
+  auto response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  client->Shutdown();
+  server_->Stop();
+  const bool over_before_stop_returned = answer_pause_over.load();
+  answerer.join();
+  server_.reset();
+  testing::SetAfterAnswerPosted(nullptr);
+  EXPECT_TRUE(over_before_stop_returned);
+}
+
 // --- Start errors ---
 
 TEST_F(ServerTest, StartReportsConfigurationErrorsAsValues) {
