@@ -313,6 +313,7 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
            << ",\"removed_residents\":" << c->removed_residents
            << ",\"removed_resident_versions\":" << c->removed_resident_versions
            << ",\"audit_payloads\":" << c->audit_payloads << ",\"provisions\":" << c->provisions
+           << ",\"received_changes\":" << c->received_changes
            << ",\"scrub_pending\":" << (c->scrub_pending ? "true" : "false") << "}\n";
   } else {
     io.out << (dry ? "消去対象（試行）/ would erase" : "消去しました / erased") << " (as of "
@@ -323,6 +324,9 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
            << "  操作履歴の内容 / operation-log payloads: " << c->audit_payloads
            << " (leaf hashes kept)\n"
            << "  提供の記録 / provision records: " << c->provisions << "\n";
+    if (c->received_changes > 0) {
+      io.out << "  受信した変更の照合値 / MACs of received changes: " << c->received_changes << "\n";
+    }
     if (c->scrub_pending) {
       io.out << "  注意 / note: 読取り中の処理があるため、消去した内容の一部が先行書込みログに残って"
                 "います。次のチェックポイントで消えます / readers kept the write-ahead log from "

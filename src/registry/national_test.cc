@@ -409,6 +409,46 @@ TEST_F(NationalTest, SkippedOutboxNumbersAreNeverGivenOutAgain) {
   EXPECT_EQ(Count(yamanashi, "SELECT count(*) FROM outbox"), 3);
 }
 
+// The MACs of received changes (one per forwarded change, for ever otherwise) go with the
+// operation log's retention at a purge: a dry run counts them, the purge erases only those.
+TEST_F(NationalTest, ReceivedChangeMacsGoWithTheLogsRetention) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  Drain(yamanashi, national, client);
+  clock_.Advance(int64_t{7 * 366 + 2} * 86400 * 1000000);  // past 7 years
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000003", "10000000003",
+        clock_.TodayJst());
+  Drain(yamanashi, national, client);
+  ASSERT_EQ(Count(national, "SELECT count(*) FROM link_received_changes"), 3);
+
+  const Actor chief{"os:chief", "host"};
+  auto preview = national->registry->Purge(clock_.TodayJst(), /*dry_run=*/true, chief);
+  ASSERT_TRUE(preview.ok()) << preview.status().ToString();
+  EXPECT_EQ(preview->received_changes, 2);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received_changes"), 3);
+  auto purged = national->registry->Purge(clock_.TodayJst(), /*dry_run=*/false, chief);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_EQ(purged->received_changes, 2);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received_changes WHERE sequence = 3"), 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received_changes"), 1);
+  // The latest change is still told from another under its number.
+  TestNode* restored = MakeNode("p19-restored", 19);
+  for (const char* code : {"1000000004", "1000000005", "1000000006"}) {
+    Apply(restored, kKofu, ChangeReason::kBirth, code, "2" + std::string(code));
+  }
+  auto reused = restored->outbox->Next(2, 1);
+  ASSERT_TRUE(reused.ok());
+  ASSERT_EQ(reused->changes.size(), 1u);
+  ASSERT_EQ(reused->changes[0].sequence, 3);
+  auto r = Post(national, client, *reused);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->conflict, 3);  // the sequence refused
+}
+
 // An upstream that answers as the API does (api/national.cc): 409 sequence_gap or
 // sequence_conflict, else 200.
 class FaithfulUpstream final : public link::Upstream {

@@ -96,6 +96,8 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
     if (!erased.ok()) return erased.status();
     counts.audit_payloads = erased->entries;
     counts.provisions = erased->provisions;
+    KAKUNIN_ASSIGN_OR_RETURN(macs, txn.PurgeReceivedChanges(audit_before, dry_run));
+    counts.received_changes = macs;
     const int64_t erased_before_seq = dry_run ? 0 : erased->before_seq;
     audit::AuditEntry e;
     e.actor = actor.id;
@@ -106,6 +108,7 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
                    " removed=" + std::to_string(counts.removed_residents) +
                    " audit_payloads=" + std::to_string(counts.audit_payloads) +
                    " provisions=" + std::to_string(counts.provisions) +
+                   " received_changes=" + std::to_string(counts.received_changes) +
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";

@@ -84,6 +84,13 @@ class LinkWriter {
     (void)prefecture, (void)sequence, (void)mac, (void)at;
     return Status::Unavailable("this store has no link");
   }
+  // National node, at a purge: erases the MACs of changes received before `before` (or, with
+  // `dry_run`, counts them); returns how many. They tell a resend from a reused number, which
+  // only a change forwarded lately can meet: they go with the operation log's retention.
+  virtual Result<int64_t> PurgeReceivedChanges(int64_t before, bool dry_run) {
+    (void)before, (void)dry_run;
+    return int64_t{0};  // a store without the link holds none
+  }
   // Prefecture node, after a restore: the next outbox row is numbered at least `gap` above
   // every number this database ever gave out (numbers given out after the backup was taken
   // are unknown, and the national node may hold changes under them). Returns that next number.

@@ -103,6 +103,9 @@ struct PurgeCounts {
   int64_t removed_resident_versions = 0;
   int64_t audit_payloads = 0;  // operation-log entries whose payload was erased
   int64_t provisions = 0;      // provision records erased
+  // National node: MACs of forwarded changes received before the log's retention
+  // (link_received_changes).
+  int64_t received_changes = 0;
   // The store could not yet drop what the erased rows left in its files outside its tables
   // (RegistryStore::ScrubErased: SQLite's write-ahead log, held by readers): they go at a later
   // checkpoint.

@@ -41,6 +41,9 @@ constexpr char kReceivedChangeMac[] =
 constexpr char kRecordReceivedChange[] =
     "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
     "VALUES ($1, $2, $3, $4)";
+constexpr char kCountReceivedChangesBefore[] =
+    "SELECT count(*) FROM link_received_changes WHERE received_at < $1";
+constexpr char kPurgeReceivedChanges[] = "DELETE FROM link_received_changes WHERE received_at < $1";
 
 // The identity's sequence only goes up (nextval), whatever rows were purged since.
 constexpr char kSkipOutboxNumbers[] =
@@ -82,6 +85,11 @@ Result<int64_t> PgTxn::MarkDelivered(int64_t up_to, int64_t at) {
 
 Result<int64_t> PgTxn::PurgeDelivered(int64_t before) {
   return db_->Run(kPurgeDelivered, Params().Int(before));
+}
+
+Result<int64_t> PgTxn::PurgeReceivedChanges(int64_t before, bool dry_run) {
+  if (dry_run) return db_->QueryInt(kCountReceivedChangesBefore, Params().Int(before));
+  return db_->Run(kPurgeReceivedChanges, Params().Int(before));
 }
 
 Result<int64_t> PgTxn::ReceivedSequenceIn(int prefecture) {

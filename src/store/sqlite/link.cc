@@ -40,6 +40,9 @@ constexpr char kReceivedChangeMac[] =
 constexpr char kRecordReceivedChange[] =
     "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
     "VALUES (?1, ?2, ?3, ?4)";
+constexpr char kCountReceivedChangesBefore[] =
+    "SELECT count(*) FROM link_received_changes WHERE received_at < ?1";
+constexpr char kPurgeReceivedChanges[] = "DELETE FROM link_received_changes WHERE received_at < ?1";
 
 // AUTOINCREMENT keeps the largest number ever given out in sqlite_sequence (rows deleted since,
 // delivered and purged, included); the row exists once the table had a row.
@@ -101,6 +104,21 @@ Result<int64_t> SqliteTxn::MarkDelivered(int64_t up_to, int64_t at) {
 
 Result<int64_t> SqliteTxn::PurgeDelivered(int64_t before) {
   KAKUNIN_PREPARE(s, db_, kPurgeDelivered);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, before).Exec());
+  return db_->Changes();
+}
+
+Result<int64_t> SqliteTxn::PurgeReceivedChanges(int64_t before, bool dry_run) {
+  if (dry_run) {
+    KAKUNIN_PREPARE(s, db_, kCountReceivedChangesBefore);
+    s.Bind(1, before);
+    Status st;
+    const int64_t n = s.Step(&st) ? s.Int(0) : 0;
+    s.Reset();
+    if (!st.ok()) return st;
+    return n;
+  }
+  KAKUNIN_PREPARE(s, db_, kPurgeReceivedChanges);
   KAKUNIN_RETURN_IF_ERROR(s.Bind(1, before).Exec());
   return db_->Changes();
 }

@@ -175,6 +175,7 @@ class SqliteTxn final : public RegistryTxn {
   // --- link (link.cc) ---
   Result<int64_t> MarkDelivered(int64_t up_to, int64_t at) override;
   Result<int64_t> PurgeDelivered(int64_t before) override;
+  Result<int64_t> PurgeReceivedChanges(int64_t before, bool dry_run) override;
   Result<int64_t> ReceivedSequenceIn(int prefecture) override;
   Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) override;
   Result<std::optional<std::string>> ReceivedChangeMac(int prefecture, int64_t sequence) override;
