@@ -429,9 +429,19 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     KAKUNIN_ASSIGN_OR_RETURN(current, txn.Version(person->version_id));
     if (!current) return Status::DataLoss("a resident's current version is missing");
     const bool same_municipality = current->municipality_code == c.municipality_code;
+    const bool same_prefecture =
+        current->municipality_code.compare(0, 2, c.municipality_code, 0, 2) == 0;
     bool becomes_current;
     if (c.kind == "entry") {
-      becomes_current = same_municipality || c.change_date >= current->change_date;
+      // Within one prefecture its node has decided, in the order it forwards: every entry it
+      // applied superseded or renewed the registration there (a 転入 dated before the 転出
+      // that reached it first included), so this node follows that order. Between prefectures
+      // the two sides arrive in any order: an entry supersedes a registration dated no later,
+      // and one that ended by a move or other removal whatever its date (a 転出届 gives a
+      // planned date; the person may move in earlier); a death yields only to a later entry.
+      const bool ended_by_move = current->kind == "removal" && current->reason != "death";
+      becomes_current = same_municipality || same_prefecture || ended_by_move ||
+                        c.change_date >= current->change_date;
     } else {
       becomes_current = same_municipality;
     }

@@ -608,6 +608,15 @@ TEST_P(MoveOrderTest, MoveBetweenPrefecturesEndsRightInEitherOrder) {
         Date::FromYmd(2026, 3, 31));
   Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "1000000001", "10000000001",
         Date::FromYmd(2026, 4, 1));
+  // One whose 転入 is dated before the 転出 (the 転出届 gave a planned date; the person moved
+  // earlier): registered in 東京都 whichever side arrives first.
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "3000000001", "30000000001",
+        Date::FromYmd(2019, 1, 1));
+  Drain(yamanashi, national, c19);
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "3000000001", "30000000001",
+        Date::FromYmd(2026, 4, 20));
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "3000000001", "30000000001",
+        Date::FromYmd(2026, 4, 15));
   // And one moving the other way, so that both directions cross in the same run.
   Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001",
         Date::FromYmd(2021, 1, 1));
@@ -648,6 +657,34 @@ TEST_P(MoveOrderTest, MoveBetweenPrefecturesEndsRightInEitherOrder) {
   ASSERT_TRUE(back.ok() && back->has_value());
   EXPECT_EQ((*back)->municipality_code, kFujiyoshida);
   EXPECT_EQ((*back)->status, store::ResidentStatus::kActive);
+  auto early = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("3000000001").str());
+  ASSERT_TRUE(early.ok() && early->has_value());
+  EXPECT_EQ((*early)->municipality_code, kShinjuku);
+  EXPECT_EQ((*early)->status, store::ResidentStatus::kActive);
+}
+
+// Within one prefecture a 転出 that reaches the prefecture node first removes the resident, and
+// the 転入 that follows registers them again whatever its date (the contract's "Moves"): the
+// national node, fed in that order, must end the same, not keep the removal because the 転入
+// is dated earlier.
+TEST_F(NationalTest, AMoveInDatedBeforeTheMoveOutEndsTheSameOnBothNodes) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  Register(national, c19);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001",
+        Date::FromYmd(2020, 1, 1));
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "1000000001", "10000000001",
+        Date::FromYmd(2026, 3, 1));
+  Apply(yamanashi, kFujiyoshida, ChangeReason::kMovedIn, "1000000001", "10000000001",
+        Date::FromYmd(2026, 2, 25));
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kFujiyoshida);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothOrders, MoveOrderTest, ::testing::Bool());
