@@ -239,6 +239,16 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       if (!person) return Reject(ErrorCode::kNotFound);
       if (!active) return Reject(ErrorCode::kRemoved);
       if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
+      // A removal ends a registration; it does not change who the person is (the record it
+      // leaves is what a later 転入 is checked against). Another active resident's number is
+      // number_in_use, as for every notification; another birth date, sex or number than the
+      // record's is identity_mismatch: a change of those is an amendment.
+      KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, person->person_id));
+      if (taken) return Reject(ErrorCode::kNumberInUse);
+      if (person->birth_date != n.birth_date.ToIso() || person->sex != SexName(n.sex) ||
+          !ConstantTimeEquals(person->number_mac, p.number_mac)) {
+        return Reject(ErrorCode::kIdentityMismatch);
+      }
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
       VersionRow v = MakeVersion(p, person->person_id, now);
       KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));

@@ -190,6 +190,32 @@ TEST_F(RegistryTest, EveryStateErrorCode) {
   EXPECT_TRUE(SendOne(renumber).ok());
 }
 
+// Review against the contract: a removal was applied without any identity check, and the
+// record it left (another number, birth date or sex) was what a later 転入 was then checked
+// against, so the municipality that removed a person could rewrite who they are.
+TEST_F(RegistryTest, ARemovalCannotChangeWhoThePersonIs) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  // Another active resident's number.
+  EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000002")).errors,
+            Record(ErrorCode::kNumberInUse));
+  // A number nobody holds, another sex, another birth date: each is an amendment's business.
+  EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kDeath, "1000000001", "10000000003")).errors,
+            Record(ErrorCode::kIdentityMismatch));
+  auto sex = Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001");
+  sex.sex = Sex::kFemale;
+  EXPECT_EQ(SendOne(sex).errors, Record(ErrorCode::kIdentityMismatch));
+  auto born = Make(kKofu, 3, ChangeReason::kMovedAbroad, "1000000001", "10000000001");
+  born.birth_date = Date::FromYmd(1990, 5, 5);
+  EXPECT_EQ(SendOne(born).errors, Record(ErrorCode::kIdentityMismatch));
+  // Nothing changed: the same person moves out, and moves in elsewhere as themselves.
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  EXPECT_EQ(Show(code)->row.status, store::ResidentStatus::kActive);
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(Show(code)->row.municipality_code, kKai);
+}
+
 TEST_F(RegistryTest, MoveInBeforeMoveOut) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   // B (甲斐市) records the move-in first: it supersedes A's registration.
