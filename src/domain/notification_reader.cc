@@ -296,6 +296,8 @@ CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOp
 }
 
 CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptions& options) {
+  // One inside a request (the API) is held to the limit as sent, as a line is (the CLI).
+  if (value.source_bytes() > kMaxNotificationBytes) return RecordError(ErrorCode::kTooLong);
   if (!value.is_object()) return RecordError(ErrorCode::kType);
   std::vector<RawField> fields;
   fields.reserve(value.members().size());

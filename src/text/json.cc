@@ -59,6 +59,13 @@ class JsonParser {
   }
 
   bool ParseValue(JsonValue* v, size_t depth) {
+    const size_t start = pos_;
+    if (!ParseValueAt(v, depth)) return false;
+    v->source_bytes_ = pos_ - start;
+    return true;
+  }
+
+  bool ParseValueAt(JsonValue* v, size_t depth) {
     if (depth > limits_.max_depth) {
       error_ = "nesting too deep";
       return false;

@@ -48,6 +48,9 @@ class JsonValue {
   const std::vector<std::pair<std::string, JsonValue>>& members() const { return members_; }
   // The first member named `key`, or nullptr.
   const JsonValue* Find(std::string_view key) const;
+  // How many bytes of the parsed input the value spans (0 for a value not from ParseJson): a
+  // notification inside a request is held to the contract's size limit as sent.
+  size_t source_bytes() const { return source_bytes_; }
 
  private:
   friend class JsonParser;
@@ -55,6 +58,7 @@ class JsonValue {
   bool bool_ = false;
   bool well_formed_ = true;
   bool integer_literal_ = false;
+  size_t source_bytes_ = 0;
   std::string text_;
   std::vector<JsonValue> items_;
   std::vector<std::pair<std::string, JsonValue>> members_;
