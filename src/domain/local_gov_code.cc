@@ -182,6 +182,15 @@ std::vector<std::string> LocalGovTable::SuccessorsOn(const LocalGovHistoryEntry&
   return {out.begin(), out.end()};
 }
 
+bool LocalGovTable::SpeaksFor(std::string_view code, std::string_view registered,
+                              Date on) const {
+  if (code == registered) return true;
+  const LocalGovHistoryEntry* h = FindAbolished(registered);
+  if (h == nullptr || !(h->last_day < on)) return false;
+  const std::vector<std::string> now = SuccessorsOn(*h, on);
+  return std::binary_search(now.begin(), now.end(), code);
+}
+
 bool LocalGovTable::AddressBeginsWith(const LocalGovHistoryEntry& e,
                                       std::string_view address) const {
   if (StartsWith(address, e.prefecture) &&

@@ -88,6 +88,12 @@ class LocalGovTable {
   // The codes that stand for `e` on `on` (after its last day): its successors, each followed
   // through later abolitions to the codes valid on `on`; sorted, without repeats.
   std::vector<std::string> SuccessorsOn(const LocalGovHistoryEntry& e, Date on) const;
+  // Whether `code` speaks for the municipality `registered` on `on`: the same code, or
+  // `registered` was abolished (a merger, a ward reorganised) and `code` is one of the codes
+  // that stand for it then (SuccessorsOn). A resident registered under an abolished code is
+  // the successor's to amend or remove; a split's successors each may, and the contract's
+  // address rule then keeps the record within the sender.
+  bool SpeaksFor(std::string_view code, std::string_view registered, Date on) const;
   // The address rule for a record from before `e` was abolished: the old municipality's
   // prefecture and name (folded as above; a town or village may be preceded by its 郡).
   bool AddressBeginsWith(const LocalGovHistoryEntry& e, std::string_view address) const;

@@ -84,6 +84,15 @@ PreparedNotification Registry::Prepare(CheckResult checked) const {
 
 namespace {
 
+// Whether `sender` speaks for the municipality a resident is registered in: the same code, or
+// the code the resident was registered under was abolished since (a merger, a ward
+// reorganised) and `sender` is one of those that stand for it today. Otherwise the residents
+// of a merged municipality could never be amended or removed again: the old code is refused as
+// abolished, and the new one was wrong_municipality.
+bool SpeaksFor(std::string_view sender, std::string_view registered, Date today) {
+  return LocalGovTable::Builtin().SpeaksFor(sender, registered, today);
+}
+
 // The state checks of an entry (記載) beyond the sequence; nullopt if it may be applied.
 // `person` is the holder of the notification's resident code as a current code, if any.
 //
@@ -105,7 +114,7 @@ namespace {
 //   6. code_in_use — a code that is not current but was replaced (never reissued).
 // number_in_use is checked after these, by the caller.
 Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const PreparedNotification& p,
-                                            const std::optional<ResidentRow>& person) {
+                                            const std::optional<ResidentRow>& person, Date today) {
   using Refusal = std::optional<ErrorCode>;
   const Notification& n = *p.check.notification;
   const std::string& sender = n.municipality_code;
@@ -115,7 +124,7 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const Prepa
   }
   if (n.reason == ChangeReason::kBirth) return Refusal(ErrorCode::kCodeInUse);
   const bool active = person->status == ResidentStatus::kActive;
-  if (active && person->municipality_code == sender) {
+  if (active && SpeaksFor(sender, person->municipality_code, today)) {
     return Refusal(ErrorCode::kAlreadyRegistered);
   }
   if (!active) {
@@ -200,10 +209,11 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
 
   KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByResidentCode(n.resident_code.str()));
   const bool active = person && person->status == ResidentStatus::kActive;
+  const Date today = JstDate(now);
 
   switch (n.kind) {
     case NotificationKind::kEntry: {
-      KAKUNIN_ASSIGN_OR_RETURN(refusal, CheckEntry(txn, p, person));
+      KAKUNIN_ASSIGN_OR_RETURN(refusal, CheckEntry(txn, p, person, today));
       if (refusal) return Reject(*refusal);
       if (active) {
         // B's 転入 reached us before A's 転出, which is then expected and recorded in history.
@@ -238,7 +248,9 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
     case NotificationKind::kRemoval: {
       if (!person) return Reject(ErrorCode::kNotFound);
       if (!active) return Reject(ErrorCode::kRemoved);
-      if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
+      if (!SpeaksFor(sender, person->municipality_code, today)) {
+        return Reject(ErrorCode::kWrongMunicipality);
+      }
       // A removal ends a registration; it does not change who the person is (the record it
       // leaves is what a later 転入 is checked against). Another active resident's number is
       // number_in_use, as for every notification; another birth date, sex or number than the
@@ -265,7 +277,9 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
     case NotificationKind::kAmendment: {
       if (!person) return Reject(ErrorCode::kNotFound);
       if (!active) return Reject(ErrorCode::kRemoved);
-      if (person->municipality_code != sender) return Reject(ErrorCode::kWrongMunicipality);
+      if (!SpeaksFor(sender, person->municipality_code, today)) {
+        return Reject(ErrorCode::kWrongMunicipality);
+      }
       if (n.new_resident_code) {
         KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(n.new_resident_code->str()));
         if (known) return Reject(ErrorCode::kCodeInUse);

@@ -428,7 +428,9 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
   } else {
     KAKUNIN_ASSIGN_OR_RETURN(current, txn.Version(person->version_id));
     if (!current) return Status::DataLoss("a resident's current version is missing");
-    const bool same_municipality = current->municipality_code == c.municipality_code;
+    // A successor speaks for an abolished code, as on the prefecture node (apply.cc).
+    const bool same_municipality = LocalGovTable::Builtin().SpeaksFor(
+        c.municipality_code, current->municipality_code, JstDate(now));
     const bool same_prefecture =
         current->municipality_code.compare(0, 2, c.municipality_code, 0, 2) == 0;
     bool becomes_current;

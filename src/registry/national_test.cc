@@ -409,6 +409,36 @@ TEST_F(NationalTest, SkippedOutboxNumbersAreNeverGivenOutAgain) {
   EXPECT_EQ(Count(yamanashi, "SELECT count(*) FROM outbox"), 3);
 }
 
+// A resident registered under a code abolished since (a past record of 塩山市, merged into
+// 甲州市) is amended by the successor on the prefecture node; the national node must take that
+// amendment as current too, not as another municipality's history.
+TEST_F(NationalTest, TheSuccessorsAmendmentIsCurrentOnBothNodes) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  Register(national, c19);
+  Notification past = testing::RegistryFixture::Make(kKofu, 1, ChangeReason::kBirth,
+                                                     "1000000001", "10000000001");
+  past.municipality_code = "192031";  // 塩山市, until 2005-10-31
+  past.change_date = Date::FromYmd(2004, 6, 1);
+  past.address = "山梨県塩山市上於曽1番地";
+  CheckOptions as_of_then = yamanashi->registry->check_options();
+  as_of_then.municipality_on_change_date = true;
+  std::vector<PreparedNotification> batch;
+  batch.push_back(
+      yamanashi->registry->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
+  auto imported = yamanashi->registry->Apply(batch, Actor{"os:test", "host"});
+  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  Drain(yamanashi, national, c19);
+  Apply(yamanashi, "192139", ChangeReason::kMovedWithin, "1000000001", "10000000001");
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, "192139");
+}
+
 // The MACs of received changes (one per forwarded change, for ever otherwise) go with the
 // operation log's retention at a purge: a dry run counts them, the purge erases only those.
 TEST_F(NationalTest, ReceivedChangeMacsGoWithTheLogsRetention) {

@@ -216,6 +216,52 @@ TEST_F(RegistryTest, ARemovalCannotChangeWhoThePersonIs) {
   EXPECT_EQ(Show(code)->row.municipality_code, kKai);
 }
 
+// Review: a resident registered under a code abolished since (塩山市 192031, merged into 甲州市
+// 192139 in 2005; here from a bulk import of past records) could never be amended or removed
+// again: the old code is refused as abolished, the successor was wrong_municipality. The
+// successor speaks for it; any other municipality still does not.
+TEST_F(RegistryTest, TheSuccessorOfAMergedMunicipalityAmendsAndRemovesItsResidents) {
+  constexpr char kEnzan[] = "192031";   // 塩山市, until 2005-10-31
+  constexpr char kKoshu[] = "192139";   // 甲州市
+  Notification past = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  past.municipality_code = kEnzan;
+  past.change_date = Date::FromYmd(2004, 6, 1);
+  past.address = "山梨県塩山市上於曽1番地";
+  CheckOptions as_of_then = registry_->check_options();
+  as_of_then.municipality_on_change_date = true;
+  std::vector<PreparedNotification> batch;
+  batch.push_back(registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
+  auto imported = registry_->Apply(batch, actor_);
+  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  ASSERT_EQ(Show(code)->row.municipality_code, kEnzan);
+
+  // Another municipality is still refused; the successor's 転居 is applied and moves the
+  // registration to the successor's code.
+  EXPECT_EQ(SendOne(Make(kKofu, 1, ChangeReason::kMovedWithin, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kWrongMunicipality));
+  EXPECT_EQ(SendOne(Make(kKoshu, 1, ChangeReason::kOtherEntry, "1000000001", "10000000001")).errors,
+            Record(ErrorCode::kAlreadyRegistered));
+  ASSERT_TRUE(SendOne(Make(kKoshu, 1, ChangeReason::kMovedWithin, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(Show(code)->row.municipality_code, kKoshu);
+  ASSERT_TRUE(SendOne(Make(kKoshu, 2, ChangeReason::kDeath, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(Show(code)->row.status, store::ResidentStatus::kRemoved);
+
+  // Removed straight from the old code, too.
+  past = Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002");
+  past.municipality_code = kEnzan;
+  past.sequence = 2;
+  past.change_date = Date::FromYmd(2004, 7, 1);
+  past.address = "山梨県塩山市上於曽2番地";
+  batch.clear();
+  batch.push_back(registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
+  imported = registry_->Apply(batch, actor_);
+  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  ASSERT_TRUE(SendOne(Make(kKoshu, 3, ChangeReason::kMovedOut, "1000000002", "10000000002")).ok());
+  EXPECT_EQ(Show(ResidentCode::FromTenDigits("1000000002").str())->row.status,
+            store::ResidentStatus::kRemoved);
+}
+
 TEST_F(RegistryTest, MoveInBeforeMoveOut) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   // B (甲斐市) records the move-in first: it supersedes A's registration.
