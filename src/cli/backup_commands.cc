@@ -349,10 +349,47 @@ int RunMedia(const std::vector<std::string>& argv, Io& io) {
   return kExitOk;
 }
 
+const char kLinkHelp[] =
+    "使い方 / usage: kakunin link renumber --data DIR\n\n"
+    "全国サーバへの送信番号を先へ進めます（操作履歴に記録）。\n"
+    "Moves the numbering of the changes this prefecture node forwards to the national node 2^40\n"
+    "above every number its database ever gave out. Run it, with the node stopped, on a\n"
+    "database restored other than by `kakunin restore` (which does it itself): a PostgreSQL\n"
+    "point-in-time recovery, a file copied back by hand. Otherwise its next changes reuse\n"
+    "numbers the national node holds other changes under, and the link stops at\n"
+    "sequence_conflict (docs/backup.md). The national node sees a hole in the numbers, which\n"
+    "the link allows.\n\n"
+    "Example:\n"
+    "  kakunin link renumber --data /var/lib/kakunin\n";
+
+int RunLink(const std::vector<std::string>& argv, Io& io) {
+  int exit = 0;
+  auto args = ParseOrHelp(argv, {DataOption()}, "link", kLinkHelp, io, &exit);
+  if (!args) return exit;
+  if (args->positional().size() != 1 || args->positional()[0] != "renumber") {
+    return Usage(io, "link", "the subcommand is renumber");
+  }
+  auto data = RequireData(*args, "link", io);
+  if (!data) return kExitUsage;
+  auto node = OpenNode(io, *data);
+  if (!node.ok()) return Fail(io, "link", node.status());
+  if ((*node)->config.role != registry::NodeRole::kPrefecture || !(*node)->outbox) {
+    return Fail(io, "link", Status::FailedPrecondition(
+                                "only a prefecture node forwards changes: nothing to renumber"));
+  }
+  auto next = (*node)->outbox->SkipNumbers(registry::kRestoredOutboxGap, (*node)->actor);
+  if (!next.ok()) return Fail(io, "link", next.status());
+  (void)SealLog(**node);
+  io.out << "送信番号を進めました / renumbered: the next change forwarded is number " << *next
+         << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunBackupCommand(const std::vector<std::string>& a, Io& io) { return RunBackup(a, io); }
 int RunRestoreCommand(const std::vector<std::string>& a, Io& io) { return RunRestore(a, io); }
+int RunLinkCommand(const std::vector<std::string>& a, Io& io) { return RunLink(a, io); }
 int RunMediaCommand(const std::vector<std::string>& a, Io& io) { return RunMedia(a, io); }
 
 }  // namespace kakunin::cli

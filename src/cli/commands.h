@@ -48,6 +48,7 @@ int RunNotifyCommand(const std::vector<std::string>& args, Io& io);
 int RunBackupCommand(const std::vector<std::string>& args, Io& io);
 int RunRestoreCommand(const std::vector<std::string>& args, Io& io);
 int RunMediaCommand(const std::vector<std::string>& args, Io& io);
+int RunLinkCommand(const std::vector<std::string>& args, Io& io);
 int RunMigrateStoreCommand(const std::vector<std::string>& args, Io& io);
 int RunConfigCommand(const std::vector<std::string>& args, Io& io);
 

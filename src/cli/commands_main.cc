@@ -38,6 +38,8 @@ const std::vector<Command>& Commands() {
        RunBackupCommand},
       {"restore", "バックアップからの復元", "restore a node from a backup", RunRestoreCommand},
       {"media", "媒体の管理簿", "the media register (backups written)", RunMediaCommand},
+      {"link", "全国サーバへの送信番号", "the link to the national node: renumber after a restore",
+       RunLinkCommand},
       {"migrate-store", "記憶域の移行（SQLite⇄PostgreSQL）",
        "move a stopped node's registry between SQLite and PostgreSQL", RunMigrateStoreCommand},
       {"config", "設定ファイルの検査", "check a kakunin.toml: every problem at once",

@@ -550,6 +550,21 @@ Status LinkOutbox::Acknowledge(int64_t up_to, int64_t forwarded, const Actor& ac
   });
 }
 
+Result<int64_t> LinkOutbox::SkipNumbers(int64_t gap, const Actor& actor) const {
+  if (gap < 1) return Status::InvalidArgument("the numbers skipped must be at least 1");
+  int64_t next = 0;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(n, txn.SkipOutboxNumbers(gap));
+    next = n;
+    audit::AuditEntry e = EntryOf(actor, "link.renumber");
+    e.conditions = "gap=" + std::to_string(gap) + " next=" + std::to_string(next);
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) return st;
+  return next;
+}
+
 Result<int64_t> LinkOutbox::Acknowledged() const {
   KAKUNIN_ASSIGN_OR_RETURN(v, store_->GetMeta(kAcknowledgedKey));
   return v ? std::strtoll(v->c_str(), nullptr, 10) : int64_t{0};

@@ -174,6 +174,11 @@ class LinkOutbox {
   Result<LinkBacklog> Backlog() const;
   // Erases rows delivered before `before` (µs); returns how many.
   Result<int64_t> PurgeDelivered(int64_t before) const;
+  // Numbers the next outbox rows at least `gap` above every number this database ever gave
+  // out, and records "link.renumber" (numbers only), in one transaction; returns the next
+  // number. For a database restored other than by `kakunin restore` (which does this itself):
+  // the national node may hold other changes under the numbers it would give out again.
+  Result<int64_t> SkipNumbers(int64_t gap, const Actor& actor) const;
   // Whether the node is halted (作動停止): the sender forwards nothing then.
   Result<bool> Halted() const;
 
