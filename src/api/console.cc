@@ -51,6 +51,8 @@ const std::vector<ConsoleRule> kRules = {
     {"GET", "/v1/residents/{resident_code}/history", false, false, {"operator"}, true},
     {"POST", "/v1/residents/search", false, false, {"operator"}, true},
     {"POST", "/v1/provisions", false, false, {"operator"}, true},
+    // Statistics purposes: counts, no record (Gateway::Population).
+    {"GET", "/v1/statistics/population", false, false, {"operator"}, true},
 };
 
 // Matches a path against a route template; fills `params` with the {…} segments.
@@ -304,10 +306,44 @@ class ConsoleService::Impl {
     if (rule->needs_nomination) {
       // The resident use cases (Gateway) read from snapshots of their own.
       if (Status st = gateway_->CheckRunning(); !st.ok()) return Problem(FromStatus(st), rid);
-      return ServeResidentRoute(req, *gateway_,
-                                registry::Caller::ForOperator(who, terminal, session->token));
+      const registry::Caller caller = registry::Caller::ForOperator(who, terminal, session->token);
+      if (route == "/v1/statistics/population") return Population(req, caller);
+      return ServeResidentRoute(req, *gateway_, caller);
     }
     return Manage(req, who, route, params, terminal);
+  }
+
+  Response Population(const Request& req, const registry::Caller& caller) {
+    const std::string& rid = req.request_id;
+    auto purpose = PurposeOfQuery(req.query);
+    if (!purpose.ok()) return Problem(ApiError::kInvalidRequest, rid, purpose.status().message());
+    auto t = gateway_->Population(caller, *purpose);
+    if (!t.ok()) return Problem(FromStatus(t.status()), rid);
+    std::string o = "{\"purpose\":";
+    text::AppendJsonString(t->purpose, &o);
+    o += ",\"as_of\":\"" + t->as_of + "\",\"by\":[";
+    std::string by;
+    for (auto [on, name] : {std::pair{t->by_municipality, "municipality_code"},
+                            std::pair{t->by_sex, "sex"}, std::pair{t->by_age, "age_band"}}) {
+      if (!on) continue;
+      if (!by.empty()) by += ",";
+      by += std::string("\"") + name + "\"";
+    }
+    o += by + "],\"total\":" + std::to_string(t->total) + ",\"cells\":[";
+    bool first = true;
+    for (const registry::PopulationCell& c : t->cells) {
+      if (!first) o += ",";
+      first = false;
+      o += "{";
+      if (t->by_municipality) o += "\"municipality_code\":\"" + c.municipality_code + "\",";
+      if (t->by_sex) o += "\"sex\":\"" + c.sex + "\",";
+      if (t->by_age) {
+        o += "\"age_band\":\"" + std::to_string(c.age_band) + "-" +
+             (c.age_band >= 100 ? std::string() : std::to_string(c.age_band + 4)) + "\",";
+      }
+      o += "\"count\":" + std::to_string(c.count) + "}";
+    }
+    return JsonResponse(o + "]}");
   }
 
   Response Login(const Request& req, const std::string& terminal) {

@@ -7,7 +7,7 @@
 namespace kakunin::api {
 namespace {
 
-constexpr std::array<ApiErrorInfo, 25> kTable = {{
+constexpr std::array<ApiErrorInfo, 26> kTable = {{
     {ApiError::kMalformedRequest, "malformed_request", 400, "malformed request"},
     {ApiError::kInvalidRequest, "invalid_request", 400, "invalid request"},
     {ApiError::kClientNotRegistered, "client_not_registered", 403, "client not registered"},
@@ -35,6 +35,8 @@ constexpr std::array<ApiErrorInfo, 25> kTable = {{
     {ApiError::kCriterionNotPermitted, "criterion_not_permitted", 403,
      "search criterion not permitted for this purpose"},
     {ApiError::kTooManyRequests, "too_many_requests", 429, "too many requests"},
+    {ApiError::kStatisticsOnly, "statistics_only", 403,
+     "a statistics purpose gives the population table, not records"},
 }};
 
 }  // namespace

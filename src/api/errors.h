@@ -41,6 +41,8 @@ enum class ApiError {
   kQuotaExceeded,
   kCriterionNotPermitted,
   kTooManyRequests,
+  // A statistics purpose gives the population table, never a record.
+  kStatisticsOnly,
 };
 
 struct ApiErrorInfo {

@@ -185,6 +185,8 @@ Response LookupAnswer(const Result<registry::ProvidedRecord>& rec, bool handle,
 // A JSON request body: an object, parsed strictly, with only `allowed` members, each once.
 }  // namespace
 
+Result<std::string> PurposeOfQuery(std::string_view query) { return PurposeFromQuery(query); }
+
 Result<text::JsonValue> ParseBody(const Request& req, std::initializer_list<std::string_view> allowed,
                                   ApiError* error) {
   const std::string* type = req.FindHeader("content-type");

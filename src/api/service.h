@@ -42,6 +42,9 @@ Result<text::JsonValue> ParseBody(const http::Request& request,
                                   std::initializer_list<std::string_view> allowed,
                                   ApiError* error);
 
+// The purpose a resident route's query names (exactly "purpose=ID"); InvalidArgument otherwise.
+Result<std::string> PurposeOfQuery(std::string_view query);
+
 // A JSON answer (application/json) with `status`.
 http::Response JsonResponse(std::string body, int status = 200);
 

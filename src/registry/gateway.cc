@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <tuple>
 
 #include "auth/sessions.h"
 #include "core/bytes.h"
@@ -79,7 +81,9 @@ bool ClientMayRead(const Client& client, const Purpose* p, const std::string& pu
       client.revoked_at != 0) {
     return false;
   }
-  bool allowed = p != nullptr && p->AllowsRecipient(client.recipient);
+  // A statistics purpose gives counts to the prefecture's own operators, never records.
+  bool allowed = p != nullptr && p->kind != PurposeKind::kStatistics &&
+                 p->AllowsRecipient(client.recipient);
   if (allowed && client.kind == ClientKind::kAgency) {
     allowed = p->kind != PurposeKind::kNational &&
               std::find(client.purposes.begin(), client.purposes.end(), purpose) !=
@@ -419,6 +423,13 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                           Status::PermissionDenied("the operator is not nominated for the purpose")
                               .WithReason("not_nominated"));
     }
+    // "統計の作成（個人を識別しない集計）": the population table (Population), no record of anyone.
+    if (p->kind == PurposeKind::kStatistics) {
+      return RefuseClient(caller.actor, action, purpose,
+                          Status::PermissionDenied("a statistics purpose gives the population "
+                                                   "table, not records")
+                              .WithReason("statistics_only"));
+    }
     return Admit(caller, p, action);
   }
   const Client& client = *caller.client;
@@ -435,6 +446,72 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                             .WithReason("purpose_not_permitted"));
   }
   return Admit(caller, p, action);
+}
+
+Result<PopulationTable> Gateway::Population(const Caller& caller,
+                                            const std::string& purpose) const {
+  constexpr const char* kAction = "resident.statistics";
+  const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
+  if (caller.op == nullptr) {
+    return RefuseClient(caller.actor, kAction, purpose,
+                        Status::PermissionDenied("the population table is for the prefecture's "
+                                                 "statistics operators")
+                            .WithReason("not_permitted"));
+  }
+  if (!OperatorMayRead(*caller.op, p, purpose, clock_->TodayJst().ToIso())) {
+    return RefuseClient(caller.actor, kAction, purpose,
+                        Status::PermissionDenied("the operator is not nominated for the purpose")
+                            .WithReason("not_nominated"));
+  }
+  PopulationTable t;
+  t.purpose = purpose;
+  t.by_municipality = p->AllowsField("municipality_code");
+  t.by_sex = p->AllowsField("sex");
+  t.by_age = p->AllowsField("birth_date");
+  if (p->kind != PurposeKind::kStatistics) {
+    return RefuseClient(caller.actor, kAction, purpose,
+                        Status::PermissionDenied("the population table is for a statistics purpose")
+                            .WithReason("purpose_not_permitted"));
+  }
+  KAKUNIN_RETURN_IF_ERROR(Admit(caller, p, kAction).status());
+  const Date today = clock_->TodayJst();
+  t.as_of = today.ToIso();
+  KAKUNIN_ASSIGN_OR_RETURN(rows, WithReader([&](store::RegistryReader& reader) {
+                             return reader.Population(today);
+                           }));
+  // The dimensions the purpose's fields do not hold are summed over.
+  std::map<std::tuple<std::string, std::string, int>, int64_t> merged;
+  for (const store::PopulationRow& r : rows) {
+    merged[{t.by_municipality ? r.municipality_code : std::string(),
+            t.by_sex ? r.sex : std::string(), t.by_age ? r.age_band : -1}] += r.count;
+    t.total += r.count;
+  }
+  for (const auto& [key, count] : merged) {
+    t.cells.push_back(PopulationCell{std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
+  }
+  audit::AuditEntry e = EntryFor(caller.actor, kAction, purpose);
+  std::string by;
+  for (auto [on, name] : {std::pair{t.by_municipality, "municipality_code"},
+                          std::pair{t.by_sex, "sex"}, std::pair{t.by_age, "age_band"}}) {
+    if (!on) continue;
+    if (!by.empty()) by += ",";
+    by += name;
+  }
+  e.conditions = "table=population as_of=" + t.as_of + " by=" + (by.empty() ? "-" : by);
+  e.result_count = t.total;
+  e.outcome = "done";
+  // Recorded, with the operator's rights as the recording transaction sees them, before it is
+  // answered.
+  Status recorded = registry_->RecordWith(
+      std::move(e), [&](store::RegistryTxn& txn) { return Recheck(txn, caller, purpose); });
+  if (!recorded.ok()) {
+    if (recorded.code() == StatusCode::kPermissionDenied ||
+        recorded.code() == StatusCode::kUnavailable) {
+      return RefuseClient(caller.actor, kAction, purpose, recorded);
+    }
+    return recorded;
+  }
+  return t;
 }
 
 Status Gateway::Recheck(store::RegistryTxn& txn, const Caller& caller,

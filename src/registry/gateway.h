@@ -87,6 +87,24 @@ struct SearchProvision {
 // carry a reason (Status::reason()): client_not_registered, client_revoked, not_permitted,
 // sender_mismatch, purpose_not_permitted, not_nominated, criterion_not_permitted, not_found,
 // halted, quota_exceeded (kResourceExhausted); kInvalidArgument for a bad request.
+// One cell of the population table: a dimension not counted by is "" (age band -1).
+struct PopulationCell {
+  std::string municipality_code;
+  std::string sex;
+  int age_band = -1;  // 0, 5, …, 95; 100 for 100 and over
+  int64_t count = 0;
+};
+
+struct PopulationTable {
+  std::string purpose;
+  std::string as_of;  // YYYY-MM-DD, JST
+  bool by_municipality = false;
+  bool by_sex = false;
+  bool by_age = false;
+  std::vector<PopulationCell> cells;  // in municipality, sex, band order
+  int64_t total = 0;
+};
+
 class Gateway {
  public:
   // All pointers must outlive the gateway.
@@ -184,6 +202,15 @@ class Gateway {
   Result<std::vector<ProvidedRecord>> Batch(const Caller& caller,
                                             const std::vector<std::string>& resident_codes,
                                             const std::string& purpose) const;
+
+  // The population table of a statistics purpose (kind statistics: "統計の作成（個人を識別しない
+  // 集計）"), for an operator nominated for it: active residents counted by municipality, sex
+  // and five-year age band today (JST), each dimension only if the purpose's fields hold it
+  // (municipality_code, sex, birth_date), as 総務省's 住民基本台帳に基づく人口 tables count them.
+  // No resident is named or read one by one; the reading is recorded ("resident.statistics",
+  // the dimensions and the total, no targets). A statistics purpose gives nothing else: every
+  // read of a record under one is refused (statistics_only).
+  Result<PopulationTable> Population(const Caller& caller, const std::string& purpose) const;
 
   // Charges every read to its caller's quota (not owned; nullptr: no quotas, no real-time
   // alerts). A read over quota is refused (kResourceExhausted, reason quota_exceeded) before any

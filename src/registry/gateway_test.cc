@@ -344,28 +344,28 @@ TEST_F(GatewayTest, AProvisionWithARepeatedCodeIsAnsweredOnceAndTheLogVerifies) 
 
 TEST_F(GatewayTest, SearchHandlesOpenOnlyForTheirCallerAndPurposeAndExpire) {
   NominateDirectly("op1", "registry.maintenance");
-  NominateDirectly("op1", "stats.population");
+  NominateDirectly("op1", "pref.passport");
   const OperatorView op = Load("op1");
   const Caller mine = Caller::ForOperator(op, "console", "session-1");
   const Caller other_session = Caller::ForOperator(op, "console", "session-2");
-  // stats.population carries no resident code: the handle is the only way to open a hit.
+  // pref.passport carries no resident code: the handle is the only way to open a hit.
   SearchRequest by_birth;
   by_birth.birth_date = "1980-05-02";
-  auto found = gateway_->Search(mine, by_birth, "stats.population");
+  auto found = gateway_->Search(mine, by_birth, "pref.passport");
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->records.size(), 1u);
   ASSERT_EQ(found->handles.size(), 1u);
   const std::string handle = found->handles[0];
   EXPECT_TRUE(IsHandle(handle));
   for (const auto& [k, v] : found->records[0].items) EXPECT_NE(k, "resident_code");
-  auto rec = gateway_->Lookup(mine, handle, "stats.population");
+  auto rec = gateway_->Lookup(mine, handle, "pref.passport");
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   EXPECT_TRUE(rec->found);
-  auto history = gateway_->History(mine, handle, "stats.population");
+  auto history = gateway_->History(mine, handle, "pref.passport");
   ASSERT_TRUE(history.ok() && *history);
   // Another session, another purpose, another client: no such resident, and recorded.
   const size_t refused_before = Entries("resident.provide").size();
-  auto r = gateway_->Lookup(other_session, handle, "stats.population");
+  auto r = gateway_->Lookup(other_session, handle, "pref.passport");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   r = gateway_->Lookup(mine, handle, "registry.maintenance");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
@@ -378,11 +378,78 @@ TEST_F(GatewayTest, SearchHandlesOpenOnlyForTheirCallerAndPurposeAndExpire) {
   }
   // Ten minutes later it is gone.
   clock_.Advance(kHandleLifetimeMicros);
-  r = gateway_->Lookup(mine, handle, "stats.population");
+  r = gateway_->Lookup(mine, handle, "pref.passport");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   // A made-up handle of the right shape is no better.
-  r = gateway_->Lookup(mine, "h_" + std::string(32, '0'), "stats.population");
+  r = gateway_->Lookup(mine, "h_" + std::string(32, '0'), "pref.passport");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+// Review: "統計の作成（個人を識別しない集計）" handed out records of named people — an operator
+// nominated for it could look up, search, batch or page through the history of anyone by code.
+// It gives the population table now, and every read of a record under it is refused and
+// recorded.
+TEST_F(GatewayTest, AStatisticsPurposeGivesCountsAndNoRecord) {
+  NominateDirectly("op1", "stats.population");
+  NominateDirectly("op1", "pref.passport");
+  const OperatorView op = Load("op1");
+  const Caller stats = Caller::ForOperator(op, "console", "s");
+  const size_t provisions_before = ProvisionCount(codes_[0]);
+  auto rec = gateway_->Lookup(stats, codes_[0], "stats.population");
+  EXPECT_EQ(rec.status().reason(), "statistics_only");
+  auto history = gateway_->History(stats, codes_[0], "stats.population");
+  EXPECT_EQ(history.status().reason(), "statistics_only");
+  auto batch = gateway_->Batch(stats, {codes_[0], codes_[1]}, "stats.population");
+  EXPECT_EQ(batch.status().reason(), "statistics_only");
+  SearchRequest by_birth;
+  by_birth.birth_date = "1980-05-02";
+  auto found = gateway_->Search(stats, by_birth, "stats.population");
+  EXPECT_EQ(found.status().reason(), "statistics_only");
+  EXPECT_EQ(ProvisionCount(codes_[0]), provisions_before);
+  size_t refused = 0;
+  for (const char* action : {"resident.provide", "resident.search", "resident.history"}) {
+    for (const auto& e : Entries(action)) {
+      refused += Decode(e).outcome == "refused:statistics_only" ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(refused, 4u);
+
+  // The table: every active resident counted once, by the purpose's three dimensions.
+  auto table = gateway_->Population(stats, "stats.population");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_TRUE(table->by_municipality && table->by_sex && table->by_age);
+  auto counts = reader_->Stats();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(table->total, counts->active);
+  int64_t sum = 0;
+  for (const auto& c : table->cells) {
+    EXPECT_GT(c.count, 0);
+    EXPECT_EQ(c.age_band % 5, 0);
+    EXPECT_TRUE(c.sex == "male" || c.sex == "female");
+    EXPECT_EQ(c.municipality_code.size(), 6u);
+    sum += c.count;
+  }
+  EXPECT_EQ(sum, table->total);
+  auto entries = Entries("resident.statistics");
+  ASSERT_EQ(entries.size(), 1u);
+  const auto statistics = Decode(entries[0]);
+  EXPECT_EQ(statistics.outcome, "done");
+  EXPECT_TRUE(statistics.targets.empty());  // nobody is named
+  EXPECT_EQ(statistics.conditions, "table=population as_of=" + table->as_of +
+                                       " by=municipality_code,sex,age_band");
+  EXPECT_EQ(statistics.result_count, counts->active);
+
+  // Only under a statistics purpose, only for an operator nominated for it.
+  EXPECT_EQ(gateway_->Population(stats, "pref.passport").status().reason(),
+            "purpose_not_permitted");
+  const Caller other = Caller::ForOperator(Load("sm"), "console", "s2");  // not nominated
+  EXPECT_EQ(gateway_->Population(other, "stats.population").status().reason(), "not_nominated");
+  EXPECT_EQ(gateway_->Population(Caller::ForClient(board_, "t"), "stats.population")
+                .status()
+                .reason(),
+            "not_permitted");
+  EXPECT_EQ(Entries("resident.statistics").size(), 4u);  // the three refusals recorded too
   EXPECT_EQ(VerifyProblem(), "");
 }
 

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/date.h"
 #include "core/status.h"
 
 namespace kakunin::store {
@@ -141,6 +142,15 @@ struct BulkLoadOptions {
   bool defer_search_indexes = true;
 };
 
+// One cell of the population table (registry::Gateway::Population): active residents of one
+// municipality, sex and five-year age band, as 総務省's 住民基本台帳に基づく人口 counts them.
+struct PopulationRow {
+  std::string municipality_code;
+  std::string sex;
+  int age_band = 0;  // 0, 5, …, 95; 100 for 100 and over
+  int64_t count = 0;
+};
+
 // Reads of the resident aggregate (see RegistryReader).
 class ResidentReader {
  public:
@@ -154,6 +164,9 @@ class ResidentReader {
   virtual Result<std::vector<VersionRow>> History(int64_t person_id) = 0;
   virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
   virtual Result<StoreStats> Stats() = 0;
+  // Active residents counted by municipality, sex and five-year age band on `as_of` (ages in
+  // whole years: a birthday on `as_of` counts), in that order; no cell of zero.
+  virtual Result<std::vector<PopulationRow>> Population(const Date& as_of) = 0;
   // Every active resident's current record, in resident-code order; stops at the first error
   // `fn` returns.
   virtual Status ForEachCurrentRecord(const std::function<Status(const CurrentRecordRow&)>& fn) {

@@ -537,6 +537,7 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       return {route, "{\"purpose\":\"registry.maintenance\",\"resident_codes\":[\"" +
                          w->resident_code + "\"]}"};
     }
+    if (route == "/v1/statistics/population") return {route + "?purpose=stats.population", ""};
     return {route, route.find("verify") != std::string::npos ? "{}" : ""};
   };
 
@@ -571,6 +572,7 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
         made_sm = true;
       }
       ASSERT_TRUE(desk().Nominate(Load("sm"), id, "registry.maintenance", today, today).ok());
+      ASSERT_TRUE(desk().Nominate(Load("sm"), id, "stats.population", today, today).ok());
     }
     auto card = Card(id, staff.access);
     Signed s = SignIn(id, card);
@@ -593,6 +595,16 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
         EXPECT_EQ(r.status, 200) << rule.route << " " << r.body;
       }
       ++checked;
+      if (subject.nominated && std::string_view(rule.route) == "/v1/statistics/population") {
+        // Counts, and no record of anyone under the statistics purpose.
+        EXPECT_NE(r.body.find("\"by\":[\"municipality_code\",\"sex\",\"age_band\"]"),
+                  std::string::npos)
+            << r.body;
+        auto record = Send(s, "GET", "/v1/residents/" + w->resident_code +
+                                         "?purpose=stats.population", "");
+        EXPECT_EQ(record.status, 403);
+        EXPECT_EQ(Code(record), "statistics_only") << record.body;
+      }
       // Without the CSRF token no POST gets through.
       if (std::string_view(rule.method) == "POST") {
         auto again = Send(s, rule.method, target_path, body, /*csrf=*/false);

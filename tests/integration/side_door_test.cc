@@ -40,7 +40,9 @@ using http::testing::TestClient;
 constexpr char kPassword[] = "correct horse battery staple";
 
 // What a route may give: resident data (to a lawful caller, for its purpose) or never any.
-enum class Gives { kResidentData, kNothingPersonal };
+// kCounts: a table of counts under a purpose (statistics), tried for every purpose and never
+// holding a resident's field.
+enum class Gives { kResidentData, kNothingPersonal, kCounts };
 
 // One row per route of either port. Adding a route to the node without a row here fails
 // RoutesTableCoversEveryRoute.
@@ -51,6 +53,7 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"GET", "/v1/residents/{resident_code}/history"}, Gives::kResidentData},
       {{"POST", "/v1/residents/search"}, Gives::kResidentData},
       {{"POST", "/v1/provisions"}, Gives::kResidentData},
+      {{"GET", "/v1/statistics/population"}, Gives::kCounts},
       {{"GET", "/healthz"}, Gives::kNothingPersonal},
       {{"GET", "/readyz"}, Gives::kNothingPersonal},
       {{"GET", "/metrics"}, Gives::kNothingPersonal},
@@ -207,6 +210,9 @@ std::vector<Call> CallsFor(const std::string& method, const std::string& route,
   if (route == "/v1/provisions") {
     return {{method, route,
              "{\"purpose\":\"" + purpose + "\",\"resident_codes\":[\"" + code + "\"]}", true}};
+  }
+  if (route == "/v1/statistics/population") {
+    return {{method, route + "?purpose=" + purpose, ""}};
   }
   if (route == "/v1/notifications") {
     // An amendment of resident 0 by its own municipality: the answer is a result, never data.

@@ -142,6 +142,15 @@ Result<std::optional<VersionRow>> PgReader::Version(int64_t version_id) {
   return QueryOne<VersionRow>(db_.get(), kVersionById, Params().Int(version_id), ReadVersion);
 }
 
+Result<std::vector<PopulationRow>> PgReader::Population(const Date& as_of) {
+  const int64_t on = int64_t{as_of.year()} * 10000 + as_of.month() * 100 + as_of.day();
+  return detail::QueryAll<PopulationRow>(
+      db_.get(), kPopulation, Params().Int(on), [](const Rows& r, int i) {
+        return PopulationRow{r.Text(i, 0), r.Text(i, 1), static_cast<int>(r.Int(i, 1 + 1)),
+                             r.Int(i, 3)};
+      });
+}
+
 Result<StoreStats> PgReader::Stats() {
   auto rows = db_->Query(kStats, Params());
   if (!rows.ok()) return rows.status();

@@ -590,6 +590,13 @@ inline constexpr char kSearchOrderAddress[] =
 inline constexpr char kSearchOrderBirth[] = " ORDER BY birth_date, kana_key, person_id LIMIT ?";
 
 // --- stats ---
+// As the SQLite store's: the age in whole years as of $1 (YYYYMMDD), five-year bands to 100.
+inline constexpr char kPopulation[] =
+    "SELECT municipality_code, sex, "
+    "least(($1::bigint - CAST(replace(birth_date, '-', '') AS bigint)) / 10000 / 5 * 5, 100) "
+    "AS band, count(*) FROM residents WHERE status = 'active' "
+    "GROUP BY municipality_code, sex, band ORDER BY municipality_code, sex, band";
+
 inline constexpr char kStats[] =
     "SELECT (SELECT count(*) FROM residents WHERE status = 'active'), "
     "(SELECT count(*) FROM residents WHERE status = 'removed'), "

@@ -123,6 +123,15 @@ Result<std::optional<VersionRow>> SqliteReader::Version(int64_t version_id) {
   return out;
 }
 
+Result<std::vector<PopulationRow>> SqliteReader::Population(const Date& as_of) {
+  const int64_t on = int64_t{as_of.year()} * 10000 + as_of.month() * 100 + as_of.day();
+  return detail::QueryAll<PopulationRow>(
+      db_.get(), kPopulation, [&](Stmt& s) { s.Bind(1, on); },
+      [](Stmt& s) {
+        return PopulationRow{s.Text(0), s.Text(1), static_cast<int>(s.Int(2)), s.Int(3)};
+      });
+}
+
 Result<StoreStats> SqliteReader::Stats() {
   KAKUNIN_PREPARE(s, db_.get(), kStats);
   StoreStats out;

@@ -597,6 +597,14 @@ inline constexpr char kStats[] =
     "(SELECT count(*) FROM applied), "
     "(SELECT count(*) FROM outbox WHERE delivered_at IS NULL)";
 
+// The age in whole years as of ?1 (YYYYMMDD) from birth_date (YYYY-MM-DD), in five-year
+// bands capped at 100.
+inline constexpr char kPopulation[] =
+    "SELECT municipality_code, sex, "
+    "min((?1 - CAST(replace(birth_date, '-', '') AS INTEGER)) / 10000 / 5 * 5, 100) AS band, "
+    "count(*) FROM residents WHERE status = 'active' "
+    "GROUP BY municipality_code, sex, band ORDER BY municipality_code, sex, band";
+
 // --- retention ---
 inline constexpr char kCountSuperseded[] =
     "SELECT count(*) FROM versions v JOIN residents r USING (person_id) "

@@ -53,6 +53,7 @@ class PgReader final : public RegistryReader {
   Result<std::vector<ResidentRow>> FindByNumberMac(const std::string& mac,
                                                    bool include_removed) override;
   Result<SearchResult> Search(const SearchQuery& q) override;
+  Result<std::vector<PopulationRow>> Population(const Date& as_of) override;
   Result<std::vector<VersionRow>> History(int64_t person_id) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<StoreStats> Stats() override;
