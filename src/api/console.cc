@@ -520,7 +520,15 @@ class ConsoleService::Impl {
   Response Manage(const Request& req, const registry::OperatorView& who, const std::string& route,
                   const std::vector<std::string>& params, const std::string& terminal) {
     const std::string& rid = req.request_id;
-    auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
+    auto fail = [&](const Status& st) {
+      // Refused by the use case (nobody acts on themselves, approves their own request, …):
+      // recorded, as every refusal of a signed-in operator is.
+      if (st.code() == StatusCode::kPermissionDenied) {
+        (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
+                                   "not_permitted:" + route, terminal);
+      }
+      return Problem(FromStatus(st), rid, st.message());
+    };
     if (route == "/v1/operators" && req.method == "GET") {
       auto list = desk_->List(who, terminal);
       if (!list.ok()) return fail(list.status());

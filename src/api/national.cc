@@ -7,11 +7,13 @@
 
 namespace kakunin::api {
 
-http::Response ServeLinkChanges(const http::Request& req, const registry::NationalDesk* desk,
+http::Response ServeLinkChanges(const http::Request& req, const registry::Gateway& gateway,
+                                const registry::NationalDesk* desk,
                                 const registry::Client& client) {
   const std::string& rid = req.request_id;
   if (desk == nullptr || client.kind != registry::ClientKind::kPrefecture) {
-    return Problem(ApiError::kNotPermitted, rid);
+    // Refused, and recorded like every refusal of a registered system.
+    return Problem(FromStatus(gateway.RefuseLinkChanges(client, req.remote_address)), rid);
   }
   ApiError body_error = ApiError::kInvalidRequest;
   auto body = ParseBody(req, {"prefecture", "after", "changes"}, &body_error);

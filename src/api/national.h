@@ -14,7 +14,8 @@ namespace kakunin::api {
 // (nothing applied); problems otherwise: not_permitted (not a prefecture node, or this node is
 // not national), sender_mismatch (a change of another prefecture: nothing applied), halted,
 // invalid_request (names a member, never a value).
-http::Response ServeLinkChanges(const http::Request& request, const registry::NationalDesk* desk,
+http::Response ServeLinkChanges(const http::Request& request, const registry::Gateway& gateway,
+                                const registry::NationalDesk* desk,
                                 const registry::Client& client);
 
 }  // namespace kakunin::api

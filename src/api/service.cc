@@ -637,7 +637,7 @@ http::Response Service::Handle(const Request& req) {
       return JsonResponse(std::move(o));
     }
     case Route::kLinkChanges:
-      return ServeLinkChanges(req, national_, *client);
+      return ServeLinkChanges(req, *gateway_, national_, *client);
 
     default:
       return Problem(ApiError::kRouteNotFound, rid);

@@ -448,6 +448,13 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
   return Admit(caller, p, action);
 }
 
+Status Gateway::RefuseLinkChanges(const Client& client, const std::string& terminal) const {
+  return RefuseClient(client.ActorAt(terminal), "link.receive", "",
+                      Status::PermissionDenied("only a prefecture node sends forwarded changes, "
+                                               "and only to the national node")
+                          .WithReason("not_permitted"));
+}
+
 Result<PopulationTable> Gateway::Population(const Caller& caller,
                                             const std::string& purpose) const {
   constexpr const char* kAction = "resident.statistics";

@@ -212,6 +212,11 @@ class Gateway {
   // read of a record under one is refused (statistics_only).
   Result<PopulationTable> Population(const Caller& caller, const std::string& purpose) const;
 
+  // A system that may not send forwarded changes (POST /v1/link/changes: anything but a
+  // prefecture's client, or any client of a node that is not national): the refusal recorded
+  // ("link.receive", refused:not_permitted) and returned as PermissionDenied.
+  Status RefuseLinkChanges(const Client& client, const std::string& terminal) const;
+
   // Charges every read to its caller's quota (not owned; nullptr: no quotas, no real-time
   // alerts). A read over quota is refused (kResourceExhausted, reason quota_exceeded) before any
   // data is read. Set before serving.

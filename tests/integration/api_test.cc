@@ -361,6 +361,18 @@ TEST_F(ApiTest, ANotificationOverTheSizeLimitIsRefusedAsARecord) {
                                 "\"code\":\"too_long\"}]}"));
 }
 
+// Review: forwarded changes sent to a prefecture node, or by anything but a prefecture's client,
+// were refused without a trace; every refusal of a registered system is recorded.
+TEST_F(ApiTest, ForwardedChangesFromAnyoneButAPrefectureAreRefusedAndRecorded) {
+  for (const Cert* c : {&w->board, &w->kofu, &w->national}) {
+    const int64_t before = LogSize();
+    auto r = Call(*c, "POST", "/v1/link/changes", "{\"prefecture\":19,\"after\":0,\"changes\":[]}");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(Code(r), "not_permitted");
+    EXPECT_EQ(LogSize(), before + 1);
+  }
+}
+
 TEST_F(ApiTest, APurposeTheAgencyIsNotRegisteredForIsRefusedAndRecorded) {
   const std::string code = w->residents[3].resident_code.str();
   const int64_t before = LogSize();

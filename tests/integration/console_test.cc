@@ -473,6 +473,36 @@ TEST_F(ConsoleTest, ReadingTheOperatorRegisterIsRecorded) {
   EXPECT_EQ(entries("operator:plain"), 0u);
 }
 
+// Review: a manager refused by the use cases on the console (acting on themselves) left no
+// trace; every refusal of a signed-in operator is recorded.
+TEST_F(ConsoleTest, AManagersSelfServiceIsRefusedAndRecorded) {
+  Staff& staff = TheStaff();
+  auto made = desk().Create(staff.access, "am-self", "試験", "");
+  ASSERT_TRUE(made.ok());
+  Enrol("am-self");
+  auto n = desk().RequestRole(staff.access, "am-self", "access_manager");
+  ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok());
+  Signed s = SignIn("am-self", Card("am-self", staff.access));
+  ASSERT_EQ(s.stage, "active");
+  auto refusals = [] {
+    auto reader = w->node->store->OpenReader();
+    store::AuditQuery q;
+    q.actor = "operator:am-self";
+    q.action = "console.refused";
+    q.limit = 1000;
+    auto rows = (*reader)->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? rows->size() : 0;
+  };
+  const size_t before = refusals();
+  auto r = Send(s, "POST", "/v1/operators/am-self/status", "{\"status\":\"suspended\"}");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "not_permitted");
+  r = Send(s, "POST", "/v1/operators/am-self/role-requests", "{\"role\":\"security_chief\"}");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(refusals(), before + 2);
+}
+
 TEST_F(ConsoleTest, BeforeTheSecondFactorTheSessionShowsOnlyTheNextStep) {
   Staff& s = TheStaff();
   ASSERT_TRUE(desk().Create(s.access, "halfway", "途中", "").ok());
