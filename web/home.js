@@ -1,4 +1,5 @@
-// Home: who is signed in, their nominations, a resident lookup, sign-out and the idle lock.
+// Home: who is signed in, their nominations, a resident lookup, the population table (statistics
+// purposes), sign-out and the idle lock.
 'use strict';
 
 (function () {
@@ -17,6 +18,12 @@
   const lookupSubmit = $('lookup-submit');
   const lookupProblem = $('lookup-problem');
   const lookupResult = $('lookup-result');
+  const statsSection = $('stats');
+  const statsForm = $('stats-form');
+  const statsSelect = $('stats-purpose');
+  const statsSubmit = $('stats-submit');
+  const statsProblem = $('stats-problem');
+  const statsResult = $('stats-result');
 
   const ROLE_NAMES = {
     security_chief: 'セキュリティ統括責任者',
@@ -84,7 +91,9 @@
     const body = $('nominations-body');
     body.replaceChildren();
     const previous = purposeSelect.value;
+    const previousStats = statsSelect.value;
     purposeSelect.replaceChildren();
+    statsSelect.replaceChildren();
     const seen = new Set();
     for (const n of noms) {
       const tr = document.createElement('tr');
@@ -100,14 +109,18 @@
         const opt = document.createElement('option');
         opt.value = n.purpose;
         opt.textContent = n.title ? n.purpose + '（' + n.title + '）' : n.purpose;
-        purposeSelect.append(opt);
+        // A statistics purpose counts; it looks nobody up.
+        (n.kind === 'statistics' ? statsSelect : purposeSelect).append(opt);
       }
     }
     if (seen.has(previous)) purposeSelect.value = previous;
+    if (seen.has(previousStats)) statsSelect.value = previousStats;
     $('nominations').hidden = noms.length === 0;
     $('no-nominations').hidden = noms.length !== 0;
-    purposeSelect.disabled = noms.length === 0;
-    lookupSubmit.disabled = noms.length === 0;
+    const lookups = purposeSelect.options.length;
+    purposeSelect.disabled = lookups === 0;
+    lookupSubmit.disabled = lookups === 0;
+    statsSection.hidden = statsSelect.options.length === 0;
 
     if (typeof s.idle_lock_seconds === 'number' && s.idle_lock_seconds > 0) idleSeconds = s.idle_lock_seconds;
   }
@@ -220,6 +233,7 @@
     let text;
     if (pcode === 'not_found') text = K.bi('該当する住民はいません', 'No such resident');
     else if (pcode === 'not_nominated') text = K.bi('この利用事由で照会する指名がありません', 'You are not nominated for this purpose');
+    else if (pcode === 'statistics_only') text = K.bi('統計の利用事由では個人の記録は照会できません', 'A statistics purpose gives no record of anyone');
     else text = K.bi('照会できませんでした', 'The lookup was refused');
     lookupProblem.replaceChildren(document.createTextNode(text + ' '));
     const c = document.createElement('code');
@@ -227,6 +241,53 @@
     c.textContent = pcode;
     lookupProblem.append('(', c, ')');
     lookupProblem.hidden = false;
+  });
+
+  const AGE = (band) => band === '100-' ? '100歳以上' : band.replace('-', '〜') + '歳';
+
+  statsForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    statsResult.hidden = true;
+    K.say(statsProblem, '');
+    const purpose = statsSelect.value;
+    if (!purpose) return;
+    statsSubmit.disabled = true;
+    const r = await K.api('GET', '/v1/statistics/population?purpose=' + encodeURIComponent(purpose));
+    statsSubmit.disabled = false;
+    if (r.status === 401 && r.body && r.body.code === 'session_locked') return;  // the lock screen is up
+    if (!r.ok || !r.body || !Array.isArray(r.body.cells)) {
+      const pcode = K.problemCode(r);
+      const text = pcode === 'not_nominated'
+        ? K.bi('この利用事由の指名がありません', 'You are not nominated for this purpose')
+        : K.bi('集計できませんでした', 'The table was refused');
+      statsProblem.replaceChildren(document.createTextNode(text + ' '));
+      const c = document.createElement('code');
+      c.textContent = pcode;
+      statsProblem.append('(', c, ')');
+      statsProblem.hidden = false;
+      return;
+    }
+    const body = $('stats-body');
+    body.replaceChildren();
+    for (const cell of r.body.cells) {
+      const tr = document.createElement('tr');
+      const values = [
+        cell.municipality_code ? cell.municipality_code + (cell.municipality_name ? ' ' + cell.municipality_name : '') : '—',
+        cell.sex ? (SEX[cell.sex] || cell.sex) : '—',
+        cell.age_band ? AGE(cell.age_band) : '—',
+        String(cell.count),
+      ];
+      values.forEach((v, i) => {
+        const td = document.createElement('td');
+        td.textContent = v;
+        if (i === 3) td.className = 'num';
+        tr.append(td);
+      });
+      body.append(tr);
+    }
+    $('stats-as-of').textContent = String(r.body.as_of || '');
+    $('stats-total').textContent = String(r.body.total);
+    statsResult.hidden = false;
   });
 
   $('unlock').addEventListener('click', () => { unlock(); });

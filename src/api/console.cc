@@ -11,6 +11,7 @@
 #include "auth/password.h"
 #include "core/bytes.h"
 #include "crypto/sha256.h"
+#include "domain/local_gov_code.h"
 #include "text/json.h"
 
 namespace kakunin::api {
@@ -335,7 +336,12 @@ class ConsoleService::Impl {
       if (!first) o += ",";
       first = false;
       o += "{";
-      if (t->by_municipality) o += "\"municipality_code\":\"" + c.municipality_code + "\",";
+      if (t->by_municipality) {
+        o += "\"municipality_code\":\"" + c.municipality_code + "\",";
+        if (const LocalGovEntry* e = LocalGovTable::Builtin().Find(c.municipality_code)) {
+          o += "\"municipality_name\":" + Str(e->FullName()) + ",";
+        }
+      }
       if (t->by_sex) o += "\"sex\":\"" + c.sex + "\",";
       if (t->by_age) {
         o += "\"age_band\":\"" + std::to_string(c.age_band) + "-" +
@@ -439,6 +445,7 @@ class ConsoleService::Impl {
       first = false;
       const registry::Purpose* p = purposes_->Find(n.purpose);
       o += "{\"purpose\":" + Str(n.purpose) + ",\"title\":" + Str(p ? p->title : "") +
+           ",\"kind\":" + Str(p ? std::string(registry::PurposeKindName(p->kind)) : "") +
            ",\"from\":" + Str(n.valid_from) +
            ",\"to\":" + Str(n.valid_to) + "}";
     }

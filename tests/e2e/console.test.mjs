@@ -431,6 +431,52 @@ test("op1's lookup succeeds and shows only the purpose's fields", STEP, async ()
   assert.ok(['not_found', 'invalid_request'].includes(await page.locator('#lookup-code').textContent()));
 });
 
+test('a statistics nomination gives the population table in the page, and no lookup', STEP, async () => {
+  const sec1 = operators.get('sec1');
+  const op1 = operators.get('op1');
+  const today = new Date();
+  const to = new Date(today.getTime() + 30 * 86400_000);
+  const n = await api(sec1, 'POST', '/v1/operators/op1/nominations',
+    { purpose: 'stats.population', from: isoDate(today), to: isoDate(to) });
+  assert.ok(n.status >= 200 && n.status < 300, `nomination: ${show(n)}`);
+  const { page } = op1;
+  await page.reload();
+  await page.waitForFunction(() => !document.getElementById('app').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(op1);
+  await page.locator('#stats').waitFor({ state: 'visible' });
+  // The lookup offers only the purposes that read records; the table only statistics ones.
+  assert.deepEqual(await page.locator('#purpose option').evaluateAll((os) => os.map((o) => o.value)),
+    ['registry.maintenance']);
+  assert.deepEqual(await page.locator('#stats-purpose option').evaluateAll((os) => os.map((o) => o.value)),
+    ['stats.population']);
+  await page.locator('#stats-submit').click();
+  await Promise.race([
+    page.locator('#stats-result').waitFor({ state: 'visible' }),
+    page.locator('#stats-problem').waitFor({ state: 'visible' }),
+  ]);
+  assert.equal(await page.locator('#stats-problem').isVisible(), false,
+    `stats problem: ${await page.locator('#stats-problem').textContent()}`);
+  const r = await api(op1, 'GET', '/v1/statistics/population?purpose=stats.population');
+  assert.equal(r.status, 200, show(r));
+  assert.deepEqual(r.body.by, ['municipality_code', 'sex', 'age_band']);
+  assert.ok(r.body.total > 0 && r.body.cells.length > 0, show(r));
+  assert.equal(await page.locator('#stats-total').textContent(), String(r.body.total));
+  assert.equal(await page.locator('#stats-body tr').count(), r.body.cells.length);
+  const sum = r.body.cells.reduce((a, c) => a + c.count, 0);
+  assert.equal(sum, r.body.total);
+  // Nobody is named: no resident code or birth date in the page's table.
+  const text = await page.locator('#stats-table').textContent();
+  assert.ok(!text.includes(residentCode), 'a resident code in the table');
+  assert.ok(!/\d{4}-\d{2}-\d{2}/.test(text), 'a date in the table');
+  // And under the statistics purpose no record of anyone.
+  const record = await api(op1, 'GET', `/v1/residents/${residentCode}?purpose=stats.population`);
+  assert.equal(record.status, 403, show(record));
+  assert.equal(record.body.code, 'statistics_only', show(record));
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await page.locator('#stats').screenshot({ path: `${process.env.KAKUNIN_E2E_SCREENSHOTS}/population.png` });
+  }
+});
+
 test('idle lock: the node answers 401 session_locked, the lock screen appears, WebAuthn unlocks', STEP, async () => {
   const op1 = operators.get('op1');
   const { page } = op1;

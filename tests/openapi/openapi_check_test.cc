@@ -413,7 +413,7 @@ TEST_F(ApiDocumentTest, ConsoleSessions) {
                   "/publicKey/allowCredentials/0/id: does not match pattern");
   EXPECT_OK(Check("GET", "/v1/session", 200,
                   R"({"operator_id":"chief","name":"山田 花子","unit":"","roles":["security_chief"],
-                      "nominations":[{"purpose":"pref.passport","title":"一般旅券","from":"2026-04-01",
+                      "nominations":[{"purpose":"pref.passport","title":"一般旅券","kind":"internal_use","from":"2026-04-01",
                                       "to":"2027-03-31"}],
                       "stage":"active","idle_lock_seconds":300,"csrf_token":")" +
                       csrf + R"("})"));
