@@ -31,7 +31,8 @@ case "$store" in
     restore() { cp "$tmp/clean.db" "$tmp/node/registry.db"; }
     blob() { echo "X'$1'"; }
     last_byte_x="CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB)"
-    first_byte_zero() { echo "CAST(X'00' || substr($1, 2) AS BLOB)"; }
+    # The first byte changed: to 00, or to 01 when it was 00 (one blob in 256).
+    first_byte_changed() { echo "CAST(CASE WHEN substr($1, 1, 1) = X'00' THEN X'01' ELSE X'00' END || substr($1, 2) AS BLOB)"; }
     flip_last_byte="CAST(substr(payload, 1, length(payload) - 1) || CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB)"
     payload_hex() { db "SELECT hex(payload) FROM audit_entries WHERE seq = $1"; }
     holds_code="instr(payload, CAST('CODE' AS BLOB)) > 0 OR instr(targets, CAST('CODE' AS BLOB)) > 0"
@@ -58,7 +59,7 @@ case "$store" in
     }
     blob() { echo "'\\x$1'::bytea"; }
     last_byte_x="set_byte(payload, length(payload) - 1, 88)"
-    first_byte_zero() { echo "'\\x00'::bytea || substr($1, 2)"; }
+    first_byte_changed() { echo "set_byte($1, 0, CASE WHEN get_byte($1, 0) = 0 THEN 1 ELSE 0 END)"; }
     flip_last_byte="set_byte(payload, length(payload) - 1, CASE WHEN get_byte(payload, length(payload) - 1) = 88 THEN 89 ELSE 88 END)"
     payload_hex() { db "SELECT encode(payload, 'hex') FROM audit_entries WHERE seq = $1"; }
     holds_code="position(convert_to('CODE', 'UTF8') in payload) > 0 OR position(convert_to('CODE', 'UTF8') in coalesce(targets, ''::bytea)) > 0"
@@ -205,7 +206,7 @@ expect_detected "a row of the target index deleted (hiding a read from audit sea
   "target index"
 provide=$(db "SELECT max(audit_seq) FROM provisions")
 expect_detected "a target leaf altered (another resident named)" \
-  "UPDATE audit_entries SET targets = $(first_byte_zero targets) WHERE seq = $provide" \
+  "UPDATE audit_entries SET targets = $(first_byte_changed targets) WHERE seq = $provide" \
   "entry $provide: its stored targets do not match the entry"
 expect_detected "a target moved to another entry" \
   "UPDATE audit_entries SET targets = (SELECT targets FROM audit_entries WHERE seq = $provide) WHERE seq = 700" \
