@@ -306,8 +306,13 @@ class ConsoleService::Impl {
     }
     if (rule->needs_nomination) {
       // The resident use cases (Gateway) read from snapshots of their own.
-      if (Status st = gateway_->CheckRunning(); !st.ok()) return Problem(FromStatus(st), rid);
       const registry::Caller caller = registry::Caller::ForOperator(who, terminal, session->token);
+      const char* action = route == "/v1/statistics/population" ? "resident.statistics"
+                           : route == "/v1/residents/search"     ? "resident.search"
+                                                                 : "resident.provide";
+      if (Status st = gateway_->CheckRunningFor(caller, action); !st.ok()) {
+        return Problem(FromStatus(st), rid);
+      }
       if (route == "/v1/statistics/population") return Population(req, caller);
       return ServeResidentRoute(req, *gateway_, caller);
     }

@@ -33,6 +33,16 @@ enum class Route {
   kLinkChanges,  // national node: forwarded changes (api/national.h)
 };
 
+// The operation a request under `route` would have been, for recording its refusal.
+const char* ActionOf(Route route) {
+  switch (route) {
+    case Route::kNotifications: return "notification.refused";
+    case Route::kSearch: return "resident.search";
+    case Route::kLinkChanges: return "link.receive";
+    default: return "resident.provide";
+  }
+}
+
 struct Match {
   Route route = Route::kUnknown;
   std::string_view resident_code;  // kResident, kHistory
@@ -533,7 +543,11 @@ void Service::ServeAsync(const Request& req, const http::Responder& respond, boo
   auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address);
   if (!client.ok()) return respond(Problem(FromStatus(client.status()), rid));
   if (healthz) return respond(JsonResponse("{\"status\":\"ok\"}"));
-  if (Status st = gateway_->CheckRunning(); !st.ok()) return respond(Problem(FromStatus(st), rid));
+  if (Status st = gateway_->CheckRunningFor(
+          registry::Caller::ForClient(*client, req.remote_address), ActionOf(match.route));
+      !st.ok()) {
+    return respond(Problem(FromStatus(st), rid));
+  }
   auto purpose = PurposeFromQuery(req.query);
   if (!purpose.ok()) {
     return respond(Problem(ApiError::kInvalidRequest, rid, purpose.status().message()));
@@ -591,8 +605,12 @@ http::Response Service::Handle(const Request& req) {
       break;
   }
 
-  // The /v1/ use cases: none while halted.
-  if (Status st = gateway_->CheckRunning(); !st.ok()) return fail(st);
+  // The /v1/ use cases: none while halted (the refusal recorded).
+  if (Status st = gateway_->CheckRunningFor(registry::Caller::ForClient(*client, terminal),
+                                            ActionOf(match.route));
+      !st.ok()) {
+    return fail(st);
+  }
   ApiError body_error = ApiError::kInvalidRequest;
 
   if (IsResidentRoute(req.path)) {

@@ -356,6 +356,14 @@ Status Gateway::CheckRunning() const {
   return Status::Ok();
 }
 
+Status Gateway::CheckRunningFor(const Caller& caller, const char* action) const {
+  Status st = CheckRunning();
+  if (st.code() == StatusCode::kUnavailable && st.reason() == "halted") {
+    return RefuseClient(caller.actor, action, "", std::move(st));
+  }
+  return st;
+}
+
 Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
                                                  const std::vector<const text::JsonValue*>& items,
                                                  const std::string& terminal) const {

@@ -144,6 +144,10 @@ class Gateway {
   // the readiness check (it fails too if the store cannot be read). The use cases below check
   // again inside their transaction.
   Status CheckRunning() const;
+  // CheckRunning for a request `caller` made: while halted the refusal is recorded as `action`
+  // refused:halted, as every refusal of a registered system or signed-in operator is (who tried
+  // to read or write during a halt is what its review asks first).
+  Status CheckRunningFor(const Caller& caller, const char* action) const;
   // When the node was halted (µs since epoch), or nullopt while it runs (Registry::HaltedSince).
   Result<std::optional<int64_t>> HaltedSince() const;
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "api/service.h"
+#include "audit/entry.h"
 #include "app/node.h"
 #include "cli/generate.h"
 #include "app/node_server.h"
@@ -582,12 +583,34 @@ TEST_F(ApiTest, ASlowClientIsCutOff) {
 TEST_F(ApiTest, WhileHaltedNothingIsProvidedOrApplied) {
   const std::string code = w->residents[6].resident_code.str();
   ASSERT_TRUE(w->node->registry->Halt("test of the halt", w->node->actor).ok());
+  // Each refusal is recorded (review: a read refused during a halt left no trace).
+  const int64_t before = LogSize();
   auto r = Call(w->board, "GET", Lookup(code, "board.school_aid"));
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(Code(r), "halted");
+  EXPECT_EQ(LogSize(), before + 1);
+  r = Call(w->board, "POST", "/v1/residents/search",
+           "{\"purpose\":\"board.school_aid\",\"birth_date\":\"1980-01-01\",\"name\":\"山田\"}");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(LogSize(), before + 2);
   r = Call(w->kofu, "POST", "/v1/notifications",
            "{\"notifications\":[" + MoveWithin(6, w->kofu_last_sequence + 1, "192015") + "]}");
   EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(LogSize(), before + 3);
+  {
+    auto reader = w->node->store->OpenReader();
+    store::AuditQuery q;
+    q.action = "resident.provide";
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    ASSERT_TRUE(rows.ok() && !rows->empty());
+    int halted = 0;
+    for (const auto& row : *rows) {
+      auto e = audit::DecodeEntry(row.payload.value_or(""));
+      halted += e.ok() && e->outcome == "refused:halted" ? 1 : 0;
+    }
+    EXPECT_EQ(halted, 1);
+  }
   EXPECT_EQ(Call(w->national, "GET", "/readyz").status, 503);
   EXPECT_EQ(Call(w->national, "GET", "/healthz").status, 200);
   EXPECT_THAT(Call(w->national, "GET", "/metrics").body, HasSubstr("kakunin_halted 1"));

@@ -16,6 +16,8 @@
 
 #include "api/metrics.h"
 #include "app/node.h"
+#include "audit/entry.h"
+#include "core/clock.h"
 #include "auth/password.h"
 #include "support/webauthn_testing.h"
 #include "cli/generate.h"
@@ -501,6 +503,35 @@ TEST_F(ConsoleTest, AManagersSelfServiceIsRefusedAndRecorded) {
   r = Send(s, "POST", "/v1/operators/am-self/role-requests", "{\"role\":\"security_chief\"}");
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(refusals(), before + 2);
+}
+
+// A console read while the node is halted is refused and recorded, as over the API.
+TEST_F(ConsoleTest, AReadWhileHaltedIsRefusedAndRecorded) {
+  Staff& staff = TheStaff();
+  for (auto [id, role] : {std::pair{"op-halt", "operator"}, std::pair{"sm-halt", "security_manager"}}) {
+    ASSERT_TRUE(desk().Create(staff.access, id, "試験", "").ok()) << id;
+    auto n = desk().RequestRole(staff.access, id, role);
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok()) << id;
+  }
+  Enrol("op-halt");
+  const std::string today = JstDate(SystemClock().NowMicros()).ToIso();
+  ASSERT_TRUE(desk().Nominate(Load("sm-halt"), "op-halt", "registry.maintenance", today, today).ok());
+  Signed s = SignIn("op-halt", Card("op-halt", staff.access));
+  ASSERT_EQ(s.stage, "active");
+  ASSERT_TRUE(w->node->registry->Halt("console halt test", w->node->actor).ok());
+  auto r = Send(s, "GET", "/v1/residents/" + w->resident_code + "?purpose=registry.maintenance", "");
+  ASSERT_TRUE(w->node->registry->Resume(w->node->actor).ok());
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Code(r), "halted");
+  auto reader = w->node->store->OpenReader();
+  store::AuditQuery q;
+  q.actor = "operator:op-halt";
+  q.action = "resident.provide";
+  q.limit = 100;
+  auto rows = (*reader)->SearchAudit(q);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(audit::DecodeEntry(rows->front().payload.value_or(""))->outcome, "refused:halted");
 }
 
 TEST_F(ConsoleTest, BeforeTheSecondFactorTheSessionShowsOnlyTheNextStep) {
