@@ -328,14 +328,12 @@ class ConsoleService::Impl {
     std::string o = "{\"purpose\":";
     text::AppendJsonString(t->purpose, &o);
     o += ",\"as_of\":\"" + t->as_of + "\",\"by\":[";
-    std::string by;
-    for (auto [on, name] : {std::pair{t->by_municipality, "municipality_code"},
-                            std::pair{t->by_sex, "sex"}, std::pair{t->by_age, "age_band"}}) {
-      if (!on) continue;
-      if (!by.empty()) by += ",";
-      by += std::string("\"") + name + "\"";
+    bool first_dimension = true;
+    for (std::string_view d : t->Dimensions()) {
+      o += (first_dimension ? "\"" : ",\"") + std::string(d) + "\"";
+      first_dimension = false;
     }
-    o += by + "],\"total\":" + std::to_string(t->total) + ",\"cells\":[";
+    o += "],\"total\":" + std::to_string(t->total) + ",\"cells\":[";
     bool first = true;
     for (const registry::PopulationCell& c : t->cells) {
       if (!first) o += ",";

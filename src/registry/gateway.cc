@@ -478,16 +478,16 @@ Result<PopulationTable> Gateway::Population(const Caller& caller,
                         Status::PermissionDenied("the operator is not nominated for the purpose")
                             .WithReason("not_nominated"));
   }
-  PopulationTable t;
-  t.purpose = purpose;
-  t.by_municipality = p->AllowsField("municipality_code");
-  t.by_sex = p->AllowsField("sex");
-  t.by_age = p->AllowsField("birth_date");
   if (p->kind != PurposeKind::kStatistics) {
     return RefuseClient(caller.actor, kAction, purpose,
                         Status::PermissionDenied("the population table is for a statistics purpose")
                             .WithReason("purpose_not_permitted"));
   }
+  PopulationTable t;
+  t.purpose = purpose;
+  t.by_municipality = p->AllowsField("municipality_code");
+  t.by_sex = p->AllowsField("sex");
+  t.by_age = p->AllowsField("birth_date");
   KAKUNIN_RETURN_IF_ERROR(Admit(caller, p, kAction).status());
   const Date today = clock_->TodayJst();
   t.as_of = today.ToIso();
@@ -506,11 +506,9 @@ Result<PopulationTable> Gateway::Population(const Caller& caller,
   }
   audit::AuditEntry e = EntryFor(caller.actor, kAction, purpose);
   std::string by;
-  for (auto [on, name] : {std::pair{t.by_municipality, "municipality_code"},
-                          std::pair{t.by_sex, "sex"}, std::pair{t.by_age, "age_band"}}) {
-    if (!on) continue;
+  for (std::string_view d : t.Dimensions()) {
     if (!by.empty()) by += ",";
-    by += name;
+    by += d;
   }
   e.conditions = "table=population as_of=" + t.as_of + " by=" + (by.empty() ? "-" : by);
   e.result_count = t.total;

@@ -103,6 +103,15 @@ struct PopulationTable {
   bool by_age = false;
   std::vector<PopulationCell> cells;  // in municipality, sex, band order
   int64_t total = 0;
+
+  // The dimensions counted by, in cell order: "municipality_code", "sex", "age_band".
+  std::vector<std::string_view> Dimensions() const {
+    std::vector<std::string_view> out;
+    if (by_municipality) out.push_back("municipality_code");
+    if (by_sex) out.push_back("sex");
+    if (by_age) out.push_back("age_band");
+    return out;
+  }
 };
 
 class Gateway {
