@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -60,9 +61,11 @@ class NationalTest : public ::testing::Test {
   NationalTest() : clock_(FixedClock::AtDate(Date::FromYmd(2026, 6, 1))) {}
 
   void SetUp() override {
+    // A parameterised test's name has a '/', which would leave its parent directory behind.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
     root_ = fs::path(::testing::TempDir()) /
-            ("national_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+            ("national_" + std::to_string(::getpid()) + "_" + name);
     fs::remove_all(root_);
     fs::create_directories(root_);
   }
