@@ -75,8 +75,8 @@ class BatchedMapNodes final : public MapNodeSink {
 // `leaves`, for the resident chains; the verifier's cheaper DecodeStoredEntry.
 bool V2TargetsMatch(std::string_view payload, const EntryHead& head,
                     const std::optional<std::string>& stored, std::vector<TargetLeaf>* leaves) {
-  const size_t at = static_cast<size_t>(head.purpose.data() + head.purpose.size() -
-                                        payload.data()) + 4;
+  const size_t at =
+      static_cast<size_t>(head.purpose.data() + head.purpose.size() - payload.data()) + 4;
   if (payload.size() < at + kHashSize) return false;
   if (stored) {
     auto decoded = DecodeTargetLeaves(*stored);
@@ -246,8 +246,7 @@ Status AuditLog::WriteCheckpoint(store::RegistryTxn& txn) const {
   if (!size.ok()) return size.status();
   auto last = txn.LatestCheckpoint();
   if (!last.ok()) return last.status();
-  if (*size == 0 ||
-      (*last && (*last)->tree_size == *size && !(*last)->map_root.empty())) {
+  if (*size == 0 || (*last && (*last)->tree_size == *size && !(*last)->map_root.empty())) {
     return Status::Ok();
   }
   return Sign(txn, *size, /*with_map=*/true);
@@ -326,7 +325,8 @@ Result<std::string> AuditLog::UpdateResidentMap(store::RegistryTxn& txn) const {
   for (const auto& [key, h] : moved) {
     if (h) order.push_back(&*h);
   }
-  std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) { return a->key < b->key; });
+  std::sort(order.begin(), order.end(),
+            [](const auto* a, const auto* b) { return a->key < b->key; });
   TxnMapNodes stored(txn);
   BatchedMapNodes nodes(stored);
   for (const store::ResidentHeadRow* h : order) {
@@ -347,8 +347,8 @@ Result<InclusionProofDoc> ProveInclusion(store::RegistryReader& reader, int64_t 
     return Status::InvalidArgument("the entry is not in a tree of that size");
   }
   StoreSubtrees<store::RegistryReader> source(reader);
-  auto path = InclusionProof(source, static_cast<uint64_t>(leaf_index),
-                             static_cast<uint64_t>(tree_size));
+  auto path =
+      InclusionProof(source, static_cast<uint64_t>(leaf_index), static_cast<uint64_t>(tree_size));
   if (!path.ok()) return path.status();
   auto leaf = source.Subtree(0, static_cast<uint64_t>(leaf_index));
   if (!leaf.ok()) return leaf.status();
@@ -374,8 +374,8 @@ Result<ConsistencyProofDoc> ProveConsistency(store::RegistryReader& reader, int6
     return Status::InvalidArgument("sizes must satisfy 0 < from <= to");
   }
   StoreSubtrees<store::RegistryReader> source(reader);
-  auto path = ConsistencyProof(source, static_cast<uint64_t>(old_size),
-                               static_cast<uint64_t>(new_size));
+  auto path =
+      ConsistencyProof(source, static_cast<uint64_t>(old_size), static_cast<uint64_t>(new_size));
   if (!path.ok()) return path.status();
   return ConsistencyProofDoc{old_size, new_size, std::move(*path)};
 }
@@ -482,15 +482,17 @@ Result<VerifyReport> VerifyLogReference(
   int64_t expected = 0;
   int64_t last_time = INT64_MIN;
   bool seen_payload = false;
-  int64_t justified_erasure = 0;  // the greatest erased_before_seq a signed purge entry names
-  int64_t first_counted_seq = -1;  // the first entry whose index rows are accounted for
+  int64_t justified_erasure = 0;    // the greatest erased_before_seq a signed purge entry names
+  int64_t justifying_purge = -1;    // the purge entry that named it
+  int64_t first_counted_seq = -1;   // the first entry whose index rows are accounted for
   int64_t targets_expected = 0;     // target-index rows the kept entries call for
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
   Status failure;
 
   // The resident map: each resident's chain recomputed over the version-2 entries, checked
   // against the newest checkpoint that signs a map (older ones were checked when they were
-  // newest). Not checkable once retention erased entries or an entry cannot be read.
+  // newest); after retention, once the purge that erased the prefix is under it
+  // (detail::MapCheckableAfterRetention). Not checkable when an entry cannot be read.
   std::unordered_map<std::string, std::pair<int64_t, std::string>> heads;
   size_t last_map_checkpoint = checkpoints->size();
   for (size_t i = 0; i < checkpoints->size(); ++i) {
@@ -606,15 +608,29 @@ Result<VerifyReport> VerifyLogReference(
             ", was changed)");
       }
       if (next_checkpoint == last_map_checkpoint && !bad_signature[next_checkpoint] &&
-          map_checkable && report.problem_count == 0) {
-        // The resident map it signs, from the chains recomputed over the entries.
+          map_checkable && report.problem_count == 0 &&
+          detail::MapCheckableAfterRetention(report.erased_payloads, justified_erasure,
+                                             justifying_purge, expected)) {
+        // The resident map it signs, from the chains recomputed over the entries (after
+        // retention: the kept ones, and the chain of none for residents left without entries).
         std::vector<std::pair<std::string, std::string>> leaves;
         leaves.reserve(heads.size());
         for (const auto& [key, h] : heads) {
           leaves.emplace_back(key, MapLeaf(key, MapValue(h.first, h.second)));
         }
         std::sort(leaves.begin(), leaves.end());
-        if (MapRootOf(leaves) != cp.map_root) {
+        std::string root;
+        if (report.erased_payloads > 0) {
+          auto emptied = reader.ResidentKeysWithoutEntries();
+          if (!emptied.ok()) {
+            failure = emptied.status();
+            return;
+          }
+          root = MapRootAfterRetention(std::move(leaves), *emptied);
+        } else {
+          root = MapRootOf(leaves);
+        }
+        if (root != cp.map_root) {
           add("checkpoint at tree size " + std::to_string(expected) +
               " signs a resident map that the entries do not give (access statements would "
               "not show every entry)");
@@ -634,7 +650,6 @@ Result<VerifyReport> VerifyLogReference(
       ++next_checkpoint;
     }
   };
-
 
   // More missing entries than this in one gap are named, and the tree is not rebuilt past it.
   constexpr int64_t kMaxGap = int64_t{1} << 20;
@@ -745,7 +760,7 @@ Result<VerifyReport> VerifyLogReference(
             const auto& p = (*rows)[i];
             const char* what =
                 !names(provided[i], p.resident_code) ? "resident code"
-                : p.purpose != full->purpose        ? "purpose"
+                : p.purpose != full->purpose         ? "purpose"
                 : full->conditions.find(" recipient=" + p.recipient + " ") == std::string::npos
                     ? "recipient"
                 : full->conditions.find(" items=" + p.items) == std::string::npos ? "items"
@@ -763,9 +778,11 @@ Result<VerifyReport> VerifyLogReference(
           if (full.ok()) {
             size_t at = full->conditions.find("erased_before_seq=");
             if (at != std::string::npos) {
-              justified_erasure = std::max<int64_t>(
-                  justified_erasure,
-                  std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10));
+              const int64_t before = std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10);
+              if (before > justified_erasure) {
+                justified_erasure = before;
+                justifying_purge = row.seq;
+              }
             }
           }
         }
@@ -774,8 +791,7 @@ Result<VerifyReport> VerifyLogReference(
       if (seen_payload) {
         add(entry() + " has lost its payload although earlier entries kept theirs");
       } else {
-        ++report.erased_payloads;
-        map_checkable = false;  // the chains through erased entries cannot be recomputed
+        ++report.erased_payloads;  // the map's check then waits for the purge (above)
       }
       if (row.leaf_hash.size() != kHashSize) {
         add(entry() + " has no valid leaf hash");
@@ -797,11 +813,11 @@ Result<VerifyReport> VerifyLogReference(
   if (!st.ok()) return st;
   if (!failure.ok()) return failure;
   report.entries = expected;
-  KAKUNIN_RETURN_IF_ERROR(detail::CheckScanTail(
-      reader, *checkpoints,
-      {expected, report.erased_payloads, justified_erasure, next_checkpoint, first_counted_seq,
-       targets_expected, provisions_expected},
-      add));
+  KAKUNIN_RETURN_IF_ERROR(
+      detail::CheckScanTail(reader, *checkpoints,
+                            {expected, report.erased_payloads, justified_erasure, next_checkpoint,
+                             first_counted_seq, targets_expected, provisions_expected},
+                            add));
   report.ok = report.problem_count == 0;
   return report;
 }

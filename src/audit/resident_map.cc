@@ -1,5 +1,6 @@
 #include "audit/resident_map.h"
 
+#include <algorithm>
 #include <cstring>
 #include <initializer_list>
 
@@ -137,6 +138,21 @@ std::string RootOfRange(const std::vector<std::pair<std::string, std::string>>& 
 
 std::string MapRootOf(const std::vector<std::pair<std::string, std::string>>& leaves) {
   return RootOfRange(leaves, 0, leaves.size(), 0);
+}
+
+std::string MapRootAfterRetention(std::vector<std::pair<std::string, std::string>> leaves,
+                                  const std::vector<std::string>& emptied) {
+  const size_t kept = leaves.size();
+  const std::string none = MapValue(0, MapEmpty());
+  for (const std::string& key : emptied) {
+    auto at =
+        std::lower_bound(leaves.begin(), leaves.begin() + static_cast<ptrdiff_t>(kept), key,
+                         [](const auto& leaf, const std::string& k) { return leaf.first < k; });
+    if (at != leaves.begin() + static_cast<ptrdiff_t>(kept) && at->first == key) continue;
+    leaves.emplace_back(key, MapLeaf(key, none));
+  }
+  std::sort(leaves.begin(), leaves.end());
+  return MapRootOf(leaves);
 }
 
 Result<std::string> MapRoot(MapNodeSource& nodes) {

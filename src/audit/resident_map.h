@@ -82,6 +82,11 @@ bool VerifyMapProof(std::string_view key, std::string_view leaf, const MapProof&
 // The root of the map holding `leaves` ((key, leaf) pairs, sorted by key, keys distinct),
 // computed from scratch: what the stored map must give.
 std::string MapRootOf(const std::vector<std::pair<std::string, std::string>>& leaves);
+// After retention: the root of the map holding `leaves` (recomputed from the kept entries,
+// sorted by key) and, for each of `emptied` (keys whose every entry retention erased) that is
+// not among them, the chain of no entries — what a purge leaves in the map (audit/statement.h).
+std::string MapRootAfterRetention(std::vector<std::pair<std::string, std::string>> leaves,
+                                  const std::vector<std::string>& emptied);
 
 // Adapters for the store.
 class TxnMapNodes final : public MapNodeSink {

@@ -62,12 +62,16 @@ struct Chunk {
   // The resident map's root as the chains stood after the entry that completes the newest
   // map-signing checkpoint, when that entry is in this chunk.
   std::optional<std::string> map_root;
+  // ... or, once retention erased entries, the leaves of the chains over the kept ones, which
+  // the reader completes with the residents retention left without entries.
+  std::optional<std::vector<std::pair<std::string, std::string>>> map_leaves;
 
   std::string_view View(Slice s) const { return std::string_view(bytes).substr(s.at, s.size); }
   void Add(const store::AuditRowView& v, size_t capacity) {
     if (used == 0) {
       bytes.clear();
       map_root.reset();
+      map_leaves.reset();
     }
     if (rows.size() <= used) rows.resize(std::max(capacity, used + 1));
     Row& r = rows[used++];
@@ -94,10 +98,9 @@ struct Chunk {
     r.targets = copy(v.targets);
   }
   store::AuditRowView ViewOf(const Row& r) const {
-    return store::AuditRowView{r.seq,           r.time,        View(r.actor),
-                               View(r.action),  View(r.purpose), r.has_payload,
-                               View(r.payload), View(r.leaf_hash), r.has_targets,
-                               View(r.targets)};
+    return store::AuditRowView{r.seq,           r.time,         View(r.actor),   View(r.action),
+                               View(r.purpose), r.has_payload,  View(r.payload), View(r.leaf_hash),
+                               r.has_targets,   View(r.targets)};
   }
 };
 
@@ -205,8 +208,8 @@ constexpr std::string_view kTargetLeafPrefix("\0kakunin-target-v2", 18);
 bool V2TargetsMatch(std::string_view payload, const EntryHead& head, bool has_stored,
                     std::string_view stored, std::vector<std::string_view>* macs,
                     std::vector<std::pair<uint32_t, Computed>>* frontier) {
-  const size_t at = static_cast<size_t>(head.purpose.data() + head.purpose.size() -
-                                        payload.data()) + 4;
+  const size_t at =
+      static_cast<size_t>(head.purpose.data() + head.purpose.size() - payload.data()) + 4;
   if (payload.size() < at + kHashSize) return false;
   const std::string_view root = payload.substr(at, kHashSize);
   frontier->clear();
@@ -215,8 +218,7 @@ bool V2TargetsMatch(std::string_view payload, const EntryHead& head, bool has_st
       if (stored.size() - pos < kTargetMacSize + 2 || macs->size() >= kMaxTargets) return false;
       const auto status = static_cast<uint8_t>(stored[pos + kTargetMacSize]);
       const auto len = static_cast<uint8_t>(stored[pos + kTargetMacSize + 1]);
-      if (status > 2 || (len != 0 && len != 32) ||
-          stored.size() - pos - kTargetMacSize - 2 < len) {
+      if (status > 2 || (len != 0 && len != 32) || stored.size() - pos - kTargetMacSize - 2 < len) {
         return false;
       }
       const std::string_view record = stored.substr(pos, kTargetMacSize + 2 + len);
@@ -225,8 +227,8 @@ bool V2TargetsMatch(std::string_view payload, const EntryHead& head, bool has_st
       std::pair<uint32_t, Computed> leaf{0, Computed{true, {}}};
       crypto::Sha256To({kTargetLeafPrefix, record}, leaf.second.b);
       frontier->push_back(leaf);
-      while (frontier->size() >= 2 && (*frontier)[frontier->size() - 2].first ==
-                                          frontier->back().first) {
+      while (frontier->size() >= 2 &&
+             (*frontier)[frontier->size() - 2].first == frontier->back().first) {
         const Computed right = frontier->back().second;
         frontier->pop_back();
         auto& left = frontier->back();
@@ -242,10 +244,10 @@ bool V2TargetsMatch(std::string_view payload, const EntryHead& head, bool has_st
   char h[kHashSize];
   std::memcpy(h, frontier->back().second.b, kHashSize);
   for (size_t i = frontier->size() - 1; i-- > 0;) {
-    crypto::Sha256To({std::string_view("\x01", 1),
-                      std::string_view((*frontier)[i].second.b, kHashSize),
-                      std::string_view(h, kHashSize)},
-                     h);
+    crypto::Sha256To(
+        {std::string_view("\x01", 1), std::string_view((*frontier)[i].second.b, kHashSize),
+         std::string_view(h, kHashSize)},
+        h);
   }
   return std::string_view(h, kHashSize) == root;
 }
@@ -296,6 +298,7 @@ class Hasher {
     r.columns_match = false;
     macs_.clear();
     const std::string_view payload = c.View(r.payload);
+    if (!r.has_payload) erased_ = true;
     if (r.has_payload) {
       crypto::Sha256To({std::string_view("\0", 1), payload}, r.leaf);
       if (auto e = DecodeEntryHead(payload)) {
@@ -304,10 +307,10 @@ class Hasher {
         // Checked here rather than by the reader, the busier of the two threads.
         r.columns_match = e->time == r.time && e->actor == c.View(r.actor) &&
                           e->action == c.View(r.action) && e->purpose == c.View(r.purpose);
-        r.targets_ok = e->version == kEntryVersion1
-                           ? !r.has_targets
-                           : V2TargetsMatch(payload, *e, r.has_targets, c.View(r.targets),
-                                            &macs_, &frontier_);
+        r.targets_ok =
+            e->version == kEntryVersion1
+                ? !r.has_targets
+                : V2TargetsMatch(payload, *e, r.has_targets, c.View(r.targets), &macs_, &frontier_);
       }
     }
     if (c.View(r.action) == kSigningKeyRotateAction &&
@@ -324,8 +327,8 @@ class Hasher {
       announcements_.push_back(std::move(a));
     }
     if (observer_) {
-      observer_->Observe(c.ViewOf(r), r.has_payload && std::string_view(r.leaf, kHashSize) ==
-                                                           c.View(r.leaf_hash));
+      observer_->Observe(
+          c.ViewOf(r), r.has_payload && std::string_view(r.leaf, kHashSize) == c.View(r.leaf_hash));
     }
     // The chains and the tree step exactly where the verifier takes the entry: in its place
     // (not before an entry already taken); the chains only for an entry holding its own
@@ -368,7 +371,11 @@ class Hasher {
         leaves.emplace_back(key, MapLeaf(key, MapValue(h.count, head)));
       }
       std::sort(leaves.begin(), leaves.end());
-      c.map_root = MapRootOf(leaves);
+      if (erased_) {
+        c.map_leaves = std::move(leaves);
+      } else {
+        c.map_root = MapRootOf(leaves);
+      }
     }
   }
 
@@ -422,6 +429,7 @@ class Hasher {
   int64_t size_ = 0;
   size_t next_checkpoint_ = 0;
   bool dead_ = false;
+  bool erased_ = false;  // an entry without its payload was seen
   int64_t expected_ = 0;
   Heads heads_;
   uint64_t touched_ = 0;  // what Touch read, kept so that the loads are not optimised away
@@ -565,16 +573,16 @@ Result<VerifyReport> VerifyLogWith(
   int64_t expected = 0;
   int64_t last_time = INT64_MIN;
   bool seen_payload = false;
-  int64_t justified_erasure = 0;  // the greatest erased_before_seq a signed purge entry names
-  int64_t first_counted_seq = -1;  // the first entry whose index rows are accounted for
+  int64_t justified_erasure = 0;    // the greatest erased_before_seq a signed purge entry names
+  int64_t first_counted_seq = -1;   // the first entry whose index rows are accounted for
   int64_t targets_expected = 0;     // target-index rows the kept entries call for
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
   Status failure;
 
   // The resident map: each resident's chain recomputed over the version-2 entries (by the
   // hasher), checked against the newest checkpoint that signs a map (older ones were checked
-  // when they were newest). Not checkable once retention erased entries or an entry cannot be
-  // read.
+  // when they were newest); after retention, once the purge that erased the prefix is under
+  // it (detail::MapCheckableAfterRetention). Not checkable when an entry cannot be read.
   size_t last_map_checkpoint = checkpoints->size();
   for (size_t i = 0; i < checkpoints->size(); ++i) {
     if (!(*checkpoints)[i].map_root.empty()) last_map_checkpoint = i;
@@ -583,7 +591,9 @@ Result<VerifyReport> VerifyLogWith(
                                ? (*checkpoints)[last_map_checkpoint].tree_size
                                : -1;
   std::optional<std::string> map_root;  // from the hasher, once it passed map_size
-  Status map_failure;                   // a read of the stored map that failed
+  std::optional<std::vector<std::pair<std::string, std::string>>> map_leaves;  // ... or these
+  int64_t justifying_purge = -1;  // the purge entry that named justified_erasure
+  Status map_failure;             // a read of the stored map that failed
   bool map_checkable = true;
   // The stored node (level, index), or null; valid until the next call for that level (the
   // level's buffer is reused, so reading a node allocates nothing).
@@ -709,19 +719,34 @@ Result<VerifyReport> VerifyLogWith(
       // (named).
       const bool matches = (computed && *computed == cp.root) || (stored && *stored == cp.root);
       if (!matches && (computed || stored)) {
-        pending.push_back(Pending{"checkpoint at tree size " + std::to_string(expected) +
-            " does not match the entries (one of entries 0…" + std::to_string(expected - 1) +
-            (next_checkpoint > 0 ? ", after the previous checkpoint at " +
-                                       std::to_string((*checkpoints)[next_checkpoint - 1].tree_size)
-                                 : std::string()) +
-                                ", was changed)",
-                            When::kGoodSignature, next_checkpoint});
+        pending.push_back(Pending{
+            "checkpoint at tree size " + std::to_string(expected) +
+                " does not match the entries (one of entries 0…" + std::to_string(expected - 1) +
+                (next_checkpoint > 0
+                     ? ", after the previous checkpoint at " +
+                           std::to_string((*checkpoints)[next_checkpoint - 1].tree_size)
+                     : std::string()) +
+                ", was changed)",
+            When::kGoodSignature, next_checkpoint});
       }
-      if (next_checkpoint == last_map_checkpoint && map_checkable) {
+      if (next_checkpoint == last_map_checkpoint && map_checkable &&
+          detail::MapCheckableAfterRetention(report.erased_payloads, justified_erasure,
+                                             justifying_purge, expected)) {
         // The resident map it signs, from the chains the hasher recomputed over the entries
         // (checked if its signature is good and nothing was named before it).
         std::string problem;
-        if (!map_root) {
+        if (map_leaves) {
+          auto emptied = reader.ResidentKeysWithoutEntries();
+          if (emptied.ok()) {
+            map_root = MapRootAfterRetention(std::move(*map_leaves), *emptied);
+          } else {
+            map_failure = emptied.status();
+          }
+          map_leaves.reset();
+        }
+        if (!map_failure.ok()) {
+          // reported when the map check's turn comes, below
+        } else if (!map_root) {
           map_failure = Status::Internal("the verifier lost the resident map's root");
         } else if (*map_root != cp.map_root) {
           problem = "checkpoint at tree size " + std::to_string(expected) +
@@ -735,8 +760,9 @@ Result<VerifyReport> VerifyLogWith(
           if (!root.ok()) {
             map_failure = root.status();
           } else if (*root != cp.map_root) {
-            problem = "the stored resident map does not give the signed map root (access "
-                      "statements cannot be proved)";
+            problem =
+                "the stored resident map does not give the signed map root (access "
+                "statements cannot be proved)";
           }
         }
         pending.push_back(Pending{std::move(problem), When::kMapCheck, next_checkpoint});
@@ -846,7 +872,7 @@ Result<VerifyReport> VerifyLogWith(
             const auto& p = (*rows)[i];
             const char* what =
                 !names(provided[i], p.resident_code) ? "resident code"
-                : p.purpose != full->purpose        ? "purpose"
+                : p.purpose != full->purpose         ? "purpose"
                 : full->conditions.find(" recipient=" + p.recipient + " ") == std::string::npos
                     ? "recipient"
                 : full->conditions.find(" items=" + p.items) == std::string::npos ? "items"
@@ -864,9 +890,11 @@ Result<VerifyReport> VerifyLogWith(
           if (full.ok()) {
             size_t at = full->conditions.find("erased_before_seq=");
             if (at != std::string::npos) {
-              justified_erasure = std::max<int64_t>(
-                  justified_erasure,
-                  std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10));
+              const int64_t before = std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10);
+              if (before > justified_erasure) {
+                justified_erasure = before;
+                justifying_purge = row.seq;
+              }
             }
           }
         }
@@ -875,8 +903,7 @@ Result<VerifyReport> VerifyLogWith(
       if (seen_payload) {
         add(entry() + " has lost its payload although earlier entries kept theirs");
       } else {
-        ++report.erased_payloads;
-        map_checkable = false;  // the chains through erased entries cannot be recomputed
+        ++report.erased_payloads;  // the map's check then waits for the purge (below)
       }
       if (row.leaf_hash.size() != kHashSize) {
         add(entry() + " has no valid leaf hash");
@@ -913,6 +940,7 @@ Result<VerifyReport> VerifyLogWith(
       node_at = 0;
       root_at = 0;
       if (c->map_root) map_root = std::move(c->map_root);
+      if (c->map_leaves) map_leaves = std::move(c->map_leaves);
       for (size_t i = 0; !stop && i < c->used; ++i) {
         if (!process(*c, c->rows[i])) stop = true;
       }
@@ -974,16 +1002,21 @@ Result<VerifyReport> VerifyLogWith(
   }
   report.problem_count += unconditional - static_cast<int64_t>(listed_unconditional);
   report.entries = expected;
-  KAKUNIN_RETURN_IF_ERROR(detail::CheckScanTail(
-      reader, *checkpoints,
-      {expected, report.erased_payloads, justified_erasure, next_checkpoint, first_counted_seq,
-       targets_expected, provisions_expected},
-      add_final));
+  KAKUNIN_RETURN_IF_ERROR(
+      detail::CheckScanTail(reader, *checkpoints,
+                            {expected, report.erased_payloads, justified_erasure, next_checkpoint,
+                             first_counted_seq, targets_expected, provisions_expected},
+                            add_final));
   report.ok = report.problem_count == 0;
   return report;
 }
 
 namespace detail {
+
+bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge_seq,
+                                int64_t map_size) {
+  return erased == 0 || (justified == erased && purge_seq >= erased && purge_seq < map_size);
+}
 
 Status CheckScanTail(store::RegistryReader& reader,
                      const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& t,
@@ -995,10 +1028,10 @@ Status CheckScanTail(store::RegistryReader& reader,
   }
   if (t.next_checkpoint < checkpoints.size()) {
     int64_t size = checkpoints[t.next_checkpoint].tree_size;
-    add(size == 0 ? "a checkpoint of size 0 exists"
-                  : "the log ends at " + std::to_string(t.expected) +
-                        " entries but a checkpoint covers " + std::to_string(size) +
-                        " (truncated)");
+    add(size == 0
+            ? "a checkpoint of size 0 exists"
+            : "the log ends at " + std::to_string(t.expected) +
+                  " entries but a checkpoint covers " + std::to_string(size) + " (truncated)");
   }
   // No extra or missing rows beside the entries: the target index (audit search --target)
   // and the provision records (the resident's disclosure) match the entries that keep them.
@@ -1006,14 +1039,18 @@ Status CheckScanTail(store::RegistryReader& reader,
     auto targets = reader.CountAuditTargetsFrom(t.first_counted_seq);
     if (!targets.ok()) return targets.status();
     if (*targets != t.targets_expected) {
-      add("the target index has " + std::to_string(*targets) + " rows where the entries call "
-          "for " + std::to_string(t.targets_expected));
+      add("the target index has " + std::to_string(*targets) +
+          " rows where the entries call "
+          "for " +
+          std::to_string(t.targets_expected));
     }
     auto provisions = reader.CountProvisionsFromEntry(t.first_counted_seq);
     if (!provisions.ok()) return provisions.status();
     if (*provisions != t.provisions_expected) {
-      add("there are " + std::to_string(*provisions) + " provision records where the log's "
-          "provide entries call for " + std::to_string(t.provisions_expected));
+      add("there are " + std::to_string(*provisions) +
+          " provision records where the log's "
+          "provide entries call for " +
+          std::to_string(t.provisions_expected));
     }
   }
   // Stored nodes beyond what the entries complete, at any level.

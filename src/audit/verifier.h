@@ -71,6 +71,14 @@ struct ScanTail {
 // The checks after the scan, shared by VerifyLogWith and VerifyLogReference: erasures no purge
 // justifies, checkpoints beyond the log, the target index and provision records against the
 // entries, stray tree nodes, and a tail no checkpoint signs. Each problem goes to `add`.
+// Whether the resident map signed at tree size `map_size` can be checked against the chains
+// recomputed over the kept entries: nothing was erased, or the erased prefix [0, erased) is
+// the one a purge entry (`purge_seq`, naming erased_before_seq = `justified`) erased before
+// that checkpoint. That purge restarted every chain that ran through the prefix, so the map
+// signed after it holds the chains over the kept entries, and the chain of none for each
+// resident all of whose entries went (store: ResidentKeysWithoutEntries).
+bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge_seq,
+                                int64_t map_size);
 Status CheckScanTail(store::RegistryReader& reader,
                      const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& tail,
                      const std::function<void(std::string)>& add);

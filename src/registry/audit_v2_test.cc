@@ -16,6 +16,7 @@
 #include "audit/signer.h"
 #include "audit/statement.h"
 #include "audit/targets.h"
+#include "audit/verifier.h"
 #include "core/bytes.h"
 #include "crypto/sha256.h"
 #include "registry/audit_desk.h"
@@ -647,6 +648,64 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   c = Check(other_later);
   EXPECT_TRUE(c.ok) << c.problem;
   EXPECT_EQ(c.entries, 0);
+}
+
+// After retention erased entries, `audit verify` still checks the resident map the checkpoint
+// after the purge signs: the chains over the kept entries, and the chain of none for residents
+// whose every entry went. Before, the check was skipped once anything was erased, so a deleted
+// or altered map (statements then unprovable) went unnoticed.
+TEST_F(StatementTest, AfterRetentionVerifyStillChecksTheResidentMap) {
+  clock_ = FixedClock::AtDate(Date::FromYmd(2035, 2, 1));
+  {
+    auto reader = *store_->OpenReader();
+    ASSERT_TRUE(registry_->Show(*reader, other_, actor_, "test").ok());
+  }
+  auto purged = registry_->Purge(Date::FromYmd(2035, 2, 1), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  ASSERT_GT(purged->audit_payloads, 0);
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  // A read after the purge, under the next map-signing checkpoint: chains go on from the kept.
+  {
+    auto reader = *store_->OpenReader();
+    ASSERT_TRUE(registry_->Show(*reader, other_, actor_, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto verify = [&] {
+    auto report = desk_->Verify();
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : audit::VerifyReport();
+  };
+  auto clean = verify();
+  EXPECT_TRUE(clean.ok) << clean.problem;
+  EXPECT_GT(clean.erased_payloads, 0);
+  // Both verifiers agree (the one-thread reference is what the pipelined one is held to).
+  {
+    auto reader = *store_->OpenReader();
+    auto ref = audit::VerifyLogReference(*reader, signer_->public_key());
+    ASSERT_TRUE(ref.ok());
+    EXPECT_TRUE(ref->ok) << ref->problem;
+  }
+  // The chain of none of a resident all of whose entries went, deleted: the map the entries
+  // give no longer matches the signed one.
+  const audit::Statement none = Make(code_);
+  ASSERT_TRUE(none.entries.empty());  // every entry naming it was erased: a chain of none
+  const std::string emptied = HexEncode(none.resident_key);
+  ASSERT_TRUE(TamperDatabase(OnPostgres()
+                                 ? "DELETE FROM audit_resident_heads WHERE key = decode('" +
+                                       emptied + "', 'hex')"
+                                 : "DELETE FROM audit_resident_heads WHERE key = X'" + emptied +
+                                       "'")
+                  .ok());
+  auto report = verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_THAT(report.problem, ::testing::HasSubstr("signs a resident map that the entries do not "
+                                                   "give"));
+  {
+    auto reader = *store_->OpenReader();
+    auto ref = audit::VerifyLogReference(*reader, signer_->public_key());
+    ASSERT_TRUE(ref.ok());
+    EXPECT_EQ(ref->problem, report.problem);
+  }
 }
 
 // A resident's entries on both sides of a signing-key rotation: the statement is signed by the

@@ -154,6 +154,9 @@ class AuditReader {
   // The resident map (audit/resident_map.h).
   virtual Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) = 0;
   virtual Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) = 0;
+  // The keys whose chain retention restarted to none (count 0: every entry naming them was
+  // erased), in key order: the verifier cannot recompute them from entries that are gone.
+  virtual Result<std::vector<std::string>> ResidentKeysWithoutEntries() = 0;
 };
 
 // Writes of the operation log inside one transaction (see RegistryTxn; audit/log.h owns the

@@ -18,8 +18,7 @@ namespace {
 constexpr int64_t kChunk = 2000;
 
 // The append path's one read: the size and the newest entry's time.
-constexpr char kAuditTail[] =
-    "SELECT seq + 1, time FROM audit_entries ORDER BY seq DESC LIMIT 1";
+constexpr char kAuditTail[] = "SELECT seq + 1, time FROM audit_entries ORDER BY seq DESC LIMIT 1";
 constexpr char kAuditTargetsFrom[] =
     "SELECT seq, leaf_hash, targets FROM audit_entries WHERE seq >= $1 AND targets IS NOT NULL "
     "ORDER BY seq LIMIT $2";
@@ -40,11 +39,10 @@ Result<std::optional<ResidentHeadRow>> QueryHead(Conn* db, const std::string& ke
 
 Result<std::optional<MapNodeRow>> QueryMapNode(Conn* db, uint32_t depth,
                                                const std::string& prefix) {
-  return QueryOne<MapNodeRow>(db, kGetMapNode, Params().Int(int64_t{depth}).Bytes(prefix),
-                              [](const Rows& r, int i) {
-                                return MapNodeRow{r.Blob(i, 0),
-                                                  r.IsNull(i, 1) ? std::string() : r.Blob(i, 1)};
-                              });
+  return QueryOne<MapNodeRow>(
+      db, kGetMapNode, Params().Int(int64_t{depth}).Bytes(prefix), [](const Rows& r, int i) {
+        return MapNodeRow{r.Blob(i, 0), r.IsNull(i, 1) ? std::string() : r.Blob(i, 1)};
+      });
 }
 
 class PgNodeCursor final : public NodeCursor {
@@ -90,8 +88,7 @@ Result<std::optional<std::string>> PgReader::AuditNode(uint32_t level, int64_t i
   return QueryNode(db_.get(), level, index);
 }
 
-Status PgReader::ForEachAuditEntry(int64_t from_seq,
-                                   const std::function<bool(AuditRow&)>& fn) {
+Status PgReader::ForEachAuditEntry(int64_t from_seq, const std::function<bool(AuditRow&)>& fn) {
   // One snapshot for the whole walk (and for what `fn` reads meanwhile), as SQLite's single
   // statement has: later pages see no entry appended after the first.
   bool own = PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
@@ -127,6 +124,11 @@ Result<std::optional<ResidentHeadRow>> PgReader::ResidentHead(const std::string&
 
 Result<std::optional<MapNodeRow>> PgReader::MapNode(uint32_t depth, const std::string& prefix) {
   return QueryMapNode(db_.get(), depth, prefix);
+}
+
+Result<std::vector<std::string>> PgReader::ResidentKeysWithoutEntries() {
+  return QueryAll<std::string>(db_.get(), kResidentKeysWithoutEntries, Params(),
+                               [](const Rows& r, int i) { return r.Blob(i, 0); });
 }
 
 Result<int64_t> PgReader::CountStrayAuditNodes(int64_t size) {
@@ -291,8 +293,7 @@ Result<std::optional<ResidentHeadRow>> PgTxn::ResidentHead(const std::string& ke
 
 Status PgTxn::PutResidentHead(const ResidentHeadRow& r) {
   return db_
-      ->Run(kPutResidentHead,
-            Params().Bytes(r.key).Int(r.count).Bytes(r.head).Int(r.last_seq))
+      ->Run(kPutResidentHead, Params().Bytes(r.key).Int(r.count).Bytes(r.head).Int(r.last_seq))
       .status();
 }
 

@@ -634,6 +634,8 @@ inline constexpr char kDeleteRemovedResidents[] =
 // --- operation log ---
 inline constexpr char kGetResidentHead[] =
     "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE key = $1";
+inline constexpr char kResidentKeysWithoutEntries[] =
+    "SELECT key FROM audit_resident_heads WHERE count = 0 ORDER BY key";
 inline constexpr char kPutResidentHead[] =
     "INSERT INTO audit_resident_heads (key, count, head, last_seq) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (key) DO UPDATE SET count = excluded.count, head = excluded.head, "

@@ -17,8 +17,7 @@ namespace {
 constexpr int64_t kScanMmapBytes = int64_t{1} << 30;
 
 // The append path's one read: the size and the newest entry's time.
-constexpr char kAuditTail[] =
-    "SELECT seq + 1, time FROM audit_entries ORDER BY seq DESC LIMIT 1";
+constexpr char kAuditTail[] = "SELECT seq + 1, time FROM audit_entries ORDER BY seq DESC LIMIT 1";
 constexpr char kAuditTargetsFrom[] =
     "SELECT seq, leaf_hash, targets FROM audit_entries WHERE seq >= ?1 AND targets IS NOT NULL "
     "ORDER BY seq";
@@ -86,8 +85,7 @@ Result<std::optional<std::string>> SqliteReader::AuditNode(uint32_t level, int64
   return QueryNode(db_.get(), level, index);
 }
 
-Status SqliteReader::ForEachAuditEntry(int64_t from_seq,
-                                       const std::function<bool(AuditRow&)>& fn) {
+Status SqliteReader::ForEachAuditEntry(int64_t from_seq, const std::function<bool(AuditRow&)>& fn) {
   // Own statement (not the cache): callers may run other queries inside `fn`.
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_->raw(), kAuditEntriesFrom, -1, &raw, nullptr) != SQLITE_OK) {
@@ -154,6 +152,16 @@ Result<std::optional<ResidentHeadRow>> SqliteReader::ResidentHead(const std::str
 
 Result<std::optional<MapNodeRow>> SqliteReader::MapNode(uint32_t depth, const std::string& prefix) {
   return QueryMapNode(db_.get(), depth, prefix);
+}
+
+Result<std::vector<std::string>> SqliteReader::ResidentKeysWithoutEntries() {
+  KAKUNIN_PREPARE(s, db_.get(), kResidentKeysWithoutEntries);
+  Status st;
+  std::vector<std::string> out;
+  while (s.Step(&st)) out.push_back(s.Blob(0));
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
 }
 
 Result<int64_t> SqliteReader::CountStrayAuditNodes(int64_t size) {

@@ -635,6 +635,8 @@ inline constexpr char kGetResidentHead[] =
 inline constexpr char kPutResidentHead[] =
     "INSERT OR REPLACE INTO audit_resident_heads (key, count, head, last_seq) "
     "VALUES (?1, ?2, ?3, ?4)";
+inline constexpr char kResidentKeysWithoutEntries[] =
+    "SELECT key FROM audit_resident_heads WHERE count = 0 ORDER BY key";
 inline constexpr char kResidentHeadsFrom[] =
     "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE last_seq >= ?1 "
     "ORDER BY key";

@@ -108,6 +108,7 @@ class PgReader final : public RegistryReader {
   // --- the resident map (log.cc) ---
   Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
+  Result<std::vector<std::string>> ResidentKeysWithoutEntries() override;
 
  private:
   std::unique_ptr<Conn> db_;

@@ -53,6 +53,7 @@ class SqliteReader final : public RegistryReader {
   Result<int64_t> CountProvisionsFromEntry(int64_t seq) override;
   Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
+  Result<std::vector<std::string>> ResidentKeysWithoutEntries() override;
   Result<int64_t> CountAuditTargetsFrom(int64_t seq) override;
 
   // --- client register and node state (clients.cc) ---
