@@ -60,12 +60,13 @@ Client FromRow(const store::ClientRow& row) {
   return c;
 }
 
-audit::AuditEntry EntryFor(const Actor& actor, const char* action, const std::string& purpose) {
+audit::AuditEntry EntryFor(const Actor& actor, const char* action, const std::string& purpose,
+                           const PurposeCatalogue* catalogue) {
   audit::AuditEntry e;
   e.actor = actor.id;
   e.terminal = actor.terminal;
   e.action = action;
-  e.purpose = IsValidPurposeId(purpose) ? purpose : (purpose.empty() ? "" : "(invalid)");
+  e.purpose = LoggedPurpose(catalogue, purpose);
   return e;
 }
 
@@ -82,12 +83,12 @@ bool ClientMayRead(const Client& client, const Purpose* p, const std::string& pu
     return false;
   }
   // A statistics purpose gives counts to the prefecture's own operators, never records.
-  bool allowed = p != nullptr && p->kind != PurposeKind::kStatistics &&
-                 p->AllowsRecipient(client.recipient);
+  bool allowed =
+      p != nullptr && p->kind != PurposeKind::kStatistics && p->AllowsRecipient(client.recipient);
   if (allowed && client.kind == ClientKind::kAgency) {
-    allowed = p->kind != PurposeKind::kNational &&
-              std::find(client.purposes.begin(), client.purposes.end(), purpose) !=
-                  client.purposes.end();
+    allowed =
+        p->kind != PurposeKind::kNational &&
+        std::find(client.purposes.begin(), client.purposes.end(), purpose) != client.purposes.end();
   }
   if (allowed && client.kind == ClientKind::kNational) allowed = p->kind == PurposeKind::kNational;
   return allowed;
@@ -235,7 +236,7 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
     }
   }
   row.registered_at = clock_->NowMicros();
-  audit::AuditEntry e = EntryFor(actor, "client.register", "");
+  audit::AuditEntry e = EntryFor(actor, "client.register", "", catalogue_);
   e.conditions = "client=" + c.spki_sha256 + " kind=" + row.kind +
                  (row.municipality_code.empty() ? "" : " municipality=" + row.municipality_code) +
                  (row.recipient.empty() ? "" : " recipient=" + row.recipient) +
@@ -261,7 +262,7 @@ Status Gateway::Revoke(const std::string& spki, const Actor& actor) const {
   if (!IsLowerHex64(spki)) {
     return Status::InvalidArgument("the key fingerprint must be 64 lower-case hex digits");
   }
-  audit::AuditEntry e = EntryFor(actor, "client.revoke", "");
+  audit::AuditEntry e = EntryFor(actor, "client.revoke", "", catalogue_);
   e.conditions = "client=" + spki;
   e.outcome = "done";
   return registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
@@ -288,7 +289,7 @@ Result<std::vector<Client>> Gateway::List(store::RegistryReader& reader) const {
 
 Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
                              Status why) const {
-  audit::AuditEntry e = EntryFor(actor, action, purpose);
+  audit::AuditEntry e = EntryFor(actor, action, purpose, catalogue_);
   e.outcome = "refused:" + std::string(why.reason().empty() ? why.message() : why.reason());
   KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
   if (quotas_ != nullptr) quotas_->Refused(actor);  // repeated_refusals, in real time
@@ -491,9 +492,8 @@ Result<PopulationTable> Gateway::Population(const Caller& caller,
   KAKUNIN_RETURN_IF_ERROR(Admit(caller, p, kAction).status());
   const Date today = clock_->TodayJst();
   t.as_of = today.ToIso();
-  KAKUNIN_ASSIGN_OR_RETURN(rows, WithReader([&](store::RegistryReader& reader) {
-                             return reader.Population(today);
-                           }));
+  KAKUNIN_ASSIGN_OR_RETURN(
+      rows, WithReader([&](store::RegistryReader& reader) { return reader.Population(today); }));
   // The dimensions the purpose's fields do not hold are summed over.
   std::map<std::tuple<std::string, std::string, int>, int64_t> merged;
   for (const store::PopulationRow& r : rows) {
@@ -504,7 +504,7 @@ Result<PopulationTable> Gateway::Population(const Caller& caller,
   for (const auto& [key, count] : merged) {
     t.cells.push_back(PopulationCell{std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
   }
-  audit::AuditEntry e = EntryFor(caller.actor, kAction, purpose);
+  audit::AuditEntry e = EntryFor(caller.actor, kAction, purpose, catalogue_);
   std::string by;
   for (std::string_view d : t.Dimensions()) {
     if (!by.empty()) by += ",";
@@ -578,9 +578,8 @@ Status Gateway::Recheck(store::RegistryTxn& txn, const Caller& caller,
 std::function<Status(store::RegistryTxn&)> Gateway::RecheckFor(const Caller& caller,
                                                                const std::string& purpose) const {
   // Runs synchronously inside the call that made it: the caller outlives it.
-  return [this, &caller, purpose](store::RegistryTxn& txn) {
-    return Recheck(txn, caller, purpose);
-  };
+  return
+      [this, &caller, purpose](store::RegistryTxn& txn) { return Recheck(txn, caller, purpose); };
 }
 
 ProvisionRequest Gateway::RequestFor(const Caller& caller, const Purpose& purpose,
@@ -611,8 +610,8 @@ std::string Gateway::IssueHandle(const Caller& caller, const std::string& purpos
     if (it != handles_.end()) handles_.erase(it);
     handle_order_.pop_front();
   }
-  handles_[handle] = HandleEntry{caller.binding, purpose, resident_code,
-                                 now + kHandleLifetimeMicros};
+  handles_[handle] =
+      HandleEntry{caller.binding, purpose, resident_code, now + kHandleLifetimeMicros};
   handle_order_.push_back(handle);
   return handle;
 }
@@ -629,7 +628,7 @@ Result<std::string> Gateway::Resolve(const Caller& caller, const std::string& co
     }
   }
   // Another caller's, another purpose's, expired or made up: as if there were no such resident.
-  audit::AuditEntry e = EntryFor(caller.actor, "resident.provide", purpose);
+  audit::AuditEntry e = EntryFor(caller.actor, "resident.provide", purpose, catalogue_);
   e.outcome = "refused:unknown_handle";
   KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
   return Status::NotFound("no such handle for this caller and purpose").WithReason("not_found");
@@ -683,13 +682,12 @@ void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code
       return Recheck(txn, owned->caller, purpose);
     };
     req.resident_codes = {std::move(code)};
-    registry_->ProvideAsync(
-        reader, std::move(req), owned->caller.actor,
-        [this, owned, purpose, done](Result<std::vector<ProvidedRecord>> out) {
-          if (!out.ok()) return done(out.status());
-          Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
-          done(std::move((*out)[0]));
-        });
+    registry_->ProvideAsync(reader, std::move(req), owned->caller.actor,
+                            [this, owned, purpose, done](Result<std::vector<ProvidedRecord>> out) {
+                              if (!out.ok()) return done(out.status());
+                              Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
+                              done(std::move((*out)[0]));
+                            });
     return Status::Ok();
   });
   if (!early.ok()) done(std::move(early));
@@ -822,14 +820,14 @@ Result<std::vector<ProvidedRecord>> Gateway::BatchIn(store::RegistryReader& read
 Result<const Purpose*> Gateway::Admit(const Caller& caller, const Purpose* purpose,
                                       const char* action) const {
   if (quotas_ != nullptr) {
-    KAKUNIN_RETURN_IF_ERROR(quotas_->Admit(caller.actor, caller.op != nullptr, purpose->id,
-                                           action));
+    KAKUNIN_RETURN_IF_ERROR(
+        quotas_->Admit(caller.actor, caller.op != nullptr, purpose->id, action));
   }
   return purpose;
 }
 
-void Gateway::Answered(const Caller& caller, const std::string& purpose, bool search,
-                       size_t found, size_t asked) const {
+void Gateway::Answered(const Caller& caller, const std::string& purpose, bool search, size_t found,
+                       size_t asked) const {
   if (quotas_ == nullptr) return;
   quotas_->Answered(caller.actor, caller.op != nullptr, purpose, search,
                     static_cast<int64_t>(found), static_cast<int64_t>(asked));

@@ -7,11 +7,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <thread>
-#include <mutex>
-#include <condition_variable>
 #include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "audit/signer.h"
 #include "crypto/keys.h"
@@ -33,7 +33,8 @@ constexpr char kBoard[] = "agency:yamanashi-board-of-education";
 
 class GatewayTest : public testing::RegistryFixture {
  public:
-  GatewayTest() : RegistryFixture("kakunin_gateway_", Date::FromYmd(2026, 11, 20), /*with_gateway=*/true) {}
+  GatewayTest()
+      : RegistryFixture("kakunin_gateway_", Date::FromYmd(2026, 11, 20), /*with_gateway=*/true) {}
 
   void SetUp() override {
     RegistryFixture::SetUp();
@@ -46,14 +47,14 @@ class GatewayTest : public testing::RegistryFixture {
     // Two residents of 甲府市.
     for (int i = 1; i <= 2; ++i) {
       const std::string i1 = std::to_string(i);
-      Notification n = Make(kKofu, static_cast<uint64_t>(i), ChangeReason::kBirth,
-                            "100000000" + i1, "1000000000" + i1);
+      Notification n = Make(kKofu, static_cast<uint64_t>(i), ChangeReason::kBirth, "100000000" + i1,
+                            "1000000000" + i1);
       n.birth_date = Date::FromYmd(1980, 5, i);
       n.address = "山梨県甲府市丸の内一丁目" + i1 + "番地";
       codes_.push_back(n.resident_code.str());
       numbers_.push_back(n.individual_number.str());
-      auto p = registry_->Prepare(
-          CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+      auto p =
+          registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
       auto applied = registry_->Apply({p}, host_);
       ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
     }
@@ -71,18 +72,20 @@ class GatewayTest : public testing::RegistryFixture {
     ASSERT_TRUE(gateway_->Register(other_, host_).ok());
 
     // An operator "op1" and a security manager "sm", straight into the register.
-    ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) -> Status {
-                        for (auto [id, role] : {std::pair{"op1", "operator"},
-                                                std::pair{"sm", "security_manager"}}) {
-                          store::OperatorRow row;
-                          row.operator_id = id;
-                          row.name = id;
-                          row.status = "active";
-                          KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
-                          KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
-                        }
-                        return Status::Ok();
-                      }).ok());
+    ASSERT_TRUE(store_
+                    ->Write([&](store::RegistryTxn& txn) -> Status {
+                      for (auto [id, role] :
+                           {std::pair{"op1", "operator"}, std::pair{"sm", "security_manager"}}) {
+                        store::OperatorRow row;
+                        row.operator_id = id;
+                        row.name = id;
+                        row.status = "active";
+                        KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
+                        KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
   }
   void TearDown() override {
     reader_.reset();
@@ -97,15 +100,17 @@ class GatewayTest : public testing::RegistryFixture {
 
   // A nomination written directly, as a careless (or older) node might hold it.
   void NominateDirectly(const std::string& id, const std::string& purpose) {
-    ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) {
-                        store::NominationRow n;
-                        n.operator_id = id;
-                        n.purpose = purpose;
-                        n.valid_from = "2026-01-01";
-                        n.valid_to = "2026-12-31";
-                        n.nominated_by = "sm";
-                        return txn.InsertNomination(n);
-                      }).ok());
+    ASSERT_TRUE(store_
+                    ->Write([&](store::RegistryTxn& txn) {
+                      store::NominationRow n;
+                      n.operator_id = id;
+                      n.purpose = purpose;
+                      n.valid_from = "2026-01-01";
+                      n.valid_to = "2026-12-31";
+                      n.nominated_by = "sm";
+                      return txn.InsertNomination(n);
+                    })
+                    .ok());
   }
 
   std::vector<store::AuditRow> Entries(const std::string& action) {
@@ -184,7 +189,7 @@ TEST_F(GatewayTest, AnAgencyCannotBorrowTheResidentsOrAnotherKindsRecipientId) {
   EXPECT_FALSE(gateway_->Register(c, host_).ok());
   c.recipient = "agency:resident-lookalike";
   EXPECT_FALSE(gateway_->Register(c, host_).ok());  // a disclosure purpose, whatever the id
-  c.recipient = "board";  // neither agency: nor dept:
+  c.recipient = "board";                            // neither agency: nor dept:
   c.purposes = {"board.school_aid"};
   EXPECT_FALSE(gateway_->Register(c, host_).ok());
   c.recipient = kBoard;
@@ -225,9 +230,10 @@ TEST_F(GatewayTest, AnOperatorSuspendedAfterLoadingGetsNothing) {
   const OperatorView op = Load("op1");
   const Caller caller = Caller::ForOperator(op, "console", "session-1");
   ASSERT_TRUE(gateway_->Lookup(caller, codes_[0], "registry.maintenance").ok());
-  ASSERT_TRUE(store_->Write([](store::RegistryTxn& txn) {
-                        return txn.SetOperatorStatus("op1", "suspended");
-                      }).ok());
+  ASSERT_TRUE(
+      store_
+          ->Write([](store::RegistryTxn& txn) { return txn.SetOperatorStatus("op1", "suspended"); })
+          .ok());
   auto rec = gateway_->Lookup(caller, codes_[0], "registry.maintenance");
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.status().reason(), "not_nominated");
@@ -436,8 +442,8 @@ TEST_F(GatewayTest, AStatisticsPurposeGivesCountsAndNoRecord) {
   const auto statistics = Decode(entries[0]);
   EXPECT_EQ(statistics.outcome, "done");
   EXPECT_TRUE(statistics.targets.empty());  // nobody is named
-  EXPECT_EQ(statistics.conditions, "table=population as_of=" + table->as_of +
-                                       " by=municipality_code,sex,age_band");
+  EXPECT_EQ(statistics.conditions,
+            "table=population as_of=" + table->as_of + " by=municipality_code,sex,age_band");
   EXPECT_EQ(statistics.result_count, counts->active);
 
   // Only under a statistics purpose, only for an operator nominated for it.
@@ -445,11 +451,50 @@ TEST_F(GatewayTest, AStatisticsPurposeGivesCountsAndNoRecord) {
             "purpose_not_permitted");
   const Caller other = Caller::ForOperator(Load("sm"), "console", "s2");  // not nominated
   EXPECT_EQ(gateway_->Population(other, "stats.population").status().reason(), "not_nominated");
-  EXPECT_EQ(gateway_->Population(Caller::ForClient(board_, "t"), "stats.population")
-                .status()
-                .reason(),
-            "not_permitted");
+  EXPECT_EQ(
+      gateway_->Population(Caller::ForClient(board_, "t"), "stats.population").status().reason(),
+      "not_permitted");
   EXPECT_EQ(Entries("resident.statistics").size(), 4u);  // the three refusals recorded too
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+// A refused read records its purpose only if the catalogue lists it: a resident code, a
+// number, a birth date or a name all have a purpose's shape, and a caller could otherwise
+// write them in clear into the signed, seven-year log through a refusal (review finding).
+TEST_F(GatewayTest, ARefusedPurposeIsNeverWrittenInClear) {
+  const Caller board = Caller::ForClient(board_, "t");
+  const std::vector<std::string> personal = {codes_[1], "651015209748", "1973-05-19",
+                                             "yamada.taro"};
+  for (const std::string& purpose : personal) {
+    EXPECT_FALSE(gateway_->Lookup(board, codes_[0], purpose).ok());
+    EXPECT_FALSE(gateway_->History(board, codes_[0], purpose).ok());
+    EXPECT_FALSE(gateway_->Batch(board, {codes_[0], codes_[1]}, purpose).ok());
+    SearchRequest by_birth;
+    by_birth.birth_date = "1980-05-02";
+    EXPECT_FALSE(gateway_->Search(board, by_birth, purpose).ok());
+    // The host's own reads (the CLI) take the same way.
+    EXPECT_FALSE(registry_->Show(*reader_, codes_[0], host_, purpose).ok());
+    EXPECT_FALSE(registry_->Search(*reader_, by_birth, host_, purpose).ok());
+  }
+  size_t refusals = 0;
+  for (const char* action :
+       {"resident.provide", "resident.search", "resident.history", "resident.show"}) {
+    for (const auto& row : Entries(action)) {
+      const audit::AuditEntry e = Decode(row);
+      for (const std::string& value : personal) {
+        EXPECT_EQ(row.purpose.find(value), std::string::npos) << action << " " << row.seq;
+        EXPECT_EQ(e.purpose.find(value), std::string::npos) << action << " " << row.seq;
+      }
+      if (e.purpose == "(unknown)") ++refusals;
+    }
+  }
+  EXPECT_EQ(refusals, personal.size() * 6);
+  // A purpose the catalogue lists is still named as it is.
+  EXPECT_EQ(LoggedPurpose(purposes_.get(), "board.school_aid"), "board.school_aid");
+  EXPECT_EQ(LoggedPurpose(purposes_.get(), "no.such.purpose"), "(unknown)");
+  EXPECT_EQ(LoggedPurpose(purposes_.get(), "Bad Purpose"), "(invalid)");
+  EXPECT_EQ(LoggedPurpose(nullptr, codes_[1]), "(unknown)");
+  EXPECT_EQ(LoggedPurpose(nullptr, "test"), "test");
   EXPECT_EQ(VerifyProblem(), "");
 }
 
@@ -809,8 +854,8 @@ TEST_F(GatewayTest, LookupWithoutBlockingDeclinesWhatMustBeRecordedFirst) {
   bool called = false;
   auto done = [&](Result<ProvidedRecord>) { called = true; };
   // Without a write queue it would have to commit on the calling thread.
-  EXPECT_FALSE(
-      gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", codes_[0], "board.school_aid", done));
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", codes_[0],
+                                               "board.school_aid", done));
   // A client revoked (by another process) after it was cached.
   ASSERT_TRUE(gateway_->AuthenticateQuietly(other_.spki_sha256).ok());
   OtherProcess cli(registry_.get(), purposes_.get(), &clock_, store_.get());
@@ -821,13 +866,12 @@ TEST_F(GatewayTest, LookupWithoutBlockingDeclinesWhatMustBeRecordedFirst) {
   // An unknown client, a malformed key, a purpose the client does not hold, a handle.
   EXPECT_FALSE(gateway_->LookupWithoutBlocking(std::string(64, 'e'), "t", codes_[0],
                                                "board.school_aid", done));
-  EXPECT_FALSE(gateway_->LookupWithoutBlocking("not-a-key", "t", codes_[0], "board.school_aid",
-                                               done));
+  EXPECT_FALSE(
+      gateway_->LookupWithoutBlocking("not-a-key", "t", codes_[0], "board.school_aid", done));
   EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", codes_[0],
                                                "registry.maintenance", done));
-  EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t",
-                                               "h_" + std::string(32, 'a'), "board.school_aid",
-                                               done));
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", "h_" + std::string(32, 'a'),
+                                               "board.school_aid", done));
   // A halted node.
   ASSERT_TRUE(registry_->Halt("test", host_).ok());
   EXPECT_FALSE(gateway_->LookupWithoutBlocking(board_.spki_sha256, "t", codes_[0],

@@ -116,8 +116,8 @@ Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
       value = std::move(number);
     }
     if (!value) continue;
-    const bool text_field = item == "name" || item == "former_surname" || item == "alias" ||
-                            item == "address";
+    const bool text_field =
+        item == "name" || item == "former_surname" || item == "alias" || item == "address";
     std::optional<std::string> display;
     if (text_field && gaiji_ != nullptr && HasPrivateUse(*value)) {
       KAKUNIN_ASSIGN_OR_RETURN(shown, gaiji_->Resolve(reader, v.municipality_code, *value));
@@ -198,8 +198,8 @@ Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& rea
   return r;
 }
 
-void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
-                            const Actor& actor, ProvideDone done, bool may_lead) const {
+void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req, const Actor& actor,
+                            ProvideDone done, bool may_lead) const {
   if (!may_lead && queue_ == nullptr) {
     return done(Status::FailedPrecondition("no write queue to record the read through"));
   }
@@ -219,16 +219,14 @@ void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
       return;
     }
     audit::AuditEntry e =
-        detail::ReadEntry(actor, "resident.provide", IsValidPurposeId(purpose) ? purpose : "(invalid)");
+        detail::ReadEntry(actor, "resident.provide", LoggedPurpose(purposes_, purpose));
     e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
     auto entry = std::make_shared<audit::AuditEntry>(std::move(e));
     submit(
         [this, entry](store::RegistryTxn& txn) -> Status {
           return log_->Append(txn, *entry).status();
         },
-        [why, done = std::move(done)](Status recorded) {
-          done(recorded.ok() ? why : recorded);
-        });
+        [why, done = std::move(done)](Status recorded) { done(recorded.ok() ? why : recorded); });
   };
   std::vector<ProvidedRecord> out;
   std::vector<store::ProvisionRow> rows;

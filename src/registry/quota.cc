@@ -147,7 +147,7 @@ Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& pu
   e.actor = actor.id;
   e.terminal = actor.terminal;
   e.action = action;
-  e.purpose = purpose;
+  e.purpose = LoggedPurpose(registry_ == nullptr ? nullptr : registry_->purposes(), purpose);
   e.conditions = "quota=" + std::string(v.limit) + " limit=" + std::to_string(v.value) +
                  " subject=" + std::string(QuotaSubjectName(subject));
   e.outcome = "refused:quota_exceeded";
@@ -186,7 +186,7 @@ void Quotas::Raise(const std::vector<audit::LiveAlert>& alerts, const Actor& act
       e.actor = a.actor;  // the actor the alert is about, so a reviewer finds it under them
       e.terminal = actor.terminal;
       e.action = "alert.raised";
-      e.purpose = IsValidPurposeId(purpose) ? purpose : "";
+      e.purpose = LoggedPurpose(registry_->purposes(), purpose);
       e.conditions = "rule=" + a.rule + " count=" + std::to_string(a.count) +
                      (a.threshold > 0 ? " threshold=" + std::to_string(a.threshold) : "");
       e.outcome = "done";

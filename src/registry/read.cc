@@ -2,8 +2,8 @@
 // read; and what a purpose lets a person on the host see of a record.
 
 #include "core/bytes.h"
-#include "registry/detail/registry_internal.h"
 #include "registry/audit_desk.h"  // ConditionCommitment
+#include "registry/detail/registry_internal.h"
 #include "registry/registry.h"
 #include "text/json.h"
 #include "text/search_key.h"
@@ -57,7 +57,7 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
 
 Status Registry::Refuse(const Actor& actor, const char* action, const std::string& purpose,
                         const Status& why) const {
-  audit::AuditEntry e = ReadEntry(actor, action, IsValidPurposeId(purpose) ? purpose : "(invalid)");
+  audit::AuditEntry e = ReadEntry(actor, action, LoggedPurpose(purposes_, purpose));
   // The reason, never the rejected value (messages here name no personal data).
   e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
   KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
@@ -128,7 +128,8 @@ Result<SearchOutcome> Registry::SearchImpl(
   }
   std::vector<std::string> kinds;
   for (const auto& g : given) kinds.push_back(g.first);
-  const std::string commitment = given.empty() ? std::string() : ConditionCommitment(*cipher_, given);
+  const std::string commitment =
+      given.empty() ? std::string() : ConditionCommitment(*cipher_, given);
   const std::string conditions = req.include_removed ? "{\"include_removed\":true}" : "{}";
   auto record = [&](const SearchOutcome& o) {
     audit::AuditEntry e = ReadEntry(actor, "resident.search", purpose);

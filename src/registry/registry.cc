@@ -22,6 +22,14 @@ bool IsValidPurposeId(std::string_view purpose) {
   return true;
 }
 
+std::string LoggedPurpose(const PurposeCatalogue* catalogue, std::string_view purpose) {
+  if (purpose.empty()) return "";
+  if (!IsValidPurposeId(purpose)) return "(invalid)";
+  const std::string id(purpose);
+  if (catalogue != nullptr) return catalogue->Find(id) != nullptr ? id : "(unknown)";
+  return purpose[0] >= 'a' && purpose[0] <= 'z' ? id : "(unknown)";
+}
+
 Registry::Registry(const NodeConfig& config, store::RegistryStore* store,
                    const crypto::FieldCipher* cipher, const Clock* clock,
                    const audit::AuditLog* log)

@@ -46,6 +46,14 @@ struct Actor {
 // A read names its purpose (利用事由); checked for shape here, against the catalogue later.
 bool IsValidPurposeId(std::string_view purpose);
 
+// The purpose as an operation-log entry names it: a purpose of `catalogue` as it is; anything
+// else — a purpose the catalogue does not list, or a malformed one — as "(unknown)" or
+// "(invalid)", never in clear: a caller could otherwise write a resident code, a number or a
+// birth date (all valid purpose shapes) into the signed log through a refused read. Without a
+// catalogue (tests, tools), a well-formed id that starts with a letter is kept. Empty stays
+// empty (writes name no purpose).
+std::string LoggedPurpose(const PurposeCatalogue* catalogue, std::string_view purpose);
+
 // A resident as shown to a caller, individual number decrypted.
 struct ResidentView {
   store::ResidentRow row;
@@ -80,8 +88,8 @@ struct SearchOutcome {
 
 // The items a provision may carry (field names of the contract).
 inline constexpr const char* kProvisionItems[] = {
-    "resident_code", "individual_number", "name", "name_kana", "former_surname", "alias",
-    "sex", "birth_date", "address", "municipality_code"};
+    "resident_code", "individual_number", "name",    "name_kana",        "former_surname", "alias",
+    "sex",           "birth_date",        "address", "municipality_code"};
 
 struct ProvisionRequest {
   std::vector<std::string> resident_codes;
@@ -126,8 +134,8 @@ std::string ResidentTarget(const crypto::FieldCipher& cipher, std::string_view r
 class Registry {
  public:
   // All pointers must outlive the registry.
-  Registry(const NodeConfig& config, store::RegistryStore* store,
-           const crypto::FieldCipher* cipher, const Clock* clock, const audit::AuditLog* log);
+  Registry(const NodeConfig& config, store::RegistryStore* store, const crypto::FieldCipher* cipher,
+           const Clock* clock, const audit::AuditLog* log);
 
   // The options for the field checks this node applies.
   CheckOptions check_options() const;
@@ -236,6 +244,7 @@ class Registry {
   // and a provision's recipient and items must be among the purpose's. Without one, a purpose
   // is only checked for shape (unit tests of the rules that do not concern purposes).
   void UsePurposes(const PurposeCatalogue* catalogue) { purposes_ = catalogue; }
+  const PurposeCatalogue* purposes() const { return purposes_; }
 
   // Shows registered 外字 in provided records (not owned; nullptr: PUA code points as sent): a
   // name, former surname, alias or address holding a code point registered for the record's
@@ -283,8 +292,8 @@ class Registry {
   // `forward`: queue the change for the national node (a bulk import does not: import.h).
   // `state`, if given, receives the state leaf of the version written (audit/state.h), for
   // the entry that records the operation.
-  Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
-                               int64_t now, bool forward = true,
+  Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p, int64_t now,
+                               bool forward = true,
                                std::vector<audit::StateLeaf>* state = nullptr) const;
   // Tells the store what `batch`'s lookups will name (RegistryTxn::Prefetch).
   Status Prefetch(store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch) const;
