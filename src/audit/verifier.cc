@@ -847,9 +847,10 @@ Result<VerifyReport> VerifyLogWith(
             failure = rows.status();
             return false;
           }
-          // Codes asked for but not found are named ":missing" and have no record.
+          // Codes asked for but not found are named ":missing" and have no record; a
+          // refused read wrote none (the codes it asked for are named, not found or missing).
           std::vector<std::string> provided;
-          if (full.ok()) {
+          if (full.ok() && !full->outcome.starts_with("refused:")) {
             for (const auto& t : full->targets) {
               if (!std::string_view(t).ends_with(":missing")) provided.push_back(t);
             }

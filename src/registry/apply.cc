@@ -369,8 +369,13 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
     e.action = "notification.apply";
     if (p.check.ok()) {
       const Notification& n = *p.check.notification;
-      e.targets.push_back(Target(n.resident_code.str(), true));
-      if (n.new_resident_code) e.targets.push_back(Target(n.new_resident_code->str(), true));
+      // An applied (or replayed) one names the resident it wrote; a refused one only the codes
+      // it named, without saying whether the registry holds them (not_found, say).
+      auto name = [&](const std::string& code) {
+        return result.ok() ? Target(code, true) : AskedTarget(*cipher_, code);
+      };
+      e.targets.push_back(name(n.resident_code.str()));
+      if (n.new_resident_code) e.targets.push_back(name(n.new_resident_code->str()));
       e.conditions = n.municipality_code + "#" + std::to_string(n.sequence) + " " +
                      std::string(ChangeReasonName(n.reason));
     }

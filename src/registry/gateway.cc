@@ -288,10 +288,9 @@ Result<std::vector<Client>> Gateway::List(store::RegistryReader& reader) const {
 }
 
 Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
-                             Status why) const {
-  audit::AuditEntry e = EntryFor(actor, action, purpose, catalogue_);
-  e.outcome = "refused:" + std::string(why.reason().empty() ? why.message() : why.reason());
-  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+                             Status why, const std::vector<std::string>& asked) const {
+  KAKUNIN_RETURN_IF_ERROR(
+      registry_->Record(registry_->RefusalEntry(actor, action, purpose, why, asked)));
   if (quotas_ != nullptr) quotas_->Refused(actor);  // repeated_refusals, in real time
   return why;
 }
@@ -422,7 +421,8 @@ Caller Caller::ForOperator(const OperatorView& op, const std::string& terminal,
 }
 
 Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::string& purpose,
-                                          const char* action) const {
+                                          const char* action,
+                                          const std::vector<std::string>& asked) const {
   const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
   if (caller.op != nullptr) {
     // Operators read only for purposes they are nominated for, today.
@@ -430,16 +430,18 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
     if (!OperatorMayRead(*caller.op, p, purpose, clock_->TodayJst().ToIso())) {
       return RefuseClient(caller.actor, action, purpose,
                           Status::PermissionDenied("the operator is not nominated for the purpose")
-                              .WithReason("not_nominated"));
+                              .WithReason("not_nominated"),
+                          asked);
     }
     // "統計の作成（個人を識別しない集計）": the population table (Population), no record of anyone.
     if (p->kind == PurposeKind::kStatistics) {
       return RefuseClient(caller.actor, action, purpose,
                           Status::PermissionDenied("a statistics purpose gives the population "
                                                    "table, not records")
-                              .WithReason("statistics_only"));
+                              .WithReason("statistics_only"),
+                          asked);
     }
-    return Admit(caller, p, action);
+    return Admit(caller, p, action, asked);
   }
   const Client& client = *caller.client;
   if (client.kind == ClientKind::kMunicipalCs || client.kind == ClientKind::kPrefecture) {
@@ -447,14 +449,16 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                         Status::PermissionDenied(client.kind == ClientKind::kPrefecture
                                                      ? "a prefecture node does not read residents"
                                                      : "a municipal CS does not read residents")
-                            .WithReason("not_permitted"));
+                            .WithReason("not_permitted"),
+                        asked);
   }
   if (!ClientMayRead(client, p, purpose)) {
     return RefuseClient(caller.actor, action, purpose,
                         Status::PermissionDenied("the purpose is not permitted to this client")
-                            .WithReason("purpose_not_permitted"));
+                            .WithReason("purpose_not_permitted"),
+                        asked);
   }
-  return Admit(caller, p, action);
+  return Admit(caller, p, action, asked);
 }
 
 Status Gateway::RefuseLinkChanges(const Client& client, const std::string& terminal) const {
@@ -644,7 +648,7 @@ Result<ProvidedRecord> Gateway::Lookup(const Caller& caller, const std::string& 
 Result<ProvidedRecord> Gateway::LookupIn(store::RegistryReader& reader, const Caller& caller,
                                          const std::string& resident_code,
                                          const std::string& purpose) const {
-  auto p = Authorize(caller, purpose, "resident.provide");
+  auto p = Authorize(caller, purpose, "resident.provide", {resident_code});
   if (!p.ok()) return p.status();
   KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
   ProvisionRequest req = RequestFor(caller, **p, "lookup");
@@ -674,7 +678,7 @@ void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code
     owned->caller.op = &*owned->op;
   }
   Status early = WithReader([&](store::RegistryReader& reader) -> Status {
-    auto p = Authorize(owned->caller, purpose, "resident.provide");
+    auto p = Authorize(owned->caller, purpose, "resident.provide", {resident_code});
     if (!p.ok()) return p.status();
     KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(owned->caller, resident_code, purpose));
     ProvisionRequest req = RequestFor(owned->caller, **p, "lookup");
@@ -748,7 +752,7 @@ Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(
 Result<std::optional<std::vector<ProvidedVersion>>> Gateway::HistoryIn(
     store::RegistryReader& reader, const Caller& caller, const std::string& resident_code,
     const std::string& purpose) const {
-  auto p = Authorize(caller, purpose, "resident.provide");
+  auto p = Authorize(caller, purpose, "resident.provide", {resident_code});
   if (!p.ok()) return p.status();
   KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
   ProvisionRequest req = RequestFor(caller, **p, "history");
@@ -801,7 +805,8 @@ Result<std::vector<ProvidedRecord>> Gateway::BatchIn(store::RegistryReader& read
                                                      const Caller& caller,
                                                      const std::vector<std::string>& codes,
                                                      const std::string& purpose) const {
-  auto p = Authorize(caller, purpose, "resident.provide");
+  auto p = Authorize(caller, purpose, "resident.provide",
+                     codes.size() <= kMaxCodesPerProvision ? codes : std::vector<std::string>());
   if (!p.ok()) return p.status();
   if (codes.empty() || codes.size() > kMaxCodesPerProvision) {
     return Status::InvalidArgument("resident_codes must hold 1 to 1000 codes");
@@ -818,10 +823,11 @@ Result<std::vector<ProvidedRecord>> Gateway::BatchIn(store::RegistryReader& read
 }
 
 Result<const Purpose*> Gateway::Admit(const Caller& caller, const Purpose* purpose,
-                                      const char* action) const {
+                                      const char* action,
+                                      const std::vector<std::string>& asked) const {
   if (quotas_ != nullptr) {
     KAKUNIN_RETURN_IF_ERROR(
-        quotas_->Admit(caller.actor, caller.op != nullptr, purpose->id, action));
+        quotas_->Admit(caller.actor, caller.op != nullptr, purpose->id, action, asked));
   }
   return purpose;
 }

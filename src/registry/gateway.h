@@ -33,9 +33,9 @@ std::optional<ClientKind> ParseClientKind(std::string_view name);
 struct Client {
   std::string spki_sha256;  // lower-case hex, 64 characters
   ClientKind kind = ClientKind::kAgency;
-  std::string name;               // for people
-  std::string municipality_code;  // municipal_cs only
-  std::string recipient;          // agency/national: its recipient id in the purpose catalogue
+  std::string name;                   // for people
+  std::string municipality_code;      // municipal_cs only
+  std::string recipient;              // agency/national: its recipient id in the purpose catalogue
   std::vector<std::string> purposes;  // agency only: purposes it is registered for
   int prefecture = 0;                 // prefecture only: the prefecture it forwards for (1..47)
   int64_t registered_at = 0;
@@ -56,10 +56,10 @@ inline constexpr int64_t kHandleLifetimeMicros = int64_t{10} * 60 * 1000000;
 inline constexpr size_t kMaxHandles = 50000;
 bool IsHandle(std::string_view s);
 
-class ClientCache;   // registry/client_cache.h
+class ClientCache;    // registry/client_cache.h
 struct OperatorView;  // registry/operators.h
-class Quotas;        // registry/quota.h
-class ReaderPool;    // registry/reader_pool.h
+class Quotas;         // registry/quota.h
+class ReaderPool;     // registry/reader_pool.h
 
 // Who reads: a system (its register entry) or an operator on the console (with their roles and
 // nominations). Exactly one of client / op is set. Both are what was loaded when the request
@@ -260,12 +260,14 @@ class Gateway {
   auto WithReader(Fn&& fn) const -> decltype(fn(std::declval<store::RegistryReader&>()));
 
   // The quota hooks (registry/quota.h): before a read, and after its answer.
-  Result<const Purpose*> Admit(const Caller& caller, const Purpose* purpose,
-                               const char* action) const;
+  Result<const Purpose*> Admit(const Caller& caller, const Purpose* purpose, const char* action,
+                               const std::vector<std::string>& asked = {}) const;
   void Answered(const Caller& caller, const std::string& purpose, bool search, size_t found,
                 size_t asked) const;
+  // `asked`: the resident codes the read names, named in a refusal's entry (AskedTarget).
   Result<const Purpose*> Authorize(const Caller& caller, const std::string& purpose,
-                                   const char* action) const;
+                                   const char* action,
+                                   const std::vector<std::string>& asked = {}) const;
   // Authorize's decision again, from the rows as `txn` sees them (no recording: the failing
   // use case records the refusal).
   Status Recheck(store::RegistryTxn& txn, const Caller& caller, const std::string& purpose) const;
@@ -279,7 +281,7 @@ class Gateway {
   ProvisionRequest RequestFor(const Caller& caller, const Purpose& purpose,
                               const char* function) const;
   Status RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
-                      Status why) const;
+                      Status why, const std::vector<std::string>& asked = {}) const;
 
   Registry* registry_;
   const PurposeCatalogue* catalogue_;

@@ -498,6 +498,42 @@ TEST_F(GatewayTest, ARefusedPurposeIsNeverWrittenInClear) {
   EXPECT_EQ(VerifyProblem(), "");
 }
 
+// A refused read names the codes it asked for (their keyed MACs, neither found nor missing),
+// so the refusal is in that resident's chain: `audit search --target` and their access
+// statement show who tried, and a refused batch names only well-formed codes (review finding).
+TEST_F(GatewayTest, ARefusedReadNamesTheCodesItAskedFor) {
+  const Caller board = Caller::ForClient(board_, "t");
+  const std::string asked = AskedTarget(*cipher_, codes_[0]);
+  ASSERT_EQ(asked.rfind("mac:", 0), 0u);
+  EXPECT_EQ(asked.find(codes_[0]), std::string::npos);
+  EXPECT_EQ(AskedTarget(*cipher_, "not-a-code"), "");
+  const size_t before = Entries("resident.provide").size();
+  EXPECT_EQ(gateway_->Lookup(board, codes_[0], "pref.passport").status().reason(),
+            "purpose_not_permitted");
+  EXPECT_EQ(gateway_->History(board, codes_[0], "pref.passport").status().reason(),
+            "purpose_not_permitted");
+  EXPECT_EQ(gateway_->Batch(board, {codes_[0], codes_[1], codes_[0]}, "pref.passport")
+                .status()
+                .reason(),
+            "purpose_not_permitted");
+  // A municipal CS never reads; the host's own refused read names the code too.
+  EXPECT_FALSE(registry_->Show(*reader_, codes_[0], host_, "no.such.purpose").ok());
+  auto entries = Entries("resident.provide");
+  ASSERT_EQ(entries.size(), before + 3);
+  for (size_t i = before; i < entries.size(); ++i) {
+    const audit::AuditEntry e = Decode(entries[i]);
+    EXPECT_EQ(e.outcome, "refused:purpose_not_permitted");
+    ASSERT_FALSE(e.targets.empty());
+    EXPECT_EQ(e.targets[0], asked);  // named, not said to be found
+  }
+  EXPECT_EQ(Decode(entries.back()).targets.size(), 2u);  // the batch: each code once
+  const auto shown = Entries("resident.show");
+  ASSERT_FALSE(shown.empty());
+  EXPECT_EQ(Decode(shown.back()).targets, std::vector<std::string>{asked});
+  // The log still verifies: a refused provide entry calls for no provision record.
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
 // The use cases open their own snapshots (the API holds none, DESIGN §3): a gateway without a
 // store refuses the reads instead of crashing, and none of them records anything.
 TEST_F(GatewayTest, ReadsWithoutAStoreAreRefusedNotServed) {

@@ -28,6 +28,15 @@ std::string ResidentTarget(const crypto::FieldCipher& cipher, std::string_view r
          (found ? ":found" : ":missing");
 }
 
+std::string AskedTarget(const crypto::FieldCipher& cipher, std::string_view resident_code) {
+  if (resident_code.size() != 11 || !std::all_of(resident_code.begin(), resident_code.end(),
+                                                 [](char c) { return c >= '0' && c <= '9'; })) {
+    return "";
+  }
+  return "mac:" +
+         HexEncode(cipher.LookupHash("kakunin/resident_code/v1:" + std::string(resident_code)));
+}
+
 std::string Registry::Target(const std::string& resident_code, bool found) const {
   return ResidentTarget(*cipher_, resident_code, found);
 }
@@ -193,7 +202,7 @@ Result<std::vector<ProvidedRecord>> Registry::Provide(store::RegistryReader& rea
                                                       const Actor& actor) const {
   auto r = ProvideImpl(reader, req, actor);
   if (!r.ok() && IsRefusal(r.status())) {
-    return Refuse(actor, "resident.provide", req.purpose, r.status());
+    return Refuse(actor, "resident.provide", req.purpose, r.status(), req.resident_codes);
   }
   return r;
 }
@@ -212,16 +221,15 @@ void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
     }
   };
   // A refusal is recorded before it is answered, through the queue like the provision.
-  auto refuse_or = [this, actor, purpose = req.purpose, submit](Status why, ProvideDone done) {
+  auto refuse_or = [this, actor, purpose = req.purpose, codes = req.resident_codes, submit](
+                       Status why, ProvideDone done) {
     if (!IsRefusal(why) || queue_ == nullptr) {
-      if (IsRefusal(why)) why = Refuse(actor, "resident.provide", purpose, why);
+      if (IsRefusal(why)) why = Refuse(actor, "resident.provide", purpose, why, codes);
       done(std::move(why));
       return;
     }
-    audit::AuditEntry e =
-        detail::ReadEntry(actor, "resident.provide", LoggedPurpose(purposes_, purpose));
-    e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
-    auto entry = std::make_shared<audit::AuditEntry>(std::move(e));
+    auto entry = std::make_shared<audit::AuditEntry>(
+        RefusalEntry(actor, "resident.provide", purpose, why, codes));
     submit(
         [this, entry](store::RegistryTxn& txn) -> Status {
           return log_->Append(txn, *entry).status();
@@ -299,7 +307,7 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistory(
     store::RegistryReader& reader, const ProvisionRequest& req, const Actor& actor) const {
   auto r = ProvideHistoryImpl(reader, req, actor);
   if (!r.ok() && IsRefusal(r.status())) {
-    return Refuse(actor, "resident.provide", req.purpose, r.status());
+    return Refuse(actor, "resident.provide", req.purpose, r.status(), req.resident_codes);
   }
   return r;
 }
@@ -339,7 +347,7 @@ Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryR
                                                                 const Actor& actor,
                                                                 const std::string& purpose) const {
   if (Status why = CheckPurpose(purpose); !why.ok())
-    return Refuse(actor, "resident.provisions", purpose, why);
+    return Refuse(actor, "resident.provisions", purpose, why, {code});
   KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(code));
   std::vector<store::ProvisionRow> out;
   if (row) {

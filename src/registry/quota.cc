@@ -135,7 +135,7 @@ Quotas::Quotas(const QuotaConfig& config, const Clock* clock, const Registry* re
       review_(review, int64_t{config.alert_interval_minutes} * kMinute) {}
 
 Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& purpose,
-                     const char* action) {
+                     const char* action, const std::vector<std::string>& asked) {
   if (!enabled_) return Status::Ok();
   const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
   const int64_t now = clock_->NowMicros();
@@ -143,21 +143,21 @@ Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& pu
   if (v.admitted) return Status::Ok();
   // The refusal is an operation like any other: recorded, without personal data (which limit
   // and its value only; the request's criteria are not echoed).
-  audit::AuditEntry e;
-  e.actor = actor.id;
-  e.terminal = actor.terminal;
-  e.action = action;
-  e.purpose = LoggedPurpose(registry_ == nullptr ? nullptr : registry_->purposes(), purpose);
-  e.conditions = "quota=" + std::string(v.limit) + " limit=" + std::to_string(v.value) +
-                 " subject=" + std::string(QuotaSubjectName(subject));
-  e.outcome = "refused:quota_exceeded";
-  Status recorded = registry_ == nullptr ? Status::Ok() : registry_->Record(std::move(e));
+  Status why = Status::ResourceExhausted("the caller's read quota for this purpose is used up (" +
+                                         std::string(v.limit) + ")")
+                   .WithReason("quota_exceeded");
+  Status recorded;
+  if (registry_ != nullptr) {
+    // The codes asked for are named (not whether they exist), as for every refused read.
+    audit::AuditEntry e = registry_->RefusalEntry(actor, action, purpose, why, asked);
+    e.conditions = "quota=" + std::string(v.limit) + " limit=" + std::to_string(v.value) +
+                   " subject=" + std::string(QuotaSubjectName(subject));
+    recorded = registry_->Record(std::move(e));
+  }
   if (hooks_.on_refusal) hooks_.on_refusal(subject);
   Raise(review_.OnRefusal(actor.id, now, /*quota=*/true), actor, purpose);
   if (!recorded.ok()) return recorded;  // a refusal that cannot be recorded is still refused
-  return Status::ResourceExhausted("the caller's read quota for this purpose is used up (" +
-                                   std::string(v.limit) + ")")
-      .WithReason("quota_exceeded");
+  return why;
 }
 
 bool Quotas::AdmitQuietly(const Actor& actor, bool is_operator, const std::string& purpose) {

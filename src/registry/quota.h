@@ -91,8 +91,8 @@ class Quotas {
   // Before a read (`action` is its log action): charges one request, or refuses with
   // kResourceExhausted (reason quota_exceeded) and records the refusal (which limit, no
   // personal data). A quota refusal also raises the quota_exceeded alert.
-  Status Admit(const Actor& actor, bool is_operator, const std::string& purpose,
-               const char* action);
+  Status Admit(const Actor& actor, bool is_operator, const std::string& purpose, const char* action,
+               const std::vector<std::string>& asked = {});
   // Admit for a caller that must not write (a server's I/O thread): charges one request and
   // returns true when Admit would admit it; false when Admit would refuse — nothing counted or
   // recorded then: the caller takes the request through Admit, which records the refusal.

@@ -1,6 +1,8 @@
 // Host reads: show, search and history, each recorded before it is answered; the refusal of a
 // read; and what a purpose lets a person on the host see of a record.
 
+#include <set>
+
 #include "core/bytes.h"
 #include "registry/audit_desk.h"  // ConditionCommitment
 #include "registry/detail/registry_internal.h"
@@ -27,7 +29,7 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
                                                    const Actor& actor, const std::string& purpose,
                                                    bool include_removed) const {
   if (Status why = CheckPurpose(purpose); !why.ok())
-    return Refuse(actor, "resident.show", purpose, why);
+    return Refuse(actor, "resident.show", purpose, why, {resident_code});
   KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.show", purpose);
@@ -55,12 +57,23 @@ Result<std::optional<ResidentView>> Registry::Show(store::RegistryReader& reader
   return std::optional<ResidentView>(std::move(v));
 }
 
-Status Registry::Refuse(const Actor& actor, const char* action, const std::string& purpose,
-                        const Status& why) const {
+audit::AuditEntry Registry::RefusalEntry(const Actor& actor, const char* action,
+                                         const std::string& purpose, const Status& why,
+                                         const std::vector<std::string>& asked) const {
   audit::AuditEntry e = ReadEntry(actor, action, LoggedPurpose(purposes_, purpose));
+  std::set<std::string> named;  // a code asked twice is one resident
+  for (const std::string& code : asked) {
+    std::string t = AskedTarget(*cipher_, code);
+    if (!t.empty() && named.insert(t).second) e.targets.push_back(std::move(t));
+  }
   // The reason, never the rejected value (messages here name no personal data).
   e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
-  KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+  return e;
+}
+
+Status Registry::Refuse(const Actor& actor, const char* action, const std::string& purpose,
+                        const Status& why, const std::vector<std::string>& asked) const {
+  KAKUNIN_RETURN_IF_ERROR(Record(RefusalEntry(actor, action, purpose, why, asked)));
   return why;
 }
 
@@ -201,7 +214,7 @@ Result<std::optional<std::vector<VersionView>>> Registry::History(store::Registr
                                                                   const std::string& purpose,
                                                                   bool include_removed) const {
   if (Status why = CheckPurpose(purpose); !why.ok())
-    return Refuse(actor, "resident.history", purpose, why);
+    return Refuse(actor, "resident.history", purpose, why, {resident_code});
   KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(resident_code));
   if (row && row->status == ResidentStatus::kRemoved && !include_removed) row.reset();
   audit::AuditEntry entry = ReadEntry(actor, "resident.history", purpose);

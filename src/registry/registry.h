@@ -128,6 +128,11 @@ struct ProvidedVersion {
 // Deterministic under the node's key: two reads of one code name the same target.
 std::string ResidentTarget(const crypto::FieldCipher& cipher, std::string_view resident_code,
                            bool found);
+// A code a refused request asked for, not looked up: "mac:<hex>" (neither found nor missing),
+// so that the refusal is in that resident's chain (audit search --target, access statements)
+// without saying whether the node holds them. Empty for anything that is not a resident
+// code's shape (11 digits), which names nobody.
+std::string AskedTarget(const crypto::FieldCipher& cipher, std::string_view resident_code);
 
 // Thread-safe: the store serialises writes; each call that reads opens or reuses a
 // reader on the calling thread's behalf.
@@ -252,11 +257,17 @@ class Registry {
   // verbatim.
   void UseGaiji(const class GaijiRegister* gaiji) { gaiji_ = gaiji; }
 
+  // The entry of a refused read: the purpose as LoggedPurpose names it, the reason, and each
+  // resident code in `asked` (the codes the request named) as AskedTarget.
+  audit::AuditEntry RefusalEntry(const Actor& actor, const char* action, const std::string& purpose,
+                                 const Status& why, const std::vector<std::string>& asked) const;
+
  private:
   // Records a refused read (bad purpose, criteria, items) and returns `why`: refusals are
   // operations too, and repeated ones are what a reviewer looks for.
+  // `asked`: the resident codes the refused request named (AskedTarget).
   Status Refuse(const Actor& actor, const char* action, const std::string& purpose,
-                const Status& why) const;
+                const Status& why, const std::vector<std::string>& asked = {}) const;
   Result<SearchOutcome> SearchImpl(store::RegistryReader& reader, const SearchRequest& request,
                                    const Actor& actor, const std::string& purpose,
                                    const std::function<Status(store::RegistryTxn&)>& recheck) const;

@@ -139,6 +139,28 @@ TEST_F(RegistryTest, ARejectedNotificationChangesNothingAndKeepsItsSequence) {
   EXPECT_EQ(Stats().active, 2);
 }
 
+// A refused notification's entry names the code it was sent for without claiming the resident
+// was found: a removal of a code the registry never held is not "found" (review finding).
+TEST_F(RegistryTest, ARefusedNotificationDoesNotSayItsResidentWasFound) {
+  const auto gone = Make(kKofu, 1, ChangeReason::kDeath, "1000000001", "10000000001");
+  EXPECT_EQ(SendOne(gone).errors, Record(ErrorCode::kNotFound));
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  auto reader = *store_->OpenReader();
+  store::AuditQuery q;
+  q.action = "notification.apply";
+  auto rows = reader->SearchAudit(q);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  auto refused = audit::DecodeStoredEntry((*rows)[0]);
+  auto applied = audit::DecodeStoredEntry((*rows)[1]);
+  ASSERT_TRUE(refused.ok() && applied.ok());
+  EXPECT_EQ(refused->outcome, "refused:record:not_found");
+  EXPECT_EQ(refused->targets,
+            std::vector<std::string>{AskedTarget(*cipher_, gone.resident_code.str())});
+  ASSERT_EQ(applied->targets.size(), 1u);
+  EXPECT_TRUE(applied->targets[0].ends_with(":found"));
+}
+
 TEST_F(RegistryTest, FieldErrorsPassThroughWithoutState) {
   std::vector<PreparedNotification> batch;
   batch.push_back(registry_->Prepare(CheckJsonNotification("{}", registry_->check_options())));
