@@ -70,12 +70,15 @@ const char kHelp[] =
     "         [--criterion KIND=VALUE | --criteria JSON] [--limit N]\n"
     "                               entries as JSON lines (the search is itself recorded);\n"
     "                               with criteria, only the searches made with exactly those\n"
-    "                               (tested against their keyed commitment)\n"
+    "                               (tested against their keyed commitment); with --target,\n"
+    "                               the entries of every code the resident has held\n"
     "  statement --resident CODE [--checkpoint FILE] [--out FILE]\n"
     "                               the resident's access statement (JSON): every entry that\n"
-    "                               named them, with proofs against the signed checkpoint and\n"
-    "                               its resident map that none is left out (for a resident\n"
-    "                               never named, the map's proof that it holds none); with\n"
+    "                               named them, under this code and every earlier or later\n"
+    "                               one (a part per code), with proofs against the signed\n"
+    "                               checkpoint and its resident map that none is left out\n"
+    "                               (for a code never named, the map's proof that it holds\n"
+    "                               none); with\n"
     "                               --checkpoint (one seen before), a consistency proof from it\n"
     "  check-statement --public-key FILE [--checkpoint FILE] STATEMENT\n"
     "                               check a statement with nothing but the public key (no\n"
@@ -264,7 +267,8 @@ int CheckStatementCommand(const Args& args, Io& io) {
     io.out << "不正 / INVALID: " << check.problem << "\n";
     return kExitRejected;
   }
-  io.out << "有効 / VALID: " << check.entries << " entries name this resident in the signed log of "
+  io.out << "有効 / VALID: " << check.entries << " entries name this resident under " << check.codes
+         << " resident code" << (check.codes == 1 ? "" : "s") << " in the signed log of "
          << check.tree_size << " entries, and none is left out";
   if (check.keys_followed > 0) {
     // Signed by a later key of the node, which the key given announced.
@@ -522,7 +526,8 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       if (!v || *v < 1 || *v > 100000) return Usage(io, "--limit must be 1..100000");
       q.limit = static_cast<int>(*v);
     }
-    auto rows = n.audit->Search(q);
+    int codes_searched = 0;
+    auto rows = n.audit->Search(q, &codes_searched);
     if (!rows.ok()) return Fail(io, rows.status());
     // Reading the log is an operation too.
     audit::AuditEntry e;
@@ -541,6 +546,11 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     if (!st.ok()) return Fail(io, st);
     (void)SealLog(n);
     for (const auto& r : *rows) io.out << EntryJson(r) << "\n";
+    if (q.target) {
+      // The entries of every code the resident has held, as their statement shows them.
+      io.err << "検索した住民票コード / resident codes searched: " << codes_searched
+             << " (the code given and every earlier or later code of the same resident)\n";
+    }
     return kExitOk;
   }
   return Usage(io, "unknown subcommand '" + sub + "'");
