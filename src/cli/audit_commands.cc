@@ -128,8 +128,13 @@ std::string EntryJson(const registry::LogRecord& row) {
   out += "]";
   field("conditions", e->conditions);
   if (e->version != audit::kEntryVersion1) {
-    // Version 2: the criteria by kind; their values are only a keyed commitment (never shown).
-    out += ",\"version\":2,\"criteria\":[";
+    // Version 2 or 3 (3: with state leaves, the record versions written; their count only).
+    // The criteria by kind; their values are only a keyed commitment (never shown).
+    out += ",\"version\":" + std::to_string(e->version);
+    if (e->version == audit::kEntryVersion3) {
+      out += ",\"state_leaves\":" + std::to_string(e->state.size());
+    }
+    out += ",\"criteria\":[";
     for (size_t i = 0; i < e->criteria.size(); ++i) {
       if (i) out += ",";
       const std::string& c = e->criteria[i];
