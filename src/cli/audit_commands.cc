@@ -70,7 +70,9 @@ const char kHelp[] =
     "         [--criterion KIND=VALUE | --criteria JSON] [--limit N]\n"
     "                               entries as JSON lines (the search is itself recorded);\n"
     "                               with criteria, only the searches made with exactly those\n"
-    "                               (tested against their keyed commitment); with --target,\n"
+    "                               (tested against their keyed commitment); kinds:\n"
+    "                               name_kana name birth_date sex address\n"
+    "                               individual_number, each at most once; with --target,\n"
     "                               the entries of every code the resident has held\n"
     "  statement --resident CODE [--checkpoint FILE] [--out FILE]\n"
     "                               the resident's access statement (JSON): every entry that\n"
@@ -525,6 +527,11 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
         if (!val.is_string()) return Usage(io, "--criteria values are strings");
         q.criteria.emplace_back(k, val.text());
       }
+    }
+    // An unknown kind or a kind twice matches no search: refused, not answered "none".
+    if (Status st = registry::CheckCriteria(q.criteria); !st.ok()) {
+      return Usage(io, std::string(args->Has("criteria") ? "--criteria" : "--criterion") + ": " +
+                           st.message());
     }
     if (auto l = args->Get("limit")) {
       auto v = ParseCount(l);

@@ -39,6 +39,26 @@ Result<audit::VerifyReport> AuditDesk::Verify() const {
   return report;
 }
 
+Status CheckCriteria(const std::vector<std::pair<std::string, std::string>>& criteria) {
+  std::string kinds;
+  for (std::string_view k : kCriterionKinds) kinds += (kinds.empty() ? "" : ", ") + std::string(k);
+  for (size_t i = 0; i < criteria.size(); ++i) {
+    const std::string& kind = criteria[i].first;
+    if (std::find(std::begin(kCriterionKinds), std::end(kCriterionKinds), kind) ==
+        std::end(kCriterionKinds)) {
+      // Not echoed: what was typed may be a value in the wrong place.
+      return Status::InvalidArgument("unknown criterion kind (the kinds: " + kinds + ")");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (criteria[j].first == kind) {
+        return Status::InvalidArgument("criterion kind " + kind +
+                                       " given twice (a search holds each kind once)");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 std::string CanonicalCriteria(std::vector<std::pair<std::string, std::string>> criteria) {
   std::sort(criteria.begin(), criteria.end());
   std::string out;
@@ -156,6 +176,7 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query, int* cod
   // A suspicion is tested by the commitment, which only a full decode shows: the other
   // filters narrow the rows, then the commitment picks (the limit counts matches).
   std::string commitment;
+  KAKUNIN_RETURN_IF_ERROR(CheckCriteria(query.criteria));
   if (!query.criteria.empty()) {
     commitment = ConditionCommitment(*cipher_, query.criteria);
     q.limit = INT_MAX;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/archive.h"
@@ -40,6 +41,13 @@ struct LogQuery {
   std::vector<std::pair<std::string, std::string>> criteria;
   int limit = 1000;
 };
+
+// The criterion kinds a resident search records (Registry::Search), in clear in its entry.
+inline constexpr std::string_view kCriterionKinds[] = {"name_kana", "name",    "birth_date",
+                                                       "sex",       "address", "individual_number"};
+// InvalidArgument if a kind is not one of kCriterionKinds or is given twice: such a suspicion
+// matches no search, and saying nothing would read as "never searched". Names no value.
+Status CheckCriteria(const std::vector<std::pair<std::string, std::string>>& criteria);
 
 // The canonical encoding of a search's criterion values: the pairs sorted by kind, each as
 // u32 big-endian length ‖ kind ‖ u32 big-endian length ‖ value.
