@@ -2,7 +2,9 @@
 // statements, but under a fixed key no checkpoint verifies, so CheckStatement stops at the
 // note. Here the statement's checkpoint is replaced by one signed with this process's own key,
 // over a root and map root taken from the input, so the entry, target, inclusion, chain, map
-// membership and absence, and consistency checks all run on what the fuzzer makes.
+// membership and absence, code-change linking across parts (one per resident code), and
+// consistency checks all run on what the fuzzer makes. Statements of version 1 (one code at the
+// top level) and version 2 (parts) are both read.
 // Also: ParseCheckpoint (JSON or note) under that key.
 //
 // Input: selector byte; for statements 32 bytes root ‖ 32 bytes map root ‖ 1 byte earlier
@@ -11,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -64,7 +68,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!again.ok() || StatementToJson(*again) != StatementToJson(*s)) std::abort();
   // Its checkpoint, re-signed: as large as its entries need (or as the fuzzer says).
   Checkpoint c;
-  c.tree_size = s->entries.empty() ? 1 + delta % 8 : s->entries.back().seq + 1 + delta % 8;
+  int64_t last = -1;
+  for (const auto& part : s->parts) {
+    if (!part.entries.empty()) last = std::max(last, part.entries.back().seq);
+  }
+  if (last > INT64_MAX - 16) return 0;
+  c.tree_size = last + 1 + delta % 8;
   if (c.tree_size <= 0) return 0;
   c.root = root;
   c.time = 1;
@@ -75,7 +84,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!sig.ok()) std::abort();
   c.signature = *sig;
   s->checkpoint_note = CheckpointToNote(c, key);
-  (void)CheckStatement(*s, key, std::nullopt);
+  auto alone = CheckStatement(*s, key, std::nullopt);
+  if (alone.ok && (alone.codes != static_cast<int64_t>(s->parts.size()) || alone.codes < 1)) {
+    std::abort();  // the summary must say over how many codes
+  }
   // Against an earlier (or, when the delta says so, a newer) checkpoint.
   Checkpoint earlier = c;
   earlier.tree_size = (delta & 0x80) ? c.tree_size + 1 : std::max<int64_t>(1, c.tree_size - delta);

@@ -73,6 +73,18 @@ std::optional<std::pair<std::string, std::string>> AnnouncedKeys(std::string_vie
   return std::make_pair(std::move(*previous), std::move(*next));
 }
 
+// Whether `e` changed a resident code, naming the old and the new: a notification applied
+// (registry::Registry::ApplyOne: conditions "<municipality>#<seq> <reason>"), or a forwarded
+// change the national node made current (NationalDesk: conditions end with the reason).
+bool IsCodeChange(const AuditEntry& e) {
+  constexpr std::string_view kReason = " resident_code_changed";
+  const std::string_view c = e.conditions;
+  const bool applied = (e.action == "notification.apply" && e.outcome == "done") ||
+                       (e.action == "link.apply" && e.outcome == "current");
+  return applied && e.target_count == 2 && c.size() > kReason.size() &&
+         c.substr(c.size() - kReason.size()) == kReason;
+}
+
 }  // namespace
 
 namespace {
@@ -129,8 +141,18 @@ Result<std::pair<int64_t, std::string>> ResidentChain(store::RegistryReader& rea
 }
 
 Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view public_key,
-                                 std::string_view key, std::optional<int64_t> old_size) {
-  if (key.size() != kMapKeySize) return Status::InvalidArgument("a resident key is 32 bytes");
+                                 const std::vector<std::string>& keys,
+                                 std::optional<int64_t> old_size) {
+  if (keys.empty() || keys.size() > kMaxStatementParts) {
+    return Status::InvalidArgument("a statement covers 1 to " + std::to_string(kMaxStatementParts) +
+                                   " resident keys");
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].size() != kMapKeySize) return Status::InvalidArgument("a resident key is 32 bytes");
+    if (std::find(keys.begin(), keys.begin() + i, keys[i]) != keys.begin() + i) {
+      return Status::InvalidArgument("a resident key is given twice");
+    }
+  }
   // One snapshot for the whole statement: the checkpoint, the map it signs and every proof are
   // read from the same state even while appends and map updates commit, and a thousand proofs
   // cost one read transaction.
@@ -145,43 +167,52 @@ Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view
   const Checkpoint cp = CheckpointOf(*signs_map);
   Statement s;
   s.checkpoint_note = CheckpointToNote(cp, public_key);
-  s.resident_key = std::string(key);
-  // The entries naming the key, by any status, in log order, up to the checkpoint.
-  KAKUNIN_ASSIGN_OR_RETURN(rows, NamingRows(reader, key, 0, cp.tree_size));
-  for (const auto& [seq, row] : rows) {
-    KAKUNIN_ASSIGN_OR_RETURN(e, DecodeStoredEntry(row));
-    if (e.version == kEntryVersion1) continue;  // the map covers version-2 (and 3) entries only
-    std::vector<TargetLeaf> leaves;
-    auto at = TargetIndexOf(row, key, &leaves);
-    if (!at) continue;
-    StatementEntry se;
-    se.seq = seq;
-    se.payload = *row.payload;
-    se.target_index = static_cast<uint32_t>(*at);
-    se.target_leaf = EncodeTargetLeaves({leaves[*at]});
-    se.target_path = TargetPath(leaves, *at);
-    KAKUNIN_ASSIGN_OR_RETURN(inc, ProveInclusion(reader, seq, cp.tree_size));
-    se.inclusion = std::move(inc.path);
-    s.entries.push_back(std::move(se));
-  }
+  size_t total = 0;
   ReaderMapNodes nodes(reader);
-  auto proof = ProveMapKey(nodes, key);
-  if (proof.ok()) {
-    s.map_proof = std::move(*proof);
-  } else if (proof.status().code() == StatusCode::kNotFound && s.entries.empty()) {
-    // Never named (or not since retention): the map proves that it holds no chain for k. The
-    // key at k's place has its value as of the checkpoint — its head row if it has not moved
-    // since, else its chain recomputed up to the checkpoint.
-    auto value_of = [&](const std::string& other) -> Result<std::string> {
-      KAKUNIN_ASSIGN_OR_RETURN(h, reader.ResidentHead(other));
-      if (h && h->last_seq < cp.tree_size) return MapValue(h->count, h->head);
-      KAKUNIN_ASSIGN_OR_RETURN(chain, ResidentChain(reader, other, 0, cp.tree_size));
-      return MapValue(chain.first, chain.second);
-    };
-    KAKUNIN_ASSIGN_OR_RETURN(absence, ProveMapAbsence(nodes, key, value_of));
-    s.absence = std::move(absence);
-  } else {
-    return proof.status();
+  for (const std::string& key : keys) {
+    StatementPart part;
+    part.resident_key = key;
+    // The entries naming the key, by any status, in log order, up to the checkpoint.
+    KAKUNIN_ASSIGN_OR_RETURN(rows, NamingRows(reader, key, 0, cp.tree_size));
+    for (const auto& [seq, row] : rows) {
+      KAKUNIN_ASSIGN_OR_RETURN(e, DecodeStoredEntry(row));
+      if (e.version == kEntryVersion1) continue;  // the map covers version-2 (and 3) entries only
+      std::vector<TargetLeaf> leaves;
+      auto at = TargetIndexOf(row, key, &leaves);
+      if (!at) continue;
+      if (++total > kMaxStatementEntries) {
+        return Status::ResourceExhausted("the statement would hold more than " +
+                                         std::to_string(kMaxStatementEntries) + " entries");
+      }
+      StatementEntry se;
+      se.seq = seq;
+      se.payload = *row.payload;
+      se.target_index = static_cast<uint32_t>(*at);
+      se.target_leaf = EncodeTargetLeaves({leaves[*at]});
+      se.target_path = TargetPath(leaves, *at);
+      KAKUNIN_ASSIGN_OR_RETURN(inc, ProveInclusion(reader, seq, cp.tree_size));
+      se.inclusion = std::move(inc.path);
+      part.entries.push_back(std::move(se));
+    }
+    auto proof = ProveMapKey(nodes, key);
+    if (proof.ok()) {
+      part.map_proof = std::move(*proof);
+    } else if (proof.status().code() == StatusCode::kNotFound && part.entries.empty()) {
+      // Never named (or not since retention): the map proves that it holds no chain for k. The
+      // key at k's place has its value as of the checkpoint — its head row if it has not moved
+      // since, else its chain recomputed up to the checkpoint.
+      auto value_of = [&](const std::string& other) -> Result<std::string> {
+        KAKUNIN_ASSIGN_OR_RETURN(h, reader.ResidentHead(other));
+        if (h && h->last_seq < cp.tree_size) return MapValue(h->count, h->head);
+        KAKUNIN_ASSIGN_OR_RETURN(chain, ResidentChain(reader, other, 0, cp.tree_size));
+        return MapValue(chain.first, chain.second);
+      };
+      KAKUNIN_ASSIGN_OR_RETURN(absence, ProveMapAbsence(nodes, key, value_of));
+      part.absence = std::move(absence);
+    } else {
+      return proof.status();
+    }
+    s.parts.push_back(std::move(part));
   }
   if (old_size) {
     KAKUNIN_ASSIGN_OR_RETURN(con, ProveConsistency(reader, *old_size, cp.tree_size));
@@ -336,30 +367,114 @@ Status ApplyChainRestarts(store::RegistryTxn& txn, const ChainRestartPlan& plan,
   return Status::Ok();
 }
 
-std::string StatementToJson(const Statement& s) {
-  std::string out = std::string("{\"format\":\"") + kFormat + "\",\"version\":1,\"checkpoint\":";
-  text::AppendJsonString(s.checkpoint_note, &out);
-  const MapProof& path = s.absence ? s.absence->path : s.map_proof;
-  out += ",\"resident_key\":\"" + HexEncode(s.resident_key) + "\",\"" +
-         (s.absence ? "absence_proof" : "map_proof") +
-         "\":{\"depth\":" + std::to_string(path.depth) + ",\"bitmap\":\"" + HexEncode(path.bitmap) +
-         "\",\"siblings\":";
-  HexArray(path.siblings, &out);
-  if (s.absence && !s.absence->other_key.empty()) {
-    out += ",\"other_key\":\"" + HexEncode(s.absence->other_key) + "\",\"other_value\":\"" +
-           HexEncode(s.absence->other_value) + "\"";
+namespace {
+
+void AppendPart(const StatementPart& p, std::string* out) {
+  const MapProof& path = p.absence ? p.absence->path : p.map_proof;
+  *out += "{\"resident_key\":\"" + HexEncode(p.resident_key) + "\",\"" +
+          (p.absence ? "absence_proof" : "map_proof") +
+          "\":{\"depth\":" + std::to_string(path.depth) + ",\"bitmap\":\"" +
+          HexEncode(path.bitmap) + "\",\"siblings\":";
+  HexArray(path.siblings, out);
+  if (p.absence && !p.absence->other_key.empty()) {
+    *out += ",\"other_key\":\"" + HexEncode(p.absence->other_key) + "\",\"other_value\":\"" +
+            HexEncode(p.absence->other_value) + "\"";
   }
-  out += "},\"entries\":[";
-  for (size_t i = 0; i < s.entries.size(); ++i) {
-    const StatementEntry& e = s.entries[i];
+  *out += "},\"entries\":[";
+  for (size_t i = 0; i < p.entries.size(); ++i) {
+    const StatementEntry& e = p.entries[i];
+    if (i) *out += ",";
+    *out += "{\"seq\":" + std::to_string(e.seq) + ",\"payload\":\"" + HexEncode(e.payload) +
+            "\",\"target_index\":" + std::to_string(e.target_index) + ",\"target_leaf\":\"" +
+            HexEncode(e.target_leaf) + "\",\"target_path\":";
+    HexArray(e.target_path, out);
+    *out += ",\"inclusion\":";
+    HexArray(e.inclusion, out);
+    *out += "}";
+  }
+  *out += "]}";
+}
+
+// One code's members (resident_key, map_proof or absence_proof, entries) of `obj`: a part of a
+// version-2 statement, or a version-1 statement itself; the caller checks the member count.
+// `entries_left` bounds the entries over all parts.
+bool ReadPart(const text::JsonValue& obj, StatementPart* out, size_t* entries_left) {
+  StatementPart s;
+  auto key = Hex(obj.Find("resident_key"), kMapKeySize);
+  if (!key || key->size() != kMapKeySize) return false;
+  s.resident_key = std::move(*key);
+  // Exactly one of the two map proofs.
+  const auto* present = obj.Find("map_proof");
+  const auto* absent = obj.Find("absence_proof");
+  if ((present != nullptr) == (absent != nullptr)) return false;
+  const auto* mp = present ? present : absent;
+  if (!mp->is_object()) return false;
+  const auto* other_key = mp->Find("other_key");
+  const auto* other_value = mp->Find("other_value");
+  if ((other_key != nullptr) != (other_value != nullptr) || (present && other_key) ||
+      mp->members().size() != (other_key ? 5u : 3u)) {
+    return false;
+  }
+  auto depth = Int(mp->Find("depth"));
+  auto bitmap = Hex(mp->Find("bitmap"), kMapKeySize);
+  auto siblings = Hashes(mp->Find("siblings"), 8 * kMapKeySize);
+  if (!depth || *depth > 8 * static_cast<int64_t>(kMapKeySize) || !bitmap || !siblings) {
+    return false;
+  }
+  MapProof path{static_cast<uint32_t>(*depth), std::move(*bitmap), std::move(*siblings)};
+  if (present) {
+    s.map_proof = std::move(path);
+  } else {
+    MapAbsenceProof a;
+    a.path = std::move(path);
+    if (other_key) {
+      auto k = Hex(other_key, kMapKeySize);
+      auto val = Hex(other_value, 32);
+      if (!k || k->size() != kMapKeySize || !val || val->size() != 32) return false;
+      a.other_key = std::move(*k);
+      a.other_value = std::move(*val);
+    }
+    s.absence = std::move(a);
+  }
+  const auto* entries = obj.Find("entries");
+  if (!entries || !entries->is_array() || entries->items().size() > *entries_left ||
+      (absent && !entries->items().empty())) {
+    return false;
+  }
+  *entries_left -= entries->items().size();
+  for (const auto& item : entries->items()) {
+    if (!item.is_object() || item.members().size() != 6) return false;
+    StatementEntry e;
+    auto seq = Int(item.Find("seq"));
+    auto payload = Hex(item.Find("payload"), 1 << 20);
+    auto index = Int(item.Find("target_index"));
+    auto leaf = Hex(item.Find("target_leaf"), kTargetMacSize + 2 + 32);
+    auto target_path = Hashes(item.Find("target_path"), 64);
+    auto inclusion = Hashes(item.Find("inclusion"), 64);
+    if (!seq || !payload || !index || *index > UINT32_MAX || !leaf || !target_path || !inclusion) {
+      return false;
+    }
+    e.seq = *seq;
+    e.payload = std::move(*payload);
+    e.target_index = static_cast<uint32_t>(*index);
+    e.target_leaf = std::move(*leaf);
+    e.target_path = std::move(*target_path);
+    e.inclusion = std::move(*inclusion);
+    s.entries.push_back(std::move(e));
+  }
+  *out = std::move(s);
+  return true;
+}
+
+}  // namespace
+
+std::string StatementToJson(const Statement& s) {
+  std::string out = std::string("{\"format\":\"") + kFormat + "\",\"version\":2,\"checkpoint\":";
+  text::AppendJsonString(s.checkpoint_note, &out);
+  out += ",\"parts\":[";
+  for (size_t i = 0; i < s.parts.size(); ++i) {
     if (i) out += ",";
-    out += "{\"seq\":" + std::to_string(e.seq) + ",\"payload\":\"" + HexEncode(e.payload) +
-           "\",\"target_index\":" + std::to_string(e.target_index) + ",\"target_leaf\":\"" +
-           HexEncode(e.target_leaf) + "\",\"target_path\":";
-    HexArray(e.target_path, &out);
-    out += ",\"inclusion\":";
-    HexArray(e.inclusion, &out);
-    out += "}";
+    AppendPart(s.parts[i], &out);
   }
   out += "]";
   if (s.consistency_old_size) {
@@ -387,77 +502,43 @@ std::string StatementToJson(const Statement& s) {
 
 Result<Statement> StatementFromJson(std::string_view json) {
   const Status bad = Status::InvalidArgument("not an access statement");
-  auto v = text::ParseJson(json, {.max_bytes = kMaxStatementBytes, .max_depth = 5});
+  // Depth: statement, parts, part, entries, entry, path, hash.
+  auto v = text::ParseJson(json, {.max_bytes = kMaxStatementBytes, .max_depth = 7});
   if (!v.ok() || !v->is_object()) return bad;
   const auto* format = v->Find("format");
   const auto* version = v->Find("version");
   const auto* note = v->Find("checkpoint");
   const auto* con = v->Find("consistency");
-  if (!format || format->text() != kFormat || !version || version->AsInt64() != 1 || !note ||
-      !note->is_string() || note->text().size() > kMaxNoteBytes ||
-      v->members().size() != 6u + (con ? 1 : 0) + (v->Find("key_history") ? 1 : 0)) {
+  const auto* keys = v->Find("key_history");
+  const int64_t version_number = version ? version->AsInt64().value_or(0) : 0;
+  if (!format || format->text() != kFormat || (version_number != 1 && version_number != 2) ||
+      !note || !note->is_string() || note->text().size() > kMaxNoteBytes) {
     return bad;
   }
+  const size_t optional = (con ? 1 : 0) + (keys ? 1 : 0);
   Statement s;
   s.checkpoint_note = note->text();
-  auto key = Hex(v->Find("resident_key"), kMapKeySize);
-  if (!key || key->size() != kMapKeySize) return bad;
-  s.resident_key = std::move(*key);
-  // Exactly one of the two map proofs.
-  const auto* present = v->Find("map_proof");
-  const auto* absent = v->Find("absence_proof");
-  if ((present != nullptr) == (absent != nullptr)) return bad;
-  const auto* mp = present ? present : absent;
-  if (!mp->is_object()) return bad;
-  const auto* other_key = mp->Find("other_key");
-  const auto* other_value = mp->Find("other_value");
-  if ((other_key != nullptr) != (other_value != nullptr) || (present && other_key) ||
-      mp->members().size() != (other_key ? 5u : 3u)) {
-    return bad;
-  }
-  auto depth = Int(mp->Find("depth"));
-  auto bitmap = Hex(mp->Find("bitmap"), kMapKeySize);
-  auto siblings = Hashes(mp->Find("siblings"), 8 * kMapKeySize);
-  if (!depth || *depth > 8 * static_cast<int64_t>(kMapKeySize) || !bitmap || !siblings) return bad;
-  MapProof path{static_cast<uint32_t>(*depth), std::move(*bitmap), std::move(*siblings)};
-  if (present) {
-    s.map_proof = std::move(path);
+  size_t entries_left = kMaxStatementEntries;
+  if (version_number == 1) {
+    // One code, its members at the top level.
+    if (v->members().size() != 6u + optional) return bad;
+    StatementPart part;
+    if (!ReadPart(*v, &part, &entries_left)) return bad;
+    s.parts.push_back(std::move(part));
   } else {
-    MapAbsenceProof a;
-    a.path = std::move(path);
-    if (other_key) {
-      auto k = Hex(other_key, kMapKeySize);
-      auto val = Hex(other_value, 32);
-      if (!k || k->size() != kMapKeySize || !val || val->size() != 32) return bad;
-      a.other_key = std::move(*k);
-      a.other_value = std::move(*val);
-    }
-    s.absence = std::move(a);
-  }
-  const auto* entries = v->Find("entries");
-  if (!entries || !entries->is_array() || entries->items().size() > kMaxStatementEntries ||
-      (absent && !entries->items().empty())) {
-    return bad;
-  }
-  for (const auto& item : entries->items()) {
-    if (!item.is_object() || item.members().size() != 6) return bad;
-    StatementEntry e;
-    auto seq = Int(item.Find("seq"));
-    auto payload = Hex(item.Find("payload"), 1 << 20);
-    auto index = Int(item.Find("target_index"));
-    auto leaf = Hex(item.Find("target_leaf"), kTargetMacSize + 2 + 32);
-    auto path = Hashes(item.Find("target_path"), 64);
-    auto inclusion = Hashes(item.Find("inclusion"), 64);
-    if (!seq || !payload || !index || *index > UINT32_MAX || !leaf || !path || !inclusion) {
+    const auto* parts = v->Find("parts");
+    if (v->members().size() != 4u + optional || !parts || !parts->is_array() ||
+        parts->items().empty() || parts->items().size() > kMaxStatementParts) {
       return bad;
     }
-    e.seq = *seq;
-    e.payload = std::move(*payload);
-    e.target_index = static_cast<uint32_t>(*index);
-    e.target_leaf = std::move(*leaf);
-    e.target_path = std::move(*path);
-    e.inclusion = std::move(*inclusion);
-    s.entries.push_back(std::move(e));
+    for (const auto& item : parts->items()) {
+      StatementPart part;
+      if (!item.is_object() || item.members().size() != 3 ||
+          !ReadPart(item, &part, &entries_left)) {
+        return bad;
+      }
+      s.parts.push_back(std::move(part));
+    }
   }
   if (con) {
     if (!con->is_object() || con->members().size() != 2) return bad;
@@ -467,7 +548,7 @@ Result<Statement> StatementFromJson(std::string_view json) {
     s.consistency_old_size = *old_size;
     s.consistency_path = std::move(*path);
   }
-  if (const auto* keys = v->Find("key_history")) {
+  if (keys) {
     if (!keys->is_array() || keys->items().empty() || keys->items().size() > kMaxKeySteps) {
       return bad;
     }
@@ -529,46 +610,87 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
   if (!VerifyCheckpoint(*cp, trusted)) return fail("the checkpoint's signature does not verify");
   if (cp->map_root.size() != 32) return fail("the checkpoint signs no resident map");
   r.tree_size = cp->tree_size;
-  if (s.resident_key.size() != kMapKeySize) return fail("the resident key is malformed");
-  std::string head = MapEmpty();
-  int64_t last_seq = -1;
-  for (const StatementEntry& e : s.entries) {
-    const std::string at = "entry " + std::to_string(e.seq);
-    if (e.seq <= last_seq) return fail(at + " is out of order or repeated");
-    last_seq = e.seq;
-    if (e.seq >= cp->tree_size) return fail(at + " is beyond the signed checkpoint");
-    auto entry = DecodeEntry(e.payload);
-    if (!entry.ok() || entry->version == kEntryVersion1) return fail(at + " does not decode");
-    if (static_cast<int64_t>(entry->sequence) != e.seq) return fail(at + " holds another entry");
-    auto leaves = DecodeTargetLeaves(e.target_leaf);
-    if (!leaves.ok() || leaves->size() != 1) return fail(at + ": its target leaf is malformed");
-    if ((*leaves)[0].mac != s.resident_key) return fail(at + " names another resident");
-    if (e.target_index >= entry->target_count ||
-        !VerifyInclusion(TargetLeafHash((*leaves)[0]), e.target_index, entry->target_count,
-                         e.target_path, entry->target_root)) {
-      return fail(at + ": the resident is not among its targets");
-    }
-    const std::string leaf_hash = LeafHash(e.payload);
-    if (!VerifyInclusion(leaf_hash, static_cast<uint64_t>(e.seq),
-                         static_cast<uint64_t>(cp->tree_size), e.inclusion, cp->root)) {
-      return fail(at + " is not in the signed log (altered, or from another log)");
-    }
-    head = NextResidentHead(head, static_cast<uint64_t>(e.seq), leaf_hash);
+  if (s.parts.empty() || s.parts.size() > kMaxStatementParts) {
+    return fail("the statement has no resident code, or too many");
   }
-  r.entries = static_cast<int64_t>(s.entries.size());
-  if (s.absence) {
-    if (!s.entries.empty()) return fail("a statement of absence lists entries");
-    if (!VerifyMapAbsence(s.resident_key, *s.absence, cp->map_root)) {
+  // Each entry shown, by sequence: the target indices at which parts show it, and whether it
+  // changed a resident code (then both codes' parts must show it).
+  struct Shown {
+    std::set<uint32_t> indices;
+    bool code_change = false;
+  };
+  std::map<int64_t, Shown> shown;
+  std::set<std::string> keys_seen;
+  for (size_t p = 0; p < s.parts.size(); ++p) {
+    const StatementPart& part = s.parts[p];
+    // Which part, when there are several: by its place only (the key says nothing to a reader).
+    const std::string in = s.parts.size() == 1 ? std::string()
+                                               : " (code " + std::to_string(p + 1) + " of " +
+                                                     std::to_string(s.parts.size()) + ")";
+    if (part.resident_key.size() != kMapKeySize) return fail("the resident key is malformed" + in);
+    if (!keys_seen.insert(part.resident_key).second) {
+      return fail("a resident code is shown twice" + in);
+    }
+    std::string head = MapEmpty();
+    int64_t last_seq = -1;
+    for (const StatementEntry& e : part.entries) {
+      const std::string at = "entry " + std::to_string(e.seq) + in;
+      if (e.seq <= last_seq) return fail(at + " is out of order or repeated");
+      last_seq = e.seq;
+      if (e.seq >= cp->tree_size) return fail(at + " is beyond the signed checkpoint");
+      auto entry = DecodeEntry(e.payload);
+      if (!entry.ok() || entry->version == kEntryVersion1) return fail(at + " does not decode");
+      if (static_cast<int64_t>(entry->sequence) != e.seq) return fail(at + " holds another entry");
+      auto leaves = DecodeTargetLeaves(e.target_leaf);
+      if (!leaves.ok() || leaves->size() != 1) return fail(at + ": its target leaf is malformed");
+      if ((*leaves)[0].mac != part.resident_key) return fail(at + " names another resident");
+      if (e.target_index >= entry->target_count ||
+          !VerifyInclusion(TargetLeafHash((*leaves)[0]), e.target_index, entry->target_count,
+                           e.target_path, entry->target_root)) {
+        return fail(at + ": the resident is not among its targets");
+      }
+      const std::string leaf_hash = LeafHash(e.payload);
+      if (!VerifyInclusion(leaf_hash, static_cast<uint64_t>(e.seq),
+                           static_cast<uint64_t>(cp->tree_size), e.inclusion, cp->root)) {
+        return fail(at + " is not in the signed log (altered, or from another log)");
+      }
+      head = NextResidentHead(head, static_cast<uint64_t>(e.seq), leaf_hash);
+      Shown& sh = shown[e.seq];
+      if (!sh.indices.insert(e.target_index).second) {
+        return fail(at + " names the same target twice");
+      }
+      sh.code_change = IsCodeChange(*entry);
+    }
+    if (part.absence) {
+      if (!part.entries.empty()) return fail("a statement of absence lists entries" + in);
+      if (!VerifyMapAbsence(part.resident_key, *part.absence, cp->map_root)) {
+        return fail(
+            "the signed resident map does not show that no entry names this resident "
+            "(the resident has entries, or the proof is altered)" +
+            in);
+      }
+    } else if (!VerifyMapProof(part.resident_key,
+                               MapLeaf(part.resident_key,
+                                       MapValue(static_cast<int64_t>(part.entries.size()), head)),
+                               part.map_proof, cp->map_root)) {
       return fail(
-          "the signed resident map does not show that no entry names this resident "
-          "(the resident has entries, or the proof is altered)");
+          "the entries are not what the signed resident map holds for this resident (one "
+          "left out, added or altered)" +
+          in);
     }
-  } else if (!VerifyMapProof(s.resident_key, MapLeaf(s.resident_key, MapValue(r.entries, head)),
-                             s.map_proof, cp->map_root)) {
-    return fail(
-        "the entries are not what the signed resident map holds for this resident (one "
-        "left out, added or altered)");
   }
+  // A code change names the old code and the new: both are the person's, so both parts must be
+  // here. Each part is complete (its map proof), so a part left out shows as a change with one
+  // side only.
+  for (const auto& [seq, sh] : shown) {
+    if (sh.code_change && sh.indices.size() != 2) {
+      return fail("entry " + std::to_string(seq) +
+                  " changed the resident code, but the statement lacks the part of the other "
+                  "code (a code of the resident left out)");
+    }
+  }
+  r.entries = static_cast<int64_t>(shown.size());
+  r.codes = static_cast<int64_t>(s.parts.size());
   if (earlier) {
     if (!VerifyCheckpoint(*earlier, public_key) && !VerifyCheckpoint(*earlier, trusted)) {
       return fail("the earlier checkpoint is not signed by this key");

@@ -1,24 +1,37 @@
 #pragma once
 
-// The access statement (提供状況の証明, issue 11 part 2): for one resident, every version-2
+// The access statement (提供状況の証明, issue 11 part 2): for one person, every version-2
 // entry that named them, each with its target path and its inclusion proof against a signed
 // C2SP checkpoint, and the resident map's proof that the checkpoint's signed map holds exactly
 // that many entries with that chain (audit/resident_map.h), so none was left out. It names
 // nobody else: of a batch only this resident's target leaf is shown, the rest as hashes on a
 // path. Checked offline with nothing but the node's public key.
 //
-// JSON (one object, at most kMaxStatementBytes):
-//   {"format":"kakunin-access-statement","version":1,
-//    "checkpoint":"<C2SP note>","resident_key":"<hex>",
-//    "map_proof":{"depth":D,"bitmap":"<hex>","siblings":["<hex>",…]},
-//      — or, for a resident the map does not hold (never named, entries: []),
-//    "absence_proof":{"depth":D,"bitmap":"<hex>","siblings":[…]
-//                     [,"other_key":"<hex>","other_value":"<hex>"]},
-//    "entries":[{"seq":S,"payload":"<hex>","target_index":I,"target_leaf":"<hex>",
-//                "target_path":["<hex>",…],"inclusion":["<hex>",…]},…]
+// A person may have held several resident codes (住民票コードの変更: an amendment with reason
+// resident_code_changed). The log names each code by its own keyed MAC, so the map holds one
+// chain per code. A statement therefore has one part per code of the person — every earlier
+// and later one, whichever was asked for — each with its resident key, its map proof (or proof
+// of absence) and its entries, all against the one checkpoint. The entry that changed a code
+// names both codes; so a statement that shows a code change must show the parts of both codes
+// (CheckStatement), and one code's part cannot be left out while the change is kept.
+//
+// JSON (one object, at most kMaxStatementBytes), version 2:
+//   {"format":"kakunin-access-statement","version":2,
+//    "checkpoint":"<C2SP note>",
+//    "parts":[{"resident_key":"<hex>",
+//              "map_proof":{"depth":D,"bitmap":"<hex>","siblings":["<hex>",…]},
+//                — or, for a code the map does not hold (never named, entries: []),
+//              "absence_proof":{"depth":D,"bitmap":"<hex>","siblings":[…]
+//                               [,"other_key":"<hex>","other_value":"<hex>"]},
+//              "entries":[{"seq":S,"payload":"<hex>","target_index":I,"target_leaf":"<hex>",
+//                          "target_path":["<hex>",…],"inclusion":["<hex>",…]},…]},…]
 //    [,"consistency":{"old_size":M,"path":["<hex>",…]}]
 //    [,"key_history":[{"checkpoint":"<note or JSON>","seq":S,"payload":"<hex>",
 //                      "inclusion":["<hex>",…]},…]]}
+// Version 1 (written before code chains were covered) had one code's members — resident_key,
+// map_proof or absence_proof, entries — at the top level instead of "parts"; it is still read,
+// as a statement of one part, and checked the same way (so a version-1 statement that shows a
+// code change without the other code's part is refused as incomplete).
 //
 // key_history: the log's signing-key announcements (key.signing.rotate, audit/key_rotation.h),
 // oldest first, each with the checkpoint signed by the key it replaces and its inclusion proof
@@ -40,7 +53,9 @@
 namespace kakunin::audit {
 
 inline constexpr size_t kMaxStatementBytes = size_t{64} << 20;
-inline constexpr size_t kMaxStatementEntries = 1 << 20;
+inline constexpr size_t kMaxStatementEntries = 1 << 20;  // over all parts
+// Codes of one person: a code change is rare (a request of the resident, or a leak).
+inline constexpr size_t kMaxStatementParts = 64;
 
 struct StatementEntry {
   int64_t seq = 0;
@@ -59,38 +74,51 @@ struct KeyStep {
   std::vector<std::string> inclusion;  // in `checkpoint`'s tree
 };
 
-struct Statement {
-  std::string checkpoint_note;
+// One resident code of the person: its key, the map's word on it and the entries naming it.
+struct StatementPart {
   std::string resident_key;                // 32 raw bytes
-  MapProof map_proof;                      // when the map holds the resident
+  MapProof map_proof;                      // when the map holds the code
   std::optional<MapAbsenceProof> absence;  // when it does not (then no entries)
   std::vector<StatementEntry> entries;
+};
+
+struct Statement {
+  std::string checkpoint_note;
+  std::vector<StatementPart> parts;  // one per code of the person, at least one
   std::optional<int64_t> consistency_old_size;
   std::vector<std::string> consistency_path;
   std::vector<KeyStep> key_history;
 };
 
-// Builds the statement of `key` against the newest checkpoint that signs the map, with a
-// consistency proof from `old_size` if given. A resident no kept version-2 entry names gets a
-// statement of no entries: the map's proof of absence, or of a chain of none (retention).
+// Builds the statement of the person whose codes have the resident keys `keys` (one part per
+// key, in that order; 1..kMaxStatementParts distinct keys of 32 bytes) against the newest
+// checkpoint that signs the map, with a consistency proof from `old_size` if given, all in one
+// read snapshot. Which codes are one person's is the caller's to say (registry::AuditDesk
+// follows the store's code chain). A code no kept version-2 entry names gets a part of no
+// entries: the map's proof of absence, or of a chain of none (retention).
 Result<Statement> BuildStatement(store::RegistryReader& reader, std::string_view public_key,
-                                 std::string_view key, std::optional<int64_t> old_size);
+                                 const std::vector<std::string>& keys,
+                                 std::optional<int64_t> old_size);
 
 std::string StatementToJson(const Statement& s);
+// Always version 2. StatementFromJson reads versions 1 and 2.
 // Strict: the exact members, hex of the right sizes, within the limits.
 Result<Statement> StatementFromJson(std::string_view json);
 
 struct StatementCheck {
   bool ok = false;
   std::string problem;  // what fails, if !ok
-  int64_t entries = 0;
+  int64_t entries = 0;  // distinct entries over all parts (a code change is in two)
+  int64_t codes = 0;    // parts: resident codes of the person
   int64_t tree_size = 0;
   int64_t keys_followed = 0;  // announcements followed from the key given to the signing one
 };
 // Checks everything: the checkpoint's signature under `public_key` (or under the key that
-// the key history hands `public_key`'s trust to), each entry's payload,
+// the key history hands `public_key`'s trust to); for every part, each entry's payload,
 // target path and inclusion proof, the chain over them into the map value, the map proof into
-// the signed map root (or its absence from the map: then no entries); with `earlier` (a
+// the signed map root (or its absence from the map: then no entries); distinct keys; that every
+// code change shown (an applied notification.apply, or a national link.apply made current, of
+// reason resident_code_changed, naming two codes) has the parts of both codes; with `earlier` (a
 // checkpoint the resident holds — seen before, or the newest the node published), the
 // consistency proof from it: a statement older than `earlier` is refused, since it cannot show
 // the entries after its own checkpoint (a stale statement could leave recent ones out).

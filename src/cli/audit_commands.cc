@@ -70,12 +70,17 @@ const char kHelp[] =
     "         [--criterion KIND=VALUE | --criteria JSON] [--limit N]\n"
     "                               entries as JSON lines (the search is itself recorded);\n"
     "                               with criteria, only the searches made with exactly those\n"
-    "                               (tested against their keyed commitment)\n"
+    "                               (tested against their keyed commitment); kinds:\n"
+    "                               name_kana name birth_date sex address\n"
+    "                               individual_number, each at most once; with --target,\n"
+    "                               the entries of every code the resident has held\n"
     "  statement --resident CODE [--checkpoint FILE] [--out FILE]\n"
     "                               the resident's access statement (JSON): every entry that\n"
-    "                               named them, with proofs against the signed checkpoint and\n"
-    "                               its resident map that none is left out (for a resident\n"
-    "                               never named, the map's proof that it holds none); with\n"
+    "                               named them, under this code and every earlier or later\n"
+    "                               one (a part per code), with proofs against the signed\n"
+    "                               checkpoint and its resident map that none is left out\n"
+    "                               (for a code never named, the map's proof that it holds\n"
+    "                               none); with\n"
     "                               --checkpoint (one seen before), a consistency proof from it\n"
     "  check-statement --public-key FILE [--checkpoint FILE] STATEMENT\n"
     "                               check a statement with nothing but the public key (no\n"
@@ -125,8 +130,13 @@ std::string EntryJson(const registry::LogRecord& row) {
   out += "]";
   field("conditions", e->conditions);
   if (e->version != audit::kEntryVersion1) {
-    // Version 2: the criteria by kind; their values are only a keyed commitment (never shown).
-    out += ",\"version\":2,\"criteria\":[";
+    // Version 2 or 3 (3: with state leaves, the record versions written; their count only).
+    // The criteria by kind; their values are only a keyed commitment (never shown).
+    out += ",\"version\":" + std::to_string(e->version);
+    if (e->version == audit::kEntryVersion3) {
+      out += ",\"state_leaves\":" + std::to_string(e->state.size());
+    }
+    out += ",\"criteria\":[";
     for (size_t i = 0; i < e->criteria.size(); ++i) {
       if (i) out += ",";
       const std::string& c = e->criteria[i];
@@ -264,7 +274,8 @@ int CheckStatementCommand(const Args& args, Io& io) {
     io.out << "不正 / INVALID: " << check.problem << "\n";
     return kExitRejected;
   }
-  io.out << "有効 / VALID: " << check.entries << " entries name this resident in the signed log of "
+  io.out << "有効 / VALID: " << check.entries << " entries name this resident under " << check.codes
+         << " resident code" << (check.codes == 1 ? "" : "s") << " in the signed log of "
          << check.tree_size << " entries, and none is left out";
   if (check.keys_followed > 0) {
     // Signed by a later key of the node, which the key given announced.
@@ -517,12 +528,18 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
         q.criteria.emplace_back(k, val.text());
       }
     }
+    // An unknown kind or a kind twice matches no search: refused, not answered "none".
+    if (Status st = registry::CheckCriteria(q.criteria); !st.ok()) {
+      return Usage(io, std::string(args->Has("criteria") ? "--criteria" : "--criterion") + ": " +
+                           st.message());
+    }
     if (auto l = args->Get("limit")) {
       auto v = ParseCount(l);
       if (!v || *v < 1 || *v > 100000) return Usage(io, "--limit must be 1..100000");
       q.limit = static_cast<int>(*v);
     }
-    auto rows = n.audit->Search(q);
+    int codes_searched = 0;
+    auto rows = n.audit->Search(q, &codes_searched);
     if (!rows.ok()) return Fail(io, rows.status());
     // Reading the log is an operation too.
     audit::AuditEntry e;
@@ -541,6 +558,11 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     if (!st.ok()) return Fail(io, st);
     (void)SealLog(n);
     for (const auto& r : *rows) io.out << EntryJson(r) << "\n";
+    if (q.target) {
+      // The entries of every code the resident has held, as their statement shows them.
+      io.err << "検索した住民票コード / resident codes searched: " << codes_searched
+             << " (the code given and every earlier or later code of the same resident)\n";
+    }
     return kExitOk;
   }
   return Usage(io, "unknown subcommand '" + sub + "'");

@@ -185,9 +185,9 @@ TEST_F(AuditAppendTest, EveryCheckpointSignsTheMapWhenAsked) {
   auto report = Verify();
   EXPECT_TRUE(report.ok) << report.problem;
   // A statement against the newest of them, without a seal.
-  auto s = audit::BuildStatement(*reader, signer_->public_key(), Key("a"), std::nullopt);
+  auto s = audit::BuildStatement(*reader, signer_->public_key(), {Key("a")}, std::nullopt);
   ASSERT_TRUE(s.ok()) << s.status().message();
-  EXPECT_EQ(s->entries.size(), 3u);
+  EXPECT_EQ(s->parts[0].entries.size(), 3u);
   auto check = audit::CheckStatement(*s, signer_->public_key(), std::nullopt);
   EXPECT_TRUE(check.ok) << check.problem;
 }

@@ -39,6 +39,26 @@ Result<audit::VerifyReport> AuditDesk::Verify() const {
   return report;
 }
 
+Status CheckCriteria(const std::vector<std::pair<std::string, std::string>>& criteria) {
+  std::string kinds;
+  for (std::string_view k : kCriterionKinds) kinds += (kinds.empty() ? "" : ", ") + std::string(k);
+  for (size_t i = 0; i < criteria.size(); ++i) {
+    const std::string& kind = criteria[i].first;
+    if (std::find(std::begin(kCriterionKinds), std::end(kCriterionKinds), kind) ==
+        std::end(kCriterionKinds)) {
+      // Not echoed: what was typed may be a value in the wrong place.
+      return Status::InvalidArgument("unknown criterion kind (the kinds: " + kinds + ")");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (criteria[j].first == kind) {
+        return Status::InvalidArgument("criterion kind " + kind +
+                                       " given twice (a search holds each kind once)");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 std::string CanonicalCriteria(std::vector<std::pair<std::string, std::string>> criteria) {
   std::sort(criteria.begin(), criteria.end());
   std::string out;
@@ -78,6 +98,33 @@ Status AuditDesk::CheckExtends(const std::string& checkpoint, const char* what) 
 }
 
 namespace {
+
+// Every resident code of the person holding `code` — the code given, every earlier one and
+// every later one — oldest first, as Registry::ProvisionsOf finds them: the person by current
+// or replaced code (the change chain), then the codes of their versions (a code change's
+// version holds the old code and the new). Just `code` for a code no stored person has held
+// (never registered, or the record is past retention).
+Result<std::vector<std::string>> CodeChain(store::RegistryReader& reader, const std::string& code) {
+  std::vector<std::string> codes;
+  auto add = [&](const std::string& c) {
+    if (!c.empty() && std::find(codes.begin(), codes.end(), c) == codes.end()) codes.push_back(c);
+  };
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(code));
+  if (row) {
+    KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));  // newest first
+    for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
+      add(v->resident_code);
+      if (v->new_resident_code) add(*v->new_resident_code);
+    }
+    add(row->resident_code);
+  }
+  add(code);
+  if (codes.size() > audit::kMaxStatementParts) {
+    return Status::FailedPrecondition("the resident has held more codes than a statement covers");
+  }
+  return codes;
+}
+
 Result<std::optional<audit::Checkpoint>> Latest(store::RegistryReader& reader) {
   KAKUNIN_ASSIGN_OR_RETURN(cps, reader.Checkpoints());
   if (cps.empty()) return std::optional<audit::Checkpoint>();
@@ -116,7 +163,7 @@ std::string AuditDesk::TargetOf(const std::string& resident_code, bool found) co
   return ResidentTarget(*cipher_, resident_code, found);
 }
 
-Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
+Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query, int* codes_searched) const {
   store::AuditQuery q;
   q.from_time = query.from_time;
   q.to_time = query.to_time;
@@ -129,6 +176,7 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
   // A suspicion is tested by the commitment, which only a full decode shows: the other
   // filters narrow the rows, then the commitment picks (the limit counts matches).
   std::string commitment;
+  KAKUNIN_RETURN_IF_ERROR(CheckCriteria(query.criteria));
   if (!query.criteria.empty()) {
     commitment = ConditionCommitment(*cipher_, query.criteria);
     q.limit = INT_MAX;
@@ -138,14 +186,20 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
     KAKUNIN_ASSIGN_OR_RETURN(all, reader->SearchAudit(q));
     rows = std::move(all);
   } else {
-    // A code is named in clear only by the notifications that wrote it; reads name it by its
-    // keyed MAC, found or not (ResidentTarget). Entries naming it either way, in log order.
+    // A code is named in clear only by the notifications that wrote it (version 1); reads name
+    // it by its keyed MAC, found or not (ResidentTarget). Entries naming it either way, in log
+    // order — it and every other code of the same person (CodeChain), as statements do.
+    store::ReadSnapshot snapshot(*reader);
+    KAKUNIN_ASSIGN_OR_RETURN(codes, CodeChain(*reader, *query.target));
+    if (codes_searched) *codes_searched = static_cast<int>(codes.size());
     std::map<int64_t, store::AuditRow> by_seq;
-    for (const std::string& t : {*query.target, ResidentTarget(*cipher_, *query.target, true),
-                                 ResidentTarget(*cipher_, *query.target, false)}) {
-      q.target = t;
-      KAKUNIN_ASSIGN_OR_RETURN(some, reader->SearchAudit(q));
-      for (auto& row : some) by_seq.emplace(row.seq, std::move(row));
+    for (const std::string& code : codes) {
+      for (const std::string& t :
+           {code, ResidentTarget(*cipher_, code, true), ResidentTarget(*cipher_, code, false)}) {
+        q.target = t;
+        KAKUNIN_ASSIGN_OR_RETURN(some, reader->SearchAudit(q));
+        for (auto& row : some) by_seq.emplace(row.seq, std::move(row));
+      }
     }
     for (auto& [seq, row] : by_seq) {
       if (commitment.empty() && static_cast<int>(rows.size()) >= query.limit) break;
@@ -181,8 +235,6 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query) const {
 
 Result<std::string> AuditDesk::Statement(const std::string& resident_code,
                                          const std::optional<std::string>& earlier) const {
-  KAKUNIN_ASSIGN_OR_RETURN(leaf, audit::ParseTargetName(ResidentTarget(*cipher_, resident_code,
-                                                                       true)));
   std::optional<int64_t> old_size;
   if (earlier) {
     auto cp = audit::ParseCheckpoint(*earlier, log_->signer().public_key());
@@ -192,8 +244,18 @@ Result<std::string> AuditDesk::Statement(const std::string& resident_code,
     old_size = cp->tree_size;
   }
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(s, audit::BuildStatement(*reader, log_->signer().public_key(),
-                                                    leaf.mac, old_size));
+  // The code chain and the statement from one snapshot (BuildStatement's nests in it).
+  store::ReadSnapshot snapshot(*reader);
+  // One part per code the person has held, whichever was asked for: the log names each code by
+  // its own keyed MAC, so a statement of one code would leave out what was done under the others.
+  KAKUNIN_ASSIGN_OR_RETURN(codes, CodeChain(*reader, resident_code));
+  std::vector<std::string> keys;
+  for (const std::string& code : codes) {
+    KAKUNIN_ASSIGN_OR_RETURN(leaf, audit::ParseTargetName(ResidentTarget(*cipher_, code, true)));
+    keys.push_back(std::move(leaf.mac));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(
+      s, audit::BuildStatement(*reader, log_->signer().public_key(), keys, old_size));
   return audit::StatementToJson(s);
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/archive.h"
@@ -31,13 +32,22 @@ struct LogQuery {
   std::optional<std::string> actor;
   std::optional<std::string> action;
   std::optional<std::string> purpose;
-  std::optional<std::string> target;  // a resident code
+  // A resident code: the entries naming it or any other code of the same person (earlier or
+  // later, through the store's code chain), as a statement covers them.
+  std::optional<std::string> target;
   // A suspicion to test: (criterion kind, value) pairs, e.g. {"birth_date", "1980-01-01"}.
   // Only searches whose condition commitment equals ConditionCommitment(criteria) are returned:
   // the exact set of criteria, each with the value as the search gave it.
   std::vector<std::pair<std::string, std::string>> criteria;
   int limit = 1000;
 };
+
+// The criterion kinds a resident search records (Registry::Search), in clear in its entry.
+inline constexpr std::string_view kCriterionKinds[] = {"name_kana", "name",    "birth_date",
+                                                       "sex",       "address", "individual_number"};
+// InvalidArgument if a kind is not one of kCriterionKinds or is given twice: such a suspicion
+// matches no search, and saying nothing would read as "never searched". Names no value.
+Status CheckCriteria(const std::vector<std::pair<std::string, std::string>>& criteria);
 
 // The canonical encoding of a search's criterion values: the pairs sorted by kind, each as
 // u32 big-endian length ‖ kind ‖ u32 big-endian length ‖ value.
@@ -85,15 +95,17 @@ class AuditDesk {
                                                   std::optional<int64_t> tree_size) const;
   Result<audit::ConsistencyProofDoc> ProveConsistency(int64_t old_size, int64_t new_size) const;
 
-  // With a target, the entries that name the code in clear (notifications) or by its keyed MAC
-  // (reads, found or not), in log order.
-  Result<std::vector<LogRecord>> Search(const LogQuery& query) const;
+  // With a target, the entries that name the code, or any other code the same person held, in
+  // clear (version-1 notifications) or by its keyed MAC (found or not), in log order; then
+  // `codes_searched` (if given) is set to how many codes that was.
+  Result<std::vector<LogRecord>> Search(const LogQuery& query, int* codes_searched = nullptr) const;
   // How the log names a resident code a read asked for (registry::ResidentTarget).
   std::string TargetOf(const std::string& resident_code, bool found) const;
 
   // The access statement of a resident (audit/statement.h) as JSON, against the latest
-  // checkpoint; with `earlier` (a checkpoint of this node, JSON or note), a consistency proof
-  // from it.
+  // checkpoint that signs the map: one part per resident code the person has held (the code
+  // given, every earlier and every later one, through the store's code chain); with `earlier` (a
+  // checkpoint of this node, JSON or note), a consistency proof from it.
   Result<std::string> Statement(const std::string& resident_code,
                                 const std::optional<std::string>& earlier) const;
 

@@ -360,7 +360,7 @@ class StatementTest : public testing::RegistryFixture {
 TEST_F(StatementTest, ValidAndRevealsNoOneElse) {
   audit::Statement s = Make(code_);
   // The notification, three reads and the search.
-  EXPECT_EQ(s.entries.size(), 5u);
+  EXPECT_EQ(s.parts[0].entries.size(), 5u);
   auto check = Check(s);
   EXPECT_TRUE(check.ok) << check.problem;
   EXPECT_EQ(check.entries, 5);
@@ -370,42 +370,42 @@ TEST_F(StatementTest, ValidAndRevealsNoOneElse) {
   EXPECT_EQ(json.find(HexEncode(theirs->mac)), std::string::npos);
   EXPECT_EQ(json.find(other_), std::string::npos);
   EXPECT_EQ(json.find(code_), std::string::npos);
-  for (const auto& e : s.entries) EXPECT_LE(e.target_path.size(), 5u);  // O(log t)
+  for (const auto& e : s.parts[0].entries) EXPECT_LE(e.target_path.size(), 5u);  // O(log t)
 }
 
 TEST_F(StatementTest, EntryRemovedAddedOrAlteredIsDetected) {
   const audit::Statement s = Make(code_);
   audit::Statement removed = s;
-  removed.entries.erase(removed.entries.begin() + 2);
+  removed.parts[0].entries.erase(removed.parts[0].entries.begin() + 2);
   auto c = Check(removed);
   EXPECT_FALSE(c.ok);
   EXPECT_THAT(c.problem, ::testing::HasSubstr("left out, added or altered"));
   // Added: an entry about someone else, with its real proofs.
   audit::Statement theirs = Make(other_);
   audit::Statement added = s;
-  added.entries.push_back(theirs.entries.front());  // their notification
-  std::sort(added.entries.begin(), added.entries.end(),
+  added.parts[0].entries.push_back(theirs.parts[0].entries.front());  // their notification
+  std::sort(added.parts[0].entries.begin(), added.parts[0].entries.end(),
             [](const auto& a, const auto& b) { return a.seq < b.seq; });
   c = Check(added);
   EXPECT_FALSE(c.ok);
   EXPECT_THAT(c.problem, ::testing::HasSubstr("names another resident"));
   // Added: one of ours repeated.
   audit::Statement twice = s;
-  twice.entries.push_back(twice.entries.back());
+  twice.parts[0].entries.push_back(twice.parts[0].entries.back());
   EXPECT_FALSE(Check(twice).ok);
   // Altered: the purpose of a read.
   audit::Statement altered = s;
-  auto e = audit::DecodeEntry(altered.entries[1].payload);
+  auto e = audit::DecodeEntry(altered.parts[0].entries[1].payload);
   ASSERT_TRUE(e.ok());
   e->purpose = "other";
-  altered.entries[1].payload = audit::EncodeEntry(*e);
+  altered.parts[0].entries[1].payload = audit::EncodeEntry(*e);
   c = Check(altered);
   EXPECT_FALSE(c.ok);
   EXPECT_THAT(c.problem, ::testing::HasSubstr("not in the signed log"));
   // Altered: the map proof.
   audit::Statement bad_map = s;
-  ASSERT_FALSE(bad_map.map_proof.siblings.empty());
-  bad_map.map_proof.siblings[0][0] ^= 1;
+  ASSERT_FALSE(bad_map.parts[0].map_proof.siblings.empty());
+  bad_map.parts[0].map_proof.siblings[0][0] ^= 1;
   EXPECT_FALSE(Check(bad_map).ok);
 }
 
@@ -436,7 +436,7 @@ TEST_F(StatementTest, AnotherKeyOrAForkedLogIsDetected) {
   ASSERT_TRUE(registry_->Checkpoint().ok());
   audit::Statement later = Make(code_, audit::CheckpointToJson(**earlier));
   EXPECT_TRUE(Check(later, **earlier).ok) << Check(later, **earlier).problem;
-  EXPECT_EQ(later.entries.size(), 6u);
+  EXPECT_EQ(later.parts[0].entries.size(), 6u);
   audit::Statement no_proof = later;
   no_proof.consistency_old_size.reset();
   EXPECT_THAT(Check(no_proof, **earlier).problem, ::testing::HasSubstr("no consistency proof"));
@@ -475,17 +475,17 @@ TEST_F(StatementTest, NeverNamedResidentGetsAProofOfAbsence) {
     std::snprintf(ten, sizeof ten, "20000000%02d", i);
     const std::string code = Code(ten);
     audit::Statement s = Make(code);
-    ASSERT_TRUE(s.absence.has_value()) << code;
-    EXPECT_TRUE(s.entries.empty());
+    ASSERT_TRUE(s.parts[0].absence.has_value()) << code;
+    EXPECT_TRUE(s.parts[0].entries.empty());
     auto c = Check(s);
     EXPECT_TRUE(c.ok) << code << ": " << c.problem;
     EXPECT_EQ(c.entries, 0);
-    (s.absence->other_key.empty() ? saw_empty : saw_other) = true;
-    if (!s.absence->other_key.empty()) absent = s;
+    (s.parts[0].absence->other_key.empty() ? saw_empty : saw_other) = true;
+    if (!s.parts[0].absence->other_key.empty()) absent = s;
   }
   EXPECT_TRUE(saw_empty);
   EXPECT_TRUE(saw_other);
-  ASSERT_TRUE(absent.absence.has_value());
+  ASSERT_TRUE(absent.parts[0].absence.has_value());
   // The neighbour's leaf shows only its keyed MAC and value: not our resident's, not a code.
   const std::string json = audit::StatementToJson(absent);
   EXPECT_EQ(json.find(code_), std::string::npos);
@@ -493,29 +493,29 @@ TEST_F(StatementTest, NeverNamedResidentGetsAProofOfAbsence) {
   // Forged: the absence proof presented for a resident who has entries.
   const audit::Statement real = Make(code_);
   audit::Statement forged = absent;
-  forged.resident_key = real.resident_key;
+  forged.parts[0].resident_key = real.parts[0].resident_key;
   auto c = Check(forged);
   EXPECT_FALSE(c.ok);
   EXPECT_THAT(c.problem, ::testing::HasSubstr("does not show that no entry names"));
   // Forged: the resident's own statement with every entry dropped.
   audit::Statement emptied = real;
-  emptied.entries.clear();
+  emptied.parts[0].entries.clear();
   EXPECT_FALSE(Check(emptied).ok);
   // Forged: an absence proof whose neighbour is made up, moved to the resident's path, or
   // altered.
   audit::Statement made_up = absent;
-  made_up.absence->other_value[0] ^= 1;
+  made_up.parts[0].absence->other_value[0] ^= 1;
   EXPECT_FALSE(Check(made_up).ok);
   audit::Statement as_empty = absent;
-  as_empty.absence->other_key.clear();
-  as_empty.absence->other_value.clear();
+  as_empty.parts[0].absence->other_key.clear();
+  as_empty.parts[0].absence->other_value.clear();
   EXPECT_FALSE(Check(as_empty).ok);
   audit::Statement itself = absent;
-  itself.absence->other_key = itself.resident_key;
+  itself.parts[0].absence->other_key = itself.parts[0].resident_key;
   EXPECT_FALSE(Check(itself).ok);
   // A statement of absence that lists entries does not parse.
   audit::Statement listed = absent;
-  listed.entries = real.entries;
+  listed.parts[0].entries = real.parts[0].entries;
   EXPECT_FALSE(audit::StatementFromJson(audit::StatementToJson(listed)).ok());
   EXPECT_FALSE(audit::CheckStatement(listed, signer_->public_key(), std::nullopt).ok);
 }
@@ -540,7 +540,7 @@ TEST_F(StatementTest, StaleStatementIsRefusedAgainstANewerCheckpoint) {
   EXPECT_FALSE(Check(dressed, **newer).ok);
   // A statement made now checks against the same checkpoint, with or without a proof from it.
   const audit::Statement fresh = Make(code_);
-  EXPECT_EQ(fresh.entries.size(), old.entries.size() + 1);
+  EXPECT_EQ(fresh.parts[0].entries.size(), old.parts[0].entries.size() + 1);
   c = Check(fresh, **newer);
   EXPECT_TRUE(c.ok) << c.problem;
   c = Check(Make(code_, audit::CheckpointToJson(**newer)), **newer);
@@ -548,12 +548,12 @@ TEST_F(StatementTest, StaleStatementIsRefusedAgainstANewerCheckpoint) {
   // Absence too: a statement of no entries made before the resident's first read is refused
   // against the checkpoint after it.
   const audit::Statement none = Make(Code("2000000001"));
-  ASSERT_TRUE(none.absence.has_value());
+  ASSERT_TRUE(none.parts[0].absence.has_value());
   ASSERT_TRUE(registry_->Show(*reader, Code("2000000001"), actor_, "test").ok());
   ASSERT_TRUE(registry_->Checkpoint().ok());
   auto after = desk_->LatestCheckpoint();
   EXPECT_FALSE(Check(none, **after).ok);
-  EXPECT_EQ(Make(Code("2000000001")).entries.size(), 1u);
+  EXPECT_EQ(Make(Code("2000000001")).parts[0].entries.size(), 1u);
 }
 
 // Retention. The resident's record goes (here after 1 year, a node so configured) while the log
@@ -566,7 +566,7 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   ASSERT_TRUE(registry_->Checkpoint().ok());
   config_.removed_retention_years = 1;
   registry_ = std::make_unique<Registry>(config_, store_.get(), cipher_.get(), &clock_, log_.get());
-  const size_t before = Make(code_).entries.size();
+  const size_t before = Make(code_).parts[0].entries.size();
   EXPECT_EQ(before, 6u);  // birth, three reads, the search, the death
   clock_ = FixedClock::AtDate(Date::FromYmd(2028, 1, 10));
   auto purged = registry_->Purge(Date::FromYmd(2028, 1, 10), false, actor_);
@@ -582,7 +582,7 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   ASSERT_TRUE(registry_->Checkpoint().ok());
   // The record is gone, the entries (and the read just now, which found nothing) are not.
   audit::Statement kept = Make(code_);
-  EXPECT_EQ(kept.entries.size(), before + 1);
+  EXPECT_EQ(kept.parts[0].entries.size(), before + 1);
   EXPECT_TRUE(Check(kept).ok) << Check(kept).problem;
   // Seven years on: a read of the other resident, then the purge erases the entries of 2026-28.
   clock_ = FixedClock::AtDate(Date::FromYmd(2035, 2, 1));
@@ -592,7 +592,7 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   }
   ASSERT_TRUE(registry_->Checkpoint().ok());
   const audit::Statement other_before = Make(other_);
-  EXPECT_EQ(other_before.entries.size(), 6u);  // birth, three reads, the search, this read
+  EXPECT_EQ(other_before.parts[0].entries.size(), 6u);  // birth, three reads, the search, this read
   purged = registry_->Purge(Date::FromYmd(2035, 2, 1), false, actor_);
   ASSERT_TRUE(purged.ok()) << purged.status().ToString();
   EXPECT_GT(purged->audit_payloads, 0);
@@ -603,20 +603,20 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   EXPECT_GT(report->erased_payloads, 0);
   // The resident whose entries all went: a chain of none, valid, "0 entries".
   audit::Statement gone = Make(code_);
-  EXPECT_TRUE(gone.entries.empty());
-  EXPECT_FALSE(gone.absence.has_value());  // the map still holds the key, with count 0
+  EXPECT_TRUE(gone.parts[0].entries.empty());
+  EXPECT_FALSE(gone.parts[0].absence.has_value());  // the map still holds the key, with count 0
   auto c = Check(gone);
   EXPECT_TRUE(c.ok) << c.problem;
   EXPECT_EQ(c.entries, 0);
   // The other: only the read kept, valid.
   audit::Statement other_now = Make(other_);
-  ASSERT_EQ(other_now.entries.size(), 1u);
+  ASSERT_EQ(other_now.parts[0].entries.size(), 1u);
   c = Check(other_now);
   EXPECT_TRUE(c.ok) << c.problem;
   // A third resident, never read, only its erased birth: also none. Someone never named: absent.
   EXPECT_TRUE(Check(Make(Code("1000000007"))).ok);
-  EXPECT_TRUE(Make(Code("1000000007")).entries.empty());
-  EXPECT_TRUE(Make(Code("2000000002")).absence.has_value());
+  EXPECT_TRUE(Make(Code("1000000007")).parts[0].entries.empty());
+  EXPECT_TRUE(Make(Code("2000000002")).parts[0].absence.has_value());
   EXPECT_TRUE(Check(Make(Code("2000000002"))).ok);
   // The statement made before the purge still checks as of its own checkpoint; against the
   // newest one it is stale (the erased entries are no longer the log's to show).
@@ -644,7 +644,7 @@ TEST_F(StatementTest, RetentionErasesTheRecordThenTheEntriesAndStatementsStayTru
   EXPECT_GT(purged->audit_payloads, 0);
   ASSERT_TRUE(registry_->Checkpoint().ok());
   audit::Statement other_later = Make(other_);
-  EXPECT_TRUE(other_later.entries.empty());
+  EXPECT_TRUE(other_later.parts[0].entries.empty());
   c = Check(other_later);
   EXPECT_TRUE(c.ok) << c.problem;
   EXPECT_EQ(c.entries, 0);
@@ -688,13 +688,12 @@ TEST_F(StatementTest, AfterRetentionVerifyStillChecksTheResidentMap) {
   // The chain of none of a resident all of whose entries went, deleted: the map the entries
   // give no longer matches the signed one.
   const audit::Statement none = Make(code_);
-  ASSERT_TRUE(none.entries.empty());  // every entry naming it was erased: a chain of none
-  const std::string emptied = HexEncode(none.resident_key);
-  ASSERT_TRUE(TamperDatabase(OnPostgres()
-                                 ? "DELETE FROM audit_resident_heads WHERE key = decode('" +
-                                       emptied + "', 'hex')"
-                                 : "DELETE FROM audit_resident_heads WHERE key = X'" + emptied +
-                                       "'")
+  ASSERT_TRUE(none.parts[0].entries.empty());  // every entry naming it was erased: a chain of none
+  const std::string emptied = HexEncode(none.parts[0].resident_key);
+  ASSERT_TRUE(TamperDatabase(
+                  OnPostgres() ? "DELETE FROM audit_resident_heads WHERE key = decode('" + emptied +
+                                     "', 'hex')"
+                               : "DELETE FROM audit_resident_heads WHERE key = X'" + emptied + "'")
                   .ok());
   auto report = verify();
   EXPECT_FALSE(report.ok);
@@ -793,6 +792,123 @@ TEST_F(StatementTest, ChainRestartRefusesAHeadThatMovedSinceThePlan) {
   // Nothing was written: the statement is as before, plus the read.
   ASSERT_TRUE(registry_->Checkpoint().ok());
   EXPECT_TRUE(Check(Make(code_)).ok);
+}
+
+// A resident-code change in the middle of a resident's entries (住民票コードの変更): the log
+// names each code by its own keyed MAC, so a statement keyed on one code alone left out every
+// entry written under the other, and still checked VALID. Asked for by either code, the statement
+// now has one part per code with all the entries on both sides, against one checkpoint; a part
+// or an entry of one part left out is detected.
+TEST_F(StatementTest, CodeChangeInTheMiddleStatementFromEitherCodeShowsAll) {
+  auto reader = *store_->OpenReader();
+  const std::string ten = "1000000005";  // code_ (SetUp's fifth resident), number 10000000005
+  ASSERT_EQ(Code(ten.c_str()), code_);
+  // Before the change: a 転居, a read.
+  ASSERT_TRUE(SendOne(Make(kKofu, 21, ChangeReason::kMovedWithin, ten, "10000000005")));
+  ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());
+  // A change to another resident's code is refused: it names that code, but that code is not
+  // this resident's, and nothing of the other resident may be in this statement.
+  auto refused = Make(kKofu, 22, ChangeReason::kResidentCodeChanged, ten, "10000000005");
+  refused.new_resident_code = ResidentCode::FromTenDigits("1000000006");  // other_
+  ASSERT_FALSE(SendOne(refused));
+  // The change, then reads by the new code and by the old one (found through the chain).
+  auto change = Make(kKofu, 22, ChangeReason::kResidentCodeChanged, ten,
+                     "10000000005");  // 22 again: a refusal consumes no sequence
+  change.new_resident_code = ResidentCode::FromTenDigits("3000000005");
+  ASSERT_TRUE(SendOne(change));
+  const std::string new_code = change.new_resident_code->str();
+  ASSERT_TRUE(registry_->Show(*reader, new_code, actor_, "test").ok());
+  ASSERT_TRUE(registry_->Show(*reader, code_, actor_, "test").ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+
+  // Birth, three reads, the search, the 転居, a read, the refused change, the change, two reads.
+  const audit::Statement by_new = Make(new_code);
+  const audit::Statement by_old = Make(code_);
+  ASSERT_EQ(by_new.parts.size(), 2u);
+  EXPECT_EQ(audit::StatementToJson(by_new), audit::StatementToJson(by_old));
+  auto c = Check(by_new);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 11);
+  EXPECT_EQ(c.codes, 2);
+  c = Check(by_old);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.entries, 11);
+  // The old code's part runs up to the change, the new code's from it; the change is in both.
+  const auto& before = by_new.parts[0].entries;
+  const auto& after = by_new.parts[1].entries;
+  ASSERT_EQ(before.size(), 9u);
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(before.back().seq, after.front().seq);
+  EXPECT_LT(before.front().seq, after.front().seq);
+  // `audit search --target` expands the chain the same way, from either code.
+  for (const std::string& code : {code_, new_code}) {
+    LogQuery q;
+    q.target = code;
+    int codes = 0;
+    auto found = desk_->Search(q, &codes);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(codes, 2);
+    EXPECT_EQ(found->size(), 11u) << code;
+  }
+  // Nothing of the other resident: not their MAC, not a code in clear.
+  const std::string json = audit::StatementToJson(by_new);
+  auto theirs = audit::ParseTargetName(ResidentTarget(*cipher_, other_, true));
+  EXPECT_EQ(json.find(HexEncode(theirs->mac)), std::string::npos);
+  for (const std::string& code : {code_, new_code, other_}) {
+    EXPECT_EQ(json.find(code), std::string::npos);
+  }
+
+  // A part left out: the change it shows names a code whose part is missing.
+  for (size_t drop : {0u, 1u}) {
+    audit::Statement one = by_new;
+    one.parts.erase(one.parts.begin() + drop);
+    c = Check(one);
+    EXPECT_FALSE(c.ok) << drop;
+    EXPECT_THAT(c.problem, ::testing::HasSubstr("lacks the part of the other code"));
+  }
+  // An entry of one part left out (the read by the new code; the change itself).
+  audit::Statement dropped = by_new;
+  dropped.parts[1].entries.erase(dropped.parts[1].entries.begin() + 1);
+  c = Check(dropped);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("left out, added or altered"));
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("(code 2 of 2)"));
+  dropped = by_new;
+  dropped.parts[0].entries.pop_back();
+  dropped.parts[1].entries.erase(dropped.parts[1].entries.begin());
+  EXPECT_FALSE(Check(dropped).ok);
+  // A part repeated, or another resident's part added (a complete one, with its real proofs):
+  // the first is refused; the second names nobody of this person, so it is theirs to see.
+  audit::Statement twice = by_new;
+  twice.parts.push_back(twice.parts[1]);
+  EXPECT_THAT(Check(twice).problem, ::testing::HasSubstr("shown twice"));
+  // What the first release made (version 1, one code at the top level) is still read and
+  // checked: a resident without a code change checks VALID; the new code's part alone does
+  // not (it shows the change, not the old code).
+  auto v1 = [](const audit::Statement& s) {
+    std::string j = audit::StatementToJson(s);
+    j.replace(j.find("\"version\":2"), 11, "\"version\":1");
+    j.replace(j.find(",\"parts\":[{"), 11, ",");
+    j.replace(j.size() - 3, 3, "}");
+    return j;
+  };
+  audit::Statement only_new = by_new;
+  only_new.parts.erase(only_new.parts.begin());
+  auto old_format = audit::StatementFromJson(v1(only_new));
+  ASSERT_TRUE(old_format.ok());
+  c = audit::CheckStatement(*old_format, signer_->public_key(), std::nullopt);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.problem, ::testing::HasSubstr("lacks the part of the other code"));
+  old_format = audit::StatementFromJson(v1(Make(other_)));
+  ASSERT_TRUE(old_format.ok());
+  c = audit::CheckStatement(*old_format, signer_->public_key(), std::nullopt);
+  EXPECT_TRUE(c.ok) << c.problem;
+  EXPECT_EQ(c.codes, 1);
+  // A statement of no code does not parse, nor check.
+  audit::Statement no_parts = by_new;
+  no_parts.parts.clear();
+  EXPECT_FALSE(audit::StatementFromJson(audit::StatementToJson(no_parts)).ok());
+  EXPECT_FALSE(audit::CheckStatement(no_parts, signer_->public_key(), std::nullopt).ok);
 }
 
 }  // namespace
