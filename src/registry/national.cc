@@ -23,6 +23,11 @@ namespace {
 
 constexpr char kHaltedKey[] = "halted_since";  // registry/halt.cc
 constexpr char kAcknowledgedKey[] = "link_acknowledged";
+constexpr char kPurgedThroughKey[] = "link_purged_through";
+
+int64_t MetaNumber(const std::optional<std::string>& v) {
+  return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
+}
 constexpr size_t kMaxText = 1000;  // bytes of a name, alias or address on the wire
 
 bool IsDigits(std::string_view s, size_t n) {
@@ -335,8 +340,8 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
     KAKUNIN_ASSIGN_OR_RETURN(last, txn.ReceivedSequenceIn(batch.prefecture));
     out.acknowledged = last;
     if (batch.after > last) {
-      // Nothing applied; the sender resends from `last`. Recorded in this transaction, like
-      // every refusal.
+      // Nothing applied; the sender resends from `last` (or, if it purged rows after it,
+      // reports that it cannot). Recorded in this transaction, like every refusal.
       out.gap = true;
       audit::AuditEntry e = RefusalEntry(*cipher_, actor, batch, "sequence_gap");
       e.conditions += " acknowledged=" + std::to_string(last);
@@ -666,8 +671,11 @@ LinkOutbox::LinkOutbox(const NodeConfig& config, store::RegistryStore* store,
 Result<ForwardBatch> LinkOutbox::Next(int64_t after, int limit) const {
   ForwardBatch b;
   b.prefecture = config_.prefecture;
-  b.after = after;
   KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  // Rows up to the purged point are gone: a national node behind it must answer a gap, not
+  // take the rows after it for the next ones.
+  KAKUNIN_ASSIGN_OR_RETURN(purged, reader->GetMeta(kPurgedThroughKey));
+  b.after = std::max(after, MetaNumber(purged));
   KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OutboxAfter(after, limit));
   b.changes.reserve(rows.size());
   for (const store::OutboxRow& r : rows) {
@@ -712,6 +720,12 @@ Status LinkOutbox::Acknowledge(int64_t up_to, int64_t forwarded, const Actor& ac
                    " forwarded=" + std::to_string(forwarded);
     e.result_count = marked;
     e.outcome = up_to < previous ? "rewound" : "done";
+    // A national node behind the purged rows cannot be sent them: said in the entry too.
+    KAKUNIN_ASSIGN_OR_RETURN(purged, txn.GetMeta(kPurgedThroughKey));
+    if (up_to < MetaNumber(purged)) {
+      e.conditions += " purged_through=" + std::to_string(MetaNumber(purged));
+      e.outcome = "rewound:purged";
+    }
     return log_->Append(txn, std::move(e)).status();
   });
 }
@@ -745,12 +759,45 @@ Result<LinkBacklog> LinkOutbox::Backlog() const {
 Result<int64_t> LinkOutbox::PurgeDelivered(int64_t before) const {
   int64_t n = 0;
   Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(through, txn.LastDeliveredBefore(before));
+    KAKUNIN_ASSIGN_OR_RETURN(previous, txn.GetMeta(kPurgedThroughKey));
+    if (through > MetaNumber(previous)) {
+      KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurgedThroughKey, std::to_string(through)));
+    }
     KAKUNIN_ASSIGN_OR_RETURN(purged, txn.PurgeDelivered(before));
     n = purged;
     return Status::Ok();
   });
   if (!st.ok()) return st;
   return n;
+}
+
+Result<int64_t> LinkOutbox::PurgedThrough() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  KAKUNIN_ASSIGN_OR_RETURN(v, reader->GetMeta(kPurgedThroughKey));
+  return MetaNumber(v);
+}
+
+Result<int64_t> LinkOutbox::Resync(const Actor& actor) const {
+  int64_t lost_through = 0;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(acked, txn.GetMeta(kAcknowledgedKey));
+    KAKUNIN_ASSIGN_OR_RETURN(purged, txn.GetMeta(kPurgedThroughKey));
+    const int64_t point = MetaNumber(acked);
+    lost_through = MetaNumber(purged);
+    if (point >= lost_through) {
+      return Status::FailedPrecondition(
+          "the national node's point is not below the purged outbox rows: nothing to resync");
+    }
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurgedThroughKey, std::to_string(point)));
+    audit::AuditEntry e = EntryOf(actor, "link.resync");
+    e.conditions = "acknowledged=" + std::to_string(point) + " lost=" + std::to_string(point + 1) +
+                   ".." + std::to_string(lost_through);
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) return st;
+  return lost_through;
 }
 
 Result<bool> LinkOutbox::Halted() const {

@@ -18,11 +18,17 @@
 //                 "name_kana": "...", "former_surname": null, "alias": null, "sex": "male",
 //                 "birth_date": "1980-01-02", "address": "...", "new_resident_code": null,
 //                 "applied_at": 1767225600000000}, ...]}
-//   `after` is the last sequence the sender knows acknowledged; every change's sequence (the
-//   prefecture's outbox id) is greater than the one before it (holes are allowed: rows whose
-//   version retention erased). Answer: {"acknowledged": N, "applied": a, "duplicates": d}.
+//   `after` is the last sequence the sender knows acknowledged or, if higher, the last it
+//   purged (LinkOutbox::PurgedThrough): the point below which it holds nothing it could send
+//   again. Every change's sequence (the prefecture's outbox id) is greater than the one before
+//   it; holes are allowed (numbers skipped by a restore or `kakunin link renumber`, numbers a
+//   PostgreSQL sequence lost to a rollback, rows whose version retention erased), so the
+//   national node cannot tell a missing change from a hole by the numbers: it relies on `after`.
+//   Answer: {"acknowledged": N, "applied": a, "duplicates": d, "conflicts": k}.
 //   `after` greater than the national node's last applied sequence is a gap: 409 with
-//   {"error": "sequence_gap", "acknowledged": N}, nothing applied; the sender resends from N.
+//   {"error": "sequence_gap", "acknowledged": N}, nothing applied, the refusal recorded; the
+//   sender resends from N — unless it purged rows after N, which it then reports (link_resync)
+//   instead of skipping them.
 //   A change at or below N is a duplicate (a resend after a lost answer) only if it is the
 //   change received under that sequence before, compared by keyed MAC: otherwise the sender
 //   reused the number (a prefecture node restored from an older backup numbers its new changes
@@ -204,7 +210,8 @@ class LinkOutbox {
              const crypto::FieldCipher* cipher, const Clock* clock, const audit::AuditLog* log);
 
   // The next batch: rows after `after`, at most `limit`, numbers opened. An empty batch when
-  // nothing is waiting.
+  // nothing is waiting. The batch declares `after` as at least PurgedThrough(): rows up to it
+  // are gone, so a national node behind it answers a gap instead of skipping them.
   Result<ForwardBatch> Next(int64_t after, int limit) const;
   // The national node acknowledged everything up to `up_to`: marks those rows delivered,
   // remembers the point (meta link_acknowledged) and records "link.forward" (counts only),
@@ -214,8 +221,20 @@ class LinkOutbox {
   // The remembered acknowledged point (0 if none).
   Result<int64_t> Acknowledged() const;
   Result<LinkBacklog> Backlog() const;
-  // Erases rows delivered before `before` (µs); returns how many.
+  // Erases rows delivered before `before` (µs); returns how many. Remembers the greatest
+  // number erased (meta link_purged_through) in the same transaction.
   Result<int64_t> PurgeDelivered(int64_t before) const;
+  // The greatest outbox number purged (0 if none): a national node whose point is below it
+  // (restored from an older backup) can no longer be sent the changes in between.
+  Result<int64_t> PurgedThrough() const;
+  // The operators' decision after a national node came back behind PurgedThrough() (docs/
+  // backup.md, "A national node restored from an older backup"): forgets the purged point so
+  // that the link resumes from the acknowledged point (the national node's, after its gap
+  // answer), and records "link.resync" with the range of numbers no longer held (numbers
+  // only), in one transaction; the changes in it must reach the national node another way.
+  // Returns the range's end. FailedPrecondition if the acknowledged point is not below the
+  // purged point (nothing is missing).
+  Result<int64_t> Resync(const Actor& actor) const;
   // Numbers the next outbox rows at least `gap` above every number this database ever gave
   // out, and records "link.renumber" (numbers only), in one transaction; returns the next
   // number. For a database restored other than by `kakunin restore` (which does this itself):

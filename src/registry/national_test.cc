@@ -1245,6 +1245,68 @@ TEST_F(NationalTest, WireParserChecksKindsCodesAndCheckDigits) {
   EXPECT_TRUE(ParseForwardBatch(*j, ResidentCodeCheck::kFormatOnly).ok());
 }
 
+// Review, finding 3: the national node restored from a backup older than the sender's
+// delivered_retention_hours answers a gap that rewinds the sender below rows it has purged.
+// The sender then sent the rows after them as if nothing were missing: the purged changes
+// never reached the national node and nothing said so.
+TEST_F(NationalTest, ANationalNodeBehindThePurgedRowsIsNeverSentTheRowsAfterThem) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  for (const char* code : {"1000000001", "1000000002", "1000000003"}) {
+    Apply(yamanashi, kKofu, ChangeReason::kBirth, code, std::string("1") + code);
+  }
+  Drain(yamanashi, national, client);
+  clock_.Advance(int64_t{169} * 3600 * 1000000);  // past delivered_retention_hours
+  ASSERT_EQ(*yamanashi->outbox->PurgeDelivered(clock_.NowMicros() - int64_t{168} * 3600000000), 3);
+  // "Restored from an older backup": a national node that holds none of them.
+  TestNode* restored = MakeNode("national-restored", 0);
+  Register(restored, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000004", "11000000004", clock_.TodayJst());
+  UpstreamConfig config;
+  config.ready_threshold_seconds = 3600;
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_,
+                      std::make_unique<FaithfulUpstream>(restored, client), 7,
+                      Actor{"system:link", "upstream"});
+  int failures = 0;
+  for (int round = 0; round < 5; ++round) {
+    if (!sender.Step().ok()) ++failures;
+  }
+  // Nothing was sent past the missing changes, and the link says so at once.
+  EXPECT_EQ(Count(restored, "SELECT count(*) FROM versions"), 0);
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 1);
+  EXPECT_GE(failures, 4);
+  EXPECT_EQ(sender.Ready().reason(), "link_resync");
+  const std::string metrics = sender.RenderMetrics();
+  EXPECT_NE(metrics.find("kakunin_link_up 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("kakunin_link_resync_needed 1\n"), std::string::npos) << metrics;
+  auto st = sender.Step();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.status().message().find("changes 1..3 can no longer be sent"), std::string::npos)
+      << st.status().ToString();
+  EXPECT_EQ(EntriesHolding(yamanashi, "link.forward", "rewound:purged"), 1);
+  // Even a sender that ignored its point: the batch declares it, the national node refuses.
+  auto batch = yamanashi->outbox->Next(0, 10);
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->after, 3);
+  auto r = Post(restored, client, *batch);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->gap);
+  EXPECT_EQ(Count(restored, "SELECT count(*) FROM versions"), 0);
+
+  // The operators' resync: the loss is recorded, the link resumes.
+  auto lost = yamanashi->outbox->Resync(Actor{"os:admin", "host"});
+  ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+  EXPECT_EQ(*lost, 3);
+  EXPECT_EQ(EntriesHolding(yamanashi, "link.resync", "lost=1..3"), 1);
+  for (int i = 0; i < 5 && yamanashi->outbox->Backlog()->pending > 0; ++i) (void)sender.Step();
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
+  EXPECT_EQ(Count(restored, "SELECT count(*) FROM versions"), 1);
+  EXPECT_TRUE(sender.Ready().ok());
+  EXPECT_FALSE(yamanashi->outbox->Resync(Actor{"os:admin", "host"}).ok());  // nothing missing
+}
+
 // Review, finding 5: the national node's gap answer (and, below, an unreadable batch) left
 // nothing in its operation log.
 TEST_F(NationalTest, AGapIsARecordedRefusal) {
