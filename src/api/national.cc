@@ -4,6 +4,7 @@
 
 #include "api/errors.h"
 #include "api/service.h"
+#include "text/json.h"
 
 namespace kakunin::api {
 
@@ -15,11 +16,26 @@ http::Response ServeLinkChanges(const http::Request& req, const registry::Gatewa
     // Refused, and recorded like every refusal of a registered system.
     return Problem(FromStatus(gateway.RefuseLinkChanges(client, req.remote_address)), rid);
   }
+  // A registered prefecture node's batch refused before it could be read is recorded too
+  // (nothing of the body: a reason only); a refusal that cannot be recorded is not answered.
+  auto refuse_unreadable = [&](ApiError error, std::string_view reason,
+                               std::string_view detail) -> http::Response {
+    Status recorded = desk->RecordUnreadable(client, reason, req.remote_address);
+    if (!recorded.ok()) return Problem(FromStatus(recorded), rid);
+    return Problem(error, rid, detail);
+  };
   ApiError body_error = ApiError::kInvalidRequest;
   auto body = ParseBody(req, {"prefecture", "after", "changes"}, &body_error);
-  if (!body.ok()) return Problem(body_error, rid);
-  auto batch = registry::ParseForwardBatch(*body);
-  if (!batch.ok()) return Problem(ApiError::kInvalidRequest, rid, batch.status().message());
+  if (!body.ok()) return refuse_unreadable(body_error, InfoOf(body_error).code, "");
+  auto batch = registry::ParseForwardBatch(*body, desk->resident_code_check());
+  if (!batch.ok()) {
+    const text::JsonValue* changes = body->Find("changes");
+    const bool too_many = changes != nullptr && changes->is_array() &&
+                          changes->items().size() > registry::kMaxForwardedPerBatch;
+    return refuse_unreadable(ApiError::kInvalidRequest,
+                             too_many ? "too_many_changes" : "invalid_request",
+                             batch.status().message());
+  }
   auto result = desk->Receive(client, *batch, req.remote_address);
   if (!result.ok()) return Problem(FromStatus(result.status()), rid);
   if (result->gap) {
@@ -35,7 +51,8 @@ http::Response ServeLinkChanges(const http::Request& req, const registry::Gatewa
   }
   return JsonResponse("{\"acknowledged\":" + std::to_string(result->acknowledged) +
                       ",\"applied\":" + std::to_string(result->applied) +
-                      ",\"duplicates\":" + std::to_string(result->duplicates) + "}");
+                      ",\"duplicates\":" + std::to_string(result->duplicates) +
+                      ",\"conflicts\":" + std::to_string(result->conflicts) + "}");
 }
 
 }  // namespace kakunin::api

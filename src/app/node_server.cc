@@ -109,19 +109,21 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   s->quotas_ = std::make_unique<registry::Quotas>(node->config.quotas, &node->clock,
                                                   node->registry.get());
   api::Metrics* metrics = &s->metrics_;
-  s->quotas_->SetHooks(
-      {[metrics](registry::QuotaSubject kind) {
-         metrics->CountQuotaRefusal(registry::QuotaSubjectName(kind));
-       },
-       [metrics, access_log](const audit::LiveAlert& a) {
-         metrics->CountAlert(a.rule);
-         // One fputs per line: stdio's lock keeps it whole among the access log's lines.
-         const std::string line = AlertLine(a);
-         std::FILE* out = access_log != nullptr ? access_log : stderr;
-         std::fputs(line.c_str(), out);
-         std::fflush(out);
-         if (out != stderr) std::fputs(line.c_str(), stderr);
-       }});
+  auto alert = [metrics, access_log](const audit::LiveAlert& a) {
+    metrics->CountAlert(a.rule);
+    // One fputs per line: stdio's lock keeps it whole among the access log's lines.
+    const std::string line = AlertLine(a);
+    std::FILE* out = access_log != nullptr ? access_log : stderr;
+    std::fputs(line.c_str(), out);
+    std::fflush(out);
+    if (out != stderr) std::fputs(line.c_str(), stderr);
+  };
+  s->quotas_->SetHooks({[metrics](registry::QuotaSubject kind) {
+                          metrics->CountQuotaRefusal(registry::QuotaSubjectName(kind));
+                        },
+                        alert});
+  // The national node's state conflicts (registry/national.h) are alerts too.
+  if (node->national) node->national->UseAlerts(alert);
   node->gateway->UseQuotas(s->quotas_.get());
   // Reads and notifications from many connections share durable commits.
   s->queue_ = node->NewWriteQueue(static_cast<size_t>(node->config.limits.write_batch));

@@ -49,9 +49,11 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
 //   repeated_refusals  max_refusals_per_day refused operations in a day
 //   many_not_found     more than max_not_found_per_day residents asked for and not found
 //   quota_exceeded     a read refused by a quota (registry/quota.h)
+//   link_conflict      national node: forwarded changes whose state conflicted (another
+//                      person's code, identity, municipality; registry/national.h), per batch
 inline constexpr std::string_view kLiveRules[] = {"off_hours", "many_searches",
                                                   "repeated_refusals", "many_not_found",
-                                                  "quota_exceeded"};
+                                                  "quota_exceeded", "link_conflict"};
 
 struct LiveAlert {
   std::string rule;   // one of kLiveRules

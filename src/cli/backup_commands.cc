@@ -350,7 +350,8 @@ int RunMedia(const std::vector<std::string>& argv, Io& io) {
 }
 
 const char kLinkHelp[] =
-    "使い方 / usage: kakunin link renumber --data DIR\n\n"
+    "使い方 / usage: kakunin link renumber --data DIR\n"
+    "               kakunin link resync --data DIR\n\n"
     "全国サーバへの送信番号を先へ進めます（操作履歴に記録）。\n"
     "Moves the numbering of the changes this prefecture node forwards to the national node 2^40\n"
     "above every number its database ever gave out. Run it, with the node stopped, on a\n"
@@ -359,6 +360,11 @@ const char kLinkHelp[] =
     "numbers the national node holds other changes under, and the link stops at\n"
     "sequence_conflict (docs/backup.md). The national node sees a hole in the numbers, which\n"
     "the link allows.\n\n"
+    "resync: after the national node came back from a backup older than\n"
+    "delivered_retention_hours, the link stops (link_resync): the outbox rows after the national\n"
+    "node's point were purged and cannot be sent. Once the changes in that range have reached\n"
+    "the national node another way (docs/backup.md), this forgets the purged point, records the\n"
+    "range no longer held (link.resync, numbers only), and the link resumes.\n\n"
     "Example:\n"
     "  kakunin link renumber --data /var/lib/kakunin\n";
 
@@ -366,9 +372,11 @@ int RunLink(const std::vector<std::string>& argv, Io& io) {
   int exit = 0;
   auto args = ParseOrHelp(argv, {DataOption()}, "link", kLinkHelp, io, &exit);
   if (!args) return exit;
-  if (args->positional().size() != 1 || args->positional()[0] != "renumber") {
-    return Usage(io, "link", "the subcommand is renumber");
+  if (args->positional().size() != 1 ||
+      (args->positional()[0] != "renumber" && args->positional()[0] != "resync")) {
+    return Usage(io, "link", "the subcommand is renumber or resync");
   }
+  const bool resync = args->positional()[0] == "resync";
   auto data = RequireData(*args, "link", io);
   if (!data) return kExitUsage;
   auto node = OpenNode(io, *data);
@@ -376,6 +384,15 @@ int RunLink(const std::vector<std::string>& argv, Io& io) {
   if ((*node)->config.role != registry::NodeRole::kPrefecture || !(*node)->outbox) {
     return Fail(io, "link", Status::FailedPrecondition(
                                 "only a prefecture node forwards changes: nothing to renumber"));
+  }
+  if (resync) {
+    auto lost = (*node)->outbox->Resync((*node)->actor);
+    if (!lost.ok()) return Fail(io, "link", lost.status());
+    (void)SealLog(**node);
+    io.out << "再同期しました / resynced: the link resumes from the national node's point; "
+              "numbers through "
+           << *lost << " are no longer held here\n";
+    return kExitOk;
   }
   auto next = (*node)->outbox->SkipNumbers(registry::kRestoredOutboxGap, (*node)->actor);
   if (!next.ok()) return Fail(io, "link", next.status());

@@ -110,6 +110,31 @@ void Sender::Failed(const Status& why) {
   if (went_down && report_) report_("link to the national node failing: " + why.message());
 }
 
+Status Sender::CheckPurged(int64_t point) {
+  auto purged = outbox_->PurgedThrough();
+  if (!purged.ok()) return purged.status();
+  bool first = false;
+  {
+    std::lock_guard lock(mu_);
+    const bool needed = point < *purged;
+    first = needed && !stats_.resync_needed;
+    stats_.resync_needed = needed;
+  }
+  if (point >= *purged) return Status::Ok();
+  // Numbers only: the operators of both nodes need the range, never a change.
+  Status why =
+      Status::FailedPrecondition(
+          "the national node's point " + std::to_string(point) +
+          " is below the outbox rows this node purged (through " + std::to_string(*purged) +
+          "): changes " + std::to_string(point + 1) + ".." + std::to_string(*purged) +
+          " can no longer be sent; resync the national node (docs/backup.md, "
+          "`kakunin link resync`)")
+          .WithReason("link_resync");
+  if (first && report_) report_(why.message());
+  Failed(why);
+  return why;
+}
+
 Result<int64_t> Sender::Step() {
   auto halted = outbox_->Halted();
   if (!halted.ok()) return halted.status();
@@ -131,6 +156,9 @@ Result<int64_t> Sender::Step() {
     std::lock_guard lock(mu_);
     after = stats_.acknowledged;
   }
+  // Behind the purged rows nothing may be sent: the national node would take the rows after
+  // them for the next ones and the rest would be lost without a word.
+  KAKUNIN_RETURN_IF_ERROR(CheckPurged(after));
   auto batch = outbox_->Next(after, batch_size_);
   if (!batch.ok()) return batch.status();
   if (batch->changes.empty()) return int64_t{0};
@@ -206,6 +234,8 @@ Result<int64_t> Sender::Step() {
   }
   answered_ = true;
   if (came_back && report_) report_("link to the national node delivering again");
+  // A gap that rewound the point below the purged rows: loud at once, not at the next round.
+  if (answer->status == 409) KAKUNIN_RETURN_IF_ERROR(CheckPurged(*ack));
   return sent;
 }
 
@@ -276,6 +306,10 @@ LinkStats Sender::Stats() const {
 
 Status Sender::Ready() const {
   std::lock_guard lock(mu_);
+  if (stats_.resync_needed) {
+    return Status::Unavailable("the link to the national node needs a resync")
+        .WithReason("link_resync");
+  }
   if (stats_.down_since != 0 && clock_->NowMicros() - stats_.down_since >
                                     int64_t{config_.ready_threshold_seconds} * 1000000) {
     return Status::Unavailable("the link to the national node is down").WithReason("link_down");
@@ -309,6 +343,10 @@ std::string Sender::RenderMetrics() const {
   o += "# HELP kakunin_link_up 1 unless the last attempt failed.\n";
   o += "# TYPE kakunin_link_up gauge\n";
   o += std::string("kakunin_link_up ") + (stats_.down_since == 0 ? "1" : "0") + "\n";
+  o += "# HELP kakunin_link_resync_needed 1 when the national node is behind the purged outbox "
+       "rows: nothing is sent until the operators resync.\n";
+  o += "# TYPE kakunin_link_resync_needed gauge\n";
+  o += std::string("kakunin_link_resync_needed ") + (stats_.resync_needed ? "1" : "0") + "\n";
   o += "# HELP kakunin_link_lag_seconds From the apply on this node to the national node's "
        "acknowledgement.\n";
   o += "# TYPE kakunin_link_lag_seconds histogram\n";

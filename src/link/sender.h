@@ -7,7 +7,11 @@
 // a failure is retried after a delay that doubles from retry_min_ms to retry_max_ms, each
 // jittered uniformly over its upper half so that many prefectures do not retry in step. The
 // point is kept in the database: after a restart of either side the sender resumes from it, and
-// a national node that is behind it (restored) answers a gap that rewinds it.
+// a national node that is behind it (restored) answers a gap that rewinds it. A national node
+// behind the rows this node already purged (delivered_retention_hours) cannot be sent them:
+// the sender then stops, says so at once (not ready: link_resync; kakunin_link_resync_needed;
+// the report line; the "link.forward" entry "rewound:purged") and never skips them, until the
+// operators resync (LinkOutbox::Resync, `kakunin link resync`).
 //
 // Halted (作動停止): nothing is forwarded; on resume the backlog drains.
 // Observability (no personal data): counts, ages and times only.
@@ -51,6 +55,9 @@ struct LinkStats {
   int64_t down_since = 0;       // µs of the first failure of the current streak; 0 if up
   int64_t lag_last_micros = 0;  // apply on this node → acknowledged, of the last change
   bool halted = false;
+  // The national node's point is below the purged outbox rows (LinkOutbox::PurgedThrough):
+  // nothing is sent until the operators resync.
+  bool resync_needed = false;
 };
 
 class Sender {
@@ -83,17 +90,20 @@ class Sender {
 
   LinkStats Stats() const;
   // Not ready (kUnavailable, reason link_down) when the link has been failing for longer than
-  // ready_threshold_seconds.
+  // ready_threshold_seconds; at once (reason link_resync) when it needs a resync.
   Status Ready() const;
   // Prometheus lines: kakunin_link_backlog, kakunin_link_oldest_pending_seconds,
   // kakunin_link_last_success_timestamp_seconds, kakunin_link_acknowledged_sequence,
   // kakunin_link_forwarded_total, kakunin_link_failures_total, kakunin_link_up,
-  // kakunin_link_lag_seconds (histogram).
+  // kakunin_link_resync_needed, kakunin_link_lag_seconds (histogram).
   std::string RenderMetrics() const;
 
  private:
   void Run();
   void Failed(const Status& why);
+  // The failure when the point is below the purged rows (and the flag for Ready and metrics);
+  // Ok otherwise.
+  Status CheckPurged(int64_t point);
 
   registry::UpstreamConfig config_;
   const registry::LinkOutbox* outbox_;

@@ -8,7 +8,9 @@
 
 #include "core/bytes.h"
 #include "core/date.h"
+#include "domain/check_digit.h"
 #include "domain/enums.h"
+#include "domain/identifiers.h"
 #include "domain/local_gov_code.h"
 #include "registry/detail/registry_internal.h"
 #include "registry/registry.h"
@@ -21,6 +23,11 @@ namespace {
 
 constexpr char kHaltedKey[] = "halted_since";  // registry/halt.cc
 constexpr char kAcknowledgedKey[] = "link_acknowledged";
+constexpr char kPurgedThroughKey[] = "link_purged_through";
+
+int64_t MetaNumber(const std::optional<std::string>& v) {
+  return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
+}
 constexpr size_t kMaxText = 1000;  // bytes of a name, alias or address on the wire
 
 bool IsDigits(std::string_view s, size_t n) {
@@ -84,7 +91,13 @@ Status OnlyMembers(const text::JsonValue& obj, std::initializer_list<std::string
   return Status::Ok();
 }
 
-Result<ForwardedChange> ParseChange(const text::JsonValue& v) {
+// A 住民票コード as the contract writes it (`check`: the node's setting).
+bool IsResidentCode(std::string_view s, ResidentCodeCheck check) {
+  ErrorCode error;
+  return ResidentCode::Parse(s, check, &error).has_value();
+}
+
+Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck check) {
   KAKUNIN_RETURN_IF_ERROR(OnlyMembers(
       v,
       {"sequence", "municipality_code", "municipal_sequence", "kind", "reason", "change_date",
@@ -95,24 +108,33 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v) {
   KAKUNIN_ASSIGN_OR_RETURN(seq, IntMember(v, "sequence", 1, INT64_MAX));
   c.sequence = seq;
   KAKUNIN_ASSIGN_OR_RETURN(muni, TextMember(v, "municipality_code", 6));
-  if (!IsDigits(muni, 6) || PrefectureOfMunicipality(muni) == 0) return Bad("municipality_code");
+  if (!IsDigits(muni, 6) ||
+      LocalGovCheckDigit(std::string_view(muni).substr(0, 5)) != muni[5] - '0' ||
+      PrefectureOfMunicipality(muni) == 0) {
+    return Bad("municipality_code");
+  }
   c.municipality_code = std::move(muni);
   KAKUNIN_ASSIGN_OR_RETURN(mseq, IntMember(v, "municipal_sequence", 1, INT64_MAX));
   c.municipal_sequence = mseq;
   KAKUNIN_ASSIGN_OR_RETURN(kind, TextMember(v, "kind", 20));
-  if (!ParseNotificationKind(kind)) return Bad("kind");
+  const std::optional<NotificationKind> parsed_kind = ParseNotificationKind(kind);
+  if (!parsed_kind) return Bad("kind");
   c.kind = std::move(kind);
   KAKUNIN_ASSIGN_OR_RETURN(reason, TextMember(v, "reason", 40));
-  if (!ParseChangeReason(reason)) return Bad("reason");
+  const std::optional<ChangeReason> parsed_reason = ParseChangeReason(reason);
+  // The reason must belong to the kind (the contract's kind_mismatch): the apply rule reads
+  // the kind, the record the reason.
+  if (!parsed_reason || KindOf(*parsed_reason) != *parsed_kind) return Bad("reason");
   c.reason = std::move(reason);
   KAKUNIN_ASSIGN_OR_RETURN(cd, TextMember(v, "change_date", 10));
   if (!ParseIsoDate(cd).date) return Bad("change_date");
   c.change_date = std::move(cd);
   KAKUNIN_ASSIGN_OR_RETURN(code, TextMember(v, "resident_code", 11));
-  if (!IsDigits(code, 11)) return Bad("resident_code");
+  if (!IsResidentCode(code, check)) return Bad("resident_code");
   c.resident_code = std::move(code);
   KAKUNIN_ASSIGN_OR_RETURN(number, TextMember(v, "individual_number", 12));
-  if (!IsDigits(number, 12)) return Bad("individual_number");
+  ErrorCode number_error;
+  if (!IndividualNumber::Parse(number, &number_error)) return Bad("individual_number");
   c.individual_number = std::move(number);
   KAKUNIN_ASSIGN_OR_RETURN(name, TextMember(v, "name", kMaxText));
   c.name = std::move(name);
@@ -131,7 +153,13 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v) {
   KAKUNIN_ASSIGN_OR_RETURN(address, TextMember(v, "address", kMaxText));
   c.address = std::move(address);
   KAKUNIN_ASSIGN_OR_RETURN(new_code, OptionalTextMember(v, "new_resident_code", 11));
-  if (new_code && !IsDigits(*new_code, 11)) return Bad("new_resident_code");
+  // Only a resident-code change carries a new code, and it always does (the contract's
+  // not_applicable / missing): anything else could rename a resident.
+  const bool code_change = *parsed_reason == ChangeReason::kResidentCodeChanged;
+  if (new_code.has_value() != code_change ||
+      (new_code && (!IsResidentCode(*new_code, check) || *new_code == c.resident_code))) {
+    return Bad("new_resident_code");
+  }
   c.new_resident_code = std::move(new_code);
   KAKUNIN_ASSIGN_OR_RETURN(applied_at, IntMember(v, "applied_at", 0, INT64_MAX));
   c.applied_at = applied_at;
@@ -220,7 +248,7 @@ std::string ForwardedChangeMac(const crypto::FieldCipher& cipher, const Forwarde
   return cipher.LookupHash(o);
 }
 
-Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body) {
+Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body, ResidentCodeCheck check) {
   KAKUNIN_RETURN_IF_ERROR(OnlyMembers(body, {"prefecture", "after", "changes"}, "batch"));
   ForwardBatch b;
   KAKUNIN_ASSIGN_OR_RETURN(pref, IntMember(body, "prefecture", 1, 47));
@@ -233,7 +261,7 @@ Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body) {
   }
   int64_t last = b.after;
   for (const auto& item : list->items()) {
-    KAKUNIN_ASSIGN_OR_RETURN(c, ParseChange(item));
+    KAKUNIN_ASSIGN_OR_RETURN(c, ParseChange(item, check));
     if (c.sequence <= last) {
       return Status::InvalidArgument("link batch: sequences must increase beyond 'after'");
     }
@@ -245,6 +273,22 @@ Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body) {
 
 // --- NationalDesk ---
 
+namespace {
+// The "link.receive" entry of a refused batch. The codes of the batch as keyed MACs (DESIGN
+// §6): a reviewer can match them against a resident's statement, the log alone reveals nothing.
+audit::AuditEntry RefusalEntry(const crypto::FieldCipher& cipher, const Actor& actor,
+                               const ForwardBatch& batch, std::string_view reason) {
+  audit::AuditEntry e = EntryOf(actor, "link.receive");
+  e.conditions = BatchConditions(batch);
+  for (const ForwardedChange& c : batch.changes) {
+    e.targets.push_back(ResidentTarget(cipher, c.resident_code, false));
+  }
+  e.outcome = "refused:" + std::string(reason.empty() ? "refused" : reason);
+  return e;
+}
+
+}  // namespace
+
 NationalDesk::NationalDesk(const NodeConfig& config, store::RegistryStore* store,
                            const crypto::FieldCipher* cipher, const Clock* clock,
                            const audit::AuditLog* log)
@@ -252,14 +296,7 @@ NationalDesk::NationalDesk(const NodeConfig& config, store::RegistryStore* store
 
 Status NationalDesk::Refuse(const Actor& actor, const ForwardBatch& batch,
                             const Status& why) const {
-  audit::AuditEntry e = EntryOf(actor, "link.receive");
-  e.conditions = BatchConditions(batch);
-  // The codes of the refused batch as keyed MACs (DESIGN §6): a reviewer can match them against
-  // a resident's statement, the log alone reveals nothing.
-  for (const ForwardedChange& c : batch.changes) {
-    e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, false));
-  }
-  e.outcome = "refused:" + std::string(why.reason().empty() ? "refused" : why.reason());
+  audit::AuditEntry e = RefusalEntry(*cipher_, actor, batch, why.reason());
   Status st = store_->Write(
       [&](store::RegistryTxn& txn) { return log_->Append(txn, std::move(e)).status(); });
   if (!st.ok()) return st;
@@ -303,8 +340,12 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
     KAKUNIN_ASSIGN_OR_RETURN(last, txn.ReceivedSequenceIn(batch.prefecture));
     out.acknowledged = last;
     if (batch.after > last) {
-      out.gap = true;  // nothing applied; the sender resends from `last`
-      return Status::Ok();
+      // Nothing applied; the sender resends from `last` (or, if it purged rows after it,
+      // reports that it cannot). Recorded in this transaction, like every refusal.
+      out.gap = true;
+      audit::AuditEntry e = RefusalEntry(*cipher_, actor, batch, "sequence_gap");
+      e.conditions += " acknowledged=" + std::to_string(last);
+      return log_->Append(txn, std::move(e)).status();
     }
     const int64_t now = clock_->NowMicros();
     for (const ForwardedChange& c : batch.changes) {
@@ -322,7 +363,7 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
         ++out.duplicates;
         continue;
       }
-      KAKUNIN_RETURN_IF_ERROR(ApplyChange(txn, c, batch.prefecture, actor, now));
+      KAKUNIN_RETURN_IF_ERROR(ApplyChange(txn, c, batch.prefecture, actor, now, &out.conflicts));
       KAKUNIN_RETURN_IF_ERROR(txn.RecordReceivedChange(batch.prefecture, c.sequence, mac, now));
       last = c.sequence;
       ++out.applied;
@@ -334,6 +375,7 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
     audit::AuditEntry e = EntryOf(actor, "link.receive");
     e.conditions = BatchConditions(batch) + " applied=" + std::to_string(out.applied) +
                    " duplicates=" + std::to_string(out.duplicates) +
+                   " conflicts=" + std::to_string(out.conflicts) +
                    " acknowledged=" + std::to_string(last);
     e.result_count = out.applied;
     e.outcome = "done";
@@ -352,11 +394,29 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
     }
     return st;
   }
+  if (out.conflicts > 0 && alert_) {
+    // After the commit: an alert for a state that was then rolled back would mislead.
+    audit::LiveAlert a;
+    a.rule = "link_conflict";
+    a.actor = actor.id;
+    a.time = clock_->NowMicros();
+    a.count = out.conflicts;
+    alert_(a);
+  }
   return out;
 }
 
+Status NationalDesk::RecordUnreadable(const Client& client, std::string_view reason,
+                                      const std::string& terminal) const {
+  audit::AuditEntry e = EntryOf(client.ActorAt(terminal), "link.receive");
+  e.conditions = "prefecture=" + std::to_string(client.prefecture);
+  e.outcome = "refused:" + std::string(reason);
+  return store_->Write(
+      [&](store::RegistryTxn& txn) { return log_->Append(txn, std::move(e)).status(); });
+}
+
 Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
-                                 const Actor& actor, int64_t now) const {
+                                 const Actor& actor, int64_t now, int64_t* conflicts) const {
   store::VersionRow v;
   v.municipality_code = c.municipality_code;
   v.sequence = c.municipal_sequence;
@@ -376,6 +436,7 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
   v.address = c.address;
   v.new_resident_code = c.new_resident_code;
   v.applied_at = now;
+  const std::string number_mac = detail::NumberMac(*cipher_, c.individual_number);
 
   auto set_current = [&](store::ResidentRow* r) {
     r->resident_code = c.new_resident_code ? *c.new_resident_code : c.resident_code;
@@ -385,7 +446,7 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     r->sex = c.sex;
     r->birth_date = c.birth_date;
     r->address = c.address;
-    r->number_mac = detail::NumberMac(*cipher_, c.individual_number);
+    r->number_mac = number_mac;
     r->name_key = text::SearchKey(c.name);
     r->kana_key = c.name_kana ? text::SearchKey(*c.name_kana) : std::string();
     r->address_key = text::SearchKey(c.address);
@@ -398,6 +459,12 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
       r->removed_at = 0;
     }
   };
+  // Who a person is does not change between prefectures (the contract's identity_mismatch):
+  // birth date, sex and individual number, the number by its keyed MAC (never opened).
+  auto same_identity = [&](const store::ResidentRow& r) {
+    return r.birth_date == c.birth_date && r.sex == c.sex &&
+           ConstantTimeEquals(r.number_mac, number_mac);
+  };
   auto record_code_change = [&](int64_t person_id) -> Status {
     if (!c.new_resident_code) return Status::Ok();
     KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(c.resident_code));
@@ -407,16 +474,56 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     return txn.RecordCodeChange(c.resident_code, *c.new_resident_code, person_id, now);
   };
 
-  const char* outcome = "current";
+  std::string outcome = "current";
+  int64_t stored = 1;  // versions written (0: the change was set aside)
   audit::AuditEntry e = EntryOf(actor, "link.apply");
-  // What the entry commits of the version written (registry/state_digest.h).
+  // What the entry commits of the versions written (registry/state_digest.h).
   auto written = [&](int64_t vid, audit::StateOp op) {
     store::VersionRow w = v;
     w.version_id = vid;
     e.state.push_back(StateLeafOf(*cipher_, w, c.individual_number, op));
   };
+  auto history_of = [&](int64_t person_id) -> Status {
+    v.person_id = person_id;
+    v.superseded_at = now;
+    KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+    written(vid, audit::StateOp::kHistory);
+    return Status::Ok();
+  };
+  // Another person already holds the code this change would give its record.
+  std::optional<store::ResidentRow> holder;
+  if (c.new_resident_code) {
+    KAKUNIN_ASSIGN_OR_RETURN(h, txn.FindByResidentCode(*c.new_resident_code));
+    holder = std::move(h);
+  }
+
   KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(c.resident_code));
-  if (!person) {
+  if (holder && (!person || holder->person_id != person->person_id)) {
+    // A resident-code change to a code another row holds: an entry under the new code from
+    // another prefecture overtook it (the same person: the rows are one), or the code is
+    // another person's (kept as history of this change's own person, or of the holder when
+    // this node has no row for the old code). Never a failure: that would stop the link.
+    if (!same_identity(*holder)) {
+      KAKUNIN_RETURN_IF_ERROR(history_of(person ? person->person_id : holder->person_id));
+      outcome = "conflict:code_in_use";
+    } else {
+      if (person) {
+        // Every version of the old row passes to the holder's as history, committed again
+        // under the holder's id: the old row's current version is erased from the old row's
+        // state and each version written to the holder's.
+        KAKUNIN_RETURN_IF_ERROR(MergeInto(txn, *person, *holder, now, &e));
+        if (person->status == store::ResidentStatus::kActive &&
+            person->municipality_code != holder->municipality_code) {
+          // The holder's registration overtook the old row's: its move-out is to come.
+          KAKUNIN_RETURN_IF_ERROR(
+              txn.AddExpectedMoveOut(holder->person_id, person->municipality_code));
+        }
+      }
+      KAKUNIN_RETURN_IF_ERROR(history_of(holder->person_id));
+      KAKUNIN_RETURN_IF_ERROR(record_code_change(holder->person_id));
+      outcome = "conflict:merged";
+    }
+  } else if (!person) {
     store::ResidentRow row;
     set_current(&row);
     KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
@@ -433,22 +540,62 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
         c.municipality_code, current->municipality_code, JstDate(now));
     const bool same_prefecture =
         current->municipality_code.compare(0, 2, c.municipality_code, 0, 2) == 0;
-    bool becomes_current;
+    const bool active = person->status == store::ResidentStatus::kActive;
+    bool becomes_current = false;
+    bool set_aside = false;
     if (c.kind == "entry") {
       // Within one prefecture its node has decided, in the order it forwards: every entry it
       // applied superseded or renewed the registration there (a 転入 dated before the 転出
       // that reached it first included), so this node follows that order. Between prefectures
-      // the two sides arrive in any order: an entry supersedes a registration dated no later,
-      // and one that ended by a move or other removal whatever its date (a 転出届 gives a
-      // planned date; the person may move in earlier); a death yields only to a later entry.
-      const bool ended_by_move = current->kind == "removal" && current->reason != "death";
-      becomes_current = same_municipality || same_prefecture || ended_by_move ||
-                        c.change_date >= current->change_date;
-    } else {
-      becomes_current = same_municipality;
+      // only this node sees both sides: the entry must be the same person, and a birth never
+      // takes a code already held. The two sides then arrive in any order: an entry supersedes
+      // a registration dated no later, and one that ended by a move or other removal whatever
+      // its date (a 転出届 gives a planned date; the person may move in earlier); a death
+      // yields only to a later entry.
+      if (same_municipality || same_prefecture) {
+        becomes_current = true;
+      } else if (!same_identity(*person)) {
+        outcome = "conflict:identity_mismatch";
+      } else {
+        const bool ended_by_move = current->kind == "removal" && current->reason != "death";
+        const bool later = ended_by_move || c.change_date >= current->change_date;
+        if (c.reason == "birth") {
+          // The person's own birth arriving late is history; one that would supersede is not
+          // a birth of this person.
+          if (later) outcome = "conflict:code_in_use";
+        } else {
+          becomes_current = later;
+        }
+        if (becomes_current && active) {
+          // Overtakes a registration in another prefecture: its move-out is to come.
+          KAKUNIN_RETURN_IF_ERROR(
+              txn.AddExpectedMoveOut(person->person_id, person->municipality_code));
+        } else if (!becomes_current && outcome == "current") {
+          // An earlier registration there, arriving late: what ends it is to come too.
+          KAKUNIN_RETURN_IF_ERROR(txn.AddExpectedMoveOut(person->person_id, c.municipality_code));
+        }
+      }
+    } else if (same_municipality) {
+      becomes_current = true;
+    } else if (!same_prefecture) {
+      // Another prefecture's municipality speaks for this resident only while its move-out is
+      // expected: a removal ends the expectation, an amendment before it keeps it. Otherwise
+      // the change is set aside (a certificate of one prefecture never writes into another's
+      // residents).
+      KAKUNIN_ASSIGN_OR_RETURN(expected,
+                               txn.TakeExpectedMoveOut(person->person_id, c.municipality_code));
+      if (expected && c.kind != "removal") {
+        KAKUNIN_RETURN_IF_ERROR(txn.AddExpectedMoveOut(person->person_id, c.municipality_code));
+      }
+      if (!expected) {
+        set_aside = true;
+        outcome = "conflict:wrong_municipality";
+      }
     }
-    v.person_id = person->person_id;
-    if (becomes_current) {
+    if (set_aside) {
+      stored = 0;
+    } else if (becomes_current) {
+      v.person_id = person->person_id;
       KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
       KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
       written(vid, audit::StateOp::kWritten);
@@ -458,21 +605,45 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
       KAKUNIN_RETURN_IF_ERROR(record_code_change(person->person_id));
     } else {
-      v.superseded_at = now;  // history only
-      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
-      written(vid, audit::StateOp::kHistory);
-      outcome = "history";
+      KAKUNIN_RETURN_IF_ERROR(history_of(person->person_id));
+      if (outcome == "current") outcome = "history";
     }
   }
+  if (outcome.starts_with("conflict:")) ++*conflicts;
   // Keyed MACs, as for reads (DESIGN §6): the log alone names no resident.
   e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, true));
   if (c.new_resident_code)
     e.targets.push_back(ResidentTarget(*cipher_, *c.new_resident_code, true));
   e.conditions = std::to_string(prefecture) + "#" + std::to_string(c.sequence) + " " +
                  c.municipality_code + "#" + std::to_string(c.municipal_sequence) + " " + c.reason;
-  e.result_count = 1;
+  e.result_count = stored;
   e.outcome = outcome;
   return log_->Append(txn, std::move(e)).status();
+}
+
+Status NationalDesk::MergeInto(store::RegistryTxn& txn, const store::ResidentRow& from,
+                               const store::ResidentRow& into, int64_t now,
+                               audit::AuditEntry* entry) const {
+  KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(from.version_id, now));
+  KAKUNIN_ASSIGN_OR_RETURN(versions, txn.MergeResident(from.person_id, into.person_id));
+  for (const store::VersionRow& old : versions) {
+    KAKUNIN_ASSIGN_OR_RETURN(
+        number, cipher_->Open(old.sealed_number,
+                              NumberAssociatedData(old.municipality_code, old.sequence)));
+    if (old.version_id == from.version_id) {
+      // The old row's state ends here (the verifier drops its row with this version)...
+      entry->state.push_back(
+          audit::StateLeaf{audit::StateOp::kErased, old.version_id, old.person_id, ""});
+    }
+    // ... and every version, the holder's now, is committed again under the holder's id.
+    store::VersionRow moved = old;
+    moved.person_id = into.person_id;
+    entry->state.push_back(StateLeafOf(*cipher_, moved, number, audit::StateOp::kHistory));
+  }
+  // kErased must precede the versions' new leaves: the verifier applies them in order.
+  std::stable_partition(entry->state.begin(), entry->state.end(),
+                        [](const audit::StateLeaf& l) { return l.op == audit::StateOp::kErased; });
+  return Status::Ok();
 }
 
 Result<std::vector<std::pair<int, int64_t>>> NationalDesk::Received() const {
@@ -500,8 +671,11 @@ LinkOutbox::LinkOutbox(const NodeConfig& config, store::RegistryStore* store,
 Result<ForwardBatch> LinkOutbox::Next(int64_t after, int limit) const {
   ForwardBatch b;
   b.prefecture = config_.prefecture;
-  b.after = after;
   KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  // Rows up to the purged point are gone: a national node behind it must answer a gap, not
+  // take the rows after it for the next ones.
+  KAKUNIN_ASSIGN_OR_RETURN(purged, reader->GetMeta(kPurgedThroughKey));
+  b.after = std::max(after, MetaNumber(purged));
   KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OutboxAfter(after, limit));
   b.changes.reserve(rows.size());
   for (const store::OutboxRow& r : rows) {
@@ -546,6 +720,12 @@ Status LinkOutbox::Acknowledge(int64_t up_to, int64_t forwarded, const Actor& ac
                    " forwarded=" + std::to_string(forwarded);
     e.result_count = marked;
     e.outcome = up_to < previous ? "rewound" : "done";
+    // A national node behind the purged rows cannot be sent them: said in the entry too.
+    KAKUNIN_ASSIGN_OR_RETURN(purged, txn.GetMeta(kPurgedThroughKey));
+    if (up_to < MetaNumber(purged)) {
+      e.conditions += " purged_through=" + std::to_string(MetaNumber(purged));
+      e.outcome = "rewound:purged";
+    }
     return log_->Append(txn, std::move(e)).status();
   });
 }
@@ -579,12 +759,45 @@ Result<LinkBacklog> LinkOutbox::Backlog() const {
 Result<int64_t> LinkOutbox::PurgeDelivered(int64_t before) const {
   int64_t n = 0;
   Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(through, txn.LastDeliveredBefore(before));
+    KAKUNIN_ASSIGN_OR_RETURN(previous, txn.GetMeta(kPurgedThroughKey));
+    if (through > MetaNumber(previous)) {
+      KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurgedThroughKey, std::to_string(through)));
+    }
     KAKUNIN_ASSIGN_OR_RETURN(purged, txn.PurgeDelivered(before));
     n = purged;
     return Status::Ok();
   });
   if (!st.ok()) return st;
   return n;
+}
+
+Result<int64_t> LinkOutbox::PurgedThrough() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  KAKUNIN_ASSIGN_OR_RETURN(v, reader->GetMeta(kPurgedThroughKey));
+  return MetaNumber(v);
+}
+
+Result<int64_t> LinkOutbox::Resync(const Actor& actor) const {
+  int64_t lost_through = 0;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(acked, txn.GetMeta(kAcknowledgedKey));
+    KAKUNIN_ASSIGN_OR_RETURN(purged, txn.GetMeta(kPurgedThroughKey));
+    const int64_t point = MetaNumber(acked);
+    lost_through = MetaNumber(purged);
+    if (point >= lost_through) {
+      return Status::FailedPrecondition(
+          "the national node's point is not below the purged outbox rows: nothing to resync");
+    }
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurgedThroughKey, std::to_string(point)));
+    audit::AuditEntry e = EntryOf(actor, "link.resync");
+    e.conditions = "acknowledged=" + std::to_string(point) + " lost=" + std::to_string(point + 1) +
+                   ".." + std::to_string(lost_through);
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) return st;
+  return lost_through;
 }
 
 Result<bool> LinkOutbox::Halted() const {

@@ -18,11 +18,17 @@
 //                 "name_kana": "...", "former_surname": null, "alias": null, "sex": "male",
 //                 "birth_date": "1980-01-02", "address": "...", "new_resident_code": null,
 //                 "applied_at": 1767225600000000}, ...]}
-//   `after` is the last sequence the sender knows acknowledged; every change's sequence (the
-//   prefecture's outbox id) is greater than the one before it (holes are allowed: rows whose
-//   version retention erased). Answer: {"acknowledged": N, "applied": a, "duplicates": d}.
+//   `after` is the last sequence the sender knows acknowledged or, if higher, the last it
+//   purged (LinkOutbox::PurgedThrough): the point below which it holds nothing it could send
+//   again. Every change's sequence (the prefecture's outbox id) is greater than the one before
+//   it; holes are allowed (numbers skipped by a restore or `kakunin link renumber`, numbers a
+//   PostgreSQL sequence lost to a rollback, rows whose version retention erased), so the
+//   national node cannot tell a missing change from a hole by the numbers: it relies on `after`.
+//   Answer: {"acknowledged": N, "applied": a, "duplicates": d, "conflicts": k}.
 //   `after` greater than the national node's last applied sequence is a gap: 409 with
-//   {"error": "sequence_gap", "acknowledged": N}, nothing applied; the sender resends from N.
+//   {"error": "sequence_gap", "acknowledged": N}, nothing applied, the refusal recorded; the
+//   sender resends from N — unless it purged rows after N, which it then reports (link_resync)
+//   instead of skipping them.
 //   A change at or below N is a duplicate (a resend after a lost answer) only if it is the
 //   change received under that sequence before, compared by keyed MAC: otherwise the sender
 //   reused the number (a prefecture node restored from an older backup numbers its new changes
@@ -31,27 +37,43 @@
 //   applied, the refusal is recorded, and the link stays stopped until an operator resolves it
 //   (docs/backup.md; `kakunin restore` moves the numbering on so that a restore does not).
 //
-// National apply rule (one current record per resident code; every version kept):
+// National apply rule (one current record per resident code; every version kept). A state
+// conflict never refuses the batch (that would stop the prefecture's link): the change is kept
+// as history or set aside, its "link.apply" entry says "conflict:<code>", and an alert is
+// raised (UseAlerts).
 //   - Within one municipality, arrival order is the order of events (its prefecture node
 //     forwards in the order it applied them).
 //   - A removal (消除) or amendment (修正) becomes the current record only if it comes from the
-//     municipality that holds the current record; otherwise it is history only (the late
-//     転出 of a move whose 転入 arrived first).
-//   - An entry (記載) becomes the current record if it comes from the municipality of the
-//     current record, or its change date is not earlier than the current record's; otherwise it
-//     is history only (a 転入 overtaken by a later move back).
+//     municipality that holds the current record. From another municipality of the same
+//     prefecture it is history (that prefecture's node decided). From another prefecture it is
+//     history only while a move-out from its municipality is expected (the late 転出 of a move
+//     whose 転入 arrived first, and what that municipality sent before it); otherwise it is
+//     set aside, not stored: conflict:wrong_municipality.
+//   - An entry (記載) from the current record's prefecture becomes current. From another
+//     prefecture it must be the same person — birth date, sex and individual number (by MAC)
+//     equal to the current record's (conflict:identity_mismatch otherwise: history only). It
+//     then becomes current if the registration ended by a removal other than death or its
+//     change date is not earlier than the current record's, and is history otherwise; a birth
+//     never becomes current (conflict:code_in_use where it would have). A move-out is then
+//     expected from the municipality whose registration is not current: the one the entry
+//     overtook, or the entry's own when it arrived late.
+//   - A resident-code change to a code another person holds: if that person is the same
+//     (birth date, sex, number), the other prefecture's entry under the new code overtook the
+//     change, and the two rows are merged into the holder's (conflict:merged: the holder's
+//     record stays current, every version of both is kept); otherwise the change is history
+//     only (conflict:code_in_use).
 //   So a move 山梨県 → 東京都 ends with 東京都's record current in either order, and the 転出
-//   only in history. Known limit: a resident-code change (記載の修正 with a new code) that is
-//   still in flight when another prefecture sends a change under the new code gives two
-//   persons until an operator merges them; codes change rarely and where the person lives.
+//   only in history.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "audit/log.h"
+#include "audit/review.h"
 #include "core/clock.h"
 #include "crypto/field_cipher.h"
 #include "registry/config.h"
@@ -93,10 +115,14 @@ inline constexpr size_t kMaxForwardedPerBatch = 1000;
 
 // The batch as the wire carries it (above). Holds personal data: never log it.
 std::string EncodeForwardBatch(const ForwardBatch& batch);
-// Strict: only the members above, each once, with their types, shapes and limits; sequences
-// increasing and greater than `after`; at most kMaxForwardedPerBatch changes. kInvalidArgument
-// with a message that names a member, never a value.
-Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body);
+// Strict: only the members above, each once, with their types, shapes and limits; the
+// contract's check digits (municipality code, resident codes as `check` says, individual
+// number); a `reason` that belongs to its `kind`; `new_resident_code` with
+// resident_code_changed only, and there always; sequences increasing and greater than `after`;
+// at most kMaxForwardedPerBatch changes. kInvalidArgument with a message that names a member,
+// never a value.
+Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body,
+                                       ResidentCodeCheck check = ResidentCodeCheck::kFull);
 
 // The prefecture of a municipality code (abolished codes too), 0 if unknown.
 int PrefectureOfMunicipality(const std::string& municipality_code);
@@ -116,6 +142,9 @@ struct ReceiveResult {
   // A change at or below the acknowledged point that differs from the one received under its
   // sequence (0: none): nothing applied, the refusal recorded.
   int64_t conflict = 0;
+  // Applied changes whose state conflicted (outcome "conflict:…"): kept as history, merged or
+  // set aside, never current over another person; each alerted.
+  int64_t conflicts = 0;
 };
 
 // What the national node keeps of a received change to tell a resend from a reused sequence:
@@ -134,24 +163,43 @@ class NationalDesk {
   // the refusal recorded with MAC targets only): a client that is not a prefecture node or is
   // revoked (PermissionDenied, not_permitted), a batch for another prefecture or holding a change
   // of a municipality outside the client's prefecture (PermissionDenied, sender_mismatch), a node
-  // that is not national (FailedPrecondition), a halted node (Unavailable, halted). Every applied
-  // change is an operation-log entry "link.apply"; the batch one "link.receive".
+  // that is not national (FailedPrecondition), a halted node (Unavailable, halted). A gap or a
+  // reused sequence is answered in the result (gap, conflict) and recorded as a refusal. Every
+  // applied change is an operation-log entry "link.apply"; the batch one "link.receive".
   Result<ReceiveResult> Receive(const Client& client, const ForwardBatch& batch,
                                 const std::string& terminal) const;
+
+  // Records a batch from a registered prefecture node that was refused before it could be read
+  // (a body that is not a batch, too many changes: `reason`, e.g. "invalid_request") as
+  // "link.receive" with outcome "refused:<reason>"; nothing of the body is recorded.
+  Status RecordUnreadable(const Client& client, std::string_view reason,
+                          const std::string& terminal) const;
+
+  // Where state conflicts are reported (rule "link_conflict", the prefecture client as actor),
+  // after the batch that met them is durable. Set before the desk is used; may be empty.
+  void UseAlerts(std::function<void(const audit::LiveAlert&)> alert) { alert_ = std::move(alert); }
+
+  // The node's 住民票コード check (for ParseForwardBatch).
+  ResidentCodeCheck resident_code_check() const { return config_.resident_code_check; }
 
   // The last applied sequence of every prefecture that sent something (for stats).
   Result<std::vector<std::pair<int, int64_t>>> Received() const;
 
  private:
   Status ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
-                     const Actor& actor, int64_t now) const;
+                     const Actor& actor, int64_t now, int64_t* conflicts) const;
   Status Refuse(const Actor& actor, const ForwardBatch& batch, const Status& why) const;
+  // Joins `from` into `into` (one person under two codes): every version of `from` passes to
+  // `into` as history and `entry` commits them again under `into`'s id.
+  Status MergeInto(store::RegistryTxn& txn, const store::ResidentRow& from,
+                   const store::ResidentRow& into, int64_t now, audit::AuditEntry* entry) const;
 
   NodeConfig config_;
   store::RegistryStore* store_;
   const crypto::FieldCipher* cipher_;
   const Clock* clock_;
   const audit::AuditLog* log_;
+  std::function<void(const audit::LiveAlert&)> alert_;
 };
 
 // The prefecture node's side of the link. Thread-safe.
@@ -162,7 +210,8 @@ class LinkOutbox {
              const crypto::FieldCipher* cipher, const Clock* clock, const audit::AuditLog* log);
 
   // The next batch: rows after `after`, at most `limit`, numbers opened. An empty batch when
-  // nothing is waiting.
+  // nothing is waiting. The batch declares `after` as at least PurgedThrough(): rows up to it
+  // are gone, so a national node behind it answers a gap instead of skipping them.
   Result<ForwardBatch> Next(int64_t after, int limit) const;
   // The national node acknowledged everything up to `up_to`: marks those rows delivered,
   // remembers the point (meta link_acknowledged) and records "link.forward" (counts only),
@@ -172,8 +221,20 @@ class LinkOutbox {
   // The remembered acknowledged point (0 if none).
   Result<int64_t> Acknowledged() const;
   Result<LinkBacklog> Backlog() const;
-  // Erases rows delivered before `before` (µs); returns how many.
+  // Erases rows delivered before `before` (µs); returns how many. Remembers the greatest
+  // number erased (meta link_purged_through) in the same transaction.
   Result<int64_t> PurgeDelivered(int64_t before) const;
+  // The greatest outbox number purged (0 if none): a national node whose point is below it
+  // (restored from an older backup) can no longer be sent the changes in between.
+  Result<int64_t> PurgedThrough() const;
+  // The operators' decision after a national node came back behind PurgedThrough() (docs/
+  // backup.md, "A national node restored from an older backup"): forgets the purged point so
+  // that the link resumes from the acknowledged point (the national node's, after its gap
+  // answer), and records "link.resync" with the range of numbers no longer held (numbers
+  // only), in one transaction; the changes in it must reach the national node another way.
+  // Returns the range's end. FailedPrecondition if the acknowledged point is not below the
+  // purged point (nothing is missing).
+  Result<int64_t> Resync(const Actor& actor) const;
   // Numbers the next outbox rows at least `gap` above every number this database ever gave
   // out, and records "link.renumber" (numbers only), in one transaction; returns the next
   // number. For a database restored other than by `kakunin restore` (which does this itself):

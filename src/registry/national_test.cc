@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "api/national.h"
 #include "audit/log.h"
+#include "audit/review.h"
 #include "audit/signer.h"
 #include "core/bytes.h"
 #include "crypto/keys.h"
@@ -107,9 +109,14 @@ class NationalTest : public ::testing::Test {
   void Apply(TestNode* node, const std::string& municipality, ChangeReason reason,
              const std::string& code10, const std::string& number11,
              Date change_date = Date::FromYmd(2026, 4, 1)) {
-    Notification n = testing::RegistryFixture::Make(municipality, ++node->seqs[municipality],
-                                                    reason, code10, number11);
+    Notification n = testing::RegistryFixture::Make(municipality, 0, reason, code10, number11);
     n.change_date = change_date;
+    ApplyMade(node, std::move(n));
+  }
+
+  // Applies `n` (made with RegistryFixture::Make, then changed) under its sender's next number.
+  void ApplyMade(TestNode* node, Notification n) {
+    n.sequence = ++node->seqs[n.municipality_code];
     std::vector<PreparedNotification> batch;
     batch.push_back(node->registry->Prepare(
         CheckJsonNotification(ToCanonicalJson(n), node->registry->check_options())));
@@ -226,12 +233,25 @@ class NationalTest : public ::testing::Test {
 
   // How many "link.receive" entries hold `text` in their payload's bytes (a code in clear).
   static int64_t LinkEntriesHolding(TestNode* node, const std::string& text) {
-    return Count(node, OnPostgres() ? "SELECT count(*) FROM audit_entries WHERE action = "
-                                      "'link.receive' AND position('" +
-                                          text + "'::bytea in payload) > 0"
-                                    : "SELECT count(*) FROM audit_entries WHERE action = "
-                                      "'link.receive' AND instr(payload, '" +
-                                          text + "') > 0");
+    return EntriesHolding(node, "link.receive", text);
+  }
+  // How many `action` entries hold `text` in their payload's bytes (an outcome, a code).
+  static int64_t EntriesHolding(TestNode* node, const std::string& action,
+                                const std::string& text) {
+    return Count(node, OnPostgres()
+                           ? "SELECT count(*) FROM audit_entries WHERE action = '" + action +
+                                 "' AND position('" + text + "'::bytea in payload) > 0"
+                           : "SELECT count(*) FROM audit_entries WHERE action = '" + action +
+                                 "' AND instr(payload, '" + text + "') > 0");
+  }
+
+  // The node's operation log and records verify (the national node's merges included).
+  static audit::VerifyReport Verified(TestNode* node) {
+    EXPECT_TRUE(node->registry->Checkpoint().ok());
+    AuditDesk desk(node->store.get(), node->log.get(), node->cipher.get());
+    auto r = desk.Verify();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : audit::VerifyReport{};
   }
 
   // Forwards everything waiting on `pref` in batches of `size`, acknowledging as the sender does.
@@ -1020,6 +1040,339 @@ TEST_F(NationalTest, MoveInsideAPrefectureWithTheMoveInFirstAgrees) {
   EXPECT_EQ((*row)->municipality_code, kFujiyoshida);
   EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 3);
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// Review, finding 1: 19 changes a resident's code X → Y and the resident moves to 13, whose
+// 転入 under Y reaches the national node first. The change to Y then met Y held by another
+// row, every attempt failed on the unique code (the link of 19 stopped for good). Now the two
+// rows are found to be one person and merged: both nodes agree, every version is kept, the
+// conflict is recorded and alerted, and the records still verify against the log.
+TEST_F(NationalTest, ACodeChangeOvertakenByAMoveInUnderTheNewCodeDoesNotStopTheLink) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  std::vector<audit::LiveAlert> alerts;
+  national->national->UseAlerts([&](const audit::LiveAlert& a) { alerts.push_back(a); });
+  const std::string x = ResidentCode::FromTenDigits("1000000001").str();
+  const std::string y = ResidentCode::FromTenDigits("1000000099").str();
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001",
+        Date::FromYmd(2020, 1, 1));
+  Drain(yamanashi, national, c19);
+  Notification change = testing::RegistryFixture::Make(kKofu, 0, ChangeReason::kResidentCodeChanged,
+                                                       "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000099");
+  change.change_date = Date::FromYmd(2026, 3, 1);
+  ApplyMade(yamanashi, change);
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "1000000099", "10000000001",
+        Date::FromYmd(2026, 3, 31));
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "1000000099", "10000000001",
+        Date::FromYmd(2026, 4, 1));
+  Drain(tokyo, national, c13);
+  Drain(yamanashi, national, c19);  // failed with already_exists before
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 4);
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(y);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kShinjuku);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+  auto by_old = (*reader)->FindByResidentCode(x);  // the old code leads to the person
+  ASSERT_TRUE(by_old.ok() && by_old->has_value());
+  EXPECT_EQ((*by_old)->person_id, (*row)->person_id);
+  // Recorded (no code in clear) and alerted.
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:merged"), 1);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", y), 0);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule, "link_conflict");
+  EXPECT_EQ(alerts[0].count, 1);
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
+  EXPECT_EQ(verified.versions, 4);
+  EXPECT_EQ(verified.residents, 1);
+}
+
+// Review, finding 2: two prefectures gave one resident code to two different people. Only the
+// national node sees both; the second must not replace the first, nor stop the link.
+TEST_F(NationalTest, AnotherPrefecturesBirthUnderAHeldCodeDoesNotReplaceItsHolder) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  std::vector<audit::LiveAlert> alerts;
+  national->national->UseAlerts([&](const audit::LiveAlert& a) { alerts.push_back(a); });
+  Notification first =
+      testing::RegistryFixture::Make(kKofu, 0, ChangeReason::kBirth, "1000000001", "10000000001");
+  first.birth_date = Date::FromYmd(2020, 1, 1);
+  first.change_date = Date::FromYmd(2020, 1, 1);
+  ApplyMade(yamanashi, first);
+  Notification second = testing::RegistryFixture::Make(kShinjuku, 0, ChangeReason::kBirth,
+                                                       "1000000001", "20000000002");
+  second.sex = Sex::kFemale;
+  second.birth_date = Date::FromYmd(2026, 3, 1);
+  second.change_date = Date::FromYmd(2026, 3, 1);
+  ApplyMade(tokyo, second);
+  Notification gone = second;  // and 13's person moves away
+  gone.kind = NotificationKind::kRemoval;
+  gone.reason = ChangeReason::kMovedOut;
+  gone.change_date = Date::FromYmd(2026, 4, 1);
+  ApplyMade(tokyo, gone);
+  Drain(yamanashi, national, c19);
+  Drain(tokyo, national, c13);
+  EXPECT_EQ(tokyo->outbox->Backlog()->pending, 0);
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kKofu);
+  EXPECT_EQ((*row)->sex, "male");
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  // 13's birth is kept as history, its removal of a resident it never registered is set
+  // aside; each is a recorded conflict.
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:identity_mismatch"), 1);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:wrong_municipality"), 1);
+  int64_t alerted = 0;
+  for (const auto& a : alerts) alerted += a.count;
+  EXPECT_EQ(alerted, 2);
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
+}
+
+// Review, finding 4: a prefecture's certificate may send changes of its own municipalities
+// only, but those changes named residents of any prefecture: 山梨県's node could add versions
+// to a 東京都 resident, or rename one through a change carrying a new code.
+TEST_F(NationalTest, APrefectureCannotWriteIntoAnotherPrefecturesResident) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001");
+  Drain(tokyo, national, c13);
+  const std::string theirs = ResidentCode::FromTenDigits("2000000001").str();
+  const std::string digest = Digest(national, 13);
+  // 山梨県's own change, retargeted at 東京都's resident with the resident's identity.
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "20000000001");
+  auto own = yamanashi->outbox->Next(0, 1);
+  ASSERT_TRUE(own.ok() && own->changes.size() == 1u);
+  ForwardBatch forged = *own;
+  ForwardedChange& c = forged.changes[0];
+  c.resident_code = theirs;
+  c.kind = "removal";
+  c.reason = "death";
+  auto r = Post(national, c19, forged);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->applied, 1);  // its number is used up: the link goes on
+  EXPECT_EQ(r->conflicts, 1);
+  c.sequence += 1;
+  c.kind = "amendment";
+  c.reason = "name_changed";
+  r = Post(national, c19, forged);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Digest(national, 13), digest);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 1);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:wrong_municipality"), 2);
+  // A new code rides only on a resident-code change: the wire refuses anything else.
+  c.sequence += 1;
+  c.kind = "entry";
+  c.reason = "moved_in";
+  c.new_resident_code = ResidentCode::FromTenDigits("2000000099").str();
+  auto parsed = ParseForwardBatch(*text::ParseJson(EncodeForwardBatch(forged)));
+  EXPECT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message().find(theirs), std::string::npos);
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(theirs);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kShinjuku);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+}
+
+TEST_F(NationalTest, WireParserChecksKindsCodesAndCheckDigits) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Notification change = testing::RegistryFixture::Make(kKofu, 0, ChangeReason::kResidentCodeChanged,
+                                                       "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000002");
+  ApplyMade(yamanashi, change);
+  auto b = yamanashi->outbox->Next(0, 10);
+  ASSERT_TRUE(b.ok() && b->changes.size() == 2u);
+  auto parses = [](ForwardBatch batch) {
+    auto j = text::ParseJson(EncodeForwardBatch(batch));
+    return j.ok() && ParseForwardBatch(*j).ok();
+  };
+  ASSERT_TRUE(parses(*b));
+  auto with = [&](int i, auto change) {
+    ForwardBatch copy = *b;
+    change(copy.changes[i]);
+    return parses(copy);
+  };
+  auto bump_last = [](std::string& s) { s.back() = s.back() == '9' ? '0' : s.back() + 1; };
+  // A reason of another kind.
+  EXPECT_FALSE(with(0, [](ForwardedChange& c) { c.reason = "death"; }));
+  EXPECT_FALSE(with(1, [](ForwardedChange& c) { c.kind = "entry"; }));
+  // A new code only with a resident-code change, and always with one.
+  const std::string valid_code = ResidentCode::FromTenDigits("1000000003").str();
+  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { c.new_resident_code = valid_code; }));
+  EXPECT_FALSE(with(1, [](ForwardedChange& c) { c.new_resident_code.reset(); }));
+  EXPECT_FALSE(with(1, [](ForwardedChange& c) { c.new_resident_code = c.resident_code; }));
+  // Check digits.
+  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { bump_last(c.municipality_code); }));
+  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { bump_last(c.resident_code); }));
+  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { bump_last(c.individual_number); }));
+  EXPECT_FALSE(with(1, [&](ForwardedChange& c) { bump_last(*c.new_resident_code); }));
+  // The node's format-only setting applies to resident codes only.
+  ForwardBatch loose = *b;
+  bump_last(loose.changes[0].resident_code);
+  auto j = text::ParseJson(EncodeForwardBatch(loose));
+  EXPECT_TRUE(ParseForwardBatch(*j, ResidentCodeCheck::kFormatOnly).ok());
+}
+
+// Review, finding 3: the national node restored from a backup older than the sender's
+// delivered_retention_hours answers a gap that rewinds the sender below rows it has purged.
+// The sender then sent the rows after them as if nothing were missing: the purged changes
+// never reached the national node and nothing said so.
+TEST_F(NationalTest, ANationalNodeBehindThePurgedRowsIsNeverSentTheRowsAfterThem) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  for (const char* code : {"1000000001", "1000000002", "1000000003"}) {
+    Apply(yamanashi, kKofu, ChangeReason::kBirth, code, std::string("1") + code);
+  }
+  Drain(yamanashi, national, client);
+  clock_.Advance(int64_t{169} * 3600 * 1000000);  // past delivered_retention_hours
+  ASSERT_EQ(*yamanashi->outbox->PurgeDelivered(clock_.NowMicros() - int64_t{168} * 3600000000), 3);
+  // "Restored from an older backup": a national node that holds none of them.
+  TestNode* restored = MakeNode("national-restored", 0);
+  Register(restored, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000004", "11000000004", clock_.TodayJst());
+  UpstreamConfig config;
+  config.ready_threshold_seconds = 3600;
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_,
+                      std::make_unique<FaithfulUpstream>(restored, client), 7,
+                      Actor{"system:link", "upstream"});
+  int failures = 0;
+  for (int round = 0; round < 5; ++round) {
+    if (!sender.Step().ok()) ++failures;
+  }
+  // Nothing was sent past the missing changes, and the link says so at once.
+  EXPECT_EQ(Count(restored, "SELECT count(*) FROM versions"), 0);
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 1);
+  EXPECT_GE(failures, 4);
+  EXPECT_EQ(sender.Ready().reason(), "link_resync");
+  const std::string metrics = sender.RenderMetrics();
+  EXPECT_NE(metrics.find("kakunin_link_up 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("kakunin_link_resync_needed 1\n"), std::string::npos) << metrics;
+  auto st = sender.Step();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.status().message().find("changes 1..3 can no longer be sent"), std::string::npos)
+      << st.status().ToString();
+  EXPECT_EQ(EntriesHolding(yamanashi, "link.forward", "rewound:purged"), 1);
+  // Even a sender that ignored its point: the batch declares it, the national node refuses.
+  auto batch = yamanashi->outbox->Next(0, 10);
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->after, 3);
+  auto r = Post(restored, client, *batch);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->gap);
+  EXPECT_EQ(Count(restored, "SELECT count(*) FROM versions"), 0);
+
+  // The operators' resync: the loss is recorded, the link resumes.
+  auto lost = yamanashi->outbox->Resync(Actor{"os:admin", "host"});
+  ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+  EXPECT_EQ(*lost, 3);
+  EXPECT_EQ(EntriesHolding(yamanashi, "link.resync", "lost=1..3"), 1);
+  for (int i = 0; i < 5 && yamanashi->outbox->Backlog()->pending > 0; ++i) (void)sender.Step();
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);
+  EXPECT_EQ(Count(restored, "SELECT count(*) FROM versions"), 1);
+  EXPECT_TRUE(sender.Ready().ok());
+  EXPECT_FALSE(yamanashi->outbox->Resync(Actor{"os:admin", "host"}).ok());  // nothing missing
+}
+
+// Review, finding 5: the national node's gap answer (and, below, an unreadable batch) left
+// nothing in its operation log.
+TEST_F(NationalTest, AGapIsARecordedRefusal) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  auto first = yamanashi->outbox->Next(0, 1);
+  auto second = yamanashi->outbox->Next(first->changes.back().sequence, 1);
+  const int64_t entries = Count(national, "SELECT count(*) FROM audit_entries");
+  auto r = Post(national, client, *second);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->gap);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1);
+  EXPECT_EQ(EntriesHolding(national, "link.receive", "refused:sequence_gap"), 1);
+  EXPECT_EQ(LinkEntriesHolding(national, second->changes[0].resident_code), 0);
+}
+
+}  // namespace
+}  // namespace kakunin::registry
+
+namespace kakunin::registry {
+namespace {
+
+// Review, finding 5: the route's 400s for a registered prefecture node's unreadable batch
+// (not JSON, not a batch, too many changes) left nothing in the operation log.
+TEST_F(NationalTest, TheLinkRouteRecordsUnreadableBatches) {
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Gateway gateway(national->registry.get(), &catalogue(), &clock_, 0);
+  auto post = [&](std::string body) {
+    http::Request req;
+    req.method = "POST";
+    req.target = req.path = "/v1/link/changes";
+    req.headers.emplace_back("content-type", "application/json");
+    req.body = std::move(body);
+    req.remote_address = "127.0.0.1";
+    req.request_id = "t";
+    return api::ServeLinkChanges(req, gateway, national->national.get(), client);
+  };
+  std::string many = "{\"prefecture\":19,\"after\":0,\"changes\":[";
+  for (size_t i = 0; i <= kMaxForwardedPerBatch; ++i) many += i == 0 ? "{}" : ",{}";
+  many += "]}";
+  const struct {
+    std::string body;
+    const char* outcome;
+  } cases[] = {
+      {"{\"prefecture\":19,", "refused:malformed_request"},
+      {"{\"prefecture\":19,\"after\":0,\"changes\":[{\"sequence\":1}]}", "refused:invalid_request"},
+      {many, "refused:too_many_changes"},
+  };
+  for (const auto& c : cases) {
+    const int64_t entries = Count(national, "SELECT count(*) FROM audit_entries");
+    http::Response r = post(c.body);
+    EXPECT_EQ(r.status, 400) << c.outcome;
+    EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1) << c.outcome;
+    EXPECT_EQ(EntriesHolding(national, "link.receive", c.outcome), 1) << c.outcome;
+  }
+  // A gap is answered 409 and recorded too.
+  const int64_t entries = Count(national, "SELECT count(*) FROM audit_entries");
+  http::Response r = post("{\"prefecture\":19,\"after\":5,\"changes\":[]}");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1);
 }
 
 }  // namespace

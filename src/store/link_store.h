@@ -63,6 +63,12 @@ class LinkWriter {
     (void)before;
     return Status::Unavailable("this store has no link");
   }
+  // The greatest outbox_id that PurgeDelivered(before) would erase (0 if none): rows are
+  // delivered in order, so every row up to it is gone after the purge.
+  virtual Result<int64_t> LastDeliveredBefore(int64_t before) {
+    (void)before;
+    return Status::Unavailable("this store has no link");
+  }
   // National node: the last applied sequence of a prefecture, in the transaction that applies.
   virtual Result<int64_t> ReceivedSequenceIn(int prefecture) {
     (void)prefecture;

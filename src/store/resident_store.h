@@ -243,6 +243,15 @@ class ResidentWriter {
   virtual Status MarkSuperseded(int64_t version_id, int64_t at) = 0;
   virtual Status RecordCodeChange(const std::string& old_code, const std::string& new_code,
                                   int64_t person_id, int64_t at) = 0;
+  // National node: joins two rows found to be one person (a resident-code change overtaken by
+  // another prefecture's entry under the new code): every version, code-chain entry and
+  // expected move-out of `from_person` passes to `into_person`, and `from_person`'s row goes.
+  // The caller marks `from_person`'s current version superseded first. Returns the versions
+  // moved as they were before (newest first).
+  virtual Result<std::vector<VersionRow>> MergeResident(int64_t from_person, int64_t into_person) {
+    (void)from_person, (void)into_person;
+    return Status::FailedPrecondition("this store cannot merge residents");
+  }
   // Queues a version for the national node (the link delivers it, in outbox order).
   virtual Status EnqueueOutbox(int64_t version_id, int64_t at) = 0;
 

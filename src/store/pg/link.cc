@@ -30,6 +30,9 @@ constexpr char kMarkDelivered[] =
     "UPDATE outbox SET delivered_at = $2 WHERE outbox_id <= $1 AND delivered_at IS NULL";
 constexpr char kPurgeDelivered[] =
     "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1";
+constexpr char kLastDeliveredBefore[] =
+    "SELECT coalesce(max(outbox_id), 0) FROM outbox "
+    "WHERE delivered_at IS NOT NULL AND delivered_at < $1";
 constexpr char kReceivedSequence[] =
     "SELECT coalesce((SELECT last_sequence FROM link_received WHERE prefecture = $1), 0)";
 constexpr char kSetReceivedSequence[] =
@@ -85,6 +88,10 @@ Result<int64_t> PgTxn::MarkDelivered(int64_t up_to, int64_t at) {
 
 Result<int64_t> PgTxn::PurgeDelivered(int64_t before) {
   return db_->Run(kPurgeDelivered, Params().Int(before));
+}
+
+Result<int64_t> PgTxn::LastDeliveredBefore(int64_t before) {
+  return db_->QueryInt(kLastDeliveredBefore, Params().Int(before));
 }
 
 Result<int64_t> PgTxn::PurgeReceivedChanges(int64_t before, bool dry_run) {

@@ -296,6 +296,29 @@ Result<bool> PgTxn::TakeExpectedMoveOut(int64_t person_id, const std::string& mu
   return *n > 0;
 }
 
+namespace {
+// MergeResident, in this order: the rows that name the person first, the person's row last.
+constexpr const char* kMergeResident[] = {
+    "UPDATE versions SET person_id = $2 WHERE person_id = $1",
+    "UPDATE code_changes SET person_id = $2 WHERE person_id = $1",
+    "INSERT INTO expected_moveouts (person_id, municipality_code) "
+    "SELECT $2, municipality_code FROM expected_moveouts WHERE person_id = $1 "
+    "ON CONFLICT DO NOTHING",
+    "DELETE FROM expected_moveouts WHERE person_id = $1",
+    "DELETE FROM residents WHERE person_id = $1",
+};
+}  // namespace
+
+Result<std::vector<VersionRow>> PgTxn::MergeResident(int64_t from_person, int64_t into_person) {
+  cache_.Clear();  // a row goes and codes lead elsewhere
+  KAKUNIN_ASSIGN_OR_RETURN(
+      moved, QueryAll<VersionRow>(db_, kHistory, Params().Int(from_person), ReadVersion));
+  for (const char* sql : kMergeResident) {
+    KAKUNIN_RETURN_IF_ERROR(db_->Run(sql, Params().Int(from_person).Int(into_person)).status());
+  }
+  return moved;
+}
+
 Result<int64_t> PgTxn::RekeyResidents(const std::function<std::string(std::string_view)>& key) {
   cache_.Clear();  // the rows' search keys change
   int64_t after = 0, done = 0;

@@ -28,6 +28,9 @@ constexpr char kMarkDelivered[] =
     "UPDATE outbox SET delivered_at = ?2 WHERE outbox_id <= ?1 AND delivered_at IS NULL";
 constexpr char kPurgeDelivered[] =
     "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1";
+constexpr char kLastDeliveredBefore[] =
+    "SELECT coalesce(max(outbox_id), 0) FROM outbox "
+    "WHERE delivered_at IS NOT NULL AND delivered_at < ?1";
 constexpr char kReceivedSequence[] =
     "SELECT coalesce((SELECT last_sequence FROM link_received WHERE prefecture = ?1), 0)";
 constexpr char kSetReceivedSequence[] =
@@ -106,6 +109,16 @@ Result<int64_t> SqliteTxn::PurgeDelivered(int64_t before) {
   KAKUNIN_PREPARE(s, db_, kPurgeDelivered);
   KAKUNIN_RETURN_IF_ERROR(s.Bind(1, before).Exec());
   return db_->Changes();
+}
+
+Result<int64_t> SqliteTxn::LastDeliveredBefore(int64_t before) {
+  KAKUNIN_PREPARE(s, db_, kLastDeliveredBefore);
+  s.Bind(1, before);
+  Status st;
+  const int64_t n = s.Step(&st) ? s.Int(0) : 0;
+  s.Reset();
+  if (!st.ok()) return st;
+  return n;
 }
 
 Result<int64_t> SqliteTxn::PurgeReceivedChanges(int64_t before, bool dry_run) {

@@ -203,6 +203,35 @@ Result<bool> SqliteTxn::TakeExpectedMoveOut(int64_t person_id, const std::string
   return db_->Changes() > 0;
 }
 
+namespace {
+// MergeResident, in this order: the rows that name the person first, the person's row last.
+constexpr const char* kMergeResident[] = {
+    "UPDATE versions SET person_id = ?2 WHERE person_id = ?1",
+    "UPDATE code_changes SET person_id = ?2 WHERE person_id = ?1",
+    "INSERT OR IGNORE INTO expected_moveouts (person_id, municipality_code) "
+    "SELECT ?2, municipality_code FROM expected_moveouts WHERE person_id = ?1",
+    "DELETE FROM expected_moveouts WHERE person_id = ?1",
+    "DELETE FROM residents WHERE person_id = ?1",
+};
+}  // namespace
+
+Result<std::vector<VersionRow>> SqliteTxn::MergeResident(int64_t from_person, int64_t into_person) {
+  std::vector<VersionRow> moved;
+  {
+    KAKUNIN_PREPARE(s, db_, kHistory);
+    s.Bind(1, from_person);
+    Status st;
+    while (s.Step(&st)) moved.push_back(ReadVersion(s));
+    s.Reset();
+    if (!st.ok()) return st;
+  }
+  for (const char* sql : kMergeResident) {
+    KAKUNIN_PREPARE(s, db_, sql);
+    KAKUNIN_RETURN_IF_ERROR(s.Bind(1, from_person).Bind(2, into_person).Exec());
+  }
+  return moved;
+}
+
 Result<int64_t> SqliteTxn::RekeyResidents(
     const std::function<std::string(std::string_view)>& key) {
   struct Row {

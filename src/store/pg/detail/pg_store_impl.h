@@ -177,6 +177,7 @@ class PgTxn : public RegistryTxn {
   Result<std::optional<ResidentRow>> FindByAnyResidentCode(const std::string& code) override;
   Status AddExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
   Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
+  Result<std::vector<VersionRow>> MergeResident(int64_t from_person, int64_t into_person) override;
   Result<bool> IsResidentCodeKnown(const std::string& code) override;
   Result<int64_t> RekeyResidents(const std::function<std::string(std::string_view)>& key) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
@@ -273,6 +274,7 @@ class PgTxn : public RegistryTxn {
   // --- link (link.cc) ---
   Result<int64_t> MarkDelivered(int64_t up_to, int64_t at) override;
   Result<int64_t> PurgeDelivered(int64_t before) override;
+  Result<int64_t> LastDeliveredBefore(int64_t before) override;
   Result<int64_t> PurgeReceivedChanges(int64_t before, bool dry_run) override;
   Result<int64_t> ReceivedSequenceIn(int prefecture) override;
   Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) override;
