@@ -284,6 +284,15 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
   const std::string& rid = req.request_id;
   auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid); };
   const Match match = MatchPath(req.path);
+  // A read refused before it reaches a use case (a malformed code, query or body) is still an
+  // operation of an authenticated caller: recorded (the reason, never the request's values)
+  // before it is answered.
+  std::string purpose_named;  // once known
+  auto invalid = [&](ApiError error, std::string detail) {
+    Status recorded = gateway.RecordInvalidRequest(caller, ActionOf(match.route), purpose_named);
+    if (!recorded.ok()) return fail(recorded);
+    return Problem(error, rid, std::move(detail));
+  };
   if (req.method != MethodOf(match.route)) {
     Response r = Problem(ApiError::kMethodNotAllowed, rid);
     r.headers.emplace_back("allow", MethodOf(match.route));
@@ -294,11 +303,12 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
     case Route::kResident:
     case Route::kHistory: {
       auto purpose = PurposeFromQuery(req.query);
-      if (!purpose.ok()) return Problem(ApiError::kInvalidRequest, rid, purpose.status().message());
+      if (!purpose.ok()) return invalid(ApiError::kInvalidRequest, purpose.status().message());
+      purpose_named = *purpose;
       // A resident code, or a handle from the caller's own search for this purpose.
       const bool handle = registry::IsHandle(match.resident_code);
       if (!handle && !IsResidentCodeShape(match.resident_code)) {
-        return Problem(ApiError::kInvalidRequest, rid,
+        return invalid(ApiError::kInvalidRequest,
                        "resident_code must be 11 digits or a search handle");
       }
       const std::string code(match.resident_code);
@@ -336,10 +346,11 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
                             {"purpose", "individual_number", "name", "name_kana", "birth_date",
                              "sex", "address", "limit"},
                             &body_error);
-      if (!body.ok()) return Problem(body_error, rid, body.status().message());
+      if (!body.ok()) return invalid(body_error, body.status().message());
       registry::SearchRequest s;
       auto purpose = StringMember(*body, "purpose", 64);
-      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
+      if (!purpose.ok() || !*purpose) return invalid(ApiError::kInvalidRequest, "purpose is required");
+      purpose_named = **purpose;
       struct {
         const char* key;
         std::optional<std::string>* target;
@@ -349,20 +360,20 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
                     {"sex", &s.sex, 6},                   {"address", &s.address, 1000}};
       for (auto& f : fields) {
         auto v = StringMember(*body, f.key, f.max);
-        if (!v.ok()) return Problem(ApiError::kInvalidRequest, rid, v.status().message());
+        if (!v.ok()) return invalid(ApiError::kInvalidRequest, v.status().message());
         *f.target = std::move(*v);
       }
       if (const text::JsonValue* limit = body->Find("limit")) {
         auto n = limit->is_number() ? limit->AsInt64() : std::nullopt;
         if (!n || *n < 1 || *n > 100) {
-          return Problem(ApiError::kInvalidRequest, rid, "limit must be an integer 1 to 100");
+          return invalid(ApiError::kInvalidRequest, "limit must be an integer 1 to 100");
         }
         s.limit = static_cast<int>(*n);
       }
       const bool by_number = s.number.has_value();
       const bool by_four = (s.name || s.kana) && s.birth_date;
       if (by_number == (s.name || s.kana || s.birth_date || s.sex || s.address) || (!by_number && !by_four)) {
-        return Problem(ApiError::kInvalidRequest, rid,
+        return invalid(ApiError::kInvalidRequest,
                        "give individual_number alone, or name or name_kana with birth_date");
       }
       auto found = gateway.Search(caller, s, **purpose);
@@ -386,19 +397,19 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
 
     case Route::kProvisions: {
       auto body = ParseBody(req, {"purpose", "resident_codes"}, &body_error);
-      if (!body.ok()) return Problem(body_error, rid, body.status().message());
+      if (!body.ok()) return invalid(body_error, body.status().message());
       auto purpose = StringMember(*body, "purpose", 64);
-      if (!purpose.ok() || !*purpose) return Problem(ApiError::kInvalidRequest, rid, "purpose is required");
+      if (!purpose.ok() || !*purpose) return invalid(ApiError::kInvalidRequest, "purpose is required");
+      purpose_named = **purpose;
       const text::JsonValue* list = body->Find("resident_codes");
       if (list == nullptr || !list->is_array() || list->items().empty() ||
           list->items().size() > registry::kMaxCodesPerProvision) {
-        return Problem(ApiError::kInvalidRequest, rid,
-                       "resident_codes must hold 1 to 1000 codes");
+        return invalid(ApiError::kInvalidRequest, "resident_codes must hold 1 to 1000 codes");
       }
       std::vector<std::string> codes;
       for (const auto& item : list->items()) {
         if (!item.is_string() || !IsResidentCodeShape(item.text())) {
-          return Problem(ApiError::kInvalidRequest, rid, "each resident code must be 11 digits");
+          return invalid(ApiError::kInvalidRequest, "each resident code must be 11 digits");
         }
         codes.push_back(item.text());
       }
@@ -548,14 +559,18 @@ void Service::ServeAsync(const Request& req, const http::Responder& respond, boo
       !st.ok()) {
     return respond(Problem(FromStatus(st), rid));
   }
+  const registry::Caller caller = registry::Caller::ForClient(*client, req.remote_address);
+  // Refused before the use case, recorded all the same (as ServeResidentRoute).
+  auto invalid = [&](const std::string& purpose, std::string detail) {
+    Status recorded = gateway_->RecordInvalidRequest(caller, ActionOf(match.route), purpose);
+    respond(recorded.ok() ? Problem(ApiError::kInvalidRequest, rid, std::move(detail))
+                          : Problem(FromStatus(recorded), rid));
+  };
   auto purpose = PurposeFromQuery(req.query);
-  if (!purpose.ok()) {
-    return respond(Problem(ApiError::kInvalidRequest, rid, purpose.status().message()));
-  }
+  if (!purpose.ok()) return invalid("", purpose.status().message());
   const bool handle = registry::IsHandle(match.resident_code);
   if (!handle && !IsResidentCodeShape(match.resident_code)) {
-    return respond(Problem(ApiError::kInvalidRequest, rid,
-                           "resident_code must be 11 digits or a search handle"));
+    return invalid(*purpose, "resident_code must be 11 digits or a search handle");
   }
   std::string code(match.resident_code);
   // The answer is written when the provision's record is durable; this worker is free at once
@@ -618,12 +633,19 @@ http::Response Service::Handle(const Request& req) {
   }
   switch (match.route) {
     case Route::kNotifications: {
+      // A request refused whole is recorded (notification.refused, the reason only).
+      auto invalid = [&](ApiError error, std::string detail) {
+        Status recorded = gateway_->RecordInvalidRequest(
+            registry::Caller::ForClient(*client, terminal), ActionOf(match.route), "");
+        if (!recorded.ok()) return fail(recorded);
+        return Problem(error, rid, std::move(detail));
+      };
       auto body = ParseBody(req, {"notifications"}, &body_error);
-      if (!body.ok()) return Problem(body_error, rid);
+      if (!body.ok()) return invalid(body_error, "");
       const text::JsonValue* list = body->Find("notifications");
       if (list == nullptr || !list->is_array() || list->items().empty() ||
           list->items().size() > registry::kMaxNotificationsPerRequest) {
-        return Problem(ApiError::kInvalidRequest, rid,
+        return invalid(ApiError::kInvalidRequest,
                        "notifications must be an array of 1 to 1000 notifications");
       }
       std::vector<const text::JsonValue*> items;

@@ -187,15 +187,17 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query, int* cod
     rows = std::move(all);
   } else {
     // A code is named in clear only by the notifications that wrote it (version 1); reads name
-    // it by its keyed MAC, found or not (ResidentTarget). Entries naming it either way, in log
-    // order — it and every other code of the same person (CodeChain), as statements do.
+    // it by its keyed MAC, found or not (ResidentTarget), refusals without saying which
+    // (AskedTarget). Entries naming it any way, in log order — it and every other code of the
+    // same person (CodeChain), as statements do.
     store::ReadSnapshot snapshot(*reader);
     KAKUNIN_ASSIGN_OR_RETURN(codes, CodeChain(*reader, *query.target));
     if (codes_searched) *codes_searched = static_cast<int>(codes.size());
     std::map<int64_t, store::AuditRow> by_seq;
     for (const std::string& code : codes) {
       for (const std::string& t :
-           {code, ResidentTarget(*cipher_, code, true), ResidentTarget(*cipher_, code, false)}) {
+           {code, ResidentTarget(*cipher_, code, true), ResidentTarget(*cipher_, code, false),
+            AskedTarget(*cipher_, code)}) {
         q.target = t;
         KAKUNIN_ASSIGN_OR_RETURN(some, reader->SearchAudit(q));
         for (auto& row : some) by_seq.emplace(row.seq, std::move(row));

@@ -461,6 +461,15 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
   return Admit(caller, p, action, asked);
 }
 
+Status Gateway::RecordInvalidRequest(const Caller& caller, const char* action,
+                                     const std::string& purpose) const {
+  const Status why = Status::InvalidArgument("the request is malformed").WithReason("invalid_request");
+  KAKUNIN_RETURN_IF_ERROR(
+      registry_->Record(registry_->RefusalEntry(caller.actor, action, purpose, why, {})));
+  if (quotas_ != nullptr) quotas_->Refused(caller.actor);  // repeated_refusals, in real time
+  return Status::Ok();
+}
+
 Status Gateway::RefuseLinkChanges(const Client& client, const std::string& terminal) const {
   return RefuseClient(client.ActorAt(terminal), "link.receive", "",
                       Status::PermissionDenied("only a prefecture node sends forwarded changes, "

@@ -228,6 +228,11 @@ class Gateway {
   // A system that may not send forwarded changes (POST /v1/link/changes: anything but a
   // prefecture's client, or any client of a node that is not national): the refusal recorded
   // ("link.receive", refused:not_permitted) and returned as PermissionDenied.
+  // A request of `caller` refused before it reached a use case (a malformed code, query or
+  // body): recorded as the operation it would have been (`action`), outcome
+  // refused:invalid_request, the purpose as LoggedPurpose names it and nothing of the request.
+  Status RecordInvalidRequest(const Caller& caller, const char* action,
+                              const std::string& purpose) const;
   Status RefuseLinkChanges(const Client& client, const std::string& terminal) const;
 
   // Charges every read to its caller's quota (not owned; nullptr: no quotas, no real-time

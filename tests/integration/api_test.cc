@@ -207,6 +207,22 @@ class ApiTest : public ::testing::Test {
     return *(*reader)->AuditSize() - static_cast<int64_t>((*reader)->SearchAudit(alerts)->size());
   }
 
+  // Entries of `action` refused as invalid requests.
+  static int64_t RefusedInvalid(const std::string& action) {
+    auto reader = w->node->store->OpenReader();
+    store::AuditQuery q;
+    q.action = action;
+    q.limit = 1000000;
+    int64_t n = 0;
+    auto rows = (*reader)->SearchAudit(q);
+    if (!rows.ok()) return -1;
+    for (const auto& row : *rows) {
+      auto e = audit::DecodeEntry(row.payload.value_or(""));
+      n += e.ok() && e->outcome == "refused:invalid_request" ? 1 : 0;
+    }
+    return n;
+  }
+
   // A 転居 of resident `i` (of 甲府市) under `sequence`, as the contract's JSON.
   static std::string MoveWithin(size_t i, int64_t sequence, const std::string& municipality) {
     Notification n = w->residents[i];
@@ -555,7 +571,10 @@ TEST_F(ApiTest, BadRequestsGetProblemsAndChangeNothing) {
   r = Call(*client, "GET", "/v1/nothing-here");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(Code(r), "route_not_found");
-  EXPECT_EQ(LogSize(), before);
+  // Nothing applied; the three refused requests (malformed, invalid, wrong media type) are
+  // recorded as refusals, the reason only (review finding: a 400 left no trace).
+  EXPECT_EQ(LogSize(), before + 3);
+  EXPECT_EQ(RefusedInvalid("notification.refused"), 3);
   // Oversized: 413 and the connection is closed.
   auto big = Connect(w->kofu);
   ASSERT_NE(big, nullptr);
@@ -570,6 +589,46 @@ TEST_F(ApiTest, BadRequestsGetProblemsAndChangeNothing) {
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(Code(r), "payload_too_large");
   EXPECT_TRUE(big->WaitClosed(std::chrono::seconds(3)));
+}
+
+// A read refused before it reaches a use case — a malformed code, an extra query parameter, a
+// malformed body, a bad code in a batch — is recorded (refused:invalid_request, the purpose as
+// the catalogue names it, nothing of the request), so a caller cannot probe without a trace and
+// repeated refusals count (review finding).
+TEST_F(ApiTest, MalformedReadsAreRecordedRefusals) {
+  const std::string code = w->residents[3].resident_code.str();
+  const int64_t before = LogSize();
+  const int64_t provide_before = RefusedInvalid("resident.provide");
+  const int64_t search_before = RefusedInvalid("resident.search");
+  auto r = Call(w->board, "GET", "/v1/residents/0390536716X?purpose=board.school_aid");
+  EXPECT_EQ(r.status, 400);
+  r = Call(w->board, "GET", Lookup(code, "board.school_aid") + "&x=1");
+  EXPECT_EQ(r.status, 400);
+  r = Call(w->board, "GET", "/v1/residents/" + code + "/history?purpose=" + code);
+  EXPECT_NE(r.status, 200);
+  r = Call(w->board, "POST", "/v1/provisions",
+           "{\"purpose\":\"board.school_aid\",\"resident_codes\":[\"" + code +
+               "\",\"藤井\"]}");
+  EXPECT_EQ(r.status, 400);
+  r = Call(w->board, "POST", "/v1/residents/search",
+           "{\"purpose\":\"board.school_aid\",\"birth_date\":\"1980-01-01\",\"x\":1}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(LogSize(), before + 5);
+  EXPECT_EQ(RefusedInvalid("resident.provide"), provide_before + 3);
+  EXPECT_EQ(RefusedInvalid("resident.search"), search_before + 1);
+  // Nothing of the requests in the log: not the code, the name, or a code given as purpose.
+  auto reader = w->node->store->OpenReader();
+  store::AuditQuery q;
+  q.limit = 1000000;
+  auto rows = (*reader)->SearchAudit(q);
+  ASSERT_TRUE(rows.ok());
+  for (const auto& row : *rows) {
+    if (row.seq < before) continue;
+    const std::string payload = row.payload.value_or("");
+    EXPECT_EQ(payload.find(code), std::string::npos) << row.seq;
+    EXPECT_EQ(payload.find("藤井"), std::string::npos) << row.seq;
+    EXPECT_EQ(payload.find("0390536716X"), std::string::npos) << row.seq;
+  }
 }
 
 TEST_F(ApiTest, ASlowClientIsCutOff) {
