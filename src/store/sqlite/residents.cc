@@ -208,8 +208,8 @@ namespace {
 constexpr const char* kMergeResident[] = {
     "UPDATE versions SET person_id = ?2 WHERE person_id = ?1",
     "UPDATE code_changes SET person_id = ?2 WHERE person_id = ?1",
-    "INSERT OR IGNORE INTO expected_moveouts (person_id, municipality_code) "
-    "SELECT ?2, municipality_code FROM expected_moveouts WHERE person_id = ?1",
+    ("INSERT OR IGNORE INTO expected_moveouts (person_id, municipality_code) "
+     "SELECT ?2, municipality_code FROM expected_moveouts WHERE person_id = ?1"),
     "DELETE FROM expected_moveouts WHERE person_id = ?1",
     "DELETE FROM residents WHERE person_id = ?1",
 };
