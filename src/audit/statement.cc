@@ -75,12 +75,14 @@ std::optional<std::pair<std::string, std::string>> AnnouncedKeys(std::string_vie
 
 // Whether `e` changed a resident code, naming the old and the new: a notification applied
 // (registry::Registry::ApplyOne: conditions "<municipality>#<seq> <reason>"), or a forwarded
-// change the national node made current (NationalDesk: conditions end with the reason).
+// change the national node made current or merged two rows with (NationalDesk: conditions end
+// with the reason; both record the chain old -> new).
 bool IsCodeChange(const AuditEntry& e) {
   constexpr std::string_view kReason = " resident_code_changed";
   const std::string_view c = e.conditions;
-  const bool applied = (e.action == "notification.apply" && e.outcome == "done") ||
-                       (e.action == "link.apply" && e.outcome == "current");
+  const bool applied =
+      (e.action == "notification.apply" && e.outcome == "done") ||
+      (e.action == "link.apply" && (e.outcome == "current" || e.outcome == "conflict:merged"));
   return applied && e.target_count == 2 && c.size() > kReason.size() &&
          c.substr(c.size() - kReason.size()) == kReason;
 }

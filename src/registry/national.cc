@@ -497,27 +497,51 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     holder = std::move(h);
   }
 
+  // Whether the sender speaks for `r`: it is registered in the sender's prefecture, or a
+  // move-out from the sending municipality is expected (kept: a code change is an amendment).
+  // A certificate of one prefecture never writes into another's residents.
+  auto speaks_for = [&](const store::ResidentRow& r) -> Result<bool> {
+    if (r.municipality_code.compare(0, 2, c.municipality_code, 0, 2) == 0) return true;
+    KAKUNIN_ASSIGN_OR_RETURN(expected, txn.TakeExpectedMoveOut(r.person_id, c.municipality_code));
+    if (expected) {
+      KAKUNIN_RETURN_IF_ERROR(txn.AddExpectedMoveOut(r.person_id, c.municipality_code));
+    }
+    return expected;
+  };
+
   KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(c.resident_code));
   if (holder && (!person || holder->person_id != person->person_id)) {
-    // A resident-code change to a code another row holds: an entry under the new code from
-    // another prefecture overtook it (the same person: the rows are one), or the code is
-    // another person's (kept as history of this change's own person, or of the holder when
-    // this node has no row for the old code). Never a failure: that would stop the link.
-    if (!same_identity(*holder)) {
-      KAKUNIN_RETURN_IF_ERROR(history_of(person ? person->person_id : holder->person_id));
+    // A resident-code change to a code another row holds. Only when the sender speaks for the
+    // row of the old code and both rows are the person the change names (an entry under the
+    // new code from another prefecture overtook the change) are the rows one: merged.
+    // Anything else — the new code another person's, the old row not the sender's to change,
+    // no row for the old code — is set aside, stored nowhere: written as history, it would
+    // put one person's data into another's record (and their statements). Never a failure:
+    // that would stop the link.
+    bool mine = false;
+    if (person) {
+      KAKUNIN_ASSIGN_OR_RETURN(speaks, speaks_for(*person));
+      mine = speaks;
+    }
+    if (!mine) {
+      stored = 0;
+      outcome = "conflict:wrong_municipality";
+    } else if (!same_identity(*person)) {
+      stored = 0;
+      outcome = "conflict:identity_mismatch";
+    } else if (!same_identity(*holder)) {
+      stored = 0;
       outcome = "conflict:code_in_use";
     } else {
-      if (person) {
-        // Every version of the old row passes to the holder's as history, committed again
-        // under the holder's id: the old row's current version is erased from the old row's
-        // state and each version written to the holder's.
-        KAKUNIN_RETURN_IF_ERROR(MergeInto(txn, *person, *holder, now, &e));
-        if (person->status == store::ResidentStatus::kActive &&
-            person->municipality_code != holder->municipality_code) {
-          // The holder's registration overtook the old row's: its move-out is to come.
-          KAKUNIN_RETURN_IF_ERROR(
-              txn.AddExpectedMoveOut(holder->person_id, person->municipality_code));
-        }
+      // Every version of the old row passes to the holder's as history, committed again under
+      // the holder's id: the old row's current version is erased from the old row's state and
+      // each version written to the holder's.
+      KAKUNIN_RETURN_IF_ERROR(MergeInto(txn, *person, *holder, now, &e));
+      if (person->status == store::ResidentStatus::kActive &&
+          person->municipality_code != holder->municipality_code) {
+        // The holder's registration overtook the old row's: its move-out is to come.
+        KAKUNIN_RETURN_IF_ERROR(
+            txn.AddExpectedMoveOut(holder->person_id, person->municipality_code));
       }
       KAKUNIN_RETURN_IF_ERROR(history_of(holder->person_id));
       KAKUNIN_RETURN_IF_ERROR(record_code_change(holder->person_id));
@@ -555,6 +579,9 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
       if (same_municipality || same_prefecture) {
         becomes_current = true;
       } else if (!same_identity(*person)) {
+        // Another person under a held code: stored nowhere (as the holder's history it would
+        // be read, and provided, as the holder's).
+        set_aside = true;
         outcome = "conflict:identity_mismatch";
       } else {
         const bool ended_by_move = current->kind == "removal" && current->reason != "death";

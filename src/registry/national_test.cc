@@ -23,6 +23,7 @@
 #include "audit/log.h"
 #include "audit/review.h"
 #include "audit/signer.h"
+#include "audit/statement.h"
 #include "core/bytes.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
@@ -1102,10 +1103,105 @@ TEST_F(NationalTest, ACodeChangeOvertakenByAMoveInUnderTheNewCodeDoesNotStopTheL
   EXPECT_TRUE(verified.ok) << verified.problem;
   EXPECT_EQ(verified.versions, 4);
   EXPECT_EQ(verified.residents, 1);
+  // The person's access statement on the national node has both codes' parts, and the merge
+  // counts as the code change that joins them: a statement without the old code's part is
+  // refused (review finding).
+  ASSERT_TRUE(national->registry->Checkpoint().ok());
+  AuditDesk desk(national->store.get(), national->log.get(), national->cipher.get());
+  auto json = desk.Statement(y, std::nullopt);
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  auto statement = audit::StatementFromJson(*json);
+  ASSERT_TRUE(statement.ok());
+  ASSERT_EQ(statement->parts.size(), 2u);
+  auto checked = audit::CheckStatement(*statement, national->signer->public_key(), std::nullopt);
+  EXPECT_TRUE(checked.ok) << checked.problem;
+  for (size_t drop = 0; drop < 2; ++drop) {
+    audit::Statement partial = *statement;
+    partial.parts.erase(partial.parts.begin() + static_cast<ptrdiff_t>(drop));
+    EXPECT_FALSE(
+        audit::CheckStatement(partial, national->signer->public_key(), std::nullopt).ok)
+        << "without part " << drop;
+  }
 }
 
 // Review, finding 2: two prefectures gave one resident code to two different people. Only the
 // national node sees both; the second must not replace the first, nor stop the link.
+// A forged code change: 山梨県's certificate names a 東京都 resident's code as the old code and
+// one of its own residents' as the new, with that resident's identity. The rows must not be
+// merged (the 東京都 resident would be deleted into 山梨県's): the sender does not speak for
+// the old row, so the change is set aside (review finding).
+TEST_F(NationalTest, AForgedCodeChangeCannotMergeAnotherPrefecturesResident) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001");
+  Drain(tokyo, national, c13);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Drain(yamanashi, national, c19);
+  const std::string theirs = ResidentCode::FromTenDigits("2000000001").str();
+  const std::string mine = ResidentCode::FromTenDigits("1000000001").str();
+  const std::string digest13 = Digest(national, 13);
+  auto next = yamanashi->outbox->Next(0, 1);
+  ASSERT_TRUE(next.ok());
+  ForwardBatch forged = *next;
+  ASSERT_EQ(forged.changes.size(), 1u);
+  forged.after = 1;
+  ForwardedChange& c = forged.changes[0];
+  c.sequence = 2;
+  c.municipal_sequence = 99;
+  c.kind = "amendment";
+  c.reason = "resident_code_changed";
+  c.resident_code = theirs;
+  c.new_resident_code = mine;
+  auto r = Post(national, c19, forged);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->conflicts, 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 2);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);
+  EXPECT_EQ(Digest(national, 13), digest13);
+  EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
+  auto reader = national->store->OpenReader();
+  auto victim = (*reader)->FindByResidentCode(theirs);
+  ASSERT_TRUE(victim.ok() && victim->has_value());
+  EXPECT_EQ((*victim)->municipality_code, kShinjuku);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:wrong_municipality"), 1);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:merged"), 0);
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
+}
+
+// Two prefectures gave one code to two people, and 山梨県's resident changes to that code: the
+// change is set aside, not stored as anyone's history, so neither person's record (or access
+// statement) carries the other's data or entries (review finding).
+TEST_F(NationalTest, ACodeChangeToAnotherPersonsCodeIsStoredNowhere) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "1000000099", "20000000001");
+  Drain(tokyo, national, c13);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Notification change = testing::RegistryFixture::Make(kKofu, 0, ChangeReason::kResidentCodeChanged,
+                                                       "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000099");
+  ApplyMade(yamanashi, change);
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(yamanashi->outbox->Backlog()->pending, 0);  // the link goes on
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);  // the two births only
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM code_changes"), 0);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:code_in_use"), 1);
+  EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
+}
+
 TEST_F(NationalTest, AnotherPrefecturesBirthUnderAHeldCodeDoesNotReplaceItsHolder) {
   TestNode* yamanashi = MakeNode("p19", 19);
   TestNode* tokyo = MakeNode("p13", 13);
@@ -1142,9 +1238,10 @@ TEST_F(NationalTest, AnotherPrefecturesBirthUnderAHeldCodeDoesNotReplaceItsHolde
   EXPECT_EQ((*row)->sex, "male");
   EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
   EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
-  // 13's birth is kept as history, its removal of a resident it never registered is set
-  // aside; each is a recorded conflict.
-  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);
+  // 13's birth of another person is set aside (as the holder's history it would be read and
+  // provided as theirs: review finding), and so is its removal of a resident it never
+  // registered; each is a recorded conflict.
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 1);
   EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:identity_mismatch"), 1);
   EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:wrong_municipality"), 1);
   int64_t alerted = 0;
