@@ -73,6 +73,11 @@ audit::AuditEntry EntryFor(const Actor& actor, const char* action, const std::st
 // The rules of Authorize, shared with the re-check inside the recording transaction.
 bool OperatorMayRead(const OperatorView& op, const Purpose* p, const std::string& purpose,
                      const std::string& today) {
+  // Separation of duties holds for roles granted before it was checked too: an auditor (or
+  // anyone holding a role that excludes operating) reads nothing.
+  for (const std::string& r : op.roles) {
+    if (RolesConflict(r, "operator")) return false;
+  }
   return p != nullptr && p->OpenToOperators() && op.active() && op.HasRole("operator") &&
          op.NominatedFor(purpose, today);
 }

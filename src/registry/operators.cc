@@ -56,6 +56,16 @@ bool IsRole(std::string_view role) {
   return std::find(std::begin(kRoles), std::end(kRoles), role) != std::end(kRoles);
 }
 
+bool RolesConflict(std::string_view a, std::string_view b) {
+  if (a == b) return false;
+  if (a == "auditor" || b == "auditor") return true;
+  auto management = [](std::string_view r) {
+    return r == "security_chief" || r == "system_admin" || r == "security_manager" ||
+           r == "access_manager";
+  };
+  return (a == "contractor" && management(b)) || (b == "contractor" && management(a));
+}
+
 bool IsValidOperatorId(std::string_view id) {
   if (id.empty() || id.size() > 32) return false;
   for (size_t i = 0; i < id.size(); ++i) {
@@ -302,6 +312,15 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
     if ((*req)->requested_by == by.row.operator_id || (*req)->operator_id == by.row.operator_id) {
       return NotPermitted("nobody approves their own request or a role for themselves");
     }
+    // Separation of duties, against the roles held as this transaction sees them.
+    KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles((*req)->operator_id));
+    for (const std::string& r : held) {
+      if (RolesConflict(r, (*req)->role)) {
+        return Status::PermissionDenied("the role cannot be held together with " + r +
+                                        " (separation of duties)")
+            .WithReason("separation_of_duties");
+      }
+    }
     auto fresh = txn.ApproveRoleRequest(request_id, by.row.operator_id, clock_->NowMicros());
     if (!fresh.ok()) return fresh.status();
     if (!*fresh) return Status::FailedPrecondition("the request was already approved");
@@ -327,6 +346,10 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
   if (!IsIsoDate(from) || !IsIsoDate(to) || to < from) {
     return Status::InvalidArgument("from and to must be dates (YYYY-MM-DD), from <= to");
   }
+  // Nominated in advance (事前に指定): not back-dated.
+  if (to < clock_->TodayJst().ToIso()) {
+    return Status::InvalidArgument("a nomination that has already ended is not made");
+  }
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.nominate");
   e.purpose = purpose;
   e.conditions = "operator=" + id + " from=" + from + " to=" + to;
@@ -334,6 +357,21 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
+    // Only an active operator, and one who may read (no auditor: separation of duties).
+    if ((*row)->status != "active") {
+      return Status::FailedPrecondition("only an active operator is nominated");
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
+    if (std::find(held.begin(), held.end(), "operator") == held.end()) {
+      return Status::FailedPrecondition("only someone holding the operator role is nominated");
+    }
+    for (const std::string& r : held) {
+      if (RolesConflict(r, "operator")) {
+        return Status::PermissionDenied("an " + r +
+                                        " reads no resident data (separation of duties)")
+            .WithReason("separation_of_duties");
+      }
+    }
     store::NominationRow n;
     n.operator_id = id;
     n.purpose = purpose;

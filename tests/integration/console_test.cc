@@ -365,6 +365,47 @@ TEST_F(ConsoleTest, SeparationOfDutiesIsEnforcedByTheUseCases) {
   EXPECT_FALSE(desk().Bootstrap("x1", "x", "x2", "y", "test").ok());
 }
 
+// Separation of duties between roles (review finding): an auditor holds no other role, so the
+// one who checks the operators' reads never makes them; a nomination goes only to an active
+// holder of the operator role, and never one that has already ended. A role granted before the
+// rule (a row written directly) still reads nothing.
+TEST_F(ConsoleTest, AnAuditorHoldsNoOtherRoleAndReadsNothing) {
+  Staff& staff = TheStaff();
+  for (auto [id, role] : {std::pair{"aud-sod", "auditor"}, std::pair{"op-sod", "operator"},
+                          std::pair{"sm-sod", "security_manager"}}) {
+    ASSERT_TRUE(desk().Create(staff.access, id, "試験", "").ok()) << id;
+    auto n = desk().RequestRole(staff.access, id, role);
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok()) << id;
+  }
+  for (auto [id, role] : {std::pair{"aud-sod", "operator"}, std::pair{"op-sod", "auditor"},
+                          std::pair{"sm-sod", "auditor"}}) {
+    auto n = desk().RequestRole(staff.access, id, role);
+    ASSERT_TRUE(n.ok()) << id;
+    EXPECT_EQ(desk().ApproveRole(staff.chief, *n).reason(), "separation_of_duties") << id;
+  }
+  EXPECT_EQ(Load("aud-sod").roles, std::vector<std::string>{"auditor"});
+  const std::string today = JstDate(SystemClock().NowMicros()).ToIso();
+  const registry::OperatorView sm = Load("sm-sod");
+  // Only a holder of the operator role is nominated; not after the nomination would end.
+  EXPECT_EQ(desk().Nominate(sm, "aud-sod", "registry.maintenance", today, today).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(desk().Nominate(sm, "op-sod", "registry.maintenance", "2000-01-01", "2000-12-31")
+                .code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(desk().Nominate(sm, "op-sod", "registry.maintenance", today, today).ok());
+  // An operator who also holds the auditor role (granted before the rule) reads nothing.
+  registry::OperatorView both = Load("op-sod");
+  const registry::Caller as_operator = registry::Caller::ForOperator(both, "console", "s1");
+  EXPECT_TRUE(
+      w->node->gateway->Lookup(as_operator, w->resident_code, "registry.maintenance").ok());
+  both.roles.push_back("auditor");
+  const registry::Caller as_both = registry::Caller::ForOperator(both, "console", "s2");
+  EXPECT_EQ(w->node->gateway->Lookup(as_both, w->resident_code, "registry.maintenance")
+                .status()
+                .reason(),
+            "not_nominated");
+}
+
 TEST_F(ConsoleTest, TheCreatorOfAnAccountNeverHoldsItsEnrolmentLink) {
   Staff& s = TheStaff();
   auto made = desk().Create(s.access, "newbie", "新人", "");
