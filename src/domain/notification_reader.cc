@@ -58,10 +58,20 @@ class Checker {
 
   CheckResult Run(const std::vector<RawField>& fields) {
     std::vector<std::string_view> reported;  // keys already reported as duplicate
+    std::vector<std::string_view> unknown;   // unknown keys seen (each reported once)
     for (const RawField& f : fields) {
       int idx = FindField(f.key);
       if (idx < 0) {
-        out_.errors.push_back({Nameable(f.key), ErrorCode::kUnknownField});
+        // An unknown key is unknown_field once; given twice it is also a duplicate_key (the
+        // contract: "the same key twice in one object"), reported once per key as for the
+        // others.
+        if (std::find(unknown.begin(), unknown.end(), f.key) == unknown.end()) {
+          out_.errors.push_back({Nameable(f.key), ErrorCode::kUnknownField});
+          unknown.push_back(f.key);
+        } else if (std::find(reported.begin(), reported.end(), f.key) == reported.end()) {
+          out_.errors.push_back({Nameable(f.key), ErrorCode::kDuplicateKey});
+          reported.push_back(f.key);
+        }
         continue;
       }
       if (present_[idx] != nullptr) {
@@ -405,6 +415,17 @@ bool NotificationStream::NextCsvRow(StreamItem* item) {
       RawValue v = DecodeCell(cell);
       if (!v.well_formed || !text::IsValidUtf8(v.text)) {
         status_ = Status::InvalidArgument("CSV header is not valid text in the given encoding");
+        return false;
+      }
+      // A control character in a column name: most likely line endings of CR alone (old Mac
+      // exports), which would make the whole file one header row and give no result at all.
+      if (std::any_of(v.text.begin(), v.text.end(), [](char ch) {
+            return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F;
+          })) {
+        status_ = Status::InvalidArgument(
+            "CSV header on line 1 holds a control character (lines ending in CR alone? use "
+            "CRLF or LF)");
+        header_.clear();
         return false;
       }
       header_.push_back(v.text);

@@ -297,6 +297,35 @@ TEST(NotificationStreamTest, CsvUnknownColumnIsReportedPerRow) {
   EXPECT_EQ(items[0].result.errors[0], E("shoe_size", ErrorCode::kUnknownField));
 }
 
+// Review findings: a CSV whose lines end in CR alone was one header row, gave no result and
+// exit 0; it is now refused as a whole (exit 2 from the commands). An unknown key given twice
+// is unknown_field once and duplicate_key once, in JSON and in a CSV header alike.
+TEST(NotificationStreamTest, CsvWithLoneCrLineEndingsIsRefusedNotSilentlyEmpty) {
+  std::istringstream in("municipality_code,sequence\r192015,1\r");
+  NotificationStream s(in, InputFormat::kCsv, InputEncoding::kUtf8, Options());
+  StreamItem item;
+  EXPECT_FALSE(s.Next(&item));
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("control character"), std::string::npos);
+}
+
+TEST(NotificationStreamTest, AnUnknownKeyTwiceIsAlsoADuplicate) {
+  std::string json = ToJson(Base());
+  json.insert(1, R"("foo":1,"foo":2,"foo":3,)");
+  auto items = ReadStream(json, InputFormat::kJsonLines);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_THAT(items[0].result.errors, ElementsAre(E("foo", ErrorCode::kUnknownField),
+                                                  E("foo", ErrorCode::kDuplicateKey)));
+  auto rows = ReadStream("municipality_code,extra,extra\n192015,1,2\n", InputFormat::kCsv);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(std::count(rows[0].result.errors.begin(), rows[0].result.errors.end(),
+                       E("extra", ErrorCode::kDuplicateKey)),
+            1);
+  EXPECT_EQ(std::count(rows[0].result.errors.begin(), rows[0].result.errors.end(),
+                       E("extra", ErrorCode::kUnknownField)),
+            1);
+}
+
 TEST(NotificationStreamTest, Cp932CsvMadeWithIconv) {
   std::string utf8 = std::string(kCsvHeader) +
                      "192015,1,entry,birth,令和8年4月1日,24727059608,123456789018,"
