@@ -269,6 +269,15 @@ class ConsoleService::Impl {
       return Problem(ApiError::kSessionRequired, rid);
     }
     const registry::OperatorView& who = **op;
+    if (!session->card_spki.empty() &&
+        !ConstantTimeEquals(req.client_spki_sha256, session->card_spki)) {
+      // Made active with an IC card: without that card (a copied cookie, the card pulled out)
+      // it is not the operator. The session ends; signing in again needs the card.
+      sessions_.Erase(session->token);
+      (void)desk_->RecordRefusal(who.row.operator_id, "console.refused", "card_absent:" + route,
+                                 terminal);
+      return Problem(ApiError::kSessionRequired, rid);
+    }
     if (req.method == "POST") {
       const std::string* csrf = req.FindHeader("x-csrf-token");
       if (csrf == nullptr || !ConstantTimeEquals(*csrf, session->csrf_token)) {
@@ -298,6 +307,7 @@ class ConsoleService::Impl {
     if (route == "/v1/session") return SessionInfo(*session, who);
     if (route == "/v1/session/logout") {
       sessions_.Erase(session->token);
+      (void)desk_->RecordSession(who.row.operator_id, "session.logout", terminal);
       Response r = JsonResponse("{\"status\":\"signed_out\"}");
       r.headers.emplace_back("set-cookie", std::string(kCookie) +
                                                "=; Max-Age=0; Path=/; Secure; HttpOnly; "
@@ -373,11 +383,13 @@ class ConsoleService::Impl {
     if (std::string old = Cookie(req); !old.empty()) sessions_.Erase(old);
     // An IC card bound to this operator (and no system's key) is the second factor.
     auth::SessionStage stage = auth::SessionStage::kSecondFactor;
+    std::string card;
     if (!req.client_spki_sha256.empty() &&
         desk_->CardPassed(op->row.operator_id, req.client_spki_sha256, terminal).ok()) {
       stage = auth::SessionStage::kActive;
+      card = req.client_spki_sha256;  // the session holds only with this card presented
     }
-    auth::Session s = sessions_.Create(op->row.operator_id, stage);
+    auth::Session s = sessions_.Create(op->row.operator_id, stage, card);
     Response r = JsonResponse("{\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
                       "\",\"csrf_token\":\"" + s.csrf_token + "\"}");
     r.headers.emplace_back("set-cookie", std::string(kCookie) + "=" + s.token +
@@ -426,9 +438,15 @@ class ConsoleService::Impl {
                                                                  : ApiError::kUnavailable,
                      rid);
     }
-    session.stage = auth::SessionStage::kActive;
-    if (!sessions_.Update(session)) return Problem(ApiError::kSessionRequired, rid);
-    return JsonResponse("{\"stage\":\"active\"}");
+    // Active under new tokens (and the same after an idle lock): a token seen or planted
+    // before the second factor is worth nothing now.
+    auto fresh = sessions_.Activate(session.token);
+    if (!fresh) return Problem(ApiError::kSessionRequired, rid);
+    Response r =
+        JsonResponse("{\"stage\":\"active\",\"csrf_token\":\"" + fresh->csrf_token + "\"}");
+    r.headers.emplace_back("set-cookie", std::string(kCookie) + "=" + fresh->token +
+                                             "; Path=/; Secure; HttpOnly; SameSite=Strict");
+    return r;
   }
 
   Response SessionInfo(const auth::Session& s, const registry::OperatorView& who) {

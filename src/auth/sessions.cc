@@ -32,8 +32,10 @@ SessionStore::SessionStore(const Clock* clock, int64_t idle_lock_micros, int64_t
       idle_lock_(std::clamp<int64_t>(idle_lock_micros, 1000000, int64_t{300} * 1000000)),
       lifetime_(lifetime_micros) {}
 
-Session SessionStore::Create(const std::string& operator_id, SessionStage stage) {
+Session SessionStore::Create(const std::string& operator_id, SessionStage stage,
+                             const std::string& card_spki) {
   Session s;
+  s.card_spki = card_spki;
   s.token = RandomToken();
   s.operator_id = operator_id;
   s.stage = stage;
@@ -58,6 +60,21 @@ std::optional<Session> SessionStore::Find(const std::string& token, bool touch) 
     s.stage = SessionStage::kLocked;
   }
   if (touch && s.stage == SessionStage::kActive) s.last_seen = now;
+  return s;
+}
+
+std::optional<Session> SessionStore::Activate(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(token);
+  if (it == sessions_.end()) return std::nullopt;
+  Session s = std::move(it->second);
+  sessions_.erase(it);
+  s.token = RandomToken();
+  s.csrf_token = RandomToken();
+  s.stage = SessionStage::kActive;
+  s.challenge.clear();
+  s.last_seen = clock_->NowMicros();
+  sessions_[s.token] = s;
   return s;
 }
 

@@ -26,6 +26,9 @@ struct Session {
   int64_t created_at = 0;
   int64_t last_seen = 0;
   std::string challenge;  // the pending WebAuthn challenge (raw bytes), used once
+  // The IC card (SubjectPublicKeyInfo SHA-256, hex) the session was made active with, if any:
+  // every later request must present it (a copied cookie alone is not the operator).
+  std::string card_spki;
 };
 
 // 32 random bytes as lower-case hex.
@@ -36,13 +39,18 @@ class SessionStore {
   // `idle_lock_micros`: at most 5 minutes; `lifetime_micros`: absolute. `clock` must outlive it.
   SessionStore(const Clock* clock, int64_t idle_lock_micros, int64_t lifetime_micros);
 
-  Session Create(const std::string& operator_id, SessionStage stage);
+  Session Create(const std::string& operator_id, SessionStage stage,
+                 const std::string& card_spki = "");
   // The session for `token`, with the idle lock applied; nullopt if unknown or past its lifetime
   // (then erased). With `touch`, the request counts as activity (only for an active session).
   std::optional<Session> Find(const std::string& token, bool touch);
   // Stores the stage of `session` (by token); false if it is gone. The challenge is not touched:
   // it has its own one-step calls below, so a stale copy cannot bring a used challenge back.
   bool Update(const Session& session);
+  // The session of `token` made active under new tokens (cookie and CSRF), the old token gone:
+  // whoever saw or planted the token before the second factor holds nothing. Its lifetime still
+  // counts from when it was created. nullopt if it is gone.
+  std::optional<Session> Activate(const std::string& token);
   // Sets the session's pending WebAuthn challenge; false if the session is gone.
   bool SetChallenge(const std::string& token, const std::string& challenge);
   // Compare-and-delete in one step: returns the pending challenge and clears it, so of parallel

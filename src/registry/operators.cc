@@ -636,6 +636,13 @@ Status OperatorDesk::RecordRefusal(const std::string& id, const char* action,
   return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
 }
 
+Status OperatorDesk::RecordSession(const std::string& id, const char* action,
+                                   const std::string& terminal) const {
+  audit::AuditEntry e = Entry("operator:" + id, terminal, action);
+  e.outcome = "done";
+  return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
+}
+
 Status OperatorDesk::RecordAnonymousRefusals(const std::map<std::string, int64_t>& counts,
                                              const std::string& terminal) const {
   int64_t total = 0;

@@ -139,6 +139,9 @@ class OperatorDesk {
   // A refused request of a signed-in operator on the console: recorded.
   Status RecordRefusal(const std::string& id, const char* action, const std::string& why,
                        const std::string& terminal) const;
+  // A session event of operator `id` that changes nothing stored (`action`: session.logout).
+  Status RecordSession(const std::string& id, const char* action,
+                       const std::string& terminal) const;
   // Anonymous refusals from one source, sampled by the caller: one entry standing for them all
   // (`counts`: refusals by reason).
   Status RecordAnonymousRefusals(const std::map<std::string, int64_t>& counts,
