@@ -80,7 +80,7 @@ class IdleNodeTest : public ::testing::Test {
     ASSERT_TRUE(node.ok()) << node.status().ToString();
     node_ = std::move(*node);
     const std::string ca = (dir_ / "ca").string();
-    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca, "Test CA", 365).ok());
+    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca, "Test CA", 3650).ok());
     ASSERT_TRUE(crypto::IssueServerCertificate(ca, {"localhost"}, {"127.0.0.1"}, 30,
                                                (dir_ / "server.pem").string(),
                                                (dir_ / "server.key").string())

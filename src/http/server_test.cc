@@ -951,7 +951,7 @@ class CrlReloadTest : public ServerTest {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     ca_ = dir_ + "/ca";
-    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca_, "Reload Test CA", 365).ok());
+    ASSERT_TRUE(crypto::CreateCertificateAuthority(ca_, "Reload Test CA", 3650).ok());
     ASSERT_TRUE(crypto::IssueServerCertificate(ca_, {"localhost"}, {"127.0.0.1"}, 30,
                                                dir_ + "/server.pem", dir_ + "/server.key")
                     .ok());

@@ -89,7 +89,7 @@ class ApiTest : public ::testing::Test {
     // PKI: our CA, and another one nobody trusts.
     ASSERT_TRUE(w->MakeCa().ok());
     const std::string ca = w->ca;
-    ASSERT_TRUE(crypto::CreateCertificateAuthority(w->dir + "/other-ca", "Other CA", 365).ok());
+    ASSERT_TRUE(crypto::CreateCertificateAuthority(w->dir + "/other-ca", "Other CA", 3650).ok());
     using CK = crypto::ClientKind;
     w->kofu = Issue(ca, CK::kMunicipalCs, "甲府市CS", "192015", "kofu");
     w->fujiyoshida = Issue(ca, CK::kMunicipalCs, "富士吉田市CS", "192023", "fujiyoshida");
