@@ -70,6 +70,17 @@ bool CsvReader::Next(CsvRecord* rec) {
         if (in_quotes) rec->malformed = true;
         return true;
       }
+      // The record's end (LF or CRLF outside quotes) is not part of it: a record of exactly the
+      // limit is not too long because a line ending follows it.
+      if (!in_quotes && c == '\n') {
+        ++line_;
+        return true;
+      }
+      if (!in_quotes && c == '\r' && src_.Peek() == '\n') {
+        src_.Get();
+        ++line_;
+        return true;
+      }
       if (++bytes > max_record_bytes_ && !rec->too_long) {
         rec->too_long = true;
         rec->fields.clear();
@@ -96,15 +107,6 @@ bool CsvReader::Next(CsvRecord* rec) {
         quoted_field = false;
         after_closing = false;
         continue;
-      }
-      if (c == '\n') {
-        ++line_;
-        return true;
-      }
-      if (c == '\r' && src_.Peek() == '\n') {
-        src_.Get();
-        ++line_;
-        return true;
       }
       if (c == '"') {
         if (field_len == 0 && !quoted_field) {
@@ -137,6 +139,11 @@ bool LineReader::Next(Line* line) {
   if (c == -1) return false;
   line->number = ++number_;
   while (c != -1 && c != '\n') {
+    // CRLF ends the line as LF does: its CR is not counted against the limit.
+    if (c == '\r' && src_.Peek() == '\n') {
+      src_.Get();
+      break;
+    }
     if (!line->too_long) {
       if (line->text.size() >= max_) {
         line->too_long = true;

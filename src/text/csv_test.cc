@@ -53,6 +53,30 @@ TEST(CsvTest, BoundsRecordSize) {
   EXPECT_EQ(recs[2].fields[0], "b");
 }
 
+// A record or line of exactly the limit is not too long whatever line ending follows it (LF,
+// CRLF or none); one byte more is (review finding: the terminator was counted).
+TEST(CsvTest, TheLineEndingIsNotCountedAgainstTheLimit) {
+  const std::string exact(50, 'x');
+  for (const char* end : {"\n", "\r\n", ""}) {
+    auto recs = ReadAll("a\n" + exact + end, 50);
+    ASSERT_EQ(recs.size(), 2u) << end;
+    EXPECT_FALSE(recs[1].too_long) << end;
+    EXPECT_EQ(recs[1].fields[0], exact);
+    auto over = ReadAll("a\n" + exact + "y" + end, 50);
+    ASSERT_EQ(over.size(), 2u);
+    EXPECT_TRUE(over[1].too_long) << end;
+  }
+  for (const char* end : {"\n", "\r\n", ""}) {
+    const std::string after = std::string(end).empty() ? "" : "next\n";
+    std::istringstream in(exact + end + after);
+    LineReader r(in, 50);
+    Line l;
+    ASSERT_TRUE(r.Next(&l));
+    EXPECT_FALSE(l.too_long) << end;
+    EXPECT_EQ(l.text, exact);
+  }
+}
+
 TEST(CsvTest, WriterQuotesWhenNeeded) {
   std::string out;
   AppendCsvField("plain", &out);
