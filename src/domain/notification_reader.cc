@@ -238,6 +238,12 @@ class Checker {
       Error(kSequence, ErrorCode::kMissing);
       return;
     }
+    if (v->kind == RawValue::Kind::kString && !v->well_formed) {
+      // Bytes that are not text (a CSV cell CP932 cannot decode, bad UTF-8): invalid_text, as
+      // in every other field — not "missing" (it is not empty) nor "type" (CSV has no types).
+      Error(kSequence, ErrorCode::kInvalidText);
+      return;
+    }
     if (v->kind != RawValue::Kind::kNumber) {
       Error(kSequence, v->kind == RawValue::Kind::kString && v->text.empty() ? ErrorCode::kMissing
                                                                            : ErrorCode::kType);

@@ -309,6 +309,22 @@ TEST(NotificationStreamTest, CsvWithLoneCrLineEndingsIsRefusedNotSilentlyEmpty) 
   EXPECT_NE(s.status().message().find("control character"), std::string::npos);
 }
 
+// A sequence cell that is not text in the input's encoding is invalid_text, as in every other
+// field (review finding: CP932 gave `missing`, bad UTF-8 `type`).
+TEST(NotificationStreamTest, AnUndecodableSequenceCellIsInvalidText) {
+  const std::string header = "municipality_code,sequence\n";
+  auto cp932 = ReadStream(header + "192015,\x85\x40\n", InputFormat::kCsv, InputEncoding::kCp932);
+  ASSERT_EQ(cp932.size(), 1u);
+  EXPECT_EQ(std::count(cp932[0].result.errors.begin(), cp932[0].result.errors.end(),
+                       E("sequence", ErrorCode::kInvalidText)),
+            1);
+  auto utf8 = ReadStream(header + "192015,\xff" "1\n", InputFormat::kCsv);
+  ASSERT_EQ(utf8.size(), 1u);
+  EXPECT_EQ(std::count(utf8[0].result.errors.begin(), utf8[0].result.errors.end(),
+                       E("sequence", ErrorCode::kInvalidText)),
+            1);
+}
+
 TEST(NotificationStreamTest, AnUnknownKeyTwiceIsAlsoADuplicate) {
   std::string json = ToJson(Base());
   json.insert(1, R"("foo":1,"foo":2,"foo":3,)");
