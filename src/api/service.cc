@@ -209,7 +209,10 @@ Result<text::JsonValue> ParseBody(const Request& req, std::initializer_list<std:
   }
   text::JsonLimits limits;
   limits.max_bytes = req.body.size() + 1;
-  limits.max_depth = 8;
+  // A notification read alone (a JSON Lines record) may nest 8 deep and is then refused per
+  // record; inside {"notifications":[…]} it sits two levels down, so the body may nest 10: one
+  // odd item gets its own `type` error rather than refusing the whole request.
+  limits.max_depth = 10;
   auto parsed = text::ParseJson(req.body, limits);
   if (!parsed.ok()) {
     *error = ApiError::kMalformedRequest;

@@ -631,6 +631,15 @@ TEST_F(ApiTest, MalformedReadsAreRecordedRefusals) {
   }
 }
 
+// An item nested as deep as a JSON Lines record may be is refused per item, not the request
+// as a whole (review finding: the envelope's two levels came out of the item's depth).
+TEST_F(ApiTest, ADeeplyNestedItemIsRefusedAloneNotTheRequest) {
+  auto r = Call(w->kofu, "POST", "/v1/notifications",
+                R"({"notifications":[{"municipality_code":"192015","name":[[[[[[1]]]]]]}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"({"field":"name","code":"type"})"), std::string::npos) << r.body;
+}
+
 TEST_F(ApiTest, ASlowClientIsCutOff) {
   auto client = Connect(w->kofu);
   ASSERT_NE(client, nullptr);
