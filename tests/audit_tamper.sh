@@ -21,8 +21,9 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # The store's dialect. db SQL: run SQL on the node's database. snapshot / restore: keep a clean
-# copy / put it back. blob HEX: a binary literal. last_byte_x: the payload with its last byte
-# made 'X' (0x58). payload_hex SEQ: an entry's payload in hex.
+# copy / put it back. blob HEX: a binary literal. flip_last_byte: the payload with its last
+# byte changed (to 'X', 0x58, or to 'Y' when it was 'X': a version-3 entry ends in a keyed
+# digest, so a fixed 'X' left one in 256 unchanged). payload_hex SEQ: an entry's payload in hex.
 case "$store" in
   sqlite)
     "$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
@@ -30,7 +31,6 @@ case "$store" in
     snapshot() { cp "$tmp/node/registry.db" "$tmp/clean.db"; }
     restore() { cp "$tmp/clean.db" "$tmp/node/registry.db"; }
     blob() { echo "X'$1'"; }
-    last_byte_x="CAST(substr(payload, 1, length(payload) - 1) || X'58' AS BLOB)"
     # The first byte changed: to 00, or to 01 when it was 00 (one blob in 256).
     first_byte_changed() { echo "CAST(CASE WHEN substr($1, 1, 1) = X'00' THEN X'01' ELSE X'00' END || substr($1, 2) AS BLOB)"; }
     flip_last_byte="CAST(substr(payload, 1, length(payload) - 1) || CASE WHEN substr(payload, -1) = X'58' THEN X'59' ELSE X'58' END AS BLOB)"
@@ -58,7 +58,6 @@ case "$store" in
         -c "CREATE DATABASE registry TEMPLATE clean"
     }
     blob() { echo "'\\x$1'::bytea"; }
-    last_byte_x="set_byte(payload, length(payload) - 1, 88)"
     first_byte_changed() { echo "set_byte($1, 0, CASE WHEN get_byte($1, 0) = 0 THEN 1 ELSE 0 END)"; }
     flip_last_byte="set_byte(payload, length(payload) - 1, CASE WHEN get_byte(payload, length(payload) - 1) = 88 THEN 89 ELSE 88 END)"
     payload_hex() { db "SELECT encode(payload, 'hex') FROM audit_entries WHERE seq = $1"; }
@@ -147,15 +146,15 @@ expect_detected() {
 }
 
 expect_detected "one changed byte" \
-  "UPDATE audit_entries SET payload = $last_byte_x WHERE seq = 700" \
+  "UPDATE audit_entries SET payload = $flip_last_byte WHERE seq = 700" \
   "entry 700 does not match its leaf hash"
 # The attacker recomputes the leaf hash of the changed entry (SHA-256(0x00 ‖ payload), with
 # perl's core Digest::SHA): the stored tree above it no longer matches.
 restore
-db "UPDATE audit_entries SET payload = $last_byte_x WHERE seq = 700" > /dev/null
+db "UPDATE audit_entries SET payload = $flip_last_byte WHERE seq = 700" > /dev/null
 forged=$(payload_hex 700 | perl -MDigest::SHA=sha256_hex -ne 'chomp; print sha256_hex("\x00" . pack("H*", $_))')
 expect_detected "a changed byte with its leaf hash recomputed by the attacker" \
-  "UPDATE audit_entries SET payload = $last_byte_x, leaf_hash = $(blob "$forged") WHERE seq = 700" \
+  "UPDATE audit_entries SET payload = $flip_last_byte, leaf_hash = $(blob "$forged") WHERE seq = 700" \
   "stored tree node (1, 350) does not match entries 700…701"
 expect_detected "a deleted entry" \
   "DELETE FROM audit_entries WHERE seq = 400" \
