@@ -112,25 +112,11 @@ Result<int64_t> SqliteTxn::PurgeDelivered(int64_t before) {
 }
 
 Result<int64_t> SqliteTxn::LastDeliveredBefore(int64_t before) {
-  KAKUNIN_PREPARE(s, db_, kLastDeliveredBefore);
-  s.Bind(1, before);
-  Status st;
-  const int64_t n = s.Step(&st) ? s.Int(0) : 0;
-  s.Reset();
-  if (!st.ok()) return st;
-  return n;
+  return QueryInt(db_, kLastDeliveredBefore, before);
 }
 
 Result<int64_t> SqliteTxn::PurgeReceivedChanges(int64_t before, bool dry_run) {
-  if (dry_run) {
-    KAKUNIN_PREPARE(s, db_, kCountReceivedChangesBefore);
-    s.Bind(1, before);
-    Status st;
-    const int64_t n = s.Step(&st) ? s.Int(0) : 0;
-    s.Reset();
-    if (!st.ok()) return st;
-    return n;
-  }
+  if (dry_run) return QueryInt(db_, kCountReceivedChangesBefore, before);
   KAKUNIN_PREPARE(s, db_, kPurgeReceivedChanges);
   KAKUNIN_RETURN_IF_ERROR(s.Bind(1, before).Exec());
   return db_->Changes();

@@ -128,6 +128,17 @@ Result<int64_t> QueryInt(Db* db, const char* sql) {
   return v;
 }
 
+Result<int64_t> QueryInt(Db* db, const char* sql, int64_t arg) {
+  KAKUNIN_PREPARE(s, db, sql);
+  s.Bind(1, arg);
+  Status st;
+  int64_t v = 0;
+  if (s.Step(&st)) v = s.Int(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return v;
+}
+
 void BindResident(Stmt& s, const ResidentRow& r) {
   s.Bind(1, r.resident_code)
       .Bind(2, std::string_view(StatusText(r.status)))

@@ -52,7 +52,8 @@ Result<std::optional<T>> QueryOne(Db* db, const char* sql, Bind bind, Read read)
   return std::optional<T>(std::move(all->front()));
 }
 
-// The first column of the first row (0 if none).
+// The first column of the first row (0 if none); with `arg` bound to ?1.
 Result<int64_t> QueryInt(Db* db, const char* sql);
+Result<int64_t> QueryInt(Db* db, const char* sql, int64_t arg);
 
 }  // namespace kakunin::store::sqlite::detail
