@@ -342,7 +342,7 @@ class SideDoorTest : public ::testing::Test {
          {{{"restore", "--from", Path("backup1"), "--data", Path("restored"), "--key",
             Path("backup.key")}}}},
         {"media", {{{"media", "list", "--data", d}}, {{"media", "list", "--data", d, "--json"}}}},
-        {"link", {{{"link", "renumber", "--data", d}}}},
+        {"link", {{{"link", "renumber", "--data", d}}, {{"link", "resync", "--data", d}}}},
         {"migrate-store",
          {{{"migrate-store", "--data", d, "--to", "mysql://db/registry"}},
           {{"migrate-store", "--data", d, "--to", "sqlite"}},
