@@ -7,7 +7,8 @@
 // Each aggregate declares its rows and its reader/writer interfaces in its own header:
 // residents (store/resident_store.h), the operation log (store/audit_store.h), the client
 // register and node state (store/client_store.h) and the operator register
-// (store/operator_store.h) and the 外字 register (store/gaiji_store.h). RegistryReader and RegistryTxn join them, so a caller holds one
+// (store/operator_store.h), the 外字 register (store/gaiji_store.h) and residents' requests with
+// the printout register (store/disclosure_store.h). RegistryReader and RegistryTxn join them, so a caller holds one
 // reader or one transaction across aggregates.
 
 #include <functional>
@@ -19,6 +20,7 @@
 #include "core/status.h"
 #include "store/audit_store.h"
 #include "store/client_store.h"
+#include "store/disclosure_store.h"
 #include "store/gaiji_store.h"
 #include "store/link_store.h"
 #include "store/media_store.h"
@@ -34,7 +36,8 @@ class RegistryReader : public ResidentReader,
                        public OperatorReader,
                        public GaijiReader,
                        public MediaReader,
-                       public LinkReader {
+                       public LinkReader,
+                       public DisclosureReader {
  public:
   ~RegistryReader() override = default;
   // Whether a pool may keep this reader for another call: false once the connection under it
@@ -73,7 +76,8 @@ class RegistryTxn : public ResidentWriter,
                     public OperatorWriter,
                     public GaijiWriter,
                     public MediaWriter,
-                    public LinkWriter {
+                    public LinkWriter,
+                    public DisclosureWriter {
  public:
   ~RegistryTxn() override = default;
 

@@ -1,0 +1,99 @@
+#pragma once
+
+// Residents' rights (DESIGN §1.5, docs/disclosure.md): the disclosure requests (開示請求,
+// 住民基本台帳法 第30条の32) the prefecture received, the correction requests (訂正等の申出)
+// that followed them and went to the municipality, and the printout register (帳票の管理簿,
+// the operating rules' 第3 2(4)): every document the node printed. Disclosure and correction
+// rows hold a resident code and (sealed) what the resident asked to correct: never log them.
+// Printout rows hold no personal data: kinds, references, counts, digests and actor ids.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::store {
+
+struct DisclosureRow {
+  int64_t id = 0;                 // assigned by InsertDisclosure
+  std::string purpose;            // the disclosure purpose (disclosure.self)
+  std::string resident_code;      // as the request named it
+  std::string requester;          // self | legal_representative
+  std::string identity_document;  // individual_number_card | driver_license | passport | two_documents
+  std::string channel;            // counter | post | online
+  std::string received_on;        // YYYY-MM-DD (JST): the day the written request arrived
+  std::string due_on;             // YYYY-MM-DD: the decision is due by then
+  int64_t registered_at = 0;      // µs since epoch
+  std::string registered_by;      // operator id
+  std::string status;             // received | disclosed | no_record
+  int64_t decided_at = 0;         // µs; 0 until decided
+  std::string decided_by;         // operator id; "" until decided
+  int64_t documents = 0;          // notices printed for it (the first decides it)
+};
+
+struct CorrectionRow {
+  int64_t id = 0;                 // assigned by InsertCorrection
+  int64_t disclosure_id = 0;
+  std::string resident_code;
+  std::string municipality_code;  // the municipality it goes to (the resident's, when asked)
+  std::string fields;             // the items to correct, comma-separated (kProvisionItems names)
+  std::string details_sealed;     // what the resident says is wrong, sealed (FieldCipher)
+  int64_t received_at = 0;        // µs
+  std::string received_by;        // operator id
+  std::string status;             // open | answered
+  int64_t answered_at = 0;        // µs; 0 while open
+  std::string answered_by;        // the municipality's actor ("cert:<spki>")
+  std::string outcome;            // corrected | not_corrected; "" while open
+};
+
+struct PrintoutRow {
+  int64_t id = 0;             // assigned by InsertPrintout
+  std::string kind;           // disclosure_notice | no_record_notice
+  std::string reference;      // what it prints, without personal data ("disclosure:12")
+  int64_t printed_at = 0;     // µs
+  std::string printed_by;     // operator id
+  int64_t pages = 0;
+  std::string sha256;         // hex SHA-256 of the document's bytes
+};
+
+class DisclosureReader {
+ public:
+  virtual ~DisclosureReader() = default;
+  virtual Result<std::optional<DisclosureRow>> FindDisclosure(int64_t id) = 0;
+  // Newest first, at most `limit`.
+  virtual Result<std::vector<DisclosureRow>> ListDisclosures(int limit) = 0;
+  virtual Result<std::optional<CorrectionRow>> FindCorrection(int64_t id) = 0;
+  // Oldest first.
+  virtual Result<std::vector<CorrectionRow>> CorrectionsOfDisclosure(int64_t disclosure_id) = 0;
+  // The open corrections for one municipality, oldest first, at most `limit`.
+  virtual Result<std::vector<CorrectionRow>> OpenCorrections(const std::string& municipality_code,
+                                                             int limit) = 0;
+  // Newest first, at most `limit`.
+  virtual Result<std::vector<PrintoutRow>> ListPrintouts(int limit) = 0;
+};
+
+class DisclosureWriter {
+ public:
+  virtual ~DisclosureWriter() = default;
+  // Returns the new row's id.
+  virtual Result<int64_t> InsertDisclosure(const DisclosureRow& row) = 0;
+  // Counts one more document for `id`; the first sets status, decided_at and decided_by (later
+  // ones leave them). NotFound if there is no such row.
+  virtual Status RecordDisclosureDocument(int64_t id, const std::string& status,
+                                          int64_t decided_at, const std::string& decided_by) = 0;
+  virtual Result<int64_t> InsertCorrection(const CorrectionRow& row) = 0;
+  // Closes an open correction. NotFound if there is no such row; FailedPrecondition (reason
+  // already_answered) if it is not open — the check and the change are one statement, so of two
+  // answers at once exactly one counts.
+  virtual Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
+                                  const std::string& answered_by) = 0;
+  virtual Result<int64_t> InsertPrintout(const PrintoutRow& row) = 0;
+  // Retention: erases disclosure requests registered before `before` (µs) with their
+  // corrections, and printouts printed before it; with `dry_run` only counts. Returns how many
+  // rows (disclosures + corrections + printouts).
+  virtual Result<int64_t> EraseDisclosuresBefore(int64_t before, bool dry_run) = 0;
+};
+
+}  // namespace kakunin::store
