@@ -177,7 +177,7 @@ PdfDocument Sample() {
   PdfBlock table;
   table.kind = PdfBlock::Kind::kTable;
   table.table.header.assign(std::begin(kHeader), std::end(kHeader));
-  table.table.widths = {1.1, 1.6, 1.6, 2.4, 1.4, 1.2, 0.7, 1.4};
+  table.table.widths = {1.1, 1.9, 1.6, 2.4, 1.4, 1.2, 0.7, 1.2};
   for (int r = 0; r < 120; ++r) {
     std::vector<std::string> row;
     for (int c = 0; c < 8; ++c) row.push_back(Cell(r, c));
