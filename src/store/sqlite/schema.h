@@ -367,6 +367,61 @@ CREATE TRIGGER clients_changed_by_delete AFTER DELETE ON clients BEGIN
     ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
 END;
 )sql"},
+    {11, R"sql(
+-- Residents' rights (store/disclosure_store.h, docs/disclosure.md). The disclosure requests
+-- (開示請求) the prefecture received: one row per written request, from registration to the
+-- decision its first printed notice records. A row holds a resident code: personal data, erased
+-- after the retention period with its corrections (EraseDisclosuresBefore, by registered_at).
+CREATE TABLE disclosures (
+  id INTEGER PRIMARY KEY,
+  purpose TEXT NOT NULL,
+  resident_code TEXT NOT NULL,
+  requester TEXT NOT NULL CHECK (requester IN ('self', 'legal_representative')),
+  identity_document TEXT NOT NULL CHECK (identity_document IN
+    ('individual_number_card', 'driver_license', 'passport', 'two_documents')),
+  channel TEXT NOT NULL CHECK (channel IN ('counter', 'post', 'online')),
+  received_on TEXT NOT NULL,
+  due_on TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  registered_by TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('received', 'disclosed', 'no_record')),
+  decided_at INTEGER NOT NULL DEFAULT 0,
+  decided_by TEXT NOT NULL DEFAULT '',
+  documents INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX disclosures_registered ON disclosures (registered_at);
+-- The correction requests (訂正等の申出) that followed a disclosure, each sent to a
+-- municipality, which answers it. A row holds a resident code and what the resident says is
+-- wrong, sealed (FieldCipher): personal data, never logged.
+CREATE TABLE corrections (
+  id INTEGER PRIMARY KEY,
+  disclosure_id INTEGER NOT NULL REFERENCES disclosures (id),
+  resident_code TEXT NOT NULL,
+  municipality_code TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  details_sealed BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  received_by TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'answered')),
+  answered_at INTEGER NOT NULL DEFAULT 0,
+  answered_by TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '' CHECK (outcome IN ('', 'corrected', 'not_corrected'))
+) STRICT;
+CREATE INDEX corrections_open ON corrections (municipality_code, status, id);
+CREATE INDEX corrections_disclosure ON corrections (disclosure_id);
+-- The printout register (帳票の管理簿, the operating rules' 第3 2(4)): every document the node
+-- printed, by kind, reference, time, operator, pages and digest. No personal data.
+CREATE TABLE printouts (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  reference TEXT NOT NULL,
+  printed_at INTEGER NOT NULL,
+  printed_by TEXT NOT NULL,
+  pages INTEGER NOT NULL,
+  sha256 TEXT NOT NULL
+) STRICT;
+CREATE INDEX printouts_printed ON printouts (printed_at);
+)sql"},
 };
 
 // --- media register ---
@@ -378,6 +433,64 @@ inline constexpr char kFinishMedia[] =
 inline constexpr char kListMedia[] =
     "SELECT id, kind, label, location, created_at, created_by, status, bytes, digest FROM media "
     "ORDER BY id";
+
+// --- residents' requests and the printout register (disclosures.cc) ---
+#define KAKUNIN_DISCLOSURE_COLUMNS                                                          \
+  "id, purpose, resident_code, requester, identity_document, channel, received_on, due_on, " \
+  "registered_at, registered_by, status, decided_at, decided_by, documents"
+#define KAKUNIN_CORRECTION_COLUMNS                                                        \
+  "id, disclosure_id, resident_code, municipality_code, fields, details_sealed, "         \
+  "received_at, received_by, status, answered_at, answered_by, outcome"
+#define KAKUNIN_PRINTOUT_COLUMNS "id, kind, reference, printed_at, printed_by, pages, sha256"
+inline constexpr char kInsertDisclosure[] =
+    "INSERT INTO disclosures (purpose, resident_code, requester, identity_document, channel, "
+    "received_on, due_on, registered_at, registered_by, status, decided_at, decided_by, "
+    "documents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+// One statement: every right-hand side reads the row as it was, so only the first document
+// (documents still 0) sets the decision.
+inline constexpr char kRecordDisclosureDocument[] =
+    "UPDATE disclosures SET "
+    "status = CASE WHEN documents = 0 THEN ?2 ELSE status END, "
+    "decided_at = CASE WHEN documents = 0 THEN ?3 ELSE decided_at END, "
+    "decided_by = CASE WHEN documents = 0 THEN ?4 ELSE decided_by END, "
+    "documents = documents + 1 WHERE id = ?1";
+inline constexpr char kFindDisclosure[] =
+    "SELECT " KAKUNIN_DISCLOSURE_COLUMNS " FROM disclosures WHERE id = ?1";
+inline constexpr char kListDisclosures[] =
+    "SELECT " KAKUNIN_DISCLOSURE_COLUMNS " FROM disclosures ORDER BY id DESC LIMIT ?1";
+inline constexpr char kInsertCorrection[] =
+    "INSERT INTO corrections (disclosure_id, resident_code, municipality_code, fields, "
+    "details_sealed, received_at, received_by, status, answered_at, answered_by, outcome) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+// The check and the change in one statement: of two answers at once, exactly one counts.
+inline constexpr char kAnswerCorrection[] =
+    "UPDATE corrections SET status = 'answered', outcome = ?2, answered_at = ?3, "
+    "answered_by = ?4 WHERE id = ?1 AND status = 'open'";
+inline constexpr char kCorrectionExists[] = "SELECT count(*) FROM corrections WHERE id = ?1";
+inline constexpr char kFindCorrection[] =
+    "SELECT " KAKUNIN_CORRECTION_COLUMNS " FROM corrections WHERE id = ?1";
+inline constexpr char kCorrectionsOfDisclosure[] =
+    "SELECT " KAKUNIN_CORRECTION_COLUMNS " FROM corrections WHERE disclosure_id = ?1 ORDER BY id";
+inline constexpr char kOpenCorrections[] =
+    "SELECT " KAKUNIN_CORRECTION_COLUMNS
+    " FROM corrections WHERE municipality_code = ?1 AND status = 'open' ORDER BY id LIMIT ?2";
+inline constexpr char kInsertPrintout[] =
+    "INSERT INTO printouts (kind, reference, printed_at, printed_by, pages, sha256) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr char kListPrintouts[] =
+    "SELECT " KAKUNIN_PRINTOUT_COLUMNS " FROM printouts ORDER BY id DESC LIMIT ?1";
+// Retention: the corrections of the disclosures erased go first (they reference them).
+inline constexpr char kCountDisclosuresBefore[] =
+    "SELECT (SELECT count(*) FROM corrections WHERE disclosure_id IN "
+    "(SELECT id FROM disclosures WHERE registered_at < ?1)) + "
+    "(SELECT count(*) FROM disclosures WHERE registered_at < ?1) + "
+    "(SELECT count(*) FROM printouts WHERE printed_at < ?1)";
+inline constexpr char kEraseCorrectionsBefore[] =
+    "DELETE FROM corrections WHERE disclosure_id IN "
+    "(SELECT id FROM disclosures WHERE registered_at < ?1)";
+inline constexpr char kEraseDisclosuresBefore[] =
+    "DELETE FROM disclosures WHERE registered_at < ?1";
+inline constexpr char kErasePrintoutsBefore[] = "DELETE FROM printouts WHERE printed_at < ?1";
 
 // --- meta ---
 inline constexpr char kGetMeta[] = "SELECT value FROM meta WHERE key = ?1";

@@ -2,8 +2,8 @@
 
 // The PostgreSQL implementation of the registry's reader and transaction (store/registry_store.h).
 // Only the declarations live here: each aggregate's methods are defined in its own file
-// (residents.cc, log.cc, clients.cc, operators.cc, gaiji.cc, media.cc, link.cc, sealed.cc,
-// current_records.cc, bulk.cc) and the transaction control with the store in
+// (residents.cc, log.cc, clients.cc, operators.cc, gaiji.cc, media.cc, disclosures.cc, link.cc,
+// sealed.cc, current_records.cc, bulk.cc) and the transaction control with the store in
 // pg_registry_store.cc. Internal to store/pg/.
 
 #include <cstdint>
@@ -100,6 +100,14 @@ class PgReader final : public RegistryReader {
 
   // --- media register (media.cc) ---
   Result<std::vector<MediaRow>> ListMedia() override;
+  // --- residents' requests and the printout register (disclosures.cc) ---
+  Result<std::optional<DisclosureRow>> FindDisclosure(int64_t id) override;
+  Result<std::vector<DisclosureRow>> ListDisclosures(int limit) override;
+  Result<std::optional<CorrectionRow>> FindCorrection(int64_t id) override;
+  Result<std::vector<CorrectionRow>> CorrectionsOfDisclosure(int64_t disclosure_id) override;
+  Result<std::vector<CorrectionRow>> OpenCorrections(const std::string& municipality_code,
+                                                     int limit) override;
+  Result<std::vector<PrintoutRow>> ListPrintouts(int limit) override;
   // --- link (link.cc) ---
   Result<std::vector<OutboxRow>> OutboxAfter(int64_t after, int limit) override;
   Result<OutboxBacklog> Backlog() override;
@@ -263,6 +271,15 @@ class PgTxn : public RegistryTxn {
   Result<int64_t> InsertMedia(const MediaRow& row) override;
   Status FinishMedia(int64_t id, const std::string& status, int64_t bytes,
                      const std::string& digest) override;
+  // --- residents' requests and the printout register (disclosures.cc) ---
+  Result<int64_t> InsertDisclosure(const DisclosureRow& row) override;
+  Status RecordDisclosureDocument(int64_t id, const std::string& status, int64_t decided_at,
+                                  const std::string& decided_by) override;
+  Result<int64_t> InsertCorrection(const CorrectionRow& row) override;
+  Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
+                          const std::string& answered_by) override;
+  Result<int64_t> InsertPrintout(const PrintoutRow& row) override;
+  Result<int64_t> EraseDisclosuresBefore(int64_t before, bool dry_run) override;
   // --- field-key rotation (sealed.cc) ---
   Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& current_prefix,
                                                              int64_t after_version_id,

@@ -1,0 +1,178 @@
+// Residents' requests and the printout register on SQLite (store/disclosure_store.h). Disclosure
+// and correction rows hold a resident code and sealed text: nothing here logs a value.
+
+#include <string>
+#include <vector>
+
+#include "store/sqlite/detail/rows.h"
+#include "store/sqlite/detail/sqlite_store_impl.h"
+#include "store/sqlite/schema.h"
+
+namespace kakunin::store::sqlite::detail {
+namespace {
+
+DisclosureRow ReadDisclosure(const Stmt& s) {
+  DisclosureRow r;
+  r.id = s.Int(0);
+  r.purpose = s.Text(1);
+  r.resident_code = s.Text(2);
+  r.requester = s.Text(3);
+  r.identity_document = s.Text(4);
+  r.channel = s.Text(5);
+  r.received_on = s.Text(6);
+  r.due_on = s.Text(7);
+  r.registered_at = s.Int(8);
+  r.registered_by = s.Text(9);
+  r.status = s.Text(10);
+  r.decided_at = s.Int(11);
+  r.decided_by = s.Text(12);
+  r.documents = s.Int(13);
+  return r;
+}
+
+CorrectionRow ReadCorrection(const Stmt& s) {
+  CorrectionRow r;
+  r.id = s.Int(0);
+  r.disclosure_id = s.Int(1);
+  r.resident_code = s.Text(2);
+  r.municipality_code = s.Text(3);
+  r.fields = s.Text(4);
+  r.details_sealed = s.Blob(5);
+  r.received_at = s.Int(6);
+  r.received_by = s.Text(7);
+  r.status = s.Text(8);
+  r.answered_at = s.Int(9);
+  r.answered_by = s.Text(10);
+  r.outcome = s.Text(11);
+  return r;
+}
+
+PrintoutRow ReadPrintout(const Stmt& s) {
+  PrintoutRow r;
+  r.id = s.Int(0);
+  r.kind = s.Text(1);
+  r.reference = s.Text(2);
+  r.printed_at = s.Int(3);
+  r.printed_by = s.Text(4);
+  r.pages = s.Int(5);
+  r.sha256 = s.Text(6);
+  return r;
+}
+
+}  // namespace
+
+Result<std::optional<DisclosureRow>> SqliteReader::FindDisclosure(int64_t id) {
+  return QueryOne<DisclosureRow>(
+      db_.get(), kFindDisclosure, [&](Stmt& s) { s.Bind(1, id); }, ReadDisclosure);
+}
+
+Result<std::vector<DisclosureRow>> SqliteReader::ListDisclosures(int limit) {
+  return QueryAll<DisclosureRow>(
+      db_.get(), kListDisclosures, [&](Stmt& s) { s.Bind(1, int64_t{limit}); }, ReadDisclosure);
+}
+
+Result<std::optional<CorrectionRow>> SqliteReader::FindCorrection(int64_t id) {
+  return QueryOne<CorrectionRow>(
+      db_.get(), kFindCorrection, [&](Stmt& s) { s.Bind(1, id); }, ReadCorrection);
+}
+
+Result<std::vector<CorrectionRow>> SqliteReader::CorrectionsOfDisclosure(int64_t disclosure_id) {
+  return QueryAll<CorrectionRow>(
+      db_.get(), kCorrectionsOfDisclosure, [&](Stmt& s) { s.Bind(1, disclosure_id); },
+      ReadCorrection);
+}
+
+Result<std::vector<CorrectionRow>> SqliteReader::OpenCorrections(
+    const std::string& municipality_code, int limit) {
+  return QueryAll<CorrectionRow>(
+      db_.get(), kOpenCorrections,
+      [&](Stmt& s) { s.Bind(1, municipality_code).Bind(2, int64_t{limit}); }, ReadCorrection);
+}
+
+Result<std::vector<PrintoutRow>> SqliteReader::ListPrintouts(int limit) {
+  return QueryAll<PrintoutRow>(
+      db_.get(), kListPrintouts, [&](Stmt& s) { s.Bind(1, int64_t{limit}); }, ReadPrintout);
+}
+
+Result<int64_t> SqliteTxn::InsertDisclosure(const DisclosureRow& row) {
+  KAKUNIN_PREPARE(s, db_, kInsertDisclosure);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, row.purpose)
+                              .Bind(2, row.resident_code)
+                              .Bind(3, row.requester)
+                              .Bind(4, row.identity_document)
+                              .Bind(5, row.channel)
+                              .Bind(6, row.received_on)
+                              .Bind(7, row.due_on)
+                              .Bind(8, row.registered_at)
+                              .Bind(9, row.registered_by)
+                              .Bind(10, row.status)
+                              .Bind(11, row.decided_at)
+                              .Bind(12, row.decided_by)
+                              .Bind(13, row.documents)
+                              .Exec());
+  return db_->LastInsertRowId();
+}
+
+Status SqliteTxn::RecordDisclosureDocument(int64_t id, const std::string& status,
+                                           int64_t decided_at, const std::string& decided_by) {
+  KAKUNIN_PREPARE(s, db_, kRecordDisclosureDocument);
+  KAKUNIN_RETURN_IF_ERROR(
+      s.Bind(1, id).Bind(2, status).Bind(3, decided_at).Bind(4, decided_by).Exec());
+  if (db_->Changes() != 1) return Status::NotFound("no such disclosure request");
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteTxn::InsertCorrection(const CorrectionRow& row) {
+  KAKUNIN_PREPARE(s, db_, kInsertCorrection);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, row.disclosure_id)
+                              .Bind(2, row.resident_code)
+                              .Bind(3, row.municipality_code)
+                              .Bind(4, row.fields)
+                              .BindBlob(5, row.details_sealed)
+                              .Bind(6, row.received_at)
+                              .Bind(7, row.received_by)
+                              .Bind(8, row.status)
+                              .Bind(9, row.answered_at)
+                              .Bind(10, row.answered_by)
+                              .Bind(11, row.outcome)
+                              .Exec());
+  return db_->LastInsertRowId();
+}
+
+Status SqliteTxn::AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
+                                   const std::string& answered_by) {
+  KAKUNIN_PREPARE(s, db_, kAnswerCorrection);
+  KAKUNIN_RETURN_IF_ERROR(
+      s.Bind(1, id).Bind(2, outcome).Bind(3, answered_at).Bind(4, answered_by).Exec());
+  if (db_->Changes() == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, QueryInt(db_, kCorrectionExists, id));
+  if (exists == 0) return Status::NotFound("no such correction request");
+  return Status::FailedPrecondition("the correction request is already answered")
+      .WithReason("already_answered");
+}
+
+Result<int64_t> SqliteTxn::InsertPrintout(const PrintoutRow& row) {
+  KAKUNIN_PREPARE(s, db_, kInsertPrintout);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, row.kind)
+                              .Bind(2, row.reference)
+                              .Bind(3, row.printed_at)
+                              .Bind(4, row.printed_by)
+                              .Bind(5, row.pages)
+                              .Bind(6, row.sha256)
+                              .Exec());
+  return db_->LastInsertRowId();
+}
+
+Result<int64_t> SqliteTxn::EraseDisclosuresBefore(int64_t before, bool dry_run) {
+  if (dry_run) return QueryInt(db_, kCountDisclosuresBefore, before);
+  int64_t erased = 0;
+  // Corrections first: they reference the disclosures erased next.
+  for (const char* sql : {kEraseCorrectionsBefore, kEraseDisclosuresBefore, kErasePrintoutsBefore}) {
+    KAKUNIN_PREPARE(s, db_, sql);
+    KAKUNIN_RETURN_IF_ERROR(s.Bind(1, before).Exec());
+    erased += db_->Changes();
+  }
+  return erased;
+}
+
+}  // namespace kakunin::store::sqlite::detail
