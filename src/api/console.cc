@@ -1,5 +1,6 @@
 #include "api/console.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -54,6 +55,15 @@ const std::vector<ConsoleRule> kRules = {
     {"POST", "/v1/provisions", false, false, {"operator"}, true},
     // Statistics purposes: counts, no record (Gateway::Population).
     {"GET", "/v1/statistics/population", false, false, {"operator"}, true},
+    // The disclosure desk (registry/disclosure.h): an operator nominated for a disclosure
+    // purpose; the printout register for those who keep and check it.
+    {"POST", "/v1/disclosures", false, false, {"operator"}, true},
+    {"GET", "/v1/disclosures", false, false, {"operator"}, true},
+    {"GET", "/v1/disclosures/{n}", false, false, {"operator"}, true},
+    {"POST", "/v1/disclosures/{n}/notice", false, false, {"operator"}, true},
+    {"GET", "/v1/disclosures/{n}/statement", false, false, {"operator"}, true},
+    {"POST", "/v1/disclosures/{n}/corrections", false, false, {"operator"}, true},
+    {"GET", "/v1/printouts", false, false, {"security_manager", "auditor"}, false},
 };
 
 // Matches a path against a route template; fills `params` with the {…} segments.
@@ -314,6 +324,9 @@ class ConsoleService::Impl {
                                                "SameSite=Strict");
       return r;
     }
+    if (route.rfind("/v1/disclosures", 0) == 0 || route == "/v1/printouts") {
+      return Disclosures(req, who, route, params, terminal);
+    }
     if (rule->needs_nomination) {
       // The resident use cases (Gateway) read from snapshots of their own.
       const registry::Caller caller = registry::Caller::ForOperator(who, terminal, session->token);
@@ -327,6 +340,136 @@ class ConsoleService::Impl {
       return ServeResidentRoute(req, *gateway_, caller);
     }
     return Manage(req, who, route, params, terminal);
+  }
+
+  static std::string DisclosureJson(const registry::DisclosureSummary& d) {
+    std::string o = "{\"disclosure_id\":" + std::to_string(d.id) + ",\"purpose\":" +
+                    Str(d.purpose) + ",\"requester\":" + Str(d.requester) +
+                    ",\"identity_document\":" + Str(d.identity_document) +
+                    ",\"channel\":" + Str(d.channel) + ",\"received_on\":" +
+                    Str(d.received_on) + ",\"due_on\":" + Str(d.due_on) +
+                    ",\"status\":" + Str(d.status) +
+                    ",\"overdue\":" + (d.overdue ? "true" : "false") +
+                    ",\"registered_by\":" + Str(d.registered_by) +
+                    ",\"decided_by\":" + Str(d.decided_by) +
+                    ",\"documents\":" + std::to_string(d.documents) + ",\"corrections\":[";
+    for (size_t i = 0; i < d.corrections.size(); ++i) {
+      const registry::CorrectionSummary& c = d.corrections[i];
+      o += (i ? "," : "") + std::string("{\"correction_id\":") + std::to_string(c.id) +
+           ",\"fields\":[";
+      for (size_t j = 0; j < c.fields.size(); ++j) o += (j ? "," : "") + Str(c.fields[j]);
+      o += "],\"municipality_code\":" + Str(c.municipality_code) + ",\"status\":" +
+           Str(c.status) + ",\"outcome\":" + Str(c.outcome) + "}";
+    }
+    return o + "]}";
+  }
+
+  Response Disclosures(const Request& req, const registry::OperatorView& who,
+                       const std::string& route, const std::vector<std::string>& params,
+                       const std::string& terminal) {
+    const std::string& rid = req.request_id;
+    const registry::DisclosureDesk* desk = options_.disclosures;
+    if (desk == nullptr) return Problem(ApiError::kRouteNotFound, rid);
+    const registry::Actor actor{"operator:" + who.row.operator_id, terminal};
+    auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
+    if (!req.query.empty()) return Problem(ApiError::kInvalidRequest, rid, "no query here");
+    if (route == "/v1/printouts") {
+      auto rows = desk->Printouts(who, actor);
+      if (!rows.ok()) return fail(rows.status());
+      std::string o = "{\"printouts\":[";
+      for (size_t i = 0; i < rows->size(); ++i) {
+        const store::PrintoutRow& p = (*rows)[i];
+        o += (i ? "," : "") + std::string("{\"printout_id\":") + std::to_string(p.id) +
+             ",\"kind\":" + Str(p.kind) + ",\"reference\":" + Str(p.reference) +
+             ",\"printed_at\":" + Str(JstIsoTime(p.printed_at)) +
+             ",\"printed_by\":" + Str(p.printed_by) + ",\"pages\":" + std::to_string(p.pages) +
+             ",\"sha256\":" + Str(p.sha256) + "}";
+      }
+      return JsonResponse(o + "]}");
+    }
+    if (route == "/v1/disclosures" && req.method == "GET") {
+      auto list = desk->List(who, actor);
+      if (!list.ok()) return fail(list.status());
+      std::string o = "{\"disclosures\":[";
+      for (size_t i = 0; i < list->size(); ++i) o += (i ? "," : "") + DisclosureJson((*list)[i]);
+      return JsonResponse(o + "]}");
+    }
+    if (route == "/v1/disclosures") {
+      auto f = Fields(req, {"purpose", "resident_code", "requester", "identity_document",
+                            "channel", "received_on"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      registry::DisclosureInput in;
+      in.purpose = (*f)["purpose"];
+      in.resident_code = (*f)["resident_code"];
+      in.requester = (*f)["requester"];
+      in.identity_document = (*f)["identity_document"];
+      in.channel = (*f)["channel"];
+      in.received_on = (*f)["received_on"];
+      auto made = desk->Receive(who, actor, in);
+      if (!made.ok()) return fail(made.status());
+      return JsonResponse(DisclosureJson(*made), 201);
+    }
+    // /v1/disclosures/{n}…
+    // A number that is not one is no request's: the desk answers as for an unknown one (not
+    // nominated first, then not found), so a malformed id tells nothing more.
+    long long n = 0;
+    if (!params[0].empty() && params[0].size() <= 18 &&
+        std::all_of(params[0].begin(), params[0].end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      n = std::stoll(params[0]);
+    }
+    if (route == "/v1/disclosures/{n}") {
+      auto d = desk->Get(who, actor, n);
+      if (!d.ok()) return fail(d.status());
+      return JsonResponse(DisclosureJson(*d));
+    }
+    if (route == "/v1/disclosures/{n}/notice") {
+      auto f = Fields(req, {});
+      if (!req.body.empty() && !f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      auto notice = desk->IssueNotice(who, actor, n);
+      if (!notice.ok()) return fail(notice.status());
+      Response r;
+      r.content_type = "application/pdf";
+      r.body = std::move(notice->pdf);
+      r.headers.emplace_back("content-disposition",
+                             "attachment; filename=\"disclosure-" + std::to_string(n) + ".pdf\"");
+      r.headers.emplace_back("x-printout-id", std::to_string(notice->printout_id));
+      r.headers.emplace_back("x-document-sha256", notice->sha256);
+      return r;
+    }
+    if (route == "/v1/disclosures/{n}/statement") {
+      auto statement = desk->Statement(who, actor, n);
+      if (!statement.ok()) return fail(statement.status());
+      Response r = JsonResponse(std::move(*statement));
+      r.headers.emplace_back("content-disposition", "attachment; filename=\"statement-" +
+                                                        std::to_string(n) + ".json\"");
+      return r;
+    }
+    if (route == "/v1/disclosures/{n}/corrections") {
+      ApiError ignored;
+      auto body = ParseBody(req, {"fields", "details"}, &ignored);
+      if (!body.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      const text::JsonValue* fields = body->Find("fields");
+      const text::JsonValue* details = body->Find("details");
+      if (fields == nullptr || !fields->is_array() || details == nullptr ||
+          !details->is_string() || !details->well_formed() || fields->items().size() > 16) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "fields (an array of item names) and details (a string) are required");
+      }
+      std::vector<std::string> names;
+      for (const auto& item : fields->items()) {
+        if (!item.is_string() || !item.well_formed()) {
+          return Problem(ApiError::kInvalidRequest, rid, "fields must be item names");
+        }
+        names.push_back(item.text());
+      }
+      auto id = desk->ReceiveCorrection(who, actor, n, names, details->text());
+      if (!id.ok()) return fail(id.status());
+      return JsonResponse("{\"correction_id\":" + std::to_string(*id) +
+                              ",\"disclosure_id\":" + std::to_string(n) +
+                              ",\"status\":\"open\"}",
+                          201);
+    }
+    return Problem(ApiError::kRouteNotFound, rid);
   }
 
   Response Population(const Request& req, const registry::Caller& caller) {

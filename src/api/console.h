@@ -50,6 +50,8 @@ struct ConsoleOptions {
   int login_attempts_per_minute = 30;
   // Source addresses tracked by the limiter and the sampler (beyond: they share one slot).
   size_t max_sources = 10000;
+  // The disclosure desk (a prefecture node); nullptr: its routes answer 404.
+  const registry::DisclosureDesk* disclosures = nullptr;
 };
 
 // Thread-safe.

@@ -31,6 +31,8 @@ enum class Route {
   kMetrics,
   kOpenApi,
   kLinkChanges,  // national node: forwarded changes (api/national.h)
+  kCorrections,       // a municipality's open correction requests (registry/disclosure.h)
+  kCorrectionResult,  // its answer to one
 };
 
 // The operation a request under `route` would have been, for recording its refusal.
@@ -39,16 +41,19 @@ const char* ActionOf(Route route) {
     case Route::kNotifications: return "notification.refused";
     case Route::kSearch: return "resident.search";
     case Route::kLinkChanges: return "link.receive";
+    case Route::kCorrections: return "correction.refer";
+    case Route::kCorrectionResult: return "correction.answer";
     default: return "resident.provide";
   }
 }
 
 struct Match {
   Route route = Route::kUnknown;
-  std::string_view resident_code;  // kResident, kHistory
+  std::string_view resident_code;  // kResident, kHistory; kCorrectionResult: the correction id
 };
 
 constexpr std::string_view kResidentsPrefix = "/v1/residents/";
+constexpr std::string_view kCorrectionsPrefix = "/v1/corrections/";
 
 Match MatchPath(std::string_view path) {
   if (path == "/v1/notifications") return {Route::kNotifications, {}};
@@ -59,6 +64,14 @@ Match MatchPath(std::string_view path) {
   if (path == "/metrics") return {Route::kMetrics, {}};
   if (path == "/v1/openapi.json") return {Route::kOpenApi, {}};
   if (path == "/v1/link/changes") return {Route::kLinkChanges, {}};
+  if (path == "/v1/corrections") return {Route::kCorrections, {}};
+  if (path.substr(0, kCorrectionsPrefix.size()) == kCorrectionsPrefix) {
+    std::string_view rest = path.substr(kCorrectionsPrefix.size());
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && slash > 0 && rest.substr(slash) == "/result") {
+      return {Route::kCorrectionResult, rest.substr(0, slash)};
+    }
+  }
   if (path.substr(0, kResidentsPrefix.size()) == kResidentsPrefix) {
     std::string_view rest = path.substr(kResidentsPrefix.size());
     size_t slash = rest.find('/');
@@ -89,6 +102,8 @@ constexpr RouteInfo kRoutes[] = {
     {Route::kMetrics, "GET", "/metrics"},
     {Route::kOpenApi, "GET", "/v1/openapi.json"},
     {Route::kLinkChanges, "POST", "/v1/link/changes"},
+    {Route::kCorrections, "GET", "/v1/corrections"},
+    {Route::kCorrectionResult, "POST", "/v1/corrections/{correction_id}/result"},
 };
 
 const RouteInfo* InfoOf(Route route) {
@@ -585,6 +600,69 @@ void Service::ServeAsync(const Request& req, const http::Responder& respond, boo
       });
 }
 
+namespace {
+
+// GET /v1/corrections and POST /v1/corrections/{id}/result: a municipality's CS and the
+// correction requests residents made at the prefecture (registry/disclosure.h).
+http::Response ServeCorrections(const Request& req, Route route, std::string_view id,
+                                const registry::Client& client, registry::Gateway* gateway_,
+                                const registry::DisclosureDesk* disclosures_) {
+  const std::string& rid = req.request_id;
+  auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
+  const registry::Caller caller = registry::Caller::ForClient(client, req.remote_address);
+  auto invalid = [&](std::string detail) {
+    Status recorded = gateway_->RecordInvalidRequest(caller, ActionOf(route), "");
+    if (!recorded.ok()) return fail(recorded);
+    return Problem(ApiError::kInvalidRequest, rid, std::move(detail));
+  };
+  // Only a prefecture node keeps disclosures.
+  if (disclosures_ == nullptr) return Problem(ApiError::kRouteNotFound, rid);
+  if (route == Route::kCorrections) {
+    if (!req.query.empty()) return invalid("this route takes no query");
+    auto list = disclosures_->Corrections(client, req.remote_address);
+    if (!list.ok()) return fail(list.status());
+    std::string o = "{\"corrections\":[";
+    for (size_t i = 0; i < list->size(); ++i) {
+      const registry::CorrectionReferral& c = (*list)[i];
+      o += (i ? "," : "") + std::string("{\"correction_id\":") + std::to_string(c.id) +
+           ",\"resident_code\":";
+      text::AppendJsonString(c.resident_code, &o);
+      o += ",\"fields\":[";
+      for (size_t j = 0; j < c.fields.size(); ++j) {
+        if (j > 0) o += ",";
+        text::AppendJsonString(c.fields[j], &o);
+      }
+      o += "],\"details\":";
+      text::AppendJsonString(c.details, &o);
+      o += ",\"received_on\":\"" + c.received_on + "\"}";
+    }
+    return JsonResponse(o + "]}");
+  }
+  int64_t n = 0;
+  if (id.empty() || id.size() > 18 || !std::all_of(id.begin(), id.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      })) {
+    return invalid("correction_id must be a number");
+  }
+  n = std::stoll(std::string(id));
+  ApiError body_error = ApiError::kInvalidRequest;
+  auto body = ParseBody(req, {"outcome"}, &body_error);
+  if (!body.ok()) {
+    Status recorded = gateway_->RecordInvalidRequest(caller, ActionOf(route), "");
+    if (!recorded.ok()) return fail(recorded);
+    return Problem(body_error, rid);
+  }
+  const text::JsonValue* outcome = body->Find("outcome");
+  if (outcome == nullptr || !outcome->is_string() || !outcome->well_formed()) {
+    return invalid("outcome must be corrected or not_corrected");
+  }
+  Status st = disclosures_->AnswerCorrection(client, req.remote_address, n, outcome->text());
+  if (!st.ok()) return fail(st);
+  return JsonResponse("{\"correction_id\":" + std::to_string(n) + ",\"status\":\"answered\"}");
+}
+
+}  // namespace
+
 http::Response Service::Handle(const Request& req) {
   const std::string& rid = req.request_id;
   auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid); };
@@ -681,10 +759,15 @@ http::Response Service::Handle(const Request& req) {
     }
     case Route::kLinkChanges:
       return ServeLinkChanges(req, *gateway_, national_, *client);
+    case Route::kCorrections:
+    case Route::kCorrectionResult:
+      return ServeCorrections(req, match.route, match.resident_code, *client, gateway_,
+                              disclosures_);
 
     default:
       return Problem(ApiError::kRouteNotFound, rid);
   }
 }
+
 
 }  // namespace kakunin::api

@@ -18,6 +18,7 @@
 #include "api/errors.h"
 #include "api/metrics.h"
 #include "http/server.h"
+#include "registry/disclosure.h"
 #include "registry/gateway.h"
 #include "registry/national.h"
 #include "text/json.h"
@@ -88,6 +89,8 @@ class Service {
   // The link (set before serving; each may stay unset): the national node's receiving route,
   // a further readiness condition for /readyz (the link's), and lines appended to /metrics.
   void UseNational(const registry::NationalDesk* desk) { national_ = desk; }
+  // A prefecture node's disclosure desk: the municipalities' correction routes.
+  void UseDisclosures(const registry::DisclosureDesk* desk) { disclosures_ = desk; }
   void UseReadiness(std::function<Status()> check) { readiness_ = std::move(check); }
   void UseExtraMetrics(std::function<std::string()> render) { extra_metrics_ = std::move(render); }
   // Called after notifications were applied (the link's sender looks at once).
@@ -98,6 +101,7 @@ class Service {
   void ServeAsync(const http::Request& request, const http::Responder& respond, bool healthz);
 
   const registry::NationalDesk* national_ = nullptr;
+  const registry::DisclosureDesk* disclosures_ = nullptr;
   std::function<Status()> readiness_;
   std::function<std::string()> extra_metrics_;
   std::function<void()> after_notify_;

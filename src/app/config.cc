@@ -227,7 +227,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "audit", "checks", "server", "console", "quotas", "upstream", "limits", "hsm"},
+          "audit", "disclosure", "checks", "server", "console", "quotas", "upstream", "limits", "hsm"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -325,6 +325,17 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
         return Status::InvalidArgument("config: audit.map_every_checkpoint must be true or false");
       }
       c.audit_map_every_checkpoint = *m.value<bool>();
+    }
+  }
+  if (auto dt = t["disclosure"]) {
+    if (!dt.is_table()) return Status::InvalidArgument("config: [disclosure] must be a table");
+    const toml::table& d = *dt.as_table();
+    KAKUNIN_RETURN_IF_ERROR(CheckKeys(d, {"due_days"}, "disclosure."));
+    if (auto n = d["due_days"]) {
+      if (!n.is_integer() || *n.value<int64_t>() < 1 || *n.value<int64_t>() > 90) {
+        return Status::InvalidArgument("config: disclosure.due_days must be an integer 1..90");
+      }
+      c.disclosure_due_days = static_cast<int>(*n.value<int64_t>());
     }
   }
   if (auto lim = t["limits"]) {
@@ -502,6 +513,11 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     o << "[audit]\n"
       << "# Every periodic checkpoint signs the resident map (about 4x the append's CPU).\n"
       << "map_every_checkpoint = true\n\n";
+  }
+  if (c.disclosure_due_days != registry::kDefaultDisclosureDueDays) {
+    o << "[disclosure]\n"
+      << "# Days from a disclosure request's arrival to the day its decision is due.\n"
+      << "due_days = " << c.disclosure_due_days << "\n\n";
   }
   o
     << "[checks]\n"

@@ -225,6 +225,13 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->registry->UseGaiji(node->gaiji.get());
   node->outbox = std::make_unique<registry::LinkOutbox>(
       node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
+  if (node->config.role != registry::NodeRole::kNational) {
+    registry::DisclosureDesk::Options disclosure;
+    disclosure.due_days = node->config.disclosure_due_days;
+    node->disclosures = std::make_unique<registry::DisclosureDesk>(
+        node->registry.get(), node->store.get(), node->purposes.get(), node->cipher.get(),
+        &node->clock, node->audit.get(), node->log.get(), node->config.prefecture, disclosure);
+  }
   if (node->config.role == registry::NodeRole::kNational) {
     node->national = std::make_unique<registry::NationalDesk>(
         node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());

@@ -132,6 +132,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   s->service_ =
       std::make_unique<api::Service>(node->gateway.get(), &s->metrics_, s->access_log_.get());
   s->service_->UseNational(node->national.get());
+  s->service_->UseDisclosures(node->disclosures.get());
   // A start that fails leaves nothing running and the node as it was; the destructor then has
   // nothing to stop and no checkpoint to sign (nothing was served).
   auto fail = [&](const Status& st) -> Status {
@@ -212,6 +213,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
     options.metrics = &s->metrics_;
     options.refusal_sample_seconds = console.refusal_sample_seconds;
     options.login_attempts_per_minute = console.login_attempts_per_minute;
+    options.disclosures = node->disclosures.get();
     s->console_ = std::make_unique<api::ConsoleService>(node->gateway.get(), node->operators.get(),
                                                         &node->clock, options);
     http::TlsConfig optional_card = tls;

@@ -21,6 +21,7 @@
 #include "registry/audit_desk.h"
 #include "registry/backup.h"
 #include "registry/config.h"
+#include "registry/disclosure.h"
 #include "registry/field_key_rotation.h"
 #include "registry/gaiji.h"
 #include "registry/gateway.h"
@@ -51,6 +52,8 @@ struct Node {
   std::unique_ptr<registry::NodeBackup> backup;       // backups and the media register
   std::unique_ptr<registry::LinkOutbox> outbox;       // the link's sending side (prefecture)
   std::unique_ptr<registry::NationalDesk> national;   // forwarded changes (national node only)
+  // Residents' disclosure and correction requests, the printout register (prefecture only).
+  std::unique_ptr<registry::DisclosureDesk> disclosures;
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 
   // Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the

@@ -314,6 +314,7 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
            << ",\"removed_resident_versions\":" << c->removed_resident_versions
            << ",\"audit_payloads\":" << c->audit_payloads << ",\"provisions\":" << c->provisions
            << ",\"received_changes\":" << c->received_changes
+           << ",\"disclosures\":" << c->disclosures
            << ",\"scrub_pending\":" << (c->scrub_pending ? "true" : "false") << "}\n";
   } else {
     io.out << (dry ? "消去対象（試行）/ would erase" : "消去しました / erased") << " (as of "
@@ -324,6 +325,10 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
            << "  操作履歴の内容 / operation-log payloads: " << c->audit_payloads
            << " (leaf hashes kept)\n"
            << "  提供の記録 / provision records: " << c->provisions << "\n";
+    if (c->disclosures > 0) {
+      io.out << "  開示請求・訂正等の申出・帳票の記録 / disclosure, correction and printout rows: "
+             << c->disclosures << "\n";
+    }
     if (c->received_changes > 0) {
       io.out << "  受信した変更の照合値 / MACs of received changes: " << c->received_changes << "\n";
     }
@@ -397,7 +402,7 @@ int RunPurposesCommand(const std::vector<std::string>& argv, Io& io) {
         o += "]";
       }
       o += std::string(",\"open_to_operators\":") + (p.OpenToOperators() ? "true" : "false") +
-           "}\n";
+           ",\"disclosure_desk\":" + (p.OpenToDisclosureDesk() ? "true" : "false") + "}\n";
       io.out << o;
     } else {
       io.out << p.id << "  " << p.title << "\n"
@@ -406,7 +411,10 @@ int RunPurposesCommand(const std::vector<std::string>& argv, Io& io) {
              << "    提供先 / recipients: " << join(p.recipients) << "\n"
              << "    項目 / fields: " << join(p.fields) << "\n"
              << "    操作者 / operators: "
-             << (p.OpenToOperators() ? "指定できる / may be nominated" : "不可 / never") << "\n";
+             << (p.OpenToOperators()        ? "指定できる / may be nominated"
+                 : p.OpenToDisclosureDesk() ? "開示窓口に限り指定できる / the disclosure desk only"
+                                            : "不可 / never")
+             << "\n";
     }
   }
   return kExitOk;

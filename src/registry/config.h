@@ -147,6 +147,10 @@ struct LimitsConfig {
   int64_t write_batch = 256;  // kakunin serve: jobs per group commit of the write queue
 };
 
+// Days from the day a disclosure request arrived to the day its decision is due ([disclosure]
+// due_days). Hokkaido's practice is 14 days; a deployment sets its own rule.
+inline constexpr int kDefaultDisclosureDueDays = 14;
+
 struct NodeConfig {
   NodeRole role = NodeRole::kPrefecture;
   int prefecture = 0;  // 1..47; 0 for a national node
@@ -165,6 +169,9 @@ struct NodeConfig {
   // the resident map too, not only the sealing ones (audit::LogSettings; about 4x the append's
   // CPU in audit_bench). Off by default.
   bool audit_map_every_checkpoint = false;
+  // [disclosure] due_days: a disclosure request's decision is due this many days after the day
+  // it arrived (registry/disclosure.h; 1..90).
+  int disclosure_due_days = kDefaultDisclosureDueDays;
   ResidentCodeCheck resident_code_check = ResidentCodeCheck::kFull;
   std::string purposes_file;  // absolute; "" = the built-in sample catalogue
   ServerConfig server;

@@ -338,9 +338,11 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
   if (id == by.row.operator_id) return NotPermitted("nobody nominates themselves");
   const Purpose* p = purposes_->Find(purpose);
   if (p == nullptr) return Status::InvalidArgument("the purpose is not in the catalogue");
-  // Only for the prefecture's own use: never national forwarding, another body's purpose or
-  // disclosure (Purpose::OpenToOperators; Gateway::Authorize checks it again on every read).
-  if (!p->OpenToOperators()) {
+  // Only for the prefecture's own use (Purpose::OpenToOperators; Gateway::Authorize checks it
+  // again on every read) or the disclosure desk (Purpose::OpenToDisclosureDesk: residents'
+  // written requests, served only through registry/disclosure.h): never national forwarding or
+  // another body's purpose.
+  if (!p->OpenToOperators() && !p->OpenToDisclosureDesk()) {
     return Status::InvalidArgument("the purpose is not open to the prefecture's operators");
   }
   if (!IsIsoDate(from) || !IsIsoDate(to) || to < from) {

@@ -67,8 +67,8 @@ Status CheckProvisionRequest(const ProvisionRequest& req, size_t max_codes) {
     return Status::InvalidArgument("a recipient is required");
   }
   if (req.function != "lookup" && req.function != "search" && req.function != "batch" &&
-      req.function != "history") {
-    return Status::InvalidArgument("function must be lookup, search, batch or history");
+      req.function != "history" && req.function != "disclosure") {
+    return Status::InvalidArgument("function must be lookup, search, batch, history or disclosure");
   }
   if (req.resident_codes.empty() || req.resident_codes.size() > max_codes) {
     return Status::InvalidArgument("give 1.." + std::to_string(max_codes) + " resident codes");
@@ -241,7 +241,9 @@ void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
   std::vector<std::string> targets;
   Status read = CheckProvisionRequest(req, 10000);
   if (read.ok()) read = CheckProvisionPurpose(req);
-  if (read.ok() && req.function == "history") read = Status::InvalidArgument("use ProvideHistory");
+  if (read.ok() && (req.function == "history" || req.function == "disclosure")) {
+    read = Status::InvalidArgument("use ProvideHistory or CollectDisclosure");
+  }
   if (read.ok()) read = CollectProvision(reader, req, &out, &rows, &targets);
   if (!read.ok()) return refuse_or(std::move(read), std::move(done));
   auto job = ProvisionJob(std::move(req), actor, std::move(targets), std::move(rows));
@@ -294,7 +296,9 @@ Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader&
                                                           const Actor& actor) const {
   KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 10000));
   KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
-  if (req.function == "history") return Status::InvalidArgument("use ProvideHistory");
+  if (req.function == "history" || req.function == "disclosure") {
+    return Status::InvalidArgument("use ProvideHistory or CollectDisclosure");
+  }
   std::vector<ProvidedRecord> out;
   std::vector<store::ProvisionRow> rows;
   std::vector<std::string> targets;
@@ -340,6 +344,59 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
   }
   KAKUNIN_RETURN_IF_ERROR(WriteProvisions(req, actor, targets, rows));
   return out;
+}
+
+Result<PendingDisclosure> Registry::CollectDisclosure(store::RegistryReader& reader,
+                                                      const ProvisionRequest& req) const {
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 1));
+  KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
+  if (req.function != "disclosure") return Status::InvalidArgument("function must be disclosure");
+  PendingDisclosure d;
+  // One snapshot: the versions and the provision records agree with each other.
+  store::ReadSnapshot snapshot(reader);
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindByResidentCode(req.resident_codes[0]));
+  if (!row) {
+    d.targets.push_back(Target(req.resident_codes[0], false));
+    return d;
+  }
+  d.found = true;
+  d.status = row->status == ResidentStatus::kActive ? "active" : "removed";
+  d.municipality_code = row->municipality_code;
+  d.codes.push_back(row->resident_code);
+  KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
+  for (const auto& v : versions) {
+    if (std::find(d.codes.begin(), d.codes.end(), v.resident_code) == d.codes.end()) {
+      d.codes.push_back(v.resident_code);
+    }
+    ProvidedVersion pv;
+    pv.kind = v.kind;
+    pv.reason = v.reason;
+    pv.change_date = v.change_date;
+    KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(reader, v, req.items));
+    pv.items = std::move(items);
+    d.versions.push_back(std::move(pv));
+  }
+  for (const auto& c : d.codes) {
+    KAKUNIN_ASSIGN_OR_RETURN(p, reader.Provisions(c));
+    d.provisions.insert(d.provisions.end(), p.begin(), p.end());
+  }
+  std::stable_sort(d.provisions.begin(), d.provisions.end(),
+                   [](const auto& a, const auto& b) { return a.provided_at < b.provided_at; });
+  d.rows.push_back(ProvisionOf(row->resident_code, req));
+  d.targets.push_back(Target(row->resident_code, true));
+  return d;
+}
+
+Status Registry::RecordDisclosure(const PendingDisclosure& d, const ProvisionRequest& req,
+                                  const Actor& actor,
+                                  const std::function<Status(store::RegistryTxn&)>& also) const {
+  if (req.function != "disclosure") return Status::InvalidArgument("function must be disclosure");
+  ProvisionRequest with = req;
+  with.recheck = [recheck = req.recheck, also](store::RegistryTxn& txn) -> Status {
+    if (recheck) KAKUNIN_RETURN_IF_ERROR(recheck(txn));
+    return also ? also(txn) : Status::Ok();
+  };
+  return WriteTxn(ProvisionJob(std::move(with), actor, d.targets, d.rows));
 }
 
 Result<std::vector<store::ProvisionRow>> Registry::ProvisionsOf(store::RegistryReader& reader,

@@ -81,6 +81,10 @@ bool Purpose::OpenToOperators() const {
          !Department().empty();
 }
 
+bool Purpose::OpenToDisclosureDesk() const {
+  return kind == PurposeKind::kDisclosure && AllowsRecipient("resident");
+}
+
 Result<PurposeCatalogue> PurposeCatalogue::Parse(std::string_view text) {
   if (text.size() > 1 << 20) return Status::InvalidArgument("purposes: file too large");
   toml::table root;

@@ -35,6 +35,10 @@ struct Purpose {
   // operators only inside the disclosure workflow). A console read is then a transfer (移転) to
   // that department, and is recorded as such.
   bool OpenToOperators() const;
+  // A disclosure to residents themselves (kind disclosure, recipient "resident"): an operator
+  // may be nominated for it, and then serves residents' written requests at the disclosure desk
+  // (registry/disclosure.h) — never reads it through the resident routes, which stay closed to it.
+  bool OpenToDisclosureDesk() const;
 };
 
 // Immutable after loading; thread-safe.

@@ -122,6 +122,20 @@ struct ProvidedVersion {
   std::vector<std::pair<std::string, std::string>> items;
 };
 
+// A disclosure to the resident themself (開示, 住民基本台帳法 第30条の32), read and not yet
+// recorded (Registry::CollectDisclosure, RecordDisclosure).
+struct PendingDisclosure {
+  bool found = false;
+  std::string status;             // active | removed; "" when not found
+  std::string municipality_code;  // the municipality the record is with now (internal: routing)
+  std::vector<std::string> codes;            // every resident code the person held, current first
+  std::vector<ProvidedVersion> versions;     // every version kept, newest first, the items only
+  std::vector<store::ProvisionRow> provisions;  // who received the record, oldest first
+  // What RecordDisclosure writes: the log's targets and the provision record.
+  std::vector<std::string> targets;
+  std::vector<store::ProvisionRow> rows;
+};
+
 // The operation log's name for a resident code a read asked for: "mac:<hex>:found" or
 // "mac:<hex>:missing", <hex> the keyed MAC (the node's hmac key) of the code — never the code
 // in clear (DESIGN §6), and not-found codes are recorded too, so a reviewer sees what was probed.
@@ -216,6 +230,20 @@ class Registry {
                                                         const std::string& resident_code,
                                                         const Actor& actor,
                                                         const std::string& purpose) const;
+
+  // The disclosure of the resident `request.resident_codes[0]` (one code; function
+  // "disclosure"; the recipient and items checked against the purpose as for any provision):
+  // the person's versions — active or removed, every one the node still keeps — limited to
+  // the items, and their provision records under every code they held. Reads only: nothing is
+  // recorded, nothing is returned to anyone until RecordDisclosure succeeded.
+  Result<PendingDisclosure> CollectDisclosure(store::RegistryReader& reader,
+                                              const ProvisionRequest& request) const;
+  // Records `d` — one "resident.provide" entry (function=disclosure), one provision record when
+  // the node holds the person — after `request.recheck` and with `also` (the disclosure desk's
+  // own rows) in the same durable transaction; a halted node records nothing.
+  Status RecordDisclosure(const PendingDisclosure& d, const ProvisionRequest& request,
+                          const Actor& actor,
+                          const std::function<Status(store::RegistryTxn&)>& also) const;
 
   // 作動停止: while halted, Apply/ApplyIn and the provisions refuse with kUnavailable (reason
   // "halted"), checked inside their own transaction. Host reads (Show, Search, History) go on,

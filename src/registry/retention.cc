@@ -98,6 +98,10 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
     counts.provisions = erased->provisions;
     KAKUNIN_ASSIGN_OR_RETURN(macs, txn.PurgeReceivedChanges(audit_before, dry_run));
     counts.received_changes = macs;
+    // Residents' disclosure and correction requests and the printout register: kept as long
+    // as the provision records they stand beside.
+    KAKUNIN_ASSIGN_OR_RETURN(requests, txn.EraseDisclosuresBefore(audit_before, dry_run));
+    counts.disclosures = requests;
     const int64_t erased_before_seq = dry_run ? 0 : erased->before_seq;
     audit::AuditEntry e;
     e.actor = actor.id;
@@ -109,6 +113,7 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
                    " audit_payloads=" + std::to_string(counts.audit_payloads) +
                    " provisions=" + std::to_string(counts.provisions) +
                    " received_changes=" + std::to_string(counts.received_changes) +
+                   " disclosures=" + std::to_string(counts.disclosures) +
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";

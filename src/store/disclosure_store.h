@@ -62,6 +62,10 @@ class DisclosureReader {
  public:
   virtual ~DisclosureReader() = default;
   virtual Result<std::optional<DisclosureRow>> FindDisclosure(int64_t id) = 0;
+  // The access statement the latest notice of request `id` printed the digest of: "" before a
+  // notice, nullopt if there is no such request. Not in DisclosureRow: a statement can be
+  // megabytes, and lists need none.
+  virtual Result<std::optional<std::string>> DisclosureStatement(int64_t id) = 0;
   // Newest first, at most `limit`.
   virtual Result<std::vector<DisclosureRow>> ListDisclosures(int limit) = 0;
   virtual Result<std::optional<CorrectionRow>> FindCorrection(int64_t id) = 0;
@@ -79,10 +83,12 @@ class DisclosureWriter {
   virtual ~DisclosureWriter() = default;
   // Returns the new row's id.
   virtual Result<int64_t> InsertDisclosure(const DisclosureRow& row) = 0;
-  // Counts one more document for `id`; the first sets status, decided_at and decided_by (later
-  // ones leave them). NotFound if there is no such row.
+  // Counts one more document for `id` and keeps `statement` (the access statement it printed
+  // the digest of); the first sets status, decided_at and decided_by (later ones leave them).
+  // NotFound if there is no such row.
   virtual Status RecordDisclosureDocument(int64_t id, const std::string& status,
-                                          int64_t decided_at, const std::string& decided_by) = 0;
+                                          int64_t decided_at, const std::string& decided_by,
+                                          const std::string& statement) = 0;
   virtual Result<int64_t> InsertCorrection(const CorrectionRow& row) = 0;
   // Closes an open correction. NotFound if there is no such row; FailedPrecondition (reason
   // already_answered) if it is not open — the check and the change are one statement, so of two

@@ -189,10 +189,10 @@ TEST_F(DisclosureStoreTest, InsertsFindsAndListsNewestFirst) {
 TEST_F(DisclosureStoreTest, TheFirstDocumentDecidesLaterOnesOnlyCount) {
   int64_t id = InsertDisclosures({Disclosure("1000000001", 100)}).at(0);
   ASSERT_TRUE(store_->Write([&](RegistryTxn& t) {
-                      return t.RecordDisclosureDocument(id, "disclosed", 500, "op-9");
+                      return t.RecordDisclosureDocument(id, "disclosed", 500, "op-9", "{\"a\":1}");
                     }).ok());
   Status again = store_->Write(
-      [&](RegistryTxn& t) { return t.RecordDisclosureDocument(id, "no_record", 900, "op-8"); });
+      [&](RegistryTxn& t) { return t.RecordDisclosureDocument(id, "no_record", 900, "op-8", "{\"b\":2}"); });
   ASSERT_TRUE(again.ok()) << again.ToString();
   auto reader = Reader();
   ASSERT_NE(reader, nullptr);
@@ -202,9 +202,14 @@ TEST_F(DisclosureStoreTest, TheFirstDocumentDecidesLaterOnesOnlyCount) {
   EXPECT_EQ((*row)->status, "disclosed");
   EXPECT_EQ((*row)->decided_at, 500);
   EXPECT_EQ((*row)->decided_by, "op-9");
+  // The latest document's statement is kept; none for an unknown request.
+  auto statement = reader->DisclosureStatement(id);
+  ASSERT_TRUE(statement.ok() && statement->has_value());
+  EXPECT_EQ(**statement, "{\"b\":2}");
+  EXPECT_FALSE(reader->DisclosureStatement(id + 1)->has_value());
 
   Status unknown = store_->Write(
-      [&](RegistryTxn& t) { return t.RecordDisclosureDocument(id + 1, "disclosed", 1, "op-9"); });
+      [&](RegistryTxn& t) { return t.RecordDisclosureDocument(id + 1, "disclosed", 1, "op-9", ""); });
   EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
 }
 
@@ -405,12 +410,28 @@ TEST_F(DisclosureStoreTest, RetentionErasesTheOlderRowsWithTheirCorrections) {
 
 // One transaction across the three tables; a reader opened afterwards sees all of it, and a
 // transaction that fails leaves none of it.
+// Printouts and log entries name requests by number: a number is never handed out again, not
+// even after retention erased every row.
+TEST_F(DisclosureStoreTest, ANumberIsNeverHandedOutAgain) {
+  std::vector<int64_t> old = InsertDisclosures({Disclosure("1000000001", 100),
+                                                Disclosure("1000000002", 100)});
+  ASSERT_EQ(old.size(), 2u);
+  ASSERT_TRUE(store_->Write([&](RegistryTxn& t) -> Status {
+                      KAKUNIN_ASSIGN_OR_RETURN(n, t.EraseDisclosuresBefore(1000, false));
+                      EXPECT_EQ(n, 2);
+                      return Status::Ok();
+                    }).ok());
+  std::vector<int64_t> fresh = InsertDisclosures({Disclosure("1000000003", 2000)});
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_GT(fresh[0], old[1]);
+}
+
 TEST_F(DisclosureStoreTest, OneTransactionIsSeenWhole) {
   int64_t d = 0, c = 0, p = 0;
   Status st = store_->Write([&](RegistryTxn& t) {
     KAKUNIN_ASSIGN_OR_RETURN(id, t.InsertDisclosure(Disclosure("1000000001", 100)));
     d = id;
-    KAKUNIN_RETURN_IF_ERROR(t.RecordDisclosureDocument(d, "disclosed", 150, "op-1"));
+    KAKUNIN_RETURN_IF_ERROR(t.RecordDisclosureDocument(d, "disclosed", 150, "op-1", ""));
     KAKUNIN_ASSIGN_OR_RETURN(cid, t.InsertCorrection(Correction(d, "192015", 200)));
     c = cid;
     KAKUNIN_RETURN_IF_ERROR(t.AnswerCorrection(c, "corrected", 250, "cert:aa"));

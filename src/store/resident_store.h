@@ -107,6 +107,8 @@ struct PurgeCounts {
   // National node: MACs of forwarded changes received before the log's retention
   // (link_received_changes).
   int64_t received_changes = 0;
+  // Disclosure and correction requests and printout rows erased (store/disclosure_store.h).
+  int64_t disclosures = 0;
   // The store could not yet drop what the erased rows left in its files outside its tables
   // (RegistryStore::ScrubErased: SQLite's write-ahead log, held by readers): they go at a later
   // checkpoint.

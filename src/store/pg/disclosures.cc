@@ -66,6 +66,11 @@ Result<std::optional<DisclosureRow>> PgReader::FindDisclosure(int64_t id) {
   return QueryOne<DisclosureRow>(db_.get(), kFindDisclosure, Params().Int(id), ReadDisclosure);
 }
 
+Result<std::optional<std::string>> PgReader::DisclosureStatement(int64_t id) {
+  return QueryOne<std::string>(db_.get(), kDisclosureStatement, Params().Int(id),
+                               [](const Rows& s, int i) { return s.Text(i, 0); });
+}
+
 Result<std::vector<DisclosureRow>> PgReader::ListDisclosures(int limit) {
   return QueryAll<DisclosureRow>(db_.get(), kListDisclosures, Params().Int(int64_t{limit}),
                                  ReadDisclosure);
@@ -110,10 +115,15 @@ Result<int64_t> PgTxn::InsertDisclosure(const DisclosureRow& row) {
 }
 
 Status PgTxn::RecordDisclosureDocument(int64_t id, const std::string& status, int64_t decided_at,
-                                       const std::string& decided_by) {
-  KAKUNIN_ASSIGN_OR_RETURN(changed,
-                           db_->Run(kRecordDisclosureDocument,
-                                    Params().Int(id).Text(status).Int(decided_at).Text(decided_by)));
+                                       const std::string& decided_by,
+                                       const std::string& statement) {
+  KAKUNIN_ASSIGN_OR_RETURN(
+      changed, db_->Run(kRecordDisclosureDocument, Params()
+                                                       .Int(id)
+                                                       .Text(status)
+                                                       .Int(decided_at)
+                                                       .Text(decided_by)
+                                                       .Text(statement)));
   if (changed != 1) return Status::NotFound("no such disclosure request");
   return Status::Ok();
 }

@@ -381,7 +381,9 @@ CREATE TABLE disclosures (
   status text COLLATE "C" NOT NULL CHECK (status IN ('received', 'disclosed', 'no_record')),
   decided_at int8 NOT NULL DEFAULT 0,
   decided_by text COLLATE "C" NOT NULL DEFAULT '',
-  documents int8 NOT NULL DEFAULT 0
+  documents int8 NOT NULL DEFAULT 0,
+  -- The access statement the latest notice printed the digest of (JSON, nothing in clear).
+  statement text COLLATE "C" NOT NULL DEFAULT ''
 );
 CREATE INDEX disclosures_registered ON disclosures (registered_at);
 -- The correction requests (訂正等の申出) that followed a disclosure: a resident code and what
@@ -445,7 +447,8 @@ inline constexpr char kRecordDisclosureDocument[] =
     "status = CASE WHEN documents = 0 THEN $2 ELSE status END, "
     "decided_at = CASE WHEN documents = 0 THEN $3 ELSE decided_at END, "
     "decided_by = CASE WHEN documents = 0 THEN $4 ELSE decided_by END, "
-    "documents = documents + 1 WHERE id = $1";
+    "documents = documents + 1, statement = $5 WHERE id = $1";
+inline constexpr char kDisclosureStatement[] = "SELECT statement FROM disclosures WHERE id = $1";
 inline constexpr char kFindDisclosure[] =
     "SELECT " KAKUNIN_DISCLOSURE_COLUMNS " FROM disclosures WHERE id = $1";
 inline constexpr char kListDisclosures[] =

@@ -66,6 +66,12 @@ Result<std::optional<DisclosureRow>> SqliteReader::FindDisclosure(int64_t id) {
       db_.get(), kFindDisclosure, [&](Stmt& s) { s.Bind(1, id); }, ReadDisclosure);
 }
 
+Result<std::optional<std::string>> SqliteReader::DisclosureStatement(int64_t id) {
+  return QueryOne<std::string>(
+      db_.get(), kDisclosureStatement, [&](Stmt& s) { s.Bind(1, id); },
+      [](const Stmt& s) { return s.Text(0); });
+}
+
 Result<std::vector<DisclosureRow>> SqliteReader::ListDisclosures(int limit) {
   return QueryAll<DisclosureRow>(
       db_.get(), kListDisclosures, [&](Stmt& s) { s.Bind(1, int64_t{limit}); }, ReadDisclosure);
@@ -114,10 +120,15 @@ Result<int64_t> SqliteTxn::InsertDisclosure(const DisclosureRow& row) {
 }
 
 Status SqliteTxn::RecordDisclosureDocument(int64_t id, const std::string& status,
-                                           int64_t decided_at, const std::string& decided_by) {
+                                           int64_t decided_at, const std::string& decided_by,
+                                           const std::string& statement) {
   KAKUNIN_PREPARE(s, db_, kRecordDisclosureDocument);
-  KAKUNIN_RETURN_IF_ERROR(
-      s.Bind(1, id).Bind(2, status).Bind(3, decided_at).Bind(4, decided_by).Exec());
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, id)
+                              .Bind(2, status)
+                              .Bind(3, decided_at)
+                              .Bind(4, decided_by)
+                              .Bind(5, statement)
+                              .Exec());
   if (db_->Changes() != 1) return Status::NotFound("no such disclosure request");
   return Status::Ok();
 }

@@ -372,8 +372,10 @@ END;
 -- (開示請求) the prefecture received: one row per written request, from registration to the
 -- decision its first printed notice records. A row holds a resident code: personal data, erased
 -- after the retention period with its corrections (EraseDisclosuresBefore, by registered_at).
+-- Ids are never handed out again (AUTOINCREMENT): retention erases old rows, and printouts and
+-- log entries name requests by number.
 CREATE TABLE disclosures (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   purpose TEXT NOT NULL,
   resident_code TEXT NOT NULL,
   requester TEXT NOT NULL CHECK (requester IN ('self', 'legal_representative')),
@@ -387,14 +389,17 @@ CREATE TABLE disclosures (
   status TEXT NOT NULL CHECK (status IN ('received', 'disclosed', 'no_record')),
   decided_at INTEGER NOT NULL DEFAULT 0,
   decided_by TEXT NOT NULL DEFAULT '',
-  documents INTEGER NOT NULL DEFAULT 0
+  documents INTEGER NOT NULL DEFAULT 0,
+  -- The access statement the latest notice printed the digest of (JSON; residents by keyed MAC
+  -- only, nothing in clear); '' before the first notice.
+  statement TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE INDEX disclosures_registered ON disclosures (registered_at);
 -- The correction requests (訂正等の申出) that followed a disclosure, each sent to a
 -- municipality, which answers it. A row holds a resident code and what the resident says is
 -- wrong, sealed (FieldCipher): personal data, never logged.
 CREATE TABLE corrections (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   disclosure_id INTEGER NOT NULL REFERENCES disclosures (id),
   resident_code TEXT NOT NULL,
   municipality_code TEXT NOT NULL,
@@ -412,7 +417,7 @@ CREATE INDEX corrections_disclosure ON corrections (disclosure_id);
 -- The printout register (帳票の管理簿, the operating rules' 第3 2(4)): every document the node
 -- printed, by kind, reference, time, operator, pages and digest. No personal data.
 CREATE TABLE printouts (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   kind TEXT NOT NULL,
   reference TEXT NOT NULL,
   printed_at INTEGER NOT NULL,
@@ -453,7 +458,8 @@ inline constexpr char kRecordDisclosureDocument[] =
     "status = CASE WHEN documents = 0 THEN ?2 ELSE status END, "
     "decided_at = CASE WHEN documents = 0 THEN ?3 ELSE decided_at END, "
     "decided_by = CASE WHEN documents = 0 THEN ?4 ELSE decided_by END, "
-    "documents = documents + 1 WHERE id = ?1";
+    "documents = documents + 1, statement = ?5 WHERE id = ?1";
+inline constexpr char kDisclosureStatement[] = "SELECT statement FROM disclosures WHERE id = ?1";
 inline constexpr char kFindDisclosure[] =
     "SELECT " KAKUNIN_DISCLOSURE_COLUMNS " FROM disclosures WHERE id = ?1";
 inline constexpr char kListDisclosures[] =

@@ -102,6 +102,7 @@ class PgReader final : public RegistryReader {
   Result<std::vector<MediaRow>> ListMedia() override;
   // --- residents' requests and the printout register (disclosures.cc) ---
   Result<std::optional<DisclosureRow>> FindDisclosure(int64_t id) override;
+  Result<std::optional<std::string>> DisclosureStatement(int64_t id) override;
   Result<std::vector<DisclosureRow>> ListDisclosures(int limit) override;
   Result<std::optional<CorrectionRow>> FindCorrection(int64_t id) override;
   Result<std::vector<CorrectionRow>> CorrectionsOfDisclosure(int64_t disclosure_id) override;
@@ -274,7 +275,8 @@ class PgTxn : public RegistryTxn {
   // --- residents' requests and the printout register (disclosures.cc) ---
   Result<int64_t> InsertDisclosure(const DisclosureRow& row) override;
   Status RecordDisclosureDocument(int64_t id, const std::string& status, int64_t decided_at,
-                                  const std::string& decided_by) override;
+                                  const std::string& decided_by,
+                                  const std::string& statement) override;
   Result<int64_t> InsertCorrection(const CorrectionRow& row) override;
   Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
                           const std::string& answered_by) override;

@@ -1,0 +1,780 @@
+#include "registry/disclosure.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "audit/statement.h"
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "domain/enums.h"
+#include "domain/identifiers.h"
+#include "domain/local_gov_code.h"
+#include "registry/audit_desk.h"
+#include "registry/detail/registry_internal.h"
+#include "render/pdf.h"
+#include "text/utf8.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr int kListLimit = 200;
+constexpr int kReferralLimit = 100;
+constexpr size_t kMaxDetailsCodePoints = 2000;
+
+const char* const kRequesters[] = {"self", "legal_representative"};
+const char* const kDocuments[] = {"individual_number_card", "driver_license", "passport",
+                                  "two_documents"};
+const char* const kChannels[] = {"counter", "post", "online"};
+
+template <size_t N>
+bool OneOf(const char* const (&set)[N], const std::string& v) {
+  return std::find_if(std::begin(set), std::end(set), [&](const char* s) { return v == s; }) !=
+         std::end(set);
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= s.size() && !s.empty()) {
+    size_t next = s.find(',', at);
+    out.push_back(s.substr(at, next == std::string::npos ? std::string::npos : next - at));
+    if (next == std::string::npos) break;
+    at = next + 1;
+  }
+  return out;
+}
+
+std::string JoinComma(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+Status NotNominated() {
+  return Status::PermissionDenied("the operator is not nominated for the disclosure desk")
+      .WithReason("not_nominated");
+}
+
+Status NoSuchRequest() {
+  return Status::NotFound("no such disclosure request").WithReason("not_found");
+}
+
+// The associated data that binds a sealed correction text to its row's disclosure.
+std::string DetailsAad(int64_t disclosure_id) {
+  return "kakunin/correction/v1:" + std::to_string(disclosure_id);
+}
+
+// --- the notice's wording ---
+
+std::string ItemLabel(std::string_view item) {
+  if (item == "resident_code") return "住民票コード";
+  if (item == "individual_number") return "個人番号";
+  if (item == "name") return "氏名";
+  if (item == "name_kana") return "氏名の振り仮名";
+  if (item == "former_surname") return "旧氏";
+  if (item == "alias") return "通称";
+  if (item == "sex") return "性別";
+  if (item == "birth_date") return "生年月日";
+  if (item == "address") return "住所";
+  if (item == "municipality_code") return "市町村コード";
+  return std::string(item);
+}
+
+std::string ItemValue(std::string_view item, const std::string& value) {
+  if (item == "sex") {
+    if (auto s = ParseSex(value)) return std::string(SexJapanese(*s));
+  }
+  if (item == "birth_date") {
+    if (auto d = ParseIsoDate(value).date) return d->ToWareki() + "（" + value + "）";
+  }
+  return value;
+}
+
+std::string KindLabel(const std::string& kind) {
+  if (auto k = ParseNotificationKind(kind)) return std::string(NotificationKindJapanese(*k));
+  return kind;
+}
+
+std::string ReasonLabel(const std::string& reason) {
+  if (auto r = ParseChangeReason(reason)) return std::string(ChangeReasonJapanese(*r));
+  return reason;
+}
+
+std::string FunctionLabel(const std::string& f) {
+  if (f == "lookup") return "照会（住民票コード）";
+  if (f == "search") return "検索";
+  if (f == "batch") return "一括提供";
+  if (f == "history") return "履歴の照会";
+  if (f == "disclosure") return "本人への開示";
+  return f;
+}
+
+std::string DateTimeOf(int64_t micros) {
+  // "2026-12-05T13:20:44.123456+09:00" → "令和8年12月5日 13:20"
+  std::string iso = JstIsoTime(micros);
+  return JstDate(micros).ToWareki() + " " + iso.substr(11, 5);
+}
+
+// The items a version shows, as "label：value" lines (display forms of 外字 preferred).
+std::string VersionItems(const std::vector<std::pair<std::string, std::string>>& items) {
+  std::map<std::string, std::string> display;
+  for (const auto& [k, v] : items) {
+    if (k.ends_with("_display")) display[k.substr(0, k.size() - 8)] = v;
+  }
+  std::string out;
+  for (const auto& [k, v] : items) {
+    if (k.ends_with("_display") || k == "municipality_name") continue;
+    auto d = display.find(k);
+    out += (out.empty() ? "" : "\n") + ItemLabel(k) + "：" +
+           ItemValue(k, d == display.end() ? v : d->second);
+  }
+  return out;
+}
+
+}  // namespace
+
+DisclosureDesk::DisclosureDesk(Registry* registry, store::RegistryStore* store,
+                               const PurposeCatalogue* purposes, const crypto::FieldCipher* cipher,
+                               const Clock* clock, const AuditDesk* audit,
+                               const audit::AuditLog* log, int prefecture, Options options)
+    : registry_(registry),
+      store_(store),
+      purposes_(purposes),
+      cipher_(cipher),
+      clock_(clock),
+      audit_(audit),
+      log_(log),
+      prefecture_(prefecture),
+      options_(std::move(options)) {
+  if (options_.issuer.empty()) {
+    const LocalGovEntry* p = LocalGovTable::Builtin().Prefecture(prefecture_);
+    options_.issuer = (p != nullptr ? p->prefecture : std::string("都道府県")) + "知事";
+  }
+}
+
+Status DisclosureDesk::MayServe(const OperatorView& op, const std::string& purpose) const {
+  for (const std::string& r : op.roles) {
+    if (RolesConflict(r, "operator")) return NotNominated();
+  }
+  if (!op.active() || !op.HasRole("operator")) return NotNominated();
+  const std::string today = clock_->TodayJst().ToIso();
+  if (!purpose.empty()) {
+    const Purpose* p = IsValidPurposeId(purpose) ? purposes_->Find(purpose) : nullptr;
+    if (p == nullptr || !p->OpenToDisclosureDesk() || !op.NominatedFor(purpose, today)) {
+      return NotNominated();
+    }
+    return Status::Ok();
+  }
+  for (const auto& n : op.nominations) {
+    const Purpose* p = purposes_->Find(n.purpose);
+    if (p != nullptr && p->OpenToDisclosureDesk() && op.NominatedFor(n.purpose, today)) {
+      return Status::Ok();
+    }
+  }
+  return NotNominated();
+}
+
+std::function<Status(store::RegistryTxn&)> DisclosureDesk::RecheckOperator(
+    const OperatorView& op, const std::string& purpose) const {
+  return [this, id = op.row.operator_id, purpose](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
+    if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    if (!row) return NotNominated();
+    OperatorView now;
+    now.row = std::move(*row);
+    KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(id));
+    now.roles = std::move(roles);
+    KAKUNIN_ASSIGN_OR_RETURN(nominations, txn.Nominations(id));
+    now.nominations = std::move(nominations);
+    return MayServe(now, purpose);
+  };
+}
+
+Status DisclosureDesk::Refuse(const Actor& actor, const char* action, const std::string& purpose,
+                              Status why, const std::string& asked_code) const {
+  std::vector<std::string> asked;
+  if (!asked_code.empty()) asked.push_back(asked_code);
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(registry_->RefusalEntry(actor, action, purpose, why, asked)));
+  return why;
+}
+
+Result<DisclosureSummary> DisclosureDesk::Summarise(store::RegistryReader& reader,
+                                                    const store::DisclosureRow& row,
+                                                    bool with_corrections) const {
+  DisclosureSummary s;
+  s.id = row.id;
+  s.purpose = row.purpose;
+  s.requester = row.requester;
+  s.identity_document = row.identity_document;
+  s.channel = row.channel;
+  s.received_on = row.received_on;
+  s.due_on = row.due_on;
+  s.status = row.status;
+  s.overdue = row.status == "received" && clock_->TodayJst().ToIso() > row.due_on;
+  s.registered_at = row.registered_at;
+  s.registered_by = row.registered_by;
+  s.decided_at = row.decided_at;
+  s.decided_by = row.decided_by;
+  s.documents = row.documents;
+  if (with_corrections) {
+    KAKUNIN_ASSIGN_OR_RETURN(corrections, reader.CorrectionsOfDisclosure(row.id));
+    for (const auto& c : corrections) {
+      CorrectionSummary cs;
+      cs.id = c.id;
+      cs.fields = SplitComma(c.fields);
+      cs.municipality_code = c.municipality_code;
+      cs.status = c.status;
+      cs.outcome = c.outcome;
+      cs.received_at = c.received_at;
+      cs.answered_at = c.answered_at;
+      s.corrections.push_back(std::move(cs));
+    }
+  }
+  return s;
+}
+
+Result<DisclosureSummary> DisclosureDesk::Receive(const OperatorView& op, const Actor& actor,
+                                                  const DisclosureInput& in) const {
+  constexpr const char* kAction = "disclosure.receive";
+  if (Status st = MayServe(op, in.purpose); !st.ok()) {
+    return Refuse(actor, kAction, in.purpose, st, in.resident_code);
+  }
+  auto invalid = [&](const char* what) -> Status {
+    Status why = Status::InvalidArgument(std::string(what)).WithReason("invalid_request");
+    return Refuse(actor, kAction, in.purpose, why, in.resident_code);
+  };
+  ErrorCode code_error;
+  if (!ResidentCode::Parse(in.resident_code, registry_->check_options().resident_code_check,
+                           &code_error)) {
+    return invalid("resident_code must be a valid 住民票コード (11 digits, check digit)");
+  }
+  if (!OneOf(kRequesters, in.requester)) {
+    return invalid("requester must be self or legal_representative");
+  }
+  if (!OneOf(kDocuments, in.identity_document)) {
+    return invalid(
+        "identity_document must be individual_number_card, driver_license, passport or "
+        "two_documents");
+  }
+  if (!OneOf(kChannels, in.channel)) return invalid("channel must be counter, post or online");
+  const Date today = clock_->TodayJst();
+  auto received = ParseIsoDate(in.received_on).date;
+  if (!received || *received > today || today.ToDays() - received->ToDays() > 366) {
+    return invalid("received_on must be a date (YYYY-MM-DD), today or within the past year");
+  }
+  store::DisclosureRow row;
+  row.purpose = in.purpose;
+  row.resident_code = in.resident_code;
+  row.requester = in.requester;
+  row.identity_document = in.identity_document;
+  row.channel = in.channel;
+  row.received_on = in.received_on;
+  row.due_on = Date::FromDays(received->ToDays() + options_.due_days).ToIso();
+  row.registered_at = clock_->NowMicros();
+  row.registered_by = op.row.operator_id;
+  row.status = "received";
+
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, in.purpose);
+  // Named by the MAC alone: registering a request says nothing of whether the node holds them.
+  e.targets.push_back(AskedTarget(*cipher_, in.resident_code));
+  e.conditions = "requester=" + in.requester + " document=" + in.identity_document +
+                 " channel=" + in.channel;
+  e.outcome = "done";
+  auto recheck = RecheckOperator(op, in.purpose);
+  int64_t id = 0;
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(recheck(txn));
+    KAKUNIN_ASSIGN_OR_RETURN(new_id, txn.InsertDisclosure(row));
+    id = new_id;
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
+      return Refuse(actor, kAction, in.purpose, st, in.resident_code);
+    }
+    return st;
+  }
+  row.id = id;
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return Summarise(*reader, row, false);
+}
+
+Result<std::vector<DisclosureSummary>> DisclosureDesk::List(const OperatorView& op,
+                                                            const Actor& actor) const {
+  constexpr const char* kAction = "disclosure.list";
+  if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, kAction, "", st);
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListDisclosures(kListLimit));
+  std::vector<DisclosureSummary> out;
+  for (const auto& r : rows) {
+    KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, r, false));
+    out.push_back(std::move(s));
+  }
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
+  e.result_count = static_cast<int64_t>(out.size());
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  return out;
+}
+
+Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Actor& actor,
+                                              int64_t id) const {
+  constexpr const char* kAction = "disclosure.show";
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindDisclosure(id));
+  // An unknown id and a request of a purpose the operator does not serve look alike.
+  if (!row) {
+    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, kAction, "", st);
+    return Refuse(actor, kAction, "", NoSuchRequest());
+  }
+  if (Status st = MayServe(op, row->purpose); !st.ok()) {
+    return Refuse(actor, kAction, row->purpose, st);
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, *row, true));
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  e.conditions = "disclosure=" + std::to_string(id);
+  e.result_count = 1;
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  return s;
+}
+
+Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const Actor& actor,
+                                                 int64_t id) const {
+  constexpr const char* kAction = "resident.provide";
+  std::optional<store::DisclosureRow> row;
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(found, reader->FindDisclosure(id));
+    row = std::move(found);
+  }
+  if (!row) {
+    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, "disclosure.notice", "", st);
+    return Refuse(actor, "disclosure.notice", "", NoSuchRequest());
+  }
+  if (Status st = MayServe(op, row->purpose); !st.ok()) {
+    return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+  }
+  const Purpose* purpose = purposes_->Find(row->purpose);
+  ProvisionRequest req;
+  req.resident_codes = {row->resident_code};
+  req.function = "disclosure";
+  req.purpose = row->purpose;
+  req.provision_kind = purpose->legal_basis;
+  req.recipient = "resident";
+  req.items = purpose->fields;
+  req.recheck = RecheckOperator(op, row->purpose);
+
+  // The statement first, against a checkpoint that signs the map as of now: it then shows every
+  // entry up to this notice (the notice's own provision comes after it, in the next one).
+  KAKUNIN_RETURN_IF_ERROR(registry_->Checkpoint());
+  KAKUNIN_ASSIGN_OR_RETURN(statement_json, audit_->Statement(row->resident_code, std::nullopt));
+  KAKUNIN_ASSIGN_OR_RETURN(statement, audit::StatementFromJson(statement_json));
+  int64_t statement_entries = 0;
+  std::set<int64_t> seen;
+  for (const auto& part : statement.parts) {
+    for (const auto& entry : part.entries) {
+      if (seen.insert(entry.seq).second) ++statement_entries;
+    }
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(pending, registry_->CollectDisclosure(*reader, req));
+
+  // Who the recipients are, in words: the client register names the agencies.
+  std::map<std::string, std::string> recipient_names = {
+      {"resident", "本人"}, {"national", "地方公共団体情報システム機構"}};
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(clients, reader->ListClients());
+    for (const auto& c : clients) {
+      if (!c.recipient.empty() && c.kind == "agency") recipient_names.emplace(c.recipient, c.name);
+    }
+  }
+  const LocalGovEntry* pref = LocalGovTable::Builtin().Prefecture(prefecture_);
+  const std::string pref_name = pref != nullptr ? pref->prefecture : "";
+
+  // --- the document ---
+  render::PdfDocument doc;
+  const std::string number = "開示第" + std::to_string(id) + "号";
+  const std::string today = clock_->TodayJst().ToWareki();
+  doc.reference = number + "\n" + today;
+  using Kind = render::PdfBlock::Kind;
+  auto paragraph = [&](std::string text) {
+    render::PdfBlock b;
+    b.kind = Kind::kParagraph;
+    b.text = std::move(text);
+    doc.blocks.push_back(std::move(b));
+  };
+  auto heading = [&](std::string text) {
+    render::PdfBlock b;
+    b.kind = Kind::kHeading;
+    b.text = std::move(text);
+    doc.blocks.push_back(std::move(b));
+  };
+  std::string addressee = "請求者";
+  if (pending.found && !pending.versions.empty()) {
+    for (const auto& [k, v] : pending.versions.front().items) {
+      if (k == "name") addressee = v;
+    }
+    for (const auto& [k, v] : pending.versions.front().items) {
+      if (k == "name_display") addressee = v;
+    }
+  }
+  const std::string received = ParseIsoDate(row->received_on).date->ToWareki();
+  if (pending.found) {
+    doc.title = "本人確認情報開示決定通知書";
+    doc.metadata_title = "本人確認情報開示決定通知書";
+    doc.footer = number + "　本人確認情報開示決定通知書";
+    paragraph(addressee + "　様\n\n" + options_.issuer + "\n\n" + received +
+              "付けで請求のあった本人確認情報の開示について、住民基本台帳法第30条の32第1項の規定"
+              "により、次のとおり開示します。");
+    heading("1　開示する本人確認情報");
+    render::PdfBlock kv;
+    kv.kind = Kind::kKeyValues;
+    std::map<std::string, std::string> display;
+    for (const auto& [k, v] : pending.versions.front().items) {
+      if (k.ends_with("_display")) display[k.substr(0, k.size() - 8)] = v;
+    }
+    for (const auto& [k, v] : pending.versions.front().items) {
+      if (k.ends_with("_display") || k == "municipality_name") continue;
+      auto d = display.find(k);
+      kv.key_values.emplace_back(ItemLabel(k), ItemValue(k, d == display.end() ? v : d->second));
+    }
+    kv.key_values.emplace_back("記録の状態", pending.status == "active"
+                                                 ? "住民基本台帳に記録されています"
+                                                 : "住民票が消除されています（消除者）");
+    doc.blocks.push_back(std::move(kv));
+
+    heading("2　本人確認情報の履歴（保存期間内のもの）");
+    render::PdfBlock history;
+    history.kind = Kind::kTable;
+    history.table.header = {"異動日", "区分", "異動事由", "記録された本人確認情報"};
+    history.table.widths = {1.4, 1.1, 1.4, 4.1};
+    for (const auto& v : pending.versions) {
+      std::string date = v.change_date;
+      if (auto d = ParseIsoDate(v.change_date).date) date = d->ToWareki();
+      history.table.rows.push_back(
+          {date, KindLabel(v.kind), ReasonLabel(v.reason), VersionItems(v.items)});
+    }
+    doc.blocks.push_back(std::move(history));
+  } else {
+    doc.title = "本人確認情報不存在通知書";
+    doc.metadata_title = "本人確認情報不存在通知書";
+    doc.footer = number + "　本人確認情報不存在通知書";
+    paragraph(addressee + "　様\n\n" + options_.issuer + "\n\n" + received +
+              "付けで請求のあった本人確認情報は、" + pref_name +
+              "の都道府県知事保存本人確認情報ファイルに記録されていないため、開示することが"
+              "できません。");
+  }
+
+  if (pending.found) {
+    heading("3　本人確認情報の提供状況（過去7年間）");
+    if (pending.provisions.empty()) {
+      paragraph("この期間に、あなたの本人確認情報を提供又は移転した記録はありません。");
+    } else {
+      render::PdfBlock table;
+      table.kind = Kind::kTable;
+      table.table.header = {"提供年月日", "機能区分", "利用事由", "提供事務区分",
+                            "個人番号", "提供元", "提供先", "提供された本人確認情報"};
+      table.table.widths = {1.5, 1.1, 1.8, 1.4, 0.8, 0.8, 1.2, 1.8};
+      for (const auto& p : pending.provisions) {
+        const Purpose* pp = purposes_->Find(p.purpose);
+        std::string items;
+        for (const auto& item : SplitComma(p.items)) {
+          items += (items.empty() ? "" : "、") + ItemLabel(item);
+        }
+        std::string source = p.source;
+        if (source == "prefecture:" + std::to_string(prefecture_)) source = pref_name;
+        auto rn = recipient_names.find(p.recipient);
+        std::string recipient = rn != recipient_names.end() ? rn->second : p.recipient;
+        if (pp != nullptr && p.recipient.starts_with("dept:")) {
+          recipient = pref_name + "（" + std::string(pp->Department()).substr(5) + "）";
+        }
+        table.table.rows.push_back({DateTimeOf(p.provided_at), FunctionLabel(p.function),
+                                    pp != nullptr ? pp->title : p.purpose, p.provision_kind,
+                                    p.number_provided ? "あり" : "なし", source, recipient,
+                                    items});
+      }
+      doc.blocks.push_back(std::move(table));
+    }
+  }
+
+  heading(pending.found ? "4　操作履歴による証明（アクセス証明書）"
+                        : "操作履歴による証明（アクセス証明書）");
+  paragraph(
+      "あなたの住民票コードを対象とした操作（照会・提供・拒否を含む。）の記録は、改ざんを検出できる"
+      "操作履歴に記録されています。別途交付する電子ファイル（アクセス証明書）には、その全ての記録と、"
+      "記録が漏れなく含まれていることの証明が収められています。証明書のSHA-256値が次の値と一致する"
+      "ことを確かめた上で、県が公開する公開鍵だけを用いて、どなたでも検証できます。");
+  {
+    render::PdfBlock kv;
+    kv.kind = Kind::kKeyValues;
+    kv.key_values.emplace_back("証明書のSHA-256", HexEncode(crypto::Sha256(statement_json)));
+    auto cp = audit::ParseCheckpoint(statement.checkpoint_note, log_->signer().public_key());
+    if (cp.ok()) {
+      kv.key_values.emplace_back("操作履歴の識別名", cp->origin);
+      kv.key_values.emplace_back("証明の基準時点",
+                                 DateTimeOf(cp->time) + "（記録件数 " +
+                                     std::to_string(cp->tree_size) + " 件）");
+      kv.key_values.emplace_back("操作履歴の根ハッシュ", HexEncode(cp->root));
+    }
+    kv.key_values.emplace_back("あなたに関する記録", std::to_string(statement_entries) + " 件");
+    kv.key_values.emplace_back("公開鍵（Ed25519）", HexEncode(log_->signer().public_key()));
+    kv.key_values.emplace_back("検証の方法",
+                               "kakunin audit check-statement 証明書ファイル --public-key "
+                               "公開鍵ファイル");
+    doc.blocks.push_back(std::move(kv));
+  }
+  heading("教示");
+  paragraph(
+      "1　この決定に不服がある場合は、この決定があったことを知った日の翌日から起算して3か月以内に、" +
+      options_.issuer +
+      "に対して審査請求をすることができます。\n"
+      "2　開示を受けた本人確認情報の内容に誤りがあると思われるときは、" +
+      options_.issuer +
+      "に対し、書面により訂正等の申出をすることができます。申出は、住民票を備える市町村長に"
+      "通知され、調査の結果は書面でお知らせします。");
+
+  KAKUNIN_ASSIGN_OR_RETURN(pdf, render::RenderPdf(doc));
+  IssuedNotice out;
+  out.kind = pending.found ? "disclosure_notice" : "no_record_notice";
+  out.sha256 = HexEncode(crypto::Sha256(pdf));
+  for (size_t at = 0; (at = pdf.find("/Type /Page", at)) != std::string::npos; at += 11) {
+    if (pdf.compare(at + 11, 1, "s") != 0) ++out.pages;
+  }
+  store::PrintoutRow printout;
+  printout.kind = out.kind;
+  printout.reference = "disclosure:" + std::to_string(id);
+  printout.printed_at = clock_->NowMicros();
+  printout.printed_by = op.row.operator_id;
+  printout.pages = out.pages;
+  printout.sha256 = out.sha256;
+  const std::string status = pending.found ? "disclosed" : "no_record";
+  int64_t printout_id = 0;
+  Status st = registry_->RecordDisclosure(
+      pending, req, actor, [&](store::RegistryTxn& txn) -> Status {
+        KAKUNIN_RETURN_IF_ERROR(txn.RecordDisclosureDocument(id, status, printout.printed_at,
+                                                             op.row.operator_id, statement_json));
+        KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertPrintout(printout));
+        printout_id = pid;
+        return Status::Ok();
+      });
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
+      return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+    }
+    return st;
+  }
+  out.printout_id = printout_id;
+  out.pdf = std::move(pdf);
+  return out;
+}
+
+Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Actor& actor,
+                                              int64_t id) const {
+  constexpr const char* kAction = "disclosure.statement";
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindDisclosure(id));
+  if (!row) {
+    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, kAction, "", st);
+    return Refuse(actor, kAction, "", NoSuchRequest());
+  }
+  if (Status st = MayServe(op, row->purpose); !st.ok()) {
+    return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(statement, reader->DisclosureStatement(id));
+  if (!statement || statement->empty()) {
+    return Status::FailedPrecondition("no notice was printed for this request yet")
+        .WithReason("conflict");
+  }
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  e.targets.push_back(AskedTarget(*cipher_, row->resident_code));
+  e.conditions = "disclosure=" + std::to_string(id);
+  e.result_count = 1;
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  return std::move(*statement);
+}
+
+Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const Actor& actor,
+                                                  int64_t disclosure_id,
+                                                  const std::vector<std::string>& fields,
+                                                  const std::string& details) const {
+  constexpr const char* kAction = "correction.receive";
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindDisclosure(disclosure_id));
+  if (!row) {
+    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, kAction, "", st);
+    return Refuse(actor, kAction, "", NoSuchRequest());
+  }
+  if (Status st = MayServe(op, row->purpose); !st.ok()) {
+    return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+  }
+  auto invalid = [&](const std::string& what) -> Status {
+    Status why = Status::InvalidArgument(what).WithReason("invalid_request");
+    return Refuse(actor, kAction, row->purpose, why, row->resident_code);
+  };
+  if (row->status != "disclosed") {
+    Status why = Status::FailedPrecondition(
+                     "a correction follows a disclosure: print the notice of a record first")
+                     .WithReason("conflict");
+    return Refuse(actor, kAction, row->purpose, why, row->resident_code);
+  }
+  const Purpose* purpose = purposes_->Find(row->purpose);
+  if (fields.empty() || fields.size() > std::size(kProvisionItems)) {
+    return invalid("fields must name 1 or more of the disclosed items");
+  }
+  std::set<std::string> unique;
+  for (const auto& f : fields) {
+    if (purpose == nullptr || !purpose->AllowsField(f) || !unique.insert(f).second) {
+      return invalid("fields must name disclosed items, each once");
+    }
+  }
+  size_t code_points = 0;
+  size_t at = 0;
+  while (at <= details.size()) {
+    size_t nl = details.find('\n', at);
+    std::string_view line = std::string_view(details).substr(
+        at, nl == std::string::npos ? std::string_view::npos : nl - at);
+    size_t n = 0;
+    if (text::CheckText(line, &n) != text::TextCheck::kOk) {
+      return invalid("details must be text (UTF-8, no control characters but line breaks)");
+    }
+    code_points += n + 1;
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  if (details.empty() || code_points - 1 > kMaxDetailsCodePoints) {
+    return invalid("details must hold 1 to 2000 characters");
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(resident, reader->FindByResidentCode(row->resident_code));
+  if (!resident) {
+    Status why = Status::FailedPrecondition("the record is no longer kept").WithReason("conflict");
+    return Refuse(actor, kAction, row->purpose, why, row->resident_code);
+  }
+  store::CorrectionRow c;
+  c.disclosure_id = disclosure_id;
+  c.resident_code = resident->resident_code;
+  c.municipality_code = resident->municipality_code;
+  c.fields = JoinComma(fields);
+  c.details_sealed = cipher_->Seal(details, DetailsAad(disclosure_id));
+  c.received_at = clock_->NowMicros();
+  c.received_by = op.row.operator_id;
+  c.status = "open";
+
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  e.targets.push_back(ResidentTarget(*cipher_, resident->resident_code, true));
+  e.conditions = "disclosure=" + std::to_string(disclosure_id) + " fields=" + c.fields;
+  e.outcome = "done";
+  auto recheck = RecheckOperator(op, row->purpose);
+  int64_t id = 0;
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(recheck(txn));
+    KAKUNIN_ASSIGN_OR_RETURN(new_id, txn.InsertCorrection(c));
+    id = new_id;
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
+      return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+    }
+    return st;
+  }
+  return id;
+}
+
+Result<std::vector<store::PrintoutRow>> DisclosureDesk::Printouts(const OperatorView& op,
+                                                                  const Actor& actor) const {
+  constexpr const char* kAction = "printout.list";
+  const bool allowed = op.active() && (op.HasRole("security_manager") || op.HasRole("auditor"));
+  if (!allowed) {
+    return Refuse(actor, kAction, "",
+                  Status::PermissionDenied("only security managers and auditors read the "
+                                           "printout register")
+                      .WithReason("not_permitted"));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListPrintouts(kListLimit));
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
+  e.result_count = static_cast<int64_t>(rows.size());
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  return rows;
+}
+
+Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(
+    const Client& cs, const std::string& terminal) const {
+  constexpr const char* kAction = "correction.refer";
+  const Actor actor = cs.ActorAt(terminal);
+  if (cs.kind != ClientKind::kMunicipalCs || cs.revoked_at != 0) {
+    return Refuse(actor, kAction, "",
+                  Status::PermissionDenied("only a municipality's CS receives corrections")
+                      .WithReason("not_permitted"));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OpenCorrections(cs.municipality_code, kReferralLimit));
+  std::vector<CorrectionReferral> out;
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
+  for (const auto& r : rows) {
+    CorrectionReferral c;
+    c.id = r.id;
+    c.resident_code = r.resident_code;
+    c.fields = SplitComma(r.fields);
+    KAKUNIN_ASSIGN_OR_RETURN(details, cipher_->Open(r.details_sealed, DetailsAad(r.disclosure_id)));
+    c.details = std::move(details);
+    c.received_on = JstDate(r.received_at).ToIso();
+    e.targets.push_back(ResidentTarget(*cipher_, r.resident_code, true));
+    out.push_back(std::move(c));
+  }
+  e.result_count = static_cast<int64_t>(out.size());
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  return out;
+}
+
+Status DisclosureDesk::AnswerCorrection(const Client& cs, const std::string& terminal, int64_t id,
+                                        const std::string& outcome) const {
+  constexpr const char* kAction = "correction.answer";
+  const Actor actor = cs.ActorAt(terminal);
+  if (cs.kind != ClientKind::kMunicipalCs || cs.revoked_at != 0) {
+    return Refuse(actor, kAction, "",
+                  Status::PermissionDenied("only a municipality's CS answers corrections")
+                      .WithReason("not_permitted"));
+  }
+  if (outcome != "corrected" && outcome != "not_corrected") {
+    return Refuse(actor, kAction, "",
+                  Status::InvalidArgument("outcome must be corrected or not_corrected")
+                      .WithReason("invalid_request"));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindCorrection(id));
+  // Another municipality's correction is not there for this CS: the same answer as none.
+  if (!row || row->municipality_code != cs.municipality_code) {
+    return Refuse(actor, kAction, "",
+                  Status::NotFound("no such correction for this municipality")
+                      .WithReason("not_found"));
+  }
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
+  e.targets.push_back(ResidentTarget(*cipher_, row->resident_code, true));
+  e.conditions = "correction=" + std::to_string(id) + " outcome=" + outcome;
+  e.outcome = "done";
+  const int64_t now = clock_->NowMicros();
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
+    if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+    KAKUNIN_ASSIGN_OR_RETURN(client, txn.FindClient(cs.spki_sha256));
+    if (!client || client->revoked_at != 0) {
+      return Status::PermissionDenied("the client certificate was revoked")
+          .WithReason("client_revoked");
+    }
+    return txn.AnswerCorrection(id, outcome, now, actor.id);
+  });
+  if (!st.ok() && (st.code() == StatusCode::kPermissionDenied ||
+                   st.code() == StatusCode::kFailedPrecondition || st.reason() == "halted")) {
+    return Refuse(actor, kAction, "", st);
+  }
+  return st;
+}
+
+}  // namespace kakunin::registry

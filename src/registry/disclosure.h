@@ -1,0 +1,176 @@
+#pragma once
+
+// Residents' rights at the prefecture (DESIGN §1.5, docs/disclosure.md): the disclosure desk.
+//
+// A resident (or their legal representative) asks in writing for their own 本人確認情報 and for
+// who received it (開示請求, 住民基本台帳法 第30条の32; 提供状況の開示). An operator nominated
+// for a disclosure purpose (Purpose::OpenToDisclosureDesk) registers the request, and prints the
+// decision notice (本人確認情報開示決定通知書, or a notice that no record exists): every version
+// the node keeps of the person, the provision records of 7 years under every code they held,
+// and the digest of their access statement (audit/statement.h), which the resident checks with
+// nothing but the node's public key. The notice is a provision to the resident (function
+// "disclosure", recipient "resident"), recorded with the printout register's row in one durable
+// transaction before a byte of it is returned.
+//
+// A correction request (訂正等の申出) follows a disclosure: the prefecture cannot rewrite a
+// 住民票, so the request goes to the municipality that holds it, whose CS fetches it over the
+// systems' API (GET /v1/corrections), investigates, answers (corrected or not) and, if
+// corrected, sends the usual 修正 notification. What the resident says is wrong is sealed
+// under the node's field key; it is opened only for that municipality's CS.
+//
+// Every call, refusals included, is an operation-log entry that names the resident only by
+// keyed MAC.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/log.h"
+#include "core/clock.h"
+#include "core/status.h"
+#include "crypto/field_cipher.h"
+#include "registry/gateway.h"
+#include "registry/operators.h"
+#include "registry/purposes.h"
+#include "registry/registry.h"
+#include "store/registry_store.h"
+
+namespace kakunin::registry {
+
+class AuditDesk;
+
+struct DisclosureInput {
+  std::string purpose;            // a purpose open to the disclosure desk (disclosure.self)
+  std::string resident_code;      // as the written request names it
+  std::string requester;          // self | legal_representative
+  std::string identity_document;  // individual_number_card | driver_license | passport | two_documents
+  std::string channel;            // counter | post | online
+  std::string received_on;        // YYYY-MM-DD: today or up to a year back
+};
+
+// A correction as the desk shows it: nothing of what the resident wrote.
+struct CorrectionSummary {
+  int64_t id = 0;
+  std::vector<std::string> fields;
+  std::string municipality_code;
+  std::string status;   // open | answered
+  std::string outcome;  // corrected | not_corrected; "" while open
+  int64_t received_at = 0;
+  int64_t answered_at = 0;
+};
+
+// A request as the desk shows it: nothing personal (the resident code stays in the store).
+struct DisclosureSummary {
+  int64_t id = 0;
+  std::string purpose;
+  std::string requester;
+  std::string identity_document;
+  std::string channel;
+  std::string received_on;
+  std::string due_on;
+  std::string status;  // received | disclosed | no_record
+  bool overdue = false;  // still received after due_on
+  int64_t registered_at = 0;
+  std::string registered_by;
+  int64_t decided_at = 0;
+  std::string decided_by;
+  int64_t documents = 0;
+  std::vector<CorrectionSummary> corrections;
+};
+
+// A printed notice: the PDF, and what the printout register holds of it.
+struct IssuedNotice {
+  std::string pdf;
+  std::string kind;  // disclosure_notice | no_record_notice
+  int64_t pages = 0;
+  std::string sha256;  // hex, of `pdf`
+  int64_t printout_id = 0;
+};
+
+// A correction as its municipality's CS receives it.
+struct CorrectionReferral {
+  int64_t id = 0;
+  std::string resident_code;
+  std::vector<std::string> fields;
+  std::string details;      // what the resident says is wrong, in their words
+  std::string received_on;  // YYYY-MM-DD (JST)
+};
+
+// Thread-safe (the registry and the store are; the desk keeps no state).
+class DisclosureDesk {
+ public:
+  struct Options {
+    int due_days = kDefaultDisclosureDueDays;
+    // Shown on notices: the issuing authority (default "<prefecture>知事").
+    std::string issuer;
+  };
+  // Not owned; all must outlive the desk.
+  DisclosureDesk(Registry* registry, store::RegistryStore* store, const PurposeCatalogue* purposes,
+                 const crypto::FieldCipher* cipher, const Clock* clock, const AuditDesk* audit,
+                 const audit::AuditLog* log, int prefecture, Options options);
+
+  // --- operators at the disclosure desk (console) ---
+  // Each needs an active operator holding the role operator (and no role that excludes it),
+  // nominated today for a disclosure-desk purpose: the request's purpose when there is one, any
+  // such purpose for List. Otherwise PermissionDenied (not_nominated), recorded. The rights are
+  // checked again inside the transaction that records the step.
+
+  // Registers a written request. InvalidArgument for a malformed field (naming the field, never
+  // its value); the code need not be one the node holds (the notice then says so).
+  Result<DisclosureSummary> Receive(const OperatorView& op, const Actor& actor,
+                                    const DisclosureInput& in) const;
+  // The newest requests first (at most 200).
+  Result<std::vector<DisclosureSummary>> List(const OperatorView& op, const Actor& actor) const;
+  // One request with its corrections; NotFound (recorded) for an unknown id.
+  Result<DisclosureSummary> Get(const OperatorView& op, const Actor& actor, int64_t id) const;
+  // Prints the decision notice (a PDF): the first decides the request (disclosed or no_record),
+  // later ones are reprints, each a provision to the resident and a printout row. Signs a
+  // checkpoint of the resident map first, so the statement covers everything before it.
+  Result<IssuedNotice> IssueNotice(const OperatorView& op, const Actor& actor, int64_t id) const;
+  // The access statement (JSON) the latest notice printed the digest of; FailedPrecondition
+  // before a notice was printed.
+  Result<std::string> Statement(const OperatorView& op, const Actor& actor, int64_t id) const;
+  // Registers a correction request that follows a disclosure (status disclosed): `fields` are
+  // the items the resident says are wrong (the disclosure's items), `details` what is wrong, in
+  // their words (1..2,000 characters). It goes to the municipality holding the record.
+  Result<int64_t> ReceiveCorrection(const OperatorView& op, const Actor& actor,
+                                    int64_t disclosure_id, const std::vector<std::string>& fields,
+                                    const std::string& details) const;
+  // The printout register (帳票の管理簿), newest first: security managers and auditors.
+  Result<std::vector<store::PrintoutRow>> Printouts(const OperatorView& op,
+                                                    const Actor& actor) const;
+
+  // --- municipalities (systems' API) ---
+  // The open corrections for the CS's municipality (at most 100, oldest first), opened for it;
+  // recorded ("correction.refer", the residents by MAC). Only an active municipal CS
+  // (PermissionDenied not_permitted otherwise, recorded).
+  Result<std::vector<CorrectionReferral>> Corrections(const Client& cs,
+                                                      const std::string& terminal) const;
+  // The municipality's answer: corrected | not_corrected. NotFound (recorded) for an id that is
+  // not one of its municipality's corrections; FailedPrecondition (already_answered) for one
+  // already answered.
+  Status AnswerCorrection(const Client& cs, const std::string& terminal, int64_t id,
+                          const std::string& outcome) const;
+
+ private:
+  Status MayServe(const OperatorView& op, const std::string& purpose) const;
+  Status Refuse(const Actor& actor, const char* action, const std::string& purpose, Status why,
+                const std::string& asked_code = "") const;
+  std::function<Status(store::RegistryTxn&)> RecheckOperator(const OperatorView& op,
+                                                               const std::string& purpose) const;
+  Result<DisclosureSummary> Summarise(store::RegistryReader& reader,
+                                      const store::DisclosureRow& row, bool with_corrections) const;
+
+  Registry* registry_;
+  store::RegistryStore* store_;
+  const PurposeCatalogue* purposes_;
+  const crypto::FieldCipher* cipher_;
+  const Clock* clock_;
+  const AuditDesk* audit_;
+  const audit::AuditLog* log_;
+  int prefecture_;
+  Options options_;
+};
+
+}  // namespace kakunin::registry

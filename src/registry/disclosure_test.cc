@@ -1,0 +1,509 @@
+// The disclosure desk (registry::DisclosureDesk) on a real store (SQLite, or PostgreSQL with
+// KAKUNIN_TEST_STORE=postgresql), real keys and the sample catalogue: who may register a
+// resident's written request and print its notice, what the notice says (read back from the PDF
+// by pdftotext), what the log and the provision records say, that the access statement the
+// notice prints the digest of verifies, and how a correction reaches exactly the municipality
+// that holds the record — and nobody else.
+
+#include "registry/disclosure.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "audit/log.h"
+#include "audit/statement.h"
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "registry/audit_desk.h"
+#include "registry/operators.h"
+#include "support/registry_fixture.h"
+
+namespace kakunin::registry {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kKofu[] = "192015";
+constexpr char kFujiyoshida[] = "192023";
+constexpr char kDisclosure[] = "disclosure.self";
+constexpr char kDetails[] = "氏名の「髙」が「高」と記録されています。戸籍のとおり訂正を求めます。";
+
+std::string RunCommand(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+class DisclosureTest : public testing::RegistryFixture {
+ public:
+  DisclosureTest()
+      : RegistryFixture("kakunin_disclosure_", Date::FromYmd(2026, 11, 20), /*with_gateway=*/true) {}
+
+  void SetUp() override {
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    operators_ = std::make_unique<OperatorDesk>(store_.get(), log_.get(), &clock_, purposes_.get());
+    audit_ = std::make_unique<AuditDesk>(store_.get(), log_.get(), cipher_.get());
+    desk_ = std::make_unique<DisclosureDesk>(registry_.get(), store_.get(), purposes_.get(),
+                                             cipher_.get(), &clock_, audit_.get(), log_.get(),
+                                             config_.prefecture, DisclosureDesk::Options{});
+
+    // A resident of 甲府市 who moved within the city (two versions).
+    Notification n = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+    n.name = "髙橋　一郎";
+    n.name_kana = "タカハシ　イチロウ";
+    n.birth_date = Date::FromYmd(1980, 5, 1);
+    n.address = "山梨県甲府市丸の内一丁目1番地";
+    code_ = n.resident_code.str();
+    number_ = n.individual_number.str();
+    Apply(n);
+    Notification moved = n;
+    moved.sequence = 2;
+    moved.kind = NotificationKind::kAmendment;
+    moved.reason = ChangeReason::kMovedWithin;
+    moved.change_date = Date::FromYmd(2026, 6, 1);
+    moved.address = "山梨県甲府市相生二丁目3番16号";
+    Apply(moved);
+
+    // The board of education (an agency) reads them once: a provision to disclose.
+    board_.spki_sha256 = std::string(64, 'b');
+    board_.kind = ClientKind::kAgency;
+    board_.name = "山梨県教育委員会";
+    board_.recipient = "agency:yamanashi-board-of-education";
+    board_.purposes = {"board.school_aid"};
+    ASSERT_TRUE(gateway_->Register(board_, host_).ok());
+    ASSERT_TRUE(gateway_->Lookup(Caller::ForClient(board_, "t"), code_, "board.school_aid").ok());
+
+    // The municipal CSs of 甲府市 and 富士吉田市.
+    for (auto [spki, m, name] : {std::tuple{'d', kKofu, "甲府市CS"},
+                                 std::tuple{'e', kFujiyoshida, "富士吉田市CS"}}) {
+      Client cs;
+      cs.spki_sha256 = std::string(64, spki);
+      cs.kind = ClientKind::kMunicipalCs;
+      cs.name = name;
+      cs.municipality_code = m;
+      ASSERT_TRUE(gateway_->Register(cs, host_).ok());
+      (m == std::string(kKofu) ? kofu_cs_ : fuji_cs_) = cs;
+    }
+
+    // Operators straight into the register: the desk clerk (nominated for disclosure.self), an
+    // operator nominated only for the prefecture's own use, an auditor, a security manager.
+    ASSERT_TRUE(store_
+                    ->Write([&](store::RegistryTxn& txn) -> Status {
+                      for (auto [id, role] : {std::pair{"clerk", "operator"},
+                                              std::pair{"op1", "operator"},
+                                              std::pair{"aud", "auditor"},
+                                              std::pair{"sm", "security_manager"}}) {
+                        store::OperatorRow row;
+                        row.operator_id = id;
+                        row.name = id;
+                        row.status = "active";
+                        KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
+                        KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
+    ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk", kDisclosure, "2026-11-01", "2027-03-31")
+                    .ok());
+    ASSERT_TRUE(operators_
+                    ->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-01", "2027-03-31")
+                    .ok());
+  }
+
+  void Apply(const Notification& n) {
+    auto p = registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+    auto applied = registry_->Apply({p}, host_);
+    ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
+  }
+
+  OperatorView Load(const std::string& id) {
+    auto reader = store_->OpenReader();
+    EXPECT_TRUE(reader.ok());
+    auto v = operators_->Load(**reader, id);
+    EXPECT_TRUE(v.ok() && *v) << id;
+    return **v;
+  }
+
+  Actor As(const std::string& id) { return Actor{"operator:" + id, "console@127.0.0.1"}; }
+
+  DisclosureInput Request(const std::string& code) {
+    DisclosureInput in;
+    in.purpose = kDisclosure;
+    in.resident_code = code;
+    in.requester = "self";
+    in.identity_document = "individual_number_card";
+    in.channel = "counter";
+    in.received_on = "2026-11-19";
+    return in;
+  }
+
+  std::vector<audit::AuditEntry> Entries(const std::string& action) {
+    auto reader = store_->OpenReader();
+    EXPECT_TRUE(reader.ok());
+    store::AuditQuery q;
+    q.action = action;
+    auto rows = (*reader)->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    std::vector<audit::AuditEntry> out;
+    for (const auto& r : *rows) {
+      auto e = audit::DecodeStoredEntry(r);
+      EXPECT_TRUE(e.ok());
+      if (e.ok()) out.push_back(*e);
+    }
+    return out;
+  }
+
+  // Every payload of the log, concatenated: for "never in clear" checks.
+  std::string AllPayloads() {
+    auto reader = store_->OpenReader();
+    store::AuditQuery q;
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    std::string all;
+    for (const auto& r : *rows) {
+      all += r.payload.value_or("") + r.targets.value_or("") + r.actor + r.action + r.purpose;
+    }
+    return all;
+  }
+
+  std::string PdfText(const std::string& pdf) {
+    const std::string path = (dir_ / ("notice-" + std::to_string(++pdfs_) + ".pdf")).string();
+    std::ofstream(path, std::ios::binary) << pdf;
+    // KAKUNIN_KEEP_PDF_DIR=dir keeps a copy of each notice, to look at.
+    if (const char* keep = std::getenv("KAKUNIN_KEEP_PDF_DIR")) {
+      std::ofstream(std::string(keep) + "/" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
+                        std::to_string(pdfs_) + ".pdf",
+                    std::ios::binary)
+          << pdf;
+    }
+    // Without layout spaces and line breaks: a table cell or a long digest wraps.
+    std::string text = RunCommand("pdftotext '" + path + "' - 2>&1");
+    std::string out;
+    for (char c : text) {
+      if (c != ' ' && c != '\n' && c != '\f') out.push_back(c);
+    }
+    return out;
+  }
+
+  void ExpectVerified() {
+    ASSERT_TRUE(registry_->Checkpoint().ok());
+    auto report = audit_->Verify();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->ok) << report->problem;
+  }
+
+  Actor host_{"os:test", "test"};
+  std::unique_ptr<OperatorDesk> operators_;
+  std::unique_ptr<AuditDesk> audit_;
+  std::unique_ptr<DisclosureDesk> desk_;
+  Client board_, kofu_cs_, fuji_cs_;
+  std::string code_, number_;
+  int pdfs_ = 0;
+};
+
+TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_EQ(made->status, "received");
+  EXPECT_EQ(made->received_on, "2026-11-19");
+  EXPECT_EQ(made->due_on, "2026-12-03");  // 14 days
+  EXPECT_FALSE(made->overdue);
+
+  auto notice = desk_->IssueNotice(Load("clerk"), As("clerk"), made->id);
+  ASSERT_TRUE(notice.ok()) << notice.status().ToString();
+  EXPECT_EQ(notice->kind, "disclosure_notice");
+  EXPECT_EQ(notice->pdf.rfind("%PDF-", 0), 0u);
+  EXPECT_GE(notice->pages, 1);
+  EXPECT_EQ(notice->sha256, HexEncode(crypto::Sha256(notice->pdf)));
+
+  const std::string text = PdfText(notice->pdf);
+  EXPECT_THAT(text, HasSubstr("本人確認情報開示決定通知書"));
+  EXPECT_THAT(text, HasSubstr("開示第" + std::to_string(made->id) + "号"));
+  EXPECT_THAT(text, HasSubstr("山梨県知事"));
+  EXPECT_THAT(text, HasSubstr("髙橋"));
+  EXPECT_THAT(text, HasSubstr("一郎"));
+  EXPECT_THAT(text, HasSubstr(code_));
+  EXPECT_THAT(text, HasSubstr(number_));                       // disclosed to the person
+  EXPECT_THAT(text, HasSubstr("相生二丁目3番16号"));           // the current address
+  EXPECT_THAT(text, HasSubstr("丸の内一丁目1番地"));           // and the earlier one (history)
+  EXPECT_THAT(text, HasSubstr("昭和55年5月1日"));              // the birth date in 和暦
+  EXPECT_THAT(text, HasSubstr("山梨県教育委員会"));            // who received it
+  EXPECT_THAT(text, HasSubstr("第30条の32"));
+
+  // Decided, a printout registered, a provision to the resident recorded with its entry.
+  auto got = desk_->Get(Load("clerk"), As("clerk"), made->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status, "disclosed");
+  EXPECT_EQ(got->decided_by, "clerk");
+  EXPECT_EQ(got->documents, 1);
+  auto printouts = desk_->Printouts(Load("sm"), As("sm"));
+  ASSERT_TRUE(printouts.ok());
+  ASSERT_EQ(printouts->size(), 1u);
+  EXPECT_EQ((*printouts)[0].kind, "disclosure_notice");
+  EXPECT_EQ((*printouts)[0].reference, "disclosure:" + std::to_string(made->id));
+  EXPECT_EQ((*printouts)[0].sha256, notice->sha256);
+  EXPECT_EQ((*printouts)[0].printed_by, "clerk");
+  auto reader = store_->OpenReader();
+  auto provisions = (*reader)->Provisions(code_);
+  ASSERT_TRUE(provisions.ok());
+  ASSERT_EQ(provisions->size(), 2u);  // the board's read, then the disclosure
+  EXPECT_EQ((*provisions)[1].recipient, "resident");
+  EXPECT_EQ((*provisions)[1].function, "disclosure");
+  EXPECT_EQ((*provisions)[1].purpose, kDisclosure);
+  EXPECT_TRUE((*provisions)[1].number_provided);
+
+  // The statement the notice printed the digest of verifies with the public key alone, and
+  // shows the board's read.
+  auto statement = desk_->Statement(Load("clerk"), As("clerk"), made->id);
+  ASSERT_TRUE(statement.ok()) << statement.status().ToString();
+  EXPECT_THAT(text, HasSubstr(HexEncode(crypto::Sha256(*statement))));
+  auto parsed = audit::StatementFromJson(*statement);
+  ASSERT_TRUE(parsed.ok());
+  auto check = audit::CheckStatement(*parsed, log_->signer().public_key(), std::nullopt);
+  EXPECT_TRUE(check.ok) << check.problem;
+  EXPECT_GE(check.entries, 3);  // two notifications, the board's read
+
+  // The log names the resident by MAC only, and the whole log still verifies.
+  const std::string all = AllPayloads();
+  EXPECT_THAT(all, Not(HasSubstr(code_)));
+  EXPECT_THAT(all, Not(HasSubstr(number_)));
+  ExpectVerified();
+
+  // A reprint is a second provision and a second printout; the decision stays.
+  auto again = desk_->IssueNotice(Load("clerk"), As("clerk"), made->id);
+  ASSERT_TRUE(again.ok());
+  got = desk_->Get(Load("clerk"), As("clerk"), made->id);
+  EXPECT_EQ(got->documents, 2);
+  EXPECT_EQ(got->status, "disclosed");
+  ExpectVerified();
+}
+
+TEST_F(DisclosureTest, ACodeTheNodeDoesNotHoldGetsANoRecordNotice) {
+  const std::string unknown = ResidentCode::FromTenDigits("9000000009").str();
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(unknown));
+  ASSERT_TRUE(made.ok());
+  auto notice = desk_->IssueNotice(Load("clerk"), As("clerk"), made->id);
+  ASSERT_TRUE(notice.ok()) << notice.status().ToString();
+  EXPECT_EQ(notice->kind, "no_record_notice");
+  const std::string text = PdfText(notice->pdf);
+  EXPECT_THAT(text, HasSubstr("本人確認情報不存在通知書"));
+  EXPECT_THAT(text, HasSubstr("記録されていない"));
+  EXPECT_THAT(text, Not(HasSubstr(code_)));
+  auto got = desk_->Get(Load("clerk"), As("clerk"), made->id);
+  EXPECT_EQ(got->status, "no_record");
+  auto reader = store_->OpenReader();
+  EXPECT_TRUE((*reader)->Provisions(unknown)->empty());
+  // A correction needs a disclosed record.
+  auto c = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name"}, kDetails);
+  EXPECT_EQ(c.status().code(), StatusCode::kFailedPrecondition);
+  ExpectVerified();
+}
+
+TEST_F(DisclosureTest, OnlyAnOperatorNominatedForTheDeskServesItAndEveryRefusalIsRecorded) {
+  // Not nominated for disclosure (only for the prefecture's own use), an auditor nominated by
+  // hand, a security manager: refused, recorded, the code named by MAC only.
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::NominationRow n;
+                    n.operator_id = "aud";
+                    n.purpose = kDisclosure;
+                    n.valid_from = "2026-01-01";
+                    n.valid_to = "2026-12-31";
+                    n.nominated_by = "sm";
+                    return txn.InsertNomination(n);
+                  })
+                  .ok());
+  for (const char* who : {"op1", "aud", "sm"}) {
+    auto r = desk_->Receive(Load(who), As(who), Request(code_));
+    EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << who;
+    EXPECT_EQ(r.status().reason(), "not_nominated") << who;
+    EXPECT_EQ(desk_->List(Load(who), As(who)).status().reason(), "not_nominated") << who;
+  }
+  auto refused = Entries("disclosure.receive");
+  ASSERT_EQ(refused.size(), 3u);
+  for (const auto& e : refused) {
+    EXPECT_EQ(e.outcome, "refused:not_nominated");
+    ASSERT_EQ(e.targets.size(), 1u);
+    EXPECT_EQ(e.targets[0], AskedTarget(*cipher_, code_));
+  }
+  // The clerk's request, and the others try its notice and statement: refused and recorded.
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(desk_->IssueNotice(Load("op1"), As("op1"), made->id).status().reason(),
+            "not_nominated");
+  EXPECT_EQ(desk_->Get(Load("op1"), As("op1"), made->id).status().reason(), "not_nominated");
+  EXPECT_EQ(desk_->Statement(Load("op1"), As("op1"), made->id).status().reason(),
+            "not_nominated");
+  // An unknown id looks the same as one the operator may not see.
+  EXPECT_EQ(desk_->Get(Load("op1"), As("op1"), 999).status().reason(), "not_nominated");
+  EXPECT_EQ(desk_->Get(Load("clerk"), As("clerk"), 999).status().code(), StatusCode::kNotFound);
+  // A nomination for the desk opens no resident route.
+  auto read = gateway_->Lookup(Caller::ForOperator(Load("clerk"), "console"), code_, kDisclosure);
+  EXPECT_EQ(read.status().code(), StatusCode::kPermissionDenied);
+  // Nothing was provided to anyone on a refusal.
+  auto reader = store_->OpenReader();
+  EXPECT_EQ((*reader)->Provisions(code_)->size(), 1u);  // the board's only
+  EXPECT_THAT(AllPayloads(), Not(HasSubstr(code_)));
+  ExpectVerified();
+}
+
+TEST_F(DisclosureTest, ASuspensionOrAHaltBetweenRequestAndNoticeStopsTheNotice) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  const OperatorView loaded = Load("clerk");  // as the console loaded it at the request's start
+  ASSERT_TRUE(registry_->Halt("点検", host_).ok());
+  auto halted = desk_->IssueNotice(loaded, As("clerk"), made->id);
+  EXPECT_EQ(halted.status().reason(), "halted");
+  ASSERT_TRUE(registry_->Resume(host_).ok());
+  ASSERT_TRUE(store_->Write([](store::RegistryTxn& txn) {
+                      return txn.SetOperatorStatus("clerk", "suspended");
+                    }).ok());
+  auto suspended = desk_->IssueNotice(loaded, As("clerk"), made->id);
+  EXPECT_EQ(suspended.status().reason(), "not_nominated");
+  auto reader = store_->OpenReader();
+  EXPECT_EQ((*reader)->Provisions(code_)->size(), 1u);
+  EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
+  auto row = (*reader)->FindDisclosure(made->id);
+  EXPECT_EQ((*row)->status, "received");
+  int refusals = 0;
+  for (const auto& e : Entries("resident.provide")) refusals += e.outcome.starts_with("refused:");
+  EXPECT_EQ(refusals, 2);
+  ExpectVerified();
+}
+
+TEST_F(DisclosureTest, AMalformedRequestIsRefusedByFieldAndChangesNothing) {
+  auto base = Request(code_);
+  std::vector<DisclosureInput> bad(6, base);
+  bad[0].resident_code = code_.substr(0, 10) + std::to_string((code_[10] - '0' + 1) % 10);
+  bad[1].resident_code = "abc";
+  bad[2].requester = "friend";  // 任意代理人 is not allowed
+  bad[3].identity_document = "library_card";
+  bad[4].channel = "email";
+  bad[5].received_on = "2026-11-21";  // tomorrow
+  for (const auto& in : bad) {
+    auto r = desk_->Receive(Load("clerk"), As("clerk"), in);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(r.status().message(), Not(HasSubstr(in.resident_code)));
+  }
+  auto reader = store_->OpenReader();
+  EXPECT_TRUE((*reader)->ListDisclosures(10)->empty());
+  for (const auto& e : Entries("disclosure.receive")) {
+    EXPECT_EQ(e.outcome, "refused:invalid_request");
+  }
+  EXPECT_THAT(AllPayloads(), Not(HasSubstr("abc")));
+}
+
+TEST_F(DisclosureTest, ACorrectionGoesToTheMunicipalityHoldingTheRecordAndNoOtherCaller) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  // Before a notice there is nothing to correct.
+  EXPECT_EQ(desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name"}, kDetails)
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk"), As("clerk"), made->id).ok());
+  // Only disclosed items, each once, and text.
+  for (const std::vector<std::string>& fields :
+       std::vector<std::vector<std::string>>{{}, {"municipality_code"}, {"name", "name"}, {"x"}}) {
+    EXPECT_EQ(
+        desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, fields, kDetails).status().code(),
+        StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name"}, "")
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name"},
+                                     std::string("a\x01") + "b")
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(desk_->ReceiveCorrection(Load("op1"), As("op1"), made->id, {"name"}, kDetails)
+                .status()
+                .reason(),
+            "not_nominated");
+  auto id = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name", "name_kana"},
+                                     std::string(kDetails) + "\n二行目");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+
+  // The other municipality sees nothing and cannot answer it; an agency is not a CS.
+  auto other = desk_->Corrections(fuji_cs_, "t");
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->empty());
+  EXPECT_EQ(desk_->AnswerCorrection(fuji_cs_, "t", *id, "corrected").code(), StatusCode::kNotFound);
+  EXPECT_EQ(desk_->Corrections(board_, "t").status().reason(), "not_permitted");
+  EXPECT_EQ(desk_->AnswerCorrection(board_, "t", *id, "corrected").reason(), "not_permitted");
+
+  // 甲府市's CS gets it, opened, once it is theirs.
+  auto mine = desk_->Corrections(kofu_cs_, "t");
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].id, *id);
+  EXPECT_EQ((*mine)[0].resident_code, code_);
+  EXPECT_EQ((*mine)[0].details, std::string(kDetails) + "\n二行目");
+  EXPECT_EQ((*mine)[0].fields, (std::vector<std::string>{"name", "name_kana"}));
+  EXPECT_EQ((*mine)[0].received_on, "2026-11-20");
+  EXPECT_EQ(desk_->AnswerCorrection(kofu_cs_, "t", *id, "maybe").code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(desk_->AnswerCorrection(kofu_cs_, "t", *id, "corrected").ok());
+  auto twice = desk_->AnswerCorrection(kofu_cs_, "t", *id, "not_corrected");
+  EXPECT_EQ(twice.code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(desk_->Corrections(kofu_cs_, "t")->empty());
+  auto got = desk_->Get(Load("clerk"), As("clerk"), made->id);
+  ASSERT_EQ(got->corrections.size(), 1u);
+  EXPECT_EQ(got->corrections[0].status, "answered");
+  EXPECT_EQ(got->corrections[0].outcome, "corrected");
+
+  // What the resident wrote is sealed in the store and never in the log.
+  auto reader = store_->OpenReader();
+  auto row = (*reader)->FindCorrection(*id);
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_THAT((*row)->details_sealed, Not(HasSubstr("戸籍")));
+  const std::string all = AllPayloads();
+  EXPECT_THAT(all, Not(HasSubstr("戸籍")));
+  EXPECT_THAT(all, Not(HasSubstr(code_)));
+  EXPECT_EQ(Entries("correction.refer").back().targets.size(), 0u);  // the last fetch: none left
+  ExpectVerified();
+}
+
+TEST_F(DisclosureTest, ThePrintoutRegisterIsForSecurityManagersAndAuditors) {
+  EXPECT_TRUE(desk_->Printouts(Load("sm"), As("sm")).ok());
+  EXPECT_TRUE(desk_->Printouts(Load("aud"), As("aud")).ok());
+  EXPECT_EQ(desk_->Printouts(Load("clerk"), As("clerk")).status().reason(), "not_permitted");
+  EXPECT_EQ(Entries("printout.list").size(), 3u);
+}
+
+TEST_F(DisclosureTest, ARequestPastItsDueDayIsOverdueAndRetentionErasesOldRequests) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  clock_.Advance(int64_t{15} * 24 * 3600 * 1000000);
+  auto list = desk_->List(Load("clerk"), As("clerk"));
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_TRUE((*list)[0].overdue);
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk"), As("clerk"), made->id).ok());
+  EXPECT_FALSE(desk_->List(Load("clerk"), As("clerk"))->at(0).overdue);
+  // Eight years on, the request and its printout go with the provision records.
+  clock_.Advance(int64_t{8} * 366 * 24 * 3600 * 1000000);
+  auto counts = registry_->Purge(clock_.TodayJst(), /*dry_run=*/false, host_);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->disclosures, 2);  // the request, the printout
+  auto reader = store_->OpenReader();
+  EXPECT_TRUE((*reader)->ListDisclosures(10)->empty());
+  EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
+}
+
+}  // namespace
+}  // namespace kakunin::registry
