@@ -83,6 +83,7 @@ void SetUp() {
   }
   f->node->gateway->UseStore(f->node->store.get());
   f->service = std::make_unique<api::Service>(f->node->gateway.get(), &f->metrics, nullptr);
+  f->service->UseDisclosures(f->node->disclosures.get());  // the correction routes
 }
 
 }  // namespace
