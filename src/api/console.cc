@@ -378,7 +378,7 @@ class ConsoleService::Impl {
       if (!rows.ok()) return fail(rows.status());
       std::string o = "{\"printouts\":[";
       for (size_t i = 0; i < rows->size(); ++i) {
-        const store::PrintoutRow& p = (*rows)[i];
+        const registry::Printout& p = (*rows)[i];
         o += (i ? "," : "") + std::string("{\"printout_id\":") + std::to_string(p.id) +
              ",\"kind\":" + Str(p.kind) + ",\"reference\":" + Str(p.reference) +
              ",\"printed_at\":" + Str(JstIsoTime(p.printed_at)) +

@@ -684,8 +684,8 @@ Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const 
   return id;
 }
 
-Result<std::vector<store::PrintoutRow>> DisclosureDesk::Printouts(const OperatorView& op,
-                                                                  const Actor& actor) const {
+Result<std::vector<Printout>> DisclosureDesk::Printouts(const OperatorView& op,
+                                                        const Actor& actor) const {
   constexpr const char* kAction = "printout.list";
   const bool allowed = op.active() && (op.HasRole("security_manager") || op.HasRole("auditor"));
   if (!allowed) {
@@ -696,11 +696,15 @@ Result<std::vector<store::PrintoutRow>> DisclosureDesk::Printouts(const Operator
   }
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListPrintouts(kListLimit));
+  std::vector<Printout> out;
+  for (const store::PrintoutRow& r : rows) {
+    out.push_back(Printout{r.id, r.kind, r.reference, r.printed_at, r.printed_by, r.pages, r.sha256});
+  }
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
-  e.result_count = static_cast<int64_t>(rows.size());
+  e.result_count = static_cast<int64_t>(out.size());
   e.outcome = "done";
   KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
-  return rows;
+  return out;
 }
 
 Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(

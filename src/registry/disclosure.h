@@ -88,6 +88,17 @@ struct IssuedNotice {
   int64_t printout_id = 0;
 };
 
+// A row of the printout register (帳票の管理簿): nothing personal.
+struct Printout {
+  int64_t id = 0;
+  std::string kind;       // disclosure_notice | no_record_notice
+  std::string reference;  // "disclosure:<n>"
+  int64_t printed_at = 0;
+  std::string printed_by;
+  int64_t pages = 0;
+  std::string sha256;
+};
+
 // A correction as its municipality's CS receives it.
 struct CorrectionReferral {
   int64_t id = 0;
@@ -138,8 +149,7 @@ class DisclosureDesk {
                                     int64_t disclosure_id, const std::vector<std::string>& fields,
                                     const std::string& details) const;
   // The printout register (帳票の管理簿), newest first: security managers and auditors.
-  Result<std::vector<store::PrintoutRow>> Printouts(const OperatorView& op,
-                                                    const Actor& actor) const;
+  Result<std::vector<Printout>> Printouts(const OperatorView& op, const Actor& actor) const;
 
   // --- municipalities (systems' API) ---
   // The open corrections for the CS's municipality (at most 100, oldest first), opened for it;

@@ -255,18 +255,21 @@ TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
 
 TEST_F(GatewayTest, OperatorsAreNominatedAndReadOnlyForThePrefecturesOwnPurposes) {
   const OperatorView sm = Load("sm");
-  for (const char* purpose : {"national.forwarding", "board.school_aid", "disclosure.self"}) {
+  for (const char* purpose : {"national.forwarding", "board.school_aid"}) {
     Status st = desk_->Nominate(sm, "op1", purpose, "2026-01-01", "2026-12-31");
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << purpose;
   }
   EXPECT_TRUE(desk_->Nominate(sm, "op1", "registry.maintenance", "2026-01-01", "2026-12-31").ok());
   EXPECT_TRUE(desk_->Nominate(sm, "op1", "stats.population", "2026-01-01", "2026-12-31").ok());
+  // The disclosure desk's purpose may be nominated for (registry/disclosure.h), and opens no
+  // resident route.
+  EXPECT_TRUE(desk_->Nominate(sm, "op1", "disclosure.self", "2026-01-01", "2026-12-31").ok());
   // A nomination that got in anyway (written before this rule) entitles to nothing.
   NominateDirectly("op1", "national.forwarding");
   NominateDirectly("op1", "board.school_aid");
   const OperatorView op = Load("op1");
   const Caller caller = Caller::ForOperator(op, "console", "session-1");
-  for (const char* purpose : {"national.forwarding", "board.school_aid"}) {
+  for (const char* purpose : {"national.forwarding", "board.school_aid", "disclosure.self"}) {
     auto rec = gateway_->Lookup(caller, codes_[0], purpose);
     ASSERT_FALSE(rec.ok()) << purpose;
     EXPECT_EQ(rec.status().reason(), "not_nominated") << purpose;
