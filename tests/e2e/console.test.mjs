@@ -705,6 +705,25 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
     await page.screenshot({ path: `${shots}/disclosure-detail.png`, fullPage: true });
   }
 
+  // A request received 20 days ago and still undecided is past its due day (14 days by default).
+  const late = await api(desk1, 'POST', '/v1/disclosures', {
+    purpose: 'disclosure.self', resident_code: residentCode, requester: 'self',
+    identity_document: 'individual_number_card', channel: 'counter',
+    received_on: isoDate(new Date(Date.now() - 20 * 86400_000)),
+  });
+  assert.equal(late.status, 201, show(late));
+  assert.equal(late.body.overdue, true, show(late));
+  const lateRow = page.locator(`#list-body tr[data-disclosure="${late.body.disclosure_id}"]`);
+  await deskStep(desk1, 'reloading the list', () => page.locator('#list-reload').click(),
+    () => lateRow.waitFor({ state: 'attached' }));
+  assert.equal(await lateRow.getAttribute('class'), 'overdue');
+  assert.match(await lateRow.textContent(), /期限超過/);
+  assert.doesNotMatch(await row.textContent(), /期限超過/);
+  if (shots) {
+    await ensureActive(desk1);
+    await page.locator('#list-table').screenshot({ path: `${shots}/disclosure-list.png` });
+  }
+
   // 5. The security manager finds the notice in the printout register; the desk is not theirs.
   await openDesk(sec1);
   assert.equal(await sec1.page.locator('#desk').isVisible(), false);
