@@ -12,7 +12,7 @@ import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const BIN = process.env.KAKUNIN_BIN || '/work/main/build/kakunin';
@@ -220,6 +220,59 @@ async function shownRecord(op) {
     (dds) => Object.fromEntries(dds.map((dd) => [dd.dataset.field, dd.textContent])));
 }
 
+// pdftotext's reading of a PDF (UTF-8), or its failure.
+function pdfText(file) {
+  return new Promise((resolve, reject) => {
+    execFile('pdftotext', ['-enc', 'UTF-8', file, '-'], { timeout: 60_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`pdftotext ${file}: ${err.message} ${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+// Settles with `tag` when `p` resolves, never rejects (a loser of a race must not reject later).
+function tagged(p, tag) { return p.then(() => tag, () => null); }
+
+// A step on a console page that the idle lock (3 s) may interrupt: the page answers 401
+// session_locked with its lock screen, and the operator unlocks and does it again.
+async function deskStep(op, what, act, done) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await ensureActive(op);
+    const locked = op.page.locator('#lock').waitFor({ state: 'visible' });
+    const finished = done();
+    await act();
+    const which = await Promise.race([tagged(finished, 'done'), tagged(locked, 'lock')]);
+    if (which !== 'lock') return finished;  // done, or its failure
+  }
+  throw new Error(`${op.id}: ${what} did not finish\n${op.refusals.slice(-5).join('\n')}`);
+}
+
+// Waits for a form's answer: `ok` shown, or `problem` (a refusal, which fails the test).
+async function shownOrRefused(ok, problem, what) {
+  const which = await Promise.race([tagged(ok.waitFor({ state: 'visible' }), 'ok'),
+    tagged(problem.waitFor({ state: 'visible' }), 'problem')]);
+  if (which === 'problem') throw new Error(`${what} refused: ${await problem.textContent()}`);
+  if (which === null) throw new Error(`${what}: no answer shown`);
+}
+
+// Clicks a button that downloads a file; resolves to the playwright Download.
+function downloadBy(op, what, button) {
+  let download;
+  return deskStep(op, what, () => button.click(),
+    () => op.page.waitForEvent('download', { timeout: 20_000 }).then((d) => { download = d; }))
+    .then(() => download);
+}
+
+async function openDesk(op) {
+  const { page } = op;
+  await page.goto('/disclosure.html');
+  await page.waitForFunction(() => !document.getElementById('app').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(op);
+  await page.waitForFunction(() => !document.getElementById('desk').hidden ||
+    !document.getElementById('desk-refused').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(op);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The node and the browser
 
@@ -289,7 +342,8 @@ test('bootstrap prints one enrolment link per operator, and works only once', ST
 
 test('the console pages are served with the CSP', STEP, async () => {
   const op = await newOperator('probe', '');
-  for (const p of ['/index.html', '/enrol.html', '/home.html', '/common.js', '/style.css']) {
+  for (const p of ['/index.html', '/enrol.html', '/home.html', '/disclosure.html', '/common.js', '/disclosure.js',
+    '/style.css']) {
     const res = await op.page.request.get(p);
     assert.equal(res.status(), 200, `GET ${p}`);
     if (p.endsWith('.html')) {
@@ -537,6 +591,174 @@ test('sign-out ends the session', STEP, async () => {
   assert.equal(s.status, 401, show(s));
   await page.goto('/home.html');
   await page.waitForURL(/\/index\.html$/);
+});
+
+test('the disclosure desk: register, print the notice, hand over the statement, take a correction', STEP, async () => {
+  const sec1 = operators.get('sec1');
+  const desk1 = await createWithRole('desk1', '県窓子', '県民課', 'operator');
+  const today = new Date();
+  const to = new Date(today.getTime() + 30 * 86400_000);
+  const nom = await api(sec1, 'POST', '/v1/operators/desk1/nominations',
+    { purpose: 'disclosure.self', from: isoDate(today), to: isoDate(to) });
+  assert.ok(nom.status >= 200 && nom.status < 300, `nomination: ${show(nom)}`);
+  await login(desk1);
+  const { page } = desk1;
+  const shots = process.env.KAKUNIN_E2E_SCREENSHOTS;
+
+  // The home page links to the desk.
+  await ensureActive(desk1);
+  await page.locator('#link-disclosure').click();
+  await page.waitForURL(/\/disclosure\.html$/);
+  await openDesk(desk1);
+  assert.equal(await page.locator('#desk').isVisible(), true, desk1.refusals.join('\n'));
+  assert.equal(await page.locator('#desk-refused').isVisible(), false);
+  assert.equal(await page.locator('#printouts').isVisible(), false, 'an operator sees no printout register');
+  assert.deepEqual(await page.locator('#receive-purpose option').evaluateAll((os) => os.map((o) => o.value)),
+    ['disclosure.self']);
+  assert.equal(await page.locator('#receive-date').inputValue(), isoDate(new Date()), 'received today by default');
+
+  // 1. Register the written request: the number and the day the decision is due.
+  await page.locator('#requester-legal').check();
+  await page.locator('#doc-passport').check();
+  await page.locator('#channel-post').check();
+  await deskStep(desk1, 'registering the request',
+    async () => {
+      await page.locator('#receive-code').fill(residentCode);
+      await page.locator('#receive-submit').click();
+    },
+    () => shownOrRefused(page.locator('#receive-done'), page.locator('#receive-problem'), 'the registration'));
+  const n = await page.locator('#receive-number').getAttribute('data-disclosure');
+  assert.match(n, /^\d+$/);
+  const due = await page.locator('#receive-due').textContent();
+  assert.match(due, /^\d{4}-\d{2}-\d{2}$/);
+  assert.equal(await page.locator('#receive-code').inputValue(), '', 'the code leaves the screen once registered');
+  const row = page.locator(`#list-body tr[data-disclosure="${n}"]`);
+  await row.waitFor({ state: 'attached' });
+  assert.equal(await row.getAttribute('data-status'), 'received');
+  assert.match(await row.locator('[data-field="status"]').textContent(), /受付済/);
+  assert.equal(await row.locator('button[data-action="statement"]').count(), 0, 'no statement before a notice');
+  const listed = await api(desk1, 'GET', `/v1/disclosures/${n}`);
+  assert.equal(listed.status, 200, show(listed));
+  assert.equal(listed.body.due_on, due);
+  assert.deepEqual([listed.body.requester, listed.body.identity_document, listed.body.channel],
+    ['legal_representative', 'passport', 'post']);
+  assert.ok(!(await page.locator('#app').textContent()).includes(residentCode), 'a resident code on the page');
+  if (shots) {
+    await ensureActive(desk1);
+    await page.screenshot({ path: `${shots}/disclosure-registered.png`, fullPage: true });
+  }
+
+  // 2. Print the decision notice: a real download of a PDF that pdftotext reads.
+  const notice = await downloadBy(desk1, 'printing the notice', row.locator('button[data-action="notice"]'));
+  assert.equal(notice.suggestedFilename(), `disclosure-${n}.pdf`);
+  assert.equal(await notice.failure(), null);
+  const pdfFile = path.join(tmp, `disclosure-${n}.pdf`);
+  await notice.saveAs(pdfFile);
+  const pdf = await readFile(pdfFile);
+  assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-', 'the notice is a PDF');
+  const text = await pdfText(pdfFile);
+  assert.ok(text.includes('本人確認情報開示決定通知書'), `the title in the notice:\n${text.slice(0, 600)}`);
+  assert.ok(text.includes(`開示第${n}号`), `the request's number in the notice:\n${text.slice(0, 600)}`);
+  await page.locator(`#list-body tr[data-disclosure="${n}"][data-status="disclosed"]`).waitFor({ state: 'attached' });
+  assert.match(await row.locator('[data-field="status"]').textContent(), /開示/);
+  assert.equal(await row.locator('[data-field="documents"]').textContent(), '1');
+
+  // 3. The access statement the notice printed the digest of.
+  const statement = await downloadBy(desk1, 'fetching the statement', row.locator('button[data-action="statement"]'));
+  assert.equal(statement.suggestedFilename(), `statement-${n}.json`);
+  const statementFile = path.join(tmp, `statement-${n}.json`);
+  await statement.saveAs(statementFile);
+  const json = JSON.parse(await readFile(statementFile, 'utf8'));
+  assert.ok('parts' in json, `parts in the statement: ${Object.keys(json)}`);
+  assert.ok(!(await readFile(statementFile, 'utf8')).includes(residentCode), 'the statement names nobody in clear');
+
+  // 4. Details, and a correction request that goes to the municipality.
+  await deskStep(desk1, 'opening the details', () => row.locator('button[data-action="detail"]').click(),
+    () => page.locator('#correction-form').waitFor({ state: 'visible' }));
+  assert.equal(await page.locator('#detail-number').textContent(), n);
+  assert.equal(await page.locator('#detail-status').getAttribute('data-status'), 'disclosed');
+  assert.equal(await page.locator('#corrections-empty').isVisible(), true);
+  assert.equal(await page.locator('#correction-fields input[type="checkbox"]').count(), 9);
+  await deskStep(desk1, 'registering the correction request',
+    async () => {
+      await page.locator('#item-address').check();
+      await page.locator('#item-name_kana').check();
+      await page.locator('#correction-details').fill('転居前の住所のままです。\n振り仮名の濁点が抜けています。');
+      await page.locator('#correction-submit').click();
+    },
+    () => shownOrRefused(page.locator('#correction-done'), page.locator('#correction-problem'), 'the correction request'));
+  const correction = page.locator('#corrections-body tr').first();
+  await correction.waitFor({ state: 'attached' });
+  assert.equal(await page.locator('#corrections-body tr').count(), 1);
+  assert.equal(await correction.getAttribute('data-status'), 'open');
+  assert.match(await correction.locator('[data-field="status"]').textContent(), /未回答/);
+  assert.equal(await correction.locator('[data-field="outcome"]').textContent(), '—');
+  assert.match(await correction.textContent(), /住所/);
+  assert.equal(await page.locator('#correction-details').inputValue(), '', 'the text leaves the screen once registered');
+  const shown = await api(desk1, 'GET', `/v1/disclosures/${n}`);
+  assert.equal(shown.status, 200, show(shown));
+  assert.equal(shown.body.corrections.length, 1, show(shown));
+  assert.deepEqual([...shown.body.corrections[0].fields].sort(), ['address', 'name_kana']);
+  assert.equal(shown.body.corrections[0].status, 'open');
+  if (shots) {
+    await ensureActive(desk1);
+    await page.screenshot({ path: `${shots}/disclosure-detail.png`, fullPage: true });
+  }
+
+  // A request received 20 days ago and still undecided is past its due day (14 days by default).
+  const late = await api(desk1, 'POST', '/v1/disclosures', {
+    purpose: 'disclosure.self', resident_code: residentCode, requester: 'self',
+    identity_document: 'individual_number_card', channel: 'counter',
+    received_on: isoDate(new Date(Date.now() - 20 * 86400_000)),
+  });
+  assert.equal(late.status, 201, show(late));
+  assert.equal(late.body.overdue, true, show(late));
+  const lateRow = page.locator(`#list-body tr[data-disclosure="${late.body.disclosure_id}"]`);
+  await deskStep(desk1, 'reloading the list', () => page.locator('#list-reload').click(),
+    () => lateRow.waitFor({ state: 'attached' }));
+  assert.equal(await lateRow.getAttribute('class'), 'overdue');
+  assert.match(await lateRow.textContent(), /期限超過/);
+  assert.doesNotMatch(await row.textContent(), /期限超過/);
+  if (shots) {
+    await ensureActive(desk1);
+    await page.locator('#list-table').screenshot({ path: `${shots}/disclosure-list.png` });
+  }
+
+  // 5. The security manager finds the notice in the printout register; the desk is not theirs.
+  await openDesk(sec1);
+  assert.equal(await sec1.page.locator('#desk').isVisible(), false);
+  assert.equal(await sec1.page.locator('#desk-refused').isVisible(), true);
+  await sec1.page.locator('#printouts').waitFor({ state: 'visible' });
+  const printed = sec1.page.locator('#printouts-body tr').filter({ hasText: `disclosure:${n}` });
+  await printed.first().waitFor({ state: 'attached' });
+  const register = await api(sec1, 'GET', '/v1/printouts');
+  assert.equal(register.status, 200, show(register));
+  const entry = register.body.printouts.find((p) => p.reference === `disclosure:${n}`);
+  assert.ok(entry, show(register));
+  assert.equal(entry.sha256, createHash('sha256').update(pdf).digest('hex'), 'the register has the PDF downloaded');
+  assert.match(await printed.first().textContent(), new RegExp(entry.sha256));
+  if (shots) await sec1.page.screenshot({ path: `${shots}/disclosure-printouts.png`, fullPage: true });
+});
+
+test('an operator not nominated for disclosure finds the desk closed', STEP, async () => {
+  const op1 = operators.get('op1');
+  const { page } = op1;
+  await login(op1);
+  await page.locator('#link-disclosure').click();
+  await page.waitForURL(/\/disclosure\.html$/);
+  await openDesk(op1);
+  await page.locator('#desk-refused').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#desk-refused').textContent(), /指名されていない/);
+  assert.equal(await page.locator('#desk-refused-code').textContent(), 'not_nominated');
+  assert.equal(await page.locator('#desk').isVisible(), false);
+  assert.equal(await page.locator('#list-body tr').count(), 0, 'no request listed');
+  assert.equal(await page.locator('#printouts').isVisible(), false);
+  const r = await api(op1, 'GET', '/v1/disclosures');
+  assert.equal(r.status, 403, show(r));
+  assert.equal(r.body.code, 'not_nominated', show(r));
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await page.screenshot({ path: `${process.env.KAKUNIN_E2E_SCREENSHOTS}/disclosure-refused.png`, fullPage: true });
+  }
 });
 
 test('no page broke the CSP or threw', STEP, async () => {

@@ -1,0 +1,638 @@
+// Disclosure desk (docs/disclosure.md): register a resident's written request, print the decision
+// notice (PDF), hand over the access statement (JSON), take correction requests; and, for security
+// managers and auditors, the printout register. Sign-out and the idle lock as on the home page.
+// Nothing personal is kept on screen longer than needed: the resident code is cleared once
+// registered, and the lock clears the forms.
+'use strict';
+
+(function () {
+  const K = window.Kakunin;
+  const $ = (id) => document.getElementById(id);
+
+  const app = $('app');
+  const lock = $('lock');
+  const status = $('desk-status');
+  const error = $('desk-error');
+  const lockError = $('lock-error');
+  const logoutButtons = [$('logout'), $('lock-logout')];
+  const desk = $('desk');
+  const refused = $('desk-refused');
+  const receiveForm = $('receive-form');
+  const purposeSelect = $('receive-purpose');
+  const codeInput = $('receive-code');
+  const dateInput = $('receive-date');
+  const receiveSubmit = $('receive-submit');
+  const receiveProblem = $('receive-problem');
+  const receiveDone = $('receive-done');
+  const listProblem = $('list-problem');
+  const listStatus = $('list-status');
+  const listBody = $('list-body');
+  const detail = $('detail');
+  const correctionForm = $('correction-form');
+  const correctionFields = $('correction-fields');
+  const correctionDetails = $('correction-details');
+  const correctionSubmit = $('correction-submit');
+  const correctionProblem = $('correction-problem');
+  const correctionDone = $('correction-done');
+  const printouts = $('printouts');
+  const printoutsProblem = $('printouts-problem');
+
+  const STATUS = {
+    received: ['受付済', 'received'],
+    disclosed: ['開示', 'disclosed'],
+    no_record: ['不存在', 'no record'],
+  };
+  const REQUESTER = { self: ['本人', 'the person'], legal_representative: ['法定代理人', 'legal representative'] };
+  const DOCUMENT = {
+    individual_number_card: ['個人番号カード', 'My Number card'],
+    driver_license: ['運転免許証', "driver's licence"],
+    passport: ['旅券', 'passport'],
+    two_documents: ['その他2点', 'two other documents'],
+  };
+  const CHANNEL = { counter: ['窓口', 'counter'], post: ['郵送', 'post'], online: ['電子申請', 'online'] };
+  // The items a correction request may name (the purpose's fields, disclosure.self).
+  const ITEMS = [
+    ['name', '氏名', 'Name'],
+    ['name_kana', '氏名の振り仮名', 'Name (kana)'],
+    ['former_surname', '旧氏', 'Former surname'],
+    ['alias', '通称', 'Alias'],
+    ['sex', '性別', 'Sex'],
+    ['birth_date', '生年月日', 'Date of birth'],
+    ['address', '住所', 'Address'],
+    ['individual_number', '個人番号', 'Individual number'],
+    ['resident_code', '住民票コード', 'Resident code'],
+  ];
+  const ITEM_NAMES = Object.fromEntries(ITEMS.map(([k, ja]) => [k, ja]));
+  const CORRECTION_STATUS = { open: ['未回答', 'open'], answered: ['回答済', 'answered'] };
+  const OUTCOME = { corrected: ['訂正済', 'corrected'], not_corrected: ['訂正せず', 'not corrected'] };
+  const PRINTOUT_KIND = {
+    disclosure_notice: ['開示決定通知書', 'disclosure notice'],
+    no_record_notice: ['不存在通知書', 'no-record notice'],
+  };
+
+  const label = (table, v) => (table[v] ? K.bi(table[v][0], table[v][1]) : String(v || '—'));
+
+  let idleSeconds = 300;
+  let lastActivity = Date.now();
+  let locked = false;
+  let session = null;
+  let shown = 0;  // the request whose details are open (0: none)
+
+  // Today in Japan (UTC+9, no daylight saving): the node dates requests by JST.
+  function todayJst() {
+    return new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+  }
+
+  function goLogin() {
+    K.clearCsrf();
+    location.assign('index.html');
+  }
+
+  function isLocked(r) {
+    return r.status === 401 && r.body && r.body.code === 'session_locked';
+  }
+
+  // A refusal in words, Japanese first, with the problem's code (and its generic detail, which
+  // never carries personal data).
+  function refusalText(r, fallback) {
+    const code = K.problemCode(r);
+    const words = {
+      not_nominated: ['この利用事由の指名がありません', 'You are not nominated for this purpose'],
+      not_permitted: ['この操作を行う役割がありません', 'Your roles do not allow this'],
+      invalid_request: ['入力内容を確認してください', 'Check what you entered'],
+      malformed_request: ['入力内容を確認してください', 'Check what you entered'],
+      not_found: ['該当する開示請求はありません', 'No such request'],
+      conflict: ['現在の状態ではこの操作はできません', 'Not possible in the current state'],
+      halted: ['ノードは作動停止中です', 'The node is halted'],
+      unavailable: ['現在利用できません。しばらくしてから再度お試しください', 'Not available now; please try again later'],
+      csrf_failed: ['画面を再読み込みしてください', 'Reload the page'],
+      network: ['サーバに接続できません', 'The server cannot be reached'],
+    }[code] || fallback;
+    const detailText = r.body && typeof r.body.detail === 'string' ? r.body.detail : '';
+    return { text: K.bi(words[0], words[1]), code, detail: detailText };
+  }
+
+  function showProblem(el, r, fallback) {
+    const p = refusalText(r, fallback);
+    el.replaceChildren(document.createTextNode(p.text + ' ('));
+    const c = document.createElement('code');
+    c.className = 'problem-code';
+    c.textContent = p.code;
+    el.append(c, ')');
+    if (p.detail) el.append(' ' + p.detail);
+    el.hidden = false;
+  }
+
+  function cell(tr, text, className) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (className) td.className = className;
+    tr.append(td);
+    return td;
+  }
+
+  // --- session, lock, sign-out ---
+
+  function render(s) {
+    session = s;
+    const banner = $('banner-who');
+    banner.textContent = (s.name || '') + '（' + (s.operator_id || '') + '）';
+    banner.hidden = false;
+    const previous = purposeSelect.value;
+    purposeSelect.replaceChildren();
+    const seen = new Set();
+    for (const n of Array.isArray(s.nominations) ? s.nominations : []) {
+      if (n.kind !== 'disclosure' || seen.has(n.purpose)) continue;
+      seen.add(n.purpose);
+      const opt = document.createElement('option');
+      opt.value = n.purpose;
+      opt.textContent = n.title ? n.purpose + '（' + n.title + '）' : n.purpose;
+      purposeSelect.append(opt);
+    }
+    if (seen.has(previous)) purposeSelect.value = previous;
+    const roles = Array.isArray(s.roles) ? s.roles : [];
+    printouts.hidden = !(roles.includes('security_manager') || roles.includes('auditor'));
+    if (typeof s.idle_lock_seconds === 'number' && s.idle_lock_seconds > 0) idleSeconds = s.idle_lock_seconds;
+  }
+
+  function clearPersonal() {
+    codeInput.value = '';
+    correctionDetails.value = '';
+    for (const box of correctionFields.querySelectorAll('input')) box.checked = false;
+  }
+
+  function showLock() {
+    if (locked) return;
+    locked = true;
+    clearPersonal();  // no personal data stays on a locked screen
+    app.hidden = true;
+    lock.hidden = false;
+    K.say(lockError, '');
+    K.say(status, '');
+    $('lock-title').focus();
+  }
+
+  function hideLock() {
+    locked = false;
+    lock.hidden = true;
+    app.hidden = false;
+    lastActivity = Date.now();
+  }
+
+  async function loadSession() {
+    const r = await K.api('GET', '/v1/session');
+    if (isLocked(r)) {
+      showLock();
+      return null;
+    }
+    if (!r.ok || !r.body) {
+      if (r.status === 0 || r.status >= 500) {
+        K.say(error, K.bi('サーバに接続できません', 'The server cannot be reached'));
+        return null;
+      }
+      goLogin();
+      return null;
+    }
+    if (r.body.stage === 'active') {
+      render(r.body);
+      hideLock();
+    } else {
+      showLock();
+    }
+    return r.body;
+  }
+
+  async function unlock() {
+    K.say(lockError, '');
+    $('unlock').disabled = true;
+    const r = await K.secondFactor();
+    $('unlock').disabled = false;
+    if (!r.ok) {
+      if (r.code === 'http_401' || r.code === 'session_required' || r.code === 'unauthenticated' || r.code === 'session_expired') {
+        goLogin();
+        return;
+      }
+      K.say(lockError, K.bi('認証器による本人確認ができませんでした', 'The authenticator check did not succeed'));
+      $('unlock').focus();
+      return;
+    }
+    const s = await loadSession();
+    if (s && s.stage === 'active') await loadAll();
+  }
+
+  async function logout() {
+    for (const b of logoutButtons) b.disabled = true;
+    await K.api('POST', '/v1/session/logout', {});
+    goLogin();
+  }
+
+  // --- files: the notice (PDF) and the statement (JSON) ---
+
+  // Fetches a file with the session (and the CSRF token on POST) and saves it under `filename`
+  // through an object URL. Resolves to {ok:true} or the refusal ({ok:false, status, body}).
+  async function saveFile(method, path, filename, accept) {
+    const headers = { accept: accept + ', application/problem+json' };
+    if (method !== 'GET') headers['x-csrf-token'] = K.csrf();
+    let res;
+    try {
+      res = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store' });
+    } catch (e) {
+      return { ok: false, status: 0, body: { code: 'network' } };
+    }
+    if (!res.ok) {
+      let body = null;
+      try { body = JSON.parse(await res.text()); } catch (e) { body = null; }
+      const r = { ok: false, status: res.status, body };
+      if (isLocked(r)) showLock();
+      return r;
+    }
+    const blob = await res.blob();
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = filename;
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    return { ok: true };
+  }
+
+  // --- the list ---
+
+  function renderList(list) {
+    listBody.replaceChildren();
+    for (const d of list) {
+      const n = String(d.disclosure_id);
+      const tr = document.createElement('tr');
+      tr.dataset.disclosure = n;
+      tr.dataset.status = d.status;
+      if (d.overdue) tr.className = 'overdue';
+      const num = cell(tr, n, 'num');
+      num.id = 'row-' + n;
+      cell(tr, d.received_on);
+      const due = cell(tr, d.due_on);
+      if (d.overdue) {
+        const badge = document.createElement('strong');
+        badge.className = 'badge overdue-badge';
+        badge.textContent = '期限超過';
+        const en = document.createElement('span');
+        en.lang = 'en';
+        en.className = 'en';
+        en.textContent = ' overdue';
+        due.append(' ', badge, en);
+      }
+      cell(tr, label(STATUS, d.status)).dataset.field = 'status';
+      cell(tr, String(d.documents), 'num').dataset.field = 'documents';
+      const actions = document.createElement('td');
+      actions.className = 'actions';
+      const button = (action, ja, en) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'small' + (action === 'notice' ? '' : ' secondary');
+        b.dataset.action = action;
+        b.dataset.disclosure = n;
+        b.setAttribute('aria-describedby', num.id);
+        b.append(ja + ' ');
+        const s = document.createElement('span');
+        s.lang = 'en';
+        s.className = 'en';
+        s.textContent = '/ ' + en;
+        b.append(s);
+        actions.append(b);
+        return b;
+      };
+      button('notice', '通知書を印刷', 'Print notice');
+      // The statement is the one the latest notice printed the digest of: none before a notice.
+      if (d.status !== 'received' || d.documents > 0) button('statement', '証明書', 'Statement');
+      button('detail', '詳細', 'Details');
+      tr.append(actions);
+      listBody.append(tr);
+    }
+    $('list-table').hidden = list.length === 0;
+    $('list-empty').hidden = list.length !== 0;
+  }
+
+  // The desk refused the operator: say why, show nothing of it.
+  function showRefused(code) {
+    desk.hidden = true;
+    detail.hidden = true;
+    shown = 0;
+    listBody.replaceChildren();
+    clearPersonal();
+    const why = code === 'not_nominated'
+      ? ['開示窓口の利用事由に指名されていないため、この窓口は利用できません。',
+        'You are not nominated for a disclosure purpose, so the desk is closed to you.']
+      : ['開示窓口は、開示の利用事由に指名された操作者が利用します。',
+        'The desk is served by operators nominated for a disclosure purpose.'];
+    $('desk-refused-ja').textContent = why[0];
+    $('desk-refused-en').textContent = why[1];
+    $('desk-refused-code').textContent = code;
+    refused.hidden = false;
+  }
+
+  // Loads the list; it is also how the page learns whether the desk is open to the operator.
+  async function loadList() {
+    K.say(listProblem, '');
+    const r = await K.api('GET', '/v1/disclosures');
+    if (isLocked(r)) return;
+    if (r.status === 403 && r.body && (r.body.code === 'not_nominated' || r.body.code === 'not_permitted')) {
+      showRefused(r.body.code);
+      return;
+    }
+    refused.hidden = true;
+    if (!r.ok || !r.body || !Array.isArray(r.body.disclosures)) {
+      desk.hidden = false;
+      showProblem(listProblem, r, ['一覧を読み込めませんでした', 'The list could not be loaded']);
+      return;
+    }
+    desk.hidden = false;
+    renderList(r.body.disclosures);
+  }
+
+  // --- register ---
+
+  function radio(name) {
+    const checked = receiveForm.querySelector('input[name="' + name + '"]:checked');
+    return checked ? checked.value : '';
+  }
+
+  receiveForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    K.say(receiveProblem, '');
+    receiveDone.hidden = true;
+    const code = codeInput.value.trim();
+    if (!/^\d{11}$/.test(code)) {
+      K.say(receiveProblem, K.bi('住民票コードは11桁の数字です', 'A resident code is 11 digits'));
+      codeInput.setAttribute('aria-invalid', 'true');
+      codeInput.focus();
+      return;
+    }
+    codeInput.removeAttribute('aria-invalid');
+    if (!purposeSelect.value) {
+      K.say(receiveProblem, K.bi('開示の利用事由の指名がありません', 'You are not nominated for a disclosure purpose'));
+      return;
+    }
+    if (!dateInput.value) {
+      K.say(receiveProblem, K.bi('受付日を入力してください', 'Enter the day the request arrived'));
+      dateInput.setAttribute('aria-invalid', 'true');
+      dateInput.focus();
+      return;
+    }
+    dateInput.removeAttribute('aria-invalid');
+    receiveSubmit.disabled = true;
+    const r = await K.api('POST', '/v1/disclosures', {
+      purpose: purposeSelect.value,
+      resident_code: code,
+      requester: radio('requester'),
+      identity_document: radio('identity_document'),
+      channel: radio('channel'),
+      received_on: dateInput.value,
+    });
+    receiveSubmit.disabled = false;
+    if (isLocked(r)) return;
+    if (!r.ok || !r.body) {
+      showProblem(receiveProblem, r, ['受け付けられませんでした', 'The request was refused']);
+      return;
+    }
+    codeInput.value = '';  // the code stays in the store, not on the screen
+    $('receive-number').textContent = '開示第' + r.body.disclosure_id + '号';
+    $('receive-number').dataset.disclosure = String(r.body.disclosure_id);
+    $('receive-due').textContent = r.body.due_on;
+    receiveDone.hidden = false;
+    await loadList();
+  });
+
+  // --- the rows' actions ---
+
+  async function printNotice(n, button) {
+    K.say(listProblem, '');
+    K.say(listStatus, K.bi('通知書を作成しています…', 'Making the notice…'));
+    button.disabled = true;
+    const r = await saveFile('POST', '/v1/disclosures/' + n + '/notice', 'disclosure-' + n + '.pdf', 'application/pdf');
+    button.disabled = false;
+    K.say(listStatus, '');
+    if (!r.ok) {
+      if (!isLocked(r)) showProblem(listProblem, r, ['通知書を印刷できませんでした', 'The notice could not be printed']);
+      return;
+    }
+    K.say(listStatus, K.bi('開示第' + n + '号の通知書をダウンロードしました（disclosure-' + n + '.pdf）', 'The notice was downloaded'));
+    await loadList();
+    if (shown === Number(n)) await showDetail(n, true);
+  }
+
+  async function saveStatement(n, button) {
+    K.say(listProblem, '');
+    K.say(listStatus, '');
+    button.disabled = true;
+    const r = await saveFile('GET', '/v1/disclosures/' + n + '/statement', 'statement-' + n + '.json', 'application/json');
+    button.disabled = false;
+    if (!r.ok) {
+      if (!isLocked(r)) showProblem(listProblem, r, ['証明書を取得できませんでした', 'The statement could not be fetched']);
+      return;
+    }
+    K.say(listStatus, K.bi('開示第' + n + '号のアクセス証明書をダウンロードしました（statement-' + n + '.json）', 'The access statement was downloaded'));
+  }
+
+  listBody.addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-action]');
+    if (!b || b.disabled) return;
+    const n = b.dataset.disclosure;
+    if (b.dataset.action === 'notice') printNotice(n, b);
+    else if (b.dataset.action === 'statement') saveStatement(n, b);
+    else if (b.dataset.action === 'detail') showDetail(n, false);
+  });
+
+  // --- details and correction requests ---
+
+  function buildItems() {
+    for (const [k, ja, en] of ITEMS) {
+      const div = document.createElement('div');
+      div.className = 'choice';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.id = 'item-' + k;
+      box.name = 'fields';
+      box.value = k;
+      const lab = document.createElement('label');
+      lab.htmlFor = box.id;
+      lab.append(ja + ' ');
+      const s = document.createElement('span');
+      s.lang = 'en';
+      s.className = 'en';
+      s.textContent = '/ ' + en;
+      lab.append(s);
+      div.append(box, lab);
+      correctionFields.append(div);
+    }
+  }
+
+  function renderDetail(d) {
+    $('detail-number').textContent = String(d.disclosure_id);
+    $('detail-purpose').textContent = d.purpose;
+    $('detail-requester').textContent = label(REQUESTER, d.requester);
+    $('detail-document').textContent = label(DOCUMENT, d.identity_document);
+    $('detail-channel').textContent = label(CHANNEL, d.channel);
+    $('detail-received').textContent = d.received_on;
+    $('detail-due').textContent = d.due_on + (d.overdue ? '（期限超過 / overdue）' : '');
+    $('detail-status').textContent = label(STATUS, d.status);
+    $('detail-status').dataset.status = d.status;
+    $('detail-registered-by').textContent = d.registered_by || '—';
+    $('detail-decided-by').textContent = d.decided_by || '—';
+    $('detail-documents').textContent = String(d.documents);
+    const body = $('corrections-body');
+    body.replaceChildren();
+    const corrections = Array.isArray(d.corrections) ? d.corrections : [];
+    for (const c of corrections) {
+      const tr = document.createElement('tr');
+      tr.dataset.correction = String(c.correction_id);
+      tr.dataset.status = c.status;
+      cell(tr, String(c.correction_id), 'num');
+      cell(tr, (Array.isArray(c.fields) ? c.fields : []).map((f) => ITEM_NAMES[f] || f).join('、'));
+      cell(tr, c.municipality_code || '—');
+      cell(tr, label(CORRECTION_STATUS, c.status)).dataset.field = 'status';
+      cell(tr, c.outcome ? label(OUTCOME, c.outcome) : '—').dataset.field = 'outcome';
+      body.append(tr);
+    }
+    $('corrections-table').hidden = corrections.length === 0;
+    $('corrections-empty').hidden = corrections.length !== 0;
+    // A correction request follows a disclosure: only a request whose notice disclosed a record.
+    correctionForm.hidden = d.status !== 'disclosed';
+  }
+
+  async function showDetail(n, keepMessages) {
+    const number = Number(n);
+    if (number !== shown || !keepMessages) {
+      K.say(correctionProblem, '');
+      K.say(correctionDone, '');
+    }
+    if (number !== shown) clearPersonal();
+    const r = await K.api('GET', '/v1/disclosures/' + encodeURIComponent(n));
+    if (isLocked(r)) return;
+    if (!r.ok || !r.body) {
+      showProblem(listProblem, r, ['詳細を読み込めませんでした', 'The request could not be loaded']);
+      return;
+    }
+    shown = number;
+    renderDetail(r.body);
+    detail.hidden = false;
+    if (!keepMessages) detail.focus();
+  }
+
+  correctionForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    K.say(correctionProblem, '');
+    K.say(correctionDone, '');
+    const fields = [...correctionFields.querySelectorAll('input:checked')].map((b) => b.value);
+    const details = correctionDetails.value.trim();
+    if (fields.length === 0) {
+      K.say(correctionProblem, K.bi('訂正を求める項目を選んでください', 'Choose the items said to be wrong'));
+      correctionFields.querySelector('input').focus();
+      return;
+    }
+    if (details === '') {
+      K.say(correctionProblem, K.bi('申出の内容を入力してください', 'Enter what is wrong'));
+      correctionDetails.setAttribute('aria-invalid', 'true');
+      correctionDetails.focus();
+      return;
+    }
+    correctionDetails.removeAttribute('aria-invalid');
+    correctionSubmit.disabled = true;
+    const n = shown;
+    const r = await K.api('POST', '/v1/disclosures/' + n + '/corrections', { fields, details });
+    correctionSubmit.disabled = false;
+    if (isLocked(r)) return;
+    if (!r.ok || !r.body) {
+      showProblem(correctionProblem, r, ['申出を受け付けられませんでした', 'The correction request was refused']);
+      return;
+    }
+    clearPersonal();
+    K.say(correctionDone, K.bi('訂正等の申出 第' + r.body.correction_id + '号を受け付け、市町村へ送付します',
+      'Correction request No. ' + r.body.correction_id + ' registered; it goes to the municipality'));
+    await showDetail(n, true);
+  });
+
+  // --- the printout register ---
+
+  // 2026-12-05T22:41:46.468712+09:00 -> 2026-12-05 22:41:46 (to the second, in JST as the node
+  // gives it); anything else as it came.
+  function when(t) {
+    const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(\+09:00)?$/.exec(String(t));
+    if (!m) return String(t);
+    return m[1] + ' ' + m[2] + (m[3] ? ' JST' : '');
+  }
+
+  async function loadPrintouts() {
+    K.say(printoutsProblem, '');
+    const r = await K.api('GET', '/v1/printouts');
+    if (isLocked(r)) return;
+    const body = $('printouts-body');
+    body.replaceChildren();
+    if (!r.ok || !r.body || !Array.isArray(r.body.printouts)) {
+      $('printouts-table').hidden = true;
+      $('printouts-empty').hidden = true;
+      showProblem(printoutsProblem, r, ['管理簿を読み込めませんでした', 'The register could not be loaded']);
+      return;
+    }
+    for (const p of r.body.printouts) {
+      const tr = document.createElement('tr');
+      tr.dataset.printout = String(p.printout_id);
+      cell(tr, String(p.printout_id), 'num');
+      cell(tr, label(PRINTOUT_KIND, p.kind), 'kind');
+      cell(tr, p.reference);
+      cell(tr, when(p.printed_at));
+      cell(tr, p.printed_by);
+      cell(tr, String(p.pages), 'num');
+      const td = document.createElement('td');
+      td.className = 'hash-cell';
+      const c = document.createElement('code');
+      c.className = 'hash';
+      c.textContent = p.sha256;
+      td.append(c);
+      tr.append(td);
+      body.append(tr);
+    }
+    $('printouts-table').hidden = r.body.printouts.length === 0;
+    $('printouts-empty').hidden = r.body.printouts.length !== 0;
+  }
+
+  async function loadAll() {
+    const roles = session && Array.isArray(session.roles) ? session.roles : [];
+    if (roles.includes('operator')) {
+      await loadList();
+    } else {
+      // Only operators serve the desk; ask nothing the node would refuse (and record).
+      showRefused('not_permitted');
+    }
+    if (!printouts.hidden) await loadPrintouts();
+  }
+
+  $('list-reload').addEventListener('click', () => { loadList(); });
+  $('printouts-reload').addEventListener('click', () => { loadPrintouts(); });
+  $('unlock').addEventListener('click', () => { unlock(); });
+  for (const b of logoutButtons) b.addEventListener('click', () => { logout(); });
+
+  // Idle lock: user activity resets the clock; an API answer of 401 session_locked locks at once.
+  for (const type of ['keydown', 'pointerdown', 'pointermove', 'wheel', 'touchstart', 'focusin']) {
+    document.addEventListener(type, () => { if (!locked) lastActivity = Date.now(); }, { passive: true, capture: true });
+  }
+  K.onLocked(() => showLock());
+
+  async function start() {
+    buildItems();
+    const today = todayJst();
+    dateInput.value = today;
+    dateInput.max = today;
+    K.say(status, K.bi('読み込んでいます…', 'Loading…'));
+    const s = await loadSession();
+    if (s && s.stage === 'active') await loadAll();
+    K.say(status, '');
+    for (const b of logoutButtons) b.hidden = false;
+    setInterval(() => {
+      if (!locked && Date.now() - lastActivity >= idleSeconds * 1000) showLock();
+    }, 500);
+  }
+
+  start();
+})();
