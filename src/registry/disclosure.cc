@@ -348,6 +348,9 @@ Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Acto
   }
   KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, *row, true));
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  // Named by MAC: the resident's statement shows who looked at their request and its
+  // corrections, as it shows who registered and printed it.
+  e.targets.push_back(AskedTarget(*cipher_, row->resident_code));
   e.conditions = "disclosure=" + std::to_string(id);
   e.result_count = 1;
   e.outcome = "done";

@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
+#include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/statement.h"
 #include "core/bytes.h"
@@ -585,6 +587,32 @@ TEST_F(DisclosureTest, TheClerkWhoRegisteredARequestCannotPrintItsNotice) {
   auto got = desk_->Get(Load("clerk"), As("clerk"), made->id);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->documents, 2);
+  // Looking at the request is in the resident's chain too (by MAC).
+  auto shown = Entries("disclosure.show");
+  ASSERT_FALSE(shown.empty());
+  ASSERT_EQ(shown.back().targets.size(), 1u);
+  EXPECT_EQ(shown.back().targets[0], AskedTarget(*cipher_, code_));
+  // The resident's next statement shows every step of the desk: registered, refused, printed,
+  // looked at.
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto json = audit_->Statement(code_, std::nullopt);
+  ASSERT_TRUE(json.ok());
+  auto statement = audit::StatementFromJson(*json);
+  ASSERT_TRUE(statement.ok());
+  std::set<std::string> steps;
+  for (const auto& part : statement->parts) {
+    for (const auto& entry : part.entries) {
+      auto e = audit::DecodeEntry(entry.payload);
+      ASSERT_TRUE(e.ok());
+      steps.insert(e->actor + " " + e->action + " " + e->outcome);
+    }
+  }
+  for (const char* step : {"operator:clerk disclosure.receive done",
+                           "operator:clerk resident.provide refused:two_person_rule",
+                           "operator:clerk2 resident.provide done",
+                           "operator:clerk disclosure.show done"}) {
+    EXPECT_TRUE(steps.count(step)) << step;
+  }
   ExpectVerified();
 }
 
