@@ -56,14 +56,24 @@ Status NotNominated() {
       .WithReason("not_nominated");
 }
 
+// The CS's certificate still registered and not revoked, and the node not halted, as this
+// transaction sees them.
+Status CsStillServed(store::RegistryTxn& txn, const Client& cs) {
+  KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
+  if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+  KAKUNIN_ASSIGN_OR_RETURN(client, txn.FindClient(cs.spki_sha256));
+  if (!client || client->revoked_at != 0) {
+    return Status::PermissionDenied("the client certificate was revoked")
+        .WithReason("client_revoked");
+  }
+  return Status::Ok();
+}
+
 Status NoSuchRequest() {
   return Status::NotFound("no such disclosure request").WithReason("not_found");
 }
 
-// The associated data that binds a sealed correction text to its row's disclosure.
-std::string DetailsAad(int64_t disclosure_id) {
-  return "kakunin/correction/v1:" + std::to_string(disclosure_id);
-}
+std::string DetailsAad(int64_t disclosure_id) { return CorrectionDetailsAad(disclosure_id); }
 
 // --- the notice's wording ---
 
@@ -133,6 +143,10 @@ std::string VersionItems(const std::vector<std::pair<std::string, std::string>>&
 }
 
 }  // namespace
+
+std::string CorrectionDetailsAad(int64_t disclosure_id) {
+  return "kakunin/correction/v1:" + std::to_string(disclosure_id);
+}
 
 DisclosureDesk::DisclosureDesk(Registry* registry, store::RegistryStore* store,
                                const PurposeCatalogue* purposes, const crypto::FieldCipher* cipher,
@@ -334,6 +348,9 @@ Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Acto
   }
   KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, *row, true));
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  // Named by MAC: the resident's statement shows who looked at their request and its
+  // corrections, as it shows who registered and printed it.
+  e.targets.push_back(AskedTarget(*cipher_, row->resident_code));
   e.conditions = "disclosure=" + std::to_string(id);
   e.result_count = 1;
   e.outcome = "done";
@@ -356,6 +373,16 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   }
   if (Status st = MayServe(op, row->purpose); !st.ok()) {
     return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+  }
+  // Two people (docs/disclosure.md, "Two people for a notice"): whoever typed the code in does
+  // not print the record it names, the first notice or a reprint. Otherwise one clerk could
+  // register a request for anyone and walk away with their record and individual number.
+  if (row->registered_by == op.row.operator_id) {
+    return Refuse(actor, kAction, row->purpose,
+                  Status::PermissionDenied("the notice is printed by another operator than the "
+                                           "one who registered the request")
+                      .WithReason("two_person_rule"),
+                  row->resident_code);
   }
   const Purpose* purpose = purposes_->Find(row->purpose);
   ProvisionRequest req;
@@ -733,7 +760,17 @@ Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(
   }
   e.result_count = static_cast<int64_t>(out.size());
   e.outcome = "done";
-  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  // As for an answer and any provision: a halted node, or a certificate revoked a moment ago,
+  // hands out nothing — checked in the transaction that records the referral.
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) {
+    return CsStillServed(txn, cs);
+  });
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
+      return Refuse(actor, kAction, "", st);
+    }
+    return st;
+  }
   return out;
 }
 
@@ -765,13 +802,7 @@ Status DisclosureDesk::AnswerCorrection(const Client& cs, const std::string& ter
   e.outcome = "done";
   const int64_t now = clock_->NowMicros();
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
-    if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
-    KAKUNIN_ASSIGN_OR_RETURN(client, txn.FindClient(cs.spki_sha256));
-    if (!client || client->revoked_at != 0) {
-      return Status::PermissionDenied("the client certificate was revoked")
-          .WithReason("client_revoked");
-    }
+    KAKUNIN_RETURN_IF_ERROR(CsStillServed(txn, cs));
     return txn.AnswerCorrection(id, outcome, now, actor.id);
   });
   if (!st.ok() && (st.code() == StatusCode::kPermissionDenied ||

@@ -108,6 +108,10 @@ struct CorrectionReferral {
   std::string received_on;  // YYYY-MM-DD (JST)
 };
 
+// The associated data that binds a correction's sealed text (CorrectionRow::details_sealed) to
+// its disclosure; field-key rotation re-seals the text with it (registry/field_key_rotation.h).
+std::string CorrectionDetailsAad(int64_t disclosure_id);
+
 // Thread-safe (the registry and the store are; the desk keeps no state).
 class DisclosureDesk {
  public:

@@ -13,11 +13,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
+#include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/statement.h"
 #include "core/bytes.h"
+#include "crypto/key_file.h"
 #include "crypto/sha256.h"
+#include "registry/field_key_rotation.h"
 #include "registry/audit_desk.h"
 #include "registry/operators.h"
 #include "support/registry_fixture.h"
@@ -96,11 +100,13 @@ class DisclosureTest : public testing::RegistryFixture {
       (m == std::string(kKofu) ? kofu_cs_ : fuji_cs_) = cs;
     }
 
-    // Operators straight into the register: the desk clerk (nominated for disclosure.self), an
+    // Operators straight into the register: two desk clerks (nominated for disclosure.self: one
+    // registers a request, the other prints its notice), an
     // operator nominated only for the prefecture's own use, an auditor, a security manager.
     ASSERT_TRUE(store_
                     ->Write([&](store::RegistryTxn& txn) -> Status {
                       for (auto [id, role] : {std::pair{"clerk", "operator"},
+                                              std::pair{"clerk2", "operator"},
                                               std::pair{"op1", "operator"},
                                               std::pair{"aud", "auditor"},
                                               std::pair{"sm", "security_manager"}}) {
@@ -115,6 +121,8 @@ class DisclosureTest : public testing::RegistryFixture {
                     })
                     .ok());
     ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk", kDisclosure, "2026-11-01", "2027-03-31")
+                    .ok());
+    ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk2", kDisclosure, "2026-11-01", "2027-03-31")
                     .ok());
     ASSERT_TRUE(operators_
                     ->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-01", "2027-03-31")
@@ -221,7 +229,7 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   EXPECT_EQ(made->due_on, "2026-12-03");  // 14 days
   EXPECT_FALSE(made->overdue);
 
-  auto notice = desk_->IssueNotice(Load("clerk"), As("clerk"), made->id);
+  auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
   ASSERT_TRUE(notice.ok()) << notice.status().ToString();
   EXPECT_EQ(notice->kind, "disclosure_notice");
   EXPECT_EQ(notice->pdf.rfind("%PDF-", 0), 0u);
@@ -246,7 +254,8 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   auto got = desk_->Get(Load("clerk"), As("clerk"), made->id);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->status, "disclosed");
-  EXPECT_EQ(got->decided_by, "clerk");
+  EXPECT_EQ(got->decided_by, "clerk2");
+  EXPECT_EQ(got->registered_by, "clerk");
   EXPECT_EQ(got->documents, 1);
   auto printouts = desk_->Printouts(Load("sm"), As("sm"));
   ASSERT_TRUE(printouts.ok());
@@ -254,7 +263,7 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   EXPECT_EQ((*printouts)[0].kind, "disclosure_notice");
   EXPECT_EQ((*printouts)[0].reference, "disclosure:" + std::to_string(made->id));
   EXPECT_EQ((*printouts)[0].sha256, notice->sha256);
-  EXPECT_EQ((*printouts)[0].printed_by, "clerk");
+  EXPECT_EQ((*printouts)[0].printed_by, "clerk2");
   auto reader = store_->OpenReader();
   auto provisions = (*reader)->Provisions(code_);
   ASSERT_TRUE(provisions.ok());
@@ -282,7 +291,7 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   ExpectVerified();
 
   // A reprint is a second provision and a second printout; the decision stays.
-  auto again = desk_->IssueNotice(Load("clerk"), As("clerk"), made->id);
+  auto again = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
   ASSERT_TRUE(again.ok());
   got = desk_->Get(Load("clerk"), As("clerk"), made->id);
   EXPECT_EQ(got->documents, 2);
@@ -294,7 +303,7 @@ TEST_F(DisclosureTest, ACodeTheNodeDoesNotHoldGetsANoRecordNotice) {
   const std::string unknown = ResidentCode::FromTenDigits("9000000009").str();
   auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(unknown));
   ASSERT_TRUE(made.ok());
-  auto notice = desk_->IssueNotice(Load("clerk"), As("clerk"), made->id);
+  auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
   ASSERT_TRUE(notice.ok()) << notice.status().ToString();
   EXPECT_EQ(notice->kind, "no_record_notice");
   const std::string text = PdfText(notice->pdf);
@@ -362,15 +371,15 @@ TEST_F(DisclosureTest, OnlyAnOperatorNominatedForTheDeskServesItAndEveryRefusalI
 TEST_F(DisclosureTest, ASuspensionOrAHaltBetweenRequestAndNoticeStopsTheNotice) {
   auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
   ASSERT_TRUE(made.ok());
-  const OperatorView loaded = Load("clerk");  // as the console loaded it at the request's start
+  const OperatorView loaded = Load("clerk2");  // as the console loaded it at the request's start
   ASSERT_TRUE(registry_->Halt("点検", host_).ok());
-  auto halted = desk_->IssueNotice(loaded, As("clerk"), made->id);
+  auto halted = desk_->IssueNotice(loaded, As("clerk2"), made->id);
   EXPECT_EQ(halted.status().reason(), "halted");
   ASSERT_TRUE(registry_->Resume(host_).ok());
   ASSERT_TRUE(store_->Write([](store::RegistryTxn& txn) {
-                      return txn.SetOperatorStatus("clerk", "suspended");
+                      return txn.SetOperatorStatus("clerk2", "suspended");
                     }).ok());
-  auto suspended = desk_->IssueNotice(loaded, As("clerk"), made->id);
+  auto suspended = desk_->IssueNotice(loaded, As("clerk2"), made->id);
   EXPECT_EQ(suspended.status().reason(), "not_nominated");
   auto reader = store_->OpenReader();
   EXPECT_EQ((*reader)->Provisions(code_)->size(), 1u);
@@ -413,7 +422,7 @@ TEST_F(DisclosureTest, ACorrectionGoesToTheMunicipalityHoldingTheRecordAndNoOthe
                 .status()
                 .code(),
             StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(desk_->IssueNotice(Load("clerk"), As("clerk"), made->id).ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
   // Only disclosed items, each once, and text.
   for (const std::vector<std::string>& fields :
        std::vector<std::vector<std::string>>{{}, {"municipality_code"}, {"name", "name"}, {"x"}}) {
@@ -493,7 +502,7 @@ TEST_F(DisclosureTest, ARequestPastItsDueDayIsOverdueAndRetentionErasesOldReques
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);
   EXPECT_TRUE((*list)[0].overdue);
-  ASSERT_TRUE(desk_->IssueNotice(Load("clerk"), As("clerk"), made->id).ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
   EXPECT_FALSE(desk_->List(Load("clerk"), As("clerk"))->at(0).overdue);
   // Eight years on, the request and its printout go with the provision records.
   clock_.Advance(int64_t{8} * 366 * 24 * 3600 * 1000000);
@@ -503,6 +512,129 @@ TEST_F(DisclosureTest, ARequestPastItsDueDayIsOverdueAndRetentionErasesOldReques
   auto reader = store_->OpenReader();
   EXPECT_TRUE((*reader)->ListDisclosures(10)->empty());
   EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
+}
+
+TEST_F(DisclosureTest, ACorrectionTextStillOpensAfterAFieldKeyRotationAndTheOldKeysRetirement) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  auto id = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name"}, kDetails);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+
+  // A new field key; the rotation job runs to its end; the old key is retired.
+  const std::string path = (dir_ / "keys").string();
+  ASSERT_TRUE(crypto::AddFieldKey(path, nullptr).ok());
+  auto both = crypto::LoadNodeKeyFile(path, nullptr);
+  ASSERT_TRUE(both.ok());
+  crypto::FieldCipher rotating(*both);
+  FieldKeyRotation job(store_.get(), &rotating, log_.get(), Actor{"os:kakunin", "job"});
+  auto run = job.Run(nullptr, /*batch_size=*/1);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_TRUE(run->done);
+  // Nothing is left under the old key — the sealed text included — so retiring it is safe.
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    KAKUNIN_ASSIGN_OR_RETURN(n, txn.CountSealedNotUnder(rotating.CurrentPrefix()));
+                    EXPECT_EQ(n, 0);
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(crypto::RetireOldFieldKeys(path, nullptr).ok());
+  auto only = crypto::LoadNodeKeyFile(path, nullptr);
+  ASSERT_TRUE(only.ok());
+  crypto::FieldCipher new_only(*only);
+  DisclosureDesk after(registry_.get(), store_.get(), purposes_.get(), &new_only, &clock_,
+                       audit_.get(), log_.get(), config_.prefecture, DisclosureDesk::Options{});
+  // 甲府市's CS still reads what the resident wrote.
+  auto mine = after.Corrections(kofu_cs_, "t");
+  ASSERT_TRUE(mine.ok()) << mine.status().ToString();
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].details, kDetails);
+  // The log and the records verify under the new key alone.
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto report = AuditDesk(store_.get(), log_.get(), &new_only).Verify();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok) << report->problem;
+}
+
+TEST_F(DisclosureTest, TheClerkWhoRegisteredARequestCannotPrintItsNotice) {
+  // A curious clerk registers a "request" for a code of their choosing and tries to print it.
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  auto own = desk_->IssueNotice(Load("clerk"), As("clerk"), made->id);
+  EXPECT_EQ(own.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(own.status().reason(), "two_person_rule");
+  EXPECT_THAT(own.status().message(), Not(HasSubstr(code_)));
+  // Nothing was provided or printed; the request is still undecided; the refusal is in the log,
+  // naming the resident by MAC, so it is in their next access statement.
+  {
+    auto reader = store_->OpenReader();
+    EXPECT_EQ((*reader)->Provisions(code_)->size(), 1u);  // the board's only
+    EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
+    EXPECT_EQ((*(*reader)->FindDisclosure(made->id))->status, "received");
+  }
+  auto refused = Entries("resident.provide");
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(refused.back().outcome, "refused:two_person_rule");
+  ASSERT_EQ(refused.back().targets.size(), 1u);
+  EXPECT_EQ(refused.back().targets[0], AskedTarget(*cipher_, code_));
+
+  // Another clerk decides; a reprint by the registering clerk is refused the same way.
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  EXPECT_EQ(desk_->IssueNotice(Load("clerk"), As("clerk"), made->id).status().reason(),
+            "two_person_rule");
+  EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  auto got = desk_->Get(Load("clerk"), As("clerk"), made->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->documents, 2);
+  // Looking at the request is in the resident's chain too (by MAC).
+  auto shown = Entries("disclosure.show");
+  ASSERT_FALSE(shown.empty());
+  ASSERT_EQ(shown.back().targets.size(), 1u);
+  EXPECT_EQ(shown.back().targets[0], AskedTarget(*cipher_, code_));
+  // The resident's next statement shows every step of the desk: registered, refused, printed,
+  // looked at.
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto json = audit_->Statement(code_, std::nullopt);
+  ASSERT_TRUE(json.ok());
+  auto statement = audit::StatementFromJson(*json);
+  ASSERT_TRUE(statement.ok());
+  std::set<std::string> steps;
+  for (const auto& part : statement->parts) {
+    for (const auto& entry : part.entries) {
+      auto e = audit::DecodeEntry(entry.payload);
+      ASSERT_TRUE(e.ok());
+      steps.insert(e->actor + " " + e->action + " " + e->outcome);
+    }
+  }
+  for (const char* step : {"operator:clerk disclosure.receive done",
+                           "operator:clerk resident.provide refused:two_person_rule",
+                           "operator:clerk2 resident.provide done",
+                           "operator:clerk disclosure.show done"}) {
+    EXPECT_TRUE(steps.count(step)) << step;
+  }
+  ExpectVerified();
+}
+
+TEST_F(DisclosureTest, AHaltedNodeOrARevokedCsGetsNoCorrectionRequests) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  ASSERT_TRUE(
+      desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name"}, kDetails).ok());
+  // Halted: nothing handed out, as for any provision; the refusal is recorded.
+  ASSERT_TRUE(registry_->Halt("点検", host_).ok());
+  auto halted = desk_->Corrections(kofu_cs_, "t");
+  EXPECT_EQ(halted.status().reason(), "halted");
+  ASSERT_TRUE(registry_->Resume(host_).ok());
+  // Revoked after the connection's client was loaded (kofu_cs_ still says not revoked).
+  ASSERT_TRUE(gateway_->Revoke(kofu_cs_.spki_sha256, host_).ok());
+  auto revoked = desk_->Corrections(kofu_cs_, "t");
+  EXPECT_EQ(revoked.status().code(), StatusCode::kPermissionDenied);
+  int refusals = 0;
+  for (const auto& e : Entries("correction.refer")) refusals += e.outcome.starts_with("refused:");
+  EXPECT_EQ(refusals, 2);
+  ExpectVerified();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "audit/entry.h"
 #include "core/bytes.h"
+#include "registry/disclosure.h"  // CorrectionDetailsAad
 
 namespace kakunin::registry {
 namespace {
@@ -81,6 +82,22 @@ Result<FieldKeyRotationProgress> FieldKeyRotation::Step(int batch_size) {
     if (!rows.empty()) {
       return txn.SetMeta(kFieldKeyRotationProgressMeta, std::to_string(after));
     }
+    // The numbers are done; then the correction requests' sealed texts (store/disclosure_store.h),
+    // a batch per step. Without them, retiring the older key would leave a municipality unable
+    // to open what a resident asked to have corrected.
+    KAKUNIN_ASSIGN_OR_RETURN(corrections, txn.CorrectionsSealedNotUnder(prefix, batch_size));
+    for (const store::CorrectionRow& c : corrections) {
+      const std::string ad = CorrectionDetailsAad(c.disclosure_id);
+      auto plain = cipher_->Open(c.details_sealed, ad);
+      if (!plain.ok()) {
+        return Status::DataLoss("the sealed text of correction request " + std::to_string(c.id) +
+                                " opens under no key of the key file; field-key rotation stopped");
+      }
+      KAKUNIN_ASSIGN_OR_RETURN(
+          replaced, txn.ReplaceCorrectionDetails(c.id, c.details_sealed, cipher_->Seal(*plain, ad)));
+      if (replaced) ++progress.resealed;
+    }
+    if (!corrections.empty()) return Status::Ok();
     // Nothing after `after`: done, unless something is left before it (a value that failed to
     // open, or one skipped by a concurrent change) — then round again from the start.
     KAKUNIN_ASSIGN_OR_RETURN(left, txn.CountSealedNotUnder(prefix));

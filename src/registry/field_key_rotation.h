@@ -1,7 +1,8 @@
 #pragma once
 
 // Field-key rotation's background job (docs/keys.md): once the node holds a new field key
-// (crypto/key_file.h AddFieldKey), every value sealed under an older key is re-sealed under it,
+// (crypto/key_file.h AddFieldKey), every value sealed under an older key — the individual numbers,
+// then the correction requests' texts (registry/disclosure.h) — is re-sealed under it,
 // in small batches, each one short transaction of its own — so the node keeps serving between
 // batches, and new writes (sealed under the new key by then) are never held up for long.
 //

@@ -100,6 +100,13 @@ class DisclosureWriter {
   // corrections, and printouts printed before it; with `dry_run` only counts. Returns how many
   // rows (disclosures + corrections + printouts).
   virtual Result<int64_t> EraseDisclosuresBefore(int64_t before, bool dry_run) = 0;
+  // Field-key rotation (registry/field_key_rotation.h): at most `limit` corrections whose
+  // sealed text is not under `current_prefix`, by id; and the swap of one's sealed text, only
+  // if it still holds `old_sealed` (false otherwise). Counted by CountSealedNotUnder.
+  virtual Result<std::vector<CorrectionRow>> CorrectionsSealedNotUnder(
+      const std::string& current_prefix, int limit) = 0;
+  virtual Result<bool> ReplaceCorrectionDetails(int64_t id, const std::string& old_sealed,
+                                                const std::string& new_sealed) = 0;
 };
 
 }  // namespace kakunin::store

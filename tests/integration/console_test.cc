@@ -27,6 +27,7 @@
 #include "support/node_world.h"
 #include "support/test_client.h"
 #include "openapi/openapi_check.h"
+#include "registry/disclosure.h"
 #include "registry/operators.h"
 #include "text/json.h"
 
@@ -599,7 +600,9 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
   auto target = desk().Create(staff.access, "target", "対象", "");
   ASSERT_TRUE(target.ok());
   int serial = 0;
-  int64_t disclosure_id = 0;  // the nominated operator's request, once made
+  // A request another clerk registered: the nominated subjects print its notice (the one who
+  // registers a request never prints it: two people for a notice).
+  int64_t disclosure_id = 0;
   auto body_for = [&](const std::string& route) -> std::pair<std::string, std::string> {
     ++serial;
     if (route == "/v1/operators") {
@@ -693,6 +696,23 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       ASSERT_TRUE(desk().Nominate(Load("sm"), id, "registry.maintenance", today, today).ok());
       ASSERT_TRUE(desk().Nominate(Load("sm"), id, "stats.population", today, today).ok());
       ASSERT_TRUE(desk().Nominate(Load("sm"), id, "disclosure.self", today, today).ok());
+      if (disclosure_id == 0) {
+        auto clerk = desk().Create(staff.access, "clerk-reg", "受付", "");
+        auto r = desk().RequestRole(staff.access, "clerk-reg", "operator");
+        ASSERT_TRUE(clerk.ok() && r.ok() && desk().ApproveRole(staff.chief, *r).ok());
+        ASSERT_TRUE(desk().Nominate(Load("sm"), "clerk-reg", "disclosure.self", today, today).ok());
+        registry::DisclosureInput in;
+        in.purpose = "disclosure.self";
+        in.resident_code = w->resident_code;
+        in.requester = "self";
+        in.identity_document = "passport";
+        in.channel = "counter";
+        in.received_on = today;
+        auto made = w->node->disclosures->Receive(
+            Load("clerk-reg"), registry::Actor{"operator:clerk-reg", "test"}, in);
+        ASSERT_TRUE(made.ok()) << made.status().ToString();
+        disclosure_id = made->id;
+      }
     }
     auto card = Card(id, staff.access);
     Signed s = SignIn(id, card);
@@ -717,7 +737,11 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       if (allowed && std::string_view(rule.route) == "/v1/disclosures" && r.status == 201) {
         auto made = text::ParseJson(r.body);
         ASSERT_TRUE(made.ok() && made->Find("disclosure_id"));
-        disclosure_id = std::stoll(made->Find("disclosure_id")->text());
+        // Its own request: the subject may not print that one's notice.
+        const std::string own = made->Find("disclosure_id")->text();
+        auto refused = Send(s, "POST", "/v1/disclosures/" + own + "/notice", "");
+        EXPECT_EQ(refused.status, 403) << refused.body;
+        EXPECT_EQ(Code(refused), "not_permitted") << refused.body;
       }
       ++checked;
       if (subject.nominated && std::string_view(rule.route) == "/v1/statistics/population") {

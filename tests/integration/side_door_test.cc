@@ -407,10 +407,14 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
   ASSERT_TRUE(Desk().Nominate(Load("secman"), "op-nom", "registry.maintenance", today, today).ok());
   subjects.push_back({"console, nominated operator", true, card("op-nom"), "op-nom", true, false,
                       {"registry.maintenance"}});
-  // The disclosure desk: an operator nominated for disclosure.self, who has registered resident
-  // 0's request (number 1), printed its notice and taken a correction request.
+  // The disclosure desk: an operator nominated for disclosure.self, who has printed the notice
+  // of resident 0's request (number 1, registered by another clerk: two people for a notice) and
+  // taken a correction request.
   add("op-disc", "operator");
   ASSERT_TRUE(Desk().Nominate(Load("secman"), "op-disc", "disclosure.self", today, today).ok());
+  add("op-disc-reg", "operator");
+  ASSERT_TRUE(
+      Desk().Nominate(Load("secman"), "op-disc-reg", "disclosure.self", today, today).ok());
   {
     registry::DisclosureInput in;
     in.purpose = "disclosure.self";
@@ -420,7 +424,8 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
     in.channel = "counter";
     in.received_on = today;
     const registry::Actor clerk{"operator:op-disc", "test"};
-    auto req = w->node->disclosures->Receive(Load("op-disc"), clerk, in);
+    auto req = w->node->disclosures->Receive(
+        Load("op-disc-reg"), registry::Actor{"operator:op-disc-reg", "test"}, in);
     ASSERT_TRUE(req.ok()) << req.status().ToString();
     ASSERT_EQ(req->id, 1);
     ASSERT_TRUE(w->node->disclosures->IssueNotice(Load("op-disc"), clerk, 1).ok());

@@ -176,4 +176,18 @@ Result<int64_t> PgTxn::EraseDisclosuresBefore(int64_t before, bool dry_run) {
   return erased;
 }
 
+Result<std::vector<CorrectionRow>> PgTxn::CorrectionsSealedNotUnder(
+    const std::string& current_prefix, int limit) {
+  return QueryAll<CorrectionRow>(db_, kCorrectionsSealedNotUnder,
+                                 Params().Bytes(current_prefix).Int(int64_t{limit}),
+                                 ReadCorrection);
+}
+
+Result<bool> PgTxn::ReplaceCorrectionDetails(int64_t id, const std::string& old_sealed,
+                                             const std::string& new_sealed) {
+  KAKUNIN_ASSIGN_OR_RETURN(changed, db_->Run(kReplaceCorrectionDetails,
+                                             Params().Bytes(new_sealed).Int(id).Bytes(old_sealed)));
+  return changed == 1;
+}
+
 }  // namespace kakunin::store::pg::detail

@@ -19,8 +19,11 @@ constexpr char kSealedNotUnder[] =
     "ORDER BY version_id LIMIT $3";
 constexpr char kReplaceSealed[] =
     "UPDATE versions SET sealed_number = $1 WHERE version_id = $2 AND sealed_number = $3";
+// Sealed individual numbers and sealed correction texts (store/disclosure_store.h): an older key
+// may be retired only when neither holds a value under it.
 constexpr char kCountSealedNotUnder[] =
-    "SELECT count(*) FROM versions WHERE substr(sealed_number, 1, length($1)) <> $1";
+    "SELECT (SELECT count(*) FROM versions WHERE substr(sealed_number, 1, length($1)) <> $1) + "
+    "(SELECT count(*) FROM corrections WHERE substr(details_sealed, 1, length($1)) <> $1)";
 
 }  // namespace
 

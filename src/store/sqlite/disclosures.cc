@@ -186,4 +186,23 @@ Result<int64_t> SqliteTxn::EraseDisclosuresBefore(int64_t before, bool dry_run) 
   return erased;
 }
 
+Result<std::vector<CorrectionRow>> SqliteTxn::CorrectionsSealedNotUnder(
+    const std::string& current_prefix, int limit) {
+  return QueryAll<CorrectionRow>(
+      db_, kCorrectionsSealedNotUnder,
+      [&](Stmt& s) {
+        s.Bind(1, static_cast<int64_t>(current_prefix.size()))
+            .BindBlob(2, current_prefix)
+            .Bind(3, int64_t{limit});
+      },
+      ReadCorrection);
+}
+
+Result<bool> SqliteTxn::ReplaceCorrectionDetails(int64_t id, const std::string& old_sealed,
+                                                 const std::string& new_sealed) {
+  KAKUNIN_PREPARE(s, db_, kReplaceCorrectionDetails);
+  KAKUNIN_RETURN_IF_ERROR(s.BindBlob(1, new_sealed).Bind(2, id).BindBlob(3, old_sealed).Exec());
+  return db_->Changes() == 1;
+}
+
 }  // namespace kakunin::store::sqlite::detail

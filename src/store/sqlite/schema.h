@@ -497,6 +497,12 @@ inline constexpr char kEraseCorrectionsBefore[] =
 inline constexpr char kEraseDisclosuresBefore[] =
     "DELETE FROM disclosures WHERE registered_at < ?1";
 inline constexpr char kErasePrintoutsBefore[] = "DELETE FROM printouts WHERE printed_at < ?1";
+// Field-key rotation of the sealed correction texts (as store/sqlite/sealed.cc for numbers).
+inline constexpr char kCorrectionsSealedNotUnder[] =
+    "SELECT " KAKUNIN_CORRECTION_COLUMNS " FROM corrections "
+    "WHERE substr(details_sealed, 1, ?1) != ?2 ORDER BY id LIMIT ?3";
+inline constexpr char kReplaceCorrectionDetails[] =
+    "UPDATE corrections SET details_sealed = ?1 WHERE id = ?2 AND details_sealed = ?3";
 
 // --- meta ---
 inline constexpr char kGetMeta[] = "SELECT value FROM meta WHERE key = ?1";

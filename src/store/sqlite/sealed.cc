@@ -14,8 +14,11 @@ constexpr char kSealedNotUnder[] =
     "WHERE version_id > ? AND substr(sealed_number, 1, ?) != ? ORDER BY version_id LIMIT ?";
 constexpr char kReplaceSealed[] =
     "UPDATE versions SET sealed_number = ? WHERE version_id = ? AND sealed_number = ?";
+// Sealed individual numbers and sealed correction texts (store/disclosure_store.h): an older key
+// may be retired only when neither holds a value under it.
 constexpr char kCountSealedNotUnder[] =
-    "SELECT count(*) FROM versions WHERE substr(sealed_number, 1, ?) != ?";
+    "SELECT (SELECT count(*) FROM versions WHERE substr(sealed_number, 1, ?1) != ?2) + "
+    "(SELECT count(*) FROM corrections WHERE substr(details_sealed, 1, ?1) != ?2)";
 
 }  // namespace
 

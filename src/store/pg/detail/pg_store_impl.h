@@ -282,6 +282,10 @@ class PgTxn : public RegistryTxn {
                           const std::string& answered_by) override;
   Result<int64_t> InsertPrintout(const PrintoutRow& row) override;
   Result<int64_t> EraseDisclosuresBefore(int64_t before, bool dry_run) override;
+  Result<std::vector<CorrectionRow>> CorrectionsSealedNotUnder(const std::string& current_prefix,
+                                                               int limit) override;
+  Result<bool> ReplaceCorrectionDetails(int64_t id, const std::string& old_sealed,
+                                        const std::string& new_sealed) override;
   // --- field-key rotation (sealed.cc) ---
   Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& current_prefix,
                                                              int64_t after_version_id,

@@ -249,6 +249,10 @@ class SqliteTxn final : public RegistryTxn {
                           const std::string& answered_by) override;
   Result<int64_t> InsertPrintout(const PrintoutRow& row) override;
   Result<int64_t> EraseDisclosuresBefore(int64_t before, bool dry_run) override;
+  Result<std::vector<CorrectionRow>> CorrectionsSealedNotUnder(const std::string& current_prefix,
+                                                               int limit) override;
+  Result<bool> ReplaceCorrectionDetails(int64_t id, const std::string& old_sealed,
+                                        const std::string& new_sealed) override;
 
  private:
   Status Run(const std::string& sql);
