@@ -648,8 +648,22 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
     await page.screenshot({ path: `${shots}/disclosure-registered.png`, fullPage: true });
   }
 
+  // The clerk who took the request does not print its notice: a second clerk decides it.
+  const own = await api(desk1, 'POST', `/v1/disclosures/${n}/notice`);
+  assert.equal(own.status, 403, `the registering clerk's own notice: ${show(own)}`);
+  const desk2 = await createWithRole('desk2', '県窓二郎', '県民課', 'operator');
+  const nom2 = await api(sec1, 'POST', '/v1/operators/desk2/nominations',
+    { purpose: 'disclosure.self', from: isoDate(today), to: isoDate(to) });
+  assert.ok(nom2.status >= 200 && nom2.status < 300, `nomination: ${show(nom2)}`);
+  await login(desk2);
+  await openDesk(desk2);
+  const page2 = desk2.page;
+  assert.equal(await page2.locator('#desk').isVisible(), true, desk2.refusals.join('\n'));
+  const row2 = page2.locator(`#list-body tr[data-disclosure="${n}"]`);
+  await row2.waitFor({ state: 'attached' });
+
   // 2. Print the decision notice: a real download of a PDF that pdftotext reads.
-  const notice = await downloadBy(desk1, 'printing the notice', row.locator('button[data-action="notice"]'));
+  const notice = await downloadBy(desk2, 'printing the notice', row2.locator('button[data-action="notice"]'));
   assert.equal(notice.suggestedFilename(), `disclosure-${n}.pdf`);
   assert.equal(await notice.failure(), null);
   const pdfFile = path.join(tmp, `disclosure-${n}.pdf`);
@@ -659,12 +673,12 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   const text = await pdfText(pdfFile);
   assert.ok(text.includes('本人確認情報開示決定通知書'), `the title in the notice:\n${text.slice(0, 600)}`);
   assert.ok(text.includes(`開示第${n}号`), `the request's number in the notice:\n${text.slice(0, 600)}`);
-  await page.locator(`#list-body tr[data-disclosure="${n}"][data-status="disclosed"]`).waitFor({ state: 'attached' });
-  assert.match(await row.locator('[data-field="status"]').textContent(), /開示/);
-  assert.equal(await row.locator('[data-field="documents"]').textContent(), '1');
+  await page2.locator(`#list-body tr[data-disclosure="${n}"][data-status="disclosed"]`).waitFor({ state: 'attached' });
+  assert.match(await row2.locator('[data-field="status"]').textContent(), /開示/);
+  assert.equal(await row2.locator('[data-field="documents"]').textContent(), '1');
 
   // 3. The access statement the notice printed the digest of.
-  const statement = await downloadBy(desk1, 'fetching the statement', row.locator('button[data-action="statement"]'));
+  const statement = await downloadBy(desk2, 'fetching the statement', row2.locator('button[data-action="statement"]'));
   assert.equal(statement.suggestedFilename(), `statement-${n}.json`);
   const statementFile = path.join(tmp, `statement-${n}.json`);
   await statement.saveAs(statementFile);
@@ -673,36 +687,36 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   assert.ok(!(await readFile(statementFile, 'utf8')).includes(residentCode), 'the statement names nobody in clear');
 
   // 4. Details, and a correction request that goes to the municipality.
-  await deskStep(desk1, 'opening the details', () => row.locator('button[data-action="detail"]').click(),
-    () => page.locator('#correction-form').waitFor({ state: 'visible' }));
-  assert.equal(await page.locator('#detail-number').textContent(), n);
-  assert.equal(await page.locator('#detail-status').getAttribute('data-status'), 'disclosed');
-  assert.equal(await page.locator('#corrections-empty').isVisible(), true);
-  assert.equal(await page.locator('#correction-fields input[type="checkbox"]').count(), 9);
-  await deskStep(desk1, 'registering the correction request',
+  await deskStep(desk2, 'opening the details', () => row2.locator('button[data-action="detail"]').click(),
+    () => page2.locator('#correction-form').waitFor({ state: 'visible' }));
+  assert.equal(await page2.locator('#detail-number').textContent(), n);
+  assert.equal(await page2.locator('#detail-status').getAttribute('data-status'), 'disclosed');
+  assert.equal(await page2.locator('#corrections-empty').isVisible(), true);
+  assert.equal(await page2.locator('#correction-fields input[type="checkbox"]').count(), 9);
+  await deskStep(desk2, 'registering the correction request',
     async () => {
-      await page.locator('#item-address').check();
-      await page.locator('#item-name_kana').check();
-      await page.locator('#correction-details').fill('転居前の住所のままです。\n振り仮名の濁点が抜けています。');
-      await page.locator('#correction-submit').click();
+      await page2.locator('#item-address').check();
+      await page2.locator('#item-name_kana').check();
+      await page2.locator('#correction-details').fill('転居前の住所のままです。\n振り仮名の濁点が抜けています。');
+      await page2.locator('#correction-submit').click();
     },
-    () => shownOrRefused(page.locator('#correction-done'), page.locator('#correction-problem'), 'the correction request'));
-  const correction = page.locator('#corrections-body tr').first();
+    () => shownOrRefused(page2.locator('#correction-done'), page2.locator('#correction-problem'), 'the correction request'));
+  const correction = page2.locator('#corrections-body tr').first();
   await correction.waitFor({ state: 'attached' });
-  assert.equal(await page.locator('#corrections-body tr').count(), 1);
+  assert.equal(await page2.locator('#corrections-body tr').count(), 1);
   assert.equal(await correction.getAttribute('data-status'), 'open');
   assert.match(await correction.locator('[data-field="status"]').textContent(), /未回答/);
   assert.equal(await correction.locator('[data-field="outcome"]').textContent(), '—');
   assert.match(await correction.textContent(), /住所/);
-  assert.equal(await page.locator('#correction-details').inputValue(), '', 'the text leaves the screen once registered');
-  const shown = await api(desk1, 'GET', `/v1/disclosures/${n}`);
+  assert.equal(await page2.locator('#correction-details').inputValue(), '', 'the text leaves the screen once registered');
+  const shown = await api(desk2, 'GET', `/v1/disclosures/${n}`);
   assert.equal(shown.status, 200, show(shown));
   assert.equal(shown.body.corrections.length, 1, show(shown));
   assert.deepEqual([...shown.body.corrections[0].fields].sort(), ['address', 'name_kana']);
   assert.equal(shown.body.corrections[0].status, 'open');
   if (shots) {
-    await ensureActive(desk1);
-    await page.screenshot({ path: `${shots}/disclosure-detail.png`, fullPage: true });
+    await ensureActive(desk2);
+    await page2.screenshot({ path: `${shots}/disclosure-detail.png`, fullPage: true });
   }
 
   // A request received 20 days ago and still undecided is past its due day (14 days by default).
@@ -718,6 +732,7 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
     () => lateRow.waitFor({ state: 'attached' }));
   assert.equal(await lateRow.getAttribute('class'), 'overdue');
   assert.match(await lateRow.textContent(), /期限超過/);
+  await row.waitFor({ state: 'attached' });
   assert.doesNotMatch(await row.textContent(), /期限超過/);
   if (shots) {
     await ensureActive(desk1);
