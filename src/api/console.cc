@@ -64,6 +64,31 @@ const std::vector<ConsoleRule> kRules = {
     {"GET", "/v1/disclosures/{n}/statement", false, false, {"operator"}, true},
     {"POST", "/v1/disclosures/{n}/corrections", false, false, {"operator"}, true},
     {"GET", "/v1/printouts", false, false, {"security_manager", "auditor"}, false},
+    // The staff's registers (registry/registers.h): training, contractors and their workers,
+    // self-inspections, audits and log reviews. The desk checks the finer rules (who records
+    // which kind of review).
+    {"POST", "/v1/trainings", false, false, {"security_chief", "security_manager"}, false},
+    {"GET",
+     "/v1/trainings",
+     false,
+     false,
+     {"security_chief", "security_manager", "auditor"},
+     false},
+    {"POST", "/v1/contracts", false, false, {"security_chief"}, false},
+    {"GET",
+     "/v1/contracts",
+     false,
+     false,
+     {"security_chief", "security_manager", "access_manager", "auditor"},
+     false},
+    {"POST", "/v1/contracts/{n}/workers", false, false, {"security_chief"}, false},
+    {"POST",
+     "/v1/reviews",
+     false,
+     false,
+     {"security_chief", "auditor", "security_manager", "access_manager"},
+     false},
+    {"GET", "/v1/reviews", false, false, {"security_chief", "auditor", "security_manager"}, false},
 };
 
 // Matches a path against a route template; fills `params` with the {…} segments.
@@ -327,6 +352,10 @@ class ConsoleService::Impl {
     if (route.rfind("/v1/disclosures", 0) == 0 || route == "/v1/printouts") {
       return Disclosures(req, who, route, params, terminal);
     }
+    if (route.rfind("/v1/trainings", 0) == 0 || route.rfind("/v1/contracts", 0) == 0 ||
+        route.rfind("/v1/reviews", 0) == 0) {
+      return Registers(req, who, route, params, terminal);
+    }
     if (rule->needs_nomination) {
       // The resident use cases (Gateway) read from snapshots of their own.
       const registry::Caller caller = registry::Caller::ForOperator(who, terminal, session->token);
@@ -471,6 +500,168 @@ class ConsoleService::Impl {
                               ",\"disclosure_id\":" + std::to_string(n) +
                               ",\"status\":\"open\"}",
                           201);
+    }
+    return Problem(ApiError::kRouteNotFound, rid);
+  }
+
+  static const char* TrainingLabel(const std::string& kind) {
+    return kind == "operator" ? "操作者研修" : kind == "manager" ? "管理者研修" : "";
+  }
+
+  static const char* ReviewLabel(const std::string& kind) {
+    return kind == "self_inspection" ? "自己点検"
+           : kind == "audit"         ? "監査"
+           : kind == "log_review"    ? "操作履歴の確認"
+                                     : "";
+  }
+
+  // The staff's registers (registry/registers.h): no resident data in or out.
+  Response Registers(const Request& req, const registry::OperatorView& who,
+                     const std::string& route, const std::vector<std::string>& params,
+                     const std::string& terminal) {
+    const std::string& rid = req.request_id;
+    const registry::RegisterDesk* desk = options_.registers;
+    if (desk == nullptr) return Problem(ApiError::kRouteNotFound, rid);
+    const registry::Actor actor{"operator:" + who.row.operator_id, terminal};
+    auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
+    if (!req.query.empty()) return Problem(ApiError::kInvalidRequest, rid, "no query here");
+    if (req.method == "GET") {
+      if (route == "/v1/trainings") {
+        auto rows = desk->Trainings(who, actor);
+        if (!rows.ok()) return fail(rows.status());
+        std::string o = "{\"trainings\":[";
+        for (size_t i = 0; i < rows->size(); ++i) {
+          const registry::Training& t = (*rows)[i];
+          o += (i ? "," : "") + std::string("{\"training_id\":") + std::to_string(t.id) +
+               ",\"held_on\":" + Str(t.held_on) + ",\"kind\":" + Str(t.kind) +
+               ",\"kind_label\":" + Str(TrainingLabel(t.kind)) + ",\"title\":" + Str(t.title) +
+               ",\"attendees\":[";
+          for (size_t j = 0; j < t.attendees.size(); ++j) o += (j ? "," : "") + Str(t.attendees[j]);
+          o += "],\"recorded_at\":" + Str(JstIsoTime(t.recorded_at)) +
+               ",\"recorded_by\":" + Str(t.recorded_by) + "}";
+        }
+        return JsonResponse(o + "]}");
+      }
+      if (route == "/v1/contracts") {
+        auto rows = desk->Contracts(who, actor);
+        if (!rows.ok()) return fail(rows.status());
+        std::string o = "{\"contracts\":[";
+        for (size_t i = 0; i < rows->size(); ++i) {
+          const registry::Contract& c = (*rows)[i];
+          o += (i ? "," : "") + std::string("{\"contract_id\":") + std::to_string(c.id) +
+               ",\"company\":" + Str(c.company) + ",\"work\":" + Str(c.work) +
+               ",\"from\":" + Str(c.from) + ",\"to\":" + Str(c.to) +
+               ",\"subcontracting\":" + Str(c.subcontracting);
+          if (!c.approved_on.empty()) o += ",\"approved_on\":" + Str(c.approved_on);
+          if (!c.pledge_received_on.empty()) {
+            o += ",\"pledge_received_on\":" + Str(c.pledge_received_on);
+          }
+          o += std::string(",\"in_force\":") + (c.in_force ? "true" : "false") +
+               ",\"recorded_at\":" + Str(JstIsoTime(c.recorded_at)) +
+               ",\"recorded_by\":" + Str(c.recorded_by) + ",\"workers\":[";
+          for (size_t j = 0; j < c.workers.size(); ++j) {
+            const registry::ContractWorker& w = c.workers[j];
+            o += (j ? "," : "") + std::string("{\"operator_id\":") + Str(w.operator_id) +
+                 ",\"added_at\":" + Str(JstIsoTime(w.added_at)) +
+                 ",\"added_by\":" + Str(w.added_by) + "}";
+          }
+          o += "]}";
+        }
+        return JsonResponse(o + "]}");
+      }
+      if (route == "/v1/reviews") {
+        auto rows = desk->Reviews(who, actor);
+        if (!rows.ok()) return fail(rows.status());
+        std::string o = "{\"reviews\":[";
+        for (size_t i = 0; i < rows->size(); ++i) {
+          const registry::Review& r = (*rows)[i];
+          o += (i ? "," : "") + std::string("{\"review_id\":") + std::to_string(r.id) +
+               ",\"kind\":" + Str(r.kind) + ",\"kind_label\":" + Str(ReviewLabel(r.kind)) +
+               ",\"period_from\":" + Str(r.period_from) + ",\"period_to\":" + Str(r.period_to) +
+               ",\"conducted_on\":" + Str(r.conducted_on) + ",\"result\":" + Str(r.result) +
+               ",\"summary\":" + Str(r.summary) +
+               ",\"recorded_at\":" + Str(JstIsoTime(r.recorded_at)) +
+               ",\"recorded_by\":" + Str(r.recorded_by) + "}";
+        }
+        return JsonResponse(o + "]}");
+      }
+      return Problem(ApiError::kRouteNotFound, rid);
+    }
+    if (route == "/v1/trainings") {
+      ApiError ignored;
+      auto body = ParseBody(req, {"held_on", "kind", "title", "attendees"}, &ignored);
+      if (!body.ok()) return Problem(ApiError::kInvalidRequest, rid, body.status().message());
+      registry::TrainingInput in;
+      for (auto [key, out] : {std::pair{"held_on", &in.held_on}, std::pair{"kind", &in.kind},
+                              std::pair{"title", &in.title}}) {
+        const text::JsonValue* v = body->Find(key);
+        if (v == nullptr || !v->is_string() || !v->well_formed()) {
+          return Problem(ApiError::kInvalidRequest, rid,
+                         std::string(key) + " is required (a string)");
+        }
+        *out = v->text();
+      }
+      const text::JsonValue* attendees = body->Find("attendees");
+      if (attendees == nullptr || !attendees->is_array() || attendees->items().size() > 200) {
+        return Problem(ApiError::kInvalidRequest, rid,
+                       "attendees (an array of 1 to 200 operator ids) is required");
+      }
+      for (const auto& a : attendees->items()) {
+        if (!a.is_string() || !a.well_formed()) {
+          return Problem(ApiError::kInvalidRequest, rid, "attendees must be operator ids");
+        }
+        in.attendees.push_back(a.text());
+      }
+      auto id = desk->RecordTraining(who, actor, in);
+      if (!id.ok()) return fail(id.status());
+      return JsonResponse("{\"training_id\":" + std::to_string(*id) + "}", 201);
+    }
+    if (route == "/v1/contracts") {
+      auto f = Fields(req, {"company", "work", "from", "to", "subcontracting", "approved_on",
+                            "pledge_received_on"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      registry::ContractInput in;
+      in.company = (*f)["company"];
+      in.work = (*f)["work"];
+      in.from = (*f)["from"];
+      in.to = (*f)["to"];
+      in.subcontracting = (*f)["subcontracting"];
+      in.approved_on = (*f)["approved_on"];
+      in.pledge_received_on = (*f)["pledge_received_on"];
+      auto id = desk->RecordContract(who, actor, in);
+      if (!id.ok()) return fail(id.status());
+      return JsonResponse("{\"contract_id\":" + std::to_string(*id) + "}", 201);
+    }
+    if (route == "/v1/contracts/{n}/workers") {
+      // A number that is not one is no contract's: the desk answers not_found.
+      long long n = 0;
+      if (!params[0].empty() && params[0].size() <= 18 &&
+          std::all_of(params[0].begin(), params[0].end(),
+                      [](char c) { return c >= '0' && c <= '9'; })) {
+        n = std::stoll(params[0]);
+      }
+      auto f = Fields(req, {"operator_id"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      const std::string op = (*f)["operator_id"];
+      Status st = desk->AddWorker(who, actor, n, op);
+      if (!st.ok()) return fail(st);
+      return JsonResponse(
+          "{\"contract_id\":" + std::to_string(n) + ",\"operator_id\":" + Str(op) + "}", 201);
+    }
+    if (route == "/v1/reviews") {
+      auto f = Fields(req, {"kind", "period_from", "period_to", "conducted_on", "result",
+                            "summary"});
+      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      registry::ReviewInput in;
+      in.kind = (*f)["kind"];
+      in.period_from = (*f)["period_from"];
+      in.period_to = (*f)["period_to"];
+      in.conducted_on = (*f)["conducted_on"];
+      in.result = (*f)["result"];
+      in.summary = (*f)["summary"];
+      auto id = desk->RecordReview(who, actor, in);
+      if (!id.ok()) return fail(id.status());
+      return JsonResponse("{\"review_id\":" + std::to_string(*id) + "}", 201);
     }
     return Problem(ApiError::kRouteNotFound, rid);
   }

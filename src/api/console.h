@@ -16,6 +16,7 @@
 #include "auth/webauthn.h"
 #include "registry/gateway.h"
 #include "registry/operators.h"
+#include "registry/registers.h"
 
 namespace kakunin::api {
 
@@ -52,6 +53,8 @@ struct ConsoleOptions {
   size_t max_sources = 10000;
   // The disclosure desk (a prefecture node); nullptr: its routes answer 404.
   const registry::DisclosureDesk* disclosures = nullptr;
+  // The staff's registers (training, contractors, reviews); nullptr: their routes answer 404.
+  const registry::RegisterDesk* registers = nullptr;
 };
 
 // Thread-safe.

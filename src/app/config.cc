@@ -227,7 +227,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
   }
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       t, {"role", "prefecture", "database", "key_file", "signing_key", "purposes", "retention",
-          "audit", "disclosure", "checks", "server", "console", "quotas", "upstream", "limits", "hsm"},
+          "audit", "disclosure", "operators", "checks", "server", "console", "quotas", "upstream", "limits", "hsm"},
       ""));
   NodeConfig c;
   c.data_dir = data_dir;
@@ -336,6 +336,17 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
         return Status::InvalidArgument("config: disclosure.due_days must be an integer 1..90");
       }
       c.disclosure_due_days = static_cast<int>(*n.value<int64_t>());
+    }
+  }
+  if (auto ot = t["operators"]) {
+    if (!ot.is_table()) return Status::InvalidArgument("config: [operators] must be a table");
+    const toml::table& o = *ot.as_table();
+    KAKUNIN_RETURN_IF_ERROR(CheckKeys(o, {"require_training"}, "operators."));
+    if (auto r = o["require_training"]) {
+      if (!r.is_boolean()) {
+        return Status::InvalidArgument("config: operators.require_training must be true or false");
+      }
+      c.operators_require_training = *r.value<bool>();
     }
   }
   if (auto lim = t["limits"]) {
@@ -518,6 +529,11 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     o << "[disclosure]\n"
       << "# Days from a disclosure request's arrival to the day its decision is due.\n"
       << "due_days = " << c.disclosure_due_days << "\n\n";
+  }
+  if (!c.operators_require_training) {
+    o << "[operators]\n"
+      << "# Nominations without this fiscal year's operator training (not the operating rules).\n"
+      << "require_training = false\n\n";
   }
   o
     << "[checks]\n"

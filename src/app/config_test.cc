@@ -41,6 +41,28 @@ TEST(ConfigTest, MapEveryCheckpointParsesAndRendersBack) {
   EXPECT_TRUE(back->audit_map_every_checkpoint);
 }
 
+// [operators] require_training: on unless set to false (the operating rules' 研修), kept when the
+// file is written back, and nothing but a boolean.
+TEST(ConfigTest, RequireTrainingIsOnUnlessTurnedOff) {
+  auto on = ParseNodeConfig("role = \"prefecture\"\nprefecture = 19\n", "/d");
+  ASSERT_TRUE(on.ok());
+  EXPECT_TRUE(on->operators_require_training);
+  EXPECT_EQ(RenderNodeConfig(*on).find("[operators]"), std::string::npos);
+  auto off = ParseNodeConfig(
+      "role = \"prefecture\"\nprefecture = 19\n[operators]\nrequire_training = false\n", "/d");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->operators_require_training);
+  auto back = ParseNodeConfig(RenderNodeConfig(*off), "/d");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(back->operators_require_training);
+  for (const char* bad : {"[operators]\nrequire_training = \"no\"\n",
+                          "[operators]\nrequire_trainings = false\n", "operators = 1\n"}) {
+    EXPECT_FALSE(
+        ParseNodeConfig(std::string("role = \"prefecture\"\nprefecture = 19\n") + bad, "/d").ok())
+        << bad;
+  }
+}
+
 // Regression (found by node_config_fuzzer): a path with a backslash or quote was written
 // unescaped, so the rendered file no longer parsed to the same configuration.
 TEST(ConfigTest, PathsWithEscapesRoundTrip) {

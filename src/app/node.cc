@@ -215,6 +215,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->gateway->UseStore(node->store.get());
   node->operators = std::make_unique<registry::OperatorDesk>(
       node->store.get(), node->log.get(), &node->clock, node->purposes.get());
+  node->operators->RequireTraining(node->config.operators_require_training);
   node->audit = std::make_unique<registry::AuditDesk>(node->store.get(), node->log.get(),
                                                      node->cipher.get());
   node->reports = std::make_unique<registry::HostReports>(
@@ -225,6 +226,8 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->registry->UseGaiji(node->gaiji.get());
   node->outbox = std::make_unique<registry::LinkOutbox>(
       node->config, node->store.get(), node->cipher.get(), &node->clock, node->log.get());
+  node->registers = std::make_unique<registry::RegisterDesk>(node->registry.get(),
+                                                            node->store.get(), &node->clock);
   if (node->config.role != registry::NodeRole::kNational) {
     registry::DisclosureDesk::Options disclosure;
     disclosure.due_days = node->config.disclosure_due_days;

@@ -30,6 +30,7 @@
 #include "registry/national.h"
 #include "registry/operators.h"
 #include "registry/purposes.h"
+#include "registry/registers.h"
 #include "registry/registry.h"
 #include "registry/write_queue.h"
 
@@ -54,6 +55,8 @@ struct Node {
   std::unique_ptr<registry::NationalDesk> national;   // forwarded changes (national node only)
   // Residents' disclosure and correction requests, the printout register (prefecture only).
   std::unique_ptr<registry::DisclosureDesk> disclosures;
+  // The staff's registers: training, contractors, reviews (registry/registers.h).
+  std::unique_ptr<registry::RegisterDesk> registers;
   registry::Actor actor;  // the OS user on this host: the CLI's actor in the operation log
 
   // Signs a checkpoint if the log grew, and keeps the newest signed checkpoint outside the

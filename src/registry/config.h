@@ -172,6 +172,9 @@ struct NodeConfig {
   // [disclosure] due_days: a disclosure request's decision is due this many days after the day
   // it arrived (registry/disclosure.h; 1..90).
   int disclosure_due_days = kDefaultDisclosureDueDays;
+  // [operators] require_training: an operator is nominated only after an operator training
+  // (操作者研修) attended in the current fiscal year (registry/registers.h). On by default.
+  bool operators_require_training = true;
   ResidentCodeCheck resident_code_check = ResidentCodeCheck::kFull;
   std::string purposes_file;  // absolute; "" = the built-in sample catalogue
   ServerConfig server;

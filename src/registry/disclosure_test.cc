@@ -117,7 +117,14 @@ class DisclosureTest : public testing::RegistryFixture {
                         KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
                         KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
                       }
-                      return Status::Ok();
+                      // This fiscal year's operator training, which a nomination needs.
+                      store::TrainingRow training;
+                      training.held_on = "2026-11-02";
+                      training.kind = "operator";
+                      training.title = "操作者研修";
+                      training.recorded_by = "sm";
+                      training.attendees = {"clerk", "clerk2", "op1"};
+                      return txn.InsertTraining(training).status();
                     })
                     .ok());
     ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk", kDisclosure, "2026-11-01", "2027-03-31")

@@ -71,7 +71,8 @@ class GatewayTest : public testing::RegistryFixture {
     other_.name = "山梨県教育委員会（別端末）";
     ASSERT_TRUE(gateway_->Register(other_, host_).ok());
 
-    // An operator "op1" and a security manager "sm", straight into the register.
+    // An operator "op1" (trained this fiscal year) and a security manager "sm", straight into
+    // the register.
     ASSERT_TRUE(store_
                     ->Write([&](store::RegistryTxn& txn) -> Status {
                       for (auto [id, role] :
@@ -83,7 +84,14 @@ class GatewayTest : public testing::RegistryFixture {
                         KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
                         KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
                       }
-                      return Status::Ok();
+                      // This fiscal year's operator training, which a nomination needs.
+                      store::TrainingRow training;
+                      training.held_on = "2026-11-20";
+                      training.kind = "operator";
+                      training.title = "操作者研修";
+                      training.recorded_by = "sm";
+                      training.attendees = {"op1"};
+                      return txn.InsertTraining(training).status();
                     })
                     .ok());
   }

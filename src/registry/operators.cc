@@ -87,6 +87,10 @@ bool OperatorView::NominatedFor(std::string_view purpose, const std::string& tod
   return false;
 }
 
+Date FiscalYearStart(const Date& day) {
+  return Date::FromYmd(day.month() >= 4 ? day.year() : day.year() - 1, 4, 1);
+}
+
 OperatorDesk::OperatorDesk(store::RegistryStore* store, const audit::AuditLog* log,
                            const Clock* clock, const PurposeCatalogue* purposes)
     : store_(store), log_(log), clock_(clock), purposes_(purposes) {}
@@ -305,7 +309,8 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
   }
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.role.grant");
   e.conditions = "request=" + std::to_string(request_id);
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  const std::string conditions = e.conditions;
+  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto req = txn.FindRoleRequest(request_id);
     if (!req.ok()) return req.status();
     if (!*req) return Status::NotFound("no such role request");
@@ -321,12 +326,30 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
             .WithReason("separation_of_duties");
       }
     }
+    // A contractor's staff (委託作業者) works under a contract the prefecture keeps: listed in
+    // the contractor register under one in force today, as this transaction sees it.
+    if ((*req)->role == "contractor") {
+      KAKUNIN_ASSIGN_OR_RETURN(
+          listed, txn.WorksUnderContract((*req)->operator_id, clock_->TodayJst().ToIso()));
+      if (!listed) {
+        return Status::FailedPrecondition(
+                   "the contractor role is approved only for a worker of a contract in force "
+                   "today: list the operator under their contract in the contractor register "
+                   "first (POST /v1/contracts/{n}/workers)")
+            .WithReason("contract_required");
+      }
+    }
     auto fresh = txn.ApproveRoleRequest(request_id, by.row.operator_id, clock_->NowMicros());
     if (!fresh.ok()) return fresh.status();
     if (!*fresh) return Status::FailedPrecondition("the request was already approved");
     return txn.InsertRole((*req)->operator_id, (*req)->role, clock_->NowMicros(),
                           by.row.operator_id);
   });
+  if (st.reason() == "contract_required") {
+    KAKUNIN_RETURN_IF_ERROR(
+        RecordRuleRefusal(by, "operator.role.grant", conditions, "contract_required"));
+  }
+  return st;
 }
 
 Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
@@ -355,7 +378,9 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.nominate");
   e.purpose = purpose;
   e.conditions = "operator=" + id + " from=" + from + " to=" + to;
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  const std::string conditions = e.conditions;
+  const Date today = clock_->TodayJst();
+  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
@@ -374,6 +399,19 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
             .WithReason("separation_of_duties");
       }
     }
+    // 研修: an operator reads resident data only after this fiscal year's operator training
+    // (the operating rules' 第1 5(2), 研修 each fiscal year), as this transaction sees it.
+    if (require_training_) {
+      const std::string fy = FiscalYearStart(today).ToIso();
+      KAKUNIN_ASSIGN_OR_RETURN(trained, txn.AttendedTraining(id, "operator", fy, today.ToIso()));
+      if (!trained) {
+        return Status::FailedPrecondition(
+                   "the operator has attended no operator training (操作者研修) in this fiscal "
+                   "year (from " + fy + "): record it in the training register first "
+                   "(POST /v1/trainings)")
+            .WithReason("training_required");
+      }
+    }
     store::NominationRow n;
     n.operator_id = id;
     n.purpose = purpose;
@@ -383,6 +421,21 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
     n.nominated_at = clock_->NowMicros();
     return txn.InsertNomination(n);
   });
+  if (st.reason() == "training_required") {
+    KAKUNIN_RETURN_IF_ERROR(
+        RecordRuleRefusal(by, "operator.nominate", conditions, "training_required", purpose));
+  }
+  return st;
+}
+
+Status OperatorDesk::RecordRuleRefusal(const OperatorView& by, const char* action,
+                                       const std::string& conditions, const char* reason,
+                                       const std::string& purpose) const {
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", action);
+  e.purpose = purpose;
+  e.conditions = conditions;
+  e.outcome = std::string("refused:") + reason;
+  return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
 }
 
 Status OperatorDesk::BindCertificate(const OperatorView& by, const std::string& id,

@@ -15,6 +15,7 @@
 #include "audit/log.h"
 #include "auth/webauthn.h"
 #include "core/clock.h"
+#include "core/date.h"
 #include "registry/purposes.h"
 #include "store/registry_store.h"
 
@@ -47,6 +48,9 @@ struct Enrolled {
   std::string token;  // the one-time enrolment token (only its hash is stored)
 };
 
+// The first day of the Japanese fiscal year (年度: April 1 to March 31) `day` falls in.
+Date FiscalYearStart(const Date& day);
+
 // Failures in a row that lock an account (docs/operators.md).
 inline constexpr int kMaxFailedLogins = 5;
 
@@ -62,6 +66,10 @@ class OperatorDesk {
   // systems' API) instead of a transaction of its own. `queue` must outlive its use; nullptr
   // goes back to direct writes. Not thread-safe: set it before serving, clear it after.
   void UseWriteQueue(WriteQueue* queue) { queue_ = queue; }
+
+  // [operators] require_training (default on): a nomination needs an operator training
+  // (操作者研修) attended in the current fiscal year (registry/registers.h). Set before serving.
+  void RequireTraining(bool on) { require_training_ = on; }
 
   Result<std::optional<OperatorView>> Load(store::RegistryReader& reader,
                                            const std::string& operator_id) const;
@@ -92,7 +100,12 @@ class OperatorDesk {
   Status SetStatus(const OperatorView& by, const std::string& id, const std::string& status) const;
   Result<int64_t> RequestRole(const OperatorView& by, const std::string& id,
                               const std::string& role) const;
+  // The contractor role (委託先) only for someone listed as a worker of a contract in force today
+  // (registry/registers.h): kFailedPrecondition (reason contract_required, recorded) otherwise.
   Status ApproveRole(const OperatorView& by, int64_t request_id) const;
+  // Only an active holder of the operator role, and (RequireTraining) only one who attended an
+  // operator training this fiscal year: kFailedPrecondition (reason training_required,
+  // recorded) otherwise.
   Status Nominate(const OperatorView& by, const std::string& id, const std::string& purpose,
                   const std::string& from, const std::string& to) const;
   // An IC card: the SHA-256 of its certificate's SPKI (64 hex digits). A key registered as a
@@ -152,12 +165,17 @@ class OperatorDesk {
                const std::function<Status(store::RegistryTxn&)>& change) const;
   Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;
   Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id) const;
+  // A change refused by a rule of the registers (training_required, contract_required): recorded.
+  Status RecordRuleRefusal(const OperatorView& by, const char* action,
+                           const std::string& conditions, const char* reason,
+                           const std::string& purpose = "") const;
 
   store::RegistryStore* store_;
   const audit::AuditLog* log_;
   const Clock* clock_;
   const PurposeCatalogue* purposes_;
   WriteQueue* queue_ = nullptr;
+  bool require_training_ = true;
 };
 
 }  // namespace kakunin::registry

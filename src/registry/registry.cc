@@ -70,6 +70,16 @@ Status Registry::RecordWith(audit::AuditEntry entry,
   });
 }
 
+Status Registry::RecordCompleted(
+    audit::AuditEntry entry,
+    const std::function<Status(store::RegistryTxn&, audit::AuditEntry&)>& change) const {
+  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    audit::AuditEntry e = entry;  // a retried job starts from the entry as given
+    KAKUNIN_RETURN_IF_ERROR(change(txn, e));
+    return log_->Append(txn, std::move(e)).status();
+  });
+}
+
 Status Registry::Checkpoint() const {
   return store_->Write([&](store::RegistryTxn& txn) { return log_->WriteCheckpoint(txn); });
 }

@@ -259,6 +259,11 @@ class Registry {
   // changes owned by other use cases (the client register).
   Status RecordWith(audit::AuditEntry entry,
                     const std::function<Status(store::RegistryTxn&)>& change) const;
+  // As RecordWith, where `change` completes the entry before it is appended (the number the
+  // store gave a row it inserted, say).
+  Status RecordCompleted(
+      audit::AuditEntry entry,
+      const std::function<Status(store::RegistryTxn&, audit::AuditEntry&)>& change) const;
   // Signs a checkpoint if the log grew (at the end of a command, at shutdown).
   Status Checkpoint() const;
 

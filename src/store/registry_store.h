@@ -8,8 +8,9 @@
 // residents (store/resident_store.h), the operation log (store/audit_store.h), the client
 // register and node state (store/client_store.h) and the operator register
 // (store/operator_store.h), the 外字 register (store/gaiji_store.h) and residents' requests with
-// the printout register (store/disclosure_store.h). RegistryReader and RegistryTxn join them, so a caller holds one
-// reader or one transaction across aggregates.
+// the printout register (store/disclosure_store.h), and the staff's registers — training,
+// contractors, reviews (store/register_store.h). RegistryReader and RegistryTxn join them, so a
+// caller holds one reader or one transaction across aggregates.
 
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "store/link_store.h"
 #include "store/media_store.h"
 #include "store/operator_store.h"
+#include "store/register_store.h"
 #include "store/resident_store.h"
 
 namespace kakunin::store {
@@ -37,7 +39,8 @@ class RegistryReader : public ResidentReader,
                        public GaijiReader,
                        public MediaReader,
                        public LinkReader,
-                       public DisclosureReader {
+                       public DisclosureReader,
+                       public RegisterReader {
  public:
   ~RegistryReader() override = default;
   // Whether a pool may keep this reader for another call: false once the connection under it
@@ -77,7 +80,8 @@ class RegistryTxn : public ResidentWriter,
                     public GaijiWriter,
                     public MediaWriter,
                     public LinkWriter,
-                    public DisclosureWriter {
+                    public DisclosureWriter,
+                    public RegisterWriter {
  public:
   ~RegistryTxn() override = default;
 

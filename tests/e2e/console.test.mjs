@@ -439,6 +439,17 @@ test('sec1 becomes a security manager and nominates op1 for registry.maintenance
   assert.ok((await roles(sec1)).includes('security_manager'));
   const today = new Date();
   const to = new Date(today.getTime() + 30 * 86400_000);
+  // Not before op1 attended this fiscal year's operator training (研修の記録).
+  const untrained = await api(sec1, 'POST', '/v1/operators/op1/nominations',
+    { purpose: 'registry.maintenance', from: isoDate(today), to: isoDate(to) });
+  assert.equal(untrained.status, 409, show(untrained));
+  assert.equal(untrained.body.code, 'conflict', show(untrained));
+  const training = await api(sec1, 'POST', '/v1/trainings',
+    { held_on: isoDate(today), kind: 'operator', title: '操作者研修（本人確認情報の保護）', attendees: ['op1'] });
+  assert.equal(training.status, 201, `training: ${show(training)}`);
+  const trainings = await api(sec1, 'GET', '/v1/trainings');
+  assert.equal(trainings.status, 200, show(trainings));
+  assert.deepEqual(trainings.body.trainings[0].attendees, ['op1'], show(trainings));
   const r = await api(sec1, 'POST', '/v1/operators/op1/nominations',
     { purpose: 'registry.maintenance', from: isoDate(today), to: isoDate(to) });
   assert.ok(r.status >= 200 && r.status < 300, `nomination: ${show(r)}`);
@@ -598,6 +609,9 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   const desk1 = await createWithRole('desk1', '県窓子', '県民課', 'operator');
   const today = new Date();
   const to = new Date(today.getTime() + 30 * 86400_000);
+  const trained = await api(sec1, 'POST', '/v1/trainings',
+    { held_on: isoDate(today), kind: 'operator', title: '操作者研修（開示窓口）', attendees: ['desk1'] });
+  assert.equal(trained.status, 201, `training: ${show(trained)}`);
   const nom = await api(sec1, 'POST', '/v1/operators/desk1/nominations',
     { purpose: 'disclosure.self', from: isoDate(today), to: isoDate(to) });
   assert.ok(nom.status >= 200 && nom.status < 300, `nomination: ${show(nom)}`);
@@ -652,6 +666,9 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   const own = await api(desk1, 'POST', `/v1/disclosures/${n}/notice`);
   assert.equal(own.status, 403, `the registering clerk's own notice: ${show(own)}`);
   const desk2 = await createWithRole('desk2', '県窓二郎', '県民課', 'operator');
+  const trained2 = await api(sec1, 'POST', '/v1/trainings',
+    { held_on: isoDate(today), kind: 'operator', title: '操作者研修（開示窓口）', attendees: ['desk2'] });
+  assert.equal(trained2.status, 201, `training: ${show(trained2)}`);
   const nom2 = await api(sec1, 'POST', '/v1/operators/desk2/nominations',
     { purpose: 'disclosure.self', from: isoDate(today), to: isoDate(to) });
   assert.ok(nom2.status >= 200 && nom2.status < 300, `nomination: ${show(nom2)}`);

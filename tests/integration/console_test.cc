@@ -117,6 +117,12 @@ class ConsoleTest : public ::testing::Test {
     return **v;
   }
 
+  // This fiscal year's operator training for `id`, recorded by the bootstrap chief: what a
+  // nomination needs ([operators] require_training).
+  static void Train(const std::string& id);
+  // Lists `id` as a worker of a contract in force today: what the contractor role needs.
+  static void ListUnderContract(const std::string& id);
+
   // A security chief issues the enrolment link (never the access manager who created the
   // account), and the password is set as enrolment would (with a placeholder credential).
   static void Enrol(const std::string& id);
@@ -244,6 +250,30 @@ Staff& TheStaff() {
   reader = w->node->store->OpenReader();
   g_staff->access2 = **w->node->operators->Load(**reader, "access2");
   return *g_staff;
+}
+
+void ConsoleTest::Train(const std::string& id) {
+  registry::TrainingInput in;
+  in.held_on = w->node->clock.TodayJst().ToIso();
+  in.kind = "operator";
+  in.title = "操作者研修";
+  in.attendees = {id};
+  auto made = w->node->registers->RecordTraining(TheStaff().chief, {"operator:chief", "test"}, in);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+}
+
+void ConsoleTest::ListUnderContract(const std::string& id) {
+  const std::string today = w->node->clock.TodayJst().ToIso();
+  registry::ContractInput in;
+  in.company = "甲府システム株式会社";
+  in.work = "端末の保守";
+  in.from = today;
+  in.to = today;
+  in.subcontracting = "prohibited";
+  const registry::Actor chief{"operator:chief", "test"};
+  auto made = w->node->registers->RecordContract(TheStaff().chief, chief, in);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  ASSERT_TRUE(w->node->registers->AddWorker(TheStaff().chief, chief, *made, id).ok()) << id;
 }
 
 void ConsoleTest::Enrol(const std::string& id) {
@@ -393,6 +423,7 @@ TEST_F(ConsoleTest, AnAuditorHoldsNoOtherRoleAndReadsNothing) {
   EXPECT_EQ(desk().Nominate(sm, "op-sod", "registry.maintenance", "2000-01-01", "2000-12-31")
                 .code(),
             StatusCode::kInvalidArgument);
+  Train("op-sod");
   ASSERT_TRUE(desk().Nominate(sm, "op-sod", "registry.maintenance", today, today).ok());
   // An operator who also holds the auditor role (granted before the rule) reads nothing.
   registry::OperatorView both = Load("op-sod");
@@ -564,6 +595,7 @@ TEST_F(ConsoleTest, AReadWhileHaltedIsRefusedAndRecorded) {
     ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok()) << id;
   }
   Enrol("op-halt");
+  Train("op-halt");
   const std::string today = JstDate(SystemClock().NowMicros()).ToIso();
   ASSERT_TRUE(desk().Nominate(Load("sm-halt"), "op-halt", "registry.maintenance", today, today).ok());
   Signed s = SignIn("op-halt", Card("op-halt", staff.access));
@@ -603,8 +635,33 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
   // A request another clerk registered: the nominated subjects print its notice (the one who
   // registers a request never prints it: two people for a notice).
   int64_t disclosure_id = 0;
+  int64_t contract_id = 0;  // the security chief's contract, once made
+  std::string role_now;     // the role of the subject walking the table
   auto body_for = [&](const std::string& route) -> std::pair<std::string, std::string> {
     ++serial;
+    if (route == "/v1/trainings") {
+      return {route, "{\"held_on\":\"" + today +
+                         "\",\"kind\":\"operator\",\"title\":\"操作者研修\",\"attendees\":"
+                         "[\"target\"]}"};
+    }
+    if (route == "/v1/contracts") {
+      return {route, "{\"company\":\"甲府システム株式会社\",\"work\":\"端末の保守\",\"from\":\"" +
+                         today + "\",\"to\":\"" + today +
+                         "\",\"subcontracting\":\"approved\",\"approved_on\":\"" + today +
+                         "\",\"pledge_received_on\":\"" + today + "\"}"};
+    }
+    if (route == "/v1/contracts/{n}/workers") {
+      return {"/v1/contracts/" + std::to_string(contract_id) + "/workers",
+              "{\"operator_id\":\"target\"}"};
+    }
+    if (route == "/v1/reviews") {
+      // Each role records its own kind: the chief a self-inspection, the others log reviews.
+      return {route, std::string("{\"kind\":\"") +
+                         (role_now == "security_chief" ? "self_inspection" : "log_review") +
+                         "\",\"period_from\":\"" + today + "\",\"period_to\":\"" + today +
+                         "\",\"conducted_on\":\"" + today +
+                         "\",\"result\":\"no_findings\",\"summary\":\"操作履歴を確認した。\"}"};
+    }
     if (route == "/v1/operators") {
       return {"/v1/operators", "{\"operator_id\":\"made" + std::to_string(serial) +
                                    "\",\"name\":\"新人\",\"unit\":\"市町村課\"}"};
@@ -683,7 +740,13 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
     Enrol(id);
     auto n = desk().RequestRole(staff.access, id, subject.role);
     ASSERT_TRUE(n.ok());
+    if (subject.role == "contractor") {
+      // Not before they are listed under a contract in force.
+      EXPECT_EQ(desk().ApproveRole(staff.chief, *n).reason(), "contract_required");
+      ListUnderContract(id);
+    }
     ASSERT_TRUE(desk().ApproveRole(staff.chief, *n).ok());
+    role_now = subject.role;
     if (subject.nominated) {
       // A security manager nominates (made here as well).
       static bool made_sm = false;
@@ -693,6 +756,10 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
         ASSERT_TRUE(sm.ok() && r.ok() && desk().ApproveRole(staff.chief, *r).ok());
         made_sm = true;
       }
+      // Not before this fiscal year's operator training.
+      EXPECT_EQ(desk().Nominate(Load("sm"), id, "registry.maintenance", today, today).reason(),
+                "training_required");
+      Train(id);
       ASSERT_TRUE(desk().Nominate(Load("sm"), id, "registry.maintenance", today, today).ok());
       ASSERT_TRUE(desk().Nominate(Load("sm"), id, "stats.population", today, today).ok());
       ASSERT_TRUE(desk().Nominate(Load("sm"), id, "disclosure.self", today, today).ok());
@@ -700,6 +767,7 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
         auto clerk = desk().Create(staff.access, "clerk-reg", "受付", "");
         auto r = desk().RequestRole(staff.access, "clerk-reg", "operator");
         ASSERT_TRUE(clerk.ok() && r.ok() && desk().ApproveRole(staff.chief, *r).ok());
+        Train("clerk-reg");
         ASSERT_TRUE(desk().Nominate(Load("sm"), "clerk-reg", "disclosure.self", today, today).ok());
         registry::DisclosureInput in;
         in.purpose = "disclosure.self";
@@ -733,6 +801,19 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
       EXPECT_NE(r.status, 401) << rule.route << " " << r.body;
       if (allowed && rule.needs_nomination) {
         EXPECT_TRUE(r.status == 200 || r.status == 201) << rule.route << " " << r.body;
+      }
+      const std::string_view route_name = rule.route;
+      if (allowed && (route_name.starts_with("/v1/trainings") ||
+                      route_name.starts_with("/v1/contracts") ||
+                      route_name.starts_with("/v1/reviews"))) {
+        // The registers: every role the table lets in gets its answer.
+        EXPECT_TRUE(r.status == 200 || r.status == 201)
+            << subject.role << " " << rule.method << " " << rule.route << " " << r.body;
+      }
+      if (allowed && route_name == "/v1/contracts" && r.status == 201) {
+        auto made = text::ParseJson(r.body);
+        ASSERT_TRUE(made.ok() && made->Find("contract_id"));
+        contract_id = std::stoll(made->Find("contract_id")->text());
       }
       if (allowed && std::string_view(rule.route) == "/v1/disclosures" && r.status == 201) {
         auto made = text::ParseJson(r.body);

@@ -83,6 +83,15 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"GET", "/v1/disclosures/{n}/statement"}, Gives::kNothingPersonal},
       {{"POST", "/v1/disclosures/{n}/corrections"}, Gives::kNothingPersonal},
       {{"GET", "/v1/printouts"}, Gives::kNothingPersonal},
+      // The staff's registers: operator ids, companies, dates; free text holding a resident
+      // number is refused.
+      {{"POST", "/v1/trainings"}, Gives::kNothingPersonal},
+      {{"GET", "/v1/trainings"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/contracts"}, Gives::kNothingPersonal},
+      {{"GET", "/v1/contracts"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/contracts/{n}/workers"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/reviews"}, Gives::kNothingPersonal},
+      {{"GET", "/v1/reviews"}, Gives::kNothingPersonal},
       // A correction request, to the CS of the municipality holding the record.
       {{"GET", "/v1/corrections"}, Gives::kResidentData},
       {{"POST", "/v1/corrections/{correction_id}/result"}, Gives::kNothingPersonal},
@@ -362,6 +371,7 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
   ASSERT_TRUE(made.ok()) << made.status().ToString();
   for (const auto& e : *made) Enrol(e);
   const registry::OperatorView chief = Load("chief"), access = Load("access");
+  const std::string today = w->node->clock.TodayJst().ToIso();
   auto add = [&](const std::string& id, const std::string& role) {
     auto made_id = Desk().Create(access, id, "試験", "");
     ASSERT_TRUE(made_id.ok()) << id << " " << made_id.status().ToString();
@@ -371,7 +381,20 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
     Enrol(*link);
     auto n = Desk().RequestRole(access, id, role);
     ASSERT_TRUE(n.ok()) << id;
+    const registry::Actor as_chief{"operator:chief", "test"};
+    if (role == "contractor") {
+      // The contractor role only for a worker of a contract in force.
+      registry::ContractInput in{"甲府システム株式会社", "端末の保守", today, today, "prohibited", "", ""};
+      auto contract = w->node->registers->RecordContract(chief, as_chief, in);
+      ASSERT_TRUE(contract.ok()) << contract.status().ToString();
+      ASSERT_TRUE(w->node->registers->AddWorker(chief, as_chief, *contract, id).ok());
+    }
     ASSERT_TRUE(Desk().ApproveRole(chief, *n).ok()) << id;
+    if (role == "operator") {
+      // This fiscal year's operator training: what a nomination needs.
+      registry::TrainingInput in{today, "operator", "操作者研修", {id}};
+      ASSERT_TRUE(w->node->registers->RecordTraining(chief, as_chief, in).ok()) << id;
+    }
   };
   add("access2", "access_manager");
   add("secman", "security_manager");
@@ -381,7 +404,6 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
     EXPECT_TRUE(Desk().BindCertificate(id == "access" ? access2 : access, id, c.spki).ok()) << id;
     return c;
   };
-  const std::string today = w->node->clock.TodayJst().ToIso();
   std::vector<Subject> subjects;
   subjects.push_back({"no certificate (systems)", false, {}, "", true, false, {}});
   subjects.push_back({"municipal CS", false, kofu, "", true, false, {}, {"/v1/corrections"}});

@@ -427,6 +427,65 @@ CREATE TABLE printouts (
 ) STRICT;
 CREATE INDEX printouts_printed ON printouts (printed_at);
 )sql"},
+    {12, R"sql(
+-- The registers the operating rules require of the staff (store/register_store.h,
+-- docs/operators.md): training sessions with their attendees (研修の記録), contracts with their
+-- workers (委託先と委託作業者の名簿), self-inspections, audits and log reviews (点検・監査の記録).
+-- Operator ids and company names, no resident's data. Kept: nothing here is updated or erased,
+-- and ids (cited in the log and on paper) are never handed out again (AUTOINCREMENT).
+CREATE TABLE trainings (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  held_on TEXT NOT NULL CHECK (held_on GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+  kind TEXT NOT NULL CHECK (kind IN ('operator', 'manager')),
+  title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+  recorded_at INTEGER NOT NULL,
+  recorded_by TEXT NOT NULL
+) STRICT;
+CREATE INDEX trainings_held ON trainings (held_on, id);
+CREATE TABLE training_attendees (
+  training_id INTEGER NOT NULL REFERENCES trainings (id),
+  operator_id TEXT NOT NULL REFERENCES operators (operator_id),
+  PRIMARY KEY (training_id, operator_id)
+) STRICT, WITHOUT ROWID;
+-- The nomination rule's question: did this operator attend an operator training this year?
+CREATE INDEX training_attendees_operator ON training_attendees (operator_id, training_id);
+CREATE TABLE contracts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  company TEXT NOT NULL CHECK (length(company) BETWEEN 1 AND 200),
+  work TEXT NOT NULL CHECK (length(work) BETWEEN 1 AND 500),
+  valid_from TEXT NOT NULL CHECK (valid_from GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+  valid_to TEXT NOT NULL CHECK (valid_to GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+  subcontracting TEXT NOT NULL CHECK (subcontracting IN ('prohibited', 'approved')),
+  approved_on TEXT NOT NULL DEFAULT '',
+  pledge_received_on TEXT NOT NULL DEFAULT '',
+  recorded_at INTEGER NOT NULL,
+  recorded_by TEXT NOT NULL,
+  CHECK (valid_from <= valid_to),
+  -- 再委託 only with the prior written approval, whose date is kept.
+  CHECK ((subcontracting = 'approved') = (approved_on <> ''))
+) STRICT;
+CREATE TABLE contract_workers (
+  contract_id INTEGER NOT NULL REFERENCES contracts (id),
+  operator_id TEXT NOT NULL REFERENCES operators (operator_id),
+  added_at INTEGER NOT NULL,
+  added_by TEXT NOT NULL,
+  PRIMARY KEY (contract_id, operator_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX contract_workers_operator ON contract_workers (operator_id, contract_id);
+CREATE TABLE reviews (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('self_inspection', 'audit', 'log_review')),
+  period_from TEXT NOT NULL,
+  period_to TEXT NOT NULL,
+  conducted_on TEXT NOT NULL,
+  result TEXT NOT NULL CHECK (result IN ('no_findings', 'findings')),
+  summary TEXT NOT NULL CHECK (length(summary) BETWEEN 1 AND 2000),
+  recorded_at INTEGER NOT NULL,
+  recorded_by TEXT NOT NULL,
+  CHECK (period_from <= period_to AND period_to <= conducted_on)
+) STRICT;
+CREATE INDEX reviews_conducted ON reviews (conducted_on, id);
+)sql"},
 };
 
 // --- media register ---
@@ -503,6 +562,48 @@ inline constexpr char kCorrectionsSealedNotUnder[] =
     "WHERE substr(details_sealed, 1, ?1) != ?2 ORDER BY id LIMIT ?3";
 inline constexpr char kReplaceCorrectionDetails[] =
     "UPDATE corrections SET details_sealed = ?1 WHERE id = ?2 AND details_sealed = ?3";
+
+// --- the staff's registers (registers.cc) ---
+inline constexpr char kInsertTraining[] =
+    "INSERT INTO trainings (held_on, kind, title, recorded_at, recorded_by) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr char kInsertTrainingAttendee[] =
+    "INSERT INTO training_attendees (training_id, operator_id) VALUES (?1, ?2)";
+inline constexpr char kListTrainings[] =
+    "SELECT id, held_on, kind, title, recorded_at, recorded_by FROM trainings "
+    "ORDER BY held_on DESC, id DESC LIMIT ?1";
+// The attendees (workers) of the sessions (contracts) from the oldest id listed on; the caller
+// keeps those of the rows it listed. A session and its attendees are written in one transaction,
+// so every listed session finds all of them, on a store with a snapshot per statement too.
+inline constexpr char kListTrainingAttendees[] =
+    "SELECT training_id, operator_id FROM training_attendees WHERE training_id >= ?1 "
+    "ORDER BY training_id, operator_id";
+inline constexpr char kAttendedTraining[] =
+    "SELECT count(*) FROM training_attendees a JOIN trainings t ON t.id = a.training_id "
+    "WHERE a.operator_id = ?1 AND t.kind = ?2 AND t.held_on BETWEEN ?3 AND ?4";
+inline constexpr char kInsertContract[] =
+    "INSERT INTO contracts (company, work, valid_from, valid_to, subcontracting, approved_on, "
+    "pledge_received_on, recorded_at, recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+inline constexpr char kContractExists[] = "SELECT count(*) FROM contracts WHERE id = ?1";
+// The primary key decides: of two listings at once, one inserts and the other changes nothing.
+inline constexpr char kInsertContractWorker[] =
+    "INSERT INTO contract_workers (contract_id, operator_id, added_at, added_by) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (contract_id, operator_id) DO NOTHING";
+inline constexpr char kListContracts[] =
+    "SELECT id, company, work, valid_from, valid_to, subcontracting, approved_on, "
+    "pledge_received_on, recorded_at, recorded_by FROM contracts ORDER BY id DESC LIMIT ?1";
+inline constexpr char kListContractWorkers[] =
+    "SELECT contract_id, operator_id, added_at, added_by FROM contract_workers "
+    "WHERE contract_id >= ?1 ORDER BY contract_id, added_at, operator_id";
+inline constexpr char kWorksUnderContract[] =
+    "SELECT count(*) FROM contract_workers w JOIN contracts c ON c.id = w.contract_id "
+    "WHERE w.operator_id = ?1 AND c.valid_from <= ?2 AND ?2 <= c.valid_to";
+inline constexpr char kInsertReview[] =
+    "INSERT INTO reviews (kind, period_from, period_to, conducted_on, result, summary, "
+    "recorded_at, recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+inline constexpr char kListReviews[] =
+    "SELECT id, kind, period_from, period_to, conducted_on, result, summary, recorded_at, "
+    "recorded_by FROM reviews ORDER BY conducted_on DESC, id DESC LIMIT ?1";
 
 // --- meta ---
 inline constexpr char kGetMeta[] = "SELECT value FROM meta WHERE key = ?1";

@@ -109,6 +109,10 @@ class PgReader final : public RegistryReader {
   Result<std::vector<CorrectionRow>> OpenCorrections(const std::string& municipality_code,
                                                      int limit) override;
   Result<std::vector<PrintoutRow>> ListPrintouts(int limit) override;
+  // --- the staff's registers (registers.cc) ---
+  Result<std::vector<TrainingRow>> ListTrainings(int limit) override;
+  Result<std::vector<ContractRow>> ListContracts(int limit) override;
+  Result<std::vector<ReviewRow>> ListReviews(int limit) override;
   // --- link (link.cc) ---
   Result<std::vector<OutboxRow>> OutboxAfter(int64_t after, int limit) override;
   Result<OutboxBacklog> Backlog() override;
@@ -286,6 +290,16 @@ class PgTxn : public RegistryTxn {
                                                                int limit) override;
   Result<bool> ReplaceCorrectionDetails(int64_t id, const std::string& old_sealed,
                                         const std::string& new_sealed) override;
+
+  // --- the staff's registers (registers.cc) ---
+  Result<int64_t> InsertTraining(const TrainingRow& row) override;
+  Result<int64_t> InsertContract(const ContractRow& row) override;
+  Status InsertContractWorker(const ContractWorkerRow& row) override;
+  Result<int64_t> InsertReview(const ReviewRow& row) override;
+  Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
+                                const std::string& from, const std::string& to) override;
+  Result<bool> WorksUnderContract(const std::string& operator_id,
+                                  const std::string& day) override;
   // --- field-key rotation (sealed.cc) ---
   Result<std::vector<SealedNumberRow>> SealedNumbersNotUnder(const std::string& current_prefix,
                                                              int64_t after_version_id,

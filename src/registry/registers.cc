@@ -1,0 +1,446 @@
+#include "registry/registers.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/date.h"
+#include "registry/detail/registry_internal.h"
+#include "text/utf8.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr int kListLimit = 200;
+constexpr size_t kMaxAttendees = 200;
+
+constexpr const char* kTrainingRecord = "register.training.record";
+constexpr const char* kTrainingList = "register.training.list";
+constexpr const char* kContractRecord = "register.contract.record";
+constexpr const char* kContractWorker = "register.contract.worker";
+constexpr const char* kContractList = "register.contract.list";
+constexpr const char* kReviewRecord = "register.review.record";
+constexpr const char* kReviewList = "register.review.list";
+
+Status NotPermitted(const std::string& why) {
+  return Status::PermissionDenied(why).WithReason("not_permitted");
+}
+
+Status Invalid(const std::string& why) {
+  return Status::InvalidArgument(why).WithReason("invalid_request");
+}
+
+bool HasAny(const OperatorView& op, const std::vector<std::string>& roles) {
+  return std::any_of(roles.begin(), roles.end(), [&](const std::string& r) { return op.HasRole(r); });
+}
+
+// A date as the API spells it (YYYY-MM-DD, canonical).
+std::optional<Date> IsoDate(const std::string& s) {
+  auto d = ParseIsoDate(s).date;
+  if (!d || d->ToIso() != s) return std::nullopt;
+  return d;
+}
+
+// Free text of 1..`max` characters: well-formed UTF-8 without control characters (line breaks
+// too when `lines`), and no resident number in it.
+Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* field) {
+  size_t code_points = 0;
+  size_t at = 0;
+  while (at <= s.size()) {
+    size_t nl = lines ? s.find('\n', at) : std::string::npos;
+    std::string_view line =
+        std::string_view(s).substr(at, nl == std::string::npos ? std::string_view::npos : nl - at);
+    size_t n = 0;
+    if (text::CheckText(line, &n) != text::TextCheck::kOk) {
+      return Invalid(std::string(field) + " must be text (UTF-8, no control characters" +
+                     (lines ? " but line breaks)" : ")"));
+    }
+    code_points += n + 1;
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  if (s.empty() || code_points - 1 > max) {
+    return Invalid(std::string(field) + " must hold 1 to " + std::to_string(max) + " characters");
+  }
+  if (HoldsResidentNumber(s)) {
+    return Invalid(std::string(field) +
+                   " must not hold an 11- or 12-digit number (a resident code or an individual "
+                   "number): the registers keep no resident data");
+  }
+  return Status::Ok();
+}
+
+std::string RolesText(const std::vector<std::string>& roles) {
+  std::string out;
+  for (size_t i = 0; i < roles.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == roles.size() ? " or " : ", ") + roles[i];
+  }
+  return out;
+}
+
+const std::vector<std::string> kTrainingWriters = {"security_chief", "security_manager"};
+const std::vector<std::string> kTrainingReaders = {"security_chief", "security_manager",
+                                                   "auditor"};
+const std::vector<std::string> kContractWriters = {"security_chief"};
+const std::vector<std::string> kContractReaders = {"security_chief", "security_manager",
+                                                   "access_manager", "auditor"};
+const std::vector<std::string> kReviewReaders = {"security_chief", "auditor", "security_manager"};
+
+std::vector<std::string> ReviewWriters(const std::string& kind) {
+  if (kind == "self_inspection") return {"security_chief"};
+  if (kind == "audit") return {"auditor"};
+  if (kind == "log_review") return {"auditor", "security_manager", "access_manager"};
+  return {};
+}
+
+}  // namespace
+
+bool HoldsResidentNumber(std::string_view text) {
+  size_t run = 0;
+  auto ends = [&] { return run == 11 || run == 12; };
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t width = 0;
+    if (c >= '0' && c <= '9') {
+      width = 1;
+    } else if (c == 0xEF && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0xBC &&
+               static_cast<unsigned char>(text[i + 2]) >= 0x90 &&
+               static_cast<unsigned char>(text[i + 2]) <= 0x99) {
+      width = 3;  // U+FF10..U+FF19, full-width digits
+    }
+    if (width != 0) {
+      ++run;
+      i += width;
+      continue;
+    }
+    if (ends()) return true;
+    run = 0;
+    ++i;
+  }
+  return ends();
+}
+
+RegisterDesk::RegisterDesk(Registry* registry, store::RegistryStore* store, const Clock* clock)
+    : registry_(registry), store_(store), clock_(clock) {}
+
+Status RegisterDesk::Refuse(const Actor& actor, const char* action, Status why) const {
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(registry_->RefusalEntry(actor, action, "", why, {})));
+  return why;
+}
+
+Status RegisterDesk::RecordRead(const Actor& actor, const char* action, int64_t count) const {
+  audit::AuditEntry e = detail::ReadEntry(actor, action, "");
+  e.result_count = count;
+  e.outcome = "done";
+  // A read that cannot be recorded is not answered (DESIGN §5).
+  return registry_->Record(std::move(e));
+}
+
+Status RegisterDesk::RecordChange(
+    const OperatorView& op, const Actor& actor, const char* action, std::vector<std::string> roles,
+    const std::function<Status(store::RegistryTxn&, audit::AuditEntry&)>& write) const {
+  audit::AuditEntry e = detail::ReadEntry(actor, action, "");
+  e.outcome = "done";
+  const std::string id = op.row.operator_id;
+  Status st = registry_->RecordCompleted(
+      std::move(e), [&](store::RegistryTxn& txn, audit::AuditEntry& entry) -> Status {
+        // The actor as this transaction sees them: a suspension or a role taken away since the
+        // request was read counts.
+        KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+        KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
+        OperatorView now;
+        if (row) now.row = std::move(*row);
+        now.roles = std::move(held);
+        if (!row || !now.active() || !HasAny(now, roles)) {
+          return NotPermitted("only an active " + RolesText(roles) + " does this");
+        }
+        return write(txn, entry);
+      });
+  if (st.ok()) return st;
+  switch (st.code()) {
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kFailedPrecondition:
+      return Refuse(actor, action, st);
+    case StatusCode::kAlreadyExists:
+      return Refuse(actor, action,
+                    Status::FailedPrecondition(st.message()).WithReason("conflict"));
+    default:
+      return st;
+  }
+}
+
+// --- training ---
+
+Result<int64_t> RegisterDesk::RecordTraining(const OperatorView& op, const Actor& actor,
+                                             const TrainingInput& in) const {
+  if (!op.active() || !HasAny(op, kTrainingWriters)) {
+    return Refuse(actor, kTrainingRecord,
+                  NotPermitted("only a security chief or a security manager records training"));
+  }
+  const Date today = clock_->TodayJst();
+  auto held = IsoDate(in.held_on);
+  if (!held || *held > today) {
+    return Refuse(actor, kTrainingRecord,
+                  Invalid("held_on must be a date (YYYY-MM-DD), not in the future"));
+  }
+  if (in.kind != "operator" && in.kind != "manager") {
+    return Refuse(actor, kTrainingRecord, Invalid("kind must be operator or manager"));
+  }
+  if (Status st = CheckFreeText(in.title, 200, false, "title"); !st.ok()) {
+    return Refuse(actor, kTrainingRecord, st);
+  }
+  std::set<std::string> attendees;
+  for (const std::string& a : in.attendees) {
+    if (!IsValidOperatorId(a) || !attendees.insert(a).second) {
+      return Refuse(actor, kTrainingRecord,
+                    Invalid("attendees must be operator ids, each named once"));
+    }
+  }
+  if (attendees.empty() || attendees.size() > kMaxAttendees) {
+    return Refuse(actor, kTrainingRecord, Invalid("attendees must name 1 to 200 operators"));
+  }
+  store::TrainingRow row;
+  row.held_on = in.held_on;
+  row.kind = in.kind;
+  row.title = in.title;
+  row.recorded_at = clock_->NowMicros();
+  row.recorded_by = op.row.operator_id;
+  row.attendees.assign(attendees.begin(), attendees.end());
+  int64_t id = 0;
+  KAKUNIN_RETURN_IF_ERROR(RecordChange(
+      op, actor, kTrainingRecord, kTrainingWriters,
+      [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
+        for (const std::string& a : row.attendees) {
+          KAKUNIN_ASSIGN_OR_RETURN(found, txn.FindOperator(a));
+          if (!found) return Invalid("attendees must be operators of the register");
+        }
+        KAKUNIN_ASSIGN_OR_RETURN(made, txn.InsertTraining(row));
+        id = made;
+        e.conditions = "training=" + std::to_string(made) + " kind=" + row.kind;
+        e.result_count = static_cast<int64_t>(row.attendees.size());
+        return Status::Ok();
+      }));
+  return id;
+}
+
+Result<std::vector<Training>> RegisterDesk::Trainings(const OperatorView& op,
+                                                      const Actor& actor) const {
+  if (!op.active() || !HasAny(op, kTrainingReaders)) {
+    return Refuse(actor, kTrainingList,
+                  NotPermitted("only security chiefs, security managers and auditors read the "
+                               "training register"));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListTrainings(kListLimit));
+  std::vector<Training> out;
+  for (store::TrainingRow& r : rows) {
+    out.push_back(Training{r.id, r.held_on, r.kind, r.title, std::move(r.attendees),
+                           r.recorded_at, r.recorded_by});
+  }
+  KAKUNIN_RETURN_IF_ERROR(RecordRead(actor, kTrainingList, static_cast<int64_t>(out.size())));
+  return out;
+}
+
+// --- contracts ---
+
+Result<int64_t> RegisterDesk::RecordContract(const OperatorView& op, const Actor& actor,
+                                             const ContractInput& in) const {
+  if (!op.active() || !HasAny(op, kContractWriters)) {
+    return Refuse(actor, kContractRecord,
+                  NotPermitted("only a security chief records contracts"));
+  }
+  auto invalid = [&](const std::string& why) { return Refuse(actor, kContractRecord, Invalid(why)); };
+  if (Status st = CheckFreeText(in.company, 200, false, "company"); !st.ok()) {
+    return Refuse(actor, kContractRecord, st);
+  }
+  if (Status st = CheckFreeText(in.work, 500, false, "work"); !st.ok()) {
+    return Refuse(actor, kContractRecord, st);
+  }
+  auto from = IsoDate(in.from);
+  auto to = IsoDate(in.to);
+  if (!from || !to || *to < *from) {
+    return invalid("from and to must be dates (YYYY-MM-DD), from <= to");
+  }
+  const Date today = clock_->TodayJst();
+  if (in.subcontracting == "approved") {
+    auto approved = IsoDate(in.approved_on);
+    if (!approved || *approved > today) {
+      return invalid(
+          "approved_on must be the date of the written approval of subcontracting (YYYY-MM-DD, "
+          "not in the future)");
+    }
+  } else if (in.subcontracting == "prohibited") {
+    if (!in.approved_on.empty()) {
+      return invalid("approved_on is given only when subcontracting is approved");
+    }
+  } else {
+    return invalid("subcontracting must be prohibited or approved");
+  }
+  if (!in.pledge_received_on.empty()) {
+    auto pledge = IsoDate(in.pledge_received_on);
+    if (!pledge || *pledge > today) {
+      return invalid("pledge_received_on must be a date (YYYY-MM-DD), not in the future");
+    }
+  }
+  store::ContractRow row;
+  row.company = in.company;
+  row.work = in.work;
+  row.valid_from = in.from;
+  row.valid_to = in.to;
+  row.subcontracting = in.subcontracting;
+  row.approved_on = in.approved_on;
+  row.pledge_received_on = in.pledge_received_on;
+  row.recorded_at = clock_->NowMicros();
+  row.recorded_by = op.row.operator_id;
+  int64_t id = 0;
+  KAKUNIN_RETURN_IF_ERROR(RecordChange(
+      op, actor, kContractRecord, kContractWriters,
+      [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
+        KAKUNIN_ASSIGN_OR_RETURN(made, txn.InsertContract(row));
+        id = made;
+        e.conditions = "contract=" + std::to_string(made) + " subcontracting=" + row.subcontracting +
+                       " pledge=" + (row.pledge_received_on.empty() ? "no" : "yes");
+        return Status::Ok();
+      }));
+  return id;
+}
+
+Status RegisterDesk::AddWorker(const OperatorView& op, const Actor& actor, int64_t contract_id,
+                               const std::string& operator_id) const {
+  if (!op.active() || !HasAny(op, kContractWriters)) {
+    return Refuse(actor, kContractWorker,
+                  NotPermitted("only a security chief lists a contract's workers"));
+  }
+  if (!IsValidOperatorId(operator_id)) {
+    return Refuse(actor, kContractWorker, Invalid("operator_id must be an operator id"));
+  }
+  return RecordChange(
+      op, actor, kContractWorker, kContractWriters,
+      [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
+        KAKUNIN_ASSIGN_OR_RETURN(found, txn.FindOperator(operator_id));
+        if (!found) return Status::NotFound("no such operator").WithReason("not_found");
+        store::ContractWorkerRow w;
+        w.contract_id = contract_id;
+        w.operator_id = operator_id;
+        w.added_at = clock_->NowMicros();
+        w.added_by = op.row.operator_id;
+        Status st = txn.InsertContractWorker(w);
+        if (st.code() == StatusCode::kNotFound) {
+          return Status::NotFound("no such contract").WithReason("not_found");
+        }
+        KAKUNIN_RETURN_IF_ERROR(st);
+        e.conditions = "contract=" + std::to_string(contract_id) + " operator=" + operator_id;
+        return Status::Ok();
+      });
+}
+
+Result<std::vector<Contract>> RegisterDesk::Contracts(const OperatorView& op,
+                                                      const Actor& actor) const {
+  if (!op.active() || !HasAny(op, kContractReaders)) {
+    return Refuse(actor, kContractList,
+                  NotPermitted("only security chiefs, security and access managers and auditors "
+                               "read the contractor register"));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListContracts(kListLimit));
+  const std::string today = clock_->TodayJst().ToIso();
+  std::vector<Contract> out;
+  for (store::ContractRow& r : rows) {
+    Contract c;
+    c.id = r.id;
+    c.company = std::move(r.company);
+    c.work = std::move(r.work);
+    c.from = r.valid_from;
+    c.to = r.valid_to;
+    c.subcontracting = r.subcontracting;
+    c.approved_on = r.approved_on;
+    c.pledge_received_on = r.pledge_received_on;
+    c.in_force = r.valid_from <= today && today <= r.valid_to;
+    c.recorded_at = r.recorded_at;
+    c.recorded_by = r.recorded_by;
+    for (const auto& w : r.workers) c.workers.push_back({w.operator_id, w.added_at, w.added_by});
+    out.push_back(std::move(c));
+  }
+  KAKUNIN_RETURN_IF_ERROR(RecordRead(actor, kContractList, static_cast<int64_t>(out.size())));
+  return out;
+}
+
+// --- reviews ---
+
+Result<int64_t> RegisterDesk::RecordReview(const OperatorView& op, const Actor& actor,
+                                           const ReviewInput& in) const {
+  const std::vector<std::string> writers = ReviewWriters(in.kind);
+  if (!op.active() || !HasAny(op, {"security_chief", "auditor", "security_manager",
+                                   "access_manager"})) {
+    return Refuse(actor, kReviewRecord,
+                  NotPermitted("only security chiefs, auditors and security or access managers "
+                               "record reviews"));
+  }
+  if (writers.empty()) {
+    return Refuse(actor, kReviewRecord,
+                  Invalid("kind must be self_inspection, audit or log_review"));
+  }
+  if (!HasAny(op, writers)) {
+    return Refuse(actor, kReviewRecord,
+                  NotPermitted("a " + in.kind + " is recorded by a " + RolesText(writers)));
+  }
+  auto invalid = [&](const std::string& why) { return Refuse(actor, kReviewRecord, Invalid(why)); };
+  const Date today = clock_->TodayJst();
+  auto from = IsoDate(in.period_from);
+  auto to = IsoDate(in.period_to);
+  auto conducted = IsoDate(in.conducted_on);
+  if (!from || !to || *to < *from) {
+    return invalid("period_from and period_to must be dates (YYYY-MM-DD), from <= to");
+  }
+  if (!conducted || *conducted < *to || *conducted > today) {
+    return invalid(
+        "conducted_on must be a date (YYYY-MM-DD) not before period_to and not in the future");
+  }
+  if (in.result != "no_findings" && in.result != "findings") {
+    return invalid("result must be no_findings or findings");
+  }
+  if (Status st = CheckFreeText(in.summary, 2000, true, "summary"); !st.ok()) {
+    return Refuse(actor, kReviewRecord, st);
+  }
+  store::ReviewRow row;
+  row.kind = in.kind;
+  row.period_from = in.period_from;
+  row.period_to = in.period_to;
+  row.conducted_on = in.conducted_on;
+  row.result = in.result;
+  row.summary = in.summary;
+  row.recorded_at = clock_->NowMicros();
+  row.recorded_by = op.row.operator_id;
+  int64_t id = 0;
+  KAKUNIN_RETURN_IF_ERROR(RecordChange(
+      op, actor, kReviewRecord, writers,
+      [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
+        KAKUNIN_ASSIGN_OR_RETURN(made, txn.InsertReview(row));
+        id = made;
+        e.conditions =
+            "review=" + std::to_string(made) + " kind=" + row.kind + " result=" + row.result;
+        return Status::Ok();
+      }));
+  return id;
+}
+
+Result<std::vector<Review>> RegisterDesk::Reviews(const OperatorView& op,
+                                                  const Actor& actor) const {
+  if (!op.active() || !HasAny(op, kReviewReaders)) {
+    return Refuse(actor, kReviewList,
+                  NotPermitted("only security chiefs, auditors and security managers read the "
+                               "review register"));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListReviews(kListLimit));
+  std::vector<Review> out;
+  for (store::ReviewRow& r : rows) {
+    out.push_back(Review{r.id, r.kind, r.period_from, r.period_to, r.conducted_on, r.result,
+                         std::move(r.summary), r.recorded_at, r.recorded_by});
+  }
+  KAKUNIN_RETURN_IF_ERROR(RecordRead(actor, kReviewList, static_cast<int64_t>(out.size())));
+  return out;
+}
+
+}  // namespace kakunin::registry

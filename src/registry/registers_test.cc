@@ -1,0 +1,557 @@
+// The staff's registers (registry::RegisterDesk) on a real store (SQLite, or PostgreSQL with
+// KAKUNIN_TEST_STORE=postgresql): who records and reads the training, contractor and review
+// registers, what a malformed entry changes (nothing), what the log says of each call (ids and
+// counts, never the free text), and the rules of the operator register that rest on them — a
+// nomination needs an operator training in the current fiscal year, the contractor role a
+// contract in force.
+
+#include "registry/registers.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "audit/log.h"
+#include "registry/audit_desk.h"
+#include "registry/operators.h"
+#include "support/registry_fixture.h"
+
+namespace kakunin::registry {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTitle[] = "令和8年度 操作者研修（本人確認情報の保護）";
+constexpr char kCompany[] = "甲府システム株式会社";
+constexpr char kWork[] = "住基ネット端末の保守";
+constexpr char kSummary[] = "操作履歴を点検した。\n不審な照会はなかった。";
+
+class RegistersTest : public testing::RegistryFixture {
+ public:
+  RegistersTest()
+      : RegistryFixture("kakunin_registers_", Date::FromYmd(2026, 11, 20), /*with_gateway=*/true) {}
+
+  void SetUp() override {
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    operators_ = std::make_unique<OperatorDesk>(store_.get(), log_.get(), &clock_, purposes_.get());
+    audit_ = std::make_unique<AuditDesk>(store_.get(), log_.get(), cipher_.get());
+    desk_ = std::make_unique<RegisterDesk>(registry_.get(), store_.get(), &clock_);
+    // Operators straight into the register, one per role (two operators, one without a role).
+    ASSERT_TRUE(store_
+                    ->Write([&](store::RegistryTxn& txn) -> Status {
+                      for (auto [id, role] : {std::pair{"chief", "security_chief"},
+                                              std::pair{"am", "access_manager"},
+                                              std::pair{"sm", "security_manager"},
+                                              std::pair{"aud", "auditor"},
+                                              std::pair{"admin", "system_admin"},
+                                              std::pair{"op1", "operator"},
+                                              std::pair{"op2", "operator"},
+                                              std::pair{"con", "contractor"},
+                                              std::pair{"vendor", ""}}) {
+                        store::OperatorRow row;
+                        row.operator_id = id;
+                        row.name = id;
+                        row.status = "active";
+                        KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
+                        if (*role) KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
+  }
+
+  OperatorView Load(const std::string& id) {
+    auto reader = store_->OpenReader();
+    EXPECT_TRUE(reader.ok());
+    auto v = operators_->Load(**reader, id);
+    EXPECT_TRUE(v.ok() && *v) << id;
+    return **v;
+  }
+
+  Actor As(const std::string& id) { return Actor{"operator:" + id, "console@127.0.0.1"}; }
+
+  TrainingInput Training(const std::string& held_on = "2026-11-10",
+                         std::vector<std::string> attendees = {"op2", "op1"}) {
+    return TrainingInput{held_on, "operator", kTitle, std::move(attendees)};
+  }
+
+  ContractInput Contract(const std::string& from = "2026-04-01",
+                         const std::string& to = "2027-03-31") {
+    return ContractInput{kCompany, kWork, from, to, "prohibited", "", "2026-03-25"};
+  }
+
+  ReviewInput Review(const std::string& kind) {
+    return ReviewInput{kind, "2026-04-01", "2026-09-30", "2026-10-15", "no_findings", kSummary};
+  }
+
+  // The outcomes of `action`'s entries, oldest first, and their conditions.
+  std::vector<audit::AuditEntry> Entries(const std::string& action) {
+    auto reader = store_->OpenReader();
+    EXPECT_TRUE(reader.ok());
+    store::AuditQuery q;
+    q.action = action;
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    std::vector<audit::AuditEntry> out;
+    for (const auto& r : *rows) {
+      auto e = audit::DecodeStoredEntry(r);
+      EXPECT_TRUE(e.ok());
+      if (e.ok()) out.push_back(*e);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
+    return out;
+  }
+
+  std::vector<std::string> Outcomes(const std::string& action) {
+    std::vector<std::string> out;
+    for (const auto& e : Entries(action)) out.push_back(e.outcome);
+    return out;
+  }
+
+  // Every payload of the log, concatenated.
+  std::string AllPayloads() {
+    auto reader = store_->OpenReader();
+    store::AuditQuery q;
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    std::string all;
+    for (const auto& r : *rows) all += r.payload.value_or("") + r.actor + r.action + r.purpose;
+    return all;
+  }
+
+  size_t CountTrainings() {
+    auto reader = store_->OpenReader();
+    auto rows = (*reader)->ListTrainings(1000);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? rows->size() : 0;
+  }
+
+  void ExpectVerified() {
+    ASSERT_TRUE(registry_->Checkpoint().ok());
+    auto report = audit_->Verify();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->ok) << report->problem;
+  }
+
+  std::unique_ptr<OperatorDesk> operators_;
+  std::unique_ptr<AuditDesk> audit_;
+  std::unique_ptr<RegisterDesk> desk_;
+};
+
+TEST(FiscalYear, StartsOnTheFirstOfApril) {
+  EXPECT_EQ(FiscalYearStart(Date::FromYmd(2026, 11, 20)).ToIso(), "2026-04-01");
+  EXPECT_EQ(FiscalYearStart(Date::FromYmd(2027, 3, 31)).ToIso(), "2026-04-01");
+  EXPECT_EQ(FiscalYearStart(Date::FromYmd(2027, 4, 1)).ToIso(), "2027-04-01");
+  EXPECT_EQ(FiscalYearStart(Date::FromYmd(2026, 1, 10)).ToIso(), "2025-04-01");
+}
+
+TEST(ResidentNumbers, ElevenAndTwelveDigitRunsAreRefused) {
+  EXPECT_TRUE(HoldsResidentNumber("コード12345678901を照会"));
+  EXPECT_TRUE(HoldsResidentNumber("123456789012"));
+  EXPECT_TRUE(HoldsResidentNumber("番号１２３４５６７８９０１２"));  // full-width digits
+  EXPECT_TRUE(HoldsResidentNumber("１２３４５67890１"));              // mixed
+  EXPECT_FALSE(HoldsResidentNumber("1234567890"));
+  EXPECT_FALSE(HoldsResidentNumber("法人番号1234567890123"));  // 13 digits: a corporate number
+  EXPECT_FALSE(HoldsResidentNumber("12345-678901"));
+  EXPECT_FALSE(HoldsResidentNumber("令和8年11月20日"));
+}
+
+TEST_F(RegistersTest, TrainingIsRecordedAndListedNewestFirst) {
+  auto first = desk_->RecordTraining(Load("sm"), As("sm"), Training("2026-05-10", {"op1"}));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = desk_->RecordTraining(Load("chief"), As("chief"),
+                                      TrainingInput{"2026-11-20", "manager", "管理者研修",
+                                                    {"sm", "am", "chief"}});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_GT(*second, *first);
+  for (const char* reader : {"chief", "sm", "aud"}) {
+    auto list = desk_->Trainings(Load(reader), As(reader));
+    ASSERT_TRUE(list.ok()) << reader << " " << list.status().ToString();
+    ASSERT_EQ(list->size(), 2u);
+    EXPECT_EQ((*list)[0].id, *second);
+    EXPECT_EQ((*list)[0].kind, "manager");
+    EXPECT_EQ((*list)[0].attendees, (std::vector<std::string>{"am", "chief", "sm"}));
+    EXPECT_EQ((*list)[0].recorded_by, "chief");
+    EXPECT_EQ((*list)[1].held_on, "2026-05-10");
+    EXPECT_EQ((*list)[1].title, kTitle);
+  }
+  auto recorded = Entries("register.training.record");
+  ASSERT_EQ(recorded.size(), 2u);
+  EXPECT_EQ(recorded[0].conditions, "training=" + std::to_string(*first) + " kind=operator");
+  EXPECT_EQ(recorded[0].result_count, 1);
+  EXPECT_EQ(recorded[0].outcome, "done");
+  EXPECT_EQ(recorded[0].actor, "operator:sm");
+  EXPECT_EQ(recorded[1].result_count, 3);
+  auto listed = Entries("register.training.list");
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed[2].result_count, 2);
+  EXPECT_EQ(listed[2].actor, "operator:aud");
+}
+
+TEST_F(RegistersTest, OnlyTheirRolesRecordAndReadTrainingAndEachRefusalIsRecorded) {
+  for (const char* who : {"am", "aud", "admin", "op1", "con", "vendor"}) {
+    auto r = desk_->RecordTraining(Load(who), As(who), Training());
+    EXPECT_EQ(r.status().reason(), "not_permitted") << who;
+  }
+  for (const char* who : {"am", "admin", "op1", "con", "vendor"}) {
+    auto r = desk_->Trainings(Load(who), As(who));
+    EXPECT_EQ(r.status().reason(), "not_permitted") << who;
+  }
+  EXPECT_EQ(CountTrainings(), 0u);
+  EXPECT_EQ(Outcomes("register.training.record"),
+            std::vector<std::string>(6, "refused:not_permitted"));
+  EXPECT_EQ(Outcomes("register.training.list"),
+            std::vector<std::string>(5, "refused:not_permitted"));
+}
+
+TEST_F(RegistersTest, AMalformedTrainingChangesNothingAndIsRecorded) {
+  std::vector<TrainingInput> bad;
+  bad.push_back(Training("2026-11-21"));  // tomorrow
+  bad.push_back(Training("2026-11-31"));
+  bad.push_back(Training("20261110"));
+  bad.push_back(Training("2026-11-10", {}));
+  bad.push_back(Training("2026-11-10", {"op1", "op1"}));
+  bad.push_back(Training("2026-11-10", {"Op1"}));
+  bad.push_back(Training("2026-11-10", {"op1", "nobody"}));  // found missing in the transaction
+  std::vector<std::string> many;
+  for (int i = 0; i < 201; ++i) many.push_back("op" + std::to_string(i));
+  bad.push_back(Training("2026-11-10", many));
+  TrainingInput kind = Training();
+  kind.kind = "contractor";
+  bad.push_back(kind);
+  for (std::string title : {std::string(), std::string(201, 'x'), std::string("研修\n二行目"),
+                            std::string("住民票コード12345678901の扱い")}) {
+    TrainingInput t = Training();
+    t.title = title;
+    bad.push_back(t);
+  }
+  for (const TrainingInput& in : bad) {
+    auto r = desk_->RecordTraining(Load("sm"), As("sm"), in);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << in.held_on << " " << in.title;
+    EXPECT_EQ(r.status().reason(), "invalid_request");
+  }
+  EXPECT_EQ(CountTrainings(), 0u);
+  EXPECT_EQ(Outcomes("register.training.record"),
+            std::vector<std::string>(bad.size(), "refused:invalid_request"));
+  EXPECT_THAT(AllPayloads(), Not(HasSubstr("12345678901")));
+}
+
+TEST_F(RegistersTest, AChangeIsCheckedAgainInTheRecordingTransaction) {
+  const OperatorView sm = Load("sm");  // read while still active
+  ASSERT_TRUE(store_->Write([](store::RegistryTxn& txn) {
+                      return txn.SetOperatorStatus("sm", "suspended");
+                    }).ok());
+  auto r = desk_->RecordTraining(sm, As("sm"), Training());
+  EXPECT_EQ(r.status().reason(), "not_permitted");
+  EXPECT_EQ(CountTrainings(), 0u);
+  EXPECT_EQ(Outcomes("register.training.record"),
+            std::vector<std::string>{"refused:not_permitted"});
+}
+
+// 研修 each fiscal year (年度, April to March): a nomination needs an operator training the
+// nominee attended since April 1 of this one.
+TEST_F(RegistersTest, ANominationNeedsThisFiscalYearsOperatorTraining) {
+  const OperatorView sm = Load("sm");
+  auto nominate = [&] {
+    return operators_->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20",
+                                "2027-03-31");
+  };
+  Status st = nominate();
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_EQ(st.reason(), "training_required");
+  // Last fiscal year's training does not count, nor a manager training, nor someone else's.
+  ASSERT_TRUE(desk_->RecordTraining(sm, As("sm"), Training("2026-03-31", {"op1"})).ok());
+  ASSERT_TRUE(desk_
+                  ->RecordTraining(sm, As("sm"),
+                                   TrainingInput{"2026-04-01", "manager", "管理者研修", {"op1"}})
+                  .ok());
+  ASSERT_TRUE(desk_->RecordTraining(sm, As("sm"), Training("2026-11-20", {"op2"})).ok());
+  EXPECT_EQ(nominate().reason(), "training_required");
+  EXPECT_TRUE(Load("op1").nominations.empty());
+  // The first day of the fiscal year counts.
+  ASSERT_TRUE(desk_->RecordTraining(sm, As("sm"), Training("2026-04-01", {"op1", "op2"})).ok());
+  st = nominate();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(Load("op1").nominations.size(), 1u);
+  auto nominations = Entries("operator.nominate");
+  ASSERT_EQ(nominations.size(), 3u);
+  EXPECT_EQ(nominations[0].outcome, "refused:training_required");
+  EXPECT_EQ(nominations[0].conditions, "operator=op1 from=2026-11-20 to=2027-03-31");
+  EXPECT_EQ(nominations[1].outcome, "refused:training_required");
+  EXPECT_EQ(nominations[2].outcome, "done");
+}
+
+TEST_F(RegistersTest, WithoutTheTrainingRuleANominationNeedsNoTraining) {
+  operators_->RequireTraining(false);
+  Status st =
+      operators_->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20", "2027-03-31");
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST_F(RegistersTest, ContractsAreRecordedWithTheirWorkers) {
+  const OperatorView chief = Load("chief");
+  auto ended = desk_->RecordContract(chief, As("chief"), Contract("2025-04-01", "2026-03-31"));
+  ASSERT_TRUE(ended.ok()) << ended.status().ToString();
+  ContractInput approved = Contract();
+  approved.subcontracting = "approved";
+  approved.approved_on = "2026-03-20";
+  approved.pledge_received_on = "";
+  auto current = desk_->RecordContract(chief, As("chief"), approved);
+  ASSERT_TRUE(current.ok()) << current.status().ToString();
+  // Listing needs an operator of the register, not yet the contractor role.
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *current, "vendor").ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *current, "con").ok());
+  EXPECT_EQ(desk_->AddWorker(chief, As("chief"), *current, "vendor").reason(), "conflict");
+  EXPECT_EQ(desk_->AddWorker(chief, As("chief"), *current + 100, "vendor").reason(), "not_found");
+  EXPECT_EQ(desk_->AddWorker(chief, As("chief"), *current, "nobody").reason(), "not_found");
+  for (const char* reader : {"chief", "sm", "am", "aud"}) {
+    auto list = desk_->Contracts(Load(reader), As(reader));
+    ASSERT_TRUE(list.ok()) << reader << " " << list.status().ToString();
+    ASSERT_EQ(list->size(), 2u);
+    const registry::Contract& c = (*list)[0];
+    EXPECT_EQ(c.id, *current);
+    EXPECT_TRUE(c.in_force);
+    EXPECT_EQ(c.subcontracting, "approved");
+    EXPECT_EQ(c.approved_on, "2026-03-20");
+    EXPECT_EQ(c.pledge_received_on, "");
+    ASSERT_EQ(c.workers.size(), 2u);
+    // By the time they were listed, then id (the fixed clock lists both at once).
+    EXPECT_EQ(c.workers[0].operator_id, "con");
+    EXPECT_EQ(c.workers[1].operator_id, "vendor");
+    EXPECT_EQ(c.workers[0].added_by, "chief");
+    EXPECT_FALSE((*list)[1].in_force);
+    EXPECT_EQ((*list)[1].pledge_received_on, "2026-03-25");
+    EXPECT_TRUE((*list)[1].workers.empty());
+  }
+  EXPECT_EQ(Outcomes("register.contract.worker"),
+            (std::vector<std::string>{"done", "done", "refused:conflict", "refused:not_found",
+                                      "refused:not_found"}));
+  auto workers = Entries("register.contract.worker");
+  EXPECT_EQ(workers[0].conditions, "contract=" + std::to_string(*current) + " operator=vendor");
+  auto recorded = Entries("register.contract.record");
+  ASSERT_EQ(recorded.size(), 2u);
+  EXPECT_EQ(recorded[1].conditions,
+            "contract=" + std::to_string(*current) + " subcontracting=approved pledge=no");
+}
+
+TEST_F(RegistersTest, OnlyTheSecurityChiefChangesTheContractorRegister) {
+  auto made = desk_->RecordContract(Load("chief"), As("chief"), Contract());
+  ASSERT_TRUE(made.ok());
+  for (const char* who : {"am", "sm", "aud", "admin", "op1", "con"}) {
+    EXPECT_EQ(desk_->RecordContract(Load(who), As(who), Contract()).status().reason(),
+              "not_permitted")
+        << who;
+    EXPECT_EQ(desk_->AddWorker(Load(who), As(who), *made, "vendor").reason(), "not_permitted")
+        << who;
+  }
+  for (const char* who : {"admin", "op1", "con", "vendor"}) {
+    EXPECT_EQ(desk_->Contracts(Load(who), As(who)).status().reason(), "not_permitted") << who;
+  }
+  EXPECT_EQ(Outcomes("register.contract.record"),
+            (std::vector<std::string>{"done", "refused:not_permitted", "refused:not_permitted",
+                                      "refused:not_permitted", "refused:not_permitted",
+                                      "refused:not_permitted", "refused:not_permitted"}));
+  EXPECT_EQ(Outcomes("register.contract.list"),
+            std::vector<std::string>(4, "refused:not_permitted"));
+}
+
+TEST_F(RegistersTest, AMalformedContractChangesNothing) {
+  std::vector<ContractInput> bad;
+  bad.push_back(Contract("2026-04-01", "2026-03-31"));
+  bad.push_back(Contract("2026-4-1", "2027-03-31"));
+  ContractInput c = Contract();
+  c.subcontracting = "approved";  // without the approval's date
+  bad.push_back(c);
+  c.approved_on = "2026-11-21";  // in the future
+  bad.push_back(c);
+  c = Contract();
+  c.approved_on = "2026-03-20";  // approval of a subcontracting that is prohibited
+  bad.push_back(c);
+  c = Contract();
+  c.subcontracting = "maybe";
+  bad.push_back(c);
+  c = Contract();
+  c.pledge_received_on = "2026-12-01";
+  bad.push_back(c);
+  c = Contract();
+  c.company = "";
+  bad.push_back(c);
+  c = Contract();
+  c.work = "個人番号123456789012の端末";
+  bad.push_back(c);
+  for (const ContractInput& in : bad) {
+    EXPECT_EQ(desk_->RecordContract(Load("chief"), As("chief"), in).status().reason(),
+              "invalid_request")
+        << in.from << " " << in.to << " " << in.subcontracting;
+  }
+  auto list = desk_->Contracts(Load("chief"), As("chief"));
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+  EXPECT_EQ(Outcomes("register.contract.record"),
+            std::vector<std::string>(bad.size(), "refused:invalid_request"));
+}
+
+// 委託: the contractor role only for someone the prefecture lists as a worker of a contract in
+// force; the access manager's request is fine, the security chief's approval checks it.
+TEST_F(RegistersTest, TheContractorRoleNeedsAContractInForce) {
+  const OperatorView chief = Load("chief");
+  auto request = operators_->RequestRole(Load("am"), "vendor", "contractor");
+  ASSERT_TRUE(request.ok()) << request.status().ToString();
+  Status st = operators_->ApproveRole(chief, *request);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_EQ(st.reason(), "contract_required");
+  // Listed under a contract that has ended: still no.
+  auto ended = desk_->RecordContract(chief, As("chief"), Contract("2025-04-01", "2026-03-31"));
+  ASSERT_TRUE(ended.ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *ended, "vendor").ok());
+  EXPECT_EQ(operators_->ApproveRole(chief, *request).reason(), "contract_required");
+  // And one that starts next month: not in force today either.
+  auto later = desk_->RecordContract(chief, As("chief"), Contract("2026-12-01", "2027-03-31"));
+  ASSERT_TRUE(later.ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *later, "vendor").ok());
+  EXPECT_EQ(operators_->ApproveRole(chief, *request).reason(), "contract_required");
+  EXPECT_TRUE(Load("vendor").roles.empty());
+  auto current = desk_->RecordContract(chief, As("chief"), Contract());
+  ASSERT_TRUE(current.ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *current, "vendor").ok());
+  st = operators_->ApproveRole(chief, *request);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(Load("vendor").roles, std::vector<std::string>{"contractor"});
+  EXPECT_EQ(Outcomes("operator.role.grant"),
+            (std::vector<std::string>{"refused:contract_required", "refused:contract_required",
+                                      "refused:contract_required", "done"}));
+  // Other roles need no contract.
+  auto other = operators_->RequestRole(Load("am"), "op2", "security_manager");
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(operators_->ApproveRole(chief, *other).ok());
+}
+
+TEST_F(RegistersTest, EachKindOfReviewHasItsRecorders) {
+  struct Case {
+    const char* who;
+    const char* kind;
+    bool allowed;
+  };
+  const std::vector<Case> cases = {
+      {"chief", "self_inspection", true}, {"chief", "audit", false},
+      {"chief", "log_review", false},     {"aud", "audit", true},
+      {"aud", "log_review", true},        {"aud", "self_inspection", false},
+      {"sm", "log_review", true},         {"sm", "self_inspection", false},
+      {"sm", "audit", false},             {"am", "log_review", true},
+      {"am", "audit", false},             {"op1", "log_review", false},
+      {"admin", "log_review", false},     {"con", "log_review", false},
+  };
+  std::vector<std::string> outcomes;
+  size_t made = 0;
+  for (const Case& c : cases) {
+    auto r = desk_->RecordReview(Load(c.who), As(c.who), Review(c.kind));
+    EXPECT_EQ(r.ok(), c.allowed) << c.who << " " << c.kind << " " << r.status().ToString();
+    if (!c.allowed) {
+      EXPECT_EQ(r.status().reason(), "not_permitted") << c.who << " " << c.kind;
+    }
+    outcomes.push_back(c.allowed ? "done" : "refused:not_permitted");
+    made += c.allowed;
+  }
+  EXPECT_EQ(Outcomes("register.review.record"), outcomes);
+  for (const char* reader : {"chief", "aud", "sm"}) {
+    auto list = desk_->Reviews(Load(reader), As(reader));
+    ASSERT_TRUE(list.ok()) << reader;
+    ASSERT_EQ(list->size(), made);
+    EXPECT_EQ((*list)[0].summary, kSummary);
+    EXPECT_EQ((*list)[0].result, "no_findings");
+  }
+  for (const char* who : {"am", "admin", "op1", "con"}) {
+    EXPECT_EQ(desk_->Reviews(Load(who), As(who)).status().reason(), "not_permitted") << who;
+  }
+  auto recorded = Entries("register.review.record");
+  EXPECT_EQ(recorded[0].conditions, "review=1 kind=self_inspection result=no_findings");
+}
+
+TEST_F(RegistersTest, AReviewSummaryHoldsNoResidentNumber) {
+  std::vector<ReviewInput> bad;
+  for (const char* summary :
+       {"住民票コード12345678901の照会を確認した。", "個人番号123456789012を含む照会があった。",
+        "照会：１２３４５６７８９０１", "", "\x01"}) {
+    ReviewInput r = Review("audit");
+    r.summary = summary;
+    bad.push_back(r);
+  }
+  ReviewInput r = Review("audit");
+  r.summary = std::string(2001, 'x');
+  bad.push_back(r);
+  r = Review("audit");
+  r.conducted_on = "2026-09-29";  // before the period ends
+  bad.push_back(r);
+  r = Review("audit");
+  r.conducted_on = "2026-11-21";  // tomorrow
+  bad.push_back(r);
+  r = Review("audit");
+  r.period_from = "2026-10-01";  // after period_to
+  bad.push_back(r);
+  r = Review("audit");
+  r.result = "fine";
+  bad.push_back(r);
+  r = Review("review");
+  bad.push_back(r);
+  for (const ReviewInput& in : bad) {
+    auto made = desk_->RecordReview(Load("aud"), As("aud"), in);
+    EXPECT_EQ(made.status().reason(), "invalid_request") << in.summary.substr(0, 40);
+  }
+  auto list = desk_->Reviews(Load("aud"), As("aud"));
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+  EXPECT_EQ(Outcomes("register.review.record"),
+            std::vector<std::string>(bad.size(), "refused:invalid_request"));
+  // A ten-digit number (a phone number) and a thirteen-digit corporate number are no residents'.
+  ReviewInput fine = Review("audit");
+  fine.summary = "委託先（法人番号1234567890123、電話0552231111）の作業記録を確認した。";
+  EXPECT_TRUE(desk_->RecordReview(Load("aud"), As("aud"), fine).ok());
+  EXPECT_THAT(AllPayloads(), Not(HasSubstr("12345678901")));
+}
+
+// After every register's calls: the log names ids, kinds and counts — never a title, a company,
+// the work or a summary — and verifies.
+TEST_F(RegistersTest, TheLogHoldsIdsAndCountsAndVerifies) {
+  const OperatorView chief = Load("chief");
+  ASSERT_TRUE(desk_->RecordTraining(Load("sm"), As("sm"), Training()).ok());
+  ASSERT_FALSE(desk_->RecordTraining(Load("op1"), As("op1"), Training()).ok());
+  ASSERT_TRUE(desk_->Trainings(Load("aud"), As("aud")).ok());
+  auto contract = desk_->RecordContract(chief, As("chief"), Contract());
+  ASSERT_TRUE(contract.ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *contract, "vendor").ok());
+  ASSERT_TRUE(desk_->Contracts(Load("am"), As("am")).ok());
+  ASSERT_TRUE(desk_->RecordReview(Load("aud"), As("aud"), Review("audit")).ok());
+  ASSERT_TRUE(desk_->Reviews(Load("sm"), As("sm")).ok());
+  ASSERT_TRUE(
+      operators_->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20", "2026-12-31")
+          .ok());
+  const std::string all = AllPayloads();
+  for (const char* text : {kTitle, kCompany, kWork, "操作履歴を点検した", "不審な照会"}) {
+    EXPECT_THAT(all, Not(HasSubstr(text)));
+  }
+  for (const char* action :
+       {"register.training.record", "register.training.list", "register.contract.record",
+        "register.contract.worker", "register.contract.list", "register.review.record",
+        "register.review.list"}) {
+    auto entries = Entries(action);
+    ASSERT_FALSE(entries.empty()) << action;
+    for (const auto& e : entries) {
+      EXPECT_TRUE(e.targets.empty()) << action;
+      EXPECT_EQ(e.target_count, 0u) << action;
+      EXPECT_TRUE(e.purpose.empty()) << action;
+      // "name=value" pairs of ids, kinds and counts.
+      for (char ch : e.conditions) {
+        EXPECT_TRUE((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '=' ||
+                    ch == ' ' || ch == '_' || ch == '-' || ch == '.')
+            << action << ": " << e.conditions;
+      }
+    }
+  }
+  ExpectVerified();
+}
+
+}  // namespace
+}  // namespace kakunin::registry

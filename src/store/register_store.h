@@ -1,0 +1,95 @@
+#pragma once
+
+// The registers the operating rules require of the staff (docs/operators.md "Registers the
+// operating rules require"): the training register (研修の記録, 第1 5(2)), the contractor register
+// (委託先と委託作業者の名簿, 第4) and the review register (自己点検・監査・操作履歴の確認の記録,
+// 第1 5(1)). Rows name operators by id and companies by name: no resident's personal data. They
+// are kept (no retention erase): an entry is never changed or deleted, only followed by a later
+// one.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kakunin::store {
+
+struct TrainingRow {
+  int64_t id = 0;                      // assigned by InsertTraining
+  std::string held_on;                 // YYYY-MM-DD (JST)
+  std::string kind;                    // operator (操作者研修) | manager (管理者研修)
+  std::string title;
+  int64_t recorded_at = 0;             // µs since epoch
+  std::string recorded_by;             // operator id
+  std::vector<std::string> attendees;  // operator ids, sorted
+};
+
+struct ContractWorkerRow {
+  int64_t contract_id = 0;
+  std::string operator_id;
+  int64_t added_at = 0;  // µs
+  std::string added_by;  // operator id
+};
+
+struct ContractRow {
+  int64_t id = 0;                   // assigned by InsertContract
+  std::string company;              // the contractor (委託先)
+  std::string work;                 // the work contracted out
+  std::string valid_from;           // YYYY-MM-DD: the contract is in force from…
+  std::string valid_to;             // …to this day, both included
+  std::string subcontracting;       // prohibited | approved (再委託: prior written approval)
+  std::string approved_on;          // YYYY-MM-DD of the written approval; "" unless approved
+  std::string pledge_received_on;   // YYYY-MM-DD the 誓約書 arrived; "" if not (yet)
+  int64_t recorded_at = 0;          // µs
+  std::string recorded_by;          // operator id
+  std::vector<ContractWorkerRow> workers;  // 委託作業者の名簿, oldest first
+};
+
+struct ReviewRow {
+  int64_t id = 0;            // assigned by InsertReview
+  std::string kind;          // self_inspection | audit | log_review
+  std::string period_from;   // YYYY-MM-DD: what the review covered
+  std::string period_to;
+  std::string conducted_on;  // YYYY-MM-DD
+  std::string result;        // no_findings | findings
+  std::string summary;       // text without resident data (registry/registers.h refuses it)
+  int64_t recorded_at = 0;   // µs
+  std::string recorded_by;   // operator id
+};
+
+class RegisterReader {
+ public:
+  virtual ~RegisterReader() = default;
+  // Newest first (held_on, then id), at most `limit`, with their attendees.
+  virtual Result<std::vector<TrainingRow>> ListTrainings(int limit) = 0;
+  // Newest first (by id), at most `limit`, with their workers.
+  virtual Result<std::vector<ContractRow>> ListContracts(int limit) = 0;
+  // Newest first (conducted_on, then id), at most `limit`.
+  virtual Result<std::vector<ReviewRow>> ListReviews(int limit) = 0;
+};
+
+class RegisterWriter {
+ public:
+  virtual ~RegisterWriter() = default;
+  // The session and its attendees (each an operator id of the register). Returns the new id.
+  virtual Result<int64_t> InsertTraining(const TrainingRow& row) = 0;
+  virtual Result<int64_t> InsertContract(const ContractRow& row) = 0;
+  // Lists an operator as a worker of a contract. NotFound if there is no such contract;
+  // AlreadyExists if they are listed already.
+  virtual Status InsertContractWorker(const ContractWorkerRow& row) = 0;
+  virtual Result<int64_t> InsertReview(const ReviewRow& row) = 0;
+
+  // What the operator register's rules ask, read in the transaction that relies on them:
+  // whether `operator_id` attended a training of `kind` held between `from` and `to`
+  // (YYYY-MM-DD, both included)…
+  virtual Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
+                                        const std::string& from, const std::string& to) = 0;
+  // …and whether they are a worker of a contract in force on `day` (valid_from <= day <=
+  // valid_to).
+  virtual Result<bool> WorksUnderContract(const std::string& operator_id,
+                                          const std::string& day) = 0;
+};
+
+}  // namespace kakunin::store
