@@ -216,6 +216,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->operators = std::make_unique<registry::OperatorDesk>(
       node->store.get(), node->log.get(), &node->clock, node->purposes.get());
   node->operators->RequireTraining(node->config.operators_require_training);
+  node->gateway->RequireTraining(node->config.operators_require_training);
   node->audit = std::make_unique<registry::AuditDesk>(node->store.get(), node->log.get(),
                                                      node->cipher.get());
   node->reports = std::make_unique<registry::HostReports>(
@@ -231,6 +232,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   if (node->config.role != registry::NodeRole::kNational) {
     registry::DisclosureDesk::Options disclosure;
     disclosure.due_days = node->config.disclosure_due_days;
+    disclosure.require_training = node->config.operators_require_training;
     node->disclosures = std::make_unique<registry::DisclosureDesk>(
         node->registry.get(), node->store.get(), node->purposes.get(), node->cipher.get(),
         &node->clock, node->audit.get(), node->log.get(), node->config.prefecture, disclosure);

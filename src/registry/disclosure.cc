@@ -202,7 +202,8 @@ std::function<Status(store::RegistryTxn&)> DisclosureDesk::RecheckOperator(
     now.roles = std::move(roles);
     KAKUNIN_ASSIGN_OR_RETURN(nominations, txn.Nominations(id));
     now.nominations = std::move(nominations);
-    return MayServe(now, purpose);
+    KAKUNIN_RETURN_IF_ERROR(MayServe(now, purpose));
+    return CheckTrained(txn, id, clock_->TodayJst(), options_.require_training);
   };
 }
 

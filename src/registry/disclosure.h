@@ -117,6 +117,9 @@ class DisclosureDesk {
  public:
   struct Options {
     int due_days = kDefaultDisclosureDueDays;
+    // [operators] require_training: the desk's operators too have attended this fiscal year's
+    // operator training (checked in each step's transaction, as Gateway::RequireTraining).
+    bool require_training = true;
     // Shown on notices: the issuing authority (default "<prefecture>知事").
     std::string issuer;
   };

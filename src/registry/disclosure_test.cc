@@ -399,6 +399,28 @@ TEST_F(DisclosureTest, ASuspensionOrAHaltBetweenRequestAndNoticeStopsTheNotice) 
   ExpectVerified();
 }
 
+// The desk's clerks, too, serve only after this fiscal year's operator training: from April 1
+// their nomination (made last year) is not enough.
+TEST_F(DisclosureTest, FromAprilTheDeskNeedsThisFiscalYearsTraining) {
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::NominationRow n;
+                    n.operator_id = "clerk";
+                    n.purpose = kDisclosure;
+                    n.valid_from = "2026-11-01";
+                    n.valid_to = "2027-12-31";
+                    n.nominated_by = "sm";
+                    return txn.InsertNomination(n);
+                  })
+                  .ok());
+  clock_.Advance(int64_t{133} * 24 * 3600 * 1000000);  // 2027-04-02
+  auto r = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  EXPECT_EQ(r.status().reason(), "training_required");
+  auto reader = store_->OpenReader();
+  EXPECT_TRUE((*reader)->ListDisclosures(10)->empty());
+  EXPECT_EQ(Entries("disclosure.receive").back().outcome, "refused:training_required");
+}
+
 TEST_F(DisclosureTest, AMalformedRequestIsRefusedByFieldAndChangesNothing) {
   auto base = Request(code_);
   std::vector<DisclosureInput> bad(6, base);

@@ -561,11 +561,12 @@ Status Gateway::Recheck(store::RegistryTxn& txn, const Caller& caller,
       KAKUNIN_ASSIGN_OR_RETURN(nominations, txn.Nominations(id));
       now.nominations = std::move(nominations);
     }
-    if (!row || !OperatorMayRead(now, p, purpose, clock_->TodayJst().ToIso())) {
+    const Date today = clock_->TodayJst();
+    if (!row || !OperatorMayRead(now, p, purpose, today.ToIso())) {
       return Status::PermissionDenied("the operator is no longer entitled to the purpose")
           .WithReason("not_nominated");
     }
-    return Status::Ok();
+    return CheckTrained(txn, id, today, require_training_);
   }
   // The cached entry when the transaction sees the generation it was loaded under: then no
   // change of the register has been made since (not even earlier in this batch).

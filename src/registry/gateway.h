@@ -239,6 +239,12 @@ class Gateway {
   // alerts). A read over quota is refused (kResourceExhausted, reason quota_exceeded) before any
   // data is read. Set before serving.
   void UseQuotas(Quotas* quotas) { quotas_ = quotas; }
+  // [operators] require_training (default on): an operator's read is recorded and answered only
+  // if they attended an operator training (操作者研修) in the current fiscal year, as the
+  // recording transaction sees the training register — so a nomination made before April 1
+  // does not carry an untrained operator into the next fiscal year (refused, reason
+  // training_required, recorded).
+  void RequireTraining(bool on) { require_training_ = on; }
 
  private:
   // The use cases above, in `reader`.
@@ -293,6 +299,7 @@ class Gateway {
   const Clock* clock_;
   int prefecture_;
   Quotas* quotas_ = nullptr;
+  bool require_training_ = true;
   std::unique_ptr<ReaderPool> readers_;
   std::unique_ptr<ClientCache> clients_;  // the register in memory (registry/client_cache.h)
 

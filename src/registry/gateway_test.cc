@@ -286,6 +286,56 @@ TEST_F(GatewayTest, OperatorsAreNominatedAndReadOnlyForThePrefecturesOwnPurposes
   EXPECT_TRUE(gateway_->Lookup(caller, codes_[0], "registry.maintenance").ok());
 }
 
+// A nomination can outlive the fiscal year of the training it was made on: from April 1 the
+// operator reads nothing until this year's training is recorded (checked in the recording
+// transaction, refusal recorded).
+TEST_F(GatewayTest, AnOperatorReadsOnlyAfterThisFiscalYearsTraining) {
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::NominationRow n;
+                    n.operator_id = "op1";
+                    n.purpose = "registry.maintenance";
+                    n.valid_from = "2026-11-01";
+                    n.valid_to = "2027-12-31";
+                    n.nominated_by = "sm";
+                    return txn.InsertNomination(n);
+                  })
+                  .ok());
+  const OperatorView op = Load("op1");
+  const Caller caller = Caller::ForOperator(op, "console", "s");
+  auto first = gateway_->Lookup(caller, codes_[0], "registry.maintenance");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  clock_.Advance(int64_t{133} * 24 * 3600 * 1000000);  // 2027-04-02: fiscal year 2027
+  ASSERT_EQ(clock_.TodayJst().ToIso(), "2027-04-02");
+  auto stale = gateway_->Lookup(caller, codes_[0], "registry.maintenance");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().reason(), "training_required");
+  SearchRequest by_number;
+  by_number.number = numbers_[0];
+  auto search = gateway_->Search(caller, by_number, "registry.maintenance");
+  EXPECT_EQ(search.status().reason(), "training_required");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 1);  // only the read of the last fiscal year
+  auto refused = Entries("resident.provide");
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(Decode(refused.back()).outcome, "refused:training_required");
+  // Where the rule is off ([operators] require_training = false), the nomination is enough.
+  gateway_->RequireTraining(false);
+  EXPECT_TRUE(gateway_->Lookup(caller, codes_[0], "registry.maintenance").ok());
+  gateway_->RequireTraining(true);
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::TrainingRow t;
+                    t.held_on = "2027-04-02";
+                    t.kind = "operator";
+                    t.title = "令和9年度 操作者研修";
+                    t.recorded_by = "sm";
+                    t.attendees = {"op1"};
+                    return txn.InsertTraining(t).status();
+                  })
+                  .ok());
+  EXPECT_TRUE(gateway_->Lookup(caller, codes_[0], "registry.maintenance").ok());
+}
+
 TEST_F(GatewayTest, AConsoleReadIsRecordedAsATransferToThePurposesDepartment) {
   NominateDirectly("op1", "registry.maintenance");
   const OperatorView op = Load("op1");

@@ -52,6 +52,20 @@ Status LoginFailed(const char* why) {
 
 }  // namespace
 
+Status CheckTrained(store::RegistryTxn& txn, const std::string& operator_id, const Date& today,
+                    bool required) {
+  if (!required) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(trained, txn.AttendedTraining(operator_id, "operator",
+                                                         FiscalYearStart(today).ToIso(),
+                                                         today.ToIso()));
+  if (!trained) {
+    return Status::PermissionDenied(
+               "the operator has attended no operator training in this fiscal year")
+        .WithReason("training_required");
+  }
+  return Status::Ok();
+}
+
 bool IsRole(std::string_view role) {
   return std::find(std::begin(kRoles), std::end(kRoles), role) != std::end(kRoles);
 }

@@ -50,6 +50,13 @@ struct Enrolled {
 
 // The first day of the Japanese fiscal year (年度: April 1 to March 31) `day` falls in.
 Date FiscalYearStart(const Date& day);
+// With `required`: OK if `operator_id` attended an operator training (操作者研修) in the fiscal
+// year of `today`, as `txn` sees the training register; else PermissionDenied, reason
+// training_required. What every read of resident data by an operator checks in its recording
+// transaction (the nomination checked it when it was made, but a nomination can outlive the
+// fiscal year).
+Status CheckTrained(store::RegistryTxn& txn, const std::string& operator_id, const Date& today,
+                    bool required);
 
 // Failures in a row that lock an account (docs/operators.md).
 inline constexpr int kMaxFailedLogins = 5;
