@@ -73,8 +73,6 @@ Status NoSuchRequest() {
   return Status::NotFound("no such disclosure request").WithReason("not_found");
 }
 
-std::string DetailsAad(int64_t disclosure_id) { return CorrectionDetailsAad(disclosure_id); }
-
 // --- the notice's wording ---
 
 std::string ItemLabel(std::string_view item) {
@@ -334,24 +332,34 @@ Result<std::vector<DisclosureSummary>> DisclosureDesk::List(const OperatorView& 
   return out;
 }
 
+Result<store::DisclosureRow> DisclosureDesk::ServedRequest(store::RegistryReader& reader,
+                                                           const OperatorView& op,
+                                                           const Actor& actor, int64_t id,
+                                                           const char* unknown_action,
+                                                           const char* refused_action,
+                                                           bool name_code) const {
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader.FindDisclosure(id));
+  // An unknown id and a request of a purpose the operator does not serve look alike.
+  if (!row) {
+    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, unknown_action, "", st);
+    return Refuse(actor, unknown_action, "", NoSuchRequest());
+  }
+  if (Status st = MayServe(op, row->purpose); !st.ok()) {
+    return Refuse(actor, refused_action, row->purpose, st, name_code ? row->resident_code : "");
+  }
+  return std::move(*row);
+}
+
 Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Actor& actor,
                                               int64_t id) const {
   constexpr const char* kAction = "disclosure.show";
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindDisclosure(id));
-  // An unknown id and a request of a purpose the operator does not serve look alike.
-  if (!row) {
-    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, kAction, "", st);
-    return Refuse(actor, kAction, "", NoSuchRequest());
-  }
-  if (Status st = MayServe(op, row->purpose); !st.ok()) {
-    return Refuse(actor, kAction, row->purpose, st);
-  }
-  KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, *row, true));
-  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  KAKUNIN_ASSIGN_OR_RETURN(row, ServedRequest(*reader, op, actor, id, kAction, kAction, false));
+  KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, row, true));
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row.purpose);
   // Named by MAC: the resident's statement shows who looked at their request and its
   // corrections, as it shows who registered and printed it.
-  e.targets.push_back(AskedTarget(*cipher_, row->resident_code));
+  e.targets.push_back(AskedTarget(*cipher_, row.resident_code));
   e.conditions = "disclosure=" + std::to_string(id);
   e.result_count = 1;
   e.outcome = "done";
@@ -365,15 +373,9 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   std::optional<store::DisclosureRow> row;
   {
     KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-    KAKUNIN_ASSIGN_OR_RETURN(found, reader->FindDisclosure(id));
-    row = std::move(found);
-  }
-  if (!row) {
-    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, "disclosure.notice", "", st);
-    return Refuse(actor, "disclosure.notice", "", NoSuchRequest());
-  }
-  if (Status st = MayServe(op, row->purpose); !st.ok()) {
-    return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+    KAKUNIN_ASSIGN_OR_RETURN(
+        served, ServedRequest(*reader, op, actor, id, "disclosure.notice", kAction, true));
+    row = std::move(served);
   }
   // Two people (docs/disclosure.md, "Two people for a notice"): whoever typed the code in does
   // not print the record it names, the first notice or a reprint. Otherwise one clerk could
@@ -603,21 +605,14 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
                                               int64_t id) const {
   constexpr const char* kAction = "disclosure.statement";
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindDisclosure(id));
-  if (!row) {
-    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, kAction, "", st);
-    return Refuse(actor, kAction, "", NoSuchRequest());
-  }
-  if (Status st = MayServe(op, row->purpose); !st.ok()) {
-    return Refuse(actor, kAction, row->purpose, st, row->resident_code);
-  }
+  KAKUNIN_ASSIGN_OR_RETURN(row, ServedRequest(*reader, op, actor, id, kAction, kAction, true));
   KAKUNIN_ASSIGN_OR_RETURN(statement, reader->DisclosureStatement(id));
   if (!statement || statement->empty()) {
     return Status::FailedPrecondition("no notice was printed for this request yet")
         .WithReason("conflict");
   }
-  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
-  e.targets.push_back(AskedTarget(*cipher_, row->resident_code));
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row.purpose);
+  e.targets.push_back(AskedTarget(*cipher_, row.resident_code));
   e.conditions = "disclosure=" + std::to_string(id);
   e.result_count = 1;
   e.outcome = "done";
@@ -631,25 +626,19 @@ Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const 
                                                   const std::string& details) const {
   constexpr const char* kAction = "correction.receive";
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindDisclosure(disclosure_id));
-  if (!row) {
-    if (Status st = MayServe(op, ""); !st.ok()) return Refuse(actor, kAction, "", st);
-    return Refuse(actor, kAction, "", NoSuchRequest());
-  }
-  if (Status st = MayServe(op, row->purpose); !st.ok()) {
-    return Refuse(actor, kAction, row->purpose, st, row->resident_code);
-  }
+  KAKUNIN_ASSIGN_OR_RETURN(
+      row, ServedRequest(*reader, op, actor, disclosure_id, kAction, kAction, true));
   auto invalid = [&](const std::string& what) -> Status {
     Status why = Status::InvalidArgument(what).WithReason("invalid_request");
-    return Refuse(actor, kAction, row->purpose, why, row->resident_code);
+    return Refuse(actor, kAction, row.purpose, why, row.resident_code);
   };
-  if (row->status != "disclosed") {
+  if (row.status != "disclosed") {
     Status why = Status::FailedPrecondition(
                      "a correction follows a disclosure: print the notice of a record first")
                      .WithReason("conflict");
-    return Refuse(actor, kAction, row->purpose, why, row->resident_code);
+    return Refuse(actor, kAction, row.purpose, why, row.resident_code);
   }
-  const Purpose* purpose = purposes_->Find(row->purpose);
+  const Purpose* purpose = purposes_->Find(row.purpose);
   if (fields.empty() || fields.size() > std::size(kProvisionItems)) {
     return invalid("fields must name 1 or more of the disclosed items");
   }
@@ -676,26 +665,26 @@ Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const 
   if (details.empty() || code_points - 1 > kMaxDetailsCodePoints) {
     return invalid("details must hold 1 to 2000 characters");
   }
-  KAKUNIN_ASSIGN_OR_RETURN(resident, reader->FindByResidentCode(row->resident_code));
+  KAKUNIN_ASSIGN_OR_RETURN(resident, reader->FindByResidentCode(row.resident_code));
   if (!resident) {
     Status why = Status::FailedPrecondition("the record is no longer kept").WithReason("conflict");
-    return Refuse(actor, kAction, row->purpose, why, row->resident_code);
+    return Refuse(actor, kAction, row.purpose, why, row.resident_code);
   }
   store::CorrectionRow c;
   c.disclosure_id = disclosure_id;
   c.resident_code = resident->resident_code;
   c.municipality_code = resident->municipality_code;
   c.fields = JoinComma(fields);
-  c.details_sealed = cipher_->Seal(details, DetailsAad(disclosure_id));
+  c.details_sealed = cipher_->Seal(details, CorrectionDetailsAad(disclosure_id));
   c.received_at = clock_->NowMicros();
   c.received_by = op.row.operator_id;
   c.status = "open";
 
-  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row.purpose);
   e.targets.push_back(ResidentTarget(*cipher_, resident->resident_code, true));
   e.conditions = "disclosure=" + std::to_string(disclosure_id) + " fields=" + c.fields;
   e.outcome = "done";
-  auto recheck = RecheckOperator(op, row->purpose);
+  auto recheck = RecheckOperator(op, row.purpose);
   int64_t id = 0;
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_RETURN_IF_ERROR(recheck(txn));
@@ -705,7 +694,7 @@ Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const 
   });
   if (!st.ok()) {
     if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
-      return Refuse(actor, kAction, row->purpose, st, row->resident_code);
+      return Refuse(actor, kAction, row.purpose, st, row.resident_code);
     }
     return st;
   }
@@ -753,7 +742,8 @@ Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(
     c.id = r.id;
     c.resident_code = r.resident_code;
     c.fields = SplitComma(r.fields);
-    KAKUNIN_ASSIGN_OR_RETURN(details, cipher_->Open(r.details_sealed, DetailsAad(r.disclosure_id)));
+    KAKUNIN_ASSIGN_OR_RETURN(
+        details, cipher_->Open(r.details_sealed, CorrectionDetailsAad(r.disclosure_id)));
     c.details = std::move(details);
     c.received_on = JstDate(r.received_at).ToIso();
     e.targets.push_back(ResidentTarget(*cipher_, r.resident_code, true));

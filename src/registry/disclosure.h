@@ -172,6 +172,14 @@ class DisclosureDesk {
 
  private:
   Status MayServe(const OperatorView& op, const std::string& purpose) const;
+  // Request `id` when `op` may serve it; otherwise the refusal, recorded — as `unknown_action`
+  // for an unknown id (which looks like one the operator may not see), as `refused_action` for a
+  // request of a purpose the operator does not serve (naming its resident by MAC if
+  // `name_code`).
+  Result<store::DisclosureRow> ServedRequest(store::RegistryReader& reader,
+                                             const OperatorView& op, const Actor& actor,
+                                             int64_t id, const char* unknown_action,
+                                             const char* refused_action, bool name_code) const;
   Status Refuse(const Actor& actor, const char* action, const std::string& purpose, Status why,
                 const std::string& asked_code = "") const;
   std::function<Status(store::RegistryTxn&)> RecheckOperator(const OperatorView& op,
