@@ -1,7 +1,8 @@
 // Kakunin console: shared helpers (no framework, no build step).
 // - api(): fetch wrapper; sends JSON, adds x-csrf-token on POST, parses problem documents.
 // - base64url helpers and WebAuthn option/credential conversion.
-// - small UI helpers for accessible error messages.
+// - small UI helpers for accessible error messages; the signed-in pages' shell (banner, sign-out,
+//   idle lock and unlock).
 'use strict';
 
 (function () {
@@ -128,9 +129,156 @@
   // Two-language text: Japanese first, English second.
   function bi(ja, en) { return ja + ' / ' + en; }
 
+  // The shell every signed-in page shares: the banner with who is signed in, sign-out, and the
+  // idle lock with its WebAuthn unlock. The page gives its elements' ids by convention (app,
+  // lock, lock-title, lock-error, unlock, logout, lock-logout, banner-who) and three hooks:
+  //   render(session)  shows what the active session allows (called on every load of it);
+  //   clear()          removes anything personal from the page (called when it locks);
+  //   resume()         what to do once the session is active again (after start and unlock).
+  // Returns {start, showLock, isLocked, locked(), session()}.
+  function shell(page) {
+    const $ = (id) => document.getElementById(id);
+    const app = $('app');
+    const lock = $('lock');
+    const lockError = $('lock-error');
+    const logoutButtons = [$('logout'), $('lock-logout')];
+    let idleSeconds = 300;
+    let lastActivity = Date.now();
+    let isLockedNow = false;
+    let current = null;
+
+    const goLogin = () => { clearCsrf(); location.assign('index.html'); };
+    const isLocked = (r) => r.status === 401 && r.body && r.body.code === 'session_locked';
+
+    function showLock() {
+      if (isLockedNow) return;
+      isLockedNow = true;
+      if (page.clear) page.clear();  // no personal data stays on a locked screen
+      app.hidden = true;
+      lock.hidden = false;
+      say(lockError, '');
+      if (page.status) say(page.status, '');
+      $('lock-title').focus();
+    }
+
+    function hideLock() {
+      isLockedNow = false;
+      lock.hidden = true;
+      app.hidden = false;
+      lastActivity = Date.now();
+    }
+
+    async function loadSession() {
+      const r = await api('GET', '/v1/session');
+      if (isLocked(r)) {
+        showLock();
+        return null;
+      }
+      if (!r.ok || !r.body) {
+        if (r.status === 0 || r.status >= 500) {
+          if (page.error) say(page.error, bi('サーバに接続できません', 'The server cannot be reached'));
+          return null;
+        }
+        goLogin();
+        return null;
+      }
+      // Before the second factor (or while locked) the node tells only the stage: nothing to show.
+      if (r.body.stage === 'active') {
+        current = r.body;
+        const banner = $('banner-who');
+        banner.textContent = (current.name || '') + '（' + (current.operator_id || '') + '）';
+        banner.hidden = false;
+        if (typeof current.idle_lock_seconds === 'number' && current.idle_lock_seconds > 0) {
+          idleSeconds = current.idle_lock_seconds;
+        }
+        page.render(current);
+        hideLock();
+      } else {
+        showLock();
+      }
+      return r.body;
+    }
+
+    async function unlock() {
+      say(lockError, '');
+      $('unlock').disabled = true;
+      const r = await secondFactor();
+      $('unlock').disabled = false;
+      if (!r.ok) {
+        if (r.code === 'http_401' || r.code === 'session_required' || r.code === 'unauthenticated' || r.code === 'session_expired') {
+          goLogin();
+          return;
+        }
+        say(lockError, bi('認証器による本人確認ができませんでした', 'The authenticator check did not succeed'));
+        $('unlock').focus();
+        return;
+      }
+      const s = await loadSession();
+      if (s && s.stage === 'active' && page.resume) await page.resume();
+    }
+
+    async function logout() {
+      for (const b of logoutButtons) b.disabled = true;
+      await api('POST', '/v1/session/logout', {});
+      goLogin();
+    }
+
+    async function start() {
+      $('unlock').addEventListener('click', () => { unlock(); });
+      for (const b of logoutButtons) b.addEventListener('click', () => { logout(); });
+      // User activity resets the idle clock; an API answer of 401 session_locked locks at once.
+      for (const type of ['keydown', 'pointerdown', 'pointermove', 'wheel', 'touchstart', 'focusin']) {
+        document.addEventListener(type, () => { if (!isLockedNow) lastActivity = Date.now(); }, { passive: true, capture: true });
+      }
+      onLocked(() => showLock());
+      if (page.status) say(page.status, bi('読み込んでいます…', 'Loading…'));
+      const s = await loadSession();
+      if (s && s.stage === 'active' && page.resume) await page.resume();
+      if (page.status) say(page.status, '');
+      for (const b of logoutButtons) b.hidden = false;
+      setInterval(() => {
+        if (!isLockedNow && Date.now() - lastActivity >= idleSeconds * 1000) showLock();
+      }, 500);
+    }
+
+    return { start, showLock, isLocked, locked: () => isLockedNow, session: () => current };
+  }
+
+  // A refusal in words, Japanese first, with the problem's code and its generic detail (which
+  // never carries personal data): `words` maps codes to [ja, en]; `fallback` is [ja, en].
+  function showProblem(el, r, words, fallback) {
+    const code = problemCode(r);
+    const w = (words && words[code]) || COMMON_WORDS[code] || fallback;
+    el.replaceChildren(document.createTextNode(bi(w[0], w[1]) + ' ('));
+    const c = document.createElement('code');
+    c.className = 'problem-code';
+    c.textContent = code;
+    el.append(c, ')');
+    const detail = r && r.body && typeof r.body.detail === 'string' ? r.body.detail : '';
+    if (detail) el.append(' ' + detail);
+    el.hidden = false;
+  }
+
+  const COMMON_WORDS = {
+    not_permitted: ['この操作を行う役割がありません', 'Your roles do not allow this'],
+    invalid_request: ['入力内容を確認してください', 'Check what you entered'],
+    malformed_request: ['入力内容を確認してください', 'Check what you entered'],
+    conflict: ['現在の状態ではこの操作はできません', 'Not possible in the current state'],
+    halted: ['ノードは作動停止中です', 'The node is halted'],
+    unavailable: ['現在利用できません。しばらくしてから再度お試しください', 'Not available now; please try again later'],
+    csrf_failed: ['画面を再読み込みしてください', 'Reload the page'],
+    network: ['サーバに接続できません', 'The server cannot be reached'],
+  };
+
+  // Today in Japan (UTC+9, no daylight saving): the node dates its registers by JST.
+  function todayJst() {
+    return new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+  }
+
   window.Kakunin = {
     api, problemCode, setCsrf, clearCsrf, csrf, onLocked,
     b64urlToBuffer, bufferToB64url, toRequestOptions, toCreationOptions,
     assertionToJSON, attestationToJSON, secondFactor, say, bi,
+    shell, showProblem, todayJst,
   };
 })();

@@ -1,6 +1,6 @@
 // Disclosure desk (docs/disclosure.md): register a resident's written request, print the decision
 // notice (PDF), hand over the access statement (JSON), take correction requests; and, for security
-// managers and auditors, the printout register. Sign-out and the idle lock as on the home page.
+// managers and auditors, the printout register. Sign-out and the idle lock: the shell in common.js.
 // Nothing personal is kept on screen longer than needed: the resident code is cleared once
 // registered, and the lock clears the forms.
 'use strict';
@@ -9,12 +9,8 @@
   const K = window.Kakunin;
   const $ = (id) => document.getElementById(id);
 
-  const app = $('app');
-  const lock = $('lock');
   const status = $('desk-status');
   const error = $('desk-error');
-  const lockError = $('lock-error');
-  const logoutButtons = [$('logout'), $('lock-logout')];
   const desk = $('desk');
   const refused = $('desk-refused');
   const receiveForm = $('receive-form');
@@ -72,56 +68,15 @@
 
   const label = (table, v) => (table[v] ? K.bi(table[v][0], table[v][1]) : String(v || '—'));
 
-  let idleSeconds = 300;
-  let lastActivity = Date.now();
-  let locked = false;
   let session = null;
   let shown = 0;  // the request whose details are open (0: none)
 
-  // Today in Japan (UTC+9, no daylight saving): the node dates requests by JST.
-  function todayJst() {
-    return new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
-  }
-
-  function goLogin() {
-    K.clearCsrf();
-    location.assign('index.html');
-  }
-
-  function isLocked(r) {
-    return r.status === 401 && r.body && r.body.code === 'session_locked';
-  }
-
-  // A refusal in words, Japanese first, with the problem's code (and its generic detail, which
-  // never carries personal data).
-  function refusalText(r, fallback) {
-    const code = K.problemCode(r);
-    const words = {
-      not_nominated: ['この利用事由の指名がありません', 'You are not nominated for this purpose'],
-      not_permitted: ['この操作を行う役割がありません', 'Your roles do not allow this'],
-      invalid_request: ['入力内容を確認してください', 'Check what you entered'],
-      malformed_request: ['入力内容を確認してください', 'Check what you entered'],
-      not_found: ['該当する開示請求はありません', 'No such request'],
-      conflict: ['現在の状態ではこの操作はできません', 'Not possible in the current state'],
-      halted: ['ノードは作動停止中です', 'The node is halted'],
-      unavailable: ['現在利用できません。しばらくしてから再度お試しください', 'Not available now; please try again later'],
-      csrf_failed: ['画面を再読み込みしてください', 'Reload the page'],
-      network: ['サーバに接続できません', 'The server cannot be reached'],
-    }[code] || fallback;
-    const detailText = r.body && typeof r.body.detail === 'string' ? r.body.detail : '';
-    return { text: K.bi(words[0], words[1]), code, detail: detailText };
-  }
-
-  function showProblem(el, r, fallback) {
-    const p = refusalText(r, fallback);
-    el.replaceChildren(document.createTextNode(p.text + ' ('));
-    const c = document.createElement('code');
-    c.className = 'problem-code';
-    c.textContent = p.code;
-    el.append(c, ')');
-    if (p.detail) el.append(' ' + p.detail);
-    el.hidden = false;
-  }
+  // The desk's own words for a refusal (the common ones are in common.js).
+  const WORDS = {
+    not_nominated: ['この利用事由の指名がありません', 'You are not nominated for this purpose'],
+    not_found: ['該当する開示請求はありません', 'No such request'],
+  };
+  const showProblem = (el, r, fallback) => K.showProblem(el, r, WORDS, fallback);
 
   function cell(tr, text, className) {
     const td = document.createElement('td');
@@ -131,13 +86,10 @@
     return td;
   }
 
-  // --- session, lock, sign-out ---
+  // --- what the session allows; what a lock clears ---
 
   function render(s) {
     session = s;
-    const banner = $('banner-who');
-    banner.textContent = (s.name || '') + '（' + (s.operator_id || '') + '）';
-    banner.hidden = false;
     const previous = purposeSelect.value;
     purposeSelect.replaceChildren();
     const seen = new Set();
@@ -152,78 +104,12 @@
     if (seen.has(previous)) purposeSelect.value = previous;
     const roles = Array.isArray(s.roles) ? s.roles : [];
     printouts.hidden = !(roles.includes('security_manager') || roles.includes('auditor'));
-    if (typeof s.idle_lock_seconds === 'number' && s.idle_lock_seconds > 0) idleSeconds = s.idle_lock_seconds;
   }
 
   function clearPersonal() {
     codeInput.value = '';
     correctionDetails.value = '';
     for (const box of correctionFields.querySelectorAll('input')) box.checked = false;
-  }
-
-  function showLock() {
-    if (locked) return;
-    locked = true;
-    clearPersonal();  // no personal data stays on a locked screen
-    app.hidden = true;
-    lock.hidden = false;
-    K.say(lockError, '');
-    K.say(status, '');
-    $('lock-title').focus();
-  }
-
-  function hideLock() {
-    locked = false;
-    lock.hidden = true;
-    app.hidden = false;
-    lastActivity = Date.now();
-  }
-
-  async function loadSession() {
-    const r = await K.api('GET', '/v1/session');
-    if (isLocked(r)) {
-      showLock();
-      return null;
-    }
-    if (!r.ok || !r.body) {
-      if (r.status === 0 || r.status >= 500) {
-        K.say(error, K.bi('サーバに接続できません', 'The server cannot be reached'));
-        return null;
-      }
-      goLogin();
-      return null;
-    }
-    if (r.body.stage === 'active') {
-      render(r.body);
-      hideLock();
-    } else {
-      showLock();
-    }
-    return r.body;
-  }
-
-  async function unlock() {
-    K.say(lockError, '');
-    $('unlock').disabled = true;
-    const r = await K.secondFactor();
-    $('unlock').disabled = false;
-    if (!r.ok) {
-      if (r.code === 'http_401' || r.code === 'session_required' || r.code === 'unauthenticated' || r.code === 'session_expired') {
-        goLogin();
-        return;
-      }
-      K.say(lockError, K.bi('認証器による本人確認ができませんでした', 'The authenticator check did not succeed'));
-      $('unlock').focus();
-      return;
-    }
-    const s = await loadSession();
-    if (s && s.stage === 'active') await loadAll();
-  }
-
-  async function logout() {
-    for (const b of logoutButtons) b.disabled = true;
-    await K.api('POST', '/v1/session/logout', {});
-    goLogin();
   }
 
   // --- files: the notice (PDF) and the statement (JSON) ---
@@ -243,7 +129,7 @@
       let body = null;
       try { body = JSON.parse(await res.text()); } catch (e) { body = null; }
       const r = { ok: false, status: res.status, body };
-      if (isLocked(r)) showLock();
+      if (shell.isLocked(r)) shell.showLock();
       return r;
     }
     const blob = await res.blob();
@@ -336,7 +222,7 @@
   async function loadList() {
     K.say(listProblem, '');
     const r = await K.api('GET', '/v1/disclosures');
-    if (isLocked(r)) return;
+    if (shell.isLocked(r)) return;
     if (r.status === 403 && r.body && (r.body.code === 'not_nominated' || r.body.code === 'not_permitted')) {
       showRefused(r.body.code);
       return;
@@ -391,7 +277,7 @@
       received_on: dateInput.value,
     });
     receiveSubmit.disabled = false;
-    if (isLocked(r)) return;
+    if (shell.isLocked(r)) return;
     if (!r.ok || !r.body) {
       showProblem(receiveProblem, r, ['受け付けられませんでした', 'The request was refused']);
       return;
@@ -414,7 +300,7 @@
     button.disabled = false;
     K.say(listStatus, '');
     if (!r.ok) {
-      if (!isLocked(r)) showProblem(listProblem, r, ['通知書を印刷できませんでした', 'The notice could not be printed']);
+      if (!shell.isLocked(r)) showProblem(listProblem, r, ['通知書を印刷できませんでした', 'The notice could not be printed']);
       return;
     }
     K.say(listStatus, K.bi('開示第' + n + '号の通知書をダウンロードしました（disclosure-' + n + '.pdf）', 'The notice was downloaded'));
@@ -429,7 +315,7 @@
     const r = await saveFile('GET', '/v1/disclosures/' + n + '/statement', 'statement-' + n + '.json', 'application/json');
     button.disabled = false;
     if (!r.ok) {
-      if (!isLocked(r)) showProblem(listProblem, r, ['証明書を取得できませんでした', 'The statement could not be fetched']);
+      if (!shell.isLocked(r)) showProblem(listProblem, r, ['証明書を取得できませんでした', 'The statement could not be fetched']);
       return;
     }
     K.say(listStatus, K.bi('開示第' + n + '号のアクセス証明書をダウンロードしました（statement-' + n + '.json）', 'The access statement was downloaded'));
@@ -509,7 +395,7 @@
     }
     if (number !== shown) clearPersonal();
     const r = await K.api('GET', '/v1/disclosures/' + encodeURIComponent(n));
-    if (isLocked(r)) return;
+    if (shell.isLocked(r)) return;
     if (!r.ok || !r.body) {
       showProblem(listProblem, r, ['詳細を読み込めませんでした', 'The request could not be loaded']);
       return;
@@ -542,7 +428,7 @@
     const n = shown;
     const r = await K.api('POST', '/v1/disclosures/' + n + '/corrections', { fields, details });
     correctionSubmit.disabled = false;
-    if (isLocked(r)) return;
+    if (shell.isLocked(r)) return;
     if (!r.ok || !r.body) {
       showProblem(correctionProblem, r, ['申出を受け付けられませんでした', 'The correction request was refused']);
       return;
@@ -566,7 +452,7 @@
   async function loadPrintouts() {
     K.say(printoutsProblem, '');
     const r = await K.api('GET', '/v1/printouts');
-    if (isLocked(r)) return;
+    if (shell.isLocked(r)) return;
     const body = $('printouts-body');
     body.replaceChildren();
     if (!r.ok || !r.body || !Array.isArray(r.body.printouts)) {
@@ -610,29 +496,11 @@
 
   $('list-reload').addEventListener('click', () => { loadList(); });
   $('printouts-reload').addEventListener('click', () => { loadPrintouts(); });
-  $('unlock').addEventListener('click', () => { unlock(); });
-  for (const b of logoutButtons) b.addEventListener('click', () => { logout(); });
 
-  // Idle lock: user activity resets the clock; an API answer of 401 session_locked locks at once.
-  for (const type of ['keydown', 'pointerdown', 'pointermove', 'wheel', 'touchstart', 'focusin']) {
-    document.addEventListener(type, () => { if (!locked) lastActivity = Date.now(); }, { passive: true, capture: true });
-  }
-  K.onLocked(() => showLock());
-
-  async function start() {
-    buildItems();
-    const today = todayJst();
-    dateInput.value = today;
-    dateInput.max = today;
-    K.say(status, K.bi('読み込んでいます…', 'Loading…'));
-    const s = await loadSession();
-    if (s && s.stage === 'active') await loadAll();
-    K.say(status, '');
-    for (const b of logoutButtons) b.hidden = false;
-    setInterval(() => {
-      if (!locked && Date.now() - lastActivity >= idleSeconds * 1000) showLock();
-    }, 500);
-  }
-
-  start();
+  buildItems();
+  const today = K.todayJst();
+  dateInput.value = today;
+  dateInput.max = today;
+  const shell = K.shell({ status, error, render, clear: clearPersonal, resume: loadAll });
+  shell.start();
 })();

@@ -1,17 +1,13 @@
 // Home: who is signed in, their nominations, a resident lookup, the population table (statistics
-// purposes), sign-out and the idle lock.
+// purposes); sign-out and the idle lock: the shell in common.js.
 'use strict';
 
 (function () {
   const K = window.Kakunin;
   const $ = (id) => document.getElementById(id);
 
-  const app = $('app');
-  const lock = $('lock');
   const status = $('home-status');
   const error = $('home-error');
-  const lockError = $('lock-error');
-  const logoutButtons = [$('logout'), $('lock-logout')];
   const lookupForm = $('lookup-form');
   const codeInput = $('resident-code');
   const purposeSelect = $('purpose');
@@ -53,16 +49,6 @@
   };
   const SEX = { male: '男 / male', female: '女 / female' };
 
-  let idleSeconds = 300;
-  let lastActivity = Date.now();
-  let locked = false;
-  let idleTimer = null;
-
-  function goLogin() {
-    K.clearCsrf();
-    location.assign('index.html');
-  }
-
   function clearLookup() {
     lookupResult.hidden = true;
     $('lookup-record').replaceChildren();
@@ -74,10 +60,6 @@
     $('me-name').textContent = s.name || '';
     $('me-id').textContent = s.operator_id || '';
     $('me-unit').textContent = s.unit || '';
-    const banner = $('banner-who');
-    banner.textContent = (s.name || '') + '（' + (s.operator_id || '') + '）';
-    banner.hidden = false;
-
     const roles = $('me-roles');
     roles.replaceChildren();
     for (const r of Array.isArray(s.roles) ? s.roles : []) {
@@ -122,73 +104,6 @@
     lookupSubmit.disabled = lookups === 0;
     statsSection.hidden = statsSelect.options.length === 0;
 
-    if (typeof s.idle_lock_seconds === 'number' && s.idle_lock_seconds > 0) idleSeconds = s.idle_lock_seconds;
-  }
-
-  function showLock() {
-    if (locked) return;
-    locked = true;
-    clearLookup();  // no personal data stays on a locked screen
-    app.hidden = true;
-    lock.hidden = false;
-    K.say(lockError, '');
-    K.say(status, '');
-    $('lock-title').focus();
-  }
-
-  function hideLock() {
-    locked = false;
-    lock.hidden = true;
-    app.hidden = false;
-    lastActivity = Date.now();
-  }
-
-  async function loadSession() {
-    const r = await K.api('GET', '/v1/session');
-    if (r.status === 401 && r.body && r.body.code === 'session_locked') {
-      showLock();
-      return null;
-    }
-    if (!r.ok || !r.body) {
-      if (r.status === 0 || r.status >= 500) {
-        K.say(error, K.bi('サーバに接続できません', 'The server cannot be reached'));
-        return null;
-      }
-      goLogin();
-      return null;
-    }
-    // Before the second factor (or while locked) the node tells only the stage: nothing to show.
-    if (r.body.stage === 'active') {
-      render(r.body);
-      hideLock();
-    } else {
-      showLock();
-    }
-    return r.body;
-  }
-
-  async function unlock() {
-    K.say(lockError, '');
-    $('unlock').disabled = true;
-    const r = await K.secondFactor();
-    $('unlock').disabled = false;
-    if (!r.ok) {
-      if (r.code === 'http_401' || r.code === 'session_required' || r.code === 'unauthenticated' || r.code === 'session_expired') {
-        goLogin();
-        return;
-      }
-      K.say(lockError, K.bi('認証器による本人確認ができませんでした', 'The authenticator check did not succeed'));
-      $('unlock').focus();
-      return;
-    }
-    const s = await loadSession();
-    if (s && s.stage === 'active') codeInput.focus();
-  }
-
-  async function logout() {
-    for (const b of logoutButtons) b.disabled = true;
-    await K.api('POST', '/v1/session/logout', {});
-    goLogin();
   }
 
   function showRecord(body) {
@@ -290,25 +205,6 @@
     statsResult.hidden = false;
   });
 
-  $('unlock').addEventListener('click', () => { unlock(); });
-  for (const b of logoutButtons) b.addEventListener('click', () => { logout(); });
-
-  // Idle lock: user activity resets the clock; an API answer of 401 session_locked locks at once.
-  for (const type of ['keydown', 'pointerdown', 'pointermove', 'wheel', 'touchstart', 'focusin']) {
-    document.addEventListener(type, () => { if (!locked) lastActivity = Date.now(); }, { passive: true, capture: true });
-  }
-  K.onLocked(() => showLock());
-
-  async function start() {
-    K.say(status, K.bi('読み込んでいます…', 'Loading…'));
-    const s = await loadSession();
-    K.say(status, '');
-    for (const b of logoutButtons) b.hidden = false;
-    if (s && s.stage === 'active') codeInput.focus();
-    idleTimer = setInterval(() => {
-      if (!locked && Date.now() - lastActivity >= idleSeconds * 1000) showLock();
-    }, 500);
-  }
-
-  start();
+  const shell = K.shell({ status, error, render, clear: clearLookup, resume: () => codeInput.focus() });
+  shell.start();
 })();

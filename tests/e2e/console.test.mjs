@@ -273,6 +273,30 @@ async function openDesk(op) {
   await ensureActive(op);
 }
 
+async function openRegisters(op) {
+  const { page } = op;
+  await page.goto('/registers.html');
+  await page.waitForFunction(() => !document.getElementById('app').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(op);
+}
+
+// Submits the registers page's form `name`; resolves to {done} or {problem, code} as shown.
+async function submitRegister(op, name) {
+  const { page } = op;
+  await page.evaluate((n) => {
+    document.getElementById(`${n}-done`).hidden = true;
+    document.getElementById(`${n}-problem`).hidden = true;
+  }, name);
+  await deskStep(op, `the ${name} form`, () => page.locator(`#${name}-submit`).click(),
+    () => page.waitForFunction((n) => !document.getElementById(`${n}-done`).hidden ||
+      !document.getElementById(`${n}-problem`).hidden, name, { timeout: 20_000 }));
+  if (await page.locator(`#${name}-done`).isVisible()) return { done: await page.locator(`#${name}-done`).textContent() };
+  return {
+    problem: await page.locator(`#${name}-problem`).textContent(),
+    code: await page.locator(`#${name}-problem code`).textContent(),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The node and the browser
 
@@ -343,7 +367,7 @@ test('bootstrap prints one enrolment link per operator, and works only once', ST
 test('the console pages are served with the CSP', STEP, async () => {
   const op = await newOperator('probe', '');
   for (const p of ['/index.html', '/enrol.html', '/home.html', '/disclosure.html', '/common.js', '/disclosure.js',
-    '/style.css']) {
+    '/registers.html', '/registers.js', '/style.css']) {
     const res = await op.page.request.get(p);
     assert.equal(res.status(), 200, `GET ${p}`);
     if (p.endsWith('.html')) {
@@ -790,6 +814,87 @@ test('an operator not nominated for disclosure finds the desk closed', STEP, asy
   assert.equal(r.body.code, 'not_nominated', show(r));
   if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
     await page.screenshot({ path: `${process.env.KAKUNIN_E2E_SCREENSHOTS}/disclosure-refused.png`, fullPage: true });
+  }
+});
+
+test('the staff registers page: each role sees and records what the rules let it', STEP, async () => {
+  const chief = operators.get('chief');
+  const { page } = chief;
+  await login(chief);
+  await page.locator('#link-registers').click();
+  await page.waitForURL(/\/registers\.html$/);
+  await openRegisters(chief);
+  for (const id of ['#trainings', '#contracts', '#reviews', '#training-form', '#contract-form', '#worker-form', '#review-form']) {
+    assert.equal(await page.locator(id).isVisible(), true, `${id} shown to the security chief`);
+  }
+  // The chief records only self-inspections (audits are the auditor's).
+  assert.deepEqual(await page.locator('#review-kinds input').evaluateAll((els) => els.map((e) => e.value)), ['self_inspection']);
+  // The training a security manager recorded earlier is listed.
+  await page.locator('#trainings-body tr').first().waitFor({ state: 'visible' });
+  assert.match(await page.locator('#trainings-body').textContent(), /操作者研修（本人確認情報の保護）/);
+  assert.match(await page.locator('#trainings-body').textContent(), /op1/);
+
+  // A contract, then a worker under it.
+  const today = new Date();
+  await ensureActive(chief);
+  await page.locator('#contract-company').fill('株式会社甲斐情報サービス');
+  await page.locator('#contract-work').fill('住基ネット機器の保守');
+  await page.locator('#contract-from').fill(isoDate(today));
+  await page.locator('#contract-to').fill(isoDate(new Date(today.getTime() + 365 * 86400_000)));
+  await page.locator('#contract-pledge').fill(isoDate(today));
+  const contract = await submitRegister(chief, 'contract');
+  assert.ok(contract.done, `contract: ${show(contract)}`);
+  const row = page.locator('#contracts-body tr').filter({ hasText: '株式会社甲斐情報サービス' });
+  await row.waitFor({ state: 'visible' });
+  assert.match(await row.textContent(), /有効/);
+  await ensureActive(chief);
+  await page.locator('#worker-operator').fill('op1');
+  const worker = await submitRegister(chief, 'worker');
+  assert.ok(worker.done, `worker: ${show(worker)}`);
+  assert.match(await row.locator('td.workers').textContent(), /op1/);
+
+  // A summary holding a resident code is refused, and nothing is recorded.
+  await ensureActive(chief);
+  await page.locator('#review-from').fill(isoDate(new Date(today.getTime() - 30 * 86400_000)));
+  await page.locator('#review-to').fill(isoDate(today));
+  await page.locator('#review-summary').fill(`住民票コード${residentCode}の照会を確認した`);
+  const refused = await submitRegister(chief, 'review');
+  assert.equal(refused.code, 'invalid_request', show(refused));
+  assert.equal(await page.locator('#reviews-body tr').count(), 0, 'nothing recorded');
+  await ensureActive(chief);
+  await page.locator('#review-summary').fill('端末の設置場所と入退室の記録を点検した。指摘事項なし。');
+  const review = await submitRegister(chief, 'review');
+  assert.ok(review.done, `review: ${show(review)}`);
+  await page.locator('#reviews-body tr').first().waitFor({ state: 'visible' });
+  assert.match(await page.locator('#reviews-body').textContent(), /自己点検/);
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await ensureActive(chief);
+    await page.screenshot({ path: `${process.env.KAKUNIN_E2E_SCREENSHOTS}/registers-chief.png`, fullPage: true });
+  }
+
+  // The access manager reads the contractor roster and records log reviews, but reads no review
+  // register and no training register, and changes no contract.
+  const access = operators.get('access');
+  await login(access);
+  await openRegisters(access);
+  assert.equal(await access.page.locator('#contracts').isVisible(), true);
+  assert.equal(await access.page.locator('#contract-form').isVisible(), false);
+  assert.equal(await access.page.locator('#trainings').isVisible(), false);
+  assert.equal(await access.page.locator('#review-form').isVisible(), true);
+  assert.equal(await access.page.locator('#reviews-table').isVisible(), false);
+  assert.deepEqual(await access.page.locator('#review-kinds input').evaluateAll((els) => els.map((e) => e.value)), ['log_review']);
+  await access.page.locator('#contracts-body tr').first().waitFor({ state: 'visible' });
+  assert.match(await access.page.locator('#contracts-body').textContent(), /株式会社甲斐情報サービス/);
+  const direct = await api(access, 'POST', '/v1/contracts', { company: 'X', work: 'Y', from: isoDate(today), to: isoDate(today), subcontracting: 'prohibited' });
+  assert.equal(direct.status, 403, show(direct));
+
+  // An operator keeps no register.
+  const op1 = operators.get('op1');
+  await login(op1);
+  await openRegisters(op1);
+  await op1.page.locator('#reg-none').waitFor({ state: 'visible' });
+  for (const id of ['#trainings', '#contracts', '#reviews']) {
+    assert.equal(await op1.page.locator(id).isVisible(), false, `${id} hidden from an operator`);
   }
 });
 
