@@ -215,6 +215,11 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
         if (p->kind == PurposeKind::kDisclosure) {
           return Status::InvalidArgument("an agency cannot take a disclosure purpose");
         }
+        // Statistics give the population table to the prefecture's operators, never records
+        // to a system (ClientMayRead refuses every read under one).
+        if (p->kind == PurposeKind::kStatistics) {
+          return Status::InvalidArgument("an agency cannot take a statistics purpose");
+        }
         row.purposes += (row.purposes.empty() ? "" : ",") + id;
       }
       row.recipient = c.recipient;

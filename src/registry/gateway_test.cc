@@ -246,6 +246,23 @@ TEST_F(GatewayTest, NoClientReadsUnderADisclosurePurposeWhateverItsRegisterEntry
   EXPECT_EQ(refused, 4u);
 }
 
+// Registration said yes to a statistics purpose, which no system can ever read under
+// (statistics give the population table to the prefecture's operators only): the agency was
+// registered, then refused on every request. It is refused when registered, and nothing is
+// written.
+TEST_F(GatewayTest, AnAgencyCannotBeRegisteredForAStatisticsPurpose) {
+  Client c = board_;
+  c.spki_sha256 = std::string(64, 'd');
+  c.recipient = "dept:statistics";
+  c.purposes = {"stats.population"};
+  Status st = gateway_->Register(c, host_);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_EQ(Entries("client.register").size(), 2u);  // the two of SetUp only
+  auto rows = gateway_->List();
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 2u);
+}
+
 TEST_F(GatewayTest, AClientRevokedAfterAuthenticationGetsNothing) {
   // The request authenticated the client a moment ago; then the register revoked it.
   auto client = gateway_->Authenticate(board_.spki_sha256, "t");
