@@ -411,6 +411,30 @@ TEST_F(GatewayTest, AConsoleReadIsRecordedAsATransferToThePurposesDepartment) {
   EXPECT_EQ(VerifyProblem(), "");
 }
 
+// The provision record's 提供元 said "prefecture:0" on the national node (機構), whose
+// configuration has no prefecture: a resident's 提供状況 would name a prefecture that does not
+// exist. It says "national" there, as the recipient id of that node does.
+TEST_F(GatewayTest, TheNationalNodesProvisionsNameItAsTheirSource) {
+  ProvisionRequest req;
+  req.resident_codes = {codes_[0]};
+  req.purpose = "board.school_aid";
+  req.provision_kind = "住民基本台帳法 別表第六";
+  req.recipient = kBoard;
+  req.items = {"name"};
+  ASSERT_TRUE(registry_->Provide(*reader_, req, host_).ok());
+  NodeConfig national = config_;
+  national.role = NodeRole::kNational;
+  national.prefecture = 0;
+  Registry node(national, store_.get(), cipher_.get(), &clock_, log_.get());
+  node.UsePurposes(purposes_.get());
+  ASSERT_TRUE(node.Provide(*reader_, req, host_).ok());
+  auto rows = reader_->Provisions(codes_[0]);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].source, "prefecture:19");
+  EXPECT_EQ((*rows)[1].source, "national");
+}
+
 TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
   const Caller board = Caller::ForClient(board_, "t");
   const std::string missing = "99999999999";
