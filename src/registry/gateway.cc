@@ -87,9 +87,12 @@ bool ClientMayRead(const Client& client, const Purpose* p, const std::string& pu
       client.revoked_at != 0) {
     return false;
   }
-  // A statistics purpose gives counts to the prefecture's own operators, never records.
-  bool allowed =
-      p != nullptr && p->kind != PurposeKind::kStatistics && p->AllowsRecipient(client.recipient);
+  // A statistics purpose gives counts to the prefecture's own operators, never records; a
+  // disclosure goes to the resident through the disclosure desk, never to a system. Checked
+  // here, not only when the client was registered: an entry written before that rule, or under
+  // a catalogue that has changed since, must not open them.
+  bool allowed = p != nullptr && p->kind != PurposeKind::kStatistics &&
+                 p->kind != PurposeKind::kDisclosure && p->AllowsRecipient(client.recipient);
   if (allowed && client.kind == ClientKind::kAgency) {
     allowed =
         p->kind != PurposeKind::kNational &&
@@ -211,6 +214,11 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
         // workflow, never to a registered system.
         if (p->kind == PurposeKind::kDisclosure) {
           return Status::InvalidArgument("an agency cannot take a disclosure purpose");
+        }
+        // Statistics give the population table to the prefecture's operators, never records
+        // to a system (ClientMayRead refuses every read under one).
+        if (p->kind == PurposeKind::kStatistics) {
+          return Status::InvalidArgument("an agency cannot take a statistics purpose");
         }
         row.purposes += (row.purposes.empty() ? "" : ",") + id;
       }

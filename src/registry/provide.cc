@@ -150,7 +150,10 @@ store::ProvisionRow Registry::ProvisionOf(const std::string& resident_code,
   p.provision_kind = req.provision_kind;
   p.number_provided =
       std::find(req.items.begin(), req.items.end(), "individual_number") != req.items.end();
-  p.source = "prefecture:" + std::to_string(config_.prefecture);
+  // 提供元: this node — a prefecture by its number, or the national node (機構), which has none.
+  p.source = config_.role == NodeRole::kNational
+                 ? std::string("national")
+                 : "prefecture:" + std::to_string(config_.prefecture);
   p.recipient = req.recipient;
   p.items = JoinItems(req.items);
   return p;

@@ -147,10 +147,15 @@ Result<PurposeCatalogue> PurposeCatalogue::Parse(std::string_view text) {
     p.recipients = std::move(*recipients);
     auto fields = Strings(*t, "fields", index);
     if (!fields.ok()) return fields.status();
+    std::set<std::string> seen;
     for (const auto& f : *fields) {
       if (std::find(std::begin(kProvisionItems), std::end(kProvisionItems), f) ==
           std::end(kProvisionItems)) {
         return Status::InvalidArgument("purpose " + p.id + ": unknown field '" + f + "'");
+      }
+      // Each item once: an answer names each member once.
+      if (!seen.insert(f).second) {
+        return Status::InvalidArgument("purpose " + p.id + ": field '" + f + "' appears twice");
       }
     }
     p.fields = std::move(*fields);

@@ -60,6 +60,10 @@ TEST(PurposeCatalogueTest, StrictAboutWhatCouldWidenAPurpose) {
       "recipients = [\"x\"]\nfields = [\"name\"]\n",
       "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
       "recipients = [\"x\"]\nfields = [\"name\"]\nextra = 1\n",
+      // A field named twice: every answer under it held the member twice ({"name":…,"name":…},
+      // which a strict JSON reader refuses) and the provision record listed the item twice.
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
+      "recipients = [\"x\"]\nfields = [\"name\", \"sex\", \"name\"]\n",
   };
   for (const char* text : bad) EXPECT_FALSE(PurposeCatalogue::Parse(text).ok()) << text;
   EXPECT_FALSE(PurposeCatalogue::Parse(ok + ok).ok());  // duplicate id
