@@ -155,8 +155,31 @@ TEST(ResidentNumbers, ElevenAndTwelveDigitRunsAreRefused) {
   EXPECT_TRUE(HoldsResidentNumber("１２３４５67890１"));              // mixed
   EXPECT_FALSE(HoldsResidentNumber("1234567890"));
   EXPECT_FALSE(HoldsResidentNumber("法人番号1234567890123"));  // 13 digits: a corporate number
-  EXPECT_FALSE(HoldsResidentNumber("12345-678901"));
   EXPECT_FALSE(HoldsResidentNumber("令和8年11月20日"));
+}
+
+// The numbers are written in groups as often as not (個人番号 4-4-4 on the card): spaces and
+// hyphens, half- or full-width, between the digits do not hide them.
+TEST(ResidentNumbers, DigitsWrittenInGroupsAreOneNumber) {
+  EXPECT_TRUE(HoldsResidentNumber("個人番号 1234 5678 9012 を照会"));
+  EXPECT_TRUE(HoldsResidentNumber("1234-5678-9012"));
+  EXPECT_TRUE(HoldsResidentNumber("12345-678901"));
+  EXPECT_TRUE(HoldsResidentNumber("コード123-4567-8901"));
+  EXPECT_TRUE(HoldsResidentNumber("１２３４　５６７８　９０１２"));   // full-width space
+  EXPECT_TRUE(HoldsResidentNumber("１２３４－５６７８－９０１２"));   // full-width hyphen
+  EXPECT_TRUE(HoldsResidentNumber("１２３４ー５６７８ー９０１"));     // 長音符 for a hyphen
+  EXPECT_TRUE(HoldsResidentNumber("1234‐5678‐9012"));              // U+2010
+  EXPECT_TRUE(HoldsResidentNumber("1234 - 5678 - 9012"));
+  EXPECT_TRUE(HoldsResidentNumber("090-1234-5678"));  // 11 digits: cannot be told from a code
+  // Dates, short numbers and numbers of other lengths stay allowed.
+  EXPECT_FALSE(HoldsResidentNumber("2026-11-20"));
+  EXPECT_FALSE(HoldsResidentNumber("２０２６－１１－２０"));
+  EXPECT_FALSE(HoldsResidentNumber("期間 2026-04-01 2026-09-30"));
+  EXPECT_FALSE(HoldsResidentNumber("2026-04-01 - 2026-09-30 に実施"));
+  EXPECT_FALSE(HoldsResidentNumber("電話 055-223-1111、03-1234-5678"));
+  EXPECT_FALSE(HoldsResidentNumber("受講者 12 名、2026-11-10 実施"));
+  EXPECT_FALSE(HoldsResidentNumber("法人番号 1234 5678 9012 3"));  // 13 digits
+  EXPECT_FALSE(HoldsResidentNumber("12345    678901"));  // too far apart to be one number
 }
 
 TEST_F(RegistersTest, TrainingIsRecordedAndListedNewestFirst) {
@@ -474,7 +497,8 @@ TEST_F(RegistersTest, AReviewSummaryHoldsNoResidentNumber) {
   std::vector<ReviewInput> bad;
   for (const char* summary :
        {"住民票コード12345678901の照会を確認した。", "個人番号123456789012を含む照会があった。",
-        "照会：１２３４５６７８９０１", "", "\x01"}) {
+        "照会：１２３４５６７８９０１", "個人番号 1234 5678 9012 の照会があった。",
+        "照会：１２３－４５６７－８９０１", "", "\x01"}) {
     ReviewInput r = Review("audit");
     r.summary = summary;
     bad.push_back(r);
@@ -507,7 +531,9 @@ TEST_F(RegistersTest, AReviewSummaryHoldsNoResidentNumber) {
             std::vector<std::string>(bad.size(), "refused:invalid_request"));
   // A ten-digit number (a phone number) and a thirteen-digit corporate number are no residents'.
   ReviewInput fine = Review("audit");
-  fine.summary = "委託先（法人番号1234567890123、電話0552231111）の作業記録を確認した。";
+  fine.summary =
+      "委託先（法人番号1234567890123、電話0552231111、055-223-1111）の2026-04-01 2026-09-30の"
+      "作業記録を確認した。";
   EXPECT_TRUE(desk_->RecordReview(Load("aud"), As("aud"), fine).ok());
   EXPECT_THAT(AllPayloads(), Not(HasSubstr("12345678901")));
 }
