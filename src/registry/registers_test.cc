@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "audit/log.h"
+#include "auth/password.h"
 #include "registry/audit_desk.h"
 #include "registry/operators.h"
 #include "support/registry_fixture.h"
@@ -450,6 +451,91 @@ TEST_F(RegistersTest, TheContractorRoleNeedsAContractInForce) {
   auto other = operators_->RequestRole(Load("am"), "op2", "security_manager");
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(operators_->ApproveRole(chief, *other).ok());
+}
+
+// A contractor's worker (委託作業者) may also hold the operator role. The contract's end ends
+// what the account may do — however long the nomination runs — checked where the training is:
+// in the transaction that records each read, and at the password step (recorded refusals,
+// reason contract_required). A new contract listing the worker gives it back.
+TEST_F(RegistersTest, AContractorsWorkerReadsAndSignsInOnlyWhileTheirContractIsInForce) {
+  const OperatorView chief = Load("chief");
+  const Actor host{"os:test", "test"};
+  const std::string kCard(64, 'a');
+  Notification n = Make("192015", 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  const std::string code = n.resident_code.str();
+  auto p = registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+  auto applied = registry_->Apply({p}, host);
+  ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
+  auto hash = auth::HashPassword("a long enough password");
+  ASSERT_TRUE(hash.ok());
+  // "worker": operator and contractor, trained, nominated into next year, under a contract
+  // that ends on 2026-11-30.
+  auto contract = desk_->RecordContract(chief, As("chief"), Contract("2026-04-01", "2026-11-30"));
+  ASSERT_TRUE(contract.ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    store::OperatorRow row;
+                    row.operator_id = "worker";
+                    row.name = "worker";
+                    row.status = "active";
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
+                    KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword("worker", *hash));
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertRole("worker", "operator", 0, "test"));
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertRole("worker", "contractor", 0, "test"));
+                    store::CredentialRow card;  // an IC card
+                    card.credential_id = kCard;
+                    card.operator_id = "worker";
+                    card.kind = "certificate";
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertCredential(card));
+                    store::NominationRow nom;
+                    nom.operator_id = "worker";
+                    nom.purpose = "registry.maintenance";
+                    nom.valid_from = "2026-11-01";
+                    nom.valid_to = "2027-03-31";
+                    nom.nominated_by = "sm";
+                    return txn.InsertNomination(nom);
+                  })
+                  .ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *contract, "worker").ok());
+  ASSERT_TRUE(desk_->RecordTraining(chief, As("chief"), Training("2026-11-10", {"worker"})).ok());
+  const OperatorView worker = Load("worker");
+  const Caller caller = Caller::ForOperator(worker, "console", "s");
+  auto read = gateway_->Lookup(caller, code, "registry.maintenance");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_TRUE(operators_->CheckPassword("worker", "a long enough password", "console").ok());
+  ASSERT_TRUE(operators_->CardPassed("worker", kCard, "console").ok());
+
+  clock_.Advance(int64_t{11} * 24 * 3600 * 1000000);  // 2026-12-01: the contract has ended
+  ASSERT_EQ(clock_.TodayJst().ToIso(), "2026-12-01");
+  auto stale = gateway_->Lookup(caller, code, "registry.maintenance");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().reason(), "contract_required");
+  auto login = operators_->CheckPassword("worker", "a long enough password", "console");
+  ASSERT_FALSE(login.ok());
+  EXPECT_EQ(login.status().reason(), "login_failed");  // the same answer as a wrong password
+  std::vector<std::string> reads;
+  for (const auto& e : Entries("resident.provide")) reads.push_back(e.outcome);
+  EXPECT_EQ(reads, (std::vector<std::string>{"done", "refused:contract_required"}));
+  EXPECT_EQ(Outcomes("session.login"),
+            (std::vector<std::string>{"password_ok", "refused:contract_required"}));
+  // Nor does the IC card pass as the second factor.
+  EXPECT_EQ(operators_->CardPassed("worker", kCard, "console").reason(), "contract_required");
+  EXPECT_EQ(Outcomes("session.second_factor"),
+            (std::vector<std::string>{"done:ic_card", "refused:contract_required"}));
+  // Without the training rule, the contract still counts.
+  gateway_->RequireTraining(false);
+  EXPECT_EQ(gateway_->Lookup(caller, code, "registry.maintenance").status().reason(),
+            "contract_required");
+  gateway_->RequireTraining(true);
+
+  // A new contract from today listing the worker: reads and sign-ins again.
+  auto renewed = desk_->RecordContract(Load("chief"), As("chief"),
+                                       Contract("2026-12-01", "2027-03-31"));
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_TRUE(desk_->AddWorker(Load("chief"), As("chief"), *renewed, "worker").ok());
+  read = gateway_->Lookup(caller, code, "registry.maintenance");
+  EXPECT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(operators_->CheckPassword("worker", "a long enough password", "console").ok());
 }
 
 TEST_F(RegistersTest, EachKindOfReviewHasItsRecorders) {
