@@ -52,8 +52,22 @@ Status LoginFailed(const char* why) {
 
 }  // namespace
 
+Status CheckContract(store::RegistryTxn& txn, const std::string& operator_id, const Date& today) {
+  KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(operator_id));
+  if (std::find(roles.begin(), roles.end(), "contractor") == roles.end()) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(listed, txn.WorksUnderContract(operator_id, today.ToIso()));
+  if (!listed) {
+    return Status::PermissionDenied(
+               "a contractor's worker acts only while a contract listing them is in force")
+        .WithReason("contract_required");
+  }
+  return Status::Ok();
+}
+
 Status CheckTrained(store::RegistryTxn& txn, const std::string& operator_id, const Date& today,
                     bool required) {
+  // Not a training rule, but checked where it is, so that every read rechecks both.
+  KAKUNIN_RETURN_IF_ERROR(CheckContract(txn, operator_id, today));
   if (!required) return Status::Ok();
   KAKUNIN_ASSIGN_OR_RETURN(trained, txn.AttendedTraining(operator_id, "operator",
                                                          FiscalYearStart(today).ToIso(),
@@ -601,18 +615,33 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id,
   const bool enrolled = !op->row.password_hash.empty();
   const bool match = auth::VerifyPassword(
       enrolled && attempt ? op->row.password_hash : auth::DummyPasswordHash(), password);
-  const bool ok = attempt && match && enrolled && op->active();
-  audit::AuditEntry e = Entry("operator:" + id, terminal, "session.login");
-  const char* why = !attempt          ? "locked"
-                    : !op->active()   ? "not_active"
-                    : !enrolled       ? "not_enrolled"
-                    : !match          ? "bad_password"
-                                      : "";
-  e.outcome = ok ? "password_ok" : std::string("refused:") + why;
-  KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  const bool passed = attempt && match && enrolled && op->active();
+  const char* refused = !attempt        ? "locked"
+                        : !op->active() ? "not_active"
+                        : !enrolled     ? "not_enrolled"
+                        : !match        ? "bad_password"
+                                        : "";
+  bool ok = false;
+  const char* why = refused;
+  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    ok = passed;
+    why = refused;
+    if (ok) {
+      // A contractor's worker whose contract has ended (docs/operators.md "Registers"), as this
+      // transaction sees the contractor register.
+      Status contract = CheckContract(txn, id, clock_->TodayJst());
+      if (contract.reason() == "contract_required") {
+        ok = false;
+        why = "contract_required";
+      } else {
+        KAKUNIN_RETURN_IF_ERROR(contract);
+      }
+    }
+    audit::AuditEntry e = Entry("operator:" + id, terminal, "session.login");
+    e.outcome = ok ? "password_ok" : std::string("refused:") + why;
     // A failure was counted when its attempt was taken; a success gives every attempt back.
-    if (ok) return txn.SetLoginState(id, 0, 0);
-    return Status::Ok();
+    if (ok) KAKUNIN_RETURN_IF_ERROR(txn.SetLoginState(id, 0, 0));
+    return log_->Append(txn, e).status();
   }));
   if (!ok) return LoginFailed(why);
   op->row.password_hash.clear();
@@ -658,6 +687,12 @@ Status OperatorDesk::VerifyWebAuthn(const std::string& id, const auth::RelyingPa
         const Status regressed =
             Status::PermissionDenied("webauthn: sign counter did not increase");
         Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+          // Unlocking too: not for a contractor's worker whose contract has ended.
+          Status contract = CheckContract(txn, id, clock_->TodayJst());
+          if (contract.reason() == "contract_required") {
+            return Status::PermissionDenied("contract_required");
+          }
+          KAKUNIN_RETURN_IF_ERROR(contract);
           // Compare-and-set: a parallel login that stored a newer count wins, this one fails.
           auto moved = txn.AdvanceSignCount(stored.credential_id, int64_t{*count});
           if (!moved.ok()) return moved.status();
@@ -694,7 +729,15 @@ Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
   }
   audit::AuditEntry e = Entry("operator:" + id, terminal, "session.second_factor");
   e.outcome = "done:ic_card";
-  return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
+  // Not for a contractor's worker whose contract has ended, like the password step.
+  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) {
+    return CheckContract(txn, id, clock_->TodayJst());
+  });
+  if (st.reason() == "contract_required") {
+    KAKUNIN_RETURN_IF_ERROR(
+        RecordRefusal(id, "session.second_factor", "contract_required", terminal));
+  }
+  return st;
 }
 
 Status OperatorDesk::RecordRefusal(const std::string& id, const char* action,

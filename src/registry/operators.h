@@ -55,8 +55,17 @@ Date FiscalYearStart(const Date& day);
 // training_required. What every read of resident data by an operator checks in its recording
 // transaction (the nomination checked it when it was made, but a nomination can outlive the
 // fiscal year).
+//
+// Whatever `required` says, it first checks CheckContract: the one function every read of an
+// operator (Gateway, DisclosureDesk) calls in its recording transaction for the registers' rules.
 Status CheckTrained(store::RegistryTxn& txn, const std::string& operator_id, const Date& today,
                     bool required);
+// A holder of the contractor role (委託作業者) acts only while listed under a contract in force on
+// `today` (from <= today <= to), as `txn` sees the contractor register: PermissionDenied, reason
+// contract_required, otherwise; OK for anyone without the role. The role was approved under a
+// contract in force, but the contract ends while the role stays: every read (CheckTrained), the
+// password step and the second factor check it again.
+Status CheckContract(store::RegistryTxn& txn, const std::string& operator_id, const Date& today);
 
 // Failures in a row that lock an account (docs/operators.md).
 inline constexpr int kMaxFailedLogins = 5;
@@ -134,7 +143,7 @@ class OperatorDesk {
                          const auth::StoredCredential& credential) const;
 
   // The password step: the operator if id and password match and the account is active and not
-  // locked; otherwise kUnauthenticated (reason login_failed) whatever the cause, after the same
+  // locked (and, for a contractor's worker, listed under a contract in force); otherwise kUnauthenticated (reason login_failed) whatever the cause, after the same
   // work, recorded. An unknown id is kNotFound with the same reason and is NOT recorded: the
   // caller counts and samples those (anonymous traffic must not grow the log one entry each).
   // Each check first takes one of kMaxFailedLogins attempts in one atomic step, so concurrent
@@ -153,7 +162,8 @@ class OperatorDesk {
                         const std::string& client_data, const std::string& authenticator_data,
                         const std::string& signature, const std::string& terminal) const;
   // The IC card as second factor: OK (recorded) if `spki_sha256` is a card bound to the operator
-  // and not a system client's key; kPermissionDenied otherwise (nothing presented is no refusal).
+  // and not a system client's key; kPermissionDenied otherwise (nothing presented is no refusal;
+  // a contractor's worker without a contract in force: reason contract_required, recorded).
   Status CardPassed(const std::string& id, const std::string& spki_sha256,
                     const std::string& terminal) const;
   // A refused request of a signed-in operator on the console: recorded.

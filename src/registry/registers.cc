@@ -94,29 +94,65 @@ std::vector<std::string> ReviewWriters(const std::string& kind) {
 
 }  // namespace
 
+namespace {
+
+// The bytes of the code point at `text[i]` if it is a digit (ASCII, or full-width U+FF10..U+FF19),
+// else 0.
+size_t DigitWidth(std::string_view text, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(text[i]);
+  if (c >= '0' && c <= '9') return 1;
+  if (c == 0xEF && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0xBC &&
+      static_cast<unsigned char>(text[i + 2]) >= 0x90 &&
+      static_cast<unsigned char>(text[i + 2]) <= 0x99) {
+    return 3;
+  }
+  return 0;
+}
+
+// The bytes of the code point at `text[i]` if people write it between groups of a number's
+// digits — a space or a hyphen-like mark, half- or full-width — else 0.
+size_t SeparatorWidth(std::string_view text, size_t i) {
+  static constexpr std::string_view kSeparators[] = {
+      " ",   "-",
+      "\u00a0",                                                  // no-break space
+      "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015",  // hyphens, dashes, ―
+      "\u2212",                                                  // minus sign
+      "\u3000",                                                  // full-width space
+      "\u30fc", "\uff70",                                        // ー ｰ (長音符 used as a hyphen)
+      "\uff0d",                                                  // full-width hyphen-minus
+  };
+  const std::string_view rest = text.substr(i);
+  for (std::string_view sep : kSeparators) {
+    if (rest.substr(0, sep.size()) == sep) return sep.size();
+  }
+  return 0;
+}
+
+}  // namespace
+
 bool HoldsResidentNumber(std::string_view text) {
-  size_t run = 0;
-  auto ends = [&] { return run == 11 || run == 12; };
+  // Groups of digits joined by at most kJoin separators (e.g. "1234 5678 9012", "123-4567-8901",
+  // "1234 - 5678 - 9012") are one number; its digits are counted across the groups.
+  constexpr size_t kJoin = 3;
+  size_t digits = 0;      // of the number being read
+  size_t separators = 0;  // since its last digit
   for (size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t width = 0;
-    if (c >= '0' && c <= '9') {
-      width = 1;
-    } else if (c == 0xEF && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0xBC &&
-               static_cast<unsigned char>(text[i + 2]) >= 0x90 &&
-               static_cast<unsigned char>(text[i + 2]) <= 0x99) {
-      width = 3;  // U+FF10..U+FF19, full-width digits
-    }
-    if (width != 0) {
-      ++run;
-      i += width;
+    if (size_t w = DigitWidth(text, i); w != 0) {
+      ++digits;
+      separators = 0;
+      i += w;
       continue;
     }
-    if (ends()) return true;
-    run = 0;
+    if (size_t w = SeparatorWidth(text, i); w != 0 && digits != 0 && ++separators <= kJoin) {
+      i += w;
+      continue;
+    }
+    if (digits == 11 || digits == 12) return true;
+    digits = 0;
+    separators = 0;
     ++i;
   }
-  return ends();
+  return digits == 11 || digits == 12;
 }
 
 RegisterDesk::RegisterDesk(Registry* registry, store::RegistryStore* store, const Clock* clock)

@@ -101,8 +101,11 @@ struct Review {
   std::string recorded_by;
 };
 
-// Whether `text` holds a run of exactly 11 or 12 digits (ASCII or full-width): what a
-// 住民票コード or an individual number looks like. Free text of the registers is refused then.
+// Whether `text` holds a number of exactly 11 or 12 digits (ASCII or full-width): what a
+// 住民票コード or an individual number looks like. Groups of digits joined by up to three spaces or
+// hyphen-like marks (half- or full-width, ー too) count as one number ("1234 5678 9012",
+// "１２３－４５６７－８９０１"); a date (8 digits) or a landline number (10) does not. Free text of
+// the registers is refused then.
 bool HoldsResidentNumber(std::string_view text);
 
 // Thread-safe (the registry and the store are; the desk keeps no state).

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "audit/log.h"
+#include "auth/password.h"
 #include "registry/audit_desk.h"
 #include "registry/operators.h"
 #include "support/registry_fixture.h"
@@ -155,8 +156,31 @@ TEST(ResidentNumbers, ElevenAndTwelveDigitRunsAreRefused) {
   EXPECT_TRUE(HoldsResidentNumber("１２３４５67890１"));              // mixed
   EXPECT_FALSE(HoldsResidentNumber("1234567890"));
   EXPECT_FALSE(HoldsResidentNumber("法人番号1234567890123"));  // 13 digits: a corporate number
-  EXPECT_FALSE(HoldsResidentNumber("12345-678901"));
   EXPECT_FALSE(HoldsResidentNumber("令和8年11月20日"));
+}
+
+// The numbers are written in groups as often as not (個人番号 4-4-4 on the card): spaces and
+// hyphens, half- or full-width, between the digits do not hide them.
+TEST(ResidentNumbers, DigitsWrittenInGroupsAreOneNumber) {
+  EXPECT_TRUE(HoldsResidentNumber("個人番号 1234 5678 9012 を照会"));
+  EXPECT_TRUE(HoldsResidentNumber("1234-5678-9012"));
+  EXPECT_TRUE(HoldsResidentNumber("12345-678901"));
+  EXPECT_TRUE(HoldsResidentNumber("コード123-4567-8901"));
+  EXPECT_TRUE(HoldsResidentNumber("１２３４　５６７８　９０１２"));   // full-width space
+  EXPECT_TRUE(HoldsResidentNumber("１２３４－５６７８－９０１２"));   // full-width hyphen
+  EXPECT_TRUE(HoldsResidentNumber("１２３４ー５６７８ー９０１"));     // 長音符 for a hyphen
+  EXPECT_TRUE(HoldsResidentNumber("1234‐5678‐9012"));              // U+2010
+  EXPECT_TRUE(HoldsResidentNumber("1234 - 5678 - 9012"));
+  EXPECT_TRUE(HoldsResidentNumber("090-1234-5678"));  // 11 digits: cannot be told from a code
+  // Dates, short numbers and numbers of other lengths stay allowed.
+  EXPECT_FALSE(HoldsResidentNumber("2026-11-20"));
+  EXPECT_FALSE(HoldsResidentNumber("２０２６－１１－２０"));
+  EXPECT_FALSE(HoldsResidentNumber("期間 2026-04-01 2026-09-30"));
+  EXPECT_FALSE(HoldsResidentNumber("2026-04-01 - 2026-09-30 に実施"));
+  EXPECT_FALSE(HoldsResidentNumber("電話 055-223-1111、03-1234-5678"));
+  EXPECT_FALSE(HoldsResidentNumber("受講者 12 名、2026-11-10 実施"));
+  EXPECT_FALSE(HoldsResidentNumber("法人番号 1234 5678 9012 3"));  // 13 digits
+  EXPECT_FALSE(HoldsResidentNumber("12345    678901"));  // too far apart to be one number
 }
 
 TEST_F(RegistersTest, TrainingIsRecordedAndListedNewestFirst) {
@@ -429,6 +453,91 @@ TEST_F(RegistersTest, TheContractorRoleNeedsAContractInForce) {
   EXPECT_TRUE(operators_->ApproveRole(chief, *other).ok());
 }
 
+// A contractor's worker (委託作業者) may also hold the operator role. The contract's end ends
+// what the account may do — however long the nomination runs — checked where the training is:
+// in the transaction that records each read, and at the password step (recorded refusals,
+// reason contract_required). A new contract listing the worker gives it back.
+TEST_F(RegistersTest, AContractorsWorkerReadsAndSignsInOnlyWhileTheirContractIsInForce) {
+  const OperatorView chief = Load("chief");
+  const Actor host{"os:test", "test"};
+  const std::string kCard(64, 'a');
+  Notification n = Make("192015", 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  const std::string code = n.resident_code.str();
+  auto p = registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+  auto applied = registry_->Apply({p}, host);
+  ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
+  auto hash = auth::HashPassword("a long enough password");
+  ASSERT_TRUE(hash.ok());
+  // "worker": operator and contractor, trained, nominated into next year, under a contract
+  // that ends on 2026-11-30.
+  auto contract = desk_->RecordContract(chief, As("chief"), Contract("2026-04-01", "2026-11-30"));
+  ASSERT_TRUE(contract.ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    store::OperatorRow row;
+                    row.operator_id = "worker";
+                    row.name = "worker";
+                    row.status = "active";
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
+                    KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword("worker", *hash));
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertRole("worker", "operator", 0, "test"));
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertRole("worker", "contractor", 0, "test"));
+                    store::CredentialRow card;  // an IC card
+                    card.credential_id = kCard;
+                    card.operator_id = "worker";
+                    card.kind = "certificate";
+                    KAKUNIN_RETURN_IF_ERROR(txn.InsertCredential(card));
+                    store::NominationRow nom;
+                    nom.operator_id = "worker";
+                    nom.purpose = "registry.maintenance";
+                    nom.valid_from = "2026-11-01";
+                    nom.valid_to = "2027-03-31";
+                    nom.nominated_by = "sm";
+                    return txn.InsertNomination(nom);
+                  })
+                  .ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *contract, "worker").ok());
+  ASSERT_TRUE(desk_->RecordTraining(chief, As("chief"), Training("2026-11-10", {"worker"})).ok());
+  const OperatorView worker = Load("worker");
+  const Caller caller = Caller::ForOperator(worker, "console", "s");
+  auto read = gateway_->Lookup(caller, code, "registry.maintenance");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_TRUE(operators_->CheckPassword("worker", "a long enough password", "console").ok());
+  ASSERT_TRUE(operators_->CardPassed("worker", kCard, "console").ok());
+
+  clock_.Advance(int64_t{11} * 24 * 3600 * 1000000);  // 2026-12-01: the contract has ended
+  ASSERT_EQ(clock_.TodayJst().ToIso(), "2026-12-01");
+  auto stale = gateway_->Lookup(caller, code, "registry.maintenance");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().reason(), "contract_required");
+  auto login = operators_->CheckPassword("worker", "a long enough password", "console");
+  ASSERT_FALSE(login.ok());
+  EXPECT_EQ(login.status().reason(), "login_failed");  // the same answer as a wrong password
+  std::vector<std::string> reads;
+  for (const auto& e : Entries("resident.provide")) reads.push_back(e.outcome);
+  EXPECT_EQ(reads, (std::vector<std::string>{"done", "refused:contract_required"}));
+  EXPECT_EQ(Outcomes("session.login"),
+            (std::vector<std::string>{"password_ok", "refused:contract_required"}));
+  // Nor does the IC card pass as the second factor.
+  EXPECT_EQ(operators_->CardPassed("worker", kCard, "console").reason(), "contract_required");
+  EXPECT_EQ(Outcomes("session.second_factor"),
+            (std::vector<std::string>{"done:ic_card", "refused:contract_required"}));
+  // Without the training rule, the contract still counts.
+  gateway_->RequireTraining(false);
+  EXPECT_EQ(gateway_->Lookup(caller, code, "registry.maintenance").status().reason(),
+            "contract_required");
+  gateway_->RequireTraining(true);
+
+  // A new contract from today listing the worker: reads and sign-ins again.
+  auto renewed = desk_->RecordContract(Load("chief"), As("chief"),
+                                       Contract("2026-12-01", "2027-03-31"));
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_TRUE(desk_->AddWorker(Load("chief"), As("chief"), *renewed, "worker").ok());
+  read = gateway_->Lookup(caller, code, "registry.maintenance");
+  EXPECT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(operators_->CheckPassword("worker", "a long enough password", "console").ok());
+}
+
 TEST_F(RegistersTest, EachKindOfReviewHasItsRecorders) {
   struct Case {
     const char* who;
@@ -474,7 +583,8 @@ TEST_F(RegistersTest, AReviewSummaryHoldsNoResidentNumber) {
   std::vector<ReviewInput> bad;
   for (const char* summary :
        {"住民票コード12345678901の照会を確認した。", "個人番号123456789012を含む照会があった。",
-        "照会：１２３４５６７８９０１", "", "\x01"}) {
+        "照会：１２３４５６７８９０１", "個人番号 1234 5678 9012 の照会があった。",
+        "照会：１２３－４５６７－８９０１", "", "\x01"}) {
     ReviewInput r = Review("audit");
     r.summary = summary;
     bad.push_back(r);
@@ -507,7 +617,9 @@ TEST_F(RegistersTest, AReviewSummaryHoldsNoResidentNumber) {
             std::vector<std::string>(bad.size(), "refused:invalid_request"));
   // A ten-digit number (a phone number) and a thirteen-digit corporate number are no residents'.
   ReviewInput fine = Review("audit");
-  fine.summary = "委託先（法人番号1234567890123、電話0552231111）の作業記録を確認した。";
+  fine.summary =
+      "委託先（法人番号1234567890123、電話0552231111、055-223-1111）の2026-04-01 2026-09-30の"
+      "作業記録を確認した。";
   EXPECT_TRUE(desk_->RecordReview(Load("aud"), As("aud"), fine).ok());
   EXPECT_THAT(AllPayloads(), Not(HasSubstr("12345678901")));
 }
