@@ -132,8 +132,10 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const Prepa
     // 転出 recorded in history only never becomes the current version).
     KAKUNIN_ASSIGN_OR_RETURN(ended, txn.Version(person->version_id));
     if (!ended) return Status::DataLoss("a resident's current version is missing");
+    // The municipality that recorded the death, or (merged since) one that stands for it now.
     if (ended->reason == ChangeReasonName(ChangeReason::kDeath) &&
-        !(n.reason == ChangeReason::kExOfficioEntry && ended->municipality_code == sender)) {
+        !(n.reason == ChangeReason::kExOfficioEntry &&
+          SpeaksFor(sender, ended->municipality_code, today))) {
       return Refusal(ErrorCode::kDeceased);
     }
   } else if (n.reason != ChangeReason::kMovedIn) {
@@ -194,7 +196,8 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   if (n.reason == ChangeReason::kMovedOut) {
     KAKUNIN_ASSIGN_OR_RETURN(anyone, txn.FindByAnyResidentCode(n.resident_code.str()));
     if (anyone) {
-      KAKUNIN_ASSIGN_OR_RETURN(expected, txn.TakeExpectedMoveOut(anyone->person_id, sender));
+      KAKUNIN_ASSIGN_OR_RETURN(
+          expected, detail::TakeExpectedMoveOutFor(txn, anyone->person_id, sender, JstDate(now)));
       if (expected) {
         VersionRow v = MakeVersion(p, anyone->person_id, now);
         v.superseded_at = now;

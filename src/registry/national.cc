@@ -502,7 +502,9 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
   // A certificate of one prefecture never writes into another's residents.
   auto speaks_for = [&](const store::ResidentRow& r) -> Result<bool> {
     if (r.municipality_code.compare(0, 2, c.municipality_code, 0, 2) == 0) return true;
-    KAKUNIN_ASSIGN_OR_RETURN(expected, txn.TakeExpectedMoveOut(r.person_id, c.municipality_code));
+    KAKUNIN_ASSIGN_OR_RETURN(expected, detail::TakeExpectedMoveOutFor(txn, r.person_id,
+                                                                      c.municipality_code,
+                                                                      JstDate(now)));
     if (expected) {
       KAKUNIN_RETURN_IF_ERROR(txn.AddExpectedMoveOut(r.person_id, c.municipality_code));
     }
@@ -609,8 +611,11 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
       // expected: a removal ends the expectation, an amendment before it keeps it. Otherwise
       // the change is set aside (a certificate of one prefecture never writes into another's
       // residents).
+      // Expected from the sender, or from a code abolished since that it stands for today
+      // (kept, when kept, under the sender's).
       KAKUNIN_ASSIGN_OR_RETURN(expected,
-                               txn.TakeExpectedMoveOut(person->person_id, c.municipality_code));
+                               detail::TakeExpectedMoveOutFor(txn, person->person_id,
+                                                              c.municipality_code, JstDate(now)));
       if (expected && c.kind != "removal") {
         KAKUNIN_RETURN_IF_ERROR(txn.AddExpectedMoveOut(person->person_id, c.municipality_code));
       }

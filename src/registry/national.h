@@ -46,8 +46,9 @@
 //   - A removal (消除) or amendment (修正) becomes the current record only if it comes from the
 //     municipality that holds the current record. From another municipality of the same
 //     prefecture it is history (that prefecture's node decided). From another prefecture it is
-//     history only while a move-out from its municipality is expected (the late 転出 of a move
-//     whose 転入 arrived first, and what that municipality sent before it); otherwise it is
+//     history only while a move-out from its municipality (or from one abolished since that it
+//     stands for today) is expected (the late 転出 of a move whose 転入 arrived first, and what
+//     that municipality sent before it); otherwise it is
 //     set aside, not stored: conflict:wrong_municipality.
 //   - An entry (記載) from the current record's prefecture becomes current. From another
 //     prefecture it must be the same person — birth date, sex and individual number (by MAC)

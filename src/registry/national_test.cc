@@ -463,6 +463,47 @@ TEST_F(NationalTest, TheSuccessorsAmendmentIsCurrentOnBothNodes) {
   EXPECT_EQ((*row)->municipality_code, "192139");
 }
 
+// Review: a resident of 塩山市 (merged into 甲州市) moves to 東京都 and 東京都's 転入 reaches the
+// national node first: the move-out is then expected from 塩山市's code, and 甲州市's 転出 was set
+// aside (conflict:wrong_municipality, stored nowhere, an alert) instead of kept as history.
+TEST_F(NationalTest, TheSuccessorsLateMoveOutToAnotherPrefectureIsKeptAsHistory) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Notification past = testing::RegistryFixture::Make(kKofu, 1, ChangeReason::kBirth,
+                                                     "1000000001", "10000000001");
+  past.municipality_code = "192031";  // 塩山市, until 2005-10-31
+  past.change_date = Date::FromYmd(2004, 6, 1);
+  past.address = "山梨県塩山市上於曽1番地";
+  CheckOptions as_of_then = yamanashi->registry->check_options();
+  as_of_then.municipality_on_change_date = true;
+  std::vector<PreparedNotification> batch;
+  batch.push_back(
+      yamanashi->registry->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
+  auto imported = yamanashi->registry->Apply(batch, Actor{"os:test", "host"});
+  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  Drain(yamanashi, national, c19);
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 1));
+  Drain(tokyo, national, c13);
+  Apply(yamanashi, "192139", ChangeReason::kMovedOut, "1000000001", "10000000001",
+        Date::FromYmd(2026, 3, 31));
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:"), 0);
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kShinjuku);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+  auto history = (*reader)->History((*row)->person_id);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 3u);  // birth (塩山市), 転入 (新宿区), 転出 (甲州市)
+}
+
 // The MACs of received changes (one per forwarded change, for ever otherwise) go with the
 // operation log's retention at a purge: a dry run counts them, the purge erases only those.
 TEST_F(NationalTest, ReceivedChangeMacsGoWithTheLogsRetention) {

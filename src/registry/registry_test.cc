@@ -284,6 +284,54 @@ TEST_F(RegistryTest, TheSuccessorOfAMergedMunicipalityAmendsAndRemovesItsResiden
             store::ResidentStatus::kRemoved);
 }
 
+// Review: the successor speaks for the residents of a merged municipality everywhere, not only
+// for wrong_municipality and already_registered. A death that 塩山市 recorded in error could be
+// reopened by nobody (the old code is abolished, 甲州市 was `deceased`), and the late 転出 of a
+// 塩山市 resident whose 転入 elsewhere came first was refused for good (wrong_municipality),
+// leaving every later notification of 甲州市 a sequence_gap.
+TEST_F(RegistryTest, TheSuccessorOfAMergedMunicipalityReopensADeathAndSendsTheLateMoveOut) {
+  constexpr char kEnzan[] = "192031";  // 塩山市, until 2005-10-31
+  constexpr char kKoshu[] = "192139";  // 甲州市
+  CheckOptions as_of_then = registry_->check_options();
+  as_of_then.municipality_on_change_date = true;
+  auto import = [&](uint64_t seq, ChangeReason reason, const char* code10, const char* number11,
+                    Date on) {
+    Notification past = Make(kKofu, seq, reason, code10, number11);
+    past.municipality_code = kEnzan;
+    past.change_date = on;
+    past.address = "山梨県塩山市上於曽1番地";
+    std::vector<PreparedNotification> batch;
+    batch.push_back(registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
+    auto r = registry_->Apply(batch, actor_);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)[0].ok()) << ErrorCodeName((*r)[0].errors[0].code);
+  };
+  import(1, ChangeReason::kBirth, "1000000001", "10000000001", Date::FromYmd(2004, 6, 1));
+  import(2, ChangeReason::kDeath, "1000000001", "10000000001", Date::FromYmd(2005, 1, 1));
+  import(3, ChangeReason::kBirth, "1000000002", "10000000002", Date::FromYmd(2005, 2, 1));
+
+  // The death recorded in error: reopened ex officio by the successor, by nobody else.
+  EXPECT_EQ(
+      SendOne(Make(kKofu, 1, ChangeReason::kExOfficioEntry, "1000000001", "10000000001")).errors,
+      Record(ErrorCode::kDeceased));
+  ASSERT_TRUE(
+      SendOne(Make(kKoshu, 1, ChangeReason::kExOfficioEntry, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(Show(ResidentCode::FromTenDigits("1000000001").str())->row.status,
+            store::ResidentStatus::kActive);
+
+  // 甲府市's 転入 of a 塩山市 resident first; 甲州市 then sends the 転出: history only.
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kMovedIn, "1000000002", "10000000002")).ok());
+  ASSERT_TRUE(SendOne(Make(kKoshu, 2, ChangeReason::kMovedOut, "1000000002", "10000000002")).ok());
+  const std::string code = ResidentCode::FromTenDigits("1000000002").str();
+  auto v = Show(code);
+  EXPECT_EQ(v->row.municipality_code, kKofu);
+  EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
+  EXPECT_EQ(History(code)[0].row.reason, "moved_out");
+  // Used once.
+  EXPECT_EQ(SendOne(Make(kKoshu, 3, ChangeReason::kMovedOut, "1000000002", "10000000002")).errors,
+            Record(ErrorCode::kWrongMunicipality));
+}
+
 TEST_F(RegistryTest, MoveInBeforeMoveOut) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   // B (甲斐市) records the move-in first: it supersedes A's registration.

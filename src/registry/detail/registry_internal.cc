@@ -1,9 +1,27 @@
 #include "registry/detail/registry_internal.h"
 
+#include "domain/local_gov_code.h"
+
 namespace kakunin::registry::detail {
 
 std::string NumberMac(const crypto::FieldCipher& c, std::string_view number) {
   return c.LookupHash(std::string("kakunin/individual_number/v1:") + std::string(number));
+}
+
+Result<bool> TakeExpectedMoveOutFor(store::RegistryTxn& txn, int64_t person_id,
+                                    const std::string& sender, Date today) {
+  KAKUNIN_ASSIGN_OR_RETURN(expected, txn.TakeExpectedMoveOut(person_id, sender));
+  if (expected) return true;
+  const LocalGovTable& table = LocalGovTable::Builtin();
+  for (const LocalGovHistoryEntry& h : table.history()) {
+    // A merger stays within a prefecture: only those codes can name a predecessor.
+    if (h.code.compare(0, 2, sender, 0, 2) != 0 || !table.SpeaksFor(sender, h.code, today)) {
+      continue;
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(old, txn.TakeExpectedMoveOut(person_id, h.code));
+    if (old) return true;
+  }
+  return false;
 }
 
 bool IsRefusal(const Status& st) {

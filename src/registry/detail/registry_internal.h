@@ -7,14 +7,23 @@
 #include <string_view>
 
 #include "audit/log.h"
+#include "core/date.h"
 #include "core/status.h"
 #include "crypto/field_cipher.h"
 #include "registry/registry.h"
+#include "store/registry_store.h"
 
 namespace kakunin::registry::detail {
 
 // Domain separation for the keyed hashes: a payload MAC can never equal a number MAC.
 std::string NumberMac(const crypto::FieldCipher& c, std::string_view number);
+
+// Takes the move-out expected from `sender`, or from a municipality abolished since that
+// `sender` stands for on `today` (LocalGovTable::SpeaksFor): the expectation names the code the
+// resident was registered under when the 転入 elsewhere came first, and after a merger only the
+// successor can send the 転出. Used by the prefecture's apply and the national node's.
+Result<bool> TakeExpectedMoveOutFor(store::RegistryTxn& txn, int64_t person_id,
+                                    const std::string& sender, Date today);
 
 // What a refused read is (recorded as such): a bad request, a caller without the right, or a
 // halt found inside the recording transaction. Anything else is a failure, not a decision.
