@@ -177,7 +177,13 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
       if (e == nullptr || !e->is_municipality() || e->kind == LocalGovKind::kDesignatedCity) {
         return Status::InvalidArgument("a municipal CS needs a valid municipality code");
       }
-      if (prefecture_ != 0 && e->prefecture_number() != prefecture_) {
+      // A municipal CS sends to its prefecture's node; the national node takes changes only
+      // from prefecture nodes, over the link (住基法第30条の7).
+      if (prefecture_ == 0) {
+        return Status::InvalidArgument(
+            "a municipal CS is registered with its prefecture's node, not the national node");
+      }
+      if (e->prefecture_number() != prefecture_) {
         return Status::InvalidArgument("the municipality is not in this node's prefecture");
       }
       if (!c.recipient.empty() || !c.purposes.empty()) {
@@ -384,6 +390,14 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
   if (client.kind != ClientKind::kMunicipalCs) {
     return RefuseClient(actor, "notification.refused", "",
                         Status::PermissionDenied("only a municipal CS sends notifications")
+                            .WithReason("not_permitted"));
+  }
+  // Whatever its register holds, the national node applies no municipality's notification:
+  // its records change only through the prefectures' forwarded changes.
+  if (prefecture_ == 0) {
+    return RefuseClient(actor, "notification.refused", "",
+                        Status::PermissionDenied("the national node takes changes only from "
+                                                 "prefecture nodes")
                             .WithReason("not_permitted"));
   }
   if (items.empty() || items.size() > kMaxNotificationsPerRequest) {

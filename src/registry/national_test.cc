@@ -33,6 +33,7 @@
 #include "registry/registry.h"
 #include "support/pg_server.h"
 #include "support/registry_fixture.h"
+#include "text/json.h"
 
 namespace kakunin::registry {
 namespace {
@@ -1511,6 +1512,36 @@ TEST_F(NationalTest, TheLinkRouteRecordsUnreadableBatches) {
   http::Response r = post("{\"prefecture\":19,\"after\":5,\"changes\":[]}");
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1);
+}
+
+// Review: the national node takes changes only from prefecture nodes, over the link. A
+// municipal CS could be registered on it (the prefecture check applied only on a prefecture
+// node) and then post notifications straight into the national records, past its prefecture.
+TEST_F(NationalTest, AMunicipalCsNeitherRegistersWithNorNotifiesTheNationalNode) {
+  TestNode* national = MakeNode("national", 0);
+  Gateway gateway(national->registry.get(), &catalogue(), &clock_, 0);
+  Client cs;
+  cs.spki_sha256 = std::string(64, 'c');
+  cs.kind = ClientKind::kMunicipalCs;
+  cs.name = "甲府市CS";
+  cs.municipality_code = kKofu;
+  Status registered = gateway.Register(cs, Actor{"os:test", "host"});
+  EXPECT_EQ(registered.code(), StatusCode::kInvalidArgument) << registered.ToString();
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM clients"), 0);
+
+  // A register entry from before this rule (or written around it) still sends nothing.
+  const int64_t entries = Count(national, "SELECT count(*) FROM audit_entries");
+  auto item = text::ParseJson(
+      "{\"municipality_code\":\"" + std::string(kKofu) +
+      "\",\"sequence\":1,\"change\":\"entry\",\"reason\":\"birth\"}");
+  ASSERT_TRUE(item.ok());
+  auto r = gateway.Notify(cs, {&*item}, "t");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status().reason(), "not_permitted");
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 0);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1);
+  EXPECT_EQ(EntriesHolding(national, "notification.refused", "refused:not_permitted"), 1);
 }
 
 }  // namespace
