@@ -94,5 +94,28 @@ expect_usage "given twice" --criterion name_kana=ヤマダ --criteria '{"name_ka
   || fail "a known criterion was refused"
 passed=$((passed + 1))
 
+# 5. A signing-key rotation (docs/keys.md, docs/audit-log.md part 3): a checkpoint kept from
+# before it, as a note, still counts for verify --checkpoint and statement --checkpoint; a
+# resident holding the old public key checks a new statement against the checkpoint kept, and
+# against the newest checkpoint the node publishes (signed by the new key).
+"$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/before.note" || fail "audit checkpoint"
+cp "$tmp/node/audit.key.pub" "$tmp/old.pub"
+"$bin" keys rotate-signing-key --data "$tmp/node" > "$tmp/rotate.out" 2>&1 \
+  || fail "rotate-signing-key: $(cat "$tmp/rotate.out")"
+"$bin" audit verify --data "$tmp/node" --checkpoint "$tmp/before.note" > "$tmp/out" \
+  || fail "verify --checkpoint with a note from before the rotation: $(cat "$tmp/out")"
+"$bin" audit statement --data "$tmp/node" --resident "$new" --checkpoint "$tmp/before.note" \
+  --out "$tmp/st-rot.json" 2> "$tmp/err" || fail "statement --checkpoint: $(cat "$tmp/err")"
+"$bin" audit check-statement --public-key "$tmp/old.pub" --checkpoint "$tmp/before.note" \
+  "$tmp/st-rot.json" > "$tmp/out" || fail "check-statement --checkpoint old: $(cat "$tmp/out")"
+grep -q "^有効 / VALID: .*signing-key announcement" "$tmp/out" || fail "rotation: $(cat "$tmp/out")"
+"$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/after.note" || fail "audit checkpoint"
+"$bin" audit statement --data "$tmp/node" --resident "$new" --out "$tmp/st-rot2.json" 2> /dev/null \
+  || fail "statement after the rotation"
+"$bin" audit check-statement --public-key "$tmp/old.pub" --checkpoint "$tmp/after.note" \
+  "$tmp/st-rot2.json" > "$tmp/out" 2>&1 \
+  || fail "check-statement with the old key and the newest checkpoint: $(cat "$tmp/out")"
+passed=$((passed + 1))
+
 "$bin" audit verify --data "$tmp/node" > /dev/null || fail "the log does not verify"
 echo "audit_cli: $passed groups passed"

@@ -156,7 +156,7 @@ Result<Checkpoint> CheckpointFromNote(std::string_view note, std::string_view pu
     c.signature = sig->substr(4);
     found = true;
   }
-  if (!found) return Status::InvalidArgument("the checkpoint note has no signature by this key");
+  if (!found) return Status::InvalidArgument(std::string(kNoSignatureByThisKey));
   c.key_id = PublicKeyId(public_key);
   return c;
 }

@@ -48,6 +48,9 @@ struct Checkpoint {
 
 // Limits of a note read from outside.
 inline constexpr size_t kMaxNoteBytes = 16384;
+// CheckpointFromNote's message for a well-formed note that no line of the key given signs.
+inline constexpr std::string_view kNoSignatureByThisKey =
+    "the checkpoint note has no signature by this key";
 inline constexpr size_t kMaxOriginBytes = 255;
 
 std::string CheckpointMessage(int64_t tree_size, std::string_view root, int64_t time);

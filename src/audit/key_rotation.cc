@@ -88,6 +88,30 @@ Result<bool> SignedByEarlierKey(store::RegistryReader& reader, const Checkpoint&
   return false;
 }
 
+Result<Checkpoint> ParseLogCheckpoint(store::RegistryReader& reader, std::string_view text,
+                                      std::string_view current_key) {
+  auto cp = ParseCheckpoint(text, current_key);
+  if (cp.ok() && VerifyCheckpoint(*cp, current_key)) return cp;
+  // Not a checkpoint at all (a note signed by another key reads as one all the same).
+  if (!cp.ok() && cp.status().message() != kNoSignatureByThisKey) return cp.status();
+  store::AuditQuery q;
+  q.action = std::string(kSigningKeyRotateAction);
+  q.limit = kMaxAnnouncements;
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader.SearchAudit(q));
+  for (const store::AuditRow& row : rows) {
+    if (!row.payload) continue;
+    auto entry = DecodeEntry(*row.payload);
+    if (!entry.ok()) continue;
+    auto json = text::ParseJson(entry->conditions);
+    if (!json.ok() || !json->is_object()) continue;
+    auto previous = HexKey(*json, "previous_public_key");
+    if (!previous) continue;
+    auto earlier = ParseCheckpoint(text, *previous);
+    if (earlier.ok() && VerifyCheckpoint(*earlier, *previous)) return earlier;
+  }
+  return Status::PermissionDenied("the checkpoint is not signed by this node's key");
+}
+
 Result<std::vector<bool>> CheckCheckpointSignatures(
     store::RegistryReader& reader, const std::vector<store::CheckpointRow>& checkpoints,
     std::string_view trusted_key, const std::function<void(std::string)>& add) {

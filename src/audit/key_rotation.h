@@ -36,6 +36,13 @@ Status RotateSigningKey(store::RegistryTxn& txn, const Signer& current, const Si
 // a checkpoint kept outside the database (audit.head) before a rotation still counts.
 Result<bool> SignedByEarlierKey(store::RegistryReader& reader, const Checkpoint& c);
 
+// `text` (JSON or a C2SP note) read as a checkpoint of this log: signed by `current_key`, or by
+// an earlier signing key the log announced a successor for. A note names its signer by key
+// hash, so it is read with each of those keys in turn. InvalidArgument if it is not a
+// checkpoint; PermissionDenied if no such key signed it.
+Result<Checkpoint> ParseLogCheckpoint(store::RegistryReader& reader, std::string_view text,
+                                      std::string_view current_key);
+
 // The verifier's checkpoint-signature step (VerifyLog). `trusted_key` is the key the caller
 // trusts: the log's first key, or any key a valid announcement introduced (the current one,
 // from <signing key>.pub) — then the announcements before it name the earlier keys, and at

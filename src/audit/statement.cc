@@ -610,6 +610,7 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
   auto cp = CheckpointFromNote(s.checkpoint_note, trusted);
   if (!cp.ok()) return fail("the checkpoint is not a note signed by this key");
   if (!VerifyCheckpoint(*cp, trusted)) return fail("the checkpoint's signature does not verify");
+  r.signing_key = trusted;
   if (cp->map_root.size() != 32) return fail("the checkpoint signs no resident map");
   r.tree_size = cp->tree_size;
   if (s.parts.empty() || s.parts.size() > kMaxStatementParts) {

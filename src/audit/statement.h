@@ -112,6 +112,7 @@ struct StatementCheck {
   int64_t codes = 0;    // parts: resident codes of the person
   int64_t tree_size = 0;
   int64_t keys_followed = 0;  // announcements followed from the key given to the signing one
+  std::string signing_key;    // the key that signs the statement's checkpoint (raw), once known
 };
 // Checks everything: the checkpoint's signature under `public_key` (or under the key that
 // the key history hands `public_key`'s trust to); for every part, each entry's payload,

@@ -266,6 +266,15 @@ int CheckStatementCommand(const Args& args, Io& io) {
     auto cp_text = ReadFile(*cp_path);
     if (!cp_text.ok()) return Fail(io, cp_text.status());
     auto cp = audit::ParseCheckpoint(*cp_text, *pub);
+    if (!cp.ok()) {
+      // A note signed by the key the statement's key history leads to from the key given (the
+      // newest checkpoint the node publishes after a rotation): read with that key.
+      audit::StatementCheck plain = audit::CheckStatement(*statement, *pub, std::nullopt);
+      if (!plain.signing_key.empty() && plain.signing_key != *pub) {
+        auto by_later = audit::ParseCheckpoint(*cp_text, plain.signing_key);
+        if (by_later.ok()) cp = std::move(by_later);
+      }
+    }
     if (!cp.ok()) return Fail(io, cp.status());
     earlier = *cp;
   }

@@ -80,13 +80,14 @@ std::string ConditionCommitment(const crypto::FieldCipher& cipher,
 }
 
 Status AuditDesk::CheckExtends(const std::string& checkpoint, const char* what) const {
-  auto cp = audit::ParseCheckpoint(checkpoint, log_->signer().public_key());
-  if (!cp.ok()) return Status::DataLoss(std::string(what) + " is not a checkpoint");
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  if (!audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
-    // Signed before a rotation of the signing key (audit/key_rotation.h)? Then it still counts.
-    KAKUNIN_ASSIGN_OR_RETURN(earlier, audit::SignedByEarlierKey(*reader, *cp));
-    if (!earlier) return Status::DataLoss(std::string(what) + " is not signed by this node's key");
+  // Signed by this node's key, or before a rotation of it by an earlier one
+  // (audit/key_rotation.h): then it still counts, as a note as well as JSON.
+  auto cp = audit::ParseLogCheckpoint(*reader, checkpoint, log_->signer().public_key());
+  if (!cp.ok()) {
+    return Status::DataLoss(std::string(what) + (cp.status().code() == StatusCode::kPermissionDenied
+                                                     ? " is not signed by this node's key"
+                                                     : " is not a checkpoint"));
   }
   auto root = audit::RootAt(*reader, cp->tree_size);
   if (!root.ok() || *root != cp->root) {
@@ -238,14 +239,14 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query, int* cod
 Result<std::string> AuditDesk::Statement(const std::string& resident_code,
                                          const std::optional<std::string>& earlier) const {
   std::optional<int64_t> old_size;
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   if (earlier) {
-    auto cp = audit::ParseCheckpoint(*earlier, log_->signer().public_key());
-    if (!cp.ok() || !audit::VerifyCheckpoint(*cp, log_->signer().public_key())) {
-      return Status::InvalidArgument("the earlier checkpoint is not one of this node's");
-    }
+    // This node's key, or an earlier one the log announced a successor for: a checkpoint the
+    // resident kept from before a rotation of the signing key is still one of this node's.
+    auto cp = audit::ParseLogCheckpoint(*reader, *earlier, log_->signer().public_key());
+    if (!cp.ok()) return Status::InvalidArgument("the earlier checkpoint is not one of this node's");
     old_size = cp->tree_size;
   }
-  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   // The code chain and the statement from one snapshot (BuildStatement's nests in it).
   store::ReadSnapshot snapshot(*reader);
   // One part per code the person has held, whichever was asked for: the log names each code by

@@ -712,6 +712,10 @@ TEST_F(StatementTest, AfterRetentionVerifyStillChecksTheResidentMap) {
 // carries (signed into the log under the old key). Another key, a statement without its
 // history, or an altered announcement: refused.
 TEST_F(StatementTest, StatementAcrossASigningKeyRotation) {
+  // A checkpoint the resident (or a witness) kept from before the rotation, as a note.
+  auto before = desk_->LatestCheckpoint();
+  ASSERT_TRUE(before.ok() && *before);
+  const std::string before_note = desk_->CheckpointNote(**before);
   ASSERT_TRUE(audit::CreateSigningKeyFile((dir_ / "audit2.key").string()).ok());
   auto next = *audit::LoadSigningKeyFile((dir_ / "audit2.key").string());
   ASSERT_TRUE(store_
@@ -770,6 +774,28 @@ TEST_F(StatementTest, StatementAcrossASigningKeyRotation) {
   auto back = audit::StatementFromJson(audit::StatementToJson(*s));
   ASSERT_TRUE(back.ok());
   EXPECT_TRUE(audit::CheckStatement(*back, signer_->public_key(), std::nullopt).ok);
+  // The checkpoint kept from before the rotation, signed by the old key: the node still shows
+  // that its log extends it (audit verify --checkpoint), and makes a statement with a
+  // consistency proof from it (audit statement --checkpoint), note or JSON alike.
+  EXPECT_TRUE(desk2.CheckExtends(before_note, "the old note").ok());
+  EXPECT_TRUE(desk2.CheckExtends(audit::CheckpointToJson(**before), "the old json").ok());
+  for (const std::string& earlier : {before_note, audit::CheckpointToJson(**before)}) {
+    auto from_old = desk2.Statement(code_, earlier);
+    ASSERT_TRUE(from_old.ok()) << from_old.status().ToString();
+    auto parsed = audit::StatementFromJson(*from_old);
+    ASSERT_TRUE(parsed.ok());
+    ASSERT_TRUE(parsed->consistency_old_size.has_value());
+    auto old_cp = audit::ParseCheckpoint(before_note, signer_->public_key());
+    ASSERT_TRUE(old_cp.ok());
+    c = audit::CheckStatement(*parsed, signer_->public_key(), *old_cp);
+    EXPECT_TRUE(c.ok) << c.problem;
+  }
+  // A checkpoint by a key the log never announced is still refused.
+  audit::Checkpoint forged = **before;
+  forged.key_id = stranger->key_id();
+  forged.signature = *stranger->Sign(audit::SignedMessage(forged));
+  EXPECT_FALSE(desk2.Statement(code_, audit::CheckpointToNote(forged, stranger->public_key())).ok());
+  EXPECT_FALSE(desk2.CheckExtends(audit::CheckpointToNote(forged, stranger->public_key()), "x").ok());
 }
 
 // The restart is planned on a snapshot and applied in the purge's transaction only if no chain

@@ -1242,6 +1242,34 @@ TEST_F(NationalTest, ACodeChangeToAnotherPersonsCodeIsStoredNowhere) {
   EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
   audit::VerifyReport verified = Verified(national);
   EXPECT_TRUE(verified.ok) << verified.problem;
+  // The set-aside entry wrote nothing: it does not make the node's records "written before
+  // the log recorded state", so a row inserted behind the registry's back is still named (a
+  // prefecture sending one conflicting change must not switch the record check off).
+  EXPECT_EQ(verified.unattested_versions, 0);
+  EXPECT_EQ(verified.unattested_residents, 0);
+  const int64_t next = Count(national, "SELECT max(version_id) FROM versions") + 1;
+  const std::string insert =
+      "INSERT INTO versions (version_id, person_id, municipality_code, sequence, kind, reason, "
+      "change_date, resident_code, sealed_number, name, name_kana, former_surname, alias, sex, "
+      "birth_date, address, new_resident_code, applied_at, superseded_at) SELECT " +
+      std::to_string(next) +
+      ", person_id, municipality_code, sequence, kind, reason, change_date, resident_code, "
+      "sealed_number, name, name_kana, former_surname, alias, sex, birth_date, address, "
+      "new_resident_code, applied_at, 1 FROM versions WHERE version_id = 1";
+  if (OnPostgres()) {
+    ASSERT_TRUE(
+        kakunin::testing::PgServer::Shared()->Psql(insert, "postgres", national->pg_schema).ok());
+  } else {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((national->dir / "registry.db").c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  verified = Verified(national);
+  EXPECT_FALSE(verified.ok);
+  EXPECT_NE(verified.problem.find("version " + std::to_string(next) + " was written by no entry"),
+            std::string::npos)
+      << verified.problem;
 }
 
 TEST_F(NationalTest, AnotherPrefecturesBirthUnderAHeldCodeDoesNotReplaceItsHolder) {

@@ -34,8 +34,10 @@ struct Current {
 };
 
 // An entry of an older edition (or of this one before its state leaves) that wrote versions.
+// A link.apply that wrote nothing (a conflicting change set aside, result count 0) is no such
+// entry: counting it would excuse every record written behind the log's back from then on.
 bool WritesWithoutState(std::string_view action, const audit::AuditEntry* e) {
-  if (action == "link.apply") return true;
+  if (action == "link.apply") return e && e->result_count > 0;
   if (action == "notification.apply") return e && e->outcome == "done";
   if (action == "registry.import") return e && e->result_count > 0;
   return false;
@@ -75,11 +77,10 @@ class Replay {
       // Most entries are reads: their head says enough.
       auto head = audit::DecodeEntryHead(row.payload);
       if (!head) return;
-      if (head->action == "link.apply") {
-        legacy = true;
+      if (head->action != "notification.apply" && head->action != "registry.import" &&
+          head->action != "link.apply") {
         return;
       }
-      if (head->action != "notification.apply" && head->action != "registry.import") return;
       auto e = audit::DecodeEntry(row.payload);
       if (e.ok() && WritesWithoutState(e->action, &*e)) legacy = true;
       return;
