@@ -606,6 +606,16 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
   constexpr const char* kAction = "disclosure.statement";
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   KAKUNIN_ASSIGN_OR_RETURN(row, ServedRequest(*reader, op, actor, id, kAction, kAction, true));
+  // Two people, as for the notice: the statement is the person's provision history (who
+  // received their record, when, under which purpose), so the clerk who typed the code in does
+  // not take it away either.
+  if (row.registered_by == op.row.operator_id) {
+    return Refuse(actor, kAction, row.purpose,
+                  Status::PermissionDenied("the statement is handed over by another operator "
+                                           "than the one who registered the request")
+                      .WithReason("two_person_rule"),
+                  row.resident_code);
+  }
   KAKUNIN_ASSIGN_OR_RETURN(statement, reader->DisclosureStatement(id));
   if (!statement || statement->empty()) {
     return Status::FailedPrecondition("no notice was printed for this request yet")

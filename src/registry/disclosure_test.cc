@@ -282,7 +282,11 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
 
   // The statement the notice printed the digest of verifies with the public key alone, and
   // shows the board's read.
-  auto statement = desk_->Statement(Load("clerk"), As("clerk"), made->id);
+  // Not by the clerk who registered the request (two people, as for the notice).
+  auto by_clerk = desk_->Statement(Load("clerk"), As("clerk"), made->id);
+  ASSERT_FALSE(by_clerk.ok());
+  EXPECT_EQ(by_clerk.status().reason(), "two_person_rule");
+  auto statement = desk_->Statement(Load("clerk2"), As("clerk2"), made->id);
   ASSERT_TRUE(statement.ok()) << statement.status().ToString();
   EXPECT_THAT(text, HasSubstr(HexEncode(crypto::Sha256(*statement))));
   auto parsed = audit::StatementFromJson(*statement);
