@@ -129,6 +129,7 @@ std::string EntryJson(const registry::LogRecord& row) {
   }
   out += "]";
   field("conditions", e->conditions);
+  if (row.withheld) out += ",\"withheld\":true";
   if (e->version != audit::kEntryVersion1) {
     // Version 2 or 3 (3: with state leaves, the record versions written; their count only).
     // The criteria by kind; their values are only a keyed commitment (never shown).
@@ -566,7 +567,8 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     Status st = n.registry->Record(std::move(e));
     if (!st.ok()) return Fail(io, st);
     (void)SealLog(n);
-    for (const auto& r : *rows) io.out << EntryJson(r) << "\n";
+    // Entries of version 1 held codes and search values in clear: shown as version 2 names them.
+    for (auto& r : *rows) io.out << EntryJson(n.audit->ForReview(std::move(r))) << "\n";
     if (q.target) {
       // The entries of every code the resident has held, as their statement shows them.
       io.err << "検索した住民票コード / resident codes searched: " << codes_searched

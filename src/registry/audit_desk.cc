@@ -7,6 +7,7 @@
 #include "audit/key_rotation.h"
 #include "registry/registry.h"  // ResidentTarget
 #include "registry/state_verify.h"
+#include "text/json.h"
 
 namespace kakunin::registry {
 
@@ -162,6 +163,63 @@ Result<audit::ConsistencyProofDoc> AuditDesk::ProveConsistency(int64_t old_size,
 
 std::string AuditDesk::TargetOf(const std::string& resident_code, bool found) const {
   return ResidentTarget(*cipher_, resident_code, found);
+}
+
+LogRecord AuditDesk::ForReview(LogRecord record) const {
+  if (!record.entry || record.entry->version != audit::kEntryVersion1) return record;
+  audit::AuditEntry& e = *record.entry;
+  auto digits = [](std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  bool changed = false;
+  for (std::string& t : e.targets) {
+    if (t.starts_with("mac:")) continue;
+    const size_t colon = t.find(':');
+    const std::string_view code = std::string_view(t).substr(0, colon);
+    const std::string_view status =
+        colon == std::string::npos ? std::string_view() : std::string_view(t).substr(colon + 1);
+    if (!digits(code) || code.size() < 10) continue;  // not a resident code: nobody's
+    if (code.size() != 11) {
+      t = "(withheld)";
+    } else if (status == "found" || status == "missing") {
+      t = ResidentTarget(*cipher_, code, status == "found");
+    } else {
+      t = AskedTarget(*cipher_, code);
+    }
+    changed = true;
+  }
+  // Search values (JSON: kind to value) keep their kinds; other conditions lose their numbers.
+  auto json = text::ParseJson(e.conditions, {.max_bytes = 65536, .max_depth = 4});
+  if (json.ok() && json->is_object()) {
+    std::string out = "{";
+    for (const auto& [key, value] : json->members()) {
+      if (out.size() > 1) out += ",";
+      text::AppendJsonString(key, &out);
+      out += ":\"(withheld)\"";
+    }
+    out += "}";
+    if (out != e.conditions) changed = true;
+    e.conditions = std::move(out);
+  } else {
+    std::string out;
+    for (size_t i = 0; i < e.conditions.size();) {
+      size_t j = i;
+      while (j < e.conditions.size() && e.conditions[j] >= '0' && e.conditions[j] <= '9') ++j;
+      if (j - i >= 10) {
+        out += "(withheld)";
+        changed = true;
+        i = j;
+      } else if (j > i) {
+        out.append(e.conditions, i, j - i);
+        i = j;
+      } else {
+        out += e.conditions[i++];
+      }
+    }
+    e.conditions = std::move(out);
+  }
+  record.withheld = changed;
+  return record;
 }
 
 Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query, int* codes_searched) const {

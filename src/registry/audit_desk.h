@@ -66,6 +66,7 @@ struct LogRecord {
   bool erased = false;    // retention erased the payload; only the leaf hash is left
   std::string leaf_hash;  // raw bytes
   std::optional<audit::AuditEntry> entry;  // nullopt when erased or when it does not decode
+  bool withheld = false;  // ForReview replaced what a version-1 entry held in clear
 };
 
 // Thread-compatible; every method reads a fresh snapshot.
@@ -101,6 +102,12 @@ class AuditDesk {
   Result<std::vector<LogRecord>> Search(const LogQuery& query, int* codes_searched = nullptr) const;
   // How the log names a resident code a read asked for (registry::ResidentTarget).
   std::string TargetOf(const std::string& resident_code, bool found) const;
+  // `record` as a reviewer may see it (`audit search`): a version-1 entry (written before the
+  // second edition) named resident codes in clear and kept search values as JSON; here each
+  // code is named by its keyed MAC as version 2 names it, and each search value, and any run of
+  // ten or more digits in its conditions, is "(withheld)". Later versions hold nothing personal
+  // and are returned as they are.
+  LogRecord ForReview(LogRecord record) const;
 
   // The access statement of a resident (audit/statement.h) as JSON, against the latest
   // checkpoint that signs the map: one part per resident code the person has held (the code

@@ -256,6 +256,14 @@ TEST_F(MixedLogTest, OldEntriesAndCheckpointsStillVerify) {
   EXPECT_EQ((*rows)[0].entry->version, audit::kEntryVersion1);
   EXPECT_THAT((*rows)[0].entry->targets, ::testing::ElementsAre("24727059608"));
   EXPECT_EQ((*rows)[0].entry->conditions, R"({"kana":"ヤマダ"})");
+  // As a reviewer sees them (audit search): the code by its keyed MAC, the value withheld.
+  LogRecord shown = desk.ForReview((*rows)[0]);
+  EXPECT_TRUE(shown.withheld);
+  EXPECT_THAT(shown.entry->targets, ::testing::ElementsAre(AskedTarget(*cipher_, "24727059608")));
+  EXPECT_EQ(shown.entry->conditions, R"x({"kana":"(withheld)"})x");
+  LogRecord newer = desk.ForReview((*rows)[5]);
+  EXPECT_FALSE(newer.withheld);
+  EXPECT_EQ(newer.entry->targets, (*rows)[5].entry->targets);
   EXPECT_EQ((*rows)[5].entry->version, audit::kEntryVersion);
   // The old entries are as tamper-evident as ever.
   ASSERT_TRUE(TamperDatabase(
