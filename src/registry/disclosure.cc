@@ -140,6 +140,24 @@ std::string VersionItems(const std::vector<std::pair<std::string, std::string>>&
   return out;
 }
 
+// Open corrections looked at per referral: every municipality's (a correction follows its
+// resident when they move within the prefecture), at most this many at once.
+constexpr int kOpenCorrectionsScanned = 10000;
+
+// Where a correction goes now, and the code it names: the municipality holding the record
+// today (the resident moved within the prefecture after the request: the new municipality keeps
+// the 住民票 and corrects it), with the person's current code; the one it was received for when
+// the node keeps no active record of them (moved out of the prefecture, died: that municipality
+// keeps the 除票 and passes it on).
+Result<std::pair<std::string, std::string>> CorrectionHolder(store::RegistryReader& reader,
+                                                             const store::CorrectionRow& row) {
+  KAKUNIN_ASSIGN_OR_RETURN(resident, reader.FindByResidentCode(row.resident_code));
+  if (resident && resident->status == store::ResidentStatus::kActive) {
+    return std::pair{resident->municipality_code, resident->resident_code};
+  }
+  return std::pair{row.municipality_code, row.resident_code};
+}
+
 }  // namespace
 
 std::string CorrectionDetailsAad(int64_t disclosure_id) {
@@ -744,19 +762,22 @@ Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(
                       .WithReason("not_permitted"));
   }
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OpenCorrections(cs.municipality_code, kReferralLimit));
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OpenCorrections("", kOpenCorrectionsScanned));
   std::vector<CorrectionReferral> out;
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
   for (const auto& r : rows) {
+    if (out.size() >= static_cast<size_t>(kReferralLimit)) break;
+    KAKUNIN_ASSIGN_OR_RETURN(holder, CorrectionHolder(*reader, r));
+    if (holder.first != cs.municipality_code) continue;
     CorrectionReferral c;
     c.id = r.id;
-    c.resident_code = r.resident_code;
+    c.resident_code = holder.second;
     c.fields = SplitComma(r.fields);
     KAKUNIN_ASSIGN_OR_RETURN(
         details, cipher_->Open(r.details_sealed, CorrectionDetailsAad(r.disclosure_id)));
     c.details = std::move(details);
     c.received_on = JstDate(r.received_at).ToIso();
-    e.targets.push_back(ResidentTarget(*cipher_, r.resident_code, true));
+    e.targets.push_back(ResidentTarget(*cipher_, holder.second, true));
     out.push_back(std::move(c));
   }
   e.result_count = static_cast<int64_t>(out.size());
@@ -791,14 +812,19 @@ Status DisclosureDesk::AnswerCorrection(const Client& cs, const std::string& ter
   }
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindCorrection(id));
+  std::pair<std::string, std::string> holder;
+  if (row) {
+    KAKUNIN_ASSIGN_OR_RETURN(h, CorrectionHolder(*reader, *row));
+    holder = std::move(h);
+  }
   // Another municipality's correction is not there for this CS: the same answer as none.
-  if (!row || row->municipality_code != cs.municipality_code) {
+  if (!row || holder.first != cs.municipality_code) {
     return Refuse(actor, kAction, "",
                   Status::NotFound("no such correction for this municipality")
                       .WithReason("not_found"));
   }
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
-  e.targets.push_back(ResidentTarget(*cipher_, row->resident_code, true));
+  e.targets.push_back(ResidentTarget(*cipher_, holder.second, true));
   e.conditions = "correction=" + std::to_string(id) + " outcome=" + outcome;
   e.outcome = "done";
   const int64_t now = clock_->NowMicros();

@@ -160,7 +160,10 @@ class DisclosureDesk {
 
   // --- municipalities (systems' API) ---
   // The open corrections for the CS's municipality (at most 100, oldest first), opened for it;
-  // recorded ("correction.refer", the residents by MAC). Only an active municipal CS
+  // recorded ("correction.refer", the residents by MAC). A correction goes to the municipality
+  // holding the record today, under the person's current code: a resident who moved within the
+  // prefecture after the request takes it with them; one the node holds no active record of
+  // leaves it with the municipality it was received for. Only an active municipal CS
   // (PermissionDenied not_permitted otherwise, recorded).
   Result<std::vector<CorrectionReferral>> Corrections(const Client& cs,
                                                       const std::string& terminal) const;

@@ -520,6 +520,43 @@ TEST_F(DisclosureTest, ACorrectionGoesToTheMunicipalityHoldingTheRecordAndNoOthe
   ExpectVerified();
 }
 
+// Review: a correction stayed with the municipality that held the record when it was received.
+// A resident who moved within the prefecture before the CS fetched it took their 住民票 to the
+// new municipality, which alone can correct it; the old one got it and could only pass it on.
+TEST_F(DisclosureTest, ACorrectionFollowsTheResidentWhoMovesWithinThePrefecture) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  auto id = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"address"}, kDetails);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+
+  // 甲府市 → 富士吉田市 (転出, then 転入), before either CS fetched it.
+  auto same = [&](Notification n) {
+    n.name = "髙橋　一郎";
+    n.name_kana = "タカハシ　イチロウ";
+    n.birth_date = Date::FromYmd(1980, 5, 1);
+    n.change_date = Date::FromYmd(2026, 11, 15);
+    return n;
+  };
+  Apply(same(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")));
+  Apply(same(Make(kFujiyoshida, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")));
+
+  auto old_home = desk_->Corrections(kofu_cs_, "t");
+  ASSERT_TRUE(old_home.ok());
+  EXPECT_TRUE(old_home->empty());
+  EXPECT_EQ(desk_->AnswerCorrection(kofu_cs_, "t", *id, "corrected").code(),
+            StatusCode::kNotFound);
+  auto new_home = desk_->Corrections(fuji_cs_, "t");
+  ASSERT_TRUE(new_home.ok());
+  ASSERT_EQ(new_home->size(), 1u);
+  EXPECT_EQ((*new_home)[0].id, *id);
+  EXPECT_EQ((*new_home)[0].resident_code, code_);
+  EXPECT_EQ((*new_home)[0].details, kDetails);
+  ASSERT_TRUE(desk_->AnswerCorrection(fuji_cs_, "t", *id, "corrected").ok());
+  EXPECT_TRUE(desk_->Corrections(fuji_cs_, "t")->empty());
+  ExpectVerified();
+}
+
 TEST_F(DisclosureTest, ThePrintoutRegisterIsForSecurityManagersAndAuditors) {
   EXPECT_TRUE(desk_->Printouts(Load("sm"), As("sm")).ok());
   EXPECT_TRUE(desk_->Printouts(Load("aud"), As("aud")).ok());
