@@ -548,9 +548,15 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       if (!v || *v < 1 || *v > 100000) return Usage(io, "--limit must be 1..100000");
       q.limit = static_cast<int>(*v);
     }
+    // One entry more than asked tells whether the limit cut the answer: the entries come oldest
+    // first, and a reviewer must not take the first N for all of them.
+    const int limit = q.limit;
+    ++q.limit;
     int codes_searched = 0;
     auto rows = n.audit->Search(q, &codes_searched);
     if (!rows.ok()) return Fail(io, rows.status());
+    const bool cut = static_cast<int>(rows->size()) > limit;
+    if (cut) rows->resize(limit);
     // Reading the log is an operation too.
     audit::AuditEntry e;
     e.actor = n.actor.id;
@@ -573,6 +579,10 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       // The entries of every code the resident has held, as their statement shows them.
       io.err << "検索した住民票コード / resident codes searched: " << codes_searched
              << " (the code given and every earlier or later code of the same resident)\n";
+    }
+    if (cut) {
+      io.err << "上限 " << limit << " 件で打ち切りました / stopped at --limit " << limit
+             << ": more entries match (raise --limit up to 100000, or narrow with --from/--to)\n";
     }
     return kExitOk;
   }
