@@ -117,5 +117,41 @@ grep -q "^有効 / VALID: .*signing-key announcement" "$tmp/out" || fail "rotati
   || fail "check-statement with the old key and the newest checkpoint: $(cat "$tmp/out")"
 passed=$((passed + 1))
 
+# 6. A search stopped by its limit says so on stderr (the entries come oldest first, so a
+# reviewer would otherwise miss the newest without knowing); one that was not stopped does not.
+total=$("$bin" audit search --data "$tmp/node" --limit 100000 2> /dev/null | wc -l)
+[ "$total" -gt 3 ] || fail "too few entries to test the limit: $total"
+"$bin" audit search --data "$tmp/node" --limit 2 > "$tmp/out" 2> "$tmp/err" \
+  || fail "audit search --limit 2: $(cat "$tmp/err")"
+[ "$(wc -l < "$tmp/out")" -eq 2 ] || fail "--limit 2 printed $(wc -l < "$tmp/out") entries"
+grep -q "more entries match" "$tmp/err" || fail "a search cut at its limit says nothing: $(cat "$tmp/err")"
+"$bin" audit search --data "$tmp/node" --limit 100000 > /dev/null 2> "$tmp/err" \
+  || fail "audit search --limit 100000"
+grep -q "more entries match" "$tmp/err" && fail "a complete search claims to be cut: $(cat "$tmp/err")"
+"$bin" audit search --data "$tmp/node" --target "$new" --limit 1 > "$tmp/out" 2> "$tmp/err" \
+  || fail "audit search --target --limit 1"
+grep -q "more entries match" "$tmp/err" || fail "--target cut at its limit says nothing: $(cat "$tmp/err")"
+passed=$((passed + 1))
+
+# 7. What is not a 住民票コード gets no statement and no search: a mistyped code (a digit
+# short, a wrong check digit) would otherwise be answered "VALID: 0 entries", which tells a
+# resident that nobody ever read their record. Usage error (exit 2), the value not echoed.
+bad_digit="${new:0:10}$(( (${new:10:1} + 1) % 10 ))"
+for bad in "${new:0:10}" "$bad_digit" "x${new:1}"; do
+  set +e
+  "$bin" audit statement --data "$tmp/node" --resident "$bad" --out "$tmp/st-bad.json" \
+    > "$tmp/out" 2> "$tmp/err"
+  st=$?
+  set -e
+  [ "$st" -eq 2 ] || fail "statement for a malformed code exited $st: $(cat "$tmp/err")"
+  grep -q -- "$bad" "$tmp/err" && fail "the malformed code was echoed"
+  set +e
+  "$bin" audit search --data "$tmp/node" --target "$bad" > "$tmp/out" 2> "$tmp/err"
+  st=$?
+  set -e
+  [ "$st" -eq 2 ] || fail "search --target a malformed code exited $st: $(cat "$tmp/err")"
+done
+passed=$((passed + 1))
+
 "$bin" audit verify --data "$tmp/node" > /dev/null || fail "the log does not verify"
 echo "audit_cli: $passed groups passed"

@@ -15,6 +15,7 @@
 #include "cli/node.h"
 #include "core/clock.h"
 #include "core/bytes.h"
+#include "domain/identifiers.h"
 #include "text/json.h"
 #include "text/utf8.h"
 
@@ -37,6 +38,13 @@ Result<std::string> ReadFile(const std::string& path, size_t limit = 1 << 20) {
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (s.size() > limit) return Status::InvalidArgument(path + " is too large");
   return s;
+}
+
+// A 住民票コード as the node checks one in notifications (format, and the check digit unless
+// [checks] resident_code_check = "format"): the registry never holds anything else.
+bool IsResidentCode(const Node& n, const std::string& s) {
+  ErrorCode error{};
+  return ResidentCode::Parse(s, n.config.resident_code_check, &error).has_value();
 }
 
 std::optional<int64_t> ParseCount(const std::optional<std::string>& s) {
@@ -483,6 +491,10 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   if (sub == "statement") {
     auto code = args->Get("resident");
     if (!code) return Usage(io, "statement needs --resident CODE");
+    // A mistyped code would get a valid statement of no entries: "nobody read your record".
+    if (!IsResidentCode(n, *code)) {
+      return Usage(io, "--resident is not a 住民票コード (11 digits and their check digit)");
+    }
     std::optional<std::string> earlier;
     if (auto cp_path = args->Get("checkpoint")) {
       auto cp_text = ReadFile(*cp_path);
@@ -548,9 +560,18 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       if (!v || *v < 1 || *v > 100000) return Usage(io, "--limit must be 1..100000");
       q.limit = static_cast<int>(*v);
     }
+    if (q.target && !IsResidentCode(n, *q.target)) {
+      return Usage(io, "--target is not a 住民票コード (11 digits and their check digit)");
+    }
+    // One entry more than asked tells whether the limit cut the answer: the entries come oldest
+    // first, and a reviewer must not take the first N for all of them.
+    const int limit = q.limit;
+    ++q.limit;
     int codes_searched = 0;
     auto rows = n.audit->Search(q, &codes_searched);
     if (!rows.ok()) return Fail(io, rows.status());
+    const bool cut = static_cast<int>(rows->size()) > limit;
+    if (cut) rows->resize(limit);
     // Reading the log is an operation too.
     audit::AuditEntry e;
     e.actor = n.actor.id;
@@ -573,6 +594,10 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       // The entries of every code the resident has held, as their statement shows them.
       io.err << "検索した住民票コード / resident codes searched: " << codes_searched
              << " (the code given and every earlier or later code of the same resident)\n";
+    }
+    if (cut) {
+      io.err << "上限 " << limit << " 件で打ち切りました / stopped at --limit " << limit
+             << ": more entries match (raise --limit up to 100000, or narrow with --from/--to)\n";
     }
     return kExitOk;
   }
