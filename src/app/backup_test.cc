@@ -475,6 +475,48 @@ TEST_F(BackupTest, ARollbackIsRefusedWithoutConfirmationAndRecordedWithIt) {
   sqlite3_close(db);
 }
 
+// A node whose signing key was rotated after a backup still takes that backup as its own (the
+// rotation's announcement in its log names the backup's key), as a recorded rollback: refused as
+// "another node's", its operators could only restore it into an emptied directory, where nothing
+// records what was lost.
+TEST_F(BackupTest, ABackupFromBeforeASigningKeyRotationIsTheNodesOwnAndItsRollbackIsRecorded) {
+  ASSERT_EQ(Backup(Path("old")).status, 0);
+  auto rotated = Kakunin({"keys", "rotate-signing-key", "--data", data_});
+  ASSERT_EQ(rotated.status, 0) << rotated.err;
+  auto more = Ingest(100, 150);
+  ASSERT_EQ(more.status, 0) << more.err;
+  const std::string before = TreeDigest(data_);
+  auto cp = audit::CheckpointFromJson(Read(data_ + "/audit.head"));
+  ASSERT_TRUE(cp.ok());
+
+  auto refused = Restore(Path("old"), data_);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("rollback"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("another node"), std::string::npos) << refused.err;
+  EXPECT_EQ(TreeDigest(data_), before);
+
+  auto done = Restore(Path("old"), data_, /*confirm=*/true);
+  ASSERT_EQ(done.status, 0) << done.err;
+  EXPECT_TRUE(fs::exists(data_ + "/rollbacks.log"));
+  auto entry = Kakunin({"audit", "search", "--data", data_, "--action", "backup.rollback"});
+  ASSERT_EQ(entry.status, 0) << entry.err;
+  EXPECT_NE(entry.out.find("previous_size=" + std::to_string(cp->tree_size)), std::string::npos)
+      << entry.out;
+  EXPECT_NE(entry.out.find("lost="), std::string::npos) << entry.out;
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+  auto again = Ingest(100, 150);
+  EXPECT_EQ(again.status, 0) << again.err;
+
+  // Another node's backup is still another node's.
+  const std::string other = Path("other");
+  ASSERT_EQ(Kakunin({"init", "--data", other, "--prefecture", "19"}).status, 0);
+  ASSERT_EQ(Ingest(0, 10, other).status, 0);
+  ASSERT_EQ(Backup(Path("foreign"), other).status, 0);
+  auto foreign = Restore(Path("foreign"), data_, /*confirm=*/true);
+  EXPECT_EQ(foreign.status, 1) << foreign.err;
+  EXPECT_NE(foreign.err.find("another node"), std::string::npos) << foreign.err;
+}
+
 TEST_F(BackupTest, ACopiedDatabaseIsRefusedButTheRestoreOfABackupOpens) {
   // What docs/backup.md tells operators not to do: an old registry.db copied back by hand.
   fs::copy_file(data_ + "/registry.db", Path("hand_copy.db"));

@@ -19,6 +19,8 @@
 #include "crypto/field_cipher.h"
 #include "crypto/key_file.h"
 #include "registry/field_key_rotation.h"
+#include "store/pg/copy.h"
+#include "store/sqlite/backup.h"
 
 namespace kakunin::app {
 namespace {
@@ -215,6 +217,20 @@ Result<Lines> KeyAccess::Reseal(const std::string& data_dir) const {
 }
 
 Result<Lines> KeyAccess::RetireFieldKeys(const std::string& data_dir) const {
+  // Only with the node stopped: a serving node that has not read the key file again (no SIGHUP)
+  // goes on sealing under the key it holds, which may be one of those about to go; a count of
+  // zero here (after a `keys reseal` from this host, or in an empty registry) does not show it,
+  // and the values it writes next would open under no key at its next start.
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(config, LoadNodeConfig(data_dir));
+    ::kakunin::Status idle = config.database_kind == "postgresql"
+                                 ? store::pg::CheckNoOtherSessions(config.database_url)
+                                 : store::sqlite::CheckNotInUse(config.database_path);
+    if (!idle.ok()) {
+      return ::kakunin::Status(
+          idle.code(), "older field keys are retired with the node stopped: " + idle.message());
+    }
+  }
   KAKUNIN_ASSIGN_OR_RETURN(node, OpenNode(data_dir));
   if (node->cipher->key_count() < 2) return Lines{"no older field key to retire"};
   KAKUNIN_ASSIGN_OR_RETURN(left, CountUnderOlderKeys(*node));

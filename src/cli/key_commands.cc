@@ -28,7 +28,8 @@ const char kKeysHelp[] =
     "  rotate-field-key        add a new current field key to the key file; send the serving\n"
     "                          node SIGHUP and it re-seals every value in the background\n"
     "  reseal                  re-seal here, to the end (a node that is not serving)\n"
-    "  retire-field-keys       remove the older field keys once nothing is sealed under them\n\n"
+    "  retire-field-keys       remove the older field keys once nothing is sealed under them\n"
+    "                          (with the node stopped)\n\n"
     "Examples:\n"
     "  kakunin keys status --data /var/lib/kakunin\n"
     "  kakunin keys rotate-signing-key --data /var/lib/kakunin --label kakunin-signing-2027\n";

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "audit/checkpoint.h"
+#include "audit/key_rotation.h"
 #include "audit/signer.h"
 #include "core/bytes.h"
 #include "core/clock.h"
@@ -468,6 +469,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
   const std::string config_path = Path(data_dir, "kakunin.toml");
   std::optional<NodeFiles> existing;
   std::string trusted = trusted_public_key_arg;
+  std::string node_key;  // the signing key of the node already in data_dir, if any
   if (fs::exists(config_path, ec)) {
     KAKUNIN_ASSIGN_OR_RETURN(text, ReadFileText(config_path, 1 << 20));
     KAKUNIN_ASSIGN_OR_RETURN(files, resolve_(data_dir, text));
@@ -481,6 +483,30 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
         return Status::InvalidArgument("--public-key is not the key of the node in " + data_dir);
       }
       trusted = (*signer)->public_key();
+      node_key = trusted;
+    }
+  }
+  // A backup made before the node's signing key was rotated is signed by the earlier key. It is
+  // this node's when the node's own log announced the rotation from that key and holds the
+  // backup's head: refused as another node's, it could only be restored into an emptied
+  // directory, where nothing would record what the rollback lost.
+  if (!node_key.empty() && existing && fs::exists(existing->database, ec)) {
+    auto text = ReadFileText(Path(from, kManifestFile), 16 * 1024);
+    auto m = text.ok() ? ParseManifest(*text) : Result<BackupManifest>(text.status());
+    if (m.ok() && m->public_key != node_key) {
+      auto node_store = open_store_(existing->database);
+      if (node_store.ok()) {
+        auto reader = (*node_store)->OpenReader();
+        if (reader.ok()) {
+          auto cp = audit::ParseLogCheckpoint(**reader, m->checkpoint_json, node_key);
+          auto root = cp.ok() ? audit::RootAt(**reader, cp->tree_size)
+                              : Result<std::string>(cp.status());
+          if (cp.ok() && root.ok() && *root == cp->root &&
+              audit::VerifyCheckpoint(*cp, m->public_key)) {
+            trusted = m->public_key;
+          }
+        }
+      }
     }
   }
   KAKUNIN_ASSIGN_OR_RETURN(staging, MakeTempDir(data_dir, ".restore-"));
@@ -501,7 +527,9 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
   if (fs::exists(head_path, ec)) {
     auto text = ReadFileText(head_path, 4096);
     auto cp = text.ok() ? audit::CheckpointFromJson(*text) : Result<audit::Checkpoint>(text.status());
-    if (!cp.ok() || !audit::VerifyCheckpoint(*cp, m.public_key)) {
+    // Signed by the node's key, which is the backup's unless it was rotated since.
+    const std::string& head_key = node_key.empty() ? m.public_key : node_key;
+    if (!cp.ok() || !audit::VerifyCheckpoint(*cp, head_key)) {
       rollback = true;
       why = "the node's audit.head cannot be read or is not signed by its key, so what the "
             "restore would lose cannot be told";

@@ -151,7 +151,8 @@ class BackupDesk {
 
   // Restores the backup in `from` into `data_dir` (created 0700 if missing). Checks everything
   // first (Verify, unpacking inside data_dir), and against a node already there: same
-  // checkpoint key, and its last signed head (audit.head) either in the backup's log or — a
+  // checkpoint key (or an earlier one the node's log announced a rotation from, whose checkpoint
+  // at the backup's head is in the node's log), and its last signed head (audit.head) either in the backup's log or — a
   // rollback — refused unless `confirm_rollback`. A confirmed rollback is written to
   // <data_dir>/rollbacks.log and to `notice` before anything is replaced. Then the database,
   // keys and catalogue are moved into place (kakunin.toml only if the directory has none) and
