@@ -87,7 +87,26 @@ registry::FilesResolver ConfigResolver() {
     f.key_file = c.key_file;
     f.signing_key = c.signing_key;
     f.purposes = c.purposes_file;
+    f.signing_key_on_token = c.hsm && !c.hsm->signing_key_label.empty();
     return f;
+  };
+}
+
+// The keys a backup's (or a node's) configuration names, from the files given and the token its
+// [hsm] table names (node_keys.h), its PIN file taken against `node_dir`.
+registry::KeysLoader KeysFromConfig() {
+  return [](const std::string& text, const std::string& node_dir, const std::string& key_file,
+            const std::string& signing_key) -> Result<registry::LoadedKeys> {
+    KAKUNIN_ASSIGN_OR_RETURN(c, ParseNodeConfig(text, node_dir));
+    c.key_file = key_file;
+    c.signing_key = signing_key;
+    KAKUNIN_ASSIGN_OR_RETURN(token, OpenConfiguredToken(c));
+    registry::LoadedKeys out;
+    KAKUNIN_ASSIGN_OR_RETURN(keys, LoadConfiguredKeys(c, token.get()));
+    out.keys = std::move(keys);
+    KAKUNIN_ASSIGN_OR_RETURN(signer, LoadConfiguredSigner(c, token));
+    out.signer = std::move(signer);
+    return out;
   };
 }
 }  // namespace
@@ -412,7 +431,7 @@ Result<std::unique_ptr<cli::Node>> NodeAccess::Open(const std::string& data_dir,
 std::unique_ptr<registry::BackupDesk> NodeAccess::NewBackupDesk() const {
   static const SystemClock clock;
   return std::make_unique<registry::BackupDesk>(SqliteOpener(), ConfigResolver(), &clock,
-                                                 store::sqlite::CheckNotInUse);
+                                                 store::sqlite::CheckNotInUse, KeysFromConfig());
 }
 
 Status NodeAccess::Init(const std::string& data_dir, int prefecture, const std::string& key_file,

@@ -85,6 +85,7 @@ const char kBackupHelp[] =
     "使い方 / usage:\n"
     "  kakunin backup --data DIR (--to BACKUP_DIR | --into PARENT_DIR) --key FILE [--json]\n"
     "  kakunin backup verify BACKUP_DIR --key FILE [--public-key audit.key.pub] [--work DIR]\n"
+    "                        [--data NODE_DIR]   (keys on a token: the node's PIN file)\n"
     "  kakunin backup keygen --key FILE\n\n"
     "ノードの暗号化バックアップ（システム管理者のみ）。稼働中でも一貫したコピーを作ります。\n"
     "An online, consistent, encrypted copy of the node: the database, the key file, the\n"
@@ -125,6 +126,9 @@ int RunVerify(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {
       KeyOption(), PublicKeyOption(),
       {"work", "DIR", "一時展開先 / where to unpack while checking (default $TMPDIR or /tmp)"},
+      {"data", "DIR",
+       "鍵がトークンにあるノードのディレクトリ（PINファイルの場所） / the node's directory, for the "
+       "PIN file of a token holding the keys"},
       {"json", "", "JSONで出力 / print JSON"}};
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "backup verify", kBackupHelp, io, &exit);
@@ -144,7 +148,8 @@ int RunVerify(const std::vector<std::string>& argv, Io& io) {
     const char* tmp = std::getenv("TMPDIR");
     work = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
   }
-  auto check = desk->Verify(args->positional()[0], *key, *trusted, work);
+  auto check = desk->Verify(args->positional()[0], *key, *trusted, work,
+                            args->Get("data").value_or(""));
   if (!check.ok()) {
     io.err << "kakunin backup verify: 不正なバックアップ / BAD: " << check.status().message()
            << "\n";

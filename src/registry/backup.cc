@@ -332,15 +332,29 @@ Result<std::vector<Medium>> NodeBackup::ListMedia() const {
 // --- BackupDesk ---
 
 BackupDesk::BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock,
-                       InUseCheck in_use)
+                       InUseCheck in_use, KeysLoader load_keys)
     : open_store_(std::move(open_store)),
       resolve_(std::move(resolve)),
       clock_(clock),
-      in_use_(std::move(in_use)) {}
+      in_use_(std::move(in_use)),
+      load_keys_(std::move(load_keys)) {}
+
+Result<LoadedKeys> BackupDesk::LoadKeys(const std::string& config_text, const std::string& node_dir,
+                                        const std::string& key_file,
+                                        const std::string& signing_key) const {
+  if (load_keys_) return load_keys_(config_text, node_dir, key_file, signing_key);
+  LoadedKeys out;
+  KAKUNIN_ASSIGN_OR_RETURN(keys, crypto::LoadKeyFile(key_file));
+  out.keys = std::move(keys);
+  KAKUNIN_ASSIGN_OR_RETURN(signer, audit::LoadSigningKeyFile(signing_key));
+  out.signer = std::move(signer);
+  return out;
+}
 
 Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKey& key,
                                           const std::string& trusted_public_key,
-                                          const std::string& staging) const {
+                                          const std::string& staging,
+                                          const std::string& node_dir) const {
   BackupCheck check;
   auto manifest_text = ReadFileText(Path(dir, kManifestFile), 16 * 1024);
   if (!manifest_text.ok()) {
@@ -399,13 +413,24 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
       return Status::DataLoss(std::string("the backup holds no ") + need);
     }
   }
-  auto keys = crypto::LoadKeyFile(Path(staging, "keys"));
-  if (!keys.ok()) return Status::DataLoss("the backup's key file: " + keys.status().message());
+  // The keys as the backup's own configuration names them: its files, or the token its [hsm]
+  // table names (wrapped field keys, a signing key by label).
+  KAKUNIN_ASSIGN_OR_RETURN(config_text, ReadFileText(Path(staging, "kakunin.toml"), 1 << 20));
+  auto loaded = LoadKeys(config_text, node_dir.empty() ? staging : node_dir,
+                         Path(staging, "keys"), Path(staging, "audit.key"));
+  if (!loaded.ok()) {
+    return Status::DataLoss("the backup's keys: " + loaded.status().message() +
+                            (config_text.find("[hsm]") != std::string::npos
+                                 ? " (the backup's configuration keeps its keys on a PKCS#11 "
+                                   "token: check it where that token is reachable, with the "
+                                   "node's directory for its PIN file)"
+                                 : ""));
+  }
+  const crypto::NodeKeys* keys = &loaded->keys;
+  const std::unique_ptr<audit::Signer>* signer = &loaded->signer;
   if (crypto::KeyId(*keys) != m.data_key_id) {
     return Status::DataLoss("the backup's key file is not the one its manifest names");
   }
-  auto signer = audit::LoadSigningKeyFile(Path(staging, "audit.key"));
-  if (!signer.ok()) return Status::DataLoss("the backup's signing key: " + signer.status().message());
   if ((*signer)->public_key() != m.public_key) {
     return Status::DataLoss("the backup's signing key is not the one that signed its manifest");
   }
@@ -452,10 +477,11 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
 
 Result<BackupCheck> BackupDesk::Verify(const std::string& dir, const BackupKey& key,
                                        const std::string& trusted_public_key,
-                                       const std::string& work_dir) const {
+                                       const std::string& work_dir,
+                                       const std::string& node_dir) const {
   KAKUNIN_ASSIGN_OR_RETURN(staging, MakeTempDir(work_dir, "kakunin-verify-"));
   TreeRemover remove(staging);
-  return CheckInto(dir, key, trusted_public_key, staging);
+  return CheckInto(dir, key, trusted_public_key, staging, node_dir);
 }
 
 Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::string& data_dir,
@@ -475,14 +501,23 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
     KAKUNIN_ASSIGN_OR_RETURN(files, resolve_(data_dir, text));
     existing = files;
     report.replaced_node = fs::exists(files.database, ec);
-    // The node already here decides whose backups it takes.
-    if (fs::exists(files.signing_key, ec)) {
+    // The node already here decides whose backups it takes (its signing key: the file, or
+    // the token its configuration names).
+    std::optional<std::string> public_key;
+    if (files.signing_key_on_token) {
+      auto loaded = LoadKeys(text, data_dir, files.key_file, files.signing_key);
+      if (!loaded.ok()) return loaded.status();
+      public_key = loaded->signer->public_key();
+    } else if (fs::exists(files.signing_key, ec)) {
       auto signer = audit::LoadSigningKeyFile(files.signing_key);
       if (!signer.ok()) return signer.status();
-      if (!trusted.empty() && trusted != (*signer)->public_key()) {
+      public_key = (*signer)->public_key();
+    }
+    if (public_key) {
+      if (!trusted.empty() && trusted != *public_key) {
         return Status::InvalidArgument("--public-key is not the key of the node in " + data_dir);
       }
-      trusted = (*signer)->public_key();
+      trusted = *public_key;
       node_key = trusted;
     }
   }
@@ -511,7 +546,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
   }
   KAKUNIN_ASSIGN_OR_RETURN(staging, MakeTempDir(data_dir, ".restore-"));
   TreeRemover remove(staging);
-  auto checked = CheckInto(from, key, trusted, staging);
+  auto checked = CheckInto(from, key, trusted, staging, data_dir);
   if (!checked.ok()) {
     return Status(checked.status().code(), checked.status().message() + "; nothing was changed");
   }

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "audit/log.h"
+#include "audit/signer.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "crypto/keys.h"
 #include "registry/backup_format.h"
 #include "registry/registry.h"
 #include "store/registry_store.h"
@@ -38,6 +40,7 @@ struct NodeFiles {
   std::string key_file;
   std::string signing_key;  // and signing_key + ".pub"
   std::string purposes;     // "" when the node uses the compiled-in sample
+  bool signing_key_on_token = false;  // [hsm] signing_key_label: the file is not the key
 };
 // Reads a node's configuration text as if it were <data_dir>/kakunin.toml (app/ wires
 // ParseNodeConfig).
@@ -46,6 +49,20 @@ using FilesResolver =
 
 // OK if no process holds the database file open (app/ wires store/sqlite's CheckNotInUse).
 using InUseCheck = std::function<Status(const std::string& database_path)>;
+
+// The field keys and the checkpoint signer of a node whose configuration is `config_text`, read
+// from `key_file` and `signing_key` (say, the files a backup holds) and — when its [hsm] table
+// puts them there — from the PKCS#11 token it names: a wrapped key file opened by the token's
+// AES key, the signing key by its label. Relative paths in the configuration (the PIN file) are
+// taken against `node_dir`. app/ wires node_keys.h; without a loader, keys come from the files
+// only (a node without a token).
+struct LoadedKeys {
+  crypto::NodeKeys keys;
+  std::unique_ptr<audit::Signer> signer;
+};
+using KeysLoader = std::function<Result<LoadedKeys>(
+    const std::string& config_text, const std::string& node_dir, const std::string& key_file,
+    const std::string& signing_key)>;
 
 // One row of the media register, for `kakunin media list`.
 struct Medium {
@@ -134,9 +151,9 @@ class NodeBackup {
 // Checking and restoring backups; needs no open node (a new machine has none). Thread-compatible.
 class BackupDesk {
  public:
-  // `in_use` may be empty (no check).
+  // `in_use` may be empty (no check); `load_keys` too (keys from the backup's files only).
   BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock,
-             InUseCheck in_use = {});
+             InUseCheck in_use = {}, KeysLoader load_keys = {});
 
   // Checks the backup in `dir` without restoring it: manifest and signature (against
   // `trusted_public_key`, raw 32 bytes, when given), the backup key, the payload's size and
@@ -144,10 +161,12 @@ class BackupDesk {
   // `work_dir`: the key file and signing key belong to the manifest, the database passes
   // integrity_check, its log verifies in full (audit::VerifyLog) and its head is the
   // manifest's. The temporary directory is removed. DataLoss / PermissionDenied with a clear
-  // message otherwise.
+  // message otherwise. A backup of a node whose keys are on a token is opened with that token,
+  // as the backup's configuration names it, with its PIN file taken against `node_dir` (the
+  // node's directory; "" — the backup's own files, where no PIN file ever is).
   Result<BackupCheck> Verify(const std::string& dir, const BackupKey& key,
-                             const std::string& trusted_public_key,
-                             const std::string& work_dir) const;
+                             const std::string& trusted_public_key, const std::string& work_dir,
+                             const std::string& node_dir = "") const;
 
   // Restores the backup in `from` into `data_dir` (created 0700 if missing). Checks everything
   // first (Verify, unpacking inside data_dir), and against a node already there: same
@@ -166,13 +185,17 @@ class BackupDesk {
  private:
   // Verify's work, leaving the unpacked files in `staging` for Restore.
   Result<BackupCheck> CheckInto(const std::string& dir, const BackupKey& key,
-                                const std::string& trusted_public_key,
-                                const std::string& staging) const;
+                                const std::string& trusted_public_key, const std::string& staging,
+                                const std::string& node_dir) const;
+  // The keys a configuration names (load_keys_, or the files alone without it).
+  Result<LoadedKeys> LoadKeys(const std::string& config_text, const std::string& node_dir,
+                              const std::string& key_file, const std::string& signing_key) const;
 
   StoreOpener open_store_;
   FilesResolver resolve_;
   const Clock* clock_;
   InUseCheck in_use_;
+  KeysLoader load_keys_;
 };
 
 }  // namespace kakunin::registry
