@@ -50,6 +50,13 @@ serial=$(sed 's/.*"serial":"\([0-9a-f]*\)".*/\1/' "$tmp/issued")
 "$bin" pki revoke --ca "$tmp/ca" --serial "$serial" > /dev/null
 if openssl verify -crl_check -CRLfile "$tmp/ca/crl.pem" -CAfile "$tmp/ca/ca.pem" \
   "$tmp/ca/kofu.pem" > /dev/null 2>&1; then fail "a revoked certificate verified"; fi
+# The kind as `clients register` spells it is taken too; an unknown kind is named as such.
+"$bin" pki issue --ca "$tmp/ca" --kind municipal_cs --name 甲府市CS --municipality 192015 \
+  --out "$tmp/ca/kofu2" > /dev/null || fail "pki issue --kind municipal_cs"
+set +e
+"$bin" pki issue --ca "$tmp/ca" --kind cs --name x --out "$tmp/ca/x" 2> "$tmp/err"; rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q -- '--kind must be' "$tmp/err" || fail "an unknown --kind: $(cat "$tmp/err")"
 
 # The host's command line administers the node and prints no resident data: the commands that
 # read it are gone (exit 2, pointing to the console and the API), and a node whose files other

@@ -1,6 +1,7 @@
 // kakunin pki: a private CA for test and demo deployments (a real deployment brings its own
 // CA; see README "Certificates").
 
+#include <algorithm>
 #include <ostream>
 
 #include "cli/commands.h"
@@ -91,10 +92,16 @@ int RunPkiCommand(const std::vector<std::string>& argv, Io& io) {
     return kExitOk;
   }
   if (sub == "issue") {
-    auto kind = crypto::ParseClientKind(args->Get("kind").value_or(""));
+    // `clients register` spells the kinds with an underscore (municipal_cs): both are taken.
+    std::string kind_text = args->Get("kind").value_or("");
+    std::replace(kind_text.begin(), kind_text.end(), '_', '-');
+    auto kind = crypto::ParseClientKind(kind_text);
     auto out = args->Get("out");
-    if (!kind || !args->Get("name") || !out) {
+    if (!args->Get("kind") || !args->Get("name") || !out) {
       return Usage(io, "issue needs --kind, --name and --out");
+    }
+    if (!kind) {
+      return Usage(io, "--kind must be municipal-cs, agency, national or operator");
     }
     crypto::ClientCertRequest req;
     req.kind = *kind;
