@@ -14,6 +14,8 @@
 
 namespace kakunin::app {
 
+constexpr int64_t kMinRetentionYears = 5;
+
 using registry::ConsoleConfig;
 using registry::NodeConfig;
 using registry::NodeRole;
@@ -307,10 +309,15 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
          {std::pair{"superseded_years", &c.superseded_retention_years},
           std::pair{"removed_years", &c.removed_retention_years},
           std::pair{"audit_years", &c.audit_retention_years}}) {
+      // No period shorter than the shortest the rules know (5 years: 消除者 before the 2019
+      // amendment, provision records in a few prefectures; 7 and 150 today): a slip of the
+      // finger must not make `kakunin purge` erase what the law still keeps.
       if (auto n = rt[key_name]) {
-        if (!n.is_integer() || *n.value<int64_t>() < 1 || *n.value<int64_t>() > 1000) {
+        if (!n.is_integer() || *n.value<int64_t>() < kMinRetentionYears ||
+            *n.value<int64_t>() > 1000) {
           return Status::InvalidArgument(std::string("config: retention.") + key_name +
-                                         " must be an integer 1..1000");
+                                         " must be an integer " +
+                                         std::to_string(kMinRetentionYears) + "..1000");
         }
         *target = static_cast<int>(*n.value<int64_t>());
       }
