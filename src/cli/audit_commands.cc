@@ -510,7 +510,8 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     e.actor = n.actor.id;
     e.terminal = n.actor.terminal;
     e.action = "audit.statement";
-    e.targets.push_back(n.audit->TargetOf(*code, true));  // by its keyed MAC
+    // By its keyed MAC, neither found nor missing: a statement is made for any valid code.
+    e.targets.push_back(n.audit->AskedTargetOf(*code));
     e.result_count = 1;
     e.outcome = "done";
     Status st = n.registry->Record(std::move(e));

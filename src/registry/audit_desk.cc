@@ -165,6 +165,10 @@ std::string AuditDesk::TargetOf(const std::string& resident_code, bool found) co
   return ResidentTarget(*cipher_, resident_code, found);
 }
 
+std::string AuditDesk::AskedTargetOf(const std::string& resident_code) const {
+  return AskedTarget(*cipher_, resident_code);
+}
+
 LogRecord AuditDesk::ForReview(LogRecord record) const {
   if (!record.entry || record.entry->version != audit::kEntryVersion1) return record;
   audit::AuditEntry& e = *record.entry;

@@ -102,6 +102,9 @@ class AuditDesk {
   Result<std::vector<LogRecord>> Search(const LogQuery& query, int* codes_searched = nullptr) const;
   // How the log names a resident code a read asked for (registry::ResidentTarget).
   std::string TargetOf(const std::string& resident_code, bool found) const;
+  // How the log names a code asked about without saying whether the node holds it
+  // (registry::AskedTarget): `audit statement`, which is made for any valid code.
+  std::string AskedTargetOf(const std::string& resident_code) const;
   // `record` as a reviewer may see it (`audit search`): a version-1 entry (written before the
   // second edition) named resident codes in clear and kept search values as JSON; here each
   // code is named by its keyed MAC as version 2 names it, and each search value, and any run of
