@@ -209,6 +209,28 @@ const char* HostProblem(const bhttp::request_header<>& header) {
   return nullptr;
 }
 
+// RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no reliable
+// length and must be refused (400, close); Beast would read it as having no body and serve the
+// bytes after its head as the next request, which a proxy in front may have passed as this
+// one's body (request smuggling). Only chunked is implemented, so anything but chunked alone
+// (in any case, in one field) is refused; nullptr if the request is fine.
+const char* TransferEncodingProblem(const bhttp::request_header<>& header) {
+  const size_t fields = header.count(bhttp::field::transfer_encoding);
+  if (fields == 0) return nullptr;
+  if (fields > 1) return "repeated Transfer-Encoding header";
+  std::string_view value = header[bhttp::field::transfer_encoding];
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (!beast::iequals(value, "chunked")) return "Transfer-Encoding other than chunked";
+  return nullptr;
+}
+
+// The checks of a parsed header Beast does not make: HostProblem, TransferEncodingProblem.
+const char* HeaderProblem(const bhttp::request_header<>& header) {
+  if (const char* problem = HostProblem(header)) return problem;
+  return TransferEncodingProblem(header);
+}
+
 // RFC 9457 problem document with only generic text: details go to the event, not the client.
 // The codes are those of the API's error table (docs/api.md) for the statuses the server itself
 // answers.
@@ -797,9 +819,9 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   }
   if (!ec) {
     // Before any 100-continue: the request is refused whatever its body.
-    if (const char* host_problem = HostProblem(parser.get())) {
+    if (const char* problem = HeaderProblem(parser.get())) {
       co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
-                      std::string("malformed request: ") + host_problem);
+                      std::string("malformed request: ") + problem);
       co_return After::kAbort;
     }
   }
@@ -1379,8 +1401,8 @@ Result<Request> ParseRequest(std::string_view bytes, const Limits& limits) {
   if (ec == bhttp::error::body_limit) return Status::ResourceExhausted("body limit");
   if (ec) return Status::InvalidArgument("malformed request: " + ec.message());
   if (!parser.is_done()) return Status::InvalidArgument("incomplete request");
-  if (const char* host_problem = HostProblem(parser.get())) {
-    return Status::InvalidArgument(std::string("malformed request: ") + host_problem);
+  if (const char* problem = HeaderProblem(parser.get())) {
+    return Status::InvalidArgument(std::string("malformed request: ") + problem);
   }
   Request request;
   FillRequest(parser.get(), &request);
