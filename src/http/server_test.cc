@@ -491,6 +491,11 @@ TEST_F(ServerTest, WellFormedClientRequestIdIsKeptOthersReplaced) {
   auto kept = client->RoundTrip(Get("/", "X-Request-Id: abc-DEF-123\r\n"));
   ASSERT_TRUE(kept.has_value());
   EXPECT_EQ(kept->Header("x-request-id"), "abc-DEF-123");
+  // docs/api.md and openapi.json: 1 to 64 characters of [A-Za-z0-9._-].
+  auto dotted =
+      client->RoundTrip(Get("/", "X-Request-Id: batch.42_a-" + std::string(39, 'z') + "\r\n"));
+  ASSERT_TRUE(dotted.has_value());
+  EXPECT_EQ(dotted->Header("x-request-id"), "batch.42_a-" + std::string(39, 'z'));
   auto bad = client->RoundTrip(Get("/", "X-Request-Id: no spaces/or slashes\r\n"));
   ASSERT_TRUE(bad.has_value());
   EXPECT_TRUE(IsHex32(bad->Header("x-request-id")));
