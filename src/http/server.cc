@@ -73,6 +73,16 @@ constexpr std::chrono::seconds kForceCloseWait{2};
 // Resumed sessions skip certificate and CRL checks, so they are kept short.
 constexpr long kSessionLifetimeSeconds = 300;
 constexpr size_t kFirstReadBytes = 4096;
+// The most a read of a body takes at once (Beast's http::async_read_some).
+constexpr size_t kBodyReadBytes = 65536;
+
+// The most a connection holds unparsed: a head up to its limit and one more read. Beast bounds
+// the head (header_limit) and the body (body_limit) but not a chunk header's extensions nor
+// the trailer, which it buffers until complete; past this, the read fails with buffer_overflow
+// and the request is refused 413 (without it, one request could make the node hold gigabytes).
+size_t BufferLimit(const Limits& limits) {
+  return limits.max_header_bytes + kBodyReadBytes + kFirstReadBytes;
+}
 
 // Forward-secret AEAD only. TLS 1.3 suites all are; TLS 1.2 is limited to ECDHE with GCM or
 // ChaCha20-Poly1305.
@@ -666,7 +676,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : server_(server),
         tls_(std::move(tls)),
         stream_(beast::tcp_stream(std::move(socket)), *tls_),
-        remote_address_(std::move(remote_address)) {}
+        remote_address_(std::move(remote_address)),
+        buffer_(BufferLimit(server.limits())) {}
   ~Connection() { server_.Unregister(this); }
 
   void Start() {
@@ -844,6 +855,11 @@ net::awaitable<Connection::After> Connection::ServeOne() {
     co_await Refuse(Event::kTooLarge, 413, "Content Too Large", parser, start, "body limit");
     co_return After::kAbort;
   }
+  if (ec == bhttp::error::buffer_overflow) {
+    co_await Refuse(Event::kTooLarge, 413, "Content Too Large", parser, start,
+                    "chunk extension or trailer over the buffer limit");
+    co_return After::kAbort;
+  }
   if (IsHttpSyntaxError(ec)) {
     co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
                     "malformed request: " + ec.message());
@@ -915,6 +931,8 @@ net::awaitable<boost::system::error_code> Connection::ReadHeader(ParserType& par
       if (parser.is_header_done()) co_return boost::system::error_code{};
       if (ec && ec != bhttp::error::need_more) co_return ec;
     }
+    // Not reached (the parser's header_limit comes first), but prepare() would throw.
+    if (buffer_.size() + kFirstReadBytes > buffer_.max_size()) co_return bhttp::error::header_limit;
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadBytes), kNoThrow);
     if (ec) {
       // As Beast's own read: a close before a complete header is not a syntax error.
