@@ -73,6 +73,16 @@ constexpr std::chrono::seconds kForceCloseWait{2};
 // Resumed sessions skip certificate and CRL checks, so they are kept short.
 constexpr long kSessionLifetimeSeconds = 300;
 constexpr size_t kFirstReadBytes = 4096;
+// The most a read of a body takes at once (Beast's http::async_read_some).
+constexpr size_t kBodyReadBytes = 65536;
+
+// The most a connection holds unparsed: a head up to its limit and one more read. Beast bounds
+// the head (header_limit) and the body (body_limit) but not a chunk header's extensions nor
+// the trailer, which it buffers until complete; past this, the read fails with buffer_overflow
+// and the request is refused 413 (without it, one request could make the node hold gigabytes).
+size_t BufferLimit(const Limits& limits) {
+  return limits.max_header_bytes + kBodyReadBytes + kFirstReadBytes;
+}
 
 // Forward-secret AEAD only. TLS 1.3 suites all are; TLS 1.2 is limited to ECDHE with GCM or
 // ChaCha20-Poly1305.
@@ -150,7 +160,8 @@ std::string NewRequestId() {
 bool IsWellFormedRequestId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_';
   });
 }
 
@@ -207,6 +218,28 @@ const char* HostProblem(const bhttp::request_header<>& header) {
   if (hosts > 1) return "repeated Host header";
   if (hosts == 0 && header.version() >= 11) return "missing Host header";
   return nullptr;
+}
+
+// RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no reliable
+// length and must be refused (400, close); Beast would read it as having no body and serve the
+// bytes after its head as the next request, which a proxy in front may have passed as this
+// one's body (request smuggling). Only chunked is implemented, so anything but chunked alone
+// (in any case, in one field) is refused; nullptr if the request is fine.
+const char* TransferEncodingProblem(const bhttp::request_header<>& header) {
+  const size_t fields = header.count(bhttp::field::transfer_encoding);
+  if (fields == 0) return nullptr;
+  if (fields > 1) return "repeated Transfer-Encoding header";
+  std::string_view value = header[bhttp::field::transfer_encoding];
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (!beast::iequals(value, "chunked")) return "Transfer-Encoding other than chunked";
+  return nullptr;
+}
+
+// The checks of a parsed header Beast does not make: HostProblem, TransferEncodingProblem.
+const char* HeaderProblem(const bhttp::request_header<>& header) {
+  if (const char* problem = HostProblem(header)) return problem;
+  return TransferEncodingProblem(header);
 }
 
 // RFC 9457 problem document with only generic text: details go to the event, not the client.
@@ -643,7 +676,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : server_(server),
         tls_(std::move(tls)),
         stream_(beast::tcp_stream(std::move(socket)), *tls_),
-        remote_address_(std::move(remote_address)) {}
+        remote_address_(std::move(remote_address)),
+        buffer_(BufferLimit(server.limits())) {}
   ~Connection() { server_.Unregister(this); }
 
   void Start() {
@@ -797,9 +831,9 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   }
   if (!ec) {
     // Before any 100-continue: the request is refused whatever its body.
-    if (const char* host_problem = HostProblem(parser.get())) {
+    if (const char* problem = HeaderProblem(parser.get())) {
       co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
-                      std::string("malformed request: ") + host_problem);
+                      std::string("malformed request: ") + problem);
       co_return After::kAbort;
     }
   }
@@ -819,6 +853,11 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   }
   if (ec == bhttp::error::body_limit) {
     co_await Refuse(Event::kTooLarge, 413, "Content Too Large", parser, start, "body limit");
+    co_return After::kAbort;
+  }
+  if (ec == bhttp::error::buffer_overflow) {
+    co_await Refuse(Event::kTooLarge, 413, "Content Too Large", parser, start,
+                    "chunk extension or trailer over the buffer limit");
     co_return After::kAbort;
   }
   if (IsHttpSyntaxError(ec)) {
@@ -892,6 +931,8 @@ net::awaitable<boost::system::error_code> Connection::ReadHeader(ParserType& par
       if (parser.is_header_done()) co_return boost::system::error_code{};
       if (ec && ec != bhttp::error::need_more) co_return ec;
     }
+    // Not reached (the parser's header_limit comes first), but prepare() would throw.
+    if (buffer_.size() + kFirstReadBytes > buffer_.max_size()) co_return bhttp::error::header_limit;
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadBytes), kNoThrow);
     if (ec) {
       // As Beast's own read: a close before a complete header is not a syntax error.
@@ -1379,8 +1420,8 @@ Result<Request> ParseRequest(std::string_view bytes, const Limits& limits) {
   if (ec == bhttp::error::body_limit) return Status::ResourceExhausted("body limit");
   if (ec) return Status::InvalidArgument("malformed request: " + ec.message());
   if (!parser.is_done()) return Status::InvalidArgument("incomplete request");
-  if (const char* host_problem = HostProblem(parser.get())) {
-    return Status::InvalidArgument(std::string("malformed request: ") + host_problem);
+  if (const char* problem = HeaderProblem(parser.get())) {
+    return Status::InvalidArgument(std::string("malformed request: ") + problem);
   }
   Request request;
   FillRequest(parser.get(), &request);

@@ -51,8 +51,8 @@ struct Response {
 };
 
 // Never sees a request the server refused itself: 400 for bad syntax, obsolete line folding
-// (a header line starting with a space or tab) or a missing (HTTP/1.1) or repeated Host header;
-// 413 and 431 for the limits.
+// (a header line starting with a space or tab), a missing (HTTP/1.1) or repeated Host header or
+// a Transfer-Encoding other than chunked alone; 413 and 431 for the limits.
 // Runs on the worker pool, never on an I/O thread, so it may block (SQLite, argon2id, HSM).
 // Called concurrently from several workers: must be thread-safe. An exception it throws is
 // answered with a 500 problem document and never propagates further.
@@ -196,7 +196,7 @@ class Server {
 // without a network: for fuzzing the request path and for tests. Bytes after the request are
 // ignored. Errors: kResourceExhausted for the header or body limit (431/413 on a connection),
 // kInvalidArgument for a syntax error, obsolete line folding, a missing (HTTP/1.1) or repeated
-// Host header, or an incomplete request (400). The result has no client
+// Host header, a Transfer-Encoding other than chunked alone, or an incomplete request (400). The result has no client
 // identity or remote address; its request id is the one sent if well-formed, else a new one.
 Result<Request> ParseRequest(std::string_view bytes, const Limits& limits);
 
