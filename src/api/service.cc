@@ -608,7 +608,19 @@ http::Response ServeCorrections(const Request& req, Route route, std::string_vie
                                 const registry::Client& client, registry::Gateway* gateway_,
                                 const registry::DisclosureDesk* disclosures_) {
   const std::string& rid = req.request_id;
-  auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
+  // The desk's own refusals carry its generic hint; anything else (a store or key failure,
+  // whose message may name a host, a user or a path) is answered without one, as elsewhere.
+  auto fail = [&](const Status& st) {
+    switch (st.code()) {
+      case StatusCode::kInvalidArgument:
+      case StatusCode::kNotFound:
+      case StatusCode::kFailedPrecondition:
+      case StatusCode::kPermissionDenied:
+        return Problem(FromStatus(st), rid, st.message());
+      default:
+        return Problem(FromStatus(st), rid);
+    }
+  };
   const registry::Caller caller = registry::Caller::ForClient(client, req.remote_address);
   auto invalid = [&](std::string detail) {
     Status recorded = gateway_->RecordInvalidRequest(caller, ActionOf(route), "");
