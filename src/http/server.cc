@@ -159,6 +159,13 @@ std::string NewRequestId() {
 
 bool IsWellFormedRequestId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
+  // The id is written to the access log: one holding a run of ten or more digits could be a
+  // resident code or an individual number a client built it from, and is replaced.
+  size_t digits = 0;
+  for (char c : id) {
+    digits = c >= '0' && c <= '9' ? digits + 1 : 0;
+    if (digits >= 10) return false;
+  }
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '-' || c == '.' || c == '_';

@@ -502,6 +502,14 @@ TEST_F(ServerTest, WellFormedClientRequestIdIsKeptOthersReplaced) {
   auto too_long = client->RoundTrip(Get("/", "X-Request-Id: " + std::string(65, 'a') + "\r\n"));
   ASSERT_TRUE(too_long.has_value());
   EXPECT_TRUE(IsHex32(too_long->Header("x-request-id")));
+  // An id holding what could be a resident code or an individual number never reaches the
+  // access log: replaced. Nine digits in a row are kept.
+  auto code = client->RoundTrip(Get("/", "X-Request-Id: req-24727059608\r\n"));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_TRUE(IsHex32(code->Header("x-request-id")));
+  auto nine = client->RoundTrip(Get("/", "X-Request-Id: req-123456789-1\r\n"));
+  ASSERT_TRUE(nine.has_value());
+  EXPECT_EQ(nine->Header("x-request-id"), "req-123456789-1");
 }
 
 TEST_F(ServerTest, HeadGetsTheContentLengthButNoBody) {
