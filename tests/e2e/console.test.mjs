@@ -594,6 +594,7 @@ test('idle lock: the node answers 401 session_locked, the lock screen appears, W
   assert.equal(answers[0].body.code, 'session_locked', show(answers[0]));
   assert.equal(await page.locator('#app').isVisible(), false);
   assert.equal(await page.locator('#lookup-record dd').count(), 0, 'no personal data under the lock');
+  assert.equal(await page.locator('#resident-code').inputValue(), '', 'no resident code left in the form under the lock');
   const s = await rawFetch(op1, 'GET', '/v1/session');
   assert.equal(s.status, 200, show(s));
   assert.equal(s.body.stage, 'locked', show(s));
