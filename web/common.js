@@ -231,6 +231,15 @@
         document.addEventListener(type, () => { if (!isLockedNow) lastActivity = Date.now(); }, { passive: true, capture: true });
       }
       onLocked(() => showLock());
+      // Leaving the page (for another, or into the browser's back/forward cache): nothing
+      // personal stays in it for Back to bring up again.
+      window.addEventListener('pagehide', () => { if (page.clear) page.clear(); });
+      // Back from that cache: the session may have locked or ended meanwhile; ask the node.
+      window.addEventListener('pageshow', async (ev) => {
+        if (!ev.persisted || isLockedNow) return;
+        const s = await loadSession();
+        if (s && s.stage === 'active' && page.resume) await page.resume();
+      });
       if (page.status) say(page.status, bi('読み込んでいます…', 'Loading…'));
       const s = await loadSession();
       if (s && s.stage === 'active' && page.resume) await page.resume();

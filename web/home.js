@@ -205,6 +205,13 @@
     statsResult.hidden = false;
   });
 
-  const shell = K.shell({ status, error, render, clear: clearLookup, resume: () => codeInput.focus() });
+  // What the lock (and leaving the page) clears: the record shown, and the code typed for it.
+  function clearPersonal() {
+    clearLookup();
+    codeInput.value = '';
+    codeInput.removeAttribute('aria-invalid');
+  }
+
+  const shell = K.shell({ status, error, render, clear: clearPersonal, resume: () => codeInput.focus() });
   shell.start();
 })();

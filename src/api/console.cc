@@ -21,7 +21,9 @@ namespace {
 using http::Request;
 using http::Response;
 
-constexpr char kCookie[] = "kakunin_session";
+// The __Host- prefix: browsers take this cookie only from the console's own origin over TLS,
+// with Path=/ and no Domain, so no sibling host of the domain can plant one of its own.
+constexpr char kCookie[] = "__Host-kakunin_session";
 
 const std::vector<ConsoleRule> kRules = {
     // Sessions: the password step is public; the second factor needs the password step.

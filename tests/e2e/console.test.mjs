@@ -594,6 +594,7 @@ test('idle lock: the node answers 401 session_locked, the lock screen appears, W
   assert.equal(answers[0].body.code, 'session_locked', show(answers[0]));
   assert.equal(await page.locator('#app').isVisible(), false);
   assert.equal(await page.locator('#lookup-record dd').count(), 0, 'no personal data under the lock');
+  assert.equal(await page.locator('#resident-code').inputValue(), '', 'no resident code left in the form under the lock');
   const s = await rawFetch(op1, 'GET', '/v1/session');
   assert.equal(s.status, 200, show(s));
   assert.equal(s.body.stage, 'locked', show(s));
@@ -620,10 +621,30 @@ test('idle lock: the node answers 401 session_locked, the lock screen appears, W
 test('sign-out ends the session', STEP, async () => {
   const op1 = operators.get('op1');
   const { page } = op1;
+  await ensureActive(op1);
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  await page.locator('#lookup-result').waitFor({ state: 'visible' });
+  // To another page and Back: the record is not brought back from the back/forward cache, nor
+  // the code from the form's saved state.
+  await page.locator('#link-disclosure').click();
+  await page.waitForURL(/\/disclosure\.html$/);
+  await page.goBack();
+  await page.waitForURL(/\/home\.html$/);
+  assert.equal(await page.locator('#lookup-record dd').count(), 0, 'no record after Back');
+  assert.equal(await page.locator('#resident-code').inputValue(), '', 'no resident code after Back');
+  await page.waitForFunction(() => !document.getElementById('app').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(op1);
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  await page.locator('#lookup-result').waitFor({ state: 'visible' });
   await page.locator('#logout').click();
   await page.waitForURL(/\/index\.html$/);
   const s = await rawFetch(op1, 'GET', '/v1/session');
   assert.equal(s.status, 401, show(s));
+  // Back after sign-out: the browser must not bring the signed-out page back from its
+  // back/forward cache with the record still on it.
+  await page.goBack();
+  assert.equal(await page.locator('#lookup-record dd').count(), 0, `no record after Back (${page.url()})`);
+  await page.waitForURL(/\/index\.html$/);
   await page.goto('/home.html');
   await page.waitForURL(/\/index\.html$/);
 });
@@ -750,6 +771,16 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   assert.equal(await correction.locator('[data-field="outcome"]').textContent(), '—');
   assert.match(await correction.textContent(), /住所/);
   assert.equal(await page2.locator('#correction-details').inputValue(), '', 'the text leaves the screen once registered');
+  // A text typed and left: to the home page and Back, it does not come back (bfcache, form state).
+  await page2.locator('#correction-details').fill('甲府市丸の内一丁目のままです');
+  await page2.locator('#item-address').check();
+  await page2.goto('/home.html');
+  await page2.goBack();
+  await page2.waitForURL(/\/disclosure\.html$/);
+  assert.equal(await page2.locator('#correction-details').inputValue(), '', 'no correction text after Back');
+  assert.equal(await page2.locator('#item-address').isChecked(), false, 'no item checked after Back');
+  await openDesk(desk2);
+  await row2.waitFor({ state: 'attached' });
   const shown = await api(desk2, 'GET', `/v1/disclosures/${n}`);
   assert.equal(shown.status, 200, show(shown));
   assert.equal(shown.body.corrections.length, 1, show(shown));

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "api/metrics.h"
@@ -625,6 +626,42 @@ TEST_F(ConsoleTest, BeforeTheSecondFactorTheSessionShowsOnlyTheNextStep) {
   }
 }
 
+// The session cookie carries the __Host- prefix: the browser then takes it only from this very
+// origin over TLS, for Path=/ and no Domain, so a sibling host of the prefecture's domain (or a
+// page in clear) cannot plant a session cookie of its own ahead of the operator's (found in
+// review). A cookie under the old name is nobody's session.
+TEST_F(ConsoleTest, TheSessionCookieIsAHostCookie) {
+  Staff& s = TheStaff();
+  ASSERT_TRUE(desk().Create(s.access, "hostcookie", "試験", "").ok());
+  Enrol("hostcookie");
+  Direct d;
+  auto login = d.Login("hostcookie", kPassword);
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::regex set(
+      "__Host-kakunin_session=[0-9a-f]{64}; Path=/; Secure; HttpOnly; SameSite=Strict");
+  std::vector<std::string> cookies;
+  for (const auto& [k, v] : login.headers) {
+    if (k == "set-cookie") cookies.push_back(v);
+    if (k == "cache-control") {
+      EXPECT_EQ(v, "no-store");
+    }
+  }
+  ASSERT_EQ(cookies.size(), 1u);
+  EXPECT_TRUE(std::regex_match(cookies[0], set)) << cookies[0];
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", login.cookie).status, 200);
+  const std::string token = login.cookie.substr(login.cookie.find('=') + 1);
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", "kakunin_session=" + token).code, "session_required");
+  auto out = d.Call("POST", "/v1/session/logout", "", login.cookie, login.Find("csrf_token")->text());
+  ASSERT_EQ(out.status, 200) << out.body;
+  bool cleared = false;
+  for (const auto& [k, v] : out.headers) {
+    if (k == "set-cookie") {
+      cleared = v == "__Host-kakunin_session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict";
+    }
+  }
+  EXPECT_TRUE(cleared);
+}
+
 TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
   Staff& staff = TheStaff();
   const std::string today = w->node->clock.TodayJst().ToIso();
@@ -973,7 +1010,7 @@ TEST_F(ConsoleTest, AnonymousRefusalsAreCountedAndOnlySampledIntoTheLog) {
   const size_t before = EntriesOf(actor);
   for (int i = 0; i < 40; ++i) {
     EXPECT_EQ(d.Call("GET", "/v1/session", "", "", "", "10.9.0.1").code, "session_required");
-    EXPECT_EQ(d.Call("GET", "/v1/operators", "", "kakunin_session=forged", "", "10.9.0.1").code,
+    EXPECT_EQ(d.Call("GET", "/v1/operators", "", "__Host-kakunin_session=forged", "", "10.9.0.1").code,
               "session_required");
   }
   for (int i = 0; i < 5; ++i) {
