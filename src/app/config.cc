@@ -44,7 +44,7 @@ Status ParseServer(const toml::table& st, const std::string& data_dir, ServerCon
   KAKUNIN_RETURN_IF_ERROR(CheckKeys(
       st,
       {"address", "port", "certificate", "key", "client_ca", "crl", "access_log",
-       "max_body_bytes", "max_connections", "read_timeout_ms", "idle_timeout_ms", "io_threads",
+       "max_body_bytes", "max_connections", "max_connections_per_address", "read_timeout_ms", "idle_timeout_ms", "io_threads",
        "worker_threads"},
       "server."));
   out->present = true;
@@ -81,6 +81,8 @@ Status ParseServer(const toml::table& st, const std::string& data_dir, ServerCon
   KAKUNIN_RETURN_IF_ERROR(integer("port", 0, 65535, &out->port));
   KAKUNIN_RETURN_IF_ERROR(integer("max_body_bytes", 1024, int64_t{64} << 20, &out->max_body_bytes));
   KAKUNIN_RETURN_IF_ERROR(integer("max_connections", 1, 100000, &out->max_connections));
+  KAKUNIN_RETURN_IF_ERROR(integer("max_connections_per_address", 1, 100000,
+                                  &out->max_connections_per_address));
   KAKUNIN_RETURN_IF_ERROR(integer("read_timeout_ms", 10, 600000, &out->read_timeout_ms));
   KAKUNIN_RETURN_IF_ERROR(integer("idle_timeout_ms", 10, 3600000, &out->idle_timeout_ms));
   KAKUNIN_RETURN_IF_ERROR(integer("io_threads", 1, 64, &out->io_threads));
@@ -559,6 +561,7 @@ std::string RenderNodeConfig(const NodeConfig& c) {
     o << "access_log = " << TomlString(s.access_log) << "\n"
       << "max_body_bytes = " << s.max_body_bytes << "\n"
       << "max_connections = " << s.max_connections << "\n"
+      << "max_connections_per_address = " << s.max_connections_per_address << "\n"
       << "read_timeout_ms = " << s.read_timeout_ms << "\n"
       << "idle_timeout_ms = " << s.idle_timeout_ms << "\n"
       << "io_threads = " << s.io_threads << "\n"

@@ -190,6 +190,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   http::Limits limits;
   limits.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
   limits.max_connections = config.max_connections;
+  limits.max_connections_per_address = config.max_connections_per_address;
   limits.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   limits.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   limits.io_threads = config.io_threads;

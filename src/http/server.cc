@@ -602,8 +602,8 @@ class Server::Impl {
   void Dispatch(const std::shared_ptr<const Request>& request,
                 const std::shared_ptr<Deferred>& deferred);
 
-  void Register(Connection* c, std::weak_ptr<Connection> weak);
-  void Unregister(Connection* c);
+  void Register(Connection* c, std::weak_ptr<Connection> weak, const std::string& address);
+  void Unregister(Connection* c, const std::string& address);
 
   const AsyncHandler& async_handler() const { return async_handler_; }
   // Runs `work` on the worker pool, or answers `deferred` 503 if the pool is closed (Stop()).
@@ -662,6 +662,7 @@ class Server::Impl {
   std::mutex connections_mu_;
   std::condition_variable connections_cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+  std::unordered_map<std::string, int> per_address_;  // open connections by source address
 
   // Requests taken by the AsyncHandler and not yet answered to their connection. Stop() drops
   // what is left once the I/O threads are gone, so no response is posted to a dead io_context.
@@ -685,10 +686,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
         stream_(beast::tcp_stream(std::move(socket)), *tls_),
         remote_address_(std::move(remote_address)),
         buffer_(BufferLimit(server.limits())) {}
-  ~Connection() { server_.Unregister(this); }
+  ~Connection() { server_.Unregister(this, remote_address_); }
 
   void Start() {
-    server_.Register(this, weak_from_this());
+    server_.Register(this, weak_from_this(), remote_address_);
     net::co_spawn(stream_.get_executor(), Run(shared_from_this()), [](std::exception_ptr) {
       // Run() handles its errors; anything else (bad_alloc) just ends the connection.
     });
@@ -1072,6 +1073,7 @@ bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsig
 
 Status Server::Impl::Init(const std::string& address, uint16_t port, const TlsConfig& tls) {
   if (limits_.io_threads < 1 || limits_.worker_threads < 1 || limits_.max_connections < 1 ||
+      limits_.max_connections_per_address < 1 ||
       limits_.max_header_bytes == 0 || limits_.max_header_bytes > UINT32_MAX ||
       limits_.read_timeout.count() <= 0 || limits_.idle_timeout.count() <= 0 ||
       limits_.drain_timeout.count() < 0) {
@@ -1144,13 +1146,18 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
     auto remote = socket.remote_endpoint(ignored);
     std::string remote_address = ignored ? "" : remote.address().to_string();
     size_t open_connections;
+    int from_address = 0;
     {
       std::lock_guard lock(self->connections_mu_);
       open_connections = self->connections_.size();
+      auto it = self->per_address_.find(remote_address);
+      if (it != self->per_address_.end()) from_address = it->second;
     }
-    if (open_connections >= static_cast<size_t>(self->limits_.max_connections)) {
+    const bool per_address = from_address >= self->limits_.max_connections_per_address;
+    if (per_address || open_connections >= static_cast<size_t>(self->limits_.max_connections)) {
       socket.close(ignored);
-      Event e{Event::kConnectionCap, remote_address, "", "", "", 0, "", 0, "connection cap"};
+      Event e{Event::kConnectionCap, remote_address, "", "", "", 0, "", 0,
+              per_address ? "per-address connection cap" : "connection cap"};
       self->Emit(e);
       continue;
     }
@@ -1274,14 +1281,18 @@ void Server::Impl::Forget(Deferred* d) {
   d->Settle();
 }
 
-void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak) {
+void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak,
+                            const std::string& address) {
   std::lock_guard lock(connections_mu_);
   connections_.emplace(c, std::move(weak));
+  ++per_address_[address];
 }
 
-void Server::Impl::Unregister(Connection* c) {
+void Server::Impl::Unregister(Connection* c, const std::string& address) {
   std::lock_guard lock(connections_mu_);
   connections_.erase(c);
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (connections_.empty()) connections_cv_.notify_all();
 }
 

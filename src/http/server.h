@@ -111,6 +111,9 @@ struct Limits {
   size_t max_header_bytes = 16 * 1024;  // request line + fields; beyond it: 431 and close
   size_t max_body_bytes = 1 << 20;      // beyond it: 413 and close
   int max_connections = 256;            // open TLS connections; excess are closed at accept
+  // Open connections from one source address (TLS or not yet): beyond it, closed at accept, so
+  // that one host cannot take every slot and lock every system out.
+  int max_connections_per_address = 128;
   // Deadline for the TLS handshake, for a whole request once its first byte arrived (slowloris),
   // for the first request of a connection, and for writing each response.
   std::chrono::milliseconds read_timeout{10000};

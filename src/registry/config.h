@@ -66,6 +66,7 @@ struct ServerConfig {
   std::string access_log = "-";
   int64_t max_body_bytes = 1 << 20;
   int max_connections = 256;
+  int max_connections_per_address = 128;  // from one source address (one host cannot take all)
   int read_timeout_ms = 10000;
   int idle_timeout_ms = 30000;
   int io_threads = 2;  // TLS and HTTP parsing; one per core gave 14 % more lookups than one
