@@ -245,9 +245,15 @@
       if (s && s.stage === 'active' && page.resume) await page.resume();
       if (page.status) say(page.status, '');
       for (const b of logoutButtons) b.hidden = false;
-      setInterval(() => {
+      const checkIdle = () => {
         if (!isLockedNow && Date.now() - lastActivity >= idleSeconds * 1000) showLock();
-      }, 500);
+      };
+      setInterval(checkIdle, 500);
+      // A background tab's timers may run once a minute: a tab brought back to the front
+      // checks at once, before anything on it is seen.
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'visible') checkIdle();
+      });
     }
 
     return { start, showLock, isLocked, locked: () => isLockedNow, session: () => current };
