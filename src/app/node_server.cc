@@ -184,7 +184,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   tls.crl_check_interval = options.crl_check_interval;
   NodeServer* self = s.get();
   tls.on_reload = [self](const Status& st) {
-    self->Report(st.ok() ? "TLS files reloaded for the API (a new CRL applies to new connections)"
+    self->Report(st.ok() ? "TLS files reloaded for the API (open connections are checked again at their next request)"
                          : st.message());
   };
   http::Limits limits;

@@ -585,6 +585,9 @@ class Server::Impl {
     std::lock_guard lock(tls_mu_);
     return tls_;
   }
+  // Bumped by every reload of the TLS files: a connection verified under an earlier one
+  // checks its certificate again before its next request.
+  uint64_t tls_generation() const { return tls_generation_.load(std::memory_order_acquire); }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
   void Emit(const Event& event) {
@@ -646,6 +649,7 @@ class Server::Impl {
   // Serialises reloads (the accept loop's checks and ReloadTls() from a signal thread).
   std::mutex reload_mu_;
   FileSignature crl_seen_;  // crl_file as last read (or refused)
+  std::atomic<uint64_t> tls_generation_{0};
   SteadyClock::time_point next_crl_check_;
   std::unique_ptr<net::io_context> ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
@@ -685,7 +689,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         tls_(std::move(tls)),
         stream_(beast::tcp_stream(std::move(socket)), *tls_),
         remote_address_(std::move(remote_address)),
-        buffer_(BufferLimit(server.limits())) {}
+        buffer_(BufferLimit(server.limits())) {
+    verified_generation_ = server.tls_generation();
+  }
   ~Connection() { server_.Unregister(this, remote_address_); }
 
   void Start() {
@@ -744,6 +750,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The TLS configuration this connection was made with: a reload does not touch it.
   std::shared_ptr<ssl::context> tls_;
   Stream stream_;
+  uint64_t verified_generation_ = 0;  // the server's TLS generation the peer was verified under
+  // The peer's certificate and chain verified against the server's current TLS context (its
+  // CA and CRL), as the handshake verified them; false with OpenSSL's reason otherwise.
+  bool StillVerifies(std::string* why) {
+    SSL* ssl = stream_.native_handle();
+    X509* leaf = SSL_get0_peer_certificate(ssl);
+    if (leaf == nullptr) return true;  // no certificate was asked for: nothing to check again
+    std::shared_ptr<ssl::context> current = server_.tls_context();
+    X509_STORE* store = SSL_CTX_get_cert_store(current->native_handle());
+    X509_STORE_CTX* check = X509_STORE_CTX_new();
+    if (check == nullptr) {
+      *why = "out of memory";
+      return false;
+    }
+    bool ok = X509_STORE_CTX_init(check, store, leaf, SSL_get_peer_cert_chain(ssl)) == 1;
+    if (ok) {
+      X509_STORE_CTX_set_default(check, "ssl_client");  // as the handshake checks a client
+      ok = X509_verify_cert(check) == 1;
+      if (!ok) *why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(check));
+    } else {
+      *why = "cannot check the certificate";
+    }
+    X509_STORE_CTX_free(check);
+    ERR_clear_error();
+    return ok;
+  }
   std::string remote_address_;
   PeerIdentity peer_;
   beast::flat_buffer buffer_;
@@ -881,6 +913,22 @@ net::awaitable<Connection::After> Connection::ServeOne() {
     co_return After::kAbort;
   }
   if (ec) co_return After::kAbort;  // the peer closed or reset mid-request
+
+  // The TLS files were reloaded since this connection's certificate was verified (a new CRL):
+  // it is verified again, against the current ones, before any more of its requests is served.
+  // A certificate revoked or expired since is refused as at a handshake, and the connection
+  // closed.
+  if (const uint64_t generation = server_.tls_generation(); generation != verified_generation_) {
+    std::string why;
+    if (!StillVerifies(&why)) {
+      Event e = MakeEvent(Event::kRefusedHandshake);
+      e.detail = "certificate no longer valid under the reloaded TLS files: " + why;
+      e.duration_ms = MillisSince(start);
+      server_.Emit(e);
+      co_return After::kAbort;
+    }
+    verified_generation_ = generation;
+  }
 
   auto& message = parser.get();
   auto request = std::make_shared<Request>();
@@ -1199,6 +1247,7 @@ Status Server::Impl::ReloadLocked(const FileSignature& seen) {
       std::shared_ptr<ssl::context> fresh = std::move(context).value();
       std::lock_guard lock(tls_mu_);
       tls_.swap(fresh);
+      tls_generation_.fetch_add(1, std::memory_order_acq_rel);
       // `fresh` (the old context) is released here or by the last connection made with it.
     } else {
       status = context.status();
