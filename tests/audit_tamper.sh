@@ -286,6 +286,15 @@ if "$bin" audit check-proof --public-key "$tmp/node/audit.key.pub" --checkpoint 
   "$tmp/proof.json" > /dev/null 2>&1; then fail "an altered note was accepted"; fi
 "$bin" audit verify --data "$tmp/node" --checkpoint "$tmp/cp.note" > /dev/null \
   || fail "verify --checkpoint refused the node's own note"
+# Under another node's key the note carries no signature: the proof does not hold (INVALID,
+# exit 1, as check-statement answers), which is not a usage error (exit 2).
+"$bin" init --data "$tmp/elsewhere" --prefecture 19 > /dev/null
+set +e
+"$bin" audit check-proof --public-key "$tmp/elsewhere/audit.key.pub" --checkpoint "$tmp/cp.note" \
+  "$tmp/proof.json" > "$tmp/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q "INVALID" "$tmp/out" || fail "another key's check-proof: $rc $(cat "$tmp/out")"
 # An access statement for the resident the agency read, checked with nothing but the public
 # key; a copy with an entry removed, and the same under another node's key, are refused.
 "$bin" audit statement --data "$tmp/node" --resident "$code" --out "$tmp/st.json" 2> /dev/null \

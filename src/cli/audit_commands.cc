@@ -223,6 +223,12 @@ int CheckProof(const Args& args, Io& io) {
   auto cp_text = ReadFile(*cp_path);
   if (!cp_text.ok()) return Fail(io, cp_text.status());
   auto cp = audit::ParseCheckpoint(*cp_text, *pub);
+  // A well-formed note this key never signed is a proof that does not hold (INVALID, as
+  // check-statement answers), not a usage error.
+  if (!cp.ok() && cp.status().message() == audit::kNoSignatureByThisKey) {
+    io.out << "不正 / INVALID: " << audit::kNoSignatureByThisKey << "\n";
+    return kExitRejected;
+  }
   if (!cp.ok()) return Fail(io, cp.status());
   if (!audit::VerifyCheckpoint(*cp, *pub)) {
     io.out << "不正 / INVALID: the checkpoint's signature does not verify\n";
