@@ -426,12 +426,12 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
                                    "node's directory for its PIN file)"
                                  : ""));
   }
-  const crypto::NodeKeys* keys = &loaded->keys;
-  const std::unique_ptr<audit::Signer>* signer = &loaded->signer;
-  if (crypto::KeyId(*keys) != m.data_key_id) {
+  const crypto::NodeKeys& keys = loaded->keys;
+  audit::Signer* signer = loaded->signer.get();
+  if (crypto::KeyId(keys) != m.data_key_id) {
     return Status::DataLoss("the backup's key file is not the one its manifest names");
   }
-  if ((*signer)->public_key() != m.public_key) {
+  if (signer->public_key() != m.public_key) {
     return Status::DataLoss("the backup's signing key is not the one that signed its manifest");
   }
   {
@@ -449,8 +449,8 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
         *pref != std::to_string(m.prefecture)) {
       return Status::DataLoss("the backup's database does not belong to its manifest's node");
     }
-    crypto::FieldCipher cipher(*keys);
-    audit::AuditLog log(signer->get(), clock_);
+    crypto::FieldCipher cipher(keys);
+    audit::AuditLog log(signer, clock_);
     AuditDesk desk(store->get(), &log, &cipher);
     KAKUNIN_ASSIGN_OR_RETURN(report, desk.Verify());
     if (!report.ok) {

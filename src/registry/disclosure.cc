@@ -368,6 +368,18 @@ Result<store::DisclosureRow> DisclosureDesk::ServedRequest(store::RegistryReader
   return std::move(*row);
 }
 
+Status DisclosureDesk::SecondPerson(const store::DisclosureRow& row, const OperatorView& op,
+                                    const Actor& actor, const char* action,
+                                    const char* what) const {
+  if (row.registered_by != op.row.operator_id) return Status::Ok();
+  return Refuse(actor, action, row.purpose,
+                Status::PermissionDenied(std::string(what) +
+                                         " by another operator than the one who registered "
+                                         "the request")
+                    .WithReason("two_person_rule"),
+                row.resident_code);
+}
+
 Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Actor& actor,
                                               int64_t id) const {
   constexpr const char* kAction = "disclosure.show";
@@ -398,13 +410,7 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   // Two people (docs/disclosure.md, "Two people for a notice"): whoever typed the code in does
   // not print the record it names, the first notice or a reprint. Otherwise one clerk could
   // register a request for anyone and walk away with their record and individual number.
-  if (row->registered_by == op.row.operator_id) {
-    return Refuse(actor, kAction, row->purpose,
-                  Status::PermissionDenied("the notice is printed by another operator than the "
-                                           "one who registered the request")
-                      .WithReason("two_person_rule"),
-                  row->resident_code);
-  }
+  KAKUNIN_RETURN_IF_ERROR(SecondPerson(*row, op, actor, kAction, "the notice is printed"));
   const Purpose* purpose = purposes_->Find(row->purpose);
   ProvisionRequest req;
   req.resident_codes = {row->resident_code};
@@ -627,13 +633,7 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
   // Two people, as for the notice: the statement is the person's provision history (who
   // received their record, when, under which purpose), so the clerk who typed the code in does
   // not take it away either.
-  if (row.registered_by == op.row.operator_id) {
-    return Refuse(actor, kAction, row.purpose,
-                  Status::PermissionDenied("the statement is handed over by another operator "
-                                           "than the one who registered the request")
-                      .WithReason("two_person_rule"),
-                  row.resident_code);
-  }
+  KAKUNIN_RETURN_IF_ERROR(SecondPerson(row, op, actor, kAction, "the statement is handed over"));
   KAKUNIN_ASSIGN_OR_RETURN(statement, reader->DisclosureStatement(id));
   if (!statement || statement->empty()) {
     return Status::FailedPrecondition("no notice was printed for this request yet")

@@ -185,6 +185,10 @@ class DisclosureDesk {
                                              const char* refused_action, bool name_code) const;
   Status Refuse(const Actor& actor, const char* action, const std::string& purpose, Status why,
                 const std::string& asked_code = "") const;
+  // The two-person rule: the operator who registered request `row` does not take what it
+  // discloses (`what`: "the notice is printed", …); refused as two_person_rule and recorded.
+  Status SecondPerson(const store::DisclosureRow& row, const OperatorView& op, const Actor& actor,
+                      const char* action, const char* what) const;
   std::function<Status(store::RegistryTxn&)> RecheckOperator(const OperatorView& op,
                                                                const std::string& purpose) const;
   Result<DisclosureSummary> Summarise(store::RegistryReader& reader,

@@ -127,6 +127,23 @@ class NationalTest : public ::testing::Test {
     ASSERT_TRUE((*r)[0].ok()) << ErrorCodeName((*r)[0].errors[0].code);
   }
 
+  // A past record of 塩山市 (192031, merged into 甲州市 192139 on 2005-11-01), applied as of its
+  // own date the way a bulk import of old records applies it: resident 1000000001.
+  void ApplyPastEnzanBirth(TestNode* node) {
+    Notification past = testing::RegistryFixture::Make(kKofu, 1, ChangeReason::kBirth,
+                                                       "1000000001", "10000000001");
+    past.municipality_code = "192031";  // 塩山市, until 2005-10-31
+    past.change_date = Date::FromYmd(2004, 6, 1);
+    past.address = "山梨県塩山市上於曽1番地";
+    CheckOptions as_of_then = node->registry->check_options();
+    as_of_then.municipality_on_change_date = true;
+    std::vector<PreparedNotification> batch;
+    batch.push_back(
+        node->registry->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
+    auto imported = node->registry->Apply(batch, Actor{"os:test", "host"});
+    ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  }
+
   static Client PrefectureClient(int prefecture) {
     Client c;
     c.spki_sha256 = std::string(63, 'a') + static_cast<char>('0' + prefecture % 10);
@@ -442,18 +459,7 @@ TEST_F(NationalTest, TheSuccessorsAmendmentIsCurrentOnBothNodes) {
   TestNode* national = MakeNode("national", 0);
   const Client c19 = PrefectureClient(19);
   Register(national, c19);
-  Notification past = testing::RegistryFixture::Make(kKofu, 1, ChangeReason::kBirth,
-                                                     "1000000001", "10000000001");
-  past.municipality_code = "192031";  // 塩山市, until 2005-10-31
-  past.change_date = Date::FromYmd(2004, 6, 1);
-  past.address = "山梨県塩山市上於曽1番地";
-  CheckOptions as_of_then = yamanashi->registry->check_options();
-  as_of_then.municipality_on_change_date = true;
-  std::vector<PreparedNotification> batch;
-  batch.push_back(
-      yamanashi->registry->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
-  auto imported = yamanashi->registry->Apply(batch, Actor{"os:test", "host"});
-  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  ASSERT_NO_FATAL_FAILURE(ApplyPastEnzanBirth(yamanashi));
   Drain(yamanashi, national, c19);
   Apply(yamanashi, "192139", ChangeReason::kMovedWithin, "1000000001", "10000000001");
   Drain(yamanashi, national, c19);
@@ -475,18 +481,7 @@ TEST_F(NationalTest, TheSuccessorsLateMoveOutToAnotherPrefectureIsKeptAsHistory)
   const Client c13 = PrefectureClient(13);
   Register(national, c19);
   Register(national, c13);
-  Notification past = testing::RegistryFixture::Make(kKofu, 1, ChangeReason::kBirth,
-                                                     "1000000001", "10000000001");
-  past.municipality_code = "192031";  // 塩山市, until 2005-10-31
-  past.change_date = Date::FromYmd(2004, 6, 1);
-  past.address = "山梨県塩山市上於曽1番地";
-  CheckOptions as_of_then = yamanashi->registry->check_options();
-  as_of_then.municipality_on_change_date = true;
-  std::vector<PreparedNotification> batch;
-  batch.push_back(
-      yamanashi->registry->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then)));
-  auto imported = yamanashi->registry->Apply(batch, Actor{"os:test", "host"});
-  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  ASSERT_NO_FATAL_FAILURE(ApplyPastEnzanBirth(yamanashi));
   Drain(yamanashi, national, c19);
   Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "1000000001", "10000000001",
         Date::FromYmd(2026, 4, 1));
