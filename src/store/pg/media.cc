@@ -1,5 +1,6 @@
 // The media register on PostgreSQL (store/media_store.h), as store/sqlite/media.cc.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,20 @@ Result<std::vector<MediaRow>> PgReader::ListMedia() {
   });
 }
 
+Result<std::vector<MediaEventRow>> PgReader::ListMediaEvents() {
+  return QueryAll<MediaEventRow>(db_.get(), kListMediaEvents, Params(),
+                                 [](const Rows& s, int i) {
+                                   MediaEventRow r;
+                                   r.id = s.Int(i, 0);
+                                   r.media_id = s.Int(i, 1);
+                                   r.at = s.Int(i, 2);
+                                   r.event = s.Text(i, 3);
+                                   r.note = s.Text(i, 4);
+                                   r.recorded_by = s.Text(i, 5);
+                                   return r;
+                                 });
+}
+
 Result<int64_t> PgTxn::InsertMedia(const MediaRow& row) {
   return db_->QueryInt(kInsertMedia, Params()
                                          .Text(row.kind)
@@ -43,6 +58,21 @@ Status PgTxn::FinishMedia(int64_t id, const std::string& status, int64_t bytes,
       changed, db_->Run(kFinishMedia, Params().Int(id).Text(status).Int(bytes).Text(digest)));
   if (changed != 1) return Status::NotFound("no such medium in the register");
   return Status::Ok();
+}
+
+Result<std::optional<MediumState>> PgTxn::GetMediumState(int64_t id) {
+  return QueryOne<MediumState>(db_, kGetMediumState, Params().Int(id), [](const Rows& s, int i) {
+    return MediumState{s.Text(i, 0), s.Text(i, 1)};
+  });
+}
+
+Result<int64_t> PgTxn::InsertMediaEvent(const MediaEventRow& row) {
+  return db_->QueryInt(kInsertMediaEvent, Params()
+                                              .Int(row.media_id)
+                                              .Int(row.at)
+                                              .Text(row.event)
+                                              .Text(row.note)
+                                              .Text(row.recorded_by));
 }
 
 }  // namespace kakunin::store::pg::detail

@@ -486,6 +486,20 @@ CREATE TABLE reviews (
 ) STRICT;
 CREATE INDEX reviews_conducted ON reviews (conducted_on, id);
 )sql"},
+    {13, R"sql(
+-- What became of each medium of the media register once written (媒体の持出し・返却・廃棄;
+-- store/media_store.h, docs/backup.md). Staff's short notes, no resident's data. Kept: never
+-- updated or erased, ids never handed out again.
+CREATE TABLE media_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  media_id INTEGER NOT NULL REFERENCES media (id),
+  at INTEGER NOT NULL,
+  event TEXT NOT NULL CHECK (event IN ('taken_out', 'returned', 'disposed')),
+  note TEXT NOT NULL CHECK (length(note) BETWEEN 1 AND 500),
+  recorded_by TEXT NOT NULL
+) STRICT;
+CREATE INDEX media_events_medium ON media_events (media_id, id);
+)sql"},
 };
 
 // --- media register ---
@@ -497,6 +511,14 @@ inline constexpr char kFinishMedia[] =
 inline constexpr char kListMedia[] =
     "SELECT id, kind, label, location, created_at, created_by, status, bytes, digest FROM media "
     "ORDER BY id";
+inline constexpr char kListMediaEvents[] =
+    "SELECT id, media_id, at, event, note, recorded_by FROM media_events ORDER BY id";
+inline constexpr char kGetMediumState[] =
+    "SELECT status, coalesce((SELECT event FROM media_events WHERE media_id = ?1 "
+    "ORDER BY id DESC LIMIT 1), '') FROM media WHERE id = ?1";
+inline constexpr char kInsertMediaEvent[] =
+    "INSERT INTO media_events (media_id, at, event, note, recorded_by) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
 
 // --- residents' requests and the printout register (disclosures.cc) ---
 #define KAKUNIN_DISCLOSURE_COLUMNS                                                          \

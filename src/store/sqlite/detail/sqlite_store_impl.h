@@ -78,6 +78,7 @@ class SqliteReader final : public RegistryReader {
 
   // --- media register (media.cc) ---
   Result<std::vector<MediaRow>> ListMedia() override;
+  Result<std::vector<MediaEventRow>> ListMediaEvents() override;
   // --- residents' requests and the printout register (disclosures.cc) ---
   Result<std::optional<DisclosureRow>> FindDisclosure(int64_t id) override;
   Result<std::optional<std::string>> DisclosureStatement(int64_t id) override;
@@ -242,6 +243,8 @@ class SqliteTxn final : public RegistryTxn {
   Result<int64_t> InsertMedia(const MediaRow& row) override;
   Status FinishMedia(int64_t id, const std::string& status, int64_t bytes,
                      const std::string& digest) override;
+  Result<std::optional<MediumState>> GetMediumState(int64_t id) override;
+  Result<int64_t> InsertMediaEvent(const MediaEventRow& row) override;
 
   // --- residents' requests and the printout register (disclosures.cc) ---
   Result<int64_t> InsertDisclosure(const DisclosureRow& row) override;
