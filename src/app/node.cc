@@ -273,6 +273,8 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
         node->store.get(), node->registry.get(), node->log.get(), &node->clock, std::move(files),
         node->config.prefecture, **key_id, SqliteOpener());
   }
+  node->media =
+      std::make_unique<registry::MediaDesk>(node->store.get(), node->registry.get(), &node->clock);
   // The log must still extend the last checkpoint this node signed.
   std::ifstream head(data_dir + "/audit.head", std::ios::binary);
   if (check_head && head) {

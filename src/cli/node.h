@@ -26,6 +26,7 @@
 #include "registry/gaiji.h"
 #include "registry/gateway.h"
 #include "registry/host_reports.h"
+#include "registry/media.h"
 #include "registry/migrate_store.h"
 #include "registry/national.h"
 #include "registry/operators.h"
@@ -50,7 +51,8 @@ struct Node {
   std::unique_ptr<registry::AuditDesk> audit;         // the operation log: checks, proofs, search
   std::unique_ptr<registry::HostReports> reports;     // counts and registers for the host
   std::unique_ptr<registry::GaijiRegister> gaiji;     // the 外字 register
-  std::unique_ptr<registry::NodeBackup> backup;       // backups and the media register
+  std::unique_ptr<registry::NodeBackup> backup;       // backups
+  std::unique_ptr<registry::MediaDesk> media;         // the media register
   std::unique_ptr<registry::LinkOutbox> outbox;       // the link's sending side (prefecture)
   std::unique_ptr<registry::NationalDesk> national;   // forwarded changes (national node only)
   // Residents' disclosure and correction requests, the printout register (prefecture only).

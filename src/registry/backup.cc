@@ -318,17 +318,6 @@ Status NodeBackup::RecordRestore(const RestoreReport& r, const Actor& actor) con
   });
 }
 
-Result<std::vector<Medium>> NodeBackup::ListMedia() const {
-  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListMedia());
-  std::vector<Medium> out;
-  for (const auto& r : rows) {
-    out.push_back(Medium{r.id, r.kind, r.label, r.location, r.created_at, r.created_by, r.status,
-                         r.bytes, r.digest});
-  }
-  return out;
-}
-
 // --- BackupDesk ---
 
 BackupDesk::BackupDesk(StoreOpener open_store, FilesResolver resolve, const Clock* clock,

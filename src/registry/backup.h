@@ -64,19 +64,6 @@ using KeysLoader = std::function<Result<LoadedKeys>(
     const std::string& config_text, const std::string& node_dir, const std::string& key_file,
     const std::string& signing_key)>;
 
-// One row of the media register, for `kakunin media list`.
-struct Medium {
-  int64_t id = 0;
-  std::string kind;
-  std::string label;
-  std::string location;
-  int64_t created_at = 0;
-  std::string created_by;
-  std::string status;
-  int64_t bytes = 0;
-  std::string digest;
-};
-
 struct BackupSummary {
   std::string backup_id;
   std::string dir;
@@ -134,8 +121,6 @@ class NodeBackup {
   // Records a restore in the restored node's log ("backup.restore", or "backup.rollback"
   // naming the lost range by sizes and roots only).
   Status RecordRestore(const RestoreReport& report, const Actor& actor) const;
-
-  Result<std::vector<Medium>> ListMedia() const;
 
  private:
   store::RegistryStore* store_;

@@ -40,35 +40,6 @@ std::optional<Date> IsoDate(const std::string& s) {
   return d;
 }
 
-// Free text of 1..`max` characters: well-formed UTF-8 without control characters (line breaks
-// too when `lines`), and no resident number in it.
-Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* field) {
-  size_t code_points = 0;
-  size_t at = 0;
-  while (at <= s.size()) {
-    size_t nl = lines ? s.find('\n', at) : std::string::npos;
-    std::string_view line =
-        std::string_view(s).substr(at, nl == std::string::npos ? std::string_view::npos : nl - at);
-    size_t n = 0;
-    if (text::CheckText(line, &n) != text::TextCheck::kOk) {
-      return Invalid(std::string(field) + " must be text (UTF-8, no control characters" +
-                     (lines ? " but line breaks)" : ")"));
-    }
-    code_points += n + 1;
-    if (nl == std::string::npos) break;
-    at = nl + 1;
-  }
-  if (s.empty() || code_points - 1 > max) {
-    return Invalid(std::string(field) + " must hold 1 to " + std::to_string(max) + " characters");
-  }
-  if (HoldsResidentNumber(s)) {
-    return Invalid(std::string(field) +
-                   " must not hold an 11- or 12-digit number (a resident code or an individual "
-                   "number): the registers keep no resident data");
-  }
-  return Status::Ok();
-}
-
 std::string RolesText(const std::vector<std::string>& roles) {
   std::string out;
   for (size_t i = 0; i < roles.size(); ++i) {
@@ -153,6 +124,33 @@ bool HoldsResidentNumber(std::string_view text) {
     ++i;
   }
   return digits == 11 || digits == 12;
+}
+
+Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* field) {
+  size_t code_points = 0;
+  size_t at = 0;
+  while (at <= s.size()) {
+    size_t nl = lines ? s.find('\n', at) : std::string::npos;
+    std::string_view line =
+        std::string_view(s).substr(at, nl == std::string::npos ? std::string_view::npos : nl - at);
+    size_t n = 0;
+    if (text::CheckText(line, &n) != text::TextCheck::kOk) {
+      return Invalid(std::string(field) + " must be text (UTF-8, no control characters" +
+                     (lines ? " but line breaks)" : ")"));
+    }
+    code_points += n + 1;
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  if (s.empty() || code_points - 1 > max) {
+    return Invalid(std::string(field) + " must hold 1 to " + std::to_string(max) + " characters");
+  }
+  if (HoldsResidentNumber(s)) {
+    return Invalid(std::string(field) +
+                   " must not hold an 11- or 12-digit number (a resident code or an individual "
+                   "number): the registers keep no resident data");
+  }
+  return Status::Ok();
 }
 
 RegisterDesk::RegisterDesk(Registry* registry, store::RegistryStore* store, const Clock* clock)

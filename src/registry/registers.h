@@ -108,6 +108,12 @@ struct Review {
 // the registers is refused then.
 bool HoldsResidentNumber(std::string_view text);
 
+// Free text of a register (a title, a summary, a medium's note): 1..`max` characters of
+// well-formed UTF-8 without control characters (line breaks allowed when `lines`), and no
+// resident number in it (HoldsResidentNumber). Otherwise InvalidArgument, reason
+// invalid_request, naming `field` and never the text.
+Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* field);
+
 // Thread-safe (the registry and the store are; the desk keeps no state).
 class RegisterDesk {
  public:
