@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -15,11 +16,14 @@
 #include "cli/node.h"
 #include "core/clock.h"
 #include "core/bytes.h"
+#include "crypto/sha256.h"
 #include "domain/identifiers.h"
 #include "text/json.h"
 #include "text/utf8.h"
 
 namespace kakunin::cli {
+
+namespace fs = std::filesystem;
 namespace {
 
 int Usage(Io& io, const std::string& msg) {
@@ -435,15 +439,36 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     if (!date("from", &from) || !date("to", &to) || !from || !to || !out_path) {
       return Usage(io, "export needs --from DATE --to DATE --out FILE");
     }
-    // Recorded first, and signed, so the archive's checkpoint covers its own export.
-    Status st = record("audit.export",
-                       "from=" + *args->Get("from") + " to=" + *args->Get("to"), 0);
-    if (!st.ok()) return Fail(io, st);
-    // The archive holds personal data (resident codes, search conditions): owner-only, made
-    // durable before it takes its name.
+    // Recorded first, with its row of the media register, and signed, so the archive's
+    // checkpoint covers its own export.
+    audit::AuditEntry begun;
+    begun.actor = n.actor.id;
+    begun.terminal = n.actor.terminal;
+    begun.action = "audit.export";
+    begun.conditions = "from=" + *args->Get("from") + " to=" + *args->Get("to");
+    begun.outcome = "done";
+    auto media_id = n.media->BeginExport(std::move(begun),
+                                         *args->Get("from") + ".." + *args->Get("to"), *out_path);
+    if (!media_id.ok()) return Fail(io, media_id.status());
+    (void)SealLog(n);
+    // What the medium got (or that it got nothing) goes into the register and the log too.
+    auto finish = [&](bool written, int64_t bytes, const std::string& sha256) {
+      Status st = n.media->FinishExport(*media_id, written, bytes, sha256, n.actor);
+      if (st.ok()) (void)SealLog(n);
+      return st;
+    };
+    auto failed = [&](const Status& why) {
+      if (Status st = finish(false, 0, ""); !st.ok()) {
+        io.err << "kakunin audit: medium " << *media_id
+               << " stays 'writing' in the media register: " << st.message() << "\n";
+      }
+      return Fail(io, why);
+    };
+    // The archive is a copy of the signed log (entries from before version 2 may name codes
+    // and search values in clear): owner-only, made durable before it takes its name.
     std::string tmp = *out_path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return Fail(io, Status::IoError("cannot create " + tmp + " (does it exist?)"));
+    if (fd < 0) return failed(Status::IoError("cannot create " + tmp + " (does it exist?)"));
     ::close(fd);
     Result<audit::ArchiveSummary> summary = Status::IoError("cannot write " + tmp);
     {
@@ -453,22 +478,50 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       if (summary.ok() && !out) summary = Status::IoError("cannot write " + tmp);
     }
     bool written = summary.ok();
+    // Its size and SHA-256 read back after the sync, with the cached pages dropped first so
+    // that what is read comes from the medium as far as the kernel lets us.
+    int64_t bytes = 0;
+    crypto::Sha256Hasher hasher;
     if (written) {
       fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
       written = fd >= 0 && ::fsync(fd) == 0;
+      if (written) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+      char buf[1 << 16];
+      for (ssize_t got; written && (got = ::read(fd, buf, sizeof buf)) != 0;) {
+        if (got < 0) {
+          written = false;
+          break;
+        }
+        hasher.Update(std::string_view(buf, static_cast<size_t>(got)));
+        bytes += got;
+      }
       if (fd >= 0) ::close(fd);
     }
     if (!written) {
       ::unlink(tmp.c_str());
-      return Fail(io, summary.ok() ? Status::IoError("cannot write " + tmp) : summary.status());
+      return failed(summary.ok() ? Status::IoError("cannot write " + tmp) : summary.status());
     }
     if (std::rename(tmp.c_str(), out_path->c_str()) != 0) {
       ::unlink(tmp.c_str());
-      return Fail(io, Status::IoError("cannot write " + *out_path));
+      return failed(Status::IoError("cannot write " + *out_path));
+    }
+    // The name is durable too before the register says complete.
+    const std::string parent = fs::path(*out_path).parent_path().string();
+    int dir = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const bool named = dir >= 0 && ::fsync(dir) == 0;
+    if (dir >= 0) ::close(dir);
+    if (!named) return failed(Status::IoError("cannot sync the directory of " + *out_path));
+    const std::string sha256 = HexEncode(hasher.Finish());
+    if (Status st = finish(true, bytes, sha256); !st.ok()) {
+      io.err << "kakunin audit: the archive was written (sha256 " << sha256 << ") but medium "
+             << *media_id << " stays 'writing' in the media register\n";
+      return Fail(io, st);
     }
     io.out << "書き出しました / exported entries " << summary->from_seq << "…"
            << summary->to_seq - 1 << " with proofs in the signed tree of " << summary->tree_size
-           << " entries to " << *out_path << "\n";
+           << " entries to " << *out_path << "\n"
+           << "媒体の管理簿 / media register: medium " << *media_id << ", " << bytes
+           << " bytes, sha256 " << sha256 << "\n";
     return kExitOk;
   }
   if (sub == "review") {

@@ -3,7 +3,9 @@
 // options and prints.
 
 #include <cstdlib>
+#include <optional>
 #include <ostream>
+#include <string>
 
 #include "audit/signer.h"
 #include "cli/commands.h"
@@ -308,26 +310,74 @@ int RunRestore(const std::vector<std::string>& argv, Io& io) {
 }
 
 const char kMediaHelp[] =
-    "使い方 / usage: kakunin media list --data DIR [--json]\n\n"
-    "媒体の管理簿（バックアップの書き出し）を表示します。個人情報は含みません。\n"
-    "The media register: every backup written, where, by whom, its status, size and the\n"
-    "digest of its signed manifest. No personal data.\n\n"
-    "Example:\n"
-    "  kakunin media list --data /var/lib/kakunin\n";
+    "使い方 / usage: kakunin media list --data DIR [--json]\n"
+    "               kakunin media record ID --event taken_out|returned|disposed --note TEXT\n"
+    "                      --data DIR\n\n"
+    "媒体の管理簿です。バックアップと操作履歴の書き出し（audit export）を媒体ごとに記録し、\n"
+    "その後の持出し・返却・廃棄を記録します。個人情報は含みません。\n"
+    "The media register: every backup and every export of the operation log written, where,\n"
+    "by whom, its status, size and digest, and what became of each medium afterwards.\n\n"
+    "list    every medium, oldest first, with where it is now (custody: writing, stored,\n"
+    "        taken_out, disposed) and its events. No personal data.\n"
+    "record  what became of medium ID: taken_out (持出し: out of the locked storage, to whom\n"
+    "        and why), returned (返却), disposed (廃棄: how, and who saw it destroyed). A medium\n"
+    "        is taken out only while stored and complete, returned only while taken out, and\n"
+    "        disposed of once. The note (1-500 characters) is kept in the register; the\n"
+    "        operation log names the medium and the event only. Never write a resident's\n"
+    "        code, number or name in a note: an 11- or 12-digit number is refused.\n\n"
+    "Examples:\n"
+    "  kakunin media list --data /var/lib/kakunin\n"
+    "  kakunin media record 7 --event taken_out --note '監査委員事務局へ貸出（監査用）' \\\n"
+    "      --data /var/lib/kakunin\n"
+    "  kakunin media record 7 --event disposed --note '物理破砕 立会: 情報政策課 佐藤' \\\n"
+    "      --data /var/lib/kakunin\n";
+
+const char* CustodyJa(const std::string& custody) {
+  if (custody == "stored") return "保管中";
+  if (custody == "taken_out") return "持出し中";
+  if (custody == "disposed") return "廃棄済み";
+  return "書込み中";
+}
 
 int RunMedia(const std::vector<std::string>& argv, Io& io) {
-  std::vector<OptionSpec> specs = {DataOption(), {"json", "", "JSONで出力 / print JSON"}};
+  std::vector<OptionSpec> specs = {
+      DataOption(),
+      {"json", "", "JSONで出力 / print JSON"},
+      {"event", "taken_out|returned|disposed", "持出し・返却・廃棄 / what became of the medium"},
+      {"note", "TEXT", "相手・場所・方法 / to whom, where, how (1-500 characters)"}};
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "media", kMediaHelp, io, &exit);
   if (!args) return exit;
-  if (args->positional().size() != 1 || args->positional()[0] != "list") {
-    return Usage(io, "media", "the subcommand is list");
+  const auto& pos = args->positional();
+  const bool list = pos.size() == 1 && pos[0] == "list";
+  const bool record = pos.size() == 2 && pos[0] == "record";
+  if (!list && !record) return Usage(io, "media", "the subcommand is list, or record ID");
+  std::optional<int64_t> id;
+  if (record) {
+    const std::string& t = pos[1];
+    if (t.empty() || t.size() > 18 || t.find_first_not_of("0123456789") != std::string::npos) {
+      return Usage(io, "media", "ID is the medium's number in `kakunin media list`");
+    }
+    id = std::stoll(t);
+    if (!args->Get("event") || !args->Get("note")) {
+      return Usage(io, "media", "record needs --event and --note");
+    }
   }
   auto data = RequireData(*args, "media", io);
   if (!data) return kExitUsage;
   auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "media", node.status());
-  auto media = (*node)->backup->ListMedia();
+  if (record) {
+    auto event = (*node)->media->RecordCustody(*id, *args->Get("event"), *args->Get("note"),
+                                               (*node)->actor);
+    Status sealed = (*node)->Seal();
+    if (!event.ok()) return Fail(io, "media", event.status());
+    if (!sealed.ok()) return Fail(io, "media", sealed);
+    io.out << "記録しました / recorded: medium " << *id << " " << *args->Get("event")
+           << " (event " << *event << ")\n";
+    return kExitOk;
+  }
+  auto media = (*node)->media->List();
   if (!media.ok()) return Fail(io, "media", media.status());
   for (const auto& m : *media) {
     if (args->Has("json")) {
@@ -343,12 +393,31 @@ int RunMedia(const std::vector<std::string>& argv, Io& io) {
       text::AppendJsonString(m.status, &out);
       out += ",\"bytes\":" + std::to_string(m.bytes) + ",\"digest\":";
       text::AppendJsonString(m.digest, &out);
-      io.out << out << "}\n";
+      out += ",\"custody\":";
+      text::AppendJsonString(m.custody, &out);
+      out += ",\"events\":[";
+      for (size_t i = 0; i < m.events.size(); ++i) {
+        const auto& e = m.events[i];
+        out += std::string(i ? "," : "") + "{\"id\":" + std::to_string(e.id) + ",\"at\":\"" +
+               JstIsoTime(e.at) + "\",\"event\":";
+        text::AppendJsonString(e.event, &out);
+        out += ",\"note\":";
+        text::AppendJsonString(e.note, &out);
+        out += ",\"recorded_by\":";
+        text::AppendJsonString(e.recorded_by, &out);
+        out += "}";
+      }
+      io.out << out << "]}\n";
     } else {
+      std::string digest_name = m.kind == "backup" ? "manifest sha256 " : "sha256 ";
       io.out << m.id << "  " << m.kind << "  " << JstIsoTime(m.created_at) << "  " << m.status
              << "  " << m.bytes << " bytes  " << m.label << "  " << m.location << "  "
-             << m.created_by << (m.digest.empty() ? "" : "  manifest sha256 " + m.digest)
-             << "\n";
+             << m.created_by << (m.digest.empty() ? "" : "  " + digest_name + m.digest) << "  "
+             << CustodyJa(m.custody) << " / " << m.custody << "\n";
+      for (const auto& e : m.events) {
+        io.out << "    " << JstIsoTime(e.at) << "  " << e.event << "  " << e.recorded_by << "  "
+               << e.note << "\n";
+      }
     }
   }
   return kExitOk;
