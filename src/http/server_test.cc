@@ -634,7 +634,10 @@ TEST_F(ServerTest, OverlongChunkExtensionOrTrailerGets413) {
        {head + "1;" + endless, head + "1\r\nx\r\n0\r\nX-T: " + endless}) {
     auto client = Connect(ClientAs("client"));
     ASSERT_NE(client, nullptr);
-    auto response = client->RoundTrip(request);
+    // The server answers 413 and stops reading at its limit, so the client's write may fail
+    // before it is done (seen on a loaded machine): the answer is read all the same.
+    (void)client->Write(request);
+    auto response = client->ReadResponse();
     ASSERT_TRUE(response.has_value());
     EXPECT_EQ(response->status, 413);
     EXPECT_TRUE(client->WaitClosed(3s));
