@@ -153,6 +153,17 @@ struct PopulationRow {
   int64_t count = 0;
 };
 
+// A 支援措置 (DV等支援措置: support measure for a victim of domestic violence, stalking or
+// child abuse) the municipality holding the person's record set, in force through valid_until
+// (registry/support_measure.h). One per person; no personal data beyond the person's id.
+struct SupportMeasureRow {
+  int64_t person_id = 0;
+  std::string valid_until;        // YYYY-MM-DD (JST), inclusive
+  std::string municipality_code;  // who set it (the holder then)
+  int64_t set_at = 0;             // µs since epoch
+  std::string set_by;             // the client's actor id
+};
+
 // Reads of the resident aggregate (see RegistryReader).
 class ResidentReader {
  public:
@@ -169,6 +180,11 @@ class ResidentReader {
   // Active residents counted by municipality, sex and five-year age band on `as_of` (ages in
   // whole years: a birthday on `as_of` counts), in that order; no cell of zero.
   virtual Result<std::vector<PopulationRow>> Population(const Date& as_of) = 0;
+  // The last day of the person's support measure, if one was set (in force or lapsed).
+  virtual Result<std::optional<std::string>> SupportMeasureUntil(int64_t person_id) = 0;
+  // The current resident codes of the persons whose measure is in force on `today`
+  // (YYYY-MM-DD), in code order: what `audit review` flags reads of.
+  virtual Result<std::vector<std::string>> CodesUnderSupportMeasure(const std::string& today) = 0;
   // Every active resident's current record, in resident-code order; stops at the first error
   // `fn` returns.
   virtual Status ForEachCurrentRecord(const std::function<Status(const CurrentRecordRow&)>& fn) {
@@ -237,6 +253,12 @@ class ResidentWriter {
   // An active person, other than `except_person`, holding this number MAC.
   virtual Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) = 0;
 
+  // As ResidentReader::SupportMeasureUntil, in the transaction.
+  virtual Result<std::optional<std::string>> SupportMeasureUntil(int64_t person_id) = 0;
+  // Sets (inserts or replaces) the person's measure.
+  virtual Status PutSupportMeasure(const SupportMeasureRow& row) = 0;
+  // Ends it; false if there was none.
+  virtual Result<bool> DeleteSupportMeasure(int64_t person_id) = 0;
   virtual Result<int64_t> InsertResident(const ResidentRow& row) = 0;  // returns person_id
   virtual Status UpdateResident(const ResidentRow& row) = 0;
   // Points a person at their latest version (after InsertVersion for a new person).

@@ -305,6 +305,12 @@ constexpr const char* kMergeResident[] = {
      "SELECT $2, municipality_code FROM expected_moveouts WHERE person_id = $1 "
      "ON CONFLICT DO NOTHING"),
     "DELETE FROM expected_moveouts WHERE person_id = $1",
+    // The later of the two measures holds (a measure protects; it is never shortened by a merge).
+    ("INSERT INTO support_measures (person_id, valid_until, municipality_code, set_at, set_by) "
+     "SELECT $2, valid_until, municipality_code, set_at, set_by FROM support_measures "
+     "WHERE person_id = $1 ON CONFLICT (person_id) DO UPDATE SET valid_until = "
+     "GREATEST(support_measures.valid_until, EXCLUDED.valid_until)"),
+    "DELETE FROM support_measures WHERE person_id = $1",
     "DELETE FROM residents WHERE person_id = $1",
 };
 }  // namespace
@@ -481,7 +487,8 @@ Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_befo
   KAKUNIN_RETURN_IF_ERROR(
       db_->Run(kDeleteSuperseded, Params().Int(superseded_before).Int(removed_before)).status());
   for (const char* sql : {kDeleteRemovedVersions, kDeleteRemovedExpectedMoveOuts,
-                          kDeleteRemovedCodeChanges, kDeleteRemovedResidents}) {
+                          kDeleteRemovedCodeChanges, kDeleteRemovedSupportMeasures,
+                          kDeleteRemovedResidents}) {
     KAKUNIN_RETURN_IF_ERROR(db_->Run(sql, Params().Int(removed_before)).status());
   }
   return c;

@@ -211,6 +211,12 @@ constexpr const char* kMergeResident[] = {
     ("INSERT OR IGNORE INTO expected_moveouts (person_id, municipality_code) "
      "SELECT ?2, municipality_code FROM expected_moveouts WHERE person_id = ?1"),
     "DELETE FROM expected_moveouts WHERE person_id = ?1",
+    // The later of the two measures holds (a measure protects; it is never shortened by a merge).
+    ("INSERT INTO support_measures (person_id, valid_until, municipality_code, set_at, set_by) "
+     "SELECT ?2, valid_until, municipality_code, set_at, set_by FROM support_measures "
+     "WHERE person_id = ?1 ON CONFLICT (person_id) DO UPDATE SET valid_until = "
+     "max(valid_until, excluded.valid_until)"),
+    "DELETE FROM support_measures WHERE person_id = ?1",
     "DELETE FROM residents WHERE person_id = ?1",
 };
 }  // namespace
@@ -378,7 +384,8 @@ Result<PurgeCounts> SqliteTxn::Purge(int64_t superseded_before, int64_t removed_
     KAKUNIN_RETURN_IF_ERROR(s.Bind(1, superseded_before).Bind(2, removed_before).Exec());
   }
   for (const char* sql : {kDeleteRemovedVersions, kDeleteRemovedExpectedMoveOuts,
-                          kDeleteRemovedCodeChanges, kDeleteRemovedResidents}) {
+                          kDeleteRemovedCodeChanges, kDeleteRemovedSupportMeasures,
+                          kDeleteRemovedResidents}) {
     KAKUNIN_PREPARE(s, db_, sql);
     KAKUNIN_RETURN_IF_ERROR(s.Bind(1, removed_before).Exec());
   }

@@ -500,6 +500,20 @@ CREATE TABLE media_events (
 ) STRICT;
 CREATE INDEX media_events_medium ON media_events (media_id, id);
 )sql"},
+    {14, R"sql(
+-- 支援措置 (DV等支援措置): the measure the municipality holding a person's record set for them,
+-- in force through valid_until (store/resident_store.h SupportMeasureRow). One per person;
+-- erased with the person's record, carried over when two persons are merged.
+CREATE TABLE support_measures (
+  person_id INTEGER PRIMARY KEY,
+  valid_until TEXT NOT NULL
+    CHECK (valid_until GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+  municipality_code TEXT NOT NULL,
+  set_at INTEGER NOT NULL,
+  set_by TEXT NOT NULL
+) STRICT;
+CREATE INDEX support_measures_until ON support_measures (valid_until);
+)sql"},
 };
 
 // --- media register ---
@@ -874,8 +888,22 @@ inline constexpr char kDeleteRemovedExpectedMoveOuts[] =
 inline constexpr char kDeleteRemovedCodeChanges[] =
     "DELETE FROM code_changes WHERE person_id IN "
     "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+inline constexpr char kDeleteRemovedSupportMeasures[] =
+    "DELETE FROM support_measures WHERE person_id IN "
+    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
 inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE status = 'removed' AND removed_at < ?1";
+
+// --- support measures (support.cc) ---
+inline constexpr char kSupportMeasureUntil[] =
+    "SELECT valid_until FROM support_measures WHERE person_id = ?1";
+inline constexpr char kCodesUnderSupportMeasure[] =
+    "SELECT r.resident_code FROM support_measures m JOIN residents r USING (person_id) "
+    "WHERE m.valid_until >= ?1 ORDER BY r.resident_code";
+inline constexpr char kPutSupportMeasure[] =
+    "INSERT OR REPLACE INTO support_measures "
+    "(person_id, valid_until, municipality_code, set_at, set_by) VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr char kDeleteSupportMeasure[] = "DELETE FROM support_measures WHERE person_id = ?1";
 
 // --- operation log ---
 inline constexpr char kGetResidentHead[] =
