@@ -110,7 +110,8 @@ std::vector<LiveAlert> LiveReview::OnRefusal(const std::string& actor, int64_t t
 }
 
 Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_time,
-                                    int64_t to_time, const ReviewSettings& settings) {
+                                    int64_t to_time, const ReviewSettings& settings,
+                                    const std::set<std::string>& protected_targets) {
   std::vector<Finding> out;
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> off_hours, searches,
       refusals;
@@ -140,6 +141,18 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
           e->conditions.find("\"include_removed\":true") != std::string::npos) {
         out.push_back({"removed_resident", e->actor, day,
                        "a removed resident's record was read", {row.seq}});
+      }
+      if (!protected_targets.empty() && e->outcome == "done") {
+        for (const auto& t : e->targets) {
+          // "mac:<hex>:found" as a read names a resident it gave out.
+          const size_t end = t.rfind(":found");
+          if (end == std::string::npos || end + 6 != t.size()) continue;
+          if (protected_targets.count(t.substr(0, end)) == 0) continue;
+          out.push_back({"support_measure", e->actor, day,
+                         "the record of a resident under a support measure (支援措置) was read",
+                         {row.seq}});
+          break;
+        }
       }
     }
     if (e->action == "resident.search") {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +27,7 @@ struct ReviewSettings {
 
 struct Finding {
   std::string rule;   // off_hours | many_searches | search_without_follow_up |
-                      // repeated_refusals | removed_resident
+                      // repeated_refusals | removed_resident | support_measure
   std::string actor;
   std::string day;    // YYYY-MM-DD (JST)
   std::string note;   // a sentence for the reviewer (no personal data)
@@ -34,9 +35,12 @@ struct Finding {
 };
 
 // Reviews entries with time in [from_time, to_time) (µs). Entries whose payload retention
-// erased are skipped.
+// erased are skipped. `protected_targets`: residents under a support measure (支援措置), as the
+// log names them ("mac:<hex>", registry::AskedTarget): each read that gave one of them out is a
+// support_measure finding of its own, for a person to check the business need of.
 Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_time,
-                                    int64_t to_time, const ReviewSettings& settings = {});
+                                    int64_t to_time, const ReviewSettings& settings = {},
+                                    const std::set<std::string>& protected_targets = {});
 
 // --- Real time ---
 // The rules that can be decided as an operation happens, evaluated on counters kept per actor

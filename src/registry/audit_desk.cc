@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <map>
+#include <set>
 
 #include "audit/key_rotation.h"
 #include "registry/registry.h"  // ResidentTarget
@@ -324,9 +325,13 @@ Result<std::string> AuditDesk::Statement(const std::string& resident_code,
   return audit::StatementToJson(s);
 }
 
-Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time) const {
+Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time,
+                                                     const Date& today) const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  return audit::Review(*reader, from_time, to_time);
+  KAKUNIN_ASSIGN_OR_RETURN(codes, reader->CodesUnderSupportMeasure(today.ToIso()));
+  std::set<std::string> protected_targets;
+  for (const auto& code : codes) protected_targets.insert(AskedTargetOf(code));
+  return audit::Review(*reader, from_time, to_time, {}, protected_targets);
 }
 
 Result<audit::ArchiveSummary> AuditDesk::Export(int64_t from_time, int64_t to_time,

@@ -17,6 +17,7 @@
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
 #include "audit/log.h"
+#include "core/date.h"
 #include "audit/review.h"
 #include "audit/statement.h"
 #include "core/status.h"
@@ -120,7 +121,9 @@ class AuditDesk {
                                 const std::optional<std::string>& earlier) const;
 
   // audit::Review over entries with time in [from_time, to_time).
-  Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time) const;
+  // `today` (JST): the support measures in force then make their residents' reads findings.
+  Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time,
+                                             const Date& today) const;
 
   // audit::ExportArchive of entries with time in [from_time, to_time) to `out`.
   Result<audit::ArchiveSummary> Export(int64_t from_time, int64_t to_time, std::ostream& out) const;

@@ -45,6 +45,10 @@ struct Client {
   Actor ActorAt(const std::string& terminal) const;
 };
 
+// How far ahead a support measure may run: a year (支援措置 is decided for one year at a time),
+// plus the month before its end in which the municipality takes an extension.
+inline constexpr int kMaxSupportMeasureDays = 366 + 31;
+
 // Limits of one request (docs/api.md).
 inline constexpr size_t kMaxNotificationsPerRequest = 1000;
 inline constexpr size_t kMaxCodesPerProvision = 1000;
@@ -224,6 +228,26 @@ class Gateway {
   // the dimensions and the total, no targets). A statistics purpose gives nothing else: every
   // read of a record under one is refused (statistics_only).
   Result<PopulationTable> Population(const Caller& caller, const std::string& purpose) const;
+
+  // 支援措置 (DV等支援措置; registry/support_measure.cc, docs/support-measures.md): the CS of
+  // the municipality holding the active record of `resident_code` sets the measure of that
+  // person in force through `valid_until` (YYYY-MM-DD, today to kMaxSupportMeasureDays ahead,
+  // JST), replacing any earlier one (an extension, or an end brought forward). While it is in
+  // force every provision that holds the person's address carries the mark
+  // (ProvidedRecord::support_measure). Refused, and recorded with the code by its keyed MAC:
+  // a caller other than a municipal CS, or any caller on the national node (not_permitted); a
+  // resident the node does not hold, a removed one, or one another municipality holds
+  // (not_found: the same answer, so a CS learns nothing of other municipalities' residents);
+  // a malformed date or one out of range (invalid_request); a halted node, a CS revoked since
+  // it connected. Recorded as "support_measure.set" naming the person by keyed MAC and the
+  // date. Returns the date set.
+  Result<std::string> SetSupportMeasure(const Client& cs, const std::string& terminal,
+                                        const std::string& resident_code,
+                                        const std::string& valid_until) const;
+  // Ends the measure now ("support_measure.end"); refused as SetSupportMeasure, and not_found
+  // also when the person has none.
+  Status EndSupportMeasure(const Client& cs, const std::string& terminal,
+                           const std::string& resident_code) const;
 
   // A system that may not send forwarded changes (POST /v1/link/changes: anything but a
   // prefecture's client, or any client of a node that is not national): the refusal recorded

@@ -103,6 +103,15 @@ std::string MunicipalityName(const store::VersionRow& v) {
 
 }  // namespace
 
+Result<bool> Registry::SupportMeasureMark(store::RegistryReader& reader, int64_t person_id,
+                                          const std::vector<std::string>& items) const {
+  // Only an answer that holds the address is marked: the mark itself says something about the
+  // person, and without the address there is nothing for the recipient to hold back.
+  if (std::find(items.begin(), items.end(), "address") == items.end()) return false;
+  KAKUNIN_ASSIGN_OR_RETURN(until, reader.SupportMeasureUntil(person_id));
+  return until.has_value() && *until >= clock_->TodayJst().ToIso();
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
     store::RegistryReader& reader, const store::VersionRow& v,
     const std::vector<std::string>& items) const {
@@ -280,6 +289,8 @@ Status Registry::CollectProvision(store::RegistryReader& reader, const Provision
       rec.found = true;
       KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(reader, *version, req.items));
       rec.items = std::move(items);
+      KAKUNIN_ASSIGN_OR_RETURN(marked, SupportMeasureMark(reader, row->person_id, req.items));
+      rec.support_measure = marked;
       // One record (and one target) per person, however many of their codes were asked.
       if (std::find(provided_to.begin(), provided_to.end(), row->person_id) == provided_to.end()) {
         provided_to.push_back(row->person_id);
@@ -330,6 +341,7 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
   std::optional<std::vector<ProvidedVersion>> out;
   if (row && row->status == ResidentStatus::kActive) {
     KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
+    KAKUNIN_ASSIGN_OR_RETURN(marked, SupportMeasureMark(reader, row->person_id, req.items));
     out.emplace();
     for (const auto& v : versions) {
       ProvidedVersion pv;
@@ -338,6 +350,7 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
       pv.change_date = v.change_date;
       KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(reader, v, req.items));
       pv.items = std::move(items);
+      pv.support_measure = marked;
       out->push_back(std::move(pv));
     }
     rows.push_back(ProvisionOf(row->resident_code, req));

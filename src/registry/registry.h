@@ -112,6 +112,9 @@ struct ProvidedRecord {
   std::string resident_code;  // as asked
   bool found = false;
   std::vector<std::pair<std::string, std::string>> items;
+  // The person is under a 支援措置 (DV等支援措置) in force today and the items hold their
+  // address: the recipient must not let it reach anyone else (Gateway::SetSupportMeasure).
+  bool support_measure = false;
 };
 
 // One version of a provided history: what changed and the requested items as they were.
@@ -120,6 +123,8 @@ struct ProvidedVersion {
   std::string reason;       // change reason
   std::string change_date;  // YYYY-MM-DD
   std::vector<std::pair<std::string, std::string>> items;
+  // As ProvidedRecord::support_measure (the person's, on every version provided).
+  bool support_measure = false;
 };
 
 // A disclosure to the resident themself (開示, 住民基本台帳法 第30条の32), read and not yet
@@ -264,6 +269,8 @@ class Registry {
   Status RecordCompleted(
       audit::AuditEntry entry,
       const std::function<Status(store::RegistryTxn&, audit::AuditEntry&)>& change) const;
+  // The field cipher: how the log names a resident (ResidentTarget, AskedTarget).
+  const crypto::FieldCipher& cipher() const { return *cipher_; }
   // Signs a checkpoint if the log grew (at the end of a command, at shutdown).
   Status Checkpoint() const;
 
@@ -310,6 +317,10 @@ class Registry {
                                                   const Actor& actor) const;
   Result<std::optional<std::vector<ProvidedVersion>>> ProvideHistoryImpl(
       store::RegistryReader& reader, const ProvisionRequest& request, const Actor& actor) const;
+  // Whether a provision of `items` of `person_id` carries the support-measure mark: the items
+  // hold the address and the person's measure is in force today (JST).
+  Result<bool> SupportMeasureMark(store::RegistryReader& reader, int64_t person_id,
+                                  const std::vector<std::string>& items) const;
   // `reader` is the read in progress (外字 display forms are looked up through it).
   Result<std::vector<std::pair<std::string, std::string>>> ItemsOf(
       store::RegistryReader& reader, const store::VersionRow& version,

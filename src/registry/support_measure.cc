@@ -1,0 +1,122 @@
+// 支援措置 (DV等支援措置): the municipality holding a person's record marks them as under a
+// support measure for a victim of domestic violence, stalking or child abuse, and every
+// provision of their address carries the mark while it is in force. docs/support-measures.md
+// says why the node marks rather than withholds.
+
+#include <string>
+
+#include "core/date.h"
+#include "domain/local_gov_code.h"
+#include "registry/detail/registry_internal.h"
+#include "registry/gateway.h"
+
+namespace kakunin::registry {
+namespace {
+
+constexpr const char* kSet = "support_measure.set";
+constexpr const char* kEnd = "support_measure.end";
+
+Status NotHeld() {
+  return Status::NotFound("this municipality holds no active record under that code")
+      .WithReason("not_found");
+}
+
+// Who may change a person's measure, checked in the transaction that records the change: a CS
+// still registered, on a node not halted, of the municipality holding the active record (or its
+// successor after a merger). Returns the person.
+Result<store::ResidentRow> SupportMeasureHolder(store::RegistryTxn& txn, const Client& cs,
+                                                const std::string& code, Date today) {
+  KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
+  if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+  KAKUNIN_ASSIGN_OR_RETURN(client, txn.FindClient(cs.spki_sha256));
+  if (!client || client->revoked_at != 0) {
+    return Status::PermissionDenied("the client certificate was revoked")
+        .WithReason("client_revoked");
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindByResidentCode(code));
+  if (!row || row->status != store::ResidentStatus::kActive ||
+      !LocalGovTable::Builtin().SpeaksFor(cs.municipality_code, row->municipality_code, today)) {
+    return NotHeld();
+  }
+  return *row;
+}
+
+// The desk's own decisions, recorded as refusals; anything else is a failure.
+bool Refused(const Status& st) { return detail::IsRefusal(st) || st.reason() == "not_found"; }
+
+}  // namespace
+
+Result<std::string> Gateway::SetSupportMeasure(const Client& cs, const std::string& terminal,
+                                               const std::string& resident_code,
+                                               const std::string& valid_until) const {
+  const Actor actor = cs.ActorAt(terminal);
+  const std::vector<std::string> asked = {resident_code};
+  if (cs.kind != ClientKind::kMunicipalCs || cs.revoked_at != 0 || prefecture_ == 0) {
+    return RefuseClient(actor, kSet, "",
+                        Status::PermissionDenied("only the CS of the municipality holding the "
+                                                 "record sets a support measure, on a "
+                                                 "prefecture node")
+                            .WithReason("not_permitted"),
+                        asked);
+  }
+  const Date today = clock_->TodayJst();
+  auto until = ParseIsoDate(valid_until).date;
+  if (!until || until->ToIso() != valid_until || *until < today ||
+      until->ToDays() > today.ToDays() + kMaxSupportMeasureDays) {
+    return RefuseClient(actor, kSet, "",
+                        Status::InvalidArgument(
+                            "valid_until must be a date (YYYY-MM-DD) from today to " +
+                            std::to_string(kMaxSupportMeasureDays) + " days ahead")
+                            .WithReason("invalid_request"),
+                        asked);
+  }
+  audit::AuditEntry e = detail::ReadEntry(actor, kSet, "");
+  e.targets.push_back(ResidentTarget(registry_->cipher(), resident_code, true));
+  e.conditions = "valid_until=" + valid_until;
+  e.outcome = "done";
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, SupportMeasureHolder(txn, cs, resident_code, today));
+    store::SupportMeasureRow m;
+    m.person_id = row.person_id;
+    m.valid_until = valid_until;
+    m.municipality_code = cs.municipality_code;
+    m.set_at = clock_->NowMicros();
+    m.set_by = actor.id;
+    return txn.PutSupportMeasure(m);
+  });
+  if (st.ok()) return valid_until;
+  if (Refused(st)) return RefuseClient(actor, kSet, "", st, asked);
+  return st;
+}
+
+Status Gateway::EndSupportMeasure(const Client& cs, const std::string& terminal,
+                                  const std::string& resident_code) const {
+  const Actor actor = cs.ActorAt(terminal);
+  const std::vector<std::string> asked = {resident_code};
+  if (cs.kind != ClientKind::kMunicipalCs || cs.revoked_at != 0 || prefecture_ == 0) {
+    return RefuseClient(actor, kEnd, "",
+                        Status::PermissionDenied("only the CS of the municipality holding the "
+                                                 "record ends a support measure, on a "
+                                                 "prefecture node")
+                            .WithReason("not_permitted"),
+                        asked);
+  }
+  const Date today = clock_->TodayJst();
+  audit::AuditEntry e = detail::ReadEntry(actor, kEnd, "");
+  e.targets.push_back(ResidentTarget(registry_->cipher(), resident_code, true));
+  e.outcome = "done";
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, SupportMeasureHolder(txn, cs, resident_code, today));
+    KAKUNIN_ASSIGN_OR_RETURN(ended, txn.DeleteSupportMeasure(row.person_id));
+    if (!ended) {
+      return Status::NotFound("no support measure is set for this resident")
+          .WithReason("not_found");
+    }
+    return Status::Ok();
+  });
+  if (st.ok()) return st;
+  if (Refused(st)) return RefuseClient(actor, kEnd, "", st, asked);
+  return st;
+}
+
+}  // namespace kakunin::registry

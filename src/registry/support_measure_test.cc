@@ -1,0 +1,288 @@
+// 支援措置 (DV等支援措置; Gateway::SetSupportMeasure) on a real store (SQLite, or PostgreSQL with
+// KAKUNIN_TEST_STORE=postgresql): only the CS of the municipality holding the record sets or
+// ends a measure, anyone else learns nothing and is recorded; while it is in force every answer
+// holding the address carries the mark (lookup, batch, search, history), answers without the
+// address do not; it lapses after its day; the log names the person by keyed MAC only; purge
+// erases it with the record.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "audit/log.h"
+#include "registry/audit_desk.h"
+#include "registry/gateway.h"
+#include "support/registry_fixture.h"
+
+namespace kakunin::registry {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kKofu[] = "192015";
+constexpr char kFujiyoshida[] = "192023";
+constexpr char kSchoolAid[] = "board.school_aid";  // name, sex, birth date, address
+
+class SupportMeasureTest : public testing::RegistryFixture {
+ public:
+  SupportMeasureTest()
+      : RegistryFixture("kakunin_support_", Date::FromYmd(2026, 11, 20), /*with_gateway=*/true) {}
+
+  void SetUp() override {
+    RegistryFixture::SetUp();
+    if (HasFatalFailure()) return;
+    // Two residents of 甲府市, and one of 富士吉田市.
+    for (auto [m, i, seq] : {std::tuple{kKofu, 1, 1}, std::tuple{kKofu, 2, 2},
+                             std::tuple{kFujiyoshida, 3, 1}}) {
+      const std::string i1 = std::to_string(i);
+      Notification n = Make(m, static_cast<uint64_t>(seq), ChangeReason::kBirth, "100000000" + i1,
+                            "1000000000" + i1);
+      n.birth_date = Date::FromYmd(1980, 5, i);
+      codes_.push_back(n.resident_code.str());
+      ASSERT_TRUE(Apply(n));
+    }
+    board_.spki_sha256 = std::string(64, 'b');
+    board_.kind = ClientKind::kAgency;
+    board_.name = "山梨県教育委員会";
+    board_.recipient = "agency:yamanashi-board-of-education";
+    board_.purposes = {kSchoolAid};
+    ASSERT_TRUE(gateway_->Register(board_, host_).ok());
+    for (auto [spki, m, name] : {std::tuple{'d', kKofu, "甲府市CS"},
+                                 std::tuple{'e', kFujiyoshida, "富士吉田市CS"}}) {
+      Client cs;
+      cs.spki_sha256 = std::string(64, spki);
+      cs.kind = ClientKind::kMunicipalCs;
+      cs.name = name;
+      cs.municipality_code = m;
+      ASSERT_TRUE(gateway_->Register(cs, host_).ok());
+      (m == std::string(kKofu) ? kofu_ : fuji_) = cs;
+    }
+  }
+
+  bool Apply(const Notification& n) {
+    auto p = registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+    auto applied = registry_->Apply({p}, host_);
+    return applied.ok() && (*applied)[0].ok();
+  }
+
+  // The death of 甲府市's second resident (born 1980-05-02).
+  bool RemoveSecond() {
+    Notification n = Make(kKofu, 3, ChangeReason::kDeath, "1000000002", "10000000002");
+    n.birth_date = Date::FromYmd(1980, 5, 2);
+    return Apply(n);
+  }
+
+  std::string Day(int days_from_today) {
+    return Date::FromDays(clock_.TodayJst().ToDays() + days_from_today).ToIso();
+  }
+
+  // Whether the board's lookup of `code` carries the mark.
+  bool Marked(const std::string& code) {
+    auto r = gateway_->Lookup(Caller::ForClient(board_, "t"), code, kSchoolAid);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() && r->support_measure;
+  }
+
+  std::vector<audit::AuditEntry> Entries(const std::string& action) {
+    auto reader = store_->OpenReader();
+    store::AuditQuery q;
+    q.action = action;
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    EXPECT_TRUE(rows.ok());
+    std::vector<audit::AuditEntry> out;
+    for (const auto& r : *rows) {
+      auto e = audit::DecodeStoredEntry(r);
+      if (e.ok()) out.push_back(*e);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
+    return out;
+  }
+
+  std::string AllPayloads() {
+    auto reader = store_->OpenReader();
+    store::AuditQuery q;
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    std::string all;
+    for (const auto& r : *rows) all += r.payload.value_or("") + r.actor + r.action + r.purpose;
+    return all;
+  }
+
+  Actor host_{"os:test", "test"};
+  Client board_, kofu_, fuji_;
+  std::vector<std::string> codes_;
+};
+
+TEST_F(SupportMeasureTest, EveryAnswerHoldingTheAddressCarriesTheMark) {
+  EXPECT_FALSE(Marked(codes_[0]));
+  auto set = gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(30));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(*set, Day(30));
+  EXPECT_TRUE(Marked(codes_[0]));
+  EXPECT_FALSE(Marked(codes_[1]));
+
+  const Caller board = Caller::ForClient(board_, "t");
+  auto batch = gateway_->Batch(board, {codes_[1], codes_[0], "99999999999"}, kSchoolAid);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), 3u);
+  EXPECT_FALSE((*batch)[0].support_measure);
+  EXPECT_TRUE((*batch)[1].support_measure);
+  EXPECT_FALSE((*batch)[2].support_measure);
+
+  SearchRequest s;
+  s.name = "山田　太郎";
+  s.birth_date = "1980-05-01";
+  auto found = gateway_->Search(board, s, kSchoolAid);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_TRUE(found->records[0].support_measure);
+
+  auto history = gateway_->History(board, codes_[0], kSchoolAid);
+  ASSERT_TRUE(history.ok() && *history && !(*history)->empty());
+  for (const auto& v : **history) EXPECT_TRUE(v.support_measure);
+
+  // Without the address there is nothing to hold back, and the mark itself would tell.
+  auto reader = store_->OpenReader();
+  ProvisionRequest req;
+  req.resident_codes = {codes_[0]};
+  req.purpose = kSchoolAid;
+  req.provision_kind = "別表第六";
+  req.recipient = "agency:yamanashi-board-of-education";
+  req.items = {"name", "birth_date"};
+  auto no_address = registry_->Provide(**reader, req, host_);
+  ASSERT_TRUE(no_address.ok()) << no_address.status().ToString();
+  EXPECT_TRUE((*no_address)[0].found);
+  EXPECT_FALSE((*no_address)[0].support_measure);
+  req.items = {"name", "address"};
+  EXPECT_TRUE((*registry_->Provide(**reader, req, host_))[0].support_measure);
+}
+
+TEST_F(SupportMeasureTest, ItLapsesAfterItsLastDayAndCanBeEndedOrExtended) {
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(0)).ok());
+  EXPECT_TRUE(Marked(codes_[0]));  // through its last day
+  clock_.Advance(int64_t{24} * 3600 * 1000000);
+  EXPECT_FALSE(Marked(codes_[0]));
+  // Extended (set again), then ended early.
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(kMaxSupportMeasureDays)).ok());
+  EXPECT_TRUE(Marked(codes_[0]));
+  ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]).ok());
+  EXPECT_FALSE(Marked(codes_[0]));
+  auto again = gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]);
+  EXPECT_EQ(again.reason(), "not_found");
+  std::vector<std::string> outcomes;
+  for (const auto& e : Entries("support_measure.set")) outcomes.push_back(e.outcome + " " + e.conditions);
+  for (const auto& e : Entries("support_measure.end")) outcomes.push_back(e.outcome);
+  EXPECT_THAT(outcomes, ::testing::ElementsAre("done valid_until=" + Day(-1),
+                                               "done valid_until=" + Day(kMaxSupportMeasureDays),
+                                               "done", "refused:not_found"));
+}
+
+TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything) {
+  // 富士吉田市's CS and 甲府市's resident: the answer for a code nobody holds.
+  auto other = gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(30));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().reason(), "not_found");
+  auto nobody = gateway_->SetSupportMeasure(fuji_, "cs", "99999999999", Day(30));
+  EXPECT_EQ(nobody.status().reason(), "not_found");
+  EXPECT_EQ(other.status().message(), nobody.status().message());
+  EXPECT_FALSE(Marked(codes_[0]));
+  // Nor may it end 甲府市's measure.
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(30)).ok());
+  EXPECT_EQ(gateway_->EndSupportMeasure(fuji_, "cs", codes_[0]).reason(), "not_found");
+  EXPECT_TRUE(Marked(codes_[0]));
+  // Its own resident is its to mark.
+  EXPECT_TRUE(gateway_->SetSupportMeasure(fuji_, "cs", codes_[2], Day(30)).ok());
+  // An agency is no municipality; a revoked CS is no longer one.
+  EXPECT_EQ(gateway_->SetSupportMeasure(board_, "t", codes_[1], Day(30)).status().reason(),
+            "not_permitted");
+  Client revoked = kofu_;
+  revoked.revoked_at = 1;
+  EXPECT_EQ(gateway_->SetSupportMeasure(revoked, "cs", codes_[1], Day(30)).status().reason(),
+            "not_permitted");
+  ASSERT_TRUE(gateway_->Revoke(kofu_.spki_sha256, host_).ok());
+  EXPECT_EQ(gateway_->SetSupportMeasure(kofu_, "cs", codes_[1], Day(30)).status().reason(),
+            "client_revoked");
+  EXPECT_FALSE(Marked(codes_[1]));
+  // A national node keeps no measures: its caller is refused whoever it is.
+  Gateway national(registry_.get(), purposes_.get(), &clock_, 0);
+  national.UseStore(store_.get());
+  EXPECT_EQ(national.SetSupportMeasure(fuji_, "cs", codes_[2], Day(30)).status().reason(),
+            "not_permitted");
+
+  // Every refusal is recorded, naming the code by its keyed MAC, never in clear.
+  int refused = 0;
+  for (const auto& e : Entries("support_measure.set")) {
+    if (e.outcome.rfind("refused:", 0) != 0) continue;
+    ++refused;
+    ASSERT_EQ(e.targets.size(), 1u) << e.outcome;
+    EXPECT_EQ(e.targets[0].rfind("mac:", 0), 0u) << e.targets[0];
+  }
+  EXPECT_EQ(refused, 6);
+  const std::string log = AllPayloads();
+  for (const auto& code : codes_) EXPECT_THAT(log, Not(HasSubstr(code)));
+}
+
+TEST_F(SupportMeasureTest, DatesOutOfRangeAndRemovedResidentsAreRefused) {
+  for (const std::string& bad : {Day(-1), Day(kMaxSupportMeasureDays + 1), std::string("2026-02-30"),
+                                 std::string("2026-1-05"), std::string("明日"), std::string("")}) {
+    auto r = gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().reason(), "invalid_request") << bad;
+  }
+  EXPECT_FALSE(Marked(codes_[0]));
+  // A removed resident is not the municipality's to mark.
+  ASSERT_TRUE(RemoveSecond());
+  EXPECT_EQ(gateway_->SetSupportMeasure(kofu_, "cs", codes_[1], Day(30)).status().reason(),
+            "not_found");
+}
+
+TEST_F(SupportMeasureTest, PurgeErasesTheMeasureWithTheRecord) {
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[1], Day(30)).ok());
+  ASSERT_TRUE(RemoveSecond());
+  int64_t person = 0;
+  {
+    auto reader = store_->OpenReader();
+    auto row = (*reader)->FindByResidentCode(codes_[1]);
+    ASSERT_TRUE(row.ok() && *row);
+    person = (*row)->person_id;
+    EXPECT_TRUE((*(*reader)->SupportMeasureUntil(person)).has_value());
+  }
+  clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
+  auto done = registry_->Purge(Date::FromYmd(2176, 11, 22), false, host_);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->removed_residents, 1);
+  auto reader = store_->OpenReader();
+  auto until = (*reader)->SupportMeasureUntil(person);
+  ASSERT_TRUE(until.ok());
+  EXPECT_FALSE(until->has_value());
+}
+
+TEST_F(SupportMeasureTest, AuditReviewFlagsEveryReadOfAProtectedResident) {
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(30)).ok());
+  EXPECT_TRUE(Marked(codes_[0]));   // a finding
+  EXPECT_FALSE(Marked(codes_[1]));  // none
+  ASSERT_TRUE(gateway_->Batch(Caller::ForClient(board_, "t"), {codes_[1], codes_[0]}, kSchoolAid)
+                  .ok());  // a finding: the batch gave the protected resident out
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto findings = desk.Review(0, INT64_MAX, clock_.TodayJst());
+  ASSERT_TRUE(findings.ok()) << findings.status().ToString();
+  int flagged = 0;
+  for (const auto& f : *findings) {
+    if (f.rule != "support_measure") continue;
+    ++flagged;
+    EXPECT_EQ(f.actor, board_.ActorAt("t").id);
+    EXPECT_EQ(f.entries.size(), 1u);
+    EXPECT_THAT(f.note, Not(HasSubstr(codes_[0])));
+  }
+  EXPECT_EQ(flagged, 2);
+  // Once the measure has ended, its reads are no longer singled out.
+  ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]).ok());
+  auto after = desk.Review(0, INT64_MAX, clock_.TodayJst());
+  ASSERT_TRUE(after.ok());
+  for (const auto& f : *after) EXPECT_NE(f.rule, "support_measure");
+}
+
+}  // namespace
+}  // namespace kakunin::registry
