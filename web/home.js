@@ -53,6 +53,7 @@
     lookupResult.hidden = true;
     $('lookup-record').replaceChildren();
     $('lookup-result-purpose').textContent = '';
+    $('lookup-support-measure').hidden = true;
     K.say(lookupProblem, '');
   }
 
@@ -120,6 +121,7 @@
       dl.append(dt, dd);
     }
     $('lookup-result-purpose').textContent = String(body.purpose || '');
+    $('lookup-support-measure').hidden = body.support_measure !== true;
     lookupResult.hidden = false;
   }
 

@@ -33,6 +33,8 @@ enum class Route {
   kLinkChanges,  // national node: forwarded changes (api/national.h)
   kCorrections,       // a municipality's open correction requests (registry/disclosure.h)
   kCorrectionResult,  // its answer to one
+  kSupportMeasures,    // 支援措置: a municipality sets one for its resident (registry/gateway.h)
+  kSupportMeasureEnd,  // and ends it
 };
 
 // The operation a request under `route` would have been, for recording its refusal.
@@ -43,6 +45,8 @@ const char* ActionOf(Route route) {
     case Route::kLinkChanges: return "link.receive";
     case Route::kCorrections: return "correction.refer";
     case Route::kCorrectionResult: return "correction.answer";
+    case Route::kSupportMeasures: return "support_measure.set";
+    case Route::kSupportMeasureEnd: return "support_measure.end";
     default: return "resident.provide";
   }
 }
@@ -65,6 +69,8 @@ Match MatchPath(std::string_view path) {
   if (path == "/v1/openapi.json") return {Route::kOpenApi, {}};
   if (path == "/v1/link/changes") return {Route::kLinkChanges, {}};
   if (path == "/v1/corrections") return {Route::kCorrections, {}};
+  if (path == "/v1/support-measures") return {Route::kSupportMeasures, {}};
+  if (path == "/v1/support-measures/end") return {Route::kSupportMeasureEnd, {}};
   if (path.substr(0, kCorrectionsPrefix.size()) == kCorrectionsPrefix) {
     std::string_view rest = path.substr(kCorrectionsPrefix.size());
     size_t slash = rest.find('/');
@@ -104,6 +110,8 @@ constexpr RouteInfo kRoutes[] = {
     {Route::kLinkChanges, "POST", "/v1/link/changes"},
     {Route::kCorrections, "GET", "/v1/corrections"},
     {Route::kCorrectionResult, "POST", "/v1/corrections/{correction_id}/result"},
+    {Route::kSupportMeasures, "POST", "/v1/support-measures"},
+    {Route::kSupportMeasureEnd, "POST", "/v1/support-measures/end"},
 };
 
 const RouteInfo* InfoOf(Route route) {
@@ -203,6 +211,7 @@ Response LookupAnswer(const Result<registry::ProvidedRecord>& rec, bool handle,
   text::AppendJsonString(purpose, &o);
   o += ",\"record\":";
   AppendRecord(rec->items, &o);
+  if (rec->support_measure) o += ",\"support_measure\":true";
   o += "}";
   return JsonResponse(std::move(o));
 }
@@ -340,6 +349,9 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
       auto versions = gateway.History(caller, code, *purpose);
       if (!versions.ok()) return fail(versions.status());
       if (!*versions) return Problem(ApiError::kNotFound, rid);
+      if (!(*versions)->empty() && (*versions)->front().support_measure) {
+        o += ",\"support_measure\":true";
+      }
       o += ",\"versions\":[";
       bool first = true;
       for (const auto& v : **versions) {
@@ -405,6 +417,7 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
         text::AppendJsonString(found->handles[i], &o);
         o += ",\"record\":";
         AppendRecord(found->records[i].items, &o);
+        if (found->records[i].support_measure) o += ",\"support_measure\":true";
         o += "}";
       }
       o += "],\"truncated\":";
@@ -443,6 +456,7 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
         text::AppendJsonString(rec.resident_code, &o);
         o += rec.found ? ",\"found\":true,\"record\":" : ",\"found\":false";
         if (rec.found) AppendRecord(rec.items, &o);
+        if (rec.support_measure) o += ",\"support_measure\":true";
         o += "}";
       }
       o += "]}";
@@ -673,6 +687,55 @@ http::Response ServeCorrections(const Request& req, Route route, std::string_vie
   return JsonResponse("{\"correction_id\":" + std::to_string(n) + ",\"status\":\"answered\"}");
 }
 
+// POST /v1/support-measures {"resident_code","valid_until"} and /v1/support-measures/end
+// {"resident_code"}: a municipal CS, for a resident its municipality holds (registry/gateway.h
+// SetSupportMeasure).
+http::Response ServeSupportMeasure(const Request& req, Route route, const registry::Client& client,
+                                   const registry::Gateway& gateway) {
+  const std::string& rid = req.request_id;
+  const registry::Caller caller = registry::Caller::ForClient(client, req.remote_address);
+  auto fail = [&](const Status& st) {
+    switch (st.code()) {
+      case StatusCode::kInvalidArgument:
+      case StatusCode::kNotFound:
+      case StatusCode::kPermissionDenied:
+        return Problem(FromStatus(st), rid, st.message());
+      default:
+        return Problem(FromStatus(st), rid);
+    }
+  };
+  auto invalid = [&](ApiError error, std::string detail) {
+    Status recorded = gateway.RecordInvalidRequest(caller, ActionOf(route), "");
+    if (!recorded.ok()) return fail(recorded);
+    return Problem(error, rid, std::move(detail));
+  };
+  if (!req.query.empty()) return invalid(ApiError::kInvalidRequest, "this route takes no query");
+  const bool set = route == Route::kSupportMeasures;
+  ApiError body_error = ApiError::kInvalidRequest;
+  auto body = set ? ParseBody(req, {"resident_code", "valid_until"}, &body_error)
+                  : ParseBody(req, {"resident_code"}, &body_error);
+  if (!body.ok()) return invalid(body_error, body.status().message());
+  auto code = StringMember(*body, "resident_code", 11);
+  if (!code.ok() || !*code || !IsResidentCodeShape(**code)) {
+    return invalid(ApiError::kInvalidRequest, "resident_code must be 11 digits");
+  }
+  std::string o = "{\"resident_code\":";
+  text::AppendJsonString(**code, &o);
+  if (set) {
+    auto until = StringMember(*body, "valid_until", 10);
+    if (!until.ok() || !*until) {
+      return invalid(ApiError::kInvalidRequest, "valid_until is required (YYYY-MM-DD)");
+    }
+    auto done = gateway.SetSupportMeasure(client, req.remote_address, **code, **until);
+    if (!done.ok()) return fail(done.status());
+    o += ",\"valid_until\":\"" + *done + "\",\"status\":\"in_force\"}";
+    return JsonResponse(std::move(o));
+  }
+  Status st = gateway.EndSupportMeasure(client, req.remote_address, **code);
+  if (!st.ok()) return fail(st);
+  return JsonResponse(o + ",\"status\":\"ended\"}");
+}
+
 }  // namespace
 
 http::Response Service::Handle(const Request& req) {
@@ -775,6 +838,9 @@ http::Response Service::Handle(const Request& req) {
     case Route::kCorrectionResult:
       return ServeCorrections(req, match.route, match.resident_code, *client, gateway_,
                               disclosures_);
+    case Route::kSupportMeasures:
+    case Route::kSupportMeasureEnd:
+      return ServeSupportMeasure(req, match.route, *client, *gateway_);
 
     default:
       return Problem(ApiError::kRouteNotFound, rid);

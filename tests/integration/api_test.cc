@@ -338,6 +338,73 @@ TEST_F(ApiTest, AMunicipalCsSendsOnlyForItself) {
   EXPECT_EQ(Code(r), "not_permitted");
 }
 
+TEST_F(ApiTest, ASupportMeasureMarksEveryAnswerHoldingTheAddress) {
+  const Notification& n = w->residents[20];
+  ASSERT_EQ(n.municipality_code, "192015");
+  const std::string code = n.resident_code.str();
+  const std::string until =
+      Date::FromDays(w->node->clock.TodayJst().ToDays() + 30).ToIso();
+  const std::string set = "{\"resident_code\":\"" + code + "\",\"valid_until\":\"" + until + "\"}";
+  // Not 富士吉田市's resident: the answer for a code nobody holds. Nor an agency's to set.
+  auto r = Call(w->fujiyoshida, "POST", "/v1/support-measures", set);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Code(r), "not_found");
+  r = Call(w->board, "POST", "/v1/support-measures", set);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "not_permitted");
+  r = Call(w->board, "GET", Lookup(code, "board.school_aid"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, Not(HasSubstr("support_measure")));
+  // Malformed: recorded, nothing set.
+  for (const std::string& bad :
+       {std::string("{\"resident_code\":\"") + code + "\"}",
+        "{\"resident_code\":\"" + code + "\",\"valid_until\":\"" + until + "\",\"x\":1}",
+        "{\"resident_code\":\"123\",\"valid_until\":\"" + until + "\"}",
+        "{\"resident_code\":\"" + code + "\",\"valid_until\":\"2020-01-01\"}"}) {
+    r = Call(w->kofu, "POST", "/v1/support-measures", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+  }
+  // 甲府市's own resident.
+  r = Call(w->kofu, "POST", "/v1/support-measures", set);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"resident_code\":\"" + code + "\",\"valid_until\":\"" + until +
+                        "\",\"status\":\"in_force\"}");
+  r = Call(w->board, "GET", Lookup(code, "board.school_aid"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("\"support_measure\":true"));
+  r = Call(w->board, "GET", "/v1/residents/" + code + "/history?purpose=board.school_aid");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("\"support_measure\":true"));
+  r = Call(w->board, "POST", "/v1/provisions",
+           "{\"purpose\":\"board.school_aid\",\"resident_codes\":[\"" + code + "\",\"" +
+               w->residents[21].resident_code.str() + "\"]}");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.find("\"support_measure\":true"), r.body.rfind("\"support_measure\":true"))
+      << "only the protected resident is marked: " << r.body;
+  EXPECT_NE(r.body.find("\"support_measure\":true"), std::string::npos);
+  // Ended by its municipality; once only.
+  const std::string end = "{\"resident_code\":\"" + code + "\"}";
+  r = Call(w->fujiyoshida, "POST", "/v1/support-measures/end", end);
+  EXPECT_EQ(r.status, 404);
+  r = Call(w->kofu, "POST", "/v1/support-measures/end", end);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"resident_code\":\"" + code + "\",\"status\":\"ended\"}");
+  r = Call(w->kofu, "POST", "/v1/support-measures/end", end);
+  EXPECT_EQ(r.status, 404);
+  r = Call(w->board, "GET", Lookup(code, "board.school_aid"));
+  EXPECT_THAT(r.body, Not(HasSubstr("support_measure")));
+  // Every call is in the log, the code never in clear.
+  EXPECT_EQ(RefusedInvalid("support_measure.set"), 4);
+  auto reader = w->node->store->OpenReader();
+  store::AuditQuery q;
+  q.action = "support_measure.set";
+  q.limit = 100;
+  auto rows = (*reader)->SearchAudit(q);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 7u);  // 2 refused, 4 invalid, 1 done
+  for (const auto& row : *rows) EXPECT_THAT(row.payload.value_or(""), Not(HasSubstr(code)));
+}
+
 TEST_F(ApiTest, NotificationsAreAppliedAnsweredPerRecordAndIdempotent) {
   const int64_t next = w->kofu_last_sequence + 1;
   std::string bad = MoveWithin(2, next + 1, "192015");

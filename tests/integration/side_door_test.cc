@@ -95,6 +95,9 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       // A correction request, to the CS of the municipality holding the record.
       {{"GET", "/v1/corrections"}, Gives::kResidentData},
       {{"POST", "/v1/corrections/{correction_id}/result"}, Gives::kNothingPersonal},
+      // 支援措置: a municipality marks its resident; the answer echoes the code it was sent.
+      {{"POST", "/v1/support-measures"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/support-measures/end"}, Gives::kNothingPersonal},
   };
   return *table;
 }
@@ -278,6 +281,15 @@ std::vector<Call> CallsFor(const std::string& method, const std::string& route,
   if (route == "/v1/disclosures/{n}/corrections") {
     return {{method, "/v1/disclosures/1/corrections",
              "{\"fields\":[\"address\"],\"details\":\"番地が違います\"}"}};
+  }
+  if (route == "/v1/support-measures" || route == "/v1/support-measures/end") {
+    return {{method, route,
+             "{\"resident_code\":\"" + code + "\"" +
+                 (route == "/v1/support-measures"
+                      ? ",\"valid_until\":\"" + w->node->clock.TodayJst().ToIso() + "\""
+                      : "") +
+                 "}",
+             true}};
   }
   if (route == "/v1/corrections/{correction_id}/result") {
     return {{method, "/v1/corrections/1/result", "{\"outcome\":\"not_corrected\"}"}};
