@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import https from 'node:https';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -213,6 +214,32 @@ async function lookupInUi(op, code, purpose) {
     page.locator('#lookup-problem').waitFor({ state: 'visible' }),
     page.locator('#lock').waitFor({ state: 'visible' }),
   ]);
+}
+
+// A call on the systems' port as one of the demo's clients (mutual TLS), e.g. 甲府市's CS.
+async function asClient(client, method, route, body) {
+  const [ca, cert, key] = await Promise.all(
+    [demoJson.ca_file, client.certificate, client.key].map((f) => readFile(f)));
+  const url = new URL(demoJson.url);
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      hostname: url.hostname, port: url.port, path: route, method, ca, cert, key,
+      servername: 'localhost',
+      headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let parsed = null;
+        try { parsed = JSON.parse(text); } catch (e) { /* not JSON */ }
+        resolve({ status: res.statusCode, body: parsed, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 async function shownRecord(op) {
@@ -518,6 +545,33 @@ test("op1's lookup succeeds and shows only the purpose's fields", STEP, async ()
   await lookupInUi(op1, '99999999999', 'registry.maintenance');
   assert.equal(await page.locator('#lookup-problem').isVisible(), true);
   assert.ok(['not_found', 'invalid_request'].includes(await page.locator('#lookup-code').textContent()));
+});
+
+test('a resident under a support measure (支援措置): the console warns the operator, until it ends', STEP, async () => {
+  const op1 = operators.get('op1');
+  const { page } = op1;
+  await ensureActive(op1);
+  const cs = demoJson.clients.find((c) => c.kind === 'municipal_cs');
+  assert.ok(cs, 'a municipal CS in demo.json');
+  const until = isoDate(new Date(Date.now() + 30 * 86400_000));
+  const set = await asClient(cs, 'POST', '/v1/support-measures', { resident_code: residentCode, valid_until: until });
+  assert.equal(set.status, 200, show(set));
+  assert.deepEqual(set.body, { resident_code: residentCode, valid_until: until, status: 'in_force' });
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  const warning = page.locator('#lookup-support-measure');
+  assert.equal(await warning.isVisible(), true, 'the warning is shown');
+  assert.match(await warning.textContent(), /支援措置対象者/);
+  const r = await api(op1, 'GET', `/v1/residents/${residentCode}?purpose=registry.maintenance`);
+  assert.equal(r.body.support_measure, true, show(r));
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await page.locator('#lookup-result').screenshot({ path: `${process.env.KAKUNIN_E2E_SCREENSHOTS}/support-measure.png` });
+  }
+  // Ended by the municipality: the next lookup shows no warning.
+  const end = await asClient(cs, 'POST', '/v1/support-measures/end', { resident_code: residentCode });
+  assert.equal(end.status, 200, show(end));
+  await lookupInUi(op1, residentCode, 'registry.maintenance');
+  assert.equal(await page.locator('#lookup-result').isVisible(), true);
+  assert.equal(await warning.isVisible(), false, 'no warning after the end');
 });
 
 test('a statistics nomination gives the population table in the page, and no lookup', STEP, async () => {
