@@ -111,7 +111,7 @@ std::vector<LiveAlert> LiveReview::OnRefusal(const std::string& actor, int64_t t
 
 Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_time,
                                     int64_t to_time, const ReviewSettings& settings,
-                                    const std::set<std::string>& protected_targets) {
+                                    const ProtectedTargets& protected_targets) {
   std::vector<Finding> out;
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> off_hours, searches,
       refusals;
@@ -142,16 +142,25 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
         out.push_back({"removed_resident", e->actor, day,
                        "a removed resident's record was read", {row.seq}});
       }
-      if (!protected_targets.empty() && e->outcome == "done") {
+      // A provision (lookups, histories, search hits and batches each write one) that gave out
+      // a protected resident on a day of their measure.
+      if (!protected_targets.empty() && e->action == "resident.provide" &&
+          e->outcome.rfind("done", 0) == 0) {
+        bool flagged = false;
         for (const auto& t : e->targets) {
           // "mac:<hex>:found" as a read names a resident it gave out.
           const size_t end = t.rfind(":found");
-          if (end == std::string::npos || end + 6 != t.size()) continue;
-          if (protected_targets.count(t.substr(0, end)) == 0) continue;
-          out.push_back({"support_measure", e->actor, day,
-                         "the record of a resident under a support measure (支援措置) was read",
-                         {row.seq}});
-          break;
+          if (flagged || end == std::string::npos || end + 6 != t.size()) continue;
+          auto it = protected_targets.find(t.substr(0, end));
+          if (it == protected_targets.end()) continue;
+          for (const auto& p : it->second) {
+            if (day < p.from || day > p.to) continue;
+            out.push_back({"support_measure", e->actor, day,
+                           "the record of a resident under a support measure (支援措置) was read",
+                           {row.seq}});
+            flagged = true;
+            break;
+          }
         }
       }
     }

@@ -34,13 +34,21 @@ struct Finding {
   std::vector<int64_t> entries;
 };
 
+// The days (JST, YYYY-MM-DD, both inclusive) a resident was under a support measure (支援措置).
+struct ProtectedPeriod {
+  std::string from, to;
+};
+// Residents under a support measure as the log names them ("mac:<hex>", registry::AskedTarget,
+// one key per code they held), with their periods.
+using ProtectedTargets = std::map<std::string, std::vector<ProtectedPeriod>>;
+
 // Reviews entries with time in [from_time, to_time) (µs). Entries whose payload retention
-// erased are skipped. `protected_targets`: residents under a support measure (支援措置), as the
-// log names them ("mac:<hex>", registry::AskedTarget): each read that gave one of them out is a
-// support_measure finding of its own, for a person to check the business need of.
+// erased are skipped. `protected_targets`: each provision (resident.provide, done) that gave out
+// one of them on a day of its periods is a support_measure finding of its own, for a person to
+// check the business need of.
 Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_time,
                                     int64_t to_time, const ReviewSettings& settings = {},
-                                    const std::set<std::string>& protected_targets = {});
+                                    const ProtectedTargets& protected_targets = {});
 
 // --- Real time ---
 // The rules that can be decided as an operation happens, evaluated on counters kept per actor

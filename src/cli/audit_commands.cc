@@ -527,7 +527,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
   if (sub == "review") {
     std::optional<int64_t> from, to;
     if (!date("from", &from) || !date("to", &to)) return Usage(io, "--from/--to are dates");
-    auto findings = n.audit->Review(from.value_or(0), to.value_or(INT64_MAX), n.clock.TodayJst());
+    auto findings = n.audit->Review(from.value_or(0), to.value_or(INT64_MAX));
     if (!findings.ok()) return Fail(io, findings.status());
     Status st = record("audit.review", "from=" + args->Get("from").value_or("") + " to=" +
                                            args->Get("to").value_or(""),

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "audit/key_rotation.h"
+#include "core/clock.h"
 #include "registry/registry.h"  // ResidentTarget
 #include "registry/state_verify.h"
 #include "text/json.h"
@@ -325,12 +326,18 @@ Result<std::string> AuditDesk::Statement(const std::string& resident_code,
   return audit::StatementToJson(s);
 }
 
-Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time,
-                                                     const Date& today) const {
+Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time) const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(codes, reader->CodesUnderSupportMeasure(today.ToIso()));
-  std::set<std::string> protected_targets;
-  for (const auto& code : codes) protected_targets.insert(AskedTargetOf(code));
+  KAKUNIN_ASSIGN_OR_RETURN(measures, reader->ListSupportMeasures());
+  audit::ProtectedTargets protected_targets;
+  for (const auto& m : measures) {
+    audit::ProtectedPeriod period{m.since,
+                                  m.ended_at != 0 ? JstDate(m.ended_at).ToIso() : m.valid_until};
+    if (period.to > m.valid_until) period.to = m.valid_until;
+    // Under every code the person held: a read before a code change named the old one.
+    KAKUNIN_ASSIGN_OR_RETURN(codes, CodeChain(*reader, m.resident_code));
+    for (const auto& code : codes) protected_targets[AskedTargetOf(code)].push_back(period);
+  }
   return audit::Review(*reader, from_time, to_time, {}, protected_targets);
 }
 

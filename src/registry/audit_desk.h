@@ -121,9 +121,9 @@ class AuditDesk {
                                 const std::optional<std::string>& earlier) const;
 
   // audit::Review over entries with time in [from_time, to_time).
-  // `today` (JST): the support measures in force then make their residents' reads findings.
-  Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time,
-                                             const Date& today) const;
+  // Every support measure kept (in force, ended or lapsed) makes the provisions of its resident
+  // on its days findings, under every code the resident held.
+  Result<std::vector<audit::Finding>> Review(int64_t from_time, int64_t to_time) const;
 
   // audit::ExportArchive of entries with time in [from_time, to_time) to `out`.
   Result<audit::ArchiveSummary> Export(int64_t from_time, int64_t to_time, std::ostream& out) const;

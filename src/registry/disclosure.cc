@@ -411,6 +411,25 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   // not print the record it names, the first notice or a reprint. Otherwise one clerk could
   // register a request for anyone and walk away with their record and individual number.
   KAKUNIN_RETURN_IF_ERROR(SecondPerson(*row, op, actor, kAction, "the notice is printed"));
+  // 支援措置: the person's current address does not go to a legal representative at this desk
+  // while a measure protects them (in a case of child abuse the representative is usually the
+  // other party). The municipality holding the record decides such a request.
+  if (row->requester == "legal_representative") {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(person, reader->FindByResidentCode(row->resident_code));
+    if (person) {
+      KAKUNIN_ASSIGN_OR_RETURN(m, reader->SupportMeasureOf(person->person_id));
+      if (m && SupportMeasureInForce(*m, clock_->TodayJst().ToIso())) {
+        return Refuse(actor, kAction, row->purpose,
+                      Status::FailedPrecondition(
+                          "a notice to a legal representative is not issued here while a "
+                          "support measure (支援措置) protects the person: refer the request to "
+                          "the municipality holding the record")
+                          .WithReason("support_measure"),
+                      row->resident_code);
+      }
+    }
+  }
   const Purpose* purpose = purposes_->Find(row->purpose);
   ProvisionRequest req;
   req.resident_codes = {row->resident_code};

@@ -686,6 +686,29 @@ TEST_F(DisclosureTest, TheClerkWhoRegisteredARequestCannotPrintItsNotice) {
   ExpectVerified();
 }
 
+TEST_F(DisclosureTest, NoNoticeToALegalRepresentativeWhileASupportMeasureProtectsThePerson) {
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_cs_, "cs", code_, "2026-12-31").ok());
+  DisclosureInput in = Request(code_);
+  in.requester = "legal_representative";
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), in);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto refused = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().reason(), "support_measure");
+  EXPECT_THAT(refused.status().message(), Not(HasSubstr(code_)));
+  {
+    auto reader = store_->OpenReader();
+    EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
+  }
+  EXPECT_EQ(Entries("resident.provide").back().outcome, "refused:support_measure");
+  // The person themself gets their notice; so does the representative once the measure ended.
+  auto own = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(own.ok());
+  EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), own->id).ok());
+  ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_cs_, "cs", code_).ok());
+  EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+}
+
 TEST_F(DisclosureTest, AHaltedNodeOrARevokedCsGetsNoCorrectionRequests) {
   auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
   ASSERT_TRUE(made.ok());

@@ -76,8 +76,12 @@ Result<std::string> Gateway::SetSupportMeasure(const Client& cs, const std::stri
   e.outcome = "done";
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(row, SupportMeasureHolder(txn, cs, resident_code, today));
+    KAKUNIN_ASSIGN_OR_RETURN(before, txn.SupportMeasureOf(row.person_id));
     store::SupportMeasureRow m;
     m.person_id = row.person_id;
+    // An extension keeps the day the protection began; a new measure begins today.
+    m.since = before && SupportMeasureInForce(*before, today.ToIso()) ? before->since
+                                                                      : today.ToIso();
     m.valid_until = valid_until;
     m.municipality_code = cs.municipality_code;
     m.set_at = clock_->NowMicros();
@@ -107,12 +111,15 @@ Status Gateway::EndSupportMeasure(const Client& cs, const std::string& terminal,
   e.outcome = "done";
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(row, SupportMeasureHolder(txn, cs, resident_code, today));
-    KAKUNIN_ASSIGN_OR_RETURN(ended, txn.DeleteSupportMeasure(row.person_id));
-    if (!ended) {
-      return Status::NotFound("no support measure is set for this resident")
+    KAKUNIN_ASSIGN_OR_RETURN(m, txn.SupportMeasureOf(row.person_id));
+    if (!m || !SupportMeasureInForce(*m, today.ToIso())) {
+      return Status::NotFound("no support measure is in force for this resident")
           .WithReason("not_found");
     }
-    return Status::Ok();
+    // Kept, with the moment it ended: a later review still knows when the person was protected.
+    m->ended_at = clock_->NowMicros();
+    m->set_by = actor.id;
+    return txn.PutSupportMeasure(*m);
   });
   if (st.ok()) return st;
   if (Refused(st)) return RefuseClient(actor, kEnd, "", st, asked);

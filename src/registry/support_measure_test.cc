@@ -247,16 +247,16 @@ TEST_F(SupportMeasureTest, PurgeErasesTheMeasureWithTheRecord) {
     auto row = (*reader)->FindByResidentCode(codes_[1]);
     ASSERT_TRUE(row.ok() && *row);
     person = (*row)->person_id;
-    EXPECT_TRUE((*(*reader)->SupportMeasureUntil(person)).has_value());
+    EXPECT_TRUE((*(*reader)->SupportMeasureOf(person)).has_value());
   }
   clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
   auto done = registry_->Purge(Date::FromYmd(2176, 11, 22), false, host_);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ(done->removed_residents, 1);
   auto reader = store_->OpenReader();
-  auto until = (*reader)->SupportMeasureUntil(person);
-  ASSERT_TRUE(until.ok());
-  EXPECT_FALSE(until->has_value());
+  auto kept = (*reader)->SupportMeasureOf(person);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_FALSE(kept->has_value());
 }
 
 TEST_F(SupportMeasureTest, AuditReviewFlagsEveryReadOfAProtectedResident) {
@@ -266,7 +266,7 @@ TEST_F(SupportMeasureTest, AuditReviewFlagsEveryReadOfAProtectedResident) {
   ASSERT_TRUE(gateway_->Batch(Caller::ForClient(board_, "t"), {codes_[1], codes_[0]}, kSchoolAid)
                   .ok());  // a finding: the batch gave the protected resident out
   AuditDesk desk(store_.get(), log_.get(), cipher_.get());
-  auto findings = desk.Review(0, INT64_MAX, clock_.TodayJst());
+  auto findings = desk.Review(0, INT64_MAX);
   ASSERT_TRUE(findings.ok()) << findings.status().ToString();
   int flagged = 0;
   for (const auto& f : *findings) {
@@ -277,11 +277,35 @@ TEST_F(SupportMeasureTest, AuditReviewFlagsEveryReadOfAProtectedResident) {
     EXPECT_THAT(f.note, Not(HasSubstr(codes_[0])));
   }
   EXPECT_EQ(flagged, 2);
-  // Once the measure has ended, its reads are no longer singled out.
+  // Ended: the reads made while it protected the person stay findings; reads from the next day
+  // on are not.
   ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]).ok());
-  auto after = desk.Review(0, INT64_MAX, clock_.TodayJst());
+  clock_.Advance(int64_t{24} * 3600 * 1000000);
+  EXPECT_FALSE(Marked(codes_[0]));
+  auto after = desk.Review(0, INT64_MAX);
   ASSERT_TRUE(after.ok());
-  for (const auto& f : *after) EXPECT_NE(f.rule, "support_measure");
+  int still = 0;
+  for (const auto& f : *after) still += f.rule == "support_measure" ? 1 : 0;
+  EXPECT_EQ(still, 2);
+}
+
+TEST_F(SupportMeasureTest, AReadBeforeACodeChangeIsStillAFinding) {
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(30)).ok());
+  EXPECT_TRUE(Marked(codes_[0]));  // under the old code
+  // 甲府市 gives the person a new 住民票コード (as is done for a DV victim).
+  Notification change = Make(kKofu, 3, ChangeReason::kResidentCodeChanged, "1000000001",
+                             "10000000001");
+  change.kind = NotificationKind::kAmendment;
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000009");
+  ASSERT_TRUE(Apply(change));
+  const std::string new_code = change.new_resident_code->str();
+  EXPECT_TRUE(Marked(new_code));  // the measure follows the person
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto findings = desk.Review(0, INT64_MAX);
+  ASSERT_TRUE(findings.ok()) << findings.status().ToString();
+  int flagged = 0;
+  for (const auto& f : *findings) flagged += f.rule == "support_measure" ? 1 : 0;
+  EXPECT_EQ(flagged, 2);  // the read under the old code, and the one under the new
 }
 
 }  // namespace

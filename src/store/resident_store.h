@@ -154,14 +154,19 @@ struct PopulationRow {
 };
 
 // A 支援措置 (DV等支援措置: support measure for a victim of domestic violence, stalking or
-// child abuse) the municipality holding the person's record set, in force through valid_until
-// (registry/support_measure.h). One per person; no personal data beyond the person's id.
+// child abuse) the municipality holding the person's record set (registry/gateway.h
+// SetSupportMeasure). One per person: the current measure, or the last one (ended or lapsed),
+// kept so that a later review still knows when the person was protected. No personal data
+// beyond the person's id (and, when listed, their current code).
 struct SupportMeasureRow {
   int64_t person_id = 0;
+  std::string since;              // YYYY-MM-DD (JST): the first day of this unbroken measure
   std::string valid_until;        // YYYY-MM-DD (JST), inclusive
-  std::string municipality_code;  // who set it (the holder then)
+  int64_t ended_at = 0;           // µs since epoch when the municipality ended it; 0 if not
+  std::string municipality_code;  // who set it last (the holder then)
   int64_t set_at = 0;             // µs since epoch
   std::string set_by;             // the client's actor id
+  std::string resident_code;      // ListSupportMeasures only: the person's current code
 };
 
 // Reads of the resident aggregate (see RegistryReader).
@@ -180,11 +185,10 @@ class ResidentReader {
   // Active residents counted by municipality, sex and five-year age band on `as_of` (ages in
   // whole years: a birthday on `as_of` counts), in that order; no cell of zero.
   virtual Result<std::vector<PopulationRow>> Population(const Date& as_of) = 0;
-  // The last day of the person's support measure, if one was set (in force or lapsed).
-  virtual Result<std::optional<std::string>> SupportMeasureUntil(int64_t person_id) = 0;
-  // The current resident codes of the persons whose measure is in force on `today`
-  // (YYYY-MM-DD), in code order: what `audit review` flags reads of.
-  virtual Result<std::vector<std::string>> CodesUnderSupportMeasure(const std::string& today) = 0;
+  // The person's support measure (in force, ended or lapsed), if one was ever set.
+  virtual Result<std::optional<SupportMeasureRow>> SupportMeasureOf(int64_t person_id) = 0;
+  // Every person's, with their current code, in code order: what `audit review` flags reads of.
+  virtual Result<std::vector<SupportMeasureRow>> ListSupportMeasures() = 0;
   // Every active resident's current record, in resident-code order; stops at the first error
   // `fn` returns.
   virtual Status ForEachCurrentRecord(const std::function<Status(const CurrentRecordRow&)>& fn) {
@@ -253,12 +257,10 @@ class ResidentWriter {
   // An active person, other than `except_person`, holding this number MAC.
   virtual Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) = 0;
 
-  // As ResidentReader::SupportMeasureUntil, in the transaction.
-  virtual Result<std::optional<std::string>> SupportMeasureUntil(int64_t person_id) = 0;
-  // Sets (inserts or replaces) the person's measure.
+  // As ResidentReader::SupportMeasureOf, in the transaction.
+  virtual Result<std::optional<SupportMeasureRow>> SupportMeasureOf(int64_t person_id) = 0;
+  // Writes (inserts or replaces) the person's measure.
   virtual Status PutSupportMeasure(const SupportMeasureRow& row) = 0;
-  // Ends it; false if there was none.
-  virtual Result<bool> DeleteSupportMeasure(int64_t person_id) = 0;
   virtual Result<int64_t> InsertResident(const ResidentRow& row) = 0;  // returns person_id
   virtual Status UpdateResident(const ResidentRow& row) = 0;
   // Points a person at their latest version (after InsertVersion for a new person).

@@ -486,15 +486,16 @@ CREATE TABLE media_events (
 CREATE INDEX media_events_medium ON media_events (media_id, id);
 )sql"},
     {14, R"sql(
--- As on SQLite: the 支援措置 (DV等支援措置) in force for a person through valid_until.
+-- As on SQLite: a person's 支援措置 (DV等支援措置), current or last.
 CREATE TABLE support_measures (
   person_id int8 PRIMARY KEY,
+  since text COLLATE "C" NOT NULL CHECK (since ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'),
   valid_until text COLLATE "C" NOT NULL CHECK (valid_until ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'),
+  ended_at int8 NOT NULL,
   municipality_code text COLLATE "C" NOT NULL,
   set_at int8 NOT NULL,
   set_by text COLLATE "C" NOT NULL
 );
-CREATE INDEX support_measures_until ON support_measures (valid_until);
 )sql"},
 };
 
@@ -887,17 +888,20 @@ inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE status = 'removed' AND removed_at < $1";
 
 // --- support measures (support.cc) ---
-inline constexpr char kSupportMeasureUntil[] =
-    "SELECT valid_until FROM support_measures WHERE person_id = $1";
-inline constexpr char kCodesUnderSupportMeasure[] =
-    "SELECT r.resident_code FROM support_measures m JOIN residents r USING (person_id) "
-    "WHERE m.valid_until >= $1 ORDER BY r.resident_code";
+#define KAKUNIN_SUPPORT_COLUMNS \
+  "m.person_id, m.since, m.valid_until, m.ended_at, m.municipality_code, m.set_at, m.set_by"
+inline constexpr char kSupportMeasureOf[] =
+    "SELECT " KAKUNIN_SUPPORT_COLUMNS ", '' FROM support_measures m WHERE m.person_id = $1";
+inline constexpr char kListSupportMeasures[] =
+    "SELECT " KAKUNIN_SUPPORT_COLUMNS ", r.resident_code FROM support_measures m "
+    "JOIN residents r USING (person_id) ORDER BY r.resident_code";
+#undef KAKUNIN_SUPPORT_COLUMNS
 inline constexpr char kPutSupportMeasure[] =
-    "INSERT INTO support_measures (person_id, valid_until, municipality_code, set_at, set_by) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id) DO UPDATE SET "
-    "valid_until = EXCLUDED.valid_until, municipality_code = EXCLUDED.municipality_code, "
-    "set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by";
-inline constexpr char kDeleteSupportMeasure[] = "DELETE FROM support_measures WHERE person_id = $1";
+    "INSERT INTO support_measures (person_id, since, valid_until, ended_at, municipality_code, "
+    "set_at, set_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (person_id) DO UPDATE SET "
+    "since = EXCLUDED.since, valid_until = EXCLUDED.valid_until, ended_at = EXCLUDED.ended_at, "
+    "municipality_code = EXCLUDED.municipality_code, set_at = EXCLUDED.set_at, "
+    "set_by = EXCLUDED.set_by";
 
 // --- operation log ---
 inline constexpr char kGetResidentHead[] =

@@ -9,36 +9,48 @@
 #include "store/pg/schema.h"
 
 namespace kakunin::store::pg::detail {
+namespace {
 
-Result<std::optional<std::string>> PgReader::SupportMeasureUntil(int64_t person_id) {
-  return QueryOne<std::string>(db_.get(), kSupportMeasureUntil, Params().Int(person_id),
-                               [](const Rows& s, int i) { return s.Text(i, 0); });
+SupportMeasureRow ReadMeasure(const Rows& s, int i) {
+  SupportMeasureRow m;
+  m.person_id = s.Int(i, 0);
+  m.since = s.Text(i, 1);
+  m.valid_until = s.Text(i, 2);
+  m.ended_at = s.Int(i, 3);
+  m.municipality_code = s.Text(i, 4);
+  m.set_at = s.Int(i, 5);
+  m.set_by = s.Text(i, 6);
+  m.resident_code = s.Text(i, 7);
+  return m;
 }
 
-Result<std::vector<std::string>> PgReader::CodesUnderSupportMeasure(const std::string& today) {
-  return QueryAll<std::string>(db_.get(), kCodesUnderSupportMeasure, Params().Text(today),
-                               [](const Rows& s, int i) { return s.Text(i, 0); });
+}  // namespace
+
+Result<std::optional<SupportMeasureRow>> PgReader::SupportMeasureOf(int64_t person_id) {
+  return QueryOne<SupportMeasureRow>(db_.get(), kSupportMeasureOf, Params().Int(person_id),
+                                     ReadMeasure);
 }
 
-Result<std::optional<std::string>> PgTxn::SupportMeasureUntil(int64_t person_id) {
-  return QueryOne<std::string>(db_, kSupportMeasureUntil, Params().Int(person_id),
-                               [](const Rows& s, int i) { return s.Text(i, 0); });
+Result<std::vector<SupportMeasureRow>> PgReader::ListSupportMeasures() {
+  return QueryAll<SupportMeasureRow>(db_.get(), kListSupportMeasures, Params(), ReadMeasure);
+}
+
+Result<std::optional<SupportMeasureRow>> PgTxn::SupportMeasureOf(int64_t person_id) {
+  return QueryOne<SupportMeasureRow>(db_, kSupportMeasureOf, Params().Int(person_id),
+                                     ReadMeasure);
 }
 
 Status PgTxn::PutSupportMeasure(const SupportMeasureRow& row) {
   return db_
       ->Run(kPutSupportMeasure, Params()
                                     .Int(row.person_id)
+                                    .Text(row.since)
                                     .Text(row.valid_until)
+                                    .Int(row.ended_at)
                                     .Text(row.municipality_code)
                                     .Int(row.set_at)
                                     .Text(row.set_by))
       .status();
-}
-
-Result<bool> PgTxn::DeleteSupportMeasure(int64_t person_id) {
-  KAKUNIN_ASSIGN_OR_RETURN(changed, db_->Run(kDeleteSupportMeasure, Params().Int(person_id)));
-  return changed > 0;
 }
 
 }  // namespace kakunin::store::pg::detail

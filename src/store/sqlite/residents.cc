@@ -212,10 +212,12 @@ constexpr const char* kMergeResident[] = {
      "SELECT ?2, municipality_code FROM expected_moveouts WHERE person_id = ?1"),
     "DELETE FROM expected_moveouts WHERE person_id = ?1",
     // The later of the two measures holds (a measure protects; it is never shortened by a merge).
-    ("INSERT INTO support_measures (person_id, valid_until, municipality_code, set_at, set_by) "
-     "SELECT ?2, valid_until, municipality_code, set_at, set_by FROM support_measures "
-     "WHERE person_id = ?1 ON CONFLICT (person_id) DO UPDATE SET valid_until = "
-     "max(valid_until, excluded.valid_until)"),
+    ("INSERT INTO support_measures (person_id, since, valid_until, ended_at, municipality_code, "
+     "set_at, set_by) SELECT ?2, since, valid_until, ended_at, municipality_code, set_at, set_by "
+     "FROM support_measures WHERE person_id = ?1 ON CONFLICT (person_id) DO UPDATE SET "
+     "since = min(since, excluded.since), valid_until = max(valid_until, excluded.valid_until), "
+     "ended_at = CASE WHEN ended_at = 0 OR excluded.ended_at = 0 THEN 0 "
+     "ELSE max(ended_at, excluded.ended_at) END"),
     "DELETE FROM support_measures WHERE person_id = ?1",
     "DELETE FROM residents WHERE person_id = ?1",
 };

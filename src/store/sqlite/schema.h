@@ -501,18 +501,20 @@ CREATE TABLE media_events (
 CREATE INDEX media_events_medium ON media_events (media_id, id);
 )sql"},
     {14, R"sql(
--- 支援措置 (DV等支援措置): the measure the municipality holding a person's record set for them,
--- in force through valid_until (store/resident_store.h SupportMeasureRow). One per person;
--- erased with the person's record, carried over when two persons are merged.
+-- 支援措置 (DV等支援措置): the measure the municipality holding a person's record set for them
+-- (store/resident_store.h SupportMeasureRow): the current one, or the last (ended or lapsed),
+-- kept for the review. One per person; erased with the person's record, carried over when two
+-- persons are merged.
 CREATE TABLE support_measures (
   person_id INTEGER PRIMARY KEY,
+  since TEXT NOT NULL CHECK (since GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
   valid_until TEXT NOT NULL
     CHECK (valid_until GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+  ended_at INTEGER NOT NULL,
   municipality_code TEXT NOT NULL,
   set_at INTEGER NOT NULL,
   set_by TEXT NOT NULL
 ) STRICT;
-CREATE INDEX support_measures_until ON support_measures (valid_until);
 )sql"},
 };
 
@@ -895,15 +897,17 @@ inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE status = 'removed' AND removed_at < ?1";
 
 // --- support measures (support.cc) ---
-inline constexpr char kSupportMeasureUntil[] =
-    "SELECT valid_until FROM support_measures WHERE person_id = ?1";
-inline constexpr char kCodesUnderSupportMeasure[] =
-    "SELECT r.resident_code FROM support_measures m JOIN residents r USING (person_id) "
-    "WHERE m.valid_until >= ?1 ORDER BY r.resident_code";
+#define KAKUNIN_SUPPORT_COLUMNS \
+  "m.person_id, m.since, m.valid_until, m.ended_at, m.municipality_code, m.set_at, m.set_by"
+inline constexpr char kSupportMeasureOf[] =
+    "SELECT " KAKUNIN_SUPPORT_COLUMNS ", '' FROM support_measures m WHERE m.person_id = ?1";
+inline constexpr char kListSupportMeasures[] =
+    "SELECT " KAKUNIN_SUPPORT_COLUMNS ", r.resident_code FROM support_measures m "
+    "JOIN residents r USING (person_id) ORDER BY r.resident_code";
+#undef KAKUNIN_SUPPORT_COLUMNS
 inline constexpr char kPutSupportMeasure[] =
-    "INSERT OR REPLACE INTO support_measures "
-    "(person_id, valid_until, municipality_code, set_at, set_by) VALUES (?1, ?2, ?3, ?4, ?5)";
-inline constexpr char kDeleteSupportMeasure[] = "DELETE FROM support_measures WHERE person_id = ?1";
+    "INSERT OR REPLACE INTO support_measures (person_id, since, valid_until, ended_at, "
+    "municipality_code, set_at, set_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 // --- operation log ---
 inline constexpr char kGetResidentHead[] =

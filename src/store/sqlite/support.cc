@@ -11,42 +11,48 @@
 namespace kakunin::store::sqlite::detail {
 namespace {
 
-Result<std::optional<std::string>> UntilOf(Db* db, int64_t person_id) {
-  return QueryOne<std::string>(
-      db, kSupportMeasureUntil, [&](Stmt& s) { s.Bind(1, person_id); },
-      [](const Stmt& s) { return s.Text(0); });
+SupportMeasureRow ReadMeasure(const Stmt& s) {
+  SupportMeasureRow m;
+  m.person_id = s.Int(0);
+  m.since = s.Text(1);
+  m.valid_until = s.Text(2);
+  m.ended_at = s.Int(3);
+  m.municipality_code = s.Text(4);
+  m.set_at = s.Int(5);
+  m.set_by = s.Text(6);
+  m.resident_code = s.Text(7);
+  return m;
+}
+
+Result<std::optional<SupportMeasureRow>> MeasureOf(Db* db, int64_t person_id) {
+  return QueryOne<SupportMeasureRow>(
+      db, kSupportMeasureOf, [&](Stmt& s) { s.Bind(1, person_id); }, ReadMeasure);
 }
 
 }  // namespace
 
-Result<std::optional<std::string>> SqliteReader::SupportMeasureUntil(int64_t person_id) {
-  return UntilOf(db_.get(), person_id);
+Result<std::optional<SupportMeasureRow>> SqliteReader::SupportMeasureOf(int64_t person_id) {
+  return MeasureOf(db_.get(), person_id);
 }
 
-Result<std::vector<std::string>> SqliteReader::CodesUnderSupportMeasure(const std::string& today) {
-  return QueryAll<std::string>(
-      db_.get(), kCodesUnderSupportMeasure, [&](Stmt& s) { s.Bind(1, today); },
-      [](const Stmt& s) { return s.Text(0); });
+Result<std::vector<SupportMeasureRow>> SqliteReader::ListSupportMeasures() {
+  return QueryAll<SupportMeasureRow>(db_.get(), kListSupportMeasures, [](Stmt&) {}, ReadMeasure);
 }
 
-Result<std::optional<std::string>> SqliteTxn::SupportMeasureUntil(int64_t person_id) {
-  return UntilOf(db_, person_id);
+Result<std::optional<SupportMeasureRow>> SqliteTxn::SupportMeasureOf(int64_t person_id) {
+  return MeasureOf(db_, person_id);
 }
 
 Status SqliteTxn::PutSupportMeasure(const SupportMeasureRow& row) {
   KAKUNIN_PREPARE(s, db_, kPutSupportMeasure);
   return s.Bind(1, row.person_id)
-      .Bind(2, row.valid_until)
-      .Bind(3, row.municipality_code)
-      .Bind(4, row.set_at)
-      .Bind(5, row.set_by)
+      .Bind(2, row.since)
+      .Bind(3, row.valid_until)
+      .Bind(4, row.ended_at)
+      .Bind(5, row.municipality_code)
+      .Bind(6, row.set_at)
+      .Bind(7, row.set_by)
       .Exec();
-}
-
-Result<bool> SqliteTxn::DeleteSupportMeasure(int64_t person_id) {
-  KAKUNIN_PREPARE(s, db_, kDeleteSupportMeasure);
-  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, person_id).Exec());
-  return db_->Changes() > 0;
 }
 
 }  // namespace kakunin::store::sqlite::detail

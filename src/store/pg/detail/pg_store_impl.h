@@ -54,8 +54,8 @@ class PgReader final : public RegistryReader {
                                                    bool include_removed) override;
   Result<SearchResult> Search(const SearchQuery& q) override;
   Result<std::vector<PopulationRow>> Population(const Date& as_of) override;
-  Result<std::optional<std::string>> SupportMeasureUntil(int64_t person_id) override;
-  Result<std::vector<std::string>> CodesUnderSupportMeasure(const std::string& today) override;
+  Result<std::optional<SupportMeasureRow>> SupportMeasureOf(int64_t person_id) override;
+  Result<std::vector<SupportMeasureRow>> ListSupportMeasures() override;
   Result<std::vector<VersionRow>> History(int64_t person_id) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<StoreStats> Stats() override;
@@ -198,9 +198,8 @@ class PgTxn : public RegistryTxn {
   Result<int64_t> RekeyResidents(const std::function<std::string(std::string_view)>& key) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override;
-  Result<std::optional<std::string>> SupportMeasureUntil(int64_t person_id) override;
+  Result<std::optional<SupportMeasureRow>> SupportMeasureOf(int64_t person_id) override;
   Status PutSupportMeasure(const SupportMeasureRow& row) override;
-  Result<bool> DeleteSupportMeasure(int64_t person_id) override;
   Result<int64_t> InsertResident(const ResidentRow& row) override;
   Status UpdateResident(const ResidentRow& row) override;
   Result<int64_t> InsertVersion(const VersionRow& v) override;
