@@ -163,35 +163,6 @@ class DisclosureTest : public testing::RegistryFixture {
     return in;
   }
 
-  std::vector<audit::AuditEntry> Entries(const std::string& action) {
-    auto reader = store_->OpenReader();
-    EXPECT_TRUE(reader.ok());
-    store::AuditQuery q;
-    q.action = action;
-    auto rows = (*reader)->SearchAudit(q);
-    EXPECT_TRUE(rows.ok());
-    std::vector<audit::AuditEntry> out;
-    for (const auto& r : *rows) {
-      auto e = audit::DecodeStoredEntry(r);
-      EXPECT_TRUE(e.ok());
-      if (e.ok()) out.push_back(*e);
-    }
-    return out;
-  }
-
-  // Every payload of the log, concatenated: for "never in clear" checks.
-  std::string AllPayloads() {
-    auto reader = store_->OpenReader();
-    store::AuditQuery q;
-    q.limit = 100000;
-    auto rows = (*reader)->SearchAudit(q);
-    std::string all;
-    for (const auto& r : *rows) {
-      all += r.payload.value_or("") + r.targets.value_or("") + r.actor + r.action + r.purpose;
-    }
-    return all;
-  }
-
   std::string PdfText(const std::string& pdf) {
     const std::string path = (dir_ / ("notice-" + std::to_string(++pdfs_) + ".pdf")).string();
     std::ofstream(path, std::ios::binary) << pdf;
@@ -296,7 +267,7 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   EXPECT_GE(check.entries, 3);  // two notifications, the board's read
 
   // The log names the resident by MAC only, and the whole log still verifies.
-  const std::string all = AllPayloads();
+  const std::string all = AllLogText();
   EXPECT_THAT(all, Not(HasSubstr(code_)));
   EXPECT_THAT(all, Not(HasSubstr(number_)));
   ExpectVerified();
@@ -351,7 +322,7 @@ TEST_F(DisclosureTest, OnlyAnOperatorNominatedForTheDeskServesItAndEveryRefusalI
     EXPECT_EQ(r.status().reason(), "not_nominated") << who;
     EXPECT_EQ(desk_->List(Load(who), As(who)).status().reason(), "not_nominated") << who;
   }
-  auto refused = Entries("disclosure.receive");
+  auto refused = LogEntries("disclosure.receive");
   ASSERT_EQ(refused.size(), 3u);
   for (const auto& e : refused) {
     EXPECT_EQ(e.outcome, "refused:not_nominated");
@@ -375,7 +346,7 @@ TEST_F(DisclosureTest, OnlyAnOperatorNominatedForTheDeskServesItAndEveryRefusalI
   // Nothing was provided to anyone on a refusal.
   auto reader = store_->OpenReader();
   EXPECT_EQ((*reader)->Provisions(code_)->size(), 1u);  // the board's only
-  EXPECT_THAT(AllPayloads(), Not(HasSubstr(code_)));
+  EXPECT_THAT(AllLogText(), Not(HasSubstr(code_)));
   ExpectVerified();
 }
 
@@ -398,7 +369,7 @@ TEST_F(DisclosureTest, ASuspensionOrAHaltBetweenRequestAndNoticeStopsTheNotice) 
   auto row = (*reader)->FindDisclosure(made->id);
   EXPECT_EQ((*row)->status, "received");
   int refusals = 0;
-  for (const auto& e : Entries("resident.provide")) refusals += e.outcome.starts_with("refused:");
+  for (const auto& e : LogEntries("resident.provide")) refusals += e.outcome.starts_with("refused:");
   EXPECT_EQ(refusals, 2);
   ExpectVerified();
 }
@@ -422,7 +393,7 @@ TEST_F(DisclosureTest, FromAprilTheDeskNeedsThisFiscalYearsTraining) {
   EXPECT_EQ(r.status().reason(), "training_required");
   auto reader = store_->OpenReader();
   EXPECT_TRUE((*reader)->ListDisclosures(10)->empty());
-  EXPECT_EQ(Entries("disclosure.receive").back().outcome, "refused:training_required");
+  EXPECT_EQ(LogEntries("disclosure.receive").back().outcome, "refused:training_required");
 }
 
 TEST_F(DisclosureTest, AMalformedRequestIsRefusedByFieldAndChangesNothing) {
@@ -441,10 +412,10 @@ TEST_F(DisclosureTest, AMalformedRequestIsRefusedByFieldAndChangesNothing) {
   }
   auto reader = store_->OpenReader();
   EXPECT_TRUE((*reader)->ListDisclosures(10)->empty());
-  for (const auto& e : Entries("disclosure.receive")) {
+  for (const auto& e : LogEntries("disclosure.receive")) {
     EXPECT_EQ(e.outcome, "refused:invalid_request");
   }
-  EXPECT_THAT(AllPayloads(), Not(HasSubstr("abc")));
+  EXPECT_THAT(AllLogText(), Not(HasSubstr("abc")));
 }
 
 TEST_F(DisclosureTest, ACorrectionGoesToTheMunicipalityHoldingTheRecordAndNoOtherCaller) {
@@ -513,10 +484,10 @@ TEST_F(DisclosureTest, ACorrectionGoesToTheMunicipalityHoldingTheRecordAndNoOthe
   auto row = (*reader)->FindCorrection(*id);
   ASSERT_TRUE(row.ok() && *row);
   EXPECT_THAT((*row)->details_sealed, Not(HasSubstr("戸籍")));
-  const std::string all = AllPayloads();
+  const std::string all = AllLogText();
   EXPECT_THAT(all, Not(HasSubstr("戸籍")));
   EXPECT_THAT(all, Not(HasSubstr(code_)));
-  EXPECT_EQ(Entries("correction.refer").back().targets.size(), 0u);  // the last fetch: none left
+  EXPECT_EQ(LogEntries("correction.refer").back().targets.size(), 0u);  // the last fetch: none left
   ExpectVerified();
 }
 
@@ -561,7 +532,7 @@ TEST_F(DisclosureTest, ThePrintoutRegisterIsForSecurityManagersAndAuditors) {
   EXPECT_TRUE(desk_->Printouts(Load("sm"), As("sm")).ok());
   EXPECT_TRUE(desk_->Printouts(Load("aud"), As("aud")).ok());
   EXPECT_EQ(desk_->Printouts(Load("clerk"), As("clerk")).status().reason(), "not_permitted");
-  EXPECT_EQ(Entries("printout.list").size(), 3u);
+  EXPECT_EQ(LogEntries("printout.list").size(), 3u);
 }
 
 TEST_F(DisclosureTest, ARequestPastItsDueDayIsOverdueAndRetentionErasesOldRequests) {
@@ -643,7 +614,7 @@ TEST_F(DisclosureTest, TheClerkWhoRegisteredARequestCannotPrintItsNotice) {
     EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
     EXPECT_EQ((*(*reader)->FindDisclosure(made->id))->status, "received");
   }
-  auto refused = Entries("resident.provide");
+  auto refused = LogEntries("resident.provide");
   ASSERT_FALSE(refused.empty());
   EXPECT_EQ(refused.back().outcome, "refused:two_person_rule");
   ASSERT_EQ(refused.back().targets.size(), 1u);
@@ -658,7 +629,7 @@ TEST_F(DisclosureTest, TheClerkWhoRegisteredARequestCannotPrintItsNotice) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->documents, 2);
   // Looking at the request is in the resident's chain too (by MAC).
-  auto shown = Entries("disclosure.show");
+  auto shown = LogEntries("disclosure.show");
   ASSERT_FALSE(shown.empty());
   ASSERT_EQ(shown.back().targets.size(), 1u);
   EXPECT_EQ(shown.back().targets[0], AskedTarget(*cipher_, code_));
@@ -700,7 +671,7 @@ TEST_F(DisclosureTest, NoNoticeToALegalRepresentativeWhileASupportMeasureProtect
     auto reader = store_->OpenReader();
     EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
   }
-  EXPECT_EQ(Entries("resident.provide").back().outcome, "refused:support_measure");
+  EXPECT_EQ(LogEntries("resident.provide").back().outcome, "refused:support_measure");
   // The person themself gets their notice; so does the representative once the measure ended.
   auto own = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
   ASSERT_TRUE(own.ok());
@@ -725,7 +696,7 @@ TEST_F(DisclosureTest, AHaltedNodeOrARevokedCsGetsNoCorrectionRequests) {
   auto revoked = desk_->Corrections(kofu_cs_, "t");
   EXPECT_EQ(revoked.status().code(), StatusCode::kPermissionDenied);
   int refusals = 0;
-  for (const auto& e : Entries("correction.refer")) refusals += e.outcome.starts_with("refused:");
+  for (const auto& e : LogEntries("correction.refer")) refusals += e.outcome.starts_with("refused:");
   EXPECT_EQ(refusals, 2);
   ExpectVerified();
 }

@@ -62,39 +62,10 @@ class MediaTest : public testing::RegistryFixture {
     return {};
   }
 
-  std::vector<audit::AuditEntry> Entries(const std::string& action) {
-    auto reader = store_->OpenReader();
-    EXPECT_TRUE(reader.ok());
-    store::AuditQuery q;
-    q.action = action;
-    q.limit = 100000;
-    auto rows = (*reader)->SearchAudit(q);
-    EXPECT_TRUE(rows.ok());
-    std::vector<audit::AuditEntry> out;
-    for (const auto& r : *rows) {
-      auto e = audit::DecodeStoredEntry(r);
-      EXPECT_TRUE(e.ok());
-      if (e.ok()) out.push_back(*e);
-    }
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
-    return out;
-  }
-
   std::vector<std::string> Outcomes(const std::string& action) {
     std::vector<std::string> out;
-    for (const auto& e : Entries(action)) out.push_back(e.outcome + " " + e.conditions);
+    for (const auto& e : LogEntries(action)) out.push_back(e.outcome + " " + e.conditions);
     return out;
-  }
-
-  std::string AllPayloads() {
-    auto reader = store_->OpenReader();
-    store::AuditQuery q;
-    q.limit = 100000;
-    auto rows = (*reader)->SearchAudit(q);
-    std::string all;
-    for (const auto& r : *rows) all += r.payload.value_or("") + r.actor + r.action + r.purpose;
-    return all;
   }
 
   size_t EventCount() {
@@ -166,7 +137,7 @@ TEST_F(MediaTest, TakenOutReturnedDisposedInThatOrderOnly) {
                           "refused:conflict " + m + " event=returned",
                           "refused:conflict " + m + " event=disposed"));
   // The notes stay in the register: the seven-year log names the medium and the event only.
-  std::string log = AllPayloads();
+  std::string log = AllLogText();
   for (const char* note : {kOut, kBack, kDestroyed}) EXPECT_THAT(log, Not(HasSubstr(note)));
   EXPECT_THAT(log, Not(HasSubstr("監査委員")));
 }
@@ -223,13 +194,13 @@ TEST_F(MediaTest, MalformedCallsChangeNothingAndAreRecorded) {
   }
   EXPECT_EQ(EventCount(), 0u);
   EXPECT_EQ(Get(id).custody, "stored");
-  auto entries = Entries("media.custody");
+  auto entries = LogEntries("media.custody");
   ASSERT_EQ(entries.size(), std::size(cases));
   // An event the desk does not know is not echoed into the log.
   EXPECT_EQ(entries[0].conditions, "media=" + std::to_string(id) + " event=(invalid)");
   EXPECT_EQ(entries[0].outcome, "refused:invalid_request");
   EXPECT_EQ(entries.back().outcome, "refused:not_found");
-  std::string log = AllPayloads();
+  std::string log = AllLogText();
   EXPECT_THAT(log, Not(HasSubstr("lent")));
   EXPECT_THAT(log, Not(HasSubstr("12345678901")));
   // A well-formed medium can still be taken out afterwards.

@@ -83,33 +83,6 @@ class SupportMeasureTest : public testing::RegistryFixture {
     return r.ok() && r->support_measure;
   }
 
-  std::vector<audit::AuditEntry> Entries(const std::string& action) {
-    auto reader = store_->OpenReader();
-    store::AuditQuery q;
-    q.action = action;
-    q.limit = 100000;
-    auto rows = (*reader)->SearchAudit(q);
-    EXPECT_TRUE(rows.ok());
-    std::vector<audit::AuditEntry> out;
-    for (const auto& r : *rows) {
-      auto e = audit::DecodeStoredEntry(r);
-      if (e.ok()) out.push_back(*e);
-    }
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
-    return out;
-  }
-
-  std::string AllPayloads() {
-    auto reader = store_->OpenReader();
-    store::AuditQuery q;
-    q.limit = 100000;
-    auto rows = (*reader)->SearchAudit(q);
-    std::string all;
-    for (const auto& r : *rows) all += r.payload.value_or("") + r.actor + r.action + r.purpose;
-    return all;
-  }
-
   Actor host_{"os:test", "test"};
   Client board_, kofu_, fuji_;
   std::vector<std::string> codes_;
@@ -172,8 +145,8 @@ TEST_F(SupportMeasureTest, ItLapsesAfterItsLastDayAndCanBeEndedOrExtended) {
   auto again = gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]);
   EXPECT_EQ(again.reason(), "not_found");
   std::vector<std::string> outcomes;
-  for (const auto& e : Entries("support_measure.set")) outcomes.push_back(e.outcome + " " + e.conditions);
-  for (const auto& e : Entries("support_measure.end")) outcomes.push_back(e.outcome);
+  for (const auto& e : LogEntries("support_measure.set")) outcomes.push_back(e.outcome + " " + e.conditions);
+  for (const auto& e : LogEntries("support_measure.end")) outcomes.push_back(e.outcome);
   EXPECT_THAT(outcomes, ::testing::ElementsAre("done valid_until=" + Day(-1),
                                                "done valid_until=" + Day(kMaxSupportMeasureDays),
                                                "done", "refused:not_found"));
@@ -213,14 +186,14 @@ TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything)
 
   // Every refusal is recorded, naming the code by its keyed MAC, never in clear.
   int refused = 0;
-  for (const auto& e : Entries("support_measure.set")) {
+  for (const auto& e : LogEntries("support_measure.set")) {
     if (e.outcome.rfind("refused:", 0) != 0) continue;
     ++refused;
     ASSERT_EQ(e.targets.size(), 1u) << e.outcome;
     EXPECT_EQ(e.targets[0].rfind("mac:", 0), 0u) << e.targets[0];
   }
   EXPECT_EQ(refused, 6);
-  const std::string log = AllPayloads();
+  const std::string log = AllLogText();
   for (const auto& code : codes_) EXPECT_THAT(log, Not(HasSubstr(code)));
 }
 

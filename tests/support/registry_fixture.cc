@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "crypto/keys.h"
@@ -81,6 +82,43 @@ Notification RegistryFixture::Make(const std::string& municipality, uint64_t seq
 }
 
 bool RegistryFixture::OnPostgres() { return kakunin::testing::TestStoreKind() == "postgresql"; }
+
+std::vector<audit::AuditEntry> RegistryFixture::LogEntries(const std::string& action) {
+  std::vector<audit::AuditEntry> out;
+  auto reader = store_->OpenReader();
+  EXPECT_TRUE(reader.ok());
+  if (!reader.ok()) return out;
+  store::AuditQuery q;
+  q.action = action;
+  q.limit = 1000000;
+  auto rows = (*reader)->SearchAudit(q);
+  EXPECT_TRUE(rows.ok());
+  if (!rows.ok()) return out;
+  for (const auto& r : *rows) {
+    auto e = audit::DecodeStoredEntry(r);
+    EXPECT_TRUE(e.ok()) << "entry " << r.seq;
+    if (e.ok()) out.push_back(*e);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
+  return out;
+}
+
+std::string RegistryFixture::AllLogText() {
+  auto reader = store_->OpenReader();
+  EXPECT_TRUE(reader.ok());
+  if (!reader.ok()) return "";
+  store::AuditQuery q;
+  q.limit = 1000000;
+  auto rows = (*reader)->SearchAudit(q);
+  EXPECT_TRUE(rows.ok());
+  if (!rows.ok()) return "";
+  std::string all;
+  for (const auto& r : *rows) {
+    all += r.payload.value_or("") + r.targets.value_or("") + r.actor + r.action + r.purpose;
+  }
+  return all;
+}
 
 Status RegistryFixture::TamperDatabase(const std::string& sql) {
   if (!OnPostgres()) {

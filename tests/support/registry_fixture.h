@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "audit/log.h"
 #include "audit/signer.h"
@@ -56,6 +57,13 @@ class RegistryFixture : public ::testing::Test {
   // Runs SQL on the database behind the store's back, as an administrator could (the tamper
   // tests): on the SQLite file, or through psql on this test's PostgreSQL schema.
   Status TamperDatabase(const std::string& sql);
+
+  // The operation log's entries of `action`, decoded, oldest first (a decoding failure fails the
+  // test).
+  std::vector<audit::AuditEntry> LogEntries(const std::string& action);
+  // Everything of the log that could hold text, concatenated (payloads, targets, actors,
+  // actions, purposes): what a "never in clear" check searches.
+  std::string AllLogText();
 
   std::string prefix_;
   std::string pg_schema_;  // on PostgreSQL: this test's schema
