@@ -58,17 +58,6 @@ Status NotNominated() {
 
 // The CS's certificate still registered and not revoked, and the node not halted, as this
 // transaction sees them.
-Status CsStillServed(store::RegistryTxn& txn, const Client& cs) {
-  KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
-  if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
-  KAKUNIN_ASSIGN_OR_RETURN(client, txn.FindClient(cs.spki_sha256));
-  if (!client || client->revoked_at != 0) {
-    return Status::PermissionDenied("the client certificate was revoked")
-        .WithReason("client_revoked");
-  }
-  return Status::Ok();
-}
-
 Status NoSuchRequest() {
   return Status::NotFound("no such disclosure request").WithReason("not_found");
 }
@@ -804,7 +793,7 @@ Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(
   // As for an answer and any provision: a halted node, or a certificate revoked a moment ago,
   // hands out nothing — checked in the transaction that records the referral.
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) {
-    return CsStillServed(txn, cs);
+    return detail::CsStillServed(txn, cs);
   });
   if (!st.ok()) {
     if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
@@ -848,7 +837,7 @@ Status DisclosureDesk::AnswerCorrection(const Client& cs, const std::string& ter
   e.outcome = "done";
   const int64_t now = clock_->NowMicros();
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_RETURN_IF_ERROR(CsStillServed(txn, cs));
+    KAKUNIN_RETURN_IF_ERROR(detail::CsStillServed(txn, cs));
     return txn.AnswerCorrection(id, outcome, now, actor.id);
   });
   if (!st.ok() && (st.code() == StatusCode::kPermissionDenied ||

@@ -26,13 +26,7 @@ Status NotHeld() {
 // successor after a merger). Returns the person.
 Result<store::ResidentRow> SupportMeasureHolder(store::RegistryTxn& txn, const Client& cs,
                                                 const std::string& code, Date today) {
-  KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
-  if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
-  KAKUNIN_ASSIGN_OR_RETURN(client, txn.FindClient(cs.spki_sha256));
-  if (!client || client->revoked_at != 0) {
-    return Status::PermissionDenied("the client certificate was revoked")
-        .WithReason("client_revoked");
-  }
+  KAKUNIN_RETURN_IF_ERROR(detail::CsStillServed(txn, cs));
   KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindByResidentCode(code));
   if (!row || row->status != store::ResidentStatus::kActive ||
       !LocalGovTable::Builtin().SpeaksFor(cs.municipality_code, row->municipality_code, today)) {

@@ -29,6 +29,17 @@ bool IsRefusal(const Status& st) {
          st.reason() == "halted";
 }
 
+Status CsStillServed(store::RegistryTxn& txn, const Client& cs) {
+  KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
+  if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
+  KAKUNIN_ASSIGN_OR_RETURN(client, txn.FindClient(cs.spki_sha256));
+  if (!client || client->revoked_at != 0) {
+    return Status::PermissionDenied("the client certificate was revoked")
+        .WithReason("client_revoked");
+  }
+  return Status::Ok();
+}
+
 audit::AuditEntry ReadEntry(const Actor& actor, const char* action, const std::string& purpose) {
   audit::AuditEntry e;
   e.actor = actor.id;

@@ -10,6 +10,7 @@
 #include "core/date.h"
 #include "core/status.h"
 #include "crypto/field_cipher.h"
+#include "registry/gateway.h"
 #include "registry/registry.h"
 #include "store/registry_store.h"
 
@@ -28,6 +29,11 @@ Result<bool> TakeExpectedMoveOutFor(store::RegistryTxn& txn, int64_t person_id,
 // What a refused read is (recorded as such): a bad request, a caller without the right, or a
 // halt found inside the recording transaction. Anything else is a failure, not a decision.
 bool IsRefusal(const Status& st);
+
+// What a municipal CS acting on a resident needs of the node, checked in the transaction that
+// records the act: the node not halted (reason halted), the CS still registered and not revoked
+// (client_revoked).
+Status CsStillServed(store::RegistryTxn& txn, const Client& cs);
 
 // The operation-log entry of a read, before its targets, conditions and outcome are set.
 audit::AuditEntry ReadEntry(const Actor& actor, const char* action, const std::string& purpose);
