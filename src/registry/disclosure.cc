@@ -411,9 +411,10 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
       if (m && SupportMeasureInForce(*m, clock_->TodayJst().ToIso())) {
         return Refuse(actor, kAction, row->purpose,
                       Status::FailedPrecondition(
-                          "a notice to a legal representative is not issued here while a "
-                          "support measure (支援措置) protects the person: refer the request to "
-                          "the municipality holding the record")
+                          "支援措置の対象者です。法定代理人への通知書はこの窓口では交付しません"
+                          "（住民票のある市町村が判断します） / a notice to a legal "
+                          "representative is not issued here while a support measure protects "
+                          "the person: refer the request to the municipality holding the record")
                           .WithReason("support_measure"),
                       row->resident_code);
       }
