@@ -153,5 +153,19 @@ for bad in "${new:0:10}" "$bad_digit" "x${new:1}"; do
 done
 passed=$((passed + 1))
 
+# A statement's own entry names the code asked about by its keyed MAC and nothing more: not
+# ":found" for a resident the node holds, nor ":missing" for one it does not (a statement is made
+# for any valid code; the entry must not say which the node holds).
+"$bin" audit statement --data "$tmp/node" --resident "$old" --out "$tmp/st-own.json" 2> /dev/null \
+  || fail "no statement for a held code"
+nobody=$("$bin" generate --count 1 --seed 123 | sed 's/.*"resident_code":"\([0-9]*\)".*/\1/')
+"$bin" audit statement --data "$tmp/node" --resident "$nobody" --out "$tmp/st-none2.json" \
+  2> /dev/null || fail "no statement for a code nobody holds"
+"$bin" audit search --data "$tmp/node" --action audit.statement > "$tmp/out" 2> /dev/null
+[ "$(grep -c '"targets":\["mac:[0-9a-f]\{64\}"\]' "$tmp/out")" -eq "$(wc -l < "$tmp/out")" ] \
+  || fail "a statement entry says found or missing: $(cat "$tmp/out")"
+[ "$(wc -l < "$tmp/out")" -ge 2 ] || fail "statement entries: $(cat "$tmp/out")"
+passed=$((passed + 1))
+
 "$bin" audit verify --data "$tmp/node" > /dev/null || fail "the log does not verify"
 echo "audit_cli: $passed groups passed"
