@@ -331,9 +331,9 @@ Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t
   KAKUNIN_ASSIGN_OR_RETURN(measures, reader->ListSupportMeasures());
   audit::ProtectedTargets protected_targets;
   for (const auto& m : measures) {
+    // A measure is ended only while in force, so the day it ended is never after its last day.
     audit::ProtectedPeriod period{m.since,
                                   m.ended_at != 0 ? JstDate(m.ended_at).ToIso() : m.valid_until};
-    if (period.to > m.valid_until) period.to = m.valid_until;
     // Under every code the person held: a read before a code change named the old one.
     KAKUNIN_ASSIGN_OR_RETURN(codes, CodeChain(*reader, m.resident_code));
     for (const auto& code : codes) protected_targets[AskedTargetOf(code)].push_back(period);

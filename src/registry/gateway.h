@@ -45,11 +45,6 @@ struct Client {
   Actor ActorAt(const std::string& terminal) const;
 };
 
-// Whether `m` protects its person on `today` (YYYY-MM-DD, JST): not ended, through its last day.
-inline bool SupportMeasureInForce(const store::SupportMeasureRow& m, const std::string& today) {
-  return m.ended_at == 0 && m.valid_until >= today;
-}
-
 // How far ahead a support measure may run: a year (支援措置 is decided for one year at a time),
 // plus the month before its end in which the municipality takes an extension.
 inline constexpr int kMaxSupportMeasureDays = 366 + 31;

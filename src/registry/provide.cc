@@ -109,7 +109,7 @@ Result<bool> Registry::SupportMeasureMark(store::RegistryReader& reader, int64_t
   // person, and without the address there is nothing for the recipient to hold back.
   if (std::find(items.begin(), items.end(), "address") == items.end()) return false;
   KAKUNIN_ASSIGN_OR_RETURN(m, reader.SupportMeasureOf(person_id));
-  return m.has_value() && m->ended_at == 0 && m->valid_until >= clock_->TodayJst().ToIso();
+  return m.has_value() && SupportMeasureInForce(*m, clock_->TodayJst().ToIso());
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(

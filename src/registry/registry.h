@@ -54,6 +54,11 @@ bool IsValidPurposeId(std::string_view purpose);
 // empty (writes name no purpose).
 std::string LoggedPurpose(const PurposeCatalogue* catalogue, std::string_view purpose);
 
+// Whether `m` protects its person on `today` (YYYY-MM-DD, JST): not ended, through its last day.
+inline bool SupportMeasureInForce(const store::SupportMeasureRow& m, const std::string& today) {
+  return m.ended_at == 0 && m.valid_until >= today;
+}
+
 // A resident as shown to a caller, individual number decrypted.
 struct ResidentView {
   store::ResidentRow row;
