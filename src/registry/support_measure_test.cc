@@ -281,5 +281,64 @@ TEST_F(SupportMeasureTest, AReadBeforeACodeChangeIsStillAFinding) {
   EXPECT_EQ(flagged, 2);  // the read under the old code, and the one under the new
 }
 
+// Two rows found to be one person are merged (the national node: a code change overtaken by a
+// move-in under the new code). One of the two measures holds, whole: a measure in force on
+// either row stays in force, and an ended one is never revived by the other's later day.
+TEST_F(SupportMeasureTest, AMergeKeepsOneMeasureWholeAndNeverRevivesAnEndedOne) {
+  auto person = [&](const std::string& code) {
+    auto reader = store_->OpenReader();
+    auto row = (*reader)->FindByResidentCode(code);
+    EXPECT_TRUE(row.ok() && row->has_value());
+    return (*row)->person_id;
+  };
+  const int64_t a = person(codes_[0]), b = person(codes_[1]), c = person(codes_[2]);
+  auto measure = [&](int64_t pid, const std::string& until, int64_t ended_at,
+                     const std::string& municipality) {
+    store::SupportMeasureRow m;
+    m.person_id = pid;
+    m.since = Day(-60);
+    m.valid_until = until;
+    m.ended_at = ended_at;
+    m.municipality_code = municipality;
+    m.set_at = 1;
+    m.set_by = "tls:cs";
+    return m;
+  };
+  auto merged = [&](int64_t from, int64_t into) {
+    std::optional<store::SupportMeasureRow> out;
+    EXPECT_TRUE(store_
+                    ->Write([&](store::RegistryTxn& txn) -> Status {
+                      KAKUNIN_RETURN_IF_ERROR(txn.MergeResident(from, into).status());
+                      KAKUNIN_ASSIGN_OR_RETURN(m, txn.SupportMeasureOf(into));
+                      out = m;
+                      KAKUNIN_ASSIGN_OR_RETURN(gone, txn.SupportMeasureOf(from));
+                      EXPECT_FALSE(gone.has_value());
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  };
+  auto put = [&](const store::SupportMeasureRow& m) {
+    ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) { return txn.PutSupportMeasure(m); })
+                    .ok());
+  };
+  const std::string today = Day(0);
+  // An ended measure with a later day, into a lapsed one: nothing comes back in force.
+  put(measure(a, Day(100), 5, kKofu));
+  put(measure(b, Day(-1), 0, kFujiyoshida));
+  auto m = merged(a, b);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_FALSE(SupportMeasureInForce(*m, today));
+  // One in force, into an ended one: the one in force holds, whole (its day, its municipality).
+  put(measure(c, Day(40), 0, kFujiyoshida));
+  put(measure(b, Day(300), 7, kKofu));
+  m = merged(c, b);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_TRUE(SupportMeasureInForce(*m, today));
+  EXPECT_EQ(m->valid_until, Day(40));
+  EXPECT_EQ(m->municipality_code, kFujiyoshida);
+  EXPECT_EQ(m->ended_at, 0);
+}
+
 }  // namespace
 }  // namespace kakunin::registry

@@ -305,14 +305,14 @@ constexpr const char* kMergeResident[] = {
      "SELECT $2, municipality_code FROM expected_moveouts WHERE person_id = $1 "
      "ON CONFLICT DO NOTHING"),
     "DELETE FROM expected_moveouts WHERE person_id = $1",
-    // The later of the two measures holds (a measure protects; it is never shortened by a merge).
+    // As on SQLite: one of the two measures holds, whole (one not ended, then the later day).
+    ("DELETE FROM support_measures WHERE person_id = $2 AND EXISTS (SELECT 1 FROM "
+     "support_measures f WHERE f.person_id = $1 AND ((f.ended_at = 0) > "
+     "(support_measures.ended_at = 0) OR ((f.ended_at = 0) = (support_measures.ended_at = 0) "
+     "AND f.valid_until > support_measures.valid_until)))"),
     ("INSERT INTO support_measures (person_id, since, valid_until, ended_at, municipality_code, "
      "set_at, set_by) SELECT $2, since, valid_until, ended_at, municipality_code, set_at, set_by "
-     "FROM support_measures WHERE person_id = $1 ON CONFLICT (person_id) DO UPDATE SET "
-     "since = LEAST(support_measures.since, EXCLUDED.since), "
-     "valid_until = GREATEST(support_measures.valid_until, EXCLUDED.valid_until), "
-     "ended_at = CASE WHEN support_measures.ended_at = 0 OR EXCLUDED.ended_at = 0 THEN 0 "
-     "ELSE GREATEST(support_measures.ended_at, EXCLUDED.ended_at) END"),
+     "FROM support_measures WHERE person_id = $1 ON CONFLICT (person_id) DO NOTHING"),
     "DELETE FROM support_measures WHERE person_id = $1",
     "DELETE FROM residents WHERE person_id = $1",
 };

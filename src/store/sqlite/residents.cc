@@ -211,13 +211,16 @@ constexpr const char* kMergeResident[] = {
     ("INSERT OR IGNORE INTO expected_moveouts (person_id, municipality_code) "
      "SELECT ?2, municipality_code FROM expected_moveouts WHERE person_id = ?1"),
     "DELETE FROM expected_moveouts WHERE person_id = ?1",
-    // The later of the two measures holds (a measure protects; it is never shortened by a merge).
-    ("INSERT INTO support_measures (person_id, since, valid_until, ended_at, municipality_code, "
-     "set_at, set_by) SELECT ?2, since, valid_until, ended_at, municipality_code, set_at, set_by "
-     "FROM support_measures WHERE person_id = ?1 ON CONFLICT (person_id) DO UPDATE SET "
-     "since = min(since, excluded.since), valid_until = max(valid_until, excluded.valid_until), "
-     "ended_at = CASE WHEN ended_at = 0 OR excluded.ended_at = 0 THEN 0 "
-     "ELSE max(ended_at, excluded.ended_at) END"),
+    // One of the two measures holds, whole: one not ended before one ended, then the later
+    // last day (so a measure in force on either row stays in force, and an ended one is never
+    // revived by the other's later day). The other row goes.
+    ("DELETE FROM support_measures WHERE person_id = ?2 AND EXISTS (SELECT 1 FROM "
+     "support_measures f WHERE f.person_id = ?1 AND ((f.ended_at = 0) > "
+     "(support_measures.ended_at = 0) OR ((f.ended_at = 0) = (support_measures.ended_at = 0) "
+     "AND f.valid_until > support_measures.valid_until)))"),
+    ("INSERT OR IGNORE INTO support_measures (person_id, since, valid_until, ended_at, "
+     "municipality_code, set_at, set_by) SELECT ?2, since, valid_until, ended_at, "
+     "municipality_code, set_at, set_by FROM support_measures WHERE person_id = ?1"),
     "DELETE FROM support_measures WHERE person_id = ?1",
     "DELETE FROM residents WHERE person_id = ?1",
 };
