@@ -23,6 +23,11 @@ struct OutboxRow {
   int64_t outbox_id = 0;  // the prefecture's forwarding sequence (increasing, never reused)
   int64_t created_at = 0;
   VersionRow version;
+  // A support measure's change (ResidentWriter::EnqueueSupportMeasure) rather than the
+  // version: the municipality that set or ended it, and its last day (nullopt: ended). The
+  // version is then the person's current one when the measure changed, and names them.
+  std::optional<std::string> measure_municipality;
+  std::optional<std::string> measure_until;
 };
 
 // What is waiting for the national node. No personal data.

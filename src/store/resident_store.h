@@ -280,6 +280,13 @@ class ResidentWriter {
   }
   // Queues a version for the national node (the link delivers it, in outbox order).
   virtual Status EnqueueOutbox(int64_t version_id, int64_t at) = 0;
+  // Queues a change of a person's support measure for the national node, in the same order:
+  // set through `valid_until` (YYYY-MM-DD), or ended (nullopt), by `municipality_code`.
+  // `version_id` is the person's current version, which names them (its current code) when
+  // the row is sent; the row holds no personal data of its own.
+  virtual Status EnqueueSupportMeasure(int64_t version_id, int64_t at,
+                                       const std::string& municipality_code,
+                                       const std::optional<std::string>& valid_until) = 0;
 
   // Bulk import progress (registry/import.h). The defaults serve stores without a bulk path.
   virtual Result<std::optional<ImportBatchRow>> ImportedBatch(int64_t run, int64_t batch) {

@@ -18,7 +18,7 @@ constexpr char kOutboxAfter[] =
     "SELECT v.version_id, v.person_id, v.municipality_code, v.sequence, v.kind, v.reason, "
     "v.change_date, v.resident_code, v.sealed_number, v.name, v.name_kana, v.former_surname, "
     "v.alias, v.sex, v.birth_date, v.address, v.new_resident_code, v.applied_at, "
-    "v.superseded_at, o.outbox_id, o.created_at "
+    "v.superseded_at, o.outbox_id, o.created_at, o.measure_municipality, o.measure_until "
     "FROM outbox o JOIN versions v ON v.version_id = o.version_id "
     "WHERE o.outbox_id > $1 ORDER BY o.outbox_id LIMIT $2";
 constexpr char kBacklog[] =
@@ -62,6 +62,8 @@ Result<std::vector<OutboxRow>> PgReader::OutboxAfter(int64_t after, int limit) {
                                r.version = ReadVersion(s, i);
                                r.outbox_id = s.Int(i, 19);
                                r.created_at = s.Int(i, 20);
+                               r.measure_municipality = s.OptionalText(i, 21);
+                               r.measure_until = s.OptionalText(i, 22);
                                return r;
                              });
 }

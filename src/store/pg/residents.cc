@@ -471,6 +471,17 @@ Status PgTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
   return db_->DeferBatched(kEnqueueOutbox, Params().Int(version_id).Int(at), kOutboxInserts);
 }
 
+Status PgTxn::EnqueueSupportMeasure(int64_t version_id, int64_t at,
+                                    const std::string& municipality_code,
+                                    const std::optional<std::string>& valid_until) {
+  // Not batched: sending it sends the batched rows before it, so the numbers keep the order.
+  return db_->Defer(kEnqueueSupportMeasure, Params()
+                                                .Int(version_id)
+                                                .Int(at)
+                                                .Text(municipality_code)
+                                                .OptionalText(valid_until));
+}
+
 Result<PurgeCounts> PgTxn::Purge(int64_t superseded_before, int64_t removed_before, bool dry_run) {
   cache_.Clear();  // removed residents go
   PurgeCounts c;

@@ -497,6 +497,18 @@ CREATE TABLE support_measures (
   set_by text COLLATE "C" NOT NULL
 );
 )sql"},
+    {15, R"sql(
+-- As on SQLite: a support measure's change travels the link in order with the records.
+ALTER TABLE outbox ADD COLUMN measure_municipality text COLLATE "C"
+  CHECK (measure_municipality IS NULL OR measure_municipality ~ '^[0-9]{6}$');
+ALTER TABLE outbox ADD COLUMN measure_until text COLLATE "C"
+  CHECK (measure_until IS NULL OR measure_until ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$');
+INSERT INTO outbox (version_id, created_at, measure_municipality, measure_until)
+  SELECT r.version_id, (extract(epoch FROM clock_timestamp()) * 1000000)::int8, m.municipality_code, m.valid_until
+  FROM support_measures m JOIN residents r ON r.person_id = m.person_id
+  WHERE m.ended_at = 0 AND m.valid_until >= to_char(now() AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD') AND r.status = 'active'
+  ORDER BY m.set_at, m.person_id;
+)sql"},
 };
 
 // --- media register ---
@@ -825,6 +837,9 @@ inline constexpr char kRecordCodeChange[] =
     "INSERT INTO code_changes (old_code, new_code, person_id, changed_at) VALUES ($1, $2, $3, $4)";
 inline constexpr char kEnqueueOutbox[] =
     "INSERT INTO outbox (version_id, created_at) VALUES ($1, $2)";
+inline constexpr char kEnqueueSupportMeasure[] =
+    "INSERT INTO outbox (version_id, created_at, measure_municipality, measure_until) "
+    "VALUES ($1, $2, $3, $4)";
 
 // --- search: a driving fragment and filters, each a constant; see PgReader::Search, which
 // numbers the placeholders (?) as it joins the fragments ---

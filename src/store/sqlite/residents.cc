@@ -361,6 +361,17 @@ Status SqliteTxn::EnqueueOutbox(int64_t version_id, int64_t at) {
   return s.Bind(1, version_id).Bind(2, at).Exec();
 }
 
+Status SqliteTxn::EnqueueSupportMeasure(int64_t version_id, int64_t at,
+                                        const std::string& municipality_code,
+                                        const std::optional<std::string>& valid_until) {
+  KAKUNIN_PREPARE(s, db_, kEnqueueSupportMeasure);
+  return s.Bind(1, version_id)
+      .Bind(2, at)
+      .Bind(3, municipality_code)
+      .BindOptional(4, valid_until)
+      .Exec();
+}
+
 Result<PurgeCounts> SqliteTxn::Purge(int64_t superseded_before, int64_t removed_before,
                                      bool dry_run) {
   PurgeCounts c;

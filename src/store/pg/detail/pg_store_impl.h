@@ -208,6 +208,9 @@ class PgTxn : public RegistryTxn {
   Status RecordCodeChange(const std::string& old_code, const std::string& new_code,
                           int64_t person_id, int64_t at) override;
   Status EnqueueOutbox(int64_t version_id, int64_t at) override;
+  Status EnqueueSupportMeasure(int64_t version_id, int64_t at,
+                               const std::string& municipality_code,
+                               const std::optional<std::string>& valid_until) override;
   Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
                             bool dry_run) override;
   Result<std::vector<std::pair<int64_t, int64_t>>> PurgeableVersions(
