@@ -29,6 +29,7 @@ int64_t MetaNumber(const std::optional<std::string>& v) {
   return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
 }
 constexpr size_t kMaxText = 1000;  // bytes of a name, alias or address on the wire
+constexpr char kSupportMeasureKind[] = "support_measure";
 
 bool IsDigits(std::string_view s, size_t n) {
   return s.size() == n &&
@@ -97,7 +98,63 @@ bool IsResidentCode(std::string_view s, ResidentCodeCheck check) {
   return ResidentCode::Parse(s, check, &error).has_value();
 }
 
+// The members every change has, checked the same way whatever its kind.
+Status ParseCommon(const text::JsonValue& v, ResidentCodeCheck check, ForwardedChange* c) {
+  KAKUNIN_ASSIGN_OR_RETURN(seq, IntMember(v, "sequence", 1, INT64_MAX));
+  c->sequence = seq;
+  KAKUNIN_ASSIGN_OR_RETURN(muni, TextMember(v, "municipality_code", 6));
+  if (!IsDigits(muni, 6) ||
+      LocalGovCheckDigit(std::string_view(muni).substr(0, 5)) != muni[5] - '0' ||
+      PrefectureOfMunicipality(muni) == 0) {
+    return Bad("municipality_code");
+  }
+  c->municipality_code = std::move(muni);
+  KAKUNIN_ASSIGN_OR_RETURN(cd, TextMember(v, "change_date", 10));
+  auto date = ParseIsoDate(cd).date;
+  if (!date || date->ToIso() != cd) return Bad("change_date");
+  c->change_date = std::move(cd);
+  KAKUNIN_ASSIGN_OR_RETURN(code, TextMember(v, "resident_code", 11));
+  if (!IsResidentCode(code, check)) return Bad("resident_code");
+  c->resident_code = std::move(code);
+  KAKUNIN_ASSIGN_OR_RETURN(applied_at, IntMember(v, "applied_at", 0, INT64_MAX));
+  c->applied_at = applied_at;
+  return Status::Ok();
+}
+
+// A support measure's change (kind "support_measure"): who set or ended it, for whom, and
+// through which day. Nothing of the record travels with it.
+Result<ForwardedChange> ParseMeasureChange(const text::JsonValue& v, ResidentCodeCheck check) {
+  KAKUNIN_RETURN_IF_ERROR(OnlyMembers(v,
+                                      {"sequence", "municipality_code", "kind", "reason",
+                                       "change_date", "resident_code", "valid_until", "applied_at"},
+                                      "change"));
+  ForwardedChange c;
+  c.kind = kSupportMeasureKind;
+  KAKUNIN_RETURN_IF_ERROR(ParseCommon(v, check, &c));
+  KAKUNIN_ASSIGN_OR_RETURN(reason, TextMember(v, "reason", 3));
+  if (reason != "set" && reason != "end") return Bad("reason");
+  c.reason = std::move(reason);
+  KAKUNIN_ASSIGN_OR_RETURN(until, OptionalTextMember(v, "valid_until", 10));
+  // A set names its last day, an end none. Any well-formed day: how far ahead a measure may
+  // reach is the prefecture node's rule (its clock, its release), and a batch refused here
+  // for it would stop that prefecture's link for good; a day already past is simply not in
+  // force.
+  if (until.has_value() != (c.reason == "set")) return Bad("valid_until");
+  if (until) {
+    auto day = ParseIsoDate(*until).date;
+    if (!day || day->ToIso() != *until) return Bad("valid_until");
+  }
+  c.valid_until = std::move(until);
+  return c;
+}
+
 Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck check) {
+  if (v.is_object()) {
+    const text::JsonValue* kind = v.Find("kind");
+    if (kind != nullptr && kind->is_string() && kind->text() == kSupportMeasureKind) {
+      return ParseMeasureChange(v, check);
+    }
+  }
   KAKUNIN_RETURN_IF_ERROR(OnlyMembers(
       v,
       {"sequence", "municipality_code", "municipal_sequence", "kind", "reason", "change_date",
@@ -105,15 +162,7 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck 
        "birth_date", "address", "new_resident_code", "applied_at"},
       "change"));
   ForwardedChange c;
-  KAKUNIN_ASSIGN_OR_RETURN(seq, IntMember(v, "sequence", 1, INT64_MAX));
-  c.sequence = seq;
-  KAKUNIN_ASSIGN_OR_RETURN(muni, TextMember(v, "municipality_code", 6));
-  if (!IsDigits(muni, 6) ||
-      LocalGovCheckDigit(std::string_view(muni).substr(0, 5)) != muni[5] - '0' ||
-      PrefectureOfMunicipality(muni) == 0) {
-    return Bad("municipality_code");
-  }
-  c.municipality_code = std::move(muni);
+  KAKUNIN_RETURN_IF_ERROR(ParseCommon(v, check, &c));
   KAKUNIN_ASSIGN_OR_RETURN(mseq, IntMember(v, "municipal_sequence", 1, INT64_MAX));
   c.municipal_sequence = mseq;
   KAKUNIN_ASSIGN_OR_RETURN(kind, TextMember(v, "kind", 20));
@@ -126,12 +175,6 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck 
   // the kind, the record the reason.
   if (!parsed_reason || KindOf(*parsed_reason) != *parsed_kind) return Bad("reason");
   c.reason = std::move(reason);
-  KAKUNIN_ASSIGN_OR_RETURN(cd, TextMember(v, "change_date", 10));
-  if (!ParseIsoDate(cd).date) return Bad("change_date");
-  c.change_date = std::move(cd);
-  KAKUNIN_ASSIGN_OR_RETURN(code, TextMember(v, "resident_code", 11));
-  if (!IsResidentCode(code, check)) return Bad("resident_code");
-  c.resident_code = std::move(code);
   KAKUNIN_ASSIGN_OR_RETURN(number, TextMember(v, "individual_number", 12));
   ErrorCode number_error;
   if (!IndividualNumber::Parse(number, &number_error)) return Bad("individual_number");
@@ -161,8 +204,6 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck 
     return Bad("new_resident_code");
   }
   c.new_resident_code = std::move(new_code);
-  KAKUNIN_ASSIGN_OR_RETURN(applied_at, IntMember(v, "applied_at", 0, INT64_MAX));
-  c.applied_at = applied_at;
   return c;
 }
 
@@ -199,6 +240,22 @@ namespace {
 // One change as the wire carries it (EncodeForwardBatch, ForwardedChangeMac).
 void AppendChange(const ForwardedChange& c, std::string* out) {
   std::string& o = *out;
+  if (c.kind == kSupportMeasureKind) {
+    o += "{\"sequence\":" + std::to_string(c.sequence) + ",\"municipality_code\":";
+    text::AppendJsonString(c.municipality_code, &o);
+    o += ",\"kind\":";
+    text::AppendJsonString(c.kind, &o);
+    o += ",\"reason\":";
+    text::AppendJsonString(c.reason, &o);
+    o += ",\"change_date\":";
+    text::AppendJsonString(c.change_date, &o);
+    o += ",\"resident_code\":";
+    text::AppendJsonString(c.resident_code, &o);
+    o += ",\"valid_until\":";
+    AppendOptional(c.valid_until, &o);
+    o += ",\"applied_at\":" + std::to_string(c.applied_at) + "}";
+    return;
+  }
   o += "{\"sequence\":" + std::to_string(c.sequence) + ",\"municipality_code\":";
   text::AppendJsonString(c.municipality_code, &o);
   o += ",\"municipal_sequence\":" + std::to_string(c.municipal_sequence) + ",\"kind\":";
@@ -415,8 +472,57 @@ Status NationalDesk::RecordUnreadable(const Client& client, std::string_view rea
       [&](store::RegistryTxn& txn) { return log_->Append(txn, std::move(e)).status(); });
 }
 
+Status NationalDesk::ApplyMeasure(store::RegistryTxn& txn, const ForwardedChange& c,
+                                  int prefecture, const Actor& actor, int64_t now,
+                                  int64_t* conflicts) const {
+  audit::AuditEntry e = EntryOf(actor, "link.apply");
+  std::string outcome = "done";
+  int64_t stored = 0;
+  KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(c.resident_code));
+  if (!person) {
+    // Its record never reached this node (or retention erased it): nobody to mark.
+    outcome = "conflict:not_found";
+  } else if (person->municipality_code.compare(0, 2, c.municipality_code, 0, 2) != 0) {
+    // A prefecture decides for its own residents only. The person's record is held elsewhere
+    // now (a move that overtook the measure): the municipality holding it decides anew, and a
+    // measure in force here stays until it lapses or that prefecture ends it.
+    outcome = "conflict:wrong_municipality";
+  } else {
+    KAKUNIN_ASSIGN_OR_RETURN(before, txn.SupportMeasureOf(person->person_id));
+    // In force as the prefecture saw it on the day of the change (the link may have been down
+    // across the measure's last day): an extension keeps the day it began on both nodes.
+    const bool in_force = before && SupportMeasureInForce(*before, c.change_date);
+    if (c.valid_until) {
+      store::SupportMeasureRow m;
+      m.person_id = person->person_id;
+      m.since = in_force ? before->since : c.change_date;
+      m.valid_until = *c.valid_until;
+      m.municipality_code = c.municipality_code;
+      m.set_at = now;
+      m.set_by = actor.id;
+      KAKUNIN_RETURN_IF_ERROR(txn.PutSupportMeasure(m));
+      stored = 1;
+    } else if (in_force) {
+      before->ended_at = now;
+      before->set_by = actor.id;
+      KAKUNIN_RETURN_IF_ERROR(txn.PutSupportMeasure(*before));
+      stored = 1;
+    }
+    // An end of a measure no longer in force here (it lapsed) changes nothing.
+  }
+  if (outcome.starts_with("conflict:")) ++*conflicts;
+  e.targets.push_back(ResidentTarget(*cipher_, c.resident_code, person.has_value()));
+  e.conditions = std::to_string(prefecture) + "#" + std::to_string(c.sequence) + " " +
+                 c.municipality_code + " support_measure." + c.reason;
+  if (c.valid_until) e.conditions += " valid_until=" + *c.valid_until;
+  e.result_count = stored;
+  e.outcome = outcome;
+  return log_->Append(txn, std::move(e)).status();
+}
+
 Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
                                  const Actor& actor, int64_t now, int64_t* conflicts) const {
+  if (c.kind == kSupportMeasureKind) return ApplyMeasure(txn, c, prefecture, actor, now, conflicts);
   store::VersionRow v;
   v.municipality_code = c.municipality_code;
   v.sequence = c.municipal_sequence;
@@ -714,6 +820,19 @@ Result<ForwardBatch> LinkOutbox::Next(int64_t after, int limit) const {
     const store::VersionRow& v = r.version;
     ForwardedChange c;
     c.sequence = r.outbox_id;
+    if (r.measure_municipality) {
+      // A support measure's change: the person named by the code their current version gives
+      // them (nothing else of the record travels, and no number is opened).
+      c.municipality_code = *r.measure_municipality;
+      c.kind = kSupportMeasureKind;
+      c.reason = r.measure_until ? "set" : "end";
+      c.change_date = JstDate(r.created_at).ToIso();
+      c.resident_code = v.new_resident_code ? *v.new_resident_code : v.resident_code;
+      c.valid_until = r.measure_until;
+      c.applied_at = r.created_at;
+      b.changes.push_back(std::move(c));
+      continue;
+    }
     c.municipality_code = v.municipality_code;
     c.municipal_sequence = v.sequence;
     c.kind = v.kind;

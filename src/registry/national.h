@@ -18,6 +18,12 @@
 //                 "name_kana": "...", "former_surname": null, "alias": null, "sex": "male",
 //                 "birth_date": "1980-01-02", "address": "...", "new_resident_code": null,
 //                 "applied_at": 1767225600000000}, ...]}
+//   A support measure's change (支援措置, docs/support-measures.md) is a change of its own kind,
+//   in the same order, carrying no record: {"sequence", "municipality_code" (who set or ended
+//   it), "kind": "support_measure", "reason": "set" | "end", "change_date" (the day, JST),
+//   "resident_code" (the person's current code), "valid_until" (the last day; null for an
+//   end), "applied_at"}. Applied when the person's current record here is registered in the
+//   sending prefecture; otherwise set aside (conflict:not_found, conflict:wrong_municipality).
 //   `after` is the last sequence the sender knows acknowledged or, if higher, the last it
 //   purged (LinkOutbox::PurgedThrough): the point below which it holds nothing it could send
 //   again. Every change's sequence (the prefecture's outbox id) is greater than the one before
@@ -104,6 +110,9 @@ struct ForwardedChange {
   std::string address;
   std::optional<std::string> new_resident_code;
   int64_t applied_at = 0;  // when the prefecture node applied it (µs): the lag's start
+  // kind "support_measure" (reason "set" or "end"): the last day of a measure set, nullopt
+  // for an end. Such a change carries no record: the members after resident_code are empty.
+  std::optional<std::string> valid_until;
 };
 
 struct ForwardBatch {
@@ -189,6 +198,9 @@ class NationalDesk {
  private:
   Status ApplyChange(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
                      const Actor& actor, int64_t now, int64_t* conflicts) const;
+  // A support measure's change (kind "support_measure"; docs/support-measures.md).
+  Status ApplyMeasure(store::RegistryTxn& txn, const ForwardedChange& c, int prefecture,
+                      const Actor& actor, int64_t now, int64_t* conflicts) const;
   Status Refuse(const Actor& actor, const ForwardBatch& batch, const Status& why) const;
   // Joins `from` into `into` (one person under two codes): every version of `from` passes to
   // `into` as history and `entry` commits them again under `into`'s id.

@@ -283,6 +283,7 @@ class NationalTest : public ::testing::Test {
       if (b->changes.empty()) return;
       auto r = Post(national, client, *b);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->conflict, 0) << "a reused sequence: nothing of the batch was applied";
       ASSERT_TRUE(pref->outbox->Acknowledge(r->acknowledged, r->applied, Actor{"os:t", "h"}).ok());
     }
     FAIL() << "did not drain";
@@ -1565,6 +1566,263 @@ TEST_F(NationalTest, AMunicipalCsNeitherRegistersWithNorNotifiesTheNationalNode)
   EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 0);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries"), entries + 1);
   EXPECT_EQ(EntriesHolding(national, "notification.refused", "refused:not_permitted"), 1);
+}
+
+// 支援措置 over the link (docs/support-measures.md): a measure set or ended by the holding
+// municipality reaches the national node in order with the records, and the national node's
+// answers holding the address carry the mark while it is in force there.
+class NationalSupportMeasureTest : public NationalTest {
+ protected:
+  // A prefecture node's CS of `municipality`, registered there; `gateway` is kept for the test.
+  Client RegisterCs(TestNode* pref, const std::string& municipality, char spki) {
+    gateways_.push_back(std::make_unique<Gateway>(pref->registry.get(), &catalogue(), &clock_,
+                                                  pref->config.prefecture));
+    Client cs;
+    cs.spki_sha256 = std::string(64, spki);
+    cs.kind = ClientKind::kMunicipalCs;
+    cs.name = "CS";
+    cs.municipality_code = municipality;
+    EXPECT_TRUE(gateways_.back()->Register(cs, Actor{"os:test", "host"}).ok());
+    return cs;
+  }
+  Gateway& gateway() { return *gateways_.back(); }
+
+  // Whether `node` answers the record of `code` with its address marked.
+  static bool Marked(TestNode* node, const std::string& code) {
+    auto reader = node->store->OpenReader();
+    EXPECT_TRUE(reader.ok());
+    ProvisionRequest req;
+    req.resident_codes = {code};
+    req.purpose = "board.school_aid";
+    req.provision_kind = "別表第六";
+    req.recipient = "agency:test";
+    req.items = {"name", "address"};
+    auto r = node->registry->Provide(**reader, req, Actor{"os:test", "host"});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r.ok() && (*r)[0].found);
+    return r.ok() && (*r)[0].support_measure;
+  }
+
+  std::string Day(int days_from_today) {
+    return Date::FromDays(clock_.TodayJst().ToDays() + days_from_today).ToIso();
+  }
+
+  std::vector<std::unique_ptr<Gateway>> gateways_;
+};
+
+TEST_F(NationalSupportMeasureTest, ASetAndAnEndReachTheNationalNodeInOrder) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  Register(national, c19);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  const std::string other = ResidentCode::FromTenDigits("1000000002").str();
+  const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", code, Day(30)).ok());
+  // A change of the record after the measure goes after it, in the outbox's order.
+  Apply(yamanashi, kKofu, ChangeReason::kMovedWithin, "1000000001", "10000000001");
+
+  auto batch = yamanashi->outbox->Next(0, 10);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->changes.size(), 4u);
+  const ForwardedChange& m = batch->changes[2];
+  EXPECT_EQ(m.kind, "support_measure");
+  EXPECT_EQ(m.reason, "set");
+  EXPECT_EQ(m.resident_code, code);
+  EXPECT_EQ(m.municipality_code, kKofu);
+  EXPECT_EQ(m.valid_until, Day(30));
+  EXPECT_EQ(m.change_date, Day(0));
+  // Nothing of the record travels with it: no number opened, no name, no address.
+  EXPECT_TRUE(m.individual_number.empty() && m.name.empty() && m.address.empty());
+  const std::string wire = EncodeForwardBatch(*batch);
+  EXPECT_NE(wire.find("\"kind\":\"support_measure\",\"reason\":\"set\""), std::string::npos);
+  EXPECT_EQ(batch->changes[3].kind, "amendment");
+
+  Drain(yamanashi, national, c19);
+  EXPECT_TRUE(Marked(national, code));
+  EXPECT_FALSE(Marked(national, other));
+  EXPECT_TRUE(Marked(yamanashi, code));
+  // The national node's review lists its read of the protected person, and only that one.
+  {
+    AuditDesk desk(national->store.get(), national->log.get(), national->cipher.get());
+    auto findings = desk.Review(0, INT64_MAX);
+    ASSERT_TRUE(findings.ok()) << findings.status().ToString();
+    int flagged = 0;
+    for (const auto& f : *findings) flagged += f.rule == "support_measure" ? 1 : 0;
+    EXPECT_EQ(flagged, 1);
+  }
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "support_measure.set"), 1);
+  // Named by keyed MAC only, as every link entry.
+  EXPECT_EQ(EntriesHolding(national, "link.apply", code), 0);
+
+  // A resend after a lost answer is a duplicate, applied once.
+  auto again = Post(national, c19, *batch);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->duplicates, 4);
+  EXPECT_EQ(again->applied, 0);
+
+  // Extended, then ended: the national node follows.
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", code, Day(200)).ok());
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM support_measures WHERE valid_until = '" +
+                                Day(200) + "' AND since = '" + Day(0) + "'"),
+            1);
+  ASSERT_TRUE(gateway().EndSupportMeasure(kofu, "cs", code).ok());
+  Drain(yamanashi, national, c19);
+  EXPECT_FALSE(Marked(national, code));
+  EXPECT_FALSE(Marked(yamanashi, code));
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "support_measure.end"), 1);
+  // Kept, ended, for the national node's own review.
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM support_measures WHERE ended_at > 0"), 1);
+  audit::VerifyReport v = Verified(national);
+  EXPECT_TRUE(v.ok) << v.problem;
+}
+
+TEST_F(NationalSupportMeasureTest, AMeasureFollowsTheCodeChangeThatCameBeforeIt) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  Register(national, c19);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Notification change = testing::RegistryFixture::Make(
+      kKofu, 0, ChangeReason::kResidentCodeChanged, "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000077");
+  ApplyMade(yamanashi, change);
+  const std::string new_code = change.new_resident_code->str();
+  const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", new_code, Day(10)).ok());
+  auto batch = yamanashi->outbox->Next(0, 10);
+  ASSERT_TRUE(batch.ok() && batch->changes.size() == 3u);
+  EXPECT_EQ(batch->changes[2].resident_code, new_code);
+  Drain(yamanashi, national, c19);
+  EXPECT_TRUE(Marked(national, new_code));
+  // One measure, the person's (not a second row under the old code).
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM support_measures"), 1);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:"), 0);
+}
+
+TEST_F(NationalSupportMeasureTest, APrefectureCannotMarkAnotherPrefecturesResident) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001");
+  Drain(tokyo, national, c13);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  const std::string mine = ResidentCode::FromTenDigits("1000000001").str();
+  const std::string theirs = ResidentCode::FromTenDigits("2000000001").str();
+  const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", mine, Day(30)).ok());
+  Drain(yamanashi, national, c19);
+  ASSERT_TRUE(Marked(national, mine));
+  ASSERT_FALSE(Marked(national, theirs));
+
+  // A forged measure change from 山梨県 for 東京都's resident, under numbers its own outbox
+  // will not give out (a forging node's, or a buggy one's): set aside, the link goes on.
+  ForwardedChange forged;
+  forged.sequence = 1000;
+  forged.municipality_code = kKofu;
+  forged.kind = "support_measure";
+  forged.reason = "set";
+  forged.change_date = Day(0);
+  forged.resident_code = theirs;
+  forged.valid_until = Day(30);
+  forged.applied_at = clock_.NowMicros();
+  ForwardBatch batch;
+  batch.prefecture = 19;
+  batch.after = *yamanashi->outbox->Acknowledged();
+  batch.changes.push_back(forged);
+  auto r = Post(national, c19, batch);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->applied, 1);  // its number is used up: the link goes on
+  EXPECT_EQ(r->conflicts, 1);
+  EXPECT_FALSE(Marked(national, theirs));
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:wrong_municipality"), 1);
+  // ... and a code nobody holds is set aside too.
+  batch.after = 1000;
+  batch.changes[0].sequence = 1001;
+  batch.changes[0].resident_code = ResidentCode::FromTenDigits("1000000099").str();
+  r = Post(national, c19, batch);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->conflicts, 1);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:not_found"), 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM support_measures"), 1);  // 山梨県's own only
+  // A measure change of another prefecture's municipality refuses the whole batch.
+  batch.changes[0].sequence = 1002;
+  batch.changes[0].municipality_code = kShinjuku;
+  batch.changes[0].resident_code = mine;
+  batch.changes[0].reason = "end";
+  batch.changes[0].valid_until.reset();
+  r = Post(national, c19, batch);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "sender_mismatch");
+  EXPECT_TRUE(Marked(national, mine));
+
+  // Nor can 東京都 end 山梨県's resident's measure.
+  ForwardBatch end;
+  end.prefecture = 13;
+  end.after = *tokyo->outbox->Acknowledged();
+  batch.changes[0].sequence = end.after + 1;
+  end.changes.push_back(batch.changes[0]);
+  r = Post(national, c13, end);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->conflicts, 1);
+  EXPECT_TRUE(Marked(national, mine));
+
+  // 山梨県's own end, numbered after what the national node applied, still ends it.
+  ASSERT_TRUE(yamanashi->outbox->SkipNumbers(1000, Actor{"os:test", "host"}).ok());
+  ASSERT_TRUE(gateway().EndSupportMeasure(kofu, "cs", mine).ok());
+  Drain(yamanashi, national, c19);
+  EXPECT_FALSE(Marked(national, mine));
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "support_measure.end"), 2);  // 東京都's, then its
+}
+
+TEST_F(NationalSupportMeasureTest, TheWireIsStrictAboutAMeasureChange) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", code, Day(30)).ok());
+  auto b = yamanashi->outbox->Next(1, 1);
+  ASSERT_TRUE(b.ok() && b->changes.size() == 1u);
+  const std::string good = EncodeForwardBatch(*b);
+  auto parse = [](const std::string& s) -> Status {
+    auto j = text::ParseJson(s);
+    if (!j.ok()) return j.status();
+    return ParseForwardBatch(*j).status();
+  };
+  ASSERT_TRUE(parse(good).ok()) << good;
+  auto changed = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) s.replace(at, from.size(), to);
+    return s;
+  };
+  const std::string until = "\"valid_until\":\"" + Day(30) + "\"";
+  for (const std::string& bad : {
+           changed(until, "\"valid_until\":null"),                       // a set names its day
+           changed("\"reason\":\"set\"", "\"reason\":\"end\""),         // an end names none
+           changed("\"reason\":\"set\"", "\"reason\":\"birth\""),
+           changed(until, "\"valid_until\":\"2026-6-30\""),
+           changed(until, until + ",\"name\":\"山梨　花子\""),              // no record travels
+           changed(until, until + ",\"valid_until\":null"),
+           changed("\"kind\":\"support_measure\"", "\"kind\":\"support-measure\""),
+           changed(",\"applied_at\"", ",\"x\""),
+       }) {
+    Status st = parse(bad);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.message().find(code), std::string::npos);
+  }
+  // How far ahead is the prefecture's rule, and a day already past is simply not in force:
+  // refusing either would stop the prefecture's link for good.
+  EXPECT_TRUE(parse(changed(until, "\"valid_until\":\"" + Day(800) + "\"")).ok());
+  EXPECT_TRUE(parse(changed(until, "\"valid_until\":\"" + Day(-1) + "\"")).ok());
 }
 
 }  // namespace

@@ -80,7 +80,10 @@ Result<std::string> Gateway::SetSupportMeasure(const Client& cs, const std::stri
     m.municipality_code = cs.municipality_code;
     m.set_at = clock_->NowMicros();
     m.set_by = actor.id;
-    return txn.PutSupportMeasure(m);
+    KAKUNIN_RETURN_IF_ERROR(txn.PutSupportMeasure(m));
+    // The national node learns of it in order with the records (its answers carry the mark).
+    return txn.EnqueueSupportMeasure(row.version_id, m.set_at, cs.municipality_code,
+                                     valid_until);
   });
   if (st.ok()) return valid_until;
   if (Refused(st)) return RefuseClient(actor, kSet, "", st, asked);
@@ -113,7 +116,9 @@ Status Gateway::EndSupportMeasure(const Client& cs, const std::string& terminal,
     // Kept, with the moment it ended: a later review still knows when the person was protected.
     m->ended_at = clock_->NowMicros();
     m->set_by = actor.id;
-    return txn.PutSupportMeasure(*m);
+    KAKUNIN_RETURN_IF_ERROR(txn.PutSupportMeasure(*m));
+    return txn.EnqueueSupportMeasure(row.version_id, m->ended_at, cs.municipality_code,
+                                     std::nullopt);
   });
   if (st.ok()) return st;
   if (Refused(st)) return RefuseClient(actor, kEnd, "", st, asked);

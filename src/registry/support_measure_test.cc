@@ -11,6 +11,7 @@
 #include "audit/log.h"
 #include "registry/audit_desk.h"
 #include "registry/gateway.h"
+#include "registry/national.h"
 #include "support/registry_fixture.h"
 
 namespace kakunin::registry {
@@ -178,7 +179,7 @@ TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything)
   EXPECT_EQ(gateway_->SetSupportMeasure(kofu_, "cs", codes_[1], Day(30)).status().reason(),
             "client_revoked");
   EXPECT_FALSE(Marked(codes_[1]));
-  // A national node keeps no measures: its caller is refused whoever it is.
+  // A national node learns of measures over the link only: its caller is refused whoever it is.
   Gateway national(registry_.get(), purposes_.get(), &clock_, 0);
   national.UseStore(store_.get());
   EXPECT_EQ(national.SetSupportMeasure(fuji_, "cs", codes_[2], Day(30)).status().reason(),
@@ -195,6 +196,19 @@ TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything)
   EXPECT_EQ(refused, 6);
   const std::string log = AllLogText();
   for (const auto& code : codes_) EXPECT_THAT(log, Not(HasSubstr(code)));
+  // Only the two measures set go to the national node; a refusal queues nothing.
+  LinkOutbox outbox(config_, store_.get(), cipher_.get(), &clock_, log_.get());
+  auto queued = outbox.Next(0, 100);
+  ASSERT_TRUE(queued.ok()) << queued.status().ToString();
+  std::vector<std::string> measures;
+  for (const ForwardedChange& c : queued->changes) {
+    if (c.kind != "support_measure") continue;
+    measures.push_back(c.municipality_code + " " + c.reason + " " + c.resident_code + " " +
+                       c.valid_until.value_or("-"));
+  }
+  EXPECT_THAT(measures, ::testing::ElementsAre(
+                            std::string(kKofu) + " set " + codes_[0] + " " + Day(30),
+                            std::string(kFujiyoshida) + " set " + codes_[2] + " " + Day(30)));
 }
 
 TEST_F(SupportMeasureTest, DatesOutOfRangeAndRemovedResidentsAreRefused) {
