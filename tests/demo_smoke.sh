@@ -2,6 +2,7 @@
 # `kakunin demo` end to end, as `make run` uses it: the curl commands it prints work as printed;
 # the change the CS sends reaches the demo's national node (a lookup there by 日本年金機構 for a
 # 別表第一 purpose, as printed) and `kakunin stats --digest` is equal on both nodes;
+# a support measure set and ended by 甲府市's CS reaches the national node's answers;
 # kakunin halt/resume from another process take effect on the running server at once;
 # SIGTERM stops both nodes cleanly and both operation logs verify; a second run keeps both.
 # Usage: tests/demo_smoke.sh path/to/kakunin
@@ -78,6 +79,36 @@ rcode=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["example
   fail "nenkin.pension (not registered) at the national node: $(cat "$tmp/n.out")"
 [ "$(ncurl "$tmp/demo/clients/board-of-education" "/v1/residents/$rcode?purpose=board.school_aid")" = 403 ] && ok ||
   fail "the board at the national node: $(cat "$tmp/n.out")"
+
+# 支援措置: 甲府市's CS sets a measure on the prefecture node; once the link has carried it, the
+# national node's answer to 日本年金機構 carries the mark, and after the end it does not.
+pref_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$tmp/demo/demo.json")
+cs_post() {  # $1 = path, $2 = body: the answer
+  curl -sS --cacert "$tmp/demo/ca/ca.pem" --cert "$tmp/demo/clients/kofu-cs.pem" \
+    --key "$tmp/demo/clients/kofu-cs.key" -H 'content-type: application/json' --data-binary "$2" \
+    "$pref_url$1"
+}
+national_mark() {  # $1 = yes | no: waits (at most 30 s) until the national node's answer agrees
+  for _ in $(seq 1 60); do
+    if [ "$(ncurl "$nat_dir/clients/nenkin" "/v1/residents/$rcode?purpose=nenkin.address_check")" = 200 ]; then
+      if grep -q '"support_measure":true' "$tmp/n.out"; then
+        [ "$1" = yes ] && return 0
+      else
+        [ "$1" = no ] && return 0
+      fi
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+national_mark no && ok || fail "the national node's answer is marked before any measure: $(cat "$tmp/n.out")"
+until_day=$(TZ=Asia/Tokyo date -d '+30 days' +%F)
+out=$(cs_post /v1/support-measures "{\"resident_code\":\"$rcode\",\"valid_until\":\"$until_day\"}")
+[[ "$out" == *'"status":"in_force"'* ]] && ok || fail "support measure set: $out"
+national_mark yes && ok || fail "the national node's answer never carried the mark: $(cat "$tmp/n.out")"
+out=$(cs_post /v1/support-measures/end "{\"resident_code\":\"$rcode\"}")
+[[ "$out" == *'"status":"ended"'* ]] && ok || fail "support measure end: $out"
+national_mark no && ok || fail "the national node's answer kept the mark after the end: $(cat "$tmp/n.out")"
 
 # Halt from another process: the running server answers 503 at once, and 200 after resume.
 "$bin" halt --data "$tmp/demo" --reason "demo smoke test" > /dev/null && ok || fail "halt"
