@@ -240,50 +240,40 @@ namespace {
 // One change as the wire carries it (EncodeForwardBatch, ForwardedChangeMac).
 void AppendChange(const ForwardedChange& c, std::string* out) {
   std::string& o = *out;
-  if (c.kind == kSupportMeasureKind) {
-    o += "{\"sequence\":" + std::to_string(c.sequence) + ",\"municipality_code\":";
-    text::AppendJsonString(c.municipality_code, &o);
-    o += ",\"kind\":";
-    text::AppendJsonString(c.kind, &o);
-    o += ",\"reason\":";
-    text::AppendJsonString(c.reason, &o);
-    o += ",\"change_date\":";
-    text::AppendJsonString(c.change_date, &o);
-    o += ",\"resident_code\":";
-    text::AppendJsonString(c.resident_code, &o);
-    o += ",\"valid_until\":";
-    AppendOptional(c.valid_until, &o);
-    o += ",\"applied_at\":" + std::to_string(c.applied_at) + "}";
-    return;
+  auto string_member = [&](const char* member, const std::string& v) {
+    o += ",\"";
+    o += member;
+    o += "\":";
+    text::AppendJsonString(v, &o);
+  };
+  auto optional_member = [&](const char* member, const std::optional<std::string>& v) {
+    o += ",\"";
+    o += member;
+    o += "\":";
+    AppendOptional(v, &o);
+  };
+  o += "{\"sequence\":" + std::to_string(c.sequence);
+  string_member("municipality_code", c.municipality_code);
+  const bool measure = c.kind == kSupportMeasureKind;
+  if (!measure) o += ",\"municipal_sequence\":" + std::to_string(c.municipal_sequence);
+  string_member("kind", c.kind);
+  string_member("reason", c.reason);
+  string_member("change_date", c.change_date);
+  string_member("resident_code", c.resident_code);
+  if (measure) {
+    // A support measure's change carries no record.
+    optional_member("valid_until", c.valid_until);
+  } else {
+    string_member("individual_number", c.individual_number);
+    string_member("name", c.name);
+    optional_member("name_kana", c.name_kana);
+    optional_member("former_surname", c.former_surname);
+    optional_member("alias", c.alias);
+    string_member("sex", c.sex);
+    string_member("birth_date", c.birth_date);
+    string_member("address", c.address);
+    optional_member("new_resident_code", c.new_resident_code);
   }
-  o += "{\"sequence\":" + std::to_string(c.sequence) + ",\"municipality_code\":";
-  text::AppendJsonString(c.municipality_code, &o);
-  o += ",\"municipal_sequence\":" + std::to_string(c.municipal_sequence) + ",\"kind\":";
-  text::AppendJsonString(c.kind, &o);
-  o += ",\"reason\":";
-  text::AppendJsonString(c.reason, &o);
-  o += ",\"change_date\":";
-  text::AppendJsonString(c.change_date, &o);
-  o += ",\"resident_code\":";
-  text::AppendJsonString(c.resident_code, &o);
-  o += ",\"individual_number\":";
-  text::AppendJsonString(c.individual_number, &o);
-  o += ",\"name\":";
-  text::AppendJsonString(c.name, &o);
-  o += ",\"name_kana\":";
-  AppendOptional(c.name_kana, &o);
-  o += ",\"former_surname\":";
-  AppendOptional(c.former_surname, &o);
-  o += ",\"alias\":";
-  AppendOptional(c.alias, &o);
-  o += ",\"sex\":";
-  text::AppendJsonString(c.sex, &o);
-  o += ",\"birth_date\":";
-  text::AppendJsonString(c.birth_date, &o);
-  o += ",\"address\":";
-  text::AppendJsonString(c.address, &o);
-  o += ",\"new_resident_code\":";
-  AppendOptional(c.new_resident_code, &o);
   o += ",\"applied_at\":" + std::to_string(c.applied_at) + "}";
 }
 }  // namespace

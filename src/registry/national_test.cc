@@ -1825,5 +1825,49 @@ TEST_F(NationalSupportMeasureTest, TheWireIsStrictAboutAMeasureChange) {
   EXPECT_TRUE(parse(changed(until, "\"valid_until\":\"" + Day(-1) + "\"")).ok());
 }
 
+// The wire bytes of a change are what the national node's keyed MAC of it covers (a resend is
+// told from a reused number by it), so they must not change between releases: known answers.
+TEST(ForwardWireTest, TheEncodingOfEachKindIsStable) {
+  ForwardedChange r;
+  r.sequence = 42;
+  r.municipality_code = "192015";
+  r.municipal_sequence = 7;
+  r.kind = "amendment";
+  r.reason = "resident_code_changed";
+  r.change_date = "2026-04-01";
+  r.resident_code = "10000000014";
+  r.individual_number = "123456789018";
+  r.name = "山田　太郎";
+  r.name_kana = "ヤマダ　タロウ";
+  r.sex = "male";
+  r.birth_date = "1980-05-01";
+  r.address = "山梨県甲府市丸の内一丁目6番1号";
+  r.new_resident_code = "10000000022";
+  r.applied_at = 1767225600000000;
+  ForwardedChange m;
+  m.sequence = 43;
+  m.municipality_code = "192015";
+  m.kind = "support_measure";
+  m.reason = "end";
+  m.change_date = "2026-11-20";
+  m.resident_code = "10000000022";
+  m.applied_at = 1795100000000000;
+  ForwardBatch b;
+  b.prefecture = 19;
+  b.after = 41;
+  b.changes = {r, m};
+  EXPECT_EQ(EncodeForwardBatch(b),
+            R"({"prefecture":19,"after":41,"changes":[)"
+            R"({"sequence":42,"municipality_code":"192015","municipal_sequence":7,)"
+            R"("kind":"amendment","reason":"resident_code_changed","change_date":"2026-04-01",)"
+            R"("resident_code":"10000000014","individual_number":"123456789018",)"
+            R"("name":"山田　太郎","name_kana":"ヤマダ　タロウ","former_surname":null,"alias":null,)"
+            R"("sex":"male","birth_date":"1980-05-01","address":"山梨県甲府市丸の内一丁目6番1号",)"
+            R"("new_resident_code":"10000000022","applied_at":1767225600000000},)"
+            R"({"sequence":43,"municipality_code":"192015","kind":"support_measure",)"
+            R"("reason":"end","change_date":"2026-11-20","resident_code":"10000000022",)"
+            R"("valid_until":null,"applied_at":1795100000000000}]})");
+}
+
 }  // namespace
 }  // namespace kakunin::registry
