@@ -105,9 +105,13 @@ std::string MunicipalityName(const store::VersionRow& v) {
 
 Result<bool> Registry::SupportMeasureMark(store::RegistryReader& reader, int64_t person_id,
                                           const std::vector<std::string>& items) const {
-  // Only an answer that holds the address is marked: the mark itself says something about the
-  // person, and without the address there is nothing for the recipient to hold back.
-  if (std::find(items.begin(), items.end(), "address") == items.end()) return false;
+  // Only an answer that says where the person lives is marked — the address, or the
+  // municipality alone (the town is what the other party looks for): the mark itself says
+  // something about the person, and without either there is nothing to hold back.
+  auto holds = [&](const char* item) {
+    return std::find(items.begin(), items.end(), item) != items.end();
+  };
+  if (!holds("address") && !holds("municipality_code")) return false;
   KAKUNIN_ASSIGN_OR_RETURN(m, reader.SupportMeasureOf(person_id));
   return m.has_value() && SupportMeasureInForce(*m, clock_->TodayJst().ToIso());
 }

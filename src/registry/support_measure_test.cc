@@ -131,6 +131,13 @@ TEST_F(SupportMeasureTest, EveryAnswerHoldingTheAddressCarriesTheMark) {
   EXPECT_FALSE((*no_address)[0].support_measure);
   req.items = {"name", "address"};
   EXPECT_TRUE((*registry_->Provide(**reader, req, host_))[0].support_measure);
+  // The municipality alone says where the person lives too.
+  req.purpose = "registry.maintenance";  // a purpose that gives the municipality
+  req.recipient = "dept:registry";
+  req.items = {"name", "municipality_code"};
+  auto town = registry_->Provide(**reader, req, host_);
+  ASSERT_TRUE(town.ok()) << town.status().ToString();
+  EXPECT_TRUE((*town)[0].support_measure);
 }
 
 TEST_F(SupportMeasureTest, ItLapsesAfterItsLastDayAndCanBeEndedOrExtended) {
