@@ -8,6 +8,7 @@
 #include "auth/sessions.h"
 #include "core/bytes.h"
 #include "crypto/sha256.h"
+#include "domain/check_digit.h"
 #include "domain/local_gov_code.h"
 #include "registry/client_cache.h"
 #include "registry/operators.h"
@@ -404,12 +405,23 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
     return Status::InvalidArgument("notifications must hold 1 to 1000 notifications");
   }
   // The sender binding comes before any other check: a CS that speaks for another
-  // municipality is refused whole, whatever else is wrong with its request.
+  // municipality is refused whole, whatever else is wrong with its request. A code that names
+  // no municipality of today — empty, malformed, a wrong check digit, not in the table,
+  // abolished — is the contract's per-record error (missing, format, check_digit,
+  // unknown_value, abolished with its successors), answered in the results; that notification
+  // is refused all the same.
+  const LocalGovTable& table = LocalGovTable::Builtin();
+  auto names_a_municipality = [&](const std::string& code) {
+    return code.size() == 6 &&
+           std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+           LocalGovCheckDigit(std::string_view(code).substr(0, 5)) == code[5] - '0' &&
+           table.Find(code) != nullptr;
+  };
   for (const text::JsonValue* item : items) {
     if (!item->is_object()) continue;  // a per-record error below
     for (const auto& [key, value] : item->members()) {
       if (key == "municipality_code" && value.is_string() &&
-          value.text() != client.municipality_code) {
+          value.text() != client.municipality_code && names_a_municipality(value.text())) {
         return RefuseClient(
             actor, "notification.refused", "",
             Status::PermissionDenied("a notification names another municipality than the "

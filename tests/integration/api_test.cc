@@ -331,6 +331,27 @@ TEST_F(ApiTest, AMunicipalCsSendsOnlyForItself) {
   auto row = (*reader)->FindByResidentCode(code);
   ASSERT_TRUE(row.ok() && *row);
   EXPECT_NE((*row)->address, "山梨県甲府市丸の内一丁目6番1号");
+  // A code that names no municipality of today is the contract's per-record error, answered
+  // in the results (and that notification refused), not another municipality.
+  const struct {
+    std::string municipality;
+    std::string error;
+  } not_a_municipality[] = {
+      {"192016", R"({"field":"municipality_code","code":"check_digit"})"},
+      {"199991", R"({"field":"municipality_code","code":"unknown_value"})"},
+      {"192031", R"({"field":"municipality_code","code":"abolished","successors":["192139"]})"},
+      {"", R"({"field":"municipality_code","code":"missing"})"},
+  };
+  for (const auto& c : not_a_municipality) {
+    body = "{\"notifications\":[" + MoveWithin(1, next, c.municipality) + "]}";
+    r = Call(w->kofu, "POST", "/v1/notifications", body);
+    EXPECT_EQ(r.status, 200) << c.municipality << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr(R"({"index":0,"ok":false,"errors":[)")) << r.body;
+    EXPECT_THAT(r.body, HasSubstr(c.error)) << r.body;
+  }
+  row = (*reader)->FindByResidentCode(code);
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_NE((*row)->address, "山梨県甲府市丸の内一丁目6番1号");
   // An agency sends no notifications.
   r = Call(w->board, "POST", "/v1/notifications",
            "{\"notifications\":[" + MoveWithin(1, next, "192015") + "]}");
