@@ -52,7 +52,9 @@ http::Response ServeLinkChanges(const http::Request& req, const registry::Gatewa
   return JsonResponse("{\"acknowledged\":" + std::to_string(result->acknowledged) +
                       ",\"applied\":" + std::to_string(result->applied) +
                       ",\"duplicates\":" + std::to_string(result->duplicates) +
-                      ",\"conflicts\":" + std::to_string(result->conflicts) + "}");
+                      ",\"conflicts\":" + std::to_string(result->conflicts) +
+                      // This node applies support measures' changes (LinkOutbox::AcceptMeasures).
+                      ",\"support_measures\":true}");
 }
 
 }  // namespace kakunin::api

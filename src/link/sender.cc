@@ -34,6 +34,7 @@ struct Answer {
   std::optional<int64_t> acknowledged;  // the national node's point; nullopt if absent
   std::string error;                    // "sequence_gap", "sequence_conflict", … or empty
   std::optional<int64_t> sequence;      // with sequence_conflict: the reused number
+  bool support_measures = false;        // it applies support measures' changes
 };
 
 Answer AnswerOf(const std::string& body) {
@@ -51,6 +52,9 @@ Answer AnswerOf(const std::string& body) {
   a.sequence = count("sequence");
   const text::JsonValue* error = json->Find("error");
   if (error != nullptr && error->is_string()) a.error = error->text();
+  const text::JsonValue* measures = json->Find("support_measures");
+  a.support_measures =
+      measures != nullptr && measures->type() == text::JsonValue::Type::kBool && measures->bool_value();
   return a;
 }
 
@@ -206,6 +210,12 @@ Result<int64_t> Sender::Step() {
                           [&](const registry::ForwardedChange& c) { return c.sequence <= *ack; })
           : 0;
   Status st = outbox_->Acknowledge(*ack, sent, actor_);
+  if (st.ok() && answer->status == 200 && parsed.support_measures && !measures_accepted_) {
+    // The national node applies support measures' changes: queue them from now on, and the
+    // ones in force now (once; a no-op after a restart).
+    st = outbox_->AcceptMeasures(actor_).status();
+    measures_accepted_ = st.ok();
+  }
   if (!st.ok()) {
     Failed(st);
     return st;

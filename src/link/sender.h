@@ -115,6 +115,7 @@ class Sender {
   std::function<void(const std::string&)> report_;
   bool loaded_ = false;    // acknowledged point read from the database
   bool answered_ = false;  // the last Step sent a batch and got an answer
+  bool measures_accepted_ = false;  // LinkOutbox::AcceptMeasures done in this process
   int64_t last_purge_at_ = 0;
 
   mutable std::mutex mu_;

@@ -941,6 +941,44 @@ Result<int64_t> LinkOutbox::Resync(const Actor& actor) const {
   return lost_through;
 }
 
+Result<int64_t> LinkOutbox::AcceptMeasures(const Actor& actor) const {
+  int64_t queued = 0;
+  // Taken before the transaction (the store opens no reader while its writer is held); it
+  // reads only inside it, where it sees every measure committed before the transaction, and
+  // none is committed until the transaction ends (a set after it queues itself).
+  KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    queued = 0;
+    KAKUNIN_ASSIGN_OR_RETURN(known, txn.GetMeta(kLinkMeasuresKey));
+    if (known) return Status::Ok();
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kLinkMeasuresKey, "1"));
+    KAKUNIN_ASSIGN_OR_RETURN(measures, reader->ListSupportMeasures());
+    const std::string today = clock_->TodayJst().ToIso();
+    const int64_t now = clock_->NowMicros();
+    std::sort(measures.begin(), measures.end(),
+              [](const store::SupportMeasureRow& a, const store::SupportMeasureRow& b) {
+                return a.set_at != b.set_at ? a.set_at < b.set_at : a.person_id < b.person_id;
+              });
+    for (const store::SupportMeasureRow& m : measures) {
+      if (!SupportMeasureInForce(m, today)) continue;
+      KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindByResidentCode(m.resident_code));
+      if (!row || row->person_id != m.person_id || row->status != store::ResidentStatus::kActive) {
+        continue;
+      }
+      KAKUNIN_RETURN_IF_ERROR(
+          txn.EnqueueSupportMeasure(row->version_id, now, m.municipality_code, m.valid_until));
+      ++queued;
+    }
+    audit::AuditEntry e = EntryOf(actor, "link.measures");
+    e.conditions = "queued=" + std::to_string(queued);
+    e.result_count = queued;
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) return st;
+  return queued;
+}
+
 Result<bool> LinkOutbox::Halted() const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, readers_->Acquire());
   KAKUNIN_ASSIGN_OR_RETURN(v, reader->GetMeta(kHaltedKey));

@@ -24,13 +24,16 @@
 //   "resident_code" (the person's current code), "valid_until" (the last day; null for an
 //   end), "applied_at"}. Applied when the person's current record here is registered in the
 //   sending prefecture; otherwise set aside (conflict:not_found, conflict:wrong_municipality).
+//   The answer's "support_measures": true says this node applies them: a prefecture node sends
+//   none before it has read that (LinkOutbox::AcceptMeasures).
 //   `after` is the last sequence the sender knows acknowledged or, if higher, the last it
 //   purged (LinkOutbox::PurgedThrough): the point below which it holds nothing it could send
 //   again. Every change's sequence (the prefecture's outbox id) is greater than the one before
 //   it; holes are allowed (numbers skipped by a restore or `kakunin link renumber`, numbers a
 //   PostgreSQL sequence lost to a rollback, rows whose version retention erased), so the
 //   national node cannot tell a missing change from a hole by the numbers: it relies on `after`.
-//   Answer: {"acknowledged": N, "applied": a, "duplicates": d, "conflicts": k}.
+//   Answer: {"acknowledged": N, "applied": a, "duplicates": d, "conflicts": k,
+//            "support_measures": true}.
 //   `after` greater than the national node's last applied sequence is a gap: 409 with
 //   {"error": "sequence_gap", "acknowledged": N}, nothing applied, the refusal recorded; the
 //   sender resends from N — unless it purged rows after N, which it then reports (link_resync)
@@ -122,6 +125,12 @@ struct ForwardBatch {
 };
 
 inline constexpr size_t kMaxForwardedPerBatch = 1000;
+
+// Meta key of a prefecture node: its national node has said it applies support measures'
+// changes (its acknowledgement's "support_measures": true; LinkOutbox::AcceptMeasures). Until
+// then no measure change is queued: a national node older than them would refuse every batch
+// holding one, and the prefecture's link would stop.
+inline constexpr char kLinkMeasuresKey[] = "link_support_measures";
 
 // The batch as the wire carries it (above). Holds personal data: never log it.
 std::string EncodeForwardBatch(const ForwardBatch& batch);
@@ -255,6 +264,11 @@ class LinkOutbox {
   Result<int64_t> SkipNumbers(int64_t gap, const Actor& actor) const;
   // Whether the node is halted (作動停止): the sender forwards nothing then.
   Result<bool> Halted() const;
+  // The national node said it applies support measures' changes: from now on every set and
+  // end is queued with the records (Gateway::SetSupportMeasure), and every measure in force now
+  // is queued once, in the transaction that remembers it (meta kLinkMeasuresKey), recorded as
+  // "link.measures" (counts only). Returns how many were queued; 0 once it is known.
+  Result<int64_t> AcceptMeasures(const Actor& actor) const;
 
  private:
   NodeConfig config_;

@@ -545,8 +545,10 @@ TEST_F(NationalTest, ReceivedChangeMacsGoWithTheLogsRetention) {
 // sequence_conflict, else 200.
 class FaithfulUpstream final : public link::Upstream {
  public:
-  FaithfulUpstream(TestNode* national, Client client)
-      : national_(national), client_(std::move(client)) {}
+  // `measures`: the answer says the node applies support measures' changes, as api/national.cc
+  // does (false: a national node older than them).
+  FaithfulUpstream(TestNode* national, Client client, bool measures = false)
+      : national_(national), client_(std::move(client)), measures_(measures) {}
   Result<link::HttpsResponse> PostBatch(const std::string& body) override {
     auto json = text::ParseJson(body);
     auto batch = ParseForwardBatch(*json);
@@ -565,7 +567,8 @@ class FaithfulUpstream final : public link::Upstream {
                  std::to_string(r->acknowledged) + "}";
     } else {
       out.status = 200;
-      out.body = "{\"acknowledged\":" + std::to_string(r->acknowledged) + "}";
+      out.body = "{\"acknowledged\":" + std::to_string(r->acknowledged) +
+                 (measures_ ? ",\"support_measures\":true}" : "}");
     }
     return out;
   }
@@ -573,6 +576,7 @@ class FaithfulUpstream final : public link::Upstream {
  private:
   TestNode* national_;
   Client client_;
+  bool measures_;
 };
 
 // The restored prefecture's sender: the conflict is a failure it reports and repeats, never an
@@ -1586,6 +1590,11 @@ class NationalSupportMeasureTest : public NationalTest {
     return cs;
   }
   Gateway& gateway() { return *gateways_.back(); }
+  // As the sender does when the national node's answer says it applies measures' changes.
+  static void Accept(TestNode* pref) {
+    auto queued = pref->outbox->AcceptMeasures(Actor{"system:link", "upstream"});
+    ASSERT_TRUE(queued.ok()) << queued.status().ToString();
+  }
 
   // Whether `node` answers the record of `code` with its address marked.
   static bool Marked(TestNode* node, const std::string& code) {
@@ -1620,6 +1629,7 @@ TEST_F(NationalSupportMeasureTest, ASetAndAnEndReachTheNationalNodeInOrder) {
   const std::string code = ResidentCode::FromTenDigits("1000000001").str();
   const std::string other = ResidentCode::FromTenDigits("1000000002").str();
   const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  Accept(yamanashi);
   ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", code, Day(30)).ok());
   // A change of the record after the measure goes after it, in the outbox's order.
   Apply(yamanashi, kKofu, ChangeReason::kMovedWithin, "1000000001", "10000000001");
@@ -1692,6 +1702,7 @@ TEST_F(NationalSupportMeasureTest, AMeasureFollowsTheCodeChangeThatCameBeforeIt)
   ApplyMade(yamanashi, change);
   const std::string new_code = change.new_resident_code->str();
   const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  Accept(yamanashi);
   ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", new_code, Day(10)).ok());
   auto batch = yamanashi->outbox->Next(0, 10);
   ASSERT_TRUE(batch.ok() && batch->changes.size() == 3u);
@@ -1717,6 +1728,7 @@ TEST_F(NationalSupportMeasureTest, APrefectureCannotMarkAnotherPrefecturesReside
   const std::string mine = ResidentCode::FromTenDigits("1000000001").str();
   const std::string theirs = ResidentCode::FromTenDigits("2000000001").str();
   const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  Accept(yamanashi);
   ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", mine, Day(30)).ok());
   Drain(yamanashi, national, c19);
   ASSERT_TRUE(Marked(national, mine));
@@ -1787,6 +1799,7 @@ TEST_F(NationalSupportMeasureTest, TheWireIsStrictAboutAMeasureChange) {
   Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
   const std::string code = ResidentCode::FromTenDigits("1000000001").str();
   const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  Accept(yamanashi);
   ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", code, Day(30)).ok());
   auto b = yamanashi->outbox->Next(1, 1);
   ASSERT_TRUE(b.ok() && b->changes.size() == 1u);
@@ -1867,6 +1880,67 @@ TEST(ForwardWireTest, TheEncodingOfEachKindIsStable) {
             R"({"sequence":43,"municipality_code":"192015","kind":"support_measure",)"
             R"("reason":"end","change_date":"2026-11-20","resident_code":"10000000022",)"
             R"("valid_until":null,"applied_at":1795100000000000}]})");
+}
+
+// A national node older than the measures' changes would refuse every batch holding one: a
+// prefecture node queues none until its national node's answer says it applies them, and then
+// queues the measures in force once (not one ended, nor one lapsed), then each set and end.
+TEST_F(NationalSupportMeasureTest, MeasuresGoOnlyToANationalNodeThatSaysItAppliesThem) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  Register(national, c19);
+  std::vector<std::string> codes;
+  for (const char* ten : {"1000000001", "1000000002", "1000000003"}) {
+    Apply(yamanashi, kKofu, ChangeReason::kBirth, ten, std::string("1") + ten);
+    codes.push_back(ResidentCode::FromTenDigits(ten).str());
+  }
+  const Client kofu = RegisterCs(yamanashi, kKofu, 'd');
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", codes[0], Day(30)).ok());
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", codes[1], Day(30)).ok());
+  ASSERT_TRUE(gateway().EndSupportMeasure(kofu, "cs", codes[1]).ok());
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", codes[2], Day(0)).ok());
+  const std::string queued_measures =
+      "SELECT count(*) FROM outbox WHERE measure_municipality IS NOT NULL";
+  EXPECT_EQ(Count(yamanashi, queued_measures), 0);
+
+  UpstreamConfig config;
+  const Actor link_actor{"system:link", "upstream"};
+  {
+    link::Sender older(config, yamanashi->outbox.get(), &clock_,
+                       std::make_unique<FaithfulUpstream>(national, c19, false), 7, link_actor);
+    auto sent = older.Step();
+    ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+    EXPECT_EQ(*sent, 3);  // the births: the link goes on
+  }
+  EXPECT_EQ(Count(yamanashi, queued_measures), 0);
+  EXPECT_FALSE(Marked(national, codes[0]));
+
+  // The next day (the third measure has lapsed), the national node is upgraded.
+  clock_.Advance(int64_t{24} * 3600 * 1000000);
+  Apply(yamanashi, kKofu, ChangeReason::kMovedWithin, "1000000001", "11000000001");
+  link::Sender sender(config, yamanashi->outbox.get(), &clock_,
+                      std::make_unique<FaithfulUpstream>(national, c19, true), 7, link_actor);
+  auto sent = sender.Step();
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  EXPECT_EQ(Count(yamanashi, queued_measures), 1);  // the one in force
+  EXPECT_EQ(EntriesHolding(yamanashi, "link.measures", "queued=1"), 1);
+  sent = sender.Step();
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  EXPECT_EQ(*sent, 1);
+  EXPECT_TRUE(Marked(national, codes[0]));
+  EXPECT_FALSE(Marked(national, codes[1]));
+  EXPECT_FALSE(Marked(national, codes[2]));
+  // From now on each set and end goes as it is made; knowing it again queues nothing more.
+  ASSERT_TRUE(gateway().SetSupportMeasure(kofu, "cs", codes[1], Day(30)).ok());
+  EXPECT_EQ(Count(yamanashi, queued_measures), 2);
+  auto again = yamanashi->outbox->AcceptMeasures(link_actor);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(Count(yamanashi, queued_measures), 2);
+  sent = sender.Step();
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  EXPECT_TRUE(Marked(national, codes[1]));
 }
 
 }  // namespace

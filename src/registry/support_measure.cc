@@ -9,6 +9,7 @@
 #include "domain/local_gov_code.h"
 #include "registry/detail/registry_internal.h"
 #include "registry/gateway.h"
+#include "registry/national.h"
 
 namespace kakunin::registry {
 namespace {
@@ -37,6 +38,17 @@ Result<store::ResidentRow> SupportMeasureHolder(store::RegistryTxn& txn, const C
 
 // The desk's own decisions, recorded as refusals; anything else is a failure.
 bool Refused(const Status& st) { return detail::IsRefusal(st) || st.reason() == "not_found"; }
+
+// Queues the change for the national node, once it has said it applies them (before that, a
+// national node older than them would refuse the batch; LinkOutbox::AcceptMeasures queues the
+// measures then in force when it does).
+Status QueueForNationalNode(store::RegistryTxn& txn, int64_t version_id, int64_t at,
+                            const std::string& municipality,
+                            const std::optional<std::string>& valid_until) {
+  KAKUNIN_ASSIGN_OR_RETURN(accepted, txn.GetMeta(kLinkMeasuresKey));
+  if (!accepted) return Status::Ok();
+  return txn.EnqueueSupportMeasure(version_id, at, municipality, valid_until);
+}
 
 }  // namespace
 
@@ -82,8 +94,8 @@ Result<std::string> Gateway::SetSupportMeasure(const Client& cs, const std::stri
     m.set_by = actor.id;
     KAKUNIN_RETURN_IF_ERROR(txn.PutSupportMeasure(m));
     // The national node learns of it in order with the records (its answers carry the mark).
-    return txn.EnqueueSupportMeasure(row.version_id, m.set_at, cs.municipality_code,
-                                     valid_until);
+    return QueueForNationalNode(txn, row.version_id, m.set_at, cs.municipality_code,
+                                valid_until);
   });
   if (st.ok()) return valid_until;
   if (Refused(st)) return RefuseClient(actor, kSet, "", st, asked);
@@ -117,8 +129,8 @@ Status Gateway::EndSupportMeasure(const Client& cs, const std::string& terminal,
     m->ended_at = clock_->NowMicros();
     m->set_by = actor.id;
     KAKUNIN_RETURN_IF_ERROR(txn.PutSupportMeasure(*m));
-    return txn.EnqueueSupportMeasure(row.version_id, m->ended_at, cs.municipality_code,
-                                     std::nullopt);
+    return QueueForNationalNode(txn, row.version_id, m->ended_at, cs.municipality_code,
+                                std::nullopt);
   });
   if (st.ok()) return st;
   if (Refused(st)) return RefuseClient(actor, kEnd, "", st, asked);

@@ -161,6 +161,9 @@ TEST_F(SupportMeasureTest, ItLapsesAfterItsLastDayAndCanBeEndedOrExtended) {
 }
 
 TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything) {
+  // The national node applies measures' changes: each one made is queued for it.
+  LinkOutbox outbox(config_, store_.get(), cipher_.get(), &clock_, log_.get());
+  ASSERT_TRUE(outbox.AcceptMeasures(host_).ok());
   // 富士吉田市's CS and 甲府市's resident: the answer for a code nobody holds.
   auto other = gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(30));
   ASSERT_FALSE(other.ok());
@@ -204,7 +207,6 @@ TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything)
   const std::string log = AllLogText();
   for (const auto& code : codes_) EXPECT_THAT(log, Not(HasSubstr(code)));
   // Only the two measures set go to the national node; a refusal queues nothing.
-  LinkOutbox outbox(config_, store_.get(), cipher_.get(), &clock_, log_.get());
   auto queued = outbox.Next(0, 100);
   ASSERT_TRUE(queued.ok()) << queued.status().ToString();
   std::vector<std::string> measures;

@@ -503,11 +503,6 @@ ALTER TABLE outbox ADD COLUMN measure_municipality text COLLATE "C"
   CHECK (measure_municipality IS NULL OR measure_municipality ~ '^[0-9]{6}$');
 ALTER TABLE outbox ADD COLUMN measure_until text COLLATE "C"
   CHECK (measure_until IS NULL OR measure_until ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$');
-INSERT INTO outbox (version_id, created_at, measure_municipality, measure_until)
-  SELECT r.version_id, (extract(epoch FROM clock_timestamp()) * 1000000)::int8, m.municipality_code, m.valid_until
-  FROM support_measures m JOIN residents r ON r.person_id = m.person_id
-  WHERE m.ended_at = 0 AND m.valid_until >= to_char(now() AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD') AND r.status = 'active'
-  ORDER BY m.set_at, m.person_id;
 )sql"},
 };
 

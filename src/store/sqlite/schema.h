@@ -519,18 +519,13 @@ CREATE TABLE support_measures (
     {15, R"sql(
 -- A support measure's change travels the link to the national node in order with the records
 -- (store/link_store.h OutboxRow): the municipality that set or ended it, and the measure's last
--- day (NULL: ended). NULL municipality: the row forwards its version, as before. The measures
--- in force when this migration runs are queued once, so that the national node learns of them,
--- as of now (the link's lag counts from when a row was queued).
+-- day (NULL: ended). NULL municipality: the row forwards its version, as before. Nothing is
+-- queued here: the measures in force are queued once the national node says it applies them
+-- (registry/national.h LinkOutbox::AcceptMeasures).
 ALTER TABLE outbox ADD COLUMN measure_municipality TEXT
   CHECK (measure_municipality IS NULL OR measure_municipality GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]');
 ALTER TABLE outbox ADD COLUMN measure_until TEXT
   CHECK (measure_until IS NULL OR measure_until GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]');
-INSERT INTO outbox (version_id, created_at, measure_municipality, measure_until)
-  SELECT r.version_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000000, m.municipality_code, m.valid_until
-  FROM support_measures m JOIN residents r ON r.person_id = m.person_id
-  WHERE m.ended_at = 0 AND m.valid_until >= date('now', '+9 hours') AND r.status = 'active'
-  ORDER BY m.set_at, m.person_id;
 )sql"},
 };
 
