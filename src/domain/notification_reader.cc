@@ -357,7 +357,7 @@ NotificationStream::NotificationStream(std::istream& in, InputFormat format,
     csv_ = std::make_unique<text::CsvReader>(in, kMaxNotificationBytes,
                                              encoding_ == InputEncoding::kUtf8);
   } else {
-    lines_ = std::make_unique<text::LineReader>(in, kMaxNotificationBytes);
+    lines_ = std::make_unique<text::LineReader>(in, kMaxNotificationBytes, /*strip_bom=*/true);
   }
 }
 

@@ -265,6 +265,22 @@ TEST(NotificationStreamTest, JsonLinesNumbersLinesAndSkipsBlanks) {
   EXPECT_TRUE(items[2].result.ok());
 }
 
+TEST(NotificationStreamTest, JsonLinesMayBeginWithAByteOrderMark) {
+  const std::string good = ToJson(Base());
+  auto items = ReadStream("\xEF\xBB\xBF" + good + "\n" + good, InputFormat::kJsonLines);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_TRUE(items[0].result.ok());
+  EXPECT_EQ(items[0].line, 1u);
+  EXPECT_TRUE(items[1].result.ok());
+  // Only at the very start, and only whole: anywhere else it is the parser's to judge.
+  items = ReadStream(good + "\n\xEF\xBB\xBF" + good, InputFormat::kJsonLines);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_FALSE(items[1].result.ok());
+  items = ReadStream("\xEF\xBB" + good, InputFormat::kJsonLines);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_FALSE(items[0].result.ok());
+}
+
 const char kCsvHeader[] =
     "municipality_code,sequence,kind,reason,change_date,resident_code,individual_number,name,"
     "name_kana,sex,birth_date,address\r\n";

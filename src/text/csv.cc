@@ -135,6 +135,12 @@ bool CsvReader::Next(CsvRecord* rec) {
 bool LineReader::Next(Line* line) {
   line->text.clear();
   line->too_long = false;
+  if (number_ == 0 && strip_bom_ && src_.PeekAhead(0) == 0xEF && src_.PeekAhead(1) == 0xBB &&
+      src_.PeekAhead(2) == 0xBF) {
+    src_.Get();
+    src_.Get();
+    src_.Get();
+  }
   int c = src_.Get();
   if (c == -1) return false;
   line->number = ++number_;

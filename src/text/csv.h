@@ -75,16 +75,20 @@ struct Line {
 };
 
 // Splits input into lines of at most `max_line_bytes`; longer lines are reported with
-// too_long and their content dropped. Not thread-safe.
+// too_long and their content dropped. With `strip_bom`, a complete UTF-8 byte order mark at
+// the very start is dropped (files saved by Windows tools begin with one; RFC 8259 lets a
+// parser ignore it), as CsvReader does. Not thread-safe.
 class LineReader {
  public:
-  LineReader(std::istream& in, size_t max_line_bytes) : src_(in), max_(max_line_bytes) {}
+  LineReader(std::istream& in, size_t max_line_bytes, bool strip_bom = false)
+      : src_(in), max_(max_line_bytes), strip_bom_(strip_bom) {}
   bool Next(Line* line);
   bool failed() const { return src_.failed(); }
 
  private:
   ByteSource src_;
   size_t max_;
+  bool strip_bom_;
   size_t number_ = 0;
 };
 

@@ -88,6 +88,21 @@ TEST(CsvTest, WriterQuotesWhenNeeded) {
   EXPECT_EQ(recs[0].fields[1], "a,\"b\"");
 }
 
+TEST(LineReaderTest, DropsALeadingByteOrderMarkOnlyWhenAsked) {
+  Line l;
+  std::istringstream kept("\xEF\xBB\xBFone\n");
+  LineReader plain(kept, 10);
+  ASSERT_TRUE(plain.Next(&l));
+  EXPECT_EQ(l.text, "\xEF\xBB\xBFone");
+  std::istringstream dropped("\xEF\xBB\xBFone\n\xEF\xBB\xBFtwo\n");
+  LineReader strip(dropped, 10, /*strip_bom=*/true);
+  ASSERT_TRUE(strip.Next(&l));
+  EXPECT_EQ(l.text, "one");
+  EXPECT_EQ(l.number, 1u);
+  ASSERT_TRUE(strip.Next(&l));
+  EXPECT_EQ(l.text, "\xEF\xBB\xBFtwo");
+}
+
 TEST(LineReaderTest, SplitsAndBounds) {
   std::istringstream in("one\r\ntwo\n" + std::string(20, 'z') + "\nlast");
   LineReader r(in, 10);
