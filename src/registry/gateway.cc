@@ -435,6 +435,16 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
   batch.reserve(items.size());
   for (const text::JsonValue* item : items) {
     batch.push_back(registry_->Prepare(CheckJsonNotification(*item, options)));
+    // Whatever the code table says tomorrow: a notification that passed its field checks is
+    // applied as its municipality's (registry Apply trusts it), so it must be the certificate's.
+    const CheckResult& checked = batch.back().check;
+    if (checked.ok() && checked.notification->municipality_code != client.municipality_code) {
+      return RefuseClient(
+          actor, "notification.refused", "",
+          Status::PermissionDenied("a notification names another municipality than the "
+                                   "client certificate's")
+              .WithReason("sender_mismatch"));
+    }
   }
   return registry_->Apply(batch, actor);
 }
