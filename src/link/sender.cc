@@ -165,7 +165,11 @@ Result<int64_t> Sender::Step() {
   KAKUNIN_RETURN_IF_ERROR(CheckPurged(after));
   auto batch = outbox_->Next(after, batch_size_);
   if (!batch.ok()) return batch.status();
-  if (batch->changes.empty()) return int64_t{0};
+  // Nothing waiting: nothing to send — except, once per process, an empty batch to learn
+  // whether the national node applies support measures' changes (its answer says so), so that
+  // a quiet prefecture does not wait for its next record change to start forwarding them.
+  if (batch->changes.empty() && (measures_accepted_ || probed_)) return int64_t{0};
+  probed_ = true;
   const std::string body = registry::EncodeForwardBatch(*batch);
   auto answer = upstream_->PostBatch(body);
   if (!answer.ok()) {
@@ -210,12 +214,6 @@ Result<int64_t> Sender::Step() {
                           [&](const registry::ForwardedChange& c) { return c.sequence <= *ack; })
           : 0;
   Status st = outbox_->Acknowledge(*ack, sent, actor_);
-  if (st.ok() && answer->status == 200 && parsed.support_measures && !measures_accepted_) {
-    // The national node applies support measures' changes: queue them from now on, and the
-    // ones in force now (once; a no-op after a restart).
-    st = outbox_->AcceptMeasures(actor_).status();
-    measures_accepted_ = st.ok();
-  }
   if (!st.ok()) {
     Failed(st);
     return st;
@@ -244,6 +242,17 @@ Result<int64_t> Sender::Step() {
   }
   answered_ = true;
   if (came_back && report_) report_("link to the national node delivering again");
+  if (answer->status == 200 && parsed.support_measures && !measures_accepted_) {
+    // The national node applies support measures' changes: queue them from now on, and the
+    // ones in force now (once; a no-op after a restart). After the acknowledgement is
+    // recorded, so a failure here is retried at the next round and resends nothing.
+    Status accepted = outbox_->AcceptMeasures(actor_).status();
+    if (!accepted.ok()) {
+      Failed(accepted);
+      return accepted;
+    }
+    measures_accepted_ = true;
+  }
   // A gap that rewound the point below the purged rows: loud at once, not at the next round.
   if (answer->status == 409) KAKUNIN_RETURN_IF_ERROR(CheckPurged(*ack));
   return sent;

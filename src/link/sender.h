@@ -5,7 +5,9 @@
 // the national node's side). One thread; batches of upstream.batch_size changes after the
 // acknowledged point; the national node's answer moves that point (and marks rows delivered);
 // a failure is retried after a delay that doubles from retry_min_ms to retry_max_ms, each
-// jittered uniformly over its upper half so that many prefectures do not retry in step. The
+// jittered uniformly over its upper half so that many prefectures do not retry in step. Once
+// per process it posts a batch even when nothing waits (an empty one): the answer says whether
+// the national node applies support measures' changes (LinkOutbox::AcceptMeasures). The
 // point is kept in the database: after a restart of either side the sender resumes from it, and
 // a national node that is behind it (restored) answers a gap that rewinds it. A national node
 // behind the rows this node already purged (delivered_retention_hours) cannot be sent them:
@@ -116,6 +118,7 @@ class Sender {
   bool loaded_ = false;    // acknowledged point read from the database
   bool answered_ = false;  // the last Step sent a batch and got an answer
   bool measures_accepted_ = false;  // LinkOutbox::AcceptMeasures done in this process
+  bool probed_ = false;             // a batch (perhaps empty) was posted in this process
   int64_t last_purge_at_ = 0;
 
   mutable std::mutex mu_;
