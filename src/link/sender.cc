@@ -53,8 +53,8 @@ Answer AnswerOf(const std::string& body) {
   const text::JsonValue* error = json->Find("error");
   if (error != nullptr && error->is_string()) a.error = error->text();
   const text::JsonValue* measures = json->Find("support_measures");
-  a.support_measures =
-      measures != nullptr && measures->type() == text::JsonValue::Type::kBool && measures->bool_value();
+  a.support_measures = measures != nullptr &&
+                       measures->type() == text::JsonValue::Type::kBool && measures->bool_value();
   return a;
 }
 
