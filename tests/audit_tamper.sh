@@ -27,7 +27,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 case "$store" in
   sqlite)
     "$bin" init --data "$tmp/node" --prefecture 19 > /dev/null
-    db() { sqlite3 "$tmp/node/registry.db" "$1"; }
+    # A busy timeout: the shell's default is none, and a transient lock (seen once in CI, right
+    # after a command that had exited) failed a read with "database is locked".
+    db() { sqlite3 -cmd '.timeout 5000' "$tmp/node/registry.db" "$1"; }
     snapshot() { cp "$tmp/node/registry.db" "$tmp/clean.db"; }
     restore() { cp "$tmp/clean.db" "$tmp/node/registry.db"; }
     blob() { echo "X'$1'"; }
