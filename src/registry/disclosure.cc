@@ -220,6 +220,16 @@ Status DisclosureDesk::Refuse(const Actor& actor, const char* action, const std:
   return why;
 }
 
+Status DisclosureDesk::RecordServed(const OperatorView& op, const Actor& actor,
+                                    const char* action, const std::string& purpose,
+                                    audit::AuditEntry e, const std::string& asked_code) const {
+  Status st = registry_->RecordWith(std::move(e), RecheckOperator(op, purpose));
+  if (!st.ok() && (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted")) {
+    return Refuse(actor, action, purpose, st, asked_code);
+  }
+  return st;
+}
+
 Result<DisclosureSummary> DisclosureDesk::Summarise(store::RegistryReader& reader,
                                                     const store::DisclosureRow& row,
                                                     bool with_corrections) const {
@@ -335,7 +345,7 @@ Result<std::vector<DisclosureSummary>> DisclosureDesk::List(const OperatorView& 
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
   e.result_count = static_cast<int64_t>(out.size());
   e.outcome = "done";
-  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  KAKUNIN_RETURN_IF_ERROR(RecordServed(op, actor, kAction, "", std::move(e)));
   return out;
 }
 
@@ -382,7 +392,7 @@ Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Acto
   e.conditions = "disclosure=" + std::to_string(id);
   e.result_count = 1;
   e.outcome = "done";
-  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  KAKUNIN_RETURN_IF_ERROR(RecordServed(op, actor, kAction, row.purpose, std::move(e)));
   return s;
 }
 
@@ -645,15 +655,18 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
   KAKUNIN_RETURN_IF_ERROR(SecondPerson(row, op, actor, kAction, "the statement is handed over"));
   KAKUNIN_ASSIGN_OR_RETURN(statement, reader->DisclosureStatement(id));
   if (!statement || statement->empty()) {
-    return Status::FailedPrecondition("no notice was printed for this request yet")
-        .WithReason("conflict");
+    return Refuse(actor, kAction, row.purpose,
+                  Status::FailedPrecondition("no notice was printed for this request yet")
+                      .WithReason("conflict"),
+                  row.resident_code);
   }
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, row.purpose);
   e.targets.push_back(AskedTarget(*cipher_, row.resident_code));
   e.conditions = "disclosure=" + std::to_string(id);
   e.result_count = 1;
   e.outcome = "done";
-  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  KAKUNIN_RETURN_IF_ERROR(
+      RecordServed(op, actor, kAction, row.purpose, std::move(e), row.resident_code));
   return std::move(*statement);
 }
 

@@ -191,6 +191,13 @@ class DisclosureDesk {
                       const char* action, const char* what) const;
   std::function<Status(store::RegistryTxn&)> RecheckOperator(const OperatorView& op,
                                                                const std::string& purpose) const;
+  // Records read entry `e` (action `action`, purpose `purpose`) with `op`'s rights checked again
+  // in its transaction (RecheckOperator: halt, role, nomination, training, contract). A refusal
+  // there is recorded instead (naming `asked_code` by MAC when given) and returned: the caller
+  // hands out nothing it read before.
+  Status RecordServed(const OperatorView& op, const Actor& actor, const char* action,
+                      const std::string& purpose, audit::AuditEntry e,
+                      const std::string& asked_code = "") const;
   Result<DisclosureSummary> Summarise(store::RegistryReader& reader,
                                       const store::DisclosureRow& row, bool with_corrections) const;
 

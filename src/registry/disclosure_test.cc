@@ -374,6 +374,54 @@ TEST_F(DisclosureTest, ASuspensionOrAHaltBetweenRequestAndNoticeStopsTheNotice) 
   ExpectVerified();
 }
 
+// Every step at the desk checks the clerk again in the transaction that records it — the
+// list, a request and its statement as much as a notice: the statement is the person's
+// provision history. A halted node, a clerk without this fiscal year's training: nothing is
+// handed out, and each refusal is an entry. A statement asked for before any notice is a
+// recorded refusal too.
+TEST_F(DisclosureTest, ListShowAndStatementCheckTheClerkAgainWhenTheyAreRecorded) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  auto early = desk_->Statement(Load("clerk2"), As("clerk2"), made->id);
+  EXPECT_EQ(early.status().reason(), "conflict");
+  EXPECT_EQ(LogEntries("disclosure.statement").back().outcome, "refused:conflict");
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  ASSERT_TRUE(desk_->Statement(Load("clerk2"), As("clerk2"), made->id).ok());
+
+  auto expect_refused = [&](const std::string& reason) {
+    const OperatorView clerk2 = Load("clerk2");
+    auto list = desk_->List(clerk2, As("clerk2"));
+    EXPECT_EQ(list.status().reason(), reason);
+    auto got = desk_->Get(clerk2, As("clerk2"), made->id);
+    EXPECT_EQ(got.status().reason(), reason);
+    auto statement = desk_->Statement(clerk2, As("clerk2"), made->id);
+    EXPECT_EQ(statement.status().reason(), reason);
+    for (const char* action : {"disclosure.list", "disclosure.show", "disclosure.statement"}) {
+      EXPECT_EQ(LogEntries(action).back().outcome, "refused:" + reason) << action;
+    }
+  };
+  ASSERT_TRUE(registry_->Halt("点検", host_).ok());
+  expect_refused("halted");
+  ASSERT_TRUE(registry_->Resume(host_).ok());
+  ASSERT_TRUE(desk_->List(Load("clerk2"), As("clerk2")).ok());
+
+  // From April, a nomination running on without this fiscal year's training serves nothing.
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::NominationRow n;
+                    n.operator_id = "clerk2";
+                    n.purpose = kDisclosure;
+                    n.valid_from = "2026-11-01";
+                    n.valid_to = "2027-12-31";
+                    n.nominated_by = "sm";
+                    return txn.InsertNomination(n);
+                  })
+                  .ok());
+  clock_.Advance(int64_t{133} * 24 * 3600 * 1000000);  // 2027-04-02
+  expect_refused("training_required");
+  ExpectVerified();
+}
+
 // The desk's clerks, too, serve only after this fiscal year's operator training: from April 1
 // their nomination (made last year) is not enough.
 TEST_F(DisclosureTest, FromAprilTheDeskNeedsThisFiscalYearsTraining) {
