@@ -27,7 +27,7 @@ http::Response ServeLinkChanges(const http::Request& req, const registry::Gatewa
   ApiError body_error = ApiError::kInvalidRequest;
   auto body = ParseBody(req, {"prefecture", "after", "changes"}, &body_error);
   if (!body.ok()) return refuse_unreadable(body_error, InfoOf(body_error).code, "");
-  auto batch = registry::ParseForwardBatch(*body, desk->resident_code_check());
+  auto batch = registry::ParseForwardBatch(*body);
   if (!batch.ok()) {
     const text::JsonValue* changes = body->Find("changes");
     const bool too_many = changes != nullptr && changes->is_array() &&

@@ -12,6 +12,7 @@
 #include "domain/enums.h"
 #include "domain/identifiers.h"
 #include "domain/local_gov_code.h"
+#include "domain/notification_reader.h"
 #include "registry/detail/registry_internal.h"
 #include "registry/registry.h"
 #include "registry/state_digest.h"
@@ -28,7 +29,12 @@ constexpr char kPurgedThroughKey[] = "link_purged_through";
 int64_t MetaNumber(const std::optional<std::string>& v) {
   return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
 }
-constexpr size_t kMaxText = 1000;  // bytes of a name, alias or address on the wire
+// Bytes of a name, kana, alias or address on the wire. Every one was checked against the
+// contract's limits in code points when the prefecture node accepted it (an address may hold 300
+// four-byte characters: 1,200 bytes); a tighter bound here would refuse the batch holding it,
+// and the prefecture's link would stop on a record its own node was right to take. So: four
+// bytes to a code point of the longest field the contract allows, twice over.
+constexpr size_t kMaxText = 2 * 4 * kMaxAddressCodePoints;
 constexpr char kSupportMeasureKind[] = "support_measure";
 
 bool IsDigits(std::string_view s, size_t n) {
@@ -92,14 +98,18 @@ Status OnlyMembers(const text::JsonValue& obj, std::initializer_list<std::string
   return Status::Ok();
 }
 
-// A 住民票コード as the contract writes it (`check`: the node's setting).
-bool IsResidentCode(std::string_view s, ResidentCodeCheck check) {
+// A 住民票コード on the wire: its shape, 11 digits. The sending node checked its check digit
+// under its own setting (`[checks] resident_code_check`, which a prefecture sets to "format"
+// when real codes fail the stand-in rule); checking it again here under this node's setting
+// would refuse the batch holding such a code, and that prefecture's link would stop for good on
+// a record its own node was right to take.
+bool IsResidentCode(std::string_view s) {
   ErrorCode error;
-  return ResidentCode::Parse(s, check, &error).has_value();
+  return ResidentCode::Parse(s, ResidentCodeCheck::kFormatOnly, &error).has_value();
 }
 
 // The members every change has, checked the same way whatever its kind.
-Status ParseCommon(const text::JsonValue& v, ResidentCodeCheck check, ForwardedChange* c) {
+Status ParseCommon(const text::JsonValue& v, ForwardedChange* c) {
   KAKUNIN_ASSIGN_OR_RETURN(seq, IntMember(v, "sequence", 1, INT64_MAX));
   c->sequence = seq;
   KAKUNIN_ASSIGN_OR_RETURN(muni, TextMember(v, "municipality_code", 6));
@@ -114,7 +124,7 @@ Status ParseCommon(const text::JsonValue& v, ResidentCodeCheck check, ForwardedC
   if (!date || date->ToIso() != cd) return Bad("change_date");
   c->change_date = std::move(cd);
   KAKUNIN_ASSIGN_OR_RETURN(code, TextMember(v, "resident_code", 11));
-  if (!IsResidentCode(code, check)) return Bad("resident_code");
+  if (!IsResidentCode(code)) return Bad("resident_code");
   c->resident_code = std::move(code);
   KAKUNIN_ASSIGN_OR_RETURN(applied_at, IntMember(v, "applied_at", 0, INT64_MAX));
   c->applied_at = applied_at;
@@ -123,14 +133,14 @@ Status ParseCommon(const text::JsonValue& v, ResidentCodeCheck check, ForwardedC
 
 // A support measure's change (kind "support_measure"): who set or ended it, for whom, and
 // through which day. Nothing of the record travels with it.
-Result<ForwardedChange> ParseMeasureChange(const text::JsonValue& v, ResidentCodeCheck check) {
+Result<ForwardedChange> ParseMeasureChange(const text::JsonValue& v) {
   KAKUNIN_RETURN_IF_ERROR(OnlyMembers(v,
                                       {"sequence", "municipality_code", "kind", "reason",
                                        "change_date", "resident_code", "valid_until", "applied_at"},
                                       "change"));
   ForwardedChange c;
   c.kind = kSupportMeasureKind;
-  KAKUNIN_RETURN_IF_ERROR(ParseCommon(v, check, &c));
+  KAKUNIN_RETURN_IF_ERROR(ParseCommon(v, &c));
   KAKUNIN_ASSIGN_OR_RETURN(reason, TextMember(v, "reason", 3));
   if (reason != "set" && reason != "end") return Bad("reason");
   c.reason = std::move(reason);
@@ -148,11 +158,11 @@ Result<ForwardedChange> ParseMeasureChange(const text::JsonValue& v, ResidentCod
   return c;
 }
 
-Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck check) {
+Result<ForwardedChange> ParseChange(const text::JsonValue& v) {
   if (v.is_object()) {
     const text::JsonValue* kind = v.Find("kind");
     if (kind != nullptr && kind->is_string() && kind->text() == kSupportMeasureKind) {
-      return ParseMeasureChange(v, check);
+      return ParseMeasureChange(v);
     }
   }
   KAKUNIN_RETURN_IF_ERROR(OnlyMembers(
@@ -162,7 +172,7 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck 
        "birth_date", "address", "new_resident_code", "applied_at"},
       "change"));
   ForwardedChange c;
-  KAKUNIN_RETURN_IF_ERROR(ParseCommon(v, check, &c));
+  KAKUNIN_RETURN_IF_ERROR(ParseCommon(v, &c));
   KAKUNIN_ASSIGN_OR_RETURN(mseq, IntMember(v, "municipal_sequence", 1, INT64_MAX));
   c.municipal_sequence = mseq;
   KAKUNIN_ASSIGN_OR_RETURN(kind, TextMember(v, "kind", 20));
@@ -200,7 +210,7 @@ Result<ForwardedChange> ParseChange(const text::JsonValue& v, ResidentCodeCheck 
   // not_applicable / missing): anything else could rename a resident.
   const bool code_change = *parsed_reason == ChangeReason::kResidentCodeChanged;
   if (new_code.has_value() != code_change ||
-      (new_code && (!IsResidentCode(*new_code, check) || *new_code == c.resident_code))) {
+      (new_code && (!IsResidentCode(*new_code) || *new_code == c.resident_code))) {
     return Bad("new_resident_code");
   }
   c.new_resident_code = std::move(new_code);
@@ -295,7 +305,7 @@ std::string ForwardedChangeMac(const crypto::FieldCipher& cipher, const Forwarde
   return cipher.LookupHash(o);
 }
 
-Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body, ResidentCodeCheck check) {
+Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body) {
   KAKUNIN_RETURN_IF_ERROR(OnlyMembers(body, {"prefecture", "after", "changes"}, "batch"));
   ForwardBatch b;
   KAKUNIN_ASSIGN_OR_RETURN(pref, IntMember(body, "prefecture", 1, 47));
@@ -308,7 +318,7 @@ Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body, ResidentCode
   }
   int64_t last = b.after;
   for (const auto& item : list->items()) {
-    KAKUNIN_ASSIGN_OR_RETURN(c, ParseChange(item, check));
+    KAKUNIN_ASSIGN_OR_RETURN(c, ParseChange(item));
     if (c.sequence <= last) {
       return Status::InvalidArgument("link batch: sequences must increase beyond 'after'");
     }

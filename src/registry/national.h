@@ -135,13 +135,12 @@ inline constexpr char kLinkMeasuresKey[] = "link_support_measures";
 // The batch as the wire carries it (above). Holds personal data: never log it.
 std::string EncodeForwardBatch(const ForwardBatch& batch);
 // Strict: only the members above, each once, with their types, shapes and limits; the
-// contract's check digits (municipality code, resident codes as `check` says, individual
-// number); a `reason` that belongs to its `kind`; `new_resident_code` with
+// contract's check digits (municipality code, individual number) — of resident codes their
+// shape only, which the sending node checked under its own setting; a `reason` that belongs to its `kind`; `new_resident_code` with
 // resident_code_changed only, and there always; sequences increasing and greater than `after`;
 // at most kMaxForwardedPerBatch changes. kInvalidArgument with a message that names a member,
 // never a value.
-Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body,
-                                       ResidentCodeCheck check = ResidentCodeCheck::kFull);
+Result<ForwardBatch> ParseForwardBatch(const text::JsonValue& body);
 
 // The prefecture of a municipality code (abolished codes too), 0 if unknown.
 int PrefectureOfMunicipality(const std::string& municipality_code);
@@ -197,9 +196,6 @@ class NationalDesk {
   // Where state conflicts are reported (rule "link_conflict", the prefecture client as actor),
   // after the batch that met them is durable. Set before the desk is used; may be empty.
   void UseAlerts(std::function<void(const audit::LiveAlert&)> alert) { alert_ = std::move(alert); }
-
-  // The node's 住民票コード check (for ParseForwardBatch).
-  ResidentCodeCheck resident_code_check() const { return config_.resident_code_check; }
 
   // The last applied sequence of every prefecture that sent something (for stats).
   Result<std::vector<std::pair<int, int64_t>>> Received() const;

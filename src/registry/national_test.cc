@@ -34,6 +34,7 @@
 #include "support/pg_server.h"
 #include "support/registry_fixture.h"
 #include "text/json.h"
+#include "text/utf8.h"
 
 namespace kakunin::registry {
 namespace {
@@ -79,7 +80,8 @@ class NationalTest : public ::testing::Test {
   }
 
   // prefecture 0: a national node.
-  TestNode* MakeNode(const std::string& name, int prefecture) {
+  TestNode* MakeNode(const std::string& name, int prefecture,
+                     ResidentCodeCheck check = ResidentCodeCheck::kFull) {
     auto n = std::make_unique<TestNode>();
     n->dir = root_ / name;
     fs::create_directories(n->dir);
@@ -91,6 +93,7 @@ class NationalTest : public ::testing::Test {
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     n->store = std::move(*store);
     n->config.prefecture = prefecture;
+    n->config.resident_code_check = check;
     n->config.role = prefecture == 0 ? NodeRole::kNational : NodeRole::kPrefecture;
     EXPECT_TRUE(audit::CreateSigningKeyFile((n->dir / "audit.key").string()).ok());
     n->signer = std::move(*audit::LoadSigningKeyFile((n->dir / "audit.key").string()));
@@ -360,6 +363,35 @@ TEST_F(NationalTest, DuplicatedBatchIsAcknowledgedWithoutApplyingTwice) {
   EXPECT_EQ(again->duplicates, 2);
   EXPECT_EQ(again->acknowledged, batch->changes.back().sequence);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), versions);
+}
+
+// Review: what a prefecture node was right to take reaches the national node, whatever the
+// national node's own settings — else the batch holding it is refused, the sender retries it
+// for ever and every later change waits behind it. Here: a prefecture on
+// resident_code_check = "format" (real codes failing the stand-in rule) and an address as long
+// as the contract allows in four-byte characters (1,200 bytes), to a national node checking
+// codes in full.
+TEST_F(NationalTest, WhatThePrefectureTookIsForwardedWhateverTheNationalNodesSettings) {
+  TestNode* yamanashi = MakeNode("p19", 19, ResidentCodeCheck::kFormatOnly);
+  TestNode* national = MakeNode("national", 0, ResidentCodeCheck::kFull);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Notification n = testing::RegistryFixture::Make(kKofu, 0, ChangeReason::kBirth, "1000000005",
+                                                  "10000000005");
+  std::string code = n.resident_code.str();
+  code.back() = code.back() == '9' ? '0' : code.back() + 1;
+  ErrorCode error;
+  auto loose = ResidentCode::Parse(code, ResidentCodeCheck::kFormatOnly, &error);
+  ASSERT_TRUE(loose.has_value());
+  ASSERT_FALSE(ResidentCode::Parse(code, ResidentCodeCheck::kFull, &error).has_value());
+  n.resident_code = *loose;
+  n.address = "山梨県甲府市丸の内一丁目";
+  while (text::CodePointCount(n.address) < 300) n.address += "𠮷";
+  ApplyMade(yamanashi, n);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000006", "10000000006");
+  Drain(yamanashi, national, client);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 2);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 2);
 }
 
 // A prefecture node restored from an older backup numbers its new changes again from the
@@ -1412,14 +1444,23 @@ TEST_F(NationalTest, WireParserChecksKindsCodesAndCheckDigits) {
   EXPECT_FALSE(with(1, [](ForwardedChange& c) { c.new_resident_code = c.resident_code; }));
   // Check digits.
   EXPECT_FALSE(with(0, [&](ForwardedChange& c) { bump_last(c.municipality_code); }));
-  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { bump_last(c.resident_code); }));
   EXPECT_FALSE(with(0, [&](ForwardedChange& c) { bump_last(c.individual_number); }));
-  EXPECT_FALSE(with(1, [&](ForwardedChange& c) { bump_last(*c.new_resident_code); }));
-  // The node's format-only setting applies to resident codes only.
-  ForwardBatch loose = *b;
-  bump_last(loose.changes[0].resident_code);
-  auto j = text::ParseJson(EncodeForwardBatch(loose));
-  EXPECT_TRUE(ParseForwardBatch(*j, ResidentCodeCheck::kFormatOnly).ok());
+  // Of a resident code, the shape: the sending node checked its check digit under its own
+  // setting (a prefecture on "format" sends codes the stand-in rule refuses).
+  EXPECT_TRUE(with(0, [&](ForwardedChange& c) { bump_last(c.resident_code); }));
+  EXPECT_TRUE(with(1, [&](ForwardedChange& c) { bump_last(*c.new_resident_code); }));
+  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { c.resident_code.pop_back(); }));
+  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { c.resident_code.back() = 'x'; }));
+  EXPECT_FALSE(with(1, [&](ForwardedChange& c) { c.new_resident_code->push_back('1'); }));
+  // Text as long as the contract allows: an address of 300 four-byte characters (1,200 bytes)
+  // and a name of 200.
+  std::string long_address = "山梨県甲府市丸の内一丁目";
+  while (text::CodePointCount(long_address) < 300) long_address += "𠮷";
+  EXPECT_TRUE(with(0, [&](ForwardedChange& c) { c.address = long_address; }));
+  std::string long_name;
+  while (text::CodePointCount(long_name) < 200) long_name += "𠮷";
+  EXPECT_TRUE(with(0, [&](ForwardedChange& c) { c.name = long_name; }));
+  EXPECT_FALSE(with(0, [&](ForwardedChange& c) { c.address = std::string(2401, 'a'); }));
 }
 
 // Review, finding 3: the national node restored from a backup older than the sender's
