@@ -786,11 +786,12 @@ Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OpenCorrections("", kOpenCorrectionsScanned));
   std::vector<CorrectionReferral> out;
+  const Date today = clock_->TodayJst();
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
   for (const auto& r : rows) {
     if (out.size() >= static_cast<size_t>(kReferralLimit)) break;
     KAKUNIN_ASSIGN_OR_RETURN(holder, CorrectionHolder(*reader, r));
-    if (holder.first != cs.municipality_code) continue;
+    if (!detail::CsActsFor(cs, holder.first, today)) continue;
     CorrectionReferral c;
     c.id = r.id;
     c.resident_code = holder.second;
@@ -840,7 +841,7 @@ Status DisclosureDesk::AnswerCorrection(const Client& cs, const std::string& ter
     holder = std::move(h);
   }
   // Another municipality's correction is not there for this CS: the same answer as none.
-  if (!row || holder.first != cs.municipality_code) {
+  if (!row || !detail::CsActsFor(cs, holder.first, clock_->TodayJst())) {
     return Refuse(actor, kAction, "",
                   Status::NotFound("no such correction for this municipality")
                       .WithReason("not_found"));

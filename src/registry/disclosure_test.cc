@@ -539,6 +539,59 @@ TEST_F(DisclosureTest, ACorrectionGoesToTheMunicipalityHoldingTheRecordAndNoOthe
   ExpectVerified();
 }
 
+// Review: a correction for a resident registered under a code abolished since (塩山市 192031,
+// merged into 甲州市 192139; a past record) goes to the successor, which alone keeps the 住民票
+// now. The CS of the municipality merged away — a registration nobody revoked — gets nothing
+// and answers nothing.
+TEST_F(DisclosureTest, ACorrectionOfAMergedMunicipalitysResidentGoesToTheSuccessor) {
+  constexpr char kEnzan[] = "192031";  // 塩山市, until 2005-10-31
+  constexpr char kKoshu[] = "192139";  // 甲州市
+  Notification past = Make(kKofu, 1, ChangeReason::kBirth, "1000000007", "10000000007");
+  past.municipality_code = kEnzan;
+  past.change_date = Date::FromYmd(2004, 6, 1);
+  past.address = "山梨県塩山市上於曽1番地";
+  CheckOptions as_of_then = registry_->check_options();
+  as_of_then.municipality_on_change_date = true;
+  auto imported = registry_->Apply(
+      {registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then))}, host_);
+  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  const std::string code = past.resident_code.str();
+  Client koshu, enzan;
+  for (auto [c, spki, m] : {std::tuple{&koshu, 'c', kKoshu}, std::tuple{&enzan, 'f', kEnzan}}) {
+    c->spki_sha256 = std::string(64, spki);
+    c->kind = ClientKind::kMunicipalCs;
+    c->name = m;
+    c->municipality_code = m;
+  }
+  ASSERT_TRUE(gateway_->Register(koshu, host_).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::ClientRow row;
+                    row.spki_sha256 = enzan.spki_sha256;
+                    row.kind = "municipal_cs";
+                    row.name = "塩山市CS";
+                    row.municipality_code = kEnzan;
+                    row.registered_at = 1;
+                    return txn.InsertClient(row);
+                  })
+                  .ok());
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  auto id = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"name"}, kDetails);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto old_cs = desk_->Corrections(enzan, "t");
+  ASSERT_TRUE(old_cs.ok());
+  EXPECT_TRUE(old_cs->empty());
+  EXPECT_EQ(desk_->AnswerCorrection(enzan, "t", *id, "corrected").code(), StatusCode::kNotFound);
+  auto successor = desk_->Corrections(koshu, "t");
+  ASSERT_TRUE(successor.ok());
+  ASSERT_EQ(successor->size(), 1u);
+  EXPECT_EQ((*successor)[0].resident_code, code);
+  EXPECT_TRUE(desk_->AnswerCorrection(koshu, "t", *id, "corrected").ok());
+  ExpectVerified();
+}
+
 // Review: a correction stayed with the municipality that held the record when it was received.
 // A resident who moved within the prefecture before the CS fetched it took their 住民票 to the
 // new municipality, which alone can correct it; the old one got it and could only pass it on.

@@ -406,16 +406,18 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
   // The sender binding comes before any other check: a CS that speaks for another
   // municipality is refused whole, whatever else is wrong with its request. A code that names
   // no municipality of today — empty, malformed, a wrong check digit, not in the table,
-  // abolished — is the contract's per-record error (missing, format, check_digit,
-  // unknown_value, abolished with its successors), answered in the results; that notification
+  // abolished, a prefecture's code (190004) — is the contract's per-record error (missing,
+  // format, check_digit, unknown_value, abolished with its successors), answered in the results; that notification
   // is refused all the same.
   // (The table holds only today's codes, each six digits with a valid check digit.)
   const LocalGovTable& table = LocalGovTable::Builtin();
   for (const text::JsonValue* item : items) {
     if (!item->is_object()) continue;  // a per-record error below
     for (const auto& [key, value] : item->members()) {
+      const LocalGovEntry* named = nullptr;
       if (key == "municipality_code" && value.is_string() &&
-          value.text() != client.municipality_code && table.Find(value.text()) != nullptr) {
+          value.text() != client.municipality_code &&
+          (named = table.Find(value.text())) != nullptr && named->is_municipality()) {
         return RefuseClient(
             actor, "notification.refused", "",
             Status::PermissionDenied("a notification names another municipality than the "

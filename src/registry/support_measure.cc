@@ -24,13 +24,13 @@ Status NotHeld() {
 
 // Who may change a person's measure, checked in the transaction that records the change: a CS
 // still registered, on a node not halted, of the municipality holding the active record (or its
-// successor after a merger). Returns the person.
+// successor after a merger; never the CS of a municipality merged away). Returns the person.
 Result<store::ResidentRow> SupportMeasureHolder(store::RegistryTxn& txn, const Client& cs,
                                                 const std::string& code, Date today) {
   KAKUNIN_RETURN_IF_ERROR(detail::CsStillServed(txn, cs));
   KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindByResidentCode(code));
   if (!row || row->status != store::ResidentStatus::kActive ||
-      !LocalGovTable::Builtin().SpeaksFor(cs.municipality_code, row->municipality_code, today)) {
+      !detail::CsActsFor(cs, row->municipality_code, today)) {
     return NotHeld();
   }
   return *row;

@@ -220,6 +220,53 @@ TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything)
                             std::string(kFujiyoshida) + " set " + codes_[2] + " " + Day(30)));
 }
 
+// Review: a resident registered under a code abolished since (塩山市 192031, merged into 甲州市
+// 192139; a past record) is the successor's to mark and unmark. The CS of the municipality
+// merged away — a registration made before the merger that nobody revoked — acts for no one:
+// it could otherwise end the protection of a person it no longer holds.
+TEST_F(SupportMeasureTest, AfterAMergerOnlyTheSuccessorsCsActs) {
+  constexpr char kEnzan[] = "192031";  // 塩山市, until 2005-10-31
+  constexpr char kKoshu[] = "192139";  // 甲州市
+  Notification past = Make(kKofu, 1, ChangeReason::kBirth, "1000000009", "10000000009");
+  past.municipality_code = kEnzan;
+  past.change_date = Date::FromYmd(2004, 6, 1);
+  past.address = "山梨県塩山市上於曽1番地";
+  CheckOptions as_of_then = registry_->check_options();
+  as_of_then.municipality_on_change_date = true;
+  auto imported = registry_->Apply(
+      {registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then))}, host_);
+  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  const std::string code = past.resident_code.str();
+  Client koshu, enzan;
+  for (auto [c, spki, m] : {std::tuple{&koshu, 'c', kKoshu}, std::tuple{&enzan, 'f', kEnzan}}) {
+    c->spki_sha256 = std::string(64, spki);
+    c->kind = ClientKind::kMunicipalCs;
+    c->name = m;
+    c->municipality_code = m;
+  }
+  ASSERT_TRUE(gateway_->Register(koshu, host_).ok());
+  // Registered before the merger: written as such a row would be.
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::ClientRow row;
+                    row.spki_sha256 = enzan.spki_sha256;
+                    row.kind = "municipal_cs";
+                    row.name = "塩山市CS";
+                    row.municipality_code = kEnzan;
+                    row.registered_at = 1;
+                    return txn.InsertClient(row);
+                  })
+                  .ok());
+  EXPECT_EQ(gateway_->SetSupportMeasure(enzan, "cs", code, Day(30)).status().reason(),
+            "not_found");
+  EXPECT_FALSE(Marked(code));
+  ASSERT_TRUE(gateway_->SetSupportMeasure(koshu, "cs", code, Day(30)).ok());
+  EXPECT_EQ(gateway_->EndSupportMeasure(enzan, "cs", code).reason(), "not_found");
+  EXPECT_TRUE(Marked(code));
+  EXPECT_TRUE(gateway_->EndSupportMeasure(koshu, "cs", code).ok());
+  EXPECT_FALSE(Marked(code));
+}
+
 TEST_F(SupportMeasureTest, DatesOutOfRangeAndRemovedResidentsAreRefused) {
   for (const std::string& bad : {Day(-1), Day(kMaxSupportMeasureDays + 1), std::string("2026-02-30"),
                                  std::string("2026-1-05"), std::string("明日"), std::string("")}) {

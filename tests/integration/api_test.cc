@@ -339,6 +339,7 @@ TEST_F(ApiTest, AMunicipalCsSendsOnlyForItself) {
   } not_a_municipality[] = {
       {"192016", R"({"field":"municipality_code","code":"check_digit"})"},
       {"199991", R"({"field":"municipality_code","code":"unknown_value"})"},
+      {"190004", R"({"field":"municipality_code","code":"unknown_value"})"},  // 山梨県 itself
       {"192031", R"({"field":"municipality_code","code":"abolished","successors":["192139"]})"},
       {"", R"({"field":"municipality_code","code":"missing"})"},
   };

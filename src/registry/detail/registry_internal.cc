@@ -40,6 +40,13 @@ Status CsStillServed(store::RegistryTxn& txn, const Client& cs) {
   return Status::Ok();
 }
 
+bool CsActsFor(const Client& cs, std::string_view registered, Date today) {
+  const LocalGovTable& table = LocalGovTable::Builtin();
+  const LocalGovEntry* own = table.Find(cs.municipality_code);
+  return own != nullptr && own->is_municipality() &&
+         table.SpeaksFor(cs.municipality_code, registered, today);
+}
+
 audit::AuditEntry ReadEntry(const Actor& actor, const char* action, const std::string& purpose) {
   audit::AuditEntry e;
   e.actor = actor.id;

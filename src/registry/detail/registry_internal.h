@@ -35,6 +35,12 @@ bool IsRefusal(const Status& st);
 // (client_revoked).
 Status CsStillServed(store::RegistryTxn& txn, const Client& cs);
 
+// Whether municipal CS `cs` acts for a resident registered under `registered` on `today`: its
+// municipality's own residents, and those of codes abolished into it (LocalGovTable::SpeaksFor)
+// — while its municipality exists. The CS of a municipality merged away acts for no one (its
+// successor's CS does), even if its registration was never revoked.
+bool CsActsFor(const Client& cs, std::string_view registered, Date today);
+
 // The operation-log entry of a read, before its targets, conditions and outcome are set.
 audit::AuditEntry ReadEntry(const Actor& actor, const char* action, const std::string& purpose);
 
