@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "registry/registers.h"
 #include "registry/registry.h"
 #include "text/utf8.h"
 
@@ -24,8 +25,12 @@ Result<std::optional<int64_t>> Registry::HaltedSince(store::RegistryReader& read
 }
 
 Status Registry::Halt(const std::string& reason, const Actor& actor) {
-  if (reason.empty() || reason.size() > 1000 || text::CheckText(reason) != text::TextCheck::kOk) {
-    return Status::InvalidArgument("a reason (1-1000 characters of text) is required");
+  // The reason is kept in the operation log for its whole retention and shown to auditors: like
+  // the registers' free text, it may not hold a resident number (a halt over a suspected read
+  // names the suspicion, not the person).
+  if (reason.empty() || reason.size() > 1000 || !CheckFreeText(reason, 1000, false, "reason").ok()) {
+    return Status::InvalidArgument(
+        "a reason (1-1000 characters of text, no 住民票コード or individual number) is required");
   }
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));

@@ -91,7 +91,11 @@ bool RolesConflict(std::string_view a, std::string_view b) {
     return r == "security_chief" || r == "system_admin" || r == "security_manager" ||
            r == "access_manager";
   };
-  return (a == "contractor" && management(b)) || (b == "contractor" && management(a));
+  // A contractor (委託事業者) sees health and metrics only, never resident data (DESIGN §7; the
+  // prefecture's PIA: 委託先は本人確認情報に直接アクセスせず): no management role, and no operator
+  // role either, whatever its contract says.
+  auto excluded = [&](std::string_view r) { return management(r) || r == "operator"; };
+  return (a == "contractor" && excluded(b)) || (b == "contractor" && excluded(a));
 }
 
 bool IsValidOperatorId(std::string_view id) {

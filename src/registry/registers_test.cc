@@ -416,17 +416,24 @@ TEST_F(RegistersTest, TheContractorRoleNeedsAContractInForce) {
   EXPECT_EQ(Outcomes("operator.role.grant"),
             (std::vector<std::string>{"refused:contract_required", "refused:contract_required",
                                       "refused:contract_required", "done"}));
+  // A contractor is never an operator (DESIGN §7: no resident data).
+  auto op_role = operators_->RequestRole(Load("am"), "vendor", "operator");
+  ASSERT_TRUE(op_role.ok()) << op_role.status().ToString();
+  EXPECT_EQ(operators_->ApproveRole(Load("chief"), *op_role).reason(), "separation_of_duties");
+  EXPECT_EQ(Load("vendor").roles, std::vector<std::string>{"contractor"});
   // Other roles need no contract.
   auto other = operators_->RequestRole(Load("am"), "op2", "security_manager");
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(operators_->ApproveRole(chief, *other).ok());
 }
 
-// A contractor's worker (委託作業者) may also hold the operator role. The contract's end ends
-// what the account may do — however long the nomination runs — checked where the training is:
-// in the transaction that records each read, and at the password step (recorded refusals,
-// reason contract_required). A new contract listing the worker gives it back.
-TEST_F(RegistersTest, AContractorsWorkerReadsAndSignsInOnlyWhileTheirContractIsInForce) {
+// A contractor's worker (委託作業者) reads no resident data (DESIGN §7; the PIA: 委託先は本人確認
+// 情報に直接アクセスしない): the operator role is never approved for a holder of the contractor
+// role, and an account holding both — written by hand, or from before the rule — reads nothing
+// (not_nominated), under a contract or not. It signs in (health and metrics) only while a
+// contract listing it is in force: the password step and the second factor check it (recorded
+// refusals, reason contract_required). A new contract listing the worker gives that back.
+TEST_F(RegistersTest, AContractorsWorkerReadsNothingAndSignsInOnlyWhileTheirContractIsInForce) {
   const OperatorView chief = Load("chief");
   const Actor host{"os:test", "test"};
   const std::string kCard(64, 'a');
@@ -470,31 +477,31 @@ TEST_F(RegistersTest, AContractorsWorkerReadsAndSignsInOnlyWhileTheirContractIsI
   const OperatorView worker = Load("worker");
   const Caller caller = Caller::ForOperator(worker, "console", "s");
   auto read = gateway_->Lookup(caller, code, "registry.maintenance");
-  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().reason(), "not_nominated");
   ASSERT_TRUE(operators_->CheckPassword("worker", "a long enough password", "console").ok());
   ASSERT_TRUE(operators_->CardPassed("worker", kCard, "console").ok());
 
   clock_.Advance(int64_t{11} * 24 * 3600 * 1000000);  // 2026-12-01: the contract has ended
   ASSERT_EQ(clock_.TodayJst().ToIso(), "2026-12-01");
-  auto stale = gateway_->Lookup(caller, code, "registry.maintenance");
-  ASSERT_FALSE(stale.ok());
-  EXPECT_EQ(stale.status().reason(), "contract_required");
   auto login = operators_->CheckPassword("worker", "a long enough password", "console");
   ASSERT_FALSE(login.ok());
   EXPECT_EQ(login.status().reason(), "login_failed");  // the same answer as a wrong password
   std::vector<std::string> reads;
   for (const auto& e : LogEntries("resident.provide")) reads.push_back(e.outcome);
-  EXPECT_EQ(reads, (std::vector<std::string>{"done", "refused:contract_required"}));
+  EXPECT_EQ(reads, (std::vector<std::string>{"refused:not_nominated"}));
   EXPECT_EQ(Outcomes("session.login"),
             (std::vector<std::string>{"password_ok", "refused:contract_required"}));
   // Nor does the IC card pass as the second factor.
   EXPECT_EQ(operators_->CardPassed("worker", kCard, "console").reason(), "contract_required");
   EXPECT_EQ(Outcomes("session.second_factor"),
             (std::vector<std::string>{"done:ic_card", "refused:contract_required"}));
-  // Without the training rule, the contract still counts.
+  // Without the training rule, the contract still counts at sign-in.
   gateway_->RequireTraining(false);
-  EXPECT_EQ(gateway_->Lookup(caller, code, "registry.maintenance").status().reason(),
-            "contract_required");
+  EXPECT_EQ(operators_->CheckPassword("worker", "a long enough password", "console")
+                .status()
+                .reason(),
+            "login_failed");
   gateway_->RequireTraining(true);
 
   // A new contract from today listing the worker: reads and sign-ins again.
@@ -502,9 +509,10 @@ TEST_F(RegistersTest, AContractorsWorkerReadsAndSignsInOnlyWhileTheirContractIsI
                                        Contract("2026-12-01", "2027-03-31"));
   ASSERT_TRUE(renewed.ok());
   ASSERT_TRUE(desk_->AddWorker(Load("chief"), As("chief"), *renewed, "worker").ok());
-  read = gateway_->Lookup(caller, code, "registry.maintenance");
-  EXPECT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_TRUE(operators_->CheckPassword("worker", "a long enough password", "console").ok());
+  // Still no resident data.
+  EXPECT_EQ(gateway_->Lookup(caller, code, "registry.maintenance").status().reason(),
+            "not_nominated");
 }
 
 TEST_F(RegistersTest, EachKindOfReviewHasItsRecorders) {
