@@ -65,6 +65,19 @@ for code in "$old" "$new"; do
 done
 passed=$((passed + 1))
 
+# 2b. Review: the filters of a search are recorded only when they are shaped like an actor, an
+# action or a time; a code or a name typed into them is withheld from the audit.search entry.
+"$bin" audit search --data "$tmp/node" --purpose "$old" --actor 山梨太郎 --action "x$new" \
+  > /dev/null 2> "$tmp/err" || true
+"$bin" audit search --data "$tmp/node" --action audit.search > "$tmp/searches" 2> "$tmp/err" \
+  || fail "audit search --action audit.search"
+grep -q 'actor=(withheld) action=(withheld)' "$tmp/searches" \
+  || fail "a search's filters are not withheld: $(cat "$tmp/searches")"
+if grep -q -e "$old" -e "$new" -e 山梨太郎 "$tmp/searches"; then
+  fail "a search's filters are recorded in clear: $(cat "$tmp/searches")"
+fi
+passed=$((passed + 1))
+
 # 3. The real version of each entry: notifications that wrote a record carry state leaves
 # (version 3, one leaf each); a statement's own entry does not (version 2).
 grep '"action":"notification.apply"' "$tmp/found" | grep -v '"version":3,"state_leaves":1,' \

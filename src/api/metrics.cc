@@ -5,6 +5,13 @@
 #include "audit/review.h"
 
 namespace kakunin::api {
+
+std::string_view FoldedMethod(std::string_view method) {
+  for (std::string_view known : {"GET", "POST", "HEAD", "PUT", "DELETE"}) {
+    if (method == known) return known;
+  }
+  return "OTHER";
+}
 namespace {
 
 std::string_view RefusalName(http::Event::Kind kind) {
@@ -38,13 +45,7 @@ void Metrics::Count(const http::Event& event, std::string_view route) {
     return;
   }
   if (event.kind == http::Event::kTooLarge) ++refusals_["too_large"];
-  // Methods outside the usual few are folded, so a client cannot grow the label set.
-  std::string method = event.method;
-  if (method != "GET" && method != "POST" && method != "HEAD" && method != "PUT" &&
-      method != "DELETE") {
-    method = "OTHER";
-  }
-  ++requests_[{std::string(route), method, event.status}];
+  ++requests_[{std::string(route), std::string(FoldedMethod(event.method)), event.status}];
   Histogram& h = latency_[std::string(route)];
   const double seconds = event.duration_ms / 1000.0;
   for (size_t i = 0; i < kBuckets.size(); ++i) {

@@ -15,6 +15,10 @@
 
 namespace kakunin::api {
 
+// A request's method as metrics and the access log show it: the usual few, else "OTHER" — a
+// client chooses the method token, so it could grow a label set or carry a value into a log.
+std::string_view FoldedMethod(std::string_view method);
+
 // Thread-safe; cheap enough for the I/O threads' event sink.
 class Metrics {
  public:

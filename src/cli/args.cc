@@ -4,6 +4,12 @@
 
 namespace kakunin::cli {
 
+std::string Echoable(std::string_view word) {
+  bool ok = !word.empty() && word.size() <= 32 && word[0] >= 'a' && word[0] <= 'z';
+  for (char c : word) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  return ok ? std::string(word) : std::string("(not shown)");
+}
+
 Result<Args> Args::Parse(const std::vector<std::string>& argv,
                          const std::vector<OptionSpec>& specs) {
   Args a;
@@ -16,7 +22,7 @@ Result<Args> Args::Parse(const std::vector<std::string>& argv,
           a.help_ = true;
           continue;
         }
-        return Status::InvalidArgument("unknown option " + arg);
+        return Status::InvalidArgument("unknown option -" + Echoable(arg.substr(1)));
       }
       a.positional_.push_back(arg);
       continue;
@@ -37,7 +43,7 @@ Result<Args> Args::Parse(const std::vector<std::string>& argv,
     }
     auto spec = std::find_if(specs.begin(), specs.end(),
                              [&](const OptionSpec& s) { return s.name == name; });
-    if (spec == specs.end()) return Status::InvalidArgument("unknown option --" + name);
+    if (spec == specs.end()) return Status::InvalidArgument("unknown option --" + Echoable(name));
     if (spec->value_name.empty()) {
       if (value) return Status::InvalidArgument("option --" + name + " takes no value");
       a.values_[name] = "";

@@ -14,6 +14,11 @@
 
 namespace kakunin::cli {
 
+// A word the user typed, as an error message may repeat it: shown only when it looks like a
+// command, subcommand or option name ([a-z][a-z0-9-]*, at most 32); otherwise "(not shown)" —
+// messages reach the journal, and a mistyped argument may be a resident code or a name.
+std::string Echoable(std::string_view word);
+
 struct OptionSpec {
   std::string name;        // without dashes: "format"
   std::string value_name;  // empty for a flag: "jsonl|csv"

@@ -26,6 +26,22 @@ namespace kakunin::cli {
 namespace fs = std::filesystem;
 namespace {
 
+// A search filter as `audit.search` records it: kept when it is made of the characters of an
+// actor, an action or a time ([A-Za-z0-9:._@+-], at most 100) and holds no run of eight or more
+// decimal digits (a birth date written compactly, a code, a number); otherwise "(withheld)".
+std::string LoggedFilter(std::string_view v) {
+  if (v.size() > 100) return "(withheld)";
+  size_t digits = 0;
+  for (char c : v) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == ':' || c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
+    if (!ok) return "(withheld)";
+    digits = c >= '0' && c <= '9' ? digits + 1 : 0;
+    if (digits >= 8) return "(withheld)";
+  }
+  return std::string(v);
+}
+
 int Usage(Io& io, const std::string& msg) {
   io.err << "kakunin audit: " << msg << "\n詳しくは / see: kakunin audit --help\n";
   return kExitUsage;
@@ -639,9 +655,14 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     e.action = "audit.search";
     // The code searched for is named as reads name it, by its keyed MAC, never in clear.
     if (q.target) e.targets.push_back(n.audit->TargetOf(*q.target, !rows->empty()));
-    e.conditions = "actor=" + q.actor.value_or("") + " action=" + q.action.value_or("") +
-                   " purpose=" + q.purpose.value_or("") + " from=" +
-                   args->Get("from").value_or("") + " to=" + args->Get("to").value_or("");
+    // The filters as typed only when they have the shape of an actor or an action id; anything
+    // else (a name, a code typed into the wrong option) is withheld — found in review. The
+    // purpose as every entry names one.
+    e.conditions = "actor=" + LoggedFilter(q.actor.value_or("")) +
+                   " action=" + LoggedFilter(q.action.value_or("")) + " purpose=" +
+                   (q.purpose ? registry::LoggedPurpose(n.registry->purposes(), *q.purpose) : "") +
+                   " from=" + LoggedFilter(args->Get("from").value_or("")) +
+                   " to=" + LoggedFilter(args->Get("to").value_or(""));
     for (const auto& c : q.criteria) e.criteria.push_back(c.first);  // kinds, never values
     e.result_count = static_cast<int64_t>(rows->size());
     e.outcome = "done";
@@ -661,7 +682,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     }
     return kExitOk;
   }
-  return Usage(io, "unknown subcommand '" + sub + "'");
+  return Usage(io, "unknown subcommand '" + Echoable(sub) + "'");
 }
 
 }  // namespace kakunin::cli

@@ -200,7 +200,7 @@ int RunBackup(const std::vector<std::string>& argv, Io& io) {
   auto args = ParseOrHelp(argv, specs, "backup", kBackupHelp, io, &exit);
   if (!args) return exit;
   if (!args->positional().empty()) {
-    return Usage(io, "backup", "unknown subcommand '" + args->positional()[0] + "'");
+    return Usage(io, "backup", "unknown subcommand '" + Echoable(args->positional()[0]) + "'");
   }
   auto data = RequireData(*args, "backup", io);
   if (!data) return kExitUsage;

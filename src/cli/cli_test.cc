@@ -109,6 +109,22 @@ TEST(ValidateCommandTest, CsvWithoutHeaderIsRefusedWithoutEcho) {
   EXPECT_NE(r.err.find("header"), std::string::npos);
 }
 
+// Review: a mistyped argument may be a resident code or a name, and usage errors reach the
+// journal: a command, subcommand or option is repeated only when it looks like one.
+TEST(CliUsageTest, AMistypedArgumentIsNotRepeatedUnlessItLooksLikeAName) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"03905367160"}, {"audit", "03905367160"},
+        {"validate", "-03905367160"}, {"validate", "--03905367160"}, {"keys", "山田太郎"},
+        {"backup", "03905367160"}, {"clients", "03905367160"}}) {
+    CliRun r = Cli(args);
+    EXPECT_EQ(r.status, 2) << args.back();
+    EXPECT_EQ(r.err.find("03905367160"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("山田"), std::string::npos) << r.err;
+  }
+  CliRun named = Cli({"validate", "--shoe-size"});
+  EXPECT_NE(named.err.find("--shoe-size"), std::string::npos) << named.err;
+}
+
 TEST(ValidateCommandTest, UnknownKeysAreNamedOnlyIfTheyLookLikeFieldNames) {
   std::string odd = kValid;
   odd.insert(odd.size() - 1, R"(,"shoe_size":27,"山田　花子":1,"123456789018":2)");

@@ -107,7 +107,7 @@ int Main(const std::vector<std::string>& argv, Io& io) {
       return kExitUsage;
     }
   }
-  io.err << "kakunin: unknown command '" << argv[1] << "'\n";
+  io.err << "kakunin: unknown command '" << Echoable(argv[1]) << "'\n";
   PrintHelp(io.err);
   return kExitUsage;
 }

@@ -74,7 +74,7 @@ int RunGaiji(const std::vector<std::string>& argv, Io& io) {
   }
   if (args->positional().size() != 1) return Usage(io, "give one subcommand");
   const std::string sub = args->positional()[0];
-  if (sub != "register" && sub != "list") return Usage(io, "unknown subcommand '" + sub + "'");
+  if (sub != "register" && sub != "list") return Usage(io, "unknown subcommand '" + Echoable(sub) + "'");
   auto data = RequireData(*args, "gaiji", io);
   if (!data) return kExitUsage;
   auto node = OpenNode(io, *data);

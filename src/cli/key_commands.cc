@@ -75,7 +75,7 @@ int RunKeys(const std::vector<std::string>& argv, Io& io) {
     if (sub == "reseal") lines = keys->Reseal(*data);
     if (sub == "retire-field-keys") lines = keys->RetireFieldKeys(*data);
   } else {
-    return Usage(io, "unknown subcommand '" + sub + "'");
+    return Usage(io, "unknown subcommand '" + Echoable(sub) + "'");
   }
   if (!lines.ok()) {
     io.err << "kakunin keys: " << lines.status().message() << "\n";

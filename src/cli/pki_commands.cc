@@ -157,7 +157,7 @@ int RunPkiCommand(const std::vector<std::string>& argv, Io& io) {
     }
     return kExitOk;
   }
-  return Usage(io, "unknown subcommand '" + sub + "'");
+  return Usage(io, "unknown subcommand '" + Echoable(sub) + "'");
 }
 
 }  // namespace kakunin::cli

@@ -347,7 +347,7 @@ int RunClients(const std::vector<std::string>& argv, Io& io) {
     }
     return kExitOk;
   }
-  return Usage(io, "clients", "unknown subcommand '" + sub + "'");
+  return Usage(io, "clients", "unknown subcommand '" + Echoable(sub) + "'");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -770,7 +770,7 @@ int RunOperator(const std::vector<std::string>& argv, Io& io) {
     }
     return kExitOk;
   }
-  if (sub != "bootstrap") return Usage(io, "operator", "unknown subcommand '" + sub + "'");
+  if (sub != "bootstrap") return Usage(io, "operator", "unknown subcommand '" + Echoable(sub) + "'");
   auto split = [](const std::optional<std::string>& v) -> std::optional<std::pair<std::string, std::string>> {
     if (!v) return std::nullopt;
     size_t colon = v->find(':');

@@ -51,6 +51,12 @@ int FindField(std::string_view key) {
   return -1;
 }
 
+}  // namespace
+
+bool IsNotificationField(std::string_view key) { return FindField(key) >= 0; }
+
+namespace {
+
 // Field-by-field checking of one notification.
 class Checker {
  public:

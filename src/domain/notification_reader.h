@@ -74,6 +74,10 @@ struct CheckResult {
   bool ok() const { return errors.empty(); }
 };
 
+// Whether `key` is one of the contract's field names (an error's `field` is one of them, or
+// `record`, or an unknown key the sender wrote).
+bool IsNotificationField(std::string_view key);
+
 // Checks fields in arrival order (duplicates and unknown keys included). Errors come in
 // arrival order for unknown_field/duplicate_key, then in the contract's field order.
 CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOptions& options);

@@ -158,18 +158,32 @@ std::string NewRequestId() {
 }
 
 bool IsWellFormedRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  // The id is written to the access log: one holding a run of ten or more digits could be a
-  // resident code or an individual number a client built it from, and is replaced.
+  // The id is written to the access log, so only what a client's generator makes is kept: 16
+  // to 64 hex digits, or a UUID (8-4-4-4-12). Anything a client could have built from a
+  // person — a name, a birth date, a code written in groups — is replaced. And a run of ten or
+  // more decimal digits (hyphens skipped) could be a resident code or an individual number.
+  auto hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  bool shaped = false;
+  if (id.size() >= 16 && id.size() <= 64) {
+    shaped = std::all_of(id.begin(), id.end(), hex);
+  }
+  if (!shaped && id.size() == 36) {
+    shaped = true;
+    for (size_t i = 0; i < id.size(); ++i) {
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash ? id[i] != '-' : !hex(id[i])) shaped = false;
+    }
+  }
+  if (!shaped) return false;
   size_t digits = 0;
   for (char c : id) {
+    if (c == '-') continue;
     digits = c >= '0' && c <= '9' ? digits + 1 : 0;
     if (digits >= 10) return false;
   }
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
-  });
+  return true;
 }
 
 bool IsToken(std::string_view s) {

@@ -526,28 +526,28 @@ TEST_F(ServerTest, WellFormedClientRequestIdIsKeptOthersReplaced) {
   StartServer();
   auto client = Connect(ClientAs("client"));
   ASSERT_NE(client, nullptr);
-  auto kept = client->RoundTrip(Get("/", "X-Request-Id: abc-DEF-123\r\n"));
-  ASSERT_TRUE(kept.has_value());
-  EXPECT_EQ(kept->Header("x-request-id"), "abc-DEF-123");
-  // docs/api.md and openapi.json: 1 to 64 characters of [A-Za-z0-9._-].
-  auto dotted =
-      client->RoundTrip(Get("/", "X-Request-Id: batch.42_a-" + std::string(39, 'z') + "\r\n"));
-  ASSERT_TRUE(dotted.has_value());
-  EXPECT_EQ(dotted->Header("x-request-id"), "batch.42_a-" + std::string(39, 'z'));
-  auto bad = client->RoundTrip(Get("/", "X-Request-Id: no spaces/or slashes\r\n"));
-  ASSERT_TRUE(bad.has_value());
-  EXPECT_TRUE(IsHex32(bad->Header("x-request-id")));
-  auto too_long = client->RoundTrip(Get("/", "X-Request-Id: " + std::string(65, 'a') + "\r\n"));
-  ASSERT_TRUE(too_long.has_value());
-  EXPECT_TRUE(IsHex32(too_long->Header("x-request-id")));
-  // An id holding what could be a resident code or an individual number never reaches the
-  // access log: replaced. Nine digits in a row are kept.
-  auto code = client->RoundTrip(Get("/", "X-Request-Id: req-24727059608\r\n"));
-  ASSERT_TRUE(code.has_value());
-  EXPECT_TRUE(IsHex32(code->Header("x-request-id")));
-  auto nine = client->RoundTrip(Get("/", "X-Request-Id: req-123456789-1\r\n"));
-  ASSERT_TRUE(nine.has_value());
-  EXPECT_EQ(nine->Header("x-request-id"), "req-123456789-1");
+  // docs/api.md and openapi.json: 16 to 64 hex digits, or a UUID — what a client's generator
+  // makes — without a run of ten or more decimal digits.
+  for (const std::string& id :
+       {std::string("0f3a9c2b7e1d4a6f"), std::string(64, 'A'),
+        std::string("3f2b8c1e-9a4d-4e6f-b2c1-7d8e9f0a1b2c")}) {
+    auto kept = client->RoundTrip(Get("/", "X-Request-Id: " + id + "\r\n"));
+    ASSERT_TRUE(kept.has_value());
+    EXPECT_EQ(kept->Header("x-request-id"), id);
+  }
+  // Review: anything a client could have built from a person is replaced — a birth date, a
+  // code or number written in groups, a romanized name, a code inside hex or a UUID — and so
+  // never reaches the access log. As is what is not an id at all.
+  for (const std::string& id :
+       {std::string("1980-01-01"), std::string("039-053-671-60"), std::string("6510-1520-9748"),
+        std::string("yamada.taro.S55.1.1"), std::string("abc-DEF-123"),
+        std::string("req-24727059608"), std::string("abcdef24727059608"),
+        std::string("24727059-6080-4e6f-b2c1-7d8e9f0a1b2c"), std::string("no spaces/or slashes"),
+        std::string(65, 'a'), std::string(15, 'a')}) {
+    auto replaced = client->RoundTrip(Get("/", "X-Request-Id: " + id + "\r\n"));
+    ASSERT_TRUE(replaced.has_value()) << id;
+    EXPECT_TRUE(IsHex32(replaced->Header("x-request-id"))) << id;
+  }
 }
 
 TEST_F(ServerTest, HeadGetsTheContentLengthButNoBody) {

@@ -161,6 +161,35 @@ TEST_F(RegistryTest, ARefusedNotificationDoesNotSayItsResidentWasFound) {
   EXPECT_TRUE(applied->targets[0].ends_with(":found"));
 }
 
+// Review: an unknown key is the sender's text — a romanized name, say. The answer names it to
+// the sender (the contract's unknown_field); the operation log names only the contract's fields.
+TEST_F(RegistryTest, AnUnknownKeyIsAnsweredButNeverKeptInTheLog) {
+  Notification n = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  std::string json = ToCanonicalJson(n);
+  json.insert(1, "\"fujii_aki\":\"x\",");
+  auto r = registry_->Apply({registry_->Prepare(CheckJsonNotification(json, registry_->check_options()))},
+                            actor_);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE((*r)[0].ok());
+  EXPECT_EQ((*r)[0].errors[0].field, "fujii_aki");
+  EXPECT_EQ((*r)[0].errors[0].code, ErrorCode::kUnknownField);
+  auto reader = *store_->OpenReader();
+  store::AuditQuery q;
+  q.action = "notification.apply";
+  auto rows = reader->SearchAudit(q);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  auto refused = audit::DecodeStoredEntry((*rows)[0]);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->outcome, "refused:(unnamed):unknown_field");
+  // A contract field keeps its name.
+  n.birth_date = Date::FromYmd(2999, 1, 1);
+  EXPECT_EQ(SendOne(n).errors[0].field, "birth_date");
+  rows = reader->SearchAudit(q);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(audit::DecodeStoredEntry((*rows)[1])->outcome.rfind("refused:birth_date:", 0), 0u);
+}
+
 TEST_F(RegistryTest, FieldErrorsPassThroughWithoutState) {
   std::vector<PreparedNotification> batch;
   batch.push_back(registry_->Prepare(CheckJsonNotification("{}", registry_->check_options())));

@@ -121,7 +121,7 @@ std::string Lookup(std::string_view record) {
 std::string Problem(int status, std::string_view code) {
   return R"({"type":"urn:kakunin:problem:)" + std::string(code) + R"(","title":"a title",)" +
          R"("status":)" + std::to_string(status) + R"(,"code":")" + std::string(code) +
-         R"(","request_id":"r-1"})";
+         R"(","request_id":"5f0c2a9e7b1d4c3a8e6f0b2d9c7a1e4f"})";
 }
 
 TEST_F(ApiDocumentTest, DocumentIsComplete) {
