@@ -21,6 +21,13 @@ namespace {
 using http::Request;
 using http::Response;
 
+// A management request whose body is not the fields its route takes: refused and recorded
+// (invalid_request), naming no value.
+Status MalformedBody() {
+  return Status::InvalidArgument("the body must be a JSON object of the route's fields")
+      .WithReason("invalid_request");
+}
+
 // The __Host- prefix: browsers take this cookie only from the console's own origin over TLS,
 // with Path=/ and no Domain, so no sibling host of the domain can plant one of its own.
 constexpr char kCookie[] = "__Host-kakunin_session";
@@ -323,9 +330,13 @@ class ConsoleService::Impl {
       }
     }
     if (!rule->password_stage && session->stage != auth::SessionStage::kActive) {
-      return Problem(session->stage == auth::SessionStage::kLocked ? ApiError::kSessionLocked
-                                                                   : ApiError::kSessionRequired,
-                     rid);
+      // Found in review: someone holding only the password (or an idle-locked screen) probing
+      // the routes is an operator's refusal like any other — one entry each, by route.
+      const bool locked = session->stage == auth::SessionStage::kLocked;
+      (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
+                                 (locked ? "session_locked:" : "second_factor_required:") + route,
+                                 terminal);
+      return Problem(locked ? ApiError::kSessionLocked : ApiError::kSessionRequired, rid);
     }
     if (!rule->roles.empty()) {
       bool allowed = false;
@@ -888,11 +899,27 @@ class ConsoleService::Impl {
                   const std::vector<std::string>& params, const std::string& terminal) {
     const std::string& rid = req.request_id;
     auto fail = [&](const Status& st) {
-      // Refused by the use case (nobody acts on themselves, approves their own request, …):
-      // recorded, as every refusal of a signed-in operator is.
-      if (st.code() == StatusCode::kPermissionDenied) {
-        (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
-                                   "not_permitted:" + route, terminal);
+      // Refused by the use case — nobody acts on themselves or approves their own request, a
+      // nomination for a national or an agency's purpose, a system's key as a person's card,
+      // the last security chief: recorded, as every refusal of a signed-in operator is (found
+      // in review: only the permission refusals were). The two the desk records itself
+      // (contract_required, training_required) are not recorded twice; a failure (the store,
+      // a halt of the disk) is no decision and is not a refusal.
+      const StatusCode code = st.code();
+      const bool refusal = code == StatusCode::kPermissionDenied ||
+                           code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound ||
+                           code == StatusCode::kFailedPrecondition ||
+                           code == StatusCode::kAlreadyExists;
+      if (refusal && st.reason() != "contract_required" && st.reason() != "training_required") {
+        std::string why(st.reason());
+        if (why.empty()) {
+          why = code == StatusCode::kPermissionDenied ? "not_permitted"
+                : code == StatusCode::kInvalidArgument ? "invalid_request"
+                : code == StatusCode::kNotFound        ? "not_found"
+                                                       : "conflict";
+        }
+        (void)desk_->RecordRefusal(who.row.operator_id, "console.refused", why + ":" + route,
+                                   terminal);
       }
       return Problem(FromStatus(st), rid, st.message());
     };
@@ -912,7 +939,7 @@ class ConsoleService::Impl {
     }
     if (route == "/v1/operators") {
       auto f = Fields(req, {"operator_id", "name", "unit"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      if (!f.ok()) return fail(MalformedBody());
       auto made = desk_->Create(who, (*f)["operator_id"], (*f)["name"], (*f)["unit"]);
       if (!made.ok()) return fail(made.status());
       // No enrolment link here: a security chief issues it (separation of duties).
@@ -927,7 +954,7 @@ class ConsoleService::Impl {
     }
     if (route == "/v1/operators/{id}/status") {
       auto f = Fields(req, {"status"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      if (!f.ok()) return fail(MalformedBody());
       Status st = desk_->SetStatus(who, params[0], (*f)["status"]);
       if (!st.ok()) return fail(st);
       if ((*f)["status"] != "active") sessions_.EraseOperator(params[0]);
@@ -935,7 +962,7 @@ class ConsoleService::Impl {
     }
     if (route == "/v1/operators/{id}/role-requests") {
       auto f = Fields(req, {"role"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      if (!f.ok()) return fail(MalformedBody());
       auto n = desk_->RequestRole(who, params[0], (*f)["role"]);
       if (!n.ok()) return fail(n.status());
       return JsonResponse("{\"request_id\":" + std::to_string(*n) + "}", 201);
@@ -950,7 +977,7 @@ class ConsoleService::Impl {
     }
     if (route == "/v1/operators/{id}/nominations") {
       auto f = Fields(req, {"purpose", "from", "to"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      if (!f.ok()) return fail(MalformedBody());
       Status st = desk_->Nominate(who, params[0], (*f)["purpose"], (*f)["from"], (*f)["to"]);
       if (!st.ok()) return fail(st);
       return JsonResponse("{\"operator_id\":" + Str(params[0]) + ",\"purpose\":" + Str((*f)["purpose"]) +
@@ -959,7 +986,7 @@ class ConsoleService::Impl {
     }
     if (route == "/v1/operators/{id}/certificates") {
       auto f = Fields(req, {"spki_sha256"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      if (!f.ok()) return fail(MalformedBody());
       Status st = desk_->BindCertificate(who, params[0], (*f)["spki_sha256"]);
       if (!st.ok()) return fail(st);
       return JsonResponse("{\"operator_id\":" + Str(params[0]) + "}", 201);

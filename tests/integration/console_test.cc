@@ -345,7 +345,7 @@ struct Direct {
     r.body = body;
     r.remote_address = remote;
     r.client_spki_sha256 = spki;
-    r.request_id = "t";
+    r.request_id = "5f0c2a9e7b1d4c3a8e6f0b2d9c7a1e4f";  // as the server makes one
     http::Response resp = console->Handle(r);
     Answer a;
     a.status = resp.status;
@@ -585,6 +585,13 @@ TEST_F(ConsoleTest, AManagersSelfServiceIsRefusedAndRecorded) {
   r = Send(s, "POST", "/v1/operators/am-self/role-requests", "{\"role\":\"security_chief\"}");
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(refusals(), before + 2);
+  // Review: every other refusal of the use case is an entry too — an unknown operator, a
+  // status that does not exist (before, only the permission refusals were recorded).
+  r = Send(s, "POST", "/v1/operators/no-such-operator/status", "{\"status\":\"suspended\"}");
+  EXPECT_TRUE(r.status >= 400 && r.status < 500) << r.status;
+  r = Send(s, "POST", "/v1/operators/chief/status", "{\"status\":\"asleep\"}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(refusals(), before + 4);
 }
 
 // A console read while the node is halted is refused and recorded, as over the API.
@@ -624,6 +631,17 @@ TEST_F(ConsoleTest, BeforeTheSecondFactorTheSessionShowsOnlyTheNextStep) {
   for (const char* hidden : {"operator_id", "name", "unit", "roles", "nominations"}) {
     EXPECT_EQ(info.Find(hidden), nullptr) << hidden << " shown before the second factor";
   }
+  // Review: the password alone reads nothing, and each try is an entry under the operator (a
+  // stolen password probing the routes is seen).
+  auto read = d.Call("GET", "/v1/residents/" + w->resident_code + "?purpose=registry.maintenance",
+                     "", login.cookie);
+  EXPECT_EQ(read.code, "session_required");
+  auto listing = d.Call("GET", "/v1/operators", "", login.cookie);
+  EXPECT_EQ(listing.code, "session_required");
+  const auto refused = Outcomes("operator:halfway", "console.refused");
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].rfind("refused:second_factor_required:/v1/residents/", 0), 0u) << refused[0];
+  EXPECT_EQ(refused[1], "refused:second_factor_required:/v1/operators");
 }
 
 // The session cookie carries the __Host- prefix: the browser then takes it only from this very
@@ -974,6 +992,11 @@ TEST_F(ConsoleTest, SuspendingEndsSessionsAndIdleLockNeedsTheSecondFactorAgain) 
   auto r = d.Call("GET", "/v1/residents/" + w->resident_code + "?purpose=registry.maintenance", "",
                   s.cookie, "", "10.0.0.1", card);
   EXPECT_EQ(r.code, "session_locked");
+  // Review: each refusal of a locked (or password-only) session is an entry of its own.
+  ASSERT_FALSE(Outcomes("operator:susp", "console.refused").empty());
+  EXPECT_EQ(Outcomes("operator:susp", "console.refused").back().rfind(
+                "refused:session_locked:/v1/residents/", 0),
+            0u);
   auto info = d.Call("GET", "/v1/session", "", s.cookie, "", "10.0.0.1", card);
   EXPECT_EQ(info.Find("stage")->text(), "locked");
   EXPECT_EQ(info.Find("name"), nullptr) << "a locked screen shows nobody's name";
