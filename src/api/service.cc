@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "api/errors.h"
+#include "api/metrics.h"
 #include "api/national.h"
 #include "domain/errors.h"
 #include "text/json.h"
@@ -220,6 +221,24 @@ Response LookupAnswer(const Result<registry::ProvidedRecord>& rec, bool handle,
 }  // namespace
 
 Result<std::string> PurposeOfQuery(std::string_view query) { return PurposeFromQuery(query); }
+
+// What a refusal before the use case (an unknown or revoked certificate, a halted node) names
+// of the request: the resident code in a lookup's or a history's path, and the purpose asked
+// for — read from the request alone, nothing from the store.
+struct Asked {
+  std::vector<std::string> codes;
+  std::string purpose;
+};
+Asked AskedBy(const Request& req, const Match& match) {
+  Asked a;
+  if ((match.route == Route::kResident || match.route == Route::kHistory) &&
+      IsResidentCodeShape(match.resident_code)) {
+    a.codes.emplace_back(match.resident_code);
+    auto purpose = PurposeFromQuery(req.query);
+    if (purpose.ok()) a.purpose = *purpose;
+  }
+  return a;
+}
 
 Result<text::JsonValue> ParseBody(const Request& req, std::initializer_list<std::string_view> allowed,
                                   ApiError* error) {
@@ -516,7 +535,7 @@ void AccessLog::Write(const http::Event& e) {
   field("request_id", e.request_id);
   field("remote", e.remote_address);
   field("client", e.client_spki_sha256);
-  field("method", e.method.size() <= 16 ? e.method : std::string("(long)"));
+  field("method", std::string(FoldedMethod(e.method)));
   if (!e.path.empty()) field("route", RouteOf(e.path));
   if (e.status != 0) line += ",\"status\":" + std::to_string(e.status);
   if (e.kind != http::Event::kConnectionCap) {
@@ -582,12 +601,15 @@ bool Service::HandleAsync(const std::shared_ptr<const Request>& request,
 void Service::ServeAsync(const Request& req, const http::Responder& respond, bool healthz) {
   const Match match = MatchPath(req.path);
   const std::string& rid = req.request_id;
+  const Asked asked = AskedBy(req, match);
   // As Handle: every request, health checks included, comes from a registered system.
-  auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address);
+  auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address, asked.codes,
+                                       asked.purpose);
   if (!client.ok()) return respond(Problem(FromStatus(client.status()), rid));
   if (healthz) return respond(JsonResponse("{\"status\":\"ok\"}"));
   if (Status st = gateway_->CheckRunningFor(
-          registry::Caller::ForClient(*client, req.remote_address), ActionOf(match.route));
+          registry::Caller::ForClient(*client, req.remote_address), ActionOf(match.route),
+          asked.codes, asked.purpose);
       !st.ok()) {
     return respond(Problem(FromStatus(st), rid));
   }
@@ -742,9 +764,11 @@ http::Response Service::Handle(const Request& req) {
   const std::string& rid = req.request_id;
   auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid); };
   // Every request, health checks included, comes from a registered system.
-  auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address);
-  if (!client.ok()) return fail(client.status());
   const Match match = MatchPath(req.path);
+  const Asked asked = AskedBy(req, match);
+  auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address, asked.codes,
+                                       asked.purpose);
+  if (!client.ok()) return fail(client.status());
   if (match.route == Route::kUnknown) return Problem(ApiError::kRouteNotFound, rid);
   if (req.method != MethodOf(match.route)) {
     Response r = Problem(ApiError::kMethodNotAllowed, rid);
@@ -778,7 +802,7 @@ http::Response Service::Handle(const Request& req) {
 
   // The /v1/ use cases: none while halted (the refusal recorded).
   if (Status st = gateway_->CheckRunningFor(registry::Caller::ForClient(*client, terminal),
-                                            ActionOf(match.route));
+                                            ActionOf(match.route), asked.codes, asked.purpose);
       !st.ok()) {
     return fail(st);
   }

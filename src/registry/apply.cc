@@ -386,8 +386,13 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
     if (result.ok()) {
       e.outcome = result.duplicate ? "duplicate" : "done";
     } else {
-      e.outcome = "refused:" + result.errors[0].field + ":" +
-                  std::string(ErrorCodeName(result.errors[0].code));
+      // The field by its contract name only: an unknown key is the sender's text (a
+      // romanized name, say) and is answered to the sender, never kept in the log.
+      const std::string& field = result.errors[0].field;
+      e.outcome = "refused:" +
+                  (field == "record" || IsNotificationField(field) ? field
+                                                                   : std::string("(unnamed)")) +
+                  ":" + std::string(ErrorCodeName(result.errors[0].code));
     }
     auto seq = log_->Append(txn, std::move(e));
     if (!seq.ok()) return seq.status();
@@ -396,10 +401,12 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
   return results;
 }
 
-Result<std::vector<ApplyResult>> Registry::Apply(const std::vector<PreparedNotification>& batch,
-                                                 const Actor& actor) {
+Result<std::vector<ApplyResult>> Registry::Apply(
+    const std::vector<PreparedNotification>& batch, const Actor& actor,
+    const std::function<Status(store::RegistryTxn&)>& recheck) {
   std::vector<ApplyResult> results;
   Status st = WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    if (recheck) KAKUNIN_RETURN_IF_ERROR(recheck(txn));
     auto r = ApplyIn(txn, batch, actor);
     if (!r.ok()) return r.status();
     results = std::move(*r);

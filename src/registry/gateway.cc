@@ -1,5 +1,7 @@
 #include "registry/gateway.h"
 
+#include "registry/detail/registry_internal.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -314,9 +316,12 @@ Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::
   return why;
 }
 
-Result<Client> Gateway::Authenticate(const std::string& spki, const std::string& terminal) const {
-  return WithReader(
-      [&](store::RegistryReader& reader) { return AuthenticateIn(reader, spki, terminal); });
+Result<Client> Gateway::Authenticate(const std::string& spki, const std::string& terminal,
+                                     const std::vector<std::string>& asked,
+                                     const std::string& purpose) const {
+  return WithReader([&](store::RegistryReader& reader) {
+    return AuthenticateIn(reader, spki, terminal, asked, purpose);
+  });
 }
 
 Result<std::optional<Client>> Gateway::AuthenticateQuietly(const std::string& spki) const {
@@ -342,7 +347,9 @@ Result<std::shared_ptr<const Client>> Gateway::ActiveClient(store::RegistryReade
 }
 
 Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std::string& spki,
-                                       const std::string& terminal) const {
+                                       const std::string& terminal,
+                                       const std::vector<std::string>& asked,
+                                       const std::string& purpose) const {
   if (IsLowerHex64(spki)) {
     KAKUNIN_ASSIGN_OR_RETURN(active, ActiveClient(reader, spki));
     if (active != nullptr) return *active;
@@ -352,14 +359,16 @@ Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std:
   auto row = reader.FindClient(spki);
   if (!row.ok()) return row.status();
   if (!*row) {
-    return RefuseClient(actor, "client.refused", "",
+    return RefuseClient(actor, "client.refused", purpose,
                         Status::PermissionDenied("the client certificate is not registered")
-                            .WithReason("client_not_registered"));
+                            .WithReason("client_not_registered"),
+                        asked);
   }
   if ((*row)->revoked_at != 0) {
-    return RefuseClient(actor, "client.refused", "",
+    return RefuseClient(actor, "client.refused", purpose,
                         Status::PermissionDenied("the client certificate was revoked")
-                            .WithReason("client_revoked"));
+                            .WithReason("client_revoked"),
+                        asked);
   }
   return FromRow(**row);
 }
@@ -375,10 +384,12 @@ Status Gateway::CheckRunning() const {
   return Status::Ok();
 }
 
-Status Gateway::CheckRunningFor(const Caller& caller, const char* action) const {
+Status Gateway::CheckRunningFor(const Caller& caller, const char* action,
+                                const std::vector<std::string>& asked,
+                                const std::string& purpose) const {
   Status st = CheckRunning();
   if (st.code() == StatusCode::kUnavailable && st.reason() == "halted") {
-    return RefuseClient(caller.actor, action, "", std::move(st));
+    return RefuseClient(caller.actor, action, purpose, std::move(st), asked);
   }
   return st;
 }
@@ -407,8 +418,8 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
   // municipality is refused whole, whatever else is wrong with its request. A code that names
   // no municipality of today — empty, malformed, a wrong check digit, not in the table,
   // abolished, a prefecture's code (190004) — is the contract's per-record error (missing,
-  // format, check_digit, unknown_value, abolished with its successors), answered in the results; that notification
-  // is refused all the same.
+  // format, check_digit, unknown_value, abolished with its successors), answered in the
+  // results; that notification is refused all the same.
   // (The table holds only today's codes, each six digits with a valid check digit.)
   const LocalGovTable& table = LocalGovTable::Builtin();
   for (const text::JsonValue* item : items) {
@@ -442,7 +453,15 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
               .WithReason("sender_mismatch"));
     }
   }
-  return registry_->Apply(batch, actor);
+  // The certificate as the applying transaction sees the register (and the node not halted): a
+  // CS revoked while its batch waited for the writer applies nothing (found in review).
+  auto applied = registry_->Apply(batch, actor, [&client](store::RegistryTxn& txn) {
+    return detail::CsStillServed(txn, client);
+  });
+  if (!applied.ok() && applied.status().reason() == "client_revoked") {
+    return RefuseClient(actor, "notification.refused", "", applied.status());
+  }
+  return applied;
 }
 
 Caller Caller::ForClient(const Client& client, const std::string& terminal) {
@@ -467,7 +486,8 @@ Caller Caller::ForOperator(const OperatorView& op, const std::string& terminal,
 
 Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::string& purpose,
                                           const char* action,
-                                          const std::vector<std::string>& asked) const {
+                                          const std::vector<std::string>& asked,
+                                          size_t reserve) const {
   const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
   if (caller.op != nullptr) {
     // Operators read only for purposes they are nominated for, today.
@@ -486,7 +506,7 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                               .WithReason("statistics_only"),
                           asked);
     }
-    return Admit(caller, p, action, asked);
+    return Admit(caller, p, action, asked, reserve);
   }
   const Client& client = *caller.client;
   if (client.kind == ClientKind::kMunicipalCs || client.kind == ClientKind::kPrefecture) {
@@ -503,7 +523,7 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                             .WithReason("purpose_not_permitted"),
                         asked);
   }
-  return Admit(caller, p, action, asked);
+  return Admit(caller, p, action, asked, reserve);
 }
 
 Status Gateway::RecordInvalidRequest(const Caller& caller, const char* action,
@@ -703,14 +723,14 @@ Result<ProvidedRecord> Gateway::Lookup(const Caller& caller, const std::string& 
 Result<ProvidedRecord> Gateway::LookupIn(store::RegistryReader& reader, const Caller& caller,
                                          const std::string& resident_code,
                                          const std::string& purpose) const {
-  auto p = Authorize(caller, purpose, "resident.provide", {resident_code});
+  auto p = Authorize(caller, purpose, "resident.provide", {resident_code}, 1);
   if (!p.ok()) return p.status();
   KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
   ProvisionRequest req = RequestFor(caller, **p, "lookup");
   req.resident_codes = {code};
   auto out = registry_->Provide(reader, req, caller.actor);
   if (!out.ok()) return out.status();
-  Answered(caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
+  Answered(caller, purpose, false, (*out)[0].found ? 1 : 0, 1, 1);
   return std::move((*out)[0]);
 }
 
@@ -733,7 +753,7 @@ void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code
     owned->caller.op = &*owned->op;
   }
   Status early = WithReader([&](store::RegistryReader& reader) -> Status {
-    auto p = Authorize(owned->caller, purpose, "resident.provide", {resident_code});
+    auto p = Authorize(owned->caller, purpose, "resident.provide", {resident_code}, 1);
     if (!p.ok()) return p.status();
     KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(owned->caller, resident_code, purpose));
     ProvisionRequest req = RequestFor(owned->caller, **p, "lookup");
@@ -744,7 +764,7 @@ void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code
     registry_->ProvideAsync(reader, std::move(req), owned->caller.actor,
                             [this, owned, purpose, done](Result<std::vector<ProvidedRecord>> out) {
                               if (!out.ok()) return done(out.status());
-                              Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
+                              Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1, 1);
                               done(std::move((*out)[0]));
                             });
     return Status::Ok();
@@ -790,7 +810,7 @@ bool Gateway::LookupWithoutBlocking(const std::string& spki, const std::string& 
       reader, std::move(req), owned->caller.actor,
       [this, owned, purpose, done = std::move(done)](Result<std::vector<ProvidedRecord>> out) {
         if (!out.ok()) return done(out.status());
-        Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1);
+        Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1, 1);
         done(std::move((*out)[0]));
       },
       /*may_lead=*/false);
@@ -807,13 +827,13 @@ Result<std::optional<std::vector<ProvidedVersion>>> Gateway::History(
 Result<std::optional<std::vector<ProvidedVersion>>> Gateway::HistoryIn(
     store::RegistryReader& reader, const Caller& caller, const std::string& resident_code,
     const std::string& purpose) const {
-  auto p = Authorize(caller, purpose, "resident.provide", {resident_code});
+  auto p = Authorize(caller, purpose, "resident.provide", {resident_code}, 1);
   if (!p.ok()) return p.status();
   KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
   ProvisionRequest req = RequestFor(caller, **p, "history");
   req.resident_codes = {code};
   auto out = registry_->ProvideHistory(reader, req, caller.actor);
-  if (out.ok()) Answered(caller, purpose, false, out->has_value() ? 1 : 0, 1);
+  if (out.ok()) Answered(caller, purpose, false, out->has_value() ? 1 : 0, 1, 1);
   return out;
 }
 
@@ -826,14 +846,17 @@ Result<SearchProvision> Gateway::Search(const Caller& caller, const SearchReques
 Result<SearchProvision> Gateway::SearchIn(store::RegistryReader& reader, const Caller& caller,
                                           const SearchRequest& request,
                                           const std::string& purpose) const {
-  auto p = Authorize(caller, purpose, "resident.search");
+  // Its limit is the most it can return (a bad limit reserves nothing: it is refused below).
+  const size_t most =
+      request.limit >= 1 && request.limit <= 1000 ? static_cast<size_t>(request.limit) : 0;
+  auto p = Authorize(caller, purpose, "resident.search", {}, most);
   if (!p.ok()) return p.status();
   SearchRequest r = request;
   r.include_removed = false;
   // The criteria are checked against the purpose's fields there (criterion_not_permitted).
   auto found = registry_->Search(reader, r, caller.actor, purpose, RecheckFor(caller, purpose));
   if (!found.ok()) return found.status();
-  Answered(caller, purpose, true, found->rows.size(), found->rows.size());
+  Answered(caller, purpose, true, found->rows.size(), found->rows.size(), most);
   SearchProvision out;
   out.truncated = found->cut;
   if (found->rows.empty()) return out;
@@ -860,8 +883,9 @@ Result<std::vector<ProvidedRecord>> Gateway::BatchIn(store::RegistryReader& read
                                                      const Caller& caller,
                                                      const std::vector<std::string>& codes,
                                                      const std::string& purpose) const {
-  auto p = Authorize(caller, purpose, "resident.provide",
-                     codes.size() <= kMaxCodesPerProvision ? codes : std::vector<std::string>());
+  const bool sized = codes.size() <= kMaxCodesPerProvision;
+  auto p = Authorize(caller, purpose, "resident.provide", sized ? codes : std::vector<std::string>(),
+                     sized ? codes.size() : 0);
   if (!p.ok()) return p.status();
   if (codes.empty() || codes.size() > kMaxCodesPerProvision) {
     return Status::InvalidArgument("resident_codes must hold 1 to 1000 codes");
@@ -872,26 +896,27 @@ Result<std::vector<ProvidedRecord>> Gateway::BatchIn(store::RegistryReader& read
   if (out.ok()) {
     Answered(caller, purpose, false,
              std::count_if(out->begin(), out->end(), [](const auto& r) { return r.found; }),
-             codes.size());
+             codes.size(), codes.size());
   }
   return out;
 }
 
 Result<const Purpose*> Gateway::Admit(const Caller& caller, const Purpose* purpose,
-                                      const char* action,
-                                      const std::vector<std::string>& asked) const {
+                                      const char* action, const std::vector<std::string>& asked,
+                                      size_t reserve) const {
   if (quotas_ != nullptr) {
-    KAKUNIN_RETURN_IF_ERROR(
-        quotas_->Admit(caller.actor, caller.op != nullptr, purpose->id, action, asked));
+    KAKUNIN_RETURN_IF_ERROR(quotas_->Admit(caller.actor, caller.op != nullptr, purpose->id, action,
+                                           asked, static_cast<int64_t>(reserve)));
   }
   return purpose;
 }
 
 void Gateway::Answered(const Caller& caller, const std::string& purpose, bool search, size_t found,
-                       size_t asked) const {
+                       size_t asked, size_t reserved) const {
   if (quotas_ == nullptr) return;
   quotas_->Answered(caller.actor, caller.op != nullptr, purpose, search,
-                    static_cast<int64_t>(found), static_cast<int64_t>(asked));
+                    static_cast<int64_t>(found), static_cast<int64_t>(asked),
+                    static_cast<int64_t>(reserved));
 }
 
 }  // namespace kakunin::registry

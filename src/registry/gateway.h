@@ -147,8 +147,13 @@ class Gateway {
   // call); kUnavailable if none can be opened.
   //
   // The register's entry for a verified certificate. An unknown or revoked one is refused
-  // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded.
-  Result<Client> Authenticate(const std::string& spki_sha256, const std::string& terminal) const;
+  // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded,
+  // naming the resident codes the request asked for (`asked`, by MAC) and its purpose: what a
+  // revoked, perhaps stolen, certificate went after is what the review and the resident's
+  // statement must show.
+  Result<Client> Authenticate(const std::string& spki_sha256, const std::string& terminal,
+                              const std::vector<std::string>& asked = {},
+                              const std::string& purpose = "") const;
   // The register's entry for a verified certificate if it is registered and not revoked, else
   // nullopt — without recording anything: for a caller that must not write (a server's I/O
   // thread), which then takes the refusal through Authenticate, where it is recorded.
@@ -160,7 +165,10 @@ class Gateway {
   // CheckRunning for a request `caller` made: while halted the refusal is recorded as `action`
   // refused:halted, as every refusal of a registered system or signed-in operator is (who tried
   // to read or write during a halt is what its review asks first).
-  Status CheckRunningFor(const Caller& caller, const char* action) const;
+  // `asked` and `purpose` as for Authenticate.
+  Status CheckRunningFor(const Caller& caller, const char* action,
+                         const std::vector<std::string>& asked = {},
+                         const std::string& purpose = "") const;
   // When the node was halted (µs since epoch), or nullopt while it runs (Registry::HaltedSince).
   Result<std::optional<int64_t>> HaltedSince() const;
 
@@ -273,7 +281,9 @@ class Gateway {
  private:
   // The use cases above, in `reader`.
   Result<Client> AuthenticateIn(store::RegistryReader& reader, const std::string& spki_sha256,
-                                const std::string& terminal) const;
+                                const std::string& terminal,
+                                const std::vector<std::string>& asked = {},
+                                const std::string& purpose = "") const;
   // The active client `spki` in `reader`, through the cache; nullptr if it is not registered
   // or revoked (nothing recorded).
   Result<std::shared_ptr<const Client>> ActiveClient(store::RegistryReader& reader,
@@ -295,14 +305,19 @@ class Gateway {
   auto WithReader(Fn&& fn) const -> decltype(fn(std::declval<store::RegistryReader&>()));
 
   // The quota hooks (registry/quota.h): before a read, and after its answer.
+  // `reserve`: the most residents the answer can hold, counted at admission (Quotas::Admit)
+  // and settled by Answered (`reserved`, the same number).
   Result<const Purpose*> Admit(const Caller& caller, const Purpose* purpose, const char* action,
-                               const std::vector<std::string>& asked = {}) const;
+                               const std::vector<std::string>& asked = {},
+                               size_t reserve = 0) const;
   void Answered(const Caller& caller, const std::string& purpose, bool search, size_t found,
-                size_t asked) const;
+                size_t asked, size_t reserved) const;
   // `asked`: the resident codes the read names, named in a refusal's entry (AskedTarget).
+  // `reserve` as for Admit: a lookup or a history 1, a batch its codes, a search its limit.
   Result<const Purpose*> Authorize(const Caller& caller, const std::string& purpose,
                                    const char* action,
-                                   const std::vector<std::string>& asked = {}) const;
+                                   const std::vector<std::string>& asked = {},
+                                   size_t reserve = 0) const;
   // Authorize's decision again, from the rows as `txn` sees them (no recording: the failing
   // use case records the refusal).
   Status Recheck(store::RegistryTxn& txn, const Caller& caller, const std::string& purpose) const;

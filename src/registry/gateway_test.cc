@@ -20,6 +20,7 @@
 #include "registry/write_queue.h"
 #include "store/sqlite/sqlite_registry_store.h"
 #include "support/registry_fixture.h"
+#include "text/json.h"
 
 namespace kakunin::registry {
 namespace {
@@ -305,6 +306,33 @@ TEST_F(GatewayTest, AnOperatorSuspendedAfterLoadingGetsNothing) {
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.status().reason(), "not_nominated");
   EXPECT_EQ(ProvisionCount(codes_[0]), 1);  // the read before the suspension only
+}
+
+// Review: a municipal CS's notifications were checked against the register before they were
+// queued for the writer, and only the halt again in the applying transaction: a CS revoked while
+// its batch waited was still applied. The certificate is now checked in that transaction.
+TEST_F(GatewayTest, ACsRevokedBeforeItsBatchIsWrittenAppliesNothing) {
+  Client cs;
+  cs.spki_sha256 = std::string(64, '7');
+  cs.kind = ClientKind::kMunicipalCs;
+  cs.name = "甲府市CS";
+  cs.municipality_code = "192015";
+  ASSERT_TRUE(gateway_->Register(cs, host_).ok());
+  const Client authenticated = cs;  // as the request loaded it, before the revocation
+  ASSERT_TRUE(gateway_->Revoke(cs.spki_sha256, host_).ok());
+  Notification n = Make("192015", 1, ChangeReason::kBirth, "1000000077", "10000000077");
+  auto json = text::ParseJson(ToCanonicalJson(n));
+  ASSERT_TRUE(json.ok());
+  auto applied = gateway_->Notify(authenticated, {&*json}, "cs");
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.status().reason(), "client_revoked");
+  auto reader = store_->OpenReader();
+  auto row = (*reader)->FindByResidentCode(n.resident_code.str());
+  ASSERT_TRUE(row.ok());
+  EXPECT_FALSE(row->has_value());
+  auto refused = Entries("notification.refused");
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(Decode(refused.back()).outcome, "refused:client_revoked");
 }
 
 TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {

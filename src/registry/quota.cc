@@ -93,7 +93,7 @@ QuotaTable::Entry& QuotaTable::Find(const std::string& caller, QuotaSubject subj
 }
 
 QuotaTable::Verdict QuotaTable::Admit(const std::string& caller, QuotaSubject subject,
-                                      const std::string& purpose, int64_t now) {
+                                      const std::string& purpose, int64_t now, int64_t reserve) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = Find(caller, subject, purpose, now);
   const int64_t elapsed = std::clamp<int64_t>(now - e.minute * kMinute, 0, kMinute);
@@ -114,16 +114,22 @@ QuotaTable::Verdict QuotaTable::Admit(const std::string& caller, QuotaSubject su
   }
   ++e.requests;
   ++e.day_requests;
+  if (reserve > 0) {
+    e.residents += reserve;
+    e.day_residents += reserve;
+  }
   return {};
 }
 
 void QuotaTable::Charge(const std::string& caller, QuotaSubject subject, const std::string& purpose,
                         int64_t residents, int64_t now) {
-  if (residents <= 0) return;
+  if (residents == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = Find(caller, subject, purpose, now);
-  e.residents += residents;
-  e.day_residents += residents;
+  // A refund is taken from the current windows only, never below zero (a reservation made in
+  // the minute before stays there: stricter, never looser).
+  e.residents = std::max<int64_t>(0, e.residents + residents);
+  e.day_residents = std::max<int64_t>(0, e.day_residents + residents);
 }
 
 Quotas::Quotas(const QuotaConfig& config, const Clock* clock, const Registry* registry,
@@ -135,11 +141,11 @@ Quotas::Quotas(const QuotaConfig& config, const Clock* clock, const Registry* re
       review_(review, int64_t{config.alert_interval_minutes} * kMinute) {}
 
 Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& purpose,
-                     const char* action, const std::vector<std::string>& asked) {
+                     const char* action, const std::vector<std::string>& asked, int64_t reserve) {
   if (!enabled_) return Status::Ok();
   const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
   const int64_t now = clock_->NowMicros();
-  const QuotaTable::Verdict v = table_.Admit(actor.id, subject, purpose, now);
+  const QuotaTable::Verdict v = table_.Admit(actor.id, subject, purpose, now, reserve);
   if (v.admitted) return Status::Ok();
   // The refusal is an operation like any other: recorded, without personal data (which limit
   // and its value only; the request's criteria are not echoed).
@@ -160,17 +166,18 @@ Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& pu
   return why;
 }
 
-bool Quotas::AdmitQuietly(const Actor& actor, bool is_operator, const std::string& purpose) {
+bool Quotas::AdmitQuietly(const Actor& actor, bool is_operator, const std::string& purpose,
+                          int64_t reserve) {
   if (!enabled_) return true;
   const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
-  return table_.Admit(actor.id, subject, purpose, clock_->NowMicros()).admitted;
+  return table_.Admit(actor.id, subject, purpose, clock_->NowMicros(), reserve).admitted;
 }
 
 void Quotas::Answered(const Actor& actor, bool is_operator, const std::string& purpose, bool search,
-                      int64_t found, int64_t asked) {
+                      int64_t found, int64_t asked, int64_t reserved) {
   const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
   const int64_t now = clock_->NowMicros();
-  if (enabled_) table_.Charge(actor.id, subject, purpose, found, now);
+  if (enabled_) table_.Charge(actor.id, subject, purpose, found - reserved, now);
   Raise(review_.OnRead(actor.id, now, search, asked > found ? asked - found : 0), actor, purpose);
 }
 

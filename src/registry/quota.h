@@ -42,11 +42,15 @@ class QuotaTable {
   explicit QuotaTable(const QuotaConfig& config, size_t max_keys = 65536);
 
   // Counts one request at `now` (µs) if every limit allows it: a request, and at least one
-  // more resident. Nothing is counted when it is refused.
+  // more resident. Nothing is counted when it is refused. An admitted request also counts
+  // `reserve` residents at once — the most its answer can hold — so requests running at the
+  // same time are admitted against what the ones before them may return, not against a counter
+  // that has not moved yet; Charge settles the difference once the answer is known.
   Verdict Admit(const std::string& caller, QuotaSubject subject, const std::string& purpose,
-                int64_t now);
-  // Counts the residents an admitted request returned. An answer may take the residents'
-  // counters past their limit (by at most one answer); the next request is then refused.
+                int64_t now, int64_t reserve = 0);
+  // Counts `residents` more (fewer, if negative: the unused part of a reservation) for an
+  // admitted request. An answer may take the residents' counters past their limit (by at most
+  // one answer); the next request is then refused.
   void Charge(const std::string& caller, QuotaSubject subject, const std::string& purpose,
               int64_t residents, int64_t now);
 
@@ -91,16 +95,20 @@ class Quotas {
   // Before a read (`action` is its log action): charges one request, or refuses with
   // kResourceExhausted (reason quota_exceeded) and records the refusal (which limit, no
   // personal data). A quota refusal also raises the quota_exceeded alert.
+  // `reserve`: the most residents the answer can hold (QuotaTable::Admit), settled by Answered.
   Status Admit(const Actor& actor, bool is_operator, const std::string& purpose, const char* action,
-               const std::vector<std::string>& asked = {});
+               const std::vector<std::string>& asked = {}, int64_t reserve = 0);
   // Admit for a caller that must not write (a server's I/O thread): charges one request and
   // returns true when Admit would admit it; false when Admit would refuse — nothing counted or
   // recorded then: the caller takes the request through Admit, which records the refusal.
-  bool AdmitQuietly(const Actor& actor, bool is_operator, const std::string& purpose);
-  // After an answered read: charges the `found` residents it returned; `asked - found`
-  // residents asked for by code were not found (probes). Evaluates the real-time rules.
+  bool AdmitQuietly(const Actor& actor, bool is_operator, const std::string& purpose,
+                    int64_t reserve = 1);
+  // After an answered read: charges the `found` residents it returned against the `reserved`
+  // ones its admission counted; `asked - found` residents asked for by code were not found
+  // (probes). Evaluates the real-time rules. (A read admitted and then failed keeps its
+  // reservation: it counts as if it had returned all it could.)
   void Answered(const Actor& actor, bool is_operator, const std::string& purpose, bool search,
-                int64_t found, int64_t asked);
+                int64_t found, int64_t asked, int64_t reserved);
   // Any other refused operation of `actor` (repeated_refusals).
   void Refused(const Actor& actor);
 

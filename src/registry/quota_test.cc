@@ -68,6 +68,36 @@ TEST(QuotaTableTest, ResidentsPerMinuteRefuseTheNextRequest) {
   EXPECT_EQ(v.limit, "residents_per_minute");
 }
 
+// Review: requests running at the same time were all admitted against a residents' counter
+// that only moved when their answers were charged — 16 batches of 300 codes at once got 4,784
+// residents past a limit of 600 a minute. Each admission now reserves the most its answer can
+// hold, and the answer settles the difference: the overshoot is at most one answer, however
+// many run at once.
+TEST(QuotaTableTest, ConcurrentRequestsAreAdmittedAgainstWhatTheOnesBeforeMayReturn) {
+  QuotaConfig c;
+  c.defaults = {1000, 600, 100000, 100000};
+  QuotaTable t(c);
+  const int64_t t0 = Noon();
+  int admitted = 0;
+  for (int i = 0; i < 16; ++i) {
+    admitted += t.Admit("cert:a", QuotaSubject::kClient, "p", t0, 300).admitted;
+  }
+  EXPECT_EQ(admitted, 2);  // 0 + 300 < 600, 300 + 300 = 600: the third finds none left
+  // Their answers held 10 residents each: the unused 580 come back, and more fit.
+  t.Charge("cert:a", QuotaSubject::kClient, "p", 10 - 300, t0);
+  t.Charge("cert:a", QuotaSubject::kClient, "p", 10 - 300, t0);
+  EXPECT_TRUE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0, 300).admitted);
+  EXPECT_TRUE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0, 300).admitted);  // 20+300 < 600
+  EXPECT_FALSE(t.Admit("cert:a", QuotaSubject::kClient, "p", t0, 1).admitted);   // 620
+  // The day's counter the same way.
+  QuotaConfig d;
+  d.defaults = {1000, 100000, 100000, 500};
+  QuotaTable day(d);
+  EXPECT_TRUE(day.Admit("cert:b", QuotaSubject::kClient, "p", t0, 400).admitted);
+  EXPECT_TRUE(day.Admit("cert:b", QuotaSubject::kClient, "p", t0 + kMinute, 400).admitted);
+  EXPECT_FALSE(day.Admit("cert:b", QuotaSubject::kClient, "p", t0 + 2 * kMinute, 1).admitted);
+}
+
 TEST(QuotaTableTest, DaysAreJstCalendarDays) {
   QuotaConfig c;
   c.defaults = {1000, 1000, 3, 10};

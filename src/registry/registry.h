@@ -179,9 +179,12 @@ class Registry {
                                            const std::vector<PreparedNotification>& batch,
                                            const Actor& actor) const;
 
-  // Applies a batch in one durable transaction (commit before return).
-  Result<std::vector<ApplyResult>> Apply(const std::vector<PreparedNotification>& batch,
-                                         const Actor& actor);
+  // Applies a batch in one durable transaction (commit before return). `recheck`, when given,
+  // runs first in that transaction (the sender's rights as the transaction sees them: a
+  // revocation a moment ago counts); its error applies nothing and is returned.
+  Result<std::vector<ApplyResult>> Apply(
+      const std::vector<PreparedNotification>& batch, const Actor& actor,
+      const std::function<Status(store::RegistryTxn&)>& recheck = nullptr);
 
   // Reads. Each is recorded in the operation log (durably) before it returns: a read that
   // cannot be recorded is not answered. `purpose` must satisfy IsValidPurposeId.
