@@ -544,37 +544,12 @@ TEST_F(DisclosureTest, ACorrectionGoesToTheMunicipalityHoldingTheRecordAndNoOthe
 // now. The CS of the municipality merged away — a registration nobody revoked — gets nothing
 // and answers nothing.
 TEST_F(DisclosureTest, ACorrectionOfAMergedMunicipalitysResidentGoesToTheSuccessor) {
-  constexpr char kEnzan[] = "192031";  // 塩山市, until 2005-10-31
-  constexpr char kKoshu[] = "192139";  // 甲州市
-  Notification past = Make(kKofu, 1, ChangeReason::kBirth, "1000000007", "10000000007");
-  past.municipality_code = kEnzan;
-  past.change_date = Date::FromYmd(2004, 6, 1);
-  past.address = "山梨県塩山市上於曽1番地";
-  CheckOptions as_of_then = registry_->check_options();
-  as_of_then.municipality_on_change_date = true;
-  auto imported = registry_->Apply(
-      {registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then))}, host_);
-  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
-  const std::string code = past.resident_code.str();
-  Client koshu, enzan;
-  for (auto [c, spki, m] : {std::tuple{&koshu, 'c', kKoshu}, std::tuple{&enzan, 'f', kEnzan}}) {
-    c->spki_sha256 = std::string(64, spki);
-    c->kind = ClientKind::kMunicipalCs;
-    c->name = m;
-    c->municipality_code = m;
-  }
-  ASSERT_TRUE(gateway_->Register(koshu, host_).ok());
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::ClientRow row;
-                    row.spki_sha256 = enzan.spki_sha256;
-                    row.kind = "municipal_cs";
-                    row.name = "塩山市CS";
-                    row.municipality_code = kEnzan;
-                    row.registered_at = 1;
-                    return txn.InsertClient(row);
-                  })
-                  .ok());
+  MergedMunicipality merged;
+  SetUpMergedMunicipality("1000000007", "10000000007", &merged);
+  if (HasFatalFailure()) return;
+  const std::string& code = merged.resident_code;
+  const Client& koshu = merged.successor_cs;
+  const Client& enzan = merged.old_cs;
   auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code));
   ASSERT_TRUE(made.ok());
   ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());

@@ -225,38 +225,12 @@ TEST_F(SupportMeasureTest, OnlyTheHoldingMunicipalitysCsAndNobodyLearnsAnything)
 // merged away — a registration made before the merger that nobody revoked — acts for no one:
 // it could otherwise end the protection of a person it no longer holds.
 TEST_F(SupportMeasureTest, AfterAMergerOnlyTheSuccessorsCsActs) {
-  constexpr char kEnzan[] = "192031";  // 塩山市, until 2005-10-31
-  constexpr char kKoshu[] = "192139";  // 甲州市
-  Notification past = Make(kKofu, 1, ChangeReason::kBirth, "1000000009", "10000000009");
-  past.municipality_code = kEnzan;
-  past.change_date = Date::FromYmd(2004, 6, 1);
-  past.address = "山梨県塩山市上於曽1番地";
-  CheckOptions as_of_then = registry_->check_options();
-  as_of_then.municipality_on_change_date = true;
-  auto imported = registry_->Apply(
-      {registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then))}, host_);
-  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
-  const std::string code = past.resident_code.str();
-  Client koshu, enzan;
-  for (auto [c, spki, m] : {std::tuple{&koshu, 'c', kKoshu}, std::tuple{&enzan, 'f', kEnzan}}) {
-    c->spki_sha256 = std::string(64, spki);
-    c->kind = ClientKind::kMunicipalCs;
-    c->name = m;
-    c->municipality_code = m;
-  }
-  ASSERT_TRUE(gateway_->Register(koshu, host_).ok());
-  // Registered before the merger: written as such a row would be.
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::ClientRow row;
-                    row.spki_sha256 = enzan.spki_sha256;
-                    row.kind = "municipal_cs";
-                    row.name = "塩山市CS";
-                    row.municipality_code = kEnzan;
-                    row.registered_at = 1;
-                    return txn.InsertClient(row);
-                  })
-                  .ok());
+  MergedMunicipality merged;
+  SetUpMergedMunicipality("1000000009", "10000000009", &merged);
+  if (HasFatalFailure()) return;
+  const std::string& code = merged.resident_code;
+  const Client& koshu = merged.successor_cs;
+  const Client& enzan = merged.old_cs;
   EXPECT_EQ(gateway_->SetSupportMeasure(enzan, "cs", code, Day(30)).status().reason(),
             "not_found");
   EXPECT_FALSE(Marked(code));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "crypto/keys.h"
@@ -102,6 +103,43 @@ std::vector<audit::AuditEntry> RegistryFixture::LogEntries(const std::string& ac
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
   return out;
+}
+
+void RegistryFixture::SetUpMergedMunicipality(const std::string& code10,
+                                              const std::string& number11,
+                                              MergedMunicipality* out) {
+  constexpr char kEnzan[] = "192031";  // 塩山市, until 2005-10-31
+  constexpr char kKoshu[] = "192139";  // 甲州市
+  Notification past = Make("192015", 1, ChangeReason::kBirth, code10, number11);
+  past.municipality_code = kEnzan;
+  past.change_date = Date::FromYmd(2004, 6, 1);
+  past.address = "山梨県塩山市上於曽1番地";
+  CheckOptions as_of_then = registry_->check_options();
+  as_of_then.municipality_on_change_date = true;
+  auto imported = registry_->Apply(
+      {registry_->Prepare(CheckJsonNotification(ToCanonicalJson(past), as_of_then))},
+      Actor{"os:test", "test"});
+  ASSERT_TRUE(imported.ok() && (*imported)[0].ok());
+  out->resident_code = past.resident_code.str();
+  for (auto [c, spki, m] : {std::tuple{&out->successor_cs, '5', kKoshu},
+                            std::tuple{&out->old_cs, '6', kEnzan}}) {
+    c->spki_sha256 = std::string(64, spki);
+    c->kind = ClientKind::kMunicipalCs;
+    c->name = m;
+    c->municipality_code = m;
+  }
+  ASSERT_TRUE(gateway_->Register(out->successor_cs, Actor{"os:test", "test"}).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::ClientRow row;
+                    row.spki_sha256 = out->old_cs.spki_sha256;
+                    row.kind = "municipal_cs";
+                    row.name = "塩山市CS";
+                    row.municipality_code = kEnzan;
+                    row.registered_at = 1;
+                    return txn.InsertClient(row);
+                  })
+                  .ok());
 }
 
 std::string RegistryFixture::AllLogText() {

@@ -65,6 +65,19 @@ class RegistryFixture : public ::testing::Test {
   // actions, purposes): what a "never in clear" check searches.
   std::string AllLogText();
 
+  // A municipality merged away and its successor: a resident of 塩山市 (192031, merged into 甲州市
+  // 192139 on 2005-11-01) imported as a past record (checked as of its change date), the
+  // successor's CS registered, and 塩山市's CS as a registration made before the merger that
+  // nobody revoked would be (written straight into the register: registration refuses the code
+  // today). Needs the gateway. ASSERTs; the caller returns if HasFatalFailure().
+  struct MergedMunicipality {
+    std::string resident_code;
+    Client successor_cs;  // 甲州市
+    Client old_cs;        // 塩山市
+  };
+  void SetUpMergedMunicipality(const std::string& code10, const std::string& number11,
+                               MergedMunicipality* out);
+
   std::string prefix_;
   std::string pg_schema_;  // on PostgreSQL: this test's schema
   bool with_gateway_;
