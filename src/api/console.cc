@@ -330,12 +330,14 @@ class ConsoleService::Impl {
       }
     }
     if (!rule->password_stage && session->stage != auth::SessionStage::kActive) {
-      // Found in review: someone holding only the password (or an idle-locked screen) probing
-      // the routes is an operator's refusal like any other — one entry each, by route.
+      // Found in review: someone holding only the password probing the routes is an operator's
+      // refusal like any other — one entry each, by route. (An idle-locked screen is not: the
+      // lock is the console working as meant, and its unlock is recorded.)
       const bool locked = session->stage == auth::SessionStage::kLocked;
-      (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
-                                 (locked ? "session_locked:" : "second_factor_required:") + route,
-                                 terminal);
+      if (!locked) {
+        (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
+                                   "second_factor_required:" + route, terminal);
+      }
       return Problem(locked ? ApiError::kSessionLocked : ApiError::kSessionRequired, rid);
     }
     if (!rule->roles.empty()) {
@@ -970,7 +972,7 @@ class ConsoleService::Impl {
     if (route == "/v1/role-requests/{n}/approve") {
       char* end = nullptr;
       long long n = std::strtoll(params[0].c_str(), &end, 10);
-      if (*end != '\0' || n <= 0) return Problem(ApiError::kInvalidRequest, rid);
+      if (*end != '\0' || n <= 0) return fail(MalformedBody());
       Status st = desk_->ApproveRole(who, n);
       if (!st.ok()) return fail(st);
       return JsonResponse("{\"request_id\":" + std::to_string(n) + ",\"status\":\"approved\"}");

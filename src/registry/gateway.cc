@@ -359,10 +359,11 @@ Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std:
   auto row = reader.FindClient(spki);
   if (!row.ok()) return row.status();
   if (!*row) {
+    // Never registered: its codes are not named (any certificate of the CA could otherwise
+    // write entries into a chosen resident's statement).
     return RefuseClient(actor, "client.refused", purpose,
                         Status::PermissionDenied("the client certificate is not registered")
-                            .WithReason("client_not_registered"),
-                        asked);
+                            .WithReason("client_not_registered"));
   }
   if ((*row)->revoked_at != 0) {
     return RefuseClient(actor, "client.refused", purpose,
@@ -458,7 +459,8 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
   auto applied = registry_->Apply(batch, actor, [&client](store::RegistryTxn& txn) {
     return detail::CsStillServed(txn, client);
   });
-  if (!applied.ok() && applied.status().reason() == "client_revoked") {
+  if (!applied.ok() && (applied.status().reason() == "client_revoked" ||
+                        applied.status().reason() == "halted")) {
     return RefuseClient(actor, "notification.refused", "", applied.status());
   }
   return applied;
@@ -725,11 +727,12 @@ Result<ProvidedRecord> Gateway::LookupIn(store::RegistryReader& reader, const Ca
                                          const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.provide", {resident_code}, 1);
   if (!p.ok()) return p.status();
-  KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
+  auto code = Resolve(caller, resident_code, purpose);
+  if (!code.ok()) return Released(caller, purpose, 1, code.status());
   ProvisionRequest req = RequestFor(caller, **p, "lookup");
-  req.resident_codes = {code};
+  req.resident_codes = {*code};
   auto out = registry_->Provide(reader, req, caller.actor);
-  if (!out.ok()) return out.status();
+  if (!out.ok()) return Released(caller, purpose, 1, out.status());
   Answered(caller, purpose, false, (*out)[0].found ? 1 : 0, 1, 1);
   return std::move((*out)[0]);
 }
@@ -755,7 +758,9 @@ void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code
   Status early = WithReader([&](store::RegistryReader& reader) -> Status {
     auto p = Authorize(owned->caller, purpose, "resident.provide", {resident_code}, 1);
     if (!p.ok()) return p.status();
-    KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(owned->caller, resident_code, purpose));
+    auto resolved = Resolve(owned->caller, resident_code, purpose);
+    if (!resolved.ok()) return Released(owned->caller, purpose, 1, resolved.status());
+    std::string code = std::move(*resolved);
     ProvisionRequest req = RequestFor(owned->caller, **p, "lookup");
     req.recheck = [this, owned, purpose](store::RegistryTxn& txn) {
       return Recheck(txn, owned->caller, purpose);
@@ -763,7 +768,9 @@ void Gateway::LookupAsync(const Caller& caller, const std::string& resident_code
     req.resident_codes = {std::move(code)};
     registry_->ProvideAsync(reader, std::move(req), owned->caller.actor,
                             [this, owned, purpose, done](Result<std::vector<ProvidedRecord>> out) {
-                              if (!out.ok()) return done(out.status());
+                              if (!out.ok()) {
+                                return done(Released(owned->caller, purpose, 1, out.status()));
+                              }
                               Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1, 1);
                               done(std::move((*out)[0]));
                             });
@@ -809,7 +816,7 @@ bool Gateway::LookupWithoutBlocking(const std::string& spki, const std::string& 
   registry_->ProvideAsync(
       reader, std::move(req), owned->caller.actor,
       [this, owned, purpose, done = std::move(done)](Result<std::vector<ProvidedRecord>> out) {
-        if (!out.ok()) return done(out.status());
+        if (!out.ok()) return done(Released(owned->caller, purpose, 1, out.status()));
         Answered(owned->caller, purpose, false, (*out)[0].found ? 1 : 0, 1, 1);
         done(std::move((*out)[0]));
       },
@@ -829,11 +836,13 @@ Result<std::optional<std::vector<ProvidedVersion>>> Gateway::HistoryIn(
     const std::string& purpose) const {
   auto p = Authorize(caller, purpose, "resident.provide", {resident_code}, 1);
   if (!p.ok()) return p.status();
-  KAKUNIN_ASSIGN_OR_RETURN(code, Resolve(caller, resident_code, purpose));
+  auto code = Resolve(caller, resident_code, purpose);
+  if (!code.ok()) return Released(caller, purpose, 1, code.status());
   ProvisionRequest req = RequestFor(caller, **p, "history");
-  req.resident_codes = {code};
+  req.resident_codes = {*code};
   auto out = registry_->ProvideHistory(reader, req, caller.actor);
-  if (out.ok()) Answered(caller, purpose, false, out->has_value() ? 1 : 0, 1, 1);
+  if (!out.ok()) return Released(caller, purpose, 1, out.status());
+  Answered(caller, purpose, false, out->has_value() ? 1 : 0, 1, 1);
   return out;
 }
 
@@ -855,7 +864,7 @@ Result<SearchProvision> Gateway::SearchIn(store::RegistryReader& reader, const C
   r.include_removed = false;
   // The criteria are checked against the purpose's fields there (criterion_not_permitted).
   auto found = registry_->Search(reader, r, caller.actor, purpose, RecheckFor(caller, purpose));
-  if (!found.ok()) return found.status();
+  if (!found.ok()) return Released(caller, purpose, most, found.status());
   Answered(caller, purpose, true, found->rows.size(), found->rows.size(), most);
   SearchProvision out;
   out.truncated = found->cut;
@@ -893,6 +902,7 @@ Result<std::vector<ProvidedRecord>> Gateway::BatchIn(store::RegistryReader& read
   ProvisionRequest req = RequestFor(caller, **p, "batch");
   req.resident_codes = codes;
   auto out = registry_->Provide(reader, req, caller.actor);
+  if (!out.ok()) return Released(caller, purpose, codes.size(), out.status());
   if (out.ok()) {
     Answered(caller, purpose, false,
              std::count_if(out->begin(), out->end(), [](const auto& r) { return r.found; }),
@@ -909,6 +919,14 @@ Result<const Purpose*> Gateway::Admit(const Caller& caller, const Purpose* purpo
                                            asked, static_cast<int64_t>(reserve)));
   }
   return purpose;
+}
+
+Status Gateway::Released(const Caller& caller, const std::string& purpose, size_t reserved,
+                         Status why) const {
+  if (quotas_ != nullptr) {
+    quotas_->Release(caller.actor, caller.op != nullptr, purpose, static_cast<int64_t>(reserved));
+  }
+  return why;
 }
 
 void Gateway::Answered(const Caller& caller, const std::string& purpose, bool search, size_t found,

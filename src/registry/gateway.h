@@ -147,10 +147,11 @@ class Gateway {
   // call); kUnavailable if none can be opened.
   //
   // The register's entry for a verified certificate. An unknown or revoked one is refused
-  // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded,
-  // naming the resident codes the request asked for (`asked`, by MAC) and its purpose: what a
-  // revoked, perhaps stolen, certificate went after is what the review and the resident's
-  // statement must show.
+  // (PermissionDenied, reason client_not_registered / client_revoked) and the refusal recorded
+  // with its purpose; a revoked one's also naming the resident codes the request asked for
+  // (`asked`, by MAC): what a revoked, perhaps stolen, certificate went after is what the review
+  // and the resident's statement must show. (A certificate never registered names none: any
+  // certificate of the CA could otherwise write entries into a chosen resident's statement.)
   Result<Client> Authenticate(const std::string& spki_sha256, const std::string& terminal,
                               const std::vector<std::string>& asked = {},
                               const std::string& purpose = "") const;
@@ -312,6 +313,10 @@ class Gateway {
                                size_t reserve = 0) const;
   void Answered(const Caller& caller, const std::string& purpose, bool search, size_t found,
                 size_t asked, size_t reserved) const;
+  // A read that returned nothing after its admission: its reservation is given back; returns
+  // `why`.
+  Status Released(const Caller& caller, const std::string& purpose, size_t reserved,
+                  Status why) const;
   // `asked`: the resident codes the read names, named in a refusal's entry (AskedTarget).
   // `reserve` as for Admit: a lookup or a history 1, a batch its codes, a search its limit.
   Result<const Purpose*> Authorize(const Caller& caller, const std::string& purpose,

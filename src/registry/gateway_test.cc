@@ -339,12 +339,16 @@ TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
   const Caller board = Caller::ForClient(board_, "t");
   ASSERT_TRUE(gateway_->CheckRunning().ok());
   // Review: the reason stays in the log for its retention; a resident's code or number in it,
-  // in any spelling, is refused (and nothing halted).
+  // in any spelling, is withheld — and the node halts all the same.
   for (const std::string& reason :
        {"住民票コード" + codes_[0] + "への照会の疑い", std::string("個人番号１２３４５６７８９０１８"),
         std::string("1234-5678-9018の件")}) {
-    EXPECT_EQ(registry_->Halt(reason, host_).code(), StatusCode::kInvalidArgument) << reason;
+    ASSERT_TRUE(registry_->Halt(reason, host_).ok()) << reason;
+    EXPECT_EQ(gateway_->CheckRunning().reason(), "halted");
+    ASSERT_TRUE(registry_->Resume(host_).ok());
   }
+  for (const auto& e : LogEntries("node.halt")) EXPECT_EQ(e.conditions, "reason=(withheld)");
+  EXPECT_THAT(AllLogText(), Not(HasSubstr(codes_[0])));
   ASSERT_TRUE(gateway_->CheckRunning().ok());
   ASSERT_TRUE(registry_->Halt("test", host_).ok());
   auto rec = gateway_->Lookup(board, codes_[0], "board.school_aid");

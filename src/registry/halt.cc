@@ -25,13 +25,14 @@ Result<std::optional<int64_t>> Registry::HaltedSince(store::RegistryReader& read
 }
 
 Status Registry::Halt(const std::string& reason, const Actor& actor) {
-  // The reason is kept in the operation log for its whole retention and shown to auditors: like
-  // the registers' free text, it may not hold a resident number (a halt over a suspected read
-  // names the suspicion, not the person).
-  if (reason.empty() || reason.size() > 1000 || !CheckFreeText(reason, 1000, false, "reason").ok()) {
-    return Status::InvalidArgument(
-        "a reason (1-1000 characters of text, no 住民票コード or individual number) is required");
+  if (reason.empty() || reason.size() > 1000 || text::CheckText(reason) != text::TextCheck::kOk) {
+    return Status::InvalidArgument("a reason (1-1000 characters of text) is required");
   }
+  // The reason is kept in the operation log for its whole retention and shown to auditors: like
+  // the registers' free text, it may not hold a resident number. An emergency halt is never
+  // refused for it (a telephone number looks the same): the reason is withheld instead.
+  const std::string logged =
+      CheckFreeText(reason, 1000, false, "reason").ok() ? reason : std::string("(withheld)");
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (halted) return Status::FailedPrecondition("the node is already halted");
@@ -40,7 +41,7 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
     e.actor = actor.id;
     e.terminal = actor.terminal;
     e.action = "node.halt";
-    e.conditions = "reason=" + reason;
+    e.conditions = "reason=" + logged;
     e.outcome = "done";
     return log_->Append(txn, std::move(e)).status();
   });

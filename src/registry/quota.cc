@@ -81,12 +81,14 @@ QuotaTable::Entry& QuotaTable::Find(const std::string& caller, QuotaSubject subj
     e.prev_requests = adjacent ? e.requests : 0;
     e.prev_residents = adjacent ? e.residents : 0;
     e.requests = e.residents = 0;
+    e.reserved = 0;
     e.minute = minute;
   }
   const int64_t day = JstDay(now);
   if (day > e.day) {
     e.day = day;
     e.day_requests = e.day_residents = 0;
+    e.day_reserved = 0;
   }
   if (now > e.last_seen) e.last_seen = now;
   return e;
@@ -117,19 +119,27 @@ QuotaTable::Verdict QuotaTable::Admit(const std::string& caller, QuotaSubject su
   if (reserve > 0) {
     e.residents += reserve;
     e.day_residents += reserve;
+    e.reserved += reserve;
+    e.day_reserved += reserve;
   }
   return {};
 }
 
 void QuotaTable::Charge(const std::string& caller, QuotaSubject subject, const std::string& purpose,
-                        int64_t residents, int64_t now) {
-  if (residents == 0) return;
+                        int64_t residents, int64_t now, int64_t reserved) {
+  if (residents <= 0 && reserved <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = Find(caller, subject, purpose, now);
-  // A refund is taken from the current windows only, never below zero (a reservation made in
-  // the minute before stays there: stricter, never looser).
-  e.residents = std::max<int64_t>(0, e.residents + residents);
-  e.day_residents = std::max<int64_t>(0, e.day_residents + residents);
+  const int64_t extra = std::max<int64_t>(0, residents - reserved);
+  const int64_t unused = std::max<int64_t>(0, reserved - residents);
+  // This request's reservation leaves the windows' outstanding reservations; what it did not
+  // use is given back from the part still in the current window.
+  const int64_t minute_part = std::min(reserved, e.reserved);
+  e.reserved -= minute_part;
+  e.residents += extra - std::min(unused, minute_part);
+  const int64_t day_part = std::min(reserved, e.day_reserved);
+  e.day_reserved -= day_part;
+  e.day_residents += extra - std::min(unused, day_part);
 }
 
 Quotas::Quotas(const QuotaConfig& config, const Clock* clock, const Registry* registry,
@@ -177,8 +187,15 @@ void Quotas::Answered(const Actor& actor, bool is_operator, const std::string& p
                       int64_t found, int64_t asked, int64_t reserved) {
   const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
   const int64_t now = clock_->NowMicros();
-  if (enabled_) table_.Charge(actor.id, subject, purpose, found - reserved, now);
+  if (enabled_) table_.Charge(actor.id, subject, purpose, found, now, reserved);
   Raise(review_.OnRead(actor.id, now, search, asked > found ? asked - found : 0), actor, purpose);
+}
+
+void Quotas::Release(const Actor& actor, bool is_operator, const std::string& purpose,
+                     int64_t reserved) {
+  if (!enabled_ || reserved <= 0) return;
+  const QuotaSubject subject = is_operator ? QuotaSubject::kOperator : QuotaSubject::kClient;
+  table_.Charge(actor.id, subject, purpose, 0, clock_->NowMicros(), reserved);
 }
 
 void Quotas::Refused(const Actor& actor) {

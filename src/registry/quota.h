@@ -48,11 +48,13 @@ class QuotaTable {
   // that has not moved yet; Charge settles the difference once the answer is known.
   Verdict Admit(const std::string& caller, QuotaSubject subject, const std::string& purpose,
                 int64_t now, int64_t reserve = 0);
-  // Counts `residents` more (fewer, if negative: the unused part of a reservation) for an
-  // admitted request. An answer may take the residents' counters past their limit (by at most
-  // one answer); the next request is then refused.
+  // Settles an admitted request that reserved `reserved` residents and returned `residents`:
+  // the unused part is given back, only from what is still reserved in the current minute and
+  // day (a reservation made in an earlier window stays counted there: stricter, never looser).
+  // With nothing reserved, counts `residents` more. An answer may take the residents' counters
+  // past their limit (by at most one answer); the next request is then refused.
   void Charge(const std::string& caller, QuotaSubject subject, const std::string& purpose,
-              int64_t residents, int64_t now);
+              int64_t residents, int64_t now, int64_t reserved = 0);
 
   size_t size() const;
 
@@ -64,6 +66,10 @@ class QuotaTable {
     int64_t prev_requests = 0, prev_residents = 0;  // in the minute before it
     int64_t day = 0;                                // JST days since the epoch
     int64_t day_requests = 0, day_residents = 0;
+    // Residents reserved in the current minute / day and not yet settled: a refund is taken
+    // from these only, so a request reserved in an earlier window never lowers the counts of the
+    // requests made in this one.
+    int64_t reserved = 0, day_reserved = 0;
     int64_t last_seen = 0;
   };
   Entry& Find(const std::string& caller, QuotaSubject subject, const std::string& purpose,
@@ -109,6 +115,10 @@ class Quotas {
   // reservation: it counts as if it had returned all it could.)
   void Answered(const Actor& actor, bool is_operator, const std::string& purpose, bool search,
                 int64_t found, int64_t asked, int64_t reserved);
+  // A read admitted with `reserved` residents that returned nothing (it failed, or was refused
+  // after its admission): the reservation is given back.
+  void Release(const Actor& actor, bool is_operator, const std::string& purpose,
+               int64_t reserved);
   // Any other refused operation of `actor` (repeated_refusals).
   void Refused(const Actor& actor);
 
