@@ -25,6 +25,8 @@ namespace {
 constexpr char kHaltedKey[] = "halted_since";  // registry/halt.cc
 constexpr char kAcknowledgedKey[] = "link_acknowledged";
 constexpr char kPurgedThroughKey[] = "link_purged_through";
+// National node, per prefecture: the first sequence applied with its MAC kept (+ prefecture).
+constexpr char kMacsFromKeyPrefix[] = "link_macs_from_";
 
 int64_t MetaNumber(const std::optional<std::string>& v) {
   return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
@@ -405,13 +407,23 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
       return log_->Append(txn, std::move(e)).status();
     }
     const int64_t now = clock_->NowMicros();
+    // From which sequence on this node keeps a MAC of every change it applied from the
+    // prefecture (set with the first change it applies, by this release or later). Below it, a
+    // change with no MAC was applied before schema 10 and a resend of it is taken as one.
+    const std::string macs_key = kMacsFromKeyPrefix + std::to_string(batch.prefecture);
+    KAKUNIN_ASSIGN_OR_RETURN(macs_meta, txn.GetMeta(macs_key));
+    std::optional<int64_t> macs_from;
+    if (macs_meta) macs_from = MetaNumber(macs_meta);
     for (const ForwardedChange& c : batch.changes) {
       const std::string mac = ForwardedChangeMac(*cipher_, c);
       if (c.sequence <= last) {
-        // A resend is the change received under that number; anything else reuses it.
-        // Changes applied before schema 10 have no MAC and are taken as resends.
+        // A resend is the change received under that number; anything else reuses it. A
+        // number at or below the point that this node never received — skipped by a change
+        // numbered far ahead (a forged one, or a sender's bug) — is no resend either: taken as
+        // one, the change would be acknowledged and lost without a word (found in review).
         KAKUNIN_ASSIGN_OR_RETURN(known, txn.ReceivedChangeMac(batch.prefecture, c.sequence));
-        if (known && !ConstantTimeEquals(*known, mac)) {
+        const bool never_received = !known && macs_from && c.sequence >= *macs_from;
+        if (never_received || (known && !ConstantTimeEquals(*known, mac))) {
           out.conflict = c.sequence;
           return Status::FailedPrecondition(
                      "the batch reuses a sequence already applied with another change")
@@ -422,6 +434,10 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
       }
       KAKUNIN_RETURN_IF_ERROR(ApplyChange(txn, c, batch.prefecture, actor, now, &out.conflicts));
       KAKUNIN_RETURN_IF_ERROR(txn.RecordReceivedChange(batch.prefecture, c.sequence, mac, now));
+      if (!macs_from) {
+        KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(macs_key, std::to_string(c.sequence)));
+        macs_from = c.sequence;
+      }
       last = c.sequence;
       ++out.applied;
     }

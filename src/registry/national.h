@@ -41,7 +41,10 @@
 //   A change at or below N is a duplicate (a resend after a lost answer) only if it is the
 //   change received under that sequence before, compared by keyed MAC: otherwise the sender
 //   reused the number (a prefecture node restored from an older backup numbers its new changes
-//   again from the backup's point), and acknowledging it would lose it. 409 with
+//   again from the backup's point), and acknowledging it would lose it. So is a number at or
+//   below N that was never received (a change numbered far ahead moved N past it: forged, or a
+//   sender's bug), from the first sequence this node kept a MAC of (meta link_macs_from_<NN>;
+//   below it, changes applied before schema 10 have none and a resend is taken as one). 409 with
 //   {"error": "sequence_conflict", "sequence": S, "acknowledged": N}: nothing of the batch is
 //   applied, the refusal is recorded, and the link stays stopped until an operator resolves it
 //   (docs/backup.md; `kakunin restore` moves the numbering on so that a restore does not).

@@ -394,6 +394,41 @@ TEST_F(NationalTest, WhatThePrefectureTookIsForwardedWhateverTheNationalNodesSet
   EXPECT_EQ(Count(national, "SELECT count(*) FROM residents"), 2);
 }
 
+// Review: one change numbered far ahead — forged with the prefecture's link key, or a sender's
+// bug — moved the national node's point past every number the prefecture would give out; its
+// next real changes, at or below that point and never received, were counted as resends,
+// acknowledged and lost, and both nodes reported a healthy link. They are refused now
+// (sequence_conflict: the sender stops, loudly), and true resends are still duplicates.
+TEST_F(NationalTest, AChangeNeverReceivedBelowThePointIsRefusedNotTakenForAResend) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* national = MakeNode("national", 0);
+  const Client client = PrefectureClient(19);
+  Register(national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Drain(yamanashi, national, client);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000002", "10000000002");
+  auto real = yamanashi->outbox->Next(1, 10);
+  ASSERT_TRUE(real.ok());
+  ASSERT_EQ(real->changes.size(), 1u);
+  ForwardBatch forged = *real;
+  forged.changes[0].sequence = int64_t{1000000000000000};
+  auto jumped = Post(national, client, forged);
+  ASSERT_TRUE(jumped.ok()) << jumped.status().ToString();
+  ASSERT_EQ(jumped->acknowledged, int64_t{1000000000000000});
+  // The real change 2: below the point, never received.
+  auto r = Post(national, client, *real);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->conflict, real->changes[0].sequence);
+  EXPECT_EQ(r->duplicates, 0);
+  // A true resend of change 1 is still acknowledged as one.
+  auto first = yamanashi->outbox->Next(0, 1);
+  ASSERT_TRUE(first.ok());
+  auto again = Post(national, client, *first);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->conflict, 0);
+  EXPECT_EQ(again->duplicates, 1);
+}
+
 // A prefecture node restored from an older backup numbers its new changes again from the
 // backup's point: under numbers the national node already applied, with other content. Taken
 // as resends they would be acknowledged and lost; they are refused, recorded, and nothing of the
