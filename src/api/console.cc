@@ -913,13 +913,8 @@ class ConsoleService::Impl {
                            code == StatusCode::kFailedPrecondition ||
                            code == StatusCode::kAlreadyExists;
       if (refusal && st.reason() != "contract_required" && st.reason() != "training_required") {
-        std::string why(st.reason());
-        if (why.empty()) {
-          why = code == StatusCode::kPermissionDenied ? "not_permitted"
-                : code == StatusCode::kInvalidArgument ? "invalid_request"
-                : code == StatusCode::kNotFound        ? "not_found"
-                                                       : "conflict";
-        }
+        // Without a reason of its own, the answer's code names it (FromStatus).
+        std::string why(st.reason().empty() ? InfoOf(FromStatus(st)).code : st.reason());
         (void)desk_->RecordRefusal(who.row.operator_id, "console.refused", why + ":" + route,
                                    terminal);
       }

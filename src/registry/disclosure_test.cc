@@ -150,6 +150,24 @@ class DisclosureTest : public testing::RegistryFixture {
     return **v;
   }
 
+  // `id`'s nomination for the desk running on into next year (made last year, as a
+  // nomination may be), and the clock moved to 2027-04-02: a new fiscal year, with no training
+  // of its own recorded yet.
+  void IntoAprilWithANominationRunningOn(const std::string& id) {
+    ASSERT_TRUE(store_
+                    ->Write([&](store::RegistryTxn& txn) {
+                      store::NominationRow n;
+                      n.operator_id = id;
+                      n.purpose = kDisclosure;
+                      n.valid_from = "2026-11-01";
+                      n.valid_to = "2027-12-31";
+                      n.nominated_by = "sm";
+                      return txn.InsertNomination(n);
+                    })
+                    .ok());
+    clock_.Advance(int64_t{133} * 24 * 3600 * 1000000);  // 2027-04-02
+  }
+
   Actor As(const std::string& id) { return Actor{"operator:" + id, "console@127.0.0.1"}; }
 
   DisclosureInput Request(const std::string& code) {
@@ -406,18 +424,8 @@ TEST_F(DisclosureTest, ListShowAndStatementCheckTheClerkAgainWhenTheyAreRecorded
   ASSERT_TRUE(desk_->List(Load("clerk2"), As("clerk2")).ok());
 
   // From April, a nomination running on without this fiscal year's training serves nothing.
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::NominationRow n;
-                    n.operator_id = "clerk2";
-                    n.purpose = kDisclosure;
-                    n.valid_from = "2026-11-01";
-                    n.valid_to = "2027-12-31";
-                    n.nominated_by = "sm";
-                    return txn.InsertNomination(n);
-                  })
-                  .ok());
-  clock_.Advance(int64_t{133} * 24 * 3600 * 1000000);  // 2027-04-02
+  IntoAprilWithANominationRunningOn("clerk2");
+  if (HasFatalFailure()) return;
   expect_refused("training_required");
   ExpectVerified();
 }
@@ -425,18 +433,8 @@ TEST_F(DisclosureTest, ListShowAndStatementCheckTheClerkAgainWhenTheyAreRecorded
 // The desk's clerks, too, serve only after this fiscal year's operator training: from April 1
 // their nomination (made last year) is not enough.
 TEST_F(DisclosureTest, FromAprilTheDeskNeedsThisFiscalYearsTraining) {
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::NominationRow n;
-                    n.operator_id = "clerk";
-                    n.purpose = kDisclosure;
-                    n.valid_from = "2026-11-01";
-                    n.valid_to = "2027-12-31";
-                    n.nominated_by = "sm";
-                    return txn.InsertNomination(n);
-                  })
-                  .ok());
-  clock_.Advance(int64_t{133} * 24 * 3600 * 1000000);  // 2027-04-02
+  IntoAprilWithANominationRunningOn("clerk");
+  if (HasFatalFailure()) return;
   auto r = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
   EXPECT_EQ(r.status().reason(), "training_required");
   auto reader = store_->OpenReader();

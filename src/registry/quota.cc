@@ -132,14 +132,15 @@ void QuotaTable::Charge(const std::string& caller, QuotaSubject subject, const s
   Entry& e = Find(caller, subject, purpose, now);
   const int64_t extra = std::max<int64_t>(0, residents - reserved);
   const int64_t unused = std::max<int64_t>(0, reserved - residents);
-  // This request's reservation leaves the windows' outstanding reservations; what it did not
-  // use is given back from the part still in the current window.
-  const int64_t minute_part = std::min(reserved, e.reserved);
-  e.reserved -= minute_part;
-  e.residents += extra - std::min(unused, minute_part);
-  const int64_t day_part = std::min(reserved, e.day_reserved);
-  e.day_reserved -= day_part;
-  e.day_residents += extra - std::min(unused, day_part);
+  // In each window (the minute, the day): this request's reservation leaves the outstanding
+  // ones, and what it did not use is given back from the part still in that window.
+  auto settle = [&](int64_t& counted, int64_t& outstanding) {
+    const int64_t part = std::min(reserved, outstanding);
+    outstanding -= part;
+    counted += extra - std::min(unused, part);
+  };
+  settle(e.residents, e.reserved);
+  settle(e.day_residents, e.day_reserved);
 }
 
 Quotas::Quotas(const QuotaConfig& config, const Clock* clock, const Registry* registry,
