@@ -57,6 +57,21 @@ const std::vector<ConsoleRule> kRules = {
     {"POST", "/v1/role-requests/{n}/approve", false, false, {"security_chief"}, false},
     {"POST", "/v1/operators/{id}/nominations", false, false, {"security_manager"}, false},
     {"POST", "/v1/operators/{id}/certificates", false, false, {"access_manager"}, false},
+    // Taking rights back: a nomination ended early, a role withdrawn, a lost card revoked.
+    {"POST", "/v1/operators/{id}/nominations/end", false, false, {"security_manager"}, false},
+    {"POST", "/v1/operators/{id}/roles/withdraw", false, false, {"security_chief"}, false},
+    {"GET",
+     "/v1/operators/{id}/credentials",
+     false,
+     false,
+     {"access_manager", "security_chief", "auditor"},
+     false},
+    {"POST",
+     "/v1/operators/{id}/credentials/revoke",
+     false,
+     false,
+     {"access_manager", "security_chief"},
+     false},
     // Resident data: operators, for purposes they are nominated for.
     {"GET", "/v1/residents/{resident_code}", false, false, {"operator"}, true},
     {"GET", "/v1/residents/{resident_code}/history", false, false, {"operator"}, true},
@@ -814,6 +829,7 @@ class ConsoleService::Impl {
     o += "],\"nominations\":[";
     bool first = true;
     for (const auto& n : who.nominations) {
+      if (n.ended_at != 0) continue;  // ended early: allows nothing, shown no more
       o += first ? "" : ",";
       first = false;
       const registry::Purpose* p = purposes_->Find(n.purpose);
@@ -980,6 +996,47 @@ class ConsoleService::Impl {
       return JsonResponse("{\"operator_id\":" + Str(params[0]) + ",\"purpose\":" + Str((*f)["purpose"]) +
                       "}",
                   201);
+    }
+    if (route == "/v1/operators/{id}/nominations/end") {
+      auto f = Fields(req, {"purpose"});
+      if (!f.ok()) return fail(MalformedBody());
+      Status st = desk_->EndNomination(who, params[0], (*f)["purpose"]);
+      if (!st.ok()) return fail(st);
+      return JsonResponse("{\"operator_id\":" + Str(params[0]) + ",\"purpose\":" +
+                          Str((*f)["purpose"]) + ",\"status\":\"ended\"}");
+    }
+    if (route == "/v1/operators/{id}/roles/withdraw") {
+      auto f = Fields(req, {"role"});
+      if (!f.ok()) return fail(MalformedBody());
+      Status st = desk_->WithdrawRole(who, params[0], (*f)["role"]);
+      if (!st.ok()) return fail(st);
+      return JsonResponse("{\"operator_id\":" + Str(params[0]) + ",\"role\":" +
+                          Str((*f)["role"]) + ",\"status\":\"withdrawn\"}");
+    }
+    if (route == "/v1/operators/{id}/credentials") {
+      auto list = desk_->ListCredentials(who, params[0], terminal);
+      if (!list.ok()) return fail(list.status());
+      std::string o = "{\"operator_id\":" + Str(params[0]) + ",\"credentials\":[";
+      for (size_t i = 0; i < list->size(); ++i) {
+        const registry::CredentialView& c = (*list)[i];
+        o += (i ? "," : "") + std::string("{\"kind\":") + Str(c.kind) +
+             ",\"credential_id\":" + Str(c.credential_id) +
+             ",\"created_at\":" + Str(JstIsoTime(c.created_at)) + ",\"revoked_at\":" +
+             (c.revoked_at == 0 ? std::string("null") : Str(JstIsoTime(c.revoked_at))) +
+             ",\"revoked_by\":" + (c.revoked_at == 0 ? std::string("null") : Str(c.revoked_by)) +
+             "}";
+      }
+      return JsonResponse(o + "]}");
+    }
+    if (route == "/v1/operators/{id}/credentials/revoke") {
+      auto f = Fields(req, {"credential_id"});
+      if (!f.ok()) return fail(MalformedBody());
+      Status st = desk_->RevokeCredential(who, params[0], (*f)["credential_id"]);
+      if (!st.ok()) return fail(st);
+      // A session made with the lost card or authenticator ends now; signing in again needs one
+      // still in use.
+      sessions_.EraseOperator(params[0]);
+      return JsonResponse("{\"operator_id\":" + Str(params[0]) + ",\"status\":\"revoked\"}");
     }
     if (route == "/v1/operators/{id}/certificates") {
       auto f = Fields(req, {"spki_sha256"});

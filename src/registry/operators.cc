@@ -114,7 +114,9 @@ bool OperatorView::HasRole(std::string_view role) const {
 
 bool OperatorView::NominatedFor(std::string_view purpose, const std::string& today) const {
   for (const auto& n : nominations) {
-    if (n.purpose == purpose && n.valid_from <= today && today <= n.valid_to) return true;
+    if (n.purpose == purpose && n.ended_at == 0 && n.valid_from <= today && today <= n.valid_to) {
+      return true;
+    }
   }
   return false;
 }
@@ -261,8 +263,15 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
     if ((*row)->status != "active") {
       return Status::FailedPrecondition("the account is not active");
     }
+    // A second enrolment only for someone who can no longer sign in: every card and
+    // authenticator of theirs revoked (lost, broken). It sets a new password and authenticator.
     if (!(*row)->password_hash.empty()) {
-      return Status::FailedPrecondition("the operator has enrolled already");
+      KAKUNIN_ASSIGN_OR_RETURN(live, LiveCredentials(txn, id));
+      if (live > 0) {
+        return Status::FailedPrecondition(
+            "the operator has enrolled already and has a card or authenticator in use: revoke "
+            "it first (POST /v1/operators/{id}/credentials/revoke)");
+      }
     }
     KAKUNIN_RETURN_IF_ERROR(txn.RevokeEnrolments(id, clock_->NowMicros()));
     auto enrolled = NewEnrolment(txn, id);
@@ -504,6 +513,130 @@ Status OperatorDesk::BindCertificate(const OperatorView& by, const std::string& 
   });
 }
 
+Status OperatorDesk::EndNomination(const OperatorView& by, const std::string& id,
+                                   const std::string& purpose) const {
+  if (!by.active() || !by.HasRole("security_manager")) {
+    return NotPermitted("only a security manager ends nominations");
+  }
+  if (id == by.row.operator_id) return NotPermitted("nobody ends their own nomination");
+  if (purposes_->Find(purpose) == nullptr) {
+    return Status::InvalidArgument("the purpose is not in the catalogue");
+  }
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.nomination.end");
+  e.purpose = purpose;
+  e.conditions = "operator=" + id;
+  const std::string today = clock_->TodayJst().ToIso();
+  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    if (!row) return Status::NotFound("no such operator");
+    KAKUNIN_ASSIGN_OR_RETURN(
+        ended, txn.EndNominations(id, purpose, today, by.row.operator_id, clock_->NowMicros()));
+    if (ended == 0) {
+      return Status::NotFound("the operator has no running or coming nomination for the purpose");
+    }
+    return Status::Ok();
+  });
+}
+
+Status OperatorDesk::WithdrawRole(const OperatorView& by, const std::string& id,
+                                  const std::string& role) const {
+  if (!by.active() || !by.HasRole("security_chief")) {
+    return NotPermitted("only a security chief withdraws roles");
+  }
+  if (id == by.row.operator_id) return NotPermitted("nobody withdraws their own role");
+  if (!IsRole(role)) return Status::InvalidArgument("no such role");
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.role.withdraw");
+  e.conditions = "operator=" + id + " role=" + role;
+  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    if (!row) return Status::NotFound("no such operator");
+    KAKUNIN_ASSIGN_OR_RETURN(done, txn.WithdrawRole(id, role, by.row.operator_id,
+                                                    clock_->NowMicros()));
+    if (!done) return Status::NotFound("the operator does not hold the role");
+    if (role == "security_chief" && row->status == "active") {
+      // Counted in this transaction, after the withdrawal: two at once cannot both pass.
+      KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.CountActiveWithRole("security_chief"));
+      if (chiefs < 1) {
+        return Status::FailedPrecondition(
+            "the last active security chief stays: make a second one first");
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+namespace {
+
+// How a credential is named on the console: an IC card by its SPKI SHA-256 (hex, as stored), a
+// WebAuthn credential by its id in base64url.
+std::string CredentialName(const store::CredentialRow& c) {
+  return c.kind == "certificate" ? c.credential_id : auth::Base64UrlEncode(c.credential_id);
+}
+
+}  // namespace
+
+Result<int64_t> OperatorDesk::LiveCredentials(store::RegistryTxn& txn, const std::string& id) {
+  KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
+  int64_t live = 0;
+  for (const auto& c : creds) live += c.revoked_at == 0 ? 1 : 0;
+  return live;
+}
+
+Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
+    const OperatorView& by, const std::string& id, const std::string& terminal) const {
+  if (!by.active() ||
+      !(by.HasRole("access_manager") || by.HasRole("security_chief") || by.HasRole("auditor"))) {
+    return NotPermitted("only access managers, security chiefs and auditors read credentials");
+  }
+  std::vector<CredentialView> out;
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.credentials");
+  e.conditions = "operator=" + id;
+  KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    if (!row) return Status::NotFound("no such operator");
+    KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
+    for (const auto& c : creds) {
+      out.push_back({c.kind, CredentialName(c), c.created_at, c.revoked_at, c.revoked_by});
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status OperatorDesk::RevokeCredential(const OperatorView& by, const std::string& id,
+                                      const std::string& name) const {
+  if (!by.active() || !(by.HasRole("access_manager") || by.HasRole("security_chief"))) {
+    return NotPermitted("only an access manager or a security chief revokes credentials");
+  }
+  if (id == by.row.operator_id) return NotPermitted("nobody revokes their own credential");
+  // An IC card by its SPKI SHA-256 (hex), else a WebAuthn credential id in base64url.
+  std::string lower = name;
+  for (char& c : lower) c = (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+  std::optional<std::string> raw;
+  if (IsLowerHex64(lower)) {
+    raw = lower;
+  } else if (!name.empty() && name.size() <= 1400) {
+    raw = auth::Base64UrlDecode(name);
+  }
+  if (!raw || raw->empty()) {
+    return Status::InvalidArgument(
+        "credential_id must be an IC card's spki_sha256 (64 hex digits) or a WebAuthn credential "
+        "id (base64url)");
+  }
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.credential.revoke");
+  e.conditions = "operator=" + id;
+  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(cred, txn.FindCredential(*raw));
+    if (!cred || cred->operator_id != id) {
+      return Status::NotFound("the operator has no such card or authenticator");
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(done, txn.RevokeCredential(*raw, by.row.operator_id,
+                                                        clock_->NowMicros()));
+    if (!done) return Status::FailedPrecondition("the credential is revoked already");
+    return Status::Ok();
+  });
+}
+
 Result<std::vector<OperatorView>> OperatorDesk::List(const OperatorView& by,
                                                      const std::string& terminal) const {
   if (!by.active() || !(by.HasRole("access_manager") || by.HasRole("security_manager") ||
@@ -659,7 +792,7 @@ Result<std::vector<std::string>> OperatorDesk::WebAuthnCredentials(const std::st
   if (!creds.ok()) return creds.status();
   std::vector<std::string> out;
   for (const auto& c : *creds) {
-    if (c.kind == "webauthn") out.push_back(c.credential_id);
+    if (c.kind == "webauthn" && c.revoked_at == 0) out.push_back(c.credential_id);
   }
   return out;
 }
@@ -677,7 +810,10 @@ Status OperatorDesk::VerifyWebAuthn(const std::string& id, const auth::RelyingPa
     auto cred = (*reader)->FindCredential(credential_id);
     if (!cred.ok()) return cred.status();
     why = "webauthn: unknown credential";
-    if (*cred && (*cred)->kind == "webauthn" && (*cred)->operator_id == id) {
+    if (*cred && (*cred)->kind == "webauthn" && (*cred)->operator_id == id &&
+        (*cred)->revoked_at != 0) {
+      why = "webauthn: revoked credential";
+    } else if (*cred && (*cred)->kind == "webauthn" && (*cred)->operator_id == id) {
       auth::StoredCredential stored;
       stored.credential_id = (*cred)->credential_id;
       stored.alg = static_cast<int>((*cred)->alg);
@@ -697,7 +833,8 @@ Status OperatorDesk::VerifyWebAuthn(const std::string& id, const auth::RelyingPa
             return Status::PermissionDenied("contract_required");
           }
           KAKUNIN_RETURN_IF_ERROR(contract);
-          // Compare-and-set: a parallel login that stored a newer count wins, this one fails.
+          // Compare-and-set: a parallel login that stored a newer count wins, this one fails; a
+          // credential revoked meanwhile moves no count (kAdvanceSignCount) and fails too.
           auto moved = txn.AdvanceSignCount(stored.credential_id, int64_t{*count});
           if (!moved.ok()) return moved.status();
           return *moved ? Status::Ok() : regressed;
@@ -723,6 +860,12 @@ Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
   auto card = (*reader)->FindCredential(spki);
   if (!card.ok()) return card.status();
   if (!*card || (*card)->kind != "certificate" || (*card)->operator_id != id) return not_theirs;
+  if ((*card)->revoked_at != 0) {
+    // A lost card that turns up in someone's reader: worth a line in the log.
+    KAKUNIN_RETURN_IF_ERROR(
+        RecordRefusal(id, "session.second_factor", "ic_card_revoked", terminal));
+    return not_theirs;
+  }
   // Bound before the client register was checked at binding: still never a second factor.
   auto client = (*reader)->FindClient(spki);
   if (!client.ok()) return client.status();
@@ -734,7 +877,10 @@ Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
   audit::AuditEntry e = Entry("operator:" + id, terminal, "session.second_factor");
   e.outcome = "done:ic_card";
   // Not for a contractor's worker whose contract has ended, like the password step.
-  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) {
+  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    // Revoked between the read above and this transaction: refused all the same.
+    KAKUNIN_ASSIGN_OR_RETURN(now, txn.FindCredential(spki));
+    if (!now || now->revoked_at != 0) return not_theirs;
     return CheckContract(txn, id, clock_->TodayJst());
   });
   if (st.reason() == "contract_required") {

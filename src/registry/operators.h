@@ -43,6 +43,17 @@ struct OperatorView {
   bool NominatedFor(std::string_view purpose, const std::string& today) const;
 };
 
+// A card or authenticator as the register shows it: kind (webauthn | certificate), its name (an
+// IC card's SPKI SHA-256 in hex, a WebAuthn credential id in base64url), when it was registered
+// and, if it was, revoked and by whom. No key material.
+struct CredentialView {
+  std::string kind;
+  std::string credential_id;
+  int64_t created_at = 0;
+  int64_t revoked_at = 0;
+  std::string revoked_by;
+};
+
 struct Enrolled {
   std::string operator_id;
   std::string token;  // the one-time enrolment token (only its hash is stored)
@@ -108,8 +119,9 @@ class OperatorDesk {
   // operator issues it (IssueEnrolment) and hands it to the person. Returns the new id.
   Result<std::string> Create(const OperatorView& by, const std::string& id,
                              const std::string& name, const std::string& unit) const;
-  // A security chief issues the one-time enrolment link of an account not enrolled yet; earlier
-  // unused links of the account stop working. Not for an account they created, nor their own.
+  // A security chief issues the one-time enrolment link of an account not enrolled yet, or of one
+  // whose every card and authenticator is revoked; earlier unused links of the account stop
+  // working. Not for an account they created, nor their own.
   Result<Enrolled> IssueEnrolment(const OperatorView& by, const std::string& id) const;
   // Suspending or retiring the last active security chief is refused (kFailedPrecondition):
   // another active chief must remain, so halts and grants always have someone to decide them.
@@ -128,6 +140,28 @@ class OperatorDesk {
   // system client (revoked or not) is refused: a system's certificate is never a person's card.
   Status BindCertificate(const OperatorView& by, const std::string& id,
                          const std::string& spki_sha256) const;
+
+  // Taking rights back (docs/operators.md, 操作者一覧表 kept current). Each is recorded with the
+  // change, in one transaction; each takes effect on the operator's next request, since every
+  // console request and every read's recording transaction reads the register again.
+  //
+  // A security manager ends an operator's nominations for `purpose` as of now: every one not
+  // ended whose last day is today or later. NotFound if there is none.
+  Status EndNomination(const OperatorView& by, const std::string& id,
+                       const std::string& purpose) const;
+  // A security chief withdraws a role. Not their own; not the last active security chief's
+  // (kFailedPrecondition). NotFound if the operator does not hold it.
+  Status WithdrawRole(const OperatorView& by, const std::string& id, const std::string& role) const;
+  // An operator's cards and authenticators, revoked ones included: recorded
+  // (operator.credentials). Access managers, security chiefs, auditors.
+  Result<std::vector<CredentialView>> ListCredentials(const OperatorView& by, const std::string& id,
+                                                      const std::string& terminal) const;
+  // An access manager or a security chief revokes a lost or broken card or authenticator
+  // (`credential_id` as ListCredentials names it), not their own: it never passes a second factor
+  // again and cannot be bound again. Once none is left in use, a security chief may issue the
+  // operator a new enrolment link (IssueEnrolment). The console ends the operator's sessions.
+  Status RevokeCredential(const OperatorView& by, const std::string& id,
+                          const std::string& credential_id) const;
 
   // The operator register as a manager reads it (ids, names, units, statuses, roles): recorded
   // (operator.list) before it is answered. Access managers, security managers, security chiefs
@@ -182,6 +216,8 @@ class OperatorDesk {
                const std::function<Status(store::RegistryTxn&)>& change) const;
   Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;
   Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id) const;
+  // Cards and authenticators of `id` not revoked, as `txn` sees them.
+  static Result<int64_t> LiveCredentials(store::RegistryTxn& txn, const std::string& id);
   // A change refused by a rule of the registers (training_required, contract_required): recorded.
   Status RecordRuleRefusal(const OperatorView& by, const char* action,
                            const std::string& conditions, const char* reason,

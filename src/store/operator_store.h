@@ -43,6 +43,10 @@ struct NominationRow {
   std::string valid_to;    // YYYY-MM-DD, inclusive
   std::string nominated_by;
   int64_t nominated_at = 0;
+  // Ended before its valid_to (指定の取消: the operator changed posts, left the work): from then
+  // on it allows nothing. 0 / "" while it runs its course.
+  int64_t ended_at = 0;
+  std::string ended_by;
 };
 
 struct CredentialRow {
@@ -53,6 +57,10 @@ struct CredentialRow {
   std::string public_key;
   int64_t sign_count = 0;
   int64_t created_at = 0;
+  // Revoked (a lost or broken card or authenticator): never passes a second factor again, and
+  // its id cannot be bound again. 0 / "" while in use.
+  int64_t revoked_at = 0;
+  std::string revoked_by;
 };
 
 struct EnrolmentRow {
@@ -90,17 +98,32 @@ class OperatorWriter {
   virtual Status SetOperatorPassword(const std::string& operator_id, const std::string& hash) = 0;
   virtual Status SetLoginState(const std::string& operator_id, int64_t failed_logins,
                                int64_t locked_until) = 0;
+  // A role held already stays as it was; a withdrawn one is granted again.
   virtual Status InsertRole(const std::string& operator_id, const std::string& role, int64_t at,
                             const std::string& approved_by) = 0;
+  // Withdraws a held role (the row stays, marked withdrawn, for the register's history): false if
+  // the operator does not hold it.
+  virtual Result<bool> WithdrawRole(const std::string& operator_id, const std::string& role,
+                                    const std::string& by, int64_t at) = 0;
   virtual Result<int64_t> InsertRoleRequest(const RoleRequestRow& row) = 0;  // its request_id
   virtual Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t request_id) = 0;
   // False if it was already decided.
   virtual Result<bool> ApproveRoleRequest(int64_t request_id, const std::string& by,
                                           int64_t at) = 0;
   virtual Status InsertNomination(const NominationRow& row) = 0;
+  // Ends, as of `at`, every nomination of `operator_id` for `purpose` not ended yet whose valid_to
+  // is `today` (YYYY-MM-DD) or later: how many.
+  virtual Result<int64_t> EndNominations(const std::string& operator_id, const std::string& purpose,
+                                         const std::string& today, const std::string& by,
+                                         int64_t at) = 0;
   virtual Status InsertCredential(const CredentialRow& row) = 0;  // AlreadyExists if taken
   virtual Result<std::optional<CredentialRow>> FindCredential(const std::string& credential_id) = 0;
+  // As OperatorReader::Credentials, inside the transaction.
+  virtual Result<std::vector<CredentialRow>> Credentials(const std::string& operator_id) = 0;
   virtual Status SetSignCount(const std::string& credential_id, int64_t sign_count) = 0;
+  // Revokes a credential not revoked yet: false if unknown or revoked already.
+  virtual Result<bool> RevokeCredential(const std::string& credential_id, const std::string& by,
+                                        int64_t at) = 0;
   // Stores a WebAuthn credential's new sign count in one step, only if it moves forward (or stays
   // 0 for an authenticator without a counter): false if another login stored a count >= it
   // meanwhile (a replay or a cloned authenticator), or the credential is unknown.

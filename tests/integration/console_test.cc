@@ -566,6 +566,156 @@ TEST_F(ConsoleTest, ReadingTheOperatorRegisterIsRecorded) {
   EXPECT_EQ(entries("operator:plain"), 0u);
 }
 
+// The operating rules keep the operator list current (操作者一覧表を作成し、アクセス権限を適切に
+// 管理する). Found in review: nothing taken back short of suspending the whole account — an
+// operator moved to another post kept reading until their nomination's last day, a role once
+// approved stayed for good, and a lost IC card still passed as the second factor. Each is now
+// taken back by whom the rules say, recorded, and in force on the operator's very next request.
+TEST_F(ConsoleTest, RightsTakenBackStopTheNextRequest) {
+  Staff& staff = TheStaff();
+  for (auto [id, role] : {std::pair{"op-back", "operator"}, std::pair{"sm-back", "security_manager"},
+                          std::pair{"am-back", "access_manager"}}) {
+    ASSERT_TRUE(desk().Create(staff.access, id, "試験", "").ok()) << id;
+    auto n = desk().RequestRole(staff.access, id, role);
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok()) << id;
+    Enrol(id);
+  }
+  Train("op-back");
+  const std::string today = JstDate(SystemClock().NowMicros()).ToIso();
+  const std::string purpose = "registry.maintenance";
+  ASSERT_TRUE(desk().Nominate(Load("sm-back"), "op-back", purpose, today, "2099-12-31").ok());
+  const auto card = Card("op-back", staff.access);
+  Signed op = SignIn("op-back", card);
+  ASSERT_EQ(op.stage, "active");
+  const std::string read = "/v1/residents/" + w->resident_code + "?purpose=" + purpose;
+  ASSERT_EQ(Send(op, "GET", read).status, 200);
+
+  // 1. The nomination ends now: by a security manager only, not by the operator themselves.
+  EXPECT_EQ(desk().EndNomination(staff.access, "op-back", purpose).reason(), "not_permitted");
+  EXPECT_EQ(desk().EndNomination(Load("op-back"), "op-back", purpose).reason(), "not_permitted");
+  Signed sm = SignIn("sm-back", Card("sm-back", staff.access));
+  ASSERT_EQ(sm.stage, "active");
+  const std::string end = "/v1/operators/op-back/nominations/end";
+  auto r = Send(sm, "POST", end, "{\"purpose\":\"" + purpose + "\"}");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = Send(op, "GET", read);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "not_nominated");
+  EXPECT_EQ(Outcomes("operator:op-back", "resident.provide").back(), "refused:not_nominated");
+  auto info = text::ParseJson(Send(op, "GET", "/v1/session").body);
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->Find("nominations")->items().empty()) << "an ended nomination is not shown";
+  EXPECT_EQ(Code(Send(sm, "POST", end, "{\"purpose\":\"" + purpose + "\"}")), "not_found")
+      << "nothing left to end";
+  EXPECT_EQ(Outcomes("operator:sm-back", "operator.nomination.end"),
+            std::vector<std::string>{"done"});
+  EXPECT_EQ(Outcomes("operator:sm-back", "console.refused").size(), 1u) << "the 404 is recorded";
+  // A new nomination is a new decision, and reads again.
+  ASSERT_TRUE(desk().Nominate(Load("sm-back"), "op-back", purpose, today, today).ok());
+  EXPECT_EQ(Send(op, "GET", read).status, 200);
+
+  // 2. A role withdrawn: by a security chief, never by the access manager who asked for it.
+  const std::string withdraw = "/v1/operators/op-back/roles/withdraw";
+  EXPECT_EQ(desk().WithdrawRole(staff.access, "op-back", "operator").reason(), "not_permitted");
+  EXPECT_EQ(desk().WithdrawRole(staff.chief, "chief", "security_chief").reason(), "not_permitted")
+      << "nobody withdraws their own role";
+  ASSERT_TRUE(desk().WithdrawRole(staff.chief, "op-back", "operator").ok());
+  EXPECT_TRUE(Load("op-back").roles.empty());
+  r = Send(op, "GET", read);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "not_permitted");
+  EXPECT_EQ(desk().WithdrawRole(staff.chief, "op-back", "operator").code(), StatusCode::kNotFound);
+  EXPECT_EQ(Outcomes("operator:chief", "operator.role.withdraw"), std::vector<std::string>{"done"});
+  // Granted again through a request and its approval: reading again under the running nomination.
+  auto again = desk().RequestRole(staff.access, "op-back", "operator");
+  ASSERT_TRUE(again.ok() && desk().ApproveRole(staff.chief, *again).ok());
+  EXPECT_EQ(Load("op-back").roles, std::vector<std::string>{"operator"});
+  EXPECT_EQ(Send(op, "GET", read).status, 200);
+
+  // 3. The card is lost: an access manager lists the operator's credentials (recorded, no key
+  // material) and revokes it. Every session of the operator ends, the card never passes again,
+  // and cannot be bound again.
+  Signed am = SignIn("am-back", Card("am-back", staff.access));
+  ASSERT_EQ(am.stage, "active");
+  r = Send(am, "GET", "/v1/operators/op-back/credentials");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto listed = text::ParseJson(r.body);
+  ASSERT_TRUE(listed.ok());
+  std::string spki;
+  for (const auto& c : listed->Find("credentials")->items()) {
+    if (c.Find("kind")->text() == "certificate") spki = c.Find("credential_id")->text();
+    EXPECT_TRUE(c.Find("revoked_at")->is_null());
+  }
+  ASSERT_EQ(spki.size(), 64u) << r.body;
+  EXPECT_EQ(Outcomes("operator:am-back", "operator.credentials"), std::vector<std::string>{"done"});
+  EXPECT_EQ(Code(Send(op, "POST", "/v1/operators/op-back/credentials/revoke",
+                      "{\"credential_id\":\"" + spki + "\"}")),
+            "not_permitted")
+      << "an operator holds no managing role";
+  r = Send(am, "POST", "/v1/operators/op-back/credentials/revoke",
+           "{\"credential_id\":\"" + spki + "\"}");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Send(op, "GET", read).status, 401) << "the session made with the card has ended";
+  Signed after = SignIn("op-back", card);
+  EXPECT_NE(after.stage, "active") << "the card no longer passes as the second factor";
+  EXPECT_EQ(Outcomes("operator:op-back", "session.second_factor").back(),
+            "refused:ic_card_revoked");
+  EXPECT_EQ(desk().BindCertificate(staff.access, "op-back", spki).code(),
+            StatusCode::kAlreadyExists)
+      << "a revoked card is never bound again";
+  EXPECT_EQ(Code(Send(am, "POST", "/v1/operators/op-back/credentials/revoke",
+                      "{\"credential_id\":\"" + spki + "\"}")),
+            "conflict");
+  // Someone else's card by its name: not found, nothing revoked.
+  EXPECT_EQ(Code(Send(am, "POST", "/v1/operators/sm-back/credentials/revoke",
+                      "{\"credential_id\":\"" + spki + "\"}")),
+            "not_found");
+  // With the placeholder authenticator still in use, no second enrolment; once it is revoked
+  // too, a security chief may issue one (a new password and authenticator).
+  EXPECT_EQ(desk().IssueEnrolment(staff.chief, "op-back").status().code(),
+            StatusCode::kFailedPrecondition);
+  auto creds = desk().ListCredentials(staff.access, "op-back", "test");
+  ASSERT_TRUE(creds.ok());
+  for (const auto& c : *creds) {
+    if (c.revoked_at == 0) {
+      ASSERT_TRUE(desk().RevokeCredential(staff.access, "op-back", c.credential_id).ok());
+    }
+  }
+  EXPECT_TRUE(desk().IssueEnrolment(staff.chief, "op-back").ok());
+}
+
+// The last active security chief keeps the role, as they keep their account: someone must always
+// be there to approve grants and decide halts. Nobody withdraws their own role, so only two chiefs
+// withdrawing each other's at once could leave none: the count in the transaction stops the second.
+TEST_F(ConsoleTest, TwoChiefsWithdrawingEachOthersRoleLeaveOne) {
+  Staff& s = TheStaff();
+  ASSERT_TRUE(desk().Create(s.access, "chief-x", "統括三", "").ok());
+  auto n = desk().RequestRole(s.access, "chief-x", "security_chief");
+  ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok());
+  // Every other active chief suspended for the moment: chief and chief-x remain.
+  auto reader = w->node->store->OpenReader();
+  auto all = (*reader)->ListOperators();
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> suspended;
+  for (const auto& row : *all) {
+    auto v = desk().Load(**reader, row.operator_id);
+    ASSERT_TRUE(v.ok() && *v);
+    if (row.operator_id != "chief" && row.operator_id != "chief-x" && (*v)->active() &&
+        (*v)->HasRole("security_chief")) {
+      ASSERT_TRUE(desk().SetStatus(s.access, row.operator_id, "suspended").ok());
+      suspended.push_back(row.operator_id);
+    }
+  }
+  // chief-x's request is in flight (its view loaded) when the chief withdraws chief-x's role.
+  const registry::OperatorView in_flight = Load("chief-x");
+  ASSERT_TRUE(desk().WithdrawRole(s.chief, "chief-x", "security_chief").ok());
+  Status second = desk().WithdrawRole(in_flight, "chief", "security_chief");
+  EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition) << second.ToString();
+  EXPECT_TRUE(Load("chief").HasRole("security_chief"));
+  for (const auto& id : suspended) EXPECT_TRUE(desk().SetStatus(s.access, id, "active").ok());
+  g_staff->chief = Load("chief");
+}
+
 // Review: a manager refused by the use cases on the console (acting on themselves) left no
 // trace; every refusal of a signed-in operator is recorded.
 TEST_F(ConsoleTest, AManagersSelfServiceIsRefusedAndRecorded) {

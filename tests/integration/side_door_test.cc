@@ -74,6 +74,10 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/operators/{id}/nominations"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/certificates"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/enrolment"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/operators/{id}/nominations/end"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/operators/{id}/roles/withdraw"}, Gives::kNothingPersonal},
+      {{"GET", "/v1/operators/{id}/credentials"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/operators/{id}/credentials/revoke"}, Gives::kNothingPersonal},
       // The disclosure desk: only the notice carries the person's record (to the operator who
       // prints it for them); the statement names residents by keyed MAC only.
       {{"POST", "/v1/disclosures"}, Gives::kNothingPersonal},

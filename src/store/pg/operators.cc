@@ -28,6 +28,8 @@ Result<std::vector<NominationRow>> QueryNominations(Conn* db, const std::string&
     n.valid_to = s.Text(i, 3);
     n.nominated_by = s.Text(i, 4);
     n.nominated_at = s.Int(i, 5);
+    n.ended_at = s.Int(i, 6);
+    n.ended_by = s.Text(i, 7);
     return n;
   });
 }
@@ -169,6 +171,25 @@ Status PgTxn::InsertNomination(const NominationRow& n) {
                                    .Text(n.nominated_by)
                                    .Int(n.nominated_at))
       .status();
+}
+
+Result<bool> PgTxn::WithdrawRole(const std::string& id, const std::string& role,
+                                 const std::string& by, int64_t at) {
+  return Changed(db_->Run(kWithdrawRole, Params().Text(id).Text(role).Text(by).Int(at)));
+}
+
+Result<int64_t> PgTxn::EndNominations(const std::string& id, const std::string& purpose,
+                                      const std::string& today, const std::string& by,
+                                      int64_t at) {
+  return db_->Run(kEndNominations, Params().Text(id).Text(purpose).Text(today).Text(by).Int(at));
+}
+
+Result<bool> PgTxn::RevokeCredential(const std::string& id, const std::string& by, int64_t at) {
+  return Changed(db_->Run(kRevokeCredential, Params().Bytes(id).Text(by).Int(at)));
+}
+
+Result<std::vector<CredentialRow>> PgTxn::Credentials(const std::string& id) {
+  return QueryAll<CredentialRow>(db_, kCredentialsOf, Params().Text(id), ReadCredential);
 }
 
 Status PgTxn::InsertCredential(const CredentialRow& c) {

@@ -31,6 +31,8 @@ Result<std::vector<NominationRow>> QueryNominations(Db* db, const std::string& i
         n.valid_to = s.Text(3);
         n.nominated_by = s.Text(4);
         n.nominated_at = s.Int(5);
+        n.ended_at = s.Int(6);
+        n.ended_by = s.Text(7);
         return n;
       });
 }
@@ -181,6 +183,34 @@ Status SqliteTxn::InsertNomination(const NominationRow& n) {
       .Bind(5, n.nominated_by)
       .Bind(6, n.nominated_at)
       .Exec();
+}
+
+Result<bool> SqliteTxn::WithdrawRole(const std::string& id, const std::string& role,
+                                     const std::string& by, int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kWithdrawRole);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, id).Bind(2, role).Bind(3, by).Bind(4, at).Exec());
+  return db_->Changes() == 1;
+}
+
+Result<int64_t> SqliteTxn::EndNominations(const std::string& id, const std::string& purpose,
+                                          const std::string& today, const std::string& by,
+                                          int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kEndNominations);
+  KAKUNIN_RETURN_IF_ERROR(
+      s.Bind(1, id).Bind(2, purpose).Bind(3, today).Bind(4, by).Bind(5, at).Exec());
+  return static_cast<int64_t>(db_->Changes());
+}
+
+Result<bool> SqliteTxn::RevokeCredential(const std::string& id, const std::string& by,
+                                         int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kRevokeCredential);
+  KAKUNIN_RETURN_IF_ERROR(s.BindBlob(1, id).Bind(2, by).Bind(3, at).Exec());
+  return db_->Changes() == 1;
+}
+
+Result<std::vector<CredentialRow>> SqliteTxn::Credentials(const std::string& id) {
+  return QueryAll<CredentialRow>(
+      db_, kCredentialsOf, [&](Stmt& s) { s.Bind(1, id); }, ReadCredential);
 }
 
 Status SqliteTxn::InsertCredential(const CredentialRow& c) {

@@ -527,6 +527,16 @@ ALTER TABLE outbox ADD COLUMN measure_municipality TEXT
 ALTER TABLE outbox ADD COLUMN measure_until TEXT
   CHECK (measure_until IS NULL OR measure_until GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]');
 )sql"},
+    {16, R"sql(
+-- Taking rights back (docs/operators.md): a nomination ended before its last day, a role
+-- withdrawn, a lost card or authenticator revoked. Rows stay, marked, for the register's history.
+ALTER TABLE nominations ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nominations ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE operator_roles ADD COLUMN withdrawn_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE operator_roles ADD COLUMN withdrawn_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE operator_credentials ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE operator_credentials ADD COLUMN revoked_by TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 // --- media register ---
@@ -713,10 +723,15 @@ inline constexpr char kSetOperatorPassword[] =
 inline constexpr char kSetLoginState[] =
     "UPDATE operators SET failed_logins = ?2, locked_until = ?3 WHERE operator_id = ?1";
 inline constexpr char kOperatorRoles[] =
-    "SELECT role FROM operator_roles WHERE operator_id = ?1 ORDER BY role";
+    "SELECT role FROM operator_roles WHERE operator_id = ?1 AND withdrawn_at = 0 ORDER BY role";
 inline constexpr char kInsertRole[] =
-    "INSERT OR IGNORE INTO operator_roles (operator_id, role, granted_at, approved_by) "
-    "VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO operator_roles (operator_id, role, granted_at, approved_by) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (operator_id, role) DO UPDATE SET "
+    "granted_at = excluded.granted_at, approved_by = excluded.approved_by, withdrawn_at = 0, "
+    "withdrawn_by = '' WHERE operator_roles.withdrawn_at <> 0";
+inline constexpr char kWithdrawRole[] =
+    "UPDATE operator_roles SET withdrawn_at = ?4, withdrawn_by = ?3 "
+    "WHERE operator_id = ?1 AND role = ?2 AND withdrawn_at = 0";
 inline constexpr char kInsertRoleRequest[] =
     "INSERT INTO role_requests (operator_id, role, requested_by, requested_at, approved_by, "
     "approved_at) VALUES (?1, ?2, ?3, ?4, '', 0)";
@@ -730,19 +745,26 @@ inline constexpr char kInsertNomination[] =
     "INSERT INTO nominations (operator_id, purpose, valid_from, valid_to, nominated_by, "
     "nominated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 inline constexpr char kNominationsOf[] =
-    "SELECT operator_id, purpose, valid_from, valid_to, nominated_by, nominated_at "
-    "FROM nominations WHERE operator_id = ?1 ORDER BY id";
+    "SELECT operator_id, purpose, valid_from, valid_to, nominated_by, nominated_at, ended_at, "
+    "ended_by FROM nominations WHERE operator_id = ?1 ORDER BY id";
+inline constexpr char kEndNominations[] =
+    "UPDATE nominations SET ended_at = ?5, ended_by = ?4 "
+    "WHERE operator_id = ?1 AND purpose = ?2 AND ended_at = 0 AND valid_to >= ?3";
 #define KAKUNIN_CREDENTIAL_COLUMNS \
-  "credential_id, operator_id, kind, alg, public_key, sign_count, created_at"
+  "credential_id, operator_id, kind, alg, public_key, sign_count, created_at, revoked_at, " \
+  "revoked_by"
 inline constexpr char kInsertCredential[] =
     "INSERT INTO operator_credentials (" KAKUNIN_CREDENTIAL_COLUMNS ") "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, '')";
 inline constexpr char kCredentialsOf[] =
     "SELECT " KAKUNIN_CREDENTIAL_COLUMNS " FROM operator_credentials WHERE operator_id = ?1";
 inline constexpr char kFindCredential[] =
     "SELECT " KAKUNIN_CREDENTIAL_COLUMNS " FROM operator_credentials WHERE credential_id = ?1";
 inline constexpr char kSetSignCount[] =
     "UPDATE operator_credentials SET sign_count = ?2 WHERE credential_id = ?1";
+inline constexpr char kRevokeCredential[] =
+    "UPDATE operator_credentials SET revoked_at = ?3, revoked_by = ?2 "
+    "WHERE credential_id = ?1 AND revoked_at = 0";
 inline constexpr char kInsertEnrolment[] =
     "INSERT INTO enrolments (token_hash, operator_id, expires_at, used_at) VALUES (?1, ?2, ?3, 0)";
 inline constexpr char kFindEnrolment[] =
@@ -754,7 +776,8 @@ inline constexpr char kRevokeEnrolments[] =
 // Compare-and-set: a count that does not move forward changes no row.
 inline constexpr char kAdvanceSignCount[] =
     "UPDATE operator_credentials SET sign_count = ?2 WHERE credential_id = ?1 "
-    "AND kind = 'webauthn' AND (sign_count < ?2 OR (?2 = 0 AND sign_count = 0))";
+    "AND kind = 'webauthn' AND revoked_at = 0 "
+    "AND (sign_count < ?2 OR (?2 = 0 AND sign_count = 0))";
 // One atomic step: the counter cannot lose a concurrent failure.
 // (In the WHERE clause, locked_until > 0 means a lock that has ended: the count starts again.)
 inline constexpr char kClaimLoginAttempt[] =
@@ -766,7 +789,7 @@ inline constexpr char kClaimLoginAttempt[] =
     "RETURNING failed_logins";
 inline constexpr char kCountActiveWithRole[] =
     "SELECT count(*) FROM operators o JOIN operator_roles r ON r.operator_id = o.operator_id "
-    "WHERE r.role = ?1 AND o.status = 'active'";
+    "WHERE r.role = ?1 AND r.withdrawn_at = 0 AND o.status = 'active'";
 inline constexpr char kIsClientKey[] = "SELECT count(*) FROM clients WHERE spki_sha256 = ?1";
 
 // --- applied sequences (one row per applied notification; a sender's last sequence is the

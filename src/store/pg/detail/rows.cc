@@ -108,6 +108,8 @@ CredentialRow ReadCredential(const Rows& s, int i) {
   c.public_key = s.Blob(i, 4);
   c.sign_count = s.Int(i, 5);
   c.created_at = s.Int(i, 6);
+  c.revoked_at = s.Int(i, 7);
+  c.revoked_by = s.Text(i, 8);
   return c;
 }
 

@@ -115,6 +115,8 @@ CredentialRow ReadCredential(const Stmt& s) {
   c.public_key = s.Blob(4);
   c.sign_count = s.Int(5);
   c.created_at = s.Int(6);
+  c.revoked_at = s.Int(7);
+  c.revoked_by = s.Text(8);
   return c;
 }
 

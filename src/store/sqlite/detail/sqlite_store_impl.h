@@ -223,6 +223,13 @@ class SqliteTxn final : public RegistryTxn {
   Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override;
   Result<bool> ApproveRoleRequest(int64_t id, const std::string& by, int64_t at) override;
   Status InsertNomination(const NominationRow& n) override;
+  Result<bool> WithdrawRole(const std::string& id, const std::string& role, const std::string& by,
+                            int64_t at) override;
+  Result<int64_t> EndNominations(const std::string& id, const std::string& purpose,
+                                 const std::string& today, const std::string& by,
+                                 int64_t at) override;
+  Result<bool> RevokeCredential(const std::string& id, const std::string& by, int64_t at) override;
+  Result<std::vector<CredentialRow>> Credentials(const std::string& id) override;
   Status InsertCredential(const CredentialRow& c) override;
   Result<std::optional<CredentialRow>> FindCredential(const std::string& id) override;
   Status SetSignCount(const std::string& id, int64_t count) override;
