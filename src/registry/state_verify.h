@@ -20,8 +20,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "audit/entry.h"
 #include "audit/state.h"
 #include "audit/verifier.h"
 #include "core/status.h"
@@ -29,6 +31,11 @@
 #include "store/registry_store.h"
 
 namespace kakunin::registry {
+
+// Whether entry `e` (of action `action`) wrote records without state leaves: an entry of an older
+// edition. When the log holds one after its last baseline, rows without a leaf are counted as
+// unattested, not reported.
+bool WritesWithoutState(std::string_view action, const audit::AuditEntry* e);
 
 struct StateReport {
   int64_t state_entries = 0;      // version-3 entries replayed
