@@ -361,9 +361,19 @@ class Registry {
   // Tells the store what `batch`'s lookups will name (RegistryTxn::Prefetch).
   Status Prefetch(store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch) const;
   friend class Importer;  // applies with ApplyOne, logs per batch (registry/import.h)
+  // The purge's record check (registry/retention.cc): the log size the stored records were found
+  // to match, and the baseline of every stored version taken then. Kept across attempts.
+  struct PurgeCheck {
+    bool done = false;
+    int64_t size = -1;
+    int passes = 0;
+    std::vector<audit::StateLeaf> baseline;
+  };
   // One attempt of Purge (registry/retention.cc); Unavailable with reason "purge_retry" when
-  // the registry was written between its record check and its transaction.
-  Status PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor, store::PurgeCounts* out);
+  // a record was written between its record check and its transaction (`check` is then
+  // cleared: the next attempt checks again), or a resident chain it planned to restart moved.
+  Status PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor, store::PurgeCounts* out,
+                   PurgeCheck* check);
 
   NodeConfig config_;
   store::RegistryStore* store_;

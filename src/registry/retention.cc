@@ -25,15 +25,20 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
   store::PurgeCounts counts;
   // Before anything is erased, the stored records must match the log: erasing the entries that
   // wrote them must not launder a change. The same pass gives the baseline a purge that erases
-  // log payloads re-commits (registry/state_verify.h). A write between that pass and the
-  // purge's transaction would make the baseline stale: then
-  // the purge checks again (a few times, then gives up: nothing erased). The same holds for
-  // the residents' chain restarts planned on a snapshot (audit/statement.h), which refuse with
-  // Unavailable when a chain moved in between.
+  // log payloads re-commits (registry/state_verify.h). That pass reads the whole registry
+  // (seconds to minutes) while the node serves, and every read it serves meanwhile appends an
+  // entry. Found in review: any entry appended in between sent the purge back to the start, five
+  // times, then it gave up — on a node with traffic nothing past its period was ever erased. Now
+  // the purge's transaction looks at what was appended since the check: entries that wrote no
+  // record (reads, refusals, provisions) leave the check valid; one that wrote a record sends
+  // the purge back to check again (at most five checks). The residents' chain restarts planned
+  // on a snapshot (audit/statement.h) refuse with Unavailable when a chain moved in between:
+  // planned again, without checking the records again.
+  PurgeCheck check;
   for (int attempt = 0;; ++attempt) {
-    Status st = PurgeOnce(as_of, dry_run, actor, &counts);
+    Status st = PurgeOnce(as_of, dry_run, actor, &counts, &check);
     const bool again = st.reason() == "purge_retry" || st.code() == StatusCode::kUnavailable;
-    if (!again || attempt == 4) {
+    if (!again || check.passes >= 5 || attempt == 49) {
       if (!st.ok()) return st;
       // Erased from the tables is not yet erased from the files: the store drops the rest.
       if (!dry_run) counts.scrub_pending = !store_->ScrubErased().ok();
@@ -43,24 +48,26 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
 }
 
 Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
-                           store::PurgeCounts* out) {
+                           store::PurgeCounts* out, PurgeCheck* check) {
   const int64_t superseded_before =
       JstMidnightMicros(YearsBefore(as_of, config_.superseded_retention_years));
   const int64_t removed_before =
       JstMidnightMicros(YearsBefore(as_of, config_.removed_retention_years));
   store::PurgeCounts& counts = *out;
-  std::vector<audit::StateLeaf> baseline;
-  int64_t checked_size = -1;
-  if (!dry_run) {
+  if (!dry_run && !check->done) {
     KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-    KAKUNIN_ASSIGN_OR_RETURN(state, VerifyState(*reader, *cipher_, &baseline));
+    check->baseline.clear();
+    ++check->passes;
+    KAKUNIN_ASSIGN_OR_RETURN(state, VerifyState(*reader, *cipher_, &check->baseline));
     if (!state.problems.empty()) {
       return Status::FailedPrecondition(
           "the stored records do not match the operation log (" + state.problems.front() +
           "; see kakunin audit verify): nothing was erased");
     }
-    checked_size = state.log_size;
+    check->size = state.log_size;
+    check->done = true;
   }
+  const std::vector<audit::StateLeaf>& baseline = check->baseline;
   const int64_t audit_before = JstMidnightMicros(YearsBefore(as_of, config_.audit_retention_years));
   // The residents' chains through the erased prefix restart after it (audit/statement.h),
   // planned on a snapshot and applied only if nothing moved in between (else planned again).
@@ -73,9 +80,33 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
     if (!dry_run) {
       KAKUNIN_ASSIGN_OR_RETURN(size, txn.AuditSize());
-      if (size != checked_size) {
-        return Status::Unavailable("the registry changed while the purge checked it")
-            .WithReason("purge_retry");
+      if (size != check->size) {
+        // What was appended since the check, as this transaction sees it: a reader opened now,
+        // while this transaction holds the writer's lock, sees every entry committed and no
+        // other can commit meanwhile.
+        KAKUNIN_ASSIGN_OR_RETURN(tail, store_->OpenReader());
+        bool wrote = false;
+        Status decode;
+        KAKUNIN_RETURN_IF_ERROR(tail->ForEachAuditEntry(check->size, [&](store::AuditRow& row) {
+          if (row.seq >= size) return false;
+          if (!row.payload) {
+            wrote = true;  // erased meanwhile (another purge): check again
+            return false;
+          }
+          auto e = audit::DecodeEntry(*row.payload);
+          if (!e.ok()) {
+            decode = e.status();
+            return false;
+          }
+          wrote = !e->state.empty() || WritesWithoutState(e->action, &*e);
+          return !wrote;
+        }));
+        KAKUNIN_RETURN_IF_ERROR(decode);
+        if (wrote) {
+          check->done = false;
+          return Status::Unavailable("a record was written while the purge checked the registry")
+              .WithReason("purge_retry");
+        }
       }
     }
     // The versions about to go, named in the log (audit/state.h): the verifier must not take
@@ -114,6 +145,12 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
                    " provisions=" + std::to_string(counts.provisions) +
                    " received_changes=" + std::to_string(counts.received_changes) +
                    " disclosures=" + std::to_string(counts.disclosures) +
+                   // The periods it erased by (review finding: a shorter audit_years in the
+                   // configuration erased 5-7-year-old reads and provisions without a trace of
+                   // why): a reviewer sees them next to what went.
+                   " superseded_years=" + std::to_string(config_.superseded_retention_years) +
+                   " removed_years=" + std::to_string(config_.removed_retention_years) +
+                   " audit_years=" + std::to_string(config_.audit_retention_years) +
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -80,11 +81,9 @@ class SqliteRegistryStore final : public RegistryStore {
   Result<std::unique_ptr<RegistryReader>> OpenReader() override {
     auto db = Db::Open(path_, /*create=*/false, /*read_only=*/true);
     if (!db.ok()) return db.status();
-    int64_t mib;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      mib = cache_mib_;
-    }
+    // Not under mu_: a reader may be opened inside a Write (the purge reads what was appended
+    // since its check while its transaction holds the writer), and the setting is one value.
+    const int64_t mib = cache_mib_.load();
     KAKUNIN_RETURN_IF_ERROR((*db)->Exec("PRAGMA cache_size=-" + std::to_string(mib * 1024)));
     return std::unique_ptr<RegistryReader>(new SqliteReader(std::move(*db)));
   }
@@ -153,14 +152,14 @@ class SqliteRegistryStore final : public RegistryStore {
   Status EndBulkLoad() override {
     std::lock_guard<std::mutex> lock(mu_);
     KAKUNIN_RETURN_IF_ERROR(detail::EndBulkLoad(writer_.get()));
-    return writer_->Exec("PRAGMA cache_size=-" + std::to_string(cache_mib_ * 1024));
+    return writer_->Exec("PRAGMA cache_size=-" + std::to_string(cache_mib_.load() * 1024));
   }
 
  private:
   std::mutex mu_;
   std::string path_;
   std::unique_ptr<Db> writer_;
-  int64_t cache_mib_ = 64;  // Db::Open's default
+  std::atomic<int64_t> cache_mib_{64};  // Db::Open's default
 };
 
 Status Migrate(Db* db) {
