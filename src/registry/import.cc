@@ -181,6 +181,18 @@ Result<ImportSummary> Importer::Run(
           " residents: import loads a new node (--append adds to this one; ingest applies "
           "changes)");
     }
+    // Review finding: `--append` on a node in service applied records (amendments and removals
+    // of existing residents included) that were never queued for the national node, which then
+    // silently differed, and that no resident's access statement showed. A node that has queued
+    // a change for the national node is in service: changes go through ingest (or the CSs).
+    auto backlog = reader->Backlog();
+    if (backlog.ok() && backlog->pending + backlog->delivered > 0) {
+      return Status::FailedPrecondition(
+          "the node has queued " + std::to_string(backlog->pending + backlog->delivered) +
+          " changes for the national node: it is in service, and records loaded by import would "
+          "reach neither the national node nor the residents' access statements (apply them with "
+          "ingest)");
+    }
   }
   sum.run = sum.resumed ? last_run : last_run + 1;
   if (!sum.resumed) {

@@ -220,6 +220,30 @@ TEST_F(ImportTest, ANodeWithResidentsIsRefusedUnlessAppend) {
   EXPECT_EQ(Stats(*store_).active, 3000);
 }
 
+// Review: `--append` on a node in service applied records (amendments, removals) that never
+// reached the national node nor any resident's access statement. Once a change has been
+// queued for the national node, import is refused, --append or not; ingest applies changes.
+TEST_F(ImportTest, ANodeInServiceTakesNoImportEvenWithAppend) {
+  std::vector<std::string> first(lines_.begin(), lines_.begin() + 100);
+  ASSERT_TRUE(Import(first, Small()).ok());
+  std::vector<PreparedNotification> live;
+  live.push_back(
+      registry_->Prepare(CheckJsonNotification(lines_[100], registry_->check_options())));
+  auto applied = registry_->Apply(live, actor_);
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  ASSERT_EQ(Stats(*store_).outbox_pending, 1);
+  std::vector<std::string> rest(lines_.begin() + 101, lines_.end());
+  ImportOptions o = Small();
+  o.append = true;
+  auto refused = Import(rest, o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("queued 1 changes for the national node"),
+            std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(Stats(*store_).active, 101);
+}
+
 TEST_F(ImportTest, ResumesAfterAnInterruptionSkippingCommittedBatches) {
   // The input fails in the middle of the third batch: two batches are committed.
   auto broken = Import(lines_, Small(), nullptr, 1800);
