@@ -575,6 +575,28 @@ TEST_F(BackupTest, ADestroyedDatabaseIsReplacedByARestore) {
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
 }
 
+// Review: with registry.db and audit.head deleted (the configuration kept), a restore was taken
+// for a first one on an empty machine — not confirmed, recorded as backup.restore, every entry
+// after the backup dropped without a word. A configured node without its head is a rollback.
+TEST_F(BackupTest, ANodeStrippedOfItsDatabaseAndHeadIsARollback) {
+  ASSERT_EQ(Backup(Path("b")).status, 0);
+  ASSERT_EQ(Ingest(100, 150).status, 0);
+  for (const char* f : {"/registry.db", "/registry.db-wal", "/registry.db-shm", "/audit.head"}) {
+    fs::remove(data_ + f);
+  }
+  auto refused = Restore(Path("b"), data_);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("--confirm-rollback"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("no audit.head (nor its database)"), std::string::npos)
+      << refused.err;
+  auto done = Restore(Path("b"), data_, /*confirm=*/true);
+  ASSERT_EQ(done.status, 0) << done.err;
+  auto entry = Kakunin({"audit", "search", "--data", data_, "--action", "backup.rollback"});
+  ASSERT_EQ(entry.status, 0) << entry.err;
+  EXPECT_NE(entry.out.find("previous_head=none"), std::string::npos) << entry.out;
+  EXPECT_TRUE(fs::exists(data_ + "/rollbacks.log"));
+}
+
 TEST(BackupManifestTest, RoundTripsAndRefusesWhatIsNotExactlyAManifest) {
   registry::BackupManifest m;
   m.backup_id = std::string(32, 'a');

@@ -301,6 +301,8 @@ Status NodeBackup::RecordRestore(const RestoreReport& r, const Actor& actor) con
                     " previous_root=" + HexEncode(r.previous_root);
   } else if (r.replaced_node) {
     e.conditions += " previous_head=unknown";
+  } else if (r.rollback) {
+    e.conditions += " previous_head=none";  // configured, with neither head nor database
   }
   if (r.rollback && r.previous_size && *r.previous_size > r.restored_size) {
     e.conditions += " lost=" + std::to_string(r.restored_size) + ".." +
@@ -574,10 +576,14 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
               " entries, root " + HexEncode(m.root) + ") does not hold";
       }
     }
-  } else if (report.replaced_node) {
+  } else if (existing) {
+    // A node is configured here but its head is gone — with its database or not (review
+    // finding: deleting registry.db and audit.head made the restore an unconfirmed, unrecorded
+    // "first" restore, quietly dropping every entry after the backup).
     rollback = true;
-    why = "the node in " + data_dir + " has no audit.head, so what the restore would lose "
-          "cannot be told";
+    why = "the node configured in " + data_dir + " has no audit.head" +
+          (report.replaced_node ? "" : " (nor its database)") +
+          ", so what the restore would lose cannot be told";
   }
   report.rollback = rollback;
   if (rollback && !confirm_rollback) {
