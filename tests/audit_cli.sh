@@ -53,6 +53,12 @@ grep -q "^有効 / VALID: 5 entries name this resident under 2 resident codes" "
 for f in st-new st-old; do
   grep -q "$old\|$new" "$tmp/$f.json" && fail "$f holds a resident code in clear"
 done
+# Review: --resident was taken and ignored, as if the check tied the statement to that code.
+rc=0
+"$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" --resident "$new" \
+  "$tmp/st-new.json" > "$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "check-statement --resident: exit $rc: $(cat "$tmp/out")"
+grep -q "開示決定通知書" "$tmp/out" || fail "check-statement --resident: $(cat "$tmp/out")"
 passed=$((passed + 1))
 
 # 2. audit search --target, by either code: every entry of both codes.

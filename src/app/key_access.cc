@@ -1,6 +1,7 @@
 #include "app/key_access.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -146,6 +147,22 @@ Result<Lines> KeyAccess::WrapFieldKeys(const std::string& data_dir) const {
                "copies of the old key file (backups) still hold them in clear: destroy them"};
 }
 
+namespace {
+
+// Overwrites a key file with zeros, syncs it, and removes it (and syncs its directory).
+Status DestroyFile(const std::string& path) {
+  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError("cannot open", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("cannot stat", path);
+  KAKUNIN_RETURN_IF_ERROR(WriteAll(fd.get(), std::string(static_cast<size_t>(st.st_size), '\0')));
+  if (::fsync(fd.get()) != 0 || !fd.Close()) return ErrnoError("cannot sync", path);
+  if (::unlink(path.c_str()) != 0) return ErrnoError("cannot remove", path);
+  return SyncDirectory(fs::path(path).parent_path().string());
+}
+
+}  // namespace
+
 Result<Lines> KeyAccess::RotateSigningKey(const std::string& data_dir,
                                           const std::string& label) const {
   KAKUNIN_ASSIGN_OR_RETURN(node, OpenNode(data_dir));
@@ -187,12 +204,28 @@ Result<Lines> KeyAccess::RotateSigningKey(const std::string& data_dir,
   node.reset();
   KAKUNIN_ASSIGN_OR_RETURN(reopened, OpenNode(data_dir));
   KAKUNIN_RETURN_IF_ERROR(SealLog(*reopened));
+  // The old private key goes (review finding: it stayed on disk, and whoever held it could sign
+  // an announcement of a key of their own in a tree of their own, which a verifier holding the
+  // original public key followed: a forged statement checked VALID). A rotation is made because
+  // the old key may be exposed; nothing needs it once the announcement is in the log.
+  std::string destroyed;
+  if (!config.hsm) {
+    KAKUNIN_RETURN_IF_ERROR(DestroyFile(config.signing_key));
+    destroyed = "the old private key " + config.signing_key +
+                " is destroyed (overwritten, removed); copies of it in backups and on other "
+                "media must be destroyed too";
+  } else {
+    destroyed = "the old key stays on the token (label \"" + config.hsm->signing_key_label +
+                "\"): destroy it there";
+  }
   return Lines{"signing key " + old_id + " -> " + next->key_id() + " (" + where + ")",
                "announced in the operation log under a checkpoint signed by " + old_id +
                    "; kakunin.toml names the new key",
                "public key: " + pub + " (" + HexEncode(next->public_key()) + ")",
-               "outside verifiers keep the original public key, or take this one: either "
-               "verifies the whole log"};
+               destroyed,
+               "outside verifiers should take the new public key now: the original one still "
+               "verifies the whole log, but through an announcement that whoever held the old "
+               "private key could also have signed"};
 }
 
 Result<Lines> KeyAccess::RotateFieldKey(const std::string& data_dir) const {
