@@ -134,6 +134,15 @@ grep -q "^有効 / VALID: .*signing-key announcement" "$tmp/out" || fail "rotati
 "$bin" audit check-statement --public-key "$tmp/old.pub" --checkpoint "$tmp/after.note" \
   "$tmp/st-rot2.json" > "$tmp/out" 2>&1 \
   || fail "check-statement with the old key and the newest checkpoint: $(cat "$tmp/out")"
+# Review: a statement file of tiny values (48 MiB of "0,") took 3 GB to parse and aborted under
+# a memory limit; it is refused as INVALID within 1.5 GB of address space.
+python3 -c 'import sys; sys.stdout.write("{\"parts\":[" + "0," * (24 << 20) + "0]}")' > "$tmp/wide.json"
+rc=0
+( ulimit -v 1500000; exec "$bin" audit check-statement --public-key "$tmp/old.pub" "$tmp/wide.json" ) \
+  > "$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "a file of tiny values: exit $rc: $(head -c 300 "$tmp/out")"
+grep -q "INVALID" "$tmp/out" || fail "a file of tiny values: $(head -c 300 "$tmp/out")"
+rm -f "$tmp/wide.json"
 passed=$((passed + 1))
 
 # 6. A search stopped by its limit says so on stderr (the entries come oldest first, so a

@@ -505,7 +505,8 @@ std::string StatementToJson(const Statement& s) {
 Result<Statement> StatementFromJson(std::string_view json) {
   const Status bad = Status::InvalidArgument("not an access statement");
   // Depth: statement, parts, part, entries, entry, path, hash.
-  auto v = text::ParseJson(json, {.max_bytes = kMaxStatementBytes, .max_depth = 7});
+  auto v = text::ParseJson(
+      json, {.max_bytes = kMaxStatementBytes, .max_depth = 7, .max_values = kMaxStatementValues});
   if (!v.ok() || !v->is_object()) return bad;
   const auto* format = v->Find("format");
   const auto* version = v->Find("version");

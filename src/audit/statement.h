@@ -53,6 +53,10 @@
 namespace kakunin::audit {
 
 inline constexpr size_t kMaxStatementBytes = size_t{64} << 20;
+// JSON values in a statement file: an honest one is mostly 32-byte hashes in hex (~70 bytes a
+// value), so kMaxStatementBytes holds about a million; a file of tiny values ("0,") is refused
+// before it costs gigabytes of memory (review finding).
+inline constexpr size_t kMaxStatementValues = size_t{4} << 20;
 inline constexpr size_t kMaxStatementEntries = 1 << 20;  // over all parts
 // Codes of one person: a code change is rare (a request of the resident, or a leak).
 inline constexpr size_t kMaxStatementParts = 64;

@@ -25,6 +25,7 @@ class JsonParser {
  public:
   JsonParser(std::string_view in, const JsonLimits& limits) : in_(in), limits_(limits) {}
 
+
   Result<JsonValue> Parse() {
     if (in_.size() > limits_.max_bytes) return Status::InvalidArgument("json: document too large");
     JsonValue v;
@@ -68,6 +69,10 @@ class JsonParser {
   bool ParseValueAt(JsonValue* v, size_t depth) {
     if (depth > limits_.max_depth) {
       error_ = "nesting too deep";
+      return false;
+    }
+    if (limits_.max_values != 0 && ++values_ > limits_.max_values) {
+      error_ = "too many values";
       return false;
     }
     if (pos_ >= in_.size()) {
@@ -336,6 +341,7 @@ class JsonParser {
   std::string_view in_;
   JsonLimits limits_;
   size_t pos_ = 0;
+  size_t values_ = 0;
   const char* error_ = "syntax error";
 };
 

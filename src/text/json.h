@@ -67,6 +67,10 @@ class JsonValue {
 struct JsonLimits {
   size_t max_bytes = size_t{1} << 20;
   size_t max_depth = 32;
+  // Values (of any kind, nested ones included) in the document; 0: no limit beyond max_bytes.
+  // A parsed value takes far more memory than its two bytes of text ("0,"): a large document
+  // of tiny values would otherwise cost ~50× its size (review: 3 GB for a 64 MiB statement).
+  size_t max_values = 0;
 };
 
 // Parses exactly one JSON value (surrounding whitespace allowed). Errors are

@@ -40,6 +40,13 @@ TEST(JsonTest, LimitsDepthAndSize) {
   small.max_bytes = 10;
   EXPECT_FALSE(ParseJson("[1,2,3,4,5,6,7]", small).ok());
   EXPECT_TRUE(ParseJson("[1,2,3]", small).ok());
+  // Values counted, nested ones included: [1,[2,3]] holds five.
+  JsonLimits few;
+  few.max_values = 5;
+  EXPECT_TRUE(ParseJson("[1,[2,3]]", few).ok());
+  auto many = ParseJson("[1,[2,3],4]", few);
+  ASSERT_FALSE(many.ok());
+  EXPECT_NE(many.status().message().find("too many values"), std::string::npos);
 }
 
 TEST(JsonTest, MarksBadStringsWithoutFailingTheDocument) {
