@@ -121,6 +121,10 @@ passed=$((passed + 1))
 cp "$tmp/node/audit.key.pub" "$tmp/old.pub"
 "$bin" keys rotate-signing-key --data "$tmp/node" > "$tmp/rotate.out" 2>&1 \
   || fail "rotate-signing-key: $(cat "$tmp/rotate.out")"
+# The old private key is gone (review: left on disk, it could sign a forged announcement that
+# a verifier holding the original public key follows).
+[ -e "$tmp/node/audit.key" ] && fail "the old private signing key is still on disk"
+grep -q "is destroyed" "$tmp/rotate.out" || fail "rotation says nothing of the old key: $(cat "$tmp/rotate.out")"
 "$bin" audit verify --data "$tmp/node" --checkpoint "$tmp/before.note" > "$tmp/out" \
   || fail "verify --checkpoint with a note from before the rotation: $(cat "$tmp/out")"
 "$bin" audit statement --data "$tmp/node" --resident "$new" --checkpoint "$tmp/before.note" \

@@ -283,6 +283,14 @@ int CheckProof(const Args& args, Io& io) {
 }
 
 int CheckStatementCommand(const Args& args, Io& io) {
+  // Review: --resident was accepted and ignored, so a resident believed the check tied the
+  // statement to their code. It cannot (docs/audit-log.md, Limits: whose statement it is).
+  if (args.Has("resident")) {
+    return Usage(io,
+                 "check-statement cannot tell whose statement it is: the statement names the "
+                 "resident by a key only the node can compute. Compare the file's SHA-256 with "
+                 "the one on the 開示決定通知書 that shows your record; --resident is not taken");
+  }
   auto pub_path = args.Get("public-key");
   if (!pub_path || args.positional().size() != 2) {
     return Usage(io, "check-statement needs --public-key and one STATEMENT file");
