@@ -368,6 +368,7 @@ class Registry {
     int64_t size = -1;
     int passes = 0;
     std::vector<audit::StateLeaf> baseline;
+    std::vector<int64_t> written_by;  // StateReport::baseline_written_by
   };
   // One attempt of Purge (registry/retention.cc); Unavailable with reason "purge_retry" when
   // a record was written between its record check and its transaction (`check` is then

@@ -65,9 +65,10 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
           "; see kakunin audit verify): nothing was erased");
     }
     check->size = state.log_size;
+    check->written_by = std::move(state.baseline_written_by);
     check->done = true;
   }
-  const std::vector<audit::StateLeaf>& baseline = check->baseline;
+
   const int64_t audit_before = JstMidnightMicros(YearsBefore(as_of, config_.audit_retention_years));
   // The residents' chains through the erased prefix restart after it (audit/statement.h),
   // planned on a snapshot and applied only if nothing moved in between (else planned again).
@@ -154,10 +155,20 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
                    // Signed through the tree: the verifier accepts erased payloads only below it.
                    " erased_before_seq=" + std::to_string(erased_before_seq);
     e.outcome = "done";
-    // Log payloads erased: every stored version is committed again, before the erasures below
-    // (the baseline was taken before them), so what the erased entries wrote stays checkable.
+    // Log payloads erased: the stored versions whose leaf was in an erased entry (or in none)
+    // are committed again, before the erasures below (the baseline was taken before them), so
+    // what the erased entries wrote stays checkable. Review finding: every stored version was,
+    // each time — at prefecture scale the daily purge added ~0.7 GB of log a day, kept 7 years.
+    std::vector<audit::StateLeaf> baseline;
+    for (size_t i = 0; i < check->baseline.size(); ++i) {
+      const int64_t by = i < check->written_by.size() ? check->written_by[i] : -1;
+      if (by < erased_before_seq) baseline.push_back(check->baseline[i]);
+    }
     if (erased->entries > 0) {
-      const size_t parts = (baseline.size() + audit::kMaxStateLeaves - 1) / audit::kMaxStateLeaves;
+      // At least one part, with no leaf when nothing needs re-committing: the verifier takes
+      // what the erased entries wrote as covered only after a complete baseline.
+      const size_t parts =
+          std::max<size_t>(1, (baseline.size() + audit::kMaxStateLeaves - 1) / audit::kMaxStateLeaves);
       for (size_t part = 0; part < parts; ++part) {
         audit::AuditEntry b;
         b.actor = actor.id;

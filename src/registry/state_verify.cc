@@ -51,6 +51,16 @@ struct Current {
   bool seen = false;
 };
 
+// Whether a baseline entry's conditions ("part=N/M …") say it is the last part.
+bool CompleteBaseline(const std::string& conditions) {
+  const size_t at = conditions.find("part=");
+  if (at == std::string::npos) return false;
+  const size_t slash = conditions.find('/', at);
+  return slash != std::string::npos &&
+         std::strtoll(conditions.c_str() + at + 5, nullptr, 10) ==
+             std::strtoll(conditions.c_str() + slash + 1, nullptr, 10);
+}
+
 class Replay {
  public:
   std::unordered_map<int64_t, Expect> expect;     // by version id
@@ -85,6 +95,15 @@ class Replay {
       // Most entries are reads: their head says enough.
       auto head = audit::DecodeEntryHead(row.payload);
       if (!head) return;
+      if (head->action == kStateBaselineAction && !late) {
+        // A baseline with nothing to re-commit (every stored version's leaf is in a kept
+        // entry): it still closes what the purge before it erased.
+        auto e = audit::DecodeEntry(row.payload);
+        const bool intact = intact_known ? *intact_known
+                                         : audit::LeafHash(row.payload) == row.leaf_hash;
+        if (e.ok() && intact && CompleteBaseline(e->conditions)) legacy = false;
+        return;
+      }
       if (head->action != "notification.apply" && head->action != "registry.import" &&
           head->action != "link.apply") {
         return;
@@ -103,15 +122,8 @@ class Replay {
                                      : audit::LeafHash(row.payload) == row.leaf_hash;
     // The last part of a baseline: everything stored was re-committed, so what older writes
     // left without leaves is covered from here on.
-    if (e->action == kStateBaselineAction && !late) {
-      const size_t at = e->conditions.find("part=");
-      const size_t slash = e->conditions.find('/', at);
-      if (at != std::string::npos && slash != std::string::npos &&
-          std::strtoll(e->conditions.c_str() + at + 5, nullptr, 10) ==
-              std::strtoll(e->conditions.c_str() + slash + 1, nullptr, 10) &&
-          intact) {
-        baseline_pending = true;
-      }
+    if (e->action == kStateBaselineAction && !late && intact && CompleteBaseline(e->conditions)) {
+      baseline_pending = true;
     }
     for (const audit::StateLeaf& l : e->state) {
       if (late || !intact) {
@@ -231,6 +243,7 @@ Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::Fie
   std::unordered_map<int64_t, std::string> fingerprints;  // current version id -> resident
   Status st = reader.ForEachVersion([&](const store::VersionRow& v) -> Status {
     ++report.versions;
+    auto it = replay.expect.find(v.version_id);
     if (baseline) {
       auto number =
           cipher.Open(v.sealed_number, NumberAssociatedData(v.municipality_code, v.sequence));
@@ -238,9 +251,9 @@ Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::Fie
         baseline->push_back(StateLeafOf(
             cipher, v, *number,
             v.superseded_at == 0 ? audit::StateOp::kWritten : audit::StateOp::kHistory));
+        report.baseline_written_by.push_back(it == replay.expect.end() ? -1 : it->second.seq);
       }  // else named below
     }
-    auto it = replay.expect.find(v.version_id);
     if (it == replay.expect.end()) {
       auto er = replay.erased.find(v.version_id);
       if (er != replay.erased.end()) {

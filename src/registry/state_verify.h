@@ -46,6 +46,9 @@ struct StateReport {
   bool legacy = false;  // the log holds writes without state leaves (older edition, erased)
   int64_t log_size = 0;  // the entries replayed before the rows were walked
   std::vector<std::string> problems;  // in version order, then resident order
+  // With a baseline: for each of its leaves, the entry whose leaf the log holds for that version
+  // (-1: none, unattested), so a purge re-commits only the versions whose entry it erases.
+  std::vector<int64_t> baseline_written_by;
 };
 
 // The log side of VerifyState (the replay of every entry's state leaves), fed by the log
