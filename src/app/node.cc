@@ -283,9 +283,15 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
         node->audit->CheckExtends(text, "its last signed checkpoint (audit.head)"));
   }
   if (check_head) {
+    // A restore not recorded yet is recorded before anything else is done with the node.
+    bool restored = false;
+    if (node->backup) {
+      KAKUNIN_ASSIGN_OR_RETURN(recorded, node->backup->RecordPendingRestore(node->actor));
+      restored = recorded;
+    }
     // Search keys made with an older fold table are recomputed once (and that is recorded).
     KAKUNIN_ASSIGN_OR_RETURN(rekeyed, node->registry->RefreshSearchKeys(node->actor));
-    if (rekeyed) KAKUNIN_RETURN_IF_ERROR(SealLog(*node));
+    if (rekeyed || restored) KAKUNIN_RETURN_IF_ERROR(SealLog(*node));
   }
   return node;
 }

@@ -289,15 +289,17 @@ int RunRestore(const std::vector<std::string>& argv, Io& io) {
   auto report =
       desk->Restore(*from, *data, *key, *trusted, args->Has("confirm-rollback"), io.err);
   if (!report.ok()) return Fail(io, "restore", report.status());
+  // Opening the node records the restore (NodeBackup::RecordPendingRestore); if it cannot open
+  // now, the first open after the cause is fixed records it.
   auto node = OpenNode(io, *data);
   if (!node.ok()) {
     return Fail(io, "restore",
-                Status(node.status().code(), "the files are restored but the node does not open: " +
-                                                 node.status().message()));
+                Status(node.status().code(),
+                       "the files are restored but the node does not open: " +
+                           node.status().message() +
+                           " (the restore is recorded in its log when it first opens)"));
   }
-  Status recorded = (*node)->backup->RecordRestore(*report, (*node)->actor);
   Status sealed = (*node)->Seal();
-  if (!recorded.ok()) return Fail(io, "restore", recorded);
   if (!sealed.ok()) return Fail(io, "restore", sealed);
   io.out << "復元しました / restored backup " << report->backup_id << " into " << *data << ": "
          << report->restored_size << " log entries, root " << HexEncode(report->restored_root)

@@ -289,35 +289,50 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
   return summary;
 }
 
-Status NodeBackup::RecordRestore(const RestoreReport& r, const Actor& actor) const {
+std::string PendingRestoreText(const RestoreReport& r) {
+  std::string action = r.rollback ? "backup.rollback" : "backup.restore";
+  std::string conditions = "backup_id=" + r.backup_id + " restored_size=" +
+                           std::to_string(r.restored_size) +
+                           " restored_root=" + HexEncode(r.restored_root);
+  if (r.previous_size) {
+    conditions += " previous_size=" + std::to_string(*r.previous_size) +
+                  " previous_root=" + HexEncode(r.previous_root);
+  } else if (r.replaced_node) {
+    conditions += " previous_head=unknown";
+  } else if (r.rollback) {
+    conditions += " previous_head=none";  // configured, with neither head nor database
+  }
+  if (r.rollback && r.previous_size && *r.previous_size > r.restored_size) {
+    conditions += " lost=" + std::to_string(r.restored_size) + ".." +
+                  std::to_string(*r.previous_size);
+  }
+  return action + "\n" + conditions;
+}
+
+Result<bool> NodeBackup::RecordPendingRestore(const Actor& actor) const {
+  KAKUNIN_ASSIGN_OR_RETURN(pending, store_->GetMeta(kRestorePendingKey));
+  if (!pending || pending->empty()) return false;
+  const size_t nl = pending->find('\n');
+  if (nl == std::string::npos) {
+    return Status::DataLoss("the record of a pending restore (meta restore_pending) is damaged");
+  }
   audit::AuditEntry e;
   e.actor = actor.id;
   e.terminal = actor.terminal;
-  e.action = r.rollback ? "backup.rollback" : "backup.restore";
-  e.conditions = "backup_id=" + r.backup_id + " restored_size=" +
-                 std::to_string(r.restored_size) + " restored_root=" + HexEncode(r.restored_root);
-  if (r.previous_size) {
-    e.conditions += " previous_size=" + std::to_string(*r.previous_size) +
-                    " previous_root=" + HexEncode(r.previous_root);
-  } else if (r.replaced_node) {
-    e.conditions += " previous_head=unknown";
-  } else if (r.rollback) {
-    e.conditions += " previous_head=none";  // configured, with neither head nor database
-  }
-  if (r.rollback && r.previous_size && *r.previous_size > r.restored_size) {
-    e.conditions += " lost=" + std::to_string(r.restored_size) + ".." +
-                    std::to_string(*r.previous_size);
-  }
+  e.action = pending->substr(0, nl);
+  e.conditions = pending->substr(nl + 1);
   e.outcome = "done";
   // The node may have forwarded changes after the backup was taken, under outbox numbers the
   // restored database gives out again: the national node holds other changes under them and
   // would refuse these (sequence_conflict). The restored node numbers its next changes far
   // above anything it can have used (on any node, restored or not: a national node's outbox is
-  // empty and unused).
-  return registry_->RecordWith(std::move(e), [](store::RegistryTxn& txn) -> Status {
+  // empty and unused). Done with the entry, and the mark cleared with it: exactly once.
+  KAKUNIN_RETURN_IF_ERROR(registry_->RecordWith(std::move(e), [](store::RegistryTxn& txn) -> Status {
     auto next = txn.SkipOutboxNumbers(kRestoredOutboxGap);
-    return next.ok() ? Status::Ok() : next.status();
-  });
+    if (!next.ok()) return next.status();
+    return txn.SetMeta(kRestorePendingKey, "");
+  }));
+  return true;
 }
 
 // --- BackupDesk ---
@@ -605,6 +620,16 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
     KAKUNIN_RETURN_IF_ERROR(WriteAll(fd.get(), line));
     if (::fsync(fd.get()) != 0 || !fd.Close()) return ErrnoError("cannot sync", report.notice_file);
     notice << "kakunin restore: ROLLBACK: " << line;
+  }
+
+  // The restore is recorded by the restored node itself, the first time it opens (review
+  // finding: it was recorded only if the command could open the node right after the move; a
+  // node that did not open — a configuration refused, say — was later started with no word of
+  // the rollback, and with its outbox numbers not moved on). The mark goes into the staged
+  // database before anything is moved, so the files never stand in place without it.
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(staged, open_store_(Path(staging, "registry.db")));
+    KAKUNIN_RETURN_IF_ERROR(staged->SetMeta(kRestorePendingKey, PendingRestoreText(report)));
   }
 
   // Every check passed: move the files into place.

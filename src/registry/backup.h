@@ -84,7 +84,7 @@ struct BackupCheck {
   std::vector<std::string> files;
 };
 
-// What a restore did, for the entry the restored node records (NodeBackup::RecordRestore).
+// What a restore did, for the entry the restored node records (NodeBackup::RecordPendingRestore).
 struct RestoreReport {
   std::string backup_id;
   bool replaced_node = false;  // a node was in the data directory before
@@ -102,6 +102,10 @@ struct RestoreReport {
 // After a restore, how far above every number it ever gave out the node's outbox goes on:
 // more changes than the node could forward between a backup and its restore (2^40).
 inline constexpr int64_t kRestoredOutboxGap = int64_t{1} << 40;
+// The meta key holding a restore not yet recorded in the restored log: the entry's action and
+// conditions (ids, sizes and roots only), separated by a newline.
+inline constexpr char kRestorePendingKey[] = "restore_pending";
+std::string PendingRestoreText(const RestoreReport& report);
 
 class NodeBackup {
  public:
@@ -118,9 +122,12 @@ class NodeBackup {
   Result<BackupSummary> Create(const std::string& dir, const BackupKey& key,
                                const Actor& actor) const;
 
-  // Records a restore in the restored node's log ("backup.restore", or "backup.rollback"
-  // naming the lost range by sizes and roots only).
-  Status RecordRestore(const RestoreReport& report, const Actor& actor) const;
+  // Records the restore the database was restored by, if it has not been yet (meta
+  // restore_pending, which BackupDesk::Restore writes into the restored database before the
+  // files move): "backup.restore", or "backup.rollback" naming the lost range by sizes and roots
+  // only, with the outbox numbers moved on, in one transaction that clears the mark. Every open
+  // of the node calls it (app/node.cc OpenNode). True if it recorded one.
+  Result<bool> RecordPendingRestore(const Actor& actor) const;
 
  private:
   store::RegistryStore* store_;
@@ -162,7 +169,7 @@ class BackupDesk {
   // keys and catalogue are moved into place (kakunin.toml only if the directory has none) and
   // audit.head is set to the backup's head. Nothing is replaced when a check fails. The node
   // must not be running: a database another process holds open is refused (`in_use`). The caller opens the restored node and records the report
-  // (NodeBackup::RecordRestore).
+  // (NodeBackup::RecordPendingRestore).
   Result<RestoreReport> Restore(const std::string& from, const std::string& data_dir,
                                 const BackupKey& key, const std::string& trusted_public_key,
                                 bool confirm_rollback, std::ostream& notice) const;
