@@ -138,14 +138,16 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const Prepa
           SpeaksFor(sender, ended->municipality_code, today))) {
       return Refusal(ErrorCode::kDeceased);
     }
-  } else if (n.reason != ChangeReason::kMovedIn) {
-    return Refusal(ErrorCode::kAlreadyRegistered);
   }
   // The number is compared by its keyed MAC: a sealed number is never opened for a check.
+  // Before already_registered (review: the contract's identity_mismatch is for any entry of a
+  // code held elsewhere or removed; already_registered for one active in the same municipality).
   if (person->birth_date != n.birth_date.ToIso() || person->sex != SexName(n.sex) ||
       !ConstantTimeEquals(person->number_mac, p.number_mac)) {
     return Refusal(ErrorCode::kIdentityMismatch);
   }
+  // The same person, active elsewhere: only a 転入 supersedes that registration.
+  if (active && n.reason != ChangeReason::kMovedIn) return Refusal(ErrorCode::kAlreadyRegistered);
   return Refusal();
 }
 
@@ -199,6 +201,18 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       KAKUNIN_ASSIGN_OR_RETURN(
           expected, detail::TakeExpectedMoveOutFor(txn, anyone->person_id, sender, JstDate(now)));
       if (expected) {
+        // Found in review: this history version went in unchecked, so the old municipality
+        // could write another person's 個人番号, birth date or sex into a resident it no longer
+        // holds, provided to every recipient of their history and forwarded to the national
+        // node. A 転出 describes the same person (moving does not change who a person is): the
+        // checks of a removal apply, against the record as it is now. (A refusal rolls the
+        // taken expectation back with the rest of the notification.)
+        KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, anyone->person_id));
+        if (taken) return Reject(ErrorCode::kNumberInUse);
+        if (anyone->birth_date != n.birth_date.ToIso() || anyone->sex != SexName(n.sex) ||
+            !ConstantTimeEquals(anyone->number_mac, p.number_mac)) {
+          return Reject(ErrorCode::kIdentityMismatch);
+        }
         VersionRow v = MakeVersion(p, anyone->person_id, now);
         v.superseded_at = now;
         KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));

@@ -214,6 +214,11 @@ TEST_F(RegistryTest, EveryStateErrorCode) {
   // Only a 転入 supersedes a registration in another municipality; a birth never does.
   EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kOtherEntry, "1000000001", "10000000001")).errors,
             Record(ErrorCode::kAlreadyRegistered));
+  // Another person under that code is identity_mismatch, whatever the entry's reason (review:
+  // it was already_registered, which the contract keeps for the same municipality).
+  auto other = Make(kKai, 1, ChangeReason::kOtherEntry, "1000000001", "10000000001");
+  other.birth_date = Date::FromYmd(1950, 5, 5);
+  EXPECT_EQ(SendOne(other).errors, Record(ErrorCode::kIdentityMismatch));
   EXPECT_EQ(SendOne(Make(kKai, 1, ChangeReason::kBirth, "1000000001", "10000000001")).errors,
             Record(ErrorCode::kCodeInUse));
   EXPECT_EQ(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000001")).errors,
@@ -430,6 +435,34 @@ TEST_F(RegistryTest, LateMoveOutUnderTheOldResidentCode) {
   auto v = Show(change.new_resident_code->str());
   EXPECT_EQ(v->row.status, store::ResidentStatus::kActive);
   EXPECT_EQ(History(v->row.resident_code).size(), 4u);
+}
+
+// Review (two reviewers, one through the API): the late 転出 went into history unchecked, so the
+// old municipality wrote another resident's 個人番号, or another birth date and sex, into a
+// resident it no longer held — provided with their history and forwarded to the national node.
+// It is checked as a removal is; refused, it leaves the expectation for the true one.
+TEST_F(RegistryTest, ALateMoveOutIsHeldToThePersonsIdentity) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  const std::string code = ResidentCode::FromTenDigits("1000000001").str();
+  // Another active resident's number.
+  EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000002")).errors,
+            Record(ErrorCode::kNumberInUse));
+  // Another birth date, or another sex.
+  auto older = Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001");
+  older.birth_date = Date::FromYmd(1950, 5, 5);
+  EXPECT_EQ(SendOne(older).errors, Record(ErrorCode::kIdentityMismatch));
+  auto other_sex = Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001");
+  other_sex.sex = other_sex.sex == Sex::kMale ? Sex::kFemale : Sex::kMale;
+  EXPECT_EQ(SendOne(other_sex).errors, Record(ErrorCode::kIdentityMismatch));
+  EXPECT_EQ(History(code).size(), 2u) << "nothing written";
+  // The true 転出, under the same number: still expected, recorded in history.
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  auto h = History(code);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].row.reason, "moved_out");
+  EXPECT_EQ(Show(code)->row.municipality_code, kKai);
 }
 
 TEST_F(RegistryTest, MoveOutBeforeMoveIn) {
