@@ -427,9 +427,14 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
     if (!item->is_object()) continue;  // a per-record error below
     for (const auto& [key, value] : item->members()) {
       const LocalGovEntry* named = nullptr;
+      // A municipality of another prefecture is no sender of this node at all: the contract's
+      // per-record outside_prefecture (Registry::ApplyOne), not a mismatch with the
+      // certificate (review: the API answered 403 sender_mismatch where ingest and the
+      // contract say outside_prefecture). Either way nothing of it is applied.
       if (key == "municipality_code" && value.is_string() &&
           value.text() != client.municipality_code &&
-          (named = table.Find(value.text())) != nullptr && named->is_municipality()) {
+          (named = table.Find(value.text())) != nullptr && named->is_municipality() &&
+          named->prefecture_number() == prefecture_) {
         return RefuseClient(
             actor, "notification.refused", "",
             Status::PermissionDenied("a notification names another municipality than the "
@@ -446,7 +451,10 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
     // Whatever the code table says tomorrow: a notification that passed its field checks is
     // applied as its municipality's (registry Apply trusts it), so it must be the certificate's.
     const CheckResult& checked = batch.back().check;
-    if (checked.ok() && checked.notification->municipality_code != client.municipality_code) {
+    const LocalGovEntry* named =
+        checked.ok() ? table.Find(checked.notification->municipality_code) : nullptr;
+    if (checked.ok() && checked.notification->municipality_code != client.municipality_code &&
+        (named == nullptr || named->prefecture_number() == prefecture_)) {
       return RefuseClient(
           actor, "notification.refused", "",
           Status::PermissionDenied("a notification names another municipality than the "

@@ -367,6 +367,22 @@ TEST_F(ApiTest, AMunicipalCsSendsOnlyForItself) {
     EXPECT_THAT(r.body, HasSubstr(R"({"index":0,"ok":false,"errors":[)")) << r.body;
     EXPECT_THAT(r.body, HasSubstr(c.error)) << r.body;
   }
+  // A municipality of another prefecture is the contract's per-record outside_prefecture
+  // (review: the API answered 403 sender_mismatch, unlike ingest and the contract).
+  {
+    Notification tokyo = w->residents[1];
+    tokyo.municipality_code = "131041";  // 新宿区
+    tokyo.sequence = static_cast<uint64_t>(next);
+    tokyo.kind = NotificationKind::kAmendment;
+    tokyo.reason = ChangeReason::kMovedWithin;
+    tokyo.change_date = Date::FromYmd(2026, 4, 1);
+    tokyo.address = "東京都新宿区西新宿二丁目8番1号";
+    r = Call(w->kofu, "POST", "/v1/notifications",
+             "{\"notifications\":[" + ToCanonicalJson(tokyo) + "]}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_THAT(r.body, HasSubstr(R"({"index":0,"ok":false,"errors":[{"field":"record","code":"outside_prefecture"}]})"))
+        << r.body;
+  }
   row = (*reader)->FindByResidentCode(code);
   ASSERT_TRUE(row.ok() && *row);
   EXPECT_NE((*row)->address, "山梨県甲府市丸の内一丁目6番1号");
