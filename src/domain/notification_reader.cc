@@ -36,8 +36,10 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "alias",             "sex",        "birth_date",     "address",   "new_resident_code",
 };
 
-// An unknown key is named in the answer only if it looks like a field name; anything else
-// (a CSV without a header row puts names and numbers there) is never echoed.
+// In CSV, an unknown key is named in the answer only if it looks like a field name; anything
+// else (a CSV without a header row puts names and numbers there) is never echoed. A JSON key is
+// named as sent (the contract: every error names its field): it is a key the sender wrote, not
+// a value (the operation log still withholds it: Registry::Apply).
 std::string Nameable(std::string_view key) {
   bool ok = !key.empty() && key.size() <= 40 && key[0] >= 'a' && key[0] <= 'z';
   for (char c : key) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
@@ -60,7 +62,11 @@ namespace {
 // Field-by-field checking of one notification.
 class Checker {
  public:
-  explicit Checker(const CheckOptions& options) : opt_(options) {}
+  Checker(const CheckOptions& options, bool exact_keys) : opt_(options), exact_keys_(exact_keys) {}
+
+  std::string Named(std::string_view key) const {
+    return exact_keys_ ? std::string(key) : Nameable(key);
+  }
 
   CheckResult Run(const std::vector<RawField>& fields) {
     std::vector<std::string_view> reported;  // keys already reported as duplicate
@@ -72,10 +78,10 @@ class Checker {
         // contract: "the same key twice in one object"), reported once per key as for the
         // others.
         if (std::find(unknown.begin(), unknown.end(), f.key) == unknown.end()) {
-          out_.errors.push_back({Nameable(f.key), ErrorCode::kUnknownField});
+          out_.errors.push_back({Named(f.key), ErrorCode::kUnknownField});
           unknown.push_back(f.key);
         } else if (std::find(reported.begin(), reported.end(), f.key) == reported.end()) {
-          out_.errors.push_back({Nameable(f.key), ErrorCode::kDuplicateKey});
+          out_.errors.push_back({Named(f.key), ErrorCode::kDuplicateKey});
           reported.push_back(f.key);
         }
         continue;
@@ -301,6 +307,7 @@ class Checker {
   }
 
   const CheckOptions& opt_;
+  bool exact_keys_ = false;
   std::array<const RawValue*, kFieldCount> present_{};
   CheckResult out_;
 };
@@ -314,7 +321,7 @@ CheckResult RecordError(ErrorCode code) {
 }  // namespace
 
 CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOptions& options) {
-  return Checker(options).Run(fields);
+  return Checker(options, /*exact_keys=*/false).Run(fields);
 }
 
 CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptions& options) {
@@ -342,7 +349,7 @@ CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptio
     }
     fields.push_back(std::move(f));
   }
-  return CheckNotification(fields, options);
+  return Checker(options, /*exact_keys=*/true).Run(fields);
 }
 
 CheckResult CheckJsonNotification(std::string_view json, const CheckOptions& options) {

@@ -313,6 +313,24 @@ TEST(NotificationStreamTest, CsvUnknownColumnIsReportedPerRow) {
   EXPECT_EQ(items[0].result.errors[0], E("shoe_size", ErrorCode::kUnknownField));
 }
 
+// The contract: every error names its field. A JSON key is named as sent, whatever its
+// spelling (review: "Name", "extra-field", "名前" came back as "(unnamed)"); in a CSV header only
+// a key shaped like a field name is echoed (a header-less CSV puts values there).
+TEST(NotificationReaderTest, AnUnknownJsonKeyIsNamedAsSent) {
+  for (const std::string& key : std::vector<std::string>{
+           "Name", "municipalityCode", "extra-field", "_x", "名前", std::string(41, 'k')}) {
+    std::string json = ToJson(Base());
+    json.insert(json.size() - 1, ",\"" + key + "\":\"v\"");
+    auto r = CheckJsonNotification(json, Options());
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_EQ(r.errors, FieldErrors{E(key, ErrorCode::kUnknownField)}) << key;
+  }
+  std::string csv = "municipality_code,山田太郎\n192015,x\n";
+  auto items = ReadStream(csv, InputFormat::kCsv);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].result.errors[0], E("(unnamed)", ErrorCode::kUnknownField));
+}
+
 // Review findings: a CSV whose lines end in CR alone was one header row, gave no result and
 // exit 0; it is now refused as a whole (exit 2 from the commands). An unknown key given twice
 // is unknown_field once and duplicate_key once, in JSON and in a CSV header alike.
