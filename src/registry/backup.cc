@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,30 +92,61 @@ Status CheckOwnedPrivateDir(const std::string& dir) {
   return Status::Ok();
 }
 
-Result<std::string> MakeTempDir(const std::string& parent, const char* prefix) {
-  std::string t = parent + "/" + prefix + "XXXXXX";
-  if (::mkdtemp(t.data()) == nullptr) return ErrnoError("cannot create a directory in", parent);
-  return t;
-}
-
-// Removes a directory tree when it goes out of scope.
-class TreeRemover {
- public:
-  explicit TreeRemover(std::string path) : path_(std::move(path)) {}
-  ~TreeRemover() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-
- private:
-  std::string path_;
-};
-
 void RemoveDatabaseFiles(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
     ::unlink((path + suffix).c_str());
   }
 }
+
+// A staging directory holding keys and a database in clear, private to this process: created
+// 0700 and locked (flock) for as long as it lives, so RemoveStaleTemporaries can tell one whose
+// process died (a crash, Ctrl-C, a reboot) from one in use, and removes it.
+class StagingDir {
+ public:
+  static Result<std::unique_ptr<StagingDir>> Make(const std::string& parent, const char* prefix) {
+    std::string t = parent + "/" + prefix + "XXXXXX";
+    if (::mkdtemp(t.data()) == nullptr) return ErrnoError("cannot create a directory in", parent);
+    auto dir = std::unique_ptr<StagingDir>(new StagingDir(t));
+    dir->fd_ = FileDescriptor(::open(t.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir->fd_.get() < 0 || ::flock(dir->fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+      return ErrnoError("cannot lock", t);
+    }
+    return dir;
+  }
+  ~StagingDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit StagingDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+  FileDescriptor fd_;
+};
+
+// The backup's plain copy of the database, beside its lock file (flock held while the backup
+// runs); both removed when it goes out of scope.
+class CopyGuard {
+ public:
+  explicit CopyGuard(std::string copy) : copy_(std::move(copy)) {}
+  Status Lock() {
+    fd_ = FileDescriptor(
+        ::open((copy_ + ".lock").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd_.get() < 0 || ::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+      return ErrnoError("cannot lock", copy_ + ".lock");
+    }
+    return Status::Ok();
+  }
+  ~CopyGuard() {
+    RemoveDatabaseFiles(copy_);
+    if (fd_.get() >= 0) ::unlink((copy_ + ".lock").c_str());
+  }
+
+ private:
+  std::string copy_;
+  FileDescriptor fd_;
+};
 
 Result<std::string> FileSha256(const std::string& path) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -193,6 +225,8 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
   summary.backup_id = id;
   summary.dir = dir;
   const std::string copy = files_.data_dir + "/.backup-" + id + ".db";
+  CopyGuard copy_guard(copy);
+  KAKUNIN_RETURN_IF_ERROR(copy_guard.Lock());
   const std::string payload_tmp = Path(dir, kPayloadFile) + ".partial";
   auto write = [&]() -> Status {
     // The plain copy stays in the data directory (private to the service user) and never
@@ -287,6 +321,38 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
                                summary.manifest_sha256);
       }));
   return summary;
+}
+
+int RemoveStaleTemporaries(const std::string& dir) {
+  int removed = 0;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return 0;
+  const uid_t me = ::geteuid();
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    const std::string path = entry.path().string();
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || st.st_uid != me) continue;
+    if ((name.starts_with(".restore-") || name.starts_with("kakunin-verify-")) &&
+        S_ISDIR(st.st_mode)) {
+      FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+      if (fd.get() >= 0 && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        fs::remove_all(path, ec);
+        ++removed;
+      }
+    } else if (name.starts_with(".backup-") && name.ends_with(".db") && S_ISREG(st.st_mode)) {
+      // Its lock file is held while the backup runs; without one (or with one nobody holds)
+      // the backup that made it is gone.
+      FileDescriptor fd(::open((path + ".lock").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+      if (fd.get() < 0 || ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        RemoveDatabaseFiles(path);
+        ::unlink((path + ".lock").c_str());
+        ++removed;
+      }
+    }
+  }
+  return removed;
 }
 
 std::string PendingRestoreText(const RestoreReport& r) {
@@ -485,9 +551,9 @@ Result<BackupCheck> BackupDesk::Verify(const std::string& dir, const BackupKey& 
                                        const std::string& trusted_public_key,
                                        const std::string& work_dir,
                                        const std::string& node_dir) const {
-  KAKUNIN_ASSIGN_OR_RETURN(staging, MakeTempDir(work_dir, "kakunin-verify-"));
-  TreeRemover remove(staging);
-  return CheckInto(dir, key, trusted_public_key, staging, node_dir);
+  RemoveStaleTemporaries(work_dir);
+  KAKUNIN_ASSIGN_OR_RETURN(staging, StagingDir::Make(work_dir, "kakunin-verify-"));
+  return CheckInto(dir, key, trusted_public_key, staging->path(), node_dir);
 }
 
 Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::string& data_dir,
@@ -550,8 +616,9 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
       }
     }
   }
-  KAKUNIN_ASSIGN_OR_RETURN(staging, MakeTempDir(data_dir, ".restore-"));
-  TreeRemover remove(staging);
+  RemoveStaleTemporaries(data_dir);
+  KAKUNIN_ASSIGN_OR_RETURN(staging_dir, StagingDir::Make(data_dir, ".restore-"));
+  const std::string& staging = staging_dir->path();
   auto checked = CheckInto(from, key, trusted, staging, data_dir);
   if (!checked.ok()) {
     return Status(checked.status().code(), checked.status().message() + "; nothing was changed");

@@ -107,6 +107,13 @@ inline constexpr int64_t kRestoredOutboxGap = int64_t{1} << 40;
 inline constexpr char kRestorePendingKey[] = "restore_pending";
 std::string PendingRestoreText(const RestoreReport& report);
 
+// Removes, from `dir`, what a backup, a restore or a backup verify left in clear when its process
+// died before it could clean up (a crash, Ctrl-C, a reboot): a backup's plain copy of the
+// database (.backup-*.db), a restore's or a verify's staging directory with the keys and the
+// database (.restore-*, kakunin-verify-*). One still in use is locked by its process (flock) and
+// kept. Only this user's. Returns how many went. Every open of a node calls it on its directory.
+int RemoveStaleTemporaries(const std::string& dir);
+
 class NodeBackup {
  public:
   // Not owned; all must outlive this.
