@@ -272,6 +272,14 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
             "the operator has enrolled already and has a card or authenticator in use: revoke "
             "it first (POST /v1/operators/{id}/credentials/revoke)");
       }
+      // Nobody both takes an operator's means of signing in away and issues the new one.
+      KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
+      for (const auto& c : creds) {
+        if (c.revoked_by == by.row.operator_id) {
+          return NotPermitted(
+              "nobody issues a new enrolment link for credentials they revoked themselves");
+        }
+      }
     }
     KAKUNIN_RETURN_IF_ERROR(txn.RevokeEnrolments(id, clock_->NowMicros()));
     auto enrolled = NewEnrolment(txn, id);
@@ -553,12 +561,15 @@ Status OperatorDesk::WithdrawRole(const OperatorView& by, const std::string& id,
     KAKUNIN_ASSIGN_OR_RETURN(done, txn.WithdrawRole(id, role, by.row.operator_id,
                                                     clock_->NowMicros()));
     if (!done) return Status::NotFound("the operator does not hold the role");
-    if (role == "security_chief" && row->status == "active") {
+    // The two roles nobody can be given back without: a security chief approves every grant,
+    // an access manager creates accounts and requests roles (found in review: a chief could
+    // withdraw every access manager's role, and then nothing could undo it).
+    if ((role == "security_chief" || role == "access_manager") && row->status == "active") {
       // Counted in this transaction, after the withdrawal: two at once cannot both pass.
-      KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.CountActiveWithRole("security_chief"));
-      if (chiefs < 1) {
-        return Status::FailedPrecondition(
-            "the last active security chief stays: make a second one first");
+      KAKUNIN_ASSIGN_OR_RETURN(left, txn.CountActiveWithRole(role));
+      if (left < 1) {
+        return Status::FailedPrecondition("the last active " + role +
+                                          " keeps the role: make a second one first");
       }
     }
     return Status::Ok();
@@ -605,8 +616,11 @@ Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
 
 Status OperatorDesk::RevokeCredential(const OperatorView& by, const std::string& id,
                                       const std::string& name) const {
-  if (!by.active() || !(by.HasRole("access_manager") || by.HasRole("security_chief"))) {
-    return NotPermitted("only an access manager or a security chief revokes credentials");
+  // Only an access manager (who binds cards): a security chief issues the new enrolment link,
+  // and one person doing both could revoke someone's credentials, enrol their own authenticator
+  // and sign in as them (found in review).
+  if (!by.active() || !by.HasRole("access_manager")) {
+    return NotPermitted("only an access manager revokes credentials");
   }
   if (id == by.row.operator_id) return NotPermitted("nobody revokes their own credential");
   // An IC card by its SPKI SHA-256 (hex), else a WebAuthn credential id in base64url.

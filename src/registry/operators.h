@@ -149,17 +149,17 @@ class OperatorDesk {
   // ended whose last day is today or later. NotFound if there is none.
   Status EndNomination(const OperatorView& by, const std::string& id,
                        const std::string& purpose) const;
-  // A security chief withdraws a role. Not their own; not the last active security chief's
-  // (kFailedPrecondition). NotFound if the operator does not hold it.
+  // A security chief withdraws a role. Not their own; not the last active security chief's or
+  // access manager's (kFailedPrecondition). NotFound if the operator does not hold it.
   Status WithdrawRole(const OperatorView& by, const std::string& id, const std::string& role) const;
   // An operator's cards and authenticators, revoked ones included: recorded
   // (operator.credentials). Access managers, security chiefs, auditors.
   Result<std::vector<CredentialView>> ListCredentials(const OperatorView& by, const std::string& id,
                                                       const std::string& terminal) const;
-  // An access manager or a security chief revokes a lost or broken card or authenticator
-  // (`credential_id` as ListCredentials names it), not their own: it never passes a second factor
-  // again and cannot be bound again. Once none is left in use, a security chief may issue the
-  // operator a new enrolment link (IssueEnrolment). The console ends the operator's sessions.
+  // An access manager revokes a lost or broken card or authenticator (`credential_id` as
+  // ListCredentials names it), not their own: it never passes a second factor again and cannot
+  // be bound again. Once none is left in use, a security chief who revoked none of them may issue
+  // the operator a new enrolment link (IssueEnrolment). The console ends the operator's sessions.
   Status RevokeCredential(const OperatorView& by, const std::string& id,
                           const std::string& credential_id) const;
 

@@ -684,6 +684,60 @@ TEST_F(ConsoleTest, RightsTakenBackStopTheNextRequest) {
   EXPECT_TRUE(desk().IssueEnrolment(staff.chief, "op-back").ok());
 }
 
+// Review: with credentials revocable by a security chief, one chief alone could revoke another
+// operator's every credential, issue them a new enrolment link, enrol their own authenticator
+// and sign in as them. Only an access manager revokes, and nobody re-enrols credentials they
+// revoked themselves.
+TEST_F(ConsoleTest, NobodyAloneTakesOverAnotherOperatorsAccount) {
+  Staff& staff = TheStaff();
+  ASSERT_TRUE(desk().Create(staff.access, "victim", "被害", "").ok());
+  Enrol("victim");
+  auto creds = desk().ListCredentials(staff.access, "victim", "test");
+  ASSERT_TRUE(creds.ok() && !creds->empty());
+  const std::string cred = (*creds)[0].credential_id;
+  EXPECT_EQ(desk().RevokeCredential(staff.chief, "victim", cred).reason(), "not_permitted")
+      << "a security chief does not revoke";
+  // Someone holding both roles revokes, then may not issue the new link; another chief may.
+  ASSERT_TRUE(desk().Create(staff.access, "both-x", "兼務", "").ok());
+  for (const char* role : {"security_chief", "access_manager"}) {
+    auto n = desk().RequestRole(staff.access, "both-x", role);
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok()) << role;
+  }
+  const registry::OperatorView both = Load("both-x");
+  ASSERT_TRUE(desk().RevokeCredential(both, "victim", cred).ok());
+  EXPECT_EQ(desk().IssueEnrolment(both, "victim").status().reason(), "not_permitted");
+  EXPECT_TRUE(desk().IssueEnrolment(staff.chief, "victim").ok());
+}
+
+// Without an access manager nobody creates an account or requests a role, so none could ever be
+// made again: the last one keeps the role, as the last chief does (review finding).
+TEST_F(ConsoleTest, TheLastActiveAccessManagerKeepsTheRole) {
+  Staff& s = TheStaff();
+  auto reader = w->node->store->OpenReader();
+  auto all = (*reader)->ListOperators();
+  ASSERT_TRUE(all.ok());
+  // Withdraw access_manager from everyone but the bootstrap one (restored below).
+  std::vector<std::string> withdrawn;
+  for (const auto& row : *all) {
+    auto v = desk().Load(**reader, row.operator_id);
+    ASSERT_TRUE(v.ok() && *v);
+    if (row.operator_id != "access" && row.operator_id != "chief" && (*v)->active() &&
+        (*v)->HasRole("access_manager")) {
+      ASSERT_TRUE(desk().WithdrawRole(s.chief, row.operator_id, "access_manager").ok())
+          << row.operator_id;
+      withdrawn.push_back(row.operator_id);
+    }
+  }
+  Status last = desk().WithdrawRole(s.chief, "access", "access_manager");
+  EXPECT_EQ(last.code(), StatusCode::kFailedPrecondition) << last.ToString();
+  EXPECT_TRUE(Load("access").HasRole("access_manager"));
+  for (const auto& id : withdrawn) {
+    auto n = desk().RequestRole(s.access, id, "access_manager");
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok()) << id;
+  }
+  g_staff->access2 = Load("access2");
+}
+
 // The last active security chief keeps the role, as they keep their account: someone must always
 // be there to approve grants and decide halts. Nobody withdraws their own role, so only two chiefs
 // withdrawing each other's at once could leave none: the count in the transaction stops the second.
