@@ -185,11 +185,16 @@ Result<ImportSummary> Importer::Run(
     // of existing residents included) that were never queued for the national node, which then
     // silently differed, and that no resident's access statement showed. A node that has queued
     // a change for the national node is in service: changes go through ingest (or the CSs).
-    auto backlog = reader->Backlog();
-    if (backlog.ok() && backlog->pending + backlog->delivered > 0) {
+    // Delivered rows are purged after a while (link.delivered_retention_hours): the point the
+    // national node acknowledged (meta link_acknowledged, registry/national.cc) stays.
+    KAKUNIN_ASSIGN_OR_RETURN(backlog, reader->Backlog());
+    KAKUNIN_ASSIGN_OR_RETURN(acknowledged, reader->GetMeta("link_acknowledged"));
+    const int64_t queued = backlog.pending + backlog.delivered;
+    if (queued > 0 || (acknowledged && std::strtoll(acknowledged->c_str(), nullptr, 10) > 0)) {
       return Status::FailedPrecondition(
-          "the node has queued " + std::to_string(backlog->pending + backlog->delivered) +
-          " changes for the national node: it is in service, and records loaded by import would "
+          "the node has queued " + (queued > 0 ? std::to_string(queued) + " changes" :
+                                                 std::string("changes")) +
+          " for the national node: it is in service, and records loaded by import would "
           "reach neither the national node nor the residents' access statements (apply them with "
           "ingest)");
     }

@@ -12,6 +12,7 @@
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "cli/generate.h"
+#include "registry/national.h"
 #include "store/sqlite/sqlite_registry_store.h"
 #include "support/registry_fixture.h"
 
@@ -239,6 +240,22 @@ TEST_F(ImportTest, ANodeInServiceTakesNoImportEvenWithAppend) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("queued 1 changes for the national node"),
+            std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(Stats(*store_).active, 101);
+  // Delivered and purged from the outbox (after delivered_retention_hours), the node is still in
+  // service: the national node's acknowledged point stays (review finding).
+  LinkOutbox outbox(config_, store_.get(), cipher_.get(), &clock_, log_.get());
+  ASSERT_TRUE(outbox.Acknowledge(1, 1, actor_).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    return txn.PurgeDelivered(clock_.NowMicros() + 1).status();
+                  })
+                  .ok());
+  ASSERT_EQ(Stats(*store_).outbox_pending, 0);
+  refused = Import(rest, o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("for the national node: it is in service"),
             std::string::npos)
       << refused.status().ToString();
   EXPECT_EQ(Stats(*store_).active, 101);
