@@ -96,6 +96,28 @@ TEST(LocalGovTableTest, AddressRule) {
   const LocalGovEntry& kawaguchiko = *t.Find("194301");
   EXPECT_TRUE(t.AddressBeginsWith(kawaguchiko, "山梨県南都留郡富士河口湖町船津1"));
   EXPECT_TRUE(t.AddressBeginsWith(kawaguchiko, "山梨県富士河口湖町船津1"));
+  // Its own 郡 only (review: any 郡, or any word ending in 郡, passed).
+  EXPECT_FALSE(t.AddressBeginsWith(kawaguchiko, "山梨県北巨摩郡富士河口湖町船津1"));
+  EXPECT_FALSE(t.AddressBeginsWith(kawaguchiko, "山梨県西八代郡富士河口湖町"));
+  EXPECT_FALSE(t.AddressBeginsWith(kawaguchiko, "山梨県あいうえおか郡富士河口湖町"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("193461"), "山梨県西八代郡市川三郷町市川大門"));
+  // 東京都's island towns have no 郡; the two 泊村 of 北海道 have two.
+  EXPECT_FALSE(t.AddressBeginsWith(*t.Find("133612"), "東京都大島郡大島町元町"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("133612"), "東京都大島町元町"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("014036"), "北海道古宇郡泊村大字茅沼村"));
+  EXPECT_FALSE(t.AddressBeginsWith(*t.Find("014036"), "北海道国後郡泊村"));
+  // Every town and village outside 東京都's islands knows its 郡.
+  size_t without = 0;
+  for (int pref = 1; pref <= 47; ++pref) {
+    for (const LocalGovEntry* e : t.MunicipalitiesOf(pref)) {
+      if ((e->kind == LocalGovKind::kTown || e->kind == LocalGovKind::kVillage) &&
+          e->county.empty()) {
+        ++without;
+        EXPECT_EQ(e->prefecture, "東京都") << e->code;
+      }
+    }
+  }
+  EXPECT_EQ(without, 9u);
   // The contract's example: 七ケ宿町 is 七ヶ宿町.
   const LocalGovEntry& shichikashuku = *t.Find("043028");
   EXPECT_TRUE(t.AddressBeginsWith(shichikashuku, "宮城県刈田郡七ケ宿町字関"));

@@ -54,20 +54,16 @@ bool RestBeginsWithOldName(std::string_view rest, std::string_view name) {
 
 // After the prefecture: the municipality part of an address (see AddressBeginsWith).
 bool RestBeginsWithMunicipality(const LocalGovEntry& e, std::string_view rest,
-                                std::string_view name, std::string_view parent) {
+                                std::string_view name, std::string_view parent,
+                                std::string_view county) {
   if (e.kind == LocalGovKind::kWard) {
     return StartsWith(rest, parent) && StartsWith(rest.substr(parent.size()), name);
   }
   if (StartsWith(rest, name)) return true;
-  if (e.kind == LocalGovKind::kTown || e.kind == LocalGovKind::kVillage) {
-    // Optionally a 郡 of one to five characters: 南都留郡富士河口湖町.
-    static constexpr std::string_view kGun = "郡";
-    size_t p = rest.find(kGun);
-    if (p != std::string_view::npos && p > 0 && p <= 5 * 4) {
-      return StartsWith(rest.substr(p + kGun.size()), name);
-    }
-  }
-  return false;
+  // Optionally its own 郡 (the contract: 南都留郡富士河口湖町), not any 郡 (review finding:
+  // 北巨摩郡富士河口湖町 passed, or any word ending in 郡).
+  return !county.empty() && StartsWith(rest, county) &&
+         StartsWith(rest.substr(county.size()), name);
 }
 
 }  // namespace
@@ -225,6 +221,9 @@ LocalGovTable LocalGovTable::Parse(std::string_view tsv, size_t* bad_rows) {
     e.name = std::string(cols[3]);
     e.kana = std::string(cols[4]);
     if (cols.size() > 5) e.parent = std::string(cols[5]);
+    if (cols.size() > 6 && (e.kind == LocalGovKind::kTown || e.kind == LocalGovKind::kVillage)) {
+      e.county = std::string(cols[6]);
+    }
     t.entries_.push_back(std::move(e));
   }
   std::sort(t.entries_.begin(), t.entries_.end(),
@@ -232,6 +231,7 @@ LocalGovTable LocalGovTable::Parse(std::string_view tsv, size_t* bad_rows) {
   for (auto& e : t.entries_) {
     e.prefecture_key = text::SearchKey(e.prefecture);
     e.name_key = text::SearchKey(e.name);
+    if (!e.county.empty()) e.county_key = text::SearchKey(e.county);
     if (!e.parent.empty()) {
       if (const LocalGovEntry* p = t.Find(e.parent)) {
         e.parent_name = p->name;
@@ -268,7 +268,8 @@ std::vector<const LocalGovEntry*> LocalGovTable::MunicipalitiesOf(int prefecture
 bool LocalGovTable::AddressBeginsWith(const LocalGovEntry& e, std::string_view address) const {
   // Fast path: the address spells the names exactly as the table does.
   if (StartsWith(address, e.prefecture) &&
-      RestBeginsWithMunicipality(e, address.substr(e.prefecture.size()), e.name, e.parent_name)) {
+      RestBeginsWithMunicipality(e, address.substr(e.prefecture.size()), e.name, e.parent_name,
+                                 e.county)) {
     return true;
   }
   // Folded comparison: width, kana, ヶ/ケ/ヵ, 異体字, spaces.
@@ -276,7 +277,7 @@ bool LocalGovTable::AddressBeginsWith(const LocalGovEntry& e, std::string_view a
   std::string_view k = key;
   if (!StartsWith(k, e.prefecture_key)) return false;
   return RestBeginsWithMunicipality(e, k.substr(e.prefecture_key.size()), e.name_key,
-                                    e.parent_name_key);
+                                    e.parent_name_key, e.county_key);
 }
 
 const LocalGovEntry* LookupLocalGovCode(std::string_view code, const LocalGovTable& table,

@@ -40,6 +40,10 @@ struct LocalGovEntry {
   std::string name_key;
   std::string parent_name;      // a ward's city name (札幌市), else empty
   std::string parent_name_key;
+  // A town's or village's 郡 (南都留郡), which an address may name before it; empty for the rest
+  // and for the island towns of 東京都, which have none.
+  std::string county;
+  std::string county_key;
 
   bool is_municipality() const { return kind != LocalGovKind::kPrefecture; }
   // The two-digit prefecture code, as a number (山梨県 = 19).
