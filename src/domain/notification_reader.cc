@@ -36,13 +36,22 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "alias",             "sex",        "birth_date",     "address",   "new_resident_code",
 };
 
-// In CSV, an unknown key is named in the answer only if it looks like a field name; anything
-// else (a CSV without a header row puts names and numbers there) is never echoed. A JSON key is
-// named as sent (the contract: every error names its field): it is a key the sender wrote, not
-// a value (the operation log still withholds it: Registry::Apply).
+// An unknown key is named in its error as sent (the contract: every error names its field) when
+// it reads as a key: 1 to 64 printable ASCII characters without a run of four digits ("Name",
+// "municipalityCode", "extra-field"). Anything else — text in another script, a number, a date, a
+// control or bidi character — is "(unnamed)": a value in the wrong place (a CSV without a header
+// row, an export keyed by name or code) is never echoed to a terminal or a job's log. (The
+// operation log never names an unknown key: Registry::Apply.) Found in review: only
+// [a-z][a-z0-9_]* keys were named, against the contract.
 std::string Nameable(std::string_view key) {
-  bool ok = !key.empty() && key.size() <= 40 && key[0] >= 'a' && key[0] <= 'z';
-  for (char c : key) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+  bool ok = !key.empty() && key.size() <= 64;
+  int digits = 0;
+  for (char c : key) {
+    const auto u = static_cast<unsigned char>(c);
+    ok = ok && u >= 0x21 && u <= 0x7e;
+    digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
+    ok = ok && digits < 4;
+  }
   return ok ? std::string(key) : std::string("(unnamed)");
 }
 
@@ -62,11 +71,7 @@ namespace {
 // Field-by-field checking of one notification.
 class Checker {
  public:
-  Checker(const CheckOptions& options, bool exact_keys) : opt_(options), exact_keys_(exact_keys) {}
-
-  std::string Named(std::string_view key) const {
-    return exact_keys_ ? std::string(key) : Nameable(key);
-  }
+  explicit Checker(const CheckOptions& options) : opt_(options) {}
 
   CheckResult Run(const std::vector<RawField>& fields) {
     std::vector<std::string_view> reported;  // keys already reported as duplicate
@@ -78,10 +83,10 @@ class Checker {
         // contract: "the same key twice in one object"), reported once per key as for the
         // others.
         if (std::find(unknown.begin(), unknown.end(), f.key) == unknown.end()) {
-          out_.errors.push_back({Named(f.key), ErrorCode::kUnknownField});
+          out_.errors.push_back({Nameable(f.key), ErrorCode::kUnknownField});
           unknown.push_back(f.key);
         } else if (std::find(reported.begin(), reported.end(), f.key) == reported.end()) {
-          out_.errors.push_back({Named(f.key), ErrorCode::kDuplicateKey});
+          out_.errors.push_back({Nameable(f.key), ErrorCode::kDuplicateKey});
           reported.push_back(f.key);
         }
         continue;
@@ -307,7 +312,6 @@ class Checker {
   }
 
   const CheckOptions& opt_;
-  bool exact_keys_ = false;
   std::array<const RawValue*, kFieldCount> present_{};
   CheckResult out_;
 };
@@ -321,7 +325,7 @@ CheckResult RecordError(ErrorCode code) {
 }  // namespace
 
 CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOptions& options) {
-  return Checker(options, /*exact_keys=*/false).Run(fields);
+  return Checker(options).Run(fields);
 }
 
 CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptions& options) {
@@ -349,7 +353,7 @@ CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptio
     }
     fields.push_back(std::move(f));
   }
-  return Checker(options, /*exact_keys=*/true).Run(fields);
+  return CheckNotification(fields, options);
 }
 
 CheckResult CheckJsonNotification(std::string_view json, const CheckOptions& options) {

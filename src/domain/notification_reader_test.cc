@@ -313,22 +313,32 @@ TEST(NotificationStreamTest, CsvUnknownColumnIsReportedPerRow) {
   EXPECT_EQ(items[0].result.errors[0], E("shoe_size", ErrorCode::kUnknownField));
 }
 
-// The contract: every error names its field. A JSON key is named as sent, whatever its
-// spelling (review: "Name", "extra-field", "名前" came back as "(unnamed)"); in a CSV header only
-// a key shaped like a field name is echoed (a header-less CSV puts values there).
-TEST(NotificationReaderTest, AnUnknownJsonKeyIsNamedAsSent) {
+// The contract: every error names its field. A key that reads as one is named as sent, whatever
+// its spelling (review: "Name", "extra-field" came back as "(unnamed)"); text in another script,
+// numbers, dates and control or bidi characters are not echoed (a value in the wrong place).
+TEST(NotificationReaderTest, AnUnknownKeyIsNamedAsSentWhenItReadsAsAKey) {
   for (const std::string& key : std::vector<std::string>{
-           "Name", "municipalityCode", "extra-field", "_x", "名前", std::string(41, 'k')}) {
+           "Name", "municipalityCode", "extra-field", "_x", "x.y", std::string(64, 'k')}) {
     std::string json = ToJson(Base());
     json.insert(json.size() - 1, ",\"" + key + "\":\"v\"");
     auto r = CheckJsonNotification(json, Options());
     ASSERT_FALSE(r.ok()) << key;
     EXPECT_EQ(r.errors, FieldErrors{E(key, ErrorCode::kUnknownField)}) << key;
   }
-  std::string csv = "municipality_code,山田太郎\n192015,x\n";
+  for (const std::string& key :
+       std::vector<std::string>{"名前", "10000000018", "2026-04-01", "a\\u001b[31m",
+                                "x\\u202ey", "has space", std::string(65, 'k')}) {
+    std::string json = ToJson(Base());
+    json.insert(json.size() - 1, ",\"" + key + "\":\"v\"");
+    auto r = CheckJsonNotification(json, Options());
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_EQ(r.errors, FieldErrors{E("(unnamed)", ErrorCode::kUnknownField)}) << key;
+  }
+  std::string csv = "municipality_code,山田太郎,Shoe-Size\n192015,x,y\n";
   auto items = ReadStream(csv, InputFormat::kCsv);
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].result.errors[0], E("(unnamed)", ErrorCode::kUnknownField));
+  EXPECT_EQ(items[0].result.errors[1], E("Shoe-Size", ErrorCode::kUnknownField));
 }
 
 // Review findings: a CSV whose lines end in CR alone was one header row, gave no result and
