@@ -202,17 +202,15 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
           expected, detail::TakeExpectedMoveOutFor(txn, anyone->person_id, sender, JstDate(now)));
       if (expected) {
         // Found in review: this history version went in unchecked, so the old municipality
-        // could write another person's 個人番号, birth date or sex into a resident it no longer
-        // holds, provided to every recipient of their history and forwarded to the national
-        // node. A 転出 describes the same person (moving does not change who a person is): the
-        // checks of a removal apply, against the record as it is now. (A refusal rolls the
-        // taken expectation back with the rest of the notification.)
+        // could write another active resident's 個人番号 into a resident it no longer holds,
+        // provided to every recipient of their history and forwarded to the national node:
+        // number_in_use, as for every notification. (A refusal rolls the taken expectation back
+        // with the rest of the notification.) It is not held to the record as it is now: the
+        // municipality where the person lives may have corrected the birth date or changed the
+        // number since, and this 転出 rightly says what the old one held (found attacking the
+        // first version of this check, which left the old municipality stuck).
         KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, anyone->person_id));
         if (taken) return Reject(ErrorCode::kNumberInUse);
-        if (anyone->birth_date != n.birth_date.ToIso() || anyone->sex != SexName(n.sex) ||
-            !ConstantTimeEquals(anyone->number_mac, p.number_mac)) {
-          return Reject(ErrorCode::kIdentityMismatch);
-        }
         VersionRow v = MakeVersion(p, anyone->person_id, now);
         v.superseded_at = now;
         KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));

@@ -438,31 +438,31 @@ TEST_F(RegistryTest, LateMoveOutUnderTheOldResidentCode) {
 }
 
 // Review (two reviewers, one through the API): the late 転出 went into history unchecked, so the
-// old municipality wrote another resident's 個人番号, or another birth date and sex, into a
-// resident it no longer held — provided with their history and forwarded to the national node.
-// It is checked as a removal is; refused, it leaves the expectation for the true one.
-TEST_F(RegistryTest, ALateMoveOutIsHeldToThePersonsIdentity) {
+// old municipality wrote another active resident's 個人番号 into a resident it no longer held —
+// provided with their history and forwarded to the national node. That is number_in_use; a
+// refusal leaves the expectation for the true one. The 転出 is not held to the record as it is
+// now: the new municipality may have corrected the birth date since (a first version of this
+// check left the old municipality stuck at sequence_gap).
+TEST_F(RegistryTest, ALateMoveOutCarriesNoOtherResidentsNumber) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
   ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
   const std::string code = ResidentCode::FromTenDigits("1000000001").str();
-  // Another active resident's number.
+  // 甲斐市 corrects the birth date (職権修正) after the move.
+  auto corrected = Make(kKai, 2, ChangeReason::kExOfficioAmendment, "1000000001", "10000000001");
+  corrected.birth_date = Date::FromYmd(1950, 5, 5);
+  ASSERT_TRUE(SendOne(corrected).ok());
+  // Another active resident's number: refused, nothing written.
   EXPECT_EQ(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000002")).errors,
             Record(ErrorCode::kNumberInUse));
-  // Another birth date, or another sex.
-  auto older = Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001");
-  older.birth_date = Date::FromYmd(1950, 5, 5);
-  EXPECT_EQ(SendOne(older).errors, Record(ErrorCode::kIdentityMismatch));
-  auto other_sex = Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001");
-  other_sex.sex = other_sex.sex == Sex::kMale ? Sex::kFemale : Sex::kMale;
-  EXPECT_EQ(SendOne(other_sex).errors, Record(ErrorCode::kIdentityMismatch));
-  EXPECT_EQ(History(code).size(), 2u) << "nothing written";
-  // The true 転出, under the same number: still expected, recorded in history.
+  EXPECT_EQ(History(code).size(), 3u) << "nothing written";
+  // 甲府市's faithful 転出 (the birth date it held), under the same number: still expected.
   ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
   auto h = History(code);
-  ASSERT_EQ(h.size(), 3u);
+  ASSERT_EQ(h.size(), 4u);
   EXPECT_EQ(h[0].row.reason, "moved_out");
   EXPECT_EQ(Show(code)->row.municipality_code, kKai);
+  EXPECT_EQ(Show(code)->row.birth_date, "1950-05-05");
 }
 
 TEST_F(RegistryTest, MoveOutBeforeMoveIn) {
