@@ -66,7 +66,12 @@ const std::vector<ConsoleRule> kRules = {
      false,
      {"access_manager", "security_chief", "auditor"},
      false},
-    {"POST", "/v1/operators/{id}/credentials/revoke", false, false, {"access_manager"}, false},
+    {"POST",
+     "/v1/operators/{id}/credentials/revoke",
+     false,
+     false,
+     {"access_manager", "security_chief"},
+     false},
     // Resident data: operators, for purposes they are nominated for.
     {"GET", "/v1/residents/{resident_code}", false, false, {"operator"}, true},
     {"GET", "/v1/residents/{resident_code}/history", false, false, {"operator"}, true},

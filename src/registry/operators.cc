@@ -272,10 +272,13 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
             "the operator has enrolled already and has a card or authenticator in use: revoke "
             "it first (POST /v1/operators/{id}/credentials/revoke)");
       }
-      // Nobody both takes an operator's means of signing in away and issues the new one.
+      // Nobody both takes an operator's means of signing in away and issues the new one —
+      // unless they are the only active security chief (a node of one chief and one access
+      // manager, whose authenticator is lost, has nobody else).
       KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
+      KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.CountActiveWithRole("security_chief"));
       for (const auto& c : creds) {
-        if (c.revoked_by == by.row.operator_id) {
+        if (c.revoked_by == by.row.operator_id && chiefs > 1) {
           return NotPermitted(
               "nobody issues a new enrolment link for credentials they revoked themselves");
         }
@@ -619,7 +622,11 @@ Status OperatorDesk::RevokeCredential(const OperatorView& by, const std::string&
   // Only an access manager (who binds cards): a security chief issues the new enrolment link,
   // and one person doing both could revoke someone's credentials, enrol their own authenticator
   // and sign in as them (found in review).
-  if (!by.active() || !by.HasRole("access_manager")) {
+  // A security chief only when there is no other access manager to do it: the lost card of the
+  // only access manager would otherwise stay valid, and nobody could administer accounts again
+  // (found attacking the first version of this rule).
+  const bool as_chief = !by.HasRole("access_manager");
+  if (!by.active() || (as_chief && !by.HasRole("security_chief"))) {
     return NotPermitted("only an access manager revokes credentials");
   }
   if (id == by.row.operator_id) return NotPermitted("nobody revokes their own credential");
@@ -640,6 +647,17 @@ Status OperatorDesk::RevokeCredential(const OperatorView& by, const std::string&
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.credential.revoke");
   e.conditions = "operator=" + id;
   return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    if (as_chief) {
+      KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+      KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(id));
+      const bool target_is_one = row && row->status == "active" &&
+                                 std::find(roles.begin(), roles.end(), "access_manager") != roles.end();
+      KAKUNIN_ASSIGN_OR_RETURN(managers, txn.CountActiveWithRole("access_manager"));
+      if (managers - (target_is_one ? 1 : 0) > 0) {
+        return NotPermitted("an access manager revokes credentials; a security chief only when "
+                            "no other access manager can");
+      }
+    }
     KAKUNIN_ASSIGN_OR_RETURN(cred, txn.FindCredential(*raw));
     if (!cred || cred->operator_id != id) {
       return Status::NotFound("the operator has no such card or authenticator");

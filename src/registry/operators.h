@@ -157,9 +157,11 @@ class OperatorDesk {
   Result<std::vector<CredentialView>> ListCredentials(const OperatorView& by, const std::string& id,
                                                       const std::string& terminal) const;
   // An access manager revokes a lost or broken card or authenticator (`credential_id` as
-  // ListCredentials names it), not their own: it never passes a second factor again and cannot
-  // be bound again. Once none is left in use, a security chief who revoked none of them may issue
-  // the operator a new enrolment link (IssueEnrolment). The console ends the operator's sessions.
+  // ListCredentials names it), not their own — a security chief only when no other access
+  // manager can (the only access manager's own card): it never passes a second factor again and
+  // cannot be bound again. Once none is left in use, a security chief who revoked none of them
+  // (or the only active chief) may issue the operator a new enrolment link (IssueEnrolment). The
+  // console ends the operator's sessions.
   Status RevokeCredential(const OperatorView& by, const std::string& id,
                           const std::string& credential_id) const;
 

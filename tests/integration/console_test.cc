@@ -731,6 +731,21 @@ TEST_F(ConsoleTest, TheLastActiveAccessManagerKeepsTheRole) {
   Status last = desk().WithdrawRole(s.chief, "access", "access_manager");
   EXPECT_EQ(last.code(), StatusCode::kFailedPrecondition) << last.ToString();
   EXPECT_TRUE(Load("access").HasRole("access_manager"));
+  // The only access manager loses their authenticator: nobody else can revoke it, so a security
+  // chief may (found in review: it stayed valid, and accounts could never be administered again).
+  ASSERT_TRUE(desk().Create(s.access, "am-lost", "紛失", "").ok());
+  Enrol("am-lost");
+  auto lost_creds = desk().ListCredentials(s.chief, "access", "test");
+  ASSERT_TRUE(lost_creds.ok() && !lost_creds->empty());
+  EXPECT_TRUE(
+      desk().RevokeCredential(s.chief, "access", (*lost_creds)[0].credential_id).ok());
+  // With a second access manager again, a chief no longer revokes.
+  auto am = desk().RequestRole(s.access, "am-lost", "access_manager");
+  ASSERT_TRUE(am.ok() && desk().ApproveRole(s.chief, *am).ok());
+  auto other = desk().ListCredentials(s.chief, "am-lost", "test");
+  ASSERT_TRUE(other.ok() && !other->empty());
+  EXPECT_EQ(desk().RevokeCredential(s.chief, "am-lost", (*other)[0].credential_id).reason(),
+            "not_permitted");
   for (const auto& id : withdrawn) {
     auto n = desk().RequestRole(s.access, id, "access_manager");
     ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok()) << id;
