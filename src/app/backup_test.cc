@@ -613,6 +613,11 @@ TEST_F(BackupTest, ARollbackIsRecordedByTheFirstOpenEvenIfTheRestoreCouldNotOpen
   EXPECT_NE(done.status, 0) << "the node cannot open with its configuration readable by others";
   EXPECT_NE(done.err.find("recorded in its log when it first opens"), std::string::npos)
       << done.err;
+  // Restoring again before that open would replace the pending record (and the rollback it
+  // names): refused.
+  auto again = Restore(Path("old"), data_, /*confirm=*/true);
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.err.find("not recorded in its log yet"), std::string::npos) << again.err;
   fs::permissions(data_ + "/kakunin.toml", fs::perms::owner_read | fs::perms::owner_write,
                   fs::perm_options::replace);
   for (int i = 0; i < 2; ++i) {
@@ -631,8 +636,10 @@ TEST_F(BackupTest, ARollbackIsRecordedByTheFirstOpenEvenIfTheRestoreCouldNotOpen
 // period. The next open of the node removes those whose process is gone; one still in use is
 // locked by its process and kept.
 TEST_F(BackupTest, PlainCopiesLeftByADeadProcessAreRemovedAtTheNextOpen) {
-  Write(data_ + "/.backup-0123456789abcdef.db", "a copy of the registry, in clear");
-  Write(data_ + "/.backup-0123456789abcdef.db-wal", "its WAL");
+  const std::string copy = data_ + "/.backup-0123456789abcdef0123456789abcdef.db";
+  Write(copy, "a copy of the registry, in clear");
+  Write(copy + "-wal", "its WAL");
+  Write(data_ + "/.backup-notours.db", "not a name Kakunin makes: kept");
   fs::create_directory(data_ + "/.restore-AbCdEf");
   Write(data_ + "/.restore-AbCdEf/keys", "the field keys, in clear");
   // One in use: its process holds the lock.
@@ -642,8 +649,10 @@ TEST_F(BackupTest, PlainCopiesLeftByADeadProcessAreRemovedAtTheNextOpen) {
   ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
   auto stats = Kakunin({"stats", "--data", data_});
   EXPECT_EQ(stats.status, 0) << stats.err;
-  EXPECT_FALSE(fs::exists(data_ + "/.backup-0123456789abcdef.db"));
-  EXPECT_FALSE(fs::exists(data_ + "/.backup-0123456789abcdef.db-wal"));
+  EXPECT_FALSE(fs::exists(copy));
+  EXPECT_FALSE(fs::exists(copy + "-wal"));
+  EXPECT_TRUE(fs::exists(data_ + "/.backup-notours.db"));
+  fs::remove(data_ + "/.backup-notours.db");
   EXPECT_FALSE(fs::exists(data_ + "/.restore-AbCdEf"));
   EXPECT_TRUE(fs::exists(data_ + "/.restore-InUse1")) << "in use: kept";
   ::close(held);

@@ -284,7 +284,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   }
   if (check_head) {
     // Plain copies a backup, restore or verify left behind when its process died.
-    (void)registry::RemoveStaleTemporaries(data_dir);
+    (void)registry::RemoveStaleTemporaries(data_dir, /*data_dir=*/true);
     // A restore not recorded yet is recorded before anything else is done with the node.
     bool restored = false;
     if (node->backup) {

@@ -323,7 +323,26 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
   return summary;
 }
 
-int RemoveStaleTemporaries(const std::string& dir) {
+namespace {
+
+// `name` is `prefix` and then exactly `n` characters of [0-9A-Za-z] (mkdtemp's six, a backup
+// id's 32 hex digits), then `suffix`: only names Kakunin makes.
+bool MadeByUs(std::string_view name, std::string_view prefix, size_t n, std::string_view suffix) {
+  if (name.size() != prefix.size() + n + suffix.size() || !name.starts_with(prefix) ||
+      !name.ends_with(suffix)) {
+    return false;
+  }
+  for (char c : name.substr(prefix.size(), n)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int RemoveStaleTemporaries(const std::string& dir, bool data_dir) {
   int removed = 0;
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
@@ -334,14 +353,18 @@ int RemoveStaleTemporaries(const std::string& dir) {
     const std::string path = entry.path().string();
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || st.st_uid != me) continue;
-    if ((name.starts_with(".restore-") || name.starts_with("kakunin-verify-")) &&
-        S_ISDIR(st.st_mode)) {
+    // In a work directory ($TMPDIR) only a verify's own; in a node's data directory also a
+    // restore's staging and a backup's copy (found in review: a sweep of $TMPDIR removed
+    // another program's .restore-* directory).
+    const bool staging = MadeByUs(name, "kakunin-verify-", 6, "") ||
+                         (data_dir && MadeByUs(name, ".restore-", 6, ""));
+    if (staging && S_ISDIR(st.st_mode)) {
       FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
       if (fd.get() >= 0 && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
         fs::remove_all(path, ec);
         ++removed;
       }
-    } else if (name.starts_with(".backup-") && name.ends_with(".db") && S_ISREG(st.st_mode)) {
+    } else if (data_dir && MadeByUs(name, ".backup-", 32, ".db") && S_ISREG(st.st_mode)) {
       // Its lock file is held while the backup runs; without one (or with one nobody holds)
       // the backup that made it is gone.
       FileDescriptor fd(::open((path + ".lock").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -551,7 +574,7 @@ Result<BackupCheck> BackupDesk::Verify(const std::string& dir, const BackupKey& 
                                        const std::string& trusted_public_key,
                                        const std::string& work_dir,
                                        const std::string& node_dir) const {
-  RemoveStaleTemporaries(work_dir);
+  RemoveStaleTemporaries(work_dir, /*data_dir=*/false);
   KAKUNIN_ASSIGN_OR_RETURN(staging, StagingDir::Make(work_dir, "kakunin-verify-"));
   return CheckInto(dir, key, trusted_public_key, staging->path(), node_dir);
 }
@@ -616,7 +639,21 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
       }
     }
   }
-  RemoveStaleTemporaries(data_dir);
+  RemoveStaleTemporaries(data_dir, /*data_dir=*/true);
+  // A restore not yet recorded (the node has not opened since): restoring again would replace
+  // that record, and with it the rollback it may name (found in review). Open the node first.
+  if (existing && report.replaced_node) {
+    auto node_store = open_store_(existing->database);
+    if (node_store.ok()) {
+      auto pending = (*node_store)->GetMeta(kRestorePendingKey);
+      if (pending.ok() && *pending && !(*pending)->empty()) {
+        return Status::FailedPrecondition(
+            "an earlier restore into " + data_dir + " is not recorded in its log yet (the node "
+            "has not opened since): open it once (kakunin stats --data " + data_dir +
+            "), then restore; nothing was changed");
+      }
+    }
+  }
   KAKUNIN_ASSIGN_OR_RETURN(staging_dir, StagingDir::Make(data_dir, ".restore-"));
   const std::string& staging = staging_dir->path();
   auto checked = CheckInto(from, key, trusted, staging, data_dir);

@@ -111,8 +111,9 @@ std::string PendingRestoreText(const RestoreReport& report);
 // died before it could clean up (a crash, Ctrl-C, a reboot): a backup's plain copy of the
 // database (.backup-*.db), a restore's or a verify's staging directory with the keys and the
 // database (.restore-*, kakunin-verify-*). One still in use is locked by its process (flock) and
-// kept. Only this user's. Returns how many went. Every open of a node calls it on its directory.
-int RemoveStaleTemporaries(const std::string& dir);
+// kept. Only this user's, and only names Kakunin makes; in a work directory (`data_dir` false:
+// $TMPDIR) only a verify's. Returns how many went. Every open of a node calls it on its directory.
+int RemoveStaleTemporaries(const std::string& dir, bool data_dir);
 
 class NodeBackup {
  public:
