@@ -910,15 +910,19 @@ Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
   e.outcome = "done:ic_card";
   // Not for a contractor's worker whose contract has ended, like the password step.
   Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    // Revoked between the read above and this transaction: refused all the same.
+    // Revoked between the read above and this transaction: refused all the same, and recorded
+    // as the earlier check records it (found in review: this one left no entry).
     KAKUNIN_ASSIGN_OR_RETURN(now, txn.FindCredential(spki));
-    if (!now || now->revoked_at != 0) return not_theirs;
+    if (!now || now->revoked_at != 0) {
+      return Status::PermissionDenied("no IC card of this operator").WithReason("ic_card_revoked");
+    }
     return CheckContract(txn, id, clock_->TodayJst());
   });
-  if (st.reason() == "contract_required") {
+  if (st.reason() == "contract_required" || st.reason() == "ic_card_revoked") {
     KAKUNIN_RETURN_IF_ERROR(
-        RecordRefusal(id, "session.second_factor", "contract_required", terminal));
+        RecordRefusal(id, "session.second_factor", std::string(st.reason()), terminal));
   }
+  if (st.reason() == "ic_card_revoked") return not_theirs;
   return st;
 }
 
