@@ -628,6 +628,12 @@ TEST_F(BackupTest, ARollbackIsRecordedByTheFirstOpenEvenIfTheRestoreCouldNotOpen
     EXPECT_NE(entry.out.find("lost="), std::string::npos) << entry.out;
   }
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+  // A restored node is no new node: the one it replaced was in service, its backlog gone with
+  // the rollback, so import (which loads a new node) refuses it (review finding).
+  Write(Path("more.jsonl"), "{}\n");
+  auto import = Kakunin({"import", "--data", data_, "--append", Path("more.jsonl")});
+  EXPECT_NE(import.status, 0);
+  EXPECT_NE(import.err.find("restored from a backup"), std::string::npos) << import.err;
 }
 
 // Review: a backup's plain copy of the registry (.backup-*.db) and a restore's or a verify's

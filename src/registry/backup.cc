@@ -416,9 +416,14 @@ Result<bool> NodeBackup::RecordPendingRestore(const Actor& actor) const {
   // would refuse these (sequence_conflict). The restored node numbers its next changes far
   // above anything it can have used (on any node, restored or not: a national node's outbox is
   // empty and unused). Done with the entry, and the mark cleared with it: exactly once.
-  KAKUNIN_RETURN_IF_ERROR(registry_->RecordWith(std::move(e), [](store::RegistryTxn& txn) -> Status {
+  // The node is a restored one from now on (meta restored): `import`, which loads a new node,
+  // refuses it — the node it replaced may have been in service, its backlog and acknowledged
+  // point gone with the rollback (found in review).
+  const std::string backup_id = e.conditions.substr(0, e.conditions.find(' '));
+  KAKUNIN_RETURN_IF_ERROR(registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto next = txn.SkipOutboxNumbers(kRestoredOutboxGap);
     if (!next.ok()) return next.status();
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kRestoredKey, backup_id));
     return txn.SetMeta(kRestorePendingKey, "");
   }));
   return true;

@@ -105,6 +105,8 @@ inline constexpr int64_t kRestoredOutboxGap = int64_t{1} << 40;
 // The meta key holding a restore not yet recorded in the restored log: the entry's action and
 // conditions (ids, sizes and roots only), separated by a newline.
 inline constexpr char kRestorePendingKey[] = "restore_pending";
+// Set when a restore is recorded ("backup_id=…" of the last one): the node came from a backup.
+inline constexpr char kRestoredKey[] = "restored";
 std::string PendingRestoreText(const RestoreReport& report);
 
 // Removes, from `dir`, what a backup, a restore or a backup verify left in clear when its process

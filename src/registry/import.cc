@@ -189,6 +189,15 @@ Result<ImportSummary> Importer::Run(
     // national node acknowledged (meta link_acknowledged, registry/national.cc) stays.
     KAKUNIN_ASSIGN_OR_RETURN(backlog, reader->Backlog());
     KAKUNIN_ASSIGN_OR_RETURN(acknowledged, reader->GetMeta("link_acknowledged"));
+    // A restored node is no new node: the one it replaced may have been in service, its backlog
+    // and acknowledged point gone with the rollback (found in review). Meta "restored"
+    // (registry/backup.h kRestoredKey).
+    KAKUNIN_ASSIGN_OR_RETURN(restored, reader->GetMeta("restored"));
+    if (restored && !restored->empty()) {
+      return Status::FailedPrecondition(
+          "the node was restored from a backup (" + *restored +
+          "): import loads a new node; apply changes to this one with ingest");
+    }
     const int64_t queued = backlog.pending + backlog.delivered;
     if (queued > 0 || (acknowledged && std::strtoll(acknowledged->c_str(), nullptr, 10) > 0)) {
       return Status::FailedPrecondition(
