@@ -291,6 +291,21 @@ class NationalTest : public ::testing::Test {
     return next;
   }
 
+  // The node's records are all covered by the log's state leaves (nothing counted as written
+  // before the log recorded state), so a version inserted behind the registry's back is named.
+  static void ExpectAnInsertedVersionNamed(TestNode* node) {
+    audit::VerifyReport v = Verified(node);
+    EXPECT_TRUE(v.ok) << v.problem;
+    EXPECT_EQ(v.unattested_versions, 0);
+    EXPECT_EQ(v.unattested_residents, 0);
+    const int64_t planted = PlantVersion(node);
+    v = Verified(node);
+    EXPECT_FALSE(v.ok);
+    EXPECT_NE(v.problem.find("version " + std::to_string(planted) + " was written by no entry"),
+              std::string::npos)
+        << v.problem;
+  }
+
   // The node's operation log and records verify (the national node's merges included).
   static audit::VerifyReport Verified(TestNode* node) {
     EXPECT_TRUE(node->registry->Checkpoint().ok());
@@ -1341,19 +1356,10 @@ TEST_F(NationalTest, ACodeChangeToAnotherPersonsCodeIsStoredNowhere) {
   EXPECT_EQ(Count(national, "SELECT count(*) FROM code_changes"), 0);
   EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:code_in_use"), 1);
   EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
-  audit::VerifyReport verified = Verified(national);
-  EXPECT_TRUE(verified.ok) << verified.problem;
   // The set-aside entry wrote nothing: it does not make the node's records "written before
   // the log recorded state", so a row inserted behind the registry's back is still named (a
   // prefecture sending one conflicting change must not switch the record check off).
-  EXPECT_EQ(verified.unattested_versions, 0);
-  EXPECT_EQ(verified.unattested_residents, 0);
-  const int64_t next = PlantVersion(national);
-  verified = Verified(national);
-  EXPECT_FALSE(verified.ok);
-  EXPECT_NE(verified.problem.find("version " + std::to_string(next) + " was written by no entry"),
-            std::string::npos)
-      << verified.problem;
+  ExpectAnInsertedVersionNamed(national);
 }
 
 TEST_F(NationalTest, AnotherPrefecturesBirthUnderAHeldCodeDoesNotReplaceItsHolder) {
@@ -1779,19 +1785,10 @@ TEST_F(NationalSupportMeasureTest, ASetAndAnEndReachTheNationalNodeInOrder) {
   EXPECT_EQ(EntriesHolding(national, "link.apply", "support_measure.end"), 1);
   // Kept, ended, for the national node's own review.
   EXPECT_EQ(Count(national, "SELECT count(*) FROM support_measures WHERE ended_at > 0"), 1);
-  audit::VerifyReport v = Verified(national);
-  EXPECT_TRUE(v.ok) << v.problem;
   // Review: a measure's entry (link.apply, one row stored, no state leaf: a measure is not a
   // record) was taken for an older edition's write, and from then on a row inserted behind the
   // registry's back was only counted as "written before the log recorded state", never named.
-  EXPECT_EQ(v.unattested_versions, 0);
-  EXPECT_EQ(v.unattested_residents, 0);
-  const int64_t planted = PlantVersion(national);
-  v = Verified(national);
-  EXPECT_FALSE(v.ok);
-  EXPECT_NE(v.problem.find("version " + std::to_string(planted) + " was written by no entry"),
-            std::string::npos)
-      << v.problem;
+  ExpectAnInsertedVersionNamed(national);
 }
 
 TEST_F(NationalSupportMeasureTest, AMeasureFollowsTheCodeChangeThatCameBeforeIt) {

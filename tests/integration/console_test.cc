@@ -118,6 +118,24 @@ class ConsoleTest : public ::testing::Test {
     return **v;
   }
 
+  // The active operators holding `role`, but those in `except` (other tests may have made some).
+  static std::vector<std::string> ActiveHolders(const std::string& role,
+                                                const std::vector<std::string>& except) {
+    auto reader = w->node->store->OpenReader();
+    auto all = (*reader)->ListOperators();
+    EXPECT_TRUE(all.ok());
+    std::vector<std::string> out;
+    for (const auto& row : all.ok() ? *all : std::vector<store::OperatorRow>()) {
+      auto v = desk().Load(**reader, row.operator_id);
+      EXPECT_TRUE(v.ok() && *v) << row.operator_id;
+      if (v.ok() && *v && (*v)->active() && (*v)->HasRole(role) &&
+          std::find(except.begin(), except.end(), row.operator_id) == except.end()) {
+        out.push_back(row.operator_id);
+      }
+    }
+    return out;
+  }
+
   // This fiscal year's operator training for `id`, recorded by the bootstrap chief: what a
   // nomination needs ([operators] require_training).
   static void Train(const std::string& id);
@@ -484,18 +502,8 @@ TEST_F(ConsoleTest, TheCreatorOfAnAccountNeverHoldsItsEnrolmentLink) {
 TEST_F(ConsoleTest, TheLastActiveSecurityChiefCannotBeSuspendedOrRetired) {
   Staff& s = TheStaff();
   // Leave the bootstrap chief as the only active one (other tests may have made chiefs).
-  auto reader = w->node->store->OpenReader();
-  auto all = (*reader)->ListOperators();
-  ASSERT_TRUE(all.ok());
-  std::vector<std::string> suspended;
-  for (const auto& row : *all) {
-    auto v = desk().Load(**reader, row.operator_id);
-    ASSERT_TRUE(v.ok() && *v);
-    if (row.operator_id != "chief" && (*v)->active() && (*v)->HasRole("security_chief")) {
-      ASSERT_TRUE(desk().SetStatus(s.access, row.operator_id, "suspended").ok());
-      suspended.push_back(row.operator_id);
-    }
-  }
+  const std::vector<std::string> suspended = ActiveHolders("security_chief", {"chief"});
+  for (const auto& id : suspended) ASSERT_TRUE(desk().SetStatus(s.access, id, "suspended").ok());
   for (const char* status : {"suspended", "retired"}) {
     Status st = desk().SetStatus(s.access, "chief", status);
     EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << status << ": " << st.ToString();
@@ -713,20 +721,10 @@ TEST_F(ConsoleTest, NobodyAloneTakesOverAnotherOperatorsAccount) {
 // made again: the last one keeps the role, as the last chief does (review finding).
 TEST_F(ConsoleTest, TheLastActiveAccessManagerKeepsTheRole) {
   Staff& s = TheStaff();
-  auto reader = w->node->store->OpenReader();
-  auto all = (*reader)->ListOperators();
-  ASSERT_TRUE(all.ok());
   // Withdraw access_manager from everyone but the bootstrap one (restored below).
-  std::vector<std::string> withdrawn;
-  for (const auto& row : *all) {
-    auto v = desk().Load(**reader, row.operator_id);
-    ASSERT_TRUE(v.ok() && *v);
-    if (row.operator_id != "access" && row.operator_id != "chief" && (*v)->active() &&
-        (*v)->HasRole("access_manager")) {
-      ASSERT_TRUE(desk().WithdrawRole(s.chief, row.operator_id, "access_manager").ok())
-          << row.operator_id;
-      withdrawn.push_back(row.operator_id);
-    }
+  const std::vector<std::string> withdrawn = ActiveHolders("access_manager", {"access", "chief"});
+  for (const auto& id : withdrawn) {
+    ASSERT_TRUE(desk().WithdrawRole(s.chief, id, "access_manager").ok()) << id;
   }
   Status last = desk().WithdrawRole(s.chief, "access", "access_manager");
   EXPECT_EQ(last.code(), StatusCode::kFailedPrecondition) << last.ToString();
@@ -762,19 +760,8 @@ TEST_F(ConsoleTest, TwoChiefsWithdrawingEachOthersRoleLeaveOne) {
   auto n = desk().RequestRole(s.access, "chief-x", "security_chief");
   ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok());
   // Every other active chief suspended for the moment: chief and chief-x remain.
-  auto reader = w->node->store->OpenReader();
-  auto all = (*reader)->ListOperators();
-  ASSERT_TRUE(all.ok());
-  std::vector<std::string> suspended;
-  for (const auto& row : *all) {
-    auto v = desk().Load(**reader, row.operator_id);
-    ASSERT_TRUE(v.ok() && *v);
-    if (row.operator_id != "chief" && row.operator_id != "chief-x" && (*v)->active() &&
-        (*v)->HasRole("security_chief")) {
-      ASSERT_TRUE(desk().SetStatus(s.access, row.operator_id, "suspended").ok());
-      suspended.push_back(row.operator_id);
-    }
-  }
+  const std::vector<std::string> suspended = ActiveHolders("security_chief", {"chief", "chief-x"});
+  for (const auto& id : suspended) ASSERT_TRUE(desk().SetStatus(s.access, id, "suspended").ok());
   // chief-x's request is in flight (its view loaded) when the chief withdraws chief-x's role.
   const registry::OperatorView in_flight = Load("chief-x");
   ASSERT_TRUE(desk().WithdrawRole(s.chief, "chief-x", "security_chief").ok());
