@@ -154,17 +154,7 @@ class DisclosureTest : public testing::RegistryFixture {
   // nomination may be), and the clock moved to 2027-04-02: a new fiscal year, with no training
   // of its own recorded yet.
   void IntoAprilWithANominationRunningOn(const std::string& id) {
-    ASSERT_TRUE(store_
-                    ->Write([&](store::RegistryTxn& txn) {
-                      store::NominationRow n;
-                      n.operator_id = id;
-                      n.purpose = kDisclosure;
-                      n.valid_from = "2026-11-01";
-                      n.valid_to = "2027-12-31";
-                      n.nominated_by = "sm";
-                      return txn.InsertNomination(n);
-                    })
-                    .ok());
+    ASSERT_NO_FATAL_FAILURE(NominateDirectly(id, kDisclosure, "2026-11-01", "2027-12-31"));
     clock_.Advance(int64_t{133} * 24 * 3600 * 1000000);  // 2027-04-02
   }
 
@@ -323,17 +313,7 @@ TEST_F(DisclosureTest, ACodeTheNodeDoesNotHoldGetsANoRecordNotice) {
 TEST_F(DisclosureTest, OnlyAnOperatorNominatedForTheDeskServesItAndEveryRefusalIsRecorded) {
   // Not nominated for disclosure (only for the prefecture's own use), an auditor nominated by
   // hand, a security manager: refused, recorded, the code named by MAC only.
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::NominationRow n;
-                    n.operator_id = "aud";
-                    n.purpose = kDisclosure;
-                    n.valid_from = "2026-01-01";
-                    n.valid_to = "2026-12-31";
-                    n.nominated_by = "sm";
-                    return txn.InsertNomination(n);
-                  })
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(NominateDirectly("aud", kDisclosure));
   for (const char* who : {"op1", "aud", "sm"}) {
     auto r = desk_->Receive(Load(who), As(who), Request(code_));
     EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << who;

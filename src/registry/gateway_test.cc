@@ -107,21 +107,6 @@ class GatewayTest : public testing::RegistryFixture {
     return **v;
   }
 
-  // A nomination written directly, as a careless (or older) node might hold it.
-  void NominateDirectly(const std::string& id, const std::string& purpose) {
-    ASSERT_TRUE(store_
-                    ->Write([&](store::RegistryTxn& txn) {
-                      store::NominationRow n;
-                      n.operator_id = id;
-                      n.purpose = purpose;
-                      n.valid_from = "2026-01-01";
-                      n.valid_to = "2026-12-31";
-                      n.nominated_by = "sm";
-                      return txn.InsertNomination(n);
-                    })
-                    .ok());
-  }
-
   std::vector<store::AuditRow> Entries(const std::string& action) {
     store::AuditQuery q;
     q.action = action;
@@ -389,17 +374,8 @@ TEST_F(GatewayTest, OperatorsAreNominatedAndReadOnlyForThePrefecturesOwnPurposes
 // operator reads nothing until this year's training is recorded (checked in the recording
 // transaction, refusal recorded).
 TEST_F(GatewayTest, AnOperatorReadsOnlyAfterThisFiscalYearsTraining) {
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::NominationRow n;
-                    n.operator_id = "op1";
-                    n.purpose = "registry.maintenance";
-                    n.valid_from = "2026-11-01";
-                    n.valid_to = "2027-12-31";
-                    n.nominated_by = "sm";
-                    return txn.InsertNomination(n);
-                  })
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(
+      NominateDirectly("op1", "registry.maintenance", "2026-11-01", "2027-12-31"));
   const OperatorView op = Load("op1");
   const Caller caller = Caller::ForOperator(op, "console", "s");
   auto first = gateway_->Lookup(caller, codes_[0], "registry.maintenance");

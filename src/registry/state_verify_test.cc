@@ -175,6 +175,19 @@ class StateVerifyTest : public testing::RegistryFixture {
     ASSERT_TRUE(Apply(Next(ChangeReason::kDeath, 3)).ok());
   }
 
+  // An entry that writes no record (a provision to a system, naming nobody).
+  Status AppendRead() {
+    return store_->Write([&](store::RegistryTxn& txn) {
+      audit::AuditEntry e;
+      e.actor = "system:board";
+      e.terminal = "api";
+      e.action = "resident.provide";
+      e.outcome = "done";
+      e.result_count = 1;
+      return log_->Append(txn, std::move(e)).status();
+    });
+  }
+
   audit::VerifyReport Verify() {
     EXPECT_TRUE(registry_->Checkpoint().ok());  // as every command does at its end
     auto v = desk_->Verify();
@@ -423,18 +436,7 @@ TEST_F(StateVerifyTest, APurgeFinishesWhileReadsAreBeingRecorded) {
   std::atomic<int64_t> appended{0};
   std::thread reads([&] {
     while (!stop.load()) {
-      audit::AuditEntry e;
-      e.actor = "system:board";
-      e.terminal = "api";
-      e.action = "resident.provide";
-      e.outcome = "done";
-      e.result_count = 1;
-      if (store_->Write([&](store::RegistryTxn& txn) {
-                  return log_->Append(txn, std::move(e)).status();
-                })
-              .ok()) {
-        ++appended;
-      }
+      if (AppendRead().ok()) ++appended;
     }
   });
   while (appended.load() < 20) std::this_thread::yield();
@@ -463,15 +465,7 @@ TEST_F(StateVerifyTest, APurgeReCommitsOnlyTheVersionsWhoseEntriesItErases) {
   constexpr int64_t kDay = int64_t{86400} * 1000000;
   ASSERT_NO_FATAL_FAILURE(Populate(5));  // 8 versions, written on d0
   clock_.Advance(kDay);                  // d0 + 1: a read, which writes nothing
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    audit::AuditEntry e;
-                    e.actor = "system:board";
-                    e.action = "resident.provide";
-                    e.outcome = "done";
-                    return log_->Append(txn, std::move(e)).status();
-                  })
-                  .ok());
+  ASSERT_TRUE(AppendRead().ok());
   clock_.Advance(2 * kDay);  // d0 + 3: a ninth version
   ASSERT_TRUE(Apply(Next(ChangeReason::kBirth, 7)).ok());
   const int64_t ninth = MaxVersion();

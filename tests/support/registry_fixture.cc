@@ -105,6 +105,21 @@ std::vector<audit::AuditEntry> RegistryFixture::LogEntries(const std::string& ac
   return out;
 }
 
+void RegistryFixture::NominateDirectly(const std::string& id, const std::string& purpose,
+                                       const std::string& from, const std::string& to) {
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::NominationRow n;
+                    n.operator_id = id;
+                    n.purpose = purpose;
+                    n.valid_from = from;
+                    n.valid_to = to;
+                    n.nominated_by = "sm";
+                    return txn.InsertNomination(n);
+                  })
+                  .ok());
+}
+
 void RegistryFixture::SetUpMergedMunicipality(const std::string& code10,
                                               const std::string& number11,
                                               MergedMunicipality* out) {

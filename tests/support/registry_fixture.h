@@ -78,6 +78,11 @@ class RegistryFixture : public ::testing::Test {
   void SetUpMergedMunicipality(const std::string& code10, const std::string& number11,
                                MergedMunicipality* out);
 
+  // A nomination written straight into the register (nominated by "sm"), as an older node or a
+  // nomination made in an earlier fiscal year would hold it. ASSERTs.
+  void NominateDirectly(const std::string& id, const std::string& purpose,
+                        const std::string& from = "2026-01-01", const std::string& to = "2026-12-31");
+
   std::string prefix_;
   std::string pg_schema_;  // on PostgreSQL: this test's schema
   bool with_gateway_;
