@@ -7,6 +7,7 @@
 
 #include "core/bytes.h"
 #include "crypto/sha256.h"
+#include "registry/backup.h"
 #include "registry/gaiji.h"
 
 namespace kakunin::registry {
@@ -190,9 +191,8 @@ Result<ImportSummary> Importer::Run(
     KAKUNIN_ASSIGN_OR_RETURN(backlog, reader->Backlog());
     KAKUNIN_ASSIGN_OR_RETURN(acknowledged, reader->GetMeta("link_acknowledged"));
     // A restored node is no new node: the one it replaced may have been in service, its backlog
-    // and acknowledged point gone with the rollback (found in review). Meta "restored"
-    // (registry/backup.h kRestoredKey).
-    KAKUNIN_ASSIGN_OR_RETURN(restored, reader->GetMeta("restored"));
+    // and acknowledged point gone with the rollback (found in review).
+    KAKUNIN_ASSIGN_OR_RETURN(restored, reader->GetMeta(kRestoredKey));
     if (restored && !restored->empty()) {
       return Status::FailedPrecondition(
           "the node was restored from a backup (" + *restored +

@@ -266,19 +266,22 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
     // A second enrolment only for someone who can no longer sign in: every card and
     // authenticator of theirs revoked (lost, broken). It sets a new password and authenticator.
     if (!(*row)->password_hash.empty()) {
-      KAKUNIN_ASSIGN_OR_RETURN(live, LiveCredentials(txn, id));
-      if (live > 0) {
-        return Status::FailedPrecondition(
-            "the operator has enrolled already and has a card or authenticator in use: revoke "
-            "it first (POST /v1/operators/{id}/credentials/revoke)");
+      KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
+      bool revoked_by_issuer = false;
+      for (const auto& c : creds) {
+        if (c.revoked_at == 0) {
+          return Status::FailedPrecondition(
+              "the operator has enrolled already and has a card or authenticator in use: revoke "
+              "it first (POST /v1/operators/{id}/credentials/revoke)");
+        }
+        revoked_by_issuer = revoked_by_issuer || c.revoked_by == by.row.operator_id;
       }
       // Nobody both takes an operator's means of signing in away and issues the new one —
       // unless they are the only active security chief (a node of one chief and one access
       // manager, whose authenticator is lost, has nobody else).
-      KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
-      KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.CountActiveWithRole("security_chief"));
-      for (const auto& c : creds) {
-        if (c.revoked_by == by.row.operator_id && chiefs > 1) {
+      if (revoked_by_issuer) {
+        KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.CountActiveWithRole("security_chief"));
+        if (chiefs > 1) {
           return NotPermitted(
               "nobody issues a new enrolment link for credentials they revoked themselves");
         }
@@ -589,13 +592,6 @@ std::string CredentialName(const store::CredentialRow& c) {
 
 }  // namespace
 
-Result<int64_t> OperatorDesk::LiveCredentials(store::RegistryTxn& txn, const std::string& id) {
-  KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
-  int64_t live = 0;
-  for (const auto& c : creds) live += c.revoked_at == 0 ? 1 : 0;
-  return live;
-}
-
 Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
     const OperatorView& by, const std::string& id, const std::string& terminal) const {
   if (!by.active() ||
@@ -619,12 +615,10 @@ Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
 
 Status OperatorDesk::RevokeCredential(const OperatorView& by, const std::string& id,
                                       const std::string& name) const {
-  // Only an access manager (who binds cards): a security chief issues the new enrolment link,
-  // and one person doing both could revoke someone's credentials, enrol their own authenticator
-  // and sign in as them (found in review).
-  // A security chief only when there is no other access manager to do it: the lost card of the
-  // only access manager would otherwise stay valid, and nobody could administer accounts again
-  // (found attacking the first version of this rule).
+  // An access manager (who binds cards), since a security chief issues the new enrolment link
+  // and one person doing both could take an account over (found in review); a security chief
+  // only when no other access manager can — the only access manager's lost card would
+  // otherwise stay valid, and nobody could administer accounts again.
   const bool as_chief = !by.HasRole("access_manager");
   if (!by.active() || (as_chief && !by.HasRole("security_chief"))) {
     return NotPermitted("only an access manager revokes credentials");

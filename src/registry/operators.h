@@ -218,8 +218,6 @@ class OperatorDesk {
                const std::function<Status(store::RegistryTxn&)>& change) const;
   Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;
   Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id) const;
-  // Cards and authenticators of `id` not revoked, as `txn` sees them.
-  static Result<int64_t> LiveCredentials(store::RegistryTxn& txn, const std::string& id);
   // A change refused by a rule of the registers (training_required, contract_required): recorded.
   Status RecordRuleRefusal(const OperatorView& by, const char* action,
                            const std::string& conditions, const char* reason,
