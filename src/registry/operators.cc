@@ -27,8 +27,7 @@ bool IsPlainText(std::string_view s, size_t max) {
 
 std::string TokenHash(const std::string& token) { return crypto::Sha256(token); }
 
-audit::AuditEntry Entry(const std::string& actor, const std::string& terminal,
-                        const char* action) {
+audit::AuditEntry Entry(const std::string& actor, const std::string& terminal, const char* action) {
   audit::AuditEntry e;
   e.actor = actor;
   e.terminal = terminal;
@@ -69,9 +68,9 @@ Status CheckTrained(store::RegistryTxn& txn, const std::string& operator_id, con
   // Not a training rule, but checked where it is, so that every read rechecks both.
   KAKUNIN_RETURN_IF_ERROR(CheckContract(txn, operator_id, today));
   if (!required) return Status::Ok();
-  KAKUNIN_ASSIGN_OR_RETURN(trained, txn.AttendedTraining(operator_id, "operator",
-                                                         FiscalYearStart(today).ToIso(),
-                                                         today.ToIso()));
+  KAKUNIN_ASSIGN_OR_RETURN(
+      trained,
+      txn.AttendedTraining(operator_id, "operator", FiscalYearStart(today).ToIso(), today.ToIso()));
   if (!trained) {
     return Status::PermissionDenied(
                "the operator has attended no operator training in this fiscal year")
@@ -139,6 +138,26 @@ Status OperatorDesk::Write(audit::AuditEntry entry,
   return WriteTxn([&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_RETURN_IF_ERROR(change(txn));
     return log_->Append(txn, entry).status();
+  });
+}
+
+Status OperatorDesk::WriteAs(const OperatorView& by, std::initializer_list<std::string_view> roles,
+                             audit::AuditEntry entry,
+                             const std::function<Status(store::RegistryTxn&)>& change) const {
+  const std::string& id = by.row.operator_id;
+  return Write(std::move(entry), [&](store::RegistryTxn& txn) -> Status {
+    // The acting operator as this transaction sees them (found in review: a chief whose role
+    // was withdrawn, or who was suspended, while their request was on its way still acted).
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
+    bool holds = false;
+    for (std::string_view r : roles) {
+      holds = holds || std::find(held.begin(), held.end(), r) != held.end();
+    }
+    if (!row || row->status != "active" || !holds) {
+      return NotPermitted("the acting operator's rights changed since the request began");
+    }
+    return change(txn);
   });
 }
 
@@ -226,7 +245,7 @@ Result<std::string> OperatorDesk::Create(const OperatorView& by, const std::stri
   if (!unit.empty() && !IsPlainText(unit, 200)) return Status::InvalidArgument("unit is text");
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.create");
   e.conditions = "operator=" + id;
-  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  Status st = WriteAs(by, {"access_manager"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     store::OperatorRow row;
     row.operator_id = id;
     row.name = name;
@@ -252,7 +271,7 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
   Enrolled out;
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.enrolment");
   e.conditions = "operator=" + id;
-  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  Status st = WriteAs(by, {"security_chief"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
@@ -308,11 +327,12 @@ Status OperatorDesk::SetStatus(const OperatorView& by, const std::string& id,
   }
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.status");
   e.conditions = "operator=" + id + " status=" + status;
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  return WriteAs(by, {"access_manager"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
-    if ((*row)->status == "retired") return Status::FailedPrecondition("a retired operator stays so");
+    if ((*row)->status == "retired")
+      return Status::FailedPrecondition("a retired operator stays so");
     if ((*row)->status == "active" && status != "active") {
       // Counted in this transaction: two suspensions at once cannot both pass.
       auto roles = txn.OperatorRoles(id);
@@ -340,7 +360,7 @@ Result<int64_t> OperatorDesk::RequestRole(const OperatorView& by, const std::str
   int64_t request_id = 0;
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.role.request");
   e.conditions = "operator=" + id + " role=" + role;
-  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  Status st = WriteAs(by, {"access_manager"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
@@ -365,7 +385,7 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.role.grant");
   e.conditions = "request=" + std::to_string(request_id);
   const std::string conditions = e.conditions;
-  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  Status st = WriteAs(by, {"security_chief"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto req = txn.FindRoleRequest(request_id);
     if (!req.ok()) return req.status();
     if (!*req) return Status::NotFound("no such role request");
@@ -435,47 +455,51 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
   e.conditions = "operator=" + id + " from=" + from + " to=" + to;
   const std::string conditions = e.conditions;
   const Date today = clock_->TodayJst();
-  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    auto row = txn.FindOperator(id);
-    if (!row.ok()) return row.status();
-    if (!*row) return Status::NotFound("no such operator");
-    // Only an active operator, and one who may read (no auditor: separation of duties).
-    if ((*row)->status != "active") {
-      return Status::FailedPrecondition("only an active operator is nominated");
-    }
-    KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
-    if (std::find(held.begin(), held.end(), "operator") == held.end()) {
-      return Status::FailedPrecondition("only someone holding the operator role is nominated");
-    }
-    for (const std::string& r : held) {
-      if (RolesConflict(r, "operator")) {
-        return Status::PermissionDenied("an " + r +
-                                        " reads no resident data (separation of duties)")
-            .WithReason("separation_of_duties");
-      }
-    }
-    // 研修: an operator reads resident data only after this fiscal year's operator training
-    // (the operating rules' 第1 5(2), 研修 each fiscal year), as this transaction sees it.
-    if (require_training_) {
-      const std::string fy = FiscalYearStart(today).ToIso();
-      KAKUNIN_ASSIGN_OR_RETURN(trained, txn.AttendedTraining(id, "operator", fy, today.ToIso()));
-      if (!trained) {
-        return Status::FailedPrecondition(
-                   "the operator has attended no operator training (操作者研修) in this fiscal "
-                   "year (from " + fy + "): record it in the training register first "
-                   "(POST /v1/trainings)")
-            .WithReason("training_required");
-      }
-    }
-    store::NominationRow n;
-    n.operator_id = id;
-    n.purpose = purpose;
-    n.valid_from = from;
-    n.valid_to = to;
-    n.nominated_by = by.row.operator_id;
-    n.nominated_at = clock_->NowMicros();
-    return txn.InsertNomination(n);
-  });
+  Status st =
+      WriteAs(by, {"security_manager"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
+        auto row = txn.FindOperator(id);
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::NotFound("no such operator");
+        // Only an active operator, and one who may read (no auditor: separation of duties).
+        if ((*row)->status != "active") {
+          return Status::FailedPrecondition("only an active operator is nominated");
+        }
+        KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
+        if (std::find(held.begin(), held.end(), "operator") == held.end()) {
+          return Status::FailedPrecondition("only someone holding the operator role is nominated");
+        }
+        for (const std::string& r : held) {
+          if (RolesConflict(r, "operator")) {
+            return Status::PermissionDenied("an " + r +
+                                            " reads no resident data (separation of duties)")
+                .WithReason("separation_of_duties");
+          }
+        }
+        // 研修: an operator reads resident data only after this fiscal year's operator training
+        // (the operating rules' 第1 5(2), 研修 each fiscal year), as this transaction sees it.
+        if (require_training_) {
+          const std::string fy = FiscalYearStart(today).ToIso();
+          KAKUNIN_ASSIGN_OR_RETURN(trained,
+                                   txn.AttendedTraining(id, "operator", fy, today.ToIso()));
+          if (!trained) {
+            return Status::FailedPrecondition(
+                       "the operator has attended no operator training (操作者研修) in this fiscal "
+                       "year (from " +
+                       fy +
+                       "): record it in the training register first "
+                       "(POST /v1/trainings)")
+                .WithReason("training_required");
+          }
+        }
+        store::NominationRow n;
+        n.operator_id = id;
+        n.purpose = purpose;
+        n.valid_from = from;
+        n.valid_to = to;
+        n.nominated_by = by.row.operator_id;
+        n.nominated_at = clock_->NowMicros();
+        return txn.InsertNomination(n);
+      });
   if (st.reason() == "training_required") {
     KAKUNIN_RETURN_IF_ERROR(
         RecordRuleRefusal(by, "operator.nominate", conditions, "training_required", purpose));
@@ -505,7 +529,7 @@ Status OperatorDesk::BindCertificate(const OperatorView& by, const std::string& 
   if (!IsLowerHex64(spki)) return Status::InvalidArgument("spki_sha256 must be 64 hex digits");
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.certificate");
   e.conditions = "operator=" + id + " spki=" + spki;
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  return WriteAs(by, {"access_manager"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no such operator");
@@ -536,11 +560,12 @@ Status OperatorDesk::EndNomination(const OperatorView& by, const std::string& id
   if (purposes_->Find(purpose) == nullptr) {
     return Status::InvalidArgument("the purpose is not in the catalogue");
   }
-  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.nomination.end");
+  audit::AuditEntry e =
+      Entry("operator:" + by.row.operator_id, "console", "operator.nomination.end");
   e.purpose = purpose;
   e.conditions = "operator=" + id;
   const std::string today = clock_->TodayJst().ToIso();
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  return WriteAs(by, {"security_manager"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
     if (!row) return Status::NotFound("no such operator");
     KAKUNIN_ASSIGN_OR_RETURN(
@@ -559,13 +584,14 @@ Status OperatorDesk::WithdrawRole(const OperatorView& by, const std::string& id,
   }
   if (id == by.row.operator_id) return NotPermitted("nobody withdraws their own role");
   if (!IsRole(role)) return Status::InvalidArgument("no such role");
-  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.role.withdraw");
+  audit::AuditEntry e =
+      Entry("operator:" + by.row.operator_id, "console", "operator.role.withdraw");
   e.conditions = "operator=" + id + " role=" + role;
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  return WriteAs(by, {"security_chief"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
     if (!row) return Status::NotFound("no such operator");
-    KAKUNIN_ASSIGN_OR_RETURN(done, txn.WithdrawRole(id, role, by.row.operator_id,
-                                                    clock_->NowMicros()));
+    KAKUNIN_ASSIGN_OR_RETURN(done,
+                             txn.WithdrawRole(id, role, by.row.operator_id, clock_->NowMicros()));
     if (!done) return Status::NotFound("the operator does not hold the role");
     // The two roles nobody can be given back without: a security chief approves every grant,
     // an access manager creates accounts and requests roles (found in review: a chief could
@@ -601,15 +627,17 @@ Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
   std::vector<CredentialView> out;
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.credentials");
   e.conditions = "operator=" + id;
-  KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
-    if (!row) return Status::NotFound("no such operator");
-    KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
-    for (const auto& c : creds) {
-      out.push_back({c.kind, CredentialName(c), c.created_at, c.revoked_at, c.revoked_by});
-    }
-    return Status::Ok();
-  }));
+  KAKUNIN_RETURN_IF_ERROR(WriteAs(
+      by, {"access_manager", "security_chief", "auditor"}, std::move(e),
+      [&](store::RegistryTxn& txn) -> Status {
+        KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+        if (!row) return Status::NotFound("no such operator");
+        KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
+        for (const auto& c : creds) {
+          out.push_back({c.kind, CredentialName(c), c.created_at, c.revoked_at, c.revoked_by});
+        }
+        return Status::Ok();
+      }));
   return out;
 }
 
@@ -638,29 +666,34 @@ Status OperatorDesk::RevokeCredential(const OperatorView& by, const std::string&
         "credential_id must be an IC card's spki_sha256 (64 hex digits) or a WebAuthn credential "
         "id (base64url)");
   }
-  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.credential.revoke");
+  audit::AuditEntry e =
+      Entry("operator:" + by.row.operator_id, "console", "operator.credential.revoke");
   e.conditions = "operator=" + id;
-  return Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    if (as_chief) {
-      KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
-      KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(id));
-      const bool target_is_one = row && row->status == "active" &&
-                                 std::find(roles.begin(), roles.end(), "access_manager") != roles.end();
-      KAKUNIN_ASSIGN_OR_RETURN(managers, txn.CountActiveWithRole("access_manager"));
-      if (managers - (target_is_one ? 1 : 0) > 0) {
-        return NotPermitted("an access manager revokes credentials; a security chief only when "
-                            "no other access manager can");
-      }
-    }
-    KAKUNIN_ASSIGN_OR_RETURN(cred, txn.FindCredential(*raw));
-    if (!cred || cred->operator_id != id) {
-      return Status::NotFound("the operator has no such card or authenticator");
-    }
-    KAKUNIN_ASSIGN_OR_RETURN(done, txn.RevokeCredential(*raw, by.row.operator_id,
-                                                        clock_->NowMicros()));
-    if (!done) return Status::FailedPrecondition("the credential is revoked already");
-    return Status::Ok();
-  });
+  return WriteAs(by, {as_chief ? "security_chief" : "access_manager"}, std::move(e),
+                 [&](store::RegistryTxn& txn) -> Status {
+                   if (as_chief) {
+                     KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+                     KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(id));
+                     const bool target_is_one =
+                         row && row->status == "active" &&
+                         std::find(roles.begin(), roles.end(), "access_manager") != roles.end();
+                     KAKUNIN_ASSIGN_OR_RETURN(managers, txn.CountActiveWithRole("access_manager"));
+                     if (managers - (target_is_one ? 1 : 0) > 0) {
+                       return NotPermitted(
+                           "an access manager revokes credentials; a security chief only when "
+                           "no other access manager can");
+                     }
+                   }
+                   KAKUNIN_ASSIGN_OR_RETURN(cred, txn.FindCredential(*raw));
+                   if (!cred || cred->operator_id != id) {
+                     return Status::NotFound("the operator has no such card or authenticator");
+                   }
+                   KAKUNIN_ASSIGN_OR_RETURN(
+                       done, txn.RevokeCredential(*raw, by.row.operator_id, clock_->NowMicros()));
+                   if (!done)
+                     return Status::FailedPrecondition("the credential is revoked already");
+                   return Status::Ok();
+                 });
 }
 
 Result<std::vector<OperatorView>> OperatorDesk::List(const OperatorView& by,
@@ -687,7 +720,9 @@ Result<std::vector<OperatorView>> OperatorDesk::List(const OperatorView& by,
   // A read that cannot be recorded is not answered (DESIGN §5).
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.list");
   e.conditions = "count=" + std::to_string(out.size());
-  KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); }));
+  KAKUNIN_RETURN_IF_ERROR(
+      WriteAs(by, {"access_manager", "security_manager", "security_chief", "auditor"}, std::move(e),
+              [](store::RegistryTxn&) { return Status::Ok(); }));
   return out;
 }
 
@@ -749,8 +784,7 @@ Status OperatorDesk::FinishEnrolment(const std::string& token, const std::string
   });
 }
 
-Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id,
-                                                 const std::string& password,
+Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const std::string& password,
                                                  const std::string& terminal) const {
   const Status unknown =
       Status(StatusCode::kNotFound, "login failed: unknown operator").WithReason("login_failed");
@@ -845,8 +879,8 @@ Status OperatorDesk::VerifyWebAuthn(const std::string& id, const auth::RelyingPa
       stored.alg = static_cast<int>((*cred)->alg);
       stored.public_key = (*cred)->public_key;
       stored.sign_count = static_cast<uint32_t>((*cred)->sign_count);
-      auto count = auth::VerifyAssertion(rp, challenge, stored, client_data, authenticator_data,
-                                         signature);
+      auto count =
+          auth::VerifyAssertion(rp, challenge, stored, client_data, authenticator_data, signature);
       if (count.ok()) {
         audit::AuditEntry e = Entry("operator:" + id, terminal, "session.second_factor");
         e.outcome = "done:webauthn";
@@ -922,8 +956,8 @@ Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
 
 Status OperatorDesk::RecordRefusal(const std::string& id, const char* action,
                                    const std::string& why, const std::string& terminal) const {
-  audit::AuditEntry e = Entry(id.empty() ? "console:(no session)" : "operator:" + id, terminal,
-                              action);
+  audit::AuditEntry e =
+      Entry(id.empty() ? "console:(no session)" : "operator:" + id, terminal, action);
   e.outcome = "refused:" + why;
   return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
 }

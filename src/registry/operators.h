@@ -6,10 +6,13 @@
 // chief approves role grants, nobody acts on themselves — and every change (and every failed
 // login) is an operation-log entry written with it in one transaction.
 
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/log.h"
@@ -106,7 +109,8 @@ class OperatorDesk {
 
   // On the node's host, once: the first security chief and access manager (roles granted
   // without approval — there is nobody to approve them yet), each with an enrolment token.
-  Result<std::vector<Enrolled>> Bootstrap(const std::string& chief_id, const std::string& chief_name,
+  Result<std::vector<Enrolled>> Bootstrap(const std::string& chief_id,
+                                          const std::string& chief_name,
                                           const std::string& access_id,
                                           const std::string& access_name,
                                           const std::string& actor) const;
@@ -117,8 +121,8 @@ class OperatorDesk {
   // An access manager creates the account; its enrolment link is NOT given to them (nobody both
   // creates and uses an account): a security chief who is neither the account's creator nor the
   // operator issues it (IssueEnrolment) and hands it to the person. Returns the new id.
-  Result<std::string> Create(const OperatorView& by, const std::string& id,
-                             const std::string& name, const std::string& unit) const;
+  Result<std::string> Create(const OperatorView& by, const std::string& id, const std::string& name,
+                             const std::string& unit) const;
   // A security chief issues the one-time enrolment link of an account not enrolled yet, or of one
   // whose every card and authenticator is revoked; earlier unused links of the account stop
   // working. Not for an account they created, nor their own.
@@ -179,12 +183,13 @@ class OperatorDesk {
                          const auth::StoredCredential& credential) const;
 
   // The password step: the operator if id and password match and the account is active and not
-  // locked (and, for a contractor's worker, listed under a contract in force); otherwise kUnauthenticated (reason login_failed) whatever the cause, after the same
-  // work, recorded. An unknown id is kNotFound with the same reason and is NOT recorded: the
-  // caller counts and samples those (anonymous traffic must not grow the log one entry each).
-  // Each check first takes one of kMaxFailedLogins attempts in one atomic step, so concurrent
-  // guesses cannot get more than that many checks past the counter; the fifth failure locks the
-  // account for 15 minutes; a success gives the attempts back.
+  // locked (and, for a contractor's worker, listed under a contract in force); otherwise
+  // kUnauthenticated (reason login_failed) whatever the cause, after the same work, recorded. An
+  // unknown id is kNotFound with the same reason and is NOT recorded: the caller counts and samples
+  // those (anonymous traffic must not grow the log one entry each). Each check first takes one of
+  // kMaxFailedLogins attempts in one atomic step, so concurrent guesses cannot get more than that
+  // many checks past the counter; the fifth failure locks the account for 15 minutes; a success
+  // gives the attempts back.
   Result<OperatorView> CheckPassword(const std::string& id, const std::string& password,
                                      const std::string& terminal) const;
   // The operator's WebAuthn credential ids (raw), to offer the browser.
@@ -217,6 +222,12 @@ class OperatorDesk {
   Status Write(audit::AuditEntry entry,
                const std::function<Status(store::RegistryTxn&)>& change) const;
   Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;
+  // Write, for a change or read made by operator `by` as one of `roles`: the transaction checks
+  // first that `by` is still active and still holds one of them as it sees them — a suspension
+  // or a withdrawal committed since the request loaded `by` refuses it (kPermissionDenied).
+  Status WriteAs(const OperatorView& by, std::initializer_list<std::string_view> roles,
+                 audit::AuditEntry entry,
+                 const std::function<Status(store::RegistryTxn&)>& change) const;
   Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id) const;
   // A change refused by a rule of the registers (training_required, contract_required): recorded.
   Status RecordRuleRefusal(const OperatorView& by, const char* action,

@@ -753,7 +753,8 @@ TEST_F(ConsoleTest, TheLastActiveAccessManagerKeepsTheRole) {
 
 // The last active security chief keeps the role, as they keep their account: someone must always
 // be there to approve grants and decide halts. Nobody withdraws their own role, so only two chiefs
-// withdrawing each other's at once could leave none: the count in the transaction stops the second.
+// withdrawing each other's at once could leave none: the second one's transaction finds its actor
+// no longer a chief.
 TEST_F(ConsoleTest, TwoChiefsWithdrawingEachOthersRoleLeaveOne) {
   Staff& s = TheStaff();
   ASSERT_TRUE(desk().Create(s.access, "chief-x", "統括三", "").ok());
@@ -766,10 +767,44 @@ TEST_F(ConsoleTest, TwoChiefsWithdrawingEachOthersRoleLeaveOne) {
   const registry::OperatorView in_flight = Load("chief-x");
   ASSERT_TRUE(desk().WithdrawRole(s.chief, "chief-x", "security_chief").ok());
   Status second = desk().WithdrawRole(in_flight, "chief", "security_chief");
-  EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition) << second.ToString();
+  EXPECT_EQ(second.code(), StatusCode::kPermissionDenied) << second.ToString();
   EXPECT_TRUE(Load("chief").HasRole("security_chief"));
   for (const auto& id : suspended) EXPECT_TRUE(desk().SetStatus(s.access, id, "active").ok());
   g_staff->chief = Load("chief");
+}
+
+// Review: a management action checked its actor's roles only in the view its request loaded, so
+// an operator suspended, or whose role was withdrawn, while the request was on its way still
+// acted. Each action's transaction checks its actor again; a read of the register too.
+TEST_F(ConsoleTest, AnActorWhoseRightsWereTakenMeanwhileActsOnNothing) {
+  Staff& s = TheStaff();
+  ASSERT_TRUE(desk().Create(s.access, "mgr-late", "遅延", "").ok());
+  for (const char* role : {"access_manager", "security_manager"}) {
+    auto n = desk().RequestRole(s.access, "mgr-late", role);
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok()) << role;
+  }
+  ASSERT_TRUE(desk().Create(s.access, "target-late", "対象", "").ok());
+  // The request's view, loaded before the role is withdrawn.
+  const registry::OperatorView before = Load("mgr-late");
+  ASSERT_TRUE(desk().WithdrawRole(s.chief, "mgr-late", "access_manager").ok());
+  EXPECT_EQ(desk().Create(before, "made-late", "作成", "").status().reason(), "not_permitted");
+  {
+    auto reader = w->node->store->OpenReader();
+    auto made = (*reader)->FindOperator("made-late");
+    ASSERT_TRUE(made.ok());
+    EXPECT_FALSE(made->has_value()) << "the account was created";
+  }
+  EXPECT_EQ(desk().RequestRole(before, "target-late", "operator").status().reason(),
+            "not_permitted");
+  EXPECT_EQ(desk().SetStatus(before, "target-late", "suspended").reason(), "not_permitted");
+  EXPECT_EQ(Load("target-late").row.status, "active");
+  // Still a security manager: the rest of their rights stand, as the transaction sees them.
+  EXPECT_TRUE(desk().List(before, "test").ok());
+  // Suspended meanwhile: nothing at all.
+  ASSERT_TRUE(desk().SetStatus(s.access, "mgr-late", "suspended").ok());
+  EXPECT_EQ(desk().List(before, "test").status().reason(), "not_permitted");
+  EXPECT_EQ(desk().EndNomination(before, "target-late", "registry.maintenance").reason(),
+            "not_permitted");
 }
 
 // Review: a manager refused by the use cases on the console (acting on themselves) left no
