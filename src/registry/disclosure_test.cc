@@ -122,7 +122,7 @@ class DisclosureTest : public testing::RegistryFixture {
                       training.held_on = "2026-11-02";
                       training.kind = "operator";
                       training.title = "操作者研修";
-                      training.recorded_by = "sm";
+                      training.recorded_by = "chief";  // not the nominating manager
                       training.attendees = {"clerk", "clerk2", "op1"};
                       return txn.InsertTraining(training).status();
                     })

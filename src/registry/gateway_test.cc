@@ -90,7 +90,7 @@ class GatewayTest : public testing::RegistryFixture {
                       training.held_on = "2026-11-20";
                       training.kind = "operator";
                       training.title = "操作者研修";
-                      training.recorded_by = "sm";
+                      training.recorded_by = "chief";  // not the nominating manager
                       training.attendees = {"op1"};
                       return txn.InsertTraining(training).status();
                     })
@@ -403,7 +403,7 @@ TEST_F(GatewayTest, AnOperatorReadsOnlyAfterThisFiscalYearsTraining) {
                     t.held_on = "2027-04-02";
                     t.kind = "operator";
                     t.title = "令和9年度 操作者研修";
-                    t.recorded_by = "sm";
+                    t.recorded_by = "chief";
                     t.attendees = {"op1"};
                     return txn.InsertTraining(t).status();
                   })

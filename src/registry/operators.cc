@@ -1,6 +1,7 @@
 #include "registry/operators.h"
 
 #include <algorithm>
+#include <set>
 
 #include "auth/password.h"
 #include "auth/sessions.h"
@@ -70,13 +71,32 @@ Status CheckTrained(store::RegistryTxn& txn, const std::string& operator_id, con
   if (!required) return Status::Ok();
   KAKUNIN_ASSIGN_OR_RETURN(
       trained,
-      txn.AttendedTraining(operator_id, "operator", FiscalYearStart(today).ToIso(), today.ToIso()));
+      txn.AttendedTraining(operator_id, "operator", FiscalYearStart(today).ToIso(), today.ToIso(), ""));
   if (!trained) {
     return Status::PermissionDenied(
                "the operator has attended no operator training in this fiscal year")
         .WithReason("training_required");
   }
   return Status::Ok();
+}
+
+// Ends every running or coming nomination of operator `id` (指定の取消), as `by`: when the
+// operator role is withdrawn or the account suspended or retired. Found in review: nominations
+// outlived both, and came back in force with a re-grant or a reactivation that no security
+// manager decided. Returns how many were ended.
+Result<int64_t> EndEveryNomination(store::RegistryTxn& txn, const std::string& id,
+                                   const std::string& by, const std::string& today, int64_t now) {
+  KAKUNIN_ASSIGN_OR_RETURN(noms, txn.Nominations(id));
+  std::set<std::string> purposes;
+  for (const auto& n : noms) {
+    if (n.ended_at == 0 && n.valid_to >= today) purposes.insert(n.purpose);
+  }
+  int64_t ended = 0;
+  for (const std::string& p : purposes) {
+    KAKUNIN_ASSIGN_OR_RETURN(n, txn.EndNominations(id, p, today, by, now));
+    ended += n;
+  }
+  return ended;
 }
 
 bool IsRole(std::string_view role) {
@@ -346,6 +366,11 @@ Status OperatorDesk::SetStatus(const OperatorView& by, const std::string& id,
         }
       }
     }
+    if (status != "active") {
+      KAKUNIN_RETURN_IF_ERROR(EndEveryNomination(txn, id, by.row.operator_id,
+                                                 clock_->TodayJst().ToIso(), clock_->NowMicros())
+                                  .status());
+    }
     return txn.SetOperatorStatus(id, status);
   });
 }
@@ -480,7 +505,7 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
         if (require_training_) {
           const std::string fy = FiscalYearStart(today).ToIso();
           KAKUNIN_ASSIGN_OR_RETURN(trained,
-                                   txn.AttendedTraining(id, "operator", fy, today.ToIso()));
+                                   txn.AttendedTraining(id, "operator", fy, today.ToIso(), by.row.operator_id));
           if (!trained) {
             return Status::FailedPrecondition(
                        "the operator has attended no operator training (操作者研修) in this fiscal "
@@ -593,6 +618,12 @@ Status OperatorDesk::WithdrawRole(const OperatorView& by, const std::string& id,
     KAKUNIN_ASSIGN_OR_RETURN(done,
                              txn.WithdrawRole(id, role, by.row.operator_id, clock_->NowMicros()));
     if (!done) return Status::NotFound("the operator does not hold the role");
+    // Nominations are made for the operator role: they end with it.
+    if (role == "operator") {
+      KAKUNIN_RETURN_IF_ERROR(EndEveryNomination(txn, id, by.row.operator_id,
+                                                 clock_->TodayJst().ToIso(), clock_->NowMicros())
+                                  .status());
+    }
     // The two roles nobody can be given back without: a security chief approves every grant,
     // an access manager creates accounts and requests roles (found in review: a chief could
     // withdraw every access manager's role, and then nothing could undo it).

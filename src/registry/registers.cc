@@ -231,6 +231,12 @@ Result<int64_t> RegisterDesk::RecordTraining(const OperatorView& op, const Actor
                     Invalid("attendees must be operator ids, each named once"));
     }
   }
+  // Nobody records their own attendance (found in review: a security manager holding the
+  // operator role recorded a back-dated training of their own).
+  if (attendees.count(op.row.operator_id) != 0) {
+    return Refuse(actor, kTrainingRecord,
+                  NotPermitted("nobody records a training they attended: another manager does"));
+  }
   if (attendees.empty() || attendees.size() > kMaxAttendees) {
     return Refuse(actor, kTrainingRecord, Invalid("attendees must name 1 to 200 operators"));
   }

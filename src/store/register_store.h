@@ -83,9 +83,11 @@ class RegisterWriter {
 
   // What the operator register's rules ask, read in the transaction that relies on them:
   // whether `operator_id` attended a training of `kind` held between `from` and `to`
-  // (YYYY-MM-DD, both included)…
+  // (YYYY-MM-DD, both included), of a training not recorded by `not_recorded_by` ("": by
+  // anyone)…
   virtual Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
-                                        const std::string& from, const std::string& to) = 0;
+                                        const std::string& from, const std::string& to,
+                                        const std::string& not_recorded_by) = 0;
   // …and whether they are a worker of a contract in force on `day` (valid_from <= day <=
   // valid_to).
   virtual Result<bool> WorksUnderContract(const std::string& operator_id,

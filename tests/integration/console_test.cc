@@ -634,10 +634,15 @@ TEST_F(ConsoleTest, RightsTakenBackStopTheNextRequest) {
   EXPECT_EQ(Code(r), "not_permitted");
   EXPECT_EQ(desk().WithdrawRole(staff.chief, "op-back", "operator").code(), StatusCode::kNotFound);
   EXPECT_EQ(Outcomes("operator:chief", "operator.role.withdraw"), std::vector<std::string>{"done"});
-  // Granted again through a request and its approval: reading again under the running nomination.
+  // Granted again through a request and its approval: the nomination ended with the role, so
+  // reading again needs a security manager's new one.
   auto again = desk().RequestRole(staff.access, "op-back", "operator");
   ASSERT_TRUE(again.ok() && desk().ApproveRole(staff.chief, *again).ok());
   EXPECT_EQ(Load("op-back").roles, std::vector<std::string>{"operator"});
+  r = Send(op, "GET", read);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "not_nominated");
+  ASSERT_TRUE(desk().Nominate(Load("sm-back"), "op-back", purpose, today, "2099-12-31").ok());
   EXPECT_EQ(Send(op, "GET", read).status, 200);
 
   // 3. The card is lost: an access manager lists the operator's credentials (recorded, no key
@@ -771,6 +776,41 @@ TEST_F(ConsoleTest, TwoChiefsWithdrawingEachOthersRoleLeaveOne) {
   EXPECT_TRUE(Load("chief").HasRole("security_chief"));
   for (const auto& id : suspended) EXPECT_TRUE(desk().SetStatus(s.access, id, "active").ok());
   g_staff->chief = Load("chief");
+}
+
+// Review: a nomination outlived the operator role and the account's suspension, and came back in
+// force with a re-grant or a reactivation no security manager decided. Both end it (recorded as
+// ended by whoever withdrew or suspended), and a new one needs a new decision.
+TEST_F(ConsoleTest, NominationsEndWithTheOperatorRoleAndWithTheAccount) {
+  Staff& s = TheStaff();
+  ASSERT_TRUE(desk().Create(s.access, "sm-end", "指定者", "").ok());
+  auto sm = desk().RequestRole(s.access, "sm-end", "security_manager");
+  ASSERT_TRUE(sm.ok() && desk().ApproveRole(s.chief, *sm).ok());
+  const std::string today = JstDate(SystemClock().NowMicros()).ToIso();
+  const std::string purpose = "registry.maintenance";
+  auto grant = [&](const char* id) {
+    auto n = desk().RequestRole(s.access, id, "operator");
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok()) << id;
+  };
+  for (const char* id : {"op-end1", "op-end2"}) {
+    ASSERT_TRUE(desk().Create(s.access, id, "試験", "").ok()) << id;
+    grant(id);
+    Train(id);
+    ASSERT_TRUE(desk().Nominate(Load("sm-end"), id, purpose, today, "2099-12-31").ok()) << id;
+    ASSERT_TRUE(Load(id).NominatedFor(purpose, today)) << id;
+  }
+  ASSERT_TRUE(desk().WithdrawRole(s.chief, "op-end1", "operator").ok());
+  grant("op-end1");
+  EXPECT_FALSE(Load("op-end1").NominatedFor(purpose, today)) << "came back with the re-grant";
+  ASSERT_TRUE(desk().SetStatus(s.access, "op-end2", "suspended").ok());
+  ASSERT_TRUE(desk().SetStatus(s.access, "op-end2", "active").ok());
+  const registry::OperatorView back = Load("op-end2");
+  EXPECT_FALSE(back.NominatedFor(purpose, today)) << "came back with the reactivation";
+  ASSERT_EQ(back.nominations.size(), 1u);
+  EXPECT_EQ(back.nominations[0].ended_by, s.access.row.operator_id);
+  // A new decision nominates again.
+  EXPECT_TRUE(desk().Nominate(Load("sm-end"), "op-end2", purpose, today, "2099-12-31").ok());
+  EXPECT_TRUE(Load("op-end2").NominatedFor(purpose, today));
 }
 
 // Review: a management action checked its actor's roles only in the view its request loaded, so

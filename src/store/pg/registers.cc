@@ -160,9 +160,14 @@ Result<int64_t> PgTxn::InsertReview(const ReviewRow& row) {
 }
 
 Result<bool> PgTxn::AttendedTraining(const std::string& operator_id, const std::string& kind,
-                                     const std::string& from, const std::string& to) {
-  KAKUNIN_ASSIGN_OR_RETURN(
-      n, db_->QueryInt(kAttendedTraining, Params().Text(operator_id).Text(kind).Text(from).Text(to)));
+                                     const std::string& from, const std::string& to,
+                                     const std::string& not_recorded_by) {
+  KAKUNIN_ASSIGN_OR_RETURN(n, db_->QueryInt(kAttendedTraining, Params()
+                                                                   .Text(operator_id)
+                                                                   .Text(kind)
+                                                                   .Text(from)
+                                                                   .Text(to)
+                                                                   .Text(not_recorded_by)));
   return n > 0;
 }
 

@@ -617,7 +617,8 @@ inline constexpr char kListTrainingAttendees[] =
     "ORDER BY training_id, operator_id";
 inline constexpr char kAttendedTraining[] =
     "SELECT count(*) FROM training_attendees a JOIN trainings t ON t.id = a.training_id "
-    "WHERE a.operator_id = $1 AND t.kind = $2 AND t.held_on BETWEEN $3 AND $4";
+    "WHERE a.operator_id = $1 AND t.kind = $2 AND t.held_on BETWEEN $3 AND $4 "
+    "AND t.recorded_by <> $5";
 inline constexpr char kInsertContract[] =
     "INSERT INTO contracts (company, work, valid_from, valid_to, subcontracting, approved_on, "
     "pledge_received_on, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "

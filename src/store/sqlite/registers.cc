@@ -176,12 +176,15 @@ Result<int64_t> SqliteTxn::InsertReview(const ReviewRow& row) {
 }
 
 Result<bool> SqliteTxn::AttendedTraining(const std::string& operator_id, const std::string& kind,
-                                         const std::string& from, const std::string& to) {
-  KAKUNIN_ASSIGN_OR_RETURN(
-      n, QueryAll<int64_t>(
-             db_, kAttendedTraining,
-             [&](Stmt& s) { s.Bind(1, operator_id).Bind(2, kind).Bind(3, from).Bind(4, to); },
-             ReadCount));
+                                         const std::string& from, const std::string& to,
+                                         const std::string& not_recorded_by) {
+  KAKUNIN_ASSIGN_OR_RETURN(n, QueryAll<int64_t>(
+                                  db_, kAttendedTraining,
+                                  [&](Stmt& s) {
+                                    s.Bind(1, operator_id).Bind(2, kind).Bind(3, from).Bind(4, to);
+                                    s.Bind(5, not_recorded_by);
+                                  },
+                                  ReadCount));
   return !n.empty() && n[0] > 0;
 }
 

@@ -281,7 +281,8 @@ class SqliteTxn final : public RegistryTxn {
   Status InsertContractWorker(const ContractWorkerRow& row) override;
   Result<int64_t> InsertReview(const ReviewRow& row) override;
   Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
-                                const std::string& from, const std::string& to) override;
+                                const std::string& from, const std::string& to,
+                                const std::string& not_recorded_by) override;
   Result<bool> WorksUnderContract(const std::string& operator_id,
                                   const std::string& day) override;
 
