@@ -634,7 +634,15 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
   };
 
   KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(c.resident_code));
-  if (holder && (!person || holder->person_id != person->person_id)) {
+  // A change dated after tomorrow (JST; a day for a sending node's clock ahead of this one's)
+  // was refused by the contract on every prefecture node (future_date). Found in review: one
+  // dated 2099 from another prefecture made its entry current over the resident's own
+  // registration and kept it so against every later change. Set aside: stored nowhere.
+  const bool future = c.change_date > Date::FromDays(JstDate(now).ToDays() + 1).ToIso();
+  if (future) {
+    stored = 0;
+    outcome = "conflict:future_date";
+  } else if (holder && (!person || holder->person_id != person->person_id)) {
     // A resident-code change to a code another row holds. Only when the sender speaks for the
     // row of the old code and both rows are the person the change names (an entry under the
     // new code from another prefecture overtook the change) are the rows one: merged.
@@ -678,7 +686,9 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     v.person_id = pid;
     KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
     KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
-    KAKUNIN_RETURN_IF_ERROR(record_code_change(pid));
+    // No chain from an old code nobody held here (found in review: a prefecture "changed" a
+    // code it had never sent, and the rightful municipality's birth under it was then set aside
+    // as another person's while lookups of it led to the invented one).
     written(vid, audit::StateOp::kWritten);
   } else {
     KAKUNIN_ASSIGN_OR_RETURN(current, txn.Version(person->version_id));

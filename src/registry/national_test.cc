@@ -1462,6 +1462,91 @@ TEST_F(NationalTest, APrefectureCannotWriteIntoAnotherPrefecturesResident) {
   EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
 }
 
+// Review: an entry from another prefecture, with the resident's identity and dated 2099, became
+// current over the resident's own registration (the rule lets a later entry supersede) and
+// stayed so against every real change after it. The contract refuses a future date on every
+// prefecture node; here such a change is set aside, a recorded conflict.
+TEST_F(NationalTest, AFutureDatedEntryFromAnotherPrefectureTakesNothingOver) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001");
+  Drain(tokyo, national, c13);
+  const std::string theirs = ResidentCode::FromTenDigits("2000000001").str();
+  const std::string digest = Digest(national, 13);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "20000000001");
+  auto own = yamanashi->outbox->Next(0, 1);
+  ASSERT_TRUE(own.ok() && own->changes.size() == 1u);
+  ForwardBatch forged = *own;
+  ForwardedChange& c = forged.changes[0];
+  c.resident_code = theirs;
+  c.kind = "entry";
+  c.reason = "moved_in";
+  c.change_date = "2099-12-31";
+  auto r = Post(national, c19, forged);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->applied, 1);  // its number is used up: the link goes on
+  EXPECT_EQ(r->conflicts, 1);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:future_date"), 1);
+  EXPECT_EQ(Digest(national, 13), digest);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 1);
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(theirs);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kShinjuku);
+  // Tomorrow still passes (a sending node's clock a little ahead).
+  c.sequence += 1;
+  c.resident_code = ResidentCode::FromTenDigits("1000000002").str();
+  c.kind = "entry";
+  c.reason = "birth";
+  c.change_date = "2026-06-02";  // the test clock stands at 2026-06-01
+  r = Post(national, c19, forged);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->conflicts, 0);
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
+}
+
+// Review: a prefecture "changed" a code the national node had never held to one of its own; the
+// change was recorded as a chain, so the rightful municipality's birth under the old code was set
+// aside as another person's and lookups of it led to the invented person.
+TEST_F(NationalTest, ACodeChangeFromACodeNeverHeldClaimsNothing) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000001", "20000000001");
+  auto own = tokyo->outbox->Next(0, 1);
+  ASSERT_TRUE(own.ok() && own->changes.size() == 1u);
+  ForwardBatch forged = *own;
+  ForwardedChange& c = forged.changes[0];
+  const std::string claimed = ResidentCode::FromTenDigits("1000000001").str();
+  c.kind = "amendment";
+  c.reason = "resident_code_changed";
+  c.resident_code = claimed;
+  c.new_resident_code = ResidentCode::FromTenDigits("2000000009").str();
+  auto r = Post(national, c13, forged);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // 甲府市's birth under the code is the person of that code, not a conflict.
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:identity_mismatch"), 0);
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(claimed);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kKofu);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
+}
+
 TEST_F(NationalTest, WireParserChecksKindsCodesAndCheckDigits) {
   TestNode* yamanashi = MakeNode("p19", 19);
   Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
