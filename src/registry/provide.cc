@@ -122,7 +122,10 @@ Result<std::vector<std::pair<std::string, std::string>>> Registry::ItemsOf(
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& item : items) {
     std::optional<std::string> value;
-    if (item == "resident_code") value = v.resident_code;
+    // The code the person holds after the version: a code change's version is stored under
+    // the old code and names the new one (found in review: recipients were given the retired
+    // code after a change).
+    if (item == "resident_code") value = v.new_resident_code.value_or(v.resident_code);
     if (item == "name") value = v.name;
     if (item == "name_kana") value = v.name_kana;
     if (item == "former_surname") value = v.former_surname;

@@ -1204,6 +1204,29 @@ TEST_F(RegistryTest, ReviewFlagsLikelyMisuse) {
 namespace kakunin::registry {
 namespace {
 
+// Review: after a 住民票コード change the record provided under the new code gave the retired
+// one (the change's version is stored under the old code and names the new).
+TEST_F(RegistryTest, AfterACodeChangeTheRecordGivesTheNewCode) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  auto change = Make(kKofu, 2, ChangeReason::kResidentCodeChanged, "1000000001", "10000000001");
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000009");
+  ASSERT_TRUE(SendOne(change).ok());
+  const std::string fresh = ResidentCode::FromTenDigits("1000000009").str();
+  auto reader = *store_->OpenReader();
+  ProvisionRequest req;
+  req.resident_codes = {fresh};
+  req.purpose = "school.aid";
+  req.provision_kind = "別表第六";
+  req.recipient = "山梨県教育委員会";
+  req.items = {"resident_code", "name"};
+  auto out = registry_->Provide(*reader, req, actor_);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_TRUE((*out)[0].found);
+  ASSERT_FALSE((*out)[0].items.empty());
+  EXPECT_EQ((*out)[0].items[0].first, "resident_code");
+  EXPECT_EQ((*out)[0].items[0].second, fresh);
+}
+
 TEST_F(RegistryTest, ProvisionGivesOnlyTheItemsAndIsRecorded) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   auto reader = *store_->OpenReader();
