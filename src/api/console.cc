@@ -207,7 +207,11 @@ void SecurityHeaders(Response* r) {
       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
   r->headers.emplace_back("x-content-type-options", "nosniff");
   r->headers.emplace_back("referrer-policy", "no-referrer");
-  r->headers.emplace_back("cache-control", "no-store");
+  // JSON answers and problems carry it already (api::JsonResponse, api::Problem).
+  if (std::none_of(r->headers.begin(), r->headers.end(),
+                   [](const auto& h) { return h.first == "cache-control"; })) {
+    r->headers.emplace_back("cache-control", "no-store");
+  }
   r->headers.emplace_back("x-frame-options", "DENY");
   // The console is only ever served over TLS: browsers must never try it in clear (two years,
   // the preload lists' minimum).

@@ -76,6 +76,7 @@ http::Response Problem(ApiError error, const std::string& request_id, std::strin
   http::Response r;
   r.status = info.http_status;
   r.content_type = "application/problem+json";
+  r.headers.emplace_back("cache-control", "no-store");
   std::string& b = r.body;
   b = "{\"type\":\"urn:kakunin:problem:";
   b += info.code;

@@ -311,6 +311,9 @@ Response JsonResponse(std::string body, int status) {
   Response r;
   r.status = status;
   r.body = std::move(body);
+  // Records, and refusals about them, are never kept by a cache on the way or in the
+  // recipient's HTTP library (found in review: only the console said so).
+  r.headers.emplace_back("cache-control", "no-store");
   return r;
 }
 

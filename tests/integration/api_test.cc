@@ -538,6 +538,8 @@ TEST_F(ApiTest, AnswersCarryOnlyThePurposesFieldsAndEachProvisionIsRecorded) {
   EXPECT_THAT(RecordKeys(r.body),
               ::testing::ElementsAre("name", "sex", "birth_date", "address"));
   EXPECT_THAT(r.body, Not(HasSubstr(w->residents[4].individual_number.str())));
+  // No cache on the way, nor the recipient's HTTP library, keeps a record (review finding).
+  EXPECT_EQ(r.Header("cache-control"), "no-store");
   auto reader = w->node->store->OpenReader();
   auto provisions = (*reader)->Provisions(code);
   ASSERT_TRUE(provisions.ok());
@@ -556,6 +558,7 @@ TEST_F(ApiTest, AnswersCarryOnlyThePurposesFieldsAndEachProvisionIsRecorded) {
   r = Call(w->board, "GET", Lookup("99999999999", "board.school_aid"));
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(Code(r), "not_found");
+  EXPECT_EQ(r.Header("cache-control"), "no-store");
   EXPECT_EQ(LogSize(), before + 1);
 }
 
