@@ -15,6 +15,7 @@
 namespace kakunin::app {
 
 constexpr int64_t kMinRetentionYears = 5;
+constexpr int64_t kMinAuditYears = 7;
 
 using registry::ConsoleConfig;
 using registry::NodeConfig;
@@ -312,14 +313,16 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
           std::pair{"removed_years", &c.removed_retention_years},
           std::pair{"audit_years", &c.audit_retention_years}}) {
       // No period shorter than the shortest the rules know (5 years: 消除者 before the 2019
-      // amendment, provision records in a few prefectures; 7 and 150 today): a slip of the
-      // finger must not make `kakunin purge` erase what the law still keeps.
+      // amendment; 7 and 150 today): a slip of the finger must not make `kakunin purge` erase
+      // what the law still keeps. The operation log and the provision records: 7 years, the
+      // period every provision is kept for (found in review: 5 was accepted).
+      const int64_t least = std::string_view(key_name) == "audit_years" ? kMinAuditYears
+                                                                         : kMinRetentionYears;
       if (auto n = rt[key_name]) {
-        if (!n.is_integer() || *n.value<int64_t>() < kMinRetentionYears ||
-            *n.value<int64_t>() > 1000) {
+        if (!n.is_integer() || *n.value<int64_t>() < least || *n.value<int64_t>() > 1000) {
           return Status::InvalidArgument(std::string("config: retention.") + key_name +
-                                         " must be an integer " +
-                                         std::to_string(kMinRetentionYears) + "..1000");
+                                         " must be an integer " + std::to_string(least) +
+                                         "..1000");
         }
         *target = static_cast<int>(*n.value<int64_t>());
       }

@@ -93,9 +93,10 @@ TEST(ConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
       "role = \"prefecture\"\nprefecture = 19\nprefectrue = 19\n",      // typo: unknown key
       "role = \"prefecture\"\nprefecture = 19\n[retention]\nremoved_yaers = 5\n",
       "role = \"prefecture\"\nprefecture = 19\n[retention]\nremoved_years = 0\n",
-      // Shorter than any rule keeps provision records and the log (5 years at the least).
+      // Shorter than provision records and the log are kept (7 years).
       "role = \"prefecture\"\nprefecture = 19\n[retention]\naudit_years = 1\n",
       "role = \"prefecture\"\nprefecture = 19\n[retention]\naudit_years = 4\n",
+      "role = \"prefecture\"\nprefecture = 19\n[retention]\naudit_years = 6\n",
       "role = \"prefecture\"\nprefecture = 19\n[retention]\nremoved_years = \"150\"\n",
       "role = \"prefecture\"\nprefecture = 19\n[checks]\nresident_code_check = \"lax\"\n",
       "role = \"prefecture\"\nprefecture = 19\nkey_file = \"\"\n",
