@@ -286,6 +286,14 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   got = desk_->Get(Load("clerk"), As("clerk"), made->id);
   EXPECT_EQ(got->documents, 2);
   EXPECT_EQ(got->status, "disclosed");
+  // Only within an hour of the decision (review: a reprint months later gave one clerk the
+  // person's current record, with no new written request). Refused, and recorded.
+  clock_.Advance(int64_t{3601} * 1000000);
+  auto late = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
+  EXPECT_EQ(late.status().reason(), "notice_issued") << late.status().ToString();
+  got = desk_->Get(Load("clerk"), As("clerk"), made->id);
+  EXPECT_EQ(got->documents, 2);
+  EXPECT_EQ(LogEntries("resident.provide").back().outcome, "refused:notice_issued");
   ExpectVerified();
 }
 
