@@ -23,6 +23,9 @@ for _ in $(seq 1 120); do [ -f "$tmp/demo/demo.json" ] && break; sleep 0.5; done
 [ -f "$tmp/demo/demo.json" ] || { cat "$tmp/err"; echo "FAIL: demo.json never appeared"; exit 1; }
 for _ in $(seq 1 20); do grep -q '^curl' "$tmp/out" && break; sleep 0.2; done
 
+# The process writes no core file (it holds the keys and decrypted numbers).
+grep -Eq '^Max core file size +0 +0 ' "/proc/$pid/limits" && ok || fail "core files: $(grep core "/proc/$pid/limits")"
+
 mapfile -t curls < <(grep '^curl' "$tmp/out")
 [ "${#curls[@]}" -eq 4 ] && ok || fail "expected 4 curl commands, got ${#curls[@]}"
 # 1. the notification is applied.
