@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/bytes.h"
 #include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/operators.h"
@@ -324,16 +325,26 @@ TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
   const Caller board = Caller::ForClient(board_, "t");
   ASSERT_TRUE(gateway_->CheckRunning().ok());
   // Review: the reason stays in the log for its retention; a resident's code or number in it,
-  // in any spelling, is withheld — and the node halts all the same.
-  for (const std::string& reason :
-       {"住民票コード" + codes_[0] + "への照会の疑い", std::string("個人番号１２３４５６７８９０１８"),
-        std::string("1234-5678-9018の件")}) {
+  // in any spelling, or a name, is kept out of it (its keyed hash only) — and the node halts
+  // all the same.
+  const std::vector<std::string> reasons = {
+      "住民票コード" + codes_[0] + "への照会の疑い", "個人番号１２３４５６７８９０１８",
+      "1234-5678-9018の件", "漏洩太郎さんの記録への照会の疑い"};
+  for (const std::string& reason : reasons) {
     ASSERT_TRUE(registry_->Halt(reason, host_).ok()) << reason;
     EXPECT_EQ(gateway_->CheckRunning().reason(), "halted");
     ASSERT_TRUE(registry_->Resume(host_).ok());
   }
-  for (const auto& e : LogEntries("node.halt")) EXPECT_EQ(e.conditions, "reason=(withheld)");
+  const auto halts = LogEntries("node.halt");
+  ASSERT_EQ(halts.size(), reasons.size());
+  for (size_t i = 0; i < halts.size(); ++i) {
+    const std::string mac =
+        HexEncode(cipher_->LookupHash("node.halt.reason\n" + reasons[i])).substr(0, 32);
+    EXPECT_EQ(halts[i].conditions, "reason_mac=" + mac + " reason_bytes=" +
+                                       std::to_string(reasons[i].size()));
+  }
   EXPECT_THAT(AllLogText(), Not(HasSubstr(codes_[0])));
+  EXPECT_THAT(AllLogText(), Not(HasSubstr("漏洩太郎")));
   ASSERT_TRUE(gateway_->CheckRunning().ok());
   ASSERT_TRUE(registry_->Halt("test", host_).ok());
   auto rec = gateway_->Lookup(board, codes_[0], "board.school_aid");
