@@ -5,6 +5,7 @@
 #include <set>
 
 #include "audit/log.h"
+#include "registry/registers.h"
 #include "domain/local_gov_code.h"
 #include "text/utf8.h"
 
@@ -164,6 +165,12 @@ Status GaijiRegister::Register(const GaijiEntry& entry, const Actor& actor) cons
   if (entry.description.size() > kMaxDescriptionBytes ||
       text::CheckText(entry.description) != text::TextCheck::kOk) {
     return Status::InvalidArgument("the description must be plain text of at most 400 bytes");
+  }
+  // Describes a character, never the person whose name holds it (found in review: a resident
+  // code was accepted, and `gaiji list` printed it).
+  if (HoldsResidentNumber(entry.description)) {
+    return Status::InvalidArgument(
+        "the description may not hold a 住民票コード or 個人番号: describe the character");
   }
   store::GaijiRow row;
   row.municipality_code = entry.municipality_code;

@@ -151,6 +151,10 @@ TEST_F(GaijiTest, RegisterRefusesWhatIsNotAGaijiAndRecordsNothing) {
   for (const char* mj : {"MJ12345", "MJ0123456", "mj012345", "MJ01234a", "JM012345", ""}) {
     EXPECT_EQ(code(Entry(kKofu, 0xE001, mj)), StatusCode::kInvalidArgument) << mj;
   }
+  // A description of the character, not of the person (review: a code was accepted).
+  GaijiEntry whose = Entry(kKofu, 0xE001, "MJ012345");
+  whose.description = "98765432103 の氏名の外字";
+  EXPECT_EQ(code(whose), StatusCode::kInvalidArgument);
   GaijiEntry not_png = Entry(kKofu, 0xE001, "");
   not_png.image_png = "GIF89a...";
   EXPECT_EQ(code(not_png), StatusCode::kInvalidArgument);

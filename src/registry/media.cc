@@ -11,6 +11,7 @@ namespace {
 
 constexpr const char* kCustody = "media.custody";
 constexpr size_t kMaxNote = 500;
+constexpr int64_t kMaxMediaId = 999999999;
 
 std::string CustodyOf(const std::string& status, const std::string& last_event) {
   if (last_event == kMediumDisposed) return "disposed";
@@ -51,8 +52,10 @@ Result<int64_t> MediaDesk::RecordCustody(int64_t media_id, const std::string& ev
   const bool known = event == kMediumTakenOut || event == kMediumReturned ||
                      event == kMediumDisposed;
   // The entry names the medium and the event; an event the desk does not know is not echoed.
-  const std::string conditions = "media=" + std::to_string(media_id) +
-                                 " event=" + (known ? event : std::string("(invalid)"));
+  const bool id_shape = media_id > 0 && media_id <= kMaxMediaId;
+  const std::string conditions =
+      "media=" + (id_shape ? std::to_string(media_id) : std::string("(invalid)")) +
+      " event=" + (known ? event : std::string("(invalid)"));
   auto refuse = [&](Status why) -> Status {
     audit::AuditEntry e = registry_->RefusalEntry(actor, kCustody, "", why, {});
     e.conditions = conditions;
@@ -63,8 +66,10 @@ Result<int64_t> MediaDesk::RecordCustody(int64_t media_id, const std::string& ev
     return refuse(Status::InvalidArgument("the event is taken_out, returned or disposed")
                       .WithReason("invalid_request"));
   }
-  if (media_id <= 0) {
-    return refuse(Status::InvalidArgument("a medium's id is a positive number")
+  // A register's id: never as long as a 住民票コード or 個人番号, which would otherwise be
+  // written into the log and the answer as given (review finding).
+  if (!id_shape) {
+    return refuse(Status::InvalidArgument("a medium's id is a positive number of at most 9 digits")
                       .WithReason("invalid_request"));
   }
   if (Status st = CheckFreeText(note, kMaxNote, false, "the note"); !st.ok()) return refuse(st);

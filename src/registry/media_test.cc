@@ -181,6 +181,8 @@ TEST_F(MediaTest, MalformedCallsChangeNothingAndAreRecorded) {
       {id, "taken_out", "１２３４ ５６７８ ９０１２ の分", "invalid_request"},
       {0, "taken_out", kOut, "invalid_request"},
       {-3, "taken_out", kOut, "invalid_request"},
+      // An "id" as long as an individual number is never written anywhere (review).
+      {777777777712, "taken_out", kOut, "invalid_request"},
       {id + 1000, "taken_out", kOut, "not_found"},
   };
   for (const auto& c : cases) {
@@ -203,6 +205,11 @@ TEST_F(MediaTest, MalformedCallsChangeNothingAndAreRecorded) {
   std::string log = AllLogText();
   EXPECT_THAT(log, Not(HasSubstr("lent")));
   EXPECT_THAT(log, Not(HasSubstr("12345678901")));
+  EXPECT_THAT(log, Not(HasSubstr("777777777712")));
+  for (const auto& c : cases) {
+    auto r = desk_->RecordCustody(c.id, c.event, c.note, kAdmin);
+    EXPECT_THAT(r.status().message(), Not(HasSubstr("777777777712")));
+  }
   // A well-formed medium can still be taken out afterwards.
   EXPECT_TRUE(desk_->RecordCustody(id, "taken_out", "12:00 監査室へ", kAdmin).ok());
 }

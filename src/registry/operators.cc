@@ -8,6 +8,7 @@
 #include "core/bytes.h"
 #include "core/date.h"
 #include "crypto/sha256.h"
+#include "registry/registers.h"
 #include "registry/write_queue.h"
 #include "text/utf8.h"
 
@@ -22,8 +23,10 @@ Status NotPermitted(const char* why) {
   return Status::PermissionDenied(why).WithReason("not_permitted");
 }
 
+// An operator's name or unit: text, and no resident's code or number in it (review finding).
 bool IsPlainText(std::string_view s, size_t max) {
-  return !s.empty() && s.size() <= max && text::CheckText(s) == text::TextCheck::kOk;
+  return !s.empty() && s.size() <= max && text::CheckText(s) == text::TextCheck::kOk &&
+         !HoldsResidentNumber(s);
 }
 
 std::string TokenHash(const std::string& token) { return crypto::Sha256(token); }
@@ -119,12 +122,16 @@ bool RolesConflict(std::string_view a, std::string_view b) {
 
 bool IsValidOperatorId(std::string_view id) {
   if (id.empty() || id.size() > 32) return false;
+  // At most 8 digits in all: an id is written into the log and the answers as given, and one
+  // of 11 or 12 digits, however separated, could be a resident's code or number (review).
+  int digits = 0;
   for (size_t i = 0; i < id.size(); ++i) {
     char c = id[i];
     bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return false;
+    digits += c >= '0' && c <= '9';
   }
-  return true;
+  return digits <= 8;
 }
 
 bool OperatorView::HasRole(std::string_view role) const {

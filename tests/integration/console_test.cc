@@ -849,6 +849,21 @@ TEST_F(ConsoleTest, AnActorWhoseRightsWereTakenMeanwhileActsOnNothing) {
 
 // Review: a manager refused by the use cases on the console (acting on themselves) left no
 // trace; every refusal of a signed-in operator is recorded.
+// Review: an operator id, name or unit is written into the log and the answers as given; one
+// holding a resident's code or number was accepted. Refused, and not echoed.
+TEST_F(ConsoleTest, AnOperatorsIdNameAndUnitHoldNoResidentNumber) {
+  Staff& s = TheStaff();
+  for (auto [id, name, unit] :
+       {std::tuple{"777777777712", "試験", ""}, std::tuple{"op-7777-7777-7712", "試験", ""},
+        std::tuple{"op.12345678901", "試験", ""}, std::tuple{"op-num", "漏洩 777777777712", ""},
+        std::tuple{"op-num", "試験", "漏洩町 98765432103"}}) {
+    auto made = desk().Create(s.access, id, name, unit);
+    EXPECT_EQ(made.status().code(), StatusCode::kInvalidArgument) << id << " " << name;
+    EXPECT_EQ(made.status().message().find("777777777712"), std::string::npos);
+  }
+  EXPECT_TRUE(desk().Create(s.access, "e20261234", "試験", "県民課").ok());
+}
+
 TEST_F(ConsoleTest, AManagersSelfServiceIsRefusedAndRecorded) {
   Staff& staff = TheStaff();
   auto made = desk().Create(staff.access, "am-self", "試験", "");
