@@ -115,7 +115,9 @@ TEST(CliUsageTest, AMistypedArgumentIsNotRepeatedUnlessItLooksLikeAName) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"03905367160"}, {"audit", "03905367160"},
         {"validate", "-03905367160"}, {"validate", "--03905367160"}, {"keys", "山田太郎"},
-        {"backup", "03905367160"}, {"clients", "03905367160"}}) {
+        {"backup", "03905367160"}, {"clients", "03905367160"},
+        // A number run into an option's name (review finding).
+        {"validate", "--n03905367160"}, {"validate", "-x03905367160"}}) {
     CliRun r = Cli(args);
     EXPECT_EQ(r.status, 2) << args.back();
     EXPECT_EQ(r.err.find("03905367160"), std::string::npos) << r.err;
