@@ -100,7 +100,11 @@ bool ClientMayRead(const Client& client, const Purpose* p, const std::string& pu
         p->kind != PurposeKind::kNational &&
         std::find(client.purposes.begin(), client.purposes.end(), purpose) != client.purposes.end();
   }
-  if (allowed && client.kind == ClientKind::kNational) allowed = p->kind == PurposeKind::kNational;
+  // The national node reads nothing here: its purpose (住基法 第30条の7) is the prefecture's
+  // notification to it, which the link sends with this node's own certificate. Found in review:
+  // a `national` client could look up, search by 個人番号 and read the history of anyone
+  // under it, a pull the law does not provide for.
+  if (client.kind == ClientKind::kNational) allowed = false;
   return allowed;
 }
 

@@ -548,11 +548,13 @@ TEST_F(ApiTest, AnswersCarryOnlyThePurposesFieldsAndEachProvisionIsRecorded) {
   EXPECT_EQ((*provisions)[0].purpose, "board.school_aid");
   EXPECT_EQ((*provisions)[0].items, "name,sex,birth_date,address");
   EXPECT_FALSE((*provisions)[0].number_provided);
-  // The national node's purpose carries the individual number, and says so in the record.
+  // The national node is notified through the link (第30条の7), with this node's certificate:
+  // its own reads nothing here, not even under the forwarding purpose (review finding).
   r = Call(w->national, "GET", Lookup(code, "national.forwarding"));
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_THAT(r.body, HasSubstr(w->residents[4].individual_number.str()));
-  EXPECT_EQ(ProvisionCount(code), 2);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(Code(r), "purpose_not_permitted");
+  EXPECT_THAT(r.body, Not(HasSubstr(w->residents[4].individual_number.str())));
+  EXPECT_EQ(ProvisionCount(code), 1);
   // Unknown residents: 404, and the lookup is still recorded.
   const int64_t before = LogSize();
   r = Call(w->board, "GET", Lookup("99999999999", "board.school_aid"));
@@ -573,12 +575,13 @@ TEST_F(ApiTest, SearchHistoryAndBatchProvision) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr(n.address));
   EXPECT_THAT(r.body, HasSubstr("\"truncated\":false"));
-  // By number: the national node's purpose carries 個人番号.
+  // By number: no system holds a purpose of this node that carries 個人番号 (the national
+  // node's forwarding purpose is a notification, never a read).
   r = Call(w->national, "POST", "/v1/residents/search",
            "{\"purpose\":\"national.forwarding\",\"individual_number\":\"" +
                n.individual_number.str() + "\"}");
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_THAT(r.body, HasSubstr(n.address));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_THAT(r.body, Not(HasSubstr(n.address)));
   // Criteria that would list everyone are refused.
   r = Call(*client, "POST", "/v1/residents/search", "{\"purpose\":\"board.school_aid\",\"sex\":\"male\"}");
   EXPECT_EQ(r.status, 400);

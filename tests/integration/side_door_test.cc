@@ -424,7 +424,8 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
   subjects.push_back({"no certificate (systems)", false, {}, "", true, false, {}});
   subjects.push_back({"municipal CS", false, kofu, "", true, false, {}, {"/v1/corrections"}});
   subjects.push_back({"agency", false, board, "", true, false, {"board.school_aid"}});
-  subjects.push_back({"national node", false, national, "", true, false, {"national.forwarding"}});
+  // The national node is notified through the link; it reads nothing here (第30条の7).
+  subjects.push_back({"national node", false, national, "", true, false, {}});
   subjects.push_back({"unregistered certificate", false, unregistered, "", true, false, {}});
   subjects.push_back({"revoked client", false, revoked, "", true, false, {}});
   subjects.push_back({"console, anonymous", true, {}, "", true, false, {}});
