@@ -350,7 +350,17 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
     KAKUNIN_ASSIGN_OR_RETURN(versions, reader.History(row->person_id));
     KAKUNIN_ASSIGN_OR_RETURN(marked, SupportMeasureMark(reader, row->person_id, req.items));
     out.emplace();
+    auto holds = [&](const char* item) {
+      return std::find(req.items.begin(), req.items.end(), item) != req.items.end();
+    };
     for (const auto& v : versions) {
+      // A change of an item the purpose does not hold changed nothing the recipient is given:
+      // not given either (found in review: the board learnt that a resident's 個人番号 or
+      // 住民票コード had changed, and when — a DV victim's new code among them).
+      if ((v.reason == "individual_number_changed" && !holds("individual_number")) ||
+          (v.reason == "resident_code_changed" && !holds("resident_code"))) {
+        continue;
+      }
       ProvidedVersion pv;
       pv.kind = v.kind;
       pv.reason = v.reason;

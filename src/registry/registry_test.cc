@@ -1225,6 +1225,24 @@ TEST_F(RegistryTest, AfterACodeChangeTheRecordGivesTheNewCode) {
   ASSERT_FALSE((*out)[0].items.empty());
   EXPECT_EQ((*out)[0].items[0].first, "resident_code");
   EXPECT_EQ((*out)[0].items[0].second, fresh);
+  // The history of a purpose without the code leaves the code change out (review finding); one
+  // with the code shows it.
+  req.function = "history";
+  req.items = {"name", "address"};
+  auto history = registry_->ProvideHistory(*reader, req, actor_);
+  ASSERT_TRUE(history.ok() && history->has_value()) << history.status().ToString();
+  ASSERT_EQ((*history)->size(), 1u);
+  EXPECT_EQ((**history)[0].reason, "birth");
+  req.items = {"resident_code", "name"};
+  history = registry_->ProvideHistory(*reader, req, actor_);
+  ASSERT_TRUE(history.ok() && history->has_value());
+  ASSERT_EQ((*history)->size(), 2u);
+  auto renumber = Make(kKofu, 3, ChangeReason::kIndividualNumberChanged, "1000000009", "10000000007");
+  ASSERT_TRUE(SendOne(renumber).ok());
+  reader = *store_->OpenReader();
+  history = registry_->ProvideHistory(*reader, req, actor_);
+  ASSERT_TRUE(history.ok() && history->has_value());
+  EXPECT_EQ((*history)->size(), 2u) << "a number change under a purpose without the number";
 }
 
 TEST_F(RegistryTest, ProvisionGivesOnlyTheItemsAndIsRecorded) {
