@@ -438,7 +438,14 @@ class ConsoleService::Impl {
     if (desk == nullptr) return Problem(ApiError::kRouteNotFound, rid);
     const registry::Actor actor{"operator:" + who.row.operator_id, terminal};
     auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
-    if (!req.query.empty()) return Problem(ApiError::kInvalidRequest, rid, "no query here");
+    // A malformed call of a signed-in operator is a refusal like any other: recorded (found in
+    // review: only the use cases' own refusals were).
+    auto malformed = [&](std::string_view detail = {}) {
+      (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
+                                 "invalid_request:" + route, terminal);
+      return Problem(ApiError::kInvalidRequest, rid, detail);
+    };
+    if (!req.query.empty()) return malformed("no query here");
     if (route == "/v1/printouts") {
       auto rows = desk->Printouts(who, actor);
       if (!rows.ok()) return fail(rows.status());
@@ -463,7 +470,7 @@ class ConsoleService::Impl {
     if (route == "/v1/disclosures") {
       auto f = Fields(req, {"purpose", "resident_code", "requester", "identity_document",
                             "channel", "received_on"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      if (!f.ok()) return malformed(f.status().message());
       registry::DisclosureInput in;
       in.purpose = (*f)["purpose"];
       in.resident_code = (*f)["resident_code"];
@@ -490,7 +497,7 @@ class ConsoleService::Impl {
     }
     if (route == "/v1/disclosures/{n}/notice") {
       auto f = Fields(req, {});
-      if (!req.body.empty() && !f.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      if (!req.body.empty() && !f.ok()) return malformed();
       auto notice = desk->IssueNotice(who, actor, n);
       if (!notice.ok()) return fail(notice.status());
       Response r;
@@ -513,18 +520,18 @@ class ConsoleService::Impl {
     if (route == "/v1/disclosures/{n}/corrections") {
       ApiError ignored;
       auto body = ParseBody(req, {"fields", "details"}, &ignored);
-      if (!body.ok()) return Problem(ApiError::kInvalidRequest, rid);
+      if (!body.ok()) return malformed();
       const text::JsonValue* fields = body->Find("fields");
       const text::JsonValue* details = body->Find("details");
       if (fields == nullptr || !fields->is_array() || details == nullptr ||
           !details->is_string() || !details->well_formed() || fields->items().size() > 16) {
-        return Problem(ApiError::kInvalidRequest, rid,
+        return malformed(
                        "fields (an array of item names) and details (a string) are required");
       }
       std::vector<std::string> names;
       for (const auto& item : fields->items()) {
         if (!item.is_string() || !item.well_formed()) {
-          return Problem(ApiError::kInvalidRequest, rid, "fields must be item names");
+          return malformed("fields must be item names");
         }
         names.push_back(item.text());
       }
@@ -558,7 +565,14 @@ class ConsoleService::Impl {
     if (desk == nullptr) return Problem(ApiError::kRouteNotFound, rid);
     const registry::Actor actor{"operator:" + who.row.operator_id, terminal};
     auto fail = [&](const Status& st) { return Problem(FromStatus(st), rid, st.message()); };
-    if (!req.query.empty()) return Problem(ApiError::kInvalidRequest, rid, "no query here");
+    // A malformed call of a signed-in operator is a refusal like any other: recorded (found in
+    // review: only the use cases' own refusals were).
+    auto malformed = [&](std::string_view detail = {}) {
+      (void)desk_->RecordRefusal(who.row.operator_id, "console.refused",
+                                 "invalid_request:" + route, terminal);
+      return Problem(ApiError::kInvalidRequest, rid, detail);
+    };
+    if (!req.query.empty()) return malformed("no query here");
     if (req.method == "GET") {
       if (route == "/v1/trainings") {
         auto rows = desk->Trainings(who, actor);
@@ -624,25 +638,25 @@ class ConsoleService::Impl {
     if (route == "/v1/trainings") {
       ApiError ignored;
       auto body = ParseBody(req, {"held_on", "kind", "title", "attendees"}, &ignored);
-      if (!body.ok()) return Problem(ApiError::kInvalidRequest, rid, body.status().message());
+      if (!body.ok()) return malformed(body.status().message());
       registry::TrainingInput in;
       for (auto [key, out] : {std::pair{"held_on", &in.held_on}, std::pair{"kind", &in.kind},
                               std::pair{"title", &in.title}}) {
         const text::JsonValue* v = body->Find(key);
         if (v == nullptr || !v->is_string() || !v->well_formed()) {
-          return Problem(ApiError::kInvalidRequest, rid,
+          return malformed(
                          std::string(key) + " is required (a string)");
         }
         *out = v->text();
       }
       const text::JsonValue* attendees = body->Find("attendees");
       if (attendees == nullptr || !attendees->is_array() || attendees->items().size() > 200) {
-        return Problem(ApiError::kInvalidRequest, rid,
+        return malformed(
                        "attendees (an array of 1 to 200 operator ids) is required");
       }
       for (const auto& a : attendees->items()) {
         if (!a.is_string() || !a.well_formed()) {
-          return Problem(ApiError::kInvalidRequest, rid, "attendees must be operator ids");
+          return malformed("attendees must be operator ids");
         }
         in.attendees.push_back(a.text());
       }
@@ -653,7 +667,7 @@ class ConsoleService::Impl {
     if (route == "/v1/contracts") {
       auto f = Fields(req, {"company", "work", "from", "to", "subcontracting", "approved_on",
                             "pledge_received_on"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      if (!f.ok()) return malformed(f.status().message());
       registry::ContractInput in;
       in.company = (*f)["company"];
       in.work = (*f)["work"];
@@ -675,7 +689,7 @@ class ConsoleService::Impl {
         n = std::stoll(params[0]);
       }
       auto f = Fields(req, {"operator_id"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      if (!f.ok()) return malformed(f.status().message());
       const std::string op = (*f)["operator_id"];
       Status st = desk->AddWorker(who, actor, n, op);
       if (!st.ok()) return fail(st);
@@ -685,7 +699,7 @@ class ConsoleService::Impl {
     if (route == "/v1/reviews") {
       auto f = Fields(req, {"kind", "period_from", "period_to", "conducted_on", "result",
                             "summary"});
-      if (!f.ok()) return Problem(ApiError::kInvalidRequest, rid, f.status().message());
+      if (!f.ok()) return malformed(f.status().message());
       registry::ReviewInput in;
       in.kind = (*f)["kind"];
       in.period_from = (*f)["period_from"];

@@ -888,6 +888,15 @@ TEST_F(ConsoleTest, AManagersSelfServiceIsRefusedAndRecorded) {
   r = Send(s, "POST", "/v1/operators/chief/status", "{\"status\":\"asleep\"}");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(refusals(), before + 4);
+  // Review: malformed calls of the registers and the disclosure desk were answered 400 and left
+  // no entry.
+  r = Send(s, "GET", "/v1/contracts?x=1");
+  EXPECT_EQ(r.status, 400);
+  r = Send(s, "POST", "/v1/disclosures", "{\"resident_code\":1}");
+  EXPECT_TRUE(r.status == 400 || r.status == 403) << r.status;
+  const auto outcomes = Outcomes("operator:am-self", "console.refused");
+  ASSERT_GE(outcomes.size(), before + 5);
+  EXPECT_EQ(outcomes[before + 4], "refused:invalid_request:/v1/contracts");
 }
 
 // A console read while the node is halted is refused and recorded, as over the API.
