@@ -119,7 +119,11 @@ code=$(eval "${curls[1]} -o /dev/null -w '%{http_code}'")
 [ "$code" = 503 ] && ok || fail "lookup while halted gave $code"
 code=$(eval "${curls[0]} -o /dev/null -w '%{http_code}'")
 [ "$code" = 503 ] && ok || fail "notification while halted gave $code"
-"$bin" resume --data "$tmp/demo" > /dev/null && ok || fail "resume"
+"$bin" resume --data "$tmp/demo" > "$tmp/resume.out" && ok || fail "resume"
+# The reason is shown when the halt is lifted; the log holds only its keyed hash.
+grep -q 'demo smoke test' "$tmp/resume.out" && ok || fail "resume did not show the reason: $(cat "$tmp/resume.out")"
+"$bin" audit search --data "$tmp/demo" --action node.halt | grep -q 'demo smoke test' \
+  && fail "the halt reason is in the log" || ok
 code=$(eval "${curls[1]} -o /dev/null -w '%{http_code}'")
 [ "$code" = 200 ] && ok || fail "lookup after resume gave $code"
 

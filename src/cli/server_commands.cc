@@ -237,10 +237,14 @@ int RunResume(const std::vector<std::string>& argv, Io& io) {
   if (!data) return kExitUsage;
   auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "resume", node.status());
+  auto reason = (*node)->registry->HaltReason();
   Status st = (*node)->registry->Resume((*node)->actor);
   if (!st.ok()) return Fail(io, "resume", st);
   (void)SealLog(**node);
-  io.out << "作動停止を解除しました / resumed\n";
+  io.out << "作動停止を解除しました / resumed";
+  // The reason the halt was made for, to write down with the review of the halt.
+  if (reason.ok() && !reason->empty()) io.out << "（停止の理由 / the halt's reason: " << *reason << "）";
+  io.out << "\n";
   return kExitOk;
 }
 

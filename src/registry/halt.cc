@@ -11,6 +11,9 @@
 namespace kakunin::registry {
 namespace {
 constexpr char kHaltedKey[] = "halted_since";
+// The reason as written, while the node is halted: in the database (not the log), shown by
+// `kakunin resume` when it lifts the halt.
+constexpr char kHaltReasonKey[] = "halted_reason";
 }  // namespace
 
 Status Registry::CheckRunning(store::RegistryTxn& txn) const {
@@ -42,6 +45,7 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (halted) return Status::FailedPrecondition("the node is already halted");
     KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltedKey, std::to_string(clock_->NowMicros())));
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltReasonKey, reason));
     audit::AuditEntry e;
     e.actor = actor.id;
     e.terminal = actor.terminal;
@@ -52,11 +56,17 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
   });
 }
 
+Result<std::string> Registry::HaltReason() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reason, store_->GetMeta(kHaltReasonKey));
+  return reason.value_or("");
+}
+
 Status Registry::Resume(const Actor& actor) {
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (!halted) return Status::FailedPrecondition("the node is not halted");
     KAKUNIN_RETURN_IF_ERROR(txn.DeleteMeta(kHaltedKey));
+    KAKUNIN_RETURN_IF_ERROR(txn.DeleteMeta(kHaltReasonKey));
     audit::AuditEntry e;
     e.actor = actor.id;
     e.terminal = actor.terminal;

@@ -294,6 +294,22 @@ TEST_F(RegistersTest, NobodyRecordsTheirOwnTraining) {
   auto recorded = LogEntries("register.training.record");
   ASSERT_EQ(recorded.size(), 2u);
   EXPECT_EQ(recorded[0].outcome.rfind("refused:not_permitted", 0), 0u) << recorded[0].outcome;
+  // One recorded before the rule by its own attendee does not count (a later review).
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) {
+                    store::TrainingRow t;
+                    t.held_on = "2026-05-10";
+                    t.kind = "operator";
+                    t.title = "操作者研修";
+                    t.recorded_by = "op1";
+                    t.attendees = {"op1"};
+                    return txn.InsertTraining(t).status();
+                  })
+                  .ok());
+  EXPECT_EQ(operators_
+                ->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20", "2027-03-31")
+                .reason(),
+            "training_required");
 }
 
 TEST_F(RegistersTest, WithoutTheTrainingRuleANominationNeedsNoTraining) {

@@ -84,7 +84,7 @@ class RegisterWriter {
   // What the operator register's rules ask, read in the transaction that relies on them:
   // whether `operator_id` attended a training of `kind` held between `from` and `to`
   // (YYYY-MM-DD, both included), of a training not recorded by `not_recorded_by` ("": by
-  // anyone)…
+  // anyone) nor by the attendee themselves…
   virtual Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
                                         const std::string& from, const std::string& to,
                                         const std::string& not_recorded_by) = 0;

@@ -847,8 +847,6 @@ TEST_F(ConsoleTest, AnActorWhoseRightsWereTakenMeanwhileActsOnNothing) {
             "not_permitted");
 }
 
-// Review: a manager refused by the use cases on the console (acting on themselves) left no
-// trace; every refusal of a signed-in operator is recorded.
 // Review: an operator id, name or unit is written into the log and the answers as given; one
 // holding a resident's code or number was accepted. Refused, and not echoed.
 TEST_F(ConsoleTest, AnOperatorsIdNameAndUnitHoldNoResidentNumber) {
@@ -862,8 +860,12 @@ TEST_F(ConsoleTest, AnOperatorsIdNameAndUnitHoldNoResidentNumber) {
     EXPECT_EQ(made.status().message().find("777777777712"), std::string::npos);
   }
   EXPECT_TRUE(desk().Create(s.access, "e20261234", "試験", "県民課").ok());
+  // An account made before the rule keeps working: the id is still a valid one everywhere else.
+  EXPECT_TRUE(registry::IsValidOperatorId("staff1234567890"));
 }
 
+// Review: a manager refused by the use cases on the console (acting on themselves) left no
+// trace; every refusal of a signed-in operator is recorded.
 TEST_F(ConsoleTest, AManagersSelfServiceIsRefusedAndRecorded) {
   Staff& staff = TheStaff();
   auto made = desk().Create(staff.access, "am-self", "試験", "");

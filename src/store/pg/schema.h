@@ -618,7 +618,7 @@ inline constexpr char kListTrainingAttendees[] =
 inline constexpr char kAttendedTraining[] =
     "SELECT count(*) FROM training_attendees a JOIN trainings t ON t.id = a.training_id "
     "WHERE a.operator_id = $1 AND t.kind = $2 AND t.held_on BETWEEN $3 AND $4 "
-    "AND t.recorded_by <> $5";
+    "AND t.recorded_by <> $5 AND t.recorded_by <> a.operator_id";
 inline constexpr char kInsertContract[] =
     "INSERT INTO contracts (company, work, valid_from, valid_to, subcontracting, approved_on, "
     "pledge_received_on, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
