@@ -772,6 +772,13 @@ http::Response Service::Handle(const Request& req) {
   auto client = gateway_->Authenticate(req.client_spki_sha256, req.remote_address, asked.codes,
                                        asked.purpose);
   if (!client.ok()) return fail(client.status());
+  // A registered system calling a route that is not there, or with another method, is refused
+  // and recorded like any other malformed call (found in review: only the access log had it).
+  if (match.route == Route::kUnknown || req.method != MethodOf(match.route)) {
+    Status recorded = gateway_->RecordInvalidRequest(
+        registry::Caller::ForClient(*client, req.remote_address), "client.refused", "");
+    if (!recorded.ok()) return fail(recorded);
+  }
   if (match.route == Route::kUnknown) return Problem(ApiError::kRouteNotFound, rid);
   if (req.method != MethodOf(match.route)) {
     Response r = Problem(ApiError::kMethodNotAllowed, rid);
