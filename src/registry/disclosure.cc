@@ -786,7 +786,23 @@ Result<std::vector<Printout>> DisclosureDesk::Printouts(const OperatorView& op,
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
   e.result_count = static_cast<int64_t>(out.size());
   e.outcome = "done";
-  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  // The reader as the recording transaction sees them (a suspension or a role withdrawn while
+  // the request was on its way refuses it: review finding).
+  const std::string id = op.row.operator_id;
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
+    const bool holds = std::find(held.begin(), held.end(), "security_manager") != held.end() ||
+                       std::find(held.begin(), held.end(), "auditor") != held.end();
+    if (!row || row->status != "active" || !holds) {
+      return Status::PermissionDenied("only security managers and auditors read the printout "
+                                      "register")
+          .WithReason("not_permitted");
+    }
+    return Status::Ok();
+  });
+  if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, kAction, "", st);
+  KAKUNIN_RETURN_IF_ERROR(st);
   return out;
 }
 

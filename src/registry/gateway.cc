@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "auth/sessions.h"
+#include "registry/registers.h"
 #include "core/bytes.h"
 #include "crypto/sha256.h"
 #include "domain/local_gov_code.h"
@@ -26,8 +27,10 @@ bool IsLowerHex64(std::string_view s) {
          });
 }
 
+// A client's name: text, and no resident's code or number in it (it is listed and logged).
 bool IsPlainText(std::string_view s, size_t max) {
-  return !s.empty() && s.size() <= max && text::CheckText(s) == text::TextCheck::kOk;
+  return !s.empty() && s.size() <= max && text::CheckText(s) == text::TextCheck::kOk &&
+         !HoldsResidentNumber(s);
 }
 
 std::vector<std::string> SplitPurposes(const std::string& joined) {

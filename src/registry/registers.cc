@@ -161,12 +161,37 @@ Status RegisterDesk::Refuse(const Actor& actor, const char* action, Status why) 
   return why;
 }
 
-Status RegisterDesk::RecordRead(const Actor& actor, const char* action, int64_t count) const {
+namespace {
+
+// The actor as the transaction `txn` sees them: still active and holding one of `roles` (a
+// suspension or a role taken away since the request was read counts).
+Status StillHolds(store::RegistryTxn& txn, const std::string& id,
+                  const std::vector<std::string>& roles) {
+  KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+  KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
+  OperatorView now;
+  if (row) now.row = std::move(*row);
+  now.roles = std::move(held);
+  if (!row || !now.active() || !HasAny(now, roles)) {
+    return NotPermitted("only an active " + RolesText(roles) + " does this");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RegisterDesk::RecordRead(const OperatorView& op, const Actor& actor, const char* action,
+                                int64_t count, const std::vector<std::string>& roles) const {
   audit::AuditEntry e = detail::ReadEntry(actor, action, "");
   e.result_count = count;
   e.outcome = "done";
-  // A read that cannot be recorded is not answered (DESIGN §5).
-  return registry_->Record(std::move(e));
+  // A read that cannot be recorded is not answered (DESIGN §5); nor one whose reader lost the
+  // right to it while it was on its way (a later review: only the changes checked again).
+  const std::string id = op.row.operator_id;
+  Status st = registry_->RecordWith(
+      std::move(e), [&](store::RegistryTxn& txn) { return StillHolds(txn, id, roles); });
+  if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, action, st);
+  return st;
 }
 
 Status RegisterDesk::RecordChange(
@@ -177,16 +202,7 @@ Status RegisterDesk::RecordChange(
   const std::string id = op.row.operator_id;
   Status st = registry_->RecordCompleted(
       std::move(e), [&](store::RegistryTxn& txn, audit::AuditEntry& entry) -> Status {
-        // The actor as this transaction sees them: a suspension or a role taken away since the
-        // request was read counts.
-        KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
-        KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
-        OperatorView now;
-        if (row) now.row = std::move(*row);
-        now.roles = std::move(held);
-        if (!row || !now.active() || !HasAny(now, roles)) {
-          return NotPermitted("only an active " + RolesText(roles) + " does this");
-        }
+        KAKUNIN_RETURN_IF_ERROR(StillHolds(txn, id, roles));
         return write(txn, entry);
       });
   if (st.ok()) return st;
@@ -278,7 +294,8 @@ Result<std::vector<Training>> RegisterDesk::Trainings(const OperatorView& op,
     out.push_back(Training{r.id, r.held_on, r.kind, r.title, std::move(r.attendees),
                            r.recorded_at, r.recorded_by});
   }
-  KAKUNIN_RETURN_IF_ERROR(RecordRead(actor, kTrainingList, static_cast<int64_t>(out.size())));
+  KAKUNIN_RETURN_IF_ERROR(RecordRead(op, actor, kTrainingList, static_cast<int64_t>(out.size()),
+                                     kTrainingReaders));
   return out;
 }
 
@@ -402,7 +419,8 @@ Result<std::vector<Contract>> RegisterDesk::Contracts(const OperatorView& op,
     for (const auto& w : r.workers) c.workers.push_back({w.operator_id, w.added_at, w.added_by});
     out.push_back(std::move(c));
   }
-  KAKUNIN_RETURN_IF_ERROR(RecordRead(actor, kContractList, static_cast<int64_t>(out.size())));
+  KAKUNIN_RETURN_IF_ERROR(RecordRead(op, actor, kContractList, static_cast<int64_t>(out.size()),
+                                     kContractReaders));
   return out;
 }
 
@@ -479,7 +497,8 @@ Result<std::vector<Review>> RegisterDesk::Reviews(const OperatorView& op,
     out.push_back(Review{r.id, r.kind, r.period_from, r.period_to, r.conducted_on, r.result,
                          std::move(r.summary), r.recorded_at, r.recorded_by});
   }
-  KAKUNIN_RETURN_IF_ERROR(RecordRead(actor, kReviewList, static_cast<int64_t>(out.size())));
+  KAKUNIN_RETURN_IF_ERROR(RecordRead(op, actor, kReviewList, static_cast<int64_t>(out.size()),
+                                     kReviewReaders));
   return out;
 }
 

@@ -151,7 +151,8 @@ class RegisterDesk {
  private:
   Status Refuse(const Actor& actor, const char* action, Status why) const;
   // Records a read (`count` rows answered) or refuses it.
-  Status RecordRead(const Actor& actor, const char* action, int64_t count) const;
+  Status RecordRead(const OperatorView& op, const Actor& actor, const char* action, int64_t count,
+                    const std::vector<std::string>& roles) const;
   // The change `write` with its entry, after the actor's rights are checked again in the same
   // transaction; a refusal on the way is recorded.
   Status RecordChange(const OperatorView& op, const Actor& actor, const char* action,

@@ -242,6 +242,12 @@ TEST_F(RegistersTest, AChangeIsCheckedAgainInTheRecordingTransaction) {
   EXPECT_EQ(CountTrainings(), 0u);
   EXPECT_EQ(Outcomes("register.training.record"),
             std::vector<std::string>{"refused:not_permitted"});
+  // A read too (a later review: only the changes were checked again).
+  auto list = desk_->Trainings(sm, As("sm"));
+  EXPECT_EQ(list.status().reason(), "not_permitted");
+  EXPECT_EQ(Outcomes("register.training.list"),
+            std::vector<std::string>{"refused:not_permitted"});
+  EXPECT_EQ(desk_->Reviews(sm, As("sm")).status().reason(), "not_permitted");
 }
 
 // 研修 each fiscal year (年度, April to March): a nomination needs an operator training the
