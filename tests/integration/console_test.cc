@@ -847,6 +847,35 @@ TEST_F(ConsoleTest, AnActorWhoseRightsWereTakenMeanwhileActsOnNothing) {
             "not_permitted");
 }
 
+// Review: a role request stayed approvable after its access manager was suspended or lost the
+// role; and another operator's card presented with an operator's password left no entry.
+TEST_F(ConsoleTest, AStaleRoleRequestAndAnotherOperatorsCardAreRefused) {
+  Staff& s = TheStaff();
+  ASSERT_TRUE(desk().Create(s.access, "stale-am", "申請者", "").ok());
+  auto am = desk().RequestRole(s.access, "stale-am", "access_manager");
+  ASSERT_TRUE(am.ok() && desk().ApproveRole(s.chief, *am).ok());
+  ASSERT_TRUE(desk().Create(s.access, "stale-target", "対象", "").ok());
+  auto pending = desk().RequestRole(Load("stale-am"), "stale-target", "operator");
+  ASSERT_TRUE(pending.ok());
+  ASSERT_TRUE(desk().SetStatus(s.access, "stale-am", "suspended").ok());
+  Status approved = desk().ApproveRole(s.chief, *pending);
+  EXPECT_EQ(approved.reason(), "stale_request") << approved.ToString();
+  EXPECT_FALSE(Load("stale-target").HasRole("operator"));
+  // Another operator's card with this operator's password: refused, and recorded.
+  ASSERT_TRUE(desk().Create(s.access, "card-owner", "所有者", "").ok());
+  crypto::ClientCertRequest req;
+  req.kind = crypto::ClientKind::kOperator;
+  req.name = "card-owner";
+  req.days = 30;
+  auto issued = w->IssueClientCert(req, "card-" + std::to_string(++w->certs));
+  ASSERT_TRUE(issued.ok());
+  ASSERT_TRUE(desk().BindCertificate(s.access, "card-owner", issued->spki).ok());
+  EXPECT_EQ(desk().CardPassed("stale-target", issued->spki, "test").code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(Outcomes("operator:stale-target", "session.second_factor"),
+            std::vector<std::string>{"refused:ic_card_of_another_operator"});
+}
+
 // Review: an operator id, name or unit is written into the log and the answers as given; one
 // holding a resident's code or number was accepted. Refused, and not echoed.
 TEST_F(ConsoleTest, AnOperatorsIdNameAndUnitHoldNoResidentNumber) {
