@@ -888,6 +888,17 @@ Status LinkOutbox::Acknowledge(int64_t up_to, int64_t forwarded, const Actor& ac
     KAKUNIN_ASSIGN_OR_RETURN(before, txn.GetMeta(kAcknowledgedKey));
     const int64_t previous = before ? std::strtoll(before->c_str(), nullptr, 10) : 0;
     if (up_to == previous && forwarded == 0) return Status::Ok();
+    // A national node acknowledging a number this node never gave out (after a restore without
+    // `link renumber`, say) would move the point past rows not yet made, and they would never
+    // be sent (found in review). Refused: the link stops and says why.
+    KAKUNIN_ASSIGN_OR_RETURN(highest, txn.HighestOutboxNumber());
+    if (up_to > highest) {
+      return Status::FailedPrecondition(
+                 "the national node acknowledged " + std::to_string(up_to) +
+                 " but this node never forwarded beyond " + std::to_string(highest) +
+                 " (a node restored from a backup: see docs/backup.md, kakunin link renumber)")
+          .WithReason("acknowledged_unsent");
+    }
     const int64_t now = clock_->NowMicros();
     KAKUNIN_ASSIGN_OR_RETURN(marked, txn.MarkDelivered(up_to, now));
     KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kAcknowledgedKey, std::to_string(up_to)));

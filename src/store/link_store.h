@@ -102,6 +102,11 @@ class LinkWriter {
     (void)before, (void)dry_run;
     return int64_t{0};  // a store without the link holds none
   }
+  // Prefecture node: the greatest outbox number this database ever gave out (or skipped to), 0
+  // if none — what an acknowledgement of the national node can at most name.
+  virtual Result<int64_t> HighestOutboxNumber() {
+    return Status::Unavailable("this store has no link");
+  }
   // Prefecture node, after a restore: the next outbox row is numbered at least `gap` above
   // every number this database ever gave out (numbers given out after the backup was taken
   // are unknown, and the national node may hold changes under them). Returns that next number.

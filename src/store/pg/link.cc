@@ -53,6 +53,11 @@ constexpr char kSkipOutboxNumbers[] =
     "SELECT setval(pg_get_serial_sequence('outbox', 'outbox_id'), "
     "nextval(pg_get_serial_sequence('outbox', 'outbox_id')) + $1) + 1";
 
+// The sequence's last value (NULL before its first use), or the rows themselves.
+constexpr char kHighestOutboxNumber[] =
+    "SELECT greatest(coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox', "
+    "'outbox_id')::regclass), 0), coalesce((SELECT max(outbox_id) FROM outbox), 0))";
+
 }  // namespace
 
 Result<std::vector<OutboxRow>> PgReader::OutboxAfter(int64_t after, int limit) {
@@ -112,6 +117,10 @@ Status PgTxn::SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) 
 
 Result<std::optional<std::string>> PgTxn::ReceivedChangeMac(int prefecture, int64_t sequence) {
   return QueryBytes(db_, kReceivedChangeMac, Params().Int(int64_t{prefecture}).Int(sequence));
+}
+
+Result<int64_t> PgTxn::HighestOutboxNumber() {
+  return db_->QueryInt(kHighestOutboxNumber, Params());
 }
 
 Result<int64_t> PgTxn::SkipOutboxNumbers(int64_t gap) {

@@ -56,6 +56,12 @@ constexpr char kSkipOutboxNumbers[] =
     "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(outbox_id), 0) FROM outbox)) "
     "+ ?1 WHERE name = 'outbox' RETURNING seq + 1";
 
+// The AUTOINCREMENT counter (every number given out, rows purged or not), or the rows
+// themselves when the counter has no row yet.
+constexpr char kHighestOutboxNumber[] =
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0), "
+    "coalesce((SELECT max(outbox_id) FROM outbox), 0))";
+
 Result<int64_t> Received(Db* db, int prefecture) {
   KAKUNIN_PREPARE(s, db, kReceivedSequence);
   s.Bind(1, int64_t{prefecture});
@@ -135,6 +141,16 @@ Result<std::optional<std::string>> SqliteTxn::ReceivedChangeMac(int prefecture, 
   return QueryOne<std::string>(
       db_, kReceivedChangeMac, [&](Stmt& s) { s.Bind(1, int64_t{prefecture}).Bind(2, sequence); },
       [](const Stmt& s) { return s.Blob(0); });
+}
+
+Result<int64_t> SqliteTxn::HighestOutboxNumber() {
+  KAKUNIN_PREPARE(s, db_, kHighestOutboxNumber);
+  Status st;
+  int64_t out = 0;
+  if (s.Step(&st)) out = s.Int(0);
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
 }
 
 Result<int64_t> SqliteTxn::SkipOutboxNumbers(int64_t gap) {

@@ -337,6 +337,7 @@ class PgTxn : public RegistryTxn {
   Status RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
                               int64_t at) override;
   Result<int64_t> SkipOutboxNumbers(int64_t gap) override;
+  Result<int64_t> HighestOutboxNumber() override;
 
   // --- bulk import progress (bulk.cc) ---
   Result<std::optional<ImportBatchRow>> ImportedBatch(int64_t run, int64_t batch) override;

@@ -207,6 +207,7 @@ class SqliteTxn final : public RegistryTxn {
   Status RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
                               int64_t at) override;
   Result<int64_t> SkipOutboxNumbers(int64_t gap) override;
+  Result<int64_t> HighestOutboxNumber() override;
 
   // --- operator register (operators.cc) ---
   Result<std::optional<OperatorRow>> FindOperator(const std::string& id) override;
