@@ -789,17 +789,8 @@ Result<std::vector<Printout>> DisclosureDesk::Printouts(const OperatorView& op,
   // The reader as the recording transaction sees them (a suspension or a role withdrawn while
   // the request was on its way refuses it: review finding).
   const std::string id = op.row.operator_id;
-  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
-    KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
-    const bool holds = std::find(held.begin(), held.end(), "security_manager") != held.end() ||
-                       std::find(held.begin(), held.end(), "auditor") != held.end();
-    if (!row || row->status != "active" || !holds) {
-      return Status::PermissionDenied("only security managers and auditors read the printout "
-                                      "register")
-          .WithReason("not_permitted");
-    }
-    return Status::Ok();
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) {
+    return StillHoldsOneOf(txn, id, {"security_manager", "auditor"});
   });
   if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, kAction, "", st);
   KAKUNIN_RETURN_IF_ERROR(st);

@@ -177,22 +177,27 @@ Status OperatorDesk::Write(audit::AuditEntry entry,
   });
 }
 
-Status OperatorDesk::WriteAs(const OperatorView& by, std::initializer_list<std::string_view> roles,
+Status StillHoldsOneOf(store::RegistryTxn& txn, const std::string& id,
+                       const std::vector<std::string>& roles) {
+  KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+  KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
+  const bool holds = std::any_of(roles.begin(), roles.end(), [&](const std::string& r) {
+    return std::find(held.begin(), held.end(), r) != held.end();
+  });
+  if (!row || row->status != "active" || !holds) {
+    return NotPermitted("the acting operator is no longer active or no longer holds the role");
+  }
+  return Status::Ok();
+}
+
+Status OperatorDesk::WriteAs(const OperatorView& by, const std::vector<std::string>& roles,
                              audit::AuditEntry entry,
                              const std::function<Status(store::RegistryTxn&)>& change) const {
   const std::string& id = by.row.operator_id;
   return Write(std::move(entry), [&](store::RegistryTxn& txn) -> Status {
-    // The acting operator as this transaction sees them (found in review: a chief whose role
-    // was withdrawn, or who was suspended, while their request was on its way still acted).
-    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
-    KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
-    bool holds = false;
-    for (std::string_view r : roles) {
-      holds = holds || std::find(held.begin(), held.end(), r) != held.end();
-    }
-    if (!row || row->status != "active" || !holds) {
-      return NotPermitted("the acting operator's rights changed since the request began");
-    }
+    // Found in review: a chief whose role was withdrawn, or who was suspended, while their
+    // request was on its way still acted.
+    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, id, roles));
     return change(txn);
   });
 }

@@ -7,7 +7,6 @@
 // login) is an operation-log entry written with it in one transaction.
 
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +60,13 @@ struct Enrolled {
   std::string operator_id;
   std::string token;  // the one-time enrolment token (only its hash is stored)
 };
+
+// Operator `id` as `txn` sees them: OK if still active and holding one of `roles`, else
+// PermissionDenied (reason not_permitted). What every management action and register read checks
+// in its own transaction: a suspension or a withdrawal committed since the request loaded the
+// operator counts.
+Status StillHoldsOneOf(store::RegistryTxn& txn, const std::string& id,
+                       const std::vector<std::string>& roles);
 
 // The first day of the Japanese fiscal year (年度: April 1 to March 31) `day` falls in.
 Date FiscalYearStart(const Date& day);
@@ -225,7 +231,7 @@ class OperatorDesk {
   // Write, for a change or read made by operator `by` as one of `roles`: the transaction checks
   // first that `by` is still active and still holds one of them as it sees them — a suspension
   // or a withdrawal committed since the request loaded `by` refuses it (kPermissionDenied).
-  Status WriteAs(const OperatorView& by, std::initializer_list<std::string_view> roles,
+  Status WriteAs(const OperatorView& by, const std::vector<std::string>& roles,
                  audit::AuditEntry entry,
                  const std::function<Status(store::RegistryTxn&)>& change) const;
   Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id) const;

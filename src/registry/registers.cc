@@ -161,25 +161,6 @@ Status RegisterDesk::Refuse(const Actor& actor, const char* action, Status why) 
   return why;
 }
 
-namespace {
-
-// The actor as the transaction `txn` sees them: still active and holding one of `roles` (a
-// suspension or a role taken away since the request was read counts).
-Status StillHolds(store::RegistryTxn& txn, const std::string& id,
-                  const std::vector<std::string>& roles) {
-  KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
-  KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles(id));
-  OperatorView now;
-  if (row) now.row = std::move(*row);
-  now.roles = std::move(held);
-  if (!row || !now.active() || !HasAny(now, roles)) {
-    return NotPermitted("only an active " + RolesText(roles) + " does this");
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
 Status RegisterDesk::RecordRead(const OperatorView& op, const Actor& actor, const char* action,
                                 int64_t count, const std::vector<std::string>& roles) const {
   audit::AuditEntry e = detail::ReadEntry(actor, action, "");
@@ -189,7 +170,7 @@ Status RegisterDesk::RecordRead(const OperatorView& op, const Actor& actor, cons
   // right to it while it was on its way (a later review: only the changes checked again).
   const std::string id = op.row.operator_id;
   Status st = registry_->RecordWith(
-      std::move(e), [&](store::RegistryTxn& txn) { return StillHolds(txn, id, roles); });
+      std::move(e), [&](store::RegistryTxn& txn) { return StillHoldsOneOf(txn, id, roles); });
   if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, action, st);
   return st;
 }
@@ -202,7 +183,7 @@ Status RegisterDesk::RecordChange(
   const std::string id = op.row.operator_id;
   Status st = registry_->RecordCompleted(
       std::move(e), [&](store::RegistryTxn& txn, audit::AuditEntry& entry) -> Status {
-        KAKUNIN_RETURN_IF_ERROR(StillHolds(txn, id, roles));
+        KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, id, roles));
         return write(txn, entry);
       });
   if (st.ok()) return st;

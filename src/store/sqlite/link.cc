@@ -144,13 +144,10 @@ Result<std::optional<std::string>> SqliteTxn::ReceivedChangeMac(int prefecture, 
 }
 
 Result<int64_t> SqliteTxn::HighestOutboxNumber() {
-  KAKUNIN_PREPARE(s, db_, kHighestOutboxNumber);
-  Status st;
-  int64_t out = 0;
-  if (s.Step(&st)) out = s.Int(0);
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  KAKUNIN_ASSIGN_OR_RETURN(
+      n, QueryOne<int64_t>(db_, kHighestOutboxNumber, [](Stmt&) {},
+                           [](const Stmt& s) { return s.Int(0); }));
+  return n.value_or(0);
 }
 
 Result<int64_t> SqliteTxn::SkipOutboxNumbers(int64_t gap) {
