@@ -39,6 +39,8 @@ const std::vector<ConsoleRule> kRules = {
     {"POST", "/v1/session/webauthn/verify", false, true, {}, false},
     {"GET", "/v1/session", false, true, {}, false},
     {"POST", "/v1/session/logout", false, true, {}, false},
+    // The holder confirms an IC card an access manager bound to them (any active operator).
+    {"POST", "/v1/session/certificate", false, false, {}, false},
     // Enrolment from the one-time link.
     {"POST", "/v1/enrolment/options", true, false, {}, false},
     {"POST", "/v1/enrolment/finish", true, false, {}, false},
@@ -54,7 +56,20 @@ const std::vector<ConsoleRule> kRules = {
     {"POST", "/v1/operators/{id}/enrolment", false, false, {"security_chief"}, false},
     {"POST", "/v1/operators/{id}/status", false, false, {"access_manager"}, false},
     {"POST", "/v1/operators/{id}/role-requests", false, false, {"access_manager"}, false},
+    {"GET",
+     "/v1/operators/{id}/roles",
+     false,
+     false,
+     {"security_chief", "access_manager", "auditor"},
+     false},
+    {"GET",
+     "/v1/role-requests",
+     false,
+     false,
+     {"security_chief", "access_manager", "auditor"},
+     false},
     {"POST", "/v1/role-requests/{n}/approve", false, false, {"security_chief"}, false},
+    {"POST", "/v1/role-requests/{n}/reject", false, false, {"security_chief"}, false},
     {"POST", "/v1/operators/{id}/nominations", false, false, {"security_manager"}, false},
     {"POST", "/v1/operators/{id}/certificates", false, false, {"access_manager"}, false},
     // Taking rights back: a nomination ended early, a role withdrawn, a lost card revoked.
@@ -374,6 +389,21 @@ class ConsoleService::Impl {
       return AssertionVerify(req, *session, who, terminal);
     }
     if (route == "/v1/session") return SessionInfo(*session, who);
+    if (route == "/v1/session/certificate") {
+      // Only in a session made active with the operator's own authenticator, on a connection
+      // presenting the card: the holder shows both. (A session made active with a card holds only
+      // with that card, so it never reaches here with another.)
+      if (!session->card_spki.empty() || req.client_spki_sha256.empty()) {
+        (void)desk_->RecordRefusal(who.row.operator_id, "operator.certificate.confirm",
+                                   "ic_card_not_pending", terminal);
+        return Problem(ApiError::kConflict, rid,
+                       "sign in with your authenticator and present the IC card to confirm");
+      }
+      Status st = desk_->ConfirmCard(who.row.operator_id, req.client_spki_sha256, terminal);
+      if (!st.ok()) return Problem(FromStatus(st), rid, st.message());
+      return JsonResponse("{\"operator_id\":" + Str(who.row.operator_id) +
+                          ",\"status\":\"confirmed\"}");
+    }
     if (route == "/v1/session/logout") {
       sessions_.Erase(session->token);
       (void)desk_->RecordSession(who.row.operator_id, "session.logout", terminal);
@@ -998,13 +1028,43 @@ class ConsoleService::Impl {
       if (!n.ok()) return fail(n.status());
       return JsonResponse("{\"request_id\":" + std::to_string(*n) + "}", 201);
     }
-    if (route == "/v1/role-requests/{n}/approve") {
+    if (route == "/v1/operators/{id}/roles") {
+      auto rows = desk_->RoleGrants(who, params[0], terminal);
+      if (!rows.ok()) return fail(rows.status());
+      std::string o = "{\"operator_id\":" + Str(params[0]) + ",\"grants\":[";
+      for (size_t i = 0; i < rows->size(); ++i) {
+        const registry::RoleGrantView& g = (*rows)[i];
+        o += (i ? "," : "") + std::string("{\"role\":") + Str(g.role) +
+             ",\"granted_at\":" + Str(JstIsoTime(g.granted_at)) +
+             ",\"approved_by\":" + Str(g.approved_by) + ",\"withdrawn_at\":" +
+             (g.withdrawn_at == 0 ? std::string("null") : Str(JstIsoTime(g.withdrawn_at))) +
+             ",\"withdrawn_by\":" +
+             (g.withdrawn_at == 0 ? std::string("null") : Str(g.withdrawn_by)) + "}";
+      }
+      return JsonResponse(o + "]}");
+    }
+    if (route == "/v1/role-requests") {
+      auto rows = desk_->PendingRoleRequests(who, terminal);
+      if (!rows.ok()) return fail(rows.status());
+      std::string o = "{\"role_requests\":[";
+      for (size_t i = 0; i < rows->size(); ++i) {
+        const registry::RoleRequestView& r = (*rows)[i];
+        o += (i ? "," : "") + std::string("{\"request_id\":") + std::to_string(r.request_id) +
+             ",\"operator_id\":" + Str(r.operator_id) + ",\"role\":" + Str(r.role) +
+             ",\"requested_by\":" + Str(r.requested_by) +
+             ",\"requested_at\":" + Str(JstIsoTime(r.requested_at)) + "}";
+      }
+      return JsonResponse(o + "]}");
+    }
+    if (route == "/v1/role-requests/{n}/approve" || route == "/v1/role-requests/{n}/reject") {
       char* end = nullptr;
       long long n = std::strtoll(params[0].c_str(), &end, 10);
       if (*end != '\0' || n <= 0) return fail(MalformedBody());
-      Status st = desk_->ApproveRole(who, n);
+      const bool approve = route == "/v1/role-requests/{n}/approve";
+      Status st = approve ? desk_->ApproveRole(who, n) : desk_->RejectRole(who, n);
       if (!st.ok()) return fail(st);
-      return JsonResponse("{\"request_id\":" + std::to_string(n) + ",\"status\":\"approved\"}");
+      return JsonResponse("{\"request_id\":" + std::to_string(n) + ",\"status\":" +
+                          (approve ? "\"approved\"}" : "\"rejected\"}"));
     }
     if (route == "/v1/operators/{id}/nominations") {
       auto f = Fields(req, {"purpose", "from", "to"});
@@ -1042,7 +1102,8 @@ class ConsoleService::Impl {
              ",\"created_at\":" + Str(JstIsoTime(c.created_at)) + ",\"revoked_at\":" +
              (c.revoked_at == 0 ? std::string("null") : Str(JstIsoTime(c.revoked_at))) +
              ",\"revoked_by\":" + (c.revoked_at == 0 ? std::string("null") : Str(c.revoked_by)) +
-             "}";
+             ",\"confirmed\":" +
+             (c.kind != "certificate" || c.confirmed_at != 0 ? "true" : "false") + "}";
       }
       return JsonResponse(o + "]}");
     }

@@ -224,11 +224,13 @@ Result<std::optional<OperatorView>> OperatorDesk::Load(store::RegistryReader& re
   return std::optional<OperatorView>(std::move(v));
 }
 
-Result<Enrolled> OperatorDesk::NewEnrolment(store::RegistryTxn& txn, const std::string& id) const {
+Result<Enrolled> OperatorDesk::NewEnrolment(store::RegistryTxn& txn, const std::string& id,
+                                           const std::string& issued_by) const {
   Enrolled e{id, auth::RandomToken()};
   store::EnrolmentRow row;
   row.token_hash = TokenHash(e.token);
   row.operator_id = id;
+  row.issued_by = issued_by;
   row.expires_at = clock_->NowMicros() + kEnrolmentLifetime;
   KAKUNIN_RETURN_IF_ERROR(txn.InsertEnrolment(row));
   return e;
@@ -266,7 +268,7 @@ Result<std::vector<Enrolled>> OperatorDesk::Bootstrap(const std::string& chief_i
       row.created_by = actor;
       KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
       KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, now, "bootstrap"));
-      auto enrolled = NewEnrolment(txn, id);
+      auto enrolled = NewEnrolment(txn, id, "host");
       if (!enrolled.ok()) return enrolled.status();
       out.push_back(*enrolled);
     }
@@ -331,7 +333,8 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
       KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
       bool revoked_by_issuer = false;
       for (const auto& c : creds) {
-        if (c.revoked_at == 0) {
+        // A card never confirmed by its holder has never been a means of signing in.
+        if (c.revoked_at == 0 && !(c.kind == "certificate" && c.confirmed_at == 0)) {
           return Status::FailedPrecondition(
               "the operator has enrolled already and has a card or authenticator in use: revoke "
               "it first (POST /v1/operators/{id}/credentials/revoke)");
@@ -350,7 +353,7 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
       }
     }
     KAKUNIN_RETURN_IF_ERROR(txn.RevokeEnrolments(id, clock_->NowMicros()));
-    auto enrolled = NewEnrolment(txn, id);
+    auto enrolled = NewEnrolment(txn, id, by.row.operator_id);
     if (!enrolled.ok()) return enrolled.status();
     out = *enrolled;
     return Status::Ok();
@@ -480,7 +483,7 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
     }
     auto fresh = txn.ApproveRoleRequest(request_id, by.row.operator_id, clock_->NowMicros());
     if (!fresh.ok()) return fresh.status();
-    if (!*fresh) return Status::FailedPrecondition("the request was already approved");
+    if (!*fresh) return Status::FailedPrecondition("the request was already decided");
     return txn.InsertRole((*req)->operator_id, (*req)->role, clock_->NowMicros(),
                           by.row.operator_id);
   });
@@ -489,6 +492,70 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
         RecordRuleRefusal(by, "operator.role.grant", conditions, "contract_required"));
   }
   return st;
+}
+
+Status OperatorDesk::RejectRole(const OperatorView& by, int64_t request_id) const {
+  if (!by.active() || !by.HasRole("security_chief")) {
+    return NotPermitted("only a security chief decides role requests");
+  }
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.role.reject");
+  e.conditions = "request=" + std::to_string(request_id);
+  return WriteAs(by, {"security_chief"}, std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(req, txn.FindRoleRequest(request_id));
+    if (!req) return Status::NotFound("no such role request");
+    if (req->requested_by == by.row.operator_id || req->operator_id == by.row.operator_id) {
+      return NotPermitted("nobody decides their own request or a role for themselves");
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(
+        fresh, txn.RejectRoleRequest(request_id, by.row.operator_id, clock_->NowMicros()));
+    if (!fresh) return Status::FailedPrecondition("the request was already decided");
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<RoleGrantView>> OperatorDesk::RoleGrants(const OperatorView& by,
+                                                            const std::string& id,
+                                                            const std::string& terminal) const {
+  const std::vector<std::string> roles = {"security_chief", "access_manager", "auditor"};
+  if (!by.active() || std::none_of(roles.begin(), roles.end(),
+                                   [&](const std::string& r) { return by.HasRole(r); })) {
+    return NotPermitted("only security chiefs, access managers and auditors read role grants");
+  }
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.roles");
+  e.conditions = "operator=" + id;
+  KAKUNIN_RETURN_IF_ERROR(WriteAs(by, roles, std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    return row ? Status::Ok() : Status::NotFound("no such operator");
+  }));
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->RoleGrants(id));
+  std::vector<RoleGrantView> out;
+  for (const auto& g : rows) {
+    out.push_back({g.role, g.granted_at, g.approved_by, g.withdrawn_at, g.withdrawn_by});
+  }
+  return out;
+}
+
+Result<std::vector<RoleRequestView>> OperatorDesk::PendingRoleRequests(
+    const OperatorView& by, const std::string& terminal) const {
+  const std::vector<std::string> roles = {"security_chief", "access_manager", "auditor"};
+  if (!by.active() || std::none_of(roles.begin(), roles.end(),
+                                   [&](const std::string& r) { return by.HasRole(r); })) {
+    return NotPermitted("only security chiefs, access managers and auditors read role requests");
+  }
+  audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.role.requests");
+  KAKUNIN_RETURN_IF_ERROR(WriteAs(by, roles, std::move(e), [&](store::RegistryTxn&) {
+    return Status::Ok();
+  }));
+  // Read after the entry is durable, from a snapshot of its own (the register holds no personal
+  // data of residents; a request decided meanwhile may still show as pending).
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->PendingRoleRequests());
+  std::vector<RoleRequestView> out;
+  for (const auto& r : rows) {
+    out.push_back({r.request_id, r.operator_id, r.role, r.requested_by, r.requested_at});
+  }
+  return out;
 }
 
 Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
@@ -705,7 +772,8 @@ Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
         if (!row) return Status::NotFound("no such operator");
         KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
         for (const auto& c : creds) {
-          out.push_back({c.kind, CredentialName(c), c.created_at, c.revoked_at, c.revoked_by});
+          out.push_back({c.kind, CredentialName(c), c.created_at, c.revoked_at, c.revoked_by,
+                         c.confirmed_at});
         }
         return Status::Ok();
       }));
@@ -851,6 +919,7 @@ Status OperatorDesk::FinishEnrolment(const std::string& token, const std::string
     c.public_key = credential.public_key;
     c.sign_count = credential.sign_count;
     c.created_at = clock_->NowMicros();
+    c.confirmed_at = c.created_at;  // made by its holder, with the one-time link
     return txn.InsertCredential(c);
   });
 }
@@ -1004,6 +1073,13 @@ Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
         RecordRefusal(id, "session.second_factor", "ic_card_revoked", terminal));
     return not_theirs;
   }
+  if ((*card)->confirmed_at == 0) {
+    // Bound by an access manager, never confirmed by its holder: no second factor yet (else
+    // whoever bound it, holding the card and the password, would be the operator).
+    KAKUNIN_RETURN_IF_ERROR(
+        RecordRefusal(id, "session.second_factor", "ic_card_unconfirmed", terminal));
+    return not_theirs;
+  }
   // Bound before the client register was checked at binding: still never a second factor.
   auto client = (*reader)->FindClient(spki);
   if (!client.ok()) return client.status();
@@ -1029,6 +1105,33 @@ Status OperatorDesk::CardPassed(const std::string& id, const std::string& spki,
         RecordRefusal(id, "session.second_factor", std::string(st.reason()), terminal));
   }
   if (st.reason() == "ic_card_revoked") return not_theirs;
+  return st;
+}
+
+Status OperatorDesk::ConfirmCard(const std::string& id, const std::string& spki,
+                                 const std::string& terminal) const {
+  const Status refused =
+      Status::FailedPrecondition("no IC card of this operator waits for confirmation")
+          .WithReason("ic_card_not_pending");
+  audit::AuditEntry e = Entry("operator:" + id, terminal, "operator.certificate.confirm");
+  e.conditions = "spki=" + (IsLowerHex64(spki) ? spki : std::string("(none)"));
+  Status st = IsLowerHex64(spki) ? Status::Ok() : refused;
+  if (st.ok()) {
+    st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+      KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+      if (!row || row->status != "active") {
+        return Status::PermissionDenied("the operator is not active").WithReason("not_active");
+      }
+      KAKUNIN_ASSIGN_OR_RETURN(client, txn.IsClientKey(spki));
+      if (client) return refused;
+      KAKUNIN_ASSIGN_OR_RETURN(done, txn.ConfirmCredential(spki, id, clock_->NowMicros()));
+      return done ? Status::Ok() : refused;
+    });
+  }
+  if (st.reason() == "ic_card_not_pending") {
+    KAKUNIN_RETURN_IF_ERROR(
+        RecordRefusal(id, "operator.certificate.confirm", "ic_card_not_pending", terminal));
+  }
   return st;
 }
 

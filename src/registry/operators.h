@@ -54,6 +54,25 @@ struct CredentialView {
   int64_t created_at = 0;
   int64_t revoked_at = 0;
   std::string revoked_by;
+  int64_t confirmed_at = 0;  // an IC card: 0 until its holder confirms it
+};
+
+// One grant of a role, as the register keeps it (withdrawn_at 0 while held).
+struct RoleGrantView {
+  std::string role;
+  int64_t granted_at = 0;
+  std::string approved_by;
+  int64_t withdrawn_at = 0;
+  std::string withdrawn_by;
+};
+
+// A role request no security chief has decided yet.
+struct RoleRequestView {
+  int64_t request_id = 0;
+  std::string operator_id;
+  std::string role;
+  std::string requested_by;
+  int64_t requested_at = 0;
 };
 
 struct Enrolled {
@@ -141,6 +160,17 @@ class OperatorDesk {
   // The contractor role (委託先) only for someone listed as a worker of a contract in force today
   // (registry/registers.h): kFailedPrecondition (reason contract_required, recorded) otherwise.
   Status ApproveRole(const OperatorView& by, int64_t request_id) const;
+  // A security chief turns a request down (the same who-decides rules as ApproveRole): it is
+  // decided and never approved later. kFailedPrecondition if it was decided already.
+  Status RejectRole(const OperatorView& by, int64_t request_id) const;
+  // Every grant of a role to `id`, withdrawn ones included, oldest first: recorded
+  // (operator.roles). Security chiefs, access managers, auditors.
+  Result<std::vector<RoleGrantView>> RoleGrants(const OperatorView& by, const std::string& id,
+                                                const std::string& terminal) const;
+  // The requests no security chief has decided yet, oldest first: recorded
+  // (operator.role.requests). Security chiefs, access managers, auditors.
+  Result<std::vector<RoleRequestView>> PendingRoleRequests(const OperatorView& by,
+                                                           const std::string& terminal) const;
   // Only an active holder of the operator role, and (RequireTraining) only one who attended an
   // operator training this fiscal year: kFailedPrecondition (reason training_required,
   // recorded) otherwise.
@@ -148,6 +178,9 @@ class OperatorDesk {
                   const std::string& from, const std::string& to) const;
   // An IC card: the SHA-256 of its certificate's SPKI (64 hex digits). A key registered as a
   // system client (revoked or not) is refused: a system's certificate is never a person's card.
+  // The card is bound waiting for its holder: it is no second factor until ConfirmCard (an access
+  // manager could otherwise bind their own card to someone else's account and, with its
+  // password, sign in as them).
   Status BindCertificate(const OperatorView& by, const std::string& id,
                          const std::string& spki_sha256) const;
 
@@ -213,6 +246,12 @@ class OperatorDesk {
   // a contractor's worker without a contract in force: reason contract_required, recorded).
   Status CardPassed(const std::string& id, const std::string& spki_sha256,
                     const std::string& terminal) const;
+  // The holder confirms an IC card bound to them: `spki_sha256` is the card presented on the
+  // connection of a session the operator made active with their own WebAuthn authenticator (the
+  // console checks that). kFailedPrecondition (reason ic_card_not_pending, recorded) unless it is a
+  // card bound to `id`, waiting for confirmation, not revoked and not a system client's key.
+  Status ConfirmCard(const std::string& id, const std::string& spki_sha256,
+                     const std::string& terminal) const;
   // A refused request of a signed-in operator on the console: recorded.
   Status RecordRefusal(const std::string& id, const char* action, const std::string& why,
                        const std::string& terminal) const;
@@ -234,7 +273,8 @@ class OperatorDesk {
   Status WriteAs(const OperatorView& by, const std::vector<std::string>& roles,
                  audit::AuditEntry entry,
                  const std::function<Status(store::RegistryTxn&)>& change) const;
-  Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id) const;
+  Result<Enrolled> NewEnrolment(store::RegistryTxn& txn, const std::string& id,
+                                const std::string& issued_by) const;
   // A change refused by a rule of the registers (training_required, contract_required): recorded.
   Status RecordRuleRefusal(const OperatorView& by, const char* action,
                            const std::string& conditions, const char* reason,

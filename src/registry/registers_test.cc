@@ -503,6 +503,7 @@ TEST_F(RegistersTest, AContractorsWorkerReadsNothingAndSignsInOnlyWhileTheirCont
                     card.credential_id = kCard;
                     card.operator_id = "worker";
                     card.kind = "certificate";
+                    card.confirmed_at = 1;  // confirmed by its holder
                     KAKUNIN_RETURN_IF_ERROR(txn.InsertCredential(card));
                     store::NominationRow nom;
                     nom.operator_id = "worker";

@@ -26,6 +26,15 @@ struct OperatorRow {
   std::string created_by;
 };
 
+// One grant of a role (操作者一覧表): a role granted again after its withdrawal is a row of its own.
+struct RoleGrantRow {
+  std::string role;
+  int64_t granted_at = 0;
+  std::string approved_by;  // the security chief; "bootstrap" for the first two
+  int64_t withdrawn_at = 0;  // 0 while held
+  std::string withdrawn_by;
+};
+
 struct RoleRequestRow {
   int64_t request_id = 0;
   std::string operator_id;
@@ -34,6 +43,8 @@ struct RoleRequestRow {
   int64_t requested_at = 0;
   std::string approved_by;  // "" while pending
   int64_t approved_at = 0;
+  std::string rejected_by;  // "" unless a security chief turned it down
+  int64_t rejected_at = 0;
 };
 
 struct NominationRow {
@@ -61,6 +72,10 @@ struct CredentialRow {
   // its id cannot be bound again. 0 / "" while in use.
   int64_t revoked_at = 0;
   std::string revoked_by;
+  // An IC card is a second factor only once its holder confirmed it (presented it in a session
+  // made active with their own authenticator): 0 until then. A WebAuthn credential is made by
+  // its holder at enrolment and is confirmed when stored.
+  int64_t confirmed_at = 0;
 };
 
 struct EnrolmentRow {
@@ -68,6 +83,7 @@ struct EnrolmentRow {
   std::string operator_id;
   int64_t expires_at = 0;
   int64_t used_at = 0;
+  std::string issued_by;  // the security chief's operator id; "host" (kakunin operator bootstrap)
 };
 
 // Reads of the operator register (see RegistryReader).
@@ -77,10 +93,14 @@ class OperatorReader {
   virtual Result<std::optional<OperatorRow>> FindOperator(const std::string& operator_id) = 0;
   virtual Result<std::vector<OperatorRow>> ListOperators() = 0;
   virtual Result<std::vector<std::string>> OperatorRoles(const std::string& operator_id) = 0;
+  // Every grant of a role to the operator, withdrawn ones included, oldest first.
+  virtual Result<std::vector<RoleGrantRow>> RoleGrants(const std::string& operator_id) = 0;
   virtual Result<std::vector<NominationRow>> Nominations(const std::string& operator_id) = 0;
   virtual Result<std::vector<CredentialRow>> Credentials(const std::string& operator_id) = 0;
   virtual Result<std::optional<CredentialRow>> FindCredential(const std::string& credential_id) = 0;
   virtual Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t request_id) = 0;
+  // Requests neither approved nor rejected, oldest first.
+  virtual Result<std::vector<RoleRequestRow>> PendingRoleRequests() = 0;
   virtual Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& token_hash) = 0;
 };
 
@@ -98,7 +118,8 @@ class OperatorWriter {
   virtual Status SetOperatorPassword(const std::string& operator_id, const std::string& hash) = 0;
   virtual Status SetLoginState(const std::string& operator_id, int64_t failed_logins,
                                int64_t locked_until) = 0;
-  // A role held already stays as it was; a withdrawn one is granted again.
+  // A role held already stays as it was; otherwise (never held, or withdrawn) a new grant row,
+  // the earlier ones kept.
   virtual Status InsertRole(const std::string& operator_id, const std::string& role, int64_t at,
                             const std::string& approved_by) = 0;
   // Withdraws a held role (the row stays, marked withdrawn, for the register's history): false if
@@ -107,9 +128,11 @@ class OperatorWriter {
                                     const std::string& by, int64_t at) = 0;
   virtual Result<int64_t> InsertRoleRequest(const RoleRequestRow& row) = 0;  // its request_id
   virtual Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t request_id) = 0;
-  // False if it was already decided.
+  // False if it was already decided (approved or rejected).
   virtual Result<bool> ApproveRoleRequest(int64_t request_id, const std::string& by,
                                           int64_t at) = 0;
+  virtual Result<bool> RejectRoleRequest(int64_t request_id, const std::string& by,
+                                         int64_t at) = 0;
   virtual Status InsertNomination(const NominationRow& row) = 0;
   // Ends, as of `at`, every nomination of `operator_id` for `purpose` not ended yet whose valid_to
   // is `today` (YYYY-MM-DD) or later: how many.
@@ -121,6 +144,10 @@ class OperatorWriter {
   // As OperatorReader::Credentials, inside the transaction.
   virtual Result<std::vector<CredentialRow>> Credentials(const std::string& operator_id) = 0;
   virtual Status SetSignCount(const std::string& credential_id, int64_t sign_count) = 0;
+  // The holder's confirmation of an IC card bound to `operator_id`: false unless it is that
+  // operator's card, waiting for confirmation and not revoked.
+  virtual Result<bool> ConfirmCredential(const std::string& credential_id,
+                                         const std::string& operator_id, int64_t at) = 0;
   // Revokes a credential not revoked yet: false if unknown or revoked already.
   virtual Result<bool> RevokeCredential(const std::string& credential_id, const std::string& by,
                                         int64_t at) = 0;

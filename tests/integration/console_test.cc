@@ -146,7 +146,9 @@ class ConsoleTest : public ::testing::Test {
   // account), and the password is set as enrolment would (with a placeholder credential).
   static void Enrol(const std::string& id);
 
-  // Issues an IC card (client certificate), bound to `id` by `binder`.
+  // Issues an IC card (client certificate), bound to `id` by `binder` and confirmed by its holder
+  // (POST /v1/session/certificate in a session made active with their authenticator; that route
+  // is tested in WebAuthnConsoleTest).
   static std::pair<std::string, std::string> Card(const std::string& id,
                                                   const registry::OperatorView& binder) {
     crypto::ClientCertRequest req;
@@ -157,6 +159,8 @@ class ConsoleTest : public ::testing::Test {
     EXPECT_TRUE(issued.ok());
     Status bound = desk().BindCertificate(binder, id, issued->spki);
     EXPECT_TRUE(bound.ok()) << bound.ToString();
+    Status confirmed = desk().ConfirmCard(id, issued->spki, "test");
+    EXPECT_TRUE(confirmed.ok()) << confirmed.ToString();
     return {issued->pem, issued->key};
   }
 
@@ -1319,6 +1323,7 @@ TEST_F(ConsoleTest, SuspendingEndsSessionsAndIdleLockNeedsTheSecondFactorAgain) 
   ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok());
   const std::string card(64, 'c');
   ASSERT_TRUE(desk().BindCertificate(staff.access, "susp", card).ok());
+  ASSERT_TRUE(desk().ConfirmCard("susp", card, "test").ok());
   Direct d;
   auto s = d.Login("susp", kPassword, "10.0.0.1", card);
   ASSERT_EQ(s.Find("stage")->text(), "active") << s.body;
@@ -1570,6 +1575,152 @@ TEST_F(ConsoleTest, PagesCarryAStrictContentSecurityPolicy) {
   auto bad = c->RoundTrip("GET /../kakunin.toml HTTP/1.1\r\nHost: localhost\r\n\r\n");
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->status, 404);
+}
+
+// Found in review: an access manager could bind their own IC card to anyone's account and, with
+// its password, sign in as them without their authenticator. A bound card is now no second
+// factor until its holder, signed in with their own authenticator, presents it and confirms it.
+TEST_F(WebAuthnConsoleTest, AnIcCardIsASecondFactorOnlyOnceItsHolderConfirmsIt) {
+  auth::soft::SoftAuthenticator authn(auth::kCoseEs256);
+  const std::string id = Make("wa-card", authn);
+  Staff& staff = TheStaff();
+  crypto::ClientCertRequest req;
+  req.kind = crypto::ClientKind::kOperator;
+  req.name = "card-of-the-access-manager";
+  req.days = 30;
+  auto card = w->IssueClientCert(req, "card-" + std::to_string(++w->certs));
+  ASSERT_TRUE(card.ok());
+  const std::string spki = card->spki;
+  ASSERT_TRUE(desk().BindCertificate(staff.access, id, spki).ok());
+  Direct d;
+  // The password and the bound card: not signed in, recorded.
+  auto login = d.Login(id, kPassword, "10.0.0.1", spki);
+  ASSERT_EQ(login.status, 200) << login.body;
+  EXPECT_EQ(login.Find("stage")->text(), "second_factor");
+  EXPECT_EQ(Outcomes("operator:" + id, "session.second_factor").back(),
+            "refused:ic_card_unconfirmed");
+  auto creds = desk().ListCredentials(staff.access, id, "test");
+  ASSERT_TRUE(creds.ok());
+  bool listed_pending = false;
+  for (const auto& c : *creds) listed_pending |= c.credential_id == spki && c.confirmed_at == 0;
+  EXPECT_TRUE(listed_pending);
+
+  // Whoever holds only the password step cannot confirm it.
+  const std::string confirm = "/v1/session/certificate";
+  EXPECT_EQ(d.Call("POST", confirm, "", login.cookie, login.Find("csrf_token")->text(), "10.0.0.1",
+                   spki)
+                .status,
+            401);
+
+  // The holder, signed in with their authenticator.
+  uint32_t counter = 0;
+  auto active = [&] {
+    Pending p = Start(d, id);
+    authn.set_counter(++counter);
+    auto v = d.Call("POST", "/v1/session/webauthn/verify", Body(authn, authn.Get(p.challenge)),
+                    p.cookie, p.csrf);
+    EXPECT_EQ(v.status, 200) << v.body;
+    return std::make_pair(v.cookie, v.Find("csrf_token") ? v.Find("csrf_token")->text() : "");
+  };
+  auto [cookie, csrf] = active();
+  // Without the card presented, or with a card that is not theirs: refused, recorded.
+  auto none = d.Call("POST", confirm, "", cookie, csrf);
+  EXPECT_EQ(none.status, 409) << none.body;
+  auto other = d.Call("POST", confirm, "", cookie, csrf, "10.0.0.1", std::string(64, 'c'));
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_EQ(Outcomes("operator:" + id, "operator.certificate.confirm").back(),
+            "refused:ic_card_not_pending");
+  // Someone else's pending card is not theirs to confirm.
+  EXPECT_EQ(desk().ConfirmCard(staff.access.row.operator_id, spki, "test").reason(),
+            "ic_card_not_pending");
+  // With the card: confirmed, recorded.
+  auto ok = d.Call("POST", confirm, "", cookie, csrf, "10.0.0.1", spki);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Outcomes("operator:" + id, "operator.certificate.confirm").back(), "done");
+  // Now the password and the card sign in; confirming again is refused.
+  auto carded = d.Login(id, kPassword, "10.0.0.1", spki);
+  ASSERT_EQ(carded.status, 200) << carded.body;
+  EXPECT_EQ(carded.Find("stage")->text(), "active");
+  EXPECT_EQ(d.Call("POST", confirm, "", carded.cookie, carded.Find("csrf_token")->text(),
+                   "10.0.0.1", spki)
+                .status,
+            409)
+      << "a session made with the card confirms nothing";
+  auto again = active();
+  EXPECT_EQ(d.Call("POST", confirm, "", again.first, again.second, "10.0.0.1", spki).status, 409);
+
+  // A revoked pending card is never confirmed.
+  auto second = w->IssueClientCert(req, "card-" + std::to_string(++w->certs));
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(desk().BindCertificate(staff.access, id, second->spki).ok());
+  ASSERT_TRUE(desk().RevokeCredential(staff.access, id, second->spki).ok());
+  auto later = active();
+  EXPECT_EQ(d.Call("POST", confirm, "", later.first, later.second, "10.0.0.1", second->spki)
+                .status,
+            409);
+}
+
+// A security chief can turn a role request down; it is decided for good, listed no more, and a
+// re-granted role keeps the earlier grant and withdrawal in the register.
+TEST_F(ConsoleTest, ARoleRequestCanBeRejectedAndEveryGrantStaysInTheRegister) {
+  Staff& staff = TheStaff();
+  ASSERT_TRUE(desk().Create(staff.access, "rq-reject", "却下", "").ok());
+  auto n = desk().RequestRole(staff.access, "rq-reject", "auditor");
+  ASSERT_TRUE(n.ok());
+  auto pending = desk().PendingRoleRequests(staff.chief, "test");
+  ASSERT_TRUE(pending.ok());
+  bool listed = false;
+  for (const auto& r : *pending) listed |= r.request_id == *n && r.operator_id == "rq-reject";
+  EXPECT_TRUE(listed);
+  // Only a security chief decides; nobody decides a role for themselves.
+  EXPECT_EQ(desk().RejectRole(staff.access, *n).reason(), "not_permitted");
+  EXPECT_TRUE(desk().RejectRole(staff.chief, *n).ok());
+  EXPECT_EQ(desk().RejectRole(staff.chief, *n).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(desk().ApproveRole(staff.chief, *n).code(), StatusCode::kFailedPrecondition)
+      << "a rejected request is never approved later";
+  pending = desk().PendingRoleRequests(staff.chief, "test");
+  ASSERT_TRUE(pending.ok());
+  for (const auto& r : *pending) EXPECT_NE(r.request_id, *n);
+  auto v = desk().Find("rq-reject");
+  ASSERT_TRUE(v.ok() && *v);
+  EXPECT_FALSE((*v)->HasRole("auditor"));
+
+  // Granted, withdrawn, granted again: two grant rows, the first one withdrawn.
+  for (int round = 0; round < 2; ++round) {
+    auto again = desk().RequestRole(staff.access, "rq-reject", "auditor");
+    ASSERT_TRUE(again.ok());
+    ASSERT_TRUE(desk().ApproveRole(staff.chief, *again).ok());
+    if (round == 0) {
+      ASSERT_TRUE(desk().WithdrawRole(staff.chief, "rq-reject", "auditor").ok());
+    }
+  }
+  auto grants = desk().RoleGrants(staff.chief, "rq-reject", "test");
+  ASSERT_TRUE(grants.ok());
+  ASSERT_EQ(grants->size(), 2u);
+  EXPECT_EQ((*grants)[0].role, "auditor");
+  EXPECT_NE((*grants)[0].withdrawn_at, 0);
+  EXPECT_EQ((*grants)[0].withdrawn_by, staff.chief.row.operator_id);
+  EXPECT_EQ((*grants)[1].withdrawn_at, 0);
+  EXPECT_GE((*grants)[1].granted_at, (*grants)[0].withdrawn_at);
+  // Through the console: list, reject, and a malformed number.
+  Signed chief = SignIn(staff.chief.row.operator_id, Card(staff.chief.row.operator_id, staff.access));
+  ASSERT_EQ(chief.stage, "active");
+  auto third = desk().RequestRole(staff.access, "rq-reject", "operator");
+  ASSERT_TRUE(third.ok());
+  auto list = Send(chief, "GET", "/v1/role-requests");
+  EXPECT_EQ(list.status, 200) << list.body;
+  EXPECT_NE(list.body.find("\"request_id\":" + std::to_string(*third)), std::string::npos);
+  auto rejected =
+      Send(chief, "POST", "/v1/role-requests/" + std::to_string(*third) + "/reject", "{}");
+  EXPECT_EQ(rejected.status, 200) << rejected.body;
+  EXPECT_NE(rejected.body.find("\"rejected\""), std::string::npos);
+  EXPECT_EQ(Outcomes("operator:" + staff.chief.row.operator_id, "operator.role.reject").back(),
+            "done");
+  auto history = Send(chief, "GET", "/v1/operators/rq-reject/roles");
+  EXPECT_EQ(history.status, 200) << history.body;
+  EXPECT_NE(history.body.find("\"withdrawn_by\":\"" + staff.chief.row.operator_id + "\""),
+            std::string::npos)
+      << history.body;
 }
 
 }  // namespace

@@ -64,6 +64,7 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/session/webauthn/verify"}, Gives::kNothingPersonal},
       {{"GET", "/v1/session"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/logout"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/session/certificate"}, Gives::kNothingPersonal},
       {{"POST", "/v1/enrolment/options"}, Gives::kNothingPersonal},
       {{"POST", "/v1/enrolment/finish"}, Gives::kNothingPersonal},
       {{"GET", "/v1/operators"}, Gives::kNothingPersonal},
@@ -71,12 +72,15 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/operators/{id}/status"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/role-requests"}, Gives::kNothingPersonal},
       {{"POST", "/v1/role-requests/{n}/approve"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/role-requests/{n}/reject"}, Gives::kNothingPersonal},
+      {{"GET", "/v1/role-requests"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/nominations"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/certificates"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/enrolment"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/nominations/end"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/roles/withdraw"}, Gives::kNothingPersonal},
       {{"GET", "/v1/operators/{id}/credentials"}, Gives::kNothingPersonal},
+      {{"GET", "/v1/operators/{id}/roles"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/credentials/revoke"}, Gives::kNothingPersonal},
       // The disclosure desk: only the notice carries the person's record (to the operator who
       // prints it for them); the statement names residents by keyed MAC only.
@@ -418,6 +422,8 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
   auto card = [&](const std::string& id) {
     Cert c = Issue(CK::kOperator, "card-" + id, "");
     EXPECT_TRUE(Desk().BindCertificate(id == "access" ? access2 : access, id, c.spki).ok()) << id;
+    // Its holder confirms it (POST /v1/session/certificate, signed in with their authenticator).
+    EXPECT_TRUE(Desk().ConfirmCard(id, c.spki, "test").ok()) << id;
     return c;
   };
   std::vector<Subject> subjects;

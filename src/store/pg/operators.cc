@@ -38,18 +38,22 @@ Result<std::optional<CredentialRow>> QueryCredential(Conn* db, const std::string
   return QueryOne<CredentialRow>(db, kFindCredential, Params().Bytes(id), ReadCredential);
 }
 
+RoleRequestRow ReadRoleRequest(const Rows& s, int i) {
+  RoleRequestRow r;
+  r.request_id = s.Int(i, 0);
+  r.operator_id = s.Text(i, 1);
+  r.role = s.Text(i, 2);
+  r.requested_by = s.Text(i, 3);
+  r.requested_at = s.Int(i, 4);
+  r.approved_by = s.Text(i, 5);
+  r.approved_at = s.Int(i, 6);
+  r.rejected_by = s.Text(i, 7);
+  r.rejected_at = s.Int(i, 8);
+  return r;
+}
+
 Result<std::optional<RoleRequestRow>> QueryRoleRequest(Conn* db, int64_t id) {
-  return QueryOne<RoleRequestRow>(db, kFindRoleRequest, Params().Int(id), [](const Rows& s, int i) {
-    RoleRequestRow r;
-    r.request_id = s.Int(i, 0);
-    r.operator_id = s.Text(i, 1);
-    r.role = s.Text(i, 2);
-    r.requested_by = s.Text(i, 3);
-    r.requested_at = s.Int(i, 4);
-    r.approved_by = s.Text(i, 5);
-    r.approved_at = s.Int(i, 6);
-    return r;
-  });
+  return QueryOne<RoleRequestRow>(db, kFindRoleRequest, Params().Int(id), ReadRoleRequest);
 }
 
 Result<std::optional<EnrolmentRow>> QueryEnrolment(Conn* db, const std::string& hash) {
@@ -59,6 +63,7 @@ Result<std::optional<EnrolmentRow>> QueryEnrolment(Conn* db, const std::string& 
     e.operator_id = s.Text(i, 1);
     e.expires_at = s.Int(i, 2);
     e.used_at = s.Int(i, 3);
+    e.issued_by = s.Text(i, 4);
     return e;
   });
 }
@@ -96,6 +101,23 @@ Result<std::optional<CredentialRow>> PgReader::FindCredential(const std::string&
 
 Result<std::optional<RoleRequestRow>> PgReader::FindRoleRequest(int64_t id) {
   return QueryRoleRequest(db_.get(), id);
+}
+
+Result<std::vector<RoleGrantRow>> PgReader::RoleGrants(const std::string& id) {
+  return QueryAll<RoleGrantRow>(db_.get(), kRoleGrants, Params().Text(id),
+                                [](const Rows& s, int i) {
+                                  RoleGrantRow g;
+                                  g.role = s.Text(i, 0);
+                                  g.granted_at = s.Int(i, 1);
+                                  g.approved_by = s.Text(i, 2);
+                                  g.withdrawn_at = s.Int(i, 3);
+                                  g.withdrawn_by = s.Text(i, 4);
+                                  return g;
+                                });
+}
+
+Result<std::vector<RoleRequestRow>> PgReader::PendingRoleRequests() {
+  return QueryAll<RoleRequestRow>(db_.get(), kPendingRoleRequests, Params(), ReadRoleRequest);
 }
 
 Result<std::optional<EnrolmentRow>> PgReader::FindEnrolment(const std::string& hash) {
@@ -161,6 +183,10 @@ Result<bool> PgTxn::ApproveRoleRequest(int64_t id, const std::string& by, int64_
   return Changed(db_->Run(kApproveRoleRequest, Params().Int(id).Text(by).Int(at)));
 }
 
+Result<bool> PgTxn::RejectRoleRequest(int64_t id, const std::string& by, int64_t at) {
+  return Changed(db_->Run(kRejectRoleRequest, Params().Int(id).Text(by).Int(at)));
+}
+
 Status PgTxn::InsertNomination(const NominationRow& n) {
   return db_
       ->Run(kInsertNomination, Params()
@@ -200,7 +226,8 @@ Status PgTxn::InsertCredential(const CredentialRow& c) {
                                            .Int(c.alg)
                                            .Bytes(c.public_key)
                                            .Int(c.sign_count)
-                                           .Int(c.created_at));
+                                           .Int(c.created_at)
+                                           .Int(c.confirmed_at));
   if (!n.ok()) return n.status();
   if (*n == 0) return Status::AlreadyExists("credential already registered");
   return Status::Ok();
@@ -210,13 +237,19 @@ Result<std::optional<CredentialRow>> PgTxn::FindCredential(const std::string& id
   return QueryCredential(db_, id);
 }
 
+Result<bool> PgTxn::ConfirmCredential(const std::string& id, const std::string& operator_id,
+                                      int64_t at) {
+  return Changed(db_->Run(kConfirmCredential, Params().Bytes(id).Text(operator_id).Int(at)));
+}
+
 Status PgTxn::SetSignCount(const std::string& id, int64_t count) {
   return db_->Run(kSetSignCount, Params().Bytes(id).Int(count)).status();
 }
 
 Status PgTxn::InsertEnrolment(const EnrolmentRow& e) {
   return db_
-      ->Run(kInsertEnrolment, Params().Bytes(e.token_hash).Text(e.operator_id).Int(e.expires_at))
+      ->Run(kInsertEnrolment,
+            Params().Bytes(e.token_hash).Text(e.operator_id).Int(e.expires_at).Text(e.issued_by))
       .status();
 }
 

@@ -42,20 +42,23 @@ Result<std::optional<CredentialRow>> QueryCredential(Db* db, const std::string& 
       db, kFindCredential, [&](Stmt& s) { s.BindBlob(1, id); }, ReadCredential);
 }
 
+RoleRequestRow ReadRoleRequest(const Stmt& s) {
+  RoleRequestRow r;
+  r.request_id = s.Int(0);
+  r.operator_id = s.Text(1);
+  r.role = s.Text(2);
+  r.requested_by = s.Text(3);
+  r.requested_at = s.Int(4);
+  r.approved_by = s.Text(5);
+  r.approved_at = s.Int(6);
+  r.rejected_by = s.Text(7);
+  r.rejected_at = s.Int(8);
+  return r;
+}
+
 Result<std::optional<RoleRequestRow>> QueryRoleRequest(Db* db, int64_t id) {
   return QueryOne<RoleRequestRow>(
-      db, kFindRoleRequest, [&](Stmt& s) { s.Bind(1, id); },
-      [](const Stmt& s) {
-        RoleRequestRow r;
-        r.request_id = s.Int(0);
-        r.operator_id = s.Text(1);
-        r.role = s.Text(2);
-        r.requested_by = s.Text(3);
-        r.requested_at = s.Int(4);
-        r.approved_by = s.Text(5);
-        r.approved_at = s.Int(6);
-        return r;
-      });
+      db, kFindRoleRequest, [&](Stmt& s) { s.Bind(1, id); }, ReadRoleRequest);
 }
 
 Result<std::optional<EnrolmentRow>> QueryEnrolment(Db* db, const std::string& hash) {
@@ -67,6 +70,7 @@ Result<std::optional<EnrolmentRow>> QueryEnrolment(Db* db, const std::string& ha
         e.operator_id = s.Text(1);
         e.expires_at = s.Int(2);
         e.used_at = s.Int(3);
+        e.issued_by = s.Text(4);
         return e;
       });
 }
@@ -101,6 +105,24 @@ Result<std::optional<CredentialRow>> SqliteReader::FindCredential(const std::str
 
 Result<std::optional<RoleRequestRow>> SqliteReader::FindRoleRequest(int64_t id) {
   return QueryRoleRequest(db_.get(), id);
+}
+
+Result<std::vector<RoleGrantRow>> SqliteReader::RoleGrants(const std::string& id) {
+  return QueryAll<RoleGrantRow>(
+      db_.get(), kRoleGrants, [&](Stmt& s) { s.Bind(1, id); },
+      [](const Stmt& s) {
+        RoleGrantRow g;
+        g.role = s.Text(0);
+        g.granted_at = s.Int(1);
+        g.approved_by = s.Text(2);
+        g.withdrawn_at = s.Int(3);
+        g.withdrawn_by = s.Text(4);
+        return g;
+      });
+}
+
+Result<std::vector<RoleRequestRow>> SqliteReader::PendingRoleRequests() {
+  return QueryAll<RoleRequestRow>(db_.get(), kPendingRoleRequests, [](Stmt&) {}, ReadRoleRequest);
 }
 
 Result<std::optional<EnrolmentRow>> SqliteReader::FindEnrolment(const std::string& hash) {
@@ -174,6 +196,12 @@ Result<bool> SqliteTxn::ApproveRoleRequest(int64_t id, const std::string& by, in
   return db_->Changes() == 1;
 }
 
+Result<bool> SqliteTxn::RejectRoleRequest(int64_t id, const std::string& by, int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kRejectRoleRequest);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, id).Bind(2, by).Bind(3, at).Exec());
+  return db_->Changes() == 1;
+}
+
 Status SqliteTxn::InsertNomination(const NominationRow& n) {
   KAKUNIN_PREPARE(s, db_, kInsertNomination);
   return s.Bind(1, n.operator_id)
@@ -222,11 +250,19 @@ Status SqliteTxn::InsertCredential(const CredentialRow& c) {
       .BindBlob(5, c.public_key)
       .Bind(6, c.sign_count)
       .Bind(7, c.created_at)
+      .Bind(8, c.confirmed_at)
       .Exec();
 }
 
 Result<std::optional<CredentialRow>> SqliteTxn::FindCredential(const std::string& id) {
   return QueryCredential(db_, id);
+}
+
+Result<bool> SqliteTxn::ConfirmCredential(const std::string& id, const std::string& operator_id,
+                                          int64_t at) {
+  KAKUNIN_PREPARE(s, db_, kConfirmCredential);
+  KAKUNIN_RETURN_IF_ERROR(s.BindBlob(1, id).Bind(2, operator_id).Bind(3, at).Exec());
+  return db_->Changes() == 1;
 }
 
 Status SqliteTxn::SetSignCount(const std::string& id, int64_t count) {
@@ -236,7 +272,11 @@ Status SqliteTxn::SetSignCount(const std::string& id, int64_t count) {
 
 Status SqliteTxn::InsertEnrolment(const EnrolmentRow& e) {
   KAKUNIN_PREPARE(s, db_, kInsertEnrolment);
-  return s.BindBlob(1, e.token_hash).Bind(2, e.operator_id).Bind(3, e.expires_at).Exec();
+  return s.BindBlob(1, e.token_hash)
+      .Bind(2, e.operator_id)
+      .Bind(3, e.expires_at)
+      .Bind(4, e.issued_by)
+      .Exec();
 }
 
 Result<std::optional<EnrolmentRow>> SqliteTxn::FindEnrolment(const std::string& hash) {

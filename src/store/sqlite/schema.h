@@ -537,6 +537,40 @@ ALTER TABLE operator_roles ADD COLUMN withdrawn_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE operator_credentials ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE operator_credentials ADD COLUMN revoked_by TEXT NOT NULL DEFAULT '';
 )sql"},
+    {17, R"sql(
+-- An IC card an access manager binds is in force only once its holder, signed in with their own
+-- authenticator, presents it and confirms it (docs/operators.md): an access manager cannot make
+-- their own card a second factor of someone else's account. Credentials bound before this rule
+-- stay in force.
+ALTER TABLE operator_credentials ADD COLUMN confirmed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE operator_credentials SET confirmed_at = created_at;
+-- Who issued an enrolment link (operator id; "host" for kakunin operator bootstrap), for the
+-- register.
+ALTER TABLE enrolments ADD COLUMN issued_by TEXT NOT NULL DEFAULT '';
+-- A role request a security chief turned down: decided, never approved later.
+ALTER TABLE role_requests ADD COLUMN rejected_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE role_requests ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
+-- One row per grant: a role granted again after its withdrawal gets a row of its own, and the
+-- earlier grant and its withdrawal stay in the register. At most one held (not withdrawn) row per
+-- operator and role.
+CREATE TABLE operator_role_grants (
+  grant_id INTEGER PRIMARY KEY,
+  operator_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  approved_by TEXT NOT NULL,
+  withdrawn_at INTEGER NOT NULL DEFAULT 0,
+  withdrawn_by TEXT NOT NULL DEFAULT ''
+) STRICT;
+INSERT INTO operator_role_grants (operator_id, role, granted_at, approved_by, withdrawn_at,
+                                  withdrawn_by)
+  SELECT operator_id, role, granted_at, approved_by, withdrawn_at, withdrawn_by
+  FROM operator_roles ORDER BY granted_at, operator_id, role;
+DROP TABLE operator_roles;
+ALTER TABLE operator_role_grants RENAME TO operator_roles;
+CREATE UNIQUE INDEX operator_roles_held ON operator_roles (operator_id, role)
+  WHERE withdrawn_at = 0;
+)sql"},
 };
 
 // --- media register ---
@@ -725,23 +759,34 @@ inline constexpr char kSetLoginState[] =
     "UPDATE operators SET failed_logins = ?2, locked_until = ?3 WHERE operator_id = ?1";
 inline constexpr char kOperatorRoles[] =
     "SELECT role FROM operator_roles WHERE operator_id = ?1 AND withdrawn_at = 0 ORDER BY role";
+inline constexpr char kRoleGrants[] =
+    "SELECT role, granted_at, approved_by, withdrawn_at, withdrawn_by FROM operator_roles "
+    "WHERE operator_id = ?1 ORDER BY grant_id";
+// A role held already stays as it was (its grant row untouched); otherwise a new grant row.
 inline constexpr char kInsertRole[] =
     "INSERT INTO operator_roles (operator_id, role, granted_at, approved_by) "
-    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (operator_id, role) DO UPDATE SET "
-    "granted_at = excluded.granted_at, approved_by = excluded.approved_by, withdrawn_at = 0, "
-    "withdrawn_by = '' WHERE operator_roles.withdrawn_at <> 0";
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (operator_id, role) WHERE withdrawn_at = 0 DO NOTHING";
 inline constexpr char kWithdrawRole[] =
     "UPDATE operator_roles SET withdrawn_at = ?4, withdrawn_by = ?3 "
     "WHERE operator_id = ?1 AND role = ?2 AND withdrawn_at = 0";
 inline constexpr char kInsertRoleRequest[] =
     "INSERT INTO role_requests (operator_id, role, requested_by, requested_at, approved_by, "
     "approved_at) VALUES (?1, ?2, ?3, ?4, '', 0)";
+#define KAKUNIN_ROLE_REQUEST_COLUMNS \
+  "request_id, operator_id, role, requested_by, requested_at, approved_by, approved_at, " \
+  "rejected_by, rejected_at"
 inline constexpr char kFindRoleRequest[] =
-    "SELECT request_id, operator_id, role, requested_by, requested_at, approved_by, approved_at "
-    "FROM role_requests WHERE request_id = ?1";
+    "SELECT " KAKUNIN_ROLE_REQUEST_COLUMNS " FROM role_requests WHERE request_id = ?1";
+// Undecided requests, oldest first.
+inline constexpr char kPendingRoleRequests[] =
+    "SELECT " KAKUNIN_ROLE_REQUEST_COLUMNS " FROM role_requests "
+    "WHERE approved_at = 0 AND rejected_at = 0 ORDER BY request_id";
 inline constexpr char kApproveRoleRequest[] =
     "UPDATE role_requests SET approved_by = ?2, approved_at = ?3 "
-    "WHERE request_id = ?1 AND approved_at = 0";
+    "WHERE request_id = ?1 AND approved_at = 0 AND rejected_at = 0";
+inline constexpr char kRejectRoleRequest[] =
+    "UPDATE role_requests SET rejected_by = ?2, rejected_at = ?3 "
+    "WHERE request_id = ?1 AND approved_at = 0 AND rejected_at = 0";
 inline constexpr char kInsertNomination[] =
     "INSERT INTO nominations (operator_id, purpose, valid_from, valid_to, nominated_by, "
     "nominated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -753,10 +798,14 @@ inline constexpr char kEndNominations[] =
     "WHERE operator_id = ?1 AND purpose = ?2 AND ended_at = 0 AND valid_to >= ?3";
 #define KAKUNIN_CREDENTIAL_COLUMNS \
   "credential_id, operator_id, kind, alg, public_key, sign_count, created_at, revoked_at, " \
-  "revoked_by"
+  "revoked_by, confirmed_at"
 inline constexpr char kInsertCredential[] =
     "INSERT INTO operator_credentials (" KAKUNIN_CREDENTIAL_COLUMNS ") "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, '')";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, '', ?8)";
+// The holder's confirmation of a card bound to them: only a card waiting for it, not revoked.
+inline constexpr char kConfirmCredential[] =
+    "UPDATE operator_credentials SET confirmed_at = ?3 WHERE credential_id = ?1 "
+    "AND operator_id = ?2 AND kind = 'certificate' AND confirmed_at = 0 AND revoked_at = 0";
 inline constexpr char kCredentialsOf[] =
     "SELECT " KAKUNIN_CREDENTIAL_COLUMNS " FROM operator_credentials WHERE operator_id = ?1";
 inline constexpr char kFindCredential[] =
@@ -767,9 +816,11 @@ inline constexpr char kRevokeCredential[] =
     "UPDATE operator_credentials SET revoked_at = ?3, revoked_by = ?2 "
     "WHERE credential_id = ?1 AND revoked_at = 0";
 inline constexpr char kInsertEnrolment[] =
-    "INSERT INTO enrolments (token_hash, operator_id, expires_at, used_at) VALUES (?1, ?2, ?3, 0)";
+    "INSERT INTO enrolments (token_hash, operator_id, expires_at, used_at, issued_by) "
+    "VALUES (?1, ?2, ?3, 0, ?4)";
 inline constexpr char kFindEnrolment[] =
-    "SELECT token_hash, operator_id, expires_at, used_at FROM enrolments WHERE token_hash = ?1";
+    "SELECT token_hash, operator_id, expires_at, used_at, issued_by FROM enrolments "
+    "WHERE token_hash = ?1";
 inline constexpr char kUseEnrolment[] =
     "UPDATE enrolments SET used_at = ?2 WHERE token_hash = ?1 AND used_at = 0";
 inline constexpr char kRevokeEnrolments[] =

@@ -110,6 +110,7 @@ CredentialRow ReadCredential(const Rows& s, int i) {
   c.created_at = s.Int(i, 6);
   c.revoked_at = s.Int(i, 7);
   c.revoked_by = s.Text(i, 8);
+  c.confirmed_at = s.Int(i, 9);
   return c;
 }
 

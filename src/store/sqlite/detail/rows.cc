@@ -117,6 +117,7 @@ CredentialRow ReadCredential(const Stmt& s) {
   c.created_at = s.Int(6);
   c.revoked_at = s.Int(7);
   c.revoked_by = s.Text(8);
+  c.confirmed_at = s.Int(9);
   return c;
 }
 

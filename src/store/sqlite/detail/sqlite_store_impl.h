@@ -71,6 +71,8 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<CredentialRow>> Credentials(const std::string& id) override;
   Result<std::optional<CredentialRow>> FindCredential(const std::string& id) override;
   Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override;
+  Result<std::vector<RoleRequestRow>> PendingRoleRequests() override;
+  Result<std::vector<RoleGrantRow>> RoleGrants(const std::string& id) override;
   Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& hash) override;
 
   // --- 外字 register (gaiji.cc) ---
@@ -223,6 +225,7 @@ class SqliteTxn final : public RegistryTxn {
   Result<int64_t> InsertRoleRequest(const RoleRequestRow& r) override;
   Result<std::optional<RoleRequestRow>> FindRoleRequest(int64_t id) override;
   Result<bool> ApproveRoleRequest(int64_t id, const std::string& by, int64_t at) override;
+  Result<bool> RejectRoleRequest(int64_t id, const std::string& by, int64_t at) override;
   Status InsertNomination(const NominationRow& n) override;
   Result<bool> WithdrawRole(const std::string& id, const std::string& role, const std::string& by,
                             int64_t at) override;
@@ -234,6 +237,8 @@ class SqliteTxn final : public RegistryTxn {
   Status InsertCredential(const CredentialRow& c) override;
   Result<std::optional<CredentialRow>> FindCredential(const std::string& id) override;
   Status SetSignCount(const std::string& id, int64_t count) override;
+  Result<bool> ConfirmCredential(const std::string& id, const std::string& operator_id,
+                                 int64_t at) override;
   Status InsertEnrolment(const EnrolmentRow& e) override;
   Result<std::optional<EnrolmentRow>> FindEnrolment(const std::string& hash) override;
   Result<bool> UseEnrolment(const std::string& hash, int64_t at) override;
