@@ -202,6 +202,23 @@ expect_detected "a provision record deleted (hiding who received a record)" \
 expect_detected "a provision record's recipient changed" \
   "UPDATE provisions SET recipient = '別の機関'" \
   "provision records differ"
+# Found in review: only the recipient, the purpose and a prefix of the items were compared; each
+# field below is printed on the resident's disclosure notice.
+expect_detected "a provision record's items emptied" \
+  "UPDATE provisions SET items = ''" \
+  "provision records differ.*items"
+expect_detected "a provision record's 個人番号 flag turned" \
+  "UPDATE provisions SET number_provided = 1 - number_provided" \
+  "provision records differ.*number provided"
+expect_detected "a provision back-dated out of the notice's 7 years" \
+  "UPDATE provisions SET provided_at = 1500000000000000" \
+  "provision records differ.*time provided"
+expect_detected "a provision record's function changed" \
+  "UPDATE provisions SET function = 'disclosure'" \
+  "provision records differ.*function"
+expect_detected "a provision record's kind changed" \
+  "UPDATE provisions SET provision_kind = 'x'" \
+  "provision records differ.*kind"
 expect_detected "a row of the target index deleted (hiding a read from audit search)" \
   "DELETE FROM audit_targets WHERE seq = 1500" \
   "target index"

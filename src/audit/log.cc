@@ -487,6 +487,7 @@ Result<VerifyReport> VerifyLogReference(
   int64_t first_counted_seq = -1;   // the first entry whose index rows are accounted for
   int64_t targets_expected = 0;     // target-index rows the kept entries call for
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
+  std::string provision_source;     // every provision record names this node as its source
   Status failure;
 
   // The resident map: each resident's chain recomputed over the version-2 entries, checked
@@ -759,13 +760,9 @@ Result<VerifyReport> VerifyLogReference(
           }
           for (size_t i = 0; differs.empty() && i < rows->size(); ++i) {
             const auto& p = (*rows)[i];
-            const char* what =
-                !names(provided[i], p.resident_code) ? "resident code"
-                : p.purpose != full->purpose         ? "purpose"
-                : full->conditions.find(" recipient=" + p.recipient + " ") == std::string::npos
-                    ? "recipient"
-                : full->conditions.find(" items=" + p.items) == std::string::npos ? "items"
-                                                                                  : nullptr;
+            const char* what = !names(provided[i], p.resident_code) ? "resident code"
+                               : p.purpose != full->purpose         ? "purpose"
+                               : detail::ProvisionFieldDiffers(*full, row.time, p, &provision_source);
             if (what) differs = "record " + std::to_string(i + 1) + ": " + what;
           }
           if (!differs.empty()) {

@@ -577,6 +577,7 @@ Result<VerifyReport> VerifyLogWith(
   int64_t first_counted_seq = -1;   // the first entry whose index rows are accounted for
   int64_t targets_expected = 0;     // target-index rows the kept entries call for
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
+  std::string provision_source;     // every provision record names this node as its source
   Status failure;
 
   // The resident map: each resident's chain recomputed over the version-2 entries (by the
@@ -871,13 +872,9 @@ Result<VerifyReport> VerifyLogWith(
           }
           for (size_t i = 0; differs.empty() && i < rows->size(); ++i) {
             const auto& p = (*rows)[i];
-            const char* what =
-                !names(provided[i], p.resident_code) ? "resident code"
-                : p.purpose != full->purpose         ? "purpose"
-                : full->conditions.find(" recipient=" + p.recipient + " ") == std::string::npos
-                    ? "recipient"
-                : full->conditions.find(" items=" + p.items) == std::string::npos ? "items"
-                                                                                  : nullptr;
+            const char* what = !names(provided[i], p.resident_code) ? "resident code"
+                               : p.purpose != full->purpose         ? "purpose"
+                               : detail::ProvisionFieldDiffers(*full, row.time, p, &provision_source);
             if (what) differs = "record " + std::to_string(i + 1) + ": " + what;
           }
           if (!differs.empty()) {
@@ -1069,6 +1066,33 @@ Status CheckScanTail(store::RegistryReader& reader,
         "them; otherwise the log was cut and rewritten)");
   }
   return Status::Ok();
+}
+
+const char* ProvisionFieldDiffers(const AuditEntry& entry, int64_t entry_time,
+                                  const store::ProvisionRow& p, std::string* source) {
+  if (entry.conditions != "function=" + p.function + " kind=" + p.provision_kind +
+                              " recipient=" + p.recipient + " items=" + p.items) {
+    const std::string& c = entry.conditions;
+    if (c.rfind("function=" + p.function + " ", 0) != 0) return "function";
+    if (c.find(" kind=" + p.provision_kind + " ") == std::string::npos) return "kind";
+    if (c.find(" recipient=" + p.recipient + " ") == std::string::npos) return "recipient";
+    return "items";
+  }
+  bool number = false;
+  for (size_t at = 0; at <= p.items.size();) {
+    size_t comma = p.items.find(',', at);
+    if (comma == std::string::npos) comma = p.items.size();
+    number = number || std::string_view(p.items).substr(at, comma - at) == "individual_number";
+    at = comma + 1;
+  }
+  if (p.number_provided != number) return "number provided";
+  constexpr int64_t kMinute = int64_t{60} * 1000000;
+  if (p.provided_at < entry_time - kMinute || p.provided_at > entry_time + kMinute) {
+    return "time provided";
+  }
+  if (source->empty()) *source = p.source;
+  if (p.source != *source) return "source";
+  return nullptr;
 }
 
 }  // namespace detail

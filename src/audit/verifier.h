@@ -82,6 +82,16 @@ bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge
 Status CheckScanTail(store::RegistryReader& reader,
                      const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& tail,
                      const std::function<void(std::string)>& add);
+// Which field of provision record `p` differs from what its resident.provide entry (`entry`,
+// logged at `entry_time`) says was provided, or nullptr: the function, kind, recipient and items
+// exactly as the entry's conditions name them ("function=… kind=… recipient=… items=…"), the
+// number provided iff the items hold individual_number, the time within a minute of the entry's,
+// and the source the same as `source` (the first record's; set from it when empty). Each of them
+// is printed on the resident's disclosure notice (found in review: only the recipient, a prefix
+// of the items and the purpose were compared, so a direct edit of the database could turn
+// 個人番号の提供 off or back-date a provision out of the notice's 7 years).
+const char* ProvisionFieldDiffers(const AuditEntry& entry, int64_t entry_time,
+                                  const store::ProvisionRow& p, std::string* source);
 }  // namespace detail
 
 }  // namespace kakunin::audit
