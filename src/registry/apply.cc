@@ -155,8 +155,17 @@ Result<std::optional<ErrorCode>> CheckEntry(store::RegistryTxn& txn, const Prepa
 
 Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p,
                                        int64_t now, bool forward,
-                                       std::vector<audit::StateLeaf>* state) const {
+                                       std::vector<audit::StateLeaf>* state,
+                                       bool retain_from_change_date) const {
   const Notification& n = *p.check.notification;
+  // When the change took effect in the records (the version's applied_at, the record's
+  // updated_at, and so when the version it ends was superseded or the person removed, from which
+  // the retention periods count): when the node applies it — or, for existing records taken over
+  // by the import (registry/import.h), the day the change itself took effect, never later than
+  // now (found in review: a 消除者 removed in 2015 and imported in 2026 was kept until 2031 under
+  // 5 years). Sequences, the outbox and the day the rules are checked on stay `now`.
+  const int64_t effective_at =
+      retain_from_change_date ? std::min(now, JstMidnightMicros(n.change_date)) : now;
   // What the entry commits of the version written (registry/state_digest.h).
   auto written = [&](VersionRow v, int64_t vid, audit::StateOp op) {
     if (!state) return;
@@ -211,8 +220,8 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
         // first version of this check, which left the old municipality stuck).
         KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, anyone->person_id));
         if (taken) return Reject(ErrorCode::kNumberInUse);
-        VersionRow v = MakeVersion(p, anyone->person_id, now);
-        v.superseded_at = now;
+        VersionRow v = MakeVersion(p, anyone->person_id, effective_at);
+        v.superseded_at = effective_at;
         KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
         written(v, vid, audit::StateOp::kHistory);
         KAKUNIN_RETURN_IF_ERROR(txn.RecordApplied(sender, seq, p.payload_mac, now));
@@ -239,20 +248,20 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
                                txn.NumberHeldByOther(p.number_mac, person ? person->person_id : 0));
       if (taken) return Reject(ErrorCode::kNumberInUse);
       ResidentRow row = person ? *person : ResidentRow();
-      SetCurrent(&row, p, now);
+      SetCurrent(&row, p, effective_at);
       row.status = ResidentStatus::kActive;
       row.removed_at = 0;
       if (!person) {
         KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
-        VersionRow v = MakeVersion(p, pid, now);
+        VersionRow v = MakeVersion(p, pid, effective_at);
         KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
         KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
         written(v, vid, audit::StateOp::kWritten);
         version_id = vid;
         break;
       }
-      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      VersionRow v = MakeVersion(p, row.person_id, now);
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, effective_at));
+      VersionRow v = MakeVersion(p, row.person_id, effective_at);
       KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
       written(v, vid, audit::StateOp::kWritten);
       row.version_id = vid;
@@ -276,14 +285,14 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
           !ConstantTimeEquals(person->number_mac, p.number_mac)) {
         return Reject(ErrorCode::kIdentityMismatch);
       }
-      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      VersionRow v = MakeVersion(p, person->person_id, now);
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, effective_at));
+      VersionRow v = MakeVersion(p, person->person_id, effective_at);
       KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
       written(v, vid, audit::StateOp::kWritten);
       ResidentRow row = *person;
-      SetCurrent(&row, p, now);
+      SetCurrent(&row, p, effective_at);
       row.status = ResidentStatus::kRemoved;
-      row.removed_at = now;
+      row.removed_at = effective_at;
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
       version_id = vid;
@@ -301,12 +310,12 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
       }
       KAKUNIN_ASSIGN_OR_RETURN(taken, txn.NumberHeldByOther(p.number_mac, person->person_id));
       if (taken) return Reject(ErrorCode::kNumberInUse);
-      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, now));
-      VersionRow v = MakeVersion(p, person->person_id, now);
+      KAKUNIN_RETURN_IF_ERROR(txn.MarkSuperseded(person->version_id, effective_at));
+      VersionRow v = MakeVersion(p, person->person_id, effective_at);
       KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
       written(v, vid, audit::StateOp::kWritten);
       ResidentRow row = *person;
-      SetCurrent(&row, p, now);
+      SetCurrent(&row, p, effective_at);
       row.version_id = vid;
       KAKUNIN_RETURN_IF_ERROR(txn.UpdateResident(row));
       version_id = vid;

@@ -262,7 +262,8 @@ Result<ImportSummary> Importer::Run(
           // As Registry::ApplyIn: a refused notification rolls back only its own changes.
           KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
           const size_t leaves = state.size();
-          auto r = registry_.ApplyOne(txn, p, now, /*forward=*/false, &state);
+          auto r = registry_.ApplyOne(txn, p, now, /*forward=*/false, &state,
+                                      /*retain_from_change_date=*/true);
           if (!r.ok()) {
             (void)txn.RollbackToSavepoint();
             return r.status();

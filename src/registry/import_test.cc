@@ -87,6 +87,33 @@ class ImportTest : public testing::RegistryFixture {
   Actor actor_{"os:test", "test"};
 };
 
+// Found in review: an imported removal started its retention on the day of the import, so a
+// 消除者 removed in 2015 and imported in 2026 was kept 11 years longer than the law allows. Its
+// retention, and that of the version it ends, count from the removal's own date.
+TEST_F(ImportTest, TheRetentionOfAnImportedRemovalCountsFromItsOwnDate) {
+  Notification born = Make("192015", 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  born.birth_date = Date::FromYmd(1980, 5, 1);
+  born.change_date = Date::FromYmd(1980, 5, 1);
+  Notification died = born;
+  died.kind = NotificationKind::kRemoval;
+  died.reason = ChangeReason::kDeath;
+  died.sequence = 2;
+  died.change_date = Date::FromYmd(2015, 1, 10);
+  const std::vector<std::string> lines = {ToCanonicalJson(born), ToCanonicalJson(died)};
+  auto sum = Import(lines, Small());
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  ASSERT_EQ(sum->applied, 2);
+  const int years = config_.removed_retention_years;
+  auto on = [&](const Date& d) {
+    auto counts = registry_->Purge(d, /*dry_run=*/true, actor_);
+    EXPECT_TRUE(counts.ok()) << counts.status().ToString();
+    return counts.ok() ? counts->removed_residents : -1;
+  };
+  EXPECT_EQ(on(Date::FromYmd(2015 + years, 1, 9)), 0);
+  EXPECT_EQ(on(Date::FromYmd(2015 + years, 1, 11)), 1)
+      << "kept from the day of the import, not of the removal";
+}
+
 TEST_F(ImportTest, SameRecordsAsIngestAndSearchWorks) {
   // The ingest path on a second database with the same keys and clock.
   auto other = store::sqlite::OpenRegistryStore((dir_ / "ingest.db").string(), true);

@@ -358,9 +358,12 @@ class Registry {
   // `forward`: queue the change for the national node (a bulk import does not: import.h).
   // `state`, if given, receives the state leaf of the version written (audit/state.h), for
   // the entry that records the operation.
+  // `retain_from_change_date` (the import): the retention of what the change ends (a superseded
+  // version, a removed person) counts from the change's own date, not from `now`.
   Result<ApplyResult> ApplyOne(store::RegistryTxn& txn, const PreparedNotification& p, int64_t now,
                                bool forward = true,
-                               std::vector<audit::StateLeaf>* state = nullptr) const;
+                               std::vector<audit::StateLeaf>* state = nullptr,
+                               bool retain_from_change_date = false) const;
   // Tells the store what `batch`'s lookups will name (RegistryTxn::Prefetch).
   Status Prefetch(store::RegistryTxn& txn, const std::vector<PreparedNotification>& batch) const;
   friend class Importer;  // applies with ApplyOne, logs per batch (registry/import.h)
