@@ -173,7 +173,7 @@ std::string RandomId() {
 
 // --- NodeBackup ---
 
-NodeBackup::NodeBackup(store::RegistryStore* store, const Registry* registry,
+NodeBackup::NodeBackup(store::RegistryStore* store, Registry* registry,
                        const audit::AuditLog* log, const Clock* clock, NodeFiles files,
                        int prefecture, std::string data_key_id, StoreOpener open_store)
     : store_(store),
@@ -424,7 +424,24 @@ Result<bool> NodeBackup::RecordPendingRestore(const Actor& actor) const {
     auto next = txn.SkipOutboxNumbers(kRestoredOutboxGap);
     if (!next.ok()) return next.status();
     KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kRestoredKey, backup_id));
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kRetentionDueKey, backup_id));
     return txn.SetMeta(kRestorePendingKey, "");
+  }));
+  return true;
+}
+
+Result<bool> NodeBackup::ApplyRetentionAfterRestore(const Actor& actor) const {
+  KAKUNIN_ASSIGN_OR_RETURN(due, store_->GetMeta(kRetentionDueKey));
+  if (!due || due->empty()) return false;
+  auto purged = registry_->Purge(JstDate(clock_->NowMicros()), /*dry_run=*/false, actor);
+  if (!purged.ok()) {
+    return Status(purged.status().code(),
+                  "the restored database may hold records past their retention, and the purge "
+                  "that erases them failed (it runs again at the next open): " +
+                  purged.status().message());
+  }
+  KAKUNIN_RETURN_IF_ERROR(store_->Write([&](store::RegistryTxn& txn) -> Status {
+    return txn.SetMeta(kRetentionDueKey, "");
   }));
   return true;
 }
@@ -645,17 +662,30 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
     }
   }
   RemoveStaleTemporaries(data_dir, /*data_dir=*/true);
-  // A restore not yet recorded (the node has not opened since): restoring again would replace
-  // that record, and with it the rollback it may name (found in review). Open the node first.
+  // A restore not yet recorded (the node has not opened since): restoring another backup would
+  // replace that record, and with it the rollback it may name (found in review). Open the node
+  // first. The same backup again is let through: a restore cut short after its database moved in
+  // but before its head did leaves a node that does not open (its log no longer extends the old
+  // head), and finishing it is the only way on (found in review: the advice looped).
+  std::string unrecorded_backup, unrecorded_text;
+  const auto unrecorded = [&] {
+    return Status::FailedPrecondition(
+        "an earlier restore into " + data_dir + " is not recorded in its log yet (the node "
+        "has not opened since): open it once (kakunin stats --data " + data_dir +
+        "), or restore the same backup again to finish it; nothing was changed");
+  };
   if (existing && report.replaced_node) {
     auto node_store = open_store_(existing->database);
     if (node_store.ok()) {
       auto pending = (*node_store)->GetMeta(kRestorePendingKey);
       if (pending.ok() && *pending && !(*pending)->empty()) {
-        return Status::FailedPrecondition(
-            "an earlier restore into " + data_dir + " is not recorded in its log yet (the node "
-            "has not opened since): open it once (kakunin stats --data " + data_dir +
-            "), then restore; nothing was changed");
+        const std::string& text = **pending;
+        const size_t at = text.find("\nbackup_id=");
+        if (at == std::string::npos) return unrecorded();
+        const size_t from_id = at + 11;
+        unrecorded_backup = text.substr(from_id, text.find(' ', from_id) - from_id);
+        if (unrecorded_backup.empty()) return unrecorded();
+        unrecorded_text = text;  // carried over: the record names what the first attempt lost
       }
     }
   }
@@ -666,6 +696,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
     return Status(checked.status().code(), checked.status().message() + "; nothing was changed");
   }
   const BackupManifest& m = checked->manifest;
+  if (!unrecorded_backup.empty() && unrecorded_backup != m.backup_id) return unrecorded();
   report.backup_id = m.backup_id;
   report.restored_size = m.tree_size;
   report.restored_root = m.root;
@@ -738,7 +769,9 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
   // database before anything is moved, so the files never stand in place without it.
   {
     KAKUNIN_ASSIGN_OR_RETURN(staged, open_store_(Path(staging, "registry.db")));
-    KAKUNIN_RETURN_IF_ERROR(staged->SetMeta(kRestorePendingKey, PendingRestoreText(report)));
+    KAKUNIN_RETURN_IF_ERROR(staged->SetMeta(kRestorePendingKey, unrecorded_text.empty()
+                                                                     ? PendingRestoreText(report)
+                                                                     : unrecorded_text));
   }
 
   // Every check passed: move the files into place.

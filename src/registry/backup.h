@@ -107,6 +107,9 @@ inline constexpr int64_t kRestoredOutboxGap = int64_t{1} << 40;
 inline constexpr char kRestorePendingKey[] = "restore_pending";
 // Set when a restore is recorded ("backup_id=…" of the last one): the node came from a backup.
 inline constexpr char kRestoredKey[] = "restored";
+// Set with it, cleared once a purge as of the day has run on the restored database (NodeBackup::
+// ApplyRetentionAfterRestore).
+inline constexpr char kRetentionDueKey[] = "retention_due";
 std::string PendingRestoreText(const RestoreReport& report);
 
 // Removes, from `dir`, what a backup, a restore or a backup verify left in clear when its process
@@ -120,7 +123,7 @@ int RemoveStaleTemporaries(const std::string& dir, bool data_dir);
 class NodeBackup {
  public:
   // Not owned; all must outlive this.
-  NodeBackup(store::RegistryStore* store, const Registry* registry, const audit::AuditLog* log,
+  NodeBackup(store::RegistryStore* store, Registry* registry, const audit::AuditLog* log,
              const Clock* clock, NodeFiles files, int prefecture, std::string data_key_id,
              StoreOpener open_store);
 
@@ -138,10 +141,17 @@ class NodeBackup {
   // only, with the outbox numbers moved on, in one transaction that clears the mark. Every open
   // of the node calls it (app/node.cc OpenNode). True if it recorded one.
   Result<bool> RecordPendingRestore(const Actor& actor) const;
+  // A backup holds what later purges erased; a restored database must not serve it again (found
+  // in review: a restore brought erased residents back without a word). The transaction that
+  // records a restore marks the retention due (meta retention_due); this runs the purge as of
+  // today while the mark is there, and clears it once the purge is done — so a purge cut short
+  // runs again at the next open. Every open of the node calls it, after RecordPendingRestore. True
+  // if it purged.
+  Result<bool> ApplyRetentionAfterRestore(const Actor& actor) const;
 
  private:
   store::RegistryStore* store_;
-  const Registry* registry_;
+  Registry* registry_;
   const audit::AuditLog* log_;
   const Clock* clock_;
   NodeFiles files_;
