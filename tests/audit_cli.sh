@@ -119,8 +119,12 @@ passed=$((passed + 1))
 # against the newest checkpoint the node publishes (signed by the new key).
 "$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/before.note" || fail "audit checkpoint"
 cp "$tmp/node/audit.key.pub" "$tmp/old.pub"
-"$bin" keys rotate-signing-key --data "$tmp/node" > "$tmp/rotate.out" 2>&1 \
+# With a relative --data (found in review: the new key's path was written relative to the
+# working directory, and every later command failed to find it).
+(cd "$tmp" && "$bin" keys rotate-signing-key --data node) > "$tmp/rotate.out" 2>&1 \
   || fail "rotate-signing-key: $(cat "$tmp/rotate.out")"
+grep -q "^signing_key = 'audit-2.key'" "$tmp/node/kakunin.toml" \
+  || fail "the new key is not named relative to the data directory: $(grep signing_key "$tmp/node/kakunin.toml")"
 # The old private key is gone (review: left on disk, it could sign a forged announcement that
 # a verifier holding the original public key follows).
 [ -e "$tmp/node/audit.key" ] && fail "the old private signing key is still on disk"

@@ -185,7 +185,12 @@ Result<Lines> KeyAccess::RotateSigningKey(const std::string& data_dir,
     KAKUNIN_RETURN_IF_ERROR(audit::CreateSigningKeyFile(path));
     KAKUNIN_ASSIGN_OR_RETURN(signer, audit::LoadSigningKeyFile(path));
     next = std::move(signer);
-    where = path;
+    // The configuration names files relative to the data directory (found in review: with a
+    // relative --data, the path written was relative to the working directory — "n9/n9/…" on the
+    // next open — and every later command failed).
+    std::error_code ec;
+    const fs::path relative = fs::relative(fs::absolute(path), fs::absolute(data_dir), ec);
+    where = ec || relative.empty() ? fs::absolute(path).string() : relative.string();
   }
   const std::string old_id = node->signer->key_id();
   KAKUNIN_RETURN_IF_ERROR(node->store->Write([&](store::RegistryTxn& txn) {
