@@ -75,6 +75,11 @@ echo "import: the same digest, 3 batches recorded"
   || fail "older keys still in use after reseal: $(cat "$tmp/retire.out")"
 "$bin" stats --data "$tmp/node" --digest > "$tmp/digest.resealed"
 cmp -s "$tmp/digest.lite" "$tmp/digest.resealed" || fail "re-sealing changed a record"
+# Each change of the key file is in the log, by key id only (found in review: none was).
+"$bin" audit search --data "$tmp/node" --action field_key.add > "$tmp/keylog" \
+  && grep -q '"conditions":"key_id=' "$tmp/keylog" || fail "rotate-field-key left no entry: $(cat "$tmp/keylog")"
+"$bin" audit search --data "$tmp/node" --action field_key.retire > "$tmp/keylog" \
+  && grep -q '"conditions":"retired=' "$tmp/keylog" || fail "retire-field-keys left no entry: $(cat "$tmp/keylog")"
 echo "reseal: every number re-sealed, older key retired, digest unchanged"
 
 # --- backups: kakunin backup refuses (the server's tools back it up); the register records it ---

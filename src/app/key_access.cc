@@ -29,6 +29,20 @@ namespace {
 namespace fs = std::filesystem;
 using Lines = std::vector<std::string>;
 
+// A change of the node's key file, recorded after it is made (ids and counts only), and the log
+// sealed with it.
+Status RecordKeyChange(Node& node, const char* action, const std::string& conditions) {
+  audit::AuditEntry e;
+  e.actor = node.actor.id;
+  e.terminal = node.actor.terminal;
+  e.action = action;
+  e.conditions = conditions;
+  e.outcome = "done";
+  KAKUNIN_RETURN_IF_ERROR(node.registry->Record(std::move(e)));
+  return SealLog(node);
+}
+
+
 // Sets one value of kakunin.toml (top level, or in `table`) and writes the file again, atomically
 // and owner-only. The file is re-serialised by toml++: values stay, comments go.
 Status SetConfigValue(const std::string& data_dir, const char* table, const char* key,
@@ -141,6 +155,7 @@ Result<Lines> KeyAccess::WrapFieldKeys(const std::string& data_dir) const {
   KAKUNIN_RETURN_IF_ERROR(
       crypto::WrapKeyFile(node->config.key_file, *node->token, node->config.hsm->wrap_key_label));
   KAKUNIN_ASSIGN_OR_RETURN(keys, LoadConfiguredKeys(node->config, node->token.get()));
+  KAKUNIN_RETURN_IF_ERROR(RecordKeyChange(*node, "field_key.wrap", "key_pair=" + crypto::KeyId(keys)));
   return Lines{"the key file " + node->config.key_file + " now holds the field keys wrapped by \"" +
                    node->config.hsm->wrap_key_label + "\" (key pair id " + crypto::KeyId(keys) +
                    ")",
@@ -236,6 +251,8 @@ Result<Lines> KeyAccess::RotateSigningKey(const std::string& data_dir,
 Result<Lines> KeyAccess::RotateFieldKey(const std::string& data_dir) const {
   KAKUNIN_ASSIGN_OR_RETURN(node, OpenNode(data_dir));  // the key file belongs to the database
   KAKUNIN_ASSIGN_OR_RETURN(id, crypto::AddFieldKey(node->config.key_file, node->token.get()));
+  // Recorded, by key id only (found in review: the field-key commands left no entry).
+  KAKUNIN_RETURN_IF_ERROR(RecordKeyChange(*node, "field_key.add", "key_id=" + id));
   return Lines{"new current field key " + id + " added to " + node->config.key_file +
                    " (the older keys are kept)",
                "send the serving node SIGHUP (or restart it): it seals new values under the new "
@@ -278,6 +295,8 @@ Result<Lines> KeyAccess::RetireFieldKeys(const std::string& data_dir) const {
         "serving node finish, or run kakunin keys reseal; nothing was changed");
   }
   KAKUNIN_ASSIGN_OR_RETURN(n, crypto::RetireOldFieldKeys(node->config.key_file, node->token.get()));
+  KAKUNIN_RETURN_IF_ERROR(
+      RecordKeyChange(*node, "field_key.retire", "retired=" + std::to_string(n)));
   return Lines{"removed " + std::to_string(n) + " older field key(s) from " +
                    node->config.key_file,
                "backups of the key file made before still hold them"};
