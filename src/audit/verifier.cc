@@ -1062,8 +1062,10 @@ Status CheckScanTail(store::RegistryReader& reader,
   const int64_t signed_size = checkpoints.empty() ? 0 : checkpoints.back().tree_size;
   if (t.expected > signed_size) {
     add("entries " + std::to_string(signed_size) + "…" + std::to_string(t.expected - 1) +
-        " are not covered by a signed checkpoint (after a crash, any kakunin command signs "
-        "them; otherwise the log was cut and rewritten)");
+        " are not covered by a signed checkpoint (a running node signs its newest entries "
+        "within its checkpoint interval, a minute, and after a crash any kakunin command does: "
+        "verify again then, or sign them now with kakunin audit checkpoint; entries that stay "
+        "unsigned mean the log was cut and rewritten)");
   }
   return Status::Ok();
 }
