@@ -179,7 +179,8 @@ AuditLog::AuditLog(const Signer* signer, const Clock* clock, LogSettings setting
       settings_(settings),
       origin_(settings_.origin.empty() ? DefaultOrigin(*signer) : settings_.origin) {}
 
-Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) const {
+Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry,
+                                  int64_t* time) const {
   // The one read of the log an append makes (besides the Merkle tree's left siblings).
   KAKUNIN_ASSIGN_OR_RETURN(tail, txn.AuditTail());
   entry.sequence = static_cast<uint64_t>(tail.size);
@@ -208,6 +209,7 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry) con
   // Times never decrease along the log (a clock stepped back must not reorder it): the
   // verifier relies on it, and retention erases a prefix.
   entry.time = std::max(clock_->NowMicros(), tail.last_time);
+  if (time != nullptr) *time = entry.time;
   store::AuditRow row;
   row.seq = tail.size;
   row.time = entry.time;

@@ -50,7 +50,10 @@ class AuditLog {
 
   // Appends `entry` (its sequence and time are set here) inside `txn`, and writes a signed
   // checkpoint when one is due. Returns the entry's sequence number.
-  Result<uint64_t> Append(store::RegistryTxn& txn, AuditEntry entry) const;
+  // `time`, when given, receives the time the entry was logged at (never before the previous
+  // entry's, whatever the clock says): what the records written with it carry.
+  Result<uint64_t> Append(store::RegistryTxn& txn, AuditEntry entry,
+                          int64_t* time = nullptr) const;
 
   // Writes a checkpoint now if the log grew since the last one (at shutdown, at the end of a
   // command). These checkpoints also sign the resident map (audit/resident_map.h): the chains

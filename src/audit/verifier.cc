@@ -1088,12 +1088,18 @@ const char* ProvisionFieldDiffers(const AuditEntry& entry, int64_t entry_time,
     at = comma + 1;
   }
   if (p.number_provided != number) return "number provided";
+  // Records written since carry the entry's time exactly; earlier ones read the clock again a
+  // moment later, which a clock stepped back (NTP, a restored VM) could put before the entry's
+  // (whose time never decreases): a day back is allowed for them, a minute forward.
   constexpr int64_t kMinute = int64_t{60} * 1000000;
-  if (p.provided_at < entry_time - kMinute || p.provided_at > entry_time + kMinute) {
+  constexpr int64_t kDay = 24 * 60 * kMinute;
+  if (p.provided_at < entry_time - kDay || p.provided_at > entry_time + kMinute) {
     return "time provided";
   }
-  if (source->empty()) *source = p.source;
-  if (p.source != *source) return "source";
+  // The national node wrote prefecture:0 before it wrote national.
+  const std::string_view here = p.source == "prefecture:0" ? "national" : p.source;
+  if (source->empty()) *source = here;
+  if (here != *source) return "source";
   return nullptr;
 }
 

@@ -85,8 +85,9 @@ Status CheckScanTail(store::RegistryReader& reader,
 // Which field of provision record `p` differs from what its resident.provide entry (`entry`,
 // logged at `entry_time`) says was provided, or nullptr: the function, kind, recipient and items
 // exactly as the entry's conditions name them ("function=… kind=… recipient=… items=…"), the
-// number provided iff the items hold individual_number, the time within a minute of the entry's,
-// and the source the same as `source` (the first record's; set from it when empty). Each of them
+// number provided iff the items hold individual_number, the time no more than a minute after the
+// entry's nor a day before it, and the source the same as `source` (the first record's; set from
+// it when empty; prefecture:0, an earlier national node's, counts as national). Each of them
 // is printed on the resident's disclosure notice (found in review: only the recipient, a prefix
 // of the items and the purpose were compared, so a direct edit of the database could turn
 // 個人番号の提供 off or back-date a provision out of the notice's 7 years).

@@ -198,9 +198,11 @@ std::function<Status(store::RegistryTxn&)> Registry::ProvisionJob(
                    " recipient=" + req.recipient + " items=" + JoinItems(req.items);
     e.result_count = static_cast<int64_t>(owned->rows.size());
     e.outcome = "done";
-    auto seq = log_->Append(txn, std::move(e));
+    // The records carry the entry's own time (found in review: the clock read again here had
+    // stepped back after an NTP correction, while the log's time never does).
+    int64_t now = 0;
+    auto seq = log_->Append(txn, std::move(e), &now);
     if (!seq.ok()) return seq.status();
-    const int64_t now = clock_->NowMicros();
     for (store::ProvisionRow r : owned->rows) {
       r.provided_at = now;
       r.audit_seq = static_cast<int64_t>(*seq);
