@@ -289,9 +289,7 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     bool restored = false;
     if (node->backup) {
       KAKUNIN_ASSIGN_OR_RETURN(recorded, node->backup->RecordPendingRestore(node->actor));
-      // What the backup holds past its retention is erased before anything uses the node.
-      KAKUNIN_ASSIGN_OR_RETURN(purged, node->backup->ApplyRetentionAfterRestore(node->actor));
-      restored = recorded || purged;
+      restored = recorded;
     }
     // Search keys made with an older fold table are recomputed once (and that is recorded).
     KAKUNIN_ASSIGN_OR_RETURN(rekeyed, node->registry->RefreshSearchKeys(node->actor));

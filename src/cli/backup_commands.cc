@@ -308,6 +308,13 @@ int RunRestore(const std::vector<std::string>& argv, Io& io) {
     io.out << "ROLLBACK recorded in the log (backup.rollback) and in " << report->notice_file
            << "\n";
   }
+  // The backup holds what purges erased since it was made: the node is not served until it is
+  // purged as of today (registry/backup.h RetentionDue).
+  io.out << "次に保存期間を過ぎた記録を消去してください（それまで serve は起動しません）/ next, "
+            "erase what is past its retention (serve refuses to start until then):\n"
+         << "  kakunin purge --data " << *data << " --dry-run   # 基準日と件数を確認 / check the "
+            "date and the counts\n"
+         << "  kakunin purge --data " << *data << "\n";
   return kExitOk;
 }
 

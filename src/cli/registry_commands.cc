@@ -306,6 +306,11 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
   bool dry = args->Has("dry-run");
   auto c = (*node)->registry->Purge(as_of, dry, (*node)->actor);
   if (!c.ok()) return Fail(io, "purge", c.status());
+  // A restored node may serve again once purged as of today (registry/backup.h RetentionDue).
+  if (!dry && as_of == (*node)->clock.TodayJst() && (*node)->backup) {
+    Status cleared = (*node)->backup->ClearRetentionDue();
+    if (!cleared.ok()) return Fail(io, "purge", cleared);
+  }
   (void)SealLog(**node);
   if (args->Has("json")) {
     io.out << "{\"as_of\":\"" << as_of.ToIso() << "\",\"dry_run\":" << (dry ? "true" : "false")

@@ -180,6 +180,21 @@ int RunServe(const std::vector<std::string>& argv, Io& io) {
   if (config.has_value() == data.has_value()) return Usage(io, "serve", "give --config or --data");
   auto node = OpenNode(io, data.value_or(""), true, config.value_or(""));
   if (!node.ok()) return FailStart(io, "serve", node.status());
+  // A restored database may hold what purges erased since its backup: not served until the
+  // operator has purged it as of today (registry/backup.h RetentionDue).
+  if ((*node)->backup) {
+    auto due = (*node)->backup->RetentionDue();
+    if (!due.ok()) return FailStart(io, "serve", due.status());
+    if (*due) {
+      return FailStart(io, "serve",
+                       Status::FailedPrecondition(
+                           "復元したデータベースには保存期間を過ぎた記録が残っている可能性があります。"
+                           "kakunin purge --data DIR --dry-run で基準日を確かめ、kakunin purge "
+                           "で消去してから起動してください / the restored database may hold records "
+                           "past their retention: check the date with kakunin purge --data DIR "
+                           "--dry-run, erase them with kakunin purge, then serve"));
+    }
+  }
   registry::ServerConfig sc = (*node)->config.server;
   if (auto p = args->Get("port")) {
     char* end = nullptr;

@@ -430,20 +430,14 @@ Result<bool> NodeBackup::RecordPendingRestore(const Actor& actor) const {
   return true;
 }
 
-Result<bool> NodeBackup::ApplyRetentionAfterRestore(const Actor& actor) const {
+Result<bool> NodeBackup::RetentionDue() const {
   KAKUNIN_ASSIGN_OR_RETURN(due, store_->GetMeta(kRetentionDueKey));
-  if (!due || due->empty()) return false;
-  auto purged = registry_->Purge(JstDate(clock_->NowMicros()), /*dry_run=*/false, actor);
-  if (!purged.ok()) {
-    return Status(purged.status().code(),
-                  "the restored database may hold records past their retention, and the purge "
-                  "that erases them failed (it runs again at the next open): " +
-                  purged.status().message());
-  }
-  KAKUNIN_RETURN_IF_ERROR(store_->Write([&](store::RegistryTxn& txn) -> Status {
-    return txn.SetMeta(kRetentionDueKey, "");
-  }));
-  return true;
+  return due && !due->empty();
+}
+
+Status NodeBackup::ClearRetentionDue() const {
+  return store_->Write(
+      [&](store::RegistryTxn& txn) -> Status { return txn.SetMeta(kRetentionDueKey, ""); });
 }
 
 // --- BackupDesk ---

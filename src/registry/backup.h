@@ -143,11 +143,12 @@ class NodeBackup {
   Result<bool> RecordPendingRestore(const Actor& actor) const;
   // A backup holds what later purges erased; a restored database must not serve it again (found
   // in review: a restore brought erased residents back without a word). The transaction that
-  // records a restore marks the retention due (meta retention_due); this runs the purge as of
-  // today while the mark is there, and clears it once the purge is done — so a purge cut short
-  // runs again at the next open. Every open of the node calls it, after RecordPendingRestore. True
-  // if it purged.
-  Result<bool> ApplyRetentionAfterRestore(const Actor& actor) const;
+  // records a restore marks the retention due (meta retention_due): `kakunin serve` refuses to
+  // start while it is set, and a purge as of today clears it (ClearRetentionDue). Not purged
+  // automatically: a purge cannot be undone, and a recovery machine's clock is the one thing
+  // least to be trusted (found in review) — the operator checks the date with --dry-run.
+  Result<bool> RetentionDue() const;
+  Status ClearRetentionDue() const;
 
  private:
   store::RegistryStore* store_;
