@@ -540,10 +540,11 @@ ALTER TABLE operator_credentials ADD COLUMN revoked_by TEXT NOT NULL DEFAULT '';
     {17, R"sql(
 -- An IC card an access manager binds is in force only once its holder, signed in with their own
 -- authenticator, presents it and confirms it (docs/operators.md): an access manager cannot make
--- their own card a second factor of someone else's account. Credentials bound before this rule
--- stay in force.
+-- their own card a second factor of someone else's account. Cards bound before this rule wait
+-- for their holders' confirmation too (a card bound by a dishonest access manager before the
+-- upgrade would otherwise stay a second factor: found in review); authenticators are confirmed.
 ALTER TABLE operator_credentials ADD COLUMN confirmed_at INTEGER NOT NULL DEFAULT 0;
-UPDATE operator_credentials SET confirmed_at = created_at;
+UPDATE operator_credentials SET confirmed_at = created_at WHERE kind = 'webauthn';
 -- Who issued an enrolment link (operator id; "host" for kakunin operator bootstrap), for the
 -- register.
 ALTER TABLE enrolments ADD COLUMN issued_by TEXT NOT NULL DEFAULT '';
