@@ -164,8 +164,13 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   // by the import (registry/import.h), the day the change itself took effect, never later than
   // now (found in review: a 消除者 removed in 2015 and imported in 2026 was kept until 2031 under
   // 5 years). Sequences, the outbox and the day the rules are checked on stay `now`.
+  // Not before the epoch: the stores read 0 as "not superseded" and "not removed", and a negative
+  // time would be neither (found in review: such versions were never purged); a change before
+  // 1970 counts from 1970-01-01.
   const int64_t effective_at =
-      retain_from_change_date ? std::min(now, JstMidnightMicros(n.change_date)) : now;
+      retain_from_change_date
+          ? std::clamp(JstMidnightMicros(n.change_date), int64_t{1}, std::max(now, int64_t{1}))
+          : now;
   // What the entry commits of the version written (registry/state_digest.h).
   auto written = [&](VersionRow v, int64_t vid, audit::StateOp op) {
     if (!state) return;
