@@ -462,6 +462,26 @@ TEST_F(GatewayTest, TheNationalNodesProvisionsNameItAsTheirSource) {
   EXPECT_EQ((*rows)[1].source, "national");
 }
 
+// Found in review: a provision record read the clock again after its log entry, whose time never
+// decreases; after the clock stepped back (NTP, a restored VM) a genuine log failed verify. The
+// record carries its entry's own time.
+TEST_F(GatewayTest, AClockSteppedBackLeavesTheProvisionsVerifiable) {
+  ProvisionRequest req;
+  req.resident_codes = {codes_[0]};
+  req.purpose = "board.school_aid";
+  req.provision_kind = "住民基本台帳法 別表第六";
+  req.recipient = kBoard;
+  req.items = {"name"};
+  ASSERT_TRUE(registry_->Provide(*reader_, req, host_).ok());
+  clock_.Advance(-int64_t{10} * 60 * 1000000);
+  ASSERT_TRUE(registry_->Provide(*reader_, req, host_).ok());
+  auto rows = reader_->Provisions(codes_[0]);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[1].provided_at, (*rows)[0].provided_at) << "the log's time, not the clock's";
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
 TEST_F(GatewayTest, CodesAskedButNotFoundAreRecordedAsKeyedMacs) {
   const Caller board = Caller::ForClient(board_, "t");
   const std::string missing = "99999999999";

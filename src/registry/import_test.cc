@@ -114,6 +114,27 @@ TEST_F(ImportTest, TheRetentionOfAnImportedRemovalCountsFromItsOwnDate) {
       << "kept from the day of the import, not of the removal";
 }
 
+// Found in review: a change dated before 1970 stored a negative time, which the stores (reading
+// 0 as "not superseded") took for none: such a version was never purged.
+TEST_F(ImportTest, AChangeBefore1970CountsFrom1970) {
+  Notification born = Make("192015", 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  born.birth_date = Date::FromYmd(1873, 3, 1);
+  born.change_date = Date::FromYmd(1873, 3, 1);
+  Notification moved = born;
+  moved.kind = NotificationKind::kAmendment;
+  moved.reason = ChangeReason::kMovedWithin;
+  moved.sequence = 2;
+  moved.address = "山梨県甲府市丸の内一丁目6番1号";
+  moved.change_date = Date::FromYmd(1874, 5, 1);
+  auto sum = Import({ToCanonicalJson(born), ToCanonicalJson(moved)}, Small());
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  ASSERT_EQ(sum->applied, 2) << "both past records apply";
+  auto counts = registry_->Purge(Date::FromYmd(1970 + config_.superseded_retention_years, 1, 2),
+                                 /*dry_run=*/true, actor_);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->superseded_versions, 1);
+}
+
 TEST_F(ImportTest, SameRecordsAsIngestAndSearchWorks) {
   // The ingest path on a second database with the same keys and clock.
   auto other = store::sqlite::OpenRegistryStore((dir_ / "ingest.db").string(), true);
