@@ -202,5 +202,42 @@ INSTANTIATE_TEST_SUITE_P(EveryOlderSchema, MigrationForwardTest,
                          ::testing::ValuesIn(OlderVersions()),
                          [](const auto& info) { return "v" + std::to_string(info.param); });
 
+// Migration 17 on an operator register of migration 16: IC cards bound before it wait for their
+// holders' confirmation (found in review: marking them confirmed kept any card a dishonest access
+// manager had bound as a second factor), authenticators stay confirmed, and the existing grants —
+// a withdrawn one among them — become grant rows numbered in time order.
+TEST(Migration17Test, CardsWaitForTheirHoldersAndGrantsKeepTheirOrder) {
+  const fs::path dir = fs::path(::testing::TempDir()) /
+                       ("kakunin_migration17_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    Sql db((dir / "r.db").string());
+    for (const auto& m : kMigrations) {
+      if (m.version < 17) db.Exec(m.sql);
+    }
+    db.Exec(
+        "INSERT INTO operator_credentials (credential_id, operator_id, kind, alg, public_key, "
+        "sign_count, created_at) VALUES (x'01', 'op', 'certificate', 0, x'', 0, 100), "
+        "(x'02', 'op', 'webauthn', -7, x'00', 0, 200);"
+        "INSERT INTO operator_roles (operator_id, role, granted_at, approved_by, withdrawn_at, "
+        "withdrawn_by) VALUES ('op', 'operator', 300, 'chief', 0, ''), "
+        "('op', 'auditor', 100, 'chief', 200, 'chief');");
+    for (const auto& m : kMigrations) {
+      if (m.version == 17) db.Exec(m.sql);
+    }
+    EXPECT_EQ(db.Column("SELECT confirmed_at FROM operator_credentials ORDER BY credential_id"),
+              (std::vector<std::string>{"0", "200"}));
+    EXPECT_EQ(db.Column("SELECT role || ':' || withdrawn_at FROM operator_roles ORDER BY grant_id"),
+              (std::vector<std::string>{"auditor:200", "operator:0"}));
+    // The auditor role granted again: a grant of its own, the withdrawn one kept.
+    db.Exec("INSERT INTO operator_roles (operator_id, role, granted_at, approved_by) "
+            "VALUES ('op', 'auditor', 400, 'chief')");
+    EXPECT_EQ(db.Column("SELECT count(*) FROM operator_roles WHERE role = 'auditor'"),
+              (std::vector<std::string>{"2"}));
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kakunin::cli
