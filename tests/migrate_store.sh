@@ -120,6 +120,12 @@ grep -q '^\[server\]' "$node/kakunin.toml" || fail "the rest of kakunin.toml was
   || fail "the source's log holds store.migrate"
 "$bin" stats --data "$node" --digest > "$tmp/digest.pg"
 cmp -s "$tmp/digest.before" "$tmp/digest.pg" || fail "digest differs on PostgreSQL: $(cat "$tmp/digest.pg")"
+# The source database stays in the data directory, holding what a purge erases on the target:
+# every purge says so (found in review). (A purge before today's date erases nothing here.)
+"$bin" purge --data "$node" --as-of 2026-01-01 > /dev/null 2> "$tmp/purge.err" \
+  || fail "purge on PostgreSQL: $(cat "$tmp/purge.err")"
+grep -q "is the database this node moved from" "$tmp/purge.err" \
+  || fail "purge did not warn of the database left behind: $(cat "$tmp/purge.err")"
 "$bin" audit verify --data "$node" > "$tmp/verify.pg" || fail "audit verify on PostgreSQL: $(cat "$tmp/verify.pg")"
 "$bin" audit check-statement --public-key "$node/audit.key.pub" "$tmp/statement.json" > "$tmp/check.pg" \
   || fail "the statement from before does not check: $(cat "$tmp/check.pg")"

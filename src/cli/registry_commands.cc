@@ -2,6 +2,7 @@
 // resident's data: reads of resident data go through the console or the API, by an operator
 // nominated for the purpose (DESIGN §5).
 
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <vector>
@@ -341,6 +342,20 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
       io.out << "  注意 / note: 読取り中の処理があるため、消去した内容の一部が先行書込みログに残って"
                 "います。次のチェックポイントで消えます / readers kept the write-ahead log from "
                 "being cut back: some erased bytes stay in it until the next checkpoint\n";
+    }
+  }
+  // A database the node moved away from (kakunin migrate-store keeps it in the data directory)
+  // still holds everything this purge erased (found in review): said on every purge until it goes.
+  if (!dry) {
+    std::error_code ec;
+    const std::filesystem::path old_db = std::filesystem::path(*data) / "registry.db";
+    const bool moved = (*node)->config.database_kind != "sqlite" ||
+                       !std::filesystem::equivalent(old_db, (*node)->config.database_path, ec);
+    if (moved && std::filesystem::exists(old_db, ec)) {
+      io.err << "kakunin purge: 注意 / warning: " << old_db.string()
+             << " はこのノードの移行前のデータベースで、消去した記録をまだ保持しています。"
+                "不要になったら消去してください / is the database this node moved from and still "
+                "holds what was erased here: erase it once it is no longer needed\n";
     }
   }
   return kExitOk;
