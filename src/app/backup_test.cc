@@ -500,6 +500,9 @@ TEST_F(BackupTest, ABackupFromBeforeASigningKeyRotationIsTheNodesOwnAndItsRollba
   auto done = Restore(Path("old"), data_, /*confirm=*/true);
   ASSERT_EQ(done.status, 0) << done.err;
   EXPECT_TRUE(fs::exists(data_ + "/rollbacks.log"));
+  // The retired key is back: said, with the rotations to run (found in review: nothing said it).
+  EXPECT_NE(done.out.find("kakunin keys rotate-signing-key --data " + data_), std::string::npos)
+      << done.out;
   auto entry = Kakunin({"audit", "search", "--data", data_, "--action", "backup.rollback"});
   ASSERT_EQ(entry.status, 0) << entry.err;
   EXPECT_NE(entry.out.find("previous_size=" + std::to_string(cp->tree_size)), std::string::npos)

@@ -308,6 +308,18 @@ int RunRestore(const std::vector<std::string>& argv, Io& io) {
     io.out << "ROLLBACK recorded in the log (backup.rollback) and in " << report->notice_file
            << "\n";
   }
+  if (report->retired_signing_key) {
+    // Found in review: the restore silently put back a signing key the node had rotated away
+    // from (a rotation is made because a key may be exposed), and outside verifiers who adopted
+    // the new key see checkpoints signed by the old one.
+    io.out << "注意 / warning: このバックアップは、その後ローテーションした署名鍵で署名されています。"
+              "復元したノードは古い鍵で署名します。起動する前に鍵を更新してください / this backup "
+              "is signed by a key the node later rotated away from, and the restored node signs "
+              "with it again: rotate before serving:\n"
+           << "  kakunin keys rotate-signing-key --data " << *data << "\n"
+           << "  kakunin keys rotate-field-key --data " << *data
+           << "   # 復元した項目鍵も古いものです / the restored field keys are the old ones too\n";
+  }
   // The backup holds what purges erased since it was made: the node is not served until it is
   // purged as of today (registry/backup.h RetentionDue).
   io.out << "次に保存期間を過ぎた記録を消去してください（それまで serve は起動しません）/ next, "

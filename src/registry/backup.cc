@@ -650,6 +650,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
           if (cp.ok() && root.ok() && *root == cp->root &&
               audit::VerifyCheckpoint(*cp, m->public_key)) {
             trusted = m->public_key;
+            report.retired_signing_key = true;
           }
         }
       }

@@ -95,6 +95,9 @@ struct RestoreReport {
   int64_t restored_size = 0;
   std::string restored_root;  // raw
   std::string notice_file;    // where the rollback was written down for the operator
+  // The backup is signed by a key the node's log later rotated away from: restored, the node
+  // signs with that retired key (and the field keys of that day) again.
+  bool retired_signing_key = false;
 };
 
 // Backups of an open node. Thread-compatible; Create may run while a server writes through
