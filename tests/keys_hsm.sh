@@ -110,6 +110,8 @@ grep -q 'rollback' "$tmp/restore2.out" || fail "not refused as a rollback: $(cat
 "$bin" audit verify --data "$d" > /dev/null || fail "the log does not verify after the restore"
 found=$("$bin" audit search --data "$d" --action backup.rollback)
 [ -n "$found" ] || fail "the rollback is not in the log"
+# A restored node is served only once it is purged as of today (docs/backup.md).
+"$bin" purge --data "$d" > "$tmp/purge.out" 2>&1 || fail "purge after the restore: $(cat "$tmp/purge.out")"
 
 # A field-key rotation while the node serves: SIGHUP makes it take the new key and re-seal the
 # rest in the background, without a restart, while an agency reads.
