@@ -1097,7 +1097,7 @@ const char* ProvisionFieldDiffers(const AuditEntry& entry, int64_t entry_time,
     return "time provided";
   }
   // The national node wrote prefecture:0 before it wrote national.
-  const std::string_view here = p.source == "prefecture:0" ? "national" : p.source;
+  const std::string here = p.source == "prefecture:0" ? std::string("national") : p.source;
   if (source->empty()) *source = here;
   if (here != *source) return "source";
   return nullptr;
