@@ -1103,7 +1103,7 @@ class ConsoleService::Impl {
              (c.revoked_at == 0 ? std::string("null") : Str(JstIsoTime(c.revoked_at))) +
              ",\"revoked_by\":" + (c.revoked_at == 0 ? std::string("null") : Str(c.revoked_by)) +
              ",\"confirmed\":" +
-             (c.kind != "certificate" || c.confirmed_at != 0 ? "true" : "false") + "}";
+             (c.confirmed() ? "true" : "false") + "}";
       }
       return JsonResponse(o + "]}");
     }

@@ -1080,13 +1080,7 @@ const char* ProvisionFieldDiffers(const AuditEntry& entry, int64_t entry_time,
     if (c.find(" recipient=" + p.recipient + " ") == std::string::npos) return "recipient";
     return "items";
   }
-  bool number = false;
-  for (size_t at = 0; at <= p.items.size();) {
-    size_t comma = p.items.find(',', at);
-    if (comma == std::string::npos) comma = p.items.size();
-    number = number || std::string_view(p.items).substr(at, comma - at) == "individual_number";
-    at = comma + 1;
-  }
+  const bool number = ("," + p.items + ",").find(",individual_number,") != std::string::npos;
   if (p.number_provided != number) return "number provided";
   // Records written since carry the entry's time exactly; earlier ones read the clock again a
   // moment later, which a clock stepped back (NTP, a restored VM) could put before the entry's
@@ -1097,8 +1091,9 @@ const char* ProvisionFieldDiffers(const AuditEntry& entry, int64_t entry_time,
     return "time provided";
   }
   // The national node wrote prefecture:0 before it wrote national.
-  const std::string here = p.source == "prefecture:0" ? std::string("national") : p.source;
-  if (source->empty()) *source = here;
+  const std::string_view here =
+      p.source == "prefecture:0" ? std::string_view("national") : std::string_view(p.source);
+  if (source->empty()) *source = std::string(here);
   if (here != *source) return "source";
   return nullptr;
 }

@@ -15,6 +15,10 @@
 namespace kakunin::registry {
 namespace {
 
+// Who reads the registers of accounts (credentials, role grants, role requests).
+const std::vector<std::string> kAccountRegisterReaders = {"access_manager", "security_chief",
+                                                          "auditor"};
+
 constexpr int64_t kSecond = 1000000;
 constexpr int64_t kEnrolmentLifetime = 24 * 3600 * kSecond;
 constexpr int64_t kLockout = 15 * 60 * kSecond;
@@ -145,6 +149,10 @@ bool IsNewOperatorId(std::string_view id) {
 
 bool OperatorView::HasRole(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+bool OperatorView::HasAnyRole(const std::vector<std::string>& wanted) const {
+  return std::any_of(wanted.begin(), wanted.end(), [&](const std::string& r) { return HasRole(r); });
 }
 
 bool OperatorView::NominatedFor(std::string_view purpose, const std::string& today) const {
@@ -334,7 +342,7 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
       bool revoked_by_issuer = false;
       for (const auto& c : creds) {
         // A card never confirmed by its holder has never been a means of signing in.
-        if (c.revoked_at == 0 && !(c.kind == "certificate" && c.confirmed_at == 0)) {
+        if (c.revoked_at == 0 && !AwaitsHolder(c.kind, c.confirmed_at)) {
           return Status::FailedPrecondition(
               "the operator has enrolled already and has a card or authenticator in use: revoke "
               "it first (POST /v1/operators/{id}/credentials/revoke)");
@@ -516,14 +524,12 @@ Status OperatorDesk::RejectRole(const OperatorView& by, int64_t request_id) cons
 Result<std::vector<RoleGrantView>> OperatorDesk::RoleGrants(const OperatorView& by,
                                                             const std::string& id,
                                                             const std::string& terminal) const {
-  const std::vector<std::string> roles = {"security_chief", "access_manager", "auditor"};
-  if (!by.active() || std::none_of(roles.begin(), roles.end(),
-                                   [&](const std::string& r) { return by.HasRole(r); })) {
+  if (!by.active() || !by.HasAnyRole(kAccountRegisterReaders)) {
     return NotPermitted("only security chiefs, access managers and auditors read role grants");
   }
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.roles");
   e.conditions = "operator=" + id;
-  KAKUNIN_RETURN_IF_ERROR(WriteAs(by, roles, std::move(e), [&](store::RegistryTxn& txn) -> Status {
+  KAKUNIN_RETURN_IF_ERROR(WriteAs(by, kAccountRegisterReaders, std::move(e), [&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
     return row ? Status::Ok() : Status::NotFound("no such operator");
   }));
@@ -538,13 +544,11 @@ Result<std::vector<RoleGrantView>> OperatorDesk::RoleGrants(const OperatorView& 
 
 Result<std::vector<RoleRequestView>> OperatorDesk::PendingRoleRequests(
     const OperatorView& by, const std::string& terminal) const {
-  const std::vector<std::string> roles = {"security_chief", "access_manager", "auditor"};
-  if (!by.active() || std::none_of(roles.begin(), roles.end(),
-                                   [&](const std::string& r) { return by.HasRole(r); })) {
+  if (!by.active() || !by.HasAnyRole(kAccountRegisterReaders)) {
     return NotPermitted("only security chiefs, access managers and auditors read role requests");
   }
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.role.requests");
-  KAKUNIN_RETURN_IF_ERROR(WriteAs(by, roles, std::move(e), [&](store::RegistryTxn&) {
+  KAKUNIN_RETURN_IF_ERROR(WriteAs(by, kAccountRegisterReaders, std::move(e), [&](store::RegistryTxn&) {
     return Status::Ok();
   }));
   // Read after the entry is durable, from a snapshot of its own (the register holds no personal
@@ -758,15 +762,14 @@ std::string CredentialName(const store::CredentialRow& c) {
 
 Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
     const OperatorView& by, const std::string& id, const std::string& terminal) const {
-  if (!by.active() ||
-      !(by.HasRole("access_manager") || by.HasRole("security_chief") || by.HasRole("auditor"))) {
+  if (!by.active() || !by.HasAnyRole(kAccountRegisterReaders)) {
     return NotPermitted("only access managers, security chiefs and auditors read credentials");
   }
   std::vector<CredentialView> out;
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, terminal, "operator.credentials");
   e.conditions = "operator=" + id;
   KAKUNIN_RETURN_IF_ERROR(WriteAs(
-      by, {"access_manager", "security_chief", "auditor"}, std::move(e),
+      by, kAccountRegisterReaders, std::move(e),
       [&](store::RegistryTxn& txn) -> Status {
         KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
         if (!row) return Status::NotFound("no such operator");

@@ -41,9 +41,16 @@ struct OperatorView {
   std::vector<store::NominationRow> nominations;
   bool active() const { return row.status == "active"; }
   bool HasRole(std::string_view role) const;
+  bool HasAnyRole(const std::vector<std::string>& roles) const;
   // A nomination for `purpose` whose [from, to] contains `today` (YYYY-MM-DD).
   bool NominatedFor(std::string_view purpose, const std::string& today) const;
 };
+
+// An IC card an access manager bound and its holder has not confirmed yet: no second factor
+// (OperatorDesk::ConfirmCard). A WebAuthn credential is its holder's from the start.
+inline bool AwaitsHolder(std::string_view kind, int64_t confirmed_at) {
+  return kind == "certificate" && confirmed_at == 0;
+}
 
 // A card or authenticator as the register shows it: kind (webauthn | certificate), its name (an
 // IC card's SPKI SHA-256 in hex, a WebAuthn credential id in base64url), when it was registered
@@ -55,6 +62,7 @@ struct CredentialView {
   int64_t revoked_at = 0;
   std::string revoked_by;
   int64_t confirmed_at = 0;  // an IC card: 0 until its holder confirms it
+  bool confirmed() const { return !AwaitsHolder(kind, confirmed_at); }
 };
 
 // One grant of a role, as the register keeps it (withdrawn_at 0 while held).
