@@ -173,7 +173,7 @@ std::string RandomId() {
 
 // --- NodeBackup ---
 
-NodeBackup::NodeBackup(store::RegistryStore* store, Registry* registry,
+NodeBackup::NodeBackup(store::RegistryStore* store, const Registry* registry,
                        const audit::AuditLog* log, const Clock* clock, NodeFiles files,
                        int prefecture, std::string data_key_id, StoreOpener open_store)
     : store_(store),

@@ -126,7 +126,7 @@ int RemoveStaleTemporaries(const std::string& dir, bool data_dir);
 class NodeBackup {
  public:
   // Not owned; all must outlive this.
-  NodeBackup(store::RegistryStore* store, Registry* registry, const audit::AuditLog* log,
+  NodeBackup(store::RegistryStore* store, const Registry* registry, const audit::AuditLog* log,
              const Clock* clock, NodeFiles files, int prefecture, std::string data_key_id,
              StoreOpener open_store);
 
@@ -155,7 +155,7 @@ class NodeBackup {
 
  private:
   store::RegistryStore* store_;
-  Registry* registry_;
+  const Registry* registry_;
   const audit::AuditLog* log_;
   const Clock* clock_;
   NodeFiles files_;
