@@ -719,7 +719,19 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
         outcome = "conflict:identity_mismatch";
       } else {
         const bool ended_by_move = current->kind == "removal" && current->reason != "death";
-        const bool later = ended_by_move || c.change_date >= current->change_date;
+        // Against a registration still in force, the entry is later when it is dated no
+        // earlier than that registration began: the origin may have amended the record after
+        // the person moved in here (a 転居 before the 転出届's planned date), and the amendment
+        // says nothing of where the person lives now. Found in review: compared with the
+        // amendment's date, the 転入 was kept as history and the 転出 that followed left the
+        // person removed here.
+        std::string since = current->change_date;
+        if (current->kind != "removal") {
+          KAKUNIN_ASSIGN_OR_RETURN(
+              began, txn.RegistrationBegan(person->person_id, current->municipality_code));
+          if (began && *began < since) since = *began;
+        }
+        const bool later = ended_by_move || c.change_date >= since;
         if (c.reason == "birth") {
           // The person's own birth arriving late is history; one that would supersede is not
           // a birth of this person.

@@ -887,6 +887,61 @@ TEST_P(MoveOrderTest, MoveBetweenPrefecturesEndsRightInEitherOrder) {
   EXPECT_EQ((*early)->status, store::ResidentStatus::kActive);
 }
 
+// The origin amended the record after the day the person moved in elsewhere (a 転居 recorded
+// while the 転出届's planned date had not come), the amendment reached the national node first,
+// then the 転入, then the 転出. The 転入 is dated after the registration in 甲府市 began, so it
+// is the person's registration now: found in review, it was kept as history (dated before the
+// amendment) and the 転出 then left the person removed at the national node while 新宿区 holds
+// them.
+TEST_F(NationalTest, AMoveInDatedBeforeTheOriginsLastAmendmentStillRegistersThePerson) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "4000000001", "40000000001",
+        Date::FromYmd(2019, 1, 1));
+  Apply(yamanashi, kKofu, ChangeReason::kMovedWithin, "4000000001", "40000000001",
+        Date::FromYmd(2026, 4, 18));
+  Drain(yamanashi, national, c19);
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "4000000001", "40000000001",
+        Date::FromYmd(2026, 4, 15));
+  Drain(tokyo, national, c13);
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "4000000001", "40000000001",
+        Date::FromYmd(2026, 4, 20));
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("4000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kShinjuku);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+  auto history = (*reader)->History((*row)->person_id);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 4u);  // birth, 転居 and 転出 (19), 転入 (13)
+  EXPECT_TRUE(Verified(national).ok);
+
+  // A 転入 dated before the registration in 甲府市 began is an earlier registration arriving
+  // late, as before: history, and its own 転出 is still to come.
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "5000000001", "50000000001",
+        Date::FromYmd(2019, 1, 1));
+  Apply(yamanashi, kKofu, ChangeReason::kMovedOut, "5000000001", "50000000001",
+        Date::FromYmd(2020, 5, 1));
+  Apply(yamanashi, kFujiyoshida, ChangeReason::kMovedIn, "5000000001", "50000000001",
+        Date::FromYmd(2020, 5, 2));
+  Drain(yamanashi, national, c19);
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "5000000001", "50000000001",
+        Date::FromYmd(2020, 4, 1));
+  Drain(tokyo, national, c13);
+  auto stays = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("5000000001").str());
+  ASSERT_TRUE(stays.ok() && stays->has_value());
+  EXPECT_EQ((*stays)->municipality_code, kFujiyoshida);
+  EXPECT_EQ((*stays)->status, store::ResidentStatus::kActive);
+}
+
 // Within one prefecture a 転出 that reaches the prefecture node first removes the resident, and
 // the 転入 that follows registers them again whatever its date (the contract's "Moves"): the
 // national node, fed in that order, must end the same, not keep the removal because the 転入

@@ -350,6 +350,11 @@ Result<int64_t> PgTxn::RekeyResidents(const std::function<std::string(std::strin
   }
 }
 
+Result<std::optional<std::string>> PgTxn::RegistrationBegan(int64_t person_id,
+                                                            const std::string& municipality) {
+  return QueryBytes(db_, kRegistrationBegan, Params().Int(person_id).Text(municipality));
+}
+
 Result<bool> PgTxn::IsResidentCodeKnown(const std::string& code) {
   auto it = cache_.by_code.find(code);
   if (it != cache_.by_code.end() && cache_.replacement_known.count(code) != 0) {

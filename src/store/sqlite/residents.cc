@@ -287,6 +287,13 @@ Result<bool> SqliteTxn::IsResidentCodeKnown(const std::string& code) {
   return known;
 }
 
+Result<std::optional<std::string>> SqliteTxn::RegistrationBegan(int64_t person_id,
+                                                                const std::string& municipality) {
+  return QueryOne<std::string>(
+      db_, kRegistrationBegan, [&](Stmt& s) { s.Bind(1, person_id).Bind(2, municipality); },
+      [](Stmt& s) { return s.Text(0); });
+}
+
 Result<std::optional<VersionRow>> SqliteTxn::Version(int64_t version_id) {
   return QueryOne<VersionRow>(
       db_, kVersionById, [&](Stmt& s) { s.Bind(1, version_id); }, ReadVersion);
