@@ -57,6 +57,26 @@ bool PgReader::Reusable() const {
   return db_ != nullptr && db_->Healthy() && PQtransactionStatus(db_->raw()) == PQTRANS_IDLE;
 }
 
+// Found in review: without it, each read was its own snapshot, and a statement built while a
+// checkpoint committed carried the older checkpoint with the newer map's proof (INVALID).
+Status PgReader::BeginSnapshot() {
+  if (snapshot_depth_ == 0) {
+    if (PQtransactionStatus(db_->raw()) != PQTRANS_IDLE) {
+      return Status::FailedPrecondition("a reader's snapshot began inside a transaction");
+    }
+    KAKUNIN_RETURN_IF_ERROR(db_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  }
+  ++snapshot_depth_;
+  return Status::Ok();
+}
+
+void PgReader::EndSnapshot() {
+  if (snapshot_depth_ == 0 || --snapshot_depth_ > 0) return;
+  // A read-only transaction has nothing to lose: a failed COMMIT (an aborted transaction
+  // commits as a rollback) leaves the connection out of the pool (Reusable) if not idle.
+  if (!db_->Exec("COMMIT").ok()) (void)db_->Exec("ROLLBACK");
+}
+
 // Savepoints are named by depth: one per notification, nested at most a few deep. They are
 // sent only when needed (Conn::Savepoint), and deferred like the writes: a statement that fails
 // inside one fails every later call until the transaction ends, so a rollback never quietly
@@ -105,6 +125,11 @@ class PgRegistryStore final : public RegistryStore {
       detail::PgWriteTxn t(writer_.get());
       st = fn(t);
     }
+    // Ids drawn ahead are this transaction's only (Conn::SpareIds).
+    struct DropSpares {
+      Conn* c;
+      ~DropSpares() { c->DropSpareIds(); }
+    } drop{writer_.get()};
     if (!st.ok()) {
       writer_->Rollback();
       return st;

@@ -47,6 +47,11 @@ class PgReader final : public RegistryReader {
   ~PgReader() override;
   // (pg_registry_store.cc) False once the connection broke: the pool opens a new one.
   bool Reusable() const override;
+  // One REPEATABLE READ READ ONLY transaction over the nested scope: a statement's checkpoint
+  // and the map nodes it proves against, a record and its provisions, `audit verify`'s passes.
+  // The walks (ForEachAuditEntry, ...) open their own only when none is open.
+  Status BeginSnapshot() override;
+  void EndSnapshot() override;
 
   // --- residents (residents.cc) ---
   Result<std::optional<ResidentRow>> FindByResidentCode(const std::string& code) override;
@@ -131,6 +136,7 @@ class PgReader final : public RegistryReader {
  private:
   std::unique_ptr<Conn> db_;
   std::shared_ptr<ConnPool> pool_;
+  int snapshot_depth_ = 0;
 };
 
 // What one write transaction read or wrote, so that a batch's lookups do not each cost a round
