@@ -143,10 +143,13 @@ class Conn {
   PGconn* raw() { return c_; }
 
   // Ids drawn ahead from a sequence on this connection and not used yet, by the statement that
-  // draws them (PgTxn::DrawId). Kept across transactions, so a single writer's ids stay dense
-  // (unused ones are not thrown away at each commit); gone with the connection, so after a
-  // failover or a server restart only the new server's sequence decides.
+  // draws them (PgTxn::DrawId), within one write transaction: DropSpareIds at its end. Kept
+  // across transactions, a writer's leftover ids were lower than those another process drew
+  // meanwhile (a second node, `kakunin ingest` beside `serve`), and a later version got a lower
+  // id than an earlier one: history, newest first by id, put a superseded address first (found
+  // in review). Drawn under the writers' lock, ids follow the order of the writes.
   std::deque<int64_t>& SpareIds(const char* draw_sql) { return spare_ids_[draw_sql]; }
+  void DropSpareIds() { spare_ids_.clear(); }
 
  private:
   explicit Conn(PGconn* c) : c_(c) {}

@@ -133,6 +133,58 @@ TEST_F(PgStoreTest, TwoWritersOnOneDatabaseKeepTheSequenceSingle) {
   EXPECT_TRUE(store_->CheckIntegrity().ok());
 }
 
+// Two processes writing one person's versions in turn (a node serving, `kakunin ingest` beside
+// it): history is newest first by version id, so ids must follow the order of the writes. Found
+// in review: ids drawn ahead and kept by the first writer's connection were lower than those the
+// second drew meanwhile, and the first writer's later version was listed as older.
+TEST_F(PgStoreTest, TwoWritersNumberVersionsInTheOrderOfTheirWrites) {
+  auto other = OpenRegistryStore(url_, /*create=*/false);
+  ASSERT_TRUE(other.ok());
+  int64_t person = 0;
+  auto write = [&](RegistryStore* s, const std::string& address) {
+    return s->Write([&](RegistryTxn& t) -> Status {
+      VersionRow v;
+      v.municipality_code = "192015";
+      v.sequence = static_cast<int64_t>(address.size());
+      v.kind = person == 0 ? "entry" : "amendment";
+      v.reason = person == 0 ? "birth" : "moved_within";
+      v.change_date = "2026-04-01";
+      v.resident_code = "1000000001";
+      v.sealed_number = "sealed";
+      v.name = "n";
+      v.sex = "female";
+      v.birth_date = "1990-01-01";
+      v.address = address;
+      if (person == 0) {
+        ResidentRow r;
+        r.resident_code = v.resident_code;
+        r.municipality_code = v.municipality_code;
+        r.name = "n";
+        r.sex = "female";
+        r.birth_date = "1990-01-01";
+        r.address = address;
+        r.number_mac = std::string(32, '\0');
+        KAKUNIN_ASSIGN_OR_RETURN(id, t.InsertResident(r));
+        person = id;
+      }
+      v.person_id = person;
+      KAKUNIN_ASSIGN_OR_RETURN(vid, t.InsertVersion(v));
+      return t.SetResidentVersion(person, vid);
+    });
+  };
+  ASSERT_TRUE(write(store_.get(), "a").ok());      // draws a block, keeps the rest...
+  ASSERT_TRUE(write(other->get(), "ab").ok());     // ...while another process draws after it
+  ASSERT_TRUE(write(store_.get(), "abc").ok());    // the newest
+  auto reader = store_->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto history = (*reader)->History(person);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].address, "abc");
+  EXPECT_EQ((*history)[1].address, "ab");
+  EXPECT_EQ((*history)[2].address, "a");
+}
+
 // A server that goes away (a restart, a failover) fails the writes in flight as unavailable, and
 // the store reconnects for the next ones: nothing to restart on the node.
 TEST_F(PgStoreTest, WritesGoOnAfterTheServerRestarts) {
