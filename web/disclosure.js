@@ -376,7 +376,6 @@
       tr.dataset.status = c.status;
       cell(tr, String(c.correction_id), 'num');
       cell(tr, (Array.isArray(c.fields) ? c.fields : []).map((f) => ITEM_NAMES[f] || f).join('、'));
-      cell(tr, c.municipality_name ? `${c.municipality_name}（${c.municipality_code}）` : (c.municipality_code || '—'));
       cell(tr, label(CORRECTION_STATUS, c.status)).dataset.field = 'status';
       cell(tr, c.outcome ? label(OUTCOME, c.outcome) : '—').dataset.field = 'outcome';
       body.append(tr);

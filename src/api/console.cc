@@ -451,11 +451,9 @@ class ConsoleService::Impl {
       o += (i ? "," : "") + std::string("{\"correction_id\":") + std::to_string(c.id) +
            ",\"fields\":[";
       for (size_t j = 0; j < c.fields.size(); ++j) o += (j ? "," : "") + Str(c.fields[j]);
-      o += "],\"municipality_code\":" + Str(c.municipality_code);
-      if (const LocalGovEntry* e = LocalGovTable::Builtin().Find(c.municipality_code)) {
-        o += ",\"municipality_name\":" + Str(e->FullName());
-      }
-      o += ",\"status\":" + Str(c.status) + ",\"outcome\":" + Str(c.outcome) + "}";
+      // Not which municipality it went to: after a move under a support measure, that is where
+      // the person lives now, and the desk needs only the outcome (found in review).
+      o += "],\"status\":" + Str(c.status) + ",\"outcome\":" + Str(c.outcome) + "}";
     }
     return o + "]}";
   }

@@ -136,17 +136,65 @@ std::string VersionItems(const std::vector<std::pair<std::string, std::string>>&
 // resident when they move within the prefecture), at most this many at once.
 constexpr int kOpenCorrectionsScanned = 10000;
 
+// 支援措置 at the desk: while a measure protects the person, whoever impersonates them by post
+// or with copies of documents, or a legal representative (in a case of child abuse usually the
+// other party), must not get their record — the new address, the new 住民票コード a code change
+// gave them — from this desk. Their record then goes out of it only to the person themself, at
+// the counter, on a photo identity document, under the code they hold now (a request naming a
+// replaced code follows the chain to the record the change was meant to cut off: found in
+// review). The municipality holding the record decides anything else. `person` is the record
+// the request leads to; OK when no measure is in force.
+Status MeasureAllows(const store::DisclosureRow& row, const std::optional<store::ResidentRow>& person,
+                     const std::optional<store::SupportMeasureRow>& measure,
+                     const std::string& today) {
+  if (!person || !measure || !SupportMeasureInForce(*measure, today)) return Status::Ok();
+  if (row.requester != "self") {
+    return Status::FailedPrecondition(
+               "支援措置の対象者です。法定代理人への通知書はこの窓口では交付しません（住民票の"
+               "ある市町村が判断します） / a notice to a legal representative is not issued here "
+               "while a support measure protects the person: refer the request to the "
+               "municipality holding the record")
+        .WithReason("support_measure");
+  }
+  const bool photo = row.identity_document == "individual_number_card" ||
+                     row.identity_document == "driver_license" ||
+                     row.identity_document == "passport";
+  if (row.channel != "counter" || !photo || person->resident_code != row.resident_code) {
+    return Status::FailedPrecondition(
+               "支援措置の対象者です。本人への交付は、窓口で顔写真付きの本人確認書類により、現在"
+               "の住民票コードで請求されたものに限ります（郵送・電子申請の請求は住民票のある市町"
+               "村が判断します） / while a support measure protects the person, their record goes "
+               "out of this desk only on a request made at the counter, on a photo identity "
+               "document, naming their current resident code; refer any other request to the "
+               "municipality holding the record")
+        .WithReason("support_measure");
+  }
+  return Status::Ok();
+}
+
+// MeasureAllows as the transaction sees it.
+Status MeasureAllowsIn(store::RegistryTxn& txn, const store::DisclosureRow& row,
+                       const std::string& today) {
+  KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(row.resident_code));
+  std::optional<store::SupportMeasureRow> m;
+  if (person) {
+    KAKUNIN_ASSIGN_OR_RETURN(found, txn.SupportMeasureOf(person->person_id));
+    m = std::move(found);
+  }
+  return MeasureAllows(row, person, m, today);
+}
+
 // Where a correction goes now, and the code it names: the municipality holding the record
 // today (the resident moved within the prefecture after the request: the new municipality keeps
-// the 住民票 and corrects it), with the person's current code; the one it was received for when
-// the node keeps no active record of them (moved out of the prefecture, died: that municipality
-// keeps the 除票 and passes it on).
+// the 住民票 and corrects it), with the person's current code; when the record was removed
+// (moved out of the prefecture, died), the municipality that removed it, which keeps the 除票
+// (found in review: the one the correction was received for got it back, after the person had
+// moved on from there and under a support measure, and the holder of the 除票 could not answer
+// it); the one it was received for only when the node keeps no record of them at all.
 Result<std::pair<std::string, std::string>> CorrectionHolder(store::RegistryReader& reader,
                                                              const store::CorrectionRow& row) {
   KAKUNIN_ASSIGN_OR_RETURN(resident, reader.FindByResidentCode(row.resident_code));
-  if (resident && resident->status == store::ResidentStatus::kActive) {
-    return std::pair{resident->municipality_code, resident->resident_code};
-  }
+  if (resident) return std::pair{resident->municipality_code, resident->resident_code};
   return std::pair{row.municipality_code, row.resident_code};
 }
 
@@ -426,24 +474,19 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
                       .WithReason("notice_issued"),
                   row->resident_code);
   }
-  // 支援措置: the person's current address does not go to a legal representative at this desk
-  // while a measure protects them (in a case of child abuse the representative is usually the
-  // other party). The municipality holding the record decides such a request.
-  if (row->requester == "legal_representative") {
+  // 支援措置 (MeasureAllows): checked here, before the notice is made, and again in the
+  // transaction that records it — a measure set meanwhile (found in review: 40–80 ms into the
+  // notice) stops it there.
+  {
     KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
     KAKUNIN_ASSIGN_OR_RETURN(person, reader->FindByResidentCode(row->resident_code));
+    std::optional<store::SupportMeasureRow> m;
     if (person) {
-      KAKUNIN_ASSIGN_OR_RETURN(m, reader->SupportMeasureOf(person->person_id));
-      if (m && SupportMeasureInForce(*m, clock_->TodayJst().ToIso())) {
-        return Refuse(actor, kAction, row->purpose,
-                      Status::FailedPrecondition(
-                          "支援措置の対象者です。法定代理人への通知書はこの窓口では交付しません"
-                          "（住民票のある市町村が判断します） / a notice to a legal "
-                          "representative is not issued here while a support measure protects "
-                          "the person: refer the request to the municipality holding the record")
-                          .WithReason("support_measure"),
-                      row->resident_code);
-      }
+      KAKUNIN_ASSIGN_OR_RETURN(found, reader->SupportMeasureOf(person->person_id));
+      m = std::move(found);
+    }
+    if (Status why = MeasureAllows(*row, person, m, clock_->TodayJst().ToIso()); !why.ok()) {
+      return Refuse(actor, kAction, row->purpose, why, row->resident_code);
     }
   }
   const Purpose* purpose = purposes_->Find(row->purpose);
@@ -559,8 +602,15 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
 
   if (pending.found) {
     heading("3　本人確認情報の提供状況（過去7年間）");
+    // Only what this node provided: the national node's provisions (to 機構's recipients, the
+    // state's agencies) are in its own records, disclosed by 機構 (found in review: an empty
+    // table here read as "nobody received it").
+    paragraph("この欄は、" + pref_name +
+              "が提供又は移転した記録です。地方公共団体情報システム機構が国の機関等に提供した記録"
+              "は含まれません。その開示は、機構に請求してください。");
     if (pending.provisions.empty()) {
-      paragraph("この期間に、あなたの本人確認情報を提供又は移転した記録はありません。");
+      paragraph("この期間に、" + pref_name +
+                "があなたの本人確認情報を提供又は移転した記録はありません。");
     } else {
       render::PdfBlock table;
       table.kind = Kind::kTable;
@@ -643,6 +693,7 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   int64_t printout_id = 0;
   Status st = registry_->RecordDisclosure(
       pending, req, actor, [&](store::RegistryTxn& txn) -> Status {
+        KAKUNIN_RETURN_IF_ERROR(MeasureAllowsIn(txn, *row, clock_->TodayJst().ToIso()));
         KAKUNIN_RETURN_IF_ERROR(txn.RecordDisclosureDocument(id, status, printout.printed_at,
                                                              op.row.operator_id, statement_json));
         KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertPrintout(printout));
@@ -650,7 +701,8 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
         return Status::Ok();
       });
   if (!st.ok()) {
-    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
+    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted" ||
+        st.reason() == "support_measure") {
       return Refuse(actor, kAction, row->purpose, st, row->resident_code);
     }
     return st;
@@ -669,6 +721,19 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
   // received their record, when, under which purpose), so the clerk who typed the code in does
   // not take it away either.
   KAKUNIN_RETURN_IF_ERROR(SecondPerson(row, op, actor, kAction, "the statement is handed over"));
+  // It goes with the notice, so not where the notice would not (MeasureAllows): a measure set
+  // after the notice stops the statement too (found in review).
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(person, reader->FindByResidentCode(row.resident_code));
+    std::optional<store::SupportMeasureRow> m;
+    if (person) {
+      KAKUNIN_ASSIGN_OR_RETURN(found, reader->SupportMeasureOf(person->person_id));
+      m = std::move(found);
+    }
+    if (Status why = MeasureAllows(row, person, m, clock_->TodayJst().ToIso()); !why.ok()) {
+      return Refuse(actor, kAction, row.purpose, why, row.resident_code);
+    }
+  }
   KAKUNIN_ASSIGN_OR_RETURN(statement, reader->DisclosureStatement(id));
   if (!statement || statement->empty()) {
     return Refuse(actor, kAction, row.purpose,
@@ -735,6 +800,15 @@ Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const 
   if (!resident) {
     Status why = Status::FailedPrecondition("the record is no longer kept").WithReason("conflict");
     return Refuse(actor, kAction, row.purpose, why, row.resident_code);
+  }
+  // 支援措置, as for the notice (MeasureAllows): a correction a legal representative files after
+  // a measure was set goes to the municipality that now protects the person, and has the
+  // prefecture write back to the representative about it (found in review).
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(m, reader->SupportMeasureOf(resident->person_id));
+    if (Status why = MeasureAllows(row, resident, m, clock_->TodayJst().ToIso()); !why.ok()) {
+      return Refuse(actor, kAction, row.purpose, why, row.resident_code);
+    }
   }
   store::CorrectionRow c;
   c.disclosure_id = disclosure_id;

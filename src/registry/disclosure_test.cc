@@ -742,6 +742,115 @@ TEST_F(DisclosureTest, NoNoticeToALegalRepresentativeWhileASupportMeasureProtect
   EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
 }
 
+// Found in review: a "self" request by post, with copies of documents, got a protected person's
+// new address — and, naming the code a change had retired, their new code. Under a measure the
+// record leaves the desk only to the person at the counter, on a photo ID, under the code they
+// hold now; the statement and a correction follow the same rule.
+TEST_F(DisclosureTest, UnderASupportMeasureTheRecordGoesOnlyToThePersonAtTheCounter) {
+  auto same = [&](Notification n) {
+    n.name = "髙橋　一郎";
+    n.name_kana = "タカハシ　イチロウ";
+    n.birth_date = Date::FromYmd(1980, 5, 1);
+    n.address = "山梨県甲府市相生二丁目3番16号";
+    n.change_date = Date::FromYmd(2026, 11, 15);
+    return n;
+  };
+  // A notice printed before the measure, whose statement and correction come after it.
+  auto before = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), before->id).ok());
+  DisclosureInput by_rep = Request(code_);
+  by_rep.requester = "legal_representative";
+  auto rep = desk_->Receive(Load("clerk"), As("clerk"), by_rep);
+  ASSERT_TRUE(rep.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), rep->id).ok());
+
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_cs_, "cs", code_, "2026-12-31").ok());
+  auto change = same(Make(kKofu, 3, ChangeReason::kResidentCodeChanged, "1000000001",
+                          "10000000001"));
+  change.new_resident_code = ResidentCode::FromTenDigits("1000000003");
+  Apply(change);
+  const std::string new_code = change.new_resident_code->str();
+
+  auto refused = [&](const DisclosureInput& in) {
+    auto made = desk_->Receive(Load("clerk"), As("clerk"), in);
+    EXPECT_TRUE(made.ok()) << made.status().ToString();
+    if (!made.ok()) return false;
+    auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
+    if (notice.ok()) return false;
+    EXPECT_EQ(notice.status().reason(), "support_measure");
+    EXPECT_THAT(notice.status().message(), Not(HasSubstr(new_code)));
+    EXPECT_EQ(LogEntries("resident.provide").back().outcome, "refused:support_measure");
+    return true;
+  };
+  DisclosureInput by_post = Request(new_code);
+  by_post.channel = "post";
+  EXPECT_TRUE(refused(by_post));
+  DisclosureInput online = Request(new_code);
+  online.channel = "online";
+  EXPECT_TRUE(refused(online));
+  DisclosureInput no_photo = Request(new_code);
+  no_photo.identity_document = "two_documents";
+  EXPECT_TRUE(refused(no_photo));
+  EXPECT_TRUE(refused(Request(code_)));  // the retired code, at the counter, on a photo ID
+  {
+    auto reader = store_->OpenReader();
+    EXPECT_EQ((*reader)->ListPrintouts(10)->size(), 2u);  // the two before the measure
+  }
+  // What was handed over before the measure goes no further: not the representative's
+  // statement, nor a correction the representative files.
+  auto statement = desk_->Statement(Load("clerk2"), As("clerk2"), rep->id);
+  ASSERT_FALSE(statement.ok());
+  EXPECT_EQ(statement.status().reason(), "support_measure");
+  auto correction =
+      desk_->ReceiveCorrection(Load("clerk"), As("clerk"), rep->id, {"address"}, kDetails);
+  ASSERT_FALSE(correction.ok());
+  EXPECT_EQ(correction.status().reason(), "support_measure");
+  EXPECT_TRUE(desk_->Corrections(kofu_cs_, "t")->empty());
+  // The person at the counter, on a photo ID, under the code they hold: as usual.
+  auto own = desk_->Receive(Load("clerk"), As("clerk"), Request(new_code));
+  ASSERT_TRUE(own.ok());
+  auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), own->id);
+  ASSERT_TRUE(notice.ok()) << notice.status().ToString();
+  EXPECT_TRUE(desk_->Statement(Load("clerk2"), As("clerk2"), own->id).ok());
+  EXPECT_TRUE(
+      desk_->ReceiveCorrection(Load("clerk"), As("clerk"), own->id, {"name"}, kDetails).ok());
+  // The earlier request named the retired code: its statement goes no further either.
+  EXPECT_EQ(desk_->Statement(Load("clerk2"), As("clerk2"), before->id).status().reason(),
+            "support_measure");
+  ExpectVerified();
+}
+
+// Found in review: once the person left the prefecture, an open correction went back to the
+// municipality it was received for — which they had left, under a support measure — and the
+// one that removed them, keeping the 除票, could not answer it.
+TEST_F(DisclosureTest, ACorrectionOfSomeoneWhoLeftThePrefectureGoesToTheMunicipalityThatRemovedThem) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  auto id = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"address"}, kDetails);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto same = [&](Notification n) {
+    n.name = "髙橋　一郎";
+    n.name_kana = "タカハシ　イチロウ";
+    n.birth_date = Date::FromYmd(1980, 5, 1);
+    n.change_date = Date::FromYmd(2026, 11, 15);
+    return n;
+  };
+  // 甲府市 → 富士吉田市, then out of the prefecture from 富士吉田市.
+  Apply(same(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")));
+  Apply(same(Make(kFujiyoshida, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")));
+  Apply(same(Make(kFujiyoshida, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")));
+  EXPECT_TRUE(desk_->Corrections(kofu_cs_, "t")->empty());
+  EXPECT_EQ(desk_->AnswerCorrection(kofu_cs_, "t", *id, "corrected").code(),
+            StatusCode::kNotFound);
+  auto holder = desk_->Corrections(fuji_cs_, "t");
+  ASSERT_TRUE(holder.ok());
+  ASSERT_EQ(holder->size(), 1u);
+  EXPECT_EQ((*holder)[0].id, *id);
+  EXPECT_TRUE(desk_->AnswerCorrection(fuji_cs_, "t", *id, "not_corrected").ok());
+}
+
 TEST_F(DisclosureTest, AHaltedNodeOrARevokedCsGetsNoCorrectionRequests) {
   auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
   ASSERT_TRUE(made.ok());
