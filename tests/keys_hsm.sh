@@ -167,6 +167,14 @@ if "$bin" keys retire-field-keys --data "$d" > "$tmp/retire.out" 2>&1; then
 fi
 grep -q 'in use' "$tmp/retire.out" || fail "no reason for refusing to retire: $(cat "$tmp/retire.out")"
 [ "$(grep -c '^aead ' "$d/keys")" -eq 2 ] || fail "a refused retire changed the key file"
+# The signing key likewise (found in review: the serving node signed on with the retired key,
+# under no announcement, and the log never verified again).
+cp "$d/kakunin.toml" "$tmp/before-rotate.toml"
+if "$bin" keys rotate-signing-key --data "$d" --label kakunin-signing-x > "$tmp/rotate-x.out" 2>&1; then
+  fail "the signing key was rotated while the node was serving"
+fi
+grep -q 'in use' "$tmp/rotate-x.out" || fail "no reason for refusing to rotate: $(cat "$tmp/rotate-x.out")"
+cmp -s "$d/kakunin.toml" "$tmp/before-rotate.toml" || fail "a refused rotation changed the configuration"
 kill -TERM "$serve"; wait "$serve" || fail "serve did not stop cleanly"; serve=
 "$bin" keys retire-field-keys --data "$d" > /dev/null || fail "retire-field-keys, node stopped"
 [ "$(grep -c '^aead ' "$d/keys")" -eq 1 ] || fail "older field keys left in the key file"

@@ -176,10 +176,24 @@ Status DestroyFile(const std::string& path) {
   return SyncDirectory(fs::path(path).parent_path().string());
 }
 
+// OK if no other process has the node's database open (`what` says what waits for that).
+Status CheckStopped(const std::string& data_dir, const std::string& what) {
+  KAKUNIN_ASSIGN_OR_RETURN(config, LoadNodeConfig(data_dir));
+  Status idle = config.database_kind == "postgresql"
+                    ? store::pg::CheckNoOtherSessions(config.database_url)
+                    : store::sqlite::CheckNotInUse(config.database_path);
+  if (idle.ok()) return idle;
+  return Status(idle.code(), what + " with the node stopped: " + idle.message());
+}
+
 }  // namespace
 
 Result<Lines> KeyAccess::RotateSigningKey(const std::string& data_dir,
                                           const std::string& label) const {
+  // Only with the node stopped: a serving node holds the signing key it started with and would
+  // sign on with it once it is retired (AuditLog::Sign now refuses that; the node would then
+  // sign nothing until restarted).
+  KAKUNIN_RETURN_IF_ERROR(CheckStopped(data_dir, "the signing key is rotated"));
   KAKUNIN_ASSIGN_OR_RETURN(node, OpenNode(data_dir));
   const registry::NodeConfig config = node->config;
   std::unique_ptr<audit::Signer> next;
@@ -276,16 +290,7 @@ Result<Lines> KeyAccess::RetireFieldKeys(const std::string& data_dir) const {
   // goes on sealing under the key it holds, which may be one of those about to go; a count of
   // zero here (after a `keys reseal` from this host, or in an empty registry) does not show it,
   // and the values it writes next would open under no key at its next start.
-  {
-    KAKUNIN_ASSIGN_OR_RETURN(config, LoadNodeConfig(data_dir));
-    ::kakunin::Status idle = config.database_kind == "postgresql"
-                                 ? store::pg::CheckNoOtherSessions(config.database_url)
-                                 : store::sqlite::CheckNotInUse(config.database_path);
-    if (!idle.ok()) {
-      return ::kakunin::Status(
-          idle.code(), "older field keys are retired with the node stopped: " + idle.message());
-    }
-  }
+  KAKUNIN_RETURN_IF_ERROR(CheckStopped(data_dir, "older field keys are retired"));
   KAKUNIN_ASSIGN_OR_RETURN(node, OpenNode(data_dir));
   if (node->cipher->key_count() < 2) return Lines{"no older field key to retire"};
   KAKUNIN_ASSIGN_OR_RETURN(left, CountUnderOlderKeys(*node));

@@ -58,6 +58,8 @@ Status RotateSigningKey(store::RegistryTxn& txn, const Signer& current, const Si
   announce.outcome = "done";
   KAKUNIN_RETURN_IF_ERROR(old_log.Append(txn, announce).status());
   KAKUNIN_RETURN_IF_ERROR(old_log.WriteCheckpoint(txn));
+  // From here the log is the new key's (AuditLog::Sign checks it).
+  KAKUNIN_RETURN_IF_ERROR(txn.SetMeta("log_key_id", next.key_id()));
 
   AuditLog new_log(&next, &clock);
   AuditEntry activate;
@@ -67,8 +69,7 @@ Status RotateSigningKey(store::RegistryTxn& txn, const Signer& current, const Si
   activate.conditions = "{\"key_id\":\"" + next.key_id() + "\"}";
   activate.outcome = "done";
   KAKUNIN_RETURN_IF_ERROR(new_log.Append(txn, activate).status());
-  KAKUNIN_RETURN_IF_ERROR(new_log.WriteCheckpoint(txn));
-  return txn.SetMeta("log_key_id", next.key_id());
+  return new_log.WriteCheckpoint(txn);
 }
 
 Result<bool> SignedByEarlierKey(store::RegistryReader& reader, const Checkpoint& c) {

@@ -139,8 +139,10 @@ TEST_F(KeyRotationTest, CheckpointByAnUnannouncedKeyIsNamed) {
   auto second = NewFileSigner("audit2.key");
   ASSERT_TRUE(Rotate(*signer_, *second).ok());
   Append(*second, 2);
-  // Someone with a key of their own (and write access to the database) appends and signs.
+  // Someone with a key of their own (and write access to the database) appends and signs,
+  // having named their key the log's (AuditLog::Sign signs only with that one).
   auto forger = NewFileSigner("forger.key");
+  ASSERT_TRUE(store_->SetMeta("log_key_id", forger->key_id()).ok());
   Append(*forger, 2);
   VerifyReport r = Verify(signer_->public_key());
   EXPECT_FALSE(r.ok);
@@ -150,6 +152,28 @@ TEST_F(KeyRotationTest, CheckpointByAnUnannouncedKeyIsNamed) {
   // Trusting the forger's key does not help: it was never announced.
   r = Verify(forger->public_key());
   EXPECT_FALSE(r.ok);
+}
+
+// A process that started before the rotation (a node left serving) holds the retired key: it
+// signs nothing more with it. Found in review: it signed on, under no announcement, and the log
+// never verified again.
+TEST_F(KeyRotationTest, AProcessHoldingTheRetiredKeySignsNothing) {
+  ASSERT_TRUE(store_->SetMeta("log_key_id", signer_->key_id()).ok());
+  Append(*signer_, 2);
+  auto second = NewFileSigner("audit2.key");
+  ASSERT_TRUE(Rotate(*signer_, *second).ok());
+  AuditLog stale(signer_.get(), &clock_);
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    AuditEntry e;
+    e.actor = "os:test";
+    e.action = "test.entry";
+    e.outcome = "done";
+    KAKUNIN_RETURN_IF_ERROR(stale.Append(txn, e).status());
+    return stale.WriteCheckpoint(txn);
+  });
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  Append(*second, 1);  // the key in force signs on
+  EXPECT_TRUE(Verify(signer_->public_key()).ok);
 }
 
 TEST_F(KeyRotationTest, KeySwitchWithoutAnnouncementIsNamed) {

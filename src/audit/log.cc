@@ -255,6 +255,15 @@ Status AuditLog::WriteCheckpoint(store::RegistryTxn& txn) const {
 }
 
 Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const {
+  // Only with the key the log is signed with now: a process still holding a key that a rotation
+  // (in another process) retired signs nothing more with it. Found in review: a node serving
+  // through `keys rotate-signing-key` signed on with the retired key, under no announcement,
+  // and the log never verified again.
+  KAKUNIN_ASSIGN_OR_RETURN(log_key, txn.GetMeta("log_key_id"));
+  if (log_key && *log_key != signer_->key_id()) {
+    return Status::FailedPrecondition(
+        "the operation log's signing key was rotated since this process started: restart it");
+  }
   StoreSubtrees<store::RegistryTxn> source(txn);
   auto root = RootHash(source, static_cast<uint64_t>(size));
   if (!root.ok()) return root.status();
