@@ -109,6 +109,10 @@ expect_usage "unknown criterion kind" --criterion bogus=1980-01-01
 expect_usage "unknown criterion kind" --criteria '{"bogus":"ヤマダ"}'
 expect_usage "given twice" --criteria '{"name_kana":"ヤマダ","name_kana":"スズキ"}'
 expect_usage "given twice" --criterion name_kana=ヤマダ --criteria '{"name_kana":"スズキ"}'
+# Bytes that are not UTF-8 are refused alike on SQLite and PostgreSQL (found in review:
+# PostgreSQL failed the query with its own error, SQLite matched nothing).
+expect_usage "not UTF-8" --actor $'\xff\xfe'
+expect_usage "not UTF-8" --action $'ope\xc3'
 "$bin" audit search --data "$tmp/node" --criterion birth_date=1980-01-01 > /dev/null \
   || fail "a known criterion was refused"
 passed=$((passed + 1))

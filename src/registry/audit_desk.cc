@@ -10,6 +10,7 @@
 #include "registry/registry.h"  // ResidentTarget
 #include "registry/state_verify.h"
 #include "text/json.h"
+#include "text/utf8.h"
 
 namespace kakunin::registry {
 
@@ -233,6 +234,14 @@ LogRecord AuditDesk::ForReview(LogRecord record) const {
 }
 
 Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query, int* codes_searched) const {
+  // Text filters are UTF-8 on both stores (found in review: PostgreSQL failed the query on a
+  // byte SQLite compared as no match). Not echoed: a value in the wrong place.
+  for (const std::optional<std::string>* f : {&query.actor, &query.action, &query.purpose,
+                                              &query.target}) {
+    if (*f && !text::IsValidUtf8(**f)) {
+      return Status::InvalidArgument("a search filter is not UTF-8 text");
+    }
+  }
   store::AuditQuery q;
   q.from_time = query.from_time;
   q.to_time = query.to_time;

@@ -48,10 +48,13 @@ constexpr char kCountReceivedChangesBefore[] =
     "SELECT count(*) FROM link_received_changes WHERE received_at < $1";
 constexpr char kPurgeReceivedChanges[] = "DELETE FROM link_received_changes WHERE received_at < $1";
 
-// The identity's sequence only goes up (nextval), whatever rows were purged since.
+// The identity's sequence only goes up, whatever rows were purged since: from the highest
+// number given out (kHighestOutboxNumber), as SQLite's counter, so both stores give the same
+// next number (nextval here once skipped one more).
 constexpr char kSkipOutboxNumbers[] =
     "SELECT setval(pg_get_serial_sequence('outbox', 'outbox_id'), "
-    "nextval(pg_get_serial_sequence('outbox', 'outbox_id')) + $1) + 1";
+    "greatest(coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox', "
+    "'outbox_id')::regclass), 0), coalesce((SELECT max(outbox_id) FROM outbox), 0)) + $1) + 1";
 
 // The sequence's last value (NULL before its first use), or the rows themselves.
 constexpr char kHighestOutboxNumber[] =
