@@ -171,6 +171,15 @@ Result<int64_t> Sender::Step() {
   if (batch->changes.empty() && (measures_accepted_ || probed_)) return int64_t{0};
   probed_ = true;
   const std::string body = registry::EncodeForwardBatch(*batch);
+  // A halt committed while the batch was read (its numbers opened) stops it here, not after it
+  // left (found in review; the POST itself cannot be taken back).
+  auto halted_now = outbox_->Halted();
+  if (!halted_now.ok()) return halted_now.status();
+  if (*halted_now) {
+    std::lock_guard lock(mu_);
+    stats_.halted = true;
+    return int64_t{0};
+  }
   auto answer = upstream_->PostBatch(body);
   if (!answer.ok()) {
     Failed(answer.status());
