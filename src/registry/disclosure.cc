@@ -495,7 +495,9 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   req.function = "disclosure";
   req.purpose = row->purpose;
   req.provision_kind = purpose->legal_basis;
-  req.recipient = "resident";
+  // Who received it, as the person will read it in a later notice (found in review: a notice
+  // handed to a legal representative was listed as given to 本人).
+  req.recipient = row->requester == "legal_representative" ? "legal_representative" : "resident";
   req.items = purpose->fields;
   req.recheck = RecheckOperator(op, row->purpose);
 
@@ -516,7 +518,9 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
 
   // Who the recipients are, in words: the client register names the agencies.
   std::map<std::string, std::string> recipient_names = {
-      {"resident", "本人"}, {"national", "地方公共団体情報システム機構"}};
+      {"resident", "本人"},
+      {"legal_representative", "法定代理人"},
+      {"national", "地方公共団体情報システム機構"}};
   {
     KAKUNIN_ASSIGN_OR_RETURN(clients, reader->ListClients());
     for (const auto& c : clients) {

@@ -740,6 +740,23 @@ TEST_F(DisclosureTest, NoNoticeToALegalRepresentativeWhileASupportMeasureProtect
   EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), own->id).ok());
   ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_cs_, "cs", code_).ok());
   EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  // The person's next notice says who received that one: the representative, not 本人 (found
+  // in review: an abused child could not see that the representative had their record).
+  auto next = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(next.ok());
+  auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), next->id);
+  ASSERT_TRUE(notice.ok()) << notice.status().ToString();
+  const std::string text = PdfText(notice->pdf);
+  EXPECT_THAT(text, HasSubstr("法定代理人")) << text;
+  {
+    auto reader = store_->OpenReader();
+    auto provisions = (*reader)->Provisions(code_);
+    ASSERT_TRUE(provisions.ok());
+    int to_representative = 0;
+    for (const auto& p : *provisions) to_representative += p.recipient == "legal_representative";
+    EXPECT_EQ(to_representative, 1);
+  }
+  ExpectVerified();
 }
 
 // Found in review: a "self" request by post, with copies of documents, got a protected person's

@@ -46,7 +46,12 @@ Status Registry::CheckProvisionPurpose(const ProvisionRequest& req) const {
   if (purposes_ == nullptr) return Status::Ok();
   const Purpose* p = purposes_->Find(req.purpose);
   // An operator's read goes to the purpose's department (Gateway), which is on the list too.
-  if (!p->AllowsRecipient(req.recipient)) {
+  // A notice the desk hands to a legal representative goes to the resident's side under the
+  // resident's purpose, recorded under the representative's own name (DisclosureDesk).
+  const bool for_resident = req.function == "disclosure" &&
+                            req.recipient == "legal_representative" &&
+                            p->AllowsRecipient("resident");
+  if (!for_resident && !p->AllowsRecipient(req.recipient)) {
     return Status::PermissionDenied("the purpose is not open to this recipient")
         .WithReason("purpose_not_permitted");
   }
