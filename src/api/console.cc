@@ -356,6 +356,18 @@ class ConsoleService::Impl {
                                  terminal);
       return Problem(ApiError::kSessionRequired, rid);
     }
+    if (!session->credential_id.empty()) {
+      // Revoked meanwhile — through this node (which ended its sessions at once) or another on
+      // the same database (found in review: there the session went on until its idle lock).
+      auto in_force = desk_->CredentialInForce(who.row.operator_id, session->credential_id);
+      if (!in_force.ok()) return Problem(ApiError::kUnavailable, rid);
+      if (!*in_force) {
+        sessions_.Erase(session->token);
+        (void)desk_->RecordRefusal(who.row.operator_id, "console.refused", "credential_revoked",
+                                   terminal);
+        return Problem(ApiError::kSessionRequired, rid);
+      }
+    }
     if (req.method == "POST") {
       const std::string* csrf = req.FindHeader("x-csrf-token");
       if (csrf == nullptr || !ConstantTimeEquals(*csrf, session->csrf_token)) {
@@ -853,7 +865,7 @@ class ConsoleService::Impl {
     }
     // Active under new tokens (and the same after an idle lock): a token seen or planted
     // before the second factor is worth nothing now.
-    auto fresh = sessions_.Activate(session.token);
+    auto fresh = sessions_.Activate(session.token, *id);
     if (!fresh) return Problem(ApiError::kSessionRequired, rid);
     Response r =
         JsonResponse("{\"stage\":\"active\",\"csrf_token\":\"" + fresh->csrf_token + "\"}");

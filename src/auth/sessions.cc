@@ -36,6 +36,7 @@ Session SessionStore::Create(const std::string& operator_id, SessionStage stage,
                              const std::string& card_spki) {
   Session s;
   s.card_spki = card_spki;
+  if (stage == SessionStage::kActive) s.credential_id = card_spki;
   s.token = RandomToken();
   s.operator_id = operator_id;
   s.stage = stage;
@@ -63,7 +64,8 @@ std::optional<Session> SessionStore::Find(const std::string& token, bool touch) 
   return s;
 }
 
-std::optional<Session> SessionStore::Activate(const std::string& token) {
+std::optional<Session> SessionStore::Activate(const std::string& token,
+                                              const std::string& credential_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sessions_.find(token);
   if (it == sessions_.end()) return std::nullopt;
@@ -72,6 +74,7 @@ std::optional<Session> SessionStore::Activate(const std::string& token) {
   s.token = RandomToken();
   s.csrf_token = RandomToken();
   s.stage = SessionStage::kActive;
+  s.credential_id = credential_id;
   s.challenge.clear();
   s.last_seen = clock_->NowMicros();
   sessions_[s.token] = s;

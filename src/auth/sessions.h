@@ -29,6 +29,10 @@ struct Session {
   // The IC card (SubjectPublicKeyInfo SHA-256, hex) the session was made active with, if any:
   // every later request must present it (a copied cookie alone is not the operator).
   std::string card_spki;
+  // The card or authenticator that made it active last (its CredentialRow::credential_id): each
+  // request checks it is still in force in the register, so a revocation made through another
+  // node (the store's register, not this process's sessions) ends the session too.
+  std::string credential_id;
 };
 
 // 32 random bytes as lower-case hex.
@@ -50,7 +54,8 @@ class SessionStore {
   // The session of `token` made active under new tokens (cookie and CSRF), the old token gone:
   // whoever saw or planted the token before the second factor holds nothing. Its lifetime still
   // counts from when it was created. nullopt if it is gone.
-  std::optional<Session> Activate(const std::string& token);
+  // `credential_id`: the card or authenticator that passed.
+  std::optional<Session> Activate(const std::string& token, const std::string& credential_id);
   // Sets the session's pending WebAuthn challenge; false if the session is gone.
   bool SetChallenge(const std::string& token, const std::string& challenge);
   // Compare-and-delete in one step: returns the pending challenge and clears it, so of parallel

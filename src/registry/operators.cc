@@ -216,6 +216,14 @@ Result<std::optional<OperatorView>> OperatorDesk::Find(const std::string& id) co
   return Load(**reader, id);
 }
 
+Result<bool> OperatorDesk::CredentialInForce(const std::string& operator_id,
+                                             const std::string& credential_id) const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(c, reader->FindCredential(credential_id));
+  return c && c->operator_id == operator_id && c->revoked_at == 0 &&
+         !AwaitsHolder(c->kind, c->confirmed_at);
+}
+
 Result<std::optional<OperatorView>> OperatorDesk::Load(store::RegistryReader& reader,
                                                        const std::string& id) const {
   auto row = reader.FindOperator(id);

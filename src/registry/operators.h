@@ -139,6 +139,10 @@ class OperatorDesk {
   // The same, in a snapshot of its own: the operator behind a console session, read for each
   // request (a suspension takes effect at once). Not recorded: it is the session's own check.
   Result<std::optional<OperatorView>> Find(const std::string& operator_id) const;
+  // Whether `credential_id` (a card's SPKI SHA-256 hex, a WebAuthn credential id) is
+  // `operator_id`'s, not revoked, and (a card) confirmed by its holder: a session it made holds.
+  Result<bool> CredentialInForce(const std::string& operator_id,
+                                 const std::string& credential_id) const;
 
   // On the node's host, once: the first security chief and access manager (roles granted
   // without approval — there is nobody to approve them yet), each with an enrolment token.

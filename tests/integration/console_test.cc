@@ -1505,6 +1505,31 @@ TEST_F(WebAuthnConsoleTest, AChallengeIsVerifiedByExactlyOneOfParallelRequests) 
             "session_required");
 }
 
+// An authenticator revoked through another node on the same database (its register, not this
+// process's sessions): the session it made ends at the next request. Found in review: it went
+// on until its idle lock or its lifetime.
+TEST_F(WebAuthnConsoleTest, ASessionEndsWhenItsAuthenticatorIsRevokedElsewhere) {
+  auth::soft::SoftAuthenticator authn(auth::kCoseEs256);
+  const std::string id = Make("wa-revoked", authn);
+  Direct d;
+  Pending p = Start(d, id);
+  authn.set_counter(1);
+  auto active = d.Call("POST", "/v1/session/webauthn/verify", Body(authn, authn.Get(p.challenge)),
+                       p.cookie, p.csrf);
+  ASSERT_EQ(active.status, 200) << active.body;
+  ASSERT_FALSE(active.cookie.empty());
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", active.cookie, "").status, 200);
+  ASSERT_TRUE(w->node->store
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    return txn.RevokeCredential(authn.credential_id(), "am-elsewhere", 1).status();
+                  })
+                  .ok());
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", active.cookie, "").code, "session_required");
+  EXPECT_EQ(Outcomes("operator:" + id, "console.refused").back(), "refused:credential_revoked");
+  // And stays ended: the token is gone.
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", active.cookie, "").code, "session_required");
+}
+
 TEST_F(WebAuthnConsoleTest, TheStoredSignCountNeverMovesBackwards) {
   auth::soft::SoftAuthenticator authn(auth::kCoseEs256);
   const std::string id = Make("wa-count", authn);
