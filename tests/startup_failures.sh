@@ -72,6 +72,9 @@ expect_start_failure bad_address "not an IP address" "$bin" serve --config "$tmp
 # Nothing was damaged: the node still serves, and its log verifies.
 start_serve
 grep -q "listening on" "$tmp/serve.err" && ok || fail "the node does not start afterwards: $(cat "$tmp/serve.err")"
+# A second serve of the same database, on another port: refused while the first serves (found
+# in review: it started, and the quotas kept per process counted double).
+expect_start_failure second_serve "another kakunin serve" "$bin" serve --data "$tmp/d" --port 0
 kill -TERM "$serve"
 wait "$serve"
 rc=$?
