@@ -184,23 +184,27 @@ int RunServe(const std::vector<std::string>& argv, Io& io) {
   auto node = OpenNode(io, data.value_or(""), true, config.value_or(""));
   if (!node.ok()) return FailStart(io, "serve", node.status());
   // One serving process per SQLite database (found in review: a second started beside the
-  // first, and the quotas and alert thresholds, kept per process, counted double). Held until
-  // the process ends, whichever way; PostgreSQL nodes sharing a database are a deployment's
-  // choice (docs/postgresql.md).
+  // first, and the quotas and alert thresholds, kept per process, counted double). Held while
+  // serving (a process that dies drops it); PostgreSQL nodes sharing a database are a
+  // deployment's choice (docs/postgresql.md).
+  struct ServeLock {
+    int fd = -1;
+    ~ServeLock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } serve_lock;
   if ((*node)->config.database_kind != "postgresql") {
     const std::string lock = (*node)->config.database_path + ".serve-lock";
-    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    serve_lock.fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (serve_lock.fd < 0) {
       return FailStart(io, "serve", Status::FailedPrecondition("cannot open " + lock));
     }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
+    if (::flock(serve_lock.fd, LOCK_EX | LOCK_NB) != 0) {
       return FailStart(io, "serve",
                        Status::FailedPrecondition(
                            "このデータベースは別の kakunin serve が提供中です / another kakunin "
                            "serve is serving this database already"));
     }
-    // Deliberately left open: the lock goes with the process.
   }
   // A restored database may hold what purges erased since its backup: not served until the
   // operator has purged it as of today (registry/backup.h RetentionDue).
