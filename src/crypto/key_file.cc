@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,6 +146,36 @@ Result<ParsedFile> ParseV2(std::string_view text, const std::string& path) {
   return f;
 }
 
+// Held over a read-modify-write of the key file (add, retire, wrap): two key commands at once
+// would each write what they read, and one key could be lost — with every value sealed under
+// it (found in review). A lock file beside it, since the key file itself is replaced by rename.
+class KeyFileLock {
+ public:
+  static Result<KeyFileLock> Take(const std::string& path) {
+    const std::string lock = path + ".lock";
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::Unavailable("cannot open " + lock);
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        ::close(fd);
+        return Status::Unavailable("cannot lock " + lock);
+      }
+    }
+    return KeyFileLock(fd);
+  }
+  KeyFileLock(KeyFileLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  KeyFileLock(const KeyFileLock&) = delete;
+  KeyFileLock& operator=(const KeyFileLock&) = delete;
+  KeyFileLock& operator=(KeyFileLock&&) = delete;
+  ~KeyFileLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+  }
+
+ private:
+  explicit KeyFileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 Status WriteAtomically(const std::string& path, std::string_view contents, bool replace) {
   struct stat st;
   if (!replace && ::lstat(path.c_str(), &st) == 0) {
@@ -285,6 +316,7 @@ Status CreateWrappedKeyFile(const std::string& path, Pkcs11Token& token,
 }
 
 Result<std::string> AddFieldKey(const std::string& path, Pkcs11Token* token) {
+  KAKUNIN_ASSIGN_OR_RETURN(held, KeyFileLock::Take(path));
   auto label = WrappingLabelOf(path);
   if (!label.ok()) return label.status();
   auto keys = LoadNodeKeyFile(path, token);
@@ -301,6 +333,7 @@ Result<std::string> AddFieldKey(const std::string& path, Pkcs11Token* token) {
 }
 
 Result<int> RetireOldFieldKeys(const std::string& path, Pkcs11Token* token) {
+  KAKUNIN_ASSIGN_OR_RETURN(held, KeyFileLock::Take(path));
   auto label = WrappingLabelOf(path);
   if (!label.ok()) return label.status();
   auto keys = LoadNodeKeyFile(path, token);
@@ -316,6 +349,7 @@ Result<int> RetireOldFieldKeys(const std::string& path, Pkcs11Token* token) {
 }
 
 Status WrapKeyFile(const std::string& path, Pkcs11Token& token, const std::string& wrap_label) {
+  KAKUNIN_ASSIGN_OR_RETURN(held, KeyFileLock::Take(path));
   auto kind = KeyFileKindOf(path);
   if (!kind.ok()) return kind.status();
   if (*kind == KeyFileKind::kWrapped) {

@@ -11,8 +11,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/bytes.h"
+#include "crypto/key_file.h"
 
 namespace kakunin::crypto {
 namespace {
@@ -70,6 +73,29 @@ TEST_F(KeysTest, CreateThenLoadGivesTheSameKeys) {
   EXPECT_EQ(first->aead_key, second->aead_key);
   EXPECT_EQ(first->hmac_key, second->hmac_key);
   EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+}
+
+// Key commands run at once (two operators, a script and a person) each read the file and
+// write it back: without a lock one's new key could be lost, with every value sealed under it
+// (found in review). Each added key is kept.
+TEST_F(KeysTest, FieldKeysAddedAtOnceAreAllKept) {
+  ASSERT_TRUE(CreateKeyFile(path_).ok());
+  constexpr int kAdders = 6;  // 7 keys in all, under the file's limit of 8
+  std::vector<std::string> added(kAdders);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAdders; ++i) {
+    threads.emplace_back([&, i] {
+      auto id = AddFieldKey(path_, nullptr);
+      if (id.ok()) added[i] = *id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0;
+  for (const auto& id : added) ok += !id.empty();
+  auto keys = LoadNodeKeyFile(path_, nullptr);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  EXPECT_EQ(ok, kAdders) << "an adder failed (a temporary file left by another?)";
+  EXPECT_EQ(static_cast<int>(keys->previous_aead_keys.size()), ok);
 }
 
 TEST_F(KeysTest, FileHasTheDocumentedFormat) {
