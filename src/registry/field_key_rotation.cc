@@ -44,17 +44,34 @@ Result<FieldKeyRotationProgress> FieldKeyRotation::Step(int batch_size) {
       e.outcome = "done";
       return e;
     };
-    if (known_target && *known_target == target && known_progress) {
-      if (*known_progress == kDone) {
+    const bool same_target = known_target && *known_target == target && known_progress;
+    // Done stays done only while nothing is sealed under an older key: a node that had not
+    // taken the new key (no SIGHUP) sealed on under the old one after a `keys reseal` finished,
+    // and those values were never re-sealed (found in review: retire-field-keys then refused
+    // for ever, its advice — reseal — doing nothing). Counted once per run, not per batch.
+    std::optional<int64_t> since_done;
+    if (same_target && *known_progress == kDone) {
+      KAKUNIN_ASSIGN_OR_RETURN(n, txn.CountSealedNotUnder(prefix));
+      if (n == 0) {
         progress.done = true;
         return Status::Ok();
       }
+      since_done = n;
+    }
+    if (same_target && !since_done) {
       auto v = ParseInt(*known_progress);
       if (!v) return Status::DataLoss("the field-key rotation's progress is malformed");
       after = *v;
     } else {
-      // A rotation to this key starts here (or a previous one to another key is superseded).
-      KAKUNIN_ASSIGN_OR_RETURN(remaining, txn.CountSealedNotUnder(prefix));
+      // A rotation to this key starts here (or a previous one to another key is superseded, or
+      // one done finds values sealed under an older key since: it starts again).
+      int64_t remaining = 0;
+      if (since_done) {
+        remaining = *since_done;
+      } else {
+        KAKUNIN_ASSIGN_OR_RETURN(n, txn.CountSealedNotUnder(prefix));
+        remaining = n;
+      }
       progress.remaining = remaining;
       KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, entry(kFieldKeyRotateStartAction,
                                                       "{\"key_id\":\"" + target +

@@ -189,6 +189,35 @@ TEST_F(FieldKeyRotationTest, ResumesAfterACrashWhereItStopped) {
   EXPECT_EQ(Entries(kFieldKeyRotateFinishAction).size(), 1u);
 }
 
+// A node that had not taken the new key (no SIGHUP) sealed on under the old one after the
+// re-sealing finished: the next run re-seals those values, instead of answering "done" for
+// ever (found in review: retire-field-keys then refused, and its advice did nothing).
+TEST_F(FieldKeyRotationTest, ValuesSealedUnderTheOldKeyAfterItFinishedAreReSealedByTheNextRun) {
+  ASSERT_TRUE(Births(*registry_, 0, 20).ok());
+  ASSERT_NO_FATAL_FAILURE(Rotate());
+  FieldKeyRotation job(store_.get(), new_cipher_.get(), log_.get(), Actor{"os:kakunin", "job"});
+  auto first = job.Run(nullptr, 8);
+  ASSERT_TRUE(first.ok() && first->done);
+  ASSERT_EQ(UnderOlderKeys(*new_cipher_), 0);
+  ASSERT_TRUE(Births(*registry_, 20, 25).ok());  // the stale node, under the old key
+  EXPECT_EQ(UnderOlderKeys(*new_cipher_), 5);
+  FieldKeyRotation again(store_.get(), new_cipher_.get(), log_.get(), Actor{"os:kakunin", "job"});
+  auto second = again.Run(nullptr, 8);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_TRUE(second->done);
+  EXPECT_EQ(second->resealed, 5);
+  EXPECT_EQ(UnderOlderKeys(*new_cipher_), 0);
+  EXPECT_EQ(NumberOf(*new_registry_, 22), IndividualNumber::FromElevenDigits(Number(22)).str());
+  EXPECT_EQ(Entries(kFieldKeyRotateStartAction).size(), 2u);
+  EXPECT_EQ(Entries(kFieldKeyRotateFinishAction).size(), 2u);
+  // Done and nothing left: done at once, nothing logged.
+  FieldKeyRotation third(store_.get(), new_cipher_.get(), log_.get(), Actor{"os:kakunin", "job"});
+  auto idle = third.Run(nullptr, 8);
+  ASSERT_TRUE(idle.ok() && idle->done);
+  EXPECT_EQ(idle->resealed, 0);
+  EXPECT_EQ(Entries(kFieldKeyRotateStartAction).size(), 2u);
+}
+
 TEST_F(FieldKeyRotationTest, AValueNoKeyOpensStopsTheJobAndIsNeverLoggedAsFinished) {
   ASSERT_TRUE(Births(*registry_, 0, 20).ok());
   // The old key is lost before the job ran: the new cipher alone cannot open the old values.
