@@ -725,11 +725,19 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
         // says nothing of where the person lives now. Found in review: compared with the
         // amendment's date, the 転入 was kept as history and the 転出 that followed left the
         // person removed here.
+        // That registration's 記載: the newest written from the current municipality or one
+        // it stands for (a merger's successor amends a record its predecessor entered: found
+        // in review).
         std::string since = current->change_date;
         if (current->kind != "removal") {
-          KAKUNIN_ASSIGN_OR_RETURN(
-              began, txn.RegistrationBegan(person->person_id, current->municipality_code));
-          if (began && *began < since) since = *began;
+          KAKUNIN_ASSIGN_OR_RETURN(entries, txn.EntriesOf(person->person_id));
+          for (const auto& [municipality, date] : entries) {
+            if (LocalGovTable::Builtin().SpeaksFor(current->municipality_code, municipality,
+                                                   JstDate(now))) {
+              if (date < since) since = date;
+              break;
+            }
+          }
         }
         const bool later = ended_by_move || c.change_date >= since;
         if (c.reason == "birth") {

@@ -629,6 +629,36 @@ TEST_F(NationalTest, TheSuccessorsLateMoveOutToAnotherPrefectureIsKeptAsHistory)
   EXPECT_EQ(history->size(), 3u);  // birth (塩山市), 転入 (新宿区), 転出 (甲州市)
 }
 
+// As AMoveInDatedBeforeTheOriginsLastAmendmentStillRegistersThePerson, for a resident 塩山市
+// entered and its successor 甲州市 amended (found in review: the registration's 記載 was looked
+// for under the successor's code only, and the person ended removed at the national node).
+TEST_F(NationalTest, AMoveInDatedBeforeTheSuccessorsLastAmendmentStillRegistersThePerson) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  ASSERT_NO_FATAL_FAILURE(ApplyPastEnzanBirth(yamanashi));
+  Apply(yamanashi, "192139", ChangeReason::kMovedWithin, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 18));
+  Drain(yamanashi, national, c19);
+  Apply(tokyo, kShinjuku, ChangeReason::kMovedIn, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 15));
+  Drain(tokyo, national, c13);
+  Apply(yamanashi, "192139", ChangeReason::kMovedOut, "1000000001", "10000000001",
+        Date::FromYmd(2026, 4, 20));
+  Drain(yamanashi, national, c19);
+  EXPECT_EQ(Digest(tokyo, 13), Digest(national, 13));
+  EXPECT_EQ(Digest(yamanashi, 19), Digest(national, 19));
+  auto reader = national->store->OpenReader();
+  auto row = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->municipality_code, kShinjuku);
+  EXPECT_EQ((*row)->status, store::ResidentStatus::kActive);
+}
+
 // The MACs of received changes (one per forwarded change, for ever otherwise) go with the
 // operation log's retention at a purge: a dry run counts them, the purge erases only those.
 TEST_F(NationalTest, ReceivedChangeMacsGoWithTheLogsRetention) {

@@ -252,10 +252,9 @@ class ResidentWriter {
   virtual Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) = 0;
   // Whether a code is held by anyone now or was ever replaced (codes are never reissued).
   virtual Result<bool> IsResidentCodeKnown(const std::string& code) = 0;
-  // The change date of the person's newest entry (記載) from `municipality`: when their
-  // registration there began, if it has a version of its own.
-  virtual Result<std::optional<std::string>> RegistrationBegan(
-      int64_t person_id, const std::string& municipality) = 0;
+  // The person's entries (記載), newest written first: (municipality code, change date).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> EntriesOf(
+      int64_t person_id) = 0;
   // One version (e.g. the removal that ended a registration: its reason and sender).
   virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
   // An active person, other than `except_person`, holding this number MAC.

@@ -350,9 +350,10 @@ Result<int64_t> PgTxn::RekeyResidents(const std::function<std::string(std::strin
   }
 }
 
-Result<std::optional<std::string>> PgTxn::RegistrationBegan(int64_t person_id,
-                                                            const std::string& municipality) {
-  return QueryBytes(db_, kRegistrationBegan, Params().Int(person_id).Text(municipality));
+Result<std::vector<std::pair<std::string, std::string>>> PgTxn::EntriesOf(int64_t person_id) {
+  return QueryAll<std::pair<std::string, std::string>>(
+      db_, kEntriesOf, Params().Int(person_id),
+      [](const Rows& r, int i) { return std::pair{r.Text(i, 0), r.Text(i, 1)}; });
 }
 
 Result<bool> PgTxn::IsResidentCodeKnown(const std::string& code) {

@@ -287,11 +287,10 @@ Result<bool> SqliteTxn::IsResidentCodeKnown(const std::string& code) {
   return known;
 }
 
-Result<std::optional<std::string>> SqliteTxn::RegistrationBegan(int64_t person_id,
-                                                                const std::string& municipality) {
-  return QueryOne<std::string>(
-      db_, kRegistrationBegan, [&](Stmt& s) { s.Bind(1, person_id).Bind(2, municipality); },
-      [](Stmt& s) { return s.Text(0); });
+Result<std::vector<std::pair<std::string, std::string>>> SqliteTxn::EntriesOf(int64_t person_id) {
+  return QueryAll<std::pair<std::string, std::string>>(
+      db_, kEntriesOf, [&](Stmt& s) { s.Bind(1, person_id); },
+      [](Stmt& s) { return std::pair{s.Text(0), s.Text(1)}; });
 }
 
 Result<std::optional<VersionRow>> SqliteTxn::Version(int64_t version_id) {

@@ -892,9 +892,9 @@ inline constexpr char kUpdateResident[] =
     "removed_at = ?15 WHERE person_id = ?16";
 inline constexpr char kAddExpectedMoveOut[] =
     "INSERT OR IGNORE INTO expected_moveouts (person_id, municipality_code) VALUES (?1, ?2)";
-inline constexpr char kRegistrationBegan[] =
-    "SELECT change_date FROM versions WHERE person_id = ?1 AND municipality_code = ?2 "
-    "AND kind = 'entry' ORDER BY change_date DESC LIMIT 1";
+inline constexpr char kEntriesOf[] =
+    "SELECT municipality_code, change_date FROM versions WHERE person_id = ?1 "
+    "AND kind = 'entry' ORDER BY version_id DESC";
 inline constexpr char kTakeExpectedMoveOut[] =
     "DELETE FROM expected_moveouts WHERE person_id = ?1 AND municipality_code = ?2";
 

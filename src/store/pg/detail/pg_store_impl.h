@@ -203,8 +203,8 @@ class PgTxn : public RegistryTxn {
   Result<bool> TakeExpectedMoveOut(int64_t person_id, const std::string& municipality) override;
   Result<std::vector<VersionRow>> MergeResident(int64_t from_person, int64_t into_person) override;
   Result<bool> IsResidentCodeKnown(const std::string& code) override;
-  Result<std::optional<std::string>> RegistrationBegan(int64_t person_id,
-                                                       const std::string& municipality) override;
+  Result<std::vector<std::pair<std::string, std::string>>> EntriesOf(
+      int64_t person_id) override;
   Result<int64_t> RekeyResidents(const std::function<std::string(std::string_view)>& key) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override;
