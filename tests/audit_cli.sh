@@ -123,6 +123,21 @@ passed=$((passed + 1))
 # against the newest checkpoint the node publishes (signed by the new key).
 "$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/before.note" || fail "audit checkpoint"
 cp "$tmp/node/audit.key.pub" "$tmp/old.pub"
+# While another process holds the node's serve lock (a serve starting as the rotation runs:
+# found in review, one started 10–25 ms after the check served on with the retired key), the
+# rotation is refused and changes nothing; the rotation holds the lock itself while it runs.
+[ -f "$tmp/node/registry.db" ] || fail "no registry.db in the node"
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(60)' \
+  "$tmp/node/registry.db.serve-lock" "$tmp/held" & holder=$!
+for _ in $(seq 1 100); do [ -e "$tmp/held" ] && break; sleep 0.1; done
+[ -e "$tmp/held" ] || fail "the lock holder did not start"
+if "$bin" keys rotate-signing-key --data "$tmp/node" > "$tmp/rotate-held.out" 2>&1; then
+  fail "the signing key was rotated while another process held the serve lock"
+fi
+grep -q "in use" "$tmp/rotate-held.out" || fail "no reason for refusing: $(cat "$tmp/rotate-held.out")"
+[ -e "$tmp/node/audit.key" ] || fail "a refused rotation removed the key"
+kill "$holder" 2> /dev/null; wait "$holder" 2> /dev/null || true
 # With a relative --data (found in review: the new key's path was written relative to the
 # working directory, and every later command failed to find it).
 (cd "$tmp" && "$bin" keys rotate-signing-key --data node) > "$tmp/rotate.out" 2>&1 \

@@ -74,7 +74,8 @@ start_serve
 grep -q "listening on" "$tmp/serve.err" && ok || fail "the node does not start afterwards: $(cat "$tmp/serve.err")"
 # A second serve of the same database, on another port: refused while the first serves (found
 # in review: it started, and the quotas kept per process counted double).
-expect_start_failure second_serve "another kakunin serve" "$bin" serve --data "$tmp/d" --port 0
+expect_start_failure second_serve "in use by another process" "$bin" serve --data "$tmp/d" --port 0
+expect_start_failure demo_beside_serve "in use by another process" "$bin" demo --data "$tmp/d" --port 0 --console-port 0 --national-port 0
 kill -TERM "$serve"
 wait "$serve"
 rc=$?

@@ -180,6 +180,9 @@ Result<std::unique_ptr<NationalServer>> NationalServer::Start(
   auto node = OpenNode(io, nd);
   if (!node.ok()) return node.status();
   s->node_ = std::move(*node);
+  auto lock = TakeServeLock(s->node_->config);
+  if (!lock.ok()) return Status(lock.status().code(), "national node: " + lock.status().message());
+  s->serve_lock_ = std::move(*lock);
   registry::ServerConfig sc = s->node_->config.server;
   sc.address = address;
   sc.port = port;

@@ -53,6 +53,7 @@ class NationalServer {
  private:
   NationalServer() = default;
   std::unique_ptr<Node> node_;
+  FileDescriptor serve_lock_;  // TakeServeLock, while it serves
   std::unique_ptr<RunningServer> server_;
   std::FILE* log_ = nullptr;
   std::string url_;

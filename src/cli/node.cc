@@ -14,6 +14,18 @@ Status InitNode(const Io& io, const std::string& data_dir, int prefecture,
   return io.nodes->Init(data_dir, prefecture, key_file, database_url);
 }
 
+Result<FileDescriptor> TakeServeLock(const registry::NodeConfig& config) {
+  const std::string path = registry::ServeLockPath(config);
+  if (path.empty()) return FileDescriptor();
+  auto held = LockFile(path, /*wait=*/false);
+  if (!held.ok() && held.status().reason() == "locked") {
+    return Status::FailedPrecondition(
+        "このデータベースは別のプロセス（kakunin serve、demo 又は鍵の操作）が使用中です / the "
+        "database is in use by another process (kakunin serve, demo, or a key command)");
+  }
+  return held;
+}
+
 OptionSpec DataOption() {
   return {"data", "DIR", "ノードのデータディレクトリ / the node's data directory (required)"};
 }

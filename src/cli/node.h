@@ -18,6 +18,7 @@
 #include "cli/args.h"
 #include "cli/keys.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "registry/audit_desk.h"
 #include "registry/backup.h"
 #include "registry/config.h"
@@ -165,6 +166,11 @@ Status InitNode(const Io& io, const std::string& data_dir, int prefecture,
 
 // node.Seal(), for callers that hold a node (NodeServer::Stop).
 inline Status SealLog(Node& node) { return node.Seal(); }
+
+// Holds the node's serve lock (registry::ServeLockPath; nothing for PostgreSQL) until the
+// descriptor closes: `serve` and `demo` while they serve, and the key commands that need the
+// node stopped while they run. FailedPrecondition if another process holds it.
+Result<FileDescriptor> TakeServeLock(const registry::NodeConfig& config);
 
 // The --data option every node command takes.
 OptionSpec DataOption();

@@ -1,9 +1,6 @@
 // The node on the network: kakunin serve, halt, resume, clients, demo.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -187,25 +184,8 @@ int RunServe(const std::vector<std::string>& argv, Io& io) {
   // first, and the quotas and alert thresholds, kept per process, counted double). Held while
   // serving (a process that dies drops it); PostgreSQL nodes sharing a database are a
   // deployment's choice (docs/postgresql.md).
-  struct ServeLock {
-    int fd = -1;
-    ~ServeLock() {
-      if (fd >= 0) ::close(fd);
-    }
-  } serve_lock;
-  if ((*node)->config.database_kind != "postgresql") {
-    const std::string lock = (*node)->config.database_path + ".serve-lock";
-    serve_lock.fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (serve_lock.fd < 0) {
-      return FailStart(io, "serve", Status::FailedPrecondition("cannot open " + lock));
-    }
-    if (::flock(serve_lock.fd, LOCK_EX | LOCK_NB) != 0) {
-      return FailStart(io, "serve",
-                       Status::FailedPrecondition(
-                           "このデータベースは別の kakunin serve が提供中です / another kakunin "
-                           "serve is serving this database already"));
-    }
-  }
+  auto serve_lock = TakeServeLock((*node)->config);
+  if (!serve_lock.ok()) return FailStart(io, "serve", serve_lock.status());
   // A restored database may hold what purges erased since its backup: not served until the
   // operator has purged it as of today (registry/backup.h RetentionDue).
   if ((*node)->backup) {
@@ -724,6 +704,8 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
   if (!code.ok()) return FailStart(io, "demo", code.status());
   auto node = OpenNode(io, dir);
   if (!node.ok()) return FailStart(io, "demo", node.status());
+  auto serve_lock = TakeServeLock((*node)->config);
+  if (!serve_lock.ok()) return FailStart(io, "demo", serve_lock.status());
   // The national node first, so the prefecture node's link finds it at once; the stop signals
   // are blocked before its threads start, so that only ServeUntilSignal receives them.
   BlockServerSignals();

@@ -1,6 +1,7 @@
 #include "core/file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,17 @@ FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
 }
 
 bool FileDescriptor::Close() { return ::close(std::exchange(fd_, -1)) == 0; }
+
+Result<FileDescriptor> LockFile(const std::string& path, bool wait) {
+  FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.get() < 0) return ErrnoError("cannot open", path);
+  while (::flock(fd.get(), LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return Status::FailedPrecondition("locked: " + path).WithReason("locked");
+    return ErrnoError("cannot lock", path);
+  }
+  return fd;
+}
 
 Status ErrnoError(std::string_view what, const std::string& path) {
   const int err = errno;

@@ -40,4 +40,9 @@ Status WriteAll(int fd, std::string_view data);
 // fsync(2) on a directory, so a rename into it is durable.
 Status SyncDirectory(const std::string& dir);
 
+// An exclusive flock(2) on `path` (created 0600 if missing), held while the returned descriptor
+// is open (and dropped with the process, whichever way it ends). `wait`: until it is free;
+// otherwise FailedPrecondition with reason "locked" at once.
+Result<FileDescriptor> LockFile(const std::string& path, bool wait);
+
 }  // namespace kakunin

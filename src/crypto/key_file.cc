@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sodium.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,32 +148,7 @@ Result<ParsedFile> ParseV2(std::string_view text, const std::string& path) {
 // Held over a read-modify-write of the key file (add, retire, wrap): two key commands at once
 // would each write what they read, and one key could be lost — with every value sealed under
 // it (found in review). A lock file beside it, since the key file itself is replaced by rename.
-class KeyFileLock {
- public:
-  static Result<KeyFileLock> Take(const std::string& path) {
-    const std::string lock = path + ".lock";
-    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return Status::Unavailable("cannot open " + lock);
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        ::close(fd);
-        return Status::Unavailable("cannot lock " + lock);
-      }
-    }
-    return KeyFileLock(fd);
-  }
-  KeyFileLock(KeyFileLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  KeyFileLock(const KeyFileLock&) = delete;
-  KeyFileLock& operator=(const KeyFileLock&) = delete;
-  KeyFileLock& operator=(KeyFileLock&&) = delete;
-  ~KeyFileLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
-  }
-
- private:
-  explicit KeyFileLock(int fd) : fd_(fd) {}
-  int fd_;
-};
+Result<FileDescriptor> LockKeyFile(const std::string& path) { return LockFile(path + ".lock", true); }
 
 Status WriteAtomically(const std::string& path, std::string_view contents, bool replace) {
   struct stat st;
@@ -316,7 +290,7 @@ Status CreateWrappedKeyFile(const std::string& path, Pkcs11Token& token,
 }
 
 Result<std::string> AddFieldKey(const std::string& path, Pkcs11Token* token) {
-  KAKUNIN_ASSIGN_OR_RETURN(held, KeyFileLock::Take(path));
+  KAKUNIN_ASSIGN_OR_RETURN(held, LockKeyFile(path));
   auto label = WrappingLabelOf(path);
   if (!label.ok()) return label.status();
   auto keys = LoadNodeKeyFile(path, token);
@@ -332,12 +306,20 @@ Result<std::string> AddFieldKey(const std::string& path, Pkcs11Token* token) {
   return HexEncode(FieldKeyId(keys->aead_key));
 }
 
-Result<int> RetireOldFieldKeys(const std::string& path, Pkcs11Token* token) {
-  KAKUNIN_ASSIGN_OR_RETURN(held, KeyFileLock::Take(path));
+Result<int> RetireOldFieldKeys(const std::string& path, Pkcs11Token* token,
+                               std::string_view counted_against) {
+  KAKUNIN_ASSIGN_OR_RETURN(held, LockKeyFile(path));
   auto label = WrappingLabelOf(path);
   if (!label.ok()) return label.status();
   auto keys = LoadNodeKeyFile(path, token);
   if (!keys.ok()) return keys.status();
+  // Found in review: a key added between the caller's count and this lock became current, and
+  // the key every value was sealed under went as an older one.
+  if (!counted_against.empty() && FieldKeyId(keys->aead_key) != counted_against) {
+    return Status::FailedPrecondition(
+        "a new field key was added to the key file meanwhile: nothing was retired; re-seal under "
+        "it (kakunin keys reseal) and retire again");
+  }
   const int removed = static_cast<int>(keys->previous_aead_keys.size());
   if (removed == 0) return 0;
   for (std::string& k : keys->previous_aead_keys) Wipe(k);
@@ -349,7 +331,7 @@ Result<int> RetireOldFieldKeys(const std::string& path, Pkcs11Token* token) {
 }
 
 Status WrapKeyFile(const std::string& path, Pkcs11Token& token, const std::string& wrap_label) {
-  KAKUNIN_ASSIGN_OR_RETURN(held, KeyFileLock::Take(path));
+  KAKUNIN_ASSIGN_OR_RETURN(held, LockKeyFile(path));
   auto kind = KeyFileKindOf(path);
   if (!kind.ok()) return kind.status();
   if (*kind == KeyFileKind::kWrapped) {

@@ -56,7 +56,11 @@ Result<std::string> AddFieldKey(const std::string& path, Pkcs11Token* token);
 
 // Field-key rotation, last step (an administrator's, once `kakunin keys status` says no value is
 // sealed under an older key): keeps only the current aead key. Returns how many were removed.
-Result<int> RetireOldFieldKeys(const std::string& path, Pkcs11Token* token);
+// `counted_against`: the id (FieldKeyId) of the current key the caller counted the values
+// against; if the file's current key is another now (a key added meanwhile), nothing is removed
+// (FailedPrecondition): the key the values are under would go.
+Result<int> RetireOldFieldKeys(const std::string& path, Pkcs11Token* token,
+                               std::string_view counted_against = {});
 
 // Rewrites a key file in clear (v1 or v2) as a wrapped one, in place: afterwards the keys exist
 // on disk only wrapped. AlreadyExists if it is wrapped already.

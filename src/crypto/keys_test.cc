@@ -98,6 +98,28 @@ TEST_F(KeysTest, FieldKeysAddedAtOnceAreAllKept) {
   EXPECT_EQ(static_cast<int>(keys->previous_aead_keys.size()), ok);
 }
 
+// Retiring removes the older keys only if the current key is still the one the caller counted
+// the values against (found in review: a key added meanwhile became current, and the key every
+// value was sealed under went as an older one).
+TEST_F(KeysTest, OlderKeysAreRetiredOnlyUnderTheCurrentKeyTheyWereCountedAgainst) {
+  ASSERT_TRUE(CreateKeyFile(path_).ok());
+  auto counted = AddFieldKey(path_, nullptr);  // the key the values were re-sealed under
+  ASSERT_TRUE(counted.ok());
+  auto added = AddFieldKey(path_, nullptr);  // added by another command meanwhile
+  ASSERT_TRUE(added.ok());
+  const std::string before = ReadFile(path_);
+  auto id = HexDecode(*counted);
+  ASSERT_TRUE(id.has_value());
+  auto refused = RetireOldFieldKeys(path_, nullptr, *id);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReadFile(path_), before);
+  auto now_current = HexDecode(*added);
+  ASSERT_TRUE(now_current.has_value());
+  auto retired = RetireOldFieldKeys(path_, nullptr, *now_current);
+  ASSERT_TRUE(retired.ok()) << retired.status().ToString();
+  EXPECT_EQ(*retired, 2);
+}
+
 TEST_F(KeysTest, FileHasTheDocumentedFormat) {
   ASSERT_TRUE(CreateKeyFile(path_).ok());
   Result<NodeKeys> keys = LoadKeyFile(path_);

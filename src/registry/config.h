@@ -187,4 +187,12 @@ struct NodeConfig {
   std::optional<crypto::HsmSettings> hsm;
 };
 
+// The lock a process serving a SQLite node holds (core/file.h LockFile): one serving process
+// per database (quotas and alert thresholds are kept per process), and the commands that need
+// the node stopped hold it while they run, so no serve starts under them. "" for PostgreSQL,
+// whose nodes may share a database (docs/postgresql.md).
+inline std::string ServeLockPath(const NodeConfig& config) {
+  return config.database_kind == "postgresql" ? std::string() : config.database_path + ".serve-lock";
+}
+
 }  // namespace kakunin::registry
