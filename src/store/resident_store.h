@@ -182,6 +182,9 @@ class ResidentReader {
   virtual Result<std::vector<VersionRow>> History(int64_t person_id) = 0;
   virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
   virtual Result<StoreStats> Stats() = 0;
+  // As ResidentWriter::CountSealedNotUnder, outside a write (a finished field-key rotation
+  // checks nothing was sealed under an older key since, without holding the writer).
+  virtual Result<int64_t> CountSealedNotUnder(const std::string& current_prefix) = 0;
   // Active residents counted by municipality, sex and five-year age band on `as_of` (ages in
   // whole years: a birthday on `as_of` counts), in that order; no cell of zero.
   virtual Result<std::vector<PopulationRow>> Population(const Date& as_of) = 0;

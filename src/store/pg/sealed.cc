@@ -46,6 +46,10 @@ Result<bool> PgTxn::ReplaceSealedNumber(int64_t version_id, const std::string& o
   return changed == 1;
 }
 
+Result<int64_t> PgReader::CountSealedNotUnder(const std::string& current_prefix) {
+  return db_->QueryInt(kCountSealedNotUnder, Params().Bytes(current_prefix));
+}
+
 Result<int64_t> PgTxn::CountSealedNotUnder(const std::string& current_prefix) {
   return db_->QueryInt(kCountSealedNotUnder, Params().Bytes(current_prefix));
 }

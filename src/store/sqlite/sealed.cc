@@ -47,6 +47,16 @@ Result<bool> SqliteTxn::ReplaceSealedNumber(int64_t version_id, const std::strin
   return db_->Changes() == 1;
 }
 
+Result<int64_t> SqliteReader::CountSealedNotUnder(const std::string& current_prefix) {
+  KAKUNIN_PREPARE(s, db_.get(), kCountSealedNotUnder);
+  s.Bind(1, static_cast<int64_t>(current_prefix.size())).BindBlob(2, current_prefix);
+  Status st;
+  int64_t n = s.Step(&st) ? s.Int(0) : 0;
+  s.Reset();
+  if (!st.ok()) return st;
+  return n;
+}
+
 Result<int64_t> SqliteTxn::CountSealedNotUnder(const std::string& current_prefix) {
   KAKUNIN_PREPARE(s, db_, kCountSealedNotUnder);
   s.Bind(1, static_cast<int64_t>(current_prefix.size())).BindBlob(2, current_prefix);

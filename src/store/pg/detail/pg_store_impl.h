@@ -64,6 +64,7 @@ class PgReader final : public RegistryReader {
   Result<std::vector<VersionRow>> History(int64_t person_id) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<StoreStats> Stats() override;
+  Result<int64_t> CountSealedNotUnder(const std::string& current_prefix) override;  // sealed.cc
   Status ForEachCurrentRecord(
       const std::function<Status(const CurrentRecordRow&)>& fn) override;  // current_records.cc
   // state_rows.cc
