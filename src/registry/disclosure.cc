@@ -273,9 +273,15 @@ Status DisclosureDesk::Refuse(const Actor& actor, const char* action, const std:
 
 Status DisclosureDesk::RecordServed(const OperatorView& op, const Actor& actor,
                                     const char* action, const std::string& purpose,
-                                    audit::AuditEntry e, const std::string& asked_code) const {
-  Status st = registry_->RecordWith(std::move(e), RecheckOperator(op, purpose));
-  if (!st.ok() && (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted")) {
+                                    audit::AuditEntry e, const std::string& asked_code,
+                                    std::function<Status(store::RegistryTxn&)> also) const {
+  auto recheck = RecheckOperator(op, purpose);
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(recheck(txn));
+    return also ? also(txn) : Status::Ok();
+  });
+  if (!st.ok() && (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted" ||
+                   st.reason() == "support_measure")) {
     return Refuse(actor, action, purpose, st, asked_code);
   }
   return st;
@@ -750,8 +756,11 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
   e.conditions = "disclosure=" + std::to_string(id);
   e.result_count = 1;
   e.outcome = "done";
-  KAKUNIN_RETURN_IF_ERROR(
-      RecordServed(op, actor, kAction, row.purpose, std::move(e), row.resident_code));
+  KAKUNIN_RETURN_IF_ERROR(RecordServed(
+      op, actor, kAction, row.purpose, std::move(e), row.resident_code,
+      [&](store::RegistryTxn& txn) {
+        return MeasureAllowsIn(txn, row, clock_->TodayJst().ToIso());
+      }));
   return std::move(*statement);
 }
 
@@ -832,12 +841,14 @@ Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const 
   int64_t id = 0;
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     KAKUNIN_RETURN_IF_ERROR(recheck(txn));
+    KAKUNIN_RETURN_IF_ERROR(MeasureAllowsIn(txn, row, clock_->TodayJst().ToIso()));
     KAKUNIN_ASSIGN_OR_RETURN(new_id, txn.InsertCorrection(c));
     id = new_id;
     return Status::Ok();
   });
   if (!st.ok()) {
-    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted") {
+    if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted" ||
+        st.reason() == "support_measure") {
       return Refuse(actor, kAction, row.purpose, st, row.resident_code);
     }
     return st;

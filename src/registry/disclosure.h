@@ -195,9 +195,11 @@ class DisclosureDesk {
   // in its transaction (RecheckOperator: halt, role, nomination, training, contract). A refusal
   // there is recorded instead (naming `asked_code` by MAC when given) and returned: the caller
   // hands out nothing it read before.
+  // `also`: a further check in that transaction (a support measure, MeasureAllowsIn).
   Status RecordServed(const OperatorView& op, const Actor& actor, const char* action,
                       const std::string& purpose, audit::AuditEntry e,
-                      const std::string& asked_code = "") const;
+                      const std::string& asked_code = "",
+                      std::function<Status(store::RegistryTxn&)> also = nullptr) const;
   Result<DisclosureSummary> Summarise(store::RegistryReader& reader,
                                       const store::DisclosureRow& row, bool with_corrections) const;
 
