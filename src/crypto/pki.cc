@@ -726,7 +726,11 @@ Result<std::string> BuildCrlPem(const CaState& state, X509* ca_cert, EVP_PKEY* c
       X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca_cert)) != 1) {
     return OpenSslError("create a CRL");
   }
-  Asn1TimePtr last_update(ASN1_TIME_set(nullptr, static_cast<time_t>(now)));
+  // Dated back as certificates are (kNotBeforeSkewSeconds): OpenSSL checks it against
+  // time(2), the kernel's coarse clock, which may still be in the previous second when this
+  // one was read (the CI caught a fresh CRL "not yet valid"), and a verifier's clock may lag.
+  Asn1TimePtr last_update(
+      ASN1_TIME_set(nullptr, static_cast<time_t>(now - kNotBeforeSkewSeconds)));
   Asn1TimePtr next_update(
       ASN1_TIME_set(nullptr, static_cast<time_t>(now + kCrlValidityDays * kSecondsPerDay)));
   if (!last_update || !next_update || X509_CRL_set1_lastUpdate(crl.get(), last_update.get()) != 1 ||
