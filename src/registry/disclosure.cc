@@ -172,16 +172,26 @@ Status MeasureAllows(const store::DisclosureRow& row, const std::optional<store:
   return Status::Ok();
 }
 
-// MeasureAllows as the transaction sees it.
-Status MeasureAllowsIn(store::RegistryTxn& txn, const store::DisclosureRow& row,
-                       const std::string& today) {
-  KAKUNIN_ASSIGN_OR_RETURN(person, txn.FindByAnyResidentCode(row.resident_code));
+// MeasureAllows for the record the request's code leads to (`person`, through the change
+// chain) and its measure, as `source` — a reader or the recording transaction — sees them.
+template <typename Source>
+Status MeasureAllowsAt(Source& source, const Result<std::optional<store::ResidentRow>>& person,
+                       const store::DisclosureRow& row, const std::string& today) {
+  if (!person.ok()) return person.status();
   std::optional<store::SupportMeasureRow> m;
-  if (person) {
-    KAKUNIN_ASSIGN_OR_RETURN(found, txn.SupportMeasureOf(person->person_id));
+  if (*person) {
+    KAKUNIN_ASSIGN_OR_RETURN(found, source.SupportMeasureOf((*person)->person_id));
     m = std::move(found);
   }
-  return MeasureAllows(row, person, m, today);
+  return MeasureAllows(row, *person, m, today);
+}
+Status MeasureAllowsIn(store::RegistryTxn& txn, const store::DisclosureRow& row,
+                       const std::string& today) {
+  return MeasureAllowsAt(txn, txn.FindByAnyResidentCode(row.resident_code), row, today);
+}
+Status MeasureAllowsIn(store::RegistryReader& reader, const store::DisclosureRow& row,
+                       const std::string& today) {
+  return MeasureAllowsAt(reader, reader.FindByResidentCode(row.resident_code), row, today);
 }
 
 // Where a correction goes now, and the code it names: the municipality holding the record
@@ -485,15 +495,11 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   // notice) stops it there.
   {
     KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-    KAKUNIN_ASSIGN_OR_RETURN(person, reader->FindByResidentCode(row->resident_code));
-    std::optional<store::SupportMeasureRow> m;
-    if (person) {
-      KAKUNIN_ASSIGN_OR_RETURN(found, reader->SupportMeasureOf(person->person_id));
-      m = std::move(found);
-    }
-    if (Status why = MeasureAllows(*row, person, m, clock_->TodayJst().ToIso()); !why.ok()) {
+    Status why = MeasureAllowsIn(*reader, *row, clock_->TodayJst().ToIso());
+    if (why.reason() == "support_measure") {
       return Refuse(actor, kAction, row->purpose, why, row->resident_code);
     }
+    KAKUNIN_RETURN_IF_ERROR(why);  // the store's error, not a refusal
   }
   const Purpose* purpose = purposes_->Find(row->purpose);
   ProvisionRequest req;
@@ -734,15 +740,11 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
   // It goes with the notice, so not where the notice would not (MeasureAllows): a measure set
   // after the notice stops the statement too (found in review).
   {
-    KAKUNIN_ASSIGN_OR_RETURN(person, reader->FindByResidentCode(row.resident_code));
-    std::optional<store::SupportMeasureRow> m;
-    if (person) {
-      KAKUNIN_ASSIGN_OR_RETURN(found, reader->SupportMeasureOf(person->person_id));
-      m = std::move(found);
-    }
-    if (Status why = MeasureAllows(row, person, m, clock_->TodayJst().ToIso()); !why.ok()) {
+    Status why = MeasureAllowsIn(*reader, row, clock_->TodayJst().ToIso());
+    if (why.reason() == "support_measure") {
       return Refuse(actor, kAction, row.purpose, why, row.resident_code);
     }
+    KAKUNIN_RETURN_IF_ERROR(why);  // the store's error, not a refusal
   }
   KAKUNIN_ASSIGN_OR_RETURN(statement, reader->DisclosureStatement(id));
   if (!statement || statement->empty()) {

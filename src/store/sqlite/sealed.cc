@@ -47,8 +47,9 @@ Result<bool> SqliteTxn::ReplaceSealedNumber(int64_t version_id, const std::strin
   return db_->Changes() == 1;
 }
 
-Result<int64_t> SqliteReader::CountSealedNotUnder(const std::string& current_prefix) {
-  KAKUNIN_PREPARE(s, db_.get(), kCountSealedNotUnder);
+// For the reader and the transaction alike.
+static Result<int64_t> CountSealedNotUnderIn(Db* db, const std::string& current_prefix) {
+  KAKUNIN_PREPARE(s, db, kCountSealedNotUnder);
   s.Bind(1, static_cast<int64_t>(current_prefix.size())).BindBlob(2, current_prefix);
   Status st;
   int64_t n = s.Step(&st) ? s.Int(0) : 0;
@@ -57,14 +58,12 @@ Result<int64_t> SqliteReader::CountSealedNotUnder(const std::string& current_pre
   return n;
 }
 
+Result<int64_t> SqliteReader::CountSealedNotUnder(const std::string& current_prefix) {
+  return CountSealedNotUnderIn(db_.get(), current_prefix);
+}
+
 Result<int64_t> SqliteTxn::CountSealedNotUnder(const std::string& current_prefix) {
-  KAKUNIN_PREPARE(s, db_, kCountSealedNotUnder);
-  s.Bind(1, static_cast<int64_t>(current_prefix.size())).BindBlob(2, current_prefix);
-  Status st;
-  int64_t n = s.Step(&st) ? s.Int(0) : 0;
-  s.Reset();
-  if (!st.ok()) return st;
-  return n;
+  return CountSealedNotUnderIn(db_, current_prefix);
 }
 
 }  // namespace kakunin::store::sqlite::detail
