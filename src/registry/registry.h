@@ -339,9 +339,16 @@ class Registry {
   store::ProvisionRow ProvisionOf(const std::string& resident_code,
                                   const ProvisionRequest& request) const;
   // Provide's read: the answer, one provision row per person, the log's targets.
+  // `persons` is parallel to `out`: each answer's person, 0 where none was found.
   Status CollectProvision(store::RegistryReader& reader, const ProvisionRequest& request,
-                          std::vector<ProvidedRecord>* out, std::vector<store::ProvisionRow>* rows,
+                          std::vector<ProvidedRecord>* out, std::vector<int64_t>* persons,
+                          std::vector<store::ProvisionRow>* rows,
                           std::vector<std::string>* targets) const;
+  // A step of the recording transaction that reads the support-measure mark of each of
+  // `persons` (0: none) again and calls `mark(i)` for each whose measure is in force.
+  std::function<Status(store::RegistryTxn&)> MarkAgainInTxn(
+      std::vector<int64_t> persons, const std::vector<std::string>& items,
+      std::function<void(size_t)> mark) const;
   // The write job that records a provision (WriteProvisions); it owns its inputs.
   std::function<Status(store::RegistryTxn&)> ProvisionJob(
       ProvisionRequest request, Actor actor, std::vector<std::string> targets,
