@@ -587,6 +587,20 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     return r.birth_date == c.birth_date && r.sex == c.sex &&
            ConstantTimeEquals(r.number_mac, number_mac);
   };
+  // Another active person holding this change's number, unless they are the same person by
+  // birth date and sex (a code change overtaken by an entry under the new code: merged when
+  // the change arrives). Only this node sees every prefecture, so only it can tell (found in
+  // review: another prefecture's certificate planted a second record under a resident's
+  // 個人番号, with a made-up name and address, and a search by the number found both).
+  auto number_held_by_another = [&](int64_t except_person) -> Result<bool> {
+    if (c.kind == "removal") return false;
+    KAKUNIN_ASSIGN_OR_RETURN(holders, txn.ActiveHoldersOfNumber(number_mac));
+    for (const store::ResidentRow& h : holders) {
+      if (h.person_id == except_person) continue;
+      if (h.birth_date != c.birth_date || h.sex != c.sex) return true;
+    }
+    return false;
+  };
   auto record_code_change = [&](int64_t person_id) -> Status {
     if (!c.new_resident_code) return Status::Ok();
     KAKUNIN_ASSIGN_OR_RETURN(known, txn.IsResidentCodeKnown(c.resident_code));
@@ -680,16 +694,22 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
       outcome = "conflict:merged";
     }
   } else if (!person) {
-    store::ResidentRow row;
-    set_current(&row);
-    KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
-    v.person_id = pid;
-    KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
-    KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
-    // No chain from an old code nobody held here (found in review: a prefecture "changed" a
-    // code it had never sent, and the rightful municipality's birth under it was then set aside
-    // as another person's while lookups of it led to the invented one).
-    written(vid, audit::StateOp::kWritten);
+    KAKUNIN_ASSIGN_OR_RETURN(taken, number_held_by_another(0));
+    if (taken) {
+      stored = 0;
+      outcome = "conflict:number_in_use";
+    } else {
+      store::ResidentRow row;
+      set_current(&row);
+      KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
+      v.person_id = pid;
+      KAKUNIN_ASSIGN_OR_RETURN(vid, txn.InsertVersion(v));
+      KAKUNIN_RETURN_IF_ERROR(txn.SetResidentVersion(pid, vid));
+      // No chain from an old code nobody held here (found in review: a prefecture "changed" a
+      // code it had never sent, and the rightful municipality's birth under it was then set
+      // aside as another person's while lookups of it led to the invented one).
+      written(vid, audit::StateOp::kWritten);
+    }
   } else {
     KAKUNIN_ASSIGN_OR_RETURN(current, txn.Version(person->version_id));
     if (!current) return Status::DataLoss("a resident's current version is missing");
@@ -774,6 +794,14 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
       if (!expected) {
         set_aside = true;
         outcome = "conflict:wrong_municipality";
+      }
+    }
+    // A number new to the person (an amendment from their own prefecture) held by another.
+    if (!set_aside && becomes_current && !ConstantTimeEquals(person->number_mac, number_mac)) {
+      KAKUNIN_ASSIGN_OR_RETURN(taken, number_held_by_another(person->person_id));
+      if (taken) {
+        set_aside = true;
+        outcome = "conflict:number_in_use";
       }
     }
     if (set_aside) {

@@ -30,6 +30,7 @@
 #include "domain/notification_reader.h"
 #include "link/sender.h"
 #include "registry/audit_desk.h"
+#include "registry/detail/registry_internal.h"
 #include "registry/registry.h"
 #include "support/pg_server.h"
 #include "support/registry_fixture.h"
@@ -1387,6 +1388,63 @@ TEST_F(NationalTest, ACodeChangeOvertakenByAMoveInUnderTheNewCodeDoesNotStopTheL
         audit::CheckStatement(partial, national->signer->public_key(), std::nullopt).ok)
         << "without part " << drop;
   }
+}
+
+// Found in review: another prefecture's node (its certificate, or a CS there in error) sent a
+// birth carrying a 山梨県 resident's 個人番号 with another birth date, and later amended one of
+// its own residents to that number. Each prefecture checks number_in_use among its own
+// residents only; the national node sees both, so it sets such a change aside (recorded,
+// alerted) and a search by the number keeps finding the one person who holds it.
+TEST_F(NationalTest, AnotherPrefectureCannotGiveAResidentsNumberToSomeoneElse) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  std::vector<audit::LiveAlert> alerts;
+  national->national->UseAlerts([&](const audit::LiveAlert& a) { alerts.push_back(a); });
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000003", "10000000003");
+  Drain(yamanashi, national, c19);
+  auto born_elsewhere = [&](const std::string& code10, const std::string& number11) {
+    Notification n =
+        testing::RegistryFixture::Make(kShinjuku, 0, ChangeReason::kBirth, code10, number11);
+    n.birth_date = Date::FromYmd(1999, 9, 9);
+    n.change_date = Date::FromYmd(2026, 4, 1);
+    return n;
+  };
+  ApplyMade(tokyo, born_elsewhere("2000000001", "10000000001"));  // the 山梨県 resident's number
+  ApplyMade(tokyo, born_elsewhere("2000000002", "20000000002"));
+  Notification renumbered =
+      testing::RegistryFixture::Make(kShinjuku, 0, ChangeReason::kIndividualNumberChanged,
+                                     "2000000002", "10000000003");
+  renumbered.birth_date = Date::FromYmd(1999, 9, 9);
+  renumbered.change_date = Date::FromYmd(2026, 5, 1);
+  ApplyMade(tokyo, renumbered);
+  Drain(tokyo, national, c13);
+  EXPECT_EQ(tokyo->outbox->Backlog()->pending, 0);  // set aside, never a stop of the link
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:number_in_use"), 2);
+  EXPECT_GE(alerts.size(), 1u);
+  auto reader = national->store->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto holders = (*reader)->FindByNumberMac(
+      detail::NumberMac(*national->cipher,
+                        IndividualNumber::FromElevenDigits("10000000001").str()),
+      /*include_removed=*/true);
+  ASSERT_TRUE(holders.ok());
+  ASSERT_EQ(holders->size(), 1u);
+  EXPECT_EQ((*holders)[0].municipality_code, kKofu);
+  // The other 東京都 resident keeps the number they had here.
+  auto second = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("2000000002").str());
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_TRUE(ConstantTimeEquals(
+      (*second)->number_mac,
+      detail::NumberMac(*national->cipher,
+                        IndividualNumber::FromElevenDigits("20000000002").str())));
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
 }
 
 // Review, finding 2: two prefectures gave one resident code to two different people. Only the

@@ -262,6 +262,8 @@ class ResidentWriter {
   virtual Result<std::optional<VersionRow>> Version(int64_t version_id) = 0;
   // An active person, other than `except_person`, holding this number MAC.
   virtual Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) = 0;
+  // Every active person holding this number MAC (the national node compares who they are).
+  virtual Result<std::vector<ResidentRow>> ActiveHoldersOfNumber(const std::string& mac) = 0;
 
   // As ResidentReader::SupportMeasureOf, in the transaction.
   virtual Result<std::optional<SupportMeasureRow>> SupportMeasureOf(int64_t person_id) = 0;

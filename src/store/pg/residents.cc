@@ -379,6 +379,12 @@ Result<bool> PgTxn::NumberHeldByOther(const std::string& mac, int64_t except_per
   return QueryBool(db_, kNumberHeldByOther, Params().Bytes(mac).Int(except_person));
 }
 
+Result<std::vector<ResidentRow>> PgTxn::ActiveHoldersOfNumber(const std::string& mac) {
+  // Sent after every write of this transaction, so it sees them (the cache need not).
+  return QueryAll<ResidentRow>(db_, kResidentsByNumber, Params().Bytes(mac).Bool(false),
+                               ReadResident);
+}
+
 Result<int64_t> PgTxn::DrawId(const char* sql, IdPool* pool) {
   std::deque<int64_t>& spare = db_->SpareIds(sql);
   if (spare.empty()) {

@@ -308,6 +308,17 @@ Result<bool> SqliteTxn::NumberHeldByOther(const std::string& mac, int64_t except
   return held;
 }
 
+Result<std::vector<ResidentRow>> SqliteTxn::ActiveHoldersOfNumber(const std::string& mac) {
+  KAKUNIN_PREPARE(s, db_, kResidentsByNumber);
+  s.BindBlob(1, mac).Bind(2, int64_t{0});
+  std::vector<ResidentRow> out;
+  Status st;
+  while (s.Step(&st)) out.push_back(ReadResident(s));
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<int64_t> SqliteTxn::InsertResident(const ResidentRow& row) {
   KAKUNIN_PREPARE(s, db_, kInsertResident);
   BindResident(s, row);

@@ -148,6 +148,7 @@ class SqliteTxn final : public RegistryTxn {
       const std::function<std::string(std::string_view)>& key) override;
   Result<std::optional<VersionRow>> Version(int64_t version_id) override;
   Result<bool> NumberHeldByOther(const std::string& mac, int64_t except_person) override;
+  Result<std::vector<ResidentRow>> ActiveHoldersOfNumber(const std::string& mac) override;
   Result<std::optional<SupportMeasureRow>> SupportMeasureOf(int64_t person_id) override;
   Status PutSupportMeasure(const SupportMeasureRow& row) override;
   Result<int64_t> InsertResident(const ResidentRow& row) override;
