@@ -297,7 +297,10 @@ class SideDoorTest : public ::testing::Test {
         {"serve",
          {{{"serve", "--data", d, "--port", "0"}, "", true},
           {{"serve", "--config", d + "/kakunin.toml", "--port", "0"}, "", true}}},
-        {"halt", {{{"halt", "--data", d, "--reason", "試験"}}}},
+        // A reason naming a resident (typed in an emergency): kept nowhere, printed by nobody.
+        {"halt",
+         {{{"halt", "--data", d, "--reason",
+            "試験 " + residents_[0].name() + " " + residents_[0].number}}}},
         {"resume", {{{"resume", "--data", d}}, {{"resume", "--data", d}}}},
         {"operator",
          {{{"operator", "list", "--data", d}},

@@ -263,8 +263,11 @@ int RunResume(const std::vector<std::string>& argv, Io& io) {
   if (!st.ok()) return Fail(io, "resume", st);
   (void)SealLog(**node);
   io.out << "作動停止を解除しました / resumed";
-  // The reason the halt was made for, to write down with the review of the halt.
-  if (reason.ok() && !reason->empty()) io.out << "（停止の理由 / the halt's reason: " << *reason << "）";
+  // The reason's keyed hash, as the log holds it: the reason itself, free text that may name
+  // a resident, is kept nowhere and is written down with the review of the halt.
+  if (reason.ok() && !reason->empty()) {
+    io.out << "（停止の理由のハッシュ / the halt's reason as logged: " << *reason << "）";
+  }
   io.out << "\n";
   return kExitOk;
 }

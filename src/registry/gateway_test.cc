@@ -345,6 +345,13 @@ TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
   }
   EXPECT_THAT(AllLogText(), Not(HasSubstr(codes_[0])));
   EXPECT_THAT(AllLogText(), Not(HasSubstr("漏洩太郎")));
+  // Nor in the database while halted (a backup taken then would carry it).
+  ASSERT_TRUE(registry_->Halt(reasons.back(), host_).ok());
+  auto kept = store_->GetMeta("halted_reason");
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_THAT(**kept, Not(HasSubstr("漏洩太郎")));
+  EXPECT_THAT(**kept, HasSubstr("reason_mac="));
+  ASSERT_TRUE(registry_->Resume(host_).ok());
   ASSERT_TRUE(gateway_->CheckRunning().ok());
   ASSERT_TRUE(registry_->Halt("test", host_).ok());
   auto rec = gateway_->Lookup(board, codes_[0], "board.school_aid");

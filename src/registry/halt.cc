@@ -45,7 +45,10 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (halted) return Status::FailedPrecondition("the node is already halted");
     KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltedKey, std::to_string(clock_->NowMicros())));
-    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltReasonKey, reason));
+    // Nor is it kept in the database in clear (found in review: the meta row held it while the
+    // node was halted, `resume` printed it, and a backup taken meanwhile carried it onto media
+    // kept for years): the same keyed hash, to match against the halt's written record.
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltReasonKey, logged));
     audit::AuditEntry e;
     e.actor = actor.id;
     e.terminal = actor.terminal;

@@ -263,8 +263,8 @@ class Registry {
   // for the people investigating. Each change is an operation-log entry.
   Status Halt(const std::string& reason, const Actor& actor);
   Status Resume(const Actor& actor);
-  // The reason of the halt in force, as written ("" if none): kept in the database while the
-  // node is halted, never in the log (which holds its keyed hash).
+  // The halt in force's reason as the log holds it ("" if none): its keyed hash and length
+  // ("reason_mac=… reason_bytes=…"); the reason itself is kept nowhere.
   Result<std::string> HaltReason() const;
   // When the node was halted (µs since epoch), or nullopt while it runs.
   Result<std::optional<int64_t>> HaltedSince(store::RegistryReader& reader) const;
