@@ -223,7 +223,8 @@ Result<BackupManifest> ParseManifest(std::string_view json) {
   m.backup_id = id;
   KAKUNIN_ASSIGN_OR_RETURN(created, num("created", 0, INT64_MAX));
   m.created = created;
-  KAKUNIN_ASSIGN_OR_RETURN(pref, num("prefecture", 1, 47));
+  // 0: the national node (found in review: its backups could not be restored).
+  KAKUNIN_ASSIGN_OR_RETURN(pref, num("prefecture", 0, 47));
   m.prefecture = pref;
   KAKUNIN_ASSIGN_OR_RETURN(dk, hex("data_key_id", 16));
   m.data_key_id = dk;
