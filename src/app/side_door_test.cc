@@ -306,6 +306,7 @@ class SideDoorTest : public ::testing::Test {
          {{{"operator", "list", "--data", d}},
           {{"operator", "bootstrap", "--data", d, "--chief", "chief:県太郎", "--access-manager",
             "access:県花子"}},
+          {{"operator", "recover", "--data", d, "--operator", "access"}},
           {{"operator", "list", "--data", d}}}},
         {"notify",
          // Without a node to reach: a configuration that does not load, then one whose files

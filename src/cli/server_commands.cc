@@ -763,11 +763,16 @@ int RunDemo(const std::vector<std::string>& argv, Io& io) {
 const char kOperatorHelp[] =
     "使い方 / usage: kakunin operator bootstrap --data DIR --chief ID:NAME --access-manager "
     "ID:NAME [--console-url URL]\n"
-    "                kakunin operator list --data DIR\n\n"
+    "                kakunin operator list --data DIR\n"
+    "                kakunin operator recover --data DIR --operator ID [--console-url URL]\n\n"
     "最初のセキュリティ統括責任者とアクセス管理責任者を作成し、一回限りの登録リンクを表示します。\n"
     "Creates the first security chief and access manager on the node's host, each with a one-time\n"
     "enrolment link (24 hours) printed as a JSON line. Works once: after that, operators are made\n"
     "in the console by an access manager, and roles granted with a security chief's approval.\n\n"
+    "recover: 全ての認証器・ICカードが失効した操作者に、新しい登録リンクを発行します（操作履歴に記録）。\n"
+    "A new enrolment link for an operator whose every card and authenticator is revoked, when\n"
+    "no security chief but the one who revoked them could issue it in the console (nobody\n"
+    "re-enrols credentials they revoked): the host's user and the chief are two people.\n\n"
     "Example:\n"
     "  kakunin operator bootstrap --data /var/lib/kakunin --chief chief:県太郎 \\\n"
     "      --access-manager access:県花子\n";
@@ -778,6 +783,7 @@ int RunOperator(const std::vector<std::string>& argv, Io& io) {
                           {DataOption(),
                            {"chief", "ID:NAME", "セキュリティ統括責任者 / the security chief"},
                            {"access-manager", "ID:NAME", "アクセス管理責任者 / access manager"},
+                           {"operator", "ID", "操作者 / the operator (recover)"},
                            {"console-url", "URL", "コンソールのURL / the console's URL"}},
                           "operator", kOperatorHelp, io, &exit);
   if (!args) return exit;
@@ -800,7 +806,9 @@ int RunOperator(const std::vector<std::string>& argv, Io& io) {
     }
     return kExitOk;
   }
-  if (sub != "bootstrap") return Usage(io, "operator", "unknown subcommand '" + Echoable(sub) + "'");
+  if (sub != "bootstrap" && sub != "recover") {
+    return Usage(io, "operator", "unknown subcommand '" + Echoable(sub) + "'");
+  }
   auto split = [](const std::optional<std::string>& v) -> std::optional<std::pair<std::string, std::string>> {
     if (!v) return std::nullopt;
     size_t colon = v->find(':');
@@ -809,7 +817,12 @@ int RunOperator(const std::vector<std::string>& argv, Io& io) {
   };
   auto chief = split(args->Get("chief"));
   auto access = split(args->Get("access-manager"));
-  if (!chief || !access) return Usage(io, "operator", "--chief and --access-manager take ID:NAME");
+  if (sub == "recover" && !args->Get("operator")) {
+    return Usage(io, "operator", "recover needs --operator ID");
+  }
+  if (sub == "bootstrap" && (!chief || !access)) {
+    return Usage(io, "operator", "--chief and --access-manager take ID:NAME");
+  }
   std::string url = args->Get("console-url").value_or("");
   if (url.empty()) {
     // The demo knows the port it bound; a configured node its [console].
@@ -821,6 +834,14 @@ int RunOperator(const std::vector<std::string>& argv, Io& io) {
     } else {
       url = "https://" + n.config.console.rp_id + ":" + std::to_string(n.config.console.port);
     }
+  }
+  if (sub == "recover") {
+    auto recovered = n.operators->RecoverEnrolment(*args->Get("operator"), n.actor.id);
+    (void)SealLog(n);
+    if (!recovered.ok()) return Fail(io, "operator", recovered.status());
+    io.out << "{\"operator_id\":" << JsonStr(recovered->operator_id) << ",\"enrolment_url\":"
+           << JsonStr(url + "/enrol.html#token=" + recovered->token) << "}\n";
+    return kExitOk;
   }
   auto made = n.operators->Bootstrap(chief->first, chief->second, access->first, access->second,
                                      n.actor.id);

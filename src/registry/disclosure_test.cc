@@ -127,12 +127,12 @@ class DisclosureTest : public testing::RegistryFixture {
                       return txn.InsertTraining(training).status();
                     })
                     .ok());
-    ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk", kDisclosure, "2026-11-01", "2027-03-31")
+    ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk", kDisclosure, "2026-11-20", "2027-03-31")
                     .ok());
-    ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk2", kDisclosure, "2026-11-01", "2027-03-31")
+    ASSERT_TRUE(operators_->Nominate(Load("sm"), "clerk2", kDisclosure, "2026-11-20", "2027-03-31")
                     .ok());
     ASSERT_TRUE(operators_
-                    ->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-01", "2027-03-31")
+                    ->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20", "2027-03-31")
                     .ok());
   }
 

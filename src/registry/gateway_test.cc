@@ -366,14 +366,14 @@ TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
 TEST_F(GatewayTest, OperatorsAreNominatedAndReadOnlyForThePrefecturesOwnPurposes) {
   const OperatorView sm = Load("sm");
   for (const char* purpose : {"national.forwarding", "board.school_aid"}) {
-    Status st = desk_->Nominate(sm, "op1", purpose, "2026-01-01", "2026-12-31");
+    Status st = desk_->Nominate(sm, "op1", purpose, "2026-11-20", "2026-12-31");
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << purpose;
   }
-  EXPECT_TRUE(desk_->Nominate(sm, "op1", "registry.maintenance", "2026-01-01", "2026-12-31").ok());
-  EXPECT_TRUE(desk_->Nominate(sm, "op1", "stats.population", "2026-01-01", "2026-12-31").ok());
+  EXPECT_TRUE(desk_->Nominate(sm, "op1", "registry.maintenance", "2026-11-20", "2026-12-31").ok());
+  EXPECT_TRUE(desk_->Nominate(sm, "op1", "stats.population", "2026-11-20", "2026-12-31").ok());
   // The disclosure desk's purpose may be nominated for (registry/disclosure.h), and opens no
   // resident route.
-  EXPECT_TRUE(desk_->Nominate(sm, "op1", "disclosure.self", "2026-01-01", "2026-12-31").ok());
+  EXPECT_TRUE(desk_->Nominate(sm, "op1", "disclosure.self", "2026-11-20", "2026-12-31").ok());
   // A nomination that got in anyway (written before this rule) entitles to nothing.
   NominateDirectly("op1", "national.forwarding");
   NominateDirectly("op1", "board.school_aid");

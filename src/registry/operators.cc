@@ -121,7 +121,11 @@ bool RolesConflict(std::string_view a, std::string_view b) {
   // prefecture's PIA: 委託先は本人確認情報に直接アクセスせず): no management role, and no operator
   // role either, whatever its contract says.
   auto excluded = [&](std::string_view r) { return management(r) || r == "operator"; };
-  return (a == "contractor" && excluded(b)) || (b == "contractor" && excluded(a));
+  if ((a == "contractor" && excluded(b)) || (b == "contractor" && excluded(a))) return true;
+  // The system administrator keeps the machine, its backups and keys — the only role that
+  // copies the file — and gets no resident data (DESIGN §7): never an operator too (found in
+  // review: one account held both and read residents' individual numbers).
+  return (a == "system_admin" && b == "operator") || (b == "system_admin" && a == "operator");
 }
 
 bool IsValidOperatorId(std::string_view id) {
@@ -294,6 +298,40 @@ Result<std::vector<Enrolled>> OperatorDesk::Bootstrap(const std::string& chief_i
   return out;
 }
 
+Result<Enrolled> OperatorDesk::RecoverEnrolment(const std::string& id,
+                                                const std::string& actor) const {
+  Enrolled out;
+  audit::AuditEntry e = Entry(actor, "host", "operator.recover");
+  e.conditions = "operator=" + id;
+  Status st = Write(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    if (!row) return Status::NotFound("no such operator");
+    if (row->status != "active") return Status::FailedPrecondition("the account is not active");
+    // Only for someone who can no longer sign in: every card and authenticator revoked.
+    KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
+    bool any = false;
+    for (const auto& c : creds) {
+      if (c.revoked_at == 0 && !AwaitsHolder(c.kind, c.confirmed_at)) {
+        return Status::FailedPrecondition(
+            "the operator has a card or authenticator in use: only an account whose every "
+            "credential is revoked is recovered");
+      }
+      any = any || c.revoked_at != 0;
+    }
+    if (!any || row->password_hash.empty()) {
+      return Status::FailedPrecondition(
+          "the operator never enrolled: a security chief issues the first enrolment link");
+    }
+    KAKUNIN_RETURN_IF_ERROR(txn.RevokeEnrolments(id, clock_->NowMicros()));
+    auto enrolled = NewEnrolment(txn, id, "host");
+    if (!enrolled.ok()) return enrolled.status();
+    out = *enrolled;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<std::string> OperatorDesk::Create(const OperatorView& by, const std::string& id,
                                          const std::string& name, const std::string& unit) const {
   if (!by.active() || !by.HasRole("access_manager")) {
@@ -357,15 +395,16 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
         }
         revoked_by_issuer = revoked_by_issuer || c.revoked_by == by.row.operator_id;
       }
-      // Nobody both takes an operator's means of signing in away and issues the new one —
-      // unless they are the only active security chief (a node of one chief and one access
-      // manager, whose authenticator is lost, has nobody else).
+      // Nobody both takes an operator's means of signing in away and issues the new one, not
+      // even the only active security chief (found in review: on a node of one chief and one
+      // access manager, the chief revoked the access manager's authenticator, enrolled as them,
+      // and from there made, enrolled, nominated and signed in as an operator of their own).
+      // When nobody else can, the account is recovered on the node's host
+      // (RecoverEnrolment): a second person, and another channel.
       if (revoked_by_issuer) {
-        KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.CountActiveWithRole("security_chief"));
-        if (chiefs > 1) {
-          return NotPermitted(
-              "nobody issues a new enrolment link for credentials they revoked themselves");
-        }
+        return NotPermitted(
+            "nobody issues a new enrolment link for credentials they revoked themselves; "
+            "when no other security chief can, use kakunin operator recover on the node's host");
       }
     }
     KAKUNIN_RETURN_IF_ERROR(txn.RevokeEnrolments(id, clock_->NowMicros()));
@@ -589,9 +628,15 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
   if (!IsIsoDate(from) || !IsIsoDate(to) || to < from) {
     return Status::InvalidArgument("from and to must be dates (YYYY-MM-DD), from <= to");
   }
-  // Nominated in advance (事前に指定): not back-dated.
-  if (to < clock_->TodayJst().ToIso()) {
+  // Nominated in advance (事前に指定): not back-dated — neither one that has ended nor one said
+  // to have begun before the day it is made (found in review: a nomination from 2019 went into
+  // the register, which then claimed a decision years before it was taken).
+  const std::string today_iso = clock_->TodayJst().ToIso();
+  if (to < today_iso) {
     return Status::InvalidArgument("a nomination that has already ended is not made");
+  }
+  if (from < today_iso) {
+    return Status::InvalidArgument("a nomination begins today or later: it is not back-dated");
   }
   audit::AuditEntry e = Entry("operator:" + by.row.operator_id, "console", "operator.nominate");
   e.purpose = purpose;

@@ -152,6 +152,12 @@ class OperatorDesk {
                                           const std::string& access_name,
                                           const std::string& actor) const;
 
+  // On the node's host: a new enrolment link for an active operator who enrolled once and whose
+  // every card and authenticator is revoked — for when no security chief other than the one
+  // who revoked them can issue it on the console (a node of one chief and one access manager).
+  // Recorded as operator.recover by the host's user.
+  Result<Enrolled> RecoverEnrolment(const std::string& operator_id, const std::string& actor) const;
+
   // `by` is the operator acting (loaded and active). kPermissionDenied (reason not_permitted)
   // when their roles do not allow it or they act on themselves.
   //
@@ -215,7 +221,7 @@ class OperatorDesk {
   // ListCredentials names it), not their own — a security chief only when no other access
   // manager can (the only access manager's own card): it never passes a second factor again and
   // cannot be bound again. Once none is left in use, a security chief who revoked none of them
-  // (or the only active chief) may issue the operator a new enrolment link (IssueEnrolment). The
+  // may issue the operator a new enrolment link (IssueEnrolment; else RecoverEnrolment). The
   // console ends the operator's sessions.
   Status RevokeCredential(const OperatorView& by, const std::string& id,
                           const std::string& credential_id) const;

@@ -12,6 +12,7 @@
 
 #include "audit/log.h"
 #include "auth/password.h"
+#include "auth/webauthn.h"
 #include "registry/audit_desk.h"
 #include "registry/operators.h"
 #include "support/registry_fixture.h"
@@ -645,6 +646,70 @@ TEST_F(RegistersTest, AReviewSummaryHoldsNoResidentNumber) {
 
 // After every register's calls: the log names ids, kinds and counts — never a title, a company,
 // the work or a summary — and verifies.
+// Found in review: on a node of one security chief and one access manager (as bootstrap makes
+// it), the chief revoked the access manager's authenticator (allowed: nobody else can), issued
+// the account a new enrolment link (allowed then for the only chief), enrolled as the access
+// manager, and from there made and nominated an operator of their own. Nobody re-enrols
+// credentials they revoked; such an account is recovered on the node's host, and recorded.
+TEST_F(RegistersTest, TheOnlySecurityChiefDoesNotReEnrolAnAccountTheyRevoked) {
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    for (const char* id : {"am", "op1"}) {
+                      KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword(id, "enrolled"));
+                      store::CredentialRow c;
+                      c.credential_id = std::string("cred-") + id;
+                      c.operator_id = id;
+                      c.kind = "webauthn";
+                      c.public_key = "k";
+                      c.confirmed_at = 1;
+                      KAKUNIN_RETURN_IF_ERROR(txn.InsertCredential(c));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  const OperatorView chief = Load("chief");
+  ASSERT_TRUE(operators_->RevokeCredential(chief, "am", auth::Base64UrlEncode("cred-am")).ok());
+  EXPECT_EQ(operators_->IssueEnrolment(chief, "am").status().reason(), "not_permitted");
+  // On the host: only for an account that cannot sign in any more.
+  EXPECT_EQ(operators_->RecoverEnrolment("op1", "os:root").status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(operators_->RecoverEnrolment("vendor", "os:root").status().code(),
+            StatusCode::kFailedPrecondition)
+      << "never enrolled: the first link is the chief's";
+  auto recovered = operators_->RecoverEnrolment("am", "os:root");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_EQ(recovered->operator_id, "am");
+  EXPECT_EQ(Outcomes("operator.recover"), std::vector<std::string>({"done"}));
+}
+
+// The system administrator (backups, keys, the only copying role) gets no resident data: no
+// operator role beside it, and an account holding both (written before the rule) reads nothing.
+TEST_F(RegistersTest, TheSystemAdministratorIsNeverAnOperator) {
+  EXPECT_TRUE(RolesConflict("system_admin", "operator"));
+  EXPECT_TRUE(RolesConflict("operator", "system_admin"));
+  auto asked = operators_->RequestRole(Load("am"), "admin", "operator");
+  if (asked.ok()) {
+    EXPECT_EQ(operators_->ApproveRole(Load("chief"), *asked).reason(), "separation_of_duties");
+  } else {
+    EXPECT_EQ(asked.status().reason(), "separation_of_duties") << asked.status().ToString();
+  }
+  EXPECT_FALSE(Load("admin").HasRole("operator"));
+}
+
+// A nomination is made in advance: it does not begin before the day it is made (review: one
+// from 2019 went into the register).
+TEST_F(RegistersTest, ANominationIsNotBackDated) {
+  ASSERT_TRUE(
+      desk_->RecordTraining(Load("chief"), As("chief"), Training("2026-11-10", {"op1"})).ok());
+  Status back = operators_->Nominate(Load("sm"), "op1", "registry.maintenance", "2019-04-01",
+                                     "2099-12-31");
+  EXPECT_EQ(back.code(), StatusCode::kInvalidArgument) << back.ToString();
+  EXPECT_TRUE(Load("op1").nominations.empty());
+  EXPECT_TRUE(operators_
+                  ->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20", "2027-03-31")
+                  .ok());
+}
+
 TEST_F(RegistersTest, TheLogHoldsIdsAndCountsAndVerifies) {
   const OperatorView chief = Load("chief");
   ASSERT_TRUE(desk_->RecordTraining(chief, As("chief"), Training()).ok());
