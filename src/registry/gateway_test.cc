@@ -171,6 +171,14 @@ TEST_F(GatewayTest, SearchCriteriaOutsideThePurposesFieldsAreRefusedAndRecorded)
   r = gateway_->Search(board, by_name, "board.school_aid");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->records.size(), 1u);
+  // One character is a listing, not a search (review: each kana in turn with a birth date
+  // listed everyone born that day); two find the person.
+  by_name.name = "山";
+  EXPECT_EQ(gateway_->Search(board, by_name, "board.school_aid").status().code(),
+            StatusCode::kInvalidArgument);
+  by_name.name = "山　";
+  EXPECT_EQ(gateway_->Search(board, by_name, "board.school_aid").status().code(),
+            StatusCode::kInvalidArgument);
   // The same rule for every caller of the use case, the host included.
   auto host = registry_->Search(*reader_, by_number, host_, "board.school_aid");
   EXPECT_EQ(host.status().reason(), "criterion_not_permitted");

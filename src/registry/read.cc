@@ -1,6 +1,7 @@
 // Host reads: show, search and history, each recorded before it is answered; the refusal of a
 // read; and what a purpose lets a person on the host see of a record.
 
+#include <algorithm>
 #include <set>
 
 #include "core/bytes.h"
@@ -181,6 +182,16 @@ Result<SearchOutcome> Registry::SearchImpl(
   };
   KAKUNIN_ASSIGN_OR_RETURN(kana, key(req.kana));
   KAKUNIN_ASSIGN_OR_RETURN(name, key(req.name));
+  // A name is matched by its beginning (a surname alone finds the person), so one character
+  // would list everyone whose name begins with it: found in review, the 70-odd kana one at a
+  // time with a birth date listed every resident born that day. At least two characters.
+  auto characters = [](const std::string& k) {
+    return std::count_if(k.begin(), k.end(),
+                         [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+  };
+  if ((kana && characters(*kana) < 2) || (name && characters(*name) < 2)) {
+    return Status::InvalidArgument("a name or kana criterion needs at least two characters");
+  }
   KAKUNIN_ASSIGN_OR_RETURN(address, key(req.address));
   q.kana_key = kana;
   q.name_key = name;
