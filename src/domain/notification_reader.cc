@@ -225,11 +225,29 @@ class Checker {
            (v->kind == RawValue::Kind::kString && v->text.empty() && v->well_formed);
   }
 
+  // Spaces only (U+0020, U+3000), or nothing.
+  static bool IsBlank(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+      if (s[i] == ' ') {
+        ++i;
+      } else if (s.compare(i, 3, "\xE3\x80\x80") == 0) {
+        i += 3;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
   // A text field: present (else `missing` when required), a string, well-formed text
   // without forbidden characters, at most `max_cp` code points (0: no limit here).
   std::optional<std::string_view> Text(int idx, bool required, size_t max_cp) {
     const RawValue* v = present_[idx];
-    if (IsEmpty(v)) {
+    // A free-text field (a name, the address: those with a length limit) of spaces only is
+    // empty too (found in review: a name of one ideographic space was applied as the name).
+    const bool blank = max_cp != 0 && v != nullptr && v->kind == RawValue::Kind::kString &&
+                       v->well_formed && IsBlank(v->text);
+    if (IsEmpty(v) || blank) {
       if (required) Error(idx, ErrorCode::kMissing);
       return std::nullopt;
     }

@@ -88,6 +88,10 @@ TEST(NotificationReaderTest, EveryFieldErrorCode) {
   EXPECT_THAT(Without("name"), ElementsAre(E("name", ErrorCode::kMissing)));
   EXPECT_THAT(With("name", "null"), ElementsAre(E("name", ErrorCode::kMissing)));
   EXPECT_THAT(With("name", R"("")"), ElementsAre(E("name", ErrorCode::kMissing)));
+  // Blank is empty: spaces only, ASCII or ideographic (review: "　" was applied as a name).
+  EXPECT_THAT(With("name", "\"\u3000\""), ElementsAre(E("name", ErrorCode::kMissing)));
+  EXPECT_THAT(With("name", R"("  ")"), ElementsAre(E("name", ErrorCode::kMissing)));
+  EXPECT_THAT(With("address", "\"\u3000 \u3000\""), ElementsAre(E("address", ErrorCode::kMissing)));
   EXPECT_THAT(With("nickname", R"("x")"), ElementsAre(E("nickname", ErrorCode::kUnknownField)));
   EXPECT_THAT(With("municipality_code", "192015"),
               ElementsAre(E("municipality_code", ErrorCode::kType)));
