@@ -122,6 +122,15 @@ TEST(LocalGovTableTest, AddressRule) {
   const LocalGovEntry& shichikashuku = *t.Find("043028");
   EXPECT_TRUE(t.AddressBeginsWith(shichikashuku, "宮城県刈田郡七ケ宿町字関"));
   EXPECT_TRUE(t.AddressBeginsWith(shichikashuku, "宮城県七ヶ宿町"));
+  // The usual spellings of names whose characters the general 異体字 folding keeps apart
+  // (review: each was address_mismatch).
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("023213"), "青森県西津軽郡鯵ヶ沢町1"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("394050"), "高知県高岡郡檮原町1"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("082082"), "茨城県竜ヶ崎市1"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("042030"), "宮城県塩釜市1"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("212172"), "岐阜県飛驒市1"));
+  EXPECT_TRUE(t.AddressBeginsWith(*t.Find("253847"), "滋賀県蒲生郡龍王町1"));
+  EXPECT_FALSE(t.AddressBeginsWith(*t.Find("082082"), "茨城県竜王町1"));
   // A designated-city ward: city, then ward.
   const LocalGovEntry& chuo = *t.Find("011011");
   EXPECT_TRUE(t.AddressBeginsWith(chuo, "北海道札幌市中央区北1条西2丁目"));

@@ -15,6 +15,25 @@ extern const std::string_view kLocalGovHistoryTsv;
 
 namespace {
 
+// The search key of a place name, with the variants of the characters municipality names are
+// written in that the general 異体字 folding keeps apart — both forms in use, or neither a
+// 常用/人名用 form (found in review: 鯵ヶ沢町, 檮原町 and 竜ヶ崎市 were address_mismatch):
+// 龍/竜 (龍ケ崎市, 天龍村, 龍郷町, 竜王町), 鰺/鯵 (鰺ヶ沢町), 檮/梼 (梼原町), 竈/竃/釜 (塩竈市,
+// customarily 塩釜), 驒/騨 (飛騨市). Only addresses are compared through it, never names of
+// people, for whom these are different names.
+std::string PlaceKey(std::string_view text) {
+  static constexpr std::pair<std::string_view, std::string_view> kFolds[] = {
+      {"龍", "竜"}, {"鰺", "鯵"}, {"檮", "梼"}, {"竈", "釜"}, {"竃", "釜"}, {"驒", "騨"}};
+  std::string key = text::SearchKey(text);
+  for (const auto& [from, to] : kFolds) {
+    for (size_t at = key.find(from); at != std::string::npos; at = key.find(from, at)) {
+      key.replace(at, from.size(), to);
+      at += to.size();
+    }
+  }
+  return key;
+}
+
 std::optional<LocalGovKind> ParseKind(std::string_view s) {
   if (s == "prefecture") return LocalGovKind::kPrefecture;
   if (s == "city") return LocalGovKind::kCity;
@@ -133,8 +152,8 @@ LocalGovTable LocalGovTable::Parse(std::string_view tsv, std::string_view histor
       ++bad;
       continue;
     }
-    h.prefecture_key = text::SearchKey(h.prefecture);
-    h.name_key = text::SearchKey(h.name);
+    h.prefecture_key = PlaceKey(h.prefecture);
+    h.name_key = PlaceKey(h.name);
     t.history_.push_back(std::move(h));
   }
   std::sort(t.history_.begin(), t.history_.end(),
@@ -193,7 +212,7 @@ bool LocalGovTable::AddressBeginsWith(const LocalGovHistoryEntry& e,
       RestBeginsWithOldName(address.substr(e.prefecture.size()), e.name)) {
     return true;
   }
-  std::string key = text::SearchKey(address);
+  std::string key = PlaceKey(address);
   std::string_view k = key;
   if (!StartsWith(k, e.prefecture_key)) return false;
   return RestBeginsWithOldName(k.substr(e.prefecture_key.size()), e.name_key);
@@ -229,13 +248,13 @@ LocalGovTable LocalGovTable::Parse(std::string_view tsv, size_t* bad_rows) {
   std::sort(t.entries_.begin(), t.entries_.end(),
             [](const auto& a, const auto& b) { return a.code < b.code; });
   for (auto& e : t.entries_) {
-    e.prefecture_key = text::SearchKey(e.prefecture);
-    e.name_key = text::SearchKey(e.name);
-    if (!e.county.empty()) e.county_key = text::SearchKey(e.county);
+    e.prefecture_key = PlaceKey(e.prefecture);
+    e.name_key = PlaceKey(e.name);
+    if (!e.county.empty()) e.county_key = PlaceKey(e.county);
     if (!e.parent.empty()) {
       if (const LocalGovEntry* p = t.Find(e.parent)) {
         e.parent_name = p->name;
-        e.parent_name_key = p->name_key.empty() ? text::SearchKey(p->name) : p->name_key;
+        e.parent_name_key = p->name_key.empty() ? PlaceKey(p->name) : p->name_key;
       }
     }
   }
@@ -273,7 +292,7 @@ bool LocalGovTable::AddressBeginsWith(const LocalGovEntry& e, std::string_view a
     return true;
   }
   // Folded comparison: width, kana, ヶ/ケ/ヵ, 異体字, spaces.
-  std::string key = text::SearchKey(address);
+  std::string key = PlaceKey(address);
   std::string_view k = key;
   if (!StartsWith(k, e.prefecture_key)) return false;
   return RestBeginsWithMunicipality(e, k.substr(e.prefecture_key.size()), e.name_key,
