@@ -30,7 +30,7 @@ bool IsLowerHex64(std::string_view s) {
 // A client's name: text, and no resident's code or number in it (it is listed and logged).
 bool IsPlainText(std::string_view s, size_t max) {
   return !s.empty() && s.size() <= max && text::CheckText(s) == text::TextCheck::kOk &&
-         !HoldsResidentNumber(s);
+         !HoldsResidentNumber(s) && !HoldsInvisibleFormatting(s);
 }
 
 std::vector<std::string> SplitPurposes(const std::string& joined) {

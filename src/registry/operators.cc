@@ -30,7 +30,7 @@ Status NotPermitted(const char* why) {
 // An operator's name or unit: text, and no resident's code or number in it (review finding).
 bool IsPlainText(std::string_view s, size_t max) {
   return !s.empty() && s.size() <= max && text::CheckText(s) == text::TextCheck::kOk &&
-         !HoldsResidentNumber(s);
+         !HoldsResidentNumber(s) && !HoldsInvisibleFormatting(s);
 }
 
 std::string TokenHash(const std::string& token) { return crypto::Sha256(token); }

@@ -80,23 +80,30 @@ size_t DigitWidth(std::string_view text, size_t i) {
   return 0;
 }
 
-// The bytes of the code point at `text[i]` if people write it between groups of a number's
-// digits — a space or a hyphen-like mark, half- or full-width — else 0.
-size_t SeparatorWidth(std::string_view text, size_t i) {
-  static constexpr std::string_view kSeparators[] = {
-      " ",   "-",
-      "\u00a0",                                                  // no-break space
-      "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015",  // hyphens, dashes, ―
-      "\u2212",                                                  // minus sign
-      "\u3000",                                                  // full-width space
-      "\u30fc", "\uff70",                                        // ー ｰ (長音符 used as a hyphen)
-      "\uff0d",                                                  // full-width hyphen-minus
-  };
-  const std::string_view rest = text.substr(i);
-  for (std::string_view sep : kSeparators) {
-    if (rest.substr(0, sep.size()) == sep) return sep.size();
+// Whether people write `cp` between groups of a number's digits, or could slip it in unseen: a
+// space, a hyphen or dash, any punctuation (. , / _ ・ 、 and the like), half- or full-width, ー,
+// and the invisible format characters (zero-width spaces and joiners, bidirectional marks, the
+// byte-order mark). Found in review: "0390.5367.160", "12,345,678,901" and digits joined by
+// U+200B passed as no number.
+bool IsNumberSeparator(char32_t cp) {
+  if (cp < 0x80) {
+    return cp == ' ' || (cp >= '!' && cp <= '/') || (cp >= ':' && cp <= '@') ||
+           (cp >= '[' && cp <= '`') || (cp >= '{' && cp <= '~');
   }
-  return 0;
+  return cp == 0x00A0 || cp == 0x00AD || cp == 0x061C || cp == 0x180E ||
+         (cp >= 0x2000 && cp <= 0x206F) ||  // general punctuation: spaces, dashes, ZW*, marks
+         cp == 0x2212 ||                    // minus sign
+         (cp >= 0x3000 && cp <= 0x3003) ||  // 　 、 。 〃
+         cp == 0x30FB || cp == 0x30FC ||    // ・ ー
+         cp == 0xFEFF || (cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) ||
+         (cp >= 0xFF3B && cp <= 0xFF40) || (cp >= 0xFF5B && cp <= 0xFF65) || cp == 0xFF70;
+}
+
+// The bytes of the code point at `text[i]` if it is a separator (IsNumberSeparator), else 0.
+size_t SeparatorWidth(std::string_view text, size_t i) {
+  size_t pos = i;
+  auto cp = text::DecodeOne(text, &pos);
+  return cp && IsNumberSeparator(*cp) ? pos - i : 0;
 }
 
 }  // namespace
@@ -126,6 +133,18 @@ bool HoldsResidentNumber(std::string_view text) {
   return digits == 11 || digits == 12;
 }
 
+bool HoldsInvisibleFormatting(std::string_view text) {
+  for (size_t pos = 0; pos < text.size();) {
+    auto cp = text::DecodeOne(text, &pos);
+    if (!cp) return false;  // not text: CheckText refuses it
+    if (*cp == 0x00AD || *cp == 0x061C || *cp == 0x180E || (*cp >= 0x200B && *cp <= 0x200F) ||
+        (*cp >= 0x2028 && *cp <= 0x202E) || (*cp >= 0x2060 && *cp <= 0x206F) || *cp == 0xFEFF) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* field) {
   size_t code_points = 0;
   size_t at = 0;
@@ -149,6 +168,10 @@ Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* f
     return Invalid(std::string(field) +
                    " must not hold an 11- or 12-digit number (a resident code or an individual "
                    "number): the registers keep no resident data");
+  }
+  if (HoldsInvisibleFormatting(s)) {
+    return Invalid(std::string(field) +
+                   " must not hold invisible format characters (zero-width or direction marks)");
   }
   return Status::Ok();
 }

@@ -108,6 +108,12 @@ struct Review {
 // the registers is refused then.
 bool HoldsResidentNumber(std::string_view text);
 
+// Whether `text` holds an invisible format character: a zero-width space or joiner, a
+// bidirectional mark (LRM, RLM, ALM), the word joiner and its kin, the byte-order mark, a soft
+// hyphen. Names and free text of the registers are refused with one (found in review: an
+// operator's name with U+200B looked like another's in the operator list).
+bool HoldsInvisibleFormatting(std::string_view text);
+
 // Free text of a register (a title, a summary, a medium's note): 1..`max` characters of
 // well-formed UTF-8 without control characters (line breaks allowed when `lines`), and no
 // resident number in it (HoldsResidentNumber). Otherwise InvalidArgument, reason

@@ -151,6 +151,18 @@ TEST(ResidentNumbers, DigitsWrittenInGroupsAreOneNumber) {
   EXPECT_FALSE(HoldsResidentNumber("受講者 12 名、2026-11-10 実施"));
   EXPECT_FALSE(HoldsResidentNumber("法人番号 1234 5678 9012 3"));  // 13 digits
   EXPECT_FALSE(HoldsResidentNumber("12345    678901"));  // too far apart to be one number
+  // Any punctuation joins groups too, and invisible characters (review: these passed).
+  EXPECT_TRUE(HoldsResidentNumber("0390.5367.160"));
+  EXPECT_TRUE(HoldsResidentNumber("12,345,678,901"));
+  EXPECT_TRUE(HoldsResidentNumber("1234/5678/9012"));
+  EXPECT_TRUE(HoldsResidentNumber("1234\u200b5678\u200b901"));
+  EXPECT_TRUE(HoldsResidentNumber("１２３４．５６７８．９０１２"));
+  EXPECT_TRUE(HoldsResidentNumber("1234・5678・9012"));
+  EXPECT_FALSE(HoldsResidentNumber("2026.11.20"));
+  EXPECT_TRUE(HoldsInvisibleFormatting("県\u200b太郎"));
+  EXPECT_TRUE(HoldsInvisibleFormatting("\u200e県太郎"));
+  EXPECT_TRUE(HoldsInvisibleFormatting("県太郎\ufeff"));
+  EXPECT_FALSE(HoldsInvisibleFormatting("県 太郎　（管理課）"));
 }
 
 TEST_F(RegistersTest, TrainingIsRecordedAndListedNewestFirst) {
