@@ -381,6 +381,17 @@ Status RegisterDesk::AddWorker(const OperatorView& op, const Actor& actor, int64
       [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
         KAKUNIN_ASSIGN_OR_RETURN(found, txn.FindOperator(operator_id));
         if (!found) return Status::NotFound("no such operator").WithReason("not_found");
+        // The prefecture's own staff are nobody's contract workers (found in review: the chief
+        // and an operator were listed as a contractor's workers).
+        KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(operator_id));
+        for (const std::string& role : roles) {
+          if (role != "contractor") {
+            return Status::FailedPrecondition(
+                       "an operator holding another role is the prefecture's staff, not a "
+                       "contractor's worker")
+                .WithReason("conflict");
+          }
+        }
         store::ContractWorkerRow w;
         w.contract_id = contract_id;
         w.operator_id = operator_id;
