@@ -587,19 +587,23 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     return r.birth_date == c.birth_date && r.sex == c.sex &&
            ConstantTimeEquals(r.number_mac, number_mac);
   };
-  // Another active person holding this change's number, unless they are the same person by
-  // birth date and sex (a code change overtaken by an entry under the new code: merged when
-  // the change arrives). Only this node sees every prefecture, so only it can tell (found in
-  // review: another prefecture's certificate planted a second record under a resident's
-  // 個人番号, with a made-up name and address, and a search by the number found both).
-  auto number_held_by_another = [&](int64_t except_person) -> Result<bool> {
-    if (c.kind == "removal") return false;
+  // Whether another active person holds this change's number: kOther if one of them is
+  // someone else by birth date or sex (set aside), kSamePerson if they all are the person the
+  // change names (a code change overtaken by an entry under the new code, merged when the
+  // change arrives: kept, alerted), kNobody otherwise. Only this node sees every prefecture,
+  // so only it can tell (found in review: another prefecture's certificate planted a second
+  // record under a resident's 個人番号, with a made-up name and address, and a search by the
+  // number found both).
+  enum class Holders { kNobody, kSamePerson, kOther };
+  auto number_holders = [&](int64_t except_person) -> Result<Holders> {
     KAKUNIN_ASSIGN_OR_RETURN(holders, txn.ActiveHoldersOfNumber(number_mac));
+    Holders found = Holders::kNobody;
     for (const store::ResidentRow& h : holders) {
       if (h.person_id == except_person) continue;
-      if (h.birth_date != c.birth_date || h.sex != c.sex) return true;
+      if (h.birth_date != c.birth_date || h.sex != c.sex) return Holders::kOther;
+      found = Holders::kSamePerson;
     }
-    return false;
+    return found;
   };
   auto record_code_change = [&](int64_t person_id) -> Status {
     if (!c.new_resident_code) return Status::Ok();
@@ -675,7 +679,11 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
     } else if (!same_identity(*person)) {
       stored = 0;
       outcome = "conflict:identity_mismatch";
-    } else if (!same_identity(*holder)) {
+    } else if (!same_identity(*holder) || holder->person_id < person->person_id) {
+      // The holder's row must be the newer one, made by the entry that overtook the change:
+      // an older row is another registration of its own (found in review: a row planted under
+      // a resident's number was "changed" to the resident's code and merged into their
+      // history). Person ids follow the order rows were written in, on both stores.
       stored = 0;
       outcome = "conflict:code_in_use";
     } else {
@@ -694,11 +702,14 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
       outcome = "conflict:merged";
     }
   } else if (!person) {
-    KAKUNIN_ASSIGN_OR_RETURN(taken, number_held_by_another(0));
-    if (taken) {
+    // A removal too: a removed row under a resident's number, entered again by the next
+    // change, would hold it with another identity (found in review).
+    KAKUNIN_ASSIGN_OR_RETURN(holders, number_holders(0));
+    if (holders == Holders::kOther) {
       stored = 0;
       outcome = "conflict:number_in_use";
     } else {
+      if (holders == Holders::kSamePerson) outcome = "conflict:number_held";
       store::ResidentRow row;
       set_current(&row);
       KAKUNIN_ASSIGN_OR_RETURN(pid, txn.InsertResident(row));
@@ -796,10 +807,14 @@ Status NationalDesk::ApplyChange(store::RegistryTxn& txn, const ForwardedChange&
         outcome = "conflict:wrong_municipality";
       }
     }
-    // A number new to the person (an amendment from their own prefecture) held by another.
-    if (!set_aside && becomes_current && !ConstantTimeEquals(person->number_mac, number_mac)) {
-      KAKUNIN_ASSIGN_OR_RETURN(taken, number_held_by_another(person->person_id));
-      if (taken) {
+    // A number, birth date or sex new to the person (an amendment from their own prefecture)
+    // while another active person holds the number as someone else (found in review: a row
+    // planted as the resident by birth date and sex was then amended to another).
+    if (!set_aside && becomes_current && c.kind != "removal" &&
+        (!ConstantTimeEquals(person->number_mac, number_mac) ||
+         person->birth_date != c.birth_date || person->sex != c.sex)) {
+      KAKUNIN_ASSIGN_OR_RETURN(holders, number_holders(person->person_id));
+      if (holders == Holders::kOther) {
         set_aside = true;
         outcome = "conflict:number_in_use";
       }

@@ -1362,9 +1362,14 @@ TEST_F(NationalTest, ACodeChangeOvertakenByAMoveInUnderTheNewCodeDoesNotStopTheL
   // Recorded (no code in clear) and alerted.
   EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:merged"), 1);
   EXPECT_EQ(EntriesHolding(national, "link.apply", y), 0);
-  ASSERT_EQ(alerts.size(), 1u);
-  EXPECT_EQ(alerts[0].rule, "link_conflict");
-  EXPECT_EQ(alerts[0].count, 1);
+  // The entry under the new code, while the old row held its number, was kept and alerted
+  // too (conflict:number_held): until the change arrives, two rows hold one number.
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:number_held"), 1);
+  ASSERT_EQ(alerts.size(), 2u);
+  for (const auto& a : alerts) {
+    EXPECT_EQ(a.rule, "link_conflict");
+    EXPECT_EQ(a.count, 1);
+  }
   audit::VerifyReport verified = Verified(national);
   EXPECT_TRUE(verified.ok) << verified.problem;
   EXPECT_EQ(verified.versions, 4);
@@ -1443,6 +1448,95 @@ TEST_F(NationalTest, AnotherPrefectureCannotGiveAResidentsNumberToSomeoneElse) {
       (*second)->number_mac,
       detail::NumberMac(*national->cipher,
                         IndividualNumber::FromElevenDigits("20000000002").str())));
+  audit::VerifyReport verified = Verified(national);
+  EXPECT_TRUE(verified.ok) << verified.problem;
+}
+
+// The same attack, reviewed again: a row planted as the resident by birth date and sex is kept
+// (it cannot be told from a code change overtaken by an entry) but alerted; it can then be
+// amended to no other birth date or sex, and never be merged into the resident's older row; a
+// removal under an unknown code carrying the resident's number as someone else is set aside
+// too, so the entry that would revive it finds nothing.
+TEST_F(NationalTest, ARowPlantedUnderAResidentsNumberIsAlertedAndGoesNoFurther) {
+  TestNode* yamanashi = MakeNode("p19", 19);
+  TestNode* tokyo = MakeNode("p13", 13);
+  TestNode* national = MakeNode("national", 0);
+  const Client c19 = PrefectureClient(19);
+  const Client c13 = PrefectureClient(13);
+  Register(national, c19);
+  Register(national, c13);
+  std::vector<audit::LiveAlert> alerts;
+  national->national->UseAlerts([&](const audit::LiveAlert& a) { alerts.push_back(a); });
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000001", "10000000001");
+  Drain(yamanashi, national, c19);
+  const std::string victim = ResidentCode::FromTenDigits("1000000001").str();
+  // (a) Planted with the resident's birth date and sex: kept, alerted.
+  Apply(tokyo, kShinjuku, ChangeReason::kBirth, "2000000005", "10000000001");
+  Drain(tokyo, national, c13);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:number_held"), 1);
+  EXPECT_EQ(alerts.size(), 1u);
+  // (b) Then amended to another birth date: set aside.
+  Notification other = testing::RegistryFixture::Make(
+      kShinjuku, 0, ChangeReason::kOtherAmendment, "2000000005", "10000000001");
+  other.birth_date = Date::FromYmd(1990, 2, 2);
+  other.change_date = Date::FromYmd(2026, 5, 1);
+  ApplyMade(tokyo, other);
+  Drain(tokyo, national, c13);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:number_in_use"), 1);
+  // (d) Then "changed" to the resident's code: not merged into the resident's older row.
+  Notification merge = testing::RegistryFixture::Make(
+      kShinjuku, 0, ChangeReason::kResidentCodeChanged, "2000000005", "10000000001");
+  merge.birth_date = Date::FromYmd(1990, 2, 2);
+  merge.new_resident_code = ResidentCode::FromTenDigits("1000000001");
+  merge.change_date = Date::FromYmd(2026, 5, 2);
+  ApplyMade(tokyo, merge);
+  Drain(tokyo, national, c13);
+  EXPECT_EQ(EntriesHolding(national, "link.apply", "conflict:merged"), 0);
+  auto reader = national->store->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto row = (*reader)->FindByResidentCode(victim);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  auto history = (*reader)->History((*row)->person_id);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 1u) << "the resident's history holds only their own version";
+  EXPECT_EQ((*row)->municipality_code, kKofu);
+  // (c) A removal under a code nobody holds, with the resident's number as someone else, then
+  // the entry that would make it current.
+  auto next = tokyo->outbox->Next(0, 1);
+  ASSERT_TRUE(next.ok() && next->changes.size() == 1u);
+  ForwardBatch forged = *next;
+  auto received = national->national->Received();
+  ASSERT_TRUE(received.ok());
+  int64_t last = 0;
+  for (auto [p, seq] : *received) {
+    if (p == 13) last = seq;
+  }
+  forged.after = last;
+  ForwardedChange gone = forged.changes[0];
+  gone.sequence = last + 1;
+  gone.municipal_sequence = 90;
+  gone.kind = "removal";
+  gone.reason = "moved_out";
+  gone.resident_code = ResidentCode::FromTenDigits("2000000077").str();
+  gone.new_resident_code.reset();
+  gone.individual_number = IndividualNumber::FromElevenDigits("10000000001").str();
+  gone.birth_date = "1990-02-02";
+  ForwardedChange back = gone;
+  back.sequence = last + 2;
+  back.municipal_sequence = 91;
+  back.kind = "entry";
+  back.reason = "moved_in";
+  forged.changes = {gone, back};
+  auto r = Post(national, c13, forged);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto holders = (*reader)->FindByNumberMac(
+      detail::NumberMac(*national->cipher,
+                        IndividualNumber::FromElevenDigits("10000000001").str()),
+      /*include_removed=*/true);
+  ASSERT_TRUE(holders.ok());
+  for (const auto& h : *holders) {
+    EXPECT_EQ(h.birth_date, (*row)->birth_date) << "a row under the number as someone else";
+  }
   audit::VerifyReport verified = Verified(national);
   EXPECT_TRUE(verified.ok) << verified.problem;
 }
@@ -1669,6 +1763,7 @@ TEST_F(NationalTest, AFutureDatedEntryFromAnotherPrefectureTakesNothingOver) {
   c.kind = "entry";
   c.reason = "birth";
   c.change_date = "2026-06-02";  // the test clock stands at 2026-06-01
+  c.individual_number = IndividualNumber::FromElevenDigits("10000000002").str();  // its own
   r = Post(national, c19, forged);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->conflicts, 0);
