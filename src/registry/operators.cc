@@ -322,13 +322,44 @@ Result<Enrolled> OperatorDesk::RecoverEnrolment(const std::string& id,
       return Status::FailedPrecondition(
           "the operator never enrolled: a security chief issues the first enrolment link");
     }
+    // Only when no security chief can issue it in the console — every active chief revoked
+    // one of the credentials, created the account, or is the operator (found in review: the
+    // host path let anyone with the data directory re-enrol any revoked account, an operator
+    // with nominations included, where a second person was at hand).
+    std::set<std::string> barred = {id, row->created_by};
+    for (const auto& c : creds) barred.insert(c.revoked_by);
+    int64_t barred_chiefs = 0;
+    for (const std::string& who : barred) {
+      KAKUNIN_ASSIGN_OR_RETURN(op, txn.FindOperator(who));
+      if (!op || op->status != "active") continue;
+      KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(who));
+      if (std::find(roles.begin(), roles.end(), "security_chief") != roles.end()) ++barred_chiefs;
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.CountActiveWithRole("security_chief"));
+    if (chiefs > barred_chiefs) {
+      return Status::FailedPrecondition(
+          "a security chief who revoked none of the credentials can issue the enrolment link in "
+          "the console: the host recovers an account only when none can");
+    }
     KAKUNIN_RETURN_IF_ERROR(txn.RevokeEnrolments(id, clock_->NowMicros()));
     auto enrolled = NewEnrolment(txn, id, "host");
     if (!enrolled.ok()) return enrolled.status();
     out = *enrolled;
     return Status::Ok();
   });
-  if (!st.ok()) return st;
+  if (!st.ok()) {
+    // The refusal is recorded too: who tried to re-enrol whom from the host.
+    if (st.code() == StatusCode::kFailedPrecondition || st.code() == StatusCode::kNotFound) {
+      audit::AuditEntry refused = Entry(actor, "host", "operator.recover");
+      refused.conditions = "operator=" + id;
+      refused.outcome = st.code() == StatusCode::kNotFound ? "refused:not_found"
+                                                           : "refused:conflict";
+      KAKUNIN_RETURN_IF_ERROR(Write(std::move(refused), [](store::RegistryTxn&) {
+        return Status::Ok();
+      }));
+    }
+    return st;
+  }
   return out;
 }
 

@@ -153,9 +153,10 @@ class OperatorDesk {
                                           const std::string& actor) const;
 
   // On the node's host: a new enrolment link for an active operator who enrolled once and whose
-  // every card and authenticator is revoked — for when no security chief other than the one
-  // who revoked them can issue it on the console (a node of one chief and one access manager).
-  // Recorded as operator.recover by the host's user.
+  // every card and authenticator is revoked, only when no security chief can issue it on the
+  // console (each active chief revoked one of them, created the account, or is the operator: a
+  // node of one chief and one access manager). Recorded as operator.recover by the host's
+  // user, refusals too.
   Result<Enrolled> RecoverEnrolment(const std::string& operator_id, const std::string& actor) const;
 
   // `by` is the operator acting (loaded and active). kPermissionDenied (reason not_permitted)
