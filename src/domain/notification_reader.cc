@@ -225,16 +225,22 @@ class Checker {
            (v->kind == RawValue::Kind::kString && v->text.empty() && v->well_formed);
   }
 
-  // Spaces only (U+0020, U+3000), or nothing.
+  // Nothing a reader sees: spaces of every width, invisible format characters and
+  // variation selectors, and the fillers that render as nothing (found reviewing the first
+  // version, which knew U+0020 and U+3000 only: U+00A0, U+2003, U+200B, U+3164, U+2800 and a
+  // space with a variation selector were each applied as a name).
+  static bool IsBlankCodePoint(char32_t cp) {
+    return cp == 0x20 || cp == 0xA0 || cp == 0xAD || cp == 0x34F || cp == 0x115F ||
+           cp == 0x1160 || cp == 0x1680 || (cp >= 0x180B && cp <= 0x180E) ||
+           (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+           (cp >= 0x205F && cp <= 0x206F) || cp == 0x2800 || cp == 0x3000 || cp == 0x3164 ||
+           (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 ||
+           (cp >= 0xE0100 && cp <= 0xE01EF);
+  }
   static bool IsBlank(std::string_view s) {
-    for (size_t i = 0; i < s.size();) {
-      if (s[i] == ' ') {
-        ++i;
-      } else if (s.compare(i, 3, "\xE3\x80\x80") == 0) {
-        i += 3;
-      } else {
-        return false;
-      }
+    for (size_t pos = 0; pos < s.size();) {
+      auto cp = text::DecodeOne(s, &pos);
+      if (!cp || !IsBlankCodePoint(*cp)) return false;
     }
     return true;
   }

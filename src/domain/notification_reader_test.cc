@@ -92,6 +92,13 @@ TEST(NotificationReaderTest, EveryFieldErrorCode) {
   EXPECT_THAT(With("name", "\"\u3000\""), ElementsAre(E("name", ErrorCode::kMissing)));
   EXPECT_THAT(With("name", R"("  ")"), ElementsAre(E("name", ErrorCode::kMissing)));
   EXPECT_THAT(With("address", "\"\u3000 \u3000\""), ElementsAre(E("address", ErrorCode::kMissing)));
+  for (const char* blank : {"\"\u00a0\"", "\"\u2003\"", "\"\u200b\"", "\"\u3164\"",
+                            "\"\u2800\"", "\"\u3000\ufe00\"", "\"\ufeff \""}) {
+    EXPECT_THAT(With("name", blank), ElementsAre(E("name", ErrorCode::kMissing))) << blank;
+  }
+  // A name with something visible in it is a name (a lone 外字 too).
+  EXPECT_THAT(With("name", "\"\ue001\""), ElementsAre());
+  EXPECT_THAT(With("name", "\"\u3000山\u3000\""), ElementsAre());
   EXPECT_THAT(With("nickname", R"("x")"), ElementsAre(E("nickname", ErrorCode::kUnknownField)));
   EXPECT_THAT(With("municipality_code", "192015"),
               ElementsAre(E("municipality_code", ErrorCode::kType)));
