@@ -61,6 +61,8 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
 
 Result<std::string> Registry::HaltReason() const {
   KAKUNIN_ASSIGN_OR_RETURN(reason, store_->GetMeta(kHaltReasonKey));
+  // A halt made by an earlier version kept the reason itself: never shown (resume deletes it).
+  if (reason && !reason->starts_with("reason_mac=")) return std::string("(not kept)");
   return reason.value_or("");
 }
 
