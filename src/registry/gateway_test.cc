@@ -359,6 +359,12 @@ TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
   ASSERT_TRUE(kept.ok() && kept->has_value());
   EXPECT_THAT(**kept, Not(HasSubstr("漏洩太郎")));
   EXPECT_THAT(**kept, HasSubstr("reason_mac="));
+  EXPECT_THAT(*registry_->HaltReason(), HasSubstr("reason_mac="));
+  // A reason an earlier version kept in clear is never shown.
+  ASSERT_TRUE(store_->Write([](store::RegistryTxn& txn) {
+    return txn.SetMeta("halted_reason", "漏洩太郎さんの件");
+  }).ok());
+  EXPECT_EQ(*registry_->HaltReason(), "(not kept)");
   ASSERT_TRUE(registry_->Resume(host_).ok());
   ASSERT_TRUE(gateway_->CheckRunning().ok());
   ASSERT_TRUE(registry_->Halt("test", host_).ok());
