@@ -14,6 +14,7 @@
     trainings: ['security_chief', 'security_manager', 'auditor'],
     contracts: ['security_chief', 'security_manager', 'access_manager', 'auditor'],
     reviews: ['security_chief', 'security_manager', 'auditor'],
+    log: ['auditor', 'access_manager', 'security_manager'],
   };
   const RECORDS = {
     trainings: ['security_chief', 'security_manager'],
@@ -167,7 +168,21 @@
     }
     $('review-form').hidden = first;  // no kind this operator may record
     for (const name of ['trainings', 'contracts', 'reviews']) $(name + '-reload').hidden = !holds(READS[name]);
-    $('reg-none').hidden = show.trainings || show.contracts || show.reviews;
+    $('log').hidden = !holds(READS.log);
+    $('reg-none').hidden = show.trainings || show.contracts || show.reviews || holds(READS.log);
+  }
+
+  function logRow(e) {
+    const tr = document.createElement('tr');
+    tr.dataset.seq = String(e.seq);
+    cell(tr, String(e.seq), 'num');
+    cell(tr, e.time || '');
+    cell(tr, e.erased ? K.bi('保存期間経過', 'erased') : (e.actor || ''));
+    cell(tr, e.action || '');
+    cell(tr, e.purpose || '');
+    cell(tr, e.result_count === undefined ? '' : String(e.result_count), 'num');
+    cell(tr, e.outcome || '');
+    return tr;
   }
 
   async function loadAll() {
@@ -283,6 +298,31 @@
   }, (b) => K.bi('点検・監査を記録しました（番号 ' + b.review_id + '）', 'Review recorded (no. ' + b.review_id + ')'), async () => {
     $('review-summary').value = '';
     if (holds(READS.reviews)) await loadReviews();
+  });
+
+  $('log-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const problem = $('log-problem');
+    K.say(problem, '');
+    const q = new URLSearchParams();
+    for (const k of ['from', 'to', 'actor', 'action']) {
+      const v = $('log-' + k).value.trim();
+      if (v) q.set(k, v);
+    }
+    const r = await K.api('GET', '/v1/audit/entries' + (q.toString() ? '?' + q.toString() : ''));
+    const body = $('log-body');
+    body.replaceChildren();
+    if (!r.ok || !r.body || !Array.isArray(r.body.entries)) {
+      $('log-table').hidden = true;
+      $('log-empty').hidden = true;
+      $('log-truncated').hidden = true;
+      if (!shell.isLocked(r)) K.showProblem(problem, r, WORDS, ['操作履歴を読み込めませんでした', 'The log could not be read']);
+      return;
+    }
+    for (const e of r.body.entries) body.append(logRow(e));
+    $('log-table').hidden = r.body.entries.length === 0;
+    $('log-empty').hidden = r.body.entries.length !== 0;
+    $('log-truncated').hidden = !r.body.truncated;
   });
 
   for (const id of ['trainings', 'contracts', 'reviews']) {

@@ -103,6 +103,14 @@ const std::vector<ConsoleRule> kRules = {
     {"GET", "/v1/disclosures/{n}/statement", false, false, {"operator"}, true},
     {"POST", "/v1/disclosures/{n}/corrections", false, false, {"operator"}, true},
     {"GET", "/v1/printouts", false, false, {"security_manager", "auditor"}, false},
+    // The operation log for its reviewers (RegisterDesk::ReadLog checks a security manager's
+    // unit).
+    {"GET",
+     "/v1/audit/entries",
+     false,
+     false,
+     {"auditor", "access_manager", "security_manager"},
+     false},
     // The staff's registers (registry/registers.h): training, contractors and their workers,
     // self-inspections, audits and log reviews. The desk checks the finer rules (who records
     // which kind of review).
@@ -429,7 +437,7 @@ class ConsoleService::Impl {
       return Disclosures(req, who, route, params, terminal);
     }
     if (route.rfind("/v1/trainings", 0) == 0 || route.rfind("/v1/contracts", 0) == 0 ||
-        route.rfind("/v1/reviews", 0) == 0) {
+        route.rfind("/v1/reviews", 0) == 0 || route == "/v1/audit/entries") {
       return Registers(req, who, route, params, terminal);
     }
     if (rule->needs_nomination) {
@@ -612,6 +620,34 @@ class ConsoleService::Impl {
                                  "invalid_request:" + route, terminal);
       return Problem(ApiError::kInvalidRequest, rid, detail);
     };
+    if (route == "/v1/audit/entries") {
+      if (options_.audit == nullptr) return Problem(ApiError::kRouteNotFound, rid);
+      auto query = QueryOf(req.query, {"from", "to", "actor", "action", "limit"});
+      if (!query.ok()) return malformed(query.status().message());
+      registry::LogReadInput in;
+      auto get = [&](const char* k) -> std::optional<std::string> {
+        auto it = query->find(k);
+        return it == query->end() ? std::nullopt : std::optional<std::string>(it->second);
+      };
+      in.from = get("from");
+      in.to = get("to");
+      in.actor = get("actor");
+      in.action = get("action");
+      if (auto l = get("limit")) {
+        if (l->empty() || l->size() > 4 ||
+            !std::all_of(l->begin(), l->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          return malformed("limit must be 1 to 1000");
+        }
+        in.limit = std::stoi(*l);
+      }
+      auto page = desk->ReadLog(who, actor, *options_.audit, in);
+      if (!page.ok()) return fail(page.status());
+      std::string o = "{\"entries\":[";
+      for (size_t i = 0; i < page->records.size(); ++i) {
+        o += (i ? "," : "") + registry::LogRecordJson(page->records[i]);
+      }
+      return JsonResponse(o + "],\"truncated\":" + (page->truncated ? "true" : "false") + "}");
+    }
     if (!req.query.empty()) return malformed("no query here");
     if (req.method == "GET") {
       if (route == "/v1/trainings") {

@@ -55,6 +55,8 @@ struct ConsoleOptions {
   const registry::DisclosureDesk* disclosures = nullptr;
   // The staff's registers (training, contractors, reviews); nullptr: their routes answer 404.
   const registry::RegisterDesk* registers = nullptr;
+  // The operation log, read through `registers` (GET /v1/audit/entries); nullptr: 404.
+  const registry::AuditDesk* audit = nullptr;
 };
 
 // Thread-safe.

@@ -1,5 +1,6 @@
 #include "api/service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -162,27 +163,43 @@ bool Unescape(std::string_view in, std::string* out) {
   return true;
 }
 
-// The query of a resident read: exactly one "purpose" parameter, nothing else.
-Result<std::string> PurposeFromQuery(std::string_view query) {
-  std::optional<std::string> purpose;
+}  // namespace
+
+Result<std::map<std::string, std::string>> QueryOf(std::string_view query,
+                                                   std::initializer_list<std::string_view> allowed) {
+  std::map<std::string, std::string> out;
+  if (query.empty()) return out;
+  if (query.size() > 2048) return Status::InvalidArgument("the query is too long");
   size_t start = 0;
-  while (!query.empty()) {
+  while (true) {
     size_t amp = query.find('&', start);
     if (amp == std::string_view::npos) amp = query.size();
     std::string_view part = query.substr(start, amp - start);
     size_t eq = part.find('=');
     std::string key, value;
     if (eq == std::string_view::npos || !Unescape(part.substr(0, eq), &key) ||
-        !Unescape(part.substr(eq + 1), &value)) {
-      return Status::InvalidArgument("the query must be purpose=ID");
+        !Unescape(part.substr(eq + 1), &value) ||
+        std::find(allowed.begin(), allowed.end(), key) == allowed.end() ||
+        !out.emplace(key, std::move(value)).second) {
+      return Status::InvalidArgument("a query parameter is unknown, malformed or repeated");
     }
-    if (key != "purpose" || purpose) return Status::InvalidArgument("the query must be purpose=ID");
-    purpose = std::move(value);
-    start = amp + 1;
     if (amp == query.size()) break;
+    start = amp + 1;
   }
-  if (!purpose || purpose->empty()) return Status::InvalidArgument("purpose is required");
-  return *purpose;
+  return out;
+}
+
+namespace {
+
+// The query of a resident read: exactly one "purpose" parameter, nothing else.
+Result<std::string> PurposeFromQuery(std::string_view query) {
+  auto q = QueryOf(query, {"purpose"});
+  if (!q.ok()) return Status::InvalidArgument("the query must be purpose=ID");
+  auto purpose = q->find("purpose");
+  if (purpose == q->end() || purpose->second.empty()) {
+    return Status::InvalidArgument("purpose is required");
+  }
+  return purpose->second;
 }
 
 void AppendRecord(const std::vector<std::pair<std::string, std::string>>& items, std::string* o) {
@@ -221,6 +238,7 @@ Response LookupAnswer(const Result<registry::ProvidedRecord>& rec, bool handle,
 }  // namespace
 
 Result<std::string> PurposeOfQuery(std::string_view query) { return PurposeFromQuery(query); }
+
 
 // What a refusal before the use case (an unknown or revoked certificate, a halted node) names
 // of the request: the resident code in a lookup's or a history's path, and the purpose asked

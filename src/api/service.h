@@ -7,6 +7,8 @@
 // (ctest layering_api_has_no_store checks this folder).
 
 #include <cstdio>
+#include <initializer_list>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -45,6 +47,11 @@ Result<text::JsonValue> ParseBody(const http::Request& request,
 
 // The purpose a resident route's query names (exactly "purpose=ID"); InvalidArgument otherwise.
 Result<std::string> PurposeOfQuery(std::string_view query);
+
+// A query of key=value pairs (percent-decoded), each key one of `allowed` and at most once;
+// InvalidArgument otherwise (naming no value).
+Result<std::map<std::string, std::string>> QueryOf(std::string_view query,
+                                                   std::initializer_list<std::string_view> allowed);
 
 // A JSON answer (application/json) with `status`.
 http::Response JsonResponse(std::string body, int status = 200);

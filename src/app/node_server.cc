@@ -216,6 +216,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
     options.login_attempts_per_minute = console.login_attempts_per_minute;
     options.disclosures = node->disclosures.get();
     options.registers = node->registers.get();
+    options.audit = node->audit.get();
     s->console_ = std::make_unique<api::ConsoleService>(node->gateway.get(), node->operators.get(),
                                                         &node->clock, options);
     http::TlsConfig optional_card = tls;

@@ -26,22 +26,6 @@ namespace kakunin::cli {
 namespace fs = std::filesystem;
 namespace {
 
-// A search filter as `audit.search` records it: kept when it is made of the characters of an
-// actor, an action or a time ([A-Za-z0-9:._@+-], at most 100) and holds no run of eight or more
-// decimal digits (a birth date written compactly, a code, a number); otherwise "(withheld)".
-std::string LoggedFilter(std::string_view v) {
-  if (v.size() > 100) return "(withheld)";
-  size_t digits = 0;
-  for (char c : v) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == ':' || c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
-    if (!ok) return "(withheld)";
-    digits = c >= '0' && c <= '9' ? digits + 1 : 0;
-    if (digits >= 8) return "(withheld)";
-  }
-  return std::string(v);
-}
-
 int Usage(Io& io, const std::string& msg) {
   io.err << "kakunin audit: " << msg << "\n詳しくは / see: kakunin audit --help\n";
   return kExitUsage;
@@ -130,54 +114,6 @@ const char kHelp[] =
     "  kakunin audit export --data d --from 2026-04-01 --to 2026-05-01 --out 2026-04.kla\n"
     "  kakunin audit verify --archive 2026-04.kla --public-key audit.key.pub\n";
 
-std::string EntryJson(const registry::LogRecord& row) {
-  // The time as people in Japan read it, and the exact µs for machines.
-  std::string out = "{\"seq\":" + std::to_string(row.seq) + ",\"time\":\"" + JstIsoTime(row.time) +
-                    "\",\"time_us\":" + std::to_string(row.time);
-  if (row.erased) {
-    return out + ",\"erased\":true,\"leaf_hash\":\"" + HexEncode(row.leaf_hash) + "\"}";
-  }
-  if (!row.entry) return out + ",\"malformed\":true}";
-  const audit::AuditEntry* e = &*row.entry;
-  auto field = [&](const char* k, const std::string& v) {
-    out += ",\"";
-    out += k;
-    out += "\":";
-    text::AppendJsonString(text::IsValidUtf8(v) ? v : std::string("(invalid)"), &out);
-  };
-  field("actor", e->actor);
-  field("terminal", e->terminal);
-  field("action", e->action);
-  field("purpose", e->purpose);
-  out += ",\"targets\":[";
-  for (size_t i = 0; i < e->targets.size(); ++i) {
-    if (i) out += ",";
-    const std::string& t = e->targets[i];
-    text::AppendJsonString(text::IsValidUtf8(t) ? t : std::string("(invalid)"), &out);
-  }
-  out += "]";
-  field("conditions", e->conditions);
-  if (row.withheld) out += ",\"withheld\":true";
-  if (e->version != audit::kEntryVersion1) {
-    // Version 2 or 3 (3: with state leaves, the record versions written; their count only).
-    // The criteria by kind; their values are only a keyed commitment (never shown).
-    out += ",\"version\":" + std::to_string(e->version);
-    if (e->version == audit::kEntryVersion3) {
-      out += ",\"state_leaves\":" + std::to_string(e->state.size());
-    }
-    out += ",\"criteria\":[";
-    for (size_t i = 0; i < e->criteria.size(); ++i) {
-      if (i) out += ",";
-      const std::string& c = e->criteria[i];
-      text::AppendJsonString(text::IsValidUtf8(c) ? c : std::string("(invalid)"), &out);
-    }
-    out += "]";
-    if (!e->commitment.empty()) out += ",\"committed\":true";
-  }
-  out += ",\"result_count\":" + std::to_string(e->result_count);
-  field("outcome", e->outcome);
-  return out + "}";
-}
 
 int Verify(Node& node, const Args& args, Io& io) {
   auto report = node.audit->Verify();
@@ -666,11 +602,11 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     // The filters as typed only when they have the shape of an actor or an action id; anything
     // else (a name, a code typed into the wrong option) is withheld — found in review. The
     // purpose as every entry names one.
-    e.conditions = "actor=" + LoggedFilter(q.actor.value_or("")) +
-                   " action=" + LoggedFilter(q.action.value_or("")) + " purpose=" +
+    e.conditions = "actor=" + registry::LoggedFilter(q.actor.value_or("")) +
+                   " action=" + registry::LoggedFilter(q.action.value_or("")) + " purpose=" +
                    (q.purpose ? registry::LoggedPurpose(n.registry->purposes(), *q.purpose) : "") +
-                   " from=" + LoggedFilter(args->Get("from").value_or("")) +
-                   " to=" + LoggedFilter(args->Get("to").value_or(""));
+                   " from=" + registry::LoggedFilter(args->Get("from").value_or("")) +
+                   " to=" + registry::LoggedFilter(args->Get("to").value_or(""));
     for (const auto& c : q.criteria) e.criteria.push_back(c.first);  // kinds, never values
     e.result_count = static_cast<int64_t>(rows->size());
     e.outcome = "done";
@@ -678,7 +614,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     if (!st.ok()) return Fail(io, st);
     (void)SealLog(n);
     // Entries of version 1 held codes and search values in clear: shown as version 2 names them.
-    for (auto& r : *rows) io.out << EntryJson(n.audit->ForReview(std::move(r))) << "\n";
+    for (auto& r : *rows) io.out << registry::LogRecordJson(n.audit->ForReview(std::move(r))) << "\n";
     if (q.target) {
       // The entries of every code the resident has held, as their statement shows them.
       io.err << "検索した住民票コード / resident codes searched: " << codes_searched

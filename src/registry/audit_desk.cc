@@ -6,6 +6,7 @@
 #include <set>
 
 #include "audit/key_rotation.h"
+#include "core/bytes.h"
 #include "core/clock.h"
 #include "registry/registry.h"  // ResidentTarget
 #include "registry/state_verify.h"
@@ -358,6 +359,72 @@ Result<audit::ArchiveSummary> AuditDesk::Export(int64_t from_time, int64_t to_ti
                                                 std::ostream& out) const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   return audit::ExportArchive(*reader, log_->signer().public_key(), from_time, to_time, out);
+}
+
+// A search filter as `audit.search` records it: kept when it is made of the characters of an
+// actor, an action or a time ([A-Za-z0-9:._@+-], at most 100) and holds no run of eight or more
+// decimal digits (a birth date written compactly, a code, a number); otherwise "(withheld)".
+std::string LoggedFilter(std::string_view v) {
+  if (v.size() > 100) return "(withheld)";
+  size_t digits = 0;
+  for (char c : v) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == ':' || c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
+    if (!ok) return "(withheld)";
+    digits = c >= '0' && c <= '9' ? digits + 1 : 0;
+    if (digits >= 8) return "(withheld)";
+  }
+  return std::string(v);
+}
+
+
+std::string LogRecordJson(const LogRecord& row) {
+  // The time as people in Japan read it, and the exact µs for machines.
+  std::string out = "{\"seq\":" + std::to_string(row.seq) + ",\"time\":\"" + JstIsoTime(row.time) +
+                    "\",\"time_us\":" + std::to_string(row.time);
+  if (row.erased) {
+    return out + ",\"erased\":true,\"leaf_hash\":\"" + HexEncode(row.leaf_hash) + "\"}";
+  }
+  if (!row.entry) return out + ",\"malformed\":true}";
+  const audit::AuditEntry* e = &*row.entry;
+  auto field = [&](const char* k, const std::string& v) {
+    out += ",\"";
+    out += k;
+    out += "\":";
+    text::AppendJsonString(text::IsValidUtf8(v) ? v : std::string("(invalid)"), &out);
+  };
+  field("actor", e->actor);
+  field("terminal", e->terminal);
+  field("action", e->action);
+  field("purpose", e->purpose);
+  out += ",\"targets\":[";
+  for (size_t i = 0; i < e->targets.size(); ++i) {
+    if (i) out += ",";
+    const std::string& t = e->targets[i];
+    text::AppendJsonString(text::IsValidUtf8(t) ? t : std::string("(invalid)"), &out);
+  }
+  out += "]";
+  field("conditions", e->conditions);
+  if (row.withheld) out += ",\"withheld\":true";
+  if (e->version != audit::kEntryVersion1) {
+    // Version 2 or 3 (3: with state leaves, the record versions written; their count only).
+    // The criteria by kind; their values are only a keyed commitment (never shown).
+    out += ",\"version\":" + std::to_string(e->version);
+    if (e->version == audit::kEntryVersion3) {
+      out += ",\"state_leaves\":" + std::to_string(e->state.size());
+    }
+    out += ",\"criteria\":[";
+    for (size_t i = 0; i < e->criteria.size(); ++i) {
+      if (i) out += ",";
+      const std::string& c = e->criteria[i];
+      text::AppendJsonString(text::IsValidUtf8(c) ? c : std::string("(invalid)"), &out);
+    }
+    out += "]";
+    if (!e->commitment.empty()) out += ",\"committed\":true";
+  }
+  out += ",\"result_count\":" + std::to_string(e->result_count);
+  field("outcome", e->outcome);
+  return out + "}";
 }
 
 }  // namespace kakunin::registry

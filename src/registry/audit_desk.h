@@ -70,6 +70,16 @@ struct LogRecord {
   bool withheld = false;  // ForReview replaced what a version-1 entry held in clear
 };
 
+// One log record as `audit search` and the console show it (JSON, one object): the entry's
+// ids, kinds and counts (version-1 entries after AuditDesk::ForReview), or that retention erased
+// it (its leaf hash only).
+std::string LogRecordJson(const LogRecord& row);
+
+// A search filter as an `audit.search` entry records it: kept when it is made of the characters
+// of an actor, an action or a time ([A-Za-z0-9:._@+-], at most 100) and holds no run of eight or
+// more decimal digits (a birth date written compactly, a code, a number); else "(withheld)".
+std::string LoggedFilter(std::string_view v);
+
 // Thread-compatible; every method reads a fresh snapshot.
 class AuditDesk {
  public:

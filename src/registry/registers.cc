@@ -55,6 +55,8 @@ const std::vector<std::string> kContractWriters = {"security_chief"};
 const std::vector<std::string> kContractReaders = {"security_chief", "security_manager",
                                                    "access_manager", "auditor"};
 const std::vector<std::string> kReviewReaders = {"security_chief", "auditor", "security_manager"};
+const std::vector<std::string> kLogReaders = {"auditor", "access_manager", "security_manager"};
+constexpr const char* kLogRead = "audit.search";
 
 std::vector<std::string> ReviewWriters(const std::string& kind) {
   if (kind == "self_inspection") return {"security_chief"};
@@ -515,6 +517,75 @@ Result<std::vector<Review>> RegisterDesk::Reviews(const OperatorView& op,
   KAKUNIN_RETURN_IF_ERROR(RecordRead(op, actor, kReviewList, static_cast<int64_t>(out.size()),
                                      kReviewReaders));
   return out;
+}
+
+Result<LogPage> RegisterDesk::ReadLog(const OperatorView& op, const Actor& actor,
+                                      const AuditDesk& audit, const LogReadInput& in) const {
+  if (!op.active() || !HasAny(op, kLogReaders)) {
+    return Refuse(actor, kLogRead,
+                  NotPermitted("only auditors, access managers and security managers read the "
+                               "operation log"));
+  }
+  LogQuery q;
+  auto day = [](const std::optional<std::string>& v, std::optional<int64_t>* out) {
+    if (!v) return true;
+    auto d = ParseIsoDate(*v).date;
+    if (!d) return false;
+    *out = JstMidnightMicros(*d);
+    return true;
+  };
+  if (!day(in.from, &q.from_time) || !day(in.to, &q.to_time)) {
+    return Refuse(actor, kLogRead, Invalid("from and to must be dates (YYYY-MM-DD)"));
+  }
+  if (in.limit < 1 || in.limit > 1000) {
+    return Refuse(actor, kLogRead, Invalid("limit must be 1 to 1000"));
+  }
+  for (const auto* f : {&in.actor, &in.action}) {
+    if (*f && ((*f)->empty() || LoggedFilter(**f) != **f)) {
+      return Refuse(actor, kLogRead, Invalid("actor and action are ids ([A-Za-z0-9:._@+-])"));
+    }
+  }
+  const bool whole_log = HasAny(op, {"auditor", "access_manager"});
+  const std::string my_id = op.row.operator_id;
+  std::string unit_member;  // a security manager's: the operator of their unit named
+  if (!whole_log) {
+    const std::string prefix = "operator:";
+    if (!in.actor || !in.actor->starts_with(prefix)) {
+      return Refuse(actor, kLogRead,
+                    Invalid("a security manager reviews the log of their unit: name an "
+                            "operator of it as actor (operator:ID)"));
+    }
+    unit_member = in.actor->substr(prefix.size());
+  }
+  q.actor = in.actor;
+  q.action = in.action;
+  q.limit = in.limit + 1;  // one more tells whether the limit cut the answer
+  KAKUNIN_ASSIGN_OR_RETURN(rows, audit.Search(q));
+  LogPage page;
+  page.truncated = static_cast<int>(rows.size()) > in.limit;
+  if (page.truncated) rows.resize(static_cast<size_t>(in.limit));
+  audit::AuditEntry e = detail::ReadEntry(actor, kLogRead, "");
+  e.conditions = "actor=" + LoggedFilter(in.actor.value_or("")) +
+                 " action=" + LoggedFilter(in.action.value_or("")) + " purpose=" +
+                 " from=" + LoggedFilter(in.from.value_or("")) +
+                 " to=" + LoggedFilter(in.to.value_or(""));
+  e.result_count = static_cast<int64_t>(rows.size());
+  e.outcome = "done";
+  // The reader's rights, and a security manager's unit, as the recording transaction sees them.
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, my_id, kLogReaders));
+    if (unit_member.empty()) return Status::Ok();
+    KAKUNIN_ASSIGN_OR_RETURN(me, txn.FindOperator(my_id));
+    KAKUNIN_ASSIGN_OR_RETURN(them, txn.FindOperator(unit_member));
+    if (!me || !them || me->unit.empty() || me->unit != them->unit) {
+      return NotPermitted("a security manager reviews the log of their own unit only");
+    }
+    return Status::Ok();
+  });
+  if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, kLogRead, st);
+  KAKUNIN_RETURN_IF_ERROR(st);
+  for (auto& r : rows) page.records.push_back(audit.ForReview(std::move(r)));
+  return page;
 }
 
 }  // namespace kakunin::registry

@@ -26,6 +26,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "registry/audit_desk.h"
 #include "registry/operators.h"
 #include "registry/registry.h"
 #include "store/registry_store.h"
@@ -121,6 +122,17 @@ bool HoldsInvisibleFormatting(std::string_view text);
 Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* field);
 
 // Thread-safe (the registry and the store are; the desk keeps no state).
+// What a reviewer reads of the operation log on the console (RegisterDesk::ReadLog): dates are
+// YYYY-MM-DD (JST; `to` exclusive), actor and action ids as entries name them.
+struct LogReadInput {
+  std::optional<std::string> from, to, actor, action;
+  int limit = 100;  // 1..1000
+};
+struct LogPage {
+  std::vector<LogRecord> records;  // oldest first
+  bool truncated = false;          // more entries matched than `limit`
+};
+
 class RegisterDesk {
  public:
   // Not owned; all must outlive the desk.
@@ -153,6 +165,16 @@ class RegisterDesk {
                                const ReviewInput& in) const;
   // Newest first (conducted_on), at most 200.
   Result<std::vector<Review>> Reviews(const OperatorView& op, const Actor& actor) const;
+
+  // The operation log as a reviewer reads it (DESIGN §7: the auditor reads it, the access
+  // manager and the security managers review it): entries by time, actor and action — ids,
+  // kinds and counts, never a resident (targets are keyed MACs). Auditors and access managers
+  // read every entry; a security manager the entries of an operator of their own unit, named
+  // as `actor`. No search by resident or by criterion value here: testing a suspicion about a
+  // resident is the host's `kakunin audit search --target`. Recorded as `audit.search`
+  // (filters as LoggedFilter keeps them) before it is answered.
+  Result<LogPage> ReadLog(const OperatorView& op, const Actor& actor, const AuditDesk& audit,
+                          const LogReadInput& in) const;
 
  private:
   Status Refuse(const Actor& actor, const char* action, Status why) const;

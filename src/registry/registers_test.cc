@@ -748,6 +748,73 @@ TEST_F(RegistersTest, ANominationIsNotBackDated) {
                   .ok());
 }
 
+// The operation log for its reviewers on the console (DESIGN §7): auditors and access managers
+// read it whole, a security manager the entries of an operator of their own unit; nobody else.
+// Each read is recorded, with its filters as ids only.
+TEST_F(RegistersTest, ReviewersReadTheLogAndEachReadIsRecorded) {
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    for (auto [id, role, unit] : {std::tuple{"sm2", "security_manager", "市町村課"},
+                                                  std::tuple{"op3", "operator", "市町村課"},
+                                                  std::tuple{"op4", "operator", "総務課"}}) {
+                      store::OperatorRow row;
+                      row.operator_id = id;
+                      row.name = id;
+                      row.unit = unit;
+                      row.status = "active";
+                      KAKUNIN_RETURN_IF_ERROR(txn.InsertOperator(row));
+                      KAKUNIN_RETURN_IF_ERROR(txn.InsertRole(id, role, 0, "test"));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(desk_->RecordTraining(Load("chief"), As("chief"), Training()).ok());
+  LogReadInput in;
+  in.action = "register.training.record";
+  for (const char* who : {"aud", "am"}) {
+    auto page = desk_->ReadLog(Load(who), As(who), *audit_, in);
+    ASSERT_TRUE(page.ok()) << who << " " << page.status().ToString();
+    ASSERT_EQ(page->records.size(), 1u) << who;
+    EXPECT_FALSE(page->truncated);
+    EXPECT_THAT(LogRecordJson(page->records[0]), HasSubstr("\"actor\":\"operator:chief\""));
+  }
+  for (const char* who : {"op1", "chief", "admin", "con"}) {
+    EXPECT_EQ(desk_->ReadLog(Load(who), As(who), *audit_, in).status().reason(), "not_permitted")
+        << who;
+  }
+  // A security manager: an operator of their unit, named.
+  EXPECT_EQ(desk_->ReadLog(Load("sm2"), As("sm2"), *audit_, in).status().code(),
+            StatusCode::kInvalidArgument);
+  LogReadInput unit;
+  unit.actor = "operator:op4";
+  EXPECT_EQ(desk_->ReadLog(Load("sm2"), As("sm2"), *audit_, unit).status().reason(),
+            "not_permitted");
+  unit.actor = "operator:op3";
+  EXPECT_TRUE(desk_->ReadLog(Load("sm2"), As("sm2"), *audit_, unit).ok());
+  // Filters are ids: a name or a code typed into one is refused, never written to the log.
+  LogReadInput bad;
+  bad.actor = "山田太郎";
+  EXPECT_EQ(desk_->ReadLog(Load("aud"), As("aud"), *audit_, bad).status().code(),
+            StatusCode::kInvalidArgument);
+  bad.actor = "operator:12345678901";
+  EXPECT_EQ(desk_->ReadLog(Load("aud"), As("aud"), *audit_, bad).status().code(),
+            StatusCode::kInvalidArgument);
+  LogReadInput few;
+  few.limit = 1;
+  auto cut = desk_->ReadLog(Load("aud"), As("aud"), *audit_, few);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->records.size(), 1u);
+  EXPECT_TRUE(cut->truncated);
+  const auto reads = LogEntries("audit.search");
+  ASSERT_EQ(reads.size(), 12u);
+  EXPECT_EQ(reads[0].conditions,
+            "actor= action=register.training.record purpose= from= to=");
+  EXPECT_EQ(reads[0].outcome, "done");
+  EXPECT_EQ(reads[0].result_count, 1);
+  EXPECT_THAT(AllLogText(), Not(HasSubstr("山田太郎")));
+  ExpectVerified();
+}
+
 TEST_F(RegistersTest, TheLogHoldsIdsAndCountsAndVerifies) {
   const OperatorView chief = Load("chief");
   ASSERT_TRUE(desk_->RecordTraining(chief, As("chief"), Training()).ok());

@@ -936,11 +936,20 @@ test('the staff registers page: each role sees and records what the rules let it
   const row = page.locator('#contracts-body tr').filter({ hasText: '株式会社甲斐情報サービス' });
   await row.waitFor({ state: 'visible' });
   assert.match(await row.textContent(), /有効/);
+  // The prefecture's own staff are nobody's workers: a contractor's worker gets an account of
+  // their own, listed before any role.
   await ensureActive(chief);
   await page.locator('#worker-operator').fill('op1');
+  const staff = await submitRegister(chief, 'worker');
+  assert.equal(staff.code, 'conflict', show(staff));
+  const vendor = await api(operators.get('access'), 'POST', '/v1/operators',
+    { operator_id: 'vendor1', name: '保守作業者', unit: '株式会社甲斐情報サービス' });
+  assert.equal(vendor.status, 201, show(vendor));
+  await ensureActive(chief);
+  await page.locator('#worker-operator').fill('vendor1');
   const worker = await submitRegister(chief, 'worker');
   assert.ok(worker.done, `worker: ${show(worker)}`);
-  assert.match(await row.locator('td.workers').textContent(), /op1/);
+  assert.match(await row.locator('td.workers').textContent(), /vendor1/);
 
   // A summary holding a resident code is refused, and nothing is recorded.
   await ensureActive(chief);
@@ -976,15 +985,31 @@ test('the staff registers page: each role sees and records what the rules let it
   assert.match(await access.page.locator('#contracts-body').textContent(), /株式会社甲斐情報サービス/);
   const direct = await api(access, 'POST', '/v1/contracts', { company: 'X', work: 'Y', from: isoDate(today), to: isoDate(today), subcontracting: 'prohibited' });
   assert.equal(direct.status, 403, show(direct));
+  // It reads the operation log for its review: the chief's contract is there, by ids only.
+  assert.equal(await access.page.locator('#log').isVisible(), true);
+  await ensureActive(access);
+  await access.page.locator('#log-action').fill('register.contract.record');
+  await access.page.locator('#log-submit').click();
+  await access.page.locator('#log-body tr').first().waitFor({ state: 'visible' });
+  assert.match(await access.page.locator('#log-body').textContent(), /operator:chief/);
+  assert.match(await access.page.locator('#log-body').textContent(), /register\.contract\.record/);
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await access.page.screenshot({ path: `${process.env.KAKUNIN_E2E_SCREENSHOTS}/registers-log.png`, fullPage: true });
+  }
+  const logRead = await api(access, 'GET', '/v1/audit/entries?action=audit.search&limit=5');
+  assert.equal(logRead.status, 200, show(logRead));
+  assert.ok(logRead.body.entries.some((e) => e.actor === 'operator:access'), 'the reading itself is recorded');
 
   // An operator keeps no register.
   const op1 = operators.get('op1');
   await login(op1);
   await openRegisters(op1);
   await op1.page.locator('#reg-none').waitFor({ state: 'visible' });
-  for (const id of ['#trainings', '#contracts', '#reviews']) {
+  for (const id of ['#trainings', '#contracts', '#reviews', '#log']) {
     assert.equal(await op1.page.locator(id).isVisible(), false, `${id} hidden from an operator`);
   }
+  const notTheirs = await api(op1, 'GET', '/v1/audit/entries');
+  assert.equal(notTheirs.status, 403, show(notTheirs));
 });
 
 test('no page broke the CSP or threw', STEP, async () => {

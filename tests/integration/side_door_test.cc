@@ -100,6 +100,8 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/contracts/{n}/workers"}, Gives::kNothingPersonal},
       {{"POST", "/v1/reviews"}, Gives::kNothingPersonal},
       {{"GET", "/v1/reviews"}, Gives::kNothingPersonal},
+      // The operation log for its reviewers: ids, kinds and counts; residents by keyed MAC.
+      {{"GET", "/v1/audit/entries"}, Gives::kNothingPersonal},
       // A correction request, to the CS of the municipality holding the record.
       {{"GET", "/v1/corrections"}, Gives::kResidentData},
       {{"POST", "/v1/corrections/{correction_id}/result"}, Gives::kNothingPersonal},
