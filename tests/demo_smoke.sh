@@ -45,6 +45,11 @@ out=$(eval "${curls[3]} -w ' %{http_code}'")
 # demo.json says what was made.
 grep -q '"kind":"municipal_cs","municipality_code":"192015"' "$tmp/demo/demo.json" && ok || fail "demo.json clients"
 grep -q '"purposes":\["board.school_aid"\]' "$tmp/demo/demo.json" && ok || fail "demo.json purposes"
+# The generated residents (fictitious, but in clear, numbers included) are the owner's only.
+for f in notifications.jsonl ingest.out; do
+  mode=$(stat -c %a "$tmp/demo/$f")
+  [ "$mode" = 600 ] && ok || fail "$f has mode $mode"
+done
 
 # The national node: the change reaches it, as printed (a loop that waits for the new address).
 mapfile -t waits < <(grep '^for i in ' "$tmp/out")

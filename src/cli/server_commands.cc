@@ -416,6 +416,13 @@ std::string JsonStr(std::string_view s) {
 int RunInto(int (*run)(const std::vector<std::string>&, Io&), const std::vector<std::string>& args,
             const std::string& out_path, Io& io) {
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  // Owner only, before anything is written: the demo's notifications hold (fictitious) residents
+  // in clear, individual numbers included, and a real node's operator copies what a demo does
+  // (found in review: mode 0644).
+  std::error_code ec;
+  std::filesystem::permissions(out_path,
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace, ec);
   std::istringstream in;
   Io sub{in, out, io.err, io.nodes};
   int rc = run(args, sub);
