@@ -396,14 +396,19 @@ std::string LogRecordJson(const LogRecord& row) {
   field("actor", e->actor);
   field("terminal", e->terminal);
   field("action", e->action);
+  auto strings = [&](const char* k, const std::vector<std::string>& values) {
+    out += ",\"";
+    out += k;
+    out += "\":[";
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i) out += ",";
+      text::AppendJsonString(text::IsValidUtf8(values[i]) ? values[i] : std::string("(invalid)"),
+                             &out);
+    }
+    out += "]";
+  };
   field("purpose", e->purpose);
-  out += ",\"targets\":[";
-  for (size_t i = 0; i < e->targets.size(); ++i) {
-    if (i) out += ",";
-    const std::string& t = e->targets[i];
-    text::AppendJsonString(text::IsValidUtf8(t) ? t : std::string("(invalid)"), &out);
-  }
-  out += "]";
+  strings("targets", e->targets);
   field("conditions", e->conditions);
   if (row.withheld) out += ",\"withheld\":true";
   if (e->version != audit::kEntryVersion1) {
@@ -413,13 +418,7 @@ std::string LogRecordJson(const LogRecord& row) {
     if (e->version == audit::kEntryVersion3) {
       out += ",\"state_leaves\":" + std::to_string(e->state.size());
     }
-    out += ",\"criteria\":[";
-    for (size_t i = 0; i < e->criteria.size(); ++i) {
-      if (i) out += ",";
-      const std::string& c = e->criteria[i];
-      text::AppendJsonString(text::IsValidUtf8(c) ? c : std::string("(invalid)"), &out);
-    }
-    out += "]";
+    strings("criteria", e->criteria);
     if (!e->commitment.empty()) out += ",\"committed\":true";
   }
   out += ",\"result_count\":" + std::to_string(e->result_count);

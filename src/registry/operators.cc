@@ -35,6 +35,14 @@ bool IsPlainText(std::string_view s, size_t max) {
 
 std::string TokenHash(const std::string& token) { return crypto::Sha256(token); }
 
+// Whether a card or authenticator is still a means of signing in: not revoked and — a card —
+// confirmed by its holder (one never confirmed has never been a means of signing in).
+bool AnyCredentialInUse(const std::vector<store::CredentialRow>& creds) {
+  return std::any_of(creds.begin(), creds.end(), [](const store::CredentialRow& c) {
+    return c.revoked_at == 0 && !AwaitsHolder(c.kind, c.confirmed_at);
+  });
+}
+
 audit::AuditEntry Entry(const std::string& actor, const std::string& terminal, const char* action) {
   audit::AuditEntry e;
   e.actor = actor;
@@ -309,15 +317,13 @@ Result<Enrolled> OperatorDesk::RecoverEnrolment(const std::string& id,
     if (row->status != "active") return Status::FailedPrecondition("the account is not active");
     // Only for someone who can no longer sign in: every card and authenticator revoked.
     KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
-    bool any = false;
-    for (const auto& c : creds) {
-      if (c.revoked_at == 0 && !AwaitsHolder(c.kind, c.confirmed_at)) {
-        return Status::FailedPrecondition(
-            "the operator has a card or authenticator in use: only an account whose every "
-            "credential is revoked is recovered");
-      }
-      any = any || c.revoked_at != 0;
+    if (AnyCredentialInUse(creds)) {
+      return Status::FailedPrecondition(
+          "the operator has a card or authenticator in use: only an account whose every "
+          "credential is revoked is recovered");
     }
+    const bool any = std::any_of(creds.begin(), creds.end(),
+                                 [](const auto& c) { return c.revoked_at != 0; });
     if (!any || row->password_hash.empty()) {
       return Status::FailedPrecondition(
           "the operator never enrolled: a security chief issues the first enrolment link");
@@ -416,16 +422,14 @@ Result<Enrolled> OperatorDesk::IssueEnrolment(const OperatorView& by, const std:
     // authenticator of theirs revoked (lost, broken). It sets a new password and authenticator.
     if (!(*row)->password_hash.empty()) {
       KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(id));
-      bool revoked_by_issuer = false;
-      for (const auto& c : creds) {
-        // A card never confirmed by its holder has never been a means of signing in.
-        if (c.revoked_at == 0 && !AwaitsHolder(c.kind, c.confirmed_at)) {
-          return Status::FailedPrecondition(
-              "the operator has enrolled already and has a card or authenticator in use: revoke "
-              "it first (POST /v1/operators/{id}/credentials/revoke)");
-        }
-        revoked_by_issuer = revoked_by_issuer || c.revoked_by == by.row.operator_id;
+      if (AnyCredentialInUse(creds)) {
+        return Status::FailedPrecondition(
+            "the operator has enrolled already and has a card or authenticator in use: revoke "
+            "it first (POST /v1/operators/{id}/credentials/revoke)");
       }
+      const bool revoked_by_issuer =
+          std::any_of(creds.begin(), creds.end(),
+                      [&](const auto& c) { return c.revoked_by == by.row.operator_id; });
       // Nobody both takes an operator's means of signing in away and issues the new one, not
       // even the only active security chief (found in review: on a node of one chief and one
       // access manager, the chief revoked the access manager's authenticator, enrolled as them,

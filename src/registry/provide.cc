@@ -491,10 +491,7 @@ Status Registry::RecordDisclosure(const PendingDisclosure& d, const ProvisionReq
                                   const std::function<Status(store::RegistryTxn&)>& also) const {
   if (req.function != "disclosure") return Status::InvalidArgument("function must be disclosure");
   ProvisionRequest with = req;
-  with.recheck = [recheck = req.recheck, also](store::RegistryTxn& txn) -> Status {
-    if (recheck) KAKUNIN_RETURN_IF_ERROR(recheck(txn));
-    return also ? also(txn) : Status::Ok();
-  };
+  if (also) AlsoInRecordingTxn(with, also);
   return WriteTxn(ProvisionJob(std::move(with), actor, d.targets, d.rows));
 }
 

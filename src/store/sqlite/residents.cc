@@ -33,6 +33,19 @@ Result<std::optional<ResidentRow>> FindByAnyCode(Db* db, const std::string& code
 // UTF-8, compared bytewise): prefix + U+10FFFF.
 std::string PrefixEnd(const std::string& prefix) { return prefix + "\xF4\x8F\xBF\xBF"; }
 
+// The residents holding a number MAC (kResidentsByNumber), for the reader and the transaction.
+Result<std::vector<ResidentRow>> ResidentsByNumber(Db* db, const std::string& mac,
+                                                   bool include_removed) {
+  KAKUNIN_PREPARE(s, db, kResidentsByNumber);
+  s.BindBlob(1, mac).Bind(2, int64_t{include_removed});
+  std::vector<ResidentRow> out;
+  Status st;
+  while (s.Step(&st)) out.push_back(ReadResident(s));
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace
 
 Result<std::optional<ResidentRow>> SqliteReader::FindByResidentCode(const std::string& code) {
@@ -41,14 +54,7 @@ Result<std::optional<ResidentRow>> SqliteReader::FindByResidentCode(const std::s
 
 Result<std::vector<ResidentRow>> SqliteReader::FindByNumberMac(const std::string& mac,
                                                                bool include_removed) {
-  KAKUNIN_PREPARE(s, db_.get(), kResidentsByNumber);
-  s.BindBlob(1, mac).Bind(2, int64_t{include_removed});
-  std::vector<ResidentRow> out;
-  Status st;
-  while (s.Step(&st)) out.push_back(ReadResident(s));
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  return ResidentsByNumber(db_.get(), mac, include_removed);
 }
 
 Result<SearchResult> SqliteReader::Search(const SearchQuery& q) {
@@ -309,14 +315,7 @@ Result<bool> SqliteTxn::NumberHeldByOther(const std::string& mac, int64_t except
 }
 
 Result<std::vector<ResidentRow>> SqliteTxn::ActiveHoldersOfNumber(const std::string& mac) {
-  KAKUNIN_PREPARE(s, db_, kResidentsByNumber);
-  s.BindBlob(1, mac).Bind(2, int64_t{0});
-  std::vector<ResidentRow> out;
-  Status st;
-  while (s.Step(&st)) out.push_back(ReadResident(s));
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  return ResidentsByNumber(db_, mac, /*include_removed=*/false);
 }
 
 Result<int64_t> SqliteTxn::InsertResident(const ResidentRow& row) {
