@@ -129,6 +129,8 @@ const std::vector<ConsoleRule> kRules = {
      {"security_chief", "security_manager", "access_manager", "auditor"},
      false},
     {"POST", "/v1/contracts/{n}/workers", false, false, {"security_chief"}, false},
+    {"POST", "/v1/contracts/{n}/worker-removals", false, false, {"security_chief"}, false},
+    {"POST", "/v1/contracts/{n}/end", false, false, {"security_chief"}, false},
     {"POST",
      "/v1/reviews",
      false,
@@ -680,6 +682,10 @@ class ConsoleService::Impl {
           if (!c.pledge_received_on.empty()) {
             o += ",\"pledge_received_on\":" + Str(c.pledge_received_on);
           }
+          if (!c.ended_on.empty()) {
+            o += ",\"ended_on\":" + Str(c.ended_on) + ",\"ended_at\":" +
+                 Str(JstIsoTime(c.ended_at)) + ",\"ended_by\":" + Str(c.ended_by);
+          }
           o += std::string(",\"in_force\":") + (c.in_force ? "true" : "false") +
                ",\"recorded_at\":" + Str(JstIsoTime(c.recorded_at)) +
                ",\"recorded_by\":" + Str(c.recorded_by) + ",\"workers\":[";
@@ -687,7 +693,12 @@ class ConsoleService::Impl {
             const registry::ContractWorker& w = c.workers[j];
             o += (j ? "," : "") + std::string("{\"operator_id\":") + Str(w.operator_id) +
                  ",\"added_at\":" + Str(JstIsoTime(w.added_at)) +
-                 ",\"added_by\":" + Str(w.added_by) + "}";
+                 ",\"added_by\":" + Str(w.added_by);
+            if (w.removed_at != 0) {
+              o += ",\"removed_at\":" + Str(JstIsoTime(w.removed_at)) +
+                   ",\"removed_by\":" + Str(w.removed_by);
+            }
+            o += "}";
           }
           o += "]}";
         }
@@ -756,7 +767,8 @@ class ConsoleService::Impl {
       if (!id.ok()) return fail(id.status());
       return JsonResponse("{\"contract_id\":" + std::to_string(*id) + "}", 201);
     }
-    if (route == "/v1/contracts/{n}/workers") {
+    if (route == "/v1/contracts/{n}/workers" || route == "/v1/contracts/{n}/worker-removals" ||
+        route == "/v1/contracts/{n}/end") {
       // A number that is not one is no contract's: the desk answers not_found.
       long long n = 0;
       if (!params[0].empty() && params[0].size() <= 18 &&
@@ -764,13 +776,23 @@ class ConsoleService::Impl {
                       [](char c) { return c >= '0' && c <= '9'; })) {
         n = std::stoll(params[0]);
       }
+      if (route == "/v1/contracts/{n}/end") {
+        auto f = Fields(req, {"last_day"});
+        if (!f.ok()) return malformed(f.status().message());
+        Status st = desk->EndContract(who, actor, n, (*f)["last_day"]);
+        if (!st.ok()) return fail(st);
+        return JsonResponse("{\"contract_id\":" + std::to_string(n) +
+                            ",\"last_day\":" + Str((*f)["last_day"]) + "}");
+      }
       auto f = Fields(req, {"operator_id"});
       if (!f.ok()) return malformed(f.status().message());
       const std::string op = (*f)["operator_id"];
-      Status st = desk->AddWorker(who, actor, n, op);
+      const bool add = route == "/v1/contracts/{n}/workers";
+      Status st = add ? desk->AddWorker(who, actor, n, op) : desk->RemoveWorker(who, actor, n, op);
       if (!st.ok()) return fail(st);
       return JsonResponse(
-          "{\"contract_id\":" + std::to_string(n) + ",\"operator_id\":" + Str(op) + "}", 201);
+          "{\"contract_id\":" + std::to_string(n) + ",\"operator_id\":" + Str(op) + "}",
+          add ? 201 : 200);
     }
     if (route == "/v1/reviews") {
       auto f = Fields(req, {"kind", "period_from", "period_to", "conducted_on", "result",

@@ -18,6 +18,8 @@ constexpr const char* kTrainingList = "register.training.list";
 constexpr const char* kContractRecord = "register.contract.record";
 constexpr const char* kContractWorker = "register.contract.worker";
 constexpr const char* kContractList = "register.contract.list";
+constexpr const char* kContractWorkerRemoval = "register.contract.worker_removal";
+constexpr const char* kContractEnd = "register.contract.end";
 constexpr const char* kReviewRecord = "register.review.record";
 constexpr const char* kReviewList = "register.review.list";
 
@@ -409,6 +411,59 @@ Status RegisterDesk::AddWorker(const OperatorView& op, const Actor& actor, int64
       });
 }
 
+Status RegisterDesk::RemoveWorker(const OperatorView& op, const Actor& actor, int64_t contract_id,
+                                  const std::string& operator_id) const {
+  if (!op.active() || !HasAny(op, kContractWriters)) {
+    return Refuse(actor, kContractWorkerRemoval,
+                  NotPermitted("only a security chief takes a worker off a contract's roster"));
+  }
+  if (!IsValidOperatorId(operator_id)) {
+    return Refuse(actor, kContractWorkerRemoval, Invalid("operator_id must be an operator id"));
+  }
+  return RecordChange(
+      op, actor, kContractWorkerRemoval, kContractWriters,
+      [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
+        Status st = txn.RemoveContractWorker(contract_id, operator_id, clock_->NowMicros(),
+                                             op.row.operator_id);
+        if (st.code() == StatusCode::kNotFound) {
+          return Status::NotFound("no such worker of that contract").WithReason("not_found");
+        }
+        if (st.code() == StatusCode::kFailedPrecondition) {
+          return Status::FailedPrecondition(st.message()).WithReason("conflict");
+        }
+        KAKUNIN_RETURN_IF_ERROR(st);
+        e.conditions = "contract=" + std::to_string(contract_id) + " operator=" + operator_id;
+        return Status::Ok();
+      });
+}
+
+Status RegisterDesk::EndContract(const OperatorView& op, const Actor& actor, int64_t contract_id,
+                                 const std::string& last_day) const {
+  if (!op.active() || !HasAny(op, kContractWriters)) {
+    return Refuse(actor, kContractEnd, NotPermitted("only a security chief ends a contract"));
+  }
+  auto day = IsoDate(last_day);
+  if (!day) {
+    return Refuse(actor, kContractEnd, Invalid("last_day must be a date (YYYY-MM-DD)"));
+  }
+  return RecordChange(
+      op, actor, kContractEnd, kContractWriters,
+      [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
+        Status st = txn.EndContract(contract_id, day->ToIso(), clock_->NowMicros(),
+                                    op.row.operator_id);
+        if (st.code() == StatusCode::kNotFound) {
+          return Status::NotFound("no such contract").WithReason("not_found");
+        }
+        if (st.code() == StatusCode::kFailedPrecondition) {
+          return Status::FailedPrecondition(st.message()).WithReason("conflict");
+        }
+        if (st.code() == StatusCode::kInvalidArgument) return Invalid(st.message());
+        KAKUNIN_RETURN_IF_ERROR(st);
+        e.conditions = "contract=" + std::to_string(contract_id) + " last_day=" + day->ToIso();
+        return Status::Ok();
+      });
+}
+
 Result<std::vector<Contract>> RegisterDesk::Contracts(const OperatorView& op,
                                                       const Actor& actor) const {
   if (!op.active() || !HasAny(op, kContractReaders)) {
@@ -430,10 +485,16 @@ Result<std::vector<Contract>> RegisterDesk::Contracts(const OperatorView& op,
     c.subcontracting = r.subcontracting;
     c.approved_on = r.approved_on;
     c.pledge_received_on = r.pledge_received_on;
-    c.in_force = r.valid_from <= today && today <= r.valid_to;
+    c.ended_on = r.ended_on;
+    c.ended_at = r.ended_at;
+    c.ended_by = r.ended_by;
+    c.in_force = r.valid_from <= today && today <= r.valid_to &&
+                 (r.ended_on.empty() || today <= r.ended_on);
     c.recorded_at = r.recorded_at;
     c.recorded_by = r.recorded_by;
-    for (const auto& w : r.workers) c.workers.push_back({w.operator_id, w.added_at, w.added_by});
+    for (const auto& w : r.workers) {
+      c.workers.push_back({w.operator_id, w.added_at, w.added_by, w.removed_at, w.removed_by});
+    }
     out.push_back(std::move(c));
   }
   KAKUNIN_RETURN_IF_ERROR(RecordRead(op, actor, kContractList, static_cast<int64_t>(out.size()),

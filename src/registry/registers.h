@@ -64,6 +64,8 @@ struct ContractWorker {
   std::string operator_id;
   int64_t added_at = 0;
   std::string added_by;
+  int64_t removed_at = 0;  // 0 while listed
+  std::string removed_by;
 };
 
 struct Contract {
@@ -75,9 +77,12 @@ struct Contract {
   std::string subcontracting;
   std::string approved_on;
   std::string pledge_received_on;
-  bool in_force = false;  // from <= today <= to (JST)
+  bool in_force = false;  // from <= today <= to (JST), and not after ended_on
   int64_t recorded_at = 0;
   std::string recorded_by;
+  std::string ended_on;  // "" unless ended before `to` (解除): its last day in force
+  int64_t ended_at = 0;
+  std::string ended_by;
   std::vector<ContractWorker> workers;
 };
 
@@ -155,6 +160,16 @@ class RegisterDesk {
                                  const ContractInput& in) const;
   Status AddWorker(const OperatorView& op, const Actor& actor, int64_t contract_id,
                    const std::string& operator_id) const;
+  // The roster and the contract keep up with the facts: a security chief takes a worker off a
+  // contract's roster (they leave the work; NotFound if not listed, conflict if removed
+  // already; a removed worker is not listed under that contract again), and ends a contract
+  // before its last day (解除: `last_day`, YYYY-MM-DD, before the contract's `to`, becomes its
+  // last day in force; conflict if ended already). Either stops at once what the contractor
+  // role allowed that worker: sign-in and every read check the roster (CheckContract).
+  Status RemoveWorker(const OperatorView& op, const Actor& actor, int64_t contract_id,
+                      const std::string& operator_id) const;
+  Status EndContract(const OperatorView& op, const Actor& actor, int64_t contract_id,
+                     const std::string& last_day) const;
   // Newest first, at most 200, with their workers.
   Result<std::vector<Contract>> Contracts(const OperatorView& op, const Actor& actor) const;
 

@@ -587,6 +587,105 @@ TEST_F(RegistersTest, AContractorsWorkerReadsNothingAndSignsInOnlyWhileTheirCont
             "not_nominated");
 }
 
+// The roster and the contract keep up with the facts (委託作業者の名簿): a worker who leaves the
+// work is taken off the roster, a contract can end before its last day (解除), and either stops
+// what the contractor role allowed at once — the sign-in and every read check the roster
+// (CheckContract). Only the security chief does either; both are recorded, refusals too, and the
+// register shows them. A removed worker is not listed under that contract again.
+TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) {
+  const OperatorView chief = Load("chief");
+  auto contract = desk_->RecordContract(chief, As("chief"), Contract());
+  ASSERT_TRUE(contract.ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *contract, "vendor").ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *contract, "con").ok());
+  auto request = operators_->RequestRole(Load("am"), "vendor", "contractor");
+  ASSERT_TRUE(request.ok()) << request.status().ToString();
+  ASSERT_TRUE(operators_->ApproveRole(chief, *request).ok());
+  auto check = [&](const std::string& id) {
+    Status out;
+    EXPECT_TRUE(store_
+                    ->Write([&](store::RegistryTxn& txn) {
+                      out = CheckContract(txn, id, clock_.TodayJst());
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out.ok() ? std::string("ok") : out.reason();
+  };
+  EXPECT_EQ(check("vendor"), "ok");
+  const std::string today = clock_.TodayJst().ToIso();
+  for (const char* who : {"am", "sm", "aud", "admin", "op1", "vendor"}) {
+    EXPECT_EQ(desk_->RemoveWorker(Load(who), As(who), *contract, "vendor").reason(),
+              "not_permitted")
+        << who;
+    EXPECT_EQ(desk_->EndContract(Load(who), As(who), *contract, today).reason(), "not_permitted")
+        << who;
+  }
+  EXPECT_EQ(check("vendor"), "ok");
+
+  ASSERT_TRUE(desk_->RemoveWorker(chief, As("chief"), *contract, "vendor").ok());
+  EXPECT_EQ(check("vendor"), "contract_required");
+  EXPECT_EQ(desk_->RemoveWorker(chief, As("chief"), *contract, "vendor").reason(), "conflict");
+  EXPECT_EQ(desk_->AddWorker(chief, As("chief"), *contract, "vendor").reason(), "conflict");
+  EXPECT_EQ(check("vendor"), "contract_required");
+  EXPECT_EQ(desk_->RemoveWorker(chief, As("chief"), *contract, "op1").reason(), "not_found");
+  EXPECT_EQ(desk_->RemoveWorker(chief, As("chief"), *contract + 100, "con").reason(), "not_found");
+  EXPECT_EQ(desk_->RemoveWorker(chief, As("chief"), *contract, "no such id!").reason(),
+            "invalid_request");
+
+  // A renewed contract lists them again; ended early, it stops after its new last day.
+  auto renewed = desk_->RecordContract(chief, As("chief"), Contract());
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *renewed, "vendor").ok());
+  EXPECT_EQ(check("vendor"), "ok");
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, "2027-03-31").reason(),
+            "invalid_request");  // its own last day: nothing to end
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, "2027-3-1").reason(),
+            "invalid_request");
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed + 100, today).reason(), "not_found");
+  ASSERT_TRUE(desk_->EndContract(chief, As("chief"), *renewed, today).ok());
+  EXPECT_EQ(check("vendor"), "ok");  // today is still its last day
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, today).reason(), "conflict");
+  clock_.Advance(int64_t{24} * 3600 * 1000000);
+  EXPECT_EQ(check("vendor"), "contract_required");
+  EXPECT_EQ(check("con"), "ok");  // holds no contractor role: nothing to check
+
+  auto list = desk_->Contracts(Load("aud"), As("aud"));
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  const registry::Contract& ended = (*list)[0];
+  EXPECT_EQ(ended.id, *renewed);
+  EXPECT_EQ(ended.ended_on, today);
+  EXPECT_EQ(ended.ended_by, "chief");
+  EXPECT_NE(ended.ended_at, 0);
+  EXPECT_FALSE(ended.in_force);
+  const registry::Contract& first = (*list)[1];
+  EXPECT_TRUE(first.in_force);
+  EXPECT_EQ(first.ended_on, "");
+  ASSERT_EQ(first.workers.size(), 2u);
+  EXPECT_EQ(first.workers[0].operator_id, "con");
+  EXPECT_EQ(first.workers[0].removed_at, 0);
+  EXPECT_EQ(first.workers[1].operator_id, "vendor");
+  EXPECT_NE(first.workers[1].removed_at, 0);
+  EXPECT_EQ(first.workers[1].removed_by, "chief");
+
+  std::vector<std::string> removal(6, "refused:not_permitted");
+  for (const char* o : {"done", "refused:conflict", "refused:not_found", "refused:not_found",
+                        "refused:invalid_request"}) {
+    removal.push_back(o);
+  }
+  EXPECT_EQ(Outcomes("register.contract.worker_removal"), removal);
+  std::vector<std::string> end(6, "refused:not_permitted");
+  for (const char* o : {"refused:invalid_request", "refused:invalid_request", "refused:not_found",
+                        "done", "refused:conflict"}) {
+    end.push_back(o);
+  }
+  EXPECT_EQ(Outcomes("register.contract.end"), end);
+  auto removed = LogEntries("register.contract.worker_removal");
+  EXPECT_EQ(removed[6].conditions, "contract=" + std::to_string(*contract) + " operator=vendor");
+  auto ends = LogEntries("register.contract.end");
+  EXPECT_EQ(ends[9].conditions, "contract=" + std::to_string(*renewed) + " last_day=" + today);
+}
+
 TEST_F(RegistersTest, EachKindOfReviewHasItsRecorders) {
   struct Case {
     const char* who;

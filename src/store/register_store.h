@@ -31,6 +31,8 @@ struct ContractWorkerRow {
   std::string operator_id;
   int64_t added_at = 0;  // µs
   std::string added_by;  // operator id
+  int64_t removed_at = 0;  // µs; 0 while listed
+  std::string removed_by;  // operator id; "" while listed
 };
 
 struct ContractRow {
@@ -44,6 +46,9 @@ struct ContractRow {
   std::string pledge_received_on;   // YYYY-MM-DD the 誓約書 arrived; "" if not (yet)
   int64_t recorded_at = 0;          // µs
   std::string recorded_by;          // operator id
+  std::string ended_on;             // YYYY-MM-DD: ended early (解除), in force to this day; ""
+  int64_t ended_at = 0;             // µs, when the end was recorded; 0: not ended
+  std::string ended_by;             // operator id
   std::vector<ContractWorkerRow> workers;  // 委託作業者の名簿, oldest first
 };
 
@@ -77,8 +82,18 @@ class RegisterWriter {
   virtual Result<int64_t> InsertTraining(const TrainingRow& row) = 0;
   virtual Result<int64_t> InsertContract(const ContractRow& row) = 0;
   // Lists an operator as a worker of a contract. NotFound if there is no such contract;
-  // AlreadyExists if they are listed already.
+  // AlreadyExists if they are listed already (or were, and were removed: a removed worker is
+  // not listed under that contract again).
   virtual Status InsertContractWorker(const ContractWorkerRow& row) = 0;
+  // Takes a worker off a contract's roster (the row stays, marked). NotFound if they are not
+  // listed under it; FailedPrecondition if they were removed already.
+  virtual Status RemoveContractWorker(int64_t contract_id, const std::string& operator_id,
+                                      int64_t at, const std::string& by) = 0;
+  // Ends a contract before its last day: `last_day` (YYYY-MM-DD) becomes its last day in force.
+  // NotFound: no such contract; FailedPrecondition: ended already; InvalidArgument: `last_day` is
+  // not before the contract's own last day.
+  virtual Status EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
+                             const std::string& by) = 0;
   virtual Result<int64_t> InsertReview(const ReviewRow& row) = 0;
 
   // What the operator register's rules ask, read in the transaction that relies on them:
@@ -88,8 +103,8 @@ class RegisterWriter {
   virtual Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
                                         const std::string& from, const std::string& to,
                                         const std::string& not_recorded_by) = 0;
-  // …and whether they are a worker of a contract in force on `day` (valid_from <= day <=
-  // valid_to).
+  // …and whether they are a worker, not removed, of a contract in force on `day` (valid_from
+  // <= day <= valid_to, and not after ended_on when it was ended).
   virtual Result<bool> WorksUnderContract(const std::string& operator_id,
                                           const std::string& day) = 0;
 };

@@ -1040,14 +1040,24 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
                          "[\"target\"]}"};
     }
     if (route == "/v1/contracts") {
+      // To a later year: the matrix ends it early (POST /v1/contracts/{n}/end, today).
       return {route, "{\"company\":\"甲府システム株式会社\",\"work\":\"端末の保守\",\"from\":\"" +
-                         today + "\",\"to\":\"" + today +
+                         today + "\",\"to\":\"" + std::to_string(std::stoi(today.substr(0, 4)) + 1) +
+                         "-12-31" +
                          "\",\"subcontracting\":\"approved\",\"approved_on\":\"" + today +
                          "\",\"pledge_received_on\":\"" + today + "\"}"};
     }
     if (route == "/v1/contracts/{n}/workers") {
       return {"/v1/contracts/" + std::to_string(contract_id) + "/workers",
               "{\"operator_id\":\"target\"}"};
+    }
+    if (route == "/v1/contracts/{n}/worker-removals") {
+      return {"/v1/contracts/" + std::to_string(contract_id) + "/worker-removals",
+              "{\"operator_id\":\"target\"}"};
+    }
+    if (route == "/v1/contracts/{n}/end") {
+      return {"/v1/contracts/" + std::to_string(contract_id) + "/end",
+              "{\"last_day\":\"" + today + "\"}"};
     }
     if (route == "/v1/reviews") {
       // Each role records its own kind: the chief a self-inspection, the others log reviews.

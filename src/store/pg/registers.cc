@@ -38,6 +38,9 @@ ContractRow ReadContract(const Rows& s, int i) {
   r.pledge_received_on = s.Text(i, 7);
   r.recorded_at = s.Int(i, 8);
   r.recorded_by = s.Text(i, 9);
+  r.ended_on = s.Text(i, 10);
+  r.ended_at = s.Int(i, 11);
+  r.ended_by = s.Text(i, 12);
   return r;
 }
 
@@ -47,8 +50,14 @@ ContractWorkerRow ReadWorker(const Rows& s, int i) {
   r.operator_id = s.Text(i, 1);
   r.added_at = s.Int(i, 2);
   r.added_by = s.Text(i, 3);
+  r.removed_at = s.Int(i, 4);
+  r.removed_by = s.Text(i, 5);
   return r;
 }
+
+struct ContractPeriod {
+  std::string from, to, ended_on;
+};
 
 ReviewRow ReadReview(const Rows& s, int i) {
   ReviewRow r;
@@ -144,6 +153,39 @@ Status PgTxn::InsertContractWorker(const ContractWorkerRow& row) {
   if (changed != 1) {
     return Status::AlreadyExists("the operator is listed for this contract already");
   }
+  return Status::Ok();
+}
+
+Status PgTxn::RemoveContractWorker(int64_t contract_id, const std::string& operator_id,
+                                   int64_t at, const std::string& by) {
+  KAKUNIN_ASSIGN_OR_RETURN(
+      changed, db_->Run(kRemoveContractWorker,
+                        Params().Int(contract_id).Text(operator_id).Int(at).Text(by)));
+  if (changed == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(
+      removed, QueryAll<int64_t>(db_, kContractWorkerRemovedAt,
+                                 Params().Int(contract_id).Text(operator_id),
+                                 [](const Rows& s, int i) { return s.Int(i, 0); }));
+  if (removed.empty()) return Status::NotFound("the operator is not listed for this contract");
+  return Status::FailedPrecondition("the operator was taken off this contract's roster already");
+}
+
+Status PgTxn::EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
+                          const std::string& by) {
+  KAKUNIN_ASSIGN_OR_RETURN(
+      period, QueryAll<ContractPeriod>(db_, kGetContractPeriod, Params().Int(contract_id),
+                                       [](const Rows& s, int i) {
+                                         return ContractPeriod{s.Text(i, 0), s.Text(i, 1),
+                                                               s.Text(i, 2)};
+                                       }));
+  if (period.empty()) return Status::NotFound("no such contract");
+  if (!period[0].ended_on.empty()) return Status::FailedPrecondition("the contract was ended already");
+  if (!(last_day < period[0].to)) {
+    return Status::InvalidArgument("last_day must be before the contract's own last day");
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(changed,
+                           db_->Run(kEndContract, Params().Int(contract_id).Text(last_day).Int(at).Text(by)));
+  if (changed != 1) return Status::FailedPrecondition("the contract was ended already");
   return Status::Ok();
 }
 

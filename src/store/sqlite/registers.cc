@@ -38,6 +38,9 @@ ContractRow ReadContract(const Stmt& s) {
   r.pledge_received_on = s.Text(7);
   r.recorded_at = s.Int(8);
   r.recorded_by = s.Text(9);
+  r.ended_on = s.Text(10);
+  r.ended_at = s.Int(11);
+  r.ended_by = s.Text(12);
   return r;
 }
 
@@ -47,8 +50,14 @@ ContractWorkerRow ReadWorker(const Stmt& s) {
   r.operator_id = s.Text(1);
   r.added_at = s.Int(2);
   r.added_by = s.Text(3);
+  r.removed_at = s.Int(4);
+  r.removed_by = s.Text(5);
   return r;
 }
+
+struct ContractPeriod {
+  std::string from, to, ended_on;
+};
 
 ReviewRow ReadReview(const Stmt& s) {
   ReviewRow r;
@@ -158,6 +167,38 @@ Status SqliteTxn::InsertContractWorker(const ContractWorkerRow& row) {
   if (db_->Changes() != 1) {
     return Status::AlreadyExists("the operator is listed for this contract already");
   }
+  return Status::Ok();
+}
+
+Status SqliteTxn::RemoveContractWorker(int64_t contract_id, const std::string& operator_id,
+                                       int64_t at, const std::string& by) {
+  {
+    KAKUNIN_PREPARE(s, db_, kRemoveContractWorker);
+    KAKUNIN_RETURN_IF_ERROR(s.Bind(1, contract_id).Bind(2, operator_id).Bind(3, at).Bind(4, by).Exec());
+  }
+  if (db_->Changes() == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(
+      removed, QueryAll<int64_t>(
+                   db_, kContractWorkerRemovedAt,
+                   [&](Stmt& s) { s.Bind(1, contract_id).Bind(2, operator_id); }, ReadCount));
+  if (removed.empty()) return Status::NotFound("the operator is not listed for this contract");
+  return Status::FailedPrecondition("the operator was taken off this contract's roster already");
+}
+
+Status SqliteTxn::EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
+                              const std::string& by) {
+  KAKUNIN_ASSIGN_OR_RETURN(
+      period, QueryAll<ContractPeriod>(
+                  db_, kGetContractPeriod, [&](Stmt& s) { s.Bind(1, contract_id); },
+                  [](const Stmt& s) { return ContractPeriod{s.Text(0), s.Text(1), s.Text(2)}; }));
+  if (period.empty()) return Status::NotFound("no such contract");
+  if (!period[0].ended_on.empty()) return Status::FailedPrecondition("the contract was ended already");
+  if (!(last_day < period[0].to)) {
+    return Status::InvalidArgument("last_day must be before the contract's own last day");
+  }
+  KAKUNIN_PREPARE(s, db_, kEndContract);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, contract_id).Bind(2, last_day).Bind(3, at).Bind(4, by).Exec());
+  if (db_->Changes() != 1) return Status::FailedPrecondition("the contract was ended already");
   return Status::Ok();
 }
 

@@ -572,6 +572,19 @@ ALTER TABLE operator_role_grants RENAME TO operator_roles;
 CREATE UNIQUE INDEX operator_roles_held ON operator_roles (operator_id, role)
   WHERE withdrawn_at = 0;
 )sql"},
+    {18, R"sql(
+-- The contractor register keeps up with the contract (docs/operators.md): a worker taken off a
+-- contract's roster (委託作業者の名簿) and a contract ended before its last day (解除). Rows stay,
+-- marked, for the register's history: a removed worker is not listed under that contract again,
+-- and a contract is ended once.
+ALTER TABLE contract_workers ADD COLUMN removed_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE contract_workers ADD COLUMN removed_by TEXT NOT NULL DEFAULT '';
+-- The contract's last day in force after it was ended ('' : not ended, in force to valid_to).
+ALTER TABLE contracts ADD COLUMN ended_on TEXT NOT NULL DEFAULT ''
+  CHECK (ended_on = '' OR ended_on GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]');
+ALTER TABLE contracts ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE contracts ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 // --- media register ---
@@ -686,13 +699,27 @@ inline constexpr char kInsertContractWorker[] =
     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (contract_id, operator_id) DO NOTHING";
 inline constexpr char kListContracts[] =
     "SELECT id, company, work, valid_from, valid_to, subcontracting, approved_on, "
-    "pledge_received_on, recorded_at, recorded_by FROM contracts ORDER BY id DESC LIMIT ?1";
+    "pledge_received_on, recorded_at, recorded_by, ended_on, ended_at, ended_by FROM contracts "
+    "ORDER BY id DESC LIMIT ?1";
 inline constexpr char kListContractWorkers[] =
-    "SELECT contract_id, operator_id, added_at, added_by FROM contract_workers "
-    "WHERE contract_id >= ?1 ORDER BY contract_id, added_at, operator_id";
+    "SELECT contract_id, operator_id, added_at, added_by, removed_at, removed_by "
+    "FROM contract_workers WHERE contract_id >= ?1 ORDER BY contract_id, added_at, operator_id";
 inline constexpr char kWorksUnderContract[] =
     "SELECT count(*) FROM contract_workers w JOIN contracts c ON c.id = w.contract_id "
-    "WHERE w.operator_id = ?1 AND c.valid_from <= ?2 AND ?2 <= c.valid_to";
+    "WHERE w.operator_id = ?1 AND w.removed_at = 0 AND c.valid_from <= ?2 AND ?2 <= c.valid_to "
+    "AND (c.ended_on = '' OR ?2 <= c.ended_on)";
+// Marks the listing removed, if it is listed and not removed yet (one change, else none).
+inline constexpr char kRemoveContractWorker[] =
+    "UPDATE contract_workers SET removed_at = ?3, removed_by = ?4 "
+    "WHERE contract_id = ?1 AND operator_id = ?2 AND removed_at = 0";
+inline constexpr char kContractWorkerRemovedAt[] =
+    "SELECT removed_at FROM contract_workers WHERE contract_id = ?1 AND operator_id = ?2";
+// Ends a contract not ended yet; the desk checked the day against its period.
+inline constexpr char kEndContract[] =
+    "UPDATE contracts SET ended_on = ?2, ended_at = ?3, ended_by = ?4 "
+    "WHERE id = ?1 AND ended_on = ''";
+inline constexpr char kGetContractPeriod[] =
+    "SELECT valid_from, valid_to, ended_on FROM contracts WHERE id = ?1";
 inline constexpr char kInsertReview[] =
     "INSERT INTO reviews (kind, period_from, period_to, conducted_on, result, summary, "
     "recorded_at, recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";

@@ -327,6 +327,10 @@ class PgTxn : public RegistryTxn {
   Result<int64_t> InsertTraining(const TrainingRow& row) override;
   Result<int64_t> InsertContract(const ContractRow& row) override;
   Status InsertContractWorker(const ContractWorkerRow& row) override;
+  Status RemoveContractWorker(int64_t contract_id, const std::string& operator_id, int64_t at,
+                              const std::string& by) override;
+  Status EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
+                     const std::string& by) override;
   Result<int64_t> InsertReview(const ReviewRow& row) override;
   Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
                                 const std::string& from, const std::string& to,
