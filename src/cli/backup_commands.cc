@@ -2,6 +2,9 @@
 // node's OS owner on its host (DESIGN §7). The work is registry/backup.h's; this file reads
 // options and prints.
 
+#include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <optional>
 #include <ostream>
@@ -460,22 +463,69 @@ const char kLinkHelp[] =
     "node's point were purged and cannot be sent. Once the changes in that range have reached\n"
     "the national node another way (docs/backup.md), this forgets the purged point, records the\n"
     "range no longer held (link.resync, numbers only), and the link resumes.\n\n"
+    "rewind (national node): kakunin link rewind --data DIR --prefecture P --to N\n"
+    "moves prefecture P's point back to N and forgets what was received above it, so that the\n"
+    "prefecture's sender resends from N and its changes apply. For a point moved past numbers\n"
+    "the prefecture never sent (its changes then stop at sequence_conflict for ever): N is the\n"
+    "number the prefecture's log shows acknowledged last (link.forward). What was applied stays\n"
+    "applied; recorded as link.rewind (numbers only).\n\n"
     "Example:\n"
-    "  kakunin link renumber --data /var/lib/kakunin\n";
+    "  kakunin link renumber --data /var/lib/kakunin\n"
+    "  kakunin link rewind --data /var/lib/kakunin-national --prefecture 19 --to 2006\n";
 
 int RunLink(const std::vector<std::string>& argv, Io& io) {
   int exit = 0;
-  auto args = ParseOrHelp(argv, {DataOption()}, "link", kLinkHelp, io, &exit);
+  auto args = ParseOrHelp(argv,
+                          {DataOption(),
+                           {"prefecture", "1..47", "都道府県 / the prefecture (rewind)"},
+                           {"to", "N", "戻す位置 / the point to move back to (rewind)"}},
+                          "link", kLinkHelp, io, &exit);
   if (!args) return exit;
   if (args->positional().size() != 1 ||
-      (args->positional()[0] != "renumber" && args->positional()[0] != "resync")) {
-    return Usage(io, "link", "the subcommand is renumber or resync");
+      (args->positional()[0] != "renumber" && args->positional()[0] != "resync" &&
+       args->positional()[0] != "rewind")) {
+    return Usage(io, "link", "the subcommand is renumber, resync or rewind");
   }
   const bool resync = args->positional()[0] == "resync";
+  const bool rewind = args->positional()[0] == "rewind";
+  auto number = [&](const char* name, int64_t max) -> std::optional<int64_t> {
+    auto v = args->Get(name);
+    if (!v || v->empty() || v->size() > 19 ||
+        !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::nullopt;
+    }
+    errno = 0;
+    const long long n = std::strtoll(v->c_str(), nullptr, 10);
+    if (errno != 0 || n > max) return std::nullopt;
+    return n;
+  };
+  std::optional<int64_t> prefecture, to;
+  if (rewind) {
+    prefecture = number("prefecture", 47);
+    to = number("to", INT64_MAX);
+    if (!prefecture || *prefecture < 1 || !to) {
+      return Usage(io, "link", "rewind needs --prefecture 1..47 and --to N (a sequence number)");
+    }
+  } else if (args->Has("prefecture") || args->Has("to")) {
+    return Usage(io, "link", "--prefecture and --to belong to rewind");
+  }
   auto data = RequireData(*args, "link", io);
   if (!data) return kExitUsage;
   auto node = OpenNode(io, *data);
   if (!node.ok()) return Fail(io, "link", node.status());
+  if (rewind) {
+    if (!(*node)->national) {
+      return Fail(io, "link", Status::FailedPrecondition(
+                                  "only the national node receives forwarded changes: nothing "
+                                  "to rewind"));
+    }
+    auto had = (*node)->national->Rewind(static_cast<int>(*prefecture), *to, (*node)->actor);
+    if (!had.ok()) return Fail(io, "link", had.status());
+    (void)SealLog(**node);
+    io.out << "巻き戻しました / rewound: prefecture " << *prefecture << "'s point moved from "
+           << *had << " to " << *to << "; its sender resends from there\n";
+    return kExitOk;
+  }
   if ((*node)->config.role != registry::NodeRole::kPrefecture || !(*node)->outbox) {
     return Fail(io, "link", Status::FailedPrecondition(
                                 "only a prefecture node forwards changes: nothing to renumber"));

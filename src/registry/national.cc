@@ -432,6 +432,14 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
         ++out.duplicates;
         continue;
       }
+      if (c.sequence - last > kMaxForwardedJump) {
+        // No sender skips that far (a restore or `link renumber` skips kRestoredOutboxGap): a
+        // point moved there would turn every change still waiting at the prefecture into a
+        // conflict, for ever (found in review: one change numbered 2^63-1).
+        out.conflict = c.sequence;
+        return Status::FailedPrecondition("the batch's numbering jumps past any restore's gap")
+            .WithReason("sequence_conflict");
+      }
       KAKUNIN_RETURN_IF_ERROR(ApplyChange(txn, c, batch.prefecture, actor, now, &out.conflicts));
       KAKUNIN_RETURN_IF_ERROR(txn.RecordReceivedChange(batch.prefecture, c.sequence, mac, now));
       if (!macs_from) {
@@ -881,6 +889,36 @@ Result<std::vector<std::pair<int, int64_t>>> NationalDesk::Received() const {
     if (seq > 0) out.emplace_back(p, seq);
   }
   return out;
+}
+
+Result<int64_t> NationalDesk::Rewind(int prefecture, int64_t to, const Actor& actor) const {
+  if (config_.role != NodeRole::kNational) {
+    return Status::FailedPrecondition("only the national node receives forwarded changes");
+  }
+  if (prefecture < 1 || prefecture > 47) {
+    return Status::InvalidArgument("the prefecture is a number from 1 to 47");
+  }
+  if (to < 0) return Status::InvalidArgument("the point is a sequence number, 0 or more");
+  int64_t had = 0;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(last, txn.ReceivedSequenceIn(prefecture));
+    had = last;
+    if (to >= last) {
+      return Status::InvalidArgument("prefecture " + std::to_string(prefecture) +
+                                     "'s point is " + std::to_string(last) +
+                                     ": a rewind moves it back, to a number below that");
+    }
+    KAKUNIN_ASSIGN_OR_RETURN(forgotten, txn.ForgetReceivedChangesAfter(prefecture, to));
+    KAKUNIN_RETURN_IF_ERROR(txn.SetReceivedSequence(prefecture, to, clock_->NowMicros()));
+    audit::AuditEntry e = EntryOf(actor, "link.rewind");
+    e.conditions = "prefecture=" + std::to_string(prefecture) + " from=" + std::to_string(last) +
+                   " to=" + std::to_string(to) + " forgotten=" + std::to_string(forgotten);
+    e.result_count = forgotten;
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) return st;
+  return had;
 }
 
 // --- LinkOutbox ---

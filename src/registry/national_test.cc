@@ -451,10 +451,21 @@ TEST_F(NationalTest, AChangeNeverReceivedBelowThePointIsRefusedNotTakenForAResen
   ASSERT_TRUE(real.ok());
   ASSERT_EQ(real->changes.size(), 1u);
   ForwardBatch forged = *real;
-  forged.changes[0].sequence = int64_t{1000000000000000};
+  // No sender skips further than sixteen restores would: a change numbered beyond that is
+  // refused, nothing applied (found in review: one numbered 2^63-1 stopped the link for ever).
+  for (int64_t far : {INT64_MAX, int64_t{1} << 45, 1 + kMaxForwardedJump + 1}) {
+    forged.changes[0].sequence = far;
+    auto refused = Post(national, client, forged);
+    ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+    EXPECT_EQ(refused->conflict, far);
+    EXPECT_EQ(refused->applied, 0);
+    EXPECT_EQ(refused->acknowledged, 1);
+  }
+  EXPECT_EQ(Count(national, "SELECT last_sequence FROM link_received WHERE prefecture = 19"), 1);
+  forged.changes[0].sequence = 1 + kMaxForwardedJump;  // as far as it goes
   auto jumped = Post(national, client, forged);
   ASSERT_TRUE(jumped.ok()) << jumped.status().ToString();
-  ASSERT_EQ(jumped->acknowledged, int64_t{1000000000000000});
+  ASSERT_EQ(jumped->acknowledged, 1 + kMaxForwardedJump);
   // The real change 2: below the point, never received.
   auto r = Post(national, client, *real);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -467,6 +478,34 @@ TEST_F(NationalTest, AChangeNeverReceivedBelowThePointIsRefusedNotTakenForAResen
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->conflict, 0);
   EXPECT_EQ(again->duplicates, 1);
+
+  // The way back, on the national node (kakunin link rewind): the point moves back to what the
+  // prefecture had acknowledged, what was received above it is forgotten, recorded, and the real
+  // change 2 applies. Only back, only a prefecture of the country, only on a national node.
+  const Actor host{"os:root", "host"};
+  EXPECT_EQ(national->national->Rewind(19, 1 + kMaxForwardedJump, host).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(national->national->Rewind(48, 0, host).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(national->national->Rewind(19, -1, host).status().code(),
+            StatusCode::kInvalidArgument);
+  if (yamanashi->national) {
+    EXPECT_EQ(yamanashi->national->Rewind(19, 0, host).status().code(),
+              StatusCode::kFailedPrecondition);
+  }
+  auto had = national->national->Rewind(19, 1, host);
+  ASSERT_TRUE(had.ok()) << had.status().ToString();
+  EXPECT_EQ(*had, 1 + kMaxForwardedJump);
+  EXPECT_EQ(Count(national, "SELECT last_sequence FROM link_received WHERE prefecture = 19"), 1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM link_received_changes WHERE prefecture = 19"),
+            1);
+  EXPECT_EQ(Count(national, "SELECT count(*) FROM audit_entries WHERE action = 'link.rewind'"),
+            1);
+  EXPECT_EQ(EntriesHolding(national, "link.rewind", "10000000002"), 0);  // numbers only
+  auto rewound = Post(national, client, *real);
+  ASSERT_TRUE(rewound.ok()) << rewound.status().ToString();
+  EXPECT_EQ(rewound->conflict, 0);
+  EXPECT_EQ(rewound->applied, 1);
+  EXPECT_EQ(rewound->acknowledged, real->changes[0].sequence);
 }
 
 // A prefecture node restored from an older backup numbers its new changes again from the

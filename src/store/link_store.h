@@ -95,6 +95,12 @@ class LinkWriter {
     (void)prefecture, (void)sequence, (void)mac, (void)at;
     return Status::Unavailable("this store has no link");
   }
+  // National node, `kakunin link rewind`: forgets the MACs of changes received from
+  // `prefecture` under a sequence above `after`; returns how many.
+  virtual Result<int64_t> ForgetReceivedChangesAfter(int prefecture, int64_t after) {
+    (void)prefecture, (void)after;
+    return Status::Unavailable("this store has no link");
+  }
   // National node, at a purge: erases the MACs of changes received before `before` (or, with
   // `dry_run`, counts them); returns how many. They tell a resend from a reused number, which
   // only a change forwarded lately can meet: they go with the operation log's retention.
