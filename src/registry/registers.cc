@@ -645,7 +645,22 @@ Result<LogPage> RegisterDesk::ReadLog(const OperatorView& op, const Actor& actor
   });
   if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, kLogRead, st);
   KAKUNIN_RETURN_IF_ERROR(st);
-  for (auto& r : rows) page.records.push_back(audit.ForReview(std::move(r)));
+  for (auto& r : rows) {
+    LogRecord record = audit.ForReview(std::move(r));
+    // No resident, not even by keyed MAC: the same MAC in two entries links them, and a reviewer
+    // who also holds a role that reads (or is refused) a code they typed would see its MAC in
+    // their own entry and find every entry about that person (found in review). Testing a
+    // suspicion about a resident stays the host's `kakunin audit search --target`; here each
+    // target shows only whether the person was found.
+    if (record.entry) {
+      for (std::string& t : record.entry->targets) {
+        if (!t.starts_with("mac:")) continue;
+        const size_t status = t.find(':', 4);
+        t = "resident" + (status == std::string::npos ? std::string() : t.substr(status));
+      }
+    }
+    page.records.push_back(std::move(record));
+  }
   return page;
 }
 

@@ -686,6 +686,40 @@ TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) 
   EXPECT_EQ(ends[9].conditions, "contract=" + std::to_string(*renewed) + " last_day=" + today);
 }
 
+// The log as reviewers read it names no resident, not even by keyed MAC: the same MAC in two
+// entries links them, and a reviewer holding a role that reads or is refused a code they typed
+// would find their own entry's MAC and, through it, every entry about that person (found in
+// review: an access manager who was also an operator). Each target shows whether the person was
+// found, nothing more.
+TEST_F(RegistersTest, TheLogAsReviewersReadItLinksNoEntryToAResident) {
+  const Actor host{"os:test", "test"};
+  Notification n = Make("192015", 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  auto p = registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+  auto applied = registry_->Apply({p}, host);
+  ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
+  LogReadInput in;
+  in.action = "notification.apply";
+  auto page = desk_->ReadLog(Load("aud"), As("aud"), *audit_, in);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->records.size(), 1u);
+  ASSERT_TRUE(page->records[0].entry);
+  ASSERT_EQ(page->records[0].entry->targets.size(), 1u);
+  EXPECT_TRUE(page->records[0].entry->targets[0].starts_with("resident"))
+      << page->records[0].entry->targets[0];
+  const std::string json = LogRecordJson(page->records[0]);
+  EXPECT_EQ(json.find("mac:"), std::string::npos) << json;
+  // The host's search (the suspicion check) still has them.
+  auto host_rows = audit_->Search(LogQuery{});
+  ASSERT_TRUE(host_rows.ok());
+  bool mac = false;
+  for (const auto& r : *host_rows) {
+    if (r.entry && r.entry->action == "notification.apply" && !r.entry->targets.empty()) {
+      mac = r.entry->targets[0].starts_with("mac:");
+    }
+  }
+  EXPECT_TRUE(mac);
+}
+
 TEST_F(RegistersTest, EachKindOfReviewHasItsRecorders) {
   struct Case {
     const char* who;
