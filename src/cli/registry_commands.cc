@@ -283,12 +283,17 @@ const char kPurgeHelp[] =
     "Erases what the law no longer allows the node to keep: superseded versions whose\n"
     "retention (default 150 years after the next notification for that person) has ended,\n"
     "and removed residents with every version (150 years after the removal). Periods are\n"
-    "set in kakunin.toml [retention]. Reports counts by category, never personal data.\n";
+    "set in kakunin.toml [retention]. Reports counts by category, never personal data.\n"
+    "A purge dated more than 7 days after the operation log's newest entry is refused (a clock\n"
+    "set ahead would erase what the law still keeps): after a real standstill, give the date\n"
+    "again with --confirm-date.\n";
 
 int RunPurge(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {DataOption(),
                                    {"dry-run", "", "数えるだけ / count only, erase nothing"},
                                    {"as-of", "YYYY-MM-DD", "基準日 / the date (default today, JST)"},
+                                   {"confirm-date", "YYYY-MM-DD",
+                                    "基準日の確認 / the date again, after a long standstill"},
                                    {"json", "", "JSONで出力 / print JSON"}};
   int exit = 0;
   auto args = ParseOrHelp(argv, specs, "purge", kPurgeHelp,
@@ -305,6 +310,15 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
     as_of = *d;
   }
   bool dry = args->Has("dry-run");
+  if (!dry) {
+    std::optional<Date> confirmed;
+    if (auto a = args->Get("confirm-date")) {
+      confirmed = ParseIsoDate(*a).date;
+      if (!confirmed) return Usage(io, "purge", "--confirm-date must be YYYY-MM-DD");
+    }
+    Status clock = (*node)->registry->CheckPurgeClock(as_of, confirmed);
+    if (!clock.ok()) return Fail(io, "purge", clock);
+  }
   auto c = (*node)->registry->Purge(as_of, dry, (*node)->actor);
   if (!c.ok()) return Fail(io, "purge", c.status());
   // A restored node may serve again once purged as of today (registry/backup.h RetentionDue).

@@ -807,6 +807,27 @@ TEST_F(RegistryTest, PurgeErasesOnlyWhatRetentionEnded) {
   EXPECT_TRUE(store_->CheckIntegrity().ok());
 }
 
+// A clock set ahead (a lost RTC, a bad NTP source, faketime) would date the purge decades on and
+// erase what the law still keeps (found in review: a clock at 2177 erased a resident removed
+// minutes before). The host's purge asks CheckPurgeClock first: more than 7 days after the log's
+// newest entry is refused, naming both days, unless the operator confirms the date.
+TEST_F(RegistryTest, APurgeLongAfterTheLogsNewestEntryWantsTheDateConfirmed) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  const Date applied = clock_.TodayJst();
+  EXPECT_TRUE(registry_->CheckPurgeClock(applied, std::nullopt).ok());
+  const Date week = Date::FromDays(applied.ToDays() + Registry::kPurgeClockLeadDays);
+  EXPECT_TRUE(registry_->CheckPurgeClock(week, std::nullopt).ok());
+  const Date later = Date::FromDays(applied.ToDays() + Registry::kPurgeClockLeadDays + 1);
+  Status st = registry_->CheckPurgeClock(later, std::nullopt);
+  EXPECT_EQ(st.reason(), "purge_clock");
+  EXPECT_NE(st.message().find(applied.ToIso()), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("--confirm-date " + later.ToIso()), std::string::npos);
+  const Date far = Date::FromYmd(2177, 1, 2);
+  EXPECT_EQ(registry_->CheckPurgeClock(far, std::nullopt).reason(), "purge_clock");
+  EXPECT_EQ(registry_->CheckPurgeClock(far, later).reason(), "purge_clock");  // another day
+  EXPECT_TRUE(registry_->CheckPurgeClock(far, far).ok());
+}
+
 // What retention erases is gone from the files, not only from the tables: a deleted row's bytes
 // stay in a SQLite page (and in the WAL's old frames) unless the connection zeroes them
 // (secure_delete) and the WAL is cut back after the purge. The test reads the raw files.

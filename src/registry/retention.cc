@@ -17,6 +17,27 @@ Date YearsBefore(const Date& d, int years) {
 
 }  // namespace
 
+Status Registry::CheckPurgeClock(const Date& as_of, const std::optional<Date>& confirmed) const {
+  if (confirmed && *confirmed == as_of) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
+  if (size == 0) return Status::Ok();
+  int64_t newest = 0;
+  KAKUNIN_RETURN_IF_ERROR(reader->ForEachAuditEntry(size - 1, [&](store::AuditRow& row) {
+    newest = row.time;
+    return false;
+  }));
+  const Date last = JstDate(newest);
+  if (as_of.ToDays() - last.ToDays() <= kPurgeClockLeadDays) return Status::Ok();
+  return Status::FailedPrecondition(
+             "the operation log's newest entry is of " + last.ToIso() + ", " +
+             std::to_string(as_of.ToDays() - last.ToDays()) + " days before " + as_of.ToIso() +
+             ": a clock set ahead would erase what the law still keeps. Check the clock; if the "
+             "node really stood still that long, confirm with --confirm-date " + as_of.ToIso() +
+             " (nothing was erased)")
+      .WithReason("purge_clock");
+}
+
 Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, const Actor& actor) {
   // An erasure cannot be undone: a date typed wrong must not erase what the law keeps.
   if (!dry_run && as_of > clock_->TodayJst()) {
