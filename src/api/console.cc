@@ -163,20 +163,38 @@ bool MatchRoute(std::string_view route, std::string_view path, std::vector<std::
   return true;
 }
 
+// The session cookie's value: the cookie whose whole name is kCookie, the header split at ';'
+// (found in review: the name matched after any space, inside another cookie's value too, so a
+// page of the same site could set "a=x __Host-kakunin_session=…" and have it read as the
+// session). Two cookies of that name (only the node sets it, __Host-: never) give none.
 std::string Cookie(const Request& req) {
   const std::string* h = req.FindHeader("cookie");
   if (h == nullptr) return "";
   std::string_view v = *h;
-  const std::string key = std::string(kCookie) + "=";
-  size_t at = 0;
-  while ((at = v.find(key, at)) != std::string_view::npos) {
-    if (at == 0 || v[at - 1] == ' ' || v[at - 1] == ';') {
-      std::string_view rest = v.substr(at + key.size());
-      return std::string(rest.substr(0, rest.find(';')));
-    }
-    at += key.size();
+  std::string found;
+  int count = 0;
+  while (!v.empty()) {
+    const size_t end = v.find(';');
+    std::string_view pair = v.substr(0, end);
+    v = end == std::string_view::npos ? std::string_view() : v.substr(end + 1);
+    while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t')) pair.remove_prefix(1);
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != kCookie) continue;
+    found = std::string(pair.substr(eq + 1));
+    ++count;
   }
-  return "";
+  return count == 1 ? found : std::string();
+}
+
+// Fetch metadata (Sec-Fetch-Site) a browser sends with every request: the console's own pages
+// fetch "same-origin", an address typed in is "none". Anything else is another page's request
+// carrying the operator's cookie — SameSite=Strict lets every port and host of the same site
+// send it (found in review: an <img> on another port of the host made a recorded lookup in the
+// operator's name, and kept the session from its idle lock). Clients that send no metadata
+// (tools, tests) are not browsers and carry no browser's cookie.
+bool CrossSite(const Request& req) {
+  const std::string* site = req.FindHeader("sec-fetch-site");
+  return site != nullptr && *site != "same-origin" && *site != "none";
 }
 
 std::string Str(std::string_view s) {
@@ -341,6 +359,10 @@ class ConsoleService::Impl {
     }
 
     // Everything else needs a session, an active operator, and (POST) the CSRF token.
+    if (CrossSite(req)) {
+      Anonymous(req, "cross_site");
+      return Problem(ApiError::kCsrfFailed, rid);
+    }
     const std::string token = Cookie(req);
     const bool touch = !(req.method == "GET" && route == "/v1/session");
     auto session = token.empty() ? std::nullopt : sessions_.Find(token, touch);

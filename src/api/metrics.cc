@@ -74,7 +74,7 @@ void Metrics::CountAlert(std::string_view rule) {
 }
 
 namespace {
-constexpr std::string_view kConsoleRefusals[] = {"session_required", "login_failed",
+constexpr std::string_view kConsoleRefusals[] = {"session_required", "login_failed", "cross_site",
                                                  "enrolment_refused", "too_many_requests"};
 }  // namespace
 

@@ -820,6 +820,40 @@ TEST_F(ConsoleTest, NominationsEndWithTheOperatorRoleAndWithTheAccount) {
 // Review: a management action checked its actor's roles only in the view its request loaded, so
 // an operator suspended, or whose role was withdrawn, while the request was on its way still
 // acted. Each action's transaction checks its actor again; a read of the register too.
+// Another page of the same site (another port of the host, another host of the prefecture's
+// domain) gets the operator's SameSite=Strict cookie sent with its requests: an <img> made a
+// recorded lookup in the operator's name (found in review). A request whose fetch metadata says
+// it did not come from the console's own pages is refused before the session is touched. And the
+// cookie is read by its whole name: a value holding "__Host-kakunin_session=…" inside another
+// cookie is not the session, and two cookies of that name give none.
+TEST_F(ConsoleTest, AnotherPageOfTheSameSiteCannotUseTheOperatorsSession) {
+  Staff& s = TheStaff();
+  (void)s;
+  Signed access = SignIn("access", Card("access", s.access2));
+  ASSERT_EQ(access.stage, "active");
+  auto raw = [&](const std::string& extra) {
+    std::string req = "GET /v1/session HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n";
+    auto r = access.client->RoundTrip(req);
+    EXPECT_TRUE(r.has_value());
+    return r ? *r : ClientResponse{};
+  };
+  const std::string cookie = "Cookie: " + access.cookie + "\r\n";
+  EXPECT_EQ(raw(cookie).status, 200);
+  EXPECT_EQ(raw(cookie + "Sec-Fetch-Site: same-origin\r\n").status, 200);
+  EXPECT_EQ(raw(cookie + "Sec-Fetch-Site: none\r\n").status, 200);
+  for (const char* site : {"same-site", "cross-site", "bogus"}) {
+    auto r = raw(cookie + "Sec-Fetch-Site: " + site + "\r\n");
+    EXPECT_EQ(r.status, 403) << site;
+    EXPECT_EQ(Code(r), "csrf_failed") << site;
+  }
+  const std::string value = access.cookie.substr(access.cookie.find('=') + 1);
+  EXPECT_EQ(raw("Cookie: a=x __Host-kakunin_session=" + value + "\r\n").status, 401);
+  EXPECT_EQ(raw("Cookie: __Host-kakunin_session=" + value + "; __Host-kakunin_session=x\r\n")
+                .status,
+            401);
+  EXPECT_EQ(raw("Cookie: theme=dark;  __Host-kakunin_session=" + value + "\r\n").status, 200);
+}
+
 TEST_F(ConsoleTest, AnActorWhoseRightsWereTakenMeanwhileActsOnNothing) {
   Staff& s = TheStaff();
   ASSERT_TRUE(desk().Create(s.access, "mgr-late", "遅延", "").ok());
