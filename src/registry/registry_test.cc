@@ -410,6 +410,45 @@ TEST_F(RegistryTest, LateMoveOutAfterTheNewMunicipalityRemoved) {
   EXPECT_EQ(History(v->row.resident_code).size(), 4u);
 }
 
+// Each record is kept 150 years from its own notification (住基令34条2項). A late 転出 kept as
+// history after the person's removal is notified later than the removal: erasing the removed
+// person with every version at the removal's 150 years erased it early (found in review). The
+// person goes once the newest of their records has passed its period.
+TEST_F(RegistryTest, ALateMoveOutAfterTheRemovalIsKeptItsOwnPeriod) {
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(SendOne(Make(kKai, 2, ChangeReason::kDeath, "1000000001", "10000000001")).ok());
+  const Date removed = clock_.TodayJst();
+  clock_ = FixedClock::AtDate(Date::FromDays(removed.ToDays() + 60));
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
+  const Date late = clock_.TodayJst();
+  auto at = [](const Date& d, int years, int days) {
+    return Date::FromDays(Date::FromYmd(d.year() + years, d.month(), d.day()).ToDays() + days);
+  };
+  clock_ = FixedClock::AtDate(at(late, 151, 0));
+  // The removal's period has ended, the late 転出's not: nobody is erased yet.
+  auto early = registry_->Purge(at(removed, 150, 10), true, actor_);
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
+  EXPECT_EQ(early->removed_residents, 0);
+  EXPECT_EQ(early->removed_resident_versions, 0);
+  auto erased = registry_->Purge(at(removed, 150, 10), false, actor_);
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_EQ(erased->removed_residents, 0);
+  auto v = Show(ResidentCode::FromTenDigits("1000000001").str());
+  ASSERT_TRUE(v);
+  bool late_kept = false;
+  for (const auto& h : History(v->row.resident_code)) {
+    late_kept = late_kept || h.row.reason == "moved_out";
+  }
+  EXPECT_TRUE(late_kept);
+  // Once it has passed too, the person goes with every record left.
+  auto done = registry_->Purge(at(late, 150, 1), false, actor_);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->removed_residents, 1);
+  EXPECT_EQ(Stats().versions, 0);
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
 TEST_F(RegistryTest, LateMoveOutAfterMovingBack) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
   ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());

@@ -316,8 +316,9 @@ class ResidentWriter {
   }
 
   // Retention: erase superseded versions with superseded_at < `superseded_before` and
-  // removed residents (with all their versions) with removed_at < `removed_before`. With
-  // `dry_run`, only count.
+  // removed residents (with all their versions) with removed_at < `removed_before` and no
+  // version superseded at or after it (a late 転出 kept as history after the removal is
+  // notified later, and is kept its own period: 住基令34条2項). With `dry_run`, only count.
   virtual Result<PurgeCounts> Purge(int64_t superseded_before, int64_t removed_before,
                                     bool dry_run) = 0;
 };

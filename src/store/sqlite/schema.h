@@ -993,28 +993,49 @@ inline constexpr char kPopulation[] =
 inline constexpr char kCountSuperseded[] =
     "SELECT count(*) FROM versions v JOIN residents r USING (person_id) "
     "WHERE v.superseded_at > 0 AND v.superseded_at < ?1 "
-    "AND NOT (r.status = 'removed' AND r.removed_at < ?2)";
+    "AND r.person_id NOT IN "
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?2 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?2))";
 inline constexpr char kDeleteSuperseded[] =
     "DELETE FROM versions WHERE superseded_at > 0 AND superseded_at < ?1 AND person_id NOT IN "
-    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?2)";
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?2 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?2))";
 inline constexpr char kCountRemoved[] =
     "SELECT count(*), (SELECT count(*) FROM versions WHERE person_id IN "
-    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)) "
-    "FROM residents WHERE status = 'removed' AND removed_at < ?1";
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?1))) "
+    "FROM residents WHERE person_id IN "
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?1))";
 inline constexpr char kDeleteRemovedVersions[] =
     "DELETE FROM versions WHERE person_id IN "
-    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?1))";
 inline constexpr char kDeleteRemovedExpectedMoveOuts[] =
     "DELETE FROM expected_moveouts WHERE person_id IN "
-    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?1))";
 inline constexpr char kDeleteRemovedCodeChanges[] =
     "DELETE FROM code_changes WHERE person_id IN "
-    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?1))";
 inline constexpr char kDeleteRemovedSupportMeasures[] =
     "DELETE FROM support_measures WHERE person_id IN "
-    "(SELECT person_id FROM residents WHERE status = 'removed' AND removed_at < ?1)";
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?1))";
 inline constexpr char kDeleteRemovedResidents[] =
-    "DELETE FROM residents WHERE status = 'removed' AND removed_at < ?1";
+    "DELETE FROM residents WHERE person_id IN "
+    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
+    "AND w.superseded_at >= ?1))";
 
 // --- support measures (support.cc) ---
 #define KAKUNIN_SUPPORT_COLUMNS \
