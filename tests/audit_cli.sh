@@ -59,6 +59,18 @@ rc=0
   "$tmp/st-new.json" > "$tmp/out" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "check-statement --resident: exit $rc: $(cat "$tmp/out")"
 grep -q "開示決定通知書" "$tmp/out" || fail "check-statement --resident: $(cat "$tmp/out")"
+# Review: files were read whole before their size was checked (/dev/zero as the key: out of
+# memory and abort; a 6 GB statement: 8 GB of memory). Bounded reads: an answer at once.
+rc=0
+timeout 30 "$bin" audit check-statement --public-key "$tmp/node/audit.key.pub" /dev/zero \
+  > "$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "check-statement /dev/zero: exit $rc: $(cat "$tmp/out")"
+grep -q "^不正 / INVALID: larger than an access statement" "$tmp/out" \
+  || fail "check-statement /dev/zero: $(cat "$tmp/out")"
+rc=0
+timeout 30 "$bin" audit check-statement --public-key /dev/zero "$tmp/st-new.json" \
+  > "$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "check-statement --public-key /dev/zero: exit $rc: $(cat "$tmp/out")"
 passed=$((passed + 1))
 
 # 2. audit search --target, by either code: every entry of both codes.

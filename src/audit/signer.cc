@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/bytes.h"
+#include "core/file.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
 
@@ -50,10 +51,9 @@ Status WriteNew(const std::string& path, const std::string& content, mode_t mode
 }
 
 Result<std::string> ReadSmall(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("file not found: " + path);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (s.size() > 4096) return Status::DataLoss("file is malformed: " + path);
+  auto s = ReadFileAtMost(path, 4096);
+  if (s.status().code() == StatusCode::kNotFound) return Status::NotFound("file not found: " + path);
+  if (!s.ok()) return Status::DataLoss("file is malformed: " + path);
   return s;
 }
 

@@ -14,8 +14,9 @@
 #include "audit/review.h"
 #include "cli/commands.h"
 #include "cli/node.h"
-#include "core/clock.h"
 #include "core/bytes.h"
+#include "core/clock.h"
+#include "core/file.h"
 #include "crypto/sha256.h"
 #include "domain/identifiers.h"
 #include "text/json.h"
@@ -37,11 +38,7 @@ int Fail(Io& io, const Status& st) {
 }
 
 Result<std::string> ReadFile(const std::string& path, size_t limit = 1 << 20) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot open " + path);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (s.size() > limit) return Status::InvalidArgument(path + " is too large");
-  return s;
+  return ReadFileAtMost(path, limit);
 }
 
 // A 住民票コード as the node checks one in notifications (format, and the check digit unless
@@ -234,6 +231,12 @@ int CheckStatementCommand(const Args& args, Io& io) {
   auto pub = audit::LoadPublicKeyFile(*pub_path);
   if (!pub.ok()) return Fail(io, pub.status());
   auto text = ReadFile(args.positional()[1], audit::kMaxStatementBytes);
+  if (text.status().code() == StatusCode::kInvalidArgument) {
+    // Larger than any statement the node writes: an answer about the statement, not an error.
+    io.out << "不正 / INVALID: larger than an access statement can be ("
+           << audit::kMaxStatementBytes << " bytes)\n";
+    return kExitRejected;
+  }
   if (!text.ok()) return Fail(io, text.status());
   auto statement = audit::StatementFromJson(*text);
   if (!statement.ok()) {

@@ -4,7 +4,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace kakunin {
@@ -54,6 +57,30 @@ Status SyncDirectory(const std::string& dir) {
   if (fd.get() < 0) return ErrnoError("cannot open directory", dir);
   if (::fsync(fd.get()) != 0) return ErrnoError("cannot sync directory", dir);
   return Status::Ok();
+}
+
+Result<std::string> ReadFileAtMost(const std::string& path, size_t limit) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return Status::NotFound("cannot open " + path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("stat", path);
+  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + " is a directory");
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > limit) {
+    return Status::InvalidArgument(path + " is too large");
+  }
+  std::string out;
+  out.resize(limit + 1);
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("read", path);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > limit) return Status::InvalidArgument(path + " is too large");
+  out.resize(got);
+  return out;
 }
 
 }  // namespace kakunin

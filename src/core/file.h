@@ -45,4 +45,11 @@ Status SyncDirectory(const std::string& dir);
 // otherwise FailedPrecondition with reason "locked" at once.
 Result<FileDescriptor> LockFile(const std::string& path, bool wait);
 
+// The whole of a regular file of at most `limit` bytes; reads no more than limit + 1 bytes, so
+// /dev/zero or a huge file is refused at once (found in review: a statement checker read a
+// 6 GB file whole before it compared the size, and /dev/zero as a key ran out of memory).
+// A pipe or device is read the same way, bounded. NotFound when it cannot be opened,
+// InvalidArgument "<path> is too large" (or a directory) otherwise.
+Result<std::string> ReadFileAtMost(const std::string& path, size_t limit);
+
 }  // namespace kakunin
