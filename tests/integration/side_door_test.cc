@@ -98,6 +98,8 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/contracts"}, Gives::kNothingPersonal},
       {{"GET", "/v1/contracts"}, Gives::kNothingPersonal},
       {{"POST", "/v1/contracts/{n}/workers"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/contracts/{n}/worker-removals"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/contracts/{n}/end"}, Gives::kNothingPersonal},
       {{"POST", "/v1/reviews"}, Gives::kNothingPersonal},
       {{"GET", "/v1/reviews"}, Gives::kNothingPersonal},
       // The operation log for its reviewers: ids, kinds and counts; residents by keyed MAC.
