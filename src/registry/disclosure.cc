@@ -898,24 +898,33 @@ Result<std::vector<CorrectionReferral>> DisclosureDesk::Corrections(
                       .WithReason("not_permitted"));
   }
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(rows, reader->OpenCorrections("", kOpenCorrectionsScanned));
   std::vector<CorrectionReferral> out;
   const Date today = clock_->TodayJst();
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
-  for (const auto& r : rows) {
-    if (out.size() >= static_cast<size_t>(kReferralLimit)) break;
-    KAKUNIN_ASSIGN_OR_RETURN(holder, CorrectionHolder(*reader, r));
-    if (!detail::CsActsFor(cs, holder.first, today)) continue;
-    CorrectionReferral c;
-    c.id = r.id;
-    c.resident_code = holder.second;
-    c.fields = SplitComma(r.fields);
-    KAKUNIN_ASSIGN_OR_RETURN(
-        details, cipher_->Open(r.details_sealed, CorrectionDetailsAad(r.disclosure_id)));
-    c.details = std::move(details);
-    c.received_on = JstDate(r.received_at).ToIso();
-    e.targets.push_back(ResidentTarget(*cipher_, holder.second, true));
-    out.push_back(std::move(c));
+  // Every open correction, page by page, until this CS's first kReferralLimit: the municipality
+  // holding the person now decides (they may have moved since), so the filter is here. A fixed
+  // window of the oldest 10,000 let other municipalities' unanswered corrections hide every new
+  // one from a CS for good (found in review).
+  int64_t after = 0;
+  for (bool more = true; more && out.size() < static_cast<size_t>(kReferralLimit);) {
+    KAKUNIN_ASSIGN_OR_RETURN(page, reader->OpenCorrections("", kOpenCorrectionsScanned, after));
+    more = page.size() == static_cast<size_t>(kOpenCorrectionsScanned);
+    if (!page.empty()) after = page.back().id;
+    for (const auto& r : page) {
+      if (out.size() >= static_cast<size_t>(kReferralLimit)) break;
+      KAKUNIN_ASSIGN_OR_RETURN(holder, CorrectionHolder(*reader, r));
+      if (!detail::CsActsFor(cs, holder.first, today)) continue;
+      CorrectionReferral c;
+      c.id = r.id;
+      c.resident_code = holder.second;
+      c.fields = SplitComma(r.fields);
+      KAKUNIN_ASSIGN_OR_RETURN(
+          details, cipher_->Open(r.details_sealed, CorrectionDetailsAad(r.disclosure_id)));
+      c.details = std::move(details);
+      c.received_on = JstDate(r.received_at).ToIso();
+      e.targets.push_back(ResidentTarget(*cipher_, holder.second, true));
+      out.push_back(std::move(c));
+    }
   }
   e.result_count = static_cast<int64_t>(out.size());
   e.outcome = "done";

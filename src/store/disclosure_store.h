@@ -71,10 +71,11 @@ class DisclosureReader {
   virtual Result<std::optional<CorrectionRow>> FindCorrection(int64_t id) = 0;
   // Oldest first.
   virtual Result<std::vector<CorrectionRow>> CorrectionsOfDisclosure(int64_t disclosure_id) = 0;
-  // The open corrections received for one municipality ("": for every municipality), oldest
-  // first, at most `limit`.
+  // The open corrections received for one municipality ("": for every municipality) with an id
+  // above `after_id`, oldest first, at most `limit` (a page: the next one starts after the last
+  // id of this one).
   virtual Result<std::vector<CorrectionRow>> OpenCorrections(const std::string& municipality_code,
-                                                             int limit) = 0;
+                                                             int limit, int64_t after_id) = 0;
   // Newest first, at most `limit`.
   virtual Result<std::vector<PrintoutRow>> ListPrintouts(int limit) = 0;
 };

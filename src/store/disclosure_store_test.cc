@@ -256,22 +256,29 @@ TEST_F(DisclosureStoreTest, OpenCorrectionsOfOneMunicipalityOldestFirst) {
 
   auto reader = Reader();
   ASSERT_NE(reader, nullptr);
-  auto open = reader->OpenCorrections("192015", 10);
+  auto open = reader->OpenCorrections("192015", 10, 0);
   ASSERT_TRUE(open.ok()) << open.status().ToString();
   EXPECT_EQ(Ids(*open), (std::vector<int64_t>{a1, a3, a4}));
-  auto limited = reader->OpenCorrections("192015", 2);
+  auto limited = reader->OpenCorrections("192015", 2, 0);
   ASSERT_TRUE(limited.ok());
   EXPECT_EQ(Ids(*limited), (std::vector<int64_t>{a1, a3}));
-  auto other = reader->OpenCorrections("192023", 10);
+  auto other = reader->OpenCorrections("192023", 10, 0);
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(Ids(*other), (std::vector<int64_t>{b1}));
-  auto nobody = reader->OpenCorrections("192031", 10);
+  auto nobody = reader->OpenCorrections("192031", 10, 0);
   ASSERT_TRUE(nobody.ok());
   EXPECT_TRUE(nobody->empty());
   // Every municipality's (the desk routes each to whoever holds the record now).
-  auto every = reader->OpenCorrections("", 10);
+  auto every = reader->OpenCorrections("", 10, 0);
   ASSERT_TRUE(every.ok());
   EXPECT_EQ(Ids(*every), (std::vector<int64_t>{a1, b1, a3, a4}));
+  // Page by page: the next page starts after the last id of the one before.
+  auto next = reader->OpenCorrections("", 2, b1);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(Ids(*next), (std::vector<int64_t>{a3, a4}));
+  auto past = reader->OpenCorrections("192015", 10, a4);
+  ASSERT_TRUE(past.ok());
+  EXPECT_TRUE(past->empty());
 
   auto of_first = reader->CorrectionsOfDisclosure(d[0]);
   ASSERT_TRUE(of_first.ok()) << of_first.status().ToString();
@@ -397,7 +404,7 @@ TEST_F(DisclosureStoreTest, RetentionErasesTheOlderRowsWithTheirCorrections) {
   auto kept = reader->CorrectionsOfDisclosure(d[1]);
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(Ids(*kept), (std::vector<int64_t>{kept_correction}));
-  auto open = reader->OpenCorrections("192023", 10);
+  auto open = reader->OpenCorrections("192023", 10, 0);
   ASSERT_TRUE(open.ok());
   EXPECT_TRUE(open->empty());
   auto printouts = reader->ListPrintouts(10);

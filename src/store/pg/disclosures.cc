@@ -86,9 +86,9 @@ Result<std::vector<CorrectionRow>> PgReader::CorrectionsOfDisclosure(int64_t dis
 }
 
 Result<std::vector<CorrectionRow>> PgReader::OpenCorrections(const std::string& municipality_code,
-                                                             int limit) {
+                                                             int limit, int64_t after_id) {
   return QueryAll<CorrectionRow>(db_.get(), kOpenCorrections,
-                                 Params().Text(municipality_code).Int(int64_t{limit}),
+                                 Params().Text(municipality_code).Int(int64_t{limit}).Int(after_id),
                                  ReadCorrection);
 }
 

@@ -89,10 +89,11 @@ Result<std::vector<CorrectionRow>> SqliteReader::CorrectionsOfDisclosure(int64_t
 }
 
 Result<std::vector<CorrectionRow>> SqliteReader::OpenCorrections(
-    const std::string& municipality_code, int limit) {
+    const std::string& municipality_code, int limit, int64_t after_id) {
   return QueryAll<CorrectionRow>(
       db_.get(), kOpenCorrections,
-      [&](Stmt& s) { s.Bind(1, municipality_code).Bind(2, int64_t{limit}); }, ReadCorrection);
+      [&](Stmt& s) { s.Bind(1, municipality_code).Bind(2, int64_t{limit}).Bind(3, after_id); },
+      ReadCorrection);
 }
 
 Result<std::vector<PrintoutRow>> SqliteReader::ListPrintouts(int limit) {

@@ -645,7 +645,8 @@ inline constexpr char kCorrectionsOfDisclosure[] =
     "SELECT " KAKUNIN_CORRECTION_COLUMNS " FROM corrections WHERE disclosure_id = ?1 ORDER BY id";
 inline constexpr char kOpenCorrections[] =
     "SELECT " KAKUNIN_CORRECTION_COLUMNS
-    " FROM corrections WHERE status = 'open' AND (?1 = '' OR municipality_code = ?1) ORDER BY id LIMIT ?2";
+    " FROM corrections WHERE status = 'open' AND (?1 = '' OR municipality_code = ?1) "
+    "AND id > ?3 ORDER BY id LIMIT ?2";
 inline constexpr char kInsertPrintout[] =
     "INSERT INTO printouts (kind, reference, printed_at, printed_by, pages, sha256) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";

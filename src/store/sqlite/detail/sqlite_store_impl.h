@@ -91,7 +91,7 @@ class SqliteReader final : public RegistryReader {
   Result<std::optional<CorrectionRow>> FindCorrection(int64_t id) override;
   Result<std::vector<CorrectionRow>> CorrectionsOfDisclosure(int64_t disclosure_id) override;
   Result<std::vector<CorrectionRow>> OpenCorrections(const std::string& municipality_code,
-                                                     int limit) override;
+                                                     int limit, int64_t after_id) override;
   Result<std::vector<PrintoutRow>> ListPrintouts(int limit) override;
   // --- the staff's registers (registers.cc) ---
   Result<std::vector<TrainingRow>> ListTrainings(int limit) override;
