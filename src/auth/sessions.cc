@@ -53,7 +53,11 @@ std::optional<Session> SessionStore::Find(const std::string& token, bool touch) 
   auto it = sessions_.find(token);
   if (it == sessions_.end()) return std::nullopt;
   Session& s = it->second;
-  if (now - s.created_at > lifetime_) {
+  // A session that has only passed the password step lives as long as an idle screen stays
+  // unlocked, not the whole lifetime (found in review: one lived 8 hours, its challenge good
+  // throughout).
+  if (now - s.created_at > lifetime_ ||
+      (s.stage == SessionStage::kSecondFactor && now - s.created_at > idle_lock_)) {
     sessions_.erase(it);
     return std::nullopt;
   }
@@ -95,6 +99,7 @@ bool SessionStore::SetChallenge(const std::string& token, const std::string& cha
   auto it = sessions_.find(token);
   if (it == sessions_.end()) return false;
   it->second.challenge = challenge;
+  it->second.challenge_at = clock_->NowMicros();
   return true;
 }
 
@@ -104,6 +109,7 @@ std::string SessionStore::TakeChallenge(const std::string& token) {
   if (it == sessions_.end()) return "";
   std::string out;
   out.swap(it->second.challenge);
+  if (clock_->NowMicros() - it->second.challenge_at > kChallengeMicros) return "";
   return out;
 }
 

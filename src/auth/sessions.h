@@ -26,6 +26,7 @@ struct Session {
   int64_t created_at = 0;
   int64_t last_seen = 0;
   std::string challenge;  // the pending WebAuthn challenge (raw bytes), used once
+  int64_t challenge_at = 0;  // when it was issued: it is good for kChallengeMicros
   // The IC card (SubjectPublicKeyInfo SHA-256, hex) the session was made active with, if any:
   // every later request must present it (a copied cookie alone is not the operator).
   std::string card_spki;
@@ -34,6 +35,10 @@ struct Session {
   // node (the store's register, not this process's sessions) ends the session too.
   std::string credential_id;
 };
+
+// A WebAuthn challenge is answered within this (the options advertise 60 s; twice that for a
+// slow hand), else it is gone (found in review: a 330 s old challenge was accepted).
+inline constexpr int64_t kChallengeMicros = int64_t{120} * 1000000;
 
 // 32 random bytes as lower-case hex.
 std::string RandomToken();

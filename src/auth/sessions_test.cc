@@ -36,6 +36,31 @@ TEST(SessionStoreTest, IdleLockLifetimeAndEnd) {
   EXPECT_FALSE(store.Find(s.token, true)) << "past the 1-hour lifetime";
 }
 
+// Found in review: a session past only the password step lived the whole 8-hour lifetime, and
+// a WebAuthn challenge issued to it was good 330 s later. The challenge is good for
+// kChallengeMicros; the password-only session as long as an idle screen stays unlocked.
+TEST(SessionStoreTest, AChallengeAndAPasswordOnlySessionExpire) {
+  FixedClock clock(1000 * kSecond);
+  SessionStore store(&clock, 300 * kSecond, 8 * 3600 * kSecond);
+  Session s = store.Create("op1", SessionStage::kSecondFactor);
+  ASSERT_TRUE(store.SetChallenge(s.token, "challenge-1"));
+  clock.Advance(kChallengeMicros);
+  EXPECT_EQ(store.TakeChallenge(s.token), "challenge-1");  // just in time
+  ASSERT_TRUE(store.SetChallenge(s.token, "challenge-2"));
+  clock.Advance(kChallengeMicros + 1);
+  EXPECT_EQ(store.TakeChallenge(s.token), "");
+  EXPECT_EQ(store.TakeChallenge(s.token), "");  // and gone
+  ASSERT_TRUE(store.Find(s.token, true));  // 241 s: still there
+  clock.Advance(60 * kSecond);
+  EXPECT_FALSE(store.Find(s.token, true)) << "past the idle lock with the password alone";
+  // An active session is not ended by that rule (it is idle-locked instead).
+  Session a = store.Create("op1", SessionStage::kActive);
+  clock.Advance(301 * kSecond);
+  auto found = store.Find(a.token, false);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->stage, SessionStage::kLocked);
+}
+
 TEST(SessionStoreTest, IdleLockIsAtMostFiveMinutes) {
   FixedClock clock(0);
   SessionStore store(&clock, 3600 * kSecond, 8 * 3600 * kSecond);
