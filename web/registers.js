@@ -82,11 +82,13 @@
     cell(tr, String(c.contract_id), 'num');
     cell(tr, c.company);
     cell(tr, c.work);
-    cell(tr, c.from + ' 〜 ' + c.to);
+    cell(tr, c.from + ' 〜 ' + c.to + (c.ended_on ? K.bi('（' + c.ended_on + ' まで。解除）', ' (ended: last day ' + c.ended_on + ')') : ''), 'period');
     cell(tr, c.in_force ? K.bi('有効', 'in force') : K.bi('期間外', 'not in force'), c.in_force ? 'in-force' : 'not-in-force');
     cell(tr, label(SUBCONTRACTING, c.subcontracting) + (c.approved_on ? '（' + c.approved_on + '）' : ''));
     cell(tr, c.pledge_received_on || K.bi('未受領', 'not received'));
-    cell(tr, (c.workers || []).map((w) => w.operator_id).join('、') || '—', 'workers');
+    cell(tr, (c.workers || []).map((w) => w.removed_at
+      ? w.operator_id + K.bi('（' + w.removed_at.slice(0, 10) + ' 除外）', ' (removed ' + w.removed_at.slice(0, 10) + ')')
+      : w.operator_id).join('、') || '—', 'workers');
     return tr;
   }
 
@@ -121,6 +123,23 @@
     }
     if ([...select.options].some((o) => o.value === previous)) select.value = previous;
     $('worker-submit').disabled = select.options.length === 0;
+    // Removal: any contract with a worker still listed; the end: a contract not ended yet.
+    fill('removal-contract', (list || []).filter((c) => (c.workers || []).some((w) => !w.removed_at)));
+    fill('end-contract', (list || []).filter((c) => !c.ended_on));
+  }
+
+  function fill(id, contracts) {
+    const select = $(id);
+    const previous = select.value;
+    select.replaceChildren();
+    for (const c of contracts) {
+      const opt = document.createElement('option');
+      opt.value = String(c.contract_id);
+      opt.textContent = c.contract_id + ': ' + c.company + '（' + c.work + '）';
+      select.append(opt);
+    }
+    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+    $(id.replace('-contract', '-submit')).disabled = select.options.length === 0;
   }
 
   async function loadReviews() {
@@ -140,6 +159,8 @@
     $('contracts').hidden = !show.contracts;
     $('contract-form').hidden = !holds(RECORDS.contracts);
     $('worker-form').hidden = !holds(RECORDS.contracts);
+    $('removal-form').hidden = !holds(RECORDS.contracts);
+    $('end-form').hidden = !holds(RECORDS.contracts);
     $('reviews').hidden = !show.reviews;
     const kinds = $('review-kinds');
     for (const old of kinds.querySelectorAll('.choice')) old.remove();
@@ -278,6 +299,30 @@
   }, (b) => K.bi(b.operator_id + ' を契約 ' + b.contract_id + ' の作業者として名簿に載せました',
     b.operator_id + ' listed under contract ' + b.contract_id), async () => {
     $('worker-operator').value = '';
+    await loadContracts();
+  });
+
+  onSubmit($('removal-form'), 'removal', () => {
+    if (!requireFilled($('removal-form'))) return null;
+    return {
+      path: '/v1/contracts/' + encodeURIComponent($('removal-contract').value) + '/worker-removals',
+      body: { operator_id: $('removal-operator').value.trim() },
+    };
+  }, (b) => K.bi(b.operator_id + ' を契約 ' + b.contract_id + ' の名簿から外しました',
+    b.operator_id + ' taken off the roster of contract ' + b.contract_id), async () => {
+    $('removal-operator').value = '';
+    await loadContracts();
+  });
+
+  onSubmit($('end-form'), 'end', () => {
+    if (!requireFilled($('end-form'))) return null;
+    return {
+      path: '/v1/contracts/' + encodeURIComponent($('end-contract').value) + '/end',
+      body: { last_day: $('end-last-day').value },
+    };
+  }, (b) => K.bi('契約 ' + b.contract_id + ' の解除を記録しました（' + b.last_day + ' まで有効）',
+    'Contract ' + b.contract_id + ' ended (last day ' + b.last_day + ')'), async () => {
+    $('end-last-day').value = '';
     await loadContracts();
   });
 

@@ -950,6 +950,21 @@ test('the staff registers page: each role sees and records what the rules let it
   const worker = await submitRegister(chief, 'worker');
   assert.ok(worker.done, `worker: ${show(worker)}`);
   assert.match(await row.locator('td.workers').textContent(), /vendor1/);
+  // The worker leaves the work: taken off the roster, the listing stays, marked.
+  await ensureActive(chief);
+  await page.locator('#removal-operator').fill('vendor1');
+  const removed = await submitRegister(chief, 'removal');
+  assert.ok(removed.done, `removal: ${show(removed)}`);
+  assert.match(await row.locator('td.workers').textContent(), /vendor1（\d{4}-\d{2}-\d{2} 除外）/);
+  // And the contract ends early, today its last day in force.
+  await ensureActive(chief);
+  await page.locator('#end-last-day').fill(isoDate(today));
+  const ended = await submitRegister(chief, 'end');
+  assert.ok(ended.done, `end: ${show(ended)}`);
+  assert.match(await row.locator('td.period').textContent(), new RegExp(`${isoDate(today)} まで。解除`));
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await page.locator('#contracts').screenshot({ path: `${process.env.KAKUNIN_E2E_SCREENSHOTS}/registers-contracts.png` });
+  }
 
   // A summary holding a resident code is refused, and nothing is recorded.
   await ensureActive(chief);
