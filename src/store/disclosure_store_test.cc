@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -366,10 +367,17 @@ TEST_F(DisclosureStoreTest, RetentionErasesTheOlderRowsWithTheirCorrections) {
   std::vector<int64_t> d = InsertDisclosures({Disclosure("1000000001", 100),
                                               Disclosure("1000000002", 300)});
   ASSERT_EQ(d.size(), 2u);
-  // The old request's corrections were received after the cut-off: they go with it.
-  InsertCorrection(Correction(d[0], "192015", 250));
-  InsertCorrection(Correction(d[0], "192023", 260));
+  // The old request's corrections were received after the cut-off and answered: they go with it.
+  int64_t c1 = InsertCorrection(Correction(d[0], "192015", 250));
+  int64_t c2 = InsertCorrection(Correction(d[0], "192023", 260));
+  ASSERT_TRUE(store_->Write([&](RegistryTxn& t) -> Status {
+                      KAKUNIN_RETURN_IF_ERROR(t.AnswerCorrection(c1, "corrected", 270, "cert:aa"));
+                      return t.AnswerCorrection(c2, "not_corrected", 280, "cert:bb");
+                    }).ok());
   int64_t kept_correction = InsertCorrection(Correction(d[1], "192015", 310));
+  // An old request whose correction the municipality has not answered stays, with it.
+  std::vector<int64_t> open_request = InsertDisclosures({Disclosure("1000000003", 120)});
+  int64_t open_correction = InsertCorrection(Correction(open_request[0], "192015", 290));
   InsertPrintout(Printout("disclosure:1", 150));
   int64_t kept_printout = InsertPrintout(Printout("disclosure:2", 400));
   const int64_t before = 200;
@@ -385,7 +393,7 @@ TEST_F(DisclosureStoreTest, RetentionErasesTheOlderRowsWithTheirCorrections) {
   ASSERT_NE(reader, nullptr);
   auto still = reader->ListDisclosures(10);
   ASSERT_TRUE(still.ok());
-  EXPECT_EQ(still->size(), 2u) << "the dry run erased";
+  EXPECT_EQ(still->size(), 3u) << "the dry run erased";
 
   int64_t erased = -1;
   ASSERT_TRUE(store_->Write([&](RegistryTxn& t) {
@@ -397,7 +405,12 @@ TEST_F(DisclosureStoreTest, RetentionErasesTheOlderRowsWithTheirCorrections) {
 
   auto disclosures = reader->ListDisclosures(10);
   ASSERT_TRUE(disclosures.ok());
-  EXPECT_EQ(Ids(*disclosures), (std::vector<int64_t>{d[1]}));
+  std::vector<int64_t> left = Ids(*disclosures);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<int64_t>{d[1], open_request[0]}));
+  auto still_open = reader->FindCorrection(open_correction);
+  ASSERT_TRUE(still_open.ok());
+  EXPECT_TRUE(*still_open);
   auto gone = reader->CorrectionsOfDisclosure(d[0]);
   ASSERT_TRUE(gone.ok());
   EXPECT_TRUE(gone->empty());

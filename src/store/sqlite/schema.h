@@ -655,14 +655,23 @@ inline constexpr char kListPrintouts[] =
 // Retention: the corrections of the disclosures erased go first (they reference them).
 inline constexpr char kCountDisclosuresBefore[] =
     "SELECT (SELECT count(*) FROM corrections WHERE disclosure_id IN "
-    "(SELECT id FROM disclosures WHERE registered_at < ?1)) + "
-    "(SELECT count(*) FROM disclosures WHERE registered_at < ?1) + "
+    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))) + "
+    "(SELECT count(*) FROM disclosures WHERE id IN "
+    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))) + "
     "(SELECT count(*) FROM printouts WHERE printed_at < ?1)";
+// A request is erased with its corrections 7 years after it was registered, but not while one
+// of its corrections is still open: the municipality has not answered it (found in review: one
+// filed late was erased unanswered).
 inline constexpr char kEraseCorrectionsBefore[] =
     "DELETE FROM corrections WHERE disclosure_id IN "
-    "(SELECT id FROM disclosures WHERE registered_at < ?1)";
+    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))";
 inline constexpr char kEraseDisclosuresBefore[] =
-    "DELETE FROM disclosures WHERE registered_at < ?1";
+    "DELETE FROM disclosures WHERE id IN "
+    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))";
 inline constexpr char kErasePrintoutsBefore[] = "DELETE FROM printouts WHERE printed_at < ?1";
 // Field-key rotation of the sealed correction texts (as store/sqlite/sealed.cc for numbers).
 inline constexpr char kCorrectionsSealedNotUnder[] =
