@@ -129,10 +129,11 @@ struct ForwardBatch {
 
 inline constexpr size_t kMaxForwardedPerBatch = 1000;
 // The most a forwarded change's sequence may be above the one before it (or the national node's
-// point): sixteen times the numbers a restore or `kakunin link renumber` skips
-// (registry/backup.h kRestoredOutboxGap, 2^40). A batch jumping further is refused
+// point): 1,024 times the numbers a restore or `kakunin link renumber` skips
+// (registry/backup.h kRestoredOutboxGap, 2^40: sixteen renumbers between two deliveries met an
+// earlier bound of 2^44, found in review). A batch jumping further is refused
 // (sequence_conflict), nothing applied.
-inline constexpr int64_t kMaxForwardedJump = int64_t{1} << 44;
+inline constexpr int64_t kMaxForwardedJump = int64_t{1} << 50;
 
 // Meta key of a prefecture node: its national node has said it applies support measures'
 // changes (its acknowledgement's "support_measures": true; LinkOutbox::AcceptMeasures). Until
@@ -209,12 +210,14 @@ class NationalDesk {
   Result<std::vector<std::pair<int, int64_t>>> Received() const;
 
   // `kakunin link rewind` on the national node: moves `prefecture`'s point back to `to` (below
-  // it) and forgets the MACs of the changes received above it, so that the prefecture's sender
-  // resends from there and they apply. For a point a sender moved past numbers it never sent
-  // (a bug, a stolen link key: every change waiting at the prefecture was then refused
-  // sequence_conflict for ever); what was applied stays applied (its history and log entries).
-  // Recorded as "link.rewind". Returns the point it had. InvalidArgument for a prefecture
-  // outside 1..47 or `to` not below the point; FailedPrecondition on a node that is not national.
+  // it), so that the prefecture's sender resends from there. For a point a sender moved past
+  // numbers it never sent (a bug, a stolen link key: every change waiting at the prefecture was
+  // then refused sequence_conflict for ever). The MACs of what was received above `to` are
+  // kept: a change sent again is a duplicate (never applied twice), and another change under a
+  // number the jump had taken is applied, its MAC replacing the other's. What was applied stays
+  // applied (its history and log entries). Recorded as "link.rewind". Returns the point it had.
+  // InvalidArgument for a prefecture outside 1..47 or `to` not below the point;
+  // FailedPrecondition on a node that is not national.
   Result<int64_t> Rewind(int prefecture, int64_t to, const Actor& actor) const;
 
  private:

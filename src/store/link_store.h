@@ -95,10 +95,10 @@ class LinkWriter {
     (void)prefecture, (void)sequence, (void)mac, (void)at;
     return Status::Unavailable("this store has no link");
   }
-  // National node, `kakunin link rewind`: forgets the MACs of changes received from
-  // `prefecture` under a sequence above `after`; returns how many.
-  virtual Result<int64_t> ForgetReceivedChangesAfter(int prefecture, int64_t after) {
-    (void)prefecture, (void)after;
+  // National node, after `kakunin link rewind`: forgets the MAC of the change received from
+  // `prefecture` under `sequence` (another change is applied under that number now).
+  virtual Status ForgetReceivedChange(int prefecture, int64_t sequence) {
+    (void)prefecture, (void)sequence;
     return Status::Unavailable("this store has no link");
   }
   // National node, at a purge: erases the MACs of changes received before `before` (or, with

@@ -44,8 +44,8 @@ constexpr char kReceivedChangeMac[] =
 constexpr char kRecordReceivedChange[] =
     "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
     "VALUES ($1, $2, $3, $4)";
-constexpr char kForgetReceivedChangesAfter[] =
-    "DELETE FROM link_received_changes WHERE prefecture = $1 AND sequence > $2";
+constexpr char kForgetReceivedChange[] =
+    "DELETE FROM link_received_changes WHERE prefecture = $1 AND sequence = $2";
 constexpr char kCountReceivedChangesBefore[] =
     "SELECT count(*) FROM link_received_changes WHERE received_at < $1";
 constexpr char kPurgeReceivedChanges[] = "DELETE FROM link_received_changes WHERE received_at < $1";
@@ -132,8 +132,8 @@ Result<int64_t> PgTxn::SkipOutboxNumbers(int64_t gap) {
   return db_->QueryInt(kSkipOutboxNumbers, Params().Int(gap));
 }
 
-Result<int64_t> PgTxn::ForgetReceivedChangesAfter(int prefecture, int64_t after) {
-  return db_->Run(kForgetReceivedChangesAfter, Params().Int(int64_t{prefecture}).Int(after));
+Status PgTxn::ForgetReceivedChange(int prefecture, int64_t sequence) {
+  return db_->Run(kForgetReceivedChange, Params().Int(int64_t{prefecture}).Int(sequence)).status();
 }
 
 Status PgTxn::RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,

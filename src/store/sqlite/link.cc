@@ -43,8 +43,8 @@ constexpr char kReceivedChangeMac[] =
 constexpr char kRecordReceivedChange[] =
     "INSERT INTO link_received_changes (prefecture, sequence, change_mac, received_at) "
     "VALUES (?1, ?2, ?3, ?4)";
-constexpr char kForgetReceivedChangesAfter[] =
-    "DELETE FROM link_received_changes WHERE prefecture = ?1 AND sequence > ?2";
+constexpr char kForgetReceivedChange[] =
+    "DELETE FROM link_received_changes WHERE prefecture = ?1 AND sequence = ?2";
 constexpr char kCountReceivedChangesBefore[] =
     "SELECT count(*) FROM link_received_changes WHERE received_at < ?1";
 constexpr char kPurgeReceivedChanges[] = "DELETE FROM link_received_changes WHERE received_at < ?1";
@@ -164,10 +164,9 @@ Result<int64_t> SqliteTxn::SkipOutboxNumbers(int64_t gap) {
   return next;
 }
 
-Result<int64_t> SqliteTxn::ForgetReceivedChangesAfter(int prefecture, int64_t after) {
-  KAKUNIN_PREPARE(s, db_, kForgetReceivedChangesAfter);
-  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, int64_t{prefecture}).Bind(2, after).Exec());
-  return db_->Changes();
+Status SqliteTxn::ForgetReceivedChange(int prefecture, int64_t sequence) {
+  KAKUNIN_PREPARE(s, db_, kForgetReceivedChange);
+  return s.Bind(1, int64_t{prefecture}).Bind(2, sequence).Exec();
 }
 
 Status SqliteTxn::RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,

@@ -353,7 +353,7 @@ class PgTxn : public RegistryTxn {
   Result<int64_t> ReceivedSequenceIn(int prefecture) override;
   Status SetReceivedSequence(int prefecture, int64_t sequence, int64_t at) override;
   Result<std::optional<std::string>> ReceivedChangeMac(int prefecture, int64_t sequence) override;
-  Result<int64_t> ForgetReceivedChangesAfter(int prefecture, int64_t after) override;
+  Status ForgetReceivedChange(int prefecture, int64_t sequence) override;
   Status RecordReceivedChange(int prefecture, int64_t sequence, const std::string& mac,
                               int64_t at) override;
   Result<int64_t> SkipOutboxNumbers(int64_t gap) override;
