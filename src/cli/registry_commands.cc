@@ -284,9 +284,9 @@ const char kPurgeHelp[] =
     "retention (default 150 years after the next notification for that person) has ended,\n"
     "and removed residents with every version (150 years after the removal). Periods are\n"
     "set in kakunin.toml [retention]. Reports counts by category, never personal data.\n"
-    "A purge dated more than 7 days after the operation log's newest entry is refused (a clock\n"
-    "set ahead would erase what the law still keeps): after a real standstill, give the date\n"
-    "again with --confirm-date.\n";
+    "A purge dated more than 7 days after the last purge's date (before any purge, the day the\n"
+    "operation log began) is refused: a clock set ahead would erase what the law still keeps.\n"
+    "After a real pause, give the date again with --confirm-date.\n";
 
 int RunPurge(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {DataOption(),

@@ -210,12 +210,13 @@ class Registry {
   // Retention as of `as_of` (a date in Japan): superseded versions, removed residents, and
   // operation-log payloads and provision records older than `audit_retention_years`.
   Result<store::PurgeCounts> Purge(const Date& as_of, bool dry_run, const Actor& actor);
-  // An erasure as of `as_of` more than kPurgeClockLeadDays after the newest entry of the log (a
-  // node whose daily purge writes an entry each day never meets it) is what a clock set ahead
-  // does (a lost RTC, a bad NTP source, faketime): it would erase what the law still keeps,
-  // for good (found in review: a clock at 2177 erased a resident removed minutes before). The
+  // An erasure as of `as_of` more than kPurgeClockLeadDays after the day the last real purge
+  // was dated (meta purged_as_of, moved forward only by a purge; before any purge, the day the
+  // log began) is what a clock set ahead does (a lost RTC, a bad NTP source, faketime): it
+  // would erase what the law still keeps, for good (found in review: a clock at 2177 erased a
+  // resident removed minutes before). A node purged daily (the timer) never meets it. The
   // host's purge asks this first; FailedPrecondition (reason purge_clock) naming both days
-  // unless `confirmed` is `as_of` — the operator's word that the node really stood still.
+  // unless `confirmed` is `as_of` — the operator's word that no purge ran that long.
   static constexpr int kPurgeClockLeadDays = 7;
   Status CheckPurgeClock(const Date& as_of, const std::optional<Date>& confirmed) const;
 

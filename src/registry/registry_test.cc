@@ -848,23 +848,38 @@ TEST_F(RegistryTest, PurgeErasesOnlyWhatRetentionEnded) {
 
 // A clock set ahead (a lost RTC, a bad NTP source, faketime) would date the purge decades on and
 // erase what the law still keeps (found in review: a clock at 2177 erased a resident removed
-// minutes before). The host's purge asks CheckPurgeClock first: more than 7 days after the log's
-// newest entry is refused, naming both days, unless the operator confirms the date.
-TEST_F(RegistryTest, APurgeLongAfterTheLogsNewestEntryWantsTheDateConfirmed) {
+// minutes before). The host's purge asks CheckPurgeClock first: more than 7 days after the day the
+// last real purge was dated (before any, the day the log began) is refused, naming both days,
+// unless the operator confirms the date. Entries written under the wrong clock (a dry run, a
+// notification) do not move the reference (found in review of the first version, which looked at
+// the newest entry); only a real purge does, and only forward.
+TEST_F(RegistryTest, APurgeLongAfterTheLastPurgeWantsTheDateConfirmed) {
   ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
-  const Date applied = clock_.TodayJst();
-  EXPECT_TRUE(registry_->CheckPurgeClock(applied, std::nullopt).ok());
-  const Date week = Date::FromDays(applied.ToDays() + Registry::kPurgeClockLeadDays);
-  EXPECT_TRUE(registry_->CheckPurgeClock(week, std::nullopt).ok());
-  const Date later = Date::FromDays(applied.ToDays() + Registry::kPurgeClockLeadDays + 1);
-  Status st = registry_->CheckPurgeClock(later, std::nullopt);
+  const Date began = clock_.TodayJst();
+  auto days = [](const Date& d, int n) { return Date::FromDays(d.ToDays() + n); };
+  EXPECT_TRUE(registry_->CheckPurgeClock(began, std::nullopt).ok());
+  EXPECT_TRUE(registry_->CheckPurgeClock(days(began, 7), std::nullopt).ok());
+  Status st = registry_->CheckPurgeClock(days(began, 8), std::nullopt);
   EXPECT_EQ(st.reason(), "purge_clock");
-  EXPECT_NE(st.message().find(applied.ToIso()), std::string::npos) << st.message();
-  EXPECT_NE(st.message().find("--confirm-date " + later.ToIso()), std::string::npos);
+  EXPECT_NE(st.message().find(began.ToIso()), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("--confirm-date " + days(began, 8).ToIso()), std::string::npos);
+
+  // The clock jumps to 2177; a dry run and a notification write entries dated then.
   const Date far = Date::FromYmd(2177, 1, 2);
+  clock_ = FixedClock::AtDate(far);
+  ASSERT_TRUE(registry_->Purge(far, true, actor_).ok());
+  ASSERT_TRUE(SendOne(Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002")).ok());
   EXPECT_EQ(registry_->CheckPurgeClock(far, std::nullopt).reason(), "purge_clock");
-  EXPECT_EQ(registry_->CheckPurgeClock(far, later).reason(), "purge_clock");  // another day
+  EXPECT_EQ(registry_->CheckPurgeClock(far, days(began, 8)).reason(), "purge_clock");
   EXPECT_TRUE(registry_->CheckPurgeClock(far, far).ok());
+
+  // A real purge moves the reference, forward only.
+  clock_ = FixedClock::AtDate(days(began, 20));
+  ASSERT_TRUE(registry_->Purge(days(began, 20), false, actor_).ok());
+  EXPECT_TRUE(registry_->CheckPurgeClock(days(began, 27), std::nullopt).ok());
+  EXPECT_EQ(registry_->CheckPurgeClock(days(began, 28), std::nullopt).reason(), "purge_clock");
+  ASSERT_TRUE(registry_->Purge(days(began, 2), false, actor_).ok());  // an earlier day
+  EXPECT_TRUE(registry_->CheckPurgeClock(days(began, 27), std::nullopt).ok());
 }
 
 // What retention erases is gone from the files, not only from the tables: a deleted row's bytes

@@ -9,6 +9,8 @@
 namespace kakunin::registry {
 namespace {
 
+constexpr char kPurgedAsOfKey[] = "purged_as_of";
+
 Date YearsBefore(const Date& d, int years) {
   int y = d.year() - years;
   int day = std::min(d.day(), Date::DaysInMonth(y, d.month()));
@@ -19,21 +21,36 @@ Date YearsBefore(const Date& d, int years) {
 
 Status Registry::CheckPurgeClock(const Date& as_of, const std::optional<Date>& confirmed) const {
   if (confirmed && *confirmed == as_of) return Status::Ok();
-  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-  KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
-  if (size == 0) return Status::Ok();
-  int64_t newest = 0;
-  KAKUNIN_RETURN_IF_ERROR(reader->ForEachAuditEntry(size - 1, [&](store::AuditRow& row) {
-    newest = row.time;
-    return false;
-  }));
-  const Date last = JstDate(newest);
-  if (as_of.ToDays() - last.ToDays() <= kPurgeClockLeadDays) return Status::Ok();
+  // The reference is what a clock set ahead cannot move: the day the last real purge was dated
+  // (meta, moved only by a purge), else the day the log began. Not the newest entry: any entry
+  // written under the wrong clock — the dry run an operator starts with, a CS's notification —
+  // carries the wrong day too (found in review).
+  KAKUNIN_ASSIGN_OR_RETURN(reached, store_->GetMeta(kPurgedAsOfKey));
+  std::optional<Date> since;
+  std::string what;
+  if (reached) {
+    since = ParseIsoDate(*reached).date;
+    what = "the last purge was dated ";
+  }
+  if (!since) {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
+    if (size == 0) return Status::Ok();
+    int64_t first = 0;
+    KAKUNIN_RETURN_IF_ERROR(reader->ForEachAuditEntry(0, [&](store::AuditRow& row) {
+      first = row.time;
+      return false;
+    }));
+    since = JstDate(first);
+    what = "no purge yet, and the operation log began ";
+  }
+  const int64_t days = as_of.ToDays() - since->ToDays();
+  if (days <= kPurgeClockLeadDays) return Status::Ok();
   return Status::FailedPrecondition(
-             "the operation log's newest entry is of " + last.ToIso() + ", " +
-             std::to_string(as_of.ToDays() - last.ToDays()) + " days before " + as_of.ToIso() +
-             ": a clock set ahead would erase what the law still keeps. Check the clock; if the "
-             "node really stood still that long, confirm with --confirm-date " + as_of.ToIso() +
+             what + since->ToIso() + ", " + std::to_string(days) + " days before " +
+             as_of.ToIso() +
+             ": a clock set ahead would erase what the law still keeps. Check the clock; if no "
+             "purge really ran that long, confirm with --confirm-date " + as_of.ToIso() +
              " (nothing was erased)")
       .WithReason("purge_clock");
 }
@@ -156,6 +173,14 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
     KAKUNIN_ASSIGN_OR_RETURN(requests, txn.EraseDisclosuresBefore(audit_before, dry_run));
     counts.disclosures = requests;
     const int64_t erased_before_seq = dry_run ? 0 : erased->before_seq;
+    if (!dry_run) {
+      // The day the purges have reached (CheckPurgeClock's reference): moved only by a real
+      // purge, and only forward.
+      KAKUNIN_ASSIGN_OR_RETURN(reached, txn.GetMeta(kPurgedAsOfKey));
+      if (!reached || *reached < as_of.ToIso()) {
+        KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurgedAsOfKey, as_of.ToIso()));
+      }
+    }
     audit::AuditEntry e;
     e.actor = actor.id;
     e.terminal = actor.terminal;
