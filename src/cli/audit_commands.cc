@@ -232,9 +232,14 @@ int CheckStatementCommand(const Args& args, Io& io) {
   if (!pub.ok()) return Fail(io, pub.status());
   auto text = ReadFile(args.positional()[1], audit::kMaxStatementBytes);
   if (text.status().code() == StatusCode::kInvalidArgument) {
-    // Larger than any statement the node writes: an answer about the statement, not an error.
-    io.out << "不正 / INVALID: larger than an access statement can be ("
-           << audit::kMaxStatementBytes << " bytes)\n";
+    // Larger than any statement the node writes (or no file at all): an answer about the
+    // statement, not an error.
+    const bool large = text.status().message().ends_with("is too large");
+    io.out << "不正 / INVALID: "
+           << (large ? "larger than an access statement can be (" +
+                           std::to_string(audit::kMaxStatementBytes) + " bytes)"
+                     : std::string("not an access statement (not a file)"))
+           << "\n";
     return kExitRejected;
   }
   if (!text.ok()) return Fail(io, text.status());

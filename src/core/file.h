@@ -48,8 +48,9 @@ Result<FileDescriptor> LockFile(const std::string& path, bool wait);
 // The whole of a regular file of at most `limit` bytes; reads no more than limit + 1 bytes, so
 // /dev/zero or a huge file is refused at once (found in review: a statement checker read a
 // 6 GB file whole before it compared the size, and /dev/zero as a key ran out of memory).
-// A pipe or device is read the same way, bounded. NotFound when it cannot be opened,
-// InvalidArgument "<path> is too large" (or a directory) otherwise.
+// A device is read the same way, bounded; a FIFO or socket is refused (it could block for
+// ever). NotFound when it cannot be opened, InvalidArgument "<path> is too large" (or a
+// directory, or not a file) otherwise.
 Result<std::string> ReadFileAtMost(const std::string& path, size_t limit);
 
 }  // namespace kakunin
