@@ -230,8 +230,10 @@
         if (!shell.isLocked(r)) K.showProblem(problem, r, WORDS, ['記録できませんでした', 'Not recorded']);
         return;
       }
-      K.say(doneEl, done(r.body));
+      // The register is read again first, so that what the message reports is in the table
+      // when the message shows.
       await after();
+      K.say(doneEl, done(r.body));
     });
   }
 
