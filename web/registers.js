@@ -111,23 +111,15 @@
 
   async function loadContracts() {
     const list = await loadTable('contracts', '/v1/contracts', 'contracts', contractRow);
-    const select = $('worker-contract');
-    const previous = select.value;
-    select.replaceChildren();
-    for (const c of list || []) {
-      if (!c.in_force) continue;  // a worker is listed under a contract in force
-      const opt = document.createElement('option');
-      opt.value = String(c.contract_id);
-      opt.textContent = c.contract_id + ': ' + c.company + '（' + c.work + '）';
-      select.append(opt);
-    }
-    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
-    $('worker-submit').disabled = select.options.length === 0;
-    // Removal: any contract with a worker still listed; the end: a contract not ended yet.
+    // A worker is listed under a contract in force; removed from any contract with a worker
+    // still listed; a contract not ended yet can be ended.
+    fill('worker-contract', (list || []).filter((c) => c.in_force));
     fill('removal-contract', (list || []).filter((c) => (c.workers || []).some((w) => !w.removed_at)));
     fill('end-contract', (list || []).filter((c) => !c.ended_on));
   }
 
+  // The contracts a form may name, as its select's options (keeping the one chosen); the form's
+  // button is disabled when there is none.
   function fill(id, contracts) {
     const select = $(id);
     const previous = select.value;
