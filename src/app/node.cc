@@ -369,6 +369,10 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
       (*store)->SetMeta("role", prefecture == 0 ? "national" : "prefecture"));
   // The fold table the (not yet existing) search keys are made with.
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta("search_key_version", text::SearchKeyVersion()));
+  // The day the node was made: the purge's clock check reckons from it before the first purge
+  // (registry::Registry::CheckPurgeClock).
+  KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta(registry::Registry::kCreatedOnKey,
+                                            SystemClock().TodayJst().ToIso()));
   // The configuration last: its presence marks a complete node.
   std::string tmp = config_path + ".tmp";
   {

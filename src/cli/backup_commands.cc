@@ -329,7 +329,10 @@ int RunRestore(const std::vector<std::string>& argv, Io& io) {
             "erase what is past its retention (serve refuses to start until then):\n"
          << "  kakunin purge --data " << *data << " --dry-run   # 基準日と件数を確認 / check the "
             "date and the counts\n"
-         << "  kakunin purge --data " << *data << "\n";
+         << "  kakunin purge --data " << *data << "\n"
+         << "バックアップ後に消去が行われていた場合は、信頼できる時計で今日の日付を確かめ "
+            "--confirm-date で指定してください / if purges ran after the backup, check today's "
+            "date against a clock you trust and give it with --confirm-date YYYY-MM-DD\n";
   return kExitOk;
 }
 

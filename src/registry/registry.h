@@ -210,14 +210,21 @@ class Registry {
   // Retention as of `as_of` (a date in Japan): superseded versions, removed residents, and
   // operation-log payloads and provision records older than `audit_retention_years`.
   Result<store::PurgeCounts> Purge(const Date& as_of, bool dry_run, const Actor& actor);
-  // An erasure as of `as_of` more than kPurgeClockLeadDays after the day the last real purge
-  // was dated (meta purged_as_of, moved forward only by a purge; before any purge, the day the
-  // log began) is what a clock set ahead does (a lost RTC, a bad NTP source, faketime): it
-  // would erase what the law still keeps, for good (found in review: a clock at 2177 erased a
-  // resident removed minutes before). A node purged daily (the timer) never meets it. The
-  // host's purge asks this first; FailedPrecondition (reason purge_clock) naming both days
-  // unless `confirmed` is `as_of` — the operator's word that no purge ran that long.
+  // An erasure as of `as_of` more than kPurgeClockLeadDays after the day the last purge was
+  // dated (meta purged_as_of, written only by a purge as of its own today — so a corrected clock
+  // brings it back at the next daily purge; before any purge, the earlier of the day the node
+  // was made and the day its log began) is what a clock set ahead does (a lost RTC, a bad NTP
+  // source, faketime): it would erase what the law still keeps, for good (found in review: a
+  // clock at 2177 erased a resident removed minutes before; then a dry run under that clock
+  // beat a check against the newest entry, and a purge on an empty node set the reference).
+  // A node purged daily (the timer) never meets it. The host's purge asks this first;
+  // FailedPrecondition (reason purge_clock) naming both days unless `confirmed` is `as_of` — the
+  // operator's word, against a clock they trust, that no purge ran that long.
   static constexpr int kPurgeClockLeadDays = 7;
+  // Meta keys of that reference: the day the last purge as of its own today was dated, and the
+  // day `kakunin init` made the node.
+  static constexpr char kPurgedAsOfKey[] = "purged_as_of";
+  static constexpr char kCreatedOnKey[] = "created_on";
   Status CheckPurgeClock(const Date& as_of, const std::optional<Date>& confirmed) const;
 
   // Provides records to a recipient (提供) or another department (移転): the view of each

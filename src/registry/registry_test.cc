@@ -873,13 +873,35 @@ TEST_F(RegistryTest, APurgeLongAfterTheLastPurgeWantsTheDateConfirmed) {
   EXPECT_EQ(registry_->CheckPurgeClock(far, days(began, 8)).reason(), "purge_clock");
   EXPECT_TRUE(registry_->CheckPurgeClock(far, far).ok());
 
-  // A real purge moves the reference, forward only.
+  // A purge as of its own today moves the reference; one --as-of an earlier day does not.
   clock_ = FixedClock::AtDate(days(began, 20));
   ASSERT_TRUE(registry_->Purge(days(began, 20), false, actor_).ok());
   EXPECT_TRUE(registry_->CheckPurgeClock(days(began, 27), std::nullopt).ok());
   EXPECT_EQ(registry_->CheckPurgeClock(days(began, 28), std::nullopt).reason(), "purge_clock");
   ASSERT_TRUE(registry_->Purge(days(began, 2), false, actor_).ok());  // an earlier day
   EXPECT_TRUE(registry_->CheckPurgeClock(days(began, 27), std::nullopt).ok());
+  // A purge confirmed under the wrong clock raises it; the corrected clock's next daily purge
+  // brings it back down (found in review: raised once, it stayed raised).
+  clock_ = FixedClock::AtDate(far);
+  ASSERT_TRUE(registry_->Purge(far, false, actor_).ok());
+  EXPECT_TRUE(registry_->CheckPurgeClock(far, std::nullopt).ok());
+  clock_ = FixedClock::AtDate(days(began, 21));
+  ASSERT_TRUE(registry_->Purge(days(began, 21), false, actor_).ok());
+  EXPECT_EQ(registry_->CheckPurgeClock(far, std::nullopt).reason(), "purge_clock");
+}
+
+// Before the first purge the reference is the earlier of the day `kakunin init` made the node
+// and the day its log began: an import or a first notification under a clock set ahead moves
+// only the second (found in review).
+TEST_F(RegistryTest, BeforeAnyPurgeTheClockCheckReckonsFromTheNodesCreation) {
+  const Date today = clock_.TodayJst();
+  ASSERT_TRUE(store_->SetMeta(Registry::kCreatedOnKey, today.ToIso()).ok());
+  EXPECT_TRUE(registry_->CheckPurgeClock(today, std::nullopt).ok());  // an empty log
+  const Date far = Date::FromYmd(2177, 1, 2);
+  EXPECT_EQ(registry_->CheckPurgeClock(far, std::nullopt).reason(), "purge_clock");
+  clock_ = FixedClock::AtDate(far);
+  ASSERT_TRUE(SendOne(Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  EXPECT_EQ(registry_->CheckPurgeClock(far, std::nullopt).reason(), "purge_clock");
 }
 
 // What retention erases is gone from the files, not only from the tables: a deleted row's bytes

@@ -9,8 +9,6 @@
 namespace kakunin::registry {
 namespace {
 
-constexpr char kPurgedAsOfKey[] = "purged_as_of";
-
 Date YearsBefore(const Date& d, int years) {
   int y = d.year() - years;
   int day = std::min(d.day(), Date::DaysInMonth(y, d.month()));
@@ -33,16 +31,23 @@ Status Registry::CheckPurgeClock(const Date& as_of, const std::optional<Date>& c
     what = "the last purge was dated ";
   }
   if (!since) {
+    // The earlier of the day the node was made (meta, from `kakunin init`) and the day its log
+    // began: an import or a first notification under the wrong clock moves only the second.
+    KAKUNIN_ASSIGN_OR_RETURN(created, store_->GetMeta(kCreatedOnKey));
+    if (created) since = ParseIsoDate(*created).date;
     KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
     KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
-    if (size == 0) return Status::Ok();
-    int64_t first = 0;
-    KAKUNIN_RETURN_IF_ERROR(reader->ForEachAuditEntry(0, [&](store::AuditRow& row) {
-      first = row.time;
-      return false;
-    }));
-    since = JstDate(first);
-    what = "no purge yet, and the operation log began ";
+    if (size > 0) {
+      int64_t first = 0;
+      KAKUNIN_RETURN_IF_ERROR(reader->ForEachAuditEntry(0, [&](store::AuditRow& row) {
+        first = row.time;
+        return false;
+      }));
+      const Date began = JstDate(first);
+      if (!since || began < *since) since = began;
+    }
+    if (!since) return Status::Ok();  // a node of an earlier release with nothing in it yet
+    what = "no purge yet, and the node began ";
   }
   const int64_t days = as_of.ToDays() - since->ToDays();
   if (days <= kPurgeClockLeadDays) return Status::Ok();
@@ -173,13 +178,11 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
     KAKUNIN_ASSIGN_OR_RETURN(requests, txn.EraseDisclosuresBefore(audit_before, dry_run));
     counts.disclosures = requests;
     const int64_t erased_before_seq = dry_run ? 0 : erased->before_seq;
-    if (!dry_run) {
-      // The day the purges have reached (CheckPurgeClock's reference): moved only by a real
-      // purge, and only forward.
-      KAKUNIN_ASSIGN_OR_RETURN(reached, txn.GetMeta(kPurgedAsOfKey));
-      if (!reached || *reached < as_of.ToIso()) {
-        KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurgedAsOfKey, as_of.ToIso()));
-      }
+    if (!dry_run && as_of == clock_->TodayJst()) {
+      // CheckPurgeClock's reference: written by a purge as of its own today only, down as well
+      // as up (a reference a clock set ahead once raised comes back with the corrected clock's
+      // next daily purge: found in review). A purge --as-of an earlier day leaves it.
+      KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurgedAsOfKey, as_of.ToIso()));
     }
     audit::AuditEntry e;
     e.actor = actor.id;
