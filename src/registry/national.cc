@@ -414,6 +414,7 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
     KAKUNIN_ASSIGN_OR_RETURN(macs_meta, txn.GetMeta(macs_key));
     std::optional<int64_t> macs_from;
     if (macs_meta) macs_from = MetaNumber(macs_meta);
+    int64_t replaced = 0;  // changes applied under a number whose MAC a rewind left
     for (const ForwardedChange& c : batch.changes) {
       const std::string mac = ForwardedChangeMac(*cipher_, c);
       if (c.sequence <= last) {
@@ -443,7 +444,10 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
         last = c.sequence;
         continue;
       }
-      if (above) KAKUNIN_RETURN_IF_ERROR(txn.ForgetReceivedChange(batch.prefecture, c.sequence));
+      if (above) {
+        KAKUNIN_RETURN_IF_ERROR(txn.ForgetReceivedChange(batch.prefecture, c.sequence));
+        ++replaced;
+      }
       if (c.sequence - last > kMaxForwardedJump) {
         // No sender skips that far (a restore or `link renumber` skips kRestoredOutboxGap): a
         // point moved there would turn every change still waiting at the prefecture into a
@@ -470,6 +474,9 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
                    " duplicates=" + std::to_string(out.duplicates) +
                    " conflicts=" + std::to_string(out.conflicts) +
                    " acknowledged=" + std::to_string(last);
+    // After a rewind: how many changes took a number another change had held (for the
+    // operators who judge what the jump applied).
+    if (replaced > 0) e.conditions += " replaced=" + std::to_string(replaced);
     e.result_count = out.applied;
     e.outcome = "done";
     return log_->Append(txn, std::move(e)).status();
@@ -919,6 +926,16 @@ Result<int64_t> NationalDesk::Rewind(int prefecture, int64_t to, const Actor& ac
       return Status::InvalidArgument("prefecture " + std::to_string(prefecture) +
                                      "'s point is " + std::to_string(last) +
                                      ": a rewind moves it back, to a number below that");
+    }
+    // Changes applied before this node kept MACs (schema 10) would be applied again when
+    // resent: not below the first one with a MAC (found in review).
+    KAKUNIN_ASSIGN_OR_RETURN(macs_meta,
+                             txn.GetMeta(kMacsFromKeyPrefix + std::to_string(prefecture)));
+    if (macs_meta && to < MetaNumber(macs_meta) - 1) {
+      return Status::InvalidArgument(
+          "changes of prefecture " + std::to_string(prefecture) + " below " +
+          std::to_string(MetaNumber(macs_meta)) +
+          " were applied without a MAC: resent, they would be applied again");
     }
     KAKUNIN_RETURN_IF_ERROR(txn.SetReceivedSequence(prefecture, to, clock_->NowMicros()));
     audit::AuditEntry e = EntryOf(actor, "link.rewind");

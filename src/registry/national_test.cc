@@ -522,6 +522,31 @@ TEST_F(NationalTest, AChangeNeverReceivedBelowThePointIsRefusedNotTakenForAResen
   EXPECT_EQ(again_after_rewind->duplicates, 2);
   EXPECT_EQ(again_after_rewind->acknowledged, real->changes[0].sequence);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), versions);
+
+  // Another change had taken the next number: after a rewind the real one applies, and the
+  // entry says a number's change was replaced.
+  Apply(yamanashi, kKofu, ChangeReason::kBirth, "1000000003", "10000000003");
+  auto third = yamanashi->outbox->Next(real->changes[0].sequence, 10);
+  ASSERT_TRUE(third.ok());
+  ASSERT_EQ(third->changes.size(), 1u);
+  ForwardBatch other = *third;
+  other.changes[0].applied_at += 1;
+  auto taken = Post(national, client, other);
+  ASSERT_TRUE(taken.ok());
+  ASSERT_EQ(taken->applied, 1);
+  ASSERT_TRUE(national->national->Rewind(19, real->changes[0].sequence, host).ok());
+  auto real_third = Post(national, client, *third);
+  ASSERT_TRUE(real_third.ok()) << real_third.status().ToString();
+  EXPECT_EQ(real_third->applied, 1);
+  EXPECT_EQ(real_third->conflict, 0);
+  EXPECT_EQ(EntriesHolding(national, "link.receive", "replaced=1"), 1);
+
+  // Below the first change the node kept a MAC of (changes applied before schema 10 have
+  // none), a resend would apply them again: refused.
+  ASSERT_TRUE(national->store->SetMeta("link_macs_from_19", "3").ok());
+  EXPECT_EQ(national->national->Rewind(19, 1, host).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(national->national->Rewind(19, 2, host).ok());
 }
 
 // A prefecture node restored from an older backup numbers its new changes again from the
