@@ -19,9 +19,7 @@ constexpr char kResidentsAfter[] = "SELECT " KAKUNIN_RESIDENT_COLUMNS
 constexpr char kPurgeableVersions[] =
     "SELECT version_id, person_id FROM versions "
     "WHERE (superseded_at > 0 AND superseded_at < $1) OR person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < $2 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= $2)) "
+    KAKUNIN_REMOVED_PAST("$2") " "
     "ORDER BY version_id";
 constexpr int64_t kPage = 2000;
 

@@ -36,14 +36,9 @@ std::string PrefixEnd(const std::string& prefix) { return prefix + "\xF4\x8F\xBF
 // The residents holding a number MAC (kResidentsByNumber), for the reader and the transaction.
 Result<std::vector<ResidentRow>> ResidentsByNumber(Db* db, const std::string& mac,
                                                    bool include_removed) {
-  KAKUNIN_PREPARE(s, db, kResidentsByNumber);
-  s.BindBlob(1, mac).Bind(2, int64_t{include_removed});
-  std::vector<ResidentRow> out;
-  Status st;
-  while (s.Step(&st)) out.push_back(ReadResident(s));
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  return QueryAll<ResidentRow>(
+      db, kResidentsByNumber,
+      [&](Stmt& s) { s.BindBlob(1, mac).Bind(2, int64_t{include_removed}); }, ReadResident);
 }
 
 }  // namespace

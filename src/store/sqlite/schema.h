@@ -1,5 +1,7 @@
 #pragma once
 
+#include "store/retention_sql.h"
+
 // Numbered migrations and named SQL for the SQLite registry store. Every statement binds
 // its parameters; nothing is concatenated from input.
 
@@ -655,23 +657,19 @@ inline constexpr char kListPrintouts[] =
 // Retention: the corrections of the disclosures erased go first (they reference them).
 inline constexpr char kCountDisclosuresBefore[] =
     "SELECT (SELECT count(*) FROM corrections WHERE disclosure_id IN "
-    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
-    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))) + "
+    KAKUNIN_ERASABLE_REQUESTS("?1") ") + "
     "(SELECT count(*) FROM disclosures WHERE id IN "
-    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
-    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))) + "
+    KAKUNIN_ERASABLE_REQUESTS("?1") ") + "
     "(SELECT count(*) FROM printouts WHERE printed_at < ?1)";
 // A request is erased with its corrections 7 years after it was registered, but not while one
 // of its corrections is still open: the municipality has not answered it (found in review: one
 // filed late was erased unanswered).
 inline constexpr char kEraseCorrectionsBefore[] =
     "DELETE FROM corrections WHERE disclosure_id IN "
-    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
-    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))";
+    KAKUNIN_ERASABLE_REQUESTS("?1");
 inline constexpr char kEraseDisclosuresBefore[] =
     "DELETE FROM disclosures WHERE id IN "
-    "(SELECT d.id FROM disclosures d WHERE d.registered_at < ?1 AND NOT EXISTS "
-    "(SELECT 1 FROM corrections o WHERE o.disclosure_id = d.id AND o.status = 'open'))";
+    KAKUNIN_ERASABLE_REQUESTS("?1");
 inline constexpr char kErasePrintoutsBefore[] = "DELETE FROM printouts WHERE printed_at < ?1";
 // Field-key rotation of the sealed correction texts (as store/sqlite/sealed.cc for numbers).
 inline constexpr char kCorrectionsSealedNotUnder[] =
@@ -1004,48 +1002,30 @@ inline constexpr char kCountSuperseded[] =
     "SELECT count(*) FROM versions v JOIN residents r USING (person_id) "
     "WHERE v.superseded_at > 0 AND v.superseded_at < ?1 "
     "AND r.person_id NOT IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?2 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?2))";
+    KAKUNIN_REMOVED_PAST("?2");
 inline constexpr char kDeleteSuperseded[] =
     "DELETE FROM versions WHERE superseded_at > 0 AND superseded_at < ?1 AND person_id NOT IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?2 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?2))";
+    KAKUNIN_REMOVED_PAST("?2");
 inline constexpr char kCountRemoved[] =
     "SELECT count(*), (SELECT count(*) FROM versions WHERE person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?1))) "
+    KAKUNIN_REMOVED_PAST("?1") ") "
     "FROM residents WHERE person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?1))";
+    KAKUNIN_REMOVED_PAST("?1");
 inline constexpr char kDeleteRemovedVersions[] =
     "DELETE FROM versions WHERE person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?1))";
+    KAKUNIN_REMOVED_PAST("?1");
 inline constexpr char kDeleteRemovedExpectedMoveOuts[] =
     "DELETE FROM expected_moveouts WHERE person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?1))";
+    KAKUNIN_REMOVED_PAST("?1");
 inline constexpr char kDeleteRemovedCodeChanges[] =
     "DELETE FROM code_changes WHERE person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?1))";
+    KAKUNIN_REMOVED_PAST("?1");
 inline constexpr char kDeleteRemovedSupportMeasures[] =
     "DELETE FROM support_measures WHERE person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?1))";
+    KAKUNIN_REMOVED_PAST("?1");
 inline constexpr char kDeleteRemovedResidents[] =
     "DELETE FROM residents WHERE person_id IN "
-    "(SELECT person_id FROM residents r0 WHERE r0.status = 'removed' AND r0.removed_at < ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.person_id = r0.person_id "
-    "AND w.superseded_at >= ?1))";
+    KAKUNIN_REMOVED_PAST("?1");
 
 // --- support measures (support.cc) ---
 #define KAKUNIN_SUPPORT_COLUMNS \
