@@ -642,6 +642,15 @@ TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) 
   EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, "2027-3-1").reason(),
             "invalid_request");
   EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed + 100, today).reason(), "not_found");
+  // Not before it began (review: the register showed a contract ended before its start). The
+  // day before its first is a contract cancelled before it began; tried on a later contract.
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, "2026-03-30").reason(),
+            "invalid_request");
+  auto future = desk_->RecordContract(chief, As("chief"), Contract("2027-04-01", "2028-03-31"));
+  ASSERT_TRUE(future.ok());
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *future, "2027-03-30").reason(),
+            "invalid_request");
+  ASSERT_TRUE(desk_->EndContract(chief, As("chief"), *future, "2027-03-31").ok());
   ASSERT_TRUE(desk_->EndContract(chief, As("chief"), *renewed, today).ok());
   EXPECT_EQ(check("vendor"), "ok");  // today is still its last day
   EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, today).reason(), "conflict");
@@ -651,7 +660,11 @@ TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) 
 
   auto list = desk_->Contracts(Load("aud"), As("aud"));
   ASSERT_TRUE(list.ok()) << list.status().ToString();
-  ASSERT_EQ(list->size(), 2u);
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].id, *future);
+  EXPECT_EQ((*list)[0].ended_on, "2027-03-31");
+  EXPECT_FALSE((*list)[0].in_force);
+  list->erase(list->begin());
   const registry::Contract& ended = (*list)[0];
   EXPECT_EQ(ended.id, *renewed);
   EXPECT_EQ(ended.ended_on, today);
@@ -676,14 +689,16 @@ TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) 
   EXPECT_EQ(Outcomes("register.contract.worker_removal"), removal);
   std::vector<std::string> end(6, "refused:not_permitted");
   for (const char* o : {"refused:invalid_request", "refused:invalid_request", "refused:not_found",
-                        "done", "refused:conflict"}) {
+                        "refused:invalid_request", "refused:invalid_request", "done", "done",
+                        "refused:conflict"}) {
     end.push_back(o);
   }
   EXPECT_EQ(Outcomes("register.contract.end"), end);
   auto removed = LogEntries("register.contract.worker_removal");
   EXPECT_EQ(removed[6].conditions, "contract=" + std::to_string(*contract) + " operator=vendor");
   auto ends = LogEntries("register.contract.end");
-  EXPECT_EQ(ends[9].conditions, "contract=" + std::to_string(*renewed) + " last_day=" + today);
+  EXPECT_EQ(ends[11].conditions, "contract=" + std::to_string(*future) + " last_day=2027-03-31");
+  EXPECT_EQ(ends[12].conditions, "contract=" + std::to_string(*renewed) + " last_day=" + today);
 }
 
 // The log as reviewers read it names no resident, not even by keyed MAC: the same MAC in two

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/date.h"
 #include "core/status.h"
 
 namespace kakunin::store {
@@ -64,6 +65,23 @@ struct ReviewRow {
   std::string recorded_by;   // operator id
 };
 
+// The store's rule for `EndContract`, the same on both stores: the new last day is before the
+// contract's own last day (else nothing ends), and not before the day before its first day. That
+// day is a contract cancelled before it began (in force on no day); an earlier one would make the
+// register say it ended before it started (found in review).
+inline Status CheckContractEnd(const ContractRow& period, const std::string& last_day) {
+  if (!period.ended_on.empty()) return Status::FailedPrecondition("the contract was ended already");
+  if (!(last_day < period.valid_to)) {
+    return Status::InvalidArgument("last_day must be before the contract's own last day");
+  }
+  DateParse from = ParseIsoDate(period.valid_from);
+  if (from.date && last_day < Date::FromDays(from.date->ToDays() - 1).ToIso()) {
+    return Status::InvalidArgument(
+        "last_day must not be before the day before the contract's first day");
+  }
+  return Status::Ok();
+}
+
 class RegisterReader {
  public:
   virtual ~RegisterReader() = default;
@@ -91,7 +109,8 @@ class RegisterWriter {
                                       int64_t at, const std::string& by) = 0;
   // Ends a contract before its last day: `last_day` (YYYY-MM-DD) becomes its last day in force.
   // NotFound: no such contract; FailedPrecondition: ended already; InvalidArgument: `last_day` is
-  // not before the contract's own last day.
+  // not before the contract's own last day, or before the day before its first
+  // (CheckContractEnd).
   virtual Status EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
                              const std::string& by) = 0;
   virtual Result<int64_t> InsertReview(const ReviewRow& row) = 0;

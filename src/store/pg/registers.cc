@@ -179,10 +179,11 @@ Status PgTxn::EndContract(int64_t contract_id, const std::string& last_day, int6
                                                                s.Text(i, 2)};
                                        }));
   if (period.empty()) return Status::NotFound("no such contract");
-  if (!period[0].ended_on.empty()) return Status::FailedPrecondition("the contract was ended already");
-  if (!(last_day < period[0].to)) {
-    return Status::InvalidArgument("last_day must be before the contract's own last day");
-  }
+  ContractRow c;
+  c.valid_from = period[0].from;
+  c.valid_to = period[0].to;
+  c.ended_on = period[0].ended_on;
+  KAKUNIN_RETURN_IF_ERROR(CheckContractEnd(c, last_day));
   KAKUNIN_ASSIGN_OR_RETURN(changed,
                            db_->Run(kEndContract, Params().Int(contract_id).Text(last_day).Int(at).Text(by)));
   if (changed != 1) return Status::FailedPrecondition("the contract was ended already");

@@ -192,10 +192,11 @@ Status SqliteTxn::EndContract(int64_t contract_id, const std::string& last_day, 
                   db_, kGetContractPeriod, [&](Stmt& s) { s.Bind(1, contract_id); },
                   [](const Stmt& s) { return ContractPeriod{s.Text(0), s.Text(1), s.Text(2)}; }));
   if (period.empty()) return Status::NotFound("no such contract");
-  if (!period[0].ended_on.empty()) return Status::FailedPrecondition("the contract was ended already");
-  if (!(last_day < period[0].to)) {
-    return Status::InvalidArgument("last_day must be before the contract's own last day");
-  }
+  ContractRow c;
+  c.valid_from = period[0].from;
+  c.valid_to = period[0].to;
+  c.ended_on = period[0].ended_on;
+  KAKUNIN_RETURN_IF_ERROR(CheckContractEnd(c, last_day));
   KAKUNIN_PREPARE(s, db_, kEndContract);
   KAKUNIN_RETURN_IF_ERROR(s.Bind(1, contract_id).Bind(2, last_day).Bind(3, at).Bind(4, by).Exec());
   if (db_->Changes() != 1) return Status::FailedPrecondition("the contract was ended already");
