@@ -100,7 +100,7 @@ bool ClientMayRead(const Client& client, const Purpose* p, const std::string& pu
                  p->kind != PurposeKind::kDisclosure && p->AllowsRecipient(client.recipient);
   if (allowed && client.kind == ClientKind::kAgency) {
     allowed =
-        p->kind != PurposeKind::kNational &&
+        p->OpenToSystems() &&
         std::find(client.purposes.begin(), client.purposes.end(), purpose) != client.purposes.end();
   }
   // The national node reads nothing here: its purpose (住基法 第30条の7) is the prefecture's
@@ -234,6 +234,12 @@ Status Gateway::Register(const Client& c, const Actor& actor) const {
         // to a system (ClientMayRead refuses every read under one).
         if (p->kind == PurposeKind::kStatistics) {
           return Status::InvalidArgument("an agency cannot take a statistics purpose");
+        }
+        // An internal use is the prefecture's staff's unless its entry opens it to systems.
+        if (!p->OpenToSystems()) {
+          return Status::InvalidArgument(
+              "the purpose is the prefecture's staff's own (internal_use without systems = "
+              "true): operators read under it on the console");
         }
         row.purposes += (row.purposes.empty() ? "" : ",") + id;
       }

@@ -258,6 +258,55 @@ TEST_F(GatewayTest, AnAgencyCannotBeRegisteredForAStatisticsPurpose) {
   EXPECT_EQ(rows->size(), 2u);
 }
 
+// Review: the host registered a system for registry.maintenance (internal use, every item,
+// 個人番号 included) under "dept:registry" and read over mutual TLS past every control on the
+// prefecture's staff — nomination, training, the second factor, the idle lock, the operators'
+// quotas — with provision records that looked like the registry department's own. An internal
+// use is the staff's unless its catalogue entry says `systems = true` (the passport office's
+// system may take pref.passport); a register entry that got in anyway reads nothing, on either
+// path, and each refusal is recorded.
+TEST_F(GatewayTest, AnInternalUseIsTheStaffsUnlessItsEntryOpensItToSystems) {
+  Client c = board_;
+  c.spki_sha256 = std::string(64, 'd');
+  c.recipient = "dept:registry";
+  c.purposes = {"registry.maintenance"};
+  Status st = gateway_->Register(c, host_);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_EQ(Entries("client.register").size(), 2u);  // the two of SetUp only
+  c.recipient = "dept:passport";
+  c.purposes = {"pref.passport"};
+  ASSERT_TRUE(gateway_->Register(c, host_).ok());
+
+  store::ClientRow row;
+  row.spki_sha256 = std::string(64, 'e');
+  row.kind = "agency";
+  row.name = "古い登録";
+  row.recipient = "dept:registry";
+  row.purposes = "registry.maintenance";
+  row.registered_at = 1;
+  ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) { return txn.InsertClient(row); }).ok());
+  auto client = gateway_->Authenticate(row.spki_sha256, "t");
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const Caller caller = Caller::ForClient(*client, "t");
+  EXPECT_EQ(gateway_->Lookup(caller, codes_[0], "registry.maintenance").status().reason(),
+            "purpose_not_permitted");
+  EXPECT_EQ(gateway_->History(caller, codes_[0], "registry.maintenance").status().reason(),
+            "purpose_not_permitted");
+  EXPECT_EQ(gateway_->Batch(caller, {codes_[0]}, "registry.maintenance").status().reason(),
+            "purpose_not_permitted");
+  SearchRequest by_number;
+  by_number.number = numbers_[0];
+  EXPECT_EQ(gateway_->Search(caller, by_number, "registry.maintenance").status().reason(),
+            "purpose_not_permitted");
+  WriteQueue queue(store_.get(), 64);
+  registry_->UseWriteQueue(&queue);
+  EXPECT_FALSE(gateway_->LookupWithoutBlocking(row.spki_sha256, "t", codes_[0],
+                                               "registry.maintenance",
+                                               [](Result<ProvidedRecord>) {}));
+  registry_->UseWriteQueue(nullptr);
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+}
+
 TEST_F(GatewayTest, AClientRevokedAfterAuthenticationGetsNothing) {
   // The request authenticated the client a moment ago; then the register revoked it.
   auto client = gateway_->Authenticate(board_.spki_sha256, "t");

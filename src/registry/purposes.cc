@@ -81,6 +81,10 @@ bool Purpose::OpenToOperators() const {
          !Department().empty();
 }
 
+bool Purpose::OpenToSystems() const {
+  return kind == PurposeKind::kProvision || (kind == PurposeKind::kInternalUse && systems);
+}
+
 bool Purpose::OpenToDisclosureDesk() const {
   return kind == PurposeKind::kDisclosure && AllowsRecipient("resident");
 }
@@ -110,8 +114,8 @@ Result<PurposeCatalogue> PurposeCatalogue::Parse(std::string_view text) {
     ++index;
     const toml::table* t = node.as_table();
     if (t == nullptr) return Status::InvalidArgument("purposes: [[purpose]] must be tables");
-    static const std::set<std::string> kAllowed = {"id",   "title",      "legal_basis",
-                                                   "kind", "recipients", "fields"};
+    static const std::set<std::string> kAllowed = {"id",         "title",  "legal_basis", "kind",
+                                                   "recipients", "fields", "systems"};
     for (const auto& [k, v] : *t) {
       if (!kAllowed.count(std::string(k.str()))) {
         return Status::InvalidArgument("purpose " + std::to_string(index) + ": unknown key '" +
@@ -159,6 +163,19 @@ Result<PurposeCatalogue> PurposeCatalogue::Parse(std::string_view text) {
       }
     }
     p.fields = std::move(*fields);
+    if (t->contains("systems")) {
+      auto v = (*t)["systems"].value<bool>();
+      if (!v || !(*t)["systems"].is_boolean()) {
+        return Status::InvalidArgument("purpose " + p.id + ": 'systems' is true or false");
+      }
+      // Only an internal use is opened by it: a provision is its recipients' systems' already,
+      // and national, disclosure and statistics purposes are never a system's.
+      if (*v && p.kind != PurposeKind::kInternalUse) {
+        return Status::InvalidArgument("purpose " + p.id +
+                                       ": 'systems' is for internal_use purposes only");
+      }
+      p.systems = *v;
+    }
     c.purposes_.push_back(std::move(p));
   }
   return c;

@@ -22,6 +22,13 @@ struct Purpose {
   PurposeKind kind = PurposeKind::kInternalUse;
   std::vector<std::string> recipients;  // recipient ids entitled to it
   std::vector<std::string> fields;      // the items it may return
+  // `systems = true`: a registered system may take an internal_use purpose (a department's own
+  // system, e.g. the passport office's). Without it an internal_use purpose is the prefecture's
+  // staff's alone, read on the console by nominated, trained operators (found in review: the
+  // host registered a system for registry.maintenance and read every item, 個人番号 included,
+  // past every control on operators). A provision purpose is open to the systems of its
+  // recipients; the other kinds to none.
+  bool systems = false;
 
   bool AllowsField(std::string_view field) const;
   bool AllowsRecipient(std::string_view recipient) const;
@@ -39,6 +46,9 @@ struct Purpose {
   // may be nominated for it, and then serves residents' written requests at the disclosure desk
   // (registry/disclosure.h) — never reads it through the resident routes, which stay closed to it.
   bool OpenToDisclosureDesk() const;
+  // Whether a registered system (kind agency) may take it and read under it: a provision, or an
+  // internal use whose catalogue entry says `systems = true`.
+  bool OpenToSystems() const;
 };
 
 // Immutable after loading; thread-safe.

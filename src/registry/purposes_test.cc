@@ -34,6 +34,19 @@ TEST(PurposeCatalogueTest, OnlyThePrefecturesOwnPurposesAreOpenToOperators) {
     ASSERT_NE(c->Find(id), nullptr) << id;
     EXPECT_FALSE(c->Find(id)->OpenToOperators()) << id;
   }
+  // Systems: a provision is its recipients' systems'; an internal use only when its entry says
+  // so (the passport office's system), never registry.maintenance (review: every item to a
+  // system the host registered); the other kinds never.
+  for (const char* id : {"board.school_aid", "pref.passport", "pref.ordinance.example"}) {
+    EXPECT_TRUE(c->Find(id)->OpenToSystems()) << id;
+  }
+  for (const char* id :
+       {"registry.maintenance", "national.forwarding", "disclosure.self", "stats.population"}) {
+    EXPECT_FALSE(c->Find(id)->OpenToSystems()) << id;
+  }
+  auto national = PurposeCatalogue::Parse(SampleNationalPurposeCatalogue());
+  ASSERT_TRUE(national.ok()) << national.status().ToString();
+  EXPECT_TRUE(national->Find("nenkin.pension")->OpenToSystems());
   // An internal purpose without a department of the prefecture is not either.
   auto odd = PurposeCatalogue::Parse(
       "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"internal_use\"\n"
@@ -64,6 +77,11 @@ TEST(PurposeCatalogueTest, StrictAboutWhatCouldWidenAPurpose) {
       // which a strict JSON reader refuses) and the provision record listed the item twice.
       "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
       "recipients = [\"x\"]\nfields = [\"name\", \"sex\", \"name\"]\n",
+      // `systems` opens an internal use to a department's system, and nothing else.
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"provision\"\n"
+      "recipients = [\"x\"]\nfields = [\"name\"]\nsystems = true\n",
+      "[[purpose]]\nid = \"a\"\ntitle = \"t\"\nlegal_basis = \"b\"\nkind = \"internal_use\"\n"
+      "recipients = [\"dept:x\"]\nfields = [\"name\"]\nsystems = \"yes\"\n",
   };
   for (const char* text : bad) EXPECT_FALSE(PurposeCatalogue::Parse(text).ok()) << text;
   EXPECT_FALSE(PurposeCatalogue::Parse(ok + ok).ok());  // duplicate id
