@@ -220,8 +220,13 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   audit::LogSettings log_settings;
   log_settings.map_every_checkpoint = node->config.audit_map_every_checkpoint;
   node->log = std::make_unique<audit::AuditLog>(node->signer.get(), &node->clock, log_settings);
+  // Without a catalogue, the sample of the node's own kind: a national node never falls back
+  // to the prefecture's (found in review: it then offered registry.maintenance, every item, for
+  // the whole country).
   auto purposes = node->config.purposes_file.empty()
-                      ? registry::PurposeCatalogue::Parse(registry::SamplePurposeCatalogue())
+                      ? registry::PurposeCatalogue::Parse(
+                            node->config.prefecture == 0 ? registry::SampleNationalPurposeCatalogue()
+                                                         : registry::SamplePurposeCatalogue())
                       : registry::PurposeCatalogue::Load(node->config.purposes_file);
   if (!purposes.ok()) return purposes.status();
   node->purposes = std::make_unique<registry::PurposeCatalogue>(std::move(*purposes));

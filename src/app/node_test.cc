@@ -120,6 +120,28 @@ TEST_F(NodeTest, MapEveryCheckpointMakesEveryCheckpointSignTheMap) {
   EXPECT_EQ(verify.status, 0) << verify.out << verify.err;
 }
 
+// A national node whose configuration names no catalogue uses the national sample, never the
+// prefecture's (review: it then offered registry.maintenance, every item, open to operators, for
+// the whole country).
+TEST_F(NodeTest, ANationalNodeWithoutACatalogueUsesTheNationalSample) {
+  const std::string data = (dir_ / "national").string();
+  ASSERT_EQ(Kakunin({"init", "--data", data, "--role", "national"}).status, 0);
+  const fs::path toml = fs::path(data) / "kakunin.toml";
+  std::string config = Read(toml);
+  const size_t at = config.find("\npurposes =");
+  ASSERT_NE(at, std::string::npos) << config;
+  config.erase(at + 1, config.find('\n', at + 1) - at);
+  {
+    std::ofstream out(toml, std::ios::binary | std::ios::trunc);
+    out << config;
+  }
+  fs::remove(fs::path(data) / "purposes.toml");
+  Out listed = Kakunin({"purposes", "--data", data});
+  ASSERT_EQ(listed.status, 0) << listed.err;
+  EXPECT_NE(listed.out.find("nenkin.pension"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("registry.maintenance"), std::string::npos) << listed.out;
+}
+
 // Reads of resident data are use cases of the registry (the console and the API call them);
 // the host's command line has none. The registry over an opened node reads what was ingested.
 TEST_F(NodeTest, StatsCountAndTheRegistryReadsWhatWasIngested) {
