@@ -436,6 +436,20 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
       pv.support_measure = marked;
       out->push_back(std::move(pv));
     }
+    // The same for an amendment under any other reason (other_amendment, ex_officio_amendment…)
+    // that changed only items the purpose does not hold: it gives the recipient the items it
+    // had, and so only that something hidden changed, and when (found in review: a number
+    // changed under other_amendment). Left out when its items equal the next older version's.
+    // Newest first: the next older version is the next one.
+    std::vector<ProvidedVersion> kept;
+    for (size_t i = 0; i < out->size(); ++i) {
+      ProvidedVersion& pv = (*out)[i];
+      if (pv.kind == "amendment" && i + 1 < out->size() && pv.items == (*out)[i + 1].items) {
+        continue;
+      }
+      kept.push_back(std::move(pv));
+    }
+    *out = std::move(kept);
     rows.push_back(ProvisionOf(row->resident_code, req));
     targets.push_back(Target(row->resident_code, true));
   } else {

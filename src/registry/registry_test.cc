@@ -1340,6 +1340,18 @@ TEST_F(RegistryTest, AfterACodeChangeTheRecordGivesTheNewCode) {
   history = registry_->ProvideHistory(*reader, req, actor_);
   ASSERT_TRUE(history.ok() && history->has_value());
   EXPECT_EQ((*history)->size(), 2u) << "a number change under a purpose without the number";
+  // Nor under another reason (review: other_amendment changing only the number gave a version
+  // identical to the one before, dated).
+  auto quietly = Make(kKofu, 4, ChangeReason::kOtherAmendment, "1000000009", "10000000015");
+  ASSERT_TRUE(SendOne(quietly).ok());
+  reader = *store_->OpenReader();
+  history = registry_->ProvideHistory(*reader, req, actor_);
+  ASSERT_TRUE(history.ok() && history->has_value());
+  EXPECT_EQ((*history)->size(), 2u) << "an amendment of the number alone, under other_amendment";
+  req.items = {"resident_code", "individual_number", "name"};
+  history = registry_->ProvideHistory(*reader, req, actor_);
+  ASSERT_TRUE(history.ok() && history->has_value());
+  EXPECT_EQ((*history)->size(), 4u);  // a purpose with the number sees both changes
 }
 
 TEST_F(RegistryTest, ProvisionGivesOnlyTheItemsAndIsRecorded) {
