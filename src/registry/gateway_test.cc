@@ -795,6 +795,53 @@ TEST_F(GatewayTest, ARefusedReadNamesTheCodesItAskedFor) {
   EXPECT_EQ(VerifyProblem(), "");
 }
 
+// Review: 48,000 refused requests by one certificate in 20 seconds, each naming one resident,
+// made that resident's access statement larger than one can be, so the disclosure desk could
+// no longer print their notice, for the 7 years the entries are kept. A refusal names each
+// resident for the first kNamedRefusalsPerDay refusals of one actor a day; later ones are
+// recorded all the same, naming nobody and counting what they left out.
+TEST_F(GatewayTest, RepeatedRefusalsNameAResidentOnlyAFewTimesADay) {
+  const Caller board = Caller::ForClient(board_, "t");
+  const std::string first = AskedTarget(*cipher_, codes_[0]);
+  const std::string second = AskedTarget(*cipher_, codes_[1]);
+  const size_t before = Entries("resident.provide").size();
+  constexpr int kTries = Registry::kNamedRefusalsPerDay + 4;
+  for (int i = 0; i < kTries; ++i) {
+    EXPECT_EQ(gateway_->Lookup(board, codes_[0], "pref.passport").status().reason(),
+              "purpose_not_permitted");
+  }
+  // A batch naming both: the first resident is spent, the second is not.
+  EXPECT_EQ(
+      gateway_->Batch(board, {codes_[0], codes_[1]}, "pref.passport").status().reason(),
+      "purpose_not_permitted");
+  // Another actor's refusals are counted apart.
+  EXPECT_FALSE(registry_->Show(*reader_, codes_[0], host_, "no.such.purpose").ok());
+  auto entries = Entries("resident.provide");
+  ASSERT_EQ(entries.size(), before + kTries + 1);
+  int named = 0;
+  for (int i = 0; i < kTries; ++i) {
+    const audit::AuditEntry e = Decode(entries[before + i]);
+    EXPECT_EQ(e.outcome, "refused:purpose_not_permitted");  // every refusal is recorded
+    if (e.targets == std::vector<std::string>{first}) {
+      ++named;
+      EXPECT_EQ(e.conditions, "");
+    } else {
+      EXPECT_TRUE(e.targets.empty());
+      EXPECT_EQ(e.conditions, "targets_withheld=1");
+    }
+  }
+  EXPECT_EQ(named, Registry::kNamedRefusalsPerDay);
+  const audit::AuditEntry batch = Decode(entries.back());
+  EXPECT_EQ(batch.targets, std::vector<std::string>{second});
+  EXPECT_EQ(batch.conditions, "targets_withheld=1");
+  EXPECT_EQ(Decode(Entries("resident.show").back()).targets, std::vector<std::string>{first});
+  // The next day (JST) names them again.
+  clock_.Advance(int64_t{24} * 3600 * 1000000);
+  EXPECT_FALSE(gateway_->Lookup(board, codes_[0], "pref.passport").ok());
+  EXPECT_EQ(Decode(Entries("resident.provide").back()).targets, std::vector<std::string>{first});
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
 // The use cases open their own snapshots (the API holds none, DESIGN §3): a gateway without a
 // store refuses the reads instead of crashing, and none of them records anything.
 TEST_F(GatewayTest, ReadsWithoutAStoreAreRefusedNotServed) {

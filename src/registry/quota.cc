@@ -168,7 +168,8 @@ Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& pu
     // The codes asked for are named (not whether they exist), as for every refused read.
     audit::AuditEntry e = registry_->RefusalEntry(actor, action, purpose, why, asked);
     e.conditions = "quota=" + std::string(v.limit) + " limit=" + std::to_string(v.value) +
-                   " subject=" + std::string(QuotaSubjectName(subject));
+                   " subject=" + std::string(QuotaSubjectName(subject)) +
+                   (e.conditions.empty() ? "" : " " + e.conditions);  // targets_withheld
     recorded = registry_->Record(std::move(e));
   }
   if (hooks_.on_refusal) hooks_.on_refusal(subject);
