@@ -124,6 +124,17 @@ TEST(LocalGovHistoryTest, SuccessorsFollowLaterChangesToTheDateAsked) {
               ElementsAre("111007"));
 }
 
+// The source splits one 改正事由 for two towns (鳳至郡 → 鳳珠郡, 2005-03-01) into every pair;
+// each town went to its own new code (found in review: both named both).
+TEST(LocalGovHistoryTest, TwoTownsOfOneChangeEachNameTheirOwnSuccessor) {
+  EXPECT_THAT(LookupLocalGovCodeOn("174211", Table(), Date::FromYmd(2005, 3, 1)).successors,
+              ElementsAre("174611"));  // 穴水町
+  EXPECT_THAT(LookupLocalGovCodeOn("174220", Table(), Date::FromYmd(2005, 3, 1)).successors,
+              ElementsAre("174629"));  // 門前町
+  EXPECT_THAT(LookupLocalGovCodeOn("174220", Table(), Date::FromYmd(2026, 4, 1)).successors,
+              ElementsAre("172049"));  // then into 輪島市 (2006-02-01)
+}
+
 TEST(LocalGovHistoryTest, UnknownCodeWithValidCheckDigitIsStillUnknownValue) {
   // 19999x: no such municipality, now or ever in the history.
   std::string code = "19999";
