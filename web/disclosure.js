@@ -108,6 +108,7 @@
 
   function clearPersonal() {
     codeInput.value = '';
+    $('detail-code').textContent = '';
     correctionDetails.value = '';
     for (const box of correctionFields.querySelectorAll('input')) box.checked = false;
   }
@@ -357,6 +358,8 @@
   function renderDetail(d) {
     $('detail-number').textContent = String(d.disclosure_id);
     $('detail-purpose').textContent = d.purpose;
+    // The code the request names: the deciding clerk checks it against the written request.
+    $('detail-code').textContent = d.resident_code || '—';
     $('detail-requester').textContent = label(REQUESTER, d.requester);
     $('detail-document').textContent = label(DOCUMENT, d.identity_document);
     $('detail-channel').textContent = label(CHANNEL, d.channel);

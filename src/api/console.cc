@@ -489,7 +489,10 @@ class ConsoleService::Impl {
                     ",\"overdue\":" + (d.overdue ? "true" : "false") +
                     ",\"registered_by\":" + Str(d.registered_by) +
                     ",\"decided_by\":" + Str(d.decided_by) +
-                    ",\"documents\":" + std::to_string(d.documents) + ",\"corrections\":[";
+                    ",\"documents\":" + std::to_string(d.documents) +
+                    (d.resident_code.empty() ? std::string()
+                                             : ",\"resident_code\":" + Str(d.resident_code)) +
+                    ",\"corrections\":[";
     for (size_t i = 0; i < d.corrections.size(); ++i) {
       const registry::CorrectionSummary& c = d.corrections[i];
       o += (i ? "," : "") + std::string("{\"correction_id\":") + std::to_string(c.id) +

@@ -452,6 +452,10 @@ Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Acto
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   KAKUNIN_ASSIGN_OR_RETURN(row, ServedRequest(*reader, op, actor, id, kAction, kAction, false));
   KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, row, true));
+  // Found in review: the deciding clerk printed a notice seeing only "self / passport /
+  // counter", so one clerk could type anyone's code and have an honest colleague print it. The
+  // decider now sees the code the request names, to check it against the written request.
+  s.resident_code = row.resident_code;
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, row.purpose);
   // Named by MAC: the resident's statement shows who looked at their request and its
   // corrections, as it shows who registered and printed it.

@@ -77,6 +77,10 @@ struct DisclosureSummary {
   std::string decided_by;
   int64_t documents = 0;
   std::vector<CorrectionSummary> corrections;
+  // The 住民票コード the request names: only in one request's view (Get), for the clerk who
+  // decides to check it against the written request before printing (受付 / 決裁); never in the
+  // list.
+  std::string resident_code;
 };
 
 // A printed notice: the PDF, and what the printout register holds of it.

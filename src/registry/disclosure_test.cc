@@ -243,6 +243,13 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   EXPECT_EQ(got->decided_by, "clerk2");
   EXPECT_EQ(got->registered_by, "clerk");
   EXPECT_EQ(got->documents, 1);
+  // The deciding clerk sees the code the request names, to check it against the written
+  // request (review: they printed seeing only "self / passport / counter"); the list does not.
+  EXPECT_EQ(got->resident_code, code_);
+  auto listed = desk_->List(Load("clerk2"), As("clerk2"));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_FALSE(listed->empty());
+  EXPECT_EQ((*listed)[0].resident_code, "");
   auto printouts = desk_->Printouts(Load("sm"), As("sm"));
   ASSERT_TRUE(printouts.ok());
   ASSERT_EQ(printouts->size(), 1u);

@@ -807,6 +807,8 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   await deskStep(desk2, 'opening the details', () => row2.locator('button[data-action="detail"]').click(),
     () => page2.locator('#correction-form').waitFor({ state: 'visible' }));
   assert.equal(await page2.locator('#detail-number').textContent(), n);
+  // The deciding clerk checks the code against the written request (review finding).
+  assert.equal(await page2.locator('#detail-code').textContent(), residentCode);
   assert.equal(await page2.locator('#detail-status').getAttribute('data-status'), 'disclosed');
   assert.equal(await page2.locator('#corrections-empty').isVisible(), true);
   assert.equal(await page2.locator('#correction-fields input[type="checkbox"]').count(), 9);
