@@ -3,6 +3,7 @@
 // transaction that records the read, what the records and the log say, and search handles.
 
 #include "registry/gateway.h"
+#include "registry/refusal_naming.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -840,6 +841,36 @@ TEST_F(GatewayTest, RepeatedRefusalsNameAResidentOnlyAFewTimesADay) {
   EXPECT_FALSE(gateway_->Lookup(board, codes_[0], "pref.passport").ok());
   EXPECT_EQ(Decode(Entries("resident.provide").back()).targets, std::vector<std::string>{first});
   EXPECT_EQ(VerifyProblem(), "");
+}
+
+// The counts behind it (fix review): a flood of made-up codes by one actor used up a table
+// shared by every caller, and then no refusal by anyone named its resident until midnight. One
+// actor names at most kPerActor residents a day; another actor is not affected.
+TEST(RefusalNamingTest, AFloodUsesUpOnlyItsOwnActorsNaming) {
+  FixedClock clock = FixedClock::AtDate(Date::FromYmd(2026, 12, 1));
+  RefusalNaming naming(&clock);
+  auto named = [&](const std::string& actor, std::vector<std::string> targets) {
+    audit::AuditEntry e;
+    e.targets = std::move(targets);
+    naming.Apply(actor, &e);
+    return std::make_pair(e.targets.size(), e.conditions);
+  };
+  for (size_t i = 0; i < RefusalNaming::kPerActor; ++i) {
+    ASSERT_EQ(named("cert:flood", {"mac:" + std::to_string(i)}).first, 1u) << i;
+  }
+  EXPECT_EQ(named("cert:flood", {"mac:victim"}),
+            std::make_pair(size_t{0}, std::string("targets_withheld=1")));
+  EXPECT_EQ(named("cert:flood", {"mac:0"}).first, 1u);  // a resident it named: counted apart
+  // Another actor: its own three a day, whatever the flood did.
+  for (int i = 0; i < RefusalNaming::kPerResident; ++i) {
+    EXPECT_EQ(named("operator:other", {"mac:victim", "mac:1"}).first, 2u) << i;
+  }
+  EXPECT_EQ(named("operator:other", {"mac:victim", "mac:2"}),
+            std::make_pair(size_t{1}, std::string("targets_withheld=1")));
+  // The next JST day starts again.
+  clock.Advance(int64_t{24} * 3600 * 1000000);
+  EXPECT_EQ(named("cert:flood", {"mac:victim"}).first, 1u);
+  EXPECT_EQ(named("operator:other", {"mac:victim"}).first, 1u);
 }
 
 // The use cases open their own snapshots (the API holds none, DESIGN §3): a gateway without a

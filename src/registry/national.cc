@@ -351,11 +351,12 @@ audit::AuditEntry RefusalEntry(const crypto::FieldCipher& cipher, const Actor& a
 NationalDesk::NationalDesk(const NodeConfig& config, store::RegistryStore* store,
                            const crypto::FieldCipher* cipher, const Clock* clock,
                            const audit::AuditLog* log)
-    : config_(config), store_(store), cipher_(cipher), clock_(clock), log_(log) {}
+    : config_(config), store_(store), cipher_(cipher), clock_(clock), log_(log), naming_(clock) {}
 
 Status NationalDesk::Refuse(const Actor& actor, const ForwardBatch& batch,
                             const Status& why) const {
   audit::AuditEntry e = RefusalEntry(*cipher_, actor, batch, why.reason());
+  naming_.Apply(actor.id, &e);
   Status st = store_->Write(
       [&](store::RegistryTxn& txn) { return log_->Append(txn, std::move(e)).status(); });
   if (!st.ok()) return st;
@@ -404,6 +405,9 @@ Result<ReceiveResult> NationalDesk::Receive(const Client& client, const ForwardB
       out.gap = true;
       audit::AuditEntry e = RefusalEntry(*cipher_, actor, batch, "sequence_gap");
       e.conditions += " acknowledged=" + std::to_string(last);
+      // Each retry of a refused batch names its residents again (found in review: a link
+      // refused for days grew every resident's statement by one entry a retry).
+      naming_.Apply(actor.id, &e);
       return log_->Append(txn, std::move(e)).status();
     }
     const int64_t now = clock_->NowMicros();

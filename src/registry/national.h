@@ -92,6 +92,7 @@
 #include "registry/config.h"
 #include "registry/gateway.h"
 #include "registry/reader_pool.h"
+#include "registry/refusal_naming.h"
 #include "store/registry_store.h"
 #include "text/json.h"
 
@@ -237,6 +238,8 @@ class NationalDesk {
   const crypto::FieldCipher* cipher_;
   const Clock* clock_;
   const audit::AuditLog* log_;
+  // How often a refused batch names its residents (registry/refusal_naming.h).
+  RefusalNaming naming_;
   std::function<void(const audit::LiveAlert&)> alert_;
 };
 

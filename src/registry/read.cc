@@ -67,33 +67,7 @@ audit::AuditEntry Registry::RefusalEntry(const Actor& actor, const char* action,
     std::string t = AskedTarget(*cipher_, code);
     if (!t.empty() && named.insert(t).second) e.targets.push_back(std::move(t));
   }
-  if (!e.targets.empty()) {
-    // At most kNamedRefusalsPerDay a day per actor and resident (registry.h).
-    constexpr size_t kMaxTracked = size_t{1} << 20;  // beyond it, a new pair names nobody
-    const int64_t day = clock_->TodayJst().ToDays();
-    size_t withheld = 0;
-    std::vector<std::string> kept;
-    std::lock_guard<std::mutex> lock(named_refusals_mu_);
-    if (day != named_refusals_day_) {
-      named_refusals_.clear();
-      named_refusals_day_ = day;
-    }
-    for (std::string& t : e.targets) {
-      std::string key = actor.id + '\n' + t;
-      auto it = named_refusals_.find(key);
-      if (it == named_refusals_.end() && named_refusals_.size() < kMaxTracked) {
-        it = named_refusals_.emplace(std::move(key), 0).first;
-      }
-      if (it != named_refusals_.end() && it->second < kNamedRefusalsPerDay) {
-        ++it->second;
-        kept.push_back(std::move(t));
-      } else {
-        ++withheld;
-      }
-    }
-    e.targets = std::move(kept);
-    if (withheld > 0) e.conditions = "targets_withheld=" + std::to_string(withheld);
-  }
+  naming_.Apply(actor.id, &e);
   // The reason, never the rejected value (messages here name no personal data).
   e.outcome = "refused:" + (why.reason().empty() ? why.message() : std::string(why.reason()));
   return e;

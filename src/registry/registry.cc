@@ -33,7 +33,7 @@ std::string LoggedPurpose(const PurposeCatalogue* catalogue, std::string_view pu
 Registry::Registry(const NodeConfig& config, store::RegistryStore* store,
                    const crypto::FieldCipher* cipher, const Clock* clock,
                    const audit::AuditLog* log)
-    : config_(config), store_(store), cipher_(cipher), clock_(clock), log_(log) {}
+    : config_(config), store_(store), cipher_(cipher), clock_(clock), log_(log), naming_(clock) {}
 
 CheckOptions Registry::check_options() const {
   CheckOptions o;

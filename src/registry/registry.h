@@ -6,10 +6,8 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "audit/log.h"
@@ -18,6 +16,7 @@
 #include "domain/notification_reader.h"
 #include "registry/config.h"
 #include "registry/purposes.h"
+#include "registry/refusal_naming.h"
 #include "store/registry_store.h"
 
 namespace kakunin::registry {
@@ -327,16 +326,15 @@ class Registry {
   void UseGaiji(const class GaijiRegister* gaiji) { gaiji_ = gaiji; }
 
   // The entry of a refused read: the purpose as LoggedPurpose names it, the reason, and each
-  // resident code in `asked` (the codes the request named) as AskedTarget — for each resident,
-  // the first kNamedRefusalsPerDay refusals of one actor in a JST day. Later ones name nobody
-  // and say how many they left out (`targets_withheld=N`): the refusal itself is recorded all
-  // the same. Found in review: 48,000 refused requests by one certificate in 20 seconds, each
-  // naming one resident, made that resident's access statement too large to verify, so the
-  // disclosure desk could no longer print their notice (住基法第30条の32), for the 7 years the
-  // entries are kept.
-  static constexpr int kNamedRefusalsPerDay = 3;
+  // resident code in `asked` (the codes the request named) as AskedTarget, as often as
+  // RefusalNaming allows (registry/refusal_naming.h: three times a day per actor and resident,
+  // then `targets_withheld=N`); the refusal itself is always recorded.
+  static constexpr int kNamedRefusalsPerDay = RefusalNaming::kPerResident;
   audit::AuditEntry RefusalEntry(const Actor& actor, const char* action, const std::string& purpose,
                                  const Status& why, const std::vector<std::string>& asked) const;
+  // RefusalNaming for an entry that is not a refusal but may be repeated at will by one actor
+  // about one resident (a look at a disclosure request).
+  void LimitNaming(const Actor& actor, audit::AuditEntry* e) const { naming_.Apply(actor.id, e); }
 
  private:
   // Records a refused read (bad purpose, criteria, items) and returns `why`: refusals are
@@ -422,11 +420,8 @@ class Registry {
   class WriteQueue* queue_ = nullptr;
   const PurposeCatalogue* purposes_ = nullptr;
   const class GaijiRegister* gaiji_ = nullptr;
-  // RefusalEntry's count of refusals naming each (actor, resident) today, cleared each JST day
-  // (in this process: a restart starts it again, which only names a few more).
-  mutable std::mutex named_refusals_mu_;
-  mutable int64_t named_refusals_day_ = 0;
-  mutable std::unordered_map<std::string, int> named_refusals_;
+  // How often refusals (and looks at a disclosure request) name a resident: RefusalNaming.
+  RefusalNaming naming_;
 };
 
 // Blank every personal field `purpose` does not allow: what a person on the host sees of a record
