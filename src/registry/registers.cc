@@ -449,8 +449,8 @@ Status RegisterDesk::EndContract(const OperatorView& op, const Actor& actor, int
   return RecordChange(
       op, actor, kContractEnd, kContractWriters,
       [&](store::RegistryTxn& txn, audit::AuditEntry& e) -> Status {
-        Status st = txn.EndContract(contract_id, day->ToIso(), clock_->NowMicros(),
-                                    op.row.operator_id);
+        Status st = txn.EndContract(contract_id, day->ToIso(), clock_->TodayJst().ToIso(),
+                                    clock_->NowMicros(), op.row.operator_id);
         if (st.code() == StatusCode::kNotFound) {
           return Status::NotFound("no such contract").WithReason("not_found");
         }

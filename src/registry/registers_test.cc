@@ -646,6 +646,12 @@ TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) 
   // day before its first is a contract cancelled before it began; tried on a later contract.
   EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, "2026-03-30").reason(),
             "invalid_request");
+  // Once it began, not "cancelled before it began", nor any day before yesterday (review: a
+  // contract that ran for months was marked in force on no day).
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, "2026-03-31").reason(),
+            "invalid_request");
+  EXPECT_EQ(desk_->EndContract(chief, As("chief"), *renewed, "2026-11-01").reason(),
+            "invalid_request");
   auto future = desk_->RecordContract(chief, As("chief"), Contract("2027-04-01", "2028-03-31"));
   ASSERT_TRUE(future.ok());
   EXPECT_EQ(desk_->EndContract(chief, As("chief"), *future, "2027-03-30").reason(),
@@ -689,6 +695,7 @@ TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) 
   EXPECT_EQ(Outcomes("register.contract.worker_removal"), removal);
   std::vector<std::string> end(6, "refused:not_permitted");
   for (const char* o : {"refused:invalid_request", "refused:invalid_request", "refused:not_found",
+                        "refused:invalid_request", "refused:invalid_request",
                         "refused:invalid_request", "refused:invalid_request", "done", "done",
                         "refused:conflict"}) {
     end.push_back(o);
@@ -697,8 +704,8 @@ TEST_F(RegistersTest, AWorkerTakenOffTheRosterOrAContractEndedEarlyStopsAtOnce) 
   auto removed = LogEntries("register.contract.worker_removal");
   EXPECT_EQ(removed[6].conditions, "contract=" + std::to_string(*contract) + " operator=vendor");
   auto ends = LogEntries("register.contract.end");
-  EXPECT_EQ(ends[11].conditions, "contract=" + std::to_string(*future) + " last_day=2027-03-31");
-  EXPECT_EQ(ends[12].conditions, "contract=" + std::to_string(*renewed) + " last_day=" + today);
+  EXPECT_EQ(ends[13].conditions, "contract=" + std::to_string(*future) + " last_day=2027-03-31");
+  EXPECT_EQ(ends[14].conditions, "contract=" + std::to_string(*renewed) + " last_day=" + today);
 }
 
 // The log as reviewers read it names no resident, not even by keyed MAC: the same MAC in two

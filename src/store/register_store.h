@@ -66,18 +66,30 @@ struct ReviewRow {
 };
 
 // The store's rule for `EndContract`, the same on both stores: the new last day is before the
-// contract's own last day (else nothing ends), and not before the day before its first day. That
-// day is a contract cancelled before it began (in force on no day); an earlier one would make the
-// register say it ended before it started (found in review).
-inline Status CheckContractEnd(const ContractRow& period, const std::string& last_day) {
+// contract's own last day (else nothing ends), and
+// - before the contract began (`today` < its first day): not before the day before its first
+//   day, a contract cancelled before it began (in force on no day); an earlier one would make
+//   the register say it ended before it started (found in review);
+// - once it began: not before yesterday (`today` − 1: it stops at once). Found in review: a
+//   contract that ran for months could be ended as "cancelled before it began", and the register
+//   then said it was in force on no day although its workers had signed in under it.
+inline Status CheckContractEnd(const ContractRow& period, const std::string& last_day,
+                               const std::string& today) {
   if (!period.ended_on.empty()) return Status::FailedPrecondition("the contract was ended already");
   if (!(last_day < period.valid_to)) {
     return Status::InvalidArgument("last_day must be before the contract's own last day");
   }
   DateParse from = ParseIsoDate(period.valid_from);
-  if (from.date && last_day < Date::FromDays(from.date->ToDays() - 1).ToIso()) {
+  DateParse now = ParseIsoDate(today);
+  if (!from.date || !now.date) return Status::InvalidArgument("a date is malformed");
+  if (today < period.valid_from) {
+    if (last_day < Date::FromDays(from.date->ToDays() - 1).ToIso()) {
+      return Status::InvalidArgument(
+          "last_day must not be before the day before the contract's first day");
+    }
+  } else if (last_day < Date::FromDays(now.date->ToDays() - 1).ToIso()) {
     return Status::InvalidArgument(
-        "last_day must not be before the day before the contract's first day");
+        "last_day must not be before yesterday: a contract in force ends from now on");
   }
   return Status::Ok();
 }
@@ -110,9 +122,9 @@ class RegisterWriter {
   // Ends a contract before its last day: `last_day` (YYYY-MM-DD) becomes its last day in force.
   // NotFound: no such contract; FailedPrecondition: ended already; InvalidArgument: `last_day` is
   // not before the contract's own last day, or before the day before its first
-  // (CheckContractEnd).
-  virtual Status EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
-                             const std::string& by) = 0;
+  // (CheckContractEnd, with `today` the JST date the end is recorded on).
+  virtual Status EndContract(int64_t contract_id, const std::string& last_day,
+                             const std::string& today, int64_t at, const std::string& by) = 0;
   virtual Result<int64_t> InsertReview(const ReviewRow& row) = 0;
 
   // What the operator register's rules ask, read in the transaction that relies on them:

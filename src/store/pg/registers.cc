@@ -170,7 +170,8 @@ Status PgTxn::RemoveContractWorker(int64_t contract_id, const std::string& opera
   return Status::FailedPrecondition("the operator was taken off this contract's roster already");
 }
 
-Status PgTxn::EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
+Status PgTxn::EndContract(int64_t contract_id, const std::string& last_day,
+                              const std::string& today, int64_t at,
                           const std::string& by) {
   KAKUNIN_ASSIGN_OR_RETURN(
       period, QueryAll<ContractPeriod>(db_, kGetContractPeriod, Params().Int(contract_id),
@@ -183,7 +184,7 @@ Status PgTxn::EndContract(int64_t contract_id, const std::string& last_day, int6
   c.valid_from = period[0].from;
   c.valid_to = period[0].to;
   c.ended_on = period[0].ended_on;
-  KAKUNIN_RETURN_IF_ERROR(CheckContractEnd(c, last_day));
+  KAKUNIN_RETURN_IF_ERROR(CheckContractEnd(c, last_day, today));
   KAKUNIN_ASSIGN_OR_RETURN(changed,
                            db_->Run(kEndContract, Params().Int(contract_id).Text(last_day).Int(at).Text(by)));
   if (changed != 1) return Status::FailedPrecondition("the contract was ended already");

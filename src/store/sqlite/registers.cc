@@ -185,7 +185,8 @@ Status SqliteTxn::RemoveContractWorker(int64_t contract_id, const std::string& o
   return Status::FailedPrecondition("the operator was taken off this contract's roster already");
 }
 
-Status SqliteTxn::EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
+Status SqliteTxn::EndContract(int64_t contract_id, const std::string& last_day,
+                              const std::string& today, int64_t at,
                               const std::string& by) {
   KAKUNIN_ASSIGN_OR_RETURN(
       period, QueryAll<ContractPeriod>(
@@ -196,7 +197,7 @@ Status SqliteTxn::EndContract(int64_t contract_id, const std::string& last_day, 
   c.valid_from = period[0].from;
   c.valid_to = period[0].to;
   c.ended_on = period[0].ended_on;
-  KAKUNIN_RETURN_IF_ERROR(CheckContractEnd(c, last_day));
+  KAKUNIN_RETURN_IF_ERROR(CheckContractEnd(c, last_day, today));
   KAKUNIN_PREPARE(s, db_, kEndContract);
   KAKUNIN_RETURN_IF_ERROR(s.Bind(1, contract_id).Bind(2, last_day).Bind(3, at).Bind(4, by).Exec());
   if (db_->Changes() != 1) return Status::FailedPrecondition("the contract was ended already");

@@ -329,7 +329,8 @@ class PgTxn : public RegistryTxn {
   Status InsertContractWorker(const ContractWorkerRow& row) override;
   Status RemoveContractWorker(int64_t contract_id, const std::string& operator_id, int64_t at,
                               const std::string& by) override;
-  Status EndContract(int64_t contract_id, const std::string& last_day, int64_t at,
+  Status EndContract(int64_t contract_id, const std::string& last_day, const std::string& today,
+                     int64_t at,
                      const std::string& by) override;
   Result<int64_t> InsertReview(const ReviewRow& row) override;
   Result<bool> AttendedTraining(const std::string& operator_id, const std::string& kind,
