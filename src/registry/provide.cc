@@ -436,15 +436,16 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
       pv.support_measure = marked;
       out->push_back(std::move(pv));
     }
-    // The same for an amendment under any other reason (other_amendment, ex_officio_amendment…)
-    // that changed only items the purpose does not hold: it gives the recipient the items it
-    // had, and so only that something hidden changed, and when (found in review: a number
-    // changed under other_amendment). Left out when its items equal the next older version's.
-    // Newest first: the next older version is the next one.
+    // The same for any other version that changed only items the purpose does not hold: an
+    // amendment under another reason (found in review: a number changed under other_amendment),
+    // or a move's removal and entry under a purpose without the address or the municipality
+    // (fix review). It gives the recipient the items it had, and so only that something hidden
+    // changed, and when. Left out when its items equal the next older version's (newest first:
+    // the next one); the oldest is always given.
     std::vector<ProvidedVersion> kept;
     for (size_t i = 0; i < out->size(); ++i) {
       ProvidedVersion& pv = (*out)[i];
-      if (pv.kind == "amendment" && i + 1 < out->size() && pv.items == (*out)[i + 1].items) {
+      if (i + 1 < out->size() && pv.items == (*out)[i + 1].items) {
         continue;
       }
       kept.push_back(std::move(pv));

@@ -264,6 +264,27 @@ TEST_F(RegistryTest, ARemovalCannotChangeWhoThePersonIs) {
   ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kMovedOut, "1000000001", "10000000001")).ok());
   ASSERT_TRUE(SendOne(Make(kKai, 1, ChangeReason::kMovedIn, "1000000001", "10000000001")).ok());
   EXPECT_EQ(Show(code)->row.municipality_code, kKai);
+  // The history under a purpose without the address or the municipality leaves the move out:
+  // its removal and entry give the items the recipient had, and only when it moved (fix
+  // review); with the municipality, the removal (still 甲府市) goes and the entry stays.
+  auto reader = *store_->OpenReader();
+  ProvisionRequest req;
+  req.resident_codes = {code};
+  req.function = "history";
+  req.purpose = "school.aid";
+  req.provision_kind = "別表第六";
+  req.recipient = "山梨県教育委員会";
+  req.items = {"name", "sex"};
+  auto history = registry_->ProvideHistory(*reader, req, actor_);
+  ASSERT_TRUE(history.ok() && history->has_value()) << history.status().ToString();
+  ASSERT_EQ((*history)->size(), 1u);
+  EXPECT_EQ((**history)[0].reason, "birth");
+  req.items = {"name", "municipality_code"};
+  history = registry_->ProvideHistory(*reader, req, actor_);
+  ASSERT_TRUE(history.ok() && history->has_value());
+  ASSERT_EQ((*history)->size(), 2u);
+  EXPECT_EQ((**history)[0].reason, "moved_in");
+  EXPECT_EQ((**history)[1].reason, "birth");
 }
 
 // Review: a resident registered under a code abolished since (塩山市 192031, merged into 甲州市
