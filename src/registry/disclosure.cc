@@ -454,13 +454,18 @@ Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Acto
   KAKUNIN_ASSIGN_OR_RETURN(s, Summarise(*reader, row, true));
   // Found in review: the deciding clerk printed a notice seeing only "self / passport /
   // counter", so one clerk could type anyone's code and have an honest colleague print it. The
-  // decider now sees the code the request names, to check it against the written request.
-  s.resident_code = row.resident_code;
+  // decider now sees the code the request names, to check it against the written request —
+  // while it awaits the decision only (fix review: any clerk could collect every requester's
+  // code by walking the numbers).
+  if (row.status == "received") s.resident_code = row.resident_code;
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, row.purpose);
   // Named by MAC: the resident's statement shows who looked at their request and its
   // corrections, as it shows who registered and printed it.
   e.targets.push_back(AskedTarget(*cipher_, row.resident_code));
   e.conditions = "disclosure=" + std::to_string(id);
+  // A look can be repeated at will: named a few times a day per clerk (RefusalNaming; found in
+  // review: one clerk could grow the person's statement past what can be printed).
+  registry_->LimitNaming(actor, &e);
   e.result_count = 1;
   e.outcome = "done";
   KAKUNIN_RETURN_IF_ERROR(RecordServed(op, actor, kAction, row.purpose, std::move(e)));

@@ -215,6 +215,11 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   EXPECT_EQ(made->due_on, "2026-12-03");  // 14 days
   EXPECT_FALSE(made->overdue);
 
+  // The deciding clerk sees the code the request names, to check it against the written
+  // request (review: they printed seeing only "self / passport / counter").
+  auto pending = desk_->Get(Load("clerk2"), As("clerk2"), made->id);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->resident_code, code_);
   auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
   ASSERT_TRUE(notice.ok()) << notice.status().ToString();
   EXPECT_EQ(notice->kind, "disclosure_notice");
@@ -243,9 +248,9 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   EXPECT_EQ(got->decided_by, "clerk2");
   EXPECT_EQ(got->registered_by, "clerk");
   EXPECT_EQ(got->documents, 1);
-  // The deciding clerk sees the code the request names, to check it against the written
-  // request (review: they printed seeing only "self / passport / counter"); the list does not.
-  EXPECT_EQ(got->resident_code, code_);
+  // The deciding clerk saw the code the request names (above), to check it against the
+  // written request; once decided, nobody does, and the list never.
+  EXPECT_EQ(got->resident_code, "");
   auto listed = desk_->List(Load("clerk2"), As("clerk2"));
   ASSERT_TRUE(listed.ok());
   ASSERT_FALSE(listed->empty());

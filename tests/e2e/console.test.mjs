@@ -756,6 +756,8 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   assert.equal(listed.body.due_on, due);
   assert.deepEqual([listed.body.requester, listed.body.identity_document, listed.body.channel],
     ['legal_representative', 'passport', 'post']);
+  // The deciding clerk checks the code against the written request (review finding).
+  assert.equal(listed.body.resident_code, residentCode);
   assert.ok(!(await page.locator('#app').textContent()).includes(residentCode), 'a resident code on the page');
   if (shots) {
     await ensureActive(desk1);
@@ -807,8 +809,8 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   await deskStep(desk2, 'opening the details', () => row2.locator('button[data-action="detail"]').click(),
     () => page2.locator('#correction-form').waitFor({ state: 'visible' }));
   assert.equal(await page2.locator('#detail-number').textContent(), n);
-  // The deciding clerk checks the code against the written request (review finding).
-  assert.equal(await page2.locator('#detail-code').textContent(), residentCode);
+  // The code is shown only while the request awaits its decision (checked below, before it).
+  assert.equal(await page2.locator('#detail-code').textContent(), '—');
   assert.equal(await page2.locator('#detail-status').getAttribute('data-status'), 'disclosed');
   assert.equal(await page2.locator('#corrections-empty').isVisible(), true);
   assert.equal(await page2.locator('#correction-fields input[type="checkbox"]').count(), 9);

@@ -86,7 +86,8 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       // prints it for them); the statement names residents by keyed MAC only.
       {{"POST", "/v1/disclosures"}, Gives::kNothingPersonal},
       {{"GET", "/v1/disclosures"}, Gives::kNothingPersonal},
-      {{"GET", "/v1/disclosures/{n}"}, Gives::kNothingPersonal},
+      // The code the request names, while it awaits its decision (for the deciding clerk).
+      {{"GET", "/v1/disclosures/{n}"}, Gives::kResidentData},
       {{"POST", "/v1/disclosures/{n}/notice"}, Gives::kResidentData},
       {{"GET", "/v1/disclosures/{n}/statement"}, Gives::kNothingPersonal},
       {{"POST", "/v1/disclosures/{n}/corrections"}, Gives::kNothingPersonal},
@@ -130,9 +131,11 @@ struct Subject {
 };
 
 // Resident data on a route without a purpose of its own: the notice (its request names the
-// disclosure purpose) and a municipality's correction requests.
+// disclosure purpose), a request awaiting its decision (the code it names) and a
+// municipality's correction requests.
 bool ResidentDataWithoutPurpose(const std::string& route) {
-  return route == "/v1/disclosures/{n}/notice" || route == "/v1/corrections";
+  return route == "/v1/disclosures/{n}/notice" || route == "/v1/disclosures/{n}" ||
+         route == "/v1/corrections";
 }
 
 // The text of a PDF (pdftotext), for searching a notice like any other answer.
@@ -483,7 +486,7 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
                     .ok());
   }
   subjects.push_back({"console, disclosure desk", true, card("op-disc"), "op-disc", true, false,
-                      {}, {"/v1/disclosures/{n}/notice"}});
+                      {}, {"/v1/disclosures/{n}/notice", "/v1/disclosures/{n}"}});
   add("op-pw", "operator");
   ASSERT_TRUE(Desk().Nominate(Load("secman"), "op-pw", "registry.maintenance", today, today).ok());
   subjects.push_back({"console, nominated operator, password only", true, card("op-pw"), "op-pw",
@@ -542,7 +545,8 @@ TEST_F(SideDoorTest, NoResidentFieldLeavesExceptToALawfulCallerForItsPurpose) {
               // A notice carries the disclosure purpose's fields; a correction request the
               // resident's code alone (and what they wrote).
               const bool allowed =
-                  route == "/v1/corrections" ? field == "resident_code"
+                  route == "/v1/corrections" || route == "/v1/disclosures/{n}"
+                      ? field == "resident_code"
                   : route == "/v1/disclosures/{n}/notice"
                       ? w->node->purposes->Find("disclosure.self")->AllowsField(field)
                       : purpose.AllowsField(field);
