@@ -140,6 +140,17 @@ TEST_F(NodeTest, ANationalNodeWithoutACatalogueUsesTheNationalSample) {
   ASSERT_EQ(listed.status, 0) << listed.err;
   EXPECT_NE(listed.out.find("nenkin.pension"), std::string::npos) << listed.out;
   EXPECT_EQ(listed.out.find("registry.maintenance"), std::string::npos) << listed.out;
+  // The listing says which purposes a registered system may take (systems = true).
+  Out json = Kakunin({"purposes", "--data", data_, "--json"});
+  ASSERT_EQ(json.status, 0) << json.err;
+  auto line_of = [&](const std::string& id) {
+    const size_t at = json.out.find("{\"id\":\"" + id + "\"");
+    return at == std::string::npos ? std::string() : json.out.substr(at, json.out.find('\n', at) - at);
+  };
+  EXPECT_NE(line_of("registry.maintenance").find("\"open_to_systems\":false"), std::string::npos)
+      << json.out;
+  EXPECT_NE(line_of("pref.passport").find("\"open_to_systems\":true"), std::string::npos);
+  EXPECT_NE(line_of("board.school_aid").find("\"open_to_systems\":true"), std::string::npos);
 }
 
 // Reads of resident data are use cases of the registry (the console and the API call them);

@@ -436,7 +436,8 @@ int RunPurposesCommand(const std::vector<std::string>& argv, Io& io) {
         o += "]";
       }
       o += std::string(",\"open_to_operators\":") + (p.OpenToOperators() ? "true" : "false") +
-           ",\"disclosure_desk\":" + (p.OpenToDisclosureDesk() ? "true" : "false") + "}\n";
+           ",\"disclosure_desk\":" + (p.OpenToDisclosureDesk() ? "true" : "false") +
+           ",\"open_to_systems\":" + (p.OpenToSystems() ? "true" : "false") + "}\n";
       io.out << o;
     } else {
       io.out << p.id << "  " << p.title << "\n"
@@ -448,6 +449,10 @@ int RunPurposesCommand(const std::vector<std::string>& argv, Io& io) {
              << (p.OpenToOperators()        ? "指定できる / may be nominated"
                  : p.OpenToDisclosureDesk() ? "開示窓口に限り指定できる / the disclosure desk only"
                                             : "不可 / never")
+             << "\n"
+             << "    システム / systems: "
+             << (p.OpenToSystems() ? "提供先のシステムに限り可 / its recipients' registered systems"
+                                   : "不可 / never")
              << "\n";
     }
   }
