@@ -298,7 +298,9 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     }
     // Search keys made with an older fold table are recomputed once (and that is recorded).
     KAKUNIN_ASSIGN_OR_RETURN(rekeyed, node->registry->RefreshSearchKeys(node->actor));
-    if (rekeyed || restored) KAKUNIN_RETURN_IF_ERROR(SealLog(*node));
+    // A changed purpose catalogue is recorded (who may read what changed with it).
+    KAKUNIN_ASSIGN_OR_RETURN(catalogue, node->registry->RecordCatalogue(node->actor));
+    if (rekeyed || restored || catalogue) KAKUNIN_RETURN_IF_ERROR(SealLog(*node));
   }
   return node;
 }
@@ -378,6 +380,11 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   // (registry::Registry::CheckPurgeClock).
   KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta(registry::Registry::kCreatedOnKey,
                                             SystemClock().TodayJst().ToIso()));
+  // The catalogue it starts with: a later change of it is recorded (Registry::RecordCatalogue).
+  if (auto catalogue = registry::PurposeCatalogue::Load(parsed->purposes_file); catalogue.ok()) {
+    KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta(registry::Registry::kPurposesDigestKey,
+                                              registry::CatalogueDigest(*catalogue)));
+  }
   // The configuration last: its presence marks a complete node.
   std::string tmp = config_path + ".tmp";
   {

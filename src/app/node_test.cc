@@ -153,6 +153,41 @@ TEST_F(NodeTest, ANationalNodeWithoutACatalogueUsesTheNationalSample) {
   EXPECT_NE(line_of("board.school_aid").find("\"open_to_systems\":true"), std::string::npos);
 }
 
+// The catalogue decides who reads what; a change of it is recorded when the node is next opened
+// (review: a host could add `systems = true` to registry.maintenance and restart, leaving no
+// trace). A comment changes nothing.
+TEST_F(NodeTest, AChangeOfThePurposeCatalogueIsRecorded) {
+  auto recorded = [&] {
+    Out found = Kakunin({"audit", "search", "--data", data_, "--action", "config.purposes"});
+    EXPECT_EQ(found.status, 0) << found.err;
+    return found.out;
+  };
+  EXPECT_EQ(recorded(), "");  // init remembered the catalogue it began with
+  const fs::path toml = fs::path(data_) / "purposes.toml";
+  std::string catalogue = Read(toml);
+  {
+    std::ofstream out(toml, std::ios::binary | std::ios::app);
+    out << "\n# a comment\n";
+  }
+  EXPECT_EQ(recorded(), "");
+  const std::string id = "id = \"registry.maintenance\"";
+  const size_t at = catalogue.find(id);
+  ASSERT_NE(at, std::string::npos);
+  const size_t fields = catalogue.find("\n[[purpose]]", at);
+  ASSERT_NE(fields, std::string::npos);
+  catalogue.insert(fields, "\nsystems = true");
+  {
+    std::ofstream out(toml, std::ios::binary | std::ios::trunc);
+    out << catalogue;
+  }
+  const std::string once = recorded();
+  EXPECT_NE(once.find("\"action\":\"config.purposes\""), std::string::npos) << once;
+  EXPECT_NE(once.find("previous="), std::string::npos) << once;
+  EXPECT_EQ(once.find("previous=none"), std::string::npos) << once;
+  EXPECT_EQ(recorded(), once);  // recorded once, not at every open
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+}
+
 // Reads of resident data are use cases of the registry (the console and the API call them);
 // the host's command line has none. The registry over an opened node reads what was ingested.
 TEST_F(NodeTest, StatsCountAndTheRegistryReadsWhatWasIngested) {

@@ -7,6 +7,8 @@
 
 #include <toml++/toml.h>
 
+#include "core/bytes.h"
+#include "crypto/sha256.h"
 #include "registry/registry.h"
 
 namespace kakunin {
@@ -194,6 +196,28 @@ const Purpose* PurposeCatalogue::Find(std::string_view id) const {
     if (p.id == id) return &p;
   }
   return nullptr;
+}
+
+std::string CatalogueDigest(const PurposeCatalogue& catalogue) {
+  // Length-prefixed fields: no two catalogues give the same text.
+  std::string text;
+  auto put = [&text](std::string_view v) {
+    text += std::to_string(v.size());
+    text += ':';
+    text += v;
+  };
+  for (const Purpose& p : catalogue.purposes()) {
+    put(p.id);
+    put(p.title);
+    put(p.legal_basis);
+    put(PurposeKindName(p.kind));
+    put(std::to_string(p.recipients.size()));
+    for (const auto& r : p.recipients) put(r);
+    put(std::to_string(p.fields.size()));
+    for (const auto& f : p.fields) put(f);
+    put(p.systems ? "systems" : "");
+  }
+  return HexEncode(crypto::Sha256(text));
 }
 
 }  // namespace kakunin::registry

@@ -67,6 +67,11 @@ class PurposeCatalogue {
 
 std::string_view PurposeKindName(PurposeKind kind);
 
+// SHA-256 (hex) of what the catalogue says — every purpose's id, title, legal basis, kind,
+// recipients, fields and `systems`, in order — not of its file's bytes: a comment or a blank
+// line changes nothing. Registry::RecordCatalogue logs a change of it.
+std::string CatalogueDigest(const PurposeCatalogue& catalogue);
+
 // The sample catalogue for 山梨県 (data/purposes/yamanashi.toml), compiled in: `kakunin init`
 // copies it into a new node, and a node whose configuration names no catalogue uses it.
 std::string_view SamplePurposeCatalogue();

@@ -103,6 +103,30 @@ Result<bool> Registry::RefreshSearchKeys(const Actor& actor) const {
   return rekeyed;
 }
 
+Result<bool> Registry::RecordCatalogue(const Actor& actor) const {
+  if (purposes_ == nullptr) return false;
+  const std::string digest = CatalogueDigest(*purposes_);
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(current, reader->GetMeta(kPurposesDigestKey));
+    if (current && *current == digest) return false;  // the common case: no write
+  }
+  bool recorded = false;
+  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
+    KAKUNIN_ASSIGN_OR_RETURN(current, txn.GetMeta(kPurposesDigestKey));
+    if (current && *current == digest) return Status::Ok();  // another process did it
+    recorded = true;
+    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurposesDigestKey, digest));
+    audit::AuditEntry e = ReadEntry(actor, "config.purposes", "");
+    e.conditions = "sha256=" + digest + " previous=" + (current ? *current : "none") +
+                   " purposes=" + std::to_string(purposes_->purposes().size());
+    e.outcome = "done";
+    return log_->Append(txn, std::move(e)).status();
+  });
+  if (!st.ok()) return st;
+  return recorded;
+}
+
 Result<SearchOutcome> Registry::Search(
     store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
     const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {

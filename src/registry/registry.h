@@ -309,6 +309,15 @@ class Registry {
   // Returns whether it rekeyed.
   Result<bool> RefreshSearchKeys(const Actor& actor) const;
 
+  // The purpose catalogue in force (CatalogueDigest) against the one the node last recorded
+  // (meta kPurposesDigestKey, set by `kakunin init`): when they differ, records
+  // "config.purposes" (`sha256=… previous=… purposes=N`) and remembers the new one, in one
+  // transaction. Found in review: the catalogue decides who reads what (a `systems = true`
+  // opens an internal use to registered systems), and a change of it left no trace. Called
+  // when a node is opened; returns whether it recorded a change.
+  static constexpr char kPurposesDigestKey[] = "purposes_sha256";
+  Result<bool> RecordCatalogue(const Actor& actor) const;
+
   // Routes the log entries of reads through a group-committing queue (a server with many
   // concurrent readers): concurrent reads then share one durable commit. Not owned.
   void UseWriteQueue(class WriteQueue* queue) { queue_ = queue; }
