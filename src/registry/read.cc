@@ -79,52 +79,54 @@ Status Registry::Refuse(const Actor& actor, const char* action, const std::strin
   return why;
 }
 
-Result<bool> Registry::RefreshSearchKeys(const Actor& actor) const {
-  const std::string version = text::SearchKeyVersion();
+Result<bool> Registry::SetMetaRecorded(
+    const char* key, const std::string& value,
+    const std::function<Status(store::RegistryTxn&, const std::optional<std::string>&)>& record)
+    const {
   {
     KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-    KAKUNIN_ASSIGN_OR_RETURN(current, reader->GetMeta(kSearchKeyVersionKey));
-    if (current && *current == version) return false;  // the common case: no write
+    KAKUNIN_ASSIGN_OR_RETURN(current, reader->GetMeta(key));
+    if (current && *current == value) return false;  // the common case: no write
   }
-  bool rekeyed = false;
+  bool wrote = false;
   Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN_OR_RETURN(current, txn.GetMeta(kSearchKeyVersionKey));
-    if (current && *current == version) return Status::Ok();  // another process did it
-    rekeyed = true;
-    KAKUNIN_ASSIGN_OR_RETURN(
-        n, txn.RekeyResidents([](std::string_view s) { return text::SearchKey(s); }));
-    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kSearchKeyVersionKey, version));
-    audit::AuditEntry e = ReadEntry(actor, "registry.rekey", "");
-    e.conditions = "search_key_version=" + version + " residents=" + std::to_string(n);
-    e.outcome = "done";
-    return log_->Append(txn, std::move(e)).status();
+    KAKUNIN_ASSIGN_OR_RETURN(current, txn.GetMeta(key));
+    if (current && *current == value) return Status::Ok();  // another process did it
+    wrote = true;
+    KAKUNIN_RETURN_IF_ERROR(record(txn, current));
+    return txn.SetMeta(key, value);
   });
   if (!st.ok()) return st;
-  return rekeyed;
+  return wrote;
+}
+
+Result<bool> Registry::RefreshSearchKeys(const Actor& actor) const {
+  const std::string version = text::SearchKeyVersion();
+  return SetMetaRecorded(kSearchKeyVersionKey, version,
+                         [&](store::RegistryTxn& txn, const std::optional<std::string>&) -> Status {
+                           KAKUNIN_ASSIGN_OR_RETURN(n, txn.RekeyResidents([](std::string_view s) {
+                             return text::SearchKey(s);
+                           }));
+                           audit::AuditEntry e = ReadEntry(actor, "registry.rekey", "");
+                           e.conditions = "search_key_version=" + version +
+                                          " residents=" + std::to_string(n);
+                           e.outcome = "done";
+                           return log_->Append(txn, std::move(e)).status();
+                         });
 }
 
 Result<bool> Registry::RecordCatalogue(const Actor& actor) const {
   if (purposes_ == nullptr) return false;
   const std::string digest = CatalogueDigest(*purposes_);
-  {
-    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
-    KAKUNIN_ASSIGN_OR_RETURN(current, reader->GetMeta(kPurposesDigestKey));
-    if (current && *current == digest) return false;  // the common case: no write
-  }
-  bool recorded = false;
-  Status st = store_->Write([&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN_OR_RETURN(current, txn.GetMeta(kPurposesDigestKey));
-    if (current && *current == digest) return Status::Ok();  // another process did it
-    recorded = true;
-    KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kPurposesDigestKey, digest));
-    audit::AuditEntry e = ReadEntry(actor, "config.purposes", "");
-    e.conditions = "sha256=" + digest + " previous=" + (current ? *current : "none") +
-                   " purposes=" + std::to_string(purposes_->purposes().size());
-    e.outcome = "done";
-    return log_->Append(txn, std::move(e)).status();
-  });
-  if (!st.ok()) return st;
-  return recorded;
+  return SetMetaRecorded(
+      kPurposesDigestKey, digest,
+      [&](store::RegistryTxn& txn, const std::optional<std::string>& previous) -> Status {
+        audit::AuditEntry e = ReadEntry(actor, "config.purposes", "");
+        e.conditions = "sha256=" + digest + " previous=" + (previous ? *previous : "none") +
+                       " purposes=" + std::to_string(purposes_->purposes().size());
+        e.outcome = "done";
+        return log_->Append(txn, std::move(e)).status();
+      });
 }
 
 Result<SearchOutcome> Registry::Search(

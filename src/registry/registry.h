@@ -351,6 +351,13 @@ class Registry {
   // `asked`: the resident codes the refused request named (AskedTarget).
   Status Refuse(const Actor& actor, const char* action, const std::string& purpose,
                 const Status& why, const std::vector<std::string>& asked = {}) const;
+  // Sets meta `key` to `value`, with what `record` writes (given the value before), in one
+  // transaction, unless it holds `value` already (read first without a write, then again in the
+  // transaction, for another process). Returns whether it wrote.
+  Result<bool> SetMetaRecorded(
+      const char* key, const std::string& value,
+      const std::function<Status(store::RegistryTxn&, const std::optional<std::string>&)>& record)
+      const;
   Result<SearchOutcome> SearchImpl(store::RegistryReader& reader, const SearchRequest& request,
                                    const Actor& actor, const std::string& purpose,
                                    const std::function<Status(store::RegistryTxn&)>& recheck) const;
