@@ -30,6 +30,11 @@
   const correctionSubmit = $('correction-submit');
   const correctionProblem = $('correction-problem');
   const correctionDone = $('correction-done');
+  const closeForm = $('close-form');
+  const closeOutcome = $('close-outcome');
+  const closeReason = $('close-reason');
+  const closeProblem = $('close-problem');
+  const closeDone = $('close-done');
   const printouts = $('printouts');
   const printoutsProblem = $('printouts-problem');
 
@@ -37,7 +42,17 @@
     received: ['受付済', 'received'],
     disclosed: ['開示', 'disclosed'],
     no_record: ['不存在', 'no record'],
+    withdrawn: ['取下げ', 'withdrawn'],
+    rejected: ['却下', 'rejected'],
+    entered_in_error: ['登録誤り', 'entered in error'],
   };
+  const CLOSE_REASON = {
+    identity_not_confirmed: ['本人確認ができない', 'identity not confirmed'],
+    not_entitled: ['請求資格がない', 'not entitled'],
+    incomplete: ['不備が補正されない', 'left incomplete'],
+  };
+  // A request closed without a notice takes none.
+  const CLOSED = new Set(['withdrawn', 'rejected', 'entered_in_error']);
   const REQUESTER = { self: ['本人', 'the person'], legal_representative: ['法定代理人', 'legal representative'] };
   const DOCUMENT = {
     individual_number_card: ['個人番号カード', 'My Number card'],
@@ -75,6 +90,10 @@
   const WORDS = {
     not_nominated: ['この利用事由の指名がありません', 'You are not nominated for this purpose'],
     not_found: ['該当する開示請求はありません', 'No such request'],
+    conflict: ['この請求の現在の状態ではこの操作はできません', 'Not possible in the request\'s current state'],
+    // At the desk, the one refusal an operator with the role gets: the two-person rule (the
+    // detail says so, Japanese first).
+    not_permitted: ['この請求についてはこの操作を行えません', 'You may not do this for this request'],
   };
   const showProblem = (el, r, fallback) => K.showProblem(el, r, WORDS, fallback);
 
@@ -190,9 +209,9 @@
         actions.append(b);
         return b;
       };
-      button('notice', '通知書を印刷', 'Print notice');
+      if (!CLOSED.has(d.status)) button('notice', '通知書を印刷', 'Print notice');
       // The statement is the one the latest notice printed the digest of: none before a notice.
-      if (d.status !== 'received' || d.documents > 0) button('statement', '証明書', 'Statement');
+      if (d.documents > 0) button('statement', '証明書', 'Statement');
       button('detail', '詳細', 'Details');
       tr.append(actions);
       listBody.append(tr);
@@ -365,7 +384,8 @@
     $('detail-channel').textContent = label(CHANNEL, d.channel);
     $('detail-received').textContent = d.received_on;
     $('detail-due').textContent = d.due_on + (d.overdue ? '（期限超過 / overdue）' : '');
-    $('detail-status').textContent = label(STATUS, d.status);
+    $('detail-status').textContent = label(STATUS, d.status) +
+      (d.close_reason ? '（' + label(CLOSE_REASON, d.close_reason) + '）' : '');
     $('detail-status').dataset.status = d.status;
     $('detail-registered-by').textContent = d.registered_by || '—';
     $('detail-decided-by').textContent = d.decided_by || '—';
@@ -387,6 +407,8 @@
     $('corrections-empty').hidden = corrections.length !== 0;
     // A correction request follows a disclosure: only a request whose notice disclosed a record.
     correctionForm.hidden = d.status !== 'disclosed';
+    // Closing: only a request that awaits its decision.
+    closeForm.hidden = d.status !== 'received';
   }
 
   async function showDetail(n, keepMessages) {
@@ -394,6 +416,11 @@
     if (number !== shown || !keepMessages) {
       K.say(correctionProblem, '');
       K.say(correctionDone, '');
+      K.say(closeProblem, '');
+      K.say(closeDone, '');
+      closeOutcome.value = '';
+      closeReason.value = '';
+      $('close-reason-field').hidden = true;
     }
     if (number !== shown) clearPersonal();
     const r = await K.api('GET', '/v1/disclosures/' + encodeURIComponent(n));
@@ -438,6 +465,44 @@
     clearPersonal();
     K.say(correctionDone, K.bi('訂正等の申出 第' + r.body.correction_id + '号を受け付け、市町村へ送付します',
       'Correction request No. ' + r.body.correction_id + ' registered; it goes to the municipality'));
+    await showDetail(n, true);
+  });
+
+  // --- closing a request without a notice ---
+
+  closeOutcome.addEventListener('change', () => {
+    $('close-reason-field').hidden = closeOutcome.value !== 'rejected';
+    if (closeOutcome.value !== 'rejected') closeReason.value = '';
+  });
+
+  closeForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    K.say(closeProblem, '');
+    K.say(closeDone, '');
+    if (!closeOutcome.value) {
+      K.say(closeProblem, K.bi('終了の区分を選んでください', 'Choose how the request ends'));
+      closeOutcome.focus();
+      return;
+    }
+    if (closeOutcome.value === 'rejected' && !closeReason.value) {
+      K.say(closeProblem, K.bi('却下の理由を選んでください', 'Choose why it is rejected'));
+      closeReason.focus();
+      return;
+    }
+    const body = { outcome: closeOutcome.value };
+    if (closeOutcome.value === 'rejected') body.reason = closeReason.value;
+    const n = shown;
+    $('close-submit').disabled = true;
+    const r = await K.api('POST', '/v1/disclosures/' + n + '/close', body);
+    $('close-submit').disabled = false;
+    if (shell.isLocked(r)) return;
+    if (!r.ok || !r.body) {
+      showProblem(closeProblem, r, ['請求を終了できませんでした', 'The request could not be closed']);
+      return;
+    }
+    K.say(closeDone, K.bi('開示第' + n + '号を「' + (STATUS[r.body.status] || [r.body.status])[0] + '」として終了しました',
+      'Request No. ' + n + ' was closed'));
+    await loadList();
     await showDetail(n, true);
   });
 

@@ -100,6 +100,7 @@ const std::vector<ConsoleRule> kRules = {
     {"GET", "/v1/disclosures", false, false, {"operator"}, true},
     {"GET", "/v1/disclosures/{n}", false, false, {"operator"}, true},
     {"POST", "/v1/disclosures/{n}/notice", false, false, {"operator"}, true},
+    {"POST", "/v1/disclosures/{n}/close", false, false, {"operator"}, true},
     {"GET", "/v1/disclosures/{n}/statement", false, false, {"operator"}, true},
     {"POST", "/v1/disclosures/{n}/corrections", false, false, {"operator"}, true},
     {"GET", "/v1/printouts", false, false, {"security_manager", "auditor"}, false},
@@ -486,6 +487,8 @@ class ConsoleService::Impl {
                     ",\"channel\":" + Str(d.channel) + ",\"received_on\":" +
                     Str(d.received_on) + ",\"due_on\":" + Str(d.due_on) +
                     ",\"status\":" + Str(d.status) +
+                    (d.close_reason.empty() ? std::string()
+                                            : ",\"close_reason\":" + Str(d.close_reason)) +
                     ",\"overdue\":" + (d.overdue ? "true" : "false") +
                     ",\"registered_by\":" + Str(d.registered_by) +
                     ",\"decided_by\":" + Str(d.decided_by) +
@@ -583,6 +586,16 @@ class ConsoleService::Impl {
       r.headers.emplace_back("x-printout-id", std::to_string(notice->printout_id));
       r.headers.emplace_back("x-document-sha256", notice->sha256);
       return r;
+    }
+    if (route == "/v1/disclosures/{n}/close") {
+      auto f = Fields(req, {"outcome", "reason"});
+      if (!f.ok() || !f->count("outcome")) {
+        return malformed("outcome (withdrawn, rejected or entered_in_error) is required");
+      }
+      auto closed = desk->Close(who, actor, n, (*f)["outcome"],
+                                f->count("reason") ? (*f)["reason"] : std::string());
+      if (!closed.ok()) return fail(closed.status());
+      return JsonResponse(DisclosureJson(*closed));
     }
     if (route == "/v1/disclosures/{n}/statement") {
       auto statement = desk->Statement(who, actor, n);

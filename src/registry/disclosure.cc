@@ -26,6 +26,8 @@ const char* const kRequesters[] = {"self", "legal_representative"};
 const char* const kDocuments[] = {"individual_number_card", "driver_license", "passport",
                                   "two_documents"};
 const char* const kChannels[] = {"counter", "post", "online"};
+const char* const kClosings[] = {"withdrawn", "rejected", "entered_in_error"};
+const char* const kRejections[] = {"identity_not_confirmed", "not_entitled", "incomplete"};
 
 template <size_t N>
 bool OneOf(const char* const (&set)[N], const std::string& v) {
@@ -49,6 +51,13 @@ std::string JoinComma(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
   return out;
+}
+
+Status RequestClosed() {
+  return Status::FailedPrecondition(
+             "この請求は通知書なしに終了しています（取下げ・却下・登録誤り） / the request was "
+             "closed without a notice (withdrawn, rejected or entered in error)")
+      .WithReason("request_closed");
 }
 
 Status NotNominated() {
@@ -308,8 +317,9 @@ Result<DisclosureSummary> DisclosureDesk::Summarise(store::RegistryReader& reade
   s.channel = row.channel;
   s.received_on = row.received_on;
   s.due_on = row.due_on;
-  s.status = row.status;
-  s.overdue = row.status == "received" && clock_->TodayJst().ToIso() > row.due_on;
+  s.status = row.closed_as.empty() ? row.status : row.closed_as;
+  s.close_reason = row.close_reason;
+  s.overdue = s.status == "received" && clock_->TodayJst().ToIso() > row.due_on;
   s.registered_at = row.registered_at;
   s.registered_by = row.registered_by;
   s.decided_at = row.decided_at;
@@ -439,7 +449,8 @@ Status DisclosureDesk::SecondPerson(const store::DisclosureRow& row, const Opera
                                     const char* what) const {
   if (row.registered_by != op.row.operator_id) return Status::Ok();
   return Refuse(actor, action, row.purpose,
-                Status::PermissionDenied(std::string(what) +
+                Status::PermissionDenied("請求を受け付けた職員以外の職員が行います / " +
+                                         std::string(what) +
                                          " by another operator than the one who registered "
                                          "the request")
                     .WithReason("two_person_rule"),
@@ -457,7 +468,7 @@ Result<DisclosureSummary> DisclosureDesk::Get(const OperatorView& op, const Acto
   // decider now sees the code the request names, to check it against the written request —
   // while it awaits the decision only (fix review: any clerk could collect every requester's
   // code by walking the numbers).
-  if (row.status == "received") s.resident_code = row.resident_code;
+  if (s.status == "received") s.resident_code = row.resident_code;
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, row.purpose);
   // Named by MAC: the resident's statement shows who looked at their request and its
   // corrections, as it shows who registered and printed it.
@@ -486,6 +497,9 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   // not print the record it names, the first notice or a reprint. Otherwise one clerk could
   // register a request for anyone and walk away with their record and individual number.
   KAKUNIN_RETURN_IF_ERROR(SecondPerson(*row, op, actor, kAction, "the notice is printed"));
+  if (!row->closed_as.empty()) {
+    return Refuse(actor, kAction, row->purpose, RequestClosed(), row->resident_code);
+  }
   // A reprint is for a notice spoiled or lost at the desk, within an hour of the decision. Found
   // in review: a notice is made from the record as it is when printed, so a reprint months
   // later gave one clerk, with no new written request, the person's current record and number
@@ -566,7 +580,10 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   render::PdfDocument doc;
   const std::string number = "開示第" + std::to_string(id) + "号";
   const std::string today = clock_->TodayJst().ToWareki();
-  doc.reference = number + "\n" + today;
+  // A reprint (a sheet spoiled or lost at the desk) says so: it is made from the record as it is
+  // now, so it can differ from the first (found in review: same number and date, more rows).
+  const bool reprint = row->documents > 0;
+  doc.reference = number + (reprint ? "（再交付）" : "") + "\n" + today;
   using Kind = render::PdfBlock::Kind;
   auto paragraph = [&](std::string text) {
     render::PdfBlock b;
@@ -589,13 +606,18 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
       if (k == "name_display") addressee = v;
     }
   }
+  // A legal representative asked: the notice goes to them, for the person (住基法 第30条の32
+  // 第2項: to the 開示請求者). The register keeps no representative's name (checked on paper).
+  if (row->requester == "legal_representative") {
+    addressee = (addressee == "請求者" ? std::string() : addressee + "　") + "法定代理人";
+  }
   const std::string received = ParseIsoDate(row->received_on).date->ToWareki();
   if (pending.found) {
     doc.title = "本人確認情報開示決定通知書";
     doc.metadata_title = "本人確認情報開示決定通知書";
     doc.footer = number + "　本人確認情報開示決定通知書";
     paragraph(addressee + "　様\n\n" + options_.issuer + "\n\n" + received +
-              "付けで請求のあった本人確認情報の開示について、住民基本台帳法第30条の32第1項の規定"
+              "付けで請求のあった本人確認情報の開示について、住民基本台帳法第30条の32第2項の規定"
               "により、次のとおり開示します。");
     heading("1　開示する本人確認情報");
     render::PdfBlock kv;
@@ -634,6 +656,11 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
               "付けで請求のあった本人確認情報は、" + pref_name +
               "の都道府県知事保存本人確認情報ファイルに記録されていないため、開示することが"
               "できません。");
+    // What was looked for: the code the request named (the node holds nobody under it).
+    render::PdfBlock kv;
+    kv.kind = Kind::kKeyValues;
+    kv.key_values.emplace_back("請求に係る住民票コード", row->resident_code);
+    doc.blocks.push_back(std::move(kv));
   }
 
   if (pending.found) {
@@ -702,14 +729,28 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
     doc.blocks.push_back(std::move(kv));
   }
   heading("教示");
+  // 行政不服審査法 第18条 (three months; one year from the decision) and 行政事件訴訟法 第14条,
+  // 第46条 (six months; one year; the defendant and who represents it): found in review, the
+  // court route was missing. The prefecture is the defendant; its governor represents it.
+  const std::string defendant = pref_name.empty() ? std::string("都道府県") : pref_name;
   paragraph(
       "1　この決定に不服がある場合は、この決定があったことを知った日の翌日から起算して3か月以内に、" +
       options_.issuer +
-      "に対して審査請求をすることができます。\n"
-      "2　開示を受けた本人確認情報の内容に誤りがあると思われるときは、" +
-      options_.issuer +
-      "に対し、書面により訂正等の申出をすることができます。申出は、住民票を備える市町村長に"
-      "通知され、調査の結果は書面でお知らせします。");
+      "に対して審査請求をすることができます（なお、この決定があったことを知った日の翌日から"
+      "起算して3か月以内であっても、この決定の日の翌日から起算して1年を経過すると、審査請求を"
+      "することができなくなります。）。\n"
+      "2　この決定については、上記1の審査請求のほか、この決定があったことを知った日の翌日から"
+      "起算して6か月以内に、" + defendant + "を被告として（訴訟において" + defendant +
+      "を代表する者は" + defendant + "知事となります。）、この決定の取消しの訴えを提起することが"
+      "できます（なお、この決定があったことを知った日の翌日から起算して6か月以内であっても、この"
+      "決定の日の翌日から起算して1年を経過すると、取消しの訴えを提起することができなくなります。）。"
+      "ただし、上記1の審査請求をした場合には、この決定の取消しの訴えは、その審査請求に対する裁決が"
+      "あったことを知った日の翌日から起算して6か月以内に提起することができます。" +
+      (pending.found
+           ? "\n3　開示を受けた本人確認情報の内容に誤りがあると思われるときは、" + options_.issuer +
+                 "に対し、書面により訂正等の申出をすることができます。申出は、住民票を備える市町村長"
+                 "に通知され、調査の結果は書面でお知らせします。"
+           : std::string()));
 
   KAKUNIN_ASSIGN_OR_RETURN(pdf, render::RenderPdf(doc));
   IssuedNotice out;
@@ -737,6 +778,10 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
         return Status::Ok();
       });
   if (!st.ok()) {
+    if (st.reason() == "request_closed") {
+      // Closed while the notice was being made: refused as above, said in the desk's words.
+      return Refuse(actor, kAction, row->purpose, RequestClosed(), row->resident_code);
+    }
     if (st.code() == StatusCode::kPermissionDenied || st.reason() == "halted" ||
         st.reason() == "support_measure") {
       return Refuse(actor, kAction, row->purpose, st, row->resident_code);
@@ -784,6 +829,62 @@ Result<std::string> DisclosureDesk::Statement(const OperatorView& op, const Acto
         return MeasureAllowsIn(txn, row, clock_->TodayJst().ToIso());
       }));
   return std::move(*statement);
+}
+
+Result<DisclosureSummary> DisclosureDesk::Close(const OperatorView& op, const Actor& actor,
+                                                int64_t id, const std::string& outcome,
+                                                const std::string& reason) const {
+  constexpr const char* kAction = "disclosure.close";
+  std::optional<store::DisclosureRow> row;
+  {
+    KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+    KAKUNIN_ASSIGN_OR_RETURN(served, ServedRequest(*reader, op, actor, id, kAction, kAction, true));
+    row = std::move(served);
+  }
+  auto invalid = [&](const char* what) -> Status {
+    Status why = Status::InvalidArgument(what).WithReason("invalid_request");
+    return Refuse(actor, kAction, row->purpose, why, row->resident_code);
+  };
+  if (!OneOf(kClosings, outcome)) {
+    return invalid("outcome must be withdrawn, rejected or entered_in_error");
+  }
+  if (outcome == "rejected" ? !OneOf(kRejections, reason) : !reason.empty()) {
+    return invalid(
+        "reason must be identity_not_confirmed, not_entitled or incomplete for a rejection, and "
+        "absent otherwise");
+  }
+  // Two people, as for the notice: the clerk who took a request in does not make it disappear.
+  KAKUNIN_RETURN_IF_ERROR(SecondPerson(*row, op, actor, kAction, "the request is closed"));
+  const Status decided =
+      Status::FailedPrecondition("the request is already decided or closed")
+          .WithReason("already_decided");
+  if (row->status != "received" || row->documents != 0 || !row->closed_as.empty()) {
+    return Refuse(actor, kAction, row->purpose, decided, row->resident_code);
+  }
+  const int64_t at = clock_->NowMicros();
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, row->purpose);
+  // Named by MAC, as when it was registered: the person's statement shows how their request
+  // ended, and whoever tries to end it.
+  e.targets.push_back(AskedTarget(*cipher_, row->resident_code));
+  e.conditions = "disclosure=" + std::to_string(id) + " outcome=" + outcome +
+                 (reason.empty() ? "" : " reason=" + reason);
+  e.outcome = "done";
+  Status st = RecordServed(op, actor, kAction, row->purpose, std::move(e), row->resident_code,
+                           [&](store::RegistryTxn& txn) -> Status {
+                             return txn.CloseDisclosure(id, outcome, reason, at,
+                                                        op.row.operator_id);
+                           });
+  if (st.reason() == "already_decided") {
+    // A notice (or another closing) came first, between the read and this transaction.
+    return Refuse(actor, kAction, row->purpose, decided, row->resident_code);
+  }
+  KAKUNIN_RETURN_IF_ERROR(st);
+  row->closed_as = outcome;
+  row->close_reason = reason;
+  row->decided_at = at;
+  row->decided_by = op.row.operator_id;
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  return Summarise(*reader, *row, false);
 }
 
 Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const Actor& actor,

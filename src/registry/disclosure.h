@@ -69,7 +69,10 @@ struct DisclosureSummary {
   std::string channel;
   std::string received_on;
   std::string due_on;
-  std::string status;  // received | disclosed | no_record
+  // received | disclosed | no_record, or how a request closed without a notice ended:
+  // withdrawn | rejected | entered_in_error
+  std::string status;
+  std::string close_reason;  // a rejection's: identity_not_confirmed | not_entitled | incomplete
   bool overdue = false;  // still received after due_on
   int64_t registered_at = 0;
   std::string registered_by;
@@ -147,9 +150,19 @@ class DisclosureDesk {
   // One request with its corrections; NotFound (recorded) for an unknown id.
   Result<DisclosureSummary> Get(const OperatorView& op, const Actor& actor, int64_t id) const;
   // Prints the decision notice (a PDF): the first decides the request (disclosed or no_record),
-  // later ones are reprints, each a provision to the resident and a printout row. Signs a
+  // later ones are reprints, each a provision to the resident and a printout row. A request
+  // closed without a notice (Close) gets none: FailedPrecondition request_closed, recorded. Signs a
   // checkpoint of the resident map first, so the statement covers everything before it.
   Result<IssuedNotice> IssueNotice(const OperatorView& op, const Actor& actor, int64_t id) const;
+  // Ends request `id` without a notice (docs/disclosure.md, "Closing a request"): `outcome`
+  // withdrawn (取下げ: the requester withdrew it in writing), rejected (却下, with `reason`
+  // identity_not_confirmed, not_entitled or incomplete) or entered_in_error (登録誤り: a wrong
+  // code typed, a request registered twice). Only while it awaits its decision (409 conflict
+  // already_decided otherwise, as for a request a notice decided), and by another operator than
+  // the one who registered it (two_person_rule: one clerk cannot make a request they took in
+  // vanish). Recorded, naming the resident by MAC; `reason` is "" unless rejected.
+  Result<DisclosureSummary> Close(const OperatorView& op, const Actor& actor, int64_t id,
+                                  const std::string& outcome, const std::string& reason) const;
   // The access statement (JSON) the latest notice printed the digest of; FailedPrecondition
   // before a notice was printed.
   Result<std::string> Statement(const OperatorView& op, const Actor& actor, int64_t id) const;

@@ -238,6 +238,15 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   EXPECT_THAT(text, HasSubstr("相生二丁目3番16号"));           // the current address
   EXPECT_THAT(text, HasSubstr("丸の内一丁目1番地"));           // and the earlier one (history)
   EXPECT_THAT(text, HasSubstr("昭和55年5月1日"));              // the birth date in 和暦
+  // The duty to disclose is 第2項 (第1項 is the right to ask); the 教示 gives both routes, the
+  // court's with its defendant (review: only the 審査請求 was there).
+  EXPECT_THAT(text, HasSubstr("第30条の32第2項"));
+  EXPECT_THAT(text, HasSubstr("3か月以内に、山梨県知事に対して審査請求"));
+  EXPECT_THAT(text, HasSubstr("6か月以内に、山梨県を被告として"));
+  EXPECT_THAT(text, HasSubstr("山梨県を代表する者は山梨県知事"));
+  EXPECT_THAT(text, HasSubstr("1年を経過すると"));
+  EXPECT_THAT(text, HasSubstr("訂正等の申出"));
+  EXPECT_THAT(text, Not(HasSubstr("再交付")));
   EXPECT_THAT(text, HasSubstr("山梨県教育委員会"));            // who received it
   EXPECT_THAT(text, HasSubstr("第30条の32"));
 
@@ -295,6 +304,8 @@ TEST_F(DisclosureTest, TheNoticeDisclosesEveryVersionAndWhoReceivedTheRecord) {
   // A reprint is a second provision and a second printout; the decision stays.
   auto again = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
   ASSERT_TRUE(again.ok());
+  // It says it is one (review: the same number and date, and more rows than the first).
+  EXPECT_THAT(PdfText(again->pdf), HasSubstr("開示第" + std::to_string(made->id) + "号（再交付）"));
   got = desk_->Get(Load("clerk"), As("clerk"), made->id);
   EXPECT_EQ(got->documents, 2);
   EXPECT_EQ(got->status, "disclosed");
@@ -320,6 +331,10 @@ TEST_F(DisclosureTest, ACodeTheNodeDoesNotHoldGetsANoRecordNotice) {
   EXPECT_THAT(text, HasSubstr("本人確認情報不存在通知書"));
   EXPECT_THAT(text, HasSubstr("記録されていない"));
   EXPECT_THAT(text, Not(HasSubstr(code_)));
+  // What was looked for, and the routes of appeal; no correction (nothing was disclosed).
+  EXPECT_THAT(text, HasSubstr("請求に係る住民票コード" + unknown));
+  EXPECT_THAT(text, HasSubstr("取消しの訴え"));
+  EXPECT_THAT(text, Not(HasSubstr("訂正等の申出")));
   auto got = desk_->Get(Load("clerk"), As("clerk"), made->id);
   EXPECT_EQ(got->status, "no_record");
   auto reader = store_->OpenReader();
@@ -731,6 +746,95 @@ TEST_F(DisclosureTest, TheClerkWhoRegisteredARequestCannotPrintItsNotice) {
   ExpectVerified();
 }
 
+// A request that ends without a notice (取下げ, 却下, 登録誤り): closed by a second clerk, once,
+// while it awaits its decision; it then takes no notice, no correction, shows no code, is not
+// overdue; every step and refusal is recorded, naming the person by MAC only.
+TEST_F(DisclosureTest, ARequestEndsWithoutANoticeOnlyByASecondClerkAndOnlyOnce) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  // The clerk who took it in cannot make it vanish; an operator not at the desk cannot either.
+  auto own = desk_->Close(Load("clerk"), As("clerk"), made->id, "withdrawn", "");
+  EXPECT_EQ(own.status().reason(), "two_person_rule");
+  EXPECT_EQ(desk_->Close(Load("op1"), As("op1"), made->id, "withdrawn", "").status().reason(),
+            "not_nominated");
+  // Malformed closings: refused by field, recorded, nothing changed.
+  for (auto [outcome, reason] : {std::pair{"lost", ""}, std::pair{"rejected", ""},
+                                 std::pair{"rejected", "too_late"},
+                                 std::pair{"withdrawn", "not_entitled"}}) {
+    auto bad = desk_->Close(Load("clerk2"), As("clerk2"), made->id, outcome, reason);
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << outcome << " " << reason;
+    EXPECT_THAT(bad.status().message(), Not(HasSubstr(code_)));
+  }
+  ASSERT_EQ(desk_->Get(Load("clerk2"), As("clerk2"), made->id)->status, "received");
+
+  auto closed =
+      desk_->Close(Load("clerk2"), As("clerk2"), made->id, "rejected", "identity_not_confirmed");
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(closed->status, "rejected");
+  EXPECT_EQ(closed->close_reason, "identity_not_confirmed");
+  EXPECT_EQ(closed->decided_by, "clerk2");
+  EXPECT_TRUE(closed->resident_code.empty());
+  // Once: a second closing, a notice, a correction are refused and recorded.
+  EXPECT_EQ(desk_->Close(Load("clerk2"), As("clerk2"), made->id, "withdrawn", "").status().reason(),
+            "already_decided");
+  auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
+  EXPECT_EQ(notice.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(notice.status().reason(), "request_closed");
+  EXPECT_EQ(desk_->ReceiveCorrection(Load("clerk2"), As("clerk2"), made->id, {"address"}, "違う")
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+  // Past its due day it is not overdue, and its view no longer shows the code it named.
+  clock_.Advance(int64_t{30} * 24 * 3600 * 1000000);
+  auto shown = desk_->Get(Load("clerk2"), As("clerk2"), made->id);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(shown->status, "rejected");
+  EXPECT_FALSE(shown->overdue);
+  EXPECT_TRUE(shown->resident_code.empty());
+  {
+    auto reader = store_->OpenReader();
+    EXPECT_EQ((*reader)->Provisions(code_)->size(), 1u);  // the board's only
+    EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
+  }
+
+  // A request a notice decided is not closed afterwards.
+  auto decided = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(decided.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), decided->id).ok());
+  EXPECT_EQ(
+      desk_->Close(Load("clerk2"), As("clerk2"), decided->id, "withdrawn", "").status().reason(),
+      "already_decided");
+  EXPECT_EQ(desk_->Get(Load("clerk2"), As("clerk2"), decided->id)->status, "disclosed");
+
+  // The log: one closing done, the refusals, each naming the person by MAC; nothing in clear.
+  auto entries = LogEntries("disclosure.close");
+  std::multiset<std::string> outcomes;
+  for (const auto& e : entries) {
+    outcomes.insert(e.outcome);
+    // Each names the person by MAC — past a clerk's third refusal of the day naming them, as
+    // withheld (RefusalNaming).
+    if (e.targets.empty()) {
+      EXPECT_THAT(e.conditions, HasSubstr("targets_withheld=1")) << e.outcome;
+    } else {
+      ASSERT_EQ(e.targets.size(), 1u) << e.outcome;
+      EXPECT_EQ(e.targets[0], AskedTarget(*cipher_, code_));
+    }
+  }
+  EXPECT_EQ(outcomes.count("done"), 1u);
+  EXPECT_EQ(outcomes.count("refused:two_person_rule"), 1u);
+  EXPECT_EQ(outcomes.count("refused:not_nominated"), 1u);
+  EXPECT_EQ(outcomes.count("refused:invalid_request"), 4u);
+  EXPECT_EQ(outcomes.count("refused:already_decided"), 2u);
+  for (const auto& e : entries) {
+    if (e.outcome == "done") {
+      EXPECT_EQ(e.conditions, "disclosure=" + std::to_string(made->id) +
+                                  " outcome=rejected reason=identity_not_confirmed");
+    }
+  }
+  EXPECT_THAT(AllLogText(), Not(HasSubstr(code_)));
+  ExpectVerified();
+}
+
 TEST_F(DisclosureTest, NoNoticeToALegalRepresentativeWhileASupportMeasureProtectsThePerson) {
   ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_cs_, "cs", code_, "2026-12-31").ok());
   DisclosureInput in = Request(code_);
@@ -792,7 +896,11 @@ TEST_F(DisclosureTest, UnderASupportMeasureTheRecordGoesOnlyToThePersonAtTheCoun
   by_rep.requester = "legal_representative";
   auto rep = desk_->Receive(Load("clerk"), As("clerk"), by_rep);
   ASSERT_TRUE(rep.ok());
-  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), rep->id).ok());
+  auto rep_notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), rep->id);
+  ASSERT_TRUE(rep_notice.ok());
+  // Addressed to the representative who asked, for the person (review: it was addressed to the
+  // person alone).
+  EXPECT_THAT(PdfText(rep_notice->pdf), HasSubstr("法定代理人様"));
 
   ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_cs_, "cs", code_, "2026-12-31").ok());
   auto change = same(Make(kKofu, 3, ChangeReason::kResidentCodeChanged, "1000000001",

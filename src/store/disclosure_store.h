@@ -28,9 +28,16 @@ struct DisclosureRow {
   int64_t registered_at = 0;      // µs since epoch
   std::string registered_by;      // operator id
   std::string status;             // received | disclosed | no_record
-  int64_t decided_at = 0;         // µs; 0 until decided
+  int64_t decided_at = 0;         // µs; 0 until decided (by its first notice or its closing)
   std::string decided_by;         // operator id; "" until decided
   int64_t documents = 0;          // notices printed for it (the first decides it)
+  // A request that ends without a notice (status stays received, documents 0): withdrawn (取下げ),
+  // rejected (却下) or entered_in_error (登録誤り); "" while it is open or once it is decided by
+  // a notice. decided_at/decided_by say when and by whom it was closed.
+  std::string closed_as;
+  // Why a rejected request was rejected: identity_not_confirmed | not_entitled | incomplete;
+  // "" otherwise.
+  std::string close_reason;
 };
 
 struct CorrectionRow {
@@ -87,10 +94,18 @@ class DisclosureWriter {
   virtual Result<int64_t> InsertDisclosure(const DisclosureRow& row) = 0;
   // Counts one more document for `id` and keeps `statement` (the access statement it printed
   // the digest of); the first sets status, decided_at and decided_by (later ones leave them).
-  // NotFound if there is no such row.
+  // NotFound if there is no such row; FailedPrecondition (reason request_closed) if it was
+  // closed without a notice (CloseDisclosure).
   virtual Status RecordDisclosureDocument(int64_t id, const std::string& status,
                                           int64_t decided_at, const std::string& decided_by,
                                           const std::string& statement) = 0;
+  // Closes request `id` without a notice (DisclosureRow::closed_as, close_reason), only while it
+  // awaits its decision (status received, no document, not closed) — the check and the change
+  // are one statement, so of a closing and a notice at once exactly one counts. NotFound if there
+  // is no such row; FailedPrecondition (reason already_decided) otherwise.
+  virtual Status CloseDisclosure(int64_t id, const std::string& closed_as,
+                                 const std::string& close_reason, int64_t decided_at,
+                                 const std::string& decided_by) = 0;
   virtual Result<int64_t> InsertCorrection(const CorrectionRow& row) = 0;
   // Closes an open correction. NotFound if there is no such row; FailedPrecondition (reason
   // already_answered) if it is not open — the check and the change are one statement, so of two

@@ -214,6 +214,56 @@ TEST_F(DisclosureStoreTest, TheFirstDocumentDecidesLaterOnesOnlyCount) {
   EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
 }
 
+// A request closed without a notice: only one awaiting its decision, once; it then takes no
+// notice, and a request a notice decided cannot be closed.
+TEST_F(DisclosureStoreTest, ARequestIsClosedOnlyWhileItAwaitsItsDecision) {
+  auto ids = InsertDisclosures({Disclosure("1000000001", 100), Disclosure("1000000002", 110)});
+  const int64_t open = ids.at(0), decided = ids.at(1);
+  ASSERT_TRUE(store_->Write([&](RegistryTxn& t) {
+                      return t.RecordDisclosureDocument(decided, "disclosed", 150, "op-1", "");
+                    }).ok());
+  ASSERT_TRUE(store_->Write([&](RegistryTxn& t) {
+                      return t.CloseDisclosure(open, "rejected", "not_entitled", 200, "op-2");
+                    }).ok());
+  auto reader = Reader();
+  ASSERT_NE(reader, nullptr);
+  auto row = reader->FindDisclosure(open);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->status, "received");
+  EXPECT_EQ((*row)->closed_as, "rejected");
+  EXPECT_EQ((*row)->close_reason, "not_entitled");
+  EXPECT_EQ((*row)->decided_at, 200);
+  EXPECT_EQ((*row)->decided_by, "op-2");
+  EXPECT_EQ((*row)->documents, 0);
+  for (int64_t id : {open, decided}) {
+    Status again = store_->Write(
+        [&](RegistryTxn& t) { return t.CloseDisclosure(id, "withdrawn", "", 300, "op-3"); });
+    EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << id << " " << again.ToString();
+    EXPECT_EQ(again.reason(), "already_decided") << id;
+  }
+  Status notice = store_->Write(
+      [&](RegistryTxn& t) { return t.RecordDisclosureDocument(open, "disclosed", 400, "op-4", ""); });
+  EXPECT_EQ(notice.code(), StatusCode::kFailedPrecondition) << notice.ToString();
+  EXPECT_EQ(notice.reason(), "request_closed");
+  Status unknown = store_->Write(
+      [&](RegistryTxn& t) { return t.CloseDisclosure(decided + 1, "withdrawn", "", 1, "op-3"); });
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  // The schema keeps to the closings and reasons it knows.
+  const int64_t third = InsertDisclosures({Disclosure("1000000003", 120)}).at(0);
+  EXPECT_FALSE(store_->Write([&](RegistryTxn& t) {
+                       return t.CloseDisclosure(third, "lost", "", 1, "op-3");
+                     }).ok());
+  EXPECT_FALSE(store_->Write([&](RegistryTxn& t) {
+                       return t.CloseDisclosure(third, "rejected", "too_late", 1, "op-3");
+                     }).ok());
+  EXPECT_EQ(Reader()->FindDisclosure(third)->value().closed_as, "");
+  auto after = Reader()->FindDisclosure(open);
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->closed_as, "rejected");
+  EXPECT_EQ((*after)->documents, 0);
+  EXPECT_EQ(Reader()->FindDisclosure(decided)->value().closed_as, "");
+}
+
 TEST_F(DisclosureStoreTest, ACorrectionIsAnsweredOnce) {
   int64_t d = InsertDisclosures({Disclosure("1000000001", 100)}).at(0);
   int64_t c = InsertCorrection(Correction(d, "192015", 200));

@@ -873,6 +873,41 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
     await page.locator('#list-table').screenshot({ path: `${shots}/disclosure-list.png` });
   }
 
+  // The late request is closed without a notice by the second clerk (却下: identity not
+  // confirmed): no longer overdue, no notice button, the reason shown.
+  const lateN = String(late.body.disclosure_id);
+  const lateRow2 = page2.locator(`#list-body tr[data-disclosure="${lateN}"]`);
+  await deskStep(desk2, 'reloading the list', () => page2.locator('#list-reload').click(),
+    () => lateRow2.waitFor({ state: 'attached' }));
+  await deskStep(desk2, 'opening the late request', () => lateRow2.locator('button[data-action="detail"]').click(),
+    () => page2.locator('#close-form').waitFor({ state: 'visible' }));
+  assert.equal(await page2.locator('#detail-number').textContent(), lateN);
+  await deskStep(desk2, 'closing the request',
+    async () => {
+      await page2.locator('#close-outcome').selectOption('rejected');
+      await page2.locator('#close-reason').selectOption('identity_not_confirmed');
+      await page2.locator('#close-submit').click();
+    },
+    () => shownOrRefused(page2.locator('#close-done'), page2.locator('#close-problem'), 'closing the request'));
+  await page2.locator(`#list-body tr[data-disclosure="${lateN}"][data-status="rejected"]`).waitFor({ state: 'attached' });
+  assert.match(await lateRow2.locator('[data-field="status"]').textContent(), /却下/);
+  assert.equal(await lateRow2.locator('button[data-action="notice"]').count(), 0, 'a closed request takes no notice');
+  assert.doesNotMatch(await lateRow2.textContent(), /期限超過/);
+  assert.match(await page2.locator('#detail-status').textContent(), /本人確認ができない/);
+  assert.equal(await page2.locator('#close-form').isVisible(), false);
+  const closed = await api(desk2, 'GET', `/v1/disclosures/${lateN}`);
+  assert.equal(closed.status, 200, show(closed));
+  assert.equal(closed.body.status, 'rejected', show(closed));
+  assert.equal(closed.body.close_reason, 'identity_not_confirmed', show(closed));
+  assert.equal(closed.body.overdue, false, show(closed));
+  assert.ok(!('resident_code' in closed.body), show(closed));
+  const noNotice = await api(desk2, 'POST', `/v1/disclosures/${lateN}/notice`);
+  assert.equal(noNotice.status, 409, show(noNotice));
+  if (shots) {
+    await ensureActive(desk2);
+    await page2.screenshot({ path: `${shots}/disclosure-closed.png`, fullPage: true });
+  }
+
   // 5. The security manager finds the notice in the printout register; the desk is not theirs.
   await openDesk(sec1);
   assert.equal(await sec1.page.locator('#desk').isVisible(), false);

@@ -1064,6 +1064,7 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
   // A request another clerk registered: the nominated subjects print its notice (the one who
   // registers a request never prints it: two people for a notice).
   int64_t disclosure_id = 0;
+  int64_t close_id = 0;  // a second request, which the nominated operator closes
   int64_t contract_id = 0;  // the security chief's contract, once made
   std::string role_now;     // the role of the subject walking the table
   auto body_for = [&](const std::string& route) -> std::pair<std::string, std::string> {
@@ -1149,6 +1150,10 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
     const std::string n = std::to_string(disclosure_id);
     if (route == "/v1/disclosures/{n}") return {"/v1/disclosures/" + n, ""};
     if (route == "/v1/disclosures/{n}/notice") return {"/v1/disclosures/" + n + "/notice", ""};
+    if (route == "/v1/disclosures/{n}/close") {
+      return {"/v1/disclosures/" + std::to_string(close_id) + "/close",
+              "{\"outcome\":\"rejected\",\"reason\":\"identity_not_confirmed\"}"};
+    }
     if (route == "/v1/disclosures/{n}/statement") {
       return {"/v1/disclosures/" + n + "/statement", ""};
     }
@@ -1219,6 +1224,10 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
             Load("clerk-reg"), registry::Actor{"operator:clerk-reg", "test"}, in);
         ASSERT_TRUE(made.ok()) << made.status().ToString();
         disclosure_id = made->id;
+        auto other = w->node->disclosures->Receive(
+            Load("clerk-reg"), registry::Actor{"operator:clerk-reg", "test"}, in);
+        ASSERT_TRUE(other.ok()) << other.status().ToString();
+        close_id = other->id;
       }
     }
     auto card = Card(id, staff.access);

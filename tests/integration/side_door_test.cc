@@ -89,6 +89,8 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       // The code the request names, while it awaits its decision (for the deciding clerk).
       {{"GET", "/v1/disclosures/{n}"}, Gives::kResidentData},
       {{"POST", "/v1/disclosures/{n}/notice"}, Gives::kResidentData},
+      // A closed request: how it ended, never the code it named.
+      {{"POST", "/v1/disclosures/{n}/close"}, Gives::kNothingPersonal},
       {{"GET", "/v1/disclosures/{n}/statement"}, Gives::kNothingPersonal},
       {{"POST", "/v1/disclosures/{n}/corrections"}, Gives::kNothingPersonal},
       {{"GET", "/v1/printouts"}, Gives::kNothingPersonal},
@@ -292,6 +294,9 @@ std::vector<Call> CallsFor(const std::string& method, const std::string& route,
                  "\",\"requester\":\"self\",\"identity_document\":\"passport\","
                  "\"channel\":\"counter\",\"received_on\":\"" +
                  w->node->clock.TodayJst().ToIso() + "\"}", true}};
+  }
+  if (route == "/v1/disclosures/{n}/close") {
+    return {{method, "/v1/disclosures/1/close", "{\"outcome\":\"withdrawn\"}"}};
   }
   if (route == "/v1/disclosures/{n}/corrections") {
     return {{method, "/v1/disclosures/1/corrections",

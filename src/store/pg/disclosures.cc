@@ -28,6 +28,8 @@ DisclosureRow ReadDisclosure(const Rows& s, int i) {
   r.decided_at = s.Int(i, 11);
   r.decided_by = s.Text(i, 12);
   r.documents = s.Int(i, 13);
+  r.closed_as = s.Text(i, 14);
+  r.close_reason = s.Text(i, 15);
   return r;
 }
 
@@ -124,8 +126,27 @@ Status PgTxn::RecordDisclosureDocument(int64_t id, const std::string& status, in
                                                        .Int(decided_at)
                                                        .Text(decided_by)
                                                        .Text(statement)));
-  if (changed != 1) return Status::NotFound("no such disclosure request");
-  return Status::Ok();
+  if (changed == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, db_->QueryInt(kDisclosureExists, Params().Int(id)));
+  if (exists == 0) return Status::NotFound("no such disclosure request");
+  return Status::FailedPrecondition("the request was closed without a notice")
+      .WithReason("request_closed");
+}
+
+Status PgTxn::CloseDisclosure(int64_t id, const std::string& closed_as,
+                              const std::string& close_reason, int64_t decided_at,
+                              const std::string& decided_by) {
+  KAKUNIN_ASSIGN_OR_RETURN(changed, db_->Run(kCloseDisclosure, Params()
+                                                                   .Int(id)
+                                                                   .Text(closed_as)
+                                                                   .Text(close_reason)
+                                                                   .Int(decided_at)
+                                                                   .Text(decided_by)));
+  if (changed == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, db_->QueryInt(kDisclosureExists, Params().Int(id)));
+  if (exists == 0) return Status::NotFound("no such disclosure request");
+  return Status::FailedPrecondition("the request is already decided or closed")
+      .WithReason("already_decided");
 }
 
 Result<int64_t> PgTxn::InsertCorrection(const CorrectionRow& row) {

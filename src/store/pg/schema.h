@@ -557,6 +557,14 @@ ALTER TABLE contracts ADD COLUMN ended_on text COLLATE "C" NOT NULL DEFAULT ''
 ALTER TABLE contracts ADD COLUMN ended_at int8 NOT NULL DEFAULT 0;
 ALTER TABLE contracts ADD COLUMN ended_by text COLLATE "C" NOT NULL DEFAULT '';
 )sql"},
+    {19, R"sql(
+-- As on SQLite: a disclosure request closed without a notice (withdrawn, rejected, entered in
+-- error), and why a rejected one was rejected.
+ALTER TABLE disclosures ADD COLUMN closed_as text COLLATE "C" NOT NULL DEFAULT ''
+  CHECK (closed_as IN ('', 'withdrawn', 'rejected', 'entered_in_error'));
+ALTER TABLE disclosures ADD COLUMN close_reason text COLLATE "C" NOT NULL DEFAULT ''
+  CHECK (close_reason IN ('', 'identity_not_confirmed', 'not_entitled', 'incomplete'));
+)sql"},
 };
 
 // --- media register ---
@@ -582,7 +590,8 @@ inline constexpr char kInsertMediaEvent[] =
 // --- residents' requests and the printout register (disclosures.cc) ---
 #define KAKUNIN_DISCLOSURE_COLUMNS                                                          \
   "id, purpose, resident_code, requester, identity_document, channel, received_on, due_on, " \
-  "registered_at, registered_by, status, decided_at, decided_by, documents"
+  "registered_at, registered_by, status, decided_at, decided_by, documents, closed_as, "      \
+  "close_reason"
 #define KAKUNIN_CORRECTION_COLUMNS                                                        \
   "id, disclosure_id, resident_code, municipality_code, fields, details_sealed, "         \
   "received_at, received_by, status, answered_at, answered_by, outcome"
@@ -597,7 +606,13 @@ inline constexpr char kRecordDisclosureDocument[] =
     "status = CASE WHEN documents = 0 THEN $2 ELSE status END, "
     "decided_at = CASE WHEN documents = 0 THEN $3 ELSE decided_at END, "
     "decided_by = CASE WHEN documents = 0 THEN $4 ELSE decided_by END, "
-    "documents = documents + 1, statement = $5 WHERE id = $1";
+    "documents = documents + 1, statement = $5 WHERE id = $1 AND closed_as = ''";
+// Closing a request without a notice: only one still awaiting its decision.
+inline constexpr char kCloseDisclosure[] =
+    "UPDATE disclosures SET closed_as = $2, close_reason = $3, decided_at = $4, "
+    "decided_by = $5 WHERE id = $1 AND status = 'received' AND documents = 0 "
+    "AND closed_as = ''";
+inline constexpr char kDisclosureExists[] = "SELECT count(*) FROM disclosures WHERE id = $1";
 inline constexpr char kDisclosureStatement[] = "SELECT statement FROM disclosures WHERE id = $1";
 inline constexpr char kFindDisclosure[] =
     "SELECT " KAKUNIN_DISCLOSURE_COLUMNS " FROM disclosures WHERE id = $1";

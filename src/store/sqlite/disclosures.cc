@@ -27,6 +27,8 @@ DisclosureRow ReadDisclosure(const Stmt& s) {
   r.decided_at = s.Int(11);
   r.decided_by = s.Text(12);
   r.documents = s.Int(13);
+  r.closed_as = s.Text(14);
+  r.close_reason = s.Text(15);
   return r;
 }
 
@@ -130,8 +132,28 @@ Status SqliteTxn::RecordDisclosureDocument(int64_t id, const std::string& status
                               .Bind(4, decided_by)
                               .Bind(5, statement)
                               .Exec());
-  if (db_->Changes() != 1) return Status::NotFound("no such disclosure request");
-  return Status::Ok();
+  if (db_->Changes() == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, QueryInt(db_, kDisclosureExists, id));
+  if (exists == 0) return Status::NotFound("no such disclosure request");
+  return Status::FailedPrecondition("the request was closed without a notice")
+      .WithReason("request_closed");
+}
+
+Status SqliteTxn::CloseDisclosure(int64_t id, const std::string& closed_as,
+                                  const std::string& close_reason, int64_t decided_at,
+                                  const std::string& decided_by) {
+  KAKUNIN_PREPARE(s, db_, kCloseDisclosure);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, id)
+                              .Bind(2, closed_as)
+                              .Bind(3, close_reason)
+                              .Bind(4, decided_at)
+                              .Bind(5, decided_by)
+                              .Exec());
+  if (db_->Changes() == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, QueryInt(db_, kDisclosureExists, id));
+  if (exists == 0) return Status::NotFound("no such disclosure request");
+  return Status::FailedPrecondition("the request is already decided or closed")
+      .WithReason("already_decided");
 }
 
 Result<int64_t> SqliteTxn::InsertCorrection(const CorrectionRow& row) {

@@ -587,6 +587,17 @@ ALTER TABLE contracts ADD COLUMN ended_on TEXT NOT NULL DEFAULT ''
 ALTER TABLE contracts ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE contracts ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';
 )sql"},
+    {19, R"sql(
+-- A disclosure request can end without a notice (docs/disclosure.md, "Closing a request"): the
+-- requester withdrew it (取下げ), it was rejected (却下: identity not confirmed, a requester who is
+-- neither the person nor their legal representative, a request left incomplete) or the desk
+-- registered it in error. status stays 'received' and documents 0: closed_as says how it ended,
+-- decided_at and decided_by when and by whom. A closed request gets no notice.
+ALTER TABLE disclosures ADD COLUMN closed_as TEXT NOT NULL DEFAULT ''
+  CHECK (closed_as IN ('', 'withdrawn', 'rejected', 'entered_in_error'));
+ALTER TABLE disclosures ADD COLUMN close_reason TEXT NOT NULL DEFAULT ''
+  CHECK (close_reason IN ('', 'identity_not_confirmed', 'not_entitled', 'incomplete'));
+)sql"},
 };
 
 // --- media register ---
@@ -610,7 +621,8 @@ inline constexpr char kInsertMediaEvent[] =
 // --- residents' requests and the printout register (disclosures.cc) ---
 #define KAKUNIN_DISCLOSURE_COLUMNS                                                          \
   "id, purpose, resident_code, requester, identity_document, channel, received_on, due_on, " \
-  "registered_at, registered_by, status, decided_at, decided_by, documents"
+  "registered_at, registered_by, status, decided_at, decided_by, documents, closed_as, "      \
+  "close_reason"
 #define KAKUNIN_CORRECTION_COLUMNS                                                        \
   "id, disclosure_id, resident_code, municipality_code, fields, details_sealed, "         \
   "received_at, received_by, status, answered_at, answered_by, outcome"
@@ -626,7 +638,13 @@ inline constexpr char kRecordDisclosureDocument[] =
     "status = CASE WHEN documents = 0 THEN ?2 ELSE status END, "
     "decided_at = CASE WHEN documents = 0 THEN ?3 ELSE decided_at END, "
     "decided_by = CASE WHEN documents = 0 THEN ?4 ELSE decided_by END, "
-    "documents = documents + 1, statement = ?5 WHERE id = ?1";
+    "documents = documents + 1, statement = ?5 WHERE id = ?1 AND closed_as = ''";
+// Closing a request without a notice: only one still awaiting its decision.
+inline constexpr char kCloseDisclosure[] =
+    "UPDATE disclosures SET closed_as = ?2, close_reason = ?3, decided_at = ?4, "
+    "decided_by = ?5 WHERE id = ?1 AND status = 'received' AND documents = 0 "
+    "AND closed_as = ''";
+inline constexpr char kDisclosureExists[] = "SELECT count(*) FROM disclosures WHERE id = ?1";
 inline constexpr char kDisclosureStatement[] = "SELECT statement FROM disclosures WHERE id = ?1";
 inline constexpr char kFindDisclosure[] =
     "SELECT " KAKUNIN_DISCLOSURE_COLUMNS " FROM disclosures WHERE id = ?1";

@@ -314,6 +314,9 @@ class PgTxn : public RegistryTxn {
                                   const std::string& decided_by,
                                   const std::string& statement) override;
   Result<int64_t> InsertCorrection(const CorrectionRow& row) override;
+  Status CloseDisclosure(int64_t id, const std::string& closed_as,
+                         const std::string& close_reason, int64_t decided_at,
+                         const std::string& decided_by) override;
   Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
                           const std::string& answered_by) override;
   Result<int64_t> InsertPrintout(const PrintoutRow& row) override;
