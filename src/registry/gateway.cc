@@ -151,7 +151,9 @@ Gateway::Gateway(Registry* registry, const PurposeCatalogue* catalogue, const Cl
       catalogue_(catalogue),
       clock_(clock),
       prefecture_(prefecture),
-      clients_(std::make_unique<ClientCache>()) {}
+      clients_(std::make_unique<ClientCache>()),
+      unknown_clients_(std::make_unique<auth::RefusalSampler>(
+          clock, kUnknownClientSampleSeconds * 1000000, kUnknownClientSampleKeys)) {}
 
 Gateway::~Gateway() = default;
 
@@ -329,6 +331,25 @@ Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::
   return why;
 }
 
+Status Gateway::RefuseUnknownClient(const Actor& actor, const std::string& purpose, Status why,
+                                    const std::vector<std::string>& asked) const {
+  // The repeated_refusals alert sees every one, in real time.
+  if (quotas_ != nullptr) quotas_->Refused(actor);
+  auto counts = unknown_clients_->Note(actor.id, std::string(why.reason()));
+  if (!counts) return why;  // held back: counted in this certificate's next entry
+  int64_t n = 0;
+  for (const auto& [reason, k] : *counts) n += k;
+  audit::AuditEntry e = registry_->RefusalEntry(actor, "client.refused", purpose, why, asked);
+  if (n > 1 || counts->size() > 1) {
+    std::string by_reason;
+    for (const auto& [reason, k] : *counts) by_reason += " " + reason + "=" + std::to_string(k);
+    e.conditions += (e.conditions.empty() ? "" : " ") + std::string("count=") +
+                    std::to_string(n) + by_reason;
+  }
+  KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  return why;
+}
+
 Result<Client> Gateway::Authenticate(const std::string& spki, const std::string& terminal,
                                      const std::vector<std::string>& asked,
                                      const std::string& purpose) const {
@@ -374,15 +395,15 @@ Result<Client> Gateway::AuthenticateIn(store::RegistryReader& reader, const std:
   if (!*row) {
     // Never registered: its codes are not named (any certificate of the CA could otherwise
     // write entries into a chosen resident's statement).
-    return RefuseClient(actor, "client.refused", purpose,
-                        Status::PermissionDenied("the client certificate is not registered")
-                            .WithReason("client_not_registered"));
+    return RefuseUnknownClient(actor, purpose,
+                               Status::PermissionDenied("the client certificate is not registered")
+                                   .WithReason("client_not_registered"));
   }
   if ((*row)->revoked_at != 0) {
-    return RefuseClient(actor, "client.refused", purpose,
-                        Status::PermissionDenied("the client certificate was revoked")
-                            .WithReason("client_revoked"),
-                        asked);
+    return RefuseUnknownClient(actor, purpose,
+                               Status::PermissionDenied("the client certificate was revoked")
+                                   .WithReason("client_revoked"),
+                               asked);
   }
   return FromRow(**row);
 }

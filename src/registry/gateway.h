@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/throttle.h"
 #include "registry/purposes.h"
 #include "registry/registry.h"
 #include "text/json.h"
@@ -117,6 +118,11 @@ struct PopulationTable {
     return out;
   }
 };
+
+// RefuseUnknownClient's interval, and how many certificates it tracks (past that, the others
+// share one slot: RefusalSampler).
+inline constexpr int64_t kUnknownClientSampleSeconds = 60;
+inline constexpr size_t kUnknownClientSampleKeys = 4096;
 
 class Gateway {
  public:
@@ -337,6 +343,14 @@ class Gateway {
                               const char* function) const;
   Status RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
                       Status why, const std::vector<std::string>& asked = {}) const;
+  // The front door's refusal of a certificate that is not registered or was revoked
+  // (client.refused): sampled, one entry per certificate per kUnknownClientSampleSeconds
+  // standing for the refusals held back since its last one (conditions "count=N"). Found in
+  // review: any certificate of the CA — an operator's card, a retired system's — wrote a 7-year
+  // entry per request, 2 MB/s from one client. A refusal inside a use case's transaction (a
+  // client revoked while its request ran) is recorded each time, as before.
+  Status RefuseUnknownClient(const Actor& actor, const std::string& purpose, Status why,
+                             const std::vector<std::string>& asked = {}) const;
 
   Registry* registry_;
   const PurposeCatalogue* catalogue_;
@@ -346,6 +360,7 @@ class Gateway {
   bool require_training_ = true;
   std::unique_ptr<ReaderPool> readers_;
   std::unique_ptr<ClientCache> clients_;  // the register in memory (registry/client_cache.h)
+  std::unique_ptr<auth::RefusalSampler> unknown_clients_;  // RefuseUnknownClient
 
   struct HandleEntry {
     std::string binding;

@@ -1149,6 +1149,44 @@ TEST_F(GatewayTest, ARevocationMadeWithSqlIsSeenByTheNextRequest) {
   EXPECT_FALSE(gateway_->Authenticate(other_.spki_sha256, "t").ok());
 }
 
+// Found in review: any certificate of the CA that is not registered (an operator's card, a
+// retired system's) wrote a 7-year log entry per request, 2 MB/s from one client. The front
+// door's refusals of such a certificate are sampled: one entry per certificate per minute,
+// carrying the count of those held back.
+TEST_F(GatewayTest, AnUnknownCertificatesRefusalsAreSampledIntoTheLog) {
+  const std::string rogue(64, 'f');
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(gateway_->Authenticate(rogue, "t").status().reason(), "client_not_registered");
+  }
+  ASSERT_EQ(Entries("client.refused").size(), 1u);
+  // Another certificate has an entry of its own.
+  EXPECT_EQ(gateway_->Authenticate(std::string(64, 'e'), "t").status().reason(),
+            "client_not_registered");
+  ASSERT_EQ(Entries("client.refused").size(), 2u);
+  // A minute on, the next refusal writes the held-back ones' count.
+  clock_.Advance(kUnknownClientSampleSeconds * 1000000);
+  EXPECT_EQ(gateway_->Authenticate(rogue, "t").status().reason(), "client_not_registered");
+  auto refused = Entries("client.refused");
+  ASSERT_EQ(refused.size(), 3u);
+  auto last = Decode(refused.back());
+  EXPECT_EQ(last.actor, "cert:" + rogue);
+  EXPECT_EQ(last.outcome, "refused:client_not_registered");
+  EXPECT_THAT(last.conditions, HasSubstr("count=50 client_not_registered=50"));
+  // A revoked certificate likewise: its first refusal is written, naming what it asked for.
+  ASSERT_TRUE(gateway_->Revoke(board_.spki_sha256, host_).ok());
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(gateway_->Authenticate(board_.spki_sha256, "t", {codes_[0]}, "board.school_aid")
+                  .status()
+                  .reason(),
+              "client_revoked");
+  }
+  refused = Entries("client.refused");
+  ASSERT_EQ(refused.size(), 4u);
+  EXPECT_EQ(Decode(refused.back()).outcome, "refused:client_revoked");
+  EXPECT_EQ(Decode(refused.back()).targets.size(), 1u);
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+}
+
 TEST_F(GatewayTest, AClientRegisteredByAnotherProcessIsServedByTheNextRequest) {
   Client late = board_;
   late.spki_sha256 = std::string(64, 'd');
