@@ -69,6 +69,24 @@ expect_start_failure broken_config "broken.toml\|line\|config" "$bin" serve --co
 variant bad_address 's#^address = "127.0.0.1"#address = "not-an-address"#'
 expect_start_failure bad_address "not an IP address" "$bin" serve --config "$tmp/d/bad_address.toml" --port 0
 
+# Not a regular file, where the node reads one (found in review: a FIFO blocked the start for
+# ever with the stop signals blocked; a directory as the configuration aborted the process).
+mkfifo -m600 "$tmp/d/ca/fifo-crl.pem"
+variant fifo_crl 's#^crl = .*#crl = "ca/fifo-crl.pem"#'
+expect_start_failure fifo_crl "not a regular file" "$bin" serve --config "$tmp/d/fifo_crl.toml" --port 0
+mkfifo -m600 "$tmp/d/fifo.log"
+variant fifo_access_log 's#^access_log = .*#access_log = "fifo.log"#'
+grep -q '^access_log = "fifo.log"' "$tmp/d/fifo_access_log.toml" && ok || fail "no access_log in the node's configuration"
+expect_start_failure fifo_access_log "access log is not a file" "$bin" serve --config "$tmp/d/fifo_access_log.toml" --port 0
+mkdir -m700 "$tmp/d/dir.toml"
+expect_start_failure dir_config "is a directory" "$bin" serve --config "$tmp/d/dir.toml" --port 0
+mkfifo -m600 "$tmp/d/fifo.toml"
+expect_start_failure fifo_config "is not a file" "$bin" serve --config "$tmp/d/fifo.toml" --port 0
+# A file-size limit: the write fails and the command says so (exit 2), not killed by SIGXFSZ.
+(ulimit -f 100; exec "$bin" init --data "$tmp/small-node" --prefecture 19) > /dev/null 2> "$tmp/xfsz.err"
+rc=$?
+[ "$rc" = 2 ] && ok || fail "init under ulimit -f: exit $rc, expected 2: $(cat "$tmp/xfsz.err")"
+
 # Nothing was damaged: the node still serves, and its log verifies.
 start_serve
 grep -q "listening on" "$tmp/serve.err" && ok || fail "the node does not start afterwards: $(cat "$tmp/serve.err")"

@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "app/hsm_config.h"
+#include "core/file.h"
 #include "registry/registry.h"  // IsValidPurposeId
 
 namespace kakunin::app {
@@ -463,13 +464,16 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
 
 Result<NodeConfig> LoadNodeConfig(const std::string& data_dir) {
   std::string path = data_dir + "/kakunin.toml";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Status::NotFound("no node configuration at " + path + " (run kakunin init)");
+  // Bounded, and never a FIFO or a directory (found in review: a directory threw from the
+  // stream, a FIFO blocked for ever).
+  auto text = ReadFileAtMost(path, kMaxNodeConfigBytes);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("no node configuration at " + path + " (run kakunin init)");
+    }
+    return Status::InvalidArgument("config: " + text.status().message());
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseNodeConfig(ss.str(), data_dir);
+  return ParseNodeConfig(*text, data_dir);
 }
 
 namespace {

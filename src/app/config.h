@@ -14,6 +14,9 @@ namespace kakunin::app {
 
 // Parses a configuration; unknown keys and wrong types are errors (a typo in a retention
 // setting must not silently keep the default). Relative paths resolve against `data_dir`.
+// The largest kakunin.toml read (config check warns past 64 KiB).
+inline constexpr size_t kMaxNodeConfigBytes = 1 << 20;
+
 Result<registry::NodeConfig> ParseNodeConfig(std::string_view toml, const std::string& data_dir);
 
 // Reads <data_dir>/kakunin.toml.

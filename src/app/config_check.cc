@@ -15,6 +15,7 @@
 
 #include "app/config.h"
 #include "app/node.h"
+#include "core/file.h"
 
 namespace kakunin::app {
 namespace {
@@ -224,13 +225,18 @@ std::vector<std::string> CheckNodeConfigFile(const std::string& config_file,
     problems.Add(config_file + " does not exist (kakunin init writes one)");
     return problems.Take();
   }
-  CheckPrivate("the configuration", config_file, false, true, problems);
-  std::ifstream in(config_file, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) {
-    problems.Add(config_file + " cannot be read");
+  if (!S_ISREG(st.st_mode)) {
+    // A directory threw from the stream, a FIFO blocked for ever (found in review).
+    problems.Add(config_file + " is not a regular file");
     return problems.Take();
   }
+  CheckPrivate("the configuration", config_file, false, true, problems);
+  auto read = ReadFileAtMost(config_file, kMaxNodeConfigBytes);
+  if (!read.ok()) {
+    problems.Add(config_file + " cannot be read (" + read.status().message() + ")");
+    return problems.Take();
+  }
+  const std::string& text = *read;
   if (text.size() > 64 * 1024) {
     problems.Add(config_file + " is larger than 64 KiB");
     return problems.Take();

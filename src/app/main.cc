@@ -1,6 +1,7 @@
 // The kakunin binary: wiring only (DESIGN §3). The commands (cli/) reach nodes through the
 // NodeAccess built here, over the store.
 
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -18,6 +19,9 @@ int main(int argc, char** argv) {
   const rlimit no_core{0, 0};
   (void)setrlimit(RLIMIT_CORE, &no_core);
   (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // A file-size limit (ulimit -f) makes a write fail with EFBIG, which every command reports
+  // and recovers from, instead of killing the process (found in review: SIGXFSZ, half-made).
+  (void)signal(SIGXFSZ, SIG_IGN);
   std::ios::sync_with_stdio(false);
   std::vector<std::string> args(argv, argv + argc);
   const kakunin::app::NodeAccess nodes;

@@ -1,6 +1,7 @@
 #include "app/node.h"
 
 #include "app/node_server.h"
+#include "core/file.h"
 #include "text/search_key.h"
 
 #include <fcntl.h>
@@ -160,10 +161,14 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   if (config_file.empty()) {
     config = LoadNodeConfig(data_dir);
   } else {
-    std::ifstream in(config_file, std::ios::binary);
-    if (!in) return Status::NotFound("cannot read the configuration file");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    config = ParseNodeConfig(text, data_dir);
+    auto text = ReadFileAtMost(config_file, kMaxNodeConfigBytes);
+    if (!text.ok()) {
+      if (text.status().code() == StatusCode::kNotFound) {
+        return Status::NotFound("cannot read the configuration file");
+      }
+      return Status::InvalidArgument("config: " + text.status().message());
+    }
+    config = ParseNodeConfig(*text, data_dir);
   }
   if (!config.ok()) return config.status();
   node->config = *config;
@@ -281,11 +286,14 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   node->media =
       std::make_unique<registry::MediaDesk>(node->store.get(), node->registry.get(), &node->clock);
   // The log must still extend the last checkpoint this node signed.
-  std::ifstream head(data_dir + "/audit.head", std::ios::binary);
-  if (check_head && head) {
-    std::string text((std::istreambuf_iterator<char>(head)), std::istreambuf_iterator<char>());
-    KAKUNIN_RETURN_IF_ERROR(
-        node->audit->CheckExtends(text, "its last signed checkpoint (audit.head)"));
+  if (check_head) {
+    auto text = ReadFileAtMost(data_dir + "/audit.head", 64 * 1024);
+    if (text.ok()) {
+      KAKUNIN_RETURN_IF_ERROR(
+          node->audit->CheckExtends(*text, "its last signed checkpoint (audit.head)"));
+    } else if (text.status().code() != StatusCode::kNotFound) {
+      return text.status();
+    }
   }
   if (check_head) {
     // Plain copies a backup, restore or verify left behind when its process died.

@@ -1,6 +1,7 @@
 // The node on the network: kakunin serve, halt, resume, clients, demo.
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -106,6 +107,12 @@ int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const ch
   std::FILE* log = stderr;
   std::FILE* opened = nullptr;
   if (config.access_log != "-") {
+    // A FIFO, socket or directory is refused before it is opened (opening a FIFO blocks).
+    struct stat st;
+    if (::stat(config.access_log.c_str(), &st) == 0 &&
+        (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode))) {
+      return FailStart(io, command, Status::IoError("the access log is not a file"));
+    }
     opened = std::fopen(config.access_log.c_str(), "ae");
     if (opened == nullptr) {
       return FailStart(io, command, Status::IoError("cannot open the access log"));

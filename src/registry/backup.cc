@@ -30,10 +30,19 @@ namespace {
 std::string Path(const std::string& dir, const char* name) { return dir + "/" + name; }
 
 Result<std::string> ReadFileText(const std::string& path, size_t limit) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Opened without waiting, and only a regular file read (found in review: a FIFO as the
+  // manifest blocked verify and restore for ever).
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     if (errno == ENOENT) return Status::NotFound("no file " + path);
     return ErrnoError("cannot open", path);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("cannot inspect", path);
+  if (!S_ISREG(st.st_mode)) return Status::DataLoss(path + " is not a regular file");
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return ErrnoError("cannot read", path);
   }
   std::string out;
   char buf[4096];

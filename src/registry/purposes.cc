@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "core/bytes.h"
+#include "core/file.h"
 #include "crypto/sha256.h"
 #include "registry/registry.h"
 
@@ -184,11 +185,15 @@ Result<PurposeCatalogue> PurposeCatalogue::Parse(std::string_view text) {
 }
 
 Result<PurposeCatalogue> PurposeCatalogue::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("purpose catalogue not found: " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str());
+  // Bounded, and never a FIFO or a directory (found in review).
+  auto text = ReadFileAtMost(path, 4 << 20);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("purpose catalogue not found: " + path);
+    }
+    return Status::InvalidArgument("purpose catalogue: " + text.status().message());
+  }
+  return Parse(*text);
 }
 
 const Purpose* PurposeCatalogue::Find(std::string_view id) const {

@@ -1,5 +1,11 @@
 #include "registry/purposes.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace kakunin::registry {
@@ -86,6 +92,26 @@ TEST(PurposeCatalogueTest, StrictAboutWhatCouldWidenAPurpose) {
   for (const char* text : bad) EXPECT_FALSE(PurposeCatalogue::Parse(text).ok()) << text;
   EXPECT_FALSE(PurposeCatalogue::Parse(ok + ok).ok());  // duplicate id
   EXPECT_FALSE(PurposeCatalogue::Parse("other = 1\n" + ok).ok());
+}
+
+// Found in review: a FIFO as the catalogue blocked every command for ever, a directory read as
+// "no [[purpose]] entries". Both are refused by what they are; a missing file is NotFound.
+TEST(PurposeCatalogueTest, OnlyARegularFileIsReadAsTheCatalogue) {
+  char tmpl[] = "/tmp/kakunin-purposes-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(::mkfifo((dir + "/fifo.toml").c_str(), 0600), 0);
+  ASSERT_EQ(::mkdir((dir + "/dir.toml").c_str(), 0700), 0);
+  auto fifo = PurposeCatalogue::Load(dir + "/fifo.toml");
+  EXPECT_EQ(fifo.status().code(), StatusCode::kInvalidArgument) << fifo.status().ToString();
+  EXPECT_NE(fifo.status().message().find("not a file"), std::string::npos);
+  auto directory = PurposeCatalogue::Load(dir + "/dir.toml");
+  EXPECT_EQ(directory.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(directory.status().message().find("is a directory"), std::string::npos);
+  EXPECT_EQ(PurposeCatalogue::Load(dir + "/missing.toml").status().code(), StatusCode::kNotFound);
+  ::unlink((dir + "/fifo.toml").c_str());
+  ::rmdir((dir + "/dir.toml").c_str());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace
