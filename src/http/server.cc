@@ -633,6 +633,8 @@ class Server::Impl {
 
   void Register(Connection* c, std::weak_ptr<Connection> weak, const std::string& address);
   void Unregister(Connection* c, const std::string& address);
+  // `c`'s TLS handshake is over (done or failed): it can no longer be evicted for a newcomer.
+  void Handshaken(Connection* c);
 
   const AsyncHandler& async_handler() const { return async_handler_; }
   // Runs `work` on the worker pool, or answers `deferred` 503 if the pool is closed (Stop()).
@@ -693,6 +695,13 @@ class Server::Impl {
   std::condition_variable connections_cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
   std::unordered_map<std::string, int> per_address_;  // open connections by source address
+  // Connections still in their TLS handshake, by accept order. When every slot is taken, the
+  // oldest of them is closed for a newcomer (found in review: plain TCP connections from two
+  // addresses, each under the per-address cap, held all 256 slots for their whole handshake
+  // deadline and locked every system out; a genuine handshake takes milliseconds, so a newcomer
+  // is never the oldest for long). A connection past its handshake is never evicted.
+  std::unordered_map<Connection*, uint64_t> handshaking_;
+  uint64_t accepted_ = 0;
 
   // Requests taken by the AsyncHandler and not yet answered to their connection. Stop() drops
   // what is left once the I/O threads are gone, so no response is posted to a dead io_context.
@@ -735,7 +744,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  // Stop() past its deadline: close the socket whatever is happening on it.
+  const std::string& remote_address() const { return remote_address_; }
+
+  // Stop() past its deadline, or an eviction: close the socket whatever is happening on it.
   void ForceClose() {
     net::post(stream_.get_executor(),
               [self = shared_from_this()] { beast::get_lowest_layer(self->stream_).close(); });
@@ -858,6 +869,7 @@ net::awaitable<bool> Connection::Handshake() {
   tcp_stream.expires_after(server_.limits().read_timeout);
   auto start = SteadyClock::now();
   auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kNoThrow);
+  server_.Handshaken(this);
   if (!ec) {
     peer_ = ReadPeerIdentity(stream_.native_handle());
     co_return true;
@@ -1221,11 +1233,32 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
     std::string remote_address = ignored ? "" : remote.address().to_string();
     size_t open_connections;
     int from_address = 0;
+    std::shared_ptr<Connection> evict;
     {
       std::lock_guard lock(self->connections_mu_);
       open_connections = self->connections_.size();
       auto it = self->per_address_.find(remote_address);
       if (it != self->per_address_.end()) from_address = it->second;
+      const bool full = open_connections >= static_cast<size_t>(self->limits_.max_connections);
+      if (full && from_address < self->limits_.max_connections_per_address) {
+        // Every slot taken: the oldest connection still in its handshake makes room.
+        auto oldest = self->handshaking_.end();
+        for (auto h = self->handshaking_.begin(); h != self->handshaking_.end(); ++h) {
+          if (oldest == self->handshaking_.end() || h->second < oldest->second) oldest = h;
+        }
+        if (oldest != self->handshaking_.end()) {
+          auto c = self->connections_.find(oldest->first);
+          if (c != self->connections_.end()) evict = c->second.lock();
+          self->handshaking_.erase(oldest);  // never chosen twice
+          if (evict != nullptr) open_connections = 0;  // its slot is the newcomer's
+        }
+      }
+    }
+    if (evict != nullptr) {
+      evict->ForceClose();
+      Event e{Event::kConnectionCap, evict->remote_address(), "", "", "", 0, "", 0,
+              "evicted: still in its TLS handshake when every slot was taken"};
+      self->Emit(e);
     }
     const bool per_address = from_address >= self->limits_.max_connections_per_address;
     if (per_address || open_connections >= static_cast<size_t>(self->limits_.max_connections)) {
@@ -1361,11 +1394,18 @@ void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak,
   std::lock_guard lock(connections_mu_);
   connections_.emplace(c, std::move(weak));
   ++per_address_[address];
+  handshaking_.emplace(c, ++accepted_);
+}
+
+void Server::Impl::Handshaken(Connection* c) {
+  std::lock_guard lock(connections_mu_);
+  handshaking_.erase(c);
 }
 
 void Server::Impl::Unregister(Connection* c, const std::string& address) {
   std::lock_guard lock(connections_mu_);
   connections_.erase(c);
+  handshaking_.erase(c);
   auto it = per_address_.find(address);
   if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (connections_.empty()) connections_cv_.notify_all();

@@ -970,6 +970,43 @@ TEST_F(ServerTest, OneAddressCannotTakeEverySlot) {
   EXPECT_TRUE(served);
 }
 
+// Review: plain TCP connections from two addresses, each under the per-address cap, took every
+// slot for their whole handshake deadline and locked every system out. When every slot is
+// taken, the oldest connection still in its handshake makes room for a newcomer; connections
+// past their handshake are never evicted (ConnectionsBeyondTheCapAreClosed).
+TEST_F(ServerTest, SilentConnectionsFromManyAddressesCannotLockAClientOut) {
+  limits_.max_connections = 4;
+  limits_.max_connections_per_address = 2;
+  StartServer();
+  std::vector<int> raw;
+  for (const char* from : {"127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"}) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ASSERT_EQ(::inet_pton(AF_INET, from, &local.sin_addr), 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    raw.push_back(fd);
+  }
+  std::this_thread::sleep_for(100ms);  // the server has taken all four
+  // Each genuine client is served, again and again, while the silent ones hold on.
+  for (int i = 0; i < 3; ++i) {
+    std::string error;
+    auto c = TestClient::Connect(server_->port(), ClientAs("client"), &error);
+    ASSERT_NE(c, nullptr) << error;
+    EXPECT_TRUE(c->RoundTrip(Get("/in")).has_value()) << i;
+  }
+  auto event = events_.WaitFor(Event::kConnectionCap);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_NE(event->detail.find("evicted"), std::string::npos) << event->detail;
+  for (int fd : raw) ::close(fd);
+}
+
 // --- Threads ---
 
 TEST_F(ServerTest, ConcurrentClientsAreAllAnswered) {
