@@ -48,6 +48,7 @@ expect_start_failure missing_cert "server certificate" "$bin" serve --config "$t
 
 # Unreadable: a key that is not a key, and (unless root, who reads anything) one without rights.
 echo "not a key" > "$tmp/d/tls/garbage.key"
+chmod 600 "$tmp/d/tls/garbage.key"
 variant garbage_key 's#^key = .*#key = "tls/garbage.key"#'
 expect_start_failure garbage_key "server key" "$bin" serve --config "$tmp/d/garbage_key.toml" --port 0
 if [ "$(id -u)" != 0 ]; then
@@ -82,10 +83,19 @@ mkdir -m700 "$tmp/d/dir.toml"
 expect_start_failure dir_config "is a directory" "$bin" serve --config "$tmp/d/dir.toml" --port 0
 mkfifo -m600 "$tmp/d/fifo.toml"
 expect_start_failure fifo_config "is not a file" "$bin" serve --config "$tmp/d/fifo.toml" --port 0
+# A TLS server key other users can read is refused, as the node's own keys are.
+cp "$tmp/d/tls/server.key" "$tmp/d/tls/open.key"
+chmod 644 "$tmp/d/tls/open.key"
+variant open_key 's#^key = .*#key = "tls/open.key"#'
+expect_start_failure open_key "open to other users" "$bin" serve --config "$tmp/d/open_key.toml" --port 0
 # A file-size limit: the write fails and the command says so (exit 2), not killed by SIGXFSZ.
 (ulimit -f 100; exec "$bin" init --data "$tmp/small-node" --prefecture 19) > /dev/null 2> "$tmp/xfsz.err"
 rc=$?
 [ "$rc" = 2 ] && ok || fail "init under ulimit -f: exit $rc, expected 2: $(cat "$tmp/xfsz.err")"
+# …and leaves nothing of itself: init again, without the limit, makes the node.
+[ -z "$(ls -A "$tmp/small-node")" ] && ok || fail "a failed init left: $(ls -A "$tmp/small-node")"
+"$bin" init --data "$tmp/small-node" --prefecture 19 > /dev/null 2> "$tmp/reinit.err" && ok ||
+  fail "init after a failed init: $(cat "$tmp/reinit.err")"
 
 # Nothing was damaged: the node still serves, and its log verifies.
 start_serve

@@ -179,6 +179,10 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     if (on_pg && path.rfind(node->config.database_path, 0) == 0) continue;  // no file of ours
     KAKUNIN_RETURN_IF_ERROR(CheckPrivate(path, /*directory=*/false));
   }
+  // The TLS server key too (README step 4; found in review: a world-readable one was served).
+  if (node->config.server.present && !node->config.server.key.empty()) {
+    KAKUNIN_RETURN_IF_ERROR(CheckPrivate(node->config.server.key, /*directory=*/false));
+  }
   // The key first: a missing or wrong key must stop us before the database is opened.
   auto token = OpenConfiguredToken(node->config);
   if (!token.ok()) return token.status();
@@ -337,11 +341,28 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   // Resolve paths the way loading will.
   auto parsed = ParseNodeConfig(RenderNodeConfig(c), data_dir);
   if (!parsed.ok()) return parsed.status();
+  // What this init makes, removed again if it fails before the node is complete (found in
+  // review: a full disk left keys and a half-made database that neither init nor any other
+  // command accepted). A PostgreSQL database, once written to, keeps the files that match it.
+  struct Undo {
+    std::vector<std::string> made;
+    bool keep = false;
+    ~Undo() {
+      if (keep) return;
+      std::error_code ignored;
+      for (auto it = made.rbegin(); it != made.rend(); ++it) fs::remove(*it, ignored);
+    }
+  } undo;
   if (!fs::exists(parsed->key_file)) {
     KAKUNIN_RETURN_IF_ERROR(crypto::CreateKeyFile(parsed->key_file));
+    undo.made.push_back(parsed->key_file);
   }
   if (!fs::exists(parsed->signing_key)) {
+    const std::string pub = parsed->signing_key + ".pub";  // written beside it
+    const bool had_pub = fs::exists(pub);
     KAKUNIN_RETURN_IF_ERROR(audit::CreateSigningKeyFile(parsed->signing_key));
+    undo.made.push_back(parsed->signing_key);
+    if (!had_pub) undo.made.push_back(pub);
   }
   auto signer = audit::LoadSigningKeyFile(parsed->signing_key);
   if (!signer.ok()) return signer.status();
@@ -349,15 +370,18 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   if (!keys.ok()) return keys.status();
   // The sample catalogue, for the deployment to replace with its own (README "Purposes").
   if (!fs::exists(parsed->purposes_file)) {
+    undo.made.push_back(parsed->purposes_file);
     std::ofstream out(parsed->purposes_file, std::ios::binary | std::ios::trunc);
     out << (prefecture == 0 ? registry::SampleNationalPurposeCatalogue()
                             : registry::SamplePurposeCatalogue());
+    out.flush();
     if (!out) return Status::IoError("cannot write the purpose catalogue");
   }
   std::unique_ptr<store::RegistryStore> opened;
   if (parsed->database_kind == "postgresql") {
     auto store = store::pg::OpenRegistryStore(parsed->database_url, /*create=*/true);
     if (!store.ok()) return store.status();
+    undo.keep = true;
     // A database that already holds a node is never taken over.
     auto key_id = (*store)->GetMeta("key_id");
     if (!key_id.ok()) return key_id.status();
@@ -366,6 +390,16 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   } else {
     if (fs::exists(parsed->database_path)) {
       return Status::AlreadyExists("a database already exists at " + parsed->database_path);
+    }
+    // Personal data: the file is the node user's alone from its first byte (SQLite opens an
+    // empty file as an empty database; its WAL and shared-memory files take this mode).
+    {
+      FileDescriptor made(::open(parsed->database_path.c_str(),
+                                 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      if (made.get() < 0) return ErrnoError("cannot create", parsed->database_path);
+    }
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      undo.made.push_back(parsed->database_path + suffix);
     }
     auto store = store::sqlite::OpenRegistryStore(parsed->database_path, /*create=*/true);
     if (!store.ok()) return store.status();
@@ -393,22 +427,26 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
     KAKUNIN_RETURN_IF_ERROR((*store)->SetMeta(registry::Registry::kPurposesDigestKey,
                                               registry::CatalogueDigest(*catalogue)));
   }
-  // The configuration last: its presence marks a complete node.
+  // The configuration last: its presence marks a complete node. Written whole and synced
+  // before the rename (found in review: a stream checked before its buffer was flushed could
+  // rename a short file into place).
+  opened.reset();  // the database closed (and checkpointed) before the node is declared made
   std::string tmp = config_path + ".tmp";
+  undo.made.push_back(tmp);
   {
     // Owner-only, like every file of the node that OpenNode checks.
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || ::fchmod(fd, 0600) != 0) {
-      if (fd >= 0) ::close(fd);
+    FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (fd.get() < 0 || ::fchmod(fd.get(), 0600) != 0) {
       return Status::IoError("cannot write the configuration");
     }
-    ::close(fd);
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << RenderNodeConfig(c);
-    if (!out) return Status::IoError("cannot write the configuration");
+    Status written = WriteAll(fd.get(), RenderNodeConfig(c));
+    if (!written.ok() || ::fsync(fd.get()) != 0 || !fd.Close()) {
+      return Status::IoError("cannot write the configuration");
+    }
   }
   fs::rename(tmp, config_path, ec);
   if (ec) return Status::IoError("cannot write the configuration");
+  undo.keep = true;
   return Status::Ok();
 }
 
