@@ -335,11 +335,19 @@ Status Gateway::RefuseUnknownClient(const Actor& actor, const std::string& purpo
                                     const std::vector<std::string>& asked) const {
   // The repeated_refusals alert sees every one, in real time.
   if (quotas_ != nullptr) quotas_->Refused(actor);
+  audit::AuditEntry e = registry_->RefusalEntry(actor, "client.refused", purpose, why, asked);
+  // A refusal that names whom it went after (a revoked system asking for residents) is always
+  // recorded: the person's statement shows it. RefusalNaming bounds those (a few a day per
+  // resident, 1,000 residents a day per certificate); past it, and for everything that names
+  // nobody, the refusals are sampled.
+  if (!e.targets.empty()) {
+    KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+    return why;
+  }
   auto counts = unknown_clients_->Note(actor.id, std::string(why.reason()));
   if (!counts) return why;  // held back: counted in this certificate's next entry
   int64_t n = 0;
   for (const auto& [reason, k] : *counts) n += k;
-  audit::AuditEntry e = registry_->RefusalEntry(actor, "client.refused", purpose, why, asked);
   if (n > 1 || counts->size() > 1) {
     std::string by_reason;
     for (const auto& [reason, k] : *counts) by_reason += " " + reason + "=" + std::to_string(k);

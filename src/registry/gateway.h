@@ -347,8 +347,9 @@ class Gateway {
   // (client.refused): sampled, one entry per certificate per kUnknownClientSampleSeconds
   // standing for the refusals held back since its last one (conditions "count=N"). Found in
   // review: any certificate of the CA — an operator's card, a retired system's — wrote a 7-year
-  // entry per request, 2 MB/s from one client. A refusal inside a use case's transaction (a
-  // client revoked while its request ran) is recorded each time, as before.
+  // entry per request, 2 MB/s from one client. A refusal that names residents (a revoked
+  // system's lookup) is recorded each time, within RefusalNaming's bounds; so is a refusal
+  // inside a use case's transaction (a client revoked while its request ran).
   Status RefuseUnknownClient(const Actor& actor, const std::string& purpose, Status why,
                              const std::vector<std::string>& asked = {}) const;
 

@@ -1172,7 +1172,8 @@ TEST_F(GatewayTest, AnUnknownCertificatesRefusalsAreSampledIntoTheLog) {
   EXPECT_EQ(last.actor, "cert:" + rogue);
   EXPECT_EQ(last.outcome, "refused:client_not_registered");
   EXPECT_THAT(last.conditions, HasSubstr("count=50 client_not_registered=50"));
-  // A revoked certificate likewise: its first refusal is written, naming what it asked for.
+  // A revoked certificate asking for a resident: recorded each time while the refusal names
+  // the person (the first three a day: RefusalNaming), then sampled like the rest.
   ASSERT_TRUE(gateway_->Revoke(board_.spki_sha256, host_).ok());
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(gateway_->Authenticate(board_.spki_sha256, "t", {codes_[0]}, "board.school_aid")
@@ -1181,9 +1182,15 @@ TEST_F(GatewayTest, AnUnknownCertificatesRefusalsAreSampledIntoTheLog) {
               "client_revoked");
   }
   refused = Entries("client.refused");
-  ASSERT_EQ(refused.size(), 4u);
-  EXPECT_EQ(Decode(refused.back()).outcome, "refused:client_revoked");
-  EXPECT_EQ(Decode(refused.back()).targets.size(), 1u);
+  ASSERT_EQ(refused.size(), 3u + RefusalNaming::kPerResident + 1);
+  int named = 0;
+  for (size_t i = 3; i < refused.size(); ++i) {
+    auto e = Decode(refused[i]);
+    EXPECT_EQ(e.outcome, "refused:client_revoked");
+    named += e.targets.size() == 1 && e.targets[0] == AskedTarget(*cipher_, codes_[0]);
+  }
+  EXPECT_EQ(named, RefusalNaming::kPerResident);
+  EXPECT_THAT(Decode(refused.back()).conditions, HasSubstr("targets_withheld=1"));
   EXPECT_EQ(ProvisionCount(codes_[0]), 0);
 }
 

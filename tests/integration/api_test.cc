@@ -271,7 +271,10 @@ TEST_F(ApiTest, AnUnregisteredCertificateGetsNothingAndIsRecorded) {
   r = Call(w->unregistered, "GET", Lookup(w->residents[0].resident_code.str(), "board.school_aid"));
   EXPECT_EQ(r.status, 403);
   EXPECT_THAT(r.body, Not(HasSubstr(w->residents[0].name)));
-  EXPECT_EQ(LogSize(), before + 2);  // both refusals are operations in the log
+  // The first is in the log at once; the second, from the same certificate within the minute,
+  // is counted into that certificate's next entry (Gateway::RefuseUnknownClient: found in
+  // review, an unregistered certificate wrote an entry per request, 2 MB/s).
+  EXPECT_EQ(LogSize(), before + 1);
 }
 
 TEST_F(ApiTest, RevocationInTheRegisterTakesEffectOnAnOpenConnection) {
