@@ -1100,6 +1100,16 @@ class ConsoleService::Impl {
              ",\"name\":" + Str(v.row.name) + ",\"unit\":" + Str(v.row.unit) +
              ",\"status\":" + Str(v.row.status) + ",\"roles\":[";
         for (size_t j = 0; j < v.roles.size(); ++j) o += (j ? "," : "") + Str(v.roles[j]);
+        // Every nomination with its period, and whether it was ended early: the register of who
+        // may read under which purpose (操作者一覧表).
+        o += "],\"nominations\":[";
+        for (size_t j = 0; j < v.nominations.size(); ++j) {
+          const auto& n = v.nominations[j];
+          o += (j ? "," : "") + std::string("{\"purpose\":") + Str(n.purpose) +
+               ",\"from\":" + Str(n.valid_from) + ",\"to\":" + Str(n.valid_to) +
+               ",\"nominated_by\":" + Str(n.nominated_by) + ",\"ended\":" +
+               (n.ended_at != 0 ? "true" : "false") + "}";
+        }
         o += "]}";
       }
       return JsonResponse(o + "]}");

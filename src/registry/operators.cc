@@ -943,6 +943,11 @@ Result<std::vector<OperatorView>> OperatorDesk::List(const OperatorView& by,
     auto roles = (*reader)->OperatorRoles(row.operator_id);
     if (!roles.ok()) return roles.status();
     v.roles = std::move(*roles);
+    // The 操作者一覧表 shows for which 事務 each operator is nominated, and when (found in the
+    // compliance review: only the operator's own session showed their nominations).
+    auto nominations = (*reader)->Nominations(row.operator_id);
+    if (!nominations.ok()) return nominations.status();
+    v.nominations = std::move(*nominations);
     v.row = std::move(row);
     v.row.password_hash.clear();  // never leaves the desk
     out.push_back(std::move(v));

@@ -815,6 +815,22 @@ TEST_F(ConsoleTest, NominationsEndWithTheOperatorRoleAndWithTheAccount) {
   // A new decision nominates again.
   EXPECT_TRUE(desk().Nominate(Load("sm-end"), "op-end2", purpose, today, "2099-12-31").ok());
   EXPECT_TRUE(Load("op-end2").NominatedFor(purpose, today));
+  // The operator register (操作者一覧表) shows both, the ended one as ended, with who nominated
+  // (found in the compliance review: it listed roles only).
+  auto list = desk().List(s.access, "test");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  int listed = 0, ended = 0;
+  for (const auto& v : *list) {
+    if (v.row.operator_id != "op-end2") continue;
+    for (const auto& n : v.nominations) {
+      EXPECT_EQ(n.purpose, purpose);
+      EXPECT_EQ(n.nominated_by, "sm-end");
+      ++listed;
+      ended += n.ended_at != 0;
+    }
+  }
+  EXPECT_EQ(listed, 2);
+  EXPECT_EQ(ended, 1);
 }
 
 // Review: a management action checked its actor's roles only in the view its request loaded, so
