@@ -68,7 +68,8 @@ start() {  # $1 = nat | p19 | p13
   "$bin" serve --data "$tmp/$1" > /dev/null 2> "$tmp/$1.err" &
   pid_of[$1]=$!
   pids+=("${pid_of[$1]}")
-  for _ in $(seq 1 200); do grep -q "listening on" "$tmp/$1.err" && break; sleep 0.05; done
+  # Up to 30 s: a loaded CI machine (deb build, browser tests) once took more than 10.
+  for _ in $(seq 1 600); do grep -q "listening on" "$tmp/$1.err" && break; sleep 0.05; done
   grep -q "listening on" "$tmp/$1.err" || { cat "$tmp/$1.err"; die "$1 did not start"; }
   port_of[$1]=$(sed -n 's/.*listening on https:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$tmp/$1.err" | tail -1)
   : > "$tmp/$1.err.seen"
