@@ -633,8 +633,11 @@ class Server::Impl {
 
   void Register(Connection* c, std::weak_ptr<Connection> weak, const std::string& address);
   void Unregister(Connection* c, const std::string& address);
-  // `c`'s TLS handshake is over (done or failed): it can no longer be evicted for a newcomer.
-  void Handshaken(Connection* c);
+  // `c` has a request under way (its first bytes arrived): it cannot be evicted for a newcomer
+  // until Waiting() again.
+  void Busy(Connection* c);
+  // `c` waits for its next request (after its handshake, or its last response): evictable.
+  void Waiting(Connection* c);
 
   const AsyncHandler& async_handler() const { return async_handler_; }
   // Runs `work` on the worker pool, or answers `deferred` 503 if the pool is closed (Stop()).
@@ -695,13 +698,19 @@ class Server::Impl {
   std::condition_variable connections_cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
   std::unordered_map<std::string, int> per_address_;  // open connections by source address
-  // Connections still in their TLS handshake, by accept order. When every slot is taken, the
-  // oldest of them is closed for a newcomer (found in review: plain TCP connections from two
-  // addresses, each under the per-address cap, held all 256 slots for their whole handshake
-  // deadline and locked every system out; a genuine handshake takes milliseconds, so a newcomer
-  // is never the oldest for long). A connection past its handshake is never evicted.
-  std::unordered_map<Connection*, uint64_t> handshaking_;
-  uint64_t accepted_ = 0;
+  // Connections with no request under way — in their TLS handshake, or waiting for a request —
+  // with the order they began to wait and their source address. When every slot is taken, a
+  // newcomer closes one of them: the longest waiting of the source address that holds the most
+  // (found in review: silent TCP connections, then silent TLS connections, from two addresses
+  // under the per-address cap held all 256 slots and locked every system out; a flood of
+  // connects evicted slow genuine handshakes while eviction took the oldest of all). A
+  // connection with a request under way is never evicted.
+  struct Waiter {
+    uint64_t since = 0;
+    const std::string* address = nullptr;  // the connection's own, which outlives the entry
+  };
+  std::unordered_map<Connection*, Waiter> waiting_;
+  uint64_t waits_ = 0;
 
   // Requests taken by the AsyncHandler and not yet answered to their connection. Stop() drops
   // what is left once the I/O threads are gone, so no response is posted to a dead io_context.
@@ -835,9 +844,12 @@ net::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
       // request: a connection that says nothing holds a slot for no reason).
       tcp_stream.expires_after(first ? limits.read_timeout : limits.idle_timeout);
       self->idle_ = true;
+      // Evictable while it waits (it has been since it was accepted, through its handshake).
+      if (!first) self->server_.Waiting(self.get());
       auto [ec, n] =
           co_await self->stream_.async_read_some(self->buffer_.prepare(kFirstReadBytes), kNoThrow);
       self->idle_ = false;
+      if (!ec) self->server_.Busy(self.get());
       if (ec) {
         if (ec == beast::error::timeout && first) {
           Event e = self->MakeEvent(Event::kTimeout);
@@ -869,7 +881,6 @@ net::awaitable<bool> Connection::Handshake() {
   tcp_stream.expires_after(server_.limits().read_timeout);
   auto start = SteadyClock::now();
   auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kNoThrow);
-  server_.Handshaken(this);
   if (!ec) {
     peer_ = ReadPeerIdentity(stream_.native_handle());
     co_return true;
@@ -1242,14 +1253,32 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
       const bool full = open_connections >= static_cast<size_t>(self->limits_.max_connections);
       if (full && from_address < self->limits_.max_connections_per_address) {
         // Every slot taken: the oldest connection still in its handshake makes room.
-        auto oldest = self->handshaking_.end();
-        for (auto h = self->handshaking_.begin(); h != self->handshaking_.end(); ++h) {
-          if (oldest == self->handshaking_.end() || h->second < oldest->second) oldest = h;
+        // The source address holding the most waiting connections, and its longest waiting.
+        std::unordered_map<std::string_view, std::pair<int, uint64_t>> by_address;
+        for (const auto& [c, w] : self->waiting_) {
+          auto& [count, oldest] = by_address[*w.address];
+          oldest = count == 0 ? w.since : std::min(oldest, w.since);
+          ++count;
         }
-        if (oldest != self->handshaking_.end()) {
-          auto c = self->connections_.find(oldest->first);
+        std::string_view worst;
+        std::pair<int, uint64_t> most{0, 0};
+        for (const auto& [address, stats] : by_address) {
+          if (stats.first > most.first || (stats.first == most.first && stats.second < most.second)) {
+            most = stats;
+            worst = address;
+          }
+        }
+        if (most.first > 0) {
+          auto chosen = self->waiting_.end();
+          for (auto w = self->waiting_.begin(); w != self->waiting_.end(); ++w) {
+            if (*w->second.address == worst &&
+                (chosen == self->waiting_.end() || w->second.since < chosen->second.since)) {
+              chosen = w;
+            }
+          }
+          auto c = self->connections_.find(chosen->first);
           if (c != self->connections_.end()) evict = c->second.lock();
-          self->handshaking_.erase(oldest);  // never chosen twice
+          self->waiting_.erase(chosen);  // never chosen twice
           if (evict != nullptr) open_connections = 0;  // its slot is the newcomer's
         }
       }
@@ -1257,7 +1286,7 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
     if (evict != nullptr) {
       evict->ForceClose();
       Event e{Event::kConnectionCap, evict->remote_address(), "", "", "", 0, "", 0,
-              "evicted: still in its TLS handshake when every slot was taken"};
+              "evicted: waiting (handshake or next request) when every slot was taken"};
       self->Emit(e);
     }
     const bool per_address = from_address >= self->limits_.max_connections_per_address;
@@ -1394,18 +1423,23 @@ void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak,
   std::lock_guard lock(connections_mu_);
   connections_.emplace(c, std::move(weak));
   ++per_address_[address];
-  handshaking_.emplace(c, ++accepted_);
+  waiting_[c] = Waiter{++waits_, &c->remote_address()};
 }
 
-void Server::Impl::Handshaken(Connection* c) {
+void Server::Impl::Busy(Connection* c) {
   std::lock_guard lock(connections_mu_);
-  handshaking_.erase(c);
+  waiting_.erase(c);
+}
+
+void Server::Impl::Waiting(Connection* c) {
+  std::lock_guard lock(connections_mu_);
+  if (connections_.count(c) != 0) waiting_[c] = Waiter{++waits_, &c->remote_address()};
 }
 
 void Server::Impl::Unregister(Connection* c, const std::string& address) {
   std::lock_guard lock(connections_mu_);
   connections_.erase(c);
-  handshaking_.erase(c);
+  waiting_.erase(c);
   auto it = per_address_.find(address);
   if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (connections_.empty()) connections_cv_.notify_all();
