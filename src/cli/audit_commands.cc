@@ -322,6 +322,9 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       if (!k.ok()) return Fail(io, k.status());
       trusted = *k;
     }
+    if (Status st = CheckRegularFile(*args->Get("archive"), "the archive"); !st.ok()) {
+      return Fail(io, st);
+    }
     std::ifstream in(*args->Get("archive"), std::ios::binary);
     if (!in) return Fail(io, Status::NotFound("cannot open the archive"));
     auto check = audit::CheckArchive(in, trusted);

@@ -59,6 +59,18 @@ Status SyncDirectory(const std::string& dir) {
   return Status::Ok();
 }
 
+Status CheckRegularFile(const std::string& path, std::string_view what) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::NotFound("cannot read " + std::string(what) + " " + path + ": " +
+                            std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status::FailedPrecondition(std::string(what) + " " + path + " is not a regular file");
+  }
+  return Status::Ok();
+}
+
 Result<std::string> ReadFileAtMost(const std::string& path, size_t limit) {
   // Opened without waiting (a FIFO with no writer would block the open for ever: found in
   // review), then read as usual.

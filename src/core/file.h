@@ -45,6 +45,12 @@ Status SyncDirectory(const std::string& dir);
 // otherwise FailedPrecondition with reason "locked" at once.
 Result<FileDescriptor> LockFile(const std::string& path, bool wait);
 
+// OK when `path` names a regular file (following symlinks), without opening it: a FIFO would
+// block the open for ever (found in review: with the stop signals already blocked, only
+// SIGKILL ended the process). FailedPrecondition "<what> <path> is not a regular file", or
+// NotFound "cannot read <what> <path>: <reason>".
+Status CheckRegularFile(const std::string& path, std::string_view what);
+
 // The whole of a regular file of at most `limit` bytes; reads no more than limit + 1 bytes, so
 // /dev/zero or a huge file is refused at once (found in review: a statement checker read a
 // 6 GB file whole before it compared the size, and /dev/zero as a key ran out of memory).

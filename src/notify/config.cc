@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/file.h"
+
 namespace kakunin::notify {
 namespace {
 
@@ -110,12 +112,14 @@ Result<NotifyConfig> ParseNotifyConfig(std::string_view text, const std::string&
 }
 
 Result<NotifyConfig> LoadNotifyConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read the notify config " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
+  // Bounded, and never a FIFO or a directory (found in review: a FIFO blocked for ever).
+  auto text = ReadFileAtMost(path, 1 << 20);
+  if (!text.ok()) {
+    return Status::InvalidArgument("cannot read the notify config " + path + " (" +
+                                   text.status().message() + ")");
+  }
   std::string base = std::filesystem::path(path).parent_path().string();
-  return ParseNotifyConfig(text.str(), base);
+  return ParseNotifyConfig(*text, base);
 }
 
 }  // namespace kakunin::notify

@@ -18,6 +18,8 @@
 #include <optional>
 #include <utility>
 
+#include "core/file.h"
+
 namespace kakunin::notify {
 namespace {
 
@@ -116,6 +118,13 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const HttpsClientOption
   // The node serves forward-secret AEAD suites only; ask for nothing weaker.
   SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
   if (options.ca_file.empty()) return Status::InvalidArgument("ca_file is required");
+  for (const auto& [path, what] : {std::pair{&options.ca_file, "the CA file"},
+                                   std::pair{&options.cert_file, "the client certificate"},
+                                   std::pair{&options.key_file, "the client key"}}) {
+    if (Status st = CheckRegularFile(*path, what); !st.ok()) {
+      return Status::InvalidArgument(st.message());
+    }
+  }
   if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
     return Status::InvalidArgument("cannot load the CA file " + options.ca_file + ": " +
                                    SslErrors());

@@ -311,6 +311,7 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
     ::unlink(payload_tmp.c_str());
     ::unlink(Path(dir, kPayloadFile).c_str());
     ::unlink(Path(dir, kManifestSigFile).c_str());
+    ::rmdir(dir.c_str());  // only if nothing else is in it (found in review: left empty)
     e.action = "backup.failed";
     e.outcome = "failed";
     (void)registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) {
