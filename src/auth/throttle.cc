@@ -81,10 +81,13 @@ std::optional<RefusalSampler::Counts> RefusalSampler::Note(const std::string& ke
   if (it == windows_.end()) {
     if (windows_.size() >= max_keys_ && now - last_sweep_ >= kSweepEvery) {
       // A window that has ended with nothing held back tells nothing more: forget it (at most
-      // once a second, as above).
+      // once a second, as above). One whose key has not come back for ten intervals is
+      // forgotten too, held counts and all (found in review: keys refused twice and never again
+      // would otherwise fill the table for good, and every newcomer share the overflow slot).
       last_sweep_ = now;
       for (auto i = windows_.begin(); i != windows_.end();) {
-        const bool idle = i->second.held.empty() && now - i->second.written_at >= interval_;
+        const int64_t age = now - i->second.written_at;
+        const bool idle = (i->second.held.empty() && age >= interval_) || age >= 10 * interval_;
         i = idle ? windows_.erase(i) : std::next(i);
       }
     }

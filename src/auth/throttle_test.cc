@@ -83,5 +83,24 @@ TEST(RefusalSamplerTest, ManyAddressesShareOneOverflowWindow) {
   EXPECT_LE(sampler.size(), 8u);
 }
 
+// Fix review: a key refused twice in its window (one held back) and never again kept its slot
+// for good; enough of them and every newcomer shared the overflow window. Ten intervals on, such
+// a window is forgotten, held count and all.
+TEST(RefusalSamplerTest, AWindowHoldingACountIsForgottenTenIntervalsOn) {
+  FixedClock clock(0);
+  RefusalSampler sampler(&clock, 60 * kSecond, 4);
+  for (int i = 0; i < 4; ++i) {
+    const std::string key = "cert" + std::to_string(i);
+    EXPECT_TRUE(sampler.Note(key, "client_not_registered"));
+    EXPECT_FALSE(sampler.Note(key, "client_not_registered"));  // held back
+  }
+  clock.Advance(2 * 60 * kSecond);
+  EXPECT_TRUE(sampler.Note("late", "client_not_registered"));  // the overflow window's first
+  EXPECT_FALSE(sampler.Note("later", "client_not_registered")) << "still sharing the overflow";
+  clock.Advance(9 * 60 * kSecond);
+  EXPECT_TRUE(sampler.Note("newcomer", "client_not_registered")) << "a slot of its own again";
+  EXPECT_LE(sampler.size(), 4u);
+}
+
 }  // namespace
 }  // namespace kakunin::auth
