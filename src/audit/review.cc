@@ -183,6 +183,18 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
       }
     }
     if (e->outcome.rfind("refused", 0) == 0) refusals[key].push_back(row.seq);
+    // A disclosure request ended without a notice: one clerk (not the one who took it in) can
+    // do it, and the resident gets no notice that would show it (found in review), so the log
+    // review looks at each one against the written withdrawal or the decision.
+    if (e->action == "disclosure.close" && e->outcome == "done") {
+      out.push_back({"disclosure_closed", e->actor, day,
+                     "a disclosure request was closed without a notice (" +
+                         e->conditions.substr(e->conditions.find("outcome=") == std::string::npos
+                                                  ? e->conditions.size()
+                                                  : e->conditions.find("outcome=")) +
+                         "): check it against the written withdrawal or the decision",
+                     {row.seq}});
+    }
     return true;
   });
   if (!st.ok()) return st;

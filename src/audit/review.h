@@ -27,7 +27,8 @@ struct ReviewSettings {
 
 struct Finding {
   std::string rule;   // off_hours | many_searches | search_without_follow_up |
-                      // repeated_refusals | removed_resident | support_measure
+                      // repeated_refusals | removed_resident | support_measure |
+                      // disclosure_closed
   std::string actor;
   std::string day;    // YYYY-MM-DD (JST)
   std::string note;   // a sentence for the reviewer (no personal data)

@@ -832,6 +832,19 @@ TEST_F(DisclosureTest, ARequestEndsWithoutANoticeOnlyByASecondClerkAndOnlyOnce) 
     }
   }
   EXPECT_THAT(AllLogText(), Not(HasSubstr(code_)));
+  // The log review shows every closing, for the reviewer to check against the paper (fix
+  // review: any clerk but the registrar can close, and the resident gets no notice of it).
+  auto findings = audit_->Review(0, clock_.NowMicros() + 1);
+  ASSERT_TRUE(findings.ok()) << findings.status().ToString();
+  int closings = 0;
+  for (const auto& f : *findings) {
+    if (f.rule != "disclosure_closed") continue;
+    ++closings;
+    EXPECT_EQ(f.actor, "operator:clerk2");
+    EXPECT_THAT(f.note, HasSubstr("outcome=rejected reason=identity_not_confirmed"));
+    EXPECT_THAT(f.note, Not(HasSubstr(code_)));
+  }
+  EXPECT_EQ(closings, 1);
   ExpectVerified();
 }
 
