@@ -52,6 +52,9 @@ const std::vector<ConsoleRule> kRules = {
      {"access_manager", "security_manager", "security_chief", "auditor"},
      false},
     {"POST", "/v1/operators", false, false, {"access_manager"}, false},
+    // 作動停止 (DESIGN §7): the security chief halts and resumes the node.
+    {"POST", "/v1/halt", false, false, {"security_chief"}, false},
+    {"POST", "/v1/resume", false, false, {"security_chief"}, false},
     // The enrolment link: a security chief, never the access manager who made the account.
     {"POST", "/v1/operators/{id}/enrolment", false, false, {"security_chief"}, false},
     {"POST", "/v1/operators/{id}/status", false, false, {"access_manager"}, false},
@@ -1090,6 +1093,18 @@ class ConsoleService::Impl {
       }
       return Problem(FromStatus(st), rid, st.message());
     };
+    if (route == "/v1/halt") {
+      auto f = Fields(req, {"reason"});
+      if (!f.ok() || !f->count("reason")) return fail(Status::InvalidArgument("reason is required"));
+      if (Status st = gateway_->HaltBy(who, (*f)["reason"], terminal); !st.ok()) return fail(st);
+      return JsonResponse("{\"halted\":true}");
+    }
+    if (route == "/v1/resume") {
+      auto f = Fields(req, {});
+      if (!req.body.empty() && !f.ok()) return fail(Status::InvalidArgument("no body here"));
+      if (Status st = gateway_->ResumeBy(who, terminal); !st.ok()) return fail(st);
+      return JsonResponse("{\"halted\":false}");
+    }
     if (route == "/v1/operators" && req.method == "GET") {
       auto list = desk_->List(who, terminal);
       if (!list.ok()) return fail(list.status());

@@ -331,6 +331,31 @@ Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::
   return why;
 }
 
+namespace {
+Status ChiefOnly() {
+  return Status::PermissionDenied("only a security chief halts or resumes the node")
+      .WithReason("not_permitted");
+}
+}  // namespace
+
+Status Gateway::HaltBy(const OperatorView& chief, const std::string& reason,
+                       const std::string& terminal) const {
+  if (!chief.active() || !chief.HasRole("security_chief")) return ChiefOnly();
+  return registry_->Halt(reason, Actor{"operator:" + chief.row.operator_id, terminal},
+                         [&](store::RegistryTxn& txn) {
+                           return StillHoldsOneOf(txn, chief.row.operator_id, {"security_chief"});
+                         });
+}
+
+Status Gateway::ResumeBy(const OperatorView& chief, const std::string& terminal) const {
+  if (!chief.active() || !chief.HasRole("security_chief")) return ChiefOnly();
+  return registry_->Resume(Actor{"operator:" + chief.row.operator_id, terminal},
+                           [&](store::RegistryTxn& txn) {
+                             return StillHoldsOneOf(txn, chief.row.operator_id,
+                                                    {"security_chief"});
+                           });
+}
+
 Status Gateway::RefuseUnknownClient(const Actor& actor, const std::string& purpose, Status why,
                                     const std::vector<std::string>& asked) const {
   // The repeated_refusals alert sees every one, in real time.

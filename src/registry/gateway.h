@@ -136,6 +136,16 @@ class Gateway {
   // no store types. Without it those calls fail (kFailedPrecondition). Set before serving.
   void UseStore(store::RegistryStore* store);
 
+  // --- 作動停止 on the console (DESIGN §7: the security chief halts and resumes) ---
+  // As `kakunin halt` / `resume` on the host, by an active security chief, whose role is
+  // checked again in the transaction; recorded as node.halt / node.resume by the operator (the
+  // reason by keyed hash only). PermissionDenied (not_permitted) otherwise, InvalidArgument for
+  // a reason that is not 1-1000 characters of text, FailedPrecondition when already halted /
+  // not halted: the caller records the refusal (the console's, as console.refused).
+  Status HaltBy(const OperatorView& chief, const std::string& reason,
+                const std::string& terminal) const;
+  Status ResumeBy(const OperatorView& chief, const std::string& terminal) const;
+
   // --- the client register (on the node's host) ---
   // Checks the entry: a municipal CS needs a municipality of this prefecture; an agency a
   // recipient id and purposes each in the catalogue and open to that recipient; the national

@@ -28,7 +28,8 @@ Result<std::optional<int64_t>> Registry::HaltedSince(store::RegistryReader& read
   return std::optional<int64_t>(std::strtoll(halted->c_str(), nullptr, 10));
 }
 
-Status Registry::Halt(const std::string& reason, const Actor& actor) {
+Status Registry::Halt(const std::string& reason, const Actor& actor,
+                      const std::function<Status(store::RegistryTxn&)>& check) {
   if (reason.empty() || reason.size() > 1000 || text::CheckText(reason) != text::TextCheck::kOk) {
     return Status::InvalidArgument("a reason (1-1000 characters of text) is required");
   }
@@ -42,6 +43,7 @@ Status Registry::Halt(const std::string& reason, const Actor& actor) {
       "reason_mac=" + HexEncode(cipher_->LookupHash("node.halt.reason\n" + reason)).substr(0, 32) +
       " reason_bytes=" + std::to_string(reason.size());
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    if (check) KAKUNIN_RETURN_IF_ERROR(check(txn));
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (halted) return Status::FailedPrecondition("the node is already halted");
     KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(kHaltedKey, std::to_string(clock_->NowMicros())));
@@ -66,8 +68,10 @@ Result<std::string> Registry::HaltReason() const {
   return reason.value_or("");
 }
 
-Status Registry::Resume(const Actor& actor) {
+Status Registry::Resume(const Actor& actor,
+                        const std::function<Status(store::RegistryTxn&)>& check) {
   return store_->Write([&](store::RegistryTxn& txn) -> Status {
+    if (check) KAKUNIN_RETURN_IF_ERROR(check(txn));
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta(kHaltedKey));
     if (!halted) return Status::FailedPrecondition("the node is not halted");
     KAKUNIN_RETURN_IF_ERROR(txn.DeleteMeta(kHaltedKey));

@@ -278,8 +278,12 @@ class Registry {
   // 作動停止: while halted, Apply/ApplyIn and the provisions refuse with kUnavailable (reason
   // "halted"), checked inside their own transaction. Host reads (Show, Search, History) go on,
   // for the people investigating. Each change is an operation-log entry.
-  Status Halt(const std::string& reason, const Actor& actor);
-  Status Resume(const Actor& actor);
+  // `check`: a further condition in the same transaction (the acting security chief still holds
+  // the role: Gateway::HaltBy); its error refuses the change, which records nothing.
+  Status Halt(const std::string& reason, const Actor& actor,
+              const std::function<Status(store::RegistryTxn&)>& check = nullptr);
+  Status Resume(const Actor& actor,
+                const std::function<Status(store::RegistryTxn&)>& check = nullptr);
   // The halt in force's reason as the log holds it ("" if none): its keyed hash and length
   // ("reason_mac=… reason_bytes=…"); the reason itself is kept nowhere.
   Result<std::string> HaltReason() const;

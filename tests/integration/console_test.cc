@@ -1007,6 +1007,64 @@ TEST_F(ConsoleTest, AReadWhileHaltedIsRefusedAndRecorded) {
             std::vector<std::string>{"refused:halted"});
 }
 
+// 作動停止 is the security chief's (DESIGN §7; found in the compliance review: only root on the
+// host could halt). The chief halts and resumes from the console; the reason stays out of the
+// log (its keyed hash only); nobody else may do either, and each refusal is recorded.
+TEST_F(ConsoleTest, TheSecurityChiefHaltsAndResumesFromTheConsole) {
+  Staff& staff = TheStaff();
+  const std::string chief = staff.chief.row.operator_id;
+  for (auto [id, role] : {std::pair{"op-halt2", "operator"}, std::pair{"sm-halt2", "security_manager"}}) {
+    ASSERT_TRUE(desk().Create(staff.access, id, "試験", "").ok()) << id;
+    auto n = desk().RequestRole(staff.access, id, role);
+    ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok()) << id;
+  }
+  Enrol("op-halt2");
+  Enrol("sm-halt2");
+  Train("op-halt2");
+  const std::string today = JstDate(SystemClock().NowMicros()).ToIso();
+  ASSERT_TRUE(
+      desk().Nominate(Load("sm-halt2"), "op-halt2", "registry.maintenance", today, today).ok());
+  Signed op = SignIn("op-halt2", Card("op-halt2", staff.access));
+  Signed sm = SignIn("sm-halt2", Card("sm-halt2", staff.access));
+  Signed c = SignIn(chief, Card(chief, staff.access));
+  ASSERT_EQ(op.stage, "active");
+  ASSERT_EQ(c.stage, "active");
+  const std::string read = "/v1/residents/" + w->resident_code + "?purpose=registry.maintenance";
+  ASSERT_EQ(Send(op, "GET", read, "").status, 200);
+
+  // Not a chief: refused, recorded, nothing halted.
+  auto not_chief = Send(sm, "POST", "/v1/halt", "{\"reason\":\"試験\"}");
+  EXPECT_EQ(not_chief.status, 403) << not_chief.body;
+  EXPECT_EQ(Send(op, "GET", read, "").status, 200);
+  // A halt needs a reason.
+  EXPECT_EQ(Send(c, "POST", "/v1/halt", "{}").status, 400);
+
+  auto halted = Send(c, "POST", "/v1/halt", "{\"reason\":\"端末の盗難の疑いがあるため\"}");
+  ASSERT_EQ(halted.status, 200) << halted.body;
+  auto refused = Send(op, "GET", read, "");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(Code(refused), "halted");
+  EXPECT_EQ(Send(c, "POST", "/v1/halt", "{\"reason\":\"再度\"}").status, 409);  // already halted
+  EXPECT_EQ(Send(sm, "POST", "/v1/resume", "").status, 403);
+  auto resumed = Send(c, "POST", "/v1/resume", "");
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  EXPECT_EQ(Send(op, "GET", read, "").status, 200);
+
+  EXPECT_EQ(Outcomes("operator:" + chief, "node.halt"), std::vector<std::string>{"done"});
+  EXPECT_EQ(Outcomes("operator:" + chief, "node.resume"), std::vector<std::string>{"done"});
+  auto reader = w->node->store->OpenReader();
+  store::AuditQuery q;
+  q.action = "node.halt";
+  q.limit = 100000;
+  auto rows = (*reader)->SearchAudit(q);
+  ASSERT_TRUE(rows.ok() && !rows->empty());
+  auto last = audit::DecodeStoredEntry(rows->back());
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->conditions.rfind("reason_mac=", 0), 0u) << last->conditions;
+  EXPECT_EQ(last->conditions.find("盗難"), std::string::npos);
+  EXPECT_FALSE(Outcomes("operator:sm-halt2", "console.refused").empty());
+}
+
 TEST_F(ConsoleTest, BeforeTheSecondFactorTheSessionShowsOnlyTheNextStep) {
   Staff& s = TheStaff();
   ASSERT_TRUE(desk().Create(s.access, "halfway", "途中", "").ok());

@@ -68,6 +68,8 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/enrolment/options"}, Gives::kNothingPersonal},
       {{"POST", "/v1/enrolment/finish"}, Gives::kNothingPersonal},
       {{"GET", "/v1/operators"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/halt"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/resume"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/status"}, Gives::kNothingPersonal},
       {{"POST", "/v1/operators/{id}/role-requests"}, Gives::kNothingPersonal},
