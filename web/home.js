@@ -104,6 +104,8 @@
     purposeSelect.disabled = lookups === 0;
     lookupSubmit.disabled = lookups === 0;
     statsSection.hidden = statsSelect.options.length === 0;
+    // 作動停止: the security chief's (the node refuses, and records, anyone else).
+    $('halt').hidden = !(Array.isArray(s.roles) && s.roles.includes('security_chief'));
 
   }
 
@@ -207,11 +209,55 @@
     statsResult.hidden = false;
   });
 
+  // --- 作動停止 (the security chief) ---
+
+  const HALT_WORDS = {
+    conflict: ['現在の状態ではこの操作はできません（既に停止中、または停止していません）',
+      'Not possible now (already halted, or not halted)'],
+  };
+
+  $('halt-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    K.say($('halt-problem'), '');
+    K.say($('halt-done'), '');
+    const reason = $('halt-reason').value.trim();
+    if (reason === '') {
+      K.say($('halt-problem'), K.bi('停止の理由を入力してください', 'Enter the reason'));
+      $('halt-reason').focus();
+      return;
+    }
+    $('halt-submit').disabled = true;
+    const r = await K.api('POST', '/v1/halt', { reason });
+    $('halt-submit').disabled = false;
+    if (shell.isLocked(r)) return;
+    if (!r.ok) {
+      K.showProblem($('halt-problem'), r, HALT_WORDS, ['作動を停止できませんでした', 'The node could not be halted']);
+      return;
+    }
+    $('halt-reason').value = '';  // kept nowhere
+    K.say($('halt-done'), K.bi('作動を停止しました', 'The node is halted'));
+  });
+
+  $('resume-submit').addEventListener('click', async () => {
+    K.say($('halt-problem'), '');
+    K.say($('halt-done'), '');
+    $('resume-submit').disabled = true;
+    const r = await K.api('POST', '/v1/resume', {});
+    $('resume-submit').disabled = false;
+    if (shell.isLocked(r)) return;
+    if (!r.ok) {
+      K.showProblem($('halt-problem'), r, HALT_WORDS, ['作動を再開できませんでした', 'The node could not be resumed']);
+      return;
+    }
+    K.say($('halt-done'), K.bi('作動を再開しました', 'The node is running again'));
+  });
+
   // What the lock (and leaving the page) clears: the record shown, and the code typed for it.
   function clearPersonal() {
     clearLookup();
     codeInput.value = '';
     codeInput.removeAttribute('aria-invalid');
+    $('halt-reason').value = '';
   }
 
   const shell = K.shell({ status, error, render, clear: clearPersonal, resume: () => codeInput.focus() });

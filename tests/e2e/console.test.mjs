@@ -548,6 +548,42 @@ test("op1's lookup succeeds and shows only the purpose's fields", STEP, async ()
   assert.ok(['not_found', 'invalid_request'].includes(await page.locator('#lookup-code').textContent()));
 });
 
+test('the security chief halts the node from the home page (作動停止) and resumes it', STEP, async () => {
+  const chief = operators.get('chief');
+  const op1 = operators.get('op1');
+  const shots = process.env.KAKUNIN_E2E_SCREENSHOTS;
+  const { page } = chief;
+  await page.goto('/home.html');
+  await page.waitForFunction(() => !document.getElementById('app').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(chief);
+  await page.locator('#halt').waitFor({ state: 'visible' });
+  await deskStep(chief, 'halting the node',
+    async () => {
+      await page.locator('#halt-reason').fill('端末の盗難の疑いがあるため（試験）');
+      await page.locator('#halt-submit').click();
+    },
+    () => shownOrRefused(page.locator('#halt-done'), page.locator('#halt-problem'), 'the halt'));
+  assert.equal(await page.locator('#halt-reason').inputValue(), '', 'the reason leaves the screen');
+  const refused = await api(op1, 'GET', `/v1/residents/${residentCode}?purpose=registry.maintenance`);
+  assert.equal(refused.status, 503, show(refused));
+  assert.equal(refused.body.code, 'halted', show(refused));
+  if (shots) {
+    await ensureActive(chief);
+    await page.locator('#halt').screenshot({ path: `${shots}/home-halted.png` });
+  }
+  await deskStep(chief, 'resuming the node', () => page.locator('#resume-submit').click(),
+    () => page.waitForFunction(() => document.getElementById('halt-done').textContent.includes('再開')));
+  const served = await api(op1, 'GET', `/v1/residents/${residentCode}?purpose=registry.maintenance`);
+  assert.equal(served.status, 200, show(served));
+  // Nobody else sees the panel, and the node refuses them.
+  await op1.page.goto('/home.html');
+  await op1.page.waitForFunction(() => !document.getElementById('app').hidden || !document.getElementById('lock').hidden);
+  await ensureActive(op1);
+  assert.equal(await op1.page.locator('#halt').isVisible(), false);
+  const notChief = await api(op1, 'POST', '/v1/halt', { reason: '試験' });
+  assert.equal(notChief.status, 403, show(notChief));
+});
+
 test('a resident under a support measure (支援措置): the console warns the operator, until it ends', STEP, async () => {
   const op1 = operators.get('op1');
   const { page } = op1;
