@@ -48,6 +48,7 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/bytes.h"
 
@@ -633,11 +634,13 @@ class Server::Impl {
 
   void Register(Connection* c, std::weak_ptr<Connection> weak, const std::string& address);
   void Unregister(Connection* c, const std::string& address);
-  // `c` has a request under way (its first bytes arrived): it cannot be evicted for a newcomer
-  // until Waiting() again.
-  void Busy(Connection* c);
-  // `c` waits for its next request (after its handshake, or its last response): evictable.
-  void Waiting(Connection* c);
+  // `c` has a whole request read and is about to hand it to the handlers: it cannot be evicted
+  // for a newcomer until Waiting() again. False if it was chosen for eviction meanwhile: the
+  // request is then dropped before any handler sees it.
+  bool Busy(Connection* c);
+  // `c` waits for a request, or reads one (`tier` 1: it has served none yet, its handshake done;
+  // 2: it has served one): evictable. Tier 0 is the handshake, from Register.
+  void Waiting(Connection* c, int tier);
 
   const AsyncHandler& async_handler() const { return async_handler_; }
   // Runs `work` on the worker pool, or answers `deferred` 503 if the pool is closed (Stop()).
@@ -698,18 +701,24 @@ class Server::Impl {
   std::condition_variable connections_cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
   std::unordered_map<std::string, int> per_address_;  // open connections by source address
-  // Connections with no request under way — in their TLS handshake, or waiting for a request —
-  // with the order they began to wait and their source address. When every slot is taken, a
-  // newcomer closes one of them: the longest waiting of the source address that holds the most
-  // (found in review: silent TCP connections, then silent TLS connections, from two addresses
-  // under the per-address cap held all 256 slots and locked every system out; a flood of
-  // connects evicted slow genuine handshakes while eviction took the oldest of all). A
-  // connection with a request under way is never evicted.
+  // Connections with no request in the handlers — in their TLS handshake (tier 0), or past it
+  // and waiting for or reading a request, before they served one (1) or after (2) — with the
+  // order they began to wait and their source address. When every slot is taken, a newcomer
+  // closes one of them: of the lowest tier present, the longest waiting of the source address
+  // that holds the most. Found in review, in three rounds: silent TCP connections, then silent
+  // TLS connections, then connections trickling one byte of a request, from two addresses under
+  // the per-address cap, held all 256 slots and locked every system out; a flood of connects
+  // evicted slow genuine handshakes while eviction took the oldest of all; and silent
+  // connections spread over many addresses evicted a CS's keep-alive pool while eviction
+  // looked only at the busiest address. A connection whose request is in the handlers is never
+  // evicted (Busy).
   struct Waiter {
     uint64_t since = 0;
+    int tier = 0;
     const std::string* address = nullptr;  // the connection's own, which outlives the entry
   };
   std::unordered_map<Connection*, Waiter> waiting_;
+  std::unordered_set<Connection*> evicting_;  // chosen, not yet gone: Busy refuses them
   uint64_t waits_ = 0;
 
   // Requests taken by the AsyncHandler and not yet answered to their connection. Stop() drops
@@ -844,12 +853,11 @@ net::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
       // request: a connection that says nothing holds a slot for no reason).
       tcp_stream.expires_after(first ? limits.read_timeout : limits.idle_timeout);
       self->idle_ = true;
-      // Evictable while it waits (it has been since it was accepted, through its handshake).
-      if (!first) self->server_.Waiting(self.get());
+      // Evictable while it waits and while it reads the request (Busy once it is whole).
+      if (!first) self->server_.Waiting(self.get(), 2);
       auto [ec, n] =
           co_await self->stream_.async_read_some(self->buffer_.prepare(kFirstReadBytes), kNoThrow);
       self->idle_ = false;
-      if (!ec) self->server_.Busy(self.get());
       if (ec) {
         if (ec == beast::error::timeout && first) {
           Event e = self->MakeEvent(Event::kTimeout);
@@ -882,6 +890,7 @@ net::awaitable<bool> Connection::Handshake() {
   auto start = SteadyClock::now();
   auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kNoThrow);
   if (!ec) {
+    server_.Waiting(this, 1);
     peer_ = ReadPeerIdentity(stream_.native_handle());
     co_return true;
   }
@@ -986,6 +995,9 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   request->client_subject_cn = peer_.subject_cn;
   request->remote_address = remote_address_;
 
+  // From here the request is in the handlers' hands: no newcomer closes the connection. One
+  // chosen for eviction a moment ago is closed now, before any handler sees its request.
+  if (!server_.Busy(this)) co_return After::kAbort;
   // The handlers answer through `deferred`, on this thread or another (server.h).
   std::shared_ptr<Deferred> deferred = server_.NewDeferred();
   server_.Dispatch(request, deferred);
@@ -1253,9 +1265,13 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
       const bool full = open_connections >= static_cast<size_t>(self->limits_.max_connections);
       if (full && from_address < self->limits_.max_connections_per_address) {
         // Every slot taken: the oldest connection still in its handshake makes room.
-        // The source address holding the most waiting connections, and its longest waiting.
+        // The lowest tier present; in it, the source address holding the most waiting
+        // connections, and its longest waiting.
+        int tier = 3;
+        for (const auto& [c, w] : self->waiting_) tier = std::min(tier, w.tier);
         std::unordered_map<std::string_view, std::pair<int, uint64_t>> by_address;
         for (const auto& [c, w] : self->waiting_) {
+          if (w.tier != tier) continue;
           auto& [count, oldest] = by_address[*w.address];
           oldest = count == 0 ? w.since : std::min(oldest, w.since);
           ++count;
@@ -1271,13 +1287,14 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
         if (most.first > 0) {
           auto chosen = self->waiting_.end();
           for (auto w = self->waiting_.begin(); w != self->waiting_.end(); ++w) {
-            if (*w->second.address == worst &&
+            if (w->second.tier == tier && *w->second.address == worst &&
                 (chosen == self->waiting_.end() || w->second.since < chosen->second.since)) {
               chosen = w;
             }
           }
           auto c = self->connections_.find(chosen->first);
           if (c != self->connections_.end()) evict = c->second.lock();
+          if (evict != nullptr) self->evicting_.insert(chosen->first);
           self->waiting_.erase(chosen);  // never chosen twice
           if (evict != nullptr) open_connections = 0;  // its slot is the newcomer's
         }
@@ -1423,23 +1440,27 @@ void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak,
   std::lock_guard lock(connections_mu_);
   connections_.emplace(c, std::move(weak));
   ++per_address_[address];
-  waiting_[c] = Waiter{++waits_, &c->remote_address()};
+  waiting_[c] = Waiter{++waits_, 0, &c->remote_address()};
 }
 
-void Server::Impl::Busy(Connection* c) {
+bool Server::Impl::Busy(Connection* c) {
   std::lock_guard lock(connections_mu_);
   waiting_.erase(c);
+  return evicting_.count(c) == 0;
 }
 
-void Server::Impl::Waiting(Connection* c) {
+void Server::Impl::Waiting(Connection* c, int tier) {
   std::lock_guard lock(connections_mu_);
-  if (connections_.count(c) != 0) waiting_[c] = Waiter{++waits_, &c->remote_address()};
+  if (connections_.count(c) != 0 && evicting_.count(c) == 0) {
+    waiting_[c] = Waiter{++waits_, tier, &c->remote_address()};
+  }
 }
 
 void Server::Impl::Unregister(Connection* c, const std::string& address) {
   std::lock_guard lock(connections_mu_);
   connections_.erase(c);
   waiting_.erase(c);
+  evicting_.erase(c);
   auto it = per_address_.find(address);
   if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (connections_.empty()) connections_cv_.notify_all();

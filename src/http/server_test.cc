@@ -902,29 +902,45 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
   EXPECT_TRUE(client->WaitClosed(3s));
 }
 
-// Connections with a request under way are never evicted: beyond the cap, a newcomer is closed.
+// Connections whose request is in the handlers are never evicted: beyond the cap, a newcomer is
+// closed.
 TEST_F(ServerTest, ConnectionsBeyondTheCapAreClosed) {
   limits_.max_connections = 2;
-  StartServer();
-  auto a = Connect(ClientAs("client"));
-  auto b = Connect(ClientAs("client"));
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  ASSERT_TRUE(a->RoundTrip(Get("/a")).has_value());
-  ASSERT_TRUE(b->RoundTrip(Get("/b")).has_value());
-  // Each begins its next request (its header not yet complete): both are busy.
-  ASSERT_TRUE(a->Write("GET /a2 HTTP/1.1\r\n"));
-  ASSERT_TRUE(b->Write("GET /b2 HTTP/1.1\r\n"));
-  std::this_thread::sleep_for(100ms);
+  limits_.worker_threads = 2;
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  bool release = false;
+  StartServer([&](const Request&) {
+    std::unique_lock lock(mu);
+    ++entered;
+    cv.notify_all();
+    cv.wait_for(lock, 10s, [&] { return release; });
+    return Response{};
+  });
+  std::vector<std::thread> held;
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back([&] {
+      auto c = TestClient::Connect(server_->port(), ClientAs("client"), nullptr);
+      if (c != nullptr) (void)c->RoundTrip(Get("/hold"));
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return entered == 2; }));
+  }
   ExpectNoHttp(ClientAs("client"));
   auto event = events_.WaitFor(Event::kConnectionCap);
   ASSERT_TRUE(event.has_value());
   EXPECT_EQ(event->remote_address, "127.0.0.1");
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : held) t.join();  // their clients close as the threads end
 
   // A slot frees when a connection closes.
-  a->Shutdown();
-  a.reset();
-  b.reset();
   bool served = false;
   for (int attempt = 0; attempt < 50 && !served; ++attempt) {
     std::string error;
@@ -1055,12 +1071,38 @@ TEST_F(ServerTest, AnIdleConnectionMakesRoomAndTheBusiestAddressGivesItFirst) {
   EXPECT_TRUE(closed(first, 2000ms)) << "the busiest address's longest waiting";
   EXPECT_FALSE(closed(lone, 200ms)) << "not the lone address's, older as it is";
   EXPECT_FALSE(closed(second, 50ms));
-  // The client now waits for its next request: idle, it makes room in turn (from .2 first).
+  // A client that has served a request waits in a higher tier than connections still in their
+  // handshake: a newcomer from .1 closes one of those, never the idle client, although .1 then
+  // holds as many as .2 (fix review: silent connections spread over many addresses evicted a
+  // CS's keep-alive pool).
   auto d = TestClient::Connect(server_->port(), ClientAs("client"), &error);
   ASSERT_NE(d, nullptr) << error;
   EXPECT_TRUE(d->RoundTrip(Get("/in2")).has_value());
+  EXPECT_TRUE(c->RoundTrip(Get("/still")).has_value()) << "the idle client was kept";
   EXPECT_TRUE(closed(second, 2000ms));
   for (int fd : {lone, first, second, third}) ::close(fd);
+}
+
+// Fix review: a connection became safe from eviction at the first byte of a request, so
+// connections trickling one byte each ("G", then nothing) held every slot. A request is safe
+// only once it is whole and in the handlers; a connection reading one is evictable.
+TEST_F(ServerTest, ConnectionsTricklingARequestCannotHoldEverySlot) {
+  limits_.max_connections = 3;
+  limits_.max_connections_per_address = 8;
+  StartServer();
+  std::vector<std::unique_ptr<TestClient>> slow;
+  for (int i = 0; i < 3; ++i) {
+    auto t = Connect(ClientAs("client"));
+    ASSERT_NE(t, nullptr);
+    ASSERT_TRUE(t->Write("G"));
+    slow.push_back(std::move(t));
+  }
+  std::this_thread::sleep_for(100ms);
+  std::string error;
+  auto c = TestClient::Connect(server_->port(), ClientAs("client"), &error);
+  ASSERT_NE(c, nullptr) << error;
+  EXPECT_TRUE(c->RoundTrip(Get("/in")).has_value());
+  EXPECT_EQ(calls(), 1) << "no trickled request reached the handler";
 }
 
 // --- Threads ---

@@ -385,9 +385,13 @@ TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
   // Review: the reason stays in the log for its retention; a resident's code or number in it,
   // in any spelling, or a name, is kept out of it (its keyed hash only) — and the node halts
   // all the same.
+  // A 1,000-character reason in Japanese is 3,000 bytes (fix review: it was refused by bytes).
+  std::string long_reason;
+  for (int i = 0; i < 1000; ++i) long_reason += "あ";
   const std::vector<std::string> reasons = {
       "住民票コード" + codes_[0] + "への照会の疑い", "個人番号１２３４５６７８９０１８",
-      "1234-5678-9018の件", "漏洩太郎さんの記録への照会の疑い"};
+      "1234-5678-9018の件", long_reason, "漏洩太郎さんの記録への照会の疑い"};
+  EXPECT_EQ(registry_->Halt(long_reason + "あ", host_).code(), StatusCode::kInvalidArgument);
   for (const std::string& reason : reasons) {
     ASSERT_TRUE(registry_->Halt(reason, host_).ok()) << reason;
     EXPECT_EQ(gateway_->CheckRunning().reason(), "halted");
