@@ -1196,6 +1196,21 @@ TEST_F(GatewayTest, AnUnknownCertificatesRefusalsAreSampledIntoTheLog) {
   EXPECT_EQ(named, RefusalNaming::kPerResident);
   EXPECT_THAT(Decode(refused.back()).conditions, HasSubstr("targets_withheld=1"));
   EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+  // A thousand made-up codes name nobody and use up nothing (second fix review: they spent the
+  // certificate's naming, and its attempt on a real resident then left no trace): the next
+  // attempt on a resident the node holds is in the log, naming them.
+  for (int i = 0; i < 1000; ++i) {
+    (void)gateway_->Authenticate(board_.spki_sha256, "t", {"99" + std::to_string(100000000 + i)},
+                                 "board.school_aid");
+  }
+  EXPECT_EQ(Entries("client.refused").size(), refused.size()) << "the made-up codes were sampled";
+  ASSERT_EQ(gateway_->Authenticate(board_.spki_sha256, "t", {codes_[1]}, "board.school_aid")
+                .status()
+                .reason(),
+            "client_revoked");
+  auto real = Decode(Entries("client.refused").back());
+  ASSERT_EQ(real.targets.size(), 1u);
+  EXPECT_EQ(real.targets[0], AskedTarget(*cipher_, codes_[1]));
 }
 
 TEST_F(GatewayTest, AClientRegisteredByAnotherProcessIsServedByTheNextRequest) {
