@@ -638,9 +638,9 @@ class Server::Impl {
   // for a newcomer until Waiting() again. False if it was chosen for eviction meanwhile: the
   // request is then dropped before any handler sees it.
   bool Busy(Connection* c);
-  // `c` waits for a request, or reads one (`tier` 1: it has served none yet, its handshake done;
-  // 2: it has served one): evictable. Tier 0 is the handshake, from Register.
-  void Waiting(Connection* c, int tier);
+  // `c` waits for a request or reads one, and was active just now (its handshake ended, a
+  // response went out, bytes of a request arrived): evictable, the last to be chosen for now.
+  void Active(Connection* c);
 
   const AsyncHandler& async_handler() const { return async_handler_; }
   // Runs `work` on the worker pool, or answers `deferred` 503 if the pool is closed (Stop()).
@@ -701,20 +701,18 @@ class Server::Impl {
   std::condition_variable connections_cv_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
   std::unordered_map<std::string, int> per_address_;  // open connections by source address
-  // Connections with no request in the handlers — in their TLS handshake (tier 0), or past it
-  // and waiting for or reading a request, before they served one (1) or after (2) — with the
-  // order they began to wait and their source address. When every slot is taken, a newcomer
-  // closes one of them: of the lowest tier present, the longest waiting of the source address
-  // that holds the most. Found in review, in three rounds: silent TCP connections, then silent
-  // TLS connections, then connections trickling one byte of a request, from two addresses under
-  // the per-address cap, held all 256 slots and locked every system out; a flood of connects
-  // evicted slow genuine handshakes while eviction took the oldest of all; and silent
-  // connections spread over many addresses evicted a CS's keep-alive pool while eviction
-  // looked only at the busiest address. A connection whose request is in the handlers is never
-  // evicted (Busy).
+  // Connections with no request in the handlers — in their TLS handshake, or past it waiting
+  // for or reading a request — by when they were last active. When every slot is taken, a
+  // newcomer closes the least recently active of them (as a web server closes its idle
+  // keep-alive connections first). A connection whose request is in the handlers is never
+  // evicted (Busy). Found in review, in four rounds, each breaking a finer rule: silent TCP
+  // connections, silent TLS connections, connections trickling one byte, connections that
+  // served one cheap request, from a few addresses or spread over a hundred, held every slot
+  // or evicted a CS's busy keep-alive pool or a slow upload. Whatever an attacker holds goes
+  // quiet, or costs it bytes to keep fresh; a newcomer is always the most recent, and a client
+  // that keeps sending is the last to go.
   struct Waiter {
     uint64_t since = 0;
-    int tier = 0;
     const std::string* address = nullptr;  // the connection's own, which outlives the entry
   };
   std::unordered_map<Connection*, Waiter> waiting_;
@@ -854,10 +852,11 @@ net::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
       tcp_stream.expires_after(first ? limits.read_timeout : limits.idle_timeout);
       self->idle_ = true;
       // Evictable while it waits and while it reads the request (Busy once it is whole).
-      if (!first) self->server_.Waiting(self.get(), 2);
+      if (!first) self->server_.Active(self.get());
       auto [ec, n] =
           co_await self->stream_.async_read_some(self->buffer_.prepare(kFirstReadBytes), kNoThrow);
       self->idle_ = false;
+      if (!ec) self->server_.Active(self.get());
       if (ec) {
         if (ec == beast::error::timeout && first) {
           Event e = self->MakeEvent(Event::kTimeout);
@@ -890,7 +889,7 @@ net::awaitable<bool> Connection::Handshake() {
   auto start = SteadyClock::now();
   auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kNoThrow);
   if (!ec) {
-    server_.Waiting(this, 1);
+    server_.Active(this);
     peer_ = ReadPeerIdentity(stream_.native_handle());
     co_return true;
   }
@@ -1051,6 +1050,7 @@ net::awaitable<boost::system::error_code> Connection::ReadHeader(ParserType& par
     // Not reached (the parser's header_limit comes first), but prepare() would throw.
     if (buffer_.size() + kFirstReadBytes > buffer_.max_size()) co_return bhttp::error::header_limit;
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadBytes), kNoThrow);
+    if (!ec) server_.Active(this);
     if (ec) {
       // As Beast's own read: a close before a complete header is not a syntax error.
       if (ec == net::error::eof || ec == net::ssl::error::stream_truncated) {
@@ -1069,6 +1069,7 @@ net::awaitable<boost::system::error_code> Connection::ReadUntil(ParserType& pars
   while (!(parser.*done)()) {
     auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, kNoThrow);
     if (ec) co_return ec;
+    server_.Active(this);  // a body arriving keeps its connection fresh
   }
   co_return boost::system::error_code{};
 }
@@ -1264,34 +1265,13 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
       if (it != self->per_address_.end()) from_address = it->second;
       const bool full = open_connections >= static_cast<size_t>(self->limits_.max_connections);
       if (full && from_address < self->limits_.max_connections_per_address) {
-        // Every slot taken: the oldest connection still in its handshake makes room.
-        // The lowest tier present; in it, the source address holding the most waiting
-        // connections, and its longest waiting.
-        int tier = 3;
-        for (const auto& [c, w] : self->waiting_) tier = std::min(tier, w.tier);
-        std::unordered_map<std::string_view, std::pair<int, uint64_t>> by_address;
-        for (const auto& [c, w] : self->waiting_) {
-          if (w.tier != tier) continue;
-          auto& [count, oldest] = by_address[*w.address];
-          oldest = count == 0 ? w.since : std::min(oldest, w.since);
-          ++count;
+        // Every slot taken: the least recently active of the connections with no request in the
+        // handlers makes room.
+        auto chosen = self->waiting_.end();
+        for (auto w = self->waiting_.begin(); w != self->waiting_.end(); ++w) {
+          if (chosen == self->waiting_.end() || w->second.since < chosen->second.since) chosen = w;
         }
-        std::string_view worst;
-        std::pair<int, uint64_t> most{0, 0};
-        for (const auto& [address, stats] : by_address) {
-          if (stats.first > most.first || (stats.first == most.first && stats.second < most.second)) {
-            most = stats;
-            worst = address;
-          }
-        }
-        if (most.first > 0) {
-          auto chosen = self->waiting_.end();
-          for (auto w = self->waiting_.begin(); w != self->waiting_.end(); ++w) {
-            if (w->second.tier == tier && *w->second.address == worst &&
-                (chosen == self->waiting_.end() || w->second.since < chosen->second.since)) {
-              chosen = w;
-            }
-          }
+        if (chosen != self->waiting_.end()) {
           auto c = self->connections_.find(chosen->first);
           if (c != self->connections_.end()) evict = c->second.lock();
           if (evict != nullptr) self->evicting_.insert(chosen->first);
@@ -1303,7 +1283,7 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
     if (evict != nullptr) {
       evict->ForceClose();
       Event e{Event::kConnectionCap, evict->remote_address(), "", "", "", 0, "", 0,
-              "evicted: waiting (handshake or next request) when every slot was taken"};
+              "evicted: the least recently active connection when every slot was taken"};
       self->Emit(e);
     }
     const bool per_address = from_address >= self->limits_.max_connections_per_address;
@@ -1440,7 +1420,7 @@ void Server::Impl::Register(Connection* c, std::weak_ptr<Connection> weak,
   std::lock_guard lock(connections_mu_);
   connections_.emplace(c, std::move(weak));
   ++per_address_[address];
-  waiting_[c] = Waiter{++waits_, 0, &c->remote_address()};
+  waiting_[c] = Waiter{++waits_, &c->remote_address()};
 }
 
 bool Server::Impl::Busy(Connection* c) {
@@ -1449,10 +1429,10 @@ bool Server::Impl::Busy(Connection* c) {
   return evicting_.count(c) == 0;
 }
 
-void Server::Impl::Waiting(Connection* c, int tier) {
+void Server::Impl::Active(Connection* c) {
   std::lock_guard lock(connections_mu_);
   if (connections_.count(c) != 0 && evicting_.count(c) == 0) {
-    waiting_[c] = Waiter{++waits_, tier, &c->remote_address()};
+    waiting_[c] = Waiter{++waits_, &c->remote_address()};
   }
 }
 
