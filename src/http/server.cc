@@ -71,6 +71,9 @@ constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::seconds kTlsShutdownTimeout{2};
 // After the drain deadline, how long Stop() waits for force-closed connections to unwind.
 constexpr std::chrono::seconds kForceCloseWait{2};
+// How many connections the newcomers of one source network may close in a second when every
+// slot is taken (Server::Impl::AcceptLoop).
+constexpr int kEvictionsPerNetworkPerSecond = 8;
 // Resumed sessions skip certificate and CRL checks, so they are kept short.
 constexpr long kSessionLifetimeSeconds = 300;
 constexpr size_t kFirstReadBytes = 4096;
@@ -94,6 +97,25 @@ constexpr char kTls12Ciphers[] =
 constexpr char kTls13Suites[] =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr char kGroups[] = "X25519:P-256:P-384";
+
+// The source network an eviction is charged to: an IPv4 /24 (a v4-mapped IPv6 address counts as
+// IPv4), an IPv6 /64 — the unit one party usually holds many addresses of.
+std::string SourceNetwork(const tcp::endpoint& remote) {
+  const net::ip::address a = remote.address();
+  if (a.is_v4() || (a.is_v6() && a.to_v6().is_v4_mapped())) {
+    const auto b = a.is_v4() ? a.to_v4().to_bytes()
+                             : net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_bytes();
+    return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "/24";
+  }
+  const auto b = a.to_v6().to_bytes();
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 8; ++i) {
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 15]);
+  }
+  return out + "/64";
+}
 
 struct X509Deleter {
   void operator()(X509* x) const { X509_free(x); }
@@ -718,6 +740,12 @@ class Server::Impl {
   std::unordered_map<Connection*, Waiter> waiting_;
   std::unordered_set<Connection*> evicting_;  // chosen, not yet gone: Busy refuses them
   uint64_t waits_ = 0;
+  // Evictions a source network (an IPv4 /24, an IPv6 /64) has caused in the current second: at
+  // most kEvictionsPerNetworkPerSecond, then its newcomers are refused as before (fourth fix
+  // review: bare connects from ten addresses, a few hundred a second, closed every idle
+  // keep-alive connection and every slow handshake). Cleared each second.
+  std::unordered_map<std::string, int> evictions_by_network_;
+  int64_t evictions_second_ = 0;
 
   // Requests taken by the AsyncHandler and not yet answered to their connection. Stop() drops
   // what is left once the I/O threads are gone, so no response is posted to a dead io_context.
@@ -1264,7 +1292,20 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
       auto it = self->per_address_.find(remote_address);
       if (it != self->per_address_.end()) from_address = it->second;
       const bool full = open_connections >= static_cast<size_t>(self->limits_.max_connections);
+      bool may_evict = false;
       if (full && from_address < self->limits_.max_connections_per_address) {
+        const int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
+                                   SteadyClock::now().time_since_epoch())
+                                   .count();
+        if (second != self->evictions_second_) {
+          self->evictions_by_network_.clear();
+          self->evictions_second_ = second;
+        }
+        int& spent = self->evictions_by_network_[SourceNetwork(remote)];
+        may_evict = spent < kEvictionsPerNetworkPerSecond;
+        if (may_evict) ++spent;
+      }
+      if (may_evict) {
         // Every slot taken: the least recently active of the connections with no request in the
         // handlers makes room.
         auto chosen = self->waiting_.end();

@@ -1079,6 +1079,58 @@ TEST_F(ServerTest, TheLeastRecentlyActiveConnectionMakesRoom) {
   for (int fd : {lone, first, second, third}) ::close(fd);
 }
 
+// Fourth fix review: bare connects from ten addresses, a few hundred a second, closed every idle
+// keep-alive connection and every slow handshake. The newcomers of one source network (an IPv4
+// /24) close at most eight connections a second; past that they are refused as before, and a
+// newcomer from another network still gets in.
+TEST_F(ServerTest, OneNetworksNewcomersCloseAFewConnectionsASecondAtMost) {
+  limits_.max_connections = 4;
+  limits_.max_connections_per_address = 100;
+  StartServer();
+  auto raw_from = [&](const char* from) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_GE(fd, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    EXPECT_EQ(::inet_pton(AF_INET, from, &local.sin_addr), 1);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  };
+  auto closed = [](int fd, std::chrono::milliseconds within) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(within.count())) != 1) return false;
+    char byte;
+    return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
+  };
+  // Wait for the start of a second, so that the burst below falls within one.
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  std::this_thread::sleep_until(std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::seconds>(now) + 1s + 20ms));
+  std::vector<int> fds;
+  for (int i = 0; i < 4; ++i) fds.push_back(raw_from("127.0.3.1"));  // the slots, full
+  std::this_thread::sleep_for(30ms);
+  // A burst of twenty from one /24 (two addresses in it): the first eight close one each (the
+  // four slots' holders, then the burst's own first four), the other twelve are refused at
+  // accept. So the fifth to eighth stay; without the bound the last four would.
+  std::vector<int> burst;
+  for (int i = 0; i < 20; ++i) burst.push_back(raw_from(i % 2 ? "127.0.2.5" : "127.0.2.6"));
+  std::this_thread::sleep_for(200ms);
+  for (int i = 4; i < 8; ++i) EXPECT_FALSE(closed(burst[i], 50ms)) << i;
+  for (int i = 8; i < 20; ++i) EXPECT_TRUE(closed(burst[i], 500ms)) << i;
+  // Another network's newcomer still makes room.
+  std::string error;
+  auto c = TestClient::Connect(server_->port(), ClientAs("client"), &error);
+  ASSERT_NE(c, nullptr) << error;
+  EXPECT_TRUE(c->RoundTrip(Get("/in")).has_value());
+  for (int fd : fds) ::close(fd);
+  for (int fd : burst) ::close(fd);
+}
+
 // Fix review: a genuine upload read slowly lost its connection to anyone who connected. A body
 // arriving keeps its connection fresh: newcomers close the silent ones.
 TEST_F(ServerTest, AnUploadUnderWayKeepsItsConnectionWhileNewcomersArrive) {
