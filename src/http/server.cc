@@ -1283,17 +1283,21 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
     boost::system::error_code ignored;
     auto remote = socket.remote_endpoint(ignored);
     std::string remote_address = ignored ? "" : remote.address().to_string();
-    size_t open_connections;
+    bool full;
     int from_address = 0;
     std::shared_ptr<Connection> evict;
     {
       std::lock_guard lock(self->connections_mu_);
-      open_connections = self->connections_.size();
+      full = self->connections_.size() >= static_cast<size_t>(self->limits_.max_connections);
       auto it = self->per_address_.find(remote_address);
       if (it != self->per_address_.end()) from_address = it->second;
-      const bool full = open_connections >= static_cast<size_t>(self->limits_.max_connections);
-      bool may_evict = false;
       if (full && from_address < self->limits_.max_connections_per_address) {
+        // Every slot taken: the least recently active of the connections with no request in the
+        // handlers makes room, within the newcomer's network's evictions for this second.
+        auto chosen = self->waiting_.end();
+        for (auto w = self->waiting_.begin(); w != self->waiting_.end(); ++w) {
+          if (chosen == self->waiting_.end() || w->second.since < chosen->second.since) chosen = w;
+        }
         const int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
                                    SteadyClock::now().time_since_epoch())
                                    .count();
@@ -1301,23 +1305,17 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
           self->evictions_by_network_.clear();
           self->evictions_second_ = second;
         }
-        int& spent = self->evictions_by_network_[SourceNetwork(remote)];
-        may_evict = spent < kEvictionsPerNetworkPerSecond;
-        if (may_evict) ++spent;
-      }
-      if (may_evict) {
-        // Every slot taken: the least recently active of the connections with no request in the
-        // handlers makes room.
-        auto chosen = self->waiting_.end();
-        for (auto w = self->waiting_.begin(); w != self->waiting_.end(); ++w) {
-          if (chosen == self->waiting_.end() || w->second.since < chosen->second.since) chosen = w;
-        }
         if (chosen != self->waiting_.end()) {
+          int& spent = self->evictions_by_network_[SourceNetwork(remote)];
           auto c = self->connections_.find(chosen->first);
-          if (c != self->connections_.end()) evict = c->second.lock();
-          if (evict != nullptr) self->evicting_.insert(chosen->first);
-          self->waiting_.erase(chosen);  // never chosen twice
-          if (evict != nullptr) open_connections = 0;  // its slot is the newcomer's
+          if (spent < kEvictionsPerNetworkPerSecond && c != self->connections_.end()) {
+            evict = c->second.lock();
+          }
+          if (evict != nullptr) {
+            ++spent;
+            self->evicting_.insert(chosen->first);
+            self->waiting_.erase(chosen);  // never chosen twice
+          }
         }
       }
     }
@@ -1328,7 +1326,7 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
       self->Emit(e);
     }
     const bool per_address = from_address >= self->limits_.max_connections_per_address;
-    if (per_address || open_connections >= static_cast<size_t>(self->limits_.max_connections)) {
+    if (per_address || (full && evict == nullptr)) {  // else its slot is the evicted one's
       socket.close(ignored);
       Event e{Event::kConnectionCap, remote_address, "", "", "", 0, "", 0,
               per_address ? "per-address connection cap" : "connection cap"};

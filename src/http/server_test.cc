@@ -296,6 +296,34 @@ class ServerTest : public ::testing::Test {
     return client;
   }
 
+  // A plain TCP connection to the server (no TLS), from `from` (an address of 127.0.0.0/8)
+  // when given; -1 when it could not be made (the expectation that failed says why).
+  int RawConnect(const char* from = nullptr) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return -1;
+    if (from != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      EXPECT_EQ(::inet_pton(AF_INET, from, &local.sin_addr), 1);
+      EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  }
+
+  // Whether the server closed the raw connection `fd` (EOF or a reset) within `within`.
+  static bool ClosedWithin(int fd, std::chrono::milliseconds within) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(within.count())) != 1) return false;
+    char byte;
+    return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
+  }
+
   // The client gets no HTTP at all: the handshake fails, or (TLS 1.3, where the client
   // certificate is checked after the client finished) the first read does.
   void ExpectNoHttp(const ClientOptions& options) {
@@ -958,16 +986,7 @@ TEST_F(ServerTest, OneAddressCannotTakeEverySlot) {
   limits_.max_connections_per_address = 3;
   StartServer();
   std::vector<int> raw;
-  for (int i = 0; i < 3; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(fd, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    raw.push_back(fd);
-  }
+  for (int i = 0; i < 3; ++i) raw.push_back(RawConnect());
   // The server has taken all three (each waits for its handshake): the fourth is refused.
   bool refused = false;
   for (int attempt = 0; attempt < 50 && !refused; ++attempt) {
@@ -994,26 +1013,15 @@ TEST_F(ServerTest, OneAddressCannotTakeEverySlot) {
 
 // Review: plain TCP connections from two addresses, each under the per-address cap, took every
 // slot for their whole handshake deadline and locked every system out. When every slot is
-// taken, the oldest connection still in its handshake makes room for a newcomer; connections
-// past their handshake are never evicted (ConnectionsBeyondTheCapAreClosed).
+// taken, a silent connection makes room for a newcomer (TheLeastRecentlyActiveConnectionMakesRoom);
+// requests in the handlers are never evicted (ConnectionsBeyondTheCapAreClosed).
 TEST_F(ServerTest, SilentConnectionsFromManyAddressesCannotLockAClientOut) {
   limits_.max_connections = 4;
   limits_.max_connections_per_address = 2;
   StartServer();
   std::vector<int> raw;
   for (const char* from : {"127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"}) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(fd, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ASSERT_EQ(::inet_pton(AF_INET, from, &local.sin_addr), 1);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    raw.push_back(fd);
+    raw.push_back(RawConnect(from));
   }
   std::this_thread::sleep_for(100ms);  // the server has taken all four
   // Each genuine client is served, again and again, while the silent ones hold on.
@@ -1039,26 +1047,11 @@ TEST_F(ServerTest, TheLeastRecentlyActiveConnectionMakesRoom) {
   limits_.max_connections_per_address = 3;
   StartServer();
   auto raw_from = [&](const char* from) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    EXPECT_GE(fd, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    EXPECT_EQ(::inet_pton(AF_INET, from, &local.sin_addr), 1);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const int fd = RawConnect(from);
     std::this_thread::sleep_for(20ms);  // accepted in this order
     return fd;
   };
-  auto closed = [](int fd, std::chrono::milliseconds within) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(within.count())) != 1) return false;
-    char byte;
-    return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
-  };
+  auto closed = &ServerTest::ClosedWithin;
   const int lone = raw_from("127.0.0.3");
   const int first = raw_from("127.0.0.2");
   const int second = raw_from("127.0.0.2");
@@ -1087,26 +1080,8 @@ TEST_F(ServerTest, OneNetworksNewcomersCloseAFewConnectionsASecondAtMost) {
   limits_.max_connections = 4;
   limits_.max_connections_per_address = 100;
   StartServer();
-  auto raw_from = [&](const char* from) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    EXPECT_GE(fd, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    EXPECT_EQ(::inet_pton(AF_INET, from, &local.sin_addr), 1);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    return fd;
-  };
-  auto closed = [](int fd, std::chrono::milliseconds within) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(within.count())) != 1) return false;
-    char byte;
-    return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
-  };
+  auto raw_from = [&](const char* from) { return RawConnect(from); };
+  auto closed = &ServerTest::ClosedWithin;
   // Wait for the start of a second, so that the burst below falls within one.
   const auto now = std::chrono::steady_clock::now().time_since_epoch();
   std::this_thread::sleep_until(std::chrono::steady_clock::time_point(
@@ -1142,15 +1117,7 @@ TEST_F(ServerTest, AnUploadUnderWayKeepsItsConnectionWhileNewcomersArrive) {
   const std::string body(2000, 'x');
   ASSERT_TRUE(up->Write("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000\r\n\r\n"));
   std::vector<int> silent;
-  auto raw = [&] {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    silent.push_back(fd);
-  };
+  auto raw = [&] { silent.push_back(RawConnect()); };
   for (size_t sent = 0; sent < body.size(); sent += 200) {
     ASSERT_TRUE(up->Write(std::string_view(body).substr(sent, 200)));
     raw();  // a newcomer while the body arrives
