@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <iterator>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "api/errors.h"
 #include "api/metrics.h"
@@ -514,13 +518,107 @@ bool IsResidentRoute(std::string_view path) {
          r == Route::kProvisions;
 }
 
-void AccessLog::Flush() {
+namespace {
+constexpr int64_t kWindowMicros = 1000000;
+const SystemClock kSystemClock;
+// By http::Event::Kind.
+constexpr const char* kEventNames[] = {"request", "refused_handshake", "timeout", "too_large",
+                                       "connection_cap"};
+static_assert(http::Event::kConnectionCap == 4, "kEventNames follows http::Event::Kind");
+
+std::chrono::system_clock::time_point AtMicros(int64_t micros) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::microseconds(micros)));
+}
+}  // namespace
+
+AccessLog::AccessLog(std::FILE* out, const Clock* clock)
+    : out_(out), clock_(clock != nullptr ? clock : &kSystemClock) {}
+
+std::string AccessLog::NetworkOf(std::string_view address) {
+  if (address.empty() || address.size() >= INET6_ADDRSTRLEN) return "?";
+  const std::string a(address);
+  unsigned char b[16];
+  if (::inet_pton(AF_INET, a.c_str(), b) == 1) {
+    return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) +
+           ".0/24";
+  }
+  if (::inet_pton(AF_INET6, a.c_str(), b) != 1) return "?";
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(b, b + 12, kMapped)) {
+    return std::to_string(b[12]) + "." + std::to_string(b[13]) + "." + std::to_string(b[14]) +
+           ".0/24";
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 8; i += 2) {
+    if (i > 0) out.push_back(':');
+    for (int j = i; j < i + 2; ++j) {
+      out.push_back(kHex[b[j] >> 4]);
+      out.push_back(kHex[b[j] & 15]);
+    }
+  }
+  return out + "::/64";
+}
+
+void AccessLog::Summarise(const std::string& network, const Window& w, int64_t now,
+                          std::string* out) {
+  int64_t any = 0;
+  for (int64_t n : w.suppressed) any += n;
+  if (any == 0) return;
+  *out += "{\"time\":\"" + IsoTime(AtMicros(now)) + "\",\"event\":\"suppressed\",\"network\":";
+  text::AppendJsonString(network, out);
+  *out += ",\"since\":\"" + IsoTime(AtMicros(w.start)) + "\"";
+  for (size_t k = 1; k < std::size(kEventNames); ++k) {
+    if (w.suppressed[k] == 0) continue;
+    *out += ",\"";
+    *out += kEventNames[k];
+    *out += "\":" + std::to_string(w.suppressed[k]);
+  }
+  *out += "}\n";
+}
+
+void AccessLog::Flush(bool all) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (out_ != nullptr) std::fflush(out_);
+  if (out_ == nullptr) return;
+  const int64_t now = clock_->NowMicros();
+  std::string lines;
+  for (auto it = windows_.begin(); it != windows_.end();) {
+    if (all || now - it->second.start >= kWindowMicros) {
+      Summarise(it->first, it->second, now, &lines);
+      it = windows_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!lines.empty()) std::fwrite(lines.data(), 1, lines.size(), out_);
+  std::fflush(out_);
 }
 
 void AccessLog::Write(const http::Event& e) {
   if (out_ == nullptr) return;
+  if (e.kind != http::Event::kRequest) {
+    // A connection event: within its network's first few of the second, or counted.
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = clock_->NowMicros();
+    std::string network = NetworkOf(e.remote_address);
+    auto it = windows_.find(network);
+    if (it == windows_.end() && windows_.size() >= kMaxNetworks) it = windows_.find(network = "*");
+    if (it == windows_.end()) it = windows_.emplace(network, Window{now}).first;
+    Window& w = it->second;
+    if (now - w.start >= kWindowMicros) {
+      std::string summary;
+      Summarise(it->first, w, now, &summary);
+      if (!summary.empty()) std::fwrite(summary.data(), 1, summary.size(), out_);
+      w = Window{now};
+    }
+    if (w.written >= kConnectionEventsPerSecond) {
+      ++w.suppressed[e.kind];
+      return;
+    }
+    ++w.written;
+  }
   const char* kind = "request";
   switch (e.kind) {
     case http::Event::kRequest:

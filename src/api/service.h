@@ -19,6 +19,7 @@
 
 #include "api/errors.h"
 #include "api/metrics.h"
+#include "core/clock.h"
 #include "http/server.h"
 #include "registry/disclosure.h"
 #include "registry/gateway.h"
@@ -64,16 +65,45 @@ http::Response ServeResidentRoute(const http::Request& request, const registry::
 
 // Writes the access log: one JSON object per line per server event, without personal data
 // (routes are templates; no query, body or header values other than the request id). Thread-safe.
+//
+// Requests are written one line each, as nginx does. The connection events below them — a refused
+// handshake, a timeout, a connection closed at the cap, a header too large — cost a client with
+// no certificate nothing but a connect, so a churn of them would grow the log by its own speed:
+// each source network (an IPv4 /24, an IPv6 /64) has its first kConnectionEventsPerSecond of a
+// second written in full; the rest are counted, and one `suppressed` line per network gives the
+// counts by kind once its second has passed (at the next Flush()). The metrics count every one.
 class AccessLog {
  public:
+  static constexpr int kConnectionEventsPerSecond = 8;
+  // Networks tracked at once; events from networks beyond them share one window ("*").
+  static constexpr size_t kMaxNetworks = 4096;
+
   // `out` is not owned (stderr, or a file the caller keeps open); nullptr writes nothing.
-  explicit AccessLog(std::FILE* out) : out_(out) {}
+  // `clock` (not owned; nullptr: the system clock) times the per-network seconds.
+  explicit AccessLog(std::FILE* out, const Clock* clock = nullptr);
   void Write(const http::Event& event);
-  void Flush();
+  // Writes the counts of the seconds that have passed (`all`: of every second, the current ones
+  // too, as at shutdown), then flushes the file.
+  void Flush(bool all = false);
+  // The network an address is counted in: "a.b.c.0/24" (a v4-mapped IPv6 address counts as
+  // IPv4), the first 64 bits of an IPv6 address and "/64", or "?" for what is not an address.
+  static std::string NetworkOf(std::string_view address);
 
  private:
+  struct Window {
+    int64_t start = 0;
+    int written = 0;
+    int64_t suppressed[5] = {0, 0, 0, 0, 0};  // by http::Event::Kind
+  };
+  void WriteLine(const std::string& line);
+  // Appends the `suppressed` line of `w` (if it held any back) to *out.
+  static void Summarise(const std::string& network, const Window& w, int64_t now,
+                        std::string* out);
+
   std::mutex mu_;
   std::FILE* out_;
+  const Clock* clock_;
+  std::map<std::string, Window> windows_;  // guarded by mu_
 };
 
 // Thread-safe: Handle runs on the server's worker threads concurrently.

@@ -103,7 +103,8 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   std::unique_ptr<NodeServer> s(new NodeServer());
   s->node_ = node;
   s->report_ = options.report;
-  s->access_log_ = std::make_unique<api::AccessLog>(access_log);
+  s->access_log_ = std::make_unique<api::AccessLog>(
+      access_log, options.clock != nullptr ? options.clock : &node->clock);
   // Quotas on every read by a client or an operator, and alerts as misuse happens
   // (docs/quotas.md).
   s->quotas_ = std::make_unique<registry::Quotas>(node->config.quotas, &node->clock,
@@ -338,7 +339,7 @@ Status NodeServer::Stop() {
   // use the quotas and the metrics, so the writer thread ends before anything else goes.
   queue_.reset();
   node_->gateway->UseQuotas(nullptr);
-  access_log_->Flush();
+  access_log_->Flush(/*all=*/true);
   return node_->Seal();
 }
 
