@@ -252,12 +252,53 @@
     K.say($('halt-done'), K.bi('作動を再開しました', 'The node is running again'));
   });
 
+  // --- パスワードの変更 (every operator, their own) ---
+
+  const PASSWORD_WORDS = {
+    login_failed: ['現在のパスワードが正しくありません（続けて誤るとアカウントがロックされます）',
+      'The current password is not right (repeated mistakes lock the account)'],
+  };
+
+  function clearPasswords() {
+    for (const id of ['current-password', 'new-password', 'new-password-again']) $(id).value = '';
+  }
+
+  $('password-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    K.say($('password-problem'), '');
+    const current = $('current-password').value;
+    const next = $('new-password').value;
+    if (current === '' || next === '') {
+      K.say($('password-problem'), K.bi('現在のパスワードと新しいパスワードを入力してください', 'Enter the current and the new password'));
+      return;
+    }
+    if (next !== $('new-password-again').value) {
+      K.say($('password-problem'), K.bi('新しいパスワードが確認欄と一致しません', 'The new password and its confirmation differ'));
+      $('new-password-again').focus();
+      return;
+    }
+    $('password-submit').disabled = true;
+    const r = await K.api('POST', '/v1/session/password', { current_password: current, new_password: next });
+    $('password-submit').disabled = false;
+    if (shell.isLocked(r)) return;
+    if (!r.ok) {
+      K.showProblem($('password-problem'), r, PASSWORD_WORDS, ['パスワードを変更できませんでした', 'The password was not changed']);
+      $('current-password').value = '';
+      return;
+    }
+    clearPasswords();
+    K.clearCsrf();
+    // Every session has ended: the sign-in page says why.
+    location.assign('index.html?password_changed=1');
+  });
+
   // What the lock (and leaving the page) clears: the record shown, and the code typed for it.
   function clearPersonal() {
     clearLookup();
     codeInput.value = '';
     codeInput.removeAttribute('aria-invalid');
     $('halt-reason').value = '';
+    clearPasswords();
   }
 
   const shell = K.shell({ status, error, render, clear: clearPersonal, resume: () => codeInput.focus() });

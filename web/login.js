@@ -78,5 +78,9 @@
 
   retry.addEventListener('click', () => { runSecondFactor(); });
 
+  // Arrived from a password change (home.html): every session ended there.
+  if (new URLSearchParams(location.search).get('password_changed') === '1') {
+    K.say(status, K.bi('パスワードを変更しました。新しいパスワードでログインしてください', 'Your password was changed; sign in with the new one'));
+  }
   idInput.focus();
 })();

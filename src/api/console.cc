@@ -39,6 +39,8 @@ const std::vector<ConsoleRule> kRules = {
     {"POST", "/v1/session/webauthn/verify", false, true, {}, false},
     {"GET", "/v1/session", false, true, {}, false},
     {"POST", "/v1/session/logout", false, true, {}, false},
+    // The operator's own password, from a session made active with the second factor.
+    {"POST", "/v1/session/password", false, false, {}, false},
     // The holder confirms an IC card an access manager bound to them (any active operator).
     {"POST", "/v1/session/certificate", false, false, {}, false},
     // Enrolment from the one-time link.
@@ -452,6 +454,7 @@ class ConsoleService::Impl {
       return JsonResponse("{\"operator_id\":" + Str(who.row.operator_id) +
                           ",\"status\":\"confirmed\"}");
     }
+    if (route == "/v1/session/password") return ChangePassword(req, who, terminal);
     if (route == "/v1/session/logout") {
       sessions_.Erase(session->token);
       (void)desk_->RecordSession(who.row.operator_id, "session.logout", terminal);
@@ -1068,6 +1071,45 @@ class ConsoleService::Impl {
     Status st = desk_->FinishEnrolment((*f)["token"], *hash, *cred);
     if (!st.ok()) return Problem(FromStatus(st), rid);
     return JsonResponse("{\"operator_id\":" + Str(id) + ",\"status\":\"enrolled\"}");
+  }
+
+  // POST /v1/session/password {current_password, new_password}: the current one is checked as at
+  // sign-in (a wrong one counts toward the lock), the new one must meet the policy and differ.
+  // Every session of the operator ends, this one too: the next step is signing in with the new
+  // password and the second factor. Recorded either way; no password reaches the log.
+  Response ChangePassword(const Request& req, const registry::OperatorView& who,
+                          const std::string& terminal) {
+    const std::string& rid = req.request_id;
+    const std::string& id = who.row.operator_id;
+    constexpr char kAction[] = "operator.password.change";
+    auto f = Fields(req, {"current_password", "new_password"});
+    if (!f.ok() || !f->count("current_password") || !f->count("new_password")) {
+      (void)desk_->RecordRefusal(id, kAction, "invalid_request", terminal);
+      return Problem(ApiError::kInvalidRequest, rid);
+    }
+    const std::string& current = (*f)["current_password"];
+    const std::string& next = (*f)["new_password"];
+    if (Status st = auth::CheckPasswordPolicy(next, id); !st.ok()) {
+      (void)desk_->RecordRefusal(id, kAction, "password_policy", terminal);
+      return Problem(ApiError::kInvalidRequest, rid, st.message());
+    }
+    if (next == current) {
+      (void)desk_->RecordRefusal(id, kAction, "password_unchanged", terminal);
+      return Problem(ApiError::kInvalidRequest, rid,
+                     "the new password must differ from the current one");
+    }
+    hashing_.acquire();
+    auto hash = auth::HashPassword(next);
+    Status st = hash.ok() ? desk_->ChangePassword(id, current, *hash, terminal) : hash.status();
+    hashing_.release();
+    if (!hash.ok()) return Problem(ApiError::kUnavailable, rid);
+    if (!st.ok()) return Problem(FromStatus(st), rid);
+    sessions_.EraseOperator(id);
+    Response r = JsonResponse("{\"status\":\"changed\"}");
+    r.headers.emplace_back("set-cookie", std::string(kCookie) +
+                                             "=; Max-Age=0; Path=/; Secure; HttpOnly; "
+                                             "SameSite=Strict");
+    return r;
   }
 
   Response Manage(const Request& req, const registry::OperatorView& who, const std::string& route,

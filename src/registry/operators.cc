@@ -1081,6 +1081,51 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const st
   return std::move(*op);
 }
 
+Status OperatorDesk::ChangePassword(const std::string& id, const std::string& current,
+                                    const std::string& new_hash,
+                                    const std::string& terminal) const {
+  auto found = Find(id);
+  if (!found.ok()) return found.status();
+  const std::string checked = *found ? (*found)->row.password_hash : std::string();
+  const bool usable = *found && (*found)->active() && !checked.empty();
+  const int64_t now = clock_->NowMicros();
+  std::optional<int64_t> attempt;
+  if (usable) {
+    KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+      auto taken = txn.ClaimLoginAttempt(id, now, kMaxFailedLogins, now + kLockout);
+      if (!taken.ok()) return taken.status();
+      attempt = *taken;
+      return Status::Ok();
+    }));
+  }
+  const bool match =
+      auth::VerifyPassword(usable && attempt ? checked : auth::DummyPasswordHash(), current);
+  bool ok = false;
+  const char* why = "";
+  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    why = !usable ? "not_active" : !attempt ? "locked" : !match ? "bad_password" : "";
+    ok = *why == '\0';
+    if (ok) {
+      auto row = txn.FindOperator(id);
+      if (!row.ok()) return row.status();
+      if (!*row || (*row)->password_hash != checked) {
+        ok = false;
+        why = "changed_meanwhile";
+      }
+    }
+    audit::AuditEntry e = Entry("operator:" + id, terminal, "operator.password.change");
+    e.outcome = ok ? "changed" : std::string("refused:") + why;
+    if (ok) {
+      KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword(id, new_hash));
+      // A failure was counted when its attempt was taken; a success gives every attempt back.
+      KAKUNIN_RETURN_IF_ERROR(txn.SetLoginState(id, 0, 0));
+    }
+    return log_->Append(txn, e).status();
+  }));
+  if (!ok) return LoginFailed(why);
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> OperatorDesk::WebAuthnCredentials(const std::string& id) const {
   auto reader = store_->OpenReader();
   if (!reader.ok()) return reader.status();

@@ -740,6 +740,41 @@ test('sign-out ends the session', STEP, async () => {
   await page.waitForURL(/\/index\.html$/);
 });
 
+test('an operator changes their own password on the home page; every session ends', STEP, async () => {
+  const op1 = operators.get('op1');
+  const { page } = op1;
+  await login(op1);
+  await page.locator('#password-form').waitFor({ state: 'visible' });
+  const fresh = `冬の朝-${randomBytes(6).toString('hex')}`;
+  // A wrong current password: refused in words, and the form keeps nothing.
+  await page.locator('#current-password').fill('not-the-password-at-all');
+  await page.locator('#new-password').fill(fresh);
+  await page.locator('#new-password-again').fill(fresh);
+  await page.locator('#password-submit').click();
+  await page.locator('#password-problem').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#password-problem').textContent(), /現在のパスワードが正しくありません.*login_failed/);
+  assert.equal(await page.locator('#current-password').inputValue(), '');
+  // A confirmation that differs is caught before anything is sent.
+  await page.locator('#current-password').fill(op1.password);
+  await page.locator('#new-password-again').fill(fresh + 'x');
+  await page.locator('#password-submit').click();
+  await page.waitForFunction(() => /確認欄と一致しません/.test(document.getElementById('password-problem').textContent));
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await page.locator('#password').screenshot({ path: path.join(process.env.KAKUNIN_E2E_SCREENSHOTS, 'password-change.png') });
+  }
+  // Right: to the sign-in page, which says why; the old session is gone, the old password too.
+  await page.locator('#new-password-again').fill(fresh);
+  await page.locator('#password-submit').click();
+  await page.waitForURL(/\/index\.html\?password_changed=1$/);
+  await page.waitForFunction(() => /パスワードを変更しました/.test(document.getElementById('login-status').textContent));
+  const gone = await rawFetch(op1, 'GET', '/v1/session');
+  assert.equal(gone.status, 401, show(gone));
+  const old = await rawFetch(op1, 'POST', '/v1/session/login', { operator_id: op1.id, password: op1.password });
+  assert.equal(old.status, 401, show(old));
+  op1.password = fresh;
+  await login(op1);
+});
+
 test('the disclosure desk: register, print the notice, hand over the statement, take a correction', STEP, async () => {
   const sec1 = operators.get('sec1');
   const desk1 = await createWithRole('desk1', '県窓子', '県民課', 'operator');

@@ -1143,6 +1143,11 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
   std::string role_now;     // the role of the subject walking the table
   auto body_for = [&](const std::string& route) -> std::pair<std::string, std::string> {
     ++serial;
+    if (route == "/v1/session/password") {
+      // Every role may change its own password; a new one under the policy's length is refused
+      // before anything is checked or changed, so the subject's session goes on.
+      return {route, "{\"current_password\":\"not the password\",\"new_password\":\"short\"}"};
+    }
     if (route == "/v1/trainings") {
       return {route, "{\"held_on\":\"" + today +
                          "\",\"kind\":\"operator\",\"title\":\"操作者研修\",\"attendees\":"
@@ -1488,6 +1493,104 @@ TEST_F(ConsoleTest, SuspendingEndsSessionsAndIdleLockNeedsTheSecondFactorAgain) 
   EXPECT_EQ(d.Call("GET", "/v1/session", "", fresh.cookie, "", "10.0.0.1", card).code,
             "session_required");
   EXPECT_EQ(d.Login("susp", kPassword, "10.0.0.1", card).status, 401);
+}
+
+// An operator changes their own password (there was no way but a new enrolment link): only from a
+// session made active with the second factor, with the current password checked as at sign-in,
+// and every session of theirs ends after.
+TEST_F(ConsoleTest, AnOperatorChangesTheirOwnPasswordAndEverySessionEnds) {
+  Staff& staff = TheStaff();
+  ASSERT_TRUE(desk().Create(staff.access, "pwchg", "変更", "").ok());
+  Enrol("pwchg");
+  const std::string card(64, 'f');  // no other test's card
+  ASSERT_TRUE(desk().BindCertificate(staff.access, "pwchg", card).ok());
+  ASSERT_TRUE(desk().ConfirmCard("pwchg", card, "test").ok());
+  Direct d;
+  const std::string next = "a new passphrase for 2027";
+  auto body = [](const std::string& current, const std::string& fresh) {
+    return "{\"current_password\":\"" + current + "\",\"new_password\":\"" + fresh + "\"}";
+  };
+  auto change = [&](Direct::Answer& s, const std::string& b, const std::string& spki) {
+    return d.Call("POST", "/v1/session/password", b, s.cookie, s.Find("csrf_token")->text(),
+                  "10.0.0.1", spki);
+  };
+  auto outcomes = [] { return Outcomes("operator:pwchg", "operator.password.change"); };
+
+  // The password alone (no second factor yet) cannot change it: refused and recorded.
+  auto half = d.Login("pwchg", kPassword);
+  ASSERT_EQ(half.Find("stage")->text(), "second_factor");
+  EXPECT_EQ(change(half, body(kPassword, next), "").code, "session_required");
+  // Nor a request without the CSRF token.
+  auto s1 = d.Login("pwchg", kPassword, "10.0.0.1", card);
+  auto s2 = d.Login("pwchg", kPassword, "10.0.0.1", card);
+  ASSERT_EQ(s1.Find("stage")->text(), "active");
+  EXPECT_EQ(d.Call("POST", "/v1/session/password", body(kPassword, next), s1.cookie, "",
+                   "10.0.0.1", card)
+                .code,
+            "csrf_failed");
+  // The policy, and a new password that is the old one.
+  auto weak = change(s1, body(kPassword, "short"), card);
+  EXPECT_EQ(weak.status, 400);
+  EXPECT_EQ(weak.code, "invalid_request");
+  EXPECT_THAT(weak.body, HasSubstr("at least 12 characters"));
+  EXPECT_EQ(change(s1, body(kPassword, "pwchg-is-my-password"), card).code, "invalid_request");
+  EXPECT_EQ(change(s1, body(kPassword, kPassword), card).code, "invalid_request");
+  EXPECT_EQ(change(s1, "{\"new_password\":\"" + next + "\"}", card).code, "invalid_request");
+  // A wrong current password: the answer a wrong password gets at sign-in; the session goes on.
+  auto wrong = change(s1, body("wrong password!!", next), card);
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(wrong.code, "login_failed");
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", s1.cookie, "", "10.0.0.1", card).status, 200);
+  EXPECT_EQ(d.Login("pwchg", kPassword).status, 200) << "nothing changed yet";
+  EXPECT_EQ(outcomes(), (std::vector<std::string>{
+                            "refused:password_policy", "refused:password_policy",
+                            "refused:password_unchanged", "refused:invalid_request",
+                            "refused:bad_password"}));
+
+  // Changed: this session and the other one end, the old password no longer signs in.
+  auto done = change(s1, body(kPassword, next), card);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.Find("status")->text(), "changed");
+  bool cleared = false;
+  for (const auto& [k, v] : done.headers) {
+    cleared = cleared || (k == "set-cookie" && v.find("Max-Age=0") != std::string::npos);
+  }
+  EXPECT_TRUE(cleared) << "the cookie is cleared";
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", s1.cookie, "", "10.0.0.1", card).code,
+            "session_required");
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", s2.cookie, "", "10.0.0.1", card).code,
+            "session_required");
+  EXPECT_EQ(d.Login("pwchg", kPassword).code, "login_failed");
+  EXPECT_EQ(outcomes().back(), "changed");
+  // No password, old or new, is in any of the operator's entries.
+  {
+    auto reader = w->node->store->OpenReader();
+    store::AuditQuery q;
+    q.actor = "operator:pwchg";
+    q.limit = 100000;
+    auto rows = (*reader)->SearchAudit(q);
+    ASSERT_TRUE(rows.ok());
+    for (const auto& row : *rows) {
+      const std::string payload = row.payload.value_or("");
+      EXPECT_EQ(payload.find(next), std::string::npos);
+      EXPECT_EQ(payload.find(kPassword), std::string::npos);
+      EXPECT_EQ(payload.find("wrong password"), std::string::npos);
+    }
+  }
+
+  // A session is no way round the lock: five wrong current passwords lock the account, after
+  // which the right one is refused too, here and at sign-in.
+  auto s3 = d.Login("pwchg", next, "10.0.0.1", card);
+  ASSERT_EQ(s3.Find("stage")->text(), "active") << s3.body;
+  for (int i = 0; i < registry::kMaxFailedLogins; ++i) {
+    EXPECT_EQ(change(s3, body("wrong password!!", "yet another passphrase"), card).code,
+              "login_failed");
+  }
+  EXPECT_EQ(change(s3, body(next, "yet another passphrase"), card).code, "login_failed");
+  EXPECT_EQ(d.Login("pwchg", next).code, "login_failed");
+  EXPECT_EQ(outcomes().back(), "refused:locked");
+  d.clock.Advance(15 * 60 * kSecond + kSecond);
+  EXPECT_EQ(d.Login("pwchg", next).status, 200) << "the lock has ended; the password is unchanged";
 }
 
 TEST_F(ConsoleTest, AnonymousRefusalsAreCountedAndOnlySampledIntoTheLog) {

@@ -64,6 +64,7 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/session/webauthn/verify"}, Gives::kNothingPersonal},
       {{"GET", "/v1/session"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/logout"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/session/password"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/certificate"}, Gives::kNothingPersonal},
       {{"POST", "/v1/enrolment/options"}, Gives::kNothingPersonal},
       {{"POST", "/v1/enrolment/finish"}, Gives::kNothingPersonal},
