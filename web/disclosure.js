@@ -516,6 +516,66 @@
     return m[1] + ' ' + m[2] + (m[3] ? ' JST' : '');
   }
 
+  const OUTCOMES = [
+    ['handed_over', '', '交付（窓口）', 'handed over'],
+    ['mailed', '', '郵送', 'mailed'],
+    ['destroyed', 'shredded', '廃棄（細断）', 'destroyed, shredded'],
+    ['destroyed', 'dissolved', '廃棄（溶解）', 'destroyed, dissolved'],
+  ];
+
+  // The row's outcome once recorded; before, for the register's keeper, a form to record it.
+  function outcomeCell(p) {
+    const td = document.createElement('td');
+    td.className = 'outcome';
+    if (p.outcome) {
+      const o = OUTCOMES.find((x) => x[0] === p.outcome && x[1] === (p.outcome_method || ''));
+      td.textContent = (o ? o[2] + ' / ' + o[3] : p.outcome) + ' ' + p.outcome_on + '（' + p.outcome_by + '）';
+      return td;
+    }
+    const roles = session && Array.isArray(session.roles) ? session.roles : [];
+    if (!roles.includes('security_manager')) {
+      td.textContent = K.bi('未記録', 'not recorded');
+      return td;
+    }
+    const select = document.createElement('select');
+    select.setAttribute('aria-label', '第' + p.printout_id + '号の取扱い / what became of No. ' + p.printout_id);
+    for (const [i, o] of OUTCOMES.entries()) {
+      const opt = document.createElement('option');
+      opt.value = String(i);
+      opt.textContent = o[2];
+      opt.title = o[3];
+      select.append(opt);
+    }
+    const day = document.createElement('input');
+    day.type = 'date';
+    day.value = K.todayJst();
+    day.max = day.value;
+    day.min = String(p.printed_at).slice(0, 10);
+    day.setAttribute('aria-label', '第' + p.printout_id + '号の取扱日 / its date');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'small';
+    button.dataset.printout = String(p.printout_id);
+    button.textContent = K.bi('記録', 'Record');
+    button.addEventListener('click', async () => {
+      K.say(printoutsProblem, '');
+      const o = OUTCOMES[Number(select.value)];
+      const body = { outcome: o[0], on: day.value };
+      if (o[1]) body.method = o[1];
+      button.disabled = true;
+      const r = await K.api('POST', '/v1/printouts/' + p.printout_id + '/outcome', body);
+      button.disabled = false;
+      if (shell.isLocked(r)) return;
+      if (!r.ok) {
+        showProblem(printoutsProblem, r, ['取扱いを記録できませんでした', 'It could not be recorded']);
+        return;
+      }
+      await loadPrintouts();
+    });
+    td.append(select, day, button);
+    return td;
+  }
+
   async function loadPrintouts() {
     K.say(printoutsProblem, '');
     const r = await K.api('GET', '/v1/printouts');
@@ -544,6 +604,7 @@
       c.textContent = p.sha256;
       td.append(c);
       tr.append(td);
+      tr.append(outcomeCell(p));
       body.append(tr);
     }
     $('printouts-table').hidden = r.body.printouts.length === 0;

@@ -109,6 +109,8 @@ const std::vector<ConsoleRule> kRules = {
     {"GET", "/v1/disclosures/{n}/statement", false, false, {"operator"}, true},
     {"POST", "/v1/disclosures/{n}/corrections", false, false, {"operator"}, true},
     {"GET", "/v1/printouts", false, false, {"security_manager", "auditor"}, false},
+    // What became of a printout (交付・廃棄): the register's keeper.
+    {"POST", "/v1/printouts/{n}/outcome", false, false, {"security_manager"}, false},
     // The operation log for its reviewers (RegisterDesk::ReadLog checks a security manager's
     // unit).
     {"GET",
@@ -464,7 +466,7 @@ class ConsoleService::Impl {
                                                "SameSite=Strict");
       return r;
     }
-    if (route.rfind("/v1/disclosures", 0) == 0 || route == "/v1/printouts") {
+    if (route.rfind("/v1/disclosures", 0) == 0 || route.rfind("/v1/printouts", 0) == 0) {
       return Disclosures(req, who, route, params, terminal);
     }
     if (route.rfind("/v1/trainings", 0) == 0 || route.rfind("/v1/contracts", 0) == 0 ||
@@ -530,19 +532,46 @@ class ConsoleService::Impl {
       return Problem(ApiError::kInvalidRequest, rid, detail);
     };
     if (!req.query.empty()) return malformed("no query here");
+    auto printout_json = [](const registry::Printout& p) {
+      std::string o = "{\"printout_id\":" + std::to_string(p.id) + ",\"kind\":" + Str(p.kind) +
+                      ",\"reference\":" + Str(p.reference) +
+                      ",\"printed_at\":" + Str(JstIsoTime(p.printed_at)) +
+                      ",\"printed_by\":" + Str(p.printed_by) +
+                      ",\"pages\":" + std::to_string(p.pages) + ",\"sha256\":" + Str(p.sha256);
+      if (!p.outcome.empty()) {
+        o += ",\"outcome\":" + Str(p.outcome);
+        if (!p.outcome_method.empty()) o += ",\"outcome_method\":" + Str(p.outcome_method);
+        o += ",\"outcome_on\":" + Str(p.outcome_on) +
+             ",\"outcome_recorded_at\":" + Str(JstIsoTime(p.outcome_at)) +
+             ",\"outcome_by\":" + Str(p.outcome_by);
+      }
+      return o + "}";
+    };
     if (route == "/v1/printouts") {
       auto rows = desk->Printouts(who, actor);
       if (!rows.ok()) return fail(rows.status());
       std::string o = "{\"printouts\":[";
-      for (size_t i = 0; i < rows->size(); ++i) {
-        const registry::Printout& p = (*rows)[i];
-        o += (i ? "," : "") + std::string("{\"printout_id\":") + std::to_string(p.id) +
-             ",\"kind\":" + Str(p.kind) + ",\"reference\":" + Str(p.reference) +
-             ",\"printed_at\":" + Str(JstIsoTime(p.printed_at)) +
-             ",\"printed_by\":" + Str(p.printed_by) + ",\"pages\":" + std::to_string(p.pages) +
-             ",\"sha256\":" + Str(p.sha256) + "}";
-      }
+      for (size_t i = 0; i < rows->size(); ++i) o += (i ? "," : "") + printout_json((*rows)[i]);
       return JsonResponse(o + "]}");
+    }
+    if (route == "/v1/printouts/{n}/outcome") {
+      auto f = Fields(req, {"outcome", "method", "on"});
+      if (!f.ok() || !f->count("outcome") || !f->count("on")) {
+        return malformed("outcome (handed_over, mailed or destroyed) and on (YYYY-MM-DD) are "
+                         "required; method (shredded or dissolved) for destroyed");
+      }
+      // Not a number: no printout's (the desk answers as for an unknown one).
+      long long id = 0;
+      if (!params[0].empty() && params[0].size() <= 18 &&
+          std::all_of(params[0].begin(), params[0].end(),
+                      [](char c) { return c >= '0' && c <= '9'; })) {
+        id = std::stoll(params[0]);
+      }
+      auto done = desk->RecordPrintoutOutcome(who, actor, id, (*f)["outcome"],
+                                              f->count("method") ? (*f)["method"] : std::string(),
+                                              (*f)["on"]);
+      if (!done.ok()) return fail(done.status());
+      return JsonResponse(printout_json(*done));
     }
     if (route == "/v1/disclosures" && req.method == "GET") {
       auto list = desk->List(who, actor);

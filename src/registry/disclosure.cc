@@ -979,6 +979,89 @@ Result<int64_t> DisclosureDesk::ReceiveCorrection(const OperatorView& op, const 
   return id;
 }
 
+namespace {
+Printout FromRow(const store::PrintoutRow& r) {
+  return Printout{r.id,      r.kind,           r.reference,  r.printed_at, r.printed_by,
+                  r.pages,   r.sha256,         r.outcome,    r.outcome_method,
+                  r.outcome_on, r.outcome_at,  r.outcome_by};
+}
+
+constexpr const char* kPrintoutOutcomes[] = {"handed_over", "mailed", "destroyed"};
+constexpr const char* kDestructionMethods[] = {"shredded", "dissolved"};
+}  // namespace
+
+Result<Printout> DisclosureDesk::RecordPrintoutOutcome(const OperatorView& op, const Actor& actor,
+                                                       int64_t id, const std::string& outcome,
+                                                       const std::string& method,
+                                                       const std::string& on) const {
+  constexpr const char* kAction = "printout.outcome";
+  if (!op.active() || !op.HasRole("security_manager")) {
+    return Refuse(actor, kAction, "",
+                  Status::PermissionDenied("only security managers keep the printout register")
+                      .WithReason("not_permitted"));
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(row, reader->FindPrintout(id));
+  if (!row) {
+    return Refuse(actor, kAction, "", Status::NotFound("no such printout").WithReason("not_found"));
+  }
+  // The request it printed: its purpose for the entry, and the person to name.
+  std::optional<store::DisclosureRow> request;
+  if (row->reference.starts_with("disclosure:")) {
+    const std::string n = row->reference.substr(11);
+    if (!n.empty() && n.size() <= 18 &&
+        std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      KAKUNIN_ASSIGN_OR_RETURN(found, reader->FindDisclosure(std::stoll(n)));
+      request = std::move(found);
+    }
+  }
+  const std::string purpose = request ? request->purpose : "";
+  const std::string code = request ? request->resident_code : "";
+  auto invalid = [&](const char* what) -> Status {
+    return Refuse(actor, kAction, purpose,
+                  Status::InvalidArgument(what).WithReason("invalid_request"), code);
+  };
+  if (!OneOf(kPrintoutOutcomes, outcome)) {
+    return invalid("outcome must be handed_over, mailed or destroyed");
+  }
+  if (outcome == "destroyed" ? !OneOf(kDestructionMethods, method) : !method.empty()) {
+    return invalid("method must be shredded or dissolved for destroyed, and absent otherwise");
+  }
+  const std::optional<Date> day = ParseIsoDate(on).date;
+  const std::string printed_on = JstDate(row->printed_at).ToIso();
+  if (!day || on < printed_on || on > clock_->TodayJst().ToIso()) {
+    return invalid("on must be a date (YYYY-MM-DD) from the day it was printed to today");
+  }
+  if (!row->outcome.empty()) {
+    return Refuse(actor, kAction, purpose,
+                  Status::FailedPrecondition("what became of the printout is already recorded")
+                      .WithReason("already_recorded"),
+                  code);
+  }
+  const int64_t at = clock_->NowMicros();
+  audit::AuditEntry e = detail::ReadEntry(actor, kAction, purpose);
+  if (!code.empty()) e.targets.push_back(AskedTarget(*cipher_, code));
+  e.conditions = "printout=" + std::to_string(id) + " outcome=" + outcome +
+                 (method.empty() ? "" : " method=" + method) + " on=" + on;
+  e.outcome = "done";
+  const std::string by = op.row.operator_id;
+  Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
+    // The keeper as the recording transaction sees them (a role withdrawn meanwhile).
+    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, by, {"security_manager"}));
+    return txn.SetPrintoutOutcome(id, outcome, method, on, at, by);
+  });
+  if (st.code() == StatusCode::kPermissionDenied || st.reason() == "already_recorded") {
+    return Refuse(actor, kAction, purpose, st, code);
+  }
+  KAKUNIN_RETURN_IF_ERROR(st);
+  row->outcome = outcome;
+  row->outcome_method = method;
+  row->outcome_on = on;
+  row->outcome_at = at;
+  row->outcome_by = by;
+  return FromRow(*row);
+}
+
 Result<std::vector<Printout>> DisclosureDesk::Printouts(const OperatorView& op,
                                                         const Actor& actor) const {
   constexpr const char* kAction = "printout.list";
@@ -992,9 +1075,7 @@ Result<std::vector<Printout>> DisclosureDesk::Printouts(const OperatorView& op,
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   KAKUNIN_ASSIGN_OR_RETURN(rows, reader->ListPrintouts(kListLimit));
   std::vector<Printout> out;
-  for (const store::PrintoutRow& r : rows) {
-    out.push_back(Printout{r.id, r.kind, r.reference, r.printed_at, r.printed_by, r.pages, r.sha256});
-  }
+  for (const store::PrintoutRow& r : rows) out.push_back(FromRow(r));
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, "");
   e.result_count = static_cast<int64_t>(out.size());
   e.outcome = "done";

@@ -104,6 +104,12 @@ struct Printout {
   std::string printed_by;
   int64_t pages = 0;
   std::string sha256;
+  // What became of it (交付・廃棄): handed_over | mailed | destroyed, "" until recorded.
+  std::string outcome;
+  std::string outcome_method;  // destroyed: shredded | dissolved
+  std::string outcome_on;      // YYYY-MM-DD
+  int64_t outcome_at = 0;
+  std::string outcome_by;
 };
 
 // A correction as its municipality's CS receives it.
@@ -174,6 +180,16 @@ class DisclosureDesk {
                                     const std::string& details) const;
   // The printout register (帳票の管理簿), newest first: security managers and auditors.
   Result<std::vector<Printout>> Printouts(const OperatorView& op, const Actor& actor) const;
+  // Records in the register what became of printout `id` (printout.outcome): `outcome`
+  // handed_over (交付, at the counter), mailed (郵送) or destroyed (廃棄: a spoiled print, a
+  // notice never collected) with `method` shredded or dissolved (empty otherwise), on day `on`
+  // (YYYY-MM-DD, from the day it was printed to today, JST). By a security manager, who keeps
+  // the register (the operating rules' 第3 2(4)); once per printout (FailedPrecondition
+  // already_recorded after). Recorded naming the person the printed request names (by MAC), so
+  // their statement shows what became of their notice. Every refusal is recorded too.
+  Result<Printout> RecordPrintoutOutcome(const OperatorView& op, const Actor& actor, int64_t id,
+                                         const std::string& outcome, const std::string& method,
+                                         const std::string& on) const;
 
   // --- municipalities (systems' API) ---
   // The open corrections for the CS's municipality (at most 100, oldest first), opened for it;

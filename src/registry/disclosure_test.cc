@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "audit/entry.h"
 #include "audit/log.h"
@@ -622,6 +623,78 @@ TEST_F(DisclosureTest, ThePrintoutRegisterIsForSecurityManagersAndAuditors) {
   EXPECT_TRUE(desk_->Printouts(Load("aud"), As("aud")).ok());
   EXPECT_EQ(desk_->Printouts(Load("clerk"), As("clerk")).status().reason(), "not_permitted");
   EXPECT_EQ(LogEntries("printout.list").size(), 3u);
+}
+
+// The register says what became of each document (交付・廃棄), as its keeper records it: once,
+// on a day that can be true, and in the statement of the person the notice was for.
+TEST_F(DisclosureTest, TheRegisterSaysWhatBecameOfEachPrintoutOnce) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  auto notice = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
+  ASSERT_TRUE(notice.ok()) << notice.status().ToString();
+  const int64_t id = notice->printout_id;
+  const std::string today = clock_.TodayJst().ToIso();
+  auto record = [&](const std::string& who, int64_t printout, const std::string& outcome,
+                    const std::string& method, const std::string& on) {
+    return desk_->RecordPrintoutOutcome(Load(who), As(who), printout, outcome, method, on);
+  };
+  // Only the register's keeper: not the desk's clerks, not an auditor (who reads it).
+  EXPECT_EQ(record("clerk2", id, "handed_over", "", today).status().reason(), "not_permitted");
+  EXPECT_EQ(record("aud", id, "handed_over", "", today).status().reason(), "not_permitted");
+  EXPECT_EQ(record("sm", 999999, "handed_over", "", today).status().code(),
+            StatusCode::kNotFound);
+  // What cannot be true, or is not one of the outcomes, is refused by field and changes nothing.
+  const std::string before = Date::FromDays(clock_.TodayJst().ToDays() - 1).ToIso();
+  const std::string after = Date::FromDays(clock_.TodayJst().ToDays() + 1).ToIso();
+  for (auto [outcome, method, on] :
+       {std::tuple{"lost", "", today}, std::tuple{"destroyed", "", today},
+        std::tuple{"destroyed", "burnt", today}, std::tuple{"handed_over", "shredded", today},
+        std::tuple{"mailed", "", before}, std::tuple{"mailed", "", after},
+        std::tuple{"mailed", "", std::string("2026-02-30")},
+        std::tuple{"mailed", "", std::string("令和8年11月19日")}}) {
+    auto bad = record("sm", id, outcome, method, on);
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << outcome << " " << method
+                                                                 << " " << on;
+  }
+  ASSERT_TRUE((*desk_->Printouts(Load("sm"), As("sm")))[0].outcome.empty());
+
+  auto handed = record("sm", id, "handed_over", "", today);
+  ASSERT_TRUE(handed.ok()) << handed.status().ToString();
+  EXPECT_EQ(handed->outcome, "handed_over");
+  EXPECT_EQ(handed->outcome_on, today);
+  EXPECT_EQ(handed->outcome_by, "sm");
+  // Once: a second record, even a different one, is refused and recorded.
+  EXPECT_EQ(record("sm", id, "destroyed", "shredded", today).status().reason(),
+            "already_recorded");
+
+  // A spoiled reprint is destroyed, with how.
+  auto reprint = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
+  ASSERT_TRUE(reprint.ok()) << reprint.status().ToString();
+  ASSERT_TRUE(record("sm", reprint->printout_id, "destroyed", "shredded", today).ok());
+  auto rows = desk_->Printouts(Load("aud"), As("aud"));
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].outcome, "destroyed");
+  EXPECT_EQ((*rows)[0].outcome_method, "shredded");
+  EXPECT_EQ((*rows)[1].outcome, "handed_over");
+  EXPECT_EQ((*rows)[1].outcome_method, "");
+
+  // Every attempt is an entry; the two done name the person the notice was for (their statement
+  // shows what became of it), and none holds the code in clear.
+  int done = 0, refused = 0;
+  for (const auto& e : LogEntries("printout.outcome")) {
+    EXPECT_THAT(e.conditions, Not(HasSubstr(code_)));
+    if (e.outcome == "done") {
+      ++done;
+      ASSERT_EQ(e.targets.size(), 1u);
+      EXPECT_EQ(e.targets[0], AskedTarget(*cipher_, code_));
+    } else {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(refused, 12);
+  ExpectVerified();
 }
 
 TEST_F(DisclosureTest, ARequestPastItsDueDayIsOverdueAndRetentionErasesOldRequests) {

@@ -63,6 +63,12 @@ struct PrintoutRow {
   std::string printed_by;     // operator id
   int64_t pages = 0;
   std::string sha256;         // hex SHA-256 of the document's bytes
+  // What became of it (交付・廃棄), once recorded: handed_over | mailed | destroyed, "" before.
+  std::string outcome;
+  std::string outcome_method;  // for destroyed: shredded | dissolved; "" otherwise
+  std::string outcome_on;      // the day it happened, YYYY-MM-DD
+  int64_t outcome_at = 0;      // when it was recorded, µs
+  std::string outcome_by;      // operator id
 };
 
 class DisclosureReader {
@@ -85,6 +91,7 @@ class DisclosureReader {
                                                              int limit, int64_t after_id) = 0;
   // Newest first, at most `limit`.
   virtual Result<std::vector<PrintoutRow>> ListPrintouts(int limit) = 0;
+  virtual Result<std::optional<PrintoutRow>> FindPrintout(int64_t id) = 0;
 };
 
 class DisclosureWriter {
@@ -113,6 +120,12 @@ class DisclosureWriter {
   virtual Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
                                   const std::string& answered_by) = 0;
   virtual Result<int64_t> InsertPrintout(const PrintoutRow& row) = 0;
+  // Records what became of printout `id` (PrintoutRow::outcome…), once: the check and the change
+  // are one statement, so of two records at once exactly one counts. NotFound if there is no
+  // such row; FailedPrecondition (reason already_recorded) if it has one.
+  virtual Status SetPrintoutOutcome(int64_t id, const std::string& outcome,
+                                    const std::string& method, const std::string& on,
+                                    int64_t at, const std::string& by) = 0;
   // Retention: erases disclosure requests registered before `before` (µs) with their
   // corrections, and printouts printed before it; with `dry_run` only counts. Returns how many
   // rows (disclosures + corrections + printouts).

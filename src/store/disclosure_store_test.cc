@@ -292,6 +292,46 @@ TEST_F(DisclosureStoreTest, ACorrectionIsAnsweredOnce) {
   EXPECT_FALSE(none->has_value());
 }
 
+TEST_F(DisclosureStoreTest, WhatBecameOfAPrintoutIsRecordedOnceAndOnlyAsTheSchemaAllows) {
+  int64_t p = InsertPrintout(Printout("disclosure:1", 10));
+  auto set = [&](int64_t id, const char* outcome, const char* method, const char* on) {
+    return store_->Write(
+        [&](RegistryTxn& t) { return t.SetPrintoutOutcome(id, outcome, method, on, 50, "sm"); });
+  };
+  // The database refuses what the desk would never write: an unknown outcome, a destruction
+  // without how or a handover with it, no day or a malformed one.
+  EXPECT_FALSE(set(p, "lost", "", "2026-04-02").ok());
+  EXPECT_FALSE(set(p, "destroyed", "", "2026-04-02").ok());
+  EXPECT_FALSE(set(p, "destroyed", "burnt", "2026-04-02").ok());
+  EXPECT_FALSE(set(p, "handed_over", "shredded", "2026-04-02").ok());
+  EXPECT_FALSE(set(p, "mailed", "", "").ok());
+  EXPECT_FALSE(set(p, "mailed", "", "2026/04/02").ok());
+  auto reader = Reader();
+  ASSERT_NE(reader, nullptr);
+  auto untouched = reader->FindPrintout(p);
+  ASSERT_TRUE(untouched.ok() && untouched->has_value());
+  EXPECT_EQ((*untouched)->outcome, "");
+
+  Status first = set(p, "destroyed", "dissolved", "2026-04-02");
+  ASSERT_TRUE(first.ok()) << first.ToString();
+  Status second = set(p, "handed_over", "", "2026-04-03");
+  EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition) << second.ToString();
+  EXPECT_EQ(second.reason(), "already_recorded");
+  Status unknown = set(p + 1, "handed_over", "", "2026-04-03");
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  auto row = reader->FindPrintout(p);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->outcome, "destroyed");
+  EXPECT_EQ((*row)->outcome_method, "dissolved");
+  EXPECT_EQ((*row)->outcome_on, "2026-04-02");
+  EXPECT_EQ((*row)->outcome_at, 50);
+  EXPECT_EQ((*row)->outcome_by, "sm");
+  EXPECT_EQ((*row)->reference, "disclosure:1");
+  auto none = reader->FindPrintout(p + 1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
 TEST_F(DisclosureStoreTest, OpenCorrectionsOfOneMunicipalityOldestFirst) {
   std::vector<int64_t> d = InsertDisclosures({Disclosure("1000000001", 100),
                                               Disclosure("1000000002", 110)});

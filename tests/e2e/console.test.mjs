@@ -992,7 +992,27 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   assert.ok(entry, show(register));
   assert.equal(entry.sha256, createHash('sha256').update(pdf).digest('hex'), 'the register has the PDF downloaded');
   assert.match(await printed.first().textContent(), new RegExp(entry.sha256));
-  if (shots) await sec1.page.screenshot({ path: `${shots}/disclosure-printouts.png`, fullPage: true });
+  if (shots) {
+    await sec1.page.locator('#printouts .scroll').evaluate((el) => { el.scrollLeft = el.scrollWidth; });
+    await sec1.page.screenshot({ path: `${shots}/disclosure-printouts.png`, fullPage: true });
+  }
+  // 6. The keeper records that the notice was handed over (交付): once, in the row itself.
+  const keptRow = sec1.page.locator(`#printouts-body tr[data-printout="${entry.printout_id}"]`);
+  assert.equal(entry.outcome, undefined, show(entry));
+  await keptRow.locator('select').selectOption({ label: '交付（窓口）' });
+  await keptRow.locator('button').click();
+  await sec1.page.waitForFunction((id) => {
+    const tr = document.querySelector(`#printouts-body tr[data-printout="${id}"]`);
+    return tr && /交付（窓口）/.test(tr.textContent) && !tr.querySelector('button');
+  }, entry.printout_id);
+  const after = await api(sec1, 'GET', '/v1/printouts');
+  const recorded = after.body.printouts.find((p) => p.printout_id === entry.printout_id);
+  assert.equal(recorded.outcome, 'handed_over', show(recorded));
+  assert.equal(recorded.outcome_on, isoDate(new Date()), show(recorded));
+  assert.equal(recorded.outcome_by, 'sec1', show(recorded));
+  const again = await api(sec1, 'POST', `/v1/printouts/${entry.printout_id}/outcome`, { outcome: 'mailed', on: recorded.outcome_on });
+  assert.equal(again.status, 409, show(again));
+  if (shots) await sec1.page.screenshot({ path: `${shots}/disclosure-printout-outcome.png`, fullPage: true });
 });
 
 test('an operator not nominated for disclosure finds the desk closed', STEP, async () => {

@@ -1143,6 +1143,11 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
   std::string role_now;     // the role of the subject walking the table
   auto body_for = [&](const std::string& route) -> std::pair<std::string, std::string> {
     ++serial;
+    if (route == "/v1/printouts/{n}/outcome") {
+      // No such printout: the keeper is let in and told so; everyone else is refused.
+      return {"/v1/printouts/999999/outcome", "{\"outcome\":\"handed_over\",\"on\":\"" + today +
+                                                  "\"}"};
+    }
     if (route == "/v1/session/password") {
       // Every role may change its own password; a new one under the policy's length is refused
       // before anything is checked or changed, so the subject's session goes on.

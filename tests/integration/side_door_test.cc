@@ -65,6 +65,7 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"GET", "/v1/session"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/logout"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/password"}, Gives::kNothingPersonal},
+      {{"POST", "/v1/printouts/{n}/outcome"}, Gives::kNothingPersonal},
       {{"POST", "/v1/session/certificate"}, Gives::kNothingPersonal},
       {{"POST", "/v1/enrolment/options"}, Gives::kNothingPersonal},
       {{"POST", "/v1/enrolment/finish"}, Gives::kNothingPersonal},

@@ -59,6 +59,11 @@ PrintoutRow ReadPrintout(const Rows& s, int i) {
   r.printed_by = s.Text(i, 4);
   r.pages = s.Int(i, 5);
   r.sha256 = s.Text(i, 6);
+  r.outcome = s.Text(i, 7);
+  r.outcome_method = s.Text(i, 8);
+  r.outcome_on = s.Text(i, 9);
+  r.outcome_at = s.Int(i, 10);
+  r.outcome_by = s.Text(i, 11);
   return r;
 }
 
@@ -97,6 +102,10 @@ Result<std::vector<CorrectionRow>> PgReader::OpenCorrections(const std::string& 
 Result<std::vector<PrintoutRow>> PgReader::ListPrintouts(int limit) {
   return QueryAll<PrintoutRow>(db_.get(), kListPrintouts, Params().Int(int64_t{limit}),
                                ReadPrintout);
+}
+
+Result<std::optional<PrintoutRow>> PgReader::FindPrintout(int64_t id) {
+  return QueryOne<PrintoutRow>(db_.get(), kFindPrintout, Params().Int(id), ReadPrintout);
 }
 
 Result<int64_t> PgTxn::InsertDisclosure(const DisclosureRow& row) {
@@ -184,6 +193,19 @@ Result<int64_t> PgTxn::InsertPrintout(const PrintoutRow& row) {
                                             .Text(row.printed_by)
                                             .Int(row.pages)
                                             .Text(row.sha256));
+}
+
+Status PgTxn::SetPrintoutOutcome(int64_t id, const std::string& outcome,
+                                 const std::string& method, const std::string& on, int64_t at,
+                                 const std::string& by) {
+  KAKUNIN_ASSIGN_OR_RETURN(
+      changed, db_->Run(kSetPrintoutOutcome,
+                        Params().Int(id).Text(outcome).Text(method).Text(on).Int(at).Text(by)));
+  if (changed == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, db_->QueryInt(kPrintoutExists, Params().Int(id)));
+  if (exists == 0) return Status::NotFound("no such printout");
+  return Status::FailedPrecondition("what became of the printout is already recorded")
+      .WithReason("already_recorded");
 }
 
 Result<int64_t> PgTxn::EraseDisclosuresBefore(int64_t before, bool dry_run) {

@@ -58,6 +58,11 @@ PrintoutRow ReadPrintout(const Stmt& s) {
   r.printed_by = s.Text(4);
   r.pages = s.Int(5);
   r.sha256 = s.Text(6);
+  r.outcome = s.Text(7);
+  r.outcome_method = s.Text(8);
+  r.outcome_on = s.Text(9);
+  r.outcome_at = s.Int(10);
+  r.outcome_by = s.Text(11);
   return r;
 }
 
@@ -101,6 +106,11 @@ Result<std::vector<CorrectionRow>> SqliteReader::OpenCorrections(
 Result<std::vector<PrintoutRow>> SqliteReader::ListPrintouts(int limit) {
   return QueryAll<PrintoutRow>(
       db_.get(), kListPrintouts, [&](Stmt& s) { s.Bind(1, int64_t{limit}); }, ReadPrintout);
+}
+
+Result<std::optional<PrintoutRow>> SqliteReader::FindPrintout(int64_t id) {
+  return QueryOne<PrintoutRow>(
+      db_.get(), kFindPrintout, [&](Stmt& s) { s.Bind(1, id); }, ReadPrintout);
 }
 
 Result<int64_t> SqliteTxn::InsertDisclosure(const DisclosureRow& row) {
@@ -195,6 +205,19 @@ Result<int64_t> SqliteTxn::InsertPrintout(const PrintoutRow& row) {
                               .Bind(6, row.sha256)
                               .Exec());
   return db_->LastInsertRowId();
+}
+
+Status SqliteTxn::SetPrintoutOutcome(int64_t id, const std::string& outcome,
+                                     const std::string& method, const std::string& on, int64_t at,
+                                     const std::string& by) {
+  KAKUNIN_PREPARE(s, db_, kSetPrintoutOutcome);
+  KAKUNIN_RETURN_IF_ERROR(
+      s.Bind(1, id).Bind(2, outcome).Bind(3, method).Bind(4, on).Bind(5, at).Bind(6, by).Exec());
+  if (db_->Changes() == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, QueryInt(db_, kPrintoutExists, id));
+  if (exists == 0) return Status::NotFound("no such printout");
+  return Status::FailedPrecondition("what became of the printout is already recorded")
+      .WithReason("already_recorded");
 }
 
 Result<int64_t> SqliteTxn::EraseDisclosuresBefore(int64_t before, bool dry_run) {

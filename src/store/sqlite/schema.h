@@ -598,6 +598,21 @@ ALTER TABLE disclosures ADD COLUMN closed_as TEXT NOT NULL DEFAULT ''
 ALTER TABLE disclosures ADD COLUMN close_reason TEXT NOT NULL DEFAULT ''
   CHECK (close_reason IN ('', 'identity_not_confirmed', 'not_entitled', 'incomplete'));
 )sql"},
+    {20, R"sql(
+-- The printout register says what became of each document (交付・廃棄, docs/disclosure.md "The
+-- printout register"): handed over at the counter, mailed, or destroyed (shredded or dissolved:
+-- a spoiled print, a notice never collected), on which day, recorded when and by whom. Once.
+ALTER TABLE printouts ADD COLUMN outcome TEXT NOT NULL DEFAULT ''
+  CHECK (outcome IN ('', 'handed_over', 'mailed', 'destroyed'));
+ALTER TABLE printouts ADD COLUMN outcome_method TEXT NOT NULL DEFAULT ''
+  CHECK ((outcome = 'destroyed') = (outcome_method IN ('shredded', 'dissolved'))
+         AND (outcome = 'destroyed' OR outcome_method = ''));
+ALTER TABLE printouts ADD COLUMN outcome_on TEXT NOT NULL DEFAULT ''
+  CHECK ((outcome = '') = (outcome_on = '') AND
+         (outcome_on = '' OR outcome_on GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'));
+ALTER TABLE printouts ADD COLUMN outcome_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE printouts ADD COLUMN outcome_by TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 // --- media register ---
@@ -626,7 +641,9 @@ inline constexpr char kInsertMediaEvent[] =
 #define KAKUNIN_CORRECTION_COLUMNS                                                        \
   "id, disclosure_id, resident_code, municipality_code, fields, details_sealed, "         \
   "received_at, received_by, status, answered_at, answered_by, outcome"
-#define KAKUNIN_PRINTOUT_COLUMNS "id, kind, reference, printed_at, printed_by, pages, sha256"
+#define KAKUNIN_PRINTOUT_COLUMNS                                                       \
+  "id, kind, reference, printed_at, printed_by, pages, sha256, outcome, outcome_method, " \
+  "outcome_on, outcome_at, outcome_by"
 inline constexpr char kInsertDisclosure[] =
     "INSERT INTO disclosures (purpose, resident_code, requester, identity_document, channel, "
     "received_on, due_on, registered_at, registered_by, status, decided_at, decided_by, "
@@ -670,6 +687,12 @@ inline constexpr char kOpenCorrections[] =
 inline constexpr char kInsertPrintout[] =
     "INSERT INTO printouts (kind, reference, printed_at, printed_by, pages, sha256) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr char kFindPrintout[] =
+    "SELECT " KAKUNIN_PRINTOUT_COLUMNS " FROM printouts WHERE id = ?1";
+inline constexpr char kSetPrintoutOutcome[] =
+    "UPDATE printouts SET outcome = ?2, outcome_method = ?3, outcome_on = ?4, "
+    "outcome_at = ?5, outcome_by = ?6 WHERE id = ?1 AND outcome = ''";
+inline constexpr char kPrintoutExists[] = "SELECT count(*) FROM printouts WHERE id = ?1";
 inline constexpr char kListPrintouts[] =
     "SELECT " KAKUNIN_PRINTOUT_COLUMNS " FROM printouts ORDER BY id DESC LIMIT ?1";
 // Retention: the corrections of the disclosures erased go first (they reference them).

@@ -93,6 +93,7 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<CorrectionRow>> OpenCorrections(const std::string& municipality_code,
                                                      int limit, int64_t after_id) override;
   Result<std::vector<PrintoutRow>> ListPrintouts(int limit) override;
+  Result<std::optional<PrintoutRow>> FindPrintout(int64_t id) override;
   // --- the staff's registers (registers.cc) ---
   Result<std::vector<TrainingRow>> ListTrainings(int limit) override;
   Result<std::vector<ContractRow>> ListContracts(int limit) override;
@@ -283,6 +284,8 @@ class SqliteTxn final : public RegistryTxn {
   Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
                           const std::string& answered_by) override;
   Result<int64_t> InsertPrintout(const PrintoutRow& row) override;
+  Status SetPrintoutOutcome(int64_t id, const std::string& outcome, const std::string& method,
+                            const std::string& on, int64_t at, const std::string& by) override;
   Result<int64_t> EraseDisclosuresBefore(int64_t before, bool dry_run) override;
   Result<std::vector<CorrectionRow>> CorrectionsSealedNotUnder(const std::string& current_prefix,
                                                                int limit) override;
