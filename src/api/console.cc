@@ -387,6 +387,15 @@ class ConsoleService::Impl {
       return Problem(ApiError::kSessionRequired, rid);
     }
     const registry::OperatorView& who = **op;
+    if (!session->password_mark.empty() &&
+        session->password_mark != registry::PasswordMark(who.row.password_hash)) {
+      // The password was changed since this session's password step — through another node
+      // sharing the register, or a new enrolment: the session is not the new password's.
+      sessions_.Erase(session->token);
+      (void)desk_->RecordRefusal(who.row.operator_id, "console.refused", "password_changed",
+                                 terminal);
+      return Problem(ApiError::kSessionRequired, rid);
+    }
     if (!session->card_spki.empty() &&
         !ConstantTimeEquals(req.client_spki_sha256, session->card_spki)) {
       // Made active with an IC card: without that card (a copied cookie, the card pulled out)
@@ -945,7 +954,7 @@ class ConsoleService::Impl {
       stage = auth::SessionStage::kActive;
       card = req.client_spki_sha256;  // the session holds only with this card presented
     }
-    auth::Session s = sessions_.Create(op->row.operator_id, stage, card);
+    auth::Session s = sessions_.Create(op->row.operator_id, stage, card, op->password_mark);
     Response r = JsonResponse("{\"stage\":\"" + std::string(auth::SessionStageName(s.stage)) +
                       "\",\"csrf_token\":\"" + s.csrf_token + "\"}");
     r.headers.emplace_back("set-cookie", std::string(kCookie) + "=" + s.token +

@@ -33,9 +33,10 @@ SessionStore::SessionStore(const Clock* clock, int64_t idle_lock_micros, int64_t
       lifetime_(lifetime_micros) {}
 
 Session SessionStore::Create(const std::string& operator_id, SessionStage stage,
-                             const std::string& card_spki) {
+                             const std::string& card_spki, const std::string& password_mark) {
   Session s;
   s.card_spki = card_spki;
+  s.password_mark = password_mark;
   if (stage == SessionStage::kActive) s.credential_id = card_spki;
   s.token = RandomToken();
   s.operator_id = operator_id;

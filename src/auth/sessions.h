@@ -34,6 +34,10 @@ struct Session {
   // request checks it is still in force in the register, so a revocation made through another
   // node (the store's register, not this process's sessions) ends the session too.
   std::string credential_id;
+  // A mark of the stored password the password step checked (registry::PasswordMark): a request
+  // whose operator's stored password no longer has it ends the session, so a password change
+  // through another node (the store's register, not this process's sessions) ends it too.
+  std::string password_mark;
 };
 
 // A WebAuthn challenge is answered within this (the options advertise 60 s; twice that for a
@@ -49,7 +53,7 @@ class SessionStore {
   SessionStore(const Clock* clock, int64_t idle_lock_micros, int64_t lifetime_micros);
 
   Session Create(const std::string& operator_id, SessionStage stage,
-                 const std::string& card_spki = "");
+                 const std::string& card_spki = "", const std::string& password_mark = "");
   // The session for `token`, with the idle lock applied; nullopt if unknown or past its lifetime
   // (then erased). With `touch`, the request counts as activity (only for an active session).
   std::optional<Session> Find(const std::string& token, bool touch);

@@ -67,6 +67,13 @@ Status LoginFailed(const char* why) {
 
 }  // namespace
 
+std::string PasswordMark(std::string_view password_hash) {
+  if (password_hash.empty()) return "";
+  return HexEncode(crypto::Sha256(std::string("kakunin password mark\n") +
+                                  std::string(password_hash)))
+      .substr(0, 32);
+}
+
 Status CheckContract(store::RegistryTxn& txn, const std::string& operator_id, const Date& today) {
   KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(operator_id));
   if (std::find(roles.begin(), roles.end(), "contractor") == roles.end()) return Status::Ok();
@@ -1077,6 +1084,7 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const st
     return log_->Append(txn, e).status();
   }));
   if (!ok) return LoginFailed(why);
+  op->password_mark = PasswordMark(op->row.password_hash);
   op->row.password_hash.clear();
   return std::move(*op);
 }

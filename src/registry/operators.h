@@ -37,6 +37,8 @@ bool IsValidOperatorId(std::string_view id);
 // An operator as the console sees them.
 struct OperatorView {
   store::OperatorRow row;
+  // Set by OperatorDesk::CheckPassword: PasswordMark of the stored password it checked.
+  std::string password_mark;
   std::vector<std::string> roles;
   std::vector<store::NominationRow> nominations;
   bool active() const { return row.status == "active"; }
@@ -45,6 +47,10 @@ struct OperatorView {
   // A nomination for `purpose` whose [from, to] contains `today` (YYYY-MM-DD).
   bool NominatedFor(std::string_view purpose, const std::string& today) const;
 };
+
+// A short digest of a stored password hash (hex, 32 characters; "" for none): what a console
+// session keeps to notice a password change made elsewhere, without keeping the hash.
+std::string PasswordMark(std::string_view password_hash);
 
 // An IC card an access manager bound and its holder has not confirmed yet: no second factor
 // (OperatorDesk::ConfirmCard). A WebAuthn credential is its holder's from the start.

@@ -1598,6 +1598,39 @@ TEST_F(ConsoleTest, AnOperatorChangesTheirOwnPasswordAndEverySessionEnds) {
   EXPECT_EQ(d.Login("pwchg", next).status, 200) << "the lock has ended; the password is unchanged";
 }
 
+// Sessions are each node's own memory: a password changed through another node sharing the
+// register ends this node's sessions too, at their next request (found in review of the change:
+// only the node that changed it ended its sessions).
+TEST_F(ConsoleTest, APasswordChangedThroughAnotherNodeEndsThisNodesSessions) {
+  Staff& staff = TheStaff();
+  ASSERT_TRUE(desk().Create(staff.access, "pwtwo", "二台", "").ok());
+  Enrol("pwtwo");
+  const std::string card(64, 'b');  // no other test's card
+  ASSERT_TRUE(desk().BindCertificate(staff.access, "pwtwo", card).ok());
+  ASSERT_TRUE(desk().ConfirmCard("pwtwo", card, "test").ok());
+  Direct a, b;
+  auto on_a = a.Login("pwtwo", kPassword, "10.0.0.1", card);
+  auto on_b = b.Login("pwtwo", kPassword, "10.0.0.1", card);
+  ASSERT_EQ(on_a.Find("stage")->text(), "active");
+  ASSERT_EQ(on_b.Find("stage")->text(), "active");
+  const std::string next = "the other node's passphrase";
+  auto changed = b.Call("POST", "/v1/session/password",
+                        "{\"current_password\":\"" + std::string(kPassword) +
+                            "\",\"new_password\":\"" + next + "\"}",
+                        on_b.cookie, on_b.Find("csrf_token")->text(), "10.0.0.1", card);
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  auto gone = a.Call("GET", "/v1/session", "", on_a.cookie, "", "10.0.0.1", card);
+  EXPECT_EQ(gone.code, "session_required");
+  EXPECT_EQ(Outcomes("operator:pwtwo", "console.refused").back(), "refused:password_changed");
+  // Ended, not just refused once.
+  EXPECT_EQ(a.Call("GET", "/v1/session", "", on_a.cookie, "", "10.0.0.1", card).code,
+            "session_required");
+  // A session made with the new password goes on, on either node.
+  auto fresh = a.Login("pwtwo", next, "10.0.0.1", card);
+  ASSERT_EQ(fresh.Find("stage")->text(), "active") << fresh.body;
+  EXPECT_EQ(a.Call("GET", "/v1/session", "", fresh.cookie, "", "10.0.0.1", card).status, 200);
+}
+
 TEST_F(ConsoleTest, AnonymousRefusalsAreCountedAndOnlySampledIntoTheLog) {
   Direct d(/*per_minute=*/600, /*sample_seconds=*/60);
   const std::string actor = "console:(anonymous)";
