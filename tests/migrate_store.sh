@@ -97,6 +97,12 @@ expect_refused "non-empty database" "not empty (table notes holds 1 rows)" \
   --to "postgresql:///busy?host=$pg&user=kakunin_node"
 touch "$node/taken.db"
 expect_refused "existing file" "already exists" --to sqlite:taken.db
+# A node that cannot be opened (its signing key gone) leaves no target behind: a retry once the
+# key is back needs nothing removed first.
+mv "$node/audit.key" "$tmp/audit.key.aside"
+expect_refused "source cannot be opened" "audit.key" --to sqlite:fresh.db
+mv "$tmp/audit.key.aside" "$node/audit.key"
+[ ! -e "$node/fresh.db" ] || fail "a source that could not be opened left its target behind"
 : > "$tmp/serve.err"; "$bin" serve --data "$node" > /dev/null 2>> "$tmp/serve.err" & serve=$!
 for _ in $(seq 1 200); do grep -q 'listening on' "$tmp/serve.err" && break; sleep 0.1; done
 expect_refused "running node (SQLite)" "in use" --to "$url"

@@ -164,6 +164,10 @@ Result<registry::MigrationReport> MigrateNodeStore(const std::string& data_dir,
     KAKUNIN_RETURN_IF_ERROR(store::sqlite::CheckNotInUse(config.database_path));
   }
 
+  // The source opens as the node (its keys, its log extending audit.head) before anything is
+  // made: a node that cannot be opened leaves no target behind to be removed before a retry.
+  KAKUNIN_RETURN_IF_ERROR(OpenNode(data_dir, /*check_head=*/true).status());
+
   // 2. The target: new, then given the registry's schema.
   if (target.kind == "postgresql") {
     {
