@@ -536,30 +536,30 @@ std::chrono::system_clock::time_point AtMicros(int64_t micros) {
 AccessLog::AccessLog(std::FILE* out, const Clock* clock)
     : out_(out), clock_(clock != nullptr ? clock : &kSystemClock) {}
 
-std::string AccessLog::NetworkOf(std::string_view address) {
+std::string AccessLog::NetworkOf(std::string_view address, bool wide) {
   if (address.empty() || address.size() >= INET6_ADDRSTRLEN) return "?";
   const std::string a(address);
   unsigned char b[16];
-  if (::inet_pton(AF_INET, a.c_str(), b) == 1) {
-    return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) +
-           ".0/24";
-  }
+  auto v4 = [&](const unsigned char* p) {
+    return wide ? std::to_string(p[0]) + "." + std::to_string(p[1]) + ".0.0/16"
+                : std::to_string(p[0]) + "." + std::to_string(p[1]) + "." + std::to_string(p[2]) +
+                      ".0/24";
+  };
+  if (::inet_pton(AF_INET, a.c_str(), b) == 1) return v4(b);
   if (::inet_pton(AF_INET6, a.c_str(), b) != 1) return "?";
   static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::equal(b, b + 12, kMapped)) {
-    return std::to_string(b[12]) + "." + std::to_string(b[13]) + "." + std::to_string(b[14]) +
-           ".0/24";
-  }
+  if (std::equal(b, b + 12, kMapped)) return v4(b + 12);
   static const char kHex[] = "0123456789abcdef";
   std::string out;
-  for (int i = 0; i < 8; i += 2) {
+  const int bytes = wide ? 4 : 8;
+  for (int i = 0; i < bytes; i += 2) {
     if (i > 0) out.push_back(':');
     for (int j = i; j < i + 2; ++j) {
       out.push_back(kHex[b[j] >> 4]);
       out.push_back(kHex[b[j] & 15]);
     }
   }
-  return out + "::/64";
+  return out + (wide ? "::/32" : "::/64");
 }
 
 void AccessLog::Summarise(const std::string& network, const Window& w, int64_t now,
@@ -576,6 +576,9 @@ void AccessLog::Summarise(const std::string& network, const Window& w, int64_t n
     *out += kEventNames[k];
     *out += "\":" + std::to_string(w.suppressed[k]);
   }
+  if (w.suppressed_certified > 0) {
+    *out += ",\"with_certificate\":" + std::to_string(w.suppressed_certified);
+  }
   *out += "}\n";
 }
 
@@ -587,6 +590,7 @@ void AccessLog::Flush(bool all) {
   for (auto it = windows_.begin(); it != windows_.end();) {
     if (all || now - it->second.start >= kWindowMicros) {
       Summarise(it->first, it->second, now, &lines);
+      if (it->first.ends_with("/16") || it->first.ends_with("/32")) --wide_windows_;
       it = windows_.erase(it);
     } else {
       ++it;
@@ -599,12 +603,20 @@ void AccessLog::Flush(bool all) {
 void AccessLog::Write(const http::Event& e) {
   if (out_ == nullptr) return;
   if (e.kind != http::Event::kRequest) {
-    // A connection event: within its network's first few of the second, or counted.
+    // A connection event: within its network's first few of the second and the node's, or
+    // counted.
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now = clock_->NowMicros();
     std::string network = NetworkOf(e.remote_address);
     auto it = windows_.find(network);
-    if (it == windows_.end() && windows_.size() >= kMaxNetworks) it = windows_.find(network = "*");
+    if (it == windows_.end() && windows_.size() >= kMaxNetworks) {
+      // The table is full: a wider prefix, while there is room for one; then all together.
+      it = windows_.find(network = NetworkOf(e.remote_address, /*wide=*/true));
+      if (it == windows_.end() && (network == "?" || wide_windows_ >= kMaxWideNetworks)) {
+        it = windows_.find(network = "*");
+      }
+      if (it == windows_.end() && network != "*") ++wide_windows_;
+    }
     if (it == windows_.end()) it = windows_.emplace(network, Window{now}).first;
     Window& w = it->second;
     if (now - w.start >= kWindowMicros) {
@@ -613,11 +625,20 @@ void AccessLog::Write(const http::Event& e) {
       if (!summary.empty()) std::fwrite(summary.data(), 1, summary.size(), out_);
       w = Window{now};
     }
-    if (w.written >= kConnectionEventsPerSecond) {
+    if (now - second_start_ >= kWindowMicros) {
+      second_start_ = now;
+      second_written_[0] = second_written_[1] = 0;
+    }
+    const bool certified = !e.client_spki_sha256.empty();
+    int& written = certified ? w.written_certified : w.written;
+    if (written >= kConnectionEventsPerSecond ||
+        second_written_[certified] >= kConnectionEventLinesPerSecond) {
       ++w.suppressed[e.kind];
+      if (certified) ++w.suppressed_certified;
       return;
     }
-    ++w.written;
+    ++written;
+    ++second_written_[certified];
   }
   const char* kind = "request";
   switch (e.kind) {

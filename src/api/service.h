@@ -66,17 +66,26 @@ http::Response ServeResidentRoute(const http::Request& request, const registry::
 // Writes the access log: one JSON object per line per server event, without personal data
 // (routes are templates; no query, body or header values other than the request id). Thread-safe.
 //
-// Requests are written one line each, as nginx does. The connection events below them — a refused
-// handshake, a timeout, a connection closed at the cap, a header too large — cost a client with
-// no certificate nothing but a connect, so a churn of them would grow the log by its own speed:
-// each source network (an IPv4 /24, an IPv6 /64) has its first kConnectionEventsPerSecond of a
-// second written in full; the rest are counted, and one `suppressed` line per network gives the
-// counts by kind once its second has passed (at the next Flush()). The metrics count every one.
+// Requests answered are written one line each, as nginx does. The connection events — a refused
+// handshake, a timeout, a connection closed at the cap, a request closed as too large — cost a
+// client with no certificate nothing but a connect, so a churn of them would grow the log by its
+// own speed. So, per second:
+// - each source network (an IPv4 /24, an IPv6 /64) has its first kConnectionEventsPerSecond
+//   written in full, and apart from those, its first kConnectionEventsPerSecond that presented a
+//   certificate (a refused or revoked one: its hash and the reason are what a reviewer wants, and
+//   bare connects from the same network must not push them out);
+// - all networks together write at most kConnectionEventLinesPerSecond of each of the two;
+// - the rest are counted, and one `suppressed` line per network gives the counts by kind once its
+//   second has passed (at the next Flush()).
+// Networks are tracked up to kMaxNetworks; past that, events are counted by a wider prefix (IPv4
+// /16, IPv6 /32) up to kMaxWideNetworks more, and past that together as network "*". The metrics
+// count every event.
 class AccessLog {
  public:
   static constexpr int kConnectionEventsPerSecond = 8;
-  // Networks tracked at once; events from networks beyond them share one window ("*").
+  static constexpr int kConnectionEventLinesPerSecond = 64;
   static constexpr size_t kMaxNetworks = 4096;
+  static constexpr size_t kMaxWideNetworks = 1024;
 
   // `out` is not owned (stderr, or a file the caller keeps open); nullptr writes nothing.
   // `clock` (not owned; nullptr: the system clock) times the per-network seconds.
@@ -87,15 +96,17 @@ class AccessLog {
   void Flush(bool all = false);
   // The network an address is counted in: "a.b.c.0/24" (a v4-mapped IPv6 address counts as
   // IPv4), the first 64 bits of an IPv6 address and "/64", or "?" for what is not an address.
-  static std::string NetworkOf(std::string_view address);
+  // `wide`: "a.b.0.0/16", or the first 32 bits and "/32".
+  static std::string NetworkOf(std::string_view address, bool wide = false);
 
  private:
   struct Window {
     int64_t start = 0;
-    int written = 0;
+    int written = 0;            // lines without a certificate this second
+    int written_certified = 0;  // lines of events that presented one
     int64_t suppressed[5] = {0, 0, 0, 0, 0};  // by http::Event::Kind
+    int64_t suppressed_certified = 0;        // of those, how many presented a certificate
   };
-  void WriteLine(const std::string& line);
   // Appends the `suppressed` line of `w` (if it held any back) to *out.
   static void Summarise(const std::string& network, const Window& w, int64_t now,
                         std::string* out);
@@ -104,6 +115,9 @@ class AccessLog {
   std::FILE* out_;
   const Clock* clock_;
   std::map<std::string, Window> windows_;  // guarded by mu_
+  size_t wide_windows_ = 0;                 // of them, by a wider prefix
+  int64_t second_start_ = 0;                // the global budget's second
+  int second_written_[2] = {0, 0};          // lines in it: without, with a certificate
 };
 
 // Thread-safe: Handle runs on the server's worker threads concurrently.
