@@ -1136,12 +1136,19 @@ class ConsoleService::Impl {
       return Problem(ApiError::kInvalidRequest, rid,
                      "the new password must differ from the current one");
     }
+    // argon2 runs share the two slots of sign-in: the same per-address bucket as the password
+    // step keeps one session's loop from holding them (found in review).
+    if (!limiter_.Allow(req.remote_address)) {
+      (void)desk_->RecordRefusal(id, kAction, "too_many_requests", terminal);
+      return Problem(ApiError::kTooManyRequests, rid);
+    }
     hashing_.acquire();
-    auto hash = auth::HashPassword(next);
-    Status st = hash.ok() ? desk_->ChangePassword(id, current, *hash, terminal) : hash.status();
+    Status st = desk_->ChangePassword(id, current, next, terminal);
     hashing_.release();
-    if (!hash.ok()) return Problem(ApiError::kUnavailable, rid);
-    if (!st.ok()) return Problem(FromStatus(st), rid);
+    if (!st.ok()) {
+      return Problem(st.reason() == "login_failed" ? ApiError::kLoginFailed : ApiError::kUnavailable,
+                     rid);
+    }
     sessions_.EraseOperator(id);
     Response r = JsonResponse("{\"status\":\"changed\"}");
     r.headers.emplace_back("set-cookie", std::string(kCookie) +

@@ -1090,47 +1090,50 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const st
 }
 
 Status OperatorDesk::ChangePassword(const std::string& id, const std::string& current,
-                                    const std::string& new_hash,
-                                    const std::string& terminal) const {
+                                    const std::string& next, const std::string& terminal) const {
   auto found = Find(id);
   if (!found.ok()) return found.status();
   const std::string checked = *found ? (*found)->row.password_hash : std::string();
-  const bool usable = *found && (*found)->active() && !checked.empty();
+  // Recorded, with nothing changed: `why` refused.
+  auto refuse = [&](const char* why) -> Status {
+    KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+      audit::AuditEntry e = Entry("operator:" + id, terminal, "operator.password.change");
+      e.outcome = std::string("refused:") + why;
+      return log_->Append(txn, e).status();
+    }));
+    return LoginFailed(why);
+  };
+  if (!*found || !(*found)->active() || checked.empty()) return refuse("not_active");
+  // An attempt first, as at sign-in; a locked account costs no argon2 here (the caller holds a
+  // session: whether the account exists is no secret to them).
   const int64_t now = clock_->NowMicros();
   std::optional<int64_t> attempt;
-  if (usable) {
-    KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
-      auto taken = txn.ClaimLoginAttempt(id, now, kMaxFailedLogins, now + kLockout);
-      if (!taken.ok()) return taken.status();
-      attempt = *taken;
-      return Status::Ok();
-    }));
-  }
-  const bool match =
-      auth::VerifyPassword(usable && attempt ? checked : auth::DummyPasswordHash(), current);
-  bool ok = false;
-  const char* why = "";
   KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
-    why = !usable ? "not_active" : !attempt ? "locked" : !match ? "bad_password" : "";
-    ok = *why == '\0';
-    if (ok) {
-      auto row = txn.FindOperator(id);
-      if (!row.ok()) return row.status();
-      if (!*row || (*row)->password_hash != checked) {
-        ok = false;
-        why = "changed_meanwhile";
-      }
-    }
+    auto taken = txn.ClaimLoginAttempt(id, now, kMaxFailedLogins, now + kLockout);
+    if (!taken.ok()) return taken.status();
+    attempt = *taken;
+    return Status::Ok();
+  }));
+  if (!attempt) return refuse("locked");
+  if (!auth::VerifyPassword(checked, current)) return refuse("bad_password");
+  // Only now the new password's hash: a wrong current password costs one argon2 run, not two.
+  auto hash = auth::HashPassword(next);
+  if (!hash.ok()) return hash.status();
+  bool changed_meanwhile = false;
+  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    auto row = txn.FindOperator(id);
+    if (!row.ok()) return row.status();
+    changed_meanwhile = !*row || (*row)->password_hash != checked;
     audit::AuditEntry e = Entry("operator:" + id, terminal, "operator.password.change");
-    e.outcome = ok ? "changed" : std::string("refused:") + why;
-    if (ok) {
-      KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword(id, new_hash));
+    e.outcome = changed_meanwhile ? "refused:changed_meanwhile" : "changed";
+    if (!changed_meanwhile) {
+      KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword(id, *hash));
       // A failure was counted when its attempt was taken; a success gives every attempt back.
       KAKUNIN_RETURN_IF_ERROR(txn.SetLoginState(id, 0, 0));
     }
     return log_->Append(txn, e).status();
   }));
-  if (!ok) return LoginFailed(why);
+  if (changed_meanwhile) return LoginFailed("changed_meanwhile");
   return Status::Ok();
 }
 

@@ -258,13 +258,14 @@ class OperatorDesk {
                                      const std::string& terminal) const;
   // The operator's own password change, from a session made active with the second factor: the
   // current password is checked as at sign-in (an attempt taken first in one atomic step; the
-  // fifth failure locks the account for 15 minutes), then `new_hash` replaces the stored hash in
-  // the same transaction, provided it is still the one checked (a change made meanwhile by another
-  // session wins). Recorded either way as operator.password.change, with no password or hash in
-  // the entry. A wrong current password, a locked account or a change made meanwhile is
-  // kUnauthenticated (reason login_failed) after the same work.
+  // fifth failure locks the account for 15 minutes; a locked account is refused before any
+  // argon2 work), then `next` (already checked against the policy by the caller) is hashed and
+  // replaces the stored hash in one transaction, provided it is still the one checked (a change
+  // made meanwhile by another session wins). Recorded either way as operator.password.change,
+  // with no password or hash in the entry. An inactive operator, a locked account, a wrong
+  // current password or a change made meanwhile is kUnauthenticated (reason login_failed).
   Status ChangePassword(const std::string& id, const std::string& current,
-                        const std::string& new_hash, const std::string& terminal) const;
+                        const std::string& next, const std::string& terminal) const;
   // The operator's WebAuthn credential ids (raw), to offer the browser.
   Result<std::vector<std::string>> WebAuthnCredentials(const std::string& id) const;
   // The WebAuthn second factor: the credential `credential_id` must be the operator's; the

@@ -1687,6 +1687,36 @@ TEST_F(ConsoleTest, LoginsAreRateLimitedPerSourceAddress) {
               HasSubstr("kakunin_console_refusals_total{reason=\"too_many_requests\"} 3"));
 }
 
+// The password change runs argon2 in sign-in's two slots: it shares sign-in's per-address bucket,
+// so one session's loop of wrong passwords cannot hold them (found in review).
+TEST_F(ConsoleTest, PasswordChangesShareSignInsBucket) {
+  Staff& staff = TheStaff();
+  ASSERT_TRUE(desk().Create(staff.access, "pwrate", "頻度", "").ok());
+  Enrol("pwrate");
+  const std::string card(64, 'a');  // no other test's card
+  ASSERT_TRUE(desk().BindCertificate(staff.access, "pwrate", card).ok());
+  ASSERT_TRUE(desk().ConfirmCard("pwrate", card, "test").ok());
+  Direct d(/*per_minute=*/3);
+  auto s = d.Login("pwrate", kPassword, "10.9.0.1", card);  // the bucket's first
+  ASSERT_EQ(s.Find("stage")->text(), "active") << s.body;
+  auto change = [&] {
+    return d.Call("POST", "/v1/session/password",
+                  "{\"current_password\":\"wrong password!!\",\"new_password\":\"a passphrase of "
+                  "2027\"}",
+                  s.cookie, s.Find("csrf_token")->text(), "10.9.0.1", card);
+  };
+  EXPECT_EQ(change().code, "login_failed");
+  EXPECT_EQ(change().code, "login_failed");
+  auto limited = change();
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.code, "too_many_requests");
+  EXPECT_EQ(Outcomes("operator:pwrate", "operator.password.change"),
+            (std::vector<std::string>{"refused:bad_password", "refused:bad_password",
+                                      "refused:too_many_requests"}));
+  // The session itself goes on.
+  EXPECT_EQ(d.Call("GET", "/v1/session", "", s.cookie, "", "10.9.0.1", card).status, 200);
+}
+
 // The WebAuthn second factor through the console, with a software authenticator.
 class WebAuthnConsoleTest : public ConsoleTest {
  protected:
