@@ -1021,6 +1021,23 @@ Result<Printout> DisclosureDesk::RecordPrintoutOutcome(const OperatorView& op, c
     return Refuse(actor, kAction, purpose,
                   Status::InvalidArgument(what).WithReason("invalid_request"), code);
   };
+  // Once: whatever the second record says (checked again in the transaction that writes it).
+  if (!row->outcome.empty()) {
+    return Refuse(actor, kAction, purpose,
+                  Status::FailedPrecondition("what became of the printout is already recorded")
+                      .WithReason("already_recorded"),
+                  code);
+  }
+  // Not by whoever printed it: a keeper who also serves the desk does not account for their own
+  // print (found in review: print a notice, then mark it destroyed).
+  if (row->printed_by == op.row.operator_id) {
+    return Refuse(actor, kAction, purpose,
+                  Status::PermissionDenied(
+                      "帳票を印刷した職員以外の職員が記録します / recorded by another operator "
+                      "than the one who printed it")
+                      .WithReason("two_person_rule"),
+                  code);
+  }
   if (!OneOf(kPrintoutOutcomes, outcome)) {
     return invalid("outcome must be handed_over, mailed or destroyed");
   }
@@ -1031,12 +1048,6 @@ Result<Printout> DisclosureDesk::RecordPrintoutOutcome(const OperatorView& op, c
   const std::string printed_on = JstDate(row->printed_at).ToIso();
   if (!day || on < printed_on || on > clock_->TodayJst().ToIso()) {
     return invalid("on must be a date (YYYY-MM-DD) from the day it was printed to today");
-  }
-  if (!row->outcome.empty()) {
-    return Refuse(actor, kAction, purpose,
-                  Status::FailedPrecondition("what became of the printout is already recorded")
-                      .WithReason("already_recorded"),
-                  code);
   }
   const int64_t at = clock_->NowMicros();
   audit::AuditEntry e = detail::ReadEntry(actor, kAction, purpose);

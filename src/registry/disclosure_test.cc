@@ -663,9 +663,10 @@ TEST_F(DisclosureTest, TheRegisterSaysWhatBecameOfEachPrintoutOnce) {
   EXPECT_EQ(handed->outcome, "handed_over");
   EXPECT_EQ(handed->outcome_on, today);
   EXPECT_EQ(handed->outcome_by, "sm");
-  // Once: a second record, even a different one, is refused and recorded.
+  // Once: a second record, even a different or malformed one, is refused and recorded.
   EXPECT_EQ(record("sm", id, "destroyed", "shredded", today).status().reason(),
             "already_recorded");
+  EXPECT_EQ(record("sm", id, "lost", "", "").status().reason(), "already_recorded");
 
   // A spoiled reprint is destroyed, with how.
   auto reprint = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
@@ -693,7 +694,19 @@ TEST_F(DisclosureTest, TheRegisterSaysWhatBecameOfEachPrintoutOnce) {
     }
   }
   EXPECT_EQ(done, 2);
-  EXPECT_EQ(refused, 12);
+  EXPECT_EQ(refused, 13);
+
+  // A keeper who also serves the desk does not account for their own print.
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    return txn.InsertRole("clerk2", "security_manager", 0, "test");
+                  })
+                  .ok());
+  auto third = desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(record("clerk2", third->printout_id, "destroyed", "shredded", today).status().reason(),
+            "two_person_rule");
+  ASSERT_TRUE(record("sm", third->printout_id, "mailed", "", today).ok());
   ExpectVerified();
 }
 
