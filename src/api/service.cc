@@ -4,6 +4,8 @@
 #include <chrono>
 #include <ctime>
 #include <iterator>
+#include <set>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -562,40 +564,79 @@ std::string AccessLog::NetworkOf(std::string_view address, bool wide) {
   return out + (wide ? "::/32" : "::/64");
 }
 
-void AccessLog::Summarise(const std::string& network, const Window& w, int64_t now,
-                          std::string* out) {
-  int64_t any = 0;
-  for (int64_t n : w.suppressed) any += n;
-  if (any == 0) return;
+int64_t AccessLog::Held::Total() const {
+  int64_t n = 0;
+  for (int64_t k : by_kind) n += k;
+  return n;
+}
+
+void AccessLog::Held::Add(const Held& other) {
+  since = since == 0 ? other.since : std::min(since, other.since);
+  for (size_t k = 0; k < std::size(by_kind); ++k) by_kind[k] += other.by_kind[k];
+  client_ca += other.client_ca;
+}
+
+void AccessLog::Hold(const std::string& network, const Window& w) {
+  if (w.held.Total() == 0) return;
+  held_[network].Add(w.held);
+}
+
+namespace {
+// One `suppressed` line: what `network` (or `networks` of them, when more than one) held back.
+void SuppressedLine(const std::string& network, size_t networks, const int64_t (&by_kind)[5],
+                    int64_t client_ca, int64_t since, int64_t now, std::string* out) {
   *out += "{\"time\":\"" + IsoTime(AtMicros(now)) + "\",\"event\":\"suppressed\",\"network\":";
   text::AppendJsonString(network, out);
-  *out += ",\"since\":\"" + IsoTime(AtMicros(w.start)) + "\"";
+  if (networks > 1) *out += ",\"networks\":" + std::to_string(networks);
+  *out += ",\"since\":\"" + IsoTime(AtMicros(since)) + "\"";
   for (size_t k = 1; k < std::size(kEventNames); ++k) {
-    if (w.suppressed[k] == 0) continue;
+    if (by_kind[k] == 0) continue;
     *out += ",\"";
     *out += kEventNames[k];
-    *out += "\":" + std::to_string(w.suppressed[k]);
+    *out += "\":" + std::to_string(by_kind[k]);
   }
-  if (w.suppressed_certified > 0) {
-    *out += ",\"with_certificate\":" + std::to_string(w.suppressed_certified);
-  }
+  if (client_ca > 0) *out += ",\"client_ca_certificates\":" + std::to_string(client_ca);
   *out += "}\n";
 }
+}  // namespace
 
 void AccessLog::Flush(bool all) {
   std::lock_guard<std::mutex> lock(mu_);
   if (out_ == nullptr) return;
   const int64_t now = clock_->NowMicros();
-  std::string lines;
   for (auto it = windows_.begin(); it != windows_.end();) {
     if (all || now - it->second.start >= kWindowMicros) {
-      Summarise(it->first, it->second, now, &lines);
+      Hold(it->first, it->second);
       if (it->first.ends_with("/16") || it->first.ends_with("/32")) --wide_windows_;
       it = windows_.erase(it);
     } else {
       ++it;
     }
   }
+  // The networks that held back most, a line each; every other one in one line.
+  std::vector<std::pair<int64_t, const std::string*>> order;
+  for (const auto& [network, h] : held_) {
+    if (network != "*") order.emplace_back(h.Total(), &network);
+  }
+  const size_t shown = std::min(order.size(), kSummaryLinesPerFlush);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                    [](const auto& x, const auto& y) { return x.first > y.first; });
+  std::string lines;
+  std::set<const std::string*> named;
+  for (size_t i = 0; i < shown; ++i) {
+    const Held& h = held_[*order[i].second];
+    SuppressedLine(*order[i].second, 1, h.by_kind, h.client_ca, h.since, now, &lines);
+    named.insert(order[i].second);
+  }
+  Held rest;
+  size_t others = 0;
+  for (const auto& [network, h] : held_) {
+    if (named.count(&network) != 0) continue;
+    rest.Add(h);
+    ++others;
+  }
+  if (others > 0) SuppressedLine("*", others, rest.by_kind, rest.client_ca, rest.since, now, &lines);
+  held_.clear();
   if (!lines.empty()) std::fwrite(lines.data(), 1, lines.size(), out_);
   std::fflush(out_);
 }
@@ -617,28 +658,30 @@ void AccessLog::Write(const http::Event& e) {
       }
       if (it == windows_.end() && network != "*") ++wide_windows_;
     }
-    if (it == windows_.end()) it = windows_.emplace(network, Window{now}).first;
+    if (it == windows_.end()) {
+      it = windows_.emplace(network, Window{}).first;
+      it->second.start = now;
+    }
     Window& w = it->second;
     if (now - w.start >= kWindowMicros) {
-      std::string summary;
-      Summarise(it->first, w, now, &summary);
-      if (!summary.empty()) std::fwrite(summary.data(), 1, summary.size(), out_);
-      w = Window{now};
+      Hold(it->first, w);  // its counts wait for the next Flush()
+      w = Window{};
+      w.start = now;
     }
     if (now - second_start_ >= kWindowMicros) {
       second_start_ = now;
       second_written_[0] = second_written_[1] = 0;
     }
-    const bool certified = !e.client_spki_sha256.empty();
-    int& written = certified ? w.written_certified : w.written;
-    if (written >= kConnectionEventsPerSecond ||
-        second_written_[certified] >= kConnectionEventLinesPerSecond) {
-      ++w.suppressed[e.kind];
-      if (certified) ++w.suppressed_certified;
+    const int cls = e.client_ca_issued ? 1 : 0;
+    if (w.written[cls] >= kConnectionEventsPerSecond ||
+        second_written_[cls] >= kConnectionEventLinesPerSecond) {
+      if (w.held.since == 0) w.held.since = w.start;
+      ++w.held.by_kind[e.kind];
+      if (e.client_ca_issued) ++w.held.client_ca;
       return;
     }
-    ++written;
-    ++second_written_[certified];
+    ++w.written[cls];
+    ++second_written_[cls];
   }
   const char* kind = "request";
   switch (e.kind) {

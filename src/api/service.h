@@ -71,19 +71,23 @@ http::Response ServeResidentRoute(const http::Request& request, const registry::
 // client with no certificate nothing but a connect, so a churn of them would grow the log by its
 // own speed. So, per second:
 // - each source network (an IPv4 /24, an IPv6 /64) has its first kConnectionEventsPerSecond
-//   written in full, and apart from those, its first kConnectionEventsPerSecond that presented a
-//   certificate (a refused or revoked one: its hash and the reason are what a reviewer wants, and
-//   bare connects from the same network must not push them out);
+//   written in full, and apart from those its first kConnectionEventsPerSecond refusals of a
+//   certificate the client CA issued (expired, not yet valid, revoked: Event::client_ca_issued):
+//   the certificate's hash and the reason are what a reviewer wants, and neither bare connects
+//   nor self-made certificates can push them out (found in review);
 // - all networks together write at most kConnectionEventLinesPerSecond of each of the two;
-// - the rest are counted, and one `suppressed` line per network gives the counts by kind once its
-//   second has passed (at the next Flush()).
-// Networks are tracked up to kMaxNetworks; past that, events are counted by a wider prefix (IPv4
-// /16, IPv6 /32) up to kMaxWideNetworks more, and past that together as network "*". The metrics
-// count every event.
+// - the rest are counted by network, and each Flush() writes `suppressed` lines for the seconds
+//   that have passed: one for each of the kSummaryLinesPerFlush networks that held back most, and
+//   one for all the others together (network "*", with how many networks).
+// So connection events add at most 2 × kConnectionEventLinesPerSecond + kSummaryLinesPerFlush + 1
+// lines a second, however many networks send them. Networks are told apart up to kMaxNetworks;
+// past that, by a wider prefix (IPv4 /16, IPv6 /32) up to kMaxWideNetworks more, then together as
+// "*". The metrics count every event.
 class AccessLog {
  public:
   static constexpr int kConnectionEventsPerSecond = 8;
-  static constexpr int kConnectionEventLinesPerSecond = 64;
+  static constexpr int kConnectionEventLinesPerSecond = 32;
+  static constexpr size_t kSummaryLinesPerFlush = 16;
   static constexpr size_t kMaxNetworks = 4096;
   static constexpr size_t kMaxWideNetworks = 1024;
 
@@ -100,24 +104,31 @@ class AccessLog {
   static std::string NetworkOf(std::string_view address, bool wide = false);
 
  private:
+  // What a network held back: by http::Event::Kind, and of them how many were refusals of a
+  // certificate the client CA issued.
+  struct Held {
+    int64_t since = 0;
+    int64_t by_kind[5] = {0, 0, 0, 0, 0};
+    int64_t client_ca = 0;
+    int64_t Total() const;
+    void Add(const Held& other);
+  };
   struct Window {
     int64_t start = 0;
-    int written = 0;            // lines without a certificate this second
-    int written_certified = 0;  // lines of events that presented one
-    int64_t suppressed[5] = {0, 0, 0, 0, 0};  // by http::Event::Kind
-    int64_t suppressed_certified = 0;        // of those, how many presented a certificate
+    int written[2] = {0, 0};  // lines this second: other events, client-CA certificates
+    Held held;
   };
-  // Appends the `suppressed` line of `w` (if it held any back) to *out.
-  static void Summarise(const std::string& network, const Window& w, int64_t now,
-                        std::string* out);
+  // Moves what `w` held back into held_ (under `network`).
+  void Hold(const std::string& network, const Window& w);
 
   std::mutex mu_;
   std::FILE* out_;
   const Clock* clock_;
-  std::map<std::string, Window> windows_;  // guarded by mu_
+  std::map<std::string, Window> windows_;  // guarded by mu_, as all below
   size_t wide_windows_ = 0;                 // of them, by a wider prefix
-  int64_t second_start_ = 0;                // the global budget's second
-  int second_written_[2] = {0, 0};          // lines in it: without, with a certificate
+  std::map<std::string, Held> held_;        // the seconds passed, until the next Flush()
+  int64_t second_start_ = 0;                // the node-wide budget's second
+  int second_written_[2] = {0, 0};
 };
 
 // Thread-safe: Handle runs on the server's worker threads concurrently.

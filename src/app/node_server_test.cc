@@ -280,10 +280,11 @@ TEST(AccessLogTest, AChurnOfConnectionEventsIsCountedNotWrittenLineByLine) {
   fs::remove(path);
 }
 
-// A refused handshake that presented a certificate names it and says why: bare connects from
-// the same network, or from everywhere, cannot push it out of the log (found in review: eight
-// plain-text connects first hid a self-signed certificate's attempt).
-TEST(AccessLogTest, ACertificatesAttemptIsNotPushedOutByBareConnects) {
+// A refused certificate the client CA issued (expired, revoked) is named with its reason: bare
+// connects and self-made certificates, from its network or from everywhere, cannot push it out
+// of the log (found in review: eight plain-text connects, then eight self-signed certificates,
+// hid an expired one's attempt).
+TEST(AccessLogTest, AClientCaCertificatesAttemptIsNotPushedOut) {
   const fs::path path = fs::temp_directory_path() /
                         ("kakunin-access-cert-" + std::to_string(::getpid()) + ".log");
   std::FILE* f = std::fopen(path.c_str(), "w");
@@ -295,35 +296,47 @@ TEST(AccessLogTest, ACertificatesAttemptIsNotPushedOutByBareConnects) {
   // Bare connects from many networks: the node's budget for the second is spent.
   for (int i = 0; i < 2 * global; ++i) {
     log.Write(ConnectionEvent(http::Event::kRefusedHandshake,
-                              "203.0." + std::to_string(i) + ".7"));
+                              "203.0." + std::to_string(i + 10) + ".7"));
   }
-  auto certified = [](const std::string& remote, char c) {
+  auto refused = [](const std::string& remote, char c, bool client_ca, const char* why) {
     http::Event e = ConnectionEvent(http::Event::kRefusedHandshake, remote);
     e.client_spki_sha256 = std::string(64, c);
-    e.detail = "self-signed certificate";
+    e.detail = why;
+    e.client_ca_issued = client_ca;
     return e;
   };
-  log.Write(certified("203.0.5.9", 'a'));
-  for (int i = 0; i < n + 2; ++i) log.Write(certified("203.0.5.10", 'b'));
+  // Self-signed certificates, eight from each of eight networks and from the target's own.
+  for (int k = 0; k < 9; ++k) {
+    for (int i = 0; i < n; ++i) {
+      log.Write(refused(k < 8 ? "198.18." + std::to_string(k) + ".1" : "203.0.5.20", 'j', false,
+                        "self-signed certificate"));
+    }
+  }
+  log.Write(refused("203.0.5.9", 'a', true, "certificate has expired"));
+  for (int i = 0; i < n + 2; ++i) log.Write(refused("203.0.5.10", 'b', true, "certificate revoked"));
   log.Flush();
   std::string text = ReadAll(path);
   EXPECT_EQ(Count(text, "\"event\":\"refused_handshake\""), static_cast<size_t>(global + n));
+  EXPECT_EQ(Count(text, "self-signed certificate"), 0u);
   EXPECT_NE(text.find("\"client\":\"" + std::string(64, 'a') + "\""), std::string::npos) << text;
-  EXPECT_EQ(Count(text, "self-signed certificate"), static_cast<size_t>(n));
+  EXPECT_EQ(Count(text, "certificate has expired"), 1u);
+  EXPECT_EQ(Count(text, "certificate revoked"), static_cast<size_t>(n - 1));
   clock.Advance(kSecond);
   log.Flush();
   text = ReadAll(path);
-  // Of the certificates' network, the three past its eight are counted, and said to be such.
+  // The target network held back its eight self-signed and three of the client CA's.
   EXPECT_NE(text.find("\"network\":\"203.0.5.0/24\""), std::string::npos) << text;
-  EXPECT_NE(text.find("\"refused_handshake\":3,\"with_certificate\":3}"), std::string::npos)
+  EXPECT_NE(text.find("\"refused_handshake\":" + std::to_string(n + 3) +
+                      ",\"client_ca_certificates\":3}"),
+            std::string::npos)
       << text;
   std::fclose(f);
   fs::remove(path);
 }
 
-// All networks together write a bounded number of lines a second (found in review: 4,110
-// networks wrote 4,104 lines in 0.7 s), and the table of networks stays bounded: past it, a wider
-// prefix, then "*".
+// All networks together write a bounded number of lines a second, counts included (found in
+// review: 4,110 networks wrote 4,104 lines in 0.7 s, then as many `suppressed` lines each second),
+// and the table of networks stays bounded: past it, a wider prefix, then "*".
 TEST(AccessLogTest, ManyNetworksShareTheNodesBudgetAndTheTableStaysBounded) {
   const fs::path path = fs::temp_directory_path() /
                         ("kakunin-access-many-" + std::to_string(::getpid()) + ".log");
@@ -334,15 +347,20 @@ TEST(AccessLogTest, ManyNetworksShareTheNodesBudgetAndTheTableStaysBounded) {
   const size_t max = api::AccessLog::kMaxNetworks;
   const size_t wide = api::AccessLog::kMaxWideNetworks;
   const size_t global = api::AccessLog::kConnectionEventLinesPerSecond;
+  const size_t shown = api::AccessLog::kSummaryLinesPerFlush;
   // The table's networks: 10.0.0.0/24 … 10.15.255.0/24.
   for (size_t i = 0; i < max; ++i) {
     log.Write(ConnectionEvent(http::Event::kTimeout, "10." + std::to_string(i / 256 % 256) + "." +
                                                          std::to_string(i % 256) + ".1"));
   }
-  // Then a wider prefix each: 11.0.0.0/16 … (wide of them), then all together.
+  // Then a wider prefix each: 11.0.0.0/16 … (wide of them), then ten together as "*".
   for (size_t i = 0; i < wide + 10; ++i) {
     log.Write(ConnectionEvent(http::Event::kTimeout, std::to_string(11 + i / 256) + "." +
                                                          std::to_string(i % 256) + ".3.1"));
+  }
+  // More of 11.0.0.0/16, from other /24s of it: one window.
+  for (int i = 0; i < 20; ++i) {
+    log.Write(ConnectionEvent(http::Event::kTimeout, "11.0." + std::to_string(100 + i) + ".1"));
   }
   log.Flush();
   std::string text = ReadAll(path);
@@ -350,10 +368,15 @@ TEST(AccessLogTest, ManyNetworksShareTheNodesBudgetAndTheTableStaysBounded) {
   clock.Advance(kSecond);
   log.Flush();
   text = ReadAll(path);
-  EXPECT_EQ(Count(text, "\"event\":\"suppressed\""), max + wide + 1 - global);
-  EXPECT_NE(text.find("\"network\":\"11.0.0.0/16\""), std::string::npos);
-  EXPECT_NE(text.find("\"network\":\"*\",\"since\""), std::string::npos);
-  EXPECT_NE(text.find(",\"timeout\":10}"), std::string::npos);  // the ten past both tables
+  // One line for each of the networks that held back most, one for all the others.
+  EXPECT_EQ(Count(text, "\"event\":\"suppressed\""), shown + 1);
+  EXPECT_NE(text.find("\"network\":\"11.0.0.0/16\",\"since\":"), std::string::npos);
+  EXPECT_NE(text.find(",\"timeout\":21}"), std::string::npos) << "11.0.0.0/16: 1 + 20";
+  const size_t others = (max - global) + wide - shown;  // each held back one
+  EXPECT_NE(text.find("\"network\":\"*\",\"networks\":" + std::to_string(others + 1) + ","),
+            std::string::npos)
+      << text.substr(text.size() > 600 ? text.size() - 600 : 0);
+  EXPECT_NE(text.find(",\"timeout\":" + std::to_string(others + 10) + "}"), std::string::npos);
   // Every window was summarised and dropped: the next second starts from an empty table, so a
   // network of its own again.
   log.Write(ConnectionEvent(http::Event::kTimeout, "12.34.56.78"));

@@ -823,7 +823,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                               const std::string& request_id, bool keep_alive,
                                               bool head);
   Event MakeEvent(Event::Kind kind) const {
-    Event e{kind, remote_address_, peer_.spki_sha256, "", "", 0, "", 0, ""};
+    Event e{kind, remote_address_, peer_.spki_sha256, "", "", 0, "", 0, "", false};
     return e;
   }
 
@@ -930,6 +930,13 @@ net::awaitable<bool> Connection::Handshake() {
     long verify = SSL_get_verify_result(ssl);
     e.detail = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : ec.message();
     e.client_spki_sha256 = RefusedSpki(ssl);
+    // OpenSSL checks a certificate's time after its issuer's signature: expired and not yet
+    // valid mean the client CA signed it. Revocation is looked up before the signature, by
+    // serial, so a forger needs a serial the CRL lists.
+    e.client_ca_issued = !e.client_spki_sha256.empty() &&
+                         (verify == X509_V_ERR_CERT_HAS_EXPIRED ||
+                          verify == X509_V_ERR_CERT_NOT_YET_VALID ||
+                          verify == X509_V_ERR_CERT_REVOKED);
   }
   ERR_clear_error();
   server_.Emit(e);
@@ -1008,6 +1015,7 @@ net::awaitable<Connection::After> Connection::ServeOne() {
     if (!StillVerifies(&why)) {
       Event e = MakeEvent(Event::kRefusedHandshake);
       e.detail = "certificate no longer valid under the reloaded TLS files: " + why;
+      e.client_ca_issued = true;  // verified at its handshake
       e.duration_ms = MillisSince(start);
       server_.Emit(e);
       co_return After::kAbort;
@@ -1322,14 +1330,14 @@ net::awaitable<void> Server::Impl::AcceptLoop(Impl* self) {
     if (evict != nullptr) {
       evict->ForceClose();
       Event e{Event::kConnectionCap, evict->remote_address(), "", "", "", 0, "", 0,
-              "evicted: the least recently active connection when every slot was taken"};
+              "evicted: the least recently active connection when every slot was taken", false};
       self->Emit(e);
     }
     const bool per_address = from_address >= self->limits_.max_connections_per_address;
     if (per_address || (full && evict == nullptr)) {  // else its slot is the evicted one's
       socket.close(ignored);
       Event e{Event::kConnectionCap, remote_address, "", "", "", 0, "", 0,
-              per_address ? "per-address connection cap" : "connection cap"};
+              per_address ? "per-address connection cap" : "connection cap", false};
       self->Emit(e);
       continue;
     }

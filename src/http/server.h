@@ -145,6 +145,11 @@ struct Event {
   std::string request_id;
   double duration_ms = 0;  // from the first byte of the request to the response written
   std::string detail;      // e.g. OpenSSL's reason for a refused handshake
+  // kRefusedHandshake: the certificate presented chains to the client CA with a good signature
+  // and was refused for what the CA or time says of it (expired, not yet valid, revoked; or no
+  // longer valid after a reload). A certificate anyone can make (self-signed, another issuer) is
+  // not one.
+  bool client_ca_issued = false;
 };
 
 // Called on I/O threads, concurrently: must be thread-safe, fast and non-blocking. Exceptions
