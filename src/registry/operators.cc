@@ -1116,11 +1116,19 @@ Status OperatorDesk::ChangePassword(const std::string& id, const std::string& cu
   }));
   if (!attempt) return refuse("locked");
   if (!auth::VerifyPassword(checked, current)) return refuse("bad_password");
+  // The current password matched: whatever fails from here on (the hash, the write), its attempt
+  // is given back, not left counted as a failure.
+  auto give_back = [&] {
+    (void)WriteTxn([&](store::RegistryTxn& txn) { return txn.SetLoginState(id, 0, 0); });
+  };
   // Only now the new password's hash: a wrong current password costs one argon2 run, not two.
   auto hash = auth::HashPassword(next);
-  if (!hash.ok()) return hash.status();
+  if (!hash.ok()) {
+    give_back();
+    return hash.status();
+  }
   bool changed_meanwhile = false;
-  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+  Status written = WriteTxn([&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     changed_meanwhile = !*row || (*row)->password_hash != checked;
@@ -1132,7 +1140,11 @@ Status OperatorDesk::ChangePassword(const std::string& id, const std::string& cu
       KAKUNIN_RETURN_IF_ERROR(txn.SetLoginState(id, 0, 0));
     }
     return log_->Append(txn, e).status();
-  }));
+  });
+  if (!written.ok()) {
+    give_back();
+    return written;
+  }
   if (changed_meanwhile) return LoginFailed("changed_meanwhile");
   return Status::Ok();
 }
