@@ -334,6 +334,36 @@ TEST(AccessLogTest, AClientCaCertificatesAttemptIsNotPushedOut) {
   fs::remove(path);
 }
 
+// The count lines name first the networks that held back refusals of client-CA certificates:
+// bare connects from many networks, holding back more, do not push them into "*" (found in
+// review).
+TEST(AccessLogTest, CountsOfClientCaRefusalsAreNamedFirst) {
+  const fs::path path = fs::temp_directory_path() /
+                        ("kakunin-access-rank-" + std::to_string(::getpid()) + ".log");
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  MovableClock clock(1000 * kSecond);
+  api::AccessLog log(f, &clock);
+  const int n = api::AccessLog::kConnectionEventsPerSecond;
+  for (int k = 0; k < 40; ++k) {
+    for (int i = 0; i < 3 * n; ++i) {
+      log.Write(ConnectionEvent(http::Event::kTimeout, "198.51." + std::to_string(k) + ".1"));
+    }
+  }
+  http::Event expired = ConnectionEvent(http::Event::kRefusedHandshake, "192.0.2.9");
+  expired.client_spki_sha256 = std::string(64, 'e');
+  expired.detail = "certificate has expired";
+  expired.client_ca_issued = true;
+  for (int i = 0; i < n + 1; ++i) log.Write(expired);
+  clock.Advance(kSecond);
+  log.Flush();
+  const std::string text = ReadAll(path);
+  EXPECT_NE(text.find("\"network\":\"192.0.2.0/24\",\"since\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"refused_handshake\":1,\"client_ca_certificates\":1}"), std::string::npos);
+  std::fclose(f);
+  fs::remove(path);
+}
+
 // All networks together write a bounded number of lines a second, counts included (found in
 // review: 4,110 networks wrote 4,104 lines in 0.7 s, then as many `suppressed` lines each second),
 // and the table of networks stays bounded: past it, a wider prefix, then "*".

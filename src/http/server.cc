@@ -338,12 +338,21 @@ std::string SpkiSha256Hex(const X509* cert) {
   return HexEncode(Sha256Raw(der));
 }
 
-// The SPKI hash of a certificate that failed verification, kept on its SSL (ex_data owns a
-// heap string) for the refusal event: OpenSSL keeps no peer certificate after a failure.
-int RefusedSpkiIndex() {
+// A certificate that failed verification, kept on its SSL (ex_data owns it) for the refusal
+// event: OpenSSL keeps no peer certificate after a failure.
+struct RefusedCert {
+  std::string spki_sha256;  // of the certificate presented (not proof its key was held)
+  // Event::client_ca_issued: refused at depth 0 as expired, not yet valid or revoked, with its
+  // signature verified by its issuer in the chain here (OpenSSL looks up revocation by serial
+  // before it checks signatures: found in review, a self-made certificate with a listed serial
+  // was reported revoked).
+  bool client_ca_issued = false;
+};
+
+int RefusedCertIndex() {
   static const int index = SSL_get_ex_new_index(
       0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-        delete static_cast<std::string*>(ptr);
+        delete static_cast<RefusedCert*>(ptr);
       });
   return index;
 }
@@ -352,17 +361,27 @@ int VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok == 1) return 1;
   auto* ssl =
       static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  const X509* leaf = X509_STORE_CTX_get0_cert(store);
-  if (ssl != nullptr && leaf != nullptr && SSL_get_ex_data(ssl, RefusedSpkiIndex()) == nullptr) {
-    auto* spki = new std::string(SpkiSha256Hex(leaf));
-    if (SSL_set_ex_data(ssl, RefusedSpkiIndex(), spki) != 1) delete spki;
+  X509* leaf = X509_STORE_CTX_get0_cert(store);
+  if (ssl != nullptr && leaf != nullptr && SSL_get_ex_data(ssl, RefusedCertIndex()) == nullptr) {
+    auto* refused = new RefusedCert{SpkiSha256Hex(leaf), false};
+    const int error = X509_STORE_CTX_get_error(store);
+    if (X509_STORE_CTX_get_error_depth(store) == 0 &&
+        (error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID ||
+         error == X509_V_ERR_CERT_REVOKED)) {
+      STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
+      X509* issuer = chain != nullptr && sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : nullptr;
+      EVP_PKEY* key = issuer != nullptr ? X509_get0_pubkey(issuer) : nullptr;
+      refused->client_ca_issued = key != nullptr && X509_verify(leaf, key) == 1;
+      ERR_clear_error();
+    }
+    if (SSL_set_ex_data(ssl, RefusedCertIndex(), refused) != 1) delete refused;
   }
   return 0;
 }
 
-std::string RefusedSpki(SSL* ssl) {
-  const auto* spki = static_cast<const std::string*>(SSL_get_ex_data(ssl, RefusedSpkiIndex()));
-  return spki != nullptr ? *spki : "";
+RefusedCert Refused(SSL* ssl) {
+  const auto* refused = static_cast<const RefusedCert*>(SSL_get_ex_data(ssl, RefusedCertIndex()));
+  return refused != nullptr ? *refused : RefusedCert{};
 }
 
 PeerIdentity ReadPeerIdentity(SSL* ssl) {
@@ -466,7 +485,7 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsConfig& tls) {
 
   int mode = SSL_VERIFY_PEER;
   if (tls.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-  if (RefusedSpkiIndex() < 0) return fail("SSL ex_data index");
+  if (RefusedCertIndex() < 0) return fail("SSL ex_data index");
   SSL_CTX_set_verify(ctx, mode, VerifyCallback);
   SSL_CTX_set_verify_depth(ctx, 4);
 
@@ -929,14 +948,9 @@ net::awaitable<bool> Connection::Handshake() {
     SSL* ssl = stream_.native_handle();
     long verify = SSL_get_verify_result(ssl);
     e.detail = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : ec.message();
-    e.client_spki_sha256 = RefusedSpki(ssl);
-    // OpenSSL checks a certificate's time after its issuer's signature: expired and not yet
-    // valid mean the client CA signed it. Revocation is looked up before the signature, by
-    // serial, so a forger needs a serial the CRL lists.
-    e.client_ca_issued = !e.client_spki_sha256.empty() &&
-                         (verify == X509_V_ERR_CERT_HAS_EXPIRED ||
-                          verify == X509_V_ERR_CERT_NOT_YET_VALID ||
-                          verify == X509_V_ERR_CERT_REVOKED);
+    const RefusedCert refused = Refused(ssl);
+    e.client_spki_sha256 = refused.spki_sha256;
+    e.client_ca_issued = refused.client_ca_issued;
   }
   ERR_clear_error();
   server_.Emit(e);

@@ -145,10 +145,12 @@ struct Event {
   std::string request_id;
   double duration_ms = 0;  // from the first byte of the request to the response written
   std::string detail;      // e.g. OpenSSL's reason for a refused handshake
-  // kRefusedHandshake: the certificate presented chains to the client CA with a good signature
-  // and was refused for what the CA or time says of it (expired, not yet valid, revoked; or no
-  // longer valid after a reload). A certificate anyone can make (self-signed, another issuer) is
-  // not one.
+  // kRefusedHandshake: the certificate presented was signed by the client CA (its signature
+  // checked against its issuer in the chain) and refused for what the CA or time says of it
+  // (expired, not yet valid, revoked; or no longer valid after a reload). A certificate anyone can
+  // make (self-signed, another issuer, a listed serial) is not one. A copy of a real certificate
+  // is, since the chain is checked before the client proves it holds the key: the hash names a
+  // certificate presented, not who presented it.
   bool client_ca_issued = false;
 };
 

@@ -1117,9 +1117,15 @@ Status OperatorDesk::ChangePassword(const std::string& id, const std::string& cu
   if (!attempt) return refuse("locked");
   if (!auth::VerifyPassword(checked, current)) return refuse("bad_password");
   // The current password matched: whatever fails from here on (the hash, the write), its attempt
-  // is given back, not left counted as a failure.
+  // is given back, not left counted as a failure, and the attempt is recorded as not done — in
+  // one transaction, which may fail too when the store does (the caller answers 503 either way).
   auto give_back = [&] {
-    (void)WriteTxn([&](store::RegistryTxn& txn) { return txn.SetLoginState(id, 0, 0); });
+    (void)WriteTxn([&](store::RegistryTxn& txn) -> Status {
+      KAKUNIN_RETURN_IF_ERROR(txn.SetLoginState(id, 0, 0));
+      audit::AuditEntry e = Entry("operator:" + id, terminal, "operator.password.change");
+      e.outcome = "refused:unavailable";
+      return log_->Append(txn, e).status();
+    });
   };
   // Only now the new password's hash: a wrong current password costs one argon2 run, not two.
   auto hash = auth::HashPassword(next);
