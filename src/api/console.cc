@@ -570,12 +570,7 @@ class ConsoleService::Impl {
                          "required; method (shredded or dissolved) for destroyed");
       }
       // Not a number: no printout's (the desk answers as for an unknown one).
-      long long id = 0;
-      if (!params[0].empty() && params[0].size() <= 18 &&
-          std::all_of(params[0].begin(), params[0].end(),
-                      [](char c) { return c >= '0' && c <= '9'; })) {
-        id = std::stoll(params[0]);
-      }
+      const int64_t id = ParseRowId(params[0]).value_or(0);
       auto done = desk->RecordPrintoutOutcome(who, actor, id, (*f)["outcome"],
                                               f->count("method") ? (*f)["method"] : std::string(),
                                               (*f)["on"]);
@@ -607,11 +602,7 @@ class ConsoleService::Impl {
     // /v1/disclosures/{n}…
     // A number that is not one is no request's: the desk answers as for an unknown one (not
     // nominated first, then not found), so a malformed id tells nothing more.
-    long long n = 0;
-    if (!params[0].empty() && params[0].size() <= 18 &&
-        std::all_of(params[0].begin(), params[0].end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      n = std::stoll(params[0]);
-    }
+    const int64_t n = ParseRowId(params[0]).value_or(0);
     if (route == "/v1/disclosures/{n}") {
       auto d = desk->Get(who, actor, n);
       if (!d.ok()) return fail(d.status());
@@ -852,12 +843,7 @@ class ConsoleService::Impl {
     if (route == "/v1/contracts/{n}/workers" || route == "/v1/contracts/{n}/worker-removals" ||
         route == "/v1/contracts/{n}/end") {
       // A number that is not one is no contract's: the desk answers not_found.
-      long long n = 0;
-      if (!params[0].empty() && params[0].size() <= 18 &&
-          std::all_of(params[0].begin(), params[0].end(),
-                      [](char c) { return c >= '0' && c <= '9'; })) {
-        n = std::stoll(params[0]);
-      }
+      const int64_t n = ParseRowId(params[0]).value_or(0);
       if (route == "/v1/contracts/{n}/end") {
         auto f = Fields(req, {"last_day"});
         if (!f.ok()) return malformed(f.status().message());

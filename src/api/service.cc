@@ -702,23 +702,7 @@ void AccessLog::Write(const http::Event& e) {
     ++w.written[cls];
     ++second_written_[cls];
   }
-  const char* kind = "request";
-  switch (e.kind) {
-    case http::Event::kRequest:
-      break;
-    case http::Event::kRefusedHandshake:
-      kind = "refused_handshake";
-      break;
-    case http::Event::kTimeout:
-      kind = "timeout";
-      break;
-    case http::Event::kTooLarge:
-      kind = "too_large";
-      break;
-    case http::Event::kConnectionCap:
-      kind = "connection_cap";
-      break;
-  }
+  const char* kind = kEventNames[e.kind];
   std::string line = "{\"time\":\"" + IsoTime(std::chrono::system_clock::now()) +
                      "\",\"event\":\"" + kind + "\"";
   auto field = [&](const char* name, std::string_view value) {

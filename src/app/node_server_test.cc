@@ -17,6 +17,7 @@
 #include "api/service.h"
 #include "app/node.h"
 #include "crypto/pki.h"
+#include "support/test_client.h"
 
 namespace kakunin::app {
 namespace {
@@ -164,17 +165,7 @@ TEST_F(IdleNodeTest, TheAccessLogReachesItsFileWithinASecond) {
   auto server = NodeServer::Start(node_.get(), config_, log, {}, options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   // A connection that is not TLS: the server logs a refused handshake.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((*server)->port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_GT(::write(fd, "not tls\r\n\r\n", 11), 0);
-  char buf[64];
-  while (::read(fd, buf, sizeof buf) > 0) {
-  }
-  ::close(fd);
+  ASSERT_TRUE(http::testing::SendNotTls((*server)->port()));
   // The line is written by the server's thread at some moment; each second of the (moved)
   // clock flushes whatever is there. A condition awaited with a generous bound (10 s).
   bool seen = false;
@@ -208,6 +199,25 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// A file for one AccessLog under a test clock, removed afterwards.
+struct TempLog {
+  explicit TempLog(const std::string& name)
+      : path(fs::temp_directory_path() /
+             ("kakunin-access-" + name + "-" + std::to_string(::getpid()) + ".log")),
+        file(std::fopen(path.c_str(), "w")),
+        log(file, &clock) {}
+  ~TempLog() {
+    if (file != nullptr) std::fclose(file);
+    fs::remove(path);
+  }
+  std::string Text() const { return ReadAll(path); }
+
+  fs::path path;
+  MovableClock clock{1000 * kSecond};
+  std::FILE* file;
+  api::AccessLog log;
+};
+
 http::Event ConnectionEvent(http::Event::Kind kind, std::string remote) {
   http::Event e{};
   e.kind = kind;
@@ -230,12 +240,10 @@ TEST(AccessLogTest, NetworksAreIpv4Slash24AndIpv6Slash64) {
 // access log by ~180 bytes each, 282 MB in three minutes of a reviewer's tests: a network's
 // first few a second are written, the rest counted into one line.
 TEST(AccessLogTest, AChurnOfConnectionEventsIsCountedNotWrittenLineByLine) {
-  const fs::path path = fs::temp_directory_path() /
-                        ("kakunin-access-" + std::to_string(::getpid()) + ".log");
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  MovableClock clock(1000 * kSecond);
-  api::AccessLog log(f, &clock);
+  TempLog t("churn");
+  ASSERT_NE(t.file, nullptr);
+  MovableClock& clock = t.clock;
+  api::AccessLog& log = t.log;
   const int n = api::AccessLog::kConnectionEventsPerSecond;
   // 200 from one /24, spread over its addresses; 3 from another network.
   for (int i = 0; i < 200; ++i) {
@@ -252,14 +260,14 @@ TEST(AccessLogTest, AChurnOfConnectionEventsIsCountedNotWrittenLineByLine) {
     log.Write(r);
   }
   log.Flush();  // within the second: nothing summarised yet
-  std::string text = ReadAll(path);
+  std::string text = t.Text();
   EXPECT_EQ(Count(text, "\"remote\":\"198.51.100."), static_cast<size_t>(n + 20));
   EXPECT_EQ(Count(text, "\"remote\":\"192.0.2.1\""), 3u);
   EXPECT_EQ(Count(text, "\"event\":\"suppressed\""), 0u);
 
   clock.Advance(kSecond);
   log.Flush();
-  text = ReadAll(path);
+  text = t.Text();
   EXPECT_EQ(Count(text, "\"event\":\"suppressed\""), 1u) << text;
   // 100 of each kind; the first n written alternate between them.
   EXPECT_NE(text.find("\"network\":\"198.51.100.0/24\""), std::string::npos) << text;
@@ -270,14 +278,12 @@ TEST(AccessLogTest, AChurnOfConnectionEventsIsCountedNotWrittenLineByLine) {
   // The next second starts afresh; its count is written at shutdown (Flush(true)).
   for (int i = 0; i < n + 5; ++i) log.Write(ConnectionEvent(http::Event::kTimeout, "198.51.100.9"));
   log.Flush();
-  EXPECT_EQ(Count(ReadAll(path), "\"event\":\"suppressed\""), 1u);
+  EXPECT_EQ(Count(t.Text(), "\"event\":\"suppressed\""), 1u);
   log.Flush(/*all=*/true);
-  text = ReadAll(path);
+  text = t.Text();
   EXPECT_EQ(Count(text, "\"event\":\"suppressed\""), 2u);
   EXPECT_NE(text.find("\"timeout\":5}"), std::string::npos) << text;
   EXPECT_EQ(Count(text, "\"remote\":\"198.51.100."), static_cast<size_t>(2 * n + 20));
-  std::fclose(f);
-  fs::remove(path);
 }
 
 // A refused certificate the client CA issued (expired, revoked) is named with its reason: bare
@@ -285,12 +291,10 @@ TEST(AccessLogTest, AChurnOfConnectionEventsIsCountedNotWrittenLineByLine) {
 // of the log (found in review: eight plain-text connects, then eight self-signed certificates,
 // hid an expired one's attempt).
 TEST(AccessLogTest, AClientCaCertificatesAttemptIsNotPushedOut) {
-  const fs::path path = fs::temp_directory_path() /
-                        ("kakunin-access-cert-" + std::to_string(::getpid()) + ".log");
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  MovableClock clock(1000 * kSecond);
-  api::AccessLog log(f, &clock);
+  TempLog t("cert");
+  ASSERT_NE(t.file, nullptr);
+  MovableClock& clock = t.clock;
+  api::AccessLog& log = t.log;
   const int n = api::AccessLog::kConnectionEventsPerSecond;
   const int global = api::AccessLog::kConnectionEventLinesPerSecond;
   // Bare connects from many networks: the node's budget for the second is spent.
@@ -315,7 +319,7 @@ TEST(AccessLogTest, AClientCaCertificatesAttemptIsNotPushedOut) {
   log.Write(refused("203.0.5.9", 'a', true, "certificate has expired"));
   for (int i = 0; i < n + 2; ++i) log.Write(refused("203.0.5.10", 'b', true, "certificate revoked"));
   log.Flush();
-  std::string text = ReadAll(path);
+  std::string text = t.Text();
   EXPECT_EQ(Count(text, "\"event\":\"refused_handshake\""), static_cast<size_t>(global + n));
   EXPECT_EQ(Count(text, "self-signed certificate"), 0u);
   EXPECT_NE(text.find("\"client\":\"" + std::string(64, 'a') + "\""), std::string::npos) << text;
@@ -323,27 +327,23 @@ TEST(AccessLogTest, AClientCaCertificatesAttemptIsNotPushedOut) {
   EXPECT_EQ(Count(text, "certificate revoked"), static_cast<size_t>(n - 1));
   clock.Advance(kSecond);
   log.Flush();
-  text = ReadAll(path);
+  text = t.Text();
   // The target network held back its eight self-signed and three of the client CA's.
   EXPECT_NE(text.find("\"network\":\"203.0.5.0/24\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"refused_handshake\":" + std::to_string(n + 3) +
                       ",\"client_ca_certificates\":3}"),
             std::string::npos)
       << text;
-  std::fclose(f);
-  fs::remove(path);
 }
 
 // The count lines name first the networks that held back refusals of client-CA certificates:
 // bare connects from many networks, holding back more, do not push them into "*" (found in
 // review).
 TEST(AccessLogTest, CountsOfClientCaRefusalsAreNamedFirst) {
-  const fs::path path = fs::temp_directory_path() /
-                        ("kakunin-access-rank-" + std::to_string(::getpid()) + ".log");
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  MovableClock clock(1000 * kSecond);
-  api::AccessLog log(f, &clock);
+  TempLog t("rank");
+  ASSERT_NE(t.file, nullptr);
+  MovableClock& clock = t.clock;
+  api::AccessLog& log = t.log;
   const int n = api::AccessLog::kConnectionEventsPerSecond;
   for (int k = 0; k < 40; ++k) {
     for (int i = 0; i < 3 * n; ++i) {
@@ -357,23 +357,19 @@ TEST(AccessLogTest, CountsOfClientCaRefusalsAreNamedFirst) {
   for (int i = 0; i < n + 1; ++i) log.Write(expired);
   clock.Advance(kSecond);
   log.Flush();
-  const std::string text = ReadAll(path);
+  const std::string text = t.Text();
   EXPECT_NE(text.find("\"network\":\"192.0.2.0/24\",\"since\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"refused_handshake\":1,\"client_ca_certificates\":1}"), std::string::npos);
-  std::fclose(f);
-  fs::remove(path);
 }
 
 // All networks together write a bounded number of lines a second, counts included (found in
 // review: 4,110 networks wrote 4,104 lines in 0.7 s, then as many `suppressed` lines each second),
 // and the table of networks stays bounded: past it, a wider prefix, then "*".
 TEST(AccessLogTest, ManyNetworksShareTheNodesBudgetAndTheTableStaysBounded) {
-  const fs::path path = fs::temp_directory_path() /
-                        ("kakunin-access-many-" + std::to_string(::getpid()) + ".log");
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  MovableClock clock(1000 * kSecond);
-  api::AccessLog log(f, &clock);
+  TempLog t("many");
+  ASSERT_NE(t.file, nullptr);
+  MovableClock& clock = t.clock;
+  api::AccessLog& log = t.log;
   const size_t max = api::AccessLog::kMaxNetworks;
   const size_t wide = api::AccessLog::kMaxWideNetworks;
   const size_t global = api::AccessLog::kConnectionEventLinesPerSecond;
@@ -393,11 +389,11 @@ TEST(AccessLogTest, ManyNetworksShareTheNodesBudgetAndTheTableStaysBounded) {
     log.Write(ConnectionEvent(http::Event::kTimeout, "11.0." + std::to_string(100 + i) + ".1"));
   }
   log.Flush();
-  std::string text = ReadAll(path);
+  std::string text = t.Text();
   EXPECT_EQ(Count(text, "\"event\":\"timeout\""), global) << "the node's budget for the second";
   clock.Advance(kSecond);
   log.Flush();
-  text = ReadAll(path);
+  text = t.Text();
   // One line for each of the networks that held back most, one for all the others.
   EXPECT_EQ(Count(text, "\"event\":\"suppressed\""), shown + 1);
   EXPECT_NE(text.find("\"network\":\"11.0.0.0/16\",\"since\":"), std::string::npos);
@@ -411,9 +407,7 @@ TEST(AccessLogTest, ManyNetworksShareTheNodesBudgetAndTheTableStaysBounded) {
   // network of its own again.
   log.Write(ConnectionEvent(http::Event::kTimeout, "12.34.56.78"));
   log.Flush(/*all=*/true);
-  EXPECT_NE(ReadAll(path).find("\"remote\":\"12.34.56.78\""), std::string::npos);
-  std::fclose(f);
-  fs::remove(path);
+  EXPECT_NE(t.Text().find("\"remote\":\"12.34.56.78\""), std::string::npos);
 }
 
 // The node's access log, end to end: connections that are not TLS, one after another from the
@@ -428,19 +422,7 @@ TEST_F(IdleNodeTest, AChurnOfRefusedHandshakesWritesAFewLinesAndACount) {
   auto server = NodeServer::Start(node_.get(), config_, log, {}, options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   constexpr int kConnects = 60;
-  for (int i = 0; i < kConnects; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((*server)->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    ASSERT_GT(::write(fd, "not tls\r\n\r\n", 11), 0);
-    char buf[64];
-    while (::read(fd, buf, sizeof buf) > 0) {
-    }
-    ::close(fd);
-  }
+  for (int i = 0; i < kConnects; ++i) ASSERT_TRUE(http::testing::SendNotTls((*server)->port()));
   // Every refusal is counted by the metrics; each is written or counted once the server has
   // seen it (a condition awaited with a generous bound).
   for (int i = 0; i < 500; ++i) {

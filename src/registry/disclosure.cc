@@ -17,6 +17,8 @@
 
 namespace kakunin::registry {
 namespace {
+// A printout row's reference to the request it printed: this prefix and the request's id.
+constexpr std::string_view kReferencePrefix = "disclosure:";
 
 constexpr int kListLimit = 200;
 constexpr int kReferralLimit = 100;
@@ -761,7 +763,7 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   }
   store::PrintoutRow printout;
   printout.kind = out.kind;
-  printout.reference = "disclosure:" + std::to_string(id);
+  printout.reference = std::string(kReferencePrefix) + std::to_string(id);
   printout.printed_at = clock_->NowMicros();
   printout.printed_by = op.row.operator_id;
   printout.pages = out.pages;
@@ -1007,11 +1009,9 @@ Result<Printout> DisclosureDesk::RecordPrintoutOutcome(const OperatorView& op, c
   }
   // The request it printed: its purpose for the entry, and the person to name.
   std::optional<store::DisclosureRow> request;
-  if (row->reference.starts_with("disclosure:")) {
-    const std::string n = row->reference.substr(11);
-    if (!n.empty() && n.size() <= 18 &&
-        std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      KAKUNIN_ASSIGN_OR_RETURN(found, reader->FindDisclosure(std::stoll(n)));
+  if (row->reference.starts_with(kReferencePrefix)) {
+    if (auto n = ParseRowId(std::string_view(row->reference).substr(kReferencePrefix.size()))) {
+      KAKUNIN_ASSIGN_OR_RETURN(found, reader->FindDisclosure(*n));
       request = std::move(found);
     }
   }

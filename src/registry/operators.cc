@@ -1027,6 +1027,18 @@ Status OperatorDesk::FinishEnrolment(const std::string& token, const std::string
   });
 }
 
+Result<std::optional<int64_t>> OperatorDesk::ClaimAttempt(const std::string& id) const {
+  const int64_t now = clock_->NowMicros();
+  std::optional<int64_t> attempt;
+  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    auto taken = txn.ClaimLoginAttempt(id, now, kMaxFailedLogins, now + kLockout);
+    if (!taken.ok()) return taken.status();
+    attempt = *taken;
+    return Status::Ok();
+  }));
+  return attempt;
+}
+
 Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const std::string& password,
                                                  const std::string& terminal) const {
   const Status unknown =
@@ -1044,14 +1056,7 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const st
   }
   // Take an attempt first, in one atomic step: concurrent guesses each take their own, so no
   // more than kMaxFailedLogins checks run before the lock, however many arrive at once.
-  const int64_t now = clock_->NowMicros();
-  std::optional<int64_t> attempt;
-  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
-    auto taken = txn.ClaimLoginAttempt(id, now, kMaxFailedLogins, now + kLockout);
-    if (!taken.ok()) return taken.status();
-    attempt = *taken;
-    return Status::Ok();
-  }));
+  KAKUNIN_ASSIGN_OR_RETURN(attempt, ClaimAttempt(id));
   const bool enrolled = !op->row.password_hash.empty();
   const bool match = auth::VerifyPassword(
       enrolled && attempt ? op->row.password_hash : auth::DummyPasswordHash(), password);
@@ -1106,14 +1111,7 @@ Status OperatorDesk::ChangePassword(const std::string& id, const std::string& cu
   if (!*found || !(*found)->active() || checked.empty()) return refuse("not_active");
   // An attempt first, as at sign-in; a locked account costs no argon2 here (the caller holds a
   // session: whether the account exists is no secret to them).
-  const int64_t now = clock_->NowMicros();
-  std::optional<int64_t> attempt;
-  KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
-    auto taken = txn.ClaimLoginAttempt(id, now, kMaxFailedLogins, now + kLockout);
-    if (!taken.ok()) return taken.status();
-    attempt = *taken;
-    return Status::Ok();
-  }));
+  KAKUNIN_ASSIGN_OR_RETURN(attempt, ClaimAttempt(id));
   if (!attempt) return refuse("locked");
   if (!auth::VerifyPassword(checked, current)) return refuse("bad_password");
   // The current password matched: whatever fails from here on (the hash, the write), its attempt

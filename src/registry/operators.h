@@ -302,6 +302,9 @@ class OperatorDesk {
   Status Write(audit::AuditEntry entry,
                const std::function<Status(store::RegistryTxn&)>& change) const;
   Status WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const;
+  // Takes one of `id`'s kMaxFailedLogins password checks in one atomic step (concurrent checks
+  // each take their own); nullopt while the account is locked.
+  Result<std::optional<int64_t>> ClaimAttempt(const std::string& id) const;
   // Write, for a change or read made by operator `by` as one of `roles`: the transaction checks
   // first that `by` is still active and still holds one of them as it sees them — a suspension
   // or a withdrawal committed since the request loaded `by` refuses it (kPermissionDenied).

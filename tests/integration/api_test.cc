@@ -4,10 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -264,17 +261,7 @@ TEST_F(ApiTest, WithoutAValidCertificateNothingIsAnswered) {
   // network: the expired certificate's attempt after them is still written, with its reason
   // (found in review: they pushed it out).
   for (int i = 0; i < 2 * api::AccessLog::kConnectionEventsPerSecond; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(w->port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    ASSERT_GT(::write(fd, "not tls\r\n\r\n", 11), 0);
-    char buf[64];
-    while (::read(fd, buf, sizeof buf) > 0) {
-    }
-    ::close(fd);
+    ASSERT_TRUE(http::testing::SendNotTls(w->port));
   }
   EXPECT_TRUE(HandshakeRefused(w->expired)) << "an expired certificate";
   EXPECT_TRUE(HandshakeRefused(w->crl_revoked)) << "a certificate revoked in the CRL";
@@ -337,22 +324,10 @@ TEST_F(ApiTest, AForgedRevokedCertificateDoesNotCountAsTheClientCas) {
   // Bare connects spend the loopback network's budget for events of anyone's making; a forgery
   // right after them is one of those and is counted, not written. (Three rounds: a second
   // boundary inside one round can let one through.)
-  auto bare = [] {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(w->port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      (void)!::write(fd, "not tls\r\n\r\n", 11);
-      char buf[64];
-      while (::read(fd, buf, sizeof buf) > 0) {
-      }
-    }
-    ::close(fd);
-  };
   for (int round = 0; round < 3; ++round) {
-    for (int i = 0; i < 2 * api::AccessLog::kConnectionEventsPerSecond; ++i) bare();
+    for (int i = 0; i < 2 * api::AccessLog::kConnectionEventsPerSecond; ++i) {
+      ASSERT_TRUE(http::testing::SendNotTls(w->port));
+    }
     EXPECT_TRUE(HandshakeRefused(fake)) << "the forgery is refused";
   }
   std::fflush(w->access_log);

@@ -145,6 +145,10 @@ class ConsoleTest : public ::testing::Test {
   // A security chief issues the enrolment link (never the access manager who created the
   // account), and the password is set as enrolment would (with a placeholder credential).
   static void Enrol(const std::string& id);
+  // An enrolled operator `id` (named `name`) with an IC card, SPKI hash `card`, bound by the
+  // access manager and confirmed by its holder: password + card sign in active.
+  static void EnrolWithCard(const std::string& id, const std::string& name,
+                            const std::string& card);
 
   // Issues an IC card (client certificate), bound to `id` by `binder` and confirmed by its holder
   // (POST /v1/session/certificate in a session made active with their authenticator; that route
@@ -305,6 +309,14 @@ void ConsoleTest::Enrol(const std::string& id) {
   auto hash = auth::HashPassword(kPassword);
   ASSERT_TRUE(hash.ok());
   ASSERT_TRUE(desk().FinishEnrolment(link->token, *hash, Placeholder(id)).ok());
+}
+
+void ConsoleTest::EnrolWithCard(const std::string& id, const std::string& name,
+                                const std::string& card) {
+  ASSERT_TRUE(desk().Create(TheStaff().access, id, name, "").ok());
+  Enrol(id);
+  ASSERT_TRUE(desk().BindCertificate(TheStaff().access, id, card).ok());
+  ASSERT_TRUE(desk().ConfirmCard(id, card, "test").ok());
 }
 
 // A clock the test moves (thread-safe, as Clock requires).
@@ -1504,12 +1516,8 @@ TEST_F(ConsoleTest, SuspendingEndsSessionsAndIdleLockNeedsTheSecondFactorAgain) 
 // session made active with the second factor, with the current password checked as at sign-in,
 // and every session of theirs ends after.
 TEST_F(ConsoleTest, AnOperatorChangesTheirOwnPasswordAndEverySessionEnds) {
-  Staff& staff = TheStaff();
-  ASSERT_TRUE(desk().Create(staff.access, "pwchg", "変更", "").ok());
-  Enrol("pwchg");
   const std::string card(64, 'f');  // no other test's card
-  ASSERT_TRUE(desk().BindCertificate(staff.access, "pwchg", card).ok());
-  ASSERT_TRUE(desk().ConfirmCard("pwchg", card, "test").ok());
+  EnrolWithCard("pwchg", "変更", card);
   Direct d;
   const std::string next = "a new passphrase for 2027";
   auto body = [](const std::string& current, const std::string& fresh) {
@@ -1602,12 +1610,8 @@ TEST_F(ConsoleTest, AnOperatorChangesTheirOwnPasswordAndEverySessionEnds) {
 // register ends this node's sessions too, at their next request (found in review of the change:
 // only the node that changed it ended its sessions).
 TEST_F(ConsoleTest, APasswordChangedThroughAnotherNodeEndsThisNodesSessions) {
-  Staff& staff = TheStaff();
-  ASSERT_TRUE(desk().Create(staff.access, "pwtwo", "二台", "").ok());
-  Enrol("pwtwo");
   const std::string card(64, 'b');  // no other test's card
-  ASSERT_TRUE(desk().BindCertificate(staff.access, "pwtwo", card).ok());
-  ASSERT_TRUE(desk().ConfirmCard("pwtwo", card, "test").ok());
+  EnrolWithCard("pwtwo", "二台", card);
   Direct a, b;
   auto on_a = a.Login("pwtwo", kPassword, "10.0.0.1", card);
   auto on_b = b.Login("pwtwo", kPassword, "10.0.0.1", card);
@@ -1690,12 +1694,8 @@ TEST_F(ConsoleTest, LoginsAreRateLimitedPerSourceAddress) {
 // The password change runs argon2 in sign-in's two slots: it shares sign-in's per-address bucket,
 // so one session's loop of wrong passwords cannot hold them (found in review).
 TEST_F(ConsoleTest, PasswordChangesShareSignInsBucket) {
-  Staff& staff = TheStaff();
-  ASSERT_TRUE(desk().Create(staff.access, "pwrate", "頻度", "").ok());
-  Enrol("pwrate");
   const std::string card(64, 'a');  // no other test's card
-  ASSERT_TRUE(desk().BindCertificate(staff.access, "pwrate", card).ok());
-  ASSERT_TRUE(desk().ConfirmCard("pwrate", card, "test").ok());
+  EnrolWithCard("pwrate", "頻度", card);
   Direct d(/*per_minute=*/3);
   auto s = d.Login("pwrate", kPassword, "10.9.0.1", card);  // the bucket's first
   ASSERT_EQ(s.Find("stage")->text(), "active") << s.body;

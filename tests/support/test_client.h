@@ -250,4 +250,22 @@ class TestClient {
   std::chrono::milliseconds timeout_{5000};
 };
 
+// Connects to 127.0.0.1:`port`, sends a line that is not TLS and reads until the server closes:
+// one refused handshake in its access log. False if the connect or the write failed.
+inline bool SendNotTls(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool sent = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+              ::write(fd, "not tls\r\n\r\n", 11) > 0;
+  char buf[64];
+  while (sent && ::read(fd, buf, sizeof buf) > 0) {
+  }
+  ::close(fd);
+  return sent;
+}
+
 }  // namespace kakunin::http::testing
