@@ -767,6 +767,9 @@ test('an operator changes their own password on the home page; every session end
   await page.locator('#password-submit').click();
   await page.waitForURL(/\/index\.html\?password_changed=1$/);
   await page.waitForFunction(() => /パスワードを変更しました/.test(document.getElementById('login-status').textContent));
+  if (process.env.KAKUNIN_E2E_SCREENSHOTS) {
+    await page.screenshot({ path: path.join(process.env.KAKUNIN_E2E_SCREENSHOTS, 'password-changed-signin.png') });
+  }
   const gone = await rawFetch(op1, 'GET', '/v1/session');
   assert.equal(gone.status, 401, show(gone));
   const old = await rawFetch(op1, 'POST', '/v1/session/login', { operator_id: op1.id, password: op1.password });
