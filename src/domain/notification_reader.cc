@@ -251,8 +251,12 @@ class Checker {
     const RawValue* v = present_[idx];
     // A free-text field (a name, the address: those with a length limit) of spaces only is
     // empty too (found in review: a name of one ideographic space was applied as the name).
+    // Only text the contract allows can be blank: a value of bidirectional overrides alone is
+    // invalid_text, as anywhere in a text (found in review: "\u202e" was `missing` as a name and
+    // dropped silently as an optional field).
     const bool blank = max_cp != 0 && v != nullptr && v->kind == RawValue::Kind::kString &&
-                       v->well_formed && IsBlank(v->text);
+                       v->well_formed && IsBlank(v->text) &&
+                       text::CheckText(v->text, nullptr) == text::TextCheck::kOk;
     if (IsEmpty(v) || blank) {
       if (required) Error(idx, ErrorCode::kMissing);
       return std::nullopt;

@@ -96,6 +96,14 @@ TEST(NotificationReaderTest, EveryFieldErrorCode) {
                             "\"\u2800\"", "\"\u3000\ufe00\"", "\"\ufeff \""}) {
     EXPECT_THAT(With("name", blank), ElementsAre(E("name", ErrorCode::kMissing))) << blank;
   }
+  // Bidirectional overrides are invalid_text, alone or among blanks, required field or optional
+  // (found in review: they counted as blank, `missing` or silently dropped).
+  for (const char* field : {"name", "address", "former_surname", "alias"}) {
+    for (const char* bidi : {"\"\u202e\"", "\"\u2066\"", "\" \u202e\"", "\"\u3000\u2069\""}) {
+      EXPECT_THAT(With(field, bidi), ElementsAre(E(field, ErrorCode::kInvalidText)))
+          << field << " " << bidi;
+    }
+  }
   // A name with something visible in it is a name (a lone 外字 too).
   EXPECT_THAT(With("name", "\"\ue001\""), ElementsAre());
   EXPECT_THAT(With("name", "\"\u3000山\u3000\""), ElementsAre());
@@ -172,6 +180,16 @@ TEST(NotificationReaderTest, SequenceRange) {
   EXPECT_THAT(With("sequence", "9007199254740992"), ElementsAre(E("sequence", ErrorCode::kFormat)));
   EXPECT_THAT(With("sequence", "123456789012345678901234567890"),
               ElementsAre(E("sequence", ErrorCode::kFormat)));
+  // However long: the field's error, not a broken record (found in review: 100 digits were
+  // `record`/`format`, and over HTTPS a 400 for the whole request).
+  for (size_t digits : {65u, 100u, 200u, 1000u}) {
+    EXPECT_THAT(With("sequence", std::string(digits, '9')),
+                ElementsAre(E("sequence", ErrorCode::kFormat)))
+        << digits;
+    EXPECT_THAT(With("sequence", "1e" + std::string(digits, '9')),
+                ElementsAre(E("sequence", ErrorCode::kFormat)))
+        << digits;
+  }
 }
 
 TEST(NotificationReaderTest, ResidentCodeChange) {
