@@ -85,11 +85,13 @@ Result<std::string> Gateway::SetSupportMeasure(const Client& cs, const std::stri
     KAKUNIN_ASSIGN_OR_RETURN(before, txn.SupportMeasureOf(row.person_id));
     store::SupportMeasureRow m;
     m.person_id = row.person_id;
+    const bool in_force = before && SupportMeasureInForce(*before, today.ToIso());
     // An extension keeps the day the protection began; a new measure begins today.
-    m.since = before && SupportMeasureInForce(*before, today.ToIso()) ? before->since
-                                                                      : today.ToIso();
+    m.since = in_force ? before->since : today.ToIso();
     m.valid_until = valid_until;
-    m.municipality_code = cs.municipality_code;
+    // …and the municipality that set it, which alone ends it (EndSupportMeasure): a
+    // municipality the record moved to can extend a measure in force, never take it over.
+    m.municipality_code = in_force ? before->municipality_code : cs.municipality_code;
     m.set_at = clock_->NowMicros();
     m.set_by = actor.id;
     KAKUNIN_RETURN_IF_ERROR(txn.PutSupportMeasure(m));
@@ -124,6 +126,17 @@ Status Gateway::EndSupportMeasure(const Client& cs, const std::string& terminal,
     if (!m || !SupportMeasureInForce(*m, today.ToIso())) {
       return Status::NotFound("no support measure is in force for this resident")
           .WithReason("not_found");
+    }
+    // Only the municipality that set it (or its successor) ends it early; to any other it
+    // lapses after its last day. Found in review: a CS that knew the person's birth date, sex
+    // and individual number took the record over with a moved_in (which supersedes a
+    // registration elsewhere, the contract's late-転出 rule) and ended the protection at once.
+    if (!detail::CsActsFor(cs, m->municipality_code, today)) {
+      return Status::PermissionDenied(
+                 "この支援措置は、設定した市町村だけが終了できます（期間の満了で終わります） / "
+                 "only the municipality that set the measure ends it early; it lapses after its "
+                 "last day")
+          .WithReason("not_permitted");
     }
     // Kept, with the moment it ended: a later review still knows when the person was protected.
     m->ended_at = clock_->NowMicros();

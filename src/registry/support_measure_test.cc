@@ -304,6 +304,35 @@ TEST_F(SupportMeasureTest, AfterAMergerOnlyTheSuccessorsCsActs) {
   EXPECT_FALSE(Marked(code));
 }
 
+// Found in review: 富士吉田市's CS, knowing the birth date, sex and individual number of a
+// person 甲府市 protects, sent a moved_in for them (the contract lets a 転入 overtake the 転出),
+// held the record, and ended the measure. A measure in force is ended early only by the
+// municipality that set it; the one the record moved to can extend it, which ends nothing.
+TEST_F(SupportMeasureTest, AMunicipalityTheRecordMovedToCannotEndAnotherOnesMeasure) {
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(30)).ok());
+  Notification moved = Make(kFujiyoshida, 2, ChangeReason::kMovedIn, "1000000001", "10000000001");
+  moved.birth_date = Date::FromYmd(1980, 5, 1);
+  ASSERT_TRUE(Apply(moved));
+  // 甲府市 no longer holds the record: it neither extends nor ends the measure now.
+  EXPECT_EQ(gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]).reason(), "not_found");
+  // 富士吉田市 holds it: it cannot end 甲府市's measure, only extend it — and still not end it.
+  auto refused = gateway_->EndSupportMeasure(fuji_, "cs", codes_[0]);
+  EXPECT_EQ(refused.reason(), "not_permitted");
+  EXPECT_THAT(refused.message(), Not(HasSubstr(codes_[0])));
+  EXPECT_TRUE(Marked(codes_[0]));
+  ASSERT_TRUE(gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(60)).ok());
+  EXPECT_EQ(gateway_->EndSupportMeasure(fuji_, "cs", codes_[0]).reason(), "not_permitted");
+  EXPECT_TRUE(Marked(codes_[0]));
+  EXPECT_EQ(LogEntries("support_measure.end").back().outcome, "refused:not_permitted");
+  // It lapses after its last day; a measure 富士吉田市 then sets is its own to end.
+  clock_.Advance(int64_t{61} * 24 * 3600 * 1000000);
+  EXPECT_FALSE(Marked(codes_[0]));
+  ASSERT_TRUE(gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(30)).ok());
+  EXPECT_TRUE(Marked(codes_[0]));
+  EXPECT_TRUE(gateway_->EndSupportMeasure(fuji_, "cs", codes_[0]).ok());
+  EXPECT_FALSE(Marked(codes_[0]));
+}
+
 TEST_F(SupportMeasureTest, DatesOutOfRangeAndRemovedResidentsAreRefused) {
   for (const std::string& bad : {Day(-1), Day(kMaxSupportMeasureDays + 1), std::string("2026-02-30"),
                                  std::string("2026-1-05"), std::string("明日"), std::string("")}) {
