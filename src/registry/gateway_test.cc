@@ -17,6 +17,7 @@
 #include "core/bytes.h"
 #include "audit/signer.h"
 #include "crypto/keys.h"
+#include "registry/audit_desk.h"
 #include "registry/operators.h"
 #include "registry/reader_pool.h"
 #include "registry/write_queue.h"
@@ -164,6 +165,19 @@ TEST_F(GatewayTest, SearchCriteriaOutsideThePurposesFieldsAreRefusedAndRecorded)
   ASSERT_EQ(refused.size(), 2u);
   for (const auto& row : refused) {
     EXPECT_EQ(Decode(row).outcome, "refused:criterion_not_permitted");
+  }
+  // What was asked stays testable, as for a search that ran: the kinds in clear, the values as
+  // the commitment a reviewer with the key checks a suspicion against (found in review: a
+  // refused probe of a number left no trace of it). Never the values.
+  EXPECT_EQ(Decode(refused[0]).criteria, (std::vector<std::string>{"individual_number"}));
+  EXPECT_EQ(Decode(refused[0]).commitment,
+            ConditionCommitment(*cipher_, {{"individual_number", numbers_[0]}}));
+  EXPECT_EQ(Decode(refused[1]).criteria, (std::vector<std::string>{"name_kana", "birth_date"}));
+  EXPECT_EQ(Decode(refused[1]).commitment,
+            ConditionCommitment(*cipher_, {{"name_kana", "ヤマダ"}, {"birth_date", "1980-05-01"}}));
+  for (const auto& row : refused) {
+    EXPECT_EQ(row.payload->find(numbers_[0]), std::string::npos);
+    EXPECT_EQ(row.payload->find("ヤマダ"), std::string::npos);
   }
   // Its own fields are fine.
   SearchRequest by_name;

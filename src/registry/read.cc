@@ -129,12 +129,37 @@ Result<bool> Registry::RecordCatalogue(const Actor& actor) const {
       });
 }
 
+namespace {
+
+// A search's criteria as (kind, value), in one order: the log holds the kinds and a commitment
+// to the values (ConditionCommitment), never the values.
+std::vector<std::pair<std::string, std::string>> CriteriaGiven(const SearchRequest& req) {
+  std::vector<std::pair<std::string, std::string>> given;
+  const std::pair<const std::optional<std::string>*, const char*> asked[] = {
+      {&req.kana, "name_kana"}, {&req.name, "name"},       {&req.birth_date, "birth_date"},
+      {&req.sex, "sex"},        {&req.address, "address"}, {&req.number, "individual_number"}};
+  for (const auto& [value, kind] : asked) {
+    if (value->has_value()) given.emplace_back(kind, **value);
+  }
+  return given;
+}
+
+}  // namespace
+
 Result<SearchOutcome> Registry::Search(
     store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
     const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
   auto r = SearchImpl(reader, req, actor, purpose, recheck);
   if (!r.ok() && IsRefusal(r.status())) {
-    return Refuse(actor, "resident.search", purpose, r.status());
+    // A refused search says what it asked as a search that ran does: the kinds of its criteria
+    // and the commitment to their values, which a reviewer holding the key tests (found in
+    // review: a body not entitled to 個人番号 probing a number left no trace of the number).
+    audit::AuditEntry e = RefusalEntry(actor, "resident.search", purpose, r.status(), {});
+    const auto given = CriteriaGiven(req);
+    for (const auto& g : given) e.criteria.push_back(g.first);
+    if (!given.empty()) e.commitment = ConditionCommitment(*cipher_, given);
+    KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+    return r.status();
   }
   return r;
 }
@@ -160,13 +185,7 @@ Result<SearchOutcome> Registry::SearchImpl(
   SearchOutcome out;
   // The criteria go into the log by kind only; their values only as a commitment under the
   // node's key (ConditionCommitment), which a reviewer holding the key can test.
-  std::vector<std::pair<std::string, std::string>> given;
-  const std::pair<const std::optional<std::string>*, const char*> asked[] = {
-      {&req.kana, "name_kana"}, {&req.name, "name"},       {&req.birth_date, "birth_date"},
-      {&req.sex, "sex"},        {&req.address, "address"}, {&req.number, "individual_number"}};
-  for (const auto& [value, kind] : asked) {
-    if (value->has_value()) given.emplace_back(kind, **value);
-  }
+  const std::vector<std::pair<std::string, std::string>> given = CriteriaGiven(req);
   std::vector<std::string> kinds;
   for (const auto& g : given) kinds.push_back(g.first);
   const std::string commitment =
