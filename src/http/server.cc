@@ -180,36 +180,6 @@ std::string NewRequestId() {
   return id;
 }
 
-bool IsWellFormedRequestId(std::string_view id) {
-  // The id is written to the access log, so only what a client's generator makes is kept: 16
-  // to 64 hex digits, or a UUID (8-4-4-4-12). Anything a client could have built from a
-  // person — a name, a birth date, a code written in groups — is replaced. And a run of eleven
-  // or more decimal digits (hyphens skipped) could be a resident code (11) or an individual
-  // number (12). (Random ids meet such a run rarely: about 1 in 60 UUIDs, replaced then.)
-  auto hex = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  };
-  bool shaped = false;
-  if (id.size() >= 16 && id.size() <= 64) {
-    shaped = std::all_of(id.begin(), id.end(), hex);
-  }
-  if (!shaped && id.size() == 36) {
-    shaped = true;
-    for (size_t i = 0; i < id.size(); ++i) {
-      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-      if (dash ? id[i] != '-' : !hex(id[i])) shaped = false;
-    }
-  }
-  if (!shaped) return false;
-  size_t digits = 0;
-  for (char c : id) {
-    if (c == '-') continue;
-    digits = c >= '0' && c <= '9' ? digits + 1 : 0;
-    if (digits >= 11) return false;
-  }
-  return true;
-}
-
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -317,8 +287,10 @@ void FillRequest(bhttp::request<bhttp::string_body>& message, Request* request) 
     request->headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
   }
   request->body = std::move(message.body());
-  std::string_view sent_id = message["x-request-id"];
-  request->request_id = IsWellFormedRequestId(sent_id) ? std::string(sent_id) : NewRequestId();
+  // Always the node's own id: it is written to the access log, and any string a client chooses
+  // can spell a person (found in review: hex of a name, a birth date or a code with a letter
+  // in it passed every shape check). A client correlates by the id in the response.
+  request->request_id = NewRequestId();
 }
 
 // Identity of the peer's certificate. Empty strings if there is none.
@@ -1141,8 +1113,6 @@ net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::strin
     e.method = std::string(header.method_string());
     std::string_view target = header.target();
     e.path = std::string(target.substr(0, target.find('?')));
-    std::string_view sent_id = header["x-request-id"];
-    if (IsWellFormedRequestId(sent_id)) request_id = std::string(sent_id);
   }
   auto res = ToBeast(Problem(status, title), 11, request_id, /*keep_alive=*/false,
                      /*head=*/false);
