@@ -79,6 +79,7 @@
   const PRINTOUT_KIND = {
     disclosure_notice: ['開示決定通知書', 'disclosure notice'],
     no_record_notice: ['不存在通知書', 'no-record notice'],
+    correction_result_notice: ['訂正等の申出に係る調査結果通知書', 'correction result notice'],
   };
 
   const label = (table, v) => (table[v] ? K.bi(table[v][0], table[v][1]) : String(v || '—'));
@@ -401,6 +402,28 @@
       cell(tr, (Array.isArray(c.fields) ? c.fields : []).map((f) => ITEM_NAMES[f] || f).join('、'));
       cell(tr, label(CORRECTION_STATUS, c.status)).dataset.field = 'status';
       cell(tr, c.outcome ? label(OUTCOME, c.outcome) : '—').dataset.field = 'outcome';
+      // The written result to the person: once the municipality answered; printed again for a
+      // spoiled sheet. The first print's time says it went out.
+      const notified = cell(tr, '');
+      notified.dataset.field = 'notified';
+      if (c.status === 'answered') {
+        if (c.notified_at) {
+          const when = document.createElement('span');
+          when.textContent = String(c.notified_at).slice(0, 10) + ' 通知済 ';
+          notified.append(when);
+        }
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'small' + (c.notified_at ? ' secondary' : '');
+        b.dataset.action = 'correction-notice';
+        b.dataset.disclosure = String(d.disclosure_id);
+        b.dataset.correction = String(c.correction_id);
+        b.append(K.bi(c.notified_at ? '再印刷' : '調査結果通知書を印刷',
+          c.notified_at ? 'Print again' : 'Print the written result'));
+        notified.append(b);
+      } else {
+        notified.textContent = '—';
+      }
       body.append(tr);
     }
     $('corrections-table').hidden = corrections.length === 0;
@@ -411,11 +434,39 @@
     closeForm.hidden = d.status !== 'received';
   }
 
+  async function printCorrectionNotice(n, c, button) {
+    const problem = $('corrections-problem');
+    const status = $('corrections-status');
+    K.say(problem, '');
+    K.say(status, K.bi('通知書を作成しています…', 'Making the notice…'));
+    button.disabled = true;
+    const file = 'correction-' + n + '-' + c + '.pdf';
+    const r = await saveFile('POST', '/v1/disclosures/' + n + '/corrections/' + c + '/notice', file,
+      'application/pdf');
+    button.disabled = false;
+    K.say(status, '');
+    if (!r.ok) {
+      if (!shell.isLocked(r)) showProblem(problem, r, ['通知書を印刷できませんでした', 'The notice could not be printed']);
+      return;
+    }
+    await showDetail(n, true);
+    K.say($('corrections-status'), K.bi('訂正等の申出第' + c + '号の調査結果通知書をダウンロードしました（' + file + '）',
+      'The written result was downloaded'));
+  }
+
+  $('corrections-body').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-action="correction-notice"]');
+    if (!b || b.disabled) return;
+    printCorrectionNotice(b.dataset.disclosure, b.dataset.correction, b);
+  });
+
   async function showDetail(n, keepMessages) {
     const number = Number(n);
     if (number !== shown || !keepMessages) {
       K.say(correctionProblem, '');
       K.say(correctionDone, '');
+      K.say($('corrections-problem'), '');
+      K.say($('corrections-status'), '');
       K.say(closeProblem, '');
       K.say(closeDone, '');
       closeOutcome.value = '';

@@ -108,6 +108,13 @@ const std::vector<ConsoleRule> kRules = {
     {"POST", "/v1/disclosures/{n}/close", false, false, {"operator"}, true},
     {"GET", "/v1/disclosures/{n}/statement", false, false, {"operator"}, true},
     {"POST", "/v1/disclosures/{n}/corrections", false, false, {"operator"}, true},
+    // The written result of a correction request, once its municipality answered.
+    {"POST",
+     "/v1/disclosures/{n}/corrections/{correction_id}/notice",
+     false,
+     false,
+     {"operator"},
+     true},
     {"GET", "/v1/printouts", false, false, {"security_manager", "auditor"}, false},
     // What became of a printout (交付・廃棄): the register's keeper.
     {"POST", "/v1/printouts/{n}/outcome", false, false, {"security_manager"}, false},
@@ -354,6 +361,14 @@ class ConsoleService::Impl {
     const std::string route = rule->route;
     const std::string terminal = "console@" + req.remote_address;
 
+    // Every /v1/ request from another page is refused, sign-in and enrolment included (found in
+    // review: those were answered before this check; only their JSON content type kept a
+    // browser from sending them across sites).
+    if (CrossSite(req)) {
+      Anonymous(req, "cross_site");
+      return Problem(ApiError::kCsrfFailed, rid);
+    }
+
     if (rule->public_route) {
       // Each of these costs an argon2id hash or a database read: a budget per source address.
       if (!limiter_.Allow(req.remote_address)) {
@@ -367,10 +382,6 @@ class ConsoleService::Impl {
     }
 
     // Everything else needs a session, an active operator, and (POST) the CSRF token.
-    if (CrossSite(req)) {
-      Anonymous(req, "cross_site");
-      return Problem(ApiError::kCsrfFailed, rid);
-    }
     const std::string token = Cookie(req);
     const bool touch = !(req.method == "GET" && route == "/v1/session");
     auto session = token.empty() ? std::nullopt : sessions_.Find(token, touch);
@@ -520,7 +531,11 @@ class ConsoleService::Impl {
       for (size_t j = 0; j < c.fields.size(); ++j) o += (j ? "," : "") + Str(c.fields[j]);
       // Not which municipality it went to: after a move under a support measure, that is where
       // the person lives now, and the desk needs only the outcome (found in review).
-      o += "],\"status\":" + Str(c.status) + ",\"outcome\":" + Str(c.outcome) + "}";
+      o += "],\"status\":" + Str(c.status) + ",\"outcome\":" + Str(c.outcome);
+      if (c.answered_at != 0) o += ",\"answered_at\":" + Str(JstIsoTime(c.answered_at));
+      // When its written result first went out (調査結果通知書); absent before.
+      if (c.notified_at != 0) o += ",\"notified_at\":" + Str(JstIsoTime(c.notified_at));
+      o += "}";
     }
     return o + "]}";
   }
@@ -608,19 +623,31 @@ class ConsoleService::Impl {
       if (!d.ok()) return fail(d.status());
       return JsonResponse(DisclosureJson(*d));
     }
+    auto pdf_response = [](registry::IssuedNotice& notice, const std::string& filename) {
+      Response r;
+      r.content_type = "application/pdf";
+      r.body = std::move(notice.pdf);
+      r.headers.emplace_back("content-disposition", "attachment; filename=\"" + filename + "\"");
+      r.headers.emplace_back("x-printout-id", std::to_string(notice.printout_id));
+      r.headers.emplace_back("x-document-sha256", notice.sha256);
+      return r;
+    };
     if (route == "/v1/disclosures/{n}/notice") {
       auto f = Fields(req, {});
       if (!req.body.empty() && !f.ok()) return malformed();
       auto notice = desk->IssueNotice(who, actor, n);
       if (!notice.ok()) return fail(notice.status());
-      Response r;
-      r.content_type = "application/pdf";
-      r.body = std::move(notice->pdf);
-      r.headers.emplace_back("content-disposition",
-                             "attachment; filename=\"disclosure-" + std::to_string(n) + ".pdf\"");
-      r.headers.emplace_back("x-printout-id", std::to_string(notice->printout_id));
-      r.headers.emplace_back("x-document-sha256", notice->sha256);
-      return r;
+      return pdf_response(*notice, "disclosure-" + std::to_string(n) + ".pdf");
+    }
+    if (route == "/v1/disclosures/{n}/corrections/{correction_id}/notice") {
+      auto f = Fields(req, {});
+      if (!req.body.empty() && !f.ok()) return malformed();
+      // Not a number: no correction's (answered as for an unknown one).
+      const int64_t c = ParseRowId(params[1]).value_or(0);
+      auto notice = desk->IssueCorrectionNotice(who, actor, n, c);
+      if (!notice.ok()) return fail(notice.status());
+      return pdf_response(*notice, "correction-" + std::to_string(n) + "-" +
+                                       std::to_string(c) + ".pdf");
     }
     if (route == "/v1/disclosures/{n}/close") {
       auto f = Fields(req, {"outcome", "reason"});

@@ -58,6 +58,8 @@ struct CorrectionSummary {
   std::string outcome;  // corrected | not_corrected; "" while open
   int64_t received_at = 0;
   int64_t answered_at = 0;
+  // When the first written result (調査結果通知書) was printed; 0 before.
+  int64_t notified_at = 0;
 };
 
 // A request as the desk shows it: nothing personal (the resident code stays in the store).
@@ -89,7 +91,7 @@ struct DisclosureSummary {
 // A printed notice: the PDF, and what the printout register holds of it.
 struct IssuedNotice {
   std::string pdf;
-  std::string kind;  // disclosure_notice | no_record_notice
+  std::string kind;  // disclosure_notice | no_record_notice | correction_result_notice
   int64_t pages = 0;
   std::string sha256;  // hex, of `pdf`
   int64_t printout_id = 0;
@@ -98,8 +100,8 @@ struct IssuedNotice {
 // A row of the printout register (帳票の管理簿): nothing personal.
 struct Printout {
   int64_t id = 0;
-  std::string kind;       // disclosure_notice | no_record_notice
-  std::string reference;  // "disclosure:<n>"
+  std::string kind;       // disclosure_notice | no_record_notice | correction_result_notice
+  std::string reference;  // "disclosure:<n>", or "disclosure:<n>/correction:<m>"
   int64_t printed_at = 0;
   std::string printed_by;
   int64_t pages = 0;
@@ -178,6 +180,19 @@ class DisclosureDesk {
   Result<int64_t> ReceiveCorrection(const OperatorView& op, const Actor& actor,
                                     int64_t disclosure_id, const std::vector<std::string>& fields,
                                     const std::string& details) const;
+  // Prints the written result of correction `correction_id` of request `disclosure_id` to the
+  // person who asked (訂正等の申出に係る調査結果通知書: the prefecture 「遅滞なく調査を行い、その
+  // 結果を…書面で通知」, 住民基本台帳法 第30条の35 as we read it): the items they named, whether
+  // the municipality corrected the 住民票, when it answered. Once the municipality answered
+  // (FailedPrecondition not_answered before, recorded). No value of the record, no name, code or
+  // municipality is on it (where the record now is can be where the person now lives), so it is
+  // not a provision and a second clerk is not needed; it may be printed again (a spoiled sheet),
+  // each print a printout row ("disclosure:<n>/correction:<m>"), the first stamping the
+  // correction as notified. A support measure that keeps the record from the requester
+  // (MeasureAllows) keeps this from them too. Recorded as correction.notice, naming the person
+  // by MAC; every refusal too.
+  Result<IssuedNotice> IssueCorrectionNotice(const OperatorView& op, const Actor& actor,
+                                             int64_t disclosure_id, int64_t correction_id) const;
   // The printout register (帳票の管理簿), newest first: security managers and auditors.
   Result<std::vector<Printout>> Printouts(const OperatorView& op, const Actor& actor) const;
   // Records in the register what became of printout `id` (printout.outcome): `outcome`

@@ -949,12 +949,22 @@ TEST_F(DisclosureTest, NoNoticeToALegalRepresentativeWhileASupportMeasureProtect
     EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
   }
   EXPECT_EQ(LogEntries("resident.provide").back().outcome, "refused:support_measure");
-  // The person themself gets their notice; so does the representative once the measure ended.
+  // One request per person awaits its decision: the person's own is refused while the
+  // representative's waits, and recorded.
+  auto second = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  EXPECT_EQ(second.status().reason(), "request_open");
+  EXPECT_THAT(second.status().message(), HasSubstr("開示第" + std::to_string(made->id) + "号"));
+  EXPECT_EQ(LogEntries("disclosure.receive").back().outcome, "refused:request_open");
+  // The desk rejects the representative's request; the person themself then gets their notice,
+  // and so does a representative's new request once the measure ended.
+  ASSERT_TRUE(desk_->Close(Load("clerk2"), As("clerk2"), made->id, "rejected", "not_entitled").ok());
   auto own = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
   ASSERT_TRUE(own.ok());
   EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), own->id).ok());
   ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_cs_, "cs", code_).ok());
-  EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  auto again = desk_->Receive(Load("clerk"), As("clerk"), in);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), again->id).ok());
   // The person's next notice says who received that one: the representative, not 本人 (found
   // in review: an abused child could not see that the representative had their record).
   auto next = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
@@ -1017,6 +1027,8 @@ TEST_F(DisclosureTest, UnderASupportMeasureTheRecordGoesOnlyToThePersonAtTheCoun
     EXPECT_EQ(notice.status().reason(), "support_measure");
     EXPECT_THAT(notice.status().message(), Not(HasSubstr(new_code)));
     EXPECT_EQ(LogEntries("resident.provide").back().outcome, "refused:support_measure");
+    // Ended (as the municipality decides it), so the person's next request can be registered.
+    EXPECT_TRUE(desk_->Close(Load("clerk2"), As("clerk2"), made->id, "withdrawn", "").ok());
     return true;
   };
   DisclosureInput by_post = Request(new_code);
@@ -1105,6 +1117,111 @@ TEST_F(DisclosureTest, AHaltedNodeOrARevokedCsGetsNoCorrectionRequests) {
   int refusals = 0;
   for (const auto& e : LogEntries("correction.refer")) refusals += e.outcome.starts_with("refused:");
   EXPECT_EQ(refusals, 2);
+  ExpectVerified();
+}
+
+
+// 住基法 第30条の35 (as we read it): the prefecture tells the person in writing what the
+// investigation of their correction request found. The notice says which items they named and
+// what the municipality answered — nothing of the record, not even which municipality (after a
+// move under a support measure, that is where the person now lives) — once it has answered.
+TEST_F(DisclosureTest, ACorrectionsWrittenResultSaysWhatTheMunicipalityFoundAndNothingOfTheRecord) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  auto id = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), made->id, {"address", "name"},
+                                     kDetails);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto print = [&](const std::string& who, int64_t request, int64_t correction) {
+    return desk_->IssueCorrectionNotice(Load(who), As(who), request, correction);
+  };
+  // Not before the municipality answered; not for an operator the desk does not serve; not for
+  // a correction that is not this request's.
+  EXPECT_EQ(print("clerk", made->id, *id).status().reason(), "not_answered");
+  EXPECT_EQ(print("op1", made->id, *id).status().reason(), "not_nominated");
+  EXPECT_EQ(print("clerk", made->id, *id + 100).status().code(), StatusCode::kNotFound);
+  auto other = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), other->id).ok());
+  EXPECT_EQ(print("clerk", other->id, *id).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(desk_->Get(Load("clerk"), As("clerk"), made->id)->corrections[0].notified_at == 0);
+
+  ASSERT_TRUE(desk_->AnswerCorrection(kofu_cs_, "t", *id, "corrected").ok());
+  // The clerk who took the request may print it: it discloses nothing of the record.
+  auto notice = print("clerk", made->id, *id);
+  ASSERT_TRUE(notice.ok()) << notice.status().ToString();
+  EXPECT_EQ(notice->kind, "correction_result_notice");
+  EXPECT_GE(notice->pages, 1);
+  const std::string text = PdfText(notice->pdf);
+  EXPECT_THAT(text, HasSubstr("訂正等の申出に係る調査結果通知書"));
+  EXPECT_THAT(text, HasSubstr("住所、氏名"));
+  EXPECT_THAT(text, HasSubstr("住民票の記載が修正されました"));
+  EXPECT_THAT(text, HasSubstr("開示第" + std::to_string(made->id) + "号"));
+  for (const std::string& personal :
+       {code_, number_, std::string("髙橋"), std::string("タカハシ"), std::string("相生"),
+        std::string("丸の内"), std::string("甲府市"), std::string("1980")}) {
+    EXPECT_THAT(text, Not(HasSubstr(personal))) << personal;
+  }
+  const int64_t first_at = desk_->Get(Load("clerk"), As("clerk"), made->id)->corrections[0].notified_at;
+  EXPECT_GT(first_at, 0);
+
+  // A spoiled sheet is printed again: a second row, the first print's stamp stays.
+  clock_.Advance(60 * 1000000);
+  auto again = print("clerk2", made->id, *id);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(desk_->Get(Load("clerk"), As("clerk"), made->id)->corrections[0].notified_at,
+            first_at);
+  auto rows = desk_->Printouts(Load("sm"), As("sm"));
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 4u);  // two disclosure notices, two results
+  const std::string reference = "disclosure:" + std::to_string(made->id) +
+                                "/correction:" + std::to_string(*id);
+  EXPECT_EQ((*rows)[0].kind, "correction_result_notice");
+  EXPECT_EQ((*rows)[0].reference, reference);
+  EXPECT_EQ((*rows)[0].sha256, again->sha256);
+  EXPECT_EQ((*rows)[1].reference, reference);
+  // What became of it is recorded as for any printout, naming the person the request names.
+  ASSERT_TRUE(desk_->RecordPrintoutOutcome(Load("sm"), As("sm"), notice->printout_id, "mailed",
+                                           "", clock_.TodayJst().ToIso())
+                  .ok());
+  ASSERT_EQ(LogEntries("printout.outcome").back().targets.size(), 1u);
+  EXPECT_EQ(LogEntries("printout.outcome").back().targets[0], AskedTarget(*cipher_, code_));
+
+  // Each print and each refusal is an entry; the prints name the person by MAC, none in clear.
+  int done = 0, refused = 0;
+  for (const auto& e : LogEntries("correction.notice")) {
+    EXPECT_THAT(e.conditions, Not(HasSubstr(code_)));
+    if (e.outcome == "done") {
+      ++done;
+      ASSERT_EQ(e.targets.size(), 1u);
+      EXPECT_EQ(e.targets[0], ResidentTarget(*cipher_, code_, true));
+      EXPECT_THAT(e.conditions, HasSubstr("outcome=corrected"));
+    } else {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(refused, 4);
+
+  // Under a support measure the written result does not go to a legal representative, as the
+  // record would not.
+  DisclosureInput in = Request(code_);
+  in.requester = "legal_representative";
+  auto by_representative = desk_->Receive(Load("clerk"), As("clerk"), in);
+  ASSERT_TRUE(by_representative.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), by_representative->id).ok());
+  auto theirs = desk_->ReceiveCorrection(Load("clerk"), As("clerk"), by_representative->id,
+                                         {"name"}, kDetails);
+  ASSERT_TRUE(theirs.ok()) << theirs.status().ToString();
+  ASSERT_TRUE(desk_->AnswerCorrection(kofu_cs_, "t", *theirs, "not_corrected").ok());
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_cs_, "cs", code_, "2026-12-31").ok());
+  EXPECT_EQ(print("clerk", by_representative->id, *theirs).status().reason(), "support_measure");
+  ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_cs_, "cs", code_).ok());
+  auto after = print("clerk", by_representative->id, *theirs);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  const std::string after_text = PdfText(after->pdf);
+  EXPECT_THAT(after_text, HasSubstr("住民票の記載に誤りは認められませんでした"));
+  EXPECT_THAT(after_text, HasSubstr("法定代理人"));
   ExpectVerified();
 }
 

@@ -53,12 +53,19 @@ struct CorrectionRow {
   int64_t answered_at = 0;        // µs; 0 while open
   std::string answered_by;        // the municipality's actor ("cert:<spki>")
   std::string outcome;            // corrected | not_corrected; "" while open
+  // The written result to the resident (調査結果通知書): when the first was printed and by whom;
+  // 0 and "" until then.
+  int64_t notified_at = 0;
+  std::string notified_by;
 };
 
 struct PrintoutRow {
   int64_t id = 0;             // assigned by InsertPrintout
-  std::string kind;           // disclosure_notice | no_record_notice
-  std::string reference;      // what it prints, without personal data ("disclosure:12")
+  // disclosure_notice | no_record_notice | correction_result_notice
+  std::string kind;
+  // What it prints, without personal data: "disclosure:12", or for a correction's result
+  // "disclosure:12/correction:3".
+  std::string reference;
   int64_t printed_at = 0;     // µs
   std::string printed_by;     // operator id
   int64_t pages = 0;
@@ -99,6 +106,9 @@ class DisclosureWriter {
   virtual ~DisclosureWriter() = default;
   // Returns the new row's id.
   virtual Result<int64_t> InsertDisclosure(const DisclosureRow& row) = 0;
+  // The request naming `resident_code` that awaits its decision (status received, not closed),
+  // the oldest if several; 0 if none. Read in the write transaction, before InsertDisclosure.
+  virtual Result<int64_t> OpenDisclosureOf(const std::string& resident_code) = 0;
   // Counts one more document for `id` and keeps `statement` (the access statement it printed
   // the digest of); the first sets status, decided_at and decided_by (later ones leave them).
   // NotFound if there is no such row; FailedPrecondition (reason request_closed) if it was
@@ -119,6 +129,12 @@ class DisclosureWriter {
   // answers at once exactly one counts.
   virtual Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
                                   const std::string& answered_by) = 0;
+  // Stamps correction `id` of request `disclosure_id` as notified (notified_at, notified_by)
+  // unless an earlier result notice already did; only once it is answered — the check and the
+  // change are one statement. NotFound if request `disclosure_id` has no such correction;
+  // FailedPrecondition (reason not_answered) while it is open.
+  virtual Status NoteCorrectionNotified(int64_t disclosure_id, int64_t id, int64_t at,
+                                        const std::string& by) = 0;
   virtual Result<int64_t> InsertPrintout(const PrintoutRow& row) = 0;
   // Records what became of printout `id` (PrintoutRow::outcome…), once: the check and the change
   // are one statement, so of two records at once exactly one counts. NotFound if there is no

@@ -927,6 +927,35 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
     await page2.screenshot({ path: `${shots}/disclosure-detail.png`, fullPage: true });
   }
 
+  // 5. The municipality answers; a clerk prints the written result to the person
+  // (調査結果通知書): which items, what was found, nothing of the record.
+  const holder = demoJson.clients.find((c) => c.kind === 'municipal_cs');
+  const referred = await asClient(holder, 'GET', '/v1/corrections');
+  assert.equal(referred.status, 200, show(referred));
+  const correctionId = shown.body.corrections[0].correction_id;
+  assert.ok(referred.body.corrections.some((c) => c.correction_id === correctionId), show(referred));
+  const answered = await asClient(holder, 'POST', `/v1/corrections/${correctionId}/result`, { outcome: 'not_corrected' });
+  assert.equal(answered.status, 200, show(answered));
+  await deskStep(desk2, 'opening the details again', () => row2.locator('button[data-action="detail"]').click(),
+    () => page2.locator('#corrections-body tr[data-status="answered"]').waitFor({ state: 'attached' }));
+  const resultButton = page2.locator('#corrections-body button[data-action="correction-notice"]');
+  assert.match(await resultButton.textContent(), /調査結果通知書を印刷/);
+  const result = await downloadBy(desk2, 'printing the written result', resultButton);
+  assert.equal(result.suggestedFilename(), `correction-${n}-${correctionId}.pdf`);
+  const resultFile = path.join(tmp, `correction-${n}-${correctionId}.pdf`);
+  await result.saveAs(resultFile);
+  const resultText = await pdfText(resultFile);
+  assert.ok(resultText.includes('訂正等の申出に係る調査結果通知書'), resultText.slice(0, 600));
+  assert.ok(resultText.includes('誤りは認められませんでした'), resultText.slice(0, 600));
+  assert.ok(!resultText.includes(residentCode), 'no resident code on the written result');
+  await page2.locator('#corrections-body [data-field="notified"]', { hasText: '通知済' }).waitFor({ state: 'attached' });
+  const afterResult = await api(desk2, 'GET', `/v1/disclosures/${n}`);
+  assert.ok(afterResult.body.corrections[0].notified_at, show(afterResult));
+  if (shots) {
+    await ensureActive(desk2);
+    await page2.screenshot({ path: `${shots}/disclosure-correction-result.png`, fullPage: true });
+  }
+
   // A request received 20 days ago and still undecided is past its due day (14 days by default).
   const late = await api(desk1, 'POST', '/v1/disclosures', {
     purpose: 'disclosure.self', resident_code: residentCode, requester: 'self',
@@ -987,14 +1016,21 @@ test('the disclosure desk: register, print the notice, hand over the statement, 
   assert.equal(await sec1.page.locator('#desk').isVisible(), false);
   assert.equal(await sec1.page.locator('#desk-refused').isVisible(), true);
   await sec1.page.locator('#printouts').waitFor({ state: 'visible' });
-  const printed = sec1.page.locator('#printouts-body tr').filter({ hasText: `disclosure:${n}` });
-  await printed.first().waitFor({ state: 'attached' });
   const register = await api(sec1, 'GET', '/v1/printouts');
   assert.equal(register.status, 200, show(register));
   const entry = register.body.printouts.find((p) => p.reference === `disclosure:${n}`);
   assert.ok(entry, show(register));
   assert.equal(entry.sha256, createHash('sha256').update(pdf).digest('hex'), 'the register has the PDF downloaded');
-  assert.match(await printed.first().textContent(), new RegExp(entry.sha256));
+  const printed = sec1.page.locator(`#printouts-body tr[data-printout="${entry.printout_id}"]`);
+  await printed.waitFor({ state: 'attached' });
+  assert.match(await printed.textContent(), new RegExp(entry.sha256));
+  // The written result of the correction is a row of its own, under its kind.
+  const resultEntry = register.body.printouts.find((p) => p.reference === `disclosure:${n}/correction:${correctionId}`);
+  assert.ok(resultEntry, show(register));
+  assert.equal(resultEntry.kind, 'correction_result_notice');
+  assert.equal(resultEntry.sha256, createHash('sha256').update(await readFile(resultFile)).digest('hex'));
+  assert.match(await sec1.page.locator(`#printouts-body tr[data-printout="${resultEntry.printout_id}"]`).textContent(),
+    /調査結果通知書/);
   if (shots) {
     await sec1.page.locator('#printouts .scroll').evaluate((el) => { el.scrollLeft = el.scrollWidth; });
     await sec1.page.screenshot({ path: `${shots}/disclosure-printouts.png`, fullPage: true });

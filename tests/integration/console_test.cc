@@ -24,6 +24,7 @@
 #include "cli/generate.h"
 #include "app/node_server.h"
 #include "crypto/pki.h"
+#include "domain/identifiers.h"
 #include "domain/notification.h"
 #include "support/node_world.h"
 #include "support/test_client.h"
@@ -874,6 +875,18 @@ TEST_F(ConsoleTest, AnotherPageOfTheSameSiteCannotUseTheOperatorsSession) {
     EXPECT_EQ(r.status, 403) << site;
     EXPECT_EQ(Code(r), "csrf_failed") << site;
   }
+  // The public routes too: another page cannot sign an operator in or enrol one (found in
+  // review: they were answered before the check).
+  for (const char* route : {"/v1/session/login", "/v1/enrolment/options", "/v1/enrolment/finish"}) {
+    const std::string body = "{}";
+    auto r = access.client->RoundTrip(
+        std::string("POST ") + route + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+        "application/json\r\nSec-Fetch-Site: same-site\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_TRUE(r.has_value()) << route;
+    EXPECT_EQ(r->status, 403) << route;
+    EXPECT_EQ(Code(*r), "csrf_failed") << route;
+  }
   const std::string value = access.cookie.substr(access.cookie.find('=') + 1);
   EXPECT_EQ(raw("Cookie: a=x __Host-kakunin_session=" + value + "\r\n").status, 401);
   EXPECT_EQ(raw("Cookie: __Host-kakunin_session=" + value + "; __Host-kakunin_session=x\r\n")
@@ -1152,6 +1165,7 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
   int64_t disclosure_id = 0;
   int64_t close_id = 0;  // a second request, which the nominated operator closes
   int64_t contract_id = 0;  // the security chief's contract, once made
+  int64_t correction_id = 0;  // the nominated operator's correction request, once made
   std::string role_now;     // the role of the subject walking the table
   auto body_for = [&](const std::string& route) -> std::pair<std::string, std::string> {
     ++serial;
@@ -1239,7 +1253,9 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
     }
     if (route == "/v1/statistics/population") return {route + "?purpose=stats.population", ""};
     if (route == "/v1/disclosures") {
-      return {route, "{\"purpose\":\"disclosure.self\",\"resident_code\":\"" + w->resident_code +
+      // A third person's: requests 1 and 2 await their decisions (one per person).
+      return {route, "{\"purpose\":\"disclosure.self\",\"resident_code\":\"" +
+                         kakunin::ResidentCode::FromTenDigits("3000000001").str() +
                          "\",\"requester\":\"self\",\"identity_document\":\"passport\","
                          "\"channel\":\"counter\",\"received_on\":\"" + today + "\"}"};
     }
@@ -1252,6 +1268,11 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
     }
     if (route == "/v1/disclosures/{n}/statement") {
       return {"/v1/disclosures/" + n + "/statement", ""};
+    }
+    if (route == "/v1/disclosures/{n}/corrections/{correction_id}/notice") {
+      return {"/v1/disclosures/" + n + "/corrections/" +
+                  std::to_string(correction_id == 0 ? 1 : correction_id) + "/notice",
+              ""};
     }
     if (route == "/v1/disclosures/{n}/corrections") {
       return {"/v1/disclosures/" + n + "/corrections",
@@ -1320,6 +1341,8 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
             Load("clerk-reg"), registry::Actor{"operator:clerk-reg", "test"}, in);
         ASSERT_TRUE(made.ok()) << made.status().ToString();
         disclosure_id = made->id;
+        // Another person's (one request per person awaits its decision).
+        in.resident_code = kakunin::ResidentCode::FromTenDigits("2472705960").str();
         auto other = w->node->disclosures->Receive(
             Load("clerk-reg"), registry::Actor{"operator:clerk-reg", "test"}, in);
         ASSERT_TRUE(other.ok()) << other.status().ToString();
@@ -1358,6 +1381,18 @@ TEST_F(ConsoleTest, AuthorisationMatrixDeniesByDefault) {
         auto made = text::ParseJson(r.body);
         ASSERT_TRUE(made.ok() && made->Find("contract_id"));
         contract_id = std::stoll(made->Find("contract_id")->text());
+      }
+      if (allowed && route_name == "/v1/disclosures/{n}/corrections" && r.status == 201) {
+        // The municipality answers it, so that its written result can be printed next.
+        auto made = text::ParseJson(r.body);
+        ASSERT_TRUE(made.ok() && made->Find("correction_id"));
+        correction_id = std::stoll(made->Find("correction_id")->text());
+        ASSERT_TRUE(w->node->store
+                        ->Write([&](store::RegistryTxn& txn) {
+                          return txn.AnswerCorrection(correction_id, "not_corrected",
+                                                      w->node->clock.NowMicros(), "cert:test");
+                        })
+                        .ok());
       }
       if (allowed && std::string_view(rule.route) == "/v1/disclosures" && r.status == 201) {
         auto made = text::ParseJson(r.body);

@@ -97,6 +97,9 @@ const std::map<std::pair<std::string, std::string>, Gives>& RouteTable() {
       {{"POST", "/v1/disclosures/{n}/close"}, Gives::kNothingPersonal},
       {{"GET", "/v1/disclosures/{n}/statement"}, Gives::kNothingPersonal},
       {{"POST", "/v1/disclosures/{n}/corrections"}, Gives::kNothingPersonal},
+      // A correction's written result: the items named and the outcome, no value of the record.
+      {{"POST", "/v1/disclosures/{n}/corrections/{correction_id}/notice"},
+       Gives::kNothingPersonal},
       {{"GET", "/v1/printouts"}, Gives::kNothingPersonal},
       // The staff's registers: operator ids, companies, dates; free text holding a resident
       // number is refused.
@@ -314,6 +317,9 @@ std::vector<Call> CallsFor(const std::string& method, const std::string& route,
                       : "") +
                  "}",
              true}};
+  }
+  if (route == "/v1/disclosures/{n}/corrections/{correction_id}/notice") {
+    return {{method, "/v1/disclosures/1/corrections/1/notice", ""}};
   }
   if (route == "/v1/corrections/{correction_id}/result") {
     return {{method, "/v1/corrections/1/result", "{\"outcome\":\"not_corrected\"}"}};

@@ -47,6 +47,8 @@ CorrectionRow ReadCorrection(const Rows& s, int i) {
   r.answered_at = s.Int(i, 9);
   r.answered_by = s.Text(i, 10);
   r.outcome = s.Text(i, 11);
+  r.notified_at = s.Int(i, 12);
+  r.notified_by = s.Text(i, 13);
   return r;
 }
 
@@ -183,6 +185,23 @@ Status PgTxn::AnswerCorrection(int64_t id, const std::string& outcome, int64_t a
   if (exists == 0) return Status::NotFound("no such correction request");
   return Status::FailedPrecondition("the correction request is already answered")
       .WithReason("already_answered");
+}
+
+Result<int64_t> PgTxn::OpenDisclosureOf(const std::string& resident_code) {
+  return db_->QueryInt(kOpenDisclosureOf, Params().Text(resident_code));
+}
+
+Status PgTxn::NoteCorrectionNotified(int64_t disclosure_id, int64_t id, int64_t at,
+                                     const std::string& by) {
+  KAKUNIN_ASSIGN_OR_RETURN(
+      changed,
+      db_->Run(kNoteCorrectionNotified, Params().Int(disclosure_id).Int(id).Int(at).Text(by)));
+  if (changed == 1) return Status::Ok();
+  KAKUNIN_ASSIGN_OR_RETURN(exists, db_->QueryInt(kCorrectionOfDisclosureExists,
+                                                 Params().Int(disclosure_id).Int(id)));
+  if (exists == 0) return Status::NotFound("no such correction request");
+  return Status::FailedPrecondition("the municipality has not answered the correction request yet")
+      .WithReason("not_answered");
 }
 
 Result<int64_t> PgTxn::InsertPrintout(const PrintoutRow& row) {

@@ -580,6 +580,14 @@ ALTER TABLE printouts ADD CONSTRAINT printouts_outcome_on
   CHECK ((outcome = '') = (outcome_on = '') AND
          (outcome_on = '' OR outcome_on ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'));
 )sql"},
+    {21, R"sql(
+-- As on SQLite: when the first written result of a correction request went to the resident.
+ALTER TABLE corrections ADD COLUMN notified_at int8 NOT NULL DEFAULT 0;
+ALTER TABLE corrections ADD COLUMN notified_by text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE corrections ADD CONSTRAINT corrections_notified
+  CHECK (notified_at = 0 OR status = 'answered');
+CREATE INDEX disclosures_resident ON disclosures (resident_code);
+)sql"},
 };
 
 // --- media register ---
@@ -609,7 +617,8 @@ inline constexpr char kInsertMediaEvent[] =
   "close_reason"
 #define KAKUNIN_CORRECTION_COLUMNS                                                        \
   "id, disclosure_id, resident_code, municipality_code, fields, details_sealed, "         \
-  "received_at, received_by, status, answered_at, answered_by, outcome"
+  "received_at, received_by, status, answered_at, answered_by, outcome, notified_at, "         \
+  "notified_by"
 #define KAKUNIN_PRINTOUT_COLUMNS                                                       \
   "id, kind, reference, printed_at, printed_by, pages, sha256, outcome, outcome_method, " \
   "outcome_on, outcome_at, outcome_by"
@@ -629,6 +638,9 @@ inline constexpr char kCloseDisclosure[] =
     "UPDATE disclosures SET closed_as = $2, close_reason = $3, decided_at = $4, "
     "decided_by = $5 WHERE id = $1 AND status = 'received' AND documents = 0 "
     "AND closed_as = ''";
+inline constexpr char kOpenDisclosureOf[] =
+    "SELECT coalesce(min(id), 0) FROM disclosures WHERE resident_code = $1 "
+    "AND status = 'received' AND closed_as = ''";
 inline constexpr char kDisclosureExists[] = "SELECT count(*) FROM disclosures WHERE id = $1";
 inline constexpr char kDisclosureStatement[] = "SELECT statement FROM disclosures WHERE id = $1";
 inline constexpr char kFindDisclosure[] =
@@ -645,6 +657,13 @@ inline constexpr char kAnswerCorrection[] =
     "UPDATE corrections SET status = 'answered', outcome = $2, answered_at = $3, "
     "answered_by = $4 WHERE id = $1 AND status = 'open'";
 inline constexpr char kCorrectionExists[] = "SELECT count(*) FROM corrections WHERE id = $1";
+// The first result notice stamps it; later ones (a spoiled sheet printed again) leave the stamp.
+inline constexpr char kNoteCorrectionNotified[] =
+    "UPDATE corrections SET notified_at = CASE WHEN notified_at = 0 THEN $3 ELSE notified_at END, "
+    "notified_by = CASE WHEN notified_at = 0 THEN $4 ELSE notified_by END "
+    "WHERE id = $2 AND disclosure_id = $1 AND status = 'answered'";
+inline constexpr char kCorrectionOfDisclosureExists[] =
+    "SELECT count(*) FROM corrections WHERE id = $2 AND disclosure_id = $1";
 inline constexpr char kFindCorrection[] =
     "SELECT " KAKUNIN_CORRECTION_COLUMNS " FROM corrections WHERE id = $1";
 inline constexpr char kCorrectionsOfDisclosure[] =

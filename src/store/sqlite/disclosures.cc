@@ -46,6 +46,8 @@ CorrectionRow ReadCorrection(const Stmt& s) {
   r.answered_at = s.Int(9);
   r.answered_by = s.Text(10);
   r.outcome = s.Text(11);
+  r.notified_at = s.Int(12);
+  r.notified_by = s.Text(13);
   return r;
 }
 
@@ -193,6 +195,33 @@ Status SqliteTxn::AnswerCorrection(int64_t id, const std::string& outcome, int64
   if (exists == 0) return Status::NotFound("no such correction request");
   return Status::FailedPrecondition("the correction request is already answered")
       .WithReason("already_answered");
+}
+
+Result<int64_t> SqliteTxn::OpenDisclosureOf(const std::string& resident_code) {
+  KAKUNIN_PREPARE(s, db_, kOpenDisclosureOf);
+  s.Bind(1, resident_code);
+  Status st;
+  int64_t id = 0;
+  if (s.Step(&st)) id = s.Int(0);
+  s.Reset();
+  KAKUNIN_RETURN_IF_ERROR(st);
+  return id;
+}
+
+Status SqliteTxn::NoteCorrectionNotified(int64_t disclosure_id, int64_t id, int64_t at,
+                                         const std::string& by) {
+  KAKUNIN_PREPARE(s, db_, kNoteCorrectionNotified);
+  KAKUNIN_RETURN_IF_ERROR(s.Bind(1, disclosure_id).Bind(2, id).Bind(3, at).Bind(4, by).Exec());
+  if (db_->Changes() == 1) return Status::Ok();
+  KAKUNIN_PREPARE(e, db_, kCorrectionOfDisclosureExists);
+  e.Bind(1, disclosure_id).Bind(2, id);
+  Status st;
+  const bool exists = e.Step(&st) && e.Int(0) > 0;
+  e.Reset();
+  KAKUNIN_RETURN_IF_ERROR(st);
+  if (!exists) return Status::NotFound("no such correction request");
+  return Status::FailedPrecondition("the municipality has not answered the correction request yet")
+      .WithReason("not_answered");
 }
 
 Result<int64_t> SqliteTxn::InsertPrintout(const PrintoutRow& row) {

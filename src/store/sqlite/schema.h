@@ -613,6 +613,15 @@ ALTER TABLE printouts ADD COLUMN outcome_on TEXT NOT NULL DEFAULT ''
 ALTER TABLE printouts ADD COLUMN outcome_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE printouts ADD COLUMN outcome_by TEXT NOT NULL DEFAULT '';
 )sql"},
+    {21, R"sql(
+-- The written result of a correction request to the resident (訂正等の申出に係る調査結果通知書,
+-- docs/disclosure.md): when the first was printed and by whom. Only for an answered one.
+ALTER TABLE corrections ADD COLUMN notified_at INTEGER NOT NULL DEFAULT 0
+  CHECK (notified_at = 0 OR status = 'answered');
+ALTER TABLE corrections ADD COLUMN notified_by TEXT NOT NULL DEFAULT '';
+-- One request per person awaits its decision (DisclosureDesk::Receive): found by code.
+CREATE INDEX disclosures_resident ON disclosures (resident_code);
+)sql"},
 };
 
 // --- media register ---
@@ -640,7 +649,8 @@ inline constexpr char kInsertMediaEvent[] =
   "close_reason"
 #define KAKUNIN_CORRECTION_COLUMNS                                                        \
   "id, disclosure_id, resident_code, municipality_code, fields, details_sealed, "         \
-  "received_at, received_by, status, answered_at, answered_by, outcome"
+  "received_at, received_by, status, answered_at, answered_by, outcome, notified_at, "         \
+  "notified_by"
 #define KAKUNIN_PRINTOUT_COLUMNS                                                       \
   "id, kind, reference, printed_at, printed_by, pages, sha256, outcome, outcome_method, " \
   "outcome_on, outcome_at, outcome_by"
@@ -661,6 +671,9 @@ inline constexpr char kCloseDisclosure[] =
     "UPDATE disclosures SET closed_as = ?2, close_reason = ?3, decided_at = ?4, "
     "decided_by = ?5 WHERE id = ?1 AND status = 'received' AND documents = 0 "
     "AND closed_as = ''";
+inline constexpr char kOpenDisclosureOf[] =
+    "SELECT coalesce(min(id), 0) FROM disclosures WHERE resident_code = ?1 "
+    "AND status = 'received' AND closed_as = ''";
 inline constexpr char kDisclosureExists[] = "SELECT count(*) FROM disclosures WHERE id = ?1";
 inline constexpr char kDisclosureStatement[] = "SELECT statement FROM disclosures WHERE id = ?1";
 inline constexpr char kFindDisclosure[] =
@@ -676,6 +689,13 @@ inline constexpr char kAnswerCorrection[] =
     "UPDATE corrections SET status = 'answered', outcome = ?2, answered_at = ?3, "
     "answered_by = ?4 WHERE id = ?1 AND status = 'open'";
 inline constexpr char kCorrectionExists[] = "SELECT count(*) FROM corrections WHERE id = ?1";
+// The first result notice stamps it; later ones (a spoiled sheet printed again) leave the stamp.
+inline constexpr char kNoteCorrectionNotified[] =
+    "UPDATE corrections SET notified_at = CASE WHEN notified_at = 0 THEN ?3 ELSE notified_at END, "
+    "notified_by = CASE WHEN notified_at = 0 THEN ?4 ELSE notified_by END "
+    "WHERE id = ?2 AND disclosure_id = ?1 AND status = 'answered'";
+inline constexpr char kCorrectionOfDisclosureExists[] =
+    "SELECT count(*) FROM corrections WHERE id = ?2 AND disclosure_id = ?1";
 inline constexpr char kFindCorrection[] =
     "SELECT " KAKUNIN_CORRECTION_COLUMNS " FROM corrections WHERE id = ?1";
 inline constexpr char kCorrectionsOfDisclosure[] =

@@ -320,6 +320,9 @@ class PgTxn : public RegistryTxn {
                          const std::string& decided_by) override;
   Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
                           const std::string& answered_by) override;
+  Result<int64_t> OpenDisclosureOf(const std::string& resident_code) override;
+  Status NoteCorrectionNotified(int64_t disclosure_id, int64_t id, int64_t at,
+                                const std::string& by) override;
   Result<int64_t> InsertPrintout(const PrintoutRow& row) override;
   Status SetPrintoutOutcome(int64_t id, const std::string& outcome, const std::string& method,
                             const std::string& on, int64_t at, const std::string& by) override;
