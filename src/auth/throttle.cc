@@ -57,17 +57,23 @@ size_t RateLimiter::size() const {
   return buckets_.size();
 }
 
-RefusalSampler::RefusalSampler(const Clock* clock, int64_t interval_micros, size_t max_keys)
+RefusalSampler::RefusalSampler(const Clock* clock, int64_t interval_micros, size_t max_keys,
+                               int free_per_interval)
     : clock_(clock),
       interval_(std::max<int64_t>(1, interval_micros)),
-      max_keys_(std::max<size_t>(1, max_keys)) {}
+      max_keys_(std::max<size_t>(1, max_keys)),
+      free_(std::max(1, free_per_interval)) {}
 
 std::optional<RefusalSampler::Counts> RefusalSampler::NoteIn(Window& w, const std::string& reason,
                                                              int64_t now) {
   ++w.held[reason];
-  if (w.written && now - w.written_at < interval_) return std::nullopt;
-  w.written = true;
-  w.written_at = now;
+  if (!w.written || now - w.written_at >= interval_) {
+    w.written = true;
+    w.written_at = now;
+    w.written_in_interval = 0;
+  }
+  if (w.written_in_interval >= free_) return std::nullopt;
+  ++w.written_in_interval;
   Counts out;
   out.swap(w.held);
   return out;

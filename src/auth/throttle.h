@@ -47,8 +47,10 @@ class RateLimiter {
 
 class RefusalSampler {
  public:
-  // One entry per key per `interval_micros` (> 0). At most `max_keys` keys are tracked (>= 1).
-  RefusalSampler(const Clock* clock, int64_t interval_micros, size_t max_keys);
+  // `free_per_interval` (>= 1) entries per key per `interval_micros` (> 0), the first of them
+  // carrying what was held back before. At most `max_keys` keys are tracked (>= 1).
+  RefusalSampler(const Clock* clock, int64_t interval_micros, size_t max_keys,
+                 int free_per_interval = 1);
 
   // What one log entry stands for: refusals by reason (e.g. session_required -> 12).
   using Counts = std::map<std::string, int64_t>;
@@ -62,8 +64,9 @@ class RefusalSampler {
 
  private:
   struct Window {
-    int64_t written_at = 0;
+    int64_t written_at = 0;  // when this key's interval began
     bool written = false;
+    int written_in_interval = 0;
     Counts held;
   };
   std::optional<Counts> NoteIn(Window& w, const std::string& reason, int64_t now);
@@ -71,6 +74,7 @@ class RefusalSampler {
   const Clock* clock_;
   int64_t interval_;
   size_t max_keys_;
+  int free_;
   mutable std::mutex mu_;
   std::map<std::string, Window> windows_;
   Window overflow_;

@@ -326,7 +326,7 @@ Result<std::vector<Client>> Gateway::List(store::RegistryReader& reader) const {
 Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
                              Status why, const std::vector<std::string>& asked) const {
   KAKUNIN_RETURN_IF_ERROR(
-      registry_->Record(registry_->RefusalEntry(actor, action, purpose, why, asked)));
+      registry_->RecordRefusal(actor, registry_->RefusalEntry(actor, action, purpose, why, asked)));
   if (quotas_ != nullptr) quotas_->Refused(actor);  // repeated_refusals, in real time
   return why;
 }
@@ -615,8 +615,8 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
 Status Gateway::RecordInvalidRequest(const Caller& caller, const char* action,
                                      const std::string& purpose) const {
   const Status why = Status::InvalidArgument("the request is malformed").WithReason("invalid_request");
-  KAKUNIN_RETURN_IF_ERROR(
-      registry_->Record(registry_->RefusalEntry(caller.actor, action, purpose, why, {})));
+  KAKUNIN_RETURN_IF_ERROR(registry_->RecordRefusal(
+      caller.actor, registry_->RefusalEntry(caller.actor, action, purpose, why, {})));
   if (quotas_ != nullptr) quotas_->Refused(caller.actor);  // repeated_refusals, in real time
   return Status::Ok();
 }
@@ -767,17 +767,38 @@ std::string Gateway::IssueHandle(const Caller& caller, const std::string& purpos
   const std::string handle = "h_" + auth::RandomToken().substr(0, 32);  // 128 bits
   const int64_t now = clock_->NowMicros();
   std::lock_guard<std::mutex> lock(handles_mu_);
+  // This caller's own first: what has expired or gone, then, past its share, its oldest.
+  std::deque<std::string>& mine = caller_handles_[caller.binding];
+  while (!mine.empty()) {
+    auto it = handles_.find(mine.front());
+    const bool live = it != handles_.end() && it->second.expires_at > now &&
+                      it->second.binding == caller.binding;
+    if (live && mine.size() < max_handles_per_caller_) break;
+    if (live) handles_.erase(it);  // its oldest, past its share
+    mine.pop_front();
+  }
   // Bounded: expired handles go first, then the oldest.
   while (!handle_order_.empty()) {
     auto it = handles_.find(handle_order_.front());
     const bool expired = it == handles_.end() || it->second.expires_at <= now;
-    if (!expired && handles_.size() < kMaxHandles) break;
+    if (!expired && handles_.size() < max_handles_) break;
     if (it != handles_.end()) handles_.erase(it);
     handle_order_.pop_front();
   }
   handles_[handle] =
       HandleEntry{caller.binding, purpose, resident_code, now + kHandleLifetimeMicros};
   handle_order_.push_back(handle);
+  mine.push_back(handle);
+  // Callers with nothing left are forgotten (the table stays as large as the callers searching).
+  // A caller's newest handle gone means all of its are (issue order is expiry order, and the
+  // global bound takes the oldest first).
+  if (caller_handles_.size() > 1024) {
+    for (auto it = caller_handles_.begin(); it != caller_handles_.end();) {
+      auto e = it->second.empty() ? handles_.end() : handles_.find(it->second.back());
+      const bool any = e != handles_.end() && e->second.expires_at > now;
+      it = any ? std::next(it) : caller_handles_.erase(it);
+    }
+  }
   return handle;
 }
 

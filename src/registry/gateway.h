@@ -6,6 +6,7 @@
 // decision, refusals included, is recorded in the operation log. The API translates HTTP to
 // these calls and never decides anything itself.
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -56,9 +57,13 @@ inline constexpr size_t kMaxCodesPerProvision = 1000;
 
 // Search hits are opened through handles (a purpose may not carry resident_code): "h_" and 32
 // lower-case hex digits (128 random bits), valid for kHandleLifetime, for the caller and purpose
-// of the search only. At most kMaxHandles live at once (the oldest go first).
+// of the search only. At most kMaxHandles live at once (the oldest go first), and at most
+// kMaxHandlesPerCaller of one caller: a caller past it loses its own oldest, so one caller's
+// searches cannot end another's handles early (found in review: 51,200 searches of one agency
+// evicted the board's handle within its 10 minutes).
 inline constexpr int64_t kHandleLifetimeMicros = int64_t{10} * 60 * 1000000;
 inline constexpr size_t kMaxHandles = 50000;
+inline constexpr size_t kMaxHandlesPerCaller = 5000;
 bool IsHandle(std::string_view s);
 
 class ClientCache;    // registry/client_cache.h
@@ -295,6 +300,14 @@ class Gateway {
   // training_required, recorded).
   void RequireTraining(bool on) { require_training_ = on; }
 
+  // The bounds on live search handles (kMaxHandles, kMaxHandlesPerCaller by default): smaller
+  // ones make the eviction rules testable without thousands of searches.
+  void SetHandleLimits(size_t total, size_t per_caller) {
+    std::lock_guard<std::mutex> lock(handles_mu_);
+    max_handles_ = std::max<size_t>(1, total);
+    max_handles_per_caller_ = std::max<size_t>(1, per_caller);
+  }
+
  private:
   // The use cases above, in `reader`.
   Result<Client> AuthenticateIn(store::RegistryReader& reader, const std::string& spki_sha256,
@@ -382,6 +395,10 @@ class Gateway {
   mutable std::mutex handles_mu_;
   mutable std::unordered_map<std::string, HandleEntry> handles_;
   mutable std::deque<std::string> handle_order_;  // issue order = expiry order
+  size_t max_handles_ = kMaxHandles;
+  size_t max_handles_per_caller_ = kMaxHandlesPerCaller;
+  // Each caller's handles in issue order (may still list some erased since: skipped).
+  mutable std::unordered_map<std::string, std::deque<std::string>> caller_handles_;
 };
 
 }  // namespace kakunin::registry

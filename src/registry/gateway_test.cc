@@ -628,6 +628,32 @@ TEST_F(GatewayTest, AProvisionWithARepeatedCodeIsAnsweredOnceAndTheLogVerifies) 
   EXPECT_TRUE(report->ok) << report->problem;
 }
 
+// Found in review: one agency's 51,200 searches evicted the board's handle from the shared
+// table well within its 10 minutes. A caller past its share loses its own oldest handles; the
+// others' stay.
+TEST_F(GatewayTest, OneCallersSearchesDoNotEndAnotherCallersHandles) {
+  NominateDirectly("op1", "pref.passport");
+  const OperatorView op = Load("op1");
+  const Caller mine = Caller::ForOperator(op, "console", "session-1");
+  const Caller busy = Caller::ForOperator(op, "console", "session-2");
+  gateway_->SetHandleLimits(/*total=*/6, /*per_caller=*/3);
+  SearchRequest by_birth;
+  by_birth.birth_date = "1980-05-02";
+  auto first = gateway_->Search(mine, by_birth, "pref.passport");
+  ASSERT_TRUE(first.ok() && first->handles.size() == 1u) << first.status().ToString();
+  std::vector<std::string> busy_handles;
+  for (int i = 0; i < 10; ++i) {
+    auto r = gateway_->Search(busy, by_birth, "pref.passport");
+    ASSERT_TRUE(r.ok() && r->handles.size() == 1u) << r.status().ToString();
+    busy_handles.push_back(r->handles[0]);
+  }
+  // Mine still opens; the busy session keeps only its newest three.
+  EXPECT_TRUE(gateway_->Lookup(mine, first->handles[0], "pref.passport").ok());
+  for (size_t i = 0; i < busy_handles.size(); ++i) {
+    EXPECT_EQ(gateway_->Lookup(busy, busy_handles[i], "pref.passport").ok(), i >= 7) << i;
+  }
+}
+
 TEST_F(GatewayTest, SearchHandlesOpenOnlyForTheirCallerAndPurposeAndExpire) {
   NominateDirectly("op1", "registry.maintenance");
   NominateDirectly("op1", "pref.passport");
@@ -1171,6 +1197,42 @@ TEST_F(GatewayTest, ARevocationMadeWithSqlIsSeenByTheNextRequest) {
 // retired system's) wrote a 7-year log entry per request, 2 MB/s from one client. The front
 // door's refusals of such a certificate are sampled: one entry per certificate per minute,
 // carrying the count of those held back.
+// Found in review: a registered agency past its quota (or asking under a purpose it does not
+// hold) wrote one 7-year entry per refused request, 4,200 a second. A system's refusals that
+// name nobody are sampled per certificate, action and purpose: the first
+// Registry::kClientRefusalsFree a minute are entries as usual, the rest are counted into the
+// next one. Those that name a resident, and operators' refusals, are each an entry.
+TEST_F(GatewayTest, ARegisteredSystemsNamelessRefusalsAreSampledIntoTheLog) {
+  const Caller board = Caller::ForClient(board_, "t");
+  SearchRequest by_name;
+  by_name.name = "山田";
+  by_name.birth_date = "1980-05-01";
+  const size_t before = Entries("resident.search").size();
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(gateway_->Search(board, by_name, "pref.passport").status().reason(),
+              "purpose_not_permitted");
+  }
+  EXPECT_EQ(Entries("resident.search").size() - before,
+            static_cast<size_t>(Registry::kClientRefusalsFree));
+  // A minute on, the next one carries the count of those held back and itself.
+  clock_.Advance(Registry::kClientRefusalSampleSeconds * 1000000);
+  EXPECT_EQ(gateway_->Search(board, by_name, "pref.passport").status().reason(),
+            "purpose_not_permitted");
+  auto searches = Entries("resident.search");
+  ASSERT_EQ(searches.size() - before, static_cast<size_t>(Registry::kClientRefusalsFree) + 1);
+  auto last = Decode(searches.back());
+  EXPECT_EQ(last.outcome, "refused:purpose_not_permitted");
+  EXPECT_THAT(last.conditions,
+              HasSubstr("count=" + std::to_string(100 - Registry::kClientRefusalsFree + 1) +
+                        " purpose_not_permitted="));
+  // A refusal naming a resident is an entry each time (within RefusalNaming's budget).
+  const size_t provides = Entries("resident.provide").size();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(gateway_->Lookup(board, codes_[0], "pref.passport").ok());
+  }
+  EXPECT_EQ(Entries("resident.provide").size() - provides, 3u);
+}
+
 TEST_F(GatewayTest, AnUnknownCertificatesRefusalsAreSampledIntoTheLog) {
   const std::string rogue(64, 'f');
   for (int i = 0; i < 50; ++i) {

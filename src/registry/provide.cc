@@ -300,6 +300,10 @@ void Registry::ProvideAsync(store::RegistryReader& reader, ProvisionRequest req,
     }
     auto entry = std::make_shared<audit::AuditEntry>(
         RefusalEntry(actor, "resident.provide", purpose, why, codes));
+    if (!SampleRefusal(actor, entry.get())) {  // counted into this certificate's next entry
+      done(std::move(why));
+      return;
+    }
     submit(
         [this, entry](store::RegistryTxn& txn) -> Status {
           return log_->Append(txn, *entry).status();

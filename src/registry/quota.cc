@@ -170,7 +170,7 @@ Status Quotas::Admit(const Actor& actor, bool is_operator, const std::string& pu
     e.conditions = "quota=" + std::string(v.limit) + " limit=" + std::to_string(v.value) +
                    " subject=" + std::string(QuotaSubjectName(subject)) +
                    (e.conditions.empty() ? "" : " " + e.conditions);  // targets_withheld
-    recorded = registry_->Record(std::move(e));
+    recorded = registry_->RecordRefusal(actor, std::move(e));
   }
   if (hooks_.on_refusal) hooks_.on_refusal(subject);
   Raise(review_.OnRefusal(actor.id, now, /*quota=*/true), actor, purpose);

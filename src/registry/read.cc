@@ -75,7 +75,7 @@ audit::AuditEntry Registry::RefusalEntry(const Actor& actor, const char* action,
 
 Status Registry::Refuse(const Actor& actor, const char* action, const std::string& purpose,
                         const Status& why, const std::vector<std::string>& asked) const {
-  KAKUNIN_RETURN_IF_ERROR(Record(RefusalEntry(actor, action, purpose, why, asked)));
+  KAKUNIN_RETURN_IF_ERROR(RecordRefusal(actor, RefusalEntry(actor, action, purpose, why, asked)));
   return why;
 }
 
@@ -158,7 +158,7 @@ Result<SearchOutcome> Registry::Search(
     const auto given = CriteriaGiven(req);
     for (const auto& g : given) e.criteria.push_back(g.first);
     if (!given.empty()) e.commitment = ConditionCommitment(*cipher_, given);
-    KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+    KAKUNIN_RETURN_IF_ERROR(RecordRefusal(actor, std::move(e)));
     return r.status();
   }
   return r;

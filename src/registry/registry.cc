@@ -33,7 +33,36 @@ std::string LoggedPurpose(const PurposeCatalogue* catalogue, std::string_view pu
 Registry::Registry(const NodeConfig& config, store::RegistryStore* store,
                    const crypto::FieldCipher* cipher, const Clock* clock,
                    const audit::AuditLog* log)
-    : config_(config), store_(store), cipher_(cipher), clock_(clock), log_(log), naming_(clock) {}
+    : config_(config),
+      store_(store),
+      cipher_(cipher),
+      clock_(clock),
+      log_(log),
+      naming_(clock),
+      client_refusals_(std::make_unique<auth::RefusalSampler>(
+          clock, kClientRefusalSampleSeconds * 1000000, /*max_keys=*/4096, kClientRefusalsFree)) {}
+
+bool Registry::SampleRefusal(const Actor& actor, audit::AuditEntry* e) const {
+  if (!e->targets.empty() || actor.id.rfind("cert:", 0) != 0) return true;
+  const std::string reason =
+      e->outcome.rfind("refused:", 0) == 0 ? e->outcome.substr(8) : e->outcome;
+  auto counts = client_refusals_->Note(actor.id + "\n" + e->action + "\n" + e->purpose, reason);
+  if (!counts) return false;
+  int64_t n = 0;
+  for (const auto& [r, k] : *counts) n += k;
+  if (n > 1 || counts->size() > 1) {
+    std::string by_reason;
+    for (const auto& [r, k] : *counts) by_reason += " " + r + "=" + std::to_string(k);
+    e->conditions +=
+        (e->conditions.empty() ? "" : " ") + std::string("count=") + std::to_string(n) + by_reason;
+  }
+  return true;
+}
+
+Status Registry::RecordRefusal(const Actor& actor, audit::AuditEntry e) const {
+  if (!SampleRefusal(actor, &e)) return Status::Ok();
+  return Record(std::move(e));
+}
 
 CheckOptions Registry::check_options() const {
   CheckOptions o;
