@@ -86,6 +86,15 @@ Result<std::string> Gateway::SetSupportMeasure(const Client& cs, const std::stri
     store::SupportMeasureRow m;
     m.person_id = row.person_id;
     const bool in_force = before && SupportMeasureInForce(*before, today.ToIso());
+    // A municipality that did not set the measure in force only extends it: an earlier last
+    // day would end it tonight (found in review: the end refused, the day set to today).
+    if (in_force && !detail::CsActsFor(cs, before->municipality_code, today) &&
+        valid_until < before->valid_until) {
+      return Status::PermissionDenied(
+                 "この支援措置は、設定した市町村以外は延長だけができます / another municipality "
+                 "than the one that set the measure only extends it")
+          .WithReason("not_permitted");
+    }
     // An extension keeps the day the protection began; a new measure begins today.
     m.since = in_force ? before->since : today.ToIso();
     m.valid_until = valid_until;
@@ -121,9 +130,20 @@ Status Gateway::EndSupportMeasure(const Client& cs, const std::string& terminal,
   e.targets.push_back(ResidentTarget(registry_->cipher(), resident_code, true));
   e.outcome = "done";
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_ASSIGN_OR_RETURN(row, SupportMeasureHolder(txn, cs, resident_code, today));
+    KAKUNIN_RETURN_IF_ERROR(detail::CsStillServed(txn, cs));
+    KAKUNIN_ASSIGN_OR_RETURN(found, txn.FindByResidentCode(resident_code));
+    if (!found || found->status != store::ResidentStatus::kActive) return NotHeld();
+    const store::ResidentRow& row = *found;
     KAKUNIN_ASSIGN_OR_RETURN(m, txn.SupportMeasureOf(row.person_id));
-    if (!m || !SupportMeasureInForce(*m, today.ToIso())) {
+    const bool in_force = m && SupportMeasureInForce(*m, today.ToIso());
+    // The holder, or the municipality that set the measure in force though the record has moved
+    // on since (a person protected there who moved asks it to end the measure): any other gets
+    // the answer for a code it does not hold.
+    if (!detail::CsActsFor(cs, row.municipality_code, today) &&
+        !(in_force && detail::CsActsFor(cs, m->municipality_code, today))) {
+      return NotHeld();
+    }
+    if (!in_force) {
       return Status::NotFound("no support measure is in force for this resident")
           .WithReason("not_found");
     }

@@ -313,20 +313,31 @@ TEST_F(SupportMeasureTest, AMunicipalityTheRecordMovedToCannotEndAnotherOnesMeas
   Notification moved = Make(kFujiyoshida, 2, ChangeReason::kMovedIn, "1000000001", "10000000001");
   moved.birth_date = Date::FromYmd(1980, 5, 1);
   ASSERT_TRUE(Apply(moved));
-  // 甲府市 no longer holds the record: it neither extends nor ends the measure now.
-  EXPECT_EQ(gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]).reason(), "not_found");
+  // 甲府市 no longer holds the record: it does not extend the measure now.
+  EXPECT_EQ(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(90)).status().reason(),
+            "not_found");
   // 富士吉田市 holds it: it cannot end 甲府市's measure, only extend it — and still not end it.
   auto refused = gateway_->EndSupportMeasure(fuji_, "cs", codes_[0]);
   EXPECT_EQ(refused.reason(), "not_permitted");
   EXPECT_THAT(refused.message(), Not(HasSubstr(codes_[0])));
   EXPECT_TRUE(Marked(codes_[0]));
+  // Nor bring its last day forward (found in review: set to today, it lapsed that night).
+  for (int day : {0, 29}) {
+    EXPECT_EQ(gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(day)).status().reason(),
+              "not_permitted")
+        << day;
+  }
+  EXPECT_EQ(LogEntries("support_measure.set").back().outcome, "refused:not_permitted");
+  ASSERT_TRUE(gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(30)).ok());  // the same day
   ASSERT_TRUE(gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(60)).ok());
   EXPECT_EQ(gateway_->EndSupportMeasure(fuji_, "cs", codes_[0]).reason(), "not_permitted");
   EXPECT_TRUE(Marked(codes_[0]));
   EXPECT_EQ(LogEntries("support_measure.end").back().outcome, "refused:not_permitted");
-  // It lapses after its last day; a measure 富士吉田市 then sets is its own to end.
-  clock_.Advance(int64_t{61} * 24 * 3600 * 1000000);
+  // 甲府市, which set it, may still end it early (the person asks it, wherever they live now);
+  // a measure 富士吉田市 sets after that is its own to end.
+  ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]).ok());
   EXPECT_FALSE(Marked(codes_[0]));
+  EXPECT_EQ(gateway_->EndSupportMeasure(kofu_, "cs", codes_[0]).reason(), "not_found");
   ASSERT_TRUE(gateway_->SetSupportMeasure(fuji_, "cs", codes_[0], Day(30)).ok());
   EXPECT_TRUE(Marked(codes_[0]));
   EXPECT_TRUE(gateway_->EndSupportMeasure(fuji_, "cs", codes_[0]).ok());
