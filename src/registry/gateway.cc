@@ -324,9 +324,11 @@ Result<std::vector<Client>> Gateway::List(store::RegistryReader& reader) const {
 }
 
 Status Gateway::RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
-                             Status why, const std::vector<std::string>& asked) const {
-  KAKUNIN_RETURN_IF_ERROR(
-      registry_->RecordRefusal(actor, registry_->RefusalEntry(actor, action, purpose, why, asked)));
+                             Status why, const std::vector<std::string>& asked,
+                             const SearchRequest* search) const {
+  audit::AuditEntry e = registry_->RefusalEntry(actor, action, purpose, why, asked);
+  if (search != nullptr) registry_->DescribeSearch(*search, &e);
+  KAKUNIN_RETURN_IF_ERROR(registry_->RecordRefusal(actor, std::move(e)));
   if (quotas_ != nullptr) quotas_->Refused(actor);  // repeated_refusals, in real time
   return why;
 }
@@ -573,7 +575,7 @@ Caller Caller::ForOperator(const OperatorView& op, const std::string& terminal,
 Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::string& purpose,
                                           const char* action,
                                           const std::vector<std::string>& asked,
-                                          size_t reserve) const {
+                                          size_t reserve, const SearchRequest* search) const {
   const Purpose* p = IsValidPurposeId(purpose) ? catalogue_->Find(purpose) : nullptr;
   if (caller.op != nullptr) {
     // Operators read only for purposes they are nominated for, today.
@@ -582,7 +584,7 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
       return RefuseClient(caller.actor, action, purpose,
                           Status::PermissionDenied("the operator is not nominated for the purpose")
                               .WithReason("not_nominated"),
-                          asked);
+                          asked, search);
     }
     // "統計の作成（個人を識別しない集計）": the population table (Population), no record of anyone.
     if (p->kind == PurposeKind::kStatistics) {
@@ -590,7 +592,7 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                           Status::PermissionDenied("a statistics purpose gives the population "
                                                    "table, not records")
                               .WithReason("statistics_only"),
-                          asked);
+                          asked, search);
     }
     return Admit(caller, p, action, asked, reserve);
   }
@@ -601,13 +603,13 @@ Result<const Purpose*> Gateway::Authorize(const Caller& caller, const std::strin
                                                      ? "a prefecture node does not read residents"
                                                      : "a municipal CS does not read residents")
                             .WithReason("not_permitted"),
-                        asked);
+                        asked, search);
   }
   if (!ClientMayRead(client, p, purpose)) {
     return RefuseClient(caller.actor, action, purpose,
                         Status::PermissionDenied("the purpose is not permitted to this client")
                             .WithReason("purpose_not_permitted"),
-                        asked);
+                        asked, search);
   }
   return Admit(caller, p, action, asked, reserve);
 }
@@ -784,6 +786,15 @@ std::string Gateway::IssueHandle(const Caller& caller, const std::string& purpos
     if (!expired && handles_.size() < max_handles_) break;
     if (it != handles_.end()) handles_.erase(it);
     handle_order_.pop_front();
+  }
+  // A caller's own evictions leave their ids in the global order until they reach its front:
+  // dropped here once they outnumber the live ones (found in review: bounded only by quotas).
+  if (handle_order_.size() > 2 * max_handles_) {
+    std::deque<std::string> live;
+    for (std::string& h : handle_order_) {
+      if (handles_.count(h) != 0) live.push_back(std::move(h));
+    }
+    handle_order_.swap(live);
   }
   handles_[handle] =
       HandleEntry{caller.binding, purpose, resident_code, now + kHandleLifetimeMicros};
@@ -963,7 +974,7 @@ Result<SearchProvision> Gateway::SearchIn(store::RegistryReader& reader, const C
   // Its limit is the most it can return (a bad limit reserves nothing: it is refused below).
   const size_t most =
       request.limit >= 1 && request.limit <= 1000 ? static_cast<size_t>(request.limit) : 0;
-  auto p = Authorize(caller, purpose, "resident.search", {}, most);
+  auto p = Authorize(caller, purpose, "resident.search", {}, most, &request);
   if (!p.ok()) return p.status();
   SearchRequest r = request;
   r.include_removed = false;

@@ -348,10 +348,13 @@ class Gateway {
                   Status why) const;
   // `asked`: the resident codes the read names, named in a refusal's entry (AskedTarget).
   // `reserve` as for Admit: a lookup or a history 1, a batch its codes, a search its limit.
+  // `search`: the search being authorised, whose criteria a refusal records by kind and
+  // commitment (Registry::DescribeSearch).
   Result<const Purpose*> Authorize(const Caller& caller, const std::string& purpose,
                                    const char* action,
                                    const std::vector<std::string>& asked = {},
-                                   size_t reserve = 0) const;
+                                   size_t reserve = 0,
+                                   const SearchRequest* search = nullptr) const;
   // Authorize's decision again, from the rows as `txn` sees them (no recording: the failing
   // use case records the refusal).
   Status Recheck(store::RegistryTxn& txn, const Caller& caller, const std::string& purpose) const;
@@ -365,7 +368,8 @@ class Gateway {
   ProvisionRequest RequestFor(const Caller& caller, const Purpose& purpose,
                               const char* function) const;
   Status RefuseClient(const Actor& actor, const char* action, const std::string& purpose,
-                      Status why, const std::vector<std::string>& asked = {}) const;
+                      Status why, const std::vector<std::string>& asked = {},
+                      const SearchRequest* search = nullptr) const;
   // The front door's refusal of a certificate that is not registered or was revoked
   // (client.refused): sampled, one entry per certificate per kUnknownClientSampleSeconds
   // standing for the refusals held back since its last one (conditions "count=N"). Found in

@@ -1225,6 +1225,21 @@ TEST_F(GatewayTest, ARegisteredSystemsNamelessRefusalsAreSampledIntoTheLog) {
   EXPECT_THAT(last.conditions,
               HasSubstr("count=" + std::to_string(100 - Registry::kClientRefusalsFree + 1) +
                         " purpose_not_permitted="));
+  // A search refused before it runs still records what it asked (kinds and commitment).
+  EXPECT_EQ(last.criteria, (std::vector<std::string>{"name", "birth_date"}));
+  EXPECT_EQ(last.commitment,
+            ConditionCommitment(*cipher_, {{"name", "山田"}, {"birth_date", "1980-05-01"}}));
+  // Under its own purpose, a search refused for its criteria was admitted by the quota first:
+  // each one is an entry, so a probe cannot hide behind others.
+  SearchRequest by_number;
+  by_number.number = numbers_[0];
+  const size_t own = Entries("resident.search").size();
+  for (int i = 0; i < Registry::kClientRefusalsFree + 5; ++i) {
+    EXPECT_EQ(gateway_->Search(board, by_number, "board.school_aid").status().reason(),
+              "criterion_not_permitted");
+  }
+  EXPECT_EQ(Entries("resident.search").size() - own,
+            static_cast<size_t>(Registry::kClientRefusalsFree) + 5);
   // A refusal naming a resident is an entry each time (within RefusalNaming's budget).
   const size_t provides = Entries("resident.provide").size();
   for (int i = 0; i < 3; ++i) {

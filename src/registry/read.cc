@@ -146,6 +146,13 @@ std::vector<std::pair<std::string, std::string>> CriteriaGiven(const SearchReque
 
 }  // namespace
 
+void Registry::DescribeSearch(const SearchRequest& req, audit::AuditEntry* e) const {
+  const auto given = CriteriaGiven(req);
+  e->criteria.clear();
+  for (const auto& g : given) e->criteria.push_back(g.first);
+  if (!given.empty()) e->commitment = ConditionCommitment(*cipher_, given);
+}
+
 Result<SearchOutcome> Registry::Search(
     store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
     const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
@@ -155,10 +162,12 @@ Result<SearchOutcome> Registry::Search(
     // and the commitment to their values, which a reviewer holding the key tests (found in
     // review: a body not entitled to 個人番号 probing a number left no trace of the number).
     audit::AuditEntry e = RefusalEntry(actor, "resident.search", purpose, r.status(), {});
-    const auto given = CriteriaGiven(req);
-    for (const auto& g : given) e.criteria.push_back(g.first);
-    if (!given.empty()) e.commitment = ConditionCommitment(*cipher_, given);
-    KAKUNIN_RETURN_IF_ERROR(RecordRefusal(actor, std::move(e)));
+    DescribeSearch(req, &e);
+    // Each one written, never sampled (SampleRefusal): a search refused here was admitted by
+    // the caller's quota first, so requests_per_minute bounds them, and a probe of a number
+    // under the caller's own purpose must not hide behind twenty junk refusals (found in
+    // review).
+    KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
     return r.status();
   }
   return r;

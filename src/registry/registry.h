@@ -357,6 +357,9 @@ class Registry {
   // Whether refusal entry `e` of `actor` is to be written now (false: counted, held back);
   // adds the counts held back to its conditions.
   bool SampleRefusal(const Actor& actor, audit::AuditEntry* e) const;
+  // Adds what search `req` asked to entry `e`, as a search that runs records it: the criterion
+  // kinds in clear, the values only as ConditionCommitment under the node's key.
+  void DescribeSearch(const SearchRequest& req, audit::AuditEntry* e) const;
   // Records refusal entry `e` (RefusalEntry) unless SampleRefusal holds it back.
   Status RecordRefusal(const Actor& actor, audit::AuditEntry e) const;
   // RefusalNaming for an entry that is not a refusal but may be repeated at will by one actor
