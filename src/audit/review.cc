@@ -1,7 +1,9 @@
 #include "audit/review.h"
 
+#include <charconv>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "audit/entry.h"
 #include "audit/log.h"
@@ -109,12 +111,32 @@ std::vector<LiveAlert> LiveReview::OnRefusal(const std::string& actor, int64_t t
   return out;
 }
 
+namespace {
+
+// How many refusals an entry's conditions say it stands for: N of a "count=N" word, else 1.
+int64_t SampledCount(std::string_view conditions) {
+  for (size_t at = 0; (at = conditions.find("count=", at)) != std::string_view::npos; at += 6) {
+    if (at != 0 && conditions[at - 1] != ' ') continue;  // e.g. "targets_withheld_count="
+    int64_t n = 0;
+    const char* begin = conditions.data() + at + 6;
+    const char* end = conditions.data() + conditions.size();
+    auto [ptr, ec] = std::from_chars(begin, end, n);
+    if (ec == std::errc() && ptr != begin && (ptr == end || *ptr == ' ') && n >= 1) return n;
+  }
+  return 1;
+}
+
+}  // namespace
+
 Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_time,
                                     int64_t to_time, const ReviewSettings& settings,
                                     const ProtectedTargets& protected_targets) {
   std::vector<Finding> out;
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> off_hours, searches,
       refusals;
+  // Refusals an entry stands for: one, or the "count=N" of a sampled one (a system's nameless
+  // refusals past twenty a minute are counted into its next entry, Registry::SampleRefusal).
+  std::map<std::pair<std::string, std::string>, int64_t> refused;
   struct OpenSearch {
     int64_t seq;
     std::string actor, day;
@@ -182,7 +204,10 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
         }
       }
     }
-    if (e->outcome.rfind("refused", 0) == 0) refusals[key].push_back(row.seq);
+    if (e->outcome.rfind("refused", 0) == 0) {
+      refusals[key].push_back(row.seq);
+      refused[key] += SampledCount(e->conditions);
+    }
     // A disclosure request ended without a notice: one clerk (not the one who took it in) can
     // do it, and the resident gets no notice that would show it (found in review), so the log
     // review looks at each one against the written withdrawal or the decision.
@@ -220,9 +245,10 @@ Result<std::vector<Finding>> Review(store::RegistryReader& reader, int64_t from_
     }
   }
   for (auto& [k, seqs] : refusals) {
-    if (static_cast<int>(seqs.size()) >= settings.max_refusals_per_day) {
+    const int64_t n = refused[k];
+    if (n >= settings.max_refusals_per_day) {
       out.push_back({"repeated_refusals", k.first, k.second,
-                     std::to_string(seqs.size()) + " refused operations in one day", seqs});
+                     std::to_string(n) + " refused operations in one day", seqs});
     }
   }
   return out;

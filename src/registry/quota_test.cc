@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "audit/review.h"
 #include "audit/signer.h"
 #include "crypto/keys.h"
 #include "registry/gateway.h"
@@ -368,6 +369,19 @@ TEST_F(HarvestTest, AHarvestingAgencyIsCutOffAndAlertedAtOnce) {
   EXPECT_EQ(last.conditions, "quota=requests_per_minute limit=120 subject=client count=" +
                                  std::to_string(held) +
                                  " quota_exceeded=" + std::to_string(held));
+  // The log review counts what the sampled entries stand for, not the entries: 181 refusals.
+  auto reader = store_->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto findings = audit::Review(**reader, 0, INT64_MAX);
+  ASSERT_TRUE(findings.ok()) << findings.status().ToString();
+  int repeated = 0;
+  for (const auto& f : *findings) {
+    if (f.rule != "repeated_refusals" || f.actor != "cert:" + agency_.spki_sha256) continue;
+    ++repeated;
+    EXPECT_EQ(f.note, std::to_string(180 + 1) + " refused operations in one day");
+    EXPECT_EQ(f.entries.size(), static_cast<size_t>(Registry::kClientRefusalsFree) + 1);
+  }
+  EXPECT_EQ(repeated, 1);
 }
 
 TEST_F(HarvestTest, LookupsChargeResidentsAndProbesRaiseAnAlert) {
