@@ -103,6 +103,16 @@ std::optional<RefusalSampler::Counts> RefusalSampler::Note(const std::string& ke
   return NoteIn(it->second, reason, now);
 }
 
+void RefusalSampler::AppendCounts(const Counts& counts, std::string* conditions) {
+  int64_t n = 0;
+  for (const auto& [reason, k] : counts) n += k;
+  if (n <= 1 && counts.size() <= 1) return;
+  std::string by_reason;
+  for (const auto& [reason, k] : counts) by_reason += " " + reason + "=" + std::to_string(k);
+  *conditions += (conditions->empty() ? "" : " ") + std::string("count=") + std::to_string(n) +
+                 by_reason;
+}
+
 size_t RefusalSampler::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return windows_.size();

@@ -59,6 +59,9 @@ class RefusalSampler {
   // and those held back since the key's last entry — if no entry was written for the key in the
   // last interval; nullopt if this refusal is held back (it is counted in the next entry).
   std::optional<Counts> Note(const std::string& key, const std::string& reason);
+  // Appends to an entry's `conditions` what `counts` stand for ("count=N <reason>=k…"), unless
+  // they are one refusal: the form sampled entries share, which audit review adds up.
+  static void AppendCounts(const Counts& counts, std::string* conditions);
 
   size_t size() const;
 

@@ -78,7 +78,24 @@ Status NoSuchRequest() {
   return Status::NotFound("no such disclosure request").WithReason("not_found");
 }
 
-// --- the notice's wording ---
+// --- the notices' wording and layout ---
+
+// Adds a heading or paragraph to `doc`.
+void AddText(render::PdfDocument& doc, render::PdfBlock::Kind kind, std::string text) {
+  render::PdfBlock b;
+  b.kind = kind;
+  b.text = std::move(text);
+  doc.blocks.push_back(std::move(b));
+}
+
+// The pages of a PDF RenderPdf made (its /Type /Page objects, not the /Type /Pages tree).
+int64_t PageCount(const std::string& pdf) {
+  int64_t pages = 0;
+  for (size_t at = 0; (at = pdf.find("/Type /Page", at)) != std::string::npos; at += 11) {
+    if (pdf.compare(at + 11, 1, "s") != 0) ++pages;
+  }
+  return pages;
+}
 
 std::string ItemLabel(std::string_view item) {
   if (item == "resident_code") return "住民票コード";
@@ -604,18 +621,8 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   const bool reprint = row->documents > 0;
   doc.reference = number + (reprint ? "（再交付）" : "") + "\n" + today;
   using Kind = render::PdfBlock::Kind;
-  auto paragraph = [&](std::string text) {
-    render::PdfBlock b;
-    b.kind = Kind::kParagraph;
-    b.text = std::move(text);
-    doc.blocks.push_back(std::move(b));
-  };
-  auto heading = [&](std::string text) {
-    render::PdfBlock b;
-    b.kind = Kind::kHeading;
-    b.text = std::move(text);
-    doc.blocks.push_back(std::move(b));
-  };
+  auto paragraph = [&](std::string text) { AddText(doc, Kind::kParagraph, std::move(text)); };
+  auto heading = [&](std::string text) { AddText(doc, Kind::kHeading, std::move(text)); };
   std::string addressee = "請求者";
   if (pending.found && !pending.versions.empty()) {
     for (const auto& [k, v] : pending.versions.front().items) {
@@ -775,9 +782,7 @@ Result<IssuedNotice> DisclosureDesk::IssueNotice(const OperatorView& op, const A
   IssuedNotice out;
   out.kind = pending.found ? "disclosure_notice" : "no_record_notice";
   out.sha256 = HexEncode(crypto::Sha256(pdf));
-  for (size_t at = 0; (at = pdf.find("/Type /Page", at)) != std::string::npos; at += 11) {
-    if (pdf.compare(at + 11, 1, "s") != 0) ++out.pages;
-  }
+  out.pages = PageCount(pdf);
   store::PrintoutRow printout;
   printout.kind = out.kind;
   printout.reference = std::string(kReferencePrefix) + std::to_string(id);
@@ -1057,12 +1062,7 @@ Result<IssuedNotice> DisclosureDesk::IssueCorrectionNotice(const OperatorView& o
   doc.metadata_title = doc.title;
   doc.footer = number + "　調査結果通知書";
   using Kind = render::PdfBlock::Kind;
-  auto paragraph = [&](std::string text) {
-    render::PdfBlock b;
-    b.kind = Kind::kParagraph;
-    b.text = std::move(text);
-    doc.blocks.push_back(std::move(b));
-  };
+  auto paragraph = [&](std::string text) { AddText(doc, Kind::kParagraph, std::move(text)); };
   const std::string addressee =
       row.requester == "legal_representative" ? "申出者（法定代理人）" : "申出者";
   paragraph(addressee + "　様\n\n" + options_.issuer + "\n\n" +
@@ -1100,9 +1100,7 @@ Result<IssuedNotice> DisclosureDesk::IssueCorrectionNotice(const OperatorView& o
   IssuedNotice out;
   out.kind = "correction_result_notice";
   out.sha256 = HexEncode(crypto::Sha256(pdf));
-  for (size_t at = 0; (at = pdf.find("/Type /Page", at)) != std::string::npos; at += 11) {
-    if (pdf.compare(at + 11, 1, "s") != 0) ++out.pages;
-  }
+  out.pages = PageCount(pdf);
   store::PrintoutRow printout;
   printout.kind = out.kind;
   printout.reference = std::string(kReferencePrefix) + std::to_string(disclosure_id) +

@@ -373,14 +373,7 @@ Status Gateway::RefuseUnknownClient(const Actor& actor, const std::string& purpo
   }
   auto counts = unknown_clients_->Note(actor.id, std::string(why.reason()));
   if (!counts) return why;  // held back: counted in this certificate's next entry
-  int64_t n = 0;
-  for (const auto& [reason, k] : *counts) n += k;
-  if (n > 1 || counts->size() > 1) {
-    std::string by_reason;
-    for (const auto& [reason, k] : *counts) by_reason += " " + reason + "=" + std::to_string(k);
-    e.conditions += (e.conditions.empty() ? "" : " ") + std::string("count=") +
-                    std::to_string(n) + by_reason;
-  }
+  auth::RefusalSampler::AppendCounts(*counts, &e.conditions);
   KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
   return why;
 }

@@ -48,14 +48,7 @@ bool Registry::SampleRefusal(const Actor& actor, audit::AuditEntry* e) const {
       e->outcome.rfind("refused:", 0) == 0 ? e->outcome.substr(8) : e->outcome;
   auto counts = client_refusals_->Note(actor.id + "\n" + e->action + "\n" + e->purpose, reason);
   if (!counts) return false;
-  int64_t n = 0;
-  for (const auto& [r, k] : *counts) n += k;
-  if (n > 1 || counts->size() > 1) {
-    std::string by_reason;
-    for (const auto& [r, k] : *counts) by_reason += " " + r + "=" + std::to_string(k);
-    e->conditions +=
-        (e->conditions.empty() ? "" : " ") + std::string("count=") + std::to_string(n) + by_reason;
-  }
+  auth::RefusalSampler::AppendCounts(*counts, &e->conditions);
   return true;
 }
 

@@ -198,14 +198,7 @@ Status SqliteTxn::AnswerCorrection(int64_t id, const std::string& outcome, int64
 }
 
 Result<int64_t> SqliteTxn::OpenDisclosureOf(const std::string& resident_code) {
-  KAKUNIN_PREPARE(s, db_, kOpenDisclosureOf);
-  s.Bind(1, resident_code);
-  Status st;
-  int64_t id = 0;
-  if (s.Step(&st)) id = s.Int(0);
-  s.Reset();
-  KAKUNIN_RETURN_IF_ERROR(st);
-  return id;
+  return QueryInt(db_, kOpenDisclosureOf, [&](Stmt& s) { s.Bind(1, resident_code); });
 }
 
 Status SqliteTxn::NoteCorrectionNotified(int64_t disclosure_id, int64_t id, int64_t at,
@@ -213,13 +206,10 @@ Status SqliteTxn::NoteCorrectionNotified(int64_t disclosure_id, int64_t id, int6
   KAKUNIN_PREPARE(s, db_, kNoteCorrectionNotified);
   KAKUNIN_RETURN_IF_ERROR(s.Bind(1, disclosure_id).Bind(2, id).Bind(3, at).Bind(4, by).Exec());
   if (db_->Changes() == 1) return Status::Ok();
-  KAKUNIN_PREPARE(e, db_, kCorrectionOfDisclosureExists);
-  e.Bind(1, disclosure_id).Bind(2, id);
-  Status st;
-  const bool exists = e.Step(&st) && e.Int(0) > 0;
-  e.Reset();
-  KAKUNIN_RETURN_IF_ERROR(st);
-  if (!exists) return Status::NotFound("no such correction request");
+  KAKUNIN_ASSIGN_OR_RETURN(exists, QueryInt(db_, kCorrectionOfDisclosureExists, [&](Stmt& s) {
+                             s.Bind(1, disclosure_id).Bind(2, id);
+                           }));
+  if (exists == 0) return Status::NotFound("no such correction request");
   return Status::FailedPrecondition("the municipality has not answered the correction request yet")
       .WithReason("not_answered");
 }

@@ -121,8 +121,9 @@ CredentialRow ReadCredential(const Stmt& s) {
   return c;
 }
 
-Result<int64_t> QueryInt(Db* db, const char* sql) {
+Result<int64_t> QueryInt(Db* db, const char* sql, const std::function<void(Stmt&)>& bind) {
   KAKUNIN_PREPARE(s, db, sql);
+  bind(s);
   Status st;
   int64_t v = 0;
   if (s.Step(&st)) v = s.Int(0);
@@ -131,15 +132,12 @@ Result<int64_t> QueryInt(Db* db, const char* sql) {
   return v;
 }
 
+Result<int64_t> QueryInt(Db* db, const char* sql) {
+  return QueryInt(db, sql, [](Stmt&) {});
+}
+
 Result<int64_t> QueryInt(Db* db, const char* sql, int64_t arg) {
-  KAKUNIN_PREPARE(s, db, sql);
-  s.Bind(1, arg);
-  Status st;
-  int64_t v = 0;
-  if (s.Step(&st)) v = s.Int(0);
-  s.Reset();
-  if (!st.ok()) return st;
-  return v;
+  return QueryInt(db, sql, [&](Stmt& s) { s.Bind(1, arg); });
 }
 
 void BindResident(Stmt& s, const ResidentRow& r) {

@@ -4,6 +4,7 @@
 // use. Internal to store/sqlite/.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -55,5 +56,7 @@ Result<std::optional<T>> QueryOne(Db* db, const char* sql, Bind bind, Read read)
 // The first column of the first row (0 if none); with `arg` bound to ?1.
 Result<int64_t> QueryInt(Db* db, const char* sql);
 Result<int64_t> QueryInt(Db* db, const char* sql, int64_t arg);
+// …with `bind` binding the parameters.
+Result<int64_t> QueryInt(Db* db, const char* sql, const std::function<void(Stmt&)>& bind);
 
 }  // namespace kakunin::store::sqlite::detail
