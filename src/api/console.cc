@@ -307,6 +307,14 @@ class ConsoleService::Impl {
     return r;
   }
 
+  Status WriteHeldRefusals(bool everything) {
+    for (auto& [address, counts] : sampler_.TakeHeld(everything)) {
+      KAKUNIN_RETURN_IF_ERROR(desk_->RecordAnonymousRefusals(
+          counts, "console@" + (address.empty() ? std::string("(several)") : address)));
+    }
+    return Status::Ok();
+  }
+
  private:
   auth::RelyingParty Rp() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1377,6 +1385,10 @@ ConsoleService::ConsoleService(registry::Gateway* gateway, registry::OperatorDes
 ConsoleService::~ConsoleService() = default;
 
 void ConsoleService::SetOrigin(const std::string& origin) { impl_->SetOrigin(origin); }
+
+Status ConsoleService::WriteHeldRefusals(bool everything) {
+  return impl_->WriteHeldRefusals(everything);
+}
 
 http::Response ConsoleService::Handle(const http::Request& request) {
   return impl_->Handle(request);

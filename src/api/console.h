@@ -71,6 +71,10 @@ class ConsoleService {
 
   void SetOrigin(const std::string& origin);
   http::Response Handle(const http::Request& request);
+  // Writes the anonymous refusals the sampler held back and no later refusal carried, for
+  // source addresses whose interval has ended (all of them when `everything`: the node
+  // stopping). The node's checkpoint timer calls it.
+  Status WriteHeldRefusals(bool everything);
 
  private:
   class Impl;

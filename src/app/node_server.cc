@@ -245,6 +245,9 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
   s->timer_ = std::make_unique<CheckpointTimer>(
       options.clock != nullptr ? options.clock : &node->clock, options.checkpoint_interval_micros,
       [self] {
+        // Refusals the samplers held back and no later refusal carried: written once their
+        // interval has ended, so that a burst that stopped is in the log all the same.
+        self->WriteHeldRefusals(/*everything=*/false);
         Status st = self->node_->registry->Checkpoint();
         if (!st.ok()) self->Report("the timed checkpoint was not signed: " + st.message());
       });
@@ -290,6 +293,12 @@ void NodeServer::StartFieldKeyRotation() {
 }
 
 NodeServer::~NodeServer() { (void)Stop(); }
+
+void NodeServer::WriteHeldRefusals(bool everything) {
+  Status st = node_->gateway->WriteHeldRefusals(everything);
+  if (st.ok() && console_) st = console_->WriteHeldRefusals(everything);
+  if (!st.ok()) Report("refusals held back by sampling were not written: " + st.message());
+}
 
 void NodeServer::Report(const std::string& line) {
   std::lock_guard lock(report_mu_);
@@ -339,6 +348,7 @@ Status NodeServer::Stop() {
   // use the quotas and the metrics, so the writer thread ends before anything else goes.
   queue_.reset();
   node_->gateway->UseQuotas(nullptr);
+  WriteHeldRefusals(/*everything=*/true);  // before the last checkpoint (Seal) covers them
   access_log_->Flush(/*all=*/true);
   return node_->Seal();
 }

@@ -132,6 +132,8 @@ class NodeServer final : public cli::RunningServer {
   // Field-key rotation's re-sealing (docs/keys.md), while older field keys are loaded; started
   // at Start and again after a reload of the keys (SIGHUP).
   void StartFieldKeyRotation();
+  // The samplers' held refusals (Gateway/ConsoleService::WriteHeldRefusals); failures reported.
+  void WriteHeldRefusals(bool everything);
   std::mutex rotation_mu_;  // guards starting and joining rotation_
   std::thread rotation_;
   std::atomic<bool> rotation_running_{false};

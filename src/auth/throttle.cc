@@ -103,14 +103,30 @@ std::optional<RefusalSampler::Counts> RefusalSampler::Note(const std::string& ke
   return NoteIn(it->second, reason, now);
 }
 
-void RefusalSampler::AppendCounts(const Counts& counts, std::string* conditions) {
+void RefusalSampler::AppendCounts(const Counts& counts, std::string* conditions,
+                                  bool even_one) {
   int64_t n = 0;
   for (const auto& [reason, k] : counts) n += k;
-  if (n <= 1 && counts.size() <= 1) return;
+  if (n <= 1 && counts.size() <= 1 && !even_one) return;
   std::string by_reason;
   for (const auto& [reason, k] : counts) by_reason += " " + reason + "=" + std::to_string(k);
   *conditions += (conditions->empty() ? "" : " ") + std::string("count=") + std::to_string(n) +
                  by_reason;
+}
+
+std::vector<std::pair<std::string, RefusalSampler::Counts>> RefusalSampler::TakeHeld(
+    bool everything) {
+  const int64_t now = clock_->NowMicros();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, Counts>> out;
+  auto take = [&](const std::string& key, Window& w) {
+    if (w.held.empty() || (!everything && now - w.written_at < interval_)) return;
+    out.emplace_back(key, Counts{});
+    out.back().second.swap(w.held);
+  };
+  for (auto& [key, w] : windows_) take(key, w);
+  take("", overflow_);
+  return out;
 }
 
 size_t RefusalSampler::size() const {

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/clock.h"
 
@@ -60,8 +62,14 @@ class RefusalSampler {
   // last interval; nullopt if this refusal is held back (it is counted in the next entry).
   std::optional<Counts> Note(const std::string& key, const std::string& reason);
   // Appends to an entry's `conditions` what `counts` stand for ("count=N <reason>=k…"), unless
-  // they are one refusal: the form sampled entries share, which audit review adds up.
-  static void AppendCounts(const Counts& counts, std::string* conditions);
+  // they are one refusal (unless `even_one`: an entry written for held counts alone): the form
+  // sampled entries share, which audit review adds up.
+  static void AppendCounts(const Counts& counts, std::string* conditions, bool even_one = false);
+  // Takes the counts held back for keys whose interval has ended — all of them when
+  // `everything` — so that the owner writes them although no further refusal came to carry them
+  // (a timer; the node stopping). Found in review: a burst past the free entries that then
+  // stopped was never written. The overflow slot's counts come under the key "".
+  std::vector<std::pair<std::string, Counts>> TakeHeld(bool everything);
 
   size_t size() const;
 

@@ -102,5 +102,43 @@ TEST(RefusalSamplerTest, AWindowHoldingACountIsForgottenTenIntervalsOn) {
   EXPECT_LE(sampler.size(), 4u);
 }
 
+// Fix review: refusals held back after a burst were written only if another refusal came from
+// the same key; one that never came lost them. TakeHeld hands them over once the interval ends.
+TEST(RefusalSamplerTest, HeldCountsAreTakenWhenTheIntervalEndsOrAtTheEnd) {
+  FixedClock clock(0);
+  RefusalSampler sampler(&clock, 60 * kSecond, 2, /*free_per_interval=*/2);
+  EXPECT_TRUE(sampler.Note("a", "quota_exceeded"));
+  EXPECT_TRUE(sampler.Note("a", "quota_exceeded"));
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(sampler.Note("a", i < 3 ? "quota_exceeded" : "bad"));
+  EXPECT_TRUE(sampler.Note("b", "quota_exceeded"));
+  EXPECT_TRUE(sampler.Note("b", "quota_exceeded"));
+  EXPECT_FALSE(sampler.Note("b", "quota_exceeded"));
+  for (int i = 0; i < 3; ++i) sampler.Note("c" + std::to_string(i), "quota_exceeded");  // overflow
+  EXPECT_TRUE(sampler.TakeHeld(false).empty()) << "the interval has not ended";
+  clock.Advance(60 * kSecond);
+  auto held = sampler.TakeHeld(false);
+  ASSERT_EQ(held.size(), 3u);
+  EXPECT_EQ(held[0].first, "a");
+  EXPECT_EQ(held[0].second["quota_exceeded"], 3);
+  EXPECT_EQ(held[0].second["bad"], 2);
+  EXPECT_EQ(held[1].first, "b");
+  EXPECT_EQ(held[1].second["quota_exceeded"], 1);
+  EXPECT_EQ(held[2].first, "") << "the overflow slot";
+  EXPECT_EQ(held[2].second["quota_exceeded"], 1);
+  EXPECT_TRUE(sampler.TakeHeld(true).empty()) << "taken once";
+  // The next refusal starts a new interval and carries nothing taken before.
+  auto next = sampler.Note("a", "quota_exceeded");
+  ASSERT_TRUE(next);
+  EXPECT_EQ((*next)["quota_exceeded"], 1);
+  EXPECT_EQ(next->size(), 1u);
+  // At the end, everything held is taken, whether or not its interval has ended.
+  EXPECT_TRUE(sampler.Note("a", "quota_exceeded"));
+  EXPECT_FALSE(sampler.Note("a", "quota_exceeded"));
+  EXPECT_TRUE(sampler.TakeHeld(false).empty());
+  held = sampler.TakeHeld(true);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].second["quota_exceeded"], 1);
+}
+
 }  // namespace
 }  // namespace kakunin::auth

@@ -378,6 +378,17 @@ Status Gateway::RefuseUnknownClient(const Actor& actor, const std::string& purpo
   return why;
 }
 
+Status Gateway::WriteHeldRefusals(bool everything) const {
+  for (auto& [key, counts] : unknown_clients_->TakeHeld(everything)) {
+    audit::AuditEntry e = registry_->RefusalEntry(
+        Actor{key.empty() ? "cert:(several)" : key, "(held back)"}, "client.refused", "",
+        Status::PermissionDenied("held back").WithReason("sampled"), {});
+    auth::RefusalSampler::AppendCounts(counts, &e.conditions, /*even_one=*/true);
+    KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+  }
+  return registry_->WriteHeldRefusals(everything);
+}
+
 Result<Client> Gateway::Authenticate(const std::string& spki, const std::string& terminal,
                                      const std::vector<std::string>& asked,
                                      const std::string& purpose) const {

@@ -293,6 +293,11 @@ class Gateway {
   // alerts). A read over quota is refused (kResourceExhausted, reason quota_exceeded) before any
   // data is read. Set before serving.
   void UseQuotas(Quotas* quotas) { quotas_ = quotas; }
+  // Writes the refusals the samplers held back and no later refusal carried — the front door's
+  // (RefuseUnknownClient) and the registry's (Registry::WriteHeldRefusals) — for keys whose
+  // interval has ended, or all of them when `everything` (the node stopping). The node's
+  // checkpoint timer calls it.
+  Status WriteHeldRefusals(bool everything) const;
   // [operators] require_training (default on): an operator's read is recorded and answered only
   // if they attended an operator training (操作者研修) in the current fiscal year, as the
   // recording transaction sees the training register — so a nomination made before April 1

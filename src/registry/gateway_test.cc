@@ -1248,6 +1248,42 @@ TEST_F(GatewayTest, ARegisteredSystemsNamelessRefusalsAreSampledIntoTheLog) {
   EXPECT_EQ(Entries("resident.provide").size() - provides, 3u);
 }
 
+// Fix review: refusals held back after a burst were written only when the same key was refused
+// again; a burst that then stopped was missing from the log. The checkpoint timer (and the
+// node's shutdown) call WriteHeldRefusals, which writes them once their interval has ended.
+TEST_F(GatewayTest, RefusalsHeldBackAreWrittenWhenNoLaterRefusalCarriesThem) {
+  const Caller board = Caller::ForClient(board_, "t");
+  for (int i = 0; i < Registry::kClientRefusalsFree + 7; ++i) {
+    EXPECT_EQ(gateway_->Lookup(board, "", "pref.passport").status().reason(),
+              "purpose_not_permitted");
+  }
+  const std::string rogue(64, 'd');
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(gateway_->Authenticate(rogue, "t").status().reason(), "client_not_registered");
+  }
+  const size_t provides = Entries("resident.provide").size();
+  const size_t refused = Entries("client.refused").size();
+  ASSERT_TRUE(gateway_->WriteHeldRefusals(false).ok());
+  EXPECT_EQ(Entries("resident.provide").size(), provides) << "their interval has not ended";
+  clock_.Advance(Registry::kClientRefusalSampleSeconds * 1000000);
+  ASSERT_TRUE(gateway_->WriteHeldRefusals(false).ok());
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), provides + 1);
+  auto held = Decode(provide.back());
+  EXPECT_EQ(held.actor, "cert:" + board_.spki_sha256);
+  EXPECT_EQ(held.outcome, "refused:sampled");
+  EXPECT_EQ(held.conditions, "count=7 purpose_not_permitted=7");
+  auto unknown = Entries("client.refused");
+  ASSERT_EQ(unknown.size(), refused + 1);
+  held = Decode(unknown.back());
+  EXPECT_EQ(held.actor, "cert:" + rogue);
+  EXPECT_EQ(held.conditions, "count=3 client_not_registered=3");
+  // Written once: nothing is held any more.
+  ASSERT_TRUE(gateway_->WriteHeldRefusals(true).ok());
+  EXPECT_EQ(Entries("resident.provide").size(), provides + 1);
+  EXPECT_EQ(Entries("client.refused").size(), refused + 1);
+}
+
 TEST_F(GatewayTest, AnUnknownCertificatesRefusalsAreSampledIntoTheLog) {
   const std::string rogue(64, 'f');
   for (int i = 0; i < 50; ++i) {

@@ -4,6 +4,7 @@
 
 #include "registry/registry.h"
 
+#include "registry/detail/registry_internal.h"
 #include "registry/write_queue.h"
 
 namespace kakunin::registry {
@@ -50,6 +51,24 @@ bool Registry::SampleRefusal(const Actor& actor, audit::AuditEntry* e) const {
   if (!counts) return false;
   auth::RefusalSampler::AppendCounts(*counts, &e->conditions);
   return true;
+}
+
+Status Registry::WriteHeldRefusals(bool everything) const {
+  for (auto& [key, counts] : client_refusals_->TakeHeld(everything)) {
+    // key: actor, action and logged purpose (SampleRefusal); "" for the overflow slot.
+    std::string actor = "cert:(several)", action = "client.refused", purpose;
+    if (const size_t a = key.find('\n'); a != std::string::npos) {
+      const size_t b = key.find('\n', a + 1);
+      actor = key.substr(0, a);
+      action = key.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+      if (b != std::string::npos) purpose = key.substr(b + 1);
+    }
+    audit::AuditEntry e = detail::ReadEntry(Actor{actor, "(held back)"}, action.c_str(), purpose);
+    e.outcome = "refused:sampled";
+    auth::RefusalSampler::AppendCounts(counts, &e.conditions, /*even_one=*/true);
+    KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+  }
+  return Status::Ok();
 }
 
 Status Registry::RecordRefusal(const Actor& actor, audit::AuditEntry e) const {

@@ -362,6 +362,11 @@ class Registry {
   void DescribeSearch(const SearchRequest& req, audit::AuditEntry* e) const;
   // Records refusal entry `e` (RefusalEntry) unless SampleRefusal holds it back.
   Status RecordRefusal(const Actor& actor, audit::AuditEntry e) const;
+  // Writes what SampleRefusal held back and no later refusal carried: one entry per
+  // certificate, action and purpose whose interval has ended (every one when `everything`, as
+  // the node stops), outcome `refused:sampled`, its conditions `count=N <reason>=k…`. The
+  // node's checkpoint timer calls it; so does its shutdown.
+  Status WriteHeldRefusals(bool everything) const;
   // RefusalNaming for an entry that is not a refusal but may be repeated at will by one actor
   // about one resident (a look at a disclosure request).
   void LimitNaming(const Actor& actor, audit::AuditEntry* e) const { naming_.Apply(actor.id, e); }
