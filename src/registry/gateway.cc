@@ -718,6 +718,13 @@ Status Gateway::Recheck(store::RegistryTxn& txn, const Caller& caller,
       return Status::PermissionDenied("the operator is no longer entitled to the purpose")
           .WithReason("not_nominated");
     }
+    // A contractor's worker reads nothing, whatever roles a register made before the rule
+    // (OperatorDesk::ApproveRole) gave them.
+    KAKUNIN_ASSIGN_OR_RETURN(contract_worker, txn.WorksUnderContract(id, ""));
+    if (contract_worker) {
+      return Status::PermissionDenied("a contractor's worker reads no resident data")
+          .WithReason("not_nominated");
+    }
     return CheckTrained(txn, id, today, require_training_);
   }
   // The cached entry when the transaction sees the generation it was loaded under: then no

@@ -140,7 +140,15 @@ bool RolesConflict(std::string_view a, std::string_view b) {
   // The system administrator keeps the machine, its backups and keys — the only role that
   // copies the file — and gets no resident data (DESIGN §7): never an operator too (found in
   // review: one account held both and read residents' individual numbers).
-  return (a == "system_admin" && b == "operator") || (b == "system_admin" && a == "operator");
+  if ((a == "system_admin" && b == "operator") || (b == "system_admin" && a == "operator")) {
+    return true;
+  }
+  // The security manager (セキュリティ責任者) nominates the operators and checks their reads in
+  // the log (操作履歴の確認): never an operator too (found in review: one held both, was
+  // nominated by a second security manager, read residents, then recorded a log review of the
+  // same day with no findings).
+  return (a == "security_manager" && b == "operator") ||
+         (b == "security_manager" && a == "operator");
 }
 
 bool IsValidOperatorId(std::string_view id) {
@@ -565,6 +573,20 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
             .WithReason("separation_of_duties");
       }
     }
+    // A contractor's worker (委託作業者) is not the prefecture's staff: no other role while they
+    // are on a contract's roster, in force or not (found in review: a listed worker was given
+    // the operator role, nominated, and read residents' records, 個人番号 included; the
+    // contracted work never touches 本人確認情報). Listing refuses the other order
+    // (RegisterDesk::AddWorker).
+    if ((*req)->role != "contractor") {
+      KAKUNIN_ASSIGN_OR_RETURN(listed, txn.WorksUnderContract((*req)->operator_id, ""));
+      if (listed) {
+        return Status::PermissionDenied(
+                   "the operator is listed as a contractor's worker (委託作業者): no other role "
+                   "while on a contract's roster (separation of duties)")
+            .WithReason("separation_of_duties");
+      }
+    }
     // A contractor's staff (委託作業者) works under a contract the prefecture keeps: listed in
     // the contractor register under one in force today, as this transaction sees it.
     if ((*req)->role == "contractor") {
@@ -704,6 +726,13 @@ Status OperatorDesk::Nominate(const OperatorView& by, const std::string& id,
                                             " reads no resident data (separation of duties)")
                 .WithReason("separation_of_duties");
           }
+        }
+        KAKUNIN_ASSIGN_OR_RETURN(listed, txn.WorksUnderContract(id, ""));
+        if (listed) {
+          return Status::PermissionDenied(
+                     "a contractor's worker (委託作業者) reads no resident data (separation of "
+                     "duties)")
+              .WithReason("separation_of_duties");
         }
         // 研修: an operator reads resident data only after this fiscal year's operator training
         // (the operating rules' 第1 5(2), 研修 each fiscal year), as this transaction sees it.

@@ -29,7 +29,9 @@ inline constexpr const char* kRoles[] = {"security_chief", "system_admin", "secu
 bool IsRole(std::string_view role);
 // Separation of duties: whether one person may not hold both roles. The auditor (監査) checks
 // everyone's work, so holds no other role; a contractor (委託先) holds no management role
-// (security chief, system administrator, security or access manager).
+// (security chief, system administrator, security or access manager) and no operator role;
+// neither the system administrator nor the security manager (who nominates operators and
+// checks their reads) is an operator.
 bool RolesConflict(std::string_view a, std::string_view b);
 // Operator ids: 1-32 of [a-z0-9._-], starting with a letter or digit.
 bool IsValidOperatorId(std::string_view id);

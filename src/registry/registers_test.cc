@@ -480,9 +480,83 @@ TEST_F(RegistersTest, TheContractorRoleNeedsAContractInForce) {
   EXPECT_EQ(operators_->ApproveRole(Load("chief"), *op_role).reason(), "separation_of_duties");
   EXPECT_EQ(Load("vendor").roles, std::vector<std::string>{"contractor"});
   // Other roles need no contract.
-  auto other = operators_->RequestRole(Load("am"), "op2", "security_manager");
+  auto other = operators_->RequestRole(Load("am"), "op2", "access_manager");
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(operators_->ApproveRole(chief, *other).ok());
+}
+
+// Fix review: a worker listed under a contract while holding no role was then given the
+// operator role, nominated and read residents' records, 個人番号 included. Listing refused a
+// holder of another role, but approving refused only the other order. Now no role but
+// contractor is approved while the person is on a roster (even of a contract that has ended),
+// nobody on a roster is nominated, and a read by an account written so by hand is refused.
+TEST_F(RegistersTest, AListedContractWorkerIsGivenNoOtherRoleAndReadsNothing) {
+  const OperatorView chief = Load("chief");
+  auto ended = desk_->RecordContract(chief, As("chief"), Contract("2025-04-01", "2026-03-31"));
+  ASSERT_TRUE(ended.ok());
+  ASSERT_TRUE(desk_->AddWorker(chief, As("chief"), *ended, "vendor").ok());
+  for (const char* role : {"operator", "security_manager", "access_manager"}) {
+    auto request = operators_->RequestRole(Load("am"), "vendor", role);
+    ASSERT_TRUE(request.ok()) << request.status().ToString();
+    EXPECT_EQ(operators_->ApproveRole(chief, *request).reason(), "separation_of_duties") << role;
+  }
+  EXPECT_TRUE(Load("vendor").roles.empty());
+  // Taken off the roster, the person may join the prefecture's staff.
+  ASSERT_TRUE(desk_->RemoveWorker(chief, As("chief"), *ended, "vendor").ok());
+  auto request = operators_->RequestRole(Load("am"), "vendor", "operator");
+  ASSERT_TRUE(request.ok());
+  EXPECT_TRUE(operators_->ApproveRole(chief, *request).ok());
+  EXPECT_EQ(Load("vendor").roles, std::vector<std::string>{"operator"});
+
+  // An operator listed by hand (AddWorker refuses them) is neither nominated nor served.
+  auto current = desk_->RecordContract(chief, As("chief"), Contract());
+  ASSERT_TRUE(current.ok());
+  ASSERT_TRUE(desk_->RecordTraining(chief, As("chief"), Training("2026-11-10", {"op1"})).ok());
+  ASSERT_TRUE(operators_->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20",
+                                   "2027-03-31")
+                  .ok());
+  Notification n = Make("192015", 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  auto p = registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), registry_->check_options()));
+  auto applied = registry_->Apply({p}, Actor{"os:test", "test"});
+  ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
+  const OperatorView op1_view = Load("op1");
+  const Caller op1 = Caller::ForOperator(op1_view, "console", "s");
+  auto before = gateway_->Lookup(op1, n.resident_code.str(), "registry.maintenance");
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    store::ContractWorkerRow w;
+                    w.contract_id = *current;
+                    w.operator_id = "op1";
+                    w.added_by = "chief";
+                    return txn.InsertContractWorker(w);
+                  })
+                  .ok());
+  const OperatorView listed = Load("op1");
+  auto read = gateway_->Lookup(Caller::ForOperator(listed, "console", "s"), n.resident_code.str(),
+                               "registry.maintenance");
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().reason(), "not_nominated");
+  EXPECT_EQ(operators_->Nominate(Load("sm"), "op1", "registry.maintenance", "2026-11-20",
+                                 "2027-03-31")
+                .reason(),
+            "separation_of_duties");
+  ExpectVerified();
+}
+
+// Fix review: a security manager was also given the operator role, nominated by a second
+// security manager, read residents and recorded a log review of the same day, no findings.
+// The one who nominates operators and checks their reads is never one of them.
+TEST_F(RegistersTest, ASecurityManagerIsNeverAnOperator) {
+  const OperatorView chief = Load("chief");
+  auto to_sm = operators_->RequestRole(Load("am"), "sm", "operator");
+  ASSERT_TRUE(to_sm.ok());
+  EXPECT_EQ(operators_->ApproveRole(chief, *to_sm).reason(), "separation_of_duties");
+  auto to_op = operators_->RequestRole(Load("am"), "op1", "security_manager");
+  ASSERT_TRUE(to_op.ok());
+  EXPECT_EQ(operators_->ApproveRole(chief, *to_op).reason(), "separation_of_duties");
+  EXPECT_EQ(Load("sm").roles, std::vector<std::string>{"security_manager"});
+  EXPECT_EQ(Load("op1").roles, std::vector<std::string>{"operator"});
 }
 
 // A contractor's worker (委託作業者) reads no resident data (DESIGN §7; the PIA: 委託先は本人確認

@@ -135,7 +135,8 @@ class RegisterWriter {
                                         const std::string& from, const std::string& to,
                                         const std::string& not_recorded_by) = 0;
   // …and whether they are a worker, not removed, of a contract in force on `day` (valid_from
-  // <= day <= valid_to, and not after ended_on when it was ended).
+  // <= day <= valid_to, and not after ended_on when it was ended); with `day` "", of any
+  // contract, in force or not (a contractor's worker until taken off its roster).
   virtual Result<bool> WorksUnderContract(const std::string& operator_id,
                                           const std::string& day) = 0;
 };

@@ -744,8 +744,8 @@ inline constexpr char kListContractWorkers[] =
     "FROM contract_workers WHERE contract_id >= $1 ORDER BY contract_id, added_at, operator_id";
 inline constexpr char kWorksUnderContract[] =
     "SELECT count(*) FROM contract_workers w JOIN contracts c ON c.id = w.contract_id "
-    "WHERE w.operator_id = $1 AND w.removed_at = 0 AND c.valid_from <= $2 AND $2 <= c.valid_to "
-    "AND (c.ended_on = '' OR $2 <= c.ended_on)";
+    "WHERE w.operator_id = $1 AND w.removed_at = 0 AND ($2 = '' OR (c.valid_from <= $2 AND "
+    "$2 <= c.valid_to AND (c.ended_on = '' OR $2 <= c.ended_on)))";
 inline constexpr char kRemoveContractWorker[] =
     "UPDATE contract_workers SET removed_at = $3, removed_by = $4 "
     "WHERE contract_id = $1 AND operator_id = $2 AND removed_at = 0";
