@@ -5,6 +5,7 @@
 
 #include "core/date.h"
 #include "registry/detail/registry_internal.h"
+#include "text/search_key.h"
 #include "text/utf8.h"
 
 namespace kakunin::registry {
@@ -71,17 +72,26 @@ std::vector<std::string> ReviewWriters(const std::string& kind) {
 
 namespace {
 
-// The bytes of the code point at `text[i]` if it is a digit (ASCII, or full-width U+FF10..U+FF19),
-// else 0.
-size_t DigitWidth(std::string_view text, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(text[i]);
-  if (c >= '0' && c <= '9') return 1;
-  if (c == 0xEF && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0xBC &&
-      static_cast<unsigned char>(text[i + 2]) >= 0x90 &&
-      static_cast<unsigned char>(text[i + 2]) <= 0x99) {
-    return 3;
+// What the code point at `text[i]` is to a number, and its bytes: a digit in any script
+// (text::DigitValue: ASCII, full width, Arabic-Indic, mathematical, kanji 〇一二…九), or a
+// letter people write for one (O o for 0, I l for 1, full width too), or neither (0 bytes).
+// Found in review: 六五一〇一五二〇九七四八, 𝟔𝟓𝟏…, ٦٥١… and O39O536716O passed.
+struct DigitLike {
+  size_t width = 0;
+  bool real = false;  // a digit, not a letter written for one
+};
+DigitLike DigitAt(std::string_view text, size_t i) {
+  size_t pos = i;
+  auto cp = text::DecodeOne(text, &pos);
+  if (!cp) return {};
+  if (text::DigitValue(*cp) >= 0) return {pos - i, true};
+  switch (*cp) {
+    case 'O': case 'o': case 'I': case 'l':
+    case 0xFF2F: case 0xFF4F: case 0xFF29: case 0xFF4C:  // Ｏ ｏ Ｉ ｌ
+      return {pos - i, false};
+    default:
+      return {};
   }
-  return 0;
 }
 
 // Whether people write `cp` between groups of a number's digits, or could slip it in unseen: a
@@ -116,25 +126,32 @@ bool HoldsResidentNumber(std::string_view text) {
   // Groups of digits joined by at most kJoin separators (e.g. "1234 5678 9012", "123-4567-8901",
   // "1234 - 5678 - 9012") are one number; its digits are counted across the groups.
   constexpr size_t kJoin = 3;
-  size_t digits = 0;      // of the number being read
+  // Letters written for digits count only in a run of mostly real digits (kMinReal of the
+  // 11 or 12), so words are not numbers.
+  constexpr size_t kMinReal = 7;
+  size_t digits = 0;      // of the number being read, letters written for digits included
+  size_t real = 0;        // of which real digits
   size_t separators = 0;  // since its last digit
+  auto found = [&] { return (digits == 11 || digits == 12) && real >= kMinReal; };
   for (size_t i = 0; i < text.size();) {
-    if (size_t w = DigitWidth(text, i); w != 0) {
+    if (DigitLike d = DigitAt(text, i); d.width != 0) {
       ++digits;
+      real += d.real ? 1 : 0;
       separators = 0;
-      i += w;
+      i += d.width;
       continue;
     }
     if (size_t w = SeparatorWidth(text, i); w != 0 && digits != 0 && ++separators <= kJoin) {
       i += w;
       continue;
     }
-    if (digits == 11 || digits == 12) return true;
+    if (found()) return true;
     digits = 0;
+    real = 0;
     separators = 0;
     ++i;
   }
-  return digits == 11 || digits == 12;
+  return found();
 }
 
 bool HoldsInvisibleFormatting(std::string_view text) {

@@ -129,6 +129,25 @@ TEST(ResidentNumbers, ElevenAndTwelveDigitRunsAreRefused) {
   EXPECT_FALSE(HoldsResidentNumber("令和8年11月20日"));
 }
 
+// Fix review: the register texts took a resident code or an individual number written in
+// kanji numerals, in another script's digits, or with letters for 0 and 1 — kept for good.
+TEST(ResidentNumbers, DigitsOfAnyScriptAndLettersWrittenForDigitsCount) {
+  EXPECT_TRUE(HoldsResidentNumber("六五一〇一五二〇九七四八"));
+  EXPECT_TRUE(HoldsResidentNumber("番号は六五一〇一五二〇九七四八です"));
+  EXPECT_TRUE(HoldsResidentNumber("𝟔𝟓𝟏𝟎𝟏𝟓𝟐𝟎𝟗𝟕𝟒𝟖"));  // mathematical bold
+  EXPECT_TRUE(HoldsResidentNumber("٦٥١٠١٥٢٠٩٧٤٨"));     // Arabic-Indic
+  EXPECT_TRUE(HoldsResidentNumber("O39O536716O"));
+  EXPECT_TRUE(HoldsResidentNumber("651O15209748"));
+  EXPECT_TRUE(HoldsResidentNumber("０３９Ｏ５３６７１６Ｏ"));
+  EXPECT_TRUE(HoldsResidentNumber("六五一〇 一五二〇 九七四八"));
+  // Words, kanji dates and short numbers stay allowed.
+  EXPECT_FALSE(HoldsResidentNumber("二〇二六年一一月二〇日"));
+  EXPECT_FALSE(HoldsResidentNumber("Illinois Ohio lolol"));
+  EXPECT_FALSE(HoldsResidentNumber("ISO 27001 に準拠"));
+  EXPECT_FALSE(HoldsResidentNumber("一二三四五六七八九〇"));  // ten
+  EXPECT_FALSE(HoldsResidentNumber("OOOO1234OOO"));  // mostly letters
+}
+
 // The numbers are written in groups as often as not (個人番号 4-4-4 on the card): spaces and
 // hyphens, half- or full-width, between the digits do not hide them.
 TEST(ResidentNumbers, DigitsWrittenInGroupsAreOneNumber) {

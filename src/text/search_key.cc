@@ -105,6 +105,25 @@ bool IsKanaCodePoint(char32_t cp) {
 
 }  // namespace
 
+int DigitValue(char32_t cp) {
+  if (cp >= '0' && cp <= '9') return static_cast<int>(cp - '0');
+  switch (cp) {
+    case 0x3007: case 0x96F6: return 0;  // 〇 零
+    case 0x4E00: return 1;               // 一
+    case 0x4E8C: return 2;               // 二
+    case 0x4E09: return 3;               // 三
+    case 0x56DB: return 4;               // 四
+    case 0x4E94: return 5;               // 五
+    case 0x516D: return 6;               // 六
+    case 0x4E03: return 7;               // 七
+    case 0x516B: return 8;               // 八
+    case 0x4E5D: return 9;               // 九
+    default: break;
+  }
+  if (cp < 0x80 || u_charType(static_cast<UChar32>(cp)) != U_DECIMAL_DIGIT_NUMBER) return -1;
+  return u_charDigitValue(static_cast<UChar32>(cp));
+}
+
 char32_t FoldVariant(char32_t cp) {
   const FoldTable& folds = Folds();
   auto it = std::lower_bound(folds.begin(), folds.end(), cp,

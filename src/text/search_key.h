@@ -25,6 +25,11 @@ std::string SearchKey(std::string_view s);
 // The 異体字 fold alone, for one code point (returns `cp` when not in the table).
 char32_t FoldVariant(char32_t cp);
 
+// The digit `cp` is written for: any Unicode decimal digit (ASCII, full width, Arabic-Indic,
+// mathematical, …) and the kanji numerals 〇一二三四五六七八九 and 零; -1 for anything else.
+// For telling a number written in any script, not for parsing one.
+int DigitValue(char32_t cp);
+
 // The number of pairs in the compiled-in fold table (for tests and the metrics page).
 size_t VariantFoldCount();
 
