@@ -82,12 +82,14 @@ void EncodingHint::Print(const InputOptions& input, bool encoding_given, const c
       input.encoding != InputEncoding::kUtf8) {
     return;
   }
+  // invalid_text is also a control character or non-kana in name_kana (found in review: the
+  // hint called a valid UTF-8 file unreadable), so it says what may be the cause, not what is.
   io.err << "kakunin " << command << ": " << unreadable_
-         << " 件の記録に UTF-8 として読めない文字があります。CP932 (Shift_JIS) のファイルなら "
-            "--encoding cp932 を付けてください / "
+         << " 件の記録に使えない文字 (invalid_text) があります。UTF-8 として読めないためなら、"
+            "CP932 (Shift_JIS) のファイルには --encoding cp932 を付けてください / "
          << unreadable_
-         << " record(s) hold text that is not valid UTF-8: if the file is CP932 (Shift_JIS), "
-            "add --encoding cp932\n";
+         << " record(s) hold text the contract does not allow (invalid_text); if that is because "
+            "the file is CP932 (Shift_JIS), not UTF-8, add --encoding cp932\n";
 }
 
 void ValidationSummary::Add(const CheckResult& result) {

@@ -135,6 +135,11 @@ TEST(NotificationReaderTest, EveryFieldErrorCode) {
               ElementsAre(E("change_date", ErrorCode::kFutureDate)));
   EXPECT_THAT(With("change_date", R"("2026-03-31")"),
               ElementsAre(E("change_date", ErrorCode::kDateOrder)));
+  // A birth date in the future is a date all the same: change_date before it is out of order
+  // too (every field error at once; found in review).
+  EXPECT_THAT(With("birth_date", R"("2026-11-22")"),
+              ElementsAre(E("birth_date", ErrorCode::kFutureDate),
+                          E("change_date", ErrorCode::kDateOrder)));
   EXPECT_THAT(With("name", "\"山田\\u0000\""), ElementsAre(E("name", ErrorCode::kInvalidText)));
   EXPECT_THAT(With("name", "\"山田\xE2\x80\xAE\""), ElementsAre(E("name", ErrorCode::kInvalidText)));
   EXPECT_THAT(With("name", "\"\\ud800\""), ElementsAre(E("name", ErrorCode::kInvalidText)));
