@@ -67,6 +67,13 @@ class Replay {
   std::unordered_map<int64_t, int64_t> erased;    // version id -> the erasing entry
   std::unordered_map<int64_t, Current> current;   // by person id
   std::unordered_map<int64_t, int64_t> erased_persons;  // person id -> the erasing entry
+  // Version id -> the version whose write superseded it (when that is in the log): its
+  // superseded_at is that version's applied_at, from which retention counts.
+  struct Successor {
+    int64_t version_id = 0;
+    int64_t seq = 0;
+  };
+  std::unordered_map<int64_t, Successor> superseded_by;
   // Named by entries appended during the walk, or by entries that fail their leaf hash.
   std::unordered_set<int64_t> touched_versions, touched_persons;
   bool legacy = false;
@@ -142,8 +149,13 @@ class Replay {
  private:
   void Apply(const audit::StateLeaf& l, int64_t seq) {
     switch (l.op) {
-      case StateOp::kWritten:
+      case StateOp::kWritten: {
+        auto c = current.find(l.person_id);
+        if (c != current.end() && c->second.version_id != l.version_id) {
+          superseded_by[c->second.version_id] = Successor{l.version_id, seq};
+        }
         current[l.person_id] = Current{l.version_id, seq};
+      }
         [[fallthrough]];
       case StateOp::kHistory:
         expect[l.version_id] = Expect{l.digest, seq, l.person_id};
@@ -152,6 +164,7 @@ class Replay {
         break;
       case StateOp::kErased: {
         expect.erase(l.version_id);
+        superseded_by.erase(l.version_id);
         erased[l.version_id] = seq;
         auto c = current.find(l.person_id);
         if (c != current.end() && c->second.version_id == l.version_id) {
@@ -241,8 +254,20 @@ Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::Fie
   };
 
   std::unordered_map<int64_t, std::string> fingerprints;  // current version id -> resident
+  // superseded_at of each version the log says another superseded, and applied_at of each
+  // version that superseded one: compared after the walk (found in review: superseded_at, from
+  // which retention counts, was moved by hand to the epoch — the version was purged at once —
+  // or to the far future, and verify said nothing).
+  std::unordered_set<int64_t> successors;
+  for (const auto& [old_id, next] : replay.superseded_by) successors.insert(next.version_id);
+  std::unordered_map<int64_t, std::pair<int64_t, int64_t>> marked;  // vid -> (superseded_at, pid)
+  std::unordered_map<int64_t, int64_t> applied;                     // vid -> applied_at
   Status st = reader.ForEachVersion([&](const store::VersionRow& v) -> Status {
     ++report.versions;
+    if (replay.superseded_by.count(v.version_id)) {
+      marked.emplace(v.version_id, std::pair{v.superseded_at, v.person_id});
+    }
+    if (successors.count(v.version_id)) applied.emplace(v.version_id, v.applied_at);
     auto it = replay.expect.find(v.version_id);
     if (baseline) {
       auto number =
@@ -314,6 +339,19 @@ Result<StateReport> VerifyState(store::RegistryReader& reader, const crypto::Fie
       version_problem(vid, x.person_id,
                       Version(vid) + " (written by " + Entry(x.seq) + ") is missing (deleted)");
     }
+  }
+
+  for (const auto& [old_id, next] : replay.superseded_by) {
+    auto m = marked.find(old_id);
+    auto a = applied.find(next.version_id);
+    if (m == marked.end() || a == applied.end()) continue;  // missing: named above
+    const auto [superseded_at, pid] = m->second;
+    // 0: marked current, named above.
+    if (superseded_at == 0 || superseded_at == a->second) continue;
+    version_problem(old_id, pid,
+                    Version(old_id) + " says it was superseded at another time than " +
+                        Version(next.version_id) + " (" + Entry(next.seq) +
+                        ") superseded it (superseded_at changed: retention counts from it)");
   }
 
   st = reader.ForEachResident([&](const store::ResidentRow& r) -> Status {

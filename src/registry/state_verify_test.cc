@@ -281,6 +281,24 @@ TEST_F(StateVerifyTest, EditsBehindTheRegistrysBackAreNamedByVersionOrRow) {
                  "version 2 (written by entry 1) is missing");
 }
 
+// Fix review: superseded_at, from which retention counts, was set by hand to the epoch (the
+// version then purged at once under a short period, the purge itself in the log as a proper
+// erasure) or to the far future (never purged), and verify said nothing. It must be when the
+// version that superseded it was applied.
+TEST_F(StateVerifyTest, AVersionsSupersededTimeIsWhenItsSuccessorWasApplied) {
+  ASSERT_NO_FATAL_FAILURE(Populate(10));
+  ExpectClean("as written");
+  // Version 2 is resident 1's birth, superseded by the move (version 11, entry 11).
+  ExpectDetected("UPDATE versions SET superseded_at = 1 WHERE version_id = 2",
+                 "version 2 says it was superseded at another time than version 11 (entry 10)");
+  ASSERT_TRUE(TamperDatabase("UPDATE versions SET superseded_at = (SELECT applied_at FROM "
+                             "versions WHERE version_id = 11) WHERE version_id = 2")
+                  .ok());
+  ExpectClean("undone");
+  ExpectDetected("UPDATE versions SET superseded_at = 9796651180623443 WHERE version_id = 2",
+                 "superseded_at changed");
+}
+
 TEST_F(StateVerifyTest, AReInsertedOldVersionIsNamed) {
   ASSERT_NO_FATAL_FAILURE(Populate(10));
   const int64_t next = MaxVersion() + 1;
