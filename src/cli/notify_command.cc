@@ -1,6 +1,7 @@
 // kakunin notify: a municipality's CS side — sends its notifications to the prefecture node
 // over mutual TLS and prints the contract's per-record results (src/notify/).
 
+#include <csignal>
 #include <fstream>
 #include <iostream>
 
@@ -56,6 +57,10 @@ const char kExample[] =
 }  // namespace
 
 int RunNotifyCommand(const std::vector<std::string>& argv, Io& io) {
+  // A write to a connection the node closed (killed, restarted mid-request) must fail with EPIPE
+  // and be retried like any network failure, not end the sender by SIGPIPE (found in review:
+  // exit 141, no summary line). The command owns its process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<OptionSpec> specs = {
       {"config", "FILE", "設定ファイル / the client's configuration (required)"},
       {"today", "YYYY-MM-DD", "基準日 / the date used for future_date (default: today, JST)"},
