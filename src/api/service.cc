@@ -1013,6 +1013,7 @@ http::Response Service::Handle(const Request& req) {
         if (!recorded.ok()) return fail(recorded);
         return Problem(error, rid, std::move(detail));
       };
+      if (Status may = gateway_->MayNotify(*client, terminal); !may.ok()) return fail(may);
       auto body = ParseBody(req, {"notifications"}, &body_error);
       if (!body.ok()) return invalid(body_error, "");
       const text::JsonValue* list = body->Find("notifications");

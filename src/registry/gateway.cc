@@ -477,9 +477,7 @@ Status Gateway::CheckRunningFor(const Caller& caller, const char* action,
   return st;
 }
 
-Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
-                                                 const std::vector<const text::JsonValue*>& items,
-                                                 const std::string& terminal) const {
+Status Gateway::MayNotify(const Client& client, const std::string& terminal) const {
   const Actor actor = client.ActorAt(terminal);
   if (client.kind != ClientKind::kMunicipalCs) {
     return RefuseClient(actor, "notification.refused", "",
@@ -494,6 +492,14 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
                                                  "prefecture nodes")
                             .WithReason("not_permitted"));
   }
+  return Status::Ok();
+}
+
+Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
+                                                 const std::vector<const text::JsonValue*>& items,
+                                                 const std::string& terminal) const {
+  KAKUNIN_RETURN_IF_ERROR(MayNotify(client, terminal));
+  const Actor actor = client.ActorAt(terminal);
   if (items.empty() || items.size() > kMaxNotificationsPerRequest) {
     return Status::InvalidArgument("notifications must hold 1 to 1000 notifications");
   }

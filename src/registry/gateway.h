@@ -194,6 +194,10 @@ class Gateway {
   // When the node was halted (µs since epoch), or nullopt while it runs (Registry::HaltedSince).
   Result<std::optional<int64_t>> HaltedSince() const;
 
+  // Whether `client` may send notifications at all (a municipal CS, to a prefecture node): the
+  // refusal, recorded, before anything of its request is read (found in review: a link
+  // certificate's empty body was answered as malformed, telling it of the route's checks).
+  Status MayNotify(const Client& client, const std::string& terminal) const;
   // POST /v1/notifications: `items` are the request's notifications as parsed JSON. A client
   // that is not a municipal CS is refused (not_permitted); if any item names, as a string, a
   // municipality other than the client's, the whole request is refused (sender_mismatch) and
