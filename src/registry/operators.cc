@@ -566,6 +566,12 @@ Status OperatorDesk::ApproveRole(const OperatorView& by, int64_t request_id) con
     }
     // Separation of duties, against the roles held as this transaction sees them.
     KAKUNIN_ASSIGN_OR_RETURN(held, txn.OperatorRoles((*req)->operator_id));
+    // A role held already is not granted again (found in review: a second request for it was
+    // "approved", the register of requests showing two grants where there is one).
+    if (std::find(held.begin(), held.end(), (*req)->role) != held.end()) {
+      return Status::FailedPrecondition("the operator already holds the role")
+          .WithReason("conflict");
+    }
     for (const std::string& r : held) {
       if (RolesConflict(r, (*req)->role)) {
         return Status::PermissionDenied("the role cannot be held together with " + r +

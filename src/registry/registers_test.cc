@@ -576,6 +576,12 @@ TEST_F(RegistersTest, ASecurityManagerIsNeverAnOperator) {
   EXPECT_EQ(operators_->ApproveRole(chief, *to_op).reason(), "separation_of_duties");
   EXPECT_EQ(Load("sm").roles, std::vector<std::string>{"security_manager"});
   EXPECT_EQ(Load("op1").roles, std::vector<std::string>{"operator"});
+  // A role held already is not approved again.
+  auto again = operators_->RequestRole(Load("am"), "op1", "operator");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  Status st = operators_->ApproveRole(chief, *again);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_EQ(st.reason(), "conflict");
 }
 
 // A contractor's worker (委託作業者) reads no resident data (DESIGN §7; the PIA: 委託先は本人確認
