@@ -259,6 +259,7 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
       [log] { log->Flush(); });
   if (s->sender_) s->sender_->Start();
   s->StartFieldKeyRotation();
+  s->WarnIfTheClockIsBehindTheLog(options.clock != nullptr ? options.clock : &node->clock);
   return s;
 }
 
@@ -290,6 +291,25 @@ void NodeServer::StartFieldKeyRotation() {
     }
     rotation_running_ = false;
   });
+}
+
+void NodeServer::WarnIfTheClockIsBehindTheLog(const Clock* clock) {
+  // Found in review: one command run with the clock set half a year ahead dated every later
+  // entry — provisions, their dates on disclosure notices, retention — at that time, and
+  // nothing said so. The log cannot go back; the operator must know to fix the clock.
+  auto newest = node_->audit->NewestEntryTime();
+  if (!newest.ok()) return;
+  const int64_t ahead = *newest - clock->NowMicros();
+  if (ahead <= kClockBehindLogWarning) return;
+  Report("警告: 操作履歴の最新の記録の日時 (" + JstIsoTime(*newest) + ") がこの機械の時計より " +
+         std::to_string(ahead / 60000000) +
+         " 分進んでいます。時計が追いつくまで、すべての記録がその日時になります。時計 (NTP) "
+         "と、時計が進んだ状態で実行されたコマンドを確認してください / warning: the operation "
+         "log's newest entry is dated " +
+         JstIsoTime(*newest) + ", " + std::to_string(ahead / 60000000) +
+         " minutes after this machine's clock: until the clock passes it, every entry (and "
+         "every provision's date) carries that time. Check the clock (NTP) and what ran with it "
+         "set ahead");
 }
 
 NodeServer::~NodeServer() { (void)Stop(); }

@@ -132,6 +132,9 @@ class NodeServer final : public cli::RunningServer {
   // Field-key rotation's re-sealing (docs/keys.md), while older field keys are loaded; started
   // at Start and again after a reload of the keys (SIGHUP).
   void StartFieldKeyRotation();
+  // Reports when the log's newest entry is dated more than kClockBehindLogWarning after `clock`.
+  static constexpr int64_t kClockBehindLogWarning = int64_t{10} * 60 * 1000000;
+  void WarnIfTheClockIsBehindTheLog(const Clock* clock);
   // The samplers' held refusals (Gateway/ConsoleService::WriteHeldRefusals); failures reported.
   void WriteHeldRefusals(bool everything);
   std::mutex rotation_mu_;  // guards starting and joining rotation_

@@ -8,6 +8,7 @@
 #include "audit/key_rotation.h"
 #include "core/bytes.h"
 #include "core/clock.h"
+#include "registry/gateway.h"   // kMaxSupportMeasureDays
 #include "registry/registry.h"  // ResidentTarget
 #include "registry/state_verify.h"
 #include "text/json.h"
@@ -340,6 +341,18 @@ Result<std::string> AuditDesk::Statement(const std::string& resident_code,
   return audit::StatementToJson(s);
 }
 
+Result<int64_t> AuditDesk::NewestEntryTime() const {
+  KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
+  KAKUNIN_ASSIGN_OR_RETURN(size, reader->AuditSize());
+  int64_t time = 0;
+  if (size == 0) return time;
+  KAKUNIN_RETURN_IF_ERROR(reader->ForEachAuditEntry(size - 1, [&](store::AuditRow& row) {
+    time = row.time;
+    return false;
+  }));
+  return time;
+}
+
 Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t to_time) const {
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   KAKUNIN_ASSIGN_OR_RETURN(measures, reader->ListSupportMeasures());
@@ -352,6 +365,61 @@ Result<std::vector<audit::Finding>> AuditDesk::Review(int64_t from_time, int64_t
     KAKUNIN_ASSIGN_OR_RETURN(codes, CodeChain(*reader, m.resident_code));
     for (const auto& code : codes) protected_targets[AskedTargetOf(code)].push_back(period);
   }
+  // …and as the log says they were set and ended, so that a measure deleted or shortened in the
+  // table behind the registry's back does not take the findings of the reads it covered with it
+  // (found in review). A measure lasts at most kMaxSupportMeasureDays: its set entries are
+  // read from that long before the period on.
+  const int64_t reach = int64_t{kMaxSupportMeasureDays + 1} * 24 * 3600 * 1000000;
+  const int64_t since = from_time > reach ? from_time - reach : 0;
+  std::vector<std::pair<int64_t, audit::AuditEntry>> changes;  // (seq, entry)
+  for (const char* action : {"support_measure.set", "support_measure.end"}) {
+    store::AuditQuery q;
+    q.from_time = since;
+    q.to_time = to_time;
+    q.action = action;
+    q.limit = 1000000;
+    KAKUNIN_ASSIGN_OR_RETURN(rows, reader->SearchAudit(q));
+    for (const store::AuditRow& row : rows) {
+      if (!row.payload) continue;  // erased by retention
+      auto e = audit::DecodeStoredEntry(row);  // its targets from the stored leaves
+      if (!e.ok() || e->outcome != "done" || e->targets.empty()) continue;
+      changes.emplace_back(row.seq, std::move(*e));
+    }
+  }
+  std::sort(changes.begin(), changes.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::map<std::string, audit::ProtectedPeriod> open;  // by target, the period in force
+  for (const auto& [seq, e] : changes) {
+    // "mac:<hex>:found" names the resident as a read's target does, without ":found".
+    std::string key = e.targets[0];
+    if (const size_t f = key.rfind(":found"); f != std::string::npos && f + 6 == key.size()) {
+      key.resize(f);
+    }
+    const std::string day = JstDate(e.time).ToIso();
+    auto it = open.find(key);
+    if (it != open.end() && it->second.to < day) {  // lapsed before this change
+      protected_targets[key].push_back(it->second);
+      open.erase(it);
+      it = open.end();
+    }
+    if (e.action == "support_measure.end") {
+      if (it != open.end()) {
+        it->second.to = day;
+        protected_targets[key].push_back(it->second);
+        open.erase(it);
+      }
+      continue;
+    }
+    const size_t at = e.conditions.find("valid_until=");
+    if (at == std::string::npos) continue;
+    const std::string until = e.conditions.substr(at + 12, 10);
+    if (it == open.end()) {
+      open.emplace(key, audit::ProtectedPeriod{day, until});
+    } else {
+      it->second.to = until;  // an extension keeps the day it began
+    }
+  }
+  for (auto& [key, period] : open) protected_targets[key].push_back(period);
   return audit::Review(*reader, from_time, to_time, {}, protected_targets);
 }
 

@@ -100,6 +100,9 @@ class AuditDesk {
 
   // The newest signed checkpoint; nullopt if none was signed yet.
   Result<std::optional<audit::Checkpoint>> LatestCheckpoint() const;
+  // The time of the newest entry (0 if none). Entries' times never go back, so a clock that
+  // once ran ahead dates every later entry at that time: the server warns at start.
+  Result<int64_t> NewestEntryTime() const;
 
   // Inclusion of entry `leaf_index` in the tree of `tree_size` entries (the latest checkpoint's
   // size when nullopt; NotFound without a checkpoint).

@@ -409,6 +409,32 @@ TEST_F(SupportMeasureTest, AuditReviewFlagsEveryReadOfAProtectedResident) {
   EXPECT_EQ(still, 2);
 }
 
+// Fix review: the review took the protected periods from today's table only. A measure deleted
+// there (or ended, or shortened, by hand) took the findings of the reads it covered with it.
+// The log's support_measure.set and .end entries say when the person was protected too.
+TEST_F(SupportMeasureTest, AMeasureDeletedFromTheTableStillMakesItsReadsFindings) {
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(30)).ok());
+  ASSERT_TRUE(gateway_->Lookup(Caller::ForClient(board_, "t"), codes_[0], kSchoolAid).ok());
+  ASSERT_TRUE(TamperDatabase("DELETE FROM support_measures").ok());
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto findings = desk.Review(0, INT64_MAX);
+  ASSERT_TRUE(findings.ok()) << findings.status().ToString();
+  int flagged = 0;
+  for (const auto& f : *findings) flagged += f.rule == "support_measure" ? 1 : 0;
+  EXPECT_EQ(flagged, 1);
+  // Ended (by the CS, through the registry), a read the next day is no finding.
+  ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[1], Day(30)).ok());
+  ASSERT_TRUE(gateway_->EndSupportMeasure(kofu_, "cs", codes_[1]).ok());
+  clock_.Advance(int64_t{24} * 3600 * 1000000);
+  ASSERT_TRUE(gateway_->Lookup(Caller::ForClient(board_, "t"), codes_[1], kSchoolAid).ok());
+  ASSERT_TRUE(TamperDatabase("DELETE FROM support_measures").ok());
+  auto after = desk.Review(0, INT64_MAX);
+  ASSERT_TRUE(after.ok());
+  flagged = 0;
+  for (const auto& f : *after) flagged += f.rule == "support_measure" ? 1 : 0;
+  EXPECT_EQ(flagged, 1);
+}
+
 TEST_F(SupportMeasureTest, AReadBeforeACodeChangeIsStillAFinding) {
   ASSERT_TRUE(gateway_->SetSupportMeasure(kofu_, "cs", codes_[0], Day(30)).ok());
   EXPECT_TRUE(Marked(codes_[0]));  // under the old code
