@@ -324,6 +324,15 @@ Result<std::string> AuditDesk::Statement(const std::string& resident_code,
     // resident kept from before a rotation of the signing key is still one of this node's.
     auto cp = audit::ParseLogCheckpoint(*reader, *earlier, log_->signer().public_key());
     if (!cp.ok()) return Status::InvalidArgument("the earlier checkpoint is not one of this node's");
+    // A statement is written only from a log that extends it (found in review: one was written
+    // against a fork, and only check-statement said so): the node says it first, as verify does.
+    auto root = audit::RootAt(*reader, cp->tree_size);
+    if (!root.ok() || *root != cp->root) {
+      return Status::DataLoss(
+          "the operation log does not extend the earlier checkpoint: the database was altered, "
+          "truncated or replaced, or the checkpoint is of another history (run kakunin audit "
+          "verify); no statement was written");
+    }
     old_size = cp->tree_size;
   }
   // The code chain and the statement from one snapshot (BuildStatement's nests in it).

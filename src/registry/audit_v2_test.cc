@@ -456,6 +456,11 @@ TEST_F(StatementTest, AnotherKeyOrAForkedLogIsDetected) {
   c = Check(later, forked);
   EXPECT_FALSE(c.ok);
   EXPECT_THAT(c.problem, ::testing::HasSubstr("forked or rewritten"));
+  // Nor does the node write a statement against a checkpoint its log does not extend.
+  auto refused = desk_->Statement(code_, audit::CheckpointToJson(forked));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("does not extend"));
   // Without any earlier checkpoint an older statement still checks on its own.
   EXPECT_TRUE(Check(s).ok);
 }
