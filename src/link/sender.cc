@@ -204,7 +204,12 @@ Result<int64_t> Sender::Step() {
     Status why = Status::FailedPrecondition(
         "the national node holds another change under sequence " + number(parsed.sequence) +
         " of this batch (its point: " + number(parsed.acknowledged) +
-        "; sequence_conflict: this node's outbox numbers were used before; see docs/backup.md)");
+        "; sequence_conflict: this node's outbox numbers were used before, or another sender "
+        "moved the national node's point; see docs/backup.md)");
+    {
+      std::lock_guard lock(mu_);
+      stats_.conflict = true;
+    }
     Failed(why);
     return why;
   }
@@ -236,6 +241,7 @@ Result<int64_t> Sender::Step() {
     stats_.forwarded_total += sent;
     stats_.consecutive_failures = 0;
     stats_.down_since = 0;
+    stats_.conflict = false;
     stats_.last_success_at = now;
     for (const registry::ForwardedChange& c : batch->changes) {
       if (answer->status != 200 || c.sequence > *ack) break;
@@ -337,6 +343,11 @@ Status Sender::Ready() const {
   if (stats_.resync_needed) {
     return Status::Unavailable("the link to the national node needs a resync")
         .WithReason("link_resync");
+  }
+  if (stats_.conflict) {
+    return Status::Unavailable(
+               "the national node holds other changes under this node's numbers")
+        .WithReason("link_conflict");
   }
   if (stats_.down_since != 0 && clock_->NowMicros() - stats_.down_since >
                                     int64_t{config_.ready_threshold_seconds} * 1000000) {

@@ -60,6 +60,10 @@ struct LinkStats {
   // The national node's point is below the purged outbox rows (LinkOutbox::PurgedThrough):
   // nothing is sent until the operators resync.
   bool resync_needed = false;
+  // The national node holds another change under a number this node sent (sequence_conflict):
+  // resending cannot help, so not ready at once (found in review: /readyz said ready for the
+  // 300 s of link_down while a forged batch had moved the national point).
+  bool conflict = false;
 };
 
 class Sender {

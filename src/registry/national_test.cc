@@ -849,6 +849,10 @@ TEST_F(NationalTest, TheSenderOfARestoredNodeStopsAtASequenceConflict) {
   EXPECT_EQ(sender.Stats().consecutive_failures, 3);
   EXPECT_EQ(restored->outbox->Backlog()->pending, 1);
   EXPECT_EQ(Count(national, "SELECT count(*) FROM versions"), 3);
+  // Not ready at once: resending cannot help, so there are no 300 s of "down" to wait for
+  // (found in review: /readyz said ready while the conflict stopped the link).
+  EXPECT_TRUE(sender.Stats().conflict);
+  EXPECT_EQ(sender.Ready().reason(), "link_conflict");
 }
 
 TEST_F(NationalTest, ReorderedBatchIsAGapAndNothingIsApplied) {
