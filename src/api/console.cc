@@ -732,7 +732,7 @@ class ConsoleService::Impl {
     };
     if (route == "/v1/audit/entries") {
       if (options_.audit == nullptr) return Problem(ApiError::kRouteNotFound, rid);
-      auto query = QueryOf(req.query, {"from", "to", "actor", "action", "limit"});
+      auto query = QueryOf(req.query, {"from", "to", "actor", "action", "limit", "after"});
       if (!query.ok()) return malformed(query.status().message());
       registry::LogReadInput in;
       auto get = [&](const char* k) -> std::optional<std::string> {
@@ -750,13 +750,25 @@ class ConsoleService::Impl {
         }
         in.limit = std::stoi(*l);
       }
+      if (auto a = get("after")) {
+        if (a->empty() || a->size() > 18 ||
+            !std::all_of(a->begin(), a->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          return malformed("after must be an entry's sequence number");
+        }
+        in.after = std::stoll(*a);
+      }
       auto page = desk->ReadLog(who, actor, *options_.audit, in);
       if (!page.ok()) return fail(page.status());
       std::string o = "{\"entries\":[";
       for (size_t i = 0; i < page->records.size(); ++i) {
         o += (i ? "," : "") + registry::LogRecordJson(page->records[i]);
       }
-      return JsonResponse(o + "],\"truncated\":" + (page->truncated ? "true" : "false") + "}");
+      o += "],\"truncated\":" + std::string(page->truncated ? "true" : "false");
+      // The next page: the same query with after=<this>.
+      if (page->truncated && !page->records.empty()) {
+        o += ",\"next_after\":" + std::to_string(page->records.back().seq);
+      }
+      return JsonResponse(o + "}");
     }
     if (!req.query.empty()) return malformed("no query here");
     if (req.method == "GET") {

@@ -250,6 +250,7 @@ Result<std::vector<LogRecord>> AuditDesk::Search(const LogQuery& query, int* cod
   q.actor = query.actor;
   q.action = query.action;
   q.purpose = query.purpose;
+  q.from_seq = query.from_seq;
   q.limit = query.limit;
   KAKUNIN_ASSIGN_OR_RETURN(reader, store_->OpenReader());
   std::vector<store::AuditRow> rows;

@@ -40,6 +40,7 @@ struct LogQuery {
   // Only searches whose condition commitment equals ConditionCommitment(criteria) are returned:
   // the exact set of criteria, each with the value as the search gave it.
   std::vector<std::pair<std::string, std::string>> criteria;
+  std::optional<int64_t> from_seq;  // inclusive: the next page after an earlier answer
   int limit = 1000;
 };
 

@@ -1,6 +1,7 @@
 #include "registry/registers.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "core/date.h"
@@ -635,8 +636,13 @@ Result<LogPage> RegisterDesk::ReadLog(const OperatorView& op, const Actor& actor
     }
     unit_member = in.actor->substr(prefix.size());
   }
+  if (in.after && (*in.after < 0 || *in.after >= INT64_MAX)) {
+    return Refuse(actor, kLogRead, Invalid("after must be an entry's sequence number"));
+  }
   q.actor = in.actor;
   q.action = in.action;
+  // Found in review: a day with more than 1,000 matching entries could not be read past them.
+  if (in.after) q.from_seq = *in.after + 1;
   q.limit = in.limit + 1;  // one more tells whether the limit cut the answer
   KAKUNIN_ASSIGN_OR_RETURN(rows, audit.Search(q));
   LogPage page;
@@ -646,7 +652,8 @@ Result<LogPage> RegisterDesk::ReadLog(const OperatorView& op, const Actor& actor
   e.conditions = "actor=" + LoggedFilter(in.actor.value_or("")) +
                  " action=" + LoggedFilter(in.action.value_or("")) + " purpose=" +
                  " from=" + LoggedFilter(in.from.value_or("")) +
-                 " to=" + LoggedFilter(in.to.value_or(""));
+                 " to=" + LoggedFilter(in.to.value_or("")) +
+                 (in.after ? " after=" + std::to_string(*in.after) : std::string());
   e.result_count = static_cast<int64_t>(rows.size());
   e.outcome = "done";
   // The reader's rights, and a security manager's unit, as the recording transaction sees them.

@@ -131,11 +131,12 @@ Status CheckFreeText(const std::string& s, size_t max, bool lines, const char* f
 // YYYY-MM-DD (JST; `to` exclusive), actor and action ids as entries name them.
 struct LogReadInput {
   std::optional<std::string> from, to, actor, action;
+  std::optional<int64_t> after;  // only entries after this sequence: the next page
   int limit = 100;  // 1..1000
 };
 struct LogPage {
   std::vector<LogRecord> records;  // oldest first
-  bool truncated = false;          // more entries matched than `limit`
+  bool truncated = false;          // more entries matched than `limit`: ask again `after` the last
 };
 
 class RegisterDesk {

@@ -841,6 +841,35 @@ TEST_F(RegistersTest, TheLogAsReviewersReadItLinksNoEntryToAResident) {
   EXPECT_TRUE(mac);
 }
 
+// Fix review: the log read only its first 1,000 matching entries; a busy day could not be read
+// past them. `after` gives the next page, and every page is recorded.
+TEST_F(RegistersTest, TheLogIsReadPageByPage) {
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(desk_->RecordTraining(Load("chief"), As("chief"), Training()).ok());
+  }
+  LogReadInput in;
+  in.action = "register.training.record";
+  in.limit = 3;
+  std::vector<int64_t> seen;
+  for (int page_no = 0; page_no < 10; ++page_no) {
+    auto page = desk_->ReadLog(Load("aud"), As("aud"), *audit_, in);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const auto& r : page->records) seen.push_back(r.seq);
+    if (!page->truncated) break;
+    ASSERT_FALSE(page->records.empty());
+    in.after = page->records.back().seq;
+  }
+  ASSERT_EQ(seen.size(), 7u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "no entry twice";
+  auto reads = LogEntries("audit.search");
+  ASSERT_EQ(reads.size(), 3u);
+  EXPECT_THAT(reads.back().conditions, HasSubstr(" after=" + std::to_string(seen[5])));
+  in.after = -1;
+  EXPECT_EQ(desk_->ReadLog(Load("aud"), As("aud"), *audit_, in).status().reason(),
+            "invalid_request");
+}
+
 TEST_F(RegistersTest, EachKindOfReviewHasItsRecorders) {
   struct Case {
     const char* who;

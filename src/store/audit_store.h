@@ -90,6 +90,7 @@ struct AuditQuery {
   std::optional<std::string> action;
   std::optional<std::string> purpose;
   std::optional<std::string> target;  // a resident code
+  std::optional<int64_t> from_seq;    // inclusive: the next page after an earlier answer
   int limit = 1000;
 };
 

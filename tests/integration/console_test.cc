@@ -591,6 +591,36 @@ TEST_F(ConsoleTest, ReadingTheOperatorRegisterIsRecorded) {
   EXPECT_EQ(entries("operator:plain"), 0u);
 }
 
+// Fix review: the log read stopped at its first 1,000 matching entries. A truncated page says
+// where the next begins (next_after), and after=N gives it.
+TEST_F(ConsoleTest, TheOperationLogIsReadPageByPage) {
+  Staff& staff = TheStaff();
+  ASSERT_TRUE(desk().Create(staff.access, "am-pages", "試験", "").ok());
+  auto n = desk().RequestRole(staff.access, "am-pages", "access_manager");
+  ASSERT_TRUE(n.ok() && desk().ApproveRole(staff.chief, *n).ok());
+  Enrol("am-pages");
+  Signed am = SignIn("am-pages", Card("am-pages", staff.access));
+  ASSERT_EQ(am.stage, "active");
+  const std::string base = "/v1/audit/entries?action=operator.create&limit=1";
+  auto first = Send(am, "GET", base);
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto v = text::ParseJson(first.body);
+  ASSERT_TRUE(v.ok());
+  ASSERT_TRUE(v->Find("truncated")->bool_value()) << first.body;
+  ASSERT_NE(v->Find("next_after"), nullptr) << first.body;
+  const int64_t after = v->Find("next_after")->AsInt64().value_or(-1);
+  const int64_t seq = v->Find("entries")->items()[0].Find("seq")->AsInt64().value_or(-2);
+  EXPECT_EQ(after, seq);
+  auto second = Send(am, "GET", base + "&after=" + std::to_string(after));
+  ASSERT_EQ(second.status, 200) << second.body;
+  auto w2 = text::ParseJson(second.body);
+  ASSERT_TRUE(w2.ok());
+  ASSERT_EQ(w2->Find("entries")->items().size(), 1u);
+  EXPECT_GT(w2->Find("entries")->items()[0].Find("seq")->AsInt64().value_or(-1), seq);
+  EXPECT_EQ(Send(am, "GET", base + "&after=-1").status, 400);
+  EXPECT_EQ(Send(am, "GET", base + "&after=12345678901234567890").status, 400);
+}
+
 // The operating rules keep the operator list current (操作者一覧表を作成し、アクセス権限を適切に
 // 管理する). Found in review: nothing taken back short of suspending the whole account — an
 // operator moved to another post kept reading until their nomination's last day, a role once

@@ -154,6 +154,10 @@ Result<std::vector<AuditRow>> PgReader::SearchAudit(const AuditQuery& q) {
     p.Text(*q.target);
     sql += " AND e.seq IN (SELECT seq FROM audit_targets WHERE resident_code = " + next() + ")";
   }
+  if (q.from_seq) {
+    p.Int(*q.from_seq);
+    sql += " AND e.seq >= " + next();
+  }
   if (q.from_time) {
     p.Int(*q.from_time);
     sql += " AND e.time >= " + next();

@@ -218,6 +218,11 @@ Result<std::vector<AuditRow>> SqliteReader::SearchAudit(const AuditQuery& q) {
     text.push_back(*q.target);
     is_int.push_back(false);
   }
+  if (q.from_seq) {
+    sql += " AND e.seq >= ?";
+    ints.push_back(*q.from_seq);
+    is_int.push_back(true);
+  }
   if (q.from_time) {
     sql += " AND e.time >= ?";
     ints.push_back(*q.from_time);
