@@ -73,6 +73,18 @@ class RegistersTest : public testing::RegistryFixture {
 
   Actor As(const std::string& id) { return Actor{"operator:" + id, "console@127.0.0.1"}; }
 
+  // Lists `id` under `contract` straight into the register: AddWorker refuses someone holding
+  // another role, which these tests need to have happened (a row from before the rule).
+  Status ListByHand(int64_t contract, const std::string& id) {
+    return store_->Write([&](store::RegistryTxn& txn) {
+      store::ContractWorkerRow w;
+      w.contract_id = contract;
+      w.operator_id = id;
+      w.added_by = "chief";
+      return txn.InsertContractWorker(w);
+    });
+  }
+
   TrainingInput Training(const std::string& held_on = "2026-11-10",
                          std::vector<std::string> attendees = {"op2", "op1"}) {
     return TrainingInput{held_on, "operator", kTitle, std::move(attendees)};
@@ -542,15 +554,7 @@ TEST_F(RegistersTest, AListedContractWorkerIsGivenNoOtherRoleAndReadsNothing) {
   const Caller op1 = Caller::ForOperator(op1_view, "console", "s");
   auto before = gateway_->Lookup(op1, n.resident_code.str(), "registry.maintenance");
   ASSERT_TRUE(before.ok()) << before.status().ToString();
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::ContractWorkerRow w;
-                    w.contract_id = *current;
-                    w.operator_id = "op1";
-                    w.added_by = "chief";
-                    return txn.InsertContractWorker(w);
-                  })
-                  .ok());
+  ASSERT_TRUE(ListByHand(*current, "op1").ok());
   const OperatorView listed = Load("op1");
   auto read = gateway_->Lookup(Caller::ForOperator(listed, "console", "s"), n.resident_code.str(),
                                "registry.maintenance");
@@ -627,15 +631,10 @@ TEST_F(RegistersTest, AContractorsWorkerReadsNothingAndSignsInOnlyWhileTheirCont
                     nom.valid_from = "2026-11-01";
                     nom.valid_to = "2027-03-31";
                     nom.nominated_by = "sm";
-                    KAKUNIN_RETURN_IF_ERROR(txn.InsertNomination(nom));
-                    // Listed by hand too: AddWorker refuses someone holding another role.
-                    store::ContractWorkerRow w;
-                    w.contract_id = *contract;
-                    w.operator_id = "worker";
-                    w.added_by = "chief";
-                    return txn.InsertContractWorker(w);
+                    return txn.InsertNomination(nom);
                   })
                   .ok());
+  ASSERT_TRUE(ListByHand(*contract, "worker").ok());  // listed by hand too
   ASSERT_TRUE(desk_->RecordTraining(chief, As("chief"), Training("2026-11-10", {"worker"})).ok());
   const OperatorView worker = Load("worker");
   const Caller caller = Caller::ForOperator(worker, "console", "s");
@@ -671,15 +670,7 @@ TEST_F(RegistersTest, AContractorsWorkerReadsNothingAndSignsInOnlyWhileTheirCont
   auto renewed = desk_->RecordContract(Load("chief"), As("chief"),
                                        Contract("2026-12-01", "2027-03-31"));
   ASSERT_TRUE(renewed.ok());
-  ASSERT_TRUE(store_
-                  ->Write([&](store::RegistryTxn& txn) {
-                    store::ContractWorkerRow w;  // by hand, as above (the hand-written roles)
-                    w.contract_id = *renewed;
-                    w.operator_id = "worker";
-                    w.added_by = "chief";
-                    return txn.InsertContractWorker(w);
-                  })
-                  .ok());
+  ASSERT_TRUE(ListByHand(*renewed, "worker").ok());  // by hand, as above
   EXPECT_TRUE(operators_->CheckPassword("worker", "a long enough password", "console").ok());
   // Still no resident data.
   EXPECT_EQ(gateway_->Lookup(caller, code, "registry.maintenance").status().reason(),
