@@ -50,6 +50,7 @@ stop nat
 sender_loop 8 11
 for _ in $(seq 1 300); do [ "$(get p19 /readyz)" = 503 ] && break; sleep 0.1; done
 [ "$(get p19 /readyz)" = 503 ] && ok || fail "p19 /readyz did not report the link down"
+grep -q '"detail":"link_down: ' "$tmp/get.out" && ok || fail "/readyz does not say link_down: $(cat "$tmp/get.out")"
 [ "$(metric p19 kakunin_link_up)" = 0 ] && ok || fail "kakunin_link_up is not 0 while down"
 backlog=$(metric p19 kakunin_link_backlog)
 [ "${backlog:-0}" -ge 300 ] && ok || fail "backlog while the national node was down: $backlog"

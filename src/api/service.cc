@@ -976,6 +976,11 @@ http::Response Service::Handle(const Request& req) {
     case Route::kReadyz: {
       Status st = gateway_->CheckRunning();
       if (st.ok() && readiness_) st = readiness_();
+      // Which state of the link, by its reason (link_down, link_resync,
+      // link_sequence_conflict): the code alone says only "unavailable".
+      if (!st.ok() && !st.reason().empty() && st.reason().starts_with("link_")) {
+        return Problem(FromStatus(st), rid, std::string(st.reason()) + ": " + st.message());
+      }
       if (!st.ok()) return fail(st);
       return JsonResponse("{\"status\":\"ready\"}");
     }

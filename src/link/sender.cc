@@ -347,7 +347,7 @@ Status Sender::Ready() const {
   if (stats_.conflict) {
     return Status::Unavailable(
                "the national node holds other changes under this node's numbers")
-        .WithReason("link_conflict");
+        .WithReason("link_sequence_conflict");
   }
   if (stats_.down_since != 0 && clock_->NowMicros() - stats_.down_since >
                                     int64_t{config_.ready_threshold_seconds} * 1000000) {

@@ -852,7 +852,7 @@ TEST_F(NationalTest, TheSenderOfARestoredNodeStopsAtASequenceConflict) {
   // Not ready at once: resending cannot help, so there are no 300 s of "down" to wait for
   // (found in review: /readyz said ready while the conflict stopped the link).
   EXPECT_TRUE(sender.Stats().conflict);
-  EXPECT_EQ(sender.Ready().reason(), "link_conflict");
+  EXPECT_EQ(sender.Ready().reason(), "link_sequence_conflict");
 }
 
 TEST_F(NationalTest, ReorderedBatchIsAGapAndNothingIsApplied) {
