@@ -379,13 +379,15 @@ Status Gateway::RefuseUnknownClient(const Actor& actor, const std::string& purpo
 }
 
 Status Gateway::WriteHeldRefusals(bool everything) const {
+  std::vector<audit::AuditEntry> entries;
   for (auto& [key, counts] : unknown_clients_->TakeHeld(everything)) {
     audit::AuditEntry e = registry_->RefusalEntry(
         Actor{key.empty() ? "cert:(several)" : key, "(held back)"}, "client.refused", "",
         Status::PermissionDenied("held back").WithReason("sampled"), {});
     auth::RefusalSampler::AppendCounts(counts, &e.conditions, /*even_one=*/true);
-    KAKUNIN_RETURN_IF_ERROR(registry_->Record(std::move(e)));
+    entries.push_back(std::move(e));
   }
+  KAKUNIN_RETURN_IF_ERROR(registry_->RecordAll(std::move(entries)));
   return registry_->WriteHeldRefusals(everything);
 }
 

@@ -54,6 +54,7 @@ bool Registry::SampleRefusal(const Actor& actor, audit::AuditEntry* e) const {
 }
 
 Status Registry::WriteHeldRefusals(bool everything) const {
+  std::vector<audit::AuditEntry> entries;
   for (auto& [key, counts] : client_refusals_->TakeHeld(everything)) {
     // key: actor, action and logged purpose (SampleRefusal); "" for the overflow slot.
     std::string actor = "cert:(several)", action = "client.refused", purpose;
@@ -66,9 +67,9 @@ Status Registry::WriteHeldRefusals(bool everything) const {
     audit::AuditEntry e = detail::ReadEntry(Actor{actor, "(held back)"}, action.c_str(), purpose);
     e.outcome = "refused:sampled";
     auth::RefusalSampler::AppendCounts(counts, &e.conditions, /*even_one=*/true);
-    KAKUNIN_RETURN_IF_ERROR(Record(std::move(e)));
+    entries.push_back(std::move(e));
   }
-  return Status::Ok();
+  return RecordAll(std::move(entries));  // one commit, however many keys
 }
 
 Status Registry::RecordRefusal(const Actor& actor, audit::AuditEntry e) const {
@@ -100,6 +101,16 @@ Status Registry::WriteTxn(const std::function<Status(store::RegistryTxn&)>& job)
 Status Registry::Record(audit::AuditEntry entry) const {
   return WriteTxn([&](store::RegistryTxn& txn) -> Status {
     return log_->Append(txn, std::move(entry)).status();
+  });
+}
+
+Status Registry::RecordAll(std::vector<audit::AuditEntry> entries) const {
+  if (entries.empty()) return Status::Ok();
+  return WriteTxn([&](store::RegistryTxn& txn) -> Status {
+    for (const audit::AuditEntry& e : entries) {  // copies: a retried job starts afresh
+      KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, e).status());
+    }
+    return Status::Ok();
   });
 }
 

@@ -293,6 +293,8 @@ class Registry {
 
   // Records an operation that is not one of the above (for example a refused command).
   Status Record(audit::AuditEntry entry) const;
+  // Several such entries, in order, in one transaction (one durable commit).
+  Status RecordAll(std::vector<audit::AuditEntry> entries) const;
   // Runs `change` and records `entry` in one durable transaction (both or neither): for
   // changes owned by other use cases (the client register).
   Status RecordWith(audit::AuditEntry entry,
