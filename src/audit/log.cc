@@ -638,7 +638,7 @@ Result<VerifyReport> VerifyLogReference(
             failure = emptied.status();
             return;
           }
-          root = MapRootAfterRetention(std::move(leaves), *emptied);
+          root = MapRootAfterRetention(leaves, *emptied);
         } else {
           root = MapRootOf(leaves);
         }
@@ -656,6 +656,9 @@ Result<VerifyReport> VerifyLogReference(
           } else if (*root != cp.map_root) {
             add("the stored resident map does not give the signed map root (access statements "
                 "cannot be proved)");
+          } else {
+            Status heads = detail::CheckResidentHeads(reader, leaves, expected, add);
+            if (!heads.ok()) failure = heads;
           }
         }
       }

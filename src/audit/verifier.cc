@@ -18,6 +18,7 @@
 #include "audit/merkle.h"
 #include "audit/resident_map.h"
 #include "audit/targets.h"
+#include "core/bytes.h"
 #include "crypto/sha256.h"
 
 namespace kakunin::audit {
@@ -59,18 +60,15 @@ struct Chunk {
   // reader's tree completes them, and the root at each checkpoint's size.
   std::vector<Computed> nodes;
   std::vector<std::optional<std::string>> roots;
-  // The resident map's root as the chains stood after the entry that completes the newest
-  // map-signing checkpoint, when that entry is in this chunk.
-  std::optional<std::string> map_root;
-  // ... or, once retention erased entries, the leaves of the chains over the kept ones, which
-  // the reader completes with the residents retention left without entries.
+  // The leaves of the chains as they stood after the entry that completes the newest
+  // map-signing checkpoint, when that entry is in this chunk (once retention erased entries,
+  // over the kept ones: the reader completes them with the residents left without entries).
   std::optional<std::vector<std::pair<std::string, std::string>>> map_leaves;
 
   std::string_view View(Slice s) const { return std::string_view(bytes).substr(s.at, s.size); }
   void Add(const store::AuditRowView& v, size_t capacity) {
     if (used == 0) {
       bytes.clear();
-      map_root.reset();
       map_leaves.reset();
     }
     if (rows.size() <= used) rows.resize(std::max(capacity, used + 1));
@@ -298,7 +296,6 @@ class Hasher {
     r.columns_match = false;
     macs_.clear();
     const std::string_view payload = c.View(r.payload);
-    if (!r.has_payload) erased_ = true;
     if (r.has_payload) {
       crypto::Sha256To({std::string_view("\0", 1), payload}, r.leaf);
       if (auto e = DecodeEntryHead(payload)) {
@@ -371,11 +368,7 @@ class Hasher {
         leaves.emplace_back(key, MapLeaf(key, MapValue(h.count, head)));
       }
       std::sort(leaves.begin(), leaves.end());
-      if (erased_) {
-        c.map_leaves = std::move(leaves);
-      } else {
-        c.map_root = MapRootOf(leaves);
-      }
+      c.map_leaves = std::move(leaves);
     }
   }
 
@@ -429,7 +422,6 @@ class Hasher {
   int64_t size_ = 0;
   size_t next_checkpoint_ = 0;
   bool dead_ = false;
-  bool erased_ = false;  // an entry without its payload was seen
   int64_t expected_ = 0;
   Heads heads_;
   uint64_t touched_ = 0;  // what Touch read, kept so that the loads are not optimised away
@@ -591,8 +583,8 @@ Result<VerifyReport> VerifyLogWith(
   const int64_t map_size = last_map_checkpoint < checkpoints->size()
                                ? (*checkpoints)[last_map_checkpoint].tree_size
                                : -1;
-  std::optional<std::string> map_root;  // from the hasher, once it passed map_size
-  std::optional<std::vector<std::pair<std::string, std::string>>> map_leaves;  // ... or these
+  // From the hasher, once it passed map_size: the chains' leaves there.
+  std::optional<std::vector<std::pair<std::string, std::string>>> map_leaves;
   int64_t justifying_purge = -1;  // the purge entry that named justified_erasure
   Status map_failure;             // a read of the stored map that failed
   bool map_checkable = true;
@@ -736,19 +728,22 @@ Result<VerifyReport> VerifyLogWith(
         // The resident map it signs, from the chains the hasher recomputed over the entries
         // (checked if its signature is good and nothing was named before it).
         std::string problem;
-        if (map_leaves) {
+        std::optional<std::string> map_root;
+        std::vector<std::string> head_problems;
+        if (!map_leaves) {
+          map_failure = Status::Internal("the verifier lost the resident map's leaves");
+        } else if (report.erased_payloads > 0) {
           auto emptied = reader.ResidentKeysWithoutEntries();
           if (emptied.ok()) {
-            map_root = MapRootAfterRetention(std::move(*map_leaves), *emptied);
+            map_root = MapRootAfterRetention(*map_leaves, *emptied);
           } else {
             map_failure = emptied.status();
           }
-          map_leaves.reset();
+        } else {
+          map_root = MapRootOf(*map_leaves);
         }
         if (!map_failure.ok()) {
           // reported when the map check's turn comes, below
-        } else if (!map_root) {
-          map_failure = Status::Internal("the verifier lost the resident map's root");
         } else if (*map_root != cp.map_root) {
           problem = "checkpoint at tree size " + std::to_string(expected) +
                     " signs a resident map that the entries do not give (access statements "
@@ -764,9 +759,18 @@ Result<VerifyReport> VerifyLogWith(
             problem =
                 "the stored resident map does not give the signed map root (access "
                 "statements cannot be proved)";
+          } else {
+            Status heads = detail::CheckResidentHeads(
+                reader, *map_leaves, expected,
+                [&](std::string text) { head_problems.push_back(std::move(text)); });
+            if (!heads.ok()) map_failure = heads;
           }
         }
+        map_leaves.reset();
         pending.push_back(Pending{std::move(problem), When::kMapCheck, next_checkpoint});
+        for (std::string& text : head_problems) {
+          pending.push_back(Pending{std::move(text), When::kMapCheck, next_checkpoint});
+        }
       }
       ++next_checkpoint;
     }
@@ -937,7 +941,6 @@ Result<VerifyReport> VerifyLogWith(
       chunk = c;
       node_at = 0;
       root_at = 0;
-      if (c->map_root) map_root = std::move(c->map_root);
       if (c->map_leaves) map_leaves = std::move(c->map_leaves);
       for (size_t i = 0; !stop && i < c->used; ++i) {
         if (!process(*c, c->rows[i])) stop = true;
@@ -1014,6 +1017,49 @@ namespace detail {
 bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge_seq,
                                 int64_t map_size) {
   return erased == 0 || (justified == erased && purge_seq >= erased && purge_seq < map_size);
+}
+
+Status CheckResidentHeads(store::RegistryReader& reader,
+                          const std::vector<std::pair<std::string, std::string>>& leaves,
+                          int64_t map_size, const std::function<void(std::string)>& add) {
+  constexpr int64_t kPage = 10000;
+  constexpr int64_t kNamed = 20;  // heads named one by one; the rest are counted
+  int64_t differing = 0;
+  auto differs = [&](const std::string& key, const char* what) {
+    if (++differing <= kNamed) {
+      add("the stored access chain of resident map key " + HexEncode(key.substr(0, 8)) + "… " +
+          what + " (the next checkpoint would sign it: access statements would be wrong)");
+    }
+  };
+  const std::string none = MapValue(0, MapEmpty());
+  size_t at = 0;  // the next chain to account for, in key order
+  std::string after;
+  for (;;) {
+    KAKUNIN_ASSIGN_OR_RETURN(page, reader.ResidentHeadsAfter(after, kPage));
+    for (const store::ResidentHeadRow& h : page) {
+      for (; at < leaves.size() && leaves[at].first < h.key; ++at) {
+        differs(leaves[at].first, "is missing");
+      }
+      const bool chained = at < leaves.size() && leaves[at].first == h.key;
+      const std::string* leaf = chained ? &leaves[at].second : nullptr;
+      if (chained) ++at;
+      if (h.last_seq >= map_size) continue;  // moved since: the next checkpoint's
+      if (h.count == 0) {
+        if (chained || h.head != MapEmpty()) differs(h.key, "does not match the entries");
+      } else if (!leaf || h.head.size() != MapEmpty().size() ||
+                 *leaf != MapLeaf(h.key, MapValue(h.count, h.head))) {
+        differs(h.key, leaf ? "does not match the entries" : "names no entry");
+      }
+    }
+    if (static_cast<int64_t>(page.size()) < kPage) break;
+    after = page.back().key;
+  }
+  for (; at < leaves.size(); ++at) differs(leaves[at].first, "is missing");
+  if (differing > kNamed) {
+    add(std::to_string(differing - kNamed) + " more stored access chains do not match the "
+                                             "entries");
+  }
+  return Status::Ok();
 }
 
 Status CheckScanTail(store::RegistryReader& reader,

@@ -79,6 +79,18 @@ struct ScanTail {
 // resident all of whose entries went (store: ResidentKeysWithoutEntries).
 bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge_seq,
                                 int64_t map_size);
+// The stored chain heads (audit_resident_heads), from which the next map-signing checkpoint
+// builds its map, against the chains the entries give at the newest one (tree size
+// `map_size`; `leaves`: each chain's (key, map leaf) over the kept entries, sorted by key), once
+// that checkpoint's map was found right: each head it took must give its resident's leaf, a head
+// of count 0 (retention left the resident without entries) must have no chain, and each chain
+// its head. A head moved since (last_seq ≥ map_size: a purge restarted it) waits for the next
+// map-signing checkpoint, which the verifier checks then. Found in review: a head edited by hand
+// was found only once the next checkpoint had signed a map built from it, which was then blamed.
+// Heads are named by the first bytes of their key (a keyed MAC: nobody's code or data).
+Status CheckResidentHeads(store::RegistryReader& reader,
+                          const std::vector<std::pair<std::string, std::string>>& leaves,
+                          int64_t map_size, const std::function<void(std::string)>& add);
 Status CheckScanTail(store::RegistryReader& reader,
                      const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& tail,
                      const std::function<void(std::string)>& add);

@@ -1012,6 +1012,62 @@ TEST_F(MapTamperTest, VerifyRecomputesTheResidentMap) {
                                                     "not give"));
 }
 
+// The stored heads, from which the next checkpoint builds its map, are compared with the
+// chains at once (found in review: a head edited by hand was found only once the next
+// checkpoint had signed a map built from it, and that checkpoint was blamed). Edited, deleted
+// or invented: each named, by the pipelined verifier and the reference alike, before any
+// checkpoint signs it.
+TEST_F(MapTamperTest, VerifyComparesTheStoredHeadsWithTheChains) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (const char* code : {"24727059608", "03905367160", "24727059608"}) {
+    ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  const std::string key =
+      HexEncode(audit::ParseTargetName(ResidentTarget(*cipher_, "24727059608", false))->mac);
+  const std::string where =
+      " WHERE key = " + (OnPostgres() ? "decode('" + key + "', 'hex')" : "X'" + key + "'");
+  auto problem = [&] {
+    auto report = desk.Verify();
+    EXPECT_TRUE(report.ok());
+    if (!report.ok()) return std::string("?");
+    auto r = *store_->OpenReader();
+    auto ref = audit::VerifyLogReference(*r, signer_->public_key());
+    EXPECT_TRUE(ref.ok());
+    if (ref.ok()) {
+      EXPECT_EQ(ref->problem, report->problem);
+    }
+    return report->ok ? std::string() : report->problem;
+  };
+  ASSERT_EQ(problem(), "");
+  // The chain shortened to its first read: the next checkpoint would sign it.
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_resident_heads SET count = 1" + where).ok());
+  EXPECT_THAT(problem(), ::testing::HasSubstr("the stored access chain of resident map key " +
+                                              key.substr(0, 16) + "… does not match the entries"));
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_resident_heads SET count = 2" + where).ok());
+  ASSERT_EQ(problem(), "");
+  // Deleted: the next read would start the chain again from none.
+  ASSERT_TRUE(
+      TamperDatabase("CREATE TABLE saved_heads AS SELECT * FROM audit_resident_heads" + where)
+          .ok());
+  ASSERT_TRUE(TamperDatabase("DELETE FROM audit_resident_heads" + where).ok());
+  EXPECT_THAT(problem(), ::testing::HasSubstr("… is missing"));
+  ASSERT_TRUE(
+      TamperDatabase("INSERT INTO audit_resident_heads SELECT * FROM saved_heads").ok());
+  ASSERT_EQ(problem(), "");
+  // Invented: a chain for a key no entry names.
+  const std::string invented(64, 'a');
+  const std::string blob =
+      OnPostgres() ? "decode('" + invented + "', 'hex')" : "X'" + invented + "'";
+  ASSERT_TRUE(TamperDatabase("INSERT INTO audit_resident_heads (key, count, head, last_seq) "
+                             "SELECT " + blob + ", 1, head, last_seq FROM saved_heads")
+                  .ok());
+  EXPECT_THAT(problem(), ::testing::HasSubstr("the stored access chain of resident map key "
+                                              "aaaaaaaaaaaaaaaa… names no entry"));
+}
+
 TEST_F(MapTamperTest, StoredMapMustGiveTheSignedRoot) {
   AuditDesk desk(store_.get(), log_.get(), cipher_.get());
   auto reader = *store_->OpenReader();

@@ -158,6 +158,10 @@ class AuditReader {
   // The keys whose chain retention restarted to none (count 0: every entry naming them was
   // erased), in key order: the verifier cannot recompute them from entries that are gone.
   virtual Result<std::vector<std::string>> ResidentKeysWithoutEntries() = 0;
+  // The stored chain heads with keys after `after` (empty: from the first), in key order, at
+  // most `limit` of them: the verifier compares every one with the chains it recomputes.
+  virtual Result<std::vector<ResidentHeadRow>> ResidentHeadsAfter(const std::string& after,
+                                                                 int64_t limit) = 0;
 };
 
 // Writes of the operation log inside one transaction (see RegistryTxn; audit/log.h owns the

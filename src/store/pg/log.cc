@@ -131,6 +131,12 @@ Result<std::vector<std::string>> PgReader::ResidentKeysWithoutEntries() {
                                [](const Rows& r, int i) { return r.Blob(i, 0); });
 }
 
+Result<std::vector<ResidentHeadRow>> PgReader::ResidentHeadsAfter(const std::string& after,
+                                                                 int64_t limit) {
+  return QueryAll<ResidentHeadRow>(db_.get(), kResidentHeadsAfter,
+                                   Params().Bytes(after).Int(limit), ReadHead);
+}
+
 Result<int64_t> PgReader::CountStrayAuditNodes(int64_t size) {
   return db_->QueryInt(kCountStrayAuditNodes, Params().Int(size));
 }

@@ -1087,6 +1087,9 @@ inline constexpr char kPutResidentHead[] =
     "INSERT INTO audit_resident_heads (key, count, head, last_seq) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (key) DO UPDATE SET count = excluded.count, head = excluded.head, "
     "last_seq = excluded.last_seq";
+inline constexpr char kResidentHeadsAfter[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE key > $1 "
+    "ORDER BY key LIMIT $2";
 inline constexpr char kResidentHeadsFrom[] =
     "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE last_seq >= $1 "
     "ORDER BY key";

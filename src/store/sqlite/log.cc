@@ -164,6 +164,18 @@ Result<std::vector<std::string>> SqliteReader::ResidentKeysWithoutEntries() {
   return out;
 }
 
+Result<std::vector<ResidentHeadRow>> SqliteReader::ResidentHeadsAfter(const std::string& after,
+                                                                     int64_t limit) {
+  KAKUNIN_PREPARE(s, db_.get(), kResidentHeadsAfter);
+  s.BindBlob(1, after).Bind(2, limit);
+  Status st;
+  std::vector<ResidentHeadRow> out;
+  while (s.Step(&st)) out.push_back(ReadHead(s));
+  s.Reset();
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<int64_t> SqliteReader::CountStrayAuditNodes(int64_t size) {
   if (size < 0) return Status::InvalidArgument("a log size is not negative");
   int64_t n = 0;

@@ -1109,6 +1109,9 @@ inline constexpr char kPutResidentHead[] =
     "VALUES (?1, ?2, ?3, ?4)";
 inline constexpr char kResidentKeysWithoutEntries[] =
     "SELECT key FROM audit_resident_heads WHERE count = 0 ORDER BY key";
+inline constexpr char kResidentHeadsAfter[] =
+    "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE key > ?1 "
+    "ORDER BY key LIMIT ?2";
 inline constexpr char kResidentHeadsFrom[] =
     "SELECT key, count, head, last_seq FROM audit_resident_heads WHERE last_seq >= ?1 "
     "ORDER BY key";

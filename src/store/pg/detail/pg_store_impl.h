@@ -134,6 +134,8 @@ class PgReader final : public RegistryReader {
   Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Result<std::vector<std::string>> ResidentKeysWithoutEntries() override;
+  Result<std::vector<ResidentHeadRow>> ResidentHeadsAfter(const std::string& after,
+                                                         int64_t limit) override;
 
  private:
   std::unique_ptr<Conn> db_;

@@ -57,6 +57,8 @@ class SqliteReader final : public RegistryReader {
   Result<std::optional<ResidentHeadRow>> ResidentHead(const std::string& key) override;
   Result<std::optional<MapNodeRow>> MapNode(uint32_t depth, const std::string& prefix) override;
   Result<std::vector<std::string>> ResidentKeysWithoutEntries() override;
+  Result<std::vector<ResidentHeadRow>> ResidentHeadsAfter(const std::string& after,
+                                                         int64_t limit) override;
   Result<int64_t> CountAuditTargetsFrom(int64_t seq) override;
 
   // --- client register and node state (clients.cc) ---
