@@ -137,18 +137,15 @@ bool RolesConflict(std::string_view a, std::string_view b) {
   // role either, whatever its contract says.
   auto excluded = [&](std::string_view r) { return management(r) || r == "operator"; };
   if ((a == "contractor" && excluded(b)) || (b == "contractor" && excluded(a))) return true;
-  // The system administrator keeps the machine, its backups and keys — the only role that
-  // copies the file — and gets no resident data (DESIGN §7): never an operator too (found in
-  // review: one account held both and read residents' individual numbers).
-  if ((a == "system_admin" && b == "operator") || (b == "system_admin" && a == "operator")) {
-    return true;
-  }
-  // The security manager (セキュリティ責任者) nominates the operators and checks their reads in
-  // the log (操作履歴の確認): never an operator too (found in review: one held both, was
-  // nominated by a second security manager, read residents, then recorded a log review of the
-  // same day with no findings).
-  return (a == "security_manager" && b == "operator") ||
-         (b == "security_manager" && a == "operator");
+  // No management role reads residents (DESIGN §7): the system administrator keeps the machine,
+  // its backups and keys — the only role that copies the file — and gets no resident data (found
+  // in review: one account held both and read residents' individual numbers); the security
+  // manager (セキュリティ責任者) nominates the operators and checks their reads in the log
+  // (操作履歴の確認: found in review, one held both, was nominated by a second security manager,
+  // read residents, then recorded a log review of the same day with no findings); the access
+  // manager and the security chief grant, suspend and record reviews (found in review: each was
+  // also made an operator, read a record with its 個人番号 and recorded a log review of it).
+  return (management(a) && b == "operator") || (management(b) && a == "operator");
 }
 
 bool IsValidOperatorId(std::string_view id) {
