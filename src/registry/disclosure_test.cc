@@ -10,10 +10,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "audit/entry.h"
@@ -1121,6 +1123,37 @@ TEST_F(DisclosureTest, AHaltedNodeOrARevokedCsGetsNoCorrectionRequests) {
   ExpectVerified();
 }
 
+
+// One open correction per request holds when clerks file at once (found in review: 8 filed in
+// parallel gave 3 open corrections, each a referral to the municipality): the check is made in
+// the transaction that inserts, so exactly one is taken and the others are refused, recorded.
+TEST_F(DisclosureTest, CorrectionsFiledAtOnceOpenOnlyOne) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(desk_->IssueNotice(Load("clerk2"), As("clerk2"), made->id).ok());
+  const OperatorView clerk = Load("clerk");
+  constexpr int kFilers = 8;
+  std::atomic<int> ready{0}, taken{0}, open{0};
+  std::vector<std::thread> filers;
+  for (int i = 0; i < kFilers; ++i) {
+    filers.emplace_back([&] {
+      ready.fetch_add(1);
+      while (ready.load() < kFilers) std::this_thread::yield();
+      auto id = desk_->ReceiveCorrection(clerk, As("clerk"), made->id, {"name"}, kDetails);
+      if (id.ok()) taken.fetch_add(1);
+      if (!id.ok() && id.status().reason() == "correction_open") open.fetch_add(1);
+    });
+  }
+  for (auto& t : filers) t.join();
+  EXPECT_EQ(taken.load(), 1);
+  EXPECT_EQ(open.load(), kFilers - 1);
+  int refusals = 0;
+  for (const auto& e : LogEntries("correction.receive")) {
+    refusals += e.outcome == "refused:correction_open";
+  }
+  EXPECT_EQ(refusals, kFilers - 1);
+  ExpectVerified();
+}
 
 // 住基法 第30条の35 (as we read it): the prefecture tells the person in writing what the
 // investigation of their correction request found. The notice says which items they named and

@@ -123,6 +123,9 @@ class DisclosureWriter {
   virtual Status CloseDisclosure(int64_t id, const std::string& closed_as,
                                  const std::string& close_reason, int64_t decided_at,
                                  const std::string& decided_by) = 0;
+  // The open correction of request `disclosure_id` (the oldest if several), 0 if none. Read in
+  // the write transaction, before InsertCorrection: one is open at a time.
+  virtual Result<int64_t> OpenCorrectionOf(int64_t disclosure_id) = 0;
   virtual Result<int64_t> InsertCorrection(const CorrectionRow& row) = 0;
   // Closes an open correction. NotFound if there is no such row; FailedPrecondition (reason
   // already_answered) if it is not open — the check and the change are one statement, so of two

@@ -187,6 +187,10 @@ Status PgTxn::AnswerCorrection(int64_t id, const std::string& outcome, int64_t a
       .WithReason("already_answered");
 }
 
+Result<int64_t> PgTxn::OpenCorrectionOf(int64_t disclosure_id) {
+  return db_->QueryInt(kOpenCorrectionOf, Params().Int(disclosure_id));
+}
+
 Result<int64_t> PgTxn::OpenDisclosureOf(const std::string& resident_code) {
   return db_->QueryInt(kOpenDisclosureOf, Params().Text(resident_code));
 }

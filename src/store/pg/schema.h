@@ -641,6 +641,8 @@ inline constexpr char kCloseDisclosure[] =
 inline constexpr char kOpenDisclosureOf[] =
     "SELECT coalesce(min(id), 0) FROM disclosures WHERE resident_code = $1 "
     "AND status = 'received' AND closed_as = ''";
+inline constexpr char kOpenCorrectionOf[] =
+    "SELECT coalesce(min(id), 0) FROM corrections WHERE disclosure_id = $1 AND status = 'open'";
 inline constexpr char kDisclosureExists[] = "SELECT count(*) FROM disclosures WHERE id = $1";
 inline constexpr char kDisclosureStatement[] = "SELECT statement FROM disclosures WHERE id = $1";
 inline constexpr char kFindDisclosure[] =

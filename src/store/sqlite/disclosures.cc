@@ -197,6 +197,10 @@ Status SqliteTxn::AnswerCorrection(int64_t id, const std::string& outcome, int64
       .WithReason("already_answered");
 }
 
+Result<int64_t> SqliteTxn::OpenCorrectionOf(int64_t disclosure_id) {
+  return QueryInt(db_, kOpenCorrectionOf, [&](Stmt& s) { s.Bind(1, disclosure_id); });
+}
+
 Result<int64_t> SqliteTxn::OpenDisclosureOf(const std::string& resident_code) {
   return QueryInt(db_, kOpenDisclosureOf, [&](Stmt& s) { s.Bind(1, resident_code); });
 }

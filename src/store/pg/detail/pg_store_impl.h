@@ -323,6 +323,7 @@ class PgTxn : public RegistryTxn {
   Status AnswerCorrection(int64_t id, const std::string& outcome, int64_t answered_at,
                           const std::string& answered_by) override;
   Result<int64_t> OpenDisclosureOf(const std::string& resident_code) override;
+  Result<int64_t> OpenCorrectionOf(int64_t disclosure_id) override;
   Status NoteCorrectionNotified(int64_t disclosure_id, int64_t id, int64_t at,
                                 const std::string& by) override;
   Result<int64_t> InsertPrintout(const PrintoutRow& row) override;
