@@ -144,6 +144,7 @@ Result<size_t> Node::ReloadFieldKeys() {
 }
 
 Status Node::Seal() { return SealLog(*this); }
+Status Node::KeepHead() { return app::KeepHead(*this); }
 
 Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool check_head,
                                        const std::string& config_file) {
@@ -452,9 +453,16 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
 
 Status SealLog(Node& node) {
   KAKUNIN_RETURN_IF_ERROR(node.registry->Checkpoint());
+  return KeepHead(node);
+}
+
+Status KeepHead(Node& node) {
   KAKUNIN_ASSIGN_OR_RETURN(latest, node.audit->LatestCheckpoint());
   if (!latest) return Status::Ok();
   std::string json = audit::CheckpointToJson(*latest) + "\n";
+  // Only a checkpoint the committed log extends (which the log then trusts: nothing is signed
+  // over a log that no longer extends it).
+  KAKUNIN_RETURN_IF_ERROR(node.audit->CheckExtends(json, "the newest stored checkpoint"));
   std::string path = node.config.data_dir + "/audit.head";
   // A temporary file of this process's own (mkstemp, 0600): another process sealing at the same
   // moment (a command beside a running node) never writes into it, and each rename is atomic.

@@ -30,6 +30,7 @@ struct Node : cli::Node {
   std::unique_ptr<audit::AuditLog> log;
 
   Status Seal() override;
+  Status KeepHead() override;
   std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) override;
   std::unique_ptr<registry::FieldKeyRotation> NewFieldKeyRotation() override;
   Result<size_t> ReloadFieldKeys() override;
@@ -45,6 +46,10 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
 
 // See cli::Node::Seal.
 Status SealLog(Node& node);
+// Keeps the newest stored checkpoint outside the database (audit.head), once the committed log
+// is found to extend it; SealLog signs one first. The serving node calls it from its timer, so
+// that a log cut back behind it is refused at the next start, by verify, and by the signer.
+Status KeepHead(Node& node);
 
 // See cli::NodeAccess::WriteConfig.
 Status WriteNodeConfig(const std::string& data_dir, const registry::NodeConfig& config);

@@ -239,9 +239,12 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
                            std::to_string(s->console_server_->port()));
   }
   // Entries sign a checkpoint when they arrive after T; this covers the last ones of a node that
-  // then goes quiet (audit verify refuses entries no checkpoint covers). Only in the database:
-  // audit.head is written at shutdown and by the commands, and a second writer of its temporary
-  // file (kakunin halt in another process) could interleave with this one.
+  // then goes quiet (audit verify refuses entries no checkpoint covers). Then the newest
+  // checkpoint, once the committed log is found to extend it, is kept in audit.head and trusted
+  // by the signer (KeepHead): found in review, entries signed while the node served could be
+  // cut from the database with their checkpoints, and the node signed the shorter log. Each
+  // process writes audit.head through its own temporary file, so a command beside the node
+  // never interleaves with it.
   s->timer_ = std::make_unique<CheckpointTimer>(
       options.clock != nullptr ? options.clock : &node->clock, options.checkpoint_interval_micros,
       [self] {
@@ -250,6 +253,8 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
         self->WriteHeldRefusals(/*everything=*/false);
         Status st = self->node_->registry->Checkpoint();
         if (!st.ok()) self->Report("the timed checkpoint was not signed: " + st.message());
+        st = self->node_->KeepHead();
+        if (!st.ok()) self->Report("the newest checkpoint was not kept: " + st.message());
       });
   // The access log is written through stdio's buffer (fast); a person tailing it sees each line
   // within a second all the same.

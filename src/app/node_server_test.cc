@@ -3,6 +3,7 @@
 #include "app/node_server.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -16,6 +17,8 @@
 
 #include "api/service.h"
 #include "app/node.h"
+#include "audit/checkpoint.h"
+#include "core/file.h"
 #include "crypto/pki.h"
 #include "support/test_client.h"
 
@@ -151,6 +154,62 @@ TEST_F(IdleNodeTest, IdleRunningNodeSignsItsLastEntriesAfterTheInterval) {
   EXPECT_TRUE(after.ok) << after.problem;
   EXPECT_TRUE((*server)->Stop().ok());
   EXPECT_TRUE(reports.empty()) << reports.front();
+}
+
+// Found in review: entries signed while the node served were cut from the database with their
+// checkpoints, and the node signed the shorter log, kept it in audit.head at shutdown, and it
+// verified clean. The timer now keeps each checkpoint the committed log extends in audit.head
+// (trusted by the signer from then on), and a log cut behind it is signed no more: the timer
+// says so, and audit.head keeps the checkpoint the log no longer extends.
+TEST_F(IdleNodeTest, TheTimerKeepsTheNewestCheckpointAndSignsNoLogCutBehindIt) {
+  MovableClock clock(node_->clock.NowMicros());
+  NodeServerOptions options;
+  options.clock = &clock;
+  options.checkpoint_interval_micros = 60 * kSecond;
+  std::vector<std::string> reports;
+  options.report = [&](const std::string& line) { reports.push_back(line); };
+  auto server = NodeServer::Start(node_.get(), config_, nullptr, {}, options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  WriteEntries();
+  clock.Advance(60 * kSecond);
+  ASSERT_TRUE((*server)->checkpoint_timer().CheckNow());
+  const std::string head_path = (dir_ / "node" / "audit.head").string();
+  auto head = [&]() -> int64_t {
+    auto text = ReadFileAtMost(head_path, 64 * 1024);
+    if (!text.ok()) return -1;
+    auto cp = audit::CheckpointFromJson(*text);
+    return cp.ok() ? cp->tree_size : -2;
+  };
+  auto reader = node_->store->OpenReader();
+  ASSERT_TRUE(reader.ok());
+  auto size = (*reader)->AuditSize();
+  ASSERT_TRUE(size.ok());
+  reader->reset();
+  EXPECT_EQ(head(), *size);  // kept while serving, not only at shutdown
+  EXPECT_TRUE(reports.empty()) << reports.front();
+  // The last entry cut, with its checkpoint and the tree nodes over it.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "node" / "registry.db").c_str(), &db), SQLITE_OK);
+    const std::string cut = std::to_string(*size - 1);
+    for (const std::string& sql :
+         {"DELETE FROM audit_targets WHERE seq >= " + cut,
+          "DELETE FROM audit_entries WHERE seq >= " + cut,
+          "DELETE FROM audit_checkpoints WHERE tree_size >= " + cut,
+          "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > " + cut}) {
+      EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    }
+    sqlite3_close(db);
+  }
+  clock.Advance(60 * kSecond);
+  ASSERT_TRUE((*server)->checkpoint_timer().CheckNow());
+  ASSERT_FALSE(reports.empty());
+  EXPECT_NE(reports.front().find("no longer extends the checkpoint this node signed"),
+            std::string::npos)
+      << reports.front();
+  EXPECT_EQ(head(), *size);
+  (void)(*server)->Stop();
+  EXPECT_EQ(head(), *size);  // nor at shutdown
 }
 
 // Fix review: a command run once with the clock set ahead dated every later entry at that time

@@ -254,6 +254,14 @@ Status AuditLog::WriteCheckpoint(store::RegistryTxn& txn) const {
   return Sign(txn, *size, /*with_map=*/true);
 }
 
+void AuditLog::Trust(int64_t size, const std::string& root) const {
+  std::lock_guard<std::mutex> lock(trust_mu_);
+  if (size > trusted_size_) {
+    trusted_size_ = size;
+    trusted_root_ = root;
+  }
+}
+
 Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const {
   // Only with the key the log is signed with now: a process still holding a key that a rotation
   // (in another process) retired signs nothing more with it. Found in review: a node serving
@@ -265,6 +273,29 @@ Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size, bool with_map) cons
         "the operation log's signing key was rotated since this process started: restart it");
   }
   StoreSubtrees<store::RegistryTxn> source(txn);
+  int64_t trusted_size = 0;
+  std::string trusted_root;
+  {
+    std::lock_guard<std::mutex> lock(trust_mu_);
+    trusted_size = trusted_size_;
+    trusted_root = trusted_root_;
+  }
+  if (trusted_size > 0) {
+    bool extends = size >= trusted_size;
+    if (extends) {
+      auto at = RootHash(source, static_cast<uint64_t>(trusted_size));
+      if (!at.ok()) return at.status();
+      extends = *at == trusted_root;
+    }
+    if (!extends) {
+      return Status::DataLoss("the operation log no longer extends the checkpoint this node "
+                              "signed at tree size " +
+                              std::to_string(trusted_size) +
+                              ": entries were cut, changed or removed in the database; nothing "
+                              "more is signed (run kakunin audit verify)")
+          .WithReason("log_not_extended");
+    }
+  }
   auto root = RootHash(source, static_cast<uint64_t>(size));
   if (!root.ok()) return root.status();
   store::CheckpointRow c;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,15 @@ class AuditLog {
   const Signer& signer() const { return *signer_; }
   const std::string& origin() const { return origin_; }
 
+  // A checkpoint this node signed, known committed and extended by the stored log (audit.head
+  // at start, the newest stored one as the server's timer finds it: AuditDesk::CheckExtends
+  // hands each one it checked here). From then on nothing is signed over a log that no longer
+  // gives its root at its size, or is shorter: entries cut, rewritten or removed in the
+  // database behind the node's back would otherwise be signed into the next checkpoint and
+  // verify clean (found in review: a serving node signed a log cut back past two checkpoints
+  // whose rows were deleted with it). Keeps the largest; thread-safe.
+  void Trust(int64_t size, const std::string& root) const;
+
  private:
   // `with_map`: also bring the resident map up to date and sign its root.
   Status Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const;
@@ -76,6 +86,9 @@ class AuditLog {
   const Clock* clock_;
   LogSettings settings_;
   std::string origin_;
+  mutable std::mutex trust_mu_;
+  mutable int64_t trusted_size_ = 0;  // 0: none yet
+  mutable std::string trusted_root_;
 };
 
 struct InclusionProofDoc {

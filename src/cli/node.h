@@ -66,6 +66,9 @@ struct Node {
   // database too (<data>/audit.head): a database whose log no longer extends it is refused at
   // the next open. Called at the end of every command that wrote to the log.
   virtual Status Seal() = 0;
+  // Keeps the newest signed checkpoint in audit.head without signing one, once the committed
+  // log is found to extend it (the serving node's timer, after its checkpoint).
+  virtual Status KeepHead() = 0;
   // A group-committing write queue over the node's database (NodeServer).
   virtual std::unique_ptr<registry::WriteQueue> NewWriteQueue(size_t max_batch) = 0;
   // The field-key rotation job over the node's database (docs/keys.md); nullptr unless the key

@@ -105,6 +105,9 @@ Status AuditDesk::CheckExtends(const std::string& checkpoint, const char* what) 
                             ": the database was altered, truncated or replaced; nothing was "
                             "changed (run kakunin audit verify)");
   }
+  // Signed by this node's key and extended by the committed log: nothing is signed from now on
+  // over a log that does not extend it (AuditLog::Trust).
+  log_->Trust(cp->tree_size, cp->root);
   return Status::Ok();
 }
 

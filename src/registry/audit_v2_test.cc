@@ -1068,6 +1068,46 @@ TEST_F(MapTamperTest, VerifyComparesTheStoredHeadsWithTheChains) {
                                               "aaaaaaaaaaaaaaaa… names no entry"));
 }
 
+// Found in review: entries signed while a node served were cut from the database together
+// with their checkpoints, tree nodes and index rows, and the node signed the shorter log, which
+// then verified clean. A checkpoint the node has found extended by its committed log (audit.head
+// at start, the newest one from the server's timer: both through CheckExtends) is trusted: the
+// signer refuses a log that no longer gives its root, and signs again once it does.
+TEST_F(MapTamperTest, NothingIsSignedOverALogCutBehindATrustedCheckpoint) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (const char* code : {"24727059608", "03905367160", "24727059608"}) {
+    ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto trusted = *desk.LatestCheckpoint();
+  ASSERT_TRUE(trusted);
+  const int64_t size = trusted->tree_size;
+  // The newest checkpoint, found extended: trusted from now on.
+  ASSERT_TRUE(desk.CheckExtends(audit::CheckpointToJson(*trusted), "the newest").ok());
+  // Cut back one entry, with the checkpoints and tree nodes past it.
+  const std::string cut = std::to_string(size - 1);
+  ASSERT_TRUE(TamperDatabase("DELETE FROM audit_targets WHERE seq >= " + cut).ok());
+  ASSERT_TRUE(TamperDatabase("DELETE FROM audit_entries WHERE seq >= " + cut).ok());
+  ASSERT_TRUE(TamperDatabase("DELETE FROM audit_checkpoints WHERE tree_size >= " + cut).ok());
+  ASSERT_TRUE(TamperDatabase("DELETE FROM audit_nodes WHERE ((idx + 1) << CAST(level AS INTEGER)) > " +
+                             cut)
+                  .ok());
+  // The next read (its entry is due a checkpoint here) or the next checkpoint is refused: a
+  // read that cannot be recorded in the signed log is not answered.
+  auto shown = registry_->Show(*reader, "03905367160", actor, "test");
+  Status st = shown.ok() ? registry_->Checkpoint() : shown.status();
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_EQ(st.reason(), "log_not_extended");
+  // A log object that trusts nothing (a process started without audit.head) signs it, and
+  // verify then names the cut against the checkpoint kept outside (as audit.head would hold it).
+  audit::AuditLog fresh(signer_.get(), &clock_);
+  ASSERT_TRUE(store_->Write([&](store::RegistryTxn& txn) { return fresh.WriteCheckpoint(txn); })
+                  .ok());
+  EXPECT_FALSE(desk.CheckExtends(audit::CheckpointToJson(*trusted), "the kept one").ok());
+}
+
 TEST_F(MapTamperTest, StoredMapMustGiveTheSignedRoot) {
   AuditDesk desk(store_.get(), log_.get(), cipher_.get());
   auto reader = *store_->OpenReader();
