@@ -405,6 +405,12 @@ class ConsoleService::Impl {
       (void)desk_->RecordRefusal(session->operator_id, "console.refused", "not_active", terminal);
       return Problem(ApiError::kSessionRequired, rid);
     }
+    // What the session stands on goes with the operator into every use case: a read's recording
+    // transaction checks both again (registry::CheckSessionStands), since a revocation or a
+    // password change can commit between the checks below and that transaction (found in
+    // review: reads were recorded and answered up to 30 ms after a revocation committed).
+    (*op)->password_mark = session->password_mark;
+    (*op)->session_credential = session->credential_id;
     const registry::OperatorView& who = **op;
     if (!session->password_mark.empty() &&
         session->password_mark != registry::PasswordMark(who.row.password_hash)) {

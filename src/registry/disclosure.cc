@@ -287,11 +287,17 @@ Status DisclosureDesk::MayServe(const OperatorView& op, const std::string& purpo
 
 std::function<Status(store::RegistryTxn&)> DisclosureDesk::RecheckOperator(
     const OperatorView& op, const std::string& purpose) const {
-  return [this, id = op.row.operator_id, purpose](store::RegistryTxn& txn) -> Status {
+  // The session's marks only (CheckSessionStands), not the view loaded at the request's arrival.
+  OperatorView session;
+  session.row.operator_id = op.row.operator_id;
+  session.password_mark = op.password_mark;
+  session.session_credential = op.session_credential;
+  return [this, id = op.row.operator_id, purpose, session](store::RegistryTxn& txn) -> Status {
     KAKUNIN_ASSIGN_OR_RETURN(halted, txn.GetMeta("halted_since"));
     if (halted) return Status::Unavailable("the node is halted").WithReason("halted");
     KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
     if (!row) return NotNominated();
+    KAKUNIN_RETURN_IF_ERROR(CheckSessionStands(txn, session));
     OperatorView now;
     now.row = std::move(*row);
     KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(id));

@@ -410,6 +410,43 @@ TEST_F(DisclosureTest, ASuspensionOrAHaltBetweenRequestAndNoticeStopsTheNotice) 
   ExpectVerified();
 }
 
+// Review: a revoked authenticator stopped the console's requests only at their arrival; what was
+// in flight was still recorded and served. Each step at the desk checks the session's
+// credential (and its password mark) again in the transaction that records it.
+TEST_F(DisclosureTest, ACredentialRevokedAfterArrivalStopsTheDesksStep) {
+  auto made = desk_->Receive(Load("clerk"), As("clerk"), Request(code_));
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) -> Status {
+                    store::CredentialRow c;
+                    c.credential_id = "clerk2-authenticator";
+                    c.operator_id = "clerk2";
+                    c.kind = "webauthn";
+                    c.public_key = "key";
+                    c.confirmed_at = 1;
+                    return txn.InsertCredential(c);
+                  })
+                  .ok());
+  OperatorView loaded = Load("clerk2");  // as the console loaded it at the request's arrival
+  loaded.session_credential = "clerk2-authenticator";
+  ASSERT_TRUE(desk_->Get(loaded, As("clerk2"), made->id).ok());
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) {
+                    return txn.RevokeCredential("clerk2-authenticator", "am", 2).status();
+                  })
+                  .ok());
+  auto notice = desk_->IssueNotice(loaded, As("clerk2"), made->id);
+  EXPECT_EQ(notice.status().reason(), "credential_revoked");
+  auto got = desk_->Get(loaded, As("clerk2"), made->id);
+  EXPECT_EQ(got.status().reason(), "credential_revoked");
+  EXPECT_EQ(LogEntries("disclosure.show").back().outcome, "refused:credential_revoked");
+  auto reader = store_->OpenReader();
+  EXPECT_EQ((*reader)->Provisions(code_)->size(), 1u);  // the board's only
+  EXPECT_TRUE((*reader)->ListPrintouts(10)->empty());
+  EXPECT_EQ((*(*reader)->FindDisclosure(made->id))->status, "received");
+  ExpectVerified();
+}
+
 // Every step at the desk checks the clerk again in the transaction that records it — the
 // list, a request and its statement as much as a notice: the statement is the person's
 // provision history. A halted node, a clerk without this fiscal year's training: nothing is

@@ -726,6 +726,9 @@ Status Gateway::Recheck(store::RegistryTxn& txn, const Caller& caller,
       return Status::PermissionDenied("the operator is no longer entitled to the purpose")
           .WithReason("not_nominated");
     }
+    // The session's card or authenticator revoked, or its password changed, since the console
+    // checked them at the request's arrival: nothing is recorded as read, nor answered.
+    KAKUNIN_RETURN_IF_ERROR(CheckSessionStands(txn, *caller.op));
     // A contractor's worker reads nothing, whatever roles a register made before the rule
     // (OperatorDesk::ApproveRole) gave them.
     KAKUNIN_ASSIGN_OR_RETURN(contract_worker, txn.WorksUnderContract(id, ""));

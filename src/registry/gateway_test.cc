@@ -366,6 +366,84 @@ TEST_F(GatewayTest, AnOperatorSuspendedAfterLoadingGetsNothing) {
   EXPECT_EQ(ProvisionCount(codes_[0]), 1);  // the read before the suspension only
 }
 
+// Review: revoking an operator's authenticator did not stop their reads already in flight —
+// the console checks the session's credential when a request arrives, and reads were recorded
+// `done` and answered up to 30 ms after the revocation committed. The recording transaction
+// checks it again, and the password mark likewise: revoked or changed between the arrival check
+// and that transaction, nothing is recorded as read nor answered, and the refusal is an entry.
+TEST_F(GatewayTest, ACredentialRevokedOrAPasswordChangedAfterArrivalStopsTheRead) {
+  NominateDirectly("op1", "registry.maintenance");
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) -> Status {
+                    KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword("op1", "$argon2id$first"));
+                    store::CredentialRow c;
+                    c.credential_id = "authenticator-1";
+                    c.operator_id = "op1";
+                    c.kind = "webauthn";
+                    c.public_key = "key";
+                    c.confirmed_at = 1;
+                    return txn.InsertCredential(c);
+                  })
+                  .ok());
+  // As the console passes the session's marks with the operator it loaded at arrival.
+  OperatorView op = Load("op1");
+  op.session_credential = "authenticator-1";
+  op.password_mark = PasswordMark("$argon2id$first");
+  const Caller caller = Caller::ForOperator(op, "console", "session-1");
+  ASSERT_TRUE(gateway_->Lookup(caller, codes_[0], "registry.maintenance").ok());
+
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) {
+                    return txn.RevokeCredential("authenticator-1", "am", 2).status();
+                  })
+                  .ok());
+  auto rec = gateway_->Lookup(caller, codes_[0], "registry.maintenance");
+  ASSERT_FALSE(rec.ok());
+  EXPECT_EQ(rec.status().reason(), "credential_revoked");
+  auto history = gateway_->History(caller, codes_[0], "registry.maintenance");
+  EXPECT_EQ(history.status().reason(), "credential_revoked");
+  SearchRequest by_number;
+  by_number.number = numbers_[0];
+  auto search = gateway_->Search(caller, by_number, "registry.maintenance");
+  EXPECT_EQ(search.status().reason(), "credential_revoked");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 1);  // the read before the revocation only
+  auto provide = Entries("resident.provide");
+  ASSERT_EQ(provide.size(), 3u);
+  EXPECT_EQ(Decode(provide[0]).outcome, "done");
+  EXPECT_EQ(Decode(provide[1]).outcome, "refused:credential_revoked");
+  EXPECT_EQ(Decode(provide[2]).outcome, "refused:credential_revoked");
+  auto searches = Entries("resident.search");
+  ASSERT_EQ(searches.size(), 1u);
+  EXPECT_EQ(Decode(searches[0]).outcome, "refused:credential_revoked");
+
+  // A session made active with another authenticator, whose password was changed meanwhile.
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) -> Status {
+                    store::CredentialRow c;
+                    c.credential_id = "authenticator-2";
+                    c.operator_id = "op1";
+                    c.kind = "webauthn";
+                    c.public_key = "key";
+                    c.confirmed_at = 3;
+                    return txn.InsertCredential(c);
+                  })
+                  .ok());
+  op.session_credential = "authenticator-2";
+  const Caller second = Caller::ForOperator(op, "console", "session-2");
+  ASSERT_TRUE(gateway_->Lookup(second, codes_[0], "registry.maintenance").ok());
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) {
+                    return txn.SetOperatorPassword("op1", "$argon2id$second");
+                  })
+                  .ok());
+  auto changed = gateway_->Lookup(second, codes_[0], "registry.maintenance");
+  ASSERT_FALSE(changed.ok());
+  EXPECT_EQ(changed.status().reason(), "password_changed");
+  EXPECT_EQ(ProvisionCount(codes_[0]), 2);
+  EXPECT_EQ(Decode(Entries("resident.provide").back()).outcome, "refused:password_changed");
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
 // Review: a municipal CS's notifications were checked against the register before they were
 // queued for the writer, and only the halt again in the applying transaction: a CS revoked while
 // its batch waited was still applied. The certificate is now checked in that transaction.

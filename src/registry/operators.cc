@@ -74,6 +74,26 @@ std::string PasswordMark(std::string_view password_hash) {
       .substr(0, 32);
 }
 
+Status CheckSessionStands(store::RegistryTxn& txn, const OperatorView& op) {
+  const std::string& id = op.row.operator_id;
+  if (!op.session_credential.empty()) {
+    KAKUNIN_ASSIGN_OR_RETURN(c, txn.FindCredential(op.session_credential));
+    if (!c || c->operator_id != id || c->revoked_at != 0 ||
+        AwaitsHolder(c->kind, c->confirmed_at)) {
+      return Status::PermissionDenied("the session's card or authenticator was revoked")
+          .WithReason("credential_revoked");
+    }
+  }
+  if (!op.password_mark.empty()) {
+    KAKUNIN_ASSIGN_OR_RETURN(row, txn.FindOperator(id));
+    if (!row || PasswordMark(row->password_hash) != op.password_mark) {
+      return Status::PermissionDenied("the password was changed since the session's sign-in")
+          .WithReason("password_changed");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckContract(store::RegistryTxn& txn, const std::string& operator_id, const Date& today) {
   KAKUNIN_ASSIGN_OR_RETURN(roles, txn.OperatorRoles(operator_id));
   if (std::find(roles.begin(), roles.end(), "contractor") == roles.end()) return Status::Ok();

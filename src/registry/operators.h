@@ -39,8 +39,13 @@ bool IsValidOperatorId(std::string_view id);
 // An operator as the console sees them.
 struct OperatorView {
   store::OperatorRow row;
-  // Set by OperatorDesk::CheckPassword: PasswordMark of the stored password it checked.
+  // Set by OperatorDesk::CheckPassword: PasswordMark of the stored password it checked. For a
+  // console session's request, the session's mark (auth::Session::password_mark).
   std::string password_mark;
+  // For a console session's request: the card or authenticator that made the session active
+  // (auth::Session::credential_id). With password_mark, what CheckSessionStands checks again
+  // in the transaction that records what the request did.
+  std::string session_credential;
   std::vector<std::string> roles;
   std::vector<store::NominationRow> nominations;
   bool active() const { return row.status == "active"; }
@@ -121,6 +126,16 @@ Status CheckTrained(store::RegistryTxn& txn, const std::string& operator_id, con
 // contract in force, but the contract ends while the role stays: every read (CheckTrained), the
 // password step and the second factor check it again.
 Status CheckContract(store::RegistryTxn& txn, const std::string& operator_id, const Date& today);
+
+// Whether the console session `op` acts for still stands as `txn` sees the register: the card
+// or authenticator that made it active (op.session_credential) is still the operator's, not
+// revoked and (a card) confirmed, and the stored password still has the mark its password step
+// checked (op.password_mark). PermissionDenied, reason credential_revoked / password_changed,
+// otherwise; OK for what it does not carry (a view that is no session's). The console checks
+// both when a request arrives, but a revocation or a password change can commit while the
+// request is served (found in review: reads were recorded and answered up to 30 ms after the
+// revocation committed); every read's recording transaction checks them again.
+Status CheckSessionStands(store::RegistryTxn& txn, const OperatorView& op);
 
 // Failures in a row that lock an account (docs/operators.md).
 inline constexpr int kMaxFailedLogins = 5;
