@@ -202,14 +202,18 @@ std::string Cookie(const Request& req) {
 }
 
 // Fetch metadata (Sec-Fetch-Site) a browser sends with every request: the console's own pages
-// fetch "same-origin", an address typed in is "none". Anything else is another page's request
-// carrying the operator's cookie — SameSite=Strict lets every port and host of the same site
-// send it (found in review: an <img> on another port of the host made a recorded lookup in the
-// operator's name, and kept the session from its idle lock). Clients that send no metadata
-// (tools, tests) are not browsers and carry no browser's cookie.
+// call /v1/ only with fetch(), "same-origin". Anything else is not the console's page asking:
+// another page's request carrying the operator's cookie — SameSite=Strict lets every port and
+// host of the same site send it (found in review: an <img> on another port of the host made a
+// recorded lookup in the operator's name, and kept the session from its idle lock) — or "none",
+// a link opened from outside the browser (mail, chat, a bookmark), which carries the Strict
+// cookie too (found in review: a mailed link to a resident's history recorded a provision in the
+// operator's name and showed the record). No /v1/ route is a page a person opens by address: the
+// pages and their files are outside /v1/, and their downloads are fetched. Clients that send no
+// metadata (tools, tests) are not browsers and carry no browser's cookie.
 bool CrossSite(const Request& req) {
   const std::string* site = req.FindHeader("sec-fetch-site");
-  return site != nullptr && *site != "same-origin" && *site != "none";
+  return site != nullptr && *site != "same-origin";
 }
 
 std::string Str(std::string_view s) {
