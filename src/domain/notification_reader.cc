@@ -36,21 +36,22 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "alias",             "sex",        "birth_date",     "address",   "new_resident_code",
 };
 
-// An unknown key is named in its error as sent (the contract: every error names its field) when
-// it reads as a key: 1 to 64 printable ASCII characters without a run of four digits ("Name",
-// "municipalityCode", "extra-field"). Anything else — text in another script, a number, a date, a
-// control or bidi character — is "(unnamed)": a value in the wrong place (a CSV without a header
-// row, an export keyed by name or code) is never echoed to a terminal or a job's log. (The
-// operation log never names an unknown key: Registry::Apply.) Found in review: only
-// [a-z][a-z0-9_]* keys were named, against the contract.
+// An unknown key is named in its error as sent (the contract: every error names its field) only
+// when it is shaped like a field name: a lowercase ASCII letter, then letters, '_' or '-', at most
+// 40 characters ("shoe_size", "municipalityCode", "extra-field"). Anything else is "(unnamed)":
+// a key is where a value lands when a CSV has no header row or an export is keyed by a value,
+// and such a value must not be echoed to a terminal, a job's log or an API client. Digits are
+// never echoed, whatever their grouping ("651-015-209-748", "92/01/20", "S48.5.19": numbers,
+// codes and dates), nor a key beginning with a capital ("Fujii_Aki", "FUJII": a romanized name
+// reads like a capitalised key) — nor text in another script, a control or bidi character.
+// The contract's own fields are all of this shape, so a misspelt one is still named. (The
+// operation log never names an unknown key: Registry::Apply.) Found in review: the earlier rule
+// (any printable ASCII without a run of four digits) echoed grouped numbers, dates and
+// romanized names; the one before it ([a-z][a-z0-9_]*) did not name "municipalityCode".
 std::string Nameable(std::string_view key) {
-  bool ok = !key.empty() && key.size() <= 64;
-  int digits = 0;
+  bool ok = !key.empty() && key.size() <= 40 && key[0] >= 'a' && key[0] <= 'z';
   for (char c : key) {
-    const auto u = static_cast<unsigned char>(c);
-    ok = ok && u >= 0x21 && u <= 0x7e;
-    digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
-    ok = ok && digits < 4;
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-');
   }
   return ok ? std::string(key) : std::string("(unnamed)");
 }
