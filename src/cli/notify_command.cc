@@ -29,12 +29,15 @@ const char kHelp[] =
     "{\"line\":3,\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_conflict\"}]}\n"
     "\n"
     "What the node acknowledged is written to a local journal (no personal data: line,\n"
-    "municipality code, sequence and a hash) and synced before it is printed. Run the same\n"
+    "municipality code, sequence and a hash keyed by the client key, so that the journal\n"
+    "alone confirms nothing about anyone) and synced before it is printed. Run the same\n"
     "command again after a crash or a network failure: acknowledged notifications are not sent\n"
     "again (they print as duplicates); the batch in flight is sent again and the node answers\n"
-    "it as duplicates. Records failing the contract's field checks are reported here and not\n"
-    "sent. A rejected record stops nothing else (the node refuses the sender's later records\n"
-    "with sequence_gap until it is corrected and sent under the same sequence).\n"
+    "it as duplicates. A journal written under another client key or by an older version is\n"
+    "refused: move it aside (an old one: destroy it) and run again; the node answers what it\n"
+    "already applied as duplicates. Records failing the contract's field checks are reported\n"
+    "here and not sent. A rejected record stops nothing else (the node refuses the sender's\n"
+    "later records with sequence_gap until it is corrected and sent under the same sequence).\n"
     "\n"
     "The configuration (TOML; relative paths from its directory):\n"
     "  url = \"https://pref-node:8443\"   ca_file = \"ca.pem\"\n"
@@ -112,7 +115,10 @@ int RunNotifyCommand(const std::vector<std::string>& argv, Io& io) {
   client_options.timeout = std::chrono::seconds(config->timeout_seconds);
   auto client = notify::HttpsClient::Create(client_options);
   if (!client.ok()) return usage(client.status().message());
-  auto journal = notify::Journal::Open(config->journal);
+  // The journal's hashes are keyed by the client key: a journal alone confirms no notification.
+  auto journal_key = notify::JournalKey(config->key_file);
+  if (!journal_key.ok()) return usage(journal_key.status().message());
+  auto journal = notify::Journal::Open(config->journal, std::move(*journal_key));
   if (!journal.ok()) return usage(journal.status().message());
 
   notify::HttpsTransport transport(client->get());

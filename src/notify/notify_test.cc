@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -12,6 +14,8 @@
 #include "notify/https_client.h"
 #include "notify/journal.h"
 #include "notify/sender.h"
+#include "core/bytes.h"
+#include "crypto/sha256.h"
 #include "text/json.h"
 
 namespace kakunin::notify {
@@ -35,17 +39,39 @@ Notification Make(uint64_t seq) {
   return n;
 }
 
+// A client key as a CS holds one (PEM, a fresh P-256 key).
+void WriteClientKey(const std::string& path) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  ASSERT_NE(key, nullptr);
+  BIO* bio = BIO_new_file(path.c_str(), "w");
+  ASSERT_NE(bio, nullptr);
+  ASSERT_EQ(PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr), 1);
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+}
+
 class NotifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string tmpl = "/tmp/kakunin-notify-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
+    WriteClientKey(Path("cs.key"));
+    auto key = JournalKey(Path("cs.key"));
+    ASSERT_TRUE(key.ok()) << key.status().message();
+    key_ = *key;
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Read(const std::string& name) const {
+    std::ifstream f(Path(name));
+    std::stringstream text;
+    text << f.rdbuf();
+    return text.str();
+  }
 
   fs::path dir_;
+  std::string key_;  // the journal key of cs.key
 };
 
 // A node that answers each batch by `answer` (given the request's notifications).
@@ -91,7 +117,7 @@ SendOptions Options(int batch) {
 }
 
 TEST_F(NotifyTest, SendsInBatchesJournalsAndSkipsWhatWasAcknowledged) {
-  auto journal = Journal::Open(Path("j"));
+  auto journal = Journal::Open(Path("j"), key_);
   ASSERT_TRUE(journal.ok()) << journal.status().message();
   FakeTransport node;
   node.answer = AllOk;
@@ -108,7 +134,7 @@ TEST_F(NotifyTest, SendsInBatchesJournalsAndSkipsWhatWasAcknowledged) {
 
   // Reopened (another run): the five are not sent again; a sixth is.
   journal = Status::Internal("closed");
-  auto again = Journal::Open(Path("j"));
+  auto again = Journal::Open(Path("j"), key_);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->size(), 5u);
   node.batches.clear();
@@ -131,16 +157,14 @@ TEST_F(NotifyTest, SendsInBatchesJournalsAndSkipsWhatWasAcknowledged) {
   EXPECT_EQ(node.batches.size(), 1u);
 
   // The journal holds no personal data.
-  std::ifstream f(Path("j"));
-  std::stringstream text;
-  text << f.rdbuf();
-  EXPECT_EQ(text.str().find("山田"), std::string::npos);
-  EXPECT_EQ(text.str().find(Make(1).resident_code.str()), std::string::npos);
-  EXPECT_EQ(text.str().find(Make(1).individual_number.str()), std::string::npos);
+  const std::string text = Read("j");
+  EXPECT_EQ(text.find("山田"), std::string::npos);
+  EXPECT_EQ(text.find(Make(1).resident_code.str()), std::string::npos);
+  EXPECT_EQ(text.find(Make(1).individual_number.str()), std::string::npos);
 }
 
 TEST_F(NotifyTest, RejectionsAreReportedWithTheirLineAndStopNothing) {
-  auto journal = Journal::Open(Path("j"));
+  auto journal = Journal::Open(Path("j"), key_);
   ASSERT_TRUE(journal.ok());
   FakeTransport node;
   node.answer = [](const text::JsonValue& list) -> Result<HttpsResponse> {
@@ -176,11 +200,11 @@ TEST_F(NotifyTest, RejectionsAreReportedWithTheirLineAndStopNothing) {
       "{\"line\":4,\"ok\":true,\"duplicate\":true}\n");
   EXPECT_EQ(node.batches, (std::vector<std::vector<uint64_t>>{{1, 2, 3}}));
   EXPECT_EQ(journal->size(), 2u);  // the refused one is not acknowledged
-  EXPECT_FALSE(journal->Acknowledged("192015", 2, NotificationHash(Make(2))));
+  EXPECT_FALSE(journal->Acknowledged("192015", 2, NotificationHash(Make(2), key_)));
 }
 
 TEST_F(NotifyTest, TransportFailuresAreRetriedThenGiveUpWithExitTwo) {
-  auto journal = Journal::Open(Path("j"));
+  auto journal = Journal::Open(Path("j"), key_);
   ASSERT_TRUE(journal.ok());
   FakeTransport node;
   int calls = 0;
@@ -219,7 +243,7 @@ TEST_F(NotifyTest, TransportFailuresAreRetriedThenGiveUpWithExitTwo) {
 }
 
 TEST_F(NotifyTest, ARequestRefusedAsAWholeOrAMalformedAnswerStopsWithExitTwo) {
-  auto journal = Journal::Open(Path("j"));
+  auto journal = Journal::Open(Path("j"), key_);
   ASSERT_TRUE(journal.ok());
   FakeTransport node;
   std::string error;
@@ -249,43 +273,105 @@ TEST_F(NotifyTest, ARequestRefusedAsAWholeOrAMalformedAnswerStopsWithExitTwo) {
 
 TEST_F(NotifyTest, TheJournalIsStrictButForgivesATornLastLine) {
   const std::string h(64, 'a');
+  std::string header;
+  {
+    auto fresh = Journal::Open(Path("fresh"), key_);
+    ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+    header = Read("fresh");
+  }
+  ASSERT_EQ(header.rfind("kakunin-notify-journal 2 ", 0), 0u) << header;
   {
     std::ofstream f(Path("torn"));
-    f << "kakunin-notify-journal 1\nack 1 192015 1 " << h << "\nack 2 192015 2 " << h.substr(0, 10);
+    f << header << "ack 1 192015 1 " << h << "\nack 2 192015 2 " << h.substr(0, 10);
   }
-  auto torn = Journal::Open(Path("torn"));
+  auto torn = Journal::Open(Path("torn"), key_);
   ASSERT_TRUE(torn.ok()) << torn.status().message();
   EXPECT_EQ(torn->size(), 1u);
   ASSERT_TRUE(torn->Append({{2, "192015", 2, h}}).ok());
   torn = Status::Internal("closed");
-  auto reread = Journal::Open(Path("torn"));
+  auto reread = Journal::Open(Path("torn"), key_);
   ASSERT_TRUE(reread.ok()) << reread.status().message();
   EXPECT_EQ(reread->size(), 2u);
 
   const std::vector<std::string> damaged = {
       "not a journal\n",
-      "kakunin-notify-journal 1\nack 1 192015 1 " + h + " extra\n",
-      "kakunin-notify-journal 1\nack 0 192015 1 " + h + "\n",
-      "kakunin-notify-journal 1\nack 1 19201 1 " + h + "\n",
-      "kakunin-notify-journal 1\nack 1 192015 01 " + h + "\n",
-      "kakunin-notify-journal 1\nack 1 192015 1 " + std::string(64, 'A') + "\n",
-      "kakunin-notify-journal 1\nack 1 192015 1 " + h + "\nack 2 192015 1 " + std::string(64, 'b') +
-          "\n",
-      "kakunin-notify-journal 1\n\nack 1 192015 1 " + h + "\n",
+      header.substr(0, header.size() - 1),
+      header + "ack 1 192015 1 " + h + " extra\n",
+      header + "ack 0 192015 1 " + h + "\n",
+      header + "ack 1 19201 1 " + h + "\n",
+      header + "ack 1 192015 01 " + h + "\n",
+      header + "ack 1 192015 1 " + std::string(64, 'A') + "\n",
+      header + "ack 1 192015 1 " + h + "\nack 2 192015 1 " + std::string(64, 'b') + "\n",
+      header + "\nack 1 192015 1 " + h + "\n",
   };
   for (const auto& text : damaged) {
     {
       std::ofstream f(Path("bad"), std::ios::trunc);
       f << text;
     }
-    EXPECT_FALSE(Journal::Open(Path("bad")).ok()) << text;
+    EXPECT_FALSE(Journal::Open(Path("bad"), key_).ok()) << text;
   }
 }
 
+// Found in review: each ack line held SHA-256 over a fixed prefix and the canonical JSON, 個人番号
+// included; with a record's other fields (a registry's clear columns) the number was found by
+// trying them all. The hash is now keyed by the client key: it is not the unkeyed one, differs
+// under another key, and resending still recognises what was acknowledged (above).
+TEST_F(NotifyTest, TheJournalsHashIsKeyedByTheClientKey) {
+  auto journal = Journal::Open(Path("j"), key_);
+  ASSERT_TRUE(journal.ok());
+  FakeTransport node;
+  node.answer = AllOk;
+  std::istringstream in(Lines(1, 2));
+  std::ostringstream out;
+  SendSummary summary;
+  std::string error;
+  ASSERT_EQ(SendNotifications(in, Options(2), node, *journal, out, &summary, &error), 0) << error;
+
+  const std::string text = Read("j");
+  for (uint64_t q : {1, 2}) {
+    const std::string unkeyed =
+        HexEncode(crypto::Sha256("kakunin.notify.journal.v1\n" + ToCanonicalJson(Make(q))));
+    EXPECT_EQ(text.find(unkeyed), std::string::npos) << q;
+    EXPECT_NE(text.find(NotificationHash(Make(q), key_)), std::string::npos) << q;
+  }
+  // The key is the client key's: the same file gives the same key, another key another hash.
+  auto same = JournalKey(Path("cs.key"));
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, key_);
+  WriteClientKey(Path("other.key"));
+  auto other = JournalKey(Path("other.key"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(NotificationHash(Make(1), *other), NotificationHash(Make(1), key_));
+  EXPECT_FALSE(JournalKey(Path("missing.key")).ok());
+
+  // A journal written under another key cannot be checked: refused, saying what to do.
+  journal = Status::Internal("closed");
+  auto elsewhere = Journal::Open(Path("j"), *other);
+  ASSERT_FALSE(elsewhere.ok());
+  EXPECT_NE(elsewhere.status().message().find("another client key"), std::string::npos)
+      << elsewhere.status().message();
+}
+
+// A version 1 journal (unkeyed hashes) is refused, not read: its hashes cannot be re-keyed
+// without the notifications, and a journal that kept working would keep them on disk. Resending
+// is safe (the node answers duplicates), so the message says to destroy it and run again.
+TEST_F(NotifyTest, AnUnkeyedVersionOneJournalIsRefusedWithWhatToDo) {
+  {
+    std::ofstream f(Path("old"));
+    f << "kakunin-notify-journal 1\nack 1 192015 1 " << std::string(64, 'a') << "\n";
+  }
+  auto old = Journal::Open(Path("old"), key_);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("older kakunin notify"), std::string::npos)
+      << old.status().message();
+  EXPECT_NE(old.status().message().find("run the same command again"), std::string::npos);
+}
+
 TEST_F(NotifyTest, OneJournalServesOneClientAtATime) {
-  auto first = Journal::Open(Path("j"));
+  auto first = Journal::Open(Path("j"), key_);
   ASSERT_TRUE(first.ok());
-  auto second = Journal::Open(Path("j"));
+  auto second = Journal::Open(Path("j"), key_);
   EXPECT_FALSE(second.ok());
 }
 

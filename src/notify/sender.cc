@@ -238,7 +238,7 @@ int SendNotifications(std::istream& in, const SendOptions& options, Transport& t
       ++summary->rejected;
     } else {
       const Notification& n = *item.result.notification;
-      p.hash = NotificationHash(n);
+      p.hash = journal.Hash(n);
       if (journal.Acknowledged(n.municipality_code, n.sequence, p.hash)) {
         p.result = OkLine(item.line, /*duplicate=*/true);
         ++summary->from_journal;
