@@ -23,6 +23,7 @@
 #include "registry/write_queue.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_registry_store.h"
+#include "support/pg_server.h"
 #include "support/registry_fixture.h"
 
 namespace kakunin {
@@ -996,6 +997,43 @@ TEST_F(RegistryTest, APurgeSaysWhenAReaderKeptErasedBytesInTheWal) {
     all += std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   EXPECT_EQ(all.find(address), std::string::npos);
+}
+
+// Found in review: on PostgreSQL the planner's statistics (pg_stats: most common values and
+// histogram bounds of names, name keys and addresses) kept erased residents' values after a
+// purge, until some later ANALYZE. The purge now analyzes what it purged.
+TEST_F(RegistryTest, APurgeLeavesNoErasedValueInThePlannersStatistics) {
+  if (!OnPostgres()) GTEST_SKIP() << "PostgreSQL's pg_statistic";
+  const std::string address = "山梨県甲府市統計消去町３番地";
+  // Ten residents at one address (a most common value), all removed; one other stays.
+  uint64_t seq = 0;
+  for (int i = 10; i < 20; ++i) {
+    const std::string code = "10000000" + std::to_string(i);
+    const std::string number = "100000000" + std::to_string(i);
+    Notification n = Make(kKofu, ++seq, ChangeReason::kBirth, code, number);
+    n.address = address;
+    ASSERT_TRUE(SendOne(n).ok());
+    Notification death = Make(kKofu, ++seq, ChangeReason::kDeath, code, number);
+    death.address = address;
+    ASSERT_TRUE(SendOne(death).ok());
+  }
+  ASSERT_TRUE(SendOne(Make(kKofu, ++seq, ChangeReason::kBirth, "1000000031", "10000000031")).ok());
+  auto in_statistics = [&]() -> int {
+    auto out = kakunin::testing::PgServer::Shared()->Psql(
+        "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND "
+        "(most_common_vals::text LIKE '%統計消去町%' OR histogram_bounds::text LIKE '%統計消去町%')",
+        "postgres", pg_schema_);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? std::stoi(*out) : -1;
+  };
+  ASSERT_TRUE(TamperDatabase("ANALYZE versions, residents").ok());
+  ASSERT_GT(in_statistics(), 0) << "the check below would prove nothing";
+  clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
+  auto done = registry_->Purge(Date::FromYmd(2176, 11, 22), false, actor_);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_EQ(done->removed_residents, 10);
+  EXPECT_FALSE(done->scrub_pending);
+  EXPECT_EQ(in_statistics(), 0) << "an erased address is still in pg_stats";
 }
 
 // A random but valid stream: entries, amendments, code changes, deaths and moves between

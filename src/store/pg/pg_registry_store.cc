@@ -107,6 +107,11 @@ using detail::ConnPool;
 using detail::PgReader;
 using detail::PgTxn;
 
+// Every table a purge deletes from (docs/postgresql.md lists the same for VACUUM FULL).
+constexpr char kAnalyzePurged[] =
+    "ANALYZE residents, versions, code_changes, expected_moveouts, support_measures, provisions, "
+    "audit_entries, audit_targets, disclosures, corrections, printouts, link_received_changes";
+
 class PgRegistryStore final : public RegistryStore {
  public:
   PgRegistryStore(std::string url, std::unique_ptr<Conn> writer)
@@ -170,6 +175,19 @@ class PgRegistryStore final : public RegistryStore {
     KAKUNIN_ASSIGN_OR_RETURN(contiguous, writer_->QueryInt(detail::kAuditContiguous, Params()));
     if (contiguous == 0) return Status::DataLoss("integrity check failed: the log has a gap");
     return Status::Ok();
+  }
+
+  // After a purge: the planner's statistics (pg_statistic, shown as pg_stats) are samples of the
+  // tables' values — most common values and histogram bounds of names, name keys and addresses —
+  // and kept an erased resident's until the next ANALYZE, which autovacuum may not run for a
+  // long time on a large table (found in review). ANALYZE samples live rows only, so the erased
+  // ones leave the statistics; the superseded statistics rows are dead tuples of pg_statistic,
+  // which go with VACUUM FULL pg_statistic (docs/postgresql.md, "Erasure"). The dead rows of the
+  // tables themselves are the operator's VACUUM FULL too; nothing here can reach them.
+  Status ScrubErased() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
+    return writer_->Exec(kAnalyzePurged);
   }
 
   // SQLite's copy (its online backup API) has no counterpart here: a PostgreSQL node is backed up
