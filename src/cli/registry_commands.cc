@@ -353,9 +353,11 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
       io.out << "  受信した変更の照合値 / MACs of received changes: " << c->received_changes << "\n";
     }
     if (c->scrub_pending) {
-      io.out << "  注意 / note: 読取り中の処理があるため、消去した内容の一部が先行書込みログに残って"
-                "います。次のチェックポイントで消えます / readers kept the write-ahead log from "
-                "being cut back: some erased bytes stay in it until the next checkpoint\n";
+      io.out << "  注意 / note: 読取り中の処理があるため、消去した内容の一部がデータベースのファイル"
+                "（先行書込みログ）に残っています。稼働中のノードが定期的に消去を再試行し、読取りが"
+                "終わると消えます（次の kakunin purge でも）/ readers kept the write-ahead log from "
+                "being cut back: some erased bytes stay in the database files until the serving "
+                "node's periodic retry (or the next purge) finishes the scrub once they are gone\n";
     }
   }
   // A database the node moved away from (kakunin migrate-store keeps it in the data directory)

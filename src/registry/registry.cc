@@ -132,6 +132,8 @@ Status Registry::RecordCompleted(
   });
 }
 
+Status Registry::FinishPendingScrub() const { return store_->FinishPendingScrub(); }
+
 Status Registry::Checkpoint() const {
   return store_->Write([&](store::RegistryTxn& txn) { return log_->WriteCheckpoint(txn); });
 }

@@ -308,6 +308,10 @@ class Registry {
   const crypto::FieldCipher& cipher() const { return *cipher_; }
   // Signs a checkpoint if the log grew (at the end of a command, at shutdown).
   Status Checkpoint() const;
+  // Finishes what a purge could not drop from the store's files because readers held them
+  // (scrub_pending; RegistryStore::FinishPendingScrub), whichever process ran the purge: the
+  // serving node calls it from its periodic timer. Unavailable while readers still hold them.
+  Status FinishPendingScrub() const;
 
   // Search keys are stored beside each record; when the compiled-in fold table changes
   // (text::SearchKeyVersion()), every resident's keys are recomputed from the stored names in one

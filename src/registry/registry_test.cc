@@ -999,6 +999,59 @@ TEST_F(RegistryTest, APurgeSaysWhenAReaderKeptErasedBytesInTheWal) {
   EXPECT_EQ(all.find(address), std::string::npos);
 }
 
+// Found in review: a scrub that readers kept from finishing was never tried again — the erased
+// bytes stayed in the WAL (and in the database file's pages not yet checkpointed) while the node
+// served. The store now remembers it, and the serving node's timer finishes it
+// (Registry::FinishPendingScrub) once the readers are gone.
+TEST_F(RegistryTest, APendingScrubIsRememberedAndFinishedOnceReadersAreGone) {
+  if (OnPostgres()) GTEST_SKIP() << "SQLite's write-ahead log";
+  const std::string address = "山梨県甲府市再試行町５番地";
+  Notification gone = Make(kKofu, 1, ChangeReason::kBirth, "1000000002", "10000000002");
+  gone.address = address;
+  ASSERT_TRUE(SendOne(gone).ok());
+  Notification death = Make(kKofu, 2, ChangeReason::kDeath, "1000000002", "10000000002");
+  death.address = address;
+  ASSERT_TRUE(SendOne(death).ok());
+  auto files = [&] {
+    std::string all;
+    for (const char* f : {"registry.db", "registry.db-wal"}) {
+      std::ifstream in(dir_ / f, std::ios::binary);
+      all += std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return all;
+  };
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ / "registry.db").c_str(), &reader, SQLITE_OPEN_READONLY,
+                            nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM residents;", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
+  auto purged = registry_->Purge(Date::FromYmd(2176, 11, 22), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  EXPECT_EQ(purged->removed_residents, 1);
+  EXPECT_TRUE(purged->scrub_pending);
+  ASSERT_NE(files().find(address), std::string::npos) << "the check below would prove nothing";
+  // Remembered in the database, for whichever process serves it.
+  auto mark = store_->GetMeta("scrub_pending");
+  ASSERT_TRUE(mark.ok());
+  EXPECT_TRUE(mark->has_value());
+  // While the reader holds its snapshot, the retry says so and keeps the mark.
+  EXPECT_EQ(registry_->FinishPendingScrub().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(store_->GetMeta("scrub_pending")->has_value());
+
+  sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+  // Writes after the purge do not help on their own: they reuse the WAL from its start.
+  ASSERT_TRUE(SendOne(Make(kKofu, 3, ChangeReason::kBirth, "1000000001", "10000000001")).ok());
+  ASSERT_TRUE(registry_->FinishPendingScrub().ok());
+  EXPECT_FALSE(store_->GetMeta("scrub_pending")->has_value());
+  EXPECT_EQ(files().find(address), std::string::npos) << "the address is still in the files";
+  EXPECT_TRUE(registry_->FinishPendingScrub().ok());  // nothing pending: nothing to do
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
 // Found in review: on PostgreSQL the planner's statistics (pg_stats: most common values and
 // histogram bounds of names, name keys and addresses) kept erased residents' values after a
 // purge, until some later ANALYZE. The purge now analyzes what it purged.

@@ -129,9 +129,15 @@ class RegistryStore {
   // tables, where the store can. SQLite zeroes deleted content in the pages it writes
   // (secure_delete, db.cc) but the WAL keeps older images of those pages until it is cut back:
   // this checkpoints it and truncates it, waiting for readers up to the busy timeout.
-  // Unavailable if readers kept it from finishing (the old frames then go at a later
-  // checkpoint). PostgreSQL: nothing here (dead tuples go at VACUUM; docs/postgresql.md).
+  // Unavailable if readers kept it from finishing: it is then remembered in the store and
+  // finished by FinishPendingScrub. PostgreSQL: nothing here (dead tuples go at VACUUM; docs/postgresql.md).
   virtual Status ScrubErased() { return Status::Ok(); }
+  // Finishes a ScrubErased that readers kept from finishing, if one is pending — in this process
+  // or another (a purge run by the command while the node serves): the store remembers it
+  // durably until it is done. Ok when nothing is pending or it is now done; Unavailable while
+  // readers still hold the WAL (try again later). Waits for readers only briefly: the serving
+  // node calls it from its periodic timer, and it holds off writers while it waits.
+  virtual Status FinishPendingScrub() { return Status::Ok(); }
 
   // The page cache of every connection (the writer now, each reader opened from now on), in
   // MiB ([limits] cache_mib): with the reader pool's size, what bounds the store's memory.

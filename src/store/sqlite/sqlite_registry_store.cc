@@ -121,22 +121,22 @@ class SqliteRegistryStore final : public RegistryStore {
   Status CopyTo(const std::string& path) override { return CopyDatabase(path_, path); }
   Status ScrubErased() override {
     std::lock_guard<std::mutex> lock(mu_);
-    KAKUNIN_PREPARE(cp, writer_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
-    // The checkpoint holds off writers (a serving node's too) while it waits for readers: two
-    // seconds at most, not the connection's ten.
-    sqlite3_busy_timeout(writer_->raw(), 2000);
-    Status st;
-    const bool busy = cp.Step(&st) && cp.Int(0) != 0;
-    cp.Reset();
-    sqlite3_busy_timeout(writer_->raw(), 10000);
-    KAKUNIN_RETURN_IF_ERROR(st);
-    if (busy) {
-      return Status::Unavailable(
-          "readers kept the write-ahead log from being cut back; its older page images go at a "
-          "later checkpoint");
-    }
-    return Status::Ok();
+    // Remembered before trying, so that a failure — or a crash before the truncation — leaves
+    // the scrub pending for FinishPendingScrub (found in review: a scrub that readers kept from
+    // finishing was never tried again, and the erased bytes stayed in the WAL, and in the
+    // database file's unwritten pages, until the node restarted).
+    KAKUNIN_RETURN_IF_ERROR(SetMetaLocked(kScrubPendingKey, "1"));
+    return ScrubLocked(2000);
   }
+
+  Status FinishPendingScrub() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KAKUNIN_ASSIGN_OR_RETURN(pending, GetMetaLocked(kScrubPendingKey));
+    if (!pending) return Status::Ok();
+    // A quarter of a second: the timer comes back, and writers wait meanwhile.
+    return ScrubLocked(250);
+  }
+
   Status SetCacheMib(int64_t mib) override {
     if (mib < 1) return Status::InvalidArgument("cache_mib must be at least 1");
     std::lock_guard<std::mutex> lock(mu_);
@@ -156,6 +156,58 @@ class SqliteRegistryStore final : public RegistryStore {
   }
 
  private:
+  // Set while a scrub after an erasure has not finished (the value is "1").
+  static constexpr char kScrubPendingKey[] = "scrub_pending";
+
+  Result<std::optional<std::string>> GetMetaLocked(const std::string& key) {
+    KAKUNIN_PREPARE(s, writer_.get(), kGetMeta);
+    s.Bind(1, key);
+    Status st;
+    std::optional<std::string> v;
+    if (s.Step(&st)) v = s.Text(0);
+    s.Reset();
+    if (!st.ok()) return st;
+    return v;
+  }
+
+  Status SetMetaLocked(const std::string& key, const std::string& value) {
+    KAKUNIN_PREPARE(s, writer_.get(), kSetMeta);
+    return s.Bind(1, key).Bind(2, value).Exec();
+  }
+
+  // One checkpoint that copies every frame of the WAL into the database file (whose pages then
+  // hold the zeroed content, secure_delete) and truncates the WAL to nothing, so no older page
+  // image stays in either file. A WAL merely reset, not truncated, is overwritten from its start
+  // and keeps its later frames: only the truncation removes them. Waits up to `busy_ms` for
+  // readers, holding off writers meanwhile. Once done, the pending mark goes; that commit puts
+  // one frame of the meta table (nothing erased) in the WAL, truncated again if no reader is in
+  // the way. (journal_size_limit would cut the WAL back at each reset, but a reset needs the
+  // same readers gone and a later write; it would not make the scrub certain, only costlier.)
+  Status ScrubLocked(int busy_ms) {
+    KAKUNIN_ASSIGN_OR_RETURN(busy, CheckpointTruncate(busy_ms));
+    if (busy) {
+      return Status::Unavailable(
+          "readers kept the write-ahead log from being cut back; its older page images go when "
+          "the scrub is finished later (FinishPendingScrub)");
+    }
+    KAKUNIN_PREPARE(d, writer_.get(), kDeleteMeta);
+    KAKUNIN_RETURN_IF_ERROR(d.Bind(1, std::string(kScrubPendingKey)).Exec());
+    (void)CheckpointTruncate(0);
+    return Status::Ok();
+  }
+
+  // PRAGMA wal_checkpoint(TRUNCATE): true if readers kept it from finishing.
+  Result<bool> CheckpointTruncate(int busy_ms) {
+    KAKUNIN_PREPARE(cp, writer_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    sqlite3_busy_timeout(writer_->raw(), busy_ms);
+    Status st;
+    const bool busy = cp.Step(&st) && cp.Int(0) != 0;
+    cp.Reset();
+    sqlite3_busy_timeout(writer_->raw(), 10000);
+    KAKUNIN_RETURN_IF_ERROR(st);
+    return busy;
+  }
+
   std::mutex mu_;
   std::string path_;
   std::unique_ptr<Db> writer_;
