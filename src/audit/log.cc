@@ -822,7 +822,11 @@ Result<VerifyReport> VerifyLogReference(
             size_t at = full->conditions.find("erased_before_seq=");
             if (at != std::string::npos) {
               const int64_t before = std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10);
-              if (before > justified_erasure) {
+              std::string early =
+                  detail::ErasureBeforeItsTime(*checkpoints, row.seq, row.time, before);
+              if (!early.empty()) {
+                add(std::move(early));  // and the erasure stays unjustified (named below)
+              } else if (before > justified_erasure) {
                 justified_erasure = before;
                 justifying_purge = row.seq;
               }

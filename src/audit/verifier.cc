@@ -19,6 +19,8 @@
 #include "audit/resident_map.h"
 #include "audit/targets.h"
 #include "core/bytes.h"
+#include "core/clock.h"
+#include "core/date.h"
 #include "crypto/sha256.h"
 
 namespace kakunin::audit {
@@ -893,7 +895,11 @@ Result<VerifyReport> VerifyLogWith(
             size_t at = full->conditions.find("erased_before_seq=");
             if (at != std::string::npos) {
               const int64_t before = std::strtoll(full->conditions.c_str() + at + 18, nullptr, 10);
-              if (before > justified_erasure) {
+              std::string early =
+                  detail::ErasureBeforeItsTime(*checkpoints, row.seq, row.time, before);
+              if (!early.empty()) {
+                add(std::move(early));  // and the erasure stays unjustified (named below)
+              } else if (before > justified_erasure) {
                 justified_erasure = before;
                 justifying_purge = row.seq;
               }
@@ -1017,6 +1023,29 @@ namespace detail {
 bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge_seq,
                                 int64_t map_size) {
   return erased == 0 || (justified == erased && purge_seq >= erased && purge_seq < map_size);
+}
+
+std::string ErasureBeforeItsTime(const std::vector<store::CheckpointRow>& checkpoints,
+                                 int64_t purge_seq, int64_t purge_time, int64_t before_seq) {
+  if (before_seq <= 0) return "";
+  const Date day = JstDate(purge_time);
+  const int year = day.year() - kLogRetentionFloorYears;
+  const int64_t floor = JstMidnightMicros(Date::FromYmd(
+      year, day.month(), std::min(day.day(), Date::DaysInMonth(year, day.month()))));
+  // Checkpoints are in tree-size order: the first one over entry before_seq − 1.
+  auto over = std::find_if(checkpoints.begin(), checkpoints.end(),
+                           [&](const store::CheckpointRow& c) { return c.tree_size >= before_seq; });
+  if (over != checkpoints.end() && over->tree_size <= purge_seq &&
+      over->time < floor + kErasureSignatureSlackMicros) {
+    return "";
+  }
+  return "entry " + std::to_string(purge_seq) + " (registry.purge) erases entries 0…" +
+         std::to_string(before_seq - 1) + ", but " +
+         (over == checkpoints.end() || over->tree_size > purge_seq
+              ? std::string("no checkpoint signed them before it")
+              : "the first checkpoint over them was signed on " + JstDate(over->time).ToIso()) +
+         ", within the " + std::to_string(kLogRetentionFloorYears) +
+         " years the log is kept: not an erasure a purge makes";
 }
 
 Status CheckResidentHeads(store::RegistryReader& reader,

@@ -88,6 +88,20 @@ bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge
 // map-signing checkpoint, which the verifier checks then. Found in review: a head edited by hand
 // was found only once the next checkpoint had signed a map built from it, which was then blamed.
 // Heads are named by the first bytes of their key (a keyed MAC: nobody's code or data).
+// The retention floor of the log (kakunin.toml's retention.audit_years is at least this), and
+// how long after its entries the first checkpoint over them may have been signed (they are
+// signed within 1,000 entries or 60 s, or when a node that crashed is started again).
+inline constexpr int kLogRetentionFloorYears = 7;
+inline constexpr int64_t kErasureSignatureSlackMicros = int64_t{31} * 24 * 3600 * 1000000;
+// Whether the purge entry `purge_seq`, logged at `purge_time`, may have erased the payloads of
+// entries [0, before_seq): the first checkpoint over entry before_seq − 1 — signed, so its time
+// is the node's, and no later than those entries were written plus the slack — must be dated
+// before the day kLogRetentionFloorYears before the purge's, plus the slack. "" if so, else the
+// problem. Found in review: a purge entry written into the database named recent entries, the
+// node signed it at its next checkpoint, and verify accepted the erasure of reads and
+// provisions made minutes before.
+std::string ErasureBeforeItsTime(const std::vector<store::CheckpointRow>& checkpoints,
+                                 int64_t purge_seq, int64_t purge_time, int64_t before_seq);
 Status CheckResidentHeads(store::RegistryReader& reader,
                           const std::vector<std::pair<std::string, std::string>>& leaves,
                           int64_t map_size, const std::function<void(std::string)>& add);
