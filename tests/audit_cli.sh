@@ -43,6 +43,13 @@ passed=0
   > "$tmp/out" || fail "the statement by the new code was refused: $(cat "$tmp/out")"
 grep -q "^有効 / VALID: 4 entries name this resident under 2 resident codes" "$tmp/out" \
   || fail "statement by the new code: $(cat "$tmp/out")"
+# When it was signed, and (without a newer checkpoint) that later entries are not covered
+# (found in review: VALID said nothing of a statement's age).
+grep -q "^  署名日時 / signed at: 20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]* (JST)$" "$tmp/out" \
+  || fail "no signing time: $(cat "$tmp/out")"
+grep -q "entries after that time are not covered" "$tmp/out" || fail "no caveat: $(cat "$tmp/out")"
+# Owner-only, as the archive (found in review: 0644 under the usual umask).
+[ "$(stat -c %a "$tmp/st-new.json")" = 600 ] || fail "statement mode $(stat -c %a "$tmp/st-new.json")"
 # By the old code: the same, and the statement just made (it named the new code).
 "$bin" audit statement --data "$tmp/node" --resident "$old" --out "$tmp/st-old.json" 2> /dev/null \
   || fail "no statement for the old code"
@@ -167,6 +174,8 @@ grep -q "is destroyed" "$tmp/rotate.out" || fail "rotation says nothing of the o
 "$bin" audit check-statement --public-key "$tmp/old.pub" --checkpoint "$tmp/before.note" \
   "$tmp/st-rot.json" > "$tmp/out" || fail "check-statement --checkpoint old: $(cat "$tmp/out")"
 grep -q "^有効 / VALID: .*signing-key announcement" "$tmp/out" || fail "rotation: $(cat "$tmp/out")"
+# Checked against a later checkpoint: no caveat about later entries.
+grep -q "entries after that time are not covered" "$tmp/out" && fail "caveat with --checkpoint"
 "$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/after.note" || fail "audit checkpoint"
 "$bin" audit statement --data "$tmp/node" --resident "$new" --out "$tmp/st-rot2.json" 2> /dev/null \
   || fail "statement after the rotation"

@@ -614,6 +614,7 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
   r.signing_key = trusted;
   if (cp->map_root.size() != 32) return fail("the checkpoint signs no resident map");
   r.tree_size = cp->tree_size;
+  r.signed_at = cp->time;
   if (s.parts.empty() || s.parts.size() > kMaxStatementParts) {
     return fail("the statement has no resident code, or too many");
   }

@@ -115,6 +115,7 @@ struct StatementCheck {
   int64_t entries = 0;  // distinct entries over all parts (a code change is in two)
   int64_t codes = 0;    // parts: resident codes of the person
   int64_t tree_size = 0;
+  int64_t signed_at = 0;  // the checkpoint's time (µs since the epoch)
   int64_t keys_followed = 0;  // announcements followed from the key given to the signing one
   std::string signing_key;    // the key that signs the statement's checkpoint (raw), once known
 };

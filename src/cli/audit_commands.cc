@@ -1,6 +1,7 @@
 // kakunin audit: verify, checkpoint, prove, check-proof, search.
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -279,6 +280,16 @@ int CheckStatementCommand(const Args& args, Io& io) {
            << " signing-key announcement(s) from the key given)";
   }
   io.out << "\n";
+  // What a statement proves stops at its checkpoint (found in review: VALID said nothing of its
+  // age, and an old statement stays VALID for ever): say when it was signed, and, without a
+  // newer checkpoint to check it against, that later entries are not covered.
+  io.out << "  署名日時 / signed at: " << JstIsoTime(check.signed_at).substr(0, 19) << " (JST)\n";
+  if (!earlier) {
+    io.out << "  この日時より後の記録は含まれません。県が公表する最新のチェックポイントを "
+              "--checkpoint に指定すると、それ以降の記録が省かれていないことも確かめられます / "
+              "entries after that time are not covered: give the newest checkpoint the "
+              "prefecture publishes with --checkpoint to check that none was left out since\n";
+  }
   return kExitOk;
 }
 
@@ -548,10 +559,18 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
     if (!st.ok()) return Fail(io, st);
     (void)SealLog(n);
     if (auto out_path = args->Get("out")) {
-      std::ofstream out(*out_path, std::ios::binary | std::ios::trunc);
-      out << *json << "\n";
-      out.close();
-      if (!out) return Fail(io, Status::IoError("cannot write " + *out_path));
+      // The person's provision history (docs/disclosure.md): owner-only, as the archive is
+      // (found in review: it followed the umask, 0644).
+      const std::string text = *json + "\n";
+      int fd = ::open(out_path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      bool written = fd >= 0 && ::fchmod(fd, 0600) == 0;
+      for (size_t at = 0; written && at < text.size();) {
+        const ssize_t n = ::write(fd, text.data() + at, text.size() - at);
+        written = n > 0;
+        if (written) at += static_cast<size_t>(n);
+      }
+      written = fd >= 0 && ::close(fd) == 0 && written;
+      if (!written) return Fail(io, Status::IoError("cannot write " + *out_path));
       io.err << "書き出しました / written: " << *out_path << "\n";
     } else {
       io.out << *json << "\n";

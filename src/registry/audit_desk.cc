@@ -351,6 +351,17 @@ Result<std::string> AuditDesk::Statement(const std::string& resident_code,
   }
   KAKUNIN_ASSIGN_OR_RETURN(
       s, audit::BuildStatement(*reader, log_->signer().public_key(), keys, old_size));
+  // Checked as the resident will check it before anyone sees it: the entries are found through
+  // the target index, which the log's verification counts but cannot vouch for row by row, so a
+  // row moved to another key in the database made a statement that left an entry out, and its
+  // digest went on the resident's notice (found in review).
+  audit::StatementCheck check = audit::CheckStatement(s, log_->signer().public_key(), std::nullopt);
+  if (!check.ok) {
+    return Status::DataLoss("the access statement the node built does not check (" +
+                            check.problem +
+                            "): the log's index was changed in the database; nothing was "
+                            "issued (run kakunin audit verify)");
+  }
   return audit::StatementToJson(s);
 }
 

@@ -1108,6 +1108,72 @@ TEST_F(MapTamperTest, NothingIsSignedOverALogCutBehindATrustedCheckpoint) {
   EXPECT_FALSE(desk.CheckExtends(audit::CheckpointToJson(*trusted), "the kept one").ok());
 }
 
+// Found in review: a row of the target index moved to another key in the database hid a read
+// from the statement, which the node wrote all the same (and whose digest a notice would carry).
+// The node checks each statement it builds as the resident would, and issues none that fails.
+TEST_F(MapTamperTest, AStatementThatWouldLeaveAnEntryOutIsNotIssued) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(registry_->Show(*reader, "24727059608", actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto good = desk.Statement("24727059608", std::nullopt);
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  const std::string key =
+      HexEncode(audit::ParseTargetName(ResidentTarget(*cipher_, "24727059608", true))->mac);
+  // The newest entry naming the resident, moved to another key in the index.
+  const std::string naming = "resident_code LIKE 'mac:" + key + "%'";
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_targets SET resident_code = 'mac:" +
+                             std::string(64, 'b') + ":missing' WHERE " + naming +
+                             " AND seq = (SELECT max(seq) FROM audit_targets WHERE " + naming +
+                             ")")
+                  .ok());
+  auto bad = desk.Statement("24727059608", std::nullopt);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("does not check"));
+}
+
+// Found in review: a purge entry written into the database (well formed, through the log's own
+// append, as anyone who can write the tables can) named entries made minutes before; their
+// payloads were erased, the node signed it, and verify accepted the erasure. An erasure counts
+// only if the entries were signed 7 years before the purge (give or take 31 days).
+TEST_F(MapTamperTest, APurgeOfRecentEntriesIsNotAnErasureAPurgeMakes) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (const char* code : {"24727059608", "03905367160"}) {
+    ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto size = reader->AuditSize();
+  ASSERT_TRUE(size.ok());
+  const std::string before = std::to_string(*size);
+  audit::AuditEntry purge;
+  purge.actor = "os:root";
+  purge.terminal = "cli";
+  purge.action = "registry.purge";
+  purge.conditions = "as_of=2026-11-21 audit_years=7 erased_before_seq=" + before;
+  purge.outcome = "done";
+  ASSERT_TRUE(registry_->Record(purge).ok());
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_entries SET payload = NULL WHERE seq < " + before).ok());
+  ASSERT_TRUE(TamperDatabase("DELETE FROM audit_targets WHERE seq < " + before).ok());
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto report = desk.Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok);
+  EXPECT_THAT(report->problem, ::testing::HasSubstr("(registry.purge) erases entries 0…" +
+                                                    std::to_string(*size - 1) + ", but the "
+                                                    "first checkpoint over them was signed on"));
+  EXPECT_THAT(report->problem, ::testing::HasSubstr("not an erasure a purge makes"));
+  auto r = *store_->OpenReader();
+  auto ref = audit::VerifyLogReference(*r, signer_->public_key());
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(ref->problem, report->problem);
+}
+
 TEST_F(MapTamperTest, StoredMapMustGiveTheSignedRoot) {
   AuditDesk desk(store_.get(), log_.get(), cipher_.get());
   auto reader = *store_->OpenReader();
