@@ -316,7 +316,7 @@ class ConsoleService::Impl {
       KAKUNIN_RETURN_IF_ERROR(desk_->RecordAnonymousRefusals(
           counts, "console@" + (address.empty() ? std::string("(several)") : address)));
     }
-    return Status::Ok();
+    return desk_->WriteHeldLoginRefusals(everything);
   }
 
  private:

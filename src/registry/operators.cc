@@ -214,7 +214,11 @@ Date FiscalYearStart(const Date& day) {
 
 OperatorDesk::OperatorDesk(store::RegistryStore* store, const audit::AuditLog* log,
                            const Clock* clock, const PurposeCatalogue* purposes)
-    : store_(store), log_(log), clock_(clock), purposes_(purposes) {}
+    : store_(store),
+      log_(log),
+      clock_(clock),
+      purposes_(purposes),
+      locked_sampler_(clock, int64_t{60} * 1000000, /*max_keys=*/10000) {}
 
 Status OperatorDesk::WriteTxn(const std::function<Status(store::RegistryTxn&)>& job) const {
   if (queue_ != nullptr) return queue_->Submit(job);
@@ -1147,17 +1151,35 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const st
     return unknown;
   }
   // Take an attempt first, in one atomic step: concurrent guesses each take their own, so no
-  // more than kMaxFailedLogins checks run before the lock, however many arrive at once.
-  KAKUNIN_ASSIGN_OR_RETURN(attempt, ClaimAttempt(id));
+  // more than kMaxFailedLogins checks run before the lock, however many arrive at once. An
+  // account the row loaded says is locked takes no write at all.
+  std::optional<int64_t> attempt;
+  if (op->row.locked_until <= clock_->NowMicros()) {
+    KAKUNIN_ASSIGN_OR_RETURN(claimed, ClaimAttempt(id));
+    attempt = claimed;
+  }
+  if (!attempt) {
+    // The same argon2id work as any other answer (a locked account is not told apart by its
+    // delay), and recorded as a sample: the first refusal in a minute is an entry, the others
+    // are counted into the next one (WriteHeldLoginRefusals), so that whoever can reach the
+    // console cannot grow the 7-year log by naming a known account (found in review).
+    (void)auth::VerifyPassword(auth::DummyPasswordHash(), password);
+    if (auto counts = locked_sampler_.Note(id, "locked")) {
+      audit::AuditEntry e = Entry("operator:" + id, terminal, "session.login");
+      auth::RefusalSampler::AppendCounts(*counts, &e.conditions);
+      e.outcome = "refused:locked";
+      KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); }));
+    }
+    return LoginFailed("locked");
+  }
   const bool enrolled = !op->row.password_hash.empty();
   const bool match = auth::VerifyPassword(
-      enrolled && attempt ? op->row.password_hash : auth::DummyPasswordHash(), password);
-  const bool passed = attempt && match && enrolled && op->active();
-  const char* refused = !attempt        ? "locked"
-                        : !op->active() ? "not_active"
-                        : !enrolled     ? "not_enrolled"
-                        : !match        ? "bad_password"
-                                        : "";
+      enrolled ? op->row.password_hash : auth::DummyPasswordHash(), password);
+  const bool passed = match && enrolled && op->active();
+  const char* refused = !op->active() ? "not_active"
+                        : !enrolled   ? "not_enrolled"
+                        : !match      ? "bad_password"
+                                      : "";
   bool ok = false;
   const char* why = refused;
   KAKUNIN_RETURN_IF_ERROR(WriteTxn([&](store::RegistryTxn& txn) -> Status {
@@ -1408,6 +1430,17 @@ Status OperatorDesk::RecordSession(const std::string& id, const char* action,
   audit::AuditEntry e = Entry("operator:" + id, terminal, action);
   e.outcome = "done";
   return Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); });
+}
+
+Status OperatorDesk::WriteHeldLoginRefusals(bool everything) const {
+  for (auto& [id, counts] : locked_sampler_.TakeHeld(everything)) {
+    audit::AuditEntry e = Entry("operator:" + (id.empty() ? std::string("(several)") : id),
+                                "console", "session.login");
+    auth::RefusalSampler::AppendCounts(counts, &e.conditions, /*even_one=*/true);
+    e.outcome = "refused:sampled";
+    KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); }));
+  }
+  return Status::Ok();
 }
 
 Status OperatorDesk::RecordAnonymousRefusals(const std::map<std::string, int64_t>& counts,

@@ -595,6 +595,45 @@ TEST_F(RegistersTest, NoManagementRoleIsEverAnOperator) {
   EXPECT_EQ(st.reason(), "conflict");
 }
 
+// Found in review: anonymous sign-ins naming a known, locked account each wrote an entry (300
+// in 7 s from ten addresses, 3.5 million a day kept 7 years). While locked, the first refusal
+// in a minute is an entry; the others are counted and written as one sampled entry by the
+// console's timer (or at stop), so none is lost and the log grows by a constant.
+TEST_F(RegistersTest, SignInsToALockedAccountAreRecordedAsASample) {
+  auto hash = auth::HashPassword("a long enough password");
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) {
+                    return txn.SetOperatorPassword("op1", *hash);
+                  })
+                  .ok());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(operators_->CheckPassword("op1", "wrong password!!", "console").status().reason(),
+              "login_failed");
+  }
+  const size_t before = Outcomes("session.login").size();
+  EXPECT_EQ(before, 5u);
+  constexpr int kTries = 40;
+  for (int i = 0; i < kTries; ++i) {
+    EXPECT_FALSE(operators_->CheckPassword("op1", "a long enough password", "console").ok());
+  }
+  // One entry for the first; the rest held back.
+  auto outcomes = Outcomes("session.login");
+  ASSERT_EQ(outcomes.size(), before + 1);
+  EXPECT_EQ(outcomes.back(), "refused:locked");
+  ASSERT_TRUE(operators_->WriteHeldLoginRefusals(/*everything=*/true).ok());
+  auto entries = LogEntries("session.login");
+  ASSERT_EQ(entries.size(), before + 2);
+  EXPECT_EQ(entries.back().outcome, "refused:sampled");
+  EXPECT_EQ(entries.back().actor, "operator:op1");
+  EXPECT_NE(entries.back().conditions.find("count=" + std::to_string(kTries - 1)),
+            std::string::npos)
+      << entries.back().conditions;
+  // Nothing more held.
+  ASSERT_TRUE(operators_->WriteHeldLoginRefusals(true).ok());
+  EXPECT_EQ(LogEntries("session.login").size(), before + 2);
+}
+
 // A contractor's worker (委託作業者) reads no resident data (DESIGN §7; the PIA: 委託先は本人確認
 // 情報に直接アクセスしない): the operator role is never approved for a holder of the contractor
 // role, and an account holding both — written by hand, or from before the rule — reads nothing
