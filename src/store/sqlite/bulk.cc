@@ -4,6 +4,7 @@
 // The tables here are created on first use (CREATE TABLE IF NOT EXISTS) rather than by a
 // numbered migration: only a node that imports ever has them, and they hold no personal data.
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -85,12 +86,49 @@ Status BeginBulkLoad(Db* db, const BulkLoadOptions& options) {
   return db->Exec("PRAGMA cache_size=-" + std::to_string(options.cache_mib * 1024));
 }
 
+namespace {
+
+// SQLite's temporary files in the database's own directory (the node's data directory, 0700)
+// while an index is sorted, instead of /var/tmp: they hold the index keys — names, kana,
+// addresses, codes — and SQLite unlinks them but never overwrites them (found in review). The
+// directory is process-wide in SQLite; the bulk load is the one place the node spills to files
+// (every connection keeps temp_store=MEMORY, db.cc) and runs in `kakunin import` alone, so it is
+// set for the sort and put back after.
+class TempDirectoryBeside {
+ public:
+  explicit TempDirectoryBeside(Db* db) : previous_(sqlite3_temp_directory) {
+    const char* file = sqlite3_db_filename(db->raw(), "main");
+    std::string dir = file != nullptr && *file != '\0'
+                          ? std::filesystem::path(file).parent_path().string()
+                          : std::string();
+    if (dir.empty()) return;
+    sqlite3_temp_directory = sqlite3_mprintf("%s", dir.c_str());
+    set_ = sqlite3_temp_directory != nullptr;
+    if (!set_) sqlite3_temp_directory = previous_;
+  }
+  ~TempDirectoryBeside() {
+    if (!set_) return;
+    sqlite3_free(sqlite3_temp_directory);
+    sqlite3_temp_directory = previous_;
+  }
+  TempDirectoryBeside(const TempDirectoryBeside&) = delete;
+  TempDirectoryBeside& operator=(const TempDirectoryBeside&) = delete;
+
+ private:
+  char* previous_;
+  bool set_ = false;
+};
+
+}  // namespace
+
 Status EndBulkLoad(Db* db) {
   KAKUNIN_RETURN_IF_ERROR(db->Exec(kCreateImportTables));
   KAKUNIN_ASSIGN_OR_RETURN(deferred, DeferredIndexes(db));
   if (!deferred.empty()) {
     // The sorter spills to temporary files instead of memory (temp_store=MEMORY would hold
-    // every key of every index in RAM), and may use a second thread.
+    // every key of every index in RAM), and may use a second thread; the files go beside the
+    // database.
+    TempDirectoryBeside beside(db);
     KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=FILE"));
     KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA threads=1"));
     for (const Deferred& d : deferred) {
