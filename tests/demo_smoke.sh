@@ -186,6 +186,8 @@ kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 # The access log has requests and no personal data.
 grep -q '"route":"/v1/residents/{resident_code}"' "$tmp/demo/access.log" && ok || fail "access log"
 grep -q '丸の内\|"/v1/residents/[0-9]' "$tmp/demo/access.log" && fail "personal data in the access log" || ok
+# Owner-only (found in review: created 0644).
+[ "$(stat -c %a "$tmp/demo/access.log")" = 600 ] && ok || fail "access log mode $(stat -c %a "$tmp/demo/access.log")"
 
 echo "demo smoke: $passed passed, $failed failed"
 [ "$failed" = 0 ]

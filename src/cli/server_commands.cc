@@ -1,7 +1,9 @@
 // The node on the network: kakunin serve, halt, resume, clients, demo.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -113,7 +115,13 @@ int ServeUntilSignal(Node& node, registry::ServerConfig config, Io& io, const ch
         (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode))) {
       return FailStart(io, command, Status::IoError("the access log is not a file"));
     }
-    opened = std::fopen(config.access_log.c_str(), "ae");
+    // Created owner-only, as everything else in the data directory (found in review: 0644 under
+    // the usual umask). It holds routes and no personal data, but a log moved out of the data
+    // directory should not become world-readable; an existing file keeps the mode it was given.
+    const int fd =
+        ::open(config.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    opened = fd >= 0 ? ::fdopen(fd, "a") : nullptr;
+    if (opened == nullptr && fd >= 0) ::close(fd);
     if (opened == nullptr) {
       return FailStart(io, command, Status::IoError("cannot open the access log"));
     }
