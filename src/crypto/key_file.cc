@@ -150,6 +150,21 @@ Result<ParsedFile> ParseV2(std::string_view text, const std::string& path) {
 // it (found in review). A lock file beside it, since the key file itself is replaced by rename.
 Result<FileDescriptor> LockKeyFile(const std::string& path) { return LockFile(path + ".lock", true); }
 
+// Overwrites `path` with zeros, syncs it and removes it: what a replaced key file held (keys
+// since retired, or the keys in clear before they were wrapped) does not stay in its freed
+// blocks (found in review: the replacement was a rename only). As far as the file system lets
+// us: a copy-on-write or journalled one may keep older blocks all the same.
+Status Overwrite(const std::string& path) {
+  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) return ErrnoError("cannot open", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("cannot stat", path);
+  KAKUNIN_RETURN_IF_ERROR(WriteAll(fd.get(), std::string(static_cast<size_t>(st.st_size), '\0')));
+  if (::fsync(fd.get()) != 0 || !fd.Close()) return ErrnoError("cannot sync", path);
+  if (::unlink(path.c_str()) != 0) return ErrnoError("cannot remove", path);
+  return Status::Ok();
+}
+
 Status WriteAtomically(const std::string& path, std::string_view contents, bool replace) {
   struct stat st;
   if (!replace && ::lstat(path.c_str(), &st) == 0) {
@@ -165,6 +180,15 @@ Status WriteAtomically(const std::string& path, std::string_view contents, bool 
   Status written = WriteAll(fd.get(), contents);
   if (written.ok() && ::fsync(fd.get()) != 0) written = ErrnoError("cannot sync", tmp);
   if (written.ok() && !fd.Close()) written = ErrnoError("cannot close", tmp);
+  // The file replaced keeps a second name until the new one is in place, then is overwritten:
+  // a crash between leaves the old file under that name (destroyed by the next replacement),
+  // never no key file at all.
+  const std::string old = path + ".old";
+  bool kept_old = false;
+  if (written.ok() && replace) {
+    if (::lstat(old.c_str(), &st) == 0) written = Overwrite(old);  // an interrupted one's
+    if (written.ok()) kept_old = ::link(path.c_str(), old.c_str()) == 0;
+  }
   if (written.ok()) {
     int rc = replace ? ::rename(tmp.c_str(), path.c_str())
                      : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
@@ -175,9 +199,13 @@ Status WriteAtomically(const std::string& path, std::string_view contents, bool 
   }
   if (!written.ok()) {
     ::unlink(tmp.c_str());
+    if (kept_old) ::unlink(old.c_str());  // the key file is still the old one
     return written;
   }
   std::string dir = std::filesystem::path(path).parent_path().string();
+  KAKUNIN_RETURN_IF_ERROR(SyncDirectory(dir.empty() ? "." : dir));
+  if (!kept_old) return Status::Ok();
+  KAKUNIN_RETURN_IF_ERROR(Overwrite(old));
   return SyncDirectory(dir.empty() ? "." : dir);
 }
 

@@ -120,6 +120,28 @@ TEST_F(KeysTest, OlderKeysAreRetiredOnlyUnderTheCurrentKeyTheyWereCountedAgainst
   EXPECT_EQ(*retired, 2);
 }
 
+// Found in review: a key file replaced (a key retired, the keys wrapped) was renamed over, and
+// its blocks, retired keys and all, were freed as they were. The old file is overwritten with
+// zeros before it goes: read through a descriptor held on it from before, it holds zeros.
+TEST_F(KeysTest, AReplacedKeyFileIsOverwrittenBeforeItGoes) {
+  ASSERT_TRUE(CreateKeyFile(path_).ok());
+  const int held = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(held, &st), 0);
+  ASSERT_GT(st.st_size, 0);
+  auto added = AddFieldKey(path_, nullptr);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  std::string old(static_cast<size_t>(st.st_size), 'x');
+  ASSERT_EQ(::pread(held, old.data(), old.size(), 0), static_cast<ssize_t>(old.size()));
+  ::close(held);
+  EXPECT_EQ(old, std::string(old.size(), '\0'));
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".old"));
+  auto loaded = LoadNodeKeyFile(path_, nullptr);  // the new one is whole
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->previous_aead_keys.size(), 1u);
+}
+
 TEST_F(KeysTest, FileHasTheDocumentedFormat) {
   ASSERT_TRUE(CreateKeyFile(path_).ok());
   Result<NodeKeys> keys = LoadKeyFile(path_);
