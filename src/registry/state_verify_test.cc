@@ -417,6 +417,9 @@ TEST_F(StateVerifyTest, RetentionNamesTheVersionsItErasesAndARestoredOneIsRefuse
 
 TEST_F(StateVerifyTest, APurgeThatErasesLogPayloadsReCommitsEveryVersionFirst) {
   ASSERT_NO_FATAL_FAILURE(Populate(5));
+  // Signed as a node signs them (within 60 s, or at the command's end): a purge erases only
+  // entries signed 7 years before it.
+  ASSERT_TRUE(registry_->Checkpoint().ok());
   // Eight years on, the log's payloads (seven years) go; the records (150 years) stay.
   clock_.Advance(int64_t{8} * 366 * 86400 * 1000000);
   ASSERT_TRUE(registry_->Purge(clock_.TodayJst(), false, actor_).ok());
@@ -449,6 +452,7 @@ TEST_F(StateVerifyTest, APurgeThatErasesLogPayloadsReCommitsEveryVersionFirst) {
 // leave the check valid.
 TEST_F(StateVerifyTest, APurgeFinishesWhileReadsAreBeingRecorded) {
   ASSERT_NO_FATAL_FAILURE(Populate(40));
+  ASSERT_TRUE(registry_->Checkpoint().ok());  // signed as a node signs them
   clock_.Advance(int64_t{8} * 366 * 86400 * 1000000);
   std::atomic<bool> stop{false};
   std::atomic<int64_t> appended{0};
