@@ -909,27 +909,6 @@ std::string CredentialName(const store::CredentialRow& c) {
   return c.kind == "certificate" ? c.credential_id : auth::Base64UrlEncode(c.credential_id);
 }
 
-// How many active security chiefs, as `txn` sees the register, hold a card or authenticator
-// that passes a second factor: not revoked, and a card confirmed by its holder and not a system
-// client's key (CardPassed).
-Result<int64_t> ChiefsWhoCanSignIn(store::RegistryTxn& txn) {
-  KAKUNIN_ASSIGN_OR_RETURN(chiefs, txn.ActiveWithRole("security_chief"));
-  int64_t n = 0;
-  for (const std::string& chief : chiefs) {
-    KAKUNIN_ASSIGN_OR_RETURN(creds, txn.Credentials(chief));
-    for (const store::CredentialRow& c : creds) {
-      if (c.revoked_at != 0 || AwaitsHolder(c.kind, c.confirmed_at)) continue;
-      if (c.kind == "certificate") {
-        KAKUNIN_ASSIGN_OR_RETURN(system_key, txn.IsClientKey(c.credential_id));
-        if (system_key) continue;
-      }
-      ++n;
-      break;
-    }
-  }
-  return n;
-}
-
 }  // namespace
 
 Result<std::vector<CredentialView>> OperatorDesk::ListCredentials(
@@ -1006,25 +985,6 @@ Status OperatorDesk::RevokeCredential(const OperatorView& by, const std::string&
                        done, txn.RevokeCredential(*raw, by.row.operator_id, clock_->NowMicros()));
                    if (!done)
                      return Status::FailedPrecondition("the credential is revoked already");
-                   // The last active security chief keeps a card or authenticator in force, as
-                   // they keep their account and their role (SetStatus, WithdrawRole): found in
-                   // review, an access manager alone could leave no chief able to sign in —
-                   // nobody then halts the node, approves a grant or issues an enrolment link.
-                   // Counted after the revocation, in this transaction: two at once cannot
-                   // both pass.
-                   KAKUNIN_ASSIGN_OR_RETURN(target, txn.FindOperator(id));
-                   KAKUNIN_ASSIGN_OR_RETURN(target_roles, txn.OperatorRoles(id));
-                   const bool target_chief = target && target->status == "active" &&
-                                             std::find(target_roles.begin(), target_roles.end(),
-                                                       "security_chief") != target_roles.end();
-                   if (target_chief) {
-                     KAKUNIN_ASSIGN_OR_RETURN(left, ChiefsWhoCanSignIn(txn));
-                     if (left < 1) {
-                       return Status::FailedPrecondition(
-                           "the last active security chief keeps a card or authenticator in "
-                           "force: make a second chief first");
-                     }
-                   }
                    return Status::Ok();
                  });
 }

@@ -247,9 +247,7 @@ class OperatorDesk {
   // manager can (the only access manager's own card): it never passes a second factor again and
   // cannot be bound again. Once none is left in use, a security chief who revoked none of them
   // may issue the operator a new enrolment link (IssueEnrolment; else RecoverEnrolment). The
-  // console ends the operator's sessions. Refused (kFailedPrecondition) when it would leave no
-  // active security chief with a card or authenticator that passes a second factor, as
-  // suspending the last chief or withdrawing their role is.
+  // console ends the operator's sessions.
   Status RevokeCredential(const OperatorView& by, const std::string& id,
                           const std::string& credential_id) const;
 

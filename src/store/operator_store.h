@@ -172,8 +172,6 @@ class OperatorWriter {
                                                            int64_t lock_until) = 0;
   // Operators with `role` whose status is active.
   virtual Result<int64_t> CountActiveWithRole(const std::string& role) = 0;
-  // Their ids, in id order.
-  virtual Result<std::vector<std::string>> ActiveWithRole(const std::string& role) = 0;
 };
 
 }  // namespace kakunin::store

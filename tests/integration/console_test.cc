@@ -541,56 +541,6 @@ TEST_F(ConsoleTest, TheLastActiveSecurityChiefCannotBeSuspendedOrRetired) {
   g_staff->chief = Load("chief");
 }
 
-// Review: suspending the last chief or withdrawing their role was refused, but revoking their
-// only authenticator was not: an access manager alone could leave no chief able to sign in. It
-// is refused (409, recorded) while no other active chief holds a card or authenticator that
-// passes a second factor — a card awaiting its holder's confirmation does not.
-TEST_F(ConsoleTest, TheLastSecurityChiefWhoCanSignInKeepsTheirCredential) {
-  Staff& s = TheStaff();
-  const std::vector<std::string> suspended = ActiveHolders("security_chief", {"chief"});
-  for (const auto& id : suspended) ASSERT_TRUE(desk().SetStatus(s.access, id, "suspended").ok());
-  Signed access = SignIn("access", Card("access", s.access2));
-  ASSERT_EQ(access.stage, "active");
-  const std::string chief_cred =
-      "{\"credential_id\":\"" + auth::Base64UrlEncode("cred-chief") + "\"}";
-  auto r = Send(access, "POST", "/v1/operators/chief/credentials/revoke", chief_cred);
-  EXPECT_EQ(r.status, 409) << r.body;
-  EXPECT_EQ(Code(r), "conflict");
-  auto refused = Outcomes("operator:access", "console.refused");
-  ASSERT_FALSE(refused.empty());
-  EXPECT_EQ(refused.back(), "refused:conflict:/v1/operators/{id}/credentials/revoke");
-  EXPECT_TRUE(*desk().CredentialInForce("chief", "cred-chief"));
-
-  // A second chief: while they can sign in, either chief's authenticator may go.
-  ASSERT_TRUE(desk().Create(s.access, "chief-cred", "統括四", "").ok());
-  Enrol("chief-cred");
-  auto n = desk().RequestRole(s.access, "chief-cred", "security_chief");
-  ASSERT_TRUE(n.ok() && desk().ApproveRole(s.chief, *n).ok());
-  // Their card bound but not confirmed by them is no second factor, and does not count.
-  crypto::ClientCertRequest req;
-  req.kind = crypto::ClientKind::kOperator;
-  req.name = "card-chief-cred";
-  req.days = 30;
-  auto card = w->IssueClientCert(req, "card-" + std::to_string(++w->certs));
-  ASSERT_TRUE(card.ok());
-  ASSERT_TRUE(desk().BindCertificate(s.access, "chief-cred", card->spki).ok());
-  EXPECT_TRUE(desk().RevokeCredential(s.access, "chief-cred",
-                                      auth::Base64UrlEncode("cred-chief-cred")).ok())
-      << "the chief still signs in";
-  EXPECT_EQ(desk().RevokeCredential(s.access, "chief", auth::Base64UrlEncode("cred-chief")).code(),
-            StatusCode::kFailedPrecondition)
-      << "chief-cred's card awaits its holder: chief is the last who signs in";
-  EXPECT_TRUE(*desk().CredentialInForce("chief", "cred-chief"));
-  // A suspended chief with a card in force does not count either.
-  ASSERT_TRUE(desk().ConfirmCard("chief-cred", card->spki, "test").ok());
-  ASSERT_TRUE(desk().SetStatus(s.access, "chief-cred", "suspended").ok());
-  EXPECT_EQ(desk().RevokeCredential(s.access, "chief", auth::Base64UrlEncode("cred-chief")).code(),
-            StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(*desk().CredentialInForce("chief", "cred-chief"));
-  for (const auto& id : suspended) EXPECT_TRUE(desk().SetStatus(s.access, id, "active").ok());
-  g_staff->chief = Load("chief");
-}
-
 TEST_F(ConsoleTest, ASystemCertificateIsNeverAnOperatorsCardAndBack) {
   Staff& s = TheStaff();
   auto made = desk().Create(s.access, "carded", "カード", "");

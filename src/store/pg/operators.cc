@@ -282,9 +282,4 @@ Result<int64_t> PgTxn::CountActiveWithRole(const std::string& role) {
   return db_->QueryInt(kCountActiveWithRole, Params().Text(role));
 }
 
-Result<std::vector<std::string>> PgTxn::ActiveWithRole(const std::string& role) {
-  return QueryAll<std::string>(db_, kActiveWithRole, Params().Text(role),
-                               [](const Rows& s, int i) { return s.Text(i, 0); });
-}
-
 }  // namespace kakunin::store::pg::detail

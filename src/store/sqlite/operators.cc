@@ -326,10 +326,4 @@ Result<int64_t> SqliteTxn::CountActiveWithRole(const std::string& role) {
   return n;
 }
 
-Result<std::vector<std::string>> SqliteTxn::ActiveWithRole(const std::string& role) {
-  return QueryAll<std::string>(
-      db_, kActiveWithRole, [&](Stmt& s) { s.Bind(1, role); },
-      [](const Stmt& s) { return s.Text(0); });
-}
-
 }  // namespace kakunin::store::sqlite::detail

@@ -941,10 +941,6 @@ inline constexpr char kClaimLoginAttempt[] =
 inline constexpr char kCountActiveWithRole[] =
     "SELECT count(*) FROM operators o JOIN operator_roles r ON r.operator_id = o.operator_id "
     "WHERE r.role = ?1 AND r.withdrawn_at = 0 AND o.status = 'active'";
-inline constexpr char kActiveWithRole[] =
-    "SELECT DISTINCT o.operator_id FROM operators o JOIN operator_roles r "
-    "ON r.operator_id = o.operator_id "
-    "WHERE r.role = ?1 AND r.withdrawn_at = 0 AND o.status = 'active' ORDER BY o.operator_id";
 inline constexpr char kIsClientKey[] = "SELECT count(*) FROM clients WHERE spki_sha256 = ?1";
 
 // --- applied sequences (one row per applied notification; a sender's last sequence is the

@@ -290,7 +290,6 @@ class PgTxn : public RegistryTxn {
                                                    int64_t max_attempts,
                                                    int64_t lock_until) override;
   Result<int64_t> CountActiveWithRole(const std::string& role) override;
-  Result<std::vector<std::string>> ActiveWithRole(const std::string& role) override;
 
   // --- 外字 register (gaiji.cc) ---
   Status InsertGaiji(const GaijiRow& row) override;

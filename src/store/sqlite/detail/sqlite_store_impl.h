@@ -256,7 +256,6 @@ class SqliteTxn final : public RegistryTxn {
                                                    int64_t max_attempts,
                                                    int64_t lock_until) override;
   Result<int64_t> CountActiveWithRole(const std::string& role) override;
-  Result<std::vector<std::string>> ActiveWithRole(const std::string& role) override;
 
   // --- bulk import progress (bulk.cc) ---
   Result<std::optional<ImportBatchRow>> ImportedBatch(int64_t run, int64_t batch) override;
