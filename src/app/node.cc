@@ -458,6 +458,18 @@ Status SealLog(Node& node) {
 
 Status KeepHead(Node& node) {
   KAKUNIN_ASSIGN_OR_RETURN(latest, node.audit->LatestCheckpoint());
+  const int64_t trusted = node.log->TrustedSize();
+  // Never a smaller checkpoint than one this node kept (found in review: with the log cut back
+  // behind the trusted checkpoint and a smaller one left, the timer would have kept that one,
+  // and after a restart the node would have trusted, and signed, the shorter log).
+  if (trusted > 0 && (!latest || latest->tree_size < trusted)) {
+    return Status::DataLoss("the newest stored checkpoint is older than the one this node "
+                            "signed at tree size " +
+                            std::to_string(trusted) +
+                            ": entries and checkpoints were removed from the database; "
+                            "audit.head keeps the newer one (run kakunin audit verify)")
+        .WithReason("log_not_extended");
+  }
   if (!latest) return Status::Ok();
   std::string json = audit::CheckpointToJson(*latest) + "\n";
   // Only a checkpoint the committed log extends (which the log then trusts: nothing is signed

@@ -180,22 +180,38 @@ TEST_F(IdleNodeTest, TheTimerKeepsTheNewestCheckpointAndSignsNoLogCutBehindIt) {
     auto cp = audit::CheckpointFromJson(*text);
     return cp.ok() ? cp->tree_size : -2;
   };
-  auto reader = node_->store->OpenReader();
-  ASSERT_TRUE(reader.ok());
-  auto size = (*reader)->AuditSize();
-  ASSERT_TRUE(size.ok());
-  reader->reset();
-  EXPECT_EQ(head(), *size);  // kept while serving, not only at shutdown
+  auto log_size = [&]() -> int64_t {
+    auto reader = node_->store->OpenReader();
+    if (!reader.ok()) return -1;
+    auto size = (*reader)->AuditSize();
+    return size.ok() ? *size : -1;
+  };
+  const int64_t first = log_size();
+  EXPECT_EQ(head(), first);  // kept while serving, not only at shutdown
+  // More entries, a newer checkpoint kept.
+  for (const char* spki : {"cc", "dd"}) {
+    registry::Client c;
+    c.spki_sha256 = std::string(64, spki[0]);
+    c.kind = registry::ClientKind::kNational;
+    c.name = "機構";
+    ASSERT_TRUE(node_->gateway->Register(c, node_->actor).ok());
+  }
+  clock.Advance(60 * kSecond);
+  ASSERT_TRUE((*server)->checkpoint_timer().CheckNow());
+  const int64_t size = log_size();
+  ASSERT_GT(size, first);
+  EXPECT_EQ(head(), size);
   EXPECT_TRUE(reports.empty()) << reports.front();
-  // The last entry cut, with its checkpoint and the tree nodes over it.
+  // Cut back to the first checkpoint, which is left in place (found in review: the timer then
+  // kept that older one in audit.head, and after a restart the node trusted the shorter log).
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ / "node" / "registry.db").c_str(), &db), SQLITE_OK);
-    const std::string cut = std::to_string(*size - 1);
+    const std::string cut = std::to_string(first);
     for (const std::string& sql :
          {"DELETE FROM audit_targets WHERE seq >= " + cut,
           "DELETE FROM audit_entries WHERE seq >= " + cut,
-          "DELETE FROM audit_checkpoints WHERE tree_size >= " + cut,
+          "DELETE FROM audit_checkpoints WHERE tree_size > " + cut,
           "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > " + cut}) {
       EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
     }
@@ -203,13 +219,26 @@ TEST_F(IdleNodeTest, TheTimerKeepsTheNewestCheckpointAndSignsNoLogCutBehindIt) {
   }
   clock.Advance(60 * kSecond);
   ASSERT_TRUE((*server)->checkpoint_timer().CheckNow());
-  ASSERT_FALSE(reports.empty());
-  EXPECT_NE(reports.front().find("no longer extends the checkpoint this node signed"),
+  ASSERT_EQ(log_size(), first);
+  // Nothing to sign (the log ends at its newest checkpoint), and that one is not kept.
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_NE(reports[0].find("older than the one this node signed"), std::string::npos)
+      << reports[0];
+  // An entry appended now is not signed: its checkpoint would sign the shorter log.
+  registry::Client c;
+  c.spki_sha256 = std::string(64, 'e');
+  c.kind = registry::ClientKind::kNational;
+  c.name = "機構";
+  ASSERT_TRUE(node_->gateway->Register(c, node_->actor).ok());
+  clock.Advance(60 * kSecond);
+  ASSERT_TRUE((*server)->checkpoint_timer().CheckNow());
+  ASSERT_GE(reports.size(), 2u);
+  EXPECT_NE(reports[1].find("no longer extends the checkpoint this node signed"),
             std::string::npos)
-      << reports.front();
-  EXPECT_EQ(head(), *size);
+      << reports[1];
+  EXPECT_EQ(head(), size);
   (void)(*server)->Stop();
-  EXPECT_EQ(head(), *size);  // nor at shutdown
+  EXPECT_EQ(head(), size);  // nor at shutdown
 }
 
 // Fix review: a command run once with the clock set ahead dated every later entry at that time

@@ -262,6 +262,11 @@ void AuditLog::Trust(int64_t size, const std::string& root) const {
   }
 }
 
+int64_t AuditLog::TrustedSize() const {
+  std::lock_guard<std::mutex> lock(trust_mu_);
+  return trusted_size_;
+}
+
 Status AuditLog::Sign(store::RegistryTxn& txn, int64_t size, bool with_map) const {
   // Only with the key the log is signed with now: a process still holding a key that a rotation
   // (in another process) retired signs nothing more with it. Found in review: a node serving

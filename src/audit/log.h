@@ -75,6 +75,8 @@ class AuditLog {
   // verify clean (found in review: a serving node signed a log cut back past two checkpoints
   // whose rows were deleted with it). Keeps the largest; thread-safe.
   void Trust(int64_t size, const std::string& root) const;
+  // The size of the largest checkpoint trusted (0: none yet).
+  int64_t TrustedSize() const;
 
  private:
   // `with_map`: also bring the resident map up to date and sign its root.
