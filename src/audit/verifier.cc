@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -1028,6 +1029,11 @@ bool MapCheckableAfterRetention(int64_t erased, int64_t justified, int64_t purge
 std::string ErasureBeforeItsTime(const std::vector<store::CheckpointRow>& checkpoints,
                                  int64_t purge_seq, int64_t purge_time, int64_t before_seq) {
   if (before_seq <= 0) return "";
+  // Dated no later than the checkpoint that first signed it: its own time is written by whoever
+  // appended it (found in review: a forged purge dated 7 years ahead moved its own cutoff).
+  auto signing = std::find_if(checkpoints.begin(), checkpoints.end(),
+                              [&](const store::CheckpointRow& c) { return c.tree_size > purge_seq; });
+  if (signing != checkpoints.end()) purge_time = std::min(purge_time, signing->time);
   const Date day = JstDate(purge_time);
   const int year = day.year() - kLogRetentionFloorYears;
   const int64_t floor = JstMidnightMicros(Date::FromYmd(
@@ -1060,7 +1066,24 @@ Status CheckResidentHeads(store::RegistryReader& reader,
           what + " (the next checkpoint would sign it: access statements would be wrong)");
     }
   };
-  const std::string none = MapValue(0, MapEmpty());
+  // A head moved since the checkpoint is a purge's restart, marked with the purge entry's
+  // sequence: any other is named (found in review: a head given a large last_seq by hand was
+  // skipped, and the next checkpoint took it for a restart and signed it).
+  std::map<int64_t, bool> purge_at;
+  auto restarted_by_purge = [&](int64_t seq) -> Result<bool> {
+    auto found = purge_at.find(seq);
+    if (found != purge_at.end()) return found->second;
+    bool purge = false;
+    KAKUNIN_RETURN_IF_ERROR(reader.ForEachAuditEntry(seq, [&](const store::AuditRow& row) {
+      if (row.seq == seq && row.payload) {
+        auto head = DecodeEntryHead(*row.payload);
+        purge = head && head->action == "registry.purge";
+      }
+      return false;
+    }));
+    purge_at.emplace(seq, purge);
+    return purge;
+  };
   size_t at = 0;  // the next chain to account for, in key order
   std::string after;
   for (;;) {
@@ -1072,7 +1095,11 @@ Status CheckResidentHeads(store::RegistryReader& reader,
       const bool chained = at < leaves.size() && leaves[at].first == h.key;
       const std::string* leaf = chained ? &leaves[at].second : nullptr;
       if (chained) ++at;
-      if (h.last_seq >= map_size) continue;  // moved since: the next checkpoint's
+      if (h.last_seq >= map_size) {
+        KAKUNIN_ASSIGN_OR_RETURN(purge, restarted_by_purge(h.last_seq));
+        if (!purge) differs(h.key, "was moved after the checkpoint by no purge");
+        continue;  // a purge's restart: the next checkpoint's to sign, and check then
+      }
       if (h.count == 0) {
         if (chained || h.head != MapEmpty()) differs(h.key, "does not match the entries");
       } else if (!leaf || h.head.size() != MapEmpty().size() ||

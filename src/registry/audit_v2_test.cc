@@ -1048,6 +1048,19 @@ TEST_F(MapTamperTest, VerifyComparesTheStoredHeadsWithTheChains) {
                                               key.substr(0, 16) + "… does not match the entries"));
   ASSERT_TRUE(TamperDatabase("UPDATE audit_resident_heads SET count = 2" + where).ok());
   ASSERT_EQ(problem(), "");
+  // Marked as moved after the checkpoint, as only a purge's restart is: the next checkpoint
+  // would take it for one and sign it.
+  ASSERT_TRUE(TamperDatabase("CREATE TABLE seq_saved AS SELECT last_seq FROM audit_resident_heads" +
+                             where)
+                  .ok());
+  ASSERT_TRUE(
+      TamperDatabase("UPDATE audit_resident_heads SET count = 1, last_seq = 1000" + where).ok());
+  EXPECT_THAT(problem(), ::testing::HasSubstr("was moved after the checkpoint by no purge"));
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_resident_heads SET count = 2, last_seq = (SELECT "
+                             "last_seq FROM seq_saved)" +
+                             where)
+                  .ok());
+  ASSERT_EQ(problem(), "");
   // Deleted: the next read would start the chain again from none.
   ASSERT_TRUE(
       TamperDatabase("CREATE TABLE saved_heads AS SELECT * FROM audit_resident_heads" + where)
@@ -1157,7 +1170,13 @@ TEST_F(MapTamperTest, APurgeOfRecentEntriesIsNotAnErasureAPurgeMakes) {
   purge.action = "registry.purge";
   purge.conditions = "as_of=2026-11-21 audit_years=7 erased_before_seq=" + before;
   purge.outcome = "done";
+  // Dated 8 years ahead, as whoever writes the entry can date it (found in review: the cutoff
+  // was counted from the entry's own time); the node's clock, and so the checkpoint that signs
+  // it, is today's.
+  constexpr int64_t kEightYears = int64_t{8} * 366 * 86400 * 1000000;
+  clock_.Advance(kEightYears);
   ASSERT_TRUE(registry_->Record(purge).ok());
+  clock_.Advance(-kEightYears);
   ASSERT_TRUE(TamperDatabase("UPDATE audit_entries SET payload = NULL WHERE seq < " + before).ok());
   ASSERT_TRUE(TamperDatabase("DELETE FROM audit_targets WHERE seq < " + before).ok());
   ASSERT_TRUE(registry_->Checkpoint().ok());
