@@ -159,8 +159,16 @@ Status Overwrite(const std::string& path) {
   if (fd.get() < 0) return ErrnoError("cannot open", path);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ErrnoError("cannot stat", path);
-  KAKUNIN_RETURN_IF_ERROR(WriteAll(fd.get(), std::string(static_cast<size_t>(st.st_size), '\0')));
-  if (::fsync(fd.get()) != 0 || !fd.Close()) return ErrnoError("cannot sync", path);
+  // A file with another name too is not overwritten, only this name removed: a replacement
+  // interrupted between its link and its rename leaves `.old` naming the live key file (found in
+  // review: the next replacement would have zeroed it), and an administrator's hard-linked copy
+  // is theirs.
+  if (st.st_nlink == 1) {
+    KAKUNIN_RETURN_IF_ERROR(
+        WriteAll(fd.get(), std::string(static_cast<size_t>(st.st_size), '\0')));
+    if (::fsync(fd.get()) != 0) return ErrnoError("cannot sync", path);
+  }
+  if (!fd.Close()) return ErrnoError("cannot close", path);
   if (::unlink(path.c_str()) != 0) return ErrnoError("cannot remove", path);
   return Status::Ok();
 }

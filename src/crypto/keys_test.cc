@@ -140,6 +140,18 @@ TEST_F(KeysTest, AReplacedKeyFileIsOverwrittenBeforeItGoes) {
   auto loaded = LoadNodeKeyFile(path_, nullptr);  // the new one is whole
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(loaded->previous_aead_keys.size(), 1u);
+  // A file with another name is not zeroed, only unlinked: an administrator's hard-linked
+  // copy, or `.old` left naming the live file by a replacement interrupted between its link and
+  // its rename (found in review: the next replacement zeroed the live keys first).
+  const std::string copy = path_ + ".copy";
+  ASSERT_EQ(::link(path_.c_str(), copy.c_str()), 0);
+  ASSERT_EQ(::link(path_.c_str(), (path_ + ".old").c_str()), 0);
+  ASSERT_TRUE(AddFieldKey(path_, nullptr).ok());
+  auto kept = LoadNodeKeyFile(copy, nullptr);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->previous_aead_keys.size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".old"));
+  EXPECT_TRUE(LoadNodeKeyFile(path_, nullptr).ok());
 }
 
 TEST_F(KeysTest, FileHasTheDocumentedFormat) {
