@@ -1124,7 +1124,10 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const st
     // are counted into the next one (WriteHeldLoginRefusals), so that whoever can reach the
     // console cannot grow the 7-year log by naming a known account (found in review).
     (void)auth::VerifyPassword(auth::DummyPasswordHash(), password);
-    if (auto counts = locked_sampler_.Note(id, "locked")) {
+    // By account and terminal (the console names the source address there), so that each entry
+    // says where the attempts it stands for came from (found in review: keyed by account alone,
+    // one address's entry carried every other address's count).
+    if (auto counts = locked_sampler_.Note(id + "\n" + terminal, "locked")) {
       audit::AuditEntry e = Entry("operator:" + id, terminal, "session.login");
       auth::RefusalSampler::AppendCounts(*counts, &e.conditions);
       e.outcome = "refused:locked";
@@ -1393,9 +1396,12 @@ Status OperatorDesk::RecordSession(const std::string& id, const char* action,
 }
 
 Status OperatorDesk::WriteHeldLoginRefusals(bool everything) const {
-  for (auto& [id, counts] : locked_sampler_.TakeHeld(everything)) {
+  for (auto& [key, counts] : locked_sampler_.TakeHeld(everything)) {
+    const size_t nl = key.find('\n');
+    const std::string id = nl == std::string::npos ? std::string() : key.substr(0, nl);
+    const std::string terminal = nl == std::string::npos ? "console" : key.substr(nl + 1);
     audit::AuditEntry e = Entry("operator:" + (id.empty() ? std::string("(several)") : id),
-                                "console", "session.login");
+                                terminal, "session.login");
     auth::RefusalSampler::AppendCounts(counts, &e.conditions, /*even_one=*/true);
     e.outcome = "refused:sampled";
     KAKUNIN_RETURN_IF_ERROR(Write(std::move(e), [](store::RegistryTxn&) { return Status::Ok(); }));

@@ -344,7 +344,7 @@ class OperatorDesk {
   const audit::AuditLog* log_;
   const Clock* clock_;
   const PurposeCatalogue* purposes_;
-  // Refusals of sign-ins to a locked account, by operator id: one entry per account a minute
+  // Refusals of sign-ins to a locked account, by operator id and terminal: one entry a minute
   // stands for them all (found in review: anonymous attempts on a known, locked account wrote
   // one entry each, 3.5 million a day kept 7 years, from a few addresses).
   mutable auth::RefusalSampler locked_sampler_;

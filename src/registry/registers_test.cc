@@ -613,25 +613,33 @@ TEST_F(RegistersTest, SignInsToALockedAccountAreRecordedAsASample) {
   }
   const size_t before = Outcomes("session.login").size();
   EXPECT_EQ(before, 5u);
+  // From two addresses (the console names the source in the terminal).
   constexpr int kTries = 40;
   for (int i = 0; i < kTries; ++i) {
-    EXPECT_FALSE(operators_->CheckPassword("op1", "a long enough password", "console").ok());
+    const std::string from = i % 4 == 0 ? "console@10.0.0.2" : "console@10.0.0.1";
+    EXPECT_FALSE(operators_->CheckPassword("op1", "a long enough password", from).ok());
   }
-  // One entry for the first; the rest held back.
+  // One entry for the first of each address; the rest held back.
   auto outcomes = Outcomes("session.login");
-  ASSERT_EQ(outcomes.size(), before + 1);
+  ASSERT_EQ(outcomes.size(), before + 2);
   EXPECT_EQ(outcomes.back(), "refused:locked");
   ASSERT_TRUE(operators_->WriteHeldLoginRefusals(/*everything=*/true).ok());
   auto entries = LogEntries("session.login");
-  ASSERT_EQ(entries.size(), before + 2);
-  EXPECT_EQ(entries.back().outcome, "refused:sampled");
-  EXPECT_EQ(entries.back().actor, "operator:op1");
-  EXPECT_NE(entries.back().conditions.find("count=" + std::to_string(kTries - 1)),
-            std::string::npos)
-      << entries.back().conditions;
+  ASSERT_EQ(entries.size(), before + 4);
+  std::map<std::string, std::string> held;  // terminal -> conditions
+  for (size_t i = before + 2; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].outcome, "refused:sampled");
+    EXPECT_EQ(entries[i].actor, "operator:op1");
+    held[entries[i].terminal] = entries[i].conditions;
+  }
+  // Each address's own count: 30 − 1 written at once, 10 − 1.
+  EXPECT_NE(held["console@10.0.0.1"].find("count=29"), std::string::npos)
+      << held["console@10.0.0.1"];
+  EXPECT_NE(held["console@10.0.0.2"].find("count=9"), std::string::npos)
+      << held["console@10.0.0.2"];
   // Nothing more held.
   ASSERT_TRUE(operators_->WriteHeldLoginRefusals(true).ok());
-  EXPECT_EQ(LogEntries("session.login").size(), before + 2);
+  EXPECT_EQ(LogEntries("session.login").size(), before + 4);
 }
 
 // A contractor's worker (委託作業者) reads no resident data (DESIGN §7; the PIA: 委託先は本人確認
