@@ -166,14 +166,9 @@ Result<std::vector<std::string>> SqliteReader::ResidentKeysWithoutEntries() {
 
 Result<std::vector<ResidentHeadRow>> SqliteReader::ResidentHeadsAfter(const std::string& after,
                                                                      int64_t limit) {
-  KAKUNIN_PREPARE(s, db_.get(), kResidentHeadsAfter);
-  s.BindBlob(1, after).Bind(2, limit);
-  Status st;
-  std::vector<ResidentHeadRow> out;
-  while (s.Step(&st)) out.push_back(ReadHead(s));
-  s.Reset();
-  if (!st.ok()) return st;
-  return out;
+  return QueryAll<ResidentHeadRow>(
+      db_.get(), kResidentHeadsAfter, [&](Stmt& s) { s.BindBlob(1, after).Bind(2, limit); },
+      ReadHead);
 }
 
 Result<int64_t> SqliteReader::CountStrayAuditNodes(int64_t size) {

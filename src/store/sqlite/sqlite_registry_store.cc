@@ -90,20 +90,12 @@ class SqliteRegistryStore final : public RegistryStore {
 
   Result<std::optional<std::string>> GetMeta(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KAKUNIN_PREPARE(s, writer_.get(), kGetMeta);
-    s.Bind(1, key);
-    Status st;
-    std::optional<std::string> v;
-    if (s.Step(&st)) v = s.Text(0);
-    s.Reset();
-    if (!st.ok()) return st;
-    return v;
+    return GetMetaLocked(key);
   }
 
   Status SetMeta(const std::string& key, const std::string& value) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KAKUNIN_PREPARE(s, writer_.get(), kSetMeta);
-    return s.Bind(1, key).Bind(2, value).Exec();
+    return SetMetaLocked(key, value);
   }
 
   Status CheckIntegrity() override {
