@@ -409,6 +409,8 @@ Response ServeResidentRoute(const Request& req, const registry::Gateway& gateway
         text::AppendJsonString(v.reason, &o);
         o += ",\"change_date\":";
         text::AppendJsonString(v.change_date, &o);
+        o += ",\"current\":";
+        o += v.current ? "true" : "false";
         o += ",\"record\":";
         AppendRecord(v.items, &o);
         o += "}";

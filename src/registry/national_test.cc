@@ -992,6 +992,23 @@ TEST_P(MoveOrderTest, MoveBetweenPrefecturesEndsRightInEitherOrder) {
     }
   }
   EXPECT_EQ(current, 1);
+  // The history a recipient is given lists the versions in the order they arrived here and
+  // marks the one a lookup gives now: for the one whose 転入 came first, its late 転出 lists
+  // above the 転入 that is current (its removal, the same items as the birth, is left out
+  // when it came first).
+  ProvisionRequest req;
+  req.resident_codes = {ResidentCode::FromTenDigits("3000000001").str()};
+  req.function = "history";
+  req.purpose = "board.school_aid";
+  req.provision_kind = "別表第六";
+  req.recipient = "agency:test";
+  req.items = {"name", "address"};
+  auto given = national->registry->ProvideHistory(**reader, req, Actor{"os:test", "host"});
+  ASSERT_TRUE(given.ok() && given->has_value()) << given.status().ToString();
+  std::string listed;
+  for (const auto& v : **given) listed += v.reason + (v.current ? "(current) " : " ");
+  EXPECT_EQ(listed, tokyo_first ? "moved_out moved_in(current) birth "
+                                : "moved_in(current) birth ");
   auto back = (*reader)->FindByResidentCode(ResidentCode::FromTenDigits("2000000001").str());
   ASSERT_TRUE(back.ok() && back->has_value());
   EXPECT_EQ((*back)->municipality_code, kFujiyoshida);

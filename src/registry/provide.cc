@@ -438,6 +438,7 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
       KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(reader, v, req.items));
       pv.items = std::move(items);
       pv.support_measure = marked;
+      pv.current = v.version_id == row->version_id;
       out->push_back(std::move(pv));
     }
     // The same for any other version that changed only items the purpose does not hold: an
@@ -450,6 +451,8 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
     for (size_t i = 0; i < out->size(); ++i) {
       ProvidedVersion& pv = (*out)[i];
       if (i + 1 < out->size() && pv.items == (*out)[i + 1].items) {
+        // The version shown for it then stands for what a lookup gives now.
+        if (pv.current) (*out)[i + 1].current = true;
         continue;
       }
       kept.push_back(std::move(pv));

@@ -132,6 +132,10 @@ struct ProvidedVersion {
   std::vector<std::pair<std::string, std::string>> items;
   // As ProvidedRecord::support_measure (the person's, on every version provided).
   bool support_measure = false;
+  // The version a lookup gives now (the record's latest version). Newest first is the order
+  // this node applied them in, which on a national node is the order they arrived: a late
+  // 転出 from the former prefecture lists above the 転入 that is current.
+  bool current = false;
 };
 
 // A disclosure to the resident themself (開示, 住民基本台帳法 第30条の32), read and not yet

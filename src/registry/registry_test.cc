@@ -280,12 +280,16 @@ TEST_F(RegistryTest, ARemovalCannotChangeWhoThePersonIs) {
   ASSERT_TRUE(history.ok() && history->has_value()) << history.status().ToString();
   ASSERT_EQ((*history)->size(), 1u);
   EXPECT_EQ((**history)[0].reason, "birth");
+  // The one version shown stands for the record as a lookup gives it now.
+  EXPECT_TRUE((**history)[0].current);
   req.items = {"name", "municipality_code"};
   history = registry_->ProvideHistory(*reader, req, actor_);
   ASSERT_TRUE(history.ok() && history->has_value());
   ASSERT_EQ((*history)->size(), 2u);
   EXPECT_EQ((**history)[0].reason, "moved_in");
   EXPECT_EQ((**history)[1].reason, "birth");
+  EXPECT_TRUE((**history)[0].current);
+  EXPECT_FALSE((**history)[1].current);
 }
 
 // Review: a resident registered under a code abolished since (塩山市 192031, merged into 甲州市

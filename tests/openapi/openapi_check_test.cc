@@ -292,19 +292,25 @@ TEST_F(ApiDocumentTest, Lookup) {
 TEST_F(ApiDocumentTest, History) {
   std::string body = R"({"resident_code":"24727059608","purpose":"national.forwarding",
       "versions":[{"change":"amendment","reason":"moved_within","change_date":"2026-03-01",
-                   "record":)" +
+                   "current":true,"record":)" +
                      std::string(kRecord) + R"(},
-                  {"change":"entry","reason":"birth","change_date":"1980-04-01","record":{}}]})";
+                  {"change":"entry","reason":"birth","change_date":"1980-04-01","current":false,
+                   "record":{}}]})";
   EXPECT_OK(Check("GET", "/v1/residents/24727059608/history", 200, body));
   EXPECT_REJECTED(Check("GET", "/v1/residents/24727059608/history", 200,
                         R"({"resident_code":"24727059608","purpose":"p","versions":[
                             {"change":"entry|removal","reason":"birth",
-                             "change_date":"1980-04-01","record":{}}]})"),
+                             "change_date":"1980-04-01","current":true,"record":{}}]})"),
                   "/versions/0/change: value not in enum");
   EXPECT_REJECTED(Check("GET", "/v1/residents/24727059608/history", 200,
                         R"({"resident_code":"24727059608","purpose":"p","versions":[
-                            {"change":"entry","reason":"birth","record":{}}]})"),
+                            {"change":"entry","reason":"birth","current":true,"record":{}}]})"),
                   "/versions/0: missing required member 'change_date'");
+  EXPECT_REJECTED(Check("GET", "/v1/residents/24727059608/history", 200,
+                        R"({"resident_code":"24727059608","purpose":"p","versions":[
+                            {"change":"entry","reason":"birth","change_date":"1980-04-01",
+                             "record":{}}]})"),
+                  "/versions/0: missing required member 'current'");
   // The lookup's shape is not the history's.
   EXPECT_REJECTED(Check("GET", "/v1/residents/24727059608/history", 200, Lookup(kRecord)),
                   "missing required member 'versions'");
