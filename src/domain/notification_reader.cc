@@ -361,7 +361,26 @@ CheckResult RecordError(ErrorCode code) {
 }  // namespace
 
 CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOptions& options) {
-  return Checker(options).Run(fields);
+  CheckResult r = Checker(options).Run(fields);
+  if (r.errors.size() != 1 || r.errors[0].code != ErrorCode::kAbolished ||
+      r.errors[0].field != kFieldNames[kMunicipalityCode]) {
+    return r;
+  }
+  // The only fault is that the sender's code was abolished: checked again as of its last day.
+  for (const RawField& f : fields) {
+    if (f.key != kFieldNames[kMunicipalityCode] || f.value.kind != RawValue::Kind::kString) {
+      continue;
+    }
+    const LocalGovHistoryEntry* h = options.table->FindAbolished(f.value.text);
+    if (h == nullptr) break;
+    CheckOptions then = options;
+    then.today = std::min(options.today, h->last_day);
+    then.municipality_on_change_date = false;
+    CheckResult as_then = Checker(then).Run(fields);
+    if (as_then.ok()) r.replay_candidate = std::move(as_then.notification);
+    break;
+  }
+  return r;
 }
 
 CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptions& options) {

@@ -71,6 +71,13 @@ struct CheckOptions {
 struct CheckResult {
   std::optional<Notification> notification;  // set iff errors is empty
   FieldErrors errors;
+  // Set when the only error is an `abolished` municipality_code and the notification passes
+  // every check as of the code's last day: what it was when its sender may have sent it. The
+  // contract acknowledges an identical replay of an applied sequence whatever changed since
+  // ("senders retry safely"), so a retry that crossed a merger is a duplicate if, and only if,
+  // its sequence was applied with this very payload (Registry::ApplyIn); otherwise the
+  // abolition stands.
+  std::optional<Notification> replay_candidate;
   bool ok() const { return errors.empty(); }
 };
 

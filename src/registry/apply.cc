@@ -68,7 +68,13 @@ void SetCurrent(ResidentRow* r, const PreparedNotification& p, int64_t now) {
 PreparedNotification Registry::Prepare(CheckResult checked) const {
   PreparedNotification p;
   p.check = std::move(checked);
-  if (!p.check.ok()) return p;
+  if (!p.check.ok()) {
+    if (p.check.replay_candidate) {
+      p.replay_mac = cipher_->LookupHash("kakunin/notification/v1:" +
+                                         ToCanonicalJson(*p.check.replay_candidate));
+    }
+    return p;
+  }
   const Notification& n = *p.check.notification;
   std::string json = ToCanonicalJson(n);
   p.payload_mac = cipher_->LookupHash("kakunin/notification/v1:" + json);
@@ -371,8 +377,23 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
   for (const PreparedNotification& p : batch) {
     ApplyResult result;
     std::vector<audit::StateLeaf> state;
+    // A refused one that would be a retry of an applied sequence (its code abolished since).
+    const Notification* replayed = nullptr;
     if (!p.check.ok()) {
       result.errors = p.check.errors;
+      if (p.check.replay_candidate && !p.replay_mac.empty()) {
+        const Notification& c = *p.check.replay_candidate;
+        const int64_t seq = static_cast<int64_t>(c.sequence);
+        KAKUNIN_ASSIGN_OR_RETURN(last, txn.LastSequence(c.municipality_code));
+        if (seq <= last) {
+          KAKUNIN_ASSIGN_OR_RETURN(mac, txn.AppliedMac(c.municipality_code, seq));
+          if (mac && ConstantTimeEquals(*mac, p.replay_mac)) {
+            result = ApplyResult{};
+            result.duplicate = true;
+            replayed = &c;
+          }
+        }
+      }
     } else {
       KAKUNIN_RETURN_IF_ERROR(txn.Savepoint());
       auto r = ApplyOne(txn, p, now, /*forward=*/true, &state);
@@ -396,8 +417,8 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
     e.actor = actor.id;
     e.terminal = actor.terminal;
     e.action = "notification.apply";
-    if (p.check.ok()) {
-      const Notification& n = *p.check.notification;
+    if (p.check.ok() || replayed) {
+      const Notification& n = replayed ? *replayed : *p.check.notification;
       // An applied (or replayed) one names the resident it wrote; a refused one only the codes
       // it named, without saying whether the registry holds them (not_found, say).
       auto name = [&](const std::string& code) {

@@ -538,6 +538,14 @@ Result<std::vector<ApplyResult>> Gateway::Notify(const Client& client,
   batch.reserve(items.size());
   for (const text::JsonValue* item : items) {
     batch.push_back(registry_->Prepare(CheckJsonNotification(*item, options)));
+    // A retry under a code abolished since is answered as a duplicate only to the CS of that
+    // code (otherwise its abolition is the answer).
+    if (PreparedNotification& p = batch.back();
+        p.check.replay_candidate &&
+        p.check.replay_candidate->municipality_code != client.municipality_code) {
+      p.check.replay_candidate.reset();
+      p.replay_mac.clear();
+    }
     // Whatever the code table says tomorrow: a notification that passed its field checks is
     // applied as its municipality's (registry Apply trusts it), so it must be the certificate's.
     const CheckResult& checked = batch.back().check;

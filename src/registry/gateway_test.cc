@@ -471,6 +471,46 @@ TEST_F(GatewayTest, ACsRevokedBeforeItsBatchIsWrittenAppliesNothing) {
   EXPECT_EQ(Decode(refused.back()).outcome, "refused:client_revoked");
 }
 
+// A retry of a notification applied before its municipality's code was abolished is a duplicate
+// for the CS of that code (registered before the merger) and nobody else: the successor's CS
+// sending the same payload is told the code is abolished.
+TEST_F(GatewayTest, ARetryAcrossAMergerIsADuplicateOnlyForItsOwnCs) {
+  auto cs_of = [&](const std::string& code, char fill) {
+    store::ClientRow row;
+    row.spki_sha256 = std::string(64, fill);
+    row.kind = "municipal_cs";
+    row.name = "CS";
+    row.municipality_code = code;
+    row.registered_at = 1;
+    EXPECT_TRUE(
+        store_->Write([&](store::RegistryTxn& txn) { return txn.InsertClient(row); }).ok());
+    auto client = gateway_->Authenticate(row.spki_sha256, "t");
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return *client;
+  };
+  const Client enzan = cs_of("192031", 'e');  // 塩山市, until 2005-10-31
+  const Client koshu = cs_of("192139", 'k');  // 甲州市, its successor
+  Notification n = Make("192015", 1, ChangeReason::kBirth, "1000000088", "10000000088");
+  n.municipality_code = "192031";
+  n.change_date = Date::FromYmd(2005, 9, 1);
+  n.address = "山梨県塩山市上於曽1番地";
+  CheckOptions then = registry_->check_options();
+  then.today = Date::FromYmd(2005, 10, 1);
+  auto applied = registry_->Apply(
+      {registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), then))}, host_);
+  ASSERT_TRUE(applied.ok() && (*applied)[0].ok());
+  auto json = text::ParseJson(ToCanonicalJson(n));
+  ASSERT_TRUE(json.ok());
+  auto again = gateway_->Notify(enzan, {&*json}, "cs");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE((*again)[0].ok());
+  EXPECT_TRUE((*again)[0].duplicate);
+  auto other = gateway_->Notify(koshu, {&*json}, "cs");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_EQ((*other)[0].errors.size(), 1u);
+  EXPECT_EQ((*other)[0].errors[0].code, ErrorCode::kAbolished);
+}
+
 TEST_F(GatewayTest, AHaltCommittedAfterTheFastCheckStopsTheRead) {
   const Caller board = Caller::ForClient(board_, "t");
   ASSERT_TRUE(gateway_->CheckRunning().ok());

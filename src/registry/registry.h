@@ -33,6 +33,8 @@ struct ApplyResult {
 // with its keys, MACs and sealed fields computed (the costly, stateless part).
 struct PreparedNotification {
   CheckResult check;  // field verdict; the rest is set only if check.ok()
+  // The payload MAC of check.replay_candidate, when the check refused only an abolished code.
+  std::string replay_mac;
   std::string payload_mac;
   std::string number_mac;
   std::string sealed_number;

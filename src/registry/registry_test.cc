@@ -296,6 +296,64 @@ TEST_F(RegistryTest, ARemovalCannotChangeWhoThePersonIs) {
 // 192139 in 2005; here from a bulk import of past records) could never be amended or removed
 // again: the old code is refused as abolished, the successor was wrong_municipality. The
 // successor speaks for it; any other municipality still does not.
+// Found in review: a retry of a notification applied before its sender's code was abolished (a
+// batch in flight across a merger, sent again) was refused as abolished. The contract: an
+// identical replay of an applied sequence is acknowledged again. Only that: a changed payload
+// under the same number, or a new number, is still refused as abolished.
+TEST_F(RegistryTest, ARetryAcrossAMergerIsADuplicate) {
+  constexpr char kEnzan[] = "192031";  // 塩山市, until 2005-10-31
+  Notification sent = Make(kKofu, 1, ChangeReason::kBirth, "1000000001", "10000000001");
+  sent.municipality_code = kEnzan;
+  sent.change_date = Date::FromYmd(2005, 9, 1);
+  sent.address = "山梨県塩山市上於曽1番地";
+  CheckOptions then = registry_->check_options();
+  then.today = Date::FromYmd(2005, 10, 1);
+  auto send = [&](const Notification& n, const CheckOptions& options) {
+    std::vector<PreparedNotification> batch;
+    batch.push_back(registry_->Prepare(CheckJsonNotification(ToCanonicalJson(n), options)));
+    auto r = registry_->Apply(batch, actor_);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? (*r)[0] : ApplyResult{};
+  };
+  ASSERT_TRUE(send(sent, then).ok());
+  const int64_t versions = Stats().versions;
+  // Today the code is abolished; the retry is acknowledged and changes nothing.
+  ApplyResult again = send(sent, registry_->check_options());
+  EXPECT_TRUE(again.ok());
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(Stats().versions, versions);
+  // Another payload under that number, and the next number: the abolition is the answer.
+  Notification changed = sent;
+  changed.address = "山梨県塩山市上於曽2番地";
+  ASSERT_TRUE(CheckJsonNotification(ToCanonicalJson(changed), then).ok());
+  ApplyResult refused = send(changed, registry_->check_options());
+  ASSERT_EQ(refused.errors.size(), 1u);
+  EXPECT_EQ(refused.errors[0].code, ErrorCode::kAbolished);
+  Notification next = Make(kKofu, 2, ChangeReason::kBirth, "1000000002", "10000000002");
+  next.municipality_code = kEnzan;
+  next.change_date = Date::FromYmd(2005, 9, 2);
+  next.address = "山梨県塩山市上於曽3番地";
+  refused = send(next, registry_->check_options());
+  ASSERT_EQ(refused.errors.size(), 1u);
+  EXPECT_EQ(refused.errors[0].code, ErrorCode::kAbolished);
+  EXPECT_EQ(Stats().versions, versions);
+  // The log says what happened: applied, acknowledged again, refused twice.
+  auto reader = *store_->OpenReader();
+  store::AuditQuery q;
+  q.action = "notification.apply";
+  auto rows = reader->SearchAudit(q);
+  ASSERT_TRUE(rows.ok());
+  std::vector<std::string> outcomes;
+  for (const auto& row : *rows) {
+    auto e = audit::DecodeStoredEntry(row);
+    ASSERT_TRUE(e.ok());
+    outcomes.push_back(e->outcome);
+  }
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"done", "duplicate",
+                                                "refused:municipality_code:abolished",
+                                                "refused:municipality_code:abolished"}));
+}
+
 TEST_F(RegistryTest, TheSuccessorOfAMergedMunicipalityAmendsAndRemovesItsResidents) {
   constexpr char kEnzan[] = "192031";   // 塩山市, until 2005-10-31
   constexpr char kKoshu[] = "192139";   // 甲州市
