@@ -260,18 +260,25 @@ const char* HeaderProblem(const bhttp::request_header<>& header) {
 // RFC 9457 problem document with only generic text: details go to the event, not the client.
 // The codes are those of the API's error table (docs/api.md) for the statuses the server itself
 // answers.
-Response Problem(int status, std::string_view title) {
-  std::string_view code = "internal";
-  if (status == 400) code = "malformed_request";
-  if (status == 413) code = "payload_too_large";
-  if (status == 431) code = "headers_too_large";
-  if (status == 503) code = "unavailable";
+// A problem the server answers itself, before or instead of the handler: the same document, the
+// same titles and the same cache-control as the API's (api/errors.cc), with the request id when
+// it is known here.
+Response Problem(int status, std::string_view request_id = {}) {
+  std::string_view code = "internal", title = "internal error";
+  if (status == 400) code = "malformed_request", title = "malformed request";
+  if (status == 413) code = "payload_too_large", title = "content too large";
+  if (status == 431) code = "headers_too_large", title = "request header fields too large";
+  if (status == 503) code = "unavailable", title = "service unavailable";
   Response r;
   r.status = status;
   r.content_type = "application/problem+json";
+  r.headers.emplace_back("cache-control", "no-store");
   r.body = "{\"type\":\"urn:kakunin:problem:" + std::string(code) + "\",\"title\":\"" +
            std::string(title) + "\",\"status\":" + std::to_string(status) + ",\"code\":\"" +
-           std::string(code) + "\"}";
+           std::string(code) + "\"";
+  // The id is 32 hex digits the server made (NewRequestId): nothing to escape.
+  if (!request_id.empty()) r.body += ",\"request_id\":\"" + std::string(request_id) + "\"";
+  r.body += "}";
   return r;
 }
 
@@ -583,7 +590,7 @@ class Responder::State {
       : deferred_(std::move(deferred)), server_(server) {}
   ~State() {
     if (!armed_.load(std::memory_order_acquire)) return;
-    deferred_->Answer(HandlerOutcome{Problem(500, "Internal Server Error"),
+    deferred_->Answer(HandlerOutcome{Problem(500),
                                      "the handler dropped the request"});
   }
   void Disarm() { armed_.store(false, std::memory_order_release); }
@@ -803,9 +810,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Writes under the read_timeout deadline; false if it failed.
   net::awaitable<bool> Write(bhttp::response<bhttp::string_body>& res);
   // Writes a problem response for a refused request and closes.
-  net::awaitable<void> Refuse(Event::Kind kind, int status, std::string_view title,
-                              const ParserType& parser, SteadyClock::time_point start,
-                              std::string detail);
+  net::awaitable<void> Refuse(Event::Kind kind, int status, const ParserType& parser,
+                              SteadyClock::time_point start, std::string detail);
   net::awaitable<void> CloseTls();
   // The outcome of a request the AsyncHandler took, when it is given.
   net::awaitable<HandlerOutcome> AwaitDeferred(std::shared_ptr<Deferred> deferred);
@@ -943,14 +949,14 @@ net::awaitable<Connection::After> Connection::ServeOne() {
   bool obs_fold = false;
   boost::system::error_code ec = co_await ReadHeader(parser, &obs_fold);
   if (!ec && obs_fold) {
-    co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
+    co_await Refuse(Event::kRequest, 400, parser, start,
                     "malformed request: obsolete line folding");
     co_return After::kAbort;
   }
   if (!ec) {
     // Before any 100-continue: the request is refused whatever its body.
     if (const char* problem = HeaderProblem(parser.get())) {
-      co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
+      co_await Refuse(Event::kRequest, 400, parser, start,
                       std::string("malformed request: ") + problem);
       co_return After::kAbort;
     }
@@ -965,21 +971,21 @@ net::awaitable<Connection::After> Connection::ServeOne() {
     ec = co_await ReadUntil(parser, &ParserType::is_done);
   }
   if (ec == bhttp::error::header_limit) {
-    co_await Refuse(Event::kTooLarge, 431, "Request Header Fields Too Large", parser, start,
+    co_await Refuse(Event::kTooLarge, 431, parser, start,
                     "header limit");
     co_return After::kAbort;
   }
   if (ec == bhttp::error::body_limit) {
-    co_await Refuse(Event::kTooLarge, 413, "Content Too Large", parser, start, "body limit");
+    co_await Refuse(Event::kTooLarge, 413, parser, start, "body limit");
     co_return After::kAbort;
   }
   if (ec == bhttp::error::buffer_overflow) {
-    co_await Refuse(Event::kTooLarge, 413, "Content Too Large", parser, start,
+    co_await Refuse(Event::kTooLarge, 413, parser, start,
                     "chunk extension or trailer over the buffer limit");
     co_return After::kAbort;
   }
   if (IsHttpSyntaxError(ec)) {
-    co_await Refuse(Event::kRequest, 400, "Bad Request", parser, start,
+    co_await Refuse(Event::kRequest, 400, parser, start,
                     "malformed request: " + ec.message());
     co_return After::kAbort;
   }
@@ -1102,7 +1108,7 @@ net::awaitable<bool> Connection::Write(bhttp::response<bhttp::string_body>& res)
   co_return !ec;
 }
 
-net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::string_view title,
+net::awaitable<void> Connection::Refuse(Event::Kind kind, int status,
                                         const ParserType& parser, SteadyClock::time_point start,
                                         std::string detail) {
   std::string request_id = NewRequestId();
@@ -1114,7 +1120,7 @@ net::awaitable<void> Connection::Refuse(Event::Kind kind, int status, std::strin
     std::string_view target = header.target();
     e.path = std::string(target.substr(0, target.find('?')));
   }
-  auto res = ToBeast(Problem(status, title), 11, request_id, /*keep_alive=*/false,
+  auto res = ToBeast(Problem(status, request_id), 11, request_id, /*keep_alive=*/false,
                      /*head=*/false);
   bool written = co_await Write(res);
   e.status = status;
@@ -1167,7 +1173,7 @@ bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsig
                                                         const std::string& request_id,
                                                         bool keep_alive, bool head) {
   if (response.status < 200 || response.status > 599) {
-    response = Problem(500, "Internal Server Error");
+    response = Problem(500, request_id);
   }
   bhttp::response<bhttp::string_body> res;
   res.version(version == 10 ? 10 : 11);
@@ -1401,7 +1407,7 @@ bool Server::Impl::TryAsync(const std::shared_ptr<const Request>& request,
   try {
     if (async_handler_(request, Responder(state))) return true;
   } catch (...) {
-    deferred->Answer(HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"});
+    deferred->Answer(HandlerOutcome{Problem(500), "handler threw"});
     return true;
   }
   state->Disarm();  // declined: its Responder must not answer 500 when it goes
@@ -1411,7 +1417,7 @@ bool Server::Impl::TryAsync(const std::shared_ptr<const Request>& request,
 void Server::Impl::OnPool(const std::shared_ptr<Deferred>& deferred, std::function<void()> work) {
   std::lock_guard lock(pool_mu_);
   if (!pool_open_) {
-    deferred->Answer(HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
+    deferred->Answer(HandlerOutcome{Problem(503), "server stopping"});
     return;
   }
   net::post(*pool_, std::move(work));
@@ -1421,7 +1427,7 @@ HandlerOutcome Server::Impl::InvokeHandler(const Request& request) {
   try {
     return HandlerOutcome{handler_(request), nullptr};
   } catch (...) {
-    return HandlerOutcome{Problem(500, "Internal Server Error"), "handler threw"};
+    return HandlerOutcome{Problem(500), "handler threw"};
   }
 }
 
@@ -1429,7 +1435,7 @@ std::shared_ptr<Deferred> Server::Impl::NewDeferred() {
   auto d = std::make_shared<Deferred>();
   std::lock_guard lock(deferred_mu_);
   if (deferred_closed_) {
-    d->Answer(HandlerOutcome{Problem(503, "Service Unavailable"), "server stopping"});
+    d->Answer(HandlerOutcome{Problem(503), "server stopping"});
   } else {
     deferred_.emplace(d.get(), d);
   }

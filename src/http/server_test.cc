@@ -611,9 +611,12 @@ TEST_F(ServerTest, OversizedBodyGets413AndTheConnectionCloses) {
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 413);
   EXPECT_EQ(response->Header("content-type"), "application/problem+json");
+  // The API's problem document: its title, its cache-control, and the request id in the body.
   EXPECT_EQ(response->body,
-            "{\"type\":\"urn:kakunin:problem:payload_too_large\",\"title\":\"Content Too Large\","
-            "\"status\":413,\"code\":\"payload_too_large\"}");
+            "{\"type\":\"urn:kakunin:problem:payload_too_large\",\"title\":\"content too large\","
+            "\"status\":413,\"code\":\"payload_too_large\",\"request_id\":\"" +
+                response->Header("x-request-id") + "\"}");
+  EXPECT_EQ(response->Header("cache-control"), "no-store");
   EXPECT_EQ(response->Header("connection"), "close");
   EXPECT_TRUE(IsHex32(response->Header("x-request-id")));
   EXPECT_TRUE(client->WaitClosed(3s));
@@ -677,8 +680,11 @@ TEST_F(ServerTest, OversizedHeadersGet431) {
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 431);
   EXPECT_EQ(response->body,
-            "{\"type\":\"urn:kakunin:problem:headers_too_large\",\"title\":\"Request Header "
-            "Fields Too Large\",\"status\":431,\"code\":\"headers_too_large\"}");
+            "{\"type\":\"urn:kakunin:problem:headers_too_large\",\"title\":\"request header "
+            "fields too large\",\"status\":431,\"code\":\"headers_too_large\",\"request_id\":\"" +
+                response->Header("x-request-id") + "\"}");
+  EXPECT_TRUE(IsHex32(response->Header("x-request-id")));
+  EXPECT_EQ(response->Header("cache-control"), "no-store");
   EXPECT_TRUE(client->WaitClosed(3s));
   auto event = events_.WaitFor(Event::kTooLarge);
   ASSERT_TRUE(event.has_value());
@@ -829,8 +835,9 @@ TEST_F(ServerTest, HandlerThatThrowsGets500AndTheConnectionStaysUsable) {
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 500);
   EXPECT_EQ(response->body,
-            "{\"type\":\"urn:kakunin:problem:internal\",\"title\":\"Internal Server Error\","
+            "{\"type\":\"urn:kakunin:problem:internal\",\"title\":\"internal error\","
             "\"status\":500,\"code\":\"internal\"}");
+  EXPECT_EQ(response->Header("cache-control"), "no-store");
   auto after = client->RoundTrip(Get("/fine"));
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->status, 200);
