@@ -1008,18 +1008,19 @@ Result<SearchProvision> Gateway::SearchIn(store::RegistryReader& reader, const C
   if (!p.ok()) return p.status();
   SearchRequest r = request;
   r.include_removed = false;
-  // The criteria are checked against the purpose's fields there (criterion_not_permitted).
-  auto found = registry_->Search(reader, r, caller.actor, purpose, RecheckFor(caller, purpose));
+  // The criteria are checked against the purpose's fields there (criterion_not_permitted). The
+  // search and the provision of its hits are recorded in one transaction, after the caller's
+  // rights are checked again there: a right withdrawn while the search ran refuses both, and the
+  // log never says done for a search whose records were not given (found in review: recorded
+  // apart, a search stayed done, and its residents charged, when the provision was refused).
+  std::vector<ProvidedRecord> provided;
+  auto found = registry_->SearchAndProvide(reader, r, caller.actor,
+                                           RequestFor(caller, **p, "search"), &provided);
   if (!found.ok()) return Released(caller, purpose, most, found.status());
   Answered(caller, purpose, true, found->rows.size(), found->rows.size(), most);
   SearchProvision out;
   out.truncated = found->cut;
-  if (found->rows.empty()) return out;
-  ProvisionRequest req = RequestFor(caller, **p, "search");
-  for (const auto& row : found->rows) req.resident_codes.push_back(row.resident_code);
-  auto provided = registry_->Provide(reader, req, caller.actor);
-  if (!provided.ok()) return provided.status();
-  for (auto& rec : *provided) {
+  for (auto& rec : provided) {
     if (!rec.found) continue;
     out.handles.push_back(IssueHandle(caller, purpose, rec.resident_code));
     out.records.push_back(std::move(rec));

@@ -19,6 +19,7 @@
 #include "crypto/keys.h"
 #include "registry/audit_desk.h"
 #include "registry/operators.h"
+#include "registry/quota.h"
 #include "registry/reader_pool.h"
 #include "registry/write_queue.h"
 #include "store/sqlite/sqlite_registry_store.h"
@@ -441,6 +442,131 @@ TEST_F(GatewayTest, ACredentialRevokedOrAPasswordChangedAfterArrivalStopsTheRead
   EXPECT_EQ(changed.status().reason(), "password_changed");
   EXPECT_EQ(ProvisionCount(codes_[0]), 2);
   EXPECT_EQ(Decode(Entries("resident.provide").back()).outcome, "refused:password_changed");
+  EXPECT_EQ(VerifyProblem(), "");
+}
+
+// The real store, with `between` committed once at a chosen point: before the first transaction
+// written through it (`after` 0), or right after its `after`-th commit — a change another
+// request commits while a use case is on its way.
+class InterposingStore final : public store::RegistryStore {
+ public:
+  InterposingStore(store::RegistryStore* inner, int after,
+                   std::function<Status(store::RegistryTxn&)> between)
+      : inner_(inner), after_(after), between_(std::move(between)) {}
+  Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
+    Interpose();
+    Status st = inner_->Write(fn);
+    if (st.ok()) ++commits_;
+    Interpose();
+    return st;
+  }
+  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
+    return inner_->OpenReader();
+  }
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    return inner_->GetMeta(key);
+  }
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    return inner_->SetMeta(key, value);
+  }
+  Status CheckIntegrity() override { return inner_->CheckIntegrity(); }
+  bool interposed() const { return interposed_; }
+
+ private:
+  void Interpose() {
+    if (interposed_ || commits_ != after_) return;
+    interposed_ = true;
+    EXPECT_TRUE(inner_->Write(between_).ok());
+  }
+
+  store::RegistryStore* inner_;
+  const int after_;
+  const std::function<Status(store::RegistryTxn&)> between_;
+  int commits_ = 0;
+  bool interposed_ = false;
+};
+
+// Review: a search was recorded `done` in one transaction and the provision of what it found in
+// a second. A right withdrawn between the two (here the session's authenticator revoked) refused
+// the provision, yet the log said the search was done, and the quota kept the residents charged
+// to the refused request. Both are now recorded in one transaction, after the rights are checked
+// there: a revocation committed before it refuses both — recorded as the search's refusal, its
+// reservation given back — and one committed just after the search's first commit finds the
+// search and its provision recorded together.
+TEST_F(GatewayTest, ASearchIsRecordedDoneOnlyTogetherWithItsProvision) {
+  NominateDirectly("op1", "registry.maintenance");
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) -> Status {
+                    for (const char* id : {"authenticator-1", "authenticator-2"}) {
+                      store::CredentialRow c;
+                      c.credential_id = id;
+                      c.operator_id = "op1";
+                      c.kind = "webauthn";
+                      c.public_key = "key";
+                      c.confirmed_at = 1;
+                      KAKUNIN_RETURN_IF_ERROR(txn.InsertCredential(c));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  // One resident a day: a search's reservation of 20 not given back would refuse the next one.
+  QuotaConfig limits;
+  limits.defaults.residents_per_day = 1;
+  Quotas quotas(limits, &clock_, registry_.get());
+  gateway_->UseQuotas(&quotas);
+  auto revoke = [](const char* id) {
+    return [id](store::RegistryTxn& txn) { return txn.RevokeCredential(id, "am", 2).status(); };
+  };
+  SearchRequest by_number;
+  by_number.number = numbers_[0];
+  OperatorView op = Load("op1");
+
+  // Revoked after the search was admitted and read, before anything of it was recorded.
+  op.session_credential = "authenticator-1";
+  {
+    InterposingStore interposing(store_.get(), 0, revoke("authenticator-1"));
+    WriteQueue queue(&interposing, 64);
+    registry_->UseWriteQueue(&queue);
+    auto refused = gateway_->Search(Caller::ForOperator(op, "console", "session-1"), by_number,
+                                    "registry.maintenance");
+    registry_->UseWriteQueue(nullptr);
+    EXPECT_TRUE(interposing.interposed());
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().reason(), "credential_revoked");
+  }
+  ASSERT_EQ(Entries("resident.search").size(), 1u);
+  EXPECT_EQ(Decode(Entries("resident.search")[0]).outcome, "refused:credential_revoked");
+  EXPECT_TRUE(Entries("resident.provide").empty());
+  EXPECT_EQ(ProvisionCount(codes_[0]), 0);
+
+  // Revoked right after the search's first commit: the search and its provision were both in it.
+  op.session_credential = "authenticator-2";
+  {
+    InterposingStore interposing(store_.get(), 1, revoke("authenticator-2"));
+    WriteQueue queue(&interposing, 64);
+    registry_->UseWriteQueue(&queue);
+    auto found = gateway_->Search(Caller::ForOperator(op, "console", "session-2"), by_number,
+                                  "registry.maintenance");
+    registry_->UseWriteQueue(nullptr);
+    EXPECT_TRUE(interposing.interposed());
+    // Admitted: the refused search gave its reservation back.
+    EXPECT_TRUE(found.ok()) << found.status().ToString();
+    EXPECT_EQ(found.ok() ? found->records.size() : 0u, 1u);
+  }
+  auto searches = Entries("resident.search");
+  auto provisions = Entries("resident.provide");
+  ASSERT_EQ(searches.size(), 2u);
+  ASSERT_EQ(provisions.size(), 1u);
+  EXPECT_EQ(Decode(searches[1]).outcome, "done");
+  EXPECT_EQ(Decode(provisions[0]).outcome, "done");
+  EXPECT_EQ(provisions[0].seq, searches[1].seq + 1);  // written together
+  EXPECT_EQ(ProvisionCount(codes_[0]), 1);
+  // The one resident of the day is charged to the answered search: the next read is refused.
+  const OperatorView again = Load("op1");
+  auto next = gateway_->Lookup(Caller::ForOperator(again, "console", "session-3"), codes_[1],
+                               "registry.maintenance");
+  EXPECT_EQ(next.status().reason(), "quota_exceeded");
+  gateway_->UseQuotas(nullptr);
   EXPECT_EQ(VerifyProblem(), "");
 }
 

@@ -377,21 +377,28 @@ Status Registry::CollectProvision(store::RegistryReader& reader, const Provision
 Result<std::vector<ProvidedRecord>> Registry::ProvideImpl(store::RegistryReader& reader,
                                                           const ProvisionRequest& req,
                                                           const Actor& actor) const {
+  std::vector<ProvidedRecord> out;
+  KAKUNIN_ASSIGN_OR_RETURN(job, PrepareProvision(reader, req, actor, &out));
+  KAKUNIN_RETURN_IF_ERROR(WriteTxn(job));
+  return out;
+}
+
+Result<std::function<Status(store::RegistryTxn&)>> Registry::PrepareProvision(
+    store::RegistryReader& reader, const ProvisionRequest& req, const Actor& actor,
+    std::vector<ProvidedRecord>* out) const {
   KAKUNIN_RETURN_IF_ERROR(CheckProvisionRequest(req, 10000));
   KAKUNIN_RETURN_IF_ERROR(CheckProvisionPurpose(req));
   if (req.function == "history" || req.function == "disclosure") {
     return Status::InvalidArgument("use ProvideHistory or CollectDisclosure");
   }
-  std::vector<ProvidedRecord> out;
   std::vector<int64_t> persons;
   std::vector<store::ProvisionRow> rows;
   std::vector<std::string> targets;
-  KAKUNIN_RETURN_IF_ERROR(CollectProvision(reader, req, &out, &persons, &rows, &targets));
+  KAKUNIN_RETURN_IF_ERROR(CollectProvision(reader, req, out, &persons, &rows, &targets));
   ProvisionRequest with = req;
   AlsoInRecordingTxn(with, MarkAgainInTxn(std::move(persons), req.items,
-                                          [&out](size_t i) { out[i].support_measure = true; }));
-  KAKUNIN_RETURN_IF_ERROR(WriteProvisions(with, actor, targets, rows));
-  return out;
+                                          [out](size_t i) { (*out)[i].support_measure = true; }));
+  return ProvisionJob(std::move(with), actor, std::move(targets), std::move(rows));
 }
 
 Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistory(

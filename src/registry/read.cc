@@ -156,7 +156,24 @@ void Registry::DescribeSearch(const SearchRequest& req, audit::AuditEntry* e) co
 Result<SearchOutcome> Registry::Search(
     store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
     const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
-  auto r = SearchImpl(reader, req, actor, purpose, recheck);
+  return RecordIfRefused(req, actor, purpose, SearchImpl(reader, req, actor, purpose, recheck));
+}
+
+Result<SearchOutcome> Registry::SearchAndProvide(store::RegistryReader& reader,
+                                                 const SearchRequest& req, const Actor& actor,
+                                                 ProvisionRequest provide,
+                                                 std::vector<ProvidedRecord>* provided) const {
+  // The caller's rights are checked once, first in the one transaction that records both.
+  std::function<Status(store::RegistryTxn&)> recheck = std::move(provide.recheck);
+  provide.recheck = nullptr;
+  const std::string purpose = provide.purpose;
+  return RecordIfRefused(req, actor, purpose,
+                         SearchImpl(reader, req, actor, purpose, recheck, &provide, provided));
+}
+
+Result<SearchOutcome> Registry::RecordIfRefused(const SearchRequest& req, const Actor& actor,
+                                                const std::string& purpose,
+                                                Result<SearchOutcome> r) const {
   if (!r.ok() && IsRefusal(r.status())) {
     // A refused search says what it asked as a search that ran does: the kinds of its criteria
     // and the commitment to their values, which a reviewer holding the key tests (found in
@@ -175,7 +192,8 @@ Result<SearchOutcome> Registry::Search(
 
 Result<SearchOutcome> Registry::SearchImpl(
     store::RegistryReader& reader, const SearchRequest& req, const Actor& actor,
-    const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck) const {
+    const std::string& purpose, const std::function<Status(store::RegistryTxn&)>& recheck,
+    ProvisionRequest* provide, std::vector<ProvidedRecord>* provided) const {
   KAKUNIN_RETURN_IF_ERROR(CheckPurpose(purpose));
   if (purposes_ != nullptr) {
     // A criterion is a use of the field it names: a purpose without 個人番号 cannot find out
@@ -200,7 +218,7 @@ Result<SearchOutcome> Registry::SearchImpl(
   const std::string commitment =
       given.empty() ? std::string() : ConditionCommitment(*cipher_, given);
   const std::string conditions = req.include_removed ? "{\"include_removed\":true}" : "{}";
-  auto record = [&](const SearchOutcome& o) {
+  auto record = [&](const SearchOutcome& o) -> Status {
     audit::AuditEntry e = ReadEntry(actor, "resident.search", purpose);
     e.conditions = conditions;
     e.criteria = kinds;
@@ -208,9 +226,18 @@ Result<SearchOutcome> Registry::SearchImpl(
     for (const auto& r : o.rows) e.targets.push_back(Target(r.resident_code, true));
     e.result_count = static_cast<int64_t>(o.rows.size());
     e.outcome = o.cut ? "done:cut" : "done";
+    // The hits' provision goes into the search's own transaction: the search is never recorded
+    // done unless what it found was provided too (SearchAndProvide).
+    std::function<Status(store::RegistryTxn&)> provision;
+    if (provide != nullptr && !o.rows.empty()) {
+      for (const auto& r : o.rows) provide->resident_codes.push_back(r.resident_code);
+      KAKUNIN_ASSIGN_OR_RETURN(job, PrepareProvision(reader, *provide, actor, provided));
+      provision = std::move(job);
+    }
     return WriteTxn([&](store::RegistryTxn& txn) -> Status {
       if (recheck) KAKUNIN_RETURN_IF_ERROR(recheck(txn));
-      return log_->Append(txn, std::move(e)).status();
+      KAKUNIN_RETURN_IF_ERROR(log_->Append(txn, std::move(e)).status());
+      return provision ? provision(txn) : Status::Ok();
     });
   };
   if (req.limit < 1 || req.limit > 1000) return Status::InvalidArgument("limit must be 1..1000");

@@ -209,6 +209,17 @@ class Registry {
       store::RegistryReader& reader, const SearchRequest& request, const Actor& actor,
       const std::string& purpose,
       const std::function<Status(store::RegistryTxn&)>& recheck = {}) const;
+  // A search whose hits are provided (the Gateway's): as Search under `provide.purpose`, then,
+  // if it found anyone, as Provide of the hits (`provide`: function search; its resident codes
+  // are set here), into `provided`. The search's entry and the provision's records and entry
+  // are written in one durable transaction, after `provide.recheck`: either both are recorded
+  // done, or only the search's refusal is (as by Search) and nothing is provided. Found in
+  // review: in two transactions, a search was recorded done while the provision of its hits was
+  // refused (the caller's rights withdrawn between the two), and the log said it had been done.
+  Result<SearchOutcome> SearchAndProvide(store::RegistryReader& reader,
+                                         const SearchRequest& request, const Actor& actor,
+                                         ProvisionRequest provide,
+                                         std::vector<ProvidedRecord>* provided) const;
   // Every version, newest first; nullopt if the code is unknown.
   Result<std::optional<std::vector<VersionView>>> History(store::RegistryReader& reader,
                                                           const std::string& resident_code,
@@ -396,13 +407,24 @@ class Registry {
       const char* key, const std::string& value,
       const std::function<Status(store::RegistryTxn&, const std::optional<std::string>&)>& record)
       const;
+  // `provide`, if given, the provision of the hits (SearchAndProvide), recorded with the search.
   Result<SearchOutcome> SearchImpl(store::RegistryReader& reader, const SearchRequest& request,
                                    const Actor& actor, const std::string& purpose,
-                                   const std::function<Status(store::RegistryTxn&)>& recheck) const;
+                                   const std::function<Status(store::RegistryTxn&)>& recheck,
+                                   ProvisionRequest* provide = nullptr,
+                                   std::vector<ProvidedRecord>* provided = nullptr) const;
+  // Search's refusal, recorded; `r` itself otherwise.
+  Result<SearchOutcome> RecordIfRefused(const SearchRequest& request, const Actor& actor,
+                                        const std::string& purpose, Result<SearchOutcome> r) const;
   std::string Target(const std::string& resident_code, bool found) const;
   Result<std::vector<ProvidedRecord>> ProvideImpl(store::RegistryReader& reader,
                                                   const ProvisionRequest& request,
                                                   const Actor& actor) const;
+  // Provide's checks and read, into `out`, and the job that records the provision (run it in a
+  // write transaction before `out` is answered: it marks the answers again).
+  Result<std::function<Status(store::RegistryTxn&)>> PrepareProvision(
+      store::RegistryReader& reader, const ProvisionRequest& request, const Actor& actor,
+      std::vector<ProvidedRecord>* out) const;
   Result<std::optional<std::vector<ProvidedVersion>>> ProvideHistoryImpl(
       store::RegistryReader& reader, const ProvisionRequest& request, const Actor& actor) const;
   // Whether a provision of `items` of `person_id` carries the support-measure mark: the items
