@@ -1227,7 +1227,7 @@ Result<Printout> DisclosureDesk::RecordPrintoutOutcome(const OperatorView& op, c
   const std::string by = op.row.operator_id;
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
     // The keeper as the recording transaction sees them (a role withdrawn meanwhile).
-    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, by, {"security_manager"}));
+    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, op, {"security_manager"}));
     return txn.SetPrintoutOutcome(id, outcome, method, on, at, by);
   });
   if (st.code() == StatusCode::kPermissionDenied || st.reason() == "already_recorded") {
@@ -1261,9 +1261,8 @@ Result<std::vector<Printout>> DisclosureDesk::Printouts(const OperatorView& op,
   e.outcome = "done";
   // The reader as the recording transaction sees them (a suspension or a role withdrawn while
   // the request was on its way refuses it: review finding).
-  const std::string id = op.row.operator_id;
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) {
-    return StillHoldsOneOf(txn, id, {"security_manager", "auditor"});
+    return StillHoldsOneOf(txn, op, {"security_manager", "auditor"});
   });
   if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, kAction, "", st);
   KAKUNIN_RETURN_IF_ERROR(st);

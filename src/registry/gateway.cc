@@ -343,19 +343,16 @@ Status ChiefOnly() {
 Status Gateway::HaltBy(const OperatorView& chief, const std::string& reason,
                        const std::string& terminal) const {
   if (!chief.active() || !chief.HasRole("security_chief")) return ChiefOnly();
-  return registry_->Halt(reason, Actor{"operator:" + chief.row.operator_id, terminal},
-                         [&](store::RegistryTxn& txn) {
-                           return StillHoldsOneOf(txn, chief.row.operator_id, {"security_chief"});
-                         });
+  return registry_->Halt(
+      reason, Actor{"operator:" + chief.row.operator_id, terminal},
+      [&](store::RegistryTxn& txn) { return StillHoldsOneOf(txn, chief, {"security_chief"}); });
 }
 
 Status Gateway::ResumeBy(const OperatorView& chief, const std::string& terminal) const {
   if (!chief.active() || !chief.HasRole("security_chief")) return ChiefOnly();
-  return registry_->Resume(Actor{"operator:" + chief.row.operator_id, terminal},
-                           [&](store::RegistryTxn& txn) {
-                             return StillHoldsOneOf(txn, chief.row.operator_id,
-                                                    {"security_chief"});
-                           });
+  return registry_->Resume(
+      Actor{"operator:" + chief.row.operator_id, terminal},
+      [&](store::RegistryTxn& txn) { return StillHoldsOneOf(txn, chief, {"security_chief"}); });
 }
 
 Status Gateway::RefuseUnknownClient(const Actor& actor, const std::string& purpose, Status why,

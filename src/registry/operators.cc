@@ -246,14 +246,21 @@ Status StillHoldsOneOf(store::RegistryTxn& txn, const std::string& id,
   return Status::Ok();
 }
 
+Status StillHoldsOneOf(store::RegistryTxn& txn, const OperatorView& by,
+                       const std::vector<std::string>& roles) {
+  KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, by.row.operator_id, roles));
+  return CheckSessionStands(txn, by);
+}
+
 Status OperatorDesk::WriteAs(const OperatorView& by, const std::vector<std::string>& roles,
                              audit::AuditEntry entry,
                              const std::function<Status(store::RegistryTxn&)>& change) const {
-  const std::string& id = by.row.operator_id;
   return Write(std::move(entry), [&](store::RegistryTxn& txn) -> Status {
     // Found in review: a chief whose role was withdrawn, or who was suspended, while their
-    // request was on its way still acted.
-    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, id, roles));
+    // request was on its way still acted; later, one whose session's authenticator was revoked
+    // (or password changed) meanwhile. Checked before the change: a revocation is checked
+    // against the session as it stood, never against itself.
+    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, by, roles));
     return change(txn);
   });
 }

@@ -108,6 +108,14 @@ struct Enrolled {
 // operator counts.
 Status StillHoldsOneOf(store::RegistryTxn& txn, const std::string& id,
                        const std::vector<std::string>& roles);
+// The same for `by` acting through a console session, and that the session still stands
+// (CheckSessionStands: reason credential_revoked / password_changed): what every management
+// write and register read made for a session checks in its own transaction, before it changes
+// anything — so a write that changes a card, an authenticator or a password is checked against
+// the register as it was before it (found in review: only reads checked the session again; an
+// access manager whose authenticator was revoked meanwhile still made accounts).
+Status StillHoldsOneOf(store::RegistryTxn& txn, const OperatorView& by,
+                       const std::vector<std::string>& roles);
 
 // The first day of the Japanese fiscal year (年度: April 1 to March 31) `day` falls in.
 Date FiscalYearStart(const Date& day);
@@ -135,7 +143,8 @@ Status CheckContract(store::RegistryTxn& txn, const std::string& operator_id, co
 // otherwise; OK for what it does not carry (a view that is no session's). The console checks
 // both when a request arrives, but a revocation or a password change can commit while the
 // request is served (found in review: reads were recorded and answered up to 30 ms after the
-// revocation committed); every read's recording transaction checks them again.
+// revocation committed); every read's recording transaction checks them again, and every
+// management write's transaction (StillHoldsOneOf with the view).
 Status CheckSessionStands(store::RegistryTxn& txn, const OperatorView& op);
 
 // Failures in a row that lock an account (docs/operators.md).
@@ -328,8 +337,10 @@ class OperatorDesk {
   // each take their own); nullopt while the account is locked.
   Result<std::optional<int64_t>> ClaimAttempt(const std::string& id) const;
   // Write, for a change or read made by operator `by` as one of `roles`: the transaction checks
-  // first that `by` is still active and still holds one of them as it sees them — a suspension
-  // or a withdrawal committed since the request loaded `by` refuses it (kPermissionDenied).
+  // first that `by` is still active and still holds one of them as it sees them, and that the
+  // session `by` acts through still stands (StillHoldsOneOf with the view) — a suspension, a
+  // withdrawal, a revocation of the session's card or authenticator or a password change
+  // committed since the request loaded `by` refuses it (kPermissionDenied).
   Status WriteAs(const OperatorView& by, const std::vector<std::string>& roles,
                  audit::AuditEntry entry,
                  const std::function<Status(store::RegistryTxn&)>& change) const;

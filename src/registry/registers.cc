@@ -213,9 +213,8 @@ Status RegisterDesk::RecordRead(const OperatorView& op, const Actor& actor, cons
   e.outcome = "done";
   // A read that cannot be recorded is not answered (DESIGN §5); nor one whose reader lost the
   // right to it while it was on its way (a later review: only the changes checked again).
-  const std::string id = op.row.operator_id;
   Status st = registry_->RecordWith(
-      std::move(e), [&](store::RegistryTxn& txn) { return StillHoldsOneOf(txn, id, roles); });
+      std::move(e), [&](store::RegistryTxn& txn) { return StillHoldsOneOf(txn, op, roles); });
   if (st.code() == StatusCode::kPermissionDenied) return Refuse(actor, action, st);
   return st;
 }
@@ -225,10 +224,9 @@ Status RegisterDesk::RecordChange(
     const std::function<Status(store::RegistryTxn&, audit::AuditEntry&)>& write) const {
   audit::AuditEntry e = detail::ReadEntry(actor, action, "");
   e.outcome = "done";
-  const std::string id = op.row.operator_id;
   Status st = registry_->RecordCompleted(
       std::move(e), [&](store::RegistryTxn& txn, audit::AuditEntry& entry) -> Status {
-        KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, id, roles));
+        KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, op, roles));
         return write(txn, entry);
       });
   if (st.ok()) return st;
@@ -658,7 +656,7 @@ Result<LogPage> RegisterDesk::ReadLog(const OperatorView& op, const Actor& actor
   e.outcome = "done";
   // The reader's rights, and a security manager's unit, as the recording transaction sees them.
   Status st = registry_->RecordWith(std::move(e), [&](store::RegistryTxn& txn) -> Status {
-    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, my_id, kLogReaders));
+    KAKUNIN_RETURN_IF_ERROR(StillHoldsOneOf(txn, op, kLogReaders));
     if (unit_member.empty()) return Status::Ok();
     KAKUNIN_ASSIGN_OR_RETURN(me, txn.FindOperator(my_id));
     KAKUNIN_ASSIGN_OR_RETURN(them, txn.FindOperator(unit_member));

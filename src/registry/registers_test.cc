@@ -294,6 +294,92 @@ TEST_F(RegistersTest, AChangeIsCheckedAgainInTheRecordingTransaction) {
   EXPECT_EQ(desk_->Reviews(sm, As("sm")).status().reason(), "not_permitted");
 }
 
+// Review: the console checks the session's card or authenticator and its password mark when a
+// request arrives, and reads check them again in their recording transaction
+// (CheckSessionStands), but management writes did not: an access manager whose authenticator was
+// revoked, or whose password was changed, while their request was on its way still made an
+// account or revoked someone's authenticator. Every management write and register read made for
+// a session checks both again in its own transaction, before it changes anything: refused
+// (credential_revoked / password_changed; the console records it), nothing changed. A session
+// that still stands acts as before — a stolen authenticator stays revocable.
+TEST_F(RegistersTest, AManagementWriteChecksTheSessionAgainInItsTransaction) {
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    for (auto [id, cred] :
+                         {std::pair{"am", "cred-am"}, std::pair{"am", "cred-am2"},
+                          std::pair{"sm", "cred-sm"}, std::pair{"chief", "cred-chief"},
+                          std::pair{"op1", "cred-op1"}}) {
+                      store::CredentialRow c;
+                      c.credential_id = cred;
+                      c.operator_id = id;
+                      c.kind = "webauthn";
+                      c.public_key = "k";
+                      c.confirmed_at = 1;
+                      KAKUNIN_RETURN_IF_ERROR(txn.InsertCredential(c));
+                    }
+                    KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword("am", "$argon2id$am"));
+                    return txn.SetOperatorPassword("sm", "$argon2id$sm");
+                  })
+                  .ok());
+  // As the console passes the session's marks with the operator it loaded at arrival.
+  auto session = [&](const std::string& id, const std::string& cred, const std::string& hash) {
+    OperatorView v = Load(id);
+    v.session_credential = cred;
+    v.password_mark = PasswordMark(hash);
+    return v;
+  };
+  const OperatorView am = session("am", "cred-am", "$argon2id$am");
+  const OperatorView sm = session("sm", "cred-sm", "$argon2id$sm");
+  const OperatorView chief = session("chief", "cred-chief", "");
+  // op1 trained this year: a nomination would pass every other rule.
+  ASSERT_TRUE(desk_->RecordTraining(Load("chief"), As("chief"), Training()).ok());
+  ASSERT_TRUE(store_
+                  ->Write([](store::RegistryTxn& txn) -> Status {
+                    KAKUNIN_RETURN_IF_ERROR(txn.RevokeCredential("cred-am", "chief", 2).status());
+                    KAKUNIN_RETURN_IF_ERROR(txn.RevokeCredential("cred-chief", "am", 2).status());
+                    return txn.SetOperatorPassword("sm", "$argon2id$sm-new");
+                  })
+                  .ok());
+
+  EXPECT_EQ(operators_->Create(am, "newop", "新規", "").status().reason(), "credential_revoked");
+  EXPECT_EQ(operators_->RevokeCredential(am, "op1", auth::Base64UrlEncode("cred-op1")).reason(),
+            "credential_revoked");
+  EXPECT_EQ(operators_->SetStatus(am, "op2", "suspended").reason(), "credential_revoked");
+  EXPECT_EQ(operators_->List(am, "console").status().reason(), "credential_revoked");
+  EXPECT_EQ(
+      operators_->Nominate(sm, "op1", "registry.maintenance", "2026-11-20", "2026-12-31").reason(),
+      "password_changed");
+  EXPECT_EQ(desk_->RecordTraining(sm, As("sm"), Training()).status().reason(), "password_changed");
+  EXPECT_EQ(desk_->Trainings(sm, As("sm")).status().reason(), "password_changed");
+  EXPECT_EQ(gateway_->HaltBy(chief, "訓練", "console").reason(), "credential_revoked");
+  EXPECT_EQ(Outcomes("register.training.record"),
+            std::vector<std::string>({"done", "refused:password_changed"}));
+  EXPECT_EQ(Outcomes("register.training.list"),
+            std::vector<std::string>{"refused:password_changed"});
+  EXPECT_TRUE(Outcomes("operator.create").empty());
+  EXPECT_TRUE(Outcomes("operator.credential.revoke").empty());
+  EXPECT_TRUE(Outcomes("operator.status").empty());
+  EXPECT_TRUE(Outcomes("operator.nominate").empty());
+  EXPECT_EQ(CountTrainings(), 1u);
+  EXPECT_FALSE(*gateway_->HaltedSince());
+  {
+    auto reader = store_->OpenReader();
+    ASSERT_TRUE(reader.ok());
+    EXPECT_FALSE(*(*reader)->FindOperator("newop"));
+    EXPECT_EQ((*(*reader)->FindOperator("op2"))->status, "active");
+    EXPECT_EQ((*(*reader)->FindCredential("cred-op1"))->revoked_at, 0);
+    EXPECT_TRUE((*reader)->Nominations("op1")->empty());
+  }
+
+  // The access manager signed in again with their other authenticator: the revocation goes
+  // through.
+  const OperatorView again = session("am", "cred-am2", "$argon2id$am");
+  EXPECT_TRUE(operators_->RevokeCredential(again, "op1", auth::Base64UrlEncode("cred-op1")).ok());
+  EXPECT_TRUE(operators_->Create(again, "newop", "新規", "").ok());
+  EXPECT_EQ(Outcomes("operator.credential.revoke"), std::vector<std::string>{"done"});
+  ExpectVerified();
+}
+
 // 研修 each fiscal year (年度, April to March): a nomination needs an operator training the
 // nominee attended since April 1 of this one.
 TEST_F(RegistersTest, ANominationNeedsThisFiscalYearsOperatorTraining) {
