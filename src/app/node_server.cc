@@ -255,9 +255,10 @@ Result<std::unique_ptr<NodeServer>> NodeServer::Start(cli::Node* node,
         if (!st.ok()) self->Report("the timed checkpoint was not signed: " + st.message());
         st = self->node_->KeepHead();
         if (!st.ok()) self->Report("the newest checkpoint was not kept: " + st.message());
-        // A purge that readers kept from scrubbing the files (scrub_pending, here or in
-        // `kakunin purge`) is finished here, tick after tick until the readers let it. Readers
-        // in the way are the expected case, not worth a report.
+        // A scrub a purge still owes (scrub_pending: readers kept it from finishing, here or in
+        // `kakunin purge`, or the process died after the purge committed) is finished here,
+        // tick after tick until the readers let it. Readers in the way are the expected case,
+        // not worth a report.
         Status scrub = self->node_->registry->FinishPendingScrub();
         if (!scrub.ok() && scrub.code() != StatusCode::kUnavailable) {
           self->Report("the pending scrub after a purge failed: " + scrub.message());

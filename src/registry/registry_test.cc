@@ -1114,6 +1114,96 @@ TEST_F(RegistryTest, APendingScrubIsRememberedAndFinishedOnceReadersAreGone) {
   EXPECT_TRUE(store_->CheckIntegrity().ok());
 }
 
+// The store as a process that dies right after the purge's transaction commits: everything
+// reaches the real store except the scrub, which never runs.
+class DiesBeforeTheScrub final : public store::RegistryStore {
+ public:
+  explicit DiesBeforeTheScrub(store::RegistryStore* real) : real_(real) {}
+  Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
+    return real_->Write(fn);
+  }
+  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
+    return real_->OpenReader();
+  }
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    return real_->GetMeta(key);
+  }
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    return real_->SetMeta(key, value);
+  }
+  Status CheckIntegrity() override { return real_->CheckIntegrity(); }
+  Status ScrubErased() override { return Status::Internal("the process died here"); }
+
+ private:
+  store::RegistryStore* real_;
+};
+
+// Found in review: the scrub's mark was written after the purge had committed, so a crash in
+// between left the erased bytes in the files (SQLite's WAL; PostgreSQL's planner statistics)
+// with nothing owing their removal. The purge's own transaction marks the scrub owed now: a
+// purge cut short right after its commit leaves the mark, and the serving node's timer
+// (Registry::FinishPendingScrub) finishes the scrub.
+TEST_F(RegistryTest, APurgeCutShortAfterItsCommitStillOwesTheScrub) {
+  const std::string address = "山梨県甲府市中断消去町２番地";
+  // Ten residents at one address (a most common value in pg_stats), all removed; one stays.
+  uint64_t seq = 0;
+  for (int i = 10; i < 20; ++i) {
+    const std::string code = "10000000" + std::to_string(i);
+    const std::string number = "100000000" + std::to_string(i);
+    Notification n = Make(kKofu, ++seq, ChangeReason::kBirth, code, number);
+    n.address = address;
+    ASSERT_TRUE(SendOne(n).ok());
+    Notification death = Make(kKofu, ++seq, ChangeReason::kDeath, code, number);
+    death.address = address;
+    ASSERT_TRUE(SendOne(death).ok());
+  }
+  ASSERT_TRUE(SendOne(Make(kKofu, ++seq, ChangeReason::kBirth, "1000000031", "10000000031")).ok());
+  // Where the erased address is left outside the tables until the scrub: the SQLite files, or
+  // PostgreSQL's planner statistics.
+  auto left_behind = [&]() -> bool {
+    if (!OnPostgres()) {
+      std::string all;
+      for (const char* f : {"registry.db", "registry.db-wal"}) {
+        std::ifstream in(dir_ / f, std::ios::binary);
+        all += std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+      return all.find(address) != std::string::npos;
+    }
+    auto out = kakunin::testing::PgServer::Shared()->Psql(
+        "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND "
+        "(most_common_vals::text LIKE '%中断消去町%' OR histogram_bounds::text LIKE '%中断消去町%')",
+        "postgres", pg_schema_);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() && std::stoi(*out) > 0;
+  };
+  if (OnPostgres()) {
+    ASSERT_TRUE(TamperDatabase("ANALYZE versions, residents").ok());
+  }
+  ASSERT_TRUE(left_behind()) << "the check below would prove nothing";
+
+  DiesBeforeTheScrub dying(store_.get());
+  Registry cut_short(config_, &dying, cipher_.get(), &clock_, log_.get());
+  clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
+  auto purged = cut_short.Purge(Date::FromYmd(2176, 11, 22), false, actor_);
+  ASSERT_TRUE(purged.ok()) << purged.status().ToString();
+  ASSERT_EQ(purged->removed_residents, 10);
+  // Committed, and the scrub owed in the same commit: in the database, for whichever process
+  // serves it next.
+  auto mark = store_->GetMeta(store::RegistryStore::kScrubPendingKey);
+  ASSERT_TRUE(mark.ok()) << mark.status().ToString();
+  EXPECT_TRUE(mark->has_value()) << "the crash lost the scrub";
+  EXPECT_TRUE(left_behind());
+
+  ASSERT_TRUE(registry_->FinishPendingScrub().ok());
+  EXPECT_FALSE(store_->GetMeta(store::RegistryStore::kScrubPendingKey)->has_value());
+  EXPECT_FALSE(left_behind()) << "the erased address is still outside the tables";
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+  // A dry run erases nothing and owes nothing.
+  auto dry = registry_->Purge(Date::FromYmd(2176, 11, 22), true, actor_);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_FALSE(store_->GetMeta(store::RegistryStore::kScrubPendingKey)->has_value());
+}
+
 // Found in review: on PostgreSQL the planner's statistics (pg_stats: most common values and
 // histogram bounds of names, name keys and addresses) kept erased residents' values after a
 // purge, until some later ANALYZE. The purge now analyzes what it purged.

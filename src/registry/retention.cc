@@ -83,7 +83,8 @@ Result<store::PurgeCounts> Registry::Purge(const Date& as_of, bool dry_run, cons
     const bool again = st.reason() == "purge_retry" || st.code() == StatusCode::kUnavailable;
     if (!again || check.passes >= 5 || attempt == 49) {
       if (!st.ok()) return st;
-      // Erased from the tables is not yet erased from the files: the store drops the rest.
+      // Erased from the tables is not yet erased from the files: the store drops the rest (what
+      // this purge's transaction marked owed, and any scrub an earlier one still owes).
       if (!dry_run) counts.scrub_pending = !store_->ScrubErased().ok();
       return counts;
     }
@@ -178,6 +179,15 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
     KAKUNIN_ASSIGN_OR_RETURN(requests, txn.EraseDisclosuresBefore(audit_before, dry_run));
     counts.disclosures = requests;
     const int64_t erased_before_seq = dry_run ? 0 : erased->before_seq;
+    const int64_t erased_rows = counts.superseded_versions + counts.removed_residents +
+                                counts.removed_resident_versions + counts.audit_payloads +
+                                counts.provisions + counts.received_changes + counts.disclosures;
+    if (!dry_run && erased_rows > 0) {
+      // The scrub of the files (ScrubErased, after the commit) is owed from this commit on:
+      // marked in the same transaction, a crash before the scrub finishes cannot lose it (found
+      // in review: the mark was written after the commit). Only a finished scrub clears it.
+      KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(store::RegistryStore::kScrubPendingKey, "1"));
+    }
     if (!dry_run && as_of == clock_->TodayJst()) {
       // CheckPurgeClock's reference: written by a purge as of its own today only, down as well
       // as up (a reference a clock set ahead once raised comes back with the corrected clock's

@@ -125,16 +125,22 @@ class RegistryStore {
     (void)path;
     return Status::FailedPrecondition("this store cannot copy itself");
   }
+  // Meta key of a scrub owed ("1"): set by the purge's own transaction whenever it erases
+  // anything (registry/retention.cc), so that a crash at any moment after that commit still
+  // leaves the scrub owed (found in review: the mark was written after the commit, and a crash
+  // in between lost it); deleted only by a scrub that finished.
+  static constexpr char kScrubPendingKey[] = "scrub_pending";
   // After an erasure (a purge): drops what deleted rows left in the store's files outside its
-  // tables, where the store can. SQLite zeroes deleted content in the pages it writes
-  // (secure_delete, db.cc) but the WAL keeps older images of those pages until it is cut back:
-  // this checkpoints it and truncates it, waiting for readers up to the busy timeout.
-  // Unavailable if readers kept it from finishing: it is then remembered in the store and
-  // finished by FinishPendingScrub. PostgreSQL: nothing here (dead tuples go at VACUUM; docs/postgresql.md).
+  // tables, where the store can, if a scrub is owed (kScrubPendingKey; nothing to do otherwise).
+  // SQLite zeroes deleted content in the pages it writes (secure_delete, db.cc) but the WAL keeps
+  // older images of those pages until it is cut back: this checkpoints it and truncates it,
+  // waiting for readers up to two seconds. Unavailable if readers kept it from finishing: it
+  // stays owed, for FinishPendingScrub. PostgreSQL: ANALYZE of the purged tables, so the
+  // planner's statistics hold no erased value (dead tuples go at VACUUM; docs/postgresql.md).
   virtual Status ScrubErased() { return Status::Ok(); }
-  // Finishes a ScrubErased that readers kept from finishing, if one is pending — in this process
-  // or another (a purge run by the command while the node serves): the store remembers it
-  // durably until it is done. Ok when nothing is pending or it is now done; Unavailable while
+  // Finishes a scrub still owed, if one is — after a purge in this process or another (a purge
+  // run by the command while the node serves, or one cut short by a crash): the mark stays in
+  // the database until it is done. Ok when nothing is owed or it is now done; Unavailable while
   // readers still hold the WAL (try again later). Waits for readers only briefly: the serving
   // node calls it from its periodic timer, and it holds off writers while it waits.
   virtual Status FinishPendingScrub() { return Status::Ok(); }

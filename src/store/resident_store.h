@@ -110,8 +110,8 @@ struct PurgeCounts {
   // Disclosure and correction requests and printout rows erased (store/disclosure_store.h).
   int64_t disclosures = 0;
   // The store could not yet drop what the erased rows left in its files outside its tables
-  // (RegistryStore::ScrubErased: SQLite's write-ahead log, held by readers): they go at a later
-  // checkpoint.
+  // (RegistryStore::ScrubErased: SQLite's write-ahead log, held by readers): the scrub stays owed
+  // in the database and RegistryStore::FinishPendingScrub finishes it later.
   bool scrub_pending = false;
 };
 

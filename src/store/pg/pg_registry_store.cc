@@ -184,10 +184,17 @@ class PgRegistryStore final : public RegistryStore {
   // ones leave the statistics; the superseded statistics rows are dead tuples of pg_statistic,
   // which go with VACUUM FULL pg_statistic (docs/postgresql.md, "Erasure"). The dead rows of the
   // tables themselves are the operator's VACUUM FULL too; nothing here can reach them.
+  // Run only while owed (kScrubPendingKey, marked by the purge's transaction), and until it has
+  // succeeded: a purge whose ANALYZE failed, or whose process died before it, leaves the mark for
+  // FinishPendingScrub (the serving node's timer) and the next purge.
   Status ScrubErased() override {
     std::lock_guard<std::mutex> lock(mu_);
-    KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
-    return writer_->Exec(kAnalyzePurged);
+    return AnalyzeIfPendingLocked();
+  }
+
+  Status FinishPendingScrub() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return AnalyzeIfPendingLocked();
   }
 
   // SQLite's copy (its online backup API) has no counterpart here: a PostgreSQL node is backed up
@@ -222,6 +229,15 @@ class PgRegistryStore final : public RegistryStore {
     if (!c.ok()) return c.status();
     writer_ = std::move(*c);
     return Status::Ok();
+  }
+
+  Status AnalyzeIfPendingLocked() {
+    KAKUNIN_RETURN_IF_ERROR(EnsureWriter());
+    KAKUNIN_ASSIGN_OR_RETURN(
+        pending, detail::QueryBytes(writer_.get(), kGetMeta, Params().Text(kScrubPendingKey)));
+    if (!pending) return Status::Ok();
+    KAKUNIN_RETURN_IF_ERROR(writer_->Exec(kAnalyzePurged));
+    return writer_->Run(kDeleteMeta, Params().Text(kScrubPendingKey)).status();
   }
 
   std::mutex mu_;

@@ -111,22 +111,20 @@ class SqliteRegistryStore final : public RegistryStore {
   }
 
   Status CopyTo(const std::string& path) override { return CopyDatabase(path_, path); }
+  // The purge's transaction marked the scrub owed (kScrubPendingKey), so that a failure here —
+  // or a crash before the truncation, or before this is even called — leaves it for
+  // FinishPendingScrub (found in review: a scrub that readers kept from finishing was never
+  // tried again, and the erased bytes stayed in the WAL, and in the database file's unwritten
+  // pages, until the node restarted).
   Status ScrubErased() override {
     std::lock_guard<std::mutex> lock(mu_);
-    // Remembered before trying, so that a failure — or a crash before the truncation — leaves
-    // the scrub pending for FinishPendingScrub (found in review: a scrub that readers kept from
-    // finishing was never tried again, and the erased bytes stayed in the WAL, and in the
-    // database file's unwritten pages, until the node restarted).
-    KAKUNIN_RETURN_IF_ERROR(SetMetaLocked(kScrubPendingKey, "1"));
-    return ScrubLocked(2000);
+    return ScrubIfPendingLocked(2000);
   }
 
+  // A quarter of a second: the timer comes back, and writers wait meanwhile.
   Status FinishPendingScrub() override {
     std::lock_guard<std::mutex> lock(mu_);
-    KAKUNIN_ASSIGN_OR_RETURN(pending, GetMetaLocked(kScrubPendingKey));
-    if (!pending) return Status::Ok();
-    // A quarter of a second: the timer comes back, and writers wait meanwhile.
-    return ScrubLocked(250);
+    return ScrubIfPendingLocked(250);
   }
 
   Status SetCacheMib(int64_t mib) override {
@@ -148,9 +146,6 @@ class SqliteRegistryStore final : public RegistryStore {
   }
 
  private:
-  // Set while a scrub after an erasure has not finished (the value is "1").
-  static constexpr char kScrubPendingKey[] = "scrub_pending";
-
   Result<std::optional<std::string>> GetMetaLocked(const std::string& key) {
     KAKUNIN_PREPARE(s, writer_.get(), kGetMeta);
     s.Bind(1, key);
@@ -167,15 +162,18 @@ class SqliteRegistryStore final : public RegistryStore {
     return s.Bind(1, key).Bind(2, value).Exec();
   }
 
-  // One checkpoint that copies every frame of the WAL into the database file (whose pages then
-  // hold the zeroed content, secure_delete) and truncates the WAL to nothing, so no older page
-  // image stays in either file. A WAL merely reset, not truncated, is overwritten from its start
-  // and keeps its later frames: only the truncation removes them. Waits up to `busy_ms` for
-  // readers, holding off writers meanwhile. Once done, the pending mark goes; that commit puts
-  // one frame of the meta table (nothing erased) in the WAL, truncated again if no reader is in
-  // the way. (journal_size_limit would cut the WAL back at each reset, but a reset needs the
-  // same readers gone and a later write; it would not make the scrub certain, only costlier.)
-  Status ScrubLocked(int busy_ms) {
+  // If a scrub is owed (kScrubPendingKey): one checkpoint that copies every frame of the WAL into
+  // the database file (whose pages then hold the zeroed content, secure_delete) and truncates
+  // the WAL to nothing, so no older page image stays in either file. A WAL merely reset, not
+  // truncated, is overwritten from its start and keeps its later frames: only the truncation
+  // removes them. Waits up to `busy_ms` for readers, holding off writers meanwhile. Once done,
+  // the mark goes; that commit puts one frame of the meta table (nothing erased) in the WAL,
+  // truncated again if no reader is in the way. (journal_size_limit would cut the WAL back at
+  // each reset, but a reset needs the same readers gone and a later write; it would not make the
+  // scrub certain, only costlier.)
+  Status ScrubIfPendingLocked(int busy_ms) {
+    KAKUNIN_ASSIGN_OR_RETURN(pending, GetMetaLocked(kScrubPendingKey));
+    if (!pending) return Status::Ok();
     KAKUNIN_ASSIGN_OR_RETURN(busy, CheckpointTruncate(busy_ms));
     if (busy) {
       return Status::Unavailable(
