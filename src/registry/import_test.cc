@@ -15,6 +15,9 @@
 #include "audit/log.h"
 #include "cli/generate.h"
 #include "registry/national.h"
+#include "store/sqlite/db.h"
+#include "store/sqlite/detail/rows.h"
+#include "store/sqlite/detail/sqlite_store_impl.h"
 #include "store/sqlite/sqlite_registry_store.h"
 #include "support/registry_fixture.h"
 
@@ -276,6 +279,49 @@ TEST_F(ImportTest, TheSortOfTheIndexesSpillsIntoTheDataDirectoryOnly) {
   ::close(fd);
   EXPECT_GT(beside, 0);  // the sort did spill (else this test proves nothing)
   EXPECT_EQ(outside, 0);
+}
+
+// Found in review: an index build that failed at the end of a bulk load returned with the
+// writer's temp_store=FILE and threads=1 still set (and synchronous=NORMAL, the load's), while
+// SQLite's temporary directory went back to the default: that connection's next temporary files
+// went to /var/tmp after all. A failing build (an index definition the database refuses) now
+// leaves every setting as the node keeps it, and a later EndBulkLoad builds what is left.
+TEST_F(ImportTest, AFailedIndexBuildPutsTheSortSettingsBack) {
+  if (OnPostgres()) GTEST_SKIP() << "SQLite's temporary files";
+  auto db = store::sqlite::Db::Open((dir_ / "registry.db").string(), false, false);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  // (Literals: the connection caches statements by their text's address.)
+  auto pragma = [&](const char* sql) -> int64_t {
+    auto v = store::sqlite::detail::QueryInt(db->get(), sql);
+    EXPECT_TRUE(v.ok()) << sql << ": " << v.status().ToString();
+    return v.ok() ? *v : -1;
+  };
+  const char* const directory = sqlite3_temp_directory;
+  store::BulkLoadOptions o;
+  o.cache_mib = 8;
+  ASSERT_TRUE(store::sqlite::detail::BeginBulkLoad(db->get(), o).ok());
+  ASSERT_EQ(pragma("PRAGMA synchronous"), 1);  // NORMAL, for the load
+  ASSERT_TRUE(
+      (*db)
+          ->Exec("INSERT INTO import_deferred_indexes (name, sql) VALUES "
+                 "('residents_broken', 'CREATE INDEX residents_broken ON no_such_table (x)')")
+          .ok());
+  EXPECT_FALSE(store::sqlite::detail::EndBulkLoad(db->get()).ok());
+  EXPECT_EQ(sqlite3_temp_directory, directory);
+  EXPECT_EQ(pragma("PRAGMA temp_store"), 2);  // MEMORY (db.cc)
+  EXPECT_EQ(pragma("PRAGMA threads"), 0);
+  EXPECT_EQ(pragma("PRAGMA synchronous"), 2);  // FULL
+  EXPECT_EQ(pragma("PRAGMA cache_size"), -65536);
+
+  ASSERT_TRUE(
+      (*db)->Exec("DELETE FROM import_deferred_indexes WHERE name = 'residents_broken'").ok());
+  ASSERT_TRUE(store::sqlite::detail::EndBulkLoad(db->get()).ok());
+  auto left =
+      store::sqlite::detail::QueryInt(db->get(), "SELECT count(*) FROM import_deferred_indexes");
+  ASSERT_TRUE(left.ok()) << left.status().ToString();
+  EXPECT_EQ(*left, 0);  // the search indexes were built after all
+  EXPECT_EQ(sqlite3_temp_directory, directory);
+  EXPECT_EQ(pragma("PRAGMA temp_store"), 2);
 }
 
 TEST_F(ImportTest, BadRecordsAreRefusedWithTheirLineAndChangeNothing) {

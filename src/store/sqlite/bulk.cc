@@ -94,43 +94,72 @@ namespace {
 // directory is process-wide in SQLite; the bulk load is the one place the node spills to files
 // (every connection keeps temp_store=MEMORY, db.cc) and runs in `kakunin import` alone, so it is
 // set for the sort and put back after.
-class TempDirectoryBeside {
+//
+// Begin sets the directory, then the connection's temp_store=FILE and threads=1; End, or the
+// destructor on an early return, puts back all three, the connection's first (found in review:
+// a failed index build returned with temp_store=FILE and threads=1 left on the writer and the
+// directory put back, so that connection's next temporary files — the command still signs the
+// log — went to the default directory after all). Should the connection refuse to go back to
+// memory, the directory stays the database's: its files must not go elsewhere.
+class SpillBeside {
  public:
-  explicit TempDirectoryBeside(Db* db) : previous_(sqlite3_temp_directory) {
-    const char* file = sqlite3_db_filename(db->raw(), "main");
+  explicit SpillBeside(Db* db) : db_(db), previous_(sqlite3_temp_directory) {}
+  ~SpillBeside() {
+    if (spilling_ && !End().ok()) return;
+    if (set_) {
+      sqlite3_free(sqlite3_temp_directory);
+      sqlite3_temp_directory = previous_;
+    }
+  }
+  SpillBeside(const SpillBeside&) = delete;
+  SpillBeside& operator=(const SpillBeside&) = delete;
+
+  // Refused, with nothing changed, where the directory cannot be set: the sort would spill into
+  // the default temporary directory.
+  Status Begin() {
+    const char* file = sqlite3_db_filename(db_->raw(), "main");
     std::string dir = file != nullptr && *file != '\0'
                           ? std::filesystem::path(file).parent_path().string()
                           : std::string();
-    if (dir.empty()) return;
-    sqlite3_temp_directory = sqlite3_mprintf("%s", dir.c_str());
-    set_ = sqlite3_temp_directory != nullptr;
-    if (!set_) sqlite3_temp_directory = previous_;
+    if (dir.empty()) {
+      return Status::FailedPrecondition(
+          "the database has no directory of its own for the index sort's temporary files");
+    }
+    char* beside = sqlite3_mprintf("%s", dir.c_str());
+    if (beside == nullptr) return Status::ResourceExhausted("out of memory");
+    sqlite3_temp_directory = beside;
+    set_ = true;
+    // Marked before the pragmas: one that failed half-way is put back all the same.
+    spilling_ = true;
+    KAKUNIN_RETURN_IF_ERROR(db_->Exec("PRAGMA temp_store=FILE"));
+    return db_->Exec("PRAGMA threads=1");
   }
-  ~TempDirectoryBeside() {
-    if (!set_) return;
-    sqlite3_free(sqlite3_temp_directory);
-    sqlite3_temp_directory = previous_;
+
+  // The connection's settings back (the directory goes back with the destructor).
+  Status End() {
+    Status threads = db_->Exec("PRAGMA threads=0");
+    Status memory = db_->Exec("PRAGMA temp_store=MEMORY");
+    if (memory.ok()) spilling_ = false;
+    return memory.ok() ? threads : memory;
   }
-  TempDirectoryBeside(const TempDirectoryBeside&) = delete;
-  TempDirectoryBeside& operator=(const TempDirectoryBeside&) = delete;
 
  private:
+  Db* db_;
   char* previous_;
   bool set_ = false;
+  bool spilling_ = false;
 };
 
-}  // namespace
-
-Status EndBulkLoad(Db* db) {
+// Builds the indexes BeginBulkLoad deferred, each in its own transaction.
+Status BuildDeferredIndexes(Db* db) {
   KAKUNIN_RETURN_IF_ERROR(db->Exec(kCreateImportTables));
   KAKUNIN_ASSIGN_OR_RETURN(deferred, DeferredIndexes(db));
   if (!deferred.empty()) {
     // The sorter spills to temporary files instead of memory (temp_store=MEMORY would hold
     // every key of every index in RAM), and may use a second thread; the files go beside the
     // database.
-    TempDirectoryBeside beside(db);
-    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=FILE"));
-    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA threads=1"));
+    SpillBeside beside(db);
+    KAKUNIN_RETURN_IF_ERROR(beside.Begin());
     for (const Deferred& d : deferred) {
       auto txn = Txn::Begin(db);
       if (!txn.ok()) return txn.status();
@@ -139,12 +168,24 @@ Status EndBulkLoad(Db* db) {
       KAKUNIN_RETURN_IF_ERROR(s.Bind(1, d.name).Exec());
       KAKUNIN_RETURN_IF_ERROR((*txn)->Commit());
     }
-    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA threads=0"));
-    KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=MEMORY"));
+    return beside.End();
   }
-  // Back to the node's settings (db.cc), then everything into the database file, synced.
-  KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
-  KAKUNIN_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-65536"));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status EndBulkLoad(Db* db) {
+  Status built = BuildDeferredIndexes(db);
+  // Back to the node's settings (db.cc) on every path: after a failed build too, what the
+  // connection writes next (the command signs the log) is synced at its commit. The indexes still
+  // deferred are built by the next EndBulkLoad (a resumed import).
+  Status sync = db->Exec("PRAGMA synchronous=FULL");
+  Status cache = db->Exec("PRAGMA cache_size=-65536");
+  KAKUNIN_RETURN_IF_ERROR(built);
+  KAKUNIN_RETURN_IF_ERROR(sync);
+  KAKUNIN_RETURN_IF_ERROR(cache);
+  // Then everything into the database file, synced.
   KAKUNIN_PREPARE(cp, db, "PRAGMA wal_checkpoint(TRUNCATE)");
   Status st;
   bool busy = cp.Step(&st) && cp.Int(0) != 0;

@@ -139,10 +139,13 @@ class SqliteRegistryStore final : public RegistryStore {
     return detail::BeginBulkLoad(writer_.get(), options);
   }
 
+  // The configured page cache comes back on every path, as the rest of the writer's settings
+  // (detail::EndBulkLoad).
   Status EndBulkLoad() override {
     std::lock_guard<std::mutex> lock(mu_);
-    KAKUNIN_RETURN_IF_ERROR(detail::EndBulkLoad(writer_.get()));
-    return writer_->Exec("PRAGMA cache_size=-" + std::to_string(cache_mib_.load() * 1024));
+    Status ended = detail::EndBulkLoad(writer_.get());
+    Status cache = writer_->Exec("PRAGMA cache_size=-" + std::to_string(cache_mib_.load() * 1024));
+    return ended.ok() ? cache : ended;
   }
 
  private:
