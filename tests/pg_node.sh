@@ -110,21 +110,53 @@ done
 [ "$leaks" -eq 0 ] || fail "$leaks personal values in the server log"
 echo "privacy: $(grep -c 'LOG:  execute' "$log") statements logged, no personal value among them"
 
-# Without that setting, bound values are logged (names, codes): but never an individual number,
-# which the node seals with its field key before it reaches the server. A second node, on a role
-# without the setting, takes the same notifications.
+# Without that setting the server would log every bound value (names, codes, addresses): a node
+# on a role without it refuses to start, naming the setting and the fix, and sends nothing (found
+# in review: it ran and logged them). A second node, on a role without the setting.
 psql "$admin" -c "CREATE ROLE kakunin_loud LOGIN" -c "CREATE DATABASE loud OWNER kakunin_loud"
-"$bin" init --data "$tmp/loud" --prefecture 19 \
-  --database-url "postgresql:///loud?host=$pg&user=kakunin_loud" > /dev/null
-"$bin" ingest --data "$tmp/loud" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" > /dev/null
+loud="postgresql:///loud?host=$pg&user=kakunin_loud"
+refused() {  # WHAT FILE: the refusal names the setting and the fix
+  grep -q "log_statement = 'all' with log_parameter_max_length = -1" "$2" \
+    && grep -q 'ALTER ROLE kakunin_loud SET log_parameter_max_length = 0' "$2" \
+    || fail "$1 refused without naming the setting and the fix: $(cat "$2")"
+}
+if "$bin" init --data "$tmp/loud" --prefecture 19 --database-url "$loud" > "$tmp/loud.out" 2>&1; then
+  fail "a node was made on a role whose parameters the server logs"
+fi
+refused init "$tmp/loud.out"
+[ "$(psql "$loud" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" -eq 0 ] \
+  || fail "the refused init left tables behind"
+# With the role setting the documentation asks for, the same role is accepted.
+psql "$admin" -c "ALTER ROLE kakunin_loud SET log_parameter_max_length = 0"
+"$bin" init --data "$tmp/loud" --prefecture 19 --database-url "$loud" > /dev/null
+# Taken away again: serve cannot start (a message and exit status 2), ingest is refused.
+psql "$admin" -c "ALTER ROLE kakunin_loud RESET log_parameter_max_length"
+set +e
+"$bin" serve --data "$tmp/loud" > /dev/null 2> "$tmp/loud.serve"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "serve on a role whose parameters the server logs exited $rc: $(cat "$tmp/loud.serve")"
+grep -q 'cannot start' "$tmp/loud.serve" || fail "serve: $(cat "$tmp/loud.serve")"
+refused serve "$tmp/loud.serve"
+if "$bin" ingest --data "$tmp/loud" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" \
+  > "$tmp/loud.ingest" 2>&1; then
+  fail "ingest ran on a role whose parameters the server logs"
+fi
+refused ingest "$tmp/loud.ingest"
+[ "$(psql "$loud" -c 'SELECT count(*) FROM residents')" -eq 0 ] || fail "the refused ingest wrote"
 # sed, not head: head exits after one line and sort, still writing, dies of SIGPIPE, which
 # pipefail turns into a silent exit of this script.
 name=$(extract name "$tmp/first.jsonl" | sed -n 1p)
-grep -qF -- "$name" "$log" || fail "bound values were not logged: the number check proves nothing"
+if grep -qF -- "$name" "$log"; then fail "a name in the server log"; fi
+echo "privacy: a role whose parameters the server would log is refused (init, serve, ingest)"
+
+# The individual number reaches the server sealed: not one is in the database in clear.
+"$(bash "$here/support/pg_server.sh" bin)/pg_dump" "$url" > "$tmp/registry.sql"
+grep -qF -- "$name" "$tmp/registry.sql" || fail "pg_dump holds no name: the number check proves nothing"
 while IFS= read -r v; do
-  if grep -qF -- "$v" "$log"; then fail "an individual number in the server log"; fi
+  if grep -qF -- "$v" "$tmp/registry.sql"; then fail "an individual number in the database"; fi
 done < <(extract individual_number "$tmp/first.jsonl")
-echo "privacy: with every parameter logged, no individual number appears"
+echo "privacy: no individual number in the database in clear"
 
 # --- tampering in the database, found by audit verify ---
 psql "$admin" -c "ALTER DATABASE registry RENAME TO clean"

@@ -2,6 +2,7 @@
 
 #include <endian.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <unordered_map>
@@ -20,7 +21,62 @@ constexpr unsigned int kTextOid = 25;
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// What decides whether the server logs a statement's bound parameters, as this session sees it
+// (WouldLogParameters): pg_settings gives SHOW's values, in base units.
+constexpr char kLogSettings[] =
+    "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('log_statement', "
+    "'log_min_duration_statement', 'log_min_duration_sample', 'log_statement_sample_rate', "
+    "'log_transaction_sample_rate', 'log_parameter_max_length', "
+    "'log_parameter_max_length_on_error', 'auto_explain.log_min_duration', "
+    "'auto_explain.sample_rate')";
+constexpr char kCurrentRole[] = "SELECT quote_ident(current_user)";
+
 }  // namespace
+
+ParameterLogging WouldLogParameters(const std::map<std::string, std::string>& settings) {
+  auto get = [&](const char* name, const char* fallback) {
+    auto it = settings.find(name);
+    return it == settings.end() ? std::string(fallback) : it->second;
+  };
+  auto num = [&](const char* name, const char* fallback) {
+    return std::strtod(get(name, fallback).c_str(), nullptr);
+  };
+  // auto_explain logs plans, and the plan of a statement with parameters is a custom plan (every
+  // unnamed statement's, a prepared one's first five) with their values folded in as constants:
+  // no length setting applies to them.
+  if (num("auto_explain.log_min_duration", "-1") >= 0 && num("auto_explain.sample_rate", "1") > 0) {
+    return {"auto_explain.log_min_duration = " + get("auto_explain.log_min_duration", "") +
+                " (its plans hold the parameters' values)",
+            "auto_explain.log_min_duration = -1"};
+  }
+  // Conn::Open sets it to 0 (any role may): only a failure of that would leave it.
+  if (num("log_parameter_max_length_on_error", "0") != 0) {
+    return {"log_parameter_max_length_on_error = " + get("log_parameter_max_length_on_error", ""),
+            "log_parameter_max_length_on_error = 0"};
+  }
+  // Before PostgreSQL 13 there is no such setting, and parameters are logged in full.
+  const std::string length = get("log_parameter_max_length", "-1");
+  if (std::strtod(length.c_str(), nullptr) == 0) return {};
+  const std::string with = " with log_parameter_max_length = " + length;
+  auto logged = [&](const std::string& what) {
+    return ParameterLogging{what + with, "log_parameter_max_length = 0"};
+  };
+  const std::string statement = get("log_statement", "none");
+  if (statement == "mod" || statement == "all") {
+    return logged("log_statement = '" + statement + "'");
+  }
+  if (num("log_min_duration_statement", "-1") >= 0) {
+    return logged("log_min_duration_statement = " + get("log_min_duration_statement", ""));
+  }
+  if (num("log_min_duration_sample", "-1") >= 0 && num("log_statement_sample_rate", "1") > 0) {
+    return logged("log_min_duration_sample = " + get("log_min_duration_sample", "") +
+                  " and log_statement_sample_rate = " + get("log_statement_sample_rate", "1"));
+  }
+  if (num("log_transaction_sample_rate", "0") > 0) {
+    return logged("log_transaction_sample_rate = " + get("log_transaction_sample_rate", ""));
+  }
+  return {};
+}
 
 Params& Params::Int(int64_t v) {
   uint64_t be = htobe64(static_cast<uint64_t>(v));
@@ -208,12 +264,30 @@ Result<std::unique_ptr<Conn>> Conn::Open(const std::string& url) {
   // Durable before acknowledged (DESIGN §5): a commit returns once its WAL is flushed, on the
   // synchronous standby too when one is configured.
   KAKUNIN_RETURN_IF_ERROR(c->Exec("SET synchronous_commit = on"));
-  // Bound values never reach the server's log through a failed statement's DETAIL.
-  KAKUNIN_RETURN_IF_ERROR(c->Exec("SET log_parameter_max_length_on_error = 0"));
+  // Bound values never reach the server's log through a failed statement's DETAIL, nor through
+  // a plan tree printed with them folded in (debug_print_plan; any role may set both).
+  KAKUNIN_RETURN_IF_ERROR(
+      c->Exec("SET log_parameter_max_length_on_error = 0; SET debug_print_plan = off"));
   // Nor through log_statement = 'all': a superuser-only setting, so the node sets it when its
   // role may and docs/postgresql.md has the administrator set it for the role otherwise.
   PGresult* r = PQexec(raw, "SET log_parameter_max_length = 0");
   PQclear(r);
+  // Where the server would log them all the same, nothing is sent (found in review: a role
+  // without that setting, on a server logging statements, wrote every name, address and code
+  // into the server's log in clear). Refused with the setting and the fix, never a value.
+  KAKUNIN_ASSIGN_OR_RETURN(rows, c->Query(kLogSettings, Params()));
+  std::map<std::string, std::string> settings;
+  for (int i = 0; i < rows.size(); ++i) settings[rows.Text(i, 0)] = rows.Text(i, 1);
+  const ParameterLogging logging = WouldLogParameters(settings);
+  if (!logging.setting.empty()) {
+    KAKUNIN_ASSIGN_OR_RETURN(role, c->Query(kCurrentRole, Params()));
+    const std::string name = role.empty() ? "the node's role" : role.Text(0, 0);
+    return Status::FailedPrecondition(
+        "the PostgreSQL server would write the node's bound parameters (names, addresses, "
+        "resident codes) into its log in clear: " + logging.setting + " for this session. As a "
+        "superuser, set on the node's role: ALTER ROLE " + name + " SET " + logging.fix +
+        " (docs/postgresql.md, \"Privacy on the server\"); nothing was sent");
+  }
   return c;
 }
 

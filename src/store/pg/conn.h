@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -216,5 +217,17 @@ class Conn {
 Status ResultError(const PGresult* r, std::string_view what);
 // A connection's error (libpq's message names hosts and ports, never data).
 Status ConnError(const PGconn* c, std::string_view what);
+
+// Whether the server would write a session's bound parameters into its log, from that session's
+// settings (name → value as pg_settings gives it; a name missing has its default, auto_explain's
+// are missing where it is not loaded). The rule is docs/postgresql.md's, "Privacy on the
+// server". `setting` names what logs them ("log_statement = 'all' with
+// log_parameter_max_length = -1"), empty if nothing would; `fix` is the role setting that
+// stops it ("log_parameter_max_length = 0").
+struct ParameterLogging {
+  std::string setting;
+  std::string fix;
+};
+ParameterLogging WouldLogParameters(const std::map<std::string, std::string>& settings);
 
 }  // namespace kakunin::store::pg

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <string>
 #include <utility>
 #include <thread>
@@ -423,6 +424,122 @@ TEST_F(PgStoreTest, ImportProgressAndTheRefusedCopy) {
   Status copy = store_->CopyTo(::testing::TempDir() + "/never.db");
   EXPECT_EQ(copy.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(copy.message().find("pg_basebackup"), std::string::npos);
+}
+
+// The rule of docs/postgresql.md ("Privacy on the server"), setting by setting: parameters reach
+// the server's log where statements are logged and log_parameter_max_length is not 0, and where
+// auto_explain logs plans (which hold them as constants) whatever that length.
+TEST(PgParameterLoggingTest, WhichSettingsLogBoundParameters) {
+  using Settings = std::map<std::string, std::string>;
+  const Settings quiet = {{"log_statement", "none"},
+                          {"log_min_duration_statement", "-1"},
+                          {"log_min_duration_sample", "-1"},
+                          {"log_statement_sample_rate", "1"},
+                          {"log_transaction_sample_rate", "0"},
+                          {"log_parameter_max_length", "-1"},
+                          {"log_parameter_max_length_on_error", "0"}};
+  auto with = [&](Settings changes) {
+    Settings s = quiet;
+    for (auto& [k, v] : changes) s[k] = v;
+    return WouldLogParameters(s);
+  };
+  EXPECT_EQ(WouldLogParameters(quiet).setting, "");
+  EXPECT_EQ(with({{"log_statement", "ddl"}}).setting, "");  // DDL has no parameters
+  EXPECT_EQ(with({{"log_min_duration_sample", "0"}, {"log_statement_sample_rate", "0"}}).setting,
+            "");
+  for (const Settings& loud : std::vector<Settings>{{{"log_statement", "mod"}},
+                                                    {{"log_statement", "all"}},
+                                                    {{"log_min_duration_statement", "0"}},
+                                                    {{"log_min_duration_statement", "5000"}},
+                                                    {{"log_min_duration_sample", "100"}},
+                                                    {{"log_transaction_sample_rate", "0.01"}}}) {
+    const ParameterLogging logged = with(loud);
+    EXPECT_NE(logged.setting.find(loud.begin()->first), std::string::npos) << logged.setting;
+    EXPECT_EQ(logged.fix, "log_parameter_max_length = 0");
+    // Truncated is logged all the same (a name's first bytes); 0 logs none.
+    Settings truncated = loud;
+    truncated["log_parameter_max_length"] = "8";
+    EXPECT_NE(with(truncated).setting, "");
+    Settings none = loud;
+    none["log_parameter_max_length"] = "0";
+    EXPECT_EQ(with(none).setting, "") << loud.begin()->first;
+  }
+  // A server before PostgreSQL 13 has no length setting: it logs them in full.
+  Settings old = quiet;
+  old.erase("log_parameter_max_length");
+  old["log_statement"] = "all";
+  EXPECT_NE(WouldLogParameters(old).setting, "");
+  // auto_explain: no length setting helps; off at -1 or with a sample rate of 0.
+  const ParameterLogging explained =
+      with({{"log_parameter_max_length", "0"}, {"auto_explain.log_min_duration", "0"}});
+  EXPECT_NE(explained.setting.find("auto_explain.log_min_duration = 0"), std::string::npos);
+  EXPECT_EQ(explained.fix, "auto_explain.log_min_duration = -1");
+  EXPECT_EQ(with({{"auto_explain.log_min_duration", "-1"}}).setting, "");
+  EXPECT_EQ(
+      with({{"auto_explain.log_min_duration", "0"}, {"auto_explain.sample_rate", "0"}}).setting,
+      "");
+  EXPECT_NE(with({{"log_parameter_max_length_on_error", "-1"}}).setting, "");
+}
+
+// Found in review: a node whose role is not a superuser, on a server logging every statement,
+// with no log_parameter_max_length set on the role (docs/postgresql.md), wrote every bound name,
+// address and code into the server's log. The connection is refused now, naming the setting and
+// the fix; with the role setting, or as a superuser (which sets it itself), it is accepted.
+TEST(PgParameterLoggingTest, AConnectionThatWouldLogParametersIsRefused) {
+  PgServer* server = PgServer::Shared();
+  auto url = [&](const std::string& role) {
+    return "postgresql:///postgres?host=" + server->dir() + "&user=" + role;
+  };
+  auto role = [&](const std::string& name, const std::string& settings) {
+    auto made =
+        server->Psql("DROP ROLE IF EXISTS " + name + "; CREATE ROLE " + name + " LOGIN" + settings);
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+  };
+  role("t_loud", "; ALTER ROLE t_loud SET log_statement = 'all'");
+  auto refused = Conn::Open(url("t_loud"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(
+      refused.status().message().find("log_statement = 'all' with log_parameter_max_length = -1"),
+      std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("ALTER ROLE t_loud SET log_parameter_max_length = 0"),
+            std::string::npos)
+      << refused.status().message();
+  // The store refuses to open, before it reads or writes anything.
+  EXPECT_EQ(OpenRegistryStore(url("t_loud"), /*create=*/true).status().code(),
+            StatusCode::kFailedPrecondition);
+  // What the documentation tells the administrator to do.
+  ASSERT_TRUE(server->Psql("ALTER ROLE t_loud SET log_parameter_max_length = 0").ok());
+  auto accepted = Conn::Open(url("t_loud"));
+  EXPECT_TRUE(accepted.ok()) << accepted.status().ToString();
+
+  // Slow statements, sampled statements and sampled transactions log parameters too.
+  for (const char* setting : {"log_min_duration_statement = 0", "log_min_duration_sample = 0",
+                              "log_transaction_sample_rate = 0.5"}) {
+    role("t_sampled", std::string("; ALTER ROLE t_sampled SET ") + setting);
+    auto sampled = Conn::Open(url("t_sampled"));
+    ASSERT_FALSE(sampled.ok()) << setting;
+    EXPECT_EQ(sampled.status().code(), StatusCode::kFailedPrecondition) << setting;
+  }
+  // A superuser sets log_parameter_max_length itself.
+  role("t_super", " SUPERUSER; ALTER ROLE t_super SET log_statement = 'all'");
+  auto super = Conn::Open(url("t_super"));
+  EXPECT_TRUE(super.ok()) << super.status().ToString();
+  // auto_explain's plans hold the values whatever log_parameter_max_length says.
+  role("t_explain",
+       "; ALTER ROLE t_explain SET session_preload_libraries = 'auto_explain'; "
+       "ALTER ROLE t_explain SET auto_explain.log_min_duration = 0; "
+       "ALTER ROLE t_explain SET log_parameter_max_length = 0");
+  auto explained = Conn::Open(url("t_explain"));
+  ASSERT_FALSE(explained.ok());
+  EXPECT_NE(explained.status().message().find(
+                "ALTER ROLE t_explain SET auto_explain.log_min_duration = -1"),
+            std::string::npos)
+      << explained.status().message();
+  ASSERT_TRUE(server->Psql("ALTER ROLE t_explain SET auto_explain.log_min_duration = -1").ok());
+  auto quiet = Conn::Open(url("t_explain"));
+  EXPECT_TRUE(quiet.ok()) << quiet.status().ToString();
 }
 
 }  // namespace
