@@ -1,6 +1,7 @@
 #include "api/service.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <iterator>
@@ -264,22 +265,66 @@ Asked AskedBy(const Request& req, const Match& match) {
   return a;
 }
 
+namespace {
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Whether the body is JSON as this API reads it (RFC 9110 §8.3, §8.4): the media type
+// application/json in any case; a charset, if named, utf-8 (a body declared in another charset
+// would be read as what it is not); no content coding but identity (found in review: a body
+// sent "Content-Encoding: gzip" was read as if plain, and "charset=iso-8859-1" as UTF-8).
+bool IsPlainJsonBody(const Request& req) {
+  const std::string* type = req.FindHeader("content-type");
+  if (type == nullptr) return false;
+  std::string_view rest(*type);
+  size_t semi = rest.find(';');
+  if (!EqualsIgnoringCase(TrimOws(rest.substr(0, semi)), "application/json")) return false;
+  while (semi != std::string_view::npos) {
+    rest.remove_prefix(semi + 1);
+    semi = rest.find(';');
+    std::string_view param = TrimOws(rest.substr(0, semi));
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (!EqualsIgnoringCase(TrimOws(param.substr(0, eq)), "charset")) continue;
+    std::string_view value = TrimOws(param.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (!EqualsIgnoringCase(value, "utf-8")) return false;
+  }
+  if (const std::string* coding = req.FindHeader("content-encoding")) {
+    if (!TrimOws(*coding).empty() && !EqualsIgnoringCase(TrimOws(*coding), "identity")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<text::JsonValue> ParseBody(const Request& req, std::initializer_list<std::string_view> allowed,
                                   ApiError* error) {
-  const std::string* type = req.FindHeader("content-type");
-  std::string_view media = type == nullptr ? "" : std::string_view(*type);
-  media = media.substr(0, media.find(';'));
-  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-  if (media != "application/json") {
+  if (!IsPlainJsonBody(req)) {
     *error = ApiError::kUnsupportedMediaType;
-    return Status::InvalidArgument("the body must be application/json");
+    return Status::InvalidArgument("the body must be application/json (UTF-8, no content coding)");
   }
   text::JsonLimits limits;
   limits.max_bytes = req.body.size() + 1;
-  // A notification read alone (a JSON Lines record) may nest 8 deep and is then refused per
-  // record; inside {"notifications":[…]} it sits two levels down, so the body may nest 10: one
-  // odd item gets its own `type` error rather than refusing the whole request.
-  limits.max_depth = 10;
+  // A notification nested deeper than a JSON Lines record may (kMaxNotificationDepth) is refused
+  // per record, as a line is (record/format): the body may nest deeper than the two levels it
+  // adds, so that one odd item does not refuse the others beside it (found in review).
+  limits.max_depth = 64;
   auto parsed = text::ParseJson(req.body, limits);
   if (!parsed.ok()) {
     *error = ApiError::kMalformedRequest;

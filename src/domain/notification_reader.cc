@@ -383,9 +383,30 @@ CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOp
   return r;
 }
 
+namespace {
+
+// How deep `v` nests, itself counted (a scalar 1, {} 1, {"a":{}} 2), as ParseJson's max_depth
+// counts; stops counting past `limit`.
+size_t DepthOf(const text::JsonValue& v, size_t limit) {
+  if (limit == 0) return 1;
+  size_t deepest = 0;
+  for (const auto& item : v.items()) deepest = std::max(deepest, DepthOf(item, limit - 1));
+  for (const auto& [key, member] : v.members()) {
+    deepest = std::max(deepest, DepthOf(member, limit - 1));
+  }
+  return deepest + 1;
+}
+
+}  // namespace
+
 CheckResult CheckJsonNotification(const text::JsonValue& value, const CheckOptions& options) {
-  // One inside a request (the API) is held to the limit as sent, as a line is (the CLI).
+  // One inside a request (the API) is held to the limits as sent, as a line is (the CLI): its
+  // size, and how deep it nests (a line nested deeper than kMaxNotificationDepth is no
+  // notification: record/format; found in review: inside a request it refused the whole batch).
   if (value.source_bytes() > kMaxNotificationBytes) return RecordError(ErrorCode::kTooLong);
+  if (DepthOf(value, kMaxNotificationDepth) > kMaxNotificationDepth) {
+    return RecordError(ErrorCode::kFormat);
+  }
   if (!value.is_object()) return RecordError(ErrorCode::kType);
   std::vector<RawField> fields;
   fields.reserve(value.members().size());
@@ -415,7 +436,7 @@ CheckResult CheckJsonNotification(std::string_view json, const CheckOptions& opt
   if (json.size() > kMaxNotificationBytes) return RecordError(ErrorCode::kTooLong);
   text::JsonLimits limits;
   limits.max_bytes = kMaxNotificationBytes;
-  limits.max_depth = 8;
+  limits.max_depth = kMaxNotificationDepth;
   Result<text::JsonValue> v = text::ParseJson(json, limits);
   if (!v.ok()) return RecordError(ErrorCode::kFormat);
   return CheckJsonNotification(*v, options);

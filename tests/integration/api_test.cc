@@ -771,6 +771,40 @@ TEST_F(ApiTest, ProvisionsWithARepeatedCodeAreAnsweredOnceAndTheLogVerifies) {
   EXPECT_TRUE(report->ok) << report->problem;
 }
 
+// Found in review: a notification nested one level deeper than a JSON Lines record may refused
+// the whole request (400 malformed_request), where a line is refused alone (record/format). Inside
+// a request it is now refused alone too, and the others beside it are answered.
+TEST_F(ApiTest, ANotificationNestedTooDeepIsRefusedAlone) {
+  auto nest = [](int objects) {  // `objects` objects, one inside the other
+    std::string s;
+    for (int i = 1; i < objects; ++i) s += "{\"a\":";
+    s += "{}";
+    for (int i = 1; i < objects; ++i) s += "}";
+    return s;
+  };
+  auto with_x = [](std::string json, const std::string& x) {
+    json.pop_back();  // the closing brace
+    return json + ",\"x\":" + x + "}";
+  };
+  const std::string body = "{\"notifications\":[" + with_x(MoveWithin(2, 1, "192015"), nest(7)) +
+                           "," + with_x(MoveWithin(3, 2, "192015"), nest(8)) + "," +
+                           with_x(MoveWithin(4, 3, "192015"), nest(12)) + "]}";
+  auto r = Call(w->kofu, "POST", "/v1/notifications", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"({"field":"x","code":"unknown_field"})")) << r.body;
+  EXPECT_THAT(r.body,
+              HasSubstr(R"({"index":1,"ok":false,"errors":[{"field":"record","code":"format"}]})"))
+      << r.body;
+  EXPECT_THAT(r.body,
+              HasSubstr(R"({"index":2,"ok":false,"errors":[{"field":"record","code":"format"}]})"))
+      << r.body;
+  // As a line: the same verdicts (ingest reads a line nested 9 deep as no JSON at all).
+  CheckOptions options;
+  options.today = Date::FromYmd(2026, 12, 1);
+  EXPECT_EQ(CheckJsonNotification(with_x(MoveWithin(3, 2, "192015"), nest(8)), options).errors,
+            (FieldErrors{{"record", ErrorCode::kFormat}}));
+}
+
 TEST_F(ApiTest, BadRequestsGetProblemsAndChangeNothing) {
   auto client = Connect(w->kofu);
   ASSERT_NE(client, nullptr);
@@ -783,6 +817,20 @@ TEST_F(ApiTest, BadRequestsGetProblemsAndChangeNothing) {
   EXPECT_EQ(Code(r), "invalid_request");
   r = Call(*client, "POST", "/v1/notifications", "{\"notifications\":[{}]}", "text/plain");
   EXPECT_EQ(r.status, 415);
+  // Media types are matched without regard to case (RFC 9110), and a charset must be UTF-8; a
+  // content coding the API does not decode is refused, not read as if plain (review).
+  r = Call(*client, "POST", "/v1/notifications", "{\"notifications\":[],\"x\":1}",
+           "Application/JSON; Charset=\"UTF-8\"");
+  EXPECT_EQ(r.status, 400) << "read as JSON";
+  EXPECT_EQ(Code(r), "invalid_request");
+  const int64_t media_before = LogSize();
+  for (const char* type : {"application/json; charset=iso-8859-1",
+                           "application/json\r\nContent-Encoding: gzip", "application/jsonx"}) {
+    r = Call(*client, "POST", "/v1/notifications", "{\"notifications\":[{}]}", type);
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_EQ(Code(r), "unsupported_media_type") << type;
+  }
+  EXPECT_EQ(LogSize(), media_before + 3);
   r = Call(*client, "GET", "/v1/notifications");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.Header("allow"), "POST");
@@ -792,8 +840,8 @@ TEST_F(ApiTest, BadRequestsGetProblemsAndChangeNothing) {
   // Nothing applied; the three refused requests (malformed, invalid, wrong media type) are
   // recorded as refusals, the reason only (review finding: a 400 left no trace), and so are the
   // wrong method and the unknown route (a later review: only the access log had them).
-  EXPECT_EQ(LogSize(), before + 5);
-  EXPECT_EQ(RefusedInvalid("notification.refused"), 3);
+  EXPECT_EQ(LogSize(), before + 9);
+  EXPECT_EQ(RefusedInvalid("notification.refused"), 7);
   EXPECT_EQ(RefusedInvalid("client.refused"), 2);
   // Oversized: 413 and the connection is closed.
   auto big = Connect(w->kofu);
