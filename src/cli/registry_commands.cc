@@ -352,12 +352,19 @@ int RunPurge(const std::vector<std::string>& argv, Io& io) {
     if (c->received_changes > 0) {
       io.out << "  受信した変更の照合値 / MACs of received changes: " << c->received_changes << "\n";
     }
-    if (c->scrub_pending) {
+    if (c->scrub_pending && (*node)->config.database_kind == "sqlite") {
       io.out << "  注意 / note: 読取り中の処理があるため、消去した内容の一部がデータベースのファイル"
                 "（先行書込みログ）に残っています。稼働中のノードが定期的に消去を再試行し、読取りが"
                 "終わると消えます（次の kakunin purge でも）/ readers kept the write-ahead log from "
                 "being cut back: some erased bytes stay in the database files until the serving "
                 "node's periodic retry (or the next purge) finishes the scrub once they are gone\n";
+    } else if (c->scrub_pending) {
+      io.out << "  注意 / note: 消去した値がまだ PostgreSQL の統計情報（pg_statistic）に残っています"
+                "（ANALYZE が終わっていません）。稼働中のノードが定期的に再試行します（次の kakunin "
+                "purge でも）。docs/postgresql.md の「Erasure」も参照 / the planner's statistics "
+                "(pg_statistic) may still hold erased values: ANALYZE of the purged tables has not "
+                "finished; the serving node retries it (as does the next purge); see "
+                "docs/postgresql.md, Erasure\n";
     }
   }
   // A database the node moved away from (kakunin migrate-store keeps it in the data directory)
