@@ -431,16 +431,19 @@ Result<std::optional<std::vector<ProvidedVersion>>> Registry::ProvideHistoryImpl
       return std::find(req.items.begin(), req.items.end(), item) != req.items.end();
     };
     for (const auto& v : versions) {
-      // A change of an item the purpose does not hold changed nothing the recipient is given:
-      // not given either (found in review: the board learnt that a resident's 個人番号 or
-      // 住民票コード had changed, and when — a DV victim's new code among them).
-      if ((v.reason == "individual_number_changed" && !holds("individual_number")) ||
-          (v.reason == "resident_code_changed" && !holds("resident_code"))) {
-        continue;
-      }
+      // A change of an item the purpose does not hold is not told by its reason (found in
+      // review: the board learnt that a resident's 個人番号 or 住民票コード had changed, and
+      // when — a DV victim's new code among them). It is given as any other amendment, and so
+      // left out below when it changed nothing else the recipient is given; if it did (the same
+      // notification amended the address, say), that is shown. Found in review: left out
+      // outright, its address change was in no version, and after it no version was current —
+      // which told the recipient that the newest change was such a one.
+      const bool hidden_reason =
+          (v.reason == "individual_number_changed" && !holds("individual_number")) ||
+          (v.reason == "resident_code_changed" && !holds("resident_code"));
       ProvidedVersion pv;
       pv.kind = v.kind;
-      pv.reason = v.reason;
+      pv.reason = hidden_reason ? "other_amendment" : v.reason;
       pv.change_date = v.change_date;
       KAKUNIN_ASSIGN_OR_RETURN(items, ItemsOf(reader, v, req.items));
       pv.items = std::move(items);
