@@ -285,7 +285,23 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
 // would be read as what it is not); no content coding but identity (found in review: a body
 // sent "Content-Encoding: gzip" was read as if plain, and "charset=iso-8859-1" as UTF-8).
 bool IsPlainJsonBody(const Request& req) {
-  const std::string* type = req.FindHeader("content-type");
+  // One Content-Type (RFC 9110 allows no list); every Content-Encoding line, each a list, all
+  // identity (found in review: a second line got past a check of the first).
+  const std::string* type = nullptr;
+  for (const auto& [name, value] : req.headers) {
+    if (name == "content-type") {
+      if (type != nullptr) return false;
+      type = &value;
+    } else if (name == "content-encoding") {
+      std::string_view codings(value);
+      while (!codings.empty()) {
+        const size_t comma = codings.find(',');
+        const std::string_view coding = TrimOws(codings.substr(0, comma));
+        if (!coding.empty() && !EqualsIgnoringCase(coding, "identity")) return false;
+        codings.remove_prefix(comma == std::string_view::npos ? codings.size() : comma + 1);
+      }
+    }
+  }
   if (type == nullptr) return false;
   std::string_view rest(*type);
   size_t semi = rest.find(';');
@@ -302,11 +318,6 @@ bool IsPlainJsonBody(const Request& req) {
       value = value.substr(1, value.size() - 2);
     }
     if (!EqualsIgnoringCase(value, "utf-8")) return false;
-  }
-  if (const std::string* coding = req.FindHeader("content-encoding")) {
-    if (!TrimOws(*coding).empty() && !EqualsIgnoringCase(TrimOws(*coding), "identity")) {
-      return false;
-    }
   }
   return true;
 }

@@ -385,9 +385,10 @@ CheckResult CheckNotification(const std::vector<RawField>& fields, const CheckOp
 
 namespace {
 
-// How deep `v` nests, itself counted (a scalar 1, {} 1, {"a":{}} 2), as ParseJson's max_depth
-// counts; stops counting past `limit`.
+// The depth of the deepest value in `v`, `v` itself at 0, as ParseJson's max_depth counts it
+// (a scalar or {} 0, {"a":1} 1, {"a":{"b":1}} 2); past `limit`, limit + 1.
 size_t DepthOf(const text::JsonValue& v, size_t limit) {
+  if (v.items().empty() && v.members().empty()) return 0;
   if (limit == 0) return 1;
   size_t deepest = 0;
   for (const auto& item : v.items()) deepest = std::max(deepest, DepthOf(item, limit - 1));

@@ -25,7 +25,8 @@ namespace kakunin {
 
 // A notification's JSON text may not exceed this; a CSV record likewise.
 inline constexpr size_t kMaxNotificationBytes = 16 * 1024;
-// How deep one notification may nest (its own object counted), in a line or inside a request.
+// How deep one notification may nest, in a line or inside a request: as text::JsonLimits'
+// max_depth counts (the notification's own object at 0).
 inline constexpr size_t kMaxNotificationDepth = 8;
 
 // Length limits in code points (the contract's, plus name_kana, which it leaves open:

@@ -1175,6 +1175,14 @@ bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsig
   if (response.status < 200 || response.status > 599) {
     response = Problem(500, request_id);
   }
+  // Every problem document names the request's id, as the header does (docs/api.md); the ones
+  // made before it was known (a handler that threw, the server stopping) get it here (found in
+  // review: they had none).
+  if (response.content_type == "application/problem+json" && response.body.size() > 2 &&
+      response.body.front() == '{' && response.body.back() == '}' &&
+      response.body.find("\"request_id\"") == std::string::npos) {
+    response.body.insert(response.body.size() - 1, ",\"request_id\":\"" + request_id + "\"");
+  }
   bhttp::response<bhttp::string_body> res;
   res.version(version == 10 ? 10 : 11);
   res.result(static_cast<unsigned>(response.status));

@@ -836,7 +836,8 @@ TEST_F(ServerTest, HandlerThatThrowsGets500AndTheConnectionStaysUsable) {
   EXPECT_EQ(response->status, 500);
   EXPECT_EQ(response->body,
             "{\"type\":\"urn:kakunin:problem:internal\",\"title\":\"internal error\","
-            "\"status\":500,\"code\":\"internal\"}");
+            "\"status\":500,\"code\":\"internal\",\"request_id\":\"" +
+                response->Header("x-request-id") + "\"}");
   EXPECT_EQ(response->Header("cache-control"), "no-store");
   auto after = client->RoundTrip(Get("/fine"));
   ASSERT_TRUE(after.has_value());
