@@ -186,7 +186,10 @@ Status Registry::PurgeOnce(const Date& as_of, bool dry_run, const Actor& actor,
       // The scrub of the files (ScrubErased, after the commit) is owed from this commit on:
       // marked in the same transaction, a crash before the scrub finishes cannot lose it (found
       // in review: the mark was written after the commit). Only a finished scrub clears it.
-      KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(store::RegistryStore::kScrubPendingKey, "1"));
+      // Each purge's own value: a scrub clears only the mark it read, so one finishing for an
+      // earlier purge (the serving node's timer) cannot clear this one's.
+      KAKUNIN_RETURN_IF_ERROR(txn.SetMeta(store::RegistryStore::kScrubPendingKey,
+                                          std::to_string(clock_->NowMicros())));
     }
     if (!dry_run && as_of == clock_->TodayJst()) {
       // CheckPurgeClock's reference: written by a purge as of its own today only, down as well

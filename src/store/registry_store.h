@@ -125,10 +125,11 @@ class RegistryStore {
     (void)path;
     return Status::FailedPrecondition("this store cannot copy itself");
   }
-  // Meta key of a scrub owed ("1"): set by the purge's own transaction whenever it erases
-  // anything (registry/retention.cc), so that a crash at any moment after that commit still
-  // leaves the scrub owed (found in review: the mark was written after the commit, and a crash
-  // in between lost it); deleted only by a scrub that finished.
+  // Meta key of a scrub owed (each purge's own value: its time in µs): set by the purge's own
+  // transaction whenever it erases anything (registry/retention.cc), so that a crash at any
+  // moment after that commit still leaves the scrub owed (found in review: the mark was written
+  // after the commit, and a crash in between lost it); deleted only by a scrub that finished,
+  // and only if it still holds the value that scrub read.
   static constexpr char kScrubPendingKey[] = "scrub_pending";
   // After an erasure (a purge): drops what deleted rows left in the store's files outside its
   // tables, where the store can, if a scrub is owed (kScrubPendingKey; nothing to do otherwise).

@@ -237,7 +237,9 @@ class PgRegistryStore final : public RegistryStore {
         pending, detail::QueryBytes(writer_.get(), kGetMeta, Params().Text(kScrubPendingKey)));
     if (!pending) return Status::Ok();
     KAKUNIN_RETURN_IF_ERROR(writer_->Exec(kAnalyzePurged));
-    return writer_->Run(kDeleteMeta, Params().Text(kScrubPendingKey)).status();
+    // The mark this ANALYZE read, not one a later purge set meanwhile (as on SQLite).
+    return writer_->Run(kDeleteMetaIfValue, Params().Text(kScrubPendingKey).Text(*pending))
+        .status();
   }
 
   std::mutex mu_;

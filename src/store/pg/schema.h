@@ -771,6 +771,8 @@ inline constexpr char kSetMeta[] =
     "INSERT INTO meta (key, value) VALUES ($1, $2) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 inline constexpr char kDeleteMeta[] = "DELETE FROM meta WHERE key = $1";
+// Only if it still holds the value read before (as on SQLite).
+inline constexpr char kDeleteMetaIfValue[] = "DELETE FROM meta WHERE key = $1 AND value = $2";
 
 // --- client register ---
 #define KAKUNIN_CLIENT_COLUMNS \

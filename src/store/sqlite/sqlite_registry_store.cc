@@ -183,8 +183,11 @@ class SqliteRegistryStore final : public RegistryStore {
           "readers kept the write-ahead log from being cut back; its older page images go when "
           "the scrub is finished later (FinishPendingScrub)");
     }
-    KAKUNIN_PREPARE(d, writer_.get(), kDeleteMeta);
-    KAKUNIN_RETURN_IF_ERROR(d.Bind(1, std::string(kScrubPendingKey)).Exec());
+    // The mark this scrub read, not one a purge in another process committed since (found in
+    // review: the serving node's timer cleared a mark the command's purge had just set, and the
+    // purge, finding none, skipped its own scrub).
+    KAKUNIN_PREPARE(d, writer_.get(), kDeleteMetaIfValue);
+    KAKUNIN_RETURN_IF_ERROR(d.Bind(1, std::string(kScrubPendingKey)).Bind(2, *pending).Exec());
     (void)CheckpointTruncate(0);
     return Status::Ok();
   }
