@@ -261,9 +261,9 @@ const char* HeaderProblem(const bhttp::request_header<>& header) {
 // The codes are those of the API's error table (docs/api.md) for the statuses the server itself
 // answers.
 // A problem the server answers itself, before or instead of the handler: the same document, the
-// same titles and the same cache-control as the API's (api/errors.cc), with the request id when
-// it is known here.
-Response Problem(int status, std::string_view request_id = {}) {
+// same titles and the same cache-control as the API's (api/errors.cc); ToBeast adds the request
+// id.
+Response Problem(int status) {
   std::string_view code = "internal", title = "internal error";
   if (status == 400) code = "malformed_request", title = "malformed request";
   if (status == 413) code = "payload_too_large", title = "content too large";
@@ -275,10 +275,7 @@ Response Problem(int status, std::string_view request_id = {}) {
   r.headers.emplace_back("cache-control", "no-store");
   r.body = "{\"type\":\"urn:kakunin:problem:" + std::string(code) + "\",\"title\":\"" +
            std::string(title) + "\",\"status\":" + std::to_string(status) + ",\"code\":\"" +
-           std::string(code) + "\"";
-  // The id is 32 hex digits the server made (NewRequestId): nothing to escape.
-  if (!request_id.empty()) r.body += ",\"request_id\":\"" + std::string(request_id) + "\"";
-  r.body += "}";
+           std::string(code) + "\"}";
   return r;
 }
 
@@ -1120,7 +1117,7 @@ net::awaitable<void> Connection::Refuse(Event::Kind kind, int status,
     std::string_view target = header.target();
     e.path = std::string(target.substr(0, target.find('?')));
   }
-  auto res = ToBeast(Problem(status, request_id), 11, request_id, /*keep_alive=*/false,
+  auto res = ToBeast(Problem(status), 11, request_id, /*keep_alive=*/false,
                      /*head=*/false);
   bool written = co_await Write(res);
   e.status = status;
@@ -1173,11 +1170,12 @@ bhttp::response<bhttp::string_body> Connection::ToBeast(Response response, unsig
                                                         const std::string& request_id,
                                                         bool keep_alive, bool head) {
   if (response.status < 200 || response.status > 599) {
-    response = Problem(500, request_id);
+    response = Problem(500);
   }
-  // Every problem document names the request's id, as the header does (docs/api.md); the ones
-  // made before it was known (a handler that threw, the server stopping) get it here (found in
-  // review: they had none).
+  // Every problem document names the request's id, as the header does (docs/api.md): the
+  // server's own (Problem) get it here, as those made before it was known (a handler that threw,
+  // the server stopping; found in review: they had none). The id is 32 hex digits
+  // (NewRequestId): nothing to escape.
   if (response.content_type == "application/problem+json" && response.body.size() > 2 &&
       response.body.front() == '{' && response.body.back() == '}' &&
       response.body.find("\"request_id\"") == std::string::npos) {

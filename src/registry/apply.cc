@@ -99,6 +99,14 @@ bool SpeaksFor(std::string_view sender, std::string_view registered, Date today)
   return LocalGovTable::Builtin().SpeaksFor(sender, registered, today);
 }
 
+// Whether `sender`'s sequence `seq`, one already applied, was applied with this very payload: a
+// replay, acknowledged again; otherwise the number was reused (sequence_conflict).
+Result<bool> AppliedWith(store::RegistryTxn& txn, const std::string& sender, int64_t seq,
+                         const std::string& payload_mac) {
+  KAKUNIN_ASSIGN_OR_RETURN(mac, txn.AppliedMac(sender, seq));
+  return mac && ConstantTimeEquals(*mac, payload_mac);
+}
+
 // The state checks of an entry (記載) beyond the sequence; nullopt if it may be applied.
 // `person` is the holder of the notification's resident code as a current code, if any.
 //
@@ -201,13 +209,11 @@ Result<ApplyResult> Registry::ApplyOne(store::RegistryTxn& txn, const PreparedNo
   // Sequence: replays are acknowledged, conflicts and gaps refused.
   KAKUNIN_ASSIGN_OR_RETURN(last, txn.LastSequence(sender));
   if (seq <= last) {
-    KAKUNIN_ASSIGN_OR_RETURN(mac, txn.AppliedMac(sender, seq));
-    if (mac && ConstantTimeEquals(*mac, p.payload_mac)) {
-      ApplyResult dup;
-      dup.duplicate = true;
-      return dup;
-    }
-    return Reject(ErrorCode::kSequenceConflict);
+    KAKUNIN_ASSIGN_OR_RETURN(replay, AppliedWith(txn, sender, seq, p.payload_mac));
+    if (!replay) return Reject(ErrorCode::kSequenceConflict);
+    ApplyResult dup;
+    dup.duplicate = true;
+    return dup;
   }
   if (seq > last + 1) return Reject(ErrorCode::kSequenceGap);
 
@@ -385,13 +391,16 @@ Result<std::vector<ApplyResult>> Registry::ApplyIn(store::RegistryTxn& txn,
         const Notification& c = *p.check.replay_candidate;
         const int64_t seq = static_cast<int64_t>(c.sequence);
         KAKUNIN_ASSIGN_OR_RETURN(last, txn.LastSequence(c.municipality_code));
+        bool replay = false;
         if (seq <= last) {
-          KAKUNIN_ASSIGN_OR_RETURN(mac, txn.AppliedMac(c.municipality_code, seq));
-          if (mac && ConstantTimeEquals(*mac, p.replay_mac)) {
-            result = ApplyResult{};
-            result.duplicate = true;
-            replayed = &c;
-          }
+          KAKUNIN_ASSIGN_OR_RETURN(applied,
+                                   AppliedWith(txn, c.municipality_code, seq, p.replay_mac));
+          replay = applied;
+        }
+        if (replay) {
+          result = ApplyResult{};
+          result.duplicate = true;
+          replayed = &c;
         }
       }
     } else {

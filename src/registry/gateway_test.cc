@@ -23,6 +23,7 @@
 #include "registry/reader_pool.h"
 #include "registry/write_queue.h"
 #include "store/sqlite/sqlite_registry_store.h"
+#include "support/forwarding_store.h"
 #include "support/registry_fixture.h"
 #include "text/json.h"
 
@@ -448,38 +449,27 @@ TEST_F(GatewayTest, ACredentialRevokedOrAPasswordChangedAfterArrivalStopsTheRead
 // The real store, with `between` committed once at a chosen point: before the first transaction
 // written through it (`after` 0), or right after its `after`-th commit — a change another
 // request commits while a use case is on its way.
-class InterposingStore final : public store::RegistryStore {
+class InterposingStore final : public kakunin::testing::ForwardingStore {
  public:
   InterposingStore(store::RegistryStore* inner, int after,
                    std::function<Status(store::RegistryTxn&)> between)
-      : inner_(inner), after_(after), between_(std::move(between)) {}
+      : ForwardingStore(inner), after_(after), between_(std::move(between)) {}
   Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
     Interpose();
-    Status st = inner_->Write(fn);
+    Status st = inner()->Write(fn);
     if (st.ok()) ++commits_;
     Interpose();
     return st;
   }
-  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
-    return inner_->OpenReader();
-  }
-  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
-    return inner_->GetMeta(key);
-  }
-  Status SetMeta(const std::string& key, const std::string& value) override {
-    return inner_->SetMeta(key, value);
-  }
-  Status CheckIntegrity() override { return inner_->CheckIntegrity(); }
   bool interposed() const { return interposed_; }
 
  private:
   void Interpose() {
     if (interposed_ || commits_ != after_) return;
     interposed_ = true;
-    EXPECT_TRUE(inner_->Write(between_).ok());
+    EXPECT_TRUE(inner()->Write(between_).ok());
   }
 
-  store::RegistryStore* inner_;
   const int after_;
   const std::function<Status(store::RegistryTxn&)> between_;
   int commits_ = 0;
@@ -1216,28 +1206,15 @@ TEST_F(GatewayTest, LeasedReadersGoBackToThePoolAndAreReused) {
 
 // The real store, except that every commit fails after its jobs ran (a full disk, a lost
 // device): nothing of a batch is durable.
-class FailingCommitStore final : public store::RegistryStore {
+class FailingCommitStore final : public kakunin::testing::ForwardingStore {
  public:
-  explicit FailingCommitStore(store::RegistryStore* inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
-    return inner_->Write([&](store::RegistryTxn& txn) -> Status {
+    return inner()->Write([&](store::RegistryTxn& txn) -> Status {
       KAKUNIN_RETURN_IF_ERROR(fn(txn));
       return Status::Unavailable("the commit failed");  // the transaction rolls back
     });
   }
-  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
-    return inner_->OpenReader();
-  }
-  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
-    return inner_->GetMeta(key);
-  }
-  Status SetMeta(const std::string& key, const std::string& value) override {
-    return inner_->SetMeta(key, value);
-  }
-  Status CheckIntegrity() override { return inner_->CheckIntegrity(); }
-
- private:
-  store::RegistryStore* inner_;
 };
 
 // Runs LookupAsync and returns what `done` got, with what a fresh snapshot saw at that moment.

@@ -24,6 +24,7 @@
 #include "store/sqlite/db.h"
 #include "store/sqlite/sqlite_registry_store.h"
 #include "support/pg_server.h"
+#include "support/forwarding_store.h"
 #include "support/registry_fixture.h"
 
 namespace kakunin {
@@ -73,6 +74,36 @@ class RegistryTest : public testing::RegistryFixture {
   }
 
   static FieldErrors Record(ErrorCode c) { return {{"record", c}}; }
+
+  // Ten residents of `municipality` at `address`, each born and dead, and one other who stays:
+  // the address is a most common value in PostgreSQL's planner statistics, and erased by a purge
+  // 150 years on.
+  void TenRemovedAt(const std::string& municipality, const std::string& address) {
+    uint64_t seq = 0;
+    for (int i = 10; i < 20; ++i) {
+      const std::string code = "10000000" + std::to_string(i);
+      const std::string number = "100000000" + std::to_string(i);
+      Notification n = Make(municipality, ++seq, ChangeReason::kBirth, code, number);
+      n.address = address;
+      ASSERT_TRUE(SendOne(n).ok());
+      Notification death = Make(municipality, ++seq, ChangeReason::kDeath, code, number);
+      death.address = address;
+      ASSERT_TRUE(SendOne(death).ok());
+    }
+    ASSERT_TRUE(
+        SendOne(Make(municipality, ++seq, ChangeReason::kBirth, "1000000031", "10000000031")).ok());
+  }
+
+  // How many of this test's planner statistics (pg_stats) hold `text`; -1 if unreadable.
+  int InPlannerStatistics(const std::string& text) {
+    auto out = kakunin::testing::PgServer::Shared()->Psql(
+        "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND "
+        "(most_common_vals::text LIKE '%" + text + "%' OR histogram_bounds::text LIKE '%" + text +
+            "%')",
+        "postgres", pg_schema_);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? std::stoi(*out) : -1;
+  }
 
   Actor actor_{"os:test", "test"};
 };
@@ -1116,26 +1147,10 @@ TEST_F(RegistryTest, APendingScrubIsRememberedAndFinishedOnceReadersAreGone) {
 
 // The store as a process that dies right after the purge's transaction commits: everything
 // reaches the real store except the scrub, which never runs.
-class DiesBeforeTheScrub final : public store::RegistryStore {
+class DiesBeforeTheScrub final : public kakunin::testing::ForwardingStore {
  public:
-  explicit DiesBeforeTheScrub(store::RegistryStore* real) : real_(real) {}
-  Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
-    return real_->Write(fn);
-  }
-  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
-    return real_->OpenReader();
-  }
-  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
-    return real_->GetMeta(key);
-  }
-  Status SetMeta(const std::string& key, const std::string& value) override {
-    return real_->SetMeta(key, value);
-  }
-  Status CheckIntegrity() override { return real_->CheckIntegrity(); }
+  using ForwardingStore::ForwardingStore;
   Status ScrubErased() override { return Status::Internal("the process died here"); }
-
- private:
-  store::RegistryStore* real_;
 };
 
 // Found in review: the scrub's mark was written after the purge had committed, so a crash in
@@ -1145,19 +1160,7 @@ class DiesBeforeTheScrub final : public store::RegistryStore {
 // (Registry::FinishPendingScrub) finishes the scrub.
 TEST_F(RegistryTest, APurgeCutShortAfterItsCommitStillOwesTheScrub) {
   const std::string address = "山梨県甲府市中断消去町２番地";
-  // Ten residents at one address (a most common value in pg_stats), all removed; one stays.
-  uint64_t seq = 0;
-  for (int i = 10; i < 20; ++i) {
-    const std::string code = "10000000" + std::to_string(i);
-    const std::string number = "100000000" + std::to_string(i);
-    Notification n = Make(kKofu, ++seq, ChangeReason::kBirth, code, number);
-    n.address = address;
-    ASSERT_TRUE(SendOne(n).ok());
-    Notification death = Make(kKofu, ++seq, ChangeReason::kDeath, code, number);
-    death.address = address;
-    ASSERT_TRUE(SendOne(death).ok());
-  }
-  ASSERT_TRUE(SendOne(Make(kKofu, ++seq, ChangeReason::kBirth, "1000000031", "10000000031")).ok());
+  TenRemovedAt(kKofu, address);
   // Where the erased address is left outside the tables until the scrub: the SQLite files, or
   // PostgreSQL's planner statistics.
   auto left_behind = [&]() -> bool {
@@ -1169,12 +1172,7 @@ TEST_F(RegistryTest, APurgeCutShortAfterItsCommitStillOwesTheScrub) {
       }
       return all.find(address) != std::string::npos;
     }
-    auto out = kakunin::testing::PgServer::Shared()->Psql(
-        "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND "
-        "(most_common_vals::text LIKE '%中断消去町%' OR histogram_bounds::text LIKE '%中断消去町%')",
-        "postgres", pg_schema_);
-    EXPECT_TRUE(out.ok()) << out.status().ToString();
-    return out.ok() && std::stoi(*out) > 0;
+    return InPlannerStatistics("中断消去町") > 0;
   };
   if (OnPostgres()) {
     ASSERT_TRUE(TamperDatabase("ANALYZE versions, residents").ok());
@@ -1209,28 +1207,8 @@ TEST_F(RegistryTest, APurgeCutShortAfterItsCommitStillOwesTheScrub) {
 // purge, until some later ANALYZE. The purge now analyzes what it purged.
 TEST_F(RegistryTest, APurgeLeavesNoErasedValueInThePlannersStatistics) {
   if (!OnPostgres()) GTEST_SKIP() << "PostgreSQL's pg_statistic";
-  const std::string address = "山梨県甲府市統計消去町３番地";
-  // Ten residents at one address (a most common value), all removed; one other stays.
-  uint64_t seq = 0;
-  for (int i = 10; i < 20; ++i) {
-    const std::string code = "10000000" + std::to_string(i);
-    const std::string number = "100000000" + std::to_string(i);
-    Notification n = Make(kKofu, ++seq, ChangeReason::kBirth, code, number);
-    n.address = address;
-    ASSERT_TRUE(SendOne(n).ok());
-    Notification death = Make(kKofu, ++seq, ChangeReason::kDeath, code, number);
-    death.address = address;
-    ASSERT_TRUE(SendOne(death).ok());
-  }
-  ASSERT_TRUE(SendOne(Make(kKofu, ++seq, ChangeReason::kBirth, "1000000031", "10000000031")).ok());
-  auto in_statistics = [&]() -> int {
-    auto out = kakunin::testing::PgServer::Shared()->Psql(
-        "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND "
-        "(most_common_vals::text LIKE '%統計消去町%' OR histogram_bounds::text LIKE '%統計消去町%')",
-        "postgres", pg_schema_);
-    EXPECT_TRUE(out.ok()) << out.status().ToString();
-    return out.ok() ? std::stoi(*out) : -1;
-  };
+  TenRemovedAt(kKofu, "山梨県甲府市統計消去町３番地");
+  auto in_statistics = [&] { return InPlannerStatistics("統計消去町"); };
   ASSERT_TRUE(TamperDatabase("ANALYZE versions, residents").ok());
   ASSERT_GT(in_statistics(), 0) << "the check below would prove nothing";
   clock_ = FixedClock::AtDate(Date::FromYmd(2176, 11, 22));
@@ -1374,27 +1352,14 @@ TEST_F(RegistryTest, PropertyDuplicatesAndRetriesEqualApplyingOnce) {
 }
 
 // Counts the durable transactions the queue opens on the real store.
-class CountingStore final : public store::RegistryStore {
+class CountingStore final : public kakunin::testing::ForwardingStore {
  public:
-  explicit CountingStore(store::RegistryStore* inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   Status Write(const std::function<Status(store::RegistryTxn&)>& fn) override {
     ++writes;
-    return inner_->Write(fn);
+    return inner()->Write(fn);
   }
-  Result<std::unique_ptr<store::RegistryReader>> OpenReader() override {
-    return inner_->OpenReader();
-  }
-  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
-    return inner_->GetMeta(key);
-  }
-  Status SetMeta(const std::string& key, const std::string& value) override {
-    return inner_->SetMeta(key, value);
-  }
-  Status CheckIntegrity() override { return inner_->CheckIntegrity(); }
   std::atomic<int> writes{0};
-
- private:
-  store::RegistryStore* inner_;
 };
 
 // Regression (the test only asserted batches <= jobs, true of a queue that never groups):
