@@ -92,8 +92,14 @@ expect_start_failure open_key "open to other users" "$bin" serve --config "$tmp/
 (ulimit -f 100; exec "$bin" init --data "$tmp/small-node" --prefecture 19) > /dev/null 2> "$tmp/xfsz.err"
 rc=$?
 [ "$rc" = 2 ] && ok || fail "init under ulimit -f: exit $rc, expected 2: $(cat "$tmp/xfsz.err")"
-# …and leaves nothing of itself: init again, without the limit, makes the node.
-[ -z "$(ls -A "$tmp/small-node")" ] && ok || fail "a failed init left: $(ls -A "$tmp/small-node")"
+# …and leaves nothing of itself, not even the directory it made: init again, without the
+# limit, makes the node.
+[ ! -e "$tmp/small-node" ] && ok || fail "a failed init left: $(ls -Ad "$tmp/small-node" "$tmp/small-node"/*)"
+# A directory that was there before (empty) stays, empty.
+mkdir -m700 "$tmp/made-before"
+(ulimit -f 100; exec "$bin" init --data "$tmp/made-before" --prefecture 19) > /dev/null 2>&1
+[ -d "$tmp/made-before" ] && [ -z "$(ls -A "$tmp/made-before")" ] && ok ||
+  fail "a failed init in an existing directory: $(ls -A "$tmp/made-before" 2>&1)"
 "$bin" init --data "$tmp/small-node" --prefecture 19 > /dev/null 2> "$tmp/reinit.err" && ok ||
   fail "init after a failed init: $(cat "$tmp/reinit.err")"
 

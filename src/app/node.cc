@@ -322,6 +322,7 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
                 const std::string& database_url) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  const bool dir_existed = fs::exists(data_dir, ec);
   fs::create_directories(data_dir, ec);
   if (ec) return Status::IoError("cannot create the data directory");
   fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
@@ -354,6 +355,9 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
       for (auto it = made.rbegin(); it != made.rend(); ++it) fs::remove(*it, ignored);
     }
   } undo;
+  // A directory this init made goes too (removed last, and only if it is empty again), so a
+  // refused init leaves nothing behind.
+  if (!dir_existed) undo.made.push_back(data_dir);
   if (!fs::exists(parsed->key_file)) {
     KAKUNIN_RETURN_IF_ERROR(crypto::CreateKeyFile(parsed->key_file));
     undo.made.push_back(parsed->key_file);
