@@ -494,7 +494,7 @@ class ConsoleService::Impl {
       return JsonResponse("{\"operator_id\":" + Str(who.row.operator_id) +
                           ",\"status\":\"confirmed\"}");
     }
-    if (route == "/v1/session/password") return ChangePassword(req, who, terminal);
+    if (route == "/v1/session/password") return ChangePassword(req, who, session->token, terminal);
     if (route == "/v1/session/logout") {
       sessions_.Erase(session->token);
       (void)desk_->RecordSession(who.row.operator_id, "session.logout", terminal);
@@ -1159,7 +1159,7 @@ class ConsoleService::Impl {
   // Every session of the operator ends, this one too: the next step is signing in with the new
   // password and the second factor. Recorded either way; no password reaches the log.
   Response ChangePassword(const Request& req, const registry::OperatorView& who,
-                          const std::string& terminal) {
+                          const std::string& token, const std::string& terminal) {
     const std::string& rid = req.request_id;
     const std::string& id = who.row.operator_id;
     constexpr char kAction[] = "operator.password.change";
@@ -1186,8 +1186,13 @@ class ConsoleService::Impl {
       return Problem(ApiError::kTooManyRequests, rid);
     }
     hashing_.acquire();
-    Status st = desk_->ChangePassword(id, current, next, terminal);
+    Status st = desk_->ChangePassword(id, current, next, terminal, who.session_credential);
     hashing_.release();
+    if (st.reason() == "credential_revoked") {
+      // Revoked while the request was on its way: the session ends here, as at arrival.
+      sessions_.Erase(token);
+      return Problem(ApiError::kSessionRequired, rid);
+    }
     if (!st.ok()) {
       return Problem(st.reason() == "login_failed" ? ApiError::kLoginFailed : ApiError::kUnavailable,
                      rid);

@@ -1179,7 +1179,8 @@ Result<OperatorView> OperatorDesk::CheckPassword(const std::string& id, const st
 }
 
 Status OperatorDesk::ChangePassword(const std::string& id, const std::string& current,
-                                    const std::string& next, const std::string& terminal) const {
+                                    const std::string& next, const std::string& terminal,
+                                    const std::string& session_credential) const {
   auto found = Find(id);
   if (!found.ok()) return found.status();
   const std::string checked = *found ? (*found)->row.password_hash : std::string();
@@ -1216,13 +1217,24 @@ Status OperatorDesk::ChangePassword(const std::string& id, const std::string& cu
     return hash.status();
   }
   bool changed_meanwhile = false;
+  bool revoked_meanwhile = false;
   Status written = WriteTxn([&](store::RegistryTxn& txn) -> Status {
     auto row = txn.FindOperator(id);
     if (!row.ok()) return row.status();
     changed_meanwhile = !*row || (*row)->password_hash != checked;
+    // The session's authenticator or card, revoked while the request was on its way (found in
+    // review: the other management writes checked it here, this one did not).
+    OperatorView session;
+    session.row.operator_id = id;
+    session.session_credential = session_credential;
+    Status stands = CheckSessionStands(txn, session);
+    if (stands.reason() != "credential_revoked") KAKUNIN_RETURN_IF_ERROR(stands);
+    revoked_meanwhile = !stands.ok();
     audit::AuditEntry e = Entry("operator:" + id, terminal, "operator.password.change");
-    e.outcome = changed_meanwhile ? "refused:changed_meanwhile" : "changed";
-    if (!changed_meanwhile) {
+    e.outcome = revoked_meanwhile   ? "refused:credential_revoked"
+                : changed_meanwhile ? "refused:changed_meanwhile"
+                                    : "changed";
+    if (!changed_meanwhile && !revoked_meanwhile) {
       KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword(id, *hash));
       // A failure was counted when its attempt was taken; a success gives every attempt back.
       KAKUNIN_RETURN_IF_ERROR(txn.SetLoginState(id, 0, 0));
@@ -1232,6 +1244,10 @@ Status OperatorDesk::ChangePassword(const std::string& id, const std::string& cu
   if (!written.ok()) {
     give_back();
     return written;
+  }
+  if (revoked_meanwhile) {
+    return Status::PermissionDenied("the session's card or authenticator was revoked")
+        .WithReason("credential_revoked");
   }
   if (changed_meanwhile) return LoginFailed("changed_meanwhile");
   return Status::Ok();

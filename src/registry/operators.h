@@ -291,8 +291,13 @@ class OperatorDesk {
   // made meanwhile by another session wins). Recorded either way as operator.password.change,
   // with no password or hash in the entry. An inactive operator, a locked account, a wrong
   // current password or a change made meanwhile is kUnauthenticated (reason login_failed).
+  // `session_credential` (the card or authenticator that made the session active, if any) is
+  // checked in the writing transaction too, as every management write made for a session is
+  // (CheckSessionStands): revoked meanwhile, nothing changes and it is kPermissionDenied, reason
+  // credential_revoked, recorded as refused:credential_revoked.
   Status ChangePassword(const std::string& id, const std::string& current,
-                        const std::string& next, const std::string& terminal) const;
+                        const std::string& next, const std::string& terminal,
+                        const std::string& session_credential = {}) const;
   // The operator's WebAuthn credential ids (raw), to offer the browser.
   Result<std::vector<std::string>> WebAuthnCredentials(const std::string& id) const;
   // The WebAuthn second factor: the credential `credential_id` must be the operator's; the

@@ -380,6 +380,47 @@ TEST_F(RegistersTest, AManagementWriteChecksTheSessionAgainInItsTransaction) {
   ExpectVerified();
 }
 
+// Review: the operator's own password change is a write made for a session too. Revoked while the
+// request was on its way, the session's authenticator changes no password: refused
+// (credential_revoked), recorded, the stored hash unchanged.
+TEST_F(RegistersTest, APasswordChangeChecksTheSessionsAuthenticatorInItsTransaction) {
+  auto hash = auth::HashPassword("Kakunin-Test-Pass-1");
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::RegistryTxn& txn) -> Status {
+                    for (const char* cred : {"cred-op1", "cred-op1b"}) {
+                      store::CredentialRow c;
+                      c.credential_id = cred;
+                      c.operator_id = "op1";
+                      c.kind = "webauthn";
+                      c.public_key = "k";
+                      c.confirmed_at = 1;
+                      KAKUNIN_RETURN_IF_ERROR(txn.InsertCredential(c));
+                    }
+                    KAKUNIN_RETURN_IF_ERROR(txn.SetOperatorPassword("op1", *hash));
+                    return txn.RevokeCredential("cred-op1", "am", 2).status();
+                  })
+                  .ok());
+  Status st = operators_->ChangePassword("op1", "Kakunin-Test-Pass-1", "Kakunin-Test-Pass-2",
+                                         "console", "cred-op1");
+  EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.ToString();
+  EXPECT_EQ(st.reason(), "credential_revoked");
+  auto stored = [&] {
+    auto reader = store_->OpenReader();
+    EXPECT_TRUE(reader.ok());
+    return (*(*reader)->FindOperator("op1"))->password_hash;
+  };
+  EXPECT_EQ(stored(), *hash);
+  // Through the authenticator still in force, the change goes through.
+  st = operators_->ChangePassword("op1", "Kakunin-Test-Pass-1", "Kakunin-Test-Pass-2", "console",
+                                  "cred-op1b");
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_NE(stored(), *hash);
+  EXPECT_EQ(Outcomes("operator.password.change"),
+            std::vector<std::string>({"refused:credential_revoked", "changed"}));
+  ExpectVerified();
+}
+
 // 研修 each fiscal year (年度, April to March): a nomination needs an operator training the
 // nominee attended since April 1 of this one.
 TEST_F(RegistersTest, ANominationNeedsThisFiscalYearsOperatorTraining) {
