@@ -668,13 +668,15 @@ Result<VerifyReport> VerifyLogReference(
         }
         std::sort(leaves.begin(), leaves.end());
         std::string root;
+        std::vector<std::pair<std::string, std::string>> all_leaves;  // with the chains of none
         if (report.erased_payloads > 0) {
           auto emptied = reader.ResidentKeysWithoutEntries();
           if (!emptied.ok()) {
             failure = emptied.status();
             return;
           }
-          root = MapRootAfterRetention(leaves, *emptied);
+          all_leaves = MapLeavesAfterRetention(leaves, *emptied);
+          root = MapRootOf(all_leaves);
         } else {
           root = MapRootOf(leaves);
         }
@@ -683,19 +685,16 @@ Result<VerifyReport> VerifyLogReference(
               " signs a resident map that the entries do not give (access statements would "
               "not show every entry)");
         } else {
-          // The stored map, from which statements are proved, must give it too (it changes
-          // only when a checkpoint signs it).
-          ReaderMapNodes stored_map(reader);
-          auto root = MapRoot(stored_map);
-          if (!root.ok()) {
-            failure = root.status();
-          } else if (*root != cp.map_root) {
-            add("the stored resident map does not give the signed map root (access statements "
-                "cannot be proved)");
-          } else {
-            Status heads = detail::CheckResidentHeads(reader, leaves, expected, add);
-            if (!heads.ok()) failure = heads;
+          // The stored map, from which statements are proved, must be that map (it changes
+          // only when a checkpoint signs it), and the stored chains the entries'.
+          const int64_t before = report.problem_count;
+          Status st = detail::CheckStoredMap(
+              reader, report.erased_payloads > 0 ? all_leaves : leaves, cp.map_root, add);
+          if (st.ok() && report.problem_count == before) {
+            st = detail::CheckResidentHeads(reader, leaves, expected, report.erased_payloads > 0,
+                                            add);
           }
+          if (!st.ok()) failure = st;
         }
       }
       ++next_checkpoint;

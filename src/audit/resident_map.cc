@@ -142,6 +142,35 @@ std::string MapRootOf(const std::vector<std::pair<std::string, std::string>>& le
 
 std::string MapRootAfterRetention(std::vector<std::pair<std::string, std::string>> leaves,
                                   const std::vector<std::string>& emptied) {
+  return MapRootOf(MapLeavesAfterRetention(std::move(leaves), emptied));
+}
+
+namespace {
+std::string NodesOfRange(
+    const std::vector<std::pair<std::string, std::string>>& l, size_t b, size_t e, uint32_t depth,
+    const std::function<void(uint32_t, std::string_view, std::string_view, std::string_view)>& fn) {
+  if (b == e) return MapEmpty();
+  if (e - b == 1) {
+    fn(depth, Prefix(l[b].first, depth), l[b].second, l[b].first);
+    return l[b].second;
+  }
+  size_t m = b;
+  while (m < e && !KeyBit(l[m].first, depth)) ++m;
+  const std::string h = MapNodeHash(NodesOfRange(l, b, m, depth + 1, fn),
+                                    NodesOfRange(l, m, e, depth + 1, fn));
+  fn(depth, Prefix(l[b].first, depth), h, "");
+  return h;
+}
+}  // namespace
+
+void ForEachMapNode(
+    const std::vector<std::pair<std::string, std::string>>& leaves,
+    const std::function<void(uint32_t, std::string_view, std::string_view, std::string_view)>& fn) {
+  (void)NodesOfRange(leaves, 0, leaves.size(), 0, fn);
+}
+
+std::vector<std::pair<std::string, std::string>> MapLeavesAfterRetention(
+    std::vector<std::pair<std::string, std::string>> leaves, const std::vector<std::string>& emptied) {
   const size_t kept = leaves.size();
   const std::string none = MapValue(0, MapEmpty());
   for (const std::string& key : emptied) {
@@ -152,7 +181,7 @@ std::string MapRootAfterRetention(std::vector<std::pair<std::string, std::string
     leaves.emplace_back(key, MapLeaf(key, none));
   }
   std::sort(leaves.begin(), leaves.end());
-  return MapRootOf(leaves);
+  return leaves;
 }
 
 Result<std::string> MapRoot(MapNodeSource& nodes) {

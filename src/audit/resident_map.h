@@ -87,6 +87,17 @@ std::string MapRootOf(const std::vector<std::pair<std::string, std::string>>& le
 // not among them, the chain of no entries — what a purge leaves in the map (audit/statement.h).
 std::string MapRootAfterRetention(std::vector<std::pair<std::string, std::string>> leaves,
                                   const std::vector<std::string>& emptied);
+// The leaves MapRootAfterRetention hashes: `leaves` and the chain of none for each of `emptied`
+// not among them, sorted by key.
+std::vector<std::pair<std::string, std::string>> MapLeavesAfterRetention(
+    std::vector<std::pair<std::string, std::string>> leaves, const std::vector<std::string>& emptied);
+// Every node the stored map holding `leaves` (sorted by key, keys distinct) has, as MapUpdate
+// leaves it: each non-empty subtree down to where a key is alone — an interior node (empty
+// leaf_key) or that key's leaf — at its depth and prefix (the first `depth` bits of its keys,
+// the rest zero). The verifier compares the stored map with it, node for node.
+void ForEachMapNode(const std::vector<std::pair<std::string, std::string>>& leaves,
+                    const std::function<void(uint32_t depth, std::string_view prefix,
+                                             std::string_view hash, std::string_view leaf_key)>& fn);
 
 // Adapters for the store.
 class TxnMapNodes final : public MapNodeSink {

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/date.h"
 #include "crypto/sha256.h"
+#include "crypto/siphash.h"
 
 namespace kakunin::audit {
 namespace {
@@ -733,12 +734,14 @@ Result<VerifyReport> VerifyLogWith(
         std::string problem;
         std::optional<std::string> map_root;
         std::vector<std::string> head_problems;
+        std::vector<std::pair<std::string, std::string>> all_leaves;  // with the chains of none
         if (!map_leaves) {
           map_failure = Status::Internal("the verifier lost the resident map's leaves");
         } else if (report.erased_payloads > 0) {
           auto emptied = reader.ResidentKeysWithoutEntries();
           if (emptied.ok()) {
-            map_root = MapRootAfterRetention(*map_leaves, *emptied);
+            all_leaves = MapLeavesAfterRetention(*map_leaves, *emptied);
+            map_root = MapRootOf(all_leaves);
           } else {
             map_failure = emptied.status();
           }
@@ -752,21 +755,14 @@ Result<VerifyReport> VerifyLogWith(
                     " signs a resident map that the entries do not give (access statements "
                     "would not show every entry)";
         } else {
-          // The stored map, from which statements are proved, must give it too (it changes
-          // only when a checkpoint signs it).
-          ReaderMapNodes stored_map(reader);
-          auto root = MapRoot(stored_map);
-          if (!root.ok()) {
-            map_failure = root.status();
-          } else if (*root != cp.map_root) {
-            problem =
-                "the stored resident map does not give the signed map root (access "
-                "statements cannot be proved)";
-          } else {
-            Status heads = detail::CheckResidentHeads(
-                reader, *map_leaves, expected,
-                [&](std::string text) { head_problems.push_back(std::move(text)); });
-            if (!heads.ok()) map_failure = heads;
+          // The stored map, from which statements are proved, must be that map (it changes
+          // only when a checkpoint signs it), and the stored chains the entries'.
+          auto note = [&](std::string text) { head_problems.push_back(std::move(text)); };
+          map_failure = detail::CheckStoredMap(
+              reader, report.erased_payloads > 0 ? all_leaves : *map_leaves, cp.map_root, note);
+          if (map_failure.ok() && head_problems.empty()) {
+            map_failure = detail::CheckResidentHeads(reader, *map_leaves, expected,
+                                                     report.erased_payloads > 0, note);
           }
         }
         map_leaves.reset();
@@ -1054,9 +1050,61 @@ std::string ErasureBeforeItsTime(const std::vector<store::CheckpointRow>& checkp
          " years the log is kept: not an erasure a purge makes";
 }
 
+Status CheckStoredMap(store::RegistryReader& reader,
+                      const std::vector<std::pair<std::string, std::string>>& leaves,
+                      const std::string& signed_root, const std::function<void(std::string)>& add) {
+  ReaderMapNodes stored_map(reader);
+  KAKUNIN_ASSIGN_OR_RETURN(root, MapRoot(stored_map));
+  if (root != signed_root) {
+    add("the stored resident map does not give the signed map root (access statements cannot "
+        "be proved)");
+    return Status::Ok();
+  }
+  KAKUNIN_ASSIGN_OR_RETURN(keyed, crypto::MultisetDigest::Random());
+  crypto::MultisetDigest expected = keyed.Keyed(), stored = keyed.Keyed();
+  // Each field length-prefixed, so that no two nodes encode alike.
+  std::string element;
+  auto add_node = [&](crypto::MultisetDigest& d, uint32_t depth, std::string_view prefix,
+                      std::string_view hash, std::string_view leaf_key) {
+    element.clear();
+    for (uint64_t v : {uint64_t{depth}, uint64_t{prefix.size()}, uint64_t{hash.size()},
+                       uint64_t{leaf_key.size()}}) {
+      for (int i = 7; i >= 0; --i) element.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    }
+    element.append(prefix).append(hash).append(leaf_key);
+    d.Add(element);
+  };
+  ForEachMapNode(leaves, [&](uint32_t depth, std::string_view prefix, std::string_view hash,
+                             std::string_view leaf_key) {
+    add_node(expected, depth, prefix, hash, leaf_key);
+  });
+  constexpr int64_t kPage = 10000;
+  bool first = true;
+  uint32_t after_depth = 0;
+  std::string after_prefix;
+  for (;;) {
+    KAKUNIN_ASSIGN_OR_RETURN(page, reader.MapNodesAfter(first, after_depth, after_prefix, kPage));
+    for (const store::MapNodeAt& n : page) {
+      add_node(stored, n.depth, n.prefix, n.node.hash, n.node.leaf_key);
+    }
+    if (static_cast<int64_t>(page.size()) < kPage) break;
+    first = false;
+    after_depth = page.back().depth;
+    after_prefix = page.back().prefix;
+  }
+  if (!stored.SameAs(expected)) {
+    add("the stored resident map holds " + std::to_string(stored.count()) + " node(s) where the "
+        "entries give " + std::to_string(expected.count()) +
+        (stored.count() == expected.count() ? ", not all of them the same" : std::string()) +
+        " (access statements would be proved from a map the entries do not give)");
+  }
+  return Status::Ok();
+}
+
 Status CheckResidentHeads(store::RegistryReader& reader,
                           const std::vector<std::pair<std::string, std::string>>& leaves,
-                          int64_t map_size, const std::function<void(std::string)>& add) {
+                          int64_t map_size, bool after_retention,
+                          const std::function<void(std::string)>& add) {
   constexpr int64_t kPage = 10000;
   constexpr int64_t kNamed = 20;  // heads named one by one; the rest are counted
   int64_t differing = 0;
@@ -1101,7 +1149,12 @@ Status CheckResidentHeads(store::RegistryReader& reader,
         continue;  // a purge's restart: the next checkpoint's to sign, and check then
       }
       if (h.count == 0) {
-        if (chained || h.head != MapEmpty()) differs(h.key, "does not match the entries");
+        // Only a purge leaves a chain of none.
+        if (!after_retention) {
+          differs(h.key, "names no entry");
+        } else if (chained || h.head != MapEmpty()) {
+          differs(h.key, "does not match the entries");
+        }
       } else if (!leaf || h.head.size() != MapEmpty().size() ||
                  *leaf != MapLeaf(h.key, MapValue(h.count, h.head))) {
         differs(h.key, leaf ? "does not match the entries" : "names no entry");

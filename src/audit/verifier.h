@@ -102,9 +102,22 @@ inline constexpr int64_t kErasureSignatureSlackMicros = int64_t{31} * 24 * 3600 
 // provisions made minutes before.
 std::string ErasureBeforeItsTime(const std::vector<store::CheckpointRow>& checkpoints,
                                  int64_t purge_seq, int64_t purge_time, int64_t before_seq);
+// `after_retention`: retention erased entries, so a chain of none (count 0) may stand for a
+// resident whose every entry is gone; without it none may (found in review: an invented chain
+// of none verified, and the next checkpoint would have signed a leaf for it).
 Status CheckResidentHeads(store::RegistryReader& reader,
                           const std::vector<std::pair<std::string, std::string>>& leaves,
-                          int64_t map_size, const std::function<void(std::string)>& add);
+                          int64_t map_size, bool after_retention,
+                          const std::function<void(std::string)>& add);
+// The stored resident map against the map holding `leaves` (after retention: with the chains
+// of none, MapLeavesAfterRetention), whose root the checkpoint signs (`signed_root`): its root,
+// then every stored node — a multiset comparison (crypto::MultisetDigest) of the stored nodes
+// with ForEachMapNode's, in one pass over each (found in review: only the root was compared, so
+// a node below it changed, added or removed verified, statements were then refused, and the next
+// checkpoint signed a map the entries do not give). Each problem goes to `add`.
+Status CheckStoredMap(store::RegistryReader& reader,
+                      const std::vector<std::pair<std::string, std::string>>& leaves,
+                      const std::string& signed_root, const std::function<void(std::string)>& add);
 Status CheckScanTail(store::RegistryReader& reader,
                      const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& tail,
                      const std::function<void(std::string)>& add);

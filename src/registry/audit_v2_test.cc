@@ -1081,6 +1081,78 @@ TEST_F(MapTamperTest, VerifyComparesTheStoredHeadsWithTheChains) {
                                               "aaaaaaaaaaaaaaaa… names no entry"));
 }
 
+// Found in review: the stored map was checked by its root only, so a node below it changed,
+// invented or deleted verified — statements were then refused, and the next checkpoint signed a
+// map the entries do not give. Every stored node is compared (and a chain of none, which only a
+// purge leaves, is named when nothing was purged): by the pipelined verifier and the reference
+// alike.
+TEST_F(MapTamperTest, VerifyComparesEveryStoredMapNodeWithTheEntries) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (const char* code : {"24727059608", "03905367160", "03905367160"}) {
+    ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto problems = [&] {
+    auto report = desk.Verify();
+    EXPECT_TRUE(report.ok());
+    if (!report.ok()) return std::string("?");
+    auto r = *store_->OpenReader();
+    auto ref = audit::VerifyLogReference(*r, signer_->public_key());
+    EXPECT_TRUE(ref.ok());
+    if (ref.ok()) {
+      EXPECT_EQ(ref->problem, report->problem);
+    }
+    return report->ok ? std::string() : report->problem;
+  };
+  auto blob = [&](const std::string& hex) {
+    return OnPostgres() ? "decode('" + hex + "', 'hex')" : "X'" + hex + "'";
+  };
+  ASSERT_EQ(problems(), "");
+  ASSERT_TRUE(TamperDatabase("CREATE TABLE saved_map AS SELECT * FROM audit_map_nodes").ok());
+  auto restore = [&] {
+    ASSERT_TRUE(TamperDatabase("DELETE FROM audit_map_nodes").ok());
+    ASSERT_TRUE(TamperDatabase("INSERT INTO audit_map_nodes SELECT * FROM saved_map").ok());
+    ASSERT_EQ(problems(), "");
+  };
+  const std::string kMapProblem = "the stored resident map holds ";
+  // A leaf's hash below the root, the root left as signed.
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_map_nodes SET hash = " + blob(std::string(64, '0')) +
+                             " WHERE depth > 0 AND leaf_key IS NOT NULL")
+                  .ok());
+  EXPECT_THAT(problems(), ::testing::HasSubstr("not all of them the same"));
+  restore();
+  // A leaf moved to another key.
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_map_nodes SET leaf_key = " + blob(std::string(64, 'b')) +
+                             " WHERE depth > 0 AND leaf_key IS NOT NULL")
+                  .ok());
+  EXPECT_THAT(problems(), ::testing::HasSubstr(kMapProblem));
+  restore();
+  // A node invented beside them.
+  ASSERT_TRUE(TamperDatabase("INSERT INTO audit_map_nodes (depth, prefix, hash, leaf_key) VALUES "
+                             "(200, " + blob(std::string(64, 'c')) + ", " +
+                             blob(std::string(64, '1')) + ", " + blob(std::string(64, 'c')) + ")")
+                  .ok());
+  EXPECT_THAT(problems(), ::testing::AllOf(::testing::HasSubstr(kMapProblem),
+                                           ::testing::Not(::testing::HasSubstr("the same"))));
+  restore();
+  // A leaf deleted.
+  ASSERT_TRUE(TamperDatabase("DELETE FROM audit_map_nodes WHERE depth > 0 AND leaf_key IS NOT "
+                             "NULL AND prefix = (SELECT prefix FROM audit_map_nodes WHERE depth "
+                             "> 0 AND leaf_key IS NOT NULL ORDER BY prefix LIMIT 1)")
+                  .ok());
+  EXPECT_THAT(problems(), ::testing::HasSubstr(kMapProblem));
+  restore();
+  // A chain of none for a key no entry names, where nothing was ever purged.
+  ASSERT_TRUE(TamperDatabase("INSERT INTO audit_resident_heads (key, count, head, last_seq) "
+                             "VALUES (" + blob(std::string(64, 'a')) + ", 0, " +
+                             blob(std::string(64, '0')) + ", 1)")
+                  .ok());
+  EXPECT_THAT(problems(), ::testing::HasSubstr("the stored access chain of resident map key "
+                                               "aaaaaaaaaaaaaaaa… names no entry"));
+}
+
 // Found in review: entries signed while a node served were cut from the database together
 // with their checkpoints, tree nodes and index rows, and the node signed the shorter log, which
 // then verified clean. A checkpoint the node has found extended by its committed log (audit.head

@@ -68,6 +68,17 @@ struct MapNodeRow {
   std::string hash;
   std::string leaf_key;  // empty for an interior node
 };
+// A stored map node with its address.
+struct MapNodeAt {
+  uint32_t depth = 0;
+  std::string prefix;
+  MapNodeRow node;
+};
+// A row of the target index (audit search --target).
+struct AuditTargetRow {
+  std::string name;  // as audit/targets.h's TargetName, or a version-1 entry's target
+  int64_t seq = 0;
+};
 
 // 提供・移転の記録.
 struct ProvisionRow {
@@ -162,6 +173,19 @@ class AuditReader {
   // most `limit` of them: the verifier compares every one with the chains it recomputes.
   virtual Result<std::vector<ResidentHeadRow>> ResidentHeadsAfter(const std::string& after,
                                                                  int64_t limit) = 0;
+  // The stored map nodes after (`after_depth`, `after_prefix`) in (depth, prefix) order (from
+  // the first with `first`), at most `limit`: the verifier compares the whole stored map with
+  // the one the entries give.
+  virtual Result<std::vector<MapNodeAt>> MapNodesAfter(bool first, uint32_t after_depth,
+                                                       const std::string& after_prefix,
+                                                       int64_t limit) = 0;
+  // The target-index rows of entries from `from_seq` on, after (`after_name`, `after_seq`) in
+  // (name, seq) order (from the first with `first`), at most `limit`: the verifier compares the
+  // index with the targets the entries name.
+  virtual Result<std::vector<AuditTargetRow>> AuditTargetsAfter(int64_t from_seq, bool first,
+                                                                const std::string& after_name,
+                                                                int64_t after_seq,
+                                                                int64_t limit) = 0;
 };
 
 // Writes of the operation log inside one transaction (see RegistryTxn; audit/log.h owns the

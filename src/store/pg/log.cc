@@ -137,6 +137,32 @@ Result<std::vector<ResidentHeadRow>> PgReader::ResidentHeadsAfter(const std::str
                                    Params().Bytes(after).Int(limit), ReadHead);
 }
 
+Result<std::vector<MapNodeAt>> PgReader::MapNodesAfter(bool first, uint32_t after_depth,
+                                                      const std::string& after_prefix,
+                                                      int64_t limit) {
+  auto read = [](const Rows& r, int i) {
+    return MapNodeAt{static_cast<uint32_t>(r.Int(i, 0)), r.Blob(i, 1),
+                     MapNodeRow{r.Blob(i, 2), r.IsNull(i, 3) ? std::string() : r.Blob(i, 3)}};
+  };
+  if (first) return QueryAll<MapNodeAt>(db_.get(), kMapNodesFirst, Params().Int(limit), read);
+  return QueryAll<MapNodeAt>(
+      db_.get(), kMapNodesAfter,
+      Params().Int(int64_t{after_depth}).Bytes(after_prefix).Int(limit), read);
+}
+
+Result<std::vector<AuditTargetRow>> PgReader::AuditTargetsAfter(int64_t from_seq, bool first,
+                                                              const std::string& after_name,
+                                                              int64_t after_seq, int64_t limit) {
+  auto read = [](const Rows& r, int i) { return AuditTargetRow{r.Text(i, 0), r.Int(i, 1)}; };
+  if (first) {
+    return QueryAll<AuditTargetRow>(db_.get(), kAuditTargetsFirst,
+                                    Params().Int(from_seq).Int(limit), read);
+  }
+  return QueryAll<AuditTargetRow>(
+      db_.get(), kAuditTargetsAfter,
+      Params().Int(from_seq).Text(after_name).Int(after_seq).Int(limit), read);
+}
+
 Result<int64_t> PgReader::CountStrayAuditNodes(int64_t size) {
   return db_->QueryInt(kCountStrayAuditNodes, Params().Int(size));
 }

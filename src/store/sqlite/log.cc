@@ -171,6 +171,41 @@ Result<std::vector<ResidentHeadRow>> SqliteReader::ResidentHeadsAfter(const std:
       ReadHead);
 }
 
+Result<std::vector<MapNodeAt>> SqliteReader::MapNodesAfter(bool first, uint32_t after_depth,
+                                                          const std::string& after_prefix,
+                                                          int64_t limit) {
+  return QueryAll<MapNodeAt>(
+      db_.get(), first ? kMapNodesFirst : kMapNodesAfter,
+      [&](Stmt& s) {
+        if (first) {
+          s.Bind(1, limit);
+        } else {
+          s.Bind(1, int64_t{after_depth}).BindBlob(2, after_prefix).Bind(3, limit);
+        }
+      },
+      [](Stmt& s) {
+        return MapNodeAt{static_cast<uint32_t>(s.Int(0)), s.Blob(1),
+                         MapNodeRow{s.Blob(2), s.IsNull(3) ? std::string() : s.Blob(3)}};
+      });
+}
+
+Result<std::vector<AuditTargetRow>> SqliteReader::AuditTargetsAfter(int64_t from_seq, bool first,
+                                                                  const std::string& after_name,
+                                                                  int64_t after_seq,
+                                                                  int64_t limit) {
+  return QueryAll<AuditTargetRow>(
+      db_.get(), first ? kAuditTargetsFirst : kAuditTargetsAfter,
+      [&](Stmt& s) {
+        s.Bind(1, from_seq);
+        if (first) {
+          s.Bind(2, limit);
+        } else {
+          s.Bind(2, std::string_view(after_name)).Bind(3, after_seq).Bind(4, limit);
+        }
+      },
+      [](Stmt& s) { return AuditTargetRow{s.Text(0), s.Int(1)}; });
+}
+
 Result<int64_t> SqliteReader::CountStrayAuditNodes(int64_t size) {
   if (size < 0) return Status::InvalidArgument("a log size is not negative");
   int64_t n = 0;

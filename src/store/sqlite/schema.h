@@ -1125,6 +1125,18 @@ inline constexpr char kLatestMapCheckpointSize[] =
     "ORDER BY tree_size DESC LIMIT 1), 0)";
 inline constexpr char kGetMapNode[] =
     "SELECT hash, leaf_key FROM audit_map_nodes WHERE depth = ?1 AND prefix = ?2";
+// Pages of the whole stored map and of the target index, in primary-key order (the verifier).
+inline constexpr char kMapNodesFirst[] =
+    "SELECT depth, prefix, hash, leaf_key FROM audit_map_nodes ORDER BY depth, prefix LIMIT ?1";
+inline constexpr char kMapNodesAfter[] =
+    "SELECT depth, prefix, hash, leaf_key FROM audit_map_nodes WHERE (depth, prefix) > (?1, ?2) "
+    "ORDER BY depth, prefix LIMIT ?3";
+inline constexpr char kAuditTargetsFirst[] =
+    "SELECT resident_code, seq FROM audit_targets WHERE seq >= ?1 "
+    "ORDER BY resident_code, seq LIMIT ?2";
+inline constexpr char kAuditTargetsAfter[] =
+    "SELECT resident_code, seq FROM audit_targets WHERE (resident_code, seq) > (?2, ?3) "
+    "AND seq >= ?1 ORDER BY resident_code, seq LIMIT ?4";
 inline constexpr char kPutMapNode[] =
     "INSERT OR REPLACE INTO audit_map_nodes (depth, prefix, hash, leaf_key) "
     "VALUES (?1, ?2, ?3, ?4)";

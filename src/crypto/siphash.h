@@ -1,0 +1,58 @@
+#pragma once
+
+// SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012): a keyed 64-bit
+// pseudorandom function, fast on short inputs. The log verifier uses it, under a key drawn at
+// random for each run, to compare a table with what the entries call for as a multiset
+// (MultisetDigest) — one pass over each, in any order, in constant memory — where a table of
+// millions of rows cannot be held to compare row by row. It is not a MAC for anything stored.
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace kakunin::crypto {
+
+struct SipKey {
+  uint64_t k0 = 0, k1 = 0;
+};
+
+// SipHash-2-4 of `data` under `key` (the key's 16 bytes read little-endian as k0, k1, as in the
+// paper's reference).
+uint64_t SipHash24(const SipKey& key, std::string_view data);
+
+// A digest of a multiset of byte strings, independent of the order they are added in: the sum
+// (mod 2^64) of each element's SipHash under two independent keys, and the count. Two
+// multisets fixed before the keys were drawn differ in their digests except with probability
+// about 2^-128. Both sides of a comparison must use the same keys (Keyed()).
+class MultisetDigest {
+ public:
+  // A digest with fresh random keys; kInternal if the system's randomness fails.
+  static Result<MultisetDigest> Random();
+  // An empty digest under the same keys as this one.
+  MultisetDigest Keyed() const;
+
+  void Add(std::string_view element) {
+    a_ += SipHash24(k_[0], element);
+    b_ += SipHash24(k_[1], element);
+    ++count_;
+  }
+  // Adds every element of `other` (same keys).
+  void Merge(const MultisetDigest& other) {
+    a_ += other.a_;
+    b_ += other.b_;
+    count_ += other.count_;
+  }
+  int64_t count() const { return count_; }
+  // Same elements, as far as the keys can tell (the keys are not compared).
+  bool SameAs(const MultisetDigest& o) const {
+    return a_ == o.a_ && b_ == o.b_ && count_ == o.count_;
+  }
+
+ private:
+  SipKey k_[2];
+  uint64_t a_ = 0, b_ = 0;
+  int64_t count_ = 0;
+};
+
+}  // namespace kakunin::crypto
