@@ -69,6 +69,15 @@ chmod 600 "$tmp/d/broken.toml"
 expect_start_failure broken_config "broken.toml\|line\|config" "$bin" serve --config "$tmp/d/broken.toml" --port 0
 variant bad_address 's#^address = "127.0.0.1"#address = "not-an-address"#'
 expect_start_failure bad_address "not an IP address" "$bin" serve --config "$tmp/d/bad_address.toml" --port 0
+# The role must be the database's (found in review: a prefecture database served with
+# role = "national" and its prefecture started, and took any municipality's notifications for
+# any resident). Without the [upstream] only a prefecture node has, as a node not linked yet.
+no_upstream='/^\[upstream\]/,/^\[/{/^\[upstream\]/d; /^[a-z_]* = /d}'
+variant national_role "s#^role = .*#role = \"national\"#; $no_upstream"
+expect_start_failure national_role "'prefecture' is for role = \"prefecture\" only" "$bin" serve --config "$tmp/d/national_role.toml" --port 0
+# Without the prefecture too: a valid national configuration, refused for the database's role.
+variant national_role_alone "s#^role = .*#role = \"national\"#; /^prefecture = /d; $no_upstream"
+expect_start_failure national_role_alone "role (\"national\") does not match the database's (\"prefecture\")" "$bin" serve --config "$tmp/d/national_role_alone.toml" --port 0
 
 # Not a regular file, where the node reads one (found in review: a FIFO blocked the start for
 # ever with the stop signals blocked; a directory as the configuration aborted the process).

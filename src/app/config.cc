@@ -249,6 +249,13 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& dat
     return Status::InvalidArgument("config: 'role' must be \"prefecture\" or \"national\"");
   }
   if (auto p = t["prefecture"]) {
+    // The national node's database is made with prefecture 0, which no value here can be: with
+    // role = "national" the key can only name a prefecture's database (found in review: such a
+    // database opened as the national node's, with no outside-prefecture check).
+    if (c.role == NodeRole::kNational) {
+      return Status::InvalidArgument(
+          "config: 'prefecture' is for role = \"prefecture\" only; a national node has none");
+    }
     if (!p.is_integer()) return Status::InvalidArgument("config: 'prefecture' must be an integer");
     int64_t v = *p.value<int64_t>();
     if (v < 1 || v > 47) return Status::InvalidArgument("config: 'prefecture' must be 1..47");

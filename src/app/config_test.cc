@@ -106,6 +106,8 @@ TEST(ConfigTest, RejectsWhatCouldSilentlyMisconfigure) {
       "role = \"prefecture\"\nprefecture = 19\naudit = true\n",
       "role = \"prefecture\" prefecture = 19\n",                        // syntax
       "role = \"prefecture\"\nrole = \"national\"\nprefecture = 19\n",  // duplicate key
+      // A national node has no prefecture: with one, only a prefecture database would match.
+      "role = \"national\"\nprefecture = 19\n",
   };
   for (const char* text : bad) {
     auto c = ParseNodeConfig(text, "/d");

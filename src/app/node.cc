@@ -213,6 +213,21 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
   }
   auto prefecture = node->store->GetMeta("prefecture");
   if (!prefecture.ok()) return prefecture.status();
+  // The role before the prefecture (found in review: a prefecture database served with
+  // role = "national" and its own prefecture opened, and then took any municipality's
+  // notifications with no outside-prefecture check). A database without the key (none made by
+  // kakunin init) has the role its prefecture implies: 0 is the national node's.
+  auto db_role = node->store->GetMeta("role");
+  if (!db_role.ok()) return db_role.status();
+  const std::string configured_role =
+      node->config.role == registry::NodeRole::kNational ? "national" : "prefecture";
+  const std::string database_role =
+      *db_role ? **db_role : (*prefecture && **prefecture == "0" ? "national" : "prefecture");
+  if (configured_role != database_role) {
+    return Status::FailedPrecondition("the configuration's role (\"" + configured_role +
+                                      "\") does not match the database's (\"" + database_role +
+                                      "\"); nothing was changed");
+  }
   if (!*prefecture || **prefecture != std::to_string(node->config.prefecture)) {
     return Status::FailedPrecondition(
         "the configuration's prefecture does not match the database's");

@@ -282,6 +282,65 @@ TEST_F(NodeTest, WrongKeyIsRefusedBeforeAnythingIsWritten) {
   EXPECT_EQ(Read(db()), before);
 }
 
+// The configured role must be the database's (found in review: a prefecture database served
+// with role = "national" and its own prefecture opened, and took any municipality's CS
+// notifications with no outside-prefecture check). Refused with both roles named, exit 2, and
+// the database as it was.
+TEST_F(NodeTest, ARoleOtherThanTheDatabasesIsRefused) {
+  const fs::path toml = fs::path(data_) / "kakunin.toml";
+  const std::string config = Read(toml);
+  // The file with its role and prefecture lines replaced by HEAD.
+  auto with_head = [](const fs::path& file, std::string text, const std::string& head) {
+    for (const char* key : {"\nrole = ", "\nprefecture = "}) {
+      text.insert(0, "\n");
+      const size_t at = text.find(key);
+      if (at != std::string::npos) text.erase(at + 1, text.find('\n', at + 1) - at);
+      text.erase(0, 1);
+    }
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << head << text;
+  };
+  const std::string before = Read(db());
+
+  // The mistake as it was made: the prefecture kept, the role changed. The parser refuses it
+  // (a national node has no prefecture), so `config check` reports it too.
+  with_head(toml, config, "role = \"national\"\nprefecture = 19\n");
+  Out r = Kakunin({"stats", "--data", data_});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.err.find("'prefecture' is for role = \"prefecture\" only"), std::string::npos)
+      << r.err;
+  Out check = Kakunin({"config", "check", "--data", data_});
+  EXPECT_EQ(check.status, 1) << check.out;
+  EXPECT_NE(check.out.find("'prefecture' is for role = \"prefecture\" only"), std::string::npos)
+      << check.out;
+
+  // Without the prefecture, the configuration is a national node's: the database says otherwise.
+  with_head(toml, config, "role = \"national\"\n");
+  r = Kakunin({"stats", "--data", data_});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.err.find("role (\"national\") does not match the database's (\"prefecture\")"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Read(db()), before);
+
+  // The reverse: a national database opened as a prefecture's.
+  const fs::path national = dir_ / "national";
+  ASSERT_EQ(Kakunin({"init", "--data", national.string(), "--role", "national"}).status, 0);
+  const fs::path national_toml = national / "kakunin.toml";
+  const std::string national_before = Read(national / "registry.db");
+  with_head(national_toml, Read(national_toml), "role = \"prefecture\"\nprefecture = 19\n");
+  r = Kakunin({"stats", "--data", national.string()});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.err.find("role (\"prefecture\") does not match the database's (\"national\")"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Read(national / "registry.db"), national_before);
+
+  // The right role opens both.
+  with_head(toml, config, "role = \"prefecture\"\nprefecture = 19\n");
+  r = Kakunin({"stats", "--data", data_});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST_F(NodeTest, TruncatedDatabaseIsAClearError) {
   std::string bytes = Read(db());
   { std::ofstream(db(), std::ios::binary | std::ios::trunc) << bytes.substr(0, 3000); }
