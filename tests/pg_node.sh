@@ -38,6 +38,15 @@ grep -q 'kind = "postgresql"' "$tmp/node/kakunin.toml" || fail "init did not wri
 if "$bin" init --data "$tmp/other" --prefecture 19 --database-url "$url" > "$tmp/again" 2>&1; then
   fail "a second node was created in the same database"
 fi
+grep -q "already holds a node" "$tmp/again" || fail "second init: $(cat "$tmp/again")"
+# …and the refused init leaves nothing it made: not the directory it made (found in review: its
+# keys, audit.key, audit.key.pub and purposes.toml stayed), and nothing in one that was there.
+[ ! -e "$tmp/other" ] || fail "a refused init left: $(ls -A "$tmp/other")"
+mkdir -m700 "$tmp/there"
+if "$bin" init --data "$tmp/there" --prefecture 19 --database-url "$url" > "$tmp/again" 2>&1; then
+  fail "a second node was created in the same database"
+fi
+[ -d "$tmp/there" ] && [ -z "$(ls -A "$tmp/there")" ] || fail "a refused init left: $(ls -A "$tmp/there")"
 
 "$bin" generate --count 400 --seed 5 --today 2026-04-01 > "$tmp/first.jsonl"
 "$bin" ingest --data "$tmp/node" --today 2026-04-01 --batch 100 "$tmp/first.jsonl" > /dev/null

@@ -401,11 +401,13 @@ Status InitNode(const std::string& data_dir, int prefecture, const std::string& 
   if (parsed->database_kind == "postgresql") {
     auto store = store::pg::OpenRegistryStore(parsed->database_url, /*create=*/true);
     if (!store.ok()) return store.status();
-    undo.keep = true;
     // A database that already holds a node is never taken over.
     auto key_id = (*store)->GetMeta("key_id");
     if (!key_id.ok()) return key_id.status();
     if (*key_id) return Status::AlreadyExists("the PostgreSQL database already holds a node");
+    // Kept from here on only: the database is new and about to be written (found in review:
+    // set before the check above, a refused init left its keys, audit.key and catalogue behind).
+    undo.keep = true;
     opened = std::move(*store);
   } else {
     if (fs::exists(parsed->database_path)) {
