@@ -62,8 +62,21 @@ printf '246810\n' > "$d/hsm.pin"
 
 # The signing key moves onto the token by rotation, announced in the log: the log verifies, and
 # so does an archive with the new public key (src/audit/key_rotation_test.cc: the original key).
+# The log as it was before, and the old public key, to check them with afterwards.
+cp "$d/audit.key.pub" "$tmp/old.pub"
+"$bin" audit export --data "$d" --from 2000-01-01 --to 2100-01-01 --out "$tmp/before.kla" > /dev/null
 "$bin" keys rotate-signing-key --data "$d" --label kakunin-signing-2 > "$tmp/rotate.out" \
   || fail "rotate-signing-key: $(cat "$tmp/rotate.out")"
+# The old key was the file, not a key on the token: the file is destroyed, as in a rotation from
+# file to file (found in review: it stayed, and every later backup held it, as [hsm] was there).
+[ ! -e "$d/audit.key" ] || fail "the old signing key file stayed after moving onto the token"
+grep -q "old private key .*audit.key is destroyed" "$tmp/rotate.out" \
+  || fail "no word of the old key file destroyed: $(cat "$tmp/rotate.out")"
+grep -q "stays on the token" "$tmp/rotate.out" && fail "a key file said to be on the token"
+cmp -s "$d/audit.key.pub" "$tmp/old.pub" || fail "the old public key changed"
+"$bin" config check --data "$d" > "$tmp/check.out" || fail "config check after the move: $(cat "$tmp/check.out")"
+"$bin" audit verify --archive "$tmp/before.kla" --public-key "$tmp/old.pub" > /dev/null \
+  || fail "the checkpoints before the rotation no longer verify with the old public key"
 grep -q "signing_key_label = 'kakunin-signing-2'" "$d/kakunin.toml" || fail "config not updated"
 "$bin" audit verify --data "$d" > /dev/null || fail "the log does not verify after the rotation"
 "$bin" audit export --data "$d" --from 2000-01-01 --to 2100-01-01 --out "$tmp/log.kla" > /dev/null
@@ -97,6 +110,8 @@ cp -p "$d/hsm.pin" "$r/hsm.pin"
 "$bin" restore --from "$bdir" --data "$r" --key "$tmp/backup.key" --public-key "$newpub" \
   > "$tmp/restore.out" 2>&1 || fail "restore with the token: $(cat "$tmp/restore.out")"
 "$bin" audit verify --data "$r" > /dev/null || fail "the restored node's log does not verify"
+# The backup held no old key file to restore (it was destroyed by the rotation).
+[ ! -e "$r/audit.key" ] || fail "the backup held the old signing key file"
 "$bin" stats --data "$r" > /dev/null || fail "the restored node does not open with the token"
 # Into the node's own directory, whose key is the token's: the node has logged more since (the
 # backup, the checks), so it is a rollback, refused until confirmed, then recorded.

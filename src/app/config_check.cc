@@ -173,7 +173,9 @@ void CheckResources(const registry::NodeConfig& c, const std::set<std::string>& 
                     Problems& problems) {
   CheckPrivate("the data directory", c.data_dir, true, true, problems);
   CheckPrivate("key_file", c.key_file, false, true, problems);
-  CheckPrivate("signing_key", c.signing_key, false, true, problems);
+  // No file once the signing key was moved onto the token (the rotation destroys it).
+  CheckPrivate("signing_key", c.signing_key, false,
+               !(c.hsm && !c.hsm->signing_key_label.empty()), problems);
   CheckPrivate("database", c.database_path, false, true, problems);
   CheckPrivate("database", c.database_path + "-wal", false, false, problems);
   CheckPrivate("database", c.database_path + "-shm", false, false, problems);

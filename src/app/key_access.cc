@@ -247,8 +247,10 @@ Result<Lines> KeyAccess::RotateSigningKey(const std::string& data_dir,
   // an announcement of a key of their own in a tree of their own, which a verifier holding the
   // original public key followed: a forged statement checked VALID). A rotation is made because
   // the old key may be exposed; nothing needs it once the announcement is in the log.
+  // Where the OLD key was decides, not where the new one goes (found in review: a key file
+  // moved onto a token stayed on disk, and in every later backup, as [hsm] was present).
   std::string destroyed;
-  if (!config.hsm) {
+  if (!(config.hsm && !config.hsm->signing_key_label.empty())) {
     KAKUNIN_RETURN_IF_ERROR(DestroyFile(config.signing_key));
     destroyed = "the old private key " + config.signing_key +
                 " is destroyed (overwritten, removed); copies of it in backups and on other "

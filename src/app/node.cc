@@ -298,6 +298,8 @@ Result<std::unique_ptr<Node>> OpenNode(const std::string& data_dir_arg, bool che
     files.database = node->config.database_path;
     files.key_file = node->config.key_file;
     files.signing_key = node->config.signing_key;
+    files.signing_key_on_token =
+        node->config.hsm && !node->config.hsm->signing_key_label.empty();
     files.purposes = node->config.purposes_file;
     node->backup = std::make_unique<registry::NodeBackup>(
         node->store.get(), node->registry.get(), node->log.get(), &node->clock, std::move(files),

@@ -265,7 +265,11 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
     KAKUNIN_ASSIGN_OR_RETURN(writer, PayloadWriter::Create(payload_tmp, key, id));
     KAKUNIN_RETURN_IF_ERROR(writer->AddFile("registry.db", copy));
     KAKUNIN_RETURN_IF_ERROR(writer->AddFile("keys", files_.key_file));
-    KAKUNIN_RETURN_IF_ERROR(writer->AddFile("audit.key", files_.signing_key));
+    // A signing key on the token leaves no file once it was moved there by rotation (the old
+    // one is destroyed); a file still there (never rotated) goes in as before.
+    if (!files_.signing_key_on_token || fs::exists(files_.signing_key, ec)) {
+      KAKUNIN_RETURN_IF_ERROR(writer->AddFile("audit.key", files_.signing_key));
+    }
     if (fs::exists(files_.signing_key + ".pub", ec)) {
       KAKUNIN_RETURN_IF_ERROR(writer->AddFile("audit.key.pub", files_.signing_key + ".pub"));
     }
@@ -529,7 +533,7 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
   auto files = UnpackPayload(payload, key, m.backup_id, staging);
   if (!files.ok()) return Status::DataLoss("payload.kbk: " + files.status().message());
   check.files = *files;
-  for (const char* need : {"registry.db", "keys", "audit.key", "kakunin.toml"}) {
+  for (const char* need : {"registry.db", "keys", "kakunin.toml"}) {
     if (std::find(files->begin(), files->end(), need) == files->end()) {
       return Status::DataLoss(std::string("the backup holds no ") + need);
     }
@@ -537,6 +541,14 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
   // The keys as the backup's own configuration names them: its files, or the token its [hsm]
   // table names (wrapped field keys, a signing key by label).
   KAKUNIN_ASSIGN_OR_RETURN(config_text, ReadFileText(Path(staging, "kakunin.toml"), 1 << 20));
+  // audit.key too, unless the configuration keeps the signing key on the token (a key moved
+  // there by rotation left no file behind).
+  if (std::find(files->begin(), files->end(), "audit.key") == files->end()) {
+    auto named = resolve_(node_dir.empty() ? staging : node_dir, config_text);
+    if (!named.ok() || !named->signing_key_on_token) {
+      return Status::DataLoss("the backup holds no audit.key");
+    }
+  }
   auto loaded = LoadKeys(config_text, node_dir.empty() ? staging : node_dir,
                          Path(staging, "keys"), Path(staging, "audit.key"));
   if (!loaded.ok()) {
