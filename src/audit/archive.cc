@@ -23,7 +23,8 @@ std::optional<std::string> Hash(const text::JsonValue* v) {
 }  // namespace
 
 Result<ArchiveSummary> ExportArchive(store::RegistryReader& reader, std::string_view public_key,
-                                     int64_t from_time, int64_t to_time, std::ostream& out) {
+                                     int64_t from_time, int64_t to_time, std::ostream& out,
+                                     const ArchiveLimits& limits) {
   auto cps = reader.Checkpoints();
   if (!cps.ok()) return cps.status();
   if (cps->empty()) return Status::FailedPrecondition("the log has no checkpoint yet");
@@ -67,7 +68,17 @@ Result<ArchiveSummary> ExportArchive(store::RegistryReader& reader, std::string_
     for (size_t i = 0; i < proof->path.size(); ++i) {
       line += (i ? ",\"" : "\"") + HexEncode(proof->path[i]) + "\"";
     }
-    out << line << "]}\n";
+    line += "]}";
+    // The media register records a finished export as a good copy: one its reader would refuse
+    // must not be written at all.
+    if (line.size() > limits.max_line_bytes) {
+      failure = Status::FailedPrecondition(
+          "operation-log entry " + std::to_string(row.seq) + " is too large for an archive (" +
+          std::to_string(line.size()) + " bytes as a line, at most " +
+          std::to_string(limits.max_line_bytes) + ")");
+      return false;
+    }
+    out << line << "\n";
     return static_cast<bool>(out);
   });
   if (!st.ok()) return st;
@@ -77,9 +88,10 @@ Result<ArchiveSummary> ExportArchive(store::RegistryReader& reader, std::string_
 }
 
 Result<ArchiveCheck> CheckArchive(std::istream& in,
-                                  const std::optional<std::string>& trusted_public_key) {
+                                  const std::optional<std::string>& trusted_public_key,
+                                  const ArchiveLimits& limits) {
   ArchiveCheck r;
-  text::LineReader lines(in, 1 << 20);
+  text::LineReader lines(in, limits.max_line_bytes);
   text::Line line;
   if (!lines.Next(&line) || line.too_long) {
     r.problem = "not an archive (no header)";
@@ -128,10 +140,20 @@ Result<ArchiveCheck> CheckArchive(std::istream& in,
   const int64_t end = *to->AsInt64();
   bool seen_payload = false;
   while (lines.Next(&line)) {
-    if (line.text.empty()) continue;
-    auto v = line.too_long ? Result<text::JsonValue>(Status::InvalidArgument("long"))
-                           : text::ParseJson(line.text, {.max_bytes = 1 << 20, .max_depth = 3});
     const std::string where = "archive line " + std::to_string(line.number);
+    // Before the blank-line check: a line too long comes back with its text dropped, and was
+    // once skipped as blank, reported only as the entry it held missing.
+    if (line.too_long) {
+      r.problem = where + " is longer than any entry of an archive can be (at most " +
+                  std::to_string(limits.max_line_bytes) + " bytes)";
+      return r;
+    }
+    if (line.text.empty()) continue;
+    // Few values, whatever the line's length: a line of megabytes is one long payload string,
+    // never megabytes of tiny values (each costs far more parsed than as text).
+    auto v = text::ParseJson(line.text, {.max_bytes = limits.max_line_bytes,
+                                         .max_depth = 3,
+                                         .max_values = 16 + kMaxArchiveProofHashes});
     if (!v.ok() || !v->is_object() || !v->Find("seq") || !v->Find("seq")->AsInt64()) {
       r.problem = where + " is malformed";
       return r;
@@ -144,7 +166,8 @@ Result<ArchiveCheck> CheckArchive(std::istream& in,
     auto leaf = Hash(v->Find("leaf_hash"));
     const text::JsonValue* payload = v->Find("payload");
     const text::JsonValue* proof = v->Find("proof");
-    if (!leaf || !payload || !proof || !proof->is_array() || proof->items().size() > 64) {
+    if (!leaf || !payload || !proof || !proof->is_array() ||
+        proof->items().size() > kMaxArchiveProofHashes) {
       r.problem = where + " is malformed";
       return r;
     }

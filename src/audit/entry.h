@@ -61,6 +61,15 @@ inline constexpr uint8_t kEntryVersion1 = 1;
 inline constexpr uint8_t kEntryVersion = 2;  // what new entries are written as
 inline constexpr uint8_t kEntryVersion3 = 3;  // ... when they carry state leaves
 inline constexpr size_t kMaxCriteria = 64;
+// What an entry may hold besides its state leaves (the fixed fields, the strings, the criteria):
+// far more than any operation writes, but a bound.
+inline constexpr size_t kMaxEntryBytesBesideState = size_t{1} << 20;
+// The largest encoded entry the log holds (AuditLog::Append refuses a larger one): an import
+// batch's entry carries one state leaf per record written, up to kMaxStateLeaves. Readers of
+// outside copies of the log (archives on media) size their limits from it, so that anything the
+// log holds can be exported and read back.
+inline constexpr size_t kMaxEntryBytes =
+    kMaxEntryBytesBesideState + 4 + kMaxStateLeaves * kStateLeafSize;
 
 struct AuditEntry {
   uint8_t version = kEntryVersion;

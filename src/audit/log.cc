@@ -217,6 +217,11 @@ Result<uint64_t> AuditLog::Append(store::RegistryTxn& txn, AuditEntry entry,
   row.action = entry.action;
   row.purpose = entry.purpose;
   row.payload = EncodeEntry(entry);
+  if (row.payload->size() > kMaxEntryBytes) {
+    return Status::InvalidArgument("operation-log entry too large (" +
+                                   std::to_string(row.payload->size()) + " bytes, at most " +
+                                   std::to_string(kMaxEntryBytes) + ")");
+  }
   row.leaf_hash = LeafHash(*row.payload);
   if (!leaves.empty()) row.targets = EncodeTargetLeaves(leaves);
   KAKUNIN_RETURN_IF_ERROR(txn.InsertAuditEntry(row, entry.targets));
