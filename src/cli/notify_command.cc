@@ -39,6 +39,13 @@ const char kHelp[] =
     "here and not sent. A rejected record stops nothing else (the node refuses the sender's\n"
     "later records with sequence_gap until it is corrected and sent under the same sequence).\n"
     "\n"
+    "After the node was restored from an older backup (a rollback, docs/backup.md), it no\n"
+    "longer holds what it acknowledged since that backup, but the journal still lists it and a\n"
+    "plain run sends none of it. Send the file again with --resend: every record is sent\n"
+    "whatever the journal says, the node applies what it lacks and answers what it holds as\n"
+    "duplicates (the summary says how many it already held), and the journal records the new\n"
+    "acknowledgements.\n"
+    "\n"
     "The configuration (TOML; relative paths from its directory):\n"
     "  url = \"https://pref-node:8443\"   ca_file = \"ca.pem\"\n"
     "  cert_file = \"cs.pem\"   key_file = \"cs.key\"   journal = \"notify.journal\"\n"
@@ -55,7 +62,8 @@ const char kHelp[] =
 const char kExample[] =
     "\nExamples:\n"
     "  kakunin notify --config /etc/kakunin/notify.toml idou-20260401.csv\n"
-    "  kakunin generate --count 3 | kakunin notify --config notify.toml -\n";
+    "  kakunin generate --count 3 | kakunin notify --config notify.toml -\n"
+    "  kakunin notify --config /etc/kakunin/notify.toml --resend idou-20260401.csv\n";
 
 }  // namespace
 
@@ -67,6 +75,9 @@ int RunNotifyCommand(const std::vector<std::string>& argv, Io& io) {
   std::vector<OptionSpec> specs = {
       {"config", "FILE", "設定ファイル / the client's configuration (required)"},
       {"today", "YYYY-MM-DD", "基準日 / the date used for future_date (default: today, JST)"},
+      {"resend", "",
+       "送信済みも再送 / send every record, even those the journal lists as acknowledged "
+       "(after a rollback)"},
   };
   auto usage = [&](const std::string& msg) {
     io.err << "kakunin notify: " << msg << "\n詳しくは / see: kakunin notify --help\n";
@@ -89,6 +100,7 @@ int RunNotifyCommand(const std::vector<std::string>& argv, Io& io) {
   options.encoding = config->encoding;
   options.batch_size = config->batch_size;
   options.retries = config->retries;
+  options.resend = args->Has("resend");
   options.check.allow_wareki_dates = config->format == InputFormat::kCsv;
   options.check.resident_code_check = config->resident_code_check;
   if (auto today = args->Get("today")) {
@@ -127,10 +139,20 @@ int RunNotifyCommand(const std::vector<std::string>& argv, Io& io) {
   int rc = notify::SendNotifications(*in, options, transport, *journal, io.out, &summary, &error);
   io.out.flush();
   // Counts only: no personal data.
-  io.err << "kakunin notify: " << summary.records << " records: " << summary.applied << " applied, "
-         << summary.duplicates << " duplicates, " << summary.from_journal
-         << " acknowledged before (journal), " << summary.rejected << " rejected; "
-         << summary.requests << " requests, " << summary.retried << " retried\n";
+  if (options.resend) {
+    // What the rollback had lost is what was applied again; what the node already held is
+    // answered as duplicates.
+    io.err << "kakunin notify: " << summary.records << " records, sent again whatever the journal "
+           << "says (--resend; " << summary.resent << " acknowledged before): " << summary.applied
+           << " applied, " << summary.duplicates << " already held by the node (duplicates), "
+           << summary.rejected << " rejected; " << summary.requests << " requests, "
+           << summary.retried << " retried\n";
+  } else {
+    io.err << "kakunin notify: " << summary.records << " records: " << summary.applied
+           << " applied, " << summary.duplicates << " duplicates, " << summary.from_journal
+           << " acknowledged before (journal), " << summary.rejected << " rejected; "
+           << summary.requests << " requests, " << summary.retried << " retried\n";
+  }
   if (rc == kExitUsage) io.err << "kakunin notify: " << error << "\n";
   return rc;
 }

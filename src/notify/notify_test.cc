@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "domain/local_gov_code.h"
@@ -161,6 +163,91 @@ TEST_F(NotifyTest, SendsInBatchesJournalsAndSkipsWhatWasAcknowledged) {
   EXPECT_EQ(text.find("山田"), std::string::npos);
   EXPECT_EQ(text.find(Make(1).resident_code.str()), std::string::npos);
   EXPECT_EQ(text.find(Make(1).individual_number.str()), std::string::npos);
+}
+
+// A node that keeps the sequences it applied, answers those again as duplicates, and refuses
+// one past the next expected as sequence_gap (the contract's rule for one sender).
+struct RememberingNode {
+  std::set<uint64_t> held;
+  Result<HttpsResponse> operator()(const text::JsonValue& list) {
+    std::string body = "{\"results\":[";
+    for (size_t i = 0; i < list.items().size(); ++i) {
+      const uint64_t seq = static_cast<uint64_t>(*list.items()[i].Find("sequence")->AsInt64());
+      body += (i ? "," : "") + std::string("{\"index\":") + std::to_string(i);
+      if (held.count(seq)) {
+        body += ",\"ok\":true,\"duplicate\":true}";
+      } else if (seq != held.size() + 1) {
+        body += ",\"ok\":false,\"errors\":[{\"field\":\"record\",\"code\":\"sequence_gap\"}]}";
+      } else {
+        held.insert(seq);
+        body += ",\"ok\":true}";
+      }
+    }
+    return HttpsResponse{200, "application/json", body + "]}"};
+  }
+};
+
+TEST_F(NotifyTest, AfterARollbackResendSendsWhatTheJournalListsAndThePlainRunSkips) {
+  RememberingNode state;
+  FakeTransport node;
+  node.answer = [&](const text::JsonValue& list) { return state(list); };
+  std::string error;
+  {
+    auto journal = Journal::Open(Path("j"), key_);
+    ASSERT_TRUE(journal.ok());
+    std::istringstream in(Lines(1, 4));
+    std::ostringstream out;
+    SendSummary s;
+    ASSERT_EQ(SendNotifications(in, Options(10), node, *journal, out, &s, &error), 0) << error;
+    ASSERT_EQ(s.applied, 4);
+  }
+  // The node is restored from a backup taken after sequence 2: it lost 3 and 4.
+  state.held = {1, 2};
+
+  // A plain run trusts the journal: nothing is sent, the node still lacks 3 and 4, and the
+  // next new record is refused as sequence_gap.
+  auto journal = Journal::Open(Path("j"), key_);
+  ASSERT_TRUE(journal.ok());
+  node.batches.clear();
+  std::istringstream in(Lines(1, 4));
+  std::ostringstream out;
+  SendSummary plain;
+  EXPECT_EQ(SendNotifications(in, Options(10), node, *journal, out, &plain, &error), 0);
+  EXPECT_TRUE(node.batches.empty());
+  EXPECT_EQ(plain.from_journal, 4);
+  EXPECT_EQ(state.held, (std::set<uint64_t>{1, 2}));
+  std::istringstream next(Lines(5, 5));
+  std::ostringstream next_out;
+  SendSummary gap;
+  EXPECT_EQ(SendNotifications(next, Options(10), node, *journal, next_out, &gap, &error), 1);
+  EXPECT_NE(next_out.str().find("sequence_gap"), std::string::npos);
+
+  // --resend sends them all: 1 and 2 come back as duplicates, 3 and 4 are applied again, and
+  // then the new one goes through.
+  node.batches.clear();
+  SendOptions resend = Options(10);
+  resend.resend = true;
+  std::istringstream in2(Lines(1, 5));
+  std::ostringstream out2;
+  SendSummary s2;
+  EXPECT_EQ(SendNotifications(in2, resend, node, *journal, out2, &s2, &error), 0) << error;
+  EXPECT_EQ(node.batches, (std::vector<std::vector<uint64_t>>{{1, 2, 3, 4, 5}}));
+  EXPECT_EQ(state.held, (std::set<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(s2.resent, 4);
+  EXPECT_EQ(s2.from_journal, 0);
+  EXPECT_EQ(s2.duplicates, 2);  // what the node already held
+  EXPECT_EQ(s2.applied, 3);
+  EXPECT_EQ(out2.str(),
+            "{\"line\":1,\"ok\":true,\"duplicate\":true}\n"
+            "{\"line\":2,\"ok\":true,\"duplicate\":true}\n{\"line\":3,\"ok\":true}\n"
+            "{\"line\":4,\"ok\":true}\n{\"line\":5,\"ok\":true}\n");
+  // The new acknowledgement is journaled, the ones already there are not written twice.
+  journal = Status::Internal("closed");
+  auto reopened = Journal::Open(Path("j"), key_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  EXPECT_EQ(reopened->size(), 5u);
+  const std::string text = Read("j");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 5);
 }
 
 TEST_F(NotifyTest, RejectionsAreReportedWithTheirLineAndStopNothing) {

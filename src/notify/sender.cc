@@ -194,8 +194,12 @@ class BatchSender {
             dup != nullptr && dup->type() == text::JsonValue::Type::kBool && dup->bool_value();
         p.result = OkLine(p.line, duplicate);
         ++(duplicate ? summary_->duplicates : summary_->applied);
-        acked.push_back(
-            {p.line, p.notification->municipality_code, p.notification->sequence, p.hash});
+        // A resend's acknowledgement the journal already holds is not written twice.
+        if (!journal_.Acknowledged(p.notification->municipality_code, p.notification->sequence,
+                                   p.hash)) {
+          acked.push_back(
+              {p.line, p.notification->municipality_code, p.notification->sequence, p.hash});
+        }
       } else {
         const text::JsonValue* errors = r.Find("errors");
         if (errors == nullptr) return Status::FailedPrecondition("a rejection without errors");
@@ -239,10 +243,12 @@ int SendNotifications(std::istream& in, const SendOptions& options, Transport& t
     } else {
       const Notification& n = *item.result.notification;
       p.hash = journal.Hash(n);
-      if (journal.Acknowledged(n.municipality_code, n.sequence, p.hash)) {
+      const bool acknowledged = journal.Acknowledged(n.municipality_code, n.sequence, p.hash);
+      if (acknowledged && !options.resend) {
         p.result = OkLine(item.line, /*duplicate=*/true);
         ++summary->from_journal;
       } else {
+        if (acknowledged) ++summary->resent;
         p.notification = n;
         ++to_send;
       }

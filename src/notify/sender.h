@@ -14,6 +14,11 @@
 // A rejected notification is not journaled (the node changed nothing) and stops nothing else;
 // the node's sequence rule then refuses that sender's later notifications with sequence_gap
 // until the rejected one is corrected and sent under the same number.
+//
+// With `resend`, every notification is sent whatever the journal says: after the node was
+// restored from an older backup (docs/backup.md, a rollback) it no longer holds what it once
+// acknowledged, and skipping those would leave it without them for good (and refuse the next
+// new one as sequence_gap). Safe, as the node answers what it holds as duplicates.
 
 #include <chrono>
 #include <cstdint>
@@ -57,6 +62,8 @@ struct SendOptions {
   // Tests inject one that does not sleep.
   std::function<void(std::chrono::milliseconds)> sleep;
   uint64_t jitter_seed = 0;  // 0: from std::random_device
+  // Send what the journal lists as acknowledged too (kakunin notify --resend).
+  bool resend = false;
 };
 
 struct SendSummary {
@@ -64,6 +71,7 @@ struct SendSummary {
   int64_t applied = 0;
   int64_t duplicates = 0;    // answered as already applied by the node
   int64_t from_journal = 0;  // acknowledged in an earlier run: not sent
+  int64_t resent = 0;        // acknowledged in an earlier run, sent again (`resend`)
   int64_t rejected = 0;      // by the field checks here or by the node
   int64_t requests = 0;
   int64_t retried = 0;  // attempts that failed and were retried
