@@ -503,6 +503,10 @@ Result<VerifyReport> VerifyLogReference(
   auto checkpoints = reader.Checkpoints();
   if (!checkpoints.ok()) return checkpoints.status();
   report.checkpoints = static_cast<int64_t>(checkpoints->size());
+  auto keyed = crypto::MultisetDigest::Random();
+  if (!keyed.ok()) return keyed.status();
+  detail::TargetIndexDigest target_index(keyed->Keyed());
+  std::string index_element;
   // Signatures first: a replaced checkpoint is named before anything else (and its root is
   // not compared: what it claims is worthless). Each with the key in force at its size, which
   // changes only through an announcement in the log (audit/key_rotation.h).
@@ -771,6 +775,17 @@ Result<VerifyReport> VerifyLogReference(
           add(entry() + ": its stored targets do not match the entry");
           map_checkable = false;
         } else {
+          if (e->version != kEntryVersion1) {
+            // The target-index rows it calls for: each distinct (mac, status) once.
+            std::vector<std::string> records;
+            std::vector<std::string_view> views;
+            for (const TargetLeaf& l : leaves) {
+              records.push_back(l.mac + static_cast<char>(l.status));
+            }
+            for (const std::string& rec : records) views.push_back(rec);
+            detail::AddTargetIndexRows(views, row.seq, &target_index.expected, &index_element);
+            target_index.Take(row.seq);
+          }
           std::set<std::string_view> seen;
           for (size_t i = 0; i < leaves.size(); ++i) {
             if (!FirstNaming(leaves, i, &seen)) continue;  // found and missing: one chain step
@@ -872,7 +887,8 @@ Result<VerifyReport> VerifyLogReference(
   KAKUNIN_RETURN_IF_ERROR(
       detail::CheckScanTail(reader, *checkpoints,
                             {expected, report.erased_payloads, justified_erasure, next_checkpoint,
-                             first_counted_seq, targets_expected, provisions_expected},
+                             first_counted_seq, targets_expected, provisions_expected,
+                             &target_index},
                             add));
   report.ok = report.problem_count == 0;
   return report;

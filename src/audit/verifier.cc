@@ -47,6 +47,8 @@ struct Row {
   EntryHead head;  // views into the chunk's bytes, when decoded
   bool targets_ok = false;
   bool columns_match = false;  // the searchable columns equal the decoded head's, when decoded
+  // A version-2 entry with its targets intact: the target-index rows it calls for.
+  crypto::MultisetDigest index_rows;
 };
 
 // A tree node's hash computed from the entries (absent above an entry that is not itself).
@@ -271,8 +273,13 @@ class Hasher {
  public:
   // `map_size`: the tree size of the newest checkpoint that signs a resident map (-1: none).
   // `checkpoint_sizes`: every checkpoint's tree size, in the order the verifier takes them.
-  Hasher(int64_t map_size, std::vector<int64_t> checkpoint_sizes, EntryObserver* observer)
-      : map_size_(map_size), checkpoint_sizes_(std::move(checkpoint_sizes)), observer_(observer) {}
+  // `keyed`: the keys of the target-index digest (detail::TargetIndexDigest).
+  Hasher(int64_t map_size, std::vector<int64_t> checkpoint_sizes, EntryObserver* observer,
+         const crypto::MultisetDigest& keyed)
+      : map_size_(map_size),
+        checkpoint_sizes_(std::move(checkpoint_sizes)),
+        observer_(observer),
+        no_rows_(keyed.Keyed()) {}
 
   void Run(Chunk& c) {
     c.nodes.clear();
@@ -313,6 +320,13 @@ class Hasher {
                 ? !r.has_targets
                 : V2TargetsMatch(payload, *e, r.has_targets, c.View(r.targets), &macs_, &frontier_);
       }
+    }
+    r.index_rows = no_rows_;
+    if (r.targets_ok && r.head.version != kEntryVersion1 && !macs_.empty()) {
+      // Each mac is followed by its status in the stored record.
+      records_.clear();
+      for (std::string_view m : macs_) records_.emplace_back(m.data(), kTargetMacSize + 1);
+      detail::AddTargetIndexRows(records_, r.seq, &r.index_rows, &element_);
     }
     if (c.View(r.action) == kSigningKeyRotateAction &&
         announcements_.size() < static_cast<size_t>(kMaxSigningKeyAnnouncements)) {
@@ -431,6 +445,9 @@ class Hasher {
   uint64_t touched_ = 0;  // what Touch read, kept so that the loads are not optimised away
   std::vector<std::string_view> macs_;
   std::vector<std::pair<uint32_t, Computed>> frontier_;
+  const crypto::MultisetDigest no_rows_;
+  std::vector<std::string_view> records_;
+  std::string element_;
   std::set<std::string_view> seen_;
   std::vector<store::AuditRow> announcements_;
 };
@@ -521,6 +538,9 @@ Result<VerifyReport> VerifyLogWith(
   auto checkpoints = reader.Checkpoints();
   if (!checkpoints.ok()) return checkpoints.status();
   report.checkpoints = static_cast<int64_t>(checkpoints->size());
+  auto keyed = crypto::MultisetDigest::Random();
+  if (!keyed.ok()) return keyed.status();
+  detail::TargetIndexDigest target_index(keyed->Keyed());
   // Signatures are named first (a replaced checkpoint before anything else, and its root not
   // compared: what it claims is worthless), each with the key in force at its size, which
   // changes only through an announcement in the log (audit/key_rotation.h). The announcements
@@ -837,6 +857,9 @@ Result<VerifyReport> VerifyLogWith(
           // or moved to another entry shows here.
           add(entry() + ": its stored targets do not match the entry");
           map_checkable = false;
+        } else if (e->version != kEntryVersion1) {
+          target_index.expected.Merge(r.index_rows);
+          target_index.Take(row.seq);
         }
         if (e->action == "resident.provide") {
           // Its provision records (the disclosure of who received a record reads them) must
@@ -933,7 +956,7 @@ Result<VerifyReport> VerifyLogWith(
   }
   std::vector<int64_t> checkpoint_sizes;
   for (const auto& cp : *checkpoints) checkpoint_sizes.push_back(cp.tree_size);
-  Hasher hasher(map_size, std::move(checkpoint_sizes), observer);
+  Hasher hasher(map_size, std::move(checkpoint_sizes), observer, target_index.expected);
   bool stop = false;
   size_t in_flight = 0;
   Status scanned;
@@ -1009,7 +1032,8 @@ Result<VerifyReport> VerifyLogWith(
   KAKUNIN_RETURN_IF_ERROR(
       detail::CheckScanTail(reader, *checkpoints,
                             {expected, report.erased_payloads, justified_erasure, next_checkpoint,
-                             first_counted_seq, targets_expected, provisions_expected},
+                             first_counted_seq, targets_expected, provisions_expected,
+                             &target_index},
                             add_final));
   report.ok = report.problem_count == 0;
   return report;
@@ -1171,6 +1195,38 @@ Status CheckResidentHeads(store::RegistryReader& reader,
   return Status::Ok();
 }
 
+bool TargetIndexDigest::Covers(int64_t seq) const {
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), seq,
+                             [](int64_t s, const std::pair<int64_t, int64_t>& r) {
+                               return s < r.first;
+                             });
+  return it != ranges.begin() && seq < std::prev(it)->second;
+}
+
+void TargetIndexElement(std::string_view mac_and_status, int64_t seq, std::string* out) {
+  out->assign(1, '\x02');
+  out->append(mac_and_status);
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((uint64_t(seq) >> (8 * i)) & 0xFF));
+}
+
+void AddTargetIndexRows(const std::vector<std::string_view>& records, int64_t seq,
+                        crypto::MultisetDigest* digest, std::string* scratch) {
+  constexpr size_t kKey = kTargetMacSize + 1;
+  std::set<std::string_view> seen;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string_view key = records[i].substr(0, kKey);
+    bool first = true;
+    if (records.size() > 16) {
+      first = seen.insert(key).second;
+    } else {
+      for (size_t j = 0; j < i && first; ++j) first = records[j].substr(0, kKey) != key;
+    }
+    if (!first) continue;
+    TargetIndexElement(key, seq, scratch);
+    digest->Add(*scratch);
+  }
+}
+
 Status CheckScanTail(store::RegistryReader& reader,
                      const std::vector<store::CheckpointRow>& checkpoints, const ScanTail& t,
                      const std::function<void(std::string)>& add) {
@@ -1189,13 +1245,53 @@ Status CheckScanTail(store::RegistryReader& reader,
   // No extra or missing rows beside the entries: the target index (audit search --target)
   // and the provision records (the resident's disclosure) match the entries that keep them.
   if (t.first_counted_seq >= 0) {
-    auto targets = reader.CountAuditTargetsFrom(t.first_counted_seq);
-    if (!targets.ok()) return targets.status();
-    if (*targets != t.targets_expected) {
-      add("the target index has " + std::to_string(*targets) +
+    // With the version-2 entries' rows known, one pass over the index counts every row and
+    // digests those of the entries taken; else the rows are counted only.
+    int64_t targets = 0;
+    std::optional<crypto::MultisetDigest> stored;
+    if (t.target_index == nullptr) {
+      KAKUNIN_ASSIGN_OR_RETURN(n, reader.CountAuditTargetsFrom(t.first_counted_seq));
+      targets = n;
+    } else {
+      stored = t.target_index->expected.Keyed();
+      std::string element;
+      constexpr int64_t kPage = 20000;
+      bool first = true;
+      std::string after_name;
+      int64_t after_seq = 0;
+      for (;;) {
+        KAKUNIN_ASSIGN_OR_RETURN(page, reader.AuditTargetsAfter(t.first_counted_seq, first,
+                                                                after_name, after_seq, kPage));
+        targets += static_cast<int64_t>(page.size());
+        for (const store::AuditTargetRow& row : page) {
+          if (!t.target_index->Covers(row.seq)) continue;
+          auto leaf = ParseTargetName(row.name);
+          if (leaf.ok()) {
+            std::string key = leaf->mac;
+            key.push_back(static_cast<char>(leaf->status));
+            TargetIndexElement(key, row.seq, &element);
+          } else {
+            element = "\x03" + row.name + std::to_string(row.seq);  // no entry names it so
+          }
+          stored->Add(element);
+        }
+        if (static_cast<int64_t>(page.size()) < kPage) break;
+        first = false;
+        after_name = page.back().name;
+        after_seq = page.back().seq;
+      }
+    }
+    if (targets != t.targets_expected) {
+      add("the target index has " + std::to_string(targets) +
           " rows where the entries call "
           "for " +
           std::to_string(t.targets_expected));
+    } else if (stored) {
+      // As many rows as called for: each must be one called for.
+      if (!stored->SameAs(t.target_index->expected)) {
+        add("the target index names other residents or entries than the entries do (audit "
+            "search --target would answer wrongly)");
+      }
     }
     auto provisions = reader.CountProvisionsFromEntry(t.first_counted_seq);
     if (!provisions.ok()) return provisions.status();

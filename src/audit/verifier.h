@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "audit/log.h"
+#include "crypto/siphash.h"
 #include "store/registry_store.h"
 
 namespace kakunin::audit {
@@ -58,6 +59,32 @@ Result<VerifyReport> VerifyLogReference(
     const std::function<std::string(const std::string&)>& provided_target = {});
 
 namespace detail {
+// The target-index rows the version-2 entries a verifier took call for — (mac, status, seq) of
+// each distinct target — as a multiset digest, and the sequences of those entries, in order as
+// ranges [from, to). CheckScanTail compares the stored rows of those sequences with it (found in
+// review: only the rows were counted, so a row rewritten to name another resident, or to say
+// missing for found, verified, and `audit search --target` answered "not read").
+struct TargetIndexDigest {
+  explicit TargetIndexDigest(crypto::MultisetDigest keyed) : expected(std::move(keyed)) {}
+  crypto::MultisetDigest expected;
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  void Take(int64_t seq) {
+    if (!ranges.empty() && ranges.back().second == seq) {
+      ++ranges.back().second;
+    } else {
+      ranges.emplace_back(seq, seq + 1);
+    }
+  }
+  bool Covers(int64_t seq) const;
+};
+// The digest's element for one target-index row: `record` is the stored target leaf's mac and
+// status (kTargetMacSize + 1 bytes, audit/targets.h).
+void TargetIndexElement(std::string_view mac_and_status, int64_t seq, std::string* out);
+// Adds the distinct (mac, status) of `records` (each mac ‖ status …, at least 33 bytes) for the
+// entry `seq` to `digest` (the index holds each once); `scratch` is reused.
+void AddTargetIndexRows(const std::vector<std::string_view>& records, int64_t seq,
+                        crypto::MultisetDigest* digest, std::string* scratch);
+
 // What both verifiers know when their scan ends, for the checks that follow it.
 struct ScanTail {
   int64_t expected = 0;             // entries seen
@@ -67,6 +94,7 @@ struct ScanTail {
   int64_t first_counted_seq = -1;   // the first entry whose index rows are accounted for
   int64_t targets_expected = 0;     // target-index rows the kept entries call for
   int64_t provisions_expected = 0;  // provision records the kept provide entries call for
+  const TargetIndexDigest* target_index = nullptr;  // the version-2 entries' rows, if known
 };
 // The checks after the scan, shared by VerifyLogWith and VerifyLogReference: erasures no purge
 // justifies, checkpoints beyond the log, the target index and provision records against the

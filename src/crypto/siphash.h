@@ -31,6 +31,11 @@ class MultisetDigest {
   static Result<MultisetDigest> Random();
   // An empty digest under the same keys as this one.
   MultisetDigest Keyed() const;
+  // Empty again, the keys kept.
+  void Clear() {
+    a_ = b_ = 0;
+    count_ = 0;
+  }
 
   void Add(std::string_view element) {
     a_ += SipHash24(k_[0], element);

@@ -1153,6 +1153,58 @@ TEST_F(MapTamperTest, VerifyComparesEveryStoredMapNodeWithTheEntries) {
                                                "aaaaaaaaaaaaaaaa… names no entry"));
 }
 
+// Found in review: the target index (audit search --target) was only counted, so a row rewritten
+// to name another resident, or to say missing for found, verified, and the reviewer's "was this
+// resident's record read?" was answered no. Every row of a version-2 entry is compared with the
+// targets the entry names: by the pipelined verifier and the reference alike.
+TEST_F(MapTamperTest, VerifyComparesTheTargetIndexWithTheEntries) {
+  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+  auto reader = *store_->OpenReader();
+  const Actor actor{"os:test", "test"};
+  for (const char* code : {"24727059608", "03905367160"}) {
+    ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
+  }
+  ASSERT_TRUE(registry_->Checkpoint().ok());
+  auto problems = [&] {
+    auto report = desk.Verify();
+    EXPECT_TRUE(report.ok());
+    if (!report.ok()) return std::string("?");
+    auto r = *store_->OpenReader();
+    auto ref = audit::VerifyLogReference(*r, signer_->public_key());
+    EXPECT_TRUE(ref.ok());
+    if (ref.ok()) {
+      EXPECT_EQ(ref->problem, report->problem);
+    }
+    return report->ok ? std::string() : report->problem;
+  };
+  ASSERT_EQ(problems(), "");
+  // Not held by this node: the reads name them missing.
+  const std::string name = ResidentTarget(*cipher_, "24727059608", false);
+  const std::string mac = name.substr(0, name.size() - std::string(":missing").size());
+  const std::string other = "mac:" + std::string(63, '0') + "1:missing";  // no entry names it
+  ASSERT_TRUE(TamperDatabase("CREATE TABLE saved_targets AS SELECT * FROM audit_targets").ok());
+
+  auto restore = [&] {
+    ASSERT_TRUE(TamperDatabase("DELETE FROM audit_targets").ok());
+    ASSERT_TRUE(TamperDatabase("INSERT INTO audit_targets SELECT * FROM saved_targets").ok());
+    ASSERT_EQ(problems(), "");
+  };
+  const std::string kIndexProblem = "the target index names other residents or entries";
+  for (const std::string& to : {other, mac + ":found", mac, std::string("24727059608")}) {
+    SCOPED_TRACE(to);
+    ASSERT_TRUE(TamperDatabase("UPDATE audit_targets SET resident_code = '" + to +
+                               "' WHERE resident_code = '" + name + "'")
+                    .ok());
+    EXPECT_THAT(problems(), ::testing::HasSubstr(kIndexProblem));
+    restore();
+  }
+  // Moved to another entry of the same resident's.
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_targets SET seq = seq + 1 WHERE resident_code = '" +
+                             name + "'")
+                  .ok());
+  EXPECT_THAT(problems(), ::testing::HasSubstr(kIndexProblem));
+}
+
 // Found in review: entries signed while a node served were cut from the database together
 // with their checkpoints, tree nodes and index rows, and the node signed the shorter log, which
 // then verified clean. A checkpoint the node has found extended by its committed log (audit.head
