@@ -763,6 +763,56 @@ TEST_F(BackupTest, ARestoredNodeIsNotServedUntilWhatIsPastItsRetentionIsErased) 
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", d}).status, 0);
 }
 
+// Found in review: after a file-to-file rotation of the signing key, backup verify with the
+// node's public key answered "made by another node", for new backups with the original key
+// (audit.key.pub, as docs/backup.md said) and for old ones with the new key. Both are the same
+// node: the backup's log, or the node's (--data), announces the one key from the other.
+TEST_F(BackupTest, BackupVerifyAcceptsTheNodesKeysAcrossASigningKeyRotation) {
+  ASSERT_EQ(Backup(Path("old")).status, 0);
+  auto rotated = Kakunin({"keys", "rotate-signing-key", "--data", data_});
+  ASSERT_EQ(rotated.status, 0) << rotated.err;
+  ASSERT_EQ(Ingest(100, 120).status, 0);
+  ASSERT_EQ(Backup(Path("new")).status, 0);
+  std::string new_pub;
+  for (const auto& e : fs::directory_iterator(data_)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("signing-", 0) == 0 && e.path().extension() == ".pub") new_pub = e.path();
+  }
+  ASSERT_FALSE(new_pub.empty());
+  const auto verify = [&](const std::string& backup, const std::string& pub,
+                          const std::string& node = "") {
+    std::vector<std::string> args = {"backup", "verify", backup, "--key", key_, "--public-key",
+                                     pub, "--work", dir_.string()};
+    if (!node.empty()) args.insert(args.end(), {"--data", node});
+    return Kakunin(args);
+  };
+  // A new backup: with the current key, and with the original one its log leads from.
+  auto r = verify(Path("new"), new_pub);
+  EXPECT_EQ(r.status, 0) << r.err << r.out;
+  r = verify(Path("new"), data_ + "/audit.key.pub");
+  EXPECT_EQ(r.status, 0) << r.err << r.out;
+  // An old backup: with the original key, and with the current one through the node's log.
+  r = verify(Path("old"), data_ + "/audit.key.pub");
+  EXPECT_EQ(r.status, 0) << r.err << r.out;
+  r = verify(Path("old"), new_pub, data_);
+  EXPECT_EQ(r.status, 0) << r.err << r.out;
+  // Without the node's log the old backup cannot show the later key: said, with the way on.
+  r = verify(Path("old"), new_pub);
+  EXPECT_EQ(r.status, 1) << r.err << r.out;
+  EXPECT_NE(r.err.find("--data"), std::string::npos) << r.err;
+  // A really foreign node's key is refused, with or without the node's log.
+  const std::string other = Path("other");
+  ASSERT_EQ(Kakunin({"init", "--data", other, "--prefecture", "19"}).status, 0);
+  for (const std::string& b : {Path("old"), Path("new")}) {
+    r = verify(b, other + "/audit.key.pub");
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("another node"), std::string::npos) << r.err;
+    r = verify(b, other + "/audit.key.pub", other);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("another node"), std::string::npos) << r.err;
+  }
+}
+
 TEST(BackupManifestTest, RoundTripsAndRefusesWhatIsNotExactlyAManifest) {
   registry::BackupManifest m;
   m.backup_id = std::string(32, 'a');

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "audit/checkpoint.h"
+#include "audit/entry.h"
 #include "audit/key_rotation.h"
 #include "audit/signer.h"
 #include "core/bytes.h"
@@ -20,6 +21,7 @@
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
 #include "registry/audit_desk.h"
+#include "text/json.h"
 
 namespace kakunin::registry {
 
@@ -354,6 +356,53 @@ bool MadeByUs(std::string_view name, std::string_view prefix, size_t n, std::str
   return true;
 }
 
+// The signing keys a log's announcements name (key.signing.rotate: the previous key and the
+// new one, as raw public keys), in the order of the log. A log whose checkpoints verify holds
+// them as one chain, the first key to the one in force.
+Result<std::vector<std::string>> AnnouncedSigningKeys(store::RegistryReader& reader) {
+  store::AuditQuery q;
+  q.action = std::string(audit::kSigningKeyRotateAction);
+  q.limit = audit::kMaxSigningKeyAnnouncements;
+  KAKUNIN_ASSIGN_OR_RETURN(rows, reader.SearchAudit(q));
+  std::sort(rows.begin(), rows.end(),
+            [](const store::AuditRow& a, const store::AuditRow& b) { return a.seq < b.seq; });
+  std::vector<std::string> keys;
+  for (const store::AuditRow& row : rows) {
+    if (!row.payload) continue;
+    auto entry = audit::DecodeEntry(*row.payload);
+    if (!entry.ok()) continue;
+    auto json = text::ParseJson(entry->conditions);
+    if (!json.ok() || !json->is_object()) continue;
+    for (const char* member : {"previous_public_key", "public_key"}) {
+      const text::JsonValue* v = json->Find(member);
+      if (v == nullptr || !v->is_string()) continue;
+      auto key = HexDecode(v->text());
+      if (key && key->size() == 32) keys.push_back(*key);
+    }
+  }
+  return keys;
+}
+
+bool Names(const std::vector<std::string>& keys, const std::string& key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+// Whether the log of the node whose database `reader` reads holds the head `m` names, under a
+// checkpoint of a key the log announced a successor for (a backup made before a rotation of
+// the node's signing key), and, when `later_key` is given, names that key too.
+bool NodeLogHoldsEarlierBackup(store::RegistryReader& reader, const BackupManifest& m,
+                               const std::string& later_key) {
+  auto cp = audit::CheckpointFromJson(m.checkpoint_json);
+  if (!cp.ok() || !audit::VerifyCheckpoint(*cp, m.public_key)) return false;
+  auto earlier = audit::SignedByEarlierKey(reader, *cp);
+  if (!earlier.ok() || !*earlier) return false;
+  auto root = audit::RootAt(reader, cp->tree_size);
+  if (!root.ok() || *root != cp->root) return false;
+  if (later_key.empty()) return true;
+  auto keys = AnnouncedSigningKeys(reader);
+  return keys.ok() && Names(*keys, later_key);
+}
+
 }  // namespace
 
 int RemoveStaleTemporaries(const std::string& dir, bool data_dir) {
@@ -502,11 +551,17 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
   if (audit::PublicKeyId(m.public_key) != m.log_key_id) {
     return Status::DataLoss("the manifest's key id does not match its public key");
   }
-  if (!trusted_public_key.empty() && trusted_public_key != m.public_key) {
+  // A key other than the manifest's is this node's when a log announces the one from the
+  // other (docs/keys.md): the backup's own log (the key given is an earlier one, as
+  // audit.key.pub after a rotation), or the node's (--data: the key given is a later one, the
+  // backup made before the rotation). Checked below, once the backup's log is verified (found
+  // in review: both were answered "made by another node").
+  const bool other_key = !trusted_public_key.empty() && trusted_public_key != m.public_key;
+  const auto another_node = [&](const std::string& more) {
     return Status::PermissionDenied(
         "this backup was made by another node: its checkpoint key is " + m.log_key_id +
-        ", this node's is " + audit::PublicKeyId(trusted_public_key));
-  }
+        ", this node's is " + audit::PublicKeyId(trusted_public_key) + more);
+  };
   check.trusted = !trusted_public_key.empty();
   if (key.id() != m.backup_key_id) {
     return Status::PermissionDenied("this backup was encrypted with another backup key (id " +
@@ -601,6 +656,31 @@ Result<BackupCheck> BackupDesk::CheckInto(const std::string& dir, const BackupKe
     }
     Status extends = desk.CheckExtends(m.checkpoint_json, "the manifest's checkpoint");
     if (!extends.ok()) return Status::DataLoss(extends.message());
+    if (other_key) {
+      auto announced = AnnouncedSigningKeys(*reader);
+      bool same = announced.ok() && Names(*announced, trusted_public_key);
+      if (!same && !node_dir.empty()) {
+        auto node_text = ReadFileText(Path(node_dir, "kakunin.toml"), 1 << 20);
+        auto node_files = node_text.ok() ? resolve_(node_dir, *node_text)
+                                         : Result<NodeFiles>(node_text.status());
+        std::error_code fec;
+        if (node_files.ok() && fs::exists(node_files->database, fec)) {
+          auto node_store = open_store_(node_files->database);
+          auto node_reader = node_store.ok() ? (*node_store)->OpenReader()
+                                             : Result<std::unique_ptr<store::RegistryReader>>(
+                                                   node_store.status());
+          same = node_reader.ok() &&
+                 NodeLogHoldsEarlierBackup(**node_reader, m, trusted_public_key);
+        }
+      }
+      if (!same) {
+        return another_node(
+            node_dir.empty()
+                ? " (if the node rotated its signing key after this backup, give its directory "
+                  "with --data: its log shows the rotation)"
+                : "");
+      }
+    }
     check.entries = report.entries;
     check.checkpoints = report.checkpoints;
   }
