@@ -763,6 +763,86 @@ TEST_F(BackupTest, ARestoredNodeIsNotServedUntilWhatIsPastItsRetentionIsErased) 
   EXPECT_EQ(Kakunin({"audit", "verify", "--data", d}).status, 0);
 }
 
+// Found in review: with the node's signing key file (audit.key) gone — its database, key file and
+// audit.key.pub still there — restore took the node for one it could not compare and put another
+// node's backup over it ("restored", exit 0: the node's residents and keys replaced). The node
+// is identified by what remains: each of its database, audit.key.pub and key file refuses
+// another node's backup, and a node that none of them identifies is refused, not overwritten.
+TEST_F(BackupTest, ANodeWithoutItsSigningKeyRefusesAnotherNodesBackupAndChangesNothing) {
+  ASSERT_EQ(Backup(Path("own")).status, 0);
+  const std::string other = Path("other");
+  ASSERT_EQ(Kakunin({"init", "--data", other, "--prefecture", "19"}).status, 0);
+  ASSERT_EQ(Ingest(0, 10, other).status, 0);
+  ASSERT_EQ(Backup(Path("foreign"), other).status, 0);
+  ASSERT_EQ(Ingest(100, 120).status, 0);
+
+  fs::remove(data_ + "/audit.key");
+  std::string before = TreeDigest(data_);
+  auto refused = Restore(Path("foreign"), data_, /*confirm=*/true);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("another node"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("nothing was changed"), std::string::npos) << refused.err;
+  EXPECT_EQ(TreeDigest(data_), before);
+
+  // Its public key gone too: the database still says whose node this is.
+  fs::rename(data_ + "/audit.key.pub", Path("audit.key.pub.aside"));
+  before = TreeDigest(data_);
+  refused = Restore(Path("foreign"), data_, /*confirm=*/true);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("another node"), std::string::npos) << refused.err;
+  EXPECT_EQ(TreeDigest(data_), before);
+
+  // And with the database gone as well, the key file.
+  for (const char* f : {"/registry.db", "/registry.db-wal", "/registry.db-shm"}) {
+    if (fs::exists(data_ + f)) fs::rename(data_ + f, Path(std::string("aside") + (f + 1)));
+  }
+  before = TreeDigest(data_);
+  refused = Restore(Path("foreign"), data_, /*confirm=*/true);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("another node"), std::string::npos) << refused.err;
+  EXPECT_EQ(TreeDigest(data_), before);
+
+  // Nothing left that identifies it (the key file gone too, audit.head kept): refused, saying
+  // what is missing and how to go on, rather than overwritten.
+  fs::rename(data_ + "/keys", Path("keys.aside"));
+  before = TreeDigest(data_);
+  refused = Restore(Path("foreign"), data_, /*confirm=*/true);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("cannot be identified"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("new empty directory"), std::string::npos) << refused.err;
+  EXPECT_EQ(TreeDigest(data_), before);
+
+  // The node's own backup is still restored over it once something identifies it (the
+  // database back, the signing key still missing: the backup brings it back).
+  for (const char* f : {"/registry.db", "/registry.db-wal", "/registry.db-shm"}) {
+    if (fs::exists(Path(std::string("aside") + (f + 1)))) {
+      fs::rename(Path(std::string("aside") + (f + 1)), data_ + f);
+    }
+  }
+  fs::rename(Path("keys.aside"), data_ + "/keys");
+  auto own = Restore(Path("own"), data_, /*confirm=*/true);
+  ASSERT_EQ(own.status, 0) << own.err;
+  EXPECT_EQ(Kakunin({"audit", "verify", "--data", data_}).status, 0);
+  // Into a new directory, any backup the backup key opens.
+  auto fresh = Restore(Path("foreign"), Path("fresh"));
+  EXPECT_EQ(fresh.status, 0) << fresh.err;
+}
+
+// Found in review: a prefecture-13 node's backup restored over a prefecture-19 node whose
+// audit.key was gone replaced its files, and only then was the node found not to open.
+TEST_F(BackupTest, APrefectureMismatchIsRefusedAndChangesNothing) {
+  const std::string tokyo = Path("tokyo");
+  ASSERT_EQ(Kakunin({"init", "--data", tokyo, "--prefecture", "13"}).status, 0);
+  ASSERT_EQ(Backup(Path("b13"), tokyo).status, 0);
+  fs::remove(data_ + "/audit.key");
+  const std::string before = TreeDigest(data_);
+  auto refused = Restore(Path("b13"), data_, /*confirm=*/true);
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find("prefecture 13"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("nothing was changed"), std::string::npos) << refused.err;
+  EXPECT_EQ(TreeDigest(data_), before);
+}
+
 // Found in review: after a file-to-file rotation of the signing key, backup verify with the
 // node's public key answered "made by another node", for new backups with the original key
 // (audit.key.pub, as docs/backup.md said) and for old ones with the new key. Both are the same

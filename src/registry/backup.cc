@@ -709,6 +709,10 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
   std::optional<NodeFiles> existing;
   std::string trusted = trusted_public_key_arg;
   std::string node_key;  // the signing key of the node already in data_dir, if any
+  struct {
+    std::optional<std::string> log_key_id, data_key_id, prefecture;  // its database's meta
+    std::optional<std::string> file_key_id;                          // its key file's id
+  } node;
   if (fs::exists(config_path, ec)) {
     KAKUNIN_ASSIGN_OR_RETURN(text, ReadFileText(config_path, 1 << 20));
     KAKUNIN_ASSIGN_OR_RETURN(files, resolve_(data_dir, text));
@@ -721,10 +725,46 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
       auto loaded = LoadKeys(text, data_dir, files.key_file, files.signing_key);
       if (!loaded.ok()) return loaded.status();
       public_key = loaded->signer->public_key();
+      node.file_key_id = crypto::KeyId(loaded->keys);
     } else if (fs::exists(files.signing_key, ec)) {
       auto signer = audit::LoadSigningKeyFile(files.signing_key);
       if (!signer.ok()) return signer.status();
       public_key = (*signer)->public_key();
+    }
+    // What else identifies the node (found in review: with its audit.key gone, nothing did, and
+    // another node's backup was restored over it, "restored", its residents and keys replaced).
+    // Its database names its keys and prefecture; its key file is its own; its public key may
+    // outlive the private one.
+    if (report.replaced_node) {
+      auto node_store = open_store_(files.database);
+      if (node_store.ok()) {
+        const auto meta = [&](const char* name) -> std::optional<std::string> {
+          auto v = (*node_store)->GetMeta(name);
+          if (v.ok() && *v && !(*v)->empty()) return **v;
+          return std::nullopt;
+        };
+        node.log_key_id = meta("log_key_id");
+        node.data_key_id = meta("key_id");
+        node.prefecture = meta("prefecture");
+      }
+    }
+    if (!node.file_key_id && !files.signing_key_on_token) {
+      auto keys = crypto::LoadKeyFile(files.key_file);  // a wrapped file needs the token: silent
+      if (keys.ok()) node.file_key_id = crypto::KeyId(*keys);
+    }
+    if (!public_key) {
+      // Beside the key, or as a rotation wrote it (signing-<key id>.pub); only the key the
+      // database names, when it names one (audit.key.pub outlives a rotation).
+      std::vector<std::string> pubs = {files.signing_key + ".pub"};
+      if (node.log_key_id) pubs.push_back(data_dir + "/signing-" + *node.log_key_id + ".pub");
+      for (const std::string& pub : pubs) {
+        if (!fs::exists(pub, ec)) continue;
+        auto pk = audit::LoadPublicKeyFile(pub);
+        if (pk.ok() && (!node.log_key_id || audit::PublicKeyId(*pk) == *node.log_key_id)) {
+          public_key = *pk;
+          break;
+        }
+      }
     }
     if (public_key) {
       if (!trusted.empty() && trusted != *public_key) {
@@ -756,6 +796,78 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
           }
         }
       }
+    }
+  }
+  // A node is here that nothing identifies — no signing key, no public key, no database that
+  // names its keys, no key file that opens — but files a restore would replace: whether the
+  // backup is its own cannot be told, so it is not overwritten.
+  if (existing) {
+    const bool identified = !node_key.empty() || node.log_key_id || node.data_key_id ||
+                            node.file_key_id;
+    const bool something_here =
+        report.replaced_node || fs::exists(existing->key_file, ec) ||
+        (!existing->signing_key_on_token && fs::exists(existing->signing_key, ec)) ||
+        fs::exists(existing->signing_key + ".pub", ec) ||
+        fs::exists(Path(data_dir, "audit.head"), ec);
+    if (!identified && something_here) {
+      return Status::FailedPrecondition(
+          "the node in " + data_dir + " cannot be identified: its signing key (" +
+          existing->signing_key + "), its public key (" + existing->signing_key +
+          ".pub), its key file (" + existing->key_file + ") and a database naming its keys (" +
+          existing->database + ") are missing or unreadable, so whether this backup is its "
+          "own cannot be told; nothing was changed. Put back what identifies it (its "
+          "audit.key.pub or its database), or restore into a new empty directory (kakunin "
+          "restore --from " + from + " --data NEW_DIR …) and move the node's files aside "
+          "yourself");
+    }
+  }
+  // Whether the backup `m` is the node's by what the node's files say besides its signing key
+  // (which CheckInto compares, `trusted`). Asked of the manifest as read, before anything is
+  // unpacked (a refusal then names the difference), and of the manifest once verified.
+  const auto same_node = [&](const BackupManifest& m) -> Status {
+    if (!existing) return Status::Ok();
+    const auto another = [&](const std::string& what) {
+      return Status::PermissionDenied("this backup was made by another node: " + what +
+                                      "; nothing was changed");
+    };
+    if (node.prefecture && *node.prefecture != std::to_string(m.prefecture)) {
+      return another("it is prefecture " + std::to_string(m.prefecture) + "'s, the node in " +
+                     data_dir + " is prefecture " + *node.prefecture + "'s (its database)");
+    }
+    if (node.data_key_id && *node.data_key_id != m.data_key_id) {
+      return another("its key file is " + m.data_key_id + ", the node's database names " +
+                     *node.data_key_id);
+    }
+    if (node.file_key_id && *node.file_key_id != m.data_key_id) {
+      return another("its key file is " + m.data_key_id + ", the node's (" +
+                     existing->key_file + ") is " + *node.file_key_id);
+    }
+    if (node_key.empty() && node.log_key_id && *node.log_key_id != m.log_key_id) {
+      // Signed before a rotation the node's log announced, and held by it: still its own.
+      bool earlier = false;
+      auto node_store = open_store_(existing->database);
+      if (node_store.ok()) {
+        auto reader = (*node_store)->OpenReader();
+        earlier = reader.ok() && NodeLogHoldsEarlierBackup(**reader, m, "");
+      }
+      if (!earlier) {
+        return another("its checkpoint key is " + m.log_key_id + ", the node's database names " +
+                       *node.log_key_id);
+      }
+      report.retired_signing_key = true;
+    }
+    return Status::Ok();
+  };
+  {
+    // Only a manifest signed by the key it names: an altered one is named as such by CheckInto.
+    auto text = ReadFileText(Path(from, kManifestFile), 16 * 1024);
+    auto sig_text = ReadFileText(Path(from, kManifestSigFile), 256);
+    auto m = text.ok() ? ParseManifest(*text) : Result<BackupManifest>(text.status());
+    std::optional<std::string> sig;
+    if (sig_text.ok() && sig_text->size() == 129) sig = HexDecode(sig_text->substr(0, 128));
+    if (m.ok() && sig &&
+        audit::VerifySignature(m->public_key, ManifestSigningMessage(*text), *sig)) {
+      KAKUNIN_RETURN_IF_ERROR(same_node(*m));
     }
   }
   RemoveStaleTemporaries(data_dir, /*data_dir=*/true);
@@ -793,6 +905,7 @@ Result<RestoreReport> BackupDesk::Restore(const std::string& from, const std::st
     return Status(checked.status().code(), checked.status().message() + "; nothing was changed");
   }
   const BackupManifest& m = checked->manifest;
+  KAKUNIN_RETURN_IF_ERROR(same_node(m));
   if (!unrecorded_backup.empty() && unrecorded_backup != m.backup_id) return unrecorded();
   report.backup_id = m.backup_id;
   report.restored_size = m.tree_size;
