@@ -141,6 +141,7 @@ passed=$((passed + 1))
 # resident holding the old public key checks a new statement against the checkpoint kept, and
 # against the newest checkpoint the node publishes (signed by the new key).
 "$bin" audit checkpoint --data "$tmp/node" --note > "$tmp/before.note" || fail "audit checkpoint"
+"$bin" audit checkpoint --data "$tmp/node" > "$tmp/before.json" || fail "audit checkpoint (JSON)"
 cp "$tmp/node/audit.key.pub" "$tmp/old.pub"
 # While another process holds the node's serve lock (a serve starting as the rotation runs:
 # found in review, one started 10–25 ms after the check served on with the retired key), the
@@ -191,6 +192,71 @@ rc=0
 [ "$rc" -eq 1 ] || fail "a file of tiny values: exit $rc: $(head -c 300 "$tmp/out")"
 grep -q "INVALID" "$tmp/out" || fail "a file of tiny values: $(head -c 300 "$tmp/out")"
 rm -f "$tmp/wide.json"
+passed=$((passed + 1))
+
+# 5b. The same rotation seen by a verifier holding the node's new key, which docs/keys.md tells
+# the node to give verifiers from then on (found in review: no key checked a consistency proof
+# across the rotation, and the refusal read "INVALID: the tree of N entries is a prefix of the
+# tree of M"; check-statement refused the kept checkpoint as "not signed by this key").
+new_pub=$(ls "$tmp/node"/signing-*.pub)
+[ "$(echo "$new_pub" | wc -l)" -eq 1 ] || fail "not one new public key: $new_pub"
+# A statement made after the rotation against a checkpoint kept from before it (signed by the
+# old key): the statement's key announcements show the old key to be the new key's predecessor.
+for kept in before.note before.json; do
+  "$bin" audit check-statement --public-key "$new_pub" --checkpoint "$tmp/$kept" \
+    "$tmp/st-rot.json" > "$tmp/out" 2>&1 \
+    || fail "check-statement with the new key and the checkpoint kept ($kept): $(cat "$tmp/out")"
+  grep -q "^有効 / VALID" "$tmp/out" || fail "new key, $kept: $(cat "$tmp/out")"
+done
+# A kept checkpoint the log does not extend is still refused with the new key: the kept one
+# with another root (signed by the old key no more) is named as not signed by the node's keys.
+perl -pe 's/"root":"(.)/"\"root\":\"" . ($1 eq "0" ? "1" : "0")/e' "$tmp/before.json" \
+  > "$tmp/before-forged.json"
+cmp -s "$tmp/before.json" "$tmp/before-forged.json" && fail "the kept checkpoint was not altered"
+if "$bin" audit check-statement --public-key "$new_pub" --checkpoint "$tmp/before-forged.json" \
+  "$tmp/st-rot.json" > "$tmp/out" 2>&1; then
+  fail "a kept checkpoint with another root was accepted with the new key"
+fi
+grep -q "INVALID" "$tmp/out" || fail "forged kept checkpoint: $(cat "$tmp/out")"
+# A consistency proof from the kept checkpoint to one after the rotation: the new key checks
+# the newer checkpoint, --old-public-key the one the old key signed (a proof carries no key
+# announcements).
+"$bin" audit checkpoint --data "$tmp/node" > "$tmp/after.json" || fail "audit checkpoint after"
+size_of() { sed 's/.*"tree_size":\([0-9]*\).*/\1/' "$1"; }
+"$bin" audit prove --data "$tmp/node" --from "$(size_of "$tmp/before.json")" \
+  --to "$(size_of "$tmp/after.json")" > "$tmp/cons.json" || fail "audit prove --from --to"
+"$bin" audit check-proof --public-key "$new_pub" --old-public-key "$tmp/old.pub" \
+  --checkpoint "$tmp/after.json" --old-checkpoint "$tmp/before.json" "$tmp/cons.json" \
+  > "$tmp/out" 2>&1 || fail "a consistency proof across the rotation: $(cat "$tmp/out")"
+grep -q "^有効 / VALID: the tree of $(size_of "$tmp/before.json") entries is a prefix" "$tmp/out" \
+  || fail "consistency across the rotation: $(cat "$tmp/out")"
+# With one key only, INVALID names what failed: the signature of which checkpoint, under which
+# key; never the sentence of success.
+check_proof_refused() {  # check_proof_refused PATTERN ARGS...
+  local pattern=$1 rc=0
+  shift
+  "$bin" audit check-proof "$@" "$tmp/cons.json" > "$tmp/out" 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] || fail "check-proof $*: exit $rc: $(cat "$tmp/out")"
+  grep -q "^不正 / INVALID: .*$pattern" "$tmp/out" || fail "check-proof $*: $(cat "$tmp/out")"
+  grep -q "is a prefix" "$tmp/out" && fail "INVALID says the proof holds: $(cat "$tmp/out")"
+  return 0
+}
+old_id=$(sed 's/.*"key_id":"\([0-9a-f]*\)".*/\1/' "$tmp/before.json")
+new_id=$(sed 's/.*"key_id":"\([0-9a-f]*\)".*/\1/' "$tmp/after.json")
+[ "$old_id" != "$new_id" ] || fail "the rotation kept the key id $old_id"
+check_proof_refused "old checkpoint's signature .*key $new_id.*--old-public-key" \
+  --public-key "$new_pub" --checkpoint "$tmp/after.json" --old-checkpoint "$tmp/before.json"
+check_proof_refused "checkpoint's signature (--checkpoint.*key $old_id" \
+  --public-key "$tmp/old.pub" --checkpoint "$tmp/after.json" --old-checkpoint "$tmp/before.json"
+# Both keys, the proof altered: the proof is what fails, and says so.
+perl -pe 's/"path":\["(.)/"\"path\":[\"" . ($1 eq "0" ? "1" : "0")/e' "$tmp/cons.json" \
+  > "$tmp/cons-bad.json"
+cmp -s "$tmp/cons.json" "$tmp/cons-bad.json" && fail "the proof was not altered"
+cp "$tmp/cons.json" "$tmp/cons-good.json" && cp "$tmp/cons-bad.json" "$tmp/cons.json"
+check_proof_refused "does not show the tree of" --public-key "$new_pub" \
+  --old-public-key "$tmp/old.pub" --checkpoint "$tmp/after.json" \
+  --old-checkpoint "$tmp/before.json"
+cp "$tmp/cons-good.json" "$tmp/cons.json"
 passed=$((passed + 1))
 
 # 6. A search stopped by its limit says so on stderr (the entries come oldest first, so a

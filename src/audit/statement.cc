@@ -583,6 +583,15 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
   // one signed into the log under the key it replaces. Announcements before the key given
   // (another key's) are passed over; after it, each must follow from the one before.
   std::string trusted(public_key);
+  // Whether an announcement stands on its own: in the log its replaced key signed.
+  auto in_replaced_log = [](const KeyStep& k, std::string_view replaced) {
+    auto pc = ParseCheckpoint(k.checkpoint, replaced);
+    return pc.ok() && VerifyCheckpoint(*pc, replaced) && k.seq < pc->tree_size &&
+           VerifyInclusion(LeafHash(k.payload), static_cast<uint64_t>(k.seq),
+                           static_cast<uint64_t>(pc->tree_size), k.inclusion, pc->root);
+  };
+  std::vector<std::pair<std::string, std::string>> announced;  // (previous, next), in order
+  r.node_keys.push_back(trusted);
   for (const KeyStep& k : s.key_history) {
     const std::string at = "the signing-key announcement at entry " + std::to_string(k.seq);
     auto e = DecodeEntry(k.payload);
@@ -592,21 +601,37 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
     }
     auto keys = AnnouncedKeys(e->conditions);
     if (!keys) return fail(at + " is malformed");
+    announced.push_back(*keys);
     if (keys->first != trusted) {
       if (r.keys_followed > 0) return fail(at + " does not follow from the key before it");
       continue;
     }
-    auto pc = ParseCheckpoint(k.checkpoint, trusted);
-    if (!pc.ok() || !VerifyCheckpoint(*pc, trusted)) {
+    if (auto pc = ParseCheckpoint(k.checkpoint, trusted);
+        !pc.ok() || !VerifyCheckpoint(*pc, trusted)) {
       return fail(at + ": its checkpoint is not signed by the key it replaces");
     }
-    if (k.seq >= pc->tree_size ||
-        !VerifyInclusion(LeafHash(k.payload), static_cast<uint64_t>(k.seq),
-                         static_cast<uint64_t>(pc->tree_size), k.inclusion, pc->root)) {
+    if (!in_replaced_log(k, trusted)) {
       return fail(at + " is not in the log the key it replaces signed");
     }
     trusted = keys->second;
+    r.node_keys.push_back(trusted);
     ++r.keys_followed;
+  }
+  // The keys before the key given, from the announcements that lead to it (newest first): a
+  // checkpoint the resident kept from before a rotation is signed by one of them, and a
+  // verifier holding the node's current key (docs/keys.md: given to verifiers from then on)
+  // must still be able to use it. Found in review: check-statement --public-key NEW
+  // --checkpoint <kept before the rotation> answered "the earlier checkpoint is not signed by
+  // this key", so only the destroyed key's holders could check a statement against it. What
+  // binds that checkpoint to the log the key given signs is the consistency proof below, whoever
+  // signed it; its signature shows only that the node issued it, and the announcement (in the
+  // log its replaced key signed) that the key was the node's.
+  std::string before = std::string(public_key);
+  for (size_t i = s.key_history.size(); i-- > 0;) {
+    const auto& [previous, next] = announced[i];
+    if (next != before || !in_replaced_log(s.key_history[i], previous)) continue;
+    before = previous;
+    r.node_keys.push_back(before);
   }
   auto cp = CheckpointFromNote(s.checkpoint_note, trusted);
   if (!cp.ok()) return fail("the checkpoint is not a note signed by this key");
@@ -697,8 +722,11 @@ StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
   r.entries = static_cast<int64_t>(shown.size());
   r.codes = static_cast<int64_t>(s.parts.size());
   if (earlier) {
-    if (!VerifyCheckpoint(*earlier, public_key) && !VerifyCheckpoint(*earlier, trusted)) {
-      return fail("the earlier checkpoint is not signed by this key");
+    if (std::none_of(r.node_keys.begin(), r.node_keys.end(),
+                     [&](const std::string& key) { return VerifyCheckpoint(*earlier, key); })) {
+      return fail("the earlier checkpoint (tree of " + std::to_string(earlier->tree_size) +
+                  " entries) is signed neither by the key given nor by a key the statement's "
+                  "signing-key announcements lead to from it");
     }
     if (earlier->tree_size > cp->tree_size) {
       // The resident holds a newer checkpoint: this statement stops short of it, so entries

@@ -118,6 +118,10 @@ struct StatementCheck {
   int64_t signed_at = 0;  // the checkpoint's time (µs since the epoch)
   int64_t keys_followed = 0;  // announcements followed from the key given to the signing one
   std::string signing_key;    // the key that signs the statement's checkpoint (raw), once known
+  // The node's keys the statement shows from the key given (raw): that key, the later ones its
+  // announcements lead to, and the earlier ones whose announcements lead to it. An earlier
+  // checkpoint signed by any of them is taken (then held to the consistency proof).
+  std::vector<std::string> node_keys;
 };
 // Checks everything: the checkpoint's signature under `public_key` (or under the key that
 // the key history hands `public_key`'s trust to); for every part, each entry's payload,
@@ -128,6 +132,8 @@ struct StatementCheck {
 // checkpoint the resident holds — seen before, or the newest the node published), the
 // consistency proof from it: a statement older than `earlier` is refused, since it cannot show
 // the entries after its own checkpoint (a stale statement could leave recent ones out).
+// `earlier` may be signed by any of the node's keys the key history shows (StatementCheck::
+// node_keys): one kept from before a signing-key rotation is checked with the current key.
 StatementCheck CheckStatement(const Statement& s, std::string_view public_key,
                               const std::optional<Checkpoint>& earlier);
 

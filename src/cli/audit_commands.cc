@@ -13,6 +13,8 @@
 #include "audit/log.h"
 #include "audit/merkle.h"
 #include "audit/review.h"
+#include "audit/signer.h"
+#include "audit/statement.h"
 #include "cli/commands.h"
 #include "cli/node.h"
 #include "core/bytes.h"
@@ -74,8 +76,11 @@ const char kHelp[] =
     "  prove --entry N [--size M]   inclusion proof of entry N in the tree of size M (JSON;\n"
     "                               M defaults to the latest checkpoint)\n"
     "  prove --from M --to N        consistency proof between tree sizes M and N (JSON)\n"
-    "  check-proof --public-key FILE --checkpoint FILE [--old-checkpoint FILE] PROOF\n"
-    "                               check a proof with nothing but the public key (no --data)\n"
+    "  check-proof --public-key FILE --checkpoint FILE [--old-checkpoint FILE]\n"
+    "              [--old-public-key FILE] PROOF\n"
+    "                               check a proof with nothing but the public key (no --data);\n"
+    "                               --old-public-key: the key that signed --old-checkpoint,\n"
+    "                               when a signing-key rotation came between the two\n"
     "  search [--from D] [--to D] [--actor A] [--action X] [--purpose P] [--target CODE]\n"
     "         [--criterion KIND=VALUE | --criteria JSON] [--limit N]\n"
     "                               entries as JSON lines (the search is itself recorded);\n"
@@ -165,6 +170,9 @@ int Verify(Node& node, const Args& args, Io& io) {
   return kExitOk;
 }
 
+// The key as check-proof names it in an answer: its id, the same as the checkpoint's key_id.
+std::string KeyName(std::string_view public_key) { return "key " + audit::PublicKeyId(public_key); }
+
 int CheckProof(const Args& args, Io& io) {
   auto pub_path = args.Get("public-key");
   auto cp_path = args.Get("checkpoint");
@@ -180,12 +188,14 @@ int CheckProof(const Args& args, Io& io) {
   // A well-formed note this key never signed is a proof that does not hold (INVALID, as
   // check-statement answers), not a usage error.
   if (!cp.ok() && cp.status().message() == audit::kNoSignatureByThisKey) {
-    io.out << "不正 / INVALID: " << audit::kNoSignatureByThisKey << "\n";
+    io.out << "不正 / INVALID: the checkpoint (--checkpoint) has no signature by the key given ("
+           << KeyName(*pub) << ")\n";
     return kExitRejected;
   }
   if (!cp.ok()) return Fail(io, cp.status());
   if (!audit::VerifyCheckpoint(*cp, *pub)) {
-    io.out << "不正 / INVALID: the checkpoint's signature does not verify\n";
+    io.out << "不正 / INVALID: the checkpoint's signature (--checkpoint, tree of " << cp->tree_size
+           << " entries) does not verify under the key given (" << KeyName(*pub) << ")\n";
     return kExitRejected;
   }
   auto proof_text = ReadFile(args.positional()[1]);
@@ -202,18 +212,58 @@ int CheckProof(const Args& args, Io& io) {
   if (!con.ok()) return Fail(io, Status::InvalidArgument("the proof file is not a proof"));
   auto old_path = args.Get("old-checkpoint");
   if (!old_path) return Usage(io, "a consistency proof needs --old-checkpoint");
+  // The older checkpoint may predate a signing-key rotation (docs/keys.md): then it is signed by
+  // the key the rotation replaced, which a consistency proof does not carry (a statement does,
+  // in its key history). The verifier names that key with --old-public-key; without it the
+  // older checkpoint is checked with --public-key, as before. Found in review: across a rotation
+  // no key checked the proof, and the answer read "INVALID: the tree of 177 entries is a prefix
+  // of the tree of 182", the failed signature of the older checkpoint named nowhere.
+  std::string old_pub = *pub;
+  if (auto old_pub_path = args.Get("old-public-key")) {
+    auto loaded = audit::LoadPublicKeyFile(*old_pub_path);
+    if (!loaded.ok()) return Fail(io, loaded.status());
+    old_pub = std::move(*loaded);
+  }
+  const std::string old_key_hint =
+      args.Has("old-public-key")
+          ? std::string()
+          : "; a checkpoint from before a signing-key rotation is checked with the key that "
+            "signed it: give it with --old-public-key";
   auto old_text = ReadFile(*old_path);
   if (!old_text.ok()) return Fail(io, old_text.status());
-  auto old_cp = audit::ParseCheckpoint(*old_text, *pub);
+  auto old_cp = audit::ParseCheckpoint(*old_text, old_pub);
+  if (!old_cp.ok() && old_cp.status().message() == audit::kNoSignatureByThisKey) {
+    io.out << "不正 / INVALID: the old checkpoint (--old-checkpoint) has no signature by "
+           << KeyName(old_pub) << old_key_hint << "\n";
+    return kExitRejected;
+  }
   if (!old_cp.ok()) return Fail(io, old_cp.status());
-  bool ok = audit::VerifyCheckpoint(*old_cp, *pub) && con->old_size == old_cp->tree_size &&
-            con->new_size == cp->tree_size && con->old_size > 0 &&
-            audit::VerifyConsistency(static_cast<uint64_t>(con->old_size),
-                                     static_cast<uint64_t>(con->new_size), old_cp->root, cp->root,
-                                     con->path);
-  io.out << (ok ? "有効 / VALID" : "不正 / INVALID") << ": the tree of " << con->old_size
-         << " entries is a prefix of the tree of " << con->new_size << "\n";
-  return ok ? kExitOk : kExitRejected;
+  // Each refusal names what failed; only a proof that holds says "is a prefix".
+  std::string problem;
+  if (!audit::VerifyCheckpoint(*old_cp, old_pub)) {
+    problem = "the old checkpoint's signature (--old-checkpoint, tree of " +
+              std::to_string(old_cp->tree_size) + " entries) does not verify under " +
+              KeyName(old_pub) + old_key_hint;
+  } else if (con->old_size != old_cp->tree_size || con->new_size != cp->tree_size) {
+    problem = "the proof is from a tree of " + std::to_string(con->old_size) + " entries to one of " +
+              std::to_string(con->new_size) + ", the checkpoints are of " +
+              std::to_string(old_cp->tree_size) + " and " + std::to_string(cp->tree_size);
+  } else if (con->old_size <= 0) {
+    problem = "a consistency proof from an empty tree proves nothing";
+  } else if (!audit::VerifyConsistency(static_cast<uint64_t>(con->old_size),
+                                       static_cast<uint64_t>(con->new_size), old_cp->root,
+                                       cp->root, con->path)) {
+    problem = "the proof does not show the tree of " + std::to_string(con->old_size) +
+              " entries (old checkpoint) to be a prefix of the tree of " +
+              std::to_string(con->new_size) + " (a forked or rewritten log, or an altered proof)";
+  }
+  if (!problem.empty()) {
+    io.out << "不正 / INVALID: " << problem << "\n";
+    return kExitRejected;
+  }
+  io.out << "有効 / VALID: the tree of " << con->old_size << " entries is a prefix of the tree of "
+         << con->new_size << "\n";
+  return kExitOk;
 }
 
 int CheckStatementCommand(const Args& args, Io& io) {
@@ -255,12 +305,18 @@ int CheckStatementCommand(const Args& args, Io& io) {
     if (!cp_text.ok()) return Fail(io, cp_text.status());
     auto cp = audit::ParseCheckpoint(*cp_text, *pub);
     if (!cp.ok()) {
-      // A note signed by the key the statement's key history leads to from the key given (the
-      // newest checkpoint the node publishes after a rotation): read with that key.
+      // A note signed by another key of the node that the statement's key history shows from
+      // the key given: a later one (the newest checkpoint the node publishes after a rotation,
+      // read with the old key), or an earlier one (a checkpoint kept from before a rotation,
+      // read with the current key). CheckStatement holds it to the consistency proof.
       audit::StatementCheck plain = audit::CheckStatement(*statement, *pub, std::nullopt);
-      if (!plain.signing_key.empty() && plain.signing_key != *pub) {
-        auto by_later = audit::ParseCheckpoint(*cp_text, plain.signing_key);
-        if (by_later.ok()) cp = std::move(by_later);
+      for (const std::string& key : plain.node_keys) {
+        if (key == *pub) continue;
+        auto by_other = audit::ParseCheckpoint(*cp_text, key);
+        if (by_other.ok()) {
+          cp = std::move(by_other);
+          break;
+        }
       }
     }
     if (!cp.ok()) return Fail(io, cp.status());
@@ -305,6 +361,7 @@ int RunAuditCommand(const std::vector<std::string>& argv, Io& io) {
       {"public-key", "FILE", "public key file (audit.key.pub)"},
       {"checkpoint", "FILE", "checkpoint (JSON or C2SP note)"},
       {"old-checkpoint", "FILE", "older checkpoint (JSON or C2SP note)"},
+      {"old-public-key", "FILE", "check-proof: the key that signed --old-checkpoint"},
       {"note", "", "the checkpoint as a C2SP tlog-checkpoint note"},
       {"resident", "CODE", "statement: the resident"},
       {"criterion", "KIND=VALUE", "search: only searches with exactly this criterion"},
