@@ -397,6 +397,31 @@ void AppendPart(const StatementPart& p, std::string* out) {
   *out += "]}";
 }
 
+// The members after the resident codes' (the same in versions 1 and 2): the consistency proof
+// and the key history, each when there is one.
+void AppendTail(const Statement& s, std::string* out) {
+  if (s.consistency_old_size) {
+    *out +=
+        ",\"consistency\":{\"old_size\":" + std::to_string(*s.consistency_old_size) + ",\"path\":";
+    HexArray(s.consistency_path, out);
+    *out += "}";
+  }
+  if (!s.key_history.empty()) {
+    *out += ",\"key_history\":[";
+    for (size_t i = 0; i < s.key_history.size(); ++i) {
+      const KeyStep& k = s.key_history[i];
+      if (i) *out += ",";
+      *out += "{\"checkpoint\":";
+      text::AppendJsonString(k.checkpoint, out);
+      *out += ",\"seq\":" + std::to_string(k.seq) + ",\"payload\":\"" + HexEncode(k.payload) +
+              "\",\"inclusion\":";
+      HexArray(k.inclusion, out);
+      *out += "}";
+    }
+    *out += "]";
+  }
+}
+
 // One code's members (resident_key, map_proof or absence_proof, entries) of `obj`: a part of a
 // version-2 statement, or a version-1 statement itself; the caller checks the member count.
 // `entries_left` bounds the entries over all parts.
@@ -479,27 +504,33 @@ std::string StatementToJson(const Statement& s) {
     AppendPart(s.parts[i], &out);
   }
   out += "]";
-  if (s.consistency_old_size) {
-    out +=
-        ",\"consistency\":{\"old_size\":" + std::to_string(*s.consistency_old_size) + ",\"path\":";
-    HexArray(s.consistency_path, &out);
-    out += "}";
-  }
-  if (!s.key_history.empty()) {
-    out += ",\"key_history\":[";
-    for (size_t i = 0; i < s.key_history.size(); ++i) {
-      const KeyStep& k = s.key_history[i];
-      if (i) out += ",";
-      out += "{\"checkpoint\":";
-      text::AppendJsonString(k.checkpoint, &out);
-      out += ",\"seq\":" + std::to_string(k.seq) + ",\"payload\":\"" + HexEncode(k.payload) +
-             "\",\"inclusion\":";
-      HexArray(k.inclusion, &out);
-      out += "}";
-    }
-    out += "]";
-  }
+  AppendTail(s, &out);
   return out + "}";
+}
+
+namespace {
+
+// What the node wrote as version 1 (one code, its members at the top level), for
+// IsCanonicalStatementJson: the same members as AppendPart writes, in the same order.
+std::string StatementToJsonVersion1(const Statement& s) {
+  std::string part;
+  AppendPart(s.parts.front(), &part);
+  // AppendPart writes {"resident_key":…,"entries":[…]}: its members go at the top level.
+  std::string out = std::string("{\"format\":\"") + kFormat + "\",\"version\":1,\"checkpoint\":";
+  text::AppendJsonString(s.checkpoint_note, &out);
+  out += "," + part.substr(1, part.size() - 2);
+  AppendTail(s, &out);
+  return out + "}";
+}
+
+}  // namespace
+
+bool IsCanonicalStatementJson(std::string_view text, const Statement& s) {
+  if (s.parts.empty()) return false;
+  if (s.version == 1 && s.parts.size() != 1) return false;
+  const std::string canonical = s.version == 1 ? StatementToJsonVersion1(s) : StatementToJson(s);
+  if (text.size() == canonical.size() + 1 && text.back() == '\n') text.remove_suffix(1);
+  return text == canonical;
 }
 
 Result<Statement> StatementFromJson(std::string_view json) {
@@ -520,6 +551,7 @@ Result<Statement> StatementFromJson(std::string_view json) {
   }
   const size_t optional = (con ? 1 : 0) + (keys ? 1 : 0);
   Statement s;
+  s.version = static_cast<int>(version_number);
   s.checkpoint_note = note->text();
   size_t entries_left = kMaxStatementEntries;
   if (version_number == 1) {

@@ -87,6 +87,7 @@ struct StatementPart {
 };
 
 struct Statement {
+  int version = 2;  // of the JSON read (1 or 2); StatementToJson writes 2
   std::string checkpoint_note;
   std::vector<StatementPart> parts;  // one per code of the person, at least one
   std::optional<int64_t> consistency_old_size;
@@ -108,6 +109,12 @@ std::string StatementToJson(const Statement& s);
 // Always version 2. StatementFromJson reads versions 1 and 2.
 // Strict: the exact members, hex of the right sizes, within the limits.
 Result<Statement> StatementFromJson(std::string_view json);
+// Whether `text`, read as `s`, is byte for byte what the node writes: StatementToJson (or, for
+// a statement of version 1, what the node wrote then), alone as the API serves it or followed by
+// one newline as `kakunin audit statement` writes it. The 開示決定通知書 prints the SHA-256 of
+// those bytes; StatementFromJson takes any JSON spelling of the same values (upper-case hex,
+// members in another order, spaces), whose digest then matches nothing the node printed.
+bool IsCanonicalStatementJson(std::string_view text, const Statement& s);
 
 struct StatementCheck {
   bool ok = false;
