@@ -201,6 +201,15 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
   KAKUNIN_RETURN_IF_ERROR(crypto::InitSodium());
   if (dir.empty()) return Status::InvalidArgument("a backup directory is required");
   KAKUNIN_RETURN_IF_ERROR(EnsurePrivateDir(dir));
+  // One backup at a time in a directory, held for the whole run (found in review: two started
+  // in the same second both failed, one having deleted the other's file). A lock on the
+  // directory itself, which leaves no file in it.
+  FileDescriptor dir_lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_lock.get() < 0) return ErrnoError("cannot open", dir);
+  if (::flock(dir_lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Status::FailedPrecondition("another backup is being written into " + dir +
+                                      "; nothing was changed");
+  }
   std::error_code ec;
   for (const char* name : {kManifestFile, kManifestSigFile, kPayloadFile}) {
     if (fs::exists(Path(dir, name), ec)) {
@@ -239,6 +248,9 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
   CopyGuard copy_guard(copy);
   KAKUNIN_RETURN_IF_ERROR(copy_guard.Lock());
   const std::string payload_tmp = Path(dir, kPayloadFile) + ".partial";
+  // Left by a backup that was killed (the lock says no other is writing it): started again.
+  ::unlink(payload_tmp.c_str());
+  bool renamed = false, signed_here = false;  // what of the backup this run put in place
   auto write = [&]() -> Status {
     // The plain copy stays in the data directory (private to the service user) and never
     // reaches the medium.
@@ -296,8 +308,10 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
     if (::rename(payload_tmp.c_str(), Path(dir, kPayloadFile).c_str()) != 0) {
       return ErrnoError("cannot rename", payload_tmp);
     }
+    renamed = true;
     // The signature before the manifest: a directory with a manifest is a whole backup.
     KAKUNIN_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kManifestSigFile), HexEncode(sig) + "\n"));
+    signed_here = true;
     KAKUNIN_RETURN_IF_ERROR(WriteFileAtomic(Path(dir, kManifestFile), json));
     KAKUNIN_RETURN_IF_ERROR(SyncDirectory(dir));
     summary.tree_size = m.tree_size;
@@ -314,9 +328,10 @@ Result<BackupSummary> NodeBackup::Create(const std::string& dir, const BackupKey
   e.terminal = actor.terminal;
   e.conditions = "backup_id=" + id;
   if (!st.ok()) {
+    // Only what this run made.
     ::unlink(payload_tmp.c_str());
-    ::unlink(Path(dir, kPayloadFile).c_str());
-    ::unlink(Path(dir, kManifestSigFile).c_str());
+    if (renamed) ::unlink(Path(dir, kPayloadFile).c_str());
+    if (signed_here) ::unlink(Path(dir, kManifestSigFile).c_str());
     ::rmdir(dir.c_str());  // only if nothing else is in it (found in review: left empty)
     e.action = "backup.failed";
     e.outcome = "failed";
