@@ -506,7 +506,6 @@ Result<VerifyReport> VerifyLogReference(
   auto keyed = crypto::MultisetDigest::Random();
   if (!keyed.ok()) return keyed.status();
   detail::TargetIndexDigest target_index(keyed->Keyed());
-  std::string index_element;
   // Signatures first: a replaced checkpoint is named before anything else (and its root is
   // not compared: what it claims is worthless). Each with the key in force at its size, which
   // changes only through an announcement in the log (audit/key_rotation.h).
@@ -783,7 +782,7 @@ Result<VerifyReport> VerifyLogReference(
               records.push_back(l.mac + static_cast<char>(l.status));
             }
             for (const std::string& rec : records) views.push_back(rec);
-            detail::AddTargetIndexRows(views, row.seq, &target_index.expected, &index_element);
+            detail::AddTargetIndexRows(views, row.seq, &target_index.expected);
             target_index.Take(row.seq);
           }
           std::set<std::string_view> seen;

@@ -1,6 +1,7 @@
 #include "audit/verifier.h"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <condition_variable>
 #include <cstdlib>
@@ -326,7 +327,7 @@ class Hasher {
       // Each mac is followed by its status in the stored record.
       records_.clear();
       for (std::string_view m : macs_) records_.emplace_back(m.data(), kTargetMacSize + 1);
-      detail::AddTargetIndexRows(records_, r.seq, &r.index_rows, &element_);
+      detail::AddTargetIndexRows(records_, r.seq, &r.index_rows);
     }
     if (c.View(r.action) == kSigningKeyRotateAction &&
         announcements_.size() < static_cast<size_t>(kMaxSigningKeyAnnouncements)) {
@@ -447,7 +448,6 @@ class Hasher {
   std::vector<std::pair<uint32_t, Computed>> frontier_;
   const crypto::MultisetDigest no_rows_;
   std::vector<std::string_view> records_;
-  std::string element_;
   std::set<std::string_view> seen_;
   std::vector<store::AuditRow> announcements_;
 };
@@ -1195,6 +1195,45 @@ Status CheckResidentHeads(store::RegistryReader& reader,
   return Status::Ok();
 }
 
+namespace {
+// Lower-case hex digits to their value, anything else to 0xFF (upper case is not how the index
+// names a target): one load per digit, for a pass over every index row.
+constexpr std::array<uint8_t, 256> kHexValue = [] {
+  std::array<uint8_t, 256> t{};
+  t.fill(0xFF);
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 10);
+  return t;
+}();
+}  // namespace
+
+bool ParseTargetNameInto(std::string_view name, char* out) {
+  constexpr std::string_view kMac = "mac:";
+  constexpr size_t kHex = 2 * kTargetMacSize;
+  if (name.size() < kMac.size() + kHex || name.substr(0, kMac.size()) != kMac) return false;
+  const std::string_view suffix = name.substr(kMac.size() + kHex);
+  TargetStatus status;
+  if (suffix.empty()) {
+    status = TargetStatus::kNone;
+  } else if (suffix == ":found") {
+    status = TargetStatus::kFound;
+  } else if (suffix == ":missing") {
+    status = TargetStatus::kMissing;
+  } else {
+    return false;
+  }
+  const auto* hex = reinterpret_cast<const unsigned char*>(name.data() + kMac.size());
+  uint8_t bad = 0;
+  for (size_t i = 0; i < kTargetMacSize; ++i) {
+    const uint8_t hi = kHexValue[hex[2 * i]], lo = kHexValue[hex[2 * i + 1]];
+    bad |= static_cast<uint8_t>(hi | lo) & 0xF0;
+    out[i] = static_cast<char>(hi << 4 | (lo & 0x0F));
+  }
+  if (bad != 0) return false;
+  out[kTargetMacSize] = static_cast<char>(status);
+  return true;
+}
+
 bool TargetIndexDigest::Covers(int64_t seq) const {
   auto it = std::upper_bound(ranges.begin(), ranges.end(), seq,
                              [](int64_t s, const std::pair<int64_t, int64_t>& r) {
@@ -1203,14 +1242,18 @@ bool TargetIndexDigest::Covers(int64_t seq) const {
   return it != ranges.begin() && seq < std::prev(it)->second;
 }
 
-void TargetIndexElement(std::string_view mac_and_status, int64_t seq, std::string* out) {
-  out->assign(1, '\x02');
-  out->append(mac_and_status);
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((uint64_t(seq) >> (8 * i)) & 0xFF));
+std::string_view TargetIndexElement(std::string_view mac_and_status, int64_t seq, char* out) {
+  out[0] = '\x02';
+  std::memcpy(out + 1, mac_and_status.data(), kTargetMacSize + 1);
+  for (int i = 0; i < 8; ++i) {
+    out[kTargetMacSize + 2 + i] = static_cast<char>((static_cast<uint64_t>(seq) >> (56 - 8 * i)) & 0xFF);
+  }
+  return std::string_view(out, kTargetIndexElementSize);
 }
 
 void AddTargetIndexRows(const std::vector<std::string_view>& records, int64_t seq,
-                        crypto::MultisetDigest* digest, std::string* scratch) {
+                        crypto::MultisetDigest* digest) {
+  char element[kTargetIndexElementSize];
   constexpr size_t kKey = kTargetMacSize + 1;
   std::set<std::string_view> seen;
   for (size_t i = 0; i < records.size(); ++i) {
@@ -1222,8 +1265,7 @@ void AddTargetIndexRows(const std::vector<std::string_view>& records, int64_t se
       for (size_t j = 0; j < i && first; ++j) first = records[j].substr(0, kKey) != key;
     }
     if (!first) continue;
-    TargetIndexElement(key, seq, scratch);
-    digest->Add(*scratch);
+    digest->Add(TargetIndexElement(key, seq, element));
   }
 }
 
@@ -1254,32 +1296,20 @@ Status CheckScanTail(store::RegistryReader& reader,
       targets = n;
     } else {
       stored = t.target_index->expected.Keyed();
-      std::string element;
-      constexpr int64_t kPage = 20000;
-      bool first = true;
-      std::string after_name;
-      int64_t after_seq = 0;
-      for (;;) {
-        KAKUNIN_ASSIGN_OR_RETURN(page, reader.AuditTargetsAfter(t.first_counted_seq, first,
-                                                                after_name, after_seq, kPage));
-        targets += static_cast<int64_t>(page.size());
-        for (const store::AuditTargetRow& row : page) {
-          if (!t.target_index->Covers(row.seq)) continue;
-          auto leaf = ParseTargetName(row.name);
-          if (leaf.ok()) {
-            std::string key = leaf->mac;
-            key.push_back(static_cast<char>(leaf->status));
-            TargetIndexElement(key, row.seq, &element);
-          } else {
-            element = "\x03" + row.name + std::to_string(row.seq);  // no entry names it so
-          }
-          stored->Add(element);
-        }
-        if (static_cast<int64_t>(page.size()) < kPage) break;
-        first = false;
-        after_name = page.back().name;
-        after_seq = page.back().seq;
-      }
+      char element[kTargetIndexElementSize];
+      char key[kTargetMacSize + 1];
+      KAKUNIN_RETURN_IF_ERROR(
+          reader.ForEachAuditTarget(t.first_counted_seq, [&](std::string_view name, int64_t seq) {
+            ++targets;
+            if (!t.target_index->Covers(seq)) return true;
+            if (ParseTargetNameInto(name, key)) {
+              stored->Add(TargetIndexElement(std::string_view(key, sizeof key), seq, element));
+            } else {
+              // No entry names it so.
+              stored->Add("\x03" + std::string(name) + std::to_string(seq));
+            }
+            return true;
+          }));
     }
     if (targets != t.targets_expected) {
       add("the target index has " + std::to_string(targets) +

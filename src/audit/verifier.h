@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "audit/log.h"
+#include "audit/targets.h"
 #include "crypto/siphash.h"
 #include "store/registry_store.h"
 
@@ -77,13 +78,18 @@ struct TargetIndexDigest {
   }
   bool Covers(int64_t seq) const;
 };
-// The digest's element for one target-index row: `record` is the stored target leaf's mac and
-// status (kTargetMacSize + 1 bytes, audit/targets.h).
-void TargetIndexElement(std::string_view mac_and_status, int64_t seq, std::string* out);
+// The digest's element for one target-index row, written to `out` (kTargetIndexElementSize
+// bytes): `mac_and_status` is the stored target leaf's mac and status (kTargetMacSize + 1 bytes,
+// audit/targets.h).
+inline constexpr size_t kTargetIndexElementSize = 1 + kTargetMacSize + 1 + 8;
+// A target-index row's name ("mac:<64 lower-case hex>[:found|:missing]", as TargetName writes it)
+// to its mac and status in `out` (kTargetMacSize + 1 bytes); false for anything else.
+bool ParseTargetNameInto(std::string_view name, char* out);
+std::string_view TargetIndexElement(std::string_view mac_and_status, int64_t seq, char* out);
 // Adds the distinct (mac, status) of `records` (each mac ‖ status …, at least 33 bytes) for the
-// entry `seq` to `digest` (the index holds each once); `scratch` is reused.
+// entry `seq` to `digest` (the index holds each once).
 void AddTargetIndexRows(const std::vector<std::string_view>& records, int64_t seq,
-                        crypto::MultisetDigest* digest, std::string* scratch);
+                        crypto::MultisetDigest* digest);
 
 // What both verifiers know when their scan ends, for the checks that follow it.
 struct ScanTail {

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <cstring>
+
 
 namespace kakunin::crypto {
 namespace {
@@ -9,8 +11,9 @@ namespace {
 inline uint64_t Rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
 inline uint64_t Load64Le(const unsigned char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);  // one load on this little-endian target
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "SipHash reads words little-endian");
   return v;
 }
 
@@ -60,17 +63,15 @@ uint64_t SipHash24(const SipKey& key, std::string_view data) {
 
 Result<MultisetDigest> MultisetDigest::Random() {
   MultisetDigest d;
-  unsigned char bytes[32];
+  unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return Status::Internal("no randomness for a key");
-  d.k_[0] = {Load64Le(bytes), Load64Le(bytes + 8)};
-  d.k_[1] = {Load64Le(bytes + 16), Load64Le(bytes + 24)};
+  d.k_ = {Load64Le(bytes), Load64Le(bytes + 8)};
   return d;
 }
 
 MultisetDigest MultisetDigest::Keyed() const {
   MultisetDigest d;
-  d.k_[0] = k_[0];
-  d.k_[1] = k_[1];
+  d.k_ = k_;
   return d;
 }
 

@@ -22,41 +22,38 @@ struct SipKey {
 uint64_t SipHash24(const SipKey& key, std::string_view data);
 
 // A digest of a multiset of byte strings, independent of the order they are added in: the sum
-// (mod 2^64) of each element's SipHash under two independent keys, and the count. Two
-// multisets fixed before the keys were drawn differ in their digests except with probability
-// about 2^-128. Both sides of a comparison must use the same keys (Keyed()).
+// (mod 2^64) of each element's SipHash under a random key, and the count. Two different
+// multisets fixed before the key was drawn get the same digest with probability about 2^-64
+// (the key is drawn for each comparison and never leaves the process, so whoever chose the
+// multisets cannot aim at it). Both sides of a comparison must use the same key (Keyed()).
 class MultisetDigest {
  public:
   // A digest with fresh random keys; kInternal if the system's randomness fails.
   static Result<MultisetDigest> Random();
   // An empty digest under the same keys as this one.
   MultisetDigest Keyed() const;
-  // Empty again, the keys kept.
+  // Empty again, the key kept.
   void Clear() {
-    a_ = b_ = 0;
+    sum_ = 0;
     count_ = 0;
   }
 
   void Add(std::string_view element) {
-    a_ += SipHash24(k_[0], element);
-    b_ += SipHash24(k_[1], element);
+    sum_ += SipHash24(k_, element);
     ++count_;
   }
-  // Adds every element of `other` (same keys).
+  // Adds every element of `other` (same key).
   void Merge(const MultisetDigest& other) {
-    a_ += other.a_;
-    b_ += other.b_;
+    sum_ += other.sum_;
     count_ += other.count_;
   }
   int64_t count() const { return count_; }
   // Same elements, as far as the keys can tell (the keys are not compared).
-  bool SameAs(const MultisetDigest& o) const {
-    return a_ == o.a_ && b_ == o.b_ && count_ == o.count_;
-  }
+  bool SameAs(const MultisetDigest& o) const { return sum_ == o.sum_ && count_ == o.count_; }
 
  private:
-  SipKey k_[2];
-  uint64_t a_ = 0, b_ = 0;
+  SipKey k_;
+  uint64_t sum_ = 0;
   int64_t count_ = 0;
 };
 

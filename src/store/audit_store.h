@@ -186,6 +186,27 @@ class AuditReader {
                                                                 const std::string& after_name,
                                                                 int64_t after_seq,
                                                                 int64_t limit) = 0;
+  // Every target-index row of entries from `from_seq` on, in (name, seq) order, to `fn` (the
+  // name valid only during the call) until it returns false. By pages of AuditTargetsAfter
+  // unless a store reads them more cheaply (SQLite: one statement, no copy per row).
+  virtual Status ForEachAuditTarget(int64_t from_seq,
+                                    const std::function<bool(std::string_view, int64_t)>& fn) {
+    constexpr int64_t kPage = 20000;
+    bool first = true;
+    std::string after_name;
+    int64_t after_seq = 0;
+    for (;;) {
+      auto page = AuditTargetsAfter(from_seq, first, after_name, after_seq, kPage);
+      if (!page.ok()) return page.status();
+      for (const AuditTargetRow& row : *page) {
+        if (!fn(row.name, row.seq)) return Status::Ok();
+      }
+      if (static_cast<int64_t>(page->size()) < kPage) return Status::Ok();
+      first = false;
+      after_name = page->back().name;
+      after_seq = page->back().seq;
+    }
+  }
 };
 
 // Writes of the operation log inside one transaction (see RegistryTxn; audit/log.h owns the

@@ -206,6 +206,18 @@ Result<std::vector<AuditTargetRow>> SqliteReader::AuditTargetsAfter(int64_t from
       [](Stmt& s) { return AuditTargetRow{s.Text(0), s.Int(1)}; });
 }
 
+Status SqliteReader::ForEachAuditTarget(
+    int64_t from_seq, const std::function<bool(std::string_view, int64_t)>& fn) {
+  KAKUNIN_PREPARE(s, db_.get(), kAuditTargetRowsFrom);
+  s.Bind(1, from_seq);
+  Status st;
+  while (s.Step(&st)) {
+    if (!fn(s.BlobView(0), s.Int(1))) break;
+  }
+  s.Reset();
+  return st;
+}
+
 Result<int64_t> SqliteReader::CountStrayAuditNodes(int64_t size) {
   if (size < 0) return Status::InvalidArgument("a log size is not negative");
   int64_t n = 0;

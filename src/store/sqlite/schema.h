@@ -1131,6 +1131,8 @@ inline constexpr char kMapNodesFirst[] =
 inline constexpr char kMapNodesAfter[] =
     "SELECT depth, prefix, hash, leaf_key FROM audit_map_nodes WHERE (depth, prefix) > (?1, ?2) "
     "ORDER BY depth, prefix LIMIT ?3";
+inline constexpr char kAuditTargetRowsFrom[] =
+    "SELECT resident_code, seq FROM audit_targets WHERE seq >= ?1 ORDER BY resident_code, seq";
 inline constexpr char kAuditTargetsFirst[] =
     "SELECT resident_code, seq FROM audit_targets WHERE seq >= ?1 "
     "ORDER BY resident_code, seq LIMIT ?2";

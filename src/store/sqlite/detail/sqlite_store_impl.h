@@ -65,6 +65,8 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<AuditTargetRow>> AuditTargetsAfter(int64_t from_seq, bool first,
                                                         const std::string& after_name,
                                                         int64_t after_seq, int64_t limit) override;
+  Status ForEachAuditTarget(int64_t from_seq,
+                            const std::function<bool(std::string_view, int64_t)>& fn) override;
   Result<int64_t> CountAuditTargetsFrom(int64_t seq) override;
 
   // --- client register and node state (clients.cc) ---
