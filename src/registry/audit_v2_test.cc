@@ -982,6 +982,27 @@ namespace {
 class MapTamperTest : public testing::RegistryFixture {
  public:
   MapTamperTest() : RegistryFixture("kakunin_maptamper_", Date::FromYmd(2026, 11, 21)) {}
+
+ protected:
+  // The first problem verify names ("" for none), the pipelined verifier's, checked to be the
+  // reference's too.
+  std::string FirstProblemOfBothVerifiers() {
+    AuditDesk desk(store_.get(), log_.get(), cipher_.get());
+    auto report = desk.Verify();
+    EXPECT_TRUE(report.ok());
+    if (!report.ok()) return "?";
+    auto r = *store_->OpenReader();
+    auto ref = audit::VerifyLogReference(*r, signer_->public_key());
+    EXPECT_TRUE(ref.ok());
+    if (ref.ok()) {
+      EXPECT_EQ(ref->problem, report->problem);
+    }
+    return report->ok ? std::string() : report->problem;
+  }
+  // A blob literal of `hex` in the store's SQL.
+  std::string Blob(const std::string& hex) {
+    return OnPostgres() ? "decode('" + hex + "', 'hex')" : "X'" + hex + "'";
+  }
 };
 
 TEST_F(MapTamperTest, VerifyRecomputesTheResidentMap) {
@@ -1018,7 +1039,6 @@ TEST_F(MapTamperTest, VerifyRecomputesTheResidentMap) {
 // or invented: each named, by the pipelined verifier and the reference alike, before any
 // checkpoint signs it.
 TEST_F(MapTamperTest, VerifyComparesTheStoredHeadsWithTheChains) {
-  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
   auto reader = *store_->OpenReader();
   const Actor actor{"os:test", "test"};
   for (const char* code : {"24727059608", "03905367160", "24727059608"}) {
@@ -1029,18 +1049,7 @@ TEST_F(MapTamperTest, VerifyComparesTheStoredHeadsWithTheChains) {
       HexEncode(audit::ParseTargetName(ResidentTarget(*cipher_, "24727059608", false))->mac);
   const std::string where =
       " WHERE key = " + (OnPostgres() ? "decode('" + key + "', 'hex')" : "X'" + key + "'");
-  auto problem = [&] {
-    auto report = desk.Verify();
-    EXPECT_TRUE(report.ok());
-    if (!report.ok()) return std::string("?");
-    auto r = *store_->OpenReader();
-    auto ref = audit::VerifyLogReference(*r, signer_->public_key());
-    EXPECT_TRUE(ref.ok());
-    if (ref.ok()) {
-      EXPECT_EQ(ref->problem, report->problem);
-    }
-    return report->ok ? std::string() : report->problem;
-  };
+  auto problem = [&] { return FirstProblemOfBothVerifiers(); };
   ASSERT_EQ(problem(), "");
   // The chain shortened to its first read: the next checkpoint would sign it.
   ASSERT_TRUE(TamperDatabase("UPDATE audit_resident_heads SET count = 1" + where).ok());
@@ -1087,28 +1096,13 @@ TEST_F(MapTamperTest, VerifyComparesTheStoredHeadsWithTheChains) {
 // purge leaves, is named when nothing was purged): by the pipelined verifier and the reference
 // alike.
 TEST_F(MapTamperTest, VerifyComparesEveryStoredMapNodeWithTheEntries) {
-  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
   auto reader = *store_->OpenReader();
   const Actor actor{"os:test", "test"};
   for (const char* code : {"24727059608", "03905367160", "03905367160"}) {
     ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
   }
   ASSERT_TRUE(registry_->Checkpoint().ok());
-  auto problems = [&] {
-    auto report = desk.Verify();
-    EXPECT_TRUE(report.ok());
-    if (!report.ok()) return std::string("?");
-    auto r = *store_->OpenReader();
-    auto ref = audit::VerifyLogReference(*r, signer_->public_key());
-    EXPECT_TRUE(ref.ok());
-    if (ref.ok()) {
-      EXPECT_EQ(ref->problem, report->problem);
-    }
-    return report->ok ? std::string() : report->problem;
-  };
-  auto blob = [&](const std::string& hex) {
-    return OnPostgres() ? "decode('" + hex + "', 'hex')" : "X'" + hex + "'";
-  };
+  auto problems = [&] { return FirstProblemOfBothVerifiers(); };
   ASSERT_EQ(problems(), "");
   ASSERT_TRUE(TamperDatabase("CREATE TABLE saved_map AS SELECT * FROM audit_map_nodes").ok());
   auto restore = [&] {
@@ -1118,21 +1112,21 @@ TEST_F(MapTamperTest, VerifyComparesEveryStoredMapNodeWithTheEntries) {
   };
   const std::string kMapProblem = "the stored resident map holds ";
   // A leaf's hash below the root, the root left as signed.
-  ASSERT_TRUE(TamperDatabase("UPDATE audit_map_nodes SET hash = " + blob(std::string(64, '0')) +
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_map_nodes SET hash = " + Blob(std::string(64, '0')) +
                              " WHERE depth > 0 AND leaf_key IS NOT NULL")
                   .ok());
   EXPECT_THAT(problems(), ::testing::HasSubstr("not all of them the same"));
   restore();
   // A leaf moved to another key.
-  ASSERT_TRUE(TamperDatabase("UPDATE audit_map_nodes SET leaf_key = " + blob(std::string(64, 'b')) +
+  ASSERT_TRUE(TamperDatabase("UPDATE audit_map_nodes SET leaf_key = " + Blob(std::string(64, 'b')) +
                              " WHERE depth > 0 AND leaf_key IS NOT NULL")
                   .ok());
   EXPECT_THAT(problems(), ::testing::HasSubstr(kMapProblem));
   restore();
   // A node invented beside them.
   ASSERT_TRUE(TamperDatabase("INSERT INTO audit_map_nodes (depth, prefix, hash, leaf_key) VALUES "
-                             "(200, " + blob(std::string(64, 'c')) + ", " +
-                             blob(std::string(64, '1')) + ", " + blob(std::string(64, 'c')) + ")")
+                             "(200, " + Blob(std::string(64, 'c')) + ", " +
+                             Blob(std::string(64, '1')) + ", " + Blob(std::string(64, 'c')) + ")")
                   .ok());
   EXPECT_THAT(problems(), ::testing::AllOf(::testing::HasSubstr(kMapProblem),
                                            ::testing::Not(::testing::HasSubstr("the same"))));
@@ -1146,8 +1140,8 @@ TEST_F(MapTamperTest, VerifyComparesEveryStoredMapNodeWithTheEntries) {
   restore();
   // A chain of none for a key no entry names, where nothing was ever purged.
   ASSERT_TRUE(TamperDatabase("INSERT INTO audit_resident_heads (key, count, head, last_seq) "
-                             "VALUES (" + blob(std::string(64, 'a')) + ", 0, " +
-                             blob(std::string(64, '0')) + ", 1)")
+                             "VALUES (" + Blob(std::string(64, 'a')) + ", 0, " +
+                             Blob(std::string(64, '0')) + ", 1)")
                   .ok());
   EXPECT_THAT(problems(), ::testing::HasSubstr("the stored access chain of resident map key "
                                                "aaaaaaaaaaaaaaaa… names no entry"));
@@ -1158,25 +1152,13 @@ TEST_F(MapTamperTest, VerifyComparesEveryStoredMapNodeWithTheEntries) {
 // resident's record read?" was answered no. Every row of a version-2 entry is compared with the
 // targets the entry names: by the pipelined verifier and the reference alike.
 TEST_F(MapTamperTest, VerifyComparesTheTargetIndexWithTheEntries) {
-  AuditDesk desk(store_.get(), log_.get(), cipher_.get());
   auto reader = *store_->OpenReader();
   const Actor actor{"os:test", "test"};
   for (const char* code : {"24727059608", "03905367160"}) {
     ASSERT_TRUE(registry_->Show(*reader, code, actor, "test").ok());
   }
   ASSERT_TRUE(registry_->Checkpoint().ok());
-  auto problems = [&] {
-    auto report = desk.Verify();
-    EXPECT_TRUE(report.ok());
-    if (!report.ok()) return std::string("?");
-    auto r = *store_->OpenReader();
-    auto ref = audit::VerifyLogReference(*r, signer_->public_key());
-    EXPECT_TRUE(ref.ok());
-    if (ref.ok()) {
-      EXPECT_EQ(ref->problem, report->problem);
-    }
-    return report->ok ? std::string() : report->problem;
-  };
+  auto problems = [&] { return FirstProblemOfBothVerifiers(); };
   ASSERT_EQ(problems(), "");
   // Not held by this node: the reads name them missing.
   const std::string name = ResidentTarget(*cipher_, "24727059608", false);
