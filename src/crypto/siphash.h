@@ -32,11 +32,6 @@ class MultisetDigest {
   static Result<MultisetDigest> Random();
   // An empty digest under the same keys as this one.
   MultisetDigest Keyed() const;
-  // Empty again, the key kept.
-  void Clear() {
-    sum_ = 0;
-    count_ = 0;
-  }
 
   void Add(std::string_view element) {
     sum_ += SipHash24(k_, element);

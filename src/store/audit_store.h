@@ -74,11 +74,6 @@ struct MapNodeAt {
   std::string prefix;
   MapNodeRow node;
 };
-// A row of the target index (audit search --target).
-struct AuditTargetRow {
-  std::string name;  // as audit/targets.h's TargetName, or a version-1 entry's target
-  int64_t seq = 0;
-};
 
 // 提供・移転の記録.
 struct ProvisionRow {
@@ -179,34 +174,11 @@ class AuditReader {
   virtual Result<std::vector<MapNodeAt>> MapNodesAfter(bool first, uint32_t after_depth,
                                                        const std::string& after_prefix,
                                                        int64_t limit) = 0;
-  // The target-index rows of entries from `from_seq` on, after (`after_name`, `after_seq`) in
-  // (name, seq) order (from the first with `first`), at most `limit`: the verifier compares the
-  // index with the targets the entries name.
-  virtual Result<std::vector<AuditTargetRow>> AuditTargetsAfter(int64_t from_seq, bool first,
-                                                                const std::string& after_name,
-                                                                int64_t after_seq,
-                                                                int64_t limit) = 0;
   // Every target-index row of entries from `from_seq` on, in (name, seq) order, to `fn` (the
-  // name valid only during the call) until it returns false. By pages of AuditTargetsAfter
-  // unless a store reads them more cheaply (SQLite: one statement, no copy per row).
+  // name valid only during the call) until it returns false: the verifier compares the index
+  // with the targets the entries name.
   virtual Status ForEachAuditTarget(int64_t from_seq,
-                                    const std::function<bool(std::string_view, int64_t)>& fn) {
-    constexpr int64_t kPage = 20000;
-    bool first = true;
-    std::string after_name;
-    int64_t after_seq = 0;
-    for (;;) {
-      auto page = AuditTargetsAfter(from_seq, first, after_name, after_seq, kPage);
-      if (!page.ok()) return page.status();
-      for (const AuditTargetRow& row : *page) {
-        if (!fn(row.name, row.seq)) return Status::Ok();
-      }
-      if (static_cast<int64_t>(page->size()) < kPage) return Status::Ok();
-      first = false;
-      after_name = page->back().name;
-      after_seq = page->back().seq;
-    }
-  }
+                                    const std::function<bool(std::string_view, int64_t)>& fn) = 0;
 };
 
 // Writes of the operation log inside one transaction (see RegistryTxn; audit/log.h owns the

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -150,17 +151,30 @@ Result<std::vector<MapNodeAt>> PgReader::MapNodesAfter(bool first, uint32_t afte
       Params().Int(int64_t{after_depth}).Bytes(after_prefix).Int(limit), read);
 }
 
-Result<std::vector<AuditTargetRow>> PgReader::AuditTargetsAfter(int64_t from_seq, bool first,
-                                                              const std::string& after_name,
-                                                              int64_t after_seq, int64_t limit) {
-  auto read = [](const Rows& r, int i) { return AuditTargetRow{r.Text(i, 0), r.Int(i, 1)}; };
-  if (first) {
-    return QueryAll<AuditTargetRow>(db_.get(), kAuditTargetsFirst,
-                                    Params().Int(from_seq).Int(limit), read);
+Status PgReader::ForEachAuditTarget(int64_t from_seq,
+                                    const std::function<bool(std::string_view, int64_t)>& fn) {
+  // By pages in primary-key order: one round trip per page, not per row.
+  struct Row {
+    std::string name;
+    int64_t seq;
+  };
+  auto read = [](const Rows& r, int i) { return Row{r.Text(i, 0), r.Int(i, 1)}; };
+  constexpr int64_t kPage = 20000;
+  std::optional<Row> after;
+  for (;;) {
+    auto page = after ? QueryAll<Row>(db_.get(), kAuditTargetsAfter,
+                                      Params().Int(from_seq).Text(after->name).Int(after->seq)
+                                          .Int(kPage),
+                                      read)
+                      : QueryAll<Row>(db_.get(), kAuditTargetsFirst,
+                                      Params().Int(from_seq).Int(kPage), read);
+    if (!page.ok()) return page.status();
+    for (const Row& row : *page) {
+      if (!fn(row.name, row.seq)) return Status::Ok();
+    }
+    if (static_cast<int64_t>(page->size()) < kPage) return Status::Ok();
+    after = page->back();
   }
-  return QueryAll<AuditTargetRow>(
-      db_.get(), kAuditTargetsAfter,
-      Params().Int(from_seq).Text(after_name).Int(after_seq).Int(limit), read);
 }
 
 Result<int64_t> PgReader::CountStrayAuditNodes(int64_t size) {

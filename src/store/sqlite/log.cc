@@ -189,23 +189,6 @@ Result<std::vector<MapNodeAt>> SqliteReader::MapNodesAfter(bool first, uint32_t 
       });
 }
 
-Result<std::vector<AuditTargetRow>> SqliteReader::AuditTargetsAfter(int64_t from_seq, bool first,
-                                                                  const std::string& after_name,
-                                                                  int64_t after_seq,
-                                                                  int64_t limit) {
-  return QueryAll<AuditTargetRow>(
-      db_.get(), first ? kAuditTargetsFirst : kAuditTargetsAfter,
-      [&](Stmt& s) {
-        s.Bind(1, from_seq);
-        if (first) {
-          s.Bind(2, limit);
-        } else {
-          s.Bind(2, std::string_view(after_name)).Bind(3, after_seq).Bind(4, limit);
-        }
-      },
-      [](Stmt& s) { return AuditTargetRow{s.Text(0), s.Int(1)}; });
-}
-
 Status SqliteReader::ForEachAuditTarget(
     int64_t from_seq, const std::function<bool(std::string_view, int64_t)>& fn) {
   KAKUNIN_PREPARE(s, db_.get(), kAuditTargetRowsFrom);

@@ -1133,12 +1133,6 @@ inline constexpr char kMapNodesAfter[] =
     "ORDER BY depth, prefix LIMIT ?3";
 inline constexpr char kAuditTargetRowsFrom[] =
     "SELECT resident_code, seq FROM audit_targets WHERE seq >= ?1 ORDER BY resident_code, seq";
-inline constexpr char kAuditTargetsFirst[] =
-    "SELECT resident_code, seq FROM audit_targets WHERE seq >= ?1 "
-    "ORDER BY resident_code, seq LIMIT ?2";
-inline constexpr char kAuditTargetsAfter[] =
-    "SELECT resident_code, seq FROM audit_targets WHERE (resident_code, seq) > (?2, ?3) "
-    "AND seq >= ?1 ORDER BY resident_code, seq LIMIT ?4";
 inline constexpr char kPutMapNode[] =
     "INSERT OR REPLACE INTO audit_map_nodes (depth, prefix, hash, leaf_key) "
     "VALUES (?1, ?2, ?3, ?4)";

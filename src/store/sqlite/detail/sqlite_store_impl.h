@@ -62,9 +62,6 @@ class SqliteReader final : public RegistryReader {
   Result<std::vector<MapNodeAt>> MapNodesAfter(bool first, uint32_t after_depth,
                                                const std::string& after_prefix,
                                                int64_t limit) override;
-  Result<std::vector<AuditTargetRow>> AuditTargetsAfter(int64_t from_seq, bool first,
-                                                        const std::string& after_name,
-                                                        int64_t after_seq, int64_t limit) override;
   Status ForEachAuditTarget(int64_t from_seq,
                             const std::function<bool(std::string_view, int64_t)>& fn) override;
   Result<int64_t> CountAuditTargetsFrom(int64_t seq) override;
